@@ -1,0 +1,1 @@
+"""GMP master and executed batch records, deviations and release (issue: batch records)."""

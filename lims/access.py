@@ -1,0 +1,131 @@
+"""Deny-by-default access control: every route declares who may use it.
+
+A view without a declaration is refused to everyone. Web routes authenticate
+through the session cookie (anonymous users go to the login page); routes
+under ``/api/`` authenticate with a bearer token (anonymous callers get 401).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, flash, g, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+
+from lims import clock
+from lims.db import get_session
+from lims.identity.models import STAFF_ROLES, ApiToken, RoleName
+from lims.web import refuse
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+ACCESS_ATTRIBUTE = "lims_allowed_roles"
+PUBLIC = "public"
+#: Every signed-in user, staff or client.
+ANY_USER: frozenset[RoleName] = frozenset(RoleName)
+STAFF: frozenset[RoleName] = STAFF_ROLES
+#: Pages a user who must change their password may still reach.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"identity.change_password", "identity.logout"})
+
+csrf = CSRFProtect()
+
+
+def allow(*roles: RoleName | frozenset[RoleName]) -> Callable[[View], View]:
+    """Declare the roles that may use a view."""
+    allowed: frozenset[RoleName] = frozenset().union(
+        *(role if isinstance(role, frozenset) else {role} for role in roles)
+    )
+    if not allowed:
+        raise ValueError("allow() needs at least one role; use public for open routes")
+
+    def decorate(view: View) -> View:
+        setattr(view, ACCESS_ATTRIBUTE, allowed)
+        return view
+
+    return decorate
+
+
+def public(view: View) -> View:
+    """Declare a view open to everyone, signed in or not."""
+    setattr(view, ACCESS_ATTRIBUTE, PUBLIC)
+    return view
+
+
+def declared_access(endpoint: str) -> frozenset[RoleName] | str | None:
+    """Return what ``endpoint`` declared: roles, PUBLIC, or None for nothing."""
+    if endpoint == "static":
+        return PUBLIC
+    view = current_app.view_functions.get(endpoint)
+    return getattr(view, ACCESS_ATTRIBUTE, None)
+
+
+def may_use(endpoint: str) -> bool:
+    """Tell whether the signed-in user may open ``endpoint`` (navigation uses this)."""
+    allowed = declared_access(endpoint)
+    if allowed == PUBLIC:
+        return True
+    if allowed is None or not current_user.is_authenticated:
+        return False
+    return current_user.has_any_role(allowed)
+
+
+def current_api_token() -> ApiToken:
+    return g.api_token
+
+
+def enforce_access() -> Any:
+    """Refuse the request unless its route's declaration admits the caller."""
+    if request.endpoint is None:
+        return None  # no route matched: the router answers 404 or 405
+    allowed = declared_access(request.endpoint)
+    is_api = request.path.startswith("/api/")
+    if allowed is None:
+        return refuse(403, "This address declares no access rule, so it is closed to everyone.")
+    if allowed == PUBLIC:
+        if not is_api:
+            csrf.protect()
+        return None
+    if is_api:
+        return _enforce_api(allowed)
+    return _enforce_web(allowed)
+
+
+def _enforce_web(allowed: frozenset[RoleName]) -> Any:
+    if not current_user.is_authenticated:
+        return redirect(url_for("identity.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+    now = clock.now().timestamp()
+    idle_limit = current_app.config["SESSION_IDLE_MINUTES"] * 60
+    last_seen = session.get("last_seen")
+    if last_seen is None or now - last_seen > idle_limit:
+        logout_user()
+        session.clear()
+        flash(
+            f"You were signed out after {current_app.config['SESSION_IDLE_MINUTES']} minutes without activity. "
+            "Please sign in again.",
+            "info",
+        )
+        return redirect(url_for("identity.login"))
+    session["last_seen"] = now
+    if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        flash("Choose a new password before you continue.", "info")
+        return redirect(url_for("identity.change_password"))
+    if not current_user.has_any_role(allowed):
+        return refuse(403, "Your role does not give access to this page.")
+    csrf.protect()
+    return None
+
+
+def _enforce_api(allowed: frozenset[RoleName]) -> Any:
+    from lims.identity.service import authenticate_api_token
+
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        return refuse(401, "Send an API token in the header 'Authorization: Bearer <token>'.")
+    token = authenticate_api_token(get_session(), presented.strip())
+    if token is None:
+        return refuse(401, "The API token is unknown or has been revoked.")
+    if RoleName.CLIENT not in allowed:
+        return refuse(403, "API tokens do not give access to this resource.")
+    g.api_token = token
+    return None

@@ -1,0 +1,170 @@
+"""The `lims` command line: database, first start, users, demo data, development server."""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+from sqlalchemy.orm import Session
+
+from lims import create_app, schema
+from lims.db import database, get_session
+from lims.errors import LimsError
+from lims.identity import service as identity
+from lims.identity.models import OrganizationKind, RoleName
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, load_dotenv=False)
+def cli() -> None:
+    """Run and administer the GMP LIMS."""
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """Commit what the block does, or nothing if it fails; domain errors exit non-zero."""
+    session = get_session()
+    try:
+        yield session
+        session.commit()
+    except LimsError as error:
+        session.rollback()
+        raise click.ClickException(error.message) from error
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _password_from(variable: str, prompt: str) -> str:
+    password = os.environ.get(variable)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise click.ClickException(f"No terminal to ask for the password: set {variable}.")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to migrate to.")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database schema."""
+    schema.upgrade(database().engine, revision)
+    with database().engine.connect() as connection:
+        click.echo(f"Database schema at revision {schema.current_revision(connection)}.")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's schema revision and the one this code needs."""
+    with database().engine.connect() as connection:
+        current = schema.current_revision(connection)
+    expected = schema.head_revision()
+    click.echo(f"database: {current or 'empty'}\ncode needs: {expected}")
+    if current != expected:
+        raise click.ClickException("The schema is behind: run `lims db upgrade`.")
+
+
+@cli.command()
+@click.option("--facility-code", default="FACILITY", show_default=True, help="Short code of the facility.")
+@click.option("--facility-name", required=True, help="Name of the facility, as printed on certificates.")
+@click.option("--admin-username", default="admin", show_default=True)
+@click.option("--admin-name", required=True, help="The first administrator's full name.")
+@click.option("--admin-email", required=True)
+def init(facility_code: str, facility_name: str, admin_username: str, admin_name: str, admin_email: str) -> None:
+    """Migrate, register the facility and create the first administrator.
+
+    The password comes from LIMS_ADMIN_PASSWORD or a prompt.
+    """
+    schema.upgrade(database().engine)
+    password = _password_from("LIMS_ADMIN_PASSWORD", "Password for the first administrator")
+    with unit_of_work() as session:
+        facility = identity.create_organization(
+            session, code=facility_code, name=facility_name, kind=OrganizationKind.FACILITY
+        )
+        identity.create_user(
+            session, username=admin_username, full_name=admin_name, email=admin_email, organization=facility,
+            roles={RoleName.ADMIN}, password=password, must_change_password=False, actor=None,
+        )
+    click.echo(f"Registered {facility_name} and administrator {admin_username}.")
+
+
+@cli.group()
+def user() -> None:
+    """User accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--full-name", required=True, help="Printed on the user's signatures.")
+@click.option("--email", required=True)
+@click.option("--organization", "organization_code", required=True, help="Organization code.")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice([role.value for role in RoleName]), help="Repeat for several roles.")
+def user_create(username: str, full_name: str, email: str, organization_code: str, roles: tuple[str, ...]) -> None:
+    """Create a user; the password comes from LIMS_USER_PASSWORD or a prompt."""
+    password = _password_from("LIMS_USER_PASSWORD", f"Password for {username}")
+    with unit_of_work() as session:
+        organization = identity.organization_by_code(session, organization_code)
+        identity.create_user(
+            session, username=username, full_name=full_name, email=email, organization=organization,
+            roles={RoleName(role) for role in roles}, password=password, must_change_password=False, actor=None,
+        )
+    click.echo(f"Created {username.lower()}.")
+
+
+@user.command("deactivate")
+@click.argument("username")
+@click.option("--reason", required=True, help="Why the account is deactivated (kept with the account).")
+def user_deactivate(username: str, reason: str) -> None:
+    """Deactivate a user (accounts are never deleted)."""
+    with unit_of_work() as session:
+        identity.deactivate_user(session, identity.user_by_username(session, username), reason=reason, actor=None)
+    click.echo(f"Deactivated {username}.")
+
+
+@user.command("unlock")
+@click.argument("username")
+def user_unlock(username: str) -> None:
+    """Lift a lockout after failed sign-ins."""
+    with unit_of_work() as session:
+        identity.unlock_user(session, identity.user_by_username(session, username), actor=None)
+    click.echo(f"Unlocked {username}.")
+
+
+@cli.command()
+def demo() -> None:
+    """Migrate and load the demo data set (safe to run again)."""
+    from lims.demo import load_demo
+
+    schema.upgrade(database().engine)
+    with unit_of_work() as session:
+        accounts = load_demo(session)
+    click.echo("Demo data loaded. Sign in with:")
+    for account in accounts:
+        click.echo(f"  {account.role.value:<11} {account.username:<10} {account.password:<26} {account.organization_code}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the development server over plain HTTP (use gunicorn in production)."""
+    try:
+        schema.assert_current(database().engine)
+    except schema.SchemaBehind as error:
+        raise click.ClickException(error.message) from error
+    app = create_app({**_instance_override(), "SECURE_COOKIES": False})
+    click.echo(f"LIMS at http://{host}:{port}/ (development server; stop with Ctrl+C)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def _instance_override() -> dict[str, str]:
+    return {"INSTANCE_PATH": current_app.instance_path}

@@ -1,0 +1,51 @@
+"""The one clock of the LIMS.
+
+Every timestamp the system records comes from :func:`now`, so tests can pin
+time and no code path trusts a client-supplied time.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+_frozen_at: datetime | None = None
+
+
+def now() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    if _frozen_at is not None:
+        return _frozen_at
+    return datetime.now(timezone.utc)
+
+
+def freeze(moment: datetime) -> None:
+    """Pin the clock to ``moment`` (aware) until :func:`unfreeze`."""
+    if moment.tzinfo is None:
+        raise ValueError("the clock only holds aware datetimes")
+    global _frozen_at
+    _frozen_at = moment.astimezone(timezone.utc)
+
+
+def advance(delta: timedelta) -> datetime:
+    """Move a frozen clock forward by ``delta`` and return the new time."""
+    if _frozen_at is None:
+        raise RuntimeError("only a frozen clock can be advanced")
+    freeze(_frozen_at + delta)
+    return now()
+
+
+def unfreeze() -> None:
+    """Let the clock follow real time again."""
+    global _frozen_at
+    _frozen_at = None
+
+
+@contextmanager
+def frozen(moment: datetime) -> Iterator[None]:
+    """Pin the clock for the duration of a ``with`` block."""
+    freeze(moment)
+    try:
+        yield
+    finally:
+        unfreeze()

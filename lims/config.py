@@ -1,0 +1,107 @@
+"""Configuration from the environment, read when an app is created."""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+#: Every setting an operator can change: environment variable, default, meaning.
+#: The README's configuration table is written from this.
+SETTINGS: tuple[tuple[str, str, str], ...] = (
+    ("LIMS_DATABASE_URL", "sqlite:///<instance>/lims.sqlite3",
+     "SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db"),
+    ("LIMS_SECRET_KEY", "generated once into <instance>/secret_key",
+     "key that signs session cookies and CSRF tokens"),
+    ("LIMS_INSTANCE_PATH", "./instance",
+     "folder for the SQLite file, the generated key and other local state"),
+    ("LIMS_SESSION_IDLE_MINUTES", "15", "idle minutes before a signed-in session ends"),
+    ("LIMS_DISPLAY_TIMEZONE", "UTC", "IANA time zone used to show times (stored in UTC)"),
+    ("LIMS_SECURE_COOKIES", "true",
+     "send cookies over HTTPS only; `lims serve` turns this off for plain-HTTP development"),
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigurationError(RuntimeError):
+    """The environment holds a value the LIMS cannot run with."""
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be a positive whole number, not {raw!r}")
+    return value
+
+
+def _secret_key(instance_path: Path) -> str:
+    from_env = os.environ.get("LIMS_SECRET_KEY")
+    if from_env:
+        return from_env
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        # Created exclusively with owner-only rights so two workers starting
+        # together cannot each write a different key.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+    return key_file.read_text().strip()
+
+
+def instance_path_from_env() -> Path:
+    return Path(os.environ.get("LIMS_INSTANCE_PATH", "instance")).resolve()
+
+
+def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config from the environment, then apply ``overrides``."""
+    overrides = dict(overrides or {})
+    instance_path.mkdir(parents=True, exist_ok=True)
+    timezone_name = overrides.get("DISPLAY_TIMEZONE") or os.environ.get("LIMS_DISPLAY_TIMEZONE", "UTC")
+    try:
+        ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(f"LIMS_DISPLAY_TIMEZONE {timezone_name!r} is not an IANA time zone") from exc
+    secure_cookies = overrides.get("SECURE_COOKIES", _flag("LIMS_SECURE_COOKIES", True))
+    config: dict[str, Any] = {
+        "DATABASE_URL": os.environ.get("LIMS_DATABASE_URL")
+        or f"sqlite:///{instance_path / 'lims.sqlite3'}",
+        "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(instance_path),
+        "SESSION_IDLE_MINUTES": _positive_int("LIMS_SESSION_IDLE_MINUTES", 15),
+        "DISPLAY_TIMEZONE": timezone_name,
+        "SECURE_COOKIES": secure_cookies,
+        "SESSION_COOKIE_NAME": "lims_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        # Checked by our own access hook so it runs after authentication.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    }
+    config.update(overrides)
+    return config

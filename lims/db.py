@@ -1,0 +1,130 @@
+"""Database plumbing: the declarative base, engines and the request session."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import current_app, g
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+#: Stable constraint names, so alembic revisions name the same thing on both engines.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every engine (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a naive datetime; use lims.clock.now()")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def create_engine_for(url: str, **options: Any) -> Engine:
+    """Create an engine with the per-engine settings the LIMS relies on."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, **options)
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy
+        # emits BEGIN itself (see the "begin" hook) once this is off.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if ":memory:" not in url:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+@dataclass
+class Database:
+    """The engine and session factory one app uses (``app.extensions['lims.db']``)."""
+
+    engine: Engine
+    session_factory: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def bind_to(self, connection: Connection) -> None:
+        """Run every session inside ``connection``'s transaction (tests roll it back)."""
+        self.session_factory = sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+
+def database() -> Database:
+    return current_app.extensions["lims.db"]
+
+
+def get_session() -> Session:
+    """Return the session of the current request or CLI command."""
+    if "db_session" not in g:
+        g.db_session = database().session_factory()
+    return g.db_session
+
+
+def keep_changes_despite_refusal() -> None:
+    """Commit this request's changes even though it answers with an error.
+
+    A refused login still has to count the failed attempt.
+    """
+    g.keep_changes_on_refusal = True
+
+
+def finish_request_session(status_code: int) -> None:
+    """Commit a successful request's work; roll back a refused one."""
+    db_session: Session | None = g.pop("db_session", None)
+    if db_session is None:
+        return
+    try:
+        if status_code < 400 or g.pop("keep_changes_on_refusal", False):
+            db_session.commit()
+        else:
+            db_session.rollback()
+    finally:
+        db_session.close()
+
+
+def close_request_session(_exc: BaseException | None = None) -> None:
+    db_session: Session | None = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()

@@ -1,0 +1,1 @@
+"""Identity and access: organizations, users, roles, logins and API tokens."""

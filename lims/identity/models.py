@@ -1,0 +1,178 @@
+"""Organizations, users, roles, login attempts and API tokens."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Column, Enum, ForeignKey, Index, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lims.db import Base
+
+
+class OrganizationKind(enum.StrEnum):
+    FACILITY = "facility"
+    CLIENT = "client"
+
+
+class RoleName(enum.StrEnum):
+    TECHNICIAN = "technician"
+    QA = "qa"
+    MANAGER = "manager"
+    ADMIN = "admin"
+    CLIENT = "client"
+
+
+STAFF_ROLES = frozenset({RoleName.TECHNICIAN, RoleName.QA, RoleName.MANAGER, RoleName.ADMIN})
+
+
+class LoginOutcome(enum.StrEnum):
+    SUCCESS = "success"
+    WRONG_PASSWORD = "wrong_password"
+    UNKNOWN_USER = "unknown_user"
+    LOCKED = "locked"
+    DEACTIVATED = "deactivated"
+
+
+def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        create_constraint=True,
+        validate_strings=True,
+    )
+
+
+user_role = Table(
+    "user_role",
+    Base.metadata,
+    Column("user_id", ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("role.id", ondelete="RESTRICT"), primary_key=True),
+)
+
+
+class Organization(Base):
+    __tablename__ = "organization"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[OrganizationKind] = mapped_column(_enum(OrganizationKind, "organization_kind"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+    users: Mapped[list[User]] = relationship(back_populates="organization")
+    api_tokens: Mapped[list[ApiToken]] = relationship(back_populates="organization")
+
+    @property
+    def is_facility(self) -> bool:
+        return self.kind == OrganizationKind.FACILITY
+
+
+class Role(Base):
+    __tablename__ = "role"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[RoleName] = mapped_column(_enum(RoleName, "role_name"), unique=True)
+    description: Mapped[str] = mapped_column(Text)
+
+    users: Mapped[list[User]] = relationship(secondary=user_role, back_populates="roles")
+
+
+class User(Base):
+    # "user" is reserved on PostgreSQL.
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    # Failed logins before this moment no longer count toward a lockout: it
+    # moves on every success, unlock and lock.
+    failures_counted_since: Mapped[datetime]
+    # Part of the session cookie's identity: changing it signs the user out everywhere.
+    session_nonce: Mapped[str] = mapped_column(String(32))
+    deactivated_at: Mapped[datetime | None]
+    deactivation_reason: Mapped[str | None] = mapped_column(Text)
+
+    organization: Mapped[Organization] = relationship(back_populates="users")
+    roles: Mapped[list[Role]] = relationship(
+        secondary=user_role, back_populates="users", order_by="Role.id"
+    )
+
+    @property
+    def role_names(self) -> frozenset[RoleName]:
+        return frozenset(role.name for role in self.roles)
+
+    def has_any_role(self, roles: frozenset[RoleName] | set[RoleName]) -> bool:
+        return not self.role_names.isdisjoint(roles)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.has_any_role(STAFF_ROLES)
+
+    def is_locked(self, at: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > at
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_user_at", "user_id", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    outcome: Mapped[LoginOutcome] = mapped_column(_enum(LoginOutcome, "login_outcome"))
+    attempted_at: Mapped[datetime]
+    client_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The public part of the token, used to find the row; the secret is only hashed.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    organization: Mapped[Organization] = relationship(back_populates="api_tokens")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

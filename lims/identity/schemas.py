@@ -1,0 +1,98 @@
+"""Input of the identity area, for forms and the API alike."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from lims.identity.models import RoleName
+from lims.web import FormSchema, Trimmed
+
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
+
+
+class LoginSchema(FormSchema):
+    username = Trimmed(required=True, error_messages={"required": "Enter your username."})
+    password = fields.String(required=True, error_messages={"required": "Enter your password."})
+    next = fields.String(load_default="")
+
+
+class PasswordChangeSchema(FormSchema):
+    current_password = fields.String(required=True, error_messages={"required": "Enter your current password."})
+    new_password = fields.String(required=True, error_messages={"required": "Enter a new password."})
+    confirm_password = fields.String(required=True, error_messages={"required": "Repeat the new password."})
+
+    @validates_schema
+    def _passwords_match(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("new_password") != data.get("confirm_password"):
+            raise ValidationError("The two new passwords differ.", "confirm_password")
+
+
+class _UserDetailsSchema(FormSchema):
+    full_name = Trimmed(
+        required=True,
+        validate=validate.Length(max=200),
+        error_messages={"required": "Enter the full name as it should appear on signatures."},
+    )
+    email = fields.Email(required=True, error_messages={"required": "Enter an e-mail address.", "invalid": "Enter a valid e-mail address."})
+    roles = fields.List(
+        fields.Enum(RoleName, by_value=True, error_messages={"unknown": "Unknown role; choose one of {choices}."}),
+        required=True,
+        validate=validate.Length(min=1, error="Choose at least one role."),
+        error_messages={"required": "Choose at least one role."},
+    )
+
+
+class UserCreateSchema(_UserDetailsSchema):
+    username = Trimmed(
+        required=True,
+        validate=validate.Regexp(
+            USERNAME_PATTERN,
+            error="Use 3 to 64 lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit.",
+        ),
+        error_messages={"required": "Enter a username."},
+    )
+    organization_id = fields.Integer(required=True, error_messages={"required": "Choose an organization.", "invalid": "Choose an organization."})
+
+
+class UserUpdateSchema(_UserDetailsSchema):
+    pass
+
+
+class ReasonSchema(FormSchema):
+    reason = Trimmed(
+        required=True,
+        validate=validate.Length(max=500),
+        error_messages={"required": "Give the reason."},
+    )
+
+
+class UserFilterSchema(FormSchema):
+    q = Trimmed(load_default="")
+    role = fields.Enum(RoleName, by_value=True, load_default=None, allow_none=True, error_messages={"unknown": "Unknown role; choose one of {choices}."})
+    organization_id = fields.Integer(load_default=None, allow_none=True)
+    status = fields.String(load_default="all", validate=validate.OneOf(["all", "active", "deactivated", "locked"]))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+
+
+class OrganizationCreateSchema(FormSchema):
+    code = Trimmed(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9-]{2,16}$", error="Use 2 to 16 letters, digits or dashes."),
+        error_messages={"required": "Enter a short code, e.g. HELIX."},
+    )
+    name = Trimmed(required=True, validate=validate.Length(max=200), error_messages={"required": "Enter the organization's name."})
+
+
+class OrganizationUpdateSchema(FormSchema):
+    name = Trimmed(required=True, validate=validate.Length(max=200), error_messages={"required": "Enter the organization's name."})
+    active = fields.Boolean(load_default=False, truthy={"on", "true", "1"}, falsy={"off", "false", "0", ""})
+
+
+class ApiTokenCreateSchema(FormSchema):
+    name = Trimmed(
+        required=True,
+        validate=validate.Length(max=100),
+        error_messages={"required": "Name the token after the system that will use it."},
+    )
+    organization_id = fields.Integer(load_default=None, allow_none=True)

@@ -1,0 +1,317 @@
+"""Sign-in, one's own password, and the admin pages for users, roles, organizations and tokens."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from lims import clock, security_log
+from lims.access import ANY_USER, allow, public
+from lims.db import get_session, keep_changes_despite_refusal
+from lims.errors import LimsError, RecordNotFound
+from lims.identity import schemas, service
+from lims.identity.models import OrganizationKind, RoleName
+from lims.web import load_input, render_form_error, safe_next_url
+
+blueprint = Blueprint("identity", __name__, template_folder="templates")
+
+ADMIN = RoleName.ADMIN
+
+
+# Signing in and out
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Any:
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(url_for("dashboard.index"))
+        return render_template("identity/login.html", errors={}, form={"next": request.args.get("next", "")})
+    try:
+        data = load_input(schemas.LoginSchema())
+        user = service.authenticate(
+            get_session(), username=data["username"], password=data["password"], client_address=request.remote_addr
+        )
+    except ValidationError as error:
+        return render_form_error("identity/login.html", error)
+    except service.LoginFailed as error:
+        keep_changes_despite_refusal()
+        return render_form_error("identity/login.html", error)
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    session["last_seen"] = clock.now().timestamp()
+    return redirect(safe_next_url(data["next"], url_for("dashboard.index")))
+
+
+@blueprint.route("/logout", methods=["POST"])
+@allow(ANY_USER)
+def logout() -> Any:
+    security_log.record("logout", user_id=current_user.id, username=current_user.username)
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("identity.login"))
+
+
+@blueprint.route("/account/password", methods=["GET", "POST"])
+@allow(ANY_USER)
+def change_password() -> Any:
+    if request.method == "GET":
+        return render_template("identity/change_password.html", errors={}, form=MultiDict())
+    try:
+        data = load_input(schemas.PasswordChangeSchema())
+        user = service.change_password(
+            get_session(), current_user, current_password=data["current_password"], new_password=data["new_password"]
+        )
+    except (ValidationError, LimsError) as error:
+        return render_form_error("identity/change_password.html", error)
+    # The nonce changed with the password; keep this session, end all others.
+    login_user(user)
+    flash("Your password is changed.", "success")
+    return redirect(url_for("dashboard.index"))
+
+
+# Users
+
+
+@blueprint.route("/admin/users")
+@allow(ADMIN)
+def users() -> Any:
+    context = {
+        "role_options": [(role.value, role.value) for role in RoleName],
+        "organization_options": _organization_options(),
+        "status_options": [(s, s.capitalize()) for s in ("all", "active", "deactivated", "locked")],
+    }
+    try:
+        criteria = load_input(schemas.UserFilterSchema(), request.args)
+    except ValidationError as error:
+        return render_form_error("identity/users.html", error, page=None, criteria=request.args, **context)
+    page_number = criteria.pop("page")
+    text = criteria.pop("q")
+    page = service.list_users(get_session(), service.UserFilter(text=text, **criteria), page=page_number)
+    shown = {**criteria, "q": text}
+    return render_template(
+        "identity/users.html", page=page, criteria=shown, errors={}, now=clock.now(),
+        filter_args={key: value for key, value in shown.items() if value and value != "all"}, **context,
+    )
+
+
+def _user_form_context() -> dict[str, Any]:
+    return {
+        "organization_options": _organization_options(),
+        "role_options": [(role.value, f"{role.value} — {service.ROLE_DESCRIPTIONS[role]}") for role in RoleName],
+    }
+
+
+def _organization_options(kind: OrganizationKind | None = None) -> list[tuple[int, str]]:
+    return [(o.id, o.name) for o in service.list_organizations(get_session(), kind=kind)]
+
+
+@blueprint.route("/admin/users/new", methods=["GET", "POST"])
+@allow(ADMIN)
+def new_user() -> Any:
+    if request.method == "GET":
+        return render_template("identity/user_new.html", errors={}, form=MultiDict(), **_user_form_context())
+    db = get_session()
+    try:
+        data = load_input(schemas.UserCreateSchema())
+        organization = service.get_organization(db, data.pop("organization_id"))
+        temporary_password = service.generate_temporary_password(data["username"])
+        user = service.create_user(
+            db, **data, roles=set(data.pop("roles")), organization=organization, password=temporary_password,
+            must_change_password=True, actor=current_user,
+        )
+    except (ValidationError, LimsError) as error:
+        return render_form_error("identity/user_new.html", error, **_user_form_context())
+    return render_template("identity/temporary_password.html", user=user, temporary_password=temporary_password), 201
+
+
+@blueprint.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@allow(ADMIN)
+def user(user_id: int) -> Any:
+    db = get_session()
+    account = service.get_user(db, user_id)
+    context = {
+        "account": account,
+        "attempts": service.recent_login_attempts(db, account),
+        "now": clock.now(),
+        **_user_form_context(),
+    }
+    if request.method == "GET":
+        return render_template("identity/user.html", errors={}, form=None, **context)
+    try:
+        data = load_input(schemas.UserUpdateSchema())
+        service.update_user(db, account, full_name=data["full_name"], email=data["email"],
+                            roles=set(data["roles"]), actor=current_user)
+    except (ValidationError, LimsError) as error:
+        return render_form_error("identity/user.html", error, **context)
+    flash(f"{account.username} is updated.", "success")
+    return redirect(url_for("identity.user", user_id=account.id), 303)
+
+
+@blueprint.route("/admin/users/<int:user_id>/deactivate", methods=["POST"])
+@allow(ADMIN)
+def deactivate_user(user_id: int) -> Any:
+    db = get_session()
+    account = service.get_user(db, user_id)
+    try:
+        data = load_input(schemas.ReasonSchema())
+        service.deactivate_user(db, account, reason=data["reason"], actor=current_user)
+    except (ValidationError, LimsError) as error:
+        return render_form_error(
+            "identity/user.html", error, account=account, attempts=service.recent_login_attempts(db, account),
+            now=clock.now(), **_user_form_context(),
+        )
+    flash(f"{account.username} is deactivated.", "success")
+    return redirect(url_for("identity.user", user_id=account.id), 303)
+
+
+@blueprint.route("/admin/users/<int:user_id>/reactivate", methods=["POST"])
+@allow(ADMIN)
+def reactivate_user(user_id: int) -> Any:
+    db = get_session()
+    account = service.get_user(db, user_id)
+    service.reactivate_user(db, account, actor=current_user)
+    temporary_password = service.reset_password(db, account, actor=current_user)
+    return render_template("identity/temporary_password.html", user=account, temporary_password=temporary_password)
+
+
+@blueprint.route("/admin/users/<int:user_id>/unlock", methods=["POST"])
+@allow(ADMIN)
+def unlock_user(user_id: int) -> Any:
+    db = get_session()
+    account = service.get_user(db, user_id)
+    service.unlock_user(db, account, actor=current_user)
+    flash(f"{account.username} is unlocked.", "success")
+    return redirect(url_for("identity.user", user_id=account.id), 303)
+
+
+@blueprint.route("/admin/users/<int:user_id>/reset-password", methods=["POST"])
+@allow(ADMIN)
+def reset_password(user_id: int) -> Any:
+    db = get_session()
+    account = service.get_user(db, user_id)
+    temporary_password = service.reset_password(db, account, actor=current_user)
+    return render_template("identity/temporary_password.html", user=account, temporary_password=temporary_password)
+
+
+@blueprint.route("/admin/roles")
+@allow(ADMIN)
+def roles() -> Any:
+    return render_template("identity/roles.html", roles=service.list_roles(get_session()))
+
+
+# Organizations
+
+
+@blueprint.route("/admin/organizations")
+@allow(ADMIN)
+def organizations() -> Any:
+    return render_template("identity/organizations.html", organizations=service.list_organizations(get_session()))
+
+
+@blueprint.route("/admin/organizations/new", methods=["GET", "POST"])
+@allow(ADMIN)
+def new_organization() -> Any:
+    if request.method == "GET":
+        return render_template("identity/organization_new.html", errors={}, form=MultiDict())
+    try:
+        data = load_input(schemas.OrganizationCreateSchema())
+        organization = service.create_organization(get_session(), **data, kind=OrganizationKind.CLIENT)
+    except (ValidationError, LimsError) as error:
+        return render_form_error("identity/organization_new.html", error)
+    flash(f"{organization.name} is registered.", "success")
+    return redirect(url_for("identity.organization", organization_id=organization.id), 303)
+
+
+@blueprint.route("/admin/organizations/<int:organization_id>", methods=["GET", "POST"])
+@allow(ADMIN)
+def organization(organization_id: int) -> Any:
+    db = get_session()
+    record = service.get_organization(db, organization_id)
+    context = {"organization": record, "tokens": service.list_api_tokens(db, organization=record)}
+    if request.method == "GET":
+        return render_template("identity/organization.html", errors={}, form=None, **context)
+    try:
+        data = load_input(schemas.OrganizationUpdateSchema())
+        service.update_organization(db, record, **data)
+    except (ValidationError, LimsError) as error:
+        return render_form_error("identity/organization.html", error, **context)
+    flash(f"{record.name} is updated.", "success")
+    return redirect(url_for("identity.organization", organization_id=record.id), 303)
+
+
+# API tokens: the admin manages every client's, a client user their own organization's.
+
+
+@blueprint.route("/admin/api-tokens", methods=["GET", "POST"])
+@allow(ADMIN)
+def api_tokens() -> Any:
+    db = get_session()
+    context = {
+        "tokens": service.list_api_tokens(db),
+        "choose_organization": True,
+        "organization_options": _organization_options(OrganizationKind.CLIENT),
+        "revoke_endpoint": "identity.revoke_api_token",
+    }
+    if request.method == "GET":
+        return render_template("identity/api_tokens.html", errors={}, form=MultiDict(), **context)
+    try:
+        data = load_input(schemas.ApiTokenCreateSchema())
+        if data["organization_id"] is None:
+            raise ValidationError("Choose the client organization the token acts for.", "organization_id")
+        organization = service.get_organization(db, data["organization_id"])
+        token, secret = service.issue_api_token(db, organization=organization, name=data["name"], actor=current_user)
+    except (ValidationError, LimsError) as error:
+        return render_form_error("identity/api_tokens.html", error, **context)
+    return render_template("identity/api_token_issued.html", token=token, secret=secret,
+                           back=url_for("identity.api_tokens")), 201
+
+
+@blueprint.route("/admin/api-tokens/<int:token_id>/revoke", methods=["POST"])
+@allow(ADMIN)
+def revoke_api_token(token_id: int) -> Any:
+    db = get_session()
+    token = service.revoke_api_token(db, service.get_api_token(db, token_id), actor=current_user)
+    flash(f"The token {token.name!r} of {token.organization.name} is revoked.", "success")
+    return redirect(url_for("identity.api_tokens"), 303)
+
+
+@blueprint.route("/portal/api-tokens", methods=["GET", "POST"])
+@allow(RoleName.CLIENT)
+def portal_tokens() -> Any:
+    db = get_session()
+    context = {
+        "tokens": service.list_api_tokens(db, organization=current_user.organization),
+        "choose_organization": False,
+        "revoke_endpoint": "identity.portal_revoke_token",
+    }
+    if request.method == "GET":
+        return render_template("identity/api_tokens.html", errors={}, form=MultiDict(), **context)
+    try:
+        data = load_input(schemas.ApiTokenCreateSchema())
+        token, secret = service.issue_api_token(
+            db, organization=current_user.organization, name=data["name"], actor=current_user
+        )
+    except (ValidationError, LimsError) as error:
+        return render_form_error("identity/api_tokens.html", error, **context)
+    return render_template("identity/api_token_issued.html", token=token, secret=secret,
+                           back=url_for("identity.portal_tokens")), 201
+
+
+@blueprint.route("/portal/api-tokens/<int:token_id>/revoke", methods=["POST"])
+@allow(RoleName.CLIENT)
+def portal_revoke_token(token_id: int) -> Any:
+    db = get_session()
+    token = service.get_api_token(db, token_id)
+    if token.organization_id != current_user.organization_id:
+        # Another client's token: answer as if it did not exist.
+        raise RecordNotFound(f"There is no API token with id {token_id}.")
+    service.revoke_api_token(db, token, actor=current_user)
+    flash(f"The token {token.name!r} is revoked.", "success")
+    return redirect(url_for("identity.portal_tokens"), 303)

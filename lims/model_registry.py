@@ -1,0 +1,7 @@
+"""Imports every area's models so one metadata describes the whole schema."""
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    """Import the models of every area (alembic and the app factory need them all)."""
+    import lims.identity.models  # noqa: F401

@@ -1,0 +1,19 @@
+"""The main navigation: each entry is shown to whoever its route admits."""
+from __future__ import annotations
+
+from lims.access import may_use
+
+#: (label, endpoint), in display order. Areas add theirs here as they land.
+MAIN_NAVIGATION: tuple[tuple[str, str], ...] = (
+    ("Dashboard", "dashboard.index"),
+    ("Users", "identity.users"),
+    ("Roles", "identity.roles"),
+    ("Organizations", "identity.organizations"),
+    ("API tokens", "identity.api_tokens"),
+    ("API tokens", "identity.portal_tokens"),
+)
+
+
+def navigation_for() -> list[tuple[str, str]]:
+    """Return the entries the signed-in user may open."""
+    return [(label, endpoint) for label, endpoint in MAIN_NAVIGATION if may_use(endpoint)]

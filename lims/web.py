@@ -1,0 +1,87 @@
+"""What every blueprint shares: form input, refusals and error pages."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, render_template, request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from werkzeug.datastructures import MultiDict
+
+from lims.errors import LimsError
+
+
+class FormSchema(Schema):
+    """Base of every input schema: ignores the CSRF token and other extra fields."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class Trimmed(fields.String):
+    """A string with surrounding white space removed; blank counts as missing."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if self.required and not text:
+            raise ValidationError(self.error_messages["required"])
+        return text
+
+
+def load_input(schema: Schema, source: MultiDict[str, str] | None = None) -> dict[str, Any]:
+    """Load form or query input through ``schema``; list fields take every value sent."""
+    source = request.form if source is None else source
+    data: dict[str, Any] = {}
+    for name, field in schema.load_fields.items():
+        key = field.data_key or name
+        if key not in source:
+            continue
+        data[key] = source.getlist(key) if isinstance(field, fields.List) else source.get(key)
+    return schema.load(data)
+
+
+def field_errors(error: ValidationError | LimsError) -> dict[str, list[str]]:
+    """Turn a schema or domain error into messages keyed by form field (``_form`` for the whole form)."""
+    if isinstance(error, LimsError):
+        return {error.field or "_form": [error.message]}
+    messages = error.messages
+    if isinstance(messages, list):
+        return {"_form": [str(m) for m in messages]}
+    return {
+        key: [str(m) for m in (value if isinstance(value, list) else [value])]
+        for key, value in messages.items()
+    }
+
+
+def error_status(error: ValidationError | LimsError) -> int:
+    return error.status_code if isinstance(error, LimsError) else 422
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def refuse(status: int, message: str, errors: dict[str, list[str]] | None = None) -> Any:
+    """Answer with an error: JSON under /api/, an HTML page elsewhere."""
+    if wants_json():
+        body: dict[str, Any] = {"error": message}
+        if errors:
+            body["errors"] = errors
+        response = jsonify(body)
+        response.status_code = status
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="lims"'
+        return response
+    return render_template("error.html", status=status, message=message, errors=errors or {}), status
+
+
+def render_form_error(template: str, error: ValidationError | LimsError, **context: Any) -> Any:
+    """Show a form again with the messages of ``error`` next to its fields."""
+    errors = field_errors(error)
+    return render_template(template, errors=errors, form=request.form, **context), error_status(error)
+
+
+def safe_next_url(candidate: str | None, fallback: str) -> str:
+    """Return ``candidate`` if it is a path on this site, else ``fallback`` (no open redirects)."""
+    if candidate and candidate.startswith("/") and not candidate.startswith("//") and "\\" not in candidate:
+        return candidate
+    return fallback

@@ -1,0 +1,1 @@
+"""Alembic revisions of the LIMS schema (run them with `lims db upgrade`)."""

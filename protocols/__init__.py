@@ -1,0 +1,1 @@
+"""Trial protocols, versions and amendments, arms, visits and subjects (issue: protocols)."""
