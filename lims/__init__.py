@@ -39,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if app.extensions["lims.schema_current"]:
             return None
         try:
-            schema.assert_current(app.extensions["lims.db"].engine)
+            schema.assert_current(db.get_session().connection())
         except schema.SchemaBehind as exc:
             # Plain text: the page layout itself reads tables that may not exist yet.
             if request.path.startswith("/api/"):

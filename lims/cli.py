@@ -12,7 +12,7 @@ from flask.cli import FlaskGroup
 from sqlalchemy.orm import Session
 
 from lims import create_app, schema
-from lims.db import database, get_session
+from lims.db import get_session
 from lims.errors import LimsError
 from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
@@ -56,16 +56,16 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Alembic revision to migrate to.")
 def db_upgrade(revision: str) -> None:
     """Migrate the database schema."""
-    schema.upgrade(database().engine, revision)
-    with database().engine.connect() as connection:
-        click.echo(f"Database schema at revision {schema.current_revision(connection)}.")
+    with unit_of_work() as session:
+        schema.upgrade(session.connection(), revision)
+        reached = schema.current_revision(session.connection())
+    click.echo(f"Database schema at revision {reached}.")
 
 
 @db.command("current")
 def db_current() -> None:
     """Show the database's schema revision and the one this code needs."""
-    with database().engine.connect() as connection:
-        current = schema.current_revision(connection)
+    current = schema.current_revision(get_session().connection())
     expected = schema.head_revision()
     click.echo(f"database: {current or 'empty'}\ncode needs: {expected}")
     if current != expected:
@@ -83,9 +83,9 @@ def init(facility_code: str, facility_name: str, admin_username: str, admin_name
 
     The password comes from LIMS_ADMIN_PASSWORD or a prompt.
     """
-    schema.upgrade(database().engine)
     password = _password_from("LIMS_ADMIN_PASSWORD", "Password for the first administrator")
     with unit_of_work() as session:
+        schema.upgrade(session.connection())
         facility = identity.create_organization(
             session, code=facility_code, name=facility_name, kind=OrganizationKind.FACILITY
         )
@@ -144,8 +144,8 @@ def demo() -> None:
     """Migrate and load the demo data set (safe to run again)."""
     from lims.demo import load_demo
 
-    schema.upgrade(database().engine)
     with unit_of_work() as session:
+        schema.upgrade(session.connection())
         accounts = load_demo(session)
     click.echo("Demo data loaded. Sign in with:")
     for account in accounts:
@@ -158,7 +158,7 @@ def demo() -> None:
 def serve(host: str, port: int) -> None:
     """Run the development server over plain HTTP (use gunicorn in production)."""
     try:
-        schema.assert_current(database().engine)
+        schema.assert_current(get_session().connection())
     except schema.SchemaBehind as error:
         raise click.ClickException(error.message) from error
     app = create_app({**_instance_override(), "SECURE_COOKIES": False})

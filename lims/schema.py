@@ -8,7 +8,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from lims.errors import LimsError
@@ -39,16 +38,14 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision``."""
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` inside the connection's transaction."""
+    command.upgrade(alembic_config(connection), revision)
 
 
-def assert_current(engine: Engine) -> None:
+def assert_current(connection: Connection) -> None:
     """Raise :class:`SchemaBehind` unless the database is at the code's head."""
-    with engine.connect() as connection:
-        current = current_revision(connection)
+    current = current_revision(connection)
     expected = head_revision()
     if current != expected:
         raise SchemaBehind(

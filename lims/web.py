@@ -27,6 +27,16 @@ class Trimmed(fields.String):
         return text
 
 
+class Secret(fields.String):
+    """A password: kept exactly as typed, but an empty one counts as missing."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if self.required and not text:
+            raise ValidationError(self.error_messages["required"])
+        return text
+
+
 def load_input(schema: Schema, source: MultiDict[str, str] | None = None) -> dict[str, Any]:
     """Load form or query input through ``schema``; list fields take every value sent."""
     source = request.form if source is None else source

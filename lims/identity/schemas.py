@@ -6,21 +6,21 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from lims.identity.models import RoleName
-from lims.web import FormSchema, Trimmed
+from lims.web import FormSchema, Secret, Trimmed
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 
 
 class LoginSchema(FormSchema):
     username = Trimmed(required=True, error_messages={"required": "Enter your username."})
-    password = fields.String(required=True, error_messages={"required": "Enter your password."})
+    password = Secret(required=True, error_messages={"required": "Enter your password."})
     next = fields.String(load_default="")
 
 
 class PasswordChangeSchema(FormSchema):
-    current_password = fields.String(required=True, error_messages={"required": "Enter your current password."})
-    new_password = fields.String(required=True, error_messages={"required": "Enter a new password."})
-    confirm_password = fields.String(required=True, error_messages={"required": "Repeat the new password."})
+    current_password = Secret(required=True, error_messages={"required": "Enter your current password."})
+    new_password = Secret(required=True, error_messages={"required": "Enter a new password."})
+    confirm_password = Secret(required=True, error_messages={"required": "Repeat the new password."})
 
     @validates_schema
     def _passwords_match(self, data: dict[str, Any], **_kwargs: Any) -> None:

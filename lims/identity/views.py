@@ -120,11 +120,11 @@ def new_user() -> Any:
     db = get_session()
     try:
         data = load_input(schemas.UserCreateSchema())
-        organization = service.get_organization(db, data.pop("organization_id"))
         temporary_password = service.generate_temporary_password(data["username"])
         user = service.create_user(
-            db, **data, roles=set(data.pop("roles")), organization=organization, password=temporary_password,
-            must_change_password=True, actor=current_user,
+            db, username=data["username"], full_name=data["full_name"], email=data["email"],
+            organization=service.get_organization(db, data["organization_id"]), roles=set(data["roles"]),
+            password=temporary_password, must_change_password=True, actor=current_user,
         )
     except (ValidationError, LimsError) as error:
         return render_form_error("identity/user_new.html", error, **_user_form_context())

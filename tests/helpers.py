@@ -1,0 +1,31 @@
+"""Helpers for driving the app like a browser does."""
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from lims.identity.models import User
+
+#: Satisfies the password policy; used by every factory-made user.
+PASSWORD = "correct-horse-battery-42"
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_FIELD.search(html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+def submit(client: FlaskClient, form_page: str, data: dict, action: str | None = None):
+    """Open ``form_page`` like a browser, then post ``data`` with its CSRF token."""
+    page = client.get(form_page)
+    assert page.status_code == 200, f"{form_page} answered {page.status_code}"
+    return client.post(action or form_page, data={"csrf_token": csrf_token_from(page.text), **data})
+
+
+def login(client: FlaskClient, user: User | str, password: str = PASSWORD):
+    username = user if isinstance(user, str) else user.username
+    return submit(client, "/login", {"username": username, "password": password})

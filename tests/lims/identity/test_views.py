@@ -1,0 +1,264 @@
+"""Sign-in, password change and the admin pages, through HTTP like a browser."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from lims import clock
+from lims.identity import service
+from lims.identity.models import ApiToken, RoleName, User
+from tests.helpers import PASSWORD, csrf_token_from, login, submit
+
+
+def test_login_with_the_right_password_opens_the_dashboard(client, create_user, db_session):
+    user = create_user(RoleName.TECHNICIAN, full_name="Thi Nguyen")
+    db_session.commit()
+    response = login(client, user)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "Thi Nguyen" in client.get("/").text
+
+
+def test_login_returns_to_the_page_first_asked_for_but_never_off_site(client, create_user, db_session):
+    user = create_user(RoleName.ADMIN)
+    db_session.commit()
+    first = client.get("/admin/roles")
+    assert first.status_code == 302 and "next=/admin/roles" in first.headers["Location"]
+    page = client.get(first.headers["Location"])
+    response = client.post("/login", data={"csrf_token": csrf_token_from(page.text), "username": user.username,
+                                           "password": PASSWORD, "next": "/admin/roles"})
+    assert response.headers["Location"] == "/admin/roles"
+    client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/").text)})
+    page = client.get("/login")
+    response = client.post("/login", data={"csrf_token": csrf_token_from(page.text), "username": user.username,
+                                           "password": PASSWORD, "next": "//evil.example/phish"})
+    assert response.headers["Location"] == "/"
+
+
+def test_wrong_password_is_refused_with_a_message_and_counted(client, create_user, db_session):
+    user = create_user()
+    db_session.commit()
+    response = login(client, user, password="not-my-password")
+    assert response.status_code == 401
+    assert "Unknown username or wrong password." in response.text
+    assert client.get("/").status_code == 302
+    db_session.expire_all()
+    assert [a.outcome.value for a in service.recent_login_attempts(db_session, user)] == ["wrong_password"]
+
+
+def test_empty_login_form_names_the_missing_fields(client):
+    response = submit(client, "/login", {"username": "  ", "password": ""})
+    assert response.status_code == 422
+    assert "Enter your username." in response.text and "Enter your password." in response.text
+
+
+def test_fifth_failure_locks_and_admin_unlock_through_the_page(app, client, create_user, db_session):
+    user = create_user()
+    admin = create_user(RoleName.ADMIN)
+    db_session.commit()
+    for _ in range(4):
+        assert login(client, user, password="wrong-wrong-wrong").status_code == 401
+    locked = login(client, user, password="wrong-wrong-wrong")
+    assert locked.status_code == 423 and "locked after 5 failed" in locked.text
+    assert login(client, user).status_code == 423, "the right password does not open a locked account"
+
+    admin_client = app.test_client()
+    login(admin_client, admin)
+    dashboard = admin_client.get("/").text
+    assert 'class="count">1</span>' in dashboard and "Locked accounts" in dashboard
+    response = submit(admin_client, f"/admin/users/{user.id}", {}, action=f"/admin/users/{user.id}/unlock")
+    assert response.status_code == 303
+    assert login(client, user).status_code == 302
+
+
+def test_deactivated_user_cannot_sign_in(client, create_user, db_session):
+    user = create_user()
+    service.deactivate_user(db_session, user, reason="Contract ended", actor=None)
+    db_session.commit()
+    response = login(client, user)
+    assert response.status_code == 401 and "deactivated" in response.text
+
+
+def test_deactivation_signs_the_user_out_at_their_next_request(app, client, create_user, db_session):
+    user = create_user()
+    admin = create_user(RoleName.ADMIN)
+    db_session.commit()
+    login(client, user)
+    admin_client = app.test_client()
+    login(admin_client, admin)
+    response = submit(admin_client, f"/admin/users/{user.id}", {"reason": "Left the lab"},
+                      action=f"/admin/users/{user.id}/deactivate")
+    assert response.status_code == 303
+    assert client.get("/").status_code == 302
+
+
+def test_deactivation_without_reason_is_refused_and_changes_nothing(app, client, create_user, db_session, signed_in):
+    user = create_user()
+    db_session.commit()
+    signed_in(RoleName.ADMIN)
+    response = submit(client, f"/admin/users/{user.id}", {"reason": " "}, action=f"/admin/users/{user.id}/deactivate")
+    assert response.status_code == 422 and "Give the reason." in response.text
+    db_session.expire_all()
+    assert db_session.get(User, user.id).active
+
+
+def test_login_form_post_without_csrf_token_is_refused(client, create_user, db_session):
+    user = create_user()
+    db_session.commit()
+    response = client.post("/login", data={"username": user.username, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "form has expired or was not sent from this site" in response.text
+    assert client.get("/").status_code == 302
+
+
+def test_signed_in_form_post_without_csrf_token_is_refused(client, create_user, db_session, signed_in):
+    user = create_user()
+    db_session.commit()
+    signed_in(RoleName.ADMIN)
+    response = client.post(f"/admin/users/{user.id}/deactivate", data={"reason": "csrf attack"})
+    assert response.status_code == 400
+    db_session.expire_all()
+    assert db_session.get(User, user.id).active
+
+
+def test_session_ends_after_the_idle_timeout(app, client, signed_in):
+    signed_in(RoleName.QA)
+    assert client.get("/").status_code == 200
+    clock.freeze(clock.now() + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"], seconds=1))
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert "without activity" in client.get("/login").text
+
+
+def test_activity_within_the_timeout_keeps_the_session(app, client, signed_in):
+    signed_in(RoleName.QA)
+    start = clock.now()
+    for step in range(1, 4):
+        clock.freeze(start + step * timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] - 1))
+        assert client.get("/").status_code == 200
+
+
+def test_logout_ends_the_session(client, signed_in):
+    signed_in(RoleName.TECHNICIAN)
+    response = submit(client, "/", {}, action="/logout")
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_admin_creates_a_user_who_must_change_the_temporary_password(app, client, facility, db_session, signed_in):
+    signed_in(RoleName.ADMIN)
+    response = submit(client, "/admin/users/new", {
+        "username": "new.tech", "full_name": "New Technician", "email": "new.tech@example.org",
+        "organization_id": str(facility.id), "roles": ["technician"],
+    })
+    assert response.status_code == 201
+    temporary = response.text.split('<code class="secret">')[1].split("</code>")[0]
+
+    newcomer = app.test_client()
+    assert login(newcomer, "new.tech", temporary).status_code == 302
+    redirected = newcomer.get("/")
+    assert redirected.status_code == 302 and redirected.headers["Location"] == "/account/password"
+    changed = submit(newcomer, "/account/password", {
+        "current_password": temporary, "new_password": "my-own-secret-pipette", "confirm_password": "my-own-secret-pipette",
+    })
+    assert changed.status_code == 302
+    assert newcomer.get("/").status_code == 200
+
+
+def test_user_form_shows_each_error_next_to_its_field(facility, client, signed_in):
+    signed_in(RoleName.ADMIN)
+    response = submit(client, "/admin/users/new", {
+        "username": "X", "full_name": "", "email": "not-an-email", "organization_id": str(facility.id),
+    })
+    assert response.status_code == 422
+    assert 'id="username-error"' in response.text and "lower-case letters" in response.text
+    assert 'id="email-error"' in response.text and "valid e-mail" in response.text
+    assert 'id="roles-error"' in response.text and "at least one role" in response.text
+    assert 'id="full_name-error"' in response.text
+
+
+def test_password_change_refusal_gives_the_policy_reason(client, signed_in):
+    user = signed_in(RoleName.TECHNICIAN)
+    response = submit(client, "/account/password", {
+        "current_password": PASSWORD, "new_password": f"{user.username}-is-me", "confirm_password": f"{user.username}-is-me",
+    })
+    assert response.status_code == 422 and "must not contain the username" in response.text
+
+
+def test_users_list_filters_and_paginates(client, create_user, db_session, signed_in):
+    signed_in(RoleName.ADMIN)
+    for number in range(30):
+        create_user(RoleName.QA, username=f"qa{number:02d}")
+    db_session.commit()
+    first = client.get("/admin/users?role=qa")
+    assert "Page 1 of 2 (30 in all)" in first.text and "qa00" in first.text and "qa29" not in first.text
+    second = client.get("/admin/users?role=qa&page=2")
+    assert "qa29" in second.text
+    assert re.findall(r'href="/admin/users/\d+">([^<]+)<', client.get("/admin/users?q=qa07").text) == ["qa07"]
+    assert client.get("/admin/users?status=bogus").status_code == 422
+
+
+def test_admin_changes_roles_on_the_user_page(client, create_user, db_session, signed_in):
+    user = create_user(RoleName.TECHNICIAN)
+    db_session.commit()
+    signed_in(RoleName.ADMIN)
+    response = submit(client, f"/admin/users/{user.id}", {
+        "full_name": user.full_name, "email": user.email, "roles": ["technician", "qa"],
+    })
+    assert response.status_code == 303
+    db_session.expire_all()
+    assert db_session.get(User, user.id).role_names == {RoleName.TECHNICIAN, RoleName.QA}
+
+
+def test_admin_registers_a_client_organization_and_issues_a_token_shown_once(client, db_session, signed_in):
+    signed_in(RoleName.ADMIN)
+    created = submit(client, "/admin/organizations/new", {"code": "helix", "name": "Helix Cell Therapeutics"})
+    assert created.status_code == 303
+    organization_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    issued = submit(client, "/admin/api-tokens", {"name": "manifest uploader", "organization_id": str(organization_id)})
+    assert issued.status_code == 201
+    secret = issued.text.split('<code class="secret">')[1].split("</code>")[0]
+    assert secret.startswith("lims_")
+    assert secret not in client.get("/admin/api-tokens").text
+    token = db_session.scalar(select(ApiToken).where(ApiToken.organization_id == organization_id))
+    assert token.organization.code == "HELIX"
+
+
+def test_duplicate_organization_name_is_refused_next_to_the_field(client, create_organization, db_session, signed_in):
+    create_organization(name="Nordic CAR Bio AB")
+    db_session.commit()
+    signed_in(RoleName.ADMIN)
+    response = submit(client, "/admin/organizations/new", {"code": "NORD2", "name": "nordic car bio ab"})
+    assert response.status_code == 409 and 'id="name-error"' in response.text
+
+
+def test_client_user_issues_and_revokes_own_tokens_but_not_another_clients(
+    app, client, create_user, create_organization, db_session, signed_in
+):
+    other_org = create_organization()
+    other_user = create_user(RoleName.CLIENT, organization=other_org)
+    others_token, _ = service.issue_api_token(db_session, organization=other_org, name="theirs", actor=other_user)
+    db_session.commit()
+    me = signed_in(RoleName.CLIENT)
+    issued = submit(client, "/portal/api-tokens", {"name": "our LIMS bridge"})
+    assert issued.status_code == 201
+    page = client.get("/portal/api-tokens")
+    assert "our LIMS bridge" in page.text and "theirs" not in page.text
+    response = client.post(f"/portal/api-tokens/{others_token.id}/revoke", data={"csrf_token": csrf_token_from(page.text)})
+    assert response.status_code == 404
+    db_session.expire_all()
+    assert not db_session.get(ApiToken, others_token.id).is_revoked
+    own = db_session.scalar(select(ApiToken).where(ApiToken.organization_id == me.organization_id))
+    revoked = client.post(f"/portal/api-tokens/{own.id}/revoke", data={"csrf_token": csrf_token_from(page.text)})
+    assert revoked.status_code == 303
+
+
+def test_roles_page_counts_active_members(client, create_user, db_session, signed_in):
+    signed_in(RoleName.ADMIN)
+    create_user(RoleName.QA)
+    gone = create_user(RoleName.QA)
+    service.deactivate_user(db_session, gone, reason="Left", actor=None)
+    db_session.commit()
+    page = client.get("/admin/roles").text
+    assert 'href="/admin/users?role=qa&amp;status=active">1</a>' in page
