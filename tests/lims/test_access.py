@@ -1,0 +1,103 @@
+"""Deny by default: every route declares who may use it, and anyone else is refused."""
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from werkzeug.routing.converters import NumberConverter
+
+from lims.access import ACCESS_ATTRIBUTE, PUBLIC, declared_access
+from lims.identity import service
+from lims.identity.models import RoleName
+from tests.helpers import login
+
+
+
+def every_route(app: Flask) -> list[tuple[str, str, str]]:
+    """(endpoint, method, url) for every route and method the app serves."""
+    routes = []
+    adapter = app.url_map.bind("localhost")
+    for rule in app.url_map.iter_rules():
+        values = {name: 1 if isinstance(converter, NumberConverter) else "x"
+                  for name, converter in rule._converters.items()}
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append((rule.endpoint, method, adapter.build(rule.endpoint, values, method=method)))
+    return routes
+
+
+def test_every_route_declares_who_may_use_it(app):
+    with app.test_request_context():
+        undeclared = [endpoint for endpoint, _, _ in every_route(app) if declared_access(endpoint) is None]
+    assert undeclared == []
+
+
+def test_an_undeclared_route_is_refused_even_to_an_admin(app, client, signed_in):
+    @app.get("/forgotten")
+    def forgotten():  # a view someone forgot to declare
+        return "secret"
+
+    signed_in(RoleName.ADMIN)
+    response = client.get("/forgotten")
+    assert response.status_code == 403 and "declares no access rule" in response.text
+
+
+def test_anonymous_requests_to_non_public_routes_are_refused(app, client):
+    with app.test_request_context():
+        routes = [(e, m, u) for e, m, u in every_route(app) if declared_access(e) != PUBLIC]
+    assert len(routes) > 15
+    for endpoint, method, url in routes:
+        response = client.open(url, method=method)
+        if url.startswith("/api/"):
+            assert response.status_code == 401, (endpoint, method, url, response.status_code)
+        else:
+            assert response.status_code == 302, (endpoint, method, url, response.status_code)
+            assert response.headers["Location"].startswith("/login"), (endpoint, method, url)
+
+
+def test_a_client_user_is_refused_on_every_staff_route(app, client, signed_in):
+    signed_in(RoleName.CLIENT)
+    with app.test_request_context():
+        staff_routes = [
+            (e, m, u) for e, m, u in every_route(app)
+            if declared_access(e) != PUBLIC and RoleName.CLIENT not in declared_access(e)
+        ]
+    assert staff_routes
+    for endpoint, method, url in staff_routes:
+        response = client.open(url, method=method)
+        assert response.status_code == 403, (endpoint, method, url, response.status_code)
+
+
+def test_a_client_api_token_is_refused_on_every_staff_api_route(app, client, create_user, create_organization, db_session):
+    admin = create_user(RoleName.ADMIN)
+    _, presented = service.issue_api_token(db_session, organization=create_organization(), name="x", actor=admin)
+    db_session.commit()
+    with app.test_request_context():
+        staff_api = [(e, m, u) for e, m, u in every_route(app)
+                     if u.startswith("/api/") and declared_access(e) != PUBLIC and RoleName.CLIENT not in declared_access(e)]
+    for endpoint, method, url in staff_api:
+        response = client.open(url, method=method, headers={"Authorization": f"Bearer {presented}"})
+        assert response.status_code == 403, (endpoint, method, url)
+
+
+@pytest.mark.parametrize("role", [RoleName.TECHNICIAN, RoleName.QA, RoleName.MANAGER])
+def test_staff_without_admin_role_are_refused_admin_pages(app, client, signed_in, role):
+    signed_in(role)
+    for url in ("/admin/users", "/admin/roles", "/admin/organizations", "/admin/api-tokens"):
+        assert client.get(url).status_code == 403
+
+
+def test_navigation_shows_only_what_the_role_may_open(client, signed_in):
+    signed_in(RoleName.TECHNICIAN)
+    page = client.get("/").text
+    assert 'href="/admin/users"' not in page and 'href="/portal/api-tokens"' not in page
+
+
+def test_every_view_function_declares_access_through_the_decorators(app):
+    declared = {getattr(view, ACCESS_ATTRIBUTE, None) is not None for name, view in app.view_functions.items() if name != "static"}
+    assert declared == {True}
+
+
+def test_login_page_is_public(client, create_user, db_session):
+    assert client.get("/login").status_code == 200
+    user = create_user()
+    db_session.commit()
+    assert login(client, user).status_code == 302

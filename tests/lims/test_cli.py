@@ -1,0 +1,124 @@
+"""The `lims` command line: first start, users, demo data; bad input exits non-zero and changes nothing."""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lims import clock
+from lims.cli import cli
+from lims.demo import ACCOUNTS
+from lims.identity import service
+from lims.identity.models import Organization, RoleName, User
+from tests.helpers import PASSWORD
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture
+def run(app):
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None):
+        return runner.invoke(cli, list(args), env=env)
+
+    return invoke
+
+
+def count(db_session, model) -> int:
+    db_session.expire_all()
+    return db_session.scalar(select(func.count()).select_from(model))
+
+
+def test_init_registers_the_facility_and_first_admin(run, db_session):
+    result = run("init", "--facility-code", "NBCT", "--facility-name", "Northbridge Cell Therapy",
+                 "--admin-username", "root.admin", "--admin-name", "Rita Admin", "--admin-email", "rita@nbct.example",
+                 env={"LIMS_ADMIN_PASSWORD": PASSWORD})
+    assert result.exit_code == 0, result.output
+    admin = service.user_by_username(db_session, "root.admin")
+    assert admin.role_names == {RoleName.ADMIN} and admin.organization.is_facility
+    assert service.authenticate(db_session, username="root.admin", password=PASSWORD, client_address=None) is admin
+
+
+def test_init_twice_is_refused(run, facility):
+    result = run("init", "--facility-name", "Another", "--admin-name", "X", "--admin-email", "x@example.org",
+                 env={"LIMS_ADMIN_PASSWORD": PASSWORD})
+    assert result.exit_code == 1 and "already registered" in result.output
+
+
+def test_init_with_a_weak_password_exits_non_zero_and_creates_nothing(run, db_session):
+    result = run("init", "--facility-name", "Lab", "--admin-name", "X", "--admin-email", "x@example.org",
+                 env={"LIMS_ADMIN_PASSWORD": "short"})
+    assert result.exit_code == 1 and "at least 12 characters" in result.output
+    assert count(db_session, Organization) == 0 and count(db_session, User) == 0
+
+
+def test_without_a_terminal_the_password_must_come_from_the_environment(run, monkeypatch):
+    monkeypatch.delenv("LIMS_ADMIN_PASSWORD", raising=False)
+    result = run("init", "--facility-name", "Lab", "--admin-name", "X", "--admin-email", "x@example.org")
+    assert result.exit_code == 1 and "set LIMS_ADMIN_PASSWORD" in result.output
+
+
+def test_user_create_deactivate_and_unlock(run, facility, db_session, create_user):
+    created = run("user", "create", "s.tan", "--full-name", "Sam Tan", "--email", "s.tan@example.org",
+                  "--organization", facility.code, "--role", "qa", "--role", "technician",
+                  env={"LIMS_USER_PASSWORD": PASSWORD})
+    assert created.exit_code == 0, created.output
+    user = service.user_by_username(db_session, "s.tan")
+    assert user.role_names == {RoleName.QA, RoleName.TECHNICIAN}
+
+    clock.freeze(clock.now() + timedelta(minutes=1))
+    for _ in range(5):
+        with pytest.raises(service.LoginFailed):
+            service.authenticate(db_session, username="s.tan", password="wrong-wrong-wrong", client_address=None)
+    db_session.commit()
+    unlocked = run("user", "unlock", "s.tan")
+    assert unlocked.exit_code == 0, unlocked.output
+    db_session.expire_all()
+    assert not service.user_by_username(db_session, "s.tan").is_locked(clock.now())
+
+    deactivated = run("user", "deactivate", "s.tan", "--reason", "Moved to another site")
+    assert deactivated.exit_code == 0, deactivated.output
+    db_session.expire_all()
+    assert not service.user_by_username(db_session, "s.tan").active
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "message"),
+    [
+        (("user", "create", "x.y", "--full-name", "X", "--email", "x@example.org", "--organization", "NOPE",
+          "--role", "qa"), 1, "no organization with code 'NOPE'"),
+        (("user", "create", "x.y", "--full-name", "X", "--email", "x@example.org", "--organization", "NBCT",
+          "--role", "overlord"), 2, "'overlord' is not one of"),
+        (("user", "deactivate", "nobody"), 2, "Missing option '--reason'"),
+        (("user", "deactivate", "nobody", "--reason", "x"), 1, "no user 'nobody'"),
+        (("user", "unlock", "nobody"), 1, "no user 'nobody'"),
+    ],
+)
+def test_bad_cli_input_exits_non_zero_with_a_message(run, facility, args, exit_code, message):
+    result = run(*args, env={"LIMS_USER_PASSWORD": PASSWORD})
+    assert result.exit_code == exit_code
+    assert message in result.output
+
+
+def test_demo_loads_every_role_and_can_run_again(run, db_session):
+    first = run("demo")
+    assert first.exit_code == 0, first.output
+    again = run("demo")
+    assert again.exit_code == 0, again.output
+    assert count(db_session, User) == len(ACCOUNTS)
+    for account in ACCOUNTS:
+        user = service.authenticate(db_session, username=account.username, password=account.password, client_address=None)
+        assert account.role in user.role_names
+        assert account.username in first.output and account.password in first.output
+    assert {account.role for account in ACCOUNTS} == set(RoleName)
+
+
+def test_readme_lists_every_demo_account_with_its_password():
+    if not README.exists():
+        pytest.skip("README.md is not beside the tests (installed without the source tree)")
+    text = README.read_text()
+    for account in ACCOUNTS:
+        assert f"`{account.username}`" in text and f"`{account.password}`" in text, account.username

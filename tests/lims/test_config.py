@@ -1,0 +1,51 @@
+"""Configuration from the environment."""
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from lims.config import ConfigurationError, load_config
+
+
+def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("LIMS_SECRET_KEY", raising=False)
+    first = load_config(tmp_path)["SECRET_KEY"]
+    second = load_config(tmp_path)["SECRET_KEY"]
+    assert first == second and len(first) >= 48
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+
+
+def test_environment_overrides_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIMS_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("LIMS_DATABASE_URL", "postgresql+psycopg://lims@db/lims")
+    monkeypatch.setenv("LIMS_SESSION_IDLE_MINUTES", "5")
+    monkeypatch.setenv("LIMS_DISPLAY_TIMEZONE", "Europe/Berlin")
+    monkeypatch.setenv("LIMS_SECURE_COOKIES", "false")
+    config = load_config(tmp_path)
+    assert config["SECRET_KEY"] == "from-the-environment"
+    assert config["DATABASE_URL"] == "postgresql+psycopg://lims@db/lims"
+    assert config["SESSION_IDLE_MINUTES"] == 5
+    assert config["DISPLAY_TIMEZONE"] == "Europe/Berlin"
+    assert config["SESSION_COOKIE_SECURE"] is False
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_default_database_is_a_sqlite_file_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("LIMS_DATABASE_URL", raising=False)
+    assert load_config(tmp_path)["DATABASE_URL"] == f"sqlite:///{tmp_path / 'lims.sqlite3'}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LIMS_DISPLAY_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
+        ("LIMS_SESSION_IDLE_MINUTES", "0", "positive whole number"),
+        ("LIMS_SESSION_IDLE_MINUTES", "ten", "positive whole number"),
+        ("LIMS_SECURE_COOKIES", "maybe", "true or false"),
+    ],
+)
+def test_bad_settings_stop_the_start_with_a_clear_message(tmp_path, monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=message):
+        load_config(tmp_path)
