@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from sqlalchemy.orm import Session
 
-from lims import create_app, schema
+from lims import create_app, schema, security_log
 from lims.db import get_session
 from lims.errors import LimsError
 from lims.identity import service as identity
@@ -161,6 +161,7 @@ def serve(host: str, port: int) -> None:
         schema.assert_current(get_session().connection())
     except schema.SchemaBehind as error:
         raise click.ClickException(error.message) from error
+    security_log.log_to_stderr()
     app = create_app({**_instance_override(), "SECURE_COOKIES": False})
     click.echo(f"LIMS at http://{host}:{port}/ (development server; stop with Ctrl+C)")
     app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -15,6 +15,15 @@ from lims import clock
 logger = logging.getLogger("lims.security")
 
 
+def log_to_stderr() -> None:
+    """Write security records to standard error, where a served app's logs are collected."""
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def record(event: str, **fields: Any) -> dict[str, Any]:
     """Log one security event and return the record that was logged."""
     entry = {"event": event, "at": clock.now().isoformat(), **fields}

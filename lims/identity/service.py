@@ -13,7 +13,7 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from lims import clock, security_log
 from lims.errors import AccessDenied, Conflict, InvalidInput, LimsError, RecordNotFound
@@ -417,7 +417,8 @@ def user_for_session(session: Session, session_id: str) -> User | None:
     user_id, _, nonce = session_id.partition(":")
     if not user_id.isdigit():
         return None
-    user = session.get(User, int(user_id))
+    # Every request asks the user's roles and organization; load them with it.
+    user = session.get(User, int(user_id), options=[selectinload(User.roles), joinedload(User.organization)])
     if user is None or not user.active or not hmac.compare_digest(user.session_nonce, nonce):
         return None
     return user
