@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
+from werkzeug.serving import run_simple
 from sqlalchemy.orm import Session
 
 from lims import create_app, schema, security_log
@@ -164,7 +165,8 @@ def serve(host: str, port: int) -> None:
     security_log.log_to_stderr()
     app = create_app({**_instance_override(), "SECURE_COOKIES": False})
     click.echo(f"LIMS at http://{host}:{port}/ (development server; stop with Ctrl+C)")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    # app.run() refuses to start inside a `flask` CLI command; serve directly.
+    run_simple(host, port, app, threaded=True)
 
 
 def _instance_override() -> dict[str, str]:

@@ -1,6 +1,12 @@
 """The `lims` command line: first start, users, demo data; bad input exits non-zero and changes nothing."""
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -122,3 +128,51 @@ def test_readme_lists_every_demo_account_with_its_password():
     text = README.read_text()
     for account in ACCOUNTS:
         assert f"`{account.username}`" in text and f"`{account.password}`" in text, account.username
+
+
+def test_serve_starts_the_development_server_on_a_migrated_database(tmp_path):
+    lims_command = Path(sys.executable).with_name("lims")
+    if not lims_command.exists():
+        pytest.skip(f"the console script is not installed beside {sys.executable}")
+    environment = {**os.environ, "LIMS_INSTANCE_PATH": str(tmp_path), "LIMS_SECRET_KEY": "serve-test"}
+    environment.pop("LIMS_DATABASE_URL", None)
+    port = _free_port()
+    subprocess.run([lims_command, "db", "upgrade"], env=environment, check=True, capture_output=True)
+    server = subprocess.Popen([lims_command, "serve", "--port", str(port)], env=environment,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        status = _wait_for(f"http://127.0.0.1:{port}/login")
+        assert status == 200
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0]
+    assert f"LIMS at http://127.0.0.1:{port}/" in output
+
+
+def test_serve_refuses_an_outdated_schema(tmp_path):
+    lims_command = Path(sys.executable).with_name("lims")
+    if not lims_command.exists():
+        pytest.skip(f"the console script is not installed beside {sys.executable}")
+    environment = {**os.environ, "LIMS_INSTANCE_PATH": str(tmp_path), "LIMS_SECRET_KEY": "serve-test"}
+    environment.pop("LIMS_DATABASE_URL", None)
+    result = subprocess.run([lims_command, "serve", "--port", str(_free_port())], env=environment,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "lims db upgrade" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(url: str, seconds: float = 30) -> int:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
