@@ -1,5 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app` or `flask --app wsgi run`."""
-from lims import create_app, security_log
+from lims import create_app, log_setup
 
-security_log.log_to_stderr()
+log_setup.log_to_stderr()
 app = create_app()

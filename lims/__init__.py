@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -48,12 +48,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.extensions["lims.schema_current"] = True
         return None
 
+    app.before_request(access.start_audit_context)
     app.before_request(access.enforce_access)
 
     @app.after_request
     def _finish(response: Any) -> Any:
         db.finish_request_session(response.status_code)
         _set_security_headers(app, response)
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
         return response
 
     app.teardown_appcontext(db.close_request_session)

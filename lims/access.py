@@ -6,6 +6,7 @@ under ``/api/`` authenticate with a bearer token (anonymous callers get 401).
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,7 +15,8 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
 from lims import clock
-from lims.db import get_session
+from lims.audit import service as audit
+from lims.db import get_session, keep_changes_despite_refusal
 from lims.identity.models import STAFF_ROLES, ApiToken, RoleName
 from lims.web import refuse
 
@@ -74,6 +76,24 @@ def current_api_token() -> ApiToken:
     return g.api_token
 
 
+def start_audit_context() -> None:
+    """Attribute the request's changes to an anonymous caller until it authenticates."""
+    if request.endpoint == "static":
+        return
+    g.request_id = uuid.uuid4().hex
+    _act_as(None, "anonymous")
+
+
+def _act_as(user_id: int | None, name: str) -> None:
+    audit.act_as(get_session(), audit.Actor(user_id, name, g.request_id, request.remote_addr))
+
+
+def _refuse_audited(status: int, message: str, action: str = "access.refused") -> Any:
+    audit.record(get_session(), action, details={"method": request.method, "path": request.path[:500]})
+    keep_changes_despite_refusal()
+    return refuse(status, message)
+
+
 def enforce_access() -> Any:
     """Refuse the request unless its route's declaration admits the caller."""
     if request.endpoint is None:
@@ -81,7 +101,7 @@ def enforce_access() -> Any:
     allowed = declared_access(request.endpoint)
     is_api = request.path.startswith("/api/")
     if allowed is None:
-        return refuse(403, "This address declares no access rule, so it is closed to everyone.")
+        return _refuse_audited(403, "This address declares no access rule, so it is closed to everyone.")
     if allowed == PUBLIC:
         if not is_api:
             csrf.protect()
@@ -107,11 +127,12 @@ def _enforce_web(allowed: frozenset[RoleName]) -> Any:
         )
         return redirect(url_for("identity.login"))
     session["last_seen"] = now
+    _act_as(current_user.id, current_user.full_name)
     if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         flash("Choose a new password before you continue.", "info")
         return redirect(url_for("identity.change_password"))
     if not current_user.has_any_role(allowed):
-        return refuse(403, "Your role does not give access to this page.")
+        return _refuse_audited(403, "Your role does not give access to this page.")
     csrf.protect()
     return None
 
@@ -124,8 +145,9 @@ def _enforce_api(allowed: frozenset[RoleName]) -> Any:
         return refuse(401, "Send an API token in the header 'Authorization: Bearer <token>'.")
     token = authenticate_api_token(get_session(), presented.strip())
     if token is None:
-        return refuse(401, "The API token is unknown or has been revoked.")
+        return _refuse_audited(401, "The API token is unknown or has been revoked.", "api.token_refused")
+    _act_as(None, f"API token {token.prefix} of {token.organization.code}")
     if RoleName.CLIENT not in allowed:
-        return refuse(403, "API tokens do not give access to this resource.")
+        return _refuse_audited(403, "API tokens do not give access to this resource.")
     g.api_token = token
     return None

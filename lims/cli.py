@@ -1,6 +1,7 @@
 """The `lims` command line: database, first start, users, demo data, development server."""
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 from sqlalchemy.orm import Session
 
-from lims import create_app, schema, security_log
+from lims import create_app, log_setup, schema
+from lims.audit import service as audit
 from lims.db import get_session
 from lims.errors import LimsError
 from lims.identity import service as identity
@@ -28,6 +30,7 @@ def cli() -> None:
 def unit_of_work() -> Iterator[Session]:
     """Commit what the block does, or nothing if it fails; domain errors exit non-zero."""
     session = get_session()
+    audit.act_as(session, audit.Actor(None, f"command line ({getpass.getuser()})"))
     try:
         yield session
         session.commit()
@@ -136,7 +139,7 @@ def user_deactivate(username: str, reason: str) -> None:
 def user_unlock(username: str) -> None:
     """Lift a lockout after failed sign-ins."""
     with unit_of_work() as session:
-        identity.unlock_user(session, identity.user_by_username(session, username), actor=None)
+        identity.unlock_user(session, identity.user_by_username(session, username))
     click.echo(f"Unlocked {username}.")
 
 
@@ -158,11 +161,10 @@ def demo() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the development server over plain HTTP (use gunicorn in production)."""
-    try:
-        schema.assert_current(get_session().connection())
-    except schema.SchemaBehind as error:
-        raise click.ClickException(error.message) from error
-    security_log.log_to_stderr()
+    # Ends its transaction before serving: an open one would hold SQLite's write lock.
+    with unit_of_work() as session:
+        schema.assert_current(session.connection())
+    log_setup.log_to_stderr()
     app = create_app({**_instance_override(), "SECURE_COOKIES": False})
     click.echo(f"LIMS at http://{host}:{port}/ (development server; stop with Ctrl+C)")
     # app.run() refuses to start inside a `flask` CLI command; serve directly.

@@ -69,7 +69,10 @@ def create_engine_for(url: str, **options: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # Take the write lock up front: a WAL reader cannot later upgrade a
+        # stale snapshot, so deferred writers would fail instead of waiting,
+        # and the audit chain needs its appends serialised.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column, Enum, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lims.audit.models import Controlled
 from lims.db import Base
 
 
@@ -54,7 +55,7 @@ user_role = Table(
 )
 
 
-class Organization(Base):
+class Organization(Controlled, Base):
     __tablename__ = "organization"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,10 +82,16 @@ class Role(Base):
 
     users: Mapped[list[User]] = relationship(secondary=user_role, back_populates="roles")
 
+    def __str__(self) -> str:
+        return self.name.value
 
-class User(Base):
+
+class User(Controlled, Base):
     # "user" is reserved on PostgreSQL.
     __tablename__ = "user_account"
+    # Sign-ins and lockouts move these; they are audited as events of their own.
+    audit_system_fields = frozenset({"last_login_at", "locked_until", "failures_counted_since", "session_nonce"})
+    audit_redacted_fields = frozenset({"password_hash"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -154,8 +161,10 @@ class LoginAttempt(Base):
     client_address: Mapped[str | None] = mapped_column(String(64))
 
 
-class ApiToken(Base):
+class ApiToken(Controlled, Base):
     __tablename__ = "api_token"
+    audit_system_fields = frozenset({"last_used_at"})
+    audit_redacted_fields = frozenset({"secret_hash"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)

@@ -55,8 +55,15 @@ class UserCreateSchema(_UserDetailsSchema):
     organization_id = fields.Integer(required=True, error_messages={"required": "Choose an organization.", "invalid": "Choose an organization."})
 
 
+REASON_FIELD_OPTIONS = {
+    "required": True,
+    "validate": validate.Length(max=500),
+    "error_messages": {"required": "Give the reason for this change; it is kept in the audit trail."},
+}
+
+
 class UserUpdateSchema(_UserDetailsSchema):
-    pass
+    reason = Trimmed(**REASON_FIELD_OPTIONS)
 
 
 class ReasonSchema(FormSchema):
@@ -87,6 +94,7 @@ class OrganizationCreateSchema(FormSchema):
 class OrganizationUpdateSchema(FormSchema):
     name = Trimmed(required=True, validate=validate.Length(max=200), error_messages={"required": "Enter the organization's name."})
     active = fields.Boolean(load_default=False, truthy={"on", "true", "1"}, falsy={"off", "false", "0", ""})
+    reason = Trimmed(**REASON_FIELD_OPTIONS)
 
 
 class ApiTokenCreateSchema(FormSchema):

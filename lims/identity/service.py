@@ -15,7 +15,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from lims import clock, security_log
+from lims import clock
+from lims.audit import service as audit
 from lims.errors import AccessDenied, Conflict, InvalidInput, LimsError, RecordNotFound
 from lims.identity.models import (
     STAFF_ROLES,
@@ -151,14 +152,16 @@ def create_organization(session: Session, *, code: str, name: str, kind: Organiz
     return organization
 
 
-def update_organization(session: Session, organization: Organization, *, name: str, active: bool) -> Organization:
-    """Rename an organization or change whether it is active."""
+def update_organization(
+    session: Session, organization: Organization, *, name: str, active: bool, reason: str
+) -> Organization:
+    """Rename an organization or change whether it is active, for the reason given."""
     _refuse_duplicate_organization(session, name=name, exclude_id=organization.id)
     if organization.is_facility and not active:
         raise InvalidInput("The facility cannot be deactivated.", field="active")
-    organization.name = name
-    organization.active = active
-    session.flush()
+    with audit.reason_for_change(session, reason):
+        organization.name = name
+        organization.active = active
     return organization
 
 
@@ -298,30 +301,21 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    security_log.record(
-        "user.created", user_id=user.id, username=username, roles=sorted(roles),
-        organization=organization.code, actor=actor.username if actor else "cli",
-    )
     return user
 
 
 def update_user(
-    session: Session, user: User, *, full_name: str, email: str, roles: set[RoleName], actor: User
+    session: Session, user: User, *, full_name: str, email: str, roles: set[RoleName], actor: User, reason: str
 ) -> User:
-    """Change a user's name, e-mail or roles."""
+    """Change a user's name, e-mail or roles, for the reason given."""
     _check_roles_fit_organization(roles, user.organization)
     if user.id == actor.id and RoleName.ADMIN in user.role_names and RoleName.ADMIN not in roles:
         raise InvalidInput("You cannot remove your own admin role; ask another administrator.", field="roles")
-    previous_roles = user.role_names
-    user.full_name = full_name
-    user.email = email
-    user.roles = _roles_by_name(session, roles)
-    session.flush()
-    if previous_roles != roles:
-        security_log.record(
-            "user.roles_changed", user_id=user.id, username=user.username,
-            old=sorted(previous_roles), new=sorted(roles), actor=actor.username,
-        )
+    with audit.reason_for_change(session, reason):
+        user.full_name = full_name
+        user.email = email
+        if user.role_names != roles:
+            user.roles = _roles_by_name(session, roles)
     return user
 
 
@@ -333,16 +327,12 @@ def deactivate_user(session: Session, user: User, *, reason: str, actor: User | 
         raise InvalidInput("You cannot deactivate your own account.")
     if not user.active:
         raise Conflict(f"{user.username} is already deactivated.")
-    user.active = False
-    user.deactivated_at = clock.now()
-    user.deactivation_reason = reason.strip()
-    user.session_nonce = secrets.token_hex(16)
-    _revoke_tokens_created_by(session, user)
-    session.flush()
-    security_log.record(
-        "user.deactivated", user_id=user.id, username=user.username, reason=reason.strip(),
-        actor=actor.username if actor else "cli",
-    )
+    with audit.reason_for_change(session, reason):
+        user.active = False
+        user.deactivated_at = clock.now()
+        user.deactivation_reason = reason.strip()
+        user.session_nonce = secrets.token_hex(16)
+        _revoke_tokens_created_by(session, user)
     return user
 
 
@@ -358,19 +348,18 @@ def _revoke_tokens_created_by(session: Session, user: User) -> None:
         token.revoked_by_id = user.id
 
 
-def reactivate_user(session: Session, user: User, *, actor: User) -> User:
-    """Let a deactivated user sign in again (with a new password set by the admin)."""
+def reactivate_user(session: Session, user: User, *, reason: str) -> User:
+    """Let a deactivated user sign in again, for the reason given."""
     if user.active:
         raise Conflict(f"{user.username} is already active.")
-    user.active = True
-    user.deactivated_at = None
-    user.deactivation_reason = None
-    session.flush()
-    security_log.record("user.reactivated", user_id=user.id, username=user.username, actor=actor.username)
+    with audit.reason_for_change(session, reason):
+        user.active = True
+        user.deactivated_at = None
+        user.deactivation_reason = None
     return user
 
 
-def unlock_user(session: Session, user: User, *, actor: User | None) -> User:
+def unlock_user(session: Session, user: User) -> User:
     """Lift a lockout and forget the failures that caused it."""
     now = clock.now()
     if not user.is_locked(now):
@@ -378,21 +367,18 @@ def unlock_user(session: Session, user: User, *, actor: User | None) -> User:
     user.locked_until = None
     user.failures_counted_since = now
     session.flush()
-    security_log.record(
-        "user.unlocked", user_id=user.id, username=user.username, actor=actor.username if actor else "cli"
-    )
+    audit.record(session, "user.unlocked", entity=user)
     return user
 
 
 def reset_password(session: Session, user: User, *, actor: User) -> str:
     """Give a user a temporary password they must change at the next login; return it."""
     temporary = generate_temporary_password(user.username)
-    user.password_hash = hash_password(temporary)
-    user.must_change_password = True
-    user.password_changed_at = clock.now()
-    user.session_nonce = secrets.token_hex(16)
-    session.flush()
-    security_log.record("user.password_reset", user_id=user.id, username=user.username, actor=actor.username)
+    with audit.reason_for_change(session, f"Temporary password issued by {actor.full_name}"):
+        user.password_hash = hash_password(temporary)
+        user.must_change_password = True
+        user.password_changed_at = clock.now()
+        user.session_nonce = secrets.token_hex(16)
     return temporary
 
 
@@ -403,12 +389,11 @@ def change_password(session: Session, user: User, *, current_password: str, new_
     if current_password == new_password:
         raise PasswordPolicyViolation("The new password must differ from the current one.")
     check_password_policy(new_password, username=user.username)
-    user.password_hash = hash_password(new_password)
-    user.must_change_password = False
-    user.password_changed_at = clock.now()
-    user.session_nonce = secrets.token_hex(16)
-    session.flush()
-    security_log.record("user.password_changed", user_id=user.id, username=user.username)
+    with audit.reason_for_change(session, "Password changed by its owner"):
+        user.password_hash = hash_password(new_password)
+        user.must_change_password = False
+        user.password_changed_at = clock.now()
+        user.session_nonce = secrets.token_hex(16)
     return user
 
 
@@ -446,10 +431,8 @@ def authenticate(session: Session, *, username: str, password: str, client_addre
             user.locked_until = now + LOCKOUT_DURATION
             user.failures_counted_since = now
             session.flush()
-            security_log.record(
-                "login.lockout", user_id=user.id, username=user.username, client_address=client_address,
-                failures=FAILURES_BEFORE_LOCKOUT, locked_until=user.locked_until.isoformat(),
-            )
+            audit.record(session, "login.lockout", entity=user,
+                         details={"failures": FAILURES_BEFORE_LOCKOUT, "locked_until": user.locked_until})
             raise AccountLocked(_locked_message(user))
         raise LoginFailed("Unknown username or wrong password.")
     if not user.active:
@@ -460,8 +443,8 @@ def authenticate(session: Session, *, username: str, password: str, client_addre
     user.failures_counted_since = now
     _record_attempt(session, username, user, LoginOutcome.SUCCESS, client_address)
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    session.flush()
+        with audit.reason_for_change(session, "Password hash upgraded to the current parameters at sign-in"):
+            user.password_hash = hash_password(password)
     return user
 
 
@@ -495,10 +478,7 @@ def _record_attempt(
         )
     )
     session.flush()
-    security_log.record(
-        f"login.{outcome.value}", username=username[:200], user_id=user.id if user else None,
-        client_address=client_address,
-    )
+    audit.record(session, f"login.{outcome.value}", entity=user, details={"username": username[:200]})
 
 
 def recent_login_attempts(session: Session, user: User, *, limit: int = 20) -> list[LoginAttempt]:
@@ -534,9 +514,6 @@ def issue_api_token(session: Session, *, organization: Organization, name: str, 
     )
     session.add(token)
     session.flush()
-    security_log.record(
-        "api_token.issued", token_id=token.id, prefix=prefix, organization=organization.code, actor=actor.username
-    )
     return token, f"{API_TOKEN_PREFIX}_{prefix}_{secret}"
 
 
@@ -545,13 +522,9 @@ def revoke_api_token(session: Session, token: ApiToken, *, actor: User) -> ApiTo
     _check_may_manage_tokens_of(actor, token.organization)
     if token.is_revoked:
         raise Conflict(f"The token {token.name!r} is already revoked.")
-    token.revoked_at = clock.now()
-    token.revoked_by_id = actor.id
-    session.flush()
-    security_log.record(
-        "api_token.revoked", token_id=token.id, prefix=token.prefix,
-        organization=token.organization.code, actor=actor.username,
-    )
+    with audit.reason_for_change(session, f"API token revoked by {actor.full_name}"):
+        token.revoked_at = clock.now()
+        token.revoked_by_id = actor.id
     return token
 
 

@@ -8,7 +8,8 @@ from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from lims import clock, security_log
+from lims import clock
+from lims.audit import service as audit
 from lims.access import ANY_USER, allow, public
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError, RecordNotFound
@@ -51,7 +52,7 @@ def login() -> Any:
 @blueprint.route("/logout", methods=["POST"])
 @allow(ANY_USER)
 def logout() -> Any:
-    security_log.record("logout", user_id=current_user.id, username=current_user.username)
+    audit.record(get_session(), "logout", entity=current_user)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -147,7 +148,7 @@ def user(user_id: int) -> Any:
     try:
         data = load_input(schemas.UserUpdateSchema())
         service.update_user(db, account, full_name=data["full_name"], email=data["email"],
-                            roles=set(data["roles"]), actor=current_user)
+                            roles=set(data["roles"]), actor=current_user, reason=data["reason"])
     except (ValidationError, LimsError) as error:
         return render_form_error("identity/user.html", error, **context)
     flash(f"{account.username} is updated.", "success")
@@ -176,7 +177,14 @@ def deactivate_user(user_id: int) -> Any:
 def reactivate_user(user_id: int) -> Any:
     db = get_session()
     account = service.get_user(db, user_id)
-    service.reactivate_user(db, account, actor=current_user)
+    try:
+        data = load_input(schemas.ReasonSchema())
+        service.reactivate_user(db, account, reason=data["reason"])
+    except (ValidationError, LimsError) as error:
+        return render_form_error(
+            "identity/user.html", error, account=account, attempts=service.recent_login_attempts(db, account),
+            now=clock.now(), **_user_form_context(),
+        )
     temporary_password = service.reset_password(db, account, actor=current_user)
     return render_template("identity/temporary_password.html", user=account, temporary_password=temporary_password)
 
@@ -186,7 +194,7 @@ def reactivate_user(user_id: int) -> Any:
 def unlock_user(user_id: int) -> Any:
     db = get_session()
     account = service.get_user(db, user_id)
-    service.unlock_user(db, account, actor=current_user)
+    service.unlock_user(db, account)
     flash(f"{account.username} is unlocked.", "success")
     return redirect(url_for("identity.user", user_id=account.id), 303)
 
@@ -239,7 +247,7 @@ def organization(organization_id: int) -> Any:
         return render_template("identity/organization.html", errors={}, form=None, **context)
     try:
         data = load_input(schemas.OrganizationUpdateSchema())
-        service.update_organization(db, record, **data)
+        service.update_organization(db, record, name=data["name"], active=data["active"], reason=data["reason"])
     except (ValidationError, LimsError) as error:
         return render_form_error("identity/organization.html", error, **context)
     flash(f"{record.name} is updated.", "success")

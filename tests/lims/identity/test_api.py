@@ -37,7 +37,8 @@ def test_token_of_a_deactivated_organization_is_refused(client, create_user, cre
     organization = create_organization()
     admin = create_user(RoleName.ADMIN)
     _, presented = service.issue_api_token(db_session, organization=organization, name="x", actor=admin)
-    service.update_organization(db_session, organization, name=organization.name, active=False)
+    service.update_organization(db_session, organization, name=organization.name, active=False,
+                                reason="Contract ended")
     db_session.commit()
     assert client.get("/api/v1/me", headers=bearer(presented)).status_code == 401
 

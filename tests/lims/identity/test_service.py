@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
 
 from lims import clock
+from lims.audit import service as audit
+from lims.audit.models import AuditEvent
+from lims.audit.service import ReasonRequired
 from lims.errors import AccessDenied, Conflict, InvalidInput
 from lims.identity import service
 from lims.identity.models import ApiToken, LoginAttempt, LoginOutcome, OrganizationKind, RoleName
@@ -68,24 +70,21 @@ def test_wrong_password_and_unknown_user_get_the_same_message(db_session, create
     assert wrong.value.message == unknown.value.message == "Unknown username or wrong password."
 
 
-def test_account_locks_at_the_fifth_failure_within_fifteen_minutes(db_session, create_user, caplog):
+def test_account_locks_at_the_fifth_failure_within_fifteen_minutes(db_session, create_user):
     user = create_user()
     clock.freeze(START)
     fail_login(db_session, user, times=4)
     assert not user.is_locked(clock.now())
     clock.advance(timedelta(minutes=14))
-    caplog.set_level(logging.INFO, logger="lims.security")
     with pytest.raises(service.AccountLocked, match="locked after 5 failed"):
         service.authenticate(db_session, username=user.username, password="still-wrong-pw", client_address="10.1.2.3")
     assert user.locked_until == START + timedelta(minutes=14 + 30)
-    lockouts = [r.security_event for r in caplog.records if getattr(r, "security_event", {}).get("event") == "login.lockout"]
-    assert len(lockouts) == 1
-    record = lockouts[0]
-    assert record["username"] == user.username
-    assert record["user_id"] == user.id
-    assert record["client_address"] == "10.1.2.3"
-    assert record["at"] == (START + timedelta(minutes=14)).isoformat()
-    assert json.loads(caplog.records[-1].getMessage())["event"] == "login.lockout"
+    lockout = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "login.lockout")).one()
+    assert (lockout.entity_type, lockout.entity_id) == ("user_account", str(user.id))
+    assert lockout.recorded_at == START + timedelta(minutes=14)
+    assert json.loads(lockout.changes) == {"failures": 5, "locked_until": (START + timedelta(minutes=44)).isoformat(timespec="microseconds")}
+    failures = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "login.wrong_password")).all()
+    assert len(failures) == 5 and all(event.entity_id == str(user.id) for event in failures)
 
 
 def test_a_locked_account_refuses_even_the_right_password(db_session, create_user):
@@ -130,7 +129,7 @@ def test_admin_unlock_lifts_the_lock_and_forgets_old_failures(db_session, create
     user = create_user()
     clock.freeze(START)
     fail_login(db_session, user, times=5)
-    service.unlock_user(db_session, user, actor=admin)
+    service.unlock_user(db_session, user)
     assert not user.is_locked(clock.now())
     fail_login(db_session, user, times=4)
     assert not user.is_locked(clock.now())
@@ -140,7 +139,7 @@ def test_admin_unlock_lifts_the_lock_and_forgets_old_failures(db_session, create
 def test_unlocking_an_unlocked_account_is_refused(db_session, create_user):
     user = create_user()
     with pytest.raises(Conflict, match="not locked"):
-        service.unlock_user(db_session, user, actor=None)
+        service.unlock_user(db_session, user)
 
 
 def test_deactivated_user_is_refused_at_login(db_session, create_user):
@@ -209,17 +208,29 @@ def test_admin_cannot_remove_their_own_admin_role(db_session, create_user):
     admin = create_user(RoleName.ADMIN)
     with pytest.raises(InvalidInput, match="own admin role"):
         service.update_user(db_session, admin, full_name=admin.full_name, email=admin.email,
-                            roles={RoleName.QA}, actor=admin)
+                            roles={RoleName.QA}, actor=admin, reason="Moving to QA")
 
 
-def test_role_change_is_logged_with_old_and_new_roles(db_session, create_user, caplog):
+def test_role_change_is_audited_with_old_and_new_roles_and_the_reason(db_session, create_user):
     admin = create_user(RoleName.ADMIN)
     user = create_user(RoleName.TECHNICIAN)
-    caplog.set_level(logging.INFO, logger="lims.security")
+    audit.act_as(db_session, audit.Actor(admin.id, admin.full_name))
     service.update_user(db_session, user, full_name=user.full_name, email=user.email,
-                        roles={RoleName.TECHNICIAN, RoleName.QA}, actor=admin)
-    event = next(r.security_event for r in caplog.records if getattr(r, "security_event", {}).get("event") == "user.roles_changed")
-    assert (event["old"], event["new"], event["actor"]) == (["technician"], ["qa", "technician"], admin.username)
+                        roles={RoleName.TECHNICIAN, RoleName.QA}, actor=admin, reason="Trained for QA review")
+    change = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "update", AuditEvent.entity_id == str(user.id))
+    ).one()
+    assert json.loads(change.changes) == {"roles": [["technician"], ["qa", "technician"]]}
+    assert (change.reason, change.user_id, change.user_name) == ("Trained for QA review", admin.id, admin.full_name)
+
+
+def test_user_update_without_reason_is_refused_and_changes_nothing(db_session, create_user):
+    admin = create_user(RoleName.ADMIN)
+    user = create_user(RoleName.TECHNICIAN, full_name="Old Name")
+    with pytest.raises(ReasonRequired):
+        service.update_user(db_session, user, full_name="New Name", email=user.email,
+                            roles={RoleName.TECHNICIAN}, actor=admin, reason="  ")
+    assert user.full_name == "Old Name"
 
 
 def test_password_reset_forces_a_change_before_work(db_session, create_user):

@@ -204,7 +204,7 @@ def test_admin_changes_roles_on_the_user_page(client, create_user, db_session, s
     db_session.commit()
     signed_in(RoleName.ADMIN)
     response = submit(client, f"/admin/users/{user.id}", {
-        "full_name": user.full_name, "email": user.email, "roles": ["technician", "qa"],
+        "full_name": user.full_name, "email": user.email, "roles": ["technician", "qa"], "reason": "Trained for QA",
     })
     assert response.status_code == 303
     db_session.expire_all()

@@ -1,0 +1,272 @@
+"""Appending to the audit chain, and the flush hooks that audit controlled records."""
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event, insert, inspect, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.attributes import History
+
+from lims import clock
+from lims.audit.models import GENESIS_HASH, AuditEvent, Controlled
+from lims.errors import InvalidInput
+
+logger = logging.getLogger("lims.audit")
+
+_ACTOR = "lims.audit.actor"
+_REASON = "lims.audit.reason"
+_HEAD = "lims.audit.head"
+# pg_advisory_xact_lock key that serialises appends ("LIMSAUDT").
+CHAIN_LOCK_KEY = 0x4C494D5341554454
+_EVENT_TABLE = AuditEvent.__table__
+REDACTED = "[redacted]"
+
+
+class ReasonRequired(InvalidInput):
+    def __init__(self, message: str = "Give the reason for this change.") -> None:
+        super().__init__(message, field="reason")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who a session's changes are attributed to, and where the request came from."""
+
+    user_id: int | None
+    name: str
+    request_id: str | None = None
+    client_address: str | None = None
+
+
+SYSTEM = Actor(None, "system")
+
+
+def act_as(session: Session, actor: Actor) -> None:
+    """Attribute what ``session`` records from now on to ``actor``."""
+    session.info[_ACTOR] = actor
+
+
+def current_actor(session: Session) -> Actor:
+    return session.info.get(_ACTOR, SYSTEM)
+
+
+@contextmanager
+def reason_for_change(session: Session, reason: str | None) -> Iterator[None]:
+    """Make ``reason`` the recorded reason of the changes made inside the block."""
+    stated = (reason or "").strip()
+    if not stated:
+        raise ReasonRequired()
+    previous = session.info.get(_REASON)
+    session.info[_REASON] = stated
+    try:
+        yield
+        session.flush()
+    finally:
+        if previous is None:
+            session.info.pop(_REASON, None)
+        else:
+            session.info[_REASON] = previous
+
+
+def stable_value(value: Any) -> Any:
+    """Return ``value`` as JSON whose text never varies for the same value."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return stable_value(value.value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [stable_value(item) for item in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    return str(value)
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_bytes(row: dict[str, Any] | Any) -> bytes:
+    """The bytes an event's hash covers: every field but the hash itself, in a fixed order."""
+    get = row.get if isinstance(row, dict) else row._mapping.get
+    recorded_at = get("recorded_at")
+    if isinstance(recorded_at, datetime):
+        recorded_at = stable_value(recorded_at)
+    return json.dumps(
+        [
+            get("sequence"), recorded_at, get("user_id"), get("user_name"), get("action"),
+            get("entity_type"), get("entity_id"), get("changes"), get("reason"),
+            get("request_id"), get("client_address"), get("prev_hash"),
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def _reserve_next(session: Session, connection: Connection) -> tuple[int, str]:
+    head = session.info.get(_HEAD)
+    if head is None:
+        if connection.dialect.name == "postgresql":
+            # Held to the end of the transaction: no other writer reads the
+            # head until this one's events are committed or rolled back.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+        # SQLite needs no lock here: its transactions begin IMMEDIATE (see lims.db).
+        latest = connection.execute(
+            select(AuditEvent.sequence, AuditEvent.hash).order_by(AuditEvent.sequence.desc()).limit(1)
+        ).first()
+        head = (latest.sequence, latest.hash) if latest else (0, GENESIS_HASH)
+    return head[0] + 1, head[1]
+
+
+def append(
+    session: Session,
+    action: str,
+    *,
+    entity_type: str | None = None,
+    entity_id: Any = None,
+    changes: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Append one event to the chain in the session's transaction; return the stored row."""
+    actor = current_actor(session)
+    connection = session.connection()
+    sequence, prev_hash = _reserve_next(session, connection)
+    row: dict[str, Any] = {
+        "sequence": sequence,
+        "recorded_at": clock.now(),
+        "user_id": actor.user_id,
+        "user_name": actor.name,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "changes": None if changes is None else canonical_json(stable_value_map(changes)),
+        "reason": reason if reason is not None else session.info.get(_REASON),
+        "request_id": actor.request_id,
+        "client_address": actor.client_address,
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = hashlib.sha256(canonical_bytes(row)).hexdigest()
+    connection.execute(insert(_EVENT_TABLE), row)
+    session.info[_HEAD] = (sequence, row["hash"])
+    logger.info(canonical_json({k: stable_value(v) for k, v in row.items() if k not in {"prev_hash"}}),
+                extra={"audit_event": row})
+    return row
+
+
+def stable_value_map(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: stable_value(value) for key, value in values.items()}
+
+
+def record(session: Session, action: str, *, entity: Any = None, details: dict[str, Any] | None = None,
+           reason: str | None = None) -> dict[str, Any]:
+    """Audit an event that is not a record change (a login, an export, a refusal)."""
+    entity_type, entity_id = (entity_key(entity) if entity is not None else (None, None))
+    return append(session, action, entity_type=entity_type, entity_id=entity_id, changes=details, reason=reason)
+
+
+def entity_key(instance: Any) -> tuple[str, str]:
+    state = inspect(instance)
+    identity = state.identity or ()
+    return instance.__tablename__, "-".join(str(part) for part in identity)
+
+
+# Automatic auditing of controlled records
+
+
+def _label(item: Any) -> str:
+    return str(item)
+
+
+def _column_changes(instance: Controlled, *, include_unchanged: bool) -> dict[str, list[Any]]:
+    state = inspect(instance)
+    mapper = state.mapper
+    changes: dict[str, list[Any]] = {}
+    for attribute in mapper.column_attrs:
+        key = attribute.key
+        if key in instance.audit_system_fields:
+            continue
+        history: History = state.attrs[key].history
+        if history.has_changes():
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+        elif include_unchanged:
+            old, new = None, state.dict.get(key)
+        else:
+            continue
+        if key in instance.audit_redacted_fields:
+            old, new = (REDACTED if old is not None else None), REDACTED
+        changes[key] = [stable_value(old), stable_value(new)]
+    for relationship in mapper.relationships:
+        # Only many-to-many links live outside the record's own columns.
+        if relationship.secondary is None or relationship.key in instance.audit_system_fields:
+            continue
+        history = state.attrs[relationship.key].history
+        if history.has_changes():
+            kept = [_label(item) for item in history.unchanged]
+            changes[relationship.key] = [
+                sorted(kept + [_label(item) for item in history.deleted]),
+                sorted(kept + [_label(item) for item in history.added]),
+            ]
+    return changes
+
+
+def _snapshot(instance: Controlled) -> dict[str, list[Any]]:
+    state = inspect(instance)
+    return {
+        attribute.key: [stable_value(REDACTED if attribute.key in instance.audit_redacted_fields
+                                     else state.dict.get(attribute.key)), None]
+        for attribute in state.mapper.column_attrs
+        if attribute.key not in instance.audit_system_fields
+    }
+
+
+@event.listens_for(Session, "before_flush")
+def _require_reasons(session: Session, _context: UOWTransaction, _instances: Any) -> None:
+    if session.info.get(_REASON):
+        return
+    for instance in session.deleted:
+        if isinstance(instance, Controlled):
+            raise ReasonRequired(f"Give the reason for deleting this {instance.__tablename__.replace('_', ' ')}.")
+    for instance in session.dirty:
+        if isinstance(instance, Controlled) and _column_changes(instance, include_unchanged=False):
+            raise ReasonRequired(f"Give the reason for changing this {instance.__tablename__.replace('_', ' ')}.")
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_flushed_changes(session: Session, _context: UOWTransaction) -> None:
+    for instance in list(session.new):
+        if isinstance(instance, Controlled):
+            entity_type, entity_id = entity_key(instance)
+            append(session, "create", entity_type=entity_type, entity_id=entity_id,
+                   changes=_column_changes(instance, include_unchanged=True))
+    for instance in list(session.dirty):
+        if isinstance(instance, Controlled):
+            changes = _column_changes(instance, include_unchanged=False)
+            if changes:
+                entity_type, entity_id = entity_key(instance)
+                append(session, "update", entity_type=entity_type, entity_id=entity_id, changes=changes)
+    for instance in list(session.deleted):
+        if isinstance(instance, Controlled):
+            entity_type, entity_id = entity_key(instance)
+            append(session, "delete", entity_type=entity_type, entity_id=entity_id, changes=_snapshot(instance))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_head(session: Session, _transaction: Any) -> None:
+    # The cached head is only valid while this transaction holds the chain.
+    session.info.pop(_HEAD, None)
