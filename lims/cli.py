@@ -143,6 +143,35 @@ def user_unlock(username: str) -> None:
     click.echo(f"Unlocked {username}.")
 
 
+@cli.group("audit")
+def audit_group() -> None:
+    """The audit trail's integrity."""
+
+
+@audit_group.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Anchor the chain's head in the checkpoint file outside the database."""
+    path = current_app.config["AUDIT_CHECKPOINT_PATH"]
+    with unit_of_work() as session:
+        checkpoint = audit.write_checkpoint(session.connection(), path)
+    click.echo(f"Checkpoint: event {checkpoint.sequence} {checkpoint.hash} written to {path}.")
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Recompute the whole chain; exit 1 naming the first broken event."""
+    path = current_app.config["AUDIT_CHECKPOINT_PATH"]
+    with unit_of_work() as session:
+        connection = session.connection()
+        checkpoint = audit.latest_checkpoint(path)
+        with click.progressbar(length=audit.count_events(connection), label="Verifying audit events",
+                               file=sys.stderr) as bar:
+            verification = audit.verify_chain(connection, checkpoint=checkpoint, progress=bar.update)
+    if not verification.intact:
+        raise click.ClickException(verification.summary())
+    click.echo(verification.summary())
+
+
 @cli.command()
 def demo() -> None:
     """Migrate and load the demo data set (safe to run again)."""

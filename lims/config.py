@@ -19,6 +19,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
      "folder for the SQLite file, the generated key and other local state"),
     ("LIMS_SESSION_IDLE_MINUTES", "15", "idle minutes before a signed-in session ends"),
     ("LIMS_DISPLAY_TIMEZONE", "UTC", "IANA time zone used to show times (stored in UTC)"),
+    ("LIMS_AUDIT_CHECKPOINT_PATH", "<instance>/audit-checkpoints.jsonl",
+     "file outside the database where `lims audit checkpoint` anchors the audit chain's head"),
     ("LIMS_SECURE_COOKIES", "true",
      "send cookies over HTTPS only; `lims serve` turns this off for plain-HTTP development"),
 )
@@ -92,6 +94,11 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         or f"sqlite:///{instance_path / 'lims.sqlite3'}",
         "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(instance_path),
         "SESSION_IDLE_MINUTES": _positive_int("LIMS_SESSION_IDLE_MINUTES", 15),
+        "AUDIT_CHECKPOINT_PATH": Path(
+            overrides.get("AUDIT_CHECKPOINT_PATH")
+            or os.environ.get("LIMS_AUDIT_CHECKPOINT_PATH")
+            or instance_path / "audit-checkpoints.jsonl"
+        ),
         "DISPLAY_TIMEZONE": timezone_name,
         "SECURE_COOKIES": secure_cookies,
         "SESSION_COOKIE_NAME": "lims_session",

@@ -5,14 +5,16 @@ import enum
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select, text
+from sqlalchemy import event, func, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import History
@@ -180,9 +182,9 @@ def record(session: Session, action: str, *, entity: Any = None, details: dict[s
 
 
 def entity_key(instance: Any) -> tuple[str, str]:
-    state = inspect(instance)
-    identity = state.identity or ()
-    return instance.__tablename__, "-".join(str(part) for part in identity)
+    # Read from the columns: a row inserted by the flush under way has no identity key yet.
+    primary_key = inspect(instance).mapper.primary_key_from_instance(instance)
+    return instance.__tablename__, "-".join(str(part) for part in primary_key)
 
 
 # Automatic auditing of controlled records
@@ -270,3 +272,131 @@ def _audit_flushed_changes(session: Session, _context: UOWTransaction) -> None:
 def _forget_head(session: Session, _transaction: Any) -> None:
     # The cached head is only valid while this transaction holds the chain.
     session.info.pop(_HEAD, None)
+
+
+# Verification and anchoring
+
+
+class BreakKind(enum.StrEnum):
+    HASH_MISMATCH = "hash mismatch"
+    BROKEN_LINK = "broken link"
+    GAP = "gap"
+    CHECKPOINT_MISMATCH = "head disagrees with checkpoint"
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    sequence: int
+    kind: BreakKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    sequence: int
+    hash: str
+    written_at: datetime
+
+
+@dataclass(frozen=True)
+class Verification:
+    events_checked: int
+    head_sequence: int
+    head_hash: str
+    checkpoint: Checkpoint | None
+    first_break: ChainBreak | None
+
+    @property
+    def intact(self) -> bool:
+        return self.first_break is None
+
+    def summary(self) -> str:
+        if self.first_break is not None:
+            return (f"Audit trail broken at event {self.first_break.sequence}: "
+                    f"{self.first_break.kind.value} ({self.first_break.detail}).")
+        anchored = (f"; matches the checkpoint of event {self.checkpoint.sequence} "
+                    f"written {self.checkpoint.written_at.isoformat(timespec='seconds')}"
+                    if self.checkpoint else "; no checkpoint written yet")
+        return f"Audit trail intact: {self.events_checked} events, head {self.head_sequence} {self.head_hash[:16]}…{anchored}."
+
+
+_CHAIN_COLUMNS = (
+    AuditEvent.sequence, AuditEvent.recorded_at, AuditEvent.user_id, AuditEvent.user_name, AuditEvent.action,
+    AuditEvent.entity_type, AuditEvent.entity_id, AuditEvent.changes, AuditEvent.reason, AuditEvent.request_id,
+    AuditEvent.client_address, AuditEvent.prev_hash, AuditEvent.hash,
+)
+
+
+def count_events(connection: Connection) -> int:
+    return connection.execute(select(func.count()).select_from(_EVENT_TABLE)).scalar_one()
+
+
+def verify_chain(
+    connection: Connection,
+    *,
+    checkpoint: Checkpoint | None,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = 5000,
+) -> Verification:
+    """Recompute every hash and link in order; report the first break, if any."""
+    expected_sequence, previous_hash, checked = 1, GENESIS_HASH, 0
+
+    def result(first_break: ChainBreak | None) -> Verification:
+        return Verification(checked, expected_sequence - 1, previous_hash, checkpoint, first_break)
+
+    with connection.execute(
+        select(*_CHAIN_COLUMNS).order_by(AuditEvent.sequence).execution_options(yield_per=batch_size)
+    ) as rows:
+        for row in rows:
+            if row.sequence != expected_sequence:
+                return result(ChainBreak(expected_sequence, BreakKind.GAP,
+                                         f"events {expected_sequence} to {row.sequence - 1} are missing"))
+            if row.prev_hash != previous_hash:
+                return result(ChainBreak(row.sequence, BreakKind.BROKEN_LINK,
+                                         "its prev_hash is not the hash of the event before it"))
+            if hashlib.sha256(canonical_bytes(row)).hexdigest() != row.hash:
+                return result(ChainBreak(row.sequence, BreakKind.HASH_MISMATCH,
+                                         "its content does not match its hash: it was altered after it was written"))
+            if checkpoint is not None and row.sequence == checkpoint.sequence and row.hash != checkpoint.hash:
+                return result(ChainBreak(row.sequence, BreakKind.CHECKPOINT_MISMATCH,
+                                         "the chain was rewritten since the checkpoint recorded this event"))
+            previous_hash, expected_sequence, checked = row.hash, expected_sequence + 1, checked + 1
+            if progress is not None and checked % batch_size == 0:
+                progress(batch_size)
+    if progress is not None and checked % batch_size:
+        progress(checked % batch_size)
+    if checkpoint is not None and checkpoint.sequence >= expected_sequence:
+        return result(ChainBreak(expected_sequence, BreakKind.CHECKPOINT_MISMATCH,
+                                 f"the chain ends at event {expected_sequence - 1} but a checkpoint "
+                                 f"recorded event {checkpoint.sequence}"))
+    return result(None)
+
+
+def write_checkpoint(connection: Connection, path: Path) -> Checkpoint:
+    """Append the chain's current head to the checkpoint file outside the database."""
+    head = connection.execute(
+        select(AuditEvent.sequence, AuditEvent.hash).order_by(AuditEvent.sequence.desc()).limit(1)
+    ).first()
+    checkpoint = Checkpoint(head.sequence if head else 0, head.hash if head else GENESIS_HASH, clock.now())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = canonical_json({"sequence": checkpoint.sequence, "hash": checkpoint.hash,
+                           "written_at": stable_value(checkpoint.written_at)})
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return checkpoint
+
+
+def latest_checkpoint(path: Path) -> Checkpoint | None:
+    """Return the last checkpoint written to ``path``, or None if there is none."""
+    if not path.exists():
+        return None
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        return None
+    try:
+        data = json.loads(lines[-1])
+        return Checkpoint(int(data["sequence"]), str(data["hash"]), datetime.fromisoformat(data["written_at"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise InvalidInput(f"The last line of the checkpoint file {path} is not a checkpoint: {error}") from error

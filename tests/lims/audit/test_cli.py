@@ -1,0 +1,34 @@
+"""`lims audit checkpoint` and `lims audit verify`."""
+from __future__ import annotations
+
+from sqlalchemy import text, update
+
+from lims.audit.models import AuditEvent
+from lims.cli import cli
+
+
+def test_verify_passes_on_an_intact_chain_and_names_the_checkpoint(app, db_session, create_organization):
+    create_organization()
+    db_session.commit()
+    runner = app.test_cli_runner()
+    checkpoint = runner.invoke(cli, ["audit", "checkpoint"])
+    assert checkpoint.exit_code == 0 and "Checkpoint: event" in checkpoint.output
+    assert app.config["AUDIT_CHECKPOINT_PATH"].exists()
+    verified = runner.invoke(cli, ["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    assert "Audit trail intact" in verified.output and "matches the checkpoint" in verified.output
+    assert "Verifying audit events" in verified.output
+
+
+def test_verify_exits_non_zero_naming_the_first_broken_event(app, connection, db_session, create_organization):
+    for number in range(3):
+        create_organization(name=f"Client {number}")
+    db_session.commit()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
+    else:
+        connection.execute(text("DROP TRIGGER audit_event_no_update"))
+    connection.execute(update(AuditEvent).where(AuditEvent.sequence == 2).values(reason="tampered"))
+    result = app.test_cli_runner().invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "Audit trail broken at event 2: hash mismatch" in result.output
