@@ -110,11 +110,12 @@ def _register_templating(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from lims.audit.views import blueprint as audit
     from lims.dashboard.views import blueprint as dashboard
     from lims.identity.api import blueprint as identity_api
     from lims.identity.views import blueprint as identity
 
-    for blueprint in (identity, identity_api, dashboard):
+    for blueprint in (identity, identity_api, dashboard, audit):
         app.register_blueprint(blueprint)
 
 

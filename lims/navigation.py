@@ -11,6 +11,8 @@ MAIN_NAVIGATION: tuple[tuple[str, str], ...] = (
     ("Organizations", "identity.organizations"),
     ("API tokens", "identity.api_tokens"),
     ("API tokens", "identity.portal_tokens"),
+    ("Audit trail", "audit.events"),
+    ("Chain integrity", "audit.integrity"),
 )
 
 

@@ -86,8 +86,8 @@ def refuse(status: int, message: str, errors: dict[str, list[str]] | None = None
 
 def render_form_error(template: str, error: ValidationError | LimsError, **context: Any) -> Any:
     """Show a form again with the messages of ``error`` next to its fields."""
-    errors = field_errors(error)
-    return render_template(template, errors=errors, form=request.form, **context), error_status(error)
+    context.setdefault("form", request.form)
+    return render_template(template, errors=field_errors(error), **context), error_status(error)
 
 
 def safe_next_url(candidate: str | None, fallback: str) -> str:

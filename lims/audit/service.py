@@ -1,26 +1,29 @@
 """Appending to the audit chain, and the flush hooks that audit controlled records."""
 from __future__ import annotations
 
+import csv
 import enum
 import hashlib
+import io
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, insert, inspect, select, text
+from sqlalchemy import Select, event, func, insert, inspect, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import History
 
 from lims import clock
 from lims.audit.models import GENESIS_HASH, AuditEvent, Controlled
+from lims.db import Base
 from lims.errors import InvalidInput
 
 logger = logging.getLogger("lims.audit")
@@ -59,6 +62,11 @@ def act_as(session: Session, actor: Actor) -> None:
 
 def current_actor(session: Session) -> Actor:
     return session.info.get(_ACTOR, SYSTEM)
+
+
+def attribute_to(session: Session, user_id: int, name: str) -> None:
+    """Attribute what follows to a user who just proved who they are, keeping the request's details."""
+    act_as(session, replace(current_actor(session), user_id=user_id, name=name))
 
 
 @contextmanager
@@ -400,3 +408,109 @@ def latest_checkpoint(path: Path) -> Checkpoint | None:
         return Checkpoint(int(data["sequence"]), str(data["hash"]), datetime.fromisoformat(data["written_at"]))
     except (ValueError, KeyError, TypeError) as error:
         raise InvalidInput(f"The last line of the checkpoint file {path} is not a checkpoint: {error}") from error
+
+
+# Reading the trail
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    entity_type: str | None = None
+    entity_id: str | None = None
+    user_id: int | None = None
+    action: str | None = None
+    recorded_from: datetime | None = None
+    #: exclusive upper bound
+    recorded_until: datetime | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[AuditEvent]
+    #: pass as ``before`` to get the next (older) page; None on the last page
+    next_before: int | None
+
+
+def _filtered(criteria: EventFilter) -> Select[tuple[AuditEvent]]:
+    query = select(AuditEvent)
+    if criteria.entity_type:
+        query = query.where(AuditEvent.entity_type == criteria.entity_type)
+    if criteria.entity_id:
+        query = query.where(AuditEvent.entity_id == criteria.entity_id)
+    if criteria.user_id is not None:
+        query = query.where(AuditEvent.user_id == criteria.user_id)
+    if criteria.action:
+        query = query.where(AuditEvent.action == criteria.action)
+    if criteria.recorded_from is not None:
+        query = query.where(AuditEvent.recorded_at >= criteria.recorded_from)
+    if criteria.recorded_until is not None:
+        query = query.where(AuditEvent.recorded_at < criteria.recorded_until)
+    if criteria.text:
+        pattern = f"%{criteria.text.lower()}%"
+        query = query.where(or_(
+            func.lower(AuditEvent.changes).like(pattern),
+            func.lower(AuditEvent.reason).like(pattern),
+            func.lower(AuditEvent.user_name).like(pattern),
+        ))
+    return query
+
+
+def search_events(session: Session, criteria: EventFilter, *, before: int | None = None,
+                  limit: int = 50) -> EventPage:
+    """Return the newest events matching ``criteria`` older than sequence ``before`` (keyset pagination)."""
+    query = _filtered(criteria)
+    if before is not None:
+        query = query.where(AuditEvent.sequence < before)
+    rows = list(session.scalars(query.order_by(AuditEvent.sequence.desc()).limit(limit + 1)))
+    return EventPage(rows[:limit], rows[limit - 1].sequence if len(rows) > limit else None)
+
+
+def matching_events(session: Session, criteria: EventFilter) -> Iterator[AuditEvent]:
+    """Every event matching ``criteria``, oldest first, fetched in batches."""
+    return session.scalars(_filtered(criteria).order_by(AuditEvent.sequence).execution_options(yield_per=2000))
+
+
+CSV_HEADER = ("sequence", "recorded_at_utc", "user_id", "user_name", "action", "entity_type", "entity_id",
+              "changes", "reason", "request_id", "client_address", "prev_hash", "hash")
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> str:
+    """Render a cell so that no spreadsheet evaluates it as a formula."""
+    cell = "" if value is None else str(value)
+    return f"'{cell}" if cell.startswith(_FORMULA_TRIGGERS) else cell
+
+
+def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+    """The CSV export, header first, one line per event."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(cells: Iterable[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([spreadsheet_safe(cell) for cell in cells])
+        return buffer.getvalue()
+
+    yield line(CSV_HEADER)
+    for item in events:
+        yield line((item.sequence, stable_value(item.recorded_at), item.user_id, item.user_name, item.action,
+                    item.entity_type, item.entity_id, item.changes, item.reason, item.request_id,
+                    item.client_address, item.prev_hash, item.hash))
+
+
+def describe_changes(event_row: AuditEvent) -> list[tuple[str, Any, Any]]:
+    """(field, old, new) for a record change; (detail, None, value) for other events."""
+    if not event_row.changes:
+        return []
+    data = json.loads(event_row.changes)
+    if event_row.action in {"create", "update", "delete"}:
+        return [(field, values[0], values[1]) for field, values in data.items()]
+    return [(field, None, value) for field, value in data.items()]
+
+
+def controlled_entity_types() -> list[str]:
+    """Table names of every model under GMP control."""
+    return sorted(mapper.class_.__tablename__ for mapper in Base.registry.mappers
+                  if issubclass(mapper.class_, Controlled))

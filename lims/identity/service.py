@@ -438,6 +438,7 @@ def authenticate(session: Session, *, username: str, password: str, client_addre
     if not user.active:
         _record_attempt(session, username, user, LoginOutcome.DEACTIVATED, client_address)
         raise LoginFailed("This account is deactivated. Ask an administrator if you need access.")
+    audit.attribute_to(session, user.id, user.full_name)
     user.last_login_at = now
     user.locked_until = None
     user.failures_counted_since = now

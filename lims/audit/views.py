@@ -1,0 +1,105 @@
+"""The audit trail viewer, its CSV export and the chain-integrity page (QA and admin)."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from marshmallow import ValidationError
+
+from lims import clock
+from lims.access import allow
+from lims.audit import schemas
+from lims.audit import service as audit
+from lims.db import get_session
+from lims.identity import service as identity
+from lims.identity.models import RoleName
+from lims.web import load_input, render_form_error
+
+blueprint = Blueprint("audit", __name__, template_folder="templates")
+
+REVIEWERS = frozenset({RoleName.QA, RoleName.ADMIN})
+KNOWN_ACTIONS = (
+    "create", "update", "delete", "login.success", "login.wrong_password", "login.unknown_user", "login.locked",
+    "login.deactivated", "login.lockout", "logout", "user.unlocked", "access.refused", "api.token_refused",
+    "audit.exported", "audit.verified",
+)
+
+
+def _criteria(data: dict[str, Any]) -> audit.EventFilter:
+    """Turn the form's local dates into the UTC range the trail is stored in."""
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+
+    def start_of(day: Any) -> datetime | None:
+        return None if day is None else datetime.combine(day, time.min, tzinfo=zone)
+
+    return audit.EventFilter(
+        entity_type=data["entity_type"] or None,
+        entity_id=data["entity_id"] or None,
+        user_id=data["user_id"],
+        action=data["action"] or None,
+        recorded_from=start_of(data["date_from"]),
+        recorded_until=start_of(data["date_to"] + timedelta(days=1) if data["date_to"] else None),
+        text=data["q"],
+    )
+
+
+def _filter_context() -> dict[str, Any]:
+    users = identity.list_users(get_session(), identity.UserFilter(), page=1, per_page=1000).items
+    return {
+        "entity_types": audit.controlled_entity_types(),
+        "user_options": [(user.id, f"{user.full_name} ({user.username})") for user in users],
+        "known_actions": KNOWN_ACTIONS,
+    }
+
+
+@blueprint.route("/audit")
+@allow(REVIEWERS)
+def events() -> Any:
+    try:
+        data = load_input(schemas.EventFilterSchema(), request.args)
+    except ValidationError as error:
+        return render_form_error("audit/events.html", error, page=None, form=request.args, filter_args={},
+                                 **_filter_context())
+    before = data.pop("before")
+    page = audit.search_events(get_session(), _criteria(data), before=before)
+    filter_args = {key: value for key, value in request.args.items() if value and key != "before"}
+    return render_template("audit/events.html", page=page, form=request.args, errors={}, filter_args=filter_args,
+                           describe=audit.describe_changes, **_filter_context())
+
+
+@blueprint.route("/audit/export.csv")
+@allow(REVIEWERS)
+def export() -> Any:
+    try:
+        data = load_input(schemas.EventFilterSchema(), request.args)
+    except ValidationError as error:
+        return render_form_error("audit/events.html", error, page=None, form=request.args, filter_args={},
+                                 **_filter_context())
+    data.pop("before")
+    criteria = _criteria(data)
+    audit.record(get_session(), "audit.exported",
+                 details={key: value for key, value in request.args.items() if value and key != "before"})
+
+    def lines() -> Any:
+        # Runs while the response streams, after the request's transaction (with
+        # the export event) is committed: rows are read in a fresh one.
+        yield from audit.csv_lines(audit.matching_events(get_session(), criteria))
+
+    filename = f"audit-trail-{clock.now():%Y%m%dT%H%M%SZ}.csv"
+    return Response(stream_with_context(lines()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@blueprint.route("/audit/integrity", methods=["GET", "POST"])
+@allow(REVIEWERS)
+def integrity() -> Any:
+    path = current_app.config["AUDIT_CHECKPOINT_PATH"]
+    checkpoint = audit.latest_checkpoint(path)
+    if request.method == "GET":
+        return render_template("audit/integrity.html", verification=None, checkpoint=checkpoint)
+    session = get_session()
+    verification = audit.verify_chain(session.connection(), checkpoint=checkpoint)
+    audit.record(session, "audit.verified", details={"result": verification.summary()})
+    return render_template("audit/integrity.html", verification=verification, checkpoint=checkpoint)

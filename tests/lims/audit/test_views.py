@@ -1,0 +1,122 @@
+"""The audit pages: viewer, history, CSV export, integrity check; QA and admin only."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import select
+
+from lims.audit import service as audit
+from lims.audit.models import AuditEvent
+from lims.identity import service as identity
+from lims.identity.models import RoleName
+from tests.helpers import submit
+
+
+def results(client, url: str) -> str:
+    """The result table of an audit page, without the filter form."""
+    return client.get(url).text.split("<tbody>")[1].split("</tbody>")[0]
+
+
+@pytest.mark.parametrize("role", [RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.CLIENT])
+def test_only_qa_and_admin_read_the_trail(client, signed_in, role):
+    signed_in(role)
+    for url in ("/audit", "/audit/export.csv", "/audit/integrity"):
+        assert client.get(url).status_code == 403
+
+
+def test_record_history_shows_who_changed_what_when_and_why(client, create_organization, db_session, signed_in):
+    qa = signed_in(RoleName.QA)
+    organization = create_organization(name="Helix")
+    audit.act_as(db_session, audit.Actor(qa.id, qa.full_name))
+    identity.update_organization(db_session, organization, name="Helix Bio", active=True, reason="Merger")
+    db_session.commit()
+    page = client.get(f"/audit?entity_type=organization&entity_id={organization.id}").text
+    assert "<del>Helix</del> → <ins>Helix Bio</ins>" in page
+    assert "Merger" in page and qa.full_name in page
+
+
+def test_viewer_pages_with_keyset_links(client, create_organization, db_session, signed_in):
+    signed_in(RoleName.QA)
+    for number in range(60):
+        create_organization(name=f"Client {number:02d}")
+    db_session.commit()
+    first = client.get("/audit?action=create&entity_type=organization")
+    assert first.status_code == 200 and "Client 59" in first.text
+    older_link = first.text.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
+    second = client.get(older_link)
+    assert "Client 00" in second.text and "Client 59" not in second.text
+    assert 'rel="next"' not in second.text
+
+
+def test_viewer_filters_by_user_date_and_text(client, create_user, db_session, signed_in):
+    qa = signed_in(RoleName.QA)
+    other = create_user(RoleName.TECHNICIAN, full_name="Thi Nguyen")
+    db_session.commit()
+    by_user = results(client, f"/audit?user_id={qa.id}")
+    assert "login.success" in by_user and "Thi Nguyen" not in by_user
+    assert "Thi Nguyen" in results(client, "/audit?q=thi+nguyen")
+    assert "Thi Nguyen" not in results(client, "/audit?q=nobody-matches-this")
+    assert "No event matches" in results(client, "/audit?date_from=2001-01-01&date_to=2001-01-02")
+    assert other.full_name in results(client, "/audit?date_from=2000-01-01")
+
+
+def test_bad_filters_get_messages_next_to_the_fields(client, signed_in):
+    signed_in(RoleName.QA)
+    response = client.get("/audit?date_from=yesterday&user_id=bob")
+    assert response.status_code == 422
+    assert "Enter a date as YYYY-MM-DD." in response.text and "Choose a user from the list." in response.text
+
+
+def test_csv_export_is_audited_and_neutralises_formulas(client, create_organization, db_session, signed_in):
+    signed_in(RoleName.QA)
+    organization = create_organization(name="Helix")
+    audit.act_as(db_session, audit.Actor(None, '=HYPERLINK("http://evil.example")'))
+    identity.update_organization(db_session, organization, name="Helix Bio", active=True, reason="@SUM(A1:A9)")
+    db_session.commit()
+    response = client.get(f"/audit/export.csv?entity_type=organization&entity_id={organization.id}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["action"] for row in rows] == ["create", "update"]
+    assert rows[1]["user_name"] == "'=HYPERLINK(\"http://evil.example\")"
+    assert rows[1]["reason"] == "'@SUM(A1:A9)"
+    assert rows[1]["changes"] == '{"name":["Helix","Helix Bio"]}'
+    db_session.expire_all()
+    exported = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.exported")).one()
+    assert '"entity_type":"organization"' in exported.changes
+
+
+def test_spreadsheet_safe_prefixes_every_formula_trigger():
+    for dangerous in ("=1+1", "+1", "-1", "@x", "\tx", "\rx"):
+        assert audit.spreadsheet_safe(dangerous) == "'" + dangerous
+    assert audit.spreadsheet_safe("plain") == "plain" and audit.spreadsheet_safe(None) == ""
+
+
+def test_integrity_page_verifies_and_records_that_it_did(client, db_session, signed_in):
+    signed_in(RoleName.ADMIN)
+    assert "Verify the chain now" in client.get("/audit/integrity").text
+    response = submit(client, "/audit/integrity", {})
+    assert response.status_code == 200 and "Audit trail intact" in response.text
+    db_session.expire_all()
+    assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.verified")).one()
+
+
+def test_sign_in_sign_out_and_refusals_are_in_the_trail(app, client, create_user, db_session, signed_in):
+    technician = signed_in(RoleName.TECHNICIAN)
+    assert client.get("/admin/users").status_code == 403
+    submit(client, "/", {}, action="/logout")
+    db_session.expire_all()
+    actions = [e.action for e in db_session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_id == str(technician.id)).order_by(AuditEvent.sequence))]
+    assert "login.success" in actions and "logout" in actions
+    refusal = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "access.refused")).one()
+    assert refusal.user_id == technician.id and '"path":"/admin/users"' in refusal.changes
+    assert refusal.request_id and refusal.client_address == "127.0.0.1"
+
+
+def test_user_page_links_to_its_history(client, create_user, db_session, signed_in):
+    user = create_user()
+    db_session.commit()
+    signed_in(RoleName.ADMIN)
+    assert f"/audit?entity_type=user_account&amp;entity_id={user.id}" in client.get(f"/admin/users/{user.id}").text
