@@ -114,8 +114,9 @@ def _register_blueprints(app: Flask) -> None:
     from lims.dashboard.views import blueprint as dashboard
     from lims.identity.api import blueprint as identity_api
     from lims.identity.views import blueprint as identity
+    from lims.signatures.views import blueprint as signatures
 
-    for blueprint in (identity, identity_api, dashboard, audit):
+    for blueprint in (identity, identity_api, dashboard, audit, signatures):
         app.register_blueprint(blueprint)
 
 

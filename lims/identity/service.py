@@ -6,7 +6,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
@@ -422,19 +422,7 @@ def authenticate(session: Session, *, username: str, password: str, client_addre
         _hasher.hash(password)
         _record_attempt(session, username, None, LoginOutcome.UNKNOWN_USER, client_address)
         raise LoginFailed("Unknown username or wrong password.")
-    if user.is_locked(now):
-        _record_attempt(session, username, user, LoginOutcome.LOCKED, client_address)
-        raise AccountLocked(_locked_message(user))
-    if not _password_matches(user, password):
-        _record_attempt(session, username, user, LoginOutcome.WRONG_PASSWORD, client_address)
-        if _count_recent_failures(session, user, now) >= FAILURES_BEFORE_LOCKOUT:
-            user.locked_until = now + LOCKOUT_DURATION
-            user.failures_counted_since = now
-            session.flush()
-            audit.record(session, "login.lockout", entity=user,
-                         details={"failures": FAILURES_BEFORE_LOCKOUT, "locked_until": user.locked_until})
-            raise AccountLocked(_locked_message(user))
-        raise LoginFailed("Unknown username or wrong password.")
+    _check_password(session, user, password, now, client_address, "Unknown username or wrong password.")
     if not user.active:
         _record_attempt(session, username, user, LoginOutcome.DEACTIVATED, client_address)
         raise LoginFailed("This account is deactivated. Ask an administrator if you need access.")
@@ -449,6 +437,32 @@ def authenticate(session: Session, *, username: str, password: str, client_addre
     return user
 
 
+def reauthenticate(session: Session, user: User, *, password: str, client_address: str | None) -> None:
+    """Prove that the signed-in user is at the keyboard (before a signature); failures count toward lockout."""
+    if not user.active:
+        raise LoginFailed("This account is deactivated.")
+    _check_password(session, user, password, clock.now(), client_address,
+                    "The password is wrong; nothing was signed.")
+
+
+def _check_password(session: Session, user: User, password: str, now: datetime, client_address: str | None,
+                    wrong_password_message: str) -> None:
+    if user.is_locked(now):
+        _record_attempt(session, user.username, user, LoginOutcome.LOCKED, client_address)
+        raise AccountLocked(_locked_message(user))
+    if _password_matches(user, password):
+        return
+    _record_attempt(session, user.username, user, LoginOutcome.WRONG_PASSWORD, client_address)
+    if _count_recent_failures(session, user, now) >= FAILURES_BEFORE_LOCKOUT:
+        user.locked_until = now + LOCKOUT_DURATION
+        user.failures_counted_since = now
+        session.flush()
+        audit.record(session, "login.lockout", entity=user,
+                     details={"failures": FAILURES_BEFORE_LOCKOUT, "locked_until": user.locked_until})
+        raise AccountLocked(_locked_message(user))
+    raise LoginFailed(wrong_password_message, field="password")
+
+
 def _locked_message(user: User) -> str:
     assert user.locked_until is not None
     minutes = max(1, int((user.locked_until - clock.now()).total_seconds() // 60))
@@ -458,7 +472,7 @@ def _locked_message(user: User) -> str:
     )
 
 
-def _count_recent_failures(session: Session, user: User, now) -> int:
+def _count_recent_failures(session: Session, user: User, now: datetime) -> int:
     since = max(now - FAILURE_WINDOW, user.failures_counted_since)
     return session.scalar(
         select(func.count(LoginAttempt.id)).where(

@@ -9,32 +9,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.append_only import make_append_only
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
-REFUSE_FUNCTION = """
-CREATE OR REPLACE FUNCTION lims_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
-END
-$$
-"""
-
-
-def make_append_only(table: str) -> None:
-    """Refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) on ``table`` in the database itself."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(REFUSE_FUNCTION)
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                   "FOR EACH ROW EXECUTE FUNCTION lims_refuse_change()")
-        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION lims_refuse_change()")
-    else:
-        for operation in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {operation} refused'); END")
 
 
 def upgrade() -> None:

@@ -1,0 +1,55 @@
+"""Applied electronic signatures: append-only, bound to the signed record and its content."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lims.db import Base
+from lims.identity.models import User
+
+
+class SignatureMeaning(enum.StrEnum):
+    AUTHORED = "authored"
+    PERFORMED = "performed"
+    VERIFIED = "verified"
+    REVIEWED = "reviewed"
+    APPROVED = "approved"
+    RELEASED = "released"
+    REJECTED = "rejected"
+
+
+class Signable(Protocol):
+    """A record that can be signed: it states the content a signature covers."""
+
+    __tablename__: str
+    id: Any
+
+    def signed_content(self) -> dict[str, Any]:
+        """The fields whose change after signing invalidates a signature."""
+
+
+class ElectronicSignature(Base):
+    __tablename__ = "electronic_signature"
+    __table_args__ = (Index("ix_electronic_signature_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    meaning: Mapped[SignatureMeaning] = mapped_column(
+        Enum(SignatureMeaning, name="signature_meaning", native_enum=False, length=32,
+             values_callable=lambda members: [member.value for member in members],
+             create_constraint=True, validate_strings=True)
+    )
+    signer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    printed_name: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[datetime]
+    #: SHA-256 of the record's signed content at the moment of signing
+    content_hash: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 over every field above: a row copied to another record no longer matches it
+    binding_hash: Mapped[str] = mapped_column(String(64))
+
+    signer: Mapped[User] = relationship()

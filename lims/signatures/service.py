@@ -1,0 +1,136 @@
+"""Applying and checking electronic signatures."""
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims import clock
+from lims.audit import service as audit
+from lims.errors import AccessDenied, InvalidInput, RecordNotFound
+from lims.identity import service as identity
+from lims.identity.models import RoleName, User
+from lims.signatures.models import ElectronicSignature, Signable, SignatureMeaning
+
+
+class SignatureRefused(AccessDenied):
+    pass
+
+
+class SamePersonRefused(SignatureRefused):
+    pass
+
+
+class SignatureStatus(enum.StrEnum):
+    VALID = "valid"
+    #: the record changed after it was signed
+    INVALIDATED = "invalidated"
+    #: the signature row does not belong to this record (copied or altered)
+    BROKEN = "broken"
+
+
+@dataclass(frozen=True)
+class SignableType:
+    model: type
+    #: which roles may sign with which meaning
+    meanings: dict[SignatureMeaning, frozenset[RoleName]]
+
+
+_SIGNABLE_TYPES: dict[str, SignableType] = {}
+
+
+def register_signable(model: type, meanings: dict[SignatureMeaning, frozenset[RoleName]]) -> None:
+    """Let records of ``model`` be signed with ``meanings`` by the roles named (areas call this once)."""
+    _SIGNABLE_TYPES[model.__tablename__] = SignableType(model, meanings)
+
+
+def signable_record(session: Session, entity_type: str, entity_id: int) -> Signable:
+    """Load a record that can be signed, or raise RecordNotFound."""
+    signable = _SIGNABLE_TYPES.get(entity_type)
+    record = session.get(signable.model, entity_id) if signable else None
+    if record is None:
+        raise RecordNotFound(f"There is no signable {entity_type.replace('_', ' ')} with id {entity_id}.")
+    return record
+
+
+def content_hash(record: Signable) -> str:
+    """SHA-256 of the record's signed content, in the audit trail's canonical form."""
+    content = audit.canonical_json(audit.stable_value_map(record.signed_content()))
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _binding_hash(signature: ElectronicSignature) -> str:
+    fields = [signature.entity_type, signature.entity_id, signature.meaning.value, signature.signer_id,
+              signature.printed_name, audit.stable_value(signature.signed_at), signature.content_hash]
+    return hashlib.sha256(audit.canonical_json(fields).encode()).hexdigest()
+
+
+def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user: User, password: str,
+         client_address: str | None = None) -> ElectronicSignature:
+    """Sign ``record`` as ``user`` after they re-enter their password; a wrong one counts toward lockout."""
+    entity_type = record.__tablename__
+    signable = _SIGNABLE_TYPES.get(entity_type)
+    if signable is None or meaning not in signable.meanings:
+        raise InvalidInput(f"A {entity_type.replace('_', ' ')} cannot be signed as {meaning.value}.", field="meaning")
+    if not user.has_any_role(signable.meanings[meaning]):
+        raise SignatureRefused(f"Your role may not sign a {entity_type.replace('_', ' ')} as {meaning.value}.")
+    if user.must_change_password:
+        raise SignatureRefused("Change your temporary password before you sign anything.")
+    identity.reauthenticate(session, user, password=password, client_address=client_address)
+    session.flush()
+    signature = ElectronicSignature(
+        entity_type=entity_type,
+        entity_id=str(record.id),
+        meaning=meaning,
+        signer_id=user.id,
+        printed_name=user.full_name,
+        signed_at=clock.now(),
+        content_hash=content_hash(record),
+    )
+    signature.binding_hash = _binding_hash(signature)
+    session.add(signature)
+    session.flush()
+    audit.record(session, "signature.applied", entity=record,
+                 details={"meaning": meaning, "signer": user.full_name, "content_hash": signature.content_hash,
+                          "signature_id": signature.id})
+    return signature
+
+
+def signature_status(signature: ElectronicSignature, record: Signable) -> SignatureStatus:
+    """Tell whether ``signature`` still holds for ``record`` as it is now."""
+    if (signature.entity_type, signature.entity_id) != (record.__tablename__, str(record.id)) \
+            or _binding_hash(signature) != signature.binding_hash:
+        return SignatureStatus.BROKEN
+    if content_hash(record) != signature.content_hash:
+        return SignatureStatus.INVALIDATED
+    return SignatureStatus.VALID
+
+
+def signatures_of(session: Session, record: Signable) -> list[tuple[ElectronicSignature, SignatureStatus]]:
+    """Every signature applied to ``record``, oldest first, with whether it still holds."""
+    signatures = session.scalars(
+        select(ElectronicSignature)
+        .where(ElectronicSignature.entity_type == record.__tablename__,
+               ElectronicSignature.entity_id == str(record.id))
+        .order_by(ElectronicSignature.signed_at, ElectronicSignature.id)
+    )
+    return [(signature, signature_status(signature, record)) for signature in signatures]
+
+
+def require_different_person(user: User, earlier_signers: Iterable[int | None], *, earlier_role: str) -> None:
+    """Refuse ``user`` if they are one of the people who already acted on the record (four-eyes rule)."""
+    if user.id in set(earlier_signers):
+        raise SamePersonRefused(
+            f"A different person than the one who {earlier_role} this record must sign it."
+        )
+
+
+def signers_with_meaning(session: Session, record: Signable, meaning: SignatureMeaning) -> list[int]:
+    """Ids of the users who signed ``record`` with ``meaning`` (and whose signature still holds)."""
+    return [signature.signer_id for signature, status in signatures_of(session, record)
+            if signature.meaning == meaning and status == SignatureStatus.VALID]
