@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, render_template, request
-from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.datastructures import MultiDict
 
 from lims.errors import LimsError
@@ -25,6 +25,11 @@ class Trimmed(fields.String):
         if self.required and not text:
             raise ValidationError(self.error_messages["required"])
         return text
+
+
+def reason_field(required_message: str = "Give the reason for this change; it is kept in the audit trail.") -> Trimmed:
+    """The reason for a change of a controlled record, as every edit form asks for it."""
+    return Trimmed(required=True, validate=validate.Length(max=500), error_messages={"required": required_message})
 
 
 class Secret(fields.String):

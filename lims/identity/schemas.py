@@ -6,7 +6,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from lims.identity.models import RoleName
-from lims.web import FormSchema, Secret, Trimmed
+from lims.web import FormSchema, Secret, Trimmed, reason_field
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 
@@ -55,23 +55,12 @@ class UserCreateSchema(_UserDetailsSchema):
     organization_id = fields.Integer(required=True, error_messages={"required": "Choose an organization.", "invalid": "Choose an organization."})
 
 
-REASON_FIELD_OPTIONS = {
-    "required": True,
-    "validate": validate.Length(max=500),
-    "error_messages": {"required": "Give the reason for this change; it is kept in the audit trail."},
-}
-
-
 class UserUpdateSchema(_UserDetailsSchema):
-    reason = Trimmed(**REASON_FIELD_OPTIONS)
+    reason = reason_field()
 
 
 class ReasonSchema(FormSchema):
-    reason = Trimmed(
-        required=True,
-        validate=validate.Length(max=500),
-        error_messages={"required": "Give the reason."},
-    )
+    reason = reason_field("Give the reason.")
 
 
 class UserFilterSchema(FormSchema):
@@ -94,7 +83,7 @@ class OrganizationCreateSchema(FormSchema):
 class OrganizationUpdateSchema(FormSchema):
     name = Trimmed(required=True, validate=validate.Length(max=200), error_messages={"required": "Enter the organization's name."})
     active = fields.Boolean(load_default=False, truthy={"on", "true", "1"}, falsy={"off", "false", "0", ""})
-    reason = Trimmed(**REASON_FIELD_OPTIONS)
+    reason = reason_field()
 
 
 class ApiTokenCreateSchema(FormSchema):

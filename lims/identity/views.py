@@ -14,7 +14,7 @@ from lims.access import ANY_USER, allow, public
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError, RecordNotFound
 from lims.identity import schemas, service
-from lims.identity.models import OrganizationKind, RoleName
+from lims.identity.models import OrganizationKind, RoleName, User
 from lims.web import load_input, render_form_error, safe_next_url
 
 blueprint = Blueprint("identity", __name__, template_folder="templates")
@@ -109,6 +109,15 @@ def _user_form_context() -> dict[str, Any]:
     }
 
 
+def _user_page_context(account: User) -> dict[str, Any]:
+    return {
+        "account": account,
+        "attempts": service.recent_login_attempts(get_session(), account),
+        "now": clock.now(),
+        **_user_form_context(),
+    }
+
+
 def _organization_options(kind: OrganizationKind | None = None) -> list[tuple[int, str]]:
     return [(o.id, o.name) for o in service.list_organizations(get_session(), kind=kind)]
 
@@ -137,20 +146,14 @@ def new_user() -> Any:
 def user(user_id: int) -> Any:
     db = get_session()
     account = service.get_user(db, user_id)
-    context = {
-        "account": account,
-        "attempts": service.recent_login_attempts(db, account),
-        "now": clock.now(),
-        **_user_form_context(),
-    }
     if request.method == "GET":
-        return render_template("identity/user.html", errors={}, form=None, **context)
+        return render_template("identity/user.html", errors={}, form=None, **_user_page_context(account))
     try:
         data = load_input(schemas.UserUpdateSchema())
         service.update_user(db, account, full_name=data["full_name"], email=data["email"],
                             roles=set(data["roles"]), actor=current_user, reason=data["reason"])
     except (ValidationError, LimsError) as error:
-        return render_form_error("identity/user.html", error, **context)
+        return render_form_error("identity/user.html", error, **_user_page_context(account))
     flash(f"{account.username} is updated.", "success")
     return redirect(url_for("identity.user", user_id=account.id), 303)
 
@@ -164,10 +167,7 @@ def deactivate_user(user_id: int) -> Any:
         data = load_input(schemas.ReasonSchema())
         service.deactivate_user(db, account, reason=data["reason"], actor=current_user)
     except (ValidationError, LimsError) as error:
-        return render_form_error(
-            "identity/user.html", error, account=account, attempts=service.recent_login_attempts(db, account),
-            now=clock.now(), **_user_form_context(),
-        )
+        return render_form_error("identity/user.html", error, **_user_page_context(account))
     flash(f"{account.username} is deactivated.", "success")
     return redirect(url_for("identity.user", user_id=account.id), 303)
 
@@ -181,10 +181,7 @@ def reactivate_user(user_id: int) -> Any:
         data = load_input(schemas.ReasonSchema())
         service.reactivate_user(db, account, reason=data["reason"])
     except (ValidationError, LimsError) as error:
-        return render_form_error(
-            "identity/user.html", error, account=account, attempts=service.recent_login_attempts(db, account),
-            now=clock.now(), **_user_form_context(),
-        )
+        return render_form_error("identity/user.html", error, **_user_page_context(account))
     temporary_password = service.reset_password(db, account, actor=current_user)
     return render_template("identity/temporary_password.html", user=account, temporary_password=temporary_password)
 
