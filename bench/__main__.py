@@ -1,25 +1,40 @@
-"""Run the registered benchmarks: ``python -m bench [name] [--requests N]``."""
+"""Run the registered benchmarks: ``python -m bench [name] [--size N]``."""
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from bench import dashboard
+from bench import audit, dashboard
 
-#: name -> benchmark; each takes the number of timed requests and prints its figures.
-BENCHMARKS: dict[str, Callable[[int], None]] = {
-    "dashboard": dashboard.run,
+
+@dataclass(frozen=True)
+class Benchmark:
+    #: measures and prints its figures; takes the size of the job
+    run: Callable[[int], None]
+    #: what the size counts
+    size_counts: str
+    default_size: int
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "dashboard": Benchmark(dashboard.run, "timed requests per measurement", 500),
+    "audit-overhead": Benchmark(audit.run_overhead, "updates per measurement", 10_000),
+    "audit-verify": Benchmark(audit.run_verify, "events in the chain", 1_000_000),
+    "audit-viewer": Benchmark(audit.run_viewer, "events in the chain", 1_000_000),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    sizes = "; ".join(f"{name}: {benchmark.size_counts}, default {benchmark.default_size:,}"
+                      for name, benchmark in BENCHMARKS.items())
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("name", nargs="?", help=f"one benchmark to run: {', '.join(BENCHMARKS)} (default: all)")
-    parser.add_argument("--requests", type=int, default=500, help="timed requests per measurement (default: 500)")
+    parser.add_argument("--size", type=int, help=f"the size of each benchmark's job instead of its default ({sizes})")
     options = parser.parse_args(argv)
-    if options.requests <= 0:
-        parser.error("--requests must be a positive whole number")
+    if options.size is not None and options.size <= 0:
+        parser.error("--size must be a positive whole number")
     if options.name is None:
         selected = list(BENCHMARKS.values())
     elif options.name in BENCHMARKS:
@@ -27,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"unknown benchmark {options.name!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
-    for benchmark in selected:
-        benchmark(options.requests)
+    with audit.chains_shared_between_benchmarks():
+        for benchmark in selected:
+            benchmark.run(options.size or benchmark.default_size)
     return 0
 
 
