@@ -8,7 +8,7 @@ import io
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, event, func, insert, inspect, or_, select, text
+from sqlalchemy import Engine, Select, event, func, insert, inspect, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import History
@@ -34,6 +34,7 @@ _HEAD = "lims.audit.head"
 # pg_advisory_xact_lock key that serialises appends ("LIMSAUDT").
 CHAIN_LOCK_KEY = 0x4C494D5341554454
 _EVENT_TABLE = AuditEvent.__table__
+_INSERT_EVENT = insert(_EVENT_TABLE)
 REDACTED = "[redacted]"
 
 
@@ -111,25 +112,28 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical_bytes(row: dict[str, Any] | Any) -> bytes:
-    """The bytes an event's hash covers: every field but the hash itself, in a fixed order."""
-    get = row.get if isinstance(row, dict) else row._mapping.get
-    recorded_at = get("recorded_at")
+#: The fields an event's hash covers, in the order they are serialised.
+HASHED_FIELDS = ("sequence", "recorded_at", "user_id", "user_name", "action", "entity_type", "entity_id",
+                 "changes", "reason", "request_id", "client_address", "prev_hash")
+_RECORDED_AT = HASHED_FIELDS.index("recorded_at")
+
+
+def _serialise(values: list[Any]) -> bytes:
+    """Canonical bytes of field values listed in HASHED_FIELDS order."""
+    recorded_at = values[_RECORDED_AT]
     if isinstance(recorded_at, datetime):
-        recorded_at = stable_value(recorded_at)
-    return json.dumps(
-        [
-            get("sequence"), recorded_at, get("user_id"), get("user_name"), get("action"),
-            get("entity_type"), get("entity_id"), get("changes"), get("reason"),
-            get("request_id"), get("client_address"), get("prev_hash"),
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()
+        values[_RECORDED_AT] = stable_value(recorded_at)
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _reserve_next(session: Session, connection: Connection) -> tuple[int, str]:
-    head = session.info.get(_HEAD)
+def canonical_bytes(row: Mapping[str, Any] | Any) -> bytes:
+    """The bytes an event's hash covers, from a dict or a result row of an event."""
+    mapping = row if isinstance(row, Mapping) else row._mapping
+    return _serialise([mapping[field] for field in HASHED_FIELDS])
+
+
+def _reserve_next(connection: Connection) -> tuple[int, str]:
+    head = connection.info.get(_HEAD)
     if head is None:
         if connection.dialect.name == "postgresql":
             # Held to the end of the transaction: no other writer reads the
@@ -155,7 +159,7 @@ def append(
     """Append one event to the chain in the session's transaction; return the stored row."""
     actor = current_actor(session)
     connection = session.connection()
-    sequence, prev_hash = _reserve_next(session, connection)
+    sequence, prev_hash = _reserve_next(connection)
     row: dict[str, Any] = {
         "sequence": sequence,
         "recorded_at": clock.now(),
@@ -171,10 +175,10 @@ def append(
         "prev_hash": prev_hash,
     }
     row["hash"] = hashlib.sha256(canonical_bytes(row)).hexdigest()
-    connection.execute(insert(_EVENT_TABLE), row)
-    session.info[_HEAD] = (sequence, row["hash"])
-    logger.info(canonical_json({k: stable_value(v) for k, v in row.items() if k not in {"prev_hash"}}),
-                extra={"audit_event": row})
+    connection.execute(_INSERT_EVENT, row)
+    connection.info[_HEAD] = (sequence, row["hash"])
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(canonical_json(stable_value_map(row)), extra={"audit_event": row})
     return row
 
 
@@ -276,10 +280,13 @@ def _audit_flushed_changes(session: Session, _context: UOWTransaction) -> None:
             append(session, "delete", entity_type=entity_type, entity_id=entity_id, changes=_snapshot(instance))
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _forget_head(session: Session, _transaction: Any) -> None:
-    # The cached head is only valid while this transaction holds the chain.
-    session.info.pop(_HEAD, None)
+@event.listens_for(Engine, "begin")
+@event.listens_for(Engine, "rollback_savepoint")
+def _forget_head(connection: Connection, *_args: Any) -> None:
+    # The head is cached on the connection, shared by every session that works
+    # in its transaction, and holds while that transaction holds the chain: a
+    # new transaction, or a savepoint rollback that may undo appends, ends it.
+    connection.info.pop(_HEAD, None)
 
 
 # Verification and anchoring
@@ -328,11 +335,8 @@ class Verification:
         return f"Audit trail intact: {self.events_checked} events, head {self.head_sequence} {self.head_hash[:16]}…{anchored}."
 
 
-_CHAIN_COLUMNS = (
-    AuditEvent.sequence, AuditEvent.recorded_at, AuditEvent.user_id, AuditEvent.user_name, AuditEvent.action,
-    AuditEvent.entity_type, AuditEvent.entity_id, AuditEvent.changes, AuditEvent.reason, AuditEvent.request_id,
-    AuditEvent.client_address, AuditEvent.prev_hash, AuditEvent.hash,
-)
+_CHAIN_COLUMNS = tuple(getattr(AuditEvent, field) for field in HASHED_FIELDS) + (AuditEvent.hash,)
+_HASHED_COUNT = len(HASHED_FIELDS)
 
 
 def count_events(connection: Connection) -> int:
@@ -362,7 +366,7 @@ def verify_chain(
             if row.prev_hash != previous_hash:
                 return result(ChainBreak(row.sequence, BreakKind.BROKEN_LINK,
                                          "its prev_hash is not the hash of the event before it"))
-            if hashlib.sha256(canonical_bytes(row)).hexdigest() != row.hash:
+            if hashlib.sha256(_serialise(list(row[:_HASHED_COUNT]))).hexdigest() != row.hash:
                 return result(ChainBreak(row.sequence, BreakKind.HASH_MISMATCH,
                                          "its content does not match its hash: it was altered after it was written"))
             if checkpoint is not None and row.sequence == checkpoint.sequence and row.hash != checkpoint.hash:

@@ -32,8 +32,7 @@ def upgrade() -> None:
     sa.Column('client_address', sa.String(length=64), nullable=True),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('sequence', name=op.f('pk_audit_event')),
-    sa.UniqueConstraint('hash', name=op.f('uq_audit_event_hash'))
+    sa.PrimaryKeyConstraint('sequence', name=op.f('pk_audit_event'))
     )
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.create_index('ix_audit_event_action', ['action', 'sequence'], unique=False)
