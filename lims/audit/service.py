@@ -209,33 +209,35 @@ def _label(item: Any) -> str:
 def _column_changes(instance: Controlled, *, include_unchanged: bool) -> dict[str, list[Any]]:
     state = inspect(instance)
     mapper = state.mapper
+    # A new record lists every attribute; on an update only those the unit of
+    # work saw modified can have history, so the rest need not be looked at.
+    keys = [*mapper.column_attrs.keys(), *mapper.relationships.keys()] if include_unchanged \
+        else list(state.committed_state)
     changes: dict[str, list[Any]] = {}
-    for attribute in mapper.column_attrs:
-        key = attribute.key
+    for key in keys:
         if key in instance.audit_system_fields:
             continue
-        history: History = state.attrs[key].history
-        if history.has_changes():
-            old = history.deleted[0] if history.deleted else None
-            new = history.added[0] if history.added else None
-        elif include_unchanged:
-            old, new = None, state.dict.get(key)
-        else:
-            continue
-        if key in instance.audit_redacted_fields:
-            old, new = (REDACTED if old is not None else None), REDACTED
-        changes[key] = [stable_value(old), stable_value(new)]
-    for relationship in mapper.relationships:
-        # Only many-to-many links live outside the record's own columns.
-        if relationship.secondary is None or relationship.key in instance.audit_system_fields:
-            continue
-        history = state.attrs[relationship.key].history
-        if history.has_changes():
-            kept = [_label(item) for item in history.unchanged]
-            changes[relationship.key] = [
-                sorted(kept + [_label(item) for item in history.deleted]),
-                sorted(kept + [_label(item) for item in history.added]),
-            ]
+        if key in mapper.column_attrs:
+            history: History = state.attrs[key].history
+            if history.has_changes():
+                old = history.deleted[0] if history.deleted else None
+                new = history.added[0] if history.added else None
+            elif include_unchanged:
+                old, new = None, state.dict.get(key)
+            else:
+                continue
+            if key in instance.audit_redacted_fields:
+                old, new = (REDACTED if old is not None else None), REDACTED
+            changes[key] = [stable_value(old), stable_value(new)]
+        # Of the relationships, only many-to-many links live outside the record's own columns.
+        elif key in mapper.relationships and mapper.relationships[key].secondary is not None:
+            history = state.attrs[key].history
+            if history.has_changes():
+                kept = [_label(item) for item in history.unchanged]
+                changes[key] = [
+                    sorted(kept + [_label(item) for item in history.deleted]),
+                    sorted(kept + [_label(item) for item in history.added]),
+                ]
     return changes
 
 
