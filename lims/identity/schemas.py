@@ -87,9 +87,20 @@ class OrganizationUpdateSchema(FormSchema):
 
 
 class ApiTokenCreateSchema(FormSchema):
+    """A client user's token: it acts for their own organization."""
+
     name = Trimmed(
         required=True,
         validate=validate.Length(max=100),
         error_messages={"required": "Name the token after the system that will use it."},
     )
-    organization_id = fields.Integer(load_default=None, allow_none=True)
+
+
+class AdminApiTokenCreateSchema(ApiTokenCreateSchema):
+    """An administrator's token: for the client organization chosen."""
+
+    organization_id = fields.Integer(
+        required=True,
+        error_messages={"required": "Choose the client organization the token acts for.",
+                        "invalid": "Choose the client organization the token acts for."},
+    )

@@ -267,9 +267,7 @@ def api_tokens() -> Any:
     if request.method == "GET":
         return render_template("identity/api_tokens.html", errors={}, form=MultiDict(), **context)
     try:
-        data = load_input(schemas.ApiTokenCreateSchema())
-        if data["organization_id"] is None:
-            raise ValidationError("Choose the client organization the token acts for.", "organization_id")
+        data = load_input(schemas.AdminApiTokenCreateSchema())
         organization = service.get_organization(db, data["organization_id"])
         token, secret = service.issue_api_token(db, organization=organization, name=data["name"], actor=current_user)
     except (ValidationError, LimsError) as error:

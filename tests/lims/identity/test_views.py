@@ -262,3 +262,10 @@ def test_roles_page_counts_active_members(client, create_user, db_session, signe
     db_session.commit()
     page = client.get("/admin/roles").text
     assert 'href="/admin/users?role=qa&amp;status=active">1</a>' in page
+
+
+def test_admin_token_form_requires_the_organization(client, signed_in):
+    signed_in(RoleName.ADMIN)
+    response = submit(client, "/admin/api-tokens", {"name": "uploader"})
+    assert response.status_code == 422
+    assert 'id="organization_id-error"' in response.text and "Choose the client organization" in response.text
