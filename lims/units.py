@@ -313,6 +313,24 @@ def limit_with_tolerance(target: Measurement, tolerance: Decimal) -> Limit:
     )
 
 
+def difference_in_unit_of(difference: Measurement, reference: Measurement) -> Decimal:
+    """A difference (a tolerance, an error) expressed in ``reference``'s unit: 0.9 °F is 0.5 °C."""
+    source = registry.Quantity(difference.value, _difference_unit(difference))
+    try:
+        converted = source.to(_difference_unit(reference))
+    except pint.DimensionalityError as error:
+        raise IncompatibleUnits(
+            f"A tolerance in {difference.unit} cannot apply to a value in {reference.unit}."
+        ) from error
+    return _settle(Decimal(converted.magnitude))
+
+
+def error_of(measured: Measurement, nominal: Measurement) -> Decimal:
+    """How far ``measured`` is from ``nominal``, in the nominal's unit (a plain difference for °C)."""
+    difference = measured.to(nominal.unit).quantity - nominal.quantity
+    return _settle(Decimal(difference.magnitude))
+
+
 def parse_limit(text: str) -> Limit:
     """Read ``1–5 ×10^8 cells``, ``≥ 70 %``, ``< 0.5 EU/mL`` or ``37 ± 0.5 °C``."""
     if not text or not text.strip():

@@ -8,6 +8,7 @@ from sqlalchemy import pool
 
 from lims.db import Base, UTCDateTime, create_engine_for
 from lims.model_registry import import_all_models
+from lims.units import ExactDecimal
 
 import_all_models()
 target_metadata = Base.metadata
@@ -15,10 +16,12 @@ config = context.config
 
 
 def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
-    # Revisions stay free of application imports: a UTC datetime is a plain
-    # timezone-aware DateTime column in the database.
+    # Revisions stay free of application imports: render the app's column types
+    # as what they are in the database.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, ExactDecimal):
+        return 'sa.Numeric().with_variant(sa.String(length=64), "sqlite")'
     return False
 
 

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import service as audit
-from lims.errors import AccessDenied, InvalidInput, RecordNotFound
+from lims.errors import AccessDenied, Conflict, InvalidInput, RecordNotFound
 from lims.identity import service as identity
 from lims.identity.models import RoleName, User
 from lims.signatures.models import ElectronicSignature, Signable, SignatureMeaning
@@ -34,19 +34,25 @@ class SignatureStatus(enum.StrEnum):
     BROKEN = "broken"
 
 
+#: an area's own rule, run before a signature is applied (order of signatures, four-eyes, ...)
+SigningRule = Callable[[Session, Any, SignatureMeaning, User], None]
+
+
 @dataclass(frozen=True)
 class SignableType:
     model: type
     #: which roles may sign with which meaning
     meanings: dict[SignatureMeaning, frozenset[RoleName]]
+    before_signing: SigningRule | None = None
 
 
 _SIGNABLE_TYPES: dict[str, SignableType] = {}
 
 
-def register_signable(model: type, meanings: dict[SignatureMeaning, frozenset[RoleName]]) -> None:
+def register_signable(model: type, meanings: dict[SignatureMeaning, frozenset[RoleName]], *,
+                      before_signing: SigningRule | None = None) -> None:
     """Let records of ``model`` be signed with ``meanings`` by the roles named (areas call this once)."""
-    _SIGNABLE_TYPES[model.__tablename__] = SignableType(model, meanings)
+    _SIGNABLE_TYPES[model.__tablename__] = SignableType(model, meanings, before_signing)
 
 
 def signable_record(session: Session, entity_type: str, entity_id: int) -> Signable:
@@ -81,6 +87,8 @@ def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user:
         raise SignatureRefused(f"Your role may not sign a {entity_type.replace('_', ' ')} as {meaning.value}.")
     if user.must_change_password:
         raise SignatureRefused("Change your temporary password before you sign anything.")
+    if signable.before_signing is not None:
+        signable.before_signing(session, record, meaning, user)
     identity.reauthenticate(session, user, password=password, client_address=client_address)
     session.flush()
     signature = ElectronicSignature(
@@ -134,3 +142,30 @@ def signers_with_meaning(session: Session, record: Signable, meaning: SignatureM
     """Ids of the users who signed ``record`` with ``meaning`` (and whose signature still holds)."""
     return [signature.signer_id for signature, status in signatures_of(session, record)
             if signature.meaning == meaning and status == SignatureStatus.VALID]
+
+
+class RecordSigned(Conflict):
+    """A signed record was changed; corrections are new records."""
+
+
+class ImmutableOnceSigned:
+    """Marks a signable model whose records may not change once anyone has signed them."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_signed_records(session: Session, _context: Any, _instances: Any) -> None:
+    changed = [*session.deleted, *(instance for instance in session.dirty if session.is_modified(instance))]
+    for instance in changed:
+        if isinstance(instance, ImmutableOnceSigned) and _has_signatures(session, instance):
+            raise RecordSigned(
+                f"This {instance.__tablename__.replace('_', ' ')} is signed and can no longer change; "
+                "record a correction instead."
+            )
+
+
+def _has_signatures(session: Session, record: Any) -> bool:
+    with session.no_autoflush:
+        return session.scalar(
+            select(ElectronicSignature.id).where(ElectronicSignature.entity_type == record.__tablename__,
+                                                 ElectronicSignature.entity_id == str(record.id)).limit(1)
+        ) is not None

@@ -1,0 +1,1 @@
+"""Equipment: registry, calibration, maintenance, use-blocking and out-of-tolerance impact."""
