@@ -112,11 +112,13 @@ def _register_templating(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lims.audit.views import blueprint as audit
     from lims.dashboard.views import blueprint as dashboard
+    from lims.equipment.api import blueprint as equipment_api
+    from lims.equipment.views import blueprint as equipment
     from lims.identity.api import blueprint as identity_api
     from lims.identity.views import blueprint as identity
     from lims.signatures.views import blueprint as signatures
 
-    for blueprint in (identity, identity_api, dashboard, audit, signatures):
+    for blueprint in (identity, identity_api, dashboard, audit, signatures, equipment, equipment_api):
         app.register_blueprint(blueprint)
 
 

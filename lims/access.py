@@ -114,19 +114,13 @@ def enforce_access() -> Any:
 def _enforce_web(allowed: frozenset[RoleName]) -> Any:
     if not current_user.is_authenticated:
         return redirect(url_for("identity.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
-    now = clock.now().timestamp()
-    idle_limit = current_app.config["SESSION_IDLE_MINUTES"] * 60
-    last_seen = session.get("last_seen")
-    if last_seen is None or now - last_seen > idle_limit:
-        logout_user()
-        session.clear()
+    if not _session_still_active():
         flash(
             f"You were signed out after {current_app.config['SESSION_IDLE_MINUTES']} minutes without activity. "
             "Please sign in again.",
             "info",
         )
         return redirect(url_for("identity.login"))
-    session["last_seen"] = now
     _act_as(current_user.id, current_user.full_name)
     if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         flash("Choose a new password before you continue.", "info")
@@ -137,9 +131,29 @@ def _enforce_web(allowed: frozenset[RoleName]) -> Any:
     return None
 
 
+def _session_still_active() -> bool:
+    """End a signed-in session that was idle too long; otherwise note this request's activity."""
+    now = clock.now().timestamp()
+    last_seen = session.get("last_seen")
+    if last_seen is None or now - last_seen > current_app.config["SESSION_IDLE_MINUTES"] * 60:
+        logout_user()
+        session.clear()
+        return False
+    session["last_seen"] = now
+    return True
+
+
 def _enforce_api(allowed: frozenset[RoleName]) -> Any:
     from lims.identity.service import authenticate_api_token
 
+    if "Authorization" not in request.headers and request.method == "GET" and current_user.is_authenticated \
+            and current_user.has_any_role(allowed & STAFF):
+        # Staff read the API from a signed-in browser session; reading changes
+        # nothing, so no CSRF token is needed, and writing always needs one.
+        if not _session_still_active():
+            return refuse(401, "Your session ended after a period without activity; sign in again.")
+        _act_as(current_user.id, current_user.full_name)
+        return None
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         return refuse(401, "Send an API token in the header 'Authorization: Bearer <token>'.")

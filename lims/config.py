@@ -21,6 +21,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("LIMS_DISPLAY_TIMEZONE", "UTC", "IANA time zone used to show times (stored in UTC)"),
     ("LIMS_AUDIT_CHECKPOINT_PATH", "<instance>/audit-checkpoints.jsonl",
      "file outside the database where `lims audit checkpoint` anchors the audit chain's head"),
+    ("LIMS_CALIBRATION_DUE_SOON_DAYS", "14",
+     "days before a calibration falls due from which equipment shows as due soon"),
     ("LIMS_SECURE_COOKIES", "true",
      "send cookies over HTTPS only; `lims serve` turns this off for plain-HTTP development"),
 )
@@ -94,6 +96,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         or f"sqlite:///{instance_path / 'lims.sqlite3'}",
         "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(instance_path),
         "SESSION_IDLE_MINUTES": _positive_int("LIMS_SESSION_IDLE_MINUTES", 15),
+        "CALIBRATION_DUE_SOON_DAYS": _positive_int("LIMS_CALIBRATION_DUE_SOON_DAYS", 14),
         "AUDIT_CHECKPOINT_PATH": Path(
             overrides.get("AUDIT_CHECKPOINT_PATH")
             or os.environ.get("LIMS_AUDIT_CHECKPOINT_PATH")

@@ -43,14 +43,18 @@ class Secret(fields.String):
 
 
 def load_input(schema: Schema, source: MultiDict[str, str] | None = None) -> dict[str, Any]:
-    """Load form or query input through ``schema``; list fields take every value sent."""
+    """Load form or query input through ``schema``; list fields take every value sent, blank optional ones none."""
     source = request.form if source is None else source
     data: dict[str, Any] = {}
     for name, field in schema.load_fields.items():
         key = field.data_key or name
         if key not in source:
             continue
-        data[key] = source.getlist(key) if isinstance(field, fields.List) else source.get(key)
+        if isinstance(field, fields.List):
+            data[key] = source.getlist(key)
+        elif source.get(key, "").strip() or field.required:
+            data[key] = source.get(key)
+        # A browser sends an empty optional field as "": that is a field not given.
     return schema.load(data)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, String, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from lims import clock
@@ -28,7 +28,7 @@ from lims.errors import Conflict, InvalidInput, LimsError, RecordNotFound
 from lims.identity import service as identity
 from lims.identity.models import RoleName, User
 from lims.signatures import service as signatures
-from lims.signatures.models import SignatureMeaning
+from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.units import IncompatibleUnits, Measurement, difference_in_unit_of, error_of, limit_with_tolerance
 
 MAX_CERTIFICATE_BYTES = 10 * 1024 * 1024
@@ -450,6 +450,22 @@ def get_impact_assessment(session: Session, assessment_id: int) -> ImpactAssessm
 def impact_assessments(session: Session, equipment: Equipment) -> list[ImpactAssessment]:
     return list(session.scalars(select(ImpactAssessment).where(ImpactAssessment.equipment_id == equipment.id)
                                 .order_by(ImpactAssessment.opened_at.desc())))
+
+
+def open_impact_assessments(session: Session) -> list[ImpactAssessment]:
+    return list(session.scalars(select(ImpactAssessment).where(ImpactAssessment.closed_at.is_(None))
+                                .order_by(ImpactAssessment.opened_at)))
+
+
+def calibrations_awaiting_review(session: Session) -> list[CalibrationRecord]:
+    """Calibrations signed as performed and not yet reviewed by QA, oldest first."""
+    signed = select(ElectronicSignature.entity_id).where(ElectronicSignature.entity_type == CalibrationRecord.__tablename__)
+    performed = signed.where(ElectronicSignature.meaning == SignatureMeaning.PERFORMED)
+    reviewed = signed.where(ElectronicSignature.meaning == SignatureMeaning.REVIEWED)
+    record_key = func.cast(CalibrationRecord.id, String)
+    return list(session.scalars(select(CalibrationRecord)
+                                .where(record_key.in_(performed), record_key.not_in(reviewed))
+                                .order_by(CalibrationRecord.recorded_at)))
 
 
 def open_impact_assessments_count(session: Session) -> int:

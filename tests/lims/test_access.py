@@ -63,7 +63,9 @@ def test_a_client_user_is_refused_on_every_staff_route(app, client, signed_in):
     assert staff_routes
     for endpoint, method, url in staff_routes:
         response = client.open(url, method=method)
-        assert response.status_code == 403, (endpoint, method, url, response.status_code)
+        # A browser session opens the API to staff only: a client's session is not even authenticated there.
+        expected = {401, 403} if url.startswith("/api/") else {403}
+        assert response.status_code in expected, (endpoint, method, url, response.status_code)
 
 
 def test_a_client_api_token_is_refused_on_every_staff_api_route(app, client, create_user, create_organization, db_session):

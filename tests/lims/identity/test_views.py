@@ -269,3 +269,9 @@ def test_admin_token_form_requires_the_organization(client, signed_in):
     response = submit(client, "/admin/api-tokens", {"name": "uploader"})
     assert response.status_code == 422
     assert 'id="organization_id-error"' in response.text and "Choose the client organization" in response.text
+
+
+def test_users_filter_form_as_a_browser_sends_it_with_empty_choices(client, signed_in):
+    signed_in(RoleName.ADMIN)
+    response = client.get("/admin/users?q=&role=&organization_id=&status=all")
+    assert response.status_code == 200 and "Please correct" not in response.text

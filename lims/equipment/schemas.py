@@ -1,0 +1,125 @@
+"""Input of the equipment area, for forms and the API."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from lims.equipment.models import CalibrationPoint, EquipmentStatus, EquipmentType, MaintenanceKind
+from lims.units import MeasurementField
+from lims.web import FormSchema, Secret, Trimmed, reason_field
+
+
+def _required(message: str, length: int = 200) -> Trimmed:
+    return Trimmed(required=True, validate=validate.Length(max=length), error_messages={"required": message})
+
+
+class EquipmentFilterSchema(FormSchema):
+    status = fields.Enum(EquipmentStatus, by_value=True, load_default=None, allow_none=True,
+                         error_messages={"unknown": "Choose a status from the list."})
+    equipment_type = fields.Enum(EquipmentType, by_value=True, load_default=None, allow_none=True,
+                                 error_messages={"unknown": "Choose a type from the list."})
+    location = Trimmed(load_default="", validate=validate.Length(max=120))
+    q = Trimmed(load_default="", validate=validate.Length(max=120))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1), error_messages={"invalid": "Not a page number."})
+
+
+class EquipmentCreateSchema(FormSchema):
+    asset_tag = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{2,32}$",
+                        error="Use 2 to 32 letters, digits, dots, dashes or underscores."),
+                        error_messages={"required": "Enter the asset tag on the label."})
+    name = _required("Name the equipment.")
+    equipment_type = fields.Enum(EquipmentType, by_value=True, required=True,
+                                 error_messages={"required": "Choose the type.", "unknown": "Choose a type from the list."})
+    location = _required("Enter where it stands.", 120)
+    manufacturer = _required("Enter the manufacturer.", 120)
+    model = _required("Enter the model.", 120)
+    serial_number = _required("Enter the serial number.", 120)
+    calibration_interval_days = fields.Integer(
+        required=True, validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
+        error_messages={"required": "Enter the calibration interval in days.", "invalid": "Enter a whole number of days."},
+    )
+
+
+class CalibrationPointSchema(FormSchema):
+    name = _required("Name the point, e.g. 37 °C setpoint.", 120)
+    nominal = MeasurementField(required=True, error_messages={"required": "Enter the nominal value with its unit."})
+    tolerance = MeasurementField(required=True, error_messages={"required": "Enter the tolerance (±) with its unit."})
+
+
+class ReferenceStandardSchema(FormSchema):
+    identifier = _required("Enter the standard's identifier.", 64)
+    description = _required("Describe the standard.")
+    certificate_number = _required("Enter its calibration certificate number.", 120)
+    valid_until = fields.Date(required=True, error_messages={"required": "Enter the date its certificate expires.",
+                                                             "invalid": "Enter a date as YYYY-MM-DD."})
+
+
+class _CalibrationBaseSchema(FormSchema):
+    performed_on = fields.Date(required=True, error_messages={"required": "Enter the date of the calibration.",
+                                                              "invalid": "Enter a date as YYYY-MM-DD."})
+    performed_by = fields.String(load_default="internal", validate=validate.OneOf(["internal", "vendor"]))
+    vendor_name = Trimmed(load_default="", validate=validate.Length(max=200))
+    vendor_certificate_number = Trimmed(load_default="", validate=validate.Length(max=120))
+    reference_standard_id = fields.Integer(load_default=None, allow_none=True,
+                                           error_messages={"invalid": "Choose a reference standard from the list."})
+    notes = Trimmed(load_default="", validate=validate.Length(max=2000))
+    corrects_id = fields.Integer(load_default=None, allow_none=True)
+    correction_reason = Trimmed(load_default="", validate=validate.Length(max=500))
+
+    @validates_schema
+    def _vendor_named(self, data: dict, **_kwargs: object) -> None:
+        if data.get("performed_by") == "vendor" and not data.get("vendor_name"):
+            raise ValidationError("Name the vendor who calibrated it.", "vendor_name")
+
+
+def calibration_schema(points: list[CalibrationPoint]) -> Schema:
+    """The calibration form of one piece of equipment: an as-found and optional as-left reading per point."""
+    readings: dict[str, fields.Field] = {}
+    for point in points:
+        readings[f"as_found_{point.id}"] = MeasurementField(
+            required=True, error_messages={"required": f"Enter the as-found reading of {point.name}."})
+        readings[f"as_left_{point.id}"] = MeasurementField(load_default=None, allow_none=True)
+    return type("CalibrationSchema", (_CalibrationBaseSchema,), readings)()
+
+
+class MaintenanceStartSchema(FormSchema):
+    kind = fields.Enum(MaintenanceKind, by_value=True, required=True,
+                       error_messages={"required": "Choose planned or unplanned.", "unknown": "Choose planned or unplanned."})
+    description = _required("Describe the maintenance.", 2000)
+
+
+class MaintenanceCloseSchema(FormSchema):
+    outcome = _required("Describe the outcome and the checks done.", 2000)
+
+
+class ImpactCloseSchema(FormSchema):
+    conclusion = _required("Write the conclusion of the assessment.", 4000)
+    password = Secret(required=True, error_messages={"required": "Enter your password to sign."})
+
+
+class RetireSchema(FormSchema):
+    reason = reason_field("Give the reason for retiring it.")
+
+
+class CalibrationPointOutSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    nominal = MeasurementField()
+    tolerance = fields.Method("_tolerance")
+
+    def _tolerance(self, point: CalibrationPoint) -> str:
+        return f"{point.tolerance_value} {point.nominal.unit}".rstrip()
+
+
+class EquipmentOutSchema(Schema):
+    id = fields.Integer()
+    asset_tag = fields.String()
+    name = fields.String()
+    equipment_type = fields.Enum(EquipmentType, by_value=True)
+    location = fields.String()
+    manufacturer = fields.String()
+    model = fields.String()
+    serial_number = fields.String()
+    calibration_interval_days = fields.Integer()
+    last_calibrated_on = fields.Date(allow_none=True)
+    calibration_due_on = fields.Date(allow_none=True)
+    points = fields.List(fields.Nested(CalibrationPointOutSchema))

@@ -1,0 +1,282 @@
+"""Equipment pages: the list, an item with its history and drift, calibration, maintenance, impact."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from lims import clock
+from lims.access import STAFF, allow
+from lims.audit import service as audit
+from lims.db import get_session, keep_changes_despite_refusal
+from lims.equipment import charts, schemas, service
+from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType, MaintenanceKind
+from lims.errors import LimsError
+from lims.identity.models import RoleName
+from lims.identity.service import LoginFailed
+from lims.signatures import service as signatures
+from lims.web import error_status, field_errors, load_input, render_form_error
+
+blueprint = Blueprint("equipment", __name__, template_folder="templates")
+
+MANAGERS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
+CALIBRATORS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
+
+
+def _due_soon_days() -> int:
+    return current_app.config["CALIBRATION_DUE_SOON_DAYS"]
+
+
+def _filter_options() -> dict[str, Any]:
+    return {
+        "status_options": [(status.value, status.value.capitalize()) for status in EquipmentStatus],
+        "type_options": [(kind.value, kind.value.capitalize()) for kind in EquipmentType],
+    }
+
+
+@blueprint.route("/equipment")
+@allow(STAFF)
+def index() -> Any:
+    try:
+        criteria = load_input(schemas.EquipmentFilterSchema(), request.args)
+    except ValidationError as error:
+        return render_form_error("equipment/index.html", error, page=None, form=request.args, filter_args={},
+                                 **_filter_options())
+    page_number = criteria.pop("page")
+    page = service.list_equipment(
+        get_session(), service.EquipmentFilter(status=criteria["status"], equipment_type=criteria["equipment_type"],
+                                               location=criteria["location"], text=criteria["q"]),
+        due_soon_days=_due_soon_days(), page=page_number,
+    )
+    filter_args = {key: value for key, value in request.args.items() if value and key != "page"}
+    return render_template("equipment/index.html", page=page, form=request.args, errors={}, filter_args=filter_args,
+                           **_filter_options())
+
+
+@blueprint.route("/equipment/new", methods=["GET", "POST"])
+@allow(MANAGERS)
+def new() -> Any:
+    if request.method == "GET":
+        return render_template("equipment/new.html", errors={}, form=MultiDict(), **_filter_options())
+    try:
+        data = load_input(schemas.EquipmentCreateSchema())
+        equipment = service.create_equipment(get_session(), **data, owner=current_user)
+    except (ValidationError, LimsError) as error:
+        return render_form_error("equipment/new.html", error, **_filter_options())
+    flash(f"{equipment.asset_tag} is registered. Add its calibration points next.", "success")
+    return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
+
+
+def _equipment_page(equipment: Equipment, *, errors: dict | None = None, status: int = 200) -> Any:
+    db = get_session()
+    context = {
+        "equipment": equipment,
+        "status": service.status_of(db, equipment, due_soon_days=_due_soon_days()),
+        "calibrations": service.calibration_history(db, equipment),
+        "maintenance": service.maintenance_history(db, equipment),
+        "uses": service.recent_uses(db, equipment),
+        "assessments": service.impact_assessments(db, equipment),
+        "chart": charts.drift_chart(service.drift(db, equipment)),
+        "maintenance_kinds": [(kind.value, kind.value.capitalize()) for kind in MaintenanceKind],
+    }
+    return render_template("equipment/show.html", errors=errors or {}, form=request.form, **context), status
+
+
+@blueprint.route("/equipment/<int:equipment_id>")
+@allow(STAFF)
+def show(equipment_id: int) -> Any:
+    return _equipment_page(service.get_equipment(get_session(), equipment_id))
+
+
+@blueprint.route("/equipment/<int:equipment_id>/points", methods=["POST"])
+@allow(MANAGERS)
+def add_point(equipment_id: int) -> Any:
+    db = get_session()
+    equipment = service.get_equipment(db, equipment_id)
+    try:
+        data = load_input(schemas.CalibrationPointSchema())
+        service.add_calibration_point(db, equipment, **data)
+    except (ValidationError, LimsError) as error:
+        return _form_error_on_page(equipment, error)
+    flash(f"Calibration point “{data['name']}” added.", "success")
+    return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
+
+
+def _form_error_on_page(equipment: Equipment, error: ValidationError | LimsError) -> Any:
+    get_session().rollback()  # the page is drawn again from what is stored
+    return _equipment_page(equipment, errors=field_errors(error), status=error_status(error))
+
+
+@blueprint.route("/equipment/<int:equipment_id>/retire", methods=["POST"])
+@allow(MANAGERS)
+def retire(equipment_id: int) -> Any:
+    db = get_session()
+    equipment = service.get_equipment(db, equipment_id)
+    try:
+        service.retire_equipment(db, equipment, reason=load_input(schemas.RetireSchema())["reason"])
+    except (ValidationError, LimsError) as error:
+        return _form_error_on_page(equipment, error)
+    flash(f"{equipment.asset_tag} is retired.", "success")
+    return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
+
+
+# Calibration
+
+
+def _calibration_form(equipment: Equipment, corrects: Any = None) -> dict[str, Any]:
+    standards = service.list_reference_standards(get_session())
+    return {
+        "equipment": equipment,
+        "points": [point for point in equipment.points if point.active],
+        "standards": standards,
+        "standard_options": [(standard.id, f"{standard.identifier}: {standard.description} "
+                                           f"(valid until {standard.valid_until.isoformat()})") for standard in standards],
+        "today": clock.now().date(),
+        "corrects": corrects,
+    }
+
+
+@blueprint.route("/equipment/<int:equipment_id>/calibrations/new", methods=["GET", "POST"])
+@allow(CALIBRATORS)
+def new_calibration(equipment_id: int) -> Any:
+    db = get_session()
+    equipment = service.get_equipment(db, equipment_id)
+    corrects_id = request.values.get("corrects_id", type=int)
+    corrects = service.get_calibration(db, corrects_id) if corrects_id else None
+    context = _calibration_form(equipment, corrects)
+    if request.method == "GET":
+        return render_template("equipment/calibration_new.html", errors={}, form=MultiDict(), **context)
+    points = context["points"]
+    try:
+        data = load_input(schemas.calibration_schema(points))
+        upload = request.files.get("certificate")
+        certificate = service.Certificate(upload.filename or "certificate", upload.read()) \
+            if upload is not None and upload.filename else None
+        vendor = data["performed_by"] == "vendor"
+        standard = next((s for s in context["standards"] if s.id == data["reference_standard_id"]), None)
+        record = service.record_calibration(
+            db, equipment, performed_on=data["performed_on"], recorded_by=current_user,
+            readings=[service.ReadingInput(point.id, data[f"as_found_{point.id}"], data[f"as_left_{point.id}"])
+                      for point in points],
+            reference_standard=standard, vendor_name=data["vendor_name"] if vendor else None,
+            vendor_certificate_number=data["vendor_certificate_number"] if vendor else None,
+            certificate=certificate, notes=data["notes"], corrects=corrects, correction_reason=data["correction_reason"],
+        )
+    except (ValidationError, LimsError) as error:
+        return render_form_error("equipment/calibration_new.html", error, **context)
+    flash("Calibration recorded. Sign it as performed to complete it.", "success")
+    return redirect(url_for("equipment.calibration", record_id=record.id), 303)
+
+
+@blueprint.route("/equipment/calibrations/<int:record_id>")
+@allow(STAFF)
+def calibration(record_id: int) -> Any:
+    db = get_session()
+    record = service.get_calibration(db, record_id)
+    return render_template("equipment/calibration.html", record=record,
+                           signatures=signatures.signatures_of(db, record))
+
+
+@blueprint.route("/equipment/calibrations/<int:record_id>/certificate")
+@allow(STAFF)
+def certificate(record_id: int) -> Any:
+    db = get_session()
+    record = service.get_calibration(db, record_id)
+    if record.certificate is None:
+        return render_template("error.html", status=404, message="This calibration has no certificate file.",
+                               errors={}), 404
+    audit.record(db, "export.certificate", entity=record, details={"sha256": record.certificate_sha256})
+    return Response(record.certificate, mimetype=record.certificate_media_type,
+                    headers={"Content-Disposition": f'attachment; filename="calibration-{record.id}-certificate"'})
+
+
+# Maintenance
+
+
+@blueprint.route("/equipment/<int:equipment_id>/maintenance", methods=["POST"])
+@allow(CALIBRATORS)
+def start_maintenance(equipment_id: int) -> Any:
+    db = get_session()
+    equipment = service.get_equipment(db, equipment_id)
+    try:
+        data = load_input(schemas.MaintenanceStartSchema())
+        service.start_maintenance(db, equipment, kind=data["kind"], description=data["description"], user=current_user)
+    except (ValidationError, LimsError) as error:
+        return _form_error_on_page(equipment, error)
+    flash(f"{equipment.asset_tag} is under maintenance and cannot be used until it is closed.", "success")
+    return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
+
+
+@blueprint.route("/equipment/maintenance/<int:record_id>/close", methods=["POST"])
+@allow(CALIBRATORS)
+def close_maintenance(record_id: int) -> Any:
+    db = get_session()
+    record = service.get_maintenance(db, record_id)
+    equipment = service.get_equipment(db, record.equipment_id)
+    try:
+        service.close_maintenance(db, record, outcome=load_input(schemas.MaintenanceCloseSchema())["outcome"],
+                                  user=current_user)
+    except (ValidationError, LimsError) as error:
+        return _form_error_on_page(equipment, error)
+    flash("Maintenance closed.", "success")
+    return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
+
+
+# Out-of-tolerance impact
+
+
+@blueprint.route("/equipment/impact/<int:assessment_id>", methods=["GET", "POST"])
+@allow(STAFF)
+def impact(assessment_id: int) -> Any:
+    db = get_session()
+    assessment = service.get_impact_assessment(db, assessment_id)
+    context = {"assessment": assessment, "uses": service.affected_uses(db, assessment),
+               "signatures": signatures.signatures_of(db, assessment)}
+    if request.method == "GET":
+        return render_template("equipment/impact.html", errors={}, form=MultiDict(), **context)
+    try:
+        data = load_input(schemas.ImpactCloseSchema())
+        service.close_impact_assessment(db, assessment, conclusion=data["conclusion"], user=current_user,
+                                        password=data["password"], client_address=request.remote_addr)
+    except LoginFailed as error:
+        keep_changes_despite_refusal()  # the failed attempt counts toward lockout
+        return render_form_error("equipment/impact.html", error, **context)
+    except (ValidationError, LimsError) as error:
+        return render_form_error("equipment/impact.html", error, **context)
+    flash("Impact assessment closed and signed.", "success")
+    return redirect(url_for("equipment.impact", assessment_id=assessment.id), 303)
+
+
+@blueprint.route("/equipment/review")
+@allow(RoleName.QA)
+def review() -> Any:
+    db = get_session()
+    return render_template("equipment/review.html", calibrations=service.calibrations_awaiting_review(db),
+                           assessments=service.open_impact_assessments(db))
+
+
+# Reference standards
+
+
+def _standards_context() -> dict[str, Any]:
+    return {"standards": service.list_reference_standards(get_session()), "today": clock.now().date()}
+
+
+@blueprint.route("/equipment/standards")
+@allow(STAFF)
+def standards() -> Any:
+    return render_template("equipment/standards.html", errors={}, form=MultiDict(), **_standards_context())
+
+
+@blueprint.route("/equipment/standards", methods=["POST"])
+@allow(MANAGERS)
+def new_standard() -> Any:
+    try:
+        service.create_reference_standard(get_session(), **load_input(schemas.ReferenceStandardSchema()))
+    except (ValidationError, LimsError) as error:
+        return render_form_error("equipment/standards.html", error, **_standards_context())
+    flash("Reference standard registered.", "success")
+    return redirect(url_for("equipment.standards"), 303)
