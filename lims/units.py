@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
@@ -66,6 +67,9 @@ def _symbol(name: str) -> str:
     return {"cell": "cells", "copy": "copies"}.get(symbol, symbol)
 
 
+# Units are re-read from their text at every conversion; pint parses text slowly.
+# Bounded, because the text is typed by users; the registry is complete at import.
+@lru_cache(maxsize=1024)
 def format_unit(unit: pint.Unit) -> str:
     """The LIMS's text for a unit: lab symbols (mL, µL, °C, %), parseable back."""
     numerator, denominator = [], []
@@ -80,6 +84,7 @@ def format_unit(unit: pint.Unit) -> str:
     return "" if text == "1" else text
 
 
+@lru_cache(maxsize=1024)
 def _parse_unit(text: str) -> pint.Unit:
     cleaned = text.strip()
     if not cleaned:

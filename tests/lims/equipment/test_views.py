@@ -1,0 +1,211 @@
+"""Equipment pages through HTTP: registry, calibration form with upload, maintenance, impact, review."""
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from lims import clock
+from lims.equipment.models import CalibrationRecord, Equipment, ImpactAssessment, MaintenanceRecord
+from lims.identity import service as identity
+from lims.identity.models import RoleName
+from tests.helpers import PASSWORD, csrf_token_from, login, submit
+
+TODAY = date(2030, 6, 15)
+
+
+def freeze_today() -> None:
+    clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 9, tzinfo=timezone.utc))
+
+
+def test_manager_registers_equipment_and_adds_a_point(client, db_session, signed_in):
+    signed_in(RoleName.MANAGER)
+    response = submit(client, "/equipment/new", {
+        "asset_tag": "inc-007", "name": "CO2 incubator", "equipment_type": "incubator", "location": "Cleanroom B",
+        "manufacturer": "Thermo", "model": "Heracell", "serial_number": "42", "calibration_interval_days": "180",
+    })
+    assert response.status_code == 303
+    page_url = response.headers["Location"]
+    added = submit(client, page_url, {"name": "37 °C setpoint", "nominal": "37 °C", "tolerance": "0.5 °C"},
+                   action=page_url + "/points")
+    assert added.status_code == 303
+    page = client.get(page_url).text
+    assert "INC-007" in page and "37 °C setpoint" in page and "Calibration overdue" in page
+
+
+def test_registration_errors_sit_next_to_their_fields(client, signed_in):
+    signed_in(RoleName.MANAGER)
+    response = submit(client, "/equipment/new", {"asset_tag": "x", "calibration_interval_days": "soon"})
+    assert response.status_code == 422
+    for field in ("asset_tag", "name", "equipment_type", "calibration_interval_days"):
+        assert f'id="{field}-error"' in response.text
+
+
+def test_a_bad_unit_in_a_point_is_refused_with_the_reason(client, create_equipment, db_session, signed_in):
+    equipment = create_equipment(points=())
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    response = submit(client, f"/equipment/{equipment.id}", {"name": "p", "nominal": "37 °C", "tolerance": "5 mL"},
+                      action=f"/equipment/{equipment.id}/points")
+    assert response.status_code == 422 and "cannot apply to a value in °C" in response.text
+
+
+def test_technicians_cannot_register_equipment(client, signed_in):
+    signed_in(RoleName.TECHNICIAN)
+    assert client.get("/equipment/new").status_code == 403
+
+
+def test_list_filters_by_derived_status(client, create_equipment, calibrate, db_session, signed_in):
+    freeze_today()
+    overdue = create_equipment(asset_tag="OLD-1")
+    fine = create_equipment(asset_tag="NEW-1")
+    calibrate(fine, "37 °C")
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    listed = client.get("/equipment?status=calibration+overdue").text
+    assert overdue.asset_tag in listed and fine.asset_tag not in listed
+    assert 'data-status="in service"' in client.get("/equipment?status=in+service").text
+    assert client.get("/equipment?status=broken").status_code == 422
+
+
+def record_form(client, equipment, readings: dict[str, str], **fields):
+    page = client.get(f"/equipment/{equipment.id}/calibrations/new")
+    assert page.status_code == 200
+    data = {"csrf_token": csrf_token_from(page.text), "performed_on": TODAY.isoformat(), "performed_by": "internal",
+            **readings, **fields}
+    return client.post(f"/equipment/{equipment.id}/calibrations/new", data=data, content_type="multipart/form-data")
+
+
+def test_technician_records_a_calibration_with_a_certificate(client, create_equipment, reference_standard,
+                                                              db_session, signed_in):
+    freeze_today()
+    equipment = create_equipment()
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    point = equipment.points[0]
+    response = record_form(client, equipment, {f"as_found_{point.id}": "99.1 °F"},
+                           reference_standard_id=str(reference_standard.id),
+                           certificate=(io.BytesIO(b"%PDF-1.7 cert"), "cert.pdf"))
+    assert response.status_code == 303
+    record_page = client.get(response.headers["Location"]).text
+    assert "Pass" in record_page and "Sign as performed" in record_page and "cert.pdf" in record_page
+    assert "Calibration due soon" not in client.get(f"/equipment/{equipment.id}").text
+    assert "In service" in client.get(f"/equipment/{equipment.id}").text
+
+
+def test_malformed_upload_and_bad_readings_change_nothing(client, create_equipment, reference_standard,
+                                                          db_session, signed_in):
+    freeze_today()
+    equipment = create_equipment()
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    point = equipment.points[0]
+    bad_file = record_form(client, equipment, {f"as_found_{point.id}": "37 °C"},
+                           reference_standard_id=str(reference_standard.id),
+                           certificate=(io.BytesIO(b"MZ executable"), "cert.pdf"))
+    assert bad_file.status_code == 422 and "PDF, PNG or JPEG" in bad_file.text
+    bad_unit = record_form(client, equipment, {f"as_found_{point.id}": "37 furlongs"},
+                           reference_standard_id=str(reference_standard.id))
+    assert bad_unit.status_code == 422 and f'id="as_found_{point.id}-error"' in bad_unit.text
+    missing = record_form(client, equipment, {}, reference_standard_id=str(reference_standard.id))
+    assert missing.status_code == 422 and "Enter the as-found reading" in missing.text
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count()).select_from(CalibrationRecord)) == 0
+
+
+def test_performer_signs_then_qa_reviews_from_the_queue(app, client, create_equipment, calibrate, create_user,
+                                                        db_session, signed_in):
+    freeze_today()
+    technician = signed_in(RoleName.TECHNICIAN)
+    equipment = create_equipment()
+    record = calibrate(equipment, "37 °C", recorded_by=technician)
+    db_session.commit()
+    sign_url = f"/sign/calibration_record/{record.id}/performed"
+    assert submit(client, sign_url, {"password": PASSWORD}).status_code == 303
+    qa_client = app.test_client()
+    reviewer = create_user(RoleName.QA)
+    db_session.commit()
+    assert login(qa_client, reviewer).status_code == 302
+    queue = qa_client.get("/equipment/review").text
+    assert f"/equipment/calibrations/{record.id}" in queue
+    assert submit(qa_client, f"/sign/calibration_record/{record.id}/reviewed", {"password": PASSWORD}).status_code == 303
+    assert f"/equipment/calibrations/{record.id}" not in qa_client.get("/equipment/review").text
+
+
+def test_maintenance_takes_equipment_out_of_service_until_closed(client, create_equipment, calibrate, db_session,
+                                                                 signed_in):
+    freeze_today()
+    equipment = create_equipment()
+    calibrate(equipment, "37 °C")
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    page = f"/equipment/{equipment.id}"
+    assert submit(client, page, {"kind": "unplanned", "description": "Fan noise"},
+                  action=f"{page}/maintenance").status_code == 303
+    assert "Under maintenance" in client.get(page).text
+    refused = submit(client, page, {"outcome": ""},
+                     action=f"/equipment/maintenance/{_open_maintenance_id(db_session, equipment)}/close")
+    assert refused.status_code == 422 and "Describe the outcome" in refused.text
+    closed = submit(client, page, {"outcome": "Fan replaced"},
+                    action=f"/equipment/maintenance/{_open_maintenance_id(db_session, equipment)}/close")
+    assert closed.status_code == 303 and "In service" in client.get(page).text
+
+
+def _open_maintenance_id(db_session, equipment: Equipment) -> int:
+    db_session.expire_all()
+    return db_session.scalar(select(MaintenanceRecord.id).where(MaintenanceRecord.equipment_id == equipment.id,
+                                                               MaintenanceRecord.closed_at.is_(None)))
+
+
+def test_qa_closes_an_impact_assessment_on_its_page(client, create_equipment, calibrate, db_session, signed_in):
+    freeze_today()
+    equipment = create_equipment()
+    calibrate(equipment, "39 °C")
+    db_session.commit()
+    assessment = db_session.scalars(select(ImpactAssessment)).one()
+    signed_in(RoleName.QA)
+    url = f"/equipment/impact/{assessment.id}"
+    wrong = submit(client, url, {"conclusion": "No impact", "password": "not-my-password"})
+    assert wrong.status_code == 401
+    db_session.expire_all()
+    assert db_session.get(ImpactAssessment, assessment.id).closed_at is None
+    closed = submit(client, url, {"conclusion": "No batches used it in the period.", "password": PASSWORD})
+    assert closed.status_code == 303
+    page = client.get(url).text
+    assert "No batches used it in the period." in page and "Reviewed" in page
+
+
+def test_drift_chart_is_drawn_inline(client, create_equipment, calibrate, db_session, signed_in):
+    equipment = create_equipment()
+    for days_ago, reading in ((90, "37.1 °C"), (1, "36.9 °C")):
+        clock.freeze(datetime(2030, 6, 15, tzinfo=timezone.utc) - timedelta(days=days_ago))
+        calibrate(equipment, reading)
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    page = client.get(f"/equipment/{equipment.id}").text
+    assert "<svg" in page and "<polyline" in page and page.count('<circle') == 2
+
+
+def test_api_lists_equipment_with_status_for_staff_sessions(client, create_equipment, calibrate, db_session,
+                                                            signed_in):
+    freeze_today()
+    fine = create_equipment(asset_tag="API-1")
+    calibrate(fine, "37 °C")
+    create_equipment(asset_tag="API-2")
+    db_session.commit()
+    signed_in(RoleName.QA)
+    listed = client.get("/api/v1/equipment?status=calibration+overdue").json
+    assert [item["asset_tag"] for item in listed["items"]] == ["API-2"]
+    assert listed["items"][0]["status"] == "calibration overdue"
+    detail = client.get(f"/api/v1/equipment/{fine.id}").json
+    assert detail["status"] == "in service" and detail["points"][0]["nominal"] == "37 °C"
+    assert client.get("/api/v1/equipment?status=broken").status_code == 422
+
+
+def test_api_refuses_anonymous_callers_and_client_tokens(client, create_user, create_organization, db_session):
+    admin = create_user(RoleName.ADMIN)
+    _, token = identity.issue_api_token(db_session, organization=create_organization(), name="x", actor=admin)
+    db_session.commit()
+    assert client.get("/api/v1/equipment").status_code == 401
+    assert client.get("/api/v1/equipment", headers={"Authorization": f"Bearer {token}"}).status_code == 403
