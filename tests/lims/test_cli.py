@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from lims import clock
 from lims.cli import cli
 from lims.demo import ACCOUNTS
+from lims.equipment import service as equipment
+from lims.equipment.models import Equipment, EquipmentStatus
 from lims.identity import service
 from lims.identity.models import Organization, RoleName, User
 from tests.helpers import PASSWORD
@@ -120,6 +122,18 @@ def test_demo_loads_every_role_and_can_run_again(run, db_session):
         assert account.role in user.role_names
         assert account.username in first.output and account.password in first.output
     assert {account.role for account in ACCOUNTS} == set(RoleName)
+
+
+def test_demo_equipment_shows_every_status_a_lab_meets(run, db_session):
+    assert run("demo").exit_code == 0
+    db_session.expire_all()
+    statuses = {item.asset_tag: equipment.status_of(db_session, item, due_soon_days=14)
+                for item in db_session.scalars(select(Equipment))}
+    assert statuses["INC-001"] == EquipmentStatus.IN_SERVICE
+    assert statuses["BSC-002"] == EquipmentStatus.DUE_SOON
+    assert statuses["CEN-003"] == EquipmentStatus.OVERDUE
+    assert statuses["PIP-004"] == EquipmentStatus.OUT_OF_TOLERANCE
+    assert statuses["CNT-006"] == EquipmentStatus.UNDER_MAINTENANCE
 
 
 def test_readme_lists_every_demo_account_with_its_password():
