@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import audit, dashboard
+from bench import audit, dashboard, equipment, units
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "audit-overhead": Benchmark(audit.run_overhead, "updates per measurement", 10_000),
     "audit-verify": Benchmark(audit.run_verify, "events in the chain", 1_000_000),
     "audit-viewer": Benchmark(audit.run_viewer, "events in the chain", 1_000_000),
+    "units": Benchmark(units.run, "parse + convert + compare operations per measurement", 100_000),
+    "equipment-list": Benchmark(equipment.run, "items in the larger registry", 100_000),
 }
 
 

@@ -76,6 +76,7 @@ class Equipment(Controlled, Base):
     last_calibrated_on: Mapped[date | None]
     calibration_due_on: Mapped[date | None]
     out_of_tolerance: Mapped[bool] = mapped_column(default=False, index=True)
+    under_maintenance: Mapped[bool] = mapped_column(default=False)
     retired_at: Mapped[datetime | None]
     retirement_reason: Mapped[str | None] = mapped_column(Text)
 

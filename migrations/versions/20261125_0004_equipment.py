@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('last_calibrated_on', sa.Date(), nullable=True),
     sa.Column('calibration_due_on', sa.Date(), nullable=True),
     sa.Column('out_of_tolerance', sa.Boolean(), nullable=False),
+    sa.Column('under_maintenance', sa.Boolean(), nullable=False),
     sa.Column('retired_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('retirement_reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['owner_id'], ['user_account.id'], name=op.f('fk_equipment_owner_id_user_account')),
