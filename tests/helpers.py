@@ -29,3 +29,9 @@ def submit(client: FlaskClient, form_page: str, data: dict, action: str | None =
 def login(client: FlaskClient, user: User | str, password: str = PASSWORD):
     username = user if isinstance(user, str) else user.username
     return submit(client, "/login", {"username": username, "password": password})
+
+
+def duplicate_ids(html: str) -> list[str]:
+    """Element ids used more than once (they break label and error associations)."""
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    return sorted({element_id for element_id in ids if ids.count(element_id) > 1})

@@ -39,6 +39,16 @@ class EquipmentCreateSchema(FormSchema):
     )
 
 
+class EquipmentUpdateSchema(FormSchema):
+    name = _required("Name the equipment.")
+    location = _required("Enter where it stands.", 120)
+    calibration_interval_days = fields.Integer(
+        required=True, validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
+        error_messages={"required": "Enter the calibration interval in days.", "invalid": "Enter a whole number of days."},
+    )
+    reason = reason_field()
+
+
 class CalibrationPointSchema(FormSchema):
     name = _required("Name the point, e.g. 37 °C setpoint.", 120)
     nominal = MeasurementField(required=True, error_messages={"required": "Enter the nominal value with its unit."})

@@ -144,6 +144,20 @@ def create_equipment(session: Session, *, asset_tag: str, name: str, equipment_t
     return equipment
 
 
+def update_equipment(session: Session, equipment: Equipment, *, name: str, location: str,
+                     calibration_interval_days: int, reason: str) -> Equipment:
+    """Change an item's name, location or interval; a new interval moves the due date with it."""
+    if calibration_interval_days <= 0:
+        raise InvalidInput("The calibration interval must be at least one day.", field="calibration_interval_days")
+    with audit.reason_for_change(session, reason):
+        equipment.name = name
+        equipment.location = location
+        equipment.calibration_interval_days = calibration_interval_days
+        if equipment.last_calibrated_on is not None and not equipment.out_of_tolerance:
+            equipment.calibration_due_on = equipment.last_calibrated_on + timedelta(days=calibration_interval_days)
+    return equipment
+
+
 def retire_equipment(session: Session, equipment: Equipment, *, reason: str) -> Equipment:
     """Take equipment out of use for good (it stays in the registry with its history)."""
     if equipment.retired_at is not None:

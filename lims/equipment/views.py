@@ -91,6 +91,19 @@ def show(equipment_id: int) -> Any:
     return _equipment_page(service.get_equipment(get_session(), equipment_id))
 
 
+@blueprint.route("/equipment/<int:equipment_id>/edit", methods=["POST"])
+@allow(MANAGERS)
+def edit(equipment_id: int) -> Any:
+    db = get_session()
+    equipment = service.get_equipment(db, equipment_id)
+    try:
+        service.update_equipment(db, equipment, **load_input(schemas.EquipmentUpdateSchema()))
+    except (ValidationError, LimsError) as error:
+        return _form_error_on_page(equipment, error)
+    flash(f"{equipment.asset_tag} is updated.", "success")
+    return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
+
+
 @blueprint.route("/equipment/<int:equipment_id>/points", methods=["POST"])
 @allow(MANAGERS)
 def add_point(equipment_id: int) -> Any:

@@ -10,7 +10,7 @@ from lims import clock
 from lims.equipment.models import CalibrationRecord, Equipment, ImpactAssessment, MaintenanceRecord
 from lims.identity import service as identity
 from lims.identity.models import RoleName
-from tests.helpers import PASSWORD, csrf_token_from, login, submit
+from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, login, submit
 
 TODAY = date(2030, 6, 15)
 
@@ -209,3 +209,33 @@ def test_api_refuses_anonymous_callers_and_client_tokens(client, create_user, cr
     db_session.commit()
     assert client.get("/api/v1/equipment").status_code == 401
     assert client.get("/api/v1/equipment", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+
+
+def test_manager_moves_equipment_with_a_reason_and_a_new_interval_moves_the_due_date(
+        client, create_equipment, calibrate, db_session, signed_in):
+    freeze_today()
+    equipment = create_equipment(interval=180)
+    calibrate(equipment, "37 °C")
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    page = f"/equipment/{equipment.id}"
+    refused = submit(client, page, {"name": equipment.name, "location": "Cleanroom C",
+                                    "calibration_interval_days": "90", "reason": ""}, action=f"{page}/edit")
+    assert refused.status_code == 422 and "Give the reason" in refused.text
+    moved = submit(client, page, {"name": equipment.name, "location": "Cleanroom C",
+                                  "calibration_interval_days": "90", "reason": "Moved for the new suite"},
+                   action=f"{page}/edit")
+    assert moved.status_code == 303
+    db_session.expire_all()
+    stored = db_session.get(Equipment, equipment.id)
+    assert (stored.location, stored.calibration_due_on) == ("Cleanroom C", TODAY + timedelta(days=90))
+
+
+def test_the_equipment_page_with_all_its_forms_has_unique_element_ids(client, create_equipment, calibrate,
+                                                                      db_session, signed_in):
+    freeze_today()
+    equipment = create_equipment()
+    calibrate(equipment, "37 °C")
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    assert duplicate_ids(client.get(f"/equipment/{equipment.id}").text) == []

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from lims import clock
 from lims.identity import service
 from lims.identity.models import ApiToken, RoleName, User
-from tests.helpers import PASSWORD, csrf_token_from, login, submit
+from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, login, submit
 
 
 def test_login_with_the_right_password_opens_the_dashboard(client, create_user, db_session):
@@ -275,3 +275,10 @@ def test_users_filter_form_as_a_browser_sends_it_with_empty_choices(client, sign
     signed_in(RoleName.ADMIN)
     response = client.get("/admin/users?q=&role=&organization_id=&status=all")
     assert response.status_code == 200 and "Please correct" not in response.text
+
+
+def test_the_user_page_with_all_its_forms_has_unique_element_ids(client, create_user, db_session, signed_in):
+    user = create_user()
+    db_session.commit()
+    signed_in(RoleName.ADMIN)
+    assert duplicate_ids(client.get(f"/admin/users/{user.id}").text) == []
