@@ -30,7 +30,7 @@ class PointChart:
     band_bottom: float
     zero_y: float
     y_labels: list[tuple[float, str]]
-    x_labels: list[tuple[float, str]]
+    x_labels: list[tuple[float, str, str]]
 
 
 def drift_chart(series_list: list[DriftSeries]) -> list[PointChart]:
@@ -68,7 +68,9 @@ def drift_chart(series_list: list[DriftSeries]) -> list[PointChart]:
             zero_y=y_of(0.0),
             y_labels=[(y_of(tolerance), f"+{series.tolerance}"), (y_of(0.0), "0"),
                       (y_of(-tolerance), f"-{series.tolerance}")],
-            x_labels=[(markers[0].x, first.isoformat())] + ([(markers[-1].x, last.isoformat())] if len(markers) > 1 else []),
+            # The first date reads rightwards from its marker, the last leftwards, so neither leaves the chart.
+            x_labels=[(markers[0].x, first.isoformat(), "start" if len(markers) > 1 else "middle")]
+            + ([(markers[-1].x, last.isoformat(), "end")] if len(markers) > 1 else []),
         ))
     return charts
 
