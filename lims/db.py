@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app, g
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from lims.errors import RecordNotFound
 
 #: Stable constraint names, so alembic revisions name the same thing on both engines.
 NAMING_CONVENTION = {
@@ -92,6 +94,17 @@ class Database:
         self.session_factory = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+
+
+Record = TypeVar("Record")
+
+
+def get_record(session: Session, model: type[Record], record_id: int, label: str) -> Record:
+    """Load a record by id, or raise RecordNotFound naming what was looked for."""
+    record = session.get(model, record_id)
+    if record is None:
+        raise RecordNotFound(f"There is no {label} with id {record_id}.")
+    return record
 
 
 def database() -> Database:

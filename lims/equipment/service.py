@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import service as audit
+from lims.db import get_record
 from lims.equipment.models import (
     CalibrationPoint,
     CalibrationReading,
@@ -24,7 +25,7 @@ from lims.equipment.models import (
     MaintenanceRecord,
     ReferenceStandard,
 )
-from lims.errors import Conflict, InvalidInput, LimsError, RecordNotFound
+from lims.errors import Conflict, InvalidInput, LimsError
 from lims.identity import service as identity
 from lims.identity.models import RoleName, User
 from lims.signatures import service as signatures
@@ -118,10 +119,7 @@ def count_with_status(session: Session, statuses: frozenset[EquipmentStatus], *,
 
 
 def get_equipment(session: Session, equipment_id: int) -> Equipment:
-    equipment = session.get(Equipment, equipment_id)
-    if equipment is None:
-        raise RecordNotFound(f"There is no equipment with id {equipment_id}.")
-    return equipment
+    return get_record(session, Equipment, equipment_id, "equipment")
 
 
 def create_equipment(session: Session, *, asset_tag: str, name: str, equipment_type: EquipmentType, location: str,
@@ -361,10 +359,7 @@ def _last_passing_calibration(session: Session, equipment: Equipment) -> Calibra
 
 
 def get_calibration(session: Session, record_id: int) -> CalibrationRecord:
-    record = session.get(CalibrationRecord, record_id)
-    if record is None:
-        raise RecordNotFound(f"There is no calibration record with id {record_id}.")
-    return record
+    return get_record(session, CalibrationRecord, record_id, "calibration record")
 
 
 def calibration_history(session: Session, equipment: Equipment) -> list[CalibrationRecord]:
@@ -443,10 +438,7 @@ def close_maintenance(session: Session, record: MaintenanceRecord, *, outcome: s
 
 
 def get_maintenance(session: Session, record_id: int) -> MaintenanceRecord:
-    record = session.get(MaintenanceRecord, record_id)
-    if record is None:
-        raise RecordNotFound(f"There is no maintenance record with id {record_id}.")
-    return record
+    return get_record(session, MaintenanceRecord, record_id, "maintenance record")
 
 
 def maintenance_history(session: Session, equipment: Equipment) -> list[MaintenanceRecord]:
@@ -458,10 +450,7 @@ def maintenance_history(session: Session, equipment: Equipment) -> list[Maintena
 
 
 def get_impact_assessment(session: Session, assessment_id: int) -> ImpactAssessment:
-    assessment = session.get(ImpactAssessment, assessment_id)
-    if assessment is None:
-        raise RecordNotFound(f"There is no impact assessment with id {assessment_id}.")
-    return assessment
+    return get_record(session, ImpactAssessment, assessment_id, "impact assessment")
 
 
 def impact_assessments(session: Session, equipment: Equipment) -> list[ImpactAssessment]:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from lims.identity.models import (
     User,
     user_role,
 )
+from lims.db import get_record
 from lims.pagination import Page, paginate
 
 MIN_PASSWORD_LENGTH = 12
@@ -123,10 +123,7 @@ def list_organizations(session: Session, *, kind: OrganizationKind | None = None
 
 
 def get_organization(session: Session, organization_id: int) -> Organization:
-    organization = session.get(Organization, organization_id)
-    if organization is None:
-        raise RecordNotFound(f"There is no organization with id {organization_id}.")
-    return organization
+    return get_record(session, Organization, organization_id, "organization")
 
 
 def organization_by_code(session: Session, code: str) -> Organization:
@@ -251,10 +248,7 @@ def locked_users_count(session: Session) -> int:
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise RecordNotFound(f"There is no user with id {user_id}.")
-    return user
+    return get_record(session, User, user_id, "user")
 
 
 def user_by_username(session: Session, username: str) -> User:
@@ -552,10 +546,7 @@ def _check_may_manage_tokens_of(actor: User, organization: Organization) -> None
 
 
 def get_api_token(session: Session, token_id: int) -> ApiToken:
-    token = session.get(ApiToken, token_id)
-    if token is None:
-        raise RecordNotFound(f"There is no API token with id {token_id}.")
-    return token
+    return get_record(session, ApiToken, token_id, "API token")
 
 
 def list_api_tokens(session: Session, *, organization: Organization | None = None) -> list[ApiToken]:

@@ -5,7 +5,6 @@ import json
 import threading
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -68,7 +67,7 @@ def test_create_event_lists_every_field(db_session, create_organization):
 
 
 def test_secrets_are_recorded_as_changed_without_their_value(db_session, create_user):
-    user = create_user()
+    create_user()
     created = json.loads(events(db_session, action="create", entity_type="user_account")[0].changes)
     assert created["password_hash"] == [None, audit.REDACTED]
     assert "session_nonce" not in created and "last_login_at" not in created

@@ -17,7 +17,6 @@ from lims.identity import service as identity
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.units import parse_measurement
 from tests.helpers import PASSWORD
 from tests.lims.equipment.conftest import DUE_SOON_DAYS
 

@@ -125,7 +125,6 @@ def test_lockout_lifts_by_itself_after_thirty_minutes(db_session, create_user):
 
 
 def test_admin_unlock_lifts_the_lock_and_forgets_old_failures(db_session, create_user):
-    admin = create_user(RoleName.ADMIN)
     user = create_user()
     clock.freeze(START)
     fail_login(db_session, user, times=5)
