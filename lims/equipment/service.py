@@ -64,7 +64,6 @@ def status_expression(today: date, due_soon_days: int) -> ColumnElement[str]:
 
 
 def status_of(session: Session, equipment: Equipment, *, due_soon_days: int) -> EquipmentStatus:
-    session.flush()
     value = session.scalar(select(status_expression(clock.now().date(), due_soon_days))
                            .where(Equipment.id == equipment.id))
     return EquipmentStatus(value)
@@ -299,6 +298,8 @@ def record_calibration(
         raise InvalidInput(
             f"The reference standard {reference_standard.identifier} was valid until "
             f"{reference_standard.valid_until.isoformat()}, before this calibration.", field="reference_standard_id")
+    if corrects is not None and corrects.equipment_id != equipment.id:
+        raise InvalidInput("A correction must be recorded on the equipment of the calibration it corrects.")
     if corrects is not None and not (correction_reason or "").strip():
         raise audit.ReasonRequired("Give the reason for correcting the earlier calibration.")
     media_type = check_certificate(certificate) if certificate is not None else None

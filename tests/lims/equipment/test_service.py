@@ -185,6 +185,8 @@ def test_a_signed_calibration_is_immutable_and_corrected_by_a_new_record(db_sess
         calibrate(equipment, "37.2 °C", corrects=record, correction_reason=" ")
     correction = calibrate(equipment, "37.2 °C", corrects=record, correction_reason="As-found was 37.2, not 37.1")
     assert correction.corrects_id == record.id
+    with pytest.raises(InvalidInput, match="on the equipment of the calibration it corrects"):
+        calibrate(create_equipment(), "37 °C", corrects=record, correction_reason="Wrong item")
 
 
 def test_review_needs_the_performer_first_and_a_different_person(db_session, create_equipment, calibrate, create_user):
