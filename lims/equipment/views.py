@@ -202,8 +202,10 @@ def certificate(record_id: int) -> Any:
         return render_template("error.html", status=404, message="This calibration has no certificate file.",
                                errors={}), 404
     audit.record(db, "export.certificate", entity=record, details={"sha256": record.certificate_sha256})
+    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}[record.certificate_media_type]
+    filename = f"calibration-{record.id}-{record.equipment.asset_tag}-certificate.{extension}"
     return Response(record.certificate, mimetype=record.certificate_media_type,
-                    headers={"Content-Disposition": f'attachment; filename="calibration-{record.id}-certificate"'})
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 # Maintenance

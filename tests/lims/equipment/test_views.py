@@ -90,6 +90,9 @@ def test_technician_records_a_calibration_with_a_certificate(client, create_equi
     assert response.status_code == 303
     record_page = client.get(response.headers["Location"]).text
     assert "Pass" in record_page and "Sign as performed" in record_page and "cert.pdf" in record_page
+    download = client.get(response.headers["Location"] + "/certificate")
+    assert download.data == b"%PDF-1.7 cert" and download.mimetype == "application/pdf"
+    assert download.headers["Content-Disposition"].endswith(f'-{equipment.asset_tag}-certificate.pdf"')
     assert "Calibration due soon" not in client.get(f"/equipment/{equipment.id}").text
     assert "In service" in client.get(f"/equipment/{equipment.id}").text
 
