@@ -8,3 +8,4 @@ def import_all_models() -> None:
     import lims.equipment.service  # noqa: F401  (models, and their signing rules)
     import lims.identity.models  # noqa: F401
     import lims.signatures.models  # noqa: F401
+    import protocols.service  # noqa: F401  (models, and their signing rules)

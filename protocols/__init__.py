@@ -1,1 +1,1 @@
-"""Trial protocols, versions and amendments, arms, visits and subjects (issue: protocols)."""
+"""Trial protocols: versions and amendments, arms, visits, sample requirements and subjects."""

@@ -44,15 +44,17 @@ class SignableType:
     #: which roles may sign with which meaning
     meanings: dict[SignatureMeaning, frozenset[RoleName]]
     before_signing: SigningRule | None = None
+    #: what a signature does to the record (a lifecycle step), in the same transaction
+    after_signing: SigningRule | None = None
 
 
 _SIGNABLE_TYPES: dict[str, SignableType] = {}
 
 
 def register_signable(model: type, meanings: dict[SignatureMeaning, frozenset[RoleName]], *,
-                      before_signing: SigningRule | None = None) -> None:
+                      before_signing: SigningRule | None = None, after_signing: SigningRule | None = None) -> None:
     """Let records of ``model`` be signed with ``meanings`` by the roles named (areas call this once)."""
-    _SIGNABLE_TYPES[model.__tablename__] = SignableType(model, meanings, before_signing)
+    _SIGNABLE_TYPES[model.__tablename__] = SignableType(model, meanings, before_signing, after_signing)
 
 
 def signable_record(session: Session, entity_type: str, entity_id: int) -> Signable:
@@ -106,6 +108,8 @@ def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user:
     audit.record(session, "signature.applied", entity=record,
                  details={"meaning": meaning, "signer": user.full_name, "content_hash": signature.content_hash,
                           "signature_id": signature.id})
+    if signable.after_signing is not None:
+        signable.after_signing(session, record, meaning, user)
     return signature
 
 

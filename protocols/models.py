@@ -1,0 +1,191 @@
+"""Trial protocols, their versions, design (arms, visits, sample requirements) and subjects."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, composite, mapped_column, relationship
+
+from lims.audit.models import Controlled
+from lims.db import Base
+from lims.identity.models import Organization
+from lims.units import ExactDecimal, Measurement
+
+
+def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
+    return Enum(enum_class, name=name, native_enum=False, length=32, create_constraint=True,
+                validate_strings=True, values_callable=lambda members: [member.value for member in members])
+
+
+class ProtocolPhase(enum.StrEnum):
+    """The phases the lab serves: after phase II."""
+
+    PHASE_2_3 = "phase 2/3"
+    PHASE_3 = "phase 3"
+    PHASE_4 = "phase 4"
+    POST_MARKETING = "post-marketing"
+
+
+class ProtocolStatus(enum.StrEnum):
+    PLANNING = "planning"
+    ENROLLING = "enrolling"
+    ACTIVE_NOT_ENROLLING = "active, not enrolling"
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+
+
+class VersionStatus(enum.StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in review"
+    APPROVED = "approved"
+    EFFECTIVE = "effective"
+    SUPERSEDED = "superseded"
+
+
+class ReferenceEvent(enum.StrEnum):
+    """What a visit's day is counted from."""
+
+    ENROLMENT = "enrolment"
+    APHERESIS = "apheresis"
+    INFUSION = "infusion"
+
+
+class Protocol(Controlled, Base):
+    __tablename__ = "protocol"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    phase: Mapped[ProtocolPhase] = mapped_column(_enum(ProtocolPhase, "protocol_phase"))
+    therapeutic_area: Mapped[str] = mapped_column(String(200))
+    investigational_product: Mapped[str] = mapped_column(String(200))
+    nct_id: Mapped[str | None] = mapped_column(String(11), unique=True)
+    conditions: Mapped[str | None] = mapped_column(Text)
+    target_enrolment: Mapped[int | None]
+    status: Mapped[ProtocolStatus] = mapped_column(_enum(ProtocolStatus, "protocol_status"))
+    created_at: Mapped[datetime]
+
+    sponsor: Mapped[Organization] = relationship()
+    versions: Mapped[list[ProtocolVersion]] = relationship(back_populates="protocol", order_by="ProtocolVersion.id")
+
+
+class ProtocolVersion(Controlled, Base):
+    __tablename__ = "protocol_version"
+    __table_args__ = (
+        UniqueConstraint("protocol_id", "number", name="uq_protocol_version_number"),
+        # One effective version per protocol, whatever writes to the table.
+        Index("uq_protocol_version_effective", "protocol_id", unique=True,
+              sqlite_where=text("status = 'effective'"), postgresql_where=text("status = 'effective'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    protocol_id: Mapped[int] = mapped_column(ForeignKey("protocol.id"), index=True)
+    number: Mapped[str] = mapped_column(String(16))
+    amendment_summary: Mapped[str] = mapped_column(Text)
+    planned_effective_on: Mapped[date | None]
+    status: Mapped[VersionStatus] = mapped_column(_enum(VersionStatus, "version_status"))
+    created_at: Mapped[datetime]
+    effective_at: Mapped[datetime | None]
+    superseded_at: Mapped[datetime | None]
+
+    protocol: Mapped[Protocol] = relationship(back_populates="versions")
+    arms: Mapped[list[Arm]] = relationship(back_populates="version", order_by="Arm.code")
+    visits: Mapped[list[Visit]] = relationship(back_populates="version", order_by="(Visit.day_offset, Visit.code)")
+
+    def signed_content(self) -> dict[str, Any]:
+        """The design a version's approval covers: any change after signing invalidates it."""
+        return {
+            "protocol": self.protocol.number,
+            "version": self.number,
+            "amendment_summary": self.amendment_summary,
+            "planned_effective_on": self.planned_effective_on,
+            "arms": [f"{arm.code}: {arm.name} ({arm.arm_type or 'unspecified'}) {arm.description or ''}".strip()
+                     for arm in self.arms],
+            "visits": [str(visit) for visit in self.visits],
+        }
+
+
+class Arm(Controlled, Base):
+    __tablename__ = "arm"
+    __table_args__ = (UniqueConstraint("version_id", "code", name="uq_arm_version_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("protocol_version.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    arm_type: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+
+    version: Mapped[ProtocolVersion] = relationship(back_populates="arms")
+
+
+class Visit(Controlled, Base):
+    __tablename__ = "visit"
+    __table_args__ = (UniqueConstraint("version_id", "code", name="uq_visit_version_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("protocol_version.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    reference_event: Mapped[ReferenceEvent] = mapped_column(_enum(ReferenceEvent, "reference_event"))
+    day_offset: Mapped[int]
+    window_before_days: Mapped[int] = mapped_column(default=0)
+    window_after_days: Mapped[int] = mapped_column(default=0)
+    procedures: Mapped[str | None] = mapped_column(Text)
+
+    version: Mapped[ProtocolVersion] = relationship(back_populates="visits")
+    requirements: Mapped[list[SampleRequirement]] = relationship(back_populates="visit",
+                                                                 order_by="SampleRequirement.id")
+
+    def __str__(self) -> str:
+        samples = "; ".join(str(requirement) for requirement in self.requirements)
+        return (f"{self.code} {self.name}: day {self.day_offset} from {self.reference_event.value} "
+                f"(-{self.window_before_days}/+{self.window_after_days}){': ' + samples if samples else ''}")
+
+
+class SampleRequirement(Controlled, Base):
+    """A sample a visit calls for: type, volume, container, handling temperatures, time to processing."""
+
+    __tablename__ = "sample_requirement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
+    sample_type: Mapped[str] = mapped_column(String(120))
+    volume: Mapped[Measurement] = composite(mapped_column("volume_value", ExactDecimal()),
+                                            mapped_column("volume_unit", String(32)))
+    container: Mapped[str] = mapped_column(String(120))
+    handling_minimum: Mapped[Measurement] = composite(mapped_column("handling_minimum_value", ExactDecimal()),
+                                                      mapped_column("handling_minimum_unit", String(32)))
+    handling_maximum: Mapped[Measurement] = composite(mapped_column("handling_maximum_value", ExactDecimal()),
+                                                      mapped_column("handling_maximum_unit", String(32)))
+    max_hours_to_processing: Mapped[int]
+
+    visit: Mapped[Visit] = relationship(back_populates="requirements")
+
+    def __str__(self) -> str:
+        return (f"{self.sample_type} {self.volume} in {self.container}, "
+                f"{self.handling_minimum.value}–{self.handling_maximum}, within {self.max_hours_to_processing} h")
+
+
+class Subject(Controlled, Base):
+    __tablename__ = "subject"
+    __table_args__ = (UniqueConstraint("protocol_id", "code", name="uq_subject_protocol_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    protocol_id: Mapped[int] = mapped_column(ForeignKey("protocol.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("protocol_version.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    site: Mapped[str] = mapped_column(String(64))
+    arm_id: Mapped[int] = mapped_column(ForeignKey("arm.id"))
+    enrolled_on: Mapped[date]
+    consent_version: Mapped[str] = mapped_column(String(32))
+    apheresis_on: Mapped[date | None]
+    infused_on: Mapped[date | None]
+
+    protocol: Mapped[Protocol] = relationship()
+    version: Mapped[ProtocolVersion] = relationship()
+    arm: Mapped[Arm] = relationship()

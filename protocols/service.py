@@ -1,0 +1,377 @@
+"""The rules of protocols: phases, the version lifecycle, design edits, diffs, subjects and visit windows."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims import clock
+from lims.audit import service as audit
+from lims.db import get_record
+from lims.errors import Conflict, InvalidInput
+from lims.identity.models import Organization, RoleName, User
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from lims.units import IncompatibleUnits, Measurement, MeasurementRange, parse_measurement
+from protocols.models import (
+    Arm,
+    Protocol,
+    ProtocolPhase,
+    ProtocolStatus,
+    ProtocolVersion,
+    ReferenceEvent,
+    SampleRequirement,
+    Subject,
+    Visit,
+    VersionStatus,
+)
+
+NCT_ID = re.compile(r"^NCT\d{8}$")
+#: Phases a protocol may claim that the lab does not serve, as people write them.
+EARLIER_PHASES = re.compile(r"^\s*(early\s*)?phase\s*(0|1|i|2|ii)(\s*/\s*(phase\s*)?(1|i|2|ii))?\s*$", re.IGNORECASE)
+
+
+class EarlierPhase(InvalidInput):
+    def __init__(self, phase_text: str) -> None:
+        super().__init__(f"The lab serves trials after phase II; {phase_text.strip()!r} is earlier.", field="phase")
+
+
+class VersionLocked(Conflict):
+    """A version past draft is read-only: a change means a new version."""
+
+
+def parse_phase(text: str) -> ProtocolPhase:
+    """Read a phase as typed; an earlier phase is refused with the reason."""
+    cleaned = re.sub(r"\s+", " ", text.strip().lower()).replace("phase ii/iii", "phase 2/3") \
+        .replace("phase 2/phase 3", "phase 2/3").replace("phase iii", "phase 3").replace("phase iv", "phase 4")
+    for phase in ProtocolPhase:
+        if cleaned == phase.value:
+            return phase
+    if EARLIER_PHASES.match(text):
+        raise EarlierPhase(text)
+    raise InvalidInput(f"Unknown phase {text!r}; choose phase 2/3, phase 3, phase 4 or post-marketing.", field="phase")
+
+
+# Protocols
+
+
+def get_protocol(session: Session, protocol_id: int) -> Protocol:
+    return get_record(session, Protocol, protocol_id, "protocol")
+
+
+def get_version(session: Session, version_id: int) -> ProtocolVersion:
+    return get_record(session, ProtocolVersion, version_id, "protocol version")
+
+
+def list_protocols(session: Session, *, sponsor: Organization | None = None) -> list[Protocol]:
+    query = select(Protocol).order_by(Protocol.number)
+    if sponsor is not None:
+        query = query.where(Protocol.sponsor_id == sponsor.id)
+    return list(session.scalars(query))
+
+
+def create_protocol(session: Session, *, number: str, title: str, sponsor: Organization, phase: ProtocolPhase,
+                    therapeutic_area: str, investigational_product: str, nct_id: str | None = None,
+                    conditions: str | None = None, target_enrolment: int | None = None) -> Protocol:
+    """Register a protocol with its first, draft version 1.0."""
+    if sponsor.is_facility:
+        raise InvalidInput("The sponsor must be a client organization.", field="sponsor_id")
+    if nct_id is not None and not NCT_ID.match(nct_id):
+        raise InvalidInput(f"{nct_id!r} is not an NCT number: write NCT and 8 digits, e.g. NCT02552212.",
+                           field="nct_id")
+    if session.scalar(select(Protocol.id).where(Protocol.number == number)) is not None:
+        raise Conflict(f"The protocol number {number} is already registered.", field="number")
+    if nct_id is not None and session.scalar(select(Protocol.id).where(Protocol.nct_id == nct_id)) is not None:
+        raise Conflict(f"{nct_id} is already registered under another protocol.", field="nct_id")
+    protocol = Protocol(number=number, title=title, sponsor=sponsor, phase=phase, therapeutic_area=therapeutic_area,
+                        investigational_product=investigational_product, nct_id=nct_id, conditions=conditions,
+                        target_enrolment=target_enrolment, status=ProtocolStatus.PLANNING, created_at=clock.now())
+    session.add(protocol)
+    session.add(ProtocolVersion(protocol=protocol, number="1.0", amendment_summary="Original protocol",
+                                status=VersionStatus.DRAFT, created_at=clock.now()))
+    session.flush()
+    return protocol
+
+
+def effective_version(protocol: Protocol) -> ProtocolVersion | None:
+    return next((version for version in protocol.versions if version.status == VersionStatus.EFFECTIVE), None)
+
+
+# Design of a draft version
+
+
+def _require_draft(version: ProtocolVersion) -> None:
+    if version.status != VersionStatus.DRAFT:
+        raise VersionLocked(f"Version {version.number} is {version.status.value} and can no longer change; "
+                            "create a new version for an amendment.")
+
+
+def add_arm(session: Session, version: ProtocolVersion, *, code: str, name: str, arm_type: str | None = None,
+            description: str | None = None) -> Arm:
+    _require_draft(version)
+    if any(arm.code == code for arm in version.arms):
+        raise Conflict(f"Version {version.number} already has an arm {code}.", field="code")
+    arm = Arm(version=version, code=code, name=name, arm_type=arm_type, description=description)
+    session.add(arm)
+    session.flush()
+    return arm
+
+
+def add_visit(session: Session, version: ProtocolVersion, *, code: str, name: str, reference_event: ReferenceEvent,
+              day_offset: int, window_before_days: int = 0, window_after_days: int = 0,
+              procedures: str | None = None) -> Visit:
+    _require_draft(version)
+    if window_before_days < 0 or window_after_days < 0:
+        raise InvalidInput("A visit window counts days before and after; neither can be negative.", field="window")
+    if any(visit.code == code for visit in version.visits):
+        raise Conflict(f"Version {version.number} already has a visit {code}.", field="code")
+    visit = Visit(version=version, code=code, name=name, reference_event=reference_event, day_offset=day_offset,
+                  window_before_days=window_before_days, window_after_days=window_after_days, procedures=procedures)
+    session.add(visit)
+    session.flush()
+    return visit
+
+
+_ONE_MILLILITRE = parse_measurement("1 mL")
+_ZERO_CELSIUS = parse_measurement("0 °C")
+
+
+def add_sample_requirement(session: Session, visit: Visit, *, sample_type: str, volume: Measurement,
+                           container: str, handling: MeasurementRange, max_hours_to_processing: int
+                           ) -> SampleRequirement:
+    """Require a sample at a visit: its volume, container, handling temperatures and time to processing."""
+    _require_draft(visit.version)
+    try:
+        volume.compare(_ONE_MILLILITRE)
+    except IncompatibleUnits as error:
+        raise InvalidInput(f"The volume must be a volume, e.g. 10 mL: {volume} is not.", field="volume") from error
+    try:
+        handling.low.compare(_ZERO_CELSIUS)
+    except IncompatibleUnits as error:
+        raise InvalidInput(f"The handling range must be temperatures, e.g. 2–8 °C: {handling} is not.",
+                           field="handling") from error
+    if max_hours_to_processing <= 0:
+        raise InvalidInput("The time to processing must be at least one hour.", field="max_hours_to_processing")
+    requirement = SampleRequirement(visit=visit, sample_type=sample_type, volume=volume, container=container,
+                                    handling_minimum=handling.low, handling_maximum=handling.high,
+                                    max_hours_to_processing=max_hours_to_processing)
+    session.add(requirement)
+    session.flush()
+    return requirement
+
+
+def new_version(session: Session, protocol: Protocol, *, number: str, amendment_summary: str,
+                planned_effective_on: date | None = None) -> ProtocolVersion:
+    """Start an amendment: a draft copy of the newest version's design."""
+    if any(version.number == number for version in protocol.versions):
+        raise Conflict(f"{protocol.number} already has a version {number}.", field="number")
+    if any(version.status in {VersionStatus.DRAFT, VersionStatus.IN_REVIEW} for version in protocol.versions):
+        raise Conflict(f"{protocol.number} already has a version in draft or review; finish it first.")
+    if not amendment_summary.strip():
+        raise InvalidInput("Summarise what the amendment changes.", field="amendment_summary")
+    source = protocol.versions[-1]
+    version = ProtocolVersion(protocol=protocol, number=number, amendment_summary=amendment_summary.strip(),
+                              planned_effective_on=planned_effective_on, status=VersionStatus.DRAFT,
+                              created_at=clock.now())
+    session.add(version)
+    for arm in source.arms:
+        session.add(Arm(version=version, code=arm.code, name=arm.name, arm_type=arm.arm_type,
+                        description=arm.description))
+    for visit in source.visits:
+        copy = Visit(version=version, code=visit.code, name=visit.name, reference_event=visit.reference_event,
+                     day_offset=visit.day_offset, window_before_days=visit.window_before_days,
+                     window_after_days=visit.window_after_days, procedures=visit.procedures)
+        session.add(copy)
+        for requirement in visit.requirements:
+            session.add(SampleRequirement(
+                visit=copy, sample_type=requirement.sample_type, volume=requirement.volume,
+                container=requirement.container, handling_minimum=requirement.handling_minimum,
+                handling_maximum=requirement.handling_maximum,
+                max_hours_to_processing=requirement.max_hours_to_processing))
+    session.flush()
+    return version
+
+
+# Lifecycle: authored (signature) → in review; approved (QA signature, another person) → approved → effective
+
+
+def _check_version_signature(session: Session, version: ProtocolVersion, meaning: SignatureMeaning,
+                             user: User) -> None:
+    if meaning == SignatureMeaning.AUTHORED:
+        _require_draft(version)
+        if not version.arms or not version.visits:
+            raise InvalidInput("A version goes to review with at least one arm and one visit.")
+    elif meaning in {SignatureMeaning.APPROVED, SignatureMeaning.REJECTED}:
+        if version.status != VersionStatus.IN_REVIEW:
+            raise VersionLocked(f"Version {version.number} is {version.status.value}, not in review.")
+        authors = signatures.signers_with_meaning(session, version, SignatureMeaning.AUTHORED)
+        signatures.require_different_person(user, authors, earlier_role="authored")
+
+
+def _advance_after_signature(session: Session, version: ProtocolVersion, meaning: SignatureMeaning,
+                             _user: User) -> None:
+    next_status = {SignatureMeaning.AUTHORED: VersionStatus.IN_REVIEW,
+                   SignatureMeaning.APPROVED: VersionStatus.APPROVED,
+                   SignatureMeaning.REJECTED: VersionStatus.DRAFT}[meaning]
+    with audit.reason_for_change(session, f"Version {version.number} signed as {meaning.value}"):
+        version.status = next_status
+
+
+def make_effective(session: Session, version: ProtocolVersion) -> ProtocolVersion:
+    """Put an approved version into effect; the version in effect until now is superseded."""
+    if version.status != VersionStatus.APPROVED:
+        raise VersionLocked(f"Only an approved version becomes effective; version {version.number} is "
+                            f"{version.status.value}.")
+    now = clock.now()
+    previous = effective_version(version.protocol)
+    with audit.reason_for_change(session, f"Version {version.number} made effective"):
+        if previous is not None:
+            previous.status = VersionStatus.SUPERSEDED
+            previous.superseded_at = now
+            session.flush()  # the database allows one effective version per protocol
+        version.status = VersionStatus.EFFECTIVE
+        version.effective_at = now
+    return version
+
+
+signatures.register_signable(
+    ProtocolVersion,
+    {SignatureMeaning.AUTHORED: frozenset({RoleName.MANAGER, RoleName.QA}),
+     SignatureMeaning.APPROVED: frozenset({RoleName.QA}),
+     SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
+    before_signing=_check_version_signature,
+    after_signing=_advance_after_signature,
+)
+
+
+# Comparing versions
+
+
+@dataclass(frozen=True)
+class Difference:
+    section: str
+    key: str
+    old: str | None
+    new: str | None
+
+    @property
+    def change(self) -> str:
+        return "added" if self.old is None else "removed" if self.new is None else "changed"
+
+
+def diff_versions(old: ProtocolVersion, new: ProtocolVersion) -> list[Difference]:
+    """What differs between two versions' arms, visits and sample requirements, for reviewers."""
+    differences: list[Difference] = []
+    sections = (
+        ("arm", {arm.code: f"{arm.name} ({arm.arm_type or 'unspecified'}) {arm.description or ''}".strip()
+                 for arm in old.arms},
+         {arm.code: f"{arm.name} ({arm.arm_type or 'unspecified'}) {arm.description or ''}".strip()
+          for arm in new.arms}),
+        ("visit", {visit.code: _visit_schedule(visit) for visit in old.visits},
+         {visit.code: _visit_schedule(visit) for visit in new.visits}),
+        ("samples", {visit.code: _visit_samples(visit) for visit in old.visits},
+         {visit.code: _visit_samples(visit) for visit in new.visits}),
+    )
+    for section, before, after in sections:
+        for key in sorted(before.keys() | after.keys()):
+            if before.get(key) != after.get(key):
+                differences.append(Difference(section, key, before.get(key), after.get(key)))
+    return differences
+
+
+def _visit_schedule(visit: Visit) -> str:
+    return (f"{visit.name}, day {visit.day_offset} from {visit.reference_event.value}, "
+            f"window -{visit.window_before_days}/+{visit.window_after_days}"
+            + (f"; procedures: {visit.procedures}" if visit.procedures else ""))
+
+
+def _visit_samples(visit: Visit) -> str:
+    return "; ".join(str(requirement) for requirement in visit.requirements) or "none"
+
+
+# Subjects and their visit calendar
+
+SUBJECT_CODE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)*$")
+
+
+def check_subject_code(code: str) -> None:
+    """Refuse a subject code that could identify the person (chain-of-identity rule).
+
+    A code is upper-case letters and digits in dash-separated parts, with at least
+    one digit. A part of four or more letters reads like a name, a part of seven or
+    more digits like a medical record number or a date of birth: both are refused.
+    """
+    if not SUBJECT_CODE.match(code) or len(code) > 32:
+        raise InvalidInput("Use upper-case letters and digits in parts separated by dashes, e.g. HLX301-014-0007.",
+                           field="code")
+    if not any(character.isdigit() for character in code):
+        raise InvalidInput("A subject code has at least one digit.", field="code")
+    for part in code.split("-"):
+        if part.isalpha() and len(part) >= 4:
+            raise InvalidInput(f"{part!r} looks like a name; subject codes must not identify the person.",
+                               field="code")
+        if part.isdigit() and len(part) >= 7:
+            raise InvalidInput(f"{part!r} looks like a medical record number or a date of birth; "
+                               "subject codes must not identify the person.", field="code")
+
+
+def enrol_subject(session: Session, protocol: Protocol, *, code: str, site: str, arm: Arm, enrolled_on: date,
+                  consent_version: str, apheresis_on: date | None = None, infused_on: date | None = None) -> Subject:
+    """Enrol a subject under the protocol's effective version."""
+    check_subject_code(code)
+    version = effective_version(protocol)
+    if version is None:
+        raise InvalidInput(f"{protocol.number} has no effective version to enrol under.")
+    if arm.version_id != version.id:
+        raise InvalidInput(f"Arm {arm.code} is not an arm of the effective version {version.number}.", field="arm_id")
+    if enrolled_on > clock.now().date():
+        raise InvalidInput("The enrolment date cannot be in the future.", field="enrolled_on")
+    if session.scalar(select(Subject.id).where(Subject.protocol_id == protocol.id, Subject.code == code)) is not None:
+        raise Conflict(f"{code} is already enrolled in {protocol.number}.", field="code")
+    subject = Subject(protocol=protocol, version=version, code=code, site=site, arm=arm, enrolled_on=enrolled_on,
+                      consent_version=consent_version, apheresis_on=apheresis_on, infused_on=infused_on)
+    session.add(subject)
+    session.flush()
+    return subject
+
+
+def get_subject(session: Session, subject_id: int) -> Subject:
+    return get_record(session, Subject, subject_id, "subject")
+
+
+def subjects_of(session: Session, protocol: Protocol) -> list[Subject]:
+    return list(session.scalars(select(Subject).where(Subject.protocol_id == protocol.id).order_by(Subject.code)))
+
+
+@dataclass(frozen=True)
+class VisitWindow:
+    visit: Visit
+    #: None while the visit's reference event has not happened
+    target: date | None
+    earliest: date | None
+    latest: date | None
+
+    def placement(self, on: date) -> str:
+        """'early', 'in window' or 'late' for a sample or visit on ``on``."""
+        if self.earliest is None or self.latest is None:
+            raise InvalidInput(f"{self.visit.name} has no date yet: its reference event has not happened.")
+        return "early" if on < self.earliest else "late" if on > self.latest else "in window"
+
+
+def window_of(visit: Visit, reference_date: date | None) -> VisitWindow:
+    """The target date and window of ``visit`` for a subject whose reference event fell on ``reference_date``."""
+    if reference_date is None:
+        return VisitWindow(visit, None, None, None)
+    target = reference_date + timedelta(days=visit.day_offset)
+    return VisitWindow(visit, target, target - timedelta(days=visit.window_before_days),
+                       target + timedelta(days=visit.window_after_days))
+
+
+def visit_calendar(subject: Subject) -> list[VisitWindow]:
+    """The subject's expected visits under the version they were enrolled under."""
+    reference_dates = {ReferenceEvent.ENROLMENT: subject.enrolled_on, ReferenceEvent.APHERESIS: subject.apheresis_on,
+                       ReferenceEvent.INFUSION: subject.infused_on}
+    return [window_of(visit, reference_dates[visit.reference_event]) for visit in subject.version.visits]
