@@ -117,8 +117,9 @@ def _register_blueprints(app: Flask) -> None:
     from lims.identity.api import blueprint as identity_api
     from lims.identity.views import blueprint as identity
     from lims.signatures.views import blueprint as signatures
+    from protocols.views import blueprint as protocols
 
-    for blueprint in (identity, identity_api, dashboard, audit, signatures, equipment, equipment_api):
+    for blueprint in (identity, identity_api, dashboard, audit, signatures, equipment, equipment_api, protocols):
         app.register_blueprint(blueprint)
 
 

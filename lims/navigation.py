@@ -6,6 +6,7 @@ from lims.access import may_use
 #: (label, endpoint), in display order. Areas add theirs here as they land.
 MAIN_NAVIGATION: tuple[tuple[str, str], ...] = (
     ("Dashboard", "dashboard.index"),
+    ("Protocols", "protocols.index"),
     ("Equipment", "equipment.index"),
     ("Users", "identity.users"),
     ("Roles", "identity.roles"),

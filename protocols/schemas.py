@@ -1,0 +1,102 @@
+"""Input of the protocols area, for forms and the API."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
+
+from lims.errors import InvalidInput
+from lims.units import MeasurementField, UnitError, parse_range
+from lims.web import FormSchema, Trimmed
+from protocols.models import ReferenceEvent
+from protocols.service import parse_phase
+
+
+def _required(message: str, length: int = 200) -> Trimmed:
+    return Trimmed(required=True, validate=validate.Length(max=length), error_messages={"required": message})
+
+
+class PhaseField(fields.String):
+    """A phase as typed; earlier phases are refused with the reason."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        try:
+            return parse_phase(super()._deserialize(value, attr, data, **kwargs))
+        except InvalidInput as error:
+            raise ValidationError(error.message) from error
+
+
+class RangeField(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        try:
+            return parse_range(super()._deserialize(value, attr, data, **kwargs))
+        except UnitError as error:
+            raise ValidationError(error.message) from error
+
+
+class ProtocolCreateSchema(FormSchema):
+    number = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._/-]{2,64}$",
+                     error="Use 2 to 64 letters, digits, dots, dashes or slashes."),
+                     error_messages={"required": "Enter the protocol number."})
+    title = _required("Enter the protocol title.", 2000)
+    sponsor_id = fields.Integer(required=True, error_messages={"required": "Choose the sponsor.",
+                                                               "invalid": "Choose the sponsor."})
+    phase = PhaseField(required=True, error_messages={"required": "Choose the phase."})
+    therapeutic_area = _required("Enter the therapeutic area.")
+    investigational_product = _required("Name the investigational product.")
+    nct_id = Trimmed(load_default=None, allow_none=True)
+
+
+class ArmSchema(FormSchema):
+    code = _required("Enter a short code, e.g. A.", 16)
+    name = _required("Name the arm.")
+    arm_type = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    description = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class VisitSchema(FormSchema):
+    code = _required("Enter a short code, e.g. D7.", 16)
+    name = _required("Name the visit.")
+    reference_event = fields.Enum(ReferenceEvent, by_value=True, required=True,
+                                  error_messages={"required": "Choose what the day counts from.",
+                                                  "unknown": "Choose what the day counts from."})
+    day_offset = fields.Integer(required=True, error_messages={"required": "Enter the day.",
+                                                               "invalid": "Enter the day as a whole number."})
+    window_before_days = fields.Integer(load_default=0, validate=validate.Range(min=0, error="Cannot be negative."))
+    window_after_days = fields.Integer(load_default=0, validate=validate.Range(min=0, error="Cannot be negative."))
+    procedures = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class SampleRequirementSchema(FormSchema):
+    visit_id = fields.Integer(required=True, error_messages={"required": "Choose the visit.",
+                                                             "invalid": "Choose the visit."})
+    sample_type = _required("Enter the sample type, e.g. peripheral blood.", 120)
+    volume = MeasurementField(required=True, error_messages={"required": "Enter the volume, e.g. 10 mL."})
+    container = _required("Enter the container, e.g. K2EDTA tube.", 120)
+    handling = RangeField(required=True, error_messages={"required": "Enter the handling range, e.g. 2–8 °C."})
+    max_hours_to_processing = fields.Integer(required=True, validate=validate.Range(min=1, error="At least 1 hour."),
+                                             error_messages={"required": "Enter the hours to processing.",
+                                                             "invalid": "Enter whole hours."})
+
+
+class NewVersionSchema(FormSchema):
+    number = _required("Enter the version number, e.g. 2.0.", 16)
+    amendment_summary = _required("Summarise what the amendment changes.", 4000)
+    planned_effective_on = fields.Date(load_default=None, allow_none=True,
+                                       error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+
+
+class SubjectSchema(FormSchema):
+    code = _required("Enter the subject code.", 32)
+    site = _required("Enter the site number.", 64)
+    arm_id = fields.Integer(required=True, error_messages={"required": "Choose the arm.", "invalid": "Choose the arm."})
+    enrolled_on = fields.Date(required=True, error_messages={"required": "Enter the enrolment date.",
+                                                             "invalid": "Enter a date as YYYY-MM-DD."})
+    consent_version = _required("Enter the consent version signed.", 32)
+    apheresis_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+    infused_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+
+
+class DiffSchema(FormSchema):
+    old = fields.Integer(required=True, error_messages={"required": "Choose the older version."})
+    new = fields.Integer(required=True, error_messages={"required": "Choose the newer version."})

@@ -1,0 +1,236 @@
+"""Protocol pages: list, protocol with its versions, version design and lifecycle, diff, subjects."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from lims import clock
+from lims.access import STAFF, allow
+from lims.audit import service as audit
+from lims.db import get_session
+from lims.errors import InvalidInput, LimsError
+from lims.identity import service as identity
+from lims.identity.models import OrganizationKind, RoleName
+from lims.signatures import service as signatures
+from lims.web import error_status, field_errors, load_input, render_form_error
+from protocols import schemas, service
+from protocols.models import ProtocolPhase, ReferenceEvent, VersionStatus
+from protocols.odm import export_version
+
+blueprint = Blueprint("protocols", __name__, template_folder="templates")
+
+AUTHORS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
+ENROLLERS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
+RELEASERS = frozenset({RoleName.QA, RoleName.MANAGER})
+
+
+@blueprint.route("/protocols")
+@allow(STAFF)
+def index() -> Any:
+    return render_template("protocols/index.html", protocols=service.list_protocols(get_session()))
+
+
+def _new_context() -> dict[str, Any]:
+    return {
+        "sponsor_options": [(organization.id, organization.name) for organization in
+                            identity.list_organizations(get_session(), kind=OrganizationKind.CLIENT)],
+        "phase_options": [(phase.value, phase.value.capitalize()) for phase in ProtocolPhase],
+    }
+
+
+@blueprint.route("/protocols/new", methods=["GET", "POST"])
+@allow(AUTHORS)
+def new() -> Any:
+    if request.method == "GET":
+        return render_template("protocols/new.html", errors={}, form=MultiDict(), **_new_context())
+    db = get_session()
+    try:
+        data = load_input(schemas.ProtocolCreateSchema())
+        sponsor = identity.get_organization(db, data.pop("sponsor_id"))
+        protocol = service.create_protocol(db, sponsor=sponsor, **data)
+    except (ValidationError, LimsError) as error:
+        return render_form_error("protocols/new.html", error, **_new_context())
+    flash(f"{protocol.number} is registered with a draft version 1.0; design it next.", "success")
+    return redirect(url_for("protocols.version", version_id=protocol.versions[0].id), 303)
+
+
+@blueprint.route("/protocols/<int:protocol_id>")
+@allow(STAFF)
+def show(protocol_id: int) -> Any:
+    db = get_session()
+    protocol = service.get_protocol(db, protocol_id)
+    return render_template("protocols/show.html", protocol=protocol, effective=service.effective_version(protocol),
+                           subjects=service.subjects_of(db, protocol), errors={}, form=request.form)
+
+
+@blueprint.route("/protocols/<int:protocol_id>/versions", methods=["POST"])
+@allow(AUTHORS)
+def new_version(protocol_id: int) -> Any:
+    db = get_session()
+    protocol = service.get_protocol(db, protocol_id)
+    try:
+        version = service.new_version(db, protocol, **load_input(schemas.NewVersionSchema()))
+    except (ValidationError, LimsError) as error:
+        db.rollback()
+        return render_template("protocols/show.html", protocol=protocol, effective=service.effective_version(protocol),
+                               subjects=service.subjects_of(db, protocol), errors=field_errors(error),
+                               form=request.form), error_status(error)
+    flash(f"Version {version.number} is drafted from the previous design; amend it, then sign it for review.",
+          "success")
+    return redirect(url_for("protocols.version", version_id=version.id), 303)
+
+
+def _version_page(version_id: int, *, errors: dict | None = None, status: int = 200) -> Any:
+    db = get_session()
+    version = service.get_version(db, version_id)
+    return render_template(
+        "protocols/version.html", version=version, protocol=version.protocol,
+        signatures=signatures.signatures_of(db, version), errors=errors or {}, form=request.form,
+        editable=version.status == VersionStatus.DRAFT,
+        reference_options=[(event.value, event.value.capitalize()) for event in ReferenceEvent],
+        visit_options=[(visit.id, f"{visit.code} {visit.name}") for visit in version.visits],
+    ), status
+
+
+@blueprint.route("/protocols/versions/<int:version_id>")
+@allow(STAFF)
+def version(version_id: int) -> Any:
+    return _version_page(version_id)
+
+
+def _design_change(version_id: int, change: Any) -> Any:
+    """Apply a design change to a draft version, or show the version again with the errors."""
+    db = get_session()
+    version = service.get_version(db, version_id)
+    try:
+        message = change(db, version)
+    except (ValidationError, LimsError) as error:
+        db.rollback()
+        return _version_page(version_id, errors=field_errors(error), status=error_status(error))
+    flash(message, "success")
+    return redirect(url_for("protocols.version", version_id=version_id), 303)
+
+
+@blueprint.route("/protocols/versions/<int:version_id>/arms", methods=["POST"])
+@allow(AUTHORS)
+def add_arm(version_id: int) -> Any:
+    def change(db: Any, version: Any) -> str:
+        arm = service.add_arm(db, version, **load_input(schemas.ArmSchema()))
+        return f"Arm {arm.code} added."
+
+    return _design_change(version_id, change)
+
+
+@blueprint.route("/protocols/versions/<int:version_id>/visits", methods=["POST"])
+@allow(AUTHORS)
+def add_visit(version_id: int) -> Any:
+    def change(db: Any, version: Any) -> str:
+        visit = service.add_visit(db, version, **load_input(schemas.VisitSchema()))
+        return f"Visit {visit.code} added."
+
+    return _design_change(version_id, change)
+
+
+@blueprint.route("/protocols/versions/<int:version_id>/requirements", methods=["POST"])
+@allow(AUTHORS)
+def add_requirement(version_id: int) -> Any:
+    def change(db: Any, version: Any) -> str:
+        data = load_input(schemas.SampleRequirementSchema())
+        visit = next((visit for visit in version.visits if visit.id == data.pop("visit_id")), None)
+        if visit is None:
+            raise InvalidInput("Choose a visit of this version.", field="visit_id")
+        service.add_sample_requirement(db, visit, **data)
+        return f"Sample requirement added to {visit.code}."
+
+    return _design_change(version_id, change)
+
+
+@blueprint.route("/protocols/versions/<int:version_id>/effective", methods=["POST"])
+@allow(RELEASERS)
+def make_effective(version_id: int) -> Any:
+    db = get_session()
+    version = service.get_version(db, version_id)
+    try:
+        service.make_effective(db, version)
+    except LimsError as error:
+        db.rollback()
+        return _version_page(version_id, errors=field_errors(error), status=error_status(error))
+    flash(f"Version {version.number} is effective.", "success")
+    return redirect(url_for("protocols.version", version_id=version_id), 303)
+
+
+@blueprint.route("/protocols/versions/<int:version_id>/odm.xml")
+@allow(STAFF)
+def odm(version_id: int) -> Any:
+    db = get_session()
+    version = service.get_version(db, version_id)
+    audit.record(db, "export.odm", entity=version, details={"protocol": version.protocol.number})
+    filename = f"{version.protocol.number}-v{version.number}-odm.xml".replace("/", "_")
+    return Response(export_version(version, created_at=clock.now()), mimetype="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@blueprint.route("/protocols/<int:protocol_id>/diff")
+@allow(STAFF)
+def diff(protocol_id: int) -> Any:
+    db = get_session()
+    protocol = service.get_protocol(db, protocol_id)
+    try:
+        data = load_input(schemas.DiffSchema(), request.args)
+        old, new = service.get_version(db, data["old"]), service.get_version(db, data["new"])
+        if {old.protocol_id, new.protocol_id} != {protocol.id}:
+            raise InvalidInput("Compare two versions of this protocol.")
+    except (ValidationError, LimsError) as error:
+        return render_template("error.html", status=error_status(error), errors=field_errors(error),
+                               message="Choose two versions of this protocol to compare."), error_status(error)
+    return render_template("protocols/diff.html", protocol=protocol, old=old, new=new,
+                           differences=service.diff_versions(old, new))
+
+
+# Subjects
+
+
+def _subjects_page(protocol_id: int, *, errors: dict | None = None, status: int = 200) -> Any:
+    db = get_session()
+    protocol = service.get_protocol(db, protocol_id)
+    effective = service.effective_version(protocol)
+    return render_template(
+        "protocols/subjects.html", protocol=protocol, subjects=service.subjects_of(db, protocol), errors=errors or {},
+        form=request.form, arm_options=[(arm.id, f"{arm.code} {arm.name}") for arm in effective.arms] if effective else [],
+        effective=effective,
+    ), status
+
+
+@blueprint.route("/protocols/<int:protocol_id>/subjects")
+@allow(STAFF)
+def subjects(protocol_id: int) -> Any:
+    return _subjects_page(protocol_id)
+
+
+@blueprint.route("/protocols/<int:protocol_id>/subjects", methods=["POST"])
+@allow(ENROLLERS)
+def enrol(protocol_id: int) -> Any:
+    db = get_session()
+    protocol = service.get_protocol(db, protocol_id)
+    try:
+        data = load_input(schemas.SubjectSchema())
+        effective = service.effective_version(protocol)
+        arm = next((arm for arm in effective.arms if arm.id == data.pop("arm_id")), None) if effective else None
+        if effective is not None and arm is None:
+            raise InvalidInput("Choose an arm of the effective version.", field="arm_id")
+        subject = service.enrol_subject(db, protocol, arm=arm, **data)
+    except (ValidationError, LimsError) as error:
+        db.rollback()
+        return _subjects_page(protocol_id, errors=field_errors(error), status=error_status(error))
+    flash(f"{subject.code} is enrolled.", "success")
+    return redirect(url_for("protocols.subject", subject_id=subject.id), 303)
+
+
+@blueprint.route("/protocols/subjects/<int:subject_id>")
+@allow(STAFF)
+def subject(subject_id: int) -> Any:
+    subject = service.get_subject(get_session(), subject_id)
+    return render_template("protocols/subject.html", subject=subject, calendar=service.visit_calendar(subject))
