@@ -1,0 +1,151 @@
+"""Protocol pages through HTTP: registration, design, two-person approval, amendment diff, subjects, ODM."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+
+from sqlalchemy import select
+
+from lims.audit.models import AuditEvent
+from lims.identity.models import RoleName
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from protocols import service
+from protocols.models import Protocol, VersionStatus
+from tests.helpers import PASSWORD, duplicate_ids, login, submit
+
+
+def test_manager_registers_a_protocol_and_designs_its_draft(client, create_organization, db_session, signed_in):
+    sponsor = create_organization(code="HELIX", name="Helix Cell Therapeutics")
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    created = submit(client, "/protocols/new", {
+        "number": "HLX-301", "title": "Phase 3 study of HLX-19", "sponsor_id": str(sponsor.id), "phase": "phase 3",
+        "therapeutic_area": "Haematology", "investigational_product": "HLX-19 CAR-T", "nct_id": "NCT09999999",
+    })
+    assert created.status_code == 303
+    version_url = created.headers["Location"]
+    assert submit(client, version_url, {"code": "A", "name": "HLX-19", "arm_type": "experimental"},
+                  action=version_url + "/arms").status_code == 303
+    assert submit(client, version_url, {"code": "D7", "name": "Day 7", "reference_event": "infusion",
+                                        "day_offset": "7", "window_before_days": "1", "window_after_days": "1"},
+                  action=version_url + "/visits").status_code == 303
+    protocol = db_session.scalars(select(Protocol)).one()
+    visit_id = protocol.versions[0].visits[0].id
+    bad = submit(client, version_url, {"visit_id": str(visit_id), "sample_type": "blood", "volume": "6 g",
+                                       "container": "tube", "handling": "15-25 °C", "max_hours_to_processing": "24"},
+                 action=version_url + "/requirements")
+    assert bad.status_code == 422 and "must be a volume" in bad.text
+    good = submit(client, version_url, {"visit_id": str(visit_id), "sample_type": "peripheral blood",
+                                        "volume": "6 mL", "container": "K2EDTA tube", "handling": "15-25 °C",
+                                        "max_hours_to_processing": "24"}, action=version_url + "/requirements")
+    assert good.status_code == 303
+    page = client.get(version_url).text
+    assert "peripheral blood: 6 mL in K2EDTA tube" in page and duplicate_ids(page) == []
+
+
+def test_an_earlier_phase_is_refused_in_the_form(client, create_organization, db_session, signed_in):
+    sponsor = create_organization()
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    response = submit(client, "/protocols/new", {
+        "number": "EARLY-1", "title": "First in human", "sponsor_id": str(sponsor.id), "phase": "Phase 1",
+        "therapeutic_area": "Oncology", "investigational_product": "X",
+    })
+    assert response.status_code == 422 and "after phase II" in response.text
+    assert db_session.scalars(select(Protocol)).all() == []
+
+
+def test_technicians_cannot_register_or_design_protocols(client, car_t_protocol, db_session, signed_in):
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    assert client.get("/protocols/new").status_code == 403
+    version_id = car_t_protocol.versions[0].id
+    assert client.post(f"/protocols/versions/{version_id}/arms", data={"code": "X", "name": "x"}).status_code == 403
+
+
+def test_qa_approves_by_signature_and_the_version_becomes_effective(app, client, car_t_protocol, author_and_approver,
+                                                                     db_session):
+    author, approver = author_and_approver
+    db_session.commit()
+    version_id = car_t_protocol.versions[0].id
+    login(client, author)
+    assert submit(client, f"/sign/protocol_version/{version_id}/authored", {"password": PASSWORD}).status_code == 303
+    own = submit(client, f"/protocols/versions/{version_id}", {}, action=f"/protocols/versions/{version_id}/effective")
+    assert own.status_code == 409 and "Only an approved version" in own.text
+    qa_client = app.test_client()
+    login(qa_client, approver)
+    assert submit(qa_client, f"/sign/protocol_version/{version_id}/approved", {"password": PASSWORD}).status_code == 303
+    made = submit(qa_client, f"/protocols/versions/{version_id}", {}, action=f"/protocols/versions/{version_id}/effective")
+    assert made.status_code == 303
+    page = qa_client.get(f"/protocols/versions/{version_id}").text
+    assert "Effective" in page and "Quinn Okafor" in page and "Maja Larsen" in page
+
+
+def test_an_approved_version_refuses_design_changes_through_the_page(client, car_t_protocol, author_and_approver,
+                                                                     db_session, signed_in):
+    version = car_t_protocol.versions[0]
+    for meaning, user in ((SignatureMeaning.AUTHORED, author_and_approver[0]), (SignatureMeaning.APPROVED, author_and_approver[1])):
+        signatures.sign(db_session, version, meaning=meaning, user=user, password=PASSWORD)
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    url = f"/protocols/versions/{version.id}"
+    response = submit(client, url, {"code": "C", "name": "Late arm"}, action=url + "/arms")
+    assert response.status_code == 409 and "create a new version" in response.text
+
+
+def test_amendment_diff_page_lists_the_changes(client, car_t_protocol, author_and_approver, db_session, signed_in):
+    first = car_t_protocol.versions[0]
+    signatures.sign(db_session, first, meaning=SignatureMeaning.AUTHORED, user=author_and_approver[0], password=PASSWORD)
+    signatures.sign(db_session, first, meaning=SignatureMeaning.APPROVED, user=author_and_approver[1], password=PASSWORD)
+    service.make_effective(db_session, first)
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    drafted = submit(client, f"/protocols/{car_t_protocol.id}", {"number": "2.0", "amendment_summary": "Adds arm C"},
+                     action=f"/protocols/{car_t_protocol.id}/versions")
+    assert drafted.status_code == 303
+    second_url = drafted.headers["Location"]
+    submit(client, second_url, {"code": "C", "name": "Dose expansion"}, action=second_url + "/arms")
+    db_session.expire_all()
+    second = db_session.get(Protocol, car_t_protocol.id).versions[-1]
+    page = client.get(f"/protocols/{car_t_protocol.id}/diff?old={first.id}&new={second.id}").text
+    assert "arm C" in page and "<ins>Dose expansion" in page
+    assert client.get(f"/protocols/{car_t_protocol.id}/diff?old=abc").status_code == 422
+
+
+def test_enrolment_refuses_identifying_codes_and_shows_the_calendar(client, car_t_protocol, author_and_approver,
+                                                                   db_session, signed_in):
+    version = car_t_protocol.versions[0]
+    signatures.sign(db_session, version, meaning=SignatureMeaning.AUTHORED, user=author_and_approver[0], password=PASSWORD)
+    signatures.sign(db_session, version, meaning=SignatureMeaning.APPROVED, user=author_and_approver[1], password=PASSWORD)
+    service.make_effective(db_session, version)
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    url = f"/protocols/{car_t_protocol.id}/subjects"
+    fields = {"site": "014", "arm_id": str(version.arms[0].id), "enrolled_on": "2026-01-05", "consent_version": "1.0"}
+    refused = submit(client, url, {"code": "JOHN-SMITH-1", **fields})
+    assert refused.status_code == 422 and "looks like a name" in refused.text
+    enrolled = submit(client, url, {"code": "HLX301-014-0001", "infused_on": "2026-02-01", **fields})
+    assert enrolled.status_code == 303
+    calendar = client.get(enrolled.headers["Location"]).text
+    assert "2026-02-08" in calendar and "2026-02-07 to 2026-02-09" in calendar, "day 7 after infusion, window ±1"
+    assert "2025-12-08" in calendar, "screening 28 days before enrolment"
+
+
+def test_odm_export_downloads_and_is_audited(client, car_t_protocol, db_session, signed_in):
+    db_session.commit()
+    signed_in(RoleName.QA)
+    response = client.get(f"/protocols/versions/{car_t_protocol.versions[0].id}/odm.xml")
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    root = ElementTree.fromstring(response.data)
+    assert root.tag.endswith("ODM")
+    db_session.expire_all()
+    assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "export.odm")).one()
+
+
+def test_protocol_list_and_page(client, car_t_protocol, db_session, signed_in):
+    db_session.commit()
+    signed_in(RoleName.QA)
+    assert "HLX-301" in client.get("/protocols").text
+    page = client.get(f"/protocols/{car_t_protocol.id}").text
+    assert "HLX-19 (autologous anti-CD19 CAR-T)" in page and "Draft" in page
+    assert car_t_protocol.versions[0].status == VersionStatus.DRAFT
