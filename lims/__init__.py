@@ -117,9 +117,11 @@ def _register_blueprints(app: Flask) -> None:
     from lims.identity.api import blueprint as identity_api
     from lims.identity.views import blueprint as identity
     from lims.signatures.views import blueprint as signatures
+    from protocols.api import blueprint as protocols_api
     from protocols.views import blueprint as protocols
 
-    for blueprint in (identity, identity_api, dashboard, audit, signatures, equipment, equipment_api, protocols):
+    for blueprint in (identity, identity_api, dashboard, audit, signatures, equipment, equipment_api, protocols,
+                      protocols_api):
         app.register_blueprint(blueprint)
 
 

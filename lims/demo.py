@@ -1,4 +1,4 @@
-"""A realistic demo data set: the facility, two client start-ups, one user per role, equipment."""
+"""A realistic demo data set: the facility, two client start-ups, one user per role, equipment, a protocol."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,8 +11,12 @@ from lims import clock
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, MaintenanceKind, ReferenceStandard
 from lims.identity import service as identity
-from lims.identity.models import Organization, OrganizationKind, RoleName
-from lims.units import parse_measurement
+from lims.identity.models import Organization, OrganizationKind, RoleName, User
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from lims.units import parse_measurement, parse_range
+from protocols import service as protocols
+from protocols.models import Protocol, ProtocolPhase, ProtocolVersion, ReferenceEvent
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ def load_demo(session: Session) -> list[DemoAccount]:
                 actor=None,
             )
     _load_equipment(session)
+    _load_protocol(session, organizations["HELIX"])
     return list(ACCOUNTS)
 
 
@@ -146,3 +151,76 @@ def _standard_for(standards: dict[str, ReferenceStandard], kind: EquipmentType) 
         EquipmentType.PIPETTE: "REF-WEIGHT-01", EquipmentType.BALANCE: "REF-WEIGHT-01",
         EquipmentType.CELL_COUNTER: "REF-BEADS-01",
     }.get(kind, "REF-THERM-01")]
+
+
+#: The schedule of version 1.0: (code, name, reference event, day, window before, window after,
+#: [(sample type, volume, container, handling range, hours to processing)])
+HLX_301_VISITS = (
+    ("SCR", "Screening", ReferenceEvent.ENROLMENT, -28, 0, 7,
+     [("peripheral blood", "10 mL", "K2EDTA tube", "15–25 °C", 24), ("serum", "5 mL", "SST tube", "2–8 °C", 48)]),
+    ("APH", "Apheresis", ReferenceEvent.APHERESIS, 0, 0, 0,
+     [("leukapheresis product", "200 mL", "apheresis collection bag", "2–8 °C", 48)]),
+    ("D0", "Infusion", ReferenceEvent.INFUSION, 0, 0, 0,
+     [("retention sample of the drug product", "1 mL", "cryovial", "-196–-150 °C", 2)]),
+    ("D7", "Day 7", ReferenceEvent.INFUSION, 7, 1, 1,
+     [("peripheral blood for CAR-T expansion (qPCR)", "6 mL", "K2EDTA tube", "15–25 °C", 24)]),
+    ("D28", "Day 28", ReferenceEvent.INFUSION, 28, 3, 3,
+     [("peripheral blood for CAR-T persistence (qPCR)", "6 mL", "K2EDTA tube", "15–25 °C", 24),
+      ("serum for cytokines", "5 mL", "SST tube", "2–8 °C", 4)]),
+)
+
+
+def _load_protocol(session: Session, sponsor: Organization) -> None:
+    if session.scalar(select(Protocol.id).where(Protocol.number == "HLX-301")) is not None:
+        return
+    protocol = protocols.create_protocol(
+        session, number="HLX-301",
+        title="A randomised phase 3 study of HLX-19, autologous anti-CD19 CAR-T cells, versus standard of care "
+              "in second-line relapsed or refractory large B-cell lymphoma",
+        sponsor=sponsor, phase=ProtocolPhase.PHASE_3, therapeutic_area="Haematology / oncology",
+        investigational_product="HLX-19 (autologous anti-CD19 CAR-T cells)",
+        conditions="Large B-cell lymphoma", target_enrolment=360,
+    )
+    first = protocol.versions[0]
+    protocols.add_arm(session, first, code="A", name="HLX-19", arm_type="experimental",
+                      description="Single infusion of 2 ×10^6 CAR-T cells/kg after lymphodepletion")
+    protocols.add_arm(session, first, code="B", name="Standard of care", arm_type="active comparator",
+                      description="Salvage chemo-immunotherapy then high-dose chemotherapy and ASCT")
+    for code, name, event, day, before, after, samples in HLX_301_VISITS:
+        visit = protocols.add_visit(session, first, code=code, name=name, reference_event=event, day_offset=day,
+                                    window_before_days=before, window_after_days=after)
+        for sample_type, volume, container, handling, hours in samples:
+            protocols.add_sample_requirement(session, visit, sample_type=sample_type,
+                                             volume=parse_measurement(volume), container=container,
+                                             handling=parse_range(handling), max_hours_to_processing=hours)
+    author, approver = _demo_user(session, "m.larsen"), _demo_user(session, "q.okafor")
+    _sign(session, first, SignatureMeaning.AUTHORED, author)
+    _sign(session, first, SignatureMeaning.APPROVED, approver)
+    protocols.make_effective(session, first)
+    today = clock.now().date()
+    for number, (enrolled_days_ago, arm, apheresis_days_ago, infused_days_ago) in enumerate(
+            ((60, "A", 50, 30), (45, "A", 35, 12), (20, "B", None, None)), start=1):
+        protocols.enrol_subject(
+            session, protocol, code=f"HLX301-014-{number:04d}", site="014",
+            arm=next(candidate for candidate in first.arms if candidate.code == arm),
+            enrolled_on=today - timedelta(days=enrolled_days_ago), consent_version="1.0",
+            apheresis_on=today - timedelta(days=apheresis_days_ago) if apheresis_days_ago else None,
+            infused_on=today - timedelta(days=infused_days_ago) if infused_days_ago else None,
+        )
+    second = protocols.new_version(session, protocol, number="2.0",
+                                   amendment_summary="Amendment 1: adds a month-3 persistence sample")
+    month3 = protocols.add_visit(session, second, code="M3", name="Month 3", reference_event=ReferenceEvent.INFUSION,
+                                 day_offset=90, window_before_days=7, window_after_days=7)
+    protocols.add_sample_requirement(session, month3, sample_type="peripheral blood for CAR-T persistence (qPCR)",
+                                     volume=parse_measurement("6 mL"), container="K2EDTA tube",
+                                     handling=parse_range("15–25 °C"), max_hours_to_processing=24)
+    _sign(session, second, SignatureMeaning.AUTHORED, author)
+
+
+def _demo_user(session: Session, username: str) -> User:
+    return identity.user_by_username(session, username)
+
+
+def _sign(session: Session, version: ProtocolVersion, meaning: SignatureMeaning, user: User) -> None:
+    password = next(account.password for account in ACCOUNTS if account.username == user.username)
+    signatures.sign(session, version, meaning=meaning, user=user, password=password)

@@ -100,3 +100,10 @@ class SubjectSchema(FormSchema):
 class DiffSchema(FormSchema):
     old = fields.Integer(required=True, error_messages={"required": "Choose the older version."})
     new = fields.Integer(required=True, error_messages={"required": "Choose the newer version."})
+
+
+class ImportSchema(FormSchema):
+    sponsor_id = fields.Integer(required=True, error_messages={"required": "Choose the sponsor.",
+                                                               "invalid": "Choose the sponsor."})
+    number = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    therapeutic_area = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=200))

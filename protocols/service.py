@@ -16,6 +16,7 @@ from lims.identity.models import Organization, RoleName, User
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.units import IncompatibleUnits, Measurement, MeasurementRange, parse_measurement
+from protocols.ctgov import ImportedStudy
 from protocols.models import (
     Arm,
     Protocol,
@@ -98,6 +99,37 @@ def create_protocol(session: Session, *, number: str, title: str, sponsor: Organ
 
 def effective_version(protocol: Protocol) -> ProtocolVersion | None:
     return next((version for version in protocol.versions if version.status == VersionStatus.EFFECTIVE), None)
+
+
+def import_study(session: Session, study: ImportedStudy, *, sponsor: Organization, number: str | None = None,
+                 therapeutic_area: str | None = None, investigational_product: str | None = None) -> Protocol:
+    """Create a draft protocol from a ClinicalTrials.gov record: its identity, arms and their interventions."""
+    product = investigational_product or ", ".join(intervention.name for intervention in study.interventions)
+    protocol = create_protocol(
+        session, number=number or study.acronym or study.nct_id, title=study.official_title or study.brief_title,
+        sponsor=sponsor, phase=study.phase, therapeutic_area=therapeutic_area or "; ".join(study.conditions[:3]),
+        investigational_product=product[:200] or "not stated in the record", nct_id=study.nct_id,
+        conditions="; ".join(study.conditions) or None, target_enrolment=study.enrollment,
+    )
+    version = protocol.versions[0]
+    with audit.reason_for_change(session, f"Imported from {study.source_format} {study.nct_id}"):
+        version.amendment_summary = f"Original protocol, imported from {study.source_format} {study.nct_id}"
+    for index, arm in enumerate(study.arms):
+        interventions = f"Interventions: {', '.join(arm.intervention_names)}." if arm.intervention_names else ""
+        description = " ".join(part for part in (arm.description, interventions) if part) or None
+        add_arm(session, version, code=_arm_code(index), name=arm.label[:200],
+                arm_type=(arm.arm_type or "").replace("_", " ").lower()[:64] or None, description=description)
+    return protocol
+
+
+def _arm_code(index: int) -> str:
+    """A, B, … Z, AA, AB, …"""
+    code = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        code = chr(ord("A") + remainder) + code
+    return code
 
 
 # Design of a draft version

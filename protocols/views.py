@@ -18,6 +18,7 @@ from lims.signatures import service as signatures
 from lims.web import error_status, field_errors, load_input, render_form_error
 from protocols import schemas, service
 from protocols.models import ProtocolPhase, ReferenceEvent, VersionStatus
+from protocols.ctgov import parse_study
 from protocols.odm import export_version
 
 blueprint = Blueprint("protocols", __name__, template_folder="templates")
@@ -55,6 +56,29 @@ def new() -> Any:
         return render_form_error("protocols/new.html", error, **_new_context())
     flash(f"{protocol.number} is registered with a draft version 1.0; design it next.", "success")
     return redirect(url_for("protocols.version", version_id=protocol.versions[0].id), 303)
+
+
+def _import_context() -> dict[str, Any]:
+    return {"sponsor_options": _new_context()["sponsor_options"]}
+
+
+@blueprint.route("/protocols/import", methods=["GET", "POST"])
+@allow(AUTHORS)
+def import_ctgov() -> Any:
+    if request.method == "GET":
+        return render_template("protocols/import.html", errors={}, form=MultiDict(), **_import_context())
+    db = get_session()
+    try:
+        data = load_input(schemas.ImportSchema())
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise InvalidInput("Choose the ClinicalTrials.gov record to import (JSON or XML).", field="file")
+        study = parse_study(upload.read(), filename=upload.filename)
+        protocol = service.import_study(db, study, sponsor=identity.get_organization(db, data["sponsor_id"]),
+                                       number=data["number"], therapeutic_area=data["therapeutic_area"])
+    except (ValidationError, LimsError) as error:
+        return render_form_error("protocols/import.html", error, **_import_context())
+    return render_template("protocols/imported.html", protocol=protocol, study=study), 201
 
 
 @blueprint.route("/protocols/<int:protocol_id>")

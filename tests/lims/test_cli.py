@@ -20,6 +20,8 @@ from lims.equipment import service as equipment
 from lims.equipment.models import Equipment, EquipmentStatus
 from lims.identity import service
 from lims.identity.models import Organization, RoleName, User
+from protocols import service as protocol_service
+from protocols.models import Protocol, VersionStatus
 from tests.helpers import PASSWORD
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -134,6 +136,15 @@ def test_demo_equipment_shows_every_status_a_lab_meets(run, db_session):
     assert statuses["CEN-003"] == EquipmentStatus.OVERDUE
     assert statuses["PIP-004"] == EquipmentStatus.OUT_OF_TOLERANCE
     assert statuses["CNT-006"] == EquipmentStatus.UNDER_MAINTENANCE
+
+
+def test_demo_protocol_has_an_effective_version_one_in_review_and_subjects(run, db_session):
+    assert run("demo").exit_code == 0
+    db_session.expire_all()
+    protocol = db_session.scalars(select(Protocol).where(Protocol.number == "HLX-301")).one()
+    assert [(version.number, version.status) for version in protocol.versions] == [
+        ("1.0", VersionStatus.EFFECTIVE), ("2.0", VersionStatus.IN_REVIEW)]
+    assert len(protocol_service.subjects_of(db_session, protocol)) == 3
 
 
 def test_readme_lists_every_demo_account_with_its_password():

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ElementTree
 from sqlalchemy import select
 
 from lims.audit.models import AuditEvent
+from lims.identity import service as identity
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
@@ -149,3 +150,19 @@ def test_protocol_list_and_page(client, car_t_protocol, db_session, signed_in):
     page = client.get(f"/protocols/{car_t_protocol.id}").text
     assert "HLX-19 (autologous anti-CD19 CAR-T)" in page and "Draft" in page
     assert car_t_protocol.versions[0].status == VersionStatus.DRAFT
+
+
+def test_api_shows_a_client_only_its_own_protocols(client, car_t_protocol, create_organization, create_user,
+                                                  db_session):
+    admin = create_user(RoleName.ADMIN)
+    _, own_token = identity.issue_api_token(db_session, organization=car_t_protocol.sponsor, name="own", actor=admin)
+    _, other_token = identity.issue_api_token(db_session, organization=create_organization(), name="other", actor=admin)
+    db_session.commit()
+    own = client.get("/api/v1/protocols", headers={"Authorization": f"Bearer {own_token}"}).json
+    assert [item["number"] for item in own["items"]] == ["HLX-301"]
+    detail = client.get(f"/api/v1/protocols/{car_t_protocol.id}", headers={"Authorization": f"Bearer {own_token}"}).json
+    assert [visit["code"] for visit in detail["versions"][0]["visits"]] == ["SCR", "APH", "D7", "D28"]
+    assert detail["versions"][0]["visits"][0]["samples"][0]["volume"] == "10 mL"
+    other = {"Authorization": f"Bearer {other_token}"}
+    assert client.get("/api/v1/protocols", headers=other).json["items"] == []
+    assert client.get(f"/api/v1/protocols/{car_t_protocol.id}", headers=other).status_code == 404
