@@ -1,0 +1,52 @@
+"""QA approves a protocol version with an e-signature in a real browser and sees it become effective."""
+from __future__ import annotations
+
+import pytest
+
+from lims.identity import service as identity
+from lims.identity.models import OrganizationKind, RoleName
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from protocols import service
+from protocols.models import ProtocolPhase, ReferenceEvent
+from tests.browser.conftest import seed, sign_in
+from tests.helpers import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def test_qa_approves_a_version_and_makes_it_effective(live_app, page):
+    from playwright.sync_api import expect
+
+    app, _base_url = live_app
+
+    def authored_version(session):
+        sponsor = identity.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
+                                               kind=OrganizationKind.CLIENT)
+        author = identity.create_user(session, username="m.larsen", full_name="Maja Larsen", email="m@nbct.example",
+                                      organization=identity.facility(session), roles={RoleName.MANAGER},
+                                      password=PASSWORD, must_change_password=False, actor=None)
+        protocol = service.create_protocol(session, number="HLX-301", title="Phase 3 study of HLX-19", sponsor=sponsor,
+                                           phase=ProtocolPhase.PHASE_3, therapeutic_area="Haematology",
+                                           investigational_product="HLX-19 CAR-T")
+        version = protocol.versions[0]
+        service.add_arm(session, version, code="A", name="HLX-19")
+        service.add_visit(session, version, code="D7", name="Day 7", reference_event=ReferenceEvent.INFUSION,
+                          day_offset=7, window_before_days=1, window_after_days=1)
+        signatures.sign(session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
+        return version.id
+
+    version_id = seed(app, authored_version)
+    sign_in(page, "q.okafor")
+    page.goto(f"/protocols/versions/{version_id}")
+    expect(page.get_by_text("In review", exact=True)).to_be_visible()
+
+    page.get_by_role("link", name="Approve (QA)").click()
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign as approved").click()
+    expect(page.locator(".signature-valid").filter(has_text="Quinn Okafor")).to_contain_text("Approved")
+    expect(page.get_by_text("Approved", exact=True).first).to_be_visible()
+
+    page.get_by_role("button", name="Make effective").click()
+    expect(page.get_by_role("status")).to_contain_text("Version 1.0 is effective.")
+    expect(page.locator(".title-row .badge")).to_have_text("Effective")
