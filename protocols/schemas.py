@@ -7,8 +7,8 @@ from marshmallow import ValidationError, fields, validate
 
 from lims.errors import InvalidInput
 from lims.units import MeasurementField, UnitError, parse_range
-from lims.web import FormSchema, Trimmed
-from protocols.models import ReferenceEvent
+from lims.web import FormSchema, Trimmed, reason_field
+from protocols.models import ProtocolStatus, ReferenceEvent
 from protocols.service import parse_phase
 
 
@@ -107,3 +107,30 @@ class ImportSchema(FormSchema):
                                                                "invalid": "Choose the sponsor."})
     number = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=64))
     therapeutic_area = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class ProtocolUpdateSchema(FormSchema):
+    title = _required("Enter the protocol title.", 2000)
+    therapeutic_area = _required("Enter the therapeutic area.")
+    investigational_product = _required("Name the investigational product.")
+    status = fields.Enum(ProtocolStatus, by_value=True, required=True,
+                         error_messages={"required": "Choose the status.", "unknown": "Choose a status from the list."})
+    conditions = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    target_enrolment = fields.Integer(load_default=None, allow_none=True,
+                                      error_messages={"invalid": "Enter a whole number of subjects."})
+    reason = reason_field()
+
+
+class VisitUpdateSchema(VisitSchema):
+    reason = reason_field()
+
+    class Meta(VisitSchema.Meta):
+        exclude = ("code",)  # a visit keeps its code: other versions and the samples refer to it
+
+
+class SubjectUpdateSchema(FormSchema):
+    site = _required("Enter the site number.", 64)
+    consent_version = _required("Enter the consent version signed.", 32)
+    apheresis_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+    infused_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+    reason = reason_field()

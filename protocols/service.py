@@ -97,6 +97,22 @@ def create_protocol(session: Session, *, number: str, title: str, sponsor: Organ
     return protocol
 
 
+def update_protocol(session: Session, protocol: Protocol, *, title: str, therapeutic_area: str,
+                    investigational_product: str, status: ProtocolStatus, conditions: str | None,
+                    target_enrolment: int | None, reason: str) -> Protocol:
+    """Change a protocol's details or status, for the reason given."""
+    if target_enrolment is not None and target_enrolment <= 0:
+        raise InvalidInput("The target enrolment must be a positive number.", field="target_enrolment")
+    with audit.reason_for_change(session, reason):
+        protocol.title = title
+        protocol.therapeutic_area = therapeutic_area
+        protocol.investigational_product = investigational_product
+        protocol.status = status
+        protocol.conditions = conditions
+        protocol.target_enrolment = target_enrolment
+    return protocol
+
+
 def effective_version(protocol: Protocol) -> ProtocolVersion | None:
     return next((version for version in protocol.versions if version.status == VersionStatus.EFFECTIVE), None)
 
@@ -164,6 +180,22 @@ def add_visit(session: Session, version: ProtocolVersion, *, code: str, name: st
                   window_before_days=window_before_days, window_after_days=window_after_days, procedures=procedures)
     session.add(visit)
     session.flush()
+    return visit
+
+
+def update_visit(session: Session, visit: Visit, *, name: str, reference_event: ReferenceEvent, day_offset: int,
+                 window_before_days: int, window_after_days: int, procedures: str | None, reason: str) -> Visit:
+    """Change a visit of a draft version, for the reason given."""
+    _require_draft(visit.version)
+    if window_before_days < 0 or window_after_days < 0:
+        raise InvalidInput("A visit window counts days before and after; neither can be negative.", field="window")
+    with audit.reason_for_change(session, reason):
+        visit.name = name
+        visit.reference_event = reference_event
+        visit.day_offset = day_offset
+        visit.window_before_days = window_before_days
+        visit.window_after_days = window_after_days
+        visit.procedures = procedures
     return visit
 
 
@@ -367,6 +399,25 @@ def enrol_subject(session: Session, protocol: Protocol, *, code: str, site: str,
                       consent_version=consent_version, apheresis_on=apheresis_on, infused_on=infused_on)
     session.add(subject)
     session.flush()
+    return subject
+
+
+def update_subject(session: Session, subject: Subject, *, site: str, consent_version: str,
+                   apheresis_on: date | None, infused_on: date | None, reason: str) -> Subject:
+    """Record a subject's apheresis and infusion, or correct their site or consent, for the reason given."""
+    today = clock.now().date()
+    for field, value in (("apheresis_on", apheresis_on), ("infused_on", infused_on)):
+        if value is not None and value > today:
+            raise InvalidInput("A date that has not happened yet cannot be recorded.", field=field)
+        if value is not None and value < subject.enrolled_on:
+            raise InvalidInput("This date is before the subject's enrolment.", field=field)
+    if apheresis_on is not None and infused_on is not None and infused_on < apheresis_on:
+        raise InvalidInput("The infusion cannot come before the apheresis.", field="infused_on")
+    with audit.reason_for_change(session, reason):
+        subject.site = site
+        subject.consent_version = consent_version
+        subject.apheresis_on = apheresis_on
+        subject.infused_on = infused_on
     return subject
 
 

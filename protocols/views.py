@@ -10,14 +10,14 @@ from werkzeug.datastructures import MultiDict
 from lims import clock
 from lims.access import STAFF, allow
 from lims.audit import service as audit
-from lims.db import get_session
+from lims.db import get_record, get_session
 from lims.errors import InvalidInput, LimsError
 from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
 from lims.signatures import service as signatures
 from lims.web import error_status, field_errors, load_input, render_form_error
 from protocols import schemas, service
-from protocols.models import ProtocolPhase, ReferenceEvent, VersionStatus
+from protocols.models import ProtocolPhase, ProtocolStatus, ReferenceEvent, VersionStatus, Visit
 from protocols.ctgov import parse_study
 from protocols.odm import export_version
 
@@ -87,7 +87,27 @@ def show(protocol_id: int) -> Any:
     db = get_session()
     protocol = service.get_protocol(db, protocol_id)
     return render_template("protocols/show.html", protocol=protocol, effective=service.effective_version(protocol),
-                           subjects=service.subjects_of(db, protocol), errors={}, form=request.form)
+                           subjects=service.subjects_of(db, protocol), errors={}, form=request.form, **_show_options())
+
+
+@blueprint.route("/protocols/<int:protocol_id>/edit", methods=["POST"])
+@allow(AUTHORS)
+def edit(protocol_id: int) -> Any:
+    db = get_session()
+    protocol = service.get_protocol(db, protocol_id)
+    try:
+        service.update_protocol(db, protocol, **load_input(schemas.ProtocolUpdateSchema()))
+    except (ValidationError, LimsError) as error:
+        db.rollback()
+        return render_template("protocols/show.html", protocol=protocol, effective=service.effective_version(protocol),
+                               subjects=service.subjects_of(db, protocol), errors=field_errors(error),
+                               form=request.form, **_show_options()), error_status(error)
+    flash(f"{protocol.number} is updated.", "success")
+    return redirect(url_for("protocols.show", protocol_id=protocol.id), 303)
+
+
+def _show_options() -> dict[str, Any]:
+    return {"status_options": [(status.value, status.value.capitalize()) for status in ProtocolStatus]}
 
 
 @blueprint.route("/protocols/<int:protocol_id>/versions", methods=["POST"])
@@ -101,7 +121,7 @@ def new_version(protocol_id: int) -> Any:
         db.rollback()
         return render_template("protocols/show.html", protocol=protocol, effective=service.effective_version(protocol),
                                subjects=service.subjects_of(db, protocol), errors=field_errors(error),
-                               form=request.form), error_status(error)
+                               form=request.form, **_show_options()), error_status(error)
     flash(f"Version {version.number} is drafted from the previous design; amend it, then sign it for review.",
           "success")
     return redirect(url_for("protocols.version", version_id=version.id), 303)
@@ -170,6 +190,22 @@ def add_requirement(version_id: int) -> Any:
         return f"Sample requirement added to {visit.code}."
 
     return _design_change(version_id, change)
+
+
+@blueprint.route("/protocols/visits/<int:visit_id>", methods=["GET", "POST"])
+@allow(AUTHORS)
+def edit_visit(visit_id: int) -> Any:
+    db = get_session()
+    visit = get_record(db, Visit, visit_id, "visit")
+    context = {"visit": visit, "reference_options": [(event.value, event.value.capitalize()) for event in ReferenceEvent]}
+    if request.method == "GET":
+        return render_template("protocols/visit_edit.html", errors={}, form=MultiDict(), **context)
+    try:
+        service.update_visit(db, visit, **load_input(schemas.VisitUpdateSchema()))
+    except (ValidationError, LimsError) as error:
+        return render_form_error("protocols/visit_edit.html", error, **context)
+    flash(f"Visit {visit.code} is updated.", "success")
+    return redirect(url_for("protocols.version", version_id=visit.version_id), 303)
 
 
 @blueprint.route("/protocols/versions/<int:version_id>/effective", methods=["POST"])
@@ -257,4 +293,20 @@ def enrol(protocol_id: int) -> Any:
 @allow(STAFF)
 def subject(subject_id: int) -> Any:
     subject = service.get_subject(get_session(), subject_id)
-    return render_template("protocols/subject.html", subject=subject, calendar=service.visit_calendar(subject))
+    return render_template("protocols/subject.html", subject=subject, calendar=service.visit_calendar(subject),
+                           errors={}, form=MultiDict())
+
+
+@blueprint.route("/protocols/subjects/<int:subject_id>", methods=["POST"])
+@allow(ENROLLERS)
+def update_subject(subject_id: int) -> Any:
+    db = get_session()
+    subject = service.get_subject(db, subject_id)
+    try:
+        service.update_subject(db, subject, **load_input(schemas.SubjectUpdateSchema()))
+    except (ValidationError, LimsError) as error:
+        db.rollback()
+        return render_template("protocols/subject.html", subject=subject, calendar=service.visit_calendar(subject),
+                               errors=field_errors(error), form=request.form), error_status(error)
+    flash(f"{subject.code} is updated.", "success")
+    return redirect(url_for("protocols.subject", subject_id=subject.id), 303)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
+from datetime import date
 
 from sqlalchemy import select
 
@@ -166,3 +167,58 @@ def test_api_shows_a_client_only_its_own_protocols(client, car_t_protocol, creat
     other = {"Authorization": f"Bearer {other_token}"}
     assert client.get("/api/v1/protocols", headers=other).json["items"] == []
     assert client.get(f"/api/v1/protocols/{car_t_protocol.id}", headers=other).status_code == 404
+
+
+def test_protocol_details_change_only_with_a_reason(client, car_t_protocol, db_session, signed_in):
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    url = f"/protocols/{car_t_protocol.id}"
+    fields = {"title": car_t_protocol.title, "therapeutic_area": "Haematology", "status": "enrolling",
+              "investigational_product": car_t_protocol.investigational_product}
+    refused = submit(client, url, {**fields, "reason": ""}, action=url + "/edit")
+    assert refused.status_code == 422 and 'id="edit-reason-error"' in refused.text
+    changed = submit(client, url, {**fields, "reason": "First site opened"}, action=url + "/edit")
+    assert changed.status_code == 303
+    db_session.expire_all()
+    assert db_session.get(Protocol, car_t_protocol.id).status.value == "enrolling"
+    assert duplicate_ids(client.get(url).text) == []
+
+
+def test_a_draft_visit_can_be_edited_with_a_reason_but_not_once_approved(client, car_t_protocol, author_and_approver,
+                                                                         db_session, signed_in):
+    visit = car_t_protocol.versions[0].visits[-1]
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    url = f"/protocols/visits/{visit.id}"
+    fields = {"name": "Day 28", "reference_event": "infusion", "day_offset": "28", "window_before_days": "5",
+              "window_after_days": "5"}
+    assert submit(client, url, {**fields, "reason": "Sites asked for a wider window"}).status_code == 303
+    db_session.expire_all()
+    version = db_session.get(Protocol, car_t_protocol.id).versions[0]
+    assert version.visits[-1].window_before_days == 5
+    for meaning, user in ((SignatureMeaning.AUTHORED, author_and_approver[0]), (SignatureMeaning.APPROVED, author_and_approver[1])):
+        signatures.sign(db_session, version, meaning=meaning, user=user, password=PASSWORD)
+    db_session.commit()
+    locked = submit(client, url, {**fields, "reason": "One more change"})
+    assert locked.status_code == 409 and "create a new version" in locked.text
+
+
+def test_recording_apheresis_and_infusion_moves_the_calendar(client, car_t_protocol, author_and_approver, db_session,
+                                                             signed_in):
+    version = car_t_protocol.versions[0]
+    for meaning, user in ((SignatureMeaning.AUTHORED, author_and_approver[0]), (SignatureMeaning.APPROVED, author_and_approver[1])):
+        signatures.sign(db_session, version, meaning=meaning, user=user, password=PASSWORD)
+    service.make_effective(db_session, version)
+    subject = service.enrol_subject(db_session, car_t_protocol, code="HLX301-014-0009", site="014",
+                                    arm=version.arms[0], enrolled_on=date(2026, 1, 5), consent_version="1.0")
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    url = f"/protocols/subjects/{subject.id}"
+    fields = {"site": "014", "consent_version": "1.0", "apheresis_on": "2026-01-20", "reason": "Apheresis done"}
+    backwards = submit(client, url, {**fields, "infused_on": "2026-01-10"})
+    assert backwards.status_code == 422 and "cannot come before the apheresis" in backwards.text
+    future = submit(client, url, {**fields, "infused_on": "2099-01-01"})
+    assert future.status_code == 422 and "not happened yet" in future.text
+    recorded = submit(client, url, {**fields, "infused_on": "2026-02-10"})
+    assert recorded.status_code == 303
+    assert "2026-02-17" in client.get(url).text, "day 7 after the recorded infusion"
