@@ -134,3 +134,17 @@ class SubjectUpdateSchema(FormSchema):
     apheresis_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
     infused_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
     reason = reason_field()
+
+
+class ArmUpdateSchema(ArmSchema):
+    reason = reason_field()
+
+    class Meta(ArmSchema.Meta):
+        exclude = ("code",)  # subjects and other versions refer to an arm by its code
+
+
+class SampleRequirementUpdateSchema(SampleRequirementSchema):
+    reason = reason_field()
+
+    class Meta(SampleRequirementSchema.Meta):
+        exclude = ("visit_id",)

@@ -199,15 +199,22 @@ def update_visit(session: Session, visit: Visit, *, name: str, reference_event: 
     return visit
 
 
+def update_arm(session: Session, arm: Arm, *, name: str, arm_type: str | None, description: str | None,
+               reason: str) -> Arm:
+    """Change an arm of a draft version, for the reason given."""
+    _require_draft(arm.version)
+    with audit.reason_for_change(session, reason):
+        arm.name = name
+        arm.arm_type = arm_type
+        arm.description = description
+    return arm
+
+
 _ONE_MILLILITRE = parse_measurement("1 mL")
 _ZERO_CELSIUS = parse_measurement("0 °C")
 
 
-def add_sample_requirement(session: Session, visit: Visit, *, sample_type: str, volume: Measurement,
-                           container: str, handling: MeasurementRange, max_hours_to_processing: int
-                           ) -> SampleRequirement:
-    """Require a sample at a visit: its volume, container, handling temperatures and time to processing."""
-    _require_draft(visit.version)
+def _check_sample(volume: Measurement, handling: MeasurementRange, max_hours_to_processing: int) -> None:
     try:
         volume.compare(_ONE_MILLILITRE)
     except IncompatibleUnits as error:
@@ -219,11 +226,35 @@ def add_sample_requirement(session: Session, visit: Visit, *, sample_type: str, 
                            field="handling") from error
     if max_hours_to_processing <= 0:
         raise InvalidInput("The time to processing must be at least one hour.", field="max_hours_to_processing")
+
+
+def add_sample_requirement(session: Session, visit: Visit, *, sample_type: str, volume: Measurement,
+                           container: str, handling: MeasurementRange, max_hours_to_processing: int
+                           ) -> SampleRequirement:
+    """Require a sample at a visit: its volume, container, handling temperatures and time to processing."""
+    _require_draft(visit.version)
+    _check_sample(volume, handling, max_hours_to_processing)
     requirement = SampleRequirement(visit=visit, sample_type=sample_type, volume=volume, container=container,
                                     handling_minimum=handling.low, handling_maximum=handling.high,
                                     max_hours_to_processing=max_hours_to_processing)
     session.add(requirement)
     session.flush()
+    return requirement
+
+
+def update_sample_requirement(session: Session, requirement: SampleRequirement, *, sample_type: str,
+                              volume: Measurement, container: str, handling: MeasurementRange,
+                              max_hours_to_processing: int, reason: str) -> SampleRequirement:
+    """Change a required sample of a draft version, for the reason given."""
+    _require_draft(requirement.visit.version)
+    _check_sample(volume, handling, max_hours_to_processing)
+    with audit.reason_for_change(session, reason):
+        requirement.sample_type = sample_type
+        requirement.volume = volume
+        requirement.container = container
+        requirement.handling_minimum = handling.low
+        requirement.handling_maximum = handling.high
+        requirement.max_hours_to_processing = max_hours_to_processing
     return requirement
 
 

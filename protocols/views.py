@@ -17,7 +17,15 @@ from lims.identity.models import OrganizationKind, RoleName
 from lims.signatures import service as signatures
 from lims.web import error_status, field_errors, load_input, render_form_error
 from protocols import schemas, service
-from protocols.models import ProtocolPhase, ProtocolStatus, ReferenceEvent, VersionStatus, Visit
+from protocols.models import (
+    Arm,
+    ProtocolPhase,
+    ProtocolStatus,
+    ReferenceEvent,
+    SampleRequirement,
+    VersionStatus,
+    Visit,
+)
 from protocols.ctgov import parse_study
 from protocols.odm import export_version
 
@@ -206,6 +214,36 @@ def edit_visit(visit_id: int) -> Any:
         return render_form_error("protocols/visit_edit.html", error, **context)
     flash(f"Visit {visit.code} is updated.", "success")
     return redirect(url_for("protocols.version", version_id=visit.version_id), 303)
+
+
+@blueprint.route("/protocols/arms/<int:arm_id>", methods=["GET", "POST"])
+@allow(AUTHORS)
+def edit_arm(arm_id: int) -> Any:
+    db = get_session()
+    arm = get_record(db, Arm, arm_id, "arm")
+    if request.method == "GET":
+        return render_template("protocols/arm_edit.html", errors={}, form=MultiDict(), arm=arm)
+    try:
+        service.update_arm(db, arm, **load_input(schemas.ArmUpdateSchema()))
+    except (ValidationError, LimsError) as error:
+        return render_form_error("protocols/arm_edit.html", error, arm=arm)
+    flash(f"Arm {arm.code} is updated.", "success")
+    return redirect(url_for("protocols.version", version_id=arm.version_id), 303)
+
+
+@blueprint.route("/protocols/samples/<int:requirement_id>", methods=["GET", "POST"])
+@allow(AUTHORS)
+def edit_requirement(requirement_id: int) -> Any:
+    db = get_session()
+    requirement = get_record(db, SampleRequirement, requirement_id, "sample requirement")
+    if request.method == "GET":
+        return render_template("protocols/requirement_edit.html", errors={}, form=MultiDict(), requirement=requirement)
+    try:
+        service.update_sample_requirement(db, requirement, **load_input(schemas.SampleRequirementUpdateSchema()))
+    except (ValidationError, LimsError) as error:
+        return render_form_error("protocols/requirement_edit.html", error, requirement=requirement)
+    flash(f"Sample requirement of {requirement.visit.code} is updated.", "success")
+    return redirect(url_for("protocols.version", version_id=requirement.visit.version_id), 303)
 
 
 @blueprint.route("/protocols/versions/<int:version_id>/effective", methods=["POST"])

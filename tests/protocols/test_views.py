@@ -222,3 +222,22 @@ def test_recording_apheresis_and_infusion_moves_the_calendar(client, car_t_proto
     recorded = submit(client, url, {**fields, "infused_on": "2026-02-10"})
     assert recorded.status_code == 303
     assert "2026-02-17" in client.get(url).text, "day 7 after the recorded infusion"
+
+
+def test_draft_arms_and_samples_are_edited_with_a_reason(client, car_t_protocol, db_session, signed_in):
+    version = car_t_protocol.versions[0]
+    arm, requirement = version.arms[0], version.visits[0].requirements[0]
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    assert submit(client, f"/protocols/arms/{arm.id}", {"name": "HLX-19 2 ×10^6/kg", "arm_type": "experimental",
+                                                         "reason": "Dose in the name"}).status_code == 303
+    bad = submit(client, f"/protocols/samples/{requirement.id}", {
+        "sample_type": "peripheral blood", "volume": "10 kg", "container": "K2EDTA tube", "handling": "15–25 °C",
+        "max_hours_to_processing": "24", "reason": "Typo"})
+    assert bad.status_code == 422 and "must be a volume" in bad.text
+    good = submit(client, f"/protocols/samples/{requirement.id}", {
+        "sample_type": "peripheral blood", "volume": "12 mL", "container": "K2EDTA tube", "handling": "15–25 °C",
+        "max_hours_to_processing": "24", "reason": "Lab needs 2 mL more"})
+    assert good.status_code == 303
+    page = client.get(f"/protocols/versions/{version.id}").text
+    assert "HLX-19 2 ×10^6/kg" in page and "peripheral blood: 12 mL" in page
