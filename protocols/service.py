@@ -172,8 +172,7 @@ def add_visit(session: Session, version: ProtocolVersion, *, code: str, name: st
               day_offset: int, window_before_days: int = 0, window_after_days: int = 0,
               procedures: str | None = None) -> Visit:
     _require_draft(version)
-    if window_before_days < 0 or window_after_days < 0:
-        raise InvalidInput("A visit window counts days before and after; neither can be negative.", field="window")
+    _check_window(window_before_days, window_after_days)
     if any(visit.code == code for visit in version.visits):
         raise Conflict(f"Version {version.number} already has a visit {code}.", field="code")
     visit = Visit(version=version, code=code, name=name, reference_event=reference_event, day_offset=day_offset,
@@ -183,12 +182,16 @@ def add_visit(session: Session, version: ProtocolVersion, *, code: str, name: st
     return visit
 
 
+def _check_window(before_days: int, after_days: int) -> None:
+    if before_days < 0 or after_days < 0:
+        raise InvalidInput("A visit window counts days before and after; neither can be negative.", field="window")
+
+
 def update_visit(session: Session, visit: Visit, *, name: str, reference_event: ReferenceEvent, day_offset: int,
                  window_before_days: int, window_after_days: int, procedures: str | None, reason: str) -> Visit:
     """Change a visit of a draft version, for the reason given."""
     _require_draft(visit.version)
-    if window_before_days < 0 or window_after_days < 0:
-        raise InvalidInput("A visit window counts days before and after; neither can be negative.", field="window")
+    _check_window(window_before_days, window_after_days)
     with audit.reason_for_change(session, reason):
         visit.name = name
         visit.reference_event = reference_event

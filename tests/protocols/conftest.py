@@ -4,9 +4,12 @@ from __future__ import annotations
 import pytest
 
 from lims.identity.models import RoleName
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
 from lims.units import parse_measurement, parse_range
 from protocols import service
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture
@@ -40,3 +43,17 @@ def car_t_protocol(db_session, create_organization) -> Protocol:
 @pytest.fixture
 def author_and_approver(create_user):
     return create_user(RoleName.MANAGER, full_name="Maja Larsen"), create_user(RoleName.QA, full_name="Quinn Okafor")
+
+
+@pytest.fixture
+def approve_version(db_session, author_and_approver):
+    """Take a draft version through its two signatures, and into effect if asked."""
+    author, approver = author_and_approver
+
+    def approve(version, *, effective: bool = False) -> None:
+        signatures.sign(db_session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
+        signatures.sign(db_session, version, meaning=SignatureMeaning.APPROVED, user=approver, password=PASSWORD)
+        if effective:
+            service.make_effective(db_session, version)
+
+    return approve

@@ -17,11 +17,6 @@ from protocols.models import ProtocolPhase, ProtocolVersion, ReferenceEvent, Ver
 from tests.helpers import PASSWORD
 
 
-def approve(db_session, version, author, approver):
-    signatures.sign(db_session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
-    signatures.sign(db_session, version, meaning=SignatureMeaning.APPROVED, user=approver, password=PASSWORD)
-
-
 @pytest.mark.parametrize(("typed", "phase"), [("Phase 3", ProtocolPhase.PHASE_3), ("phase 2/phase 3", ProtocolPhase.PHASE_2_3),
                                               ("Phase II/III", ProtocolPhase.PHASE_2_3), ("Phase IV", ProtocolPhase.PHASE_4),
                                               ("post-marketing", ProtocolPhase.POST_MARKETING)])
@@ -70,9 +65,9 @@ def test_approval_needs_review_first(db_session, car_t_protocol, author_and_appr
                         password=PASSWORD)
 
 
-def test_editing_a_version_past_draft_is_refused(db_session, car_t_protocol, author_and_approver):
+def test_editing_a_version_past_draft_is_refused(db_session, car_t_protocol, approve_version):
     version = car_t_protocol.versions[0]
-    approve(db_session, version, *author_and_approver)
+    approve_version(version)
     with pytest.raises(service.VersionLocked, match="create a new version"):
         service.add_arm(db_session, version, code="C", name="Late arm")
     with pytest.raises(service.VersionLocked):
@@ -94,9 +89,9 @@ def test_a_rejected_version_goes_back_to_draft_and_its_authorship_must_be_signed
     assert state == signatures.SignatureStatus.INVALIDATED, "the design changed after the author signed"
 
 
-def test_a_new_effective_version_supersedes_the_old_one(db_session, car_t_protocol, author_and_approver):
+def test_a_new_effective_version_supersedes_the_old_one(db_session, car_t_protocol, approve_version):
     first = car_t_protocol.versions[0]
-    approve(db_session, first, *author_and_approver)
+    approve_version(first)
     service.make_effective(db_session, first)
     second = service.new_version(db_session, car_t_protocol, number="2.0",
                                  amendment_summary="Adds a month-3 visit with a peripheral blood sample")
@@ -105,16 +100,16 @@ def test_a_new_effective_version_supersedes_the_old_one(db_session, car_t_protoc
                                day_offset=90, window_before_days=7, window_after_days=7)
     service.add_sample_requirement(db_session, month3, sample_type="peripheral blood", volume=parse_measurement("6 mL"),
                                    container="K2EDTA tube", handling=parse_range("15–25 °C"), max_hours_to_processing=24)
-    approve(db_session, second, *author_and_approver)
+    approve_version(second)
     service.make_effective(db_session, second)
     assert (first.status, second.status) == (VersionStatus.SUPERSEDED, VersionStatus.EFFECTIVE)
     assert first.superseded_at is not None
 
 
 def test_two_effective_versions_are_impossible_even_in_the_database(db_session, connection, car_t_protocol,
-                                                                    author_and_approver):
+                                                                    approve_version):
     first = car_t_protocol.versions[0]
-    approve(db_session, first, *author_and_approver)
+    approve_version(first)
     service.make_effective(db_session, first)
     second = service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="Typo fixes")
     db_session.flush()
@@ -131,9 +126,9 @@ def test_only_one_version_in_draft_or_review_at_a_time(db_session, car_t_protoco
         service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="x")
 
 
-def test_diff_shows_what_an_amendment_changes(db_session, car_t_protocol, author_and_approver):
+def test_diff_shows_what_an_amendment_changes(db_session, car_t_protocol, approve_version):
     first = car_t_protocol.versions[0]
-    approve(db_session, first, *author_and_approver)
+    approve_version(first)
     service.make_effective(db_session, first)
     second = service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="Amendment 1")
     service.add_visit(db_session, second, code="M3", name="Month 3", reference_event=ReferenceEvent.INFUSION,
@@ -169,12 +164,12 @@ def test_subject_codes_must_not_identify_the_person(code, reason):
 
 
 def test_subjects_enrol_under_the_effective_version_with_a_unique_code(db_session, car_t_protocol,
-                                                                        author_and_approver):
+                                                                        approve_version):
     version = car_t_protocol.versions[0]
     with pytest.raises(InvalidInput, match="no effective version"):
         service.enrol_subject(db_session, car_t_protocol, code="HLX301-001", site="014", arm=version.arms[0],
                               enrolled_on=date(2026, 1, 5), consent_version="1.0")
-    approve(db_session, version, *author_and_approver)
+    approve_version(version)
     service.make_effective(db_session, version)
     subject = service.enrol_subject(db_session, car_t_protocol, code="HLX301-001", site="014", arm=version.arms[0],
                                     enrolled_on=date(2026, 1, 5), consent_version="1.0")
@@ -195,9 +190,9 @@ def test_window_arithmetic_at_the_edges(db_session, car_t_protocol, on, placemen
     assert window.placement(on) == placement
 
 
-def test_calendar_waits_for_reference_events_that_have_not_happened(db_session, car_t_protocol, author_and_approver):
+def test_calendar_waits_for_reference_events_that_have_not_happened(db_session, car_t_protocol, approve_version):
     version = car_t_protocol.versions[0]
-    approve(db_session, version, *author_and_approver)
+    approve_version(version)
     service.make_effective(db_session, version)
     subject = service.enrol_subject(db_session, car_t_protocol, code="HLX301-002", site="014", arm=version.arms[0],
                                     enrolled_on=date(2026, 2, 1), consent_version="1.0", apheresis_on=date(2026, 2, 10))

@@ -9,8 +9,6 @@ from sqlalchemy import select
 from lims.audit.models import AuditEvent
 from lims.identity import service as identity
 from lims.identity.models import RoleName
-from lims.signatures import service as signatures
-from lims.signatures.models import SignatureMeaning
 from protocols import service
 from protocols.models import Protocol, VersionStatus
 from tests.helpers import PASSWORD, duplicate_ids, login, submit
@@ -83,11 +81,10 @@ def test_qa_approves_by_signature_and_the_version_becomes_effective(app, client,
     assert "Effective" in page and "Quinn Okafor" in page and "Maja Larsen" in page
 
 
-def test_an_approved_version_refuses_design_changes_through_the_page(client, car_t_protocol, author_and_approver,
+def test_an_approved_version_refuses_design_changes_through_the_page(client, car_t_protocol, approve_version,
                                                                      db_session, signed_in):
     version = car_t_protocol.versions[0]
-    for meaning, user in ((SignatureMeaning.AUTHORED, author_and_approver[0]), (SignatureMeaning.APPROVED, author_and_approver[1])):
-        signatures.sign(db_session, version, meaning=meaning, user=user, password=PASSWORD)
+    approve_version(version)
     db_session.commit()
     signed_in(RoleName.MANAGER)
     url = f"/protocols/versions/{version.id}"
@@ -95,11 +92,9 @@ def test_an_approved_version_refuses_design_changes_through_the_page(client, car
     assert response.status_code == 409 and "create a new version" in response.text
 
 
-def test_amendment_diff_page_lists_the_changes(client, car_t_protocol, author_and_approver, db_session, signed_in):
+def test_amendment_diff_page_lists_the_changes(client, car_t_protocol, approve_version, db_session, signed_in):
     first = car_t_protocol.versions[0]
-    signatures.sign(db_session, first, meaning=SignatureMeaning.AUTHORED, user=author_and_approver[0], password=PASSWORD)
-    signatures.sign(db_session, first, meaning=SignatureMeaning.APPROVED, user=author_and_approver[1], password=PASSWORD)
-    service.make_effective(db_session, first)
+    approve_version(first, effective=True)
     db_session.commit()
     signed_in(RoleName.MANAGER)
     drafted = submit(client, f"/protocols/{car_t_protocol.id}", {"number": "2.0", "amendment_summary": "Adds arm C"},
@@ -114,12 +109,10 @@ def test_amendment_diff_page_lists_the_changes(client, car_t_protocol, author_an
     assert client.get(f"/protocols/{car_t_protocol.id}/diff?old=abc").status_code == 422
 
 
-def test_enrolment_refuses_identifying_codes_and_shows_the_calendar(client, car_t_protocol, author_and_approver,
+def test_enrolment_refuses_identifying_codes_and_shows_the_calendar(client, car_t_protocol, approve_version,
                                                                    db_session, signed_in):
     version = car_t_protocol.versions[0]
-    signatures.sign(db_session, version, meaning=SignatureMeaning.AUTHORED, user=author_and_approver[0], password=PASSWORD)
-    signatures.sign(db_session, version, meaning=SignatureMeaning.APPROVED, user=author_and_approver[1], password=PASSWORD)
-    service.make_effective(db_session, version)
+    approve_version(version, effective=True)
     db_session.commit()
     signed_in(RoleName.TECHNICIAN)
     url = f"/protocols/{car_t_protocol.id}/subjects"
@@ -184,7 +177,7 @@ def test_protocol_details_change_only_with_a_reason(client, car_t_protocol, db_s
     assert duplicate_ids(client.get(url).text) == []
 
 
-def test_a_draft_visit_can_be_edited_with_a_reason_but_not_once_approved(client, car_t_protocol, author_and_approver,
+def test_a_draft_visit_can_be_edited_with_a_reason_but_not_once_approved(client, car_t_protocol, approve_version,
                                                                          db_session, signed_in):
     visit = car_t_protocol.versions[0].visits[-1]
     db_session.commit()
@@ -196,19 +189,16 @@ def test_a_draft_visit_can_be_edited_with_a_reason_but_not_once_approved(client,
     db_session.expire_all()
     version = db_session.get(Protocol, car_t_protocol.id).versions[0]
     assert version.visits[-1].window_before_days == 5
-    for meaning, user in ((SignatureMeaning.AUTHORED, author_and_approver[0]), (SignatureMeaning.APPROVED, author_and_approver[1])):
-        signatures.sign(db_session, version, meaning=meaning, user=user, password=PASSWORD)
+    approve_version(version)
     db_session.commit()
     locked = submit(client, url, {**fields, "reason": "One more change"})
     assert locked.status_code == 409 and "create a new version" in locked.text
 
 
-def test_recording_apheresis_and_infusion_moves_the_calendar(client, car_t_protocol, author_and_approver, db_session,
+def test_recording_apheresis_and_infusion_moves_the_calendar(client, car_t_protocol, approve_version, db_session,
                                                              signed_in):
     version = car_t_protocol.versions[0]
-    for meaning, user in ((SignatureMeaning.AUTHORED, author_and_approver[0]), (SignatureMeaning.APPROVED, author_and_approver[1])):
-        signatures.sign(db_session, version, meaning=meaning, user=user, password=PASSWORD)
-    service.make_effective(db_session, version)
+    approve_version(version, effective=True)
     subject = service.enrol_subject(db_session, car_t_protocol, code="HLX301-014-0009", site="014",
                                     arm=version.arms[0], enrolled_on=date(2026, 1, 5), consent_version="1.0")
     db_session.commit()
