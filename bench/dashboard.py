@@ -146,7 +146,7 @@ def _bare_dashboard_app(app: Flask, values: DashboardValues) -> Flask:
 
 
 def _never_requested() -> str:
-    raise NotImplementedError("the bare app only serves the dashboard")
+    raise RuntimeError("the bare app registers these rules only so url_for builds the real links")
 
 
 def _get_dashboard(client: FlaskClient) -> bytes:
