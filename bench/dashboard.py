@@ -115,7 +115,7 @@ def _dashboard_values(app: Flask, account: DemoAccount, csrf_token: str) -> Dash
                 role_names=user.role_names,
             ),
             navigation=navigation_for(),
-            queues=work_queues_for(session, user),
+            queues=work_queues_for(session, user, app.config),
             csrf_token=csrf_token,
         )
 
