@@ -1,1 +1,1 @@
-"""GMP master and executed batch records, deviations and release (issue: batch records)."""
+"""GMP batch records: materials and lots, training; master and executed batch records, deviations, release."""

@@ -1,0 +1,104 @@
+"""Materials and their lots, lot consumption, and training records."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, composite, mapped_column, relationship
+
+from lims.audit.models import Controlled
+from lims.db import Base
+from lims.identity.models import User
+from lims.units import ExactDecimal, Measurement
+
+
+def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
+    return Enum(enum_class, name=name, native_enum=False, length=32, create_constraint=True,
+                validate_strings=True, values_callable=lambda members: [member.value for member in members])
+
+
+def _measurement(prefix: str) -> Any:
+    return composite(mapped_column(f"{prefix}_value", ExactDecimal()), mapped_column(f"{prefix}_unit", String(32)))
+
+
+class LotStatus(enum.StrEnum):
+    QUARANTINE = "quarantine"
+    RELEASED = "released"
+    REJECTED = "rejected"
+
+
+class Material(Controlled, Base):
+    __tablename__ = "material"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_number: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    specification: Mapped[str] = mapped_column(Text)
+    storage_condition: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+
+    lots: Mapped[list[MaterialLot]] = relationship(back_populates="material", order_by="MaterialLot.expires_on")
+
+
+class MaterialLot(Controlled, Base):
+    __tablename__ = "material_lot"
+    __table_args__ = (Index("ix_material_lot_material", "material_id", "expires_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    material_id: Mapped[int] = mapped_column(ForeignKey("material.id"))
+    lot_number: Mapped[str] = mapped_column(String(64), unique=True)
+    supplier: Mapped[str] = mapped_column(String(200))
+    supplier_lot: Mapped[str] = mapped_column(String(120))
+    received_on: Mapped[date]
+    expires_on: Mapped[date]
+    quantity_received: Mapped[Measurement] = _measurement("quantity_received")
+    quantity_remaining: Mapped[Measurement] = _measurement("quantity_remaining")
+    status: Mapped[LotStatus] = mapped_column(_enum(LotStatus, "lot_status"))
+    received_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+
+    material: Mapped[Material] = relationship(back_populates="lots")
+    received_by: Mapped[User] = relationship()
+
+    def signed_content(self) -> dict[str, Any]:
+        """What QA's disposition of the lot covers."""
+        return {"material": self.material.part_number, "lot": self.lot_number, "supplier": self.supplier,
+                "supplier_lot": self.supplier_lot, "expires_on": self.expires_on,
+                "quantity_received": str(self.quantity_received), "rejection_reason": self.rejection_reason}
+
+
+class LotConsumption(Controlled, Base):
+    """A quantity taken from a lot, and the record it served."""
+
+    __tablename__ = "lot_consumption"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("material_lot.id"), index=True)
+    quantity: Mapped[Measurement] = _measurement("quantity")
+    used_at: Mapped[datetime]
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    record_type: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+
+
+class TrainingRecord(Controlled, Base):
+    """That a user is trained on a master batch record version or an SOP, until when."""
+
+    __tablename__ = "training_record"
+    __table_args__ = (Index("ix_training_record_user_subject", "user_id", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    #: what the training covers, e.g. "SOP-QC-014 v3" or "MBR CAR-T-001 v2"
+    subject: Mapped[str] = mapped_column(String(120))
+    trained_on: Mapped[date]
+    expires_on: Mapped[date | None]
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id])

@@ -1,0 +1,134 @@
+"""Materials and lots: quarantine and QA disposition, expiry, units-aware consumption; training."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from batch_records import service
+from batch_records.models import LotStatus
+from lims import clock
+from lims.errors import InvalidInput
+from lims.identity import service as identity
+from lims.identity.models import RoleName
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from lims.units import Measurement, parse_measurement
+from tests.helpers import PASSWORD
+
+TODAY = date(2030, 4, 10)
+
+
+@pytest.fixture(autouse=True)
+def _today():
+    clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 8, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def medium(db_session):
+    return service.create_material(db_session, part_number="med-001", name="TexMACS GMP medium",
+                                   specification="Sterile, endotoxin < 0.5 EU/mL", storage_condition="2–8 °C, dark")
+
+
+@pytest.fixture
+def receive(db_session, medium, create_user):
+    technician = create_user(RoleName.TECHNICIAN)
+
+    def make(quantity: str = "1 L", expires_in_days: int = 180):
+        return service.receive_lot(db_session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
+                                   received_on=TODAY - timedelta(days=1), expires_on=TODAY + timedelta(days=expires_in_days),
+                                   quantity=parse_measurement(quantity), user=technician)
+
+    make.technician = technician
+    return make
+
+
+def release(db_session, lot, qa):
+    signatures.sign(db_session, lot, meaning=SignatureMeaning.RELEASED, user=qa, password=PASSWORD)
+
+
+def test_a_received_lot_waits_in_quarantine_until_qa_releases_it(db_session, receive, create_user):
+    lot = receive()
+    assert lot.status == LotStatus.QUARANTINE and lot.lot_number == "MED-001-300409-001"
+    with pytest.raises(service.LotUnusable, match="in quarantine"):
+        service.consume(db_session, lot, parse_measurement("10 mL"), user=receive.technician,
+                        record_type="batch_step", record_id=1)
+    with pytest.raises(signatures.SignatureRefused, match="may not sign"):
+        release(db_session, lot, receive.technician)
+    release(db_session, lot, create_user(RoleName.QA))
+    assert lot.status == LotStatus.RELEASED
+
+
+def test_consumption_deducts_in_mixed_units(db_session, receive, create_user):
+    lot = receive("1 L")
+    release(db_session, lot, create_user(RoleName.QA))
+    service.consume(db_session, lot, parse_measurement("250 mL"), user=receive.technician, record_type="batch_step",
+                    record_id=7)
+    service.consume(db_session, lot, parse_measurement("0.1 L"), user=receive.technician, record_type="batch_step",
+                    record_id=8)
+    assert lot.quantity_remaining == Measurement(lot.quantity_remaining.value, "L")
+    assert lot.quantity_remaining.value == parse_measurement("0.65 L").value
+    with pytest.raises(service.LotUnusable, match="has only 0.65 L left"):
+        service.consume(db_session, lot, parse_measurement("700 mL"), user=receive.technician,
+                        record_type="batch_step", record_id=9)
+    with pytest.raises(InvalidInput, match="cannot be taken from a lot counted in L"):
+        service.consume(db_session, lot, parse_measurement("5 g"), user=receive.technician,
+                        record_type="batch_step", record_id=9)
+    assert [str(c.quantity) for c in service.consumptions(db_session, lot)] == ["250 mL", "0.1 L"]
+
+
+def test_an_expired_lot_is_unusable_whatever_its_status_says(db_session, receive, create_user):
+    lot = receive(expires_in_days=5)
+    release(db_session, lot, create_user(RoleName.QA))
+    clock.freeze(datetime(2030, 4, 16, 8, tzinfo=timezone.utc))
+    assert lot.status == LotStatus.RELEASED
+    with pytest.raises(service.LotUnusable, match="expired on 2030-04-15"):
+        service.consume(db_session, lot, parse_measurement("1 mL"), user=receive.technician, record_type="batch_step",
+                        record_id=1)
+    assert service.usable_lots(db_session, lot.material) == []
+
+
+def test_an_expired_lot_cannot_be_released(db_session, receive, create_user):
+    lot = receive(expires_in_days=1)
+    clock.freeze(datetime(2030, 4, 12, 8, tzinfo=timezone.utc))
+    with pytest.raises(service.LotUnusable, match="cannot be released"):
+        release(db_session, lot, create_user(RoleName.QA))
+
+
+def test_rejection_needs_a_reason_and_a_signature(db_session, receive, create_user):
+    lot = receive()
+    qa = create_user(RoleName.QA)
+    with pytest.raises(InvalidInput, match="State the reason"):
+        signatures.sign(db_session, lot, meaning=SignatureMeaning.REJECTED, user=qa, password=PASSWORD)
+    with pytest.raises(identity.LoginFailed):
+        service.reject_lot(db_session, lot, reason="Seal broken on arrival", user=qa, password="wrong-password-9")
+    assert lot.rejection_reason is None
+    service.reject_lot(db_session, lot, reason="Seal broken on arrival", user=qa, password=PASSWORD)
+    assert (lot.status, lot.rejection_reason) == (LotStatus.REJECTED, "Seal broken on arrival")
+    assert service.usability(lot, TODAY).reason == "rejected by QA"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"received_on": TODAY + timedelta(days=1)}, "future date"),
+    ({"expires_on": TODAY - timedelta(days=1)}, "expires before"),
+    ({"quantity": parse_measurement("0 L")}, "more than zero"),
+])
+def test_receipt_input_is_checked(db_session, medium, create_user, kwargs, message):
+    fields = {"supplier": "S", "supplier_lot": "L", "received_on": TODAY, "expires_on": TODAY + timedelta(days=30),
+              "quantity": parse_measurement("1 L"), **kwargs}
+    with pytest.raises(InvalidInput, match=message):
+        service.receive_lot(db_session, medium, user=create_user(), **fields)
+
+
+def test_training_must_be_in_force(db_session, create_user):
+    manager, technician = create_user(RoleName.MANAGER), create_user(RoleName.TECHNICIAN)
+    with pytest.raises(service.NotTrained, match="no training on MBR CAR-T-001 v1"):
+        service.require_training(db_session, technician, "MBR CAR-T-001 v1")
+    service.record_training(db_session, user=technician, subject="MBR CAR-T-001 v1", trained_on=TODAY - timedelta(days=30),
+                            expires_on=TODAY + timedelta(days=335), recorded_by=manager)
+    service.require_training(db_session, technician, "MBR CAR-T-001 v1")
+    with pytest.raises(service.NotTrained):
+        service.require_training(db_session, technician, "MBR CAR-T-001 v2")
+    with pytest.raises(service.NotTrained):
+        service.require_training(db_session, technician, "MBR CAR-T-001 v1", on=TODAY + timedelta(days=336))
+    service.require_training(db_session, technician, "MBR CAR-T-001 v1", on=TODAY + timedelta(days=335))
