@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 from batch_records.models import LotConsumption, LotStatus, Material, MaterialLot, TrainingRecord
 from lims import clock
 from lims.audit import service as audit
+from lims.dashboard.service import WorkQueue, register_work_queue
 from lims.db import get_record
 from lims.errors import Conflict, InvalidInput, LimsError
 from lims.identity import service as identity
 from lims.identity.models import RoleName, User
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.units import IncompatibleUnits, Measurement
+from lims.units import IncompatibleUnits, Measurement, is_amount
 
 
 class LotUnusable(LimsError):
@@ -65,6 +66,9 @@ def receive_lot(session: Session, material: Material, *, supplier: str, supplier
         raise InvalidInput("A lot cannot be received on a future date.", field="received_on")
     if expires_on <= received_on:
         raise InvalidInput("The lot expires before or on the day it was received.", field="expires_on")
+    if not is_amount(quantity):
+        raise InvalidInput(f"{quantity} is not an amount of material: give a volume, a mass or a count, "
+                           "e.g. 500 mL, 25 g or 20.", field="quantity")
     if quantity.value <= 0:
         raise InvalidInput("The quantity received must be more than zero.", field="quantity")
     sequence = (session.scalar(select(func.count(MaterialLot.id)).where(MaterialLot.material_id == material.id))
@@ -175,6 +179,15 @@ signatures.register_signable(
 def lots_awaiting_release(session: Session) -> list[MaterialLot]:
     return list(session.scalars(select(MaterialLot).where(MaterialLot.status == LotStatus.QUARANTINE)
                                 .order_by(MaterialLot.received_on)))
+
+
+register_work_queue(WorkQueue(
+    title="Lots in quarantine",
+    description="Received material lots waiting for QA's release or rejection.",
+    roles=frozenset({RoleName.QA}),
+    count=lambda session, _user, _settings: len(lots_awaiting_release(session)),
+    endpoint="batch_records.materials",
+))
 
 
 # Training

@@ -110,6 +110,7 @@ def _register_templating(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from batch_records.views import blueprint as batch_records
     from lims.audit.views import blueprint as audit
     from lims.dashboard.views import blueprint as dashboard
     from lims.equipment.api import blueprint as equipment_api
@@ -121,7 +122,7 @@ def _register_blueprints(app: Flask) -> None:
     from protocols.views import blueprint as protocols
 
     for blueprint in (identity, identity_api, dashboard, audit, signatures, equipment, equipment_api, protocols,
-                      protocols_api):
+                      protocols_api, batch_records):
         app.register_blueprint(blueprint)
 
 

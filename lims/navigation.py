@@ -8,6 +8,7 @@ MAIN_NAVIGATION: tuple[tuple[str, str], ...] = (
     ("Dashboard", "dashboard.index"),
     ("Protocols", "protocols.index"),
     ("Equipment", "equipment.index"),
+    ("Materials", "batch_records.materials"),
     ("Users", "identity.users"),
     ("Roles", "identity.roles"),
     ("Organizations", "identity.organizations"),

@@ -318,6 +318,17 @@ def limit_with_tolerance(target: Measurement, tolerance: Decimal) -> Limit:
     )
 
 
+_AMOUNT_DIMENSIONS = frozenset({
+    "[length] ** 3", "[mass]", "dimensionless", "[cell_count]", "[colony_forming_units]", "[copy_count]",
+    "[vector_genome_count]", "[biological_activity]", "[endotoxin]",
+})
+
+
+def is_amount(measurement: Measurement) -> bool:
+    """True for a quantity of material: a volume, a mass or a count."""
+    return str(measurement.quantity.dimensionality) in _AMOUNT_DIMENSIONS
+
+
 def difference_in_unit_of(difference: Measurement, reference: Measurement) -> Decimal:
     """A difference (a tolerance, an error) expressed in ``reference``'s unit: 0.9 °F is 0.5 °C."""
     source = registry.Quantity(difference.value, _difference_unit(difference))

@@ -31,7 +31,8 @@ class QueueSummary:
     count: int
 
 
-WORK_QUEUES: tuple[WorkQueue, ...] = (
+#: The queues of the core; domain areas add theirs with register_work_queue.
+WORK_QUEUES: list[WorkQueue] = [
     WorkQueue(
         title="Locked accounts",
         description="Users locked out after repeated failed sign-ins, waiting for an unlock.",
@@ -72,7 +73,12 @@ WORK_QUEUES: tuple[WorkQueue, ...] = (
         count=lambda session, _user, _settings: equipment.open_impact_assessments_count(session),
         endpoint="equipment.review",
     ),
-)
+]
+
+
+def register_work_queue(queue: WorkQueue) -> None:
+    """Show ``queue`` on the dashboards of its roles (domain areas call this once)."""
+    WORK_QUEUES.append(queue)
 
 
 def work_queues_for(session: Session, user: User, settings: Mapping[str, Any]) -> list[QueueSummary]:

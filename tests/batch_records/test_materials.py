@@ -112,6 +112,8 @@ def test_rejection_needs_a_reason_and_a_signature(db_session, receive, create_us
     ({"received_on": TODAY + timedelta(days=1)}, "future date"),
     ({"expires_on": TODAY - timedelta(days=1)}, "expires before"),
     ({"quantity": parse_measurement("0 L")}, "more than zero"),
+    ({"quantity": parse_measurement("3 m")}, "not an amount of material"),
+    ({"quantity": parse_measurement("4 °C")}, "not an amount of material"),
 ])
 def test_receipt_input_is_checked(db_session, medium, create_user, kwargs, message):
     fields = {"supplier": "S", "supplier_lot": "L", "received_on": TODAY, "expires_on": TODAY + timedelta(days=30),

@@ -1,0 +1,81 @@
+"""Materials, lots and training through the pages."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import select
+
+from batch_records import service
+from batch_records.models import LotStatus, Material, MaterialLot
+from lims import clock
+from lims.identity.models import RoleName
+from lims.units import parse_measurement
+from tests.helpers import PASSWORD, duplicate_ids, login, submit
+
+
+def freeze() -> None:
+    clock.freeze(datetime(2030, 4, 10, 8, tzinfo=timezone.utc))
+
+
+def test_receive_a_lot_and_qa_releases_it(app, client, create_user, db_session, signed_in):
+    freeze()
+    signed_in(RoleName.MANAGER)
+    created = submit(client, "/materials/new", {"part_number": "MED-001", "name": "TexMACS medium",
+                                                "specification": "Sterile", "storage_condition": "2–8 °C"})
+    assert created.status_code == 303
+    material_url = created.headers["Location"]
+    bad = submit(client, material_url, {"supplier": "Miltenyi", "supplier_lot": "7231", "received_on": "2030-04-09",
+                                        "expires_on": "2030-10-01", "quantity": "1 furlong"},
+                 action=material_url + "/lots")
+    assert bad.status_code == 422 and "not an amount of material" in bad.text
+    received = submit(client, material_url, {"supplier": "Miltenyi", "supplier_lot": "7231",
+                                             "received_on": "2030-04-09", "expires_on": "2030-10-01",
+                                             "quantity": "1 L"}, action=material_url + "/lots")
+    assert received.status_code == 303
+    lot = db_session.scalars(select(MaterialLot)).one()
+    qa = create_user(RoleName.QA)
+    db_session.commit()
+    qa_client = app.test_client()
+    login(qa_client, qa)
+    assert "Lots in quarantine" in qa_client.get("/").text
+    lot_page = qa_client.get(f"/materials/lots/{lot.id}").text
+    assert "Release (QA signature)" in lot_page and duplicate_ids(lot_page) == []
+    assert submit(qa_client, f"/sign/material_lot/{lot.id}/released", {"password": PASSWORD}).status_code == 303
+    db_session.expire_all()
+    assert db_session.get(MaterialLot, lot.id).status == LotStatus.RELEASED
+
+
+def test_qa_rejects_a_lot_with_a_reason_and_a_signature(client, create_user, db_session, signed_in):
+    freeze()
+    material = service.create_material(db_session, part_number="BAG-01", name="Transfer bag", specification="Sterile",
+                                       storage_condition="room temperature")
+    lot = service.receive_lot(db_session, material, supplier="Fresenius", supplier_lot="B77", received_on=date(2030, 4, 9),
+                              expires_on=date(2031, 4, 9), quantity=parse_measurement("20"), user=create_user())
+    db_session.commit()
+    signed_in(RoleName.QA)
+    url = f"/materials/lots/{lot.id}"
+    wrong = submit(client, url, {"reason": "Seal broken", "password": "not-my-password"}, action=url + "/reject")
+    assert wrong.status_code == 401
+    done = submit(client, url, {"reason": "Seal broken", "password": PASSWORD}, action=url + "/reject")
+    assert done.status_code == 303 and "Seal broken" in client.get(url).text
+
+
+def test_technicians_cannot_reject_or_register(client, signed_in):
+    signed_in(RoleName.TECHNICIAN)
+    assert client.get("/materials/new").status_code == 403
+    assert client.post("/materials/lots/1/reject", data={}).status_code == 403
+
+
+def test_manager_records_training(client, create_user, db_session, signed_in):
+    freeze()
+    trainee = create_user(RoleName.TECHNICIAN, full_name="Thi Nguyen")
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    refused = submit(client, "/training", {"user_id": str(trainee.id), "subject": "MBR CAR-T-001 v1",
+                                           "trained_on": "2031-01-01"})
+    assert refused.status_code == 422 and "future date" in refused.text
+    done = submit(client, "/training", {"user_id": str(trainee.id), "subject": "MBR CAR-T-001 v1",
+                                        "trained_on": "2030-04-01", "expires_on": "2031-04-01"})
+    assert done.status_code == 303
+    assert "Thi Nguyen" in client.get("/training").text
+    assert db_session.scalars(select(Material)).all() == []
