@@ -43,9 +43,11 @@ def unfreeze() -> None:
 
 @contextmanager
 def frozen(moment: datetime) -> Iterator[None]:
-    """Pin the clock for the duration of a ``with`` block."""
+    """Pin the clock for the duration of a ``with`` block, then put it back as it was."""
+    global _frozen_at
+    previous = _frozen_at
     freeze(moment)
     try:
         yield
     finally:
-        unfreeze()
+        _frozen_at = previous

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,8 +16,10 @@ from lims.identity.models import Organization, OrganizationKind, RoleName, User
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.units import parse_measurement, parse_range
+from batch_records import service as materials
+from batch_records.models import Material
 from protocols import service as protocols
-from protocols.models import Protocol, ProtocolPhase, ProtocolVersion, ReferenceEvent
+from protocols.models import Protocol, ProtocolPhase, ReferenceEvent
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ def load_demo(session: Session) -> list[DemoAccount]:
             )
     _load_equipment(session)
     _load_protocol(session, organizations["HELIX"])
+    _load_materials(session)
     return list(ACCOUNTS)
 
 
@@ -221,6 +225,39 @@ def _demo_user(session: Session, username: str) -> User:
     return identity.user_by_username(session, username)
 
 
-def _sign(session: Session, version: ProtocolVersion, meaning: SignatureMeaning, user: User) -> None:
+def _sign(session: Session, record: Any, meaning: SignatureMeaning, user: User) -> None:
     password = next(account.password for account in ACCOUNTS if account.username == user.username)
-    signatures.sign(session, version, meaning=meaning, user=user, password=password)
+    signatures.sign(session, record, meaning=meaning, user=user, password=password)
+
+
+#: (part number, name, specification, storage, [(supplier, supplier lot, received days ago, expires in days,
+#:  quantity, disposition: "released" | "quarantine")])
+MATERIALS = (
+    ("MED-001", "TexMACS GMP cell culture medium", "Sterile; endotoxin < 0.5 EU/mL; CoA per lot", "2–8 °C, dark",
+     [("Miltenyi Biotec", "7231104", 40, 140, "1 L", "released"), ("Miltenyi Biotec", "7235518", 2, 200, "1 L", "quarantine")]),
+    ("IL2-001", "IL-2 (proleukin), GMP grade", "≥ 1.8 ×10^7 IU/mg; sterile", "2–8 °C",
+     [("Clinigen", "P22-0871", 200, -3, "22e6 IU", "released")]),
+    ("CS10-001", "CryoStor CS10 freezing medium", "10 % DMSO; sterile; endotoxin < 0.5 EU/mL", "2–8 °C",
+     [("BioLife Solutions", "BLS-44810", 15, 365, "500 mL", "released")]),
+)
+
+
+def _load_materials(session: Session) -> None:
+    if session.scalar(select(Material.id).limit(1)) is not None:
+        return
+    today = clock.now().date()
+    technician, qa = _demo_user(session, "t.nguyen"), _demo_user(session, "q.okafor")
+    for part_number, name, specification, storage, lots in MATERIALS:
+        material = materials.create_material(session, part_number=part_number, name=name,
+                                             specification=specification, storage_condition=storage)
+        for supplier, supplier_lot, received_days_ago, expires_in, quantity, disposition in lots:
+            received_on = today - timedelta(days=received_days_ago)
+            lot = materials.receive_lot(session, material, supplier=supplier, supplier_lot=supplier_lot,
+                                        received_on=received_on, expires_on=today + timedelta(days=expires_in),
+                                        quantity=parse_measurement(quantity), user=technician)
+            if disposition == "released":
+                # QA released it the day after receipt, when even the lot now expired was still valid.
+                with clock.frozen(clock.now() - timedelta(days=received_days_ago - 1)):
+                    _sign(session, lot, SignatureMeaning.RELEASED, qa)
+    materials.record_training(session, user=technician, subject="SOP-QC-014 v3", trained_on=today - timedelta(days=90),
+                              expires_on=today + timedelta(days=275), recorded_by=_demo_user(session, "m.larsen"))

@@ -20,6 +20,8 @@ from lims.equipment import service as equipment
 from lims.equipment.models import Equipment, EquipmentStatus
 from lims.identity import service
 from lims.identity.models import Organization, RoleName, User
+from batch_records import service as materials
+from batch_records.models import MaterialLot
 from protocols import service as protocol_service
 from protocols.models import Protocol, VersionStatus
 from tests.helpers import PASSWORD
@@ -145,6 +147,17 @@ def test_demo_protocol_has_an_effective_version_one_in_review_and_subjects(run, 
     assert [(version.number, version.status) for version in protocol.versions] == [
         ("1.0", VersionStatus.EFFECTIVE), ("2.0", VersionStatus.IN_REVIEW)]
     assert len(protocol_service.subjects_of(db_session, protocol)) == 3
+
+
+def test_demo_lots_show_released_quarantined_and_expired(run, db_session):
+    assert run("demo").exit_code == 0
+    db_session.expire_all()
+    today = clock.now().date()
+    states = {lot.material.part_number + " " + lot.supplier_lot: materials.usability(lot, today).reason
+              for lot in db_session.scalars(select(MaterialLot))}
+    assert states["MED-001 7231104"] == "released"
+    assert states["MED-001 7235518"].startswith("in quarantine")
+    assert states["IL2-001 P22-0871"].startswith("expired on")
 
 
 def test_readme_lists_every_demo_account_with_its_password():
