@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import service as audit
+from lims.dashboard.service import WorkQueue, register_work_queue
 from lims.db import get_record
 from lims.errors import Conflict, InvalidInput
 from lims.identity.models import Organization, RoleName, User
@@ -333,6 +334,20 @@ def make_effective(session: Session, version: ProtocolVersion) -> ProtocolVersio
         version.status = VersionStatus.EFFECTIVE
         version.effective_at = now
     return version
+
+
+def versions_in_review(session: Session) -> list[ProtocolVersion]:
+    return list(session.scalars(select(ProtocolVersion).where(ProtocolVersion.status == VersionStatus.IN_REVIEW)
+                                .order_by(ProtocolVersion.created_at)))
+
+
+register_work_queue(WorkQueue(
+    title="Protocol versions to approve",
+    description="Versions signed by their author, waiting for QA's approval or rejection.",
+    roles=frozenset({RoleName.QA}),
+    count=lambda session, _user, _settings: len(versions_in_review(session)),
+    endpoint="protocols.index",
+))
 
 
 signatures.register_signable(

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from lims.audit.models import AuditEvent
 from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
 from protocols import service
 from protocols.models import Protocol, VersionStatus
 from tests.helpers import PASSWORD, duplicate_ids, login, submit
@@ -231,3 +233,14 @@ def test_draft_arms_and_samples_are_edited_with_a_reason(client, car_t_protocol,
     assert good.status_code == 303
     page = client.get(f"/protocols/versions/{version.id}").text
     assert "HLX-19 2 ×10^6/kg" in page and "peripheral blood: 12 mL" in page
+
+
+def test_qa_sees_versions_waiting_for_approval(client, car_t_protocol, author_and_approver, db_session, signed_in):
+    author, _approver = author_and_approver
+    signatures.sign(db_session, car_t_protocol.versions[0], meaning=SignatureMeaning.AUTHORED, user=author,
+                    password=PASSWORD)
+    db_session.commit()
+    signed_in(RoleName.QA)
+    dashboard = client.get("/").text
+    assert "Protocol versions to approve" in dashboard and 'class="count">1</span>' in dashboard
+    assert "HLX-301 version 1.0" in client.get("/protocols").text
