@@ -6,22 +6,15 @@ from datetime import date, datetime
 from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, composite, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.audit.models import Controlled
-from lims.db import Base
+from lims.db import Base, string_enum
 from lims.identity.models import User
-from lims.units import ExactDecimal, Measurement
+from lims.units import Measurement, measurement_column
 
 
-def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    return Enum(enum_class, name=name, native_enum=False, length=32, create_constraint=True,
-                validate_strings=True, values_callable=lambda members: [member.value for member in members])
-
-
-def _measurement(prefix: str) -> Any:
-    return composite(mapped_column(f"{prefix}_value", ExactDecimal()), mapped_column(f"{prefix}_unit", String(32)))
 
 
 class LotStatus(enum.StrEnum):
@@ -54,9 +47,9 @@ class MaterialLot(Controlled, Base):
     supplier_lot: Mapped[str] = mapped_column(String(120))
     received_on: Mapped[date]
     expires_on: Mapped[date]
-    quantity_received: Mapped[Measurement] = _measurement("quantity_received")
-    quantity_remaining: Mapped[Measurement] = _measurement("quantity_remaining")
-    status: Mapped[LotStatus] = mapped_column(_enum(LotStatus, "lot_status"))
+    quantity_received: Mapped[Measurement] = measurement_column("quantity_received")
+    quantity_remaining: Mapped[Measurement] = measurement_column("quantity_remaining")
+    status: Mapped[LotStatus] = mapped_column(string_enum(LotStatus, "lot_status"))
     received_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     rejection_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -77,7 +70,7 @@ class LotConsumption(Controlled, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("material_lot.id"), index=True)
-    quantity: Mapped[Measurement] = _measurement("quantity")
+    quantity: Mapped[Measurement] = measurement_column("quantity")
     used_at: Mapped[datetime]
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     record_type: Mapped[str] = mapped_column(String(64))

@@ -1,12 +1,13 @@
 """Database plumbing: the declarative base, engines and the request session."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from flask import current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -43,6 +44,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def string_enum(enum_class: type[enum.Enum], name: str) -> Enum:
+    """A column of an enum's values, stored as text with a check constraint (the same on both engines)."""
+    return Enum(enum_class, name=name, native_enum=False, length=32, create_constraint=True,
+                validate_strings=True, values_callable=lambda members: [member.value for member in members])
 
 
 class Base(DeclarativeBase):

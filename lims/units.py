@@ -15,6 +15,7 @@ from typing import Any
 import pint
 from marshmallow import ValidationError, fields
 from sqlalchemy import Numeric, String
+from sqlalchemy.orm import Composite, composite, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from lims.errors import InvalidInput
@@ -392,6 +393,14 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         return None if value is None else Decimal(value)
+
+
+def measurement_column(prefix: str, *, nullable: bool = False) -> Composite[Measurement]:
+    """A measurement kept as ``<prefix>_value`` (exact decimal) and ``<prefix>_unit``."""
+    return composite(
+        mapped_column(f"{prefix}_value", ExactDecimal(), nullable=nullable),
+        mapped_column(f"{prefix}_unit", String(32), nullable=nullable),
+    )
 
 
 class MeasurementField(fields.Field):

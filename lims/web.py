@@ -27,6 +27,11 @@ class Trimmed(fields.String):
         return text
 
 
+def required_text(message: str, length: int = 200) -> Trimmed:
+    """A text field that must be filled in, at most ``length`` characters, with ``message`` if it is not."""
+    return Trimmed(required=True, validate=validate.Length(max=length), error_messages={"required": message})
+
+
 def reason_field(required_message: str = "Give the reason for this change; it is kept in the audit trail.") -> Trimmed:
     """The reason for a change of a controlled record, as every edit form asks for it."""
     return Trimmed(required=True, validate=validate.Length(max=500), error_messages={"required": required_message})

@@ -6,18 +6,14 @@ from datetime import date, datetime
 from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, composite, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.audit.models import Controlled
-from lims.db import Base
+from lims.db import Base, string_enum
 from lims.identity.models import Organization
-from lims.units import ExactDecimal, Measurement
+from lims.units import Measurement, measurement_column
 
-
-def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    return Enum(enum_class, name=name, native_enum=False, length=32, create_constraint=True,
-                validate_strings=True, values_callable=lambda members: [member.value for member in members])
 
 
 class ProtocolPhase(enum.StrEnum):
@@ -60,13 +56,13 @@ class Protocol(Controlled, Base):
     number: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(Text)
     sponsor_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
-    phase: Mapped[ProtocolPhase] = mapped_column(_enum(ProtocolPhase, "protocol_phase"))
+    phase: Mapped[ProtocolPhase] = mapped_column(string_enum(ProtocolPhase, "protocol_phase"))
     therapeutic_area: Mapped[str] = mapped_column(String(200))
     investigational_product: Mapped[str] = mapped_column(String(200))
     nct_id: Mapped[str | None] = mapped_column(String(11), unique=True)
     conditions: Mapped[str | None] = mapped_column(Text)
     target_enrolment: Mapped[int | None]
-    status: Mapped[ProtocolStatus] = mapped_column(_enum(ProtocolStatus, "protocol_status"))
+    status: Mapped[ProtocolStatus] = mapped_column(string_enum(ProtocolStatus, "protocol_status"))
     created_at: Mapped[datetime]
 
     sponsor: Mapped[Organization] = relationship()
@@ -87,7 +83,7 @@ class ProtocolVersion(Controlled, Base):
     number: Mapped[str] = mapped_column(String(16))
     amendment_summary: Mapped[str] = mapped_column(Text)
     planned_effective_on: Mapped[date | None]
-    status: Mapped[VersionStatus] = mapped_column(_enum(VersionStatus, "version_status"))
+    status: Mapped[VersionStatus] = mapped_column(string_enum(VersionStatus, "version_status"))
     created_at: Mapped[datetime]
     effective_at: Mapped[datetime | None]
     superseded_at: Mapped[datetime | None]
@@ -131,7 +127,7 @@ class Visit(Controlled, Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("protocol_version.id"), index=True)
     code: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
-    reference_event: Mapped[ReferenceEvent] = mapped_column(_enum(ReferenceEvent, "reference_event"))
+    reference_event: Mapped[ReferenceEvent] = mapped_column(string_enum(ReferenceEvent, "reference_event"))
     day_offset: Mapped[int]
     window_before_days: Mapped[int] = mapped_column(default=0)
     window_after_days: Mapped[int] = mapped_column(default=0)
@@ -155,13 +151,10 @@ class SampleRequirement(Controlled, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id"), index=True)
     sample_type: Mapped[str] = mapped_column(String(120))
-    volume: Mapped[Measurement] = composite(mapped_column("volume_value", ExactDecimal()),
-                                            mapped_column("volume_unit", String(32)))
+    volume: Mapped[Measurement] = measurement_column("volume")
     container: Mapped[str] = mapped_column(String(120))
-    handling_minimum: Mapped[Measurement] = composite(mapped_column("handling_minimum_value", ExactDecimal()),
-                                                      mapped_column("handling_minimum_unit", String(32)))
-    handling_maximum: Mapped[Measurement] = composite(mapped_column("handling_maximum_value", ExactDecimal()),
-                                                      mapped_column("handling_maximum_unit", String(32)))
+    handling_minimum: Mapped[Measurement] = measurement_column("handling_minimum")
+    handling_maximum: Mapped[Measurement] = measurement_column("handling_maximum")
     max_hours_to_processing: Mapped[int]
 
     visit: Mapped[Visit] = relationship(back_populates="requirements")

@@ -7,13 +7,10 @@ from marshmallow import ValidationError, fields, validate
 
 from lims.errors import InvalidInput
 from lims.units import MeasurementField, UnitError, parse_range
-from lims.web import FormSchema, Trimmed, reason_field
+from lims.web import FormSchema, Trimmed, reason_field, required_text
 from protocols.models import ProtocolStatus, ReferenceEvent
 from protocols.service import parse_phase
 
-
-def _required(message: str, length: int = 200) -> Trimmed:
-    return Trimmed(required=True, validate=validate.Length(max=length), error_messages={"required": message})
 
 
 class PhaseField(fields.String):
@@ -38,25 +35,25 @@ class ProtocolCreateSchema(FormSchema):
     number = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._/-]{2,64}$",
                      error="Use 2 to 64 letters, digits, dots, dashes or slashes."),
                      error_messages={"required": "Enter the protocol number."})
-    title = _required("Enter the protocol title.", 2000)
+    title = required_text("Enter the protocol title.", 2000)
     sponsor_id = fields.Integer(required=True, error_messages={"required": "Choose the sponsor.",
                                                                "invalid": "Choose the sponsor."})
     phase = PhaseField(required=True, error_messages={"required": "Choose the phase."})
-    therapeutic_area = _required("Enter the therapeutic area.")
-    investigational_product = _required("Name the investigational product.")
+    therapeutic_area = required_text("Enter the therapeutic area.")
+    investigational_product = required_text("Name the investigational product.")
     nct_id = Trimmed(load_default=None, allow_none=True)
 
 
 class ArmSchema(FormSchema):
-    code = _required("Enter a short code, e.g. A.", 16)
-    name = _required("Name the arm.")
+    code = required_text("Enter a short code, e.g. A.", 16)
+    name = required_text("Name the arm.")
     arm_type = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=64))
     description = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
 class VisitSchema(FormSchema):
-    code = _required("Enter a short code, e.g. D7.", 16)
-    name = _required("Name the visit.")
+    code = required_text("Enter a short code, e.g. D7.", 16)
+    name = required_text("Name the visit.")
     reference_event = fields.Enum(ReferenceEvent, by_value=True, required=True,
                                   error_messages={"required": "Choose what the day counts from.",
                                                   "unknown": "Choose what the day counts from."})
@@ -70,9 +67,9 @@ class VisitSchema(FormSchema):
 class SampleRequirementSchema(FormSchema):
     visit_id = fields.Integer(required=True, error_messages={"required": "Choose the visit.",
                                                              "invalid": "Choose the visit."})
-    sample_type = _required("Enter the sample type, e.g. peripheral blood.", 120)
+    sample_type = required_text("Enter the sample type, e.g. peripheral blood.", 120)
     volume = MeasurementField(required=True, error_messages={"required": "Enter the volume, e.g. 10 mL."})
-    container = _required("Enter the container, e.g. K2EDTA tube.", 120)
+    container = required_text("Enter the container, e.g. K2EDTA tube.", 120)
     handling = RangeField(required=True, error_messages={"required": "Enter the handling range, e.g. 2–8 °C."})
     max_hours_to_processing = fields.Integer(required=True, validate=validate.Range(min=1, error="At least 1 hour."),
                                              error_messages={"required": "Enter the hours to processing.",
@@ -80,19 +77,19 @@ class SampleRequirementSchema(FormSchema):
 
 
 class NewVersionSchema(FormSchema):
-    number = _required("Enter the version number, e.g. 2.0.", 16)
-    amendment_summary = _required("Summarise what the amendment changes.", 4000)
+    number = required_text("Enter the version number, e.g. 2.0.", 16)
+    amendment_summary = required_text("Summarise what the amendment changes.", 4000)
     planned_effective_on = fields.Date(load_default=None, allow_none=True,
                                        error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
 
 
 class SubjectSchema(FormSchema):
-    code = _required("Enter the subject code.", 32)
-    site = _required("Enter the site number.", 64)
+    code = required_text("Enter the subject code.", 32)
+    site = required_text("Enter the site number.", 64)
     arm_id = fields.Integer(required=True, error_messages={"required": "Choose the arm.", "invalid": "Choose the arm."})
     enrolled_on = fields.Date(required=True, error_messages={"required": "Enter the enrolment date.",
                                                              "invalid": "Enter a date as YYYY-MM-DD."})
-    consent_version = _required("Enter the consent version signed.", 32)
+    consent_version = required_text("Enter the consent version signed.", 32)
     apheresis_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
     infused_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
 
@@ -110,9 +107,9 @@ class ImportSchema(FormSchema):
 
 
 class ProtocolUpdateSchema(FormSchema):
-    title = _required("Enter the protocol title.", 2000)
-    therapeutic_area = _required("Enter the therapeutic area.")
-    investigational_product = _required("Name the investigational product.")
+    title = required_text("Enter the protocol title.", 2000)
+    therapeutic_area = required_text("Enter the therapeutic area.")
+    investigational_product = required_text("Name the investigational product.")
     status = fields.Enum(ProtocolStatus, by_value=True, required=True,
                          error_messages={"required": "Choose the status.", "unknown": "Choose a status from the list."})
     conditions = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
@@ -129,8 +126,8 @@ class VisitUpdateSchema(VisitSchema):
 
 
 class SubjectUpdateSchema(FormSchema):
-    site = _required("Enter the site number.", 64)
-    consent_version = _required("Enter the consent version signed.", 32)
+    site = required_text("Enter the site number.", 64)
+    consent_version = required_text("Enter the consent version signed.", 32)
     apheresis_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
     infused_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
     reason = reason_field()

@@ -6,26 +6,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, composite, deferred, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from lims.audit.models import Controlled
-from lims.db import Base
+from lims.db import Base, string_enum
 from lims.identity.models import User
 from lims.signatures.service import ImmutableOnceSigned
-from lims.units import ExactDecimal, Measurement
+from lims.units import ExactDecimal, Measurement, measurement_column
 
 
-def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    return Enum(enum_class, name=name, native_enum=False, length=32, create_constraint=True,
-                validate_strings=True, values_callable=lambda members: [member.value for member in members])
-
-
-def _measurement(prefix: str, *, nullable: bool = False) -> Any:
-    return composite(
-        mapped_column(f"{prefix}_value", ExactDecimal(), nullable=nullable),
-        mapped_column(f"{prefix}_unit", String(32), nullable=nullable),
-    )
 
 
 class EquipmentType(enum.StrEnum):
@@ -64,7 +54,7 @@ class Equipment(Controlled, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     asset_tag: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    equipment_type: Mapped[EquipmentType] = mapped_column(_enum(EquipmentType, "equipment_type"), index=True)
+    equipment_type: Mapped[EquipmentType] = mapped_column(string_enum(EquipmentType, "equipment_type"), index=True)
     location: Mapped[str] = mapped_column(String(120), index=True)
     manufacturer: Mapped[str] = mapped_column(String(120))
     model: Mapped[str] = mapped_column(String(120))
@@ -92,7 +82,7 @@ class CalibrationPoint(Controlled, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
-    nominal: Mapped[Measurement] = _measurement("nominal")
+    nominal: Mapped[Measurement] = measurement_column("nominal")
     #: ± this much around the nominal, in the nominal's unit (a difference for °C)
     tolerance_value: Mapped[Decimal] = mapped_column(ExactDecimal())
     active: Mapped[bool] = mapped_column(default=True)
@@ -161,10 +151,10 @@ class CalibrationReading(Controlled, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("calibration_record.id"), index=True)
     point_id: Mapped[int] = mapped_column(ForeignKey("calibration_point.id"))
-    nominal: Mapped[Measurement] = _measurement("nominal")
+    nominal: Mapped[Measurement] = measurement_column("nominal")
     tolerance_value: Mapped[Decimal] = mapped_column(ExactDecimal())
-    as_found: Mapped[Measurement] = _measurement("as_found")
-    as_left: Mapped[Measurement | None] = _measurement("as_left", nullable=True)
+    as_found: Mapped[Measurement] = measurement_column("as_found")
+    as_left: Mapped[Measurement | None] = measurement_column("as_left", nullable=True)
     as_found_passed: Mapped[bool]
     as_left_passed: Mapped[bool | None]
 
@@ -182,7 +172,7 @@ class MaintenanceRecord(Controlled, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"))
-    kind: Mapped[MaintenanceKind] = mapped_column(_enum(MaintenanceKind, "maintenance_kind"))
+    kind: Mapped[MaintenanceKind] = mapped_column(string_enum(MaintenanceKind, "maintenance_kind"))
     description: Mapped[str] = mapped_column(Text)
     started_at: Mapped[datetime]
     started_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))

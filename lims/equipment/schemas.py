@@ -5,11 +5,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from lims.equipment.models import CalibrationPoint, EquipmentStatus, EquipmentType, MaintenanceKind
 from lims.units import MeasurementField
-from lims.web import FormSchema, Secret, Trimmed, reason_field
+from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
 
-
-def _required(message: str, length: int = 200) -> Trimmed:
-    return Trimmed(required=True, validate=validate.Length(max=length), error_messages={"required": message})
 
 
 class EquipmentFilterSchema(FormSchema):
@@ -26,13 +23,13 @@ class EquipmentCreateSchema(FormSchema):
     asset_tag = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{2,32}$",
                         error="Use 2 to 32 letters, digits, dots, dashes or underscores."),
                         error_messages={"required": "Enter the asset tag on the label."})
-    name = _required("Name the equipment.")
+    name = required_text("Name the equipment.")
     equipment_type = fields.Enum(EquipmentType, by_value=True, required=True,
                                  error_messages={"required": "Choose the type.", "unknown": "Choose a type from the list."})
-    location = _required("Enter where it stands.", 120)
-    manufacturer = _required("Enter the manufacturer.", 120)
-    model = _required("Enter the model.", 120)
-    serial_number = _required("Enter the serial number.", 120)
+    location = required_text("Enter where it stands.", 120)
+    manufacturer = required_text("Enter the manufacturer.", 120)
+    model = required_text("Enter the model.", 120)
+    serial_number = required_text("Enter the serial number.", 120)
     calibration_interval_days = fields.Integer(
         required=True, validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
         error_messages={"required": "Enter the calibration interval in days.", "invalid": "Enter a whole number of days."},
@@ -40,8 +37,8 @@ class EquipmentCreateSchema(FormSchema):
 
 
 class EquipmentUpdateSchema(FormSchema):
-    name = _required("Name the equipment.")
-    location = _required("Enter where it stands.", 120)
+    name = required_text("Name the equipment.")
+    location = required_text("Enter where it stands.", 120)
     calibration_interval_days = fields.Integer(
         required=True, validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
         error_messages={"required": "Enter the calibration interval in days.", "invalid": "Enter a whole number of days."},
@@ -50,15 +47,15 @@ class EquipmentUpdateSchema(FormSchema):
 
 
 class CalibrationPointSchema(FormSchema):
-    name = _required("Name the point, e.g. 37 °C setpoint.", 120)
+    name = required_text("Name the point, e.g. 37 °C setpoint.", 120)
     nominal = MeasurementField(required=True, error_messages={"required": "Enter the nominal value with its unit."})
     tolerance = MeasurementField(required=True, error_messages={"required": "Enter the tolerance (±) with its unit."})
 
 
 class ReferenceStandardSchema(FormSchema):
-    identifier = _required("Enter the standard's identifier.", 64)
-    description = _required("Describe the standard.")
-    certificate_number = _required("Enter its calibration certificate number.", 120)
+    identifier = required_text("Enter the standard's identifier.", 64)
+    description = required_text("Describe the standard.")
+    certificate_number = required_text("Enter its calibration certificate number.", 120)
     valid_until = fields.Date(required=True, error_messages={"required": "Enter the date its certificate expires.",
                                                              "invalid": "Enter a date as YYYY-MM-DD."})
 
@@ -94,15 +91,15 @@ def calibration_schema(points: list[CalibrationPoint]) -> Schema:
 class MaintenanceStartSchema(FormSchema):
     kind = fields.Enum(MaintenanceKind, by_value=True, required=True,
                        error_messages={"required": "Choose planned or unplanned.", "unknown": "Choose planned or unplanned."})
-    description = _required("Describe the maintenance.", 2000)
+    description = required_text("Describe the maintenance.", 2000)
 
 
 class MaintenanceCloseSchema(FormSchema):
-    outcome = _required("Describe the outcome and the checks done.", 2000)
+    outcome = required_text("Describe the outcome and the checks done.", 2000)
 
 
 class ImpactCloseSchema(FormSchema):
-    conclusion = _required("Write the conclusion of the assessment.", 4000)
+    conclusion = required_text("Write the conclusion of the assessment.", 4000)
     password = Secret(required=True, error_messages={"required": "Enter your password to sign."})
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Enum, ForeignKey, Index, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.audit.models import Controlled
-from lims.db import Base
+from lims.db import Base, string_enum
 
 
 class OrganizationKind(enum.StrEnum):
@@ -35,17 +35,6 @@ class LoginOutcome(enum.StrEnum):
     DEACTIVATED = "deactivated"
 
 
-def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-        create_constraint=True,
-        validate_strings=True,
-    )
-
 
 user_role = Table(
     "user_role",
@@ -61,7 +50,7 @@ class Organization(Controlled, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[OrganizationKind] = mapped_column(_enum(OrganizationKind, "organization_kind"))
+    kind: Mapped[OrganizationKind] = mapped_column(string_enum(OrganizationKind, "organization_kind"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
 
@@ -77,7 +66,7 @@ class Role(Base):
     __tablename__ = "role"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[RoleName] = mapped_column(_enum(RoleName, "role_name"), unique=True)
+    name: Mapped[RoleName] = mapped_column(string_enum(RoleName, "role_name"), unique=True)
     description: Mapped[str] = mapped_column(Text)
 
     users: Mapped[list[User]] = relationship(secondary=user_role, back_populates="roles")
@@ -156,7 +145,7 @@ class LoginAttempt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    outcome: Mapped[LoginOutcome] = mapped_column(_enum(LoginOutcome, "login_outcome"))
+    outcome: Mapped[LoginOutcome] = mapped_column(string_enum(LoginOutcome, "login_outcome"))
     attempted_at: Mapped[datetime]
     client_address: Mapped[str | None] = mapped_column(String(64))
 

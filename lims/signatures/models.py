@@ -5,10 +5,10 @@ import enum
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lims.db import Base
+from lims.db import Base, string_enum
 from lims.identity.models import User
 
 
@@ -39,11 +39,7 @@ class ElectronicSignature(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     entity_type: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str] = mapped_column(String(64))
-    meaning: Mapped[SignatureMeaning] = mapped_column(
-        Enum(SignatureMeaning, name="signature_meaning", native_enum=False, length=32,
-             values_callable=lambda members: [member.value for member in members],
-             create_constraint=True, validate_strings=True)
-    )
+    meaning: Mapped[SignatureMeaning] = mapped_column(string_enum(SignatureMeaning, "signature_meaning"))
     signer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     printed_name: Mapped[str] = mapped_column(String(200))
     signed_at: Mapped[datetime]
