@@ -128,3 +128,6 @@ def record_training() -> Any:
         return render_form_error("batch_records/training.html", error, **_training_context())
     flash(f"Training of {trainee.full_name} on {data['subject']} recorded.", "success")
     return redirect(url_for("batch_records.training"), 303)
+
+# The batch and master record pages join this blueprint.
+from batch_records import batch_views, master_views  # noqa: E402,F401

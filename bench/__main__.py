@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import audit, dashboard, equipment, units
+from bench import audit, batch, dashboard, equipment, units
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "audit-viewer": Benchmark(audit.run_viewer, "events in the chain", 1_000_000),
     "units": Benchmark(units.run, "parse + convert + compare operations per measurement", 100_000),
     "equipment-list": Benchmark(equipment.run, "items in the larger registry", 100_000),
+    "batch-execution": Benchmark(batch.run_execution, "steps of the master record and the batch", 60),
+    "batch-review": Benchmark(batch.run_review, "steps of the larger batch (1,000 entries at 60 steps)", 60),
 }
 
 

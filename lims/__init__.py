@@ -110,6 +110,7 @@ def _register_templating(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from batch_records.api import blueprint as batch_records_api
     from batch_records.views import blueprint as batch_records
     from lims.audit.views import blueprint as audit
     from lims.dashboard.views import blueprint as dashboard
@@ -118,11 +119,12 @@ def _register_blueprints(app: Flask) -> None:
     from lims.identity.api import blueprint as identity_api
     from lims.identity.views import blueprint as identity
     from lims.signatures.views import blueprint as signatures
+    from lims.testing.views import blueprint as testing
     from protocols.api import blueprint as protocols_api
     from protocols.views import blueprint as protocols
 
     for blueprint in (identity, identity_api, dashboard, audit, signatures, equipment, equipment_api, protocols,
-                      protocols_api, batch_records):
+                      protocols_api, batch_records, batch_records_api, testing):
         app.register_blueprint(blueprint)
 
 

@@ -8,5 +8,6 @@ def import_all_models() -> None:
     import lims.equipment.service  # noqa: F401  (models, and their signing rules)
     import lims.identity.models  # noqa: F401
     import lims.signatures.models  # noqa: F401
+    import lims.testing.service  # noqa: F401  (models, and their signing rules)
     import batch_records.service  # noqa: F401  (models, and their signing rules)
     import protocols.service  # noqa: F401  (models, and their signing rules)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -500,6 +501,30 @@ def window_of(visit: Visit, reference_date: date | None) -> VisitWindow:
     target = reference_date + timedelta(days=visit.day_offset)
     return VisitWindow(visit, target, target - timedelta(days=visit.window_before_days),
                        target + timedelta(days=visit.window_after_days))
+
+
+@dataclass(frozen=True)
+class SubjectRecord:
+    """A record another area made from a subject's material (a batch, a sample): the chain of identity onward."""
+
+    kind: str
+    label: str
+    status: str
+    endpoint: str
+    arguments: tuple[tuple[str, int], ...]
+
+
+#: areas that make records from a subject's material register how to find them
+_SUBJECT_RECORD_FINDERS: list[Callable[[Session, Subject], list[SubjectRecord]]] = []
+
+
+def register_subject_records(finder: Callable[[Session, Subject], list[SubjectRecord]]) -> None:
+    _SUBJECT_RECORD_FINDERS.append(finder)
+
+
+def records_of_subject(session: Session, subject: Subject) -> list[SubjectRecord]:
+    """Everything made from the subject's material, for the subject's page and API."""
+    return [record for finder in _SUBJECT_RECORD_FINDERS for record in finder(session, subject)]
 
 
 def visit_calendar(subject: Subject) -> list[VisitWindow]:

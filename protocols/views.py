@@ -332,7 +332,7 @@ def enrol(protocol_id: int) -> Any:
 def subject(subject_id: int) -> Any:
     subject = service.get_subject(get_session(), subject_id)
     return render_template("protocols/subject.html", subject=subject, calendar=service.visit_calendar(subject),
-                           errors={}, form=MultiDict())
+                           made_from=service.records_of_subject(get_session(), subject), errors={}, form=MultiDict())
 
 
 @blueprint.route("/protocols/subjects/<int:subject_id>", methods=["POST"])
@@ -345,6 +345,7 @@ def update_subject(subject_id: int) -> Any:
     except (ValidationError, LimsError) as error:
         db.rollback()
         return render_template("protocols/subject.html", subject=subject, calendar=service.visit_calendar(subject),
-                               errors=field_errors(error), form=request.form), error_status(error)
+                               made_from=service.records_of_subject(db, subject), errors=field_errors(error),
+                               form=request.form), error_status(error)
     flash(f"{subject.code} is updated.", "success")
     return redirect(url_for("protocols.subject", subject_id=subject.id), 303)

@@ -188,7 +188,8 @@ class EquipmentUse(Controlled, Base):
     """One use of a piece of equipment, and the record it served."""
 
     __tablename__ = "equipment_use"
-    __table_args__ = (Index("ix_equipment_use_equipment", "equipment_id", "used_at"),)
+    __table_args__ = (Index("ix_equipment_use_equipment", "equipment_id", "used_at"),
+                      Index("ix_equipment_use_record", "record_type", "record_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"))
@@ -198,6 +199,7 @@ class EquipmentUse(Controlled, Base):
     record_id: Mapped[str] = mapped_column(String(64))
     purpose: Mapped[str] = mapped_column(String(200))
 
+    equipment: Mapped[Equipment] = relationship()
     user: Mapped[User] = relationship()
 
 

@@ -215,6 +215,25 @@ def record_use(session: Session, equipment: Equipment, *, user: User, record_typ
     return use
 
 
+@dataclass(frozen=True)
+class EquipmentChoice:
+    equipment: Equipment
+    status: EquipmentStatus
+    #: why the item cannot be used, or None when it can
+    refusal: str | None
+
+
+def equipment_choices(session: Session, equipment_type: EquipmentType, *, due_soon_days: int) -> list[EquipmentChoice]:
+    """Every item of a type with whether the use-blocking rule lets it be used now, and why not (for pickers)."""
+    status = status_expression(clock.now().date(), due_soon_days)
+    rows = session.execute(select(Equipment, status).where(Equipment.equipment_type == equipment_type)
+                           .order_by(Equipment.asset_tag))
+    choices = [EquipmentChoice(item, EquipmentStatus(value),
+                               _unusable_message(item, EquipmentStatus(value))
+                               if EquipmentStatus(value) in BLOCKING_STATUSES else None) for item, value in rows]
+    return sorted(choices, key=lambda choice: choice.refusal is not None)
+
+
 def _unusable_message(equipment: Equipment, status: EquipmentStatus) -> str:
     label = f"{equipment.asset_tag} ({equipment.name})"
     if status == EquipmentStatus.OVERDUE:

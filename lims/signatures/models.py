@@ -20,6 +20,8 @@ class SignatureMeaning(enum.StrEnum):
     APPROVED = "approved"
     RELEASED = "released"
     REJECTED = "rejected"
+    #: a disposition: the batch is held until a decision can be made
+    QUARANTINED = "quarantined"
 
 
 class Signable(Protocol):

@@ -1,0 +1,249 @@
+"""Pages of master batch records: the list, a version's whole design, its authoring forms and lifecycle.
+
+The routes join the batch records blueprint (``batch_records.views`` imports this module at its end).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from batch_records import master_schemas as schemas
+from batch_records import service
+from batch_records.models import TYPICAL_STAGES, MbrStatus, MbrStep, MbrVersion
+from batch_records.views import blueprint
+from lims.access import STAFF, allow
+from lims.db import get_session
+from lims.equipment.models import EquipmentType
+from lims.errors import InvalidInput, LimsError
+from lims.identity.models import RoleName
+from lims.signatures import service as signatures
+from lims.testing import service as testing
+from lims.web import error_status, field_errors, load_input, render_form_error
+
+#: who designs master records (as protocols: the lab's managers, and admins)
+AUTHORS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
+#: who puts an approved version into effect or withdraws it (as protocols)
+RELEASERS = frozenset({RoleName.QA, RoleName.MANAGER})
+#: who may sign a version with which meaning (the signing page enforces it; these only choose the buttons shown)
+SIGNERS = {"authored": frozenset({RoleName.MANAGER, RoleName.QA}), "approved": frozenset({RoleName.QA}),
+           "rejected": frozenset({RoleName.QA})}
+
+STATUS_BADGES = {MbrStatus.DRAFT.value: "muted", MbrStatus.IN_REVIEW.value: "warning",
+                 MbrStatus.APPROVED.value: "ok", MbrStatus.EFFECTIVE.value: "ok", MbrStatus.RETIRED.value: "muted"}
+
+
+@blueprint.route("/masters")
+@allow(STAFF)
+def masters() -> Any:
+    db = get_session()
+    return render_template("batch_records/masters.html", masters=service.list_masters(db),
+                           in_review=service.mbr_versions_in_review(db), badges=STATUS_BADGES,
+                           reviewer=current_user.has_any_role(SIGNERS["approved"]))
+
+
+@blueprint.route("/masters/new", methods=["GET", "POST"])
+@allow(AUTHORS)
+def new_master() -> Any:
+    if request.method == "GET":
+        return render_template("batch_records/master_new.html", errors={}, form=MultiDict())
+    try:
+        version = service.create_master(get_session(), **load_input(schemas.MasterCreateSchema()))
+    except (ValidationError, LimsError) as error:
+        return render_form_error("batch_records/master_new.html", error)
+    flash(f"{version.master.code} is registered with a draft version 1; design its steps next.", "success")
+    return redirect(url_for("batch_records.mbr_version", version_id=version.id), 303)
+
+
+def _stages(version: MbrVersion) -> list[tuple[str, list[MbrStep]]]:
+    """The steps in their order, in runs of the same stage."""
+    groups: list[tuple[str, list[MbrStep]]] = []
+    for step in version.steps:
+        if groups and groups[-1][0] == step.stage:
+            groups[-1][1].append(step)
+        else:
+            groups.append((step.stage, [step]))
+    return groups
+
+
+def _step_options(version: MbrVersion) -> list[tuple[int, str]]:
+    return [(step.id, f"{step.position}. {step.title}") for step in version.steps]
+
+
+def _version_page(version_id: int, *, errors: dict | None = None, status: int = 200) -> Any:
+    db = get_session()
+    version = service.get_mbr_version(db, version_id)
+    master = version.master
+    required_tests = {test.definition_id for test in version.release_tests}
+    return render_template(
+        "batch_records/mbr_version.html", version=version, master=master, stages=_stages(version),
+        signatures=signatures.signatures_of(db, version), errors=errors or {}, form=request.form,
+        editable=version.status == MbrStatus.DRAFT, badges=STATUS_BADGES,
+        may_sign={meaning: current_user.has_any_role(roles) for meaning, roles in SIGNERS.items()},
+        open_change=any(other.status in {MbrStatus.DRAFT, MbrStatus.IN_REVIEW} for other in master.versions),
+        effective=service.effective_mbr_version(master),
+        stage_options=TYPICAL_STAGES, equipment_options=[(kind.value, kind.value.capitalize()) for kind in EquipmentType],
+        step_options=_step_options(version), nothing=MultiDict(),
+        material_options=[(material.id, f"{material.part_number} {material.name}")
+                          for material in service.list_materials(db)],
+        test_options=[(definition.id, f"{definition.code} {definition.name}: {definition.specification}")
+                      for definition in testing.list_definitions(db) if definition.id not in required_tests],
+    ), status
+
+
+@blueprint.route("/mbr-versions/<int:version_id>")
+@allow(STAFF)
+def mbr_version(version_id: int) -> Any:
+    return _version_page(version_id)
+
+
+def _design_change(version_id: int, change: Callable[[Session, MbrVersion], str]) -> Any:
+    """Apply a change to a version, or show the version again with the errors and nothing changed."""
+    db = get_session()
+    version = service.get_mbr_version(db, version_id)
+    try:
+        message = change(db, version)
+    except (ValidationError, LimsError) as error:
+        db.rollback()
+        return _version_page(version_id, errors=field_errors(error), status=error_status(error))
+    flash(message, "success")
+    return redirect(url_for("batch_records.mbr_version", version_id=version_id), 303)
+
+
+def _step_of(version: MbrVersion, step_id: int) -> MbrStep:
+    step = next((step for step in version.steps if step.id == step_id), None)
+    if step is None:
+        raise InvalidInput(f"Choose a step of {version.label}.", field="step_id")
+    return step
+
+
+@blueprint.route("/mbr-versions/<int:version_id>/steps", methods=["POST"])
+@allow(AUTHORS)
+def add_mbr_step(version_id: int) -> Any:
+    def change(db: Session, version: MbrVersion) -> str:
+        step = service.add_step(db, version, service.StepDesignInput(**load_input(schemas.StepSchema())))
+        return f"Step {step.position} ({step.title}) added."
+
+    return _design_change(version_id, change)
+
+
+@blueprint.route("/mbr-versions/<int:version_id>/parameters", methods=["POST"])
+@allow(AUTHORS)
+def add_mbr_parameter(version_id: int) -> Any:
+    def change(db: Session, version: MbrVersion) -> str:
+        data = load_input(schemas.ParameterSchema())
+        step = _step_of(version, data.pop("step_id"))
+        parameter = service.add_parameter(db, step, **data)
+        return f"Parameter {parameter.name} added to step {step.position}."
+
+    return _design_change(version_id, change)
+
+
+@blueprint.route("/mbr-versions/<int:version_id>/materials", methods=["POST"])
+@allow(AUTHORS)
+def add_mbr_material(version_id: int) -> Any:
+    def change(db: Session, version: MbrVersion) -> str:
+        data = load_input(schemas.MaterialRequirementSchema())
+        step = _step_of(version, data["step_id"])
+        material = service.get_material(db, data["material_id"])
+        service.add_material_requirement(db, step, material=material, quantity=data["quantity"])
+        return f"{material.part_number} ({data['quantity']}) added to step {step.position}."
+
+    return _design_change(version_id, change)
+
+
+@blueprint.route("/mbr-versions/<int:version_id>/release-tests", methods=["POST"])
+@allow(AUTHORS)
+def add_mbr_release_test(version_id: int) -> Any:
+    def change(db: Session, version: MbrVersion) -> str:
+        definition = testing.get_definition(db, load_input(schemas.ReleaseTestSchema())["definition_id"])
+        service.add_release_test(db, version, definition)
+        return f"Release test {definition.name} added."
+
+    return _design_change(version_id, change)
+
+
+@blueprint.route("/mbr-versions/<int:version_id>/effective", methods=["POST"])
+@allow(RELEASERS)
+def make_mbr_effective(version_id: int) -> Any:
+    def change(db: Session, version: MbrVersion) -> str:
+        service.make_mbr_effective(db, version)
+        return f"{version.label} is effective; new batches are made to it."
+
+    return _design_change(version_id, change)
+
+
+@blueprint.route("/mbr-versions/<int:version_id>/retire", methods=["POST"])
+@allow(RELEASERS)
+def retire_mbr_version(version_id: int) -> Any:
+    def change(db: Session, version: MbrVersion) -> str:
+        service.retire_mbr_version(db, version, **load_input(schemas.RetireSchema()))
+        return f"{version.label} is retired; no new batches can be made to it."
+
+    return _design_change(version_id, change)
+
+
+@blueprint.route("/mbr-versions/<int:version_id>/new-version", methods=["POST"])
+@allow(AUTHORS)
+def new_mbr_version(version_id: int) -> Any:
+    db = get_session()
+    version = service.get_mbr_version(db, version_id)
+    try:
+        created = service.new_mbr_version(db, version.master, **load_input(schemas.NewMbrVersionSchema()))
+    except (ValidationError, LimsError) as error:
+        db.rollback()
+        return _version_page(version_id, errors=field_errors(error), status=error_status(error))
+    flash(f"{created.label} is drafted from v{created.number - 1}; change it, then sign it for review.", "success")
+    return redirect(url_for("batch_records.mbr_version", version_id=created.id), 303)
+
+
+_STEP_FLAGS = ("second_person_verification", "hold_point", "skippable")
+
+
+def _step_values(step: MbrStep) -> MultiDict[str, str]:
+    """The step's current design as the edit form shows it."""
+    values: MultiDict[str, str] = MultiDict({
+        "stage": step.stage, "title": step.title, "instruction": step.instruction,
+        "theoretical_yield": "" if step.theoretical_yield is None else str(step.theoretical_yield),
+        "yield_minimum_percent": "" if step.yield_minimum_percent is None else str(step.yield_minimum_percent),
+        "yield_maximum_percent": "" if step.yield_maximum_percent is None else str(step.yield_maximum_percent),
+    })
+    for flag in _STEP_FLAGS:
+        if getattr(step, flag):
+            values[flag] = "on"
+    for kind in step.equipment_types:
+        values.add("equipment_types", kind.value)
+    return values
+
+
+def _step_context(step: MbrStep) -> dict[str, Any]:
+    return {"step": step, "version": step.version, "stage_options": TYPICAL_STAGES,
+            "equipment_options": [(kind.value, kind.value.capitalize()) for kind in EquipmentType],
+            "locked": None if step.version.status == MbrStatus.DRAFT else
+            f"{step.version.label} is {step.version.status.value}; only a draft can change. "
+            "Start a new version to change it."}
+
+
+@blueprint.route("/mbr-steps/<int:step_id>/edit", methods=["GET", "POST"])
+@allow(AUTHORS)
+def edit_mbr_step(step_id: int) -> Any:
+    db = get_session()
+    context = _step_context(service.get_mbr_step(db, step_id))
+    if request.method == "GET":
+        return render_template("batch_records/mbr_step_edit.html", errors={}, form=_step_values(context["step"]),
+                               **context)
+    step = context["step"]
+    try:
+        data = load_input(schemas.StepUpdateSchema())
+        reason = data.pop("reason")
+        service.update_step(db, step, service.StepDesignInput(**data), reason=reason)
+    except (ValidationError, LimsError) as error:
+        db.rollback()
+        return render_form_error("batch_records/mbr_step_edit.html", error, **context)
+    flash(f"Step {step.position} ({step.title}) is updated.", "success")
+    return redirect(url_for("batch_records.mbr_version", version_id=step.version_id), 303)

@@ -1,0 +1,45 @@
+"""Input of test definitions."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from lims.testing.models import ResultKind
+from lims.units import IncompatibleUnits, UnitError, parse_limit, unit_text
+from lims.web import FormSchema, Trimmed, required_text
+
+
+class TestDefinitionSchema(FormSchema):
+    """A new test definition as the form sends it."""
+
+    __test__ = False  # not a pytest class, whatever its name says
+
+    code = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{2,32}$",
+                   error="Use 2 to 32 letters, digits, dots, dashes or underscores."),
+                   error_messages={"required": "Enter a short code, e.g. VIAB."})
+    name = required_text("Name the test, e.g. Viability.")
+    method = required_text("Name the method, e.g. 7-AAD flow cytometry.")
+    result_kind = fields.Enum(ResultKind, by_value=True, required=True,
+                              error_messages={"required": "Choose whether the result is a measured value or an "
+                                                          "observation.",
+                                              "unknown": "Choose quantitative or qualitative."})
+    unit = Trimmed(load_default="", validate=validate.Length(max=32))
+    specification = required_text("State the specification results are judged against.")
+
+    @validates_schema
+    def _quantitative_terms(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("result_kind") != ResultKind.QUANTITATIVE:
+            return
+        errors: dict[str, list[str]] = {}
+        try:
+            unit_text(data.get("unit", ""))
+        except UnitError as error:
+            errors["unit"] = [error.message]
+        if data.get("specification"):
+            try:
+                parse_limit(data["specification"])
+            except (UnitError, IncompatibleUnits) as error:
+                errors["specification"] = [error.message]
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,148 @@
+"""The rules of testing: a result is judged against the specification of its day and verified by someone else.
+
+The batch record area uses it for QC release testing; the sample area will use it too. What happens when a
+result is out of specification (a deviation, an OOS investigation) is the calling area's business.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims import clock
+from lims.audit import service as audit
+from lims.db import get_record
+from lims.errors import Conflict, InvalidInput
+from lims.identity.models import RoleName, User
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from lims.testing.models import ResultKind, TestDefinition, TestResult
+from lims.units import IncompatibleUnits, Limit, Measurement, UnitError, parse_limit, parse_measurement, unit_text
+
+
+def list_definitions(session: Session) -> list[TestDefinition]:
+    return list(session.scalars(select(TestDefinition).order_by(TestDefinition.code)))
+
+
+def get_definition(session: Session, definition_id: int) -> TestDefinition:
+    return get_record(session, TestDefinition, definition_id, "test definition")
+
+
+def get_result(session: Session, result_id: int) -> TestResult:
+    return get_record(session, TestResult, result_id, "test result")
+
+
+def quantitative_limit(definition: TestDefinition | str, unit: str) -> Limit:
+    """The limit a quantitative specification states, checked against the unit results are reported in."""
+    specification = definition if isinstance(definition, str) else definition.specification
+    limit = parse_limit(specification)
+    bound = limit.minimum or limit.maximum or limit.target
+    assert bound is not None  # a Limit always has one
+    probe = parse_measurement(f"1 {unit}".strip())
+    try:
+        probe.to(bound.unit)
+    except IncompatibleUnits as error:
+        raise InvalidInput(f"The specification {specification} is not in units compatible with {unit or 'a number'}.",
+                           field="specification") from error
+    return limit
+
+
+def create_definition(session: Session, *, code: str, name: str, method: str, result_kind: ResultKind, unit: str,
+                      specification: str) -> TestDefinition:
+    """Define a test; a quantitative specification must be a limit in units compatible with the result unit."""
+    code = code.strip().upper()
+    if session.scalar(select(TestDefinition.id).where(TestDefinition.code == code)) is not None:
+        raise Conflict(f"A test with the code {code} is already defined.", field="code")
+    specification = specification.strip()
+    if not specification:
+        raise InvalidInput("State the specification results are judged against.", field="specification")
+    if result_kind == ResultKind.QUANTITATIVE:
+        unit = unit_text(unit) if unit.strip() else ""
+        quantitative_limit(specification, unit)
+    else:
+        unit = ""
+    definition = TestDefinition(code=code, name=name.strip(), method=method.strip(), result_kind=result_kind,
+                                unit=unit, specification=specification, created_at=clock.now())
+    session.add(definition)
+    session.flush()
+    return definition
+
+
+def judge(definition: TestDefinition, specification: str, reported: str) -> tuple[Measurement | None, str | None, bool]:
+    """Parse a reported result and say whether it meets ``specification``: (measured, observation, conforms)."""
+    reported = reported.strip()
+    if not reported:
+        raise InvalidInput("Enter the result.", field="result")
+    if definition.result_kind == ResultKind.QUALITATIVE:
+        return None, reported, reported.casefold() == specification.strip().casefold()
+    try:
+        measured = parse_measurement(reported if definition.unit == "" or not reported[-1].isdigit()
+                                     else f"{reported} {definition.unit}")
+        return measured, None, quantitative_limit(specification, definition.unit).conforms(measured)
+    except (UnitError, IncompatibleUnits) as error:
+        raise InvalidInput(f"{reported} is not a result in {definition.unit or 'a number'}: {error.message}",
+                           field="result") from error
+
+
+def record_result(session: Session, definition: TestDefinition, *, tested_type: str, tested_id: object,
+                  specification: str, reported: str, user: User) -> TestResult:
+    """Record a result judged against ``specification`` (the tested item's own copy of the test's spec)."""
+    measured, observation, conforms = judge(definition, specification, reported)
+    result = TestResult(definition=definition, tested_type=tested_type, tested_id=str(tested_id),
+                        specification=specification, measured=measured, observation=observation, conforms=conforms,
+                        recorded_by_id=user.id, recorded_at=clock.now())
+    session.add(result)
+    session.flush()
+    return result
+
+
+def correct_result(session: Session, result: TestResult, *, reported: str, reason: str, user: User) -> TestResult:
+    """Replace a result with a corrected one; the original stays on the record, marked as replaced."""
+    if not reason.strip():
+        raise InvalidInput("Give the reason for the correction.", field="reason")
+    if result.replaced:
+        raise Conflict("This result was already corrected; correct the newest result instead.")
+    measured, observation, conforms = judge(result.definition, result.specification, reported)
+    correction = TestResult(definition=result.definition, tested_type=result.tested_type,
+                            tested_id=result.tested_id, specification=result.specification, measured=measured,
+                            observation=observation, conforms=conforms, recorded_by_id=user.id,
+                            recorded_at=clock.now(), replaces_id=result.id, correction_reason=reason.strip())
+    session.add(correction)
+    with audit.reason_for_change(session, reason.strip()):
+        result.replaced = True
+    session.flush()
+    return correction
+
+
+def current_results(session: Session, tested_type: str, tested_ids: list[object]) -> list[TestResult]:
+    """The results in force (not replaced) for the tested items, oldest first."""
+    if not tested_ids:
+        return []
+    return list(session.scalars(select(TestResult).where(
+        TestResult.tested_type == tested_type, TestResult.tested_id.in_([str(i) for i in tested_ids]),
+        TestResult.replaced.is_(False)).order_by(TestResult.recorded_at, TestResult.id)))
+
+
+def all_results(session: Session, tested_type: str, tested_id: object) -> list[TestResult]:
+    """Every result of a tested item, replaced ones included (for the full record)."""
+    return list(session.scalars(select(TestResult).where(
+        TestResult.tested_type == tested_type, TestResult.tested_id == str(tested_id))
+        .order_by(TestResult.recorded_at, TestResult.id)))
+
+
+def is_verified(session: Session, result: TestResult) -> bool:
+    return bool(signatures.signers_with_meaning(session, result, SignatureMeaning.VERIFIED))
+
+
+def _check_verification(session: Session, result: TestResult, _meaning: SignatureMeaning, user: User) -> None:
+    if result.replaced:
+        raise Conflict("This result was replaced by a correction; verify the correction.")
+    if is_verified(session, result):
+        raise Conflict("This result is already verified.")
+    signatures.require_different_person(user, [result.recorded_by_id], earlier_role="recorded")
+
+
+signatures.register_signable(
+    TestResult,
+    {SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA, RoleName.MANAGER})},
+    before_signing=_check_verification,
+)

@@ -1,0 +1,201 @@
+"""The batches API: a client token reads only the batches of its own protocols; staff read all; the rest is refused."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from batch_records import api, service
+from batch_records.models import DeviationCategory
+from lims.identity import service as identity
+from lims.identity.models import RoleName
+from lims.signatures.models import SignatureMeaning
+from protocols import service as protocols
+from tests.batch_records.conftest import TODAY
+from tests.batch_records.test_execution import do_receipt, sign
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def other_batch(db_session, line, create_organization):
+    """A batch made on the same line for another sponsor's subject."""
+    sponsor = create_organization(code="NORD", name="Nordic CAR Bio")
+    protocol = protocols.create_protocol(
+        db_session, number="NCB-201", title="NCB-7 in r/r ALL", sponsor=sponsor,
+        phase=protocols.parse_phase("Phase 3"), therapeutic_area="Haematology", investigational_product="NCB-7")
+    design = protocol.versions[0]
+    arm = protocols.add_arm(db_session, design, code="A", name="NCB-7")
+    protocols.add_visit(db_session, design, code="APH", name="Apheresis",
+                        reference_event=protocols.ReferenceEvent.APHERESIS, day_offset=0)
+    signatures_of_design = ((SignatureMeaning.AUTHORED, line.author), (SignatureMeaning.APPROVED, line.qa))
+    for meaning, user in signatures_of_design:
+        sign(db_session, design, meaning, user)
+    protocols.make_effective(db_session, design)
+    subject = protocols.enrol_subject(db_session, protocol, code="NCB201-SE01-0001", site="SE-01", arm=arm,
+                                      enrolled_on=TODAY - timedelta(days=5), consent_version="1.0")
+    return service.start_batch(db_session, line.version, subject=subject,
+                               starting_material_identity="W9999 26 000001 B", user=line.operator)
+
+
+@pytest.fixture
+def tokens(db_session, line, other_batch, create_user):
+    """A token of the line's sponsor (Helix) and one of the other batch's sponsor."""
+    admin = create_user(RoleName.ADMIN)
+    _, helix = identity.issue_api_token(db_session, organization=line.subject.protocol.sponsor, name="helix",
+                                        actor=admin)
+    _, nordic = identity.issue_api_token(db_session, organization=other_batch.subject.protocol.sponsor,
+                                         name="nordic", actor=admin)
+    return bearer(helix), bearer(nordic)
+
+
+def test_a_client_token_lists_only_the_batches_of_its_own_protocols(client, db_session, batch, other_batch, tokens):
+    db_session.commit()
+    helix, nordic = tokens
+    listed = client.get("/api/v1/batches", headers=helix)
+    assert listed.status_code == 200
+    assert [item["batch_number"] for item in listed.json["items"]] == [batch.batch_number]
+    assert listed.json["items"][0]["chain_of_identity"] == {
+        "subject": "HLX301-DE01-0001", "protocol": "HLX-301", "starting_material": "W1234 26 123456 A"}
+    assert listed.json["page"] == 1 and listed.json["next_page"] is None
+    assert [item["batch_number"] for item in client.get("/api/v1/batches", headers=nordic).json["items"]] == [
+        other_batch.batch_number]
+
+
+def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(client, db_session, line, batch, tokens):
+    do_receipt(db_session, batch, line)
+    viability = batch.release_tests[0]
+    result = service.record_release_result(db_session, viability, "91.5", user=line.operator)
+    sign(db_session, result, SignatureMeaning.VERIFIED, line.second_operator)
+    service.raise_deviation(db_session, batch, description="Bag label smudged", user=line.operator,
+                            category=DeviationCategory.MINOR, step=batch.steps[0])
+    db_session.commit()
+    helix, _ = tokens
+
+    response = client.get(f"/api/v1/batches/{batch.id}", headers=helix)
+    assert response.status_code == 200
+    shown = response.json
+    assert shown["batch_number"] == batch.batch_number and shown["mbr"] == "CART-001 v1"
+    assert shown["product"] == "HLX-19 autologous anti-CD19 CAR-T" and shown["status"] == "in progress"
+    assert shown["chain_of_identity"] == {"subject": "HLX301-DE01-0001", "protocol": "HLX-301",
+                                          "starting_material": "W1234 26 123456 A"}
+    receipt, selection = shown["steps"][:2]
+    assert receipt["status"] == "completed" and receipt["performed_by"] == "Tran Nguyen"
+    assert receipt["completed_at"].startswith(TODAY.isoformat())
+    assert receipt["entries"] == [
+        {"parameter": "Volume", "value": "180", "unit": "mL", "within_limits": True, "corrected": False},
+        {"parameter": "Temperature on receipt", "value": "4.5", "unit": "°C", "within_limits": True,
+         "corrected": False}]
+    assert selection["status"] == "pending" and selection["performed_by"] is None and selection["entries"] == []
+    assert shown["release_tests"] == [
+        {"test": "Viability", "specification": "≥ 70 %", "result": "91.5 %", "conforms": True, "verified": True},
+        {"test": "Sterility", "specification": "No growth", "result": None, "conforms": None, "verified": False}]
+    assert [(d["category"], d["status"]) for d in shown["deviations"]] == [("minor", "open")]
+    assert shown["deviations"][0]["number"].startswith("DEV-")
+
+
+def test_another_clients_batch_is_answered_as_missing(client, db_session, batch, other_batch, tokens):
+    db_session.commit()
+    _, nordic = tokens
+    foreign = client.get(f"/api/v1/batches/{batch.id}", headers=nordic)
+    missing_id = other_batch.id + 1000
+    missing = client.get(f"/api/v1/batches/{missing_id}", headers=nordic)
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.json == {"error": f"There is no batch with id {batch.id}."}
+    assert missing.json == {"error": f"There is no batch with id {missing_id}."}
+    assert client.get(f"/api/v1/batches/{other_batch.id}", headers=nordic).status_code == 200
+
+
+def test_a_subject_shows_its_batches_to_its_sponsor_only(client, db_session, line, batch, tokens):
+    second = service.start_batch(db_session, line.version, subject=line.subject,
+                                 starting_material_identity="W1234 26 123457 B", user=line.operator)
+    db_session.commit()
+    helix, nordic = tokens
+    response = client.get(f"/api/v1/subjects/{line.subject.id}/batches", headers=helix)
+    assert response.status_code == 200
+    assert response.json["subject"] == {"id": line.subject.id, "code": "HLX301-DE01-0001", "protocol": "HLX-301",
+                                        "site": "DE-01"}
+    assert [(item["batch_number"], item["starting_material"]) for item in response.json["batches"]] == [
+        (batch.batch_number, "W1234 26 123456 A"), (second.batch_number, "W1234 26 123457 B")]
+    assert client.get(f"/api/v1/subjects/{line.subjects[1].id}/batches", headers=helix).json["batches"] == []
+
+    foreign = client.get(f"/api/v1/subjects/{line.subject.id}/batches", headers=nordic)
+    assert foreign.status_code == 404
+    assert foreign.json == {"error": f"There is no subject with id {line.subject.id}."}
+    assert client.get("/api/v1/subjects/999999/batches", headers=nordic).json == {
+        "error": "There is no subject with id 999999."}
+
+
+def test_staff_read_every_batch_from_a_signed_in_session(client, db_session, line, batch, other_batch, signed_in):
+    db_session.commit()
+    signed_in(RoleName.QA)
+    listed = client.get("/api/v1/batches")
+    assert listed.status_code == 200
+    assert {item["batch_number"] for item in listed.json["items"]} == {batch.batch_number, other_batch.batch_number}
+    assert client.get(f"/api/v1/batches/{other_batch.id}").json["chain_of_identity"]["protocol"] == "NCB-201"
+    assert client.get(f"/api/v1/subjects/{line.subject.id}/batches").status_code == 200
+
+
+def test_anonymous_callers_and_client_sessions_are_refused(client, db_session, line, batch, signed_in):
+    db_session.commit()
+    urls = ("/api/v1/batches", f"/api/v1/batches/{batch.id}", f"/api/v1/subjects/{line.subject.id}/batches")
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 401, url
+        assert "Authorization: Bearer" in response.json["error"]
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert client.get(url, headers=bearer("lims_not-a-real-token")).status_code == 401
+    signed_in(RoleName.CLIENT)
+    for url in urls:
+        # A browser session opens the API to staff only.
+        assert client.get(url).status_code == 401, url
+
+
+def test_a_write_to_the_api_is_not_allowed(client, db_session, batch, tokens):
+    db_session.commit()
+    helix, _ = tokens
+    assert client.post("/api/v1/batches", headers=helix).status_code == 405
+    assert client.delete(f"/api/v1/batches/{batch.id}", headers=helix).status_code == 405
+
+
+def test_the_list_filters_by_status_and_pages(client, db_session, line, batch, tokens, monkeypatch):
+    second = service.start_batch(db_session, line.version, subject=line.subjects[1],
+                                 starting_material_identity="W1234 26 999999 C", user=line.operator)
+    db_session.commit()
+    helix, _ = tokens
+    monkeypatch.setattr(api, "PER_PAGE", 1)
+    first_page = client.get("/api/v1/batches", headers=helix).json
+    assert first_page["page"] == 1 and first_page["next_page"] == 2
+    second_page = client.get("/api/v1/batches?page=2", headers=helix).json
+    assert second_page["next_page"] is None
+    # Newest first.
+    assert [first_page["items"][0]["batch_number"], second_page["items"][0]["batch_number"]] == [
+        second.batch_number, batch.batch_number]
+    assert first_page["pages"] == 2 and first_page["total"] == 2
+    past_the_end = client.get("/api/v1/batches?page=3", headers=helix).json
+    assert past_the_end["page"] == 2 and past_the_end["items"] == second_page["items"]
+
+    monkeypatch.setattr(api, "PER_PAGE", 50)
+    in_progress = client.get("/api/v1/batches", query_string={"status": "in progress"}, headers=helix).json
+    assert len(in_progress["items"]) == 2
+    assert client.get("/api/v1/batches?status=released", headers=helix).json["items"] == []
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"status": "done"}, "There is no batch status 'done'"),
+    ({"status": "IN_PROGRESS"}, "There is no batch status"),
+    ({"page": "0"}, "The page must be a whole number from 1 up"),
+    ({"page": "-1"}, "The page must be a whole number from 1 up"),
+    ({"page": "two"}, "The page must be a whole number from 1 up"),
+    ({"page": "1.5"}, "The page must be a whole number from 1 up"),
+    ({"page": "²"}, "The page must be a whole number from 1 up"),
+])
+def test_bad_query_arguments_are_refused_with_a_message(client, db_session, batch, tokens, query, message):
+    db_session.commit()
+    helix, _ = tokens
+    response = client.get("/api/v1/batches", query_string=query, headers=helix)
+    assert response.status_code == 400
+    assert message in response.json["error"]
+

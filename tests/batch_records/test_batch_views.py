@@ -1,0 +1,224 @@
+"""Executing a batch through its pages: what a technician, a second person and QA see and do."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from batch_records import service
+from batch_records.models import BatchStatus, Deviation, DeviationStatus, StepStatus
+from lims.audit.models import AuditEvent
+from lims.units import parse_measurement
+from tests.batch_records.conftest import TODAY, calibrated
+from tests.batch_records.test_execution import do_receipt, execute_all_steps, pass_release_tests
+from tests.helpers import PASSWORD, duplicate_ids, login, submit
+
+
+def signed_in_as(app, db_session, user):
+    db_session.commit()
+    client = app.test_client()
+    assert login(client, user).status_code == 302
+    return client
+
+
+def test_a_technician_starts_a_batch_for_a_subject(app, db_session, line):
+    client = signed_in_as(app, db_session, line.operator)
+    page = client.get("/batches/new")
+    assert "CART-001 v1" in page.text and "HLX301-DE01-0001" in page.text and duplicate_ids(page.text) == []
+    form = {"mbr_version_id": line.version.id, "subject_id": line.subject.id,
+            "starting_material_identity": "w1234 26 123456 a"}
+    started = submit(client, "/batches/new", form)
+    assert started.status_code == 303
+    batch_page = client.get(started.headers["Location"]).text
+    assert "Chain of identity" in batch_page and "W1234 26 123456 A" in batch_page and "HLX301-DE01-0001" in batch_page
+    again = submit(client, "/batches/new", {**form, "subject_id": line.subjects[1].id})
+    assert again.status_code == 409 and "one starting material makes one batch" in again.text
+    subject_page = client.get(f"/protocols/subjects/{line.subject.id}").text
+    assert "CART-001-300001 from W1234 26 123456 A" in subject_page
+
+
+def test_qa_and_clients_cannot_start_batches(app, db_session, line, create_user):
+    client = signed_in_as(app, db_session, line.qa)
+    assert client.get("/batches/new").status_code == 403
+    assert client.post("/batches/new", data={}).status_code in {400, 403}
+
+
+def test_the_step_page_offers_only_usable_equipment_and_lots_and_says_why_not(app, db_session, line, batch):
+    do_receipt(db_session, batch, line)
+    calibrated(db_session, line.centrifuge, due_on=TODAY - timedelta(days=3))
+    quarantined = service.receive_lot(db_session, line.medium, supplier="Miltenyi", supplier_lot="Q1",
+                                      received_on=TODAY, expires_on=TODAY + timedelta(days=60),
+                                      quantity=parse_measurement("500 mL"), user=line.operator)
+    client = signed_in_as(app, db_session, line.operator)
+    page = client.get(f"/batch-steps/{batch.steps[1].id}").text
+    assert duplicate_ids(page) == []
+    assert "Wash and select in the cabinet." in page
+    assert f'<option value="{line.cabinet.id}">BSC-01' in page
+    assert f'<option value="{line.centrifuge.id}">' not in page
+    assert "CEN-01 (Sorvall centrifuge) cannot be used: its calibration was due on 2030-04-07." in page
+    assert f'<option value="{line.medium_lot.id}">{line.medium_lot.lot_number} — 1 L left' in page
+    assert f"{quarantined.lot_number}: in quarantine: not released by QA" in page
+    assert "limits ≥ 80 %" in page
+
+
+def test_a_technician_records_a_step_and_a_second_person_verifies_it(app, db_session, line, batch):
+    client = signed_in_as(app, db_session, line.operator)
+    step = batch.steps[0]
+    volume, temperature, _remarks = step.parameters
+    step_url = f"/batch-steps/{step.id}"
+    missing = submit(client, step_url, {}, action=f"{step_url}/entries")
+    assert missing.status_code == 422 and "Enter at least one value." in missing.text
+    bad = submit(client, step_url, {f"parameter-{volume.id}": "lots"}, action=f"{step_url}/entries")
+    assert bad.status_code == 422 and "Volume" in bad.text
+    recorded = submit(client, step_url, {f"parameter-{volume.id}": "0.18 L", f"parameter-{temperature.id}": "11"},
+                      action=f"{step_url}/entries")
+    assert recorded.status_code == 303
+    page = client.get(step_url).text
+    assert "0.18 L" in page and "11 °C — outside limits" in page and "Sign step as performed" in page
+    db_session.expire_all()
+    deviation = db_session.scalars(select(Deviation)).one()
+    assert deviation.status == DeviationStatus.OPEN and deviation.step_id == step.id
+
+    assert submit(client, f"/sign/batch_step/{step.id}/performed", {"password": PASSWORD}).status_code == 303
+    own = submit(client, f"/sign/batch_step/{step.id}/verified", {"password": PASSWORD})
+    assert own.status_code == 403 and "different person" in own.text
+
+    verifier = signed_in_as(app, db_session, line.second_operator)
+    assert "Verify (second person)" in verifier.get(step_url).text
+    assert submit(verifier, f"/sign/batch_step/{step.id}/verified", {"password": PASSWORD}).status_code == 303
+    db_session.expire_all()
+    assert step.status == StepStatus.COMPLETED
+
+
+def test_an_untrained_technician_is_refused_with_the_reason(app, db_session, line, batch):
+    client = signed_in_as(app, db_session, line.untrained)
+    step = batch.steps[0]
+    refused = submit(client, f"/batch-steps/{step.id}", {f"parameter-{step.parameters[0].id}": "180"},
+                     action=f"/batch-steps/{step.id}/entries")
+    assert refused.status_code == 403 and "no training on MBR CART-001 v1" in refused.text
+    db_session.expire_all()
+    assert step.parameters[0].entries == []
+
+
+def test_a_correction_through_the_page_needs_a_reason(app, db_session, line, batch):
+    step = do_receipt(db_session, batch, line)
+    entry = step.parameters[0].current_entry
+    client = signed_in_as(app, db_session, line.operator)
+    url = f"/batch-steps/{step.id}"
+    refused = submit(client, url, {f"entry-{entry.id}-value": "190"}, action=f"/batch-entries/{entry.id}/correct")
+    assert refused.status_code == 422 and "Give the reason for the correction" in refused.text
+    corrected = submit(client, url, {f"entry-{entry.id}-value": "190", f"entry-{entry.id}-reason": "Misread"},
+                       action=f"/batch-entries/{entry.id}/correct")
+    assert corrected.status_code == 303
+    page = client.get(url).text
+    assert "<del>180 mL</del>" in page and "Correction: Misread" in page and "Sign again as performed" in page
+
+
+def test_qa_reviews_exceptions_first_and_cannot_release_with_blockers(app, db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
+    entry = batch.steps[0].parameters[0].current_entry
+    service.correct_entry(db_session, entry, "185", reason="Transcription error", user=line.operator)
+    qa = signed_in_as(app, db_session, line.qa)
+    page = qa.get(f"/batches/{batch.id}/review").text
+    assert duplicate_ids(page) == []
+    exceptions, full_record = page.split("The full record")
+    assert "Corrections" in exceptions and "Transcription error" in exceptions
+    assert "Step 1 (Receive apheresis bag): the performer&#39;s signature is missing or invalidated" in exceptions
+    assert "Viability: no result" in exceptions
+    assert "Harvest and count" in full_record
+    refused = submit(qa, f"/batches/{batch.id}/review", {"meaning": "released", "password": PASSWORD},
+                     action=f"/batches/{batch.id}/disposition")
+    assert refused.status_code == 409 and "cannot be released" in refused.text
+    db_session.expire_all()
+    assert batch.status == BatchStatus.AWAITING_REVIEW
+
+
+def test_qa_releases_a_complete_batch_which_then_is_read_only(app, db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
+    pass_release_tests(db_session, batch, line)
+    technician = signed_in_as(app, db_session, line.operator)
+    assert technician.get(f"/batches/{batch.id}/review").status_code == 403
+    qa = signed_in_as(app, db_session, line.qa)
+    wrong = submit(qa, f"/batches/{batch.id}/review", {"meaning": "released", "password": "not-my-password"},
+                   action=f"/batches/{batch.id}/disposition")
+    assert wrong.status_code in {401, 403} and batch.status == BatchStatus.AWAITING_REVIEW
+    released = submit(qa, f"/batches/{batch.id}/review", {"meaning": "released", "password": PASSWORD},
+                      action=f"/batches/{batch.id}/disposition")
+    assert released.status_code == 303
+    db_session.expire_all()
+    assert batch.status == BatchStatus.RELEASED
+    assert "Released" in qa.get(f"/batches/{batch.id}").text
+    entry = batch.steps[0].parameters[0].current_entry
+    late = technician.post(f"/batch-entries/{entry.id}/correct",
+                           data={"csrf_token": _token(technician, batch.steps[0].id), f"entry-{entry.id}-value": "1",
+                                 f"entry-{entry.id}-reason": "x"})
+    assert late.status_code == 409 and "released and can no longer change" in late.text
+
+
+def _token(client, step_id):
+    from tests.helpers import csrf_token_from
+    return csrf_token_from(client.get(f"/batch-steps/{step_id}").text)
+
+
+def test_qa_quarantines_with_a_reason(app, db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
+    qa = signed_in_as(app, db_session, line.qa)
+    url = f"/batches/{batch.id}/review"
+    no_reason = submit(qa, url, {"meaning": "quarantined", "password": PASSWORD}, action=f"/batches/{batch.id}/disposition")
+    assert no_reason.status_code == 422 and "Say why the batch is quarantined" in no_reason.text
+    done = submit(qa, url, {"meaning": "quarantined", "password": PASSWORD, "reason": "Sterility retest pending"},
+                  action=f"/batches/{batch.id}/disposition")
+    assert done.status_code == 303
+    db_session.expire_all()
+    assert batch.status == BatchStatus.QUARANTINED and batch.disposition_reason == "Sterility retest pending"
+
+
+def test_release_results_are_recorded_and_verified_on_the_batch_page(app, db_session, line, batch):
+    viability = batch.release_tests[0]
+    client = signed_in_as(app, db_session, line.operator)
+    url = f"/batches/{batch.id}"
+    assert submit(client, url, {f"test-{viability.id}-result": "61"},
+                  action=f"/batch-release-tests/{viability.id}/results").status_code == 303
+    page = client.get(url).text
+    assert "61 % — out of specification" in page and "DEV-2030-0001" in page
+    assert duplicate_ids(page) == []
+
+
+def test_a_deviation_is_investigated_and_closed_by_qa(app, db_session, line, batch):
+    deviation = service.raise_deviation(db_session, batch, description="Bag label <smudged>", user=line.operator)
+    manager = signed_in_as(app, db_session, line.author)
+    url = f"/deviations/{deviation.id}"
+    assert "Bag label &lt;smudged&gt;" in manager.get(url).text
+    no_reason = submit(manager, url, {"investigation": "Checked"}, action=f"{url}/investigation")
+    assert no_reason.status_code == 422
+    saved = submit(manager, url, {"category": "minor", "investigation": "Label checked against COI record",
+                                  "root_cause": "Condensation", "other_batches_assessed": "None",
+                                  "conclusion": "No impact", "capa": "Moisture-proof sleeves",
+                                  "reason": "Investigation completed"}, action=f"{url}/investigation")
+    assert saved.status_code == 303
+    assert submit(manager, f"/sign/deviation/{deviation.id}/approved", {"password": PASSWORD}).status_code == 403
+    qa = signed_in_as(app, db_session, line.qa)
+    assert "Close with QA signature" in qa.get(url).text
+    assert submit(qa, f"/sign/deviation/{deviation.id}/approved", {"password": PASSWORD}).status_code == 303
+    db_session.expire_all()
+    assert deviation.status == DeviationStatus.CLOSED
+    assert "No open deviations" in qa.get("/deviations").text or deviation.number not in qa.get("/deviations").text
+
+
+def test_the_batch_list_filters_by_status_and_refuses_an_unknown_one(app, db_session, line, batch):
+    client = signed_in_as(app, db_session, line.operator)
+    assert batch.batch_number in client.get("/batches?status=in+progress").text
+    assert batch.batch_number not in client.get("/batches?status=released").text
+    assert client.get("/batches?status=finished").status_code == 400
+
+
+def test_the_batch_record_pdf_is_served_and_its_generation_audited(app, db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
+    qa = signed_in_as(app, db_session, line.qa)
+    response = qa.get(f"/batches/{batch.id}/record.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    db_session.expire_all()
+    assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "report.generated",
+                                                       AuditEvent.entity_id == str(batch.id))).one()
+    assert signed_in_as(app, db_session, line.operator).get(f"/batches/{batch.id}/record.pdf").status_code == 403

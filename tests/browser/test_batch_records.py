@@ -1,0 +1,97 @@
+"""On a tablet-sized browser: a technician executes a step, a second person verifies it, QA releases the batch."""
+from __future__ import annotations
+
+import pytest
+
+from sqlalchemy import select
+
+from batch_records import service
+from batch_records.models import LotStatus, MaterialLot
+from lims.equipment.models import Equipment
+from lims.identity import service as identity
+from lims.identity.models import OrganizationKind, RoleName
+from tests.batch_records.conftest import Line, build_line
+from tests.batch_records.test_execution import do_harvest, do_selection, pass_release_tests
+from tests.browser.conftest import seed, sign_in
+from tests.helpers import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def _person(session, username, full_name, role):
+    return identity.create_user(
+        session, username=username, full_name=full_name, email=f"{username}@nbct.example",
+        organization=identity.facility(session), roles={role}, password=PASSWORD, must_change_password=False,
+        actor=None)
+
+
+def _staff(session):
+    return {user.username: user for user in identity.list_users(
+        session, identity.UserFilter(status="active"), page=1, per_page=100).items}
+
+
+def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
+    from playwright.sync_api import expect
+
+    app, _base_url = live_app
+
+    def arrange(session):
+        users = _staff(session)
+        line = build_line(
+            session, author=_person(session, "m.larsen", "Maja Larsen", RoleName.MANAGER), qa=users["q.okafor"],
+            operator=users["t.nguyen"], second_operator=_person(session, "s.lind", "Sara Lind", RoleName.TECHNICIAN),
+            untrained=_person(session, "n.berg", "Noah Berg", RoleName.TECHNICIAN),
+            sponsor=identity.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
+                                                 kind=OrganizationKind.CLIENT))
+        batch = service.start_batch(session, line.version, subject=line.subject,
+                                    starting_material_identity="W1234 26 654321 B", user=line.operator)
+        return batch.id, batch.steps[0].id
+
+    batch_id, first_step_id = seed(app, arrange)
+
+    sign_in(page, "t.nguyen")
+    page.goto(f"/batches/{batch_id}")
+    expect(page.get_by_label("Chain of identity")).to_contain_text("W1234 26 654321 B")
+    page.get_by_role("link", name="Go to the current step: 1. Receive apheresis bag").click()
+    page.get_by_label("Volume").fill("180")
+    page.get_by_label("Temperature on receipt").fill("4.5")
+    page.get_by_role("button", name="Record values").click()
+    expect(page.get_by_role("status")).to_contain_text("2 values recorded.")
+    page.get_by_role("link", name="Sign step as performed").click()
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign as performed").click()
+    expect(page.locator(".signature-valid").filter(has_text="Thi Nguyen")).to_contain_text("Performed")
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, "s.lind")
+    page.goto(f"/batch-steps/{first_step_id}")
+    page.get_by_role("link", name="Verify (second person)").click()
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign as verified").click()
+    expect(page.locator(".signature-valid").filter(has_text="Sara Lind")).to_contain_text("Verified")
+    page.get_by_role("button", name="Sign out").click()
+
+    def finish_batch(session):
+        batch = service.get_batch(session, batch_id)
+        staff = _staff(session)
+        equipment = {item.asset_tag: item for item in session.scalars(select(Equipment))}
+        lot = session.scalars(select(MaterialLot).where(MaterialLot.status == LotStatus.RELEASED)).one()
+        line = Line(version=batch.mbr_version, operator=staff["t.nguyen"], second_operator=staff["s.lind"],
+                    untrained=staff["n.berg"], qa=staff["q.okafor"], author=staff["m.larsen"],
+                    cabinet=equipment["BSC-01"], centrifuge=equipment["CEN-01"], medium=lot.material, medium_lot=lot,
+                    subject=batch.subject, subjects=[batch.subject])
+        do_selection(session, batch, line)
+        service.skip_step(session, batch.steps[2], reason="Count on target", user=line.operator)
+        do_harvest(session, batch, line)
+        pass_release_tests(session, batch, line)
+
+    seed(app, finish_batch)
+
+    sign_in(page, "q.okafor")
+    page.goto(f"/batches/{batch_id}/review")
+    expect(page.get_by_role("heading", name="Needs your judgement (0)")).to_be_visible()
+    page.get_by_label("Released").check()
+    page.get_by_label("Your password (electronic signature)").fill(PASSWORD)
+    page.get_by_role("button", name="Sign disposition").click()
+    expect(page.get_by_role("status")).to_contain_text("is released")
+    expect(page.get_by_label("Chain of identity")).to_contain_text("Released")

@@ -1,0 +1,129 @@
+"""The rules of testing: definitions, judging results, corrections and verification by someone else."""
+from __future__ import annotations
+
+import pytest
+
+from lims.errors import Conflict, InvalidInput
+from lims.identity.models import RoleName
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from lims.signatures.service import SamePersonRefused
+from lims.testing import service
+from lims.testing.models import ResultKind
+from lims.units import UnitError
+from tests.helpers import PASSWORD
+
+
+@pytest.fixture
+def viability(db_session):
+    return service.create_definition(db_session, code="viab", name="Viability", method="7-AAD flow cytometry",
+                                     result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 70 %")
+
+
+@pytest.fixture
+def sterility(db_session):
+    return service.create_definition(db_session, code="STER", name="Sterility", method="Ph. Eur. 2.6.27",
+                                     result_kind=ResultKind.QUALITATIVE, unit="mL", specification="No growth")
+
+
+@pytest.fixture
+def analyst(create_user):
+    return create_user(RoleName.TECHNICIAN, full_name="Tran Nguyen")
+
+
+def record(db_session, definition, reported, user, specification=None):
+    return service.record_result(db_session, definition, tested_type="batch", tested_id=7,
+                                 specification=specification or definition.specification, reported=reported,
+                                 user=user)
+
+
+def test_a_definition_code_is_unique_whatever_its_case(db_session, viability):
+    assert viability.code == "VIAB"
+    with pytest.raises(Conflict) as refused:
+        service.create_definition(db_session, code="Viab", name="Viability again", method="x",
+                                  result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 80 %")
+    assert refused.value.field == "code"
+
+
+def test_a_quantitative_specification_must_be_a_limit(db_session):
+    with pytest.raises(UnitError):
+        service.create_definition(db_session, code="ENDO", name="Endotoxin", method="LAL",
+                                  result_kind=ResultKind.QUANTITATIVE, unit="EU/mL", specification="low")
+
+
+def test_a_quantitative_specification_must_be_in_units_compatible_with_the_result(db_session):
+    with pytest.raises(InvalidInput) as refused:
+        service.create_definition(db_session, code="VCC", name="Viable cell count", method="NC-200",
+                                  result_kind=ResultKind.QUANTITATIVE, unit="cells/mL", specification="≥ 5 mL")
+    assert refused.value.field == "specification"
+    converted = service.create_definition(db_session, code="VOL", name="Fill volume", method="Gravimetric",
+                                          result_kind=ResultKind.QUANTITATIVE, unit="mL",
+                                          specification="0.05–0.1 L")
+    assert converted.unit == "mL"
+
+
+def test_a_specification_is_required(db_session):
+    with pytest.raises(InvalidInput) as refused:
+        service.create_definition(db_session, code="X", name="X", method="X", result_kind=ResultKind.QUALITATIVE,
+                                  unit="", specification="  ")
+    assert refused.value.field == "specification"
+
+
+def test_a_qualitative_result_conforms_only_to_its_one_answer(db_session, sterility, analyst):
+    assert sterility.unit == ""
+    assert record(db_session, sterility, "no GROWTH", analyst).conforms
+    growth = record(db_session, sterility, "Growth of S. aureus", analyst)
+    assert not growth.conforms and growth.observation == "Growth of S. aureus" and growth.measured is None
+
+
+def test_a_quantitative_result_is_judged_in_the_unit_of_its_test(db_session, viability, analyst):
+    bare = record(db_session, viability, "82", analyst)
+    assert bare.conforms and bare.measured.unit == "%"
+    assert not record(db_session, viability, "65 %", analyst).conforms
+    with pytest.raises(InvalidInput) as refused:
+        record(db_session, viability, "82 mL", analyst)
+    assert refused.value.field == "result"
+    with pytest.raises(InvalidInput):
+        record(db_session, viability, " ", analyst)
+
+
+def test_a_result_is_judged_against_the_specification_it_was_given(db_session, viability, analyst):
+    assert not record(db_session, viability, "75", analyst, specification="≥ 80 %").conforms
+
+
+def test_a_correction_needs_a_reason_and_keeps_the_original(db_session, viability, analyst, create_user):
+    original = record(db_session, viability, "65", analyst)
+    with pytest.raises(InvalidInput) as refused:
+        service.correct_result(db_session, original, reported="85", reason=" ", user=analyst)
+    assert refused.value.field == "reason" and not original.replaced
+    corrector = create_user(RoleName.TECHNICIAN)
+    correction = service.correct_result(db_session, original, reported="85", reason="Transcription error",
+                                        user=corrector)
+    assert original.replaced and not original.conforms
+    assert correction.replaces_id == original.id and correction.conforms
+    assert correction.correction_reason == "Transcription error" and correction.recorded_by_id == corrector.id
+    assert service.current_results(db_session, "batch", [7]) == [correction]
+    assert service.all_results(db_session, "batch", 7) == [original, correction]
+    with pytest.raises(Conflict):
+        service.correct_result(db_session, original, reported="90", reason="Again", user=analyst)
+
+
+def test_a_result_is_verified_by_someone_other_than_who_recorded_it(db_session, viability, analyst, create_user):
+    result = record(db_session, viability, "82", analyst)
+    with pytest.raises(SamePersonRefused):
+        signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=analyst, password=PASSWORD)
+    assert not service.is_verified(db_session, result)
+    reviewer = create_user(RoleName.QA)
+    signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=reviewer, password=PASSWORD)
+    assert service.is_verified(db_session, result)
+    with pytest.raises(Conflict):
+        signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=create_user(RoleName.MANAGER),
+                        password=PASSWORD)
+
+
+def test_a_replaced_result_cannot_be_verified(db_session, viability, analyst, create_user):
+    original = record(db_session, viability, "65", analyst)
+    service.correct_result(db_session, original, reported="85", reason="Transcription error", user=analyst)
+    with pytest.raises(Conflict):
+        signatures.sign(db_session, original, meaning=SignatureMeaning.VERIFIED, user=create_user(RoleName.QA),
+                        password=PASSWORD)
