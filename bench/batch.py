@@ -473,13 +473,11 @@ def run_review(steps: int) -> None:
         app = create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False),
                           "INSTANCE_PATH": f"{tmp}/instance", "SECRET_KEY": "bench"})
         try:
-            has_page = "batch_records.review" in app.view_functions
-            if has_page:
-                client = app.test_client()
-                _sign_in(client, qa_username)
-                app_engine = app.extensions["lims.db"].engine
-                page_large, page_small = _measure_pair(app_engine, _page(client, large.batch_id),
-                                                       _page(client, small.batch_id))
+            client = app.test_client()
+            _sign_in(client, qa_username)
+            app_engine = app.extensions["lims.db"].engine
+            page_large, page_small = _measure_pair(app_engine, _page(client, large.batch_id),
+                                                   _page(client, small.batch_id))
         finally:
             # Release the SQLite file before the temporary directory goes.
             app.extensions["lims.db"].engine.dispose()
@@ -489,23 +487,16 @@ def run_review(steps: int) -> None:
         print(f"batch-review: {label} batch {batch.steps} steps, {batch.entries:,} entries "
               f"({batch.entries - batch.corrections:,} values, {batch.corrections:,} corrections), "
               "every step performed and verified, its release test verified")
-    if has_page:
-        for label, rendering in (("large", page_large), ("small", page_small)):
-            print(f"batch-review: page /batches/<id>/review {label} {rendering.milliseconds:8.1f} ms "
-                  f"{rendering.statements:4d} SQL statements ({rendering.size:,} bytes; signed in as QA, median of "
-                  f"{TIMED_REQUESTS})")
-    else:
-        print("batch-review: the review page (endpoint batch_records.review) does not exist yet; "
-              "measuring service.review() alone")
+    for label, rendering in (("large", page_large), ("small", page_small)):
+        print(f"batch-review: page /batches/<id>/review {label} {rendering.milliseconds:8.1f} ms "
+              f"{rendering.statements:4d} SQL statements ({rendering.size:,} bytes; signed in as QA, median of "
+              f"{TIMED_REQUESTS})")
     for label, rendering in (("large", service_large), ("small", service_small)):
         print(f"batch-review: service.review() {label} {rendering.milliseconds:8.1f} ms "
               f"{rendering.statements:4d} SQL statements ({rendering.size:,} entries loaded, median of "
               f"{TIMED_REQUESTS})")
-    measured_large, measured_small, what = ((page_large, page_small, "page") if has_page
-                                            else (service_large, service_small, "service.review()"))
-    _print_ratio("batch-review", f"{what} SQL statements large/small ({measured_large.statements} and "
-                 f"{measured_small.statements})", measured_large.statements / measured_small.statements,
-                 STATEMENTS_TARGET)
-    print(f"batch-review: ratio {what} render time large/small "
-          f"{measured_large.milliseconds / measured_small.milliseconds:.2f}× for "
+    _print_ratio("batch-review", f"page SQL statements large/small ({page_large.statements} and "
+                 f"{page_small.statements})", page_large.statements / page_small.statements, STATEMENTS_TARGET)
+    print(f"batch-review: ratio page render time large/small "
+          f"{page_large.milliseconds / page_small.milliseconds:.2f}× for "
           f"{large.entries / small.entries:.1f}× the entries (for information: the page shows every entry)")

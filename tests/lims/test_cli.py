@@ -15,13 +15,16 @@ from sqlalchemy import func, select
 
 from lims import clock
 from lims.cli import cli
-from lims.demo import ACCOUNTS
+from lims.demo import ACCOUNTS, MBR_CODE, TEST_DEFINITIONS
 from lims.equipment import service as equipment
 from lims.equipment.models import Equipment, EquipmentStatus
 from lims.identity import service
 from lims.identity.models import Organization, RoleName, User
 from batch_records import service as materials
-from batch_records.models import MaterialLot
+from batch_records.models import (TYPICAL_STAGES, Batch, BatchStatus, DeviationCategory, DeviationStatus,
+                                  MasterBatchRecord, MaterialLot, MbrStatus, StepStatus)
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
 from protocols import service as protocol_service
 from protocols.models import Protocol, VersionStatus
 from tests.helpers import PASSWORD
@@ -146,7 +149,8 @@ def test_demo_protocol_has_an_effective_version_one_in_review_and_subjects(run, 
     protocol = db_session.scalars(select(Protocol).where(Protocol.number == "HLX-301")).one()
     assert [(version.number, version.status) for version in protocol.versions] == [
         ("1.0", VersionStatus.EFFECTIVE), ("2.0", VersionStatus.IN_REVIEW)]
-    assert len(protocol_service.subjects_of(db_session, protocol)) == 3
+    # three from the protocol's own demo data, two more enrolled for the batches
+    assert len(protocol_service.subjects_of(db_session, protocol)) == 5
 
 
 def test_demo_lots_show_released_quarantined_and_expired(run, db_session):
@@ -158,6 +162,63 @@ def test_demo_lots_show_released_quarantined_and_expired(run, db_session):
     assert states["MED-001 7231104"] == "released"
     assert states["MED-001 7235518"].startswith("in quarantine")
     assert states["IL2-001 P22-0871"].startswith("expired on")
+
+
+def test_demo_master_record_is_effective_with_release_tests_and_trained_operators(run, db_session):
+    assert run("demo").exit_code == 0
+    db_session.expire_all()
+    master = db_session.scalars(select(MasterBatchRecord).where(MasterBatchRecord.code == MBR_CODE)).one()
+    version, = master.versions
+    assert version.status == MbrStatus.EFFECTIVE
+    assert 10 <= len(version.steps) <= 14
+    assert {step.stage for step in version.steps} == set(TYPICAL_STAGES)
+    assert any(step.hold_point for step in version.steps) and any(step.skippable for step in version.steps)
+    assert any(step.second_person_verification for step in version.steps)
+    assert any(step.theoretical_yield is not None for step in version.steps)
+    assert [test.definition.code for test in version.release_tests] == [row[0] for row in TEST_DEFINITIONS]
+    signers = {(signature.meaning, signature.printed_name) for signature, status in
+               signatures.signatures_of(db_session, version) if status == signatures.SignatureStatus.VALID}
+    assert signers == {(SignatureMeaning.AUTHORED, "Maja Larsen"), (SignatureMeaning.APPROVED, "Quinn Okafor")}
+    for username in ("t.nguyen", "s.lind"):
+        materials.require_training(db_session, service.user_by_username(db_session, username),
+                                   version.training_subject)
+
+
+def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_session):
+    assert run("demo").exit_code == 0
+    assert run("demo").exit_code == 0  # a second run adds no batches
+    db_session.expire_all()
+    batches = {batch.status: batch for batch in db_session.scalars(select(Batch))}
+    assert count(db_session, Batch) == 3
+    assert set(batches) == {BatchStatus.RELEASED, BatchStatus.AWAITING_REVIEW, BatchStatus.IN_PROGRESS}
+    assert {batch.subject.protocol.number for batch in batches.values()} == {"HLX-301"}
+
+    released = materials.review(db_session, batches[BatchStatus.RELEASED].id)
+    assert released.blockers == [] and released.exception_count == 0
+    assert [(signature.meaning, signature.printed_name, status) for signature, status in released.disposition] == [
+        (SignatureMeaning.RELEASED, "Quinn Okafor", signatures.SignatureStatus.VALID)]
+    assert StepStatus.SKIPPED in {record.step.status for record in released.steps}
+
+    # QA sees what needs judgement: the open deviation an out-of-limit entry raised, beside a closed one.
+    review = materials.review(db_session, batches[BatchStatus.AWAITING_REVIEW].id)
+    open_deviation, = review.open_deviations
+    assert open_deviation.entry is not None and open_deviation.entry in review.out_of_limit
+    assert open_deviation.category is None  # QA classifies it
+    closed, = [deviation for deviation in review.deviations if deviation.status == DeviationStatus.CLOSED]
+    assert closed.category == DeviationCategory.MINOR and materials.missing_for_closure(closed) == []
+    assert review.blockers == [f"Deviation {open_deviation.number} is open"]
+    assert all(state.verified and state.result.conforms for state in review.release_tests)
+    assert len(review.corrections) == 1
+
+    in_progress = batches[BatchStatus.IN_PROGRESS]
+    current = materials.current_step(in_progress)
+    assert current is not None and current.status == StepStatus.IN_PROGRESS
+    assert any(parameter.current_entry is not None for parameter in current.parameters)
+    assert materials.missing_for_completion(db_session, current)
+    done = in_progress.steps[:current.position - 1]
+    assert len(done) >= 2 and all(step.status == StepStatus.COMPLETED for step in done)
+    records = materials.review(db_session, in_progress.id).steps
+    assert all(record.verification_gap is None for record in records[:current.position - 1])
 
 
 def test_readme_lists_every_demo_account_with_its_password():
