@@ -3,18 +3,21 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import current_app
 from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 from sqlalchemy.orm import Session
 
-from lims import create_app, log_setup, schema
+from lims import create_app, log_setup, scheduler, schema
 from lims.audit import service as audit
 from lims.db import get_session
 from lims.errors import LimsError
@@ -171,6 +174,38 @@ def audit_verify() -> None:
     if not verification.intact:
         raise click.ClickException(verification.summary())
     click.echo(verification.summary())
+
+
+@cli.group("scheduler")
+def scheduler_group() -> None:
+    """The compliance scheduler: recurring integrity checks."""
+
+
+@scheduler_group.command("jobs")
+def scheduler_jobs() -> None:
+    """List the checks the scheduler runs and when."""
+    for check in scheduler.scheduled_checks(current_app.config):
+        click.echo(f"{check.job_id:<18} {check.title} ({check.trigger})")
+
+
+@scheduler_group.command("run")
+@click.option("--now", "run_now", is_flag=True, help="Run every check once at start, then keep the schedule.")
+def scheduler_run(run_now: bool) -> None:
+    """Run the checks on their schedule until stopped (one such process per installation)."""
+    log_setup.log_to_stderr()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # jobs run outside this context
+    running = scheduler.build_scheduler(app, BlockingScheduler())
+    if run_now:
+        for job in running.get_jobs():
+            job.modify(next_run_time=datetime.now(timezone.utc))
+    for check in scheduler.scheduled_checks(app.config):
+        click.echo(f"Scheduled: {check.title} ({check.trigger}).")
+    # A service manager stops the process with SIGTERM: let a running check finish first.
+    signal.signal(signal.SIGTERM, lambda *_: running.shutdown(wait=False))
+    try:
+        running.start()
+    except KeyboardInterrupt:
+        running.shutdown(wait=False)
 
 
 @cli.group("protocol")

@@ -21,6 +21,10 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("LIMS_DISPLAY_TIMEZONE", "UTC", "IANA time zone used to show times (stored in UTC)"),
     ("LIMS_AUDIT_CHECKPOINT_PATH", "<instance>/audit-checkpoints.jsonl",
      "file outside the database where `lims audit checkpoint` anchors the audit chain's head"),
+    ("LIMS_AUDIT_CHECKPOINT_MINUTES", "60",
+     "how often the compliance scheduler anchors the audit chain's head in the checkpoint file"),
+    ("LIMS_AUDIT_VERIFY_AT", "02:00",
+     "time of day (display time zone) at which the compliance scheduler verifies the whole audit chain"),
     ("LIMS_CALIBRATION_DUE_SOON_DAYS", "14",
      "days before a calibration falls due from which equipment shows as due soon"),
     ("LIMS_SECURE_COOKIES", "true",
@@ -57,6 +61,14 @@ def _positive_int(name: str, default: int) -> int:
     if value <= 0:
         raise ConfigurationError(f"{name} must be a positive whole number, not {raw!r}")
     return value
+
+
+def _time_of_day(name: str, default: str) -> tuple[int, int]:
+    raw = os.environ.get(name, default)
+    hours, _, minutes = raw.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2):
+        raise ConfigurationError(f"{name} must be a time of day as HH:MM, not {raw!r}")
+    return int(hours), int(minutes)
 
 
 def _secret_key(instance_path: Path) -> str:
@@ -102,6 +114,8 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
             or os.environ.get("LIMS_AUDIT_CHECKPOINT_PATH")
             or instance_path / "audit-checkpoints.jsonl"
         ),
+        "AUDIT_CHECKPOINT_MINUTES": _positive_int("LIMS_AUDIT_CHECKPOINT_MINUTES", 60),
+        "AUDIT_VERIFY_AT": _time_of_day("LIMS_AUDIT_VERIFY_AT", "02:00"),
         "DISPLAY_TIMEZONE": timezone_name,
         "SECURE_COOKIES": secure_cookies,
         "SESSION_COOKIE_NAME": "lims_session",

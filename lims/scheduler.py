@@ -1,0 +1,87 @@
+"""The compliance scheduler: the checks a GMP lab must run on time whether or not anyone remembers them.
+
+`lims scheduler run` runs them in a process of its own beside the web server, one per installation. Each
+check runs in its own transaction, attributed in the audit trail to the scheduler.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from lims.audit import service as audit
+from lims.db import get_session
+
+logger = logging.getLogger("lims.scheduler")
+
+SCHEDULER = audit.Actor(None, "compliance scheduler")
+
+
+@dataclass(frozen=True)
+class ScheduledCheck:
+    job_id: str
+    title: str
+    trigger: BaseTrigger
+    #: does the check in the given session and says what it found
+    run: Callable[[Session, Mapping[str, Any]], str]
+
+
+def anchor_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
+    """Write the chain's head to the checkpoint file, so a rewrite of the whole table shows."""
+    checkpoint = audit.write_checkpoint(session.connection(), config["AUDIT_CHECKPOINT_PATH"])
+    return f"event {checkpoint.sequence} ({checkpoint.hash[:12]}…) anchored in {config['AUDIT_CHECKPOINT_PATH']}"
+
+
+def verify_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
+    """Recompute the whole chain against the last checkpoint; a break is logged as an error and audited."""
+    verification = audit.verify_chain(session.connection(),
+                                      checkpoint=audit.latest_checkpoint(config["AUDIT_CHECKPOINT_PATH"]))
+    audit.record(session, "audit.verified", details={"result": verification.summary()})
+    if not verification.intact:
+        logger.error("The audit trail is not intact: %s", verification.summary())
+    return verification.summary()
+
+
+def scheduled_checks(config: Mapping[str, Any]) -> list[ScheduledCheck]:
+    hour, minute = config["AUDIT_VERIFY_AT"]
+    return [
+        ScheduledCheck("audit-checkpoint", "Anchor the audit chain's head outside the database",
+                       IntervalTrigger(minutes=config["AUDIT_CHECKPOINT_MINUTES"]), anchor_audit_chain),
+        ScheduledCheck("audit-verify", "Verify the whole audit chain against the last checkpoint",
+                       CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(config["DISPLAY_TIMEZONE"])),
+                       verify_audit_chain),
+    ]
+
+
+def run_check(app: Flask, check: ScheduledCheck) -> str:
+    """Run one check in its own app context and transaction; a failure is logged and leaves nothing behind."""
+    with app.app_context():
+        session = get_session()
+        audit.act_as(session, SCHEDULER)
+        try:
+            summary = check.run(session, app.config)
+            session.commit()
+        except Exception:
+            session.rollback()
+            logger.exception("%s failed", check.title)
+            raise
+    logger.info("%s: %s", check.title, summary)
+    return summary
+
+
+def build_scheduler(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
+    """Add every compliance check to ``scheduler`` (a blocking one for the CLI, a background one in tests)."""
+    for check in scheduled_checks(app.config):
+        # A check missed while the process was down runs once on start, not once per missed slot.
+        scheduler.add_job(run_check, check.trigger, args=(app, check), id=check.job_id, name=check.title,
+                          coalesce=True, max_instances=1, misfire_grace_time=None)
+    return scheduler
