@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, event, func, insert, inspect, or_, select, text
+from sqlalchemy import Engine, Select, event, func, inspect, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import History
@@ -34,7 +34,6 @@ _HEAD = "lims.audit.head"
 # pg_advisory_xact_lock key that serialises appends ("LIMSAUDT").
 CHAIN_LOCK_KEY = 0x4C494D5341554454
 _EVENT_TABLE = AuditEvent.__table__
-_INSERT_EVENT = insert(_EVENT_TABLE)
 REDACTED = "[redacted]"
 
 
@@ -175,11 +174,43 @@ def append(
         "prev_hash": prev_hash,
     }
     row["hash"] = hashlib.sha256(canonical_bytes(row)).hexdigest()
-    connection.execute(_INSERT_EVENT, row)
+    _insert_event(connection, row)
     connection.info[_HEAD] = (sequence, row["hash"])
     if logger.isEnabledFor(logging.INFO):
         logger.info(canonical_json(stable_value_map(row)), extra={"audit_event": row})
     return row
+
+
+@dataclass(frozen=True)
+class _EventInsert:
+    statement: str
+    #: column name → the column type's conversion of a value for this driver
+    conversions: dict[str, Callable[[Any], Any]]
+
+
+_EVENT_INSERTS: dict[str, _EventInsert] = {}
+
+
+def _insert_event(connection: Connection, row: dict[str, Any]) -> None:
+    """Insert an event row through the driver with its types' own conversions.
+
+    Every audited change pays for this insert, so it skips the per-statement work of a Core insert
+    (parameter construction and compiled-statement lookup), which costs more than the insert itself.
+    """
+    dialect = connection.dialect
+    insert_event = _EVENT_INSERTS.get(dialect.name)
+    if insert_event is None:
+        columns = [column.name for column in _EVENT_TABLE.columns]
+        placeholder = "%({})s" if dialect.paramstyle == "pyformat" else ":{}"
+        statement = (f"INSERT INTO {_EVENT_TABLE.name} ({', '.join(columns)}) "
+                     f"VALUES ({', '.join(placeholder.format(name) for name in columns)})")
+        conversions = {column.name: processor for column in _EVENT_TABLE.columns
+                       if (processor := column.type.bind_processor(dialect)) is not None}
+        insert_event = _EVENT_INSERTS[dialect.name] = _EventInsert(statement, conversions)
+    parameters = dict(row)
+    for name, convert in insert_event.conversions.items():
+        parameters[name] = convert(parameters[name])
+    connection.exec_driver_sql(insert_event.statement, parameters)
 
 
 def stable_value_map(values: dict[str, Any]) -> dict[str, Any]:
