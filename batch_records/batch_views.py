@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from batch_records import batch_schemas, service
-from batch_records.models import BatchStatus, DeviationCategory, DeviationStatus, StepStatus
+from batch_records.models import BatchStatus, BatchStep, Deviation, DeviationCategory, DeviationStatus, StepStatus
 from batch_records.pdf import batch_record_pdf
 from batch_records.views import blueprint
 from lims import clock
@@ -23,7 +23,9 @@ from lims.errors import InvalidInput, LimsError
 from lims.identity.models import RoleName
 from lims.identity.service import LoginFailed
 from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
+from lims.testing.models import TestResult
 from lims.web import error_status, field_errors, load_input, render_form_error
 from protocols import service as protocols
 
@@ -84,6 +86,7 @@ def _batch_context(batch_id: int, **extra: Any) -> dict[str, Any]:
     return {"batch": batch, "current": service.current_step(batch),
             "release_tests": service.release_test_states(db, batch),
             "signatures": signatures.signatures_of(db, batch), "categories": list(DeviationCategory),
+            "may_verify_results": signatures.may_sign(current_user, TestResult, SignatureMeaning.VERIFIED),
             "errors": {}, "form": MultiDict(), **extra}
 
 
@@ -114,6 +117,8 @@ def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
             db, equipment_type, due_soon_days=_due_soon_days()) for equipment_type in step.equipment_types},
         "lot_choices": {requirement.id: service.lot_choices(requirement.material) for requirement in step.materials},
         "yield_percent": service.yield_percent(step), "yield_ok": service.yield_within_limits(step),
+        "may_sign": {meaning.value: signatures.may_sign(current_user, BatchStep, meaning) for meaning in (
+            SignatureMeaning.PERFORMED, SignatureMeaning.VERIFIED, SignatureMeaning.REVIEWED)},
         "errors": {}, "form": MultiDict(), **extra,
     }
 
@@ -313,6 +318,7 @@ def _deviation_context(deviation_id: int, **extra: Any) -> dict[str, Any]:
         "investigation", "root_cause", "other_batches_assessed", "conclusion", "capa")} | {
         "category": deviation.category.value if deviation.category else ""})
     return {"deviation": deviation, "batch": deviation.batch, "signatures": signatures.signatures_of(db, deviation),
+            "may_close": signatures.may_sign(current_user, Deviation, SignatureMeaning.APPROVED),
             "missing": service.missing_for_closure(deviation), "categories": list(DeviationCategory),
             "errors": {}, "form": form, **extra}
 

@@ -57,6 +57,12 @@ def register_signable(model: type, meanings: dict[SignatureMeaning, frozenset[Ro
     _SIGNABLE_TYPES[model.__tablename__] = SignableType(model, meanings, before_signing, after_signing)
 
 
+def may_sign(user: User, model: type, meaning: SignatureMeaning) -> bool:
+    """Whether ``user``'s roles let them sign records of ``model`` with ``meaning`` (pages choose buttons by it)."""
+    signable = _SIGNABLE_TYPES.get(model.__tablename__)
+    return signable is not None and meaning in signable.meanings and user.has_any_role(signable.meanings[meaning])
+
+
 def signable_record(session: Session, entity_type: str, entity_id: int) -> Signable:
     """Load a record that can be signed, or raise RecordNotFound."""
     signable = _SIGNABLE_TYPES.get(entity_type)

@@ -222,3 +222,13 @@ def test_the_batch_record_pdf_is_served_and_its_generation_audited(app, db_sessi
     assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "report.generated",
                                                        AuditEvent.entity_id == str(batch.id))).one()
     assert signed_in_as(app, db_session, line.operator).get(f"/batches/{batch.id}/record.pdf").status_code == 403
+
+
+def test_the_step_page_offers_only_the_signatures_the_user_may_give(app, db_session, line, batch):
+    step = batch.steps[0]
+    for parameter, value in zip(step.parameters[:2], ("180", "5"), strict=True):
+        service.record_entry(db_session, parameter, value, user=line.operator)
+    operator = signed_in_as(app, db_session, line.operator)
+    assert "Sign step as performed" in operator.get(f"/batch-steps/{step.id}").text
+    qa = signed_in_as(app, db_session, line.qa)
+    assert "Sign step as performed" not in qa.get(f"/batch-steps/{step.id}").text
