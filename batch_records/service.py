@@ -44,7 +44,7 @@ from batch_records.models import (
 from lims import clock
 from lims.audit import service as audit
 from lims.dashboard.service import WorkQueue, register_work_queue
-from lims.db import get_record
+from lims.db import get_record, lock_for_update, serialise_numbering
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, EquipmentUse
 from lims.errors import Conflict, InvalidInput, LimsError, RecordNotFound
@@ -111,6 +111,7 @@ def receive_lot(session: Session, material: Material, *, supplier: str, supplier
                            "e.g. 500 mL, 25 g or 20.", field="quantity")
     if quantity.value <= 0:
         raise InvalidInput("The quantity received must be more than zero.", field="quantity")
+    serialise_numbering(session, "lot number")
     sequence = (session.scalar(select(func.count(MaterialLot.id)).where(MaterialLot.material_id == material.id))
                 or 0) + 1
     lot = MaterialLot(material=material, lot_number=f"{material.part_number}-{received_on:%y%m%d}-{sequence:03d}",
@@ -159,6 +160,7 @@ def lot_choices(material: Material) -> list[tuple[MaterialLot, Usability]]:
 def consume(session: Session, lot: MaterialLot, quantity: Measurement, *, user: User, record_type: str,
             record_id: object) -> LotConsumption:
     """Take ``quantity`` from a usable lot, in any compatible unit, for the record it serves."""
+    lock_for_update(session, lot)  # two takings from one lot must not both see its old quantity
     state = usability(lot, clock.now().date())
     if not state.usable:
         raise LotUnusable(f"Lot {lot.lot_number} of {lot.material.name} cannot be used: {state.reason}.")
@@ -610,6 +612,7 @@ protocols.register_subject_records(_batches_as_subject_records)
 
 
 def _next_batch_number(session: Session, master: MasterBatchRecord) -> str:
+    serialise_numbering(session, "batch number")
     year = clock.now().year
     prefix = f"{master.code}-{year % 100:02d}"
     made = session.scalar(select(func.count(Batch.id)).where(Batch.batch_number.like(f"{prefix}%"))) or 0
@@ -650,6 +653,16 @@ def start_batch(session: Session, version: MbrVersion, *, subject: Subject, star
     return batch
 
 
+def _lock_open_batch(session: Session, batch: Batch) -> None:
+    """Hold the batch against concurrent changes for this transaction, then require it open.
+
+    Whoever records on a batch waits for anyone already doing so and then sees what they did, so two
+    people cannot both record the same value or complete the same step.
+    """
+    lock_for_update(session, batch)
+    _require_open(batch)
+
+
 def _require_open(batch: Batch) -> None:
     if batch.status in FINAL_BATCH_STATUSES:
         raise BatchLocked(f"Batch {batch.batch_number} is {batch.status.value} and can no longer change.")
@@ -668,7 +681,8 @@ def current_step(batch: Batch) -> BatchStep | None:
 
 def _require_workable(session: Session, step: BatchStep, user: User) -> None:
     """The step is the batch's current one, its predecessors' hold points are released, the user is trained."""
-    _require_open(step.batch)
+    _lock_open_batch(session, step.batch)
+    session.refresh(step)
     if _done(step):
         raise Conflict(f"Step {step.position} is {step.status.value}; change its entries by correction.")
     for earlier in step.batch.steps[:step.position - 1]:
@@ -721,6 +735,7 @@ def record_entry(session: Session, parameter: BatchParameter, reported: str, *, 
     """Record a parameter's value; one outside its limits is kept and raises a deviation at once."""
     step = parameter.step
     _require_workable(session, step, user)
+    session.expire(parameter, ["entries"])  # as they are now that the batch is held
     if parameter.current_entry is not None:
         raise Conflict(f"{parameter.name} is already recorded; correct it with a reason instead.",
                        field=f"parameter-{parameter.id}")
@@ -752,7 +767,8 @@ def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason:
     if not reason.strip():
         raise InvalidInput("Give the reason for the correction.", field="reason")
     parameter = entry.parameter
-    _require_open(parameter.step.batch)
+    _lock_open_batch(session, parameter.step.batch)
+    session.refresh(entry)
     require_training(session, user, parameter.step.batch.training_subject)
     if entry.replaced_by_id is not None:
         raise Conflict("This entry was already corrected; correct the newest value instead.")
@@ -908,7 +924,8 @@ def _session_of(record: object) -> Session:
 
 
 def _check_step_signature(session: Session, step: BatchStep, meaning: SignatureMeaning, user: User) -> None:
-    _require_open(step.batch)
+    _lock_open_batch(session, step.batch)
+    session.refresh(step)
     valid = signatures.signers_with_meaning(session, step, meaning)
     if meaning == SignatureMeaning.PERFORMED:
         if step.status == StepStatus.COMPLETED and valid:
@@ -970,7 +987,7 @@ def record_release_result(session: Session, release_test: BatchReleaseTest, repo
                           user: User) -> TestResult:
     """Record a release test result against the batch's copy of the specification."""
     batch = release_test.batch
-    _require_open(batch)
+    _lock_open_batch(session, batch)
     if any(not result.replaced for result in results_of_test(session, release_test)):
         raise Conflict(f"{release_test.definition.name} already has a result; correct it with a reason instead.")
     result = testing.record_result(session, release_test.definition, tested_type=BATCH, tested_id=batch.id,
@@ -983,7 +1000,8 @@ def record_release_result(session: Session, release_test: BatchReleaseTest, repo
 def correct_release_result(session: Session, result: TestResult, reported: str, *, reason: str,
                            user: User) -> TestResult:
     batch = get_batch(session, int(result.tested_id))
-    _require_open(batch)
+    _lock_open_batch(session, batch)
+    session.refresh(result)
     correction = testing.correct_result(session, result, reported=reported, reason=reason, user=user)
     if not correction.conforms:
         _raise_for_result(session, batch, correction, user)
@@ -1054,6 +1072,7 @@ def raise_deviation(session: Session, batch: Batch, *, description: str, user: U
         raise InvalidInput("Describe what deviated.", field="description")
     if step is not None and step.batch_id != batch.id:
         raise InvalidInput("That step is not part of this batch.", field="step_id")
+    serialise_numbering(session, "deviation number")
     year = clock.now().year
     raised = session.scalar(select(func.count(Deviation.id)).where(Deviation.number.like(f"DEV-{year}-%"))) or 0
     deviation = Deviation(number=f"DEV-{year}-{raised + 1:04d}", category=category, status=DeviationStatus.OPEN,
@@ -1244,6 +1263,7 @@ def dispose(session: Session, batch: Batch, meaning: SignatureMeaning, *, user: 
 
 
 def _check_disposition_allowed(session: Session, batch: Batch, meaning: SignatureMeaning) -> None:
+    lock_for_update(session, batch)
     if batch.status in FINAL_BATCH_STATUSES:
         raise BatchLocked(f"Batch {batch.batch_number} is already {batch.status.value}.")
     if meaning == SignatureMeaning.QUARANTINED and batch.status == BatchStatus.QUARANTINED:

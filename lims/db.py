@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from flask import current_app, g
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -112,6 +112,21 @@ def get_record(session: Session, model: type[Record], record_id: int, label: str
     if record is None:
         raise RecordNotFound(f"There is no {label} with id {record_id}.")
     return record
+
+
+def lock_for_update(session: Session, record: Any) -> None:
+    """Reload ``record`` and hold its row until the transaction ends, so that a rule checked on it holds.
+
+    PostgreSQL locks the row (SELECT … FOR UPDATE): a concurrent writer waits, then sees this one's
+    outcome. SQLite needs nothing: its transactions begin IMMEDIATE, so writers never overlap.
+    """
+    session.refresh(record, with_for_update=True)
+
+
+def serialise_numbering(session: Session, series: str) -> None:
+    """Let one transaction at a time draw the next number of ``series`` (deviation numbers and the like)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:series))"), {"series": series})
 
 
 def database() -> Database:

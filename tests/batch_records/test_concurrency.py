@@ -1,0 +1,146 @@
+"""Two people at once: the second waits for the first and then sees what was done (a fresh database, real threads).
+
+The first writer records and holds its transaction open for a moment before committing; the second starts
+meanwhile from what it read before the first committed. Without locking on PostgreSQL the second would act
+on stale data: overdraw the lot, or record the same value twice.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from batch_records import service
+from batch_records.models import BatchEntry, Deviation, LotConsumption, MaterialLot
+from lims import schema
+from lims.db import create_engine_for
+from lims.errors import Conflict
+from lims.identity import service as identity
+from lims.identity.models import OrganizationKind, RoleName
+from lims.units import parse_measurement
+from tests.batch_records.conftest import build_line
+from tests.helpers import PASSWORD
+
+
+@pytest.fixture
+def committed_line(fresh_database_url):
+    engine = create_engine_for(fresh_database_url, pool_size=4, max_overflow=0)
+    with engine.begin() as connection:
+        schema.upgrade(connection)
+    with Session(engine) as session:
+        facility = identity.create_organization(session, code="NBCT", name="Northbridge",
+                                                kind=OrganizationKind.FACILITY)
+
+        def person(username: str, role: RoleName):
+            return identity.create_user(session, username=username, full_name=username, email=f"{username}@x.org",
+                                        organization=facility, roles={role}, password=PASSWORD,
+                                        must_change_password=False, actor=None)
+
+        line = build_line(session, author=person("author", RoleName.MANAGER), qa=person("qa", RoleName.QA),
+                          operator=person("first", RoleName.TECHNICIAN),
+                          second_operator=person("second", RoleName.TECHNICIAN),
+                          untrained=person("untrained", RoleName.TECHNICIAN),
+                          sponsor=identity.create_organization(session, code="HELIX", name="Helix",
+                                                               kind=OrganizationKind.CLIENT))
+        batch = service.start_batch(session, line.version, subject=line.subject,
+                                    starting_material_identity="W1234 26 123456 A", user=line.operator)
+        ids = {"batch": batch.id, "lot": line.medium_lot.id, "first": line.operator.id,
+               "second": line.second_operator.id, "volume": batch.steps[0].parameters[0].id}
+        session.commit()
+    yield engine, ids
+    engine.dispose()
+
+
+def race(engine, first: Callable[[Session], Any], second: Callable[[Session], Any]) -> list[BaseException | Any]:
+    """Run ``first`` and hold its transaction open while ``second`` reads, then commit it."""
+    outcomes: list[BaseException | Any] = [None, None]
+    first_done = threading.Event()
+    second_read = threading.Event()
+
+    def run_first() -> None:
+        try:
+            with Session(engine) as session:
+                outcomes[0] = first(session)
+                first_done.set()
+                # On SQLite the second cannot even read until this commits (BEGIN IMMEDIATE): wait briefly.
+                second_read.wait(1)
+                time.sleep(0.5)
+                session.commit()
+        except BaseException as error:  # reported by the test
+            outcomes[0] = error
+            first_done.set()
+
+    def run_second() -> None:
+        try:
+            first_done.wait(5)
+            with Session(engine) as session:
+                outcomes[1] = second(session, second_read)
+                session.commit()
+        except BaseException as error:
+            outcomes[1] = error
+            second_read.set()
+
+    threads = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
+def test_two_takings_from_one_lot_cannot_overdraw_it(committed_line):
+    engine, ids = committed_line
+
+    def take(session: Session, read: threading.Event | None = None) -> LotConsumption:
+        lot = session.get(MaterialLot, ids["lot"])
+        user = identity.get_user(session, ids["first"])
+        if read is not None:
+            read.set()
+        return service.consume(session, lot, parse_measurement("600 mL"), user=user, record_type="test", record_id=1)
+
+    first, second = race(engine, take, take)
+    assert isinstance(first, LotConsumption)
+    assert isinstance(second, service.LotUnusable) and "has only 0.4 L left" in str(second)
+    with Session(engine) as session:
+        assert session.get(MaterialLot, ids["lot"]).quantity_remaining == parse_measurement("0.4 L")
+        assert session.scalar(select(func.count(LotConsumption.id))) == 1
+
+
+def test_two_people_cannot_both_record_the_same_value(committed_line):
+    engine, ids = committed_line
+
+    def record(user_key: str, value: str):
+        def act(session: Session, read: threading.Event | None = None) -> BatchEntry:
+            parameter = session.get(service.BatchParameter, ids["volume"])
+            parameter.current_entry  # noqa: B018  (read before the other commits, where the engine allows it)
+            if read is not None:
+                read.set()
+            return service.record_entry(session, parameter, value, user=identity.get_user(session, ids[user_key]))
+        return act
+
+    first, second = race(engine, record("first", "180"), record("second", "190"))
+    assert isinstance(first, BatchEntry)
+    assert isinstance(second, Conflict) and "already recorded" in str(second)
+    with Session(engine) as session:
+        assert [str(entry.value) for entry in session.scalars(select(BatchEntry))] == ["180 mL"]
+
+
+def test_deviations_raised_at_once_get_different_numbers(committed_line):
+    engine, ids = committed_line
+
+    def raise_one(session: Session, read: threading.Event | None = None) -> str:
+        batch = service.get_batch(session, ids["batch"])
+        if read is not None:
+            read.set()
+        return service.raise_deviation(session, batch, description="Label smudged",
+                                       user=identity.get_user(session, ids["first"])).number
+
+    first, second = race(engine, raise_one, raise_one)
+    assert {first, second} == {"DEV-2030-0001", "DEV-2030-0002"}
+    with Session(engine) as session:
+        assert session.scalar(select(func.count(Deviation.id))) == 2
