@@ -107,6 +107,7 @@ def _training_context() -> dict[str, Any]:
     staff = [user for user in identity.list_users(db, identity.UserFilter(status="active"), page=1, per_page=1000).items
              if user.is_staff]
     return {"records": service.training_records(db), "today": clock.now().date(),
+            "master_subjects": [version.training_subject for version in service.effective_mbr_versions(db)],
             "user_options": [(user.id, f"{user.full_name} ({user.username})") for user in staff]}
 
 

@@ -232,3 +232,9 @@ def test_the_step_page_offers_only_the_signatures_the_user_may_give(app, db_sess
     assert "Sign step as performed" in operator.get(f"/batch-steps/{step.id}").text
     qa = signed_in_as(app, db_session, line.qa)
     assert "Sign step as performed" not in qa.get(f"/batch-steps/{step.id}").text
+
+
+def test_the_training_form_offers_the_effective_master_records(app, db_session, line):
+    manager = signed_in_as(app, db_session, line.author)
+    page = manager.get("/training").text
+    assert '<option value="MBR CART-001 v1">' in page and duplicate_ids(page) == []
