@@ -10,7 +10,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from batch_records import batch_schemas, service
+from batch_records import schemas, service
 from batch_records.models import BatchStatus, BatchStep, Deviation, DeviationCategory, DeviationStatus, StepStatus
 from batch_records.pdf import batch_record_pdf
 from batch_records.views import blueprint
@@ -69,7 +69,7 @@ def new_batch() -> Any:
         return render_template("batch_records/batch_new.html", errors={}, form=request.args, **_start_context())
     db = get_session()
     try:
-        data = load_input(batch_schemas.StartBatchSchema())
+        data = load_input(schemas.StartBatchSchema())
         version = service.get_mbr_version(db, data["mbr_version_id"])
         subject = protocols.get_subject(db, data["subject_id"])
         batch = service.start_batch(db, version, subject=subject,
@@ -154,7 +154,7 @@ def record_entries(step_id: int) -> Any:
              if parameter.current_entry is None]
     typed = [(parameter, value) for parameter, value in typed if value]
     try:
-        late = load_input(batch_schemas.LateEntrySchema())
+        late = load_input(schemas.LateEntrySchema())
         if not typed:
             raise InvalidInput("Enter at least one value.")
         entries = [service.record_entry(db, parameter, value, user=current_user,
@@ -176,7 +176,7 @@ def correct_entry(entry_id: int) -> Any:
     entry = service.get_entry(db, entry_id)
     step_id = entry.parameter.step_id
     try:
-        data = load_input(batch_schemas.CorrectionSchema(), _prefixed(f"entry-{entry_id}-"))
+        data = load_input(schemas.CorrectionSchema(), _prefixed(f"entry-{entry_id}-"))
         service.correct_entry(db, entry, data["value"], reason=data["reason"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)
@@ -195,7 +195,7 @@ def record_equipment(step_id: int) -> Any:
     db = get_session()
     step = service.get_batch_step(db, step_id)
     try:
-        data = load_input(batch_schemas.EquipmentUseSchema())
+        data = load_input(schemas.EquipmentUseSchema())
         equipment = equipment_service.get_equipment(db, data["equipment_id"])
         service.record_equipment_use(db, step, equipment, user=current_user, due_soon_days=_due_soon_days())
     except (ValidationError, LimsError) as error:
@@ -209,7 +209,7 @@ def record_material(step_id: int) -> Any:
     db = get_session()
     step = service.get_batch_step(db, step_id)
     try:
-        data = load_input(batch_schemas.MaterialUseSchema())
+        data = load_input(schemas.MaterialUseSchema())
         requirement = next((item for item in step.materials if item.id == data["requirement_id"]), None)
         if requirement is None:
             raise InvalidInput("That material is not required by this step.", field="requirement_id")
@@ -226,7 +226,7 @@ def record_yield(step_id: int) -> Any:
     db = get_session()
     step = service.get_batch_step(db, step_id)
     try:
-        service.record_yield(db, step, load_input(batch_schemas.YieldSchema())["actual_yield"], user=current_user)
+        service.record_yield(db, step, load_input(schemas.YieldSchema())["actual_yield"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)
     return _back_to_step(step_id, f"Yield recorded: {service.yield_percent(step)} % of theoretical.")
@@ -238,7 +238,7 @@ def skip_step(step_id: int) -> Any:
     db = get_session()
     step = service.get_batch_step(db, step_id)
     try:
-        service.skip_step(db, step, reason=load_input(batch_schemas.SkipSchema())["reason"], user=current_user)
+        service.skip_step(db, step, reason=load_input(schemas.SkipSchema())["reason"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)
     flash(f"Step {step.position} skipped.", "success")
@@ -254,7 +254,7 @@ def record_release_result(release_test_id: int) -> Any:
     db = get_session()
     release_test = service.get_release_test(db, release_test_id)
     try:
-        data = load_input(batch_schemas.ReleaseResultSchema(), _prefixed(f"test-{release_test_id}-"))
+        data = load_input(schemas.ReleaseResultSchema(), _prefixed(f"test-{release_test_id}-"))
         result = service.record_release_result(db, release_test, data["result"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _batch_error(release_test.batch_id, error)
@@ -273,7 +273,7 @@ def correct_release_result(result_id: int) -> Any:
     result = testing.get_result(db, result_id)
     batch_id = int(result.tested_id)
     try:
-        data = load_input(batch_schemas.ResultCorrectionSchema(), _prefixed(f"result-{result_id}-"))
+        data = load_input(schemas.ResultCorrectionSchema(), _prefixed(f"result-{result_id}-"))
         service.correct_release_result(db, result, data["result"], reason=data["reason"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _batch_error(batch_id, error)
@@ -301,7 +301,7 @@ def raise_deviation(batch_id: int) -> Any:
     db = get_session()
     batch = service.get_batch(db, batch_id)
     try:
-        data = load_input(batch_schemas.DeviationSchema())
+        data = load_input(schemas.DeviationSchema())
         step = service.get_batch_step(db, data["step_id"]) if data["step_id"] else None
         deviation = service.raise_deviation(db, batch, description=data["description"], category=data["category"],
                                             step=step, user=current_user)
@@ -335,7 +335,7 @@ def record_investigation(deviation_id: int) -> Any:
     db = get_session()
     deviation = service.get_deviation(db, deviation_id)
     try:
-        data = load_input(batch_schemas.InvestigationSchema())
+        data = load_input(schemas.InvestigationSchema())
         reason = data.pop("reason")
         service.record_investigation(db, deviation, service.InvestigationInput(**data), reason=reason)
     except (ValidationError, LimsError) as error:
@@ -353,7 +353,7 @@ def record_investigation(deviation_id: int) -> Any:
 def review(batch_id: int) -> Any:
     return render_template("batch_records/review.html", review=service.review(get_session(), batch_id),
                            batch_id=batch_id, errors={}, form=MultiDict(),
-                           dispositions=batch_schemas.DISPOSITION_CHOICES)
+                           dispositions=schemas.DISPOSITION_CHOICES)
 
 
 @blueprint.route("/batches/<int:batch_id>/disposition", methods=["POST"])
@@ -362,7 +362,7 @@ def dispose(batch_id: int) -> Any:
     db = get_session()
     batch = service.get_batch(db, batch_id)
     try:
-        data = load_input(batch_schemas.DispositionSchema())
+        data = load_input(schemas.DispositionSchema())
         service.dispose(db, batch, data["meaning"], user=current_user, password=data["password"],
                         reason=data["reason"], client_address=request.remote_addr)
     except (ValidationError, LimsError) as error:
@@ -370,7 +370,7 @@ def dispose(batch_id: int) -> Any:
             keep_changes_despite_refusal()  # the failed attempt counts toward lockout
         return render_template("batch_records/review.html", review=service.review(db, batch_id), batch_id=batch_id,
                                errors=field_errors(error), form=request.form,
-                               dispositions=batch_schemas.DISPOSITION_CHOICES), error_status(error)
+                               dispositions=schemas.DISPOSITION_CHOICES), error_status(error)
     flash(f"Batch {batch.batch_number} is {batch.status.value}.", "success")
     return redirect(url_for("batch_records.batch", batch_id=batch_id), 303)
 

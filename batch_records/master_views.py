@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from batch_records import master_schemas as schemas
+from batch_records import schemas
 from batch_records import service
 from batch_records.models import TYPICAL_STAGES, MbrStatus, MbrStep, MbrVersion
 from batch_records.views import blueprint
