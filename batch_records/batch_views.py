@@ -32,6 +32,7 @@ from protocols import service as protocols
 OPERATORS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
 TESTERS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA})
 INVESTIGATORS = frozenset({RoleName.QA, RoleName.MANAGER})
+CATEGORY_OPTIONS = [(category.value, category.value.capitalize()) for category in DeviationCategory]
 
 
 def _due_soon_days() -> int:
@@ -50,7 +51,8 @@ def batches() -> Any:
         abort(400, f"{status_text!r} is not a batch status.")
     page = service.list_batches(get_session(), status=statuses.get(status_text),
                                 page=request.args.get("page", 1, type=int))
-    return render_template("batch_records/batches.html", page=page, status=status_text, statuses=list(BatchStatus))
+    return render_template("batch_records/batches.html", page=page, status=status_text,
+                           status_options=[(status.value, status.value.capitalize()) for status in BatchStatus])
 
 
 def _start_context() -> dict[str, Any]:
@@ -85,7 +87,8 @@ def _batch_context(batch_id: int, **extra: Any) -> dict[str, Any]:
     batch = service.get_batch(db, batch_id)
     return {"batch": batch, "current": service.current_step(batch),
             "release_tests": service.release_test_states(db, batch),
-            "signatures": signatures.signatures_of(db, batch), "categories": list(DeviationCategory),
+            "signatures": signatures.signatures_of(db, batch), "category_options": CATEGORY_OPTIONS,
+            "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps],
             "may_verify_results": signatures.may_sign(current_user, TestResult, SignatureMeaning.VERIFIED),
             "errors": {}, "form": MultiDict(), **extra}
 
@@ -319,7 +322,7 @@ def _deviation_context(deviation_id: int, **extra: Any) -> dict[str, Any]:
         "category": deviation.category.value if deviation.category else ""})
     return {"deviation": deviation, "batch": deviation.batch, "signatures": signatures.signatures_of(db, deviation),
             "may_close": signatures.may_sign(current_user, Deviation, SignatureMeaning.APPROVED),
-            "missing": service.missing_for_closure(deviation), "categories": list(DeviationCategory),
+            "missing": service.missing_for_closure(deviation), "category_options": CATEGORY_OPTIONS,
             "errors": {}, "form": form, **extra}
 
 
