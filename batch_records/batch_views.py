@@ -52,6 +52,7 @@ def batches() -> Any:
     page = service.list_batches(get_session(), status=statuses.get(status_text),
                                 page=request.args.get("page", 1, type=int))
     return render_template("batch_records/batches.html", page=page, status=status_text,
+                           current_steps={batch.id: service.current_step(batch) for batch in page.items},
                            status_options=[(status.value, status.value.capitalize()) for status in BatchStatus])
 
 

@@ -589,7 +589,7 @@ def list_batches(session: Session, *, status: BatchStatus | None = None, sponsor
                  page: int = 1, per_page: int = 50) -> Page[Batch]:
     """Batches newest first, a page at a time; ``sponsor_id`` keeps a client's own."""
     query = select(Batch).order_by(Batch.created_at.desc(), Batch.id.desc()).options(
-        selectinload(Batch.subject).selectinload(Subject.protocol))
+        selectinload(Batch.subject).selectinload(Subject.protocol), selectinload(Batch.steps))
     if status is not None:
         query = query.where(Batch.status == status)
     if sponsor_id is not None:

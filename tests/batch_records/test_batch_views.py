@@ -238,3 +238,9 @@ def test_the_training_form_offers_the_effective_master_records(app, db_session, 
     manager = signed_in_as(app, db_session, line.author)
     page = manager.get("/training").text
     assert '<option value="MBR CART-001 v1">' in page and duplicate_ids(page) == []
+
+
+def test_the_batch_list_shows_each_batch_at_its_current_step(app, db_session, line, batch):
+    do_receipt(db_session, batch, line)
+    page = signed_in_as(app, db_session, line.operator).get("/batches").text
+    assert f'href="/batch-steps/{batch.steps[1].id}">2. CD4/CD8 selection</a>' in page
