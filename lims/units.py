@@ -60,12 +60,13 @@ def _describe_dimension(unit: pint.Unit) -> str:
     return _DIMENSION_NAMES.get(dimensionality, dimensionality)
 
 
-def _symbol(name: str) -> str:
+def _symbol(name: str, *, counted: bool) -> str:
+    """A unit's lab symbol; a count reads as a plural when it is counted (cells/mL) and not per one (copies/cell)."""
     _prefix, base, _suffix = registry.parse_unit_name(name)[0]
     symbol = registry.get_symbol(name)
     if base == "liter":
         return symbol[:-1] + "L"  # labs write mL and µL
-    return {"cell": "cells", "copy": "copies"}.get(symbol, symbol)
+    return {"cell": "cells", "copy": "copies"}.get(symbol, symbol) if counted else symbol
 
 
 # Units are re-read from their text at every conversion; pint parses text slowly.
@@ -75,7 +76,7 @@ def format_unit(unit: pint.Unit) -> str:
     """The LIMS's text for a unit: lab symbols (mL, µL, °C, %), parseable back."""
     numerator, denominator = [], []
     for name, exponent in unit._units.items():
-        symbol = _symbol(name)
+        symbol = _symbol(name, counted=exponent > 0)
         power = abs(exponent)
         term = symbol if power == 1 else f"{symbol}^{power}"
         (numerator if exponent > 0 else denominator).append(term)

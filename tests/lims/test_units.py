@@ -31,6 +31,8 @@ UCUM_TESTS = Path(__file__).resolve().parents[3] / "shared" / "reference-data" /
         ("95%", "95", "%"),
         ("0.5 EU/mL", "0.5", "EU/mL"),
         ("1.2e3 copies/ug", "1200", "copies/µg"),
+        ("2.4 copies/cell", "2.4", "copies/cell"),
+        ("2.4 copies / cells", "2.4", "copies/cell"),
         ("3 μL", "3", "µL"),
         ("10 µL", "10", "µL"),
         ("500 IU", "500", "IU"),
