@@ -142,14 +142,6 @@ def usability(lot: MaterialLot, on: date) -> Usability:
     return Usability(True, "released")
 
 
-def usable_lots(session: Session, material: Material) -> list[MaterialLot]:
-    """Released, unexpired lots with something left, the first to expire first (for pickers)."""
-    today = clock.now().date()
-    return [lot for lot in session.scalars(select(MaterialLot).where(
-        MaterialLot.material_id == material.id, MaterialLot.status == LotStatus.RELEASED,
-        MaterialLot.expires_on >= today).order_by(MaterialLot.expires_on)) if usability(lot, today).usable]
-
-
 def lot_choices(material: Material) -> list[tuple[MaterialLot, Usability]]:
     """Every lot of a material with whether it may be used today and why not, usable ones first (for pickers)."""
     today = clock.now().date()
