@@ -173,9 +173,15 @@ def consume(session: Session, lot: MaterialLot, quantity: Measurement, *, user: 
     return consumption
 
 
-def consumptions(session: Session, lot: MaterialLot) -> list[LotConsumption]:
-    return list(session.scalars(select(LotConsumption).where(LotConsumption.lot_id == lot.id)
-                                .order_by(LotConsumption.used_at)))
+def consumptions(session: Session, lot: MaterialLot) -> list[tuple[LotConsumption, BatchStep | None]]:
+    """What was taken from a lot, with the batch step it went into (for tracing a lot to its batches)."""
+    taken = list(session.scalars(select(LotConsumption).where(LotConsumption.lot_id == lot.id)
+                                 .order_by(LotConsumption.used_at)))
+    step_ids = [int(consumption.record_id) for consumption in taken if consumption.record_type == BATCH_STEP]
+    steps = {step.id: step for step in session.scalars(
+        select(BatchStep).where(BatchStep.id.in_(step_ids)).options(selectinload(BatchStep.batch)))}
+    return [(consumption, steps.get(int(consumption.record_id)) if consumption.record_type == BATCH_STEP else None)
+            for consumption in taken]
 
 
 def reject_lot(session: Session, lot: MaterialLot, *, reason: str, user: User, password: str,

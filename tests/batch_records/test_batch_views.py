@@ -244,3 +244,12 @@ def test_the_batch_list_shows_each_batch_at_its_current_step(app, db_session, li
     do_receipt(db_session, batch, line)
     page = signed_in_as(app, db_session, line.operator).get("/batches").text
     assert f'href="/batch-steps/{batch.steps[1].id}">2. CD4/CD8 selection</a>' in page
+
+
+def test_a_lot_page_traces_the_lot_to_the_batches_it_went_into(app, db_session, line, batch):
+    do_receipt(db_session, batch, line)
+    step = batch.steps[1]
+    service.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("250 mL"),
+                                user=line.operator)
+    page = signed_in_as(app, db_session, line.qa).get(f"/materials/lots/{line.medium_lot.id}").text
+    assert f'href="/batch-steps/{step.id}">{batch.batch_number}, step 2 (CD4/CD8 selection)</a>' in page

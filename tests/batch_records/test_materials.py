@@ -74,7 +74,7 @@ def test_consumption_deducts_in_mixed_units(db_session, receive, create_user):
     with pytest.raises(InvalidInput, match="cannot be taken from a lot counted in L"):
         service.consume(db_session, lot, parse_measurement("5 g"), user=receive.technician,
                         record_type="batch_step", record_id=9)
-    assert [str(c.quantity) for c in service.consumptions(db_session, lot)] == ["250 mL", "0.1 L"]
+    assert [(str(taken.quantity), step) for taken, step in service.consumptions(db_session, lot)] == [("250 mL", None), ("0.1 L", None)]
 
 
 def test_an_expired_lot_is_unusable_whatever_its_status_says(db_session, receive, create_user):
