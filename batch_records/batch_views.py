@@ -108,6 +108,21 @@ def _batch_error(batch_id: int, error: ValidationError | LimsError) -> Any:
 # A step on the floor
 
 
+@blueprint.route("/batch-steps/awaiting/<meaning>")
+@allow(STAFF)
+def steps_to_sign(meaning: str) -> Any:
+    """The steps waiting for a second person's verification, or for QA's review of a hold point."""
+    choices = {SignatureMeaning.VERIFIED.value: SignatureMeaning.VERIFIED,
+               SignatureMeaning.REVIEWED.value: SignatureMeaning.REVIEWED}
+    if meaning not in choices:
+        abort(404, "Steps wait for verification or for a hold-point review only.")
+    # Verification is by someone other than who did the step; a hold point's review is QA's whoever did it.
+    waiting = service.steps_awaiting_signature(
+        get_session(), choices[meaning],
+        for_user=current_user if choices[meaning] == SignatureMeaning.VERIFIED else None)
+    return render_template("batch_records/steps_to_sign.html", steps=waiting, meaning=choices[meaning])
+
+
 def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
     db = get_session()
     step = service.get_batch_step(db, step_id)

@@ -1317,6 +1317,47 @@ register_work_queue(WorkQueue(
     count=lambda session, _user, _settings: open_deviation_count(session),
     endpoint="batch_records.deviations",
 ))
+def steps_awaiting_signature(session: Session, meaning: SignatureMeaning, *,
+                             for_user: User | None = None) -> list[BatchStep]:
+    """Completed steps of open batches still waiting for a second person's verification or QA's hold-point review.
+
+    With ``for_user``, only the steps that user may sign: not those they performed or recorded values on.
+    """
+    needs = BatchStep.second_person_verification if meaning == SignatureMeaning.VERIFIED else BatchStep.hold_point
+    steps = list(session.scalars(
+        select(BatchStep).join(BatchStep.batch)
+        .where(BatchStep.status == StepStatus.COMPLETED, needs.is_(True),
+               Batch.status.in_([BatchStatus.IN_PROGRESS, BatchStatus.AWAITING_REVIEW]))
+        .order_by(BatchStep.completed_at)
+        .options(selectinload(BatchStep.batch).selectinload(Batch.subject).selectinload(Subject.protocol),
+                 selectinload(BatchStep.parameters).selectinload(BatchParameter.entries))))
+    signed = signatures.signatures_of_many(session, steps)
+    waiting = [step for step in steps if not any(
+        signature.meaning == meaning and status == signatures.SignatureStatus.VALID
+        for signature, status in signed[step.id])]
+    if for_user is not None:
+        waiting = [step for step in waiting if for_user.id != step.performed_by_id and all(
+            entry.entered_by_id != for_user.id for parameter in step.parameters for entry in parameter.entries)]
+    return waiting
+
+
+register_work_queue(WorkQueue(
+    title="Steps to verify",
+    description="Completed steps waiting for a second person's verification, other than your own.",
+    roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}),
+    count=lambda session, user, _settings: len(steps_awaiting_signature(session, SignatureMeaning.VERIFIED,
+                                                                        for_user=user)),
+    endpoint="batch_records.steps_to_sign",
+    arguments=(("meaning", SignatureMeaning.VERIFIED.value),),
+))
+register_work_queue(WorkQueue(
+    title="Hold points to review",
+    description="Batches stopped at a hold point until QA has reviewed the step.",
+    roles=frozenset({RoleName.QA}),
+    count=lambda session, _user, _settings: len(steps_awaiting_signature(session, SignatureMeaning.REVIEWED)),
+    endpoint="batch_records.steps_to_sign",
+    arguments=(("meaning", SignatureMeaning.REVIEWED.value),),
+))
 register_work_queue(WorkQueue(
     title="Batches in progress",
     description="Batches on the floor, with their current step.",

@@ -1,6 +1,7 @@
 """Executing a batch through its pages: what a technician, a second person and QA see and do."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -8,10 +9,17 @@ from sqlalchemy import select
 from batch_records import service
 from batch_records.models import BatchStatus, Deviation, DeviationStatus, StepStatus
 from lims.audit.models import AuditEvent
+from lims.signatures.models import SignatureMeaning
 from lims.units import parse_measurement
 from tests.batch_records.conftest import TODAY, calibrated
 from tests.batch_records.test_execution import do_receipt, execute_all_steps, pass_release_tests
 from tests.helpers import PASSWORD, duplicate_ids, login, submit
+
+
+def queue_count(dashboard: str, title: str) -> int:
+    found = re.search(rf'<span class="count">(\d+)</span>\s*<span class="queue-title">{re.escape(title)}</span>', dashboard)
+    assert found, f"the dashboard has no queue {title!r}"
+    return int(found.group(1))
 
 
 def signed_in_as(app, db_session, user):
@@ -253,3 +261,19 @@ def test_a_lot_page_traces_the_lot_to_the_batches_it_went_into(app, db_session, 
                                 user=line.operator)
     page = signed_in_as(app, db_session, line.qa).get(f"/materials/lots/{line.medium_lot.id}").text
     assert f'href="/batch-steps/{step.id}">{batch.batch_number}, step 2 (CD4/CD8 selection)</a>' in page
+
+
+def test_the_second_person_finds_the_steps_to_verify_from_the_dashboard(app, db_session, line, batch):
+    step = batch.steps[0]
+    for parameter, value in zip(step.parameters[:2], ("180", "5"), strict=True):
+        service.record_entry(db_session, parameter, value, user=line.operator)
+    from lims.signatures import service as signatures
+    signatures.sign(db_session, step, meaning=SignatureMeaning.PERFORMED, user=line.operator, password=PASSWORD)
+    verifier = signed_in_as(app, db_session, line.second_operator)
+    assert queue_count(verifier.get("/").text, "Steps to verify") == 1
+    page = verifier.get("/batch-steps/awaiting/verified").text
+    assert f'href="/batch-steps/{step.id}">1. Receive apheresis bag</a>' in page and batch.batch_number in page
+    performer = signed_in_as(app, db_session, line.operator)
+    assert queue_count(performer.get("/").text, "Steps to verify") == 0
+    assert "Nothing is waiting." in performer.get("/batch-steps/awaiting/verified").text
+    assert performer.get("/batch-steps/awaiting/approved").status_code == 404

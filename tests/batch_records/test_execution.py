@@ -349,3 +349,26 @@ def test_a_wrong_password_leaves_the_batch_undisposed(db_session, line, batch):
         service.dispose(db_session, batch, SignatureMeaning.REJECTED, user=line.qa, password="wrong",
                         reason="Contaminated")
     assert batch.status == BatchStatus.AWAITING_REVIEW and batch.disposition_reason is None
+
+
+def test_steps_waiting_for_a_second_person_or_for_qa_are_listed_for_whoever_may_sign(db_session, line, batch):
+    step = batch.steps[0]
+    enter(db_session, step, {"Volume": "180", "Temperature on receipt": "5"}, line.operator)
+    assert service.steps_awaiting_signature(db_session, SignatureMeaning.VERIFIED) == []
+    sign(db_session, step, SignatureMeaning.PERFORMED, line.operator)
+    waiting = service.steps_awaiting_signature
+    assert waiting(db_session, SignatureMeaning.VERIFIED, for_user=line.second_operator) == [step]
+    assert waiting(db_session, SignatureMeaning.VERIFIED, for_user=line.operator) == []
+    sign(db_session, step, SignatureMeaning.VERIFIED, line.second_operator)
+    assert waiting(db_session, SignatureMeaning.VERIFIED) == []
+
+    selection = batch.steps[1]
+    service.record_equipment_use(db_session, selection, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
+    service.record_equipment_use(db_session, selection, line.centrifuge, user=line.operator, due_soon_days=DUE_SOON)
+    service.record_material_use(db_session, selection, selection.materials[0], line.medium_lot,
+                                parse_measurement("250 mL"), user=line.operator)
+    enter(db_session, selection, {"CD3+ purity": "92.4"}, line.operator)
+    sign(db_session, selection, SignatureMeaning.PERFORMED, line.operator)
+    assert waiting(db_session, SignatureMeaning.REVIEWED) == [selection]
+    sign(db_session, selection, SignatureMeaning.REVIEWED, line.qa)
+    assert waiting(db_session, SignatureMeaning.REVIEWED) == []
