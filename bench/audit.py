@@ -176,6 +176,10 @@ def _fill_event_chain(engine: Engine, events: int) -> str:
             connection.execute(insert(_EVENTS), rows)
         print(f"\raudit: generating the event chain {rows[-1]['sequence']:,}/{events:,}", end="", file=sys.stderr)
     print(file=sys.stderr)
+    if engine.dialect.name == "postgresql":
+        # A trail in use has the planner statistics autovacuum gathers; a freshly loaded one has none yet.
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE audit_event"))
     return previous_hash
 
 

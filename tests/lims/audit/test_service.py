@@ -258,3 +258,40 @@ def test_concurrent_writers_never_fork_the_chain(fresh_database_url):
     expected = writers + writers * updates_each
     assert sequences == list(range(1, expected + 1)), "no duplicate and no missing sequence number"
     assert verification.intact and verification.events_checked == expected
+
+
+TRICKY_TEXTS = ['quote " backslash \\ slash /', "line\nbreak\ttab\rreturn\b\f", "control \x01\x1f del \x7f",
+                "µL ≥ 37 °C – naïve 漢字 🧬", "line separator \u2028 paragraph \u2029", "</script><b>&amp;</b>", ""]
+
+
+def test_postgresql_builds_exactly_the_canonical_text_python_hashes(db_session, connection):
+    if connection.dialect.name != "postgresql":
+        pytest.skip("the database-side verification runs on PostgreSQL only; SQLite's events are checked in Python")
+    for number, tricky in enumerate(TRICKY_TEXTS):
+        audit.record(db_session, "test.tricky", details={"text": tricky, "number": number},
+                     reason=tricky or None)
+    with clock.frozen(datetime(2030, 5, 6, 7, 8, 9, tzinfo=timezone.utc)):  # a time on the whole second
+        audit.record(db_session, "test.whole-second")
+    db_session.flush()
+    rows = connection.execute(text(
+        f"SELECT sequence, {audit._CANONICAL_TEXT_SQL} AS canonical FROM audit_event ORDER BY sequence")).all()
+    stored = {row.sequence: row for row in connection.execute(select(AuditEvent.__table__))}
+    assert rows
+    for row in rows:
+        assert row.canonical.encode() == audit.canonical_bytes(stored[row.sequence]), f"event {row.sequence}"
+
+
+def test_both_ways_of_verifying_find_the_same_break(db_session, connection):
+    for number, tricky in enumerate(TRICKY_TEXTS):
+        audit.record(db_session, "test.tricky", details={"text": tricky}, reason=f"reason {number}")
+    db_session.flush()
+    checked_here = audit._verify_here(connection, checkpoint=None, progress=None, batch_size=3)
+    assert checked_here.intact and checked_here.events_checked == len(TRICKY_TEXTS)
+    _drop_append_only_triggers(connection)
+    connection.execute(update(AuditEvent).where(AuditEvent.sequence == 4).values(reason="reason 3 (edited)"))
+    here = audit._verify_here(connection, checkpoint=None, progress=None, batch_size=3)
+    assert (here.first_break.sequence, here.first_break.kind) == (4, BreakKind.HASH_MISMATCH)
+    if connection.dialect.name == "postgresql":
+        for batch_size in (2, 3, 100):
+            assert audit._verify_in_database(connection, checkpoint=None, progress=None,
+                                             batch_size=batch_size) == here, f"batches of {batch_size}"
