@@ -386,11 +386,10 @@ def verify_chain(
     """Recompute every hash and link in order; report the first break, if any.
 
     PostgreSQL recomputes the hashes itself (``sha256`` over the same canonical text), which spares
-    sending every row to Python; SQLite's rows are checked here.
+    sending every row to Python; SQLite's rows are checked here, ``batch_size`` at a time.
     """
     if connection.dialect.name == "postgresql":
-        return _verify_in_database(connection, checkpoint=checkpoint, progress=progress,
-                                   batch_size=max(batch_size, _DATABASE_BATCH))
+        return _verify_in_database(connection, checkpoint=checkpoint, progress=progress, batch_size=_DATABASE_BATCH)
     return _verify_here(connection, checkpoint=checkpoint, progress=progress, batch_size=batch_size)
 
 
