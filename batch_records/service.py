@@ -483,35 +483,18 @@ def _parameter_design(parameter: MbrParameter) -> dict[str, object]:
             "target": parameter.target, "limit": parameter.limit, "required": parameter.required}
 
 
-def _check_mbr_signature(session: Session, version: MbrVersion, meaning: SignatureMeaning, user: User) -> None:
-    if meaning == SignatureMeaning.AUTHORED:
-        _require_draft_mbr(version)
-        if not version.steps:
-            raise InvalidInput(f"{version.label} has no steps yet.")
-        if not version.release_tests:
-            raise InvalidInput(f"{version.label} names no release tests; a batch could never be released.")
-    elif meaning in {SignatureMeaning.APPROVED, SignatureMeaning.REJECTED}:
-        if version.status != MbrStatus.IN_REVIEW:
-            raise MbrLocked(f"{version.label} is {version.status.value}, not in review.")
-        authors = signatures.signers_with_meaning(session, version, SignatureMeaning.AUTHORED)
-        signatures.require_different_person(user, authors, earlier_role="authored")
+def _ready_for_review(version: MbrVersion) -> None:
+    _require_draft_mbr(version)
+    if not version.steps:
+        raise InvalidInput(f"{version.label} has no steps yet.")
+    if not version.release_tests:
+        raise InvalidInput(f"{version.label} names no release tests; a batch could never be released.")
 
 
-def _advance_mbr_after_signature(session: Session, version: MbrVersion, meaning: SignatureMeaning,
-                                 _user: User) -> None:
-    next_status = {SignatureMeaning.AUTHORED: MbrStatus.IN_REVIEW, SignatureMeaning.APPROVED: MbrStatus.APPROVED,
-                   SignatureMeaning.REJECTED: MbrStatus.DRAFT}[meaning]
-    with audit.reason_for_change(session, f"{version.label} signed as {meaning.value}"):
-        version.status = next_status
-
-
-signatures.register_signable(
+signatures.register_two_person_approval(
     MbrVersion,
-    {SignatureMeaning.AUTHORED: frozenset({RoleName.MANAGER, RoleName.QA}),
-     SignatureMeaning.APPROVED: frozenset({RoleName.QA}),
-     SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
-    before_signing=_check_mbr_signature,
-    after_signing=_advance_mbr_after_signature,
+    signatures.ApprovalStates(draft=MbrStatus.DRAFT, in_review=MbrStatus.IN_REVIEW, approved=MbrStatus.APPROVED),
+    locked=MbrLocked, describe=lambda version: version.label, ready_for_review=_ready_for_review,
 )
 
 

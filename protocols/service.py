@@ -14,9 +14,8 @@ from lims.audit import service as audit
 from lims.dashboard.service import WorkQueue, register_work_queue
 from lims.db import get_record
 from lims.errors import Conflict, InvalidInput
-from lims.identity.models import Organization, RoleName, User
+from lims.identity.models import Organization, RoleName
 from lims.signatures import service as signatures
-from lims.signatures.models import SignatureMeaning
 from lims.units import IncompatibleUnits, Measurement, MeasurementRange, parse_measurement
 from protocols.ctgov import ImportedStudy
 from protocols.models import (
@@ -298,26 +297,18 @@ def new_version(session: Session, protocol: Protocol, *, number: str, amendment_
 # Lifecycle: authored (signature) → in review; approved (QA signature, another person) → approved → effective
 
 
-def _check_version_signature(session: Session, version: ProtocolVersion, meaning: SignatureMeaning,
-                             user: User) -> None:
-    if meaning == SignatureMeaning.AUTHORED:
-        _require_draft(version)
-        if not version.arms or not version.visits:
-            raise InvalidInput("A version goes to review with at least one arm and one visit.")
-    elif meaning in {SignatureMeaning.APPROVED, SignatureMeaning.REJECTED}:
-        if version.status != VersionStatus.IN_REVIEW:
-            raise VersionLocked(f"Version {version.number} is {version.status.value}, not in review.")
-        authors = signatures.signers_with_meaning(session, version, SignatureMeaning.AUTHORED)
-        signatures.require_different_person(user, authors, earlier_role="authored")
+def _ready_for_review(version: ProtocolVersion) -> None:
+    _require_draft(version)
+    if not version.arms or not version.visits:
+        raise InvalidInput("A version goes to review with at least one arm and one visit.")
 
 
-def _advance_after_signature(session: Session, version: ProtocolVersion, meaning: SignatureMeaning,
-                             _user: User) -> None:
-    next_status = {SignatureMeaning.AUTHORED: VersionStatus.IN_REVIEW,
-                   SignatureMeaning.APPROVED: VersionStatus.APPROVED,
-                   SignatureMeaning.REJECTED: VersionStatus.DRAFT}[meaning]
-    with audit.reason_for_change(session, f"Version {version.number} signed as {meaning.value}"):
-        version.status = next_status
+signatures.register_two_person_approval(
+    ProtocolVersion,
+    signatures.ApprovalStates(draft=VersionStatus.DRAFT, in_review=VersionStatus.IN_REVIEW,
+                              approved=VersionStatus.APPROVED),
+    locked=VersionLocked, describe=lambda version: f"Version {version.number}", ready_for_review=_ready_for_review,
+)
 
 
 def make_effective(session: Session, version: ProtocolVersion) -> ProtocolVersion:
@@ -351,14 +342,6 @@ register_work_queue(WorkQueue(
 ))
 
 
-signatures.register_signable(
-    ProtocolVersion,
-    {SignatureMeaning.AUTHORED: frozenset({RoleName.MANAGER, RoleName.QA}),
-     SignatureMeaning.APPROVED: frozenset({RoleName.QA}),
-     SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
-    before_signing=_check_version_signature,
-    after_signing=_advance_after_signature,
-)
 
 
 # Comparing versions

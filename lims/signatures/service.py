@@ -57,6 +57,45 @@ def register_signable(model: type, meanings: dict[SignatureMeaning, frozenset[Ro
     _SIGNABLE_TYPES[model.__tablename__] = SignableType(model, meanings, before_signing, after_signing)
 
 
+@dataclass(frozen=True)
+class ApprovalStates:
+    """The statuses a document under two-person approval moves through."""
+
+    draft: enum.Enum
+    in_review: enum.Enum
+    approved: enum.Enum
+
+
+def register_two_person_approval(model: type, states: ApprovalStates, *, locked: type[Conflict],
+                                 describe: Callable[[Any], str], ready_for_review: Callable[[Any], None]) -> None:
+    """Let a versioned document go to review when its author signs it (a manager or QA), and be approved, or
+    rejected back to draft, by QA's signature from a different person.
+
+    ``ready_for_review`` refuses a document its author may not yet send (not a draft, incomplete);
+    ``describe`` names it in messages and reasons ("Version 2.0").
+    """
+    next_status = {SignatureMeaning.AUTHORED: states.in_review, SignatureMeaning.APPROVED: states.approved,
+                   SignatureMeaning.REJECTED: states.draft}
+
+    def check(session: Session, document: Any, meaning: SignatureMeaning, user: User) -> None:
+        if meaning == SignatureMeaning.AUTHORED:
+            ready_for_review(document)
+            return
+        if document.status != states.in_review:
+            raise locked(f"{describe(document)} is {document.status.value}, not in review.")
+        require_different_person(user, signers_with_meaning(session, document, SignatureMeaning.AUTHORED),
+                                 earlier_role="authored")
+
+    def advance(session: Session, document: Any, meaning: SignatureMeaning, _user: User) -> None:
+        with audit.reason_for_change(session, f"{describe(document)} signed as {meaning.value}"):
+            document.status = next_status[meaning]
+
+    register_signable(model, {SignatureMeaning.AUTHORED: frozenset({RoleName.MANAGER, RoleName.QA}),
+                              SignatureMeaning.APPROVED: frozenset({RoleName.QA}),
+                              SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
+                      before_signing=check, after_signing=advance)
+
+
 def may_sign(user: User, model: type, meaning: SignatureMeaning) -> bool:
     """Whether ``user``'s roles let them sign records of ``model`` with ``meaning`` (pages choose buttons by it)."""
     signable = _SIGNABLE_TYPES.get(model.__tablename__)
