@@ -205,9 +205,9 @@ def record_use(session: Session, equipment: Equipment, *, user: User, record_typ
 
     Every area that records equipment use calls this one rule.
     """
-    status = status_of(session, equipment, due_soon_days=due_soon_days)
-    if status in BLOCKING_STATUSES:
-        raise EquipmentUnusable(_unusable_message(equipment, status))
+    refusal = _refusal(equipment, status_of(session, equipment, due_soon_days=due_soon_days))
+    if refusal is not None:
+        raise EquipmentUnusable(refusal)
     use = EquipmentUse(equipment_id=equipment.id, used_at=clock.now(), user_id=user.id, record_type=record_type,
                        record_id=str(record_id), purpose=purpose)
     session.add(use)
@@ -228,13 +228,15 @@ def equipment_choices(session: Session, equipment_type: EquipmentType, *, due_so
     status = status_expression(clock.now().date(), due_soon_days)
     rows = session.execute(select(Equipment, status).where(Equipment.equipment_type == equipment_type)
                            .order_by(Equipment.asset_tag))
-    choices = [EquipmentChoice(item, EquipmentStatus(value),
-                               _unusable_message(item, EquipmentStatus(value))
-                               if EquipmentStatus(value) in BLOCKING_STATUSES else None) for item, value in rows]
+    choices = [EquipmentChoice(item, EquipmentStatus(value), _refusal(item, EquipmentStatus(value)))
+               for item, value in rows]
     return sorted(choices, key=lambda choice: choice.refusal is not None)
 
 
-def _unusable_message(equipment: Equipment, status: EquipmentStatus) -> str:
+def _refusal(equipment: Equipment, status: EquipmentStatus) -> str | None:
+    """Why an item in ``status`` must not be used, or None when it may: the one use-blocking rule."""
+    if status not in BLOCKING_STATUSES:
+        return None
     label = f"{equipment.asset_tag} ({equipment.name})"
     if status == EquipmentStatus.OVERDUE:
         due = f"was due on {equipment.calibration_due_on.isoformat()}" if equipment.calibration_due_on \
