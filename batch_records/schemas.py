@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, post_load, validate
 from batch_records.models import DeviationCategory
 from lims.equipment.models import EquipmentType
 from lims.signatures.models import SignatureMeaning
-from lims.units import MeasurementField, UnitError, parse_measurement, unit_text
+from lims.units import MeasurementField, UnitError, parse_in_unit, unit_text
 from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
 
 
@@ -122,9 +122,8 @@ class ParameterSchema(FormSchema):
         data["required"] = not data.pop("optional")
         target = data.get("target")
         if target:
-            text = f"{target} {data['unit']}" if data["unit"] and target[-1].isdigit() else target
             try:
-                data["target"] = parse_measurement(text)
+                data["target"] = parse_in_unit(target, data["unit"])
             except UnitError as error:
                 raise ValidationError({"target": [error.message]}) from error
         else:

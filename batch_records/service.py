@@ -55,7 +55,7 @@ from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import TestDefinition, TestResult
-from lims.units import IncompatibleUnits, Measurement, UnitError, is_amount, parse_limit, parse_measurement
+from lims.units import IncompatibleUnits, Measurement, UnitError, is_amount, parse_in_unit, parse_limit, parse_measurement
 from protocols import service as protocols
 from protocols.models import Protocol, Subject
 
@@ -688,8 +688,7 @@ def _parse_entry(parameter: BatchParameter, reported: str) -> tuple[Measurement,
     if not reported:
         raise InvalidInput(f"Enter a value for {parameter.name}.", field=f"parameter-{parameter.id}")
     try:
-        text = f"{reported} {parameter.unit}" if parameter.unit and reported[-1].isdigit() else reported
-        value = parse_measurement(text)
+        value = parse_in_unit(reported, parameter.unit)
         value.to(parameter.unit)
         within = parse_limit(parameter.limit).conforms(value) if parameter.limit else True
     except (UnitError, IncompatibleUnits) as error:

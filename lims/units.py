@@ -236,6 +236,13 @@ def parse_measurement(text: str) -> Measurement:
     return Measurement(_decimal(match.group("number")).scaleb(exponent), format_unit(_parse_unit(unit)))
 
 
+def parse_in_unit(text: str, unit: str) -> Measurement:
+    """Read a value typed against an expected unit: a bare number (``37.2``) is in ``unit``; a value with a
+    unit of its own (``0.2 L``) is read as typed, for the caller to convert or refuse."""
+    text = text.strip()
+    return parse_measurement(f"{text} {unit}" if unit and text and text[-1].isdigit() else text)
+
+
 def parse_range(text: str) -> MeasurementRange:
     """Read a range typed as ``2–8 °C``, ``2-8 degC`` or ``1–5 ×10^8 cells``."""
     _refuse_commas(text or "")

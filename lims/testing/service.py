@@ -16,7 +16,8 @@ from lims.identity.models import RoleName, User
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing.models import ResultKind, TestDefinition, TestResult
-from lims.units import IncompatibleUnits, Limit, Measurement, UnitError, parse_limit, parse_measurement, unit_text
+from lims.units import (IncompatibleUnits, Limit, Measurement, UnitError, parse_in_unit, parse_limit, parse_measurement,
+                        unit_text)
 
 
 def list_definitions(session: Session) -> list[TestDefinition]:
@@ -75,8 +76,7 @@ def judge(definition: TestDefinition, specification: str, reported: str) -> tupl
     if definition.result_kind == ResultKind.QUALITATIVE:
         return None, reported, reported.casefold() == specification.strip().casefold()
     try:
-        measured = parse_measurement(reported if definition.unit == "" or not reported[-1].isdigit()
-                                     else f"{reported} {definition.unit}")
+        measured = parse_in_unit(reported, definition.unit)
         return measured, None, quantitative_limit(specification, definition.unit).conforms(measured)
     except (UnitError, IncompatibleUnits) as error:
         raise InvalidInput(f"{reported} is not a result in {definition.unit or 'a number'}: {error.message}",

@@ -11,7 +11,7 @@ from sqlalchemy import MetaData, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, composite, mapped_column
 
 from lims import units
-from lims.units import IncompatibleUnits, Measurement, UnitError, parse_limit, parse_measurement, parse_range
+from lims.units import IncompatibleUnits, Measurement, UnitError, parse_limit, parse_in_unit, parse_measurement, parse_range
 
 UCUM_TESTS = Path(__file__).resolve().parents[3] / "shared" / "reference-data" / "ucum" / "UcumFunctionalTests.xml"
 
@@ -246,3 +246,11 @@ def test_ucum_functional_conversion_case(case):
     converted = source.to(one_target.unit).value / one_target.value
     expected = Decimal(case["outcome"])
     assert abs(converted - expected) <= _significant_tolerance(case["outcome"]), (case, converted)
+
+
+@pytest.mark.parametrize(("typed", "unit", "expected"), [
+    ("37.2", "°C", "37.2 °C"), (" 180 ", "mL", "180 mL"), ("2.5 ×10^6", "cells/mL", "2.5 ×10^6 cells/mL"),
+    ("0.2 L", "mL", "0.2 L"), ("98.6 degF", "°C", "98.6 °F"), ("7.4", "", "7.4"),
+])
+def test_a_bare_number_is_read_in_the_expected_unit_and_a_typed_unit_is_kept(typed, unit, expected):
+    assert parse_in_unit(typed, unit) == parse_measurement(expected)
