@@ -396,10 +396,7 @@ def _check_parameter(unit: str, target: Measurement | None, limit: str | None) -
         if target is not None:
             target.to(expected.unit)
         if limit and limit.strip():
-            parsed = parse_limit(limit)
-            bound = parsed.minimum or parsed.maximum or parsed.target
-            assert bound is not None  # a Limit always has one
-            bound.to(expected.unit)
+            parse_limit(limit).require_compatible_with(expected.unit)
     except (UnitError, IncompatibleUnits) as error:
         raise InvalidInput(f"The unit, target and limits must agree: {error.message}", field="limit") from error
     return expected.unit, limit.strip() if limit and limit.strip() else None

@@ -280,6 +280,12 @@ class Limit:
         if self.minimum is not None and self.maximum is not None and self.minimum.compare(self.maximum) > 0:
             raise UnitError(f"The minimum {self.minimum} is above the maximum {self.maximum}.")
 
+    def require_compatible_with(self, unit: str) -> None:
+        """Refuse (IncompatibleUnits) a limit whose bounds cannot be compared with values in ``unit``."""
+        bound = self.minimum or self.maximum or self.target
+        assert bound is not None  # __post_init__ refuses a limit without one
+        bound.to(unit)
+
     def conforms(self, measured: Measurement) -> bool:
         """Tell whether ``measured`` meets the limit, after converting it to the limit's units."""
         if self.minimum is not None:

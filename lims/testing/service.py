@@ -16,8 +16,7 @@ from lims.identity.models import RoleName, User
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing.models import ResultKind, TestDefinition, TestResult
-from lims.units import (IncompatibleUnits, Limit, Measurement, UnitError, parse_in_unit, parse_limit, parse_measurement,
-                        unit_text)
+from lims.units import (IncompatibleUnits, Limit, Measurement, UnitError, parse_in_unit, parse_limit, unit_text)
 
 
 def list_definitions(session: Session) -> list[TestDefinition]:
@@ -36,11 +35,8 @@ def quantitative_limit(definition: TestDefinition | str, unit: str) -> Limit:
     """The limit a quantitative specification states, checked against the unit results are reported in."""
     specification = definition if isinstance(definition, str) else definition.specification
     limit = parse_limit(specification)
-    bound = limit.minimum or limit.maximum or limit.target
-    assert bound is not None  # a Limit always has one
-    probe = parse_measurement(f"1 {unit}".strip())
     try:
-        probe.to(bound.unit)
+        limit.require_compatible_with(unit)
     except IncompatibleUnits as error:
         raise InvalidInput(f"The specification {specification} is not in units compatible with {unit or 'a number'}.",
                            field="specification") from error
