@@ -2,12 +2,13 @@
 and disposition, and the batch record PDF."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas, service
@@ -37,6 +38,28 @@ CATEGORY_OPTIONS = [(category.value, category.value.capitalize()) for category i
 
 def _due_soon_days() -> int:
     return current_app.config["CALIBRATION_DUE_SOON_DAYS"]
+
+
+@dataclass(frozen=True)
+class RepeatedForm:
+    """One of several copies of a form on a page (a correction per entry): its fields are named ``prefix + name``."""
+
+    prefix: str
+    schema: type[Schema]
+
+    def load(self) -> dict[str, Any]:
+        posted = MultiDict([(key.removeprefix(self.prefix), value) for key, value in request.form.items(multi=True)
+                            if key.startswith(self.prefix)])
+        return load_input(self.schema(), posted)
+
+
+def _page_errors(error: ValidationError | LimsError, repeated: RepeatedForm | None) -> dict[str, list[str]]:
+    """Errors keyed by the names the page gives its fields, so that each shows at its own field."""
+    errors = field_errors(error)
+    if repeated is None:
+        return errors
+    own = set(repeated.schema().fields)
+    return {f"{repeated.prefix}{name}" if name in own else name: messages for name, messages in errors.items()}
 
 
 # Batches
@@ -100,9 +123,9 @@ def batch(batch_id: int) -> Any:
     return render_template("batch_records/batch.html", **_batch_context(batch_id))
 
 
-def _batch_error(batch_id: int, error: ValidationError | LimsError) -> Any:
+def _batch_error(batch_id: int, error: ValidationError | LimsError, repeated: RepeatedForm | None = None) -> Any:
     return render_template("batch_records/batch.html", **_batch_context(
-        batch_id, errors=field_errors(error), form=request.form)), error_status(error)
+        batch_id, errors=_page_errors(error, repeated), form=request.form)), error_status(error)
 
 
 # A step on the floor
@@ -148,9 +171,9 @@ def batch_step(step_id: int) -> Any:
     return render_template("batch_records/batch_step.html", **_step_context(step_id))
 
 
-def _step_error(step_id: int, error: ValidationError | LimsError) -> Any:
+def _step_error(step_id: int, error: ValidationError | LimsError, repeated: RepeatedForm | None = None) -> Any:
     return render_template("batch_records/batch_step.html", **_step_context(
-        step_id, errors=field_errors(error), form=request.form)), error_status(error)
+        step_id, errors=_page_errors(error, repeated), form=request.form)), error_status(error)
 
 
 def _back_to_step(step_id: int, message: str) -> Any:
@@ -194,18 +217,15 @@ def correct_entry(entry_id: int) -> Any:
     db = get_session()
     entry = service.get_entry(db, entry_id)
     step_id = entry.parameter.step_id
+    correction = RepeatedForm(f"entry-{entry_id}-", schemas.CorrectionSchema)
     try:
-        data = load_input(schemas.CorrectionSchema(), _prefixed(f"entry-{entry_id}-"))
+        data = correction.load()
         service.correct_entry(db, entry, data["value"], reason=data["reason"], user=current_user)
     except (ValidationError, LimsError) as error:
-        return _step_error(step_id, error)
+        return _step_error(step_id, error, correction)
     return _back_to_step(step_id, f"{entry.parameter.name} corrected; the original value stays on the record.")
 
 
-def _prefixed(prefix: str) -> MultiDict[str, str]:
-    """The fields of one of several same-named forms on a page, without their prefix."""
-    return MultiDict([(key.removeprefix(prefix), value) for key, value in request.form.items(multi=True)
-                      if key.startswith(prefix)])
 
 
 @blueprint.route("/batch-steps/<int:step_id>/equipment", methods=["POST"])
@@ -272,11 +292,12 @@ def skip_step(step_id: int) -> Any:
 def record_release_result(release_test_id: int) -> Any:
     db = get_session()
     release_test = service.get_release_test(db, release_test_id)
+    result_form = RepeatedForm(f"test-{release_test_id}-", schemas.ReleaseResultSchema)
     try:
-        data = load_input(schemas.ReleaseResultSchema(), _prefixed(f"test-{release_test_id}-"))
+        data = result_form.load()
         result = service.record_release_result(db, release_test, data["result"], user=current_user)
     except (ValidationError, LimsError) as error:
-        return _batch_error(release_test.batch_id, error)
+        return _batch_error(release_test.batch_id, error, result_form)
     if result.conforms:
         flash(f"{release_test.definition.name}: {result.reported} recorded; a second person verifies it.", "success")
     else:
@@ -291,11 +312,12 @@ def correct_release_result(result_id: int) -> Any:
     db = get_session()
     result = testing.get_result(db, result_id)
     batch_id = int(result.tested_id)
+    correction = RepeatedForm(f"result-{result_id}-", schemas.ResultCorrectionSchema)
     try:
-        data = load_input(schemas.ResultCorrectionSchema(), _prefixed(f"result-{result_id}-"))
+        data = correction.load()
         service.correct_release_result(db, result, data["result"], reason=data["reason"], user=current_user)
     except (ValidationError, LimsError) as error:
-        return _batch_error(batch_id, error)
+        return _batch_error(batch_id, error, correction)
     flash(f"{result.definition.name} corrected; the original result stays on the record.", "success")
     return redirect(url_for("batch_records.batch", batch_id=batch_id), 303)
 

@@ -115,6 +115,8 @@ def test_a_correction_through_the_page_needs_a_reason(app, db_session, line, bat
     url = f"/batch-steps/{step.id}"
     refused = submit(client, url, {f"entry-{entry.id}-value": "190"}, action=f"/batch-entries/{entry.id}/correct")
     assert refused.status_code == 422 and "Give the reason for the correction" in refused.text
+    assert f'id="entry-{entry.id}-reason-error"' in refused.text, "the message stands at the field it concerns"
+    assert f'href="#entry-{entry.id}-reason"' in refused.text and "<details open>" in refused.text
     corrected = submit(client, url, {f"entry-{entry.id}-value": "190", f"entry-{entry.id}-reason": "Misread"},
                        action=f"/batch-entries/{entry.id}/correct")
     assert corrected.status_code == 303
@@ -189,6 +191,8 @@ def test_release_results_are_recorded_and_verified_on_the_batch_page(app, db_ses
                   action=f"/batch-release-tests/{viability.id}/results").status_code == 303
     page = client.get(url).text
     assert "61 % — out of specification" in page and "DEV-2030-0001" in page
+    blank = submit(client, url, {}, action=f"/batch-release-tests/{batch.release_tests[1].id}/results")
+    assert blank.status_code == 422 and f'id="test-{batch.release_tests[1].id}-result-error"' in blank.text
     assert duplicate_ids(page) == []
 
 
