@@ -657,10 +657,19 @@ def current_step(batch: Batch) -> BatchStep | None:
     return next((step for step in batch.steps if not _done(step)), None)
 
 
-def _require_workable(session: Session, step: BatchStep, user: User) -> None:
-    """The step is the batch's current one, its predecessors' hold points are released, the user is trained."""
+def _hold_step(session: Session, step: BatchStep) -> None:
+    """Hold the step's batch for this transaction and read the step as it is now."""
     _lock_open_batch(session, step.batch)
     session.refresh(step)
+
+
+def _require_workable(session: Session, step: BatchStep, user: User) -> None:
+    _hold_step(session, step)
+    _require_current(session, step, user)
+
+
+def _require_current(session: Session, step: BatchStep, user: User) -> None:
+    """The step is the batch's current one, its predecessors' hold points are released, the user is trained."""
     if _done(step):
         raise Conflict(f"Step {step.position} is {step.status.value}; change its entries by correction.")
     for earlier in step.batch.steps[:step.position - 1]:
@@ -901,14 +910,13 @@ def _session_of(record: object) -> Session:
 
 
 def _check_step_signature(session: Session, step: BatchStep, meaning: SignatureMeaning, user: User) -> None:
-    _lock_open_batch(session, step.batch)
-    session.refresh(step)
+    _hold_step(session, step)
     valid = signatures.signers_with_meaning(session, step, meaning)
     if meaning == SignatureMeaning.PERFORMED:
         if step.status == StepStatus.COMPLETED and valid:
             raise Conflict(f"Step {step.position} is already signed as performed.")
         if step.status != StepStatus.COMPLETED:
-            _require_workable(session, step, user)
+            _require_current(session, step, user)
         else:
             require_training(session, user, step.batch.training_subject)
         missing = missing_for_completion(session, step)
