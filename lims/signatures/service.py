@@ -170,13 +170,7 @@ def signature_status(signature: ElectronicSignature, record: Signable) -> Signat
 
 def signatures_of(session: Session, record: Signable) -> list[tuple[ElectronicSignature, SignatureStatus]]:
     """Every signature applied to ``record``, oldest first, with whether it still holds."""
-    signatures = session.scalars(
-        select(ElectronicSignature)
-        .where(ElectronicSignature.entity_type == record.__tablename__,
-               ElectronicSignature.entity_id == str(record.id))
-        .order_by(ElectronicSignature.signed_at, ElectronicSignature.id)
-    )
-    return [(signature, signature_status(signature, record)) for signature in signatures]
+    return signatures_of_many(session, [record])[record.id]
 
 
 def signatures_of_many(session: Session, records: Sequence[Signable]) -> dict[Any, list[tuple[ElectronicSignature,
