@@ -1028,10 +1028,8 @@ def release_test_states(session: Session, batch: Batch) -> list[ReleaseTestState
     current = {result.definition_id: result for result in testing.current_results(session, BATCH, [batch.id])}
     signed = signatures.signatures_of_many(session, list(current.values()))
     return [ReleaseTestState(test, current.get(test.definition_id),
-                             test.definition_id in current and any(
-                                 signature.meaning == SignatureMeaning.VERIFIED
-                                 and status == signatures.SignatureStatus.VALID
-                                 for signature, status in signed[current[test.definition_id].id]))
+                             test.definition_id in current and bool(signatures.holding(
+                                 signed[current[test.definition_id].id], SignatureMeaning.VERIFIED)))
             for test in batch.release_tests]
 
 
@@ -1133,8 +1131,7 @@ class StepRecord:
     signatures: list[tuple[ElectronicSignature, signatures.SignatureStatus]]
 
     def valid_signers(self, meaning: SignatureMeaning) -> list[ElectronicSignature]:
-        return [signature for signature, status in self.signatures
-                if signature.meaning == meaning and status == signatures.SignatureStatus.VALID]
+        return signatures.holding(self.signatures, meaning)
 
     @property
     def verification_gap(self) -> str | None:
@@ -1319,9 +1316,7 @@ def steps_awaiting_signature(session: Session, meaning: SignatureMeaning, *,
         .options(selectinload(BatchStep.batch).selectinload(Batch.subject).selectinload(Subject.protocol),
                  selectinload(BatchStep.parameters).selectinload(BatchParameter.entries))))
     signed = signatures.signatures_of_many(session, steps)
-    waiting = [step for step in steps if not any(
-        signature.meaning == meaning and status == signatures.SignatureStatus.VALID
-        for signature, status in signed[step.id])]
+    waiting = [step for step in steps if not signatures.holding(signed[step.id], meaning)]
     if for_user is not None:
         waiting = [step for step in waiting if for_user.id != step.performed_by_id and all(
             entry.entered_by_id != for_user.id for parameter in step.parameters for entry in parameter.entries)]

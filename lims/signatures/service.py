@@ -200,10 +200,15 @@ def require_different_person(user: User, earlier_signers: Iterable[int | None], 
         )
 
 
+def holding(signed: Iterable[tuple[ElectronicSignature, SignatureStatus]],
+            meaning: SignatureMeaning) -> list[ElectronicSignature]:
+    """Of signatures already read (``signatures_of``), those with ``meaning`` that still hold."""
+    return [signature for signature, status in signed if signature.meaning == meaning and status == SignatureStatus.VALID]
+
+
 def signers_with_meaning(session: Session, record: Signable, meaning: SignatureMeaning) -> list[int]:
     """Ids of the users who signed ``record`` with ``meaning`` (and whose signature still holds)."""
-    return [signature.signer_id for signature, status in signatures_of(session, record)
-            if signature.meaning == meaning and status == SignatureStatus.VALID]
+    return [signature.signer_id for signature in holding(signatures_of(session, record), meaning)]
 
 
 class RecordSigned(Conflict):
