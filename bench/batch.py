@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from batch_records import service
 from batch_records.models import TYPICAL_STAGES, Batch, BatchEntry, Material, MaterialLot, StepStatus
-from bench.audit import Target, _migrated_database, _print_ratio
+from bench.audit import Target, _event_count, _migrated_database, _print_ratio
 from lims import clock, create_app
 from lims.audit import service as audit
 from lims.equipment import service as equipment_service
@@ -281,11 +281,6 @@ def _audited_update(engine: Engine, material_id: int, revision: str) -> float:
         with audit.reason_for_change(session, REASON_FOR_CHANGE):
             material.name = f"TexMACS GMP medium ({revision})"
     return time.perf_counter() - started
-
-
-def _event_count(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return audit.count_events(connection)
 
 
 # batch-execution
