@@ -154,7 +154,7 @@ def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
     workable = step.status in {StepStatus.PENDING, StepStatus.IN_PROGRESS} and step is service.current_step(step.batch)
     return {
         "step": step, "batch": step.batch, "record": record, "workable": workable,
-        "missing": service.missing_for_completion(db, step) if workable else [],
+        "missing": service.missing_for_completion(step, record.uses) if workable else [],
         "equipment_choices": {equipment_type: equipment_service.equipment_choices(
             db, equipment_type, due_soon_days=_due_soon_days()) for equipment_type in step.equipment_types},
         "lot_choices": {requirement.id: service.lot_choices(requirement.material) for requirement in step.materials},

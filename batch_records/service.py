@@ -879,11 +879,10 @@ def uses_of_steps(session: Session, steps: Sequence[BatchStep]) -> dict[int, Ste
     return {step.id: StepUses(equipment[step.id], consumed[step.id]) for step in steps}
 
 
-def missing_for_completion(session: Session, step: BatchStep) -> list[str]:
-    """What the step still needs before its performer can sign it complete."""
+def missing_for_completion(step: BatchStep, uses: StepUses) -> list[str]:
+    """What the step still needs before its performer can sign it complete, given what it used so far."""
     missing = [f"a value for {parameter.name}" for parameter in step.parameters
                if parameter.required and parameter.current_entry is None]
-    uses = uses_of_steps(session, [step])[step.id]
     used_types = {use.equipment.equipment_type for use in uses.equipment}
     missing += [f"the {equipment_type.value} used" for equipment_type in step.equipment_types
                 if equipment_type not in used_types]
@@ -919,7 +918,7 @@ def _check_step_signature(session: Session, step: BatchStep, meaning: SignatureM
             _require_current(session, step, user)
         else:
             require_training(session, user, step.batch.training_subject)
-        missing = missing_for_completion(session, step)
+        missing = missing_for_completion(step, uses_of_steps(session, [step])[step.id])
         if missing:
             raise InvalidInput(f"Step {step.position} still needs {', '.join(missing)}.")
         return

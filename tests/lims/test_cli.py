@@ -214,7 +214,7 @@ def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_sessi
     current = materials.current_step(in_progress)
     assert current is not None and current.status == StepStatus.IN_PROGRESS
     assert any(parameter.current_entry is not None for parameter in current.parameters)
-    assert materials.missing_for_completion(db_session, current)
+    assert materials.missing_for_completion(current, materials.uses_of_steps(db_session, [current])[current.id])
     done = in_progress.steps[:current.position - 1]
     assert len(done) >= 2 and all(step.status == StepStatus.COMPLETED for step in done)
     records = materials.review(db_session, in_progress.id).steps
