@@ -372,3 +372,17 @@ def test_steps_waiting_for_a_second_person_or_for_qa_are_listed_for_whoever_may_
     assert waiting(db_session, SignatureMeaning.REVIEWED) == [selection]
     sign(db_session, selection, SignatureMeaning.REVIEWED, line.qa)
     assert waiting(db_session, SignatureMeaning.REVIEWED) == []
+
+
+def test_the_review_lists_out_of_limit_values_and_a_yield_outside_its_limits_first(db_session, line, batch):
+    do_receipt(db_session, batch, line)
+    do_selection(db_session, batch, line)
+    service.skip_step(db_session, batch.steps[2], reason="Count on target", user=line.operator)
+    harvest = batch.steps[3]
+    low, = enter(db_session, harvest, {"Viable cell concentration": "0.8 ×10^6 cells/mL"}, line.operator)
+    service.record_yield(db_session, harvest, parse_measurement("0.9 ×10^9 cells"), user=line.operator)
+    review = service.review(db_session, batch.id)
+    assert review.out_of_limit == [low]
+    assert review.yields_outside == [harvest] and service.yield_percent(harvest) == parse_measurement("45.0").value
+    assert review.verification_gaps == ["Step 4 (Harvest and count) is in progress"]
+    assert review.exception_count == 4  # the value, the deviation it raised, the yield and the unfinished step
