@@ -144,3 +144,20 @@ def test_deviations_raised_at_once_get_different_numbers(committed_line):
     assert {first, second} == {"DEV-2030-0001", "DEV-2030-0002"}
     with Session(engine) as session:
         assert session.scalar(select(func.count(Deviation.id))) == 2
+
+
+def test_batches_started_at_once_get_different_numbers(committed_line):
+    engine, ids = committed_line
+
+    def start(identity_text: str):
+        def act(session: Session, read: threading.Event | None = None) -> str:
+            batch = service.get_batch(session, ids["batch"])
+            if read is not None:
+                read.set()
+            return service.start_batch(session, batch.mbr_version, subject=batch.subject,
+                                       starting_material_identity=identity_text,
+                                       user=identity.get_user(session, ids["first"])).batch_number
+        return act
+
+    first, second = race(engine, start("W1234 26 000002 B"), start("W1234 26 000003 C"))
+    assert {first, second} == {"CART-001-300002", "CART-001-300003"}
