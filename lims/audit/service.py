@@ -31,6 +31,7 @@ logger = logging.getLogger("lims.audit")
 _ACTOR = "lims.audit.actor"
 _REASON = "lims.audit.reason"
 _HEAD = "lims.audit.head"
+_PENDING = "lims.audit.pending"
 # pg_advisory_xact_lock key that serialises appends ("LIMSAUDT").
 CHAIN_LOCK_KEY = 0x4C494D5341554454
 _EVENT_TABLE = AuditEvent.__table__
@@ -174,7 +175,7 @@ def append(
         "prev_hash": prev_hash,
     }
     row["hash"] = hashlib.sha256(canonical_bytes(row)).hexdigest()
-    _insert_event(connection, row)
+    _defer_insert(connection, row)
     connection.info[_HEAD] = (sequence, row["hash"])
     if logger.isEnabledFor(logging.INFO):
         logger.info(canonical_json(stable_value_map(row)), extra={"audit_event": row})
@@ -191,11 +192,14 @@ class _EventInsert:
 _EVENT_INSERTS: dict[str, _EventInsert] = {}
 
 
-def _insert_event(connection: Connection, row: dict[str, Any]) -> None:
-    """Insert an event row through the driver with its types' own conversions.
+def _defer_insert(connection: Connection, row: dict[str, Any]) -> None:
+    """Queue an event row for insertion, converted by its column types for this driver.
 
-    Every audited change pays for this insert, so it skips the per-statement work of a Core insert
-    (parameter construction and compiled-statement lookup), which costs more than the insert itself.
+    Every audited change pays for its event, and a round trip per event costs more than the change's own
+    statement on a networked database. So events wait on the connection and go in together, as one
+    executemany through the driver, when anything reads the audit table, when a savepoint starts or
+    ends and when the transaction commits (see the connection hooks below): the change and its event
+    still commit or roll back together, and an event that cannot be written fails the commit.
     """
     dialect = connection.dialect
     insert_event = _EVENT_INSERTS.get(dialect.name)
@@ -210,7 +214,13 @@ def _insert_event(connection: Connection, row: dict[str, Any]) -> None:
     parameters = dict(row)
     for name, convert in insert_event.conversions.items():
         parameters[name] = convert(parameters[name])
-    connection.exec_driver_sql(insert_event.statement, parameters)
+    connection.info.setdefault(_PENDING, []).append(parameters)
+
+
+def _write_pending(connection: Connection, *_args: Any) -> None:
+    pending = connection.info.pop(_PENDING, None)
+    if pending:
+        connection.exec_driver_sql(_EVENT_INSERTS[connection.dialect.name].statement, pending)
 
 
 def stable_value_map(values: dict[str, Any]) -> dict[str, Any]:
@@ -314,12 +324,27 @@ def _audit_flushed_changes(session: Session, _context: UOWTransaction) -> None:
 
 
 @event.listens_for(Engine, "begin")
+@event.listens_for(Engine, "rollback")
 @event.listens_for(Engine, "rollback_savepoint")
 def _forget_head(connection: Connection, *_args: Any) -> None:
     # The head is cached on the connection, shared by every session that works
     # in its transaction, and holds while that transaction holds the chain: a
-    # new transaction, or a savepoint rollback that may undo appends, ends it.
+    # new transaction, or a rollback that may undo appends, ends it. Pending
+    # events never outlive a savepoint's start (see below), so those a savepoint
+    # rollback discards are all its own.
     connection.info.pop(_HEAD, None)
+    connection.info.pop(_PENDING, None)
+
+
+event.listen(Engine, "commit", _write_pending)
+event.listen(Engine, "savepoint", _write_pending)
+event.listen(Engine, "release_savepoint", _write_pending)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _write_pending_before_reading(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if _PENDING in connection.info and _EVENT_TABLE.name in statement:
+        _write_pending(connection)
 
 
 # Verification and anchoring

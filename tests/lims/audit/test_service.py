@@ -92,13 +92,30 @@ def test_a_failing_event_fails_the_change_with_it(db_session, connection, create
     db_session.commit()
     savepoint = connection.begin_nested()
     connection.execute(text("DROP TABLE audit_event"))
+    with audit.reason_for_change(db_session, "Rename"):
+        organization.name = "After"
+    # The event waits to be written with the transaction's others, so its failure surfaces at the commit.
     with pytest.raises(DatabaseError):
-        with audit.reason_for_change(db_session, "Rename"):
-            organization.name = "After"
+        db_session.commit()
     db_session.rollback()
     savepoint.rollback()
     db_session.expire_all()
     assert db_session.get(Organization, organization.id).name == "Before"
+
+
+def test_a_savepoint_rollback_keeps_the_events_written_before_it(db_session, create_organization):
+    kept = create_organization(name="Kept")
+    db_session.flush()
+    savepoint = db_session.begin_nested()
+    create_organization(name="Undone")
+    db_session.flush()
+    savepoint.rollback()
+    create_organization(name="After the rollback")
+    db_session.flush()
+    created = [json.loads(event.changes)["name"][1] for event in events(db_session, action="create",
+                                                                         entity_type="organization")]
+    assert created[-2:] == ["Kept", "After the rollback"] and kept.name == "Kept"
+    assert audit.verify_chain(db_session.connection(), checkpoint=None).intact
 
 
 def test_chain_starts_at_genesis_and_links_every_event(db_session, create_user):
