@@ -1,12 +1,17 @@
 """Migrations build the schema the models describe, on every engine."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from lims import schema
+from lims.audit import service as audit
+from lims.audit.models import GENESIS_HASH
 from lims.db import Base, create_engine_for
 from lims.model_registry import import_all_models
 
@@ -50,5 +55,40 @@ def test_the_first_migration_seeds_the_five_roles(fresh_database_url):
             schema.upgrade(connection)
             roles = connection.execute(text("SELECT name FROM role ORDER BY id")).scalars().all()
         assert roles == ["technician", "qa", "manager", "admin", "client"]
+    finally:
+        engine.dispose()
+
+
+def test_audit_events_written_before_revision_0008_keep_their_chain_and_fields(fresh_database_url):
+    texts = ['quote " backslash \\', "line\nbreak\ttab", "µL ≥ 37 °C 漢字 🧬", "separator \u2028", None]
+    events, previous = [], GENESIS_HASH
+    for sequence, reason in enumerate(texts, start=1):
+        fields = {"sequence": sequence, "recorded_at": datetime(2030, 1, 2, 3, 4, sequence, 5006, tzinfo=timezone.utc),
+                  "user_id": sequence if sequence % 2 else None, "user_name": f"User {sequence}", "action": "update",
+                  "entity_type": "organization", "entity_id": str(sequence), "changes": '{"name":["A","B"]}',
+                  "reason": reason, "request_id": None, "client_address": "10.0.0.1", "prev_hash": previous}
+        fields["hash"] = previous = audit.event_hash(audit.canonical_payload(fields))
+        events.append(fields)
+    columns = [sa.column(name) for name in events[0] if name != "recorded_at"]
+    table_0007 = sa.table("audit_event", sa.column("recorded_at", sa.DateTime(timezone=True)), *columns)
+
+    def stored_events(connection) -> list[dict]:
+        rows = connection.execute(sa.select(table_0007).order_by(table_0007.c.sequence)).mappings()
+        return [{**row, "recorded_at": row["recorded_at"].replace(tzinfo=None)} for row in rows]
+
+    engine = create_engine_for(fresh_database_url)
+    try:
+        with engine.begin() as connection:
+            schema.upgrade(connection, "0007")
+            connection.execute(sa.insert(table_0007), events)
+            before = stored_events(connection)
+        with engine.begin() as connection:
+            schema.upgrade(connection)
+            verification = audit.verify_chain(connection, checkpoint=None)
+            assert verification.intact and verification.events_checked == len(texts)
+            assert stored_events(connection) == before, "every field reads back as it was"
+        with engine.begin() as connection:
+            command.downgrade(schema.alembic_config(connection), "0007")
+            assert stored_events(connection) == before
     finally:
         engine.dispose()

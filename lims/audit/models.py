@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
-from sqlalchemy import BigInteger, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Computed, Index, String, Text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import ColumnElement
 
 from lims.db import Base
 
@@ -27,9 +29,59 @@ class Controlled:
     audit_redacted_fields: ClassVar[frozenset[str]] = frozenset()
 
 
+#: The fields an event's hash covers, in the order its payload lists them.
+HASHED_FIELDS = ("sequence", "recorded_at", "user_id", "user_name", "action", "entity_type", "entity_id",
+                 "changes", "reason", "request_id", "client_address", "prev_hash")
+
+
+class PayloadItem(ColumnElement[Any]):
+    """The value of one field in an event's payload, read by the database (the expression of a generated column).
+
+    PostgreSQL needs an immutable expression here, which a cast of text to a time is not; its time goes
+    through ``lims_audit_time``, which migration 0008 creates: an immutable function, because the payload
+    always writes its time in UTC with the offset spelt out.
+    """
+
+    inherit_cache = True
+
+    def __init__(self, field: str, kind: Literal["text", "integer", "time"] = "text") -> None:
+        self.index = HASHED_FIELDS.index(field)
+        self.kind = kind
+
+
+@compiles(PayloadItem, "postgresql")
+def _payload_item_on_postgresql(item: PayloadItem, _compiler: Any, **_options: Any) -> str:
+    if item.kind == "time":
+        return "lims_audit_time(payload)"
+    value = f"((payload)::jsonb ->> {item.index})"
+    return f"({value})::integer" if item.kind == "integer" else value
+
+
+@compiles(PayloadItem, "sqlite")
+def _payload_item_on_sqlite(item: PayloadItem, _compiler: Any, **_options: Any) -> str:
+    value = f"json_extract(payload, '$[{item.index}]')"
+    # SQLite keeps times as text in the form SQLAlchemy writes them: UTC, a space for the T, no offset.
+    return f"replace(substr({value}, 1, 26), 'T', ' ')" if item.kind == "time" else value
+
+
+_PAYLOAD_NAMES_ITS_SEQUENCE = ("substr(payload, 1, length(CAST(sequence AS TEXT)) + 2) "
+                               "= '[' || CAST(sequence AS TEXT) || ','")
+
+
+def _from_payload(field: str, *args: Any, kind: Literal["text", "integer", "time"] = "text") -> Any:
+    return mapped_column(*args, Computed(PayloadItem(field, kind), persisted=True))
+
+
 class AuditEvent(Base):
+    """One event of the chain. ``payload`` is the record: the canonical JSON array of HASHED_FIELDS, stored as
+    hashed. The database derives every other field from it and refuses to set them any other way, and
+    checks that the sequence is the one the payload names. So what the viewer filters and shows is exactly
+    what the hash covers, and verifying needs only the payloads and their hashes."""
+
     __tablename__ = "audit_event"
     __table_args__ = (
+        # The one field the database cannot derive (a generated column cannot be SQLite's primary key), checked.
+        CheckConstraint(_PAYLOAD_NAMES_ITS_SEQUENCE, name="payload_sequence"),
         Index("ix_audit_event_entity", "entity_type", "entity_id", "sequence"),
         Index("ix_audit_event_user", "user_id", "sequence"),
         Index("ix_audit_event_action", "action", "sequence"),
@@ -37,16 +89,17 @@ class AuditEvent(Base):
     )
 
     sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    recorded_at: Mapped[datetime]
-    user_id: Mapped[int | None]
-    user_name: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(64))
-    entity_type: Mapped[str | None] = mapped_column(String(64))
-    entity_id: Mapped[str | None] = mapped_column(String(64))
-    # Canonical JSON text, hashed exactly as stored.
-    changes: Mapped[str | None] = mapped_column(Text)
-    reason: Mapped[str | None] = mapped_column(Text)
-    request_id: Mapped[str | None] = mapped_column(String(64))
-    client_address: Mapped[str | None] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = _from_payload("recorded_at", kind="time")
+    user_id: Mapped[int | None] = _from_payload("user_id", kind="integer")
+    user_name: Mapped[str] = _from_payload("user_name", String(200))
+    action: Mapped[str] = _from_payload("action", String(64))
+    entity_type: Mapped[str | None] = _from_payload("entity_type", String(64))
+    entity_id: Mapped[str | None] = _from_payload("entity_id", String(64))
+    # Canonical JSON text, as it stands in the payload.
+    changes: Mapped[str | None] = _from_payload("changes", Text)
+    reason: Mapped[str | None] = _from_payload("reason", Text)
+    request_id: Mapped[str | None] = _from_payload("request_id", String(64))
+    client_address: Mapped[str | None] = _from_payload("client_address", String(64))
+    prev_hash: Mapped[str] = _from_payload("prev_hash", String(64))

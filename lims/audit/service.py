@@ -1,6 +1,7 @@
 """Appending to the audit chain, and the flush hooks that audit controlled records."""
 from __future__ import annotations
 
+import binascii
 import csv
 import enum
 import hashlib
@@ -9,10 +10,13 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from itertools import chain
+from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import History
 
 from lims import clock
-from lims.audit.models import GENESIS_HASH, AuditEvent, Controlled
+from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent, Controlled
 from lims.db import Base
 from lims.errors import InvalidInput
 
@@ -112,24 +116,20 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-#: The fields an event's hash covers, in the order they are serialised.
-HASHED_FIELDS = ("sequence", "recorded_at", "user_id", "user_name", "action", "entity_type", "entity_id",
-                 "changes", "reason", "request_id", "client_address", "prev_hash")
 _RECORDED_AT = HASHED_FIELDS.index("recorded_at")
 
 
-def _serialise(values: list[Any]) -> bytes:
-    """Canonical bytes of field values listed in HASHED_FIELDS order."""
+def canonical_payload(fields: Mapping[str, Any]) -> str:
+    """An event's payload, the text its hash covers: a JSON array of its HASHED_FIELDS, times in UTC."""
+    values = [fields[field] for field in HASHED_FIELDS]
     recorded_at = values[_RECORDED_AT]
     if isinstance(recorded_at, datetime):
         values[_RECORDED_AT] = stable_value(recorded_at)
-    return json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical_bytes(row: Mapping[str, Any] | Any) -> bytes:
-    """The bytes an event's hash covers, from a dict or a result row of an event."""
-    mapping = row if isinstance(row, Mapping) else row._mapping
-    return _serialise([mapping[field] for field in HASHED_FIELDS])
+def event_hash(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _reserve_next(connection: Connection) -> tuple[int, str]:
@@ -174,26 +174,25 @@ def append(
         "client_address": actor.client_address,
         "prev_hash": prev_hash,
     }
-    row["hash"] = hashlib.sha256(canonical_bytes(row)).hexdigest()
-    _defer_insert(connection, row)
+    row["payload"] = canonical_payload(row)
+    row["hash"] = event_hash(row["payload"])
+    _defer_insert(connection, {"sequence": sequence, "payload": row["payload"], "hash": row["hash"]})
     connection.info[_HEAD] = (sequence, row["hash"])
     if logger.isEnabledFor(logging.INFO):
         logger.info(canonical_json(stable_value_map(row)), extra={"audit_event": row})
     return row
 
 
-@dataclass(frozen=True)
-class _EventInsert:
-    statement: str
-    #: column name → the column type's conversion of a value for this driver
-    conversions: dict[str, Callable[[Any], Any]]
+#: The driver's own insert of an event, by dialect: Core's per-statement work would cost more than the insert.
+_EVENT_INSERT = {
+    dialect: f"INSERT INTO {_EVENT_TABLE.name} (sequence, payload, hash) VALUES ({placeholders})"
+    for dialect, placeholders in [("postgresql", "%(sequence)s, %(payload)s, %(hash)s"),
+                                  ("sqlite", ":sequence, :payload, :hash")]
+}
 
 
-_EVENT_INSERTS: dict[str, _EventInsert] = {}
-
-
-def _defer_insert(connection: Connection, row: dict[str, Any]) -> None:
-    """Queue an event row for insertion, converted by its column types for this driver.
+def _defer_insert(connection: Connection, event_row: dict[str, Any]) -> None:
+    """Queue an event row for insertion.
 
     Every audited change pays for its event, and a round trip per event costs more than the change's own
     statement on a networked database. So events wait on the connection and go in together, as one
@@ -201,26 +200,13 @@ def _defer_insert(connection: Connection, row: dict[str, Any]) -> None:
     ends and when the transaction commits (see the connection hooks below): the change and its event
     still commit or roll back together, and an event that cannot be written fails the commit.
     """
-    dialect = connection.dialect
-    insert_event = _EVENT_INSERTS.get(dialect.name)
-    if insert_event is None:
-        columns = [column.name for column in _EVENT_TABLE.columns]
-        placeholder = "%({})s" if dialect.paramstyle == "pyformat" else ":{}"
-        statement = (f"INSERT INTO {_EVENT_TABLE.name} ({', '.join(columns)}) "
-                     f"VALUES ({', '.join(placeholder.format(name) for name in columns)})")
-        conversions = {column.name: processor for column in _EVENT_TABLE.columns
-                       if (processor := column.type.bind_processor(dialect)) is not None}
-        insert_event = _EVENT_INSERTS[dialect.name] = _EventInsert(statement, conversions)
-    parameters = dict(row)
-    for name, convert in insert_event.conversions.items():
-        parameters[name] = convert(parameters[name])
-    connection.info.setdefault(_PENDING, []).append(parameters)
+    connection.info.setdefault(_PENDING, []).append(event_row)
 
 
 def _write_pending(connection: Connection, *_args: Any) -> None:
     pending = connection.info.pop(_PENDING, None)
     if pending:
-        connection.exec_driver_sql(_EVENT_INSERTS[connection.dialect.name].statement, pending)
+        connection.exec_driver_sql(_EVENT_INSERT[connection.dialect.name], pending)
 
 
 def stable_value_map(values: dict[str, Any]) -> dict[str, Any]:
@@ -393,12 +379,74 @@ class Verification:
         return f"Audit trail intact: {self.events_checked} events, head {self.head_sequence} {self.head_hash[:16]}…{anchored}."
 
 
-_CHAIN_COLUMNS = tuple(getattr(AuditEvent, field) for field in HASHED_FIELDS) + (AuditEvent.hash,)
-_HASHED_COUNT = len(HASHED_FIELDS)
-
-
 def count_events(connection: Connection) -> int:
     return connection.execute(select(func.count()).select_from(_EVENT_TABLE)).scalar_one()
+
+
+#: Events read and checked together. Large enough that a statement's own cost does not count.
+VERIFY_BATCH = 10_000
+
+#: One batch of the chain after ``after``: how many events, the last one's sequence, the payloads a line each
+#: (JSON holds no raw line break) and the hashes a line each. The database assembles them while the previous batch is hashed. Either engine's string aggregate keeps
+#: the order of the sorted subquery; were it ever not to, the batch would fail the bulk check and be walked event
+#: by event, which reports only real breaks.
+_READ_BATCH = """
+SELECT count(*) AS events, max(sequence) AS last_sequence,
+       {aggregate}(payload, char(10)) AS payloads, {aggregate}(hash, char(10)) AS hashes
+FROM (SELECT sequence, payload, hash FROM audit_event WHERE sequence > :after ORDER BY sequence LIMIT :size) batch
+"""
+_READ_BATCH_ON = {
+    "postgresql": text(_READ_BATCH.format(aggregate="string_agg").replace("char(10)", "chr(10)")),
+    "sqlite": text(_READ_BATCH.format(aggregate="group_concat")),
+}
+
+
+@dataclass(frozen=True)
+class _Batch:
+    after: int
+    events: int
+    last_sequence: int
+    payloads: str
+    hashes: str
+
+    @property
+    def last_hash(self) -> str:
+        return self.hashes[-64:]
+
+
+def _read_batches(connection: Connection, batch_size: int) -> Iterator[_Batch]:
+    statement, after = _READ_BATCH_ON[connection.dialect.name], 0
+    while True:
+        row = connection.execute(statement, {"after": after, "size": batch_size}).one()
+        if not row.events:
+            return
+        yield _Batch(after, row.events, row.last_sequence, row.payloads, row.hashes)
+        after = row.last_sequence
+
+
+_PAYLOAD_END = itemgetter(slice(-68, None))
+_DIGEST = methodcaller("digest")
+
+
+def _batch_holds(batch: _Batch, previous_hash: str, checkpoint: Checkpoint | None) -> bool:
+    """Whether every event of the batch is in its place, linked, unaltered and as the checkpoint recorded it.
+
+    Checked in bulk, which keeps pace with bare hashing; a batch that fails is walked event by event
+    (``_first_break``) to find what is wrong and where.
+    """
+    if batch.last_sequence - batch.after != batch.events:
+        return False
+    payloads, hashes = batch.payloads.encode().split(b"\n"), batch.hashes.encode().split(b"\n")
+    if not len(payloads) == len(hashes) == batch.events:
+        return False
+    # A payload ends with its prev_hash, the last item of its JSON array: ,"<64 hex digits>"]
+    expected_ends = b',"' + b'"],"'.join([previous_hash.encode(), *hashes[:-1]]) + b'"]'
+    if b"".join(map(_PAYLOAD_END, payloads)) != expected_ends:
+        return False
+    if binascii.hexlify(b"".join(map(_DIGEST, map(hashlib.sha256, payloads)))) != b"".join(hashes):
+        return False
+    return checkpoint is None or not batch.after < checkpoint.sequence <= batch.last_sequence or (
+        hashes[checkpoint.sequence - batch.after - 1] == checkpoint.hash.encode())
 
 
 def verify_chain(
@@ -406,16 +454,31 @@ def verify_chain(
     *,
     checkpoint: Checkpoint | None,
     progress: Callable[[int], None] | None = None,
-    batch_size: int = 5000,
+    batch_size: int = VERIFY_BATCH,
 ) -> Verification:
     """Recompute every hash and link in order; report the first break, if any.
 
-    PostgreSQL recomputes the hashes itself (``sha256`` over the same canonical text), which spares
-    sending every row to Python; SQLite's rows are checked here, ``batch_size`` at a time.
+    While one batch is hashed here, the database reads the next one on the other core.
     """
-    if connection.dialect.name == "postgresql":
-        return _verify_in_database(connection, checkpoint=checkpoint, progress=progress, batch_size=_DATABASE_BATCH)
-    return _verify_here(connection, checkpoint=checkpoint, progress=progress, batch_size=batch_size)
+    checked, previous_hash = 0, GENESIS_HASH
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as hasher:
+        in_flight: tuple[_Batch, str, Future[bool]] | None = None
+        for batch in chain(_read_batches(connection, batch_size), [None]):
+            if in_flight is not None:
+                checked_batch, hash_before, holds = in_flight
+                if not holds.result():
+                    first_break = _first_break(connection, checked_batch, hash_before, checkpoint)
+                    if first_break is not None:
+                        return first_break
+                checked += checked_batch.events
+                if progress is not None:
+                    progress(checked_batch.events)
+            if batch is None:
+                break
+            in_flight = (batch, previous_hash, hasher.submit(_batch_holds, batch, previous_hash, checkpoint))
+            previous_hash = batch.last_hash
+    return Verification(checked, checked, previous_hash, checkpoint,
+                        _checkpoint_beyond_head(checkpoint, checked + 1))
 
 
 def _checkpoint_beyond_head(checkpoint: Checkpoint | None, next_sequence: int) -> ChainBreak | None:
@@ -439,89 +502,23 @@ def _break_at(sequence: int, position: int, *, link_holds: bool, hash_holds: boo
                       "the chain was rewritten since the checkpoint recorded this event")
 
 
-def _verify_here(connection: Connection, *, checkpoint: Checkpoint | None,
-                 progress: Callable[[int], None] | None, batch_size: int) -> Verification:
-    expected_sequence, previous_hash, checked = 1, GENESIS_HASH, 0
-
-    def result(first_break: ChainBreak | None) -> Verification:
-        return Verification(checked, expected_sequence - 1, previous_hash, checkpoint, first_break)
-
-    with connection.execute(
-        select(*_CHAIN_COLUMNS).order_by(AuditEvent.sequence).execution_options(yield_per=batch_size)
-    ) as rows:
-        for row in rows:
-            link_holds = row.prev_hash == previous_hash
-            hash_holds = hashlib.sha256(_serialise(list(row[:_HASHED_COUNT]))).hexdigest() == row.hash
-            if row.sequence != expected_sequence or not link_holds or not hash_holds or (
-                    checkpoint is not None and row.sequence == checkpoint.sequence and row.hash != checkpoint.hash):
-                return result(_break_at(row.sequence, expected_sequence, link_holds=link_holds,
-                                        hash_holds=hash_holds))
-            previous_hash, expected_sequence, checked = row.hash, expected_sequence + 1, checked + 1
-            if progress is not None and checked % batch_size == 0:
-                progress(batch_size)
-    if progress is not None and checked % batch_size:
-        progress(checked % batch_size)
-    return result(_checkpoint_beyond_head(checkpoint, expected_sequence))
-
-
-#: events PostgreSQL checks per statement: large enough that a statement's own cost does not count
-_DATABASE_BATCH = 100_000
-
-#: The canonical text of an event (``canonical_bytes``) built by PostgreSQL: a JSON array of HASHED_FIELDS with
-#: no spaces, strings escaped as Python's json module does (both escape only quotes, backslashes and control
-#: characters), times as ``datetime.isoformat(timespec="microseconds")`` in UTC. A test holds the two equal.
-_CANONICAL_TEXT_SQL = """'[' || sequence
-    || ',' || to_json(to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))::text
-    || ',' || coalesce(user_id::text, 'null')
-    || ',' || to_json(user_name)::text
-    || ',' || to_json(action)::text
-    || ',' || coalesce(to_json(entity_type)::text, 'null')
-    || ',' || coalesce(to_json(entity_id)::text, 'null')
-    || ',' || coalesce(to_json(changes)::text, 'null')
-    || ',' || coalesce(to_json(reason)::text, 'null')
-    || ',' || coalesce(to_json(request_id)::text, 'null')
-    || ',' || coalesce(to_json(client_address)::text, 'null')
-    || ',' || to_json(prev_hash)::text || ']'"""
-
-#: One batch of the chain after ``after``: its first event that breaks the chain, else its last event.
-#: The batch comes ordered off the primary key, so the window functions need no sort.
-_CHECK_BATCH = text(f"""
-SELECT sequence, hash, position, link_holds, hash_holds, previous_hash, broken FROM (
-    SELECT *, sequence <> position OR NOT link_holds OR NOT hash_holds
-              OR (sequence = CAST(:checkpoint_sequence AS bigint) AND hash <> :checkpoint_hash) AS broken
-    FROM (
-        SELECT sequence, hash,
-               CAST(:offset AS bigint) + row_number() OVER (ORDER BY sequence) AS position,
-               prev_hash = coalesce(lag(hash) OVER (ORDER BY sequence), :previous) AS link_holds,
-               coalesce(lag(hash) OVER (ORDER BY sequence), :previous) AS previous_hash,
-               hash = encode(sha256(convert_to({_CANONICAL_TEXT_SQL}, 'UTF8')), 'hex') AS hash_holds
-        FROM (SELECT * FROM audit_event WHERE sequence > CAST(:after AS bigint) ORDER BY sequence LIMIT :size) batch
-    ) checked
-) judged
-ORDER BY broken DESC, CASE WHEN broken THEN sequence ELSE -sequence END
-LIMIT 1
-""")
-
-
-def _verify_in_database(connection: Connection, *, checkpoint: Checkpoint | None,
-                        progress: Callable[[int], None] | None, batch_size: int) -> Verification:
-    after, checked, previous_hash = 0, 0, GENESIS_HASH
-    while True:
-        row = connection.execute(_CHECK_BATCH, {
-            "after": after, "size": batch_size, "offset": checked, "previous": previous_hash,
-            "checkpoint_sequence": checkpoint.sequence if checkpoint else -1,
-            "checkpoint_hash": checkpoint.hash if checkpoint else "",
-        }).one_or_none()
-        if row is None:
-            return Verification(checked, checked, previous_hash, checkpoint,
-                                _checkpoint_beyond_head(checkpoint, checked + 1))
-        if row.broken:
-            return Verification(row.position - 1, row.position - 1, row.previous_hash, checkpoint,
-                                _break_at(row.sequence, row.position, link_holds=row.link_holds,
-                                          hash_holds=row.hash_holds))
-        if progress is not None:
-            progress(row.position - checked)
-        after, checked, previous_hash = row.sequence, row.position, row.hash
+def _first_break(connection: Connection, batch: _Batch, previous_hash: str,
+                 checkpoint: Checkpoint | None) -> Verification | None:
+    """Walk a batch that failed the bulk check event by event; the verification up to its first break, if any."""
+    position, head_hash = batch.after + 1, previous_hash
+    rows = connection.execute(
+        select(AuditEvent.sequence, AuditEvent.payload, AuditEvent.prev_hash, AuditEvent.hash)
+        .where(AuditEvent.sequence > batch.after).order_by(AuditEvent.sequence).limit(batch.events)
+    )
+    for row in rows:
+        link_holds = row.prev_hash == head_hash
+        hash_holds = event_hash(row.payload) == row.hash
+        if row.sequence != position or not link_holds or not hash_holds or (
+                checkpoint is not None and row.sequence == checkpoint.sequence and row.hash != checkpoint.hash):
+            return Verification(position - 1, position - 1, head_hash, checkpoint,
+                                _break_at(row.sequence, position, link_holds=link_holds, hash_holds=hash_holds))
+        position, head_hash = position + 1, row.hash
+    return None
 
 
 def write_checkpoint(connection: Connection, path: Path) -> Checkpoint:

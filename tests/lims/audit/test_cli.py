@@ -1,10 +1,8 @@
 """`lims audit checkpoint` and `lims audit verify`."""
 from __future__ import annotations
 
-from sqlalchemy import text, update
-
-from lims.audit.models import AuditEvent
 from lims.cli import cli
+from tests.lims.audit.tampering import alter_action, drop_append_only_triggers
 
 
 def test_verify_passes_on_an_intact_chain_and_names_the_checkpoint(app, db_session, create_organization):
@@ -24,11 +22,8 @@ def test_verify_exits_non_zero_naming_the_first_broken_event(app, connection, db
     for number in range(3):
         create_organization(name=f"Client {number}")
     db_session.commit()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
-    else:
-        connection.execute(text("DROP TRIGGER audit_event_no_update"))
-    connection.execute(update(AuditEvent).where(AuditEvent.sequence == 2).values(reason="tampered"))
+    drop_append_only_triggers(connection)
+    alter_action(connection, 2, "tampered")
     result = app.test_cli_runner().invoke(cli, ["audit", "verify"])
     assert result.exit_code == 1
     assert "Audit trail broken at event 2: hash mismatch" in result.output

@@ -18,6 +18,7 @@ from lims.audit.service import BreakKind, ReasonRequired
 from lims.db import create_engine_for
 from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind
+from tests.lims.audit.tampering import alter_action, alter_payload, drop_append_only_triggers
 
 MOMENT = datetime(2030, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
 
@@ -127,7 +128,8 @@ def test_chain_starts_at_genesis_and_links_every_event(db_session, create_user):
     assert audit.verify_chain(db_session.connection(), checkpoint=None).intact
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_event SET reason = 'edited'", "DELETE FROM audit_event"])
+@pytest.mark.parametrize("statement", ["UPDATE audit_event SET payload = replace(payload, 'create', 'delete')",
+                                       "UPDATE audit_event SET hash = upper(hash)", "DELETE FROM audit_event"])
 def test_direct_sql_update_or_delete_of_audit_rows_fails(db_session, connection, create_organization, statement):
     create_organization()
     db_session.flush()
@@ -138,19 +140,27 @@ def test_direct_sql_update_or_delete_of_audit_rows_fails(db_session, connection,
     assert db_session.scalar(select(func.count()).select_from(AuditEvent)) > 0
 
 
-def _drop_append_only_triggers(connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
-    else:
-        connection.execute(text("DROP TRIGGER audit_event_no_update"))
+@pytest.mark.parametrize(("column", "value"), [("user_name", "Somebody Else"), ("reason", "edited"),
+                                               ("recorded_at", MOMENT), ("prev_hash", GENESIS_HASH)])
+def test_the_fields_of_an_event_cannot_be_set_apart_from_its_payload(db_session, connection, create_organization,
+                                                                    column, value):
+    create_organization()
+    db_session.flush()
+    drop_append_only_triggers(connection)
+    savepoint = connection.begin_nested()
+    # The database derives them from the payload the hash covers, and refuses any other value.
+    with pytest.raises(DatabaseError, match="generated column|can only be updated to DEFAULT"):
+        connection.execute(update(AuditEvent).where(AuditEvent.sequence == 1).values({column: value}))
+    savepoint.rollback()
 
 
 def test_an_altered_event_is_reported_at_its_sequence(db_session, connection, create_organization):
     for number in range(4):
         create_organization(name=f"Client {number}")
     db_session.flush()
-    _drop_append_only_triggers(connection)
-    connection.execute(update(AuditEvent).where(AuditEvent.sequence == 3).values(user_name="Somebody Else"))
+    drop_append_only_triggers(connection)
+    alter_action(connection, 3, "delete")
+    assert db_session.scalar(select(AuditEvent.action).where(AuditEvent.sequence == 3)) == "delete"
     verification = audit.verify_chain(connection, checkpoint=None)
     assert verification.first_break.sequence == 3
     assert verification.first_break.kind == BreakKind.HASH_MISMATCH
@@ -161,10 +171,7 @@ def test_a_missing_event_is_reported_as_a_gap(db_session, connection, create_org
     for number in range(4):
         create_organization(name=f"Client {number}")
     db_session.flush()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
-    else:
-        connection.execute(text("DROP TRIGGER audit_event_no_delete"))
+    drop_append_only_triggers(connection)
     connection.execute(text("DELETE FROM audit_event WHERE sequence = 2"))
     verification = audit.verify_chain(connection, checkpoint=None)
     assert (verification.first_break.sequence, verification.first_break.kind) == (2, BreakKind.GAP)
@@ -175,15 +182,16 @@ def _relink_whole_chain(connection, *, from_sequence: int) -> None:
     rows = connection.execute(select(AuditEvent.__table__).order_by(AuditEvent.sequence)).all()
     previous = GENESIS_HASH
     for row in rows:
-        values = dict(row._mapping)
+        fields = dict(row._mapping)
         if row.sequence >= from_sequence:
             if row.sequence == from_sequence:
-                values["reason"] = "history rewritten"
-            values["prev_hash"] = previous
-            values["hash"] = audit.hashlib.sha256(audit.canonical_bytes(values)).hexdigest()
+                fields["reason"] = "history rewritten"
+            fields["prev_hash"] = previous
+            payload = audit.canonical_payload(fields)
+            fields["hash"] = audit.event_hash(payload)
             connection.execute(update(AuditEvent).where(AuditEvent.sequence == row.sequence)
-                               .values(prev_hash=values["prev_hash"], hash=values["hash"], reason=values["reason"]))
-        previous = values["hash"]
+                               .values(payload=payload, hash=fields["hash"]))
+        previous = fields["hash"]
 
 
 def test_a_relinked_chain_is_caught_by_the_checkpoint(db_session, connection, create_organization, tmp_path):
@@ -193,7 +201,7 @@ def test_a_relinked_chain_is_caught_by_the_checkpoint(db_session, connection, cr
     checkpoint_file = tmp_path / "checkpoints.jsonl"
     checkpoint = audit.write_checkpoint(connection, checkpoint_file)
     assert audit.latest_checkpoint(checkpoint_file) == checkpoint
-    _drop_append_only_triggers(connection)
+    drop_append_only_triggers(connection)
     _relink_whole_chain(connection, from_sequence=2)
     assert audit.verify_chain(connection, checkpoint=None).intact, "without an anchor the rewrite goes unseen"
     verification = audit.verify_chain(connection, checkpoint=audit.latest_checkpoint(checkpoint_file))
@@ -206,10 +214,7 @@ def test_a_truncated_chain_disagrees_with_its_checkpoint(db_session, connection,
         create_organization(name=f"Client {number}")
     db_session.flush()
     checkpoint = audit.write_checkpoint(connection, tmp_path / "c.jsonl")
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
-    else:
-        connection.execute(text("DROP TRIGGER audit_event_no_delete"))
+    drop_append_only_triggers(connection)
     connection.execute(text("DELETE FROM audit_event WHERE sequence = :last"), {"last": checkpoint.sequence})
     verification = audit.verify_chain(connection, checkpoint=checkpoint)
     assert (verification.first_break.kind, verification.first_break.sequence) == (
@@ -281,34 +286,58 @@ TRICKY_TEXTS = ['quote " backslash \\ slash /', "line\nbreak\ttab\rreturn\b\f", 
                 "µL ≥ 37 °C – naïve 漢字 🧬", "line separator \u2028 paragraph \u2029", "</script><b>&amp;</b>", ""]
 
 
-def test_postgresql_builds_exactly_the_canonical_text_python_hashes(db_session, connection):
-    if connection.dialect.name != "postgresql":
-        pytest.skip("the database-side verification runs on PostgreSQL only; SQLite's events are checked in Python")
+def test_the_database_reads_each_field_back_exactly_as_recorded(db_session):
     for number, tricky in enumerate(TRICKY_TEXTS):
-        audit.record(db_session, "test.tricky", details={"text": tricky, "number": number},
-                     reason=tricky or None)
+        audit.record(db_session, "test.tricky", details={"text": tricky, "number": number}, reason=tricky or None)
     with clock.frozen(datetime(2030, 5, 6, 7, 8, 9, tzinfo=timezone.utc)):  # a time on the whole second
-        audit.record(db_session, "test.whole-second")
+        whole_second = audit.record(db_session, "test.whole-second")
     db_session.flush()
-    rows = connection.execute(text(
-        f"SELECT sequence, {audit._CANONICAL_TEXT_SQL} AS canonical FROM audit_event ORDER BY sequence")).all()
-    stored = {row.sequence: row for row in connection.execute(select(AuditEvent.__table__))}
-    assert rows
-    for row in rows:
-        assert row.canonical.encode() == audit.canonical_bytes(stored[row.sequence]), f"event {row.sequence}"
+    tricky_events = events(db_session, action="test.tricky")
+    assert [event.reason for event in tricky_events] == [text or None for text in TRICKY_TEXTS]
+    assert [json.loads(event.changes)["text"] for event in tricky_events] == TRICKY_TEXTS
+    stored = db_session.get(AuditEvent, whole_second["sequence"])
+    assert stored.recorded_at == datetime(2030, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    assert (stored.user_id, stored.user_name, stored.entity_type) == (None, "system", None)
 
 
-def test_both_ways_of_verifying_find_the_same_break(db_session, connection):
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 100])
+def test_a_break_is_found_at_its_event_whatever_the_batches(db_session, connection, batch_size):
     for number, tricky in enumerate(TRICKY_TEXTS):
         audit.record(db_session, "test.tricky", details={"text": tricky}, reason=f"reason {number}")
     db_session.flush()
-    checked_here = audit._verify_here(connection, checkpoint=None, progress=None, batch_size=3)
-    assert checked_here.intact and checked_here.events_checked == len(TRICKY_TEXTS)
-    _drop_append_only_triggers(connection)
-    connection.execute(update(AuditEvent).where(AuditEvent.sequence == 4).values(reason="reason 3 (edited)"))
-    here = audit._verify_here(connection, checkpoint=None, progress=None, batch_size=3)
-    assert (here.first_break.sequence, here.first_break.kind) == (4, BreakKind.HASH_MISMATCH)
-    if connection.dialect.name == "postgresql":
-        for batch_size in (2, 3, 100):
-            assert audit._verify_in_database(connection, checkpoint=None, progress=None,
-                                             batch_size=batch_size) == here, f"batches of {batch_size}"
+    intact = audit.verify_chain(connection, checkpoint=None, batch_size=batch_size)
+    assert intact.intact and intact.events_checked == len(TRICKY_TEXTS)
+    drop_append_only_triggers(connection)
+    alter_payload(connection, 4, "reason 3", "reason 3 (edited)")
+    verification = audit.verify_chain(connection, checkpoint=None, batch_size=batch_size)
+    assert (verification.first_break.sequence, verification.first_break.kind) == (4, BreakKind.HASH_MISMATCH)
+    assert (verification.events_checked, verification.head_hash) == (3, events(db_session)[2].hash)
+
+
+def test_an_event_cannot_be_moved_to_another_place_in_the_chain(db_session, connection, create_organization):
+    create_organization()
+    db_session.flush()
+    last = audit.count_events(connection)
+    drop_append_only_triggers(connection)
+    savepoint = connection.begin_nested()
+    # Its payload, which the hash covers, names its sequence, and the database holds the two together.
+    with pytest.raises(DatabaseError, match="ck_audit_event_payload_sequence|CHECK constraint failed"):
+        connection.execute(update(AuditEvent).where(AuditEvent.sequence == last).values(sequence=last + 5))
+    savepoint.rollback()
+
+
+def test_an_intact_chain_is_verified_in_bulk_without_walking_it_event_by_event(db_session, connection, monkeypatch,
+                                                                              tmp_path):
+    for number, tricky in enumerate(TRICKY_TEXTS):
+        audit.record(db_session, "test.tricky", details={"text": tricky}, reason=f"{tricky} {number}")
+    db_session.flush()
+    checkpoint = audit.write_checkpoint(connection, tmp_path / "checkpoints.jsonl")
+    audit.record(db_session, "test.after-the-checkpoint")
+    db_session.flush()
+
+    def walk(*_args):
+        raise AssertionError("an intact batch was walked event by event")
+
+    monkeypatch.setattr(audit, "_first_break", walk)
+    verification = audit.verify_chain(connection, checkpoint=checkpoint, batch_size=3)
+    assert verification.intact and verification.events_checked == checkpoint.sequence + 1

@@ -1,0 +1,29 @@
+"""What someone with rights on the database could do to the audit trail, for the tests that must catch it."""
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+
+def drop_append_only_triggers(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
+    else:
+        connection.execute(text("DROP TRIGGER audit_event_no_update"))
+        connection.execute(text("DROP TRIGGER audit_event_no_delete"))
+
+
+def alter_payload(connection: Connection, sequence: int, old: str, new: str) -> None:
+    """Edit an event's payload in place, as an UPDATE would; the fields the database derives from it follow."""
+    altered = connection.execute(
+        text("UPDATE audit_event SET payload = replace(payload, :old, :new) WHERE sequence = :sequence"),
+        {"old": old, "new": new, "sequence": sequence},
+    )
+    assert altered.rowcount == 1
+
+
+def alter_action(connection: Connection, sequence: int, action: str) -> None:
+    """Make an event say it was another action than the one recorded."""
+    recorded = connection.execute(text("SELECT action FROM audit_event WHERE sequence = :sequence"),
+                                  {"sequence": sequence}).scalar_one()
+    alter_payload(connection, sequence, f',"{recorded}",', f',"{action}",')
