@@ -8,10 +8,11 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
 
 from lims import schema
 from lims.audit import service as audit
-from lims.audit.models import GENESIS_HASH
+from lims.audit.models import GENESIS_HASH, AuditEvent
 from lims.db import Base, create_engine_for
 from lims.model_registry import import_all_models
 
@@ -86,7 +87,14 @@ def test_audit_events_written_before_revision_0008_keep_their_chain_and_fields(f
             schema.upgrade(connection)
             verification = audit.verify_chain(connection, checkpoint=None)
             assert verification.intact and verification.events_checked == len(texts)
-            assert stored_events(connection) == before, "every field reads back as it was"
+            with Session(bind=connection) as session:
+                migrated = session.scalars(sa.select(AuditEvent).order_by(AuditEvent.sequence)).all()
+                assert [event.payload for event in migrated] == [audit.canonical_payload(fields) for fields in events]
+                assert [(event.recorded_at, event.user_id, event.action, event.entity_type, event.entity_id,
+                         event.user_name, event.reason, event.prev_hash, event.hash) for event in migrated] == [
+                    (fields["recorded_at"], fields["user_id"], fields["action"], fields["entity_type"],
+                     fields["entity_id"], fields["user_name"], fields["reason"], fields["prev_hash"], fields["hash"])
+                    for fields in events], "every field reads back as it was"
         with engine.begin() as connection:
             command.downgrade(schema.alembic_config(connection), "0007")
             assert stored_events(connection) == before

@@ -1,7 +1,9 @@
 """The audit event table and the marker for records under GMP control."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from sqlalchemy import BigInteger, CheckConstraint, Computed, Index, String, Text
@@ -72,11 +74,22 @@ def _from_payload(field: str, *args: Any, kind: Literal["text", "integer", "time
     return mapped_column(*args, Computed(PayloadItem(field, kind), persisted=True))
 
 
+class _InPayload:
+    """A field of an event that the trail is not searched by, read from its payload when shown."""
+
+    def __set_name__(self, _owner: type, name: str) -> None:
+        self.index = HASHED_FIELDS.index(name)
+
+    def __get__(self, event: AuditEvent | None, _owner: type) -> Any:
+        return self if event is None else event.fields[self.index]
+
+
 class AuditEvent(Base):
     """One event of the chain. ``payload`` is the record: the canonical JSON array of HASHED_FIELDS, stored as
-    hashed. The database derives every other field from it and refuses to set them any other way, and
-    checks that the sequence is the one the payload names. So what the viewer filters and shows is exactly
-    what the hash covers, and verifying needs only the payloads and their hashes."""
+    hashed. The database derives the fields the trail is searched by from it, refuses to set them any other
+    way, and checks that the sequence is the one the payload names; the other fields are read from the
+    payload here. So what the viewer filters and shows is exactly what the hash covers, and verifying needs
+    only the payloads and their hashes."""
 
     __tablename__ = "audit_event"
     __table_args__ = (
@@ -93,13 +106,19 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = _from_payload("recorded_at", kind="time")
     user_id: Mapped[int | None] = _from_payload("user_id", kind="integer")
-    user_name: Mapped[str] = _from_payload("user_name", String(200))
     action: Mapped[str] = _from_payload("action", String(64))
     entity_type: Mapped[str | None] = _from_payload("entity_type", String(64))
     entity_id: Mapped[str | None] = _from_payload("entity_id", String(64))
-    # Canonical JSON text, as it stands in the payload.
-    changes: Mapped[str | None] = _from_payload("changes", Text)
-    reason: Mapped[str | None] = _from_payload("reason", Text)
-    request_id: Mapped[str | None] = _from_payload("request_id", String(64))
-    client_address: Mapped[str | None] = _from_payload("client_address", String(64))
-    prev_hash: Mapped[str] = _from_payload("prev_hash", String(64))
+
+    user_name = _InPayload()
+    #: Canonical JSON text, as it stands in the payload.
+    changes = _InPayload()
+    reason = _InPayload()
+    request_id = _InPayload()
+    client_address = _InPayload()
+    prev_hash = _InPayload()
+
+    @cached_property
+    def fields(self) -> list[Any]:
+        """The payload read: the values of HASHED_FIELDS, in order (the time as its ISO text)."""
+        return json.loads(self.payload)

@@ -1,7 +1,6 @@
 """Appending to the audit chain, and the flush hooks that audit controlled records."""
 from __future__ import annotations
 
-import binascii
 import csv
 import enum
 import hashlib
@@ -9,6 +8,7 @@ import io
 import json
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from itertools import chain
-from operator import itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -385,20 +384,23 @@ def count_events(connection: Connection) -> int:
 
 #: Events read and checked together. Large enough that a statement's own cost does not count.
 VERIFY_BATCH = 10_000
+#: Batches read ahead of the one being hashed, so that neither the database nor the hashing waits on the other.
+_BATCHES_READ_AHEAD = 2
 
 #: One batch of the chain after ``after``: how many events, the last one's sequence, the payloads a line each
-#: (JSON holds no raw line break) and the hashes a line each. The database assembles them while the previous batch is hashed. Either engine's string aggregate keeps
-#: the order of the sorted subquery; were it ever not to, the batch would fail the bulk check and be walked event
-#: by event, which reports only real breaks.
+#: (JSON holds no raw line break) and the hashes, each framed as a payload ends: ,"<hash>"] (see _batch_holds).
+#: Either engine's string aggregate keeps the order of the sorted subquery; were it ever not to, the batch would
+#: fail the bulk check and be walked event by event, which reports only real breaks.
 _READ_BATCH = """
-SELECT count(*) AS events, max(sequence) AS last_sequence,
-       {aggregate}(payload, char(10)) AS payloads, {aggregate}(hash, char(10)) AS hashes
+SELECT count(*) AS events, max(sequence) AS last_sequence, {aggregate}(payload, char(10)) AS payloads,
+       {aggregate}(',"' || hash || '"]', '') AS framed_hashes
 FROM (SELECT sequence, payload, hash FROM audit_event WHERE sequence > :after ORDER BY sequence LIMIT :size) batch
 """
 _READ_BATCH_ON = {
     "postgresql": text(_READ_BATCH.format(aggregate="string_agg").replace("char(10)", "chr(10)")),
     "sqlite": text(_READ_BATCH.format(aggregate="group_concat")),
 }
+_FRAME = len(',"' + GENESIS_HASH + '"]')
 
 
 @dataclass(frozen=True)
@@ -407,11 +409,15 @@ class _Batch:
     events: int
     last_sequence: int
     payloads: str
-    hashes: str
+    framed_hashes: str
+
+    def hash_at(self, sequence: int) -> str:
+        start = (sequence - self.after - 1) * _FRAME + 2
+        return self.framed_hashes[start:start + 64]
 
     @property
     def last_hash(self) -> str:
-        return self.hashes[-64:]
+        return self.hash_at(self.last_sequence)
 
 
 def _read_batches(connection: Connection, batch_size: int) -> Iterator[_Batch]:
@@ -420,12 +426,8 @@ def _read_batches(connection: Connection, batch_size: int) -> Iterator[_Batch]:
         row = connection.execute(statement, {"after": after, "size": batch_size}).one()
         if not row.events:
             return
-        yield _Batch(after, row.events, row.last_sequence, row.payloads, row.hashes)
+        yield _Batch(after, row.events, row.last_sequence, row.payloads, row.framed_hashes)
         after = row.last_sequence
-
-
-_PAYLOAD_END = itemgetter(slice(-68, None))
-_DIGEST = methodcaller("digest")
 
 
 def _batch_holds(batch: _Batch, previous_hash: str, checkpoint: Checkpoint | None) -> bool:
@@ -434,19 +436,20 @@ def _batch_holds(batch: _Batch, previous_hash: str, checkpoint: Checkpoint | Non
     Checked in bulk, which keeps pace with bare hashing; a batch that fails is walked event by event
     (``_first_break``) to find what is wrong and where.
     """
-    if batch.last_sequence - batch.after != batch.events:
+    if batch.last_sequence - batch.after != batch.events or len(batch.framed_hashes) != batch.events * _FRAME:
         return False
-    payloads, hashes = batch.payloads.encode().split(b"\n"), batch.hashes.encode().split(b"\n")
-    if not len(payloads) == len(hashes) == batch.events:
+    payloads = batch.payloads.encode().split(b"\n")
+    if len(payloads) != batch.events:
         return False
-    # A payload ends with its prev_hash, the last item of its JSON array: ,"<64 hex digits>"]
-    expected_ends = b',"' + b'"],"'.join([previous_hash.encode(), *hashes[:-1]]) + b'"]'
-    if b"".join(map(_PAYLOAD_END, payloads)) != expected_ends:
+    # A payload ends with its prev_hash, the last item of its JSON array: ,"<the hash before it>"]
+    framed_previous = f',"{previous_hash}"]' + batch.framed_hashes[:-_FRAME]
+    if b"".join([payload[-_FRAME:] for payload in payloads]) != framed_previous.encode():
         return False
-    if binascii.hexlify(b"".join(map(_DIGEST, map(hashlib.sha256, payloads)))) != b"".join(hashes):
+    sha256 = hashlib.sha256
+    if ',"' + '"],"'.join([sha256(payload).hexdigest() for payload in payloads]) + '"]' != batch.framed_hashes:
         return False
     return checkpoint is None or not batch.after < checkpoint.sequence <= batch.last_sequence or (
-        hashes[checkpoint.sequence - batch.after - 1] == checkpoint.hash.encode())
+        batch.hash_at(checkpoint.sequence) == checkpoint.hash)
 
 
 def verify_chain(
@@ -458,25 +461,25 @@ def verify_chain(
 ) -> Verification:
     """Recompute every hash and link in order; report the first break, if any.
 
-    While one batch is hashed here, the database reads the next one on the other core.
+    While batches are hashed here, the database reads the next ones on the other core.
     """
     checked, previous_hash = 0, GENESIS_HASH
+    in_flight: deque[tuple[_Batch, str, Future[bool]]] = deque()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as hasher:
-        in_flight: tuple[_Batch, str, Future[bool]] | None = None
         for batch in chain(_read_batches(connection, batch_size), [None]):
-            if in_flight is not None:
-                checked_batch, hash_before, holds = in_flight
+            if batch is not None:
+                in_flight.append((batch, previous_hash, hasher.submit(_batch_holds, batch, previous_hash, checkpoint)))
+                previous_hash = batch.last_hash
+            while in_flight and (batch is None or len(in_flight) > _BATCHES_READ_AHEAD):
+                checked_batch, hash_before, holds = in_flight.popleft()
                 if not holds.result():
                     first_break = _first_break(connection, checked_batch, hash_before, checkpoint)
                     if first_break is not None:
+                        hasher.shutdown(cancel_futures=True)
                         return first_break
                 checked += checked_batch.events
                 if progress is not None:
                     progress(checked_batch.events)
-            if batch is None:
-                break
-            in_flight = (batch, previous_hash, hasher.submit(_batch_holds, batch, previous_hash, checkpoint))
-            previous_hash = batch.last_hash
     return Verification(checked, checked, previous_hash, checkpoint,
                         _checkpoint_beyond_head(checkpoint, checked + 1))
 
@@ -507,11 +510,12 @@ def _first_break(connection: Connection, batch: _Batch, previous_hash: str,
     """Walk a batch that failed the bulk check event by event; the verification up to its first break, if any."""
     position, head_hash = batch.after + 1, previous_hash
     rows = connection.execute(
-        select(AuditEvent.sequence, AuditEvent.payload, AuditEvent.prev_hash, AuditEvent.hash)
+        select(AuditEvent.sequence, AuditEvent.payload, AuditEvent.hash)
         .where(AuditEvent.sequence > batch.after).order_by(AuditEvent.sequence).limit(batch.events)
     )
     for row in rows:
-        link_holds = row.prev_hash == head_hash
+        # Exactly "its last item is head_hash", as the database holds payloads to valid JSON.
+        link_holds = row.payload.endswith(f',"{head_hash}"]')
         hash_holds = event_hash(row.payload) == row.hash
         if row.sequence != position or not link_holds or not hash_holds or (
                 checkpoint is not None and row.sequence == checkpoint.sequence and row.hash != checkpoint.hash):
@@ -588,12 +592,11 @@ def _filtered(criteria: EventFilter) -> Select[tuple[AuditEvent]]:
     if criteria.recorded_until is not None:
         query = query.where(AuditEvent.recorded_at < criteria.recorded_until)
     if criteria.text:
-        pattern = f"%{criteria.text.lower()}%"
-        query = query.where(or_(
-            func.lower(AuditEvent.changes).like(pattern),
-            func.lower(AuditEvent.reason).like(pattern),
-            func.lower(AuditEvent.user_name).like(pattern),
-        ))
+        # The payload holds the text as JSON does, and the changes as JSON within JSON: escaped once or twice.
+        escaped_once = json.dumps(criteria.text.lower(), ensure_ascii=False)[1:-1]
+        escaped_twice = json.dumps(escaped_once, ensure_ascii=False)[1:-1]
+        query = query.where(or_(*(func.lower(AuditEvent.payload).contains(text_in_payload, autoescape=True)
+                                  for text_in_payload in dict.fromkeys((escaped_once, escaped_twice)))))
     return query
 
 

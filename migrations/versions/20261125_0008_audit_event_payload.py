@@ -1,9 +1,10 @@
-"""Audit events keep their payload: the canonical text their hash covers, from which the database derives the rest.
+"""Audit events keep their payload: the canonical text their hash covers, and the only copy of their fields.
 
-The other fields become generated columns, which the database refuses to set
-any other way, and a check holds the sequence to the one the payload names.
-Existing events are carried over with the payload their hash was computed
-over, so the chain verifies as before: nothing is re-hashed.
+The fields the trail is searched by become generated columns, which the
+database refuses to set any other way, and a check holds the sequence to the
+one the payload names; the others are read from the payload. Existing events
+are carried over with the payload their hash was computed over, so the chain
+verifies as before: nothing is re-hashed.
 
 Revision ID: 0008
 Revises: 0007
@@ -65,15 +66,9 @@ def _derived_columns(item: Callable[[int, str], str]) -> list[sa.Column]:
     return [
         derived("recorded_at", sa.DateTime(timezone=True), False, "time"),
         derived("user_id", sa.Integer(), True, "integer"),
-        derived("user_name", sa.String(200), False),
         derived("action", sa.String(64), False),
         derived("entity_type", sa.String(64), True),
         derived("entity_id", sa.String(64), True),
-        derived("changes", sa.Text(), True),
-        derived("reason", sa.Text(), True),
-        derived("request_id", sa.String(64), True),
-        derived("client_address", sa.String(64), True),
-        derived("prev_hash", sa.String(64), False),
     ]
 
 
@@ -153,8 +148,11 @@ def downgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("sequence", name="pk_audit_event"),
     )
-    columns = ", ".join((*_FIELDS, "hash"))
-    op.execute(f"INSERT INTO audit_event ({columns}) SELECT {columns} FROM {_PREVIOUS_TABLE} ORDER BY sequence")
+    item = _postgresql_item if bind.dialect.name == "postgresql" else _sqlite_item
+    stored = {"sequence", "recorded_at", "user_id", "action", "entity_type", "entity_id"}
+    values = [field if field in stored else item(index, "text") for index, field in enumerate(_FIELDS)]
+    op.execute(f"INSERT INTO audit_event ({', '.join(_FIELDS)}, hash) "
+               f"SELECT {', '.join(values)}, hash FROM {_PREVIOUS_TABLE} ORDER BY sequence")
     op.drop_table(_PREVIOUS_TABLE)
     if bind.dialect.name == "postgresql":
         op.execute("DROP FUNCTION lims_audit_time(text)")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from lims import clock, schema
 from lims.audit import service as audit
-from lims.audit.models import GENESIS_HASH, AuditEvent
+from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
 from lims.audit.service import BreakKind, ReasonRequired
 from lims.db import create_engine_for
 from lims.identity import service as identity
@@ -140,15 +140,16 @@ def test_direct_sql_update_or_delete_of_audit_rows_fails(db_session, connection,
     assert db_session.scalar(select(func.count()).select_from(AuditEvent)) > 0
 
 
-@pytest.mark.parametrize(("column", "value"), [("user_name", "Somebody Else"), ("reason", "edited"),
-                                               ("recorded_at", MOMENT), ("prev_hash", GENESIS_HASH)])
+@pytest.mark.parametrize(("column", "value"), [("action", "delete"), ("entity_id", "999"), ("user_id", 99),
+                                               ("recorded_at", MOMENT)])
 def test_the_fields_of_an_event_cannot_be_set_apart_from_its_payload(db_session, connection, create_organization,
                                                                     column, value):
     create_organization()
     db_session.flush()
     drop_append_only_triggers(connection)
     savepoint = connection.begin_nested()
-    # The database derives them from the payload the hash covers, and refuses any other value.
+    # The database derives the fields the trail is searched by from the payload the hash covers, and refuses
+    # any other value; the others have no column of their own.
     with pytest.raises(DatabaseError, match="generated column|can only be updated to DEFAULT"):
         connection.execute(update(AuditEvent).where(AuditEvent.sequence == 1).values({column: value}))
     savepoint.rollback()
@@ -177,21 +178,21 @@ def test_a_missing_event_is_reported_as_a_gap(db_session, connection, create_org
     assert (verification.first_break.sequence, verification.first_break.kind) == (2, BreakKind.GAP)
 
 
-def _relink_whole_chain(connection, *, from_sequence: int) -> None:
+def _relink_whole_chain(db_session, connection, *, from_sequence: int) -> None:
     """What someone with database rights would do: alter an event and recompute every later hash."""
-    rows = connection.execute(select(AuditEvent.__table__).order_by(AuditEvent.sequence)).all()
     previous = GENESIS_HASH
-    for row in rows:
-        fields = dict(row._mapping)
-        if row.sequence >= from_sequence:
-            if row.sequence == from_sequence:
+    for event in db_session.scalars(select(AuditEvent).order_by(AuditEvent.sequence)).all():
+        if event.sequence >= from_sequence:
+            fields = dict(zip(HASHED_FIELDS, event.fields, strict=True))
+            if event.sequence == from_sequence:
                 fields["reason"] = "history rewritten"
             fields["prev_hash"] = previous
             payload = audit.canonical_payload(fields)
-            fields["hash"] = audit.event_hash(payload)
-            connection.execute(update(AuditEvent).where(AuditEvent.sequence == row.sequence)
-                               .values(payload=payload, hash=fields["hash"]))
-        previous = fields["hash"]
+            connection.execute(update(AuditEvent).where(AuditEvent.sequence == event.sequence)
+                               .values(payload=payload, hash=audit.event_hash(payload)))
+            previous = audit.event_hash(payload)
+        else:
+            previous = event.hash
 
 
 def test_a_relinked_chain_is_caught_by_the_checkpoint(db_session, connection, create_organization, tmp_path):
@@ -202,7 +203,7 @@ def test_a_relinked_chain_is_caught_by_the_checkpoint(db_session, connection, cr
     checkpoint = audit.write_checkpoint(connection, checkpoint_file)
     assert audit.latest_checkpoint(checkpoint_file) == checkpoint
     drop_append_only_triggers(connection)
-    _relink_whole_chain(connection, from_sequence=2)
+    _relink_whole_chain(db_session, connection, from_sequence=2)
     assert audit.verify_chain(connection, checkpoint=None).intact, "without an anchor the rewrite goes unseen"
     verification = audit.verify_chain(connection, checkpoint=audit.latest_checkpoint(checkpoint_file))
     assert verification.first_break.kind == BreakKind.CHECKPOINT_MISMATCH
@@ -341,3 +342,16 @@ def test_an_intact_chain_is_verified_in_bulk_without_walking_it_event_by_event(d
     monkeypatch.setattr(audit, "_first_break", walk)
     verification = audit.verify_chain(connection, checkpoint=checkpoint, batch_size=3)
     assert verification.intact and verification.events_checked == checkpoint.sequence + 1
+
+
+@pytest.mark.parametrize("searched", ['said "stop"', "back\\slash", "CR-2291", "Quinn Okafor", "µl", "100%_sure"])
+def test_the_text_filter_finds_text_in_the_reason_the_changes_or_the_name(db_session, create_organization, searched):
+    organization = create_organization(name="Helix")
+    audit.act_as(db_session, audit.Actor(42, "Quinn Okafor"))
+    with audit.reason_for_change(db_session, "Client request CR-2291 (5 µL samples, 100%_sure)"):
+        organization.name = 'Helix, who said "stop" and back\\slash'
+    db_session.flush()
+    found = audit.search_events(db_session, audit.EventFilter(text=searched), limit=10).events
+    assert [(event.action, event.entity_id) for event in found] == [("update", str(organization.id))]
+    for not_there in ("nothing like this", "100%sure", "100__sure"):  # % and _ match only themselves
+        assert audit.search_events(db_session, audit.EventFilter(text=not_there), limit=10).events == []
