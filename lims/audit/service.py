@@ -178,7 +178,8 @@ def append(
     _defer_insert(connection, {"sequence": sequence, "payload": row["payload"], "hash": row["hash"]})
     connection.info[_HEAD] = (sequence, row["hash"])
     if logger.isEnabledFor(logging.INFO):
-        logger.info(canonical_json(stable_value_map(row)), extra={"audit_event": row})
+        fields = {field: row[field] for field in (*HASHED_FIELDS, "hash")}
+        logger.info(canonical_json(stable_value_map(fields)), extra={"audit_event": fields})
     return row
 
 

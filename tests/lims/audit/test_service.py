@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -355,3 +356,12 @@ def test_the_text_filter_finds_text_in_the_reason_the_changes_or_the_name(db_ses
     assert [(event.action, event.entity_id) for event in found] == [("update", str(organization.id))]
     for not_there in ("nothing like this", "100%sure", "100__sure"):  # % and _ match only themselves
         assert audit.search_events(db_session, audit.EventFilter(text=not_there), limit=10).events == []
+
+
+def test_each_event_is_also_logged_as_one_line_of_its_fields(db_session, caplog):
+    with caplog.at_level(logging.INFO, logger="lims.audit"):
+        stored = audit.record(db_session, "export.csv", details={"rows": 3}, reason="Inspection request")
+    (line,) = [entry for entry in caplog.records if entry.name == "lims.audit"]
+    logged = json.loads(line.getMessage())
+    assert logged == {**{field: audit.stable_value(stored[field]) for field in HASHED_FIELDS}, "hash": stored["hash"]}
+    assert line.audit_event["hash"] == stored["hash"] and "payload" not in logged
