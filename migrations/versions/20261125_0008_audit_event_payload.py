@@ -13,6 +13,7 @@ Create Date: 2026-11-25 03:05:00
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from datetime import timezone
 
@@ -119,11 +120,17 @@ def upgrade() -> None:
     )
     previous = sa.table(_PREVIOUS_TABLE, sa.column("hash"), sa.column("recorded_at", sa.DateTime(timezone=True)),
                         *(sa.column(field) for field in _FIELDS if field != "recorded_at"))
+    total = bind.execute(sa.select(sa.func.count()).select_from(previous)).scalar_one()
     copied = bind.execute(sa.select(previous).order_by(previous.c.sequence)
                           .execution_options(yield_per=_COPIED_PER_INSERT))
+    done = 0
     for chunk in copied.partitions():
         bind.execute(sa.insert(events), [{"sequence": event.sequence, "payload": _payload(event), "hash": event.hash}
                                           for event in chunk])
+        done += len(chunk)
+        if total > _COPIED_PER_INSERT:  # a trail that takes a while: say how far the copy is
+            print(f"\raudit events carried over: {done:,}/{total:,}", end="" if done < total else "\n",
+                  file=sys.stderr)
     op.drop_table(_PREVIOUS_TABLE)
     _finish_table()
 
