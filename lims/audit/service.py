@@ -155,7 +155,10 @@ def append(
     changes: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> dict[str, Any]:
-    """Append one event to the chain in the session's transaction; return the stored row."""
+    """Append one event to the chain in the session's transaction; return the stored row.
+
+    ``changes`` holds values already made stable (``stable_value``), as the flush hooks and ``record`` make them.
+    """
     actor = current_actor(session)
     connection = session.connection()
     sequence, prev_hash = _reserve_next(connection)
@@ -167,7 +170,7 @@ def append(
         "action": action,
         "entity_type": entity_type,
         "entity_id": None if entity_id is None else str(entity_id),
-        "changes": None if changes is None else canonical_json(stable_value_map(changes)),
+        "changes": None if changes is None else canonical_json(changes),
         "reason": reason if reason is not None else session.info.get(_REASON),
         "request_id": actor.request_id,
         "client_address": actor.client_address,
@@ -217,7 +220,8 @@ def record(session: Session, action: str, *, entity: Any = None, details: dict[s
            reason: str | None = None) -> dict[str, Any]:
     """Audit an event that is not a record change (a login, an export, a refusal)."""
     entity_type, entity_id = (entity_key(entity) if entity is not None else (None, None))
-    return append(session, action, entity_type=entity_type, entity_id=entity_id, changes=details, reason=reason)
+    return append(session, action, entity_type=entity_type, entity_id=entity_id,
+                  changes=None if details is None else stable_value_map(details), reason=reason)
 
 
 def entity_key(instance: Any) -> tuple[str, str]:
