@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with audit.chains_shared_between_benchmarks():
         for benchmark in selected:
+            # What the one before left for the collector would otherwise be collected, at length, inside this one's
+            # timings: a run of all of them would give other figures than each run alone.
+            gc.collect()
             benchmark.run(options.size or benchmark.default_size)
     return 0
 
