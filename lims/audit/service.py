@@ -397,13 +397,13 @@ _BATCHES_READ_AHEAD = 2
 #: Either engine's string aggregate keeps the order of the sorted subquery; were it ever not to, the batch would
 #: fail the bulk check and be walked event by event, which reports only real breaks.
 _READ_BATCH = """
-SELECT count(*) AS events, max(sequence) AS last_sequence, {aggregate}(payload, char(10)) AS payloads,
+SELECT count(*) AS events, max(sequence) AS last_sequence, {aggregate}(payload, {line_break}) AS payloads,
        {aggregate}(',"' || hash || '"]', '') AS framed_hashes
 FROM (SELECT sequence, payload, hash FROM audit_event WHERE sequence > :after ORDER BY sequence LIMIT :size) batch
 """
 _READ_BATCH_ON = {
-    "postgresql": text(_READ_BATCH.format(aggregate="string_agg").replace("char(10)", "chr(10)")),
-    "sqlite": text(_READ_BATCH.format(aggregate="group_concat")),
+    "postgresql": text(_READ_BATCH.format(aggregate="string_agg", line_break="chr(10)")),
+    "sqlite": text(_READ_BATCH.format(aggregate="group_concat", line_break="char(10)")),
 }
 _FRAME = len(',"' + GENESIS_HASH + '"]')
 
