@@ -189,9 +189,9 @@ def _relink_whole_chain(db_session, connection, *, from_sequence: int) -> None:
                 fields["reason"] = "history rewritten"
             fields["prev_hash"] = previous
             payload = audit.canonical_payload(fields)
-            connection.execute(update(AuditEvent).where(AuditEvent.sequence == event.sequence)
-                               .values(payload=payload, hash=audit.event_hash(payload)))
             previous = audit.event_hash(payload)
+            connection.execute(update(AuditEvent).where(AuditEvent.sequence == event.sequence)
+                               .values(payload=payload, hash=previous))
         else:
             previous = event.hash
 
