@@ -341,8 +341,10 @@ def test_an_intact_chain_is_verified_in_bulk_without_walking_it_event_by_event(d
         raise AssertionError("an intact batch was walked event by event")
 
     monkeypatch.setattr(audit, "_first_break", walk)
-    verification = audit.verify_chain(connection, checkpoint=checkpoint, batch_size=3)
+    progress: list[int] = []
+    verification = audit.verify_chain(connection, checkpoint=checkpoint, batch_size=3, progress=progress.append)
     assert verification.intact and verification.events_checked == checkpoint.sequence + 1
+    assert sum(progress) == verification.events_checked and max(progress) == 3
 
 
 @pytest.mark.parametrize("searched", ['said "stop"', "back\\slash", "CR-2291", "Quinn Okafor", "µl", "100%_sure"])
