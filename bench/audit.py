@@ -265,7 +265,7 @@ def _create_organizations(engine: Engine, count: int) -> list[int]:
 @contextmanager
 def _audit_hooks_detached() -> Iterator[None]:
     """Flush without the hooks that require reasons and append audit events, as if nothing were controlled."""
-    hooks = [("before_flush", audit._require_reasons), ("after_flush", audit._audit_flushed_changes)]
+    hooks = [("before_flush", audit._refuse_deletes_and_require_reasons), ("after_flush", audit._audit_flushed_changes)]
     for name, hook in hooks:
         event.remove(Session, name, hook)
     try:
@@ -299,7 +299,7 @@ def run_verify(events: int) -> None:
         hashing_seconds = _bare_hashing_seconds(chain.engine)
         with chain.engine.connect() as connection:
             started = time.perf_counter()
-            verification = audit.verify_chain(connection, checkpoint=None)
+            verification = audit.verify_chain(connection)
             verify_seconds = time.perf_counter() - started
 
     if not verification.intact or verification.events_checked != events:

@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def _finish(response: Any) -> Any:
+        access.audit_refusal_by_a_rule(response.status_code)
         db.finish_request_session(response.status_code)
         _set_security_headers(app, response)
         if "request_id" in g:

@@ -16,9 +16,9 @@ from flask_wtf.csrf import CSRFProtect
 
 from lims import clock
 from lims.audit import service as audit
-from lims.db import get_session, keep_changes_despite_refusal
+from lims.db import changes_kept_despite_refusal, get_session, keep_changes_despite_refusal
 from lims.identity.models import STAFF_ROLES, ApiToken, RoleName
-from lims.web import refuse
+from lims.web import REFUSAL_MESSAGE, refuse
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -88,10 +88,29 @@ def _act_as(user_id: int | None, name: str) -> None:
     audit.act_as(get_session(), audit.Actor(user_id, name, g.request_id, request.remote_addr))
 
 
+def _refusal_details() -> dict[str, str]:
+    return {"method": request.method, "path": request.path[:500]}
+
+
 def _refuse_audited(status: int, message: str, action: str = "access.refused") -> Any:
-    audit.record(get_session(), action, details={"method": request.method, "path": request.path[:500]})
+    audit.record(get_session(), action, details=_refusal_details())
     keep_changes_despite_refusal()
     return refuse(status, message)
+
+
+def audit_refusal_by_a_rule(status_code: int) -> None:
+    """Record a 403 that a domain rule answered (the route check records its own), after undoing what it changed.
+
+    Rules deeper than the route, such as who may sign what, refuse accesses too; the request's own
+    changes must not survive the refusal, but the refusal must.
+    """
+    if status_code != 403 or changes_kept_despite_refusal():
+        return
+    db_session = get_session()
+    db_session.rollback()
+    audit.record(db_session, "access.refused",
+                 details={**_refusal_details(), "refusal": str(g.get(REFUSAL_MESSAGE, ""))[:500]})
+    keep_changes_despite_refusal()
 
 
 def enforce_access() -> Any:
@@ -136,6 +155,9 @@ def _session_still_active() -> bool:
     now = clock.now().timestamp()
     last_seen = session.get("last_seen")
     if last_seen is None or now - last_seen > current_app.config["SESSION_IDLE_MINUTES"] * 60:
+        _act_as(current_user.id, current_user.full_name)
+        audit.record(get_session(), "logout", entity=current_user,
+                     details={"cause": f"idle for more than {current_app.config['SESSION_IDLE_MINUTES']} minutes"})
         logout_user()
         session.clear()
         return False

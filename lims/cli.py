@@ -167,10 +167,11 @@ def audit_verify() -> None:
     path = current_app.config["AUDIT_CHECKPOINT_PATH"]
     with unit_of_work() as session:
         connection = session.connection()
-        checkpoint = audit.latest_checkpoint(path)
+        checkpoints = audit.read_checkpoints(path)
         with click.progressbar(length=audit.count_events(connection), label="Verifying audit events",
                                file=sys.stderr) as bar:
-            verification = audit.verify_chain(connection, checkpoint=checkpoint, progress=bar.update)
+            verification = audit.verify_chain(connection, checkpoints=checkpoints, progress=bar.update)
+        audit.record(session, "audit.verified", details={"result": verification.summary()})
     if not verification.intact:
         raise click.ClickException(verification.summary())
     click.echo(verification.summary())

@@ -148,6 +148,10 @@ def keep_changes_despite_refusal() -> None:
     g.keep_changes_on_refusal = True
 
 
+def changes_kept_despite_refusal() -> bool:
+    return bool(g.get("keep_changes_on_refusal"))
+
+
 def finish_request_session(status_code: int) -> None:
     """Commit a successful request's work; roll back a refused one."""
     db_session: Session | None = g.pop("db_session", None)

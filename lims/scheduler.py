@@ -36,15 +36,23 @@ class ScheduledCheck:
 
 
 def anchor_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
-    """Write the chain's head to the checkpoint file, so a rewrite of the whole table shows."""
-    checkpoint = audit.write_checkpoint(session.connection(), config["AUDIT_CHECKPOINT_PATH"])
+    """Write the chain's head to the checkpoint file, so a rewrite of the whole table shows.
+
+    A refusal (the chain disagrees with an earlier checkpoint) is logged as an error and audited.
+    """
+    try:
+        checkpoint = audit.write_checkpoint(session.connection(), config["AUDIT_CHECKPOINT_PATH"])
+    except audit.AnchorRefused as refusal:
+        audit.record(session, "audit.anchor_refused", details={"result": refusal.message})
+        logger.error("The audit chain was not anchored: %s", refusal.message)
+        return refusal.message
     return f"event {checkpoint.sequence} ({checkpoint.hash[:12]}…) anchored in {config['AUDIT_CHECKPOINT_PATH']}"
 
 
 def verify_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
-    """Recompute the whole chain against the last checkpoint; a break is logged as an error and audited."""
+    """Recompute the whole chain against every checkpoint; a break is logged as an error and audited."""
     verification = audit.verify_chain(session.connection(),
-                                      checkpoint=audit.latest_checkpoint(config["AUDIT_CHECKPOINT_PATH"]))
+                                      checkpoints=audit.read_checkpoints(config["AUDIT_CHECKPOINT_PATH"]))
     audit.record(session, "audit.verified", details={"result": verification.summary()})
     if not verification.intact:
         logger.error("The audit trail is not intact: %s", verification.summary())
@@ -56,7 +64,7 @@ def scheduled_checks(config: Mapping[str, Any]) -> list[ScheduledCheck]:
     return [
         ScheduledCheck("audit-checkpoint", "Anchor the audit chain's head outside the database",
                        IntervalTrigger(minutes=config["AUDIT_CHECKPOINT_MINUTES"]), anchor_audit_chain),
-        ScheduledCheck("audit-verify", "Verify the whole audit chain against the last checkpoint",
+        ScheduledCheck("audit-verify", "Verify the whole audit chain against every checkpoint",
                        CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(config["DISPLAY_TIMEZONE"])),
                        verify_audit_chain),
     ]

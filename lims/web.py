@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, render_template, request
+from flask import g, jsonify, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.datastructures import MultiDict
 
@@ -84,8 +84,13 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+#: Where a refusal's message waits for the audit event that records it (see lims.access).
+REFUSAL_MESSAGE = "refusal_message"
+
+
 def refuse(status: int, message: str, errors: dict[str, list[str]] | None = None) -> Any:
     """Answer with an error: JSON under /api/, an HTML page elsewhere."""
+    g.setdefault(REFUSAL_MESSAGE, message)
     if wants_json():
         body: dict[str, Any] = {"error": message}
         if errors:
@@ -101,6 +106,8 @@ def refuse(status: int, message: str, errors: dict[str, list[str]] | None = None
 def render_form_error(template: str, error: ValidationError | LimsError, **context: Any) -> Any:
     """Show a form again with the messages of ``error`` next to its fields."""
     context.setdefault("form", request.form)
+    if isinstance(error, LimsError):
+        g.setdefault(REFUSAL_MESSAGE, error.message)
     return render_template(template, errors=field_errors(error), **context), error_status(error)
 
 

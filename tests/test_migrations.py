@@ -85,7 +85,7 @@ def test_audit_events_written_before_revision_0008_keep_their_chain_and_fields(f
             before = stored_events(connection)
         with engine.begin() as connection:
             schema.upgrade(connection)
-            verification = audit.verify_chain(connection, checkpoint=None)
+            verification = audit.verify_chain(connection)
             assert verification.intact and verification.events_checked == len(texts)
             with Session(bind=connection) as session:
                 migrated = session.scalars(sa.select(AuditEvent).order_by(AuditEvent.sequence)).all()

@@ -6,9 +6,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
-from sqlalchemy import BigInteger, CheckConstraint, Computed, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Computed, Index, String, Text, event
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 from sqlalchemy.sql.expression import ColumnElement
 
 from lims.db import Base
@@ -29,6 +29,15 @@ class Controlled:
 
     audit_system_fields: ClassVar[frozenset[str]] = frozenset()
     audit_redacted_fields: ClassVar[frozenset[str]] = frozenset()
+
+
+@event.listens_for(Mapper, "before_mapper_configured")
+def _load_old_values_of_controlled_columns(mapper: Mapper[Any], class_: type) -> None:
+    # An attribute that was expired (after a commit or rollback) or deferred has no old value in memory when it is
+    # set; the audit event must still carry the exact old value, so setting it loads the old one first.
+    if issubclass(class_, Controlled):
+        for column_property in mapper.column_attrs:
+            column_property.active_history = True
 
 
 #: The fields an event's hash covers, in the order its payload lists them.

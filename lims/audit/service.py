@@ -9,7 +9,8 @@ import json
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -27,7 +28,7 @@ from sqlalchemy.orm.attributes import History
 from lims import clock
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent, Controlled
 from lims.db import Base
-from lims.errors import InvalidInput
+from lims.errors import Conflict, InvalidInput
 
 logger = logging.getLogger("lims.audit")
 
@@ -39,6 +40,10 @@ _PENDING = "lims.audit.pending"
 CHAIN_LOCK_KEY = 0x4C494D5341554454
 _EVENT_TABLE = AuditEvent.__table__
 REDACTED = "[redacted]"
+
+
+class DeletionRefused(Conflict):
+    """Regulated records are never hard-deleted; deletion is a status change with a reason."""
 
 
 class ReasonRequired(InvalidInput):
@@ -75,10 +80,12 @@ def attribute_to(session: Session, user_id: int, name: str) -> None:
 
 @contextmanager
 def reason_for_change(session: Session, reason: str | None) -> Iterator[None]:
-    """Make ``reason`` the recorded reason of the changes made inside the block."""
+    """Make ``reason`` the recorded reason of the changes made inside the block, and of no change made before it."""
     stated = (reason or "").strip()
     if not stated:
         raise ReasonRequired()
+    # Changes still pending from before the block are flushed without this reason, or refused for want of one.
+    session.flush()
     previous = session.info.get(_REASON)
     session.info[_REASON] = stated
     try:
@@ -272,23 +279,14 @@ def _column_changes(instance: Controlled, *, include_unchanged: bool) -> dict[st
     return changes
 
 
-def _snapshot(instance: Controlled) -> dict[str, list[Any]]:
-    state = inspect(instance)
-    return {
-        attribute.key: [stable_value(REDACTED if attribute.key in instance.audit_redacted_fields
-                                     else state.dict.get(attribute.key)), None]
-        for attribute in state.mapper.column_attrs
-        if attribute.key not in instance.audit_system_fields
-    }
-
-
 @event.listens_for(Session, "before_flush")
-def _require_reasons(session: Session, _context: UOWTransaction, _instances: Any) -> None:
-    if session.info.get(_REASON):
-        return
+def _refuse_deletes_and_require_reasons(session: Session, _context: UOWTransaction, _instances: Any) -> None:
     for instance in session.deleted:
         if isinstance(instance, Controlled):
-            raise ReasonRequired(f"Give the reason for deleting this {instance.__tablename__.replace('_', ' ')}.")
+            raise DeletionRefused(f"This {instance.__tablename__.replace('_', ' ')} is a regulated record and is never "
+                                  "deleted: retire, cancel or void it with a reason instead.")
+    if session.info.get(_REASON):
+        return
     for instance in session.dirty:
         if isinstance(instance, Controlled) and _column_changes(instance, include_unchanged=False):
             raise ReasonRequired(f"Give the reason for changing this {instance.__tablename__.replace('_', ' ')}.")
@@ -307,10 +305,6 @@ def _audit_flushed_changes(session: Session, _context: UOWTransaction) -> None:
             if changes:
                 entity_type, entity_id = entity_key(instance)
                 append(session, "update", entity_type=entity_type, entity_id=entity_id, changes=changes)
-    for instance in list(session.deleted):
-        if isinstance(instance, Controlled):
-            entity_type, entity_id = entity_key(instance)
-            append(session, "delete", entity_type=entity_type, entity_id=entity_id, changes=_snapshot(instance))
 
 
 @event.listens_for(Engine, "begin")
@@ -361,12 +355,45 @@ class Checkpoint:
     written_at: datetime
 
 
+class _Anchors:
+    """The hashes the checkpoints recorded, by sequence: every one must still hold, not only the latest.
+
+    Each checkpoint anchors the head as it then was; were only the latest compared, a chain rewritten
+    before it was written would pass as anchored.
+    """
+
+    def __init__(self, checkpoints: Sequence[Checkpoint]) -> None:
+        self._recorded: dict[int, list[Checkpoint]] = {}
+        # A checkpoint of an empty chain (sequence 0) anchors no event.
+        for checkpoint in checkpoints:
+            if checkpoint.sequence > 0:
+                self._recorded.setdefault(checkpoint.sequence, []).append(checkpoint)
+        #: the anchored events' sequences, ascending
+        self.sequences = sorted(self._recorded)
+
+    def disagreeing(self, sequence: int, hash_value: str) -> Checkpoint | None:
+        """The first checkpoint that recorded another hash for event ``sequence``, if any."""
+        return next((checkpoint for checkpoint in self._recorded.get(sequence, ()) if checkpoint.hash != hash_value),
+                    None)
+
+    def between(self, after: int, last: int) -> list[int]:
+        """The anchored sequences in ``after`` < sequence <= ``last``."""
+        return self.sequences[bisect_right(self.sequences, after):bisect_right(self.sequences, last)]
+
+    def beyond(self, head_sequence: int) -> Checkpoint | None:
+        """The checkpoint of the furthest event past ``head_sequence``, if one recorded such an event."""
+        if not self.sequences or self.sequences[-1] <= head_sequence:
+            return None
+        return self._recorded[self.sequences[-1]][0]
+
+
 @dataclass(frozen=True)
 class Verification:
     events_checked: int
     head_sequence: int
     head_hash: str
-    checkpoint: Checkpoint | None
+    #: every checkpoint the chain was compared with, in the order they were written
+    checkpoints: tuple[Checkpoint, ...]
     first_break: ChainBreak | None
 
     @property
@@ -377,9 +404,13 @@ class Verification:
         if self.first_break is not None:
             return (f"Audit trail broken at event {self.first_break.sequence}: "
                     f"{self.first_break.kind.value} ({self.first_break.detail}).")
-        anchored = (f"; matches the checkpoint of event {self.checkpoint.sequence} "
-                    f"written {self.checkpoint.written_at.isoformat(timespec='seconds')}"
-                    if self.checkpoint else "; no checkpoint written yet")
+        if not self.checkpoints:
+            anchored = "; no checkpoint written yet"
+        else:
+            latest = self.checkpoints[-1]
+            compared = "the checkpoint" if len(self.checkpoints) == 1 else f"all {len(self.checkpoints)} checkpoints"
+            anchored = (f"; matches {compared}, the latest of event {latest.sequence} "
+                        f"written {latest.written_at.isoformat(timespec='seconds')}")
         return f"Audit trail intact: {self.events_checked} events, head {self.head_sequence} {self.head_hash[:16]}…{anchored}."
 
 
@@ -435,8 +466,8 @@ def _read_batches(connection: Connection, batch_size: int) -> Iterator[_Batch]:
         after = row.last_sequence
 
 
-def _batch_holds(batch: _Batch, previous_hash: str, checkpoint: Checkpoint | None) -> bool:
-    """Whether every event of the batch is in its place, linked, unaltered and as the checkpoint recorded it.
+def _batch_holds(batch: _Batch, previous_hash: str, anchors: _Anchors) -> bool:
+    """Whether every event of the batch is in its place, linked, unaltered and as the checkpoints recorded it.
 
     Checked in bulk, which keeps pace with bare hashing; a batch that fails is walked event by event
     (``_first_break``) to find what is wrong and where.
@@ -453,48 +484,50 @@ def _batch_holds(batch: _Batch, previous_hash: str, checkpoint: Checkpoint | Non
     sha256 = hashlib.sha256
     if ',"' + '"],"'.join([sha256(payload).hexdigest() for payload in payloads]) + '"]' != batch.framed_hashes:
         return False
-    return checkpoint is None or not batch.after < checkpoint.sequence <= batch.last_sequence or (
-        batch.hash_at(checkpoint.sequence) == checkpoint.hash)
+    return not any(anchors.disagreeing(sequence, batch.hash_at(sequence))
+                   for sequence in anchors.between(batch.after, batch.last_sequence))
 
 
 def verify_chain(
     connection: Connection,
     *,
-    checkpoint: Checkpoint | None,
+    checkpoints: Sequence[Checkpoint] = (),
     progress: Callable[[int], None] | None = None,
     batch_size: int = VERIFY_BATCH,
 ) -> Verification:
-    """Recompute every hash and link in order; report the first break, if any.
+    """Recompute every hash and link in order, compare the chain with every checkpoint; report the first break.
 
     While batches are hashed here, the database reads the next ones on the other core.
     """
+    checkpoints = tuple(checkpoints)
+    anchors = _Anchors(checkpoints)
     checked, previous_hash = 0, GENESIS_HASH
     in_flight: deque[tuple[_Batch, str, Future[bool]]] = deque()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as hasher:
         for batch in chain(_read_batches(connection, batch_size), [None]):
             if batch is not None:
-                in_flight.append((batch, previous_hash, hasher.submit(_batch_holds, batch, previous_hash, checkpoint)))
+                in_flight.append((batch, previous_hash, hasher.submit(_batch_holds, batch, previous_hash, anchors)))
                 previous_hash = batch.last_hash
             while in_flight and (batch is None or len(in_flight) > _BATCHES_READ_AHEAD):
                 checked_batch, hash_before, holds = in_flight.popleft()
                 if not holds.result():
-                    first_break = _first_break(connection, checked_batch, hash_before, checkpoint)
+                    first_break = _first_break(connection, checked_batch, hash_before, checkpoints, anchors)
                     if first_break is not None:
                         hasher.shutdown(cancel_futures=True)
                         return first_break
                 checked += checked_batch.events
                 if progress is not None:
                     progress(checked_batch.events)
-    return Verification(checked, checked, previous_hash, checkpoint,
-                        _checkpoint_beyond_head(checkpoint, checked + 1))
+    return Verification(checked, checked, previous_hash, checkpoints, _checkpoint_beyond_head(anchors, checked))
 
 
-def _checkpoint_beyond_head(checkpoint: Checkpoint | None, next_sequence: int) -> ChainBreak | None:
-    if checkpoint is not None and checkpoint.sequence >= next_sequence:
-        return ChainBreak(next_sequence, BreakKind.CHECKPOINT_MISMATCH,
-                          f"the chain ends at event {next_sequence - 1} but a checkpoint "
-                          f"recorded event {checkpoint.sequence}")
-    return None
+def _checkpoint_beyond_head(anchors: _Anchors, head_sequence: int) -> ChainBreak | None:
+    checkpoint = anchors.beyond(head_sequence)
+    if checkpoint is None:
+        return None
+    return ChainBreak(head_sequence + 1, BreakKind.CHECKPOINT_MISMATCH,
+                      f"the chain ends at event {head_sequence} but the checkpoint written "
+                      f"{checkpoint.written_at.isoformat(timespec='seconds')} recorded event {checkpoint.sequence}")
 
 
 def _break_at(sequence: int, position: int, *, link_holds: bool, hash_holds: bool) -> ChainBreak:
@@ -507,11 +540,11 @@ def _break_at(sequence: int, position: int, *, link_holds: bool, hash_holds: boo
         return ChainBreak(sequence, BreakKind.HASH_MISMATCH,
                           "its content does not match its hash: it was altered after it was written")
     return ChainBreak(sequence, BreakKind.CHECKPOINT_MISMATCH,
-                      "the chain was rewritten since the checkpoint recorded this event")
+                      "the chain was rewritten since a checkpoint recorded this event")
 
 
 def _first_break(connection: Connection, batch: _Batch, previous_hash: str,
-                 checkpoint: Checkpoint | None) -> Verification | None:
+                 checkpoints: tuple[Checkpoint, ...], anchors: _Anchors) -> Verification | None:
     """Walk a batch that failed the bulk check event by event; the verification up to its first break, if any."""
     position, head_hash = batch.after + 1, previous_hash
     rows = connection.execute(
@@ -522,16 +555,27 @@ def _first_break(connection: Connection, batch: _Batch, previous_hash: str,
         # Exactly "its last item is head_hash", as the database holds payloads to valid JSON.
         link_holds = row.payload.endswith(f',"{head_hash}"]')
         hash_holds = event_hash(row.payload) == row.hash
-        if row.sequence != position or not link_holds or not hash_holds or (
-                checkpoint is not None and row.sequence == checkpoint.sequence and row.hash != checkpoint.hash):
-            return Verification(position - 1, position - 1, head_hash, checkpoint,
+        if row.sequence != position or not link_holds or not hash_holds or anchors.disagreeing(row.sequence, row.hash):
+            return Verification(position - 1, position - 1, head_hash, checkpoints,
                                 _break_at(row.sequence, position, link_holds=link_holds, hash_holds=hash_holds))
         position, head_hash = position + 1, row.hash
     return None
 
 
+class AnchorRefused(Conflict):
+    """The chain no longer holds what an earlier checkpoint recorded: anchoring it now would vouch for a rewrite."""
+
+
+#: Anchored sequences looked up in one statement when a new checkpoint is written.
+_ANCHOR_LOOKUP = 1000
+
+
 def write_checkpoint(connection: Connection, path: Path) -> Checkpoint:
-    """Append the chain's current head to the checkpoint file outside the database."""
+    """Append the chain's current head to the checkpoint file outside the database.
+
+    Refused while any earlier checkpoint disagrees with the chain: the new one would anchor the rewrite.
+    """
+    _refuse_if_rewritten(connection, read_checkpoints(path))
     head = connection.execute(
         select(AuditEvent.sequence, AuditEvent.hash).order_by(AuditEvent.sequence.desc()).limit(1)
     ).first()
@@ -546,18 +590,38 @@ def write_checkpoint(connection: Connection, path: Path) -> Checkpoint:
     return checkpoint
 
 
-def latest_checkpoint(path: Path) -> Checkpoint | None:
-    """Return the last checkpoint written to ``path``, or None if there is none."""
+def _refuse_if_rewritten(connection: Connection, checkpoints: Sequence[Checkpoint]) -> None:
+    anchors = _Anchors(checkpoints)
+    for start in range(0, len(anchors.sequences), _ANCHOR_LOOKUP):
+        wanted = anchors.sequences[start:start + _ANCHOR_LOOKUP]
+        held = dict(connection.execute(select(AuditEvent.sequence, AuditEvent.hash)
+                                       .where(AuditEvent.sequence.in_(wanted))).all())
+        for sequence in wanted:
+            # A missing event disagrees with every hash recorded for it.
+            checkpoint = anchors.disagreeing(sequence, held.get(sequence, ""))
+            if checkpoint is not None:
+                now = "no longer has the hash it recorded" if sequence in held else "is missing"
+                raise AnchorRefused(
+                    f"No checkpoint written: event {sequence}, anchored by the checkpoint written "
+                    f"{checkpoint.written_at.isoformat(timespec='seconds')}, {now}. "
+                    "Run `lims audit verify` and investigate before anchoring the chain again.")
+
+
+def read_checkpoints(path: Path) -> list[Checkpoint]:
+    """Every checkpoint written to ``path``, oldest first; none if the file does not exist yet."""
     if not path.exists():
-        return None
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not lines:
-        return None
-    try:
-        data = json.loads(lines[-1])
-        return Checkpoint(int(data["sequence"]), str(data["hash"]), datetime.fromisoformat(data["written_at"]))
-    except (ValueError, KeyError, TypeError) as error:
-        raise InvalidInput(f"The last line of the checkpoint file {path} is not a checkpoint: {error}") from error
+        return []
+    checkpoints = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            checkpoints.append(Checkpoint(int(data["sequence"]), str(data["hash"]),
+                                          datetime.fromisoformat(data["written_at"])))
+        except (ValueError, KeyError, TypeError) as error:
+            raise InvalidInput(f"Line {number} of the checkpoint file {path} is not a checkpoint: {error}") from error
+    return checkpoints
 
 
 # Reading the trail
@@ -654,7 +718,7 @@ def describe_changes(event_row: AuditEvent) -> list[tuple[str, Any, Any]]:
     if not event_row.changes:
         return []
     data = json.loads(event_row.changes)
-    if event_row.action in {"create", "update", "delete"}:
+    if event_row.action in {"create", "update"}:
         return [(field, values[0], values[1]) for field, values in data.items()]
     return [(field, None, value) for field, value in data.items()]
 

@@ -21,9 +21,10 @@ blueprint = Blueprint("audit", __name__, template_folder="templates")
 
 REVIEWERS = frozenset({RoleName.QA, RoleName.ADMIN})
 KNOWN_ACTIONS = (
-    "create", "update", "delete", "login.success", "login.wrong_password", "login.unknown_user", "login.locked",
+    "create", "update", "login.success", "login.wrong_password", "login.unknown_user", "login.locked",
     "login.deactivated", "login.lockout", "logout", "user.unlocked", "access.refused", "api.token_refused",
-    "audit.exported", "audit.verified",
+    "signature.applied", "report.generated", "export.certificate", "export.odm", "audit.exported", "audit.verified",
+    "audit.anchor_refused",
 )
 
 
@@ -95,11 +96,13 @@ def export() -> Any:
 @blueprint.route("/audit/integrity", methods=["GET", "POST"])
 @allow(REVIEWERS)
 def integrity() -> Any:
-    path = current_app.config["AUDIT_CHECKPOINT_PATH"]
-    checkpoint = audit.latest_checkpoint(path)
+    checkpoints = audit.read_checkpoints(current_app.config["AUDIT_CHECKPOINT_PATH"])
+    latest = checkpoints[-1] if checkpoints else None
     if request.method == "GET":
-        return render_template("audit/integrity.html", verification=None, checkpoint=checkpoint)
+        return render_template("audit/integrity.html", verification=None, checkpoint=latest,
+                               checkpoints_written=len(checkpoints))
     session = get_session()
-    verification = audit.verify_chain(session.connection(), checkpoint=checkpoint)
+    verification = audit.verify_chain(session.connection(), checkpoints=checkpoints)
     audit.record(session, "audit.verified", details={"result": verification.summary()})
-    return render_template("audit/integrity.html", verification=verification, checkpoint=checkpoint)
+    return render_template("audit/integrity.html", verification=verification, checkpoint=latest,
+                           checkpoints_written=len(checkpoints))

@@ -1,11 +1,18 @@
 """Deny by default: every route declares who may use it, and anyone else is refused."""
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import pytest
 from flask import Flask
+from sqlalchemy import select
 from werkzeug.routing.converters import NumberConverter
 
+from lims import clock
+
 from lims.access import ACCESS_ATTRIBUTE, PUBLIC, declared_access
+from lims.audit.models import AuditEvent
 from lims.identity import service
 from lims.identity.models import RoleName
 from tests.helpers import login
@@ -103,3 +110,13 @@ def test_login_page_is_public(client, create_user, db_session):
     user = create_user()
     db_session.commit()
     assert login(client, user).status_code == 302
+
+
+def test_a_session_ended_by_the_idle_timeout_is_audited_as_a_logout(app, client, db_session, signed_in):
+    user = signed_in(RoleName.QA)
+    clock.freeze(clock.now() + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"], seconds=1))
+    assert client.get("/").status_code == 302
+    db_session.expire_all()
+    logout = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "logout")).one()
+    assert (logout.user_id, logout.entity_id) == (user.id, str(user.id))
+    assert json.loads(logout.changes) == {"cause": f"idle for more than {app.config['SESSION_IDLE_MINUTES']} minutes"}

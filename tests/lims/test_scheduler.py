@@ -46,9 +46,25 @@ def test_the_checkpoint_check_anchors_the_current_head(app, db_session, create_u
     db_session.commit()
     summary = scheduler.run_check(app, check(app, "audit-checkpoint"))
     head = db_session.scalar(select(AuditEvent).order_by(AuditEvent.sequence.desc()).limit(1))
-    anchored = audit.latest_checkpoint(app.config["AUDIT_CHECKPOINT_PATH"])
+    [anchored] = audit.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"])
     assert (anchored.sequence, anchored.hash) == (head.sequence, head.hash)
     assert f"event {head.sequence}" in summary
+
+
+def test_the_checkpoint_check_refuses_to_anchor_a_rewritten_chain_and_audits_it(app, db_session, create_user,
+                                                                                caplog):
+    create_user()
+    db_session.commit()
+    path = Path(app.config["AUDIT_CHECKPOINT_PATH"])
+    forged = {"sequence": 1, "hash": "f" * 64, "written_at": datetime.now(timezone.utc).isoformat()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(forged) + "\n")
+    with caplog.at_level(logging.ERROR, logger="lims.scheduler"):
+        summary = scheduler.run_check(app, check(app, "audit-checkpoint"))
+    assert "No checkpoint written: event 1" in summary and "not anchored" in caplog.text
+    assert len(audit.read_checkpoints(path)) == 1
+    refusal = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.anchor_refused"))
+    assert refusal.user_name == "compliance scheduler" and "event 1" in refusal.changes
 
 
 def test_the_verify_check_is_audited_as_the_scheduler_and_logs_a_break_as_an_error(app, db_session, create_user,
@@ -80,12 +96,12 @@ def test_a_running_scheduler_anchors_the_chain_by_itself(fresh_database_url, tmp
     running.start()
     try:
         deadline = time.monotonic() + 15
-        while audit.latest_checkpoint(app.config["AUDIT_CHECKPOINT_PATH"]) is None and time.monotonic() < deadline:
+        while not audit.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"]) and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         running.shutdown(wait=True)
         app.extensions["lims.db"].engine.dispose()
-    assert audit.latest_checkpoint(app.config["AUDIT_CHECKPOINT_PATH"]) is not None
+    assert audit.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"])
 
 
 def test_the_cli_lists_the_checks(app):

@@ -1,6 +1,7 @@
 """The audit chain: reasons, exact values, atomicity, tamper evidence, concurrency."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -38,11 +39,18 @@ def test_update_of_a_controlled_record_without_reason_is_refused(db_session, cre
         db_session.flush()
 
 
-def test_delete_of_a_controlled_record_without_reason_is_refused(db_session, create_organization):
+@pytest.mark.parametrize("reason", [None, "Duplicate entry"])
+def test_a_controlled_record_is_never_hard_deleted_even_with_a_reason(db_session, create_organization, reason):
     organization = create_organization()
-    db_session.delete(organization)
-    with pytest.raises(ReasonRequired, match="reason for deleting"):
-        db_session.flush()
+    db_session.commit()
+    sequence_before = db_session.scalar(select(func.max(AuditEvent.sequence)))
+    with pytest.raises(audit.DeletionRefused, match="regulated record and is never deleted"):
+        with audit.reason_for_change(db_session, reason) if reason else contextlib.nullcontext():
+            db_session.delete(organization)
+            db_session.flush()
+    db_session.rollback()
+    assert db_session.get(Organization, organization.id) is not None
+    assert db_session.scalar(select(func.max(AuditEvent.sequence))) == sequence_before
 
 
 def test_update_event_has_exact_old_and_new_values_user_time_and_reason(db_session, create_organization):
@@ -117,7 +125,7 @@ def test_a_savepoint_rollback_keeps_the_events_written_before_it(db_session, cre
     created = [json.loads(event.changes)["name"][1] for event in events(db_session, action="create",
                                                                          entity_type="organization")]
     assert created[-2:] == ["Kept", "After the rollback"] and kept.name == "Kept"
-    assert audit.verify_chain(db_session.connection(), checkpoint=None).intact
+    assert audit.verify_chain(db_session.connection()).intact
 
 
 def test_chain_starts_at_genesis_and_links_every_event(db_session, create_user):
@@ -126,7 +134,7 @@ def test_chain_starts_at_genesis_and_links_every_event(db_session, create_user):
     assert chain[0].sequence == 1 and chain[0].prev_hash == GENESIS_HASH
     for earlier, later in zip(chain, chain[1:]):
         assert later.sequence == earlier.sequence + 1 and later.prev_hash == earlier.hash
-    assert audit.verify_chain(db_session.connection(), checkpoint=None).intact
+    assert audit.verify_chain(db_session.connection()).intact
 
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_event SET payload = replace(payload, 'create', 'delete')",
@@ -163,7 +171,7 @@ def test_an_altered_event_is_reported_at_its_sequence(db_session, connection, cr
     drop_append_only_triggers(connection)
     alter_action(connection, 3, "delete")
     assert db_session.scalar(select(AuditEvent.action).where(AuditEvent.sequence == 3)) == "delete"
-    verification = audit.verify_chain(connection, checkpoint=None)
+    verification = audit.verify_chain(connection)
     assert verification.first_break.sequence == 3
     assert verification.first_break.kind == BreakKind.HASH_MISMATCH
     assert "broken at event 3: hash mismatch" in verification.summary()
@@ -175,7 +183,7 @@ def test_a_missing_event_is_reported_as_a_gap(db_session, connection, create_org
     db_session.flush()
     drop_append_only_triggers(connection)
     connection.execute(text("DELETE FROM audit_event WHERE sequence = 2"))
-    verification = audit.verify_chain(connection, checkpoint=None)
+    verification = audit.verify_chain(connection)
     assert (verification.first_break.sequence, verification.first_break.kind) == (2, BreakKind.GAP)
 
 
@@ -202,13 +210,62 @@ def test_a_relinked_chain_is_caught_by_the_checkpoint(db_session, connection, cr
     db_session.flush()
     checkpoint_file = tmp_path / "checkpoints.jsonl"
     checkpoint = audit.write_checkpoint(connection, checkpoint_file)
-    assert audit.latest_checkpoint(checkpoint_file) == checkpoint
+    assert audit.read_checkpoints(checkpoint_file) == [checkpoint]
     drop_append_only_triggers(connection)
     _relink_whole_chain(db_session, connection, from_sequence=2)
-    assert audit.verify_chain(connection, checkpoint=None).intact, "without an anchor the rewrite goes unseen"
-    verification = audit.verify_chain(connection, checkpoint=audit.latest_checkpoint(checkpoint_file))
+    assert audit.verify_chain(connection).intact, "without an anchor the rewrite goes unseen"
+    verification = audit.verify_chain(connection, checkpoints=audit.read_checkpoints(checkpoint_file))
     assert verification.first_break.kind == BreakKind.CHECKPOINT_MISMATCH
     assert verification.first_break.sequence == checkpoint.sequence
+
+
+def test_a_relinked_chain_is_not_anchored_again(db_session, connection, create_organization, tmp_path):
+    for number in range(5):
+        create_organization(name=f"Client {number}")
+    db_session.flush()
+    checkpoint_file = tmp_path / "checkpoints.jsonl"
+    first = audit.write_checkpoint(connection, checkpoint_file)
+    create_organization(name="Client 5")
+    db_session.flush()
+    drop_append_only_triggers(connection)
+    _relink_whole_chain(db_session, connection, from_sequence=2)
+    with pytest.raises(audit.AnchorRefused, match=f"event {first.sequence}, anchored by the checkpoint written"):
+        audit.write_checkpoint(connection, checkpoint_file)
+    assert audit.read_checkpoints(checkpoint_file) == [first], "a refused checkpoint writes nothing"
+
+
+def test_every_checkpoint_is_compared_not_only_the_latest(db_session, connection, create_organization, tmp_path):
+    """A later checkpoint that anchored a rewritten chain does not vouch for it: the earlier one still disagrees."""
+    for number in range(3):
+        create_organization(name=f"Client {number}")
+    db_session.flush()
+    checkpoint_file = tmp_path / "checkpoints.jsonl"
+    first = audit.write_checkpoint(connection, checkpoint_file)
+    drop_append_only_triggers(connection)
+    _relink_whole_chain(db_session, connection, from_sequence=2)
+    create_organization(name="Client 3")
+    db_session.flush()
+    head = db_session.scalar(select(AuditEvent).order_by(AuditEvent.sequence.desc()).limit(1))
+    forged = {"sequence": head.sequence, "hash": head.hash, "written_at": datetime.now(timezone.utc).isoformat()}
+    with checkpoint_file.open("a") as handle:
+        handle.write(json.dumps(forged) + "\n")
+
+    verification = audit.verify_chain(connection, checkpoints=audit.read_checkpoints(checkpoint_file))
+    assert (verification.first_break.kind, verification.first_break.sequence) == (
+        BreakKind.CHECKPOINT_MISMATCH, first.sequence)
+
+
+def test_an_intact_chain_matches_all_its_checkpoints(db_session, connection, create_organization, tmp_path):
+    checkpoint_file = tmp_path / "checkpoints.jsonl"
+    audit.write_checkpoint(connection, checkpoint_file)
+    for number in range(3):
+        create_organization(name=f"Client {number}")
+        db_session.flush()
+        audit.write_checkpoint(connection, checkpoint_file)
+    checkpoints = audit.read_checkpoints(checkpoint_file)
+    verification = audit.verify_chain(connection, checkpoints=checkpoints, batch_size=2)
+    assert verification.intact and verification.checkpoints == tuple(checkpoints)
+    assert f"matches all 4 checkpoints, the latest of event {checkpoints[-1].sequence}" in verification.summary()
 
 
 def test_a_truncated_chain_disagrees_with_its_checkpoint(db_session, connection, create_organization, tmp_path):
@@ -218,16 +275,17 @@ def test_a_truncated_chain_disagrees_with_its_checkpoint(db_session, connection,
     checkpoint = audit.write_checkpoint(connection, tmp_path / "c.jsonl")
     drop_append_only_triggers(connection)
     connection.execute(text("DELETE FROM audit_event WHERE sequence = :last"), {"last": checkpoint.sequence})
-    verification = audit.verify_chain(connection, checkpoint=checkpoint)
+    verification = audit.verify_chain(connection, checkpoints=[checkpoint])
     assert (verification.first_break.kind, verification.first_break.sequence) == (
         BreakKind.CHECKPOINT_MISMATCH, checkpoint.sequence)
 
 
 def test_a_corrupt_checkpoint_file_is_reported(tmp_path):
     path = tmp_path / "c.jsonl"
-    path.write_text("not json\n")
-    with pytest.raises(audit.InvalidInput, match="is not a checkpoint"):
-        audit.latest_checkpoint(path)
+    path.write_text(json.dumps({"sequence": 1, "hash": GENESIS_HASH, "written_at": MOMENT.isoformat()})
+                    + "\n\nnot json\n")
+    with pytest.raises(audit.InvalidInput, match="Line 3 of the checkpoint file .* is not a checkpoint"):
+        audit.read_checkpoints(path)
 
 
 @pytest.mark.parametrize(
@@ -277,7 +335,7 @@ def test_concurrent_writers_never_fork_the_chain(fresh_database_url):
     assert failures == []
     with engine.connect() as connection:
         sequences = connection.execute(select(AuditEvent.sequence).order_by(AuditEvent.sequence)).scalars().all()
-        verification = audit.verify_chain(connection, checkpoint=None)
+        verification = audit.verify_chain(connection)
     engine.dispose()
     expected = writers + writers * updates_each
     assert sequences == list(range(1, expected + 1)), "no duplicate and no missing sequence number"
@@ -307,11 +365,11 @@ def test_a_break_is_found_at_its_event_whatever_the_batches(db_session, connecti
     for number, tricky in enumerate(TRICKY_TEXTS):
         audit.record(db_session, "test.tricky", details={"text": tricky}, reason=f"reason {number}")
     db_session.flush()
-    intact = audit.verify_chain(connection, checkpoint=None, batch_size=batch_size)
+    intact = audit.verify_chain(connection, batch_size=batch_size)
     assert intact.intact and intact.events_checked == len(TRICKY_TEXTS)
     drop_append_only_triggers(connection)
     alter_payload(connection, 4, "reason 3", "reason 3 (edited)")
-    verification = audit.verify_chain(connection, checkpoint=None, batch_size=batch_size)
+    verification = audit.verify_chain(connection, batch_size=batch_size)
     assert (verification.first_break.sequence, verification.first_break.kind) == (4, BreakKind.HASH_MISMATCH)
     assert (verification.events_checked, verification.head_hash) == (3, events(db_session)[2].hash)
 
@@ -342,7 +400,8 @@ def test_an_intact_chain_is_verified_in_bulk_without_walking_it_event_by_event(d
 
     monkeypatch.setattr(audit, "_first_break", walk)
     progress: list[int] = []
-    verification = audit.verify_chain(connection, checkpoint=checkpoint, batch_size=3, progress=progress.append)
+    verification = audit.verify_chain(connection, checkpoints=[checkpoint], batch_size=3,
+                                      progress=progress.append)
     assert verification.intact and verification.events_checked == checkpoint.sequence + 1
     assert sum(progress) == verification.events_checked and max(progress) == 3
 
@@ -367,3 +426,25 @@ def test_each_event_is_also_logged_as_one_line_of_its_fields(db_session, caplog)
     logged = json.loads(line.getMessage())
     assert logged == {**{field: audit.stable_value(stored[field]) for field in HASHED_FIELDS}, "hash": stored["hash"]}
     assert line.audit_event["hash"] == stored["hash"] and "payload" not in logged
+
+
+def test_the_old_value_of_an_expired_attribute_is_recorded_exactly(db_session, create_organization):
+    organization = create_organization(name="Helix")
+    db_session.commit()
+    db_session.expire(organization)
+    with audit.reason_for_change(db_session, "Renamed"):
+        organization.name = "Helix Bio"
+    [renamed] = events(db_session, action="update", entity_id=str(organization.id))
+    assert json.loads(renamed.changes) == {"name": ["Helix", "Helix Bio"]}
+
+
+def test_a_reason_is_not_given_to_changes_made_before_it_was_stated(db_session, create_organization):
+    first, second = create_organization(name="First"), create_organization(name="Second")
+    db_session.flush()
+    first.name = "First, renamed without a reason"
+    with pytest.raises(ReasonRequired, match="reason for changing this organization"):
+        with audit.reason_for_change(db_session, "Reason meant for the second only"):
+            second.name = "Second, renamed"
+    assert second.name == "Second", "the block did not run"
+    with db_session.no_autoflush:
+        assert not events(db_session, action="update")

@@ -12,6 +12,7 @@ from lims.audit.models import AuditEvent
 from lims.identity import service as identity
 from lims.identity.models import RoleName
 from tests.helpers import submit
+from tests.lims.audit.tampering import alter_action, drop_append_only_triggers
 
 
 def results(client, url: str) -> str:
@@ -120,3 +121,33 @@ def test_user_page_links_to_its_history(client, create_user, db_session, signed_
     db_session.commit()
     signed_in(RoleName.ADMIN)
     assert f"/audit?entity_type=user_account&amp;entity_id={user.id}" in client.get(f"/admin/users/{user.id}").text
+
+
+def test_integrity_page_names_the_first_broken_event_and_records_the_break(client, connection, db_session,
+                                                                          signed_in, create_organization):
+    signed_in(RoleName.QA)
+    create_organization(name="Helix")
+    db_session.commit()
+    drop_append_only_triggers(connection)
+    alter_action(connection, 2, "tampered")
+    response = submit(client, "/audit/integrity", {})
+    assert response.status_code == 200
+    assert 'role="alert"' in response.text and "Audit trail broken at event 2: hash mismatch" in response.text
+    db_session.expire_all()
+    verified = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.verified")).one()
+    assert "broken at event 2" in verified.changes
+
+
+def test_integrity_page_shows_the_latest_of_all_checkpoints(app, client, connection, db_session, signed_in):
+    signed_in(RoleName.QA)
+    db_session.commit()
+    first = audit.write_checkpoint(connection, app.config["AUDIT_CHECKPOINT_PATH"])
+    audit.record(db_session, "test.between-checkpoints")
+    db_session.flush()
+    latest = audit.write_checkpoint(connection, app.config["AUDIT_CHECKPOINT_PATH"])
+    db_session.commit()
+    page = client.get("/audit/integrity").text
+    assert f"event {latest.sequence}, <code>{latest.hash}</code>" in page and "(2 written in all)" in page
+    assert first.hash not in page
+    verified = submit(client, "/audit/integrity", {}).text
+    assert "matches all 2 checkpoints" in verified

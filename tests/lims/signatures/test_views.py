@@ -1,7 +1,11 @@
 """The signing page: the signer is the signed-in user, whatever the form says."""
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
+
+from lims.audit.models import AuditEvent
 
 from lims.identity.models import LoginAttempt, LoginOutcome, RoleName
 from lims.signatures.models import ElectronicSignature
@@ -47,3 +51,18 @@ def test_unknown_record_or_meaning_is_404(client, create_note, signed_in):
 def test_clients_cannot_reach_the_signing_page(client, create_note, signed_in):
     signed_in(RoleName.CLIENT)
     assert client.get("/sign/test_batch_note/1/approved").status_code == 403
+
+
+def test_a_signature_refused_by_a_rule_is_audited_and_changes_nothing(client, create_note, db_session, signed_in):
+    note = create_note()
+    db_session.commit()
+    technician = signed_in(RoleName.TECHNICIAN)
+    url = f"/sign/test_batch_note/{note.id}/approved"
+    response = submit(client, url, {"password": PASSWORD})
+    assert response.status_code == 403 and "may not sign a test batch note as approved" in response.text
+    db_session.expire_all()
+    assert db_session.scalars(select(ElectronicSignature)).all() == []
+    refused = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "access.refused")).one()
+    assert refused.user_id == technician.id and refused.request_id
+    assert json.loads(refused.changes) == {
+        "method": "POST", "path": url, "refusal": "Your role may not sign a test batch note as approved."}
