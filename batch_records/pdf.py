@@ -116,7 +116,6 @@ def batch_record_pdf(review: BatchReview, *, generated_by: User, generated_at: d
     _register_fonts()
     batch = review.batch
     session = Session.object_session(batch)
-    result_signatures = signatures.signatures_of_many(session, review.results) if session is not None else {}
     deviation_signatures = signatures.signatures_of_many(session, review.deviations) if session is not None else {}
     record = _Record(localtime)
 
@@ -128,7 +127,7 @@ def batch_record_pdf(review: BatchReview, *, generated_by: User, generated_at: d
     for step_record in review.steps:
         flowables += record.step(step_record)
     flowables.append(Paragraph("Release tests", H2))
-    flowables += record.release_tests(review, result_signatures)
+    flowables += record.release_tests(review, review.result_signatures)
     flowables.append(Paragraph("Deviations", H2))
     if not review.deviations:
         flowables.append(Paragraph("No deviation was raised on this batch.", BODY))

@@ -1008,7 +1008,12 @@ def results_of_test(session: Session, release_test: BatchReleaseTest) -> list[Te
 class ReleaseTestState:
     test: BatchReleaseTest
     result: TestResult | None
-    verified: bool
+    #: the current result's signatures (a second person's verification), each with whether it still holds
+    signatures: list[tuple[ElectronicSignature, signatures.SignatureStatus]]
+
+    @property
+    def verified(self) -> bool:
+        return bool(signatures.holding(self.signatures, SignatureMeaning.VERIFIED))
 
     @property
     def problem(self) -> str | None:
@@ -1023,13 +1028,14 @@ class ReleaseTestState:
 
 
 def release_test_states(session: Session, batch: Batch) -> list[ReleaseTestState]:
-    """Each release test with its current result and whether that result is verified (two queries)."""
+    """Each release test with its current result and that result's signatures (two queries)."""
     current = {result.definition_id: result for result in testing.current_results(session, BATCH, [batch.id])}
     signed = signatures.signatures_of_many(session, list(current.values()))
-    return [ReleaseTestState(test, current.get(test.definition_id),
-                             test.definition_id in current and bool(signatures.holding(
-                                 signed[current[test.definition_id].id], SignatureMeaning.VERIFIED)))
-            for test in batch.release_tests]
+    states = []
+    for test in batch.release_tests:
+        result = current.get(test.definition_id)
+        states.append(ReleaseTestState(test, result, signed[result.id] if result is not None else []))
+    return states
 
 
 # Deviations
@@ -1155,7 +1161,10 @@ class BatchReview:
     batch: Batch
     steps: list[StepRecord]
     release_tests: list[ReleaseTestState]
+    #: every result, replaced ones included, oldest first
     results: list[TestResult]
+    #: the signatures of each of ``results``, by result id
+    result_signatures: dict[int, list[tuple[ElectronicSignature, signatures.SignatureStatus]]]
     deviations: list[Deviation]
     out_of_limit: list[BatchEntry] = field(default_factory=list)
     corrections: list[BatchEntry] = field(default_factory=list)
@@ -1197,8 +1206,9 @@ def review(session: Session, batch_id: int) -> BatchReview:
     signed = signatures.signatures_of_many(session, batch.steps)
     uses = uses_of_steps(session, batch.steps)
     steps = [StepRecord(step, uses[step.id], signed[step.id]) for step in batch.steps]
+    results = testing.all_results(session, BATCH, batch.id)
     outcome = BatchReview(batch=batch, steps=steps, release_tests=release_test_states(session, batch),
-                          results=testing.all_results(session, BATCH, batch.id),
+                          results=results, result_signatures=signatures.signatures_of_many(session, results),
                           deviations=sorted(batch.deviations, key=lambda d: (d.status != DeviationStatus.OPEN, d.id)),
                           disposition=signatures.signatures_of(session, batch))
     for record in steps:

@@ -94,6 +94,7 @@ def _register_login(app: Flask) -> None:
 
 def _register_templating(app: Flask) -> None:
     from lims.access import may_use
+    from lims.audit.service import entity_key
     from lims.navigation import navigation_for
 
     display_zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
@@ -107,7 +108,8 @@ def _register_templating(app: Flask) -> None:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        return {"navigation": navigation_for, "may_use": may_use, "display_timezone": app.config["DISPLAY_TIMEZONE"]}
+        return {"navigation": navigation_for, "may_use": may_use, "audit_entity": entity_key,
+                "display_timezone": app.config["DISPLAY_TIMEZONE"]}
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -35,3 +35,8 @@ def duplicate_ids(html: str) -> list[str]:
     """Element ids used more than once (they break label and error associations)."""
     ids = re.findall(r'\sid="([^"]+)"', html)
     return sorted({element_id for element_id in ids if ids.count(element_id) > 1})
+
+
+def history_link(entity_type: str, entity_id: object) -> str:
+    """The start of the link a controlled record's page gives to its audit history, as it appears in the HTML."""
+    return f'<a href="/audit?entity_type={entity_type}&amp;entity_id={entity_id}"'

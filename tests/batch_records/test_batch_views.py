@@ -4,16 +4,19 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from batch_records import service
 from batch_records.models import BatchStatus, Deviation, DeviationStatus, StepStatus
+from lims.audit import service as audit
 from lims.audit.models import AuditEvent
+from lims.identity.models import RoleName
 from lims.signatures.models import SignatureMeaning
 from lims.units import parse_measurement
 from tests.batch_records.conftest import TODAY, calibrated
-from tests.batch_records.test_execution import do_receipt, execute_all_steps, pass_release_tests
-from tests.helpers import PASSWORD, duplicate_ids, login, submit
+from tests.batch_records.test_execution import do_receipt, execute_all_steps, pass_release_tests, sign
+from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 
 def queue_count(dashboard: str, title: str) -> int:
@@ -281,3 +284,76 @@ def test_the_second_person_finds_the_steps_to_verify_from_the_dashboard(app, db_
     assert queue_count(performer.get("/").text, "Steps to verify") == 0
     assert "Nothing is waiting." in performer.get("/batch-steps/awaiting/verified").text
     assert performer.get("/batch-steps/awaiting/approved").status_code == 404
+
+
+@pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.TECHNICIAN, False)])
+def test_batch_step_and_deviation_pages_link_to_their_history_for_those_who_read_the_trail(
+    role, sees_history, app, db_session, line, batch, create_user
+):
+    deviation = service.raise_deviation(db_session, batch, description="Bag label smudged", user=line.operator)
+    step = batch.steps[0]
+    client = signed_in_as(app, db_session, create_user(role))
+    for url, link, text in (
+        (f"/batches/{batch.id}", history_link("batch", batch.id), "History of this batch"),
+        (f"/batch-steps/{step.id}", history_link("batch_step", step.id), "History of this step"),
+        (f"/deviations/{deviation.id}", history_link("deviation", deviation.id), "History of this deviation"),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert (link in page.text) is sees_history and (text in page.text) is sees_history, url
+
+
+def section(page: str, heading: str, next_heading: str) -> str:
+    return page.split(f"<h2>{heading}</h2>", 1)[1].split(f"<h2>{next_heading}</h2>", 1)[0]
+
+
+def verified_viability(db_session, line, batch):
+    result = service.record_release_result(db_session, batch.release_tests[0], "91.5", user=line.operator)
+    sign(db_session, result, SignatureMeaning.VERIFIED, line.second_operator)
+    return result
+
+
+def release_test_sections(client, batch) -> tuple[str, str]:
+    """The release tests on the batch page and the results on the QA review page."""
+    return (section(client.get(f"/batches/{batch.id}").text, "Release tests", "Deviations"),
+            section(client.get(f"/batches/{batch.id}/review").text, "Release test results", "Deviations"))
+
+
+def test_a_verified_result_shows_its_verifier_on_the_batch_and_review_pages(app, db_session, line, batch):
+    verified_viability(db_session, line, batch)
+    qa = signed_in_as(app, db_session, line.qa)
+    for shown in release_test_sections(qa, batch):
+        assert '<div class="signature signature-valid">' in shown
+        assert '<span class="signature-name">Sara Lind</span>' in shown
+        assert '<span class="signature-meaning">Verified</span>' in shown
+        assert "Invalidated" not in shown
+
+
+def test_a_corrected_result_awaits_its_own_verification_and_the_original_keeps_its_signature(
+    app, db_session, line, batch
+):
+    original = verified_viability(db_session, line, batch)
+    service.correct_release_result(db_session, original, "93", reason="Transcription error", user=line.operator)
+    qa = signed_in_as(app, db_session, line.qa)
+    tests, results = release_test_sections(qa, batch)
+    assert "Sara Lind" not in tests and "Not signed yet." in tests and "Verify (second person)" in tests
+    # A correction is a new result: the original is unchanged, so its verification still holds for what it says.
+    _, original_item, correction_item = results.split("<li>Viability: ")
+    assert "<del>91.5 %</del>" in original_item
+    assert '<div class="signature signature-valid">' in original_item and "Sara Lind" in original_item
+    assert "Transcription error" in correction_item
+    assert "Not signed yet." in correction_item and "Sara Lind" not in correction_item
+
+
+def test_a_result_changed_after_its_verification_shows_the_signature_invalidated(app, db_session, line, batch):
+    result = verified_viability(db_session, line, batch)
+    # No service edits a recorded result; this stands for a change made behind the rules' back.
+    with audit.reason_for_change(db_session, "Changed outside the result rules"):
+        result.specification = "≥ 80 %"
+    qa = signed_in_as(app, db_session, line.qa)
+    tests, results = release_test_sections(qa, batch)
+    for shown in (tests, results):
+        assert '<div class="signature signature-invalidated">' in shown
+        assert '<span class="signature-name">Sara Lind</span>' in shown
+        assert "Invalidated: the record changed after this signature." in shown
+    assert "Verify (second person)" in tests

@@ -15,7 +15,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
 from lims.units import parse_measurement
-from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, login, submit
+from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, history_link, login, submit
 
 
 @pytest.fixture
@@ -324,3 +324,14 @@ def test_navigation_offers_master_records_to_staff(client, signed_in):
     signed_in(RoleName.TECHNICIAN)
     page = client.get("/").text
     assert 'href="/masters"' in page and 'href="/test-definitions"' in page
+
+
+@pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.ADMIN, True),
+                                                     (RoleName.TECHNICIAN, False), (RoleName.MANAGER, False)])
+def test_a_version_page_links_to_its_history_for_those_who_read_the_trail(role, sees_history, client, db_session,
+                                                                           draft, signed_in):
+    signed_in(role)
+    page = client.get(version_url(draft)).text
+    assert "Receive apheresis bag" in page
+    assert (history_link("mbr_version", draft.id) in page) is sees_history
+    assert ("History of this version: who changed what, when and why" in page) is sees_history

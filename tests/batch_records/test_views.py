@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+import pytest
 from sqlalchemy import select
 
 from batch_records import service
@@ -10,7 +11,7 @@ from batch_records.models import LotStatus, Material, MaterialLot
 from lims import clock
 from lims.identity.models import RoleName
 from lims.units import parse_measurement
-from tests.helpers import PASSWORD, duplicate_ids, login, submit
+from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 
 def freeze() -> None:
@@ -79,3 +80,17 @@ def test_manager_records_training(client, create_user, db_session, signed_in):
     assert done.status_code == 303
     assert "Thi Nguyen" in client.get("/training").text
     assert db_session.scalars(select(Material)).all() == []
+
+
+@pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.TECHNICIAN, False)])
+def test_material_and_lot_pages_link_to_their_history_for_those_who_read_the_trail(role, sees_history, client, line,
+                                                                                   signed_in):
+    signed_in(role)
+    for url, link, text in (
+        (f"/materials/{line.medium.id}", history_link("material", line.medium.id), "History of this material"),
+        (f"/materials/lots/{line.medium_lot.id}", history_link("material_lot", line.medium_lot.id),
+         "History of this lot"),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert (link in page.text) is sees_history and (text in page.text) is sees_history, url

@@ -4,6 +4,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from lims.audit.models import AuditEvent
@@ -13,7 +14,7 @@ from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from protocols import service
 from protocols.models import Protocol, VersionStatus
-from tests.helpers import PASSWORD, duplicate_ids, login, submit
+from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 
 def test_manager_registers_a_protocol_and_designs_its_draft(client, create_organization, db_session, signed_in):
@@ -244,3 +245,24 @@ def test_qa_sees_versions_waiting_for_approval(client, car_t_protocol, author_an
     dashboard = client.get("/").text
     assert "Protocol versions to approve" in dashboard and 'class="count">1</span>' in dashboard
     assert "HLX-301 version 1.0" in client.get("/protocols").text
+
+
+@pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.TECHNICIAN, False)])
+def test_protocol_version_and_subject_pages_link_to_their_history_for_those_who_read_the_trail(
+    role, sees_history, client, car_t_protocol, approve_version, db_session, signed_in
+):
+    version = car_t_protocol.versions[0]
+    approve_version(version, effective=True)
+    subject = service.enrol_subject(db_session, car_t_protocol, code="HLX301-014-0009", site="014",
+                                    arm=version.arms[0], enrolled_on=date(2026, 1, 5), consent_version="1.0")
+    db_session.commit()
+    signed_in(role)
+    for url, link, text in (
+        (f"/protocols/{car_t_protocol.id}", history_link("protocol", car_t_protocol.id), "History of this protocol"),
+        (f"/protocols/versions/{version.id}", history_link("protocol_version", version.id),
+         "History of this version"),
+        (f"/protocols/subjects/{subject.id}", history_link("subject", subject.id), "History of this subject"),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert (link in page.text) is sees_history and (text in page.text) is sees_history, url

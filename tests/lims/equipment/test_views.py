@@ -4,13 +4,14 @@ from __future__ import annotations
 import io
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
 
 from lims import clock
 from lims.equipment.models import CalibrationRecord, Equipment, ImpactAssessment, MaintenanceRecord
 from lims.identity import service as identity
 from lims.identity.models import RoleName
-from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, login, submit
+from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, history_link, login, submit
 
 TODAY = date(2030, 6, 15)
 
@@ -242,3 +243,26 @@ def test_the_equipment_page_with_all_its_forms_has_unique_element_ids(client, cr
     db_session.commit()
     signed_in(RoleName.MANAGER)
     assert duplicate_ids(client.get(f"/equipment/{equipment.id}").text) == []
+
+
+@pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.ADMIN, True),
+                                                     (RoleName.TECHNICIAN, False), (RoleName.MANAGER, False)])
+def test_equipment_calibration_and_impact_pages_link_to_their_history_for_those_who_read_the_trail(
+    role, sees_history, client, create_equipment, calibrate, db_session, signed_in
+):
+    freeze_today()
+    equipment = create_equipment()
+    record = calibrate(equipment, "39 °C")
+    db_session.commit()
+    assessment = db_session.scalars(select(ImpactAssessment)).one()
+    signed_in(role)
+    for url, link, text in (
+        (f"/equipment/{equipment.id}", history_link("equipment", equipment.id), "History of this equipment"),
+        (f"/equipment/calibrations/{record.id}", history_link("calibration_record", record.id),
+         "History of this calibration"),
+        (f"/equipment/impact/{assessment.id}", history_link("impact_assessment", assessment.id),
+         "History of this impact assessment"),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert (link in page.text) is sees_history and (text in page.text) is sees_history, url

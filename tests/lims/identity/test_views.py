@@ -9,7 +9,7 @@ from sqlalchemy import select
 from lims import clock
 from lims.identity import service
 from lims.identity.models import ApiToken, RoleName, User
-from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, login, submit
+from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, history_link, login, submit
 
 
 def test_login_with_the_right_password_opens_the_dashboard(client, create_user, db_session):
@@ -282,3 +282,30 @@ def test_the_user_page_with_all_its_forms_has_unique_element_ids(client, create_
     db_session.commit()
     signed_in(RoleName.ADMIN)
     assert duplicate_ids(client.get(f"/admin/users/{user.id}").text) == []
+
+
+def test_admin_pages_link_each_organization_account_and_token_to_its_history(
+    client, create_organization, create_user, db_session, signed_in
+):
+    organization = create_organization()
+    account = create_user(RoleName.CLIENT, organization=organization)
+    token, _ = service.issue_api_token(db_session, organization=organization, name="manifest uploader", actor=account)
+    db_session.commit()
+    signed_in(RoleName.ADMIN)
+    organization_page = client.get(f"/admin/organizations/{organization.id}").text
+    assert history_link("organization", organization.id) in organization_page
+    assert "History of this organization: who changed what, when and why" in organization_page
+    assert history_link("user_account", account.id) in client.get(f"/admin/users/{account.id}").text
+    tokens_page = client.get("/admin/api-tokens").text
+    assert history_link("api_token", token.id) in tokens_page
+    assert 'aria-label="History of token manifest uploader">History</a>' in tokens_page
+
+
+def test_a_client_sees_its_tokens_without_links_to_the_audit_trail(client, db_session, signed_in):
+    # The admin pages are for admins only, who may all read the trail; the portal is where a role without it looks.
+    me = signed_in(RoleName.CLIENT)
+    token, _ = service.issue_api_token(db_session, organization=me.organization, name="our LIMS bridge", actor=me)
+    db_session.commit()
+    page = client.get("/portal/api-tokens").text
+    assert "our LIMS bridge" in page
+    assert history_link("api_token", token.id) not in page and "/audit?" not in page

@@ -1,12 +1,13 @@
 """Test definitions through the pages: the list for staff, the form for managers and QA."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from lims.identity.models import RoleName
 from lims.testing import service
 from lims.testing.models import ResultKind, TestDefinition
-from tests.helpers import duplicate_ids, submit
+from tests.helpers import duplicate_ids, history_link, submit
 
 VIABILITY = {"code": "viab", "name": "Viability", "method": "7-AAD flow cytometry", "result_kind": "quantitative",
              "unit": "%", "specification": "≥ 70 %"}
@@ -91,3 +92,17 @@ def test_missing_fields_and_a_duplicate_code_are_refused(client, db_session, sig
     duplicate = submit(client, "/test-definitions/new", VIABILITY)
     assert duplicate.status_code == 409 and "already defined" in duplicate.text
     assert len(definitions(db_session)) == 1
+
+
+@pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.ADMIN, True),
+                                                     (RoleName.TECHNICIAN, False), (RoleName.MANAGER, False)])
+def test_each_definition_links_to_its_history_for_those_who_read_the_trail(role, sees_history, client, db_session,
+                                                                            signed_in):
+    # Definitions have no page of their own: the list is where each is shown.
+    definition = service.create_definition(db_session, **{**VIABILITY, "result_kind": ResultKind.QUANTITATIVE})
+    db_session.commit()
+    signed_in(role)
+    listing = client.get("/test-definitions").text
+    assert "7-AAD flow cytometry" in listing
+    assert (history_link("test_definition", definition.id) in listing) is sees_history
+    assert ('aria-label="History of test VIAB"' in listing) is sees_history
