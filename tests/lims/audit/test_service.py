@@ -177,6 +177,20 @@ def test_an_altered_event_is_reported_at_its_sequence(db_session, connection, cr
     assert "broken at event 3: hash mismatch" in verification.summary()
 
 
+def test_an_event_altered_and_rehashed_breaks_the_link_of_the_event_after_it(db_session, connection,
+                                                                            create_organization):
+    for number in range(4):
+        create_organization(name=f"Client {number}")
+    db_session.flush()
+    drop_append_only_triggers(connection)
+    alter_action(connection, 2, "tampered")
+    altered = connection.execute(select(AuditEvent.payload).where(AuditEvent.sequence == 2)).scalar_one()
+    connection.execute(update(AuditEvent).where(AuditEvent.sequence == 2).values(hash=audit.event_hash(altered)))
+    verification = audit.verify_chain(connection)
+    assert (verification.first_break.sequence, verification.first_break.kind) == (3, BreakKind.BROKEN_LINK)
+    assert verification.events_checked == 2
+
+
 def test_a_missing_event_is_reported_as_a_gap(db_session, connection, create_organization):
     for number in range(4):
         create_organization(name=f"Client {number}")

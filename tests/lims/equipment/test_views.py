@@ -1,13 +1,16 @@
 """Equipment pages through HTTP: registry, calibration form with upload, maintenance, impact, review."""
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
 from lims import clock
+from lims.audit.models import AuditEvent
 from lims.equipment.models import CalibrationRecord, Equipment, ImpactAssessment, MaintenanceRecord
 from lims.identity import service as identity
 from lims.identity.models import RoleName
@@ -94,6 +97,11 @@ def test_technician_records_a_calibration_with_a_certificate(client, create_equi
     download = client.get(response.headers["Location"] + "/certificate")
     assert download.data == b"%PDF-1.7 cert" and download.mimetype == "application/pdf"
     assert download.headers["Content-Disposition"].endswith(f'-{equipment.asset_tag}-certificate.pdf"')
+    db_session.expire_all()
+    exported = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "export.certificate")).one()
+    record = db_session.scalars(select(CalibrationRecord)).one()
+    assert (exported.entity_type, exported.entity_id) == ("calibration_record", str(record.id))
+    assert json.loads(exported.changes) == {"sha256": hashlib.sha256(b"%PDF-1.7 cert").hexdigest()}
     assert "Calibration due soon" not in client.get(f"/equipment/{equipment.id}").text
     assert "In service" in client.get(f"/equipment/{equipment.id}").text
 
