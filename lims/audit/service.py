@@ -405,7 +405,7 @@ class Verification:
             return (f"Audit trail broken at event {self.first_break.sequence}: "
                     f"{self.first_break.kind.value} ({self.first_break.detail}).")
         if not self.checkpoints:
-            anchored = "; no checkpoint written yet"
+            anchored = "; not anchored: no checkpoint written yet, so a rewrite of the whole chain would not show"
         else:
             latest = self.checkpoints[-1]
             compared = "the checkpoint" if len(self.checkpoints) == 1 else f"all {len(self.checkpoints)} checkpoints"

@@ -462,3 +462,13 @@ def test_a_reason_is_not_given_to_changes_made_before_it_was_stated(db_session, 
     assert second.name == "Second", "the block did not run"
     with db_session.no_autoflush:
         assert not events(db_session, action="update")
+
+
+def test_a_chain_without_a_checkpoint_is_intact_but_says_it_is_not_anchored(db_session, connection,
+                                                                           create_organization):
+    create_organization()
+    db_session.flush()
+    verification = audit.verify_chain(connection)
+    assert verification.intact
+    assert verification.summary().endswith("not anchored: no checkpoint written yet, so a rewrite of the whole "
+                                           "chain would not show.")
