@@ -1,17 +1,28 @@
 """Input of the audit pages: the viewer's filters."""
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from lims.web import FormSchema, Trimmed
+
+#: The largest key the database holds; a larger number could not name a user or an event.
+_LARGEST_KEY = 2**63 - 1
 
 
 class EventFilterSchema(FormSchema):
     entity_type = Trimmed(load_default="")
     entity_id = Trimmed(load_default="", validate=validate.Length(max=64))
-    user_id = fields.Integer(load_default=None, allow_none=True, error_messages={"invalid": "Choose a user from the list."})
+    user_id = fields.Integer(load_default=None, allow_none=True, error_messages={"invalid": "Choose a user from the list."},
+                             validate=validate.Range(min=1, max=_LARGEST_KEY, error="Choose a user from the list."))
     action = Trimmed(load_default="", validate=validate.Length(max=64))
     date_from = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
     date_to = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
     q = Trimmed(load_default="", validate=validate.Length(max=200))
-    before = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    before = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=_LARGEST_KEY))
+
+    @validates_schema
+    def _range_runs_forward(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise ValidationError("The end date is before the start date.", field_name="date_to")

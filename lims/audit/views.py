@@ -1,7 +1,7 @@
 """The audit trail viewer, its CSV export and the chain-integrity page (QA and admin)."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,13 @@ def _criteria(data: dict[str, Any]) -> audit.EventFilter:
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
 
     def start_of(day: Any) -> datetime | None:
-        return None if day is None else datetime.combine(day, time.min, tzinfo=zone)
+        if day is None:
+            return None
+        try:
+            return datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc)
+        except OverflowError:
+            # A bound at the very edge of the calendar (year 1 or 9999) excludes no event.
+            return None
 
     return audit.EventFilter(
         entity_type=data["entity_type"] or None,
@@ -41,7 +47,8 @@ def _criteria(data: dict[str, Any]) -> audit.EventFilter:
         user_id=data["user_id"],
         action=data["action"] or None,
         recorded_from=start_of(data["date_from"]),
-        recorded_until=start_of(data["date_to"] + timedelta(days=1) if data["date_to"] else None),
+        recorded_until=start_of(data["date_to"] + timedelta(days=1)
+                                if data["date_to"] and data["date_to"] < date.max else None),
         text=data["q"],
     )
 

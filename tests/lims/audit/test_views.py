@@ -70,6 +70,30 @@ def test_bad_filters_get_messages_next_to_the_fields(client, signed_in):
     assert "Enter a date as YYYY-MM-DD." in response.text and "Choose a user from the list." in response.text
 
 
+@pytest.mark.parametrize("url", ["/audit", "/audit/export.csv"])
+@pytest.mark.parametrize(("query", "message"), [
+    ("user_id=99999999999999999999999", "Choose a user from the list."),
+    ("user_id=0", "Choose a user from the list."),
+    ("before=99999999999999999999999", "less than or equal to"),
+    ("date_from=2026-11-25&date_to=2026-11-01", "The end date is before the start date."),
+])
+def test_filters_out_of_range_are_refused_and_export_nothing(client, db_session, signed_in, url, query, message):
+    signed_in(RoleName.QA)
+    response = client.get(f"{url}?{query}")
+    assert response.status_code == 422 and message in response.text
+    db_session.expire_all()
+    assert not db_session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.exported")).all()
+
+
+def test_dates_at_the_edges_of_the_calendar_exclude_nothing(app, client, signed_in):
+    app.config["DISPLAY_TIMEZONE"] = "Europe/Berlin"
+    signed_in(RoleName.QA)
+    everything = results(client, "/audit")
+    assert results(client, "/audit?date_from=0001-01-01&date_to=9999-12-31") == everything
+    export = client.get("/audit/export.csv?date_from=0001-01-01&date_to=9999-12-31")
+    assert export.status_code == 200 and "login.success" in export.text
+
+
 def test_csv_export_is_audited_and_neutralises_formulas(client, create_organization, db_session, signed_in):
     signed_in(RoleName.QA)
     organization = create_organization(name="Helix")
@@ -99,6 +123,7 @@ def test_integrity_page_verifies_and_records_that_it_did(client, db_session, sig
     assert "Verify the chain now" in client.get("/audit/integrity").text
     response = submit(client, "/audit/integrity", {})
     assert response.status_code == 200 and "Audit trail intact" in response.text
+    assert '<div class="flash flash-warning" role="status"><strong>Intact, not anchored.</strong>' in response.text
     db_session.expire_all()
     assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.verified")).one()
 
@@ -150,4 +175,4 @@ def test_integrity_page_shows_the_latest_of_all_checkpoints(app, client, connect
     assert f"event {latest.sequence}, <code>{latest.hash}</code>" in page and "(2 written in all)" in page
     assert first.hash not in page
     verified = submit(client, "/audit/integrity", {}).text
-    assert "matches all 2 checkpoints" in verified
+    assert "matches all 2 checkpoints" in verified and '<strong>Intact.</strong>' in verified
