@@ -131,6 +131,7 @@ class MasterBatchRecord(Controlled, Base):
 
 class MbrVersion(Controlled, Base):
     __tablename__ = "mbr_version"
+    audit_parts = ("steps", "release_tests")
     __table_args__ = (
         UniqueConstraint("master_id", "number", name="uq_mbr_version_number"),
         Index("uq_mbr_version_effective", "master_id", unique=True,
@@ -226,6 +227,7 @@ class ParameterDesign:
 
 class MbrStep(StepDesign, Controlled, Base):
     __tablename__ = "mbr_step"
+    audit_parts = ("parameters", "materials")
     __table_args__ = (UniqueConstraint("version_id", "position", name="uq_mbr_step_position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -301,6 +303,7 @@ class Batch(Controlled, Base):
     """A batch made to an effective master record version, for one subject from one starting material."""
 
     __tablename__ = "batch"
+    audit_parts = ("steps", "release_tests")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -344,6 +347,7 @@ class BatchStep(StepDesign, Controlled, Base):
     """A step of a batch: the master's step frozen when the batch was made, and what was done."""
 
     __tablename__ = "batch_step"
+    audit_parts = ("parameters", "materials")
     __table_args__ = (UniqueConstraint("batch_id", "position", name="uq_batch_step_position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -373,6 +377,7 @@ class BatchStep(StepDesign, Controlled, Base):
 
 class BatchParameter(ParameterDesign, Controlled, Base):
     __tablename__ = "batch_parameter"
+    audit_parts = ("entries",)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     step_id: Mapped[int] = mapped_column(ForeignKey("batch_step.id"), index=True)

@@ -71,6 +71,7 @@ class Protocol(Controlled, Base):
 
 class ProtocolVersion(Controlled, Base):
     __tablename__ = "protocol_version"
+    audit_parts = ("arms", "visits")
     __table_args__ = (
         UniqueConstraint("protocol_id", "number", name="uq_protocol_version_number"),
         # One effective version per protocol, whatever writes to the table.
@@ -121,6 +122,7 @@ class Arm(Controlled, Base):
 
 class Visit(Controlled, Base):
     __tablename__ = "visit"
+    audit_parts = ("requirements",)
     __table_args__ = (UniqueConstraint("version_id", "code", name="uq_visit_version_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

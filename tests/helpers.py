@@ -37,6 +37,7 @@ def duplicate_ids(html: str) -> list[str]:
     return sorted({element_id for element_id in ids if ids.count(element_id) > 1})
 
 
-def history_link(entity_type: str, entity_id: object) -> str:
+def history_link(entity_type: str, entity_id: object, *, with_parts: bool = False) -> str:
     """The start of the link a controlled record's page gives to its audit history, as it appears in the HTML."""
-    return f'<a href="/audit?entity_type={entity_type}&amp;entity_id={entity_id}"'
+    parts = "&amp;with_parts=1" if with_parts else ""
+    return f'<a href="/audit?entity_type={entity_type}&amp;entity_id={entity_id}{parts}"'

@@ -18,9 +18,9 @@ GENESIS_HASH = "0" * 64
 
 
 class Controlled:
-    """Marks a model under GMP control: every create, update and delete is audited.
+    """Marks a model under GMP control: every create and update is audited, and none is ever deleted.
 
-    Updates and deletes need a reason. Columns in ``audit_system_fields`` are
+    Updates need a reason. Columns in ``audit_system_fields`` are
     maintained by the system (last sign-in and the like): changing only those
     is not an audited edit, because the action that changes them is audited
     as an event of its own. Values of ``audit_redacted_fields`` are recorded
@@ -29,6 +29,9 @@ class Controlled:
 
     audit_system_fields: ClassVar[frozenset[str]] = frozenset()
     audit_redacted_fields: ClassVar[frozenset[str]] = frozenset()
+    #: Relationships to the records a record is made of (a batch step's parameters, say), whose changes are
+    #: part of its history: the record's page links to the events of the record and all its parts.
+    audit_parts: ClassVar[tuple[str, ...]] = ()
 
 
 @event.listens_for(Mapper, "before_mapper_configured")

@@ -20,9 +20,17 @@ class EventFilterSchema(FormSchema):
     date_from = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
     date_to = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
     q = Trimmed(load_default="", validate=validate.Length(max=200))
+    #: with a record's type and id: the record's history includes the events of its parts
+    with_parts = fields.Boolean(load_default=False)
     before = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=_LARGEST_KEY))
 
     @validates_schema
     def _range_runs_forward(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
             raise ValidationError("The end date is before the start date.", field_name="date_to")
+
+    @validates_schema
+    def _parts_of_one_record(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("with_parts") and not (data.get("entity_type") and data.get("entity_id")):
+            raise ValidationError("Choose a record type and id to see the history of a record with its parts.",
+                                  field_name="entity_id")

@@ -8,8 +8,8 @@ import io
 import json
 import logging
 import os
-from collections import deque
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,7 +20,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, event, func, inspect, or_, select, text
+from sqlalchemy import Engine, Select, and_, event, func, inspect, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import History
@@ -28,7 +28,7 @@ from sqlalchemy.orm.attributes import History
 from lims import clock
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent, Controlled
 from lims.db import Base
-from lims.errors import Conflict, InvalidInput
+from lims.errors import Conflict, InvalidInput, RecordNotFound
 
 logger = logging.getLogger("lims.audit")
 
@@ -631,6 +631,8 @@ def read_checkpoints(path: Path) -> list[Checkpoint]:
 class EventFilter:
     entity_type: str | None = None
     entity_id: str | None = None
+    #: (entity type, entity id) of every record whose events match, when a history spans a record and its parts
+    records: tuple[tuple[str, str], ...] = ()
     user_id: int | None = None
     action: str | None = None
     recorded_from: datetime | None = None
@@ -652,6 +654,12 @@ def _filtered(criteria: EventFilter) -> Select[tuple[AuditEvent]]:
         query = query.where(AuditEvent.entity_type == criteria.entity_type)
     if criteria.entity_id:
         query = query.where(AuditEvent.entity_id == criteria.entity_id)
+    if criteria.records:
+        ids_by_type: dict[str, list[str]] = {}
+        for entity_type, entity_id in criteria.records:
+            ids_by_type.setdefault(entity_type, []).append(entity_id)
+        query = query.where(or_(*(and_(AuditEvent.entity_type == entity_type, AuditEvent.entity_id.in_(ids))
+                                  for entity_type, ids in ids_by_type.items())))
     if criteria.user_id is not None:
         query = query.where(AuditEvent.user_id == criteria.user_id)
     if criteria.action:
@@ -723,7 +731,36 @@ def describe_changes(event_row: AuditEvent) -> list[tuple[str, Any, Any]]:
     return [(field, None, value) for field, value in data.items()]
 
 
+def _controlled_models() -> dict[str, type[Controlled]]:
+    return {mapper.class_.__tablename__: mapper.class_ for mapper in Base.registry.mappers
+            if issubclass(mapper.class_, Controlled)}
+
+
 def controlled_entity_types() -> list[str]:
     """Table names of every model under GMP control."""
-    return sorted(mapper.class_.__tablename__ for mapper in Base.registry.mappers
-                  if issubclass(mapper.class_, Controlled))
+    return sorted(_controlled_models())
+
+
+def controlled_record(session: Session, entity_type: str, entity_id: str) -> Controlled:
+    """The controlled record an audit event names."""
+    model = _controlled_models().get(entity_type)
+    if model is None:
+        raise InvalidInput(f"{entity_type!r} is not a type of controlled record.", field="entity_type")
+    try:
+        primary_key = [int(part) for part in entity_id.split("-")]
+    except ValueError:
+        raise InvalidInput(f"{entity_id!r} is not the id of a {entity_type.replace('_', ' ')}.",
+                           field="entity_id") from None
+    record = session.get(model, primary_key if len(primary_key) > 1 else primary_key[0])
+    if record is None:
+        raise RecordNotFound(f"There is no {entity_type.replace('_', ' ')} {entity_id}.")
+    return record
+
+
+def record_and_parts(record: Controlled) -> list[tuple[str, str]]:
+    """The entity keys of ``record`` and of the parts its history includes (``audit_parts``), at any depth."""
+    keys = [entity_key(record)]
+    for relationship in record.audit_parts:
+        for part in getattr(record, relationship):
+            keys += record_and_parts(part)
+    return keys

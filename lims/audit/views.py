@@ -12,7 +12,9 @@ from lims import clock
 from lims.access import allow
 from lims.audit import schemas
 from lims.audit import service as audit
+from lims.audit.models import Controlled
 from lims.db import get_session
+from lims.errors import LimsError
 from lims.identity import service as identity
 from lims.identity.models import RoleName
 from lims.web import load_input, render_form_error
@@ -28,8 +30,8 @@ KNOWN_ACTIONS = (
 )
 
 
-def _criteria(data: dict[str, Any]) -> audit.EventFilter:
-    """Turn the form's local dates into the UTC range the trail is stored in."""
+def _criteria(data: dict[str, Any]) -> tuple[audit.EventFilter, Controlled | None]:
+    """The filter the form asks for, in UTC, and the record whose history with its parts it shows, if any."""
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
 
     def start_of(day: Any) -> datetime | None:
@@ -41,9 +43,12 @@ def _criteria(data: dict[str, Any]) -> audit.EventFilter:
             # A bound at the very edge of the calendar (year 1 or 9999) excludes no event.
             return None
 
-    return audit.EventFilter(
-        entity_type=data["entity_type"] or None,
-        entity_id=data["entity_id"] or None,
+    whole_record = (audit.controlled_record(get_session(), data["entity_type"], data["entity_id"])
+                    if data["with_parts"] else None)
+    criteria = audit.EventFilter(
+        entity_type=None if whole_record else data["entity_type"] or None,
+        entity_id=None if whole_record else data["entity_id"] or None,
+        records=tuple(audit.record_and_parts(whole_record)) if whole_record else (),
         user_id=data["user_id"],
         action=data["action"] or None,
         recorded_from=start_of(data["date_from"]),
@@ -51,6 +56,7 @@ def _criteria(data: dict[str, Any]) -> audit.EventFilter:
                                 if data["date_to"] and data["date_to"] < date.max else None),
         text=data["q"],
     )
+    return criteria, whole_record
 
 
 def _filter_context() -> dict[str, Any]:
@@ -67,14 +73,15 @@ def _filter_context() -> dict[str, Any]:
 def events() -> Any:
     try:
         data = load_input(schemas.EventFilterSchema(), request.args)
-    except ValidationError as error:
+        before = data.pop("before")
+        criteria, whole_record = _criteria(data)
+    except (ValidationError, LimsError) as error:
         return render_form_error("audit/events.html", error, page=None, form=request.args, filter_args={},
-                                 **_filter_context())
-    before = data.pop("before")
-    page = audit.search_events(get_session(), _criteria(data), before=before)
+                                 whole_record=None, **_filter_context())
+    page = audit.search_events(get_session(), criteria, before=before)
     filter_args = {key: value for key, value in request.args.items() if value and key != "before"}
     return render_template("audit/events.html", page=page, form=request.args, errors={}, filter_args=filter_args,
-                           describe=audit.describe_changes, **_filter_context())
+                           describe=audit.describe_changes, whole_record=whole_record, **_filter_context())
 
 
 @blueprint.route("/audit/export.csv")
@@ -82,11 +89,11 @@ def events() -> Any:
 def export() -> Any:
     try:
         data = load_input(schemas.EventFilterSchema(), request.args)
-    except ValidationError as error:
+        data.pop("before")
+        criteria, _whole_record = _criteria(data)
+    except (ValidationError, LimsError) as error:
         return render_form_error("audit/events.html", error, page=None, form=request.args, filter_args={},
-                                 **_filter_context())
-    data.pop("before")
-    criteria = _criteria(data)
+                                 whole_record=None, **_filter_context())
     audit.record(get_session(), "audit.exported",
                  details={key: value for key, value in request.args.items() if value and key != "before"})
 

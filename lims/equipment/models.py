@@ -49,6 +49,7 @@ class MaintenanceKind(enum.StrEnum):
 
 class Equipment(Controlled, Base):
     __tablename__ = "equipment"
+    audit_parts = ("points",)
     __table_args__ = (Index("ix_equipment_due", "retired_at", "calibration_due_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -104,6 +105,7 @@ class ReferenceStandard(Controlled, Base):
 
 class CalibrationRecord(Controlled, ImmutableOnceSigned, Base):
     __tablename__ = "calibration_record"
+    audit_parts = ("readings",)
     __table_args__ = (Index("ix_calibration_record_equipment", "equipment_id", "performed_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

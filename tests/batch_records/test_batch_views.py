@@ -294,13 +294,44 @@ def test_batch_step_and_deviation_pages_link_to_their_history_for_those_who_read
     step = batch.steps[0]
     client = signed_in_as(app, db_session, create_user(role))
     for url, link, text in (
-        (f"/batches/{batch.id}", history_link("batch", batch.id), "History of this batch"),
-        (f"/batch-steps/{step.id}", history_link("batch_step", step.id), "History of this step"),
+        (f"/batches/{batch.id}", history_link("batch", batch.id, with_parts=True), "History of this batch"),
+        (f"/batch-steps/{step.id}", history_link("batch_step", step.id, with_parts=True), "History of this step"),
         (f"/deviations/{deviation.id}", history_link("deviation", deviation.id), "History of this deviation"),
     ):
         page = client.get(url)
         assert page.status_code == 200, url
         assert (link in page.text) is sees_history and (text in page.text) is sees_history, url
+
+
+def test_the_history_of_a_step_and_of_its_batch_includes_the_corrections_of_its_entries(app, db_session, line,
+                                                                                         batch):
+    step = do_receipt(db_session, batch, line)
+    entry = step.parameters[0].current_entry
+    service.correct_entry(db_session, entry, "190", reason="Misread the scale", user=line.operator)
+    other_step_parameter = batch.steps[1].parameters[0]
+    client = signed_in_as(app, db_session, line.qa)
+    for page_url, heading in ((f"/batch-steps/{step.id}", f"History of batch step {step.id}"),
+                              (f"/batches/{batch.id}", f"History of batch {batch.id}")):
+        history_url = re.search(r'href="(/audit\?[^"]*with_parts=1)"', client.get(page_url).text)[1]
+        history = client.get(history_url.replace("&amp;", "&")).text
+        assert f"<h1>{heading}</h1>" in history
+        assert "Misread the scale" in history, "the correction of an entry of the step is in its history"
+        assert f"batch entry {entry.id}" in history
+    step_history = client.get(f"/audit?entity_type=batch_step&entity_id={step.id}&with_parts=1").text
+    assert f"batch parameter {other_step_parameter.id}<" not in step_history, "another step's parts are not"
+    exported = client.get(f"/audit/export.csv?entity_type=batch_step&entity_id={step.id}&with_parts=1").text
+    assert "Misread the scale" in exported and f"batch_parameter,{other_step_parameter.id}," not in exported
+
+
+@pytest.mark.parametrize(("query", "status", "message"), [
+    ("with_parts=1", 422, "Choose a record type and id"),
+    ("entity_type=batch_step&entity_id=999999&with_parts=1", 404, "There is no batch step 999999."),
+    ("entity_type=batch_step&entity_id=first&with_parts=1", 422, "is not the id of a batch step"),
+    ("entity_type=audit_event&entity_id=1&with_parts=1", 422, "is not a type of controlled record"),
+])
+def test_a_history_with_parts_needs_an_existing_controlled_record(app, db_session, line, query, status, message):
+    response = signed_in_as(app, db_session, line.qa).get(f"/audit?{query}")
+    assert response.status_code == status and message in response.text
 
 
 def section(page: str, heading: str, next_heading: str) -> str:

@@ -333,5 +333,5 @@ def test_a_version_page_links_to_its_history_for_those_who_read_the_trail(role, 
     signed_in(role)
     page = client.get(version_url(draft)).text
     assert "Receive apheresis bag" in page
-    assert (history_link("mbr_version", draft.id) in page) is sees_history
+    assert (history_link("mbr_version", draft.id, with_parts=True) in page) is sees_history
     assert ("History of this version: who changed what, when and why" in page) is sees_history

@@ -259,7 +259,7 @@ def test_protocol_version_and_subject_pages_link_to_their_history_for_those_who_
     signed_in(role)
     for url, link, text in (
         (f"/protocols/{car_t_protocol.id}", history_link("protocol", car_t_protocol.id), "History of this protocol"),
-        (f"/protocols/versions/{version.id}", history_link("protocol_version", version.id),
+        (f"/protocols/versions/{version.id}", history_link("protocol_version", version.id, with_parts=True),
          "History of this version"),
         (f"/protocols/subjects/{subject.id}", history_link("subject", subject.id), "History of this subject"),
     ):

@@ -265,8 +265,9 @@ def test_equipment_calibration_and_impact_pages_link_to_their_history_for_those_
     assessment = db_session.scalars(select(ImpactAssessment)).one()
     signed_in(role)
     for url, link, text in (
-        (f"/equipment/{equipment.id}", history_link("equipment", equipment.id), "History of this equipment"),
-        (f"/equipment/calibrations/{record.id}", history_link("calibration_record", record.id),
+        (f"/equipment/{equipment.id}", history_link("equipment", equipment.id, with_parts=True),
+         "History of this equipment"),
+        (f"/equipment/calibrations/{record.id}", history_link("calibration_record", record.id, with_parts=True),
          "History of this calibration"),
         (f"/equipment/impact/{assessment.id}", history_link("impact_assessment", assessment.id),
          "History of this impact assessment"),
