@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims import clock
+from lims.audit import service as audit
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, MaintenanceKind, ReferenceStandard
 from lims.identity import service as identity
@@ -57,7 +58,12 @@ ACCOUNTS = (
 
 
 def load_demo(session: Session) -> list[DemoAccount]:
-    """Add whatever part of the demo data set is missing; return the demo accounts."""
+    """Add whatever part of the demo data set is missing; return the demo accounts.
+
+    The facility, the organizations and the accounts stay attributed to whoever loaded the demo (the command line):
+    no demo user exists before them, and an admin account shown creating itself would mislead an inspector. Everything
+    after them is attributed to the demo user who does it, as if they had signed in.
+    """
     organizations = {o.code: o for o in session.scalars(select(Organization))}
     existing_facility = identity.facility(session)
     if existing_facility is None:
@@ -126,37 +132,41 @@ EQUIPMENT = (
 
 
 def _load_equipment(session: Session) -> None:
+    """The manager, who owns the equipment, registers it and the reference standards; the technician calibrates it."""
     today = clock.now().date()
+    manager, technician = _demo_user(session, "m.larsen"), _demo_user(session, "t.nguyen")
     standards = {standard.identifier: standard for standard in equipment_service.list_reference_standards(session)}
-    for identifier, description, certificate, valid_days in REFERENCE_STANDARDS:
-        if identifier not in standards:
-            standards[identifier] = equipment_service.create_reference_standard(
-                session, identifier=identifier, description=description, certificate_number=certificate,
-                valid_until=today + timedelta(days=valid_days))
-    technician = identity.user_by_username(session, "t.nguyen")
+    with _acting_as(session, manager):
+        for identifier, description, certificate, valid_days in REFERENCE_STANDARDS:
+            if identifier not in standards:
+                standards[identifier] = equipment_service.create_reference_standard(
+                    session, identifier=identifier, description=description, certificate_number=certificate,
+                    valid_until=today + timedelta(days=valid_days))
     known = set(session.scalars(select(Equipment.asset_tag)))
     for tag, name, kind, location, make, model, interval, points, calibrations, maintenance in EQUIPMENT:
         if tag in known:
             continue
-        item = equipment_service.create_equipment(
-            session, asset_tag=tag, name=name, equipment_type=kind, location=location, manufacturer=make,
-            model=model, serial_number=f"SN-{tag}", calibration_interval_days=interval,
-            owner=identity.user_by_username(session, "m.larsen"),
-        )
-        for point_name, nominal, tolerance in points:
-            equipment_service.add_calibration_point(session, item, name=point_name, nominal=parse_measurement(nominal),
-                                                    tolerance=parse_measurement(tolerance))
-        for days_ago, as_found, as_left in calibrations:
-            equipment_service.record_calibration(
-                session, item, performed_on=today - timedelta(days=days_ago), recorded_by=technician,
-                reference_standard=_standard_for(standards, kind), readings=[
-                    equipment_service.ReadingInput(point.id, parse_measurement(found),
-                                                   parse_measurement(as_left[i]) if as_left else None)
-                    for i, (point, found) in enumerate(zip(item.points, as_found))],
+        with _acting_as(session, manager):
+            item = equipment_service.create_equipment(
+                session, asset_tag=tag, name=name, equipment_type=kind, location=location, manufacturer=make,
+                model=model, serial_number=f"SN-{tag}", calibration_interval_days=interval, owner=manager,
             )
-        if maintenance:
-            equipment_service.start_maintenance(session, item, kind=MaintenanceKind.UNPLANNED,
-                                                description=maintenance, user=technician)
+            for point_name, nominal, tolerance in points:
+                equipment_service.add_calibration_point(session, item, name=point_name,
+                                                        nominal=parse_measurement(nominal),
+                                                        tolerance=parse_measurement(tolerance))
+        with _acting_as(session, technician):
+            for days_ago, as_found, as_left in calibrations:
+                equipment_service.record_calibration(
+                    session, item, performed_on=today - timedelta(days=days_ago), recorded_by=technician,
+                    reference_standard=_standard_for(standards, kind), readings=[
+                        equipment_service.ReadingInput(point.id, parse_measurement(found),
+                                                       parse_measurement(as_left[i]) if as_left else None)
+                        for i, (point, found) in enumerate(zip(item.points, as_found))],
+                )
+            if maintenance:
+                equipment_service.start_maintenance(session, item, kind=MaintenanceKind.UNPLANNED,
+                                                    description=maintenance, user=technician)
 
 
 def _standard_for(standards: dict[str, ReferenceStandard], kind: EquipmentType) -> ReferenceStandard:
@@ -185,49 +195,54 @@ HLX_301_VISITS = (
 
 
 def _load_protocol(session: Session, sponsor: Organization) -> None:
+    """Authored by the manager, approved and made effective by QA; the manager enrols its subjects."""
     if session.scalar(select(Protocol.id).where(Protocol.number == "HLX-301")) is not None:
         return
-    protocol = protocols.create_protocol(
-        session, number="HLX-301",
-        title="A randomised phase 3 study of HLX-19, autologous anti-CD19 CAR-T cells, versus standard of care "
-              "in second-line relapsed or refractory large B-cell lymphoma",
-        sponsor=sponsor, phase=ProtocolPhase.PHASE_3, therapeutic_area="Haematology / oncology",
-        investigational_product="HLX-19 (autologous anti-CD19 CAR-T cells)",
-        conditions="Large B-cell lymphoma", target_enrolment=360,
-    )
-    first = protocol.versions[0]
-    protocols.add_arm(session, first, code="A", name="HLX-19", arm_type="experimental",
-                      description="Single infusion of 2 ×10^6 CAR-T cells/kg after lymphodepletion")
-    protocols.add_arm(session, first, code="B", name="Standard of care", arm_type="active comparator",
-                      description="Salvage chemo-immunotherapy then high-dose chemotherapy and ASCT")
-    for code, name, event, day, before, after, samples in HLX_301_VISITS:
-        visit = protocols.add_visit(session, first, code=code, name=name, reference_event=event, day_offset=day,
-                                    window_before_days=before, window_after_days=after)
-        for sample_type, volume, container, handling, hours in samples:
-            protocols.add_sample_requirement(session, visit, sample_type=sample_type,
-                                             volume=parse_measurement(volume), container=container,
-                                             handling=parse_range(handling), max_hours_to_processing=hours)
     author, approver = _demo_user(session, "m.larsen"), _demo_user(session, "q.okafor")
+    with _acting_as(session, author):
+        protocol = protocols.create_protocol(
+            session, number="HLX-301",
+            title="A randomised phase 3 study of HLX-19, autologous anti-CD19 CAR-T cells, versus standard of care "
+                  "in second-line relapsed or refractory large B-cell lymphoma",
+            sponsor=sponsor, phase=ProtocolPhase.PHASE_3, therapeutic_area="Haematology / oncology",
+            investigational_product="HLX-19 (autologous anti-CD19 CAR-T cells)",
+            conditions="Large B-cell lymphoma", target_enrolment=360,
+        )
+        first = protocol.versions[0]
+        protocols.add_arm(session, first, code="A", name="HLX-19", arm_type="experimental",
+                          description="Single infusion of 2 ×10^6 CAR-T cells/kg after lymphodepletion")
+        protocols.add_arm(session, first, code="B", name="Standard of care", arm_type="active comparator",
+                          description="Salvage chemo-immunotherapy then high-dose chemotherapy and ASCT")
+        for code, name, event, day, before, after, samples in HLX_301_VISITS:
+            visit = protocols.add_visit(session, first, code=code, name=name, reference_event=event, day_offset=day,
+                                        window_before_days=before, window_after_days=after)
+            for sample_type, volume, container, handling, hours in samples:
+                protocols.add_sample_requirement(session, visit, sample_type=sample_type,
+                                                 volume=parse_measurement(volume), container=container,
+                                                 handling=parse_range(handling), max_hours_to_processing=hours)
     _sign(session, first, SignatureMeaning.AUTHORED, author)
     _sign(session, first, SignatureMeaning.APPROVED, approver)
-    protocols.make_effective(session, first)
+    with _acting_as(session, approver):
+        protocols.make_effective(session, first)
     today = clock.now().date()
-    for number, (enrolled_days_ago, arm, apheresis_days_ago, infused_days_ago) in enumerate(
-            ((60, "A", 50, 30), (45, "A", 35, 12), (20, "B", None, None)), start=1):
-        protocols.enrol_subject(
-            session, protocol, code=f"HLX301-014-{number:04d}", site="014",
-            arm=next(candidate for candidate in first.arms if candidate.code == arm),
-            enrolled_on=today - timedelta(days=enrolled_days_ago), consent_version="1.0",
-            apheresis_on=today - timedelta(days=apheresis_days_ago) if apheresis_days_ago else None,
-            infused_on=today - timedelta(days=infused_days_ago) if infused_days_ago else None,
-        )
-    second = protocols.new_version(session, protocol, number="2.0",
-                                   amendment_summary="Amendment 1: adds a month-3 persistence sample")
-    month3 = protocols.add_visit(session, second, code="M3", name="Month 3", reference_event=ReferenceEvent.INFUSION,
-                                 day_offset=90, window_before_days=7, window_after_days=7)
-    protocols.add_sample_requirement(session, month3, sample_type="peripheral blood for CAR-T persistence (qPCR)",
-                                     volume=parse_measurement("6 mL"), container="K2EDTA tube",
-                                     handling=parse_range("15–25 °C"), max_hours_to_processing=24)
+    with _acting_as(session, author):
+        for number, (enrolled_days_ago, arm, apheresis_days_ago, infused_days_ago) in enumerate(
+                ((60, "A", 50, 30), (45, "A", 35, 12), (20, "B", None, None)), start=1):
+            protocols.enrol_subject(
+                session, protocol, code=f"HLX301-014-{number:04d}", site="014",
+                arm=next(candidate for candidate in first.arms if candidate.code == arm),
+                enrolled_on=today - timedelta(days=enrolled_days_ago), consent_version="1.0",
+                apheresis_on=today - timedelta(days=apheresis_days_ago) if apheresis_days_ago else None,
+                infused_on=today - timedelta(days=infused_days_ago) if infused_days_ago else None,
+            )
+        second = protocols.new_version(session, protocol, number="2.0",
+                                       amendment_summary="Amendment 1: adds a month-3 persistence sample")
+        month3 = protocols.add_visit(session, second, code="M3", name="Month 3",
+                                     reference_event=ReferenceEvent.INFUSION, day_offset=90, window_before_days=7,
+                                     window_after_days=7)
+        protocols.add_sample_requirement(session, month3, sample_type="peripheral blood for CAR-T persistence (qPCR)",
+                                         volume=parse_measurement("6 mL"), container="K2EDTA tube",
+                                         handling=parse_range("15–25 °C"), max_hours_to_processing=24)
     _sign(session, second, SignatureMeaning.AUTHORED, author)
 
 
@@ -235,8 +250,26 @@ def _demo_user(session: Session, username: str) -> User:
     return identity.user_by_username(session, username)
 
 
+@contextmanager
+def _acting_as(session: Session, user: User) -> Iterator[None]:
+    """Attribute what the block records to ``user``, as if they had signed in, then to whoever it was before.
+
+    The trail attributes a change when the session flushes it, so the block flushes on entry (what came before is
+    not ``user``'s) and on exit (what it did is).
+    """
+    before = audit.current_actor(session)
+    session.flush()
+    audit.attribute_to(session, user.id, user.full_name)
+    try:
+        yield
+        session.flush()
+    finally:
+        audit.act_as(session, before)
+
+
 def _sign(session: Session, record: Any, meaning: SignatureMeaning, user: User) -> None:
-    signatures.sign(session, record, meaning=meaning, user=user, password=_password(user))
+    with _acting_as(session, user):
+        signatures.sign(session, record, meaning=meaning, user=user, password=_password(user))
 
 
 #: (part number, name, specification, storage, [(supplier, supplier lot, received days ago, expires in days,
@@ -252,24 +285,29 @@ MATERIALS = (
 
 
 def _load_materials(session: Session) -> None:
+    """The manager specifies the materials and records the technician's training; the technician receives the lots."""
     if session.scalar(select(Material.id).limit(1)) is not None:
         return
     today = clock.now().date()
-    technician, qa = _demo_user(session, "t.nguyen"), _demo_user(session, "q.okafor")
+    manager, technician, qa = (_demo_user(session, username) for username in ("m.larsen", "t.nguyen", "q.okafor"))
     for part_number, name, specification, storage, lots in MATERIALS:
-        material = batch_records.create_material(session, part_number=part_number, name=name,
-                                             specification=specification, storage_condition=storage)
+        with _acting_as(session, manager):
+            material = batch_records.create_material(session, part_number=part_number, name=name,
+                                                     specification=specification, storage_condition=storage)
         for supplier, supplier_lot, received_days_ago, expires_in, quantity, disposition in lots:
             received_on = today - timedelta(days=received_days_ago)
-            lot = batch_records.receive_lot(session, material, supplier=supplier, supplier_lot=supplier_lot,
-                                        received_on=received_on, expires_on=today + timedelta(days=expires_in),
-                                        quantity=parse_measurement(quantity), user=technician)
+            with _acting_as(session, technician):
+                lot = batch_records.receive_lot(session, material, supplier=supplier, supplier_lot=supplier_lot,
+                                                received_on=received_on, expires_on=today + timedelta(days=expires_in),
+                                                quantity=parse_measurement(quantity), user=technician)
             if disposition == "released":
                 # QA released it the day after receipt, when even the lot now expired was still valid.
                 with clock.frozen(clock.now() - timedelta(days=received_days_ago - 1)):
                     _sign(session, lot, SignatureMeaning.RELEASED, qa)
-    batch_records.record_training(session, user=technician, subject="SOP-QC-014 v3", trained_on=today - timedelta(days=90),
-                              expires_on=today + timedelta(days=275), recorded_by=_demo_user(session, "m.larsen"))
+    with _acting_as(session, manager):
+        batch_records.record_training(session, user=technician, subject="SOP-QC-014 v3",
+                                      trained_on=today - timedelta(days=90), expires_on=today + timedelta(days=275),
+                                      recorded_by=manager)
 
 
 # QC tests, the CAR-T master batch record and three batches made to it
@@ -524,8 +562,9 @@ def _load_batch_records(session: Session) -> None:
 
 
 def _load_test_definitions(session: Session) -> dict[str, TestDefinition]:
+    """The QC tests, defined by the manager."""
     existing = {definition.code: definition for definition in testing.list_definitions(session)}
-    with _on(clock.now().date(), (60, "10:00")):
+    with _on(clock.now().date(), (60, "10:00")), _acting_as(session, _demo_user(session, "m.larsen")):
         for code, name, method, kind, unit, specification in TEST_DEFINITIONS:
             if code not in existing:
                 existing[code] = testing.create_definition(session, code=code, name=name, method=method,
@@ -550,7 +589,7 @@ def _load_master_record(session: Session, definitions: dict[str, TestDefinition]
                         today: date) -> MbrVersion:
     """CART-HLX19 v1, authored by the manager, approved by QA, effective, with both technicians trained on it."""
     author, approver = _demo_user(session, "m.larsen"), _demo_user(session, "q.okafor")
-    with _on(today, (45, "09:00")):
+    with _on(today, (45, "09:00")), _acting_as(session, author):
         version = batch_records.create_master(session, code=MBR_CODE, product=MBR_PRODUCT,
                                           change_summary="First issue, for the HLX-301 phase 3 study.")
         for demo in CART_STEPS:
@@ -565,10 +604,10 @@ def _load_master_record(session: Session, definitions: dict[str, TestDefinition]
             batch_records.add_release_test(session, version, definitions[code])
     with _on(today, (45, "16:00")):
         _sign(session, version, SignatureMeaning.AUTHORED, author)
-    with _on(today, (43, "11:00")):
+    with _on(today, (43, "11:00")), _acting_as(session, approver):
         _sign(session, version, SignatureMeaning.APPROVED, approver)
         batch_records.make_mbr_effective(session, version)
-    with _on(today, (42, "14:00")):
+    with _on(today, (42, "14:00")), _acting_as(session, author):
         for username in ("t.nguyen", "s.lind"):
             batch_records.record_training(session, user=_demo_user(session, username), subject=version.training_subject,
                                       trained_on=today - timedelta(days=42), expires_on=today + timedelta(days=323),
@@ -577,20 +616,21 @@ def _load_master_record(session: Session, definitions: dict[str, TestDefinition]
 
 
 def _batch_subjects(session: Session, today: date) -> list[Subject] | None:
-    """The HLX-301 subjects the batches are made for, enrolling those the protocol's demo data lacks."""
+    """The HLX-301 subjects the batches are made for, the manager enrolling those the protocol's demo data lacks."""
     protocol = session.scalar(select(Protocol).where(Protocol.number == "HLX-301"))
     version = protocols.effective_version(protocol) if protocol is not None else None
     if protocol is None or version is None:
         return None
     enrolled = {subject.code: subject for subject in protocols.subjects_of(session, protocol)}
     subjects = []
-    for code, arm, enrolled_days_ago, apheresis_days_ago, *_ in BATCH_SUBJECTS:
-        if code not in enrolled:
-            enrolled[code] = protocols.enrol_subject(
-                session, protocol, code=code, site="014", arm=next(a for a in version.arms if a.code == arm),
-                enrolled_on=today - timedelta(days=enrolled_days_ago), consent_version="1.0",
-                apheresis_on=today - timedelta(days=apheresis_days_ago))
-        subjects.append(enrolled[code])
+    with _acting_as(session, _demo_user(session, "m.larsen")):
+        for code, arm, enrolled_days_ago, apheresis_days_ago, *_ in BATCH_SUBJECTS:
+            if code not in enrolled:
+                enrolled[code] = protocols.enrol_subject(
+                    session, protocol, code=code, site="014", arm=next(a for a in version.arms if a.code == arm),
+                    enrolled_on=today - timedelta(days=enrolled_days_ago), consent_version="1.0",
+                    apheresis_on=today - timedelta(days=apheresis_days_ago))
+            subjects.append(enrolled[code])
     return subjects
 
 
@@ -652,17 +692,17 @@ class _BatchMaker:
         _code, _arm, _enrolled, apheresis_days_ago, performer_name, verifier_name = BATCH_SUBJECTS[index]
         performer, verifier = _demo_user(self.session, performer_name), _demo_user(self.session, verifier_name)
         work = self._work(index)
-        with _on(self.today, work[0][1], timedelta(minutes=-20)):
+        with _on(self.today, work[0][1], timedelta(minutes=-20)), _acting_as(self.session, performer):
             apheresis = self.today - timedelta(days=apheresis_days_ago)
             batch = batch_records.start_batch(
                 self.session, version, subject=subject, user=performer,
                 starting_material_identity=f"W0386 {apheresis:%y} {118204 + 4417 * index:06d}")
         for (demo, when, skipped, complete), step in zip(work, batch.steps):
             if skipped:
-                with _on(self.today, when):
+                with _on(self.today, when), _acting_as(self.session, performer):
                     batch_records.skip_step(self.session, step, reason=SKIP_REASON, user=performer)
                 continue
-            with _on(self.today, when):
+            with _on(self.today, when), _acting_as(self.session, performer):
                 self._perform(demo, step, index, performer, complete)
             if index == AWAITING_REVIEW and step.position == 6:
                 self._closed_deviation(batch, step, when, performer)
@@ -671,7 +711,7 @@ class _BatchMaker:
         if index != IN_PROGRESS:
             self._release_tests(batch, index, performer, verifier)
         if index == RELEASED:
-            with _on(self.today, RELEASED_ON):
+            with _on(self.today, RELEASED_ON), _acting_as(self.session, self.qa):
                 batch_records.dispose(self.session, batch, SignatureMeaning.RELEASED, user=self.qa,
                                   password=_password(self.qa))
         return batch
@@ -711,10 +751,10 @@ class _BatchMaker:
 
     def _closed_deviation(self, batch: Batch, step: BatchStep, when: When, user: User) -> None:
         text = dict(CLOSED_DEVIATION)
-        with _on(self.today, when, timedelta(minutes=15)):
+        with _on(self.today, when, timedelta(minutes=15)), _acting_as(self.session, user):
             deviation = batch_records.raise_deviation(self.session, batch, description=text.pop("description"),
                                                   category=text["category"], step=step, user=user)
-        with _on(self.today, (6, "10:00")):
+        with _on(self.today, (6, "10:00")), _acting_as(self.session, self.qa):
             batch_records.record_investigation(self.session, deviation, batch_records.InvestigationInput(**text),
                                            reason="Investigation completed")
         with _on(self.today, (6, "11:30")):
@@ -726,7 +766,7 @@ class _BatchMaker:
         for release_test in batch.release_tests:
             ready_after, *reported = RELEASE_RESULTS[release_test.definition.code]
             when = (harvested[0] - ready_after, "15:00")
-            with _on(self.today, when):
+            with _on(self.today, when), _acting_as(self.session, analyst):
                 result = batch_records.record_release_result(self.session, release_test, reported[index], user=analyst)
             with _on(self.today, when, timedelta(minutes=90)):
                 _sign(self.session, result, SignatureMeaning.VERIFIED, checker)

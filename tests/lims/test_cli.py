@@ -1,6 +1,8 @@
 """The `lims` command line: first start, users, demo data; bad input exits non-zero and changes nothing."""
 from __future__ import annotations
 
+import getpass
+import json
 import os
 import socket
 import subprocess
@@ -14,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from lims import clock
+from lims.audit import service as audit
 from lims.cli import cli
 from lims.demo import ACCOUNTS, MBR_CODE, TEST_DEFINITIONS
 from lims.equipment import service as equipment
@@ -24,7 +27,7 @@ from batch_records import service as materials
 from batch_records.models import (TYPICAL_STAGES, Batch, BatchStatus, DeviationCategory, DeviationStatus,
                                   MasterBatchRecord, MaterialLot, MbrStatus, StepStatus)
 from lims.signatures import service as signatures
-from lims.signatures.models import SignatureMeaning
+from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from protocols import service as protocol_service
 from protocols.models import Protocol, VersionStatus
 from tests.helpers import PASSWORD
@@ -219,6 +222,45 @@ def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_sessi
     assert len(done) >= 2 and all(step.status == StepStatus.COMPLETED for step in done)
     records = materials.review(db_session, in_progress.id).steps
     assert all(record.verification_gap is None for record in records[:current.position - 1])
+
+
+def test_demo_trail_names_the_demo_user_who_did_each_thing(run, db_session):
+    assert run("demo").exit_code == 0
+    db_session.expire_all()
+    names = {user.id: user.full_name for user in db_session.scalars(select(User))}
+
+    def events(**criteria):
+        return list(audit.matching_events(db_session, audit.EventFilter(**criteria)))
+
+    # Each record that names who made it is attributed to them in the trail, by id and printed name.
+    for entity_type, maker_column in (("batch_entry", "entered_by_id"), ("calibration_record", "recorded_by_id"),
+                                      ("test_result", "recorded_by_id"), ("deviation", "raised_by_id"),
+                                      ("material_lot", "received_by_id"), ("batch", "created_by_id")):
+        creations = events(entity_type=entity_type, action="create")
+        assert creations, entity_type
+        for event in creations:
+            maker = json.loads(event.changes)[maker_column][1]
+            assert (event.user_id, event.user_name) == (maker, names[maker]), (entity_type, event.entity_id)
+
+    signed = {signature.id: signature for signature in db_session.scalars(select(ElectronicSignature))}
+    applied = events(action="signature.applied")
+    assert len(applied) == len(signed)
+    for event in applied:
+        signature = signed[json.loads(event.changes)["signature_id"]]
+        assert (event.user_id, event.user_name) == (signature.signer_id, signature.printed_name)
+
+    # The audit viewer's filter by user finds a technician's work.
+    technician = service.user_by_username(db_session, "t.nguyen")
+    assert {("create", "batch_entry"), ("create", "calibration_record"), ("signature.applied", "batch_step")} <= {
+        (event.action, event.entity_type) for event in events(user_id=technician.id)}
+
+    # Whoever loaded the demo created only what precedes every demo user: the organizations and the accounts.
+    by_command_line = [event for event in events() if event.user_id is None]
+    assert {event.user_name for event in by_command_line} == {f"command line ({getpass.getuser()})"}
+    assert {(event.action, event.entity_type) for event in by_command_line} == {
+        ("create", "organization"), ("create", "user_account")}
+    accounts_created = events(entity_type="user_account", action="create")
+    assert len(accounts_created) == len(ACCOUNTS) and all(event.user_id is None for event in accounts_created)
 
 
 def test_readme_lists_every_demo_account_with_its_password():
