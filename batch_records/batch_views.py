@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas, service
-from batch_records.models import BatchStatus, BatchStep, Deviation, DeviationCategory, DeviationStatus, StepStatus
+from batch_records.models import BatchStatus, DeviationCategory, DeviationStatus, StepStatus
 from batch_records.pdf import batch_record_pdf
 from batch_records.views import blueprint
 from lims import clock
@@ -26,7 +26,6 @@ from lims.identity.service import LoginFailed
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
-from lims.testing.models import TestResult
 from lims.web import error_status, field_errors, load_input, render_form_error
 from protocols import service as protocols
 
@@ -113,7 +112,6 @@ def _batch_context(batch_id: int, **extra: Any) -> dict[str, Any]:
             "release_tests": service.release_test_states(db, batch),
             "signatures": signatures.signatures_of(db, batch), "category_options": CATEGORY_OPTIONS,
             "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps],
-            "may_verify_results": signatures.may_sign(current_user, TestResult, SignatureMeaning.VERIFIED),
             "errors": {}, "form": MultiDict(), **extra}
 
 
@@ -159,8 +157,6 @@ def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
             db, equipment_type, due_soon_days=_due_soon_days()) for equipment_type in step.equipment_types},
         "lot_choices": {requirement.id: service.lot_choices(requirement.material) for requirement in step.materials},
         "yield_percent": service.yield_percent(step), "yield_ok": service.yield_within_limits(step),
-        "may_sign": {meaning.value: signatures.may_sign(current_user, BatchStep, meaning) for meaning in (
-            SignatureMeaning.PERFORMED, SignatureMeaning.VERIFIED, SignatureMeaning.REVIEWED)},
         "errors": {}, "form": MultiDict(), **extra,
     }
 
@@ -359,7 +355,6 @@ def _deviation_context(deviation_id: int, **extra: Any) -> dict[str, Any]:
         "investigation", "root_cause", "other_batches_assessed", "conclusion", "capa")} | {
         "category": deviation.category.value if deviation.category else ""})
     return {"deviation": deviation, "batch": deviation.batch, "signatures": signatures.signatures_of(db, deviation),
-            "may_close": signatures.may_sign(current_user, Deviation, SignatureMeaning.APPROVED),
             "missing": service.missing_for_closure(deviation), "category_options": CATEGORY_OPTIONS,
             "errors": {}, "form": form, **extra}
 

@@ -31,8 +31,6 @@ from lims.web import error_status, field_errors, load_input, render_form_error
 AUTHORS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
 #: who puts an approved version into effect or withdraws it (as protocols)
 RELEASERS = frozenset({RoleName.QA, RoleName.MANAGER})
-#: the signatures a version's page offers, by the meaning's value
-VERSION_SIGNATURES = (SignatureMeaning.AUTHORED, SignatureMeaning.APPROVED, SignatureMeaning.REJECTED)
 
 STATUS_BADGES = {MbrStatus.DRAFT.value: "muted", MbrStatus.IN_REVIEW.value: "warning",
                  MbrStatus.APPROVED.value: "ok", MbrStatus.EFFECTIVE.value: "ok", MbrStatus.RETIRED.value: "muted"}
@@ -44,7 +42,7 @@ def masters() -> Any:
     db = get_session()
     return render_template("batch_records/masters.html", masters=service.list_masters(db),
                            in_review=service.mbr_versions_in_review(db), badges=STATUS_BADGES,
-                           reviewer=signatures.may_sign(current_user, MbrVersion, SignatureMeaning.APPROVED))
+                           reviewer=signatures.role_may_sign(current_user, MbrVersion, SignatureMeaning.APPROVED))
 
 
 @blueprint.route("/masters/new", methods=["GET", "POST"])
@@ -84,8 +82,6 @@ def _version_page(version_id: int, *, errors: dict | None = None, status: int = 
         "batch_records/mbr_version.html", version=version, master=master, stages=_stages(version),
         signatures=signatures.signatures_of(db, version), errors=errors or {}, form=request.form,
         editable=version.status == MbrStatus.DRAFT, badges=STATUS_BADGES,
-        may_sign={meaning.value: signatures.may_sign(current_user, MbrVersion, meaning)
-                  for meaning in VERSION_SIGNATURES},
         open_change=any(other.status in {MbrStatus.DRAFT, MbrStatus.IN_REVIEW} for other in master.versions),
         effective=service.effective_mbr_version(master),
         stage_options=TYPICAL_STAGES, equipment_options=[(kind.value, kind.value.capitalize()) for kind in EquipmentType],

@@ -48,7 +48,6 @@ from lims.db import get_record, lock_for_update, serialise_numbering
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, EquipmentUse
 from lims.errors import Conflict, InvalidInput, LimsError, RecordNotFound
-from lims.identity import service as identity
 from lims.identity.models import RoleName, User
 from lims.pagination import Page, paginate
 from lims.signatures import service as signatures
@@ -193,7 +192,8 @@ def reject_lot(session: Session, lot: MaterialLot, *, reason: str, user: User, p
         raise Conflict(f"Lot {lot.lot_number} is {lot.status.value}, not in quarantine.")
     # The password is proven before the reason is written: a refused signature
     # must leave the lot as it was, even though its failed attempt is kept.
-    identity.reauthenticate(session, user, password=password, client_address=client_address)
+    signatures.reauthenticate_to_sign(session, lot, SignatureMeaning.REJECTED, user, password=password,
+                                      client_address=client_address)
     with audit.reason_for_change(session, "Rejection reason stated"):
         lot.rejection_reason = reason.strip()
     signatures.sign(session, lot, meaning=SignatureMeaning.REJECTED, user=user, password=password,
@@ -1244,7 +1244,7 @@ def dispose(session: Session, batch: Batch, meaning: SignatureMeaning, *, user: 
     if meaning != SignatureMeaning.RELEASED and not reason:
         raise InvalidInput(f"Say why the batch is {meaning.value}.", field="reason")
     # The password is proven before the reason is written: a refused signature leaves the batch as it was.
-    identity.reauthenticate(session, user, password=password, client_address=client_address)
+    signatures.reauthenticate_to_sign(session, batch, meaning, user, password=password, client_address=client_address)
     if reason:
         _check_disposition_allowed(session, batch, meaning)
         with audit.reason_for_change(session, f"Disposition reason: {reason}"):

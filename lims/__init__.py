@@ -96,6 +96,7 @@ def _register_templating(app: Flask) -> None:
     from lims.access import may_use
     from lims.audit.service import entity_key
     from lims.navigation import navigation_for
+    from lims.signatures.views import current_user_may_sign
 
     display_zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
 
@@ -108,8 +109,8 @@ def _register_templating(app: Flask) -> None:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        return {"navigation": navigation_for, "may_use": may_use, "audit_entity": entity_key,
-                "display_timezone": app.config["DISPLAY_TIMEZONE"]}
+        return {"navigation": navigation_for, "may_use": may_use, "may_sign": current_user_may_sign,
+                "audit_entity": entity_key, "display_timezone": app.config["DISPLAY_TIMEZONE"]}
 
 
 def _register_blueprints(app: Flask) -> None:

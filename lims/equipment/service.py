@@ -26,7 +26,6 @@ from lims.equipment.models import (
     ReferenceStandard,
 )
 from lims.errors import Conflict, InvalidInput, LimsError
-from lims.identity import service as identity
 from lims.identity.models import RoleName, User
 from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
@@ -515,7 +514,8 @@ def close_impact_assessment(session: Session, assessment: ImpactAssessment, *, c
         raise InvalidInput("Write the conclusion of the assessment.", field="conclusion")
     # The password is proven before the conclusion is written: a refused signature
     # must leave the assessment open, even though its failed attempt is kept.
-    identity.reauthenticate(session, user, password=password, client_address=client_address)
+    signatures.reauthenticate_to_sign(session, assessment, SignatureMeaning.REVIEWED, user, password=password,
+                                      client_address=client_address)
     with audit.reason_for_change(session, "Impact assessment concluded"):
         assessment.conclusion = conclusion.strip()
         assessment.closed_at = clock.now()

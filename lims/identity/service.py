@@ -431,22 +431,25 @@ def authenticate(session: Session, *, username: str, password: str, client_addre
     return user
 
 
-def reauthenticate(session: Session, user: User, *, password: str, client_address: str | None) -> None:
-    """Prove that the signed-in user is at the keyboard (before a signature); failures count toward lockout."""
+def reauthenticate(session: Session, user: User, *, password: str, client_address: str | None, purpose: str) -> None:
+    """Prove that the signed-in user is at the keyboard (before a signature); failures count toward lockout.
+
+    A failure is audited with ``purpose``, so that QA tells a refused signature from a refused sign-in.
+    """
     if not user.active:
         raise LoginFailed("This account is deactivated.")
     _check_password(session, user, password, clock.now(), client_address,
-                    "The password is wrong; nothing was signed.")
+                    "The password is wrong; nothing was signed.", purpose=purpose)
 
 
 def _check_password(session: Session, user: User, password: str, now: datetime, client_address: str | None,
-                    wrong_password_message: str) -> None:
+                    wrong_password_message: str, *, purpose: str | None = None) -> None:
     if user.is_locked(now):
-        _record_attempt(session, user.username, user, LoginOutcome.LOCKED, client_address)
+        _record_attempt(session, user.username, user, LoginOutcome.LOCKED, client_address, purpose)
         raise AccountLocked(_locked_message(user))
     if _password_matches(user, password):
         return
-    _record_attempt(session, user.username, user, LoginOutcome.WRONG_PASSWORD, client_address)
+    _record_attempt(session, user.username, user, LoginOutcome.WRONG_PASSWORD, client_address, purpose)
     if _count_recent_failures(session, user, now) >= FAILURES_BEFORE_LOCKOUT:
         user.locked_until = now + LOCKOUT_DURATION
         user.failures_counted_since = now
@@ -478,7 +481,8 @@ def _count_recent_failures(session: Session, user: User, now: datetime) -> int:
 
 
 def _record_attempt(
-    session: Session, username: str, user: User | None, outcome: LoginOutcome, client_address: str | None
+    session: Session, username: str, user: User | None, outcome: LoginOutcome, client_address: str | None,
+    purpose: str | None = None,
 ) -> None:
     session.add(
         LoginAttempt(
@@ -487,7 +491,8 @@ def _record_attempt(
         )
     )
     session.flush()
-    audit.record(session, f"login.{outcome.value}", entity=user, details={"username": username[:200]})
+    details = {"username": username[:200]} if purpose is None else {"username": username[:200], "while": purpose}
+    audit.record(session, f"login.{outcome.value}", entity=user, details=details)
 
 
 def recent_login_attempts(session: Session, user: User, *, limit: int = 20) -> list[LoginAttempt]:

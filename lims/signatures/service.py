@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import service as audit
-from lims.errors import AccessDenied, Conflict, InvalidInput, RecordNotFound
+from lims.errors import AccessDenied, Conflict, InvalidInput, LimsError, RecordNotFound
 from lims.identity import service as identity
 from lims.identity.models import RoleName, User
 from lims.signatures.models import ElectronicSignature, Signable, SignatureMeaning
@@ -96,8 +96,8 @@ def register_two_person_approval(model: type, states: ApprovalStates, *, locked:
                       before_signing=check, after_signing=advance)
 
 
-def may_sign(user: User, model: type, meaning: SignatureMeaning) -> bool:
-    """Whether ``user``'s roles let them sign records of ``model`` with ``meaning`` (pages choose buttons by it)."""
+def role_may_sign(user: User, model: type, meaning: SignatureMeaning) -> bool:
+    """Whether ``user``'s roles let them sign records of ``model`` with ``meaning`` at all (for lists of work)."""
     signable = _SIGNABLE_TYPES.get(model.__tablename__)
     return signable is not None and meaning in signable.meanings and user.has_any_role(signable.meanings[meaning])
 
@@ -123,9 +123,11 @@ def _binding_hash(signature: ElectronicSignature) -> str:
     return hashlib.sha256(audit.canonical_json(fields).encode()).hexdigest()
 
 
-def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user: User, password: str,
-         client_address: str | None = None) -> ElectronicSignature:
-    """Sign ``record`` as ``user`` after they re-enter their password; a wrong one counts toward lockout."""
+def check_may_sign(session: Session, record: Signable, meaning: SignatureMeaning, user: User) -> None:
+    """Refuse, with the reason ``sign`` would give, unless ``user`` may sign ``record`` with ``meaning`` now.
+
+    Everything ``sign`` checks but the password, so a page can refuse before asking for it.
+    """
     entity_type = record.__tablename__
     signable = _SIGNABLE_TYPES.get(entity_type)
     if signable is None or meaning not in signable.meanings:
@@ -136,10 +138,43 @@ def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user:
         raise SignatureRefused("Change your temporary password before you sign anything.")
     if signable.before_signing is not None:
         signable.before_signing(session, record, meaning, user)
-    identity.reauthenticate(session, user, password=password, client_address=client_address)
+
+
+def may_sign(session: Session, record: Signable, meaning: SignatureMeaning, user: User) -> bool:
+    """Whether ``check_may_sign`` lets ``user`` sign ``record`` with ``meaning`` now (pages offer signatures by it).
+
+    Asked inside a savepoint that is rolled back: an area's rule may lock rows to decide (a batch, while its
+    steps are signed), and a page that only offers the signature must not hold them for the rest of its request.
+    """
+    savepoint = session.begin_nested()
+    try:
+        check_may_sign(session, record, meaning, user)
+    except LimsError:
+        return False
+    finally:
+        savepoint.rollback()
+    return True
+
+
+def reauthenticate_to_sign(session: Session, record: Signable, meaning: SignatureMeaning, user: User, *,
+                           password: str, client_address: str | None) -> None:
+    """Prove ``user`` is at the keyboard before signing ``record``; a failure is audited as a refused signature.
+
+    Areas that write a signature's reason before signing prove the password first with this, so a wrong one
+    leaves the record as it was.
+    """
+    identity.reauthenticate(session, user, password=password, client_address=client_address,
+                            purpose=f"signing {record.__tablename__.replace('_', ' ')} {record.id} as {meaning.value}")
+
+
+def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user: User, password: str,
+         client_address: str | None = None) -> ElectronicSignature:
+    """Sign ``record`` as ``user`` after they re-enter their password; a wrong one counts toward lockout."""
+    check_may_sign(session, record, meaning, user)
+    reauthenticate_to_sign(session, record, meaning, user, password=password, client_address=client_address)
     session.flush()
     signature = ElectronicSignature(
-        entity_type=entity_type,
+        entity_type=record.__tablename__,
         entity_id=str(record.id),
         meaning=meaning,
         signer_id=user.id,
@@ -153,8 +188,9 @@ def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user:
     audit.record(session, "signature.applied", entity=record,
                  details={"meaning": meaning, "signer": user.full_name, "content_hash": signature.content_hash,
                           "signature_id": signature.id})
-    if signable.after_signing is not None:
-        signable.after_signing(session, record, meaning, user)
+    after_signing = _SIGNABLE_TYPES[record.__tablename__].after_signing
+    if after_signing is not None:
+        after_signing(session, record, meaning, user)
     return signature
 
 

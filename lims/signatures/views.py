@@ -12,7 +12,7 @@ from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError
 from lims.identity.service import LoginFailed
 from lims.signatures import schemas, service
-from lims.signatures.models import SignatureMeaning
+from lims.signatures.models import Signable, SignatureMeaning
 from lims.web import load_input, render_form_error, safe_next_url
 
 blueprint = Blueprint("signatures", __name__, template_folder="templates")
@@ -25,6 +25,8 @@ def sign(entity_type: str, entity_id: int, meaning: str) -> Any:
         abort(404, f"{meaning!r} is not a signature meaning.")
     db = get_session()
     record = service.signable_record(db, entity_type, entity_id)
+    # Refused before the password is asked for: the error handler answers with the reason alone.
+    service.check_may_sign(db, record, SignatureMeaning(meaning), current_user)
     context = {"record": record, "entity_type": entity_type, "meaning": SignatureMeaning(meaning),
                "signatures": service.signatures_of(db, record)}
     if request.method == "GET":
@@ -42,3 +44,8 @@ def sign(entity_type: str, entity_id: int, meaning: str) -> Any:
     flash(f"Signed as {meaning}.", "success")
     return redirect(safe_next_url(data["next"], url_for("signatures.sign", entity_type=entity_type,
                                                         entity_id=entity_id, meaning=meaning)), 303)
+
+
+def current_user_may_sign(record: Signable, meaning: str) -> bool:
+    """Whether the signed-in user may sign ``record`` with ``meaning`` now; pages offer only such signatures."""
+    return service.may_sign(get_session(), record, SignatureMeaning(meaning), current_user)

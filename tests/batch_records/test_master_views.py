@@ -267,7 +267,10 @@ def test_the_author_cannot_approve_their_own_version(client, db_session, draft, 
     sign(db_session, draft, SignatureMeaning.AUTHORED, both)
     db_session.commit()
     login(client, both)
-    refused = submit(client, f"/sign/mbr_version/{draft.id}/approved", {"password": PASSWORD})
+    page = client.get(version_url(draft)).text
+    assert "Approve (QA)" not in page and "Waiting for QA's approval, by someone other than the author." in page
+    assert "Reject back to draft (QA)" not in page
+    refused = client.get(f"/sign/mbr_version/{draft.id}/approved")
     assert refused.status_code == 403 and "different person" in refused.text
     assert reload(db_session, MbrVersion, draft.id).status == MbrStatus.IN_REVIEW
 

@@ -34,6 +34,11 @@ def test_receive_a_lot_and_qa_releases_it(app, client, create_user, db_session, 
                                              "quantity": "1 L"}, action=material_url + "/lots")
     assert received.status_code == 303
     lot = db_session.scalars(select(MaterialLot)).one()
+    manager_page = client.get(f"/materials/lots/{lot.id}").text
+    assert "Release (QA signature)" not in manager_page and "Reject lot" not in manager_page
+    assert "The lot stays in quarantine until QA releases or rejects it." in manager_page
+    refused = client.get(f"/sign/material_lot/{lot.id}/released")
+    assert refused.status_code == 403 and "Your role may not sign a material lot as released." in refused.text
     qa = create_user(RoleName.QA)
     db_session.commit()
     qa_client = app.test_client()

@@ -236,6 +236,32 @@ def test_draft_arms_and_samples_are_edited_with_a_reason(client, car_t_protocol,
     assert "HLX-19 2 ×10^6/kg" in page and "peripheral blood: 12 mL" in page
 
 
+def test_the_version_page_offers_only_the_signatures_the_user_may_apply(app, client, car_t_protocol,
+                                                                         author_and_approver, db_session, signed_in):
+    author, approver = author_and_approver
+    version = car_t_protocol.versions[0]
+    url = f"/protocols/versions/{version.id}"
+    signed_in(RoleName.TECHNICIAN)
+    assert "Sign as author" not in client.get(url).text
+    author_client = app.test_client()
+    login(author_client, author)
+    assert "Sign as author and send for review" in author_client.get(url).text
+
+    signatures.sign(db_session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
+    db_session.commit()
+    page = client.get(url).text
+    assert "Approve (QA)" not in page and "Reject back to draft (QA)" not in page
+    assert "Waiting for QA's approval, by someone other than the author." in page
+    for meaning in ("approved", "rejected"):
+        refused = client.get(f"/sign/protocol_version/{version.id}/{meaning}")
+        assert refused.status_code == 403 and 'name="password"' not in refused.text
+        assert f"Your role may not sign a protocol version as {meaning}." in refused.text
+    qa_client = app.test_client()
+    login(qa_client, approver)
+    page = qa_client.get(url).text
+    assert "Approve (QA)" in page and "Reject back to draft (QA)" in page and "Waiting for QA" not in page
+
+
 def test_qa_sees_versions_waiting_for_approval(client, car_t_protocol, author_and_approver, db_session, signed_in):
     author, _approver = author_and_approver
     signatures.sign(db_session, car_t_protocol.versions[0], meaning=SignatureMeaning.AUTHORED, user=author,

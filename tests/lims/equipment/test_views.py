@@ -14,6 +14,8 @@ from lims.audit.models import AuditEvent
 from lims.equipment.models import CalibrationRecord, Equipment, ImpactAssessment, MaintenanceRecord
 from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
 from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, history_link, login, submit
 
 TODAY = date(2030, 6, 15)
@@ -143,6 +145,35 @@ def test_performer_signs_then_qa_reviews_from_the_queue(app, client, create_equi
     assert f"/equipment/calibrations/{record.id}" in queue
     assert submit(qa_client, f"/sign/calibration_record/{record.id}/reviewed", {"password": PASSWORD}).status_code == 303
     assert f"/equipment/calibrations/{record.id}" not in qa_client.get("/equipment/review").text
+
+
+def test_the_calibration_page_offers_each_signature_only_to_who_may_apply_it(
+        app, client, create_equipment, calibrate, create_user, db_session, signed_in):
+    freeze_today()
+    equipment = create_equipment()
+    record = calibrate(equipment, "37.2 °C")
+    colleague = signed_in(RoleName.TECHNICIAN)
+    qa = create_user(RoleName.QA)
+    db_session.commit()
+    qa_client = app.test_client()
+    login(qa_client, qa)
+    url = f"/equipment/calibrations/{record.id}"
+    assert "Sign as performed" not in client.get(url).text
+    refused = client.get(f"/sign/calibration_record/{record.id}/performed")
+    assert refused.status_code == 403 and 'name="password"' not in refused.text
+    assert "Only the person who recorded this calibration signs it as performed." in refused.text
+    refusal = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "access.refused")).one()
+    assert refusal.user_id == colleague.id
+    assert "Review and sign" not in qa_client.get(url).text  # the performer signs first
+
+    signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=calibrate.technician,
+                    password=PASSWORD)
+    db_session.commit()
+    assert "Review and sign" not in client.get(url).text
+    assert "Review and sign" in qa_client.get(url).text
+    review = qa_client.get(f"/sign/calibration_record/{record.id}/reviewed").text
+    assert "<dt>Readings</dt><dd><ul><li>37 °C setpoint: nominal 37 °C ± 0.5, as found 37.2 °C</li></ul></dd>" in review
+    assert "<dt>Passed</dt><dd>Yes</dd>" in review and "<dt>Notes</dt><dd>—</dd>" in review
 
 
 def test_maintenance_takes_equipment_out_of_service_until_closed(client, create_equipment, calibrate, db_session,

@@ -8,7 +8,7 @@ from sqlalchemy import MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lims.audit.models import Controlled
-from lims.identity.models import RoleName
+from lims.identity.models import RoleName, User
 from lims.signatures import service
 from lims.signatures.models import SignatureMeaning
 
@@ -28,6 +28,11 @@ class BatchNote(Controlled, _TestBase):
         return {"text": self.text, "performed_by_id": self.performed_by_id}
 
 
+def _someone_else_verifies(_session: Any, note: BatchNote, meaning: SignatureMeaning, user: User) -> None:
+    if meaning == SignatureMeaning.VERIFIED:
+        service.require_different_person(user, [note.performed_by_id], earlier_role="performed")
+
+
 @pytest.fixture
 def create_note(connection, db_session, monkeypatch):
     _TestBase.metadata.create_all(connection)
@@ -36,6 +41,7 @@ def create_note(connection, db_session, monkeypatch):
         {SignatureMeaning.PERFORMED: frozenset({RoleName.TECHNICIAN}),
          SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA}),
          SignatureMeaning.APPROVED: frozenset({RoleName.QA})},
+        before_signing=_someone_else_verifies,
     ))
 
     def make(text: str = "Harvest: 2.1e9 viable cells", performed_by_id: int | None = None) -> BatchNote:

@@ -1,6 +1,7 @@
 """Signing: re-authentication, binding to content and record, four-eyes rule."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 
 import pytest
@@ -113,3 +114,43 @@ def test_a_reset_password_must_be_changed_before_signing(db_session, create_user
     temporary = identity.reset_password(db_session, qa, actor=admin)
     with pytest.raises(service.SignatureRefused, match="Change your temporary password"):
         service.sign(db_session, create_note(), meaning=SignatureMeaning.APPROVED, user=qa, password=temporary)
+
+
+def test_a_temporary_password_is_refused_before_any_password_is_asked(db_session, create_user, create_note):
+    admin, qa = create_user(RoleName.ADMIN), create_user(RoleName.QA)
+    note = create_note()
+    assert service.may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
+    identity.reset_password(db_session, qa, actor=admin)
+    with pytest.raises(service.SignatureRefused, match="Change your temporary password"):
+        service.check_may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
+    assert not service.may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
+
+
+def test_may_sign_answers_what_sign_would_refuse_without_the_password(db_session, create_user, create_note):
+    technician, colleague = create_user(RoleName.TECHNICIAN), create_user(RoleName.TECHNICIAN)
+    note = create_note(performed_by_id=technician.id)
+    assert not service.may_sign(db_session, note, SignatureMeaning.APPROVED, technician)  # QA's meaning
+    assert not service.may_sign(db_session, note, SignatureMeaning.RELEASED, technician)  # not a meaning it takes
+    assert not service.may_sign(db_session, note, SignatureMeaning.VERIFIED, technician)  # the area's rule
+    with pytest.raises(service.SamePersonRefused):
+        service.sign(db_session, note, meaning=SignatureMeaning.VERIFIED, user=technician, password=PASSWORD)
+    assert service.may_sign(db_session, note, SignatureMeaning.VERIFIED, colleague)
+    service.sign(db_session, note, meaning=SignatureMeaning.VERIFIED, user=colleague, password=PASSWORD)
+
+
+def test_may_sign_leaves_nothing_behind_of_what_the_rule_did_to_decide(db_session, create_user, create_note,
+                                                                        monkeypatch):
+    """An area's rule may lock or write rows to decide; a page that only asks must not keep them."""
+    qa = create_user(RoleName.QA)
+    note = create_note(text="As recorded")
+    signable = service._SIGNABLE_TYPES[note.__tablename__]
+
+    def rule_that_writes(session, record, _meaning, _user):
+        with audit.reason_for_change(session, "Written while deciding"):
+            record.text = "Written while deciding"
+
+    monkeypatch.setitem(service._SIGNABLE_TYPES, note.__tablename__,
+                        dataclasses.replace(signable, before_signing=rule_that_writes))
+    assert service.may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
+    assert db_session.scalar(select(type(note).text).where(type(note).id == note.id)) == "As recorded"
+    assert not db_session.scalars(select(AuditEvent).where(AuditEvent.reason == "Written while deciding")).all()

@@ -9,7 +9,8 @@ from lims.audit.models import AuditEvent
 
 from lims.identity.models import LoginAttempt, LoginOutcome, RoleName
 from lims.signatures.models import ElectronicSignature
-from tests.helpers import PASSWORD, submit
+from tests.helpers import PASSWORD, csrf_token_from, submit
+from tests.lims.signatures.conftest import BatchNote
 
 
 def test_signing_page_shows_the_content_and_signs_as_the_signed_in_user(client, create_user, create_note, db_session, signed_in):
@@ -39,6 +40,9 @@ def test_wrong_password_on_the_page_is_refused_and_counted(client, create_note, 
     assert db_session.scalars(select(ElectronicSignature)).all() == []
     assert db_session.scalars(select(LoginAttempt).where(
         LoginAttempt.user_id == qa.id, LoginAttempt.outcome == LoginOutcome.WRONG_PASSWORD)).one()
+    refused = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "login.wrong_password")).one()
+    assert json.loads(refused.changes) == {"username": qa.username,
+                                           "while": f"signing test batch note {note.id} as approved"}
 
 
 def test_unknown_record_or_meaning_is_404(client, create_note, signed_in):
@@ -53,16 +57,61 @@ def test_clients_cannot_reach_the_signing_page(client, create_note, signed_in):
     assert client.get("/sign/test_batch_note/1/approved").status_code == 403
 
 
-def test_a_signature_refused_by_a_rule_is_audited_and_changes_nothing(client, create_note, db_session, signed_in):
+def test_a_role_that_may_not_sign_is_refused_before_the_password_is_asked_and_audited(client, create_note,
+                                                                                         db_session, signed_in):
     note = create_note()
     db_session.commit()
     technician = signed_in(RoleName.TECHNICIAN)
     url = f"/sign/test_batch_note/{note.id}/approved"
-    response = submit(client, url, {"password": PASSWORD})
-    assert response.status_code == 403 and "may not sign a test batch note as approved" in response.text
-    db_session.expire_all()
-    assert db_session.scalars(select(ElectronicSignature)).all() == []
+    page = client.get(url)
+    assert page.status_code == 403 and "Your role may not sign a test batch note as approved." in page.text
+    assert 'name="password"' not in page.text and "Please correct" not in page.text
     refused = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "access.refused")).one()
     assert refused.user_id == technician.id and refused.request_id
     assert json.loads(refused.changes) == {
-        "method": "POST", "path": url, "refusal": "Your role may not sign a test batch note as approved."}
+        "method": "GET", "path": url, "refusal": "Your role may not sign a test batch note as approved."}
+
+
+def test_a_posted_signature_the_user_may_not_apply_is_refused_without_checking_the_password(
+        client, create_note, db_session, signed_in):
+    note = create_note()
+    db_session.commit()
+    technician = signed_in(RoleName.TECHNICIAN)
+    url = f"/sign/test_batch_note/{note.id}/approved"
+    token = csrf_token_from(client.get(url).text)  # the refusal page still has the sign-out form
+    response = client.post(url, data={"csrf_token": token, "password": "wrong-password-x"})
+    assert response.status_code == 403 and "may not sign a test batch note as approved" in response.text
+    db_session.expire_all()
+    assert db_session.scalars(select(ElectronicSignature)).all() == []
+    assert db_session.scalars(select(LoginAttempt).where(
+        LoginAttempt.user_id == technician.id, LoginAttempt.outcome == LoginOutcome.WRONG_PASSWORD)).all() == []
+    assert [json.loads(event.changes)["method"] for event in db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "access.refused").order_by(AuditEvent.sequence))] == ["GET", "POST"]
+
+
+def test_an_area_rule_refuses_up_front_with_its_reason(client, create_note, db_session, signed_in):
+    performer = signed_in(RoleName.TECHNICIAN)
+    note = create_note(performed_by_id=performer.id)
+    db_session.commit()
+    page = client.get(f"/sign/test_batch_note/{note.id}/verified")
+    assert page.status_code == 403 and "A different person than the one who performed" in page.text
+    assert 'name="password"' not in page.text
+
+
+def test_the_signed_content_reads_as_text_not_as_python(client, create_note, db_session, signed_in, monkeypatch):
+    note = create_note()
+    db_session.commit()
+    monkeypatch.setattr(BatchNote, "signed_content", lambda _note: {
+        "readings": ["Temperature 37 °C: nominal 37 °C ± 0.5 °C", "CO2 5 %: nominal 5 % ± 0.2 %"],
+        "passed": True, "hold_point": False, "notes": None, "materials": [],
+        "steps": [{"position": 1, "skippable": False}],
+    })
+    signed_in(RoleName.QA)
+    page = client.get(f"/sign/test_batch_note/{note.id}/approved").text
+    assert ("<dt>Readings</dt><dd><ul><li>Temperature 37 °C: nominal 37 °C ± 0.5 °C</li>"
+            "<li>CO2 5 %: nominal 5 % ± 0.2 %</li></ul></dd>") in page
+    assert "<dt>Passed</dt><dd>Yes</dd>" in page and "<dt>Hold point</dt><dd>No</dd>" in page
+    assert "<dt>Notes</dt><dd>—</dd>" in page and "<dt>Materials</dt><dd>—</dd>" in page
+    assert "<dt>Position</dt><dd>1</dd><dt>Skippable</dt><dd>No</dd>" in page
+    for python_repr in ("[", "True", "False", "None", "{"):
+        assert python_repr not in page.split("<dl class=\"facts\">", 1)[1].split("</section>")[0]
