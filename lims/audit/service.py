@@ -29,6 +29,7 @@ from lims import clock
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent, Controlled
 from lims.db import Base
 from lims.errors import Conflict, InvalidInput, RecordNotFound
+from lims.units import Measurement
 
 logger = logging.getLogger("lims.audit")
 
@@ -106,6 +107,8 @@ def stable_value(value: Any) -> Any:
         return stable_value(value.value)
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, Measurement):
+        return f"{stable_value(value.value)} {value.unit}".rstrip()
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, datetime):
@@ -240,6 +243,23 @@ def entity_key(instance: Any) -> tuple[str, str]:
 # Automatic auditing of controlled records
 
 
+def _composite_history(instance: Controlled, key: str, column_keys: list[str]) -> tuple[Any, Any]:
+    """(old, new) of a composite attribute, built from its columns' histories; None where every column is None."""
+    state = inspect(instance)
+    olds, news = [], []
+    for column_key in column_keys:
+        history = state.attrs[column_key].history
+        unchanged = history.unchanged[0] if history.unchanged else None
+        olds.append(history.deleted[0] if history.deleted else unchanged)
+        news.append(history.added[0] if history.added else unchanged)
+    composite_class = state.mapper.composites[key].composite_class
+
+    def whole(values: list[Any]) -> Any:
+        return None if all(value is None for value in values) else composite_class(*values)
+
+    return whole(olds), whole(news)
+
+
 def _label(item: Any) -> str:
     return str(item)
 
@@ -247,13 +267,23 @@ def _label(item: Any) -> str:
 def _column_changes(instance: Controlled, *, include_unchanged: bool) -> dict[str, list[Any]]:
     state = inspect(instance)
     mapper = state.mapper
+    # A quantity is recorded whole, value with its unit, not as the two columns it is kept in.
+    columns_of_composites = {composite.key: [mapper.get_property_by_column(column).key for column in composite.columns]
+                             for composite in mapper.composites}
+    in_composites = {key for keys in columns_of_composites.values() for key in keys}
     # A new record lists every attribute; on an update only those the unit of
     # work saw modified can have history, so the rest need not be looked at.
     keys = [*mapper.column_attrs.keys(), *mapper.relationships.keys()] if include_unchanged \
         else list(state.committed_state)
     changes: dict[str, list[Any]] = {}
+    for composite_key, column_keys in columns_of_composites.items():
+        if composite_key not in instance.audit_system_fields and (
+                include_unchanged or any(key in state.committed_state for key in column_keys)):
+            old, new = _composite_history(instance, composite_key, column_keys)
+            if include_unchanged or old != new:
+                changes[composite_key] = [stable_value(old), stable_value(new)]
     for key in keys:
-        if key in instance.audit_system_fields:
+        if key in instance.audit_system_fields or key in in_composites:
             continue
         if key in mapper.column_attrs:
             history: History = state.attrs[key].history

@@ -1,9 +1,11 @@
 """Executing a batch: the happy path to release, then each refusal the issue names."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from batch_records import service
 from batch_records.models import BatchStatus, DeviationCategory, DeviationStatus, StepStatus
@@ -215,6 +217,12 @@ def test_lot_quantities_are_deducted_across_units(db_session, line, batch):
     service.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("0.1 L"),
                                 user=line.operator)
     assert line.medium_lot.quantity_remaining == parse_measurement("0.65 L")
+    deductions = db_session.scalars(select(AuditEvent).where(
+        AuditEvent.entity_type == "material_lot", AuditEvent.entity_id == str(line.medium_lot.id),
+        AuditEvent.action == "update").order_by(AuditEvent.sequence)).all()
+    assert [json.loads(event.changes) for event in deductions[-2:]] == [
+        {"quantity_remaining": ["1 L", "0.75 L"]}, {"quantity_remaining": ["0.75 L", "0.65 L"]}], \
+        "a quantity is recorded whole, with its unit"
     with pytest.raises(service.LotUnusable, match="only 0.65 L left"):
         service.record_material_use(db_session, step, step.materials[0], line.medium_lot,
                                     parse_measurement("700 mL"), user=line.operator)
