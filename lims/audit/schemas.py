@@ -23,6 +23,7 @@ class EventFilterSchema(FormSchema):
     #: with a record's type and id: the record's history includes the events of its parts
     with_parts = fields.Boolean(load_default=False)
     before = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=_LARGEST_KEY))
+    after = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=_LARGEST_KEY))
 
     @validates_schema
     def _range_runs_forward(self, data: dict[str, Any], **_kwargs: Any) -> None:

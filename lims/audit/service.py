@@ -676,6 +676,8 @@ class EventPage:
     events: list[AuditEvent]
     #: pass as ``before`` to get the next (older) page; None on the last page
     next_before: int | None
+    #: pass as ``after`` to get the previous (newer) page; None on the first page
+    previous_after: int | None = None
 
 
 def _filtered(criteria: EventFilter) -> Select[tuple[AuditEvent]]:
@@ -707,14 +709,29 @@ def _filtered(criteria: EventFilter) -> Select[tuple[AuditEvent]]:
     return query
 
 
-def search_events(session: Session, criteria: EventFilter, *, before: int | None = None,
+def search_events(session: Session, criteria: EventFilter, *, before: int | None = None, after: int | None = None,
                   limit: int = 50) -> EventPage:
-    """Return the newest events matching ``criteria`` older than sequence ``before`` (keyset pagination)."""
+    """A page of the events matching ``criteria``, newest first (keyset pagination).
+
+    The newest page; or, with ``before``, the one just older than that sequence; or, with ``after``, the one
+    just newer. Both come from a page's links, so the page they lead to has a neighbour on the side it was
+    reached from.
+    """
+    if before is not None and after is not None:
+        raise InvalidInput("Page towards older or towards newer events, not both at once.", field="after")
     query = _filtered(criteria)
+    if after is not None:
+        rows = list(session.scalars(query.where(AuditEvent.sequence > after)
+                                    .order_by(AuditEvent.sequence).limit(limit + 1)))
+        events = rows[:limit][::-1]
+        return EventPage(events, events[-1].sequence if events else None,
+                         events[0].sequence if len(rows) > limit else None)
     if before is not None:
         query = query.where(AuditEvent.sequence < before)
     rows = list(session.scalars(query.order_by(AuditEvent.sequence.desc()).limit(limit + 1)))
-    return EventPage(rows[:limit], rows[limit - 1].sequence if len(rows) > limit else None)
+    events = rows[:limit]
+    return EventPage(events, events[-1].sequence if len(rows) > limit else None,
+                     events[0].sequence if before is not None and events else None)
 
 
 def matching_events(session: Session, criteria: EventFilter) -> Iterator[AuditEvent]:

@@ -59,6 +59,15 @@ def _criteria(data: dict[str, Any]) -> tuple[audit.EventFilter, Controlled | Non
     return criteria, whole_record
 
 
+#: the query arguments that choose a page rather than filter the trail
+PAGING = ("before", "after")
+
+
+def _filter_args() -> dict[str, str]:
+    """The filters of this request, to carry over to other pages and the export."""
+    return {key: value for key, value in request.args.items() if value and key not in PAGING}
+
+
 def _filter_context() -> dict[str, Any]:
     users = identity.list_users(get_session(), identity.UserFilter(), page=1, per_page=1000).items
     return {
@@ -73,14 +82,12 @@ def _filter_context() -> dict[str, Any]:
 def events() -> Any:
     try:
         data = load_input(schemas.EventFilterSchema(), request.args)
-        before = data.pop("before")
         criteria, whole_record = _criteria(data)
+        page = audit.search_events(get_session(), criteria, before=data["before"], after=data["after"])
     except (ValidationError, LimsError) as error:
-        return render_form_error("audit/events.html", error, page=None, form=request.args, filter_args={},
-                                 whole_record=None, **_filter_context())
-    page = audit.search_events(get_session(), criteria, before=before)
-    filter_args = {key: value for key, value in request.args.items() if value and key != "before"}
-    return render_template("audit/events.html", page=page, form=request.args, errors={}, filter_args=filter_args,
+        return render_form_error("audit/events.html", error, page=None, form=request.args,
+                                 filter_args=_filter_args(), whole_record=None, **_filter_context())
+    return render_template("audit/events.html", page=page, form=request.args, errors={}, filter_args=_filter_args(),
                            describe=audit.describe_changes, whole_record=whole_record, **_filter_context())
 
 
@@ -89,13 +96,12 @@ def events() -> Any:
 def export() -> Any:
     try:
         data = load_input(schemas.EventFilterSchema(), request.args)
-        data.pop("before")
         criteria, _whole_record = _criteria(data)
     except (ValidationError, LimsError) as error:
-        return render_form_error("audit/events.html", error, page=None, form=request.args, filter_args={},
-                                 whole_record=None, **_filter_context())
+        return render_form_error("audit/events.html", error, page=None, form=request.args,
+                                 filter_args=_filter_args(), whole_record=None, **_filter_context())
     audit.record(get_session(), "audit.exported",
-                 details={key: value for key, value in request.args.items() if value and key != "before"})
+                 details=_filter_args())
 
     def lines() -> Any:
         # Runs while the response streams, after the request's transaction (with

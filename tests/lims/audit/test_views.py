@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from sqlalchemy import select
@@ -176,3 +177,26 @@ def test_integrity_page_shows_the_latest_of_all_checkpoints(app, client, connect
     assert first.hash not in page
     verified = submit(client, "/audit/integrity", {}).text
     assert "matches all 2 checkpoints" in verified and '<strong>Intact.</strong>' in verified
+
+
+def test_pages_step_to_older_and_back_to_newer_events(client, db_session, signed_in):
+    signed_in(RoleName.QA)
+    for number in range(120):
+        audit.record(db_session, "test.paged", details={"number": number})
+    db_session.commit()
+    first = client.get("/audit?action=test.paged").text
+    assert 'rel="prev"' not in first and "Newest" not in first
+    older_url = re.search(r'<a rel="next" href="([^"]+)"', first)[1].replace("&amp;", "&")
+    second = client.get(older_url).text
+    newer_url = re.search(r'<a rel="prev" href="([^"]+)"', second)[1].replace("&amp;", "&")
+    assert "action=test.paged" in newer_url and "action=test.paged" in older_url
+    assert results(client, newer_url) == results(client, "/audit?action=test.paged")
+    third = client.get(re.search(r'<a rel="next" href="([^"]+)"', second)[1].replace("&amp;", "&")).text
+    assert 'rel="next"' not in third and third.count("test.paged</td>") == 20
+    assert 'rel="prev"' in third and "Newest" in third
+
+
+def test_paging_both_ways_at_once_is_refused(client, signed_in):
+    signed_in(RoleName.QA)
+    response = client.get("/audit?before=10&after=5")
+    assert response.status_code == 422 and "not both at once" in response.text
