@@ -329,7 +329,7 @@ def _bare_hashing_seconds(engine: Engine) -> float:
 
 
 def run_viewer(events: int) -> None:
-    everything, updates = audit.EventFilter(), audit.EventFilter(action="update")
+    everything, updates = audit.EventFilter(), audit.EventFilter(actions=("update",))
     with _event_chain(events) as chain:
         deep_page, deep_before = _page_start(chain.engine, everything, DEEP_PAGE)
         updates_page, updates_before = _page_start(chain.engine, updates, DEEP_PAGE)

@@ -664,7 +664,8 @@ class EventFilter:
     #: (entity type, entity id) of every record whose events match, when a history spans a record and its parts
     records: tuple[tuple[str, str], ...] = ()
     user_id: int | None = None
-    action: str | None = None
+    #: any of these actions
+    actions: tuple[str, ...] = ()
     recorded_from: datetime | None = None
     #: exclusive upper bound
     recorded_until: datetime | None = None
@@ -694,8 +695,8 @@ def _filtered(criteria: EventFilter) -> Select[tuple[AuditEvent]]:
                                   for entity_type, ids in ids_by_type.items())))
     if criteria.user_id is not None:
         query = query.where(AuditEvent.user_id == criteria.user_id)
-    if criteria.action:
-        query = query.where(AuditEvent.action == criteria.action)
+    if criteria.actions:
+        query = query.where(AuditEvent.action.in_(criteria.actions))
     if criteria.recorded_from is not None:
         query = query.where(AuditEvent.recorded_at >= criteria.recorded_from)
     if criteria.recorded_until is not None:

@@ -50,13 +50,21 @@ def _criteria(data: dict[str, Any]) -> tuple[audit.EventFilter, Controlled | Non
         entity_id=None if whole_record else data["entity_id"] or None,
         records=tuple(audit.record_and_parts(whole_record)) if whole_record else (),
         user_id=data["user_id"],
-        action=data["action"] or None,
+        actions=_actions_meant_by(data["action"]),
         recorded_from=start_of(data["date_from"]),
         recorded_until=start_of(data["date_to"] + timedelta(days=1)
                                 if data["date_to"] and data["date_to"] < date.max else None),
         text=data["q"],
     )
     return criteria, whole_record
+
+
+def _actions_meant_by(typed: str) -> tuple[str, ...]:
+    """The action typed, or every known action of the family it names ("login" for login.success and the rest)."""
+    if not typed:
+        return ()
+    family = tuple(action for action in KNOWN_ACTIONS if action.startswith(f"{typed}."))
+    return (typed, *family)
 
 
 #: the query arguments that choose a page rather than filter the trail

@@ -12,7 +12,7 @@ from lims.audit import service as audit
 from lims.audit.models import AuditEvent
 from lims.identity import service as identity
 from lims.identity.models import RoleName
-from tests.helpers import submit
+from tests.helpers import login, submit
 from tests.lims.audit.tampering import alter_action, drop_append_only_triggers
 
 
@@ -200,3 +200,14 @@ def test_paging_both_ways_at_once_is_refused(client, signed_in):
     signed_in(RoleName.QA)
     response = client.get("/audit?before=10&after=5")
     assert response.status_code == 422 and "not both at once" in response.text
+
+
+def test_an_action_family_finds_every_action_of_the_family(client, create_user, db_session, signed_in):
+    other = create_user(RoleName.TECHNICIAN)
+    db_session.commit()
+    assert login(client, other, password="not-the-password").status_code != 302
+    signed_in(RoleName.QA)
+    logins = results(client, "/audit?action=login")
+    assert "login.success" in logins and "login.wrong_password" in logins
+    assert "access.refused" not in logins and "create" not in logins
+    assert "login.wrong_password" not in results(client, "/audit?action=login.success")
