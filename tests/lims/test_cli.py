@@ -236,14 +236,14 @@ def test_demo_trail_names_the_demo_user_who_did_each_thing(run, db_session):
     for entity_type, maker_column in (("batch_entry", "entered_by_id"), ("calibration_record", "recorded_by_id"),
                                       ("test_result", "recorded_by_id"), ("deviation", "raised_by_id"),
                                       ("material_lot", "received_by_id"), ("batch", "created_by_id")):
-        creations = events(entity_type=entity_type, action="create")
+        creations = events(entity_type=entity_type, actions=("create",))
         assert creations, entity_type
         for event in creations:
             maker = json.loads(event.changes)[maker_column][1]
             assert (event.user_id, event.user_name) == (maker, names[maker]), (entity_type, event.entity_id)
 
     signed = {signature.id: signature for signature in db_session.scalars(select(ElectronicSignature))}
-    applied = events(action="signature.applied")
+    applied = events(actions=("signature.applied",))
     assert len(applied) == len(signed)
     for event in applied:
         signature = signed[json.loads(event.changes)["signature_id"]]
@@ -259,7 +259,7 @@ def test_demo_trail_names_the_demo_user_who_did_each_thing(run, db_session):
     assert {event.user_name for event in by_command_line} == {f"command line ({getpass.getuser()})"}
     assert {(event.action, event.entity_type) for event in by_command_line} == {
         ("create", "organization"), ("create", "user_account")}
-    accounts_created = events(entity_type="user_account", action="create")
+    accounts_created = events(entity_type="user_account", actions=("create",))
     assert len(accounts_created) == len(ACCOUNTS) and all(event.user_id is None for event in accounts_created)
 
 
