@@ -166,8 +166,8 @@ def consume(session: Session, lot: MaterialLot, quantity: Measurement, *, user: 
         raise LotUnusable(f"Lot {lot.lot_number} has only {lot.quantity_remaining} left; {quantity} was asked for.")
     consumption = LotConsumption(lot_id=lot.id, quantity=quantity, used_at=clock.now(), user_id=user.id,
                                  record_type=record_type, record_id=str(record_id))
-    session.add(consumption)
     with audit.reason_for_change(session, f"{quantity} used for {record_type} {record_id}"):
+        session.add(consumption)
         lot.quantity_remaining = Measurement(lot.quantity_remaining.value - taken.value, lot.quantity_remaining.unit)
     return consumption
 

@@ -158,6 +158,7 @@ def _session_still_active() -> bool:
         _act_as(current_user.id, current_user.full_name)
         audit.record(get_session(), "logout", entity=current_user,
                      details={"cause": f"idle for more than {current_app.config['SESSION_IDLE_MINUTES']} minutes"})
+        keep_changes_despite_refusal()  # an API call answers this with 401, which would roll the event back
         logout_user()
         session.clear()
         return False

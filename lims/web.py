@@ -76,16 +76,20 @@ def field_errors(error: ValidationError | LimsError) -> dict[str, list[str]]:
     }
 
 
+#: Where a refusal's message waits for the audit event that records it (see lims.access).
+REFUSAL_MESSAGE = "refusal_message"
+
+
 def error_status(error: ValidationError | LimsError) -> int:
-    return error.status_code if isinstance(error, LimsError) else 422
+    """The status a page answers ``error`` with; a domain refusal's message waits for its audit event."""
+    if isinstance(error, LimsError):
+        g.setdefault(REFUSAL_MESSAGE, error.message)
+        return error.status_code
+    return 422
 
 
 def wants_json() -> bool:
     return request.path.startswith("/api/")
-
-
-#: Where a refusal's message waits for the audit event that records it (see lims.access).
-REFUSAL_MESSAGE = "refusal_message"
 
 
 def refuse(status: int, message: str, errors: dict[str, list[str]] | None = None) -> Any:
@@ -106,8 +110,6 @@ def refuse(status: int, message: str, errors: dict[str, list[str]] | None = None
 def render_form_error(template: str, error: ValidationError | LimsError, **context: Any) -> Any:
     """Show a form again with the messages of ``error`` next to its fields."""
     context.setdefault("form", request.form)
-    if isinstance(error, LimsError):
-        g.setdefault(REFUSAL_MESSAGE, error.message)
     return render_template(template, errors=field_errors(error), **context), error_status(error)
 
 

@@ -39,8 +39,9 @@ def _load_old_values_of_controlled_columns(mapper: Mapper[Any], class_: type) ->
     # An attribute that was expired (after a commit or rollback) or deferred has no old value in memory when it is
     # set; the audit event must still carry the exact old value, so setting it loads the old one first.
     if issubclass(class_, Controlled):
-        for column_property in mapper.column_attrs:
-            column_property.active_history = True
+        # A quantity's columns take their setting from the composite over them, so it is set there too.
+        for mapped_property in (*mapper.column_attrs, *mapper.composites):
+            mapped_property.active_history = True
 
 
 #: The fields an event's hash covers, in the order its payload lists them.

@@ -774,7 +774,8 @@ def describe_changes(event_row: AuditEvent) -> list[tuple[str, Any, Any]]:
     if not event_row.changes:
         return []
     data = json.loads(event_row.changes)
-    if event_row.action in {"create", "update"}:
+    # "delete" stays for trails written before controlled records could no longer be deleted.
+    if event_row.action in {"create", "update", "delete"}:
         return [(field, values[0], values[1]) for field, values in data.items()]
     return [(field, None, value) for field, value in data.items()]
 
@@ -794,11 +795,13 @@ def controlled_record(session: Session, entity_type: str, entity_id: str) -> Con
     model = _controlled_models().get(entity_type)
     if model is None:
         raise InvalidInput(f"{entity_type!r} is not a type of controlled record.", field="entity_type")
+    not_an_id = InvalidInput(f"{entity_id!r} is not the id of a {entity_type.replace('_', ' ')}.", field="entity_id")
     try:
         primary_key = [int(part) for part in entity_id.split("-")]
     except ValueError:
-        raise InvalidInput(f"{entity_id!r} is not the id of a {entity_type.replace('_', ' ')}.",
-                           field="entity_id") from None
+        raise not_an_id from None
+    if len(primary_key) != len(inspect(model).primary_key) or not all(0 < part < 2**63 for part in primary_key):
+        raise not_an_id
     record = session.get(model, primary_key if len(primary_key) > 1 else primary_key[0])
     if record is None:
         raise RecordNotFound(f"There is no {entity_type.replace('_', ' ')} {entity_id}.")

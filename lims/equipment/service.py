@@ -510,6 +510,8 @@ def close_impact_assessment(session: Session, assessment: ImpactAssessment, *, c
     """QA's conclusion on the affected uses, closed with an e-signature."""
     if assessment.closed_at is not None:
         raise Conflict("This impact assessment is already closed.")
+    # Who may close it is settled before the password is asked for, as on the signing page.
+    signatures.check_may_sign(session, assessment, SignatureMeaning.REVIEWED, user)
     if not conclusion.strip():
         raise InvalidInput("Write the conclusion of the assessment.", field="conclusion")
     # The password is proven before the conclusion is written: a refused signature

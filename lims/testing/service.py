@@ -102,8 +102,8 @@ def correct_result(session: Session, result: TestResult, *, reported: str, reaso
                             tested_id=result.tested_id, specification=result.specification, measured=measured,
                             observation=observation, conforms=conforms, recorded_by_id=user.id,
                             recorded_at=clock.now(), replaces_id=result.id, correction_reason=reason.strip())
-    session.add(correction)
     with audit.reason_for_change(session, reason.strip()):
+        session.add(correction)
         result.replaced = True
     session.flush()
     return correction

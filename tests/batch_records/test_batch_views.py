@@ -1,6 +1,7 @@
 """Executing a batch through its pages: what a technician, a second person and QA see and do."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -110,6 +111,8 @@ def test_an_untrained_technician_is_refused_with_the_reason(app, db_session, lin
                      action=f"/batch-steps/{step.id}/entries")
     assert refused.status_code == 403 and "no training on MBR CART-001 v1" in refused.text
     db_session.expire_all()
+    audited = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "access.refused")).one()
+    assert "no training on MBR CART-001 v1" in json.loads(audited.changes)["refusal"]
     assert step.parameters[0].entries == []
 
 
@@ -331,6 +334,8 @@ def test_the_history_of_a_step_and_of_its_batch_includes_the_corrections_of_its_
     ("entity_type=batch_step&entity_id=999999&with_parts=1", 404, "There is no batch step 999999."),
     ("entity_type=batch_step&entity_id=first&with_parts=1", 422, "is not the id of a batch step"),
     ("entity_type=audit_event&entity_id=1&with_parts=1", 422, "is not a type of controlled record"),
+    ("entity_type=batch_step&entity_id=99999999999999999999&with_parts=1", 422, "is not the id of a batch step"),
+    ("entity_type=batch_step&entity_id=1-2&with_parts=1", 422, "is not the id of a batch step"),
 ])
 def test_a_history_with_parts_needs_an_existing_controlled_record(app, db_session, line, query, status, message):
     response = signed_in_as(app, db_session, line.qa).get(f"/audit?{query}")

@@ -112,10 +112,11 @@ def test_login_page_is_public(client, create_user, db_session):
     assert login(client, user).status_code == 302
 
 
-def test_a_session_ended_by_the_idle_timeout_is_audited_as_a_logout(app, client, db_session, signed_in):
+@pytest.mark.parametrize(("url", "status"), [("/", 302), ("/api/v1/equipment", 401)])
+def test_a_session_ended_by_the_idle_timeout_is_audited_as_a_logout(app, client, db_session, signed_in, url, status):
     user = signed_in(RoleName.QA)
     clock.freeze(clock.now() + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"], seconds=1))
-    assert client.get("/").status_code == 302
+    assert client.get(url).status_code == status
     db_session.expire_all()
     logout = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "logout")).one()
     assert (logout.user_id, logout.entity_id) == (user.id, str(user.id))

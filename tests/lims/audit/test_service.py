@@ -13,13 +13,15 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
+from batch_records import service as materials
 from lims import clock, schema
 from lims.audit import service as audit
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
 from lims.audit.service import BreakKind, ReasonRequired
 from lims.db import create_engine_for
 from lims.identity import service as identity
-from lims.identity.models import Organization, OrganizationKind
+from lims.identity.models import Organization, OrganizationKind, RoleName
+from lims.units import parse_measurement
 from tests.lims.audit.tampering import alter_action, alter_payload, drop_append_only_triggers
 
 MOMENT = datetime(2030, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
@@ -472,3 +474,17 @@ def test_a_chain_without_a_checkpoint_is_intact_but_says_it_is_not_anchored(db_s
     assert verification.intact
     assert verification.summary().endswith("not anchored: no checkpoint written yet, so a rewrite of the whole "
                                            "chain would not show.")
+
+
+def test_the_old_value_of_an_expired_quantity_is_recorded_exactly(db_session, create_user):
+    material = materials.create_material(db_session, part_number="MED-001", name="Culture medium",
+                                         specification="Sterile, endotoxin < 0.5 EU/mL", storage_condition="2–8 °C")
+    lot = materials.receive_lot(db_session, material, supplier="Acme", supplier_lot="A1",
+                                received_on=clock.now().date(), expires_on=clock.now().date().replace(year=2099),
+                                quantity=parse_measurement("1 L"), user=create_user(RoleName.TECHNICIAN))
+    db_session.commit()
+    db_session.expire(lot)
+    with audit.reason_for_change(db_session, "Spill"):
+        lot.quantity_remaining = parse_measurement("0.5 L")
+    [changed] = events(db_session, action="update", entity_type="material_lot")
+    assert json.loads(changed.changes) == {"quantity_remaining": ["1 L", "0.5 L"]}

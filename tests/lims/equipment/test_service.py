@@ -14,7 +14,7 @@ from lims.equipment import service
 from lims.equipment.models import EquipmentStatus, ImpactAssessment, MaintenanceKind
 from lims.errors import Conflict, InvalidInput
 from lims.identity import service as identity
-from lims.identity.models import RoleName
+from lims.identity.models import LoginAttempt, RoleName
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from tests.helpers import PASSWORD
@@ -170,6 +170,21 @@ def test_qa_closes_the_impact_assessment_with_a_signature(db_session, create_equ
     with pytest.raises(signatures.RecordSigned):
         with audit.reason_for_change(db_session, "Changed my mind"):
             assessment.conclusion = "Batches 12 and 13 affected."
+
+
+def test_only_qa_closes_an_impact_assessment_and_is_refused_before_the_password(db_session, create_equipment,
+                                                                                calibrate, create_user):
+    clock.freeze(at(TODAY))
+    technician = create_user(RoleName.TECHNICIAN)
+    equipment = create_equipment()
+    calibrate(equipment, "39 °C")
+    assessment = db_session.scalars(select(ImpactAssessment)).one()
+    with pytest.raises(signatures.SignatureRefused, match="may not sign"):
+        service.close_impact_assessment(db_session, assessment, conclusion="No impact", user=technician,
+                                        password="wrong-pw-1234")
+    assert assessment.closed_at is None
+    assert not db_session.scalars(select(LoginAttempt).where(LoginAttempt.user_id == technician.id)).all(), \
+        "a refused signer's password is never checked, so it counts nothing toward lockout"
 
 
 def test_a_signed_calibration_is_immutable_and_corrected_by_a_new_record(db_session, create_equipment, calibrate):

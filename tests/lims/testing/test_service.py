@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from lims.audit.models import AuditEvent
 from lims.errors import Conflict, InvalidInput
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
@@ -102,6 +104,9 @@ def test_a_correction_needs_a_reason_and_keeps_the_original(db_session, viabilit
     assert original.replaced and not original.conforms
     assert correction.replaces_id == original.id and correction.conforms
     assert correction.correction_reason == "Transcription error" and correction.recorded_by_id == corrector.id
+    created = db_session.scalars(select(AuditEvent).where(
+        AuditEvent.entity_type == "test_result", AuditEvent.entity_id == str(correction.id))).one()
+    assert created.reason == "Transcription error", "the correction is created with the reason that explains it"
     assert service.current_results(db_session, "batch", [7]) == [correction]
     assert service.all_results(db_session, "batch", 7) == [original, correction]
     with pytest.raises(Conflict):
