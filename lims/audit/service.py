@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from itertools import chain
@@ -22,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, and_, event, func, inspect, or_, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Mapper, Session, UOWTransaction
 from sqlalchemy.orm.attributes import History
 
 from lims import clock
@@ -243,6 +244,14 @@ def entity_key(instance: Any) -> tuple[str, str]:
 # Automatic auditing of controlled records
 
 
+@lru_cache(maxsize=None)
+def _columns_of_composites(mapper: Mapper[Any]) -> dict[str, list[str]]:
+    """The attribute keys of each composite's columns: a quantity is recorded whole, value with its unit, not as
+    the two columns it is kept in. Fixed per mapper, and asked on every audited change."""
+    return {composite.key: [mapper.get_property_by_column(column).key for column in composite.columns]
+            for composite in mapper.composites}
+
+
 def _composite_history(instance: Controlled, key: str, column_keys: list[str]) -> tuple[Any, Any]:
     """(old, new) of a composite attribute, built from its columns' histories; None where every column is None."""
     state = inspect(instance)
@@ -267,9 +276,7 @@ def _label(item: Any) -> str:
 def _column_changes(instance: Controlled, *, include_unchanged: bool) -> dict[str, list[Any]]:
     state = inspect(instance)
     mapper = state.mapper
-    # A quantity is recorded whole, value with its unit, not as the two columns it is kept in.
-    columns_of_composites = {composite.key: [mapper.get_property_by_column(column).key for column in composite.columns]
-                             for composite in mapper.composites}
+    columns_of_composites = _columns_of_composites(mapper)
     in_composites = {key for keys in columns_of_composites.values() for key in keys}
     # A new record lists every attribute; on an update only those the unit of
     # work saw modified can have history, so the rest need not be looked at.
@@ -419,8 +426,8 @@ class _Anchors:
 
 @dataclass(frozen=True)
 class Verification:
+    #: the events verified, from the first: the chain holds up to this sequence
     events_checked: int
-    head_sequence: int
     head_hash: str
     #: every checkpoint the chain was compared with, in the order they were written
     checkpoints: tuple[Checkpoint, ...]
@@ -429,6 +436,11 @@ class Verification:
     @property
     def intact(self) -> bool:
         return self.first_break is None
+
+    @property
+    def head_sequence(self) -> int:
+        """The last event verified; the chain is gap-free from 1, so its sequence is the count."""
+        return self.events_checked
 
     def summary(self) -> str:
         if self.first_break is not None:
@@ -548,7 +560,7 @@ def verify_chain(
                 checked += checked_batch.events
                 if progress is not None:
                     progress(checked_batch.events)
-    return Verification(checked, checked, previous_hash, checkpoints, _checkpoint_beyond_head(anchors, checked))
+    return Verification(checked, previous_hash, checkpoints, _checkpoint_beyond_head(anchors, checked))
 
 
 def _checkpoint_beyond_head(anchors: _Anchors, head_sequence: int) -> ChainBreak | None:
@@ -586,7 +598,7 @@ def _first_break(connection: Connection, batch: _Batch, previous_hash: str,
         link_holds = row.payload.endswith(f',"{head_hash}"]')
         hash_holds = event_hash(row.payload) == row.hash
         if row.sequence != position or not link_holds or not hash_holds or anchors.disagreeing(row.sequence, row.hash):
-            return Verification(position - 1, position - 1, head_hash, checkpoints,
+            return Verification(position - 1, head_hash, checkpoints,
                                 _break_at(row.sequence, position, link_holds=link_holds, hash_holds=hash_holds))
         position, head_hash = position + 1, row.hash
     return None

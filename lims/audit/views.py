@@ -85,6 +85,12 @@ def _filter_context() -> dict[str, Any]:
     }
 
 
+def _filters_refused(error: ValidationError | LimsError) -> Any:
+    """The viewer again, with the messages next to the filters that were refused and no events."""
+    return render_form_error("audit/events.html", error, page=None, form=request.args, filter_args=_filter_args(),
+                             whole_record=None, **_filter_context())
+
+
 @blueprint.route("/audit")
 @allow(REVIEWERS)
 def events() -> Any:
@@ -93,8 +99,7 @@ def events() -> Any:
         criteria, whole_record = _criteria(data)
         page = audit.search_events(get_session(), criteria, before=data["before"], after=data["after"])
     except (ValidationError, LimsError) as error:
-        return render_form_error("audit/events.html", error, page=None, form=request.args,
-                                 filter_args=_filter_args(), whole_record=None, **_filter_context())
+        return _filters_refused(error)
     return render_template("audit/events.html", page=page, form=request.args, errors={}, filter_args=_filter_args(),
                            describe=audit.describe_changes, whole_record=whole_record, **_filter_context())
 
@@ -106,8 +111,7 @@ def export() -> Any:
         data = load_input(schemas.EventFilterSchema(), request.args)
         criteria, _whole_record = _criteria(data)
     except (ValidationError, LimsError) as error:
-        return render_form_error("audit/events.html", error, page=None, form=request.args,
-                                 filter_args=_filter_args(), whole_record=None, **_filter_context())
+        return _filters_refused(error)
     audit.record(get_session(), "audit.exported",
                  details=_filter_args())
 
@@ -125,12 +129,9 @@ def export() -> Any:
 @allow(REVIEWERS)
 def integrity() -> Any:
     checkpoints = audit.read_checkpoints(current_app.config["AUDIT_CHECKPOINT_PATH"])
-    latest = checkpoints[-1] if checkpoints else None
     if request.method == "GET":
-        return render_template("audit/integrity.html", verification=None, checkpoint=latest,
-                               checkpoints_written=len(checkpoints))
+        return render_template("audit/integrity.html", verification=None, checkpoints=checkpoints)
     session = get_session()
     verification = audit.verify_chain(session.connection(), checkpoints=checkpoints)
     audit.record(session, "audit.verified", details={"result": verification.summary()})
-    return render_template("audit/integrity.html", verification=verification, checkpoint=latest,
-                           checkpoints_written=len(checkpoints))
+    return render_template("audit/integrity.html", verification=verification, checkpoints=checkpoints)
