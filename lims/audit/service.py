@@ -3,28 +3,33 @@ from __future__ import annotations
 
 import csv
 import enum
+import gc
 import hashlib
 import io
 import json
 import logging
+import multiprocessing
+import multiprocessing.connection
 import os
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from itertools import chain
+from multiprocessing.connection import Connection as MultiprocessingConnection
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, event, func, inspect, or_, select, text
+from sqlalchemy import Engine, Select, and_, create_engine, event, func, inspect, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper, Session, UOWTransaction
 from sqlalchemy.orm.attributes import History
+from sqlalchemy.pool import NullPool
 
 from lims import clock
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent, Controlled
@@ -460,25 +465,47 @@ def count_events(connection: Connection) -> int:
     return connection.execute(select(func.count()).select_from(_EVENT_TABLE)).scalar_one()
 
 
-#: Events read and checked together. Large enough that a statement's own cost does not count.
-VERIFY_BATCH = 10_000
+#: Events read and checked together: enough that a statement's own cost does not count, few enough that the
+#: database assembles each batch in memory it reuses (at 10,000 PostgreSQL spent more time faulting in fresh
+#: pages for the batch than reading it).
+VERIFY_BATCH = 2_000
 #: Batches read ahead of the one being hashed, so that neither the database nor the hashing waits on the other.
 _BATCHES_READ_AHEAD = 2
+#: A long chain is checked in parts, one a core, each by a process of its own (hashing in Python holds the
+#: interpreter, so threads would take turns); a part shorter than this is checked sooner than a process starts.
+EVENTS_PER_PROCESS = 100_000
 
-#: One batch of the chain after ``after``: how many events, the last one's sequence, the payloads a line each
-#: (JSON holds no raw line break) and the hashes, each framed as a payload ends: ,"<hash>"] (see _batch_holds).
-#: Either engine's string aggregate keeps the order of the sorted subquery; were it ever not to, the batch would
-#: fail the bulk check and be walked event by event, which reports only real breaks.
-_READ_BATCH = """
-SELECT count(*) AS events, max(sequence) AS last_sequence, {aggregate}(payload, {line_break}) AS payloads,
-       {aggregate}(',"' || hash || '"]', '') AS framed_hashes
-FROM (SELECT sequence, payload, hash FROM audit_event WHERE sequence > :after ORDER BY sequence LIMIT :size) batch
+#: SQLite: one batch of a part of the chain, as a statement of its own (an in-process read costs no round trip):
+#: how many events, the last one's sequence, the payloads a line each (JSON holds no raw line break) and the
+#: hashes, each framed as a payload ends: ,"<hash>"] (see _batch_holds). The string aggregate keeps the order of
+#: the sorted subquery; were it ever not to, the batch would fail the bulk check and be walked event by event,
+#: which reports only real breaks.
+_READ_BATCH_ON_SQLITE = text("""
+SELECT count(*) AS events, max(sequence) AS last_sequence, group_concat(payload, char(10)) AS payloads,
+       group_concat(',"' || hash || '"]', '') AS framed_hashes
+FROM (SELECT sequence, payload, hash FROM audit_event WHERE sequence > :after AND sequence <= :last
+      ORDER BY sequence LIMIT :size) batch
+""")
+#: PostgreSQL: the same batches, one per range of sequences, streamed by one COPY: no round trip a batch, and the
+#: server assembles each batch in memory it reuses, where a statement a batch faulted in fresh pages each time.
+_COPY_BATCHES_ON_POSTGRESQL = """
+COPY (SELECT batch.* FROM generate_series(0, (%(last)s - %(after)s - 1) / %(size)s) AS number, LATERAL (
+        SELECT count(*), max(sequence), string_agg(payload, chr(10)), string_agg(',"' || hash || '"]', '')
+        FROM (SELECT sequence, payload, hash FROM audit_event
+              WHERE sequence > %(after)s + number * %(size)s
+                AND sequence <= least(%(after)s + (number + 1) * %(size)s, %(last)s)
+              ORDER BY sequence) events) batch)
+TO STDOUT (FORMAT BINARY)
 """
-_READ_BATCH_ON = {
-    "postgresql": text(_READ_BATCH.format(aggregate="string_agg", line_break="chr(10)")),
-    "sqlite": text(_READ_BATCH.format(aggregate="group_concat", line_break="char(10)")),
-}
 _FRAME = len(',"' + GENESIS_HASH + '"]')
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The events after ``after`` up to ``last``, checked as one."""
+
+    after: int
+    last: int
 
 
 @dataclass(frozen=True)
@@ -486,7 +513,8 @@ class _Batch:
     after: int
     events: int
     last_sequence: int
-    payloads: str
+    #: UTF-8, one payload a line
+    payloads: bytes
     framed_hashes: str
 
     def hash_at(self, sequence: int) -> str:
@@ -498,14 +526,55 @@ class _Batch:
         return self.hash_at(self.last_sequence)
 
 
-def _read_batches(connection: Connection, batch_size: int) -> Iterator[_Batch]:
-    statement, after = _READ_BATCH_ON[connection.dialect.name], 0
-    while True:
-        row = connection.execute(statement, {"after": after, "size": batch_size}).one()
+@dataclass(frozen=True)
+class _Outcome:
+    """How far a part of the chain holds: up to which event, its hash, and what is wrong after it, if anything."""
+
+    verified_to: int
+    head_hash: str
+    first_break: ChainBreak | None = None
+
+
+def _read_batches(connection: Connection, part: _Part, batch_size: int) -> Iterator[_Batch]:
+    """The batches of ``part``; each batch's ``after`` is the last event read before it, so a gap fails its check."""
+    read = _copy_rows if connection.dialect.name == "postgresql" else _select_rows
+    after = part.after
+    with closing(read(connection, part, batch_size)) as rows:
+        for events, last_sequence, payloads, framed_hashes in rows:
+            if events:
+                yield _Batch(after, events, last_sequence, payloads, framed_hashes.decode())
+                after = last_sequence
+
+
+def _select_rows(connection: Connection, part: _Part, batch_size: int) -> Iterator[tuple[int, int, bytes, bytes]]:
+    after = part.after
+    while after < part.last:
+        row = connection.execute(_READ_BATCH_ON_SQLITE, {"after": after, "last": part.last, "size": batch_size}).one()
         if not row.events:
             return
-        yield _Batch(after, row.events, row.last_sequence, row.payloads, row.framed_hashes)
+        yield row.events, row.last_sequence, row.payloads.encode(), row.framed_hashes.encode()
         after = row.last_sequence
+
+
+def _copy_rows(connection: Connection, part: _Part, batch_size: int) -> Iterator[tuple[int, int, bytes, bytes]]:
+    if part.last <= part.after:
+        return
+    # The plan's estimated cost would have it compiled first, which takes longer than running it.
+    jit = connection.exec_driver_sql("SHOW jit").scalar_one()
+    connection.exec_driver_sql("SET LOCAL jit = off")
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(_COPY_BATCHES_ON_POSTGRESQL, {"after": part.after, "last": part.last, "size": batch_size}) as copy:
+        # Texts read as the UTF-8 bytes they are sent as, which is what is hashed.
+        copy.set_types(["int8", "int8", "bytea", "bytea"])
+        rows = copy.rows()
+        try:
+            for row in rows:
+                yield row
+        finally:
+            # A COPY left early holds the connection (and cancelling it would abort the transaction): read it out.
+            for _unread in rows:
+                pass
+    connection.exec_driver_sql("SELECT set_config('jit', %(jit)s, true)", {"jit": jit})
 
 
 def _batch_holds(batch: _Batch, previous_hash: str, anchors: _Anchors) -> bool:
@@ -516,7 +585,7 @@ def _batch_holds(batch: _Batch, previous_hash: str, anchors: _Anchors) -> bool:
     """
     if batch.last_sequence - batch.after != batch.events or len(batch.framed_hashes) != batch.events * _FRAME:
         return False
-    payloads = batch.payloads.encode().split(b"\n")
+    payloads = batch.payloads.split(b"\n")
     if len(payloads) != batch.events:
         return False
     # A payload ends with its prev_hash, the last item of its JSON array: ,"<the hash before it>"]
@@ -530,37 +599,232 @@ def _batch_holds(batch: _Batch, previous_hash: str, anchors: _Anchors) -> bool:
                    for sequence in anchors.between(batch.after, batch.last_sequence))
 
 
+def _checked_batches(connection: Connection, part: _Part, previous_hash: str, anchors: _Anchors,
+                     batch_size: int) -> Iterator[tuple[_Batch, str, bool]]:
+    """Each batch of ``part``, the hash before it and whether it holds; hashed while the database reads the next."""
+    in_flight: deque[tuple[_Batch, str, Future[bool]]] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as hasher, \
+            closing(_read_batches(connection, part, batch_size)) as batches:
+        try:
+            for batch in chain(batches, [None]):
+                if batch is not None:
+                    in_flight.append((batch, previous_hash, hasher.submit(_batch_holds, batch, previous_hash, anchors)))
+                    previous_hash = batch.last_hash
+                while in_flight and (batch is None or len(in_flight) > _BATCHES_READ_AHEAD):
+                    checked, hash_before, holds = in_flight.popleft()
+                    yield checked, hash_before, holds.result()
+        finally:
+            hasher.shutdown(cancel_futures=True)
+
+
 def verify_chain(
     connection: Connection,
     *,
     checkpoints: Sequence[Checkpoint] = (),
     progress: Callable[[int], None] | None = None,
     batch_size: int = VERIFY_BATCH,
+    processes: int | None = None,
 ) -> Verification:
     """Recompute every hash and link in order, compare the chain with every checkpoint; report the first break.
 
-    While batches are hashed here, the database reads the next ones on the other core.
+    A chain of EVENTS_PER_PROCESS events a core or more is checked in as many parts at once, all but the last
+    by worker processes with connections of their own (``processes`` sets how many parts). A worker only
+    says whether its part holds; every part it cannot vouch for, because it is broken or because the
+    worker cannot see it (events not yet committed, a database only this connection reaches), is checked
+    again through ``connection``, which alone decides what is reported.
     """
     checkpoints = tuple(checkpoints)
     anchors = _Anchors(checkpoints)
-    checked, previous_hash = 0, GENESIS_HASH
-    in_flight: deque[tuple[_Batch, str, Future[bool]]] = deque()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as hasher:
-        for batch in chain(_read_batches(connection, batch_size), [None]):
-            if batch is not None:
-                in_flight.append((batch, previous_hash, hasher.submit(_batch_holds, batch, previous_hash, anchors)))
-                previous_hash = batch.last_hash
-            while in_flight and (batch is None or len(in_flight) > _BATCHES_READ_AHEAD):
-                checked_batch, hash_before, holds = in_flight.popleft()
-                if not holds.result():
-                    first_break = _first_break(connection, checked_batch, hash_before, checkpoints, anchors)
-                    if first_break is not None:
-                        hasher.shutdown(cancel_futures=True)
-                        return first_break
-                checked += checked_batch.events
-                if progress is not None:
-                    progress(checked_batch.events)
-    return Verification(checked, previous_hash, checkpoints, _checkpoint_beyond_head(anchors, checked))
+    report = progress or (lambda _events: None)
+    head = connection.execute(select(func.max(AuditEvent.sequence))).scalar() or 0
+    parts = _parts(connection, head, processes)
+    hashes_before = _hashes_before(connection, parts)
+    with _Workers(connection.engine, parts[:-1], hashes_before, anchors, batch_size) as workers:
+        def report_with_workers(events: int) -> None:
+            report(events)
+            workers.forward_progress(report)
+
+        last_part = _verify_part(connection, parts[-1], hashes_before[-1], anchors, batch_size, report_with_workers)
+        for index, part in enumerate(parts[:-1]):
+            if workers.part_holds(index, report):
+                continue
+            outcome = _verify_part(connection, part, hashes_before[index], anchors, batch_size,
+                                   _unreported(report, workers.reported[index]))
+            if outcome.first_break is not None:
+                return Verification(outcome.verified_to, outcome.head_hash, checkpoints, outcome.first_break)
+            if outcome.verified_to < part.last:
+                return Verification(outcome.verified_to, outcome.head_hash, checkpoints,
+                                    _missing_after(connection, outcome.verified_to))
+    first_break = last_part.first_break or _checkpoint_beyond_head(anchors, last_part.verified_to)
+    return Verification(last_part.verified_to, last_part.head_hash, checkpoints, first_break)
+
+
+def _parts(connection: Connection, head: int, processes: int | None) -> list[_Part]:
+    if processes is None:
+        processes = min(os.cpu_count() or 1, head // EVENTS_PER_PROCESS) if _shared_database(connection) else 1
+    processes = max(1, min(processes, head))
+    bounds = [head * number // processes for number in range(processes + 1)]
+    return [_Part(after, last) for after, last in zip(bounds, bounds[1:])]
+
+
+def _shared_database(connection: Connection) -> bool:
+    """Whether another process can open the database ``connection`` is on (an in-memory SQLite one it cannot)."""
+    url = connection.engine.url
+    if url.get_backend_name() != "sqlite":
+        return True
+    return (url.database or ":memory:") != ":memory:" and url.query.get("mode") != "memory"
+
+
+def _hashes_before(connection: Connection, parts: list[_Part]) -> list[str]:
+    """The stored hash of the event before each part: the link its first event must hold."""
+    stored = dict(connection.execute(select(AuditEvent.sequence, AuditEvent.hash)
+                                     .where(AuditEvent.sequence.in_([part.after for part in parts[1:]]))).all())
+    # A missing event links nothing; the part before it reports the gap.
+    return [GENESIS_HASH] + [stored.get(part.after, "") for part in parts[1:]]
+
+
+def _unreported(progress: Callable[[int], None], already: int) -> Callable[[int], None]:
+    """``progress``, passed only the events beyond the first ``already``, which a worker reported."""
+    remaining = already
+
+    def report(events: int) -> None:
+        nonlocal remaining
+        skipped = min(events, remaining)
+        remaining -= skipped
+        if events > skipped:
+            progress(events - skipped)
+
+    return report
+
+
+def _verify_part(connection: Connection, part: _Part, previous_hash: str, anchors: _Anchors, batch_size: int,
+                 progress: Callable[[int], None]) -> _Outcome:
+    verified_to, head_hash = part.after, previous_hash
+    while True:
+        failed: tuple[_Batch, str] | None = None
+        with closing(_checked_batches(connection, _Part(verified_to, part.last), head_hash, anchors,
+                                      batch_size)) as batches:
+            for batch, hash_before, holds in batches:
+                if not holds:
+                    failed = batch, hash_before
+                    break
+                verified_to, head_hash = batch.last_sequence, batch.last_hash
+                progress(batch.events)
+        if failed is None:
+            return _Outcome(verified_to, head_hash)
+        # Walked once the reading has stopped: the connection reads one thing at a time.
+        broken = _first_break(connection, *failed, anchors)
+        if broken is not None:
+            return broken
+        verified_to, head_hash = failed[0].last_sequence, failed[0].last_hash
+        progress(failed[0].events)
+
+
+def _missing_after(connection: Connection, verified_to: int) -> ChainBreak:
+    following = connection.execute(select(func.min(AuditEvent.sequence))
+                                   .where(AuditEvent.sequence > verified_to)).scalar()
+    return _break_at(following, verified_to + 1, link_holds=False, hash_holds=False)
+
+
+class _Workers:
+    """Worker processes checking parts of the chain, each reporting the events it checked, then whether its part holds.
+
+    Forked, so a worker starts at once with what it needs; it opens a connection of its own and keeps
+    nothing it inherited.
+    """
+
+    def __init__(self, engine: Engine, parts: list[_Part], hashes_before: list[str], anchors: _Anchors,
+                 batch_size: int) -> None:
+        self.engine, self.parts, self.hashes_before, self.anchors = engine, parts, hashes_before, anchors
+        self.batch_size = batch_size
+        #: events each worker has reported checked
+        self.reported = [0] * len(parts)
+        self._holds: list[bool | None] = [None] * len(parts)
+        self._readers: list[MultiprocessingConnection] = []
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+
+    def __enter__(self) -> _Workers:
+        context = multiprocessing.get_context("fork")
+        for index, part in enumerate(self.parts):
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(target=_check_part_in_worker, daemon=True, name=f"audit-verify-{index + 1}",
+                                      args=(self.engine, part, self.hashes_before[index], self.anchors,
+                                            self.batch_size, writer))
+            process.start()
+            writer.close()
+            self._readers.append(reader)
+            self._processes.append(process)
+        return self
+
+    def __exit__(self, *_exception: Any) -> None:
+        for process in self._processes:
+            process.kill()
+            process.join()
+        for reader in self._readers:
+            reader.close()
+
+    def forward_progress(self, progress: Callable[[int], None]) -> None:
+        """Pass on what the workers have reported so far, without waiting for more."""
+        for index, reader in enumerate(self._readers):
+            while self._holds[index] is None and reader.poll():
+                self._receive(index, progress)
+
+    def part_holds(self, index: int, progress: Callable[[int], None]) -> bool:
+        """Wait for the worker of part ``index`` to finish; whether its part holds."""
+        while self._holds[index] is None:
+            self.forward_progress(progress)
+            if self._holds[index] is None:
+                multiprocessing.connection.wait([self._readers[index]])
+                self._receive(index, progress)
+        return bool(self._holds[index])
+
+    def _receive(self, index: int, progress: Callable[[int], None]) -> None:
+        try:
+            kind, value = self._readers[index].recv()
+        except (EOFError, OSError):
+            kind, value = "holds", False  # the worker died: its part is checked here instead
+        if kind == "checked":
+            self.reported[index] += value
+            progress(value)
+        else:
+            self._holds[index] = value
+
+
+def _check_part_in_worker(parent_engine: Engine, part: _Part, previous_hash: str, anchors: _Anchors, batch_size: int,
+                          results: MultiprocessingConnection) -> None:
+    # What the process inherited is the parent's to collect: a connection finalised here would close the parent's.
+    gc.freeze()
+    holds = False
+    try:
+        engine = _engine_for_worker(parent_engine)
+        try:
+            with engine.connect() as connection, \
+                    closing(_checked_batches(connection, part, previous_hash, anchors, batch_size)) as batches:
+                verified_to = part.after
+                for batch, _hash_before, batch_holds in batches:
+                    if not batch_holds:
+                        break
+                    verified_to = batch.last_sequence
+                    results.send(("checked", batch.events))
+                else:
+                    holds = verified_to == part.last
+        finally:
+            engine.dispose()
+    except Exception:  # noqa: BLE001 - the calling process checks the part itself
+        logger.warning("A worker could not check audit events %d to %d; the calling process checks them.",
+                       part.after + 1, part.last, exc_info=True)
+    results.send(("holds", holds))
+    results.close()
+
+
+def _engine_for_worker(parent_engine: Engine) -> Engine:
+    """The parent's engine with a pool of its own, its dialect already set up; on SQLite a plain engine instead,
+    because the LIMS begins every SQLite transaction IMMEDIATE, as a writer, and a worker only reads."""
+    if parent_engine.dialect.name == "sqlite":
+        return create_engine(parent_engine.url, poolclass=NullPool)
+    # The pool's connections are the parent's: left alone, not closed.
+    parent_engine.dispose(close=False)
+    return parent_engine
 
 
 def _checkpoint_beyond_head(anchors: _Anchors, head_sequence: int) -> ChainBreak | None:
@@ -572,8 +836,13 @@ def _checkpoint_beyond_head(anchors: _Anchors, head_sequence: int) -> ChainBreak
                       f"{checkpoint.written_at.isoformat(timespec='seconds')} recorded event {checkpoint.sequence}")
 
 
-def _break_at(sequence: int, position: int, *, link_holds: bool, hash_holds: bool) -> ChainBreak:
-    """The first thing wrong with the event at ``position`` in the chain, checked in the order the chain is built."""
+def _break_at(sequence: int | None, position: int, *, link_holds: bool, hash_holds: bool) -> ChainBreak:
+    """The first thing wrong with the event at ``position`` in the chain, checked in the order the chain is built.
+
+    ``sequence`` is that of the event found there; None if none follows.
+    """
+    if sequence is None:
+        return ChainBreak(position, BreakKind.GAP, f"events from {position} on are missing")
     if sequence != position:
         return ChainBreak(position, BreakKind.GAP, f"events {position} to {sequence - 1} are missing")
     if not link_holds:
@@ -585,9 +854,8 @@ def _break_at(sequence: int, position: int, *, link_holds: bool, hash_holds: boo
                       "the chain was rewritten since a checkpoint recorded this event")
 
 
-def _first_break(connection: Connection, batch: _Batch, previous_hash: str,
-                 checkpoints: tuple[Checkpoint, ...], anchors: _Anchors) -> Verification | None:
-    """Walk a batch that failed the bulk check event by event; the verification up to its first break, if any."""
+def _first_break(connection: Connection, batch: _Batch, previous_hash: str, anchors: _Anchors) -> _Outcome | None:
+    """Walk a batch that failed the bulk check event by event; how far the chain holds up to its first break."""
     position, head_hash = batch.after + 1, previous_hash
     rows = connection.execute(
         select(AuditEvent.sequence, AuditEvent.payload, AuditEvent.hash)
@@ -598,8 +866,8 @@ def _first_break(connection: Connection, batch: _Batch, previous_hash: str,
         link_holds = row.payload.endswith(f',"{head_hash}"]')
         hash_holds = event_hash(row.payload) == row.hash
         if row.sequence != position or not link_holds or not hash_holds or anchors.disagreeing(row.sequence, row.hash):
-            return Verification(position - 1, head_hash, checkpoints,
-                                _break_at(row.sequence, position, link_holds=link_holds, hash_holds=hash_holds))
+            return _Outcome(position - 1, head_hash,
+                            _break_at(row.sequence, position, link_holds=link_holds, hash_holds=hash_holds))
         position, head_hash = position + 1, row.hash
     return None
 
