@@ -659,9 +659,14 @@ def verify_chain(
     return Verification(last_part.verified_to, last_part.head_hash, checkpoints, first_break)
 
 
+def processes_for(events: int) -> int:
+    """How many processes verify a chain of ``events`` at once: one a core, each with EVENTS_PER_PROCESS or more."""
+    return max(1, min(os.cpu_count() or 1, events // EVENTS_PER_PROCESS))
+
+
 def _parts(connection: Connection, head: int, processes: int | None) -> list[_Part]:
     if processes is None:
-        processes = min(os.cpu_count() or 1, head // EVENTS_PER_PROCESS) if _shared_database(connection) else 1
+        processes = processes_for(head) if _shared_database(connection) else 1
     processes = max(1, min(processes, head))
     bounds = [head * number // processes for number in range(processes + 1)]
     return [_Part(after, last) for after, last in zip(bounds, bounds[1:])]
