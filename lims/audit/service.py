@@ -706,15 +706,8 @@ def _verify_part(connection: Connection, part: _Part, previous_hash: str, anchor
                  progress: Callable[[int], None]) -> _Outcome:
     verified_to, head_hash = part.after, previous_hash
     while True:
-        failed: tuple[_Batch, str] | None = None
-        with closing(_checked_batches(connection, _Part(verified_to, part.last), head_hash, anchors,
-                                      batch_size)) as batches:
-            for batch, hash_before, holds in batches:
-                if not holds:
-                    failed = batch, hash_before
-                    break
-                verified_to, head_hash = batch.last_sequence, batch.last_hash
-                progress(batch.events)
+        verified_to, head_hash, failed = _check_in_bulk(connection, _Part(verified_to, part.last), head_hash, anchors,
+                                                        batch_size, progress)
         if failed is None:
             return _Outcome(verified_to, head_hash)
         # Walked once the reading has stopped: the connection reads one thing at a time.
@@ -723,6 +716,20 @@ def _verify_part(connection: Connection, part: _Part, previous_hash: str, anchor
             return broken
         verified_to, head_hash = failed[0].last_sequence, failed[0].last_hash
         progress(failed[0].events)
+
+
+def _check_in_bulk(connection: Connection, part: _Part, previous_hash: str, anchors: _Anchors, batch_size: int,
+                   progress: Callable[[int], None]) -> tuple[int, str, tuple[_Batch, str] | None]:
+    """How far ``part`` holds, batch by batch: the last event and hash of the batches that held, then the first batch
+    that did not and the hash before it, if any. Its reading has stopped when this returns."""
+    verified_to, head_hash = part.after, previous_hash
+    with closing(_checked_batches(connection, part, previous_hash, anchors, batch_size)) as batches:
+        for batch, hash_before, holds in batches:
+            if not holds:
+                return verified_to, head_hash, (batch, hash_before)
+            verified_to, head_hash = batch.last_sequence, batch.last_hash
+            progress(batch.events)
+    return verified_to, head_hash, None
 
 
 def _missing_after(connection: Connection, verified_to: int) -> ChainBreak:
@@ -803,16 +810,11 @@ def _check_part_in_worker(parent_engine: Engine, part: _Part, previous_hash: str
     try:
         engine = _engine_for_worker(parent_engine)
         try:
-            with engine.connect() as connection, \
-                    closing(_checked_batches(connection, part, previous_hash, anchors, batch_size)) as batches:
-                verified_to = part.after
-                for batch, _hash_before, batch_holds in batches:
-                    if not batch_holds:
-                        break
-                    verified_to = batch.last_sequence
-                    results.send(("checked", batch.events))
-                else:
-                    holds = verified_to == part.last
+            with engine.connect() as connection:
+                verified_to, _head_hash, failed = _check_in_bulk(
+                    connection, part, previous_hash, anchors, batch_size,
+                    lambda events: results.send(("checked", events)))
+            holds = failed is None and verified_to == part.last
         finally:
             engine.dispose()
     except Exception:  # noqa: BLE001 - the calling process checks the part itself
