@@ -1,0 +1,163 @@
+"""What the areas contribute to the LIMS, declared once by each area's ``setup.register``.
+
+The app factory, the command line, the dashboard, the signing rules and the audit viewer read the registry
+that ``lims.areas.install()`` made current; no module contributes anything by being imported.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import click
+from flask import Blueprint
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from lims.dashboard.service import WorkQueue
+    from lims.signatures.service import SignableType
+
+#: fills a session with an area's part of the demo data set (adding only what is missing)
+DemoLoader = Callable[[Session], None]
+#: the records an area made from a trial subject's material, given the session and the subject
+SubjectRecordFinder = Callable[[Session, Any], Sequence[Any]]
+
+
+class NoAreasInstalled(RuntimeError):
+    """Something asked for what the areas contribute before any were installed."""
+
+
+class DeclaredTwice(ValueError):
+    """Two declarations claim the same thing (an area registered twice, or two areas collide)."""
+
+
+@dataclass(frozen=True)
+class NavigationEntry:
+    label: str
+    endpoint: str
+    #: position in the main navigation, smallest first
+    order: int
+
+
+class Registry:
+    """The blueprints, navigation, work queues, signable records, audit actions, commands and demo data of the
+    installed areas, in the order the areas declared them."""
+
+    def __init__(self) -> None:
+        self._blueprints: list[Blueprint] = []
+        self._api_blueprints: list[Blueprint] = []
+        self._navigation: list[NavigationEntry] = []
+        self._work_queues: list[WorkQueue] = []
+        self._signables: dict[str, SignableType] = {}
+        self._audit_actions: dict[str, None] = {}
+        self._cli_groups: list[click.Group] = []
+        self._demo_loaders: list[DemoLoader] = []
+        self._subject_record_finders: list[SubjectRecordFinder] = []
+        self._claimed: set[tuple[str, Hashable]] = set()
+
+    def _claim(self, kind: str, key: Hashable, description: str) -> None:
+        if (kind, key) in self._claimed:
+            raise DeclaredTwice(f"{description} is declared twice.")
+        self._claimed.add((kind, key))
+
+    def blueprint(self, blueprint: Blueprint) -> None:
+        """Serve the pages of ``blueprint``."""
+        self._claim("blueprint", blueprint.name, f"Blueprint {blueprint.name!r}")
+        self._blueprints.append(blueprint)
+
+    def api_blueprint(self, blueprint: Blueprint) -> None:
+        """Serve ``blueprint``'s part of the JSON API under /api/v1."""
+        self._claim("blueprint", blueprint.name, f"Blueprint {blueprint.name!r}")
+        self._api_blueprints.append(blueprint)
+
+    def navigation(self, label: str, endpoint: str, *, order: int) -> None:
+        """Offer ``endpoint`` in the main navigation, at ``order``, to whoever its route admits."""
+        self._claim("navigation", endpoint, f"The navigation entry for {endpoint!r}")
+        self._navigation.append(NavigationEntry(label, endpoint, order))
+
+    def work_queue(self, queue: WorkQueue) -> None:
+        """Show ``queue`` on the dashboards of its roles."""
+        self._claim("work queue", queue.title, f"The work queue {queue.title!r}")
+        self._work_queues.append(queue)
+
+    def signable(self, signable_type: SignableType) -> None:
+        """Let records of the type be signed under its rules."""
+        table = signable_type.model.__tablename__
+        self._claim("signable", table, f"The signable record type {table!r}")
+        self._signables[table] = signable_type
+
+    def audit_actions(self, *names: str) -> None:
+        """Name the actions an area records in the audit trail, for the viewer's filter (several areas may share
+        one)."""
+        self._audit_actions.update(dict.fromkeys(names))
+
+    def cli_group(self, group: click.Group) -> None:
+        """Add ``group`` to the `lims` command line."""
+        self._claim("command", group.name, f"The command group {group.name!r}")
+        self._cli_groups.append(group)
+
+    def demo_loader(self, loader: DemoLoader) -> None:
+        """Run ``loader`` when `lims demo` loads the demo data set, after the loaders of earlier areas."""
+        self._claim("demo loader", loader, f"The demo loader {loader.__qualname__}")
+        self._demo_loaders.append(loader)
+
+    def subject_records(self, finder: SubjectRecordFinder) -> None:
+        """List what ``finder`` finds among the records made from a trial subject's material."""
+        self._claim("subject records", finder, f"The subject record finder {finder.__qualname__}")
+        self._subject_record_finders.append(finder)
+
+    @property
+    def blueprints(self) -> tuple[Blueprint, ...]:
+        return tuple(self._blueprints)
+
+    @property
+    def api_blueprints(self) -> tuple[Blueprint, ...]:
+        return tuple(self._api_blueprints)
+
+    @property
+    def navigation_entries(self) -> tuple[NavigationEntry, ...]:
+        """The main navigation in display order."""
+        return tuple(sorted(self._navigation, key=lambda entry: entry.order))
+
+    @property
+    def work_queues(self) -> tuple[WorkQueue, ...]:
+        return tuple(self._work_queues)
+
+    @property
+    def signables(self) -> Mapping[str, SignableType]:
+        """The signable record types by table name."""
+        return MappingProxyType(self._signables)
+
+    @property
+    def known_audit_actions(self) -> tuple[str, ...]:
+        return tuple(self._audit_actions)
+
+    @property
+    def cli_groups(self) -> tuple[click.Group, ...]:
+        return tuple(self._cli_groups)
+
+    @property
+    def demo_loaders(self) -> tuple[DemoLoader, ...]:
+        return tuple(self._demo_loaders)
+
+    @property
+    def subject_record_finders(self) -> tuple[SubjectRecordFinder, ...]:
+        return tuple(self._subject_record_finders)
+
+
+_current: Registry | None = None
+
+
+def make_current(registry: Registry) -> None:
+    """Let every part of the LIMS read ``registry`` (``lims.areas.install`` does this)."""
+    global _current
+    _current = registry
+
+
+def current() -> Registry:
+    """The registry of the installed areas."""
+    if _current is None:
+        raise NoAreasInstalled("No areas are installed: call lims.areas.install() before using the LIMS (the app "
+                               "factory, the command line and the migrations do).")
+    return _current
