@@ -43,12 +43,11 @@ from batch_records.models import (
 )
 from lims import clock
 from lims.audit import service as audit
-from lims.dashboard.service import WorkQueue, register_work_queue
 from lims.db import get_record, lock_for_update, serialise_numbering
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, EquipmentUse
 from lims.errors import Conflict, InvalidInput, LimsError, RecordNotFound
-from lims.identity.models import RoleName, User
+from lims.identity.models import User
 from lims.pagination import Page, paginate
 from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
@@ -215,26 +214,9 @@ def _apply_disposition(session: Session, lot: MaterialLot, meaning: SignatureMea
         lot.status = LotStatus.RELEASED if meaning == SignatureMeaning.RELEASED else LotStatus.REJECTED
 
 
-signatures.register_signable(
-    MaterialLot,
-    {SignatureMeaning.RELEASED: frozenset({RoleName.QA}), SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
-    before_signing=_check_disposition,
-    after_signing=_apply_disposition,
-)
-
-
 def lots_awaiting_release(session: Session) -> list[MaterialLot]:
     return list(session.scalars(select(MaterialLot).where(MaterialLot.status == LotStatus.QUARANTINE)
                                 .order_by(MaterialLot.received_on)))
-
-
-register_work_queue(WorkQueue(
-    title="Lots in quarantine",
-    description="Received material lots waiting for QA's release or rejection.",
-    roles=frozenset({RoleName.QA}),
-    count=lambda session, _user, _settings: len(lots_awaiting_release(session)),
-    endpoint="batch_records.materials",
-))
 
 
 # Training
@@ -488,13 +470,6 @@ def _ready_for_review(version: MbrVersion) -> None:
         raise InvalidInput(f"{version.label} names no release tests; a batch could never be released.")
 
 
-signatures.register_two_person_approval(
-    MbrVersion,
-    signatures.ApprovalStates(draft=MbrStatus.DRAFT, in_review=MbrStatus.IN_REVIEW, approved=MbrStatus.APPROVED),
-    locked=MbrLocked, describe=lambda version: version.label, ready_for_review=_ready_for_review,
-)
-
-
 def make_mbr_effective(session: Session, version: MbrVersion) -> MbrVersion:
     """Put an approved version into effect; the version in effect until now is retired."""
     if version.status != MbrStatus.APPROVED:
@@ -524,15 +499,6 @@ def retire_mbr_version(session: Session, version: MbrVersion, *, reason: str) ->
 def mbr_versions_in_review(session: Session) -> list[MbrVersion]:
     return list(session.scalars(select(MbrVersion).where(MbrVersion.status == MbrStatus.IN_REVIEW)
                                 .order_by(MbrVersion.created_at)))
-
-
-register_work_queue(WorkQueue(
-    title="Master batch records in review",
-    description="Master batch record versions waiting for QA's approval.",
-    roles=frozenset({RoleName.QA}),
-    count=lambda session, _user, _settings: len(mbr_versions_in_review(session)),
-    endpoint="batch_records.masters",
-))
 
 
 # Executed batches
@@ -584,9 +550,6 @@ def _batches_as_subject_records(session: Session, subject: Subject) -> list[prot
     return [protocols.SubjectRecord("batch", f"{batch.batch_number} from {batch.starting_material_identity}",
                                     batch.status.value, "batch_records.batch", (("batch_id", batch.id),))
             for batch in batches_of_subject(session, subject)]
-
-
-protocols.register_subject_records(_batches_as_subject_records)
 
 
 def _next_batch_number(session: Session, master: MasterBatchRecord) -> str:
@@ -948,16 +911,6 @@ def _after_step_signature(session: Session, step: BatchStep, meaning: SignatureM
         _advance_batch(step.batch)
 
 
-signatures.register_signable(
-    BatchStep,
-    {SignatureMeaning.PERFORMED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
-     SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}),
-     SignatureMeaning.REVIEWED: frozenset({RoleName.QA})},
-    before_signing=_check_step_signature,
-    after_signing=_after_step_signature,
-)
-
-
 # QC release testing (the rules of results live in lims.testing; an out-of-specification result is a deviation)
 
 BATCH = "batch"
@@ -1116,14 +1069,6 @@ def _close_deviation(session: Session, deviation: Deviation, _meaning: Signature
         deviation.closed_at = clock.now()
 
 
-signatures.register_signable(
-    Deviation,
-    {SignatureMeaning.APPROVED: frozenset({RoleName.QA})},
-    before_signing=_check_deviation_closure,
-    after_signing=_close_deviation,
-)
-
-
 # Review by exception and disposition
 
 
@@ -1277,14 +1222,6 @@ def _apply_batch_disposition(session: Session, batch: Batch, meaning: SignatureM
         batch.disposition_at = clock.now()
 
 
-signatures.register_signable(
-    Batch,
-    {meaning: frozenset({RoleName.QA}) for meaning in DISPOSITIONS},
-    before_signing=_check_batch_signature,
-    after_signing=_apply_batch_disposition,
-)
-
-
 def batches_awaiting_review(session: Session) -> list[Batch]:
     return list(session.scalars(select(Batch).where(Batch.status.in_([BatchStatus.AWAITING_REVIEW,
                                                                       BatchStatus.QUARANTINED]))
@@ -1295,21 +1232,6 @@ def open_deviation_count(session: Session) -> int:
     return session.scalar(select(func.count(Deviation.id)).where(Deviation.status == DeviationStatus.OPEN)) or 0
 
 
-register_work_queue(WorkQueue(
-    title="Batches awaiting QA disposition",
-    description="Batches with every step done, or held in quarantine, waiting for QA's review and disposition.",
-    roles=frozenset({RoleName.QA}),
-    count=lambda session, _user, _settings: len(batches_awaiting_review(session)),
-    endpoint="batch_records.batches",
-    arguments=(("status", BatchStatus.AWAITING_REVIEW.value),),
-))
-register_work_queue(WorkQueue(
-    title="Open deviations",
-    description="Deviations to investigate and close before their batches can be released.",
-    roles=frozenset({RoleName.QA, RoleName.MANAGER}),
-    count=lambda session, _user, _settings: open_deviation_count(session),
-    endpoint="batch_records.deviations",
-))
 def steps_awaiting_signature(session: Session, meaning: SignatureMeaning, *,
                              for_user: User | None = None) -> list[BatchStep]:
     """Completed steps of open batches still waiting for a second person's verification or QA's hold-point review.
@@ -1330,31 +1252,3 @@ def steps_awaiting_signature(session: Session, meaning: SignatureMeaning, *,
         waiting = [step for step in waiting if for_user.id != step.performed_by_id and all(
             entry.entered_by_id != for_user.id for parameter in step.parameters for entry in parameter.entries)]
     return waiting
-
-
-register_work_queue(WorkQueue(
-    title="Steps to verify",
-    description="Completed steps waiting for a second person's verification, other than your own.",
-    roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}),
-    count=lambda session, user, _settings: len(steps_awaiting_signature(session, SignatureMeaning.VERIFIED,
-                                                                        for_user=user)),
-    endpoint="batch_records.steps_to_sign",
-    arguments=(("meaning", SignatureMeaning.VERIFIED.value),),
-))
-register_work_queue(WorkQueue(
-    title="Hold points to review",
-    description="Batches stopped at a hold point until QA has reviewed the step.",
-    roles=frozenset({RoleName.QA}),
-    count=lambda session, _user, _settings: len(steps_awaiting_signature(session, SignatureMeaning.REVIEWED)),
-    endpoint="batch_records.steps_to_sign",
-    arguments=(("meaning", SignatureMeaning.REVIEWED.value),),
-))
-register_work_queue(WorkQueue(
-    title="Batches in progress",
-    description="Batches on the floor, with their current step.",
-    roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
-    count=lambda session, _user, _settings: session.scalar(
-        select(func.count(Batch.id)).where(Batch.status == BatchStatus.IN_PROGRESS)) or 0,
-    endpoint="batch_records.batches",
-    arguments=(("status", BatchStatus.IN_PROGRESS.value),),
-))

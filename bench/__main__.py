@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench import audit, batch, dashboard, equipment, units
+from lims.areas import install
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"unknown benchmark {options.name!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
+    install()
     with audit.chains_shared_between_benchmarks():
         for benchmark in selected:
             # What the one before left for the collector would otherwise be collected, at length, inside this one's

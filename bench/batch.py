@@ -43,7 +43,8 @@ from sqlalchemy.orm import Session
 from batch_records import service
 from batch_records.models import TYPICAL_STAGES, Batch, BatchEntry, Material, MaterialLot, StepStatus
 from bench.audit import Target, _event_count, _migrated_database, _print_ratio
-from lims import clock, create_app
+from lims import clock
+from lims.app import create_app
 from lims.audit import service as audit
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType

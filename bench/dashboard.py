@@ -16,7 +16,8 @@ from flask import Flask, render_template
 from flask.testing import FlaskClient
 from flask_login import login_user
 
-from lims import create_app, schema
+from lims import schema
+from lims.app import create_app
 from lims.dashboard.service import QueueSummary, work_queues_for
 from lims.db import get_session
 from lims.demo import ACCOUNTS, DemoAccount, load_demo

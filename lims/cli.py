@@ -17,7 +17,8 @@ from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 from sqlalchemy.orm import Session
 
-from lims import create_app, log_setup, scheduler, schema
+from lims import log_setup, scheduler, schema
+from lims.app import create_app
 from lims.audit import service as audit
 from lims.db import get_session
 from lims.errors import LimsError

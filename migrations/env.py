@@ -6,11 +6,11 @@ import os
 from alembic import context
 from sqlalchemy import pool
 
+from lims.areas import install
 from lims.db import Base, UTCDateTime, create_engine_for
-from lims.model_registry import import_all_models
 from lims.units import ExactDecimal
 
-import_all_models()
+install()
 target_metadata = Base.metadata
 config = context.config
 

@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lims import clock
+from lims import clock, registry
 from lims.audit import service as audit
-from lims.dashboard.service import WorkQueue, register_work_queue
 from lims.db import get_record
 from lims.errors import Conflict, InvalidInput
-from lims.identity.models import Organization, RoleName
-from lims.signatures import service as signatures
+from lims.identity.models import Organization
 from lims.units import IncompatibleUnits, Measurement, MeasurementRange, parse_measurement
 from protocols.ctgov import ImportedStudy
 from protocols.models import (
@@ -297,18 +294,10 @@ def new_version(session: Session, protocol: Protocol, *, number: str, amendment_
 # Lifecycle: authored (signature) → in review; approved (QA signature, another person) → approved → effective
 
 
-def _ready_for_review(version: ProtocolVersion) -> None:
+def check_ready_for_review(version: ProtocolVersion) -> None:
     _require_draft(version)
     if not version.arms or not version.visits:
         raise InvalidInput("A version goes to review with at least one arm and one visit.")
-
-
-signatures.register_two_person_approval(
-    ProtocolVersion,
-    signatures.ApprovalStates(draft=VersionStatus.DRAFT, in_review=VersionStatus.IN_REVIEW,
-                              approved=VersionStatus.APPROVED),
-    locked=VersionLocked, describe=lambda version: f"Version {version.number}", ready_for_review=_ready_for_review,
-)
 
 
 def make_effective(session: Session, version: ProtocolVersion) -> ProtocolVersion:
@@ -331,17 +320,6 @@ def make_effective(session: Session, version: ProtocolVersion) -> ProtocolVersio
 def versions_in_review(session: Session) -> list[ProtocolVersion]:
     return list(session.scalars(select(ProtocolVersion).where(ProtocolVersion.status == VersionStatus.IN_REVIEW)
                                 .order_by(ProtocolVersion.created_at)))
-
-
-register_work_queue(WorkQueue(
-    title="Protocol versions to approve",
-    description="Versions signed by their author, waiting for QA's approval or rejection.",
-    roles=frozenset({RoleName.QA}),
-    count=lambda session, _user, _settings: len(versions_in_review(session)),
-    endpoint="protocols.index",
-))
-
-
 
 
 # Comparing versions
@@ -497,17 +475,9 @@ class SubjectRecord:
     arguments: tuple[tuple[str, int], ...]
 
 
-#: areas that make records from a subject's material register how to find them
-_SUBJECT_RECORD_FINDERS: list[Callable[[Session, Subject], list[SubjectRecord]]] = []
-
-
-def register_subject_records(finder: Callable[[Session, Subject], list[SubjectRecord]]) -> None:
-    _SUBJECT_RECORD_FINDERS.append(finder)
-
-
 def records_of_subject(session: Session, subject: Subject) -> list[SubjectRecord]:
     """Everything made from the subject's material, for the subject's page and API."""
-    return [record for finder in _SUBJECT_RECORD_FINDERS for record in finder(session, subject)]
+    return [record for finder in registry.current().subject_record_finders for record in finder(session, subject)]
 
 
 def visit_calendar(subject: Subject) -> list[VisitWindow]:

@@ -20,7 +20,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 
-from lims import clock, create_app, schema
+from lims import clock, schema
+from lims.app import create_app
 from lims.db import create_engine_for
 from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind, RoleName, User

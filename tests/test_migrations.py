@@ -11,14 +11,14 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
 from lims import schema
+from lims.areas import install
 from lims.audit import service as audit
 from lims.audit.models import GENESIS_HASH, AuditEvent
 from lims.db import Base, create_engine_for
-from lims.model_registry import import_all_models
 
 
 def test_migrations_apply_to_an_empty_database_and_match_the_models(fresh_database_url):
-    import_all_models()
+    install()
     engine = create_engine_for(fresh_database_url)
     try:
         with engine.begin() as connection:

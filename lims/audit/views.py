@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 from marshmallow import ValidationError
 
-from lims import clock
+from lims import clock, registry
 from lims.access import allow
 from lims.audit import schemas
 from lims.audit import service as audit
@@ -22,12 +22,6 @@ from lims.web import load_input, render_form_error
 blueprint = Blueprint("audit", __name__, template_folder="templates")
 
 REVIEWERS = frozenset({RoleName.QA, RoleName.ADMIN})
-KNOWN_ACTIONS = (
-    "create", "update", "login.success", "login.wrong_password", "login.unknown_user", "login.locked",
-    "login.deactivated", "login.lockout", "logout", "user.unlocked", "access.refused", "api.token_refused",
-    "signature.applied", "report.generated", "export.certificate", "export.odm", "audit.exported", "audit.verified",
-    "audit.anchor_refused",
-)
 
 
 def _criteria(data: dict[str, Any]) -> tuple[audit.EventFilter, Controlled | None]:
@@ -63,7 +57,7 @@ def _actions_meant_by(typed: str) -> tuple[str, ...]:
     """The action typed, or every known action of the family it names ("login" for login.success and the rest)."""
     if not typed:
         return ()
-    family = tuple(action for action in KNOWN_ACTIONS if action.startswith(f"{typed}."))
+    family = tuple(action for action in registry.current().known_audit_actions if action.startswith(f"{typed}."))
     return (typed, *family)
 
 
@@ -81,7 +75,7 @@ def _filter_context() -> dict[str, Any]:
     return {
         "entity_types": audit.controlled_entity_types(),
         "user_options": [(user.id, f"{user.full_name} ({user.username})") for user in users],
-        "known_actions": KNOWN_ACTIONS,
+        "known_actions": registry.current().known_audit_actions,
     }
 
 

@@ -26,7 +26,7 @@ from lims.equipment.models import (
     ReferenceStandard,
 )
 from lims.errors import Conflict, InvalidInput, LimsError
-from lims.identity.models import RoleName, User
+from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.units import IncompatibleUnits, Measurement, difference_in_unit_of, error_of, limit_with_tolerance
@@ -418,8 +418,9 @@ def drift(session: Session, equipment: Equipment) -> list[DriftSeries]:
     return series
 
 
-def _check_calibration_signature(session: Session, record: CalibrationRecord, meaning: SignatureMeaning,
-                                 user: User) -> None:
+def check_calibration_signature(session: Session, record: CalibrationRecord, meaning: SignatureMeaning,
+                                user: User) -> None:
+    """The calibration's signing rule: its recorder signs it as performed, then QA, someone else, reviews it."""
     if meaning == SignatureMeaning.PERFORMED and user.id != record.recorded_by_id:
         raise signatures.SignatureRefused("Only the person who recorded this calibration signs it as performed.")
     if meaning == SignatureMeaning.REVIEWED:
@@ -524,12 +525,3 @@ def close_impact_assessment(session: Session, assessment: ImpactAssessment, *, c
     signatures.sign(session, assessment, meaning=SignatureMeaning.REVIEWED, user=user, password=password,
                     client_address=client_address)
     return assessment
-
-
-signatures.register_signable(
-    CalibrationRecord,
-    {SignatureMeaning.PERFORMED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
-     SignatureMeaning.REVIEWED: frozenset({RoleName.QA})},
-    before_signing=_check_calibration_signature,
-)
-signatures.register_signable(ImpactAssessment, {SignatureMeaning.REVIEWED: frozenset({RoleName.QA})})

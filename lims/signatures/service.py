@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from lims import clock
+from lims import clock, registry
 from lims.audit import service as audit
 from lims.errors import AccessDenied, Conflict, InvalidInput, LimsError, RecordNotFound
 from lims.identity import service as identity
@@ -40,21 +40,14 @@ SigningRule = Callable[[Session, Any, SignatureMeaning, User], None]
 
 @dataclass(frozen=True)
 class SignableType:
-    model: type
+    """Who may sign records of ``model`` with which meaning, and the area's rules (``Registry.signable``)."""
+
+    model: type[Signable]
     #: which roles may sign with which meaning
     meanings: dict[SignatureMeaning, frozenset[RoleName]]
     before_signing: SigningRule | None = None
     #: what a signature does to the record (a lifecycle step), in the same transaction
     after_signing: SigningRule | None = None
-
-
-_SIGNABLE_TYPES: dict[str, SignableType] = {}
-
-
-def register_signable(model: type, meanings: dict[SignatureMeaning, frozenset[RoleName]], *,
-                      before_signing: SigningRule | None = None, after_signing: SigningRule | None = None) -> None:
-    """Let records of ``model`` be signed with ``meanings`` by the roles named (areas call this once)."""
-    _SIGNABLE_TYPES[model.__tablename__] = SignableType(model, meanings, before_signing, after_signing)
 
 
 @dataclass(frozen=True)
@@ -66,10 +59,10 @@ class ApprovalStates:
     approved: enum.Enum
 
 
-def register_two_person_approval(model: type, states: ApprovalStates, *, locked: type[Conflict],
-                                 describe: Callable[[Any], str], ready_for_review: Callable[[Any], None]) -> None:
-    """Let a versioned document go to review when its author signs it (a manager or QA), and be approved, or
-    rejected back to draft, by QA's signature from a different person.
+def two_person_approval(model: type[Signable], states: ApprovalStates, *, locked: type[Conflict],
+                        describe: Callable[[Any], str], ready_for_review: Callable[[Any], None]) -> SignableType:
+    """The signing rules of a versioned document that goes to review when its author signs it (a manager or QA),
+    and is approved, or rejected back to draft, by QA's signature from a different person.
 
     ``ready_for_review`` refuses a document its author may not yet send (not a draft, incomplete);
     ``describe`` names it in messages and reasons ("Version 2.0").
@@ -90,21 +83,21 @@ def register_two_person_approval(model: type, states: ApprovalStates, *, locked:
         with audit.reason_for_change(session, f"{describe(document)} signed as {meaning.value}"):
             document.status = next_status[meaning]
 
-    register_signable(model, {SignatureMeaning.AUTHORED: frozenset({RoleName.MANAGER, RoleName.QA}),
-                              SignatureMeaning.APPROVED: frozenset({RoleName.QA}),
-                              SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
-                      before_signing=check, after_signing=advance)
+    return SignableType(model, {SignatureMeaning.AUTHORED: frozenset({RoleName.MANAGER, RoleName.QA}),
+                                SignatureMeaning.APPROVED: frozenset({RoleName.QA}),
+                                SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
+                        before_signing=check, after_signing=advance)
 
 
-def role_may_sign(user: User, model: type, meaning: SignatureMeaning) -> bool:
+def role_may_sign(user: User, model: type[Signable], meaning: SignatureMeaning) -> bool:
     """Whether ``user``'s roles let them sign records of ``model`` with ``meaning`` at all (for lists of work)."""
-    signable = _SIGNABLE_TYPES.get(model.__tablename__)
+    signable = registry.current().signables.get(model.__tablename__)
     return signable is not None and meaning in signable.meanings and user.has_any_role(signable.meanings[meaning])
 
 
 def signable_record(session: Session, entity_type: str, entity_id: int) -> Signable:
     """Load a record that can be signed, or raise RecordNotFound."""
-    signable = _SIGNABLE_TYPES.get(entity_type)
+    signable = registry.current().signables.get(entity_type)
     record = session.get(signable.model, entity_id) if signable else None
     if record is None:
         raise RecordNotFound(f"There is no signable {entity_type.replace('_', ' ')} with id {entity_id}.")
@@ -129,7 +122,7 @@ def check_may_sign(session: Session, record: Signable, meaning: SignatureMeaning
     Everything ``sign`` checks but the password, so a page can refuse before asking for it.
     """
     entity_type = record.__tablename__
-    signable = _SIGNABLE_TYPES.get(entity_type)
+    signable = registry.current().signables.get(entity_type)
     if signable is None or meaning not in signable.meanings:
         raise InvalidInput(f"A {entity_type.replace('_', ' ')} cannot be signed as {meaning.value}.", field="meaning")
     if not user.has_any_role(signable.meanings[meaning]):
@@ -188,7 +181,7 @@ def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user:
     audit.record(session, "signature.applied", entity=record,
                  details={"meaning": meaning, "signer": user.full_name, "content_hash": signature.content_hash,
                           "signature_id": signature.id})
-    after_signing = _SIGNABLE_TYPES[record.__tablename__].after_signing
+    after_signing = registry.current().signables[record.__tablename__].after_signing
     if after_signing is not None:
         after_signing(session, record, meaning, user)
     return signature

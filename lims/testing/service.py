@@ -12,7 +12,7 @@ from lims import clock
 from lims.audit import service as audit
 from lims.db import get_record
 from lims.errors import Conflict, InvalidInput
-from lims.identity.models import RoleName, User
+from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing.models import ResultKind, TestDefinition, TestResult
@@ -129,16 +129,10 @@ def is_verified(session: Session, result: TestResult) -> bool:
     return bool(signatures.signers_with_meaning(session, result, SignatureMeaning.VERIFIED))
 
 
-def _check_verification(session: Session, result: TestResult, _meaning: SignatureMeaning, user: User) -> None:
+def check_verification(session: Session, result: TestResult, _meaning: SignatureMeaning, user: User) -> None:
+    """The result's signing rule: verified once, in its latest form, by someone other than who recorded it."""
     if result.replaced:
         raise Conflict("This result was replaced by a correction; verify the correction.")
     if is_verified(session, result):
         raise Conflict("This result is already verified.")
     signatures.require_different_person(user, [result.recorded_by_id], earlier_role="recorded")
-
-
-signatures.register_signable(
-    TestResult,
-    {SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA, RoleName.MANAGER})},
-    before_signing=_check_verification,
-)

@@ -11,7 +11,8 @@ from pypdf import PdfReader
 from batch_records import service
 from batch_records.models import DeviationCategory
 from batch_records.pdf import batch_record_pdf
-from lims import clock, create_app
+from lims import clock
+from lims.app import create_app
 from lims.signatures.models import SignatureMeaning
 from tests.batch_records.conftest import TODAY
 from tests.batch_records.test_execution import enter, execute_all_steps, pass_release_tests, release, sign

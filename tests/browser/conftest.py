@@ -16,7 +16,8 @@ from flask import Flask
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from lims import create_app, schema
+from lims import schema
+from lims.app import create_app
 from lims.db import create_engine_for
 from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from lims import create_app, schema
+from lims import schema
+from lims.app import create_app
 from lims.db import create_engine_for
 from lims.identity.models import RoleName
 

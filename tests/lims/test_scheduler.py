@@ -11,7 +11,8 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from lims import create_app, schema, scheduler
+from lims import schema, scheduler
+from lims.app import create_app
 from lims.audit import service as audit
 from lims.audit.models import AuditEvent
 from lims.cli import cli

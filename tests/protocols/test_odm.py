@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lims.model_registry import import_all_models
+from lims.areas import install
 from lims.units import parse_measurement
 from protocols.models import (
     Arm,
@@ -24,7 +24,7 @@ from protocols.models import (
 )
 from protocols.odm import ODM_NAMESPACE, export_version
 
-import_all_models()
+install()
 
 CREATED_AT = datetime(2025, 3, 14, 9, 30, 5, tzinfo=UTC)
 AMENDMENT_SUMMARY = "Amendment 2: adds the Month 3 serum sample and widens the Day 7 window to ±1 day."

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from lims import registry
 from lims.audit.models import Controlled
 from lims.identity.models import RoleName, User
 from lims.signatures import service
@@ -36,7 +37,7 @@ def _someone_else_verifies(_session: Any, note: BatchNote, meaning: SignatureMea
 @pytest.fixture
 def create_note(connection, db_session, monkeypatch):
     _TestBase.metadata.create_all(connection)
-    monkeypatch.setitem(service._SIGNABLE_TYPES, BatchNote.__tablename__, service.SignableType(
+    monkeypatch.setitem(registry.current()._signables, BatchNote.__tablename__, service.SignableType(
         BatchNote,
         {SignatureMeaning.PERFORMED: frozenset({RoleName.TECHNICIAN}),
          SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA}),

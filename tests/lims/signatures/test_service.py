@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
-from lims import clock
+from lims import clock, registry
 from lims.audit import service as audit
 from lims.audit.models import AuditEvent
 from lims.identity import service as identity
@@ -143,13 +143,13 @@ def test_may_sign_leaves_nothing_behind_of_what_the_rule_did_to_decide(db_sessio
     """An area's rule may lock or write rows to decide; a page that only asks must not keep them."""
     qa = create_user(RoleName.QA)
     note = create_note(text="As recorded")
-    signable = service._SIGNABLE_TYPES[note.__tablename__]
+    signable = registry.current().signables[note.__tablename__]
 
     def rule_that_writes(session, record, _meaning, _user):
         with audit.reason_for_change(session, "Written while deciding"):
             record.text = "Written while deciding"
 
-    monkeypatch.setitem(service._SIGNABLE_TYPES, note.__tablename__,
+    monkeypatch.setitem(registry.current()._signables, note.__tablename__,
                         dataclasses.replace(signable, before_signing=rule_that_writes))
     assert service.may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
     assert db_session.scalar(select(type(note).text).where(type(note).id == note.id)) == "As recorded"

@@ -1,0 +1,131 @@
+"""The app factory: the web application of the installed areas."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, g, request
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from lims import access, db, schema
+from lims.areas import install
+from lims.audit.service import entity_key
+from lims.config import instance_path_from_env, load_config
+from lims.errors import LimsError
+from lims.identity.service import user_for_session
+from lims.navigation import navigation_for
+from lims.signatures.views import current_user_may_sign
+from lims.web import refuse
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the LIMS web application; ``config`` overrides what the environment says."""
+    registry = install()
+    instance_path = Path((config or {}).get("INSTANCE_PATH") or instance_path_from_env())
+    # Named for the package: templates, static files and the logger are the package's.
+    app = Flask("lims", instance_path=str(instance_path), instance_relative_config=True)
+    app.config.update(load_config(instance_path, config))
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+
+    app.extensions["lims.db"] = db.Database(db.create_engine_for(app.config["DATABASE_URL"]))
+    app.extensions["lims.schema_current"] = False
+
+    _register_login(app)
+    access.csrf.init_app(app)
+
+    @app.before_request
+    def _refuse_when_schema_behind() -> Any:
+        if app.extensions["lims.schema_current"]:
+            return None
+        try:
+            schema.assert_current(db.get_session().connection())
+        except schema.SchemaBehind as exc:
+            # Plain text: the page layout itself reads tables that may not exist yet.
+            if request.path.startswith("/api/"):
+                return refuse(exc.status_code, exc.message)
+            return Response(exc.message, exc.status_code, mimetype="text/plain")
+        app.extensions["lims.schema_current"] = True
+        return None
+
+    app.before_request(access.start_audit_context)
+    app.before_request(access.enforce_access)
+
+    @app.after_request
+    def _finish(response: Any) -> Any:
+        access.audit_refusal_by_a_rule(response.status_code)
+        db.finish_request_session(response.status_code)
+        _set_security_headers(app, response)
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response
+
+    app.teardown_appcontext(db.close_request_session)
+
+    @app.errorhandler(LimsError)
+    def _domain_error(error: LimsError) -> Any:
+        return refuse(error.status_code, error.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(_error: CSRFError) -> Any:
+        return refuse(400, "This form has expired or was not sent from this site. Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Any:
+        return refuse(error.code or 500, error.description or error.name)
+
+    _register_templating(app)
+    for blueprint in (*registry.blueprints, *registry.api_blueprints):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _register_login(app: Flask) -> None:
+    login_manager = LoginManager()
+    login_manager.session_protection = None  # the session nonce does this job
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def _load_user(session_id: str) -> Any:
+        return user_for_session(db.get_session(), session_id)
+
+
+def _register_templating(app: Flask) -> None:
+    display_zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
+
+    @app.template_filter("localtime")
+    def _localtime(moment: Any, with_seconds: bool = False) -> str:
+        if moment is None:
+            return "—"
+        local = moment.astimezone(display_zone)
+        return local.strftime("%Y-%m-%d %H:%M:%S %Z" if with_seconds else "%Y-%m-%d %H:%M %Z")
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {"navigation": navigation_for, "may_use": access.may_use, "may_sign": current_user_may_sign,
+                "audit_entity": entity_key, "display_timezone": app.config["DISPLAY_TIMEZONE"]}
+
+
+_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def _set_security_headers(app: Flask, response: Any) -> None:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", _CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.endpoint != "static":
+        # Pages show controlled records; a shared tablet must not keep copies.
+        headers["Cache-Control"] = "no-store"
+    if app.config["SECURE_COOKIES"]:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

@@ -1,0 +1,13 @@
+"""What the audit trail contributes: its viewer and integrity page and the actions it records."""
+from __future__ import annotations
+
+from lims.audit import models, views  # noqa: F401  (models: the metadata needs the trail's tables)
+from lims.registry import Registry
+
+
+def register(registry: Registry) -> None:
+    registry.blueprint(views.blueprint)
+    registry.navigation("Audit trail", "audit.events", order=70)
+    registry.navigation("Chain integrity", "audit.integrity", order=71)
+    # "create" and "update" are recorded for every controlled record, whichever area it belongs to.
+    registry.audit_actions("create", "update", "audit.exported", "audit.verified", "audit.anchor_refused")

@@ -1,0 +1,27 @@
+"""What identity and access contribute: sign-in, the admin pages and the locked-accounts queue."""
+from __future__ import annotations
+
+from lims.dashboard.service import WorkQueue
+from lims.identity import api, models, service, views
+from lims.registry import Registry
+
+
+def register(registry: Registry) -> None:
+    registry.blueprint(views.blueprint)
+    registry.api_blueprint(api.blueprint)
+    registry.navigation("Users", "identity.users", order=60)
+    registry.navigation("Roles", "identity.roles", order=61)
+    registry.navigation("Organizations", "identity.organizations", order=62)
+    registry.navigation("API tokens", "identity.api_tokens", order=63)
+    registry.navigation("API tokens", "identity.portal_tokens", order=64)
+    registry.work_queue(WorkQueue(
+        title="Locked accounts",
+        description="Users locked out after repeated failed sign-ins, waiting for an unlock.",
+        roles=frozenset({models.RoleName.ADMIN}),
+        count=lambda session, _user, _settings: service.locked_users_count(session),
+        endpoint="identity.users",
+        arguments=(("status", "locked"),),
+    ))
+    # lims.access records the refusals: it enforces the rules of this area's accounts, roles and tokens.
+    registry.audit_actions(*(f"login.{outcome.value}" for outcome in models.LoginOutcome), "login.lockout", "logout",
+                           "user.unlocked", "access.refused", "api.token_refused")

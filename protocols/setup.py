@@ -1,0 +1,30 @@
+"""What trial protocols contribute: their pages and API, version approval and the review queue."""
+from __future__ import annotations
+
+from lims.dashboard.service import WorkQueue
+from lims.identity.models import RoleName
+from lims.registry import Registry
+from lims.signatures import service as signatures
+from protocols import api, service, views
+from protocols.models import ProtocolVersion, VersionStatus
+
+
+def register(registry: Registry) -> None:
+    registry.blueprint(views.blueprint)
+    registry.api_blueprint(api.blueprint)
+    registry.navigation("Protocols", "protocols.index", order=20)
+    registry.signable(signatures.two_person_approval(
+        ProtocolVersion,
+        signatures.ApprovalStates(draft=VersionStatus.DRAFT, in_review=VersionStatus.IN_REVIEW,
+                                  approved=VersionStatus.APPROVED),
+        locked=service.VersionLocked, describe=lambda version: f"Version {version.number}",
+        ready_for_review=service.check_ready_for_review,
+    ))
+    registry.work_queue(WorkQueue(
+        title="Protocol versions to approve",
+        description="Versions signed by their author, waiting for QA's approval or rejection.",
+        roles=frozenset({RoleName.QA}),
+        count=lambda session, _user, _settings: len(service.versions_in_review(session)),
+        endpoint="protocols.index",
+    ))
+    registry.audit_actions("export.odm")
