@@ -81,6 +81,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_templating(app)
     for blueprint in (*registry.blueprints, *registry.api_blueprints):
         app.register_blueprint(blueprint)
+    for group in registry.cli_groups:
+        app.cli.add_command(group)
     return app
 
 

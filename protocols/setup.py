@@ -1,4 +1,4 @@
-"""What trial protocols contribute: their pages and API, version approval and the review queue."""
+"""What trial protocols contribute: their pages and API, version approval, the review queue, `lims protocol`."""
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
@@ -6,6 +6,7 @@ from lims.identity.models import RoleName
 from lims.registry import Registry
 from lims.signatures import service as signatures
 from protocols import api, service, views
+from protocols.cli import protocol_group
 from protocols.models import ProtocolVersion, VersionStatus
 
 
@@ -28,3 +29,4 @@ def register(registry: Registry) -> None:
         endpoint="protocols.index",
     ))
     registry.audit_actions("export.odm")
+    registry.cli_group(protocol_group)

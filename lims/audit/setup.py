@@ -1,7 +1,8 @@
-"""What the audit trail contributes: its viewer and integrity page and the actions it records."""
+"""What the audit trail contributes: its viewer and integrity page, the actions it records, `lims audit`."""
 from __future__ import annotations
 
 from lims.audit import models, views  # noqa: F401  (models: the metadata needs the trail's tables)
+from lims.audit.cli import audit_group
 from lims.registry import Registry
 
 
@@ -11,3 +12,4 @@ def register(registry: Registry) -> None:
     registry.navigation("Chain integrity", "audit.integrity", order=71)
     # "create" and "update" are recorded for every controlled record, whichever area it belongs to.
     registry.audit_actions("create", "update", "audit.exported", "audit.verified", "audit.anchor_refused")
+    registry.cli_group(audit_group)

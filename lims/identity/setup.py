@@ -1,8 +1,9 @@
-"""What identity and access contribute: sign-in, the admin pages and the locked-accounts queue."""
+"""What identity and access contribute: sign-in, the admin pages, the locked-accounts queue, `lims user`."""
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
 from lims.identity import api, models, service, views
+from lims.identity.cli import user_group
 from lims.registry import Registry
 
 
@@ -25,3 +26,4 @@ def register(registry: Registry) -> None:
     # lims.access records the refusals: it enforces the rules of this area's accounts, roles and tokens.
     registry.audit_actions(*(f"login.{outcome.value}" for outcome in models.LoginOutcome), "login.lockout", "logout",
                            "user.unlocked", "access.refused", "api.token_refused")
+    registry.cli_group(user_group)

@@ -1,0 +1,41 @@
+"""What every `lims` command shares: one unit of work, attributed to whoever runs it, and passwords unechoed."""
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.orm import Session
+
+from lims.audit import service as audit
+from lims.db import get_session
+from lims.errors import LimsError
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """Commit what the block does, or nothing if it fails; domain errors exit non-zero."""
+    session = get_session()
+    audit.act_as(session, audit.Actor(None, f"command line ({getpass.getuser()})"))
+    try:
+        yield session
+        session.commit()
+    except LimsError as error:
+        session.rollback()
+        raise click.ClickException(error.message) from error
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def password_from(variable: str, prompt: str) -> str:
+    """The password in environment ``variable``, else one typed at the terminal (twice, unechoed)."""
+    password = os.environ.get(variable)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise click.ClickException(f"No terminal to ask for the password: set {variable}.")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
