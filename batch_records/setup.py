@@ -1,5 +1,5 @@
 """What batch records contribute: materials, master and executed batch records, deviations and their pages, API,
-signing rules, work queues and the batches made from a subject's material."""
+signing rules, work queues, the batches made from a subject's material, and the demo data set."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from batch_records import api, service, views
 from batch_records.models import Batch, BatchStatus, BatchStep, Deviation, MaterialLot, MbrStatus, MbrVersion
 from lims.dashboard.service import WorkQueue
+from lims.demo import load_demo
 from lims.identity.models import RoleName
 from lims.registry import Registry
 from lims.signatures import service as signatures
@@ -25,6 +26,8 @@ def register(registry: Registry) -> None:
     _register_work_queues(registry)
     registry.subject_records(service._batches_as_subject_records)
     registry.audit_actions("report.generated")
+    # The demo data set spans every area; this one comes last and depends on all it touches.
+    registry.demo_loader(load_demo)
 
 
 def _register_signables(registry: Registry) -> None:

@@ -16,11 +16,11 @@ from flask import Flask, render_template
 from flask.testing import FlaskClient
 from flask_login import login_user
 
-from lims import schema
+from lims import registry, schema
 from lims.app import create_app
 from lims.dashboard.service import QueueSummary, work_queues_for
 from lims.db import get_session
-from lims.demo import ACCOUNTS, DemoAccount, load_demo
+from lims.demo import ACCOUNTS, DemoAccount
 from lims.identity import service as identity
 from lims.identity.models import RoleName
 from lims.navigation import navigation_for
@@ -84,7 +84,8 @@ def _load_demo_database(app: Flask) -> None:
     with app.app_context():
         session = get_session()
         schema.upgrade(session.connection())
-        load_demo(session)
+        for load in registry.current().demo_loaders:
+            load(session)
         session.commit()
 
 

@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
-from lims import log_setup, scheduler, schema
+from lims import log_setup, registry, scheduler, schema
 from lims.app import create_app
 from lims.commands import password_from, unit_of_work
 from lims.db import get_session
@@ -110,13 +110,14 @@ def scheduler_run(run_now: bool) -> None:
 @cli.command()
 def demo() -> None:
     """Migrate and load the demo data set (safe to run again)."""
-    from lims.demo import load_demo
+    from lims.demo import ACCOUNTS
 
     with unit_of_work() as session:
         schema.upgrade(session.connection())
-        accounts = load_demo(session)
+        for load in registry.current().demo_loaders:
+            load(session)
     click.echo("Demo data loaded. Sign in with:")
-    for account in accounts:
+    for account in ACCOUNTS:
         click.echo(f"  {account.role.value:<11} {account.username:<10} {account.password:<26} {account.organization_code}")
 
 

@@ -57,8 +57,8 @@ ACCOUNTS = (
 )
 
 
-def load_demo(session: Session) -> list[DemoAccount]:
-    """Add whatever part of the demo data set is missing; return the demo accounts.
+def load_demo(session: Session) -> None:
+    """Add whatever part of the demo data set is missing.
 
     The facility, the organizations and the accounts stay attributed to whoever loaded the demo (the command line):
     no demo user exists before them, and an admin account shown creating itself would mislead an inspector. Everything
@@ -94,7 +94,6 @@ def load_demo(session: Session) -> list[DemoAccount]:
     _load_protocol(session, organizations["HELIX"])
     _load_materials(session)
     _load_batch_records(session)
-    return list(ACCOUNTS)
 
 
 #: (identifier, description, certificate number, valid for days from today)
