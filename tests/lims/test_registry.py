@@ -1,0 +1,135 @@
+"""The areas register explicitly and once: importing a module registers nothing; the app shows what they declare."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+
+from lims import registry
+from lims.areas import AREAS, install
+from lims.cli import cli
+from lims.identity.models import RoleName
+
+ROOT = Path(__file__).resolve().parents[2]
+
+NAVIGATION = [
+    ("Dashboard", "dashboard.index"),
+    ("Protocols", "protocols.index"),
+    ("Equipment", "equipment.index"),
+    ("Batches", "batch_records.batches"),
+    ("Deviations", "batch_records.deviations"),
+    ("Materials", "batch_records.materials"),
+    ("Master records", "batch_records.masters"),
+    ("Test definitions", "testing.definitions"),
+    ("Users", "identity.users"),
+    ("Roles", "identity.roles"),
+    ("Organizations", "identity.organizations"),
+    ("API tokens", "identity.api_tokens"),
+    ("API tokens", "identity.portal_tokens"),
+    ("Audit trail", "audit.events"),
+    ("Chain integrity", "audit.integrity"),
+]
+WORK_QUEUES = [
+    "Locked accounts",
+    "Calibrations overdue",
+    "Calibrations due soon",
+    "Calibrations to review",
+    "Out-of-tolerance impact assessments",
+    "Protocol versions to approve",
+    "Lots in quarantine",
+    "Master batch records in review",
+    "Batches awaiting QA disposition",
+    "Open deviations",
+    "Steps to verify",
+    "Hold points to review",
+    "Batches in progress",
+]
+SIGNABLES = {"calibration_record", "impact_assessment", "test_result", "protocol_version", "material_lot",
+             "mbr_version", "batch_step", "deviation", "batch"}
+AUDIT_ACTIONS = {
+    "create", "update", "login.success", "login.wrong_password", "login.unknown_user", "login.locked",
+    "login.deactivated", "login.lockout", "logout", "user.unlocked", "access.refused", "api.token_refused",
+    "signature.applied", "report.generated", "export.certificate", "export.odm", "audit.exported", "audit.verified",
+    "audit.anchor_refused",
+}
+
+IMPORT_EVERY_MODULE = """
+import importlib, pkgutil
+import batch_records, lims, protocols
+from lims import registry
+
+for package in (lims, protocols, batch_records):
+    importlib.import_module(package.__name__)
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        importlib.import_module(module.name)
+try:
+    registry.current()
+except registry.NoAreasInstalled as refusal:
+    print(refusal)
+else:
+    print("a registry is current")
+"""
+
+
+def test_importing_every_module_registers_nothing():
+    result = subprocess.run([sys.executable, "-c", IMPORT_EVERY_MODULE], cwd=ROOT, capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.startswith("No areas are installed: call lims.areas.install()"), result.stdout
+
+
+def test_installing_twice_gives_the_same_registry_with_each_thing_once():
+    first = install()
+    assert install() is first and registry.current() is first
+    assert [queue.title for queue in first.work_queues] == WORK_QUEUES
+    assert len(first.blueprints) == len({blueprint.name for blueprint in first.blueprints})
+    assert len(first.known_audit_actions) == len(AUDIT_ACTIONS)
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_an_area_registered_twice_is_refused(area):
+    fresh = registry.Registry()
+    setup = import_module(f"{area}.setup")
+    setup.register(fresh)
+    with pytest.raises(registry.DeclaredTwice, match="declared twice"):
+        setup.register(fresh)
+
+
+def test_the_navigation_is_the_areas_entries_in_their_order():
+    assert [(entry.label, entry.endpoint) for entry in install().navigation_entries] == NAVIGATION
+
+
+def test_a_user_with_every_staff_role_sees_every_queue_in_order(client, signed_in):
+    signed_in(RoleName.ADMIN, RoleName.QA, RoleName.MANAGER, RoleName.TECHNICIAN)
+    page = client.get("/").text
+    shown = re.findall(r'<span class="queue-title">([^<]+)</span>', page)
+    assert [title.replace("&#39;", "'") for title in shown] == WORK_QUEUES
+
+
+def test_an_admin_sees_the_navigation_of_every_area_they_may_open(client, signed_in):
+    signed_in(RoleName.ADMIN, RoleName.QA, RoleName.MANAGER)
+    nav = client.get("/").text.split('<nav aria-label="Main">')[1].split("</nav>")[0]
+    labels = re.findall(r">([^<]+)</a></li>", nav)
+    # Clients alone manage their own organization's API tokens.
+    assert labels == [label for label, endpoint in NAVIGATION if endpoint != "identity.portal_tokens"]
+
+
+def test_every_signable_record_type_is_declared():
+    assert set(install().signables) == SIGNABLES
+
+
+def test_the_audit_viewer_offers_every_action_the_areas_record(client, signed_in):
+    signed_in(RoleName.QA)
+    page = client.get("/audit").text
+    datalist = page.split('<datalist id="known-actions">')[1].split("</datalist>")[0]
+    assert set(re.findall(r'<option value="([^"]+)">', datalist)) == AUDIT_ACTIONS
+
+
+def test_the_command_line_offers_the_areas_command_groups(app):
+    result = app.test_cli_runner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    for group in ("user", "audit", "protocol", "db", "demo", "scheduler"):
+        assert re.search(rf"^\s+{group}\s", result.output, re.MULTILINE), result.output
