@@ -23,6 +23,7 @@ from lims.equipment import service as equipment_service
 from lims.errors import InvalidInput, LimsError
 from lims.identity.models import RoleName
 from lims.identity.service import LoginFailed
+from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
@@ -155,7 +156,7 @@ def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
         "missing": service.missing_for_completion(step, record.uses) if workable else [],
         "equipment_choices": {equipment_type: equipment_service.equipment_choices(
             db, equipment_type, due_soon_days=_due_soon_days()) for equipment_type in step.equipment_types},
-        "lot_choices": {requirement.id: service.lot_choices(requirement.material) for requirement in step.materials},
+        "lot_choices": {requirement.id: materials.lot_choices(requirement.material) for requirement in step.materials},
         "yield_percent": service.yield_percent(step), "yield_ok": service.yield_within_limits(step),
         "errors": {}, "form": MultiDict(), **extra,
     }
@@ -248,7 +249,7 @@ def record_material(step_id: int) -> Any:
         requirement = next((item for item in step.materials if item.id == data["requirement_id"]), None)
         if requirement is None:
             raise InvalidInput("That material is not required by this step.", field="requirement_id")
-        lot = service.get_lot(db, data["lot_id"])
+        lot = materials.get_lot(db, data["lot_id"])
         service.record_material_use(db, step, requirement, lot, data["quantity"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)

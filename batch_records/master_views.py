@@ -22,6 +22,7 @@ from lims.db import get_session
 from lims.equipment.models import EquipmentType
 from lims.errors import InvalidInput, LimsError
 from lims.identity.models import RoleName
+from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
@@ -87,7 +88,7 @@ def _version_page(version_id: int, *, errors: dict | None = None, status: int = 
         stage_options=TYPICAL_STAGES, equipment_options=[(kind.value, kind.value.capitalize()) for kind in EquipmentType],
         step_options=_step_options(version), nothing=MultiDict(),
         material_options=[(material.id, f"{material.part_number} {material.name}")
-                          for material in service.list_materials(db)],
+                          for material in materials.list_materials(db)],
         test_options=[(definition.id, f"{definition.code} {definition.name}: {definition.specification}")
                       for definition in testing.list_definitions(db) if definition.id not in required_tests],
     ), status
@@ -147,7 +148,7 @@ def add_mbr_material(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
         data = load_input(schemas.MaterialRequirementSchema())
         step = _step_of(version, data["step_id"])
-        material = service.get_material(db, data["material_id"])
+        material = materials.get_material(db, data["material_id"])
         service.add_material_requirement(db, step, material=material, quantity=data["quantity"])
         return f"{material.part_number} ({data['quantity']}) added to step {step.position}."
 

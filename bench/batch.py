@@ -41,7 +41,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from batch_records import service
-from batch_records.models import TYPICAL_STAGES, Batch, BatchEntry, Material, MaterialLot, StepStatus
+from batch_records.models import TYPICAL_STAGES, Batch, BatchEntry, StepStatus
 from bench.audit import Target, _event_count, _migrated_database, _print_ratio
 from lims import clock, create_app
 from lims.audit import service as audit
@@ -49,10 +49,13 @@ from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
 from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName, User
+from lims.materials import service as materials
+from lims.materials.models import Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
+from lims.training import service as training
 from lims.units import parse_measurement
 from protocols import service as protocols
 
@@ -170,11 +173,11 @@ def _build_line(engine: Engine) -> Line:
                 item.calibration_due_on = today + timedelta(days=335)
             equipment_ids[equipment_type] = item.id
 
-        medium = service.create_material(session, part_number="MED-001", name="TexMACS GMP medium",
-                                         specification="Sterile", storage_condition="2–8 °C")
-        lot = service.receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
-                                  received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
-                                  quantity=parse_measurement("100 L"), user=operator)
+        medium = materials.create_material(session, part_number="MED-001", name="TexMACS GMP medium",
+                                           specification="Sterile", storage_condition="2–8 °C")
+        lot = materials.receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
+                                    received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
+                                    quantity=parse_measurement("100 L"), user=operator)
         signatures.sign(session, lot, meaning=SignatureMeaning.RELEASED, user=qa, password=PASSWORD)
         viability = testing.create_definition(session, code="VIAB", name="Viability", method="7-AAD flow cytometry",
                                               result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 70 %")
@@ -226,8 +229,8 @@ def _build_master(engine: Engine, line: Line, *, code: str, steps: int, paramete
         signatures.sign(session, version, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
         service.make_mbr_effective(session, version)
         for trained in (line.operator_id, line.verifier_id):
-            service.record_training(session, user=session.get_one(User, trained), subject=version.training_subject,
-                                    trained_on=today - timedelta(days=10), expires_on=None, recorded_by=author)
+            training.record_training(session, user=session.get_one(User, trained), subject=version.training_subject,
+                                     trained_on=today - timedelta(days=10), expires_on=None, recorded_by=author)
         return version.id
 
 

@@ -122,13 +122,15 @@ def _register_blueprints(app: Flask) -> None:
     from lims.equipment.views import blueprint as equipment
     from lims.identity.api import blueprint as identity_api
     from lims.identity.views import blueprint as identity
+    from lims.materials.views import blueprint as materials
     from lims.signatures.views import blueprint as signatures
     from lims.testing.views import blueprint as testing
+    from lims.training.views import blueprint as training
     from protocols.api import blueprint as protocols_api
     from protocols.views import blueprint as protocols
 
     for blueprint in (identity, identity_api, dashboard, audit, signatures, equipment, equipment_api, protocols,
-                      protocols_api, batch_records, batch_records_api, testing):
+                      protocols_api, batch_records, batch_records_api, testing, materials, training):
         app.register_blueprint(blueprint)
 
 

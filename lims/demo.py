@@ -19,14 +19,16 @@ from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, MaintenanceKind, ReferenceStandard
 from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind, RoleName, User
+from lims.materials import service as materials
+from lims.materials.models import Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind, TestDefinition
+from lims.training import service as training
 from lims.units import parse_measurement, parse_range
 from batch_records import service as batch_records
-from batch_records.models import (Batch, BatchStep, DeviationCategory, MasterBatchRecord, Material, MaterialLot,
-                                  MbrVersion)
+from batch_records.models import Batch, BatchStep, DeviationCategory, MasterBatchRecord, MbrVersion
 from protocols import service as protocols
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent, Subject
 
@@ -292,22 +294,22 @@ def _load_materials(session: Session) -> None:
     manager, technician, qa = (_demo_user(session, username) for username in ("m.larsen", "t.nguyen", "q.okafor"))
     for part_number, name, specification, storage, lots in MATERIALS:
         with _acting_as(session, manager):
-            material = batch_records.create_material(session, part_number=part_number, name=name,
-                                                     specification=specification, storage_condition=storage)
+            material = materials.create_material(session, part_number=part_number, name=name,
+                                                 specification=specification, storage_condition=storage)
         for supplier, supplier_lot, received_days_ago, expires_in, quantity, disposition in lots:
             received_on = today - timedelta(days=received_days_ago)
             with _acting_as(session, technician):
-                lot = batch_records.receive_lot(session, material, supplier=supplier, supplier_lot=supplier_lot,
-                                                received_on=received_on, expires_on=today + timedelta(days=expires_in),
-                                                quantity=parse_measurement(quantity), user=technician)
+                lot = materials.receive_lot(session, material, supplier=supplier, supplier_lot=supplier_lot,
+                                            received_on=received_on, expires_on=today + timedelta(days=expires_in),
+                                            quantity=parse_measurement(quantity), user=technician)
             if disposition == "released":
                 # QA released it the day after receipt, when even the lot now expired was still valid.
                 with clock.frozen(clock.now() - timedelta(days=received_days_ago - 1)):
                     _sign(session, lot, SignatureMeaning.RELEASED, qa)
     with _acting_as(session, manager):
-        batch_records.record_training(session, user=technician, subject="SOP-QC-014 v3",
-                                      trained_on=today - timedelta(days=90), expires_on=today + timedelta(days=275),
-                                      recorded_by=manager)
+        training.record_training(session, user=technician, subject="SOP-QC-014 v3",
+                                 trained_on=today - timedelta(days=90), expires_on=today + timedelta(days=275),
+                                 recorded_by=manager)
 
 
 # QC tests, the CAR-T master batch record and three batches made to it
@@ -609,7 +611,7 @@ def _load_master_record(session: Session, definitions: dict[str, TestDefinition]
         batch_records.make_mbr_effective(session, version)
     with _on(today, (42, "14:00")), _acting_as(session, author):
         for username in ("t.nguyen", "s.lind"):
-            batch_records.record_training(session, user=_demo_user(session, username), subject=version.training_subject,
+            training.record_training(session, user=_demo_user(session, username), subject=version.training_subject,
                                       trained_on=today - timedelta(days=42), expires_on=today + timedelta(days=323),
                                       recorded_by=author)
     return version
@@ -677,7 +679,7 @@ class _BatchMaker:
                 kinds, taken = self._uses(demo, complete)
                 for part_number, quantity in taken:
                     lot = self.lots[part_number]
-                    if not batch_records.usability(lot, day).usable:
+                    if not materials.usability(lot, day).usable:
                         return False
                     amount = parse_measurement(quantity).to(lot.quantity_remaining.unit).value
                     needed[part_number] = needed.get(part_number, Decimal(0)) + amount

@@ -7,7 +7,9 @@ def import_all_models() -> None:
     import lims.audit.models  # noqa: F401
     import lims.equipment.service  # noqa: F401  (models, and their signing rules)
     import lims.identity.models  # noqa: F401
+    import lims.materials.service  # noqa: F401  (models, and their signing rules)
     import lims.signatures.models  # noqa: F401
     import lims.testing.service  # noqa: F401  (models, and their signing rules)
+    import lims.training.models  # noqa: F401
     import batch_records.service  # noqa: F401  (models, and their signing rules)
     import protocols.service  # noqa: F401  (models, and their signing rules)

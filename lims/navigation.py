@@ -10,7 +10,7 @@ MAIN_NAVIGATION: tuple[tuple[str, str], ...] = (
     ("Equipment", "equipment.index"),
     ("Batches", "batch_records.batches"),
     ("Deviations", "batch_records.deviations"),
-    ("Materials", "batch_records.materials"),
+    ("Materials", "materials.index"),
     ("Master records", "batch_records.masters"),
     ("Test definitions", "testing.definitions"),
     ("Users", "identity.users"),

@@ -8,16 +8,19 @@ from decimal import Decimal
 import pytest
 
 from batch_records import service
-from batch_records.models import Batch, Material, MaterialLot, MbrVersion
+from batch_records.models import Batch, MbrVersion
 from lims import clock
 from lims.audit import service as audit
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
 from lims.identity.models import Organization, RoleName, User
+from lims.materials import service as materials
+from lims.materials.models import Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
+from lims.training import service as training
 from lims.units import parse_measurement
 from protocols import service as protocols
 from protocols.models import Subject
@@ -61,11 +64,11 @@ def build_line(session, *, author: User, qa: User, operator: User, second_operat
     """Build the line around the given people, dated from the clock's today (frozen or not)."""
     today = clock.now().date()
 
-    medium = service.create_material(session, part_number="MED-001", name="TexMACS GMP medium",
-                                     specification="Sterile", storage_condition="2–8 °C")
-    medium_lot = service.receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
-                                     received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
-                                     quantity=parse_measurement("1 L"), user=operator)
+    medium = materials.create_material(session, part_number="MED-001", name="TexMACS GMP medium",
+                                       specification="Sterile", storage_condition="2–8 °C")
+    medium_lot = materials.receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
+                                       received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
+                                       quantity=parse_measurement("1 L"), user=operator)
     signatures.sign(session, medium_lot, meaning=SignatureMeaning.RELEASED, user=qa, password=PASSWORD)
 
     def equipment(tag: str, name: str, kind: EquipmentType) -> Equipment:
@@ -112,8 +115,8 @@ def build_line(session, *, author: User, qa: User, operator: User, second_operat
     service.make_mbr_effective(session, version)
 
     for trained in (operator, second_operator):
-        service.record_training(session, user=trained, subject=version.training_subject,
-                                trained_on=today - timedelta(days=10), expires_on=None, recorded_by=author)
+        training.record_training(session, user=trained, subject=version.training_subject,
+                                 trained_on=today - timedelta(days=10), expires_on=None, recorded_by=author)
 
     protocol = protocols.create_protocol(
         session, number="HLX-301", title="HLX-19 in r/r DLBCL", sponsor=sponsor,

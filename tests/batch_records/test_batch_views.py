@@ -13,6 +13,7 @@ from batch_records.models import BatchStatus, Deviation, DeviationStatus, StepSt
 from lims.audit import service as audit
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
+from lims.materials import service as materials
 from lims.signatures.models import SignatureMeaning
 from lims.units import parse_measurement
 from tests.batch_records.conftest import TODAY, calibrated
@@ -58,9 +59,9 @@ def test_qa_and_clients_cannot_start_batches(app, db_session, line, create_user)
 def test_the_step_page_offers_only_usable_equipment_and_lots_and_says_why_not(app, db_session, line, batch):
     do_receipt(db_session, batch, line)
     calibrated(db_session, line.centrifuge, due_on=TODAY - timedelta(days=3))
-    quarantined = service.receive_lot(db_session, line.medium, supplier="Miltenyi", supplier_lot="Q1",
-                                      received_on=TODAY, expires_on=TODAY + timedelta(days=60),
-                                      quantity=parse_measurement("500 mL"), user=line.operator)
+    quarantined = materials.receive_lot(db_session, line.medium, supplier="Miltenyi", supplier_lot="Q1",
+                                        received_on=TODAY, expires_on=TODAY + timedelta(days=60),
+                                        quantity=parse_measurement("500 mL"), user=line.operator)
     client = signed_in_as(app, db_session, line.operator)
     page = client.get(f"/batch-steps/{batch.steps[1].id}").text
     assert duplicate_ids(page) == []

@@ -16,12 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from batch_records import service
-from batch_records.models import BatchEntry, Deviation, LotConsumption, MaterialLot
+from batch_records.models import BatchEntry, Deviation
 from lims import schema
 from lims.db import create_engine_for
 from lims.errors import Conflict
 from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.materials import service as materials
+from lims.materials.models import LotConsumption, MaterialLot
 from lims.units import parse_measurement
 from tests.batch_records.conftest import build_line
 from tests.helpers import PASSWORD
@@ -101,11 +103,11 @@ def test_two_takings_from_one_lot_cannot_overdraw_it(committed_line):
         user = identity.get_user(session, ids["first"])
         if read is not None:
             read.set()
-        return service.consume(session, lot, parse_measurement("600 mL"), user=user, record_type="test", record_id=1)
+        return materials.consume(session, lot, parse_measurement("600 mL"), user=user, record_type="test", record_id=1)
 
     first, second = race(engine, take, take)
     assert isinstance(first, LotConsumption)
-    assert isinstance(second, service.LotUnusable) and "has only 0.4 L left" in str(second)
+    assert isinstance(second, materials.LotUnusable) and "has only 0.4 L left" in str(second)
     with Session(engine) as session:
         assert session.get(MaterialLot, ids["lot"]).quantity_remaining == parse_measurement("0.4 L")
         assert session.scalar(select(func.count(LotConsumption.id))) == 1

@@ -13,8 +13,10 @@ from lims import clock
 from lims.audit.models import AuditEvent
 from lims.equipment.service import EquipmentUnusable
 from lims.errors import InvalidInput
+from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
+from lims.training import service as training
 from lims.units import parse_measurement
 from tests.batch_records.conftest import TODAY, calibrated
 from tests.helpers import PASSWORD
@@ -158,16 +160,16 @@ def test_someone_who_recorded_a_value_cannot_verify_the_step_either(db_session, 
 
 def test_an_untrained_operator_cannot_perform_a_step(db_session, line, batch):
     step = batch.steps[0]
-    with pytest.raises(service.NotTrained, match="no training on MBR CART-001 v1"):
+    with pytest.raises(training.NotTrained, match="no training on MBR CART-001 v1"):
         enter(db_session, step, {"Volume": "180"}, line.untrained)
     assert step.status == StepStatus.PENDING and not step.parameters[0].entries
 
 
 def test_training_that_expired_no_longer_counts(db_session, line, batch):
-    service.record_training(db_session, user=line.untrained, subject=batch.training_subject,
-                            trained_on=TODAY - timedelta(days=400), expires_on=TODAY - timedelta(days=1),
-                            recorded_by=line.author)
-    with pytest.raises(service.NotTrained):
+    training.record_training(db_session, user=line.untrained, subject=batch.training_subject,
+                             trained_on=TODAY - timedelta(days=400), expires_on=TODAY - timedelta(days=1),
+                             recorded_by=line.author)
+    with pytest.raises(training.NotTrained):
         enter(db_session, batch.steps[0], {"Volume": "180"}, line.untrained)
 
 
@@ -187,23 +189,23 @@ def test_equipment_of_a_type_the_step_does_not_call_for_is_refused(db_session, l
 
 
 def receive_other_lot(db_session, line, *, expires_in_days: int):
-    return service.receive_lot(db_session, line.medium, supplier="Miltenyi Biotec", supplier_lot="X",
-                               received_on=TODAY - timedelta(days=1),
-                               expires_on=TODAY + timedelta(days=expires_in_days),
-                               quantity=parse_measurement("500 mL"), user=line.operator)
+    return materials.receive_lot(db_session, line.medium, supplier="Miltenyi Biotec", supplier_lot="X",
+                                 received_on=TODAY - timedelta(days=1),
+                                 expires_on=TODAY + timedelta(days=expires_in_days),
+                                 quantity=parse_measurement("500 mL"), user=line.operator)
 
 
 def test_a_quarantined_or_expired_lot_is_refused(db_session, line, batch):
     do_receipt(db_session, batch, line)
     step = batch.steps[1]
     quarantined = receive_other_lot(db_session, line, expires_in_days=30)
-    with pytest.raises(service.LotUnusable, match="in quarantine"):
+    with pytest.raises(materials.LotUnusable, match="in quarantine"):
         service.record_material_use(db_session, step, step.materials[0], quarantined,
                                     parse_measurement("250 mL"), user=line.operator)
     expiring = receive_other_lot(db_session, line, expires_in_days=3)
     sign(db_session, expiring, SignatureMeaning.RELEASED, line.qa)
     clock.advance(timedelta(days=4))
-    with pytest.raises(service.LotUnusable, match="expired on"):
+    with pytest.raises(materials.LotUnusable, match="expired on"):
         service.record_material_use(db_session, step, step.materials[0], expiring, parse_measurement("250 mL"),
                                     user=line.operator)
     assert expiring.quantity_remaining == parse_measurement("500 mL")
@@ -223,7 +225,7 @@ def test_lot_quantities_are_deducted_across_units(db_session, line, batch):
     assert [json.loads(event.changes) for event in deductions[-2:]] == [
         {"quantity_remaining": ["1 L", "0.75 L"]}, {"quantity_remaining": ["0.75 L", "0.65 L"]}], \
         "a quantity is recorded whole, with its unit"
-    with pytest.raises(service.LotUnusable, match="only 0.65 L left"):
+    with pytest.raises(materials.LotUnusable, match="only 0.65 L left"):
         service.record_material_use(db_session, step, step.materials[0], line.medium_lot,
                                     parse_measurement("700 mL"), user=line.operator)
 

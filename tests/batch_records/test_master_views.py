@@ -10,6 +10,7 @@ from batch_records import service
 from batch_records.models import MasterBatchRecord, MbrStatus, MbrStep, MbrVersion
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
+from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
@@ -20,8 +21,8 @@ from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, history_link
 
 @pytest.fixture
 def medium(db_session):
-    return service.create_material(db_session, part_number="MED-001", name="TexMACS GMP medium",
-                                   specification="Sterile", storage_condition="2–8 °C")
+    return materials.create_material(db_session, part_number="MED-001", name="TexMACS GMP medium",
+                                     specification="Sterile", storage_condition="2–8 °C")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from batch_records.models import DeviationCategory
 from batch_records.pdf import batch_record_pdf
 from lims import clock, create_app
 from lims.signatures.models import SignatureMeaning
+from lims.training import service as training
 from tests.batch_records.conftest import TODAY
 from tests.batch_records.test_execution import enter, execute_all_steps, pass_release_tests, release, sign
 from tests.helpers import PASSWORD
@@ -145,8 +146,8 @@ def test_a_sixty_step_batch_has_the_header_on_every_page(db_session, line, local
     sign(db_session, version, SignatureMeaning.AUTHORED, line.author)
     sign(db_session, version, SignatureMeaning.APPROVED, line.qa)
     service.make_mbr_effective(db_session, version)
-    service.record_training(db_session, user=line.operator, subject=version.training_subject,
-                            trained_on=TODAY - timedelta(days=1), expires_on=None, recorded_by=line.author)
+    training.record_training(db_session, user=line.operator, subject=version.training_subject,
+                             trained_on=TODAY - timedelta(days=1), expires_on=None, recorded_by=line.author)
     batch = service.start_batch(db_session, version, subject=line.subjects[1],
                                 starting_material_identity="W1234 26 999999 B", user=line.operator)
     for step in batch.steps[:3]:

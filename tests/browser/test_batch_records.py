@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from batch_records import service
-from batch_records.models import LotStatus, MaterialLot
 from lims.equipment.models import Equipment
 from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.materials.models import LotStatus, MaterialLot
 from tests.batch_records.conftest import Line, build_line
 from tests.batch_records.test_execution import do_harvest, do_selection, pass_release_tests
 from tests.browser.conftest import seed, sign_in

@@ -1,0 +1,101 @@
+"""Pages of materials and their lots."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from lims import clock
+from lims.access import STAFF, allow
+from lims.db import get_session, keep_changes_despite_refusal
+from lims.errors import LimsError
+from lims.identity.models import RoleName
+from lims.identity.service import LoginFailed
+from lims.materials import schemas, service
+from lims.signatures import service as signatures
+from lims.web import load_input, render_form_error
+
+blueprint = Blueprint("materials", __name__, template_folder="templates")
+
+MANAGERS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
+RECEIVERS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
+
+
+@blueprint.route("/materials")
+@allow(STAFF)
+def index() -> Any:
+    db = get_session()
+    return render_template("materials/index.html", materials=service.list_materials(db),
+                           awaiting=service.lots_awaiting_release(db))
+
+
+@blueprint.route("/materials/new", methods=["GET", "POST"])
+@allow(MANAGERS)
+def new() -> Any:
+    if request.method == "GET":
+        return render_template("materials/new.html", errors={}, form=MultiDict())
+    try:
+        material = service.create_material(get_session(), **load_input(schemas.MaterialSchema()))
+    except (ValidationError, LimsError) as error:
+        return render_form_error("materials/new.html", error)
+    flash(f"{material.part_number} is registered.", "success")
+    return redirect(url_for("materials.show", material_id=material.id), 303)
+
+
+def _material_context(material_id: int) -> dict[str, Any]:
+    material = service.get_material(get_session(), material_id)
+    today = clock.now().date()
+    return {"material": material, "lots": [(lot, service.usability(lot, today)) for lot in material.lots],
+            "today": today}
+
+
+@blueprint.route("/materials/<int:material_id>")
+@allow(STAFF)
+def show(material_id: int) -> Any:
+    return render_template("materials/show.html", errors={}, form=MultiDict(), **_material_context(material_id))
+
+
+@blueprint.route("/materials/<int:material_id>/lots", methods=["POST"])
+@allow(RECEIVERS)
+def receive_lot(material_id: int) -> Any:
+    db = get_session()
+    context = _material_context(material_id)
+    try:
+        lot = service.receive_lot(db, context["material"], **load_input(schemas.LotReceiptSchema()), user=current_user)
+    except (ValidationError, LimsError) as error:
+        return render_form_error("materials/show.html", error, **context)
+    flash(f"Lot {lot.lot_number} received into quarantine; QA releases it before use.", "success")
+    return redirect(url_for("materials.lot", lot_id=lot.id), 303)
+
+
+def _lot_context(lot_id: int) -> dict[str, Any]:
+    db = get_session()
+    lot = service.get_lot(db, lot_id)
+    return {"lot": lot, "state": service.usability(lot, clock.now().date()),
+            "consumptions": service.consumptions(db, lot), "signatures": signatures.signatures_of(db, lot)}
+
+
+@blueprint.route("/materials/lots/<int:lot_id>")
+@allow(STAFF)
+def lot(lot_id: int) -> Any:
+    return render_template("materials/lot.html", errors={}, form=MultiDict(), **_lot_context(lot_id))
+
+
+@blueprint.route("/materials/lots/<int:lot_id>/reject", methods=["POST"])
+@allow(RoleName.QA)
+def reject_lot(lot_id: int) -> Any:
+    context = _lot_context(lot_id)
+    try:
+        data = load_input(schemas.LotRejectionSchema())
+        service.reject_lot(get_session(), context["lot"], reason=data["reason"], user=current_user,
+                           password=data["password"], client_address=request.remote_addr)
+    except LoginFailed as error:
+        keep_changes_despite_refusal()  # the failed attempt counts toward lockout
+        return render_form_error("materials/lot.html", error, **context)
+    except (ValidationError, LimsError) as error:
+        return render_form_error("materials/lot.html", error, **context)
+    flash(f"Lot {context['lot'].lot_number} is rejected.", "success")
+    return redirect(url_for("materials.lot", lot_id=lot_id), 303)
