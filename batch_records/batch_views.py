@@ -11,9 +11,10 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
-from batch_records import schemas, service
+from batch_records import schemas
 from batch_records.models import BatchStatus, DeviationCategory, DeviationStatus, StepStatus
 from batch_records.pdf import batch_record_pdf
+from batch_records.service import batches as batches_service, deviations as deviations_service, execution, masters, release
 from batch_records.views import blueprint
 from lims import clock
 from lims.access import STAFF, allow
@@ -72,10 +73,10 @@ def batches() -> Any:
     statuses = {status.value: status for status in BatchStatus}
     if status_text and status_text not in statuses:
         abort(400, f"{status_text!r} is not a batch status.")
-    page = service.list_batches(get_session(), status=statuses.get(status_text),
-                                page=request.args.get("page", 1, type=int))
+    page = batches_service.list_batches(get_session(), status=statuses.get(status_text),
+                                        page=request.args.get("page", 1, type=int))
     return render_template("batch_records/batches.html", page=page, status=status_text,
-                           current_steps={batch.id: service.current_step(batch) for batch in page.items},
+                           current_steps={batch.id: execution.current_step(batch) for batch in page.items},
                            status_options=[(status.value, status.value.capitalize()) for status in BatchStatus])
 
 
@@ -83,7 +84,7 @@ def _start_context() -> dict[str, Any]:
     db = get_session()
     subjects = [subject for protocol in protocols.list_protocols(db) for subject in protocols.subjects_of(db, protocol)]
     return {"versions": [(version.id, f"{version.label} — {version.master.product}")
-                         for version in service.effective_mbr_versions(db)],
+                         for version in masters.effective_mbr_versions(db)],
             "subjects": [(subject.id, f"{subject.code} ({subject.protocol.number}, site {subject.site})")
                          for subject in subjects]}
 
@@ -96,10 +97,10 @@ def new_batch() -> Any:
     db = get_session()
     try:
         data = load_input(schemas.StartBatchSchema())
-        version = service.get_mbr_version(db, data["mbr_version_id"])
+        version = masters.get_mbr_version(db, data["mbr_version_id"])
         subject = protocols.get_subject(db, data["subject_id"])
-        batch = service.start_batch(db, version, subject=subject,
-                                    starting_material_identity=data["starting_material_identity"], user=current_user)
+        batch = batches_service.start_batch(db, version, subject=subject,
+                                            starting_material_identity=data["starting_material_identity"], user=current_user)
     except (ValidationError, LimsError) as error:
         return render_form_error("batch_records/batch_new.html", error, **_start_context())
     flash(f"Batch {batch.batch_number} is started from {batch.mbr_label}.", "success")
@@ -108,9 +109,9 @@ def new_batch() -> Any:
 
 def _batch_context(batch_id: int, **extra: Any) -> dict[str, Any]:
     db = get_session()
-    batch = service.get_batch(db, batch_id)
-    return {"batch": batch, "current": service.current_step(batch),
-            "release_tests": service.release_test_states(db, batch),
+    batch = batches_service.get_batch(db, batch_id)
+    return {"batch": batch, "current": execution.current_step(batch),
+            "release_tests": release.release_test_states(db, batch),
             "signatures": signatures.signatures_of(db, batch), "category_options": CATEGORY_OPTIONS,
             "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps],
             "errors": {}, "form": MultiDict(), **extra}
@@ -139,7 +140,7 @@ def steps_to_sign(meaning: str) -> Any:
     if meaning not in choices:
         abort(404, "Steps wait for verification or for a hold-point review only.")
     # Verification is by someone other than who did the step; a hold point's review is QA's whoever did it.
-    waiting = service.steps_awaiting_signature(
+    waiting = execution.steps_awaiting_signature(
         get_session(), choices[meaning],
         for_user=current_user if choices[meaning] == SignatureMeaning.VERIFIED else None)
     return render_template("batch_records/steps_to_sign.html", steps=waiting, meaning=choices[meaning])
@@ -147,17 +148,17 @@ def steps_to_sign(meaning: str) -> Any:
 
 def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
     db = get_session()
-    step = service.get_batch_step(db, step_id)
-    record = service.StepRecord(step, service.uses_of_steps(db, [step])[step.id],
+    step = execution.get_batch_step(db, step_id)
+    record = release.StepRecord(step, execution.uses_of_steps(db, [step])[step.id],
                                 signatures.signatures_of(db, step))
-    workable = step.status in {StepStatus.PENDING, StepStatus.IN_PROGRESS} and step is service.current_step(step.batch)
+    workable = step.status in {StepStatus.PENDING, StepStatus.IN_PROGRESS} and step is execution.current_step(step.batch)
     return {
         "step": step, "batch": step.batch, "record": record, "workable": workable,
-        "missing": service.missing_for_completion(step, record.uses) if workable else [],
+        "missing": execution.missing_for_completion(step, record.uses) if workable else [],
         "equipment_choices": {equipment_type: equipment_service.equipment_choices(
             db, equipment_type, due_soon_days=_due_soon_days()) for equipment_type in step.equipment_types},
         "lot_choices": {requirement.id: materials.lot_choices(requirement.material) for requirement in step.materials},
-        "yield_percent": service.yield_percent(step), "yield_ok": service.yield_within_limits(step),
+        "yield_percent": execution.yield_percent(step), "yield_ok": execution.yield_within_limits(step),
         "errors": {}, "form": MultiDict(), **extra,
     }
 
@@ -188,7 +189,7 @@ def _observed_at(naive: Any) -> Any:
 def record_entries(step_id: int) -> Any:
     """Record the values typed for the step's parameters; all of them or, on any error, none."""
     db = get_session()
-    step = service.get_batch_step(db, step_id)
+    step = execution.get_batch_step(db, step_id)
     typed = [(parameter, request.form.get(f"parameter-{parameter.id}", "").strip()) for parameter in step.parameters
              if parameter.current_entry is None]
     typed = [(parameter, value) for parameter, value in typed if value]
@@ -196,8 +197,8 @@ def record_entries(step_id: int) -> Any:
         late = load_input(schemas.LateEntrySchema())
         if not typed:
             raise InvalidInput("Enter at least one value.")
-        entries = [service.record_entry(db, parameter, value, user=current_user,
-                                        observed_at=_observed_at(late["observed_at"]), late_reason=late["late_reason"])
+        entries = [execution.record_entry(db, parameter, value, user=current_user,
+                                          observed_at=_observed_at(late["observed_at"]), late_reason=late["late_reason"])
                    for parameter, value in typed]
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)
@@ -212,12 +213,12 @@ def record_entries(step_id: int) -> Any:
 @allow(OPERATORS)
 def correct_entry(entry_id: int) -> Any:
     db = get_session()
-    entry = service.get_entry(db, entry_id)
+    entry = execution.get_entry(db, entry_id)
     step_id = entry.parameter.step_id
     correction = RepeatedForm(f"entry-{entry_id}-", schemas.CorrectionSchema)
     try:
         data = correction.load()
-        service.correct_entry(db, entry, data["value"], reason=data["reason"], user=current_user)
+        execution.correct_entry(db, entry, data["value"], reason=data["reason"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error, correction)
     return _back_to_step(step_id, f"{entry.parameter.name} corrected; the original value stays on the record.")
@@ -229,11 +230,11 @@ def correct_entry(entry_id: int) -> Any:
 @allow(OPERATORS)
 def record_equipment(step_id: int) -> Any:
     db = get_session()
-    step = service.get_batch_step(db, step_id)
+    step = execution.get_batch_step(db, step_id)
     try:
         data = load_input(schemas.EquipmentUseSchema())
         equipment = equipment_service.get_equipment(db, data["equipment_id"])
-        service.record_equipment_use(db, step, equipment, user=current_user, due_soon_days=_due_soon_days())
+        execution.record_equipment_use(db, step, equipment, user=current_user, due_soon_days=_due_soon_days())
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)
     return _back_to_step(step_id, f"Use of {equipment.asset_tag} recorded.")
@@ -243,14 +244,14 @@ def record_equipment(step_id: int) -> Any:
 @allow(OPERATORS)
 def record_material(step_id: int) -> Any:
     db = get_session()
-    step = service.get_batch_step(db, step_id)
+    step = execution.get_batch_step(db, step_id)
     try:
         data = load_input(schemas.MaterialUseSchema())
         requirement = next((item for item in step.materials if item.id == data["requirement_id"]), None)
         if requirement is None:
             raise InvalidInput("That material is not required by this step.", field="requirement_id")
         lot = materials.get_lot(db, data["lot_id"])
-        service.record_material_use(db, step, requirement, lot, data["quantity"], user=current_user)
+        execution.record_material_use(db, step, requirement, lot, data["quantity"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)
     return _back_to_step(step_id, f"{data['quantity']} taken from lot {lot.lot_number}.")
@@ -260,21 +261,21 @@ def record_material(step_id: int) -> Any:
 @allow(OPERATORS)
 def record_yield(step_id: int) -> Any:
     db = get_session()
-    step = service.get_batch_step(db, step_id)
+    step = execution.get_batch_step(db, step_id)
     try:
-        service.record_yield(db, step, load_input(schemas.YieldSchema())["actual_yield"], user=current_user)
+        execution.record_yield(db, step, load_input(schemas.YieldSchema())["actual_yield"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)
-    return _back_to_step(step_id, f"Yield recorded: {service.yield_percent(step)} % of theoretical.")
+    return _back_to_step(step_id, f"Yield recorded: {execution.yield_percent(step)} % of theoretical.")
 
 
 @blueprint.route("/batch-steps/<int:step_id>/skip", methods=["POST"])
 @allow(OPERATORS)
 def skip_step(step_id: int) -> Any:
     db = get_session()
-    step = service.get_batch_step(db, step_id)
+    step = execution.get_batch_step(db, step_id)
     try:
-        service.skip_step(db, step, reason=load_input(schemas.SkipSchema())["reason"], user=current_user)
+        execution.skip_step(db, step, reason=load_input(schemas.SkipSchema())["reason"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)
     flash(f"Step {step.position} skipped.", "success")
@@ -288,11 +289,11 @@ def skip_step(step_id: int) -> Any:
 @allow(TESTERS)
 def record_release_result(release_test_id: int) -> Any:
     db = get_session()
-    release_test = service.get_release_test(db, release_test_id)
+    release_test = release.get_release_test(db, release_test_id)
     result_form = RepeatedForm(f"test-{release_test_id}-", schemas.ReleaseResultSchema)
     try:
         data = result_form.load()
-        result = service.record_release_result(db, release_test, data["result"], user=current_user)
+        result = release.record_release_result(db, release_test, data["result"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _batch_error(release_test.batch_id, error, result_form)
     if result.conforms:
@@ -312,7 +313,7 @@ def correct_release_result(result_id: int) -> Any:
     correction = RepeatedForm(f"result-{result_id}-", schemas.ResultCorrectionSchema)
     try:
         data = correction.load()
-        service.correct_release_result(db, result, data["result"], reason=data["reason"], user=current_user)
+        release.correct_release_result(db, result, data["result"], reason=data["reason"], user=current_user)
     except (ValidationError, LimsError) as error:
         return _batch_error(batch_id, error, correction)
     flash(f"{result.definition.name} corrected; the original result stays on the record.", "success")
@@ -330,19 +331,19 @@ def deviations() -> Any:
     if status_text and status_text not in statuses:
         abort(400, f"{status_text!r} is not a deviation status.")
     return render_template("batch_records/deviations.html", status=status_text,
-                           deviations=service.list_deviations(get_session(), status=statuses.get(status_text)))
+                           deviations=deviations_service.list_deviations(get_session(), status=statuses.get(status_text)))
 
 
 @blueprint.route("/batches/<int:batch_id>/deviations", methods=["POST"])
 @allow(STAFF)
 def raise_deviation(batch_id: int) -> Any:
     db = get_session()
-    batch = service.get_batch(db, batch_id)
+    batch = batches_service.get_batch(db, batch_id)
     try:
         data = load_input(schemas.DeviationSchema())
-        step = service.get_batch_step(db, data["step_id"]) if data["step_id"] else None
-        deviation = service.raise_deviation(db, batch, description=data["description"], category=data["category"],
-                                            step=step, user=current_user)
+        step = execution.get_batch_step(db, data["step_id"]) if data["step_id"] else None
+        deviation = deviations_service.raise_deviation(db, batch, description=data["description"], category=data["category"],
+                                                       step=step, user=current_user)
     except (ValidationError, LimsError) as error:
         return _batch_error(batch_id, error)
     flash(f"Deviation {deviation.number} raised.", "success")
@@ -351,12 +352,12 @@ def raise_deviation(batch_id: int) -> Any:
 
 def _deviation_context(deviation_id: int, **extra: Any) -> dict[str, Any]:
     db = get_session()
-    deviation = service.get_deviation(db, deviation_id)
+    deviation = deviations_service.get_deviation(db, deviation_id)
     form = extra.pop("form", None) or MultiDict({name: getattr(deviation, name) or "" for name in (
         "investigation", "root_cause", "other_batches_assessed", "conclusion", "capa")} | {
         "category": deviation.category.value if deviation.category else ""})
     return {"deviation": deviation, "batch": deviation.batch, "signatures": signatures.signatures_of(db, deviation),
-            "missing": service.missing_for_closure(deviation), "category_options": CATEGORY_OPTIONS,
+            "missing": deviations_service.missing_for_closure(deviation), "category_options": CATEGORY_OPTIONS,
             "errors": {}, "form": form, **extra}
 
 
@@ -370,11 +371,11 @@ def deviation(deviation_id: int) -> Any:
 @allow(INVESTIGATORS)
 def record_investigation(deviation_id: int) -> Any:
     db = get_session()
-    deviation = service.get_deviation(db, deviation_id)
+    deviation = deviations_service.get_deviation(db, deviation_id)
     try:
         data = load_input(schemas.InvestigationSchema())
         reason = data.pop("reason")
-        service.record_investigation(db, deviation, service.InvestigationInput(**data), reason=reason)
+        deviations_service.record_investigation(db, deviation, deviations_service.InvestigationInput(**data), reason=reason)
     except (ValidationError, LimsError) as error:
         return render_template("batch_records/deviation.html", **_deviation_context(
             deviation_id, errors=field_errors(error), form=request.form)), error_status(error)
@@ -388,7 +389,7 @@ def record_investigation(deviation_id: int) -> Any:
 @blueprint.route("/batches/<int:batch_id>/review")
 @allow(RoleName.QA, RoleName.MANAGER)
 def review(batch_id: int) -> Any:
-    return render_template("batch_records/review.html", review=service.review(get_session(), batch_id),
+    return render_template("batch_records/review.html", review=release.review(get_session(), batch_id),
                            batch_id=batch_id, errors={}, form=MultiDict(),
                            dispositions=schemas.DISPOSITION_CHOICES)
 
@@ -397,15 +398,15 @@ def review(batch_id: int) -> Any:
 @allow(RoleName.QA)
 def dispose(batch_id: int) -> Any:
     db = get_session()
-    batch = service.get_batch(db, batch_id)
+    batch = batches_service.get_batch(db, batch_id)
     try:
         data = load_input(schemas.DispositionSchema())
-        service.dispose(db, batch, data["meaning"], user=current_user, password=data["password"],
+        release.dispose(db, batch, data["meaning"], user=current_user, password=data["password"],
                         reason=data["reason"], client_address=request.remote_addr)
     except (ValidationError, LimsError) as error:
         if isinstance(error, LoginFailed):
             keep_changes_despite_refusal()  # the failed attempt counts toward lockout
-        return render_template("batch_records/review.html", review=service.review(db, batch_id), batch_id=batch_id,
+        return render_template("batch_records/review.html", review=release.review(db, batch_id), batch_id=batch_id,
                                errors=field_errors(error), form=request.form,
                                dispositions=schemas.DISPOSITION_CHOICES), error_status(error)
     flash(f"Batch {batch.batch_number} is {batch.status.value}.", "success")
@@ -416,7 +417,7 @@ def dispose(batch_id: int) -> Any:
 @allow(RoleName.QA, RoleName.MANAGER)
 def record_pdf(batch_id: int) -> Any:
     db = get_session()
-    batch_review = service.review(db, batch_id)
+    batch_review = release.review(db, batch_id)
     document = batch_record_pdf(batch_review, generated_by=current_user, generated_at=clock.now(),
                                 localtime=current_app.jinja_env.filters["localtime"])
     audit.record(db, "report.generated", entity=batch_review.batch,

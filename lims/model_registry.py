@@ -11,5 +11,9 @@ def import_all_models() -> None:
     import lims.signatures.models  # noqa: F401
     import lims.testing.service  # noqa: F401  (models, and their signing rules)
     import lims.training.models  # noqa: F401
-    import batch_records.service  # noqa: F401  (models, and their signing rules)
+    import batch_records.service.batches  # noqa: F401  (models, and their registrations)
+    import batch_records.service.deviations  # noqa: F401  (models, and their signing rules)
+    import batch_records.service.execution  # noqa: F401  (models, and their signing rules)
+    import batch_records.service.masters  # noqa: F401  (models, and their signing rules)
+    import batch_records.service.release  # noqa: F401  (models, and their signing rules)
     import protocols.service  # noqa: F401  (models, and their signing rules)

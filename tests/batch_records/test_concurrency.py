@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from batch_records import service
-from batch_records.models import BatchEntry, Deviation
+from batch_records.models import BatchEntry, BatchParameter, Deviation
+from batch_records.service import batches, deviations, execution
 from lims import schema
 from lims.db import create_engine_for
 from lims.errors import Conflict
@@ -49,7 +49,7 @@ def committed_line(fresh_database_url):
                           untrained=person("untrained", RoleName.TECHNICIAN),
                           sponsor=identity.create_organization(session, code="HELIX", name="Helix",
                                                                kind=OrganizationKind.CLIENT))
-        batch = service.start_batch(session, line.version, subject=line.subject,
+        batch = batches.start_batch(session, line.version, subject=line.subject,
                                     starting_material_identity="W1234 26 123456 A", user=line.operator)
         ids = {"batch": batch.id, "lot": line.medium_lot.id, "first": line.operator.id,
                "second": line.second_operator.id, "volume": batch.steps[0].parameters[0].id}
@@ -118,11 +118,11 @@ def test_two_people_cannot_both_record_the_same_value(committed_line):
 
     def record(user_key: str, value: str):
         def act(session: Session, read: threading.Event | None = None) -> BatchEntry:
-            parameter = session.get(service.BatchParameter, ids["volume"])
+            parameter = session.get(BatchParameter, ids["volume"])
             parameter.current_entry  # noqa: B018  (read before the other commits, where the engine allows it)
             if read is not None:
                 read.set()
-            return service.record_entry(session, parameter, value, user=identity.get_user(session, ids[user_key]))
+            return execution.record_entry(session, parameter, value, user=identity.get_user(session, ids[user_key]))
         return act
 
     first, second = race(engine, record("first", "180"), record("second", "190"))
@@ -136,11 +136,11 @@ def test_deviations_raised_at_once_get_different_numbers(committed_line):
     engine, ids = committed_line
 
     def raise_one(session: Session, read: threading.Event | None = None) -> str:
-        batch = service.get_batch(session, ids["batch"])
+        batch = batches.get_batch(session, ids["batch"])
         if read is not None:
             read.set()
-        return service.raise_deviation(session, batch, description="Label smudged",
-                                       user=identity.get_user(session, ids["first"])).number
+        return deviations.raise_deviation(session, batch, description="Label smudged",
+                                          user=identity.get_user(session, ids["first"])).number
 
     first, second = race(engine, raise_one, raise_one)
     assert {first, second} == {"DEV-2030-0001", "DEV-2030-0002"}
@@ -153,10 +153,10 @@ def test_batches_started_at_once_get_different_numbers(committed_line):
 
     def start(identity_text: str):
         def act(session: Session, read: threading.Event | None = None) -> str:
-            batch = service.get_batch(session, ids["batch"])
+            batch = batches.get_batch(session, ids["batch"])
             if read is not None:
                 read.set()
-            return service.start_batch(session, batch.mbr_version, subject=batch.subject,
+            return batches.start_batch(session, batch.mbr_version, subject=batch.subject,
                                        starting_material_identity=identity_text,
                                        user=identity.get_user(session, ids["first"])).batch_number
         return act

@@ -23,7 +23,7 @@ from lims.equipment import service as equipment
 from lims.equipment.models import Equipment, EquipmentStatus
 from lims.identity import service
 from lims.identity.models import Organization, RoleName, User
-from batch_records import service as batch_service
+from batch_records.service import deviations, execution, release
 from batch_records.models import (TYPICAL_STAGES, Batch, BatchStatus, DeviationCategory, DeviationStatus,
                                   MasterBatchRecord, MbrStatus, StepStatus)
 from lims.materials import service as materials
@@ -199,31 +199,31 @@ def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_sessi
     assert set(batches) == {BatchStatus.RELEASED, BatchStatus.AWAITING_REVIEW, BatchStatus.IN_PROGRESS}
     assert {batch.subject.protocol.number for batch in batches.values()} == {"HLX-301"}
 
-    released = batch_service.review(db_session, batches[BatchStatus.RELEASED].id)
+    released = release.review(db_session, batches[BatchStatus.RELEASED].id)
     assert released.blockers == [] and released.exception_count == 0
     assert [(signature.meaning, signature.printed_name, status) for signature, status in released.disposition] == [
         (SignatureMeaning.RELEASED, "Quinn Okafor", signatures.SignatureStatus.VALID)]
     assert StepStatus.SKIPPED in {record.step.status for record in released.steps}
 
     # QA sees what needs judgement: the open deviation an out-of-limit entry raised, beside a closed one.
-    review = batch_service.review(db_session, batches[BatchStatus.AWAITING_REVIEW].id)
+    review = release.review(db_session, batches[BatchStatus.AWAITING_REVIEW].id)
     open_deviation, = review.open_deviations
     assert open_deviation.entry is not None and open_deviation.entry in review.out_of_limit
     assert open_deviation.category is None  # QA classifies it
     closed, = [deviation for deviation in review.deviations if deviation.status == DeviationStatus.CLOSED]
-    assert closed.category == DeviationCategory.MINOR and batch_service.missing_for_closure(closed) == []
+    assert closed.category == DeviationCategory.MINOR and deviations.missing_for_closure(closed) == []
     assert review.blockers == [f"Deviation {open_deviation.number} is open"]
     assert all(state.verified and state.result.conforms for state in review.release_tests)
     assert len(review.corrections) == 1
 
     in_progress = batches[BatchStatus.IN_PROGRESS]
-    current = batch_service.current_step(in_progress)
+    current = execution.current_step(in_progress)
     assert current is not None and current.status == StepStatus.IN_PROGRESS
     assert any(parameter.current_entry is not None for parameter in current.parameters)
-    assert batch_service.missing_for_completion(current, batch_service.uses_of_steps(db_session, [current])[current.id])
+    assert execution.missing_for_completion(current, execution.uses_of_steps(db_session, [current])[current.id])
     done = in_progress.steps[:current.position - 1]
     assert len(done) >= 2 and all(step.status == StepStatus.COMPLETED for step in done)
-    records = batch_service.review(db_session, in_progress.id).steps
+    records = release.review(db_session, in_progress.id).steps
     assert all(record.verification_gap is None for record in records[:current.position - 1])
 
 
