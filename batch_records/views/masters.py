@@ -124,7 +124,8 @@ def _step_of(version: MbrVersion, step_id: int) -> MbrStep:
 @allow(AUTHORS)
 def add_mbr_step(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
-        step = masters_service.add_step(db, version, masters_service.StepDesignInput(**load_input(schemas.StepSchema())))
+        design = masters_service.StepDesignInput(**load_input(schemas.StepSchema()))
+        step = masters_service.add_step(db, version, design)
         return f"Step {step.position} ({step.title}) added."
 
     return _design_change(version_id, change)
