@@ -1,1 +1,1 @@
-"""GMP batch records: materials and lots, training; master and executed batch records, deviations, release."""
+"""GMP batch records: master and executed batch records, their deviations and release."""

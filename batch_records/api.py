@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from batch_records import service
 from batch_records.models import Batch, BatchStatus, BatchStep
+from batch_records.service import batches, release
 from lims.access import STAFF, allow
 from lims.db import get_session
 from lims.errors import RecordNotFound
@@ -89,7 +89,7 @@ def index() -> Any:
     if re.fullmatch(r"[0-9]{1,9}", page_text) is None or int(page_text) < 1:
         return _bad_request(f"The page must be a whole number from 1 up, not '{page_text[:40]}'.")
     # A page past the end answers the last page; "page" says which one was sent.
-    found = service.list_batches(get_session(), status=status, sponsor_id=_client_organization_id(),
+    found = batches.list_batches(get_session(), status=status, sponsor_id=_client_organization_id(),
                                  page=int(page_text), per_page=PER_PAGE)
     return jsonify(items=[_summary(batch) for batch in found.items], page=found.number, pages=found.pages,
                    total=found.total, next_page=found.number + 1 if found.has_next else None)
@@ -104,7 +104,7 @@ def show(batch_id: int) -> Any:
         # Another client's batch: answer as if it did not exist.
         raise RecordNotFound(f"There is no batch with id {batch_id}.")
     # The review loads the whole record in a bounded number of queries, whatever the batch's size.
-    record = service.review(db, batch_id)
+    record = release.review(db, batch_id)
     return jsonify({
         **_summary(batch),
         "disposition_reason": batch.disposition_reason, "disposition_at": _iso(batch.disposition_at),
@@ -139,4 +139,4 @@ def subject_batches(subject_id: int) -> Any:
                              "mbr": batch.mbr_label, "status": batch.status.value,
                              "starting_material": batch.starting_material_identity,
                              "created_at": _iso(batch.created_at)}
-                            for batch in service.batches_of_subject(db, subject)])
+                            for batch in batches.batches_of_subject(db, subject)])

@@ -1,7 +1,7 @@
 """The executed batch record as a PDF: the document an inspector reads.
 
-Everything shown comes from :func:`batch_records.service.review` (plus one query each for the signatures of the
-test results and of the deviations). Every page carries the chain of identity in its header and
+Everything shown comes from :func:`batch_records.service.release.review` (plus one query each for the signatures
+of the test results and of the deviations). Every page carries the chain of identity in its header and
 "page X of Y" with who generated the document and when in its footer. Text typed by users is escaped for
 reportlab's paragraph mini-markup, so ``<b>`` or ``&`` appear as typed. Times are shown with the templates'
 ``localtime`` filter, so the PDF and the pages agree on the display time zone.
@@ -29,7 +29,7 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTempl
 from sqlalchemy.orm import Session
 
 from batch_records.models import FINAL_BATCH_STATUSES, BatchEntry, BatchParameter, DeviationStatus, StepStatus
-from batch_records.service import BatchReview, ReleaseTestState, StepRecord, yield_percent, yield_within_limits
+from batch_records.service import execution, release
 from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature
@@ -106,7 +106,7 @@ def warning(markup: str) -> str:
     return f'<font color="{WARNING_HEX}"><b>{markup}</b></font>'
 
 
-def batch_record_pdf(review: BatchReview, *, generated_by: User, generated_at: datetime,
+def batch_record_pdf(review: release.BatchReview, *, generated_by: User, generated_at: datetime,
                      localtime: LocalTime) -> bytes:
     """The executed batch record of ``review.batch`` as PDF bytes.
 
@@ -250,7 +250,7 @@ class _Record:
 
     # Summary
 
-    def summary(self, review: BatchReview) -> list[Flowable]:
+    def summary(self, review: release.BatchReview) -> list[Flowable]:
         batch = review.batch
         disposition = "Not disposed yet"
         if batch.disposition_at is not None:
@@ -290,7 +290,7 @@ class _Record:
 
     # Steps
 
-    def step(self, record: StepRecord) -> list[Flowable]:
+    def step(self, record: release.StepRecord) -> list[Flowable]:
         step = record.step
         controls = [label for flag, label in ((step.second_person_verification, "second-person verification"),
                                               (step.hold_point, "QA hold point"), (step.skippable, "skippable"))
@@ -337,8 +337,8 @@ class _Record:
         return flowables
 
     def yield_rows(self, step: Any) -> list[tuple[str, str]]:
-        percent = yield_percent(step)
-        within = yield_within_limits(step)
+        percent = execution.yield_percent(step)
+        within = execution.yield_within_limits(step)
         low, high = step.yield_minimum_percent, step.yield_maximum_percent
         limits = (f"{low} – {high} %" if low is not None and high is not None
                   else f"≥ {low} %" if low is not None else f"≤ {high} %")
@@ -395,7 +395,7 @@ class _Record:
 
     # Release tests
 
-    def release_tests(self, review: BatchReview, signed: dict[Any, list[Any]]) -> list[Flowable]:
+    def release_tests(self, review: release.BatchReview, signed: dict[Any, list[Any]]) -> list[Flowable]:
         flowables: list[Flowable] = []
         if not review.release_tests:
             flowables.append(Paragraph("The master record names no release tests.", BODY))
@@ -409,7 +409,7 @@ class _Record:
             flowables += [Paragraph("Other results on this batch", H3), self.results(others, signed)]
         return flowables
 
-    def release_test(self, state: ReleaseTestState, results: list[TestResult],
+    def release_test(self, state: release.ReleaseTestState, results: list[TestResult],
                      signed: dict[Any, list[Any]]) -> list[Flowable]:
         definition = state.test.definition
         if state.result is None:
@@ -478,7 +478,7 @@ class _Record:
         return [Paragraph(f"Deviation {text(deviation.number)}", H3), _fields(rows),
                 Paragraph("Closure signature", LABEL), *self.signatures(signed, unsigned="Not closed yet.")]
 
-    def disposition(self, review: BatchReview) -> list[Flowable]:
+    def disposition(self, review: release.BatchReview) -> list[Flowable]:
         batch = review.batch
         rows = [("Status", f"<b>{text(batch.status.value.capitalize())}</b>"),
                 ("Reason", text(batch.disposition_reason)), ("Disposed", self.when(batch.disposition_at))]

@@ -1,5 +1,5 @@
-"""Input of the batch records area, for forms and the API: materials, lots and training; master batch records;
-executed batches, their release tests, deviations and disposition."""
+"""Input of the batch records area, for forms and the API: master batch records; executed batches, their
+release tests, deviations and disposition."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,40 +11,6 @@ from lims.equipment.models import EquipmentType
 from lims.signatures.models import SignatureMeaning
 from lims.units import MeasurementField, UnitError, parse_in_unit, unit_text
 from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
-
-
-def _date(message: str) -> fields.Date:
-    return fields.Date(required=True, error_messages={"required": message, "invalid": "Enter a date as YYYY-MM-DD."})
-
-
-class MaterialSchema(FormSchema):
-    part_number = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{2,64}$",
-                          error="Use 2 to 64 letters, digits, dots, dashes or underscores."),
-                          error_messages={"required": "Enter the part number."})
-    name = required_text("Name the material.")
-    specification = required_text("Enter the specification the lab accepts it to.", 4000)
-    storage_condition = required_text("Enter how it is stored, e.g. 2–8 °C, dark.", 120)
-
-
-class LotReceiptSchema(FormSchema):
-    supplier = required_text("Enter the supplier.")
-    supplier_lot = required_text("Enter the supplier's lot number.", 120)
-    received_on = _date("Enter the date received.")
-    expires_on = _date("Enter the expiry date.")
-    quantity = MeasurementField(required=True, error_messages={"required": "Enter the quantity with its unit, e.g. 500 mL."})
-
-
-class LotRejectionSchema(FormSchema):
-    reason = required_text("Give the reason for rejecting the lot.", 2000)
-    password = Secret(required=True, error_messages={"required": "Enter your password to sign."})
-
-
-class TrainingSchema(FormSchema):
-    user_id = fields.Integer(required=True, error_messages={"required": "Choose who was trained.",
-                                                            "invalid": "Choose who was trained."})
-    subject = required_text("Enter what the training covers, e.g. MBR CAR-T-001 v1 or SOP-QC-014 v3.", 120)
-    trained_on = _date("Enter the training date.")
-    expires_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
 
 
 # Master batch records

@@ -40,8 +40,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
-from batch_records import service
-from batch_records.models import TYPICAL_STAGES, Batch, BatchEntry, Material, MaterialLot, StepStatus
+from batch_records.models import TYPICAL_STAGES, Batch, BatchEntry, StepStatus
+from batch_records.service import batches, execution, masters, release
 from bench.audit import Target, _event_count, _migrated_database, _print_ratio
 from lims import clock
 from lims.app import create_app
@@ -50,10 +50,13 @@ from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
 from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName, User
+from lims.materials import service as materials
+from lims.materials.models import Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
+from lims.training import service as training
 from lims.units import parse_measurement
 from protocols import service as protocols
 
@@ -171,11 +174,11 @@ def _build_line(engine: Engine) -> Line:
                 item.calibration_due_on = today + timedelta(days=335)
             equipment_ids[equipment_type] = item.id
 
-        medium = service.create_material(session, part_number="MED-001", name="TexMACS GMP medium",
-                                         specification="Sterile", storage_condition="2–8 °C")
-        lot = service.receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
-                                  received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
-                                  quantity=parse_measurement("100 L"), user=operator)
+        medium = materials.create_material(session, part_number="MED-001", name="TexMACS GMP medium",
+                                           specification="Sterile", storage_condition="2–8 °C")
+        lot = materials.receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
+                                    received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
+                                    quantity=parse_measurement("100 L"), user=operator)
         signatures.sign(session, lot, meaning=SignatureMeaning.RELEASED, user=qa, password=PASSWORD)
         viability = testing.create_definition(session, code="VIAB", name="Viability", method="7-AAD flow cytometry",
                                               result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 70 %")
@@ -209,26 +212,26 @@ def _build_master(engine: Engine, line: Line, *, code: str, steps: int, paramete
     with Session(engine) as session, session.begin():
         author, qa = session.get_one(User, line.author_id), session.get_one(User, line.qa_id)
         medium = session.get_one(Material, line.material_id)
-        version = service.create_master(session, code=code, product="HLX-19 autologous anti-CD19 CAR-T",
+        version = masters.create_master(session, code=code, product="HLX-19 autologous anti-CD19 CAR-T",
                                         change_summary="First issue")
         for position in range(1, steps + 1):
             equipment = (_EQUIPMENT_TYPES[position // 3 % len(_EQUIPMENT_TYPES)],) if position % 3 == 0 else ()
-            step = service.add_step(session, version, service.StepDesignInput(
+            step = masters.add_step(session, version, masters.StepDesignInput(
                 stage=_STAGES[(position - 1) * len(_STAGES) // steps], title=f"Operation {position}",
                 instruction=f"Carry out operation {position} as the SOP describes; record what it asks for.",
                 second_person_verification=True, equipment_types=equipment))
             for index in range(parameters):
                 name, unit, limit, _value, _corrected = _PARAMETER_KINDS[index % len(_PARAMETER_KINDS)]
-                service.add_parameter(session, step, name=_parameter_name(name, index), unit=unit, limit=limit)
+                masters.add_parameter(session, step, name=_parameter_name(name, index), unit=unit, limit=limit)
             if position % 4 == 0:
-                service.add_material_requirement(session, step, material=medium, quantity=parse_measurement("10 mL"))
-        service.add_release_test(session, version, testing.get_definition(session, line.definition_id))
+                masters.add_material_requirement(session, step, material=medium, quantity=parse_measurement("10 mL"))
+        masters.add_release_test(session, version, testing.get_definition(session, line.definition_id))
         signatures.sign(session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
         signatures.sign(session, version, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-        service.make_mbr_effective(session, version)
+        masters.make_mbr_effective(session, version)
         for trained in (line.operator_id, line.verifier_id):
-            service.record_training(session, user=session.get_one(User, trained), subject=version.training_subject,
-                                    trained_on=today - timedelta(days=10), expires_on=None, recorded_by=author)
+            training.record_training(session, user=session.get_one(User, trained), subject=version.training_subject,
+                                     trained_on=today - timedelta(days=10), expires_on=None, recorded_by=author)
         return version.id
 
 
@@ -238,9 +241,9 @@ def _parameter_name(name: str, index: int) -> str:
 
 def _start_batch(engine: Engine, line: Line, version_id: int, starting_material: str) -> int:
     with Session(engine) as session, session.begin():
-        version = service.get_mbr_version(session, version_id)
+        version = masters.get_mbr_version(session, version_id)
         subject = protocols.get_subject(session, line.subject_id)
-        return service.start_batch(session, version, subject=subject, starting_material_identity=starting_material,
+        return batches.start_batch(session, version, subject=subject, starting_material_identity=starting_material,
                                    user=session.get_one(User, line.operator_id)).id
 
 
@@ -253,20 +256,21 @@ def _execute_step(engine: Engine, line: Line, batch_id: int, position: int, corr
         batch = session.get_one(Batch, batch_id)
         step = batch.steps[position - 1]
         for equipment_type in step.equipment_types:
-            service.record_equipment_use(session, step, session.get_one(Equipment, line.equipment_ids[equipment_type]),
-                                         user=operator, due_soon_days=DUE_SOON_DAYS)
+            execution.record_equipment_use(session, step,
+                                           session.get_one(Equipment, line.equipment_ids[equipment_type]),
+                                           user=operator, due_soon_days=DUE_SOON_DAYS)
         for requirement in step.materials:
-            service.record_material_use(session, step, requirement, session.get_one(MaterialLot, line.lot_id),
-                                        requirement.quantity, user=operator)
+            execution.record_material_use(session, step, requirement, session.get_one(MaterialLot, line.lot_id),
+                                          requirement.quantity, user=operator)
         entries: list[BatchEntry] = []
         for index, parameter in enumerate(step.parameters):
             value = _PARAMETER_KINDS[index % len(_PARAMETER_KINDS)][3]
-            entries.append(service.record_entry(session, parameter, value, user=operator))
+            entries.append(execution.record_entry(session, parameter, value, user=operator))
         for number in range(corrections):
             index = number % len(entries)
             corrected = _PARAMETER_KINDS[index % len(_PARAMETER_KINDS)][4]
-            entries[index] = service.correct_entry(session, entries[index], corrected, user=operator,
-                                                   reason="Transcription error: value re-read from the display")
+            entries[index] = execution.correct_entry(session, entries[index], corrected, user=operator,
+                                                     reason="Transcription error: value re-read from the display")
         signatures.sign(session, step, meaning=SignatureMeaning.PERFORMED, user=operator, password=PASSWORD)
         audit.act_as(session, audit.Actor(verifier.id, verifier.full_name))
         signatures.sign(session, step, meaning=SignatureMeaning.VERIFIED, user=verifier, password=PASSWORD)
@@ -319,9 +323,9 @@ def run_execution(steps: int) -> None:
             batch = session.get_one(Batch, batch_id)
             status = batch.status.value
             entries = sum(len(parameter.entries) for step in batch.steps for parameter in step.parameters)
-            uses = service.uses_of_steps(session, batch.steps).values()
+            uses = execution.uses_of_steps(session, batch.steps).values()
             equipment_uses = sum(len(used.equipment) for used in uses)
-            materials = sum(len(used.consumptions) for used in uses)
+            consumptions = sum(len(used.consumptions) for used in uses)
     if status != "awaiting review":
         raise RuntimeError(f"the executed batch is {status}, not awaiting review")
 
@@ -333,7 +337,7 @@ def run_execution(steps: int) -> None:
     first_statements, last_statements = (sum(part) / len(part)
                                          for part in (step_statements[:window], step_statements[-window:]))
     print(f"batch-execution: password hashing for the run: {CHEAP_ARGON2}")
-    print(f"batch-execution: {steps} steps, {entries} entries, {equipment_uses} equipment uses, {materials} lot "
+    print(f"batch-execution: {steps} steps, {entries} entries, {equipment_uses} equipment uses, {consumptions} lot "
           f"consumptions, {2 * steps} signatures (performer and verifier), one transaction a step")
     print(f"batch-execution: total {total:8.2f} s, per step {per_step * 1000:7.1f} ms "
           f"({sum(step_statements) / steps:.1f} SQL statements, {step_events / steps:.1f} audit events a step)")
@@ -380,7 +384,7 @@ def _build_reviewed_batch(engine: Engine, line: Line, *, code: str, steps: int, 
     print(file=sys.stderr)
     with Session(engine) as session, session.begin():
         batch = session.get_one(Batch, batch_id)
-        result = service.record_release_result(session, batch.release_tests[0], "91.5",
+        result = release.record_release_result(session, batch.release_tests[0], "91.5",
                                                user=session.get_one(User, line.operator_id))
         signatures.sign(session, result, meaning=SignatureMeaning.VERIFIED,
                         user=session.get_one(User, line.verifier_id), password=PASSWORD)
@@ -447,7 +451,7 @@ def _page(client: FlaskClient, batch_id: int) -> Callable[[], int]:
 def _service_review(engine: Engine, batch_id: int) -> Callable[[], int]:
     def review() -> int:
         with Session(engine) as session:
-            outcome = service.review(session, batch_id)
+            outcome = release.review(session, batch_id)
             return sum(len(parameter.entries) for record in outcome.steps for parameter in record.step.parameters)
 
     return review
@@ -488,7 +492,7 @@ def run_review(steps: int) -> None:
               f"{rendering.statements:4d} SQL statements ({rendering.size:,} bytes; signed in as QA, median of "
               f"{TIMED_REQUESTS})")
     for label, rendering in (("large", service_large), ("small", service_small)):
-        print(f"batch-review: service.review() {label} {rendering.milliseconds:8.1f} ms "
+        print(f"batch-review: release.review() {label} {rendering.milliseconds:8.1f} ms "
               f"{rendering.statements:4d} SQL statements ({rendering.size:,} entries loaded, median of "
               f"{TIMED_REQUESTS})")
     _print_ratio("batch-review", f"page SQL statements large/small ({page_large.statements} and "

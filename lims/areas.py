@@ -18,6 +18,8 @@ AREAS: tuple[str, ...] = (
     "lims.dashboard",
     "lims.equipment",
     "lims.testing",
+    "lims.materials",
+    "lims.training",
     "protocols",
     "batch_records",
 )

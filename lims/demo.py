@@ -19,14 +19,16 @@ from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, MaintenanceKind, ReferenceStandard
 from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind, RoleName, User
+from lims.materials import service as materials
+from lims.materials.models import Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind, TestDefinition
+from lims.training import service as training
 from lims.units import parse_measurement, parse_range
-from batch_records import service as batch_records
-from batch_records.models import (Batch, BatchStep, DeviationCategory, MasterBatchRecord, Material, MaterialLot,
-                                  MbrVersion)
+from batch_records.models import Batch, BatchStep, DeviationCategory, MasterBatchRecord, MbrVersion
+from batch_records.service import batches, deviations, execution, masters, release
 from protocols import service as protocols
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent, Subject
 
@@ -291,22 +293,22 @@ def _load_materials(session: Session) -> None:
     manager, technician, qa = (_demo_user(session, username) for username in ("m.larsen", "t.nguyen", "q.okafor"))
     for part_number, name, specification, storage, lots in MATERIALS:
         with _acting_as(session, manager):
-            material = batch_records.create_material(session, part_number=part_number, name=name,
-                                                     specification=specification, storage_condition=storage)
+            material = materials.create_material(session, part_number=part_number, name=name,
+                                                 specification=specification, storage_condition=storage)
         for supplier, supplier_lot, received_days_ago, expires_in, quantity, disposition in lots:
             received_on = today - timedelta(days=received_days_ago)
             with _acting_as(session, technician):
-                lot = batch_records.receive_lot(session, material, supplier=supplier, supplier_lot=supplier_lot,
-                                                received_on=received_on, expires_on=today + timedelta(days=expires_in),
-                                                quantity=parse_measurement(quantity), user=technician)
+                lot = materials.receive_lot(session, material, supplier=supplier, supplier_lot=supplier_lot,
+                                            received_on=received_on, expires_on=today + timedelta(days=expires_in),
+                                            quantity=parse_measurement(quantity), user=technician)
             if disposition == "released":
                 # QA released it the day after receipt, when even the lot now expired was still valid.
                 with clock.frozen(clock.now() - timedelta(days=received_days_ago - 1)):
                     _sign(session, lot, SignatureMeaning.RELEASED, qa)
     with _acting_as(session, manager):
-        batch_records.record_training(session, user=technician, subject="SOP-QC-014 v3",
-                                      trained_on=today - timedelta(days=90), expires_on=today + timedelta(days=275),
-                                      recorded_by=manager)
+        training.record_training(session, user=technician, subject="SOP-QC-014 v3",
+                                 trained_on=today - timedelta(days=90), expires_on=today + timedelta(days=275),
+                                 recorded_by=manager)
 
 
 # QC tests, the CAR-T master batch record and three batches made to it
@@ -354,7 +356,7 @@ class DemoParameter:
 
 @dataclass(frozen=True)
 class DemoStep:
-    design: batch_records.StepDesignInput
+    design: masters.StepDesignInput
     parameters: tuple[DemoParameter, ...]
     #: when each batch started the step; None where the batch has not reached it
     started: tuple[When | None, When | None, When | None]
@@ -373,7 +375,7 @@ _BALANCE, _FREEZER = EquipmentType.BALANCE, EquipmentType.FREEZER
 BATCH_EQUIPMENT = {_BSC: "BSC-002", _INCUBATOR: "INC-001", _BALANCE: "BAL-007", _FREEZER: "FRZ-005"}
 
 CART_STEPS = (
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Starting-material receipt", title="Receive the leukapheresis bag and check its chain of identity",
         instruction="Before opening the shipper, check the bag label (subject code, ISBT 128 donation number, "
                     "collection date and time) against the shipping manifest and the subject record. Record the data "
@@ -384,7 +386,7 @@ CART_STEPS = (
          DemoParameter("Shipper temperature on receipt", "°C", "2–8 °C", ("4.6", "5.1", "3.9")),
          DemoParameter("Bag net weight", "g", "100–320 g", ("191.4", "224.0", "176.2"))),
         started=((34, "09:40"), (18, "09:10"), (2, "10:30"))),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Starting-material receipt", title="Sample for pre-processing count, viability and CD3+ content",
         instruction="In the cabinet, take 1 mL through the sampling port and send it to QC for the nucleated cell "
                     "count, viability (AO/DAPI) and CD3+ content by flow cytometry.",
@@ -393,7 +395,7 @@ CART_STEPS = (
          DemoParameter("Viability", "%", "≥ 80 %", ("96.1", "91.4", "94.7")),
          DemoParameter("CD3+ of leukocytes", "%", "≥ 15 %", ("41.2", "33.8", "46.5"))),
         started=((34, "11:00"), (18, "10:30"), (2, "11:45"))),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="T-cell selection", title="CD4/CD8 immunomagnetic selection",
         instruction="Wash the product, label it with CD4 and CD8 GMP microbeads and run the enrichment programme on "
                     "the closed processing system. Resuspend the positive fraction in TexMACS medium. Hold point: QA "
@@ -403,7 +405,7 @@ CART_STEPS = (
          DemoParameter("Viable cells recovered", "cells", "≥ 5 ×10^8 cells", ("1.9 ×10^9", "2.3 ×10^9", "1.6 ×10^9"))),
         started=((34, "12:30"), (18, "12:00"), (2, "13:15")),
         materials=(("MED-001", "50 mL"),)),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Activation", title="Activate with anti-CD3/CD28 nanomatrix and seed the culture bag",
         instruction="Seed 1 ×10^8 viable selected cells at 1 ×10^6 cells/mL in TexMACS medium with IL-2 at "
                     "100 IU/mL and TransAct at 1:100, then place the bag in the incubator.",
@@ -417,7 +419,7 @@ CART_STEPS = (
         materials=(("MED-001", "100 mL"), ("IL2-001", "10000 IU")),
         # The in-progress batch waits here for IL-2: the only lot expired three days ago.
         partial_equipment=(_BSC,), partial_materials=("MED-001",)),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Transduction", title="Transduce with the anti-CD19 CAR lentiviral vector (day 1)",
         instruction="Check the vector lot and its label against this record, thaw it at room temperature and add it "
                     "at MOI 5 in the cabinet. Return the bag to the incubator.",
@@ -426,7 +428,7 @@ CART_STEPS = (
          DemoParameter("Multiplicity of infection", "", "4–6", ("5.0", "5.1", None), target="5"),
          DemoParameter("Vector volume added", "mL", "≤ 10 mL", ("4.2", "4.1", None))),
         started=((32, "09:15"), (16, "09:15"), None)),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Expansion", title="Expansion culture, days 2 to 5",
         instruction="Keep the bag in the incubator. Read the incubator display each morning and check its alarm log; "
                     "raise a deviation for any alarm. Record the day-5 readings and count.",
@@ -436,7 +438,7 @@ CART_STEPS = (
          DemoParameter("Viable cell density, day 5", "cells/mL", "≥ 1 ×10^6 cells/mL",
                        ("2.4 ×10^6", "2.9 ×10^6", None))),
         started=((29, "08:30"), (13, "08:30"), None)),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Expansion", title="Medium exchange and IL-2 feed (day 5)",
         instruction="In the cabinet, add 150 mL TexMACS medium with IL-2 to 100 IU/mL final.",
         equipment_types=(_BSC,)),
@@ -444,7 +446,7 @@ CART_STEPS = (
          DemoParameter("Culture volume after the feed", "mL", "240–260 mL", ("250", "253", None))),
         started=((29, "10:00"), (13, "10:00"), None),
         materials=(("MED-001", "150 mL"), ("IL2-001", "20000 IU"))),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Expansion", title="Medium top-up (day 6), only above 3 ×10^6 cells/mL",
         instruction="Count the culture. Only when the viable density exceeds 3 ×10^6 cells/mL add 50 mL TexMACS "
                     "medium; otherwise skip this step and state the density.",
@@ -454,7 +456,7 @@ CART_STEPS = (
          DemoParameter("Medium added", "mL", "45–55 mL", (None, "50", None))),
         started=((28, "09:00"), (12, "09:00"), None),
         materials=(("MED-001", "50 mL"),)),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Harvest", title="Harvest, wash and count (day 9)",
         instruction="Harvest the culture on the closed system, wash twice and resuspend. Count the viable cells; a "
                     "second person checks the count and the yield.",
@@ -465,7 +467,7 @@ CART_STEPS = (
          DemoParameter("Viability at harvest", "%", "≥ 80 %", ("93.2", "88.6", None))),
         started=((26, "09:00"), (10, "09:00"), None),
         yields=("1.9 ×10^9 cells", "1.4 ×10^9 cells")),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Formulation", title="Formulate the dose in CryoStor CS10",
         instruction="Calculate the dose from the subject's weight (2 ×10^6 CAR+ viable T cells/kg) and the "
                     "transduction efficiency, resuspend in CryoStor CS10 and fill the infusion bags; weigh each bag. "
@@ -476,14 +478,14 @@ CART_STEPS = (
          DemoParameter("Fill volume per bag", "mL", "20–70 mL", ("30", "30", None))),
         started=((26, "11:00"), (10, "11:00"), None),
         materials=(("CS10-001", "60 mL"),)),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Cryopreservation", title="Controlled-rate freezing",
         instruction="Load the bags into the controlled-rate freezer within 30 minutes of adding CS10 and run "
                     "programme CAR-01 to -90 °C."),
         (DemoParameter("Minutes from CS10 addition to programme start", "min", "≤ 30 min", ("18", "22", None)),
          DemoParameter("Chamber temperature at programme end", "°C", "≤ -90 °C", ("-92", "-91", None))),
         started=((26, "12:30"), (10, "12:30"), None)),
-    DemoStep(batch_records.StepDesignInput(
+    DemoStep(masters.StepDesignInput(
         stage="Cryopreservation", title="Transfer to interim storage",
         instruction="Move the bags in their cassettes to the ultra-low freezer for interim storage (72 h at most) "
                     "before the vapour-phase LN2 store; record the freezer display and the rack position.",
@@ -589,28 +591,28 @@ def _load_master_record(session: Session, definitions: dict[str, TestDefinition]
     """CART-HLX19 v1, authored by the manager, approved by QA, effective, with both technicians trained on it."""
     author, approver = _demo_user(session, "m.larsen"), _demo_user(session, "q.okafor")
     with _on(today, (45, "09:00")), _acting_as(session, author):
-        version = batch_records.create_master(session, code=MBR_CODE, product=MBR_PRODUCT,
-                                          change_summary="First issue, for the HLX-301 phase 3 study.")
+        version = masters.create_master(session, code=MBR_CODE, product=MBR_PRODUCT,
+                                        change_summary="First issue, for the HLX-301 phase 3 study.")
         for demo in CART_STEPS:
-            step = batch_records.add_step(session, version, demo.design)
+            step = masters.add_step(session, version, demo.design)
             for parameter in demo.parameters:
-                batch_records.add_parameter(session, step, name=parameter.name, unit=parameter.unit, limit=parameter.limit,
-                                        target=parse_measurement(parameter.target) if parameter.target else None)
+                masters.add_parameter(session, step, name=parameter.name, unit=parameter.unit, limit=parameter.limit,
+                                      target=parse_measurement(parameter.target) if parameter.target else None)
             for part_number, quantity in demo.materials:
-                batch_records.add_material_requirement(session, step, material=lots[part_number].material,
-                                                   quantity=parse_measurement(quantity))
+                masters.add_material_requirement(session, step, material=lots[part_number].material,
+                                                 quantity=parse_measurement(quantity))
         for code, *_ in TEST_DEFINITIONS:
-            batch_records.add_release_test(session, version, definitions[code])
+            masters.add_release_test(session, version, definitions[code])
     with _on(today, (45, "16:00")):
         _sign(session, version, SignatureMeaning.AUTHORED, author)
     with _on(today, (43, "11:00")), _acting_as(session, approver):
         _sign(session, version, SignatureMeaning.APPROVED, approver)
-        batch_records.make_mbr_effective(session, version)
+        masters.make_mbr_effective(session, version)
     with _on(today, (42, "14:00")), _acting_as(session, author):
         for username in ("t.nguyen", "s.lind"):
-            batch_records.record_training(session, user=_demo_user(session, username), subject=version.training_subject,
-                                      trained_on=today - timedelta(days=42), expires_on=today + timedelta(days=323),
-                                      recorded_by=author)
+            training.record_training(session, user=_demo_user(session, username), subject=version.training_subject,
+                                     trained_on=today - timedelta(days=42), expires_on=today + timedelta(days=323),
+                                     recorded_by=author)
     return version
 
 
@@ -676,7 +678,7 @@ class _BatchMaker:
                 kinds, taken = self._uses(demo, complete)
                 for part_number, quantity in taken:
                     lot = self.lots[part_number]
-                    if not batch_records.usability(lot, day).usable:
+                    if not materials.usability(lot, day).usable:
                         return False
                     amount = parse_measurement(quantity).to(lot.quantity_remaining.unit).value
                     needed[part_number] = needed.get(part_number, Decimal(0)) + amount
@@ -693,13 +695,13 @@ class _BatchMaker:
         work = self._work(index)
         with _on(self.today, work[0][1], timedelta(minutes=-20)), _acting_as(self.session, performer):
             apheresis = self.today - timedelta(days=apheresis_days_ago)
-            batch = batch_records.start_batch(
+            batch = batches.start_batch(
                 self.session, version, subject=subject, user=performer,
                 starting_material_identity=f"W0386 {apheresis:%y} {118204 + 4417 * index:06d}")
         for (demo, when, skipped, complete), step in zip(work, batch.steps):
             if skipped:
                 with _on(self.today, when), _acting_as(self.session, performer):
-                    batch_records.skip_step(self.session, step, reason=SKIP_REASON, user=performer)
+                    execution.skip_step(self.session, step, reason=SKIP_REASON, user=performer)
                 continue
             with _on(self.today, when), _acting_as(self.session, performer):
                 self._perform(demo, step, index, performer, complete)
@@ -711,18 +713,18 @@ class _BatchMaker:
             self._release_tests(batch, index, performer, verifier)
         if index == RELEASED:
             with _on(self.today, RELEASED_ON), _acting_as(self.session, self.qa):
-                batch_records.dispose(self.session, batch, SignatureMeaning.RELEASED, user=self.qa,
-                                  password=_password(self.qa))
+                release.dispose(self.session, batch, SignatureMeaning.RELEASED, user=self.qa,
+                                password=_password(self.qa))
         return batch
 
     def _perform(self, demo: DemoStep, step: BatchStep, index: int, user: User, complete: bool) -> None:
         kinds, taken = self._uses(demo, complete)
         for kind in kinds:
-            batch_records.record_equipment_use(self.session, step, self.equipment[kind], user=user,
+            execution.record_equipment_use(self.session, step, self.equipment[kind], user=user,
                                            due_soon_days=self.due_soon_days)
         for part_number, quantity in taken:
             requirement = next(r for r in step.materials if r.material_id == self.lots[part_number].material_id)
-            batch_records.record_material_use(self.session, step, requirement, self.lots[part_number],
+            execution.record_material_use(self.session, step, requirement, self.lots[part_number],
                                           parse_measurement(quantity), user=user)
         values = {parameter.name: parameter.values[index] for parameter in demo.parameters}
         for parameter in step.parameters:
@@ -730,13 +732,13 @@ class _BatchMaker:
             if value is None:
                 continue
             if index == AWAITING_REVIEW and step.position == 1 and parameter.name == CORRECTION[0]:
-                first = batch_records.record_entry(self.session, parameter, CORRECTION[1], user=user)
-                batch_records.correct_entry(self.session, first, value, reason=CORRECTION[2], user=user)
+                first = execution.record_entry(self.session, parameter, CORRECTION[1], user=user)
+                execution.correct_entry(self.session, first, value, reason=CORRECTION[2], user=user)
             else:
-                batch_records.record_entry(self.session, parameter, value, user=user)
+                execution.record_entry(self.session, parameter, value, user=user)
         actual_yield = demo.yields[index] if index != IN_PROGRESS else None
         if actual_yield is not None:
-            batch_records.record_yield(self.session, step, parse_measurement(actual_yield), user=user)
+            execution.record_yield(self.session, step, parse_measurement(actual_yield), user=user)
 
     def _sign_step(self, step: BatchStep, when: When, performer: User, verifier: User) -> None:
         with _on(self.today, when, timedelta(minutes=40)):
@@ -751,11 +753,11 @@ class _BatchMaker:
     def _closed_deviation(self, batch: Batch, step: BatchStep, when: When, user: User) -> None:
         text = dict(CLOSED_DEVIATION)
         with _on(self.today, when, timedelta(minutes=15)), _acting_as(self.session, user):
-            deviation = batch_records.raise_deviation(self.session, batch, description=text.pop("description"),
-                                                  category=text["category"], step=step, user=user)
+            deviation = deviations.raise_deviation(self.session, batch, description=text.pop("description"),
+                                                   category=text["category"], step=step, user=user)
         with _on(self.today, (6, "10:00")), _acting_as(self.session, self.qa):
-            batch_records.record_investigation(self.session, deviation, batch_records.InvestigationInput(**text),
-                                           reason="Investigation completed")
+            deviations.record_investigation(self.session, deviation, deviations.InvestigationInput(**text),
+                                            reason="Investigation completed")
         with _on(self.today, (6, "11:30")):
             _sign(self.session, deviation, SignatureMeaning.APPROVED, self.qa)
 
@@ -766,7 +768,7 @@ class _BatchMaker:
             ready_after, *reported = RELEASE_RESULTS[release_test.definition.code]
             when = (harvested[0] - ready_after, "15:00")
             with _on(self.today, when), _acting_as(self.session, analyst):
-                result = batch_records.record_release_result(self.session, release_test, reported[index], user=analyst)
+                result = release.record_release_result(self.session, release_test, reported[index], user=analyst)
             with _on(self.today, when, timedelta(minutes=90)):
                 _sign(self.session, result, SignatureMeaning.VERIFIED, checker)
 

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 DemoLoader = Callable[[Session], None]
 #: the records an area made from a trial subject's material, given the session and the subject
 SubjectRecordFinder = Callable[[Session, Any], Sequence[Any]]
+#: the records of one type that took material from a lot, given their ids, keyed by id
+ConsumingRecordFinder = Callable[[Session, list[str]], Mapping[str, Any]]
+#: what an area's work requires training on now (a master record version's training subject, …)
+TrainingSubjectFinder = Callable[[Session], Sequence[str]]
 
 
 class NoAreasInstalled(RuntimeError):
@@ -54,6 +58,8 @@ class Registry:
         self._cli_groups: list[click.Group] = []
         self._demo_loaders: list[DemoLoader] = []
         self._subject_record_finders: list[SubjectRecordFinder] = []
+        self._consuming_record_finders: dict[str, ConsumingRecordFinder] = {}
+        self._training_subject_finders: list[TrainingSubjectFinder] = []
         self._claimed: set[tuple[str, Hashable]] = set()
 
     def _claim(self, kind: str, key: Hashable, description: str) -> None:
@@ -107,6 +113,16 @@ class Registry:
         self._claim("subject records", finder, f"The subject record finder {finder.__qualname__}")
         self._subject_record_finders.append(finder)
 
+    def consuming_records(self, record_type: str, finder: ConsumingRecordFinder) -> None:
+        """Let a lot's page link to the records of ``record_type`` that took its material, found by ``finder``."""
+        self._claim("consuming records", record_type, f"The consuming records of type {record_type!r}")
+        self._consuming_record_finders[record_type] = finder
+
+    def training_subjects(self, finder: TrainingSubjectFinder) -> None:
+        """Offer what ``finder`` finds as subjects on the training form (work that requires training)."""
+        self._claim("training subjects", finder, f"The training subject finder {finder.__qualname__}")
+        self._training_subject_finders.append(finder)
+
     @property
     def blueprints(self) -> tuple[Blueprint, ...]:
         return tuple(self._blueprints)
@@ -144,6 +160,15 @@ class Registry:
     @property
     def subject_record_finders(self) -> tuple[SubjectRecordFinder, ...]:
         return tuple(self._subject_record_finders)
+
+    @property
+    def consuming_record_finders(self) -> Mapping[str, ConsumingRecordFinder]:
+        """The finders of the records that take material from lots, by record type."""
+        return MappingProxyType(self._consuming_record_finders)
+
+    @property
+    def training_subject_finders(self) -> tuple[TrainingSubjectFinder, ...]:
+        return tuple(self._training_subject_finders)
 
 
 _current: Registry | None = None

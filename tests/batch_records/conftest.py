@@ -7,17 +7,20 @@ from decimal import Decimal
 
 import pytest
 
-from batch_records import service
-from batch_records.models import Batch, Material, MaterialLot, MbrVersion
+from batch_records.models import Batch, MbrVersion
+from batch_records.service import batches, masters
 from lims import clock
 from lims.audit import service as audit
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
 from lims.identity.models import Organization, RoleName, User
+from lims.materials import service as materials
+from lims.materials.models import Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
+from lims.training import service as training
 from lims.units import parse_measurement
 from protocols import service as protocols
 from protocols.models import Subject
@@ -61,11 +64,11 @@ def build_line(session, *, author: User, qa: User, operator: User, second_operat
     """Build the line around the given people, dated from the clock's today (frozen or not)."""
     today = clock.now().date()
 
-    medium = service.create_material(session, part_number="MED-001", name="TexMACS GMP medium",
-                                     specification="Sterile", storage_condition="2–8 °C")
-    medium_lot = service.receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
-                                     received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
-                                     quantity=parse_measurement("1 L"), user=operator)
+    medium = materials.create_material(session, part_number="MED-001", name="TexMACS GMP medium",
+                                       specification="Sterile", storage_condition="2–8 °C")
+    medium_lot = materials.receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
+                                       received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
+                                       quantity=parse_measurement("1 L"), user=operator)
     signatures.sign(session, medium_lot, meaning=SignatureMeaning.RELEASED, user=qa, password=PASSWORD)
 
     def equipment(tag: str, name: str, kind: EquipmentType) -> Equipment:
@@ -82,38 +85,38 @@ def build_line(session, *, author: User, qa: User, operator: User, second_operat
     sterility = testing.create_definition(session, code="STER", name="Sterility", method="Ph. Eur. 2.6.27",
                                           result_kind=ResultKind.QUALITATIVE, unit="", specification="No growth")
 
-    version = service.create_master(session, code="CART-001", product="HLX-19 autologous anti-CD19 CAR-T",
+    version = masters.create_master(session, code="CART-001", product="HLX-19 autologous anti-CD19 CAR-T",
                                     change_summary="First issue")
-    receipt = service.add_step(session, version, service.StepDesignInput(
+    receipt = masters.add_step(session, version, masters.StepDesignInput(
         stage="Starting-material receipt", title="Receive apheresis bag",
         instruction="Check the label against the chain-of-identity record; record volume and temperature.",
         second_person_verification=True))
-    service.add_parameter(session, receipt, name="Volume", unit="mL", limit="50–300 mL")
-    service.add_parameter(session, receipt, name="Temperature on receipt", unit="°C", limit="2–8 °C")
-    service.add_parameter(session, receipt, name="Remarks count", unit="", required=False)
-    selection = service.add_step(session, version, service.StepDesignInput(
+    masters.add_parameter(session, receipt, name="Volume", unit="mL", limit="50–300 mL")
+    masters.add_parameter(session, receipt, name="Temperature on receipt", unit="°C", limit="2–8 °C")
+    masters.add_parameter(session, receipt, name="Remarks count", unit="", required=False)
+    selection = masters.add_step(session, version, masters.StepDesignInput(
         stage="T-cell selection", title="CD4/CD8 selection", instruction="Wash and select in the cabinet.",
         hold_point=True, equipment_types=(EquipmentType.BIOSAFETY_CABINET, EquipmentType.CENTRIFUGE)))
-    service.add_parameter(session, selection, name="CD3+ purity", unit="%", limit="≥ 80 %")
-    service.add_material_requirement(session, selection, material=medium, quantity=parse_measurement("250 mL"))
-    service.add_step(session, version, service.StepDesignInput(
+    masters.add_parameter(session, selection, name="CD3+ purity", unit="%", limit="≥ 80 %")
+    masters.add_material_requirement(session, selection, material=medium, quantity=parse_measurement("250 mL"))
+    masters.add_step(session, version, masters.StepDesignInput(
         stage="Expansion", title="Optional medium top-up", instruction="Top up only if the count is low.",
         skippable=True))
-    harvest = service.add_step(session, version, service.StepDesignInput(
+    harvest = masters.add_step(session, version, masters.StepDesignInput(
         stage="Harvest", title="Harvest and count", instruction="Harvest the cells and count them.",
         second_person_verification=True, theoretical_yield=parse_measurement("2 ×10^9 cells"),
         yield_minimum_percent=Decimal(50), yield_maximum_percent=Decimal(150)))
-    service.add_parameter(session, harvest, name="Viable cell concentration", unit="cells/mL",
+    masters.add_parameter(session, harvest, name="Viable cell concentration", unit="cells/mL",
                           limit="≥ 1 ×10^6 cells/mL")
-    service.add_release_test(session, version, viability)
-    service.add_release_test(session, version, sterility)
+    masters.add_release_test(session, version, viability)
+    masters.add_release_test(session, version, sterility)
     signatures.sign(session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
     signatures.sign(session, version, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-    service.make_mbr_effective(session, version)
+    masters.make_mbr_effective(session, version)
 
     for trained in (operator, second_operator):
-        service.record_training(session, user=trained, subject=version.training_subject,
-                                trained_on=today - timedelta(days=10), expires_on=None, recorded_by=author)
+        training.record_training(session, user=trained, subject=version.training_subject,
+                                 trained_on=today - timedelta(days=10), expires_on=None, recorded_by=author)
 
     protocol = protocols.create_protocol(
         session, number="HLX-301", title="HLX-19 in r/r DLBCL", sponsor=sponsor,
@@ -147,5 +150,5 @@ def line(db_session, create_user, create_organization) -> Line:
 
 @pytest.fixture
 def batch(db_session, line) -> Batch:
-    return service.start_batch(db_session, line.version, subject=line.subject,
+    return batches.start_batch(db_session, line.version, subject=line.subject,
                                starting_material_identity="W1234 26 123456 A", user=line.operator)

@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from batch_records import api, service
+from batch_records import api
 from batch_records.models import DeviationCategory
+from batch_records.service import batches, deviations, release
 from lims.identity import service as identity
 from lims.identity.models import RoleName
 from lims.signatures.models import SignatureMeaning
@@ -36,7 +37,7 @@ def other_batch(db_session, line, create_organization):
     protocols.make_effective(db_session, design)
     subject = protocols.enrol_subject(db_session, protocol, code="NCB201-SE01-0001", site="SE-01", arm=arm,
                                       enrolled_on=TODAY - timedelta(days=5), consent_version="1.0")
-    return service.start_batch(db_session, line.version, subject=subject,
+    return batches.start_batch(db_session, line.version, subject=subject,
                                starting_material_identity="W9999 26 000001 B", user=line.operator)
 
 
@@ -67,10 +68,10 @@ def test_a_client_token_lists_only_the_batches_of_its_own_protocols(client, db_s
 def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(client, db_session, line, batch, tokens):
     do_receipt(db_session, batch, line)
     viability = batch.release_tests[0]
-    result = service.record_release_result(db_session, viability, "91.5", user=line.operator)
+    result = release.record_release_result(db_session, viability, "91.5", user=line.operator)
     sign(db_session, result, SignatureMeaning.VERIFIED, line.second_operator)
-    service.raise_deviation(db_session, batch, description="Bag label smudged", user=line.operator,
-                            category=DeviationCategory.MINOR, step=batch.steps[0])
+    deviations.raise_deviation(db_session, batch, description="Bag label smudged", user=line.operator,
+                               category=DeviationCategory.MINOR, step=batch.steps[0])
     db_session.commit()
     helix, _ = tokens
 
@@ -109,7 +110,7 @@ def test_another_clients_batch_is_answered_as_missing(client, db_session, batch,
 
 
 def test_a_subject_shows_its_batches_to_its_sponsor_only(client, db_session, line, batch, tokens):
-    second = service.start_batch(db_session, line.version, subject=line.subject,
+    second = batches.start_batch(db_session, line.version, subject=line.subject,
                                  starting_material_identity="W1234 26 123457 B", user=line.operator)
     db_session.commit()
     helix, nordic = tokens
@@ -161,7 +162,7 @@ def test_a_write_to_the_api_is_not_allowed(client, db_session, batch, tokens):
 
 
 def test_the_list_filters_by_status_and_pages(client, db_session, line, batch, tokens, monkeypatch):
-    second = service.start_batch(db_session, line.version, subject=line.subjects[1],
+    second = batches.start_batch(db_session, line.version, subject=line.subjects[1],
                                  starting_material_identity="W1234 26 999999 C", user=line.operator)
     db_session.commit()
     helix, _ = tokens

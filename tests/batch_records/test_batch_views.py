@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from batch_records import service
 from batch_records.models import BatchStatus, Deviation, DeviationStatus, StepStatus
+from batch_records.service import deviations, execution, release
 from lims.audit import service as audit
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
+from lims.materials import service as materials
 from lims.signatures.models import SignatureMeaning
 from lims.units import parse_measurement
 from tests.batch_records.conftest import TODAY, calibrated
@@ -58,9 +59,9 @@ def test_qa_and_clients_cannot_start_batches(app, db_session, line, create_user)
 def test_the_step_page_offers_only_usable_equipment_and_lots_and_says_why_not(app, db_session, line, batch):
     do_receipt(db_session, batch, line)
     calibrated(db_session, line.centrifuge, due_on=TODAY - timedelta(days=3))
-    quarantined = service.receive_lot(db_session, line.medium, supplier="Miltenyi", supplier_lot="Q1",
-                                      received_on=TODAY, expires_on=TODAY + timedelta(days=60),
-                                      quantity=parse_measurement("500 mL"), user=line.operator)
+    quarantined = materials.receive_lot(db_session, line.medium, supplier="Miltenyi", supplier_lot="Q1",
+                                        received_on=TODAY, expires_on=TODAY + timedelta(days=60),
+                                        quantity=parse_measurement("500 mL"), user=line.operator)
     client = signed_in_as(app, db_session, line.operator)
     page = client.get(f"/batch-steps/{batch.steps[1].id}").text
     assert duplicate_ids(page) == []
@@ -135,7 +136,7 @@ def test_a_correction_through_the_page_needs_a_reason(app, db_session, line, bat
 def test_qa_reviews_exceptions_first_and_cannot_release_with_blockers(app, db_session, line, batch):
     execute_all_steps(db_session, batch, line)
     entry = batch.steps[0].parameters[0].current_entry
-    service.correct_entry(db_session, entry, "185", reason="Transcription error", user=line.operator)
+    execution.correct_entry(db_session, entry, "185", reason="Transcription error", user=line.operator)
     qa = signed_in_as(app, db_session, line.qa)
     page = qa.get(f"/batches/{batch.id}/review").text
     assert duplicate_ids(page) == []
@@ -205,7 +206,7 @@ def test_release_results_are_recorded_and_verified_on_the_batch_page(app, db_ses
 
 
 def test_a_deviation_is_investigated_and_closed_by_qa(app, db_session, line, batch):
-    deviation = service.raise_deviation(db_session, batch, description="Bag label <smudged>", user=line.operator)
+    deviation = deviations.raise_deviation(db_session, batch, description="Bag label <smudged>", user=line.operator)
     manager = signed_in_as(app, db_session, line.author)
     url = f"/deviations/{deviation.id}"
     assert "Bag label &lt;smudged&gt;" in manager.get(url).text
@@ -248,7 +249,7 @@ def test_the_batch_record_pdf_is_served_and_its_generation_audited(app, db_sessi
 def test_the_step_page_offers_only_the_signatures_the_user_may_give(app, db_session, line, batch):
     step = batch.steps[0]
     for parameter, value in zip(step.parameters[:2], ("180", "5"), strict=True):
-        service.record_entry(db_session, parameter, value, user=line.operator)
+        execution.record_entry(db_session, parameter, value, user=line.operator)
     operator = signed_in_as(app, db_session, line.operator)
     assert "Sign step as performed" in operator.get(f"/batch-steps/{step.id}").text
     qa = signed_in_as(app, db_session, line.qa)
@@ -270,8 +271,8 @@ def test_the_batch_list_shows_each_batch_at_its_current_step(app, db_session, li
 def test_a_lot_page_traces_the_lot_to_the_batches_it_went_into(app, db_session, line, batch):
     do_receipt(db_session, batch, line)
     step = batch.steps[1]
-    service.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("250 mL"),
-                                user=line.operator)
+    execution.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("250 mL"),
+                                  user=line.operator)
     page = signed_in_as(app, db_session, line.qa).get(f"/materials/lots/{line.medium_lot.id}").text
     assert f'href="/batch-steps/{step.id}">{batch.batch_number}, step 2 (CD4/CD8 selection)</a>' in page
 
@@ -279,7 +280,7 @@ def test_a_lot_page_traces_the_lot_to_the_batches_it_went_into(app, db_session, 
 def test_the_second_person_finds_the_steps_to_verify_from_the_dashboard(app, db_session, line, batch):
     step = batch.steps[0]
     for parameter, value in zip(step.parameters[:2], ("180", "5"), strict=True):
-        service.record_entry(db_session, parameter, value, user=line.operator)
+        execution.record_entry(db_session, parameter, value, user=line.operator)
     from lims.signatures import service as signatures
     signatures.sign(db_session, step, meaning=SignatureMeaning.PERFORMED, user=line.operator, password=PASSWORD)
     verifier = signed_in_as(app, db_session, line.second_operator)
@@ -296,7 +297,7 @@ def test_the_second_person_finds_the_steps_to_verify_from_the_dashboard(app, db_
 def test_batch_step_and_deviation_pages_link_to_their_history_for_those_who_read_the_trail(
     role, sees_history, app, db_session, line, batch, create_user
 ):
-    deviation = service.raise_deviation(db_session, batch, description="Bag label smudged", user=line.operator)
+    deviation = deviations.raise_deviation(db_session, batch, description="Bag label smudged", user=line.operator)
     step = batch.steps[0]
     client = signed_in_as(app, db_session, create_user(role))
     for url, link, text in (
@@ -313,7 +314,7 @@ def test_the_history_of_a_step_and_of_its_batch_includes_the_corrections_of_its_
                                                                                          batch):
     step = do_receipt(db_session, batch, line)
     entry = step.parameters[0].current_entry
-    service.correct_entry(db_session, entry, "190", reason="Misread the scale", user=line.operator)
+    execution.correct_entry(db_session, entry, "190", reason="Misread the scale", user=line.operator)
     other_step_parameter = batch.steps[1].parameters[0]
     client = signed_in_as(app, db_session, line.qa)
     for page_url, heading in ((f"/batch-steps/{step.id}", f"History of batch step {step.id}"),
@@ -347,7 +348,7 @@ def section(page: str, heading: str, next_heading: str) -> str:
 
 
 def verified_viability(db_session, line, batch):
-    result = service.record_release_result(db_session, batch.release_tests[0], "91.5", user=line.operator)
+    result = release.record_release_result(db_session, batch.release_tests[0], "91.5", user=line.operator)
     sign(db_session, result, SignatureMeaning.VERIFIED, line.second_operator)
     return result
 
@@ -372,7 +373,7 @@ def test_a_corrected_result_awaits_its_own_verification_and_the_original_keeps_i
     app, db_session, line, batch
 ):
     original = verified_viability(db_session, line, batch)
-    service.correct_release_result(db_session, original, "93", reason="Transcription error", user=line.operator)
+    release.correct_release_result(db_session, original, "93", reason="Transcription error", user=line.operator)
     qa = signed_in_as(app, db_session, line.qa)
     tests, results = release_test_sections(qa, batch)
     assert "Sara Lind" not in tests and "Not signed yet." in tests and "Verify (second person)" in tests

@@ -15,13 +15,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from batch_records import service
-from batch_records.models import BatchEntry, Deviation, LotConsumption, MaterialLot
+from batch_records.models import BatchEntry, BatchParameter, Deviation
+from batch_records.service import batches, deviations, execution
 from lims import schema
 from lims.db import create_engine_for
 from lims.errors import Conflict
 from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.materials import service as materials
+from lims.materials.models import LotConsumption, MaterialLot
 from lims.units import parse_measurement
 from tests.batch_records.conftest import build_line
 from tests.helpers import PASSWORD
@@ -47,7 +49,7 @@ def committed_line(fresh_database_url):
                           untrained=person("untrained", RoleName.TECHNICIAN),
                           sponsor=identity.create_organization(session, code="HELIX", name="Helix",
                                                                kind=OrganizationKind.CLIENT))
-        batch = service.start_batch(session, line.version, subject=line.subject,
+        batch = batches.start_batch(session, line.version, subject=line.subject,
                                     starting_material_identity="W1234 26 123456 A", user=line.operator)
         ids = {"batch": batch.id, "lot": line.medium_lot.id, "first": line.operator.id,
                "second": line.second_operator.id, "volume": batch.steps[0].parameters[0].id}
@@ -101,11 +103,11 @@ def test_two_takings_from_one_lot_cannot_overdraw_it(committed_line):
         user = identity.get_user(session, ids["first"])
         if read is not None:
             read.set()
-        return service.consume(session, lot, parse_measurement("600 mL"), user=user, record_type="test", record_id=1)
+        return materials.consume(session, lot, parse_measurement("600 mL"), user=user, record_type="test", record_id=1)
 
     first, second = race(engine, take, take)
     assert isinstance(first, LotConsumption)
-    assert isinstance(second, service.LotUnusable) and "has only 0.4 L left" in str(second)
+    assert isinstance(second, materials.LotUnusable) and "has only 0.4 L left" in str(second)
     with Session(engine) as session:
         assert session.get(MaterialLot, ids["lot"]).quantity_remaining == parse_measurement("0.4 L")
         assert session.scalar(select(func.count(LotConsumption.id))) == 1
@@ -116,11 +118,11 @@ def test_two_people_cannot_both_record_the_same_value(committed_line):
 
     def record(user_key: str, value: str):
         def act(session: Session, read: threading.Event | None = None) -> BatchEntry:
-            parameter = session.get(service.BatchParameter, ids["volume"])
+            parameter = session.get(BatchParameter, ids["volume"])
             parameter.current_entry  # noqa: B018  (read before the other commits, where the engine allows it)
             if read is not None:
                 read.set()
-            return service.record_entry(session, parameter, value, user=identity.get_user(session, ids[user_key]))
+            return execution.record_entry(session, parameter, value, user=identity.get_user(session, ids[user_key]))
         return act
 
     first, second = race(engine, record("first", "180"), record("second", "190"))
@@ -134,11 +136,11 @@ def test_deviations_raised_at_once_get_different_numbers(committed_line):
     engine, ids = committed_line
 
     def raise_one(session: Session, read: threading.Event | None = None) -> str:
-        batch = service.get_batch(session, ids["batch"])
+        batch = batches.get_batch(session, ids["batch"])
         if read is not None:
             read.set()
-        return service.raise_deviation(session, batch, description="Label smudged",
-                                       user=identity.get_user(session, ids["first"])).number
+        return deviations.raise_deviation(session, batch, description="Label smudged",
+                                          user=identity.get_user(session, ids["first"])).number
 
     first, second = race(engine, raise_one, raise_one)
     assert {first, second} == {"DEV-2030-0001", "DEV-2030-0002"}
@@ -151,10 +153,10 @@ def test_batches_started_at_once_get_different_numbers(committed_line):
 
     def start(identity_text: str):
         def act(session: Session, read: threading.Event | None = None) -> str:
-            batch = service.get_batch(session, ids["batch"])
+            batch = batches.get_batch(session, ids["batch"])
             if read is not None:
                 read.set()
-            return service.start_batch(session, batch.mbr_version, subject=batch.subject,
+            return batches.start_batch(session, batch.mbr_version, subject=batch.subject,
                                        starting_material_identity=identity_text,
                                        user=identity.get_user(session, ids["first"])).batch_number
         return act

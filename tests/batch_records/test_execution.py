@@ -7,14 +7,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from batch_records import service
 from batch_records.models import BatchStatus, DeviationCategory, DeviationStatus, StepStatus
+from batch_records.service import batches, deviations, execution, release
 from lims import clock
 from lims.audit.models import AuditEvent
 from lims.equipment.service import EquipmentUnusable
 from lims.errors import InvalidInput
+from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
+from lims.training import service as training
 from lims.units import parse_measurement
 from tests.batch_records.conftest import TODAY, calibrated
 from tests.helpers import PASSWORD
@@ -28,7 +30,7 @@ def sign(session, record, meaning, user):
 
 def enter(session, step, values, user):
     by_name = {parameter.name: parameter for parameter in step.parameters}
-    return [service.record_entry(session, by_name[name], value, user=user) for name, value in values.items()]
+    return [execution.record_entry(session, by_name[name], value, user=user) for name, value in values.items()]
 
 
 def do_receipt(session, batch, line):
@@ -41,10 +43,10 @@ def do_receipt(session, batch, line):
 
 def do_selection(session, batch, line):
     step = batch.steps[1]
-    service.record_equipment_use(session, step, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
-    service.record_equipment_use(session, step, line.centrifuge, user=line.operator, due_soon_days=DUE_SOON)
-    service.record_material_use(session, step, step.materials[0], line.medium_lot, parse_measurement("250 mL"),
-                                user=line.operator)
+    execution.record_equipment_use(session, step, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
+    execution.record_equipment_use(session, step, line.centrifuge, user=line.operator, due_soon_days=DUE_SOON)
+    execution.record_material_use(session, step, step.materials[0], line.medium_lot, parse_measurement("250 mL"),
+                                  user=line.operator)
     enter(session, step, {"CD3+ purity": "92.4"}, line.operator)
     sign(session, step, SignatureMeaning.PERFORMED, line.operator)
     sign(session, step, SignatureMeaning.REVIEWED, line.qa)
@@ -54,7 +56,7 @@ def do_selection(session, batch, line):
 def do_harvest(session, batch, line, *, count: str = "2.4 ×10^6 cells/mL"):
     step = batch.steps[3]
     enter(session, step, {"Viable cell concentration": count}, line.operator)
-    service.record_yield(session, step, parse_measurement("1.9 ×10^9 cells"), user=line.operator)
+    execution.record_yield(session, step, parse_measurement("1.9 ×10^9 cells"), user=line.operator)
     sign(session, step, SignatureMeaning.PERFORMED, line.operator)
     sign(session, step, SignatureMeaning.VERIFIED, line.second_operator)
     return step
@@ -63,70 +65,70 @@ def do_harvest(session, batch, line, *, count: str = "2.4 ×10^6 cells/mL"):
 def execute_all_steps(session, batch, line):
     do_receipt(session, batch, line)
     do_selection(session, batch, line)
-    service.skip_step(session, batch.steps[2], reason="Count on target; no top-up needed", user=line.operator)
+    execution.skip_step(session, batch.steps[2], reason="Count on target; no top-up needed", user=line.operator)
     do_harvest(session, batch, line)
 
 
 def pass_release_tests(session, batch, line):
     for release_test, reported in zip(batch.release_tests, ("91.5", "No growth"), strict=True):
-        result = service.record_release_result(session, release_test, reported, user=line.operator)
+        result = release.record_release_result(session, release_test, reported, user=line.operator)
         sign(session, result, SignatureMeaning.VERIFIED, line.second_operator)
 
 
-def release(session, batch, line):
-    return service.dispose(session, batch, SignatureMeaning.RELEASED, user=line.qa, password=PASSWORD)
+def release_batch(session, batch, line):
+    return release.dispose(session, batch, SignatureMeaning.RELEASED, user=line.qa, password=PASSWORD)
 
 
 def test_a_batch_goes_from_its_first_step_to_qa_release(db_session, line, batch):
     assert batch.batch_number == "CART-001-300001"
     assert [step.title for step in batch.steps] == [step.title for step in line.version.steps]
-    assert service.current_step(batch) is batch.steps[0]
+    assert execution.current_step(batch) is batch.steps[0]
 
     execute_all_steps(db_session, batch, line)
     assert [step.status for step in batch.steps] == [StepStatus.COMPLETED, StepStatus.COMPLETED,
                                                      StepStatus.SKIPPED, StepStatus.COMPLETED]
     assert batch.status == BatchStatus.AWAITING_REVIEW
     assert line.medium_lot.quantity_remaining == parse_measurement("0.75 L")
-    assert service.yield_percent(batch.steps[3]) == parse_measurement("95.0").value
+    assert execution.yield_percent(batch.steps[3]) == parse_measurement("95.0").value
 
-    with pytest.raises(service.ReleaseRefused, match="Viability: no result"):
-        release(db_session, batch, line)
+    with pytest.raises(release.ReleaseRefused, match="Viability: no result"):
+        release_batch(db_session, batch, line)
     pass_release_tests(db_session, batch, line)
-    review = service.review(db_session, batch.id)
+    review = release.review(db_session, batch.id)
     assert review.blockers == [] and review.exception_count == 0
 
-    signature = release(db_session, batch, line)
+    signature = release_batch(db_session, batch, line)
     assert batch.status == BatchStatus.RELEASED and signature.meaning == SignatureMeaning.RELEASED
     assert signatures.signature_status(signature, batch) == signatures.SignatureStatus.VALID
 
 
 def test_steps_are_done_in_order_and_only_a_skippable_step_is_skipped(db_session, line, batch):
     second = batch.steps[1]
-    with pytest.raises(service.StepOutOfOrder, match="Step 1 .* comes first"):
+    with pytest.raises(execution.StepOutOfOrder, match="Step 1 .* comes first"):
         enter(db_session, second, {"CD3+ purity": "90"}, line.operator)
-    with pytest.raises(service.StepOutOfOrder, match="Step 1 .* comes first"):
-        service.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator)
+    with pytest.raises(execution.StepOutOfOrder, match="Step 1 .* comes first"):
+        execution.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator)
     do_receipt(db_session, batch, line)
-    with pytest.raises(service.StepOutOfOrder, match="cannot be skipped"):
-        service.skip_step(db_session, second, reason="in a hurry", user=line.operator)
+    with pytest.raises(execution.StepOutOfOrder, match="cannot be skipped"):
+        execution.skip_step(db_session, second, reason="in a hurry", user=line.operator)
     assert second.status == StepStatus.PENDING
 
 
 def test_a_hold_point_stops_the_process_until_qa_reviews_it(db_session, line, batch):
     do_receipt(db_session, batch, line)
     step = batch.steps[1]
-    service.record_equipment_use(db_session, step, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
-    service.record_equipment_use(db_session, step, line.centrifuge, user=line.operator, due_soon_days=DUE_SOON)
-    service.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("0.25 L"),
-                                user=line.operator)
+    execution.record_equipment_use(db_session, step, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
+    execution.record_equipment_use(db_session, step, line.centrifuge, user=line.operator, due_soon_days=DUE_SOON)
+    execution.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("0.25 L"),
+                                  user=line.operator)
     enter(db_session, step, {"CD3+ purity": "92.4"}, line.operator)
     sign(db_session, step, SignatureMeaning.PERFORMED, line.operator)
-    with pytest.raises(service.StepOutOfOrder, match="hold point"):
-        service.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator)
+    with pytest.raises(execution.StepOutOfOrder, match="hold point"):
+        execution.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator)
     with pytest.raises(signatures.SignatureRefused):
         sign(db_session, step, SignatureMeaning.REVIEWED, line.second_operator)
     sign(db_session, step, SignatureMeaning.REVIEWED, line.qa)
-    service.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator)
+    execution.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator)
 
 
 def test_a_step_is_signed_complete_only_with_every_required_value_equipment_lot_and_yield(db_session, line, batch):
@@ -158,16 +160,16 @@ def test_someone_who_recorded_a_value_cannot_verify_the_step_either(db_session, 
 
 def test_an_untrained_operator_cannot_perform_a_step(db_session, line, batch):
     step = batch.steps[0]
-    with pytest.raises(service.NotTrained, match="no training on MBR CART-001 v1"):
+    with pytest.raises(training.NotTrained, match="no training on MBR CART-001 v1"):
         enter(db_session, step, {"Volume": "180"}, line.untrained)
     assert step.status == StepStatus.PENDING and not step.parameters[0].entries
 
 
 def test_training_that_expired_no_longer_counts(db_session, line, batch):
-    service.record_training(db_session, user=line.untrained, subject=batch.training_subject,
-                            trained_on=TODAY - timedelta(days=400), expires_on=TODAY - timedelta(days=1),
-                            recorded_by=line.author)
-    with pytest.raises(service.NotTrained):
+    training.record_training(db_session, user=line.untrained, subject=batch.training_subject,
+                             trained_on=TODAY - timedelta(days=400), expires_on=TODAY - timedelta(days=1),
+                             recorded_by=line.author)
+    with pytest.raises(training.NotTrained):
         enter(db_session, batch.steps[0], {"Volume": "180"}, line.untrained)
 
 
@@ -176,46 +178,46 @@ def test_overdue_equipment_is_refused_and_its_use_not_recorded(db_session, line,
     calibrated(db_session, line.cabinet, due_on=TODAY - timedelta(days=1))
     step = batch.steps[1]
     with pytest.raises(EquipmentUnusable, match="BSC-01 .* calibration was due on 2030-04-09"):
-        service.record_equipment_use(db_session, step, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
-    assert service.uses_of_steps(db_session, [step])[step.id].equipment == []
+        execution.record_equipment_use(db_session, step, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
+    assert execution.uses_of_steps(db_session, [step])[step.id].equipment == []
 
 
 def test_equipment_of_a_type_the_step_does_not_call_for_is_refused(db_session, line, batch):
     with pytest.raises(InvalidInput, match="does not call for a biosafety cabinet"):
-        service.record_equipment_use(db_session, batch.steps[0], line.cabinet, user=line.operator,
-                                     due_soon_days=DUE_SOON)
+        execution.record_equipment_use(db_session, batch.steps[0], line.cabinet, user=line.operator,
+                                       due_soon_days=DUE_SOON)
 
 
 def receive_other_lot(db_session, line, *, expires_in_days: int):
-    return service.receive_lot(db_session, line.medium, supplier="Miltenyi Biotec", supplier_lot="X",
-                               received_on=TODAY - timedelta(days=1),
-                               expires_on=TODAY + timedelta(days=expires_in_days),
-                               quantity=parse_measurement("500 mL"), user=line.operator)
+    return materials.receive_lot(db_session, line.medium, supplier="Miltenyi Biotec", supplier_lot="X",
+                                 received_on=TODAY - timedelta(days=1),
+                                 expires_on=TODAY + timedelta(days=expires_in_days),
+                                 quantity=parse_measurement("500 mL"), user=line.operator)
 
 
 def test_a_quarantined_or_expired_lot_is_refused(db_session, line, batch):
     do_receipt(db_session, batch, line)
     step = batch.steps[1]
     quarantined = receive_other_lot(db_session, line, expires_in_days=30)
-    with pytest.raises(service.LotUnusable, match="in quarantine"):
-        service.record_material_use(db_session, step, step.materials[0], quarantined,
-                                    parse_measurement("250 mL"), user=line.operator)
+    with pytest.raises(materials.LotUnusable, match="in quarantine"):
+        execution.record_material_use(db_session, step, step.materials[0], quarantined,
+                                      parse_measurement("250 mL"), user=line.operator)
     expiring = receive_other_lot(db_session, line, expires_in_days=3)
     sign(db_session, expiring, SignatureMeaning.RELEASED, line.qa)
     clock.advance(timedelta(days=4))
-    with pytest.raises(service.LotUnusable, match="expired on"):
-        service.record_material_use(db_session, step, step.materials[0], expiring, parse_measurement("250 mL"),
-                                    user=line.operator)
+    with pytest.raises(materials.LotUnusable, match="expired on"):
+        execution.record_material_use(db_session, step, step.materials[0], expiring, parse_measurement("250 mL"),
+                                      user=line.operator)
     assert expiring.quantity_remaining == parse_measurement("500 mL")
 
 
 def test_lot_quantities_are_deducted_across_units(db_session, line, batch):
     do_receipt(db_session, batch, line)
     step = batch.steps[1]
-    service.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("250 mL"),
-                                user=line.operator)
-    service.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("0.1 L"),
-                                user=line.operator)
+    execution.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("250 mL"),
+                                  user=line.operator)
+    execution.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("0.1 L"),
+                                  user=line.operator)
     assert line.medium_lot.quantity_remaining == parse_measurement("0.65 L")
     deductions = db_session.scalars(select(AuditEvent).where(
         AuditEvent.entity_type == "material_lot", AuditEvent.entity_id == str(line.medium_lot.id),
@@ -223,9 +225,9 @@ def test_lot_quantities_are_deducted_across_units(db_session, line, batch):
     assert [json.loads(event.changes) for event in deductions[-2:]] == [
         {"quantity_remaining": ["1 L", "0.75 L"]}, {"quantity_remaining": ["0.75 L", "0.65 L"]}], \
         "a quantity is recorded whole, with its unit"
-    with pytest.raises(service.LotUnusable, match="only 0.65 L left"):
-        service.record_material_use(db_session, step, step.materials[0], line.medium_lot,
-                                    parse_measurement("700 mL"), user=line.operator)
+    with pytest.raises(materials.LotUnusable, match="only 0.65 L left"):
+        execution.record_material_use(db_session, step, step.materials[0], line.medium_lot,
+                                      parse_measurement("700 mL"), user=line.operator)
 
 
 def test_an_out_of_limit_entry_is_kept_and_raises_a_deviation_at_once(db_session, line, batch):
@@ -250,11 +252,11 @@ def test_a_correction_needs_a_reason_keeps_the_original_and_invalidates_signatur
     step = do_receipt(db_session, batch, line)
     original = step.parameters[0].current_entry
     with pytest.raises(InvalidInput, match="reason"):
-        service.correct_entry(db_session, original, "190", reason=" ", user=line.operator)
-    correction = service.correct_entry(db_session, original, "190", reason="Misread the scale",
-                                       user=line.operator)
+        execution.correct_entry(db_session, original, "190", reason=" ", user=line.operator)
+    correction = execution.correct_entry(db_session, original, "190", reason="Misread the scale",
+                                         user=line.operator)
     assert original.replaced_by_id == correction.id and step.parameters[0].current_entry is correction
-    review = service.review(db_session, batch.id)
+    review = release.review(db_session, batch.id)
     assert review.corrections == [correction]
     assert any("performer's signature is missing or invalidated" in gap for gap in review.verification_gaps)
     event = db_session.query(AuditEvent).filter_by(entity_type="batch_entry", entity_id=str(original.id),
@@ -268,23 +270,24 @@ def test_a_late_entry_states_why_and_is_shown_for_review(db_session, line, batch
     clock.advance(timedelta(hours=2))
     parameter = step.parameters[1]
     with pytest.raises(InvalidInput, match="late entry"):
-        service.record_entry(db_session, parameter, "5", user=line.operator, observed_at=clock.now() - timedelta(hours=1))
-    late = service.record_entry(db_session, parameter, "5", user=line.operator,
-                                observed_at=clock.now() - timedelta(hours=1), late_reason="Tablet battery was flat")
+        execution.record_entry(db_session, parameter, "5", user=line.operator,
+                               observed_at=clock.now() - timedelta(hours=1))
+    late = execution.record_entry(db_session, parameter, "5", user=line.operator,
+                                  observed_at=clock.now() - timedelta(hours=1), late_reason="Tablet battery was flat")
     assert late.entered_at == clock.now()
-    assert service.review(db_session, batch.id).late_entries == [late]
+    assert release.review(db_session, batch.id).late_entries == [late]
 
 
 def test_a_release_needs_every_deviation_closed(db_session, line, batch):
     execute_all_steps(db_session, batch, line)
     pass_release_tests(db_session, batch, line)
-    deviation = service.raise_deviation(db_session, batch, description="Label smudged on receipt",
-                                        user=line.operator, category=DeviationCategory.MINOR, step=batch.steps[0])
-    with pytest.raises(service.ReleaseRefused, match=f"Deviation {deviation.number} is open"):
-        release(db_session, batch, line)
+    deviation = deviations.raise_deviation(db_session, batch, description="Label smudged on receipt",
+                                           user=line.operator, category=DeviationCategory.MINOR, step=batch.steps[0])
+    with pytest.raises(release.ReleaseRefused, match=f"Deviation {deviation.number} is open"):
+        release_batch(db_session, batch, line)
     with pytest.raises(InvalidInput, match="without the investigation, the root cause"):
         sign(db_session, deviation, SignatureMeaning.APPROVED, line.qa)
-    service.record_investigation(db_session, deviation, service.InvestigationInput(
+    deviations.record_investigation(db_session, deviation, deviations.InvestigationInput(
         category=DeviationCategory.MINOR, investigation="Label checked against the COI record: legible, matching.",
         root_cause="Condensation during transport", other_batches_assessed="None affected",
         conclusion="No impact on identity", capa="Transport bags with a moisture barrier"),
@@ -293,27 +296,27 @@ def test_a_release_needs_every_deviation_closed(db_session, line, batch):
         sign(db_session, deviation, SignatureMeaning.APPROVED, line.operator)
     sign(db_session, deviation, SignatureMeaning.APPROVED, line.qa)
     assert deviation.status == DeviationStatus.CLOSED
-    release(db_session, batch, line)
+    release_batch(db_session, batch, line)
     assert batch.status == BatchStatus.RELEASED
 
 
 def test_an_out_of_specification_result_raises_a_deviation_and_blocks_release(db_session, line, batch):
     execute_all_steps(db_session, batch, line)
     viability, sterility = batch.release_tests
-    result = service.record_release_result(db_session, viability, "62 %", user=line.operator)
+    result = release.record_release_result(db_session, viability, "62 %", user=line.operator)
     assert not result.conforms
     deviation, = batch.deviations
     assert deviation.test_result is result and "62 % against ≥ 70 %" in deviation.description
-    service.record_release_result(db_session, sterility, "no growth", user=line.operator)
-    with pytest.raises(service.ReleaseRefused) as refusal:
-        release(db_session, batch, line)
+    release.record_release_result(db_session, sterility, "no growth", user=line.operator)
+    with pytest.raises(release.ReleaseRefused) as refusal:
+        release_batch(db_session, batch, line)
     assert "Viability: 62 % is out of specification" in str(refusal.value)
     assert "Sterility: result not verified by a second person" in str(refusal.value)
     assert f"Deviation {deviation.number} is open" in str(refusal.value)
 
 
 def test_a_release_test_result_is_verified_by_someone_other_than_who_recorded_it(db_session, line, batch):
-    result = service.record_release_result(db_session, batch.release_tests[0], "88", user=line.operator)
+    result = release.record_release_result(db_session, batch.release_tests[0], "88", user=line.operator)
     with pytest.raises(signatures.SamePersonRefused):
         sign(db_session, result, SignatureMeaning.VERIFIED, line.operator)
     sign(db_session, result, SignatureMeaning.VERIFIED, line.qa)
@@ -322,14 +325,14 @@ def test_a_release_test_result_is_verified_by_someone_other_than_who_recorded_it
 def test_a_released_batch_is_read_only(db_session, line, batch):
     execute_all_steps(db_session, batch, line)
     pass_release_tests(db_session, batch, line)
-    release(db_session, batch, line)
+    release_batch(db_session, batch, line)
     entry = batch.steps[0].parameters[0].current_entry
-    with pytest.raises(service.BatchLocked, match="released and can no longer change"):
-        service.correct_entry(db_session, entry, "200", reason="late fix", user=line.operator)
-    with pytest.raises(service.BatchLocked):
-        service.record_release_result(db_session, batch.release_tests[0], "90", user=line.operator)
-    with pytest.raises(service.BatchLocked):
-        service.dispose(db_session, batch, SignatureMeaning.REJECTED, user=line.qa, password=PASSWORD,
+    with pytest.raises(batches.BatchLocked, match="released and can no longer change"):
+        execution.correct_entry(db_session, entry, "200", reason="late fix", user=line.operator)
+    with pytest.raises(batches.BatchLocked):
+        release.record_release_result(db_session, batch.release_tests[0], "90", user=line.operator)
+    with pytest.raises(batches.BatchLocked):
+        release.dispose(db_session, batch, SignatureMeaning.REJECTED, user=line.qa, password=PASSWORD,
                         reason="second thoughts")
     assert entry.replaced_by_id is None and batch.status == BatchStatus.RELEASED
 
@@ -337,16 +340,16 @@ def test_a_released_batch_is_read_only(db_session, line, batch):
 def test_qa_rejects_or_quarantines_a_batch_with_a_reason_and_a_signature(db_session, line, batch):
     execute_all_steps(db_session, batch, line)
     with pytest.raises(InvalidInput, match="Say why"):
-        service.dispose(db_session, batch, SignatureMeaning.QUARANTINED, user=line.qa, password=PASSWORD)
+        release.dispose(db_session, batch, SignatureMeaning.QUARANTINED, user=line.qa, password=PASSWORD)
     with pytest.raises(signatures.SignatureRefused):
-        service.dispose(db_session, batch, SignatureMeaning.QUARANTINED, user=line.operator, password=PASSWORD,
+        release.dispose(db_session, batch, SignatureMeaning.QUARANTINED, user=line.operator, password=PASSWORD,
                         reason="Awaiting sterility retest")
-    service.dispose(db_session, batch, SignatureMeaning.QUARANTINED, user=line.qa, password=PASSWORD,
+    release.dispose(db_session, batch, SignatureMeaning.QUARANTINED, user=line.qa, password=PASSWORD,
                     reason="Awaiting sterility retest")
     assert batch.status == BatchStatus.QUARANTINED
-    with pytest.raises(service.BatchLocked, match="quarantine"):
-        service.skip_step(db_session, batch.steps[2], reason="x", user=line.operator)
-    service.dispose(db_session, batch, SignatureMeaning.REJECTED, user=line.qa, password=PASSWORD,
+    with pytest.raises(batches.BatchLocked, match="quarantine"):
+        execution.skip_step(db_session, batch.steps[2], reason="x", user=line.operator)
+    release.dispose(db_session, batch, SignatureMeaning.REJECTED, user=line.qa, password=PASSWORD,
                     reason="Sterility retest positive")
     assert batch.status == BatchStatus.REJECTED and batch.disposition_reason == "Sterility retest positive"
 
@@ -354,7 +357,7 @@ def test_qa_rejects_or_quarantines_a_batch_with_a_reason_and_a_signature(db_sess
 def test_a_wrong_password_leaves_the_batch_undisposed(db_session, line, batch):
     execute_all_steps(db_session, batch, line)
     with pytest.raises(Exception, match="password"):
-        service.dispose(db_session, batch, SignatureMeaning.REJECTED, user=line.qa, password="wrong",
+        release.dispose(db_session, batch, SignatureMeaning.REJECTED, user=line.qa, password="wrong",
                         reason="Contaminated")
     assert batch.status == BatchStatus.AWAITING_REVIEW and batch.disposition_reason is None
 
@@ -362,19 +365,19 @@ def test_a_wrong_password_leaves_the_batch_undisposed(db_session, line, batch):
 def test_steps_waiting_for_a_second_person_or_for_qa_are_listed_for_whoever_may_sign(db_session, line, batch):
     step = batch.steps[0]
     enter(db_session, step, {"Volume": "180", "Temperature on receipt": "5"}, line.operator)
-    assert service.steps_awaiting_signature(db_session, SignatureMeaning.VERIFIED) == []
+    assert execution.steps_awaiting_signature(db_session, SignatureMeaning.VERIFIED) == []
     sign(db_session, step, SignatureMeaning.PERFORMED, line.operator)
-    waiting = service.steps_awaiting_signature
+    waiting = execution.steps_awaiting_signature
     assert waiting(db_session, SignatureMeaning.VERIFIED, for_user=line.second_operator) == [step]
     assert waiting(db_session, SignatureMeaning.VERIFIED, for_user=line.operator) == []
     sign(db_session, step, SignatureMeaning.VERIFIED, line.second_operator)
     assert waiting(db_session, SignatureMeaning.VERIFIED) == []
 
     selection = batch.steps[1]
-    service.record_equipment_use(db_session, selection, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
-    service.record_equipment_use(db_session, selection, line.centrifuge, user=line.operator, due_soon_days=DUE_SOON)
-    service.record_material_use(db_session, selection, selection.materials[0], line.medium_lot,
-                                parse_measurement("250 mL"), user=line.operator)
+    execution.record_equipment_use(db_session, selection, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
+    execution.record_equipment_use(db_session, selection, line.centrifuge, user=line.operator, due_soon_days=DUE_SOON)
+    execution.record_material_use(db_session, selection, selection.materials[0], line.medium_lot,
+                                  parse_measurement("250 mL"), user=line.operator)
     enter(db_session, selection, {"CD3+ purity": "92.4"}, line.operator)
     sign(db_session, selection, SignatureMeaning.PERFORMED, line.operator)
     assert waiting(db_session, SignatureMeaning.REVIEWED) == [selection]
@@ -385,12 +388,12 @@ def test_steps_waiting_for_a_second_person_or_for_qa_are_listed_for_whoever_may_
 def test_the_review_lists_out_of_limit_values_and_a_yield_outside_its_limits_first(db_session, line, batch):
     do_receipt(db_session, batch, line)
     do_selection(db_session, batch, line)
-    service.skip_step(db_session, batch.steps[2], reason="Count on target", user=line.operator)
+    execution.skip_step(db_session, batch.steps[2], reason="Count on target", user=line.operator)
     harvest = batch.steps[3]
     low, = enter(db_session, harvest, {"Viable cell concentration": "0.8 ×10^6 cells/mL"}, line.operator)
-    service.record_yield(db_session, harvest, parse_measurement("0.9 ×10^9 cells"), user=line.operator)
-    review = service.review(db_session, batch.id)
+    execution.record_yield(db_session, harvest, parse_measurement("0.9 ×10^9 cells"), user=line.operator)
+    review = release.review(db_session, batch.id)
     assert review.out_of_limit == [low]
-    assert review.yields_outside == [harvest] and service.yield_percent(harvest) == parse_measurement("45.0").value
+    assert review.yields_outside == [harvest] and execution.yield_percent(harvest) == parse_measurement("45.0").value
     assert review.verification_gaps == ["Step 4 (Harvest and count) is in progress"]
     assert review.exception_count == 4  # the value, the deviation it raised, the yield and the unfinished step

@@ -6,10 +6,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from batch_records import service
 from batch_records.models import MasterBatchRecord, MbrStatus, MbrStep, MbrVersion
+from batch_records.service import masters
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
+from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
@@ -20,8 +21,8 @@ from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, history_link
 
 @pytest.fixture
 def medium(db_session):
-    return service.create_material(db_session, part_number="MED-001", name="TexMACS GMP medium",
-                                   specification="Sterile", storage_condition="2–8 °C")
+    return materials.create_material(db_session, part_number="MED-001", name="TexMACS GMP medium",
+                                     specification="Sterile", storage_condition="2–8 °C")
 
 
 @pytest.fixture
@@ -33,13 +34,13 @@ def viability(db_session):
 @pytest.fixture
 def draft(db_session, viability) -> MbrVersion:
     """A draft with one step (one parameter) and one release test: ready to be signed by its author."""
-    version = service.create_master(db_session, code="CART-001", product="HLX-19 autologous anti-CD19 CAR-T",
+    version = masters.create_master(db_session, code="CART-001", product="HLX-19 autologous anti-CD19 CAR-T",
                                     change_summary="First issue")
-    step = service.add_step(db_session, version, service.StepDesignInput(
+    step = masters.add_step(db_session, version, masters.StepDesignInput(
         stage="Starting-material receipt", title="Receive apheresis bag",
         instruction="Check the label against the chain-of-identity record."))
-    service.add_parameter(db_session, step, name="Volume", unit="mL", limit="50–300 mL")
-    service.add_release_test(db_session, version, viability)
+    masters.add_parameter(db_session, step, name="Volume", unit="mL", limit="50–300 mL")
+    masters.add_release_test(db_session, version, viability)
     return version
 
 
@@ -102,9 +103,9 @@ def test_manager_registers_a_master_and_designs_its_draft(client, db_session, me
 
 
 def test_steps_are_shown_by_stage_in_their_order(client, db_session, draft, signed_in):
-    service.add_step(db_session, draft, service.StepDesignInput(stage="Expansion", title="Seed the bioreactor",
+    masters.add_step(db_session, draft, masters.StepDesignInput(stage="Expansion", title="Seed the bioreactor",
                                                                 instruction="Seed."))
-    service.add_step(db_session, draft, service.StepDesignInput(stage="Expansion", title="Feed",
+    masters.add_step(db_session, draft, masters.StepDesignInput(stage="Expansion", title="Feed",
                                                                 instruction="Feed.", skippable=True))
     signed_in(RoleName.TECHNICIAN)
     page = client.get(version_url(draft)).text
@@ -279,7 +280,7 @@ def test_retiring_needs_a_reason_and_a_new_version_copies_the_design(client, db_
     author, qa = people
     sign(db_session, draft, SignatureMeaning.AUTHORED, author)
     sign(db_session, draft, SignatureMeaning.APPROVED, qa)
-    service.make_mbr_effective(db_session, draft)
+    masters.make_mbr_effective(db_session, draft)
     signed_in(RoleName.MANAGER)
     url = version_url(draft)
     no_reason = submit(client, url, {"reason": " "}, action=url + "/retire")
@@ -313,7 +314,7 @@ def test_making_a_draft_effective_is_refused(client, db_session, draft, signed_i
 
 
 def test_a_step_of_another_version_or_an_unknown_version_is_refused(client, db_session, draft, signed_in):
-    other = service.create_master(db_session, code="CART-002", product="Other", change_summary="First issue")
+    other = masters.create_master(db_session, code="CART-002", product="Other", change_summary="First issue")
     signed_in(RoleName.MANAGER)
     url = version_url(other)
     response = submit(client, url, {"step_id": str(draft.steps[0].id), "name": "pH", "unit": ""},

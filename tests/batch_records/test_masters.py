@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from batch_records import service
 from batch_records.models import MbrStatus
+from batch_records.service import batches, masters
 from lims.equipment.models import EquipmentType
 from lims.errors import Conflict, InvalidInput
 from lims.signatures import service as signatures
@@ -21,23 +21,23 @@ def sign(session, record, meaning, user):
 
 
 def test_a_version_needs_an_author_and_a_different_qa_approver_and_then_is_locked(db_session, line):
-    version = service.new_mbr_version(db_session, line.version.master, change_summary="Longer expansion")
+    version = masters.new_mbr_version(db_session, line.version.master, change_summary="Longer expansion")
     assert version.number == 2 and version.status == MbrStatus.DRAFT
     assert [step.title for step in version.steps] == [step.title for step in line.version.steps]
     sign(db_session, version, SignatureMeaning.AUTHORED, line.qa)
     assert version.status == MbrStatus.IN_REVIEW
     with pytest.raises(signatures.SamePersonRefused):
         sign(db_session, version, SignatureMeaning.APPROVED, line.qa)
-    with pytest.raises(service.MbrLocked, match="only a draft can change"):
-        service.add_step(db_session, version, service.StepDesignInput(stage="Expansion", title="Feed",
+    with pytest.raises(masters.MbrLocked, match="only a draft can change"):
+        masters.add_step(db_session, version, masters.StepDesignInput(stage="Expansion", title="Feed",
                                                                       instruction="Feed the culture."))
-    with pytest.raises(service.MbrLocked, match="Only an approved version becomes effective"):
-        service.make_mbr_effective(db_session, version)
+    with pytest.raises(masters.MbrLocked, match="Only an approved version becomes effective"):
+        masters.make_mbr_effective(db_session, version)
 
 
 def test_a_version_without_release_tests_cannot_go_to_review(db_session, line):
-    version = service.create_master(db_session, code="tcr-002", product="TCR-T", change_summary="First")
-    service.add_step(db_session, version, service.StepDesignInput(stage="Harvest", title="Harvest",
+    version = masters.create_master(db_session, code="tcr-002", product="TCR-T", change_summary="First")
+    masters.add_step(db_session, version, masters.StepDesignInput(stage="Harvest", title="Harvest",
                                                                   instruction="Harvest."))
     with pytest.raises(InvalidInput, match="names no release tests"):
         sign(db_session, version, SignatureMeaning.AUTHORED, line.author)
@@ -45,69 +45,69 @@ def test_a_version_without_release_tests_cannot_go_to_review(db_session, line):
 
 
 def test_step_and_parameter_designs_are_checked(db_session, line):
-    version = service.create_master(db_session, code="TCR-003", product="TCR-T", change_summary="First")
+    version = masters.create_master(db_session, code="TCR-003", product="TCR-T", change_summary="First")
     with pytest.raises(InvalidInput, match="need the theoretical yield"):
-        service.add_step(db_session, version, service.StepDesignInput(
+        masters.add_step(db_session, version, masters.StepDesignInput(
             stage="Harvest", title="Harvest", instruction="Harvest.", yield_minimum_percent=Decimal(50)))
     with pytest.raises(InvalidInput, match="minimum yield is above the maximum"):
-        service.add_step(db_session, version, service.StepDesignInput(
+        masters.add_step(db_session, version, masters.StepDesignInput(
             stage="Harvest", title="Harvest", instruction="Harvest.", theoretical_yield=parse_measurement("1e9 cells"),
             yield_minimum_percent=Decimal(90), yield_maximum_percent=Decimal(60)))
-    step = service.add_step(db_session, version, service.StepDesignInput(
+    step = masters.add_step(db_session, version, masters.StepDesignInput(
         stage="Harvest", title="Harvest", instruction="Harvest.", equipment_types=(EquipmentType.CENTRIFUGE,)))
     with pytest.raises(InvalidInput, match="must agree"):
-        service.add_parameter(db_session, step, name="Spin", unit="g", limit="300–400 mL")
-    service.add_parameter(db_session, step, name="Spin temperature", unit="degC", limit="2–8 °C")
+        masters.add_parameter(db_session, step, name="Spin", unit="g", limit="300–400 mL")
+    masters.add_parameter(db_session, step, name="Spin temperature", unit="degC", limit="2–8 °C")
     with pytest.raises(Conflict, match="already has a parameter"):
-        service.add_parameter(db_session, step, name="spin temperature", unit="°C")
+        masters.add_parameter(db_session, step, name="spin temperature", unit="°C")
     with pytest.raises(InvalidInput, match="not an amount of material"):
-        service.add_material_requirement(db_session, step, material=line.medium, quantity=parse_measurement("4 °C"))
+        masters.add_material_requirement(db_session, step, material=line.medium, quantity=parse_measurement("4 °C"))
 
 
 def test_a_change_to_the_master_record_leaves_a_batch_in_progress_untouched(db_session, line, batch):
     before = [step.describe() for step in batch.steps]
-    version = service.new_mbr_version(db_session, line.version.master, change_summary="Tighter volume limits")
+    version = masters.new_mbr_version(db_session, line.version.master, change_summary="Tighter volume limits")
     receipt = version.steps[0]
-    service.update_step(db_session, receipt, service.StepDesignInput(
+    masters.update_step(db_session, receipt, masters.StepDesignInput(
         stage=receipt.stage, title="Receive and inspect apheresis bag", instruction="New instruction.",
         second_person_verification=True), reason="Clarified instruction")
-    service.add_parameter(db_session, receipt, name="Bag weight", unit="g", limit="100–400 g")
+    masters.add_parameter(db_session, receipt, name="Bag weight", unit="g", limit="100–400 g")
     sign(db_session, version, SignatureMeaning.AUTHORED, line.author)
     sign(db_session, version, SignatureMeaning.APPROVED, line.qa)
-    service.make_mbr_effective(db_session, version)
+    masters.make_mbr_effective(db_session, version)
     db_session.expire_all()
 
     assert line.version.status == MbrStatus.RETIRED and version.status == MbrStatus.EFFECTIVE
     assert [step.describe() for step in batch.steps] == before
     assert batch.mbr_label == "CART-001 v1" and batch.steps[0].title == "Receive apheresis bag"
-    new_batch = service.start_batch(db_session, version, subject=line.subjects[1], starting_material_identity="W2",
+    new_batch = batches.start_batch(db_session, version, subject=line.subjects[1], starting_material_identity="W2",
                                     user=line.operator)
     assert new_batch.steps[0].title == "Receive and inspect apheresis bag"
     assert [parameter.name for parameter in new_batch.steps[0].parameters][-1] == "Bag weight"
 
 
 def test_a_batch_is_made_only_to_the_effective_version(db_session, line):
-    draft = service.new_mbr_version(db_session, line.version.master, change_summary="Draft")
-    with pytest.raises(service.MbrLocked, match="effective version only"):
-        service.start_batch(db_session, draft, subject=line.subject, starting_material_identity="W9",
+    draft = masters.new_mbr_version(db_session, line.version.master, change_summary="Draft")
+    with pytest.raises(masters.MbrLocked, match="effective version only"):
+        batches.start_batch(db_session, draft, subject=line.subject, starting_material_identity="W9",
                             user=line.operator)
-    service.retire_mbr_version(db_session, line.version, reason="Product discontinued")
-    with pytest.raises(service.MbrLocked):
-        service.start_batch(db_session, line.version, subject=line.subject, starting_material_identity="W9",
+    masters.retire_mbr_version(db_session, line.version, reason="Product discontinued")
+    with pytest.raises(masters.MbrLocked):
+        batches.start_batch(db_session, line.version, subject=line.subject, starting_material_identity="W9",
                             user=line.operator)
 
 
 def test_the_chain_of_identity_reads_both_ways(db_session, line, batch):
-    second = service.start_batch(db_session, line.version, subject=line.subject,
+    second = batches.start_batch(db_session, line.version, subject=line.subject,
                                  starting_material_identity="W1234 26 999999 C", user=line.operator)
-    other = service.start_batch(db_session, line.version, subject=line.subjects[1],
+    other = batches.start_batch(db_session, line.version, subject=line.subjects[1],
                                 starting_material_identity="W5678 26 000001 D", user=line.operator)
     assert batch.subject.code == "HLX301-DE01-0001"
     assert batch.chain_of_identity == ("Subject HLX301-DE01-0001 (HLX-301) · starting material W1234 26 123456 A · "
                                        f"batch {batch.batch_number}")
-    assert service.batches_of_subject(db_session, line.subject) == [batch, second]
+    assert batches.batches_of_subject(db_session, line.subject) == [batch, second]
     assert [record.label for record in protocols.records_of_subject(db_session, line.subjects[1])] == [
         f"{other.batch_number} from W5678 26 000001 D"]
     with pytest.raises(Conflict, match="already in batch"):
-        service.start_batch(db_session, line.version, subject=line.subjects[1],
+        batches.start_batch(db_session, line.version, subject=line.subjects[1],
                             starting_material_identity="w1234 26 123456 a", user=line.operator)

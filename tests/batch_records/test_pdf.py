@@ -8,14 +8,21 @@ from datetime import timedelta
 import pytest
 from pypdf import PdfReader
 
-from batch_records import service
 from batch_records.models import DeviationCategory
 from batch_records.pdf import batch_record_pdf
+from batch_records.service import batches, deviations, execution, masters, release
 from lims import clock
 from lims.app import create_app
 from lims.signatures.models import SignatureMeaning
+from lims.training import service as training
 from tests.batch_records.conftest import TODAY
-from tests.batch_records.test_execution import enter, execute_all_steps, pass_release_tests, release, sign
+from tests.batch_records.test_execution import (
+    enter,
+    execute_all_steps,
+    pass_release_tests,
+    release_batch,
+    sign,
+)
 from tests.helpers import PASSWORD
 
 MARKUP = "<b>&</b> <font>"
@@ -29,7 +36,7 @@ def localtime(app):
 
 def render(db_session, batch, user, localtime) -> list[str]:
     """The PDF of the batch's record, as the text of each page (whitespace runs made single spaces)."""
-    pdf = batch_record_pdf(service.review(db_session, batch.id), generated_by=user, generated_at=clock.now(),
+    pdf = batch_record_pdf(release.review(db_session, batch.id), generated_by=user, generated_at=clock.now(),
                            localtime=localtime)
     assert pdf.startswith(b"%PDF-")
     reader = PdfReader(io.BytesIO(pdf))
@@ -51,23 +58,23 @@ def test_a_released_batch_record_shows_entries_corrections_deviations_and_the_re
                                                                                    localtime):
     execute_all_steps(db_session, batch, line)
     volume = batch.steps[0].parameters[0].current_entry
-    service.correct_entry(db_session, volume, "190", reason=f"Misread the scale {MARKUP}", user=line.operator)
+    execution.correct_entry(db_session, volume, "190", reason=f"Misread the scale {MARKUP}", user=line.operator)
     sign(db_session, batch.steps[0], SignatureMeaning.PERFORMED, line.operator)
     pass_release_tests(db_session, batch, line)
-    first_viability = service.results_of_test(db_session, batch.release_tests[0])[0]
-    corrected = service.correct_release_result(db_session, first_viability, "90.1", reason="Gate set wrongly",
+    first_viability = release.results_of_test(db_session, batch.release_tests[0])[0]
+    corrected = release.correct_release_result(db_session, first_viability, "90.1", reason="Gate set wrongly",
                                                user=line.operator)
     sign(db_session, corrected, SignatureMeaning.VERIFIED, line.second_operator)
-    deviation = service.raise_deviation(db_session, batch, description=f"Label smudged {MARKUP}",
-                                        user=line.operator, category=DeviationCategory.MINOR, step=batch.steps[0])
-    service.record_investigation(db_session, deviation, service.InvestigationInput(
+    deviation = deviations.raise_deviation(db_session, batch, description=f"Label smudged {MARKUP}",
+                                           user=line.operator, category=DeviationCategory.MINOR, step=batch.steps[0])
+    deviations.record_investigation(db_session, deviation, deviations.InvestigationInput(
         category=DeviationCategory.MINOR, investigation="Label checked against the COI record.",
         root_cause="Condensation during transport", other_batches_assessed="None affected",
         conclusion="No impact on identity", capa="Moisture-barrier transport bags"), reason="Investigated")
     sign(db_session, deviation, SignatureMeaning.APPROVED, line.qa)
     # The correction invalidated the verifier's signature: it is shown as such, then signed again.
     sign(db_session, batch.steps[0], SignatureMeaning.VERIFIED, line.second_operator)
-    release(db_session, batch, line)
+    release_batch(db_session, batch, line)
 
     pages = render(db_session, batch, line.qa, localtime)
     assert_furniture_on_every_page(pages, batch, line.qa)
@@ -106,9 +113,9 @@ def test_a_released_batch_record_shows_entries_corrections_deviations_and_the_re
 def test_user_markup_appears_literally_wherever_it_is_typed(db_session, line, batch, localtime):
     step = batch.steps[0]
     clock.advance(timedelta(hours=2))
-    service.record_entry(db_session, step.parameters[0], "180", user=line.operator,
-                         observed_at=clock.now() - timedelta(hours=1), late_reason=f"Tablet flat {MARKUP}")
-    service.raise_deviation(db_session, batch, description=f"A & B <i>unclosed {MARKUP}", user=line.operator)
+    execution.record_entry(db_session, step.parameters[0], "180", user=line.operator,
+                           observed_at=clock.now() - timedelta(hours=1), late_reason=f"Tablet flat {MARKUP}")
+    deviations.raise_deviation(db_session, batch, description=f"A & B <i>unclosed {MARKUP}", user=line.operator)
 
     pages = render(db_session, batch, line.operator, localtime)
     record = " ".join(pages)
@@ -122,8 +129,8 @@ def test_user_markup_appears_literally_wherever_it_is_typed(db_session, line, ba
 def test_a_rejected_batch_states_the_reason_and_a_long_text_wraps_across_pages(db_session, line, batch, localtime):
     execute_all_steps(db_session, batch, line)
     long_reason = " ".join(f"word{number}" for number in range(2500))  # longer than a page
-    service.raise_deviation(db_session, batch, description=long_reason + " " + "x" * 400, user=line.operator)
-    service.dispose(db_session, batch, SignatureMeaning.REJECTED, user=line.qa, password=PASSWORD,
+    deviations.raise_deviation(db_session, batch, description=long_reason + " " + "x" * 400, user=line.operator)
+    release.dispose(db_session, batch, SignatureMeaning.REJECTED, user=line.qa, password=PASSWORD,
                     reason=f"Sterility {MARKUP}")
 
     pages = render(db_session, batch, line.qa, localtime)
@@ -135,20 +142,20 @@ def test_a_rejected_batch_states_the_reason_and_a_long_text_wraps_across_pages(d
 
 
 def test_a_sixty_step_batch_has_the_header_on_every_page(db_session, line, localtime):
-    version = service.create_master(db_session, code="CART-060", product="Long process", change_summary="First")
+    version = masters.create_master(db_session, code="CART-060", product="Long process", change_summary="First")
     for position in range(1, 61):
-        step = service.add_step(db_session, version, service.StepDesignInput(
+        step = masters.add_step(db_session, version, masters.StepDesignInput(
             stage="Expansion", title=f"Feed day {position}",
             instruction=f"Feed the culture per SOP-EXP-{position:03d}; inspect the bag for leaks and "
                         "record the viable cell count and the volume."))
-        service.add_parameter(db_session, step, name="Volume", unit="mL", limit="50–300 mL")
-    service.add_release_test(db_session, version, line.version.release_tests[0].definition)
+        masters.add_parameter(db_session, step, name="Volume", unit="mL", limit="50–300 mL")
+    masters.add_release_test(db_session, version, line.version.release_tests[0].definition)
     sign(db_session, version, SignatureMeaning.AUTHORED, line.author)
     sign(db_session, version, SignatureMeaning.APPROVED, line.qa)
-    service.make_mbr_effective(db_session, version)
-    service.record_training(db_session, user=line.operator, subject=version.training_subject,
-                            trained_on=TODAY - timedelta(days=1), expires_on=None, recorded_by=line.author)
-    batch = service.start_batch(db_session, version, subject=line.subjects[1],
+    masters.make_mbr_effective(db_session, version)
+    training.record_training(db_session, user=line.operator, subject=version.training_subject,
+                             trained_on=TODAY - timedelta(days=1), expires_on=None, recorded_by=line.author)
+    batch = batches.start_batch(db_session, version, subject=line.subjects[1],
                                 starting_material_identity="W1234 26 999999 B", user=line.operator)
     for step in batch.steps[:3]:
         enter(db_session, step, {"Volume": "200"}, line.operator)

@@ -5,11 +5,11 @@ import pytest
 
 from sqlalchemy import select
 
-from batch_records import service
-from batch_records.models import LotStatus, MaterialLot
+from batch_records.service import batches, execution
 from lims.equipment.models import Equipment
 from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.materials.models import LotStatus, MaterialLot
 from tests.batch_records.conftest import Line, build_line
 from tests.batch_records.test_execution import do_harvest, do_selection, pass_release_tests
 from tests.browser.conftest import seed, sign_in
@@ -43,7 +43,7 @@ def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
             untrained=_person(session, "n.berg", "Noah Berg", RoleName.TECHNICIAN),
             sponsor=identity.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
                                                  kind=OrganizationKind.CLIENT))
-        batch = service.start_batch(session, line.version, subject=line.subject,
+        batch = batches.start_batch(session, line.version, subject=line.subject,
                                     starting_material_identity="W1234 26 654321 B", user=line.operator)
         return batch.id, batch.steps[0].id
 
@@ -72,7 +72,7 @@ def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
     page.get_by_role("button", name="Sign out").click()
 
     def finish_batch(session):
-        batch = service.get_batch(session, batch_id)
+        batch = batches.get_batch(session, batch_id)
         staff = _staff(session)
         equipment = {item.asset_tag: item for item in session.scalars(select(Equipment))}
         lot = session.scalars(select(MaterialLot).where(MaterialLot.status == LotStatus.RELEASED)).one()
@@ -81,7 +81,7 @@ def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
                     cabinet=equipment["BSC-01"], centrifuge=equipment["CEN-01"], medium=lot.material, medium_lot=lot,
                     subject=batch.subject, subjects=[batch.subject])
         do_selection(session, batch, line)
-        service.skip_step(session, batch.steps[2], reason="Count on target", user=line.operator)
+        execution.skip_step(session, batch.steps[2], reason="Count on target", user=line.operator)
         do_harvest(session, batch, line)
         pass_release_tests(session, batch, line)
 

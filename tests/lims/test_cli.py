@@ -23,11 +23,14 @@ from lims.equipment import service as equipment
 from lims.equipment.models import Equipment, EquipmentStatus
 from lims.identity import service
 from lims.identity.models import Organization, RoleName, User
-from batch_records import service as materials
+from batch_records.service import deviations, execution, release
 from batch_records.models import (TYPICAL_STAGES, Batch, BatchStatus, DeviationCategory, DeviationStatus,
-                                  MasterBatchRecord, MaterialLot, MbrStatus, StepStatus)
+                                  MasterBatchRecord, MbrStatus, StepStatus)
+from lims.materials import service as materials
+from lims.materials.models import MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
+from lims.training import service as training
 from protocols import service as protocol_service
 from protocols.models import Protocol, VersionStatus
 from tests.helpers import PASSWORD
@@ -183,8 +186,8 @@ def test_demo_master_record_is_effective_with_release_tests_and_trained_operator
                signatures.signatures_of(db_session, version) if status == signatures.SignatureStatus.VALID}
     assert signers == {(SignatureMeaning.AUTHORED, "Maja Larsen"), (SignatureMeaning.APPROVED, "Quinn Okafor")}
     for username in ("t.nguyen", "s.lind"):
-        materials.require_training(db_session, service.user_by_username(db_session, username),
-                                   version.training_subject)
+        training.require_training(db_session, service.user_by_username(db_session, username),
+                                  version.training_subject)
 
 
 def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_session):
@@ -196,31 +199,31 @@ def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_sessi
     assert set(batches) == {BatchStatus.RELEASED, BatchStatus.AWAITING_REVIEW, BatchStatus.IN_PROGRESS}
     assert {batch.subject.protocol.number for batch in batches.values()} == {"HLX-301"}
 
-    released = materials.review(db_session, batches[BatchStatus.RELEASED].id)
+    released = release.review(db_session, batches[BatchStatus.RELEASED].id)
     assert released.blockers == [] and released.exception_count == 0
     assert [(signature.meaning, signature.printed_name, status) for signature, status in released.disposition] == [
         (SignatureMeaning.RELEASED, "Quinn Okafor", signatures.SignatureStatus.VALID)]
     assert StepStatus.SKIPPED in {record.step.status for record in released.steps}
 
     # QA sees what needs judgement: the open deviation an out-of-limit entry raised, beside a closed one.
-    review = materials.review(db_session, batches[BatchStatus.AWAITING_REVIEW].id)
+    review = release.review(db_session, batches[BatchStatus.AWAITING_REVIEW].id)
     open_deviation, = review.open_deviations
     assert open_deviation.entry is not None and open_deviation.entry in review.out_of_limit
     assert open_deviation.category is None  # QA classifies it
     closed, = [deviation for deviation in review.deviations if deviation.status == DeviationStatus.CLOSED]
-    assert closed.category == DeviationCategory.MINOR and materials.missing_for_closure(closed) == []
+    assert closed.category == DeviationCategory.MINOR and deviations.missing_for_closure(closed) == []
     assert review.blockers == [f"Deviation {open_deviation.number} is open"]
     assert all(state.verified and state.result.conforms for state in review.release_tests)
     assert len(review.corrections) == 1
 
     in_progress = batches[BatchStatus.IN_PROGRESS]
-    current = materials.current_step(in_progress)
+    current = execution.current_step(in_progress)
     assert current is not None and current.status == StepStatus.IN_PROGRESS
     assert any(parameter.current_entry is not None for parameter in current.parameters)
-    assert materials.missing_for_completion(current, materials.uses_of_steps(db_session, [current])[current.id])
+    assert execution.missing_for_completion(current, execution.uses_of_steps(db_session, [current])[current.id])
     done = in_progress.steps[:current.position - 1]
     assert len(done) >= 2 and all(step.status == StepStatus.COMPLETED for step in done)
-    records = materials.review(db_session, in_progress.id).steps
+    records = release.review(db_session, in_progress.id).steps
     assert all(record.verification_gap is None for record in records[:current.position - 1])
 
 

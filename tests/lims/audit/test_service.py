@@ -13,7 +13,6 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
-from batch_records import service as materials
 from lims import clock, schema
 from lims.audit import service as audit
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
@@ -21,6 +20,7 @@ from lims.audit.service import BreakKind, ReasonRequired
 from lims.db import create_engine_for
 from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind, RoleName
+from lims.materials import service as materials
 from lims.units import parse_measurement
 from tests.lims.audit.tampering import alter_action, alter_payload, drop_append_only_triggers
 

@@ -1,46 +1,21 @@
-"""Materials and lots: quarantine and QA disposition, expiry, units-aware consumption; training."""
+"""Materials and lots: quarantine and QA disposition, expiry, units-aware consumption for other areas' records."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from batch_records import service
-from batch_records.models import LotStatus
-from lims import clock
+from lims import clock, registry
 from lims.errors import InvalidInput
 from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.materials import service
+from lims.materials.models import LotStatus
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.units import Measurement, parse_measurement
 from tests.helpers import PASSWORD
-
-TODAY = date(2030, 4, 10)
-
-
-@pytest.fixture(autouse=True)
-def _today():
-    clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 8, tzinfo=timezone.utc))
-
-
-@pytest.fixture
-def medium(db_session):
-    return service.create_material(db_session, part_number="med-001", name="TexMACS GMP medium",
-                                   specification="Sterile, endotoxin < 0.5 EU/mL", storage_condition="2–8 °C, dark")
-
-
-@pytest.fixture
-def receive(db_session, medium, create_user):
-    technician = create_user(RoleName.TECHNICIAN)
-
-    def make(quantity: str = "1 L", expires_in_days: int = 180):
-        return service.receive_lot(db_session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
-                                   received_on=TODAY - timedelta(days=1), expires_on=TODAY + timedelta(days=expires_in_days),
-                                   quantity=parse_measurement(quantity), user=technician)
-
-    make.technician = technician
-    return make
+from tests.lims.materials.conftest import TODAY
 
 
 def release(db_session, lot, qa):
@@ -52,7 +27,7 @@ def test_a_received_lot_waits_in_quarantine_until_qa_releases_it(db_session, rec
     assert lot.status == LotStatus.QUARANTINE and lot.lot_number == "MED-001-300409-001"
     with pytest.raises(service.LotUnusable, match="in quarantine"):
         service.consume(db_session, lot, parse_measurement("10 mL"), user=receive.technician,
-                        record_type="batch_step", record_id=1)
+                        record_type="assay", record_id=1)
     with pytest.raises(signatures.SignatureRefused, match="may not sign"):
         release(db_session, lot, receive.technician)
     release(db_session, lot, create_user(RoleName.QA))
@@ -62,19 +37,19 @@ def test_a_received_lot_waits_in_quarantine_until_qa_releases_it(db_session, rec
 def test_consumption_deducts_in_mixed_units(db_session, receive, create_user):
     lot = receive("1 L")
     release(db_session, lot, create_user(RoleName.QA))
-    service.consume(db_session, lot, parse_measurement("250 mL"), user=receive.technician, record_type="batch_step",
+    service.consume(db_session, lot, parse_measurement("250 mL"), user=receive.technician, record_type="assay",
                     record_id=7)
-    service.consume(db_session, lot, parse_measurement("0.1 L"), user=receive.technician, record_type="batch_step",
+    service.consume(db_session, lot, parse_measurement("0.1 L"), user=receive.technician, record_type="assay",
                     record_id=8)
     assert lot.quantity_remaining == Measurement(lot.quantity_remaining.value, "L")
     assert lot.quantity_remaining.value == parse_measurement("0.65 L").value
     with pytest.raises(service.LotUnusable, match="has only 0.65 L left"):
         service.consume(db_session, lot, parse_measurement("700 mL"), user=receive.technician,
-                        record_type="batch_step", record_id=9)
+                        record_type="assay", record_id=9)
     with pytest.raises(InvalidInput, match="cannot be taken from a lot counted in L"):
         service.consume(db_session, lot, parse_measurement("5 g"), user=receive.technician,
-                        record_type="batch_step", record_id=9)
-    assert [(str(taken.quantity), step) for taken, step in service.consumptions(db_session, lot)] == [("250 mL", None), ("0.1 L", None)]
+                        record_type="assay", record_id=9)
+    assert [str(taken.quantity) for taken, _record in service.consumptions(db_session, lot)] == ["250 mL", "0.1 L"]
 
 
 def test_an_expired_lot_is_unusable_whatever_its_status_says(db_session, receive, create_user):
@@ -83,7 +58,7 @@ def test_an_expired_lot_is_unusable_whatever_its_status_says(db_session, receive
     clock.freeze(datetime(2030, 4, 16, 8, tzinfo=timezone.utc))
     assert lot.status == LotStatus.RELEASED
     with pytest.raises(service.LotUnusable, match="expired on 2030-04-15"):
-        service.consume(db_session, lot, parse_measurement("1 mL"), user=receive.technician, record_type="batch_step",
+        service.consume(db_session, lot, parse_measurement("1 mL"), user=receive.technician, record_type="assay",
                         record_id=1)
     assert [(choice.lot_number, state.usable, state.reason) for choice, state in service.lot_choices(lot.material)] \
         == [(lot.lot_number, False, "expired on 2030-04-15")]
@@ -123,15 +98,16 @@ def test_receipt_input_is_checked(db_session, medium, create_user, kwargs, messa
         service.receive_lot(db_session, medium, user=create_user(), **fields)
 
 
-def test_training_must_be_in_force(db_session, create_user):
-    manager, technician = create_user(RoleName.MANAGER), create_user(RoleName.TECHNICIAN)
-    with pytest.raises(service.NotTrained, match="no training on MBR CAR-T-001 v1"):
-        service.require_training(db_session, technician, "MBR CAR-T-001 v1")
-    service.record_training(db_session, user=technician, subject="MBR CAR-T-001 v1", trained_on=TODAY - timedelta(days=30),
-                            expires_on=TODAY + timedelta(days=335), recorded_by=manager)
-    service.require_training(db_session, technician, "MBR CAR-T-001 v1")
-    with pytest.raises(service.NotTrained):
-        service.require_training(db_session, technician, "MBR CAR-T-001 v2")
-    with pytest.raises(service.NotTrained):
-        service.require_training(db_session, technician, "MBR CAR-T-001 v1", on=TODAY + timedelta(days=336))
-    service.require_training(db_session, technician, "MBR CAR-T-001 v1", on=TODAY + timedelta(days=335))
+def test_a_lot_is_traced_to_the_records_its_material_went_into(db_session, receive, create_user, monkeypatch):
+    prepared = service.ConsumingRecord("sample preparation", "SP-0007", "samples.preparation", (("preparation_id", 7),))
+    with_samples = registry.Registry()
+    with_samples.consuming_records(
+        "sample_preparation", lambda _session, ids: {record_id: prepared for record_id in ids if record_id == "7"})
+    monkeypatch.setattr(registry, "_current", with_samples)
+    lot = receive()
+    release(db_session, lot, create_user(RoleName.QA))
+    for record_type, record_id in (("sample_preparation", 7), ("sample_preparation", 8), ("stability_pull", 7)):
+        service.consume(db_session, lot, parse_measurement("10 mL"), user=receive.technician, record_type=record_type,
+                        record_id=record_id)
+    assert [(taken.record_type, taken.record_id, record) for taken, record in service.consumptions(db_session, lot)] \
+        == [("sample_preparation", "7", prepared), ("sample_preparation", "8", None), ("stability_pull", "7", None)]

@@ -14,14 +14,15 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
-from batch_records import service
 from batch_records.models import TYPICAL_STAGES, MbrStatus, MbrStep, MbrVersion
+from batch_records.service import masters as masters_service
 from batch_records.views import blueprint
 from lims.access import STAFF, allow
 from lims.db import get_session
 from lims.equipment.models import EquipmentType
 from lims.errors import InvalidInput, LimsError
 from lims.identity.models import RoleName
+from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
@@ -40,8 +41,8 @@ STATUS_BADGES = {MbrStatus.DRAFT.value: "muted", MbrStatus.IN_REVIEW.value: "war
 @allow(STAFF)
 def masters() -> Any:
     db = get_session()
-    return render_template("batch_records/masters.html", masters=service.list_masters(db),
-                           in_review=service.mbr_versions_in_review(db), badges=STATUS_BADGES,
+    return render_template("batch_records/masters.html", masters=masters_service.list_masters(db),
+                           in_review=masters_service.mbr_versions_in_review(db), badges=STATUS_BADGES,
                            reviewer=signatures.role_may_sign(current_user, MbrVersion, SignatureMeaning.APPROVED))
 
 
@@ -51,7 +52,7 @@ def new_master() -> Any:
     if request.method == "GET":
         return render_template("batch_records/master_new.html", errors={}, form=MultiDict())
     try:
-        version = service.create_master(get_session(), **load_input(schemas.MasterCreateSchema()))
+        version = masters_service.create_master(get_session(), **load_input(schemas.MasterCreateSchema()))
     except (ValidationError, LimsError) as error:
         return render_form_error("batch_records/master_new.html", error)
     flash(f"{version.master.code} is registered with a draft version 1; design its steps next.", "success")
@@ -75,7 +76,7 @@ def _step_options(version: MbrVersion) -> list[tuple[int, str]]:
 
 def _version_page(version_id: int, *, errors: dict | None = None, status: int = 200) -> Any:
     db = get_session()
-    version = service.get_mbr_version(db, version_id)
+    version = masters_service.get_mbr_version(db, version_id)
     master = version.master
     required_tests = {test.definition_id for test in version.release_tests}
     return render_template(
@@ -83,11 +84,11 @@ def _version_page(version_id: int, *, errors: dict | None = None, status: int = 
         signatures=signatures.signatures_of(db, version), errors=errors or {}, form=request.form,
         editable=version.status == MbrStatus.DRAFT, badges=STATUS_BADGES,
         open_change=any(other.status in {MbrStatus.DRAFT, MbrStatus.IN_REVIEW} for other in master.versions),
-        effective=service.effective_mbr_version(master),
+        effective=masters_service.effective_mbr_version(master),
         stage_options=TYPICAL_STAGES, equipment_options=[(kind.value, kind.value.capitalize()) for kind in EquipmentType],
         step_options=_step_options(version), nothing=MultiDict(),
         material_options=[(material.id, f"{material.part_number} {material.name}")
-                          for material in service.list_materials(db)],
+                          for material in materials.list_materials(db)],
         test_options=[(definition.id, f"{definition.code} {definition.name}: {definition.specification}")
                       for definition in testing.list_definitions(db) if definition.id not in required_tests],
     ), status
@@ -102,7 +103,7 @@ def mbr_version(version_id: int) -> Any:
 def _design_change(version_id: int, change: Callable[[Session, MbrVersion], str]) -> Any:
     """Apply a change to a version, or show the version again with the errors and nothing changed."""
     db = get_session()
-    version = service.get_mbr_version(db, version_id)
+    version = masters_service.get_mbr_version(db, version_id)
     try:
         message = change(db, version)
     except (ValidationError, LimsError) as error:
@@ -123,7 +124,8 @@ def _step_of(version: MbrVersion, step_id: int) -> MbrStep:
 @allow(AUTHORS)
 def add_mbr_step(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
-        step = service.add_step(db, version, service.StepDesignInput(**load_input(schemas.StepSchema())))
+        design = masters_service.StepDesignInput(**load_input(schemas.StepSchema()))
+        step = masters_service.add_step(db, version, design)
         return f"Step {step.position} ({step.title}) added."
 
     return _design_change(version_id, change)
@@ -135,7 +137,7 @@ def add_mbr_parameter(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
         data = load_input(schemas.ParameterSchema())
         step = _step_of(version, data.pop("step_id"))
-        parameter = service.add_parameter(db, step, **data)
+        parameter = masters_service.add_parameter(db, step, **data)
         return f"Parameter {parameter.name} added to step {step.position}."
 
     return _design_change(version_id, change)
@@ -147,8 +149,8 @@ def add_mbr_material(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
         data = load_input(schemas.MaterialRequirementSchema())
         step = _step_of(version, data["step_id"])
-        material = service.get_material(db, data["material_id"])
-        service.add_material_requirement(db, step, material=material, quantity=data["quantity"])
+        material = materials.get_material(db, data["material_id"])
+        masters_service.add_material_requirement(db, step, material=material, quantity=data["quantity"])
         return f"{material.part_number} ({data['quantity']}) added to step {step.position}."
 
     return _design_change(version_id, change)
@@ -159,7 +161,7 @@ def add_mbr_material(version_id: int) -> Any:
 def add_mbr_release_test(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
         definition = testing.get_definition(db, load_input(schemas.ReleaseTestSchema())["definition_id"])
-        service.add_release_test(db, version, definition)
+        masters_service.add_release_test(db, version, definition)
         return f"Release test {definition.name} added."
 
     return _design_change(version_id, change)
@@ -169,7 +171,7 @@ def add_mbr_release_test(version_id: int) -> Any:
 @allow(RELEASERS)
 def make_mbr_effective(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
-        service.make_mbr_effective(db, version)
+        masters_service.make_mbr_effective(db, version)
         return f"{version.label} is effective; new batches are made to it."
 
     return _design_change(version_id, change)
@@ -179,7 +181,7 @@ def make_mbr_effective(version_id: int) -> Any:
 @allow(RELEASERS)
 def retire_mbr_version(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
-        service.retire_mbr_version(db, version, **load_input(schemas.RetireSchema()))
+        masters_service.retire_mbr_version(db, version, **load_input(schemas.RetireSchema()))
         return f"{version.label} is retired; no new batches can be made to it."
 
     return _design_change(version_id, change)
@@ -189,9 +191,9 @@ def retire_mbr_version(version_id: int) -> Any:
 @allow(AUTHORS)
 def new_mbr_version(version_id: int) -> Any:
     db = get_session()
-    version = service.get_mbr_version(db, version_id)
+    version = masters_service.get_mbr_version(db, version_id)
     try:
-        created = service.new_mbr_version(db, version.master, **load_input(schemas.NewMbrVersionSchema()))
+        created = masters_service.new_mbr_version(db, version.master, **load_input(schemas.NewMbrVersionSchema()))
     except (ValidationError, LimsError) as error:
         db.rollback()
         return _version_page(version_id, errors=field_errors(error), status=error_status(error))
@@ -230,7 +232,7 @@ def _step_context(step: MbrStep) -> dict[str, Any]:
 @allow(AUTHORS)
 def edit_mbr_step(step_id: int) -> Any:
     db = get_session()
-    context = _step_context(service.get_mbr_step(db, step_id))
+    context = _step_context(masters_service.get_mbr_step(db, step_id))
     if request.method == "GET":
         return render_template("batch_records/mbr_step_edit.html", errors={}, form=_step_values(context["step"]),
                                **context)
@@ -238,7 +240,7 @@ def edit_mbr_step(step_id: int) -> Any:
     try:
         data = load_input(schemas.StepUpdateSchema())
         reason = data.pop("reason")
-        service.update_step(db, step, service.StepDesignInput(**data), reason=reason)
+        masters_service.update_step(db, step, masters_service.StepDesignInput(**data), reason=reason)
     except (ValidationError, LimsError) as error:
         db.rollback()
         return render_form_error("batch_records/mbr_step_edit.html", error, **context)

@@ -1,25 +1,19 @@
-"""Materials, lots and training through the pages."""
+"""Materials and lots through the pages."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
 from sqlalchemy import select
 
-from batch_records import service
-from batch_records.models import LotStatus, Material, MaterialLot
-from lims import clock
 from lims.identity.models import RoleName
+from lims.materials import service
+from lims.materials.models import LotStatus, MaterialLot
 from lims.units import parse_measurement
 from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 
-def freeze() -> None:
-    clock.freeze(datetime(2030, 4, 10, 8, tzinfo=timezone.utc))
-
-
 def test_receive_a_lot_and_qa_releases_it(app, client, create_user, db_session, signed_in):
-    freeze()
     signed_in(RoleName.MANAGER)
     created = submit(client, "/materials/new", {"part_number": "MED-001", "name": "TexMACS medium",
                                                 "specification": "Sterile", "storage_condition": "2–8 °C"})
@@ -52,7 +46,6 @@ def test_receive_a_lot_and_qa_releases_it(app, client, create_user, db_session, 
 
 
 def test_qa_rejects_a_lot_with_a_reason_and_a_signature(client, create_user, db_session, signed_in):
-    freeze()
     material = service.create_material(db_session, part_number="BAG-01", name="Transfer bag", specification="Sterile",
                                        storage_condition="room temperature")
     lot = service.receive_lot(db_session, material, supplier="Fresenius", supplier_lot="B77", received_on=date(2030, 4, 9),
@@ -72,29 +65,15 @@ def test_technicians_cannot_reject_or_register(client, signed_in):
     assert client.post("/materials/lots/1/reject", data={}).status_code == 403
 
 
-def test_manager_records_training(client, create_user, db_session, signed_in):
-    freeze()
-    trainee = create_user(RoleName.TECHNICIAN, full_name="Thi Nguyen")
-    db_session.commit()
-    signed_in(RoleName.MANAGER)
-    refused = submit(client, "/training", {"user_id": str(trainee.id), "subject": "MBR CAR-T-001 v1",
-                                           "trained_on": "2031-01-01"})
-    assert refused.status_code == 422 and "future date" in refused.text
-    done = submit(client, "/training", {"user_id": str(trainee.id), "subject": "MBR CAR-T-001 v1",
-                                        "trained_on": "2030-04-01", "expires_on": "2031-04-01"})
-    assert done.status_code == 303
-    assert "Thi Nguyen" in client.get("/training").text
-    assert db_session.scalars(select(Material)).all() == []
-
-
 @pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.TECHNICIAN, False)])
-def test_material_and_lot_pages_link_to_their_history_for_those_who_read_the_trail(role, sees_history, client, line,
-                                                                                   signed_in):
+def test_material_and_lot_pages_link_to_their_history_for_those_who_read_the_trail(role, sees_history, client, medium,
+                                                                                   receive, db_session, signed_in):
+    lot = receive()
+    db_session.commit()
     signed_in(role)
     for url, link, text in (
-        (f"/materials/{line.medium.id}", history_link("material", line.medium.id), "History of this material"),
-        (f"/materials/lots/{line.medium_lot.id}", history_link("material_lot", line.medium_lot.id),
-         "History of this lot"),
+        (f"/materials/{medium.id}", history_link("material", medium.id), "History of this material"),
+        (f"/materials/lots/{lot.id}", history_link("material_lot", lot.id), "History of this lot"),
     ):
         page = client.get(url)
         assert page.status_code == 200, url

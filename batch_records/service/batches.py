@@ -1,0 +1,122 @@
+"""Executed batches as a whole: making one to the effective master record version (frozen copies of its design),
+finding them (by status, client, subject: the chain of identity), and holding one for a change while it is open."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from batch_records.models import (
+    FINAL_BATCH_STATUSES,
+    Batch,
+    BatchMaterial,
+    BatchParameter,
+    BatchReleaseTest,
+    BatchStatus,
+    BatchStep,
+    MasterBatchRecord,
+    MbrStatus,
+    MbrVersion,
+    StepStatus,
+)
+from batch_records.service import masters
+from lims import clock
+from lims.db import get_record, lock_for_update, serialise_numbering
+from lims.errors import Conflict, InvalidInput
+from lims.identity.models import User
+from lims.pagination import Page, paginate
+from protocols import service as protocols
+from protocols.models import Protocol, Subject
+
+
+class BatchLocked(Conflict):
+    """A released or rejected batch is read-only."""
+
+
+def get_batch(session: Session, batch_id: int) -> Batch:
+    return get_record(session, Batch, batch_id, "batch")
+
+
+def list_batches(session: Session, *, status: BatchStatus | None = None, sponsor_id: int | None = None,
+                 page: int = 1, per_page: int = 50) -> Page[Batch]:
+    """Batches newest first, a page at a time; ``sponsor_id`` keeps a client's own."""
+    query = select(Batch).order_by(Batch.created_at.desc(), Batch.id.desc()).options(
+        selectinload(Batch.subject).selectinload(Subject.protocol), selectinload(Batch.steps))
+    if status is not None:
+        query = query.where(Batch.status == status)
+    if sponsor_id is not None:
+        query = query.join(Batch.subject).join(Subject.protocol).where(Protocol.sponsor_id == sponsor_id)
+    return paginate(session, query, page=page, per_page=per_page)
+
+
+def batches_of_subject(session: Session, subject: Subject) -> list[Batch]:
+    """Every batch made from a subject's material: the chain of identity read from the subject's side."""
+    return list(session.scalars(select(Batch).where(Batch.subject_id == subject.id).order_by(Batch.created_at)))
+
+
+def batches_as_subject_records(session: Session, subject: Subject) -> list[protocols.SubjectRecord]:
+    return [protocols.SubjectRecord("batch", f"{batch.batch_number} from {batch.starting_material_identity}",
+                                    batch.status.value, "batch_records.batch", (("batch_id", batch.id),))
+            for batch in batches_of_subject(session, subject)]
+
+
+def _next_batch_number(session: Session, master: MasterBatchRecord) -> str:
+    serialise_numbering(session, "batch number")
+    year = clock.now().year
+    prefix = f"{master.code}-{year % 100:02d}"
+    made = session.scalar(select(func.count(Batch.id)).where(Batch.batch_number.like(f"{prefix}%"))) or 0
+    return f"{prefix}{made + 1:04d}"
+
+
+def start_batch(session: Session, version: MbrVersion, *, subject: Subject, starting_material_identity: str,
+                user: User) -> Batch:
+    """Make a batch to the effective version: its steps, parameters, materials and tests are frozen copies."""
+    if version.status != MbrStatus.EFFECTIVE:
+        raise masters.MbrLocked(f"Batches are made to the effective version only; {version.label} is "
+                                f"{version.status.value}.")
+    identity_text = starting_material_identity.strip().upper()
+    if not identity_text:
+        raise InvalidInput("Enter the identity of the starting material as printed on its label.",
+                           field="starting_material_identity")
+    existing = session.scalar(select(Batch.batch_number).where(Batch.starting_material_identity == identity_text))
+    if existing is not None:
+        raise Conflict(f"Starting material {identity_text} is already in batch {existing}; one starting material "
+                       "makes one batch.", field="starting_material_identity")
+    batch = Batch(batch_number=_next_batch_number(session, version.master), mbr_version=version,
+                  mbr_label=version.label, product=version.master.product, training_subject=version.training_subject,
+                  subject=subject, starting_material_identity=identity_text, status=BatchStatus.IN_PROGRESS,
+                  created_by_id=user.id, created_at=clock.now())
+    session.add(batch)
+    for source in version.steps:
+        step = BatchStep(batch=batch, position=source.position, status=StepStatus.PENDING)
+        masters.copy_step_design(source, step)
+        session.add(step)
+        for parameter in source.parameters:
+            session.add(BatchParameter(step=step, **masters.parameter_design(parameter)))
+        for requirement in source.materials:
+            session.add(BatchMaterial(step=step, material_id=requirement.material_id, quantity=requirement.quantity))
+    for test in version.release_tests:
+        session.add(BatchReleaseTest(batch=batch, definition=test.definition,
+                                     specification=test.definition.specification))
+    session.flush()
+    return batch
+
+
+def lock_open_batch(session: Session, batch: Batch) -> None:
+    """Hold the batch against concurrent changes for this transaction, then require it open.
+
+    Whoever records on a batch waits for anyone already doing so and then sees what they did, so two
+    people cannot both record the same value or complete the same step.
+    """
+    lock_for_update(session, batch)
+    _require_open(batch)
+
+
+def _require_open(batch: Batch) -> None:
+    if batch.status in FINAL_BATCH_STATUSES:
+        raise BatchLocked(f"Batch {batch.batch_number} is {batch.status.value} and can no longer change.")
+    if batch.status == BatchStatus.QUARANTINED:
+        raise BatchLocked(f"Batch {batch.batch_number} is in quarantine; QA must decide on it first.")
+
+
+def batches_in_progress_count(session: Session) -> int:
+    return session.scalar(select(func.count(Batch.id)).where(Batch.status == BatchStatus.IN_PROGRESS)) or 0

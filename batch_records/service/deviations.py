@@ -1,0 +1,103 @@
+"""Deviations of a batch: raised by hand or by the system (an entry outside its limits, a release result out of
+specification), classified, investigated, and closed by QA with a signature."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from batch_records.models import (
+    Batch,
+    BatchEntry,
+    BatchStep,
+    Deviation,
+    DeviationCategory,
+    DeviationStatus,
+)
+from lims import clock
+from lims.audit import service as audit
+from lims.db import get_record, serialise_numbering
+from lims.errors import Conflict, InvalidInput
+from lims.identity.models import User
+from lims.signatures.models import SignatureMeaning
+from lims.testing.models import TestResult
+
+
+def get_deviation(session: Session, deviation_id: int) -> Deviation:
+    return get_record(session, Deviation, deviation_id, "deviation")
+
+
+def list_deviations(session: Session, *, status: DeviationStatus | None = None) -> list[Deviation]:
+    query = select(Deviation).order_by(Deviation.raised_at.desc(), Deviation.id.desc())
+    if status is not None:
+        query = query.where(Deviation.status == status)
+    return list(session.scalars(query.options(selectinload(Deviation.batch))))
+
+
+def raise_deviation(session: Session, batch: Batch, *, description: str, user: User,
+                    category: DeviationCategory | None = None, step: BatchStep | None = None,
+                    entry: BatchEntry | None = None, test_result: TestResult | None = None) -> Deviation:
+    """Open a deviation on a batch (and step); those raised by the system are classified by QA later."""
+    if not description.strip():
+        raise InvalidInput("Describe what deviated.", field="description")
+    if step is not None and step.batch_id != batch.id:
+        raise InvalidInput("That step is not part of this batch.", field="step_id")
+    serialise_numbering(session, "deviation number")
+    year = clock.now().year
+    raised = session.scalar(select(func.count(Deviation.id)).where(Deviation.number.like(f"DEV-{year}-%"))) or 0
+    deviation = Deviation(number=f"DEV-{year}-{raised + 1:04d}", category=category, status=DeviationStatus.OPEN,
+                          description=description.strip(), batch=batch, step=step, entry=entry,
+                          test_result=test_result, raised_by_id=user.id, raised_at=clock.now())
+    session.add(deviation)
+    session.flush()
+    return deviation
+
+
+@dataclass(frozen=True)
+class InvestigationInput:
+    category: DeviationCategory | None
+    investigation: str | None
+    root_cause: str | None
+    other_batches_assessed: str | None
+    conclusion: str | None
+    capa: str | None
+
+
+def record_investigation(session: Session, deviation: Deviation, findings: InvestigationInput, *,
+                         reason: str) -> Deviation:
+    """Record the classification, investigation, root cause, batches assessed, conclusion and CAPA so far."""
+    if deviation.status == DeviationStatus.CLOSED:
+        raise Conflict(f"Deviation {deviation.number} is closed and can no longer change.")
+    with audit.reason_for_change(session, reason):
+        deviation.category = findings.category
+        for name in ("investigation", "root_cause", "other_batches_assessed", "conclusion", "capa"):
+            value = getattr(findings, name)
+            setattr(deviation, name, value.strip() if value and value.strip() else None)
+    return deviation
+
+
+def missing_for_closure(deviation: Deviation) -> list[str]:
+    labels = {"category": "the category", "investigation": "the investigation", "root_cause": "the root cause",
+              "other_batches_assessed": "the other batches assessed", "conclusion": "the conclusion",
+              "capa": "the CAPA"}
+    return [label for name, label in labels.items() if getattr(deviation, name) is None]
+
+
+def check_deviation_closure(_session: Session, deviation: Deviation, _meaning: SignatureMeaning,
+                             _user: User) -> None:
+    if deviation.status == DeviationStatus.CLOSED:
+        raise Conflict(f"Deviation {deviation.number} is already closed.")
+    missing = missing_for_closure(deviation)
+    if missing:
+        raise InvalidInput(f"Deviation {deviation.number} cannot be closed without {', '.join(missing)}.")
+
+
+def close_deviation(session: Session, deviation: Deviation, _meaning: SignatureMeaning, _user: User) -> None:
+    with audit.reason_for_change(session, f"Deviation {deviation.number} closed by QA"):
+        deviation.status = DeviationStatus.CLOSED
+        deviation.closed_at = clock.now()
+
+
+def open_deviation_count(session: Session) -> int:
+    return session.scalar(select(func.count(Deviation.id)).where(Deviation.status == DeviationStatus.OPEN)) or 0

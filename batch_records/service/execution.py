@@ -1,0 +1,391 @@
+"""The work on a batch's steps: in order, entries and their corrections, equipment used, lots consumed, yields,
+skipped steps, the performer's and verifier's signatures and QA's review of hold points."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from batch_records.models import (
+    Batch,
+    BatchEntry,
+    BatchMaterial,
+    BatchParameter,
+    BatchStatus,
+    BatchStep,
+    Deviation,
+    StepStatus,
+)
+from batch_records.service import batches, deviations
+from lims import clock
+from lims.audit import service as audit
+from lims.db import get_record
+from lims.equipment import service as equipment_service
+from lims.equipment.models import Equipment, EquipmentUse
+from lims.errors import Conflict, InvalidInput
+from lims.identity.models import User
+from lims.materials import service as materials
+from lims.materials.models import LotConsumption, MaterialLot
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from lims.training import service as training
+from lims.units import (
+    IncompatibleUnits,
+    Measurement,
+    UnitError,
+    parse_in_unit,
+    parse_limit,
+)
+from protocols.models import Subject
+
+
+class StepOutOfOrder(Conflict):
+    """Steps are executed in the master record's order."""
+
+
+#: an entry whose observation the operator states happened this much earlier than its recording is a late entry
+LATE_ENTRY_AFTER = timedelta(minutes=30)
+BATCH_STEP = "batch_step"
+
+
+def get_batch_step(session: Session, step_id: int) -> BatchStep:
+    return get_record(session, BatchStep, step_id, "batch step")
+
+
+def get_entry(session: Session, entry_id: int) -> BatchEntry:
+    return get_record(session, BatchEntry, entry_id, "batch entry")
+
+
+def steps_as_consuming_records(session: Session, record_ids: list[str]) -> dict[str, materials.ConsumingRecord]:
+    steps = session.scalars(select(BatchStep).where(BatchStep.id.in_([int(record_id) for record_id in record_ids]))
+                            .options(selectinload(BatchStep.batch)))
+    return {str(step.id): materials.ConsumingRecord(
+        "batch", f"{step.batch.batch_number}, step {step.position} ({step.title})", "batch_records.batch_step",
+        (("step_id", step.id),)) for step in steps}
+
+
+def _done(step: BatchStep) -> bool:
+    return step.status in {StepStatus.COMPLETED, StepStatus.SKIPPED}
+
+
+def current_step(batch: Batch) -> BatchStep | None:
+    """The step to work on now: the first one not completed or skipped."""
+    return next((step for step in batch.steps if not _done(step)), None)
+
+
+def _hold_step(session: Session, step: BatchStep) -> None:
+    """Hold the step's batch for this transaction and read the step as it is now."""
+    batches.lock_open_batch(session, step.batch)
+    session.refresh(step)
+
+
+def _require_workable(session: Session, step: BatchStep, user: User) -> None:
+    _hold_step(session, step)
+    _require_current(session, step, user)
+
+
+def _require_current(session: Session, step: BatchStep, user: User) -> None:
+    """The step is the batch's current one, its predecessors' hold points are released, the user is trained."""
+    if _done(step):
+        raise Conflict(f"Step {step.position} is {step.status.value}; change its entries by correction.")
+    for earlier in step.batch.steps[:step.position - 1]:
+        if not _done(earlier):
+            raise StepOutOfOrder(f"Step {earlier.position} ({earlier.title}) comes first; steps are done in order.")
+        if earlier.hold_point and earlier.status == StepStatus.COMPLETED and not signatures.signers_with_meaning(
+                session, earlier, SignatureMeaning.REVIEWED):
+            raise StepOutOfOrder(f"Step {earlier.position} ({earlier.title}) is a hold point: QA must review it "
+                                 "before the process goes on.")
+    training.require_training(session, user, step.batch.training_subject)
+
+
+def _start(step: BatchStep) -> None:
+    if step.status == StepStatus.PENDING:
+        with audit.reason_for_change(_session_of(step), f"Step {step.position} started"):
+            step.status = StepStatus.IN_PROGRESS
+            step.started_at = clock.now()
+
+
+def _parse_entry(parameter: BatchParameter, reported: str) -> tuple[Measurement, bool]:
+    reported = reported.strip()
+    if not reported:
+        raise InvalidInput(f"Enter a value for {parameter.name}.", field=f"parameter-{parameter.id}")
+    try:
+        value = parse_in_unit(reported, parameter.unit)
+        value.to(parameter.unit)
+        within = parse_limit(parameter.limit).conforms(value) if parameter.limit else True
+    except (UnitError, IncompatibleUnits) as error:
+        raise InvalidInput(f"{parameter.name}: {error.message}", field=f"parameter-{parameter.id}") from error
+    return value, within
+
+
+def _check_observed_at(step: BatchStep, observed_at: datetime | None, late_reason: str | None) -> str | None:
+    """A stated earlier observation time makes a late entry, which needs its reason."""
+    if observed_at is None:
+        return None
+    now = clock.now()
+    if observed_at > now:
+        raise InvalidInput("An observation cannot be stated in the future.", field="observed_at")
+    if step.started_at is not None and observed_at < step.started_at:
+        raise InvalidInput("The observation is stated before the step started.", field="observed_at")
+    if now - observed_at > LATE_ENTRY_AFTER and not (late_reason or "").strip():
+        raise InvalidInput("This is a late entry: say why it is recorded only now.", field="late_reason")
+    return (late_reason or "").strip() or None
+
+
+def record_entry(session: Session, parameter: BatchParameter, reported: str, *, user: User,
+                 observed_at: datetime | None = None, late_reason: str | None = None) -> BatchEntry:
+    """Record a parameter's value; one outside its limits is kept and raises a deviation at once."""
+    step = parameter.step
+    _require_workable(session, step, user)
+    session.expire(parameter, ["entries"])  # as they are now that the batch is held
+    if parameter.current_entry is not None:
+        raise Conflict(f"{parameter.name} is already recorded; correct it with a reason instead.",
+                       field=f"parameter-{parameter.id}")
+    late_reason = _check_observed_at(step, observed_at, late_reason)
+    value, within = _parse_entry(parameter, reported)
+    _start(step)
+    entry = BatchEntry(parameter=parameter, value=value, within_limits=within, entered_by_id=user.id,
+                       entered_at=clock.now(), observed_at=observed_at, late_reason=late_reason)
+    session.add(entry)
+    session.flush()
+    if not within:
+        _raise_for_entry(session, entry, user)
+    return entry
+
+
+def _raise_for_entry(session: Session, entry: BatchEntry, user: User) -> Deviation:
+    parameter = entry.parameter
+    return deviations.raise_deviation(
+        session, parameter.step.batch, user=user, step=parameter.step, entry=entry,
+        description=f"Step {parameter.step.position} ({parameter.step.title}): {parameter.name} recorded as "
+                    f"{entry.value}, outside its limits {parameter.limit}.")
+
+
+def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason: str, user: User) -> BatchEntry:
+    """Replace an entry with a corrected value; the original stays on the record.
+
+    Correcting a completed step invalidates its performer's and verifier's signatures: they sign again.
+    """
+    if not reason.strip():
+        raise InvalidInput("Give the reason for the correction.", field="reason")
+    parameter = entry.parameter
+    batches.lock_open_batch(session, parameter.step.batch)
+    session.refresh(entry)
+    training.require_training(session, user, parameter.step.batch.training_subject)
+    if entry.replaced_by_id is not None:
+        raise Conflict("This entry was already corrected; correct the newest value instead.")
+    value, within = _parse_entry(parameter, reported)
+    correction = BatchEntry(parameter=parameter, value=value, within_limits=within, entered_by_id=user.id,
+                            entered_at=clock.now(), replaces_id=entry.id, correction_reason=reason.strip())
+    session.add(correction)
+    session.flush()
+    with audit.reason_for_change(session, reason.strip()):
+        entry.replaced_by_id = correction.id
+    session.flush()
+    session.expire(parameter, ["entries"])
+    if not within:
+        _raise_for_entry(session, correction, user)
+    return correction
+
+
+def record_equipment_use(session: Session, step: BatchStep, equipment: Equipment, *, user: User,
+                         due_soon_days: int) -> EquipmentUse:
+    """Record that the step used an item; the equipment area's one rule refuses unusable equipment."""
+    _require_workable(session, step, user)
+    if equipment.equipment_type not in step.equipment_types:
+        raise InvalidInput(f"Step {step.position} does not call for a {equipment.equipment_type.value}.",
+                           field="equipment_id")
+    use = equipment_service.record_use(
+        session, equipment, user=user, record_type=BATCH_STEP, record_id=step.id, due_soon_days=due_soon_days,
+        purpose=f"Batch {step.batch.batch_number}, step {step.position}: {step.title}")
+    _start(step)
+    return use
+
+
+def record_material_use(session: Session, step: BatchStep, requirement: BatchMaterial, lot: MaterialLot,
+                        quantity: Measurement, *, user: User) -> LotConsumption:
+    """Take material for the step from a released, unexpired lot of the required material."""
+    _require_workable(session, step, user)
+    if requirement.step_id != step.id:
+        raise InvalidInput("That material is not required by this step.", field="requirement_id")
+    if lot.material_id != requirement.material_id:
+        raise InvalidInput(f"Lot {lot.lot_number} is {lot.material.name}, not {requirement.material.name}.",
+                           field="lot_id")
+    consumption = materials.consume(session, lot, quantity, user=user, record_type=BATCH_STEP, record_id=step.id)
+    _start(step)
+    return consumption
+
+
+def record_yield(session: Session, step: BatchStep, actual: Measurement, *, user: User) -> BatchStep:
+    _require_workable(session, step, user)
+    if step.theoretical_yield is None:
+        raise InvalidInput(f"Step {step.position} has no expected yield.", field="actual_yield")
+    try:
+        actual.to(step.theoretical_yield.unit)
+    except IncompatibleUnits as error:
+        raise InvalidInput(f"A yield in {actual.unit} cannot be compared with {step.theoretical_yield}.",
+                           field="actual_yield") from error
+    if actual.value < 0:
+        raise InvalidInput("A yield cannot be negative.", field="actual_yield")
+    reason = "Actual yield recorded" if step.actual_yield is None else "Yield re-entered before the step was completed"
+    with audit.reason_for_change(session, reason):
+        step.actual_yield = actual
+        _start(step)
+    return step
+
+
+def yield_percent(step: BatchStep) -> Decimal | None:
+    """Actual yield as a percentage of the theoretical yield."""
+    if step.actual_yield is None or step.theoretical_yield is None:
+        return None
+    actual = step.actual_yield.to(step.theoretical_yield.unit).value
+    return (actual * 100 / step.theoretical_yield.value).quantize(Decimal("0.1"))
+
+
+def yield_within_limits(step: BatchStep) -> bool | None:
+    percent = yield_percent(step)
+    if percent is None:
+        return None
+    return ((step.yield_minimum_percent is None or percent >= step.yield_minimum_percent)
+            and (step.yield_maximum_percent is None or percent <= step.yield_maximum_percent))
+
+
+def skip_step(session: Session, step: BatchStep, *, reason: str, user: User) -> BatchStep:
+    """Skip a step the master record allows to be skipped, saying why."""
+    _require_workable(session, step, user)
+    if not step.skippable:
+        raise StepOutOfOrder(f"Step {step.position} ({step.title}) cannot be skipped: the master record requires it.")
+    if not reason.strip():
+        raise InvalidInput("Say why the step is skipped.", field="reason")
+    with audit.reason_for_change(session, reason.strip()):
+        step.status = StepStatus.SKIPPED
+        step.skip_reason = reason.strip()
+        step.performed_by_id = user.id
+        step.completed_at = clock.now()
+    _advance_batch(step.batch)
+    return step
+
+
+@dataclass(frozen=True)
+class StepUses:
+    """The equipment and lots a step used."""
+
+    equipment: list[EquipmentUse]
+    consumptions: list[LotConsumption]
+
+
+def uses_of_steps(session: Session, steps: Sequence[BatchStep]) -> dict[int, StepUses]:
+    """Equipment uses and lot consumptions of several steps, in two queries."""
+    keys = [str(step.id) for step in steps]
+    equipment: dict[int, list[EquipmentUse]] = defaultdict(list)
+    consumed: dict[int, list[LotConsumption]] = defaultdict(list)
+    if keys:
+        for use in session.scalars(select(EquipmentUse).where(EquipmentUse.record_type == BATCH_STEP,
+                                                              EquipmentUse.record_id.in_(keys))
+                                   .options(selectinload(EquipmentUse.equipment), selectinload(EquipmentUse.user))
+                                   .order_by(EquipmentUse.used_at)):
+            equipment[int(use.record_id)].append(use)
+        for consumption in session.scalars(select(LotConsumption).where(LotConsumption.record_type == BATCH_STEP,
+                                                                        LotConsumption.record_id.in_(keys))
+                                           .options(selectinload(LotConsumption.lot)
+                                                    .selectinload(MaterialLot.material),
+                                                    selectinload(LotConsumption.user))
+                                           .order_by(LotConsumption.used_at)):
+            consumed[int(consumption.record_id)].append(consumption)
+    return {step.id: StepUses(equipment[step.id], consumed[step.id]) for step in steps}
+
+
+def missing_for_completion(step: BatchStep, uses: StepUses) -> list[str]:
+    """What the step still needs before its performer can sign it complete, given what it used so far."""
+    missing = [f"a value for {parameter.name}" for parameter in step.parameters
+               if parameter.required and parameter.current_entry is None]
+    used_types = {use.equipment.equipment_type for use in uses.equipment}
+    missing += [f"the {equipment_type.value} used" for equipment_type in step.equipment_types
+                if equipment_type not in used_types]
+    for requirement in step.materials:
+        taken = [consumption for consumption in uses.consumptions
+                 if consumption.lot.material_id == requirement.material_id]
+        if not taken:
+            missing.append(f"the lot of {requirement.material.name} used ({requirement.quantity})")
+    if step.theoretical_yield is not None and step.actual_yield is None:
+        missing.append("the actual yield")
+    return missing
+
+
+def _advance_batch(batch: Batch) -> None:
+    if batch.status == BatchStatus.IN_PROGRESS and all(_done(step) for step in batch.steps):
+        with audit.reason_for_change(_session_of(batch), "Every step is done"):
+            batch.status = BatchStatus.AWAITING_REVIEW
+
+
+def _session_of(record: object) -> Session:
+    session = Session.object_session(record)
+    assert session is not None  # records handled by the service are always attached
+    return session
+
+
+def check_step_signature(session: Session, step: BatchStep, meaning: SignatureMeaning, user: User) -> None:
+    _hold_step(session, step)
+    valid = signatures.signers_with_meaning(session, step, meaning)
+    if meaning == SignatureMeaning.PERFORMED:
+        if step.status == StepStatus.COMPLETED and valid:
+            raise Conflict(f"Step {step.position} is already signed as performed.")
+        if step.status != StepStatus.COMPLETED:
+            _require_current(session, step, user)
+        else:
+            training.require_training(session, user, step.batch.training_subject)
+        missing = missing_for_completion(step, uses_of_steps(session, [step])[step.id])
+        if missing:
+            raise InvalidInput(f"Step {step.position} still needs {', '.join(missing)}.")
+        return
+    if step.status != StepStatus.COMPLETED:
+        raise Conflict(f"Step {step.position} is {step.status.value}; it is checked once it is completed.")
+    if valid:
+        raise Conflict(f"Step {step.position} is already signed as {meaning.value}.")
+    if meaning == SignatureMeaning.VERIFIED:
+        if not step.second_person_verification:
+            raise InvalidInput(f"Step {step.position} does not call for a second person's verification.")
+        performers = signatures.signers_with_meaning(session, step, SignatureMeaning.PERFORMED)
+        if not performers:
+            raise Conflict(f"Step {step.position}'s performer must sign again before it is verified.")
+        entrants = [entry.entered_by_id for parameter in step.parameters for entry in parameter.entries]
+        signatures.require_different_person(user, [*performers, step.performed_by_id, *entrants],
+                                            earlier_role="performed or recorded")
+    elif meaning == SignatureMeaning.REVIEWED and not step.hold_point:
+        raise InvalidInput(f"Step {step.position} is not a hold point.")
+
+
+def after_step_signature(session: Session, step: BatchStep, meaning: SignatureMeaning, user: User) -> None:
+    if meaning == SignatureMeaning.PERFORMED and step.status != StepStatus.COMPLETED:
+        with audit.reason_for_change(session, f"Step {step.position} signed as performed"):
+            step.status = StepStatus.COMPLETED
+            step.completed_at = clock.now()
+            step.performed_by_id = user.id
+        _advance_batch(step.batch)
+
+
+def steps_awaiting_signature(session: Session, meaning: SignatureMeaning, *,
+                             for_user: User | None = None) -> list[BatchStep]:
+    """Completed steps of open batches still waiting for a second person's verification or QA's hold-point review.
+
+    With ``for_user``, only the steps that user may sign: not those they performed or recorded values on.
+    """
+    needs = BatchStep.second_person_verification if meaning == SignatureMeaning.VERIFIED else BatchStep.hold_point
+    steps = list(session.scalars(
+        select(BatchStep).join(BatchStep.batch)
+        .where(BatchStep.status == StepStatus.COMPLETED, needs.is_(True),
+               Batch.status.in_([BatchStatus.IN_PROGRESS, BatchStatus.AWAITING_REVIEW]))
+        .order_by(BatchStep.completed_at)
+        .options(selectinload(BatchStep.batch).selectinload(Batch.subject).selectinload(Subject.protocol),
+                 selectinload(BatchStep.parameters).selectinload(BatchParameter.entries))))
+    signed = signatures.signatures_of_many(session, steps)
+    waiting = [step for step in steps if not signatures.holding(signed[step.id], meaning)]
+    if for_user is not None:
+        waiting = [step for step in waiting if for_user.id != step.performed_by_id and all(
+            entry.entered_by_id != for_user.id for parameter in step.parameters for entry in parameter.entries)]
+    return waiting

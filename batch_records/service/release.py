@@ -1,0 +1,272 @@
+"""Release of a batch: its QC release tests (the rules of results live in ``lims.testing``; a result out of
+specification raises a deviation), QA's review by exception, and QA's disposition with a signature."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from batch_records.models import (
+    FINAL_BATCH_STATUSES,
+    Batch,
+    BatchEntry,
+    BatchMaterial,
+    BatchParameter,
+    BatchReleaseTest,
+    BatchStatus,
+    BatchStep,
+    Deviation,
+    DeviationStatus,
+    StepStatus,
+)
+from batch_records.service import batches, deviations, execution
+from lims import clock
+from lims.audit import service as audit
+from lims.db import get_record, lock_for_update
+from lims.errors import Conflict, InvalidInput, RecordNotFound
+from lims.identity.models import User
+from lims.signatures import service as signatures
+from lims.signatures.models import ElectronicSignature, SignatureMeaning
+from lims.testing import service as testing
+from lims.testing.models import TestResult
+from protocols.models import Subject
+
+# QC release tests
+
+#: the kind of record the release results of a batch are recorded against in lims.testing
+BATCH = "batch"
+
+
+def get_release_test(session: Session, release_test_id: int) -> BatchReleaseTest:
+    return get_record(session, BatchReleaseTest, release_test_id, "release test")
+
+
+def record_release_result(session: Session, release_test: BatchReleaseTest, reported: str, *,
+                          user: User) -> TestResult:
+    """Record a release test result against the batch's copy of the specification."""
+    batch = release_test.batch
+    batches.lock_open_batch(session, batch)
+    if any(not result.replaced for result in results_of_test(session, release_test)):
+        raise Conflict(f"{release_test.definition.name} already has a result; correct it with a reason instead.")
+    result = testing.record_result(session, release_test.definition, tested_type=BATCH, tested_id=batch.id,
+                                   specification=release_test.specification, reported=reported, user=user)
+    if not result.conforms:
+        _raise_for_result(session, batch, result, user)
+    return result
+
+
+def correct_release_result(session: Session, result: TestResult, reported: str, *, reason: str,
+                           user: User) -> TestResult:
+    batch = batches.get_batch(session, int(result.tested_id))
+    batches.lock_open_batch(session, batch)
+    session.refresh(result)
+    correction = testing.correct_result(session, result, reported=reported, reason=reason, user=user)
+    if not correction.conforms:
+        _raise_for_result(session, batch, correction, user)
+    return correction
+
+
+def _raise_for_result(session: Session, batch: Batch, result: TestResult, user: User) -> Deviation:
+    return deviations.raise_deviation(
+        session, batch, user=user, test_result=result,
+        description=f"Release test {result.definition.name} out of specification: {result.reported} "
+                    f"against {result.specification}.")
+
+
+def results_of_test(session: Session, release_test: BatchReleaseTest) -> list[TestResult]:
+    return [result for result in testing.all_results(session, BATCH, release_test.batch_id)
+            if result.definition_id == release_test.definition_id]
+
+
+@dataclass(frozen=True)
+class ReleaseTestState:
+    test: BatchReleaseTest
+    result: TestResult | None
+    #: the current result's signatures (a second person's verification), each with whether it still holds
+    signatures: list[tuple[ElectronicSignature, signatures.SignatureStatus]]
+
+    @property
+    def verified(self) -> bool:
+        return bool(signatures.holding(self.signatures, SignatureMeaning.VERIFIED))
+
+    @property
+    def problem(self) -> str | None:
+        name = self.test.definition.name
+        if self.result is None:
+            return f"{name}: no result"
+        if not self.result.conforms:
+            return f"{name}: {self.result.reported} is out of specification ({self.test.specification})"
+        if not self.verified:
+            return f"{name}: result not verified by a second person"
+        return None
+
+
+def release_test_states(session: Session, batch: Batch) -> list[ReleaseTestState]:
+    """Each release test with its current result and that result's signatures (two queries)."""
+    current = {result.definition_id: result for result in testing.current_results(session, BATCH, [batch.id])}
+    signed = signatures.signatures_of_many(session, list(current.values()))
+    states = []
+    for test in batch.release_tests:
+        result = current.get(test.definition_id)
+        states.append(ReleaseTestState(test, result, signed[result.id] if result is not None else []))
+    return states
+
+
+# Review by exception and disposition
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """A step as the reviewer and the PDF see it: entries, uses and signatures, loaded for the whole batch at once."""
+
+    step: BatchStep
+    uses: execution.StepUses
+    signatures: list[tuple[ElectronicSignature, signatures.SignatureStatus]]
+
+    def valid_signers(self, meaning: SignatureMeaning) -> list[ElectronicSignature]:
+        return signatures.holding(self.signatures, meaning)
+
+    @property
+    def verification_gap(self) -> str | None:
+        step = self.step
+        if step.status == StepStatus.SKIPPED:
+            return None
+        if step.status != StepStatus.COMPLETED:
+            return f"Step {step.position} ({step.title}) is {step.status.value}"
+        if not self.valid_signers(SignatureMeaning.PERFORMED):
+            return f"Step {step.position} ({step.title}): the performer's signature is missing or invalidated"
+        if step.second_person_verification and not self.valid_signers(SignatureMeaning.VERIFIED):
+            return f"Step {step.position} ({step.title}): second-person verification missing or invalidated"
+        if step.hold_point and not self.valid_signers(SignatureMeaning.REVIEWED):
+            return f"Step {step.position} ({step.title}): hold point not reviewed by QA"
+        return None
+
+
+@dataclass
+class BatchReview:
+    """What QA must judge first, then the full record."""
+
+    batch: Batch
+    steps: list[StepRecord]
+    release_tests: list[ReleaseTestState]
+    #: every result, replaced ones included, oldest first
+    results: list[TestResult]
+    #: the signatures of each of ``results``, by result id
+    result_signatures: dict[int, list[tuple[ElectronicSignature, signatures.SignatureStatus]]]
+    deviations: list[Deviation]
+    out_of_limit: list[BatchEntry] = field(default_factory=list)
+    corrections: list[BatchEntry] = field(default_factory=list)
+    late_entries: list[BatchEntry] = field(default_factory=list)
+    verification_gaps: list[str] = field(default_factory=list)
+    yields_outside: list[BatchStep] = field(default_factory=list)
+    disposition: list[tuple[ElectronicSignature, signatures.SignatureStatus]] = field(default_factory=list)
+
+    @property
+    def open_deviations(self) -> list[Deviation]:
+        return [deviation for deviation in self.deviations if deviation.status == DeviationStatus.OPEN]
+
+    @property
+    def blockers(self) -> list[str]:
+        """Why the batch cannot be released yet; empty when it can."""
+        return ([*self.verification_gaps]
+                + [f"Deviation {deviation.number} is open" for deviation in self.open_deviations]
+                + [problem for state in self.release_tests if (problem := state.problem)])
+
+    @property
+    def exception_count(self) -> int:
+        return (len(self.open_deviations) + len(self.out_of_limit) + len(self.corrections) + len(self.late_entries)
+                + len(self.verification_gaps) + len(self.yields_outside))
+
+
+def review(session: Session, batch_id: int) -> BatchReview:
+    """Everything about a batch for QA's review, in a bounded number of queries whatever its size."""
+    batch = session.scalar(select(Batch).where(Batch.id == batch_id).options(
+        selectinload(Batch.subject).selectinload(Subject.protocol),
+        selectinload(Batch.steps).selectinload(BatchStep.parameters).selectinload(BatchParameter.entries)
+        .selectinload(BatchEntry.entered_by),
+        selectinload(Batch.steps).selectinload(BatchStep.materials).selectinload(BatchMaterial.material),
+        selectinload(Batch.steps).selectinload(BatchStep.performed_by),
+        selectinload(Batch.release_tests).selectinload(BatchReleaseTest.definition),
+        selectinload(Batch.deviations).selectinload(Deviation.raised_by),
+    ))
+    if batch is None:
+        raise RecordNotFound(f"There is no batch with id {batch_id}.")
+    signed = signatures.signatures_of_many(session, batch.steps)
+    uses = execution.uses_of_steps(session, batch.steps)
+    steps = [StepRecord(step, uses[step.id], signed[step.id]) for step in batch.steps]
+    results = testing.all_results(session, BATCH, batch.id)
+    outcome = BatchReview(batch=batch, steps=steps, release_tests=release_test_states(session, batch),
+                          results=results, result_signatures=signatures.signatures_of_many(session, results),
+                          deviations=sorted(batch.deviations, key=lambda d: (d.status != DeviationStatus.OPEN, d.id)),
+                          disposition=signatures.signatures_of(session, batch))
+    for record in steps:
+        for parameter in record.step.parameters:
+            for entry in parameter.entries:
+                if entry.replaced_by_id is None and not entry.within_limits:
+                    outcome.out_of_limit.append(entry)
+                if entry.replaces_id is not None:
+                    outcome.corrections.append(entry)
+                if entry.late_reason is not None:
+                    outcome.late_entries.append(entry)
+        if (gap := record.verification_gap) is not None:
+            outcome.verification_gaps.append(gap)
+        if execution.yield_within_limits(record.step) is False:
+            outcome.yields_outside.append(record.step)
+    return outcome
+
+
+class ReleaseRefused(Conflict):
+    pass
+
+
+DISPOSITIONS = {SignatureMeaning.RELEASED: BatchStatus.RELEASED, SignatureMeaning.REJECTED: BatchStatus.REJECTED,
+                SignatureMeaning.QUARANTINED: BatchStatus.QUARANTINED}
+
+
+def dispose(session: Session, batch: Batch, meaning: SignatureMeaning, *, user: User, password: str,
+            reason: str | None = None, client_address: str | None = None) -> ElectronicSignature:
+    """QA's disposition of a batch with a signature; rejecting or quarantining states why."""
+    if meaning not in DISPOSITIONS:
+        raise InvalidInput(f"{meaning.value} is not a disposition of a batch.", field="meaning")
+    reason = (reason or "").strip()
+    if meaning != SignatureMeaning.RELEASED and not reason:
+        raise InvalidInput(f"Say why the batch is {meaning.value}.", field="reason")
+    # The password is proven before the reason is written: a refused signature leaves the batch as it was.
+    signatures.reauthenticate_to_sign(session, batch, meaning, user, password=password, client_address=client_address)
+    if reason:
+        _check_disposition_allowed(session, batch, meaning)
+        with audit.reason_for_change(session, f"Disposition reason: {reason}"):
+            batch.disposition_reason = reason
+    return signatures.sign(session, batch, meaning=meaning, user=user, password=password,
+                           client_address=client_address)
+
+
+def _check_disposition_allowed(session: Session, batch: Batch, meaning: SignatureMeaning) -> None:
+    lock_for_update(session, batch)
+    if batch.status in FINAL_BATCH_STATUSES:
+        raise batches.BatchLocked(f"Batch {batch.batch_number} is already {batch.status.value}.")
+    if meaning == SignatureMeaning.QUARANTINED and batch.status == BatchStatus.QUARANTINED:
+        raise Conflict(f"Batch {batch.batch_number} is already in quarantine.")
+    if meaning == SignatureMeaning.RELEASED:
+        blockers = review(session, batch.id).blockers
+        if blockers:
+            raise ReleaseRefused(f"Batch {batch.batch_number} cannot be released: {'; '.join(blockers)}.")
+
+
+def check_batch_signature(session: Session, batch: Batch, meaning: SignatureMeaning, _user: User) -> None:
+    _check_disposition_allowed(session, batch, meaning)
+    if meaning != SignatureMeaning.RELEASED and not batch.disposition_reason:
+        raise InvalidInput(f"Say why the batch is {meaning.value}.", field="reason")
+
+
+def apply_batch_disposition(session: Session, batch: Batch, meaning: SignatureMeaning, _user: User) -> None:
+    with audit.reason_for_change(session, f"Batch {meaning.value} by QA"):
+        batch.status = DISPOSITIONS[meaning]
+        batch.disposition_at = clock.now()
+
+
+def batches_awaiting_review(session: Session) -> list[Batch]:
+    return list(session.scalars(select(Batch).where(Batch.status.in_([BatchStatus.AWAITING_REVIEW,
+                                                                      BatchStatus.QUARANTINED]))
+                                .order_by(Batch.created_at)))

@@ -1,0 +1,89 @@
+"""Pages of executed batches: the list, starting one, and a batch's page."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from batch_records import schemas
+from batch_records.models import BatchStatus, DeviationCategory
+from batch_records.service import batches as batches_service
+from batch_records.service import execution, masters, release
+from batch_records.views import blueprint
+from batch_records.views.forms import RepeatedForm, page_errors
+from lims.access import STAFF, allow
+from lims.db import get_session
+from lims.errors import LimsError
+from lims.identity.models import RoleName
+from lims.signatures import service as signatures
+from lims.web import error_status, load_input, render_form_error
+from protocols import service as protocols
+
+OPERATORS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
+CATEGORY_OPTIONS = [(category.value, category.value.capitalize()) for category in DeviationCategory]
+
+
+@blueprint.route("/batches")
+@allow(STAFF)
+def batches() -> Any:
+    status_text = request.args.get("status", "")
+    statuses = {status.value: status for status in BatchStatus}
+    if status_text and status_text not in statuses:
+        abort(400, f"{status_text!r} is not a batch status.")
+    page = batches_service.list_batches(get_session(), status=statuses.get(status_text),
+                                        page=request.args.get("page", 1, type=int))
+    return render_template("batch_records/batches.html", page=page, status=status_text,
+                           current_steps={batch.id: execution.current_step(batch) for batch in page.items},
+                           status_options=[(status.value, status.value.capitalize()) for status in BatchStatus])
+
+
+def _start_context() -> dict[str, Any]:
+    db = get_session()
+    subjects = [subject for protocol in protocols.list_protocols(db) for subject in protocols.subjects_of(db, protocol)]
+    return {"versions": [(version.id, f"{version.label} — {version.master.product}")
+                         for version in masters.effective_mbr_versions(db)],
+            "subjects": [(subject.id, f"{subject.code} ({subject.protocol.number}, site {subject.site})")
+                         for subject in subjects]}
+
+
+@blueprint.route("/batches/new", methods=["GET", "POST"])
+@allow(OPERATORS)
+def new_batch() -> Any:
+    if request.method == "GET":
+        return render_template("batch_records/batch_new.html", errors={}, form=request.args, **_start_context())
+    db = get_session()
+    try:
+        data = load_input(schemas.StartBatchSchema())
+        version = masters.get_mbr_version(db, data["mbr_version_id"])
+        subject = protocols.get_subject(db, data["subject_id"])
+        batch = batches_service.start_batch(db, version, subject=subject, user=current_user,
+                                            starting_material_identity=data["starting_material_identity"])
+    except (ValidationError, LimsError) as error:
+        return render_form_error("batch_records/batch_new.html", error, **_start_context())
+    flash(f"Batch {batch.batch_number} is started from {batch.mbr_label}.", "success")
+    return redirect(url_for("batch_records.batch", batch_id=batch.id), 303)
+
+
+def _batch_context(batch_id: int, **extra: Any) -> dict[str, Any]:
+    db = get_session()
+    batch = batches_service.get_batch(db, batch_id)
+    return {"batch": batch, "current": execution.current_step(batch),
+            "release_tests": release.release_test_states(db, batch),
+            "signatures": signatures.signatures_of(db, batch), "category_options": CATEGORY_OPTIONS,
+            "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps],
+            "errors": {}, "form": MultiDict(), **extra}
+
+
+@blueprint.route("/batches/<int:batch_id>")
+@allow(STAFF)
+def batch(batch_id: int) -> Any:
+    return render_template("batch_records/batch.html", **_batch_context(batch_id))
+
+
+def batch_page_error(batch_id: int, error: ValidationError | LimsError, repeated: RepeatedForm | None = None) -> Any:
+    """The batch's page again, with the errors of a form posted from it."""
+    return render_template("batch_records/batch.html", **_batch_context(
+        batch_id, errors=page_errors(error, repeated), form=request.form)), error_status(error)

@@ -1,0 +1,182 @@
+"""Pages of the work on a batch's steps: a step on the floor (entries, corrections, equipment, lots, yield,
+skipping) and the steps waiting for a second person's verification or QA's review of a hold point."""
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from batch_records import schemas
+from batch_records.models import StepStatus
+from batch_records.service import execution, release
+from batch_records.views import blueprint
+from batch_records.views.batches import OPERATORS
+from batch_records.views.forms import RepeatedForm, page_errors
+from lims.access import STAFF, allow
+from lims.db import get_session
+from lims.equipment import service as equipment_service
+from lims.errors import InvalidInput, LimsError
+from lims.materials import service as materials
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from lims.web import error_status, load_input
+
+
+def _due_soon_days() -> int:
+    return current_app.config["CALIBRATION_DUE_SOON_DAYS"]
+
+
+@blueprint.route("/batch-steps/awaiting/<meaning>")
+@allow(STAFF)
+def steps_to_sign(meaning: str) -> Any:
+    """The steps waiting for a second person's verification, or for QA's review of a hold point."""
+    choices = {SignatureMeaning.VERIFIED.value: SignatureMeaning.VERIFIED,
+               SignatureMeaning.REVIEWED.value: SignatureMeaning.REVIEWED}
+    if meaning not in choices:
+        abort(404, "Steps wait for verification or for a hold-point review only.")
+    # Verification is by someone other than who did the step; a hold point's review is QA's whoever did it.
+    waiting = execution.steps_awaiting_signature(
+        get_session(), choices[meaning],
+        for_user=current_user if choices[meaning] == SignatureMeaning.VERIFIED else None)
+    return render_template("batch_records/steps_to_sign.html", steps=waiting, meaning=choices[meaning])
+
+
+def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
+    db = get_session()
+    step = execution.get_batch_step(db, step_id)
+    record = release.StepRecord(step, execution.uses_of_steps(db, [step])[step.id],
+                                signatures.signatures_of(db, step))
+    workable = (step.status in {StepStatus.PENDING, StepStatus.IN_PROGRESS}
+                and step is execution.current_step(step.batch))
+    return {
+        "step": step, "batch": step.batch, "record": record, "workable": workable,
+        "missing": execution.missing_for_completion(step, record.uses) if workable else [],
+        "equipment_choices": {equipment_type: equipment_service.equipment_choices(
+            db, equipment_type, due_soon_days=_due_soon_days()) for equipment_type in step.equipment_types},
+        "lot_choices": {requirement.id: materials.lot_choices(requirement.material) for requirement in step.materials},
+        "yield_percent": execution.yield_percent(step), "yield_ok": execution.yield_within_limits(step),
+        "errors": {}, "form": MultiDict(), **extra,
+    }
+
+
+@blueprint.route("/batch-steps/<int:step_id>")
+@allow(STAFF)
+def batch_step(step_id: int) -> Any:
+    return render_template("batch_records/batch_step.html", **_step_context(step_id))
+
+
+def _step_error(step_id: int, error: ValidationError | LimsError, repeated: RepeatedForm | None = None) -> Any:
+    return render_template("batch_records/batch_step.html", **_step_context(
+        step_id, errors=page_errors(error, repeated), form=request.form)), error_status(error)
+
+
+def _back_to_step(step_id: int, message: str) -> Any:
+    flash(message, "success")
+    return redirect(url_for("batch_records.batch_step", step_id=step_id), 303)
+
+
+def _observed_at(naive: Any) -> Any:
+    """A time typed on the floor is local wall-clock time in the lab's display time zone."""
+    return None if naive is None else naive.replace(tzinfo=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+
+
+@blueprint.route("/batch-steps/<int:step_id>/entries", methods=["POST"])
+@allow(OPERATORS)
+def record_entries(step_id: int) -> Any:
+    """Record the values typed for the step's parameters; all of them or, on any error, none."""
+    db = get_session()
+    step = execution.get_batch_step(db, step_id)
+    typed = [(parameter, request.form.get(f"parameter-{parameter.id}", "").strip()) for parameter in step.parameters
+             if parameter.current_entry is None]
+    typed = [(parameter, value) for parameter, value in typed if value]
+    try:
+        late = load_input(schemas.LateEntrySchema())
+        if not typed:
+            raise InvalidInput("Enter at least one value.")
+        entries = [execution.record_entry(db, parameter, value, user=current_user, late_reason=late["late_reason"],
+                                          observed_at=_observed_at(late["observed_at"]))
+                   for parameter, value in typed]
+    except (ValidationError, LimsError) as error:
+        return _step_error(step_id, error)
+    outside = [entry for entry in entries if not entry.within_limits]
+    if outside:
+        flash(f"{', '.join(entry.parameter.name for entry in outside)} outside limits: a deviation is raised and QA "
+              "is told. Carry on as the instruction says.", "warning")
+    return _back_to_step(step_id, f"{len(entries)} value{'s' if len(entries) != 1 else ''} recorded.")
+
+
+@blueprint.route("/batch-entries/<int:entry_id>/correct", methods=["POST"])
+@allow(OPERATORS)
+def correct_entry(entry_id: int) -> Any:
+    db = get_session()
+    entry = execution.get_entry(db, entry_id)
+    step_id = entry.parameter.step_id
+    correction = RepeatedForm(f"entry-{entry_id}-", schemas.CorrectionSchema)
+    try:
+        data = correction.load()
+        execution.correct_entry(db, entry, data["value"], reason=data["reason"], user=current_user)
+    except (ValidationError, LimsError) as error:
+        return _step_error(step_id, error, correction)
+    return _back_to_step(step_id, f"{entry.parameter.name} corrected; the original value stays on the record.")
+
+
+
+
+@blueprint.route("/batch-steps/<int:step_id>/equipment", methods=["POST"])
+@allow(OPERATORS)
+def record_equipment(step_id: int) -> Any:
+    db = get_session()
+    step = execution.get_batch_step(db, step_id)
+    try:
+        data = load_input(schemas.EquipmentUseSchema())
+        equipment = equipment_service.get_equipment(db, data["equipment_id"])
+        execution.record_equipment_use(db, step, equipment, user=current_user, due_soon_days=_due_soon_days())
+    except (ValidationError, LimsError) as error:
+        return _step_error(step_id, error)
+    return _back_to_step(step_id, f"Use of {equipment.asset_tag} recorded.")
+
+
+@blueprint.route("/batch-steps/<int:step_id>/materials", methods=["POST"])
+@allow(OPERATORS)
+def record_material(step_id: int) -> Any:
+    db = get_session()
+    step = execution.get_batch_step(db, step_id)
+    try:
+        data = load_input(schemas.MaterialUseSchema())
+        requirement = next((item for item in step.materials if item.id == data["requirement_id"]), None)
+        if requirement is None:
+            raise InvalidInput("That material is not required by this step.", field="requirement_id")
+        lot = materials.get_lot(db, data["lot_id"])
+        execution.record_material_use(db, step, requirement, lot, data["quantity"], user=current_user)
+    except (ValidationError, LimsError) as error:
+        return _step_error(step_id, error)
+    return _back_to_step(step_id, f"{data['quantity']} taken from lot {lot.lot_number}.")
+
+
+@blueprint.route("/batch-steps/<int:step_id>/yield", methods=["POST"])
+@allow(OPERATORS)
+def record_yield(step_id: int) -> Any:
+    db = get_session()
+    step = execution.get_batch_step(db, step_id)
+    try:
+        execution.record_yield(db, step, load_input(schemas.YieldSchema())["actual_yield"], user=current_user)
+    except (ValidationError, LimsError) as error:
+        return _step_error(step_id, error)
+    return _back_to_step(step_id, f"Yield recorded: {execution.yield_percent(step)} % of theoretical.")
+
+
+@blueprint.route("/batch-steps/<int:step_id>/skip", methods=["POST"])
+@allow(OPERATORS)
+def skip_step(step_id: int) -> Any:
+    db = get_session()
+    step = execution.get_batch_step(db, step_id)
+    try:
+        execution.skip_step(db, step, reason=load_input(schemas.SkipSchema())["reason"], user=current_user)
+    except (ValidationError, LimsError) as error:
+        return _step_error(step_id, error)
+    flash(f"Step {step.position} skipped.", "success")
+    return redirect(url_for("batch_records.batch", batch_id=step.batch_id), 303)

@@ -1,0 +1,52 @@
+"""The rules of training: recording it, and refusing work to whoever has no training in force on it."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from lims import clock, registry
+from lims.errors import InvalidInput, LimsError
+from lims.identity.models import User
+from lims.training.models import TrainingRecord
+
+
+class NotTrained(LimsError):
+    status_code = 403
+
+
+def record_training(session: Session, *, user: User, subject: str, trained_on: date, expires_on: date | None,
+                    recorded_by: User) -> TrainingRecord:
+    """Record that ``user`` is trained on ``subject`` (a master batch record version or an SOP)."""
+    if trained_on > clock.now().date():
+        raise InvalidInput("Training cannot be recorded for a future date.", field="trained_on")
+    if expires_on is not None and expires_on <= trained_on:
+        raise InvalidInput("The training expires before or on the day it was given.", field="expires_on")
+    record = TrainingRecord(user_id=user.id, subject=subject.strip(), trained_on=trained_on, expires_on=expires_on,
+                            recorded_by_id=recorded_by.id)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def require_training(session: Session, user: User, subject: str, *, on: date | None = None) -> None:
+    """Refuse ``user`` unless a training record on ``subject`` is in force on ``on`` (today by default)."""
+    on = on or clock.now().date()
+    in_force = session.scalar(select(TrainingRecord.id).where(
+        TrainingRecord.user_id == user.id, TrainingRecord.subject == subject, TrainingRecord.trained_on <= on,
+        or_(TrainingRecord.expires_on.is_(None), TrainingRecord.expires_on >= on)).limit(1))
+    if in_force is None:
+        raise NotTrained(f"{user.full_name} has no training on {subject} in force on {on.isoformat()}.")
+
+
+def training_records(session: Session, *, user: User | None = None) -> list[TrainingRecord]:
+    query = select(TrainingRecord).order_by(TrainingRecord.subject, TrainingRecord.trained_on.desc())
+    if user is not None:
+        query = query.where(TrainingRecord.user_id == user.id)
+    return list(session.scalars(query))
+
+
+def required_subjects(session: Session) -> list[str]:
+    """The subjects the areas require training on now (the training form offers them; an SOP is typed)."""
+    return [subject for finder in registry.current().training_subject_finders for subject in finder(session)]

@@ -1,0 +1,10 @@
+"""What training contributes: training records and their pages."""
+from __future__ import annotations
+
+from lims.registry import Registry
+from lims.training import models as _models  # noqa: F401  (the metadata must describe the training table)
+from lims.training import views
+
+
+def register(registry: Registry) -> None:
+    registry.blueprint(views.blueprint)

@@ -1,0 +1,51 @@
+"""Pages of training records."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from lims import clock
+from lims.access import STAFF, allow
+from lims.db import get_session
+from lims.errors import LimsError
+from lims.identity import service as identity
+from lims.identity.models import RoleName
+from lims.training import schemas, service
+from lims.web import load_input, render_form_error
+
+blueprint = Blueprint("training", __name__, template_folder="templates")
+
+MANAGERS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
+
+
+def _training_context() -> dict[str, Any]:
+    db = get_session()
+    staff = [user for user in identity.list_users(db, identity.UserFilter(status="active"), page=1, per_page=1000).items
+             if user.is_staff]
+    return {"records": service.training_records(db), "today": clock.now().date(),
+            "required_subjects": service.required_subjects(db),
+            "user_options": [(user.id, f"{user.full_name} ({user.username})") for user in staff]}
+
+
+@blueprint.route("/training")
+@allow(STAFF)
+def index() -> Any:
+    return render_template("training/index.html", errors={}, form=MultiDict(), **_training_context())
+
+
+@blueprint.route("/training", methods=["POST"])
+@allow(MANAGERS)
+def record() -> Any:
+    db = get_session()
+    try:
+        data = load_input(schemas.TrainingSchema())
+        trainee = identity.get_user(db, data.pop("user_id"))
+        service.record_training(db, user=trainee, **data, recorded_by=current_user)
+    except (ValidationError, LimsError) as error:
+        return render_form_error("training/index.html", error, **_training_context())
+    flash(f"Training of {trainee.full_name} on {data['subject']} recorded.", "success")
+    return redirect(url_for("training.index"), 303)
