@@ -18,9 +18,9 @@ AREAS: tuple[str, ...] = (
     "lims.dashboard",
     "lims.equipment",
     "lims.testing",
+    "protocols",
     "lims.materials",
     "lims.training",
-    "protocols",
     "batch_records",
 )
 

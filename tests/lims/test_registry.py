@@ -22,7 +22,7 @@ NAVIGATION = [
     ("Equipment", "equipment.index"),
     ("Batches", "batch_records.batches"),
     ("Deviations", "batch_records.deviations"),
-    ("Materials", "batch_records.materials"),
+    ("Materials", "materials.index"),
     ("Master records", "batch_records.masters"),
     ("Test definitions", "testing.definitions"),
     ("Users", "identity.users"),

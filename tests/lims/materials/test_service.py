@@ -100,10 +100,8 @@ def test_receipt_input_is_checked(db_session, medium, create_user, kwargs, messa
 
 def test_a_lot_is_traced_to_the_records_its_material_went_into(db_session, receive, create_user, monkeypatch):
     prepared = service.ConsumingRecord("sample preparation", "SP-0007", "samples.preparation", (("preparation_id", 7),))
-    with_samples = registry.Registry()
-    with_samples.consuming_records(
-        "sample_preparation", lambda _session, ids: {record_id: prepared for record_id in ids if record_id == "7"})
-    monkeypatch.setattr(registry, "_current", with_samples)
+    monkeypatch.setattr(registry.current(), "_consuming_record_finders", {
+        "sample_preparation": lambda _session, ids: {record_id: prepared for record_id in ids if record_id == "7"}})
     lot = receive()
     release(db_session, lot, create_user(RoleName.QA))
     for record_type, record_id in (("sample_preparation", 7), ("sample_preparation", 8), ("stability_pull", 7)):
