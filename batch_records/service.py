@@ -42,7 +42,7 @@ from batch_records.models import (
     TrainingRecord,
 )
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.dashboard.service import WorkQueue, register_work_queue
 from lims.db import get_record, lock_for_update, serialise_numbering
 from lims.equipment import service as equipment_service
@@ -166,7 +166,7 @@ def consume(session: Session, lot: MaterialLot, quantity: Measurement, *, user: 
         raise LotUnusable(f"Lot {lot.lot_number} has only {lot.quantity_remaining} left; {quantity} was asked for.")
     consumption = LotConsumption(lot_id=lot.id, quantity=quantity, used_at=clock.now(), user_id=user.id,
                                  record_type=record_type, record_id=str(record_id))
-    with audit.reason_for_change(session, f"{quantity} used for {record_type} {record_id}"):
+    with audit_context.reason_for_change(session, f"{quantity} used for {record_type} {record_id}"):
         session.add(consumption)
         lot.quantity_remaining = Measurement(lot.quantity_remaining.value - taken.value, lot.quantity_remaining.unit)
     return consumption
@@ -194,7 +194,7 @@ def reject_lot(session: Session, lot: MaterialLot, *, reason: str, user: User, p
     # must leave the lot as it was, even though its failed attempt is kept.
     signatures.reauthenticate_to_sign(session, lot, SignatureMeaning.REJECTED, user, password=password,
                                       client_address=client_address)
-    with audit.reason_for_change(session, "Rejection reason stated"):
+    with audit_context.reason_for_change(session, "Rejection reason stated"):
         lot.rejection_reason = reason.strip()
     signatures.sign(session, lot, meaning=SignatureMeaning.REJECTED, user=user, password=password,
                     client_address=client_address)
@@ -211,7 +211,7 @@ def _check_disposition(_session: Session, lot: MaterialLot, meaning: SignatureMe
 
 
 def _apply_disposition(session: Session, lot: MaterialLot, meaning: SignatureMeaning, _user: User) -> None:
-    with audit.reason_for_change(session, f"Lot {meaning.value} by QA"):
+    with audit_context.reason_for_change(session, f"Lot {meaning.value} by QA"):
         lot.status = LotStatus.RELEASED if meaning == SignatureMeaning.RELEASED else LotStatus.REJECTED
 
 
@@ -384,7 +384,7 @@ def add_step(session: Session, version: MbrVersion, design: StepDesignInput) -> 
 def update_step(session: Session, step: MbrStep, design: StepDesignInput, *, reason: str) -> MbrStep:
     _require_draft_mbr(step.version)
     _check_step_design(design)
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         _apply_step_design(step, design)
     return step
 
@@ -501,7 +501,7 @@ def make_mbr_effective(session: Session, version: MbrVersion) -> MbrVersion:
         raise MbrLocked(f"Only an approved version becomes effective; {version.label} is {version.status.value}.")
     now = clock.now()
     previous = effective_mbr_version(version.master)
-    with audit.reason_for_change(session, f"{version.label} made effective"):
+    with audit_context.reason_for_change(session, f"{version.label} made effective"):
         if previous is not None:
             previous.status = MbrStatus.RETIRED
             previous.retired_at = now
@@ -515,7 +515,7 @@ def retire_mbr_version(session: Session, version: MbrVersion, *, reason: str) ->
     """Withdraw the effective version without a successor: no new batches can be made to it."""
     if version.status != MbrStatus.EFFECTIVE:
         raise MbrLocked(f"Only the effective version can be retired; {version.label} is {version.status.value}.")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         version.status = MbrStatus.RETIRED
         version.retired_at = clock.now()
     return version
@@ -684,7 +684,7 @@ def _require_current(session: Session, step: BatchStep, user: User) -> None:
 
 def _start(step: BatchStep) -> None:
     if step.status == StepStatus.PENDING:
-        with audit.reason_for_change(_session_of(step), f"Step {step.position} started"):
+        with audit_context.reason_for_change(_session_of(step), f"Step {step.position} started"):
             step.status = StepStatus.IN_PROGRESS
             step.started_at = clock.now()
 
@@ -763,7 +763,7 @@ def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason:
                             entered_at=clock.now(), replaces_id=entry.id, correction_reason=reason.strip())
     session.add(correction)
     session.flush()
-    with audit.reason_for_change(session, reason.strip()):
+    with audit_context.reason_for_change(session, reason.strip()):
         entry.replaced_by_id = correction.id
     session.flush()
     session.expire(parameter, ["entries"])
@@ -812,7 +812,7 @@ def record_yield(session: Session, step: BatchStep, actual: Measurement, *, user
     if actual.value < 0:
         raise InvalidInput("A yield cannot be negative.", field="actual_yield")
     reason = "Actual yield recorded" if step.actual_yield is None else "Yield re-entered before the step was completed"
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         step.actual_yield = actual
         _start(step)
     return step
@@ -841,7 +841,7 @@ def skip_step(session: Session, step: BatchStep, *, reason: str, user: User) -> 
         raise StepOutOfOrder(f"Step {step.position} ({step.title}) cannot be skipped: the master record requires it.")
     if not reason.strip():
         raise InvalidInput("Say why the step is skipped.", field="reason")
-    with audit.reason_for_change(session, reason.strip()):
+    with audit_context.reason_for_change(session, reason.strip()):
         step.status = StepStatus.SKIPPED
         step.skip_reason = reason.strip()
         step.performed_by_id = user.id
@@ -898,7 +898,7 @@ def missing_for_completion(step: BatchStep, uses: StepUses) -> list[str]:
 
 def _advance_batch(batch: Batch) -> None:
     if batch.status == BatchStatus.IN_PROGRESS and all(_done(step) for step in batch.steps):
-        with audit.reason_for_change(_session_of(batch), "Every step is done"):
+        with audit_context.reason_for_change(_session_of(batch), "Every step is done"):
             batch.status = BatchStatus.AWAITING_REVIEW
 
 
@@ -941,7 +941,7 @@ def _check_step_signature(session: Session, step: BatchStep, meaning: SignatureM
 
 def _after_step_signature(session: Session, step: BatchStep, meaning: SignatureMeaning, user: User) -> None:
     if meaning == SignatureMeaning.PERFORMED and step.status != StepStatus.COMPLETED:
-        with audit.reason_for_change(session, f"Step {step.position} signed as performed"):
+        with audit_context.reason_for_change(session, f"Step {step.position} signed as performed"):
             step.status = StepStatus.COMPLETED
             step.completed_at = clock.now()
             step.performed_by_id = user.id
@@ -1086,7 +1086,7 @@ def record_investigation(session: Session, deviation: Deviation, findings: Inves
     """Record the classification, investigation, root cause, batches assessed, conclusion and CAPA so far."""
     if deviation.status == DeviationStatus.CLOSED:
         raise Conflict(f"Deviation {deviation.number} is closed and can no longer change.")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         deviation.category = findings.category
         for name in ("investigation", "root_cause", "other_batches_assessed", "conclusion", "capa"):
             value = getattr(findings, name)
@@ -1111,7 +1111,7 @@ def _check_deviation_closure(_session: Session, deviation: Deviation, _meaning: 
 
 
 def _close_deviation(session: Session, deviation: Deviation, _meaning: SignatureMeaning, _user: User) -> None:
-    with audit.reason_for_change(session, f"Deviation {deviation.number} closed by QA"):
+    with audit_context.reason_for_change(session, f"Deviation {deviation.number} closed by QA"):
         deviation.status = DeviationStatus.CLOSED
         deviation.closed_at = clock.now()
 
@@ -1247,7 +1247,7 @@ def dispose(session: Session, batch: Batch, meaning: SignatureMeaning, *, user: 
     signatures.reauthenticate_to_sign(session, batch, meaning, user, password=password, client_address=client_address)
     if reason:
         _check_disposition_allowed(session, batch, meaning)
-        with audit.reason_for_change(session, f"Disposition reason: {reason}"):
+        with audit_context.reason_for_change(session, f"Disposition reason: {reason}"):
             batch.disposition_reason = reason
     return signatures.sign(session, batch, meaning=meaning, user=user, password=password,
                            client_address=client_address)
@@ -1272,7 +1272,7 @@ def _check_batch_signature(session: Session, batch: Batch, meaning: SignatureMea
 
 
 def _apply_batch_disposition(session: Session, batch: Batch, meaning: SignatureMeaning, _user: User) -> None:
-    with audit.reason_for_change(session, f"Batch {meaning.value} by QA"):
+    with audit_context.reason_for_change(session, f"Batch {meaning.value} by QA"):
         batch.status = DISPOSITIONS[meaning]
         batch.disposition_at = clock.now()
 

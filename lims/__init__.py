@@ -94,7 +94,7 @@ def _register_login(app: Flask) -> None:
 
 def _register_templating(app: Flask) -> None:
     from lims.access import may_use
-    from lims.audit.service import entity_key
+    from lims.audit.chain import entity_key
     from lims.navigation import navigation_for
     from lims.signatures.views import current_user_may_sign
 

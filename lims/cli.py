@@ -18,7 +18,10 @@ from werkzeug.serving import run_simple
 from sqlalchemy.orm import Session
 
 from lims import create_app, log_setup, scheduler, schema
-from lims.audit import service as audit
+from lims.audit import anchors as audit_anchors
+from lims.audit import chain as audit_chain
+from lims.audit import context as audit_context
+from lims.audit import verification as audit_verification
 from lims.db import get_session
 from lims.errors import LimsError
 from lims.identity import service as identity
@@ -34,7 +37,7 @@ def cli() -> None:
 def unit_of_work() -> Iterator[Session]:
     """Commit what the block does, or nothing if it fails; domain errors exit non-zero."""
     session = get_session()
-    audit.act_as(session, audit.Actor(None, f"command line ({getpass.getuser()})"))
+    audit_context.act_as(session, audit_context.Actor(None, f"command line ({getpass.getuser()})"))
     try:
         yield session
         session.commit()
@@ -157,7 +160,7 @@ def audit_checkpoint() -> None:
     """Anchor the chain's head in the checkpoint file outside the database."""
     path = current_app.config["AUDIT_CHECKPOINT_PATH"]
     with unit_of_work() as session:
-        checkpoint = audit.write_checkpoint(session.connection(), path)
+        checkpoint = audit_anchors.write_checkpoint(session.connection(), path)
     click.echo(f"Checkpoint: event {checkpoint.sequence} {checkpoint.hash} written to {path}.")
 
 
@@ -167,11 +170,11 @@ def audit_verify() -> None:
     path = current_app.config["AUDIT_CHECKPOINT_PATH"]
     with unit_of_work() as session:
         connection = session.connection()
-        checkpoints = audit.read_checkpoints(path)
-        with click.progressbar(length=audit.count_events(connection), label="Verifying audit events",
+        checkpoints = audit_anchors.read_checkpoints(path)
+        with click.progressbar(length=audit_verification.count_events(connection), label="Verifying audit events",
                                file=sys.stderr) as bar:
-            verification = audit.verify_chain(connection, checkpoints=checkpoints, progress=bar.update)
-        audit.record(session, "audit.verified", details={"result": verification.summary()})
+            verification = audit_verification.verify_chain(connection, checkpoints=checkpoints, progress=bar.update)
+        audit_chain.record(session, "audit.verified", details={"result": verification.summary()})
     if not verification.intact:
         raise click.ClickException(verification.summary())
     click.echo(verification.summary())
