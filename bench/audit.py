@@ -33,7 +33,11 @@ from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from lims import schema
-from lims.audit import service as audit
+from lims.audit import chain as audit_chain
+from lims.audit import context as audit_context
+from lims.audit import hooks as audit_hooks
+from lims.audit import trail as audit_trail
+from lims.audit import verification as audit_verification
 from lims.audit.models import GENESIS_HASH, AuditEvent
 from lims.db import create_engine_for
 from lims.identity import service as identity
@@ -170,8 +174,8 @@ def _fill_event_chain(engine: Engine, events: int) -> str:
         for sequence in range(first, min(first + GENERATED_EVENTS_PER_INSERT, events + 1)):
             fields = _realistic_event(sequence, generator)
             fields["prev_hash"] = previous_hash
-            payload = audit.canonical_payload(fields)
-            previous_hash = audit.event_hash(payload)
+            payload = audit_chain.canonical_payload(fields)
+            previous_hash = audit_chain.event_hash(payload)
             rows.append({"sequence": sequence, "payload": payload, "hash": previous_hash})
         with engine.begin() as connection:
             connection.execute(insert(_EVENTS), rows)
@@ -197,7 +201,7 @@ def _realistic_event(sequence: int, generator: random.Random) -> dict[str, Any]:
     elif kind == 6:
         action, entity_type, entity_id = "create", "organization", organization_id
         changes = {"active": [None, True], "code": [None, f"C{sequence % 10_000:04d}"],
-                   "created_at": [None, audit.stable_value(CHAIN_STARTS_AT)], "id": [None, int(organization_id)],
+                   "created_at": [None, audit_chain.stable_value(CHAIN_STARTS_AT)], "id": [None, int(organization_id)],
                    "kind": [None, "client"], "name": [None, f"{client} {sequence}"]}
         reason = None
     elif kind < 9:
@@ -216,7 +220,7 @@ def _realistic_event(sequence: int, generator: random.Random) -> dict[str, Any]:
         "action": action,
         "entity_type": entity_type,
         "entity_id": entity_id,
-        "changes": audit.canonical_json(changes),
+        "changes": audit_chain.canonical_json(changes),
         "reason": reason,
         "request_id": generator.randbytes(16).hex(),
         "client_address": _CLIENT_ADDRESSES[sequence % len(_CLIENT_ADDRESSES)],
@@ -265,14 +269,12 @@ def _create_organizations(engine: Engine, count: int) -> list[int]:
 @contextmanager
 def _audit_hooks_detached() -> Iterator[None]:
     """Flush without the hooks that require reasons and append audit events, as if nothing were controlled."""
-    hooks = [("before_flush", audit._refuse_deletes_and_require_reasons), ("after_flush", audit._audit_flushed_changes)]
-    for name, hook in hooks:
-        event.remove(Session, name, hook)
+    for target, name, hook in audit_hooks.FLUSH_HOOKS:
+        event.remove(target, name, hook)
     try:
         yield
     finally:
-        for name, hook in hooks:
-            event.listen(Session, name, hook)
+        audit_hooks.install()
 
 
 def _rename(engine: Engine, organization_ids: list[int], revision: str) -> float:
@@ -281,14 +283,14 @@ def _rename(engine: Engine, organization_ids: list[int], revision: str) -> float
     with Session(engine) as session, session.begin():
         organizations = session.scalars(select(Organization).where(Organization.id.in_(organization_ids))).all()
         for organization in organizations:
-            with audit.reason_for_change(session, REASON_FOR_CHANGE):
+            with audit_context.reason_for_change(session, REASON_FOR_CHANGE):
                 organization.name = f"Client {organization.code} {revision}"
     return time.perf_counter() - started
 
 
 def _event_count(engine: Engine) -> int:
     with engine.connect() as connection:
-        return audit.count_events(connection)
+        return audit_verification.count_events(connection)
 
 
 # audit-verify
@@ -300,7 +302,7 @@ def run_verify(events: int) -> None:
         verify_seconds = _verify_seconds(chain.engine, events, processes=None)
         one_process_seconds = _verify_seconds(chain.engine, events, processes=1)
 
-    parts = audit.processes_for(events)
+    parts = audit_verification.processes_for(events)
     verify_rate, hashing_rate = events / verify_seconds, events / hashing_seconds
     print(f"audit-verify: verify_chain {verify_rate:12,.0f} events/s ({events:,} events, intact; "
           f"{parts} part{'s' if parts > 1 else ''} at once on {os.cpu_count()} cores, as `lims audit verify` runs it)")
@@ -313,7 +315,7 @@ def run_verify(events: int) -> None:
 def _verify_seconds(engine: Engine, events: int, *, processes: int | None) -> float:
     with engine.connect() as connection:
         started = time.perf_counter()
-        verification = audit.verify_chain(connection, processes=processes)
+        verification = audit_verification.verify_chain(connection, processes=processes)
         seconds = time.perf_counter() - started
     if not verification.intact or verification.events_checked != events:
         raise RuntimeError(f"verifying {events} generated events: {verification.summary()}")
@@ -339,7 +341,7 @@ def _bare_hashing_seconds(engine: Engine) -> float:
 
 
 def run_viewer(events: int) -> None:
-    everything, updates = audit.EventFilter(), audit.EventFilter(actions=("update",))
+    everything, updates = audit_trail.EventFilter(), audit_trail.EventFilter(actions=("update",))
     with _event_chain(events) as chain:
         deep_page, deep_before = _page_start(chain.engine, everything, DEEP_PAGE)
         updates_page, updates_before = _page_start(chain.engine, updates, DEEP_PAGE)
@@ -355,24 +357,24 @@ def run_viewer(events: int) -> None:
     _print_ratio("audit-viewer", f"page {deep_page}/page 1 latency", deep_page_ms / first_page_ms, VIEWER_TARGET)
 
 
-def _page_start(engine: Engine, criteria: audit.EventFilter, page: int) -> tuple[int, int | None]:
+def _page_start(engine: Engine, criteria: audit_trail.EventFilter, page: int) -> tuple[int, int | None]:
     """Follow the viewer's "older" links towards ``page``; return the page reached and its ``before``."""
     before = None
     with Session(engine) as session:
         for reached in range(1, page):
-            next_before = audit.search_events(session, criteria, before=before, limit=PAGE_SIZE).next_before
+            next_before = audit_trail.search_events(session, criteria, before=before, limit=PAGE_SIZE).next_before
             if next_before is None:
                 return reached, before
             before = next_before
     return page, before
 
 
-def _median_milliseconds(engine: Engine, criteria: audit.EventFilter, before: int | None) -> float:
+def _median_milliseconds(engine: Engine, criteria: audit_trail.EventFilter, before: int | None) -> float:
     """Median latency of one viewer page, each query in a fresh session as each request has."""
     latencies = []
     for _ in range(WARM_UP_QUERIES + TIMED_QUERIES):
         with Session(engine) as session:
             started = time.perf_counter()
-            audit.search_events(session, criteria, before=before, limit=PAGE_SIZE)
+            audit_trail.search_events(session, criteria, before=before, limit=PAGE_SIZE)
             latencies.append(time.perf_counter() - started)
     return statistics.median(latencies[WARM_UP_QUERIES:]) * 1000

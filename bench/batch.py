@@ -45,7 +45,7 @@ from batch_records.service import batches, execution, masters, release
 from bench.audit import Target, _event_count, _migrated_database, _print_ratio
 from lims import clock
 from lims.app import create_app
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
 from lims.identity import service as identity
@@ -169,7 +169,7 @@ def _build_line(engine: Engine) -> Line:
                 equipment_type=equipment_type, location="Suite B", manufacturer="Acme", model="X",
                 serial_number=f"SN-{number:04d}", calibration_interval_days=365, owner=None)
             # Arranged directly, as the tests do: calibration is benchmarked with the equipment area.
-            with audit.reason_for_change(session, "Benchmark arrangement: calibrated last month"):
+            with audit_context.reason_for_change(session, "Benchmark arrangement: calibrated last month"):
                 item.last_calibrated_on = today - timedelta(days=30)
                 item.calibration_due_on = today + timedelta(days=335)
             equipment_ids[equipment_type] = item.id
@@ -252,7 +252,7 @@ def _execute_step(engine: Engine, line: Line, batch_id: int, position: int, corr
     with Session(engine) as session, session.begin():
         operator = session.get_one(User, line.operator_id)
         verifier = session.get_one(User, line.verifier_id)
-        audit.act_as(session, audit.Actor(operator.id, operator.full_name))
+        audit_context.act_as(session, audit_context.Actor(operator.id, operator.full_name))
         batch = session.get_one(Batch, batch_id)
         step = batch.steps[position - 1]
         for equipment_type in step.equipment_types:
@@ -272,7 +272,7 @@ def _execute_step(engine: Engine, line: Line, batch_id: int, position: int, corr
             entries[index] = execution.correct_entry(session, entries[index], corrected, user=operator,
                                                      reason="Transcription error: value re-read from the display")
         signatures.sign(session, step, meaning=SignatureMeaning.PERFORMED, user=operator, password=PASSWORD)
-        audit.act_as(session, audit.Actor(verifier.id, verifier.full_name))
+        audit_context.act_as(session, audit_context.Actor(verifier.id, verifier.full_name))
         signatures.sign(session, step, meaning=SignatureMeaning.VERIFIED, user=verifier, password=PASSWORD)
         if step.status != StepStatus.COMPLETED:
             raise RuntimeError(f"step {position} of batch {batch_id} is {step.status.value} after its signatures")
@@ -283,7 +283,7 @@ def _audited_update(engine: Engine, material_id: int, revision: str) -> float:
     started = time.perf_counter()
     with Session(engine) as session, session.begin():
         material = session.get_one(Material, material_id)
-        with audit.reason_for_change(session, REASON_FOR_CHANGE):
+        with audit_context.reason_for_change(session, REASON_FOR_CHANGE):
             material.name = f"TexMACS GMP medium ({revision})"
     return time.perf_counter() - started
 

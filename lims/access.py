@@ -15,7 +15,8 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import chain as audit_chain
+from lims.audit import context as audit_context
 from lims.db import changes_kept_despite_refusal, get_session, keep_changes_despite_refusal
 from lims.identity.models import STAFF_ROLES, ApiToken, RoleName
 from lims.web import REFUSAL_MESSAGE, refuse
@@ -85,7 +86,7 @@ def start_audit_context() -> None:
 
 
 def _act_as(user_id: int | None, name: str) -> None:
-    audit.act_as(get_session(), audit.Actor(user_id, name, g.request_id, request.remote_addr))
+    audit_context.act_as(get_session(), audit_context.Actor(user_id, name, g.request_id, request.remote_addr))
 
 
 def _refusal_details() -> dict[str, str]:
@@ -93,7 +94,7 @@ def _refusal_details() -> dict[str, str]:
 
 
 def _refuse_audited(status: int, message: str, action: str = "access.refused") -> Any:
-    audit.record(get_session(), action, details=_refusal_details())
+    audit_chain.record(get_session(), action, details=_refusal_details())
     keep_changes_despite_refusal()
     return refuse(status, message)
 
@@ -108,8 +109,8 @@ def audit_refusal_by_a_rule(status_code: int) -> None:
         return
     db_session = get_session()
     db_session.rollback()
-    audit.record(db_session, "access.refused",
-                 details={**_refusal_details(), "refusal": str(g.get(REFUSAL_MESSAGE, ""))[:500]})
+    audit_chain.record(db_session, "access.refused",
+                       details={**_refusal_details(), "refusal": str(g.get(REFUSAL_MESSAGE, ""))[:500]})
     keep_changes_despite_refusal()
 
 
@@ -156,8 +157,9 @@ def _session_still_active() -> bool:
     last_seen = session.get("last_seen")
     if last_seen is None or now - last_seen > current_app.config["SESSION_IDLE_MINUTES"] * 60:
         _act_as(current_user.id, current_user.full_name)
-        audit.record(get_session(), "logout", entity=current_user,
-                     details={"cause": f"idle for more than {current_app.config['SESSION_IDLE_MINUTES']} minutes"})
+        idle_minutes = current_app.config["SESSION_IDLE_MINUTES"]
+        audit_chain.record(get_session(), "logout", entity=current_user,
+                           details={"cause": f"idle for more than {idle_minutes} minutes"})
         keep_changes_despite_refusal()  # an API call answers this with 401, which would roll the event back
         logout_user()
         session.clear()

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from lims import access, db, schema
 from lims.areas import install
-from lims.audit.service import entity_key
+from lims.audit.chain import entity_key
 from lims.config import instance_path_from_env, load_config
 from lims.errors import LimsError
 from lims.identity.service import user_for_session

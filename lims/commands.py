@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.orm import Session
 
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.db import get_session
 from lims.errors import LimsError
 
@@ -19,7 +19,7 @@ from lims.errors import LimsError
 def unit_of_work() -> Iterator[Session]:
     """Commit what the block does, or nothing if it fails; domain errors exit non-zero."""
     session = get_session()
-    audit.act_as(session, audit.Actor(None, f"command line ({getpass.getuser()})"))
+    audit_context.act_as(session, audit_context.Actor(None, f"command line ({getpass.getuser()})"))
     try:
         yield session
         session.commit()

@@ -58,7 +58,11 @@ class Base(DeclarativeBase):
 
 
 def create_engine_for(url: str, **options: Any) -> Engine:
-    """Create an engine with the per-engine settings the LIMS relies on."""
+    """Create an engine with the per-engine settings the LIMS relies on, the audit hooks in place."""
+    # Imported here: the audit modules build on this module's Base.
+    from lims.audit import hooks as audit_hooks
+
+    audit_hooks.install()
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, **options)
     engine = create_engine(url, **options)

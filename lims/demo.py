@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, MaintenanceKind, ReferenceStandard
 from lims.identity import service as identity
@@ -258,14 +258,14 @@ def _acting_as(session: Session, user: User) -> Iterator[None]:
     The trail attributes a change when the session flushes it, so the block flushes on entry (what came before is
     not ``user``'s) and on exit (what it did is).
     """
-    before = audit.current_actor(session)
+    before = audit_context.current_actor(session)
     session.flush()
-    audit.attribute_to(session, user.id, user.full_name)
+    audit_context.attribute_to(session, user.id, user.full_name)
     try:
         yield
         session.flush()
     finally:
-        audit.act_as(session, before)
+        audit_context.act_as(session, before)
 
 
 def _sign(session: Session, record: Any, meaning: SignatureMeaning, user: User) -> None:

@@ -18,12 +18,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from lims.audit import service as audit
+from lims.audit import anchors as audit_anchors
+from lims.audit import chain as audit_chain
+from lims.audit import context as audit_context
+from lims.audit import verification as audit_verification
 from lims.db import get_session
 
 logger = logging.getLogger("lims.scheduler")
 
-SCHEDULER = audit.Actor(None, "compliance scheduler")
+SCHEDULER = audit_context.Actor(None, "compliance scheduler")
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,9 @@ def anchor_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
     A refusal (the chain disagrees with an earlier checkpoint) is logged as an error and audited.
     """
     try:
-        checkpoint = audit.write_checkpoint(session.connection(), config["AUDIT_CHECKPOINT_PATH"])
-    except audit.AnchorRefused as refusal:
-        audit.record(session, "audit.anchor_refused", details={"result": refusal.message})
+        checkpoint = audit_anchors.write_checkpoint(session.connection(), config["AUDIT_CHECKPOINT_PATH"])
+    except audit_anchors.AnchorRefused as refusal:
+        audit_chain.record(session, "audit.anchor_refused", details={"result": refusal.message})
         logger.error("The audit chain was not anchored: %s", refusal.message)
         return refusal.message
     return f"event {checkpoint.sequence} ({checkpoint.hash[:12]}…) anchored in {config['AUDIT_CHECKPOINT_PATH']}"
@@ -51,9 +54,9 @@ def anchor_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
 
 def verify_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
     """Recompute the whole chain against every checkpoint; a break is logged as an error and audited."""
-    verification = audit.verify_chain(session.connection(),
-                                      checkpoints=audit.read_checkpoints(config["AUDIT_CHECKPOINT_PATH"]))
-    audit.record(session, "audit.verified", details={"result": verification.summary()})
+    checkpoints = audit_anchors.read_checkpoints(config["AUDIT_CHECKPOINT_PATH"])
+    verification = audit_verification.verify_chain(session.connection(), checkpoints=checkpoints)
+    audit_chain.record(session, "audit.verified", details={"result": verification.summary()})
     if not verification.intact:
         logger.error("The audit trail is not intact: %s", verification.summary())
     return verification.summary()
@@ -74,7 +77,7 @@ def run_check(app: Flask, check: ScheduledCheck) -> str:
     """Run one check in its own app context and transaction; a failure is logged and leaves nothing behind."""
     with app.app_context():
         session = get_session()
-        audit.act_as(session, SCHEDULER)
+        audit_context.act_as(session, SCHEDULER)
         try:
             summary = check.run(session, app.config)
             session.commit()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims import clock, registry
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.db import get_record
 from lims.errors import Conflict, InvalidInput
 from lims.identity.models import Organization
@@ -101,7 +101,7 @@ def update_protocol(session: Session, protocol: Protocol, *, title: str, therape
     """Change a protocol's details or status, for the reason given."""
     if target_enrolment is not None and target_enrolment <= 0:
         raise InvalidInput("The target enrolment must be a positive number.", field="target_enrolment")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         protocol.title = title
         protocol.therapeutic_area = therapeutic_area
         protocol.investigational_product = investigational_product
@@ -126,7 +126,7 @@ def import_study(session: Session, study: ImportedStudy, *, sponsor: Organizatio
         conditions="; ".join(study.conditions) or None, target_enrolment=study.enrollment,
     )
     version = protocol.versions[0]
-    with audit.reason_for_change(session, f"Imported from {study.source_format} {study.nct_id}"):
+    with audit_context.reason_for_change(session, f"Imported from {study.source_format} {study.nct_id}"):
         version.amendment_summary = f"Original protocol, imported from {study.source_format} {study.nct_id}"
     for index, arm in enumerate(study.arms):
         interventions = f"Interventions: {', '.join(arm.intervention_names)}." if arm.intervention_names else ""
@@ -190,7 +190,7 @@ def update_visit(session: Session, visit: Visit, *, name: str, reference_event: 
     """Change a visit of a draft version, for the reason given."""
     _require_draft(visit.version)
     _check_window(window_before_days, window_after_days)
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         visit.name = name
         visit.reference_event = reference_event
         visit.day_offset = day_offset
@@ -204,7 +204,7 @@ def update_arm(session: Session, arm: Arm, *, name: str, arm_type: str | None, d
                reason: str) -> Arm:
     """Change an arm of a draft version, for the reason given."""
     _require_draft(arm.version)
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         arm.name = name
         arm.arm_type = arm_type
         arm.description = description
@@ -249,7 +249,7 @@ def update_sample_requirement(session: Session, requirement: SampleRequirement, 
     """Change a required sample of a draft version, for the reason given."""
     _require_draft(requirement.visit.version)
     _check_sample(volume, handling, max_hours_to_processing)
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         requirement.sample_type = sample_type
         requirement.volume = volume
         requirement.container = container
@@ -307,7 +307,7 @@ def make_effective(session: Session, version: ProtocolVersion) -> ProtocolVersio
                             f"{version.status.value}.")
     now = clock.now()
     previous = effective_version(version.protocol)
-    with audit.reason_for_change(session, f"Version {version.number} made effective"):
+    with audit_context.reason_for_change(session, f"Version {version.number} made effective"):
         if previous is not None:
             previous.status = VersionStatus.SUPERSEDED
             previous.superseded_at = now
@@ -424,7 +424,7 @@ def update_subject(session: Session, subject: Subject, *, site: str, consent_ver
             raise InvalidInput("This date is before the subject's enrolment.", field=field)
     if apheresis_on is not None and infused_on is not None and infused_on < apheresis_on:
         raise InvalidInput("The infusion cannot come before the apheresis.", field="infused_on")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         subject.site = site
         subject.consent_version = consent_version
         subject.apheresis_on = apheresis_on

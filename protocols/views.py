@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from lims import clock
 from lims.access import STAFF, allow
-from lims.audit import service as audit
+from lims.audit import chain as audit_chain
 from lims.db import get_record, get_session
 from lims.errors import InvalidInput, LimsError
 from lims.identity import service as identity
@@ -265,7 +265,7 @@ def make_effective(version_id: int) -> Any:
 def odm(version_id: int) -> Any:
     db = get_session()
     version = service.get_version(db, version_id)
-    audit.record(db, "export.odm", entity=version, details={"protocol": version.protocol.number})
+    audit_chain.record(db, "export.odm", entity=version, details={"protocol": version.protocol.number})
     filename = f"{version.protocol.number}-v{version.number}-odm.xml".replace("/", "_")
     return Response(export_version(version, created_at=clock.now()), mimetype="application/xml",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

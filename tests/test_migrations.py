@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from lims import schema
 from lims.areas import install
-from lims.audit import service as audit
+from lims.audit import chain as audit_chain
+from lims.audit import verification as audit_verification
 from lims.audit.models import GENESIS_HASH, AuditEvent
 from lims.db import Base, create_engine_for
 
@@ -68,7 +69,7 @@ def test_audit_events_written_before_revision_0008_keep_their_chain_and_fields(f
                   "user_id": sequence if sequence % 2 else None, "user_name": f"User {sequence}", "action": "update",
                   "entity_type": "organization", "entity_id": str(sequence), "changes": '{"name":["A","B"]}',
                   "reason": reason, "request_id": None, "client_address": "10.0.0.1", "prev_hash": previous}
-        fields["hash"] = previous = audit.event_hash(audit.canonical_payload(fields))
+        fields["hash"] = previous = audit_chain.event_hash(audit_chain.canonical_payload(fields))
         events.append(fields)
     columns = [sa.column(name) for name in events[0] if name != "recorded_at"]
     table_0007 = sa.table("audit_event", sa.column("recorded_at", sa.DateTime(timezone=True)), *columns)
@@ -85,11 +86,12 @@ def test_audit_events_written_before_revision_0008_keep_their_chain_and_fields(f
             before = stored_events(connection)
         with engine.begin() as connection:
             schema.upgrade(connection)
-            verification = audit.verify_chain(connection)
+            verification = audit_verification.verify_chain(connection)
             assert verification.intact and verification.events_checked == len(texts)
             with Session(bind=connection) as session:
                 migrated = session.scalars(sa.select(AuditEvent).order_by(AuditEvent.sequence)).all()
-                assert [event.payload for event in migrated] == [audit.canonical_payload(fields) for fields in events]
+                assert [event.payload for event in migrated] == [audit_chain.canonical_payload(fields)
+                                                                 for fields in events]
                 assert [(event.recorded_at, event.user_id, event.action, event.entity_type, event.entity_id,
                          event.user_name, event.reason, event.prev_hash, event.hash) for event in migrated] == [
                     (fields["recorded_at"], fields["user_id"], fields["action"], fields["entity_type"],

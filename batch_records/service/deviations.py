@@ -16,7 +16,7 @@ from batch_records.models import (
     DeviationStatus,
 )
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.db import get_record, serialise_numbering
 from lims.errors import Conflict, InvalidInput
 from lims.identity.models import User
@@ -69,7 +69,7 @@ def record_investigation(session: Session, deviation: Deviation, findings: Inves
     """Record the classification, investigation, root cause, batches assessed, conclusion and CAPA so far."""
     if deviation.status == DeviationStatus.CLOSED:
         raise Conflict(f"Deviation {deviation.number} is closed and can no longer change.")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         deviation.category = findings.category
         for name in ("investigation", "root_cause", "other_batches_assessed", "conclusion", "capa"):
             value = getattr(findings, name)
@@ -94,7 +94,7 @@ def check_deviation_closure(_session: Session, deviation: Deviation, _meaning: S
 
 
 def close_deviation(session: Session, deviation: Deviation, _meaning: SignatureMeaning, _user: User) -> None:
-    with audit.reason_for_change(session, f"Deviation {deviation.number} closed by QA"):
+    with audit_context.reason_for_change(session, f"Deviation {deviation.number} closed by QA"):
         deviation.status = DeviationStatus.CLOSED
         deviation.closed_at = clock.now()
 

@@ -23,7 +23,7 @@ from batch_records.models import (
 )
 from batch_records.service import batches, deviations
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.db import get_record
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentUse
@@ -105,7 +105,7 @@ def _require_current(session: Session, step: BatchStep, user: User) -> None:
 
 def _start(step: BatchStep) -> None:
     if step.status == StepStatus.PENDING:
-        with audit.reason_for_change(_session_of(step), f"Step {step.position} started"):
+        with audit_context.reason_for_change(_session_of(step), f"Step {step.position} started"):
             step.status = StepStatus.IN_PROGRESS
             step.started_at = clock.now()
 
@@ -184,7 +184,7 @@ def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason:
                             entered_at=clock.now(), replaces_id=entry.id, correction_reason=reason.strip())
     session.add(correction)
     session.flush()
-    with audit.reason_for_change(session, reason.strip()):
+    with audit_context.reason_for_change(session, reason.strip()):
         entry.replaced_by_id = correction.id
     session.flush()
     session.expire(parameter, ["entries"])
@@ -233,7 +233,7 @@ def record_yield(session: Session, step: BatchStep, actual: Measurement, *, user
     if actual.value < 0:
         raise InvalidInput("A yield cannot be negative.", field="actual_yield")
     reason = "Actual yield recorded" if step.actual_yield is None else "Yield re-entered before the step was completed"
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         step.actual_yield = actual
         _start(step)
     return step
@@ -262,7 +262,7 @@ def skip_step(session: Session, step: BatchStep, *, reason: str, user: User) -> 
         raise StepOutOfOrder(f"Step {step.position} ({step.title}) cannot be skipped: the master record requires it.")
     if not reason.strip():
         raise InvalidInput("Say why the step is skipped.", field="reason")
-    with audit.reason_for_change(session, reason.strip()):
+    with audit_context.reason_for_change(session, reason.strip()):
         step.status = StepStatus.SKIPPED
         step.skip_reason = reason.strip()
         step.performed_by_id = user.id
@@ -319,7 +319,7 @@ def missing_for_completion(step: BatchStep, uses: StepUses) -> list[str]:
 
 def _advance_batch(batch: Batch) -> None:
     if batch.status == BatchStatus.IN_PROGRESS and all(_done(step) for step in batch.steps):
-        with audit.reason_for_change(_session_of(batch), "Every step is done"):
+        with audit_context.reason_for_change(_session_of(batch), "Every step is done"):
             batch.status = BatchStatus.AWAITING_REVIEW
 
 
@@ -362,7 +362,7 @@ def check_step_signature(session: Session, step: BatchStep, meaning: SignatureMe
 
 def after_step_signature(session: Session, step: BatchStep, meaning: SignatureMeaning, user: User) -> None:
     if meaning == SignatureMeaning.PERFORMED and step.status != StepStatus.COMPLETED:
-        with audit.reason_for_change(session, f"Step {step.position} signed as performed"):
+        with audit_context.reason_for_change(session, f"Step {step.position} signed as performed"):
             step.status = StepStatus.COMPLETED
             step.completed_at = clock.now()
             step.performed_by_id = user.id

@@ -23,7 +23,7 @@ from batch_records.models import (
     MbrVersion,
 )
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.db import get_record
 from lims.equipment.models import EquipmentType
 from lims.errors import Conflict, InvalidInput
@@ -149,7 +149,7 @@ def add_step(session: Session, version: MbrVersion, design: StepDesignInput) -> 
 def update_step(session: Session, step: MbrStep, design: StepDesignInput, *, reason: str) -> MbrStep:
     _require_draft_mbr(step.version)
     _check_step_design(design)
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         _apply_step_design(step, design)
     return step
 
@@ -261,7 +261,7 @@ def make_mbr_effective(session: Session, version: MbrVersion) -> MbrVersion:
         raise MbrLocked(f"Only an approved version becomes effective; {version.label} is {version.status.value}.")
     now = clock.now()
     previous = effective_mbr_version(version.master)
-    with audit.reason_for_change(session, f"{version.label} made effective"):
+    with audit_context.reason_for_change(session, f"{version.label} made effective"):
         if previous is not None:
             previous.status = MbrStatus.RETIRED
             previous.retired_at = now
@@ -275,7 +275,7 @@ def retire_mbr_version(session: Session, version: MbrVersion, *, reason: str) ->
     """Withdraw the effective version without a successor: no new batches can be made to it."""
     if version.status != MbrStatus.EFFECTIVE:
         raise MbrLocked(f"Only the effective version can be retired; {version.label} is {version.status.value}.")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         version.status = MbrStatus.RETIRED
         version.retired_at = clock.now()
     return version

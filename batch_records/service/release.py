@@ -22,7 +22,7 @@ from batch_records.models import (
 )
 from batch_records.service import batches, deviations, execution
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.db import get_record, lock_for_update
 from lims.errors import Conflict, InvalidInput, RecordNotFound
 from lims.identity.models import User
@@ -236,7 +236,7 @@ def dispose(session: Session, batch: Batch, meaning: SignatureMeaning, *, user: 
     signatures.reauthenticate_to_sign(session, batch, meaning, user, password=password, client_address=client_address)
     if reason:
         _check_disposition_allowed(session, batch, meaning)
-        with audit.reason_for_change(session, f"Disposition reason: {reason}"):
+        with audit_context.reason_for_change(session, f"Disposition reason: {reason}"):
             batch.disposition_reason = reason
     return signatures.sign(session, batch, meaning=meaning, user=user, password=password,
                            client_address=client_address)
@@ -261,7 +261,7 @@ def check_batch_signature(session: Session, batch: Batch, meaning: SignatureMean
 
 
 def apply_batch_disposition(session: Session, batch: Batch, meaning: SignatureMeaning, _user: User) -> None:
-    with audit.reason_for_change(session, f"Batch {meaning.value} by QA"):
+    with audit_context.reason_for_change(session, f"Batch {meaning.value} by QA"):
         batch.status = DISPOSITIONS[meaning]
         batch.disposition_at = clock.now()
 

@@ -17,7 +17,7 @@ from batch_records.views.batches import batch_page_error
 from batch_records.views.forms import RepeatedForm
 from lims import clock
 from lims.access import allow
-from lims.audit import service as audit
+from lims.audit import chain as audit_chain
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError
 from lims.identity.models import RoleName
@@ -97,7 +97,7 @@ def record_pdf(batch_id: int) -> Any:
     batch_review = release.review(db, batch_id)
     document = batch_record_pdf(batch_review, generated_by=current_user, generated_at=clock.now(),
                                 localtime=current_app.jinja_env.filters["localtime"])
-    audit.record(db, "report.generated", entity=batch_review.batch,
+    audit_chain.record(db, "report.generated", entity=batch_review.batch,
                  details={"report": "executed batch record (PDF)", "bytes": len(document)})
     return Response(document, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="batch-record-{batch_review.batch.batch_number}.pdf"'})

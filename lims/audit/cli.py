@@ -6,7 +6,9 @@ import sys
 import click
 from flask import current_app
 
-from lims.audit import service as audit
+from lims.audit import anchors as audit_anchors
+from lims.audit import chain as audit_chain
+from lims.audit import verification as audit_verification
 from lims.commands import unit_of_work
 
 
@@ -20,7 +22,7 @@ def audit_checkpoint() -> None:
     """Anchor the chain's head in the checkpoint file outside the database."""
     path = current_app.config["AUDIT_CHECKPOINT_PATH"]
     with unit_of_work() as session:
-        checkpoint = audit.write_checkpoint(session.connection(), path)
+        checkpoint = audit_anchors.write_checkpoint(session.connection(), path)
     click.echo(f"Checkpoint: event {checkpoint.sequence} {checkpoint.hash} written to {path}.")
 
 
@@ -30,11 +32,11 @@ def audit_verify() -> None:
     path = current_app.config["AUDIT_CHECKPOINT_PATH"]
     with unit_of_work() as session:
         connection = session.connection()
-        checkpoints = audit.read_checkpoints(path)
-        with click.progressbar(length=audit.count_events(connection), label="Verifying audit events",
+        checkpoints = audit_anchors.read_checkpoints(path)
+        with click.progressbar(length=audit_verification.count_events(connection), label="Verifying audit events",
                                file=sys.stderr) as bar:
-            verification = audit.verify_chain(connection, checkpoints=checkpoints, progress=bar.update)
-        audit.record(session, "audit.verified", details={"result": verification.summary()})
+            verification = audit_verification.verify_chain(connection, checkpoints=checkpoints, progress=bar.update)
+        audit_chain.record(session, "audit.verified", details={"result": verification.summary()})
     if not verification.intact:
         raise click.ClickException(verification.summary())
     click.echo(verification.summary())

@@ -10,8 +10,12 @@ from marshmallow import ValidationError
 
 from lims import clock, registry
 from lims.access import allow
+from lims.audit import anchors as audit_anchors
+from lims.audit import chain as audit_chain
+from lims.audit import export as audit_export
 from lims.audit import schemas
-from lims.audit import service as audit
+from lims.audit import trail as audit_trail
+from lims.audit import verification as audit_verification
 from lims.audit.models import Controlled
 from lims.db import get_session
 from lims.errors import LimsError
@@ -24,7 +28,7 @@ blueprint = Blueprint("audit", __name__, template_folder="templates")
 REVIEWERS = frozenset({RoleName.QA, RoleName.ADMIN})
 
 
-def _criteria(data: dict[str, Any]) -> tuple[audit.EventFilter, Controlled | None]:
+def _criteria(data: dict[str, Any]) -> tuple[audit_trail.EventFilter, Controlled | None]:
     """The filter the form asks for, in UTC, and the record whose history with its parts it shows, if any."""
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
 
@@ -37,12 +41,12 @@ def _criteria(data: dict[str, Any]) -> tuple[audit.EventFilter, Controlled | Non
             # A bound at the very edge of the calendar (year 1 or 9999) excludes no event.
             return None
 
-    whole_record = (audit.controlled_record(get_session(), data["entity_type"], data["entity_id"])
+    whole_record = (audit_trail.controlled_record(get_session(), data["entity_type"], data["entity_id"])
                     if data["with_parts"] else None)
-    criteria = audit.EventFilter(
+    criteria = audit_trail.EventFilter(
         entity_type=None if whole_record else data["entity_type"] or None,
         entity_id=None if whole_record else data["entity_id"] or None,
-        records=tuple(audit.record_and_parts(whole_record)) if whole_record else (),
+        records=tuple(audit_trail.record_and_parts(whole_record)) if whole_record else (),
         user_id=data["user_id"],
         actions=_actions_meant_by(data["action"]),
         recorded_from=start_of(data["date_from"]),
@@ -73,7 +77,7 @@ def _filter_args() -> dict[str, str]:
 def _filter_context() -> dict[str, Any]:
     users = identity.list_users(get_session(), identity.UserFilter(), page=1, per_page=1000).items
     return {
-        "entity_types": audit.controlled_entity_types(),
+        "entity_types": audit_trail.controlled_entity_types(),
         "user_options": [(user.id, f"{user.full_name} ({user.username})") for user in users],
         "known_actions": registry.current().known_audit_actions,
     }
@@ -91,11 +95,11 @@ def events() -> Any:
     try:
         data = load_input(schemas.EventFilterSchema(), request.args)
         criteria, whole_record = _criteria(data)
-        page = audit.search_events(get_session(), criteria, before=data["before"], after=data["after"])
+        page = audit_trail.search_events(get_session(), criteria, before=data["before"], after=data["after"])
     except (ValidationError, LimsError) as error:
         return _filters_refused(error)
     return render_template("audit/events.html", page=page, form=request.args, errors={}, filter_args=_filter_args(),
-                           describe=audit.describe_changes, whole_record=whole_record, **_filter_context())
+                           describe=audit_trail.describe_changes, whole_record=whole_record, **_filter_context())
 
 
 @blueprint.route("/audit/export.csv")
@@ -106,13 +110,13 @@ def export() -> Any:
         criteria, _whole_record = _criteria(data)
     except (ValidationError, LimsError) as error:
         return _filters_refused(error)
-    audit.record(get_session(), "audit.exported",
-                 details=_filter_args())
+    audit_chain.record(get_session(), "audit.exported",
+                       details=_filter_args())
 
     def lines() -> Any:
         # Runs while the response streams, after the request's transaction (with
         # the export event) is committed: rows are read in a fresh one.
-        yield from audit.csv_lines(audit.matching_events(get_session(), criteria))
+        yield from audit_export.csv_lines(audit_trail.matching_events(get_session(), criteria))
 
     filename = f"audit-trail-{clock.now():%Y%m%dT%H%M%SZ}.csv"
     return Response(stream_with_context(lines()), mimetype="text/csv",
@@ -122,10 +126,10 @@ def export() -> Any:
 @blueprint.route("/audit/integrity", methods=["GET", "POST"])
 @allow(REVIEWERS)
 def integrity() -> Any:
-    checkpoints = audit.read_checkpoints(current_app.config["AUDIT_CHECKPOINT_PATH"])
+    checkpoints = audit_anchors.read_checkpoints(current_app.config["AUDIT_CHECKPOINT_PATH"])
     if request.method == "GET":
         return render_template("audit/integrity.html", verification=None, checkpoints=checkpoints)
     session = get_session()
-    verification = audit.verify_chain(session.connection(), checkpoints=checkpoints)
-    audit.record(session, "audit.verified", details={"result": verification.summary()})
+    verification = audit_verification.verify_chain(session.connection(), checkpoints=checkpoints)
+    audit_chain.record(session, "audit.verified", details={"result": verification.summary()})
     return render_template("audit/integrity.html", verification=verification, checkpoints=checkpoints)

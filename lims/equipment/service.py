@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, String, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.db import get_record
 from lims.equipment.models import (
     CalibrationPoint,
@@ -145,7 +145,7 @@ def update_equipment(session: Session, equipment: Equipment, *, name: str, locat
     """Change an item's name, location or interval; a new interval moves the due date with it."""
     if calibration_interval_days <= 0:
         raise InvalidInput("The calibration interval must be at least one day.", field="calibration_interval_days")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         equipment.name = name
         equipment.location = location
         equipment.calibration_interval_days = calibration_interval_days
@@ -158,7 +158,7 @@ def retire_equipment(session: Session, equipment: Equipment, *, reason: str) -> 
     """Take equipment out of use for good (it stays in the registry with its history)."""
     if equipment.retired_at is not None:
         raise Conflict(f"{equipment.asset_tag} is already retired.")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         equipment.retired_at = clock.now()
         equipment.retirement_reason = reason.strip()
     return equipment
@@ -321,7 +321,7 @@ def record_calibration(
     if corrects is not None and corrects.equipment_id != equipment.id:
         raise InvalidInput("A correction must be recorded on the equipment of the calibration it corrects.")
     if corrects is not None and not (correction_reason or "").strip():
-        raise audit.ReasonRequired("Give the reason for correcting the earlier calibration.")
+        raise audit_context.ReasonRequired("Give the reason for correcting the earlier calibration.")
     media_type = check_certificate(certificate) if certificate is not None else None
     points = {point.id: point for point in equipment.points if point.active}
     if not points:
@@ -360,7 +360,7 @@ def record_calibration(
     record.next_due_on = performed_on + timedelta(days=equipment.calibration_interval_days) if record.passed else None
     session.add(record)
     session.flush()
-    with audit.reason_for_change(session, f"Calibration {record.id} recorded"):
+    with audit_context.reason_for_change(session, f"Calibration {record.id} recorded"):
         equipment.out_of_tolerance = not record.passed
         if record.passed:
             equipment.last_calibrated_on = performed_on
@@ -442,7 +442,7 @@ def start_maintenance(session: Session, equipment: Equipment, *, kind: Maintenan
                                started_at=clock.now(), started_by_id=user.id)
     session.add(record)
     session.flush()
-    with audit.reason_for_change(session, f"Maintenance {record.id} started: {description.strip()}"):
+    with audit_context.reason_for_change(session, f"Maintenance {record.id} started: {description.strip()}"):
         equipment.under_maintenance = True
     return record
 
@@ -451,7 +451,7 @@ def close_maintenance(session: Session, record: MaintenanceRecord, *, outcome: s
     """Close maintenance with its outcome; the equipment returns to its calibration status."""
     if record.closed_at is not None:
         raise Conflict("This maintenance is already closed.")
-    with audit.reason_for_change(session, f"Maintenance closed: {outcome.strip()}"):
+    with audit_context.reason_for_change(session, f"Maintenance closed: {outcome.strip()}"):
         record.closed_at = clock.now()
         record.closed_by_id = user.id
         record.outcome = outcome.strip()
@@ -519,7 +519,7 @@ def close_impact_assessment(session: Session, assessment: ImpactAssessment, *, c
     # must leave the assessment open, even though its failed attempt is kept.
     signatures.reauthenticate_to_sign(session, assessment, SignatureMeaning.REVIEWED, user, password=password,
                                       client_address=client_address)
-    with audit.reason_for_change(session, "Impact assessment concluded"):
+    with audit_context.reason_for_change(session, "Impact assessment concluded"):
         assessment.conclusion = conclusion.strip()
         assessment.closed_at = clock.now()
     signatures.sign(session, assessment, meaning=SignatureMeaning.REVIEWED, user=user, password=password,

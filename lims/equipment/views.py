@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from lims import clock
 from lims.access import STAFF, allow
-from lims.audit import service as audit
+from lims.audit import chain as audit_chain
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.equipment import charts, schemas, service
 from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType, MaintenanceKind
@@ -201,7 +201,7 @@ def certificate(record_id: int) -> Any:
     if record.certificate is None:
         return render_template("error.html", status=404, message="This calibration has no certificate file.",
                                errors={}), 404
-    audit.record(db, "export.certificate", entity=record, details={"sha256": record.certificate_sha256})
+    audit_chain.record(db, "export.certificate", entity=record, details={"sha256": record.certificate_sha256})
     extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}[record.certificate_media_type]
     filename = f"calibration-{record.id}-{record.equipment.asset_tag}-certificate.{extension}"
     return Response(record.certificate, mimetype=record.certificate_media_type,

@@ -15,7 +15,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import chain as audit_chain
+from lims.audit import context as audit_context
 from lims.errors import AccessDenied, Conflict, InvalidInput, LimsError, RecordNotFound
 from lims.identity.models import (
     STAFF_ROLES,
@@ -156,7 +157,7 @@ def update_organization(
     _refuse_duplicate_organization(session, name=name, exclude_id=organization.id)
     if organization.is_facility and not active:
         raise InvalidInput("The facility cannot be deactivated.", field="active")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         organization.name = name
         organization.active = active
     return organization
@@ -305,7 +306,7 @@ def update_user(
     _check_roles_fit_organization(roles, user.organization)
     if user.id == actor.id and RoleName.ADMIN in user.role_names and RoleName.ADMIN not in roles:
         raise InvalidInput("You cannot remove your own admin role; ask another administrator.", field="roles")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         user.full_name = full_name
         user.email = email
         if user.role_names != roles:
@@ -321,7 +322,7 @@ def deactivate_user(session: Session, user: User, *, reason: str, actor: User | 
         raise InvalidInput("You cannot deactivate your own account.")
     if not user.active:
         raise Conflict(f"{user.username} is already deactivated.")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         user.active = False
         user.deactivated_at = clock.now()
         user.deactivation_reason = reason.strip()
@@ -346,7 +347,7 @@ def reactivate_user(session: Session, user: User, *, reason: str) -> User:
     """Let a deactivated user sign in again, for the reason given."""
     if user.active:
         raise Conflict(f"{user.username} is already active.")
-    with audit.reason_for_change(session, reason):
+    with audit_context.reason_for_change(session, reason):
         user.active = True
         user.deactivated_at = None
         user.deactivation_reason = None
@@ -361,14 +362,14 @@ def unlock_user(session: Session, user: User) -> User:
     user.locked_until = None
     user.failures_counted_since = now
     session.flush()
-    audit.record(session, "user.unlocked", entity=user)
+    audit_chain.record(session, "user.unlocked", entity=user)
     return user
 
 
 def reset_password(session: Session, user: User, *, actor: User) -> str:
     """Give a user a temporary password they must change at the next login; return it."""
     temporary = generate_temporary_password(user.username)
-    with audit.reason_for_change(session, f"Temporary password issued by {actor.full_name}"):
+    with audit_context.reason_for_change(session, f"Temporary password issued by {actor.full_name}"):
         user.password_hash = hash_password(temporary)
         user.must_change_password = True
         user.password_changed_at = clock.now()
@@ -383,7 +384,7 @@ def change_password(session: Session, user: User, *, current_password: str, new_
     if current_password == new_password:
         raise PasswordPolicyViolation("The new password must differ from the current one.")
     check_password_policy(new_password, username=user.username)
-    with audit.reason_for_change(session, "Password changed by its owner"):
+    with audit_context.reason_for_change(session, "Password changed by its owner"):
         user.password_hash = hash_password(new_password)
         user.must_change_password = False
         user.password_changed_at = clock.now()
@@ -420,13 +421,13 @@ def authenticate(session: Session, *, username: str, password: str, client_addre
     if not user.active:
         _record_attempt(session, username, user, LoginOutcome.DEACTIVATED, client_address)
         raise LoginFailed("This account is deactivated. Ask an administrator if you need access.")
-    audit.attribute_to(session, user.id, user.full_name)
+    audit_context.attribute_to(session, user.id, user.full_name)
     user.last_login_at = now
     user.locked_until = None
     user.failures_counted_since = now
     _record_attempt(session, username, user, LoginOutcome.SUCCESS, client_address)
     if _hasher.check_needs_rehash(user.password_hash):
-        with audit.reason_for_change(session, "Password hash upgraded to the current parameters at sign-in"):
+        with audit_context.reason_for_change(session, "Password hash upgraded to the current parameters at sign-in"):
             user.password_hash = hash_password(password)
     return user
 
@@ -454,8 +455,8 @@ def _check_password(session: Session, user: User, password: str, now: datetime, 
         user.locked_until = now + LOCKOUT_DURATION
         user.failures_counted_since = now
         session.flush()
-        audit.record(session, "login.lockout", entity=user,
-                     details={"failures": FAILURES_BEFORE_LOCKOUT, "locked_until": user.locked_until})
+        audit_chain.record(session, "login.lockout", entity=user,
+                           details={"failures": FAILURES_BEFORE_LOCKOUT, "locked_until": user.locked_until})
         raise AccountLocked(_locked_message(user))
     raise LoginFailed(wrong_password_message, field="password")
 
@@ -492,7 +493,7 @@ def _record_attempt(
     )
     session.flush()
     details = {"username": username[:200]} if purpose is None else {"username": username[:200], "while": purpose}
-    audit.record(session, f"login.{outcome.value}", entity=user, details=details)
+    audit_chain.record(session, f"login.{outcome.value}", entity=user, details=details)
 
 
 def recent_login_attempts(session: Session, user: User, *, limit: int = 20) -> list[LoginAttempt]:
@@ -536,7 +537,7 @@ def revoke_api_token(session: Session, token: ApiToken, *, actor: User) -> ApiTo
     _check_may_manage_tokens_of(actor, token.organization)
     if token.is_revoked:
         raise Conflict(f"The token {token.name!r} is already revoked.")
-    with audit.reason_for_change(session, f"API token revoked by {actor.full_name}"):
+    with audit_context.reason_for_change(session, f"API token revoked by {actor.full_name}"):
         token.revoked_at = clock.now()
         token.revoked_by_id = actor.id
     return token

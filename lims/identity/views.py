@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import chain as audit_chain
 from lims.access import ANY_USER, allow, public
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError, RecordNotFound
@@ -52,7 +52,7 @@ def login() -> Any:
 @blueprint.route("/logout", methods=["POST"])
 @allow(ANY_USER)
 def logout() -> Any:
-    audit.record(get_session(), "logout", entity=current_user)
+    audit_chain.record(get_session(), "logout", entity=current_user)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lims import clock, registry
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.db import get_record, lock_for_update, serialise_numbering
 from lims.errors import Conflict, InvalidInput, LimsError
 from lims.identity.models import User
@@ -123,7 +123,7 @@ def consume(session: Session, lot: MaterialLot, quantity: Measurement, *, user: 
         raise LotUnusable(f"Lot {lot.lot_number} has only {lot.quantity_remaining} left; {quantity} was asked for.")
     consumption = LotConsumption(lot_id=lot.id, quantity=quantity, used_at=clock.now(), user_id=user.id,
                                  record_type=record_type, record_id=str(record_id))
-    with audit.reason_for_change(session, f"{quantity} used for {record_type} {record_id}"):
+    with audit_context.reason_for_change(session, f"{quantity} used for {record_type} {record_id}"):
         session.add(consumption)
         lot.quantity_remaining = Measurement(lot.quantity_remaining.value - taken.value, lot.quantity_remaining.unit)
     return consumption
@@ -165,7 +165,7 @@ def reject_lot(session: Session, lot: MaterialLot, *, reason: str, user: User, p
     # must leave the lot as it was, even though its failed attempt is kept.
     signatures.reauthenticate_to_sign(session, lot, SignatureMeaning.REJECTED, user, password=password,
                                       client_address=client_address)
-    with audit.reason_for_change(session, "Rejection reason stated"):
+    with audit_context.reason_for_change(session, "Rejection reason stated"):
         lot.rejection_reason = reason.strip()
     signatures.sign(session, lot, meaning=SignatureMeaning.REJECTED, user=user, password=password,
                     client_address=client_address)
@@ -182,7 +182,7 @@ def check_lot_disposition(_session: Session, lot: MaterialLot, meaning: Signatur
 
 
 def apply_lot_disposition(session: Session, lot: MaterialLot, meaning: SignatureMeaning, _user: User) -> None:
-    with audit.reason_for_change(session, f"Lot {meaning.value} by QA"):
+    with audit_context.reason_for_change(session, f"Lot {meaning.value} by QA"):
         lot.status = LotStatus.RELEASED if meaning == SignatureMeaning.RELEASED else LotStatus.REJECTED
 
 

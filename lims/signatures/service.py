@@ -11,7 +11,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from lims import clock, registry
-from lims.audit import service as audit
+from lims.audit import chain as audit_chain
+from lims.audit import context as audit_context
 from lims.errors import AccessDenied, Conflict, InvalidInput, LimsError, RecordNotFound
 from lims.identity import service as identity
 from lims.identity.models import RoleName, User
@@ -80,7 +81,7 @@ def two_person_approval(model: type[Signable], states: ApprovalStates, *, locked
                                  earlier_role="authored")
 
     def advance(session: Session, document: Any, meaning: SignatureMeaning, _user: User) -> None:
-        with audit.reason_for_change(session, f"{describe(document)} signed as {meaning.value}"):
+        with audit_context.reason_for_change(session, f"{describe(document)} signed as {meaning.value}"):
             document.status = next_status[meaning]
 
     return SignableType(model, {SignatureMeaning.AUTHORED: frozenset({RoleName.MANAGER, RoleName.QA}),
@@ -106,14 +107,14 @@ def signable_record(session: Session, entity_type: str, entity_id: int) -> Signa
 
 def content_hash(record: Signable) -> str:
     """SHA-256 of the record's signed content, in the audit trail's canonical form."""
-    content = audit.canonical_json(audit.stable_value_map(record.signed_content()))
+    content = audit_chain.canonical_json(audit_chain.stable_value_map(record.signed_content()))
     return hashlib.sha256(content.encode()).hexdigest()
 
 
 def _binding_hash(signature: ElectronicSignature) -> str:
     fields = [signature.entity_type, signature.entity_id, signature.meaning.value, signature.signer_id,
-              signature.printed_name, audit.stable_value(signature.signed_at), signature.content_hash]
-    return hashlib.sha256(audit.canonical_json(fields).encode()).hexdigest()
+              signature.printed_name, audit_chain.stable_value(signature.signed_at), signature.content_hash]
+    return hashlib.sha256(audit_chain.canonical_json(fields).encode()).hexdigest()
 
 
 def check_may_sign(session: Session, record: Signable, meaning: SignatureMeaning, user: User) -> None:
@@ -178,9 +179,9 @@ def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user:
     signature.binding_hash = _binding_hash(signature)
     session.add(signature)
     session.flush()
-    audit.record(session, "signature.applied", entity=record,
-                 details={"meaning": meaning, "signer": user.full_name, "content_hash": signature.content_hash,
-                          "signature_id": signature.id})
+    audit_chain.record(session, "signature.applied", entity=record,
+                       details={"meaning": meaning, "signer": user.full_name, "content_hash": signature.content_hash,
+                                "signature_id": signature.id})
     after_signing = registry.current().signables[record.__tablename__].after_signing
     if after_signing is not None:
         after_signing(session, record, meaning, user)

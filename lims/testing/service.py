@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.db import get_record
 from lims.errors import Conflict, InvalidInput
 from lims.identity.models import User
@@ -102,7 +102,7 @@ def correct_result(session: Session, result: TestResult, *, reported: str, reaso
                             tested_id=result.tested_id, specification=result.specification, measured=measured,
                             observation=observation, conforms=conforms, recorded_by_id=user.id,
                             recorded_at=clock.now(), replaces_id=result.id, correction_reason=reason.strip())
-    with audit.reason_for_change(session, reason.strip()):
+    with audit_context.reason_for_change(session, reason.strip()):
         session.add(correction)
         result.replaced = True
     session.flush()

@@ -10,7 +10,7 @@ import pytest
 from batch_records.models import Batch, MbrVersion
 from batch_records.service import batches, masters
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
 from lims.identity.models import Organization, RoleName, User
@@ -48,7 +48,7 @@ class Line:
 
 def calibrated(session, equipment: Equipment, *, due_on: date) -> Equipment:
     """Arrange an item's calibration state directly (the calibration service is tested in its own area)."""
-    with audit.reason_for_change(session, "Test arrangement"):
+    with audit_context.reason_for_change(session, "Test arrangement"):
         equipment.last_calibrated_on = clock.now().date() - timedelta(days=30)
         equipment.calibration_due_on = due_on
     return equipment

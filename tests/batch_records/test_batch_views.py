@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from batch_records.models import BatchStatus, Deviation, DeviationStatus, StepStatus
 from batch_records.service import deviations, execution, release
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
 from lims.materials import service as materials
@@ -388,7 +388,7 @@ def test_a_corrected_result_awaits_its_own_verification_and_the_original_keeps_i
 def test_a_result_changed_after_its_verification_shows_the_signature_invalidated(app, db_session, line, batch):
     result = verified_viability(db_session, line, batch)
     # No service edits a recorded result; this stands for a change made behind the rules' back.
-    with audit.reason_for_change(db_session, "Changed outside the result rules"):
+    with audit_context.reason_for_change(db_session, "Changed outside the result rules"):
         result.specification = "≥ 80 %"
     qa = signed_in_as(app, db_session, line.qa)
     tests, results = release_test_sections(qa, batch)

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import trail as audit_trail
 from lims.cli import cli
 from lims.demo import ACCOUNTS, MBR_CODE, TEST_DEFINITIONS
 from lims.equipment import service as equipment
@@ -233,7 +233,7 @@ def test_demo_trail_names_the_demo_user_who_did_each_thing(run, db_session):
     names = {user.id: user.full_name for user in db_session.scalars(select(User))}
 
     def events(**criteria):
-        return list(audit.matching_events(db_session, audit.EventFilter(**criteria)))
+        return list(audit_trail.matching_events(db_session, audit_trail.EventFilter(**criteria)))
 
     # Each record that names who made it is attributed to them in the trail, by id and printed name.
     for entity_type, maker_column in (("batch_entry", "entered_by_id"), ("calibration_record", "recorded_by_id"),

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from lims import schema, scheduler
 from lims.app import create_app
-from lims.audit import service as audit
+from lims.audit import anchors as audit_anchors
 from lims.audit.models import AuditEvent
 from lims.cli import cli
 from lims.config import ConfigurationError, load_config
@@ -47,7 +47,7 @@ def test_the_checkpoint_check_anchors_the_current_head(app, db_session, create_u
     db_session.commit()
     summary = scheduler.run_check(app, check(app, "audit-checkpoint"))
     head = db_session.scalar(select(AuditEvent).order_by(AuditEvent.sequence.desc()).limit(1))
-    [anchored] = audit.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"])
+    [anchored] = audit_anchors.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"])
     assert (anchored.sequence, anchored.hash) == (head.sequence, head.hash)
     assert f"event {head.sequence}" in summary
 
@@ -63,7 +63,7 @@ def test_the_checkpoint_check_refuses_to_anchor_a_rewritten_chain_and_audits_it(
     with caplog.at_level(logging.ERROR, logger="lims.scheduler"):
         summary = scheduler.run_check(app, check(app, "audit-checkpoint"))
     assert "No checkpoint written: event 1" in summary and "not anchored" in caplog.text
-    assert len(audit.read_checkpoints(path)) == 1
+    assert len(audit_anchors.read_checkpoints(path)) == 1
     refusal = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.anchor_refused"))
     assert refusal.user_name == "compliance scheduler" and "event 1" in refusal.changes
 
@@ -97,12 +97,12 @@ def test_a_running_scheduler_anchors_the_chain_by_itself(fresh_database_url, tmp
     running.start()
     try:
         deadline = time.monotonic() + 15
-        while not audit.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"]) and time.monotonic() < deadline:
+        while not audit_anchors.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"]) and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         running.shutdown(wait=True)
         app.extensions["lims.db"].engine.dispose()
-    assert audit.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"])
+    assert audit_anchors.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"])
 
 
 def test_the_cli_lists_the_checks(app):

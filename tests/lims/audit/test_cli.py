@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from lims.audit import service as audit
+from lims.audit import anchors as audit_anchors
 from lims.audit.models import AuditEvent
 from lims.cli import cli
 from tests.lims.audit.tampering import alter_action, drop_append_only_triggers
@@ -55,4 +55,4 @@ def test_checkpoint_is_refused_with_a_non_zero_exit_when_the_chain_was_rewritten
     connection.execute(text("UPDATE audit_event SET hash = :forged WHERE sequence = 1"), {"forged": "f" * 64})
     refused = runner.invoke(cli, ["audit", "checkpoint"])
     assert refused.exit_code == 1 and "No checkpoint written: event 1" in refused.output
-    assert len(audit.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"])) == 1
+    assert len(audit_anchors.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"])) == 1

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from lims import clock
-from lims.audit import service as audit
-from lims.audit.service import ReasonRequired
+from lims.audit import context as audit_context
+from lims.audit.context import ReasonRequired
 from lims.equipment import service
 from lims.equipment.models import EquipmentStatus, ImpactAssessment, MaintenanceKind
 from lims.errors import Conflict, InvalidInput
@@ -168,7 +168,7 @@ def test_qa_closes_the_impact_assessment_with_a_signature(db_session, create_equ
     [(signature, state)] = signatures.signatures_of(db_session, assessment)
     assert signature.meaning == SignatureMeaning.REVIEWED and state == signatures.SignatureStatus.VALID
     with pytest.raises(signatures.RecordSigned):
-        with audit.reason_for_change(db_session, "Changed my mind"):
+        with audit_context.reason_for_change(db_session, "Changed my mind"):
             assessment.conclusion = "Batches 12 and 13 affected."
 
 
@@ -193,7 +193,7 @@ def test_a_signed_calibration_is_immutable_and_corrected_by_a_new_record(db_sess
     record = calibrate(equipment, "37.1 °C")
     signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=calibrate.technician, password=PASSWORD)
     with pytest.raises(signatures.RecordSigned, match="record a correction"):
-        with audit.reason_for_change(db_session, "Typo in notes"):
+        with audit_context.reason_for_change(db_session, "Typo in notes"):
             record.notes = "edited after signing"
     db_session.expire(record, ["notes"])  # drop the refused edit from memory
     with pytest.raises(ReasonRequired):

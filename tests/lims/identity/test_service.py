@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select, text
 
 from lims import clock
-from lims.audit import service as audit
+from lims.audit import context as audit_context
+from lims.audit.context import ReasonRequired
 from lims.audit.models import AuditEvent
-from lims.audit.service import ReasonRequired
 from lims.errors import AccessDenied, Conflict, InvalidInput
 from lims.identity import service
 from lims.identity.models import ApiToken, LoginAttempt, LoginOutcome, OrganizationKind, RoleName
@@ -213,7 +213,7 @@ def test_admin_cannot_remove_their_own_admin_role(db_session, create_user):
 def test_role_change_is_audited_with_old_and_new_roles_and_the_reason(db_session, create_user):
     admin = create_user(RoleName.ADMIN)
     user = create_user(RoleName.TECHNICIAN)
-    audit.act_as(db_session, audit.Actor(admin.id, admin.full_name))
+    audit_context.act_as(db_session, audit_context.Actor(admin.id, admin.full_name))
     service.update_user(db_session, user, full_name=user.full_name, email=user.email,
                         roles={RoleName.TECHNICIAN, RoleName.QA}, actor=admin, reason="Trained for QA review")
     change = db_session.scalars(

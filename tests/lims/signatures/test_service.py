@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
 from lims import clock, registry
-from lims.audit import service as audit
+from lims.audit import context as audit_context
 from lims.audit.models import AuditEvent
 from lims.identity import service as identity
 from lims.identity.models import LoginAttempt, LoginOutcome, RoleName
@@ -54,7 +54,7 @@ def test_changing_the_content_invalidates_the_signature(db_session, create_user,
     qa = create_user(RoleName.QA)
     note = create_note(text="Viability 92 %")
     service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-    with audit.reason_for_change(db_session, "Transcription error"):
+    with audit_context.reason_for_change(db_session, "Transcription error"):
         note.text = "Viability 29 %"
     [(_, status)] = service.signatures_of(db_session, note)
     assert status == SignatureStatus.INVALIDATED
@@ -146,7 +146,7 @@ def test_may_sign_leaves_nothing_behind_of_what_the_rule_did_to_decide(db_sessio
     signable = registry.current().signables[note.__tablename__]
 
     def rule_that_writes(session, record, _meaning, _user):
-        with audit.reason_for_change(session, "Written while deciding"):
+        with audit_context.reason_for_change(session, "Written while deciding"):
             record.text = "Written while deciding"
 
     monkeypatch.setitem(registry.current()._signables, note.__tablename__,

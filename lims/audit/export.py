@@ -1,0 +1,38 @@
+"""The trail exported as CSV, safe to open in a spreadsheet."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from lims.audit.chain import stable_value
+from lims.audit.models import AuditEvent
+
+CSV_HEADER = ("sequence", "recorded_at_utc", "user_id", "user_name", "action", "entity_type", "entity_id",
+              "changes", "reason", "request_id", "client_address", "prev_hash", "hash")
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> str:
+    """Render a cell so that no spreadsheet evaluates it as a formula."""
+    cell = "" if value is None else str(value)
+    return f"'{cell}" if cell.startswith(_FORMULA_TRIGGERS) else cell
+
+
+def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+    """The CSV export, header first, one line per event."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(cells: Iterable[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([spreadsheet_safe(cell) for cell in cells])
+        return buffer.getvalue()
+
+    yield line(CSV_HEADER)
+    for item in events:
+        yield line((item.sequence, stable_value(item.recorded_at), item.user_id, item.user_name, item.action,
+                    item.entity_type, item.entity_id, item.changes, item.reason, item.request_id,
+                    item.client_address, item.prev_hash, item.hash))
