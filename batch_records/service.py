@@ -54,7 +54,9 @@ from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import TestDefinition, TestResult
-from lims.units import IncompatibleUnits, Measurement, UnitError, is_amount, parse_in_unit, parse_limit, parse_measurement
+from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.measurement import Measurement, is_amount
+from lims.units.parsing import parse_in_unit, parse_limit, parse_measurement
 from protocols import service as protocols
 from protocols.models import Protocol, Subject
 

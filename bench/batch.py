@@ -53,7 +53,7 @@ from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from protocols import service as protocols
 
 PASSWORD = "bench-signing-secret-2291"

@@ -23,7 +23,7 @@ from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind, TestDefinition
-from lims.units import parse_measurement, parse_range
+from lims.units.parsing import parse_measurement, parse_range
 from batch_records import service as batch_records
 from batch_records.models import (Batch, BatchStep, DeviationCategory, MasterBatchRecord, Material, MaterialLot,
                                   MbrVersion)

@@ -8,7 +8,7 @@ from sqlalchemy import pool
 
 from lims.db import Base, UTCDateTime, create_engine_for
 from lims.model_registry import import_all_models
-from lims.units import ExactDecimal
+from lims.units.columns import ExactDecimal
 
 import_all_models()
 target_metadata = Base.metadata

@@ -16,7 +16,9 @@ from lims.db import get_record
 from lims.errors import Conflict, InvalidInput
 from lims.identity.models import Organization, RoleName
 from lims.signatures import service as signatures
-from lims.units import IncompatibleUnits, Measurement, MeasurementRange, parse_measurement
+from lims.units.errors import IncompatibleUnits
+from lims.units.measurement import Measurement, MeasurementRange
+from lims.units.parsing import parse_measurement
 from protocols.ctgov import ImportedStudy
 from protocols.models import (
     Arm,

@@ -35,7 +35,7 @@ from lims import clock
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent, Controlled
 from lims.db import Base
 from lims.errors import Conflict, InvalidInput, RecordNotFound
-from lims.units import Measurement
+from lims.units.measurement import Measurement
 
 logger = logging.getLogger("lims.audit")
 

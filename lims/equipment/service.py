@@ -29,7 +29,9 @@ from lims.errors import Conflict, InvalidInput, LimsError
 from lims.identity.models import RoleName, User
 from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
-from lims.units import IncompatibleUnits, Measurement, difference_in_unit_of, error_of, limit_with_tolerance
+from lims.units.errors import IncompatibleUnits
+from lims.units.limits import difference_in_unit_of, error_of, limit_with_tolerance
+from lims.units.measurement import Measurement
 
 MAX_CERTIFICATE_BYTES = 10 * 1024 * 1024
 #: media type by the bytes a file starts with; the name a user gives it proves nothing

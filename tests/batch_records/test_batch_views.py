@@ -14,7 +14,7 @@ from lims.audit import service as audit
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
 from lims.signatures.models import SignatureMeaning
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from tests.batch_records.conftest import TODAY, calibrated
 from tests.batch_records.test_execution import do_receipt, execute_all_steps, pass_release_tests, sign
 from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit

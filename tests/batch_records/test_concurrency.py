@@ -22,7 +22,7 @@ from lims.db import create_engine_for
 from lims.errors import Conflict
 from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from tests.batch_records.conftest import build_line
 from tests.helpers import PASSWORD
 

@@ -15,7 +15,7 @@ from lims.equipment.service import EquipmentUnusable
 from lims.errors import InvalidInput
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from tests.batch_records.conftest import TODAY, calibrated
 from tests.helpers import PASSWORD
 

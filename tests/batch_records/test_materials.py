@@ -13,7 +13,8 @@ from lims.identity import service as identity
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.units import Measurement, parse_measurement
+from lims.units.measurement import Measurement
+from lims.units.parsing import parse_measurement
 from tests.helpers import PASSWORD
 
 TODAY = date(2030, 4, 10)

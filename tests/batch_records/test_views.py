@@ -10,7 +10,7 @@ from batch_records import service
 from batch_records.models import LotStatus, Material, MaterialLot
 from lims import clock
 from lims.identity.models import RoleName
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from lims.equipment import service
 from lims.equipment.models import EquipmentType
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from tests.browser.conftest import seed, sign_in
 from tests.helpers import PASSWORD
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lims.model_registry import import_all_models
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from protocols.models import (
     Arm,
     Protocol,

@@ -21,7 +21,7 @@ from lims.audit.service import BreakKind, ReasonRequired
 from lims.db import create_engine_for
 from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind, RoleName
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from tests.lims.audit.tampering import alter_action, alter_payload, drop_append_only_triggers
 
 MOMENT = datetime(2030, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)

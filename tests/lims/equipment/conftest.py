@@ -9,7 +9,7 @@ import pytest
 from lims import clock
 from lims.equipment import service
 from lims.equipment.models import Equipment, EquipmentType, ReferenceStandard
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 
 DUE_SOON_DAYS = 14
 
