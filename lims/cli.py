@@ -224,7 +224,7 @@ def protocol_import_ctgov(path: Path, sponsor_code: str, number: str | None, the
                           investigational_product: str | None) -> None:
     """Create a draft protocol from a ClinicalTrials.gov record (API v2 JSON or legacy XML)."""
     from protocols import service as protocols
-    from protocols.ctgov import parse_study
+    from protocols.ctgov.parse import parse_study
 
     with unit_of_work() as session:
         study = parse_study(path.read_bytes(), filename=path.name)

@@ -19,7 +19,7 @@ from lims.signatures import service as signatures
 from lims.units.errors import IncompatibleUnits
 from lims.units.measurement import Measurement, MeasurementRange
 from lims.units.parsing import parse_measurement
-from protocols.ctgov import ImportedStudy
+from protocols.ctgov.study import ImportedStudy
 from protocols.models import (
     Arm,
     Protocol,

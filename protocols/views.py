@@ -26,7 +26,7 @@ from protocols.models import (
     VersionStatus,
     Visit,
 )
-from protocols.ctgov import parse_study
+from protocols.ctgov.parse import parse_study
 from protocols.odm import export_version
 
 blueprint = Blueprint("protocols", __name__, template_folder="templates")
