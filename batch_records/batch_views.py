@@ -22,7 +22,7 @@ from lims.db import get_session, keep_changes_despite_refusal
 from lims.equipment import service as equipment_service
 from lims.errors import InvalidInput, LimsError
 from lims.identity.models import RoleName
-from lims.identity.service import LoginFailed
+from lims.identity.service.sign_in import LoginFailed
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing

@@ -13,9 +13,9 @@ from lims import clock
 from lims.access import STAFF, allow
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError
-from lims.identity import service as identity
 from lims.identity.models import RoleName
-from lims.identity.service import LoginFailed
+from lims.identity.service.sign_in import LoginFailed
+from lims.identity.service.users import UserFilter, get_user, list_users
 from lims.signatures import service as signatures
 from lims.web import load_input, render_form_error
 
@@ -104,7 +104,7 @@ def reject(lot_id: int) -> Any:
 
 def _training_context() -> dict[str, Any]:
     db = get_session()
-    staff = [user for user in identity.list_users(db, identity.UserFilter(status="active"), page=1, per_page=1000).items
+    staff = [user for user in list_users(db, UserFilter(status="active"), page=1, per_page=1000).items
              if user.is_staff]
     return {"records": service.training_records(db), "today": clock.now().date(),
             "master_subjects": [version.training_subject for version in service.effective_mbr_versions(db)],
@@ -123,7 +123,7 @@ def record_training() -> Any:
     db = get_session()
     try:
         data = load_input(schemas.TrainingSchema())
-        trainee = identity.get_user(db, data.pop("user_id"))
+        trainee = get_user(db, data.pop("user_id"))
         service.record_training(db, user=trainee, **data, recorded_by=current_user)
     except (ValidationError, LimsError) as error:
         return render_form_error("batch_records/training.html", error, **_training_context())

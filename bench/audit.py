@@ -36,8 +36,8 @@ from lims import schema
 from lims.audit import service as audit
 from lims.audit.models import GENESIS_HASH, AuditEvent
 from lims.db import create_engine_for
-from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind
+from lims.identity.service.organizations import create_organization
 
 DATABASE_URL_VARIABLE = "LIMS_BENCH_DATABASE_URL"
 
@@ -255,7 +255,7 @@ def run_overhead(updates: int) -> None:
 def _create_organizations(engine: Engine, count: int) -> list[int]:
     with Session(engine) as session, session.begin():
         return [
-            identity.create_organization(
+            create_organization(
                 session, code=f"C{number:03d}", name=f"Client {number:03d}", kind=OrganizationKind.CLIENT
             ).id
             for number in range(count)

@@ -47,8 +47,8 @@ from lims import clock, create_app
 from lims.audit import service as audit
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
-from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName, User
+from lims.identity.service import organizations, passwords, users
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
@@ -95,12 +95,12 @@ _STAGES = TYPICAL_STAGES
 @contextmanager
 def _cheap_password_hashing() -> Iterator[None]:
     """Hash and check passwords with cheap argon2id parameters, as tests/conftest.py does."""
-    original = identity._hasher
-    identity._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     try:
         yield
     finally:
-        identity._hasher = original
+        passwords._hasher = original
 
 
 @contextmanager
@@ -145,13 +145,13 @@ def _build_line(engine: Engine) -> Line:
     """Everything a batch needs around its master record, made through the services with auditing on."""
     today = clock.now().date()
     with Session(engine) as session, session.begin():
-        facility = identity.create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
-                                                kind=OrganizationKind.FACILITY)
+        facility = organizations.create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
+                                                     kind=OrganizationKind.FACILITY)
 
         def user(username: str, full_name: str, role: RoleName) -> User:
-            return identity.create_user(session, username=username, full_name=full_name,
-                                        email=f"{username}@example.org", organization=facility, roles={role},
-                                        password=PASSWORD, must_change_password=False, actor=None)
+            return users.create_user(session, username=username, full_name=full_name,
+                                     email=f"{username}@example.org", organization=facility, roles={role},
+                                     password=PASSWORD, must_change_password=False, actor=None)
 
         author = user("mlarsen", "Maja Larsen", RoleName.MANAGER)
         qa = user("qokafor", "Quinn Okafor", RoleName.QA)
@@ -179,8 +179,8 @@ def _build_line(engine: Engine) -> Line:
         viability = testing.create_definition(session, code="VIAB", name="Viability", method="7-AAD flow cytometry",
                                               result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 70 %")
 
-        sponsor = identity.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
-                                               kind=OrganizationKind.CLIENT)
+        sponsor = organizations.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
+                                                    kind=OrganizationKind.CLIENT)
         protocol = protocols.create_protocol(
             session, number="HLX-301", title="HLX-19 in r/r DLBCL", sponsor=sponsor,
             phase=protocols.parse_phase("Phase 3"), therapeutic_area="Haematology", investigational_product="HLX-19")

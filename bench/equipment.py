@@ -32,8 +32,9 @@ from bench.audit import Target, _migrated_database, _print_ratio
 from lims import clock
 from lims.equipment import service
 from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType, MaintenanceKind, MaintenanceRecord
-from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.identity.service.organizations import create_organization
+from lims.identity.service.users import create_user
 
 BASELINE_ITEMS = 1_000
 PER_PAGE = 25
@@ -232,9 +233,9 @@ def _fill_registry(engine: Engine, items: int) -> None:
 def _create_technician(engine: Engine) -> int:
     """The one user maintenance records need for who started them."""
     with Session(engine) as session, session.begin():
-        facility = identity.create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
-                                                kind=OrganizationKind.FACILITY)
-        return identity.create_user(
+        facility = create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
+                                       kind=OrganizationKind.FACILITY)
+        return create_user(
             session, username="bench.technician", full_name="Bench Technician", email="bench.technician@example.org",
             organization=facility, roles={RoleName.TECHNICIAN}, password=secrets.token_urlsafe(16),
             must_change_password=False, actor=None,

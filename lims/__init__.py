@@ -81,7 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _register_login(app: Flask) -> None:
     from lims.db import get_session
-    from lims.identity.service import user_for_session
+    from lims.identity.service.sign_in import user_for_session
 
     login_manager = LoginManager()
     login_manager.session_protection = None  # the session nonce does this job

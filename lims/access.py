@@ -167,7 +167,7 @@ def _session_still_active() -> bool:
 
 
 def _enforce_api(allowed: frozenset[RoleName]) -> Any:
-    from lims.identity.service import authenticate_api_token
+    from lims.identity.service.api_tokens import authenticate_api_token
 
     if "Authorization" not in request.headers and request.method == "GET" and current_user.is_authenticated \
             and current_user.has_any_role(allowed & STAFF):

@@ -21,8 +21,10 @@ from lims import create_app, log_setup, scheduler, schema
 from lims.audit import service as audit
 from lims.db import get_session
 from lims.errors import LimsError
-from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.identity.service.organizations import create_organization, organization_by_code
+from lims.identity.service.sign_in import unlock_user
+from lims.identity.service.users import create_user, deactivate_user, user_by_username
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, load_dotenv=False)
@@ -94,10 +96,10 @@ def init(facility_code: str, facility_name: str, admin_username: str, admin_name
     password = _password_from("LIMS_ADMIN_PASSWORD", "Password for the first administrator")
     with unit_of_work() as session:
         schema.upgrade(session.connection())
-        facility = identity.create_organization(
+        facility = create_organization(
             session, code=facility_code, name=facility_name, kind=OrganizationKind.FACILITY
         )
-        identity.create_user(
+        create_user(
             session, username=admin_username, full_name=admin_name, email=admin_email, organization=facility,
             roles={RoleName.ADMIN}, password=password, must_change_password=False, actor=None,
         )
@@ -120,8 +122,8 @@ def user_create(username: str, full_name: str, email: str, organization_code: st
     """Create a user; the password comes from LIMS_USER_PASSWORD or a prompt."""
     password = _password_from("LIMS_USER_PASSWORD", f"Password for {username}")
     with unit_of_work() as session:
-        organization = identity.organization_by_code(session, organization_code)
-        identity.create_user(
+        organization = organization_by_code(session, organization_code)
+        create_user(
             session, username=username, full_name=full_name, email=email, organization=organization,
             roles={RoleName(role) for role in roles}, password=password, must_change_password=False, actor=None,
         )
@@ -134,7 +136,7 @@ def user_create(username: str, full_name: str, email: str, organization_code: st
 def user_deactivate(username: str, reason: str) -> None:
     """Deactivate a user (accounts are never deleted)."""
     with unit_of_work() as session:
-        identity.deactivate_user(session, identity.user_by_username(session, username), reason=reason, actor=None)
+        deactivate_user(session, user_by_username(session, username), reason=reason, actor=None)
     click.echo(f"Deactivated {username}.")
 
 
@@ -143,7 +145,7 @@ def user_deactivate(username: str, reason: str) -> None:
 def user_unlock(username: str) -> None:
     """Lift a lockout after failed sign-ins."""
     with unit_of_work() as session:
-        identity.unlock_user(session, identity.user_by_username(session, username))
+        unlock_user(session, user_by_username(session, username))
     click.echo(f"Unlocked {username}.")
 
 
@@ -229,7 +231,7 @@ def protocol_import_ctgov(path: Path, sponsor_code: str, number: str | None, the
     with unit_of_work() as session:
         study = parse_study(path.read_bytes(), filename=path.name)
         protocol = protocols.import_study(
-            session, study, sponsor=identity.organization_by_code(session, sponsor_code), number=number,
+            session, study, sponsor=organization_by_code(session, sponsor_code), number=number,
             therapeutic_area=therapeutic_area, investigational_product=investigational_product)
     click.echo(f"Imported {study.nct_id} as draft protocol {protocol.number} ({study.phase.value}, "
                f"{len(study.arms)} arms, enrolment {study.enrollment or 'not stated'}).")

@@ -17,8 +17,10 @@ from lims import clock
 from lims.audit import service as audit
 from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, MaintenanceKind, ReferenceStandard
-from lims.identity import service as identity
+from lims.errors import RecordNotFound
 from lims.identity.models import Organization, OrganizationKind, RoleName, User
+from lims.identity.service.organizations import create_organization, facility
+from lims.identity.service.users import create_user, user_by_username
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
@@ -65,21 +67,21 @@ def load_demo(session: Session) -> list[DemoAccount]:
     after them is attributed to the demo user who does it, as if they had signed in.
     """
     organizations = {o.code: o for o in session.scalars(select(Organization))}
-    existing_facility = identity.facility(session)
+    existing_facility = facility(session)
     if existing_facility is None:
         code, name = FACILITY
-        organizations[code] = identity.create_organization(session, code=code, name=name, kind=OrganizationKind.FACILITY)
+        organizations[code] = create_organization(session, code=code, name=name, kind=OrganizationKind.FACILITY)
     elif existing_facility.code != FACILITY[0]:
         # A real deployment: demo users join its facility.
         organizations[FACILITY[0]] = existing_facility
     for code, name in CLIENTS:
         if code not in organizations:
-            organizations[code] = identity.create_organization(session, code=code, name=name, kind=OrganizationKind.CLIENT)
+            organizations[code] = create_organization(session, code=code, name=name, kind=OrganizationKind.CLIENT)
     for account in ACCOUNTS:
         try:
-            identity.user_by_username(session, account.username)
-        except identity.RecordNotFound:
-            identity.create_user(
+            user_by_username(session, account.username)
+        except RecordNotFound:
+            create_user(
                 session,
                 username=account.username,
                 full_name=account.full_name,
@@ -247,7 +249,7 @@ def _load_protocol(session: Session, sponsor: Organization) -> None:
 
 
 def _demo_user(session: Session, username: str) -> User:
-    return identity.user_by_username(session, username)
+    return user_by_username(session, username)
 
 
 @contextmanager

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from lims.equipment import service as equipment
 from lims.equipment.models import EquipmentStatus
-from lims.identity import service as identity
 from lims.identity.models import RoleName, User
+from lims.identity.service.sign_in import locked_users_count
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ WORK_QUEUES: list[WorkQueue] = [
         title="Locked accounts",
         description="Users locked out after repeated failed sign-ins, waiting for an unlock.",
         roles=frozenset({RoleName.ADMIN}),
-        count=lambda session, _user, _settings: identity.locked_users_count(session),
+        count=lambda session, _user, _settings: locked_users_count(session),
         endpoint="identity.users",
         arguments=(("status", "locked"),),
     ),

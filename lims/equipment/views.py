@@ -16,7 +16,7 @@ from lims.equipment import charts, schemas, service
 from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType, MaintenanceKind
 from lims.errors import LimsError
 from lims.identity.models import RoleName
-from lims.identity.service import LoginFailed
+from lims.identity.service.sign_in import LoginFailed
 from lims.signatures import service as signatures
 from lims.web import error_status, field_errors, load_input, render_form_error
 

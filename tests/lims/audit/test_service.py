@@ -19,8 +19,8 @@ from lims.audit import service as audit
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
 from lims.audit.service import BreakKind, ReasonRequired
 from lims.db import create_engine_for
-from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind, RoleName
+from lims.identity.service import organizations
 from lims.units.parsing import parse_measurement
 from tests.lims.audit.tampering import alter_action, alter_payload, drop_append_only_triggers
 
@@ -325,7 +325,8 @@ def test_concurrent_writers_never_fork_the_chain(fresh_database_url):
     with engine.begin() as connection:
         schema.upgrade(connection)
     with Session(engine) as session:
-        ids = [identity.create_organization(session, code=f"W{n}", name=f"Writer {n}", kind=OrganizationKind.CLIENT).id
+        ids = [organizations.create_organization(session, code=f"W{n}", name=f"Writer {n}",
+                                                 kind=OrganizationKind.CLIENT).id
                for n in range(writers)]
         session.commit()
     failures: list[BaseException] = []

@@ -13,8 +13,8 @@ from lims.audit.service import ReasonRequired
 from lims.equipment import service
 from lims.equipment.models import EquipmentStatus, ImpactAssessment, MaintenanceKind
 from lims.errors import Conflict, InvalidInput
-from lims.identity import service as identity
 from lims.identity.models import LoginAttempt, RoleName
+from lims.identity.service import sign_in, users
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from tests.helpers import PASSWORD
@@ -160,7 +160,7 @@ def test_qa_closes_the_impact_assessment_with_a_signature(db_session, create_equ
     equipment = create_equipment()
     calibrate(equipment, "39 °C")
     assessment = db_session.scalars(select(ImpactAssessment)).one()
-    with pytest.raises(identity.LoginFailed):
+    with pytest.raises(sign_in.LoginFailed):
         service.close_impact_assessment(db_session, assessment, conclusion="No impact", user=qa, password="wrong-pw-1234")
     assert assessment.conclusion is None and assessment.closed_at is None
     service.close_impact_assessment(db_session, assessment, conclusion="Batches 12 and 13 reviewed: no impact.",
@@ -215,8 +215,8 @@ def test_review_needs_the_performer_first_and_a_different_person(db_session, cre
     with pytest.raises(signatures.SignatureRefused, match="Only the person who recorded"):
         signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=other, password=PASSWORD)
     technician = calibrate.technician
-    identity.update_user(db_session, technician, full_name=technician.full_name, email=technician.email,
-                         roles={RoleName.TECHNICIAN, RoleName.QA}, actor=qa, reason="Dual role for the test")
+    users.update_user(db_session, technician, full_name=technician.full_name, email=technician.email,
+                      roles={RoleName.TECHNICIAN, RoleName.QA}, actor=qa, reason="Dual role for the test")
     signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=technician, password=PASSWORD)
     with pytest.raises(signatures.SamePersonRefused):
         signatures.sign(db_session, record, meaning=SignatureMeaning.REVIEWED, user=technician, password=PASSWORD)
