@@ -19,7 +19,8 @@ from lims import clock
 from lims.access import STAFF, allow
 from lims.audit import service as audit
 from lims.db import get_session, keep_changes_despite_refusal
-from lims.equipment import service as equipment_service
+from lims.equipment.service.inventory import get_equipment
+from lims.equipment.service.use import equipment_choices
 from lims.errors import InvalidInput, LimsError
 from lims.identity.models import RoleName
 from lims.identity.service.sign_in import LoginFailed
@@ -153,7 +154,7 @@ def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
     return {
         "step": step, "batch": step.batch, "record": record, "workable": workable,
         "missing": service.missing_for_completion(step, record.uses) if workable else [],
-        "equipment_choices": {equipment_type: equipment_service.equipment_choices(
+        "equipment_choices": {equipment_type: equipment_choices(
             db, equipment_type, due_soon_days=_due_soon_days()) for equipment_type in step.equipment_types},
         "lot_choices": {requirement.id: service.lot_choices(requirement.material) for requirement in step.materials},
         "yield_percent": service.yield_percent(step), "yield_ok": service.yield_within_limits(step),
@@ -231,7 +232,7 @@ def record_equipment(step_id: int) -> Any:
     step = service.get_batch_step(db, step_id)
     try:
         data = load_input(schemas.EquipmentUseSchema())
-        equipment = equipment_service.get_equipment(db, data["equipment_id"])
+        equipment = get_equipment(db, data["equipment_id"])
         service.record_equipment_use(db, step, equipment, user=current_user, due_soon_days=_due_soon_days())
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)

@@ -45,8 +45,8 @@ from lims import clock
 from lims.audit import service as audit
 from lims.dashboard.service import WorkQueue, register_work_queue
 from lims.db import get_record, lock_for_update, serialise_numbering
-from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, EquipmentUse
+from lims.equipment.service import use as equipment_service
 from lims.errors import Conflict, InvalidInput, LimsError, RecordNotFound
 from lims.identity.models import RoleName, User
 from lims.pagination import Page, paginate

@@ -45,8 +45,8 @@ from batch_records.models import TYPICAL_STAGES, Batch, BatchEntry, Material, Ma
 from bench.audit import Target, _event_count, _migrated_database, _print_ratio
 from lims import clock, create_app
 from lims.audit import service as audit
-from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
+from lims.equipment.service.inventory import create_equipment
 from lims.identity.models import OrganizationKind, RoleName, User
 from lims.identity.service import organizations, passwords, users
 from lims.signatures import service as signatures
@@ -160,7 +160,7 @@ def _build_line(engine: Engine) -> Line:
 
         equipment_ids = {}
         for number, equipment_type in enumerate(_EQUIPMENT_TYPES, start=1):
-            item = equipment_service.create_equipment(
+            item = create_equipment(
                 session, asset_tag=f"EQ-{number:02d}", name=f"Suite B {equipment_type.value}",
                 equipment_type=equipment_type, location="Suite B", manufacturer="Acme", model="X",
                 serial_number=f"SN-{number:04d}", calibration_interval_days=365, owner=None)

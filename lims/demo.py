@@ -15,8 +15,17 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import service as audit
-from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType, MaintenanceKind, ReferenceStandard
+from lims.equipment.service.calibrations import (
+    ReadingInput,
+    add_calibration_point,
+    create_reference_standard,
+    list_reference_standards,
+    record_calibration,
+)
+from lims.equipment.service.inventory import create_equipment, status_of
+from lims.equipment.service.maintenance import start_maintenance
+from lims.equipment.service.use import BLOCKING_STATUSES
 from lims.errors import RecordNotFound
 from lims.identity.models import Organization, OrganizationKind, RoleName, User
 from lims.identity.service.organizations import create_organization, facility
@@ -137,11 +146,11 @@ def _load_equipment(session: Session) -> None:
     """The manager, who owns the equipment, registers it and the reference standards; the technician calibrates it."""
     today = clock.now().date()
     manager, technician = _demo_user(session, "m.larsen"), _demo_user(session, "t.nguyen")
-    standards = {standard.identifier: standard for standard in equipment_service.list_reference_standards(session)}
+    standards = {standard.identifier: standard for standard in list_reference_standards(session)}
     with _acting_as(session, manager):
         for identifier, description, certificate, valid_days in REFERENCE_STANDARDS:
             if identifier not in standards:
-                standards[identifier] = equipment_service.create_reference_standard(
+                standards[identifier] = create_reference_standard(
                     session, identifier=identifier, description=description, certificate_number=certificate,
                     valid_until=today + timedelta(days=valid_days))
     known = set(session.scalars(select(Equipment.asset_tag)))
@@ -149,26 +158,26 @@ def _load_equipment(session: Session) -> None:
         if tag in known:
             continue
         with _acting_as(session, manager):
-            item = equipment_service.create_equipment(
+            item = create_equipment(
                 session, asset_tag=tag, name=name, equipment_type=kind, location=location, manufacturer=make,
                 model=model, serial_number=f"SN-{tag}", calibration_interval_days=interval, owner=manager,
             )
             for point_name, nominal, tolerance in points:
-                equipment_service.add_calibration_point(session, item, name=point_name,
-                                                        nominal=parse_measurement(nominal),
-                                                        tolerance=parse_measurement(tolerance))
+                add_calibration_point(session, item, name=point_name,
+                                      nominal=parse_measurement(nominal),
+                                      tolerance=parse_measurement(tolerance))
         with _acting_as(session, technician):
             for days_ago, as_found, as_left in calibrations:
-                equipment_service.record_calibration(
+                record_calibration(
                     session, item, performed_on=today - timedelta(days=days_ago), recorded_by=technician,
                     reference_standard=_standard_for(standards, kind), readings=[
-                        equipment_service.ReadingInput(point.id, parse_measurement(found),
-                                                       parse_measurement(as_left[i]) if as_left else None)
+                        ReadingInput(point.id, parse_measurement(found),
+                                     parse_measurement(as_left[i]) if as_left else None)
                         for i, (point, found) in enumerate(zip(item.points, as_found))],
                 )
             if maintenance:
-                equipment_service.start_maintenance(session, item, kind=MaintenanceKind.UNPLANNED,
-                                                    description=maintenance, user=technician)
+                start_maintenance(session, item, kind=MaintenanceKind.UNPLANNED,
+                                  description=maintenance, user=technician)
 
 
 def _standard_for(standards: dict[str, ReferenceStandard], kind: EquipmentType) -> ReferenceStandard:
@@ -684,9 +693,9 @@ class _BatchMaker:
                     amount = parse_measurement(quantity).to(lot.quantity_remaining.unit).value
                     needed[part_number] = needed.get(part_number, Decimal(0)) + amount
                 with _on(self.today, when):
-                    if any(equipment_service.status_of(self.session, self.equipment[kind],
-                                                       due_soon_days=self.due_soon_days)
-                           in equipment_service.BLOCKING_STATUSES for kind in kinds):
+                    if any(status_of(self.session, self.equipment[kind],
+                                     due_soon_days=self.due_soon_days)
+                           in BLOCKING_STATUSES for kind in kinds):
                         return False
         return all(amount <= self.lots[part].quantity_remaining.value for part, amount in needed.items())
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lims.equipment import service as equipment
 from lims.equipment.models import EquipmentStatus
+from lims.equipment.service.calibrations import calibrations_awaiting_review
+from lims.equipment.service.impact_assessments import open_impact_assessments_count
+from lims.equipment.service.inventory import count_with_status
 from lims.identity.models import RoleName, User
 from lims.identity.service.sign_in import locked_users_count
 
@@ -45,7 +47,7 @@ WORK_QUEUES: list[WorkQueue] = [
         title="Calibrations overdue",
         description="Equipment that may not be used until it is calibrated.",
         roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
-        count=lambda session, _user, settings: equipment.count_with_status(
+        count=lambda session, _user, settings: count_with_status(
             session, frozenset({EquipmentStatus.OVERDUE}), due_soon_days=settings["CALIBRATION_DUE_SOON_DAYS"]),
         endpoint="equipment.index",
         arguments=(("status", EquipmentStatus.OVERDUE.value),),
@@ -54,7 +56,7 @@ WORK_QUEUES: list[WorkQueue] = [
         title="Calibrations due soon",
         description="Equipment to calibrate before it falls due.",
         roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
-        count=lambda session, _user, settings: equipment.count_with_status(
+        count=lambda session, _user, settings: count_with_status(
             session, frozenset({EquipmentStatus.DUE_SOON}), due_soon_days=settings["CALIBRATION_DUE_SOON_DAYS"]),
         endpoint="equipment.index",
         arguments=(("status", EquipmentStatus.DUE_SOON.value),),
@@ -63,14 +65,14 @@ WORK_QUEUES: list[WorkQueue] = [
         title="Calibrations to review",
         description="Calibrations signed by their performer, waiting for QA review.",
         roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: len(equipment.calibrations_awaiting_review(session)),
+        count=lambda session, _user, _settings: len(calibrations_awaiting_review(session)),
         endpoint="equipment.review",
     ),
     WorkQueue(
         title="Out-of-tolerance impact assessments",
         description="Uses of equipment found out of tolerance, waiting for QA's conclusion.",
         roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: equipment.open_impact_assessments_count(session),
+        count=lambda session, _user, _settings: open_impact_assessments_count(session),
         endpoint="equipment.review",
     ),
 ]

@@ -11,8 +11,8 @@ from batch_records import service
 from batch_records.models import Batch, Material, MaterialLot, MbrVersion
 from lims import clock
 from lims.audit import service as audit
-from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
+from lims.equipment.service.inventory import create_equipment
 from lims.identity.models import Organization, RoleName, User
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
@@ -69,7 +69,7 @@ def build_line(session, *, author: User, qa: User, operator: User, second_operat
     signatures.sign(session, medium_lot, meaning=SignatureMeaning.RELEASED, user=qa, password=PASSWORD)
 
     def equipment(tag: str, name: str, kind: EquipmentType) -> Equipment:
-        item = equipment_service.create_equipment(
+        item = create_equipment(
             session, asset_tag=tag, name=name, equipment_type=kind, location="Suite B", manufacturer="Acme",
             model="X", serial_number=tag, calibration_interval_days=365, owner=None)
         return calibrated(session, item, due_on=today + timedelta(days=200))

@@ -11,7 +11,7 @@ from batch_records import service
 from batch_records.models import BatchStatus, DeviationCategory, DeviationStatus, StepStatus
 from lims import clock
 from lims.audit.models import AuditEvent
-from lims.equipment.service import EquipmentUnusable
+from lims.equipment.service.use import EquipmentUnusable
 from lims.errors import InvalidInput
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning

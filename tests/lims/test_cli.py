@@ -19,8 +19,8 @@ from lims import clock
 from lims.audit import service as audit
 from lims.cli import cli
 from lims.demo import ACCOUNTS, MBR_CODE, TEST_DEFINITIONS
-from lims.equipment import service as equipment
 from lims.equipment.models import Equipment, EquipmentStatus
+from lims.equipment.service.inventory import status_of
 from lims.identity.models import Organization, RoleName, User
 from lims.identity.service import sign_in, users
 from batch_records import service as materials
@@ -138,7 +138,7 @@ def test_demo_loads_every_role_and_can_run_again(run, db_session):
 def test_demo_equipment_shows_every_status_a_lab_meets(run, db_session):
     assert run("demo").exit_code == 0
     db_session.expire_all()
-    statuses = {item.asset_tag: equipment.status_of(db_session, item, due_soon_days=14)
+    statuses = {item.asset_tag: status_of(db_session, item, due_soon_days=14)
                 for item in db_session.scalars(select(Equipment))}
     assert statuses["INC-001"] == EquipmentStatus.IN_SERVICE
     assert statuses["BSC-002"] == EquipmentStatus.DUE_SOON
