@@ -17,7 +17,7 @@ from lims.access import STAFF, allow
 from lims.db import get_session
 from lims.errors import RecordNotFound
 from lims.identity.models import RoleName
-from lims.units import Measurement
+from lims.units.measurement import Measurement
 from lims.web import refuse
 from protocols import service as protocols
 from protocols.models import Subject

@@ -15,9 +15,9 @@ from lims.equipment.models import EquipmentType
 from lims.identity.models import User
 from lims.materials.models import Material
 from lims.testing.models import TestDefinition, TestResult
-from lims.units import ExactDecimal, Measurement, measurement_column
+from lims.units.columns import ExactDecimal, measurement_column
+from lims.units.measurement import Measurement
 from protocols.models import Subject
-
 
 # Master batch records
 

@@ -9,9 +9,11 @@ from marshmallow import ValidationError, fields, post_load, validate
 from batch_records.models import DeviationCategory
 from lims.equipment.models import EquipmentType
 from lims.signatures.models import SignatureMeaning
-from lims.units import MeasurementField, UnitError, parse_in_unit, unit_text
+from lims.units.errors import UnitError
+from lims.units.fields import MeasurementField
+from lims.units.parsing import parse_in_unit
+from lims.units.registry import unit_text
 from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
-
 
 # Master batch records
 

@@ -40,8 +40,8 @@ from lims.audit import trail as audit_trail
 from lims.audit import verification as audit_verification
 from lims.audit.models import GENESIS_HASH, AuditEvent
 from lims.db import create_engine_for
-from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind
+from lims.identity.service.organizations import create_organization
 
 DATABASE_URL_VARIABLE = "LIMS_BENCH_DATABASE_URL"
 
@@ -259,7 +259,7 @@ def run_overhead(updates: int) -> None:
 def _create_organizations(engine: Engine, count: int) -> list[int]:
     with Session(engine) as session, session.begin():
         return [
-            identity.create_organization(
+            create_organization(
                 session, code=f"C{number:03d}", name=f"Client {number:03d}", kind=OrganizationKind.CLIENT
             ).id
             for number in range(count)

@@ -46,10 +46,10 @@ from bench.audit import Target, _event_count, _migrated_database, _print_ratio
 from lims import clock
 from lims.app import create_app
 from lims.audit import context as audit_context
-from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
-from lims.identity import service as identity
+from lims.equipment.service.inventory import create_equipment
 from lims.identity.models import OrganizationKind, RoleName, User
+from lims.identity.service import organizations, passwords, users
 from lims.materials import service as materials
 from lims.materials.models import Material, MaterialLot
 from lims.signatures import service as signatures
@@ -57,7 +57,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
 from lims.training import service as training
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from protocols import service as protocols
 
 PASSWORD = "bench-signing-secret-2291"
@@ -99,12 +99,12 @@ _STAGES = TYPICAL_STAGES
 @contextmanager
 def _cheap_password_hashing() -> Iterator[None]:
     """Hash and check passwords with cheap argon2id parameters, as tests/conftest.py does."""
-    original = identity._hasher
-    identity._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     try:
         yield
     finally:
-        identity._hasher = original
+        passwords._hasher = original
 
 
 @contextmanager
@@ -149,13 +149,13 @@ def _build_line(engine: Engine) -> Line:
     """Everything a batch needs around its master record, made through the services with auditing on."""
     today = clock.now().date()
     with Session(engine) as session, session.begin():
-        facility = identity.create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
-                                                kind=OrganizationKind.FACILITY)
+        facility = organizations.create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
+                                                     kind=OrganizationKind.FACILITY)
 
         def user(username: str, full_name: str, role: RoleName) -> User:
-            return identity.create_user(session, username=username, full_name=full_name,
-                                        email=f"{username}@example.org", organization=facility, roles={role},
-                                        password=PASSWORD, must_change_password=False, actor=None)
+            return users.create_user(session, username=username, full_name=full_name,
+                                     email=f"{username}@example.org", organization=facility, roles={role},
+                                     password=PASSWORD, must_change_password=False, actor=None)
 
         author = user("mlarsen", "Maja Larsen", RoleName.MANAGER)
         qa = user("qokafor", "Quinn Okafor", RoleName.QA)
@@ -164,7 +164,7 @@ def _build_line(engine: Engine) -> Line:
 
         equipment_ids = {}
         for number, equipment_type in enumerate(_EQUIPMENT_TYPES, start=1):
-            item = equipment_service.create_equipment(
+            item = create_equipment(
                 session, asset_tag=f"EQ-{number:02d}", name=f"Suite B {equipment_type.value}",
                 equipment_type=equipment_type, location="Suite B", manufacturer="Acme", model="X",
                 serial_number=f"SN-{number:04d}", calibration_interval_days=365, owner=None)
@@ -183,8 +183,8 @@ def _build_line(engine: Engine) -> Line:
         viability = testing.create_definition(session, code="VIAB", name="Viability", method="7-AAD flow cytometry",
                                               result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 70 %")
 
-        sponsor = identity.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
-                                               kind=OrganizationKind.CLIENT)
+        sponsor = organizations.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
+                                                    kind=OrganizationKind.CLIENT)
         protocol = protocols.create_protocol(
             session, number="HLX-301", title="HLX-19 in r/r DLBCL", sponsor=sponsor,
             phase=protocols.parse_phase("Phase 3"), therapeutic_area="Haematology", investigational_product="HLX-19")

@@ -21,8 +21,8 @@ from lims.app import create_app
 from lims.dashboard.service import QueueSummary, work_queues_for
 from lims.db import get_session
 from lims.demo import ACCOUNTS, DemoAccount
-from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.identity.service.users import user_by_username
 from lims.navigation import navigation_for
 
 WARM_UP_REQUESTS = 50
@@ -107,7 +107,7 @@ def _sign_in(client: FlaskClient, account: DemoAccount) -> str:
 def _dashboard_values(app: Flask, account: DemoAccount, csrf_token: str) -> DashboardValues:
     with app.test_request_context("/"):
         session = get_session()
-        user = identity.user_by_username(session, account.username)
+        user = user_by_username(session, account.username)
         # navigation_for() asks the access rules about whoever is signed in.
         login_user(user)
         return DashboardValues(

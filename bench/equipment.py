@@ -30,10 +30,21 @@ from sqlalchemy.orm import Session
 
 from bench.audit import Target, _migrated_database, _print_ratio
 from lims import clock
-from lims.equipment import service
-from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType, MaintenanceKind, MaintenanceRecord
-from lims.identity import service as identity
+from lims.equipment.models import (
+    Equipment,
+    EquipmentStatus,
+    EquipmentType,
+    MaintenanceKind,
+    MaintenanceRecord,
+)
+from lims.equipment.service.inventory import (
+    EquipmentFilter,
+    count_with_status,
+    list_equipment,
+)
 from lims.identity.models import OrganizationKind, RoleName
+from lims.identity.service.organizations import create_organization
+from lims.identity.service.users import create_user
 
 BASELINE_ITEMS = 1_000
 PER_PAGE = 25
@@ -140,32 +151,32 @@ def _measure_registry(items: int) -> RegistryMeasurement:
         matches: dict[EquipmentStatus | None, int] = {}
         most_selects = most_loaded = 0
         for status in FILTERS:
-            criteria = service.EquipmentFilter(status=status)
+            criteria = EquipmentFilter(status=status)
             counts = _count_one_call(engine, criteria)
             most_selects, most_loaded = max(most_selects, counts.selects), max(most_loaded, counts.equipment_loaded)
             milliseconds[status] = _median_milliseconds(engine, criteria)
             with Session(engine) as session:
-                matches[status] = service.count_with_status(
+                matches[status] = count_with_status(
                     session, frozenset(EquipmentStatus) if status is None else frozenset({status}),
                     due_soon_days=DUE_SOON_DAYS)
     return RegistryMeasurement(items, milliseconds, matches, most_selects, most_loaded)
 
 
-def _median_milliseconds(engine: Engine, criteria: service.EquipmentFilter) -> float:
+def _median_milliseconds(engine: Engine, criteria: EquipmentFilter) -> float:
     """Median latency of page 1, each query in a fresh session as each request has."""
     latencies = []
     for _ in range(WARM_UP_QUERIES + TIMED_QUERIES):
         with Session(engine) as session:
             started = time.perf_counter()
-            service.list_equipment(session, criteria, due_soon_days=DUE_SOON_DAYS, per_page=PER_PAGE)
+            list_equipment(session, criteria, due_soon_days=DUE_SOON_DAYS, per_page=PER_PAGE)
             latencies.append(time.perf_counter() - started)
     return statistics.median(latencies[WARM_UP_QUERIES:]) * 1000
 
 
-def _count_one_call(engine: Engine, criteria: service.EquipmentFilter) -> CallCounts:
+def _count_one_call(engine: Engine, criteria: EquipmentFilter) -> CallCounts:
     """The SELECT statements one page sends and the Equipment objects it loads; stop if a row is in the wrong status."""
     with _counted_selects_and_loads(engine) as counts, Session(engine) as session:
-        page = service.list_equipment(session, criteria, due_soon_days=DUE_SOON_DAYS, per_page=PER_PAGE)
+        page = list_equipment(session, criteria, due_soon_days=DUE_SOON_DAYS, per_page=PER_PAGE)
     strays = [equipment.asset_tag for equipment, status in page.rows
               if criteria.status is not None and status != criteria.status]
     if strays:
@@ -232,9 +243,9 @@ def _fill_registry(engine: Engine, items: int) -> None:
 def _create_technician(engine: Engine) -> int:
     """The one user maintenance records need for who started them."""
     with Session(engine) as session, session.begin():
-        facility = identity.create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
-                                                kind=OrganizationKind.FACILITY)
-        return identity.create_user(
+        facility = create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
+                                       kind=OrganizationKind.FACILITY)
+        return create_user(
             session, username="bench.technician", full_name="Bench Technician", email="bench.technician@example.org",
             organization=facility, roles={RoleName.TECHNICIAN}, password=secrets.token_urlsafe(16),
             must_change_password=False, actor=None,

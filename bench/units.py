@@ -23,7 +23,9 @@ from decimal import Decimal
 import pint
 
 from bench.audit import Target
-from lims import units
+from lims.units.measurement import Measurement
+from lims.units.parsing import parse_measurement
+from lims.units.registry import registry
 
 WARM_UP_OPERATIONS = 1_000
 ROUNDS = 3
@@ -60,7 +62,7 @@ LAB_INPUTS = (
     LabInput("72 h", "min", "3 d"),
 )
 
-LimsOperation = tuple[str, str, units.Measurement]
+LimsOperation = tuple[str, str, Measurement]
 PintReader = Callable[[str], pint.Quantity]
 PintOperation = tuple[PintReader, str, str, pint.Quantity]
 
@@ -96,7 +98,7 @@ def _cycle(operations: int) -> list[LabInput]:
 
 
 def _lims_operations(operations: int) -> list[LimsOperation]:
-    limits = {lab_input.limit: units.parse_measurement(lab_input.limit) for lab_input in LAB_INPUTS}
+    limits = {lab_input.limit: parse_measurement(lab_input.limit) for lab_input in LAB_INPUTS}
     return [(lab_input.typed, lab_input.shown_in, limits[lab_input.limit]) for lab_input in _cycle(operations)]
 
 
@@ -110,15 +112,15 @@ def _pint_operations(operations: int) -> list[PintOperation]:
 def _pint_reader(text: str) -> PintReader:
     """pint's expression parser where it accepts ``text``, else its value-and-unit form for offset temperatures."""
     try:
-        units.registry.Quantity(text)
+        registry.Quantity(text)
     except pint.OffsetUnitCalculusError:
         return _offset_temperature
-    return units.registry.Quantity
+    return registry.Quantity
 
 
 def _offset_temperature(text: str) -> pint.Quantity:
     value, _space, unit = text.partition(" ")
-    return units.registry.Quantity(Decimal(value), unit)
+    return registry.Quantity(Decimal(value), unit)
 
 
 def _lims_seconds(operations: list[LimsOperation]) -> tuple[float, int]:
@@ -126,7 +128,7 @@ def _lims_seconds(operations: list[LimsOperation]) -> tuple[float, int]:
     above = 0
     started = time.perf_counter()
     for typed, shown_in, limit in operations:
-        above += units.parse_measurement(typed).to(shown_in).compare(limit) > 0
+        above += parse_measurement(typed).to(shown_in).compare(limit) > 0
     return time.perf_counter() - started, above
 
 

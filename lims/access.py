@@ -17,7 +17,11 @@ from flask_wtf.csrf import CSRFProtect
 from lims import clock
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
-from lims.db import changes_kept_despite_refusal, get_session, keep_changes_despite_refusal
+from lims.db import (
+    changes_kept_despite_refusal,
+    get_session,
+    keep_changes_despite_refusal,
+)
 from lims.identity.models import STAFF_ROLES, ApiToken, RoleName
 from lims.web import REFUSAL_MESSAGE, refuse
 
@@ -169,7 +173,7 @@ def _session_still_active() -> bool:
 
 
 def _enforce_api(allowed: frozenset[RoleName]) -> Any:
-    from lims.identity.service import authenticate_api_token
+    from lims.identity.service.api_tokens import authenticate_api_token
 
     if "Authorization" not in request.headers and request.method == "GET" and current_user.is_authenticated \
             and current_user.has_any_role(allowed & STAFF):

@@ -17,7 +17,7 @@ from lims.areas import install
 from lims.audit.chain import entity_key
 from lims.config import instance_path_from_env, load_config
 from lims.errors import LimsError
-from lims.identity.service import user_for_session
+from lims.identity.service.sign_in import user_for_session
 from lims.navigation import navigation_for
 from lims.signatures.views import current_user_may_sign
 from lims.web import refuse

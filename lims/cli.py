@@ -17,8 +17,9 @@ from lims import log_setup, registry, scheduler, schema
 from lims.app import create_app
 from lims.commands import password_from, unit_of_work
 from lims.db import get_session
-from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.identity.service.organizations import create_organization
+from lims.identity.service.users import create_user
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, load_dotenv=False)
@@ -65,10 +66,10 @@ def init(facility_code: str, facility_name: str, admin_username: str, admin_name
     password = password_from("LIMS_ADMIN_PASSWORD", "Password for the first administrator")
     with unit_of_work() as session:
         schema.upgrade(session.connection())
-        facility = identity.create_organization(
+        facility = create_organization(
             session, code=facility_code, name=facility_name, kind=OrganizationKind.FACILITY
         )
-        identity.create_user(
+        create_user(
             session, username=admin_username, full_name=admin_name, email=admin_email, organization=facility,
             roles={RoleName.ADMIN}, password=password, must_change_password=False, actor=None,
         )

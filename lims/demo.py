@@ -13,12 +13,36 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from batch_records.models import (
+    Batch,
+    BatchStep,
+    DeviationCategory,
+    MasterBatchRecord,
+    MbrVersion,
+)
+from batch_records.service import batches, deviations, execution, masters, release
 from lims import clock
 from lims.audit import context as audit_context
-from lims.equipment import service as equipment_service
-from lims.equipment.models import Equipment, EquipmentType, MaintenanceKind, ReferenceStandard
-from lims.identity import service as identity
+from lims.equipment.models import (
+    Equipment,
+    EquipmentType,
+    MaintenanceKind,
+    ReferenceStandard,
+)
+from lims.equipment.service.calibrations import (
+    ReadingInput,
+    add_calibration_point,
+    create_reference_standard,
+    list_reference_standards,
+    record_calibration,
+)
+from lims.equipment.service.inventory import create_equipment, status_of
+from lims.equipment.service.maintenance import start_maintenance
+from lims.equipment.service.use import BLOCKING_STATUSES
+from lims.errors import RecordNotFound
 from lims.identity.models import Organization, OrganizationKind, RoleName, User
+from lims.identity.service.organizations import create_organization, facility
+from lims.identity.service.users import create_user, user_by_username
 from lims.materials import service as materials
 from lims.materials.models import Material, MaterialLot
 from lims.signatures import service as signatures
@@ -26,9 +50,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind, TestDefinition
 from lims.training import service as training
-from lims.units import parse_measurement, parse_range
-from batch_records.models import Batch, BatchStep, DeviationCategory, MasterBatchRecord, MbrVersion
-from batch_records.service import batches, deviations, execution, masters, release
+from lims.units.parsing import parse_measurement, parse_range
 from protocols import service as protocols
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent, Subject
 
@@ -67,21 +89,21 @@ def load_demo(session: Session) -> None:
     after them is attributed to the demo user who does it, as if they had signed in.
     """
     organizations = {o.code: o for o in session.scalars(select(Organization))}
-    existing_facility = identity.facility(session)
+    existing_facility = facility(session)
     if existing_facility is None:
         code, name = FACILITY
-        organizations[code] = identity.create_organization(session, code=code, name=name, kind=OrganizationKind.FACILITY)
+        organizations[code] = create_organization(session, code=code, name=name, kind=OrganizationKind.FACILITY)
     elif existing_facility.code != FACILITY[0]:
         # A real deployment: demo users join its facility.
         organizations[FACILITY[0]] = existing_facility
     for code, name in CLIENTS:
         if code not in organizations:
-            organizations[code] = identity.create_organization(session, code=code, name=name, kind=OrganizationKind.CLIENT)
+            organizations[code] = create_organization(session, code=code, name=name, kind=OrganizationKind.CLIENT)
     for account in ACCOUNTS:
         try:
-            identity.user_by_username(session, account.username)
-        except identity.RecordNotFound:
-            identity.create_user(
+            user_by_username(session, account.username)
+        except RecordNotFound:
+            create_user(
                 session,
                 username=account.username,
                 full_name=account.full_name,
@@ -136,11 +158,11 @@ def _load_equipment(session: Session) -> None:
     """The manager, who owns the equipment, registers it and the reference standards; the technician calibrates it."""
     today = clock.now().date()
     manager, technician = _demo_user(session, "m.larsen"), _demo_user(session, "t.nguyen")
-    standards = {standard.identifier: standard for standard in equipment_service.list_reference_standards(session)}
+    standards = {standard.identifier: standard for standard in list_reference_standards(session)}
     with _acting_as(session, manager):
         for identifier, description, certificate, valid_days in REFERENCE_STANDARDS:
             if identifier not in standards:
-                standards[identifier] = equipment_service.create_reference_standard(
+                standards[identifier] = create_reference_standard(
                     session, identifier=identifier, description=description, certificate_number=certificate,
                     valid_until=today + timedelta(days=valid_days))
     known = set(session.scalars(select(Equipment.asset_tag)))
@@ -148,26 +170,26 @@ def _load_equipment(session: Session) -> None:
         if tag in known:
             continue
         with _acting_as(session, manager):
-            item = equipment_service.create_equipment(
+            item = create_equipment(
                 session, asset_tag=tag, name=name, equipment_type=kind, location=location, manufacturer=make,
                 model=model, serial_number=f"SN-{tag}", calibration_interval_days=interval, owner=manager,
             )
             for point_name, nominal, tolerance in points:
-                equipment_service.add_calibration_point(session, item, name=point_name,
-                                                        nominal=parse_measurement(nominal),
-                                                        tolerance=parse_measurement(tolerance))
+                add_calibration_point(session, item, name=point_name,
+                                      nominal=parse_measurement(nominal),
+                                      tolerance=parse_measurement(tolerance))
         with _acting_as(session, technician):
             for days_ago, as_found, as_left in calibrations:
-                equipment_service.record_calibration(
+                record_calibration(
                     session, item, performed_on=today - timedelta(days=days_ago), recorded_by=technician,
                     reference_standard=_standard_for(standards, kind), readings=[
-                        equipment_service.ReadingInput(point.id, parse_measurement(found),
-                                                       parse_measurement(as_left[i]) if as_left else None)
+                        ReadingInput(point.id, parse_measurement(found),
+                                     parse_measurement(as_left[i]) if as_left else None)
                         for i, (point, found) in enumerate(zip(item.points, as_found))],
                 )
             if maintenance:
-                equipment_service.start_maintenance(session, item, kind=MaintenanceKind.UNPLANNED,
-                                                    description=maintenance, user=technician)
+                start_maintenance(session, item, kind=MaintenanceKind.UNPLANNED,
+                                  description=maintenance, user=technician)
 
 
 def _standard_for(standards: dict[str, ReferenceStandard], kind: EquipmentType) -> ReferenceStandard:
@@ -248,7 +270,7 @@ def _load_protocol(session: Session, sponsor: Organization) -> None:
 
 
 def _demo_user(session: Session, username: str) -> User:
-    return identity.user_by_username(session, username)
+    return user_by_username(session, username)
 
 
 @contextmanager
@@ -683,9 +705,9 @@ class _BatchMaker:
                     amount = parse_measurement(quantity).to(lot.quantity_remaining.unit).value
                     needed[part_number] = needed.get(part_number, Decimal(0)) + amount
                 with _on(self.today, when):
-                    if any(equipment_service.status_of(self.session, self.equipment[kind],
-                                                       due_soon_days=self.due_soon_days)
-                           in equipment_service.BLOCKING_STATUSES for kind in kinds):
+                    if any(status_of(self.session, self.equipment[kind],
+                                     due_soon_days=self.due_soon_days)
+                           in BLOCKING_STATUSES for kind in kinds):
                         return False
         return all(amount <= self.lots[part].quantity_remaining.value for part, amount in needed.items())
 

@@ -8,7 +8,7 @@ from sqlalchemy import pool
 
 from lims.areas import install
 from lims.db import Base, UTCDateTime, create_engine_for
-from lims.units import ExactDecimal
+from lims.units.columns import ExactDecimal
 
 install()
 target_metadata = Base.metadata

@@ -6,9 +6,9 @@ from pathlib import Path
 import click
 
 from lims.commands import unit_of_work
-from lims.identity import service as identity
+from lims.identity.service import organizations as identity_organizations
 from protocols import service as protocols
-from protocols.ctgov import parse_study
+from protocols.ctgov.parse import parse_study
 
 
 @click.group("protocol")
@@ -28,7 +28,7 @@ def protocol_import_ctgov(path: Path, sponsor_code: str, number: str | None, the
     with unit_of_work() as session:
         study = parse_study(path.read_bytes(), filename=path.name)
         protocol = protocols.import_study(
-            session, study, sponsor=identity.organization_by_code(session, sponsor_code), number=number,
+            session, study, sponsor=identity_organizations.organization_by_code(session, sponsor_code), number=number,
             therapeutic_area=therapeutic_area, investigational_product=investigational_product)
     click.echo(f"Imported {study.nct_id} as draft protocol {protocol.number} ({study.phase.value}, "
                f"{len(study.arms)} arms, enrolment {study.enrollment or 'not stated'}).")

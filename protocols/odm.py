@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from lims.units import Measurement, UnsupportedUcum, to_ucum
+from lims.units.measurement import Measurement
+from lims.units.ucum import UnsupportedUcum, to_ucum
 from protocols.models import ProtocolVersion, SampleRequirement, Visit
 
 ODM_NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"

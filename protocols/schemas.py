@@ -6,11 +6,12 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 from lims.errors import InvalidInput
-from lims.units import MeasurementField, UnitError, parse_range
+from lims.units.errors import UnitError
+from lims.units.fields import MeasurementField
+from lims.units.parsing import parse_range
 from lims.web import FormSchema, Trimmed, reason_field, required_text
 from protocols.models import ProtocolStatus, ReferenceEvent
 from protocols.service import parse_phase
-
 
 
 class PhaseField(fields.String):

@@ -13,8 +13,10 @@ from lims.audit import context as audit_context
 from lims.db import get_record
 from lims.errors import Conflict, InvalidInput
 from lims.identity.models import Organization
-from lims.units import IncompatibleUnits, Measurement, MeasurementRange, parse_measurement
-from protocols.ctgov import ImportedStudy
+from lims.units.errors import IncompatibleUnits
+from lims.units.measurement import Measurement, MeasurementRange
+from lims.units.parsing import parse_measurement
+from protocols.ctgov.study import ImportedStudy
 from protocols.models import (
     Arm,
     Protocol,
@@ -24,8 +26,8 @@ from protocols.models import (
     ReferenceEvent,
     SampleRequirement,
     Subject,
-    Visit,
     VersionStatus,
+    Visit,
 )
 
 NCT_ID = re.compile(r"^NCT\d{8}$")

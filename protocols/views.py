@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
@@ -12,11 +20,12 @@ from lims.access import STAFF, allow
 from lims.audit import chain as audit_chain
 from lims.db import get_record, get_session
 from lims.errors import InvalidInput, LimsError
-from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.identity.service.organizations import get_organization, list_organizations
 from lims.signatures import service as signatures
 from lims.web import error_status, field_errors, load_input, render_form_error
 from protocols import schemas, service
+from protocols.ctgov.parse import parse_study
 from protocols.models import (
     Arm,
     ProtocolPhase,
@@ -26,7 +35,6 @@ from protocols.models import (
     VersionStatus,
     Visit,
 )
-from protocols.ctgov import parse_study
 from protocols.odm import export_version
 
 blueprint = Blueprint("protocols", __name__, template_folder="templates")
@@ -45,7 +53,7 @@ def index() -> Any:
 def _new_context() -> dict[str, Any]:
     return {
         "sponsor_options": [(organization.id, organization.name) for organization in
-                            identity.list_organizations(get_session(), kind=OrganizationKind.CLIENT)],
+                            list_organizations(get_session(), kind=OrganizationKind.CLIENT)],
         "phase_options": [(phase.value, phase.value.capitalize()) for phase in ProtocolPhase],
     }
 
@@ -58,7 +66,7 @@ def new() -> Any:
     db = get_session()
     try:
         data = load_input(schemas.ProtocolCreateSchema())
-        sponsor = identity.get_organization(db, data.pop("sponsor_id"))
+        sponsor = get_organization(db, data.pop("sponsor_id"))
         protocol = service.create_protocol(db, sponsor=sponsor, **data)
     except (ValidationError, LimsError) as error:
         return render_form_error("protocols/new.html", error, **_new_context())
@@ -82,7 +90,7 @@ def import_ctgov() -> Any:
         if upload is None or not upload.filename:
             raise InvalidInput("Choose the ClinicalTrials.gov record to import (JSON or XML).", field="file")
         study = parse_study(upload.read(), filename=upload.filename)
-        protocol = service.import_study(db, study, sponsor=identity.get_organization(db, data["sponsor_id"]),
+        protocol = service.import_study(db, study, sponsor=get_organization(db, data["sponsor_id"]),
                                        number=data["number"], therapeutic_area=data["therapeutic_area"])
     except (ValidationError, LimsError) as error:
         return render_form_error("protocols/import.html", error, **_import_context())

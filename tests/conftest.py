@@ -23,19 +23,18 @@ from sqlalchemy.orm import Session
 from lims import clock, schema
 from lims.app import create_app
 from lims.db import create_engine_for
-from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind, RoleName, User
+from lims.identity.service import organizations, passwords, users
 from tests.helpers import PASSWORD, login
-
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing() -> Iterator[None]:
     # Full-cost argon2 would dominate the suite's run time; the algorithm stays argon2id.
-    original = identity._hasher
-    identity._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield
-    identity._hasher = original
+    passwords._hasher = original
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +116,7 @@ def db_session(app: Flask) -> Iterator[Session]:
 
 @pytest.fixture
 def facility(db_session: Session) -> Organization:
-    return identity.create_organization(
+    return organizations.create_organization(
         db_session, code="NBCT", name="Northbridge Cell Therapy Facility", kind=OrganizationKind.FACILITY
     )
 
@@ -127,7 +126,7 @@ def create_organization(db_session: Session) -> Callable[..., Organization]:
     def make(*, code: str | None = None, name: str | None = None,
              kind: OrganizationKind = OrganizationKind.CLIENT) -> Organization:
         code = code or f"C{uuid.uuid4().hex[:6].upper()}"
-        return identity.create_organization(db_session, code=code, name=name or f"Client {code}", kind=kind)
+        return organizations.create_organization(db_session, code=code, name=name or f"Client {code}", kind=kind)
 
     return make
 
@@ -141,7 +140,7 @@ def create_user(db_session: Session, facility: Organization,
         if organization is None:
             organization = create_organization() if RoleName.CLIENT in roles_set else facility
         username = username or f"user{uuid.uuid4().hex[:8]}"
-        return identity.create_user(
+        return users.create_user(
             db_session, username=username, full_name=full_name or f"Test {username}",
             email=f"{username}@example.org", organization=organization, roles=roles_set, password=password,
             must_change_password=must_change_password, actor=None,

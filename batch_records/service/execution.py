@@ -25,8 +25,8 @@ from batch_records.service import batches, deviations
 from lims import clock
 from lims.audit import context as audit_context
 from lims.db import get_record
-from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentUse
+from lims.equipment.service import use as equipment_service_use
 from lims.errors import Conflict, InvalidInput
 from lims.identity.models import User
 from lims.materials import service as materials
@@ -34,13 +34,9 @@ from lims.materials.models import LotConsumption, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.training import service as training
-from lims.units import (
-    IncompatibleUnits,
-    Measurement,
-    UnitError,
-    parse_in_unit,
-    parse_limit,
-)
+from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.measurement import Measurement
+from lims.units.parsing import parse_in_unit, parse_limit
 from protocols.models import Subject
 
 
@@ -200,7 +196,7 @@ def record_equipment_use(session: Session, step: BatchStep, equipment: Equipment
     if equipment.equipment_type not in step.equipment_types:
         raise InvalidInput(f"Step {step.position} does not call for a {equipment.equipment_type.value}.",
                            field="equipment_id")
-    use = equipment_service.record_use(
+    use = equipment_service_use.record_use(
         session, equipment, user=user, record_type=BATCH_STEP, record_id=step.id, due_soon_days=due_soon_days,
         purpose=f"Batch {step.batch.batch_number}, step {step.position}: {step.title}")
     _start(step)

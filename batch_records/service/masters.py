@@ -29,14 +29,9 @@ from lims.equipment.models import EquipmentType
 from lims.errors import Conflict, InvalidInput
 from lims.materials.models import Material
 from lims.testing.models import TestDefinition
-from lims.units import (
-    IncompatibleUnits,
-    Measurement,
-    UnitError,
-    is_amount,
-    parse_limit,
-    parse_measurement,
-)
+from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.measurement import Measurement, is_amount
+from lims.units.parsing import parse_limit, parse_measurement
 
 
 class MbrLocked(Conflict):

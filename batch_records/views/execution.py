@@ -18,7 +18,8 @@ from batch_records.views.batches import OPERATORS
 from batch_records.views.forms import RepeatedForm, page_errors
 from lims.access import STAFF, allow
 from lims.db import get_session
-from lims.equipment import service as equipment_service
+from lims.equipment.service import inventory as equipment_service_inventory
+from lims.equipment.service import use as equipment_service_use
 from lims.errors import InvalidInput, LimsError
 from lims.materials import service as materials
 from lims.signatures import service as signatures
@@ -55,7 +56,7 @@ def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
     return {
         "step": step, "batch": step.batch, "record": record, "workable": workable,
         "missing": execution.missing_for_completion(step, record.uses) if workable else [],
-        "equipment_choices": {equipment_type: equipment_service.equipment_choices(
+        "equipment_choices": {equipment_type: equipment_service_use.equipment_choices(
             db, equipment_type, due_soon_days=_due_soon_days()) for equipment_type in step.equipment_types},
         "lot_choices": {requirement.id: materials.lot_choices(requirement.material) for requirement in step.materials},
         "yield_percent": execution.yield_percent(step), "yield_ok": execution.yield_within_limits(step),
@@ -133,7 +134,7 @@ def record_equipment(step_id: int) -> Any:
     step = execution.get_batch_step(db, step_id)
     try:
         data = load_input(schemas.EquipmentUseSchema())
-        equipment = equipment_service.get_equipment(db, data["equipment_id"])
+        equipment = equipment_service_inventory.get_equipment(db, data["equipment_id"])
         execution.record_equipment_use(db, step, equipment, user=current_user, due_soon_days=_due_soon_days())
     except (ValidationError, LimsError) as error:
         return _step_error(step_id, error)

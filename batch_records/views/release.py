@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
@@ -21,7 +29,7 @@ from lims.audit import chain as audit_chain
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError
 from lims.identity.models import RoleName
-from lims.identity.service import LoginFailed
+from lims.identity.service.sign_in import LoginFailed
 from lims.testing import service as testing
 from lims.web import error_status, field_errors, load_input
 

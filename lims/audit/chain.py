@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from lims import clock
 from lims.audit.context import current_actor, stated_reason
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
-from lims.units import Measurement
+from lims.units.measurement import Measurement
 
 logger = logging.getLogger("lims.audit")
 

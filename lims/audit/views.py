@@ -5,7 +5,14 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+)
 from marshmallow import ValidationError
 
 from lims import clock, registry
@@ -19,8 +26,8 @@ from lims.audit import verification as audit_verification
 from lims.audit.models import Controlled
 from lims.db import get_session
 from lims.errors import LimsError
-from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.identity.service.users import UserFilter, list_users
 from lims.web import load_input, render_form_error
 
 blueprint = Blueprint("audit", __name__, template_folder="templates")
@@ -75,7 +82,7 @@ def _filter_args() -> dict[str, str]:
 
 
 def _filter_context() -> dict[str, Any]:
-    users = identity.list_users(get_session(), identity.UserFilter(), page=1, per_page=1000).items
+    users = list_users(get_session(), UserFilter(), page=1, per_page=1000).items
     return {
         "entity_types": audit_trail.controlled_entity_types(),
         "user_options": [(user.id, f"{user.full_name} ({user.username})") for user in users],

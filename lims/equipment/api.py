@@ -8,7 +8,8 @@ from marshmallow import ValidationError
 
 from lims.access import STAFF, allow
 from lims.db import get_session
-from lims.equipment import schemas, service
+from lims.equipment import schemas
+from lims.equipment.service import inventory
 from lims.web import field_errors, load_input, refuse
 
 blueprint = Blueprint("equipment_api", __name__, url_prefix="/api/v1")
@@ -23,9 +24,9 @@ def index() -> Any:
         criteria = load_input(schemas.EquipmentFilterSchema(), request.args)
     except ValidationError as error:
         return refuse(422, "The filters are not valid.", field_errors(error))
-    page = service.list_equipment(
-        get_session(), service.EquipmentFilter(status=criteria["status"], equipment_type=criteria["equipment_type"],
-                                               location=criteria["location"], text=criteria["q"]),
+    page = inventory.list_equipment(
+        get_session(), inventory.EquipmentFilter(status=criteria["status"], equipment_type=criteria["equipment_type"],
+                                                 location=criteria["location"], text=criteria["q"]),
         due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"], page=criteria["page"],
     )
     return jsonify(
@@ -39,6 +40,6 @@ def index() -> Any:
 @allow(STAFF)
 def show(equipment_id: int) -> Any:
     db = get_session()
-    equipment = service.get_equipment(db, equipment_id)
-    status = service.status_of(db, equipment, due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"])
+    equipment = inventory.get_equipment(db, equipment_id)
+    status = inventory.status_of(db, equipment, due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"])
     return jsonify({**_OUT.dump(equipment), "status": status.value})

@@ -13,9 +13,8 @@ from lims.audit.models import Controlled
 from lims.db import Base, string_enum
 from lims.identity.models import User
 from lims.signatures.service import ImmutableOnceSigned
-from lims.units import ExactDecimal, Measurement, measurement_column
-
-
+from lims.units.columns import ExactDecimal, measurement_column
+from lims.units.measurement import Measurement
 
 
 class EquipmentType(enum.StrEnum):

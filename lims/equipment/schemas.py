@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from lims.equipment.models import CalibrationPoint, EquipmentStatus, EquipmentType, MaintenanceKind
-from lims.units import MeasurementField
+from lims.equipment.models import (
+    CalibrationPoint,
+    EquipmentStatus,
+    EquipmentType,
+    MaintenanceKind,
+)
+from lims.units.fields import MeasurementField
 from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
-
 
 
 class EquipmentFilterSchema(FormSchema):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
-from lims.equipment import api, service, views
+from lims.equipment import api, views
+from lims.equipment.service import calibrations, impact_assessments, inventory
 from lims.equipment.models import CalibrationRecord, EquipmentStatus, ImpactAssessment
 from lims.identity.models import RoleName
 from lims.registry import Registry
@@ -18,7 +19,7 @@ def register(registry: Registry) -> None:
         title="Calibrations overdue",
         description="Equipment that may not be used until it is calibrated.",
         roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
-        count=lambda session, _user, settings: service.count_with_status(
+        count=lambda session, _user, settings: inventory.count_with_status(
             session, frozenset({EquipmentStatus.OVERDUE}), due_soon_days=settings["CALIBRATION_DUE_SOON_DAYS"]),
         endpoint="equipment.index",
         arguments=(("status", EquipmentStatus.OVERDUE.value),),
@@ -27,7 +28,7 @@ def register(registry: Registry) -> None:
         title="Calibrations due soon",
         description="Equipment to calibrate before it falls due.",
         roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
-        count=lambda session, _user, settings: service.count_with_status(
+        count=lambda session, _user, settings: inventory.count_with_status(
             session, frozenset({EquipmentStatus.DUE_SOON}), due_soon_days=settings["CALIBRATION_DUE_SOON_DAYS"]),
         endpoint="equipment.index",
         arguments=(("status", EquipmentStatus.DUE_SOON.value),),
@@ -36,21 +37,21 @@ def register(registry: Registry) -> None:
         title="Calibrations to review",
         description="Calibrations signed by their performer, waiting for QA review.",
         roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: len(service.calibrations_awaiting_review(session)),
+        count=lambda session, _user, _settings: len(calibrations.calibrations_awaiting_review(session)),
         endpoint="equipment.review",
     ))
     registry.work_queue(WorkQueue(
         title="Out-of-tolerance impact assessments",
         description="Uses of equipment found out of tolerance, waiting for QA's conclusion.",
         roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: service.open_impact_assessments_count(session),
+        count=lambda session, _user, _settings: impact_assessments.open_impact_assessments_count(session),
         endpoint="equipment.review",
     ))
     registry.signable(SignableType(
         CalibrationRecord,
         {SignatureMeaning.PERFORMED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
          SignatureMeaning.REVIEWED: frozenset({RoleName.QA})},
-        before_signing=service.check_calibration_signature,
+        before_signing=calibrations.check_calibration_signature,
     ))
     registry.signable(SignableType(ImpactAssessment, {SignatureMeaning.REVIEWED: frozenset({RoleName.QA})}))
     registry.audit_actions("export.certificate")

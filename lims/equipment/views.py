@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
@@ -12,11 +21,23 @@ from lims import clock
 from lims.access import STAFF, allow
 from lims.audit import chain as audit_chain
 from lims.db import get_session, keep_changes_despite_refusal
-from lims.equipment import charts, schemas, service
-from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType, MaintenanceKind
+from lims.equipment import charts, schemas
+from lims.equipment.models import (
+    Equipment,
+    EquipmentStatus,
+    EquipmentType,
+    MaintenanceKind,
+)
+from lims.equipment.service import (
+    calibrations,
+    impact_assessments,
+    inventory,
+    maintenance,
+    use,
+)
 from lims.errors import LimsError
 from lims.identity.models import RoleName
-from lims.identity.service import LoginFailed
+from lims.identity.service.sign_in import LoginFailed
 from lims.signatures import service as signatures
 from lims.web import error_status, field_errors, load_input, render_form_error
 
@@ -46,9 +67,9 @@ def index() -> Any:
         return render_form_error("equipment/index.html", error, page=None, form=request.args, filter_args={},
                                  **_filter_options())
     page_number = criteria.pop("page")
-    page = service.list_equipment(
-        get_session(), service.EquipmentFilter(status=criteria["status"], equipment_type=criteria["equipment_type"],
-                                               location=criteria["location"], text=criteria["q"]),
+    page = inventory.list_equipment(
+        get_session(), inventory.EquipmentFilter(status=criteria["status"], equipment_type=criteria["equipment_type"],
+                                                 location=criteria["location"], text=criteria["q"]),
         due_soon_days=_due_soon_days(), page=page_number,
     )
     filter_args = {key: value for key, value in request.args.items() if value and key != "page"}
@@ -63,7 +84,7 @@ def new() -> Any:
         return render_template("equipment/new.html", errors={}, form=MultiDict(), **_filter_options())
     try:
         data = load_input(schemas.EquipmentCreateSchema())
-        equipment = service.create_equipment(get_session(), **data, owner=current_user)
+        equipment = inventory.create_equipment(get_session(), **data, owner=current_user)
     except (ValidationError, LimsError) as error:
         return render_form_error("equipment/new.html", error, **_filter_options())
     flash(f"{equipment.asset_tag} is registered. Add its calibration points next.", "success")
@@ -74,12 +95,12 @@ def _equipment_page(equipment: Equipment, *, errors: dict | None = None, status:
     db = get_session()
     context = {
         "equipment": equipment,
-        "status": service.status_of(db, equipment, due_soon_days=_due_soon_days()),
-        "calibrations": service.calibration_history(db, equipment),
-        "maintenance": service.maintenance_history(db, equipment),
-        "uses": service.recent_uses(db, equipment),
-        "assessments": service.impact_assessments(db, equipment),
-        "chart": charts.drift_chart(service.drift(db, equipment)),
+        "status": inventory.status_of(db, equipment, due_soon_days=_due_soon_days()),
+        "calibrations": calibrations.calibration_history(db, equipment),
+        "maintenance": maintenance.maintenance_history(db, equipment),
+        "uses": use.recent_uses(db, equipment),
+        "assessments": impact_assessments.impact_assessments(db, equipment),
+        "chart": charts.drift_chart(calibrations.drift(db, equipment)),
         "maintenance_kinds": [(kind.value, kind.value.capitalize()) for kind in MaintenanceKind],
     }
     return render_template("equipment/show.html", errors=errors or {}, form=request.form, **context), status
@@ -88,16 +109,16 @@ def _equipment_page(equipment: Equipment, *, errors: dict | None = None, status:
 @blueprint.route("/equipment/<int:equipment_id>")
 @allow(STAFF)
 def show(equipment_id: int) -> Any:
-    return _equipment_page(service.get_equipment(get_session(), equipment_id))
+    return _equipment_page(inventory.get_equipment(get_session(), equipment_id))
 
 
 @blueprint.route("/equipment/<int:equipment_id>/edit", methods=["POST"])
 @allow(MANAGERS)
 def edit(equipment_id: int) -> Any:
     db = get_session()
-    equipment = service.get_equipment(db, equipment_id)
+    equipment = inventory.get_equipment(db, equipment_id)
     try:
-        service.update_equipment(db, equipment, **load_input(schemas.EquipmentUpdateSchema()))
+        inventory.update_equipment(db, equipment, **load_input(schemas.EquipmentUpdateSchema()))
     except (ValidationError, LimsError) as error:
         return _form_error_on_page(equipment, error)
     flash(f"{equipment.asset_tag} is updated.", "success")
@@ -108,10 +129,10 @@ def edit(equipment_id: int) -> Any:
 @allow(MANAGERS)
 def add_point(equipment_id: int) -> Any:
     db = get_session()
-    equipment = service.get_equipment(db, equipment_id)
+    equipment = inventory.get_equipment(db, equipment_id)
     try:
         data = load_input(schemas.CalibrationPointSchema())
-        service.add_calibration_point(db, equipment, **data)
+        calibrations.add_calibration_point(db, equipment, **data)
     except (ValidationError, LimsError) as error:
         return _form_error_on_page(equipment, error)
     flash(f"Calibration point “{data['name']}” added.", "success")
@@ -127,9 +148,9 @@ def _form_error_on_page(equipment: Equipment, error: ValidationError | LimsError
 @allow(MANAGERS)
 def retire(equipment_id: int) -> Any:
     db = get_session()
-    equipment = service.get_equipment(db, equipment_id)
+    equipment = inventory.get_equipment(db, equipment_id)
     try:
-        service.retire_equipment(db, equipment, reason=load_input(schemas.RetireSchema())["reason"])
+        inventory.retire_equipment(db, equipment, reason=load_input(schemas.RetireSchema())["reason"])
     except (ValidationError, LimsError) as error:
         return _form_error_on_page(equipment, error)
     flash(f"{equipment.asset_tag} is retired.", "success")
@@ -140,7 +161,7 @@ def retire(equipment_id: int) -> Any:
 
 
 def _calibration_form(equipment: Equipment, corrects: Any = None) -> dict[str, Any]:
-    standards = service.list_reference_standards(get_session())
+    standards = calibrations.list_reference_standards(get_session())
     return {
         "equipment": equipment,
         "points": [point for point in equipment.points if point.active],
@@ -156,9 +177,9 @@ def _calibration_form(equipment: Equipment, corrects: Any = None) -> dict[str, A
 @allow(CALIBRATORS)
 def new_calibration(equipment_id: int) -> Any:
     db = get_session()
-    equipment = service.get_equipment(db, equipment_id)
+    equipment = inventory.get_equipment(db, equipment_id)
     corrects_id = request.values.get("corrects_id", type=int)
-    corrects = service.get_calibration(db, corrects_id) if corrects_id else None
+    corrects = calibrations.get_calibration(db, corrects_id) if corrects_id else None
     context = _calibration_form(equipment, corrects)
     if request.method == "GET":
         return render_template("equipment/calibration_new.html", errors={}, form=MultiDict(), **context)
@@ -166,13 +187,13 @@ def new_calibration(equipment_id: int) -> Any:
     try:
         data = load_input(schemas.calibration_schema(points))
         upload = request.files.get("certificate")
-        certificate = service.Certificate(upload.filename or "certificate", upload.read()) \
+        certificate = calibrations.Certificate(upload.filename or "certificate", upload.read()) \
             if upload is not None and upload.filename else None
         vendor = data["performed_by"] == "vendor"
         standard = next((s for s in context["standards"] if s.id == data["reference_standard_id"]), None)
-        record = service.record_calibration(
+        record = calibrations.record_calibration(
             db, equipment, performed_on=data["performed_on"], recorded_by=current_user,
-            readings=[service.ReadingInput(point.id, data[f"as_found_{point.id}"], data[f"as_left_{point.id}"])
+            readings=[calibrations.ReadingInput(point.id, data[f"as_found_{point.id}"], data[f"as_left_{point.id}"])
                       for point in points],
             reference_standard=standard, vendor_name=data["vendor_name"] if vendor else None,
             vendor_certificate_number=data["vendor_certificate_number"] if vendor else None,
@@ -188,7 +209,7 @@ def new_calibration(equipment_id: int) -> Any:
 @allow(STAFF)
 def calibration(record_id: int) -> Any:
     db = get_session()
-    record = service.get_calibration(db, record_id)
+    record = calibrations.get_calibration(db, record_id)
     return render_template("equipment/calibration.html", record=record,
                            signatures=signatures.signatures_of(db, record))
 
@@ -197,7 +218,7 @@ def calibration(record_id: int) -> Any:
 @allow(STAFF)
 def certificate(record_id: int) -> Any:
     db = get_session()
-    record = service.get_calibration(db, record_id)
+    record = calibrations.get_calibration(db, record_id)
     if record.certificate is None:
         return render_template("error.html", status=404, message="This calibration has no certificate file.",
                                errors={}), 404
@@ -215,10 +236,11 @@ def certificate(record_id: int) -> Any:
 @allow(CALIBRATORS)
 def start_maintenance(equipment_id: int) -> Any:
     db = get_session()
-    equipment = service.get_equipment(db, equipment_id)
+    equipment = inventory.get_equipment(db, equipment_id)
     try:
         data = load_input(schemas.MaintenanceStartSchema())
-        service.start_maintenance(db, equipment, kind=data["kind"], description=data["description"], user=current_user)
+        maintenance.start_maintenance(db, equipment, kind=data["kind"], description=data["description"],
+                                      user=current_user)
     except (ValidationError, LimsError) as error:
         return _form_error_on_page(equipment, error)
     flash(f"{equipment.asset_tag} is under maintenance and cannot be used until it is closed.", "success")
@@ -229,11 +251,11 @@ def start_maintenance(equipment_id: int) -> Any:
 @allow(CALIBRATORS)
 def close_maintenance(record_id: int) -> Any:
     db = get_session()
-    record = service.get_maintenance(db, record_id)
-    equipment = service.get_equipment(db, record.equipment_id)
+    record = maintenance.get_maintenance(db, record_id)
+    equipment = inventory.get_equipment(db, record.equipment_id)
     try:
-        service.close_maintenance(db, record, outcome=load_input(schemas.MaintenanceCloseSchema())["outcome"],
-                                  user=current_user)
+        maintenance.close_maintenance(db, record, outcome=load_input(schemas.MaintenanceCloseSchema())["outcome"],
+                                      user=current_user)
     except (ValidationError, LimsError) as error:
         return _form_error_on_page(equipment, error)
     flash("Maintenance closed.", "success")
@@ -247,15 +269,15 @@ def close_maintenance(record_id: int) -> Any:
 @allow(STAFF)
 def impact(assessment_id: int) -> Any:
     db = get_session()
-    assessment = service.get_impact_assessment(db, assessment_id)
-    context = {"assessment": assessment, "uses": service.affected_uses(db, assessment),
+    assessment = impact_assessments.get_impact_assessment(db, assessment_id)
+    context = {"assessment": assessment, "uses": impact_assessments.affected_uses(db, assessment),
                "signatures": signatures.signatures_of(db, assessment)}
     if request.method == "GET":
         return render_template("equipment/impact.html", errors={}, form=MultiDict(), **context)
     try:
         data = load_input(schemas.ImpactCloseSchema())
-        service.close_impact_assessment(db, assessment, conclusion=data["conclusion"], user=current_user,
-                                        password=data["password"], client_address=request.remote_addr)
+        impact_assessments.close_impact_assessment(db, assessment, conclusion=data["conclusion"], user=current_user,
+                                                   password=data["password"], client_address=request.remote_addr)
     except LoginFailed as error:
         keep_changes_despite_refusal()  # the failed attempt counts toward lockout
         return render_form_error("equipment/impact.html", error, **context)
@@ -269,15 +291,15 @@ def impact(assessment_id: int) -> Any:
 @allow(RoleName.QA)
 def review() -> Any:
     db = get_session()
-    return render_template("equipment/review.html", calibrations=service.calibrations_awaiting_review(db),
-                           assessments=service.open_impact_assessments(db))
+    return render_template("equipment/review.html", calibrations=calibrations.calibrations_awaiting_review(db),
+                           assessments=impact_assessments.open_impact_assessments(db))
 
 
 # Reference standards
 
 
 def _standards_context() -> dict[str, Any]:
-    return {"standards": service.list_reference_standards(get_session()), "today": clock.now().date()}
+    return {"standards": calibrations.list_reference_standards(get_session()), "today": clock.now().date()}
 
 
 @blueprint.route("/equipment/standards")
@@ -290,7 +312,7 @@ def standards() -> Any:
 @allow(MANAGERS)
 def new_standard() -> Any:
     try:
-        service.create_reference_standard(get_session(), **load_input(schemas.ReferenceStandardSchema()))
+        calibrations.create_reference_standard(get_session(), **load_input(schemas.ReferenceStandardSchema()))
     except (ValidationError, LimsError) as error:
         return render_form_error("equipment/standards.html", error, **_standards_context())
     flash("Reference standard registered.", "success")

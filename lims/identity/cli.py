@@ -4,8 +4,10 @@ from __future__ import annotations
 import click
 
 from lims.commands import password_from, unit_of_work
-from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.identity.service import organizations as identity_organizations
+from lims.identity.service import sign_in as identity_sign_in
+from lims.identity.service import users as identity_users
 
 
 @click.group("user")
@@ -24,8 +26,8 @@ def user_create(username: str, full_name: str, email: str, organization_code: st
     """Create a user; the password comes from LIMS_USER_PASSWORD or a prompt."""
     password = password_from("LIMS_USER_PASSWORD", f"Password for {username}")
     with unit_of_work() as session:
-        organization = identity.organization_by_code(session, organization_code)
-        identity.create_user(
+        organization = identity_organizations.organization_by_code(session, organization_code)
+        identity_users.create_user(
             session, username=username, full_name=full_name, email=email, organization=organization,
             roles={RoleName(role) for role in roles}, password=password, must_change_password=False, actor=None,
         )
@@ -38,7 +40,7 @@ def user_create(username: str, full_name: str, email: str, organization_code: st
 def user_deactivate(username: str, reason: str) -> None:
     """Deactivate a user (accounts are never deleted)."""
     with unit_of_work() as session:
-        identity.deactivate_user(session, identity.user_by_username(session, username), reason=reason, actor=None)
+        identity_users.deactivate_user(session, identity_users.user_by_username(session, username), reason=reason, actor=None)
     click.echo(f"Deactivated {username}.")
 
 
@@ -47,5 +49,5 @@ def user_deactivate(username: str, reason: str) -> None:
 def user_unlock(username: str) -> None:
     """Lift a lockout after failed sign-ins."""
     with unit_of_work() as session:
-        identity.unlock_user(session, identity.user_by_username(session, username))
+        identity_sign_in.unlock_user(session, identity_users.user_by_username(session, username))
     click.echo(f"Unlocked {username}.")

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
-from lims.identity import api, models, service, views
+from lims.identity import api, models, views
+from lims.identity.service import sign_in
 from lims.identity.cli import user_group
 from lims.registry import Registry
 
@@ -19,7 +20,7 @@ def register(registry: Registry) -> None:
         title="Locked accounts",
         description="Users locked out after repeated failed sign-ins, waiting for an unlock.",
         roles=frozenset({models.RoleName.ADMIN}),
-        count=lambda session, _user, _settings: service.locked_users_count(session),
+        count=lambda session, _user, _settings: sign_in.locked_users_count(session),
         endpoint="identity.users",
         arguments=(("status", "locked"),),
     ))

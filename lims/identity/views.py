@@ -9,12 +9,19 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from lims import clock
-from lims.audit import chain as audit_chain
 from lims.access import ANY_USER, allow, public
+from lims.audit import chain as audit_chain
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError, RecordNotFound
-from lims.identity import schemas, service
+from lims.identity import schemas
 from lims.identity.models import OrganizationKind, RoleName, User
+
+# Aliased: the views of users, organizations and API tokens have those names.
+from lims.identity.service import api_tokens as token_service
+from lims.identity.service import organizations as organization_service
+from lims.identity.service import passwords as password_service
+from lims.identity.service import sign_in as sign_in_service
+from lims.identity.service import users as user_service
 from lims.web import load_input, render_form_error, safe_next_url
 
 blueprint = Blueprint("identity", __name__, template_folder="templates")
@@ -34,12 +41,12 @@ def login() -> Any:
         return render_template("identity/login.html", errors={}, form={"next": request.args.get("next", "")})
     try:
         data = load_input(schemas.LoginSchema())
-        user = service.authenticate(
+        user = sign_in_service.authenticate(
             get_session(), username=data["username"], password=data["password"], client_address=request.remote_addr
         )
     except ValidationError as error:
         return render_form_error("identity/login.html", error)
-    except service.LoginFailed as error:
+    except sign_in_service.LoginFailed as error:
         keep_changes_despite_refusal()
         return render_form_error("identity/login.html", error)
     session.clear()
@@ -66,7 +73,7 @@ def change_password() -> Any:
         return render_template("identity/change_password.html", errors={}, form=MultiDict())
     try:
         data = load_input(schemas.PasswordChangeSchema())
-        user = service.change_password(
+        user = password_service.change_password(
             get_session(), current_user, current_password=data["current_password"], new_password=data["new_password"]
         )
     except (ValidationError, LimsError) as error:
@@ -94,7 +101,7 @@ def users() -> Any:
         return render_form_error("identity/users.html", error, page=None, criteria=request.args, **context)
     page_number = criteria.pop("page")
     text = criteria.pop("q")
-    page = service.list_users(get_session(), service.UserFilter(text=text, **criteria), page=page_number)
+    page = user_service.list_users(get_session(), user_service.UserFilter(text=text, **criteria), page=page_number)
     shown = {**criteria, "q": text}
     return render_template(
         "identity/users.html", page=page, criteria=shown, errors={}, now=clock.now(),
@@ -105,21 +112,21 @@ def users() -> Any:
 def _user_form_context() -> dict[str, Any]:
     return {
         "organization_options": _organization_options(),
-        "role_options": [(role.value, f"{role.value} — {service.ROLE_DESCRIPTIONS[role]}") for role in RoleName],
+        "role_options": [(role.value, f"{role.value} — {user_service.ROLE_DESCRIPTIONS[role]}") for role in RoleName],
     }
 
 
 def _user_page_context(account: User) -> dict[str, Any]:
     return {
         "account": account,
-        "attempts": service.recent_login_attempts(get_session(), account),
+        "attempts": sign_in_service.recent_login_attempts(get_session(), account),
         "now": clock.now(),
         **_user_form_context(),
     }
 
 
 def _organization_options(kind: OrganizationKind | None = None) -> list[tuple[int, str]]:
-    return [(o.id, o.name) for o in service.list_organizations(get_session(), kind=kind)]
+    return [(o.id, o.name) for o in organization_service.list_organizations(get_session(), kind=kind)]
 
 
 @blueprint.route("/admin/users/new", methods=["GET", "POST"])
@@ -130,10 +137,10 @@ def new_user() -> Any:
     db = get_session()
     try:
         data = load_input(schemas.UserCreateSchema())
-        temporary_password = service.generate_temporary_password(data["username"])
-        user = service.create_user(
+        temporary_password = password_service.generate_temporary_password(data["username"])
+        user = user_service.create_user(
             db, username=data["username"], full_name=data["full_name"], email=data["email"],
-            organization=service.get_organization(db, data["organization_id"]), roles=set(data["roles"]),
+            organization=organization_service.get_organization(db, data["organization_id"]), roles=set(data["roles"]),
             password=temporary_password, must_change_password=True, actor=current_user,
         )
     except (ValidationError, LimsError) as error:
@@ -145,13 +152,13 @@ def new_user() -> Any:
 @allow(ADMIN)
 def user(user_id: int) -> Any:
     db = get_session()
-    account = service.get_user(db, user_id)
+    account = user_service.get_user(db, user_id)
     if request.method == "GET":
         return render_template("identity/user.html", errors={}, form=None, **_user_page_context(account))
     try:
         data = load_input(schemas.UserUpdateSchema())
-        service.update_user(db, account, full_name=data["full_name"], email=data["email"],
-                            roles=set(data["roles"]), actor=current_user, reason=data["reason"])
+        user_service.update_user(db, account, full_name=data["full_name"], email=data["email"],
+                                 roles=set(data["roles"]), actor=current_user, reason=data["reason"])
     except (ValidationError, LimsError) as error:
         return render_form_error("identity/user.html", error, **_user_page_context(account))
     flash(f"{account.username} is updated.", "success")
@@ -162,10 +169,10 @@ def user(user_id: int) -> Any:
 @allow(ADMIN)
 def deactivate_user(user_id: int) -> Any:
     db = get_session()
-    account = service.get_user(db, user_id)
+    account = user_service.get_user(db, user_id)
     try:
         data = load_input(schemas.ReasonSchema())
-        service.deactivate_user(db, account, reason=data["reason"], actor=current_user)
+        user_service.deactivate_user(db, account, reason=data["reason"], actor=current_user)
     except (ValidationError, LimsError) as error:
         return render_form_error("identity/user.html", error, **_user_page_context(account))
     flash(f"{account.username} is deactivated.", "success")
@@ -176,13 +183,13 @@ def deactivate_user(user_id: int) -> Any:
 @allow(ADMIN)
 def reactivate_user(user_id: int) -> Any:
     db = get_session()
-    account = service.get_user(db, user_id)
+    account = user_service.get_user(db, user_id)
     try:
         data = load_input(schemas.ReasonSchema())
-        service.reactivate_user(db, account, reason=data["reason"])
+        user_service.reactivate_user(db, account, reason=data["reason"])
     except (ValidationError, LimsError) as error:
         return render_form_error("identity/user.html", error, **_user_page_context(account))
-    temporary_password = service.reset_password(db, account, actor=current_user)
+    temporary_password = password_service.reset_password(db, account, actor=current_user)
     return render_template("identity/temporary_password.html", user=account, temporary_password=temporary_password)
 
 
@@ -190,8 +197,8 @@ def reactivate_user(user_id: int) -> Any:
 @allow(ADMIN)
 def unlock_user(user_id: int) -> Any:
     db = get_session()
-    account = service.get_user(db, user_id)
-    service.unlock_user(db, account)
+    account = user_service.get_user(db, user_id)
+    sign_in_service.unlock_user(db, account)
     flash(f"{account.username} is unlocked.", "success")
     return redirect(url_for("identity.user", user_id=account.id), 303)
 
@@ -200,15 +207,15 @@ def unlock_user(user_id: int) -> Any:
 @allow(ADMIN)
 def reset_password(user_id: int) -> Any:
     db = get_session()
-    account = service.get_user(db, user_id)
-    temporary_password = service.reset_password(db, account, actor=current_user)
+    account = user_service.get_user(db, user_id)
+    temporary_password = password_service.reset_password(db, account, actor=current_user)
     return render_template("identity/temporary_password.html", user=account, temporary_password=temporary_password)
 
 
 @blueprint.route("/admin/roles")
 @allow(ADMIN)
 def roles() -> Any:
-    return render_template("identity/roles.html", roles=service.list_roles(get_session()))
+    return render_template("identity/roles.html", roles=user_service.list_roles(get_session()))
 
 
 # Organizations
@@ -217,7 +224,8 @@ def roles() -> Any:
 @blueprint.route("/admin/organizations")
 @allow(ADMIN)
 def organizations() -> Any:
-    return render_template("identity/organizations.html", organizations=service.list_organizations(get_session()))
+    return render_template("identity/organizations.html",
+                           organizations=organization_service.list_organizations(get_session()))
 
 
 @blueprint.route("/admin/organizations/new", methods=["GET", "POST"])
@@ -227,7 +235,7 @@ def new_organization() -> Any:
         return render_template("identity/organization_new.html", errors={}, form=MultiDict())
     try:
         data = load_input(schemas.OrganizationCreateSchema())
-        organization = service.create_organization(get_session(), **data, kind=OrganizationKind.CLIENT)
+        organization = organization_service.create_organization(get_session(), **data, kind=OrganizationKind.CLIENT)
     except (ValidationError, LimsError) as error:
         return render_form_error("identity/organization_new.html", error)
     flash(f"{organization.name} is registered.", "success")
@@ -238,13 +246,14 @@ def new_organization() -> Any:
 @allow(ADMIN)
 def organization(organization_id: int) -> Any:
     db = get_session()
-    record = service.get_organization(db, organization_id)
-    context = {"organization": record, "tokens": service.list_api_tokens(db, organization=record)}
+    record = organization_service.get_organization(db, organization_id)
+    context = {"organization": record, "tokens": token_service.list_api_tokens(db, organization=record)}
     if request.method == "GET":
         return render_template("identity/organization.html", errors={}, form=None, **context)
     try:
         data = load_input(schemas.OrganizationUpdateSchema())
-        service.update_organization(db, record, name=data["name"], active=data["active"], reason=data["reason"])
+        organization_service.update_organization(db, record, name=data["name"], active=data["active"],
+                                                 reason=data["reason"])
     except (ValidationError, LimsError) as error:
         return render_form_error("identity/organization.html", error, **context)
     flash(f"{record.name} is updated.", "success")
@@ -259,7 +268,7 @@ def organization(organization_id: int) -> Any:
 def api_tokens() -> Any:
     db = get_session()
     context = {
-        "tokens": service.list_api_tokens(db),
+        "tokens": token_service.list_api_tokens(db),
         "choose_organization": True,
         "organization_options": _organization_options(OrganizationKind.CLIENT),
         "revoke_endpoint": "identity.revoke_api_token",
@@ -268,8 +277,9 @@ def api_tokens() -> Any:
         return render_template("identity/api_tokens.html", errors={}, form=MultiDict(), **context)
     try:
         data = load_input(schemas.AdminApiTokenCreateSchema())
-        organization = service.get_organization(db, data["organization_id"])
-        token, secret = service.issue_api_token(db, organization=organization, name=data["name"], actor=current_user)
+        organization = organization_service.get_organization(db, data["organization_id"])
+        token, secret = token_service.issue_api_token(db, organization=organization, name=data["name"],
+                                                      actor=current_user)
     except (ValidationError, LimsError) as error:
         return render_form_error("identity/api_tokens.html", error, **context)
     return render_template("identity/api_token_issued.html", token=token, secret=secret,
@@ -280,7 +290,7 @@ def api_tokens() -> Any:
 @allow(ADMIN)
 def revoke_api_token(token_id: int) -> Any:
     db = get_session()
-    token = service.revoke_api_token(db, service.get_api_token(db, token_id), actor=current_user)
+    token = token_service.revoke_api_token(db, token_service.get_api_token(db, token_id), actor=current_user)
     flash(f"The token {token.name!r} of {token.organization.name} is revoked.", "success")
     return redirect(url_for("identity.api_tokens"), 303)
 
@@ -290,7 +300,7 @@ def revoke_api_token(token_id: int) -> Any:
 def portal_tokens() -> Any:
     db = get_session()
     context = {
-        "tokens": service.list_api_tokens(db, organization=current_user.organization),
+        "tokens": token_service.list_api_tokens(db, organization=current_user.organization),
         "choose_organization": False,
         "revoke_endpoint": "identity.portal_revoke_token",
     }
@@ -298,7 +308,7 @@ def portal_tokens() -> Any:
         return render_template("identity/api_tokens.html", errors={}, form=MultiDict(), **context)
     try:
         data = load_input(schemas.ApiTokenCreateSchema())
-        token, secret = service.issue_api_token(
+        token, secret = token_service.issue_api_token(
             db, organization=current_user.organization, name=data["name"], actor=current_user
         )
     except (ValidationError, LimsError) as error:
@@ -311,10 +321,10 @@ def portal_tokens() -> Any:
 @allow(RoleName.CLIENT)
 def portal_revoke_token(token_id: int) -> Any:
     db = get_session()
-    token = service.get_api_token(db, token_id)
+    token = token_service.get_api_token(db, token_id)
     if token.organization_id != current_user.organization_id:
         # Another client's token: answer as if it did not exist.
         raise RecordNotFound(f"There is no API token with id {token_id}.")
-    service.revoke_api_token(db, token, actor=current_user)
+    token_service.revoke_api_token(db, token, actor=current_user)
     flash(f"The token {token.name!r} is revoked.", "success")
     return redirect(url_for("identity.portal_tokens"), 303)

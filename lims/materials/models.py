@@ -12,7 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lims.audit.models import Controlled
 from lims.db import Base, string_enum
 from lims.identity.models import User
-from lims.units import Measurement, measurement_column
+from lims.units.columns import measurement_column
+from lims.units.measurement import Measurement
 
 
 class LotStatus(enum.StrEnum):

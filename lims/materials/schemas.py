@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from lims.units import MeasurementField
+from lims.units.fields import MeasurementField
 from lims.web import FormSchema, Secret, Trimmed, required_text
 
 

@@ -17,7 +17,8 @@ from lims.identity.models import User
 from lims.materials.models import LotConsumption, LotStatus, Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.units import IncompatibleUnits, Measurement, is_amount
+from lims.units.errors import IncompatibleUnits
+from lims.units.measurement import Measurement, is_amount
 
 
 class LotUnusable(LimsError):

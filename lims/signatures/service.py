@@ -14,8 +14,8 @@ from lims import clock, registry
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
 from lims.errors import AccessDenied, Conflict, InvalidInput, LimsError, RecordNotFound
-from lims.identity import service as identity
 from lims.identity.models import RoleName, User
+from lims.identity.service.sign_in import reauthenticate
 from lims.signatures.models import ElectronicSignature, Signable, SignatureMeaning
 
 
@@ -157,8 +157,8 @@ def reauthenticate_to_sign(session: Session, record: Signable, meaning: Signatur
     Areas that write a signature's reason before signing prove the password first with this, so a wrong one
     leaves the record as it was.
     """
-    identity.reauthenticate(session, user, password=password, client_address=client_address,
-                            purpose=f"signing {record.__tablename__.replace('_', ' ')} {record.id} as {meaning.value}")
+    reauthenticate(session, user, password=password, client_address=client_address,
+                   purpose=f"signing {record.__tablename__.replace('_', ' ')} {record.id} as {meaning.value}")
 
 
 def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user: User, password: str,

@@ -6,7 +6,9 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from lims.testing.models import ResultKind
-from lims.units import IncompatibleUnits, UnitError, parse_limit, unit_text
+from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.parsing import parse_limit
+from lims.units.registry import unit_text
 from lims.web import FormSchema, Trimmed, required_text
 
 

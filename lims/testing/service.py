@@ -16,7 +16,11 @@ from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing.models import ResultKind, TestDefinition, TestResult
-from lims.units import (IncompatibleUnits, Limit, Measurement, UnitError, parse_in_unit, parse_limit, unit_text)
+from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.limits import Limit
+from lims.units.measurement import Measurement
+from lims.units.parsing import parse_in_unit, parse_limit
+from lims.units.registry import unit_text
 
 
 def list_definitions(session: Session) -> list[TestDefinition]:

@@ -12,8 +12,8 @@ from lims import clock
 from lims.access import STAFF, allow
 from lims.db import get_session
 from lims.errors import LimsError
-from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.identity.service import users as identity_users
 from lims.training import schemas, service
 from lims.web import load_input, render_form_error
 
@@ -24,7 +24,7 @@ MANAGERS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
 
 def _training_context() -> dict[str, Any]:
     db = get_session()
-    staff = [user for user in identity.list_users(db, identity.UserFilter(status="active"), page=1, per_page=1000).items
+    staff = [user for user in identity_users.list_users(db, identity_users.UserFilter(status="active"), page=1, per_page=1000).items
              if user.is_staff]
     return {"records": service.training_records(db), "today": clock.now().date(),
             "required_subjects": service.required_subjects(db),
@@ -43,7 +43,7 @@ def record() -> Any:
     db = get_session()
     try:
         data = load_input(schemas.TrainingSchema())
-        trainee = identity.get_user(db, data.pop("user_id"))
+        trainee = identity_users.get_user(db, data.pop("user_id"))
         service.record_training(db, user=trainee, **data, recorded_by=current_user)
     except (ValidationError, LimsError) as error:
         return render_form_error("training/index.html", error, **_training_context())

@@ -11,8 +11,8 @@ from batch_records.models import Batch, MbrVersion
 from batch_records.service import batches, masters
 from lims import clock
 from lims.audit import context as audit_context
-from lims.equipment import service as equipment_service
 from lims.equipment.models import Equipment, EquipmentType
+from lims.equipment.service.inventory import create_equipment
 from lims.identity.models import Organization, RoleName, User
 from lims.materials import service as materials
 from lims.materials.models import Material, MaterialLot
@@ -21,7 +21,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
 from lims.training import service as training
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from protocols import service as protocols
 from protocols.models import Subject
 from tests.helpers import PASSWORD
@@ -72,7 +72,7 @@ def build_line(session, *, author: User, qa: User, operator: User, second_operat
     signatures.sign(session, medium_lot, meaning=SignatureMeaning.RELEASED, user=qa, password=PASSWORD)
 
     def equipment(tag: str, name: str, kind: EquipmentType) -> Equipment:
-        item = equipment_service.create_equipment(
+        item = create_equipment(
             session, asset_tag=tag, name=name, equipment_type=kind, location="Suite B", manufacturer="Acme",
             model="X", serial_number=tag, calibration_interval_days=365, owner=None)
         return calibrated(session, item, due_on=today + timedelta(days=200))

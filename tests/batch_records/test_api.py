@@ -8,8 +8,8 @@ import pytest
 from batch_records import api
 from batch_records.models import DeviationCategory
 from batch_records.service import batches, deviations, release
-from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.identity.service import api_tokens
 from lims.signatures.models import SignatureMeaning
 from protocols import service as protocols
 from tests.batch_records.conftest import TODAY
@@ -45,10 +45,10 @@ def other_batch(db_session, line, create_organization):
 def tokens(db_session, line, other_batch, create_user):
     """A token of the line's sponsor (Helix) and one of the other batch's sponsor."""
     admin = create_user(RoleName.ADMIN)
-    _, helix = identity.issue_api_token(db_session, organization=line.subject.protocol.sponsor, name="helix",
-                                        actor=admin)
-    _, nordic = identity.issue_api_token(db_session, organization=other_batch.subject.protocol.sponsor,
-                                         name="nordic", actor=admin)
+    _, helix = api_tokens.issue_api_token(db_session, organization=line.subject.protocol.sponsor, name="helix",
+                                          actor=admin)
+    _, nordic = api_tokens.issue_api_token(db_session, organization=other_batch.subject.protocol.sponsor,
+                                           name="nordic", actor=admin)
     return bearer(helix), bearer(nordic)
 
 

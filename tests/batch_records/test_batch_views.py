@@ -15,9 +15,14 @@ from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
 from lims.materials import service as materials
 from lims.signatures.models import SignatureMeaning
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from tests.batch_records.conftest import TODAY, calibrated
-from tests.batch_records.test_execution import do_receipt, execute_all_steps, pass_release_tests, sign
+from tests.batch_records.test_execution import (
+    do_receipt,
+    execute_all_steps,
+    pass_release_tests,
+    sign,
+)
 from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 

@@ -20,11 +20,13 @@ from batch_records.service import batches, deviations, execution
 from lims import schema
 from lims.db import create_engine_for
 from lims.errors import Conflict
-from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.identity.service import organizations, users
+from lims.identity.service import organizations as identity_organizations
+from lims.identity.service import users as identity_users
 from lims.materials import service as materials
 from lims.materials.models import LotConsumption, MaterialLot
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from tests.batch_records.conftest import build_line
 from tests.helpers import PASSWORD
 
@@ -35,19 +37,19 @@ def committed_line(fresh_database_url):
     with engine.begin() as connection:
         schema.upgrade(connection)
     with Session(engine) as session:
-        facility = identity.create_organization(session, code="NBCT", name="Northbridge",
-                                                kind=OrganizationKind.FACILITY)
+        facility = organizations.create_organization(session, code="NBCT", name="Northbridge",
+                                                     kind=OrganizationKind.FACILITY)
 
         def person(username: str, role: RoleName):
-            return identity.create_user(session, username=username, full_name=username, email=f"{username}@x.org",
-                                        organization=facility, roles={role}, password=PASSWORD,
-                                        must_change_password=False, actor=None)
+            return users.create_user(session, username=username, full_name=username, email=f"{username}@x.org",
+                                     organization=facility, roles={role}, password=PASSWORD,
+                                     must_change_password=False, actor=None)
 
         line = build_line(session, author=person("author", RoleName.MANAGER), qa=person("qa", RoleName.QA),
                           operator=person("first", RoleName.TECHNICIAN),
                           second_operator=person("second", RoleName.TECHNICIAN),
                           untrained=person("untrained", RoleName.TECHNICIAN),
-                          sponsor=identity.create_organization(session, code="HELIX", name="Helix",
+                          sponsor=identity_organizations.create_organization(session, code="HELIX", name="Helix",
                                                                kind=OrganizationKind.CLIENT))
         batch = batches.start_batch(session, line.version, subject=line.subject,
                                     starting_material_identity="W1234 26 123456 A", user=line.operator)
@@ -100,7 +102,7 @@ def test_two_takings_from_one_lot_cannot_overdraw_it(committed_line):
 
     def take(session: Session, read: threading.Event | None = None) -> LotConsumption:
         lot = session.get(MaterialLot, ids["lot"])
-        user = identity.get_user(session, ids["first"])
+        user = users.get_user(session, ids["first"])
         if read is not None:
             read.set()
         return materials.consume(session, lot, parse_measurement("600 mL"), user=user, record_type="test", record_id=1)
@@ -122,7 +124,7 @@ def test_two_people_cannot_both_record_the_same_value(committed_line):
             parameter.current_entry  # noqa: B018  (read before the other commits, where the engine allows it)
             if read is not None:
                 read.set()
-            return execution.record_entry(session, parameter, value, user=identity.get_user(session, ids[user_key]))
+            return execution.record_entry(session, parameter, value, user=identity_users.get_user(session, ids[user_key]))
         return act
 
     first, second = race(engine, record("first", "180"), record("second", "190"))
@@ -140,7 +142,7 @@ def test_deviations_raised_at_once_get_different_numbers(committed_line):
         if read is not None:
             read.set()
         return deviations.raise_deviation(session, batch, description="Label smudged",
-                                          user=identity.get_user(session, ids["first"])).number
+                                          user=identity_users.get_user(session, ids["first"])).number
 
     first, second = race(engine, raise_one, raise_one)
     assert {first, second} == {"DEV-2030-0001", "DEV-2030-0002"}
@@ -158,7 +160,7 @@ def test_batches_started_at_once_get_different_numbers(committed_line):
                 read.set()
             return batches.start_batch(session, batch.mbr_version, subject=batch.subject,
                                        starting_material_identity=identity_text,
-                                       user=identity.get_user(session, ids["first"])).batch_number
+                                       user=users.get_user(session, ids["first"])).batch_number
         return act
 
     first, second = race(engine, start("W1234 26 000002 B"), start("W1234 26 000003 C"))

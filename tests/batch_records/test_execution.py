@@ -7,17 +7,22 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from batch_records.models import BatchStatus, DeviationCategory, DeviationStatus, StepStatus
+from batch_records.models import (
+    BatchStatus,
+    DeviationCategory,
+    DeviationStatus,
+    StepStatus,
+)
 from batch_records.service import batches, deviations, execution, release
 from lims import clock
 from lims.audit.models import AuditEvent
-from lims.equipment.service import EquipmentUnusable
+from lims.equipment.service.use import EquipmentUnusable
 from lims.errors import InvalidInput
 from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.training import service as training
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from tests.batch_records.conftest import TODAY, calibrated
 from tests.helpers import PASSWORD
 

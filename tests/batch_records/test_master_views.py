@@ -15,8 +15,15 @@ from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
-from lims.units import parse_measurement
-from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, history_link, login, submit
+from lims.units.parsing import parse_measurement
+from tests.helpers import (
+    PASSWORD,
+    csrf_token_from,
+    duplicate_ids,
+    history_link,
+    login,
+    submit,
+)
 
 
 @pytest.fixture

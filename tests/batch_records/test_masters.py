@@ -11,7 +11,7 @@ from lims.equipment.models import EquipmentType
 from lims.errors import Conflict, InvalidInput
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from protocols import service as protocols
 from tests.helpers import PASSWORD
 

@@ -19,8 +19,9 @@ from werkzeug.serving import make_server
 from lims import schema
 from lims.app import create_app
 from lims.db import create_engine_for
-from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.identity.service.organizations import create_organization
+from lims.identity.service.users import create_user
 from tests.helpers import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,13 +50,13 @@ def live_app(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[Flask, s
                       "SECRET_KEY": "browser-test", "SECURE_COOKIES": False})
 
     def staff(session: Session) -> None:
-        facility = identity.create_organization(session, code="NBCT", name="Northbridge",
-                                                kind=OrganizationKind.FACILITY)
+        facility = create_organization(session, code="NBCT", name="Northbridge",
+                                       kind=OrganizationKind.FACILITY)
         for username, full_name, role in (("t.nguyen", "Thi Nguyen", RoleName.TECHNICIAN),
                                           ("q.okafor", "Quinn Okafor", RoleName.QA)):
-            identity.create_user(session, username=username, full_name=full_name, email=f"{username}@nbct.example",
-                                 organization=facility, roles={role}, password=PASSWORD,
-                                 must_change_password=False, actor=None)
+            create_user(session, username=username, full_name=full_name, email=f"{username}@nbct.example",
+                        organization=facility, roles={role}, password=PASSWORD,
+                        must_change_password=False, actor=None)
 
     seed(app, staff)
     server = make_server("127.0.0.1", 0, app, threaded=True)

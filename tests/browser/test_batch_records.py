@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import pytest
-
 from sqlalchemy import select
 
 from batch_records.service import batches, execution
 from lims.equipment.models import Equipment
-from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.identity.service.organizations import create_organization, facility
+from lims.identity.service.users import UserFilter, create_user, list_users
 from lims.materials.models import LotStatus, MaterialLot
 from tests.batch_records.conftest import Line, build_line
-from tests.batch_records.test_execution import do_harvest, do_selection, pass_release_tests
+from tests.batch_records.test_execution import (
+    do_harvest,
+    do_selection,
+    pass_release_tests,
+)
 from tests.browser.conftest import seed, sign_in
 from tests.helpers import PASSWORD
 
@@ -19,15 +23,15 @@ pytestmark = pytest.mark.browser
 
 
 def _person(session, username, full_name, role):
-    return identity.create_user(
+    return create_user(
         session, username=username, full_name=full_name, email=f"{username}@nbct.example",
-        organization=identity.facility(session), roles={role}, password=PASSWORD, must_change_password=False,
+        organization=facility(session), roles={role}, password=PASSWORD, must_change_password=False,
         actor=None)
 
 
 def _staff(session):
-    return {user.username: user for user in identity.list_users(
-        session, identity.UserFilter(status="active"), page=1, per_page=100).items}
+    return {user.username: user for user in list_users(
+        session, UserFilter(status="active"), page=1, per_page=100).items}
 
 
 def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
@@ -41,7 +45,7 @@ def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
             session, author=_person(session, "m.larsen", "Maja Larsen", RoleName.MANAGER), qa=users["q.okafor"],
             operator=users["t.nguyen"], second_operator=_person(session, "s.lind", "Sara Lind", RoleName.TECHNICIAN),
             untrained=_person(session, "n.berg", "Noah Berg", RoleName.TECHNICIAN),
-            sponsor=identity.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
+            sponsor=create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
                                                  kind=OrganizationKind.CLIENT))
         batch = batches.start_batch(session, line.version, subject=line.subject,
                                     starting_material_identity="W1234 26 654321 B", user=line.operator)

@@ -5,9 +5,13 @@ from datetime import date
 
 import pytest
 
-from lims.equipment import service
 from lims.equipment.models import EquipmentType
-from lims.units import parse_measurement
+from lims.equipment.service.calibrations import (
+    add_calibration_point,
+    create_reference_standard,
+)
+from lims.equipment.service.inventory import create_equipment
+from lims.units.parsing import parse_measurement
 from tests.browser.conftest import seed, sign_in
 from tests.helpers import PASSWORD
 
@@ -20,14 +24,14 @@ def test_technician_records_a_passing_calibration_and_sees_the_status_change(liv
     app, _base_url = live_app
 
     def overdue_incubator(session):
-        service.create_reference_standard(session, identifier="REF-THERM-01", description="Reference thermometer",
-                                          certificate_number="DAkkS-1", valid_until=date(2040, 1, 1))
-        incubator = service.create_equipment(
+        create_reference_standard(session, identifier="REF-THERM-01", description="Reference thermometer",
+                                  certificate_number="DAkkS-1", valid_until=date(2040, 1, 1))
+        incubator = create_equipment(
             session, asset_tag="INC-001", name="CO2 incubator", equipment_type=EquipmentType.INCUBATOR,
             location="Cleanroom B", manufacturer="Thermo", model="Heracell", serial_number="S1",
             calibration_interval_days=180, owner=None)
-        service.add_calibration_point(session, incubator, name="Temperature 37 °C", nominal=parse_measurement("37 °C"),
-                                      tolerance=parse_measurement("0.5 °C"))
+        add_calibration_point(session, incubator, name="Temperature 37 °C", nominal=parse_measurement("37 °C"),
+                              tolerance=parse_measurement("0.5 °C"))
         return incubator.id
 
     equipment_id = seed(app, overdue_incubator)

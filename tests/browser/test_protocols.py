@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from lims.identity import service as identity
 from lims.identity.models import OrganizationKind, RoleName
+from lims.identity.service.organizations import create_organization, facility
+from lims.identity.service.users import create_user
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from protocols import service
@@ -21,11 +22,11 @@ def test_qa_approves_a_version_and_makes_it_effective(live_app, page):
     app, _base_url = live_app
 
     def authored_version(session):
-        sponsor = identity.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
-                                               kind=OrganizationKind.CLIENT)
-        author = identity.create_user(session, username="m.larsen", full_name="Maja Larsen", email="m@nbct.example",
-                                      organization=identity.facility(session), roles={RoleName.MANAGER},
-                                      password=PASSWORD, must_change_password=False, actor=None)
+        sponsor = create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
+                                      kind=OrganizationKind.CLIENT)
+        author = create_user(session, username="m.larsen", full_name="Maja Larsen", email="m@nbct.example",
+                             organization=facility(session), roles={RoleName.MANAGER},
+                             password=PASSWORD, must_change_password=False, actor=None)
         protocol = service.create_protocol(session, number="HLX-301", title="Phase 3 study of HLX-19", sponsor=sponsor,
                                            phase=ProtocolPhase.PHASE_3, therapeutic_area="Haematology",
                                            investigational_product="HLX-19 CAR-T")

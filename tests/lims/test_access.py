@@ -10,13 +10,11 @@ from sqlalchemy import select
 from werkzeug.routing.converters import NumberConverter
 
 from lims import clock
-
 from lims.access import ACCESS_ATTRIBUTE, PUBLIC, declared_access
 from lims.audit.models import AuditEvent
-from lims.identity import service
 from lims.identity.models import RoleName
+from lims.identity.service import api_tokens
 from tests.helpers import login
-
 
 
 def every_route(app: Flask) -> list[tuple[str, str, str]]:
@@ -77,7 +75,7 @@ def test_a_client_user_is_refused_on_every_staff_route(app, client, signed_in):
 
 def test_a_client_api_token_is_refused_on_every_staff_api_route(app, client, create_user, create_organization, db_session):
     admin = create_user(RoleName.ADMIN)
-    _, presented = service.issue_api_token(db_session, organization=create_organization(), name="x", actor=admin)
+    _, presented = api_tokens.issue_api_token(db_session, organization=create_organization(), name="x", actor=admin)
     db_session.commit()
     with app.test_request_context():
         staff_api = [(e, m, u) for e, m, u in every_route(app)

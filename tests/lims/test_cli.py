@@ -15,17 +15,25 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from batch_records.models import (
+    TYPICAL_STAGES,
+    Batch,
+    BatchStatus,
+    DeviationCategory,
+    DeviationStatus,
+    MasterBatchRecord,
+    MbrStatus,
+    StepStatus,
+)
+from batch_records.service import deviations, execution, release
 from lims import clock
 from lims.audit import trail as audit_trail
 from lims.cli import cli
 from lims.demo import ACCOUNTS, MBR_CODE, TEST_DEFINITIONS
-from lims.equipment import service as equipment
 from lims.equipment.models import Equipment, EquipmentStatus
-from lims.identity import service
+from lims.equipment.service.inventory import status_of
 from lims.identity.models import Organization, RoleName, User
-from batch_records.service import deviations, execution, release
-from batch_records.models import (TYPICAL_STAGES, Batch, BatchStatus, DeviationCategory, DeviationStatus,
-                                  MasterBatchRecord, MbrStatus, StepStatus)
+from lims.identity.service import sign_in, users
 from lims.materials import service as materials
 from lims.materials.models import MaterialLot
 from lims.signatures import service as signatures
@@ -58,9 +66,9 @@ def test_init_registers_the_facility_and_first_admin(run, db_session):
                  "--admin-username", "root.admin", "--admin-name", "Rita Admin", "--admin-email", "rita@nbct.example",
                  env={"LIMS_ADMIN_PASSWORD": PASSWORD})
     assert result.exit_code == 0, result.output
-    admin = service.user_by_username(db_session, "root.admin")
+    admin = users.user_by_username(db_session, "root.admin")
     assert admin.role_names == {RoleName.ADMIN} and admin.organization.is_facility
-    assert service.authenticate(db_session, username="root.admin", password=PASSWORD, client_address=None) is admin
+    assert sign_in.authenticate(db_session, username="root.admin", password=PASSWORD, client_address=None) is admin
 
 
 def test_init_twice_is_refused(run, facility):
@@ -87,23 +95,23 @@ def test_user_create_deactivate_and_unlock(run, facility, db_session, create_use
                   "--organization", facility.code, "--role", "qa", "--role", "technician",
                   env={"LIMS_USER_PASSWORD": PASSWORD})
     assert created.exit_code == 0, created.output
-    user = service.user_by_username(db_session, "s.tan")
+    user = users.user_by_username(db_session, "s.tan")
     assert user.role_names == {RoleName.QA, RoleName.TECHNICIAN}
 
     clock.freeze(clock.now() + timedelta(minutes=1))
     for _ in range(5):
-        with pytest.raises(service.LoginFailed):
-            service.authenticate(db_session, username="s.tan", password="wrong-wrong-wrong", client_address=None)
+        with pytest.raises(sign_in.LoginFailed):
+            sign_in.authenticate(db_session, username="s.tan", password="wrong-wrong-wrong", client_address=None)
     db_session.commit()
     unlocked = run("user", "unlock", "s.tan")
     assert unlocked.exit_code == 0, unlocked.output
     db_session.expire_all()
-    assert not service.user_by_username(db_session, "s.tan").is_locked(clock.now())
+    assert not users.user_by_username(db_session, "s.tan").is_locked(clock.now())
 
     deactivated = run("user", "deactivate", "s.tan", "--reason", "Moved to another site")
     assert deactivated.exit_code == 0, deactivated.output
     db_session.expire_all()
-    assert not service.user_by_username(db_session, "s.tan").active
+    assert not users.user_by_username(db_session, "s.tan").active
 
 
 @pytest.mark.parametrize(
@@ -131,7 +139,8 @@ def test_demo_loads_every_role_and_can_run_again(run, db_session):
     assert again.exit_code == 0, again.output
     assert count(db_session, User) == len(ACCOUNTS)
     for account in ACCOUNTS:
-        user = service.authenticate(db_session, username=account.username, password=account.password, client_address=None)
+        user = sign_in.authenticate(db_session, username=account.username, password=account.password,
+                                    client_address=None)
         assert account.role in user.role_names
         assert account.username in first.output and account.password in first.output
     assert {account.role for account in ACCOUNTS} == set(RoleName)
@@ -140,7 +149,7 @@ def test_demo_loads_every_role_and_can_run_again(run, db_session):
 def test_demo_equipment_shows_every_status_a_lab_meets(run, db_session):
     assert run("demo").exit_code == 0
     db_session.expire_all()
-    statuses = {item.asset_tag: equipment.status_of(db_session, item, due_soon_days=14)
+    statuses = {item.asset_tag: status_of(db_session, item, due_soon_days=14)
                 for item in db_session.scalars(select(Equipment))}
     assert statuses["INC-001"] == EquipmentStatus.IN_SERVICE
     assert statuses["BSC-002"] == EquipmentStatus.DUE_SOON
@@ -186,7 +195,7 @@ def test_demo_master_record_is_effective_with_release_tests_and_trained_operator
                signatures.signatures_of(db_session, version) if status == signatures.SignatureStatus.VALID}
     assert signers == {(SignatureMeaning.AUTHORED, "Maja Larsen"), (SignatureMeaning.APPROVED, "Quinn Okafor")}
     for username in ("t.nguyen", "s.lind"):
-        training.require_training(db_session, service.user_by_username(db_session, username),
+        training.require_training(db_session, users.user_by_username(db_session, username),
                                   version.training_subject)
 
 
@@ -253,7 +262,7 @@ def test_demo_trail_names_the_demo_user_who_did_each_thing(run, db_session):
         assert (event.user_id, event.user_name) == (signature.signer_id, signature.printed_name)
 
     # The audit viewer's filter by user finds a technician's work.
-    technician = service.user_by_username(db_session, "t.nguyen")
+    technician = users.user_by_username(db_session, "t.nguyen")
     assert {("create", "batch_entry"), ("create", "calibration_record"), ("signature.applied", "batch_step")} <= {
         (event.action, event.entity_type) for event in events(user_id=technician.id)}
 

@@ -6,7 +6,7 @@ import pytest
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.units import parse_measurement, parse_range
+from lims.units.parsing import parse_measurement, parse_range
 from protocols import service
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent
 from tests.helpers import PASSWORD

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from lims.cli import cli
 from lims.identity.models import RoleName
 from protocols import service
-from protocols.ctgov import parse_study
+from protocols.ctgov.parse import parse_study
 from protocols.models import Protocol, VersionStatus
 from tests.helpers import csrf_token_from
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lims.areas import install
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from protocols.models import (
     Arm,
     Protocol,

@@ -11,9 +11,14 @@ from lims.errors import InvalidInput
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.units import parse_measurement, parse_range
+from lims.units.parsing import parse_measurement, parse_range
 from protocols import service
-from protocols.models import ProtocolPhase, ProtocolVersion, ReferenceEvent, VersionStatus
+from protocols.models import (
+    ProtocolPhase,
+    ProtocolVersion,
+    ReferenceEvent,
+    VersionStatus,
+)
 from tests.helpers import PASSWORD
 
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from lims.audit.models import AuditEvent
-from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.identity.service import api_tokens
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from protocols import service
@@ -152,8 +152,9 @@ def test_protocol_list_and_page(client, car_t_protocol, db_session, signed_in):
 def test_api_shows_a_client_only_its_own_protocols(client, car_t_protocol, create_organization, create_user,
                                                   db_session):
     admin = create_user(RoleName.ADMIN)
-    _, own_token = identity.issue_api_token(db_session, organization=car_t_protocol.sponsor, name="own", actor=admin)
-    _, other_token = identity.issue_api_token(db_session, organization=create_organization(), name="other", actor=admin)
+    _, own_token = api_tokens.issue_api_token(db_session, organization=car_t_protocol.sponsor, name="own", actor=admin)
+    _, other_token = api_tokens.issue_api_token(db_session, organization=create_organization(), name="other",
+                                                actor=admin)
     db_session.commit()
     own = client.get("/api/v1/protocols", headers={"Authorization": f"Bearer {own_token}"}).json
     assert [item["number"] for item in own["items"]] == ["HLX-301"]

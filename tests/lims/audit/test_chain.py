@@ -18,8 +18,8 @@ from lims.audit import context as audit_context
 from lims.audit import verification as audit_verification
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
 from lims.db import create_engine_for
-from lims.identity import service as identity
 from lims.identity.models import Organization, OrganizationKind
+from lims.identity.service import organizations as identity_organizations
 from tests.lims.audit.helpers import events
 
 
@@ -108,7 +108,7 @@ def test_concurrent_writers_never_fork_the_chain(fresh_database_url):
     with engine.begin() as connection:
         schema.upgrade(connection)
     with Session(engine) as session:
-        ids = [identity.create_organization(session, code=f"W{n}", name=f"Writer {n}", kind=OrganizationKind.CLIENT).id
+        ids = [identity_organizations.create_organization(session, code=f"W{n}", name=f"Writer {n}", kind=OrganizationKind.CLIENT).id
                for n in range(writers)]
         session.commit()
     failures: list[BaseException] = []

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from batch_records import service as materials
 from lims import clock
 from lims.audit import context as audit_context
 from lims.audit import hooks as audit_hooks
 from lims.audit.context import ReasonRequired
 from lims.audit.models import AuditEvent
 from lims.identity.models import Organization, RoleName
-from lims.units import parse_measurement
+from lims.materials import service as materials
+from lims.units.parsing import parse_measurement
 from tests.lims.audit.helpers import MOMENT, events
 
 

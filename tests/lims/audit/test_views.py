@@ -12,8 +12,8 @@ from lims.audit import anchors as audit_anchors
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
 from lims.audit.models import AuditEvent
-from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.identity.service import organizations as identity_organizations
 from tests.helpers import login, submit
 from tests.lims.audit.tampering import alter_action, drop_append_only_triggers
 
@@ -34,7 +34,7 @@ def test_record_history_shows_who_changed_what_when_and_why(client, create_organ
     qa = signed_in(RoleName.QA)
     organization = create_organization(name="Helix")
     audit_context.act_as(db_session, audit_context.Actor(qa.id, qa.full_name))
-    identity.update_organization(db_session, organization, name="Helix Bio", active=True, reason="Merger")
+    identity_organizations.update_organization(db_session, organization, name="Helix Bio", active=True, reason="Merger")
     db_session.commit()
     page = client.get(f"/audit?entity_type=organization&entity_id={organization.id}").text
     assert "<del>Helix</del> → <ins>Helix Bio</ins>" in page
@@ -101,7 +101,7 @@ def test_csv_export_is_audited_and_neutralises_formulas(client, create_organizat
     signed_in(RoleName.QA)
     organization = create_organization(name="Helix")
     audit_context.act_as(db_session, audit_context.Actor(None, '=HYPERLINK("http://evil.example")'))
-    identity.update_organization(db_session, organization, name="Helix Bio", active=True, reason="@SUM(A1:A9)")
+    identity_organizations.update_organization(db_session, organization, name="Helix Bio", active=True, reason="@SUM(A1:A9)")
     db_session.commit()
     response = client.get(f"/audit/export.csv?entity_type=organization&entity_id={organization.id}")
     assert response.status_code == 200 and response.mimetype == "text/csv"

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from lims import clock
-from lims.equipment import service
 from lims.equipment.models import Equipment, EquipmentType, ReferenceStandard
-from lims.units import parse_measurement
+from lims.equipment.service import calibrations, inventory
+from lims.units.parsing import parse_measurement
 
 DUE_SOON_DAYS = 14
 
@@ -21,14 +21,14 @@ def create_equipment(db_session) -> Callable[..., Equipment]:
     def make(*, asset_tag: str | None = None, interval: int = 365, points: tuple[tuple[str, str, str], ...] = (
             ("37 °C setpoint", "37 °C", "0.5 °C"),), equipment_type: EquipmentType = EquipmentType.INCUBATOR,
              location: str = "Cleanroom B") -> Equipment:
-        equipment = service.create_equipment(
+        equipment = inventory.create_equipment(
             db_session, asset_tag=asset_tag or f"EQ-{next(counter):04d}", name="CO2 incubator",
             equipment_type=equipment_type, location=location, manufacturer="Thermo", model="Heracell 150i",
             serial_number=f"SN{next(counter)}", calibration_interval_days=interval, owner=None,
         )
         for name, nominal, tolerance in points:
-            service.add_calibration_point(db_session, equipment, name=name, nominal=parse_measurement(nominal),
-                                          tolerance=parse_measurement(tolerance))
+            calibrations.add_calibration_point(db_session, equipment, name=name, nominal=parse_measurement(nominal),
+                                               tolerance=parse_measurement(tolerance))
         return equipment
 
     return make
@@ -36,7 +36,7 @@ def create_equipment(db_session) -> Callable[..., Equipment]:
 
 @pytest.fixture
 def reference_standard(db_session) -> ReferenceStandard:
-    return service.create_reference_standard(
+    return calibrations.create_reference_standard(
         db_session, identifier="REF-T-01", description="Calibrated reference thermometer",
         certificate_number="DAkkS-12345", valid_until=date(2040, 12, 31),
     )
@@ -51,9 +51,9 @@ def calibrate(db_session, reference_standard, create_user):
         inputs = []
         for point, reading in zip(equipment.points, readings):
             found, left = (reading, None) if isinstance(reading, str) else reading
-            inputs.append(service.ReadingInput(point.id, parse_measurement(found),
-                                               parse_measurement(left) if left else None))
-        return service.record_calibration(
+            inputs.append(calibrations.ReadingInput(point.id, parse_measurement(found),
+                                                    parse_measurement(left) if left else None))
+        return calibrations.record_calibration(
             db_session, equipment, performed_on=performed_on or clock.now().date(),
             recorded_by=extra.pop("recorded_by", technician), readings=inputs,
             reference_standard=extra.pop("reference_standard", reference_standard), **extra,

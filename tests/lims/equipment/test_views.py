@@ -11,12 +11,24 @@ from sqlalchemy import func, select
 
 from lims import clock
 from lims.audit.models import AuditEvent
-from lims.equipment.models import CalibrationRecord, Equipment, ImpactAssessment, MaintenanceRecord
-from lims.identity import service as identity
+from lims.equipment.models import (
+    CalibrationRecord,
+    Equipment,
+    ImpactAssessment,
+    MaintenanceRecord,
+)
 from lims.identity.models import RoleName
+from lims.identity.service import api_tokens
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, history_link, login, submit
+from tests.helpers import (
+    PASSWORD,
+    csrf_token_from,
+    duplicate_ids,
+    history_link,
+    login,
+    submit,
+)
 
 TODAY = date(2030, 6, 15)
 
@@ -248,7 +260,7 @@ def test_api_lists_equipment_with_status_for_staff_sessions(client, create_equip
 
 def test_api_refuses_anonymous_callers_and_client_tokens(client, create_user, create_organization, db_session):
     admin = create_user(RoleName.ADMIN)
-    _, token = identity.issue_api_token(db_session, organization=create_organization(), name="x", actor=admin)
+    _, token = api_tokens.issue_api_token(db_session, organization=create_organization(), name="x", actor=admin)
     db_session.commit()
     assert client.get("/api/v1/equipment").status_code == 401
     assert client.get("/api/v1/equipment", headers={"Authorization": f"Bearer {token}"}).status_code == 403

@@ -1,8 +1,8 @@
 """API tokens at the JSON API: own organization only, refused once revoked."""
 from __future__ import annotations
 
-from lims.identity import service
 from lims.identity.models import RoleName
+from lims.identity.service import api_tokens, organizations
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -13,7 +13,7 @@ def test_token_acts_for_its_own_organization(client, create_user, create_organiz
     helix = create_organization(code="HELIX", name="Helix Cell Therapeutics")
     create_organization(code="NORD", name="Nordic CAR Bio")
     admin = create_user(RoleName.ADMIN)
-    _, presented = service.issue_api_token(db_session, organization=helix, name="uploader", actor=admin)
+    _, presented = api_tokens.issue_api_token(db_session, organization=helix, name="uploader", actor=admin)
     db_session.commit()
     response = client.get("/api/v1/me", headers=bearer(presented))
     assert response.status_code == 200
@@ -23,10 +23,10 @@ def test_token_acts_for_its_own_organization(client, create_user, create_organiz
 
 def test_revoked_token_is_refused(client, create_user, create_organization, db_session):
     admin = create_user(RoleName.ADMIN)
-    token, presented = service.issue_api_token(db_session, organization=create_organization(), name="x", actor=admin)
+    token, presented = api_tokens.issue_api_token(db_session, organization=create_organization(), name="x", actor=admin)
     db_session.commit()
     assert client.get("/api/v1/me", headers=bearer(presented)).status_code == 200
-    service.revoke_api_token(db_session, token, actor=admin)
+    api_tokens.revoke_api_token(db_session, token, actor=admin)
     db_session.commit()
     response = client.get("/api/v1/me", headers=bearer(presented))
     assert response.status_code == 401
@@ -36,9 +36,9 @@ def test_revoked_token_is_refused(client, create_user, create_organization, db_s
 def test_token_of_a_deactivated_organization_is_refused(client, create_user, create_organization, db_session):
     organization = create_organization()
     admin = create_user(RoleName.ADMIN)
-    _, presented = service.issue_api_token(db_session, organization=organization, name="x", actor=admin)
-    service.update_organization(db_session, organization, name=organization.name, active=False,
-                                reason="Contract ended")
+    _, presented = api_tokens.issue_api_token(db_session, organization=organization, name="x", actor=admin)
+    organizations.update_organization(db_session, organization, name=organization.name, active=False,
+                                      reason="Contract ended")
     db_session.commit()
     assert client.get("/api/v1/me", headers=bearer(presented)).status_code == 401
 

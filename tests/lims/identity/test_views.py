@@ -7,9 +7,16 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from lims import clock
-from lims.identity import service
 from lims.identity.models import ApiToken, RoleName, User
-from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, history_link, login, submit
+from lims.identity.service import api_tokens, sign_in, users
+from tests.helpers import (
+    PASSWORD,
+    csrf_token_from,
+    duplicate_ids,
+    history_link,
+    login,
+    submit,
+)
 
 
 def test_login_with_the_right_password_opens_the_dashboard(client, create_user, db_session):
@@ -44,7 +51,7 @@ def test_wrong_password_is_refused_with_a_message_and_counted(client, create_use
     assert "Unknown username or wrong password." in response.text
     assert client.get("/").status_code == 302
     db_session.expire_all()
-    assert [a.outcome.value for a in service.recent_login_attempts(db_session, user)] == ["wrong_password"]
+    assert [a.outcome.value for a in sign_in.recent_login_attempts(db_session, user)] == ["wrong_password"]
 
 
 def test_empty_login_form_names_the_missing_fields(client):
@@ -74,7 +81,7 @@ def test_fifth_failure_locks_and_admin_unlock_through_the_page(app, client, crea
 
 def test_deactivated_user_cannot_sign_in(client, create_user, db_session):
     user = create_user()
-    service.deactivate_user(db_session, user, reason="Contract ended", actor=None)
+    users.deactivate_user(db_session, user, reason="Contract ended", actor=None)
     db_session.commit()
     response = login(client, user)
     assert response.status_code == 401 and "deactivated" in response.text
@@ -238,7 +245,7 @@ def test_client_user_issues_and_revokes_own_tokens_but_not_another_clients(
 ):
     other_org = create_organization()
     other_user = create_user(RoleName.CLIENT, organization=other_org)
-    others_token, _ = service.issue_api_token(db_session, organization=other_org, name="theirs", actor=other_user)
+    others_token, _ = api_tokens.issue_api_token(db_session, organization=other_org, name="theirs", actor=other_user)
     db_session.commit()
     me = signed_in(RoleName.CLIENT)
     issued = submit(client, "/portal/api-tokens", {"name": "our LIMS bridge"})
@@ -258,7 +265,7 @@ def test_roles_page_counts_active_members(client, create_user, db_session, signe
     signed_in(RoleName.ADMIN)
     create_user(RoleName.QA)
     gone = create_user(RoleName.QA)
-    service.deactivate_user(db_session, gone, reason="Left", actor=None)
+    users.deactivate_user(db_session, gone, reason="Left", actor=None)
     db_session.commit()
     page = client.get("/admin/roles").text
     assert 'href="/admin/users?role=qa&amp;status=active">1</a>' in page
@@ -289,7 +296,8 @@ def test_admin_pages_link_each_organization_account_and_token_to_its_history(
 ):
     organization = create_organization()
     account = create_user(RoleName.CLIENT, organization=organization)
-    token, _ = service.issue_api_token(db_session, organization=organization, name="manifest uploader", actor=account)
+    token, _ = api_tokens.issue_api_token(db_session, organization=organization, name="manifest uploader",
+                                          actor=account)
     db_session.commit()
     signed_in(RoleName.ADMIN)
     organization_page = client.get(f"/admin/organizations/{organization.id}").text
@@ -304,7 +312,7 @@ def test_admin_pages_link_each_organization_account_and_token_to_its_history(
 def test_a_client_sees_its_tokens_without_links_to_the_audit_trail(client, db_session, signed_in):
     # The admin pages are for admins only, who may all read the trail; the portal is where a role without it looks.
     me = signed_in(RoleName.CLIENT)
-    token, _ = service.issue_api_token(db_session, organization=me.organization, name="our LIMS bridge", actor=me)
+    token, _ = api_tokens.issue_api_token(db_session, organization=me.organization, name="our LIMS bridge", actor=me)
     db_session.commit()
     page = client.get("/portal/api-tokens").text
     assert "our LIMS bridge" in page

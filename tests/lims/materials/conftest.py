@@ -8,7 +8,7 @@ import pytest
 from lims import clock
 from lims.identity.models import RoleName
 from lims.materials import service
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 
 TODAY = date(2030, 4, 10)
 

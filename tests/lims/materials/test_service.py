@@ -7,13 +7,14 @@ import pytest
 
 from lims import clock, registry
 from lims.errors import InvalidInput
-from lims.identity import service as identity
 from lims.identity.models import RoleName
+from lims.identity.service import sign_in
 from lims.materials import service
 from lims.materials.models import LotStatus
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.units import Measurement, parse_measurement
+from lims.units.measurement import Measurement
+from lims.units.parsing import parse_measurement
 from tests.helpers import PASSWORD
 from tests.lims.materials.conftest import TODAY
 
@@ -76,7 +77,7 @@ def test_rejection_needs_a_reason_and_a_signature(db_session, receive, create_us
     qa = create_user(RoleName.QA)
     with pytest.raises(InvalidInput, match="State the reason"):
         signatures.sign(db_session, lot, meaning=SignatureMeaning.REJECTED, user=qa, password=PASSWORD)
-    with pytest.raises(identity.LoginFailed):
+    with pytest.raises(sign_in.LoginFailed):
         service.reject_lot(db_session, lot, reason="Seal broken on arrival", user=qa, password="wrong-password-9")
     assert lot.rejection_reason is None
     service.reject_lot(db_session, lot, reason="Seal broken on arrival", user=qa, password=PASSWORD)

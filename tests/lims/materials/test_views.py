@@ -9,7 +9,7 @@ from sqlalchemy import select
 from lims.identity.models import RoleName
 from lims.materials import service
 from lims.materials.models import LotStatus, MaterialLot
-from lims.units import parse_measurement
+from lims.units.parsing import parse_measurement
 from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.exc import DatabaseError
 from lims import clock, registry
 from lims.audit import context as audit_context
 from lims.audit.models import AuditEvent
-from lims.identity import service as identity
 from lims.identity.models import LoginAttempt, LoginOutcome, RoleName
+from lims.identity.service import passwords, sign_in
 from lims.signatures import service
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.signatures.service import SignatureStatus
@@ -38,14 +38,14 @@ def test_wrong_password_is_refused_and_counts_toward_lockout(db_session, create_
     note = create_note()
     clock.freeze(MOMENT)
     for _ in range(4):
-        with pytest.raises(identity.LoginFailed, match="nothing was signed"):
+        with pytest.raises(sign_in.LoginFailed, match="nothing was signed"):
             service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password="not-my-password")
     failures = db_session.scalars(select(LoginAttempt).where(LoginAttempt.user_id == qa.id,
                                                             LoginAttempt.outcome == LoginOutcome.WRONG_PASSWORD)).all()
     assert len(failures) == 4
-    with pytest.raises(identity.AccountLocked):
+    with pytest.raises(sign_in.AccountLocked):
         service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password="still-not-it")
-    with pytest.raises(identity.AccountLocked):
+    with pytest.raises(sign_in.AccountLocked):
         service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
     assert service.signatures_of(db_session, note) == []
 
@@ -111,7 +111,7 @@ def test_a_meaning_the_record_type_does_not_take_is_refused(db_session, create_u
 
 def test_a_reset_password_must_be_changed_before_signing(db_session, create_user, create_note):
     admin, qa = create_user(RoleName.ADMIN), create_user(RoleName.QA)
-    temporary = identity.reset_password(db_session, qa, actor=admin)
+    temporary = passwords.reset_password(db_session, qa, actor=admin)
     with pytest.raises(service.SignatureRefused, match="Change your temporary password"):
         service.sign(db_session, create_note(), meaning=SignatureMeaning.APPROVED, user=qa, password=temporary)
 
@@ -120,7 +120,7 @@ def test_a_temporary_password_is_refused_before_any_password_is_asked(db_session
     admin, qa = create_user(RoleName.ADMIN), create_user(RoleName.QA)
     note = create_note()
     assert service.may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
-    identity.reset_password(db_session, qa, actor=admin)
+    passwords.reset_password(db_session, qa, actor=admin)
     with pytest.raises(service.SignatureRefused, match="Change your temporary password"):
         service.check_may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
     assert not service.may_sign(db_session, note, SignatureMeaning.APPROVED, qa)

@@ -12,7 +12,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.signatures.service import SamePersonRefused
 from lims.testing import service
 from lims.testing.models import ResultKind
-from lims.units import UnitError
+from lims.units.errors import UnitError
 from tests.helpers import PASSWORD
 
 

@@ -1,0 +1,245 @@
+"""Calibration: the points checked, reference standards, recorded calibrations and their signatures, drift.
+
+Pass or fail is decided per point through the units; an as-found failure opens an impact assessment.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import Session
+
+from lims import clock
+from lims.audit import context as audit_context
+from lims.db import get_record
+from lims.equipment.models import (
+    CalibrationPoint,
+    CalibrationReading,
+    CalibrationRecord,
+    Equipment,
+    ImpactAssessment,
+    ReferenceStandard,
+)
+from lims.errors import Conflict, InvalidInput
+from lims.identity.models import RoleName, User
+from lims.signatures import service as signatures
+from lims.signatures.models import ElectronicSignature, SignatureMeaning
+from lims.units.errors import IncompatibleUnits
+from lims.units.limits import difference_in_unit_of, error_of, limit_with_tolerance
+from lims.units.measurement import Measurement
+
+MAX_CERTIFICATE_BYTES = 10 * 1024 * 1024
+#: media type by the bytes a file starts with; the name a user gives it proves nothing
+_CERTIFICATE_SIGNATURES = {b"%PDF-": "application/pdf", b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+def add_calibration_point(session: Session, equipment: Equipment, *, name: str, nominal: Measurement,
+                          tolerance: Measurement) -> CalibrationPoint:
+    """Add a point checked at every calibration: ``nominal`` ± ``tolerance``."""
+    try:
+        tolerance_value = difference_in_unit_of(tolerance, nominal)
+    except IncompatibleUnits as error:
+        raise InvalidInput(error.message, field="tolerance") from error
+    if tolerance_value <= 0:
+        raise InvalidInput("The tolerance must be greater than zero.", field="tolerance")
+    point = CalibrationPoint(equipment=equipment, name=name, nominal=nominal, tolerance_value=tolerance_value,
+                             active=True)
+    session.add(point)
+    session.flush()
+    return point
+
+
+def list_reference_standards(session: Session) -> list[ReferenceStandard]:
+    return list(session.scalars(select(ReferenceStandard).order_by(ReferenceStandard.identifier)))
+
+
+def create_reference_standard(session: Session, *, identifier: str, description: str, certificate_number: str,
+                              valid_until: date) -> ReferenceStandard:
+    if session.scalar(select(ReferenceStandard.id).where(ReferenceStandard.identifier == identifier)) is not None:
+        raise Conflict(f"The reference standard {identifier} is already registered.", field="identifier")
+    standard = ReferenceStandard(identifier=identifier, description=description,
+                                 certificate_number=certificate_number, valid_until=valid_until)
+    session.add(standard)
+    session.flush()
+    return standard
+
+
+@dataclass(frozen=True)
+class ReadingInput:
+    point_id: int
+    as_found: Measurement
+    as_left: Measurement | None = None
+
+
+@dataclass(frozen=True)
+class Certificate:
+    filename: str
+    data: bytes
+
+
+def check_certificate(certificate: Certificate) -> str:
+    """Return the certificate's media type, refusing anything but a PDF, PNG or JPEG of at most 10 MB."""
+    if not certificate.data:
+        raise InvalidInput("The certificate file is empty.", field="certificate")
+    if len(certificate.data) > MAX_CERTIFICATE_BYTES:
+        raise InvalidInput(f"The certificate is larger than {MAX_CERTIFICATE_BYTES // (1024 * 1024)} MB.",
+                           field="certificate")
+    for magic, media_type in _CERTIFICATE_SIGNATURES.items():
+        if certificate.data.startswith(magic):
+            return media_type
+    raise InvalidInput("The certificate must be a PDF, PNG or JPEG file.", field="certificate")
+
+
+def record_calibration(
+    session: Session,
+    equipment: Equipment,
+    *,
+    performed_on: date,
+    recorded_by: User,
+    readings: list[ReadingInput],
+    reference_standard: ReferenceStandard | None,
+    vendor_name: str | None = None,
+    vendor_certificate_number: str | None = None,
+    certificate: Certificate | None = None,
+    notes: str | None = None,
+    corrects: CalibrationRecord | None = None,
+    correction_reason: str | None = None,
+) -> CalibrationRecord:
+    """Record a calibration: pass or fail per point through the units, the next due date, and the impact."""
+    today = clock.now().date()
+    if performed_on > today:
+        raise InvalidInput("A calibration cannot be recorded for a future date.", field="performed_on")
+    if equipment.retired_at is not None:
+        raise InvalidInput(f"{equipment.asset_tag} is retired.")
+    if vendor_name and not vendor_certificate_number:
+        raise InvalidInput("Give the vendor's certificate number.", field="vendor_certificate_number")
+    if reference_standard is None and not vendor_name:
+        raise InvalidInput("Choose the reference standard used.", field="reference_standard_id")
+    if reference_standard is not None and reference_standard.valid_until < performed_on:
+        raise InvalidInput(
+            f"The reference standard {reference_standard.identifier} was valid until "
+            f"{reference_standard.valid_until.isoformat()}, before this calibration.", field="reference_standard_id")
+    if corrects is not None and corrects.equipment_id != equipment.id:
+        raise InvalidInput("A correction must be recorded on the equipment of the calibration it corrects.")
+    if corrects is not None and not (correction_reason or "").strip():
+        raise audit_context.ReasonRequired("Give the reason for correcting the earlier calibration.")
+    media_type = check_certificate(certificate) if certificate is not None else None
+    points = {point.id: point for point in equipment.points if point.active}
+    if not points:
+        raise InvalidInput(f"{equipment.asset_tag} has no calibration points; add them first.")
+    by_point = {reading.point_id: reading for reading in readings}
+    missing = [point.name for point_id, point in points.items() if point_id not in by_point]
+    if missing:
+        raise InvalidInput(f"Enter the as-found reading of every point; missing: {', '.join(missing)}.")
+    if set(by_point) - set(points):
+        raise InvalidInput("A reading names a point this equipment does not have.")
+
+    previous_pass = _last_passing_calibration(session, equipment)
+    record = CalibrationRecord(
+        equipment=equipment, performed_on=performed_on, recorded_at=clock.now(), recorded_by=recorded_by,
+        vendor_name=vendor_name or None, vendor_certificate_number=vendor_certificate_number or None,
+        reference_standard=reference_standard, notes=notes or None, as_found_passed=True, passed=True,
+        certificate_filename=certificate.filename if certificate else None, certificate_media_type=media_type,
+        certificate_sha256=hashlib.sha256(certificate.data).hexdigest() if certificate else None,
+        certificate=certificate.data if certificate else None,
+        corrects_id=corrects.id if corrects else None, correction_reason=(correction_reason or "").strip() or None,
+    )
+    for point_id, point in points.items():
+        given = by_point[point_id]
+        limit = limit_with_tolerance(point.nominal, point.tolerance_value)
+        try:
+            found_ok = limit.conforms(given.as_found)
+            left_ok = limit.conforms(given.as_left) if given.as_left is not None else None
+        except IncompatibleUnits as error:
+            raise InvalidInput(f"{point.name}: {error.message}", field=f"as_found_{point_id}") from error
+        record.readings.append(CalibrationReading(
+            point=point, nominal=point.nominal, tolerance_value=point.tolerance_value, as_found=given.as_found,
+            as_left=given.as_left, as_found_passed=found_ok, as_left_passed=left_ok,
+        ))
+        record.as_found_passed = record.as_found_passed and found_ok
+        record.passed = record.passed and (left_ok if left_ok is not None else found_ok)
+    record.next_due_on = performed_on + timedelta(days=equipment.calibration_interval_days) if record.passed else None
+    session.add(record)
+    session.flush()
+    with audit_context.reason_for_change(session, f"Calibration {record.id} recorded"):
+        equipment.out_of_tolerance = not record.passed
+        if record.passed:
+            equipment.last_calibrated_on = performed_on
+            equipment.calibration_due_on = record.next_due_on
+    if not record.as_found_passed:
+        since = datetime.combine(previous_pass.performed_on, time.min, tzinfo=timezone.utc) if previous_pass else None
+        session.add(ImpactAssessment(equipment=equipment, calibration_record=record, uses_since=since,
+                                     opened_at=clock.now()))
+        session.flush()
+    return record
+
+
+def _last_passing_calibration(session: Session, equipment: Equipment) -> CalibrationRecord | None:
+    return session.scalar(select(CalibrationRecord)
+                          .where(CalibrationRecord.equipment_id == equipment.id, CalibrationRecord.passed.is_(True))
+                          .order_by(CalibrationRecord.performed_on.desc(), CalibrationRecord.id.desc()).limit(1))
+
+
+def get_calibration(session: Session, record_id: int) -> CalibrationRecord:
+    return get_record(session, CalibrationRecord, record_id, "calibration record")
+
+
+def calibration_history(session: Session, equipment: Equipment) -> list[CalibrationRecord]:
+    return list(session.scalars(select(CalibrationRecord).where(CalibrationRecord.equipment_id == equipment.id)
+                                .order_by(CalibrationRecord.performed_on.desc(), CalibrationRecord.id.desc())))
+
+
+def calibrations_awaiting_review(session: Session) -> list[CalibrationRecord]:
+    """Calibrations signed as performed and not yet reviewed by QA, oldest first."""
+    signed = select(ElectronicSignature.entity_id).where(ElectronicSignature.entity_type == CalibrationRecord.__tablename__)
+    performed = signed.where(ElectronicSignature.meaning == SignatureMeaning.PERFORMED)
+    reviewed = signed.where(ElectronicSignature.meaning == SignatureMeaning.REVIEWED)
+    record_key = func.cast(CalibrationRecord.id, String)
+    return list(session.scalars(select(CalibrationRecord)
+                                .where(record_key.in_(performed), record_key.not_in(reviewed))
+                                .order_by(CalibrationRecord.recorded_at)))
+
+
+@dataclass(frozen=True)
+class DriftPoint:
+    performed_on: date
+    error: Decimal
+    passed: bool
+
+
+@dataclass(frozen=True)
+class DriftSeries:
+    point: CalibrationPoint
+    tolerance: Decimal
+    values: list[DriftPoint]
+
+
+def drift(session: Session, equipment: Equipment) -> list[DriftSeries]:
+    """As-found error per point over time, oldest first, in each point's nominal unit."""
+    rows = session.execute(
+        select(CalibrationReading, CalibrationRecord.performed_on)
+        .join(CalibrationRecord, CalibrationReading.record_id == CalibrationRecord.id)
+        .where(CalibrationRecord.equipment_id == equipment.id)
+        .order_by(CalibrationRecord.performed_on, CalibrationRecord.id)
+    ).all()
+    series = []
+    for point in equipment.points:
+        values = [DriftPoint(performed_on, error_of(reading.as_found, reading.nominal), reading.as_found_passed)
+                  for reading, performed_on in rows if reading.point_id == point.id]
+        series.append(DriftSeries(point, point.tolerance_value, values))
+    return series
+
+
+def check_calibration_signature(session: Session, record: CalibrationRecord, meaning: SignatureMeaning,
+                                user: User) -> None:
+    """The calibration's signing rule: its recorder signs it as performed, then QA, someone else, reviews it."""
+    if meaning == SignatureMeaning.PERFORMED and user.id != record.recorded_by_id:
+        raise signatures.SignatureRefused("Only the person who recorded this calibration signs it as performed.")
+    if meaning == SignatureMeaning.REVIEWED:
+        performers = signatures.signers_with_meaning(session, record, SignatureMeaning.PERFORMED)
+        if not performers:
+            raise signatures.SignatureRefused("The performer signs the calibration before QA reviews it.")
+        signatures.require_different_person(user, performers, earlier_role="performed")

@@ -1,0 +1,133 @@
+"""The equipment inventory: registering, changing and retiring items, and their status.
+
+The status is derived in SQL from the item's own row, so lists filter by it without loading rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from lims import clock
+from lims.audit import context as audit_context
+from lims.db import get_record
+from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType
+from lims.errors import Conflict, InvalidInput
+from lims.identity.models import User
+
+
+def status_expression(today: date, due_soon_days: int) -> ColumnElement[str]:
+    """The SQL expression of an equipment's status on ``today``: the one definition of status.
+
+    It reads the equipment row alone, so a filtered page costs the same at any registry size.
+    """
+    return case(
+        (Equipment.retired_at.is_not(None), EquipmentStatus.RETIRED.value),
+        (Equipment.under_maintenance.is_(True), EquipmentStatus.UNDER_MAINTENANCE.value),
+        (Equipment.out_of_tolerance.is_(True), EquipmentStatus.OUT_OF_TOLERANCE.value),
+        (or_(Equipment.calibration_due_on.is_(None), Equipment.calibration_due_on < today),
+         EquipmentStatus.OVERDUE.value),
+        (Equipment.calibration_due_on <= today + timedelta(days=due_soon_days), EquipmentStatus.DUE_SOON.value),
+        else_=EquipmentStatus.IN_SERVICE.value,
+    )
+
+
+def status_of(session: Session, equipment: Equipment, *, due_soon_days: int) -> EquipmentStatus:
+    value = session.scalar(select(status_expression(clock.now().date(), due_soon_days))
+                           .where(Equipment.id == equipment.id))
+    return EquipmentStatus(value)
+
+
+@dataclass(frozen=True)
+class EquipmentFilter:
+    status: EquipmentStatus | None = None
+    equipment_type: EquipmentType | None = None
+    location: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class EquipmentPage:
+    rows: list[tuple[Equipment, EquipmentStatus]]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def list_equipment(session: Session, criteria: EquipmentFilter, *, due_soon_days: int, page: int = 1,
+                   per_page: int = 25) -> EquipmentPage:
+    """A page of equipment with its status, filtered (status included) by the database."""
+    status = status_expression(clock.now().date(), due_soon_days)
+    query = select(Equipment, status).order_by(Equipment.asset_tag)
+    if criteria.status is not None:
+        query = query.where(status == criteria.status.value)
+    if criteria.equipment_type is not None:
+        query = query.where(Equipment.equipment_type == criteria.equipment_type)
+    if criteria.location:
+        query = query.where(func.lower(Equipment.location).like(f"%{criteria.location.lower()}%"))
+    if criteria.text:
+        pattern = f"%{criteria.text.lower()}%"
+        query = query.where(or_(func.lower(Equipment.asset_tag).like(pattern), func.lower(Equipment.name).like(pattern),
+                                func.lower(Equipment.serial_number).like(pattern)))
+    # One row more than a page tells whether a next page exists, without counting every match.
+    rows = session.execute(query.limit(per_page + 1).offset((max(page, 1) - 1) * per_page)).all()
+    return EquipmentPage([(row[0], EquipmentStatus(row[1])) for row in rows[:per_page]], max(page, 1),
+                         len(rows) > per_page)
+
+
+def count_with_status(session: Session, statuses: frozenset[EquipmentStatus], *, due_soon_days: int) -> int:
+    status = status_expression(clock.now().date(), due_soon_days)
+    return session.scalar(select(func.count(Equipment.id)).where(status.in_([s.value for s in statuses]))) or 0
+
+
+def get_equipment(session: Session, equipment_id: int) -> Equipment:
+    return get_record(session, Equipment, equipment_id, "equipment")
+
+
+def create_equipment(session: Session, *, asset_tag: str, name: str, equipment_type: EquipmentType, location: str,
+                     manufacturer: str, model: str, serial_number: str, calibration_interval_days: int,
+                     owner: User | None) -> Equipment:
+    """Register a piece of equipment; it is overdue until its first calibration."""
+    asset_tag = asset_tag.strip().upper()
+    if session.scalar(select(Equipment.id).where(Equipment.asset_tag == asset_tag)) is not None:
+        raise Conflict(f"The asset tag {asset_tag} is already registered.", field="asset_tag")
+    if calibration_interval_days <= 0:
+        raise InvalidInput("The calibration interval must be at least one day.", field="calibration_interval_days")
+    equipment = Equipment(
+        asset_tag=asset_tag, name=name, equipment_type=equipment_type, location=location,
+        manufacturer=manufacturer, model=model, serial_number=serial_number,
+        calibration_interval_days=calibration_interval_days, owner=owner, created_at=clock.now(),
+        out_of_tolerance=False,
+    )
+    session.add(equipment)
+    session.flush()
+    return equipment
+
+
+def update_equipment(session: Session, equipment: Equipment, *, name: str, location: str,
+                     calibration_interval_days: int, reason: str) -> Equipment:
+    """Change an item's name, location or interval; a new interval moves the due date with it."""
+    if calibration_interval_days <= 0:
+        raise InvalidInput("The calibration interval must be at least one day.", field="calibration_interval_days")
+    with audit_context.reason_for_change(session, reason):
+        equipment.name = name
+        equipment.location = location
+        equipment.calibration_interval_days = calibration_interval_days
+        if equipment.last_calibrated_on is not None and not equipment.out_of_tolerance:
+            equipment.calibration_due_on = equipment.last_calibrated_on + timedelta(days=calibration_interval_days)
+    return equipment
+
+
+def retire_equipment(session: Session, equipment: Equipment, *, reason: str) -> Equipment:
+    """Take equipment out of use for good (it stays in the registry with its history)."""
+    if equipment.retired_at is not None:
+        raise Conflict(f"{equipment.asset_tag} is already retired.")
+    with audit_context.reason_for_change(session, reason):
+        equipment.retired_at = clock.now()
+        equipment.retirement_reason = reason.strip()
+    return equipment

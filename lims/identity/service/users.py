@@ -1,0 +1,189 @@
+"""User accounts and the roles they hold: creation, changes, deactivation and reactivation, listing."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from lims import clock
+from lims.audit import context as audit_context
+from lims.db import get_record
+from lims.errors import Conflict, InvalidInput, RecordNotFound
+from lims.identity.models import (
+    STAFF_ROLES,
+    Organization,
+    Role,
+    RoleName,
+    User,
+    user_role,
+)
+from lims.identity.service.api_tokens import revoke_tokens_created_by
+from lims.identity.service.passwords import check_password_policy, hash_password
+from lims.pagination import Page, paginate
+
+ROLE_DESCRIPTIONS: dict[RoleName, str] = {
+    RoleName.TECHNICIAN: "Receives and accessions samples, executes batch steps, records calibrations and results.",
+    RoleName.QA: "Reviews batch records, closes deviations, signs releases and reads audit trails.",
+    RoleName.MANAGER: "Manages equipment, protocols and master batch records.",
+    RoleName.ADMIN: "Manages users, roles, organizations and API tokens.",
+    RoleName.CLIENT: "A client company's user: submits samples and sees only its own organization's data.",
+}
+
+
+def list_roles(session: Session) -> list[tuple[Role, int]]:
+    """Return every role with the number of active users holding it."""
+    members = (
+        select(func.count(user_role.c.user_id))
+        .join(User, User.id == user_role.c.user_id)
+        .where(user_role.c.role_id == Role.id, User.active.is_(True))
+        .correlate(Role)
+        .scalar_subquery()
+    )
+    return [(role, count) for role, count in session.execute(select(Role, members).order_by(Role.id))]
+
+
+def _roles_by_name(session: Session, names: set[RoleName]) -> list[Role]:
+    roles = list(session.scalars(select(Role).where(Role.name.in_(names)).order_by(Role.id)))
+    if len(roles) != len(names):
+        missing = names - {role.name for role in roles}
+        raise InvalidInput(f"Unknown roles: {', '.join(sorted(missing))}.", field="roles")
+    return roles
+
+
+def _check_roles_fit_organization(roles: set[RoleName], organization: Organization) -> None:
+    if not roles:
+        raise InvalidInput("A user needs at least one role.", field="roles")
+    if organization.is_facility and RoleName.CLIENT in roles:
+        raise InvalidInput("The client role is for users of a client organization.", field="roles")
+    if not organization.is_facility and roles & STAFF_ROLES:
+        raise InvalidInput(
+            "Users of a client organization can only hold the client role.", field="roles"
+        )
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    text: str = ""
+    role: RoleName | None = None
+    organization_id: int | None = None
+    status: str = "all"  # all | active | deactivated | locked
+
+
+def list_users(session: Session, criteria: UserFilter, *, page: int, per_page: int = 25) -> Page[User]:
+    query = select(User).order_by(User.username)
+    if criteria.text:
+        pattern = f"%{criteria.text.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(User.username).like(pattern),
+                func.lower(User.full_name).like(pattern),
+                func.lower(User.email).like(pattern),
+            )
+        )
+    if criteria.role is not None:
+        query = query.where(User.roles.any(Role.name == criteria.role))
+    if criteria.organization_id is not None:
+        query = query.where(User.organization_id == criteria.organization_id)
+    if criteria.status == "active":
+        query = query.where(User.active.is_(True))
+    elif criteria.status == "deactivated":
+        query = query.where(User.active.is_(False))
+    elif criteria.status == "locked":
+        query = query.where(User.locked_until > clock.now())
+    return paginate(session, query, page=page, per_page=per_page)
+
+
+def get_user(session: Session, user_id: int) -> User:
+    return get_record(session, User, user_id, "user")
+
+
+def user_by_username(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.lower()))
+    if user is None:
+        raise RecordNotFound(f"There is no user {username!r}.")
+    return user
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    full_name: str,
+    email: str,
+    organization: Organization,
+    roles: set[RoleName],
+    password: str,
+    must_change_password: bool,
+    actor: User | None,
+) -> User:
+    """Create a user account; the password must satisfy the policy."""
+    username = username.lower()
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"The username {username!r} is taken.", field="username")
+    if not organization.active:
+        raise InvalidInput(f"{organization.name} is deactivated.", field="organization_id")
+    _check_roles_fit_organization(roles, organization)
+    check_password_policy(password, username=username)
+    now = clock.now()
+    user = User(
+        username=username,
+        full_name=full_name,
+        email=email,
+        organization=organization,
+        roles=_roles_by_name(session, roles),
+        password_hash=hash_password(password),
+        must_change_password=must_change_password,
+        active=True,
+        created_at=now,
+        password_changed_at=now,
+        failures_counted_since=now,
+        session_nonce=secrets.token_hex(16),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def update_user(
+    session: Session, user: User, *, full_name: str, email: str, roles: set[RoleName], actor: User, reason: str
+) -> User:
+    """Change a user's name, e-mail or roles, for the reason given."""
+    _check_roles_fit_organization(roles, user.organization)
+    if user.id == actor.id and RoleName.ADMIN in user.role_names and RoleName.ADMIN not in roles:
+        raise InvalidInput("You cannot remove your own admin role; ask another administrator.", field="roles")
+    with audit_context.reason_for_change(session, reason):
+        user.full_name = full_name
+        user.email = email
+        if user.role_names != roles:
+            user.roles = _roles_by_name(session, roles)
+    return user
+
+
+def deactivate_user(session: Session, user: User, *, reason: str, actor: User | None) -> User:
+    """Deactivate an account (accounts are never deleted) and end its sessions."""
+    if not reason.strip():
+        raise InvalidInput("Give the reason for deactivating this account.", field="reason")
+    if actor is not None and user.id == actor.id:
+        raise InvalidInput("You cannot deactivate your own account.")
+    if not user.active:
+        raise Conflict(f"{user.username} is already deactivated.")
+    with audit_context.reason_for_change(session, reason):
+        user.active = False
+        user.deactivated_at = clock.now()
+        user.deactivation_reason = reason.strip()
+        user.session_nonce = secrets.token_hex(16)
+        revoke_tokens_created_by(session, user)
+    return user
+
+
+def reactivate_user(session: Session, user: User, *, reason: str) -> User:
+    """Let a deactivated user sign in again, for the reason given."""
+    if user.active:
+        raise Conflict(f"{user.username} is already active.")
+    with audit_context.reason_for_change(session, reason):
+        user.active = True
+        user.deactivated_at = None
+        user.deactivation_reason = None
+    return user

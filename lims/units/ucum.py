@@ -1,0 +1,88 @@
+"""Measurements to and from UCUM codes (``10*6/mL``, ``Cel``, ``[degF]``, ``%``, ``[iU]``, ``{cells}``)."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from lims.units.errors import UnitError
+from lims.units.measurement import Measurement
+from lims.units.registry import format_unit, registry, settle
+
+_UCUM_ATOMS = {
+    "m": "meter", "g": "gram", "s": "second", "L": "liter", "l": "liter", "K": "kelvin", "A": "ampere",
+    "C": "coulomb", "mol": "mole", "min": "minute", "h": "hour", "d": "day", "Cel": "degree_Celsius",
+    "[degF]": "degree_Fahrenheit", "%": "percent", "[iU]": "international_unit", "[IU]": "international_unit",
+    "[in_i]": "inch", "[ft_i]": "foot", "[lb_av]": "pound", "[CFU]": "colony_forming_unit", "Hz": "hertz",
+    "Pa": "pascal", "bar": "bar", "J": "joule", "N": "newton", "V": "volt", "W": "watt", "S": "siemens",
+    "Ohm": "ohm",
+}
+_UCUM_ANNOTATIONS = {"{cells}": "cell", "{cell}": "cell", "{copies}": "copy", "{vg}": "vector_genome",
+                     "{EU}": "endotoxin_unit"}
+_UCUM_PREFIXES = {"k": "kilo", "h": "hecto", "da": "deca", "d": "deci", "c": "centi", "m": "milli", "u": "micro",
+                  "n": "nano", "p": "pico", "f": "femto", "M": "mega", "G": "giga", "T": "tera"}
+_UCUM_COMPONENT = re.compile(r"^(?P<atom>\[[^\]]+\]|\{[^}]*\}|%|[A-Za-z]+)(?P<exponent>[+-]?\d+)?$")
+_UCUM_FACTOR = re.compile(r"^(?:10(?:\*|\^)(?P<power>[+-]?\d+)|(?P<number>\d+))$")
+_PI = Decimal("3.14159265358979323846264338327950288")
+
+
+class UnsupportedUcum(UnitError):
+    """A valid UCUM code whose units the LIMS does not map."""
+
+
+def _ucum_atom(symbol: str) -> str:
+    if symbol in _UCUM_ATOMS:
+        return _UCUM_ATOMS[symbol]
+    if symbol in _UCUM_ANNOTATIONS:
+        return _UCUM_ANNOTATIONS[symbol]
+    for prefix in sorted(_UCUM_PREFIXES, key=len, reverse=True):
+        if symbol.startswith(prefix) and symbol[len(prefix):] in _UCUM_ATOMS:
+            return _UCUM_PREFIXES[prefix] + _UCUM_ATOMS[symbol[len(prefix):]]
+    raise UnsupportedUcum(f"The UCUM unit {symbol!r} has no equivalent in the LIMS.")
+
+
+def from_ucum(value: Decimal, code: str) -> Measurement:
+    """Read a value coded in UCUM (``2.5`` ``10*6/mL``, ``37`` ``Cel``) as a measurement."""
+    if "(" in code or " " in code:
+        raise UnsupportedUcum(f"The UCUM code {code!r} uses syntax the LIMS does not read (parentheses).")
+    factor = Decimal(1)
+    unit = registry.dimensionless
+    for operator, component in re.findall(r"(^|[./])([^./]+)", code):
+        exponent = -1 if operator == "/" else 1
+        number = _UCUM_FACTOR.match(component)
+        if number:
+            scale = Decimal(10) ** int(number.group("power")) if number.group("power") else Decimal(number.group("number"))
+            factor = factor * scale if exponent > 0 else factor / scale
+            continue
+        if component == "[pi]":
+            factor = factor * _PI if exponent > 0 else factor / _PI
+            continue
+        match = _UCUM_COMPONENT.match(component)
+        if match is None:
+            raise UnsupportedUcum(f"Cannot read {component!r} in the UCUM code {code!r}.")
+        if match.group("atom").startswith("{") and match.group("atom") not in _UCUM_ANNOTATIONS:
+            continue  # other annotations do not change the unit
+        power = int(match.group("exponent") or 1) * exponent
+        unit = unit * registry.parse_units(_ucum_atom(match.group("atom"))) ** power
+    return Measurement(settle(value * factor), format_unit(unit))
+
+
+_TO_UCUM_BASE = {name: code for code, name in _UCUM_ATOMS.items() if code not in {"l", "[IU]"}}
+_TO_UCUM_BASE.update({name: code for code, name in _UCUM_ANNOTATIONS.items() if code != "{cell}"})
+_TO_UCUM_PREFIX = {name: code for code, name in _UCUM_PREFIXES.items()}
+
+
+def to_ucum(measurement: Measurement) -> tuple[Decimal, str]:
+    """The measurement's value and UCUM code (``cells/mL`` → ``{cells}/mL``, ``°C`` → ``Cel``)."""
+    numerator, denominator = [], []
+    for name, exponent in measurement.quantity.units._units.items():
+        prefix, base, _suffix = registry.parse_unit_name(name)[0]
+        if base not in _TO_UCUM_BASE or (prefix and prefix not in _TO_UCUM_PREFIX):
+            raise UnsupportedUcum(f"The unit {measurement.unit!r} has no UCUM code in the LIMS.")
+        code = _TO_UCUM_PREFIX.get(prefix, "") + _TO_UCUM_BASE[base]
+        power = abs(exponent)
+        term = code if power == 1 else f"{code}{power}"
+        (numerator if exponent > 0 else denominator).append(term)
+    text = ".".join(numerator) or "1"
+    for term in denominator:
+        text += "/" + term
+    return measurement.value, text

@@ -1,0 +1,148 @@
+"""Calibration: pass or fail through the units, due dates, signatures, corrections, certificates, drift."""
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from lims.audit.service import ReasonRequired
+
+from lims import clock
+from lims.audit import context as audit_context
+from lims.equipment.models import EquipmentStatus
+from lims.equipment.service import calibrations
+from lims.errors import InvalidInput
+from lims.identity.models import RoleName
+from lims.identity.service import users
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from tests.helpers import PASSWORD
+from tests.lims.equipment.service.support import TODAY, at, status
+
+
+def test_passing_calibration_sets_next_due_date_and_puts_equipment_in_service(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    equipment = create_equipment(interval=180)
+    record = calibrate(equipment, "37.3 °C")
+    assert record.passed and record.as_found_passed
+    assert record.next_due_on == TODAY + timedelta(days=180) == equipment.calibration_due_on
+    assert status(db_session, equipment) == EquipmentStatus.IN_SERVICE
+
+
+def test_readings_pass_or_fail_through_units(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    equipment = create_equipment(points=(("37 °C setpoint", "37 °C", "0.5 °C"), ("100 µL", "100 µL", "1 µL")))
+    record = calibrate(equipment, "99.5 °F", "0.1009 mL")
+    assert [reading.as_found_passed for reading in record.readings] == [True, True]
+    failing = calibrate(equipment, "99.6 °F", "101 µL")
+    assert [reading.as_found_passed for reading in failing.readings] == [False, True]
+    assert not failing.passed and failing.next_due_on is None
+
+
+def test_tolerance_in_another_unit_is_converted_as_a_difference(db_session, create_equipment):
+    equipment = create_equipment(points=(("setpoint", "37 °C", "0.9 °F"),))
+    assert equipment.points[0].tolerance_value == 0.5
+
+
+def test_a_failing_calibration_marks_out_of_tolerance_until_a_pass(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    equipment = create_equipment()
+    calibrate(equipment, "38 °C")
+    assert status(db_session, equipment) == EquipmentStatus.OUT_OF_TOLERANCE
+    calibrate(equipment, ("38 °C", "37.1 °C"))
+    assert status(db_session, equipment) == EquipmentStatus.IN_SERVICE
+
+
+def test_a_signed_calibration_is_immutable_and_corrected_by_a_new_record(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    equipment = create_equipment()
+    record = calibrate(equipment, "37.1 °C")
+    signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=calibrate.technician, password=PASSWORD)
+    with pytest.raises(signatures.RecordSigned, match="record a correction"):
+        with audit_context.reason_for_change(db_session, "Typo in notes"):
+            record.notes = "edited after signing"
+    db_session.expire(record, ["notes"])  # drop the refused edit from memory
+    with pytest.raises(ReasonRequired):
+        calibrate(equipment, "37.2 °C", corrects=record, correction_reason=" ")
+    correction = calibrate(equipment, "37.2 °C", corrects=record, correction_reason="As-found was 37.2, not 37.1")
+    assert correction.corrects_id == record.id
+    with pytest.raises(InvalidInput, match="on the equipment of the calibration it corrects"):
+        calibrate(create_equipment(), "37 °C", corrects=record, correction_reason="Wrong item")
+
+
+def test_review_needs_the_performer_first_and_a_different_person(db_session, create_equipment, calibrate, create_user):
+    clock.freeze(at(TODAY))
+    equipment = create_equipment()
+    record = calibrate(equipment, "37 °C")
+    qa = create_user(RoleName.QA)
+    with pytest.raises(signatures.SignatureRefused, match="performer signs"):
+        signatures.sign(db_session, record, meaning=SignatureMeaning.REVIEWED, user=qa, password=PASSWORD)
+    other = create_user(RoleName.TECHNICIAN)
+    with pytest.raises(signatures.SignatureRefused, match="Only the person who recorded"):
+        signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=other, password=PASSWORD)
+    technician = calibrate.technician
+    users.update_user(db_session, technician, full_name=technician.full_name, email=technician.email,
+                      roles={RoleName.TECHNICIAN, RoleName.QA}, actor=qa, reason="Dual role for the test")
+    signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=technician, password=PASSWORD)
+    with pytest.raises(signatures.SamePersonRefused):
+        signatures.sign(db_session, record, meaning=SignatureMeaning.REVIEWED, user=technician, password=PASSWORD)
+    signatures.sign(db_session, record, meaning=SignatureMeaning.REVIEWED, user=qa, password=PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"performed_on": TODAY + timedelta(days=1)}, "future date"),
+        ({"reference_standard": None}, "reference standard used"),
+        ({"vendor_name": "CalibrateCo"}, "vendor's certificate number"),
+    ],
+)
+def test_calibration_input_is_checked(db_session, create_equipment, calibrate, kwargs, message):
+    clock.freeze(at(TODAY))
+    with pytest.raises(InvalidInput, match=message):
+        calibrate(create_equipment(), "37 °C", **kwargs)
+
+
+def test_an_expired_reference_standard_is_refused(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    expired = calibrations.create_reference_standard(db_session, identifier="REF-OLD", description="Old thermometer",
+                                                     certificate_number="X-1", valid_until=TODAY - timedelta(days=1))
+    with pytest.raises(InvalidInput, match="REF-OLD was valid until"):
+        calibrate(create_equipment(), "37 °C", reference_standard=expired)
+
+
+def test_every_point_needs_a_reading_in_a_compatible_unit(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    equipment = create_equipment(points=(("a", "37 °C", "0.5 °C"), ("b", "100 µL", "1 µL")))
+    with pytest.raises(InvalidInput, match="missing: b"):
+        calibrate(equipment, "37 °C")
+    with pytest.raises(InvalidInput, match="b: Cannot compare"):
+        calibrate(equipment, "37 °C", "5 g")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"", "empty"), (b"MZ\x90\x00 not a pdf", "PDF, PNG or JPEG"), (b"%PDF-" + b"0" * (10 * 1024 * 1024), "larger than 10 MB")],
+)
+def test_malformed_certificate_uploads_are_refused(db_session, create_equipment, calibrate, data, message):
+    clock.freeze(at(TODAY))
+    with pytest.raises(InvalidInput, match=message):
+        calibrate(create_equipment(), "37 °C", certificate=calibrations.Certificate("cert.pdf", data))
+
+
+def test_certificate_is_stored_with_its_sha256(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    record = calibrate(create_equipment(), "37 °C", vendor_name="CalibrateCo", vendor_certificate_number="C-77",
+                       certificate=calibrations.Certificate("cert.pdf", b"%PDF-1.7 certificate"))
+    assert record.certificate_media_type == "application/pdf"
+    assert record.certificate_sha256 == hashlib.sha256(b"%PDF-1.7 certificate").hexdigest()
+
+
+def test_drift_is_the_as_found_error_per_point_over_time(db_session, create_equipment, calibrate):
+    equipment = create_equipment()
+    for days_ago, reading in ((200, "37.1 °C"), (100, "99.14 °F"), (1, "36.8 °C")):
+        clock.freeze(at(TODAY - timedelta(days=days_ago)))
+        calibrate(equipment, reading)
+    [series] = calibrations.drift(db_session, equipment)
+    assert [str(value.error) for value in series.values] == ["0.1", "0.3", "-0.2"]
+    assert series.tolerance == 0.5
