@@ -141,12 +141,14 @@ class ConsumingRecord:
     arguments: tuple[tuple[str, int], ...]
 
 
-#: the records of each ``record_type`` given their ids, keyed by id; the areas that take material register them
+#: finds the records of one record type from their ids, keyed by id (an id it does not know is left out)
 ConsumingRecordFinder = Callable[[Session, list[str]], dict[str, ConsumingRecord]]
+#: by record type: this area knows none of the areas that take material from lots, so they register here
 _CONSUMING_RECORD_FINDERS: dict[str, ConsumingRecordFinder] = {}
 
 
 def register_consuming_records(record_type: str, finder: ConsumingRecordFinder) -> None:
+    """Let the lot's page link the consumptions recorded with ``record_type`` to their records."""
     _CONSUMING_RECORD_FINDERS[record_type] = finder
 
 

@@ -48,11 +48,12 @@ def training_records(session: Session, *, user: User | None = None) -> list[Trai
     return list(session.scalars(query))
 
 
-#: areas whose work requires training register where the subjects they require now come from
+#: this area knows none of the areas whose work requires training, so they register what they require here
 _SUBJECT_FINDERS: list[Callable[[Session], list[str]]] = []
 
 
 def register_training_subjects(finder: Callable[[Session], list[str]]) -> None:
+    """Offer the subjects ``finder`` returns (those an area requires training on now) on the training form."""
     _SUBJECT_FINDERS.append(finder)
 
 
