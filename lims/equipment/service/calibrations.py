@@ -24,7 +24,7 @@ from lims.equipment.models import (
     ReferenceStandard,
 )
 from lims.errors import Conflict, InvalidInput
-from lims.identity.models import RoleName, User
+from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.units.errors import IncompatibleUnits

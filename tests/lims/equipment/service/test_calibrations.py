@@ -5,7 +5,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from lims.audit.service import ReasonRequired
+from lims.audit.context import ReasonRequired
 
 from lims import clock
 from lims.audit import context as audit_context

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from lims.audit.service import ReasonRequired
+from lims.audit.context import ReasonRequired
 from sqlalchemy import select
 
 from lims.audit import context as audit_context
