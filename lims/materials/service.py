@@ -140,20 +140,6 @@ class ConsumingRecord:
     arguments: tuple[tuple[str, int], ...]
 
 
-<<<<<<< HEAD
-=======
-#: finds the records of one record type from their ids, keyed by id (an id it does not know is left out)
-ConsumingRecordFinder = Callable[[Session, list[str]], dict[str, ConsumingRecord]]
-#: by record type: this area knows none of the areas that take material from lots, so they register here
-_CONSUMING_RECORD_FINDERS: dict[str, ConsumingRecordFinder] = {}
-
-
-def register_consuming_records(record_type: str, finder: ConsumingRecordFinder) -> None:
-    """Let the lot's page link the consumptions recorded with ``record_type`` to their records."""
-    _CONSUMING_RECORD_FINDERS[record_type] = finder
-
-
->>>>>>> split
 def consumptions(session: Session, lot: MaterialLot) -> list[tuple[LotConsumption, ConsumingRecord | None]]:
     """What was taken from a lot, with the record it went into (for tracing a lot to its batches)."""
     taken = list(session.scalars(select(LotConsumption).where(LotConsumption.lot_id == lot.id)

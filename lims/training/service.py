@@ -47,18 +47,6 @@ def training_records(session: Session, *, user: User | None = None) -> list[Trai
     return list(session.scalars(query))
 
 
-<<<<<<< HEAD
-=======
-#: this area knows none of the areas whose work requires training, so they register what they require here
-_SUBJECT_FINDERS: list[Callable[[Session], list[str]]] = []
-
-
-def register_training_subjects(finder: Callable[[Session], list[str]]) -> None:
-    """Offer the subjects ``finder`` returns (those an area requires training on now) on the training form."""
-    _SUBJECT_FINDERS.append(finder)
-
-
->>>>>>> split
 def required_subjects(session: Session) -> list[str]:
     """The subjects the areas require training on now (the training form offers them; an SOP is typed)."""
     return [subject for finder in registry.current().training_subject_finders for subject in finder(session)]
