@@ -28,13 +28,7 @@ from lims.equipment.models import (
     EquipmentType,
     MaintenanceKind,
 )
-from lims.equipment.service import (
-    calibrations,
-    impact_assessments,
-    inventory,
-    maintenance,
-    use,
-)
+from lims.equipment.service import calibrations, impact_assessments, inventory, maintenance, use
 from lims.errors import LimsError
 from lims.identity.models import RoleName
 from lims.identity.service.sign_in import LoginFailed

@@ -1,0 +1,130 @@
+"""Tables: label/value fields and grids whose header row repeats on every page they run onto.
+
+Cells are markup (typed text through :func:`lims.documents.markup.text`). Most cells are only text and line breaks,
+perhaps all in bold: such a cell is broken into lines here exactly as a paragraph would break it and drawn as
+:class:`PlainLines`, which looks the same as the paragraph but skips reportlab's markup parser and line breaker
+(most of the time a page took). A cell with other markup, or one a paragraph would draw differently (a word too
+long for its column, a line squeezed to fit, runs of spaces), stays a :class:`~reportlab.platypus.Paragraph`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from xml.sax.saxutils import unescape
+
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
+
+from lims.documents.markup import text
+from lims.documents.styles import CELL, CELL_BOLD, GRID, SHADE, WIDTH
+
+PADDING = 6
+#: only escaped text and line breaks: what :func:`text` makes of typed text
+_PLAIN = re.compile(r"(?:[^<&]|&(?:amp|lt|gt);|<br/>)*")
+#: all of a cell in bold, e.g. an entered value
+_ALL_BOLD = re.compile(r"<b>((?:[^<&]|&(?:amp|lt|gt);|<br/>)*)</b>")
+
+
+class PlainLines(Flowable):
+    """Lines of text already broken to fit, drawn in a paragraph style where a paragraph would draw them."""
+
+    def __init__(self, lines: list[str], font: str, size: float, leading: float) -> None:
+        super().__init__()
+        self.lines, self.font, self.size, self.leading = lines, font, size, leading
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 (reportlab's names)
+        self.width, self.height = availWidth, len(self.lines) * self.leading
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
+        # As a paragraph splits: never leaving one line behind (it has no orphans).
+        fitting = int(availHeight / self.leading)
+        if fitting <= 1:
+            return []
+        if len(self.lines) <= fitting:
+            return [self]
+        return [PlainLines(self.lines[:fitting], self.font, self.size, self.leading),
+                PlainLines(self.lines[fitting:], self.font, self.size, self.leading)]
+
+    def draw(self) -> None:
+        lines = self.canv.beginText(0, self.height - self.size)
+        lines.setFont(self.font, self.size, self.leading)
+        for line in self.lines:
+            lines.textLine(line)
+        self.canv.drawText(lines)
+
+
+def _cell(markup: str, width: float, *, bold: bool = False) -> Flowable:
+    """``markup`` in a column ``width`` wide, as :class:`PlainLines` where that looks the same, else a paragraph."""
+    style = CELL_BOLD if bold else CELL
+    if not markup:
+        return PlainLines([], style.fontName, style.fontSize, style.leading)
+    plain = markup
+    if match := _ALL_BOLD.fullmatch(markup):
+        plain, style = match.group(1), CELL_BOLD
+    if _PLAIN.fullmatch(plain):
+        lines = _broken([unescape(line) for line in plain.split("<br/>")], style.fontName, style.fontSize,
+                        width - 2 * PADDING)
+        if lines is not None:
+            return PlainLines(lines, style.fontName, style.fontSize, style.leading)
+    return Paragraph(markup, CELL_BOLD if bold else CELL)
+
+
+def _broken(lines: list[str], font: str, size: float, room: float) -> list[str] | None:
+    """``lines`` broken to ``room`` as a paragraph breaks them, or ``None`` where a paragraph would draw them
+    otherwise: where it squeezes the spaces of a line to fit one more word, splits a word too long for the
+    column, folds runs of spaces or other white space into one space, or drops an empty line."""
+    space = stringWidth(" ", font, size)
+    squeeze = CELL.spaceShrinkage * space
+    broken: list[str] = []
+    for line in lines:
+        words = line.split(" ")
+        if "" in words or len(line.split()) != len(words):
+            return None
+        current: list[str] = []
+        used = -space
+        for word in words:
+            wider = used + space + stringWidth(word, font, size)
+            if current and wider > room + squeeze * len(current):
+                broken.append(" ".join(current))
+                current, used = [], -space
+                wider = stringWidth(word, font, size)
+            if wider > room:
+                return None
+            current.append(word)
+            used = wider
+        broken.append(" ".join(current))
+    return broken
+
+
+def _style(shaded: tuple[tuple[int, int], tuple[int, int]]) -> TableStyle:
+    return TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+        ("BACKGROUND", *shaded, SHADE),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), PADDING), ("RIGHTPADDING", (0, 0), (-1, -1), PADDING),
+    ])
+
+
+def fields(rows: Sequence[tuple[str, str]], *, label_width: float = 38 * mm) -> Table:
+    """A two-column table of labels (plain text) and values (markup), split between rows or within a long row."""
+    value_width = WIDTH - label_width
+    table = Table([[_cell(text(label), label_width, bold=True), _cell(value, value_width)] for label, value in rows],
+                  colWidths=[label_width, value_width], splitInRow=1)
+    table.setStyle(_style(((0, 0), (0, -1))))
+    return table
+
+
+def grid(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float]) -> Table:
+    """A table under a header row (plain text) that is repeated on each page the table runs onto.
+
+    ``rows`` are markup; ``widths`` are relative and scaled to the text column."""
+    scale = WIDTH / sum(widths)
+    column_widths = [width * scale for width in widths]
+    table = Table([[_cell(text(title), width, bold=True) for title, width in zip(header, column_widths, strict=True)],
+                   *[[_cell(cell, width) for cell, width in zip(row, column_widths, strict=True)] for row in rows]],
+                  colWidths=column_widths, repeatRows=1, splitInRow=1)
+    table.setStyle(_style(((0, 0), (-1, 0))))
+    return table
