@@ -1,12 +1,13 @@
 """Input of the batch records area, for forms and the API: master batch records; executed batches, their
-release tests, deviations and disposition."""
+release tests, deviations and disposition. Then what the API shows of a batch."""
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from batch_records.models import DeviationCategory
+from batch_records.models import Batch, BatchStatus, BatchStep, DeviationCategory, DeviationStatus, StepStatus
+from batch_records.service.release import BatchReview
 from lims.equipment.models import EquipmentType
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import UnitError
@@ -194,3 +195,94 @@ class DispositionSchema(FormSchema):
                                           "unknown": "Choose released, quarantined or rejected."})
     reason = Trimmed(load_default=None, validate=validate.Length(max=4000))
     password = Secret(required=True, error_messages={"required": "Enter your password to sign."})
+
+
+class BatchQuerySchema(Schema):
+    """The API's filter of the batch list."""
+
+    status = fields.Enum(BatchStatus, by_value=True, metadata={"description": "Only the batches in this status."},
+                         error_messages={"unknown": "There is no such batch status; use one of {choices}."})
+
+
+# What the API shows
+
+
+class ChainOfIdentityOutSchema(Schema):
+    """Whose material a batch was made from, dumped from the batch."""
+
+    subject = fields.String(attribute="subject.code", required=True)
+    protocol = fields.String(attribute="subject.protocol.number", required=True)
+    starting_material = fields.String(attribute="starting_material_identity", required=True)
+
+
+class BatchOutSchema(Schema):
+    id = fields.Integer(required=True)
+    batch_number = fields.String(required=True)
+    product = fields.String(required=True)
+    mbr = fields.String(attribute="mbr_label", required=True,
+                        metadata={"description": "The master batch record version it was made to."})
+    status = fields.Enum(BatchStatus, by_value=True, required=True)
+    created_at = fields.DateTime(required=True)
+    chain_of_identity = fields.Nested(ChainOfIdentityOutSchema, required=True)
+
+    def get_attribute(self, obj: Batch, attr: str, default: Any) -> Any:
+        return obj if attr == "chain_of_identity" else super().get_attribute(obj, attr, default)
+
+
+class EntryOutSchema(Schema):
+    parameter = fields.String(attribute="parameter.name", required=True)
+    value = fields.Function(lambda entry: format(entry.value.value, "f"), required=True,
+                            metadata={"type": "string", "description": "The exact decimal value.", "example": "4.5"})
+    unit = fields.String(attribute="value.unit", required=True)
+    within_limits = fields.Boolean(required=True)
+    corrected = fields.Function(lambda entry: entry.replaces_id is not None, required=True,
+                                metadata={"type": "boolean", "description": "It replaces an earlier entry."})
+
+
+class StepOutSchema(Schema):
+    """A step with the entries that stand (a corrected entry shows its correction)."""
+
+    position = fields.Integer(required=True)
+    stage = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Enum(StepStatus, by_value=True, required=True)
+    performed_by = fields.String(attribute="performed_by.full_name", required=True, allow_none=True, dump_default=None)
+    started_at = fields.DateTime(required=True, allow_none=True)
+    completed_at = fields.DateTime(required=True, allow_none=True)
+    skip_reason = fields.String(required=True, allow_none=True)
+    entries = fields.List(fields.Nested(EntryOutSchema), required=True)
+
+    def get_attribute(self, obj: BatchStep, attr: str, default: Any) -> Any:
+        if attr == "entries":
+            return [parameter.current_entry for parameter in obj.parameters if parameter.current_entry is not None]
+        return super().get_attribute(obj, attr, default)
+
+
+class ReleaseTestOutSchema(Schema):
+    test = fields.String(attribute="test.definition.name", required=True)
+    specification = fields.String(attribute="test.specification", required=True)
+    result = fields.String(attribute="result.reported", required=True, allow_none=True, dump_default=None)
+    conforms = fields.Boolean(attribute="result.conforms", required=True, allow_none=True, dump_default=None)
+    verified = fields.Boolean(required=True, metadata={"description": "A second person's verification holds."})
+
+
+class DeviationOutSchema(Schema):
+    number = fields.String(required=True)
+    category = fields.Enum(DeviationCategory, by_value=True, required=True, allow_none=True)
+    status = fields.Enum(DeviationStatus, by_value=True, required=True)
+    raised_at = fields.DateTime(required=True)
+
+
+class BatchDetailOutSchema(BatchOutSchema):
+    """A batch's whole record, dumped from the service's review of it."""
+
+    disposition_reason = fields.String(required=True, allow_none=True)
+    disposition_at = fields.DateTime(required=True, allow_none=True)
+    steps = fields.List(fields.Nested(StepOutSchema), required=True)
+    release_tests = fields.List(fields.Nested(ReleaseTestOutSchema), required=True)
+    deviations = fields.List(fields.Nested(DeviationOutSchema), required=True)
+
+    def get_attribute(self, obj: BatchReview, attr: str, default: Any) -> Any:  # type: ignore[override]
+        if attr == "release_tests":
+            return obj.release_tests  # their current results and verifications, which the review works out
+        return super().get_attribute(obj.batch, attr, default)

@@ -131,6 +131,7 @@ def _bare_dashboard_app(app: Flask, values: DashboardValues) -> Flask:
         return render_template("dashboard/index.html", queues=values.queues)
 
     # url_for in the templates must build the same links as the real app does.
+    bare.url_map.converters.update(app.url_map.converters)
     for rule in app.url_map.iter_rules():
         if rule.endpoint not in bare.view_functions:
             bare.add_url_rule(rule.rule, endpoint=rule.endpoint, view_func=_never_requested, defaults=rule.defaults)

@@ -81,6 +81,12 @@ def current_api_token() -> ApiToken:
     return g.api_token
 
 
+def client_organization_id() -> int | None:
+    """The organization whose API token is calling, or None for staff, who may see every organization's records."""
+    token = g.get("api_token")
+    return None if token is None else token.organization_id
+
+
 def start_audit_context() -> None:
     """Attribute the request's changes to an anonymous caller until it authenticates."""
     if request.endpoint == "static":

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from lims import access, db, schema
+from lims.api.factory import create_api
 from lims.areas import install
 from lims.audit.chain import entity_key
 from lims.config import instance_path_from_env, load_config
@@ -79,8 +80,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return refuse(error.code or 500, error.description or error.name)
 
     _register_templating(app)
-    for blueprint in (*registry.blueprints, *registry.api_blueprints):
+    for blueprint in registry.blueprints:
         app.register_blueprint(blueprint)
+    api = create_api(app)
+    for api_blueprint in registry.api_blueprints:
+        api.register_blueprint(api_blueprint)
     for group in registry.cli_groups:
         app.cli.add_command(group)
     return app

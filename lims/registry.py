@@ -15,6 +15,7 @@ from flask import Blueprint
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
+    from lims.api.blueprint import ApiBlueprint
     from lims.dashboard.service import WorkQueue
     from lims.signatures.service import SignableType
 
@@ -50,7 +51,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._blueprints: list[Blueprint] = []
-        self._api_blueprints: list[Blueprint] = []
+        self._api_blueprints: list[ApiBlueprint] = []
         self._navigation: list[NavigationEntry] = []
         self._work_queues: list[WorkQueue] = []
         self._signables: dict[str, SignableType] = {}
@@ -72,7 +73,7 @@ class Registry:
         self._claim("blueprint", blueprint.name, f"Blueprint {blueprint.name!r}")
         self._blueprints.append(blueprint)
 
-    def api_blueprint(self, blueprint: Blueprint) -> None:
+    def api_blueprint(self, blueprint: ApiBlueprint) -> None:
         """Serve ``blueprint``'s part of the JSON API under /api/v1."""
         self._claim("blueprint", blueprint.name, f"Blueprint {blueprint.name!r}")
         self._api_blueprints.append(blueprint)
@@ -128,7 +129,7 @@ class Registry:
         return tuple(self._blueprints)
 
     @property
-    def api_blueprints(self) -> tuple[Blueprint, ...]:
+    def api_blueprints(self) -> tuple[ApiBlueprint, ...]:
         return tuple(self._api_blueprints)
 
     @property

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify, render_template, request
+from flask import g, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.datastructures import MultiDict
 
+from lims.api.errors import error_response
 from lims.errors import LimsError
 
 
@@ -96,11 +97,7 @@ def refuse(status: int, message: str, errors: dict[str, list[str]] | None = None
     """Answer with an error: JSON under /api/, an HTML page elsewhere."""
     g.setdefault(REFUSAL_MESSAGE, message)
     if wants_json():
-        body: dict[str, Any] = {"error": message}
-        if errors:
-            body["errors"] = errors
-        response = jsonify(body)
-        response.status_code = status
+        response = error_response(status, message, errors)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="lims"'
         return response

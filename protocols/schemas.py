@@ -1,17 +1,17 @@
-"""Input of the protocols area, for forms and the API."""
+"""Input of the protocols area, for forms and the API, and what the API shows."""
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from lims.errors import InvalidInput
 from lims.units.errors import UnitError
 from lims.units.fields import MeasurementField
 from lims.units.parsing import parse_range
 from lims.web import FormSchema, Trimmed, reason_field, required_text
-from protocols.models import ProtocolStatus, ReferenceEvent
-from protocols.service import parse_phase
+from protocols.models import ProtocolPhase, ProtocolStatus, ProtocolVersion, ReferenceEvent, VersionStatus
+from protocols.service import effective_version, parse_phase
 
 
 class PhaseField(fields.String):
@@ -146,3 +146,68 @@ class SampleRequirementUpdateSchema(SampleRequirementSchema):
 
     class Meta(SampleRequirementSchema.Meta):
         exclude = ("visit_id",)
+
+
+# What the API shows
+
+
+class ArmOutSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    type = fields.String(attribute="arm_type", required=True, allow_none=True)
+
+
+class SampleRequirementOutSchema(Schema):
+    sample_type = fields.String(required=True)
+    volume = MeasurementField(required=True, metadata={"example": "10 mL"})
+    container = fields.String(required=True)
+    handling = fields.Function(lambda sample: f"{sample.handling_minimum.value}–{sample.handling_maximum}",
+                               required=True, metadata={"type": "string", "example": "2–8 °C"})
+    max_hours_to_processing = fields.Integer(required=True)
+
+
+class VisitOutSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    reference_event = fields.Enum(ReferenceEvent, by_value=True, required=True)
+    day = fields.Integer(attribute="day_offset", required=True,
+                         metadata={"description": "The day of the visit, counted from its reference event."})
+    window_before_days = fields.Integer(required=True)
+    window_after_days = fields.Integer(required=True)
+    samples = fields.List(fields.Nested(SampleRequirementOutSchema), attribute="requirements", required=True)
+
+
+class ProtocolVersionOutSchema(Schema):
+    number = fields.String(required=True)
+    status = fields.Enum(VersionStatus, by_value=True, required=True)
+    amendment_summary = fields.String(required=True)
+    effective_at = fields.DateTime(required=True, allow_none=True)
+    arms = fields.List(fields.Nested(ArmOutSchema), required=True)
+    visits = fields.List(fields.Nested(VisitOutSchema), required=True)
+
+
+class ProtocolOutSchema(Schema):
+    id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    title = fields.String(required=True)
+    phase = fields.Enum(ProtocolPhase, by_value=True, required=True)
+    nct_id = fields.String(required=True, allow_none=True)
+    sponsor = fields.String(attribute="sponsor.code", required=True,
+                            metadata={"description": "The code of the sponsoring organization."})
+    effective_version = fields.Function(lambda protocol: _number_or_none(effective_version(protocol)), required=True,
+                                        allow_none=True, metadata={"type": "string"})
+
+
+class SubjectOutSchema(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    protocol = fields.String(attribute="protocol.number", required=True)
+    site = fields.String(required=True)
+
+
+class ProtocolDetailOutSchema(ProtocolOutSchema):
+    versions = fields.List(fields.Nested(ProtocolVersionOutSchema), required=True)
+
+
+def _number_or_none(version: ProtocolVersion | None) -> str | None:
+    return None if version is None else version.number

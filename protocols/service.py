@@ -4,15 +4,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
 
 from lims import clock, registry
 from lims.audit import context as audit_context
 from lims.db import get_record
-from lims.errors import Conflict, InvalidInput
+from lims.errors import Conflict, InvalidInput, RecordNotFound
 from lims.identity.models import Organization
+from lims.pagination import KeysetPage, page_after
 from lims.units.errors import IncompatibleUnits
 from lims.units.measurement import Measurement, MeasurementRange
 from lims.units.parsing import parse_measurement
@@ -59,19 +61,40 @@ def parse_phase(text: str) -> ProtocolPhase:
 # Protocols
 
 
-def get_protocol(session: Session, protocol_id: int) -> Protocol:
-    return get_record(session, Protocol, protocol_id, "protocol")
+def visible_to(query: Select[Any], sponsor_id: int | None) -> Select[Any]:
+    """Keep the rows of ``query`` (which reads Protocol) that a client organization may see: its own protocols'.
+
+    The one rule of tenancy, for protocols and whatever hangs off them (subjects, batches); ``None`` is
+    staff, who see every row. A client never learns that another's record exists.
+    """
+    return query if sponsor_id is None else query.where(Protocol.sponsor_id == sponsor_id)
+
+
+def get_protocol(session: Session, protocol_id: int, *, sponsor_id: int | None = None) -> Protocol:
+    """A protocol by id; with ``sponsor_id``, one of that organization's, as if no other existed."""
+    if sponsor_id is None:
+        return get_record(session, Protocol, protocol_id, "protocol")
+    protocol = session.scalar(visible_to(select(Protocol).where(Protocol.id == protocol_id), sponsor_id))
+    if protocol is None:
+        raise RecordNotFound(f"There is no protocol with id {protocol_id}.")
+    return protocol
 
 
 def get_version(session: Session, version_id: int) -> ProtocolVersion:
     return get_record(session, ProtocolVersion, version_id, "protocol version")
 
 
-def list_protocols(session: Session, *, sponsor: Organization | None = None) -> list[Protocol]:
-    query = select(Protocol).order_by(Protocol.number)
-    if sponsor is not None:
-        query = query.where(Protocol.sponsor_id == sponsor.id)
-    return list(session.scalars(query))
+def list_protocols(session: Session, *, sponsor_id: int | None = None) -> list[Protocol]:
+    """Every protocol, or with ``sponsor_id`` one organization's, in number order."""
+    return list(session.scalars(visible_to(select(Protocol), sponsor_id).order_by(Protocol.number)))
+
+
+def protocols_after(session: Session, *, sponsor_id: int | None, after: tuple[str] | None,
+                    limit: int) -> KeysetPage[Protocol]:
+    """Protocols in number order after the number ``after``, or with ``sponsor_id`` one organization's."""
+    query = visible_to(select(Protocol), sponsor_id).options(selectinload(Protocol.sponsor),
+                                                             selectinload(Protocol.versions))
+    return page_after(session, query, (Protocol.number,), after=after, limit=limit)
 
 
 def create_protocol(session: Session, *, number: str, title: str, sponsor: Organization, phase: ProtocolPhase,
@@ -434,8 +457,15 @@ def update_subject(session: Session, subject: Subject, *, site: str, consent_ver
     return subject
 
 
-def get_subject(session: Session, subject_id: int) -> Subject:
-    return get_record(session, Subject, subject_id, "subject")
+def get_subject(session: Session, subject_id: int, *, sponsor_id: int | None = None) -> Subject:
+    """A subject by id; with ``sponsor_id``, one of that organization's protocols, as if no other existed."""
+    if sponsor_id is None:
+        return get_record(session, Subject, subject_id, "subject")
+    subject = session.scalar(visible_to(select(Subject).join(Subject.protocol).where(Subject.id == subject_id),
+                                        sponsor_id))
+    if subject is None:
+        raise RecordNotFound(f"There is no subject with id {subject_id}.")
+    return subject
 
 
 def subjects_of(session: Session, protocol: Protocol) -> list[Subject]:

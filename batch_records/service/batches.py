@@ -2,7 +2,9 @@
 finding them (by status, client, subject: the chain of identity), and holding one for a change while it is open."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from batch_records.models import (
@@ -21,36 +23,66 @@ from batch_records.models import (
 from batch_records.service import masters
 from lims import clock
 from lims.db import get_record, lock_for_update, serialise_numbering
-from lims.errors import Conflict, InvalidInput
+from lims.errors import Conflict, InvalidInput, RecordNotFound
 from lims.identity.models import User
-from lims.pagination import Page, paginate
+from lims.pagination import KeysetPage, Page, page_after, paginate
 from protocols import service as protocols
-from protocols.models import Protocol, Subject
+from protocols.models import Subject
 
 
 class BatchLocked(Conflict):
     """A released or rejected batch is read-only."""
 
 
-def get_batch(session: Session, batch_id: int) -> Batch:
-    return get_record(session, Batch, batch_id, "batch")
+def get_batch(session: Session, batch_id: int, *, sponsor_id: int | None = None) -> Batch:
+    """A batch by id; with ``sponsor_id``, one made for that organization's protocols, as if no other existed."""
+    if sponsor_id is None:
+        return get_record(session, Batch, batch_id, "batch")
+    batch = session.scalar(_visible_to(select(Batch).where(Batch.id == batch_id), sponsor_id))
+    if batch is None:
+        raise RecordNotFound(f"There is no batch with id {batch_id}.")
+    return batch
 
 
 def list_batches(session: Session, *, status: BatchStatus | None = None, sponsor_id: int | None = None,
                  page: int = 1, per_page: int = 50) -> Page[Batch]:
     """Batches newest first, a page at a time; ``sponsor_id`` keeps a client's own."""
-    query = select(Batch).order_by(Batch.created_at.desc(), Batch.id.desc()).options(
-        selectinload(Batch.subject).selectinload(Subject.protocol), selectinload(Batch.steps))
+    query = _batches(status, sponsor_id).order_by(Batch.created_at.desc(), Batch.id.desc())
+    return paginate(session, query, page=page, per_page=per_page)
+
+
+def batches_after(session: Session, *, status: BatchStatus | None = None, sponsor_id: int | None = None,
+                  after: tuple[datetime, int] | None, limit: int) -> KeysetPage[Batch]:
+    """Batches newest first from just after (older than) ``after``, their creation time and id."""
+    return page_after(session, _batches(status, sponsor_id), (Batch.created_at, Batch.id), after=after, limit=limit,
+                      descending=True)
+
+
+def _batches(status: BatchStatus | None, sponsor_id: int | None) -> Select[Batch]:
+    query = select(Batch).options(selectinload(Batch.subject).selectinload(Subject.protocol), selectinload(Batch.steps))
     if status is not None:
         query = query.where(Batch.status == status)
     if sponsor_id is not None:
-        query = query.join(Batch.subject).join(Subject.protocol).where(Protocol.sponsor_id == sponsor_id)
-    return paginate(session, query, page=page, per_page=per_page)
+        query = _visible_to(query, sponsor_id)
+    return query
+
+
+def _visible_to(query: Select[Batch], sponsor_id: int) -> Select[Batch]:
+    """A batch belongs to the sponsor of its subject's protocol."""
+    return protocols.visible_to(query.join(Batch.subject).join(Subject.protocol), sponsor_id)
 
 
 def batches_of_subject(session: Session, subject: Subject) -> list[Batch]:
     """Every batch made from a subject's material: the chain of identity read from the subject's side."""
     return list(session.scalars(select(Batch).where(Batch.subject_id == subject.id).order_by(Batch.created_at)))
+
+
+def batches_of_subject_after(session: Session, subject: Subject, *, after: tuple[datetime, int] | None,
+                             limit: int) -> KeysetPage[Batch]:
+    """A subject's batches oldest first, as :func:`batches_of_subject`, from just after ``after``."""
+    query = select(Batch).where(Batch.subject_id == subject.id).options(
+        selectinload(Batch.subject).selectinload(Subject.protocol))
+    return page_after(session, query, (Batch.created_at, Batch.id), after=after, limit=limit)
 
 
 def batches_as_subject_records(session: Session, subject: Subject) -> list[protocols.SubjectRecord]:

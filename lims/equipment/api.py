@@ -3,43 +3,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
-from marshmallow import ValidationError
+from flask import current_app
+from marshmallow import fields, validate
 
-from lims.access import STAFF, allow
+from lims.access import STAFF
+from lims.api.blueprint import ApiBlueprint
+from lims.api.paging import Keyset
 from lims.db import get_session
 from lims.equipment import schemas
 from lims.equipment.service import inventory
-from lims.web import field_errors, load_input, refuse
+from lims.pagination import KeysetPage
 
-blueprint = Blueprint("equipment_api", __name__, url_prefix="/api/v1")
-
-_OUT = schemas.EquipmentOutSchema()
-
-
-@blueprint.get("/equipment")
-@allow(STAFF)
-def index() -> Any:
-    try:
-        criteria = load_input(schemas.EquipmentFilterSchema(), request.args)
-    except ValidationError as error:
-        return refuse(422, "The filters are not valid.", field_errors(error))
-    page = inventory.list_equipment(
-        get_session(), inventory.EquipmentFilter(status=criteria["status"], equipment_type=criteria["equipment_type"],
-                                                 location=criteria["location"], text=criteria["q"]),
-        due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"], page=criteria["page"],
-    )
-    return jsonify(
-        items=[{**_OUT.dump(equipment), "status": status.value} for equipment, status in page.rows],
-        page=page.number,
-        next_page=page.number + 1 if page.has_next else None,
-    )
+blueprint = ApiBlueprint("equipment_api", __name__, description="The equipment registry, with each item's status "
+                                                                  "today (staff).")
+#: In asset-tag order; a page goes on after the tag of the last item shown.
+EQUIPMENT_PAGES = Keyset(schemas.EquipmentOutSchema, fields.String(validate=validate.Length(min=1, max=32)))
 
 
-@blueprint.get("/equipment/<int:equipment_id>")
-@allow(STAFF)
-def show(equipment_id: int) -> Any:
+@blueprint.route("/equipment")
+@blueprint.allow(STAFF)
+@blueprint.arguments(schemas.EquipmentQuerySchema, location="query")
+@blueprint.arguments(EQUIPMENT_PAGES.arguments, location="query")
+@blueprint.response(200, EQUIPMENT_PAGES.page)
+def index(criteria: inventory.EquipmentFilter, page: dict[str, Any]) -> KeysetPage[inventory.EquipmentWithStatus]:
+    """List the registry, filtered by status (as of today), type, location or text in tag, name or serial number."""
+    return inventory.equipment_after(get_session(), criteria,
+                                     due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"],
+                                     after=page.get("cursor"), limit=page["limit"])
+
+
+@blueprint.route("/equipment/<id:equipment_id>")
+@blueprint.allow(STAFF)
+@blueprint.response(200, schemas.EquipmentOutSchema)
+@blueprint.alt_response(404, response="NOT_FOUND")
+def show(equipment_id: int) -> inventory.EquipmentWithStatus:
     db = get_session()
     equipment = inventory.get_equipment(db, equipment_id)
     status = inventory.status_of(db, equipment, due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"])
-    return jsonify({**_OUT.dump(equipment), "status": status.value})
+    return inventory.EquipmentWithStatus(equipment, status)

@@ -1,7 +1,9 @@
-"""Input of the equipment area, for forms and the API."""
+"""Input of the equipment area, for forms and the API, and what the API shows."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from lims.equipment.models import (
     CalibrationPoint,
@@ -9,6 +11,7 @@ from lims.equipment.models import (
     EquipmentType,
     MaintenanceKind,
 )
+from lims.equipment.service.inventory import EquipmentFilter, EquipmentWithStatus
 from lims.units.fields import MeasurementField
 from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
 
@@ -21,6 +24,23 @@ class EquipmentFilterSchema(FormSchema):
     location = Trimmed(load_default="", validate=validate.Length(max=120))
     q = Trimmed(load_default="", validate=validate.Length(max=120))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1), error_messages={"invalid": "Not a page number."})
+
+
+class EquipmentQuerySchema(Schema):
+    """The API's filters of the registry."""
+
+    status = fields.Enum(EquipmentStatus, by_value=True, metadata={"description": "Its status as of today."},
+                         error_messages={"unknown": "There is no such status; use one of {choices}."})
+    equipment_type = fields.Enum(EquipmentType, by_value=True,
+                                 error_messages={"unknown": "There is no such type; use one of {choices}."})
+    location = Trimmed(load_default="", validate=validate.Length(max=120), metadata={"description": "Part of it."})
+    q = Trimmed(load_default="", validate=validate.Length(max=120),
+                metadata={"description": "Part of the asset tag, name or serial number."})
+
+    @post_load
+    def _criteria(self, data: dict[str, Any], **_kwargs: Any) -> EquipmentFilter:
+        return EquipmentFilter(status=data.get("status"), equipment_type=data.get("equipment_type"),
+                               location=data["location"], text=data["q"])
 
 
 class EquipmentCreateSchema(FormSchema):
@@ -111,26 +131,36 @@ class RetireSchema(FormSchema):
     reason = reason_field("Give the reason for retiring it.")
 
 
+# What the API shows
+
+
 class CalibrationPointOutSchema(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    nominal = MeasurementField()
-    tolerance = fields.Method("_tolerance")
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    nominal = MeasurementField(required=True, metadata={"example": "37 °C"})
+    tolerance = fields.Method("_tolerance", required=True, metadata={"type": "string", "example": "0.5 °C",
+                                                                       "description": "± this much around nominal."})
 
     def _tolerance(self, point: CalibrationPoint) -> str:
         return f"{point.tolerance_value} {point.nominal.unit}".rstrip()
 
 
 class EquipmentOutSchema(Schema):
-    id = fields.Integer()
-    asset_tag = fields.String()
-    name = fields.String()
-    equipment_type = fields.Enum(EquipmentType, by_value=True)
-    location = fields.String()
-    manufacturer = fields.String()
-    model = fields.String()
-    serial_number = fields.String()
-    calibration_interval_days = fields.Integer()
-    last_calibrated_on = fields.Date(allow_none=True)
-    calibration_due_on = fields.Date(allow_none=True)
-    points = fields.List(fields.Nested(CalibrationPointOutSchema))
+    """An item of the registry with its status today."""
+
+    id = fields.Integer(required=True)
+    asset_tag = fields.String(required=True)
+    name = fields.String(required=True)
+    equipment_type = fields.Enum(EquipmentType, by_value=True, required=True)
+    status = fields.Enum(EquipmentStatus, by_value=True, required=True)
+    location = fields.String(required=True)
+    manufacturer = fields.String(required=True)
+    model = fields.String(required=True)
+    serial_number = fields.String(required=True)
+    calibration_interval_days = fields.Integer(required=True)
+    last_calibrated_on = fields.Date(required=True, allow_none=True)
+    calibration_due_on = fields.Date(required=True, allow_none=True)
+    points = fields.List(fields.Nested(CalibrationPointOutSchema), required=True)
+
+    def get_attribute(self, obj: EquipmentWithStatus, attr: str, default: Any) -> Any:
+        return obj.status if attr == "status" else super().get_attribute(obj.equipment, attr, default)

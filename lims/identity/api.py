@@ -1,22 +1,17 @@
 """JSON API of the identity area, for client systems holding an API token."""
 from __future__ import annotations
 
-from typing import Any
+from lims.access import current_api_token
+from lims.api.blueprint import ApiBlueprint
+from lims.identity import schemas
+from lims.identity.models import ApiToken, RoleName
 
-from flask import Blueprint, jsonify
-
-from lims.access import allow, current_api_token
-from lims.identity.models import RoleName
-
-blueprint = Blueprint("identity_api", __name__, url_prefix="/api/v1")
+blueprint = ApiBlueprint("identity_api", __name__, description="Who a client system is acting as.")
 
 
-@blueprint.get("/me")
-@allow(RoleName.CLIENT)
-def me() -> Any:
+@blueprint.route("/me")
+@blueprint.allow(RoleName.CLIENT)
+@blueprint.response(200, schemas.ApiCallerOutSchema)
+def me() -> ApiToken:
     """Tell a client system which organization and token it is acting as."""
-    token = current_api_token()
-    return jsonify(
-        organization={"id": token.organization.id, "code": token.organization.code, "name": token.organization.name},
-        token={"name": token.name, "prefix": token.prefix, "created_at": token.created_at.isoformat()},
-    )
+    return current_api_token()

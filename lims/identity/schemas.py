@@ -1,11 +1,11 @@
-"""Input of the identity area, for forms and the API alike."""
+"""Input of the identity area, for forms and the API alike, and what the API shows."""
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from lims.identity.models import RoleName
+from lims.identity.models import ApiToken, RoleName
 from lims.web import FormSchema, Secret, Trimmed, reason_field
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
@@ -104,3 +104,28 @@ class AdminApiTokenCreateSchema(ApiTokenCreateSchema):
         error_messages={"required": "Choose the client organization the token acts for.",
                         "invalid": "Choose the client organization the token acts for."},
     )
+
+
+# What the API shows
+
+
+class OrganizationOutSchema(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class ApiTokenOutSchema(Schema):
+    name = fields.String(required=True)
+    prefix = fields.String(required=True, metadata={"description": "The public start of the token."})
+    created_at = fields.DateTime(required=True)
+
+
+class ApiCallerOutSchema(Schema):
+    """Who is calling, dumped from the API token presented: the token, and the organization it acts for."""
+
+    organization = fields.Nested(OrganizationOutSchema, required=True)
+    token = fields.Nested(ApiTokenOutSchema, required=True)
+
+    def get_attribute(self, obj: ApiToken, attr: str, default: Any) -> Any:
+        return obj if attr == "token" else super().get_attribute(obj, attr, default)

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 
-from batch_records import api
 from batch_records.models import DeviationCategory
 from batch_records.service import batches, deviations, release
 from lims.identity.models import RoleName
@@ -60,7 +59,7 @@ def test_a_client_token_lists_only_the_batches_of_its_own_protocols(client, db_s
     assert [item["batch_number"] for item in listed.json["items"]] == [batch.batch_number]
     assert listed.json["items"][0]["chain_of_identity"] == {
         "subject": "HLX301-DE01-0001", "protocol": "HLX-301", "starting_material": "W1234 26 123456 A"}
-    assert listed.json["page"] == 1 and listed.json["next_page"] is None
+    assert listed.json["next_cursor"] is None
     assert [item["batch_number"] for item in client.get("/api/v1/batches", headers=nordic).json["items"]] == [
         other_batch.batch_number]
 
@@ -104,8 +103,8 @@ def test_another_clients_batch_is_answered_as_missing(client, db_session, batch,
     missing_id = other_batch.id + 1000
     missing = client.get(f"/api/v1/batches/{missing_id}", headers=nordic)
     assert foreign.status_code == missing.status_code == 404
-    assert foreign.json == {"error": f"There is no batch with id {batch.id}."}
-    assert missing.json == {"error": f"There is no batch with id {missing_id}."}
+    assert foreign.json == {"code": 404, "message": f"There is no batch with id {batch.id}.", "errors": {}}
+    assert missing.json == {"code": 404, "message": f"There is no batch with id {missing_id}.", "errors": {}}
     assert client.get(f"/api/v1/batches/{other_batch.id}", headers=nordic).status_code == 200
 
 
@@ -114,19 +113,25 @@ def test_a_subject_shows_its_batches_to_its_sponsor_only(client, db_session, lin
                                  starting_material_identity="W1234 26 123457 B", user=line.operator)
     db_session.commit()
     helix, nordic = tokens
+    subject = client.get(f"/api/v1/subjects/{line.subject.id}", headers=helix)
+    assert subject.status_code == 200
+    assert subject.json == {"id": line.subject.id, "code": "HLX301-DE01-0001", "protocol": "HLX-301", "site": "DE-01"}
     response = client.get(f"/api/v1/subjects/{line.subject.id}/batches", headers=helix)
     assert response.status_code == 200
-    assert response.json["subject"] == {"id": line.subject.id, "code": "HLX301-DE01-0001", "protocol": "HLX-301",
-                                        "site": "DE-01"}
-    assert [(item["batch_number"], item["starting_material"]) for item in response.json["batches"]] == [
+    # Oldest first: the chain of identity read from the subject's side.
+    assert [(item["batch_number"], item["chain_of_identity"]["starting_material"])
+            for item in response.json["items"]] == [
         (batch.batch_number, "W1234 26 123456 A"), (second.batch_number, "W1234 26 123457 B")]
-    assert client.get(f"/api/v1/subjects/{line.subjects[1].id}/batches", headers=helix).json["batches"] == []
+    assert response.json["next_cursor"] is None
+    assert client.get(f"/api/v1/subjects/{line.subjects[1].id}/batches", headers=helix).json["items"] == []
 
-    foreign = client.get(f"/api/v1/subjects/{line.subject.id}/batches", headers=nordic)
-    assert foreign.status_code == 404
-    assert foreign.json == {"error": f"There is no subject with id {line.subject.id}."}
-    assert client.get("/api/v1/subjects/999999/batches", headers=nordic).json == {
-        "error": "There is no subject with id 999999."}
+    for url in (f"/api/v1/subjects/{line.subject.id}", f"/api/v1/subjects/{line.subject.id}/batches"):
+        foreign = client.get(url, headers=nordic)
+        assert foreign.status_code == 404
+        assert foreign.json == {"code": 404, "message": f"There is no subject with id {line.subject.id}.",
+                                "errors": {}}
+    assert client.get("/api/v1/subjects/999999/batches", headers=nordic).json["message"] == (
+        "There is no subject with id 999999.")
 
 
 def test_staff_read_every_batch_from_a_signed_in_session(client, db_session, line, batch, other_batch, signed_in):
@@ -145,7 +150,7 @@ def test_anonymous_callers_and_client_sessions_are_refused(client, db_session, l
     for url in urls:
         response = client.get(url)
         assert response.status_code == 401, url
-        assert "Authorization: Bearer" in response.json["error"]
+        assert "Authorization: Bearer" in response.json["message"]
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert client.get(url, headers=bearer("lims_not-a-real-token")).status_code == 401
     signed_in(RoleName.CLIENT)
@@ -161,42 +166,37 @@ def test_a_write_to_the_api_is_not_allowed(client, db_session, batch, tokens):
     assert client.delete(f"/api/v1/batches/{batch.id}", headers=helix).status_code == 405
 
 
-def test_the_list_filters_by_status_and_pages(client, db_session, line, batch, tokens, monkeypatch):
+def test_the_list_filters_by_status_and_goes_on_page_by_page(client, db_session, line, batch, tokens):
     second = batches.start_batch(db_session, line.version, subject=line.subjects[1],
                                  starting_material_identity="W1234 26 999999 C", user=line.operator)
     db_session.commit()
     helix, _ = tokens
-    monkeypatch.setattr(api, "PER_PAGE", 1)
-    first_page = client.get("/api/v1/batches", headers=helix).json
-    assert first_page["page"] == 1 and first_page["next_page"] == 2
-    second_page = client.get("/api/v1/batches?page=2", headers=helix).json
-    assert second_page["next_page"] is None
+    first_page = client.get("/api/v1/batches?limit=1", headers=helix).json
+    assert first_page["next_cursor"]
+    second_page = client.get("/api/v1/batches", query_string={"limit": 1, "cursor": first_page["next_cursor"]},
+                             headers=helix).json
+    assert second_page["next_cursor"] is None
     # Newest first.
     assert [first_page["items"][0]["batch_number"], second_page["items"][0]["batch_number"]] == [
         second.batch_number, batch.batch_number]
-    assert first_page["pages"] == 2 and first_page["total"] == 2
-    past_the_end = client.get("/api/v1/batches?page=3", headers=helix).json
-    assert past_the_end["page"] == 2 and past_the_end["items"] == second_page["items"]
 
-    monkeypatch.setattr(api, "PER_PAGE", 50)
     in_progress = client.get("/api/v1/batches", query_string={"status": "in progress"}, headers=helix).json
     assert len(in_progress["items"]) == 2
     assert client.get("/api/v1/batches?status=released", headers=helix).json["items"] == []
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"status": "done"}, "There is no batch status 'done'"),
-    ({"status": "IN_PROGRESS"}, "There is no batch status"),
-    ({"page": "0"}, "The page must be a whole number from 1 up"),
-    ({"page": "-1"}, "The page must be a whole number from 1 up"),
-    ({"page": "two"}, "The page must be a whole number from 1 up"),
-    ({"page": "1.5"}, "The page must be a whole number from 1 up"),
-    ({"page": "²"}, "The page must be a whole number from 1 up"),
+@pytest.mark.parametrize("query, field, message", [
+    ({"status": "done"}, "status", "There is no such batch status"),
+    ({"status": "IN_PROGRESS"}, "status", "There is no such batch status"),
+    ({"limit": "0"}, "limit", "greater than or equal to 1"),
+    ({"limit": "201"}, "limit", "less than or equal to 200"),
+    ({"limit": "two"}, "limit", "Not a valid integer."),
+    ({"cursor": "not-a-cursor"}, "cursor", "This cursor is not one this list gave out"),
 ])
-def test_bad_query_arguments_are_refused_with_a_message(client, db_session, batch, tokens, query, message):
+def test_bad_query_arguments_are_refused_with_a_message(client, db_session, batch, tokens, query, field, message):
     db_session.commit()
     helix, _ = tokens
     response = client.get("/api/v1/batches", query_string=query, headers=helix)
-    assert response.status_code == 400
-    assert message in response.json["error"]
-
+    assert response.status_code == 422
+    assert response.json["code"] == 422 and "arguments are not valid" in response.json["message"]
+    assert list(response.json["errors"]) == [field] and message in response.json["errors"][field][0]

@@ -36,7 +36,7 @@ def test_refuses_to_serve_while_the_schema_is_behind(fresh_database_url, tmp_pat
     assert response.status_code == 503
     assert "lims db upgrade" in response.text and schema.head_revision() in response.text
     api = app.test_client().get("/api/v1/me")
-    assert api.status_code == 503 and "lims db upgrade" in api.json["error"]
+    assert api.status_code == 503 and "lims db upgrade" in api.json["message"]
     app.extensions["lims.db"].engine.dispose()
 
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, RecordNotFound
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
@@ -207,3 +207,17 @@ def test_calendar_waits_for_reference_events_that_have_not_happened(db_session, 
     assert calendar["D7"].target is None
     with pytest.raises(InvalidInput, match="reference event has not happened"):
         calendar["D28"].placement(date(2026, 3, 1))
+
+
+def test_a_client_organization_sees_only_the_protocols_and_subjects_it_sponsors(db_session, car_t_protocol,
+                                                                                create_organization):
+    other = service.create_protocol(db_session, number="NCB-201", title="t", sponsor=create_organization(),
+                                    phase=ProtocolPhase.PHASE_3, therapeutic_area="a", investigational_product="p")
+    helix = car_t_protocol.sponsor_id
+    assert service.list_protocols(db_session, sponsor_id=helix) == [car_t_protocol]
+    assert service.list_protocols(db_session) == [car_t_protocol, other]
+    assert service.protocols_after(db_session, sponsor_id=helix, after=None, limit=10).items == [car_t_protocol]
+    assert service.get_protocol(db_session, car_t_protocol.id, sponsor_id=helix) is car_t_protocol
+    with pytest.raises(RecordNotFound, match=f"There is no protocol with id {other.id}."):
+        service.get_protocol(db_session, other.id, sponsor_id=helix)
+    assert service.get_protocol(db_session, other.id) is other

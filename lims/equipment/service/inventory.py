@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from lims import clock
@@ -16,6 +16,7 @@ from lims.db import get_record
 from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType
 from lims.errors import Conflict, InvalidInput
 from lims.identity.models import User
+from lims.pagination import KeysetPage, page_after
 
 
 def status_expression(today: date, due_soon_days: int) -> ColumnElement[str]:
@@ -62,8 +63,31 @@ class EquipmentPage:
 def list_equipment(session: Session, criteria: EquipmentFilter, *, due_soon_days: int, page: int = 1,
                    per_page: int = 25) -> EquipmentPage:
     """A page of equipment with its status, filtered (status included) by the database."""
+    query = _filtered(criteria, due_soon_days).order_by(Equipment.asset_tag)
+    # One row more than a page tells whether a next page exists, without counting every match.
+    rows = session.execute(query.limit(per_page + 1).offset((max(page, 1) - 1) * per_page)).all()
+    return EquipmentPage([(row[0], EquipmentStatus(row[1])) for row in rows[:per_page]], max(page, 1),
+                         len(rows) > per_page)
+
+
+@dataclass(frozen=True)
+class EquipmentWithStatus:
+    equipment: Equipment
+    status: EquipmentStatus
+
+
+def equipment_after(session: Session, criteria: EquipmentFilter, *, due_soon_days: int,
+                    after: tuple[str] | None, limit: int) -> KeysetPage[EquipmentWithStatus]:
+    """Equipment with its status in asset-tag order, filtered like :func:`list_equipment`, after the tag ``after``."""
+    found = page_after(session, _filtered(criteria, due_soon_days), (Equipment.asset_tag,), after=after, limit=limit,
+                       key_of=lambda row: (row[0].asset_tag,))
+    return KeysetPage([EquipmentWithStatus(equipment, EquipmentStatus(status)) for equipment, status in found.items],
+                      found.next_key)
+
+
+def _filtered(criteria: EquipmentFilter, due_soon_days: int) -> Select[Equipment, str]:
     status = status_expression(clock.now().date(), due_soon_days)
-    query = select(Equipment, status).order_by(Equipment.asset_tag)
+    query = select(Equipment, status)
     if criteria.status is not None:
         query = query.where(status == criteria.status.value)
     if criteria.equipment_type is not None:
@@ -74,10 +98,7 @@ def list_equipment(session: Session, criteria: EquipmentFilter, *, due_soon_days
         pattern = f"%{criteria.text.lower()}%"
         query = query.where(or_(func.lower(Equipment.asset_tag).like(pattern), func.lower(Equipment.name).like(pattern),
                                 func.lower(Equipment.serial_number).like(pattern)))
-    # One row more than a page tells whether a next page exists, without counting every match.
-    rows = session.execute(query.limit(per_page + 1).offset((max(page, 1) - 1) * per_page)).all()
-    return EquipmentPage([(row[0], EquipmentStatus(row[1])) for row in rows[:per_page]], max(page, 1),
-                         len(rows) > per_page)
+    return query
 
 
 def count_with_status(session: Session, statuses: frozenset[EquipmentStatus], *, due_soon_days: int) -> int:

@@ -30,7 +30,7 @@ def test_revoked_token_is_refused(client, create_user, create_organization, db_s
     db_session.commit()
     response = client.get("/api/v1/me", headers=bearer(presented))
     assert response.status_code == 401
-    assert response.json == {"error": "The API token is unknown or has been revoked."}
+    assert response.json == {"code": 401, "message": "The API token is unknown or has been revoked.", "errors": {}}
 
 
 def test_token_of_a_deactivated_organization_is_refused(client, create_user, create_organization, db_session):
@@ -47,7 +47,7 @@ def test_missing_or_malformed_authorization_gets_401_with_how_to(client):
     for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}):
         response = client.get("/api/v1/me", headers=headers)
         assert response.status_code == 401
-        assert "Authorization: Bearer" in response.json["error"]
+        assert "Authorization: Bearer" in response.json["message"]
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -58,4 +58,4 @@ def test_a_signed_in_browser_session_does_not_open_the_api(client, signed_in):
 
 def test_unknown_api_address_answers_json_404(client):
     response = client.get("/api/v1/no-such-thing")
-    assert response.status_code == 404 and "error" in response.json
+    assert response.status_code == 404 and response.json["code"] == 404 and response.json["message"]

@@ -1,0 +1,94 @@
+"""The blueprint each area declares its API on: who may call an operation, how it reads arguments and record ids."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar, cast
+
+import flask_smorest
+from flask import Request
+from marshmallow import Schema, ValidationError
+from webargs.flaskparser import FlaskParser
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import MultiDict
+from werkzeug.routing import IntegerConverter, Map
+
+from lims import access
+from lims.identity.models import RoleName
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+API_PREFIX = "/api/v1"
+#: The names of the two ways to authenticate, as the OpenAPI description's security schemes call them.
+API_TOKEN = "apiToken"
+STAFF_SESSION = "staffSession"
+#: The largest id a table's integer key holds; a larger one in a path is no record's.
+MAX_RECORD_ID = 2**31 - 1
+
+
+class RecordId(IntegerConverter):
+    """A record id in a path (``<id:batch_id>``): a whole number within the range of the database's keys."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_RECORD_ID)
+
+
+class ArgumentsParser(FlaskParser):
+    """webargs' parser, refusing any text argument that holds a NUL character before a schema reads it.
+
+    No text in the database can hold one, and PostgreSQL fails a query that merely compares with one.
+    """
+
+    def pre_load(self, location_data: Mapping[str, Any], *, schema: Schema, req: Request,
+                 location: str) -> Mapping[str, Any]:
+        refused = sorted({name for name, text in _texts(location_data) if "\x00" in text})
+        if refused:
+            raise ValidationError({name: ["Remove the NUL character (0x00): no text here can hold one."]
+                                   for name in refused})
+        return location_data
+
+
+def _texts(data: Any, name: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted name, text) of every string in query arguments or a JSON body."""
+    if isinstance(data, str):
+        yield name, data
+    elif isinstance(data, MultiDictProxy):
+        pairs = data.data.items(multi=True) if isinstance(data.data, MultiDict) else data.data.items()
+        for key, value in pairs:
+            yield from _texts(value, key)
+    elif isinstance(data, Mapping):
+        for key, value in data.items():
+            yield from _texts(value, f"{name}.{key}" if name else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _texts(value, f"{name}.{index}" if name else str(index))
+
+
+class ApiBlueprint(flask_smorest.Blueprint):
+    """The operations of one area under ``/api/v1``."""
+
+    ARGUMENTS_PARSER = ArgumentsParser()
+
+    def __init__(self, name: str, import_name: str, *, description: str) -> None:
+        super().__init__(name, import_name, url_prefix=API_PREFIX, description=description)
+
+    def allow(self, *roles: RoleName | frozenset[RoleName]) -> Callable[[View], View]:
+        """Declare the roles that may call an operation, as :func:`lims.access.allow` does for a page.
+
+        The description of the operation then names the ways those roles authenticate: a client system
+        by its organization's API token, staff by their signed-in browser session (reading only).
+        """
+        allowed: frozenset[RoleName] = frozenset().union(
+            *(role if isinstance(role, frozenset) else {role} for role in roles))
+        # Either scheme admits the caller; neither takes scopes.
+        schemes = ([API_TOKEN] if RoleName.CLIENT in allowed else []) + (
+            [STAFF_SESSION] if allowed & access.STAFF else [])
+        security: list[dict[str, list[str]]] = [{scheme: []} for scheme in schemes]
+
+        def decorate(view: View) -> View:
+            documented = self.doc(security=security)(access.allow(*roles)(view))
+            documented = self.alt_response(401, response="UNAUTHORIZED")(documented)
+            if RoleName.CLIENT not in allowed:
+                documented = self.alt_response(403, response="FORBIDDEN")(documented)
+            return cast(View, documented)
+
+        return decorate

@@ -1,0 +1,60 @@
+"""Every operation of /api/v1/openapi.json, run with generated arguments as a client system and as staff.
+
+No answer may be a server error, and every answer must be one the description names, in its declared
+shape: valid and invalid arguments alike, ids of real records and of none.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from lims.identity.models import RoleName
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+#: Enough to try each argument and path in a few ways; the whole run stays within seconds.
+EXAMPLES_PER_OPERATION = 5
+
+
+@pytest.fixture(params=["client token", "staff session"])
+def caller(request, clients, client, signed_in) -> dict[str, Any]:
+    """What a call sends to authenticate: Helix's token, or a QA member's signed-in session cookie."""
+    if request.param == "client token":
+        return {"headers": clients.helix_token}
+    signed_in(RoleName.QA)
+    cookie = client.get_cookie("lims_session")
+    return {"cookies": {cookie.key: cookie.value}}
+
+
+def test_every_operation_answers_as_its_description_says(app, records, caller):
+    known_ids = {"batch_id": records.batch.id, "subject_id": records.line.subject.id,
+                 "protocol_id": records.line.subject.protocol_id, "equipment_id": records.line.cabinet.id}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 9
+
+    for operation in operations:
+        path_names = {parameter.name for parameter in operation.path_parameters}
+        strategies = [operation.as_strategy(mode) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
+        if path_names:
+            strategies.append(operation.as_strategy(
+                path_parameters={name: known_ids[name] for name in path_names}))
+
+        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=st.one_of(strategies))
+        def answers_as_described(case: schemathesis.Case) -> None:
+            response = case.call(**caller)
+            case.validate_response(response, checks=CHECKS)
+
+        answers_as_described()
