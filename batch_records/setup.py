@@ -4,6 +4,7 @@ and the demo data set."""
 from __future__ import annotations
 
 from batch_records import api, views
+from batch_records.errors import MbrLocked
 from batch_records.models import (
     Batch,
     BatchStatus,
@@ -42,7 +43,7 @@ def _register_signables(registry: Registry) -> None:
     registry.signable(signatures.two_person_approval(
         MbrVersion,
         signatures.ApprovalStates(draft=MbrStatus.DRAFT, in_review=MbrStatus.IN_REVIEW, approved=MbrStatus.APPROVED),
-        locked=masters.MbrLocked, describe=lambda version: version.label,
+        locked=MbrLocked, describe=lambda version: version.label,
         ready_for_review=masters.check_ready_for_review,
     ))
     registry.signable(SignableType(

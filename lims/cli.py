@@ -129,7 +129,10 @@ def serve(host: str, port: int) -> None:
     """Run the development server over plain HTTP (use gunicorn in production)."""
     # Ends its transaction before serving: an open one would hold SQLite's write lock.
     with unit_of_work() as session:
-        schema.assert_current(session.connection())
+        try:
+            schema.assert_current(session.connection())
+        except schema.SchemaBehind as error:
+            raise click.ClickException(error.message) from error
     log_setup.log_to_stderr()
     app = create_app({**_instance_override(), "SECURE_COOKIES": False})
     click.echo(f"LIMS at http://{host}:{port}/ (development server; stop with Ctrl+C)")

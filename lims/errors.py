@@ -1,7 +1,9 @@
-"""The root of every domain error.
+"""The root of every domain error, its four kinds, and the refusals every area shares.
 
 Services raise subclasses of :class:`LimsError`; the web and API layers turn
 them into a 4xx response carrying :attr:`LimsError.message`, never a 500.
+Each area names its own refusals in its ``errors`` module, deriving from the
+kind that gives the HTTP status.
 """
 from __future__ import annotations
 
@@ -18,14 +20,20 @@ class LimsError(Exception):
 
 
 class RecordNotFound(LimsError):
+    """The record asked for does not exist, or is not the asker's to see."""
+
     status_code = 404
 
 
 class AccessDenied(LimsError):
+    """The user may not do this."""
+
     status_code = 403
 
 
 class Conflict(LimsError):
+    """The record's current state does not allow the change."""
+
     status_code = 409
 
 
@@ -33,3 +41,23 @@ class InvalidInput(LimsError):
     """Input broke a rule that a schema cannot express on its own."""
 
     status_code = 422
+
+
+class AlreadyExists(Conflict):
+    """A code, number or name that identifies one record is already used by another."""
+
+
+class DetailMissing(InvalidInput):
+    """A detail the record cannot do without was left blank."""
+
+
+class OutOfRange(InvalidInput):
+    """A number is outside what it can be: negative, zero where more is needed, or too large."""
+
+
+class DateInFuture(InvalidInput):
+    """A record states that something happened on a date or at a time that has not come yet."""
+
+
+class DatesOutOfOrder(InvalidInput):
+    """Two dates of a record are in an order that cannot happen (an expiry before the receipt, say)."""

@@ -22,6 +22,7 @@ from lims.audit import anchors as audit_anchors
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
 from lims.audit import verification as audit_verification
+from lims.audit.errors import AnchorRefused
 from lims.db import get_session
 
 logger = logging.getLogger("lims.scheduler")
@@ -45,7 +46,7 @@ def anchor_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
     """
     try:
         checkpoint = audit_anchors.write_checkpoint(session.connection(), config["AUDIT_CHECKPOINT_PATH"])
-    except audit_anchors.AnchorRefused as refusal:
+    except AnchorRefused as refusal:
         audit_chain.record(session, "audit.anchor_refused", details={"result": refusal.message})
         logger.error("The audit chain was not anchored: %s", refusal.message)
         return refusal.message

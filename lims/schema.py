@@ -10,13 +10,20 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from lims.errors import LimsError
-
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
 
-class SchemaBehind(LimsError):
+class SchemaBehind(RuntimeError):
+    """The database is not at the schema this code needs, so the LIMS serves nothing until it is upgraded.
+
+    Not a domain error: no request caused it and none succeeds (503) until an operator runs the migrations.
+    """
+
     status_code = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

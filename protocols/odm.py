@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from lims.units.errors import UnsupportedUcum
 from lims.units.measurement import Measurement
-from lims.units.ucum import UnsupportedUcum, to_ucum
+from lims.units.ucum import to_ucum
 from protocols.models import ProtocolVersion, SampleRequirement, Visit
 
 ODM_NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"

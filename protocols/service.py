@@ -12,13 +12,27 @@ from sqlalchemy.orm import Session, selectinload
 from lims import clock, registry
 from lims.audit import context as audit_context
 from lims.db import get_record
-from lims.errors import Conflict, InvalidInput, RecordNotFound
+from lims.errors import AlreadyExists, DateInFuture, DatesOutOfOrder, DetailMissing, OutOfRange, RecordNotFound
+from lims.identity.errors import ClientOrganizationRequired
 from lims.identity.models import Organization
 from lims.pagination import KeysetPage, page_after
 from lims.units.errors import IncompatibleUnits
 from lims.units.measurement import Measurement, MeasurementRange
 from lims.units.parsing import parse_measurement
 from protocols.ctgov.study import ImportedStudy
+from protocols.errors import (
+    AmendmentInProgress,
+    ArmNotInVersion,
+    EarlierPhase,
+    NoEffectiveVersion,
+    NotAnNctId,
+    SubjectCodeRefused,
+    UnknownPhase,
+    VersionIncomplete,
+    VersionLocked,
+    VersionNotApproved,
+    VisitNotYetDated,
+)
 from protocols.models import (
     Arm,
     Protocol,
@@ -37,15 +51,6 @@ NCT_ID = re.compile(r"^NCT\d{8}$")
 EARLIER_PHASES = re.compile(r"^\s*(early\s*)?phase\s*(0|1|i|2|ii)(\s*/\s*(phase\s*)?(1|i|2|ii))?\s*$", re.IGNORECASE)
 
 
-class EarlierPhase(InvalidInput):
-    def __init__(self, phase_text: str) -> None:
-        super().__init__(f"The lab serves trials after phase II; {phase_text.strip()!r} is earlier.", field="phase")
-
-
-class VersionLocked(Conflict):
-    """A version past draft is read-only: a change means a new version."""
-
-
 def parse_phase(text: str) -> ProtocolPhase:
     """Read a phase as typed; an earlier phase is refused with the reason."""
     cleaned = re.sub(r"\s+", " ", text.strip().lower()).replace("phase ii/iii", "phase 2/3") \
@@ -55,7 +60,7 @@ def parse_phase(text: str) -> ProtocolPhase:
             return phase
     if EARLIER_PHASES.match(text):
         raise EarlierPhase(text)
-    raise InvalidInput(f"Unknown phase {text!r}; choose phase 2/3, phase 3, phase 4 or post-marketing.", field="phase")
+    raise UnknownPhase(f"Unknown phase {text!r}; choose phase 2/3, phase 3, phase 4 or post-marketing.", field="phase")
 
 
 # Protocols
@@ -102,14 +107,14 @@ def create_protocol(session: Session, *, number: str, title: str, sponsor: Organ
                     conditions: str | None = None, target_enrolment: int | None = None) -> Protocol:
     """Register a protocol with its first, draft version 1.0."""
     if sponsor.is_facility:
-        raise InvalidInput("The sponsor must be a client organization.", field="sponsor_id")
+        raise ClientOrganizationRequired("The sponsor must be a client organization.", field="sponsor_id")
     if nct_id is not None and not NCT_ID.match(nct_id):
-        raise InvalidInput(f"{nct_id!r} is not an NCT number: write NCT and 8 digits, e.g. NCT02552212.",
-                           field="nct_id")
+        raise NotAnNctId(f"{nct_id!r} is not an NCT number: write NCT and 8 digits, e.g. NCT02552212.",
+                         field="nct_id")
     if session.scalar(select(Protocol.id).where(Protocol.number == number)) is not None:
-        raise Conflict(f"The protocol number {number} is already registered.", field="number")
+        raise AlreadyExists(f"The protocol number {number} is already registered.", field="number")
     if nct_id is not None and session.scalar(select(Protocol.id).where(Protocol.nct_id == nct_id)) is not None:
-        raise Conflict(f"{nct_id} is already registered under another protocol.", field="nct_id")
+        raise AlreadyExists(f"{nct_id} is already registered under another protocol.", field="nct_id")
     protocol = Protocol(number=number, title=title, sponsor=sponsor, phase=phase, therapeutic_area=therapeutic_area,
                         investigational_product=investigational_product, nct_id=nct_id, conditions=conditions,
                         target_enrolment=target_enrolment, status=ProtocolStatus.PLANNING, created_at=clock.now())
@@ -125,7 +130,7 @@ def update_protocol(session: Session, protocol: Protocol, *, title: str, therape
                     target_enrolment: int | None, reason: str) -> Protocol:
     """Change a protocol's details or status, for the reason given."""
     if target_enrolment is not None and target_enrolment <= 0:
-        raise InvalidInput("The target enrolment must be a positive number.", field="target_enrolment")
+        raise OutOfRange("The target enrolment must be a positive number.", field="target_enrolment")
     with audit_context.reason_for_change(session, reason):
         protocol.title = title
         protocol.therapeutic_area = therapeutic_area
@@ -184,7 +189,7 @@ def add_arm(session: Session, version: ProtocolVersion, *, code: str, name: str,
             description: str | None = None) -> Arm:
     _require_draft(version)
     if any(arm.code == code for arm in version.arms):
-        raise Conflict(f"Version {version.number} already has an arm {code}.", field="code")
+        raise AlreadyExists(f"Version {version.number} already has an arm {code}.", field="code")
     arm = Arm(version=version, code=code, name=name, arm_type=arm_type, description=description)
     session.add(arm)
     session.flush()
@@ -197,7 +202,7 @@ def add_visit(session: Session, version: ProtocolVersion, *, code: str, name: st
     _require_draft(version)
     _check_window(window_before_days, window_after_days)
     if any(visit.code == code for visit in version.visits):
-        raise Conflict(f"Version {version.number} already has a visit {code}.", field="code")
+        raise AlreadyExists(f"Version {version.number} already has a visit {code}.", field="code")
     visit = Visit(version=version, code=code, name=name, reference_event=reference_event, day_offset=day_offset,
                   window_before_days=window_before_days, window_after_days=window_after_days, procedures=procedures)
     session.add(visit)
@@ -207,7 +212,7 @@ def add_visit(session: Session, version: ProtocolVersion, *, code: str, name: st
 
 def _check_window(before_days: int, after_days: int) -> None:
     if before_days < 0 or after_days < 0:
-        raise InvalidInput("A visit window counts days before and after; neither can be negative.", field="window")
+        raise OutOfRange("A visit window counts days before and after; neither can be negative.", field="window")
 
 
 def update_visit(session: Session, visit: Visit, *, name: str, reference_event: ReferenceEvent, day_offset: int,
@@ -244,14 +249,14 @@ def _check_sample(volume: Measurement, handling: MeasurementRange, max_hours_to_
     try:
         volume.compare(_ONE_MILLILITRE)
     except IncompatibleUnits as error:
-        raise InvalidInput(f"The volume must be a volume, e.g. 10 mL: {volume} is not.", field="volume") from error
+        raise IncompatibleUnits(f"The volume must be a volume, e.g. 10 mL: {volume} is not.", field="volume") from error
     try:
         handling.low.compare(_ZERO_CELSIUS)
     except IncompatibleUnits as error:
-        raise InvalidInput(f"The handling range must be temperatures, e.g. 2–8 °C: {handling} is not.",
-                           field="handling") from error
+        raise IncompatibleUnits(f"The handling range must be temperatures, e.g. 2–8 °C: {handling} is not.",
+                                field="handling") from error
     if max_hours_to_processing <= 0:
-        raise InvalidInput("The time to processing must be at least one hour.", field="max_hours_to_processing")
+        raise OutOfRange("The time to processing must be at least one hour.", field="max_hours_to_processing")
 
 
 def add_sample_requirement(session: Session, visit: Visit, *, sample_type: str, volume: Measurement,
@@ -288,11 +293,11 @@ def new_version(session: Session, protocol: Protocol, *, number: str, amendment_
                 planned_effective_on: date | None = None) -> ProtocolVersion:
     """Start an amendment: a draft copy of the newest version's design."""
     if any(version.number == number for version in protocol.versions):
-        raise Conflict(f"{protocol.number} already has a version {number}.", field="number")
+        raise AlreadyExists(f"{protocol.number} already has a version {number}.", field="number")
     if any(version.status in {VersionStatus.DRAFT, VersionStatus.IN_REVIEW} for version in protocol.versions):
-        raise Conflict(f"{protocol.number} already has a version in draft or review; finish it first.")
+        raise AmendmentInProgress(f"{protocol.number} already has a version in draft or review; finish it first.")
     if not amendment_summary.strip():
-        raise InvalidInput("Summarise what the amendment changes.", field="amendment_summary")
+        raise DetailMissing("Summarise what the amendment changes.", field="amendment_summary")
     source = protocol.versions[-1]
     version = ProtocolVersion(protocol=protocol, number=number, amendment_summary=amendment_summary.strip(),
                               planned_effective_on=planned_effective_on, status=VersionStatus.DRAFT,
@@ -322,14 +327,14 @@ def new_version(session: Session, protocol: Protocol, *, number: str, amendment_
 def check_ready_for_review(version: ProtocolVersion) -> None:
     _require_draft(version)
     if not version.arms or not version.visits:
-        raise InvalidInput("A version goes to review with at least one arm and one visit.")
+        raise VersionIncomplete("A version goes to review with at least one arm and one visit.")
 
 
 def make_effective(session: Session, version: ProtocolVersion) -> ProtocolVersion:
     """Put an approved version into effect; the version in effect until now is superseded."""
     if version.status != VersionStatus.APPROVED:
-        raise VersionLocked(f"Only an approved version becomes effective; version {version.number} is "
-                            f"{version.status.value}.")
+        raise VersionNotApproved(f"Only an approved version becomes effective; version {version.number} is "
+                                 f"{version.status.value}.")
     now = clock.now()
     previous = effective_version(version.protocol)
     with audit_context.reason_for_change(session, f"Version {version.number} made effective"):
@@ -405,17 +410,17 @@ def check_subject_code(code: str) -> None:
     more digits like a medical record number or a date of birth: both are refused.
     """
     if not SUBJECT_CODE.match(code) or len(code) > 32:
-        raise InvalidInput("Use upper-case letters and digits in parts separated by dashes, e.g. HLX301-014-0007.",
-                           field="code")
+        raise SubjectCodeRefused(
+            "Use upper-case letters and digits in parts separated by dashes, e.g. HLX301-014-0007.", field="code")
     if not any(character.isdigit() for character in code):
-        raise InvalidInput("A subject code has at least one digit.", field="code")
+        raise SubjectCodeRefused("A subject code has at least one digit.", field="code")
     for part in code.split("-"):
         if part.isalpha() and len(part) >= 4:
-            raise InvalidInput(f"{part!r} looks like a name; subject codes must not identify the person.",
-                               field="code")
+            raise SubjectCodeRefused(f"{part!r} looks like a name; subject codes must not identify the person.",
+                                     field="code")
         if part.isdigit() and len(part) >= 7:
-            raise InvalidInput(f"{part!r} looks like a medical record number or a date of birth; "
-                               "subject codes must not identify the person.", field="code")
+            raise SubjectCodeRefused(f"{part!r} looks like a medical record number or a date of birth; "
+                                     "subject codes must not identify the person.", field="code")
 
 
 def enrol_subject(session: Session, protocol: Protocol, *, code: str, site: str, arm: Arm, enrolled_on: date,
@@ -424,13 +429,14 @@ def enrol_subject(session: Session, protocol: Protocol, *, code: str, site: str,
     check_subject_code(code)
     version = effective_version(protocol)
     if version is None:
-        raise InvalidInput(f"{protocol.number} has no effective version to enrol under.")
+        raise NoEffectiveVersion(f"{protocol.number} has no effective version to enrol under.")
     if arm.version_id != version.id:
-        raise InvalidInput(f"Arm {arm.code} is not an arm of the effective version {version.number}.", field="arm_id")
+        raise ArmNotInVersion(f"Arm {arm.code} is not an arm of the effective version {version.number}.",
+                              field="arm_id")
     if enrolled_on > clock.now().date():
-        raise InvalidInput("The enrolment date cannot be in the future.", field="enrolled_on")
+        raise DateInFuture("The enrolment date cannot be in the future.", field="enrolled_on")
     if session.scalar(select(Subject.id).where(Subject.protocol_id == protocol.id, Subject.code == code)) is not None:
-        raise Conflict(f"{code} is already enrolled in {protocol.number}.", field="code")
+        raise AlreadyExists(f"{code} is already enrolled in {protocol.number}.", field="code")
     subject = Subject(protocol=protocol, version=version, code=code, site=site, arm=arm, enrolled_on=enrolled_on,
                       consent_version=consent_version, apheresis_on=apheresis_on, infused_on=infused_on)
     session.add(subject)
@@ -444,11 +450,11 @@ def update_subject(session: Session, subject: Subject, *, site: str, consent_ver
     today = clock.now().date()
     for field, value in (("apheresis_on", apheresis_on), ("infused_on", infused_on)):
         if value is not None and value > today:
-            raise InvalidInput("A date that has not happened yet cannot be recorded.", field=field)
+            raise DateInFuture("A date that has not happened yet cannot be recorded.", field=field)
         if value is not None and value < subject.enrolled_on:
-            raise InvalidInput("This date is before the subject's enrolment.", field=field)
+            raise DatesOutOfOrder("This date is before the subject's enrolment.", field=field)
     if apheresis_on is not None and infused_on is not None and infused_on < apheresis_on:
-        raise InvalidInput("The infusion cannot come before the apheresis.", field="infused_on")
+        raise DatesOutOfOrder("The infusion cannot come before the apheresis.", field="infused_on")
     with audit_context.reason_for_change(session, reason):
         subject.site = site
         subject.consent_version = consent_version
@@ -483,7 +489,7 @@ class VisitWindow:
     def placement(self, on: date) -> str:
         """'early', 'in window' or 'late' for a sample or visit on ``on``."""
         if self.earliest is None or self.latest is None:
-            raise InvalidInput(f"{self.visit.name} has no date yet: its reference event has not happened.")
+            raise VisitNotYetDated(f"{self.visit.name} has no date yet: its reference event has not happened.")
         return "early" if on < self.earliest else "late" if on > self.latest else "in window"
 
 

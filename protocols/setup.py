@@ -7,6 +7,7 @@ from lims.registry import Registry
 from lims.signatures import service as signatures
 from protocols import api, service, views
 from protocols.cli import protocol_group
+from protocols.errors import VersionLocked
 from protocols.models import ProtocolVersion, VersionStatus
 
 
@@ -18,7 +19,7 @@ def register(registry: Registry) -> None:
         ProtocolVersion,
         signatures.ApprovalStates(draft=VersionStatus.DRAFT, in_review=VersionStatus.IN_REVIEW,
                                   approved=VersionStatus.APPROVED),
-        locked=service.VersionLocked, describe=lambda version: f"Version {version.number}",
+        locked=VersionLocked, describe=lambda version: f"Version {version.number}",
         ready_for_review=service.check_ready_for_review,
     ))
     registry.work_queue(WorkQueue(

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from batch_records.errors import BatchLocked, MbrNotEffective, StartingMaterialUsed
 from batch_records.models import (
     FINAL_BATCH_STATUSES,
     Batch,
@@ -23,15 +24,11 @@ from batch_records.models import (
 from batch_records.service import masters
 from lims import clock
 from lims.db import get_record, lock_for_update, serialise_numbering
-from lims.errors import Conflict, InvalidInput, RecordNotFound
+from lims.errors import DetailMissing, RecordNotFound
 from lims.identity.models import User
 from lims.pagination import KeysetPage, Page, page_after, paginate
 from protocols import service as protocols
 from protocols.models import Subject
-
-
-class BatchLocked(Conflict):
-    """A released or rejected batch is read-only."""
 
 
 def get_batch(session: Session, batch_id: int, *, sponsor_id: int | None = None) -> Batch:
@@ -103,16 +100,16 @@ def start_batch(session: Session, version: MbrVersion, *, subject: Subject, star
                 user: User) -> Batch:
     """Make a batch to the effective version: its steps, parameters, materials and tests are frozen copies."""
     if version.status != MbrStatus.EFFECTIVE:
-        raise masters.MbrLocked(f"Batches are made to the effective version only; {version.label} is "
-                                f"{version.status.value}.")
+        raise MbrNotEffective(f"Batches are made to the effective version only; {version.label} is "
+                              f"{version.status.value}.")
     identity_text = starting_material_identity.strip().upper()
     if not identity_text:
-        raise InvalidInput("Enter the identity of the starting material as printed on its label.",
-                           field="starting_material_identity")
+        raise DetailMissing("Enter the identity of the starting material as printed on its label.",
+                            field="starting_material_identity")
     existing = session.scalar(select(Batch.batch_number).where(Batch.starting_material_identity == identity_text))
     if existing is not None:
-        raise Conflict(f"Starting material {identity_text} is already in batch {existing}; one starting material "
-                       "makes one batch.", field="starting_material_identity")
+        raise StartingMaterialUsed(f"Starting material {identity_text} is already in batch {existing}; one "
+                                   "starting material makes one batch.", field="starting_material_identity")
     batch = Batch(batch_number=_next_batch_number(session, version.master), mbr_version=version,
                   mbr_label=version.label, product=version.master.product, training_subject=version.training_subject,
                   subject=subject, starting_material_identity=identity_text, status=BatchStatus.IN_PROGRESS,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from batch_records.errors import DeviationClosed, DeviationIncomplete, NotCalledFor
 from batch_records.models import (
     Batch,
     BatchEntry,
@@ -18,7 +19,7 @@ from batch_records.models import (
 from lims import clock
 from lims.audit import context as audit_context
 from lims.db import get_record, serialise_numbering
-from lims.errors import Conflict, InvalidInput
+from lims.errors import DetailMissing
 from lims.identity.models import User
 from lims.signatures.models import SignatureMeaning
 from lims.testing.models import TestResult
@@ -40,9 +41,9 @@ def raise_deviation(session: Session, batch: Batch, *, description: str, user: U
                     entry: BatchEntry | None = None, test_result: TestResult | None = None) -> Deviation:
     """Open a deviation on a batch (and step); those raised by the system are classified by QA later."""
     if not description.strip():
-        raise InvalidInput("Describe what deviated.", field="description")
+        raise DetailMissing("Describe what deviated.", field="description")
     if step is not None and step.batch_id != batch.id:
-        raise InvalidInput("That step is not part of this batch.", field="step_id")
+        raise NotCalledFor("That step is not part of this batch.", field="step_id")
     serialise_numbering(session, "deviation number")
     year = clock.now().year
     raised = session.scalar(select(func.count(Deviation.id)).where(Deviation.number.like(f"DEV-{year}-%"))) or 0
@@ -68,7 +69,7 @@ def record_investigation(session: Session, deviation: Deviation, findings: Inves
                          reason: str) -> Deviation:
     """Record the classification, investigation, root cause, batches assessed, conclusion and CAPA so far."""
     if deviation.status == DeviationStatus.CLOSED:
-        raise Conflict(f"Deviation {deviation.number} is closed and can no longer change.")
+        raise DeviationClosed(f"Deviation {deviation.number} is closed and can no longer change.")
     with audit_context.reason_for_change(session, reason):
         deviation.category = findings.category
         for name in ("investigation", "root_cause", "other_batches_assessed", "conclusion", "capa"):
@@ -87,10 +88,10 @@ def missing_for_closure(deviation: Deviation) -> list[str]:
 def check_deviation_closure(_session: Session, deviation: Deviation, _meaning: SignatureMeaning,
                              _user: User) -> None:
     if deviation.status == DeviationStatus.CLOSED:
-        raise Conflict(f"Deviation {deviation.number} is already closed.")
+        raise DeviationClosed(f"Deviation {deviation.number} is already closed.")
     missing = missing_for_closure(deviation)
     if missing:
-        raise InvalidInput(f"Deviation {deviation.number} cannot be closed without {', '.join(missing)}.")
+        raise DeviationIncomplete(f"Deviation {deviation.number} cannot be closed without {', '.join(missing)}.")
 
 
 def close_deviation(session: Session, deviation: Deviation, _meaning: SignatureMeaning, _user: User) -> None:

@@ -11,6 +11,20 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from batch_records.errors import (
+    AlreadyRecorded,
+    EntryReplaced,
+    EntryUnreadable,
+    HoldPointPending,
+    LateEntryWithoutReason,
+    NotCalledFor,
+    PerformerSignatureMissing,
+    StepDone,
+    StepIncomplete,
+    StepNotCompleted,
+    StepNotSkippable,
+    StepOutOfOrder,
+)
 from batch_records.models import (
     Batch,
     BatchEntry,
@@ -24,24 +38,22 @@ from batch_records.models import (
 from batch_records.service import batches, deviations
 from lims import clock
 from lims.audit import context as audit_context
+from lims.audit.errors import ReasonRequired
 from lims.db import get_record
 from lims.equipment.models import Equipment, EquipmentUse
 from lims.equipment.service import use as equipment_service_use
-from lims.errors import Conflict, InvalidInput
+from lims.errors import DateInFuture, DatesOutOfOrder, DetailMissing, OutOfRange
 from lims.identity.models import User
 from lims.materials import service as materials
 from lims.materials.models import LotConsumption, MaterialLot
 from lims.signatures import service as signatures
+from lims.signatures.errors import AlreadySigned
 from lims.signatures.models import SignatureMeaning
 from lims.training import service as training
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.measurement import Measurement
 from lims.units.parsing import parse_in_unit, parse_limit
 from protocols.models import Subject
-
-
-class StepOutOfOrder(Conflict):
-    """Steps are executed in the master record's order."""
 
 
 #: an entry whose observation the operator states happened this much earlier than its recording is a late entry
@@ -88,14 +100,14 @@ def _require_workable(session: Session, step: BatchStep, user: User) -> None:
 def _require_current(session: Session, step: BatchStep, user: User) -> None:
     """The step is the batch's current one, its predecessors' hold points are released, the user is trained."""
     if _done(step):
-        raise Conflict(f"Step {step.position} is {step.status.value}; change its entries by correction.")
+        raise StepDone(f"Step {step.position} is {step.status.value}; change its entries by correction.")
     for earlier in step.batch.steps[:step.position - 1]:
         if not _done(earlier):
             raise StepOutOfOrder(f"Step {earlier.position} ({earlier.title}) comes first; steps are done in order.")
         if earlier.hold_point and earlier.status == StepStatus.COMPLETED and not signatures.signers_with_meaning(
                 session, earlier, SignatureMeaning.REVIEWED):
-            raise StepOutOfOrder(f"Step {earlier.position} ({earlier.title}) is a hold point: QA must review it "
-                                 "before the process goes on.")
+            raise HoldPointPending(f"Step {earlier.position} ({earlier.title}) is a hold point: QA must review it "
+                                   "before the process goes on.")
     training.require_training(session, user, step.batch.training_subject)
 
 
@@ -109,13 +121,13 @@ def _start(step: BatchStep) -> None:
 def _parse_entry(parameter: BatchParameter, reported: str) -> tuple[Measurement, bool]:
     reported = reported.strip()
     if not reported:
-        raise InvalidInput(f"Enter a value for {parameter.name}.", field=f"parameter-{parameter.id}")
+        raise DetailMissing(f"Enter a value for {parameter.name}.", field=f"parameter-{parameter.id}")
     try:
         value = parse_in_unit(reported, parameter.unit)
         value.to(parameter.unit)
         within = parse_limit(parameter.limit).conforms(value) if parameter.limit else True
     except (UnitError, IncompatibleUnits) as error:
-        raise InvalidInput(f"{parameter.name}: {error.message}", field=f"parameter-{parameter.id}") from error
+        raise EntryUnreadable(f"{parameter.name}: {error.message}", field=f"parameter-{parameter.id}") from error
     return value, within
 
 
@@ -125,11 +137,11 @@ def _check_observed_at(step: BatchStep, observed_at: datetime | None, late_reaso
         return None
     now = clock.now()
     if observed_at > now:
-        raise InvalidInput("An observation cannot be stated in the future.", field="observed_at")
+        raise DateInFuture("An observation cannot be stated in the future.", field="observed_at")
     if step.started_at is not None and observed_at < step.started_at:
-        raise InvalidInput("The observation is stated before the step started.", field="observed_at")
+        raise DatesOutOfOrder("The observation is stated before the step started.", field="observed_at")
     if now - observed_at > LATE_ENTRY_AFTER and not (late_reason or "").strip():
-        raise InvalidInput("This is a late entry: say why it is recorded only now.", field="late_reason")
+        raise LateEntryWithoutReason("This is a late entry: say why it is recorded only now.", field="late_reason")
     return (late_reason or "").strip() or None
 
 
@@ -140,8 +152,8 @@ def record_entry(session: Session, parameter: BatchParameter, reported: str, *, 
     _require_workable(session, step, user)
     session.expire(parameter, ["entries"])  # as they are now that the batch is held
     if parameter.current_entry is not None:
-        raise Conflict(f"{parameter.name} is already recorded; correct it with a reason instead.",
-                       field=f"parameter-{parameter.id}")
+        raise AlreadyRecorded(f"{parameter.name} is already recorded; correct it with a reason instead.",
+                              field=f"parameter-{parameter.id}")
     late_reason = _check_observed_at(step, observed_at, late_reason)
     value, within = _parse_entry(parameter, reported)
     _start(step)
@@ -168,13 +180,13 @@ def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason:
     Correcting a completed step invalidates its performer's and verifier's signatures: they sign again.
     """
     if not reason.strip():
-        raise InvalidInput("Give the reason for the correction.", field="reason")
+        raise ReasonRequired("Give the reason for the correction.")
     parameter = entry.parameter
     batches.lock_open_batch(session, parameter.step.batch)
     session.refresh(entry)
     training.require_training(session, user, parameter.step.batch.training_subject)
     if entry.replaced_by_id is not None:
-        raise Conflict("This entry was already corrected; correct the newest value instead.")
+        raise EntryReplaced("This entry was already corrected; correct the newest value instead.")
     value, within = _parse_entry(parameter, reported)
     correction = BatchEntry(parameter=parameter, value=value, within_limits=within, entered_by_id=user.id,
                             entered_at=clock.now(), replaces_id=entry.id, correction_reason=reason.strip())
@@ -194,7 +206,7 @@ def record_equipment_use(session: Session, step: BatchStep, equipment: Equipment
     """Record that the step used an item; the equipment area's one rule refuses unusable equipment."""
     _require_workable(session, step, user)
     if equipment.equipment_type not in step.equipment_types:
-        raise InvalidInput(f"Step {step.position} does not call for a {equipment.equipment_type.value}.",
+        raise NotCalledFor(f"Step {step.position} does not call for a {equipment.equipment_type.value}.",
                            field="equipment_id")
     use = equipment_service_use.record_use(
         session, equipment, user=user, record_type=BATCH_STEP, record_id=step.id, due_soon_days=due_soon_days,
@@ -208,9 +220,9 @@ def record_material_use(session: Session, step: BatchStep, requirement: BatchMat
     """Take material for the step from a released, unexpired lot of the required material."""
     _require_workable(session, step, user)
     if requirement.step_id != step.id:
-        raise InvalidInput("That material is not required by this step.", field="requirement_id")
+        raise NotCalledFor("That material is not required by this step.", field="requirement_id")
     if lot.material_id != requirement.material_id:
-        raise InvalidInput(f"Lot {lot.lot_number} is {lot.material.name}, not {requirement.material.name}.",
+        raise NotCalledFor(f"Lot {lot.lot_number} is {lot.material.name}, not {requirement.material.name}.",
                            field="lot_id")
     consumption = materials.consume(session, lot, quantity, user=user, record_type=BATCH_STEP, record_id=step.id)
     _start(step)
@@ -220,14 +232,14 @@ def record_material_use(session: Session, step: BatchStep, requirement: BatchMat
 def record_yield(session: Session, step: BatchStep, actual: Measurement, *, user: User) -> BatchStep:
     _require_workable(session, step, user)
     if step.theoretical_yield is None:
-        raise InvalidInput(f"Step {step.position} has no expected yield.", field="actual_yield")
+        raise NotCalledFor(f"Step {step.position} has no expected yield.", field="actual_yield")
     try:
         actual.to(step.theoretical_yield.unit)
     except IncompatibleUnits as error:
-        raise InvalidInput(f"A yield in {actual.unit} cannot be compared with {step.theoretical_yield}.",
-                           field="actual_yield") from error
+        raise IncompatibleUnits(f"A yield in {actual.unit} cannot be compared with {step.theoretical_yield}.",
+                                field="actual_yield") from error
     if actual.value < 0:
-        raise InvalidInput("A yield cannot be negative.", field="actual_yield")
+        raise OutOfRange("A yield cannot be negative.", field="actual_yield")
     reason = "Actual yield recorded" if step.actual_yield is None else "Yield re-entered before the step was completed"
     with audit_context.reason_for_change(session, reason):
         step.actual_yield = actual
@@ -255,9 +267,9 @@ def skip_step(session: Session, step: BatchStep, *, reason: str, user: User) -> 
     """Skip a step the master record allows to be skipped, saying why."""
     _require_workable(session, step, user)
     if not step.skippable:
-        raise StepOutOfOrder(f"Step {step.position} ({step.title}) cannot be skipped: the master record requires it.")
+        raise StepNotSkippable(f"Step {step.position} ({step.title}) cannot be skipped: the master record requires it.")
     if not reason.strip():
-        raise InvalidInput("Say why the step is skipped.", field="reason")
+        raise ReasonRequired("Say why the step is skipped.")
     with audit_context.reason_for_change(session, reason.strip()):
         step.status = StepStatus.SKIPPED
         step.skip_reason = reason.strip()
@@ -330,30 +342,30 @@ def check_step_signature(session: Session, step: BatchStep, meaning: SignatureMe
     valid = signatures.signers_with_meaning(session, step, meaning)
     if meaning == SignatureMeaning.PERFORMED:
         if step.status == StepStatus.COMPLETED and valid:
-            raise Conflict(f"Step {step.position} is already signed as performed.")
+            raise AlreadySigned(f"Step {step.position} is already signed as performed.")
         if step.status != StepStatus.COMPLETED:
             _require_current(session, step, user)
         else:
             training.require_training(session, user, step.batch.training_subject)
         missing = missing_for_completion(step, uses_of_steps(session, [step])[step.id])
         if missing:
-            raise InvalidInput(f"Step {step.position} still needs {', '.join(missing)}.")
+            raise StepIncomplete(f"Step {step.position} still needs {', '.join(missing)}.")
         return
     if step.status != StepStatus.COMPLETED:
-        raise Conflict(f"Step {step.position} is {step.status.value}; it is checked once it is completed.")
+        raise StepNotCompleted(f"Step {step.position} is {step.status.value}; it is checked once it is completed.")
     if valid:
-        raise Conflict(f"Step {step.position} is already signed as {meaning.value}.")
+        raise AlreadySigned(f"Step {step.position} is already signed as {meaning.value}.")
     if meaning == SignatureMeaning.VERIFIED:
         if not step.second_person_verification:
-            raise InvalidInput(f"Step {step.position} does not call for a second person's verification.")
+            raise NotCalledFor(f"Step {step.position} does not call for a second person's verification.")
         performers = signatures.signers_with_meaning(session, step, SignatureMeaning.PERFORMED)
         if not performers:
-            raise Conflict(f"Step {step.position}'s performer must sign again before it is verified.")
+            raise PerformerSignatureMissing(f"Step {step.position}'s performer must sign again before it is verified.")
         entrants = [entry.entered_by_id for parameter in step.parameters for entry in parameter.entries]
         signatures.require_different_person(user, [*performers, step.performed_by_id, *entrants],
                                             earlier_role="performed or recorded")
     elif meaning == SignatureMeaning.REVIEWED and not step.hold_point:
-        raise InvalidInput(f"Step {step.position} is not a hold point.")
+        raise NotCalledFor(f"Step {step.position} is not a hold point.")
 
 
 def after_step_signature(session: Session, step: BatchStep, meaning: SignatureMeaning, user: User) -> None:

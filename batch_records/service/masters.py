@@ -12,6 +12,15 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from batch_records.errors import (
+    MbrChangeInProgress,
+    MbrIncomplete,
+    MbrLocked,
+    MbrNotApproved,
+    MbrNotEffective,
+    ParameterUnitsDisagree,
+    YieldDesignRefused,
+)
 from batch_records.models import (
     BatchStep,
     MasterBatchRecord,
@@ -26,16 +35,13 @@ from lims import clock
 from lims.audit import context as audit_context
 from lims.db import get_record
 from lims.equipment.models import EquipmentType
-from lims.errors import Conflict, InvalidInput
+from lims.errors import AlreadyExists, DetailMissing
+from lims.materials.errors import NotAnAmount
 from lims.materials.models import Material
 from lims.testing.models import TestDefinition
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.measurement import Measurement, is_amount
 from lims.units.parsing import parse_limit, parse_measurement
-
-
-class MbrLocked(Conflict):
-    """Only a draft master record version can change."""
 
 
 def list_masters(session: Session) -> list[MasterBatchRecord]:
@@ -68,9 +74,9 @@ def create_master(session: Session, *, code: str, product: str, change_summary: 
     """Register a master batch record for a product; its first version is a draft."""
     code = code.strip().upper()
     if session.scalar(select(MasterBatchRecord.id).where(MasterBatchRecord.code == code)) is not None:
-        raise Conflict(f"A master batch record {code} already exists.", field="code")
+        raise AlreadyExists(f"A master batch record {code} already exists.", field="code")
     if not change_summary.strip():
-        raise InvalidInput("Say what the first version is for.", field="change_summary")
+        raise DetailMissing("Say what the first version is for.", field="change_summary")
     master = MasterBatchRecord(code=code, product=product.strip(), created_at=clock.now())
     version = MbrVersion(master=master, number=1, change_summary=change_summary.strip(), status=MbrStatus.DRAFT,
                          created_at=clock.now())
@@ -102,19 +108,19 @@ class StepDesignInput:
 def _check_step_design(design: StepDesignInput) -> None:
     for name in ("stage", "title", "instruction"):
         if not getattr(design, name).strip():
-            raise InvalidInput(f"The step needs its {name}.", field=name)
+            raise DetailMissing(f"The step needs its {name}.", field=name)
     bounds = (design.yield_minimum_percent, design.yield_maximum_percent)
     if design.theoretical_yield is None and any(bound is not None for bound in bounds):
-        raise InvalidInput("Yield limits need the theoretical yield they are a percentage of.",
-                           field="theoretical_yield")
+        raise YieldDesignRefused("Yield limits need the theoretical yield they are a percentage of.",
+                                 field="theoretical_yield")
     if design.theoretical_yield is not None:
         if design.theoretical_yield.value <= 0:
-            raise InvalidInput("The theoretical yield must be more than zero.", field="theoretical_yield")
+            raise YieldDesignRefused("The theoretical yield must be more than zero.", field="theoretical_yield")
         if all(bound is None for bound in bounds):
-            raise InvalidInput("Give the acceptable yield as a percentage of the theoretical yield.",
-                               field="yield_minimum_percent")
+            raise YieldDesignRefused("Give the acceptable yield as a percentage of the theoretical yield.",
+                                     field="yield_minimum_percent")
         if None not in bounds and bounds[0] > bounds[1]:  # type: ignore[operator]
-            raise InvalidInput("The minimum yield is above the maximum.", field="yield_minimum_percent")
+            raise YieldDesignRefused("The minimum yield is above the maximum.", field="yield_minimum_percent")
 
 
 def _apply_step_design(step: MbrStep, design: StepDesignInput) -> None:
@@ -158,7 +164,8 @@ def _check_parameter(unit: str, target: Measurement | None, limit: str | None) -
         if limit and limit.strip():
             parse_limit(limit).require_compatible_with(expected.unit)
     except (UnitError, IncompatibleUnits) as error:
-        raise InvalidInput(f"The unit, target and limits must agree: {error.message}", field="limit") from error
+        raise ParameterUnitsDisagree(f"The unit, target and limits must agree: {error.message}",
+                                     field="limit") from error
     return expected.unit, limit.strip() if limit and limit.strip() else None
 
 
@@ -167,9 +174,9 @@ def add_parameter(session: Session, step: MbrStep, *, name: str, unit: str, targ
     """Add a parameter the operator records; the limit is judged in any compatible unit."""
     _require_draft_mbr(step.version)
     if not name.strip():
-        raise InvalidInput("Name the parameter.", field="name")
+        raise DetailMissing("Name the parameter.", field="name")
     if any(parameter.name.casefold() == name.strip().casefold() for parameter in step.parameters):
-        raise Conflict(f"Step {step.position} already has a parameter {name.strip()}.", field="name")
+        raise AlreadyExists(f"Step {step.position} already has a parameter {name.strip()}.", field="name")
     unit, limit = _check_parameter(unit, target, limit)
     parameter = MbrParameter(step=step, position=len(step.parameters) + 1, name=name.strip(), unit=unit,
                              target=target, limit=limit, required=required)
@@ -182,10 +189,10 @@ def add_material_requirement(session: Session, step: MbrStep, *, material: Mater
                              quantity: Measurement) -> MbrMaterial:
     _require_draft_mbr(step.version)
     if not is_amount(quantity) or quantity.value <= 0:
-        raise InvalidInput(f"{quantity} is not an amount of material: give a volume, a mass or a count.",
-                           field="quantity")
+        raise NotAnAmount(f"{quantity} is not an amount of material: give a volume, a mass or a count.",
+                          field="quantity")
     if any(requirement.material_id == material.id for requirement in step.materials):
-        raise Conflict(f"Step {step.position} already uses {material.part_number}.", field="material_id")
+        raise AlreadyExists(f"Step {step.position} already uses {material.part_number}.", field="material_id")
     requirement = MbrMaterial(step=step, material=material, quantity=quantity)
     session.add(requirement)
     session.flush()
@@ -195,7 +202,7 @@ def add_material_requirement(session: Session, step: MbrStep, *, material: Mater
 def add_release_test(session: Session, version: MbrVersion, definition: TestDefinition) -> MbrReleaseTest:
     _require_draft_mbr(version)
     if any(test.definition_id == definition.id for test in version.release_tests):
-        raise Conflict(f"{version.label} already requires {definition.name}.", field="definition_id")
+        raise AlreadyExists(f"{version.label} already requires {definition.name}.", field="definition_id")
     test = MbrReleaseTest(version=version, definition=definition)
     session.add(test)
     session.flush()
@@ -205,9 +212,9 @@ def add_release_test(session: Session, version: MbrVersion, definition: TestDefi
 def new_mbr_version(session: Session, master: MasterBatchRecord, *, change_summary: str) -> MbrVersion:
     """Start a change: a draft copy of the newest version."""
     if any(version.status in {MbrStatus.DRAFT, MbrStatus.IN_REVIEW} for version in master.versions):
-        raise Conflict(f"{master.code} already has a version in draft or review; finish it first.")
+        raise MbrChangeInProgress(f"{master.code} already has a version in draft or review; finish it first.")
     if not change_summary.strip():
-        raise InvalidInput("Summarise what the new version changes.", field="change_summary")
+        raise DetailMissing("Summarise what the new version changes.", field="change_summary")
     source = master.versions[-1]
     version = MbrVersion(master=master, number=source.number + 1, change_summary=change_summary.strip(),
                          status=MbrStatus.DRAFT, created_at=clock.now())
@@ -245,15 +252,15 @@ def parameter_design(parameter: MbrParameter) -> dict[str, object]:
 def check_ready_for_review(version: MbrVersion) -> None:
     _require_draft_mbr(version)
     if not version.steps:
-        raise InvalidInput(f"{version.label} has no steps yet.")
+        raise MbrIncomplete(f"{version.label} has no steps yet.")
     if not version.release_tests:
-        raise InvalidInput(f"{version.label} names no release tests; a batch could never be released.")
+        raise MbrIncomplete(f"{version.label} names no release tests; a batch could never be released.")
 
 
 def make_mbr_effective(session: Session, version: MbrVersion) -> MbrVersion:
     """Put an approved version into effect; the version in effect until now is retired."""
     if version.status != MbrStatus.APPROVED:
-        raise MbrLocked(f"Only an approved version becomes effective; {version.label} is {version.status.value}.")
+        raise MbrNotApproved(f"Only an approved version becomes effective; {version.label} is {version.status.value}.")
     now = clock.now()
     previous = effective_mbr_version(version.master)
     with audit_context.reason_for_change(session, f"{version.label} made effective"):
@@ -269,7 +276,7 @@ def make_mbr_effective(session: Session, version: MbrVersion) -> MbrVersion:
 def retire_mbr_version(session: Session, version: MbrVersion, *, reason: str) -> MbrVersion:
     """Withdraw the effective version without a successor: no new batches can be made to it."""
     if version.status != MbrStatus.EFFECTIVE:
-        raise MbrLocked(f"Only the effective version can be retired; {version.label} is {version.status.value}.")
+        raise MbrNotEffective(f"Only the effective version can be retired; {version.label} is {version.status.value}.")
     with audit_context.reason_for_change(session, reason):
         version.status = MbrStatus.RETIRED
         version.retired_at = clock.now()

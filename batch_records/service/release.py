@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from batch_records.errors import AlreadyInQuarantine, AlreadyRecorded, BatchLocked, ReleaseRefused
 from batch_records.models import (
     FINAL_BATCH_STATUSES,
     Batch,
@@ -23,10 +24,12 @@ from batch_records.models import (
 from batch_records.service import batches, deviations, execution
 from lims import clock
 from lims.audit import context as audit_context
+from lims.audit.errors import ReasonRequired
 from lims.db import get_record, lock_for_update
-from lims.errors import Conflict, InvalidInput, RecordNotFound
+from lims.errors import RecordNotFound
 from lims.identity.models import User
 from lims.signatures import service as signatures
+from lims.signatures.errors import MeaningNotAllowed
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import TestResult
@@ -48,7 +51,7 @@ def record_release_result(session: Session, release_test: BatchReleaseTest, repo
     batch = release_test.batch
     batches.lock_open_batch(session, batch)
     if any(not result.replaced for result in results_of_test(session, release_test)):
-        raise Conflict(f"{release_test.definition.name} already has a result; correct it with a reason instead.")
+        raise AlreadyRecorded(f"{release_test.definition.name} already has a result; correct it with a reason instead.")
     result = testing.record_result(session, release_test.definition, tested_type=BATCH, tested_id=batch.id,
                                    specification=release_test.specification, reported=reported, user=user)
     if not result.conforms:
@@ -216,10 +219,6 @@ def review(session: Session, batch_id: int) -> BatchReview:
     return outcome
 
 
-class ReleaseRefused(Conflict):
-    pass
-
-
 DISPOSITIONS = {SignatureMeaning.RELEASED: BatchStatus.RELEASED, SignatureMeaning.REJECTED: BatchStatus.REJECTED,
                 SignatureMeaning.QUARANTINED: BatchStatus.QUARANTINED}
 
@@ -228,10 +227,10 @@ def dispose(session: Session, batch: Batch, meaning: SignatureMeaning, *, user: 
             reason: str | None = None, client_address: str | None = None) -> ElectronicSignature:
     """QA's disposition of a batch with a signature; rejecting or quarantining states why."""
     if meaning not in DISPOSITIONS:
-        raise InvalidInput(f"{meaning.value} is not a disposition of a batch.", field="meaning")
+        raise MeaningNotAllowed(f"{meaning.value} is not a disposition of a batch.", field="meaning")
     reason = (reason or "").strip()
     if meaning != SignatureMeaning.RELEASED and not reason:
-        raise InvalidInput(f"Say why the batch is {meaning.value}.", field="reason")
+        raise ReasonRequired(f"Say why the batch is {meaning.value}.")
     # The password is proven before the reason is written: a refused signature leaves the batch as it was.
     signatures.reauthenticate_to_sign(session, batch, meaning, user, password=password, client_address=client_address)
     if reason:
@@ -245,9 +244,9 @@ def dispose(session: Session, batch: Batch, meaning: SignatureMeaning, *, user: 
 def _check_disposition_allowed(session: Session, batch: Batch, meaning: SignatureMeaning) -> None:
     lock_for_update(session, batch)
     if batch.status in FINAL_BATCH_STATUSES:
-        raise batches.BatchLocked(f"Batch {batch.batch_number} is already {batch.status.value}.")
+        raise BatchLocked(f"Batch {batch.batch_number} is already {batch.status.value}.")
     if meaning == SignatureMeaning.QUARANTINED and batch.status == BatchStatus.QUARANTINED:
-        raise Conflict(f"Batch {batch.batch_number} is already in quarantine.")
+        raise AlreadyInQuarantine(f"Batch {batch.batch_number} is already in quarantine.")
     if meaning == SignatureMeaning.RELEASED:
         blockers = review(session, batch.id).blockers
         if blockers:
@@ -257,7 +256,7 @@ def _check_disposition_allowed(session: Session, batch: Batch, meaning: Signatur
 def check_batch_signature(session: Session, batch: Batch, meaning: SignatureMeaning, _user: User) -> None:
     _check_disposition_allowed(session, batch, meaning)
     if meaning != SignatureMeaning.RELEASED and not batch.disposition_reason:
-        raise InvalidInput(f"Say why the batch is {meaning.value}.", field="reason")
+        raise ReasonRequired(f"Say why the batch is {meaning.value}.")
 
 
 def apply_batch_disposition(session: Session, batch: Batch, meaning: SignatureMeaning, _user: User) -> None:

@@ -28,8 +28,8 @@ from lims.access import allow
 from lims.audit import chain as audit_chain
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError
+from lims.identity.errors import LoginFailed
 from lims.identity.models import RoleName
-from lims.identity.service.sign_in import LoginFailed
 from lims.testing import service as testing
 from lims.web import error_status, field_errors, load_input
 

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Connection
 
 from lims import clock
 from lims.audit.chain import canonical_json, stable_value
+from lims.audit.errors import AnchorRefused, CheckpointUnreadable
 from lims.audit.models import GENESIS_HASH, AuditEvent
-from lims.errors import Conflict, InvalidInput
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,6 @@ class Anchors:
         if not self.sequences or self.sequences[-1] <= head_sequence:
             return None
         return self._recorded[self.sequences[-1]][0]
-
-
-class AnchorRefused(Conflict):
-    """The chain no longer holds what an earlier checkpoint recorded: anchoring it now would vouch for a rewrite."""
 
 
 #: Anchored sequences looked up in one statement when a new checkpoint is written.
@@ -115,5 +111,6 @@ def read_checkpoints(path: Path) -> list[Checkpoint]:
             checkpoints.append(Checkpoint(int(data["sequence"]), str(data["hash"]),
                                           datetime.fromisoformat(data["written_at"])))
         except (ValueError, KeyError, TypeError) as error:
-            raise InvalidInput(f"Line {number} of the checkpoint file {path} is not a checkpoint: {error}") from error
+            raise CheckpointUnreadable(
+                f"Line {number} of the checkpoint file {path} is not a checkpoint: {error}") from error
     return checkpoints

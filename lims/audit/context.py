@@ -7,15 +7,10 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
-from lims.errors import InvalidInput
+from lims.audit.errors import ReasonRequired
 
 _ACTOR = "lims.audit.actor"
 _REASON = "lims.audit.reason"
-
-
-class ReasonRequired(InvalidInput):
-    def __init__(self, message: str = "Give the reason for this change.") -> None:
-        super().__init__(message, field="reason")
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,11 @@ from sqlalchemy.orm import Mapper, Session, UOWTransaction
 from sqlalchemy.orm.attributes import History
 
 from lims.audit import chain
-from lims.audit.context import ReasonRequired, stated_reason
+from lims.audit.context import stated_reason
+from lims.audit.errors import DeletionRefused, ReasonRequired
 from lims.audit.models import Controlled
-from lims.errors import Conflict
 
 REDACTED = "[redacted]"
-
-
-class DeletionRefused(Conflict):
-    """Regulated records are never hard-deleted; deletion is a status change with a reason."""
 
 
 @lru_cache(maxsize=None)

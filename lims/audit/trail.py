@@ -11,9 +11,10 @@ from sqlalchemy import Select, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from lims.audit.chain import entity_key
+from lims.audit.errors import NotARecordId, PagedBothWays, UnknownRecordType
 from lims.audit.models import AuditEvent, Controlled
 from lims.db import Base
-from lims.errors import InvalidInput, RecordNotFound
+from lims.errors import RecordNotFound
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def search_events(session: Session, criteria: EventFilter, *, before: int | None
     reached from.
     """
     if before is not None and after is not None:
-        raise InvalidInput("Page towards older or towards newer events, not both at once.", field="after")
+        raise PagedBothWays("Page towards older or towards newer events, not both at once.", field="after")
     query = _filtered(criteria)
     if after is not None:
         rows = list(session.scalars(query.where(AuditEvent.sequence > after)
@@ -124,8 +125,8 @@ def controlled_record(session: Session, entity_type: str, entity_id: str) -> Con
     """The controlled record an audit event names."""
     model = _controlled_models().get(entity_type)
     if model is None:
-        raise InvalidInput(f"{entity_type!r} is not a type of controlled record.", field="entity_type")
-    not_an_id = InvalidInput(f"{entity_id!r} is not the id of a {entity_type.replace('_', ' ')}.", field="entity_id")
+        raise UnknownRecordType(f"{entity_type!r} is not a type of controlled record.", field="entity_type")
+    not_an_id = NotARecordId(f"{entity_id!r} is not the id of a {entity_type.replace('_', ' ')}.", field="entity_id")
     try:
         primary_key = [int(part) for part in entity_id.split("-")]
     except ValueError:

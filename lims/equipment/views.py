@@ -30,8 +30,8 @@ from lims.equipment.models import (
 )
 from lims.equipment.service import calibrations, impact_assessments, inventory, maintenance, use
 from lims.errors import LimsError
+from lims.identity.errors import LoginFailed
 from lims.identity.models import RoleName
-from lims.identity.service.sign_in import LoginFailed
 from lims.signatures import service as signatures
 from lims.web import error_status, field_errors, load_input, render_form_error
 

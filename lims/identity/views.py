@@ -14,6 +14,7 @@ from lims.audit import chain as audit_chain
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError, RecordNotFound
 from lims.identity import schemas
+from lims.identity.errors import LoginFailed
 from lims.identity.models import OrganizationKind, RoleName, User
 
 # Aliased: the views of users, organizations and API tokens have those names.
@@ -46,7 +47,7 @@ def login() -> Any:
         )
     except ValidationError as error:
         return render_form_error("identity/login.html", error)
-    except sign_in_service.LoginFailed as error:
+    except LoginFailed as error:
         keep_changes_despite_refusal()
         return render_form_error("identity/login.html", error)
     session.clear()

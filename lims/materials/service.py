@@ -11,18 +11,23 @@ from sqlalchemy.orm import Session
 
 from lims import clock, registry
 from lims.audit import context as audit_context
+from lims.audit.errors import ReasonRequired
 from lims.db import get_record, lock_for_update, serialise_numbering
-from lims.errors import Conflict, InvalidInput, LimsError
+from lims.errors import AlreadyExists, DateInFuture, DatesOutOfOrder, OutOfRange
 from lims.identity.models import User
+from lims.materials.errors import (
+    LotExhausted,
+    LotExpired,
+    LotNotInQuarantine,
+    LotNotReleased,
+    LotUnusable,
+    NotAnAmount,
+)
 from lims.materials.models import LotConsumption, LotStatus, Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import IncompatibleUnits
 from lims.units.measurement import Measurement, is_amount
-
-
-class LotUnusable(LimsError):
-    status_code = 409
 
 
 # Materials
@@ -41,7 +46,7 @@ def create_material(session: Session, *, part_number: str, name: str, specificat
     """Register a material the lab buys and uses in batches."""
     part_number = part_number.strip().upper()
     if session.scalar(select(Material.id).where(Material.part_number == part_number)) is not None:
-        raise Conflict(f"The part number {part_number} is already registered.", field="part_number")
+        raise AlreadyExists(f"The part number {part_number} is already registered.", field="part_number")
     material = Material(part_number=part_number, name=name, specification=specification,
                         storage_condition=storage_condition, created_at=clock.now())
     session.add(material)
@@ -60,14 +65,14 @@ def receive_lot(session: Session, material: Material, *, supplier: str, supplier
                 expires_on: date, quantity: Measurement, user: User) -> MaterialLot:
     """Receive a lot into quarantine under a new internal lot number."""
     if received_on > clock.now().date():
-        raise InvalidInput("A lot cannot be received on a future date.", field="received_on")
+        raise DateInFuture("A lot cannot be received on a future date.", field="received_on")
     if expires_on <= received_on:
-        raise InvalidInput("The lot expires before or on the day it was received.", field="expires_on")
+        raise DatesOutOfOrder("The lot expires before or on the day it was received.", field="expires_on")
     if not is_amount(quantity):
-        raise InvalidInput(f"{quantity} is not an amount of material: give a volume, a mass or a count, "
-                           "e.g. 500 mL, 25 g or 20.", field="quantity")
+        raise NotAnAmount(f"{quantity} is not an amount of material: give a volume, a mass or a count, "
+                          "e.g. 500 mL, 25 g or 20.", field="quantity")
     if quantity.value <= 0:
-        raise InvalidInput("The quantity received must be more than zero.", field="quantity")
+        raise OutOfRange("The quantity received must be more than zero.", field="quantity")
     serialise_numbering(session, "lot number")
     sequence = (session.scalar(select(func.count(MaterialLot.id)).where(MaterialLot.material_id == material.id))
                 or 0) + 1
@@ -82,21 +87,26 @@ def receive_lot(session: Session, material: Material, *, supplier: str, supplier
 
 @dataclass(frozen=True)
 class Usability:
-    usable: bool
     reason: str
+    #: how a use of the lot is refused, None when it may be used
+    refusal: type[LotUnusable] | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.refusal is None
 
 
 def usability(lot: MaterialLot, on: date) -> Usability:
     """Whether a lot may be used on ``on``, and why not: expiry overrules whatever the status says."""
     if lot.expires_on < on:
-        return Usability(False, f"expired on {lot.expires_on.isoformat()}")
+        return Usability(f"expired on {lot.expires_on.isoformat()}", LotExpired)
     if lot.status == LotStatus.QUARANTINE:
-        return Usability(False, "in quarantine: not released by QA")
+        return Usability("in quarantine: not released by QA", LotNotReleased)
     if lot.status == LotStatus.REJECTED:
-        return Usability(False, "rejected by QA")
+        return Usability("rejected by QA", LotNotReleased)
     if lot.quantity_remaining.value <= 0:
-        return Usability(False, "used up")
-    return Usability(True, "released")
+        return Usability("used up", LotExhausted)
+    return Usability("released")
 
 
 def lot_choices(material: Material) -> list[tuple[MaterialLot, Usability]]:
@@ -111,17 +121,17 @@ def consume(session: Session, lot: MaterialLot, quantity: Measurement, *, user: 
     """Take ``quantity`` from a usable lot, in any compatible unit, for the record it serves."""
     lock_for_update(session, lot)  # two takings from one lot must not both see its old quantity
     state = usability(lot, clock.now().date())
-    if not state.usable:
-        raise LotUnusable(f"Lot {lot.lot_number} of {lot.material.name} cannot be used: {state.reason}.")
+    if state.refusal is not None:
+        raise state.refusal(f"Lot {lot.lot_number} of {lot.material.name} cannot be used: {state.reason}.")
     try:
         taken = quantity.to(lot.quantity_remaining.unit)
     except IncompatibleUnits as error:
-        raise InvalidInput(f"{quantity} cannot be taken from a lot counted in {lot.quantity_remaining.unit}.",
-                           field="quantity") from error
+        raise IncompatibleUnits(f"{quantity} cannot be taken from a lot counted in {lot.quantity_remaining.unit}.",
+                                field="quantity") from error
     if taken.value <= 0:
-        raise InvalidInput("The quantity used must be more than zero.", field="quantity")
+        raise OutOfRange("The quantity used must be more than zero.", field="quantity")
     if taken.value > lot.quantity_remaining.value:
-        raise LotUnusable(f"Lot {lot.lot_number} has only {lot.quantity_remaining} left; {quantity} was asked for.")
+        raise LotExhausted(f"Lot {lot.lot_number} has only {lot.quantity_remaining} left; {quantity} was asked for.")
     consumption = LotConsumption(lot_id=lot.id, quantity=quantity, used_at=clock.now(), user_id=user.id,
                                  record_type=record_type, record_id=str(record_id))
     with audit_context.reason_for_change(session, f"{quantity} used for {record_type} {record_id}"):
@@ -159,9 +169,9 @@ def reject_lot(session: Session, lot: MaterialLot, *, reason: str, user: User, p
                client_address: str | None = None) -> MaterialLot:
     """QA rejects a lot in quarantine, stating why, with a signature."""
     if not reason.strip():
-        raise InvalidInput("Give the reason for rejecting the lot.", field="reason")
+        raise ReasonRequired("Give the reason for rejecting the lot.")
     if lot.status != LotStatus.QUARANTINE:
-        raise Conflict(f"Lot {lot.lot_number} is {lot.status.value}, not in quarantine.")
+        raise LotNotInQuarantine(f"Lot {lot.lot_number} is {lot.status.value}, not in quarantine.")
     # The password is proven before the reason is written: a refused signature
     # must leave the lot as it was, even though its failed attempt is kept.
     signatures.reauthenticate_to_sign(session, lot, SignatureMeaning.REJECTED, user, password=password,
@@ -175,11 +185,12 @@ def reject_lot(session: Session, lot: MaterialLot, *, reason: str, user: User, p
 
 def check_lot_disposition(_session: Session, lot: MaterialLot, meaning: SignatureMeaning, _user: User) -> None:
     if lot.status != LotStatus.QUARANTINE:
-        raise Conflict(f"Lot {lot.lot_number} is {lot.status.value}; only a lot in quarantine gets a disposition.")
+        raise LotNotInQuarantine(
+            f"Lot {lot.lot_number} is {lot.status.value}; only a lot in quarantine gets a disposition.")
     if meaning == SignatureMeaning.RELEASED and lot.expires_on < clock.now().date():
-        raise LotUnusable(f"Lot {lot.lot_number} expired on {lot.expires_on.isoformat()} and cannot be released.")
+        raise LotExpired(f"Lot {lot.lot_number} expired on {lot.expires_on.isoformat()} and cannot be released.")
     if meaning == SignatureMeaning.REJECTED and not lot.rejection_reason:
-        raise InvalidInput("State the reason for rejecting the lot on its page.", field="reason")
+        raise ReasonRequired("State the reason for rejecting the lot on its page.")
 
 
 def apply_lot_disposition(session: Session, lot: MaterialLot, meaning: SignatureMeaning, _user: User) -> None:

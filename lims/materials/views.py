@@ -12,8 +12,8 @@ from lims import clock
 from lims.access import STAFF, allow
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError
+from lims.identity.errors import LoginFailed
 from lims.identity.models import RoleName
-from lims.identity.service.sign_in import LoginFailed
 from lims.materials import schemas, service
 from lims.signatures import service as signatures
 from lims.web import load_input, render_form_error

@@ -13,18 +13,11 @@ from sqlalchemy.orm import Session
 from lims import clock, registry
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
-from lims.errors import AccessDenied, Conflict, InvalidInput, LimsError, RecordNotFound
+from lims.errors import Conflict, LimsError, RecordNotFound
 from lims.identity.models import RoleName, User
 from lims.identity.service.sign_in import reauthenticate
+from lims.signatures.errors import MeaningNotAllowed, RecordSigned, SamePersonRefused, SignatureRefused
 from lims.signatures.models import ElectronicSignature, Signable, SignatureMeaning
-
-
-class SignatureRefused(AccessDenied):
-    pass
-
-
-class SamePersonRefused(SignatureRefused):
-    pass
 
 
 class SignatureStatus(enum.StrEnum):
@@ -125,7 +118,8 @@ def check_may_sign(session: Session, record: Signable, meaning: SignatureMeaning
     entity_type = record.__tablename__
     signable = registry.current().signables.get(entity_type)
     if signable is None or meaning not in signable.meanings:
-        raise InvalidInput(f"A {entity_type.replace('_', ' ')} cannot be signed as {meaning.value}.", field="meaning")
+        raise MeaningNotAllowed(f"A {entity_type.replace('_', ' ')} cannot be signed as {meaning.value}.",
+                                field="meaning")
     if not user.has_any_role(signable.meanings[meaning]):
         raise SignatureRefused(f"Your role may not sign a {entity_type.replace('_', ' ')} as {meaning.value}.")
     if user.must_change_password:
@@ -239,10 +233,6 @@ def holding(signed: Iterable[tuple[ElectronicSignature, SignatureStatus]],
 def signers_with_meaning(session: Session, record: Signable, meaning: SignatureMeaning) -> list[int]:
     """Ids of the users who signed ``record`` with ``meaning`` (and whose signature still holds)."""
     return [signature.signer_id for signature in holding(signatures_of(session, record), meaning)]
-
-
-class RecordSigned(Conflict):
-    """A signed record was changed; corrections are new records."""
 
 
 class ImmutableOnceSigned:

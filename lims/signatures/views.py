@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from lims.access import STAFF, allow
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError
-from lims.identity.service.sign_in import LoginFailed
+from lims.identity.errors import LoginFailed
 from lims.signatures import schemas, service
 from lims.signatures.models import Signable, SignatureMeaning
 from lims.web import load_input, render_form_error, safe_next_url

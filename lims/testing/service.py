@@ -10,11 +10,14 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import context as audit_context
+from lims.audit.errors import ReasonRequired
 from lims.db import get_record
-from lims.errors import Conflict, InvalidInput
+from lims.errors import AlreadyExists, DetailMissing
 from lims.identity.models import User
 from lims.signatures import service as signatures
+from lims.signatures.errors import AlreadySigned
 from lims.signatures.models import SignatureMeaning
+from lims.testing.errors import ResultReplaced, ResultUnreadable
 from lims.testing.models import ResultKind, TestDefinition, TestResult
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.limits import Limit
@@ -42,8 +45,9 @@ def quantitative_limit(definition: TestDefinition | str, unit: str) -> Limit:
     try:
         limit.require_compatible_with(unit)
     except IncompatibleUnits as error:
-        raise InvalidInput(f"The specification {specification} is not in units compatible with {unit or 'a number'}.",
-                           field="specification") from error
+        raise IncompatibleUnits(
+            f"The specification {specification} is not in units compatible with {unit or 'a number'}.",
+            field="specification") from error
     return limit
 
 
@@ -52,10 +56,10 @@ def create_definition(session: Session, *, code: str, name: str, method: str, re
     """Define a test; a quantitative specification must be a limit in units compatible with the result unit."""
     code = code.strip().upper()
     if session.scalar(select(TestDefinition.id).where(TestDefinition.code == code)) is not None:
-        raise Conflict(f"A test with the code {code} is already defined.", field="code")
+        raise AlreadyExists(f"A test with the code {code} is already defined.", field="code")
     specification = specification.strip()
     if not specification:
-        raise InvalidInput("State the specification results are judged against.", field="specification")
+        raise DetailMissing("State the specification results are judged against.", field="specification")
     if result_kind == ResultKind.QUANTITATIVE:
         unit = unit_text(unit) if unit.strip() else ""
         quantitative_limit(specification, unit)
@@ -72,15 +76,15 @@ def judge(definition: TestDefinition, specification: str, reported: str) -> tupl
     """Parse a reported result and say whether it meets ``specification``: (measured, observation, conforms)."""
     reported = reported.strip()
     if not reported:
-        raise InvalidInput("Enter the result.", field="result")
+        raise DetailMissing("Enter the result.", field="result")
     if definition.result_kind == ResultKind.QUALITATIVE:
         return None, reported, reported.casefold() == specification.strip().casefold()
     try:
         measured = parse_in_unit(reported, definition.unit)
         return measured, None, quantitative_limit(specification, definition.unit).conforms(measured)
     except (UnitError, IncompatibleUnits) as error:
-        raise InvalidInput(f"{reported} is not a result in {definition.unit or 'a number'}: {error.message}",
-                           field="result") from error
+        raise ResultUnreadable(f"{reported} is not a result in {definition.unit or 'a number'}: {error.message}",
+                               field="result") from error
 
 
 def record_result(session: Session, definition: TestDefinition, *, tested_type: str, tested_id: object,
@@ -98,9 +102,9 @@ def record_result(session: Session, definition: TestDefinition, *, tested_type: 
 def correct_result(session: Session, result: TestResult, *, reported: str, reason: str, user: User) -> TestResult:
     """Replace a result with a corrected one; the original stays on the record, marked as replaced."""
     if not reason.strip():
-        raise InvalidInput("Give the reason for the correction.", field="reason")
+        raise ReasonRequired("Give the reason for the correction.")
     if result.replaced:
-        raise Conflict("This result was already corrected; correct the newest result instead.")
+        raise ResultReplaced("This result was already corrected; correct the newest result instead.")
     measured, observation, conforms = judge(result.definition, result.specification, reported)
     correction = TestResult(definition=result.definition, tested_type=result.tested_type,
                             tested_id=result.tested_id, specification=result.specification, measured=measured,
@@ -136,7 +140,7 @@ def is_verified(session: Session, result: TestResult) -> bool:
 def check_verification(session: Session, result: TestResult, _meaning: SignatureMeaning, user: User) -> None:
     """The result's signing rule: verified once, in its latest form, by someone other than who recorded it."""
     if result.replaced:
-        raise Conflict("This result was replaced by a correction; verify the correction.")
+        raise ResultReplaced("This result was replaced by a correction; verify the correction.")
     if is_verified(session, result):
-        raise Conflict("This result is already verified.")
+        raise AlreadySigned("This result is already verified.")
     signatures.require_different_person(user, [result.recorded_by_id], earlier_role="recorded")

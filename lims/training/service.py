@@ -7,22 +7,19 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lims import clock, registry
-from lims.errors import InvalidInput, LimsError
+from lims.errors import DateInFuture, DatesOutOfOrder
 from lims.identity.models import User
+from lims.training.errors import NotTrained
 from lims.training.models import TrainingRecord
-
-
-class NotTrained(LimsError):
-    status_code = 403
 
 
 def record_training(session: Session, *, user: User, subject: str, trained_on: date, expires_on: date | None,
                     recorded_by: User) -> TrainingRecord:
     """Record that ``user`` is trained on ``subject`` (a master batch record version or an SOP)."""
     if trained_on > clock.now().date():
-        raise InvalidInput("Training cannot be recorded for a future date.", field="trained_on")
+        raise DateInFuture("Training cannot be recorded for a future date.", field="trained_on")
     if expires_on is not None and expires_on <= trained_on:
-        raise InvalidInput("The training expires before or on the day it was given.", field="expires_on")
+        raise DatesOutOfOrder("The training expires before or on the day it was given.", field="expires_on")
     record = TrainingRecord(user_id=user.id, subject=subject.strip(), trained_on=trained_on, expires_on=expires_on,
                             recorded_by_id=recorded_by.id)
     session.add(record)

@@ -1,4 +1,4 @@
-"""The two ways the LIMS refuses a quantity: text it cannot read, and kinds that do not mix."""
+"""The ways the LIMS refuses a quantity: text it cannot read, kinds that do not mix, UCUM it does not map."""
 from __future__ import annotations
 
 from lims.errors import InvalidInput
@@ -10,3 +10,7 @@ class UnitError(InvalidInput):
 
 class IncompatibleUnits(InvalidInput):
     """Two quantities of different kinds (a volume and a mass) were compared or converted."""
+
+
+class UnsupportedUcum(UnitError):
+    """A valid UCUM code whose units the LIMS does not map."""

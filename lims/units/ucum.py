@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from lims.units.errors import UnitError
+from lims.units.errors import UnsupportedUcum
 from lims.units.measurement import Measurement
 from lims.units.registry import format_unit, registry, settle
 
@@ -23,10 +23,6 @@ _UCUM_PREFIXES = {"k": "kilo", "h": "hecto", "da": "deca", "d": "deci", "c": "ce
 _UCUM_COMPONENT = re.compile(r"^(?P<atom>\[[^\]]+\]|\{[^}]*\}|%|[A-Za-z]+)(?P<exponent>[+-]?\d+)?$")
 _UCUM_FACTOR = re.compile(r"^(?:10(?:\*|\^)(?P<power>[+-]?\d+)|(?P<number>\d+))$")
 _PI = Decimal("3.14159265358979323846264338327950288")
-
-
-class UnsupportedUcum(UnitError):
-    """A valid UCUM code whose units the LIMS does not map."""
 
 
 def _ucum_atom(symbol: str) -> str:

@@ -15,16 +15,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from batch_records.errors import AlreadyRecorded
 from batch_records.models import BatchEntry, BatchParameter, Deviation
 from batch_records.service import batches, deviations, execution
 from lims import schema
 from lims.db import create_engine_for
-from lims.errors import Conflict
 from lims.identity.models import OrganizationKind, RoleName
 from lims.identity.service import organizations, users
 from lims.identity.service import organizations as identity_organizations
 from lims.identity.service import users as identity_users
 from lims.materials import service as materials
+from lims.materials.errors import LotExhausted
 from lims.materials.models import LotConsumption, MaterialLot
 from lims.units.parsing import parse_measurement
 from tests.batch_records.conftest import build_line
@@ -109,7 +110,7 @@ def test_two_takings_from_one_lot_cannot_overdraw_it(committed_line):
 
     first, second = race(engine, take, take)
     assert isinstance(first, LotConsumption)
-    assert isinstance(second, materials.LotUnusable) and "has only 0.4 L left" in str(second)
+    assert isinstance(second, LotExhausted) and "has only 0.4 L left" in str(second)
     with Session(engine) as session:
         assert session.get(MaterialLot, ids["lot"]).quantity_remaining == parse_measurement("0.4 L")
         assert session.scalar(select(func.count(LotConsumption.id))) == 1
@@ -129,7 +130,7 @@ def test_two_people_cannot_both_record_the_same_value(committed_line):
 
     first, second = race(engine, record("first", "180"), record("second", "190"))
     assert isinstance(first, BatchEntry)
-    assert isinstance(second, Conflict) and "already recorded" in str(second)
+    assert isinstance(second, AlreadyRecorded)
     with Session(engine) as session:
         assert [str(entry.value) for entry in session.scalars(select(BatchEntry))] == ["180 mL"]
 

@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import context as audit_context
+from lims.audit.errors import ReasonRequired
 from lims.db import get_record
+from lims.equipment.errors import (
+    CertificateRefused,
+    CorrectsOtherEquipment,
+    EquipmentRetired,
+    NoCalibrationPoints,
+    ReadingsMismatch,
+    ReferenceStandardExpired,
+)
 from lims.equipment.models import (
     CalibrationPoint,
     CalibrationReading,
@@ -23,9 +32,10 @@ from lims.equipment.models import (
     ImpactAssessment,
     ReferenceStandard,
 )
-from lims.errors import Conflict, InvalidInput
+from lims.errors import AlreadyExists, DateInFuture, DetailMissing, OutOfRange
 from lims.identity.models import User
 from lims.signatures import service as signatures
+from lims.signatures.errors import SignatureRefused
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.units.errors import IncompatibleUnits
 from lims.units.limits import difference_in_unit_of, error_of, limit_with_tolerance
@@ -42,9 +52,9 @@ def add_calibration_point(session: Session, equipment: Equipment, *, name: str, 
     try:
         tolerance_value = difference_in_unit_of(tolerance, nominal)
     except IncompatibleUnits as error:
-        raise InvalidInput(error.message, field="tolerance") from error
+        raise IncompatibleUnits(error.message, field="tolerance") from error
     if tolerance_value <= 0:
-        raise InvalidInput("The tolerance must be greater than zero.", field="tolerance")
+        raise OutOfRange("The tolerance must be greater than zero.", field="tolerance")
     point = CalibrationPoint(equipment=equipment, name=name, nominal=nominal, tolerance_value=tolerance_value,
                              active=True)
     session.add(point)
@@ -59,7 +69,7 @@ def list_reference_standards(session: Session) -> list[ReferenceStandard]:
 def create_reference_standard(session: Session, *, identifier: str, description: str, certificate_number: str,
                               valid_until: date) -> ReferenceStandard:
     if session.scalar(select(ReferenceStandard.id).where(ReferenceStandard.identifier == identifier)) is not None:
-        raise Conflict(f"The reference standard {identifier} is already registered.", field="identifier")
+        raise AlreadyExists(f"The reference standard {identifier} is already registered.", field="identifier")
     standard = ReferenceStandard(identifier=identifier, description=description,
                                  certificate_number=certificate_number, valid_until=valid_until)
     session.add(standard)
@@ -83,14 +93,14 @@ class Certificate:
 def check_certificate(certificate: Certificate) -> str:
     """Return the certificate's media type, refusing anything but a PDF, PNG or JPEG of at most 10 MB."""
     if not certificate.data:
-        raise InvalidInput("The certificate file is empty.", field="certificate")
+        raise CertificateRefused("The certificate file is empty.", field="certificate")
     if len(certificate.data) > MAX_CERTIFICATE_BYTES:
-        raise InvalidInput(f"The certificate is larger than {MAX_CERTIFICATE_BYTES // (1024 * 1024)} MB.",
-                           field="certificate")
+        raise CertificateRefused(f"The certificate is larger than {MAX_CERTIFICATE_BYTES // (1024 * 1024)} MB.",
+                                 field="certificate")
     for magic, media_type in _CERTIFICATE_SIGNATURES.items():
         if certificate.data.startswith(magic):
             return media_type
-    raise InvalidInput("The certificate must be a PDF, PNG or JPEG file.", field="certificate")
+    raise CertificateRefused("The certificate must be a PDF, PNG or JPEG file.", field="certificate")
 
 
 def record_calibration(
@@ -111,31 +121,31 @@ def record_calibration(
     """Record a calibration: pass or fail per point through the units, the next due date, and the impact."""
     today = clock.now().date()
     if performed_on > today:
-        raise InvalidInput("A calibration cannot be recorded for a future date.", field="performed_on")
+        raise DateInFuture("A calibration cannot be recorded for a future date.", field="performed_on")
     if equipment.retired_at is not None:
-        raise InvalidInput(f"{equipment.asset_tag} is retired.")
+        raise EquipmentRetired(f"{equipment.asset_tag} is retired.")
     if vendor_name and not vendor_certificate_number:
-        raise InvalidInput("Give the vendor's certificate number.", field="vendor_certificate_number")
+        raise DetailMissing("Give the vendor's certificate number.", field="vendor_certificate_number")
     if reference_standard is None and not vendor_name:
-        raise InvalidInput("Choose the reference standard used.", field="reference_standard_id")
+        raise DetailMissing("Choose the reference standard used.", field="reference_standard_id")
     if reference_standard is not None and reference_standard.valid_until < performed_on:
-        raise InvalidInput(
+        raise ReferenceStandardExpired(
             f"The reference standard {reference_standard.identifier} was valid until "
             f"{reference_standard.valid_until.isoformat()}, before this calibration.", field="reference_standard_id")
     if corrects is not None and corrects.equipment_id != equipment.id:
-        raise InvalidInput("A correction must be recorded on the equipment of the calibration it corrects.")
+        raise CorrectsOtherEquipment("A correction must be recorded on the equipment of the calibration it corrects.")
     if corrects is not None and not (correction_reason or "").strip():
-        raise audit_context.ReasonRequired("Give the reason for correcting the earlier calibration.")
+        raise ReasonRequired("Give the reason for correcting the earlier calibration.")
     media_type = check_certificate(certificate) if certificate is not None else None
     points = {point.id: point for point in equipment.points if point.active}
     if not points:
-        raise InvalidInput(f"{equipment.asset_tag} has no calibration points; add them first.")
+        raise NoCalibrationPoints(f"{equipment.asset_tag} has no calibration points; add them first.")
     by_point = {reading.point_id: reading for reading in readings}
     missing = [point.name for point_id, point in points.items() if point_id not in by_point]
     if missing:
-        raise InvalidInput(f"Enter the as-found reading of every point; missing: {', '.join(missing)}.")
+        raise ReadingsMismatch(f"Enter the as-found reading of every point; missing: {', '.join(missing)}.")
     if set(by_point) - set(points):
-        raise InvalidInput("A reading names a point this equipment does not have.")
+        raise ReadingsMismatch("A reading names a point this equipment does not have.")
 
     previous_pass = _last_passing_calibration(session, equipment)
     record = CalibrationRecord(
@@ -154,7 +164,7 @@ def record_calibration(
             found_ok = limit.conforms(given.as_found)
             left_ok = limit.conforms(given.as_left) if given.as_left is not None else None
         except IncompatibleUnits as error:
-            raise InvalidInput(f"{point.name}: {error.message}", field=f"as_found_{point_id}") from error
+            raise IncompatibleUnits(f"{point.name}: {error.message}", field=f"as_found_{point_id}") from error
         record.readings.append(CalibrationReading(
             point=point, nominal=point.nominal, tolerance_value=point.tolerance_value, as_found=given.as_found,
             as_left=given.as_left, as_found_passed=found_ok, as_left_passed=left_ok,
@@ -237,9 +247,9 @@ def check_calibration_signature(session: Session, record: CalibrationRecord, mea
                                 user: User) -> None:
     """The calibration's signing rule: its recorder signs it as performed, then QA, someone else, reviews it."""
     if meaning == SignatureMeaning.PERFORMED and user.id != record.recorded_by_id:
-        raise signatures.SignatureRefused("Only the person who recorded this calibration signs it as performed.")
+        raise SignatureRefused("Only the person who recorded this calibration signs it as performed.")
     if meaning == SignatureMeaning.REVIEWED:
         performers = signatures.signers_with_meaning(session, record, SignatureMeaning.PERFORMED)
         if not performers:
-            raise signatures.SignatureRefused("The performer signs the calibration before QA reviews it.")
+            raise SignatureRefused("The performer signs the calibration before QA reviews it.")
         signatures.require_different_person(user, performers, earlier_role="performed")

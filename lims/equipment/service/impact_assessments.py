@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 from lims import clock
 from lims.audit import context as audit_context
 from lims.db import get_record
+from lims.equipment.errors import AssessmentClosed
 from lims.equipment.models import Equipment, EquipmentUse, ImpactAssessment
 from lims.equipment.service.use import uses_since
-from lims.errors import Conflict, InvalidInput
+from lims.errors import DetailMissing
 from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
@@ -43,11 +44,11 @@ def close_impact_assessment(session: Session, assessment: ImpactAssessment, *, c
                             password: str, client_address: str | None = None) -> ImpactAssessment:
     """QA's conclusion on the affected uses, closed with an e-signature."""
     if assessment.closed_at is not None:
-        raise Conflict("This impact assessment is already closed.")
+        raise AssessmentClosed("This impact assessment is already closed.")
     # Who may close it is settled before the password is asked for, as on the signing page.
     signatures.check_may_sign(session, assessment, SignatureMeaning.REVIEWED, user)
     if not conclusion.strip():
-        raise InvalidInput("Write the conclusion of the assessment.", field="conclusion")
+        raise DetailMissing("Write the conclusion of the assessment.", field="conclusion")
     # The password is proven before the conclusion is written: a refused signature
     # must leave the assessment open, even though its failed attempt is kept.
     signatures.reauthenticate_to_sign(session, assessment, SignatureMeaning.REVIEWED, user, password=password,

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from lims import clock
 from lims.audit import context as audit_context
 from lims.db import get_record
+from lims.equipment.errors import EquipmentRetired
 from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType
-from lims.errors import Conflict, InvalidInput
+from lims.errors import AlreadyExists, OutOfRange
 from lims.identity.models import User
 from lims.pagination import KeysetPage, page_after
 
@@ -116,9 +117,9 @@ def create_equipment(session: Session, *, asset_tag: str, name: str, equipment_t
     """Register a piece of equipment; it is overdue until its first calibration."""
     asset_tag = asset_tag.strip().upper()
     if session.scalar(select(Equipment.id).where(Equipment.asset_tag == asset_tag)) is not None:
-        raise Conflict(f"The asset tag {asset_tag} is already registered.", field="asset_tag")
+        raise AlreadyExists(f"The asset tag {asset_tag} is already registered.", field="asset_tag")
     if calibration_interval_days <= 0:
-        raise InvalidInput("The calibration interval must be at least one day.", field="calibration_interval_days")
+        raise OutOfRange("The calibration interval must be at least one day.", field="calibration_interval_days")
     equipment = Equipment(
         asset_tag=asset_tag, name=name, equipment_type=equipment_type, location=location,
         manufacturer=manufacturer, model=model, serial_number=serial_number,
@@ -134,7 +135,7 @@ def update_equipment(session: Session, equipment: Equipment, *, name: str, locat
                      calibration_interval_days: int, reason: str) -> Equipment:
     """Change an item's name, location or interval; a new interval moves the due date with it."""
     if calibration_interval_days <= 0:
-        raise InvalidInput("The calibration interval must be at least one day.", field="calibration_interval_days")
+        raise OutOfRange("The calibration interval must be at least one day.", field="calibration_interval_days")
     with audit_context.reason_for_change(session, reason):
         equipment.name = name
         equipment.location = location
@@ -147,7 +148,7 @@ def update_equipment(session: Session, equipment: Equipment, *, name: str, locat
 def retire_equipment(session: Session, equipment: Equipment, *, reason: str) -> Equipment:
     """Take equipment out of use for good (it stays in the registry with its history)."""
     if equipment.retired_at is not None:
-        raise Conflict(f"{equipment.asset_tag} is already retired.")
+        raise EquipmentRetired(f"{equipment.asset_tag} is already retired.")
     with audit_context.reason_for_change(session, reason):
         equipment.retired_at = clock.now()
         equipment.retirement_reason = reason.strip()

@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session
 from lims import clock
 from lims.audit import context as audit_context
 from lims.db import get_record
+from lims.equipment.errors import MaintenanceAlreadyOpen, MaintenanceClosed
 from lims.equipment.models import Equipment, MaintenanceKind, MaintenanceRecord
 from lims.equipment.service.inventory import get_equipment
-from lims.errors import Conflict
 from lims.identity.models import User
 
 
@@ -17,7 +17,7 @@ def start_maintenance(session: Session, equipment: Equipment, *, kind: Maintenan
                       user: User) -> MaintenanceRecord:
     """Open a maintenance record; the equipment is out of service until it is closed."""
     if equipment.under_maintenance:
-        raise Conflict(f"{equipment.asset_tag} already has open maintenance.")
+        raise MaintenanceAlreadyOpen(f"{equipment.asset_tag} already has open maintenance.")
     record = MaintenanceRecord(equipment_id=equipment.id, kind=kind, description=description,
                                started_at=clock.now(), started_by_id=user.id)
     session.add(record)
@@ -30,7 +30,7 @@ def start_maintenance(session: Session, equipment: Equipment, *, kind: Maintenan
 def close_maintenance(session: Session, record: MaintenanceRecord, *, outcome: str, user: User) -> MaintenanceRecord:
     """Close maintenance with its outcome; the equipment returns to its calibration status."""
     if record.closed_at is not None:
-        raise Conflict("This maintenance is already closed.")
+        raise MaintenanceClosed("This maintenance is already closed.")
     with audit_context.reason_for_change(session, f"Maintenance closed: {outcome.strip()}"):
         record.closed_at = clock.now()
         record.closed_by_id = user.id

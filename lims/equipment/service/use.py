@@ -8,6 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims import clock
+from lims.equipment.errors import (
+    CalibrationOverdue,
+    EquipmentOutOfTolerance,
+    EquipmentRetired,
+    EquipmentUnderMaintenance,
+    EquipmentUnusable,
+)
 from lims.equipment.models import (
     Equipment,
     EquipmentStatus,
@@ -15,16 +22,12 @@ from lims.equipment.models import (
     EquipmentUse,
 )
 from lims.equipment.service.inventory import status_expression, status_of
-from lims.errors import LimsError
 from lims.identity.models import User
 
-#: statuses in which equipment must not be used
-BLOCKING_STATUSES = frozenset({EquipmentStatus.OVERDUE, EquipmentStatus.OUT_OF_TOLERANCE,
-                               EquipmentStatus.UNDER_MAINTENANCE, EquipmentStatus.RETIRED})
-
-
-class EquipmentUnusable(LimsError):
-    status_code = 409
+#: statuses in which equipment must not be used, and how a use is refused in each
+BLOCKING_STATUSES: dict[EquipmentStatus, type[EquipmentUnusable]] = {
+    EquipmentStatus.OVERDUE: CalibrationOverdue, EquipmentStatus.OUT_OF_TOLERANCE: EquipmentOutOfTolerance,
+    EquipmentStatus.UNDER_MAINTENANCE: EquipmentUnderMaintenance, EquipmentStatus.RETIRED: EquipmentRetired}
 
 
 def record_use(session: Session, equipment: Equipment, *, user: User, record_type: str, record_id: object,
@@ -33,9 +36,10 @@ def record_use(session: Session, equipment: Equipment, *, user: User, record_typ
 
     Every area that records equipment use calls this one rule.
     """
-    refusal = _refusal(equipment, status_of(session, equipment, due_soon_days=due_soon_days))
+    status = status_of(session, equipment, due_soon_days=due_soon_days)
+    refusal = _refusal(equipment, status)
     if refusal is not None:
-        raise EquipmentUnusable(refusal)
+        raise BLOCKING_STATUSES[status](refusal)
     use = EquipmentUse(equipment_id=equipment.id, used_at=clock.now(), user_id=user.id, record_type=record_type,
                        record_id=str(record_id), purpose=purpose)
     session.add(use)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from lims import clock
 from lims.audit import context as audit_context
 from lims.db import get_record
-from lims.errors import AccessDenied, Conflict, InvalidInput
+from lims.identity.errors import ClientOrganizationRequired, NotYourOrganization, OrganizationDeactivated, TokenRevoked
 from lims.identity.models import ApiToken, Organization, RoleName, User
 
 API_TOKEN_PREFIX = "lims"
@@ -24,9 +24,9 @@ def _digest(secret: str) -> str:
 def issue_api_token(session: Session, *, organization: Organization, name: str, actor: User) -> tuple[ApiToken, str]:
     """Issue a token for a client organization; the returned secret is never stored."""
     if organization.is_facility:
-        raise InvalidInput("API tokens are issued to client organizations only.", field="organization_id")
+        raise ClientOrganizationRequired("API tokens are issued to client organizations only.", field="organization_id")
     if not organization.active:
-        raise InvalidInput(f"{organization.name} is deactivated.", field="organization_id")
+        raise OrganizationDeactivated(f"{organization.name} is deactivated.", field="organization_id")
     _check_may_manage_tokens_of(actor, organization)
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
@@ -43,7 +43,7 @@ def revoke_api_token(session: Session, token: ApiToken, *, actor: User) -> ApiTo
     """Revoke a token at once; requests carrying it are refused from now on."""
     _check_may_manage_tokens_of(actor, token.organization)
     if token.is_revoked:
-        raise Conflict(f"The token {token.name!r} is already revoked.")
+        raise TokenRevoked(f"The token {token.name!r} is already revoked.")
     with audit_context.reason_for_change(session, f"API token revoked by {actor.full_name}"):
         token.revoked_at = clock.now()
         token.revoked_by_id = actor.id
@@ -55,7 +55,7 @@ def _check_may_manage_tokens_of(actor: User, organization: Organization) -> None
         return
     if RoleName.CLIENT in actor.role_names and actor.organization_id == organization.id:
         return
-    raise AccessDenied("You may only manage the API tokens of your own organization.")
+    raise NotYourOrganization("You may only manage the API tokens of your own organization.")
 
 
 def get_api_token(session: Session, token_id: int) -> ApiToken:

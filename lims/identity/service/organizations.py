@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 from lims import clock
 from lims.audit import context as audit_context
 from lims.db import get_record
-from lims.errors import Conflict, InvalidInput, RecordNotFound
+from lims.errors import AlreadyExists, RecordNotFound
+from lims.identity.errors import FacilityDeactivationRefused
 from lims.identity.models import Organization, OrganizationKind
 
 
@@ -37,7 +38,7 @@ def create_organization(session: Session, *, code: str, name: str, kind: Organiz
     """Register the facility or a client company."""
     code = code.upper()
     if kind == OrganizationKind.FACILITY and facility(session) is not None:
-        raise Conflict("The facility is already registered; a deployment serves one facility.")
+        raise AlreadyExists("The facility is already registered; a deployment serves one facility.")
     _refuse_duplicate_organization(session, code=code, name=name)
     organization = Organization(code=code, name=name, kind=kind, active=True, created_at=clock.now())
     session.add(organization)
@@ -51,7 +52,7 @@ def update_organization(
     """Rename an organization or change whether it is active, for the reason given."""
     _refuse_duplicate_organization(session, name=name, exclude_id=organization.id)
     if organization.is_facility and not active:
-        raise InvalidInput("The facility cannot be deactivated.", field="active")
+        raise FacilityDeactivationRefused("The facility cannot be deactivated.", field="active")
     with audit_context.reason_for_change(session, reason):
         organization.name = name
         organization.active = active
@@ -65,6 +66,6 @@ def _refuse_duplicate_organization(
     if exclude_id is not None:
         same_name = same_name.where(Organization.id != exclude_id)
     if session.scalar(same_name) is not None:
-        raise Conflict(f"An organization named {name!r} already exists.", field="name")
+        raise AlreadyExists(f"An organization named {name!r} already exists.", field="name")
     if code is not None and session.scalar(select(Organization.id).where(Organization.code == code)) is not None:
-        raise Conflict(f"The organization code {code!r} is taken.", field="code")
+        raise AlreadyExists(f"The organization code {code!r} is taken.", field="code")

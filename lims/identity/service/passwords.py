@@ -11,18 +11,13 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import context as audit_context
-from lims.errors import InvalidInput
+from lims.identity.errors import PasswordPolicyViolation, WrongCurrentPassword
 from lims.identity.models import User
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 
 _hasher = PasswordHasher()
-
-
-class PasswordPolicyViolation(InvalidInput):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, field="password")
 
 
 @cache
@@ -89,7 +84,7 @@ def reset_password(session: Session, user: User, *, actor: User) -> str:
 def change_password(session: Session, user: User, *, current_password: str, new_password: str) -> User:
     """Change one's own password after proving the current one."""
     if not password_matches(user, current_password):
-        raise InvalidInput("The current password is wrong.", field="current_password")
+        raise WrongCurrentPassword("The current password is wrong.", field="current_password")
     if current_password == new_password:
         raise PasswordPolicyViolation("The new password must differ from the current one.")
     check_password_policy(new_password, username=user.username)

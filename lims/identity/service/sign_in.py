@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from lims import clock
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
-from lims.errors import Conflict, LimsError
+from lims.identity.errors import AccountLocked, AccountNotLocked, LoginFailed
 from lims.identity.models import LoginAttempt, LoginOutcome, User
 from lims.identity.service.passwords import (
     hash_password,
@@ -21,14 +21,6 @@ from lims.identity.service.passwords import (
 FAILURES_BEFORE_LOCKOUT = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 LOCKOUT_DURATION = timedelta(minutes=30)
-
-
-class LoginFailed(LimsError):
-    status_code = 401
-
-
-class AccountLocked(LoginFailed):
-    status_code = 423
 
 
 def authenticate(session: Session, *, username: str, password: str, client_address: str | None) -> User:
@@ -139,7 +131,7 @@ def unlock_user(session: Session, user: User) -> User:
     """Lift a lockout and forget the failures that caused it."""
     now = clock.now()
     if not user.is_locked(now):
-        raise Conflict(f"{user.username} is not locked.")
+        raise AccountNotLocked(f"{user.username} is not locked.")
     user.locked_until = None
     user.failures_counted_since = now
     session.flush()

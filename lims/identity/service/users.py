@@ -9,8 +9,16 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import context as audit_context
+from lims.audit.errors import ReasonRequired
 from lims.db import get_record
-from lims.errors import Conflict, InvalidInput, RecordNotFound
+from lims.errors import AlreadyExists, RecordNotFound
+from lims.identity.errors import (
+    AccountAlreadyActive,
+    AccountAlreadyDeactivated,
+    OrganizationDeactivated,
+    RolesRefused,
+    SelfLockoutRefused,
+)
 from lims.identity.models import (
     STAFF_ROLES,
     Organization,
@@ -48,17 +56,17 @@ def _roles_by_name(session: Session, names: set[RoleName]) -> list[Role]:
     roles = list(session.scalars(select(Role).where(Role.name.in_(names)).order_by(Role.id)))
     if len(roles) != len(names):
         missing = names - {role.name for role in roles}
-        raise InvalidInput(f"Unknown roles: {', '.join(sorted(missing))}.", field="roles")
+        raise RolesRefused(f"Unknown roles: {', '.join(sorted(missing))}.", field="roles")
     return roles
 
 
 def _check_roles_fit_organization(roles: set[RoleName], organization: Organization) -> None:
     if not roles:
-        raise InvalidInput("A user needs at least one role.", field="roles")
+        raise RolesRefused("A user needs at least one role.", field="roles")
     if organization.is_facility and RoleName.CLIENT in roles:
-        raise InvalidInput("The client role is for users of a client organization.", field="roles")
+        raise RolesRefused("The client role is for users of a client organization.", field="roles")
     if not organization.is_facility and roles & STAFF_ROLES:
-        raise InvalidInput(
+        raise RolesRefused(
             "Users of a client organization can only hold the client role.", field="roles"
         )
 
@@ -121,9 +129,9 @@ def create_user(
     """Create a user account; the password must satisfy the policy."""
     username = username.lower()
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"The username {username!r} is taken.", field="username")
+        raise AlreadyExists(f"The username {username!r} is taken.", field="username")
     if not organization.active:
-        raise InvalidInput(f"{organization.name} is deactivated.", field="organization_id")
+        raise OrganizationDeactivated(f"{organization.name} is deactivated.", field="organization_id")
     _check_roles_fit_organization(roles, organization)
     check_password_policy(password, username=username)
     now = clock.now()
@@ -152,7 +160,7 @@ def update_user(
     """Change a user's name, e-mail or roles, for the reason given."""
     _check_roles_fit_organization(roles, user.organization)
     if user.id == actor.id and RoleName.ADMIN in user.role_names and RoleName.ADMIN not in roles:
-        raise InvalidInput("You cannot remove your own admin role; ask another administrator.", field="roles")
+        raise SelfLockoutRefused("You cannot remove your own admin role; ask another administrator.", field="roles")
     with audit_context.reason_for_change(session, reason):
         user.full_name = full_name
         user.email = email
@@ -164,11 +172,11 @@ def update_user(
 def deactivate_user(session: Session, user: User, *, reason: str, actor: User | None) -> User:
     """Deactivate an account (accounts are never deleted) and end its sessions."""
     if not reason.strip():
-        raise InvalidInput("Give the reason for deactivating this account.", field="reason")
+        raise ReasonRequired("Give the reason for deactivating this account.")
     if actor is not None and user.id == actor.id:
-        raise InvalidInput("You cannot deactivate your own account.")
+        raise SelfLockoutRefused("You cannot deactivate your own account.")
     if not user.active:
-        raise Conflict(f"{user.username} is already deactivated.")
+        raise AccountAlreadyDeactivated(f"{user.username} is already deactivated.")
     with audit_context.reason_for_change(session, reason):
         user.active = False
         user.deactivated_at = clock.now()
@@ -181,7 +189,7 @@ def deactivate_user(session: Session, user: User, *, reason: str, actor: User | 
 def reactivate_user(session: Session, user: User, *, reason: str) -> User:
     """Let a deactivated user sign in again, for the reason given."""
     if user.active:
-        raise Conflict(f"{user.username} is already active.")
+        raise AccountAlreadyActive(f"{user.username} is already active.")
     with audit_context.reason_for_change(session, reason):
         user.active = True
         user.deactivated_at = None

@@ -9,9 +9,9 @@ from sqlalchemy import select, text
 
 from lims.audit import anchors as audit_anchors
 from lims.audit import verification as audit_verification
+from lims.audit.errors import AnchorRefused, CheckpointUnreadable
 from lims.audit.models import GENESIS_HASH, AuditEvent
 from lims.audit.verification import BreakKind
-from lims.errors import InvalidInput
 from tests.lims.audit.helpers import MOMENT
 from tests.lims.audit.tampering import drop_append_only_triggers, relink_whole_chain
 
@@ -42,7 +42,7 @@ def test_a_relinked_chain_is_not_anchored_again(db_session, connection, create_o
     db_session.flush()
     drop_append_only_triggers(connection)
     relink_whole_chain(connection, from_sequence=2)
-    with pytest.raises(audit_anchors.AnchorRefused,
+    with pytest.raises(AnchorRefused,
                        match=f"event {first.sequence}, anchored by the checkpoint written"):
         audit_anchors.write_checkpoint(connection, checkpoint_file)
     assert audit_anchors.read_checkpoints(checkpoint_file) == [first], "a refused checkpoint writes nothing"
@@ -99,5 +99,5 @@ def test_a_corrupt_checkpoint_file_is_reported(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text(json.dumps({"sequence": 1, "hash": GENESIS_HASH, "written_at": MOMENT.isoformat()})
                     + "\n\nnot json\n")
-    with pytest.raises(InvalidInput, match="Line 3 of the checkpoint file .* is not a checkpoint"):
+    with pytest.raises(CheckpointUnreadable, match="Line 3 of the checkpoint file"):
         audit_anchors.read_checkpoints(path)

@@ -5,7 +5,7 @@ import pytest
 
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
-from lims.audit.context import ReasonRequired
+from lims.audit.errors import ReasonRequired
 from tests.lims.audit.helpers import events
 
 

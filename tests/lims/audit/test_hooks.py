@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from lims import clock
 from lims.audit import context as audit_context
 from lims.audit import hooks as audit_hooks
-from lims.audit.context import ReasonRequired
+from lims.audit.errors import DeletionRefused, ReasonRequired
 from lims.audit.models import AuditEvent
 from lims.identity.models import Organization, RoleName
 from lims.materials import service as materials
@@ -35,7 +35,7 @@ def test_a_controlled_record_is_never_hard_deleted_even_with_a_reason(db_session
     organization = create_organization()
     db_session.commit()
     sequence_before = db_session.scalar(select(func.max(AuditEvent.sequence)))
-    with pytest.raises(audit_hooks.DeletionRefused, match="regulated record and is never deleted"):
+    with pytest.raises(DeletionRefused, match="regulated record and is never deleted"):
         with audit_context.reason_for_change(db_session, reason) if reason else contextlib.nullcontext():
             db_session.delete(organization)
             db_session.flush()

@@ -11,9 +11,11 @@ from sqlalchemy.exc import DatabaseError
 from lims import clock, registry
 from lims.audit import context as audit_context
 from lims.audit.models import AuditEvent
+from lims.identity.errors import AccountLocked, LoginFailed
 from lims.identity.models import LoginAttempt, LoginOutcome, RoleName
-from lims.identity.service import passwords, sign_in
+from lims.identity.service import passwords
 from lims.signatures import service
+from lims.signatures.errors import MeaningNotAllowed, SamePersonRefused, SignatureRefused
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.signatures.service import SignatureStatus
 from tests.helpers import PASSWORD
@@ -38,14 +40,14 @@ def test_wrong_password_is_refused_and_counts_toward_lockout(db_session, create_
     note = create_note()
     clock.freeze(MOMENT)
     for _ in range(4):
-        with pytest.raises(sign_in.LoginFailed, match="nothing was signed"):
+        with pytest.raises(LoginFailed, match="nothing was signed"):
             service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password="not-my-password")
     failures = db_session.scalars(select(LoginAttempt).where(LoginAttempt.user_id == qa.id,
                                                             LoginAttempt.outcome == LoginOutcome.WRONG_PASSWORD)).all()
     assert len(failures) == 4
-    with pytest.raises(sign_in.AccountLocked):
+    with pytest.raises(AccountLocked):
         service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password="still-not-it")
-    with pytest.raises(sign_in.AccountLocked):
+    with pytest.raises(AccountLocked):
         service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
     assert service.signatures_of(db_session, note) == []
 
@@ -92,27 +94,27 @@ def test_the_four_eyes_helper_refuses_the_performer(db_session, create_user, cre
     note = create_note(performed_by_id=technician.id)
     service.sign(db_session, note, meaning=SignatureMeaning.PERFORMED, user=technician, password=PASSWORD)
     performers = service.signers_with_meaning(db_session, note, SignatureMeaning.PERFORMED)
-    with pytest.raises(service.SamePersonRefused, match="different person than the one who performed"):
+    with pytest.raises(SamePersonRefused, match="different person than the one who performed"):
         service.require_different_person(technician, performers, earlier_role="performed")
     service.require_different_person(colleague, performers, earlier_role="performed")
 
 
 def test_a_role_without_the_meaning_cannot_sign(db_session, create_user, create_note):
     technician = create_user(RoleName.TECHNICIAN)
-    with pytest.raises(service.SignatureRefused, match="may not sign"):
+    with pytest.raises(SignatureRefused, match="may not sign"):
         service.sign(db_session, create_note(), meaning=SignatureMeaning.APPROVED, user=technician, password=PASSWORD)
 
 
 def test_a_meaning_the_record_type_does_not_take_is_refused(db_session, create_user, create_note):
     qa = create_user(RoleName.QA)
-    with pytest.raises(service.InvalidInput, match="cannot be signed as released"):
+    with pytest.raises(MeaningNotAllowed):
         service.sign(db_session, create_note(), meaning=SignatureMeaning.RELEASED, user=qa, password=PASSWORD)
 
 
 def test_a_reset_password_must_be_changed_before_signing(db_session, create_user, create_note):
     admin, qa = create_user(RoleName.ADMIN), create_user(RoleName.QA)
     temporary = passwords.reset_password(db_session, qa, actor=admin)
-    with pytest.raises(service.SignatureRefused, match="Change your temporary password"):
+    with pytest.raises(SignatureRefused, match="Change your temporary password"):
         service.sign(db_session, create_note(), meaning=SignatureMeaning.APPROVED, user=qa, password=temporary)
 
 
@@ -121,7 +123,7 @@ def test_a_temporary_password_is_refused_before_any_password_is_asked(db_session
     note = create_note()
     assert service.may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
     passwords.reset_password(db_session, qa, actor=admin)
-    with pytest.raises(service.SignatureRefused, match="Change your temporary password"):
+    with pytest.raises(SignatureRefused, match="Change your temporary password"):
         service.check_may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
     assert not service.may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
 
@@ -132,7 +134,7 @@ def test_may_sign_answers_what_sign_would_refuse_without_the_password(db_session
     assert not service.may_sign(db_session, note, SignatureMeaning.APPROVED, technician)  # QA's meaning
     assert not service.may_sign(db_session, note, SignatureMeaning.RELEASED, technician)  # not a meaning it takes
     assert not service.may_sign(db_session, note, SignatureMeaning.VERIFIED, technician)  # the area's rule
-    with pytest.raises(service.SamePersonRefused):
+    with pytest.raises(SamePersonRefused):
         service.sign(db_session, note, meaning=SignatureMeaning.VERIFIED, user=technician, password=PASSWORD)
     assert service.may_sign(db_session, note, SignatureMeaning.VERIFIED, colleague)
     service.sign(db_session, note, meaning=SignatureMeaning.VERIFIED, user=colleague, password=PASSWORD)

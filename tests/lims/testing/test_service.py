@@ -4,15 +4,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from lims.audit.errors import ReasonRequired
 from lims.audit.models import AuditEvent
-from lims.errors import Conflict, InvalidInput
+from lims.errors import AlreadyExists, DetailMissing
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
+from lims.signatures.errors import AlreadySigned, SamePersonRefused
 from lims.signatures.models import SignatureMeaning
-from lims.signatures.service import SamePersonRefused
 from lims.testing import service
+from lims.testing.errors import ResultReplaced, ResultUnreadable
 from lims.testing.models import ResultKind
-from lims.units.errors import UnitError
+from lims.units.errors import IncompatibleUnits, UnitError
 from tests.helpers import PASSWORD
 
 
@@ -41,7 +43,7 @@ def record(db_session, definition, reported, user, specification=None):
 
 def test_a_definition_code_is_unique_whatever_its_case(db_session, viability):
     assert viability.code == "VIAB"
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(AlreadyExists) as refused:
         service.create_definition(db_session, code="Viab", name="Viability again", method="x",
                                   result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 80 %")
     assert refused.value.field == "code"
@@ -54,7 +56,7 @@ def test_a_quantitative_specification_must_be_a_limit(db_session):
 
 
 def test_a_quantitative_specification_must_be_in_units_compatible_with_the_result(db_session):
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(IncompatibleUnits) as refused:
         service.create_definition(db_session, code="VCC", name="Viable cell count", method="NC-200",
                                   result_kind=ResultKind.QUANTITATIVE, unit="cells/mL", specification="≥ 5 mL")
     assert refused.value.field == "specification"
@@ -65,7 +67,7 @@ def test_a_quantitative_specification_must_be_in_units_compatible_with_the_resul
 
 
 def test_a_specification_is_required(db_session):
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(DetailMissing) as refused:
         service.create_definition(db_session, code="X", name="X", method="X", result_kind=ResultKind.QUALITATIVE,
                                   unit="", specification="  ")
     assert refused.value.field == "specification"
@@ -82,10 +84,10 @@ def test_a_quantitative_result_is_judged_in_the_unit_of_its_test(db_session, via
     bare = record(db_session, viability, "82", analyst)
     assert bare.conforms and bare.measured.unit == "%"
     assert not record(db_session, viability, "65 %", analyst).conforms
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(ResultUnreadable) as refused:
         record(db_session, viability, "82 mL", analyst)
     assert refused.value.field == "result"
-    with pytest.raises(InvalidInput):
+    with pytest.raises(DetailMissing):
         record(db_session, viability, " ", analyst)
 
 
@@ -95,7 +97,7 @@ def test_a_result_is_judged_against_the_specification_it_was_given(db_session, v
 
 def test_a_correction_needs_a_reason_and_keeps_the_original(db_session, viability, analyst, create_user):
     original = record(db_session, viability, "65", analyst)
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(ReasonRequired) as refused:
         service.correct_result(db_session, original, reported="85", reason=" ", user=analyst)
     assert refused.value.field == "reason" and not original.replaced
     corrector = create_user(RoleName.TECHNICIAN)
@@ -109,7 +111,7 @@ def test_a_correction_needs_a_reason_and_keeps_the_original(db_session, viabilit
     assert created.reason == "Transcription error", "the correction is created with the reason that explains it"
     assert service.current_results(db_session, "batch", [7]) == [correction]
     assert service.all_results(db_session, "batch", 7) == [original, correction]
-    with pytest.raises(Conflict):
+    with pytest.raises(ResultReplaced):
         service.correct_result(db_session, original, reported="90", reason="Again", user=analyst)
 
 
@@ -121,7 +123,7 @@ def test_a_result_is_verified_by_someone_other_than_who_recorded_it(db_session, 
     reviewer = create_user(RoleName.QA)
     signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=reviewer, password=PASSWORD)
     assert service.is_verified(db_session, result)
-    with pytest.raises(Conflict):
+    with pytest.raises(AlreadySigned):
         signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=create_user(RoleName.MANAGER),
                         password=PASSWORD)
 
@@ -129,6 +131,6 @@ def test_a_result_is_verified_by_someone_other_than_who_recorded_it(db_session, 
 def test_a_replaced_result_cannot_be_verified(db_session, viability, analyst, create_user):
     original = record(db_session, viability, "65", analyst)
     service.correct_result(db_session, original, reported="85", reason="Transcription error", user=analyst)
-    with pytest.raises(Conflict):
+    with pytest.raises(ResultReplaced):
         signatures.sign(db_session, original, meaning=SignatureMeaning.VERIFIED, user=create_user(RoleName.QA),
                         password=PASSWORD)

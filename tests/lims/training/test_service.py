@@ -8,6 +8,7 @@ import pytest
 from lims import clock
 from lims.identity.models import RoleName
 from lims.training import service
+from lims.training.errors import NotTrained
 
 TODAY = date(2030, 4, 10)
 
@@ -19,13 +20,13 @@ def _today():
 
 def test_training_must_be_in_force(db_session, create_user):
     manager, technician = create_user(RoleName.MANAGER), create_user(RoleName.TECHNICIAN)
-    with pytest.raises(service.NotTrained, match="no training on MBR CAR-T-001 v1"):
+    with pytest.raises(NotTrained, match="no training on MBR CAR-T-001 v1"):
         service.require_training(db_session, technician, "MBR CAR-T-001 v1")
     service.record_training(db_session, user=technician, subject="MBR CAR-T-001 v1", trained_on=TODAY - timedelta(days=30),
                             expires_on=TODAY + timedelta(days=335), recorded_by=manager)
     service.require_training(db_session, technician, "MBR CAR-T-001 v1")
-    with pytest.raises(service.NotTrained):
+    with pytest.raises(NotTrained):
         service.require_training(db_session, technician, "MBR CAR-T-001 v2")
-    with pytest.raises(service.NotTrained):
+    with pytest.raises(NotTrained):
         service.require_training(db_session, technician, "MBR CAR-T-001 v1", on=TODAY + timedelta(days=336))
     service.require_training(db_session, technician, "MBR CAR-T-001 v1", on=TODAY + timedelta(days=335))

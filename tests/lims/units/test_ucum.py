@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lims.units.errors import UnsupportedUcum
 from lims.units.parsing import parse_measurement
-from lims.units.ucum import UnsupportedUcum, from_ucum, to_ucum
+from lims.units.ucum import from_ucum, to_ucum
 
 UCUM_TESTS = Path(__file__).resolve().parents[4] / "shared" / "reference-data" / "ucum" / "UcumFunctionalTests.xml"
 

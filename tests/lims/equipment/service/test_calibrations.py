@@ -5,17 +5,25 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from lims.audit.context import ReasonRequired
 
 from lims import clock
 from lims.audit import context as audit_context
+from lims.audit.errors import ReasonRequired
+from lims.equipment.errors import (
+    CertificateRefused,
+    CorrectsOtherEquipment,
+    ReadingsMismatch,
+    ReferenceStandardExpired,
+)
 from lims.equipment.models import EquipmentStatus
 from lims.equipment.service import calibrations
-from lims.errors import InvalidInput
+from lims.errors import DateInFuture, DetailMissing
 from lims.identity.models import RoleName
 from lims.identity.service import users
 from lims.signatures import service as signatures
+from lims.signatures.errors import RecordSigned, SamePersonRefused, SignatureRefused
 from lims.signatures.models import SignatureMeaning
+from lims.units.errors import IncompatibleUnits
 from tests.helpers import PASSWORD
 from tests.lims.equipment.service.support import TODAY, at, status
 
@@ -58,7 +66,7 @@ def test_a_signed_calibration_is_immutable_and_corrected_by_a_new_record(db_sess
     equipment = create_equipment()
     record = calibrate(equipment, "37.1 °C")
     signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=calibrate.technician, password=PASSWORD)
-    with pytest.raises(signatures.RecordSigned, match="record a correction"):
+    with pytest.raises(RecordSigned, match="record a correction"):
         with audit_context.reason_for_change(db_session, "Typo in notes"):
             record.notes = "edited after signing"
     db_session.expire(record, ["notes"])  # drop the refused edit from memory
@@ -66,7 +74,7 @@ def test_a_signed_calibration_is_immutable_and_corrected_by_a_new_record(db_sess
         calibrate(equipment, "37.2 °C", corrects=record, correction_reason=" ")
     correction = calibrate(equipment, "37.2 °C", corrects=record, correction_reason="As-found was 37.2, not 37.1")
     assert correction.corrects_id == record.id
-    with pytest.raises(InvalidInput, match="on the equipment of the calibration it corrects"):
+    with pytest.raises(CorrectsOtherEquipment):
         calibrate(create_equipment(), "37 °C", corrects=record, correction_reason="Wrong item")
 
 
@@ -75,48 +83,49 @@ def test_review_needs_the_performer_first_and_a_different_person(db_session, cre
     equipment = create_equipment()
     record = calibrate(equipment, "37 °C")
     qa = create_user(RoleName.QA)
-    with pytest.raises(signatures.SignatureRefused, match="performer signs"):
+    with pytest.raises(SignatureRefused, match="performer signs"):
         signatures.sign(db_session, record, meaning=SignatureMeaning.REVIEWED, user=qa, password=PASSWORD)
     other = create_user(RoleName.TECHNICIAN)
-    with pytest.raises(signatures.SignatureRefused, match="Only the person who recorded"):
+    with pytest.raises(SignatureRefused, match="Only the person who recorded"):
         signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=other, password=PASSWORD)
     technician = calibrate.technician
     users.update_user(db_session, technician, full_name=technician.full_name, email=technician.email,
                       roles={RoleName.TECHNICIAN, RoleName.QA}, actor=qa, reason="Dual role for the test")
     signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=technician, password=PASSWORD)
-    with pytest.raises(signatures.SamePersonRefused):
+    with pytest.raises(SamePersonRefused):
         signatures.sign(db_session, record, meaning=SignatureMeaning.REVIEWED, user=technician, password=PASSWORD)
     signatures.sign(db_session, record, meaning=SignatureMeaning.REVIEWED, user=qa, password=PASSWORD)
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "refusal", "field"),
     [
-        ({"performed_on": TODAY + timedelta(days=1)}, "future date"),
-        ({"reference_standard": None}, "reference standard used"),
-        ({"vendor_name": "CalibrateCo"}, "vendor's certificate number"),
+        ({"performed_on": TODAY + timedelta(days=1)}, DateInFuture, "performed_on"),
+        ({"reference_standard": None}, DetailMissing, "reference_standard_id"),
+        ({"vendor_name": "CalibrateCo"}, DetailMissing, "vendor_certificate_number"),
     ],
 )
-def test_calibration_input_is_checked(db_session, create_equipment, calibrate, kwargs, message):
+def test_calibration_input_is_checked(db_session, create_equipment, calibrate, kwargs, refusal, field):
     clock.freeze(at(TODAY))
-    with pytest.raises(InvalidInput, match=message):
+    with pytest.raises(refusal) as refused:
         calibrate(create_equipment(), "37 °C", **kwargs)
+    assert refused.value.field == field
 
 
 def test_an_expired_reference_standard_is_refused(db_session, create_equipment, calibrate):
     clock.freeze(at(TODAY))
     expired = calibrations.create_reference_standard(db_session, identifier="REF-OLD", description="Old thermometer",
                                                      certificate_number="X-1", valid_until=TODAY - timedelta(days=1))
-    with pytest.raises(InvalidInput, match="REF-OLD was valid until"):
+    with pytest.raises(ReferenceStandardExpired, match="REF-OLD was valid until"):
         calibrate(create_equipment(), "37 °C", reference_standard=expired)
 
 
 def test_every_point_needs_a_reading_in_a_compatible_unit(db_session, create_equipment, calibrate):
     clock.freeze(at(TODAY))
     equipment = create_equipment(points=(("a", "37 °C", "0.5 °C"), ("b", "100 µL", "1 µL")))
-    with pytest.raises(InvalidInput, match="missing: b"):
+    with pytest.raises(ReadingsMismatch, match="missing: b"):
         calibrate(equipment, "37 °C")
-    with pytest.raises(InvalidInput, match="b: Cannot compare"):
+    with pytest.raises(IncompatibleUnits, match="b: Cannot compare"):
         calibrate(equipment, "37 °C", "5 g")
 
 
@@ -126,7 +135,7 @@ def test_every_point_needs_a_reading_in_a_compatible_unit(db_session, create_equ
 )
 def test_malformed_certificate_uploads_are_refused(db_session, create_equipment, calibrate, data, message):
     clock.freeze(at(TODAY))
-    with pytest.raises(InvalidInput, match=message):
+    with pytest.raises(CertificateRefused, match=message):
         calibrate(create_equipment(), "37 °C", certificate=calibrations.Certificate("cert.pdf", data))
 
 

@@ -10,9 +10,10 @@ from lims import clock
 from lims.audit import context as audit_context
 from lims.equipment.models import ImpactAssessment
 from lims.equipment.service import impact_assessments, use
+from lims.identity.errors import LoginFailed
 from lims.identity.models import LoginAttempt, RoleName
-from lims.identity.service import sign_in
 from lims.signatures import service as signatures
+from lims.signatures.errors import RecordSigned, SignatureRefused
 from lims.signatures.models import SignatureMeaning
 from tests.helpers import PASSWORD
 from tests.lims.equipment.conftest import DUE_SOON_DAYS
@@ -49,7 +50,7 @@ def test_qa_closes_the_impact_assessment_with_a_signature(db_session, create_equ
     equipment = create_equipment()
     calibrate(equipment, "39 °C")
     assessment = db_session.scalars(select(ImpactAssessment)).one()
-    with pytest.raises(sign_in.LoginFailed):
+    with pytest.raises(LoginFailed):
         impact_assessments.close_impact_assessment(db_session, assessment, conclusion="No impact", user=qa,
                                                    password="wrong-pw-1234")
     assert assessment.conclusion is None and assessment.closed_at is None
@@ -58,7 +59,7 @@ def test_qa_closes_the_impact_assessment_with_a_signature(db_session, create_equ
                                                password=PASSWORD)
     [(signature, state)] = signatures.signatures_of(db_session, assessment)
     assert signature.meaning == SignatureMeaning.REVIEWED and state == signatures.SignatureStatus.VALID
-    with pytest.raises(signatures.RecordSigned):
+    with pytest.raises(RecordSigned):
         with audit_context.reason_for_change(db_session, "Changed my mind"):
             assessment.conclusion = "Batches 12 and 13 affected."
 
@@ -70,7 +71,7 @@ def test_only_qa_closes_an_impact_assessment_and_is_refused_before_the_password(
     equipment = create_equipment()
     calibrate(equipment, "39 °C")
     assessment = db_session.scalars(select(ImpactAssessment)).one()
-    with pytest.raises(signatures.SignatureRefused, match="may not sign"):
+    with pytest.raises(SignatureRefused, match="may not sign"):
         impact_assessments.close_impact_assessment(db_session, assessment, conclusion="No impact", user=technician,
                                                    password="wrong-pw-1234")
     assert assessment.closed_at is None

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from lims import clock
+from lims.equipment.errors import MaintenanceAlreadyOpen
 from lims.equipment.models import EquipmentStatus, MaintenanceKind
 from lims.equipment.service import maintenance
-from lims.errors import Conflict
 from tests.lims.equipment.service.support import TODAY, at, status
 
 
@@ -18,7 +18,7 @@ def test_closing_maintenance_returns_equipment_to_service(db_session, create_equ
     record = maintenance.start_maintenance(db_session, equipment, kind=MaintenanceKind.PLANNED,
                                            description="HEPA filter change", user=technician)
     assert status(db_session, equipment) == EquipmentStatus.UNDER_MAINTENANCE
-    with pytest.raises(Conflict, match="already has open maintenance"):
+    with pytest.raises(MaintenanceAlreadyOpen):
         maintenance.start_maintenance(db_session, equipment, kind=MaintenanceKind.PLANNED, description="x",
                                       user=technician)
     maintenance.close_maintenance(db_session, record, outcome="Filter replaced, airflow verified", user=technician)

@@ -4,14 +4,22 @@ from __future__ import annotations
 import pytest
 
 from lims import clock
+from lims.equipment.errors import (
+    CalibrationOverdue,
+    EquipmentOutOfTolerance,
+    EquipmentRetired,
+    EquipmentUnderMaintenance,
+)
 from lims.equipment.models import MaintenanceKind
 from lims.equipment.service import inventory, maintenance, use
 from tests.lims.equipment.conftest import DUE_SOON_DAYS
 from tests.lims.equipment.service.support import TODAY, at
 
 
-@pytest.mark.parametrize("blocked", ["overdue", "out of tolerance", "under maintenance", "retired"])
-def test_blocked_equipment_cannot_be_used(db_session, create_equipment, calibrate, create_user, blocked):
+@pytest.mark.parametrize(("blocked", "refusal"), [
+    ("overdue", CalibrationOverdue), ("out of tolerance", EquipmentOutOfTolerance),
+    ("under maintenance", EquipmentUnderMaintenance), ("retired", EquipmentRetired)])
+def test_blocked_equipment_cannot_be_used(db_session, create_equipment, calibrate, create_user, blocked, refusal):
     clock.freeze(at(TODAY))
     technician = create_user()
     equipment = create_equipment()
@@ -24,7 +32,7 @@ def test_blocked_equipment_cannot_be_used(db_session, create_equipment, calibrat
                                       description="Door seal torn", user=technician)
     elif blocked == "retired":
         inventory.retire_equipment(db_session, equipment, reason="Replaced")
-    with pytest.raises(use.EquipmentUnusable, match=f"{equipment.asset_tag}.*cannot be used"):
+    with pytest.raises(refusal, match=f"{equipment.asset_tag}.*cannot be used"):
         use.record_use(db_session, equipment, user=technician, record_type="batch_step", record_id=7,
                        purpose="Expansion", due_soon_days=DUE_SOON_DAYS)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from lims import clock
 from lims.audit.models import AuditEvent
-from lims.errors import Conflict
+from lims.identity.errors import AccountLocked, AccountNotLocked, LoginFailed
 from lims.identity.models import LoginAttempt, LoginOutcome, RoleName
 from lims.identity.service import sign_in, users
 from tests.helpers import PASSWORD
@@ -20,7 +20,7 @@ START = datetime(2030, 3, 4, 9, 0, tzinfo=timezone.utc)
 
 def fail_login(db_session, user, times: int = 1):
     for _ in range(times):
-        with pytest.raises(sign_in.LoginFailed):
+        with pytest.raises(LoginFailed):
             sign_in.authenticate(db_session, username=user.username, password="not-the-password",
                                  client_address="10.1.2.3")
 
@@ -38,9 +38,9 @@ def test_login_succeeds_with_the_right_password_and_records_it(db_session, creat
 
 def test_wrong_password_and_unknown_user_get_the_same_message(db_session, create_user):
     user = create_user()
-    with pytest.raises(sign_in.LoginFailed) as wrong:
+    with pytest.raises(LoginFailed) as wrong:
         sign_in.authenticate(db_session, username=user.username, password="nope-nope-nope", client_address=None)
-    with pytest.raises(sign_in.LoginFailed) as unknown:
+    with pytest.raises(LoginFailed) as unknown:
         sign_in.authenticate(db_session, username="nobody-here", password="nope-nope-nope", client_address=None)
     assert wrong.value.message == unknown.value.message == "Unknown username or wrong password."
 
@@ -51,7 +51,7 @@ def test_account_locks_at_the_fifth_failure_within_fifteen_minutes(db_session, c
     fail_login(db_session, user, times=4)
     assert not user.is_locked(clock.now())
     clock.advance(timedelta(minutes=14))
-    with pytest.raises(sign_in.AccountLocked, match="locked after 5 failed"):
+    with pytest.raises(AccountLocked, match="locked after 5 failed"):
         sign_in.authenticate(db_session, username=user.username, password="still-wrong-pw", client_address="10.1.2.3")
     assert user.locked_until == START + timedelta(minutes=14 + 30)
     lockout = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "login.lockout")).one()
@@ -66,7 +66,7 @@ def test_a_locked_account_refuses_even_the_right_password(db_session, create_use
     user = create_user()
     clock.freeze(START)
     fail_login(db_session, user, times=5)
-    with pytest.raises(sign_in.AccountLocked):
+    with pytest.raises(AccountLocked):
         sign_in.authenticate(db_session, username=user.username, password=PASSWORD, client_address=None)
 
 
@@ -93,7 +93,7 @@ def test_lockout_lifts_by_itself_after_thirty_minutes(db_session, create_user):
     clock.freeze(START)
     fail_login(db_session, user, times=5)
     clock.advance(timedelta(minutes=29, seconds=59))
-    with pytest.raises(sign_in.AccountLocked):
+    with pytest.raises(AccountLocked):
         sign_in.authenticate(db_session, username=user.username, password=PASSWORD, client_address=None)
     clock.advance(timedelta(seconds=2))
     assert sign_in.authenticate(db_session, username=user.username, password=PASSWORD, client_address=None) is user
@@ -112,7 +112,7 @@ def test_admin_unlock_lifts_the_lock_and_forgets_old_failures(db_session, create
 
 def test_unlocking_an_unlocked_account_is_refused(db_session, create_user):
     user = create_user()
-    with pytest.raises(Conflict, match="not locked"):
+    with pytest.raises(AccountNotLocked):
         sign_in.unlock_user(db_session, user)
 
 
@@ -120,6 +120,6 @@ def test_deactivated_user_is_refused_at_login(db_session, create_user):
     admin = create_user(RoleName.ADMIN)
     user = create_user()
     users.deactivate_user(db_session, user, reason="Left the company", actor=admin)
-    with pytest.raises(sign_in.LoginFailed, match="deactivated"):
+    with pytest.raises(LoginFailed, match="deactivated"):
         sign_in.authenticate(db_session, username=user.username, password=PASSWORD, client_address=None)
     assert (user.active, user.deactivation_reason) == (False, "Left the company")

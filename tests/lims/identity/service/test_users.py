@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from lims.audit.context import ReasonRequired
 from sqlalchemy import select
 
 from lims.audit import context as audit_context
+from lims.audit.errors import ReasonRequired
 from lims.audit.models import AuditEvent
-from lims.errors import Conflict, InvalidInput
+from lims.errors import AlreadyExists
+from lims.identity.errors import RolesRefused, SelfLockoutRefused
 from lims.identity.models import OrganizationKind, RoleName
 from lims.identity.service import sign_in, users
 from tests.helpers import PASSWORD
@@ -17,7 +18,7 @@ from tests.helpers import PASSWORD
 
 def test_deactivation_needs_a_reason_and_changes_nothing_without_one(db_session, create_user):
     user = create_user()
-    with pytest.raises(InvalidInput, match="reason"):
+    with pytest.raises(ReasonRequired):
         users.deactivate_user(db_session, user, reason="   ", actor=None)
     assert user.active
 
@@ -32,7 +33,7 @@ def test_deactivation_ends_the_users_sessions(db_session, create_user):
 
 def test_an_admin_cannot_deactivate_themselves(db_session, create_user):
     admin = create_user(RoleName.ADMIN)
-    with pytest.raises(InvalidInput, match="your own account"):
+    with pytest.raises(SelfLockoutRefused):
         users.deactivate_user(db_session, admin, reason="oops", actor=admin)
 
 
@@ -47,7 +48,7 @@ def test_an_admin_cannot_deactivate_themselves(db_session, create_user):
 )
 def test_roles_must_fit_the_organization(db_session, facility, create_organization, kind, roles, message):
     organization = facility if kind == OrganizationKind.FACILITY else create_organization()
-    with pytest.raises(InvalidInput, match=message):
+    with pytest.raises(RolesRefused, match=message):
         users.create_user(
             db_session, username="newuser", full_name="New User", email="n@example.org", organization=organization,
             roles=roles, password=PASSWORD, must_change_password=False, actor=None,
@@ -56,7 +57,7 @@ def test_roles_must_fit_the_organization(db_session, facility, create_organizati
 
 def test_usernames_are_unique_regardless_of_case(db_session, create_user, facility):
     create_user(username="jdoe")
-    with pytest.raises(Conflict, match="taken"):
+    with pytest.raises(AlreadyExists):
         users.create_user(
             db_session, username="JDoe", full_name="J Doe", email="j@example.org", organization=facility,
             roles={RoleName.QA}, password=PASSWORD, must_change_password=False, actor=None,
@@ -65,7 +66,7 @@ def test_usernames_are_unique_regardless_of_case(db_session, create_user, facili
 
 def test_admin_cannot_remove_their_own_admin_role(db_session, create_user):
     admin = create_user(RoleName.ADMIN)
-    with pytest.raises(InvalidInput, match="own admin role"):
+    with pytest.raises(SelfLockoutRefused):
         users.update_user(db_session, admin, full_name=admin.full_name, email=admin.email,
                           roles={RoleName.QA}, actor=admin, reason="Moving to QA")
 
