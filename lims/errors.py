@@ -5,11 +5,16 @@ them into a 4xx response carrying :attr:`LimsError.message`, never a 500.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class LimsError(Exception):
     """A rule of the domain refused an operation."""
 
     status_code = 400
+    #: Whether what the refused operation recorded must be committed all the same (a failed password
+    #: counts toward lockout); every other refusal leaves nothing behind.
+    keeps_changes: ClassVar[bool] = False
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

@@ -25,6 +25,7 @@ LOCKOUT_DURATION = timedelta(minutes=30)
 
 class LoginFailed(LimsError):
     status_code = 401
+    keeps_changes = True
 
 
 class AccountLocked(LoginFailed):
