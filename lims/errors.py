@@ -7,11 +7,16 @@ kind that gives the HTTP status.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class LimsError(Exception):
     """A rule of the domain refused an operation."""
 
     status_code = 400
+    #: Whether what the refused operation recorded must be committed all the same (a failed password
+    #: counts toward lockout); every other refusal leaves nothing behind.
+    keeps_changes: ClassVar[bool] = False
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

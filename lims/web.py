@@ -1,13 +1,17 @@
 """What every blueprint shares: form input, refusals and error pages."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from flask import g, render_template, request
+from flask import abort, g, make_response, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.datastructures import MultiDict
 
 from lims.api.errors import error_response
+from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError
 
 
@@ -104,10 +108,63 @@ def refuse(status: int, message: str, errors: dict[str, list[str]] | None = None
     return render_template("error.html", status=status, message=message, errors=errors or {}), status
 
 
-def render_form_error(template: str, error: ValidationError | LimsError, **context: Any) -> Any:
-    """Show a form again with the messages of ``error`` next to its fields."""
-    context.setdefault("form", request.form)
-    return render_template(template, errors=field_errors(error), **context), error_status(error)
+@dataclass(frozen=True)
+class RepeatedForm:
+    """One of several copies of a form on a page (a correction per entry): its fields are named ``prefix + name``."""
+
+    prefix: str
+    schema: type[Schema]
+
+    def load(self) -> dict[str, Any]:
+        posted = MultiDict([(key.removeprefix(self.prefix), value) for key, value in request.form.items(multi=True)
+                            if key.startswith(self.prefix)])
+        return load_input(self.schema(), posted)
+
+    def errors_on_page(self, errors: dict[str, list[str]]) -> dict[str, list[str]]:
+        """``errors`` keyed by the names the page gives this copy's fields, so that each shows at its own input."""
+        own = set(self.schema().fields)
+        return {f"{self.prefix}{name}" if name in own else name: messages for name, messages in errors.items()}
+
+
+#: Draws the page that answers a refused form, given the messages by field and the status it answers with.
+RefusalPage = Callable[[dict[str, list[str]], int], Any]
+
+
+@contextmanager
+def refusals_answered(page: RefusalPage, *, repeated: RepeatedForm | None = None) -> Iterator[None]:
+    """Run a form's action; if its input or a rule refuses it, undo what it changed and answer with ``page``.
+
+    The page is drawn after the undo, so it shows what is stored and never a half-done change; a refusal
+    that must keep its record (a failed password counts toward lockout) is committed instead. Field
+    errors of a ``repeated`` form are keyed by the names of that copy's inputs.
+    """
+    try:
+        yield
+    except (ValidationError, LimsError) as error:
+        if isinstance(error, LimsError) and error.keeps_changes:
+            keep_changes_despite_refusal()
+        else:
+            get_session().rollback()
+        errors = field_errors(error)
+        status = error_status(error)
+        response = make_response(page(repeated.errors_on_page(errors) if repeated else errors, status))
+        response.status_code = status
+        # Raised, not returned: the view's code after the block runs only when the action succeeded.
+        abort(response)
+
+
+def on_refusal_show(template: str, page_context: Callable[[], Mapping[str, Any]] | None = None, *,
+                    repeated: RepeatedForm | None = None, **context: Any) -> AbstractContextManager[None]:
+    """Run a form's action; on a refusal show ``template`` again with the messages next to the fields.
+
+    ``page_context`` gives what the page reads from the database, read after the refused changes are undone;
+    ``context`` the rest. The form shown is the one posted unless ``context`` names another.
+    """
+    def show(errors: dict[str, list[str]], _status: int) -> str:
+        values = {"form": request.form, **(page_context() if page_context else {}), **context}
+        return render_template(template, errors=errors, **values)
+
+    return refusals_answered(show, repeated=repeated)
 
 
 def safe_next_url(candidate: str | None, fallback: str) -> str:

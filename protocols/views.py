@@ -12,18 +12,17 @@ from flask import (
     request,
     url_for,
 )
-from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from lims import clock
 from lims.access import STAFF, allow
 from lims.audit import chain as audit_chain
 from lims.db import get_record, get_session
-from lims.errors import InvalidInput, LimsError
+from lims.errors import InvalidInput
 from lims.identity.models import OrganizationKind, RoleName
 from lims.identity.service.organizations import get_organization, list_organizations
 from lims.signatures import service as signatures
-from lims.web import error_status, field_errors, load_input, render_form_error
+from lims.web import load_input, on_refusal_show, refusals_answered, refuse
 from protocols import schemas, service
 from protocols.ctgov.parse import parse_study
 from protocols.models import (
@@ -64,12 +63,10 @@ def new() -> Any:
     if request.method == "GET":
         return render_template("protocols/new.html", errors={}, form=MultiDict(), **_new_context())
     db = get_session()
-    try:
+    with on_refusal_show("protocols/new.html", _new_context):
         data = load_input(schemas.ProtocolCreateSchema())
         sponsor = get_organization(db, data.pop("sponsor_id"))
         protocol = service.create_protocol(db, sponsor=sponsor, **data)
-    except (ValidationError, LimsError) as error:
-        return render_form_error("protocols/new.html", error, **_new_context())
     flash(f"{protocol.number} is registered with a draft version 1.0; design it next.", "success")
     return redirect(url_for("protocols.version", version_id=protocol.versions[0].id), 303)
 
@@ -84,7 +81,7 @@ def import_ctgov() -> Any:
     if request.method == "GET":
         return render_template("protocols/import.html", errors={}, form=MultiDict(), **_import_context())
     db = get_session()
-    try:
+    with on_refusal_show("protocols/import.html", _import_context):
         data = load_input(schemas.ImportSchema())
         upload = request.files.get("file")
         if upload is None or not upload.filename:
@@ -92,18 +89,21 @@ def import_ctgov() -> Any:
         study = parse_study(upload.read(), filename=upload.filename)
         protocol = service.import_study(db, study, sponsor=get_organization(db, data["sponsor_id"]),
                                        number=data["number"], therapeutic_area=data["therapeutic_area"])
-    except (ValidationError, LimsError) as error:
-        return render_form_error("protocols/import.html", error, **_import_context())
     return render_template("protocols/imported.html", protocol=protocol, study=study), 201
 
 
 @blueprint.route("/protocols/<int:protocol_id>")
 @allow(STAFF)
 def show(protocol_id: int) -> Any:
+    return render_template("protocols/show.html", errors={}, form=request.form, **_show_context(protocol_id))
+
+
+def _show_context(protocol_id: int) -> dict[str, Any]:
     db = get_session()
     protocol = service.get_protocol(db, protocol_id)
-    return render_template("protocols/show.html", protocol=protocol, effective=service.effective_version(protocol),
-                           subjects=service.subjects_of(db, protocol), errors={}, form=request.form, **_show_options())
+    return {"protocol": protocol, "effective": service.effective_version(protocol),
+            "subjects": service.subjects_of(db, protocol),
+            "status_options": [(status.value, status.value.capitalize()) for status in ProtocolStatus]}
 
 
 @blueprint.route("/protocols/<int:protocol_id>/edit", methods=["POST"])
@@ -111,19 +111,10 @@ def show(protocol_id: int) -> Any:
 def edit(protocol_id: int) -> Any:
     db = get_session()
     protocol = service.get_protocol(db, protocol_id)
-    try:
+    with on_refusal_show("protocols/show.html", lambda: _show_context(protocol_id)):
         service.update_protocol(db, protocol, **load_input(schemas.ProtocolUpdateSchema()))
-    except (ValidationError, LimsError) as error:
-        db.rollback()
-        return render_template("protocols/show.html", protocol=protocol, effective=service.effective_version(protocol),
-                               subjects=service.subjects_of(db, protocol), errors=field_errors(error),
-                               form=request.form, **_show_options()), error_status(error)
     flash(f"{protocol.number} is updated.", "success")
     return redirect(url_for("protocols.show", protocol_id=protocol.id), 303)
-
-
-def _show_options() -> dict[str, Any]:
-    return {"status_options": [(status.value, status.value.capitalize()) for status in ProtocolStatus]}
 
 
 @blueprint.route("/protocols/<int:protocol_id>/versions", methods=["POST"])
@@ -131,45 +122,36 @@ def _show_options() -> dict[str, Any]:
 def new_version(protocol_id: int) -> Any:
     db = get_session()
     protocol = service.get_protocol(db, protocol_id)
-    try:
+    with on_refusal_show("protocols/show.html", lambda: _show_context(protocol_id)):
         version = service.new_version(db, protocol, **load_input(schemas.NewVersionSchema()))
-    except (ValidationError, LimsError) as error:
-        db.rollback()
-        return render_template("protocols/show.html", protocol=protocol, effective=service.effective_version(protocol),
-                               subjects=service.subjects_of(db, protocol), errors=field_errors(error),
-                               form=request.form, **_show_options()), error_status(error)
     flash(f"Version {version.number} is drafted from the previous design; amend it, then sign it for review.",
           "success")
     return redirect(url_for("protocols.version", version_id=version.id), 303)
 
 
-def _version_page(version_id: int, *, errors: dict | None = None, status: int = 200) -> Any:
+def _version_context(version_id: int) -> dict[str, Any]:
     db = get_session()
     version = service.get_version(db, version_id)
-    return render_template(
-        "protocols/version.html", version=version, protocol=version.protocol,
-        signatures=signatures.signatures_of(db, version), errors=errors or {}, form=request.form,
+    return dict(
+        version=version, protocol=version.protocol, signatures=signatures.signatures_of(db, version),
         editable=version.status == VersionStatus.DRAFT,
         reference_options=[(event.value, event.value.capitalize()) for event in ReferenceEvent],
         visit_options=[(visit.id, f"{visit.code} {visit.name}") for visit in version.visits],
-    ), status
+    )
 
 
 @blueprint.route("/protocols/versions/<int:version_id>")
 @allow(STAFF)
 def version(version_id: int) -> Any:
-    return _version_page(version_id)
+    return render_template("protocols/version.html", errors={}, form=request.form, **_version_context(version_id))
 
 
 def _design_change(version_id: int, change: Any) -> Any:
     """Apply a design change to a draft version, or show the version again with the errors."""
     db = get_session()
     version = service.get_version(db, version_id)
-    try:
+    with on_refusal_show("protocols/version.html", lambda: _version_context(version_id)):
         message = change(db, version)
-    except (ValidationError, LimsError) as error:
-        db.rollback()
-        return _version_page(version_id, errors=field_errors(error), status=error_status(error))
     flash(message, "success")
     return redirect(url_for("protocols.version", version_id=version_id), 303)
 
@@ -213,13 +195,12 @@ def add_requirement(version_id: int) -> Any:
 def edit_visit(visit_id: int) -> Any:
     db = get_session()
     visit = get_record(db, Visit, visit_id, "visit")
-    context = {"visit": visit, "reference_options": [(event.value, event.value.capitalize()) for event in ReferenceEvent]}
+    context: dict[str, Any] = {
+        "visit": visit, "reference_options": [(event.value, event.value.capitalize()) for event in ReferenceEvent]}
     if request.method == "GET":
         return render_template("protocols/visit_edit.html", errors={}, form=MultiDict(), **context)
-    try:
+    with on_refusal_show("protocols/visit_edit.html", **context):
         service.update_visit(db, visit, **load_input(schemas.VisitUpdateSchema()))
-    except (ValidationError, LimsError) as error:
-        return render_form_error("protocols/visit_edit.html", error, **context)
     flash(f"Visit {visit.code} is updated.", "success")
     return redirect(url_for("protocols.version", version_id=visit.version_id), 303)
 
@@ -231,10 +212,8 @@ def edit_arm(arm_id: int) -> Any:
     arm = get_record(db, Arm, arm_id, "arm")
     if request.method == "GET":
         return render_template("protocols/arm_edit.html", errors={}, form=MultiDict(), arm=arm)
-    try:
+    with on_refusal_show("protocols/arm_edit.html", arm=arm):
         service.update_arm(db, arm, **load_input(schemas.ArmUpdateSchema()))
-    except (ValidationError, LimsError) as error:
-        return render_form_error("protocols/arm_edit.html", error, arm=arm)
     flash(f"Arm {arm.code} is updated.", "success")
     return redirect(url_for("protocols.version", version_id=arm.version_id), 303)
 
@@ -246,10 +225,8 @@ def edit_requirement(requirement_id: int) -> Any:
     requirement = get_record(db, SampleRequirement, requirement_id, "sample requirement")
     if request.method == "GET":
         return render_template("protocols/requirement_edit.html", errors={}, form=MultiDict(), requirement=requirement)
-    try:
+    with on_refusal_show("protocols/requirement_edit.html", requirement=requirement):
         service.update_sample_requirement(db, requirement, **load_input(schemas.SampleRequirementUpdateSchema()))
-    except (ValidationError, LimsError) as error:
-        return render_form_error("protocols/requirement_edit.html", error, requirement=requirement)
     flash(f"Sample requirement of {requirement.visit.code} is updated.", "success")
     return redirect(url_for("protocols.version", version_id=requirement.visit.version_id), 303)
 
@@ -259,11 +236,8 @@ def edit_requirement(requirement_id: int) -> Any:
 def make_effective(version_id: int) -> Any:
     db = get_session()
     version = service.get_version(db, version_id)
-    try:
+    with on_refusal_show("protocols/version.html", lambda: _version_context(version_id)):
         service.make_effective(db, version)
-    except LimsError as error:
-        db.rollback()
-        return _version_page(version_id, errors=field_errors(error), status=error_status(error))
     flash(f"Version {version.number} is effective.", "success")
     return redirect(url_for("protocols.version", version_id=version_id), 303)
 
@@ -284,14 +258,12 @@ def odm(version_id: int) -> Any:
 def diff(protocol_id: int) -> Any:
     db = get_session()
     protocol = service.get_protocol(db, protocol_id)
-    try:
+    refusal = "Choose two versions of this protocol to compare."
+    with refusals_answered(lambda errors, status: refuse(status, refusal, errors)):
         data = load_input(schemas.DiffSchema(), request.args)
         old, new = service.get_version(db, data["old"]), service.get_version(db, data["new"])
         if {old.protocol_id, new.protocol_id} != {protocol.id}:
             raise InvalidInput("Compare two versions of this protocol.")
-    except (ValidationError, LimsError) as error:
-        return render_template("error.html", status=error_status(error), errors=field_errors(error),
-                               message="Choose two versions of this protocol to compare."), error_status(error)
     return render_template("protocols/diff.html", protocol=protocol, old=old, new=new,
                            differences=service.diff_versions(old, new))
 
@@ -299,21 +271,21 @@ def diff(protocol_id: int) -> Any:
 # Subjects
 
 
-def _subjects_page(protocol_id: int, *, errors: dict | None = None, status: int = 200) -> Any:
+def _subjects_context(protocol_id: int) -> dict[str, Any]:
     db = get_session()
     protocol = service.get_protocol(db, protocol_id)
     effective = service.effective_version(protocol)
-    return render_template(
-        "protocols/subjects.html", protocol=protocol, subjects=service.subjects_of(db, protocol), errors=errors or {},
-        form=request.form, arm_options=[(arm.id, f"{arm.code} {arm.name}") for arm in effective.arms] if effective else [],
+    return dict(
+        protocol=protocol, subjects=service.subjects_of(db, protocol),
+        arm_options=[(arm.id, f"{arm.code} {arm.name}") for arm in effective.arms] if effective else [],
         effective=effective,
-    ), status
+    )
 
 
 @blueprint.route("/protocols/<int:protocol_id>/subjects")
 @allow(STAFF)
 def subjects(protocol_id: int) -> Any:
-    return _subjects_page(protocol_id)
+    return render_template("protocols/subjects.html", errors={}, form=request.form, **_subjects_context(protocol_id))
 
 
 @blueprint.route("/protocols/<int:protocol_id>/subjects", methods=["POST"])
@@ -321,16 +293,13 @@ def subjects(protocol_id: int) -> Any:
 def enrol(protocol_id: int) -> Any:
     db = get_session()
     protocol = service.get_protocol(db, protocol_id)
-    try:
+    with on_refusal_show("protocols/subjects.html", lambda: _subjects_context(protocol_id)):
         data = load_input(schemas.SubjectSchema())
         effective = service.effective_version(protocol)
         arm = next((arm for arm in effective.arms if arm.id == data.pop("arm_id")), None) if effective else None
         if effective is not None and arm is None:
             raise InvalidInput("Choose an arm of the effective version.", field="arm_id")
         subject = service.enrol_subject(db, protocol, arm=arm, **data)
-    except (ValidationError, LimsError) as error:
-        db.rollback()
-        return _subjects_page(protocol_id, errors=field_errors(error), status=error_status(error))
     flash(f"{subject.code} is enrolled.", "success")
     return redirect(url_for("protocols.subject", subject_id=subject.id), 303)
 
@@ -338,9 +307,13 @@ def enrol(protocol_id: int) -> Any:
 @blueprint.route("/protocols/subjects/<int:subject_id>")
 @allow(STAFF)
 def subject(subject_id: int) -> Any:
+    return render_template("protocols/subject.html", errors={}, form=MultiDict(), **_subject_context(subject_id))
+
+
+def _subject_context(subject_id: int) -> dict[str, Any]:
     subject = service.get_subject(get_session(), subject_id)
-    return render_template("protocols/subject.html", subject=subject, calendar=service.visit_calendar(subject),
-                           made_from=service.records_of_subject(get_session(), subject), errors={}, form=MultiDict())
+    return {"subject": subject, "calendar": service.visit_calendar(subject),
+            "made_from": service.records_of_subject(get_session(), subject)}
 
 
 @blueprint.route("/protocols/subjects/<int:subject_id>", methods=["POST"])
@@ -348,12 +321,7 @@ def subject(subject_id: int) -> Any:
 def update_subject(subject_id: int) -> Any:
     db = get_session()
     subject = service.get_subject(db, subject_id)
-    try:
+    with on_refusal_show("protocols/subject.html", lambda: _subject_context(subject_id)):
         service.update_subject(db, subject, **load_input(schemas.SubjectUpdateSchema()))
-    except (ValidationError, LimsError) as error:
-        db.rollback()
-        return render_template("protocols/subject.html", subject=subject, calendar=service.visit_calendar(subject),
-                               made_from=service.records_of_subject(db, subject), errors=field_errors(error),
-                               form=request.form), error_status(error)
     flash(f"{subject.code} is updated.", "success")
     return redirect(url_for("protocols.subject", subject_id=subject.id), 303)

@@ -5,7 +5,6 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
@@ -13,13 +12,11 @@ from batch_records.models import BatchStatus, DeviationCategory
 from batch_records.service import batches as batches_service
 from batch_records.service import execution, masters, release
 from batch_records.views import blueprint
-from batch_records.views.forms import RepeatedForm, page_errors
 from lims.access import STAFF, allow
 from lims.db import get_session
-from lims.errors import LimsError
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
-from lims.web import error_status, load_input, render_form_error
+from lims.web import load_input, on_refusal_show
 from protocols import service as protocols
 
 OPERATORS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
@@ -55,35 +52,27 @@ def new_batch() -> Any:
     if request.method == "GET":
         return render_template("batch_records/batch_new.html", errors={}, form=request.args, **_start_context())
     db = get_session()
-    try:
+    with on_refusal_show("batch_records/batch_new.html", _start_context):
         data = load_input(schemas.StartBatchSchema())
         version = masters.get_mbr_version(db, data["mbr_version_id"])
         subject = protocols.get_subject(db, data["subject_id"])
         batch = batches_service.start_batch(db, version, subject=subject, user=current_user,
                                             starting_material_identity=data["starting_material_identity"])
-    except (ValidationError, LimsError) as error:
-        return render_form_error("batch_records/batch_new.html", error, **_start_context())
     flash(f"Batch {batch.batch_number} is started from {batch.mbr_label}.", "success")
     return redirect(url_for("batch_records.batch", batch_id=batch.id), 303)
 
 
-def _batch_context(batch_id: int, **extra: Any) -> dict[str, Any]:
+def batch_context(batch_id: int) -> dict[str, Any]:
+    """What the batch's page shows, but the form and its errors (forms posted from the page show there again)."""
     db = get_session()
     batch = batches_service.get_batch(db, batch_id)
     return {"batch": batch, "current": execution.current_step(batch),
             "release_tests": release.release_test_states(db, batch),
             "signatures": signatures.signatures_of(db, batch), "category_options": CATEGORY_OPTIONS,
-            "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps],
-            "errors": {}, "form": MultiDict(), **extra}
+            "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps]}
 
 
 @blueprint.route("/batches/<int:batch_id>")
 @allow(STAFF)
 def batch(batch_id: int) -> Any:
-    return render_template("batch_records/batch.html", **_batch_context(batch_id))
-
-
-def batch_page_error(batch_id: int, error: ValidationError | LimsError, repeated: RepeatedForm | None = None) -> Any:
-    """The batch's page again, with the errors of a form posted from it."""
-    return render_template("batch_records/batch.html", **_batch_context(
-        batch_id, errors=page_errors(error, repeated), form=request.form)), error_status(error)
+    return render_template("batch_records/batch.html", errors={}, form=MultiDict(), **batch_context(batch_id))

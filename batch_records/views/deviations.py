@@ -5,21 +5,19 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
-from batch_records.models import DeviationStatus
+from batch_records.models import Deviation, DeviationStatus
 from batch_records.service import batches, execution
 from batch_records.service import deviations as deviations_service
 from batch_records.views import blueprint
-from batch_records.views.batches import CATEGORY_OPTIONS, batch_page_error
+from batch_records.views.batches import CATEGORY_OPTIONS, batch_context
 from lims.access import STAFF, allow
 from lims.db import get_session
-from lims.errors import LimsError
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
-from lims.web import error_status, field_errors, load_input
+from lims.web import load_input, on_refusal_show
 
 INVESTIGATORS = frozenset({RoleName.QA, RoleName.MANAGER})
 
@@ -41,32 +39,35 @@ def deviations() -> Any:
 def raise_deviation(batch_id: int) -> Any:
     db = get_session()
     batch = batches.get_batch(db, batch_id)
-    try:
+    with on_refusal_show("batch_records/batch.html", lambda: batch_context(batch_id)):
         data = load_input(schemas.DeviationSchema())
         step = execution.get_batch_step(db, data["step_id"]) if data["step_id"] else None
         deviation = deviations_service.raise_deviation(db, batch, description=data["description"],
                                                        category=data["category"], step=step, user=current_user)
-    except (ValidationError, LimsError) as error:
-        return batch_page_error(batch_id, error)
     flash(f"Deviation {deviation.number} raised.", "success")
     return redirect(url_for("batch_records.deviation", deviation_id=deviation.id), 303)
 
 
-def _deviation_context(deviation_id: int, **extra: Any) -> dict[str, Any]:
+def _deviation_context(deviation_id: int) -> dict[str, Any]:
     db = get_session()
     deviation = deviations_service.get_deviation(db, deviation_id)
-    form = extra.pop("form", None) or MultiDict({name: getattr(deviation, name) or "" for name in (
+    return {"deviation": deviation, "batch": deviation.batch, "signatures": signatures.signatures_of(db, deviation),
+            "missing": deviations_service.missing_for_closure(deviation), "category_options": CATEGORY_OPTIONS}
+
+
+def _investigation_values(deviation: Deviation) -> MultiDict[str, str]:
+    """The investigation as recorded so far, as its form shows it."""
+    return MultiDict({name: getattr(deviation, name) or "" for name in (
         "investigation", "root_cause", "other_batches_assessed", "conclusion", "capa")} | {
         "category": deviation.category.value if deviation.category else ""})
-    return {"deviation": deviation, "batch": deviation.batch, "signatures": signatures.signatures_of(db, deviation),
-            "missing": deviations_service.missing_for_closure(deviation), "category_options": CATEGORY_OPTIONS,
-            "errors": {}, "form": form, **extra}
 
 
 @blueprint.route("/deviations/<int:deviation_id>")
 @allow(STAFF)
 def deviation(deviation_id: int) -> Any:
-    return render_template("batch_records/deviation.html", **_deviation_context(deviation_id))
+    context = _deviation_context(deviation_id)
+    return render_template("batch_records/deviation.html", errors={}, form=_investigation_values(context["deviation"]),
+                           **context)
 
 
 @blueprint.route("/deviations/<int:deviation_id>/investigation", methods=["POST"])
@@ -74,13 +75,10 @@ def deviation(deviation_id: int) -> Any:
 def record_investigation(deviation_id: int) -> Any:
     db = get_session()
     deviation = deviations_service.get_deviation(db, deviation_id)
-    try:
+    with on_refusal_show("batch_records/deviation.html", lambda: _deviation_context(deviation_id)):
         data = load_input(schemas.InvestigationSchema())
         reason = data.pop("reason")
         deviations_service.record_investigation(db, deviation, deviations_service.InvestigationInput(**data),
                                                 reason=reason)
-    except (ValidationError, LimsError) as error:
-        return render_template("batch_records/deviation.html", **_deviation_context(
-            deviation_id, errors=field_errors(error), form=request.form)), error_status(error)
     flash(f"Investigation of {deviation.number} saved.", "success")
     return redirect(url_for("batch_records.deviation", deviation_id=deviation_id), 303)

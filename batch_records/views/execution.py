@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
@@ -15,16 +14,15 @@ from batch_records.models import StepStatus
 from batch_records.service import execution, release
 from batch_records.views import blueprint
 from batch_records.views.batches import OPERATORS
-from batch_records.views.forms import RepeatedForm, page_errors
 from lims.access import STAFF, allow
 from lims.db import get_session
 from lims.equipment.service import inventory as equipment_service_inventory
 from lims.equipment.service import use as equipment_service_use
-from lims.errors import InvalidInput, LimsError
+from lims.errors import InvalidInput
 from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.web import error_status, load_input
+from lims.web import RepeatedForm, load_input, on_refusal_show
 
 
 def _due_soon_days() -> int:
@@ -46,7 +44,8 @@ def steps_to_sign(meaning: str) -> Any:
     return render_template("batch_records/steps_to_sign.html", steps=waiting, meaning=choices[meaning])
 
 
-def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
+def _step_context(step_id: int) -> dict[str, Any]:
+    """What the step's page shows, but the form and its errors (forms posted from the page show there again)."""
     db = get_session()
     step = execution.get_batch_step(db, step_id)
     record = release.StepRecord(step, execution.uses_of_steps(db, [step])[step.id],
@@ -60,19 +59,13 @@ def _step_context(step_id: int, **extra: Any) -> dict[str, Any]:
             db, equipment_type, due_soon_days=_due_soon_days()) for equipment_type in step.equipment_types},
         "lot_choices": {requirement.id: materials.lot_choices(requirement.material) for requirement in step.materials},
         "yield_percent": execution.yield_percent(step), "yield_ok": execution.yield_within_limits(step),
-        "errors": {}, "form": MultiDict(), **extra,
     }
 
 
 @blueprint.route("/batch-steps/<int:step_id>")
 @allow(STAFF)
 def batch_step(step_id: int) -> Any:
-    return render_template("batch_records/batch_step.html", **_step_context(step_id))
-
-
-def _step_error(step_id: int, error: ValidationError | LimsError, repeated: RepeatedForm | None = None) -> Any:
-    return render_template("batch_records/batch_step.html", **_step_context(
-        step_id, errors=page_errors(error, repeated), form=request.form)), error_status(error)
+    return render_template("batch_records/batch_step.html", errors={}, form=MultiDict(), **_step_context(step_id))
 
 
 def _back_to_step(step_id: int, message: str) -> Any:
@@ -94,15 +87,13 @@ def record_entries(step_id: int) -> Any:
     typed = [(parameter, request.form.get(f"parameter-{parameter.id}", "").strip()) for parameter in step.parameters
              if parameter.current_entry is None]
     typed = [(parameter, value) for parameter, value in typed if value]
-    try:
+    with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id)):
         late = load_input(schemas.LateEntrySchema())
         if not typed:
             raise InvalidInput("Enter at least one value.")
         entries = [execution.record_entry(db, parameter, value, user=current_user, late_reason=late["late_reason"],
                                           observed_at=_observed_at(late["observed_at"]))
                    for parameter, value in typed]
-    except (ValidationError, LimsError) as error:
-        return _step_error(step_id, error)
     outside = [entry for entry in entries if not entry.within_limits]
     if outside:
         flash(f"{', '.join(entry.parameter.name for entry in outside)} outside limits: a deviation is raised and QA "
@@ -117,11 +108,9 @@ def correct_entry(entry_id: int) -> Any:
     entry = execution.get_entry(db, entry_id)
     step_id = entry.parameter.step_id
     correction = RepeatedForm(f"entry-{entry_id}-", schemas.CorrectionSchema)
-    try:
+    with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id), repeated=correction):
         data = correction.load()
         execution.correct_entry(db, entry, data["value"], reason=data["reason"], user=current_user)
-    except (ValidationError, LimsError) as error:
-        return _step_error(step_id, error, correction)
     return _back_to_step(step_id, f"{entry.parameter.name} corrected; the original value stays on the record.")
 
 
@@ -132,12 +121,10 @@ def correct_entry(entry_id: int) -> Any:
 def record_equipment(step_id: int) -> Any:
     db = get_session()
     step = execution.get_batch_step(db, step_id)
-    try:
+    with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id)):
         data = load_input(schemas.EquipmentUseSchema())
         equipment = equipment_service_inventory.get_equipment(db, data["equipment_id"])
         execution.record_equipment_use(db, step, equipment, user=current_user, due_soon_days=_due_soon_days())
-    except (ValidationError, LimsError) as error:
-        return _step_error(step_id, error)
     return _back_to_step(step_id, f"Use of {equipment.asset_tag} recorded.")
 
 
@@ -146,15 +133,13 @@ def record_equipment(step_id: int) -> Any:
 def record_material(step_id: int) -> Any:
     db = get_session()
     step = execution.get_batch_step(db, step_id)
-    try:
+    with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id)):
         data = load_input(schemas.MaterialUseSchema())
         requirement = next((item for item in step.materials if item.id == data["requirement_id"]), None)
         if requirement is None:
             raise InvalidInput("That material is not required by this step.", field="requirement_id")
         lot = materials.get_lot(db, data["lot_id"])
         execution.record_material_use(db, step, requirement, lot, data["quantity"], user=current_user)
-    except (ValidationError, LimsError) as error:
-        return _step_error(step_id, error)
     return _back_to_step(step_id, f"{data['quantity']} taken from lot {lot.lot_number}.")
 
 
@@ -163,10 +148,8 @@ def record_material(step_id: int) -> Any:
 def record_yield(step_id: int) -> Any:
     db = get_session()
     step = execution.get_batch_step(db, step_id)
-    try:
+    with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id)):
         execution.record_yield(db, step, load_input(schemas.YieldSchema())["actual_yield"], user=current_user)
-    except (ValidationError, LimsError) as error:
-        return _step_error(step_id, error)
     return _back_to_step(step_id, f"Yield recorded: {execution.yield_percent(step)} % of theoretical.")
 
 
@@ -175,9 +158,7 @@ def record_yield(step_id: int) -> Any:
 def skip_step(step_id: int) -> Any:
     db = get_session()
     step = execution.get_batch_step(db, step_id)
-    try:
+    with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id)):
         execution.skip_step(db, step, reason=load_input(schemas.SkipSchema())["reason"], user=current_user)
-    except (ValidationError, LimsError) as error:
-        return _step_error(step_id, error)
     flash(f"Step {step.position} skipped.", "success")
     return redirect(url_for("batch_records.batch", batch_id=step.batch_id), 303)

@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
@@ -20,13 +19,13 @@ from batch_records.views import blueprint
 from lims.access import STAFF, allow
 from lims.db import get_session
 from lims.equipment.models import EquipmentType
-from lims.errors import InvalidInput, LimsError
+from lims.errors import InvalidInput
 from lims.identity.models import RoleName
 from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
-from lims.web import error_status, field_errors, load_input, render_form_error
+from lims.web import load_input, on_refusal_show
 
 #: who designs master records (as protocols: the lab's managers, and admins)
 AUTHORS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
@@ -51,10 +50,8 @@ def masters() -> Any:
 def new_master() -> Any:
     if request.method == "GET":
         return render_template("batch_records/master_new.html", errors={}, form=MultiDict())
-    try:
+    with on_refusal_show("batch_records/master_new.html"):
         version = masters_service.create_master(get_session(), **load_input(schemas.MasterCreateSchema()))
-    except (ValidationError, LimsError) as error:
-        return render_form_error("batch_records/master_new.html", error)
     flash(f"{version.master.code} is registered with a draft version 1; design its steps next.", "success")
     return redirect(url_for("batch_records.mbr_version", version_id=version.id), 303)
 
@@ -74,14 +71,13 @@ def _step_options(version: MbrVersion) -> list[tuple[int, str]]:
     return [(step.id, f"{step.position}. {step.title}") for step in version.steps]
 
 
-def _version_page(version_id: int, *, errors: dict | None = None, status: int = 200) -> Any:
+def _version_context(version_id: int) -> dict[str, Any]:
     db = get_session()
     version = masters_service.get_mbr_version(db, version_id)
     master = version.master
     required_tests = {test.definition_id for test in version.release_tests}
-    return render_template(
-        "batch_records/mbr_version.html", version=version, master=master, stages=_stages(version),
-        signatures=signatures.signatures_of(db, version), errors=errors or {}, form=request.form,
+    return dict(
+        version=version, master=master, stages=_stages(version), signatures=signatures.signatures_of(db, version),
         editable=version.status == MbrStatus.DRAFT, badges=STATUS_BADGES,
         open_change=any(other.status in {MbrStatus.DRAFT, MbrStatus.IN_REVIEW} for other in master.versions),
         effective=masters_service.effective_mbr_version(master),
@@ -91,24 +87,22 @@ def _version_page(version_id: int, *, errors: dict | None = None, status: int = 
                           for material in materials.list_materials(db)],
         test_options=[(definition.id, f"{definition.code} {definition.name}: {definition.specification}")
                       for definition in testing.list_definitions(db) if definition.id not in required_tests],
-    ), status
+    )
 
 
 @blueprint.route("/mbr-versions/<int:version_id>")
 @allow(STAFF)
 def mbr_version(version_id: int) -> Any:
-    return _version_page(version_id)
+    return render_template("batch_records/mbr_version.html", errors={}, form=request.form,
+                           **_version_context(version_id))
 
 
 def _design_change(version_id: int, change: Callable[[Session, MbrVersion], str]) -> Any:
     """Apply a change to a version, or show the version again with the errors and nothing changed."""
     db = get_session()
     version = masters_service.get_mbr_version(db, version_id)
-    try:
+    with on_refusal_show("batch_records/mbr_version.html", lambda: _version_context(version_id)):
         message = change(db, version)
-    except (ValidationError, LimsError) as error:
-        db.rollback()
-        return _version_page(version_id, errors=field_errors(error), status=error_status(error))
     flash(message, "success")
     return redirect(url_for("batch_records.mbr_version", version_id=version_id), 303)
 
@@ -192,11 +186,8 @@ def retire_mbr_version(version_id: int) -> Any:
 def new_mbr_version(version_id: int) -> Any:
     db = get_session()
     version = masters_service.get_mbr_version(db, version_id)
-    try:
+    with on_refusal_show("batch_records/mbr_version.html", lambda: _version_context(version_id)):
         created = masters_service.new_mbr_version(db, version.master, **load_input(schemas.NewMbrVersionSchema()))
-    except (ValidationError, LimsError) as error:
-        db.rollback()
-        return _version_page(version_id, errors=field_errors(error), status=error_status(error))
     flash(f"{created.label} is drafted from v{created.number - 1}; change it, then sign it for review.", "success")
     return redirect(url_for("batch_records.mbr_version", version_id=created.id), 303)
 
@@ -237,12 +228,9 @@ def edit_mbr_step(step_id: int) -> Any:
         return render_template("batch_records/mbr_step_edit.html", errors={}, form=_step_values(context["step"]),
                                **context)
     step = context["step"]
-    try:
+    with on_refusal_show("batch_records/mbr_step_edit.html", **context):
         data = load_input(schemas.StepUpdateSchema())
         reason = data.pop("reason")
         masters_service.update_step(db, step, masters_service.StepDesignInput(**data), reason=reason)
-    except (ValidationError, LimsError) as error:
-        db.rollback()
-        return render_form_error("batch_records/mbr_step_edit.html", error, **context)
     flash(f"Step {step.position} ({step.title}) is updated.", "success")
     return redirect(url_for("batch_records.mbr_version", version_id=step.version_id), 303)

@@ -14,24 +14,20 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
 from batch_records.pdf import batch_record_pdf
 from batch_records.service import batches, release
 from batch_records.views import blueprint
-from batch_records.views.batches import batch_page_error
-from batch_records.views.forms import RepeatedForm
+from batch_records.views.batches import batch_context
 from lims import clock
 from lims.access import allow
 from lims.audit import chain as audit_chain
-from lims.db import get_session, keep_changes_despite_refusal
-from lims.errors import LimsError
-from lims.identity.errors import LoginFailed
+from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.testing import service as testing
-from lims.web import error_status, field_errors, load_input
+from lims.web import RepeatedForm, load_input, on_refusal_show
 
 TESTERS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA})
 
@@ -42,11 +38,10 @@ def record_release_result(release_test_id: int) -> Any:
     db = get_session()
     release_test = release.get_release_test(db, release_test_id)
     result_form = RepeatedForm(f"test-{release_test_id}-", schemas.ReleaseResultSchema)
-    try:
+    with on_refusal_show("batch_records/batch.html", lambda: batch_context(release_test.batch_id),
+                         repeated=result_form):
         data = result_form.load()
         result = release.record_release_result(db, release_test, data["result"], user=current_user)
-    except (ValidationError, LimsError) as error:
-        return batch_page_error(release_test.batch_id, error, result_form)
     if result.conforms:
         flash(f"{release_test.definition.name}: {result.reported} recorded; a second person verifies it.", "success")
     else:
@@ -62,11 +57,9 @@ def correct_release_result(result_id: int) -> Any:
     result = testing.get_result(db, result_id)
     batch_id = int(result.tested_id)
     correction = RepeatedForm(f"result-{result_id}-", schemas.ResultCorrectionSchema)
-    try:
+    with on_refusal_show("batch_records/batch.html", lambda: batch_context(batch_id), repeated=correction):
         data = correction.load()
         release.correct_release_result(db, result, data["result"], reason=data["reason"], user=current_user)
-    except (ValidationError, LimsError) as error:
-        return batch_page_error(batch_id, error, correction)
     flash(f"{result.definition.name} corrected; the original result stays on the record.", "success")
     return redirect(url_for("batch_records.batch", batch_id=batch_id), 303)
 
@@ -84,16 +77,11 @@ def review(batch_id: int) -> Any:
 def dispose(batch_id: int) -> Any:
     db = get_session()
     batch = batches.get_batch(db, batch_id)
-    try:
+    with on_refusal_show("batch_records/review.html", lambda: {"review": release.review(db, batch_id)},
+                         batch_id=batch_id, dispositions=schemas.DISPOSITION_CHOICES):
         data = load_input(schemas.DispositionSchema())
         release.dispose(db, batch, data["meaning"], user=current_user, password=data["password"],
                         reason=data["reason"], client_address=request.remote_addr)
-    except (ValidationError, LimsError) as error:
-        if isinstance(error, LoginFailed):
-            keep_changes_despite_refusal()  # the failed attempt counts toward lockout
-        return render_template("batch_records/review.html", review=release.review(db, batch_id), batch_id=batch_id,
-                               errors=field_errors(error), form=request.form,
-                               dispositions=schemas.DISPOSITION_CHOICES), error_status(error)
     flash(f"Batch {batch.batch_number} is {batch.status.value}.", "success")
     return redirect(url_for("batch_records.batch", batch_id=batch_id), 303)
 

@@ -13,7 +13,6 @@ from flask import (
     request,
     stream_with_context,
 )
-from marshmallow import ValidationError
 
 from lims import clock, registry
 from lims.access import allow
@@ -25,10 +24,9 @@ from lims.audit import trail as audit_trail
 from lims.audit import verification as audit_verification
 from lims.audit.models import Controlled
 from lims.db import get_session
-from lims.errors import LimsError
 from lims.identity.models import RoleName
 from lims.identity.service.users import UserFilter, list_users
-from lims.web import load_input, render_form_error
+from lims.web import load_input, on_refusal_show
 
 blueprint = Blueprint("audit", __name__, template_folder="templates")
 
@@ -90,21 +88,14 @@ def _filter_context() -> dict[str, Any]:
     }
 
 
-def _filters_refused(error: ValidationError | LimsError) -> Any:
-    """The viewer again, with the messages next to the filters that were refused and no events."""
-    return render_form_error("audit/events.html", error, page=None, form=request.args, filter_args=_filter_args(),
-                             whole_record=None, **_filter_context())
-
-
 @blueprint.route("/audit")
 @allow(REVIEWERS)
 def events() -> Any:
-    try:
+    with on_refusal_show("audit/events.html", _filter_context, page=None, form=request.args,
+                         filter_args=_filter_args(), whole_record=None):
         data = load_input(schemas.EventFilterSchema(), request.args)
         criteria, whole_record = _criteria(data)
         page = audit_trail.search_events(get_session(), criteria, before=data["before"], after=data["after"])
-    except (ValidationError, LimsError) as error:
-        return _filters_refused(error)
     return render_template("audit/events.html", page=page, form=request.args, errors={}, filter_args=_filter_args(),
                            describe=audit_trail.describe_changes, whole_record=whole_record, **_filter_context())
 
@@ -112,11 +103,10 @@ def events() -> Any:
 @blueprint.route("/audit/export.csv")
 @allow(REVIEWERS)
 def export() -> Any:
-    try:
+    with on_refusal_show("audit/events.html", _filter_context, page=None, form=request.args,
+                         filter_args=_filter_args(), whole_record=None):
         data = load_input(schemas.EventFilterSchema(), request.args)
         criteria, _whole_record = _criteria(data)
-    except (ValidationError, LimsError) as error:
-        return _filters_refused(error)
     audit_chain.record(get_session(), "audit.exported",
                        details=_filter_args())
 

@@ -14,13 +14,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from lims import clock
 from lims.access import STAFF, allow
 from lims.audit import chain as audit_chain
-from lims.db import get_session, keep_changes_despite_refusal
+from lims.db import get_session
 from lims.equipment import charts, schemas
 from lims.equipment.models import (
     Equipment,
@@ -29,11 +28,9 @@ from lims.equipment.models import (
     MaintenanceKind,
 )
 from lims.equipment.service import calibrations, impact_assessments, inventory, maintenance, use
-from lims.errors import LimsError
-from lims.identity.errors import LoginFailed
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
-from lims.web import error_status, field_errors, load_input, render_form_error
+from lims.web import load_input, on_refusal_show
 
 blueprint = Blueprint("equipment", __name__, template_folder="templates")
 
@@ -55,11 +52,8 @@ def _filter_options() -> dict[str, Any]:
 @blueprint.route("/equipment")
 @allow(STAFF)
 def index() -> Any:
-    try:
+    with on_refusal_show("equipment/index.html", page=None, form=request.args, filter_args={}, **_filter_options()):
         criteria = load_input(schemas.EquipmentFilterSchema(), request.args)
-    except ValidationError as error:
-        return render_form_error("equipment/index.html", error, page=None, form=request.args, filter_args={},
-                                 **_filter_options())
     page_number = criteria.pop("page")
     page = inventory.list_equipment(
         get_session(), inventory.EquipmentFilter(status=criteria["status"], equipment_type=criteria["equipment_type"],
@@ -76,18 +70,16 @@ def index() -> Any:
 def new() -> Any:
     if request.method == "GET":
         return render_template("equipment/new.html", errors={}, form=MultiDict(), **_filter_options())
-    try:
+    with on_refusal_show("equipment/new.html", **_filter_options()):
         data = load_input(schemas.EquipmentCreateSchema())
         equipment = inventory.create_equipment(get_session(), **data, owner=current_user)
-    except (ValidationError, LimsError) as error:
-        return render_form_error("equipment/new.html", error, **_filter_options())
     flash(f"{equipment.asset_tag} is registered. Add its calibration points next.", "success")
     return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
 
 
-def _equipment_page(equipment: Equipment, *, errors: dict | None = None, status: int = 200) -> Any:
+def _equipment_context(equipment: Equipment) -> dict[str, Any]:
     db = get_session()
-    context = {
+    return {
         "equipment": equipment,
         "status": inventory.status_of(db, equipment, due_soon_days=_due_soon_days()),
         "calibrations": calibrations.calibration_history(db, equipment),
@@ -97,13 +89,13 @@ def _equipment_page(equipment: Equipment, *, errors: dict | None = None, status:
         "chart": charts.drift_chart(calibrations.drift(db, equipment)),
         "maintenance_kinds": [(kind.value, kind.value.capitalize()) for kind in MaintenanceKind],
     }
-    return render_template("equipment/show.html", errors=errors or {}, form=request.form, **context), status
 
 
 @blueprint.route("/equipment/<int:equipment_id>")
 @allow(STAFF)
 def show(equipment_id: int) -> Any:
-    return _equipment_page(inventory.get_equipment(get_session(), equipment_id))
+    return render_template("equipment/show.html", errors={}, form=request.form,
+                           **_equipment_context(inventory.get_equipment(get_session(), equipment_id)))
 
 
 @blueprint.route("/equipment/<int:equipment_id>/edit", methods=["POST"])
@@ -111,10 +103,8 @@ def show(equipment_id: int) -> Any:
 def edit(equipment_id: int) -> Any:
     db = get_session()
     equipment = inventory.get_equipment(db, equipment_id)
-    try:
+    with on_refusal_show("equipment/show.html", lambda: _equipment_context(equipment)):
         inventory.update_equipment(db, equipment, **load_input(schemas.EquipmentUpdateSchema()))
-    except (ValidationError, LimsError) as error:
-        return _form_error_on_page(equipment, error)
     flash(f"{equipment.asset_tag} is updated.", "success")
     return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
 
@@ -124,18 +114,11 @@ def edit(equipment_id: int) -> Any:
 def add_point(equipment_id: int) -> Any:
     db = get_session()
     equipment = inventory.get_equipment(db, equipment_id)
-    try:
+    with on_refusal_show("equipment/show.html", lambda: _equipment_context(equipment)):
         data = load_input(schemas.CalibrationPointSchema())
         calibrations.add_calibration_point(db, equipment, **data)
-    except (ValidationError, LimsError) as error:
-        return _form_error_on_page(equipment, error)
     flash(f"Calibration point “{data['name']}” added.", "success")
     return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
-
-
-def _form_error_on_page(equipment: Equipment, error: ValidationError | LimsError) -> Any:
-    get_session().rollback()  # the page is drawn again from what is stored
-    return _equipment_page(equipment, errors=field_errors(error), status=error_status(error))
 
 
 @blueprint.route("/equipment/<int:equipment_id>/retire", methods=["POST"])
@@ -143,10 +126,8 @@ def _form_error_on_page(equipment: Equipment, error: ValidationError | LimsError
 def retire(equipment_id: int) -> Any:
     db = get_session()
     equipment = inventory.get_equipment(db, equipment_id)
-    try:
+    with on_refusal_show("equipment/show.html", lambda: _equipment_context(equipment)):
         inventory.retire_equipment(db, equipment, reason=load_input(schemas.RetireSchema())["reason"])
-    except (ValidationError, LimsError) as error:
-        return _form_error_on_page(equipment, error)
     flash(f"{equipment.asset_tag} is retired.", "success")
     return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
 
@@ -178,7 +159,7 @@ def new_calibration(equipment_id: int) -> Any:
     if request.method == "GET":
         return render_template("equipment/calibration_new.html", errors={}, form=MultiDict(), **context)
     points = context["points"]
-    try:
+    with on_refusal_show("equipment/calibration_new.html", **context):
         data = load_input(schemas.calibration_schema(points))
         upload = request.files.get("certificate")
         certificate = calibrations.Certificate(upload.filename or "certificate", upload.read()) \
@@ -193,8 +174,6 @@ def new_calibration(equipment_id: int) -> Any:
             vendor_certificate_number=data["vendor_certificate_number"] if vendor else None,
             certificate=certificate, notes=data["notes"], corrects=corrects, correction_reason=data["correction_reason"],
         )
-    except (ValidationError, LimsError) as error:
-        return render_form_error("equipment/calibration_new.html", error, **context)
     flash("Calibration recorded. Sign it as performed to complete it.", "success")
     return redirect(url_for("equipment.calibration", record_id=record.id), 303)
 
@@ -231,12 +210,10 @@ def certificate(record_id: int) -> Any:
 def start_maintenance(equipment_id: int) -> Any:
     db = get_session()
     equipment = inventory.get_equipment(db, equipment_id)
-    try:
+    with on_refusal_show("equipment/show.html", lambda: _equipment_context(equipment)):
         data = load_input(schemas.MaintenanceStartSchema())
         maintenance.start_maintenance(db, equipment, kind=data["kind"], description=data["description"],
                                       user=current_user)
-    except (ValidationError, LimsError) as error:
-        return _form_error_on_page(equipment, error)
     flash(f"{equipment.asset_tag} is under maintenance and cannot be used until it is closed.", "success")
     return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
 
@@ -247,11 +224,9 @@ def close_maintenance(record_id: int) -> Any:
     db = get_session()
     record = maintenance.get_maintenance(db, record_id)
     equipment = inventory.get_equipment(db, record.equipment_id)
-    try:
+    with on_refusal_show("equipment/show.html", lambda: _equipment_context(equipment)):
         maintenance.close_maintenance(db, record, outcome=load_input(schemas.MaintenanceCloseSchema())["outcome"],
                                       user=current_user)
-    except (ValidationError, LimsError) as error:
-        return _form_error_on_page(equipment, error)
     flash("Maintenance closed.", "success")
     return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
 
@@ -264,19 +239,14 @@ def close_maintenance(record_id: int) -> Any:
 def impact(assessment_id: int) -> Any:
     db = get_session()
     assessment = impact_assessments.get_impact_assessment(db, assessment_id)
-    context = {"assessment": assessment, "uses": impact_assessments.affected_uses(db, assessment),
+    context: dict[str, Any] = {"assessment": assessment, "uses": impact_assessments.affected_uses(db, assessment),
                "signatures": signatures.signatures_of(db, assessment)}
     if request.method == "GET":
         return render_template("equipment/impact.html", errors={}, form=MultiDict(), **context)
-    try:
+    with on_refusal_show("equipment/impact.html", **context):
         data = load_input(schemas.ImpactCloseSchema())
         impact_assessments.close_impact_assessment(db, assessment, conclusion=data["conclusion"], user=current_user,
                                                    password=data["password"], client_address=request.remote_addr)
-    except LoginFailed as error:
-        keep_changes_despite_refusal()  # the failed attempt counts toward lockout
-        return render_form_error("equipment/impact.html", error, **context)
-    except (ValidationError, LimsError) as error:
-        return render_form_error("equipment/impact.html", error, **context)
     flash("Impact assessment closed and signed.", "success")
     return redirect(url_for("equipment.impact", assessment_id=assessment.id), 303)
 
@@ -305,9 +275,7 @@ def standards() -> Any:
 @blueprint.route("/equipment/standards", methods=["POST"])
 @allow(MANAGERS)
 def new_standard() -> Any:
-    try:
+    with on_refusal_show("equipment/standards.html", _standards_context):
         calibrations.create_reference_standard(get_session(), **load_input(schemas.ReferenceStandardSchema()))
-    except (ValidationError, LimsError) as error:
-        return render_form_error("equipment/standards.html", error, **_standards_context())
     flash("Reference standard registered.", "success")
     return redirect(url_for("equipment.standards"), 303)

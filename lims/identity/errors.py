@@ -8,6 +8,8 @@ class LoginFailed(LimsError):
     """Signing in, or proving one's password to sign a record, failed."""
 
     status_code = 401
+    #: the failed attempt is kept although the action is refused: it counts toward lockout
+    keeps_changes = True
 
 
 class AccountLocked(LoginFailed):

@@ -5,16 +5,14 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from lims import clock
 from lims.access import ANY_USER, allow, public
 from lims.audit import chain as audit_chain
-from lims.db import get_session, keep_changes_despite_refusal
-from lims.errors import LimsError, RecordNotFound
+from lims.db import get_session
+from lims.errors import RecordNotFound
 from lims.identity import schemas
-from lims.identity.errors import LoginFailed
 from lims.identity.models import OrganizationKind, RoleName, User
 
 # Aliased: the views of users, organizations and API tokens have those names.
@@ -23,7 +21,7 @@ from lims.identity.service import organizations as organization_service
 from lims.identity.service import passwords as password_service
 from lims.identity.service import sign_in as sign_in_service
 from lims.identity.service import users as user_service
-from lims.web import load_input, render_form_error, safe_next_url
+from lims.web import load_input, on_refusal_show, safe_next_url
 
 blueprint = Blueprint("identity", __name__, template_folder="templates")
 
@@ -40,16 +38,11 @@ def login() -> Any:
         if current_user.is_authenticated:
             return redirect(url_for("dashboard.index"))
         return render_template("identity/login.html", errors={}, form={"next": request.args.get("next", "")})
-    try:
+    with on_refusal_show("identity/login.html"):
         data = load_input(schemas.LoginSchema())
         user = sign_in_service.authenticate(
             get_session(), username=data["username"], password=data["password"], client_address=request.remote_addr
         )
-    except ValidationError as error:
-        return render_form_error("identity/login.html", error)
-    except LoginFailed as error:
-        keep_changes_despite_refusal()
-        return render_form_error("identity/login.html", error)
     session.clear()
     login_user(user)
     session.permanent = True
@@ -72,13 +65,11 @@ def logout() -> Any:
 def change_password() -> Any:
     if request.method == "GET":
         return render_template("identity/change_password.html", errors={}, form=MultiDict())
-    try:
+    with on_refusal_show("identity/change_password.html"):
         data = load_input(schemas.PasswordChangeSchema())
         user = password_service.change_password(
             get_session(), current_user, current_password=data["current_password"], new_password=data["new_password"]
         )
-    except (ValidationError, LimsError) as error:
-        return render_form_error("identity/change_password.html", error)
     # The nonce changed with the password; keep this session, end all others.
     login_user(user)
     flash("Your password is changed.", "success")
@@ -91,15 +82,13 @@ def change_password() -> Any:
 @blueprint.route("/admin/users")
 @allow(ADMIN)
 def users() -> Any:
-    context = {
+    context: dict[str, Any] = {
         "role_options": [(role.value, role.value) for role in RoleName],
         "organization_options": _organization_options(),
         "status_options": [(s, s.capitalize()) for s in ("all", "active", "deactivated", "locked")],
     }
-    try:
+    with on_refusal_show("identity/users.html", page=None, criteria=request.args, **context):
         criteria = load_input(schemas.UserFilterSchema(), request.args)
-    except ValidationError as error:
-        return render_form_error("identity/users.html", error, page=None, criteria=request.args, **context)
     page_number = criteria.pop("page")
     text = criteria.pop("q")
     page = user_service.list_users(get_session(), user_service.UserFilter(text=text, **criteria), page=page_number)
@@ -136,7 +125,7 @@ def new_user() -> Any:
     if request.method == "GET":
         return render_template("identity/user_new.html", errors={}, form=MultiDict(), **_user_form_context())
     db = get_session()
-    try:
+    with on_refusal_show("identity/user_new.html", _user_form_context):
         data = load_input(schemas.UserCreateSchema())
         temporary_password = password_service.generate_temporary_password(data["username"])
         user = user_service.create_user(
@@ -144,8 +133,6 @@ def new_user() -> Any:
             organization=organization_service.get_organization(db, data["organization_id"]), roles=set(data["roles"]),
             password=temporary_password, must_change_password=True, actor=current_user,
         )
-    except (ValidationError, LimsError) as error:
-        return render_form_error("identity/user_new.html", error, **_user_form_context())
     return render_template("identity/temporary_password.html", user=user, temporary_password=temporary_password), 201
 
 
@@ -156,12 +143,10 @@ def user(user_id: int) -> Any:
     account = user_service.get_user(db, user_id)
     if request.method == "GET":
         return render_template("identity/user.html", errors={}, form=None, **_user_page_context(account))
-    try:
+    with on_refusal_show("identity/user.html", lambda: _user_page_context(account)):
         data = load_input(schemas.UserUpdateSchema())
         user_service.update_user(db, account, full_name=data["full_name"], email=data["email"],
                                  roles=set(data["roles"]), actor=current_user, reason=data["reason"])
-    except (ValidationError, LimsError) as error:
-        return render_form_error("identity/user.html", error, **_user_page_context(account))
     flash(f"{account.username} is updated.", "success")
     return redirect(url_for("identity.user", user_id=account.id), 303)
 
@@ -171,11 +156,9 @@ def user(user_id: int) -> Any:
 def deactivate_user(user_id: int) -> Any:
     db = get_session()
     account = user_service.get_user(db, user_id)
-    try:
+    with on_refusal_show("identity/user.html", lambda: _user_page_context(account)):
         data = load_input(schemas.ReasonSchema())
         user_service.deactivate_user(db, account, reason=data["reason"], actor=current_user)
-    except (ValidationError, LimsError) as error:
-        return render_form_error("identity/user.html", error, **_user_page_context(account))
     flash(f"{account.username} is deactivated.", "success")
     return redirect(url_for("identity.user", user_id=account.id), 303)
 
@@ -185,11 +168,9 @@ def deactivate_user(user_id: int) -> Any:
 def reactivate_user(user_id: int) -> Any:
     db = get_session()
     account = user_service.get_user(db, user_id)
-    try:
+    with on_refusal_show("identity/user.html", lambda: _user_page_context(account)):
         data = load_input(schemas.ReasonSchema())
         user_service.reactivate_user(db, account, reason=data["reason"])
-    except (ValidationError, LimsError) as error:
-        return render_form_error("identity/user.html", error, **_user_page_context(account))
     temporary_password = password_service.reset_password(db, account, actor=current_user)
     return render_template("identity/temporary_password.html", user=account, temporary_password=temporary_password)
 
@@ -234,11 +215,9 @@ def organizations() -> Any:
 def new_organization() -> Any:
     if request.method == "GET":
         return render_template("identity/organization_new.html", errors={}, form=MultiDict())
-    try:
+    with on_refusal_show("identity/organization_new.html"):
         data = load_input(schemas.OrganizationCreateSchema())
         organization = organization_service.create_organization(get_session(), **data, kind=OrganizationKind.CLIENT)
-    except (ValidationError, LimsError) as error:
-        return render_form_error("identity/organization_new.html", error)
     flash(f"{organization.name} is registered.", "success")
     return redirect(url_for("identity.organization", organization_id=organization.id), 303)
 
@@ -248,15 +227,13 @@ def new_organization() -> Any:
 def organization(organization_id: int) -> Any:
     db = get_session()
     record = organization_service.get_organization(db, organization_id)
-    context = {"organization": record, "tokens": token_service.list_api_tokens(db, organization=record)}
+    context: dict[str, Any] = {"organization": record, "tokens": token_service.list_api_tokens(db, organization=record)}
     if request.method == "GET":
         return render_template("identity/organization.html", errors={}, form=None, **context)
-    try:
+    with on_refusal_show("identity/organization.html", **context):
         data = load_input(schemas.OrganizationUpdateSchema())
         organization_service.update_organization(db, record, name=data["name"], active=data["active"],
                                                  reason=data["reason"])
-    except (ValidationError, LimsError) as error:
-        return render_form_error("identity/organization.html", error, **context)
     flash(f"{record.name} is updated.", "success")
     return redirect(url_for("identity.organization", organization_id=record.id), 303)
 
@@ -268,7 +245,7 @@ def organization(organization_id: int) -> Any:
 @allow(ADMIN)
 def api_tokens() -> Any:
     db = get_session()
-    context = {
+    context: dict[str, Any] = {
         "tokens": token_service.list_api_tokens(db),
         "choose_organization": True,
         "organization_options": _organization_options(OrganizationKind.CLIENT),
@@ -276,13 +253,11 @@ def api_tokens() -> Any:
     }
     if request.method == "GET":
         return render_template("identity/api_tokens.html", errors={}, form=MultiDict(), **context)
-    try:
+    with on_refusal_show("identity/api_tokens.html", **context):
         data = load_input(schemas.AdminApiTokenCreateSchema())
         organization = organization_service.get_organization(db, data["organization_id"])
         token, secret = token_service.issue_api_token(db, organization=organization, name=data["name"],
                                                       actor=current_user)
-    except (ValidationError, LimsError) as error:
-        return render_form_error("identity/api_tokens.html", error, **context)
     return render_template("identity/api_token_issued.html", token=token, secret=secret,
                            back=url_for("identity.api_tokens")), 201
 
@@ -300,20 +275,18 @@ def revoke_api_token(token_id: int) -> Any:
 @allow(RoleName.CLIENT)
 def portal_tokens() -> Any:
     db = get_session()
-    context = {
+    context: dict[str, Any] = {
         "tokens": token_service.list_api_tokens(db, organization=current_user.organization),
         "choose_organization": False,
         "revoke_endpoint": "identity.portal_revoke_token",
     }
     if request.method == "GET":
         return render_template("identity/api_tokens.html", errors={}, form=MultiDict(), **context)
-    try:
+    with on_refusal_show("identity/api_tokens.html", **context):
         data = load_input(schemas.ApiTokenCreateSchema())
         token, secret = token_service.issue_api_token(
             db, organization=current_user.organization, name=data["name"], actor=current_user
         )
-    except (ValidationError, LimsError) as error:
-        return render_form_error("identity/api_tokens.html", error, **context)
     return render_template("identity/api_token_issued.html", token=token, secret=secret,
                            back=url_for("identity.portal_tokens")), 201
 

@@ -5,18 +5,15 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from lims import clock
 from lims.access import STAFF, allow
-from lims.db import get_session, keep_changes_despite_refusal
-from lims.errors import LimsError
-from lims.identity.errors import LoginFailed
+from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.materials import schemas, service
 from lims.signatures import service as signatures
-from lims.web import load_input, render_form_error
+from lims.web import load_input, on_refusal_show
 
 blueprint = Blueprint("materials", __name__, template_folder="templates")
 
@@ -37,10 +34,8 @@ def index() -> Any:
 def new() -> Any:
     if request.method == "GET":
         return render_template("materials/new.html", errors={}, form=MultiDict())
-    try:
+    with on_refusal_show("materials/new.html"):
         material = service.create_material(get_session(), **load_input(schemas.MaterialSchema()))
-    except (ValidationError, LimsError) as error:
-        return render_form_error("materials/new.html", error)
     flash(f"{material.part_number} is registered.", "success")
     return redirect(url_for("materials.show", material_id=material.id), 303)
 
@@ -63,10 +58,8 @@ def show(material_id: int) -> Any:
 def receive_lot(material_id: int) -> Any:
     db = get_session()
     context = _material_context(material_id)
-    try:
+    with on_refusal_show("materials/show.html", **context):
         lot = service.receive_lot(db, context["material"], **load_input(schemas.LotReceiptSchema()), user=current_user)
-    except (ValidationError, LimsError) as error:
-        return render_form_error("materials/show.html", error, **context)
     flash(f"Lot {lot.lot_number} received into quarantine; QA releases it before use.", "success")
     return redirect(url_for("materials.lot", lot_id=lot.id), 303)
 
@@ -88,14 +81,9 @@ def lot(lot_id: int) -> Any:
 @allow(RoleName.QA)
 def reject_lot(lot_id: int) -> Any:
     context = _lot_context(lot_id)
-    try:
+    with on_refusal_show("materials/lot.html", **context):
         data = load_input(schemas.LotRejectionSchema())
         service.reject_lot(get_session(), context["lot"], reason=data["reason"], user=current_user,
                            password=data["password"], client_address=request.remote_addr)
-    except LoginFailed as error:
-        keep_changes_despite_refusal()  # the failed attempt counts toward lockout
-        return render_form_error("materials/lot.html", error, **context)
-    except (ValidationError, LimsError) as error:
-        return render_form_error("materials/lot.html", error, **context)
     flash(f"Lot {context['lot'].lot_number} is rejected.", "success")
     return redirect(url_for("materials.lot", lot_id=lot_id), 303)

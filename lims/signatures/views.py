@@ -5,15 +5,12 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from marshmallow import ValidationError
 
 from lims.access import STAFF, allow
-from lims.db import get_session, keep_changes_despite_refusal
-from lims.errors import LimsError
-from lims.identity.errors import LoginFailed
+from lims.db import get_session
 from lims.signatures import schemas, service
 from lims.signatures.models import Signable, SignatureMeaning
-from lims.web import load_input, render_form_error, safe_next_url
+from lims.web import load_input, on_refusal_show, safe_next_url
 
 blueprint = Blueprint("signatures", __name__, template_folder="templates")
 
@@ -27,20 +24,15 @@ def sign(entity_type: str, entity_id: int, meaning: str) -> Any:
     record = service.signable_record(db, entity_type, entity_id)
     # Refused before the password is asked for: the error handler answers with the reason alone.
     service.check_may_sign(db, record, SignatureMeaning(meaning), current_user)
-    context = {"record": record, "entity_type": entity_type, "meaning": SignatureMeaning(meaning),
+    context: dict[str, Any] = {"record": record, "entity_type": entity_type, "meaning": SignatureMeaning(meaning),
                "signatures": service.signatures_of(db, record)}
     if request.method == "GET":
         return render_template("signatures/sign.html", errors={}, form={"next": request.args.get("next", "")},
                                **context)
-    try:
+    with on_refusal_show("signatures/sign.html", **context):
         data = load_input(schemas.SignSchema())
         service.sign(db, record, meaning=SignatureMeaning(meaning), user=current_user, password=data["password"],
                      client_address=request.remote_addr)
-    except LoginFailed as error:
-        keep_changes_despite_refusal()  # the failed attempt counts toward lockout
-        return render_form_error("signatures/sign.html", error, **context)
-    except (ValidationError, LimsError) as error:
-        return render_form_error("signatures/sign.html", error, **context)
     flash(f"Signed as {meaning}.", "success")
     return redirect(safe_next_url(data["next"], url_for("signatures.sign", entity_type=entity_type,
                                                         entity_id=entity_id, meaning=meaning)), 303)

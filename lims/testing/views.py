@@ -4,16 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from lims.access import STAFF, allow
 from lims.db import get_session
-from lims.errors import LimsError
 from lims.identity.models import RoleName
 from lims.testing import schemas, service
 from lims.testing.models import ResultKind
-from lims.web import load_input, render_form_error
+from lims.web import load_input, on_refusal_show
 
 blueprint = Blueprint("testing", __name__, template_folder="templates")
 
@@ -36,9 +34,7 @@ def _new_context() -> dict[str, Any]:
 def new_definition() -> Any:
     if request.method == "GET":
         return render_template("testing/definition_new.html", errors={}, form=MultiDict(), **_new_context())
-    try:
+    with on_refusal_show("testing/definition_new.html", _new_context):
         definition = service.create_definition(get_session(), **load_input(schemas.TestDefinitionSchema()))
-    except (ValidationError, LimsError) as error:
-        return render_form_error("testing/definition_new.html", error, **_new_context())
     flash(f"Test {definition.code} ({definition.name}) is defined; master batch records can require it.", "success")
     return redirect(url_for("testing.definitions"), 303)

@@ -5,17 +5,15 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
-from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from lims import clock
 from lims.access import STAFF, allow
 from lims.db import get_session
-from lims.errors import LimsError
 from lims.identity.models import RoleName
 from lims.identity.service import users as identity_users
 from lims.training import schemas, service
-from lims.web import load_input, render_form_error
+from lims.web import load_input, on_refusal_show
 
 blueprint = Blueprint("training", __name__, template_folder="templates")
 
@@ -41,11 +39,9 @@ def index() -> Any:
 @allow(MANAGERS)
 def record() -> Any:
     db = get_session()
-    try:
+    with on_refusal_show("training/index.html", _training_context):
         data = load_input(schemas.TrainingSchema())
         trainee = identity_users.get_user(db, data.pop("user_id"))
         service.record_training(db, user=trainee, **data, recorded_by=current_user)
-    except (ValidationError, LimsError) as error:
-        return render_form_error("training/index.html", error, **_training_context())
     flash(f"Training of {trainee.full_name} on {data['subject']} recorded.", "success")
     return redirect(url_for("training.index"), 303)

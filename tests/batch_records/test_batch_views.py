@@ -110,6 +110,22 @@ def test_a_technician_records_a_step_and_a_second_person_verifies_it(app, db_ses
     assert step.status == StepStatus.COMPLETED
 
 
+def test_one_refused_value_records_none_and_the_page_says_which(app, db_session, line, batch):
+    client = signed_in_as(app, db_session, line.operator)
+    step = batch.steps[0]
+    volume, temperature, _remarks = step.parameters
+    step_url = f"/batch-steps/{step.id}"
+    refused = submit(client, step_url, {f"parameter-{volume.id}": "0.18 L", f"parameter-{temperature.id}": "lots"},
+                     action=f"{step_url}/entries")
+    assert refused.status_code == 422
+    assert f'id="parameter-{temperature.id}-error"' in refused.text, "the message stands at the value it concerns"
+    assert f'name="parameter-{volume.id}" type="text" value="0.18 L"' in refused.text, \
+        "the accepted value is offered again, not shown as recorded"
+    assert 'name="entry-' not in refused.text
+    db_session.expire_all()
+    assert [parameter.entries for parameter in step.parameters] == [[], [], []]
+
+
 def test_an_untrained_technician_is_refused_with_the_reason(app, db_session, line, batch):
     client = signed_in_as(app, db_session, line.untrained)
     step = batch.steps[0]

@@ -45,6 +45,21 @@ def test_wrong_password_on_the_page_is_refused_and_counted(client, create_note, 
                                            "while": f"signing test batch note {note.id} as approved"}
 
 
+def test_wrong_passwords_on_the_signing_page_lock_the_account(client, create_note, db_session, signed_in):
+    note = create_note()
+    db_session.commit()
+    signed_in(RoleName.QA)
+    url = f"/sign/test_batch_note/{note.id}/approved"
+    for _attempt in range(4):
+        wrong = submit(client, url, {"password": "wrong-password-x"})
+        assert wrong.status_code == 401 and 'id="password-error"' in wrong.text
+    locked = submit(client, url, {"password": "wrong-password-x"})
+    assert locked.status_code == 423 and "locked after 5 failed sign-in attempts" in locked.text
+    assert submit(client, url, {"password": PASSWORD}).status_code == 423
+    db_session.expire_all()
+    assert db_session.scalars(select(ElectronicSignature)).all() == []
+
+
 def test_unknown_record_or_meaning_is_404(client, create_note, signed_in):
     signed_in(RoleName.QA)
     assert client.get("/sign/test_batch_note/999/approved").status_code == 404
