@@ -23,6 +23,7 @@ from lims.errors import InvalidInput, LimsError
 from lims.identity.models import OrganizationKind, RoleName
 from lims.identity.service.organizations import get_organization, list_organizations
 from lims.signatures import service as signatures
+from lims.versioning import service as versioning
 from lims.web import error_status, field_errors, load_input, render_form_error
 from protocols import schemas, service
 from protocols.ctgov.parse import parse_study
@@ -32,7 +33,6 @@ from protocols.models import (
     ProtocolStatus,
     ReferenceEvent,
     SampleRequirement,
-    VersionStatus,
     Visit,
 )
 from protocols.odm import export_version
@@ -149,7 +149,7 @@ def _version_page(version_id: int, *, errors: dict | None = None, status: int = 
     return render_template(
         "protocols/version.html", version=version, protocol=version.protocol,
         signatures=signatures.signatures_of(db, version), errors=errors or {}, form=request.form,
-        editable=version.status == VersionStatus.DRAFT,
+        editable=version.is_draft,
         reference_options=[(event.value, event.value.capitalize()) for event in ReferenceEvent],
         visit_options=[(visit.id, f"{visit.code} {visit.name}") for visit in version.visits],
     ), status
@@ -260,7 +260,7 @@ def make_effective(version_id: int) -> Any:
     db = get_session()
     version = service.get_version(db, version_id)
     try:
-        service.make_effective(db, version)
+        versioning.make_effective(db, version)
     except LimsError as error:
         db.rollback()
         return _version_page(version_id, errors=field_errors(error), status=error_status(error))

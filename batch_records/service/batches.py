@@ -24,6 +24,7 @@ from lims.db import get_record, lock_for_update, serialise_numbering
 from lims.errors import Conflict, InvalidInput
 from lims.identity.models import User
 from lims.pagination import Page, paginate
+from lims.versioning import service as versioning
 from protocols import service as protocols
 from protocols.models import Protocol, Subject
 
@@ -71,8 +72,8 @@ def start_batch(session: Session, version: MbrVersion, *, subject: Subject, star
                 user: User) -> Batch:
     """Make a batch to the effective version: its steps, parameters, materials and tests are frozen copies."""
     if version.status != MbrStatus.EFFECTIVE:
-        raise masters.MbrLocked(f"Batches are made to the effective version only; {version.label} is "
-                                f"{version.status.value}.")
+        raise versioning.VersionNotEffective(f"Batches are made to the effective version only; {version.label} is "
+                                             f"{version.status.value}.")
     identity_text = starting_material_identity.strip().upper()
     if not identity_text:
         raise InvalidInput("Enter the identity of the starting material as printed on its label.",
