@@ -8,22 +8,6 @@ from lims.errors import Conflict, InvalidInput
 # Master batch records
 
 
-class MbrLocked(Conflict):
-    """Only a draft master record version can change."""
-
-
-class MbrNotApproved(Conflict):
-    """Only an approved master record version becomes effective."""
-
-
-class MbrNotEffective(Conflict):
-    """Batches are made to, and retirement withdraws, the effective master record version only."""
-
-
-class MbrChangeInProgress(Conflict):
-    """A master record has one version in draft or review at a time."""
-
-
 class MbrIncomplete(InvalidInput):
     """A master record version goes to review with its steps and the release tests a batch needs."""
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from lims.audit.models import Controlled
@@ -17,6 +17,7 @@ from lims.materials.models import Material
 from lims.testing.models import TestDefinition, TestResult
 from lims.units.columns import ExactDecimal, measurement_column
 from lims.units.measurement import Measurement
+from lims.versioning.models import DocumentVersion, VersionLifecycle
 from protocols.models import Subject
 
 # Master batch records
@@ -48,22 +49,20 @@ class MasterBatchRecord(Controlled, Base):
     versions: Mapped[list[MbrVersion]] = relationship(back_populates="master", order_by="MbrVersion.number")
 
 
-class MbrVersion(Controlled, Base):
+class MbrVersion(DocumentVersion, Controlled, Base):
     __tablename__ = "mbr_version"
     audit_parts = ("steps", "release_tests")
-    __table_args__ = (
-        UniqueConstraint("master_id", "number", name="uq_mbr_version_number"),
-        Index("uq_mbr_version_effective", "master_id", unique=True,
-              sqlite_where=text("status = 'effective'"), postgresql_where=text("status = 'effective'")),
-    )
+    lifecycle = VersionLifecycle(
+        draft=MbrStatus.DRAFT, in_review=MbrStatus.IN_REVIEW, approved=MbrStatus.APPROVED,
+        effective=MbrStatus.EFFECTIVE, ended=MbrStatus.RETIRED, ended_at="retired_at",
+        not_draft="{version} is {status}; only a draft can change. Start a new version to change it.")
+    status_type = "mbr_status"
+    document_key = "master_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     master_id: Mapped[int] = mapped_column(ForeignKey("master_batch_record.id"), index=True)
     number: Mapped[int]
     change_summary: Mapped[str] = mapped_column(Text)
-    status: Mapped[MbrStatus] = mapped_column(string_enum(MbrStatus, "mbr_status"))
-    created_at: Mapped[datetime]
-    effective_at: Mapped[datetime | None]
     retired_at: Mapped[datetime | None]
 
     master: Mapped[MasterBatchRecord] = relationship(back_populates="versions")
@@ -74,6 +73,10 @@ class MbrVersion(Controlled, Base):
     @property
     def label(self) -> str:
         return f"{self.master.code} v{self.number}"
+
+    @property
+    def document_versions(self) -> list[MbrVersion]:
+        return self.master.versions
 
     @property
     def training_subject(self) -> str:

@@ -4,7 +4,6 @@ and the demo data set."""
 from __future__ import annotations
 
 from batch_records import api, views
-from batch_records.errors import MbrLocked
 from batch_records.models import (
     Batch,
     BatchStatus,
@@ -21,6 +20,7 @@ from lims.registry import Registry
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.signatures.service import SignableType
+from lims.versioning import service as versioning
 
 
 def register(registry: Registry) -> None:
@@ -43,7 +43,7 @@ def _register_signables(registry: Registry) -> None:
     registry.signable(signatures.two_person_approval(
         MbrVersion,
         signatures.ApprovalStates(draft=MbrStatus.DRAFT, in_review=MbrStatus.IN_REVIEW, approved=MbrStatus.APPROVED),
-        locked=MbrLocked, describe=lambda version: version.label,
+        locked=versioning.VersionNotInReview, describe=lambda version: version.label,
         ready_for_review=masters.check_ready_for_review,
     ))
     registry.signable(SignableType(
@@ -73,7 +73,7 @@ def _register_work_queues(registry: Registry) -> None:
         title="Master batch records in review",
         description="Master batch record versions waiting for QA's approval.",
         roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: len(masters.mbr_versions_in_review(session)),
+        count=lambda session, _user, _settings: len(versioning.versions_in_review(session, MbrVersion)),
         endpoint="batch_records.masters",
     ))
     registry.work_queue(WorkQueue(

@@ -58,6 +58,7 @@ from lims.testing import service as testing
 from lims.testing.models import ResultKind
 from lims.training import service as training
 from lims.units.parsing import parse_measurement
+from lims.versioning import service as versioning
 from protocols import service as protocols
 
 PASSWORD = "bench-signing-secret-2291"
@@ -194,7 +195,7 @@ def _build_line(engine: Engine) -> Line:
                             reference_event=protocols.ReferenceEvent.APHERESIS, day_offset=0)
         signatures.sign(session, design, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
         signatures.sign(session, design, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-        protocols.make_effective(session, design)
+        versioning.make_effective(session, design)
         subject = protocols.enrol_subject(session, protocol, code="HLX301-DE01-0001", site="DE-01", arm=arm,
                                           enrolled_on=today - timedelta(days=20), consent_version="2.0")
         return Line(author_id=author.id, qa_id=qa.id, operator_id=operator.id, verifier_id=verifier.id,
@@ -228,7 +229,7 @@ def _build_master(engine: Engine, line: Line, *, code: str, steps: int, paramete
         masters.add_release_test(session, version, testing.get_definition(session, line.definition_id))
         signatures.sign(session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
         signatures.sign(session, version, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-        masters.make_mbr_effective(session, version)
+        versioning.make_effective(session, version)
         for trained in (line.operator_id, line.verifier_id):
             training.record_training(session, user=session.get_one(User, trained), subject=version.training_subject,
                                      trained_on=today - timedelta(days=10), expires_on=None, recorded_by=author)

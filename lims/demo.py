@@ -51,6 +51,7 @@ from lims.testing import service as testing
 from lims.testing.models import ResultKind, TestDefinition
 from lims.training import service as training
 from lims.units.parsing import parse_measurement, parse_range
+from lims.versioning import service as versioning
 from protocols import service as protocols
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent, Subject
 
@@ -246,7 +247,7 @@ def _load_protocol(session: Session, sponsor: Organization) -> None:
     _sign(session, first, SignatureMeaning.AUTHORED, author)
     _sign(session, first, SignatureMeaning.APPROVED, approver)
     with _acting_as(session, approver):
-        protocols.make_effective(session, first)
+        versioning.make_effective(session, first)
     today = clock.now().date()
     with _acting_as(session, author):
         for number, (enrolled_days_ago, arm, apheresis_days_ago, infused_days_ago) in enumerate(
@@ -629,7 +630,7 @@ def _load_master_record(session: Session, definitions: dict[str, TestDefinition]
         _sign(session, version, SignatureMeaning.AUTHORED, author)
     with _on(today, (43, "11:00")), _acting_as(session, approver):
         _sign(session, version, SignatureMeaning.APPROVED, approver)
-        masters.make_mbr_effective(session, version)
+        versioning.make_effective(session, version)
     with _on(today, (42, "14:00")), _acting_as(session, author):
         for username in ("t.nguyen", "s.lind"):
             training.record_training(session, user=_demo_user(session, username), subject=version.training_subject,

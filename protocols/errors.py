@@ -20,16 +20,8 @@ class NotAnNctId(InvalidInput):
     """An NCT number is NCT and 8 digits."""
 
 
-class VersionLocked(Conflict):
-    """A version past draft is read-only: a change means a new version."""
-
-
 class VersionNotApproved(Conflict):
     """Only an approved protocol version becomes effective."""
-
-
-class AmendmentInProgress(Conflict):
-    """A protocol has one version in draft or review at a time."""
 
 
 class VersionIncomplete(InvalidInput):

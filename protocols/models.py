@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.audit.models import Controlled
@@ -14,6 +14,7 @@ from lims.db import Base, string_enum
 from lims.identity.models import Organization
 from lims.units.columns import measurement_column
 from lims.units.measurement import Measurement
+from lims.versioning.models import DocumentVersion, VersionLifecycle
 
 
 class ProtocolPhase(enum.StrEnum):
@@ -69,29 +70,34 @@ class Protocol(Controlled, Base):
     versions: Mapped[list[ProtocolVersion]] = relationship(back_populates="protocol", order_by="ProtocolVersion.id")
 
 
-class ProtocolVersion(Controlled, Base):
+class ProtocolVersion(DocumentVersion, Controlled, Base):
     __tablename__ = "protocol_version"
     audit_parts = ("arms", "visits")
-    __table_args__ = (
-        UniqueConstraint("protocol_id", "number", name="uq_protocol_version_number"),
-        # One effective version per protocol, whatever writes to the table.
-        Index("uq_protocol_version_effective", "protocol_id", unique=True,
-              sqlite_where=text("status = 'effective'"), postgresql_where=text("status = 'effective'")),
-    )
+    lifecycle = VersionLifecycle(
+        draft=VersionStatus.DRAFT, in_review=VersionStatus.IN_REVIEW, approved=VersionStatus.APPROVED,
+        effective=VersionStatus.EFFECTIVE, ended=VersionStatus.SUPERSEDED, ended_at="superseded_at",
+        not_draft="{version} is {status} and can no longer change; create a new version for an amendment.")
+    status_type = "version_status"
+    document_key = "protocol_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     protocol_id: Mapped[int] = mapped_column(ForeignKey("protocol.id"), index=True)
     number: Mapped[str] = mapped_column(String(16))
     amendment_summary: Mapped[str] = mapped_column(Text)
     planned_effective_on: Mapped[date | None]
-    status: Mapped[VersionStatus] = mapped_column(string_enum(VersionStatus, "version_status"))
-    created_at: Mapped[datetime]
-    effective_at: Mapped[datetime | None]
     superseded_at: Mapped[datetime | None]
 
     protocol: Mapped[Protocol] = relationship(back_populates="versions")
     arms: Mapped[list[Arm]] = relationship(back_populates="version", order_by="Arm.code")
     visits: Mapped[list[Visit]] = relationship(back_populates="version", order_by="(Visit.day_offset, Visit.code)")
+
+    @property
+    def label(self) -> str:
+        return f"version {self.number}"
+
+    @property
+    def document_versions(self) -> list[ProtocolVersion]:
+        return self.protocol.versions
 
     def signed_content(self) -> dict[str, Any]:
         """The design a version's approval covers: any change after signing invalidates it."""

@@ -19,9 +19,9 @@ from lims.pagination import KeysetPage, page_after
 from lims.units.errors import IncompatibleUnits
 from lims.units.measurement import Measurement, MeasurementRange
 from lims.units.parsing import parse_measurement
+from lims.versioning import service as versioning
 from protocols.ctgov.study import ImportedStudy
 from protocols.errors import (
-    AmendmentInProgress,
     ArmNotInVersion,
     EarlierPhase,
     NoEffectiveVersion,
@@ -29,8 +29,6 @@ from protocols.errors import (
     SubjectCodeRefused,
     UnknownPhase,
     VersionIncomplete,
-    VersionLocked,
-    VersionNotApproved,
     VisitNotYetDated,
 )
 from protocols.models import (
@@ -142,7 +140,7 @@ def update_protocol(session: Session, protocol: Protocol, *, title: str, therape
 
 
 def effective_version(protocol: Protocol) -> ProtocolVersion | None:
-    return next((version for version in protocol.versions if version.status == VersionStatus.EFFECTIVE), None)
+    return versioning.effective_version(protocol.versions)
 
 
 def import_study(session: Session, study: ImportedStudy, *, sponsor: Organization, number: str | None = None,
@@ -179,15 +177,9 @@ def _arm_code(index: int) -> str:
 # Design of a draft version
 
 
-def _require_draft(version: ProtocolVersion) -> None:
-    if version.status != VersionStatus.DRAFT:
-        raise VersionLocked(f"Version {version.number} is {version.status.value} and can no longer change; "
-                            "create a new version for an amendment.")
-
-
 def add_arm(session: Session, version: ProtocolVersion, *, code: str, name: str, arm_type: str | None = None,
             description: str | None = None) -> Arm:
-    _require_draft(version)
+    versioning.require_draft(version)
     if any(arm.code == code for arm in version.arms):
         raise AlreadyExists(f"Version {version.number} already has an arm {code}.", field="code")
     arm = Arm(version=version, code=code, name=name, arm_type=arm_type, description=description)
@@ -199,7 +191,7 @@ def add_arm(session: Session, version: ProtocolVersion, *, code: str, name: str,
 def add_visit(session: Session, version: ProtocolVersion, *, code: str, name: str, reference_event: ReferenceEvent,
               day_offset: int, window_before_days: int = 0, window_after_days: int = 0,
               procedures: str | None = None) -> Visit:
-    _require_draft(version)
+    versioning.require_draft(version)
     _check_window(window_before_days, window_after_days)
     if any(visit.code == code for visit in version.visits):
         raise AlreadyExists(f"Version {version.number} already has a visit {code}.", field="code")
@@ -218,7 +210,7 @@ def _check_window(before_days: int, after_days: int) -> None:
 def update_visit(session: Session, visit: Visit, *, name: str, reference_event: ReferenceEvent, day_offset: int,
                  window_before_days: int, window_after_days: int, procedures: str | None, reason: str) -> Visit:
     """Change a visit of a draft version, for the reason given."""
-    _require_draft(visit.version)
+    versioning.require_draft(visit.version)
     _check_window(window_before_days, window_after_days)
     with audit_context.reason_for_change(session, reason):
         visit.name = name
@@ -233,7 +225,7 @@ def update_visit(session: Session, visit: Visit, *, name: str, reference_event: 
 def update_arm(session: Session, arm: Arm, *, name: str, arm_type: str | None, description: str | None,
                reason: str) -> Arm:
     """Change an arm of a draft version, for the reason given."""
-    _require_draft(arm.version)
+    versioning.require_draft(arm.version)
     with audit_context.reason_for_change(session, reason):
         arm.name = name
         arm.arm_type = arm_type
@@ -263,7 +255,7 @@ def add_sample_requirement(session: Session, visit: Visit, *, sample_type: str, 
                            container: str, handling: MeasurementRange, max_hours_to_processing: int
                            ) -> SampleRequirement:
     """Require a sample at a visit: its volume, container, handling temperatures and time to processing."""
-    _require_draft(visit.version)
+    versioning.require_draft(visit.version)
     _check_sample(volume, handling, max_hours_to_processing)
     requirement = SampleRequirement(visit=visit, sample_type=sample_type, volume=volume, container=container,
                                     handling_minimum=handling.low, handling_maximum=handling.high,
@@ -277,7 +269,7 @@ def update_sample_requirement(session: Session, requirement: SampleRequirement, 
                               volume: Measurement, container: str, handling: MeasurementRange,
                               max_hours_to_processing: int, reason: str) -> SampleRequirement:
     """Change a required sample of a draft version, for the reason given."""
-    _require_draft(requirement.visit.version)
+    versioning.require_draft(requirement.visit.version)
     _check_sample(volume, handling, max_hours_to_processing)
     with audit_context.reason_for_change(session, reason):
         requirement.sample_type = sample_type
@@ -294,11 +286,9 @@ def new_version(session: Session, protocol: Protocol, *, number: str, amendment_
     """Start an amendment: a draft copy of the newest version's design."""
     if any(version.number == number for version in protocol.versions):
         raise AlreadyExists(f"{protocol.number} already has a version {number}.", field="number")
-    if any(version.status in {VersionStatus.DRAFT, VersionStatus.IN_REVIEW} for version in protocol.versions):
-        raise AmendmentInProgress(f"{protocol.number} already has a version in draft or review; finish it first.")
+    source = versioning.version_to_amend(protocol.versions, document=protocol.number)
     if not amendment_summary.strip():
         raise DetailMissing("Summarise what the amendment changes.", field="amendment_summary")
-    source = protocol.versions[-1]
     version = ProtocolVersion(protocol=protocol, number=number, amendment_summary=amendment_summary.strip(),
                               planned_effective_on=planned_effective_on, status=VersionStatus.DRAFT,
                               created_at=clock.now())
@@ -325,31 +315,9 @@ def new_version(session: Session, protocol: Protocol, *, number: str, amendment_
 
 
 def check_ready_for_review(version: ProtocolVersion) -> None:
-    _require_draft(version)
+    versioning.require_draft(version)
     if not version.arms or not version.visits:
         raise VersionIncomplete("A version goes to review with at least one arm and one visit.")
-
-
-def make_effective(session: Session, version: ProtocolVersion) -> ProtocolVersion:
-    """Put an approved version into effect; the version in effect until now is superseded."""
-    if version.status != VersionStatus.APPROVED:
-        raise VersionNotApproved(f"Only an approved version becomes effective; version {version.number} is "
-                                 f"{version.status.value}.")
-    now = clock.now()
-    previous = effective_version(version.protocol)
-    with audit_context.reason_for_change(session, f"Version {version.number} made effective"):
-        if previous is not None:
-            previous.status = VersionStatus.SUPERSEDED
-            previous.superseded_at = now
-            session.flush()  # the database allows one effective version per protocol
-        version.status = VersionStatus.EFFECTIVE
-        version.effective_at = now
-    return version
-
-
-def versions_in_review(session: Session) -> list[ProtocolVersion]:
-    return list(session.scalars(select(ProtocolVersion).where(ProtocolVersion.status == VersionStatus.IN_REVIEW)
-                                .order_by(ProtocolVersion.created_at)))
 
 
 # Comparing versions

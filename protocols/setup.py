@@ -5,9 +5,9 @@ from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import Registry
 from lims.signatures import service as signatures
+from lims.versioning import service as versioning
 from protocols import api, service, views
 from protocols.cli import protocol_group
-from protocols.errors import VersionLocked
 from protocols.models import ProtocolVersion, VersionStatus
 
 
@@ -19,14 +19,14 @@ def register(registry: Registry) -> None:
         ProtocolVersion,
         signatures.ApprovalStates(draft=VersionStatus.DRAFT, in_review=VersionStatus.IN_REVIEW,
                                   approved=VersionStatus.APPROVED),
-        locked=VersionLocked, describe=lambda version: f"Version {version.number}",
+        locked=versioning.VersionNotInReview, describe=lambda version: f"Version {version.number}",
         ready_for_review=service.check_ready_for_review,
     ))
     registry.work_queue(WorkQueue(
         title="Protocol versions to approve",
         description="Versions signed by their author, waiting for QA's approval or rejection.",
         roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: len(service.versions_in_review(session)),
+        count=lambda session, _user, _settings: len(versioning.versions_in_review(session, ProtocolVersion)),
         endpoint="protocols.index",
     ))
     registry.audit_actions("export.odm")

@@ -22,6 +22,7 @@ from lims.errors import InvalidInput
 from lims.identity.models import OrganizationKind, RoleName
 from lims.identity.service.organizations import get_organization, list_organizations
 from lims.signatures import service as signatures
+from lims.versioning import service as versioning
 from lims.web import load_input, on_refusal_show, refusals_answered, refuse
 from protocols import schemas, service
 from protocols.ctgov.parse import parse_study
@@ -31,7 +32,6 @@ from protocols.models import (
     ProtocolStatus,
     ReferenceEvent,
     SampleRequirement,
-    VersionStatus,
     Visit,
 )
 from protocols.odm import export_version
@@ -134,7 +134,7 @@ def _version_context(version_id: int) -> dict[str, Any]:
     version = service.get_version(db, version_id)
     return dict(
         version=version, protocol=version.protocol, signatures=signatures.signatures_of(db, version),
-        editable=version.status == VersionStatus.DRAFT,
+        editable=version.is_draft,
         reference_options=[(event.value, event.value.capitalize()) for event in ReferenceEvent],
         visit_options=[(visit.id, f"{visit.code} {visit.name}") for visit in version.visits],
     )
@@ -237,7 +237,7 @@ def make_effective(version_id: int) -> Any:
     db = get_session()
     version = service.get_version(db, version_id)
     with on_refusal_show("protocols/version.html", lambda: _version_context(version_id)):
-        service.make_effective(db, version)
+        versioning.make_effective(db, version)
     flash(f"Version {version.number} is effective.", "success")
     return redirect(url_for("protocols.version", version_id=version_id), 303)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from batch_records.errors import BatchLocked, MbrNotEffective, StartingMaterialUsed
+from batch_records.errors import BatchLocked, StartingMaterialUsed
 from batch_records.models import (
     FINAL_BATCH_STATUSES,
     Batch,
@@ -27,6 +27,7 @@ from lims.db import get_record, lock_for_update, serialise_numbering
 from lims.errors import DetailMissing, RecordNotFound
 from lims.identity.models import User
 from lims.pagination import KeysetPage, Page, page_after, paginate
+from lims.versioning import service as versioning
 from protocols import service as protocols
 from protocols.models import Subject
 
@@ -100,8 +101,8 @@ def start_batch(session: Session, version: MbrVersion, *, subject: Subject, star
                 user: User) -> Batch:
     """Make a batch to the effective version: its steps, parameters, materials and tests are frozen copies."""
     if version.status != MbrStatus.EFFECTIVE:
-        raise MbrNotEffective(f"Batches are made to the effective version only; {version.label} is "
-                              f"{version.status.value}.")
+        raise versioning.VersionNotEffective(f"Batches are made to the effective version only; {version.label} is "
+                                             f"{version.status.value}.")
     identity_text = starting_material_identity.strip().upper()
     if not identity_text:
         raise DetailMissing("Enter the identity of the starting material as printed on its label.",

@@ -1,7 +1,8 @@
 """Master batch records: a product's record and its versions, each version's design (steps in stages, their
 parameters, materials and equipment, expected yields, the release tests) and its lifecycle.
 
-draft → in review (the author signs) → approved (QA signs, another person) → effective → retired
+draft → in review (the author signs) → approved (QA signs, another person) → effective → retired: the lifecycle
+of every versioned document (``lims.versioning``).
 """
 from __future__ import annotations
 
@@ -13,11 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from batch_records.errors import (
-    MbrChangeInProgress,
     MbrIncomplete,
-    MbrLocked,
-    MbrNotApproved,
-    MbrNotEffective,
     ParameterUnitsDisagree,
     YieldDesignRefused,
 )
@@ -42,6 +39,7 @@ from lims.testing.models import TestDefinition
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.measurement import Measurement, is_amount
 from lims.units.parsing import parse_limit, parse_measurement
+from lims.versioning import service as versioning
 
 
 def list_masters(session: Session) -> list[MasterBatchRecord]:
@@ -61,7 +59,7 @@ def get_mbr_step(session: Session, step_id: int) -> MbrStep:
 
 
 def effective_mbr_version(master: MasterBatchRecord) -> MbrVersion | None:
-    return next((version for version in master.versions if version.status == MbrStatus.EFFECTIVE), None)
+    return versioning.effective_version(master.versions)
 
 
 def effective_mbr_versions(session: Session) -> list[MbrVersion]:
@@ -83,12 +81,6 @@ def create_master(session: Session, *, code: str, product: str, change_summary: 
     session.add_all([master, version])
     session.flush()
     return version
-
-
-def _require_draft_mbr(version: MbrVersion) -> None:
-    if version.status != MbrStatus.DRAFT:
-        raise MbrLocked(f"{version.label} is {version.status.value}; only a draft can change. "
-                        "Start a new version to change it.")
 
 
 @dataclass(frozen=True)
@@ -138,7 +130,7 @@ def _apply_step_design(step: MbrStep, design: StepDesignInput) -> None:
 
 def add_step(session: Session, version: MbrVersion, design: StepDesignInput) -> MbrStep:
     """Add a step at the end of a draft version."""
-    _require_draft_mbr(version)
+    versioning.require_draft(version)
     _check_step_design(design)
     step = MbrStep(version=version, position=len(version.steps) + 1)
     _apply_step_design(step, design)
@@ -148,7 +140,7 @@ def add_step(session: Session, version: MbrVersion, design: StepDesignInput) -> 
 
 
 def update_step(session: Session, step: MbrStep, design: StepDesignInput, *, reason: str) -> MbrStep:
-    _require_draft_mbr(step.version)
+    versioning.require_draft(step.version)
     _check_step_design(design)
     with audit_context.reason_for_change(session, reason):
         _apply_step_design(step, design)
@@ -172,7 +164,7 @@ def _check_parameter(unit: str, target: Measurement | None, limit: str | None) -
 def add_parameter(session: Session, step: MbrStep, *, name: str, unit: str, target: Measurement | None = None,
                   limit: str | None = None, required: bool = True) -> MbrParameter:
     """Add a parameter the operator records; the limit is judged in any compatible unit."""
-    _require_draft_mbr(step.version)
+    versioning.require_draft(step.version)
     if not name.strip():
         raise DetailMissing("Name the parameter.", field="name")
     if any(parameter.name.casefold() == name.strip().casefold() for parameter in step.parameters):
@@ -187,7 +179,7 @@ def add_parameter(session: Session, step: MbrStep, *, name: str, unit: str, targ
 
 def add_material_requirement(session: Session, step: MbrStep, *, material: Material,
                              quantity: Measurement) -> MbrMaterial:
-    _require_draft_mbr(step.version)
+    versioning.require_draft(step.version)
     if not is_amount(quantity) or quantity.value <= 0:
         raise NotAnAmount(f"{quantity} is not an amount of material: give a volume, a mass or a count.",
                           field="quantity")
@@ -200,7 +192,7 @@ def add_material_requirement(session: Session, step: MbrStep, *, material: Mater
 
 
 def add_release_test(session: Session, version: MbrVersion, definition: TestDefinition) -> MbrReleaseTest:
-    _require_draft_mbr(version)
+    versioning.require_draft(version)
     if any(test.definition_id == definition.id for test in version.release_tests):
         raise AlreadyExists(f"{version.label} already requires {definition.name}.", field="definition_id")
     test = MbrReleaseTest(version=version, definition=definition)
@@ -211,11 +203,9 @@ def add_release_test(session: Session, version: MbrVersion, definition: TestDefi
 
 def new_mbr_version(session: Session, master: MasterBatchRecord, *, change_summary: str) -> MbrVersion:
     """Start a change: a draft copy of the newest version."""
-    if any(version.status in {MbrStatus.DRAFT, MbrStatus.IN_REVIEW} for version in master.versions):
-        raise MbrChangeInProgress(f"{master.code} already has a version in draft or review; finish it first.")
+    source = versioning.version_to_amend(master.versions, document=master.code)
     if not change_summary.strip():
         raise DetailMissing("Summarise what the new version changes.", field="change_summary")
-    source = master.versions[-1]
     version = MbrVersion(master=master, number=source.number + 1, change_summary=change_summary.strip(),
                          status=MbrStatus.DRAFT, created_at=clock.now())
     session.add(version)
@@ -250,42 +240,11 @@ def parameter_design(parameter: MbrParameter) -> dict[str, object]:
 
 
 def check_ready_for_review(version: MbrVersion) -> None:
-    _require_draft_mbr(version)
+    versioning.require_draft(version)
     if not version.steps:
         raise MbrIncomplete(f"{version.label} has no steps yet.")
     if not version.release_tests:
         raise MbrIncomplete(f"{version.label} names no release tests; a batch could never be released.")
-
-
-def make_mbr_effective(session: Session, version: MbrVersion) -> MbrVersion:
-    """Put an approved version into effect; the version in effect until now is retired."""
-    if version.status != MbrStatus.APPROVED:
-        raise MbrNotApproved(f"Only an approved version becomes effective; {version.label} is {version.status.value}.")
-    now = clock.now()
-    previous = effective_mbr_version(version.master)
-    with audit_context.reason_for_change(session, f"{version.label} made effective"):
-        if previous is not None:
-            previous.status = MbrStatus.RETIRED
-            previous.retired_at = now
-            session.flush()  # the database allows one effective version per master record
-        version.status = MbrStatus.EFFECTIVE
-        version.effective_at = now
-    return version
-
-
-def retire_mbr_version(session: Session, version: MbrVersion, *, reason: str) -> MbrVersion:
-    """Withdraw the effective version without a successor: no new batches can be made to it."""
-    if version.status != MbrStatus.EFFECTIVE:
-        raise MbrNotEffective(f"Only the effective version can be retired; {version.label} is {version.status.value}.")
-    with audit_context.reason_for_change(session, reason):
-        version.status = MbrStatus.RETIRED
-        version.retired_at = clock.now()
-    return version
-
-
-def mbr_versions_in_review(session: Session) -> list[MbrVersion]:
-    return list(session.scalars(select(MbrVersion).where(MbrVersion.status == MbrStatus.IN_REVIEW)
-                                .order_by(MbrVersion.created_at)))
 
 
 def effective_versions_as_training_subjects(session: Session) -> list[str]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
-from batch_records.models import TYPICAL_STAGES, MbrStatus, MbrStep, MbrVersion
+from batch_records.models import TYPICAL_STAGES, MbrStep, MbrVersion
 from batch_records.service import masters as masters_service
 from batch_records.views import blueprint
 from lims.access import STAFF, allow
@@ -25,6 +25,7 @@ from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
+from lims.versioning import service as versioning
 from lims.web import load_input, on_refusal_show
 
 #: who designs master records (as protocols: the lab's managers, and admins)
@@ -32,16 +33,13 @@ AUTHORS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
 #: who puts an approved version into effect or withdraws it (as protocols)
 RELEASERS = frozenset({RoleName.QA, RoleName.MANAGER})
 
-STATUS_BADGES = {MbrStatus.DRAFT.value: "muted", MbrStatus.IN_REVIEW.value: "warning",
-                 MbrStatus.APPROVED.value: "ok", MbrStatus.EFFECTIVE.value: "ok", MbrStatus.RETIRED.value: "muted"}
-
 
 @blueprint.route("/masters")
 @allow(STAFF)
 def masters() -> Any:
     db = get_session()
     return render_template("batch_records/masters.html", masters=masters_service.list_masters(db),
-                           in_review=masters_service.mbr_versions_in_review(db), badges=STATUS_BADGES,
+                           in_review=versioning.versions_in_review(db, MbrVersion),
                            reviewer=signatures.role_may_sign(current_user, MbrVersion, SignatureMeaning.APPROVED))
 
 
@@ -78,8 +76,8 @@ def _version_context(version_id: int) -> dict[str, Any]:
     required_tests = {test.definition_id for test in version.release_tests}
     return dict(
         version=version, master=master, stages=_stages(version), signatures=signatures.signatures_of(db, version),
-        editable=version.status == MbrStatus.DRAFT, badges=STATUS_BADGES,
-        open_change=any(other.status in {MbrStatus.DRAFT, MbrStatus.IN_REVIEW} for other in master.versions),
+        editable=version.is_draft,
+        open_change=versioning.has_unfinished_version(master.versions),
         effective=masters_service.effective_mbr_version(master),
         stage_options=TYPICAL_STAGES, equipment_options=[(kind.value, kind.value.capitalize()) for kind in EquipmentType],
         step_options=_step_options(version), nothing=MultiDict(),
@@ -165,7 +163,7 @@ def add_mbr_release_test(version_id: int) -> Any:
 @allow(RELEASERS)
 def make_mbr_effective(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
-        masters_service.make_mbr_effective(db, version)
+        versioning.make_effective(db, version)
         return f"{version.label} is effective; new batches are made to it."
 
     return _design_change(version_id, change)
@@ -175,7 +173,7 @@ def make_mbr_effective(version_id: int) -> Any:
 @allow(RELEASERS)
 def retire_mbr_version(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
-        masters_service.retire_mbr_version(db, version, **load_input(schemas.RetireSchema()))
+        versioning.withdraw(db, version, **load_input(schemas.RetireSchema()))
         return f"{version.label} is retired; no new batches can be made to it."
 
     return _design_change(version_id, change)
@@ -214,9 +212,7 @@ def _step_values(step: MbrStep) -> MultiDict[str, str]:
 def _step_context(step: MbrStep) -> dict[str, Any]:
     return {"step": step, "version": step.version, "stage_options": TYPICAL_STAGES,
             "equipment_options": [(kind.value, kind.value.capitalize()) for kind in EquipmentType],
-            "locked": None if step.version.status == MbrStatus.DRAFT else
-            f"{step.version.label} is {step.version.status.value}; only a draft can change. "
-            "Start a new version to change it."}
+            "locked": versioning.locked_reason(step.version)}
 
 
 @blueprint.route("/mbr-steps/<int:step_id>/edit", methods=["GET", "POST"])

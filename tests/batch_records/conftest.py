@@ -22,6 +22,7 @@ from lims.testing import service as testing
 from lims.testing.models import ResultKind
 from lims.training import service as training
 from lims.units.parsing import parse_measurement
+from lims.versioning import service as versioning
 from protocols import service as protocols
 from protocols.models import Subject
 from tests.helpers import PASSWORD
@@ -112,7 +113,7 @@ def build_line(session, *, author: User, qa: User, operator: User, second_operat
     masters.add_release_test(session, version, sterility)
     signatures.sign(session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
     signatures.sign(session, version, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-    masters.make_mbr_effective(session, version)
+    versioning.make_effective(session, version)
 
     for trained in (operator, second_operator):
         training.record_training(session, user=trained, subject=version.training_subject,
@@ -128,7 +129,7 @@ def build_line(session, *, author: User, qa: User, operator: User, second_operat
                         reference_event=protocols.ReferenceEvent.APHERESIS, day_offset=0)
     signatures.sign(session, design, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
     signatures.sign(session, design, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-    protocols.make_effective(session, design)
+    versioning.make_effective(session, design)
     subjects = [protocols.enrol_subject(session, protocol, code=code, site="DE-01", arm=arm,
                                         enrolled_on=today - timedelta(days=20), consent_version="2.0")
                 for code in ("HLX301-DE01-0001", "HLX301-DE01-0002")]

@@ -10,6 +10,7 @@ from batch_records.service import batches, deviations, release
 from lims.identity.models import RoleName
 from lims.identity.service import api_tokens
 from lims.signatures.models import SignatureMeaning
+from lims.versioning import service as versioning
 from protocols import service as protocols
 from tests.batch_records.conftest import TODAY
 from tests.batch_records.test_execution import do_receipt, sign
@@ -33,7 +34,7 @@ def other_batch(db_session, line, create_organization):
     signatures_of_design = ((SignatureMeaning.AUTHORED, line.author), (SignatureMeaning.APPROVED, line.qa))
     for meaning, user in signatures_of_design:
         sign(db_session, design, meaning, user)
-    protocols.make_effective(db_session, design)
+    versioning.make_effective(db_session, design)
     subject = protocols.enrol_subject(db_session, protocol, code="NCB201-SE01-0001", site="SE-01", arm=arm,
                                       enrolled_on=TODAY - timedelta(days=5), consent_version="1.0")
     return batches.start_batch(db_session, line.version, subject=subject,

@@ -16,6 +16,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
 from lims.units.parsing import parse_measurement
+from lims.versioning import service as versioning
 from tests.helpers import (
     PASSWORD,
     csrf_token_from,
@@ -287,7 +288,7 @@ def test_retiring_needs_a_reason_and_a_new_version_copies_the_design(client, db_
     author, qa = people
     sign(db_session, draft, SignatureMeaning.AUTHORED, author)
     sign(db_session, draft, SignatureMeaning.APPROVED, qa)
-    masters.make_mbr_effective(db_session, draft)
+    versioning.make_effective(db_session, draft)
     signed_in(RoleName.MANAGER)
     url = version_url(draft)
     no_reason = submit(client, url, {"reason": " "}, action=url + "/retire")

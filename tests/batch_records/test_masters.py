@@ -7,9 +7,6 @@ import pytest
 
 from batch_records.errors import (
     MbrIncomplete,
-    MbrLocked,
-    MbrNotApproved,
-    MbrNotEffective,
     ParameterUnitsDisagree,
     StartingMaterialUsed,
     YieldDesignRefused,
@@ -23,6 +20,7 @@ from lims.signatures import service as signatures
 from lims.signatures.errors import SamePersonRefused
 from lims.signatures.models import SignatureMeaning
 from lims.units.parsing import parse_measurement
+from lims.versioning import service as versioning
 from protocols import service as protocols
 from tests.helpers import PASSWORD
 
@@ -39,11 +37,11 @@ def test_a_version_needs_an_author_and_a_different_qa_approver_and_then_is_locke
     assert version.status == MbrStatus.IN_REVIEW
     with pytest.raises(SamePersonRefused):
         sign(db_session, version, SignatureMeaning.APPROVED, line.qa)
-    with pytest.raises(MbrLocked):
+    with pytest.raises(versioning.VersionNotDraft, match="only a draft can change"):
         masters.add_step(db_session, version, masters.StepDesignInput(stage="Expansion", title="Feed",
                                                                       instruction="Feed the culture."))
-    with pytest.raises(MbrNotApproved):
-        masters.make_mbr_effective(db_session, version)
+    with pytest.raises(versioning.VersionNotApproved, match="Only an approved version becomes effective"):
+        versioning.make_effective(db_session, version)
 
 
 def test_a_version_without_release_tests_cannot_go_to_review(db_session, line):
@@ -85,7 +83,7 @@ def test_a_change_to_the_master_record_leaves_a_batch_in_progress_untouched(db_s
     masters.add_parameter(db_session, receipt, name="Bag weight", unit="g", limit="100–400 g")
     sign(db_session, version, SignatureMeaning.AUTHORED, line.author)
     sign(db_session, version, SignatureMeaning.APPROVED, line.qa)
-    masters.make_mbr_effective(db_session, version)
+    versioning.make_effective(db_session, version)
     db_session.expire_all()
 
     assert line.version.status == MbrStatus.RETIRED and version.status == MbrStatus.EFFECTIVE
@@ -99,11 +97,11 @@ def test_a_change_to_the_master_record_leaves_a_batch_in_progress_untouched(db_s
 
 def test_a_batch_is_made_only_to_the_effective_version(db_session, line):
     draft = masters.new_mbr_version(db_session, line.version.master, change_summary="Draft")
-    with pytest.raises(MbrNotEffective):
+    with pytest.raises(versioning.VersionNotEffective, match="effective version only"):
         batches.start_batch(db_session, draft, subject=line.subject, starting_material_identity="W9",
                             user=line.operator)
-    masters.retire_mbr_version(db_session, line.version, reason="Product discontinued")
-    with pytest.raises(MbrNotEffective):
+    versioning.withdraw(db_session, line.version, reason="Product discontinued")
+    with pytest.raises(versioning.VersionNotEffective):
         batches.start_batch(db_session, line.version, subject=line.subject, starting_material_identity="W9",
                             user=line.operator)
 

@@ -15,6 +15,7 @@ from lims import clock
 from lims.app import create_app
 from lims.signatures.models import SignatureMeaning
 from lims.training import service as training
+from lims.versioning import service as versioning
 from tests.batch_records.conftest import TODAY
 from tests.batch_records.test_execution import (
     enter,
@@ -152,7 +153,7 @@ def test_a_sixty_step_batch_has_the_header_on_every_page(db_session, line, local
     masters.add_release_test(db_session, version, line.version.release_tests[0].definition)
     sign(db_session, version, SignatureMeaning.AUTHORED, line.author)
     sign(db_session, version, SignatureMeaning.APPROVED, line.qa)
-    masters.make_mbr_effective(db_session, version)
+    versioning.make_effective(db_session, version)
     training.record_training(db_session, user=line.operator, subject=version.training_subject,
                              trained_on=TODAY - timedelta(days=1), expires_on=None, recorded_by=line.author)
     batch = batches.start_batch(db_session, version, subject=line.subjects[1],

@@ -7,6 +7,7 @@ from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.units.parsing import parse_measurement, parse_range
+from lims.versioning import service as versioning
 from protocols import service
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent
 from tests.helpers import PASSWORD
@@ -54,6 +55,6 @@ def approve_version(db_session, author_and_approver):
         signatures.sign(db_session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
         signatures.sign(db_session, version, meaning=SignatureMeaning.APPROVED, user=approver, password=PASSWORD)
         if effective:
-            service.make_effective(db_session, version)
+            versioning.make_effective(db_session, version)
 
     return approve

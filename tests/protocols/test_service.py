@@ -14,15 +14,13 @@ from lims.signatures.errors import SamePersonRefused
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import IncompatibleUnits
 from lims.units.parsing import parse_measurement, parse_range
+from lims.versioning import service as versioning
 from protocols import service
 from protocols.errors import (
-    AmendmentInProgress,
     EarlierPhase,
     NoEffectiveVersion,
     NotAnNctId,
     SubjectCodeRefused,
-    VersionLocked,
-    VersionNotApproved,
     VisitNotYetDated,
 )
 from protocols.models import (
@@ -62,7 +60,7 @@ def test_lifecycle_from_draft_to_effective(db_session, car_t_protocol, author_an
     assert version.status == VersionStatus.IN_REVIEW
     signatures.sign(db_session, version, meaning=SignatureMeaning.APPROVED, user=approver, password=PASSWORD)
     assert version.status == VersionStatus.APPROVED
-    service.make_effective(db_session, version)
+    versioning.make_effective(db_session, version)
     assert version.status == VersionStatus.EFFECTIVE and service.effective_version(car_t_protocol) is version
 
 
@@ -77,7 +75,7 @@ def test_approving_ones_own_authored_version_is_refused(db_session, car_t_protoc
 
 def test_approval_needs_review_first(db_session, car_t_protocol, author_and_approver):
     _author, approver = author_and_approver
-    with pytest.raises(VersionLocked, match="not in review"):
+    with pytest.raises(versioning.VersionNotInReview, match="not in review"):
         signatures.sign(db_session, car_t_protocol.versions[0], meaning=SignatureMeaning.APPROVED, user=approver,
                         password=PASSWORD)
 
@@ -85,9 +83,9 @@ def test_approval_needs_review_first(db_session, car_t_protocol, author_and_appr
 def test_editing_a_version_past_draft_is_refused(db_session, car_t_protocol, approve_version):
     version = car_t_protocol.versions[0]
     approve_version(version)
-    with pytest.raises(VersionLocked):
+    with pytest.raises(versioning.VersionNotDraft, match="create a new version"):
         service.add_arm(db_session, version, code="C", name="Late arm")
-    with pytest.raises(VersionLocked):
+    with pytest.raises(versioning.VersionNotDraft):
         service.add_visit(db_session, version, code="M3", name="Month 3", reference_event=ReferenceEvent.INFUSION,
                           day_offset=90)
 
@@ -109,7 +107,7 @@ def test_a_rejected_version_goes_back_to_draft_and_its_authorship_must_be_signed
 def test_a_new_effective_version_supersedes_the_old_one(db_session, car_t_protocol, approve_version):
     first = car_t_protocol.versions[0]
     approve_version(first)
-    service.make_effective(db_session, first)
+    versioning.make_effective(db_session, first)
     second = service.new_version(db_session, car_t_protocol, number="2.0",
                                  amendment_summary="Adds a month-3 visit with a peripheral blood sample")
     assert [arm.code for arm in second.arms] == ["A", "B"] and len(second.visits) == 4
@@ -118,7 +116,7 @@ def test_a_new_effective_version_supersedes_the_old_one(db_session, car_t_protoc
     service.add_sample_requirement(db_session, month3, sample_type="peripheral blood", volume=parse_measurement("6 mL"),
                                    container="K2EDTA tube", handling=parse_range("15–25 °C"), max_hours_to_processing=24)
     approve_version(second)
-    service.make_effective(db_session, second)
+    versioning.make_effective(db_session, second)
     assert (first.status, second.status) == (VersionStatus.SUPERSEDED, VersionStatus.EFFECTIVE)
     assert first.superseded_at is not None
 
@@ -127,26 +125,26 @@ def test_two_effective_versions_are_impossible_even_in_the_database(db_session, 
                                                                     approve_version):
     first = car_t_protocol.versions[0]
     approve_version(first)
-    service.make_effective(db_session, first)
+    versioning.make_effective(db_session, first)
     second = service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="Typo fixes")
     db_session.flush()
     savepoint = connection.begin_nested()
     with pytest.raises(IntegrityError):
         connection.execute(update(ProtocolVersion).where(ProtocolVersion.id == second.id).values(status="effective"))
     savepoint.rollback()
-    with pytest.raises(VersionNotApproved):
-        service.make_effective(db_session, second)
+    with pytest.raises(versioning.VersionNotApproved, match="Only an approved version"):
+        versioning.make_effective(db_session, second)
 
 
 def test_only_one_version_in_draft_or_review_at_a_time(db_session, car_t_protocol):
-    with pytest.raises(AmendmentInProgress):
+    with pytest.raises(versioning.UnfinishedVersion, match="already has a version in draft or review"):
         service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="x")
 
 
 def test_diff_shows_what_an_amendment_changes(db_session, car_t_protocol, approve_version):
     first = car_t_protocol.versions[0]
     approve_version(first)
-    service.make_effective(db_session, first)
+    versioning.make_effective(db_session, first)
     second = service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="Amendment 1")
     service.add_visit(db_session, second, code="M3", name="Month 3", reference_event=ReferenceEvent.INFUSION,
                       day_offset=90)
@@ -187,7 +185,7 @@ def test_subjects_enrol_under_the_effective_version_with_a_unique_code(db_sessio
         service.enrol_subject(db_session, car_t_protocol, code="HLX301-001", site="014", arm=version.arms[0],
                               enrolled_on=date(2026, 1, 5), consent_version="1.0")
     approve_version(version)
-    service.make_effective(db_session, version)
+    versioning.make_effective(db_session, version)
     subject = service.enrol_subject(db_session, car_t_protocol, code="HLX301-001", site="014", arm=version.arms[0],
                                     enrolled_on=date(2026, 1, 5), consent_version="1.0")
     assert subject.version is version
@@ -210,7 +208,7 @@ def test_window_arithmetic_at_the_edges(db_session, car_t_protocol, on, placemen
 def test_calendar_waits_for_reference_events_that_have_not_happened(db_session, car_t_protocol, approve_version):
     version = car_t_protocol.versions[0]
     approve_version(version)
-    service.make_effective(db_session, version)
+    versioning.make_effective(db_session, version)
     subject = service.enrol_subject(db_session, car_t_protocol, code="HLX301-002", site="014", arm=version.arms[0],
                                     enrolled_on=date(2026, 2, 1), consent_version="1.0", apheresis_on=date(2026, 2, 10))
     calendar = {window.visit.code: window for window in service.visit_calendar(subject)}
