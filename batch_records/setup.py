@@ -20,6 +20,7 @@ from lims.registry import Registry
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.signatures.service import SignableType
+from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
 
 
@@ -43,7 +44,7 @@ def _register_signables(registry: Registry) -> None:
     registry.signable(signatures.two_person_approval(
         MbrVersion,
         signatures.ApprovalStates(draft=MbrStatus.DRAFT, in_review=MbrStatus.IN_REVIEW, approved=MbrStatus.APPROVED),
-        locked=versioning.VersionNotInReview, describe=lambda version: version.label,
+        locked=versioning_errors.VersionNotInReview, describe=lambda version: version.label,
         ready_for_review=masters.check_ready_for_review,
     ))
     registry.signable(SignableType(

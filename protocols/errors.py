@@ -2,7 +2,7 @@
 identify a person, enrolment, and visit windows."""
 from __future__ import annotations
 
-from lims.errors import Conflict, InvalidInput
+from lims.errors import InvalidInput
 
 
 class EarlierPhase(InvalidInput):
@@ -19,9 +19,6 @@ class UnknownPhase(InvalidInput):
 class NotAnNctId(InvalidInput):
     """An NCT number is NCT and 8 digits."""
 
-
-class VersionNotApproved(Conflict):
-    """Only an approved protocol version becomes effective."""
 
 
 class VersionIncomplete(InvalidInput):

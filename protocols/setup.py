@@ -5,6 +5,7 @@ from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import Registry
 from lims.signatures import service as signatures
+from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
 from protocols import api, service, views
 from protocols.cli import protocol_group
@@ -19,7 +20,7 @@ def register(registry: Registry) -> None:
         ProtocolVersion,
         signatures.ApprovalStates(draft=VersionStatus.DRAFT, in_review=VersionStatus.IN_REVIEW,
                                   approved=VersionStatus.APPROVED),
-        locked=versioning.VersionNotInReview, describe=lambda version: f"Version {version.number}",
+        locked=versioning_errors.VersionNotInReview, describe=lambda version: f"Version {version.number}",
         ready_for_review=service.check_ready_for_review,
     ))
     registry.work_queue(WorkQueue(

@@ -27,7 +27,7 @@ from lims.db import get_record, lock_for_update, serialise_numbering
 from lims.errors import DetailMissing, RecordNotFound
 from lims.identity.models import User
 from lims.pagination import KeysetPage, Page, page_after, paginate
-from lims.versioning import service as versioning
+from lims.versioning import errors as versioning_errors
 from protocols import service as protocols
 from protocols.models import Subject
 
@@ -101,7 +101,7 @@ def start_batch(session: Session, version: MbrVersion, *, subject: Subject, star
                 user: User) -> Batch:
     """Make a batch to the effective version: its steps, parameters, materials and tests are frozen copies."""
     if version.status != MbrStatus.EFFECTIVE:
-        raise versioning.VersionNotEffective(f"Batches are made to the effective version only; {version.label} is "
+        raise versioning_errors.VersionNotEffective(f"Batches are made to the effective version only; {version.label} is "
                                              f"{version.status.value}.")
     identity_text = starting_material_identity.strip().upper()
     if not identity_text:

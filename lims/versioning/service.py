@@ -14,30 +14,15 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import context as audit_context
-from lims.errors import Conflict
+from lims.versioning.errors import (
+    UnfinishedVersion,
+    VersionNotApproved,
+    VersionNotDraft,
+    VersionNotEffective,
+)
 from lims.versioning.models import DocumentVersion
 
 Version = TypeVar("Version", bound=DocumentVersion)
-
-
-class VersionNotDraft(Conflict):
-    """Only a draft changes: a change to a version past draft is a new version."""
-
-
-class VersionNotInReview(Conflict):
-    """Only a version in review is approved, or rejected back to draft."""
-
-
-class VersionNotApproved(Conflict):
-    """Only an approved version becomes effective."""
-
-
-class VersionNotEffective(Conflict):
-    """Only the version in effect can be taken out of effect, or have anything made to it."""
-
-
-class UnfinishedVersion(Conflict):
-    """A document has one change under way at most: a new version waits until the one in draft or review is done."""
 
 
 def _sentence(text: str) -> str:

@@ -20,6 +20,7 @@ from lims.signatures import service as signatures
 from lims.signatures.errors import SamePersonRefused
 from lims.signatures.models import SignatureMeaning
 from lims.units.parsing import parse_measurement
+from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
 from protocols import service as protocols
 from tests.helpers import PASSWORD
@@ -37,10 +38,10 @@ def test_a_version_needs_an_author_and_a_different_qa_approver_and_then_is_locke
     assert version.status == MbrStatus.IN_REVIEW
     with pytest.raises(SamePersonRefused):
         sign(db_session, version, SignatureMeaning.APPROVED, line.qa)
-    with pytest.raises(versioning.VersionNotDraft, match="only a draft can change"):
+    with pytest.raises(versioning_errors.VersionNotDraft, match="only a draft can change"):
         masters.add_step(db_session, version, masters.StepDesignInput(stage="Expansion", title="Feed",
                                                                       instruction="Feed the culture."))
-    with pytest.raises(versioning.VersionNotApproved, match="Only an approved version becomes effective"):
+    with pytest.raises(versioning_errors.VersionNotApproved, match="Only an approved version becomes effective"):
         versioning.make_effective(db_session, version)
 
 
@@ -97,11 +98,11 @@ def test_a_change_to_the_master_record_leaves_a_batch_in_progress_untouched(db_s
 
 def test_a_batch_is_made_only_to_the_effective_version(db_session, line):
     draft = masters.new_mbr_version(db_session, line.version.master, change_summary="Draft")
-    with pytest.raises(versioning.VersionNotEffective, match="effective version only"):
+    with pytest.raises(versioning_errors.VersionNotEffective, match="effective version only"):
         batches.start_batch(db_session, draft, subject=line.subject, starting_material_identity="W9",
                             user=line.operator)
     versioning.withdraw(db_session, line.version, reason="Product discontinued")
-    with pytest.raises(versioning.VersionNotEffective):
+    with pytest.raises(versioning_errors.VersionNotEffective):
         batches.start_batch(db_session, line.version, subject=line.subject, starting_material_identity="W9",
                             user=line.operator)
 

@@ -19,6 +19,7 @@ from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
+from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
 from protocols import service as protocols
 from protocols.models import ProtocolPhase, ProtocolVersion, ReferenceEvent, VersionStatus
@@ -121,17 +122,17 @@ def test_only_a_draft_changes_and_the_refusal_says_how_to_change_it(first, kind,
     versioning.require_draft(first)
     send_for_review(first)
     assert not first.is_draft and versioning.locked_reason(first) == kind.not_draft_message
-    with pytest.raises(versioning.VersionNotDraft) as refused:
+    with pytest.raises(versioning_errors.VersionNotDraft) as refused:
         versioning.require_draft(first)
     assert refused.value.message == kind.not_draft_message and refused.value.status_code == 409
 
 
 def test_only_an_approved_version_becomes_effective(db_session, first, send_for_review):
-    with pytest.raises(versioning.VersionNotApproved, match=f"Only an approved version becomes effective; "
+    with pytest.raises(versioning_errors.VersionNotApproved, match=f"Only an approved version becomes effective; "
                                                             f"{first.label} is draft"):
         versioning.make_effective(db_session, first)
     send_for_review(first)
-    with pytest.raises(versioning.VersionNotApproved, match="is in review"):
+    with pytest.raises(versioning_errors.VersionNotApproved, match="is in review"):
         versioning.make_effective(db_session, first)
     assert first.effective_at is None
 
@@ -171,10 +172,10 @@ def test_two_effective_versions_of_a_document_are_impossible_even_in_the_databas
 
 def test_one_change_at_a_time_drafted_from_the_newest_version(db_session, first, kind, author_and_qa,
                                                               send_for_review, approve):
-    with pytest.raises(versioning.UnfinishedVersion, match="^Doc 7 already has a version in draft or review"):
+    with pytest.raises(versioning_errors.UnfinishedVersion, match="^Doc 7 already has a version in draft or review"):
         versioning.version_to_amend(first.document_versions, document="Doc 7")
     send_for_review(first)
-    with pytest.raises(versioning.UnfinishedVersion):
+    with pytest.raises(versioning_errors.UnfinishedVersion):
         kind.amend(db_session, first)
     signatures.sign(db_session, first, meaning=SignatureMeaning.REJECTED, user=author_and_qa[1], password=PASSWORD)
     assert first.is_draft
@@ -186,7 +187,7 @@ def test_one_change_at_a_time_drafted_from_the_newest_version(db_session, first,
 
 def test_the_effective_version_alone_is_withdrawn(db_session, first, kind, approve):
     approve(first)
-    with pytest.raises(versioning.VersionNotEffective, match=f"Only the effective version can be "
+    with pytest.raises(versioning_errors.VersionNotEffective, match=f"Only the effective version can be "
                                                               f"{kind.ended.value}; {first.label} is approved"):
         versioning.withdraw(db_session, first, reason="Product discontinued")
     versioning.make_effective(db_session, first)

@@ -14,6 +14,7 @@ from lims.signatures.errors import SamePersonRefused
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import IncompatibleUnits
 from lims.units.parsing import parse_measurement, parse_range
+from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
 from protocols import service
 from protocols.errors import (
@@ -75,7 +76,7 @@ def test_approving_ones_own_authored_version_is_refused(db_session, car_t_protoc
 
 def test_approval_needs_review_first(db_session, car_t_protocol, author_and_approver):
     _author, approver = author_and_approver
-    with pytest.raises(versioning.VersionNotInReview, match="not in review"):
+    with pytest.raises(versioning_errors.VersionNotInReview, match="not in review"):
         signatures.sign(db_session, car_t_protocol.versions[0], meaning=SignatureMeaning.APPROVED, user=approver,
                         password=PASSWORD)
 
@@ -83,9 +84,9 @@ def test_approval_needs_review_first(db_session, car_t_protocol, author_and_appr
 def test_editing_a_version_past_draft_is_refused(db_session, car_t_protocol, approve_version):
     version = car_t_protocol.versions[0]
     approve_version(version)
-    with pytest.raises(versioning.VersionNotDraft, match="create a new version"):
+    with pytest.raises(versioning_errors.VersionNotDraft, match="create a new version"):
         service.add_arm(db_session, version, code="C", name="Late arm")
-    with pytest.raises(versioning.VersionNotDraft):
+    with pytest.raises(versioning_errors.VersionNotDraft):
         service.add_visit(db_session, version, code="M3", name="Month 3", reference_event=ReferenceEvent.INFUSION,
                           day_offset=90)
 
@@ -132,12 +133,12 @@ def test_two_effective_versions_are_impossible_even_in_the_database(db_session, 
     with pytest.raises(IntegrityError):
         connection.execute(update(ProtocolVersion).where(ProtocolVersion.id == second.id).values(status="effective"))
     savepoint.rollback()
-    with pytest.raises(versioning.VersionNotApproved, match="Only an approved version"):
+    with pytest.raises(versioning_errors.VersionNotApproved, match="Only an approved version"):
         versioning.make_effective(db_session, second)
 
 
 def test_only_one_version_in_draft_or_review_at_a_time(db_session, car_t_protocol):
-    with pytest.raises(versioning.UnfinishedVersion, match="already has a version in draft or review"):
+    with pytest.raises(versioning_errors.UnfinishedVersion, match="already has a version in draft or review"):
         service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="x")
 
 
