@@ -55,5 +55,5 @@ def test_each_area_with_rules_has_its_errors_module():
     assert {cls.__module__ for cls in DOMAIN_ERRORS} == {
         "lims.errors", "lims.audit.errors", "lims.equipment.errors", "lims.identity.errors",
         "lims.materials.errors", "lims.signatures.errors", "lims.testing.errors", "lims.training.errors",
-        "lims.units.errors", "batch_records.errors", "protocols.errors", "protocols.ctgov.errors",
+        "lims.units.errors", "lims.versioning.errors", "batch_records.errors", "protocols.errors", "protocols.ctgov.errors",
     }
