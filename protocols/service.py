@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from lims import clock, registry
 from lims.audit import context as audit_context
 from lims.db import get_record
-from lims.errors import Conflict, InvalidInput
+from lims.errors import Conflict, InvalidInput, RecordNotFound
 from lims.identity.models import Organization
 from lims.units.errors import IncompatibleUnits
 from lims.units.measurement import Measurement, MeasurementRange
@@ -434,8 +434,15 @@ def update_subject(session: Session, subject: Subject, *, site: str, consent_ver
     return subject
 
 
-def get_subject(session: Session, subject_id: int) -> Subject:
-    return get_record(session, Subject, subject_id, "subject")
+def get_subject(session: Session, subject_id: int, *, sponsor_id: int | None = None) -> Subject:
+    """A subject by id; with ``sponsor_id``, one of that organization's protocols, as if no other existed."""
+    if sponsor_id is None:
+        return get_record(session, Subject, subject_id, "subject")
+    subject = session.scalar(select(Subject).join(Subject.protocol)
+                             .where(Subject.id == subject_id, Protocol.sponsor_id == sponsor_id))
+    if subject is None:
+        raise RecordNotFound(f"There is no subject with id {subject_id}.")
+    return subject
 
 
 def subjects_of(session: Session, protocol: Protocol) -> list[Subject]:
