@@ -15,12 +15,10 @@ from batch_records.models import Batch, BatchStatus, BatchStep
 from batch_records.service import batches, release
 from lims.access import STAFF, allow
 from lims.db import get_session
-from lims.errors import RecordNotFound
 from lims.identity.models import RoleName
 from lims.units.measurement import Measurement
 from lims.web import refuse
 from protocols import service as protocols
-from protocols.models import Subject
 
 blueprint = Blueprint("batch_records_api", __name__, url_prefix="/api/v1")
 READERS = STAFF | {RoleName.CLIENT}
@@ -31,11 +29,6 @@ def _client_organization_id() -> int | None:
     """The organization whose token is calling, or None for staff (who see every batch)."""
     token = g.get("api_token")
     return None if token is None else token.organization_id
-
-
-def _visible(subject: Subject) -> bool:
-    organization_id = _client_organization_id()
-    return organization_id is None or subject.protocol.sponsor_id == organization_id
 
 
 def _iso(moment: Any) -> str | None:
@@ -99,10 +92,7 @@ def index() -> Any:
 @allow(READERS)
 def show(batch_id: int) -> Any:
     db = get_session()
-    batch = db.get(Batch, batch_id)
-    if batch is None or not _visible(batch.subject):
-        # Another client's batch: answer as if it did not exist.
-        raise RecordNotFound(f"There is no batch with id {batch_id}.")
+    batch = batches.get_batch(db, batch_id, sponsor_id=_client_organization_id())
     # The review loads the whole record in a bounded number of queries, whatever the batch's size.
     record = release.review(db, batch_id)
     return jsonify({
@@ -126,13 +116,7 @@ def show(batch_id: int) -> Any:
 @allow(READERS)
 def subject_batches(subject_id: int) -> Any:
     db = get_session()
-    try:
-        subject = protocols.get_subject(db, subject_id)
-    except RecordNotFound:
-        subject = None
-    if subject is None or not _visible(subject):
-        # Another client's subject: answer as if it did not exist.
-        raise RecordNotFound(f"There is no subject with id {subject_id}.")
+    subject = protocols.get_subject(db, subject_id, sponsor_id=_client_organization_id())
     return jsonify(subject={"id": subject.id, "code": subject.code, "protocol": subject.protocol.number,
                             "site": subject.site},
                    batches=[{"id": batch.id, "batch_number": batch.batch_number, "product": batch.product,

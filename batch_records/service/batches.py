@@ -2,7 +2,7 @@
 finding them (by status, client, subject: the chain of identity), and holding one for a change while it is open."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from batch_records.models import (
@@ -21,7 +21,7 @@ from batch_records.models import (
 from batch_records.service import masters
 from lims import clock
 from lims.db import get_record, lock_for_update, serialise_numbering
-from lims.errors import Conflict, InvalidInput
+from lims.errors import Conflict, InvalidInput, RecordNotFound
 from lims.identity.models import User
 from lims.pagination import Page, paginate
 from protocols import service as protocols
@@ -32,8 +32,14 @@ class BatchLocked(Conflict):
     """A released or rejected batch is read-only."""
 
 
-def get_batch(session: Session, batch_id: int) -> Batch:
-    return get_record(session, Batch, batch_id, "batch")
+def get_batch(session: Session, batch_id: int, *, sponsor_id: int | None = None) -> Batch:
+    """A batch by id; with ``sponsor_id``, one made for that organization's protocols, as if no other existed."""
+    if sponsor_id is None:
+        return get_record(session, Batch, batch_id, "batch")
+    batch = session.scalar(_made_for(select(Batch).where(Batch.id == batch_id), sponsor_id))
+    if batch is None:
+        raise RecordNotFound(f"There is no batch with id {batch_id}.")
+    return batch
 
 
 def list_batches(session: Session, *, status: BatchStatus | None = None, sponsor_id: int | None = None,
@@ -44,8 +50,13 @@ def list_batches(session: Session, *, status: BatchStatus | None = None, sponsor
     if status is not None:
         query = query.where(Batch.status == status)
     if sponsor_id is not None:
-        query = query.join(Batch.subject).join(Subject.protocol).where(Protocol.sponsor_id == sponsor_id)
+        query = _made_for(query, sponsor_id)
     return paginate(session, query, page=page, per_page=per_page)
+
+
+def _made_for(query: Select[Batch], sponsor_id: int) -> Select[Batch]:
+    """A batch belongs to the sponsor of its subject's protocol."""
+    return query.join(Batch.subject).join(Subject.protocol).where(Protocol.sponsor_id == sponsor_id)
 
 
 def batches_of_subject(session: Session, subject: Subject) -> list[Batch]:
