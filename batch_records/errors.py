@@ -103,3 +103,7 @@ class DeviationClosed(Conflict):
 
 class DeviationIncomplete(InvalidInput):
     """A deviation is closed with its classification, investigation, root cause, assessment, conclusion and CAPA."""
+
+
+class EntriesRefused(InvalidInput):
+    """A step's entries are recorded all or none: several refused values are refused together."""

@@ -8,6 +8,7 @@ text come from :mod:`lims.documents`; this module supplies the batch record's co
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from batch_records.models import FINAL_BATCH_STATUSES, BatchEntry, BatchParameter, DeviationStatus, StepStatus
 from batch_records.service import execution, release
+from lims import clock
+from lims.audit import chain as audit_chain
 from lims.documents.markup import text, warning
 from lims.documents.signatures import Signatures, signature_block, status_markup
 from lims.documents.styles import BODY, END, H2, H3, LABEL, TITLE
@@ -25,6 +28,21 @@ from lims.documents.times import LocalTime, Times
 from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.testing.models import TestResult
+
+
+@dataclass(frozen=True)
+class BatchRecordPdf:
+    filename: str
+    data: bytes
+
+
+def generate_batch_record_pdf(session: Session, batch_id: int, *, user: User, localtime: LocalTime) -> BatchRecordPdf:
+    """The executed batch record of a batch as it stands now, as PDF, its generation recorded in the audit trail."""
+    review = release.review(session, batch_id)
+    document = batch_record_pdf(review, generated_by=user, generated_at=clock.now(), localtime=localtime)
+    audit_chain.record(session, "report.generated", entity=review.batch,
+                       details={"report": "executed batch record (PDF)", "bytes": len(document)})
+    return BatchRecordPdf(f"batch-record-{review.batch.batch_number}.pdf", document)
 
 
 def batch_record_pdf(review: release.BatchReview, *, generated_by: User, generated_at: datetime,

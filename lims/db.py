@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from flask import current_app, g
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, inspect, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import MANYTOONE, DeclarativeBase, Mapper, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from lims.errors import RecordNotFound
@@ -108,14 +108,44 @@ class Database:
 
 
 Record = TypeVar("Record")
+#: the ids a record can have; one beyond names no record, and a driver would refuse to send it
+STORABLE_IDS = range(1, 2**63)
 
 
 def get_record(session: Session, model: type[Record], record_id: int, label: str) -> Record:
     """Load a record by id, or raise RecordNotFound naming what was looked for."""
-    record = session.get(model, record_id)
+    record = session.get(model, record_id) if record_id in STORABLE_IDS else None
     if record is None:
         raise RecordNotFound(f"There is no {label} with id {record_id}.")
     return record
+
+
+def get_child(session: Session, model: type[Record], record_id: int, *, parent: Any, label: str,
+              parent_label: str, field: str | None = None) -> Record:
+    """Load a record by id among those of ``parent``, or raise RecordNotFound naming both.
+
+    A record of another parent is answered exactly as an id never used: an address or a form that names a
+    parent and a child reaches only that parent's children. ``field`` is the form field that named the child.
+    """
+    link = _link_to_parent(model, type(parent))
+    not_found = RecordNotFound(f"{parent_label} has no {label} with id {record_id}.", field=field)
+    if record_id not in STORABLE_IDS:
+        raise not_found
+    record = session.scalar(select(model).where(inspect(model).primary_key[0] == record_id, link == parent.id))
+    if record is None:
+        raise not_found
+    return record
+
+
+def _link_to_parent(model: type, parent_model: type) -> Any:
+    """The column of ``model`` holding the id of its ``parent_model`` record (its one many-to-one link to it)."""
+    mapper: Mapper[Any] = inspect(model)
+    links = [link for link in mapper.relationships
+             if link.mapper.class_ is parent_model and link.direction is MANYTOONE]
+    if len(links) != 1 or len(links[0].local_columns) != 1:
+        raise TypeError(f"{model.__name__} has no single link to a {parent_model.__name__}.")
+    (column,) = links[0].local_columns
+    return column
 
 
 def lock_for_update(session: Session, record: Any) -> None:

@@ -183,7 +183,7 @@ def _load_equipment(session: Session) -> None:
             for days_ago, as_found, as_left in calibrations:
                 record_calibration(
                     session, item, performed_on=today - timedelta(days=days_ago), recorded_by=technician,
-                    reference_standard=_standard_for(standards, kind), readings=[
+                    reference_standard_id=_standard_for(standards, kind).id, readings=[
                         ReadingInput(point.id, parse_measurement(found),
                                      parse_measurement(as_left[i]) if as_left else None)
                         for i, (point, found) in enumerate(zip(item.points, as_found))],

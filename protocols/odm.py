@@ -16,6 +16,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from lims.units.errors import UnsupportedUcum
+from sqlalchemy.orm import Session
+
+from lims import clock
+from lims.audit import chain as audit_chain
 from lims.units.measurement import Measurement
 from lims.units.ucum import to_ucum
 from protocols.models import ProtocolVersion, SampleRequirement, Visit
@@ -26,6 +30,13 @@ HOURS = "h"
 
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _NOT_IN_OID = re.compile(r"[^A-Za-z0-9._]")
+
+
+def export_odm(session: Session, version: ProtocolVersion) -> bytes:
+    """The design of ``version`` as ODM as of now (see :func:`export_version`), the export recorded in the trail."""
+    document = export_version(version, created_at=clock.now())
+    audit_chain.record(session, "export.odm", entity=version, details={"protocol": version.protocol.number})
+    return document
 
 
 def export_version(version: ProtocolVersion, *, created_at: datetime, file_oid: str | None = None) -> bytes:

@@ -14,11 +14,10 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from lims import clock
 from lims.access import STAFF, allow
-from lims.audit import chain as audit_chain
 from lims.db import get_record, get_session
 from lims.errors import InvalidInput
+from lims.db import get_child
 from lims.identity.models import OrganizationKind, RoleName
 from lims.identity.service.organizations import get_organization, list_organizations
 from lims.signatures import service as signatures
@@ -30,11 +29,12 @@ from protocols.models import (
     Arm,
     ProtocolPhase,
     ProtocolStatus,
+    ProtocolVersion,
     ReferenceEvent,
     SampleRequirement,
     Visit,
 )
-from protocols.odm import export_version
+from protocols.odm import export_odm
 
 blueprint = Blueprint("protocols", __name__, template_folder="templates")
 
@@ -181,9 +181,8 @@ def add_visit(version_id: int) -> Any:
 def add_requirement(version_id: int) -> Any:
     def change(db: Any, version: Any) -> str:
         data = load_input(schemas.SampleRequirementSchema())
-        visit = next((visit for visit in version.visits if visit.id == data.pop("visit_id")), None)
-        if visit is None:
-            raise InvalidInput("Choose a visit of this version.", field="visit_id")
+        visit = get_child(db, Visit, data.pop("visit_id"), parent=version, label="visit",
+                          parent_label=f"Version {version.number}", field="visit_id")
         service.add_sample_requirement(db, visit, **data)
         return f"Sample requirement added to {visit.code}."
 
@@ -247,9 +246,8 @@ def make_effective(version_id: int) -> Any:
 def odm(version_id: int) -> Any:
     db = get_session()
     version = service.get_version(db, version_id)
-    audit_chain.record(db, "export.odm", entity=version, details={"protocol": version.protocol.number})
     filename = f"{version.protocol.number}-v{version.number}-odm.xml".replace("/", "_")
-    return Response(export_version(version, created_at=clock.now()), mimetype="application/xml",
+    return Response(export_odm(db, version), mimetype="application/xml",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -261,9 +259,8 @@ def diff(protocol_id: int) -> Any:
     refusal = "Choose two versions of this protocol to compare."
     with refusals_answered(lambda errors, status: refuse(status, refusal, errors)):
         data = load_input(schemas.DiffSchema(), request.args)
-        old, new = service.get_version(db, data["old"]), service.get_version(db, data["new"])
-        if {old.protocol_id, new.protocol_id} != {protocol.id}:
-            raise InvalidInput("Compare two versions of this protocol.")
+        old, new = (get_child(db, ProtocolVersion, data[which], parent=protocol, label="version",
+                              parent_label=protocol.number, field=which) for which in ("old", "new"))
     return render_template("protocols/diff.html", protocol=protocol, old=old, new=new,
                            differences=service.diff_versions(old, new))
 
@@ -295,10 +292,9 @@ def enrol(protocol_id: int) -> Any:
     protocol = service.get_protocol(db, protocol_id)
     with on_refusal_show("protocols/subjects.html", lambda: _subjects_context(protocol_id)):
         data = load_input(schemas.SubjectSchema())
-        effective = service.effective_version(protocol)
-        arm = next((arm for arm in effective.arms if arm.id == data.pop("arm_id")), None) if effective else None
-        if effective is not None and arm is None:
-            raise InvalidInput("Choose an arm of the effective version.", field="arm_id")
+        effective, arm_id = service.effective_version(protocol), data.pop("arm_id")
+        arm = get_child(db, Arm, arm_id, parent=effective, label="arm",
+                        parent_label=f"The effective version {effective.number}", field="arm_id") if effective else None
         subject = service.enrol_subject(db, protocol, arm=arm, **data)
     flash(f"{subject.code} is enrolled.", "success")
     return redirect(url_for("protocols.subject", subject_id=subject.id), 303)

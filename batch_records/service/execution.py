@@ -3,7 +3,7 @@ skipped steps, the performer's and verifier's signatures and QA's review of hold
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from batch_records.errors import (
     AlreadyRecorded,
+    EntriesRefused,
     EntryReplaced,
     EntryUnreadable,
     HoldPointPending,
@@ -39,10 +40,16 @@ from batch_records.service import batches, deviations
 from lims import clock
 from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
-from lims.db import get_record
+from lims.db import get_child, get_record
 from lims.equipment.models import Equipment, EquipmentUse
 from lims.equipment.service import use as equipment_service_use
-from lims.errors import DateInFuture, DatesOutOfOrder, DetailMissing, OutOfRange
+from lims.errors import (
+    DateInFuture,
+    DatesOutOfOrder,
+    DetailMissing,
+    LimsError,
+    OutOfRange,
+)
 from lims.identity.models import User
 from lims.materials import service as materials
 from lims.materials.models import LotConsumption, MaterialLot
@@ -54,7 +61,6 @@ from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.measurement import Measurement
 from lims.units.parsing import parse_in_unit, parse_limit
 from protocols.models import Subject
-
 
 #: an entry whose observation the operator states happened this much earlier than its recording is a late entry
 LATE_ENTRY_AFTER = timedelta(minutes=30)
@@ -148,22 +154,55 @@ def _check_observed_at(step: BatchStep, observed_at: datetime | None, late_reaso
 def record_entry(session: Session, parameter: BatchParameter, reported: str, *, user: User,
                  observed_at: datetime | None = None, late_reason: str | None = None) -> BatchEntry:
     """Record a parameter's value; one outside its limits is kept and raises a deviation at once."""
-    step = parameter.step
+    (entry,) = record_entries(session, parameter.step, {parameter.id: reported}, user=user, observed_at=observed_at,
+                              late_reason=late_reason)
+    return entry
+
+
+def record_entries(session: Session, step: BatchStep, reported: Mapping[int, str], *, user: User,
+                   observed_at: datetime | None = None, late_reason: str | None = None) -> list[BatchEntry]:
+    """Record the values reported for several of the step's parameters (by parameter id) at one time.
+
+    All of them are recorded or, if any is refused, none; each refusal names its parameter. Values outside
+    their limits are not refused: they are kept and each raises a deviation at once.
+    """
+    if not reported:
+        raise DetailMissing("Enter at least one value.")
     _require_workable(session, step, user)
+    late_reason = _check_observed_at(step, observed_at, late_reason)
+    accepted: list[tuple[BatchParameter, Measurement, bool]] = []
+    refusals: list[LimsError] = []
+    for parameter_id, typed in reported.items():
+        parameter = get_child(session, BatchParameter, parameter_id, parent=step, label="parameter",
+                              parent_label=f"Step {step.position} ({step.title})", field=f"parameter-{parameter_id}")
+        try:
+            accepted.append((parameter, *_accept_entry(session, parameter, typed)))
+        except LimsError as refusal:
+            refusals.append(refusal)
+    if len(refusals) == 1:
+        raise refusals[0]
+    if refusals:
+        raise EntriesRefused(f"Nothing is recorded: {' '.join(refusal.message for refusal in refusals)}")
+    _start(step)
+    entries = []
+    for parameter, value, within in accepted:
+        entry = BatchEntry(parameter=parameter, value=value, within_limits=within, entered_by_id=user.id,
+                           entered_at=clock.now(), observed_at=observed_at, late_reason=late_reason)
+        session.add(entry)
+        session.flush()
+        if not within:
+            _raise_for_entry(session, entry, user)
+        entries.append(entry)
+    return entries
+
+
+def _accept_entry(session: Session, parameter: BatchParameter, reported: str) -> tuple[Measurement, bool]:
+    """The value a first entry of ``parameter`` would record, and whether it is within limits; or the refusal."""
     session.expire(parameter, ["entries"])  # as they are now that the batch is held
     if parameter.current_entry is not None:
         raise AlreadyRecorded(f"{parameter.name} is already recorded; correct it with a reason instead.",
                               field=f"parameter-{parameter.id}")
-    late_reason = _check_observed_at(step, observed_at, late_reason)
-    value, within = _parse_entry(parameter, reported)
-    _start(step)
-    entry = BatchEntry(parameter=parameter, value=value, within_limits=within, entered_by_id=user.id,
-                       entered_at=clock.now(), observed_at=observed_at, late_reason=late_reason)
-    session.add(entry)
-    session.flush()
-    if not within:
-        _raise_for_entry(session, entry, user)
-    return entry
+    return _parse_entry(parameter, reported)
 
 
 def _raise_for_entry(session: Session, entry: BatchEntry, user: User) -> Deviation:

@@ -9,12 +9,14 @@ from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
 from batch_records.models import Deviation, DeviationStatus
-from batch_records.service import batches, execution
+from batch_records.service import batches
+from batch_records.models import BatchStep
 from batch_records.service import deviations as deviations_service
 from batch_records.views import blueprint
 from batch_records.views.batches import CATEGORY_OPTIONS, batch_context
 from lims.access import STAFF, allow
 from lims.db import get_session
+from lims.db import get_child
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.web import load_input, on_refusal_show
@@ -41,7 +43,8 @@ def raise_deviation(batch_id: int) -> Any:
     batch = batches.get_batch(db, batch_id)
     with on_refusal_show("batch_records/batch.html", lambda: batch_context(batch_id)):
         data = load_input(schemas.DeviationSchema())
-        step = execution.get_batch_step(db, data["step_id"]) if data["step_id"] else None
+        step = get_child(db, BatchStep, data["step_id"], parent=batch, label="step",
+                         parent_label=f"Batch {batch.batch_number}", field="step_id") if data["step_id"] else None
         deviation = deviations_service.raise_deviation(db, batch, description=data["description"],
                                                        category=data["category"], step=step, user=current_user)
     flash(f"Deviation {deviation.number} raised.", "success")

@@ -10,15 +10,14 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
-from batch_records.models import StepStatus
+from batch_records.models import BatchMaterial, StepStatus
 from batch_records.service import execution, release
 from batch_records.views import blueprint
 from batch_records.views.batches import OPERATORS
 from lims.access import STAFF, allow
-from lims.db import get_session
+from lims.db import get_child, get_session
 from lims.equipment.service import inventory as equipment_service_inventory
 from lims.equipment.service import use as equipment_service_use
-from lims.errors import InvalidInput
 from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
@@ -81,19 +80,15 @@ def _observed_at(naive: Any) -> Any:
 @blueprint.route("/batch-steps/<int:step_id>/entries", methods=["POST"])
 @allow(OPERATORS)
 def record_entries(step_id: int) -> Any:
-    """Record the values typed for the step's parameters; all of them or, on any error, none."""
+    """Record the values typed for the step's parameters; a field left empty is a value not reported now."""
     db = get_session()
     step = execution.get_batch_step(db, step_id)
-    typed = [(parameter, request.form.get(f"parameter-{parameter.id}", "").strip()) for parameter in step.parameters
-             if parameter.current_entry is None]
-    typed = [(parameter, value) for parameter, value in typed if value]
+    typed = {parameter.id: value for parameter in step.parameters
+             if (value := request.form.get(f"parameter-{parameter.id}", "").strip())}
     with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id)):
         late = load_input(schemas.LateEntrySchema())
-        if not typed:
-            raise InvalidInput("Enter at least one value.")
-        entries = [execution.record_entry(db, parameter, value, user=current_user, late_reason=late["late_reason"],
-                                          observed_at=_observed_at(late["observed_at"]))
-                   for parameter, value in typed]
+        entries = execution.record_entries(db, step, typed, user=current_user, late_reason=late["late_reason"],
+                                           observed_at=_observed_at(late["observed_at"]))
     outside = [entry for entry in entries if not entry.within_limits]
     if outside:
         flash(f"{', '.join(entry.parameter.name for entry in outside)} outside limits: a deviation is raised and QA "
@@ -135,9 +130,8 @@ def record_material(step_id: int) -> Any:
     step = execution.get_batch_step(db, step_id)
     with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id)):
         data = load_input(schemas.MaterialUseSchema())
-        requirement = next((item for item in step.materials if item.id == data["requirement_id"]), None)
-        if requirement is None:
-            raise InvalidInput("That material is not required by this step.", field="requirement_id")
+        requirement = get_child(db, BatchMaterial, data["requirement_id"], parent=step, label="material requirement",
+                                parent_label=f"Step {step.position}", field="requirement_id")
         lot = materials.get_lot(db, data["lot_id"])
         execution.record_material_use(db, step, requirement, lot, data["quantity"], user=current_user)
     return _back_to_step(step_id, f"{data['quantity']} taken from lot {lot.lot_number}.")

@@ -17,9 +17,8 @@ from batch_records.models import TYPICAL_STAGES, MbrStep, MbrVersion
 from batch_records.service import masters as masters_service
 from batch_records.views import blueprint
 from lims.access import STAFF, allow
-from lims.db import get_session
+from lims.db import get_child, get_session
 from lims.equipment.models import EquipmentType
-from lims.errors import InvalidInput
 from lims.identity.models import RoleName
 from lims.materials import service as materials
 from lims.signatures import service as signatures
@@ -105,11 +104,8 @@ def _design_change(version_id: int, change: Callable[[Session, MbrVersion], str]
     return redirect(url_for("batch_records.mbr_version", version_id=version_id), 303)
 
 
-def _step_of(version: MbrVersion, step_id: int) -> MbrStep:
-    step = next((step for step in version.steps if step.id == step_id), None)
-    if step is None:
-        raise InvalidInput(f"Choose a step of {version.label}.", field="step_id")
-    return step
+def _step_of(db: Session, version: MbrVersion, step_id: int) -> MbrStep:
+    return get_child(db, MbrStep, step_id, parent=version, label="step", parent_label=version.label, field="step_id")
 
 
 @blueprint.route("/mbr-versions/<int:version_id>/steps", methods=["POST"])
@@ -128,7 +124,7 @@ def add_mbr_step(version_id: int) -> Any:
 def add_mbr_parameter(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
         data = load_input(schemas.ParameterSchema())
-        step = _step_of(version, data.pop("step_id"))
+        step = _step_of(db, version, data.pop("step_id"))
         parameter = masters_service.add_parameter(db, step, **data)
         return f"Parameter {parameter.name} added to step {step.position}."
 
@@ -140,7 +136,7 @@ def add_mbr_parameter(version_id: int) -> Any:
 def add_mbr_material(version_id: int) -> Any:
     def change(db: Session, version: MbrVersion) -> str:
         data = load_input(schemas.MaterialRequirementSchema())
-        step = _step_of(version, data["step_id"])
+        step = _step_of(db, version, data["step_id"])
         material = materials.get_material(db, data["material_id"])
         masters_service.add_material_requirement(db, step, material=material, quantity=data["quantity"])
         return f"{material.part_number} ({data['quantity']}) added to step {step.position}."

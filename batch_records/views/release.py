@@ -17,13 +17,11 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
-from batch_records.pdf import batch_record_pdf
+from batch_records.pdf import generate_batch_record_pdf
 from batch_records.service import batches, release
 from batch_records.views import blueprint
 from batch_records.views.batches import batch_context
-from lims import clock
 from lims.access import allow
-from lims.audit import chain as audit_chain
 from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.testing import service as testing
@@ -89,11 +87,7 @@ def dispose(batch_id: int) -> Any:
 @blueprint.route("/batches/<int:batch_id>/record.pdf")
 @allow(RoleName.QA, RoleName.MANAGER)
 def record_pdf(batch_id: int) -> Any:
-    db = get_session()
-    batch_review = release.review(db, batch_id)
-    document = batch_record_pdf(batch_review, generated_by=current_user, generated_at=clock.now(),
-                                localtime=current_app.jinja_env.filters["localtime"])
-    audit_chain.record(db, "report.generated", entity=batch_review.batch,
-                 details={"report": "executed batch record (PDF)", "bytes": len(document)})
-    return Response(document, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="batch-record-{batch_review.batch.batch_number}.pdf"'})
+    report = generate_batch_record_pdf(get_session(), batch_id, user=current_user,
+                                       localtime=current_app.jinja_env.filters["localtime"])
+    return Response(report.data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{report.filename}"'})

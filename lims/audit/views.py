@@ -107,16 +107,10 @@ def export() -> Any:
                          filter_args=_filter_args(), whole_record=None):
         data = load_input(schemas.EventFilterSchema(), request.args)
         criteria, _whole_record = _criteria(data)
-    audit_chain.record(get_session(), "audit.exported",
-                       details=_filter_args())
-
-    def lines() -> Any:
-        # Runs while the response streams, after the request's transaction (with
-        # the export event) is committed: rows are read in a fresh one.
-        yield from audit_export.csv_lines(audit_trail.matching_events(get_session(), criteria))
-
+    # The lines stream after the request's session is finished: get_session() then opens a fresh one.
+    lines = audit_export.export_events(get_session(), criteria, filters=_filter_args(), reading_session=get_session)
     filename = f"audit-trail-{clock.now():%Y%m%dT%H%M%SZ}.csv"
-    return Response(stream_with_context(lines()), mimetype="text/csv",
+    return Response(stream_with_context(lines), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

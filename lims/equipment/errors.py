@@ -33,6 +33,10 @@ class ReadingsMismatch(InvalidInput):
     """A calibration has an as-found reading for each of the item's active points, and for no other point."""
 
 
+class UnknownReferenceStandard(InvalidInput):
+    """A calibration names a registered reference standard."""
+
+
 class ReferenceStandardExpired(InvalidInput):
     """A calibration uses a reference standard valid on the day it was performed."""
 

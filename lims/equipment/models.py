@@ -102,6 +102,13 @@ class ReferenceStandard(Controlled, Base):
     valid_until: Mapped[date]
 
 
+class CalibrationPerformer(enum.StrEnum):
+    """Who calibrated: the recording technician, against a registered reference standard, or an external vendor."""
+
+    IN_HOUSE = "internal"
+    VENDOR = "vendor"
+
+
 class CalibrationRecord(Controlled, ImmutableOnceSigned, Base):
     __tablename__ = "calibration_record"
     audit_parts = ("readings",)

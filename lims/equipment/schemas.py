@@ -6,6 +6,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from lims.equipment.models import (
+    CalibrationPerformer,
     CalibrationPoint,
     EquipmentStatus,
     EquipmentType,
@@ -87,7 +88,8 @@ class ReferenceStandardSchema(FormSchema):
 class _CalibrationBaseSchema(FormSchema):
     performed_on = fields.Date(required=True, error_messages={"required": "Enter the date of the calibration.",
                                                               "invalid": "Enter a date as YYYY-MM-DD."})
-    performed_by = fields.String(load_default="internal", validate=validate.OneOf(["internal", "vendor"]))
+    performed_by = fields.Enum(CalibrationPerformer, by_value=True, load_default=CalibrationPerformer.IN_HOUSE,
+                               error_messages={"unknown": "Choose who performed the calibration."})
     vendor_name = Trimmed(load_default="", validate=validate.Length(max=200))
     vendor_certificate_number = Trimmed(load_default="", validate=validate.Length(max=120))
     reference_standard_id = fields.Integer(load_default=None, allow_none=True,
@@ -98,7 +100,7 @@ class _CalibrationBaseSchema(FormSchema):
 
     @validates_schema
     def _vendor_named(self, data: dict, **_kwargs: object) -> None:
-        if data.get("performed_by") == "vendor" and not data.get("vendor_name"):
+        if data.get("performed_by") == CalibrationPerformer.VENDOR and not data.get("vendor_name"):
             raise ValidationError("Name the vendor who calibrated it.", "vendor_name")
 
 

@@ -18,10 +18,11 @@ from werkzeug.datastructures import MultiDict
 
 from lims import clock
 from lims.access import STAFF, allow
-from lims.audit import chain as audit_chain
 from lims.db import get_session
+from lims.db import get_child
 from lims.equipment import charts, schemas
 from lims.equipment.models import (
+    CalibrationRecord,
     Equipment,
     EquipmentStatus,
     EquipmentType,
@@ -154,7 +155,8 @@ def new_calibration(equipment_id: int) -> Any:
     db = get_session()
     equipment = inventory.get_equipment(db, equipment_id)
     corrects_id = request.values.get("corrects_id", type=int)
-    corrects = calibrations.get_calibration(db, corrects_id) if corrects_id else None
+    corrects = get_child(db, CalibrationRecord, corrects_id, parent=equipment, label="calibration",
+                         parent_label=equipment.asset_tag, field="corrects_id") if corrects_id else None
     context = _calibration_form(equipment, corrects)
     if request.method == "GET":
         return render_template("equipment/calibration_new.html", errors={}, form=MultiDict(), **context)
@@ -164,14 +166,12 @@ def new_calibration(equipment_id: int) -> Any:
         upload = request.files.get("certificate")
         certificate = calibrations.Certificate(upload.filename or "certificate", upload.read()) \
             if upload is not None and upload.filename else None
-        vendor = data["performed_by"] == "vendor"
-        standard = next((s for s in context["standards"] if s.id == data["reference_standard_id"]), None)
         record = calibrations.record_calibration(
             db, equipment, performed_on=data["performed_on"], recorded_by=current_user,
             readings=[calibrations.ReadingInput(point.id, data[f"as_found_{point.id}"], data[f"as_left_{point.id}"])
                       for point in points],
-            reference_standard=standard, vendor_name=data["vendor_name"] if vendor else None,
-            vendor_certificate_number=data["vendor_certificate_number"] if vendor else None,
+            performed_by=data["performed_by"], reference_standard_id=data["reference_standard_id"],
+            vendor_name=data["vendor_name"], vendor_certificate_number=data["vendor_certificate_number"],
             certificate=certificate, notes=data["notes"], corrects=corrects, correction_reason=data["correction_reason"],
         )
     flash("Calibration recorded. Sign it as performed to complete it.", "success")
@@ -191,15 +191,9 @@ def calibration(record_id: int) -> Any:
 @allow(STAFF)
 def certificate(record_id: int) -> Any:
     db = get_session()
-    record = calibrations.get_calibration(db, record_id)
-    if record.certificate is None:
-        return render_template("error.html", status=404, message="This calibration has no certificate file.",
-                               errors={}), 404
-    audit_chain.record(db, "export.certificate", entity=record, details={"sha256": record.certificate_sha256})
-    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}[record.certificate_media_type]
-    filename = f"calibration-{record.id}-{record.equipment.asset_tag}-certificate.{extension}"
-    return Response(record.certificate, mimetype=record.certificate_media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    download = calibrations.export_certificate(db, calibrations.get_calibration(db, record_id))
+    return Response(download.data, mimetype=download.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{download.filename}"'})
 
 
 # Maintenance

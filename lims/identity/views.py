@@ -11,7 +11,6 @@ from lims import clock
 from lims.access import ANY_USER, allow, public
 from lims.audit import chain as audit_chain
 from lims.db import get_session
-from lims.errors import RecordNotFound
 from lims.identity import schemas
 from lims.identity.models import OrganizationKind, RoleName, User
 
@@ -295,10 +294,7 @@ def portal_tokens() -> Any:
 @allow(RoleName.CLIENT)
 def portal_revoke_token(token_id: int) -> Any:
     db = get_session()
-    token = token_service.get_api_token(db, token_id)
-    if token.organization_id != current_user.organization_id:
-        # Another client's token: answer as if it did not exist.
-        raise RecordNotFound(f"There is no API token with id {token_id}.")
+    token = token_service.get_api_token(db, token_id, organization=current_user.organization)
     token_service.revoke_api_token(db, token, actor=current_user)
     flash(f"The token {token.name!r} is revoked.", "success")
     return redirect(url_for("identity.portal_tokens"), 303)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from batch_records.models import BatchStatus, Deviation, DeviationStatus, StepStatus
-from batch_records.service import deviations, execution, release
+from batch_records.service import batches, deviations, execution, release
 from lims.audit import context as audit_context
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
@@ -86,8 +86,11 @@ def test_a_technician_records_a_step_and_a_second_person_verifies_it(app, db_ses
     step_url = f"/batch-steps/{step.id}"
     missing = submit(client, step_url, {}, action=f"{step_url}/entries")
     assert missing.status_code == 422 and "Enter at least one value." in missing.text
-    bad = submit(client, step_url, {f"parameter-{volume.id}": "lots"}, action=f"{step_url}/entries")
-    assert bad.status_code == 422 and "Volume" in bad.text
+    bad = submit(client, step_url, {f"parameter-{volume.id}": "lots", f"parameter-{temperature.id}": "4"},
+                 action=f"{step_url}/entries")
+    assert bad.status_code == 422 and f'id="parameter-{volume.id}-error"' in bad.text and "Volume:" in bad.text
+    db_session.expire_all()
+    assert volume.entries == [] and temperature.entries == []
     recorded = submit(client, step_url, {f"parameter-{volume.id}": "0.18 L", f"parameter-{temperature.id}": "11"},
                       action=f"{step_url}/entries")
     assert recorded.status_code == 303
@@ -253,6 +256,28 @@ def test_the_batch_list_filters_by_status_and_refuses_an_unknown_one(app, db_ses
     assert batch.batch_number in client.get("/batches?status=in+progress").text
     assert batch.batch_number not in client.get("/batches?status=released").text
     assert client.get("/batches?status=finished").status_code == 400
+
+
+def test_a_step_or_requirement_of_another_batch_is_answered_as_unknown(app, db_session, line, batch):
+    other = batches.start_batch(db_session, line.version, subject=line.subjects[1],
+                                starting_material_identity="W1234 26 654321 B", user=line.operator)
+    do_receipt(db_session, batch, line)
+    client = signed_in_as(app, db_session, line.operator)
+    step, foreign_requirement = batch.steps[1], other.steps[1].materials[0]
+    taken = submit(client, f"/batch-steps/{step.id}", {
+        "requirement_id": str(foreign_requirement.id), "lot_id": str(line.medium_lot.id), "quantity": "250 mL"},
+        action=f"/batch-steps/{step.id}/materials")
+    assert taken.status_code == 404
+    assert f"Step 2 has no material requirement with id {foreign_requirement.id}." in taken.text
+    foreign_step = other.steps[0]
+    raised = submit(client, f"/batches/{batch.id}", {"description": "Bag label smudged",
+                                                    "step_id": str(foreign_step.id)},
+                    action=f"/batches/{batch.id}/deviations")
+    assert raised.status_code == 404
+    assert f"Batch {batch.batch_number} has no step with id {foreign_step.id}." in raised.text
+    db_session.expire_all()
+    assert execution.uses_of_steps(db_session, [step])[step.id].consumptions == []
+    assert db_session.scalars(select(Deviation)).all() == []
 
 
 def test_the_batch_record_pdf_is_served_and_its_generation_audited(app, db_session, line, batch):

@@ -20,6 +20,8 @@ from batch_records.errors import (
     StepOutOfOrder,
 )
 from batch_records.models import (
+    BatchEntry,
+    BatchParameter,
     BatchStatus,
     DeviationCategory,
     DeviationStatus,
@@ -31,6 +33,7 @@ from lims.audit.errors import ReasonRequired
 from lims.audit.models import AuditEvent
 from lims.equipment.errors import CalibrationOverdue
 from lims.identity.errors import LoginFailed
+from lims.errors import InvalidInput, RecordNotFound
 from lims.materials import service as materials
 from lims.materials.errors import LotExhausted, LotExpired, LotNotReleased
 from lims.signatures import service as signatures
@@ -297,6 +300,62 @@ def test_a_late_entry_states_why_and_is_shown_for_review(db_session, line, batch
                                   observed_at=clock.now() - timedelta(hours=1), late_reason="Tablet battery was flat")
     assert late.entered_at == clock.now()
     assert release.review(db_session, batch.id).late_entries == [late]
+
+
+def test_several_entries_are_recorded_together_and_an_outside_one_raises_its_deviation(db_session, line, batch):
+    step = batch.steps[0]
+    volume, temperature, _remarks = step.parameters
+    entries = execution.record_entries(db_session, step, {volume.id: "180", temperature.id: "11 °C"},
+                                       user=line.operator)
+    assert [(entry.parameter, entry.within_limits) for entry in entries] == [(volume, True), (temperature, False)]
+    assert step.status == StepStatus.IN_PROGRESS
+    assert [deviation.entry for deviation in batch.deviations] == [entries[1]]
+
+
+def _entries_of(session, step):
+    return session.scalars(select(BatchEntry).join(BatchEntry.parameter).where(BatchParameter.step_id == step.id)).all()
+
+
+def test_one_refused_entry_records_none_and_names_its_parameter(db_session, line, batch):
+    step = batch.steps[0]
+    volume, temperature, _remarks = step.parameters
+    with pytest.raises(InvalidInput) as refused:
+        execution.record_entries(db_session, step, {volume.id: "180", temperature.id: "warm"}, user=line.operator)
+    assert refused.value.message.startswith("Temperature on receipt:")
+    assert refused.value.field == f"parameter-{temperature.id}"
+    db_session.flush()
+    assert _entries_of(db_session, step) == [] and step.status == StepStatus.PENDING
+
+
+def test_every_refused_entry_is_named_and_none_is_recorded(db_session, line, batch):
+    step = batch.steps[0]
+    volume, temperature, remarks = step.parameters
+    enter(db_session, step, {"Remarks count": "0"}, line.operator)
+    with pytest.raises(InvalidInput) as refused:
+        execution.record_entries(db_session, step, {volume.id: "lots", temperature.id: "4 °C", remarks.id: "1"},
+                                 user=line.operator)
+    message = refused.value.message
+    assert message.startswith("Nothing is recorded:")
+    assert "Volume:" in message and "Remarks count is already recorded" in message
+    assert "Temperature" not in message
+    db_session.flush()
+    assert [entry.parameter for entry in _entries_of(db_session, step)] == [remarks]
+
+
+def test_an_entry_for_a_parameter_of_another_step_is_refused_as_unknown(db_session, line, batch):
+    step = batch.steps[0]
+    elsewhere = batch.steps[1].parameters[0]
+    with pytest.raises(RecordNotFound, match=f"Step 1 \\(Receive apheresis bag\\) has no parameter with id "
+                                             f"{elsewhere.id}"):
+        execution.record_entries(db_session, step, {step.parameters[0].id: "180", elsewhere.id: "90"},
+                                 user=line.operator)
+    db_session.flush()
+    assert _entries_of(db_session, step) == []
+
+
+def test_recording_no_value_at_all_is_refused(db_session, line, batch):
+    with pytest.raises(InvalidInput, match="Enter at least one value"):
+        execution.record_entries(db_session, batch.steps[0], {}, user=line.operator)
 
 
 def test_a_release_needs_every_deviation_closed(db_session, line, batch):

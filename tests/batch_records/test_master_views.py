@@ -321,13 +321,18 @@ def test_making_a_draft_effective_is_refused(client, db_session, draft, signed_i
     assert reload(db_session, MbrVersion, draft.id).status == MbrStatus.DRAFT
 
 
-def test_a_step_of_another_version_or_an_unknown_version_is_refused(client, db_session, draft, signed_in):
+def test_a_step_of_another_version_or_an_unknown_version_is_refused(client, db_session, draft, medium, signed_in):
     other = masters.create_master(db_session, code="CART-002", product="Other", change_summary="First issue")
     signed_in(RoleName.MANAGER)
     url = version_url(other)
-    response = submit(client, url, {"step_id": str(draft.steps[0].id), "name": "pH", "unit": ""},
-                      action=url + "/parameters")
-    assert response.status_code == 422 and "Choose a step of CART-002 v1" in response.text
+    foreign_step = draft.steps[0]
+    for action, form in (("/parameters", {"name": "pH", "unit": ""}),
+                         ("/materials", {"material_id": str(medium.id), "quantity": "250 mL"})):
+        response = submit(client, url, {"step_id": str(foreign_step.id), **form}, action=url + action)
+        assert response.status_code == 404
+        assert f"CART-002 v1 has no step with id {foreign_step.id}." in response.text
+    db_session.expire_all()
+    assert "pH" not in [parameter.name for parameter in foreign_step.parameters] and foreign_step.materials == []
     assert client.get("/mbr-versions/999999").status_code == 404
     assert client.get("/mbr-steps/999999/edit").status_code == 404
 

@@ -6,13 +6,15 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from pypdf import PdfReader
 
 from batch_records.models import DeviationCategory
-from batch_records.pdf import batch_record_pdf
+from batch_records.pdf import batch_record_pdf, generate_batch_record_pdf
 from batch_records.service import batches, deviations, execution, masters, release
 from lims import clock
 from lims.app import create_app
+from lims.audit.models import AuditEvent
 from lims.signatures.models import SignatureMeaning
 from lims.training import service as training
 from lims.versioning import service as versioning
@@ -179,3 +181,11 @@ def test_the_times_follow_the_display_time_zone(db_session, line, batch, databas
     finally:
         berlin.extensions["lims.db"].engine.dispose()
     assert "2030-04-10 10:00:00 CEST" in record and "08:00:00 UTC" not in record
+
+
+def test_generating_the_pdf_for_a_reader_leaves_one_audit_event(db_session, line, batch, localtime):
+    report = generate_batch_record_pdf(db_session, batch.id, user=line.qa, localtime=localtime)
+    assert report.filename == f"batch-record-{batch.batch_number}.pdf" and report.data.startswith(b"%PDF-")
+    [event] = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "report.generated")).all()
+    assert (event.entity_type, event.entity_id) == ("batch", str(batch.id))
+    assert f'"bytes":{len(report.data)}' in event.changes

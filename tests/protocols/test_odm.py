@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from lims import clock
 from lims.areas import install
+from lims.audit.models import AuditEvent
 from lims.units.parsing import parse_measurement
 from protocols.models import (
     Arm,
@@ -22,7 +25,7 @@ from protocols.models import (
     VersionStatus,
     Visit,
 )
-from protocols.odm import ODM_NAMESPACE, export_version
+from protocols.odm import ODM_NAMESPACE, export_odm, export_version
 
 install()
 
@@ -419,3 +422,13 @@ def test_elements_and_attributes_match_the_reference_examples(
     for definition in ("StudyEventDef", "FormDef", "ItemGroupDef", "ItemDef", "MeasurementUnit", "FormRef",
                        "ItemGroupRef", "ItemRef", "MeasurementUnitRef"):
         assert definition in our_attributes
+
+
+def test_an_export_for_download_is_the_design_now_and_leaves_one_audit_event(db_session, car_t_protocol) -> None:
+    version = car_t_protocol.versions[0]
+    with clock.frozen(CREATED_AT):
+        exported = export_odm(db_session, version)
+    assert exported == export_version(version, created_at=CREATED_AT)
+    [event] = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "export.odm")).all()
+    assert (event.entity_type, event.entity_id) == ("protocol_version", str(version.id))
+    assert '"protocol":"HLX-301"' in event.changes

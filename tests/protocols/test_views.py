@@ -13,7 +13,7 @@ from lims.identity.service import api_tokens
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from protocols import service
-from protocols.models import Protocol, VersionStatus
+from protocols.models import Protocol, ReferenceEvent, VersionStatus
 from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 
@@ -127,6 +127,41 @@ def test_enrolment_refuses_identifying_codes_and_shows_the_calendar(client, car_
     calendar = client.get(enrolled.headers["Location"]).text
     assert "2026-02-08" in calendar and "2026-02-07 to 2026-02-09" in calendar, "day 7 after infusion, window ±1"
     assert "2025-12-08" in calendar, "screening 28 days before enrolment"
+
+
+def test_a_visit_arm_or_version_of_another_protocol_is_answered_as_unknown(client, car_t_protocol, approve_version,
+                                                                           db_session, signed_in):
+    version = car_t_protocol.versions[0]
+    approve_version(version, effective=True)
+    other = service.create_protocol(db_session, number="HLX-302", title="Another study", sponsor=car_t_protocol.sponsor,
+                                    phase=car_t_protocol.phase, therapeutic_area="Haematology",
+                                    investigational_product="HLX-19")
+    other_version = other.versions[0]
+    foreign_arm = service.add_arm(db_session, other_version, code="A", name="HLX-19")
+    foreign_visit = service.add_visit(db_session, other_version, code="SCR", name="Screening",
+                                      reference_event=ReferenceEvent.ENROLMENT, day_offset=-28)
+    db_session.commit()
+    signed_in(RoleName.MANAGER)
+    sample = submit(client, f"/protocols/versions/{other_version.id}", {
+        "visit_id": str(version.visits[0].id), "sample_type": "blood", "volume": "6 mL", "container": "tube",
+        "handling": "15-25 °C", "max_hours_to_processing": "24"},
+        action=f"/protocols/versions/{other_version.id}/requirements")
+    assert sample.status_code == 404
+    assert f"Version 1.0 has no visit with id {version.visits[0].id}." in sample.text
+    url = f"/protocols/{car_t_protocol.id}/subjects"
+    enrolled = submit(client, url, {"code": "HLX301-014-0001", "site": "014", "arm_id": str(foreign_arm.id),
+                                    "enrolled_on": "2026-01-05", "consent_version": "1.0"})
+    assert enrolled.status_code == 404
+    assert f"The effective version 1.0 has no arm with id {foreign_arm.id}." in enrolled.text
+    undesigned = submit(client, f"/protocols/{other.id}/subjects", {
+        "code": "HLX302-014-0001", "site": "014", "arm_id": str(foreign_arm.id), "enrolled_on": "2026-01-05",
+        "consent_version": "1.0"})
+    assert undesigned.status_code == 422 and "No version of HLX-302 is effective yet" in undesigned.text
+    compared = client.get(f"/protocols/{car_t_protocol.id}/diff?old={version.id}&new={other_version.id}")
+    assert compared.status_code == 404 and f"HLX-301 has no version with id {other_version.id}." in compared.text
+    db_session.expire_all()
+    assert foreign_visit.requirements == [] and service.subjects_of(db_session, car_t_protocol) == []
+    assert service.subjects_of(db_session, other) == []
 
 
 def test_odm_export_downloads_and_is_audited(client, car_t_protocol, db_session, signed_in):

@@ -13,9 +13,10 @@ from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
 from lims import clock
+from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
-from lims.db import get_record
+from lims.db import STORABLE_IDS, get_record
 from lims.equipment.errors import (
     CertificateRefused,
     CorrectsOtherEquipment,
@@ -23,8 +24,10 @@ from lims.equipment.errors import (
     NoCalibrationPoints,
     ReadingsMismatch,
     ReferenceStandardExpired,
+    UnknownReferenceStandard,
 )
 from lims.equipment.models import (
+    CalibrationPerformer,
     CalibrationPoint,
     CalibrationReading,
     CalibrationRecord,
@@ -32,7 +35,13 @@ from lims.equipment.models import (
     ImpactAssessment,
     ReferenceStandard,
 )
-from lims.errors import AlreadyExists, DateInFuture, DetailMissing, OutOfRange
+from lims.errors import (
+    AlreadyExists,
+    DateInFuture,
+    DetailMissing,
+    OutOfRange,
+    RecordNotFound,
+)
 from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.signatures.errors import SignatureRefused
@@ -44,6 +53,7 @@ from lims.units.measurement import Measurement
 MAX_CERTIFICATE_BYTES = 10 * 1024 * 1024
 #: media type by the bytes a file starts with; the name a user gives it proves nothing
 _CERTIFICATE_SIGNATURES = {b"%PDF-": "application/pdf", b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+_EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
 
 
 def add_calibration_point(session: Session, equipment: Equipment, *, name: str, nominal: Measurement,
@@ -110,7 +120,8 @@ def record_calibration(
     performed_on: date,
     recorded_by: User,
     readings: list[ReadingInput],
-    reference_standard: ReferenceStandard | None,
+    performed_by: CalibrationPerformer = CalibrationPerformer.IN_HOUSE,
+    reference_standard_id: int | None = None,
     vendor_name: str | None = None,
     vendor_certificate_number: str | None = None,
     certificate: Certificate | None = None,
@@ -118,20 +129,28 @@ def record_calibration(
     corrects: CalibrationRecord | None = None,
     correction_reason: str | None = None,
 ) -> CalibrationRecord:
-    """Record a calibration: pass or fail per point through the units, the next due date, and the impact."""
+    """Record a calibration: pass or fail per point through the units, the next due date, and the impact.
+
+    Performed in house, it needs the reference standard used (the vendor's fields are ignored); by a vendor, the
+    vendor's name and certificate number, a reference standard optional. A standard named must be registered
+    and valid on the day of the calibration.
+    """
     today = clock.now().date()
     if performed_on > today:
         raise DateInFuture("A calibration cannot be recorded for a future date.", field="performed_on")
     if equipment.retired_at is not None:
         raise EquipmentRetired(f"{equipment.asset_tag} is retired.")
-    if vendor_name and not vendor_certificate_number:
-        raise DetailMissing("Give the vendor's certificate number.", field="vendor_certificate_number")
-    if reference_standard is None and not vendor_name:
-        raise DetailMissing("Choose the reference standard used.", field="reference_standard_id")
-    if reference_standard is not None and reference_standard.valid_until < performed_on:
-        raise ReferenceStandardExpired(
-            f"The reference standard {reference_standard.identifier} was valid until "
-            f"{reference_standard.valid_until.isoformat()}, before this calibration.", field="reference_standard_id")
+    if performed_by == CalibrationPerformer.VENDOR:
+        if not vendor_name:
+            raise DetailMissing("Name the vendor who calibrated it.", field="vendor_name")
+        if not vendor_certificate_number:
+            raise DetailMissing("Give the vendor's certificate number.", field="vendor_certificate_number")
+    else:
+        vendor_name = vendor_certificate_number = None
+        if reference_standard_id is None:
+            raise DetailMissing("Choose the reference standard used.", field="reference_standard_id")
+    reference_standard = (_reference_standard_valid_on(session, reference_standard_id, performed_on)
+                          if reference_standard_id is not None else None)
     if corrects is not None and corrects.equipment_id != equipment.id:
         raise CorrectsOtherEquipment("A correction must be recorded on the equipment of the calibration it corrects.")
     if corrects is not None and not (correction_reason or "").strip():
@@ -187,6 +206,19 @@ def record_calibration(
     return record
 
 
+def _reference_standard_valid_on(session: Session, standard_id: int, performed_on: date) -> ReferenceStandard:
+    """The registered reference standard chosen, if its certificate was valid on the day of the calibration."""
+    standard = session.get(ReferenceStandard, standard_id) if standard_id in STORABLE_IDS else None
+    if standard is None:
+        raise UnknownReferenceStandard(f"The reference standard chosen (id {standard_id}) is not a registered one; "
+                                       "choose one from the list.", field="reference_standard_id")
+    if standard.valid_until < performed_on:
+        raise ReferenceStandardExpired(f"The reference standard {standard.identifier} was valid until "
+                                       f"{standard.valid_until.isoformat()}, before this calibration.",
+                                       field="reference_standard_id")
+    return standard
+
+
 def _last_passing_calibration(session: Session, equipment: Equipment) -> CalibrationRecord | None:
     return session.scalar(select(CalibrationRecord)
                           .where(CalibrationRecord.equipment_id == equipment.id, CalibrationRecord.passed.is_(True))
@@ -195,6 +227,23 @@ def _last_passing_calibration(session: Session, equipment: Equipment) -> Calibra
 
 def get_calibration(session: Session, record_id: int) -> CalibrationRecord:
     return get_record(session, CalibrationRecord, record_id, "calibration record")
+
+
+@dataclass(frozen=True)
+class CertificateFile:
+    filename: str
+    media_type: str
+    data: bytes
+
+
+def export_certificate(session: Session, record: CalibrationRecord) -> CertificateFile:
+    """The certificate file kept with a calibration, its download recorded in the audit trail."""
+    if record.certificate is None or record.certificate_media_type is None:
+        raise RecordNotFound("This calibration has no certificate file.")
+    audit_chain.record(session, "export.certificate", entity=record, details={"sha256": record.certificate_sha256})
+    extension = _EXTENSIONS[record.certificate_media_type]
+    return CertificateFile(f"calibration-{record.id}-{record.equipment.asset_tag}-certificate.{extension}",
+                           record.certificate_media_type, record.certificate)
 
 
 def calibration_history(session: Session, equipment: Equipment) -> list[CalibrationRecord]:

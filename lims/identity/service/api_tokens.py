@@ -12,6 +12,7 @@ from lims import clock
 from lims.audit import context as audit_context
 from lims.db import get_record
 from lims.identity.errors import ClientOrganizationRequired, NotYourOrganization, OrganizationDeactivated, TokenRevoked
+from lims.db import get_child
 from lims.identity.models import ApiToken, Organization, RoleName, User
 
 API_TOKEN_PREFIX = "lims"
@@ -58,8 +59,12 @@ def _check_may_manage_tokens_of(actor: User, organization: Organization) -> None
     raise NotYourOrganization("You may only manage the API tokens of your own organization.")
 
 
-def get_api_token(session: Session, token_id: int) -> ApiToken:
-    return get_record(session, ApiToken, token_id, "API token")
+def get_api_token(session: Session, token_id: int, *, organization: Organization | None = None) -> ApiToken:
+    """A token by id; with ``organization``, one of that organization's, as if no other existed."""
+    if organization is None:
+        return get_record(session, ApiToken, token_id, "API token")
+    return get_child(session, ApiToken, token_id, parent=organization, label="API token",
+                     parent_label=organization.name)
 
 
 def list_api_tokens(session: Session, *, organization: Organization | None = None) -> list[ApiToken]:

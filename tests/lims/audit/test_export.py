@@ -7,6 +7,7 @@ import io
 from lims import clock
 from lims.audit import chain as audit_chain
 from lims.audit import export as audit_export
+from lims.audit import trail as audit_trail
 from tests.lims.audit.helpers import MOMENT, events
 
 
@@ -26,3 +27,20 @@ def test_spreadsheet_safe_prefixes_every_formula_trigger():
     for dangerous in ("=1+1", "+1", "-1", "@x", "\tx", "\rx"):
         assert audit_export.spreadsheet_safe(dangerous) == "'" + dangerous
     assert audit_export.spreadsheet_safe("plain") == "plain" and audit_export.spreadsheet_safe(None) == ""
+
+
+def test_an_export_is_audited_once_before_its_lines_are_read(db_session):
+    audit_chain.record(db_session, "test.exported", details={"rows": 1})
+    reads = []
+
+    def reading_session():
+        reads.append(True)
+        return db_session
+
+    lines = audit_export.export_events(db_session, audit_trail.EventFilter(actions=("test.exported",)),
+                                       filters={"action": "test.exported"}, reading_session=reading_session)
+    [exported] = events(db_session, action="audit.exported")
+    assert exported.changes == '{"action":"test.exported"}' and reads == []
+    rows = list(csv.DictReader(io.StringIO("".join(lines))))
+    assert [row["action"] for row in rows] == ["test.exported"] and reads == [True]
+    assert len(events(db_session, action="audit.exported")) == 1

@@ -56,7 +56,7 @@ def calibrate(db_session, reference_standard, create_user):
         return calibrations.record_calibration(
             db_session, equipment, performed_on=performed_on or clock.now().date(),
             recorded_by=extra.pop("recorded_by", technician), readings=inputs,
-            reference_standard=extra.pop("reference_standard", reference_standard), **extra,
+            reference_standard_id=extra.pop("reference_standard_id", reference_standard.id), **extra,
         )
 
     record.technician = technician

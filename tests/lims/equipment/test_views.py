@@ -140,6 +140,43 @@ def test_malformed_upload_and_bad_readings_change_nothing(client, create_equipme
     assert db_session.scalar(select(func.count()).select_from(CalibrationRecord)) == 0
 
 
+def test_an_unregistered_reference_standard_is_refused_at_its_field(client, create_equipment, reference_standard,
+                                                                   db_session, signed_in):
+    freeze_today()
+    equipment = create_equipment()
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    point = equipment.points[0]
+    unknown_id = reference_standard.id + 1000
+    for performed_by in ("internal", "vendor"):
+        refused = record_form(client, equipment, {f"as_found_{point.id}": "37 °C"}, performed_by=performed_by,
+                              vendor_name="CalibrateCo", vendor_certificate_number="C-77",
+                              reference_standard_id=str(unknown_id))
+        assert refused.status_code == 422 and 'id="reference_standard_id-error"' in refused.text
+        assert f"The reference standard chosen (id {unknown_id}) is not a registered one" in refused.text
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count()).select_from(CalibrationRecord)) == 0
+
+
+def test_a_correction_names_a_calibration_of_the_same_equipment(client, create_equipment, calibrate, db_session,
+                                                                 signed_in):
+    freeze_today()
+    equipment, other = create_equipment(), create_equipment()
+    foreign = calibrate(other, "37 °C")
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    url = f"/equipment/{equipment.id}/calibrations/new"
+    token = csrf_token_from(client.get(url).text)
+    for response in (client.get(f"{url}?corrects_id={foreign.id}"),
+                     client.post(url, data={"csrf_token": token, "corrects_id": str(foreign.id),
+                                            f"as_found_{equipment.points[0].id}": "37 °C",
+                                            "correction_reason": "Wrong item"})):
+        assert response.status_code == 404
+        assert f"{equipment.asset_tag} has no calibration with id {foreign.id}." in response.text
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count()).select_from(CalibrationRecord)) == 1
+
+
 def test_performer_signs_then_qa_reviews_from_the_queue(app, client, create_equipment, calibrate, create_user,
                                                         db_session, signed_in):
     freeze_today()

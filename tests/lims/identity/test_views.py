@@ -254,6 +254,7 @@ def test_client_user_issues_and_revokes_own_tokens_but_not_another_clients(
     assert "our LIMS bridge" in page.text and "theirs" not in page.text
     response = client.post(f"/portal/api-tokens/{others_token.id}/revoke", data={"csrf_token": csrf_token_from(page.text)})
     assert response.status_code == 404
+    assert f"{me.organization.name} has no API token with id {others_token.id}." in response.text
     db_session.expire_all()
     assert not db_session.get(ApiToken, others_token.id).is_revoked
     own = db_session.scalar(select(ApiToken).where(ApiToken.organization_id == me.organization_id))

@@ -5,19 +5,20 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from lims import clock
 from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
+from lims.audit.models import AuditEvent
 from lims.equipment.errors import (
     CertificateRefused,
     CorrectsOtherEquipment,
     ReadingsMismatch,
-    ReferenceStandardExpired,
 )
-from lims.equipment.models import EquipmentStatus
+from lims.equipment.models import CalibrationPerformer, EquipmentStatus
 from lims.equipment.service import calibrations
-from lims.errors import DateInFuture, DetailMissing
+from lims.errors import InvalidInput, RecordNotFound
 from lims.identity.models import RoleName
 from lims.identity.service import users
 from lims.signatures import service as signatures
@@ -100,9 +101,9 @@ def test_review_needs_the_performer_first_and_a_different_person(db_session, cre
 @pytest.mark.parametrize(
     ("kwargs", "refusal", "field"),
     [
-        ({"performed_on": TODAY + timedelta(days=1)}, DateInFuture, "performed_on"),
-        ({"reference_standard": None}, DetailMissing, "reference_standard_id"),
-        ({"vendor_name": "CalibrateCo"}, DetailMissing, "vendor_certificate_number"),
+        ({"performed_on": TODAY + timedelta(days=1)}, "future date"),
+        ({"reference_standard_id": None}, "reference standard used"),
+        ({"performed_by": CalibrationPerformer.VENDOR, "vendor_name": "CalibrateCo"}, "vendor's certificate number"),
     ],
 )
 def test_calibration_input_is_checked(db_session, create_equipment, calibrate, kwargs, refusal, field):
@@ -116,8 +117,47 @@ def test_an_expired_reference_standard_is_refused(db_session, create_equipment, 
     clock.freeze(at(TODAY))
     expired = calibrations.create_reference_standard(db_session, identifier="REF-OLD", description="Old thermometer",
                                                      certificate_number="X-1", valid_until=TODAY - timedelta(days=1))
-    with pytest.raises(ReferenceStandardExpired, match="REF-OLD was valid until"):
-        calibrate(create_equipment(), "37 °C", reference_standard=expired)
+    with pytest.raises(InvalidInput, match="REF-OLD was valid until"):
+        calibrate(create_equipment(), "37 °C", reference_standard_id=expired.id)
+
+
+@pytest.mark.parametrize("performed_by", list(CalibrationPerformer))
+def test_a_reference_standard_that_is_not_registered_is_refused_and_nothing_recorded(
+        db_session, create_equipment, calibrate, reference_standard, performed_by):
+    clock.freeze(at(TODAY))
+    equipment = create_equipment()
+    for unknown_id in (reference_standard.id + 1000, 2**64):
+        with pytest.raises(InvalidInput) as refused:
+            calibrate(equipment, "37 °C", performed_by=performed_by, vendor_name="CalibrateCo",
+                      vendor_certificate_number="C-77", reference_standard_id=unknown_id)
+        assert refused.value.field == "reference_standard_id"
+        assert refused.value.message.startswith(f"The reference standard chosen (id {unknown_id}) is not a registered")
+    db_session.flush()
+    assert calibrations.calibration_history(db_session, equipment) == []
+
+
+def test_in_house_needs_a_reference_standard_and_keeps_no_vendor(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    equipment = create_equipment()
+    with pytest.raises(InvalidInput, match="Choose the reference standard used") as refused:
+        calibrate(equipment, "37 °C", reference_standard_id=None, vendor_name="CalibrateCo",
+                  vendor_certificate_number="C-77")
+    assert refused.value.field == "reference_standard_id"
+    record = calibrate(equipment, "37 °C", vendor_name="Left over in the form", vendor_certificate_number="C-1")
+    assert record.reference_standard is not None and record.vendor_name is None
+    assert record.vendor_certificate_number is None
+
+
+def test_a_vendor_calibration_needs_the_vendor_and_may_omit_the_standard(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    equipment = create_equipment()
+    with pytest.raises(InvalidInput, match="Name the vendor") as refused:
+        calibrate(equipment, "37 °C", performed_by=CalibrationPerformer.VENDOR, reference_standard_id=None)
+    assert refused.value.field == "vendor_name"
+    record = calibrate(equipment, "37 °C", performed_by=CalibrationPerformer.VENDOR, reference_standard_id=None,
+                       vendor_name="CalibrateCo", vendor_certificate_number="C-77")
+    assert (record.vendor_name, record.vendor_certificate_number, record.reference_standard) == (
+        "CalibrateCo", "C-77", None)
 
 
 def test_every_point_needs_a_reading_in_a_compatible_unit(db_session, create_equipment, calibrate):
@@ -141,10 +181,25 @@ def test_malformed_certificate_uploads_are_refused(db_session, create_equipment,
 
 def test_certificate_is_stored_with_its_sha256(db_session, create_equipment, calibrate):
     clock.freeze(at(TODAY))
-    record = calibrate(create_equipment(), "37 °C", vendor_name="CalibrateCo", vendor_certificate_number="C-77",
+    record = calibrate(create_equipment(), "37 °C", performed_by=CalibrationPerformer.VENDOR, vendor_name="CalibrateCo",
+                       vendor_certificate_number="C-77", reference_standard_id=None,
                        certificate=calibrations.Certificate("cert.pdf", b"%PDF-1.7 certificate"))
     assert record.certificate_media_type == "application/pdf"
     assert record.certificate_sha256 == hashlib.sha256(b"%PDF-1.7 certificate").hexdigest()
+
+
+def test_exporting_a_certificate_gives_its_file_and_leaves_one_audit_event(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    equipment = create_equipment()
+    without = calibrate(equipment, "37 °C")
+    with pytest.raises(RecordNotFound, match="This calibration has no certificate file"):
+        calibrations.export_certificate(db_session, without)
+    record = calibrate(equipment, "37 °C", certificate=calibrations.Certificate("scan.png", b"\x89PNG\r\n\x1a\n.."))
+    exported = calibrations.export_certificate(db_session, record)
+    assert exported == calibrations.CertificateFile(
+        f"calibration-{record.id}-{equipment.asset_tag}-certificate.png", "image/png", b"\x89PNG\r\n\x1a\n..")
+    [event] = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "export.certificate")).all()
+    assert (event.entity_type, event.entity_id) == ("calibration_record", str(record.id))
 
 
 def test_drift_is_the_as_found_error_per_point_over_time(db_session, create_equipment, calibrate):
