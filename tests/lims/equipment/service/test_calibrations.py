@@ -15,10 +15,12 @@ from lims.equipment.errors import (
     CertificateRefused,
     CorrectsOtherEquipment,
     ReadingsMismatch,
+    ReferenceStandardExpired,
+    UnknownReferenceStandard,
 )
 from lims.equipment.models import CalibrationPerformer, EquipmentStatus
 from lims.equipment.service import calibrations
-from lims.errors import InvalidInput, RecordNotFound
+from lims.errors import DateInFuture, DetailMissing, RecordNotFound
 from lims.identity.models import RoleName
 from lims.identity.service import users
 from lims.signatures import service as signatures
@@ -101,9 +103,10 @@ def test_review_needs_the_performer_first_and_a_different_person(db_session, cre
 @pytest.mark.parametrize(
     ("kwargs", "refusal", "field"),
     [
-        ({"performed_on": TODAY + timedelta(days=1)}, "future date"),
-        ({"reference_standard_id": None}, "reference standard used"),
-        ({"performed_by": CalibrationPerformer.VENDOR, "vendor_name": "CalibrateCo"}, "vendor's certificate number"),
+        ({"performed_on": TODAY + timedelta(days=1)}, DateInFuture, "performed_on"),
+        ({"reference_standard_id": None}, DetailMissing, "reference_standard_id"),
+        ({"performed_by": CalibrationPerformer.VENDOR, "vendor_name": "CalibrateCo"}, DetailMissing,
+         "vendor_certificate_number"),
     ],
 )
 def test_calibration_input_is_checked(db_session, create_equipment, calibrate, kwargs, refusal, field):
@@ -117,7 +120,7 @@ def test_an_expired_reference_standard_is_refused(db_session, create_equipment, 
     clock.freeze(at(TODAY))
     expired = calibrations.create_reference_standard(db_session, identifier="REF-OLD", description="Old thermometer",
                                                      certificate_number="X-1", valid_until=TODAY - timedelta(days=1))
-    with pytest.raises(InvalidInput, match="REF-OLD was valid until"):
+    with pytest.raises(ReferenceStandardExpired, match="REF-OLD was valid until"):
         calibrate(create_equipment(), "37 °C", reference_standard_id=expired.id)
 
 
@@ -127,7 +130,7 @@ def test_a_reference_standard_that_is_not_registered_is_refused_and_nothing_reco
     clock.freeze(at(TODAY))
     equipment = create_equipment()
     for unknown_id in (reference_standard.id + 1000, 2**64):
-        with pytest.raises(InvalidInput) as refused:
+        with pytest.raises(UnknownReferenceStandard) as refused:
             calibrate(equipment, "37 °C", performed_by=performed_by, vendor_name="CalibrateCo",
                       vendor_certificate_number="C-77", reference_standard_id=unknown_id)
         assert refused.value.field == "reference_standard_id"
@@ -139,7 +142,7 @@ def test_a_reference_standard_that_is_not_registered_is_refused_and_nothing_reco
 def test_in_house_needs_a_reference_standard_and_keeps_no_vendor(db_session, create_equipment, calibrate):
     clock.freeze(at(TODAY))
     equipment = create_equipment()
-    with pytest.raises(InvalidInput, match="Choose the reference standard used") as refused:
+    with pytest.raises(DetailMissing, match="Choose the reference standard used") as refused:
         calibrate(equipment, "37 °C", reference_standard_id=None, vendor_name="CalibrateCo",
                   vendor_certificate_number="C-77")
     assert refused.value.field == "reference_standard_id"
@@ -151,7 +154,7 @@ def test_in_house_needs_a_reference_standard_and_keeps_no_vendor(db_session, cre
 def test_a_vendor_calibration_needs_the_vendor_and_may_omit_the_standard(db_session, create_equipment, calibrate):
     clock.freeze(at(TODAY))
     equipment = create_equipment()
-    with pytest.raises(InvalidInput, match="Name the vendor") as refused:
+    with pytest.raises(DetailMissing, match="Name the vendor") as refused:
         calibrate(equipment, "37 °C", performed_by=CalibrationPerformer.VENDOR, reference_standard_id=None)
     assert refused.value.field == "vendor_name"
     record = calibrate(equipment, "37 °C", performed_by=CalibrationPerformer.VENDOR, reference_standard_id=None,
