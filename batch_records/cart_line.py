@@ -1,22 +1,37 @@
-"""The CAR-T line: how HLX-19, an autologous anti-CD19 CAR-T product, is made.
+"""The CAR-T line: how HLX-19, an autologous anti-CD19 CAR-T product, is made, and the builder of a line to make it on.
 
-The design is plain data: the full process (``CART_HLX19``, the demo's twelve steps from apheresis receipt to
-cryopreservation). ``draft_master`` turns a design into a draft master record.
+The designs are plain data: the full process (``CART_HLX19``, the demo's twelve steps from apheresis receipt to
+cryopreservation), a compact one with a step of each kind (``COMPACT``, what the tests execute) and alike steps in
+any number (``uniform_design``, what the benchmarks measure). ``draft_master`` turns a design into a draft master
+record; ``build_line`` makes, through the services, everything a batch needs around an effective one: calibrated
+equipment, a released lot of medium, the release tests, and subjects of an effective protocol.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from batch_records.models import MbrVersion
+from batch_records.models import TYPICAL_STAGES, MbrVersion
 from batch_records.service import masters
-from lims.equipment.models import EquipmentType
-from lims.materials.models import Material
-from lims.testing.models import TestDefinition
+from lims import clock
+from lims.audit import context as audit_context
+from lims.equipment.models import Equipment, EquipmentType
+from lims.equipment.service.inventory import create_equipment
+from lims.identity.models import Organization, User
+from lims.materials.models import Material, MaterialLot
+from lims.materials.service import create_material, receive_lot
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from lims.testing import service as testing
+from lims.testing.models import ResultKind, TestDefinition
+from lims.training import service as training
 from lims.units.parsing import parse_measurement
+from protocols import service as protocols
+from protocols.models import ReferenceEvent, Subject
 
 PRODUCT = "HLX-19 autologous anti-CD19 CAR-T"
 
@@ -49,7 +64,7 @@ class MasterDesign:
 
 
 _BSC, _INCUBATOR = EquipmentType.BIOSAFETY_CABINET, EquipmentType.INCUBATOR
-_BALANCE, _FREEZER = EquipmentType.BALANCE, EquipmentType.FREEZER
+_BALANCE, _FREEZER, _CENTRIFUGE = EquipmentType.BALANCE, EquipmentType.FREEZER, EquipmentType.CENTRIFUGE
 
 CART_HLX19 = MasterDesign(
     code="CART-HLX19", change_summary="First issue, for the HLX-301 phase 3 study.",
@@ -157,6 +172,66 @@ CART_HLX19 = MasterDesign(
     ),
 )
 
+#: One step of each kind: second-person verification, a hold point with equipment and a material, skippable, a yield.
+COMPACT = MasterDesign(
+    code="CART-001", change_summary="First issue", release_tests=("VIAB", "STER"),
+    steps=(
+        StepDesign(masters.StepDesignInput(
+            stage="Starting-material receipt", title="Receive apheresis bag",
+            instruction="Check the label against the chain-of-identity record; record volume and temperature.",
+            second_person_verification=True),
+            (ParameterDesign("Volume", "mL", "50–300 mL"),
+             ParameterDesign("Temperature on receipt", "°C", "2–8 °C"),
+             ParameterDesign("Remarks count", "", required=False))),
+        StepDesign(masters.StepDesignInput(
+            stage="T-cell selection", title="CD4/CD8 selection", instruction="Wash and select in the cabinet.",
+            hold_point=True, equipment_types=(_BSC, _CENTRIFUGE)),
+            (ParameterDesign("CD3+ purity", "%", "≥ 80 %"),),
+            materials=(("MED-001", "250 mL"),)),
+        StepDesign(masters.StepDesignInput(
+            stage="Expansion", title="Optional medium top-up", instruction="Top up only if the count is low.",
+            skippable=True)),
+        StepDesign(masters.StepDesignInput(
+            stage="Harvest", title="Harvest and count", instruction="Harvest the cells and count them.",
+            second_person_verification=True, theoretical_yield=parse_measurement("2 ×10^9 cells"),
+            yield_minimum_percent=Decimal(50), yield_maximum_percent=Decimal(150)),
+            (ParameterDesign("Viable cell concentration", "cells/mL", "≥ 1 ×10^6 cells/mL"),)),
+    ),
+)
+
+#: What the steps of a uniform design ask for, cycled; only the first kind has a limit.
+UNIFORM_PARAMETERS = (
+    ParameterDesign("Volume", "mL", "50–300 mL"),
+    ParameterDesign("Temperature", "°C"),
+    ParameterDesign("Viable cell concentration", "cells/mL"),
+)
+#: in a uniform design, every third step uses one of these in turn, and every fourth takes this much medium
+UNIFORM_EQUIPMENT = (_BSC, _CENTRIFUGE)
+UNIFORM_MEDIUM = ("MED-001", "10 mL")
+
+
+def uniform_design(code: str, *, steps: int, parameters: int) -> MasterDesign:
+    """``steps`` steps spread over the typical stages, each verified by a second person and with ``parameters``
+    parameters; every third step needs a piece of equipment and every fourth the medium, so the steps repeat every
+    twelve. The batch is released on its viability."""
+    designs = []
+    for position in range(1, steps + 1):
+        equipment = (UNIFORM_EQUIPMENT[position // 3 % len(UNIFORM_EQUIPMENT)],) if position % 3 == 0 else ()
+        designs.append(StepDesign(
+            masters.StepDesignInput(
+                stage=TYPICAL_STAGES[(position - 1) * len(TYPICAL_STAGES) // steps], title=f"Operation {position}",
+                instruction=f"Carry out operation {position} as the SOP describes; record what it asks for.",
+                second_person_verification=True, equipment_types=equipment),
+            tuple(_numbered(UNIFORM_PARAMETERS[index % len(UNIFORM_PARAMETERS)], index) for index in range(parameters)),
+            materials=(UNIFORM_MEDIUM,) if position % 4 == 0 else ()))
+    return MasterDesign(code=code, change_summary="First issue", steps=tuple(designs), release_tests=("VIAB",))
+
+
+def _numbered(parameter: ParameterDesign, index: int) -> ParameterDesign:
+    """The parameter itself the first time round, numbered after that (a step's parameter names are unique)."""
+    laps = index // len(UNIFORM_PARAMETERS)
+    return parameter if laps == 0 else replace(parameter, name=f"{parameter.name} {laps + 1}")
+
 
 def draft_master(session: Session, design: MasterDesign, *, materials: Mapping[str, Material],
                  definitions: Mapping[str, TestDefinition]) -> MbrVersion:
@@ -176,3 +251,113 @@ def draft_master(session: Session, design: MasterDesign, *, materials: Mapping[s
         masters.add_release_test(session, version, definitions[code])
     return version
 
+
+# The line the tests and the benchmarks make their batches on
+
+
+@dataclass(frozen=True)
+class Crew:
+    """Who builds the line, all signing with one password."""
+
+    #: a manager: writes the master record and the protocol, records the training
+    author: User
+    #: approves them and releases the lot
+    qa: User
+    #: trained on the master record; the first receives the lot
+    operators: tuple[User, ...]
+    password: str
+
+
+@dataclass(frozen=True)
+class Line:
+    version: MbrVersion
+    equipment: Mapping[EquipmentType, Equipment]
+    medium: Material
+    medium_lot: MaterialLot
+    definitions: Mapping[str, TestDefinition]
+    subjects: tuple[Subject, ...]
+
+
+#: (asset tag, name, type) of the line's equipment, a month after calibration
+LINE_EQUIPMENT = (
+    ("BSC-01", "Class II biosafety cabinet", _BSC),
+    ("CEN-01", "Sorvall centrifuge", _CENTRIFUGE),
+)
+#: the release tests the designs may name: (code, name, method, result kind, unit, specification)
+LINE_TESTS = (
+    ("VIAB", "Viability", "7-AAD flow cytometry", ResultKind.QUANTITATIVE, "%", "≥ 70 %"),
+    ("STER", "Sterility", "Ph. Eur. 2.6.27", ResultKind.QUALITATIVE, "", "No growth"),
+)
+#: the two patients whose material the line is ready to take
+SUBJECT_CODES = ("HLX301-DE01-0001", "HLX301-DE01-0002")
+
+
+def calibrated(session: Session, equipment: Equipment, *, due_on: date) -> Equipment:
+    """Set an item's calibration state directly, calibrated a month ago: calibrating is the equipment area's
+    business, not the line's."""
+    with audit_context.reason_for_change(session, "Arranged for the line: calibrated a month ago"):
+        equipment.last_calibrated_on = clock.now().date() - timedelta(days=30)
+        equipment.calibration_due_on = due_on
+    return equipment
+
+
+def build_line(session: Session, crew: Crew, *, sponsor: Organization, design: MasterDesign,
+               medium_quantity: str = "1 L") -> Line:
+    """A released lot of medium, calibrated equipment, the design's release tests, its master record made effective
+    with the operators trained on it, and two subjects of an effective protocol of ``sponsor``; dated from the
+    clock's today. The design takes no material but the medium (``COMPACT`` and uniform designs)."""
+    today = clock.now().date()
+    operator = crew.operators[0]
+    medium = create_material(session, part_number="MED-001", name="TexMACS GMP medium", specification="Sterile",
+                             storage_condition="2–8 °C")
+    medium_lot = receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
+                             received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
+                             quantity=parse_measurement(medium_quantity), user=operator)
+    signatures.sign(session, medium_lot, meaning=SignatureMeaning.RELEASED, user=crew.qa, password=crew.password)
+
+    equipment: dict[EquipmentType, Equipment] = {}
+    for tag, name, kind in LINE_EQUIPMENT:
+        item = create_equipment(session, asset_tag=tag, name=name, equipment_type=kind, location="Suite B",
+                                manufacturer="Acme", model="X", serial_number=tag, calibration_interval_days=365,
+                                owner=None)
+        equipment[kind] = calibrated(session, item, due_on=today + timedelta(days=200))
+
+    definitions = {
+        code: testing.create_definition(session, code=code, name=name, method=method, result_kind=kind, unit=unit,
+                                        specification=specification)
+        for code, name, method, kind, unit, specification in LINE_TESTS if code in design.release_tests}
+    version = build_master(session, crew, design, materials={medium.part_number: medium}, definitions=definitions)
+    return Line(version=version, equipment=equipment, medium=medium, medium_lot=medium_lot, definitions=definitions,
+                subjects=_trial_subjects(session, crew, sponsor))
+
+
+def build_master(session: Session, crew: Crew, design: MasterDesign, *, materials: Mapping[str, Material],
+                 definitions: Mapping[str, TestDefinition]) -> MbrVersion:
+    """The master record of ``design``, authored, approved and effective, with the crew's operators trained on it."""
+    today = clock.now().date()
+    version = draft_master(session, design, materials=materials, definitions=definitions)
+    signatures.sign(session, version, meaning=SignatureMeaning.AUTHORED, user=crew.author, password=crew.password)
+    signatures.sign(session, version, meaning=SignatureMeaning.APPROVED, user=crew.qa, password=crew.password)
+    masters.make_mbr_effective(session, version)
+    for trained in crew.operators:
+        training.record_training(session, user=trained, subject=version.training_subject,
+                                 trained_on=today - timedelta(days=10), expires_on=None, recorded_by=crew.author)
+    return version
+
+
+def _trial_subjects(session: Session, crew: Crew, sponsor: Organization) -> tuple[Subject, ...]:
+    """The subjects of an effective protocol with one arm and an apheresis visit, enrolled 20 days ago."""
+    today = clock.now().date()
+    protocol = protocols.create_protocol(
+        session, number="HLX-301", title="HLX-19 in r/r DLBCL", sponsor=sponsor,
+        phase=protocols.parse_phase("Phase 3"), therapeutic_area="Haematology", investigational_product="HLX-19")
+    design = protocol.versions[0]
+    arm = protocols.add_arm(session, design, code="A", name="HLX-19")
+    protocols.add_visit(session, design, code="APH", name="Apheresis",
+                        reference_event=ReferenceEvent.APHERESIS, day_offset=0)
+    signatures.sign(session, design, meaning=SignatureMeaning.AUTHORED, user=crew.author, password=crew.password)
+    signatures.sign(session, design, meaning=SignatureMeaning.APPROVED, user=crew.qa, password=crew.password)
+    protocols.make_effective(session, design)
+    return tuple(protocols.enrol_subject(session, protocol, code=code, site="DE-01", arm=arm,
+                                         enrolled_on=today - timedelta(days=20), consent_version="2.0")
+                 for code in SUBJECT_CODES)

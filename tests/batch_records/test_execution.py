@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from batch_records.cart_line import calibrated
 from batch_records.models import (
     BatchStatus,
     DeviationCategory,
@@ -23,7 +24,7 @@ from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.training import service as training
 from lims.units.parsing import parse_measurement
-from tests.batch_records.conftest import TODAY, calibrated
+from tests.batch_records.conftest import TODAY
 from tests.helpers import PASSWORD
 
 DUE_SOON = 14
