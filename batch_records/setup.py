@@ -1,9 +1,9 @@
 """What batch records contribute: master and executed batch records, deviations and their pages, API, signing
 rules, work queues, the batches made from a subject's material, the lots they consume, the training they require,
-and the demo data set."""
+and the demo's master record and batches."""
 from __future__ import annotations
 
-from batch_records import api, views
+from batch_records import api, demo, views
 from batch_records.models import (
     Batch,
     BatchStatus,
@@ -14,7 +14,6 @@ from batch_records.models import (
 )
 from batch_records.service import batches, deviations, execution, masters, release
 from lims.dashboard.service import WorkQueue
-from lims.demo import load_demo
 from lims.identity.models import RoleName
 from lims.registry import Registry
 from lims.signatures import service as signatures
@@ -36,8 +35,8 @@ def register(registry: Registry) -> None:
     registry.consuming_records(execution.BATCH_STEP, execution.steps_as_consuming_records)
     registry.training_subjects(masters.effective_versions_as_training_subjects)
     registry.audit_actions("report.generated")
-    # The demo data set spans every area; this one comes last and depends on all it touches.
-    registry.demo_loader(load_demo)
+    # Comes after the other areas' demo loaders: the batches are made with their users, equipment, lots and subjects.
+    registry.demo_loader(demo.load_batches)
 
 
 def _register_signables(registry: Registry) -> None:

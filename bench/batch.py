@@ -32,7 +32,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -40,25 +39,19 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
-from batch_records.models import TYPICAL_STAGES, Batch, BatchEntry, StepStatus
+from batch_records import cart_line
+from batch_records.models import Batch, BatchEntry, StepStatus
 from batch_records.service import batches, execution, masters, release
 from bench.audit import Target, _event_count, _migrated_database, _print_ratio
 from lims import clock
 from lims.app import create_app
 from lims.audit import context as audit_context
 from lims.equipment.models import Equipment, EquipmentType
-from lims.equipment.service.inventory import create_equipment
 from lims.identity.models import OrganizationKind, RoleName, User
 from lims.identity.service import organizations, passwords, users
-from lims.materials import service as materials
 from lims.materials.models import Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.testing import service as testing
-from lims.testing.models import ResultKind
-from lims.training import service as training
-from lims.units.parsing import parse_measurement
-from lims.versioning import service as versioning
 from protocols import service as protocols
 
 PASSWORD = "bench-signing-secret-2291"
@@ -70,7 +63,7 @@ REASON_FOR_CHANGE = "Supplier renamed the product (change request CR-2291)"
 EXECUTION_PARAMETERS = 3
 #: plain audited updates timed after each step
 UPDATES_PER_STEP = 3
-#: steps with equipment (every third) and material (every fourth) repeat every 12 steps
+#: steps with equipment (every third) and material (every fourth) repeat every 12 steps in a uniform design
 DESIGN_PERIOD = 12
 #: untimed steps of another batch first, one of each design
 WARM_UP_STEPS = DESIGN_PERIOD
@@ -87,14 +80,12 @@ STATEMENTS_TARGET = Target("≤", 1.1)
 
 CSRF_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-# What each parameter asks for, cycled: name, unit, limit (only the first of each three), value, corrected value.
-_PARAMETER_KINDS = (
-    ("Volume", "mL", "50–300 mL", "180", "185"),
-    ("Temperature", "°C", None, "4.5 °C", "4.7 °C"),
-    ("Viable cell concentration", "cells/mL", None, "2.4 ×10^6 cells/mL", "2.5 ×10^6 cells/mL"),
-)
-_EQUIPMENT_TYPES = (EquipmentType.BIOSAFETY_CABINET, EquipmentType.CENTRIFUGE)
-_STAGES = TYPICAL_STAGES
+#: what the operator enters for a uniform design's parameters, by unit: the value, and the corrected value
+_ENTRIES = {
+    "mL": ("180", "185"),
+    "°C": ("4.5 °C", "4.7 °C"),
+    "cells/mL": ("2.4 ×10^6 cells/mL", "2.5 ×10^6 cells/mL"),
+}
 
 
 @contextmanager
@@ -130,7 +121,7 @@ def _statements_counted(engine: Engine) -> Iterator[list[int]]:
         event.remove(engine, "before_cursor_execute", count_statement)
 
 
-# The line: users, equipment, a released lot, a subject of an effective protocol
+# The CAR-T line: a facility and its people, equipment, a released lot, subjects of an effective protocol
 
 
 @dataclass(frozen=True)
@@ -142,13 +133,13 @@ class Line:
     equipment_ids: dict[EquipmentType, int]
     material_id: int
     lot_id: int
-    definition_id: int
     subject_id: int
+    #: the effective master record version of each design, by code
+    version_ids: dict[str, int]
 
 
-def _build_line(engine: Engine) -> Line:
-    """Everything a batch needs around its master record, made through the services with auditing on."""
-    today = clock.now().date()
+def _build_line(engine: Engine, *designs: cart_line.MasterDesign) -> Line:
+    """The CAR-T line with an effective master record of each design, made through the services with auditing on."""
     with Session(engine) as session, session.begin():
         facility = organizations.create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
                                                      kind=OrganizationKind.FACILITY)
@@ -158,86 +149,24 @@ def _build_line(engine: Engine) -> Line:
                                      email=f"{username}@example.org", organization=facility, roles={role},
                                      password=PASSWORD, must_change_password=False, actor=None)
 
-        author = user("mlarsen", "Maja Larsen", RoleName.MANAGER)
-        qa = user("qokafor", "Quinn Okafor", RoleName.QA)
-        operator = user("tnguyen", "Tran Nguyen", RoleName.TECHNICIAN)
-        verifier = user("slind", "Sara Lind", RoleName.TECHNICIAN)
-
-        equipment_ids = {}
-        for number, equipment_type in enumerate(_EQUIPMENT_TYPES, start=1):
-            item = create_equipment(
-                session, asset_tag=f"EQ-{number:02d}", name=f"Suite B {equipment_type.value}",
-                equipment_type=equipment_type, location="Suite B", manufacturer="Acme", model="X",
-                serial_number=f"SN-{number:04d}", calibration_interval_days=365, owner=None)
-            # Arranged directly, as the tests do: calibration is benchmarked with the equipment area.
-            with audit_context.reason_for_change(session, "Benchmark arrangement: calibrated last month"):
-                item.last_calibrated_on = today - timedelta(days=30)
-                item.calibration_due_on = today + timedelta(days=335)
-            equipment_ids[equipment_type] = item.id
-
-        medium = materials.create_material(session, part_number="MED-001", name="TexMACS GMP medium",
-                                           specification="Sterile", storage_condition="2–8 °C")
-        lot = materials.receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
-                                    received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
-                                    quantity=parse_measurement("100 L"), user=operator)
-        signatures.sign(session, lot, meaning=SignatureMeaning.RELEASED, user=qa, password=PASSWORD)
-        viability = testing.create_definition(session, code="VIAB", name="Viability", method="7-AAD flow cytometry",
-                                              result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 70 %")
-
+        crew = cart_line.Crew(author=user("mlarsen", "Maja Larsen", RoleName.MANAGER),
+                              qa=user("qokafor", "Quinn Okafor", RoleName.QA),
+                              operators=(user("tnguyen", "Tran Nguyen", RoleName.TECHNICIAN),
+                                         user("slind", "Sara Lind", RoleName.TECHNICIAN)),
+                              password=PASSWORD)
         sponsor = organizations.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
                                                     kind=OrganizationKind.CLIENT)
-        protocol = protocols.create_protocol(
-            session, number="HLX-301", title="HLX-19 in r/r DLBCL", sponsor=sponsor,
-            phase=protocols.parse_phase("Phase 3"), therapeutic_area="Haematology", investigational_product="HLX-19")
-        design = protocol.versions[0]
-        arm = protocols.add_arm(session, design, code="A", name="HLX-19")
-        protocols.add_visit(session, design, code="APH", name="Apheresis",
-                            reference_event=protocols.ReferenceEvent.APHERESIS, day_offset=0)
-        signatures.sign(session, design, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
-        signatures.sign(session, design, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-        versioning.make_effective(session, design)
-        subject = protocols.enrol_subject(session, protocol, code="HLX301-DE01-0001", site="DE-01", arm=arm,
-                                          enrolled_on=today - timedelta(days=20), consent_version="2.0")
-        return Line(author_id=author.id, qa_id=qa.id, operator_id=operator.id, verifier_id=verifier.id,
-                    equipment_ids=equipment_ids, material_id=medium.id, lot_id=lot.id, definition_id=viability.id,
-                    subject_id=subject.id)
-
-
-def _build_master(engine: Engine, line: Line, *, code: str, steps: int, parameters: int) -> int:
-    """An effective master record of ``steps`` steps, every one verified by a second person; its version's id.
-
-    Each step has ``parameters`` parameters (every third one, from the first, with a limit); every third step
-    needs a piece of equipment and every fourth a material.
-    """
-    today = clock.now().date()
-    with Session(engine) as session, session.begin():
-        author, qa = session.get_one(User, line.author_id), session.get_one(User, line.qa_id)
-        medium = session.get_one(Material, line.material_id)
-        version = masters.create_master(session, code=code, product="HLX-19 autologous anti-CD19 CAR-T",
-                                        change_summary="First issue")
-        for position in range(1, steps + 1):
-            equipment = (_EQUIPMENT_TYPES[position // 3 % len(_EQUIPMENT_TYPES)],) if position % 3 == 0 else ()
-            step = masters.add_step(session, version, masters.StepDesignInput(
-                stage=_STAGES[(position - 1) * len(_STAGES) // steps], title=f"Operation {position}",
-                instruction=f"Carry out operation {position} as the SOP describes; record what it asks for.",
-                second_person_verification=True, equipment_types=equipment))
-            for index in range(parameters):
-                name, unit, limit, _value, _corrected = _PARAMETER_KINDS[index % len(_PARAMETER_KINDS)]
-                masters.add_parameter(session, step, name=_parameter_name(name, index), unit=unit, limit=limit)
-            if position % 4 == 0:
-                masters.add_material_requirement(session, step, material=medium, quantity=parse_measurement("10 mL"))
-        masters.add_release_test(session, version, testing.get_definition(session, line.definition_id))
-        signatures.sign(session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
-        signatures.sign(session, version, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-        versioning.make_effective(session, version)
-        for trained in (line.operator_id, line.verifier_id):
-            training.record_training(session, user=session.get_one(User, trained), subject=version.training_subject,
-                                     trained_on=today - timedelta(days=10), expires_on=None, recorded_by=author)
-        return version.id
-
-
-def _parameter_name(name: str, index: int) -> str:
-    return name if index < len(_PARAMETER_KINDS) else f"{name} {index // len(_PARAMETER_KINDS) + 1}"
+        first, *others = designs
+        line = cart_line.build_line(session, crew, sponsor=sponsor, design=first, medium_quantity="100 L")
+        versions = [line.version, *(cart_line.build_master(session, crew, design,
+                                                           materials={line.medium.part_number: line.medium},
+                                                           definitions=line.definitions)
+                                    for design in others)]
+        operator, verifier = crew.operators
+        return Line(author_id=crew.author.id, qa_id=crew.qa.id, operator_id=operator.id, verifier_id=verifier.id,
+                    equipment_ids={kind: item.id for kind, item in line.equipment.items()},
+                    material_id=line.medium.id, lot_id=line.medium_lot.id, subject_id=line.subjects[0].id,
+                    version_ids={version.master.code: version.id for version in versions})
 
 
 def _start_batch(engine: Engine, line: Line, version_id: int, starting_material: str) -> int:
@@ -264,12 +193,12 @@ def _execute_step(engine: Engine, line: Line, batch_id: int, position: int, corr
             execution.record_material_use(session, step, requirement, session.get_one(MaterialLot, line.lot_id),
                                           requirement.quantity, user=operator)
         entries: list[BatchEntry] = []
-        for index, parameter in enumerate(step.parameters):
-            value = _PARAMETER_KINDS[index % len(_PARAMETER_KINDS)][3]
+        for parameter in step.parameters:
+            value, _corrected = _ENTRIES[parameter.unit]
             entries.append(execution.record_entry(session, parameter, value, user=operator))
         for number in range(corrections):
             index = number % len(entries)
-            corrected = _PARAMETER_KINDS[index % len(_PARAMETER_KINDS)][4]
+            _value, corrected = _ENTRIES[step.parameters[index].unit]
             entries[index] = execution.correct_entry(session, entries[index], corrected, user=operator,
                                                      reason="Transcription error: value re-read from the display")
         signatures.sign(session, step, meaning=SignatureMeaning.PERFORMED, user=operator, password=PASSWORD)
@@ -294,8 +223,8 @@ def _audited_update(engine: Engine, material_id: int, revision: str) -> float:
 
 def run_execution(steps: int) -> None:
     with _bench_database() as engine:
-        line = _build_line(engine)
-        version_id = _build_master(engine, line, code="CART-001", steps=steps, parameters=EXECUTION_PARAMETERS)
+        line = _build_line(engine, cart_line.uniform_design("CART-001", steps=steps, parameters=EXECUTION_PARAMETERS))
+        version_id = line.version_ids["CART-001"]
 
         warm_up = _start_batch(engine, line, version_id, "W1234 26 000000 W")
         for position in range(1, min(WARM_UP_STEPS, steps) + 1):
@@ -371,12 +300,16 @@ class ReviewedBatch:
     corrections: int
 
 
+def _review_design(code: str, steps: int) -> cart_line.MasterDesign:
+    return cart_line.uniform_design(code, steps=steps, parameters=REVIEW_PARAMETERS)
+
+
 def _build_reviewed_batch(engine: Engine, line: Line, *, code: str, steps: int, starting_material: str) -> ReviewedBatch:
-    """A batch of ``steps`` steps with 1,000 entries per 60 steps, done, tested and awaiting QA's review."""
+    """A batch of ``steps`` steps to the master record ``code``, with 1,000 entries per 60 steps, done, tested and
+    awaiting QA's review."""
     entries = round(steps * REVIEW_ENTRIES_PER_60_STEPS / 60)
     corrections = max(0, entries - steps * REVIEW_PARAMETERS)
-    version_id = _build_master(engine, line, code=code, steps=steps, parameters=REVIEW_PARAMETERS)
-    batch_id = _start_batch(engine, line, version_id, starting_material)
+    batch_id = _start_batch(engine, line, line.version_ids[code], starting_material)
     # The corrections spread evenly over the steps, the first steps taking the remainder.
     for position in range(1, steps + 1):
         share = corrections // steps + (1 if position <= corrections % steps else 0)
@@ -461,7 +394,7 @@ def _service_review(engine: Engine, batch_id: int) -> Callable[[], int]:
 def run_review(steps: int) -> None:
     small_steps = min(SMALL_BATCH_STEPS, steps)
     with _bench_database() as engine, tempfile.TemporaryDirectory() as tmp:
-        line = _build_line(engine)
+        line = _build_line(engine, _review_design("CART-L", steps), _review_design("CART-S", small_steps))
         large = _build_reviewed_batch(engine, line, code="CART-L", steps=steps, starting_material="W1234 26 000001 L")
         small = _build_reviewed_batch(engine, line, code="CART-S", steps=small_steps,
                                       starting_material="W1234 26 000002 S")

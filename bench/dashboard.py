@@ -20,7 +20,7 @@ from lims import registry, schema
 from lims.app import create_app
 from lims.dashboard.service import QueueSummary, work_queues_for
 from lims.db import get_session
-from lims.demo import ACCOUNTS, DemoAccount
+from lims.identity.demo import ACCOUNTS, DemoAccount
 from lims.identity.models import RoleName
 from lims.identity.service.users import user_by_username
 from lims.navigation import navigation_for

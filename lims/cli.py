@@ -17,6 +17,7 @@ from lims import log_setup, registry, scheduler, schema
 from lims.app import create_app
 from lims.commands import password_from, unit_of_work
 from lims.db import get_session
+from lims.identity.demo import ACCOUNTS
 from lims.identity.models import OrganizationKind, RoleName
 from lims.identity.service.organizations import create_organization
 from lims.identity.service.users import create_user
@@ -111,8 +112,6 @@ def scheduler_run(run_now: bool) -> None:
 @cli.command()
 def demo() -> None:
     """Migrate and load the demo data set (safe to run again)."""
-    from lims.demo import ACCOUNTS
-
     with unit_of_work() as session:
         schema.upgrade(session.connection())
         for load in registry.current().demo_loaders:

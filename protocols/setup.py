@@ -1,4 +1,5 @@
-"""What trial protocols contribute: their pages and API, version approval, the review queue, `lims protocol`."""
+"""What trial protocols contribute: their pages and API, version approval, the review queue, `lims protocol`, and
+the demo's study."""
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
@@ -7,7 +8,7 @@ from lims.registry import Registry
 from lims.signatures import service as signatures
 from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
-from protocols import api, service, views
+from protocols import api, demo, service, views
 from protocols.cli import protocol_group
 from protocols.models import ProtocolVersion, VersionStatus
 
@@ -32,3 +33,4 @@ def register(registry: Registry) -> None:
     ))
     registry.audit_actions("export.odm")
     registry.cli_group(protocol_group)
+    registry.demo_loader(demo.load_protocol)

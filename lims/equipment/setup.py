@@ -1,8 +1,9 @@
-"""What equipment contributes: its pages and API, the calibration queues, calibration and impact signatures."""
+"""What equipment contributes: its pages and API, the calibration queues, calibration and impact signatures, and the
+demo's equipment."""
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
-from lims.equipment import api, views
+from lims.equipment import api, demo, views
 from lims.equipment.service import calibrations, impact_assessments, inventory
 from lims.equipment.models import CalibrationRecord, EquipmentStatus, ImpactAssessment
 from lims.identity.models import RoleName
@@ -55,3 +56,4 @@ def register(registry: Registry) -> None:
     ))
     registry.signable(SignableType(ImpactAssessment, {SignatureMeaning.REVIEWED: frozenset({RoleName.QA})}))
     registry.audit_actions("export.certificate")
+    registry.demo_loader(demo.load_equipment)

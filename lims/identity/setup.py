@@ -1,8 +1,9 @@
-"""What identity and access contribute: sign-in, the admin pages, the locked-accounts queue, `lims user`."""
+"""What identity and access contribute: sign-in, the admin pages, the locked-accounts queue, `lims user`, and the
+demo's organizations and accounts."""
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
-from lims.identity import api, models, views
+from lims.identity import api, demo, models, views
 from lims.identity.service import sign_in
 from lims.identity.cli import user_group
 from lims.registry import Registry
@@ -28,3 +29,4 @@ def register(registry: Registry) -> None:
     registry.audit_actions(*(f"login.{outcome.value}" for outcome in models.LoginOutcome), "login.lockout", "logout",
                            "user.unlocked", "access.refused", "api.token_refused")
     registry.cli_group(user_group)
+    registry.demo_loader(demo.load_accounts)

@@ -1,9 +1,10 @@
-"""What materials contribute: materials and lots, their pages, QA's lot disposition and the quarantine queue."""
+"""What materials contribute: materials and lots, their pages, QA's lot disposition, the quarantine queue and the
+demo's materials."""
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
-from lims.materials import service, views
+from lims.materials import demo, service, views
 from lims.materials.models import MaterialLot
 from lims.registry import Registry
 from lims.signatures.models import SignatureMeaning
@@ -26,3 +27,4 @@ def register(registry: Registry) -> None:
         count=lambda session, _user, _settings: len(service.lots_awaiting_release(session)),
         endpoint="materials.index",
     ))
+    registry.demo_loader(demo.load_materials)

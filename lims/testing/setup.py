@@ -1,11 +1,11 @@
-"""What QC testing contributes: the test definitions pages and the verification of results."""
+"""What QC testing contributes: the test definitions pages, the verification of results and the demo's QC tests."""
 from __future__ import annotations
 
 from lims.identity.models import RoleName
 from lims.registry import Registry
 from lims.signatures.models import SignatureMeaning
 from lims.signatures.service import SignableType
-from lims.testing import service, views
+from lims.testing import demo, service, views
 from lims.testing.models import TestResult
 
 
@@ -17,3 +17,4 @@ def register(registry: Registry) -> None:
         {SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA, RoleName.MANAGER})},
         before_signing=service.check_verification,
     ))
+    registry.demo_loader(demo.load_test_definitions)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from batch_records.cart_line import calibrated
 from batch_records.models import BatchStatus, Deviation, DeviationStatus, StepStatus
 from batch_records.service import batches, deviations, execution, release
 from lims.audit import context as audit_context
@@ -16,7 +17,7 @@ from lims.identity.models import RoleName
 from lims.materials import service as materials
 from lims.signatures.models import SignatureMeaning
 from lims.units.parsing import parse_measurement
-from tests.batch_records.conftest import TODAY, calibrated
+from tests.batch_records.conftest import TODAY
 from tests.batch_records.test_execution import (
     do_receipt,
     execute_all_steps,

@@ -7,18 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from batch_records.errors import (
-    BatchLocked,
-    DeviationIncomplete,
-    EntryUnreadable,
-    HoldPointPending,
-    LateEntryWithoutReason,
-    NotCalledFor,
-    ReleaseRefused,
-    StepIncomplete,
-    StepNotSkippable,
-    StepOutOfOrder,
-)
+from batch_records.cart_line import calibrated
+from batch_records.errors import (BatchLocked, DeviationIncomplete, EntryUnreadable, HoldPointPending,
+                                  LateEntryWithoutReason, NotCalledFor,
+                                  ReleaseRefused, StepIncomplete, StepNotSkippable, StepOutOfOrder)
+from lims.audit.errors import ReasonRequired
 from batch_records.models import (
     BatchEntry,
     BatchParameter,
@@ -29,7 +22,6 @@ from batch_records.models import (
 )
 from batch_records.service import deviations, execution, release
 from lims import clock
-from lims.audit.errors import ReasonRequired
 from lims.audit.models import AuditEvent
 from lims.equipment.errors import CalibrationOverdue
 from lims.identity.errors import LoginFailed
@@ -42,7 +34,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.training import service as training
 from lims.training.errors import NotTrained
 from lims.units.parsing import parse_measurement
-from tests.batch_records.conftest import TODAY, calibrated
+from tests.batch_records.conftest import TODAY
 from tests.helpers import PASSWORD
 
 DUE_SOON = 14

@@ -25,19 +25,21 @@ from batch_records.models import (
     MbrStatus,
     StepStatus,
 )
+from batch_records.cart_line import CART_HLX19
 from batch_records.service import deviations, execution, release
 from lims import clock
 from lims.audit import trail as audit_trail
 from lims.cli import cli
-from lims.demo import ACCOUNTS, MBR_CODE, TEST_DEFINITIONS
 from lims.equipment.models import Equipment, EquipmentStatus
 from lims.equipment.service.inventory import status_of
+from lims.identity.demo import ACCOUNTS
 from lims.identity.models import Organization, RoleName, User
 from lims.identity.service import sign_in, users
 from lims.materials import service as materials
 from lims.materials.models import MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
+from lims.testing.demo import TEST_DEFINITIONS
 from lims.training import service as training
 from protocols import service as protocol_service
 from protocols.models import Protocol, VersionStatus
@@ -182,7 +184,7 @@ def test_demo_lots_show_released_quarantined_and_expired(run, db_session):
 def test_demo_master_record_is_effective_with_release_tests_and_trained_operators(run, db_session):
     assert run("demo").exit_code == 0
     db_session.expire_all()
-    master = db_session.scalars(select(MasterBatchRecord).where(MasterBatchRecord.code == MBR_CODE)).one()
+    master = db_session.scalars(select(MasterBatchRecord).where(MasterBatchRecord.code == CART_HLX19.code)).one()
     version, = master.versions
     assert version.status == MbrStatus.EFFECTIVE
     assert 10 <= len(version.steps) <= 14

@@ -102,6 +102,13 @@ def test_the_navigation_is_the_areas_entries_in_their_order():
     assert [(entry.label, entry.endpoint) for entry in install().navigation_entries] == NAVIGATION
 
 
+def test_each_area_loads_its_part_of_the_demo_after_the_areas_it_builds_on():
+    # Each loader acts as the demo users the first creates, and builds on what the loaders before it made.
+    assert [loader.__module__ for loader in install().demo_loaders] == [
+        "lims.identity.demo", "lims.equipment.demo", "lims.testing.demo", "protocols.demo", "lims.materials.demo",
+        "batch_records.demo"]
+
+
 def test_a_user_with_every_staff_role_sees_every_queue_in_order(client, signed_in):
     signed_in(RoleName.ADMIN, RoleName.QA, RoleName.MANAGER, RoleName.TECHNICIAN)
     page = client.get("/").text
