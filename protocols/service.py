@@ -395,13 +395,19 @@ def check_subject_code(code: str) -> None:
                                "subject codes must not identify the person.", field="code")
 
 
+def enrolling_version(protocol: Protocol) -> ProtocolVersion:
+    """The effective version, which subjects enrol under; InvalidInput if there is none."""
+    version = effective_version(protocol)
+    if version is None:
+        raise InvalidInput(f"{protocol.number} has no effective version to enrol under.")
+    return version
+
+
 def enrol_subject(session: Session, protocol: Protocol, *, code: str, site: str, arm: Arm, enrolled_on: date,
                   consent_version: str, apheresis_on: date | None = None, infused_on: date | None = None) -> Subject:
     """Enrol a subject under the protocol's effective version."""
     check_subject_code(code)
-    version = effective_version(protocol)
-    if version is None:
-        raise InvalidInput(f"{protocol.number} has no effective version to enrol under.")
+    version = enrolling_version(protocol)
     if arm.version_id != version.id:
         raise InvalidInput(f"Arm {arm.code} is not an arm of the effective version {version.number}.", field="arm_id")
     if enrolled_on > clock.now().date():

@@ -323,9 +323,9 @@ def enrol(protocol_id: int) -> Any:
     protocol = service.get_protocol(db, protocol_id)
     try:
         data = load_input(schemas.SubjectSchema())
-        effective = service.effective_version(protocol)
-        arm = next((arm for arm in effective.arms if arm.id == data.pop("arm_id")), None) if effective else None
-        if effective is not None and arm is None:
+        effective = service.enrolling_version(protocol)
+        arm = next((arm for arm in effective.arms if arm.id == data.pop("arm_id")), None)
+        if arm is None:
             raise InvalidInput("Choose an arm of the effective version.", field="arm_id")
         subject = service.enrol_subject(db, protocol, arm=arm, **data)
     except (ValidationError, LimsError) as error:

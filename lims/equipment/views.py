@@ -213,7 +213,7 @@ def calibration(record_id: int) -> Any:
 def certificate(record_id: int) -> Any:
     db = get_session()
     record = calibrations.get_calibration(db, record_id)
-    if record.certificate is None:
+    if record.certificate is None or record.certificate_media_type is None:
         return render_template("error.html", status=404, message="This calibration has no certificate file.",
                                errors={}), 404
     audit_chain.record(db, "export.certificate", entity=record, details={"sha256": record.certificate_sha256})
