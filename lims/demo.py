@@ -185,7 +185,7 @@ def _load_equipment(session: Session) -> None:
                     reference_standard=_standard_for(standards, kind), readings=[
                         ReadingInput(point.id, parse_measurement(found),
                                      parse_measurement(as_left[i]) if as_left else None)
-                        for i, (point, found) in enumerate(zip(item.points, as_found))],
+                        for i, (point, found) in enumerate(zip(item.points, as_found, strict=True))],
                 )
             if maintenance:
                 start_maintenance(session, item, kind=MaintenanceKind.UNPLANNED,
@@ -419,9 +419,9 @@ CART_STEPS = (
         started=((34, "11:00"), (18, "10:30"), (2, "11:45"))),
     DemoStep(masters.StepDesignInput(
         stage="T-cell selection", title="CD4/CD8 immunomagnetic selection",
-        instruction="Wash the product, label it with CD4 and CD8 GMP microbeads and run the enrichment programme on "
-                    "the closed processing system. Resuspend the positive fraction in TexMACS medium. Hold point: QA "
-                    "reviews purity and recovery before activation.",
+        instruction="Wash the product, label it with CD4 and CD8 GMP microbeads and run the enrichment programme "
+                    "on the closed processing system. Resuspend the positive fraction in TexMACS medium. Hold point: "
+                    "QA reviews purity and recovery before activation.",
         hold_point=True, equipment_types=(_BSC,)),
         (DemoParameter("CD3+ purity of the positive fraction", "%", "≥ 80 %", ("95.3", "92.8", "96.0")),
          DemoParameter("Viable cells recovered", "cells", "≥ 5 ×10^8 cells", ("1.9 ×10^9", "2.3 ×10^9", "1.6 ×10^9"))),
@@ -443,8 +443,8 @@ CART_STEPS = (
         partial_equipment=(_BSC,), partial_materials=("MED-001",)),
     DemoStep(masters.StepDesignInput(
         stage="Transduction", title="Transduce with the anti-CD19 CAR lentiviral vector (day 1)",
-        instruction="Check the vector lot and its label against this record, thaw it at room temperature and add it "
-                    "at MOI 5 in the cabinet. Return the bag to the incubator.",
+        instruction="Check the vector lot and its label against this record, thaw it at room temperature and add "
+                    "it at MOI 5 in the cabinet. Return the bag to the incubator.",
         second_person_verification=True, equipment_types=(_BSC, _INCUBATOR)),
         (DemoParameter("Hours after activation", "h", "20–28 h", ("23.5", "24", None)),
          DemoParameter("Multiplicity of infection", "", "4–6", ("5.0", "5.1", None), target="5"),
@@ -452,8 +452,8 @@ CART_STEPS = (
         started=((32, "09:15"), (16, "09:15"), None)),
     DemoStep(masters.StepDesignInput(
         stage="Expansion", title="Expansion culture, days 2 to 5",
-        instruction="Keep the bag in the incubator. Read the incubator display each morning and check its alarm log; "
-                    "raise a deviation for any alarm. Record the day-5 readings and count.",
+        instruction="Keep the bag in the incubator. Read the incubator display each morning and check its alarm "
+                    "log; raise a deviation for any alarm. Record the day-5 readings and count.",
         equipment_types=(_INCUBATOR,)),
         (DemoParameter("Incubator temperature, day 5", "°C", "36.5–37.5 °C", ("37.0", "37.1", None)),
          DemoParameter("Incubator CO2, day 5", "%", "4.5–5.5 %", ("5.0", "5.1", None)),
@@ -720,7 +720,7 @@ class _BatchMaker:
             batch = batches.start_batch(
                 self.session, version, subject=subject, user=performer,
                 starting_material_identity=f"W0386 {apheresis:%y} {118204 + 4417 * index:06d}")
-        for (demo, when, skipped, complete), step in zip(work, batch.steps):
+        for (demo, when, skipped, complete), step in zip(work, batch.steps, strict=False):
             if skipped:
                 with _on(self.today, when), _acting_as(self.session, performer):
                     execution.skip_step(self.session, step, reason=SKIP_REASON, user=performer)

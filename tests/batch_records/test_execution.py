@@ -109,9 +109,9 @@ def test_a_batch_goes_from_its_first_step_to_qa_release(db_session, line, batch)
 
 def test_steps_are_done_in_order_and_only_a_skippable_step_is_skipped(db_session, line, batch):
     second = batch.steps[1]
-    with pytest.raises(execution.StepOutOfOrder, match="Step 1 .* comes first"):
+    with pytest.raises(execution.StepOutOfOrder, match=r"Step 1 .* comes first"):
         enter(db_session, second, {"CD3+ purity": "90"}, line.operator)
-    with pytest.raises(execution.StepOutOfOrder, match="Step 1 .* comes first"):
+    with pytest.raises(execution.StepOutOfOrder, match=r"Step 1 .* comes first"):
         execution.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator)
     do_receipt(db_session, batch, line)
     with pytest.raises(execution.StepOutOfOrder, match="cannot be skipped"):
@@ -182,7 +182,7 @@ def test_overdue_equipment_is_refused_and_its_use_not_recorded(db_session, line,
     do_receipt(db_session, batch, line)
     calibrated(db_session, line.cabinet, due_on=TODAY - timedelta(days=1))
     step = batch.steps[1]
-    with pytest.raises(EquipmentUnusable, match="BSC-01 .* calibration was due on 2030-04-09"):
+    with pytest.raises(EquipmentUnusable, match=r"BSC-01 .* calibration was due on 2030-04-09"):
         execution.record_equipment_use(db_session, step, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
     assert execution.uses_of_steps(db_session, [step])[step.id].equipment == []
 
@@ -230,7 +230,7 @@ def test_lot_quantities_are_deducted_across_units(db_session, line, batch):
     assert [json.loads(event.changes) for event in deductions[-2:]] == [
         {"quantity_remaining": ["1 L", "0.75 L"]}, {"quantity_remaining": ["0.75 L", "0.65 L"]}], \
         "a quantity is recorded whole, with its unit"
-    with pytest.raises(materials.LotUnusable, match="only 0.65 L left"):
+    with pytest.raises(materials.LotUnusable, match=r"only 0\.65 L left"):
         execution.record_material_use(db_session, step, step.materials[0], line.medium_lot,
                                       parse_measurement("700 mL"), user=line.operator)
 

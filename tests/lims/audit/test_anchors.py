@@ -99,5 +99,5 @@ def test_a_corrupt_checkpoint_file_is_reported(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text(json.dumps({"sequence": 1, "hash": GENESIS_HASH, "written_at": MOMENT.isoformat()})
                     + "\n\nnot json\n")
-    with pytest.raises(InvalidInput, match="Line 3 of the checkpoint file .* is not a checkpoint"):
+    with pytest.raises(InvalidInput, match=r"Line 3 of the checkpoint file .* is not a checkpoint"):
         audit_anchors.read_checkpoints(path)

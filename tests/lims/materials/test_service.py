@@ -44,7 +44,7 @@ def test_consumption_deducts_in_mixed_units(db_session, receive, create_user):
                     record_id=8)
     assert lot.quantity_remaining == Measurement(lot.quantity_remaining.value, "L")
     assert lot.quantity_remaining.value == parse_measurement("0.65 L").value
-    with pytest.raises(service.LotUnusable, match="has only 0.65 L left"):
+    with pytest.raises(service.LotUnusable, match=r"has only 0\.65 L left"):
         service.consume(db_session, lot, parse_measurement("700 mL"), user=receive.technician,
                         record_type="assay", record_id=9)
     with pytest.raises(InvalidInput, match="cannot be taken from a lot counted in L"):
