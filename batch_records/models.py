@@ -4,7 +4,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
@@ -104,6 +105,11 @@ class StepDesign:
     required_equipment: Mapped[str] = mapped_column(String(400), default="")
     yield_minimum_percent: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     yield_maximum_percent: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    if TYPE_CHECKING:
+        # Mapped by each model with its own tables; declared here only for describe().
+        position: int
+        parameters: Sequence[ParameterDesign]
+        materials: Sequence[MbrMaterial | BatchMaterial]
 
     @declared_attr
     def theoretical_yield(cls) -> Mapped[Measurement | None]:
@@ -114,16 +120,14 @@ class StepDesign:
         return [EquipmentType(value) for value in self.required_equipment.split(",") if value]
 
     def describe(self) -> dict[str, Any]:
-        parameters: list[Any] = getattr(self, "parameters")
-        materials: list[Any] = getattr(self, "materials")
         return {
             "position": self.position, "stage": self.stage, "title": self.title, "instruction": self.instruction,
             "second_person_verification": self.second_person_verification, "hold_point": self.hold_point,
             "skippable": self.skippable, "equipment": self.required_equipment,
             "yield": None if self.theoretical_yield is None else
             f"{self.theoretical_yield} {self.yield_minimum_percent}–{self.yield_maximum_percent} %",
-            "parameters": [str(parameter) for parameter in parameters],
-            "materials": [f"{material.material.part_number} {material.quantity}" for material in materials],
+            "parameters": [str(parameter) for parameter in self.parameters],
+            "materials": [f"{material.material.part_number} {material.quantity}" for material in self.materials],
         }
 
 

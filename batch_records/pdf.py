@@ -15,7 +15,14 @@ from typing import Any
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Table
 from sqlalchemy.orm import Session
 
-from batch_records.models import FINAL_BATCH_STATUSES, BatchEntry, BatchParameter, DeviationStatus, StepStatus
+from batch_records.models import (
+    FINAL_BATCH_STATUSES,
+    BatchEntry,
+    BatchMaterial,
+    BatchParameter,
+    DeviationStatus,
+    StepStatus,
+)
 from batch_records.service import execution, release
 from lims import clock
 from lims.audit import chain as audit_chain
@@ -84,6 +91,10 @@ def batch_record_pdf(review: release.BatchReview, *, generated_by: User, generat
                   ("MBR", batch.mbr_label)],
         generated_by=generated_by.full_name, generated_at=generated_at, times=times)
     return document.render(flowables)
+
+
+def _material_required(required: BatchMaterial) -> str:
+    return f"{text(required.material.part_number)} {text(required.material.name)}: {text(required.quantity)}"
 
 
 class _Record:
@@ -155,9 +166,8 @@ class _Record:
         if step.equipment_types:
             rows.append(("Equipment required", text(", ".join(kind.value for kind in step.equipment_types))))
         if step.materials:
-            rows.append(("Materials required", "<br/>".join(
-                f"{text(material.material.part_number)} {text(material.material.name)}: {text(material.quantity)}"
-                for material in step.materials)))
+            rows.append(("Materials required",
+                         "<br/>".join(_material_required(material) for material in step.materials)))
         rows += [("Started", self.when(step.started_at)), ("Completed", self.when(step.completed_at)),
                  ("Performed by", text(step.performed_by.full_name if step.performed_by else None))]
         if step.status == StepStatus.SKIPPED or step.skip_reason:

@@ -149,11 +149,11 @@ def _event_chain(events: int) -> Iterator[EventChain]:
         with _event_chain_database(events) as chain:
             yield chain
         return
-    chain = _shared_chain
     # The head check notices a PostgreSQL database another benchmark has reset since.
-    if chain is None or chain.events != events or _head_hash(chain.engine) != chain.head_hash:
-        chain = _shared_chain = _shared_chains.enter_context(_event_chain_database(events))
-    yield chain
+    if (_shared_chain is None or _shared_chain.events != events
+            or _head_hash(_shared_chain.engine) != _shared_chain.head_hash):
+        _shared_chain = _shared_chains.enter_context(_event_chain_database(events))
+    yield _shared_chain
 
 
 def _head_hash(engine: Engine) -> str | None:
@@ -190,6 +190,7 @@ def _fill_event_chain(engine: Engine, events: int) -> str:
 
 def _realistic_event(sequence: int, generator: random.Random) -> dict[str, Any]:
     """One event of the mix a working facility records: mostly record changes, then sign-ins and refusals."""
+    user_id: int | None
     user_id, user_name = _STAFF[sequence % len(_STAFF)]
     client = _CLIENT_NAMES[sequence % len(_CLIENT_NAMES)]
     organization_id = str(2 + sequence % 40)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, logout_user
@@ -28,7 +28,7 @@ from lims.web import REFUSAL_MESSAGE, refuse
 View = TypeVar("View", bound=Callable[..., Any])
 
 ACCESS_ATTRIBUTE = "lims_allowed_roles"
-PUBLIC = "public"
+PUBLIC: Final = "public"
 #: Every signed-in user, staff or client.
 ANY_USER: frozenset[RoleName] = frozenset(RoleName)
 STAFF: frozenset[RoleName] = STAFF_ROLES
@@ -59,7 +59,7 @@ def public(view: View) -> View:
     return view
 
 
-def declared_access(endpoint: str) -> frozenset[RoleName] | str | None:
+def declared_access(endpoint: str) -> frozenset[RoleName] | Literal["public"] | None:
     """Return what ``endpoint`` declared: roles, PUBLIC, or None for nothing."""
     if endpoint == "static":
         return PUBLIC

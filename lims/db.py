@@ -4,10 +4,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from flask import current_app, g
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, inspect, select, text
+from sqlalchemy import DateTime, Engine, Enum, MetaData, Table, create_engine, event, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import MANYTOONE, DeclarativeBase, Mapper, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -54,7 +54,9 @@ def string_enum(enum_class: type[enum.Enum], name: str) -> Enum:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+    # Every model maps a table of its own (SQLAlchemy allows any FROM clause, such as a join).
+    __table__: ClassVar[Table]
 
 
 def create_engine_for(url: str, **options: Any) -> Engine:

@@ -32,7 +32,7 @@ class Page(Generic[T]):
         return self.number < self.pages
 
 
-def paginate(session: Session, query: Select[tuple[T]], *, page: int, per_page: int) -> Page[T]:
+def paginate(session: Session, query: Select[T], *, page: int, per_page: int) -> Page[T]:
     """Return page ``page`` (from 1) of ``query``; a page past the end is the last page."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     number = min(max(1, page), max(1, math.ceil(total / per_page)))

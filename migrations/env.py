@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import pool
+from sqlalchemy.engine import Connection
 
 from lims.areas import install
 from lims.db import Base, UTCDateTime, create_engine_for
@@ -15,7 +18,7 @@ target_metadata = Base.metadata
 config = context.config
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Revisions stay free of application imports: render the app's column types
     # as what they are in the database.
     if type_ == "type" and isinstance(obj, UTCDateTime):
@@ -25,7 +28,7 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
     return False
 
 
-def _configure(connection) -> None:
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

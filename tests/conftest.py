@@ -3,13 +3,16 @@
 The schema is built once per run through the alembic migrations; each test
 runs inside a transaction of its own that is rolled back at the end. Set
 LIMS_TEST_DATABASE_URL to run on PostgreSQL (the database must be empty or
-disposable: the run resets its public schema).
+disposable: the run resets its public schema). Under pytest-xdist each worker
+runs on a database of its own named after it (``<database>_gw0``, ...), created
+on the same server and dropped at the end.
 """
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,7 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import Session
 
 from lims import clock, schema
@@ -43,9 +46,45 @@ def _real_clock_after_each_test() -> Iterator[None]:
     clock.unfreeze()
 
 
+@contextmanager
+def _postgresql_server(url: URL) -> Iterator[Connection]:
+    """A connection to the server's maintenance database, for creating and dropping databases."""
+    server = create_engine_for(url.set(database="postgres").render_as_string(hide_password=False),
+                               isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            yield connection
+    finally:
+        server.dispose()
+
+
+def _drop_database(url: URL) -> None:
+    with _postgresql_server(url) as server:
+        server.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return os.environ.get("LIMS_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'lims.sqlite3'}"
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("LIMS_TEST_DATABASE_URL")
+    if not configured:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'lims.sqlite3'}"
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        yield configured
+        return
+    # Each run resets and migrates its database's schema: xdist workers sharing one would undo each other's work.
+    url = make_url(configured)
+    worker_url = url.set(database=f"{url.database}_{worker}")
+    with _postgresql_server(url) as server:
+        exists = server.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                {"name": worker_url.database}).scalar()
+        if not exists:
+            server.execute(text(f'CREATE DATABASE "{worker_url.database}"'))
+    try:
+        yield worker_url.render_as_string(hide_password=False)
+    finally:
+        _drop_database(worker_url)
 
 
 def _reset_postgresql_schema(engine: Engine) -> None:
@@ -72,17 +111,13 @@ def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if url.get_backend_name() == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
         return
-    name = f"{url.database}_{uuid.uuid4().hex[:10]}"
-    server = create_engine_for(url.set(database="postgres").render_as_string(hide_password=False),
-                               isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    fresh_url = url.set(database=f"{url.database}_{uuid.uuid4().hex[:10]}")
+    with _postgresql_server(url) as server:
+        server.execute(text(f'CREATE DATABASE "{fresh_url.database}"'))
     try:
-        yield url.set(database=name).render_as_string(hide_password=False)
+        yield fresh_url.render_as_string(hide_password=False)
     finally:
-        with server.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
+        _drop_database(fresh_url)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -91,7 +91,7 @@ def check_in_bulk(connection: Connection, part: Part, previous_hash: str, anchor
     return verified_to, head_hash, None
 
 
-def _read_batches(connection: Connection, part: Part, batch_size: int) -> Iterator[Batch]:
+def _read_batches(connection: Connection, part: Part, batch_size: int) -> Generator[Batch, None, None]:
     """The batches of ``part``; each batch's ``after`` is the last event read before it, so a gap fails its check."""
     read = _copy_rows if connection.dialect.name == "postgresql" else _select_rows
     after = part.after
@@ -102,7 +102,7 @@ def _read_batches(connection: Connection, part: Part, batch_size: int) -> Iterat
                 after = last_sequence
 
 
-def _select_rows(connection: Connection, part: Part, batch_size: int) -> Iterator[tuple[int, int, bytes, bytes]]:
+def _select_rows(connection: Connection, part: Part, batch_size: int) -> Generator[tuple[int, int, bytes, bytes], None, None]:
     after = part.after
     while after < part.last:
         row = connection.execute(_READ_BATCH_ON_SQLITE, {"after": after, "last": part.last, "size": batch_size}).one()
@@ -112,20 +112,21 @@ def _select_rows(connection: Connection, part: Part, batch_size: int) -> Iterato
         after = row.last_sequence
 
 
-def _copy_rows(connection: Connection, part: Part, batch_size: int) -> Iterator[tuple[int, int, bytes, bytes]]:
+def _copy_rows(connection: Connection, part: Part, batch_size: int) -> Generator[tuple[int, int, bytes, bytes], None, None]:
     if part.last <= part.after:
         return
     # The plan's estimated cost would have it compiled first, which takes longer than running it.
     jit = connection.exec_driver_sql("SHOW jit").scalar_one()
     connection.exec_driver_sql("SET LOCAL jit = off")
-    cursor = connection.connection.driver_connection.cursor()
+    driver_connection = connection.connection.driver_connection
+    assert driver_connection is not None, "a checked-out connection has its driver's connection"
+    cursor = driver_connection.cursor()
     with cursor.copy(_COPY_BATCHES_ON_POSTGRESQL, {"after": part.after, "last": part.last, "size": batch_size}) as copy:
         # Texts read as the UTF-8 bytes they are sent as, which is what is hashed.
         copy.set_types(["int8", "int8", "bytea", "bytea"])
         rows = copy.rows()
         try:
-            for row in rows:
-                yield row
+            yield from rows
         finally:
             # A COPY left early holds the connection (and cancelling it would abort the transaction): read it out.
             for _unread in rows:
@@ -156,7 +157,7 @@ def _batch_holds(batch: Batch, previous_hash: str, anchors: Anchors) -> bool:
 
 
 def _checked_batches(connection: Connection, part: Part, previous_hash: str, anchors: Anchors,
-                     batch_size: int) -> Iterator[tuple[Batch, str, bool]]:
+                     batch_size: int) -> Generator[tuple[Batch, str, bool], None, None]:
     """Each batch of ``part``, the hash before it and whether it holds; hashed while the database reads the next."""
     in_flight: deque[tuple[Batch, str, Future[bool]]] = deque()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as hasher, \

@@ -27,6 +27,7 @@ class Controlled:
     as changed without their content.
     """
 
+    __tablename__: str
     audit_system_fields: ClassVar[frozenset[str]] = frozenset()
     audit_redacted_fields: ClassVar[frozenset[str]] = frozenset()
     #: Relationships to the records a record is made of (a batch step's parameters, say), whose changes are

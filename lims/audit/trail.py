@@ -41,7 +41,7 @@ class EventPage:
     previous_after: int | None = None
 
 
-def _filtered(criteria: EventFilter) -> Select[tuple[AuditEvent]]:
+def _filtered(criteria: EventFilter) -> Select[AuditEvent]:
     query = select(AuditEvent)
     if criteria.entity_type:
         query = query.where(AuditEvent.entity_type == criteria.entity_type)

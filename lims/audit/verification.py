@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ def _parts(connection: Connection, head: int, processes: int | None) -> list[Par
         processes = processes_for(head) if _shared_database(connection) else 1
     processes = max(1, min(processes, head))
     bounds = [head * number // processes for number in range(processes + 1)]
-    return [Part(after, last) for after, last in zip(bounds, bounds[1:])]
+    return [Part(after, last) for after, last in itertools.pairwise(bounds)]
 
 
 def _shared_database(connection: Connection) -> bool:

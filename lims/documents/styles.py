@@ -52,6 +52,7 @@ def drawable_characters() -> frozenset[str]:
     """The characters the regular and the bold face both draw a glyph for; control and format characters are left
     out even where a font maps them, as they are not meant to be seen."""
     regular, bold = pdfmetrics.getFont(FONT), pdfmetrics.getFont(BOLD_FONT)
+    assert isinstance(regular, TTFont) and isinstance(bold, TTFont), "both are registered from TrueType files"
     characters = (chr(code_point) for code_point in regular.face.charToGlyph.keys() & bold.face.charToGlyph.keys())
     return frozenset(character for character in characters
                      if unicodedata.category(character) not in {"Cc", "Cf", "Cs"})

@@ -87,7 +87,7 @@ class _NumberedCanvas(Canvas):
 
     def showPage(self) -> None:  # noqa: N802 (reportlab's name)
         self._pages.append(dict(self.__dict__))
-        self._startPage()
+        self._startPage()  # type: ignore[attr-defined]  # reportlab's own page start, missing from its stubs
 
     def save(self) -> None:
         for number, state in enumerate(self._pages, start=1):

@@ -35,44 +35,43 @@ class PointChart:
 
 def drift_chart(series_list: list[DriftSeries]) -> list[PointChart]:
     """Scale each point's series to the panel: the y range always shows the tolerance band."""
-    charts = []
-    for series in series_list:
-        if not series.values:
-            continue
-        tolerance = float(series.tolerance)
-        largest = max([abs(float(value.error)) for value in series.values] + [tolerance]) * 1.2
-        plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
-        plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+    return [_point_chart(series) for series in series_list if series.values]
 
-        def y_of(error: float) -> float:
-            return round(MARGIN_TOP + plot_height * (largest - error) / (2 * largest), 1)
 
-        first, last = series.values[0].performed_on, series.values[-1].performed_on
-        span = max((last - first).days, 1)
+def _point_chart(series: DriftSeries) -> PointChart:
+    tolerance = float(series.tolerance)
+    largest = max([abs(float(value.error)) for value in series.values] + [tolerance]) * 1.2
+    plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
 
-        def x_of(index: int) -> float:
-            day = series.values[index].performed_on
-            offset = (day - first).days / span if len(series.values) > 1 else 0.5
-            return round(MARGIN_LEFT + plot_width * offset, 1)
+    def y_of(error: float) -> float:
+        return round(MARGIN_TOP + plot_height * (largest - error) / (2 * largest), 1)
 
-        markers = [Marker(x_of(i), y_of(float(value.error)), value.passed,
-                          f"{value.performed_on.isoformat()}: {_signed(value.error)} {series.point.nominal.unit}")
-                   for i, value in enumerate(series.values)]
-        charts.append(PointChart(
-            title=f"{series.point.name} (nominal {series.point.nominal}, ± {series.tolerance})",
-            unit=series.point.nominal.unit,
-            polyline=" ".join(f"{marker.x},{marker.y}" for marker in markers),
-            markers=markers,
-            band_top=y_of(tolerance),
-            band_bottom=y_of(-tolerance),
-            zero_y=y_of(0.0),
-            y_labels=[(y_of(tolerance), f"+{series.tolerance}"), (y_of(0.0), "0"),
-                      (y_of(-tolerance), f"-{series.tolerance}")],
-            # The first date reads rightwards from its marker, the last leftwards, so neither leaves the chart.
-            x_labels=[(markers[0].x, first.isoformat(), "start" if len(markers) > 1 else "middle")]
-            + ([(markers[-1].x, last.isoformat(), "end")] if len(markers) > 1 else []),
-        ))
-    return charts
+    first, last = series.values[0].performed_on, series.values[-1].performed_on
+    span = max((last - first).days, 1)
+
+    def x_of(index: int) -> float:
+        day = series.values[index].performed_on
+        offset = (day - first).days / span if len(series.values) > 1 else 0.5
+        return round(MARGIN_LEFT + plot_width * offset, 1)
+
+    markers = [Marker(x_of(i), y_of(float(value.error)), value.passed,
+                      f"{value.performed_on.isoformat()}: {_signed(value.error)} {series.point.nominal.unit}")
+               for i, value in enumerate(series.values)]
+    return PointChart(
+        title=f"{series.point.name} (nominal {series.point.nominal}, ± {series.tolerance})",
+        unit=series.point.nominal.unit,
+        polyline=" ".join(f"{marker.x},{marker.y}" for marker in markers),
+        markers=markers,
+        band_top=y_of(tolerance),
+        band_bottom=y_of(-tolerance),
+        zero_y=y_of(0.0),
+        y_labels=[(y_of(tolerance), f"+{series.tolerance}"), (y_of(0.0), "0"),
+                  (y_of(-tolerance), f"-{series.tolerance}")],
+        # The first date reads rightwards from its marker, the last leftwards, so neither leaves the chart.
+        x_labels=[(markers[0].x, first.isoformat(), "start" if len(markers) > 1 else "middle")]
+        + ([(markers[-1].x, last.isoformat(), "end")] if len(markers) > 1 else []),
+    )
 
 
 def _signed(value: Decimal) -> str:

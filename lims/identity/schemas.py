@@ -48,7 +48,8 @@ class UserCreateSchema(_UserDetailsSchema):
         required=True,
         validate=validate.Regexp(
             USERNAME_PATTERN,
-            error="Use 3 to 64 lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit.",
+            error="Use 3 to 64 lower-case letters, digits, dots, dashes or underscores, "
+            "starting with a letter or digit.",
         ),
         error_messages={"required": "Enter a username."},
     )

@@ -238,6 +238,8 @@ def signers_with_meaning(session: Session, record: Signable, meaning: SignatureM
 class ImmutableOnceSigned:
     """Marks a signable model whose records may not change once anyone has signed them."""
 
+    __tablename__: str
+
 
 @event.listens_for(Session, "before_flush")
 def _refuse_changes_to_signed_records(session: Session, _context: Any, _instances: Any) -> None:

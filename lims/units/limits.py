@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pint
+from pint.facets.plain import PlainUnit
 
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.measurement import Measurement, MeasurementRange
@@ -62,7 +63,7 @@ class Limit:
         return " and ".join(parts)
 
 
-def _difference_unit(measurement: Measurement) -> pint.Unit:
+def _difference_unit(measurement: Measurement) -> PlainUnit:
     unit = measurement.quantity.units
     if measurement.is_offset:
         # A tolerance on °C is a temperature difference, not a temperature.

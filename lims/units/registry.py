@@ -11,10 +11,11 @@ from decimal import Context, Decimal
 from functools import lru_cache
 
 import pint
+from pint.facets.plain import PlainUnit
 
 from lims.units.errors import UnitError
 
-registry = pint.UnitRegistry(non_int_type=Decimal, autoconvert_offset_to_baseunit=False)
+registry: pint.UnitRegistry[Decimal] = pint.UnitRegistry(non_int_type=Decimal, autoconvert_offset_to_baseunit=False)
 # Each count is its own dimension: cells never silently become CFU or copies.
 for _definition in (
     "cell = [cell_count] = _ = cells",
@@ -44,7 +45,7 @@ def settle(value: Decimal) -> Decimal:
     return _SETTLE.plus(value).normalize()
 
 
-def describe_dimension(unit: pint.Unit) -> str:
+def describe_dimension(unit: PlainUnit) -> str:
     """What a unit measures, in words for a message: "volume", "a cell count"."""
     dimensionality = str(unit.dimensionality)
     return _DIMENSION_NAMES.get(dimensionality, dimensionality)
@@ -64,8 +65,10 @@ def _symbol(name: str, *, counted: bool) -> str:
 @lru_cache(maxsize=1024)
 def format_unit(unit: pint.Unit) -> str:
     """The LIMS's text for a unit: lab symbols (mL, µL, °C, %), parseable back."""
-    numerator, denominator = [], []
+    numerator: list[str] = []
+    denominator: list[str] = []
     for name, exponent in unit._units.items():
+        assert not isinstance(exponent, complex), "a unit's exponents are real"
         symbol = _symbol(name, counted=exponent > 0)
         power = abs(exponent)
         term = symbol if power == 1 else f"{symbol}^{power}"

@@ -69,8 +69,10 @@ _TO_UCUM_PREFIX = {name: code for code, name in _UCUM_PREFIXES.items()}
 
 def to_ucum(measurement: Measurement) -> tuple[Decimal, str]:
     """The measurement's value and UCUM code (``cells/mL`` → ``{cells}/mL``, ``°C`` → ``Cel``)."""
-    numerator, denominator = [], []
+    numerator: list[str] = []
+    denominator: list[str] = []
     for name, exponent in measurement.quantity.units._units.items():
+        assert not isinstance(exponent, complex), "a unit's exponents are real"
         prefix, base, _suffix = registry.parse_unit_name(name)[0]
         if base not in _TO_UCUM_BASE or (prefix and prefix not in _TO_UCUM_PREFIX):
             raise UnsupportedUcum(f"The unit {measurement.unit!r} has no UCUM code in the LIMS.")

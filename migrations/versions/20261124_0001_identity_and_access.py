@@ -1,7 +1,7 @@
 """Identity and access: organizations, users, roles, login attempts, API tokens.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 23:18:32.892046
 """
 from __future__ import annotations

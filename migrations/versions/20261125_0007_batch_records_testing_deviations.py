@@ -29,7 +29,7 @@ def _allow_signature_meanings(meanings: tuple[str, ...]) -> None:
         return
     # SQLite cannot alter a constraint: the table is rebuilt, which drops its append-only triggers.
     with op.batch_alter_table("electronic_signature", recreate="always",
-                              reflect_args=[sa.Column("meaning", meaning, nullable=False)],
+                              reflect_args=(sa.Column("meaning", meaning, nullable=False),),
                               naming_convention={"ck": "ck_%(table_name)s_%(constraint_name)s"}) as batch_op:
         batch_op.drop_constraint(op.f("ck_electronic_signature_signature_meaning"), type_="check")
     make_append_only("electronic_signature")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from typing import TypeAlias
 
 from protocols.ctgov.errors import CtgovImportError
 from protocols.ctgov.study import (
@@ -52,10 +53,14 @@ def _load_json(content: bytes, subject: str) -> _JsonObject:
     return _JsonObject(record, "")
 
 
+#: Anything json.loads returns (also named so, because inside _JsonObject ``object`` is its method).
+_JsonValue: TypeAlias = object
+
+
 class _JsonObject:
     """A JSON object and its path in the record, so that a value of the wrong type is named in the error."""
 
-    def __init__(self, fields: Mapping[str, object], path: str) -> None:
+    def __init__(self, fields: Mapping[str, _JsonValue], path: str) -> None:
         self.fields = fields
         self.path = path
 
@@ -73,9 +78,10 @@ class _JsonObject:
 
     def objects(self, key: str) -> tuple[_JsonObject, ...]:
         values = self._list(key)
-        if not all(isinstance(value, dict) for value in values):
+        objects = [value for value in values if isinstance(value, dict)]
+        if len(objects) != len(values):
             raise self._wrong_type(key, "a list of objects")
-        return tuple(_JsonObject(value, f"{self._path_to(key)}[{index}]") for index, value in enumerate(values))
+        return tuple(_JsonObject(value, f"{self._path_to(key)}[{index}]") for index, value in enumerate(objects))
 
     def text(self, key: str) -> str | None:
         value = self.fields.get(key)
@@ -87,9 +93,10 @@ class _JsonObject:
 
     def texts(self, key: str) -> tuple[str, ...]:
         values = self._list(key)
-        if not all(isinstance(value, str) for value in values):
+        texts = [value for value in values if isinstance(value, str)]
+        if len(texts) != len(values):
             raise self._wrong_type(key, "a list of texts")
-        return tuple(value.strip() for value in values if value.strip())
+        return tuple(text.strip() for text in texts if text.strip())
 
     def count(self, key: str) -> int | None:
         value = self.fields.get(key)
@@ -99,7 +106,7 @@ class _JsonObject:
             raise self._wrong_type(key, "a whole number")
         return value
 
-    def _list(self, key: str) -> list[object]:
+    def _list(self, key: str) -> list[_JsonValue]:
         value = self.fields.get(key, [])
         if not isinstance(value, list):
             raise self._wrong_type(key, "a list")

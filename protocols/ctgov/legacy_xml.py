@@ -195,7 +195,9 @@ def _xml_element_unmapped(root: ElementTree.Element, tag: str) -> str:
     if tag in _XML_VALUED_ELEMENTS:
         return valued(_XML_VALUED_ELEMENTS[tag], _xml_text(root, tag))
     if tag == "study_design_info":
-        return valued("design", ", ".join(_xml_design_items(root.find(tag))))
+        design_info = root.find(tag)
+        assert design_info is not None, "the tag is one of the root's children"
+        return valued("design", ", ".join(_xml_design_items(design_info)))
     return _XML_WHOLE_ELEMENTS.get(tag, tag.replace("_", " "))
 
 

@@ -76,7 +76,7 @@ def race(engine, first: Callable[[Session], Any], second: Callable[[Session], An
                 second_read.wait(1)
                 time.sleep(0.5)
                 session.commit()
-        except BaseException as error:  # reported by the test
+        except BaseException as error:  # noqa: BLE001 - reported by the test
             outcomes[0] = error
             first_done.set()
 
@@ -86,7 +86,7 @@ def race(engine, first: Callable[[Session], Any], second: Callable[[Session], An
             with Session(engine) as session:
                 outcomes[1] = second(session, second_read)
                 session.commit()
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - reported by the test
             outcomes[1] = error
             second_read.set()
 

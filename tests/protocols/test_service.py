@@ -100,7 +100,7 @@ def test_a_rejected_version_goes_back_to_draft_and_its_authorship_must_be_signed
     assert version.status == VersionStatus.DRAFT
     service.add_visit(db_session, version, code="M3", name="Month 3", reference_event=ReferenceEvent.INFUSION,
                       day_offset=90, window_before_days=7, window_after_days=7)
-    [(authored, state)] = [(s, st) for s, st in signatures.signatures_of(db_session, version)
+    [(_authored, state)] = [(s, st) for s, st in signatures.signatures_of(db_session, version)
                            if s.meaning == SignatureMeaning.AUTHORED]
     assert state == signatures.SignatureStatus.INVALIDATED, "the design changed after the author signed"
 

@@ -37,8 +37,8 @@ def status_expression(today: date, due_soon_days: int) -> ColumnElement[str]:
 
 
 def status_of(session: Session, equipment: Equipment, *, due_soon_days: int) -> EquipmentStatus:
-    value = session.scalar(select(status_expression(clock.now().date(), due_soon_days))
-                           .where(Equipment.id == equipment.id))
+    value = session.execute(select(status_expression(clock.now().date(), due_soon_days))
+                            .where(Equipment.id == equipment.id)).scalar_one()
     return EquipmentStatus(value)
 
 

@@ -1,6 +1,7 @@
 """Appending to the chain: linked from genesis, atomic with the change, stable values, concurrent writers."""
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -72,7 +73,7 @@ def test_chain_starts_at_genesis_and_links_every_event(db_session, create_user):
     create_user()
     chain = events(db_session)
     assert chain[0].sequence == 1 and chain[0].prev_hash == GENESIS_HASH
-    for earlier, later in zip(chain, chain[1:]):
+    for earlier, later in itertools.pairwise(chain):
         assert later.sequence == earlier.sequence + 1 and later.prev_hash == earlier.hash
     assert audit_verification.verify_chain(db_session.connection()).intact
 
@@ -123,7 +124,7 @@ def test_concurrent_writers_never_fork_the_chain(fresh_database_url):
                     with audit_context.reason_for_change(session, f"Update {number}"):
                         organization.name = f"Writer {organization_id} v{number}"
                     session.commit()
-        except BaseException as error:  # reported by the main thread
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
             failures.append(error)
 
     threads = [threading.Thread(target=write, args=(organization_id,)) for organization_id in ids]

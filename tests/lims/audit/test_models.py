@@ -38,7 +38,7 @@ def test_the_fields_of_an_event_cannot_be_set_apart_from_its_payload(db_session,
     savepoint = connection.begin_nested()
     # The database derives the fields the trail is searched by from the payload the hash covers, and refuses
     # any other value; the others have no column of their own.
-    with pytest.raises(DatabaseError, match="generated column|can only be updated to DEFAULT"):
+    with pytest.raises(DatabaseError, match=r"generated column|can only be updated to DEFAULT"):
         connection.execute(update(AuditEvent).where(AuditEvent.sequence == 1).values({column: value}))
     savepoint.rollback()
 
@@ -50,7 +50,7 @@ def test_an_event_cannot_be_moved_to_another_place_in_the_chain(db_session, conn
     drop_append_only_triggers(connection)
     savepoint = connection.begin_nested()
     # Its payload, which the hash covers, names its sequence, and the database holds the two together.
-    with pytest.raises(DatabaseError, match="ck_audit_event_payload_sequence|CHECK constraint failed"):
+    with pytest.raises(DatabaseError, match=r"ck_audit_event_payload_sequence|CHECK constraint failed"):
         connection.execute(update(AuditEvent).where(AuditEvent.sequence == last).values(sequence=last + 5))
     savepoint.rollback()
 

@@ -49,7 +49,7 @@ def calibrate(db_session, reference_standard, create_user):
 
     def record(equipment: Equipment, *readings: str | tuple[str, str], performed_on: date | None = None, **extra):
         inputs = []
-        for point, reading in zip(equipment.points, readings):
+        for point, reading in zip(equipment.points, readings, strict=False):
             found, left = (reading, None) if isinstance(reading, str) else reading
             inputs.append(calibrations.ReadingInput(point.id, parse_measurement(found),
                                                     parse_measurement(left) if left else None))
