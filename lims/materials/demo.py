@@ -1,5 +1,4 @@
-"""Materials' part of the demo data set: three materials with released, quarantined and expired lots, and the
-technician's training on the QC SOP."""
+"""Materials' part of the demo data set: three materials with released, quarantined and expired lots."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,7 +11,6 @@ from lims.demo_support import acting_as, demo_user, sign
 from lims.materials import service as materials
 from lims.materials.models import Material
 from lims.signatures.models import SignatureMeaning
-from lims.training import service as training
 from lims.units.parsing import parse_measurement
 
 #: (part number, name, specification, storage, [(supplier, supplier lot, received days ago, expires in days,
@@ -29,7 +27,7 @@ MATERIALS = (
 
 
 def load_materials(session: Session) -> None:
-    """The manager specifies the materials and records the technician's training; the technician receives the lots."""
+    """The manager specifies the materials; the technician receives the lots; QA releases them."""
     if session.scalar(select(Material.id).limit(1)) is not None:
         return
     today = clock.now().date()
@@ -48,7 +46,3 @@ def load_materials(session: Session) -> None:
                 # QA released it the day after receipt, when even the lot now expired was still valid.
                 with clock.frozen(clock.now() - timedelta(days=received_days_ago - 1)):
                     sign(session, lot, SignatureMeaning.RELEASED, qa)
-    with acting_as(session, manager):
-        training.record_training(session, user=technician, subject="SOP-QC-014 v3",
-                                 trained_on=today - timedelta(days=90), expires_on=today + timedelta(days=275),
-                                 recorded_by=manager)

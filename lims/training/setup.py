@@ -1,10 +1,11 @@
-"""What training contributes: training records and their pages."""
+"""What training contributes: training records, their pages and the demo's SOP training."""
 from __future__ import annotations
 
 from lims.registry import Registry
 from lims.training import models as _models  # noqa: F401  (the metadata must describe the training table)
-from lims.training import views
+from lims.training import demo, views
 
 
 def register(registry: Registry) -> None:
     registry.blueprint(views.blueprint)
+    registry.demo_loader(demo.load_training)
