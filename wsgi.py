@@ -1,4 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app` or `flask --app wsgi run`."""
+
 from lims import log_setup
 from lims.app import create_app
 

@@ -4,6 +4,7 @@ A batch belongs to the sponsor of its subject's protocol. A client's token
 never learns that another client's batch or subject exists: asking for one
 answers 404 exactly as for an id that was never used.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,9 @@ from protocols import service as protocols
 blueprint = ApiBlueprint("batch_records_api", __name__, description="Executed batches and their records.")
 READERS = STAFF | {RoleName.CLIENT}
 #: By creation time; a page goes on after the creation time and id of the last batch shown.
-BATCH_PAGES = Keyset(schemas.BatchOutSchema, fields.AwareDateTime(),
-                     fields.Integer(validate=validate.Range(1, MAX_RECORD_ID)))
+BATCH_PAGES = Keyset(
+    schemas.BatchOutSchema, fields.AwareDateTime(), fields.Integer(validate=validate.Range(1, MAX_RECORD_ID))
+)
 
 
 @blueprint.route("/batches")
@@ -35,8 +37,13 @@ BATCH_PAGES = Keyset(schemas.BatchOutSchema, fields.AwareDateTime(),
 @blueprint.response(200, BATCH_PAGES.page)
 def index(criteria: dict[str, Any], page: dict[str, Any]) -> KeysetPage[Batch]:
     """List batches newest first."""
-    return batches.batches_after(get_session(), status=criteria.get("status"), sponsor_id=client_organization_id(),
-                                 after=page.get("cursor"), limit=page["limit"])
+    return batches.batches_after(
+        get_session(),
+        status=criteria.get("status"),
+        sponsor_id=client_organization_id(),
+        after=page.get("cursor"),
+        limit=page["limit"],
+    )
 
 
 @blueprint.route("/batches/<id:batch_id>")

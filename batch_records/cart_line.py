@@ -6,6 +6,7 @@ any number (``uniform_design``, what the benchmarks measure). ``draft_master`` t
 record; ``build_line`` makes, through the services, everything a batch needs around an effective one: calibrated
 equipment, a released lot of medium, the release tests, and subjects of an effective protocol.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -18,7 +19,6 @@ from sqlalchemy.orm import Session
 from batch_records.models import TYPICAL_STAGES, MbrVersion
 from batch_records.service import masters
 from lims import clock
-from lims.versioning import service as versioning
 from lims.audit import context as audit_context
 from lims.equipment.models import Equipment, EquipmentType
 from lims.equipment.service.inventory import create_equipment
@@ -31,6 +31,7 @@ from lims.testing import service as testing
 from lims.testing.models import ResultKind, TestDefinition
 from lims.training import service as training
 from lims.units.parsing import parse_measurement
+from lims.versioning import service as versioning
 from protocols import service as protocols
 from protocols.models import ReferenceEvent, Subject
 
@@ -68,135 +69,256 @@ _BSC, _INCUBATOR = EquipmentType.BIOSAFETY_CABINET, EquipmentType.INCUBATOR
 _BALANCE, _FREEZER, _CENTRIFUGE = EquipmentType.BALANCE, EquipmentType.FREEZER, EquipmentType.CENTRIFUGE
 
 CART_HLX19 = MasterDesign(
-    code="CART-HLX19", change_summary="First issue, for the HLX-301 phase 3 study.",
-    release_tests=("QC-VIAB", "QC-TVC", "QC-CD3", "QC-TDX", "QC-VCN", "QC-STER", "QC-ENDO", "QC-MYCO", "QC-ID",
-                   "QC-POT"),
+    code="CART-HLX19",
+    change_summary="First issue, for the HLX-301 phase 3 study.",
+    release_tests=(
+        "QC-VIAB",
+        "QC-TVC",
+        "QC-CD3",
+        "QC-TDX",
+        "QC-VCN",
+        "QC-STER",
+        "QC-ENDO",
+        "QC-MYCO",
+        "QC-ID",
+        "QC-POT",
+    ),
     steps=(
-        StepDesign(masters.StepDesignInput(
-            stage="Starting-material receipt", title="Receive the leukapheresis bag and check its chain of identity",
-            instruction="Before opening the shipper, check the bag label (subject code, ISBT 128 donation number, "
-                        "collection date and time) against the shipping manifest and the subject record. Record the "
-                        "data logger's temperature, the time since the end of collection and the bag's net weight. "
-                        "Quarantine the bag if any identifier does not match.",
-            second_person_verification=True, equipment_types=(_BALANCE,)),
-            (ParameterDesign("Time since end of collection", "h", "≤ 48 h"),
-             ParameterDesign("Shipper temperature on receipt", "°C", "2–8 °C"),
-             ParameterDesign("Bag net weight", "g", "100–320 g"))),
-        StepDesign(masters.StepDesignInput(
-            stage="Starting-material receipt", title="Sample for pre-processing count, viability and CD3+ content",
-            instruction="In the cabinet, take 1 mL through the sampling port and send it to QC for the nucleated cell "
-                        "count, viability (AO/DAPI) and CD3+ content by flow cytometry.",
-            equipment_types=(_BSC,)),
-            (ParameterDesign("Total nucleated cells", "cells", "≥ 5 ×10^9 cells"),
-             ParameterDesign("Viability", "%", "≥ 80 %"),
-             ParameterDesign("CD3+ of leukocytes", "%", "≥ 15 %"))),
-        StepDesign(masters.StepDesignInput(
-            stage="T-cell selection", title="CD4/CD8 immunomagnetic selection",
-            instruction="Wash the product, label it with CD4 and CD8 GMP microbeads and run the enrichment programme "
-                        "on the closed processing system. Resuspend the positive fraction in TexMACS medium. Hold "
-                        "point: QA reviews purity and recovery before activation.",
-            hold_point=True, equipment_types=(_BSC,)),
-            (ParameterDesign("CD3+ purity of the positive fraction", "%", "≥ 80 %"),
-             ParameterDesign("Viable cells recovered", "cells", "≥ 5 ×10^8 cells")),
-            materials=(("MED-001", "50 mL"),)),
-        StepDesign(masters.StepDesignInput(
-            stage="Activation", title="Activate with anti-CD3/CD28 nanomatrix and seed the culture bag",
-            instruction="Seed 1 ×10^8 viable selected cells at 1 ×10^6 cells/mL in TexMACS medium with IL-2 at "
-                        "100 IU/mL and TransAct at 1:100, then place the bag in the incubator.",
-            equipment_types=(_BSC, _INCUBATOR)),
-            (ParameterDesign("Viable cells seeded", "cells", "0.8–1.2 ×10^8 cells", target="1 ×10^8 cells"),
-             ParameterDesign("Seeding density", "cells/mL", "0.8–1.2 ×10^6 cells/mL"),
-             ParameterDesign("Culture volume", "mL", "90–110 mL")),
-            materials=(("MED-001", "100 mL"), ("IL2-001", "10000 IU"))),
-        StepDesign(masters.StepDesignInput(
-            stage="Transduction", title="Transduce with the anti-CD19 CAR lentiviral vector (day 1)",
-            instruction="Check the vector lot and its label against this record, thaw it at room temperature and add "
-                        "it at MOI 5 in the cabinet. Return the bag to the incubator.",
-            second_person_verification=True, equipment_types=(_BSC, _INCUBATOR)),
-            (ParameterDesign("Hours after activation", "h", "20–28 h"),
-             ParameterDesign("Multiplicity of infection", "", "4–6", target="5"),
-             ParameterDesign("Vector volume added", "mL", "≤ 10 mL"))),
-        StepDesign(masters.StepDesignInput(
-            stage="Expansion", title="Expansion culture, days 2 to 5",
-            instruction="Keep the bag in the incubator. Read the incubator display each morning and check its alarm "
-                        "log; raise a deviation for any alarm. Record the day-5 readings and count.",
-            equipment_types=(_INCUBATOR,)),
-            (ParameterDesign("Incubator temperature, day 5", "°C", "36.5–37.5 °C"),
-             ParameterDesign("Incubator CO2, day 5", "%", "4.5–5.5 %"),
-             ParameterDesign("Viable cell density, day 5", "cells/mL", "≥ 1 ×10^6 cells/mL"))),
-        StepDesign(masters.StepDesignInput(
-            stage="Expansion", title="Medium exchange and IL-2 feed (day 5)",
-            instruction="In the cabinet, add 150 mL TexMACS medium with IL-2 to 100 IU/mL final.",
-            equipment_types=(_BSC,)),
-            (ParameterDesign("Medium added", "mL", "140–160 mL"),
-             ParameterDesign("Culture volume after the feed", "mL", "240–260 mL")),
-            materials=(("MED-001", "150 mL"), ("IL2-001", "20000 IU"))),
-        StepDesign(masters.StepDesignInput(
-            stage="Expansion", title="Medium top-up (day 6), only above 3 ×10^6 cells/mL",
-            instruction="Count the culture. Only when the viable density exceeds 3 ×10^6 cells/mL add 50 mL TexMACS "
-                        "medium; otherwise skip this step and state the density.",
-            skippable=True, equipment_types=(_BSC,)),
-            (ParameterDesign("Viable cell density before the top-up", "cells/mL", "> 3 ×10^6 cells/mL"),
-             ParameterDesign("Medium added", "mL", "45–55 mL")),
-            materials=(("MED-001", "50 mL"),)),
-        StepDesign(masters.StepDesignInput(
-            stage="Harvest", title="Harvest, wash and count (day 9)",
-            instruction="Harvest the culture on the closed system, wash twice and resuspend. Count the viable cells; "
-                        "a second person checks the count and the yield.",
-            second_person_verification=True, equipment_types=(_BSC,),
-            theoretical_yield=parse_measurement("2 ×10^9 cells"), yield_minimum_percent=Decimal(50),
-            yield_maximum_percent=Decimal(150)),
-            (ParameterDesign("Viable cell concentration", "cells/mL", "≥ 5 ×10^6 cells/mL"),
-             ParameterDesign("Viability at harvest", "%", "≥ 80 %"))),
-        StepDesign(masters.StepDesignInput(
-            stage="Formulation", title="Formulate the dose in CryoStor CS10",
-            instruction="Calculate the dose from the subject's weight (2 ×10^6 CAR+ viable T cells/kg) and the "
-                        "transduction efficiency, resuspend in CryoStor CS10 and fill the infusion bags; weigh each "
-                        "bag. A second person checks the calculation and the bag labels.",
-            second_person_verification=True, equipment_types=(_BSC, _BALANCE)),
-            (ParameterDesign("Dose, CAR+ viable T cells", "cells", "1–2.5 ×10^8 cells"),
-             ParameterDesign("Bags filled", "", "1–4"),
-             ParameterDesign("Fill volume per bag", "mL", "20–70 mL")),
-            materials=(("CS10-001", "60 mL"),)),
-        StepDesign(masters.StepDesignInput(
-            stage="Cryopreservation", title="Controlled-rate freezing",
-            instruction="Load the bags into the controlled-rate freezer within 30 minutes of adding CS10 and run "
-                        "programme CAR-01 to -90 °C."),
-            (ParameterDesign("Minutes from CS10 addition to programme start", "min", "≤ 30 min"),
-             ParameterDesign("Chamber temperature at programme end", "°C", "≤ -90 °C"))),
-        StepDesign(masters.StepDesignInput(
-            stage="Cryopreservation", title="Transfer to interim storage",
-            instruction="Move the bags in their cassettes to the ultra-low freezer for interim storage (72 h at most) "
-                        "before the vapour-phase LN2 store; record the freezer display and the rack position.",
-            equipment_types=(_FREEZER,)),
-            (ParameterDesign("Freezer display temperature", "°C", "≤ -70 °C"),)),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Starting-material receipt",
+                title="Receive the leukapheresis bag and check its chain of identity",
+                instruction="Before opening the shipper, check the bag label (subject code, ISBT 128 donation number, "
+                "collection date and time) against the shipping manifest and the subject record. Record the "
+                "data logger's temperature, the time since the end of collection and the bag's net weight. "
+                "Quarantine the bag if any identifier does not match.",
+                second_person_verification=True,
+                equipment_types=(_BALANCE,),
+            ),
+            (
+                ParameterDesign("Time since end of collection", "h", "≤ 48 h"),
+                ParameterDesign("Shipper temperature on receipt", "°C", "2–8 °C"),
+                ParameterDesign("Bag net weight", "g", "100–320 g"),
+            ),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Starting-material receipt",
+                title="Sample for pre-processing count, viability and CD3+ content",
+                instruction="In the cabinet, take 1 mL through the sampling port and send it to QC for the "
+                "nucleated cell "
+                "count, viability (AO/DAPI) and CD3+ content by flow cytometry.",
+                equipment_types=(_BSC,),
+            ),
+            (
+                ParameterDesign("Total nucleated cells", "cells", "≥ 5 ×10^9 cells"),
+                ParameterDesign("Viability", "%", "≥ 80 %"),
+                ParameterDesign("CD3+ of leukocytes", "%", "≥ 15 %"),
+            ),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="T-cell selection",
+                title="CD4/CD8 immunomagnetic selection",
+                instruction="Wash the product, label it with CD4 and CD8 GMP microbeads and run the enrichment "
+                "programme "
+                "on the closed processing system. Resuspend the positive fraction in TexMACS medium. Hold "
+                "point: QA reviews purity and recovery before activation.",
+                hold_point=True,
+                equipment_types=(_BSC,),
+            ),
+            (
+                ParameterDesign("CD3+ purity of the positive fraction", "%", "≥ 80 %"),
+                ParameterDesign("Viable cells recovered", "cells", "≥ 5 ×10^8 cells"),
+            ),
+            materials=(("MED-001", "50 mL"),),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Activation",
+                title="Activate with anti-CD3/CD28 nanomatrix and seed the culture bag",
+                instruction="Seed 1 ×10^8 viable selected cells at 1 ×10^6 cells/mL in TexMACS medium with IL-2 at "
+                "100 IU/mL and TransAct at 1:100, then place the bag in the incubator.",
+                equipment_types=(_BSC, _INCUBATOR),
+            ),
+            (
+                ParameterDesign("Viable cells seeded", "cells", "0.8–1.2 ×10^8 cells", target="1 ×10^8 cells"),
+                ParameterDesign("Seeding density", "cells/mL", "0.8–1.2 ×10^6 cells/mL"),
+                ParameterDesign("Culture volume", "mL", "90–110 mL"),
+            ),
+            materials=(("MED-001", "100 mL"), ("IL2-001", "10000 IU")),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Transduction",
+                title="Transduce with the anti-CD19 CAR lentiviral vector (day 1)",
+                instruction="Check the vector lot and its label against this record, thaw it at room temperature "
+                "and add "
+                "it at MOI 5 in the cabinet. Return the bag to the incubator.",
+                second_person_verification=True,
+                equipment_types=(_BSC, _INCUBATOR),
+            ),
+            (
+                ParameterDesign("Hours after activation", "h", "20–28 h"),
+                ParameterDesign("Multiplicity of infection", "", "4–6", target="5"),
+                ParameterDesign("Vector volume added", "mL", "≤ 10 mL"),
+            ),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Expansion",
+                title="Expansion culture, days 2 to 5",
+                instruction="Keep the bag in the incubator. Read the incubator display each morning and check its "
+                "alarm "
+                "log; raise a deviation for any alarm. Record the day-5 readings and count.",
+                equipment_types=(_INCUBATOR,),
+            ),
+            (
+                ParameterDesign("Incubator temperature, day 5", "°C", "36.5–37.5 °C"),
+                ParameterDesign("Incubator CO2, day 5", "%", "4.5–5.5 %"),
+                ParameterDesign("Viable cell density, day 5", "cells/mL", "≥ 1 ×10^6 cells/mL"),
+            ),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Expansion",
+                title="Medium exchange and IL-2 feed (day 5)",
+                instruction="In the cabinet, add 150 mL TexMACS medium with IL-2 to 100 IU/mL final.",
+                equipment_types=(_BSC,),
+            ),
+            (
+                ParameterDesign("Medium added", "mL", "140–160 mL"),
+                ParameterDesign("Culture volume after the feed", "mL", "240–260 mL"),
+            ),
+            materials=(("MED-001", "150 mL"), ("IL2-001", "20000 IU")),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Expansion",
+                title="Medium top-up (day 6), only above 3 ×10^6 cells/mL",
+                instruction="Count the culture. Only when the viable density exceeds 3 ×10^6 cells/mL add 50 mL "
+                "TexMACS "
+                "medium; otherwise skip this step and state the density.",
+                skippable=True,
+                equipment_types=(_BSC,),
+            ),
+            (
+                ParameterDesign("Viable cell density before the top-up", "cells/mL", "> 3 ×10^6 cells/mL"),
+                ParameterDesign("Medium added", "mL", "45–55 mL"),
+            ),
+            materials=(("MED-001", "50 mL"),),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Harvest",
+                title="Harvest, wash and count (day 9)",
+                instruction="Harvest the culture on the closed system, wash twice and resuspend. Count the viable "
+                "cells; "
+                "a second person checks the count and the yield.",
+                second_person_verification=True,
+                equipment_types=(_BSC,),
+                theoretical_yield=parse_measurement("2 ×10^9 cells"),
+                yield_minimum_percent=Decimal(50),
+                yield_maximum_percent=Decimal(150),
+            ),
+            (
+                ParameterDesign("Viable cell concentration", "cells/mL", "≥ 5 ×10^6 cells/mL"),
+                ParameterDesign("Viability at harvest", "%", "≥ 80 %"),
+            ),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Formulation",
+                title="Formulate the dose in CryoStor CS10",
+                instruction="Calculate the dose from the subject's weight (2 ×10^6 CAR+ viable T cells/kg) and the "
+                "transduction efficiency, resuspend in CryoStor CS10 and fill the infusion bags; weigh each "
+                "bag. A second person checks the calculation and the bag labels.",
+                second_person_verification=True,
+                equipment_types=(_BSC, _BALANCE),
+            ),
+            (
+                ParameterDesign("Dose, CAR+ viable T cells", "cells", "1–2.5 ×10^8 cells"),
+                ParameterDesign("Bags filled", "", "1–4"),
+                ParameterDesign("Fill volume per bag", "mL", "20–70 mL"),
+            ),
+            materials=(("CS10-001", "60 mL"),),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Cryopreservation",
+                title="Controlled-rate freezing",
+                instruction="Load the bags into the controlled-rate freezer within 30 minutes of adding CS10 and run "
+                "programme CAR-01 to -90 °C.",
+            ),
+            (
+                ParameterDesign("Minutes from CS10 addition to programme start", "min", "≤ 30 min"),
+                ParameterDesign("Chamber temperature at programme end", "°C", "≤ -90 °C"),
+            ),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Cryopreservation",
+                title="Transfer to interim storage",
+                instruction="Move the bags in their cassettes to the ultra-low freezer for interim storage (72 h "
+                "at most) "
+                "before the vapour-phase LN2 store; record the freezer display and the rack position.",
+                equipment_types=(_FREEZER,),
+            ),
+            (ParameterDesign("Freezer display temperature", "°C", "≤ -70 °C"),),
+        ),
     ),
 )
 
 #: One step of each kind: second-person verification, a hold point with equipment and a material, skippable, a yield.
 COMPACT = MasterDesign(
-    code="CART-001", change_summary="First issue", release_tests=("VIAB", "STER"),
+    code="CART-001",
+    change_summary="First issue",
+    release_tests=("VIAB", "STER"),
     steps=(
-        StepDesign(masters.StepDesignInput(
-            stage="Starting-material receipt", title="Receive apheresis bag",
-            instruction="Check the label against the chain-of-identity record; record volume and temperature.",
-            second_person_verification=True),
-            (ParameterDesign("Volume", "mL", "50–300 mL"),
-             ParameterDesign("Temperature on receipt", "°C", "2–8 °C"),
-             ParameterDesign("Remarks count", "", required=False))),
-        StepDesign(masters.StepDesignInput(
-            stage="T-cell selection", title="CD4/CD8 selection", instruction="Wash and select in the cabinet.",
-            hold_point=True, equipment_types=(_BSC, _CENTRIFUGE)),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Starting-material receipt",
+                title="Receive apheresis bag",
+                instruction="Check the label against the chain-of-identity record; record volume and temperature.",
+                second_person_verification=True,
+            ),
+            (
+                ParameterDesign("Volume", "mL", "50–300 mL"),
+                ParameterDesign("Temperature on receipt", "°C", "2–8 °C"),
+                ParameterDesign("Remarks count", "", required=False),
+            ),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="T-cell selection",
+                title="CD4/CD8 selection",
+                instruction="Wash and select in the cabinet.",
+                hold_point=True,
+                equipment_types=(_BSC, _CENTRIFUGE),
+            ),
             (ParameterDesign("CD3+ purity", "%", "≥ 80 %"),),
-            materials=(("MED-001", "250 mL"),)),
-        StepDesign(masters.StepDesignInput(
-            stage="Expansion", title="Optional medium top-up", instruction="Top up only if the count is low.",
-            skippable=True)),
-        StepDesign(masters.StepDesignInput(
-            stage="Harvest", title="Harvest and count", instruction="Harvest the cells and count them.",
-            second_person_verification=True, theoretical_yield=parse_measurement("2 ×10^9 cells"),
-            yield_minimum_percent=Decimal(50), yield_maximum_percent=Decimal(150)),
-            (ParameterDesign("Viable cell concentration", "cells/mL", "≥ 1 ×10^6 cells/mL"),)),
+            materials=(("MED-001", "250 mL"),),
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Expansion",
+                title="Optional medium top-up",
+                instruction="Top up only if the count is low.",
+                skippable=True,
+            )
+        ),
+        StepDesign(
+            masters.StepDesignInput(
+                stage="Harvest",
+                title="Harvest and count",
+                instruction="Harvest the cells and count them.",
+                second_person_verification=True,
+                theoretical_yield=parse_measurement("2 ×10^9 cells"),
+                yield_minimum_percent=Decimal(50),
+                yield_maximum_percent=Decimal(150),
+            ),
+            (ParameterDesign("Viable cell concentration", "cells/mL", "≥ 1 ×10^6 cells/mL"),),
+        ),
     ),
 )
 
@@ -218,13 +340,21 @@ def uniform_design(code: str, *, steps: int, parameters: int) -> MasterDesign:
     designs = []
     for position in range(1, steps + 1):
         equipment = (UNIFORM_EQUIPMENT[position // 3 % len(UNIFORM_EQUIPMENT)],) if position % 3 == 0 else ()
-        designs.append(StepDesign(
-            masters.StepDesignInput(
-                stage=TYPICAL_STAGES[(position - 1) * len(TYPICAL_STAGES) // steps], title=f"Operation {position}",
-                instruction=f"Carry out operation {position} as the SOP describes; record what it asks for.",
-                second_person_verification=True, equipment_types=equipment),
-            tuple(_numbered(UNIFORM_PARAMETERS[index % len(UNIFORM_PARAMETERS)], index) for index in range(parameters)),
-            materials=(UNIFORM_MEDIUM,) if position % 4 == 0 else ()))
+        designs.append(
+            StepDesign(
+                masters.StepDesignInput(
+                    stage=TYPICAL_STAGES[(position - 1) * len(TYPICAL_STAGES) // steps],
+                    title=f"Operation {position}",
+                    instruction=f"Carry out operation {position} as the SOP describes; record what it asks for.",
+                    second_person_verification=True,
+                    equipment_types=equipment,
+                ),
+                tuple(
+                    _numbered(UNIFORM_PARAMETERS[index % len(UNIFORM_PARAMETERS)], index) for index in range(parameters)
+                ),
+                materials=(UNIFORM_MEDIUM,) if position % 4 == 0 else (),
+            )
+        )
     return MasterDesign(code=code, change_summary="First issue", steps=tuple(designs), release_tests=("VIAB",))
 
 
@@ -234,20 +364,33 @@ def _numbered(parameter: ParameterDesign, index: int) -> ParameterDesign:
     return parameter if laps == 0 else replace(parameter, name=f"{parameter.name} {laps + 1}")
 
 
-def draft_master(session: Session, design: MasterDesign, *, materials: Mapping[str, Material],
-                 definitions: Mapping[str, TestDefinition]) -> MbrVersion:
+def draft_master(
+    session: Session,
+    design: MasterDesign,
+    *,
+    materials: Mapping[str, Material],
+    definitions: Mapping[str, TestDefinition],
+) -> MbrVersion:
     """A draft master record of ``design``, taking ``materials`` by part number and ``definitions`` by code."""
-    version = masters.create_master(session, code=design.code, product=design.product,
-                                    change_summary=design.change_summary)
+    version = masters.create_master(
+        session, code=design.code, product=design.product, change_summary=design.change_summary
+    )
     for step_design in design.steps:
         step = masters.add_step(session, version, step_design.step)
         for parameter in step_design.parameters:
-            masters.add_parameter(session, step, name=parameter.name, unit=parameter.unit, limit=parameter.limit,
-                                  target=parse_measurement(parameter.target) if parameter.target else None,
-                                  required=parameter.required)
+            masters.add_parameter(
+                session,
+                step,
+                name=parameter.name,
+                unit=parameter.unit,
+                limit=parameter.limit,
+                target=parse_measurement(parameter.target) if parameter.target else None,
+                required=parameter.required,
+            )
         for part_number, quantity in step_design.materials:
-            masters.add_material_requirement(session, step, material=materials[part_number],
-                                             quantity=parse_measurement(quantity))
+            masters.add_material_requirement(
+                session, step, material=materials[part_number], quantity=parse_measurement(quantity)
+            )
     for code in design.release_tests:
         masters.add_release_test(session, version, definitions[code])
     return version
@@ -302,38 +445,71 @@ def calibrated(session: Session, equipment: Equipment, *, due_on: date) -> Equip
     return equipment
 
 
-def build_line(session: Session, crew: Crew, *, sponsor: Organization, design: MasterDesign,
-               medium_quantity: str = "1 L") -> Line:
+def build_line(
+    session: Session, crew: Crew, *, sponsor: Organization, design: MasterDesign, medium_quantity: str = "1 L"
+) -> Line:
     """A released lot of medium, calibrated equipment, the design's release tests, its master record made effective
     with the operators trained on it, and two subjects of an effective protocol of ``sponsor``; dated from the
     clock's today. The design takes no material but the medium (``COMPACT`` and uniform designs)."""
     today = clock.now().date()
     operator = crew.operators[0]
-    medium = create_material(session, part_number="MED-001", name="TexMACS GMP medium", specification="Sterile",
-                             storage_condition="2–8 °C")
-    medium_lot = receive_lot(session, medium, supplier="Miltenyi Biotec", supplier_lot="7231104",
-                             received_on=today - timedelta(days=2), expires_on=today + timedelta(days=90),
-                             quantity=parse_measurement(medium_quantity), user=operator)
+    medium = create_material(
+        session, part_number="MED-001", name="TexMACS GMP medium", specification="Sterile", storage_condition="2–8 °C"
+    )
+    medium_lot = receive_lot(
+        session,
+        medium,
+        supplier="Miltenyi Biotec",
+        supplier_lot="7231104",
+        received_on=today - timedelta(days=2),
+        expires_on=today + timedelta(days=90),
+        quantity=parse_measurement(medium_quantity),
+        user=operator,
+    )
     signatures.sign(session, medium_lot, meaning=SignatureMeaning.RELEASED, user=crew.qa, password=crew.password)
 
     equipment: dict[EquipmentType, Equipment] = {}
     for tag, name, kind in LINE_EQUIPMENT:
-        item = create_equipment(session, asset_tag=tag, name=name, equipment_type=kind, location="Suite B",
-                                manufacturer="Acme", model="X", serial_number=tag, calibration_interval_days=365,
-                                owner=None)
+        item = create_equipment(
+            session,
+            asset_tag=tag,
+            name=name,
+            equipment_type=kind,
+            location="Suite B",
+            manufacturer="Acme",
+            model="X",
+            serial_number=tag,
+            calibration_interval_days=365,
+            owner=None,
+        )
         equipment[kind] = calibrated(session, item, due_on=today + timedelta(days=200))
 
     definitions = {
-        code: testing.create_definition(session, code=code, name=name, method=method, result_kind=kind, unit=unit,
-                                        specification=specification)
-        for code, name, method, kind, unit, specification in LINE_TESTS if code in design.release_tests}
+        code: testing.create_definition(
+            session, code=code, name=name, method=method, result_kind=kind, unit=unit, specification=specification
+        )
+        for code, name, method, kind, unit, specification in LINE_TESTS
+        if code in design.release_tests
+    }
     version = build_master(session, crew, design, materials={medium.part_number: medium}, definitions=definitions)
-    return Line(version=version, equipment=equipment, medium=medium, medium_lot=medium_lot, definitions=definitions,
-                subjects=_trial_subjects(session, crew, sponsor))
+    return Line(
+        version=version,
+        equipment=equipment,
+        medium=medium,
+        medium_lot=medium_lot,
+        definitions=definitions,
+        subjects=_trial_subjects(session, crew, sponsor),
+    )
 
 
-def build_master(session: Session, crew: Crew, design: MasterDesign, *, materials: Mapping[str, Material],
-                 definitions: Mapping[str, TestDefinition]) -> MbrVersion:
+def build_master(
+    session: Session,
+    crew: Crew,
+    design: MasterDesign,
+    *,
+    materials: Mapping[str, Material],
+    definitions: Mapping[str, TestDefinition],
+) -> MbrVersion:
     """The master record of ``design``, authored, approved and effective, with the crew's operators trained on it."""
     today = clock.now().date()
     version = draft_master(session, design, materials=materials, definitions=definitions)
@@ -341,8 +517,14 @@ def build_master(session: Session, crew: Crew, design: MasterDesign, *, material
     signatures.sign(session, version, meaning=SignatureMeaning.APPROVED, user=crew.qa, password=crew.password)
     versioning.make_effective(session, version)
     for trained in crew.operators:
-        training.record_training(session, user=trained, subject=version.training_subject,
-                                 trained_on=today - timedelta(days=10), expires_on=None, recorded_by=crew.author)
+        training.record_training(
+            session,
+            user=trained,
+            subject=version.training_subject,
+            trained_on=today - timedelta(days=10),
+            expires_on=None,
+            recorded_by=crew.author,
+        )
     return version
 
 
@@ -350,15 +532,31 @@ def _trial_subjects(session: Session, crew: Crew, sponsor: Organization) -> tupl
     """The subjects of an effective protocol with one arm and an apheresis visit, enrolled 20 days ago."""
     today = clock.now().date()
     protocol = protocols.create_protocol(
-        session, number="HLX-301", title="HLX-19 in r/r DLBCL", sponsor=sponsor,
-        phase=protocols.parse_phase("Phase 3"), therapeutic_area="Haematology", investigational_product="HLX-19")
+        session,
+        number="HLX-301",
+        title="HLX-19 in r/r DLBCL",
+        sponsor=sponsor,
+        phase=protocols.parse_phase("Phase 3"),
+        therapeutic_area="Haematology",
+        investigational_product="HLX-19",
+    )
     design = protocol.versions[0]
     arm = protocols.add_arm(session, design, code="A", name="HLX-19")
-    protocols.add_visit(session, design, code="APH", name="Apheresis",
-                        reference_event=ReferenceEvent.APHERESIS, day_offset=0)
+    protocols.add_visit(
+        session, design, code="APH", name="Apheresis", reference_event=ReferenceEvent.APHERESIS, day_offset=0
+    )
     signatures.sign(session, design, meaning=SignatureMeaning.AUTHORED, user=crew.author, password=crew.password)
     signatures.sign(session, design, meaning=SignatureMeaning.APPROVED, user=crew.qa, password=crew.password)
     versioning.make_effective(session, design)
-    return tuple(protocols.enrol_subject(session, protocol, code=code, site="DE-01", arm=arm,
-                                         enrolled_on=today - timedelta(days=20), consent_version="2.0")
-                 for code in SUBJECT_CODES)
+    return tuple(
+        protocols.enrol_subject(
+            session,
+            protocol,
+            code=code,
+            site="DE-01",
+            arm=arm,
+            enrolled_on=today - timedelta(days=20),
+            consent_version="2.0",
+        )
+        for code in SUBJECT_CODES
+    )

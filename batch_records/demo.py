@@ -1,5 +1,6 @@
 """Batch records' part of the demo data set: the CAR-T master record and three batches made to it, one released, one
 awaiting QA's review and one in progress, executed through the batch record rules on the days their history says."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -16,7 +17,6 @@ from batch_records.cart_line import CART_HLX19, StepDesign, draft_master
 from batch_records.models import Batch, BatchStep, DeviationCategory, MasterBatchRecord, MbrVersion
 from batch_records.service import batches, deviations, execution, release
 from lims import clock
-from lims.versioning import service as versioning
 from lims.demo_support import When, acting_as, demo_user, on, sign
 from lims.equipment.models import Equipment, EquipmentType
 from lims.equipment.service.inventory import status_of
@@ -30,6 +30,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.training import service as training
 from lims.units.parsing import parse_measurement
+from lims.versioning import service as versioning
 from protocols import service as protocols
 from protocols.demo import PROTOCOL_NUMBER
 from protocols.models import Protocol, Subject
@@ -55,55 +56,94 @@ class StepHistory:
 
 _BSC, _INCUBATOR = EquipmentType.BIOSAFETY_CABINET, EquipmentType.INCUBATOR
 #: the demo items a step's equipment types are met with: all usable (CEN-003, PIP-004 and CNT-006 are not)
-BATCH_EQUIPMENT = {_BSC: "BSC-002", _INCUBATOR: "INC-001", EquipmentType.BALANCE: "BAL-007",
-                   EquipmentType.FREEZER: "FRZ-005"}
+BATCH_EQUIPMENT = {
+    _BSC: "BSC-002",
+    _INCUBATOR: "INC-001",
+    EquipmentType.BALANCE: "BAL-007",
+    EquipmentType.FREEZER: "FRZ-005",
+}
 
 #: step by step, as CART_HLX19 lists them
 HISTORY = (
-    StepHistory(((34, "09:40"), (18, "09:10"), (2, "10:30")), {
-        "Time since end of collection": ("22", "51", "26"),
-        "Shipper temperature on receipt": ("4.6", "5.1", "3.9"),
-        "Bag net weight": ("191.4", "224.0", "176.2")}),
-    StepHistory(((34, "11:00"), (18, "10:30"), (2, "11:45")), {
-        "Total nucleated cells": ("9.8 ×10^9", "1.12 ×10^10", "8.1 ×10^9"),
-        "Viability": ("96.1", "91.4", "94.7"),
-        "CD3+ of leukocytes": ("41.2", "33.8", "46.5")}),
-    StepHistory(((34, "12:30"), (18, "12:00"), (2, "13:15")), {
-        "CD3+ purity of the positive fraction": ("95.3", "92.8", "96.0"),
-        "Viable cells recovered": ("1.9 ×10^9", "2.3 ×10^9", "1.6 ×10^9")}),
-    StepHistory(((33, "09:30"), (17, "09:30"), (1, "09:30")), {
-        "Viable cells seeded": ("1.02 ×10^8", "0.98 ×10^8", "1.01 ×10^8"),
-        "Seeding density": ("1.0 ×10^6", "0.97 ×10^6", "1.01 ×10^6"),
-        "Culture volume": ("100", "101", None)},
+    StepHistory(
+        ((34, "09:40"), (18, "09:10"), (2, "10:30")),
+        {
+            "Time since end of collection": ("22", "51", "26"),
+            "Shipper temperature on receipt": ("4.6", "5.1", "3.9"),
+            "Bag net weight": ("191.4", "224.0", "176.2"),
+        },
+    ),
+    StepHistory(
+        ((34, "11:00"), (18, "10:30"), (2, "11:45")),
+        {
+            "Total nucleated cells": ("9.8 ×10^9", "1.12 ×10^10", "8.1 ×10^9"),
+            "Viability": ("96.1", "91.4", "94.7"),
+            "CD3+ of leukocytes": ("41.2", "33.8", "46.5"),
+        },
+    ),
+    StepHistory(
+        ((34, "12:30"), (18, "12:00"), (2, "13:15")),
+        {
+            "CD3+ purity of the positive fraction": ("95.3", "92.8", "96.0"),
+            "Viable cells recovered": ("1.9 ×10^9", "2.3 ×10^9", "1.6 ×10^9"),
+        },
+    ),
+    StepHistory(
+        ((33, "09:30"), (17, "09:30"), (1, "09:30")),
+        {
+            "Viable cells seeded": ("1.02 ×10^8", "0.98 ×10^8", "1.01 ×10^8"),
+            "Seeding density": ("1.0 ×10^6", "0.97 ×10^6", "1.01 ×10^6"),
+            "Culture volume": ("100", "101", None),
+        },
         # The in-progress batch waits here for IL-2: the only lot expired three days ago.
-        partial_equipment=(_BSC,), partial_materials=("MED-001",)),
-    StepHistory(((32, "09:15"), (16, "09:15"), None), {
-        "Hours after activation": ("23.5", "24", None),
-        "Multiplicity of infection": ("5.0", "5.1", None),
-        "Vector volume added": ("4.2", "4.1", None)}),
-    StepHistory(((29, "08:30"), (13, "08:30"), None), {
-        "Incubator temperature, day 5": ("37.0", "37.1", None),
-        "Incubator CO2, day 5": ("5.0", "5.1", None),
-        "Viable cell density, day 5": ("2.4 ×10^6", "2.9 ×10^6", None)}),
-    StepHistory(((29, "10:00"), (13, "10:00"), None), {
-        "Medium added": ("150", "152", None),
-        "Culture volume after the feed": ("250", "253", None)}),
-    StepHistory(((28, "09:00"), (12, "09:00"), None), {
-        "Viable cell density before the top-up": (None, "3.4 ×10^6", None),
-        "Medium added": (None, "50", None)}),
-    StepHistory(((26, "09:00"), (10, "09:00"), None), {
-        "Viable cell concentration": ("2.1 ×10^7", "1.6 ×10^7", None),
-        "Viability at harvest": ("93.2", "88.6", None)},
-        yields=("1.9 ×10^9 cells", "1.4 ×10^9 cells")),
-    StepHistory(((26, "11:00"), (10, "11:00"), None), {
-        "Dose, CAR+ viable T cells": ("1.52 ×10^8", "1.61 ×10^8", None),
-        "Bags filled": ("2", "2", None),
-        "Fill volume per bag": ("30", "30", None)}),
-    StepHistory(((26, "12:30"), (10, "12:30"), None), {
-        "Minutes from CS10 addition to programme start": ("18", "22", None),
-        "Chamber temperature at programme end": ("-92", "-91", None)}),
-    StepHistory(((25, "09:00"), (9, "09:00"), None), {
-        "Freezer display temperature": ("-79", "-80", None)}),
+        partial_equipment=(_BSC,),
+        partial_materials=("MED-001",),
+    ),
+    StepHistory(
+        ((32, "09:15"), (16, "09:15"), None),
+        {
+            "Hours after activation": ("23.5", "24", None),
+            "Multiplicity of infection": ("5.0", "5.1", None),
+            "Vector volume added": ("4.2", "4.1", None),
+        },
+    ),
+    StepHistory(
+        ((29, "08:30"), (13, "08:30"), None),
+        {
+            "Incubator temperature, day 5": ("37.0", "37.1", None),
+            "Incubator CO2, day 5": ("5.0", "5.1", None),
+            "Viable cell density, day 5": ("2.4 ×10^6", "2.9 ×10^6", None),
+        },
+    ),
+    StepHistory(
+        ((29, "10:00"), (13, "10:00"), None),
+        {"Medium added": ("150", "152", None), "Culture volume after the feed": ("250", "253", None)},
+    ),
+    StepHistory(
+        ((28, "09:00"), (12, "09:00"), None),
+        {"Viable cell density before the top-up": (None, "3.4 ×10^6", None), "Medium added": (None, "50", None)},
+    ),
+    StepHistory(
+        ((26, "09:00"), (10, "09:00"), None),
+        {"Viable cell concentration": ("2.1 ×10^7", "1.6 ×10^7", None), "Viability at harvest": ("93.2", "88.6", None)},
+        yields=("1.9 ×10^9 cells", "1.4 ×10^9 cells"),
+    ),
+    StepHistory(
+        ((26, "11:00"), (10, "11:00"), None),
+        {
+            "Dose, CAR+ viable T cells": ("1.52 ×10^8", "1.61 ×10^8", None),
+            "Bags filled": ("2", "2", None),
+            "Fill volume per bag": ("30", "30", None),
+        },
+    ),
+    StepHistory(
+        ((26, "12:30"), (10, "12:30"), None),
+        {
+            "Minutes from CS10 addition to programme start": ("18", "22", None),
+            "Chamber temperature at programme end": ("-92", "-91", None),
+        },
+    ),
+    StepHistory(((25, "09:00"), (9, "09:00"), None), {"Freezer display temperature": ("-79", "-80", None)}),
 )
 STEPS = tuple(zip(CART_HLX19.steps, HISTORY, strict=True))
 
@@ -120,7 +160,7 @@ CORRECTION = ("Bag net weight", "242.0", "Transposed digits: the balance printou
 #: the awaiting-review batch: a deviation raised by hand on the expansion step and closed by QA
 CLOSED_DEVIATION: dict[str, Any] = {
     "description": "INC-001 alarm log: door-open alarm for 6 minutes on day 3; the chamber fell to 35.8 °C and "
-                   "was back at 37.0 °C within 12 minutes.",
+    "was back at 37.0 °C within 12 minutes.",
     "category": DeviationCategory.MINOR,
     "investigation": "Alarm log, chamber temperature and CO2 trends and the door switch reviewed with the operators.",
     "root_cause": "The door was not latched after another operator checked a development culture; the alarm worked.",
@@ -130,10 +170,16 @@ CLOSED_DEVIATION: dict[str, Any] = {
 }
 #: code: (days after harvest the result is reported, released batch, batch awaiting review)
 RELEASE_RESULTS = {
-    "QC-VIAB": (0, "91.8", "87.9"), "QC-TVC": (0, "4.1 ×10^8", "4.4 ×10^8"), "QC-CD3": (0, "97.4", "96.1"),
-    "QC-ENDO": (0, "0.08", "0.11"), "QC-TDX": (3, "37.1", "36.6"), "QC-VCN": (3, "2.4", "3.1"),
-    "QC-MYCO": (3, "Not detected", "Not detected"), "QC-ID": (3, "Conforms", "Conforms"),
-    "QC-POT": (3, "58", "49"), "QC-STER": (7, "No growth", "No growth"),
+    "QC-VIAB": (0, "91.8", "87.9"),
+    "QC-TVC": (0, "4.1 ×10^8", "4.4 ×10^8"),
+    "QC-CD3": (0, "97.4", "96.1"),
+    "QC-ENDO": (0, "0.08", "0.11"),
+    "QC-TDX": (3, "37.1", "36.6"),
+    "QC-VCN": (3, "2.4", "3.1"),
+    "QC-MYCO": (3, "Not detected", "Not detected"),
+    "QC-ID": (3, "Conforms", "Conforms"),
+    "QC-POT": (3, "58", "49"),
+    "QC-STER": (7, "No growth", "No growth"),
 }
 RELEASED_ON: When = (14, "15:00")
 
@@ -152,8 +198,10 @@ def load_batches(session: Session) -> None:
         return  # the database's own materials kept the demo's out: nothing to build a master record on
     today = clock.now().date()
     version = _load_master_record(session, lots, today)
-    found = {kind: session.scalar(select(Equipment).where(Equipment.asset_tag == tag))
-             for kind, tag in BATCH_EQUIPMENT.items()}
+    found = {
+        kind: session.scalar(select(Equipment).where(Equipment.asset_tag == tag))
+        for kind, tag in BATCH_EQUIPMENT.items()
+    }
     equipment = {kind: item for kind, item in found.items() if item is not None}
     subjects = _batch_subjects(session, today)
     if subjects is None or len(equipment) < len(found):
@@ -169,8 +217,11 @@ def _demo_lots(session: Session) -> dict[str, MaterialLot] | None:
     lots = {}
     for part_number, *_, lot_rows in MATERIALS:
         supplier_lot = next(row[1] for row in lot_rows if row[-1] == "released")
-        lot = session.scalar(select(MaterialLot).join(MaterialLot.material).where(
-            Material.part_number == part_number, MaterialLot.supplier_lot == supplier_lot))
+        lot = session.scalar(
+            select(MaterialLot)
+            .join(MaterialLot.material)
+            .where(Material.part_number == part_number, MaterialLot.supplier_lot == supplier_lot)
+        )
         if lot is None:
             return None
         lots[part_number] = lot
@@ -182,8 +233,9 @@ def _load_master_record(session: Session, lots: dict[str, MaterialLot], today: d
     author, approver = demo_user(session, "m.larsen"), demo_user(session, "q.okafor")
     definitions = {definition.code: definition for definition in testing.list_definitions(session)}
     with on(today, (45, "09:00")), acting_as(session, author):
-        version = draft_master(session, CART_HLX19, materials={part: lot.material for part, lot in lots.items()},
-                               definitions=definitions)
+        version = draft_master(
+            session, CART_HLX19, materials={part: lot.material for part, lot in lots.items()}, definitions=definitions
+        )
     with on(today, (45, "16:00")):
         sign(session, version, SignatureMeaning.AUTHORED, author)
     with on(today, (43, "11:00")), acting_as(session, approver):
@@ -191,9 +243,14 @@ def _load_master_record(session: Session, lots: dict[str, MaterialLot], today: d
         versioning.make_effective(session, version)
     with on(today, (42, "14:00")), acting_as(session, author):
         for username in ("t.nguyen", "s.lind"):
-            training.record_training(session, user=demo_user(session, username), subject=version.training_subject,
-                                     trained_on=today - timedelta(days=42), expires_on=today + timedelta(days=323),
-                                     recorded_by=author)
+            training.record_training(
+                session,
+                user=demo_user(session, username),
+                subject=version.training_subject,
+                trained_on=today - timedelta(days=42),
+                expires_on=today + timedelta(days=323),
+                recorded_by=author,
+            )
     return version
 
 
@@ -209,9 +266,15 @@ def _batch_subjects(session: Session, today: date) -> list[Subject] | None:
         for code, arm, enrolled_days_ago, apheresis_days_ago, *_ in BATCH_SUBJECTS:
             if code not in enrolled:
                 enrolled[code] = protocols.enrol_subject(
-                    session, protocol, code=code, site="014", arm=next(a for a in version.arms if a.code == arm),
-                    enrolled_on=today - timedelta(days=enrolled_days_ago), consent_version="1.0",
-                    apheresis_on=today - timedelta(days=apheresis_days_ago))
+                    session,
+                    protocol,
+                    code=code,
+                    site="014",
+                    arm=next(a for a in version.arms if a.code == arm),
+                    enrolled_on=today - timedelta(days=enrolled_days_ago),
+                    consent_version="1.0",
+                    apheresis_on=today - timedelta(days=apheresis_days_ago),
+                )
             subjects.append(enrolled[code])
     return subjects
 
@@ -246,12 +309,14 @@ class _BatchMaker:
             work.append((design, history, when, design.step.skippable and index == RELEASED, complete))
         return work
 
-    def _uses(self, design: StepDesign, history: StepHistory,
-              complete: bool) -> tuple[tuple[EquipmentType, ...], list[tuple[str, str]]]:
+    def _uses(
+        self, design: StepDesign, history: StepHistory, complete: bool
+    ) -> tuple[tuple[EquipmentType, ...], list[tuple[str, str]]]:
         if complete:
             return tuple(design.step.equipment_types), list(design.materials)
-        return history.partial_equipment, [(part, quantity) for part, quantity in design.materials
-                                           if part in history.partial_materials]
+        return history.partial_equipment, [
+            (part, quantity) for part, quantity in design.materials if part in history.partial_materials
+        ]
 
     def history_fits(self) -> bool:
         """Whether the lots and equipment allow the history on its days (an older demo database may not)."""
@@ -269,9 +334,11 @@ class _BatchMaker:
                     amount = parse_measurement(quantity).to(lot.quantity_remaining.unit).value
                     needed[part_number] = needed.get(part_number, Decimal(0)) + amount
                 with on(self.today, when):
-                    if any(status_of(self.session, self.equipment[kind],
-                                     due_soon_days=self.due_soon_days)
-                           in BLOCKING_STATUSES for kind in kinds):
+                    if any(
+                        status_of(self.session, self.equipment[kind], due_soon_days=self.due_soon_days)
+                        in BLOCKING_STATUSES
+                        for kind in kinds
+                    ):
                         return False
         return all(amount <= self.lots[part].quantity_remaining.value for part, amount in needed.items())
 
@@ -282,9 +349,13 @@ class _BatchMaker:
         with on(self.today, work[0][2], timedelta(minutes=-20)), acting_as(self.session, performer):
             apheresis = self.today - timedelta(days=apheresis_days_ago)
             batch = batches.start_batch(
-                self.session, version, subject=subject, user=performer,
-                starting_material_identity=f"W0386 {apheresis:%y} {118204 + 4417 * index:06d}")
-        for (design, history, when, skipped, complete), step in zip(work, batch.steps):
+                self.session,
+                version,
+                subject=subject,
+                user=performer,
+                starting_material_identity=f"W0386 {apheresis:%y} {118204 + 4417 * index:06d}",
+            )
+        for (design, history, when, skipped, complete), step in zip(work, batch.steps, strict=True):
             if skipped:
                 with on(self.today, when), acting_as(self.session, performer):
                     execution.skip_step(self.session, step, reason=SKIP_REASON, user=performer)
@@ -299,20 +370,28 @@ class _BatchMaker:
             self._release_tests(batch, index, performer, verifier)
         if index == RELEASED:
             with on(self.today, RELEASED_ON), acting_as(self.session, self.qa):
-                release.dispose(self.session, batch, SignatureMeaning.RELEASED, user=self.qa,
-                                password=demo_password(self.qa.username))
+                release.dispose(
+                    self.session,
+                    batch,
+                    SignatureMeaning.RELEASED,
+                    user=self.qa,
+                    password=demo_password(self.qa.username),
+                )
         return batch
 
-    def _perform(self, design: StepDesign, history: StepHistory, step: BatchStep, index: int, user: User,
-                 complete: bool) -> None:
+    def _perform(
+        self, design: StepDesign, history: StepHistory, step: BatchStep, index: int, user: User, complete: bool
+    ) -> None:
         kinds, taken = self._uses(design, history, complete)
         for kind in kinds:
-            execution.record_equipment_use(self.session, step, self.equipment[kind], user=user,
-                                           due_soon_days=self.due_soon_days)
+            execution.record_equipment_use(
+                self.session, step, self.equipment[kind], user=user, due_soon_days=self.due_soon_days
+            )
         for part_number, quantity in taken:
             requirement = next(r for r in step.materials if r.material_id == self.lots[part_number].material_id)
-            execution.record_material_use(self.session, step, requirement, self.lots[part_number],
-                                          parse_measurement(quantity), user=user)
+            execution.record_material_use(
+                self.session, step, requirement, self.lots[part_number], parse_measurement(quantity), user=user
+            )
         for parameter in step.parameters:
             value = history.values[parameter.name][index]
             if value is None:
@@ -339,17 +418,25 @@ class _BatchMaker:
     def _closed_deviation(self, batch: Batch, step: BatchStep, when: When, user: User) -> None:
         text = dict(CLOSED_DEVIATION)
         with on(self.today, when, timedelta(minutes=15)), acting_as(self.session, user):
-            deviation = deviations.raise_deviation(self.session, batch, description=text.pop("description"),
-                                                   category=text["category"], step=step, user=user)
+            deviation = deviations.raise_deviation(
+                self.session,
+                batch,
+                description=text.pop("description"),
+                category=text["category"],
+                step=step,
+                user=user,
+            )
         with on(self.today, (6, "10:00")), acting_as(self.session, self.qa):
-            deviations.record_investigation(self.session, deviation, deviations.InvestigationInput(**text),
-                                            reason="Investigation completed")
+            deviations.record_investigation(
+                self.session, deviation, deviations.InvestigationInput(**text), reason="Investigation completed"
+            )
         with on(self.today, (6, "11:30")):
             sign(self.session, deviation, SignatureMeaning.APPROVED, self.qa)
 
     def _release_tests(self, batch: Batch, index: int, analyst: User, checker: User) -> None:
-        harvested = next(history.started[index] for design, history in STEPS
-                         if design.step.theoretical_yield is not None)
+        harvested = next(
+            history.started[index] for design, history in STEPS if design.step.theoretical_yield is not None
+        )
         assert harvested is not None
         for release_test in batch.release_tests:
             ready_after, *reported = RELEASE_RESULTS[release_test.definition.code]

@@ -1,5 +1,6 @@
 """The refusals of batch records: master record versions and their design, batches, the order and the
 entries of their steps, deviations, and release."""
+
 from __future__ import annotations
 
 from lims.audit.errors import ReasonRequired

@@ -1,10 +1,11 @@
 """Master batch records, executed batches and their deviations."""
+
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
 from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
@@ -33,8 +34,16 @@ class MbrStatus(enum.StrEnum):
 
 
 #: the usual stages of an autologous CAR-T process, offered when a step is added
-TYPICAL_STAGES = ("Starting-material receipt", "T-cell selection", "Activation", "Transduction", "Expansion",
-                  "Harvest", "Formulation", "Cryopreservation")
+TYPICAL_STAGES = (
+    "Starting-material receipt",
+    "T-cell selection",
+    "Activation",
+    "Transduction",
+    "Expansion",
+    "Harvest",
+    "Formulation",
+    "Cryopreservation",
+)
 
 
 class MasterBatchRecord(Controlled, Base):
@@ -54,9 +63,14 @@ class MbrVersion(DocumentVersion, Controlled, Base):
     __tablename__ = "mbr_version"
     audit_parts = ("steps", "release_tests")
     lifecycle = VersionLifecycle(
-        draft=MbrStatus.DRAFT, in_review=MbrStatus.IN_REVIEW, approved=MbrStatus.APPROVED,
-        effective=MbrStatus.EFFECTIVE, ended=MbrStatus.RETIRED, ended_at="retired_at",
-        not_draft="{version} is {status}; only a draft can change. Start a new version to change it.")
+        draft=MbrStatus.DRAFT,
+        in_review=MbrStatus.IN_REVIEW,
+        approved=MbrStatus.APPROVED,
+        effective=MbrStatus.EFFECTIVE,
+        ended=MbrStatus.RETIRED,
+        ended_at="retired_at",
+        not_draft="{version} is {status}; only a draft can change. Start a new version to change it.",
+    )
     status_type = "mbr_status"
     document_key = "master_id"
 
@@ -68,8 +82,7 @@ class MbrVersion(DocumentVersion, Controlled, Base):
 
     master: Mapped[MasterBatchRecord] = relationship(back_populates="versions")
     steps: Mapped[list[MbrStep]] = relationship(back_populates="version", order_by="MbrStep.position")
-    release_tests: Mapped[list[MbrReleaseTest]] = relationship(back_populates="version",
-                                                              order_by="MbrReleaseTest.id")
+    release_tests: Mapped[list[MbrReleaseTest]] = relationship(back_populates="version", order_by="MbrReleaseTest.id")
 
     @property
     def label(self) -> str:
@@ -86,9 +99,14 @@ class MbrVersion(DocumentVersion, Controlled, Base):
 
     def signed_content(self) -> dict[str, Any]:
         """The design an author's and QA's signatures cover: any change after signing invalidates them."""
-        return {"master": self.master.code, "product": self.master.product, "version": self.number,
-                "change_summary": self.change_summary, "steps": [step.describe() for step in self.steps],
-                "release_tests": [str(test.definition) for test in self.release_tests]}
+        return {
+            "master": self.master.code,
+            "product": self.master.product,
+            "version": self.number,
+            "change_summary": self.change_summary,
+            "steps": [step.describe() for step in self.steps],
+            "release_tests": [str(test.definition) for test in self.release_tests],
+        }
 
 
 class StepDesign:
@@ -121,11 +139,17 @@ class StepDesign:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "position": self.position, "stage": self.stage, "title": self.title, "instruction": self.instruction,
-            "second_person_verification": self.second_person_verification, "hold_point": self.hold_point,
-            "skippable": self.skippable, "equipment": self.required_equipment,
-            "yield": None if self.theoretical_yield is None else
-            f"{self.theoretical_yield} {self.yield_minimum_percent}–{self.yield_maximum_percent} %",
+            "position": self.position,
+            "stage": self.stage,
+            "title": self.title,
+            "instruction": self.instruction,
+            "second_person_verification": self.second_person_verification,
+            "hold_point": self.hold_point,
+            "skippable": self.skippable,
+            "equipment": self.required_equipment,
+            "yield": None
+            if self.theoretical_yield is None
+            else f"{self.theoretical_yield} {self.yield_minimum_percent}–{self.yield_maximum_percent} %",
             "parameters": [str(parameter) for parameter in self.parameters],
             "materials": [f"{material.material.part_number} {material.quantity}" for material in self.materials],
         }
@@ -251,22 +275,28 @@ class Batch(Controlled, Base):
     subject: Mapped[Subject] = relationship()
     created_by: Mapped[User] = relationship()
     steps: Mapped[list[BatchStep]] = relationship(back_populates="batch", order_by="BatchStep.position")
-    release_tests: Mapped[list[BatchReleaseTest]] = relationship(back_populates="batch",
-                                                                order_by="BatchReleaseTest.id")
+    release_tests: Mapped[list[BatchReleaseTest]] = relationship(back_populates="batch", order_by="BatchReleaseTest.id")
     deviations: Mapped[list[Deviation]] = relationship(back_populates="batch", order_by="Deviation.id")
 
     @property
     def chain_of_identity(self) -> str:
-        return (f"Subject {self.subject.code} ({self.subject.protocol.number}) · starting material "
-                f"{self.starting_material_identity} · batch {self.batch_number}")
+        return (
+            f"Subject {self.subject.code} ({self.subject.protocol.number}) · starting material "
+            f"{self.starting_material_identity} · batch {self.batch_number}"
+        )
 
     def signed_content(self) -> dict[str, Any]:
         """What QA's disposition covers: the identity of the batch and every step as executed."""
-        return {"batch": self.batch_number, "product": self.product, "mbr": self.mbr_label,
-                "subject": self.subject.code, "protocol": self.subject.protocol.number,
-                "starting_material": self.starting_material_identity,
-                "disposition_reason": self.disposition_reason,
-                "steps": [step.signed_content() for step in self.steps]}
+        return {
+            "batch": self.batch_number,
+            "product": self.product,
+            "mbr": self.mbr_label,
+            "subject": self.subject.code,
+            "protocol": self.subject.protocol.number,
+            "starting_material": self.starting_material_identity,
+            "disposition_reason": self.disposition_reason,
+            "steps": [step.signed_content() for step in self.steps],
+        }
 
 
 class BatchStep(StepDesign, Controlled, Base):
@@ -288,17 +318,24 @@ class BatchStep(StepDesign, Controlled, Base):
 
     batch: Mapped[Batch] = relationship(back_populates="steps")
     performed_by: Mapped[User | None] = relationship()
-    parameters: Mapped[list[BatchParameter]] = relationship(back_populates="step",
-                                                            order_by="BatchParameter.position")
+    parameters: Mapped[list[BatchParameter]] = relationship(back_populates="step", order_by="BatchParameter.position")
     materials: Mapped[list[BatchMaterial]] = relationship(back_populates="step", order_by="BatchMaterial.id")
 
     def signed_content(self) -> dict[str, Any]:
         """What the performer's and verifier's signatures cover: every current entry and the yield."""
-        return {"batch": self.batch.batch_number, "position": self.position, "title": self.title,
-                "skip_reason": self.skip_reason,
-                "actual_yield": str(self.actual_yield) if self.actual_yield is not None else None,
-                "entries": [f"{parameter.name}: {entry.value}" for parameter in self.parameters
-                            for entry in parameter.entries if entry.replaced_by_id is None]}
+        return {
+            "batch": self.batch.batch_number,
+            "position": self.position,
+            "title": self.title,
+            "skip_reason": self.skip_reason,
+            "actual_yield": str(self.actual_yield) if self.actual_yield is not None else None,
+            "entries": [
+                f"{parameter.name}: {entry.value}"
+                for parameter in self.parameters
+                for entry in parameter.entries
+                if entry.replaced_by_id is None
+            ],
+        }
 
 
 class BatchParameter(ParameterDesign, Controlled, Base):
@@ -413,7 +450,14 @@ class Deviation(Controlled, Base):
 
     def signed_content(self) -> dict[str, Any]:
         """What QA's closing signature covers."""
-        return {"number": self.number, "batch": self.batch.batch_number, "category": self.category,
-                "description": self.description, "investigation": self.investigation,
-                "root_cause": self.root_cause, "other_batches_assessed": self.other_batches_assessed,
-                "conclusion": self.conclusion, "capa": self.capa}
+        return {
+            "number": self.number,
+            "batch": self.batch.batch_number,
+            "category": self.category,
+            "description": self.description,
+            "investigation": self.investigation,
+            "root_cause": self.root_cause,
+            "other_batches_assessed": self.other_batches_assessed,
+            "conclusion": self.conclusion,
+            "capa": self.capa,
+        }

@@ -5,6 +5,7 @@ signatures of the test results and of the deviations). The page furniture (the c
 "page X of Y", who generated the document and when), the tables, the signature blocks and the escaping of typed
 text come from :mod:`lims.documents`; this module supplies the batch record's content.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -47,13 +48,18 @@ def generate_batch_record_pdf(session: Session, batch_id: int, *, user: User, lo
     """The executed batch record of a batch as it stands now, as PDF, its generation recorded in the audit trail."""
     review = release.review(session, batch_id)
     document = batch_record_pdf(review, generated_by=user, generated_at=clock.now(), localtime=localtime)
-    audit_chain.record(session, "report.generated", entity=review.batch,
-                       details={"report": "executed batch record (PDF)", "bytes": len(document)})
+    audit_chain.record(
+        session,
+        "report.generated",
+        entity=review.batch,
+        details={"report": "executed batch record (PDF)", "bytes": len(document)},
+    )
     return BatchRecordPdf(f"batch-record-{review.batch.batch_number}.pdf", document)
 
 
-def batch_record_pdf(review: release.BatchReview, *, generated_by: User, generated_at: datetime,
-                     localtime: LocalTime) -> bytes:
+def batch_record_pdf(
+    review: release.BatchReview, *, generated_by: User, generated_at: datetime, localtime: LocalTime
+) -> bytes:
     """The executed batch record of ``review.batch`` as PDF bytes.
 
     ``localtime`` is the app's ``localtime`` template filter (``current_app.jinja_env.filters["localtime"]``),
@@ -81,15 +87,21 @@ def batch_record_pdf(review: release.BatchReview, *, generated_by: User, generat
         flowables += record.deviation(deviation, deviation_signatures.get(deviation.id, []))
     flowables.append(Paragraph("Disposition", H2))
     flowables += record.disposition(review)
-    flowables.append(Paragraph(
-        f"End of the executed batch record of batch {text(batch.batch_number)}. This document is a rendering of "
-        "the electronic record, which remains the original.", END))
+    flowables.append(
+        Paragraph(
+            f"End of the executed batch record of batch {text(batch.batch_number)}. This document is a rendering of "
+            "the electronic record, which remains the original.",
+            END,
+        )
+    )
 
     document = Document(
         title=f"Executed batch record · Batch {batch.batch_number}",
-        identity=[("Chain of identity", batch.chain_of_identity), ("Product", batch.product),
-                  ("MBR", batch.mbr_label)],
-        generated_by=generated_by.full_name, generated_at=generated_at, times=times)
+        identity=[("Chain of identity", batch.chain_of_identity), ("Product", batch.product), ("MBR", batch.mbr_label)],
+        generated_by=generated_by.full_name,
+        generated_at=generated_at,
+        times=times,
+    )
     return document.render(flowables)
 
 
@@ -127,8 +139,11 @@ class _Record:
             ("Disposition", disposition),
             ("Disposition reason", text(batch.disposition_reason)),
             ("Created", self.by_at(batch.created_by, batch.created_at)),
-            ("Times", "Shown in the display time zone. Entry times are the server's clock when the value was "
-                      "recorded; a late entry also states when the operator observed it."),
+            (
+                "Times",
+                "Shown in the display time zone. Entry times are the server's clock when the value was "
+                "recorded; a late entry also states when the operator observed it.",
+            ),
         ]
         exceptions = [
             ("Out-of-limit entries", len(review.out_of_limit)),
@@ -140,7 +155,8 @@ class _Record:
         ]
         blockers = review.blockers
         flowables: list[Flowable] = [
-            Paragraph("Summary", H2), fields(rows),
+            Paragraph("Summary", H2),
+            fields(rows),
             Paragraph("Review by exception", H3),
             grid([label for label, _ in exceptions], [[text(count) for _, count in exceptions]], [1] * 6),
         ]
@@ -153,44 +169,79 @@ class _Record:
 
     def step(self, record: release.StepRecord) -> list[Flowable]:
         step = record.step
-        controls = [label for flag, label in ((step.second_person_verification, "second-person verification"),
-                                              (step.hold_point, "QA hold point"), (step.skippable, "skippable"))
-                    if flag]
+        controls = [
+            label
+            for flag, label in (
+                (step.second_person_verification, "second-person verification"),
+                (step.hold_point, "QA hold point"),
+                (step.skippable, "skippable"),
+            )
+            if flag
+        ]
         status = text(step.status.value.capitalize())
-        rows = [("Stage", text(step.stage)),
-                ("Status", status if step.status in {StepStatus.COMPLETED, StepStatus.SKIPPED} else warning(status)),
-                ("Instruction", text(step.instruction))]
+        rows = [
+            ("Stage", text(step.stage)),
+            ("Status", status if step.status in {StepStatus.COMPLETED, StepStatus.SKIPPED} else warning(status)),
+            ("Instruction", text(step.instruction)),
+        ]
         if controls:
             listed = ", ".join(controls)
             rows.append(("Controls", text(listed[:1].upper() + listed[1:])))
         if step.equipment_types:
             rows.append(("Equipment required", text(", ".join(kind.value for kind in step.equipment_types))))
         if step.materials:
-            rows.append(("Materials required",
-                         "<br/>".join(_material_required(material) for material in step.materials)))
-        rows += [("Started", self.when(step.started_at)), ("Completed", self.when(step.completed_at)),
-                 ("Performed by", text(step.performed_by.full_name if step.performed_by else None))]
+            rows.append(
+                ("Materials required", "<br/>".join(_material_required(material) for material in step.materials))
+            )
+        rows += [
+            ("Started", self.when(step.started_at)),
+            ("Completed", self.when(step.completed_at)),
+            ("Performed by", text(step.performed_by.full_name if step.performed_by else None)),
+        ]
         if step.status == StepStatus.SKIPPED or step.skip_reason:
             rows.append(("Skip reason", text(step.skip_reason)))
-        flowables: list[Flowable] = [
-            Paragraph(f"Step {step.position} · {text(step.title)}", H3), fields(rows)]
+        flowables: list[Flowable] = [Paragraph(f"Step {step.position} · {text(step.title)}", H3), fields(rows)]
         if step.parameters:
             flowables += [Paragraph("Entries", LABEL), self.entries(step.parameters)]
         if record.uses.equipment or step.equipment_types:
             flowables.append(Paragraph("Equipment used", LABEL))
-            flowables.append(grid(
-                ["Asset tag", "Equipment", "Used by", "Used at"],
-                [[text(use.equipment.asset_tag), text(use.equipment.name), text(use.user.full_name),
-                  self.when(use.used_at)] for use in record.uses.equipment], [18, 42, 20, 20])
-                if record.uses.equipment else Paragraph("None recorded.", BODY))
+            flowables.append(
+                grid(
+                    ["Asset tag", "Equipment", "Used by", "Used at"],
+                    [
+                        [
+                            text(use.equipment.asset_tag),
+                            text(use.equipment.name),
+                            text(use.user.full_name),
+                            self.when(use.used_at),
+                        ]
+                        for use in record.uses.equipment
+                    ],
+                    [18, 42, 20, 20],
+                )
+                if record.uses.equipment
+                else Paragraph("None recorded.", BODY)
+            )
         if record.uses.consumptions or step.materials:
             flowables.append(Paragraph("Material lots consumed", LABEL))
-            flowables.append(grid(
-                ["Lot", "Material", "Quantity", "Used by", "Used at"],
-                [[text(use.lot.lot_number), f"{text(use.lot.material.part_number)} {text(use.lot.material.name)}",
-                  text(use.quantity), text(use.user.full_name), self.when(use.used_at)]
-                 for use in record.uses.consumptions], [22, 33, 13, 16, 18])
-                if record.uses.consumptions else Paragraph("None recorded.", BODY))
+            flowables.append(
+                grid(
+                    ["Lot", "Material", "Quantity", "Used by", "Used at"],
+                    [
+                        [
+                            text(use.lot.lot_number),
+                            f"{text(use.lot.material.part_number)} {text(use.lot.material.name)}",
+                            text(use.quantity),
+                            text(use.user.full_name),
+                            self.when(use.used_at),
+                        ]
+                        for use in record.uses.consumptions
+                    ],
+                    [22, 33, 13, 16, 18],
+                )
+                if record.uses.consumptions
+                else Paragraph("None recorded.", BODY)
+            )
         if step.theoretical_yield is not None:
             flowables += [Paragraph("Yield", LABEL), fields(self.yield_rows(step))]
         flowables += [Paragraph("Signatures", LABEL), signature_block(record.signatures, self.times)]
@@ -200,27 +251,46 @@ class _Record:
         percent = execution.yield_percent(step)
         within = execution.yield_within_limits(step)
         low, high = step.yield_minimum_percent, step.yield_maximum_percent
-        limits = (f"{low} – {high} %" if low is not None and high is not None
-                  else f"≥ {low} %" if low is not None else f"≤ {high} %")
+        limits = (
+            f"{low} – {high} %"
+            if low is not None and high is not None
+            else f"≥ {low} %"
+            if low is not None
+            else f"≤ {high} %"
+        )
         verdict = "—" if within is None else "Within limits" if within else warning("Outside limits")
-        return [("Theoretical yield", text(step.theoretical_yield)), ("Actual yield", text(step.actual_yield)),
-                ("Yield", "—" if percent is None else f"{text(percent)} % of theoretical"),
-                ("Acceptable", text(limits)), ("Judgement", verdict)]
+        return [
+            ("Theoretical yield", text(step.theoretical_yield)),
+            ("Actual yield", text(step.actual_yield)),
+            ("Yield", "—" if percent is None else f"{text(percent)} % of theoretical"),
+            ("Acceptable", text(limits)),
+            ("Judgement", verdict),
+        ]
 
     def entries(self, parameters: Sequence[BatchParameter]) -> Table:
         rows: list[list[str]] = []
         for parameter in parameters:
             name = f"{text(parameter.name)}<br/>[{text(parameter.unit or 'number')}]" + (
-                "" if parameter.required else " (optional)")
+                "" if parameter.required else " (optional)"
+            )
             limits = self.limits(parameter)
             if not parameter.entries:
-                rows.append([name, "<i>Not recorded</i>" if parameter.required else "Not recorded (optional)",
-                             limits, "—", "—", ""])
+                rows.append(
+                    [
+                        name,
+                        "<i>Not recorded</i>" if parameter.required else "Not recorded (optional)",
+                        limits,
+                        "—",
+                        "—",
+                        "",
+                    ]
+                )
             by_id = {entry.id: entry for entry in parameter.entries}
             for entry in parameter.entries:
                 rows.append([name, *self.entry_cells(parameter, entry, by_id)])
-        return grid(["Parameter", "Value", "Limits", "Judgement", "Entered by", "Notes"], rows,
-                     [19, 13, 14, 14, 19, 38])
+        return grid(
+            ["Parameter", "Value", "Limits", "Judgement", "Entered by", "Notes"], rows, [19, 13, 14, 14, 19, 38]
+        )
 
     @staticmethod
     def limits(parameter: BatchParameter) -> str:
@@ -229,8 +299,7 @@ class _Record:
             limits += f"<br/>target {text(parameter.target)}"
         return limits
 
-    def entry_cells(self, parameter: BatchParameter, entry: BatchEntry,
-                    by_id: dict[int, BatchEntry]) -> list[str]:
+    def entry_cells(self, parameter: BatchParameter, entry: BatchEntry, by_id: dict[int, BatchEntry]) -> list[str]:
         value = f"<b>{text(entry.value)}</b>"
         limits = self.limits(parameter)
         if not parameter.limit:
@@ -240,15 +309,20 @@ class _Record:
         notes: list[str] = []
         if entry.replaces_id is not None:
             replaced = by_id.get(entry.replaces_id)
-            replaced_text = (f"{text(replaced.value)} (entered by {text(replaced.entered_by.full_name)} on "
-                             f"{self.when(replaced.entered_at)})" if replaced else f"entry {entry.replaces_id}")
+            replaced_text = (
+                f"{text(replaced.value)} (entered by {text(replaced.entered_by.full_name)} on "
+                f"{self.when(replaced.entered_at)})"
+                if replaced
+                else f"entry {entry.replaces_id}"
+            )
             notes.append(f"<b>Correction</b> replacing {replaced_text}. Reason: {text(entry.correction_reason)}")
         if entry.replaced_by_id is not None:
             value = f"<strike>{text(entry.value)}</strike>"
             notes.append("<b>Replaced</b> by the correction below; kept on the record.")
         if entry.late_reason is not None:
-            notes.append(f"<b>Late entry</b>: observed at {self.when(entry.observed_at)}. "
-                         f"Reason: {text(entry.late_reason)}")
+            notes.append(
+                f"<b>Late entry</b>: observed at {self.when(entry.observed_at)}. Reason: {text(entry.late_reason)}"
+            )
         elif entry.observed_at is not None:
             notes.append(f"Observed at {self.when(entry.observed_at)}")
         return [value, limits, judgement, self.by_at(entry.entered_by, entry.entered_at), "<br/>".join(notes)]
@@ -269,20 +343,25 @@ class _Record:
             flowables += [Paragraph("Other results on this batch", H3), self.results(others, signed)]
         return flowables
 
-    def release_test(self, state: release.ReleaseTestState, results: list[TestResult],
-                     signed: dict[Any, list[Any]]) -> list[Flowable]:
+    def release_test(
+        self, state: release.ReleaseTestState, results: list[TestResult], signed: dict[Any, list[Any]]
+    ) -> list[Flowable]:
         definition = state.test.definition
         if state.result is None:
             conformity = warning("No result")
         else:
             conformity = "Conforms" if state.result.conforms else warning("Does not conform")
-        rows = [("Specification", text(state.test.specification)), ("Method", text(definition.method)),
-                ("Current result", "—" if state.result is None else f"<b>{text(state.result.reported)}</b>"),
-                ("Conformity", conformity),
-                ("Verification", "Verified by a second person" if state.verified
-                 else warning("Not verified by a second person"))]
-        flowables: list[Flowable] = [Paragraph(f"{text(definition.name)} ({text(definition.code)})", H3),
-                                     fields(rows)]
+        rows = [
+            ("Specification", text(state.test.specification)),
+            ("Method", text(definition.method)),
+            ("Current result", "—" if state.result is None else f"<b>{text(state.result.reported)}</b>"),
+            ("Conformity", conformity),
+            (
+                "Verification",
+                "Verified by a second person" if state.verified else warning("Not verified by a second person"),
+            ),
+        ]
+        flowables: list[Flowable] = [Paragraph(f"{text(definition.name)} ({text(definition.code)})", H3), fields(rows)]
         if results:
             flowables += [Paragraph("Results", LABEL), self.results(results, signed)]
         return flowables
@@ -300,19 +379,31 @@ class _Record:
                 reported = f"<b>{reported}</b>"
             if result.replaces_id is not None:
                 replaced = by_id.get(result.replaces_id)
-                notes.append(f"<b>Correction</b> replacing {text(replaced.reported if replaced else None)}. "
-                             f"Reason: {text(result.correction_reason)}")
+                notes.append(
+                    f"<b>Correction</b> replacing {text(replaced.reported if replaced else None)}. "
+                    f"Reason: {text(result.correction_reason)}"
+                )
             verifications = [
                 f"{text(signature.printed_name)}, {text(signature.meaning.value.capitalize())}, "
                 f"{self.when(signature.signed_at)}"
                 + ("" if status == signatures.SignatureStatus.VALID else f" {status_markup(status)}")
-                for signature, status in signed.get(result.id, [])]
-            rows.append([reported, text(result.specification),
-                         "Conforms" if result.conforms else warning("Does not conform"),
-                         self.by_at(result.recorded_by, result.recorded_at), "<br/>".join(notes) or "Current",
-                         "<br/>".join(verifications) or "Not verified"])
-        return grid(["Result", "Specification", "Conformity", "Recorded by", "Status", "Verification"], rows,
-                     [12, 15, 14, 19, 20, 23])
+                for signature, status in signed.get(result.id, [])
+            ]
+            rows.append(
+                [
+                    reported,
+                    text(result.specification),
+                    "Conforms" if result.conforms else warning("Does not conform"),
+                    self.by_at(result.recorded_by, result.recorded_at),
+                    "<br/>".join(notes) or "Current",
+                    "<br/>".join(verifications) or "Not verified",
+                ]
+            )
+        return grid(
+            ["Result", "Specification", "Conformity", "Recorded by", "Status", "Verification"],
+            rows,
+            [12, 15, 14, 19, 20, 23],
+        )
 
     # Deviations and disposition
 
@@ -320,27 +411,46 @@ class _Record:
         step = deviation.step
         status = text(deviation.status.value.capitalize())
         rows = [
-            ("Category", text(deviation.category.value.capitalize()) if deviation.category
-             else warning("Not classified yet")),
+            (
+                "Category",
+                text(deviation.category.value.capitalize()) if deviation.category else warning("Not classified yet"),
+            ),
             ("Status", status if deviation.status == DeviationStatus.CLOSED else warning(status)),
             ("Raised", self.by_at(deviation.raised_by, deviation.raised_at)),
             ("Step", f"Step {step.position} · {text(step.title)}" if step is not None else "—"),
         ]
         if deviation.test_result is not None:
-            rows.append(("Test result", f"{text(deviation.test_result.definition.name)}: "
-                                        f"{text(deviation.test_result.reported)}"))
-        rows += [("Description", text(deviation.description)), ("Investigation", text(deviation.investigation)),
-                 ("Root cause", text(deviation.root_cause)),
-                 ("Other batches assessed", text(deviation.other_batches_assessed)),
-                 ("Conclusion", text(deviation.conclusion)), ("CAPA", text(deviation.capa)),
-                 ("Closed", self.when(deviation.closed_at))]
-        return [Paragraph(f"Deviation {text(deviation.number)}", H3), fields(rows),
-                Paragraph("Closure signature", LABEL),
-                signature_block(signed, self.times, unsigned="Not closed yet.")]
+            rows.append(
+                (
+                    "Test result",
+                    f"{text(deviation.test_result.definition.name)}: {text(deviation.test_result.reported)}",
+                )
+            )
+        rows += [
+            ("Description", text(deviation.description)),
+            ("Investigation", text(deviation.investigation)),
+            ("Root cause", text(deviation.root_cause)),
+            ("Other batches assessed", text(deviation.other_batches_assessed)),
+            ("Conclusion", text(deviation.conclusion)),
+            ("CAPA", text(deviation.capa)),
+            ("Closed", self.when(deviation.closed_at)),
+        ]
+        return [
+            Paragraph(f"Deviation {text(deviation.number)}", H3),
+            fields(rows),
+            Paragraph("Closure signature", LABEL),
+            signature_block(signed, self.times, unsigned="Not closed yet."),
+        ]
 
     def disposition(self, review: release.BatchReview) -> list[Flowable]:
         batch = review.batch
-        rows = [("Status", f"<b>{text(batch.status.value.capitalize())}</b>"),
-                ("Reason", text(batch.disposition_reason)), ("Disposed", self.when(batch.disposition_at))]
-        return [fields(rows), Paragraph("QA disposition signatures", LABEL),
-                KeepTogether([signature_block(review.disposition, self.times, unsigned="No disposition signed yet.")])]
+        rows = [
+            ("Status", f"<b>{text(batch.status.value.capitalize())}</b>"),
+            ("Reason", text(batch.disposition_reason)),
+            ("Disposed", self.when(batch.disposition_at)),
+        ]
+        return [
+            fields(rows),
+            Paragraph("QA disposition signatures", LABEL),
+            KeepTogether([signature_block(review.disposition, self.times, unsigned="No disposition signed yet.")]),
+        ]

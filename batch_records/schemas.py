@@ -1,5 +1,6 @@
 """Input of the batch records area, for forms and the API: master batch records; executed batches, their
 release tests, deviations and disposition. Then what the API shows of a batch."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,15 +33,22 @@ def _choice(message: str) -> fields.Integer:
 
 
 def _percent(label: str) -> fields.Decimal:
-    return fields.Decimal(load_default=None, allow_none=True,
-                          validate=validate.Range(min=0, error=f"The {label} cannot be negative."),
-                          error_messages={"invalid": f"Enter the {label} as a number of percent, e.g. 80."})
+    return fields.Decimal(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, error=f"The {label} cannot be negative."),
+        error_messages={"invalid": f"Enter the {label} as a number of percent, e.g. 80."},
+    )
 
 
 class MasterCreateSchema(FormSchema):
-    code = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{2,32}$",
-                   error="Use 2 to 32 letters, digits, dots, dashes or underscores."),
-                   error_messages={"required": "Enter the master record code, e.g. CART-001."})
+    code = Trimmed(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9._-]{2,32}$", error="Use 2 to 32 letters, digits, dots, dashes or underscores."
+        ),
+        error_messages={"required": "Enter the master record code, e.g. CART-001."},
+    )
     product = required_text("Name the product the record makes.")
     change_summary = required_text("Say what the first version is for, e.g. First issue.", 4000)
 
@@ -53,9 +61,9 @@ class StepSchema(FormSchema):
     hold_point = _flag()
     skippable = _flag()
     equipment_types = fields.List(
-        fields.Enum(EquipmentType, by_value=True,
-                    error_messages={"unknown": "Choose equipment types from the list."}),
-        load_default=list)
+        fields.Enum(EquipmentType, by_value=True, error_messages={"unknown": "Choose equipment types from the list."}),
+        load_default=list,
+    )
     theoretical_yield = MeasurementField(load_default=None, allow_none=True)
     yield_minimum_percent = _percent("minimum yield")
     yield_maximum_percent = _percent("maximum yield")
@@ -103,8 +111,9 @@ class ParameterSchema(FormSchema):
 class MaterialRequirementSchema(FormSchema):
     step_id = _choice("Choose the step that uses the material.")
     material_id = _choice("Choose the material.")
-    quantity = MeasurementField(required=True,
-                                error_messages={"required": "Enter the quantity with its unit, e.g. 250 mL."})
+    quantity = MeasurementField(
+        required=True, error_messages={"required": "Enter the quantity with its unit, e.g. 250 mL."}
+    )
 
 
 class ReleaseTestSchema(FormSchema):
@@ -121,6 +130,7 @@ class RetireSchema(FormSchema):
 
 # Executed batches
 
+
 class StartBatchSchema(FormSchema):
     mbr_version_id = _choice("Choose the master batch record to make the batch to.")
     subject_id = _choice("Choose the subject whose material this batch is made from.")
@@ -129,8 +139,9 @@ class StartBatchSchema(FormSchema):
 
 class LateEntrySchema(FormSchema):
     #: local wall-clock time as a datetime-local input sends it; the view places it in the display time zone
-    observed_at = fields.NaiveDateTime(load_default=None, allow_none=True,
-                                       error_messages={"invalid": "Enter the date and time as YYYY-MM-DD HH:MM."})
+    observed_at = fields.NaiveDateTime(
+        load_default=None, allow_none=True, error_messages={"invalid": "Enter the date and time as YYYY-MM-DD HH:MM."}
+    )
     late_reason = Trimmed(load_default=None, validate=validate.Length(max=2000))
 
 
@@ -150,8 +161,9 @@ class MaterialUseSchema(FormSchema):
 
 
 class YieldSchema(FormSchema):
-    actual_yield = MeasurementField(required=True,
-                                    error_messages={"required": "Enter the actual yield, e.g. 1.8 ×10^9 cells."})
+    actual_yield = MeasurementField(
+        required=True, error_messages={"required": "Enter the actual yield, e.g. 1.8 ×10^9 cells."}
+    )
 
 
 class SkipSchema(FormSchema):
@@ -169,14 +181,24 @@ class ResultCorrectionSchema(FormSchema):
 
 class DeviationSchema(FormSchema):
     description = required_text("Describe what deviated.", 4000)
-    category = fields.Enum(DeviationCategory, by_value=True, load_default=None, allow_none=True,
-                           error_messages={"unknown": "Choose minor, major or critical."})
+    category = fields.Enum(
+        DeviationCategory,
+        by_value=True,
+        load_default=None,
+        allow_none=True,
+        error_messages={"unknown": "Choose minor, major or critical."},
+    )
     step_id = fields.Integer(load_default=None, allow_none=True, error_messages={"invalid": "Choose a step."})
 
 
 class InvestigationSchema(FormSchema):
-    category = fields.Enum(DeviationCategory, by_value=True, load_default=None, allow_none=True,
-                           error_messages={"unknown": "Choose minor, major or critical."})
+    category = fields.Enum(
+        DeviationCategory,
+        by_value=True,
+        load_default=None,
+        allow_none=True,
+        error_messages={"unknown": "Choose minor, major or critical."},
+    )
     investigation = Trimmed(load_default=None, validate=validate.Length(max=8000))
     root_cause = Trimmed(load_default=None, validate=validate.Length(max=4000))
     other_batches_assessed = Trimmed(load_default=None, validate=validate.Length(max=4000))
@@ -189,10 +211,13 @@ DISPOSITION_CHOICES = (SignatureMeaning.RELEASED, SignatureMeaning.QUARANTINED, 
 
 
 class DispositionSchema(FormSchema):
-    meaning = fields.Enum(SignatureMeaning, by_value=True, required=True,
-                          validate=validate.OneOf(DISPOSITION_CHOICES, error="Choose released, quarantined or rejected."),
-                          error_messages={"required": "Choose the disposition.",
-                                          "unknown": "Choose released, quarantined or rejected."})
+    meaning = fields.Enum(
+        SignatureMeaning,
+        by_value=True,
+        required=True,
+        validate=validate.OneOf(DISPOSITION_CHOICES, error="Choose released, quarantined or rejected."),
+        error_messages={"required": "Choose the disposition.", "unknown": "Choose released, quarantined or rejected."},
+    )
     reason = Trimmed(load_default=None, validate=validate.Length(max=4000))
     password = Secret(required=True, error_messages={"required": "Enter your password to sign."})
 
@@ -200,8 +225,12 @@ class DispositionSchema(FormSchema):
 class BatchQuerySchema(Schema):
     """The API's filter of the batch list."""
 
-    status = fields.Enum(BatchStatus, by_value=True, metadata={"description": "Only the batches in this status."},
-                         error_messages={"unknown": "There is no such batch status; use one of {choices}."})
+    status = fields.Enum(
+        BatchStatus,
+        by_value=True,
+        metadata={"description": "Only the batches in this status."},
+        error_messages={"unknown": "There is no such batch status; use one of {choices}."},
+    )
 
 
 # What the API shows
@@ -219,8 +248,11 @@ class BatchOutSchema(Schema):
     id = fields.Integer(required=True)
     batch_number = fields.String(required=True)
     product = fields.String(required=True)
-    mbr = fields.String(attribute="mbr_label", required=True,
-                        metadata={"description": "The master batch record version it was made to."})
+    mbr = fields.String(
+        attribute="mbr_label",
+        required=True,
+        metadata={"description": "The master batch record version it was made to."},
+    )
     status = fields.Enum(BatchStatus, by_value=True, required=True)
     created_at = fields.DateTime(required=True)
     chain_of_identity = fields.Nested(ChainOfIdentityOutSchema, required=True)
@@ -231,12 +263,18 @@ class BatchOutSchema(Schema):
 
 class EntryOutSchema(Schema):
     parameter = fields.String(attribute="parameter.name", required=True)
-    value = fields.Function(lambda entry: format(entry.value.value, "f"), required=True,
-                            metadata={"type": "string", "description": "The exact decimal value.", "example": "4.5"})
+    value = fields.Function(
+        lambda entry: format(entry.value.value, "f"),
+        required=True,
+        metadata={"type": "string", "description": "The exact decimal value.", "example": "4.5"},
+    )
     unit = fields.String(attribute="value.unit", required=True)
     within_limits = fields.Boolean(required=True)
-    corrected = fields.Function(lambda entry: entry.replaces_id is not None, required=True,
-                                metadata={"type": "boolean", "description": "It replaces an earlier entry."})
+    corrected = fields.Function(
+        lambda entry: entry.replaces_id is not None,
+        required=True,
+        metadata={"type": "boolean", "description": "It replaces an earlier entry."},
+    )
 
 
 class StepOutSchema(Schema):

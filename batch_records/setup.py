@@ -1,6 +1,7 @@
 """What batch records contribute: master and executed batch records, deviations and their pages, API, signing
 rules, work queues, the batches made from a subject's material, the lots they consume, the training they require,
 and the demo's master record and batches."""
+
 from __future__ import annotations
 
 from batch_records import api, demo, views
@@ -40,80 +41,107 @@ def register(registry: Registry) -> None:
 
 
 def _register_signables(registry: Registry) -> None:
-    registry.signable(signatures.two_person_approval(
-        MbrVersion,
-        signatures.ApprovalStates(draft=MbrStatus.DRAFT, in_review=MbrStatus.IN_REVIEW, approved=MbrStatus.APPROVED),
-        locked=versioning_errors.VersionNotInReview, describe=lambda version: version.label,
-        ready_for_review=masters.check_ready_for_review,
-    ))
-    registry.signable(SignableType(
-        BatchStep,
-        {SignatureMeaning.PERFORMED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
-         SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}),
-         SignatureMeaning.REVIEWED: frozenset({RoleName.QA})},
-        before_signing=execution.check_step_signature,
-        after_signing=execution.after_step_signature,
-    ))
-    registry.signable(SignableType(
-        Deviation,
-        {SignatureMeaning.APPROVED: frozenset({RoleName.QA})},
-        before_signing=deviations.check_deviation_closure,
-        after_signing=deviations.close_deviation,
-    ))
-    registry.signable(SignableType(
-        Batch,
-        {meaning: frozenset({RoleName.QA}) for meaning in release.DISPOSITIONS},
-        before_signing=release.check_batch_signature,
-        after_signing=release.apply_batch_disposition,
-    ))
+    registry.signable(
+        signatures.two_person_approval(
+            MbrVersion,
+            signatures.ApprovalStates(
+                draft=MbrStatus.DRAFT, in_review=MbrStatus.IN_REVIEW, approved=MbrStatus.APPROVED
+            ),
+            locked=versioning_errors.VersionNotInReview,
+            describe=lambda version: version.label,
+            ready_for_review=masters.check_ready_for_review,
+        )
+    )
+    registry.signable(
+        SignableType(
+            BatchStep,
+            {
+                SignatureMeaning.PERFORMED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
+                SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}),
+                SignatureMeaning.REVIEWED: frozenset({RoleName.QA}),
+            },
+            before_signing=execution.check_step_signature,
+            after_signing=execution.after_step_signature,
+        )
+    )
+    registry.signable(
+        SignableType(
+            Deviation,
+            {SignatureMeaning.APPROVED: frozenset({RoleName.QA})},
+            before_signing=deviations.check_deviation_closure,
+            after_signing=deviations.close_deviation,
+        )
+    )
+    registry.signable(
+        SignableType(
+            Batch,
+            {meaning: frozenset({RoleName.QA}) for meaning in release.DISPOSITIONS},
+            before_signing=release.check_batch_signature,
+            after_signing=release.apply_batch_disposition,
+        )
+    )
 
 
 def _register_work_queues(registry: Registry) -> None:
-    registry.work_queue(WorkQueue(
-        title="Master batch records in review",
-        description="Master batch record versions waiting for QA's approval.",
-        roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: len(versioning.versions_in_review(session, MbrVersion)),
-        endpoint="batch_records.masters",
-    ))
-    registry.work_queue(WorkQueue(
-        title="Batches awaiting QA disposition",
-        description="Batches with every step done, or held in quarantine, waiting for QA's review and disposition.",
-        roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: len(release.batches_awaiting_review(session)),
-        endpoint="batch_records.batches",
-        arguments=(("status", BatchStatus.AWAITING_REVIEW.value),),
-    ))
-    registry.work_queue(WorkQueue(
-        title="Open deviations",
-        description="Deviations to investigate and close before their batches can be released.",
-        roles=frozenset({RoleName.QA, RoleName.MANAGER}),
-        count=lambda session, _user, _settings: deviations.open_deviation_count(session),
-        endpoint="batch_records.deviations",
-    ))
-    registry.work_queue(WorkQueue(
-        title="Steps to verify",
-        description="Completed steps waiting for a second person's verification, other than your own.",
-        roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}),
-        count=lambda session, user, _settings: len(execution.steps_awaiting_signature(
-            session, SignatureMeaning.VERIFIED, for_user=user)),
-        endpoint="batch_records.steps_to_sign",
-        arguments=(("meaning", SignatureMeaning.VERIFIED.value),),
-    ))
-    registry.work_queue(WorkQueue(
-        title="Hold points to review",
-        description="Batches stopped at a hold point until QA has reviewed the step.",
-        roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: len(execution.steps_awaiting_signature(
-            session, SignatureMeaning.REVIEWED)),
-        endpoint="batch_records.steps_to_sign",
-        arguments=(("meaning", SignatureMeaning.REVIEWED.value),),
-    ))
-    registry.work_queue(WorkQueue(
-        title="Batches in progress",
-        description="Batches on the floor, with their current step.",
-        roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
-        count=lambda session, _user, _settings: batches.batches_in_progress_count(session),
-        endpoint="batch_records.batches",
-        arguments=(("status", BatchStatus.IN_PROGRESS.value),),
-    ))
+    registry.work_queue(
+        WorkQueue(
+            title="Master batch records in review",
+            description="Master batch record versions waiting for QA's approval.",
+            roles=frozenset({RoleName.QA}),
+            count=lambda session, _user, _settings: len(versioning.versions_in_review(session, MbrVersion)),
+            endpoint="batch_records.masters",
+        )
+    )
+    registry.work_queue(
+        WorkQueue(
+            title="Batches awaiting QA disposition",
+            description="Batches with every step done, or held in quarantine, waiting for QA's review and disposition.",
+            roles=frozenset({RoleName.QA}),
+            count=lambda session, _user, _settings: len(release.batches_awaiting_review(session)),
+            endpoint="batch_records.batches",
+            arguments=(("status", BatchStatus.AWAITING_REVIEW.value),),
+        )
+    )
+    registry.work_queue(
+        WorkQueue(
+            title="Open deviations",
+            description="Deviations to investigate and close before their batches can be released.",
+            roles=frozenset({RoleName.QA, RoleName.MANAGER}),
+            count=lambda session, _user, _settings: deviations.open_deviation_count(session),
+            endpoint="batch_records.deviations",
+        )
+    )
+    registry.work_queue(
+        WorkQueue(
+            title="Steps to verify",
+            description="Completed steps waiting for a second person's verification, other than your own.",
+            roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}),
+            count=lambda session, user, _settings: len(
+                execution.steps_awaiting_signature(session, SignatureMeaning.VERIFIED, for_user=user)
+            ),
+            endpoint="batch_records.steps_to_sign",
+            arguments=(("meaning", SignatureMeaning.VERIFIED.value),),
+        )
+    )
+    registry.work_queue(
+        WorkQueue(
+            title="Hold points to review",
+            description="Batches stopped at a hold point until QA has reviewed the step.",
+            roles=frozenset({RoleName.QA}),
+            count=lambda session, _user, _settings: len(
+                execution.steps_awaiting_signature(session, SignatureMeaning.REVIEWED)
+            ),
+            endpoint="batch_records.steps_to_sign",
+            arguments=(("meaning", SignatureMeaning.REVIEWED.value),),
+        )
+    )
+    registry.work_queue(
+        WorkQueue(
+            title="Batches in progress",
+            description="Batches on the floor, with their current step.",
+            roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
+            count=lambda session, _user, _settings: batches.batches_in_progress_count(session),
+            endpoint="batch_records.batches",
+            arguments=(("status", BatchStatus.IN_PROGRESS.value),),
+        )
+    )

@@ -1,4 +1,5 @@
 """Run the registered benchmarks: ``python -m bench [name] [--size N]``."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    sizes = "; ".join(f"{name}: {benchmark.size_counts}, default {benchmark.default_size:,}"
-                      for name, benchmark in BENCHMARKS.items())
+    sizes = "; ".join(
+        f"{name}: {benchmark.size_counts}, default {benchmark.default_size:,}" for name, benchmark in BENCHMARKS.items()
+    )
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("name", nargs="?", help=f"one benchmark to run: {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument("--size", type=int, help=f"the size of each benchmark's job instead of its default ({sizes})")

@@ -13,6 +13,7 @@ The benchmarks build a throwaway SQLite database each, or use the database
 named by ``LIMS_BENCH_DATABASE_URL`` (PostgreSQL, whose public schema they drop
 and recreate first).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, event, insert, select, text
@@ -49,7 +50,7 @@ UPDATES_PER_TRANSACTION = 100
 REASON_FOR_CHANGE = "Client renamed after its acquisition (change request CR-2291)"
 
 GENERATED_EVENTS_PER_INSERT = 20_000
-CHAIN_STARTS_AT = datetime(2026, 1, 5, 7, 30, tzinfo=timezone.utc)
+CHAIN_STARTS_AT = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)
 #: Fixed, so every run generates the same chain.
 CHAIN_SEED = 2291
 
@@ -150,8 +151,11 @@ def _event_chain(events: int) -> Iterator[EventChain]:
             yield chain
         return
     # The head check notices a PostgreSQL database another benchmark has reset since.
-    if (_shared_chain is None or _shared_chain.events != events
-            or _head_hash(_shared_chain.engine) != _shared_chain.head_hash):
+    if (
+        _shared_chain is None
+        or _shared_chain.events != events
+        or _head_hash(_shared_chain.engine) != _shared_chain.head_hash
+    ):
         _shared_chain = _shared_chains.enter_context(_event_chain_database(events))
     yield _shared_chain
 
@@ -201,9 +205,14 @@ def _realistic_event(sequence: int, generator: random.Random) -> dict[str, Any]:
         reason: str | None = REASON_FOR_CHANGE
     elif kind == 6:
         action, entity_type, entity_id = "create", "organization", organization_id
-        changes = {"active": [None, True], "code": [None, f"C{sequence % 10_000:04d}"],
-                   "created_at": [None, audit_chain.stable_value(CHAIN_STARTS_AT)], "id": [None, int(organization_id)],
-                   "kind": [None, "client"], "name": [None, f"{client} {sequence}"]}
+        changes = {
+            "active": [None, True],
+            "code": [None, f"C{sequence % 10_000:04d}"],
+            "created_at": [None, audit_chain.stable_value(CHAIN_STARTS_AT)],
+            "id": [None, int(organization_id)],
+            "kind": [None, "client"],
+            "name": [None, f"{client} {sequence}"],
+        }
         reason = None
     elif kind < 9:
         action = "login.success" if kind == 7 else "login.wrong_password"
@@ -242,7 +251,7 @@ def run_overhead(updates: int) -> None:
         plain_seconds = audited_seconds = 0.0
         # Alternating the two keeps both equally exposed to the machine's load and the database's growth.
         for round_number, first in enumerate(range(0, updates, UPDATES_PER_TRANSACTION)):
-            renamed = organization_ids[:min(UPDATES_PER_TRANSACTION, updates - first)]
+            renamed = organization_ids[: min(UPDATES_PER_TRANSACTION, updates - first)]
             with _audit_hooks_detached():
                 plain_seconds += _rename(engine, renamed, f"plain {round_number}")
             audited_seconds += _rename(engine, renamed, f"audited {round_number}")
@@ -250,9 +259,11 @@ def run_overhead(updates: int) -> None:
 
     if events_written != updates:
         raise RuntimeError(f"{updates} audited updates wrote {events_written} audit events")
-    print(f"audit-overhead: audited {updates / audited_seconds:8.1f} updates/s "
-          f"({updates:,} updates, {math.ceil(updates / UPDATES_PER_TRANSACTION):,} transactions, "
-          f"{events_written:,} audit events written)")
+    print(
+        f"audit-overhead: audited {updates / audited_seconds:8.1f} updates/s "
+        f"({updates:,} updates, {math.ceil(updates / UPDATES_PER_TRANSACTION):,} transactions, "
+        f"{events_written:,} audit events written)"
+    )
     print(f"audit-overhead: plain   {updates / plain_seconds:8.1f} updates/s (same updates, audit hooks detached)")
     _print_ratio("audit-overhead", "audited/plain time", audited_seconds / plain_seconds, OVERHEAD_TARGET)
 
@@ -305,11 +316,15 @@ def run_verify(events: int) -> None:
 
     parts = audit_verification.processes_for(events)
     verify_rate, hashing_rate = events / verify_seconds, events / hashing_seconds
-    print(f"audit-verify: verify_chain {verify_rate:12,.0f} events/s ({events:,} events, intact; "
-          f"{parts} part{'s' if parts > 1 else ''} at once on {os.cpu_count()} cores, as `lims audit verify` runs it)")
+    print(
+        f"audit-verify: verify_chain {verify_rate:12,.0f} events/s ({events:,} events, intact; "
+        f"{parts} part{'s' if parts > 1 else ''} at once on {os.cpu_count()} cores, as `lims audit verify` runs it)"
+    )
     print(f"audit-verify: bare sha256  {hashing_rate:12,.0f} events/s (the same canonical bytes, one core)")
-    print(f"audit-verify: verify_chain {events / one_process_seconds:12,.0f} events/s in one process "
-          f"({hashing_seconds / one_process_seconds:.2f}× bare hashing, for information)")
+    print(
+        f"audit-verify: verify_chain {events / one_process_seconds:12,.0f} events/s in one process "
+        f"({hashing_seconds / one_process_seconds:.2f}× bare hashing, for information)"
+    )
     _print_ratio("audit-verify", "verify/bare hashing rate", verify_rate / hashing_rate, VERIFY_TARGET)
 
 
@@ -326,8 +341,11 @@ def _verify_seconds(engine: Engine, events: int, *, processes: int | None) -> fl
 def _bare_hashing_seconds(engine: Engine) -> float:
     """Seconds SHA-256 alone takes over every event's canonical bytes, read back from the database first."""
     seconds = 0.0
-    query = (select(AuditEvent.payload).order_by(AuditEvent.sequence)
-             .execution_options(yield_per=GENERATED_EVENTS_PER_INSERT))
+    query = (
+        select(AuditEvent.payload)
+        .order_by(AuditEvent.sequence)
+        .execution_options(yield_per=GENERATED_EVENTS_PER_INSERT)
+    )
     with engine.connect() as connection, connection.execute(query) as rows:
         for chunk in rows.partitions():
             payloads = [payload.encode() for (payload,) in chunk]
@@ -350,11 +368,14 @@ def run_viewer(events: int) -> None:
         deep_page_ms = _median_milliseconds(chain.engine, everything, deep_before)
         updates_page_ms = _median_milliseconds(chain.engine, updates, updates_before)
 
-    print(f"audit-viewer: page 1    {first_page_ms:7.2f} ms ({events:,} events, {PAGE_SIZE} a page, "
-          f"median of {TIMED_QUERIES})")
+    print(
+        f"audit-viewer: page 1    {first_page_ms:7.2f} ms ({events:,} events, {PAGE_SIZE} a page, "
+        f"median of {TIMED_QUERIES})"
+    )
     print(f"audit-viewer: page {deep_page:<4} {deep_page_ms:7.2f} ms")
-    print(f"audit-viewer: page {updates_page:<4} {updates_page_ms:7.2f} ms of the action=update filter "
-          "(for information)")
+    print(
+        f"audit-viewer: page {updates_page:<4} {updates_page_ms:7.2f} ms of the action=update filter (for information)"
+    )
     _print_ratio("audit-viewer", f"page {deep_page}/page 1 latency", deep_page_ms / first_page_ms, VIEWER_TARGET)
 
 

@@ -22,6 +22,7 @@ Each builds a throwaway SQLite database, or uses the database named by
 ``LIMS_BENCH_DATABASE_URL`` (PostgreSQL, whose public schema is dropped and
 recreated first). The clock is pinned for the run.
 """
+
 from __future__ import annotations
 
 import re
@@ -141,40 +142,75 @@ class Line:
 def _build_line(engine: Engine, *designs: cart_line.MasterDesign) -> Line:
     """The CAR-T line with an effective master record of each design, made through the services with auditing on."""
     with Session(engine) as session, session.begin():
-        facility = organizations.create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
-                                                     kind=OrganizationKind.FACILITY)
+        facility = organizations.create_organization(
+            session, code="NBCT", name="Northbridge Cell Therapy Facility", kind=OrganizationKind.FACILITY
+        )
 
         def user(username: str, full_name: str, role: RoleName) -> User:
-            return users.create_user(session, username=username, full_name=full_name,
-                                     email=f"{username}@example.org", organization=facility, roles={role},
-                                     password=PASSWORD, must_change_password=False, actor=None)
+            return users.create_user(
+                session,
+                username=username,
+                full_name=full_name,
+                email=f"{username}@example.org",
+                organization=facility,
+                roles={role},
+                password=PASSWORD,
+                must_change_password=False,
+                actor=None,
+            )
 
-        crew = cart_line.Crew(author=user("mlarsen", "Maja Larsen", RoleName.MANAGER),
-                              qa=user("qokafor", "Quinn Okafor", RoleName.QA),
-                              operators=(user("tnguyen", "Tran Nguyen", RoleName.TECHNICIAN),
-                                         user("slind", "Sara Lind", RoleName.TECHNICIAN)),
-                              password=PASSWORD)
-        sponsor = organizations.create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
-                                                    kind=OrganizationKind.CLIENT)
+        crew = cart_line.Crew(
+            author=user("mlarsen", "Maja Larsen", RoleName.MANAGER),
+            qa=user("qokafor", "Quinn Okafor", RoleName.QA),
+            operators=(
+                user("tnguyen", "Tran Nguyen", RoleName.TECHNICIAN),
+                user("slind", "Sara Lind", RoleName.TECHNICIAN),
+            ),
+            password=PASSWORD,
+        )
+        sponsor = organizations.create_organization(
+            session, code="HELIX", name="Helix Cell Therapeutics", kind=OrganizationKind.CLIENT
+        )
         first, *others = designs
         line = cart_line.build_line(session, crew, sponsor=sponsor, design=first, medium_quantity="100 L")
-        versions = [line.version, *(cart_line.build_master(session, crew, design,
-                                                           materials={line.medium.part_number: line.medium},
-                                                           definitions=line.definitions)
-                                    for design in others)]
+        versions = [
+            line.version,
+            *(
+                cart_line.build_master(
+                    session,
+                    crew,
+                    design,
+                    materials={line.medium.part_number: line.medium},
+                    definitions=line.definitions,
+                )
+                for design in others
+            ),
+        ]
         operator, verifier = crew.operators
-        return Line(author_id=crew.author.id, qa_id=crew.qa.id, operator_id=operator.id, verifier_id=verifier.id,
-                    equipment_ids={kind: item.id for kind, item in line.equipment.items()},
-                    material_id=line.medium.id, lot_id=line.medium_lot.id, subject_id=line.subjects[0].id,
-                    version_ids={version.master.code: version.id for version in versions})
+        return Line(
+            author_id=crew.author.id,
+            qa_id=crew.qa.id,
+            operator_id=operator.id,
+            verifier_id=verifier.id,
+            equipment_ids={kind: item.id for kind, item in line.equipment.items()},
+            material_id=line.medium.id,
+            lot_id=line.medium_lot.id,
+            subject_id=line.subjects[0].id,
+            version_ids={version.master.code: version.id for version in versions},
+        )
 
 
 def _start_batch(engine: Engine, line: Line, version_id: int, starting_material: str) -> int:
     with Session(engine) as session, session.begin():
         version = masters.get_mbr_version(session, version_id)
         subject = protocols.get_subject(session, line.subject_id)
-        return batches.start_batch(session, version, subject=subject, starting_material_identity=starting_material,
-                                   user=session.get_one(User, line.operator_id)).id
+        return batches.start_batch(
+            session,
+            version,
+            subject=subject,
+            starting_material_identity=starting_material,
+            user=session.get_one(User, line.operator_id),
+        ).id
 
 
 def _execute_step(engine: Engine, line: Line, batch_id: int, position: int, corrections: int = 0) -> None:
@@ -186,12 +222,22 @@ def _execute_step(engine: Engine, line: Line, batch_id: int, position: int, corr
         batch = session.get_one(Batch, batch_id)
         step = batch.steps[position - 1]
         for equipment_type in step.equipment_types:
-            execution.record_equipment_use(session, step,
-                                           session.get_one(Equipment, line.equipment_ids[equipment_type]),
-                                           user=operator, due_soon_days=DUE_SOON_DAYS)
+            execution.record_equipment_use(
+                session,
+                step,
+                session.get_one(Equipment, line.equipment_ids[equipment_type]),
+                user=operator,
+                due_soon_days=DUE_SOON_DAYS,
+            )
         for requirement in step.materials:
-            execution.record_material_use(session, step, requirement, session.get_one(MaterialLot, line.lot_id),
-                                          requirement.quantity, user=operator)
+            execution.record_material_use(
+                session,
+                step,
+                requirement,
+                session.get_one(MaterialLot, line.lot_id),
+                requirement.quantity,
+                user=operator,
+            )
         entries: list[BatchEntry] = []
         for parameter in step.parameters:
             value, _corrected = _ENTRIES[parameter.unit]
@@ -199,8 +245,13 @@ def _execute_step(engine: Engine, line: Line, batch_id: int, position: int, corr
         for number in range(corrections):
             index = number % len(entries)
             _value, corrected = _ENTRIES[step.parameters[index].unit]
-            entries[index] = execution.correct_entry(session, entries[index], corrected, user=operator,
-                                                     reason="Transcription error: value re-read from the display")
+            entries[index] = execution.correct_entry(
+                session,
+                entries[index],
+                corrected,
+                user=operator,
+                reason="Transcription error: value re-read from the display",
+            )
         signatures.sign(session, step, meaning=SignatureMeaning.PERFORMED, user=operator, password=PASSWORD)
         audit_context.act_as(session, audit_context.Actor(verifier.id, verifier.full_name))
         signatures.sign(session, step, meaning=SignatureMeaning.VERIFIED, user=verifier, password=PASSWORD)
@@ -264,18 +315,27 @@ def run_execution(steps: int) -> None:
     per_update = sum(update_seconds) / len(update_seconds)
     window = _comparable_window(steps)
     first, last = (sum(part) / len(part) * 1000 for part in (step_seconds[:window], step_seconds[-window:]))
-    first_statements, last_statements = (sum(part) / len(part)
-                                         for part in (step_statements[:window], step_statements[-window:]))
+    first_statements, last_statements = (
+        sum(part) / len(part) for part in (step_statements[:window], step_statements[-window:])
+    )
     print(f"batch-execution: password hashing for the run: {CHEAP_ARGON2}")
-    print(f"batch-execution: {steps} steps, {entries} entries, {equipment_uses} equipment uses, {consumptions} lot "
-          f"consumptions, {2 * steps} signatures (performer and verifier), one transaction a step")
-    print(f"batch-execution: total {total:8.2f} s, per step {per_step * 1000:7.1f} ms "
-          f"({sum(step_statements) / steps:.1f} SQL statements, {step_events / steps:.1f} audit events a step)")
-    print(f"batch-execution: per step, first {window} steps {first:7.1f} ms {first_statements:5.1f} statements, "
-          f"last {window} steps {last:7.1f} ms {last_statements:5.1f} statements "
-          "(for information: a later step should cost no more)")
-    print(f"batch-execution: audited update {per_update * 1000:7.2f} ms (a material renamed with a reason, one "
-          f"transaction each; {len(update_seconds):,} updates interleaved with the steps)")
+    print(
+        f"batch-execution: {steps} steps, {entries} entries, {equipment_uses} equipment uses, {consumptions} lot "
+        f"consumptions, {2 * steps} signatures (performer and verifier), one transaction a step"
+    )
+    print(
+        f"batch-execution: total {total:8.2f} s, per step {per_step * 1000:7.1f} ms "
+        f"({sum(step_statements) / steps:.1f} SQL statements, {step_events / steps:.1f} audit events a step)"
+    )
+    print(
+        f"batch-execution: per step, first {window} steps {first:7.1f} ms {first_statements:5.1f} statements, "
+        f"last {window} steps {last:7.1f} ms {last_statements:5.1f} statements "
+        "(for information: a later step should cost no more)"
+    )
+    print(
+        f"batch-execution: audited update {per_update * 1000:7.2f} ms (a material renamed with a reason, one "
+        f"transaction each; {len(update_seconds):,} updates interleaved with the steps)"
+    )
     print(f"batch-execution: ratio per-step/audited-update time {per_step / per_update:.1f}× (no target set)")
 
 
@@ -304,7 +364,9 @@ def _review_design(code: str, steps: int) -> cart_line.MasterDesign:
     return cart_line.uniform_design(code, steps=steps, parameters=REVIEW_PARAMETERS)
 
 
-def _build_reviewed_batch(engine: Engine, line: Line, *, code: str, steps: int, starting_material: str) -> ReviewedBatch:
+def _build_reviewed_batch(
+    engine: Engine, line: Line, *, code: str, steps: int, starting_material: str
+) -> ReviewedBatch:
     """A batch of ``steps`` steps to the master record ``code``, with 1,000 entries per 60 steps, done, tested and
     awaiting QA's review."""
     entries = round(steps * REVIEW_ENTRIES_PER_60_STEPS / 60)
@@ -318,10 +380,16 @@ def _build_reviewed_batch(engine: Engine, line: Line, *, code: str, steps: int, 
     print(file=sys.stderr)
     with Session(engine) as session, session.begin():
         batch = session.get_one(Batch, batch_id)
-        result = release.record_release_result(session, batch.release_tests[0], "91.5",
-                                               user=session.get_one(User, line.operator_id))
-        signatures.sign(session, result, meaning=SignatureMeaning.VERIFIED,
-                        user=session.get_one(User, line.verifier_id), password=PASSWORD)
+        result = release.record_release_result(
+            session, batch.release_tests[0], "91.5", user=session.get_one(User, line.operator_id)
+        )
+        signatures.sign(
+            session,
+            result,
+            meaning=SignatureMeaning.VERIFIED,
+            user=session.get_one(User, line.verifier_id),
+            password=PASSWORD,
+        )
         recorded = sum(len(parameter.entries) for step in batch.steps for parameter in step.parameters)
         status = batch.status.value
     if recorded != entries or status != "awaiting review":
@@ -367,8 +435,10 @@ def _measure_pair(engine: Engine, large: Callable[[], int], small: Callable[[], 
             started = time.perf_counter()
             render()
             times.append(time.perf_counter() - started)
-    first, second = (Rendering(statistics.median(times) * 1000, statements, size)
-                     for times, (statements, size) in zip(latencies, counted, strict=True))
+    first, second = (
+        Rendering(statistics.median(times) * 1000, statements, size)
+        for times, (statements, size) in zip(latencies, counted, strict=True)
+    )
     return first, second
 
 
@@ -396,41 +466,61 @@ def run_review(steps: int) -> None:
     with _bench_database() as engine, tempfile.TemporaryDirectory() as tmp:
         line = _build_line(engine, _review_design("CART-L", steps), _review_design("CART-S", small_steps))
         large = _build_reviewed_batch(engine, line, code="CART-L", steps=steps, starting_material="W1234 26 000001 L")
-        small = _build_reviewed_batch(engine, line, code="CART-S", steps=small_steps,
-                                      starting_material="W1234 26 000002 S")
+        small = _build_reviewed_batch(
+            engine, line, code="CART-S", steps=small_steps, starting_material="W1234 26 000002 S"
+        )
         with Session(engine) as session:
             qa_username = session.get_one(User, line.qa_id).username
 
-        service_large, service_small = _measure_pair(engine, _service_review(engine, large.batch_id),
-                                                     _service_review(engine, small.batch_id))
+        service_large, service_small = _measure_pair(
+            engine, _service_review(engine, large.batch_id), _service_review(engine, small.batch_id)
+        )
 
-        app = create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False),
-                          "INSTANCE_PATH": f"{tmp}/instance", "SECRET_KEY": "bench"})
+        app = create_app(
+            {
+                "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+                "INSTANCE_PATH": f"{tmp}/instance",
+                "SECRET_KEY": "bench",
+            }
+        )
         try:
             client = app.test_client()
             _sign_in(client, qa_username)
             app_engine = app.extensions["lims.db"].engine
-            page_large, page_small = _measure_pair(app_engine, _page(client, large.batch_id),
-                                                   _page(client, small.batch_id))
+            page_large, page_small = _measure_pair(
+                app_engine, _page(client, large.batch_id), _page(client, small.batch_id)
+            )
         finally:
             # Release the SQLite file before the temporary directory goes.
             app.extensions["lims.db"].engine.dispose()
 
     print(f"batch-review: password hashing for the run: {CHEAP_ARGON2}")
     for label, batch in (("large", large), ("small", small)):
-        print(f"batch-review: {label} batch {batch.steps} steps, {batch.entries:,} entries "
-              f"({batch.entries - batch.corrections:,} values, {batch.corrections:,} corrections), "
-              "every step performed and verified, its release test verified")
+        print(
+            f"batch-review: {label} batch {batch.steps} steps, {batch.entries:,} entries "
+            f"({batch.entries - batch.corrections:,} values, {batch.corrections:,} corrections), "
+            "every step performed and verified, its release test verified"
+        )
     for label, rendering in (("large", page_large), ("small", page_small)):
-        print(f"batch-review: page /batches/<id>/review {label} {rendering.milliseconds:8.1f} ms "
-              f"{rendering.statements:4d} SQL statements ({rendering.size:,} bytes; signed in as QA, median of "
-              f"{TIMED_REQUESTS})")
+        print(
+            f"batch-review: page /batches/<id>/review {label} {rendering.milliseconds:8.1f} ms "
+            f"{rendering.statements:4d} SQL statements ({rendering.size:,} bytes; signed in as QA, median of "
+            f"{TIMED_REQUESTS})"
+        )
     for label, rendering in (("large", service_large), ("small", service_small)):
-        print(f"batch-review: release.review() {label} {rendering.milliseconds:8.1f} ms "
-              f"{rendering.statements:4d} SQL statements ({rendering.size:,} entries loaded, median of "
-              f"{TIMED_REQUESTS})")
-    _print_ratio("batch-review", f"page SQL statements large/small ({page_large.statements} and "
-                 f"{page_small.statements})", page_large.statements / page_small.statements, STATEMENTS_TARGET)
-    print(f"batch-review: ratio page render time large/small "
-          f"{page_large.milliseconds / page_small.milliseconds:.2f}× for "
-          f"{large.entries / small.entries:.1f}× the entries (for information: the page shows every entry)")
+        print(
+            f"batch-review: release.review() {label} {rendering.milliseconds:8.1f} ms "
+            f"{rendering.statements:4d} SQL statements ({rendering.size:,} entries loaded, median of "
+            f"{TIMED_REQUESTS})"
+        )
+    _print_ratio(
+        "batch-review",
+        f"page SQL statements large/small ({page_large.statements} and {page_small.statements})",
+        page_large.statements / page_small.statements,
+        STATEMENTS_TARGET,
+    )
+    print(
+        f"batch-review: ratio page render time large/small "
+        f"{page_large.milliseconds / page_small.milliseconds:.2f}× for "
+        f"{large.entries / small.entries:.1f}× the entries (for information: the page shows every entry)"
+    )

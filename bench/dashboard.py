@@ -5,6 +5,7 @@ cookie, access control, CSRF, the database queries and the template. The bare
 app renders the same template with the same values and nothing else, so the
 ratio shows what the LIMS adds on top of rendering.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,7 +58,11 @@ class DashboardValues:
 def run(requests: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(
-            {"DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3", "INSTANCE_PATH": f"{tmp}/instance", "SECRET_KEY": "bench"}
+            {
+                "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+                "INSTANCE_PATH": f"{tmp}/instance",
+                "SECRET_KEY": "bench",
+            }
         )
         try:
             _load_demo_database(app)

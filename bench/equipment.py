@@ -12,6 +12,7 @@ tells whether a next page exists) mean no row is filtered or fetched in Python.
 Each database is a throwaway SQLite file, or the database named by
 ``LIMS_BENCH_DATABASE_URL``, whose public schema is dropped and recreated first.
 """
+
 from __future__ import annotations
 
 import random
@@ -94,9 +95,12 @@ _MAKES = (
     Make(EquipmentType.WATER_BATH, "Grant", "SUB Aqua Pro", 365),
     Make(EquipmentType.OTHER, "Sartorius", "Biostat B", 730),
 )
-_LOCATIONS = [f"{area} {floor}.{room:02d}" for area in ("QC Lab", "Cell Processing", "Cleanroom", "Microbiology",
-                                                         "Stability Store", "Receiving")
-              for floor in (1, 2) for room in range(1, 11)]
+_LOCATIONS = [
+    f"{area} {floor}.{room:02d}"
+    for area in ("QC Lab", "Cell Processing", "Cleanroom", "Microbiology", "Stability Store", "Receiving")
+    for floor in (1, 2)
+    for room in range(1, 11)
+]
 
 
 @dataclass(frozen=True)
@@ -121,23 +125,33 @@ def run(items: int) -> None:
         baseline = _measure_registry(min(BASELINE_ITEMS, items))
         measured = _measure_registry(items)
 
-    print(f"equipment-list: page 1 ({PER_PAGE} a page), median of {TIMED_QUERIES} queries, "
-          f"{baseline.items:,} items against {measured.items:,}")
+    print(
+        f"equipment-list: page 1 ({PER_PAGE} a page), median of {TIMED_QUERIES} queries, "
+        f"{baseline.items:,} items against {measured.items:,}"
+    )
     ratios: dict[EquipmentStatus | None, float] = {}
     for status in FILTERS:
         ratios[status] = measured.milliseconds[status] / baseline.milliseconds[status]
-        print(f"equipment-list: {_label(status):<22} {baseline.milliseconds[status]:7.2f} ms "
-              f"{measured.milliseconds[status]:7.2f} ms  {ratios[status]:5.2f}×  "
-              f"({baseline.matches[status]:,} and {measured.matches[status]:,} match)")
+        print(
+            f"equipment-list: {_label(status):<22} {baseline.milliseconds[status]:7.2f} ms "
+            f"{measured.milliseconds[status]:7.2f} ms  {ratios[status]:5.2f}×  "
+            f"({baseline.matches[status]:,} and {measured.matches[status]:,} match)"
+        )
 
     most_loaded = max(baseline.most_equipment_loaded_per_call, measured.most_equipment_loaded_per_call)
     most_selects = max(baseline.most_selects_per_call, measured.most_selects_per_call)
     verdict = "PASS" if most_loaded <= PER_PAGE + 1 and most_selects == 1 else "MISS"
-    print(f"equipment-list: per call at most {most_selects} SELECT and {most_loaded} Equipment objects loaded "
-          f"(target 1 and ≤ {PER_PAGE + 1}) {verdict}")
+    print(
+        f"equipment-list: per call at most {most_selects} SELECT and {most_loaded} Equipment objects loaded "
+        f"(target 1 and ≤ {PER_PAGE + 1}) {verdict}"
+    )
     worst = max(ratios, key=ratios.__getitem__)
-    _print_ratio("equipment-list", f"{measured.items:,}/{baseline.items:,} items latency, worst ({_label(worst)})",
-                 ratios[worst], LATENCY_TARGET)
+    _print_ratio(
+        "equipment-list",
+        f"{measured.items:,}/{baseline.items:,} items latency, worst ({_label(worst)})",
+        ratios[worst],
+        LATENCY_TARGET,
+    )
 
 
 def _label(status: EquipmentStatus | None) -> str:
@@ -157,8 +171,10 @@ def _measure_registry(items: int) -> RegistryMeasurement:
             milliseconds[status] = _median_milliseconds(engine, criteria)
             with Session(engine) as session:
                 matches[status] = count_with_status(
-                    session, frozenset(EquipmentStatus) if status is None else frozenset({status}),
-                    due_soon_days=DUE_SOON_DAYS)
+                    session,
+                    frozenset(EquipmentStatus) if status is None else frozenset({status}),
+                    due_soon_days=DUE_SOON_DAYS,
+                )
     return RegistryMeasurement(items, milliseconds, matches, most_selects, most_loaded)
 
 
@@ -177,8 +193,11 @@ def _count_one_call(engine: Engine, criteria: EquipmentFilter) -> CallCounts:
     """The SELECT statements one page sends and the Equipment objects it loads; stop if a row is in the wrong status."""
     with _counted_selects_and_loads(engine) as counts, Session(engine) as session:
         page = list_equipment(session, criteria, due_soon_days=DUE_SOON_DAYS, per_page=PER_PAGE)
-    strays = [equipment.asset_tag for equipment, status in page.rows
-              if criteria.status is not None and status != criteria.status]
+    strays = [
+        equipment.asset_tag
+        for equipment, status in page.rows
+        if criteria.status is not None and status != criteria.status
+    ]
     if strays:
         raise RuntimeError(f"the {_label(criteria.status)} filter listed {', '.join(strays)} in another status")
     return counts
@@ -223,13 +242,19 @@ def _fill_registry(engine: Engine, items: int) -> None:
     # Shuffled, so no status gathers at either end of the asset-tag order the list is sorted by.
     generator.shuffle(statuses)
     for first in range(0, items, ITEMS_PER_INSERT):
-        chunk = statuses[first:first + ITEMS_PER_INSERT]
+        chunk = statuses[first : first + ITEMS_PER_INSERT]
         rows = [_realistic_equipment(first + offset + 1, status, generator) for offset, status in enumerate(chunk)]
         with engine.begin() as connection:
-            ids = connection.execute(insert(_EQUIPMENT).returning(_EQUIPMENT.c.id, sort_by_parameter_order=True),
-                                     rows).scalars().all()
-            maintenance = [record for equipment_id, status in zip(ids, chunk, strict=True)
-                           for record in _maintenance_history(equipment_id, status, technician_id, generator)]
+            ids = (
+                connection.execute(insert(_EQUIPMENT).returning(_EQUIPMENT.c.id, sort_by_parameter_order=True), rows)
+                .scalars()
+                .all()
+            )
+            maintenance = [
+                record
+                for equipment_id, status in zip(ids, chunk, strict=True)
+                for record in _maintenance_history(equipment_id, status, technician_id, generator)
+            ]
             if maintenance:
                 connection.execute(insert(_MAINTENANCE), maintenance)
         print(f"\requipment-list: generating the registry {first + len(chunk):,}/{items:,}", end="", file=sys.stderr)
@@ -243,12 +268,19 @@ def _fill_registry(engine: Engine, items: int) -> None:
 def _create_technician(engine: Engine) -> int:
     """The one user maintenance records need for who started them."""
     with Session(engine) as session, session.begin():
-        facility = create_organization(session, code="NBCT", name="Northbridge Cell Therapy Facility",
-                                       kind=OrganizationKind.FACILITY)
+        facility = create_organization(
+            session, code="NBCT", name="Northbridge Cell Therapy Facility", kind=OrganizationKind.FACILITY
+        )
         return create_user(
-            session, username="bench.technician", full_name="Bench Technician", email="bench.technician@example.org",
-            organization=facility, roles={RoleName.TECHNICIAN}, password=secrets.token_urlsafe(16),
-            must_change_password=False, actor=None,
+            session,
+            username="bench.technician",
+            full_name="Bench Technician",
+            email="bench.technician@example.org",
+            organization=facility,
+            roles={RoleName.TECHNICIAN},
+            password=secrets.token_urlsafe(16),
+            must_change_password=False,
+            actor=None,
         ).id
 
 
@@ -289,20 +321,37 @@ def _realistic_equipment(number: int, status: EquipmentStatus, generator: random
     }
 
 
-def _maintenance_history(equipment_id: int, status: EquipmentStatus, technician_id: int,
-                         generator: random.Random) -> list[dict[str, Any]]:
+def _maintenance_history(
+    equipment_id: int, status: EquipmentStatus, technician_id: int, generator: random.Random
+) -> list[dict[str, Any]]:
     """An open record for equipment under maintenance; a closed one for about one item in ten."""
     now = clock.now()
     history = []
     if generator.random() < 0.1:
         started_at = now - timedelta(days=generator.randint(30, 900))
-        history.append({"equipment_id": equipment_id, "kind": MaintenanceKind.PLANNED,
-                        "description": "Annual preventive maintenance", "started_at": started_at,
-                        "started_by_id": technician_id, "closed_at": started_at + timedelta(days=2),
-                        "closed_by_id": technician_id, "outcome": "Returned to service"})
+        history.append(
+            {
+                "equipment_id": equipment_id,
+                "kind": MaintenanceKind.PLANNED,
+                "description": "Annual preventive maintenance",
+                "started_at": started_at,
+                "started_by_id": technician_id,
+                "closed_at": started_at + timedelta(days=2),
+                "closed_by_id": technician_id,
+                "outcome": "Returned to service",
+            }
+        )
     if status == EquipmentStatus.UNDER_MAINTENANCE:
-        history.append({"equipment_id": equipment_id, "kind": MaintenanceKind.UNPLANNED,
-                        "description": "Fault reported by the user; awaiting the service engineer",
-                        "started_at": now - timedelta(days=generator.randint(0, 20)),
-                        "started_by_id": technician_id, "closed_at": None, "closed_by_id": None, "outcome": None})
+        history.append(
+            {
+                "equipment_id": equipment_id,
+                "kind": MaintenanceKind.UNPLANNED,
+                "description": "Fault reported by the user; awaiting the service engineer",
+                "started_at": now - timedelta(days=generator.randint(0, 20)),
+                "started_by_id": technician_id,
+                "closed_at": None,
+                "closed_by_id": None,
+                "outcome": None,
+            }
+        )
     return history

@@ -13,6 +13,7 @@ side splits the text at its space and builds the quantity the way pint's
 documentation does, ``Quantity(Decimal("37"), "degC")``: less work than
 parsing an expression, so it only makes the baseline faster.
 """
+
 from __future__ import annotations
 
 import time
@@ -83,14 +84,20 @@ def run(operations: int) -> None:
     if lims_above != pint_above:
         raise RuntimeError(f"the LIMS found {lims_above:,} values above their limit, pint alone {pint_above:,}")
 
-    print(f"units: LIMS      {operations / lims_best:>9,.0f} ops/s ({operations:,} parse + convert + compare, "
-          f"{min(operations, len(LAB_INPUTS))} distinct inputs, best of {ROUNDS})")
-    print(f"units: pint alone {operations / pint_best:>8,.0f} ops/s (the same strings and registry; "
-          f"{pint_above:,} above their limit on both sides)")
+    print(
+        f"units: LIMS      {operations / lims_best:>9,.0f} ops/s ({operations:,} parse + convert + compare, "
+        f"{min(operations, len(LAB_INPUTS))} distinct inputs, best of {ROUNDS})"
+    )
+    print(
+        f"units: pint alone {operations / pint_best:>8,.0f} ops/s (the same strings and registry; "
+        f"{pint_above:,} above their limit on both sides)"
+    )
     ratio = lims_best / pint_best
     verdict = "PASS" if OVERHEAD_TARGET.met_by(ratio) else "MISS"
-    print(f"units: ratio LIMS/pint time {ratio:.2f}× "
-          f"(target {OVERHEAD_TARGET.bound} {OVERHEAD_TARGET.ratio:g}×) {verdict}")
+    print(
+        f"units: ratio LIMS/pint time {ratio:.2f}× "
+        f"(target {OVERHEAD_TARGET.bound} {OVERHEAD_TARGET.ratio:g}×) {verdict}"
+    )
 
 
 def _cycle(operations: int) -> list[LabInput]:
@@ -105,8 +112,10 @@ def _lims_operations(operations: int) -> list[LimsOperation]:
 def _pint_operations(operations: int) -> list[PintOperation]:
     readers = {lab_input.typed: _pint_reader(lab_input.typed) for lab_input in LAB_INPUTS}
     limits = {lab_input.limit: _pint_reader(lab_input.limit)(lab_input.limit) for lab_input in LAB_INPUTS}
-    return [(readers[lab_input.typed], lab_input.typed, lab_input.shown_in, limits[lab_input.limit])
-            for lab_input in _cycle(operations)]
+    return [
+        (readers[lab_input.typed], lab_input.typed, lab_input.shown_in, limits[lab_input.limit])
+        for lab_input in _cycle(operations)
+    ]
 
 
 def _pint_reader(text: str) -> PintReader:

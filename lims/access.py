@@ -4,6 +4,7 @@ A view without a declaration is refused to everyone. Web routes authenticate
 through the session cookie (anonymous users go to the login page); routes
 under ``/api/`` authenticate with a bearer token (anonymous callers get 401).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -119,8 +120,9 @@ def audit_refusal_by_a_rule(status_code: int) -> None:
         return
     db_session = get_session()
     db_session.rollback()
-    audit_chain.record(db_session, "access.refused",
-                       details={**_refusal_details(), "refusal": str(g.get(REFUSAL_MESSAGE, ""))[:500]})
+    audit_chain.record(
+        db_session, "access.refused", details={**_refusal_details(), "refusal": str(g.get(REFUSAL_MESSAGE, ""))[:500]}
+    )
     keep_changes_despite_refusal()
 
 
@@ -143,7 +145,9 @@ def enforce_access() -> Any:
 
 def _enforce_web(allowed: frozenset[RoleName]) -> Any:
     if not current_user.is_authenticated:
-        return redirect(url_for("identity.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+        return redirect(
+            url_for("identity.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+        )
     if not _session_still_active():
         flash(
             f"You were signed out after {current_app.config['SESSION_IDLE_MINUTES']} minutes without activity. "
@@ -168,8 +172,12 @@ def _session_still_active() -> bool:
     if last_seen is None or now - last_seen > current_app.config["SESSION_IDLE_MINUTES"] * 60:
         _act_as(current_user.id, current_user.full_name)
         idle_minutes = current_app.config["SESSION_IDLE_MINUTES"]
-        audit_chain.record(get_session(), "logout", entity=current_user,
-                           details={"cause": f"idle for more than {idle_minutes} minutes"})
+        audit_chain.record(
+            get_session(),
+            "logout",
+            entity=current_user,
+            details={"cause": f"idle for more than {idle_minutes} minutes"},
+        )
         keep_changes_despite_refusal()  # an API call answers this with 401, which would roll the event back
         logout_user()
         session.clear()
@@ -181,8 +189,12 @@ def _session_still_active() -> bool:
 def _enforce_api(allowed: frozenset[RoleName]) -> Any:
     from lims.identity.service.api_tokens import authenticate_api_token
 
-    if "Authorization" not in request.headers and request.method == "GET" and current_user.is_authenticated \
-            and current_user.has_any_role(allowed & STAFF):
+    if (
+        "Authorization" not in request.headers
+        and request.method == "GET"
+        and current_user.is_authenticated
+        and current_user.has_any_role(allowed & STAFF)
+    ):
         # Staff read the API from a signed-in browser session; reading changes
         # nothing, so no CSRF token is needed, and writing always needs one.
         if not _session_still_active():

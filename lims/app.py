@@ -1,4 +1,5 @@
 """The app factory: the web application of the installed areas."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -112,8 +113,13 @@ def _register_templating(app: Flask) -> None:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        return {"navigation": navigation_for, "may_use": access.may_use, "may_sign": current_user_may_sign,
-                "audit_entity": entity_key, "display_timezone": app.config["DISPLAY_TIMEZONE"]}
+        return {
+            "navigation": navigation_for,
+            "may_use": access.may_use,
+            "may_sign": current_user_may_sign,
+            "audit_entity": entity_key,
+            "display_timezone": app.config["DISPLAY_TIMEZONE"],
+        }
 
 
 _CONTENT_SECURITY_POLICY = (

@@ -4,6 +4,7 @@ An area is a package with a ``setup`` module whose ``register(registry)`` declar
 (and imports its models, so the metadata describes the whole schema). Areas are installed in the order below:
 it is the order of the dashboard's queues, the audit viewer's actions and the demo data.
 """
+
 from __future__ import annotations
 
 from functools import cache

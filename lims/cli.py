@@ -2,10 +2,11 @@
 
 The areas' own command groups (`lims user`, `lims protocol`, ...) come from the registry, through the app.
 """
+
 from __future__ import annotations
 
 import signal
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -67,12 +68,17 @@ def init(facility_code: str, facility_name: str, admin_username: str, admin_name
     password = password_from("LIMS_ADMIN_PASSWORD", "Password for the first administrator")
     with unit_of_work() as session:
         schema.upgrade(session.connection())
-        facility = create_organization(
-            session, code=facility_code, name=facility_name, kind=OrganizationKind.FACILITY
-        )
+        facility = create_organization(session, code=facility_code, name=facility_name, kind=OrganizationKind.FACILITY)
         create_user(
-            session, username=admin_username, full_name=admin_name, email=admin_email, organization=facility,
-            roles={RoleName.ADMIN}, password=password, must_change_password=False, actor=None,
+            session,
+            username=admin_username,
+            full_name=admin_name,
+            email=admin_email,
+            organization=facility,
+            roles={RoleName.ADMIN},
+            password=password,
+            must_change_password=False,
+            actor=None,
         )
     click.echo(f"Registered {facility_name} and administrator {admin_username}.")
 
@@ -98,7 +104,7 @@ def scheduler_run(run_now: bool) -> None:
     running = scheduler.build_scheduler(app, BlockingScheduler())
     if run_now:
         for job in running.get_jobs():
-            job.modify(next_run_time=datetime.now(timezone.utc))
+            job.modify(next_run_time=datetime.now(UTC))
     for check in scheduler.scheduled_checks(app.config):
         click.echo(f"Scheduled: {check.title} ({check.trigger}).")
     # A service manager stops the process with SIGTERM: let a running check finish first.
@@ -118,7 +124,9 @@ def demo() -> None:
             load(session)
     click.echo("Demo data loaded. Sign in with:")
     for account in ACCOUNTS:
-        click.echo(f"  {account.role.value:<11} {account.username:<10} {account.password:<26} {account.organization_code}")
+        click.echo(
+            f"  {account.role.value:<11} {account.username:<10} {account.password:<26} {account.organization_code}"
+        )
 
 
 @cli.command()

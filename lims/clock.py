@@ -3,11 +3,12 @@
 Every timestamp the system records comes from :func:`now`, so tests can pin
 time and no code path trusts a client-supplied time.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _frozen_at: datetime | None = None
 
@@ -16,7 +17,7 @@ def now() -> datetime:
     """Return the current time as an aware UTC datetime."""
     if _frozen_at is not None:
         return _frozen_at
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def freeze(moment: datetime) -> None:
@@ -24,7 +25,7 @@ def freeze(moment: datetime) -> None:
     if moment.tzinfo is None:
         raise ValueError("the clock only holds aware datetimes")
     global _frozen_at
-    _frozen_at = moment.astimezone(timezone.utc)
+    _frozen_at = moment.astimezone(UTC)
 
 
 def advance(delta: timedelta) -> datetime:

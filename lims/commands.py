@@ -1,4 +1,5 @@
 """What every `lims` command shares: one unit of work, attributed to whoever runs it, and passwords unechoed."""
+
 from __future__ import annotations
 
 import getpass

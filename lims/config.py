@@ -1,4 +1,5 @@
 """Configuration from the environment, read when an app is created."""
+
 from __future__ import annotations
 
 import os
@@ -11,24 +12,40 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 #: Every setting an operator can change: environment variable, default, meaning.
 #: The README's configuration table is written from this.
 SETTINGS: tuple[tuple[str, str, str], ...] = (
-    ("LIMS_DATABASE_URL", "sqlite:///<instance>/lims.sqlite3",
-     "SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db"),
-    ("LIMS_SECRET_KEY", "generated once into <instance>/secret_key",
-     "key that signs session cookies and CSRF tokens"),
-    ("LIMS_INSTANCE_PATH", "./instance",
-     "folder for the SQLite file, the generated key and other local state"),
+    (
+        "LIMS_DATABASE_URL",
+        "sqlite:///<instance>/lims.sqlite3",
+        "SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db",
+    ),
+    ("LIMS_SECRET_KEY", "generated once into <instance>/secret_key", "key that signs session cookies and CSRF tokens"),
+    ("LIMS_INSTANCE_PATH", "./instance", "folder for the SQLite file, the generated key and other local state"),
     ("LIMS_SESSION_IDLE_MINUTES", "15", "idle minutes before a signed-in session ends"),
     ("LIMS_DISPLAY_TIMEZONE", "UTC", "IANA time zone used to show times (stored in UTC)"),
-    ("LIMS_AUDIT_CHECKPOINT_PATH", "<instance>/audit-checkpoints.jsonl",
-     "file outside the database where `lims audit checkpoint` anchors the audit chain's head"),
-    ("LIMS_AUDIT_CHECKPOINT_MINUTES", "60",
-     "how often the compliance scheduler anchors the audit chain's head in the checkpoint file"),
-    ("LIMS_AUDIT_VERIFY_AT", "02:00",
-     "time of day (display time zone) at which the compliance scheduler verifies the whole audit chain"),
-    ("LIMS_CALIBRATION_DUE_SOON_DAYS", "14",
-     "days before a calibration falls due from which equipment shows as due soon"),
-    ("LIMS_SECURE_COOKIES", "true",
-     "send cookies over HTTPS only; `lims serve` turns this off for plain-HTTP development"),
+    (
+        "LIMS_AUDIT_CHECKPOINT_PATH",
+        "<instance>/audit-checkpoints.jsonl",
+        "file outside the database where `lims audit checkpoint` anchors the audit chain's head",
+    ),
+    (
+        "LIMS_AUDIT_CHECKPOINT_MINUTES",
+        "60",
+        "how often the compliance scheduler anchors the audit chain's head in the checkpoint file",
+    ),
+    (
+        "LIMS_AUDIT_VERIFY_AT",
+        "02:00",
+        "time of day (display time zone) at which the compliance scheduler verifies the whole audit chain",
+    ),
+    (
+        "LIMS_CALIBRATION_DUE_SOON_DAYS",
+        "14",
+        "days before a calibration falls due from which equipment shows as due soon",
+    ),
+    (
+        "LIMS_SECURE_COOKIES",
+        "true",
+        "send cookies over HTTPS only; `lims serve` turns this off for plain-HTTP development",
+    ),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -104,8 +121,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         raise ConfigurationError(f"LIMS_DISPLAY_TIMEZONE {timezone_name!r} is not an IANA time zone") from exc
     secure_cookies = overrides.get("SECURE_COOKIES", _flag("LIMS_SECURE_COOKIES", True))
     config: dict[str, Any] = {
-        "DATABASE_URL": os.environ.get("LIMS_DATABASE_URL")
-        or f"sqlite:///{instance_path / 'lims.sqlite3'}",
+        "DATABASE_URL": os.environ.get("LIMS_DATABASE_URL") or f"sqlite:///{instance_path / 'lims.sqlite3'}",
         "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(instance_path),
         "SESSION_IDLE_MINUTES": _positive_int("LIMS_SESSION_IDLE_MINUTES", 15),
         "CALIBRATION_DUE_SOON_DAYS": _positive_int("LIMS_CALIBRATION_DUE_SOON_DAYS", 14),

@@ -1,9 +1,10 @@
 """Database plumbing: the declarative base, engines and the request session."""
+
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from flask import current_app, g
@@ -35,21 +36,28 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("refusing to store a naive datetime; use lims.clock.now()")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def string_enum(enum_class: type[enum.Enum], name: str) -> Enum:
     """A column of an enum's values, stored as text with a check constraint (the same on both engines)."""
-    return Enum(enum_class, name=name, native_enum=False, length=32, create_constraint=True,
-                validate_strings=True, values_callable=lambda members: [member.value for member in members])
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        length=32,
+        create_constraint=True,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 class Base(DeclarativeBase):
@@ -122,8 +130,16 @@ def get_record(session: Session, model: type[Record], record_id: int, label: str
     return record
 
 
-def get_child(session: Session, model: type[Record], record_id: int, *, parent: Any, label: str,
-              parent_label: str, field: str | None = None) -> Record:
+def get_child(
+    session: Session,
+    model: type[Record],
+    record_id: int,
+    *,
+    parent: Any,
+    label: str,
+    parent_label: str,
+    field: str | None = None,
+) -> Record:
     """Load a record by id among those of ``parent``, or raise RecordNotFound naming both.
 
     A record of another parent is answered exactly as an id never used: an address or a form that names a
@@ -142,8 +158,9 @@ def get_child(session: Session, model: type[Record], record_id: int, *, parent: 
 def _link_to_parent(model: type, parent_model: type) -> Any:
     """The column of ``model`` holding the id of its ``parent_model`` record (its one many-to-one link to it)."""
     mapper: Mapper[Any] = inspect(model)
-    links = [link for link in mapper.relationships
-             if link.mapper.class_ is parent_model and link.direction is MANYTOONE]
+    links = [
+        link for link in mapper.relationships if link.mapper.class_ is parent_model and link.direction is MANYTOONE
+    ]
     if len(links) != 1 or len(links[0].local_columns) != 1:
         raise TypeError(f"{model.__name__} has no single link to a {parent_model.__name__}.")
     (column,) = links[0].local_columns

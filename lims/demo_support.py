@@ -3,6 +3,7 @@
 Each area keeps its part of the demo data set in its own ``demo`` module and registers its loader; `lims demo`
 runs the loaders in the areas' order.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

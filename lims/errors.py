@@ -5,6 +5,7 @@ them into a 4xx response carrying :attr:`LimsError.message`, never a 500.
 Each area names its own refusals in its ``errors`` module, deriving from the
 kind that gives the HTTP status.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar

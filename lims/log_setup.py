@@ -1,4 +1,5 @@
 """Where a served app's log records go."""
+
 from __future__ import annotations
 
 import logging

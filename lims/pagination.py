@@ -1,4 +1,5 @@
 """Page-by-page listing of query results: numbered pages for the web, keyset pages for the API."""
+
 from __future__ import annotations
 
 import math
@@ -49,16 +50,26 @@ class KeysetPage(Generic[T]):
     next_key: tuple[Any, ...] | None
 
 
-def page_after(session: Session, query: Select[*tuple[Any, ...]], key: Sequence[InstrumentedAttribute[Any]], *,
-               after: tuple[Any, ...] | None, limit: int, descending: bool = False,
-               key_of: Callable[[Any], tuple[Any, ...]] | None = None) -> KeysetPage[Any]:
+def page_after(
+    session: Session,
+    query: Select[*tuple[Any, ...]],
+    key: Sequence[InstrumentedAttribute[Any]],
+    *,
+    after: tuple[Any, ...] | None,
+    limit: int,
+    descending: bool = False,
+    key_of: Callable[[Any], tuple[Any, ...]] | None = None,
+) -> KeysetPage[Any]:
     """Up to ``limit`` rows of ``query`` in the order of ``key`` (unique together), from just after ``after``.
 
     Rows are the query's entity when it selects one thing, else its row tuples; ``key_of`` reads a row's
     key (by default the ``key`` attributes of the entity).
     """
     if after is not None:
-        position, bound = tuple_(*key), tuple_(*(literal(value, column.type) for column, value in zip(key, after)))
+        position, bound = (
+            tuple_(*key),
+            tuple_(*(literal(value, column.type) for column, value in zip(key, after, strict=True))),
+        )
         query = query.where(position < bound if descending else position > bound)
     query = query.order_by(*(column.desc() if descending else column.asc() for column in key)).limit(limit + 1)
     result = session.execute(query)

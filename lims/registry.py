@@ -3,6 +3,7 @@
 The app factory, the command line, the dashboard, the signing rules and the audit viewer read the registry
 that ``lims.areas.install()`` made current; no module contributes anything by being imported.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -184,6 +185,8 @@ def make_current(registry: Registry) -> None:
 def current() -> Registry:
     """The registry of the installed areas."""
     if _current is None:
-        raise NoAreasInstalled("No areas are installed: call lims.areas.install() before using the LIMS (the app "
-                               "factory, the command line and the migrations do).")
+        raise NoAreasInstalled(
+            "No areas are installed: call lims.areas.install() before using the LIMS (the app "
+            "factory, the command line and the migrations do)."
+        )
     return _current

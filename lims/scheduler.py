@@ -3,6 +3,7 @@
 `lims scheduler run` runs them in a process of its own beside the web server, one per installation. Each
 check runs in its own transaction, attributed in the audit trail to the scheduler.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,11 +67,18 @@ def verify_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
 def scheduled_checks(config: Mapping[str, Any]) -> list[ScheduledCheck]:
     hour, minute = config["AUDIT_VERIFY_AT"]
     return [
-        ScheduledCheck("audit-checkpoint", "Anchor the audit chain's head outside the database",
-                       IntervalTrigger(minutes=config["AUDIT_CHECKPOINT_MINUTES"]), anchor_audit_chain),
-        ScheduledCheck("audit-verify", "Verify the whole audit chain against every checkpoint",
-                       CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(config["DISPLAY_TIMEZONE"])),
-                       verify_audit_chain),
+        ScheduledCheck(
+            "audit-checkpoint",
+            "Anchor the audit chain's head outside the database",
+            IntervalTrigger(minutes=config["AUDIT_CHECKPOINT_MINUTES"]),
+            anchor_audit_chain,
+        ),
+        ScheduledCheck(
+            "audit-verify",
+            "Verify the whole audit chain against every checkpoint",
+            CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(config["DISPLAY_TIMEZONE"])),
+            verify_audit_chain,
+        ),
     ]
 
 
@@ -94,6 +102,14 @@ def build_scheduler(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
     """Add every compliance check to ``scheduler`` (a blocking one for the CLI, a background one in tests)."""
     for check in scheduled_checks(app.config):
         # A check missed while the process was down runs once on start, not once per missed slot.
-        scheduler.add_job(run_check, check.trigger, args=(app, check), id=check.job_id, name=check.title,
-                          coalesce=True, max_instances=1, misfire_grace_time=None)
+        scheduler.add_job(
+            run_check,
+            check.trigger,
+            args=(app, check),
+            id=check.job_id,
+            name=check.title,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
     return scheduler

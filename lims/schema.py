@@ -1,14 +1,16 @@
 """Alembic wiring: where the revisions live and whether a database is current."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-import migrations
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+
+import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
@@ -29,9 +31,7 @@ class SchemaBehind(RuntimeError):
 def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option(
-        "file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
-    )
+    config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     if connection is not None:
         config.attributes["connection"] = connection
     return config

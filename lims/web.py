@@ -1,4 +1,5 @@
 """What every blueprint shares: form input, refusals and error pages."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
@@ -75,10 +76,7 @@ def field_errors(error: ValidationError | LimsError) -> dict[str, list[str]]:
     messages = error.messages
     if isinstance(messages, list):
         return {"_form": [str(m) for m in messages]}
-    return {
-        key: [str(m) for m in (value if isinstance(value, list) else [value])]
-        for key, value in messages.items()
-    }
+    return {key: [str(m) for m in (value if isinstance(value, list) else [value])] for key, value in messages.items()}
 
 
 #: Where a refusal's message waits for the audit event that records it (see lims.access).
@@ -116,8 +114,13 @@ class RepeatedForm:
     schema: type[Schema]
 
     def load(self) -> dict[str, Any]:
-        posted = MultiDict([(key.removeprefix(self.prefix), value) for key, value in request.form.items(multi=True)
-                            if key.startswith(self.prefix)])
+        posted = MultiDict(
+            [
+                (key.removeprefix(self.prefix), value)
+                for key, value in request.form.items(multi=True)
+                if key.startswith(self.prefix)
+            ]
+        )
         return load_input(self.schema(), posted)
 
     def errors_on_page(self, errors: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -153,13 +156,19 @@ def refusals_answered(page: RefusalPage, *, repeated: RepeatedForm | None = None
         abort(response)
 
 
-def on_refusal_show(template: str, page_context: Callable[[], Mapping[str, Any]] | None = None, *,
-                    repeated: RepeatedForm | None = None, **context: Any) -> AbstractContextManager[None]:
+def on_refusal_show(
+    template: str,
+    page_context: Callable[[], Mapping[str, Any]] | None = None,
+    *,
+    repeated: RepeatedForm | None = None,
+    **context: Any,
+) -> AbstractContextManager[None]:
     """Run a form's action; on a refusal show ``template`` again with the messages next to the fields.
 
     ``page_context`` gives what the page reads from the database, read after the refused changes are undone;
     ``context`` the rest. The form shown is the one posted unless ``context`` names another.
     """
+
     def show(errors: dict[str, list[str]], _status: int) -> str:
         values = {"form": request.form, **(page_context() if page_context else {}), **context}
         return render_template(template, errors=errors, **values)

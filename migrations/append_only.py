@@ -3,6 +3,7 @@
 Revisions call it with the table they create; what it emits must never change
 meaning, because applied revisions are not re-run.
 """
+
 from __future__ import annotations
 
 from alembic import op
@@ -20,11 +21,17 @@ def make_append_only(table: str) -> None:
     """Refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) on ``table`` in the database itself."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_REFUSE_FUNCTION)
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                   "FOR EACH ROW EXECUTE FUNCTION lims_refuse_change()")
-        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION lims_refuse_change()")
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION lims_refuse_change()"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION lims_refuse_change()"
+        )
     else:
         for operation in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {operation} refused'); END")
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {operation} refused'); END"
+            )

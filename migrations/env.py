@@ -1,4 +1,5 @@
 """Alembic environment: compares and migrates the metadata of every area."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """JSON API of protocols: a client system sees the protocols its organization sponsors; staff see all."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,8 +27,9 @@ PROTOCOL_PAGES = Keyset(schemas.ProtocolOutSchema, fields.String(validate=valida
 @blueprint.response(200, PROTOCOL_PAGES.page)
 def index(page: dict[str, Any]) -> KeysetPage[Protocol]:
     """List protocols in number order."""
-    return service.protocols_after(get_session(), sponsor_id=client_organization_id(), after=page.get("cursor"),
-                                   limit=page["limit"])
+    return service.protocols_after(
+        get_session(), sponsor_id=client_organization_id(), after=page.get("cursor"), limit=page["limit"]
+    )
 
 
 @blueprint.route("/protocols/<id:protocol_id>")

@@ -1,4 +1,5 @@
 """`lims protocol`: trial protocols from the command line."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,16 +23,24 @@ def protocol_group() -> None:
 @click.option("--number", help="Protocol number (default: the study's acronym, else its NCT id).")
 @click.option("--therapeutic-area", help="Default: the study's first conditions.")
 @click.option("--product", "investigational_product", help="Default: the study's interventions.")
-def protocol_import_ctgov(path: Path, sponsor_code: str, number: str | None, therapeutic_area: str | None,
-                          investigational_product: str | None) -> None:
+def protocol_import_ctgov(
+    path: Path, sponsor_code: str, number: str | None, therapeutic_area: str | None, investigational_product: str | None
+) -> None:
     """Create a draft protocol from a ClinicalTrials.gov record (API v2 JSON or legacy XML)."""
     with unit_of_work() as session:
         study = parse_study(path.read_bytes(), filename=path.name)
         protocol = protocols.import_study(
-            session, study, sponsor=identity_organizations.organization_by_code(session, sponsor_code), number=number,
-            therapeutic_area=therapeutic_area, investigational_product=investigational_product)
-    click.echo(f"Imported {study.nct_id} as draft protocol {protocol.number} ({study.phase.value}, "
-               f"{len(study.arms)} arms, enrolment {study.enrollment or 'not stated'}).")
+            session,
+            study,
+            sponsor=identity_organizations.organization_by_code(session, sponsor_code),
+            number=number,
+            therapeutic_area=therapeutic_area,
+            investigational_product=investigational_product,
+        )
+    click.echo(
+        f"Imported {study.nct_id} as draft protocol {protocol.number} ({study.phase.value}, "
+        f"{len(study.arms)} arms, enrolment {study.enrollment or 'not stated'})."
+    )
     click.echo("Not mapped, for you to enter by hand where needed:")
     for item in study.unmapped:
         click.echo(f"  - {item}")

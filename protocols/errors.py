@@ -1,5 +1,6 @@
 """The refusals of protocols: phases the lab does not serve, the version lifecycle, subject codes that could
 identify a person, enrolment, and visit windows."""
+
 from __future__ import annotations
 
 from lims.errors import InvalidInput
@@ -18,7 +19,6 @@ class UnknownPhase(InvalidInput):
 
 class NotAnNctId(InvalidInput):
     """An NCT number is NCT and 8 digits."""
-
 
 
 class VersionIncomplete(InvalidInput):

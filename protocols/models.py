@@ -1,4 +1,5 @@
 """Trial protocols, their versions, design (arms, visits, sample requirements) and subjects."""
+
 from __future__ import annotations
 
 import enum
@@ -74,9 +75,14 @@ class ProtocolVersion(DocumentVersion, Controlled, Base):
     __tablename__ = "protocol_version"
     audit_parts = ("arms", "visits")
     lifecycle = VersionLifecycle(
-        draft=VersionStatus.DRAFT, in_review=VersionStatus.IN_REVIEW, approved=VersionStatus.APPROVED,
-        effective=VersionStatus.EFFECTIVE, ended=VersionStatus.SUPERSEDED, ended_at="superseded_at",
-        not_draft="{version} is {status} and can no longer change; create a new version for an amendment.")
+        draft=VersionStatus.DRAFT,
+        in_review=VersionStatus.IN_REVIEW,
+        approved=VersionStatus.APPROVED,
+        effective=VersionStatus.EFFECTIVE,
+        ended=VersionStatus.SUPERSEDED,
+        ended_at="superseded_at",
+        not_draft="{version} is {status} and can no longer change; create a new version for an amendment.",
+    )
     status_type = "version_status"
     document_key = "protocol_id"
 
@@ -106,8 +112,10 @@ class ProtocolVersion(DocumentVersion, Controlled, Base):
             "version": self.number,
             "amendment_summary": self.amendment_summary,
             "planned_effective_on": self.planned_effective_on,
-            "arms": [f"{arm.code}: {arm.name} ({arm.arm_type or 'unspecified'}) {arm.description or ''}".strip()
-                     for arm in self.arms],
+            "arms": [
+                f"{arm.code}: {arm.name} ({arm.arm_type or 'unspecified'}) {arm.description or ''}".strip()
+                for arm in self.arms
+            ],
             "visits": [str(visit) for visit in self.visits],
         }
 
@@ -142,13 +150,16 @@ class Visit(Controlled, Base):
     procedures: Mapped[str | None] = mapped_column(Text)
 
     version: Mapped[ProtocolVersion] = relationship(back_populates="visits")
-    requirements: Mapped[list[SampleRequirement]] = relationship(back_populates="visit",
-                                                                 order_by="SampleRequirement.id")
+    requirements: Mapped[list[SampleRequirement]] = relationship(
+        back_populates="visit", order_by="SampleRequirement.id"
+    )
 
     def __str__(self) -> str:
         samples = "; ".join(str(requirement) for requirement in self.requirements)
-        return (f"{self.code} {self.name}: day {self.day_offset} from {self.reference_event.value} "
-                f"(-{self.window_before_days}/+{self.window_after_days}){': ' + samples if samples else ''}")
+        return (
+            f"{self.code} {self.name}: day {self.day_offset} from {self.reference_event.value} "
+            f"(-{self.window_before_days}/+{self.window_after_days}){': ' + samples if samples else ''}"
+        )
 
 
 class SampleRequirement(Controlled, Base):
@@ -168,8 +179,10 @@ class SampleRequirement(Controlled, Base):
     visit: Mapped[Visit] = relationship(back_populates="requirements")
 
     def __str__(self) -> str:
-        return (f"{self.sample_type} {self.volume} in {self.container}, "
-                f"{self.handling_minimum.value}–{self.handling_maximum}, within {self.max_hours_to_processing} h")
+        return (
+            f"{self.sample_type} {self.volume} in {self.container}, "
+            f"{self.handling_minimum.value}–{self.handling_maximum}, within {self.max_hours_to_processing} h"
+        )
 
 
 class Subject(Controlled, Base):

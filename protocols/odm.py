@@ -6,6 +6,7 @@ the collection: when, what, how much, in which container, at what handling
 temperature and how long until processing. The requirement's expected values
 and limits go into the items' descriptions.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from lims.units.errors import UnsupportedUcum
 from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import chain as audit_chain
+from lims.units.errors import UnsupportedUcum
 from lims.units.measurement import Measurement
 from lims.units.ucum import to_ucum
 from protocols.models import ProtocolVersion, SampleRequirement, Visit
@@ -50,15 +51,18 @@ def export_version(version: ProtocolVersion, *, created_at: datetime, file_oid: 
     protocol = version.protocol
     # ElementTree's default_namespace refuses unqualified attributes, and ODM's are all unqualified,
     # so the elements are written unqualified under an explicit default namespace declaration.
-    odm = ET.Element("ODM", {
-        "xmlns": ODM_NAMESPACE,
-        "ODMVersion": "1.3.2",
-        "FileType": "Snapshot",
-        "FileOID": file_oid or _default_file_oid(version, created_at),
-        "CreationDateTime": created_at.isoformat(timespec="seconds"),
-        "Granularity": "Metadata",
-        "SourceSystem": SOURCE_SYSTEM,
-    })
+    odm = ET.Element(
+        "ODM",
+        {
+            "xmlns": ODM_NAMESPACE,
+            "ODMVersion": "1.3.2",
+            "FileType": "Snapshot",
+            "FileOID": file_oid or _default_file_oid(version, created_at),
+            "CreationDateTime": created_at.isoformat(timespec="seconds"),
+            "Granularity": "Metadata",
+            "SourceSystem": SOURCE_SYSTEM,
+        },
+    )
     study = _child(odm, "Study", OID=_oid("ST", protocol.number))
     global_variables = _child(study, "GlobalVariables")
     _child(global_variables, "StudyName", protocol.number)
@@ -67,8 +71,13 @@ def export_version(version: ProtocolVersion, *, created_at: datetime, file_oid: 
 
     visits = list(version.visits)
     unit_oids = _add_measurement_units(study, _units_used(visits))
-    metadata = _child(study, "MetaDataVersion", OID=_oid("MDV", version.number), Name=f"Version {version.number}",
-                      Description=version.amendment_summary)
+    metadata = _child(
+        study,
+        "MetaDataVersion",
+        OID=_oid("MDV", version.number),
+        Name=f"Version {version.number}",
+        Description=version.amendment_summary,
+    )
     _add_design(metadata, visits, unit_oids)
 
     ET.indent(odm)
@@ -94,8 +103,13 @@ def _collection_items(requirement: SampleRequirement) -> list[_Item]:
         _Item("VOLUME", "Collected volume", "float", f"Required: {requirement.volume}", requirement.volume.unit),
         _Item("CONTAINER", "Container", "text", f"Expected: {requirement.container}"),
         _Item("HANDLING_TEMPERATURE", "Handling temperature", "float", f"Allowed: {low} to {high}", low.unit),
-        _Item("HOURS_TO_PROCESSING", "Time to processing", "integer",
-              f"Maximum: {requirement.max_hours_to_processing} {HOURS} from collection to processing", HOURS),
+        _Item(
+            "HOURS_TO_PROCESSING",
+            "Time to processing",
+            "integer",
+            f"Maximum: {requirement.max_hours_to_processing} {HOURS} from collection to processing",
+            HOURS,
+        ),
     ]
 
 
@@ -109,8 +123,13 @@ def _handling_range(requirement: SampleRequirement) -> tuple[Measurement, Measur
 
 
 def _units_used(visits: Iterable[Visit]) -> list[str]:
-    used = [item.unit for visit in visits for requirement in visit.requirements
-            for item in _collection_items(requirement) if item.unit is not None]
+    used = [
+        item.unit
+        for visit in visits
+        for requirement in visit.requirements
+        for item in _collection_items(requirement)
+        if item.unit is not None
+    ]
     return list(dict.fromkeys(used))
 
 
@@ -157,9 +176,12 @@ def _add_design(metadata: ET.Element, visits: list[Visit], unit_oids: dict[str, 
 
 def _add_study_event_def(metadata: ET.Element, visit: Visit, key: str) -> None:
     event = _child(metadata, "StudyEventDef", OID=f"SE.{key}", Name=visit.name, Repeating="No", Type="Scheduled")
-    _translated(event, "Description",
-                f"Day {visit.day_offset} from {visit.reference_event.value}, "
-                f"window -{visit.window_before_days}/+{visit.window_after_days} days")
+    _translated(
+        event,
+        "Description",
+        f"Day {visit.day_offset} from {visit.reference_event.value}, "
+        f"window -{visit.window_before_days}/+{visit.window_after_days} days",
+    )
     _child(event, "FormRef", FormOID=_form_oid(key), OrderNumber="1", Mandatory="Yes")
 
 

@@ -1,4 +1,5 @@
 """Input of the protocols area, for forms and the API, and what the API shows."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,12 +34,17 @@ class RangeField(fields.String):
 
 
 class ProtocolCreateSchema(FormSchema):
-    number = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._/-]{2,64}$",
-                     error="Use 2 to 64 letters, digits, dots, dashes or slashes."),
-                     error_messages={"required": "Enter the protocol number."})
+    number = Trimmed(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9._/-]{2,64}$", error="Use 2 to 64 letters, digits, dots, dashes or slashes."
+        ),
+        error_messages={"required": "Enter the protocol number."},
+    )
     title = required_text("Enter the protocol title.", 2000)
-    sponsor_id = fields.Integer(required=True, error_messages={"required": "Choose the sponsor.",
-                                                               "invalid": "Choose the sponsor."})
+    sponsor_id = fields.Integer(
+        required=True, error_messages={"required": "Choose the sponsor.", "invalid": "Choose the sponsor."}
+    )
     phase = PhaseField(required=True, error_messages={"required": "Choose the phase."})
     therapeutic_area = required_text("Enter the therapeutic area.")
     investigational_product = required_text("Name the investigational product.")
@@ -55,44 +61,58 @@ class ArmSchema(FormSchema):
 class VisitSchema(FormSchema):
     code = required_text("Enter a short code, e.g. D7.", 16)
     name = required_text("Name the visit.")
-    reference_event = fields.Enum(ReferenceEvent, by_value=True, required=True,
-                                  error_messages={"required": "Choose what the day counts from.",
-                                                  "unknown": "Choose what the day counts from."})
-    day_offset = fields.Integer(required=True, error_messages={"required": "Enter the day.",
-                                                               "invalid": "Enter the day as a whole number."})
+    reference_event = fields.Enum(
+        ReferenceEvent,
+        by_value=True,
+        required=True,
+        error_messages={"required": "Choose what the day counts from.", "unknown": "Choose what the day counts from."},
+    )
+    day_offset = fields.Integer(
+        required=True, error_messages={"required": "Enter the day.", "invalid": "Enter the day as a whole number."}
+    )
     window_before_days = fields.Integer(load_default=0, validate=validate.Range(min=0, error="Cannot be negative."))
     window_after_days = fields.Integer(load_default=0, validate=validate.Range(min=0, error="Cannot be negative."))
     procedures = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
 class SampleRequirementSchema(FormSchema):
-    visit_id = fields.Integer(required=True, error_messages={"required": "Choose the visit.",
-                                                             "invalid": "Choose the visit."})
+    visit_id = fields.Integer(
+        required=True, error_messages={"required": "Choose the visit.", "invalid": "Choose the visit."}
+    )
     sample_type = required_text("Enter the sample type, e.g. peripheral blood.", 120)
     volume = MeasurementField(required=True, error_messages={"required": "Enter the volume, e.g. 10 mL."})
     container = required_text("Enter the container, e.g. K2EDTA tube.", 120)
     handling = RangeField(required=True, error_messages={"required": "Enter the handling range, e.g. 2–8 °C."})
-    max_hours_to_processing = fields.Integer(required=True, validate=validate.Range(min=1, error="At least 1 hour."),
-                                             error_messages={"required": "Enter the hours to processing.",
-                                                             "invalid": "Enter whole hours."})
+    max_hours_to_processing = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, error="At least 1 hour."),
+        error_messages={"required": "Enter the hours to processing.", "invalid": "Enter whole hours."},
+    )
 
 
 class NewVersionSchema(FormSchema):
     number = required_text("Enter the version number, e.g. 2.0.", 16)
     amendment_summary = required_text("Summarise what the amendment changes.", 4000)
-    planned_effective_on = fields.Date(load_default=None, allow_none=True,
-                                       error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+    planned_effective_on = fields.Date(
+        load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."}
+    )
 
 
 class SubjectSchema(FormSchema):
     code = required_text("Enter the subject code.", 32)
     site = required_text("Enter the site number.", 64)
     arm_id = fields.Integer(required=True, error_messages={"required": "Choose the arm.", "invalid": "Choose the arm."})
-    enrolled_on = fields.Date(required=True, error_messages={"required": "Enter the enrolment date.",
-                                                             "invalid": "Enter a date as YYYY-MM-DD."})
+    enrolled_on = fields.Date(
+        required=True,
+        error_messages={"required": "Enter the enrolment date.", "invalid": "Enter a date as YYYY-MM-DD."},
+    )
     consent_version = required_text("Enter the consent version signed.", 32)
-    apheresis_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
-    infused_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+    apheresis_on = fields.Date(
+        load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."}
+    )
+    infused_on = fields.Date(
+        load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."}
+    )
 
 
 class DiffSchema(FormSchema):
@@ -101,8 +121,9 @@ class DiffSchema(FormSchema):
 
 
 class ImportSchema(FormSchema):
-    sponsor_id = fields.Integer(required=True, error_messages={"required": "Choose the sponsor.",
-                                                               "invalid": "Choose the sponsor."})
+    sponsor_id = fields.Integer(
+        required=True, error_messages={"required": "Choose the sponsor.", "invalid": "Choose the sponsor."}
+    )
     number = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=64))
     therapeutic_area = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
@@ -111,11 +132,16 @@ class ProtocolUpdateSchema(FormSchema):
     title = required_text("Enter the protocol title.", 2000)
     therapeutic_area = required_text("Enter the therapeutic area.")
     investigational_product = required_text("Name the investigational product.")
-    status = fields.Enum(ProtocolStatus, by_value=True, required=True,
-                         error_messages={"required": "Choose the status.", "unknown": "Choose a status from the list."})
+    status = fields.Enum(
+        ProtocolStatus,
+        by_value=True,
+        required=True,
+        error_messages={"required": "Choose the status.", "unknown": "Choose a status from the list."},
+    )
     conditions = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    target_enrolment = fields.Integer(load_default=None, allow_none=True,
-                                      error_messages={"invalid": "Enter a whole number of subjects."})
+    target_enrolment = fields.Integer(
+        load_default=None, allow_none=True, error_messages={"invalid": "Enter a whole number of subjects."}
+    )
     reason = reason_field()
 
 
@@ -129,8 +155,12 @@ class VisitUpdateSchema(VisitSchema):
 class SubjectUpdateSchema(FormSchema):
     site = required_text("Enter the site number.", 64)
     consent_version = required_text("Enter the consent version signed.", 32)
-    apheresis_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
-    infused_on = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+    apheresis_on = fields.Date(
+        load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."}
+    )
+    infused_on = fields.Date(
+        load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."}
+    )
     reason = reason_field()
 
 
@@ -161,8 +191,11 @@ class SampleRequirementOutSchema(Schema):
     sample_type = fields.String(required=True)
     volume = MeasurementField(required=True, metadata={"example": "10 mL"})
     container = fields.String(required=True)
-    handling = fields.Function(lambda sample: f"{sample.handling_minimum.value}–{sample.handling_maximum}",
-                               required=True, metadata={"type": "string", "example": "2–8 °C"})
+    handling = fields.Function(
+        lambda sample: f"{sample.handling_minimum.value}–{sample.handling_maximum}",
+        required=True,
+        metadata={"type": "string", "example": "2–8 °C"},
+    )
     max_hours_to_processing = fields.Integer(required=True)
 
 
@@ -170,8 +203,11 @@ class VisitOutSchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     reference_event = fields.Enum(ReferenceEvent, by_value=True, required=True)
-    day = fields.Integer(attribute="day_offset", required=True,
-                         metadata={"description": "The day of the visit, counted from its reference event."})
+    day = fields.Integer(
+        attribute="day_offset",
+        required=True,
+        metadata={"description": "The day of the visit, counted from its reference event."},
+    )
     window_before_days = fields.Integer(required=True)
     window_after_days = fields.Integer(required=True)
     samples = fields.List(fields.Nested(SampleRequirementOutSchema), attribute="requirements", required=True)
@@ -192,10 +228,15 @@ class ProtocolOutSchema(Schema):
     title = fields.String(required=True)
     phase = fields.Enum(ProtocolPhase, by_value=True, required=True)
     nct_id = fields.String(required=True, allow_none=True)
-    sponsor = fields.String(attribute="sponsor.code", required=True,
-                            metadata={"description": "The code of the sponsoring organization."})
-    effective_version = fields.Function(lambda protocol: _number_or_none(effective_version(protocol)), required=True,
-                                        allow_none=True, metadata={"type": "string"})
+    sponsor = fields.String(
+        attribute="sponsor.code", required=True, metadata={"description": "The code of the sponsoring organization."}
+    )
+    effective_version = fields.Function(
+        lambda protocol: _number_or_none(effective_version(protocol)),
+        required=True,
+        allow_none=True,
+        metadata={"type": "string"},
+    )
 
 
 class SubjectOutSchema(Schema):

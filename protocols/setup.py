@@ -1,5 +1,6 @@
 """What trial protocols contribute: their pages and API, version approval, the review queue, `lims protocol`, and
 the demo's study."""
+
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
@@ -17,20 +18,26 @@ def register(registry: Registry) -> None:
     registry.blueprint(views.blueprint)
     registry.api_blueprint(api.blueprint)
     registry.navigation("Protocols", "protocols.index", order=20)
-    registry.signable(signatures.two_person_approval(
-        ProtocolVersion,
-        signatures.ApprovalStates(draft=VersionStatus.DRAFT, in_review=VersionStatus.IN_REVIEW,
-                                  approved=VersionStatus.APPROVED),
-        locked=versioning_errors.VersionNotInReview, describe=lambda version: f"Version {version.number}",
-        ready_for_review=service.check_ready_for_review,
-    ))
-    registry.work_queue(WorkQueue(
-        title="Protocol versions to approve",
-        description="Versions signed by their author, waiting for QA's approval or rejection.",
-        roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: len(versioning.versions_in_review(session, ProtocolVersion)),
-        endpoint="protocols.index",
-    ))
+    registry.signable(
+        signatures.two_person_approval(
+            ProtocolVersion,
+            signatures.ApprovalStates(
+                draft=VersionStatus.DRAFT, in_review=VersionStatus.IN_REVIEW, approved=VersionStatus.APPROVED
+            ),
+            locked=versioning_errors.VersionNotInReview,
+            describe=lambda version: f"Version {version.number}",
+            ready_for_review=service.check_ready_for_review,
+        )
+    )
+    registry.work_queue(
+        WorkQueue(
+            title="Protocol versions to approve",
+            description="Versions signed by their author, waiting for QA's approval or rejection.",
+            roles=frozenset({RoleName.QA}),
+            count=lambda session, _user, _settings: len(versioning.versions_in_review(session, ProtocolVersion)),
+            endpoint="protocols.index",
+        )
+    )
     registry.audit_actions("export.odm")
     registry.cli_group(protocol_group)
     registry.demo_loader(demo.load_protocol)

@@ -1,4 +1,5 @@
 """Protocol pages: list, protocol with its versions, version design and lifecycle, diff, subjects."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,9 +16,8 @@ from flask import (
 from werkzeug.datastructures import MultiDict
 
 from lims.access import STAFF, allow
-from lims.db import get_record, get_session
+from lims.db import get_child, get_record, get_session
 from lims.errors import InvalidInput
-from lims.db import get_child
 from lims.identity.models import OrganizationKind, RoleName
 from lims.identity.service.organizations import get_organization, list_organizations
 from lims.signatures import service as signatures
@@ -51,8 +51,10 @@ def index() -> Any:
 
 def _new_context() -> dict[str, Any]:
     return {
-        "sponsor_options": [(organization.id, organization.name) for organization in
-                            list_organizations(get_session(), kind=OrganizationKind.CLIENT)],
+        "sponsor_options": [
+            (organization.id, organization.name)
+            for organization in list_organizations(get_session(), kind=OrganizationKind.CLIENT)
+        ],
         "phase_options": [(phase.value, phase.value.capitalize()) for phase in ProtocolPhase],
     }
 
@@ -87,8 +89,13 @@ def import_ctgov() -> Any:
         if upload is None or not upload.filename:
             raise InvalidInput("Choose the ClinicalTrials.gov record to import (JSON or XML).", field="file")
         study = parse_study(upload.read(), filename=upload.filename)
-        protocol = service.import_study(db, study, sponsor=get_organization(db, data["sponsor_id"]),
-                                       number=data["number"], therapeutic_area=data["therapeutic_area"])
+        protocol = service.import_study(
+            db,
+            study,
+            sponsor=get_organization(db, data["sponsor_id"]),
+            number=data["number"],
+            therapeutic_area=data["therapeutic_area"],
+        )
     return render_template("protocols/imported.html", protocol=protocol, study=study), 201
 
 
@@ -101,9 +108,12 @@ def show(protocol_id: int) -> Any:
 def _show_context(protocol_id: int) -> dict[str, Any]:
     db = get_session()
     protocol = service.get_protocol(db, protocol_id)
-    return {"protocol": protocol, "effective": service.effective_version(protocol),
-            "subjects": service.subjects_of(db, protocol),
-            "status_options": [(status.value, status.value.capitalize()) for status in ProtocolStatus]}
+    return {
+        "protocol": protocol,
+        "effective": service.effective_version(protocol),
+        "subjects": service.subjects_of(db, protocol),
+        "status_options": [(status.value, status.value.capitalize()) for status in ProtocolStatus],
+    }
 
 
 @blueprint.route("/protocols/<int:protocol_id>/edit", methods=["POST"])
@@ -124,8 +134,9 @@ def new_version(protocol_id: int) -> Any:
     protocol = service.get_protocol(db, protocol_id)
     with on_refusal_show("protocols/show.html", lambda: _show_context(protocol_id)):
         version = service.new_version(db, protocol, **load_input(schemas.NewVersionSchema()))
-    flash(f"Version {version.number} is drafted from the previous design; amend it, then sign it for review.",
-          "success")
+    flash(
+        f"Version {version.number} is drafted from the previous design; amend it, then sign it for review.", "success"
+    )
     return redirect(url_for("protocols.version", version_id=version.id), 303)
 
 
@@ -133,7 +144,9 @@ def _version_context(version_id: int) -> dict[str, Any]:
     db = get_session()
     version = service.get_version(db, version_id)
     return dict(
-        version=version, protocol=version.protocol, signatures=signatures.signatures_of(db, version),
+        version=version,
+        protocol=version.protocol,
+        signatures=signatures.signatures_of(db, version),
         editable=version.is_draft,
         reference_options=[(event.value, event.value.capitalize()) for event in ReferenceEvent],
         visit_options=[(visit.id, f"{visit.code} {visit.name}") for visit in version.visits],
@@ -181,8 +194,15 @@ def add_visit(version_id: int) -> Any:
 def add_requirement(version_id: int) -> Any:
     def change(db: Any, version: Any) -> str:
         data = load_input(schemas.SampleRequirementSchema())
-        visit = get_child(db, Visit, data.pop("visit_id"), parent=version, label="visit",
-                          parent_label=f"Version {version.number}", field="visit_id")
+        visit = get_child(
+            db,
+            Visit,
+            data.pop("visit_id"),
+            parent=version,
+            label="visit",
+            parent_label=f"Version {version.number}",
+            field="visit_id",
+        )
         service.add_sample_requirement(db, visit, **data)
         return f"Sample requirement added to {visit.code}."
 
@@ -195,7 +215,9 @@ def edit_visit(visit_id: int) -> Any:
     db = get_session()
     visit = get_record(db, Visit, visit_id, "visit")
     context: dict[str, Any] = {
-        "visit": visit, "reference_options": [(event.value, event.value.capitalize()) for event in ReferenceEvent]}
+        "visit": visit,
+        "reference_options": [(event.value, event.value.capitalize()) for event in ReferenceEvent],
+    }
     if request.method == "GET":
         return render_template("protocols/visit_edit.html", errors={}, form=MultiDict(), **context)
     with on_refusal_show("protocols/visit_edit.html", **context):
@@ -247,8 +269,11 @@ def odm(version_id: int) -> Any:
     db = get_session()
     version = service.get_version(db, version_id)
     filename = f"{version.protocol.number}-v{version.number}-odm.xml".replace("/", "_")
-    return Response(export_odm(db, version), mimetype="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        export_odm(db, version),
+        mimetype="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @blueprint.route("/protocols/<int:protocol_id>/diff")
@@ -259,10 +284,21 @@ def diff(protocol_id: int) -> Any:
     refusal = "Choose two versions of this protocol to compare."
     with refusals_answered(lambda errors, status: refuse(status, refusal, errors)):
         data = load_input(schemas.DiffSchema(), request.args)
-        old, new = (get_child(db, ProtocolVersion, data[which], parent=protocol, label="version",
-                              parent_label=protocol.number, field=which) for which in ("old", "new"))
-    return render_template("protocols/diff.html", protocol=protocol, old=old, new=new,
-                           differences=service.diff_versions(old, new))
+        old, new = (
+            get_child(
+                db,
+                ProtocolVersion,
+                data[which],
+                parent=protocol,
+                label="version",
+                parent_label=protocol.number,
+                field=which,
+            )
+            for which in ("old", "new")
+        )
+    return render_template(
+        "protocols/diff.html", protocol=protocol, old=old, new=new, differences=service.diff_versions(old, new)
+    )
 
 
 # Subjects
@@ -273,7 +309,8 @@ def _subjects_context(protocol_id: int) -> dict[str, Any]:
     protocol = service.get_protocol(db, protocol_id)
     effective = service.effective_version(protocol)
     return dict(
-        protocol=protocol, subjects=service.subjects_of(db, protocol),
+        protocol=protocol,
+        subjects=service.subjects_of(db, protocol),
         arm_options=[(arm.id, f"{arm.code} {arm.name}") for arm in effective.arms] if effective else [],
         effective=effective,
     )
@@ -292,9 +329,16 @@ def enrol(protocol_id: int) -> Any:
     protocol = service.get_protocol(db, protocol_id)
     with on_refusal_show("protocols/subjects.html", lambda: _subjects_context(protocol_id)):
         data = load_input(schemas.SubjectSchema())
-        effective, arm_id = service.effective_version(protocol), data.pop("arm_id")
-        arm = get_child(db, Arm, arm_id, parent=effective, label="arm",
-                        parent_label=f"The effective version {effective.number}", field="arm_id") if effective else None
+        effective = service.enrolling_version(protocol)
+        arm = get_child(
+            db,
+            Arm,
+            data.pop("arm_id"),
+            parent=effective,
+            label="arm",
+            parent_label=f"The effective version {effective.number}",
+            field="arm_id",
+        )
         subject = service.enrol_subject(db, protocol, arm=arm, **data)
     flash(f"{subject.code} is enrolled.", "success")
     return redirect(url_for("protocols.subject", subject_id=subject.id), 303)
@@ -308,8 +352,11 @@ def subject(subject_id: int) -> Any:
 
 def _subject_context(subject_id: int) -> dict[str, Any]:
     subject = service.get_subject(get_session(), subject_id)
-    return {"subject": subject, "calendar": service.visit_calendar(subject),
-            "made_from": service.records_of_subject(get_session(), subject)}
+    return {
+        "subject": subject,
+        "calendar": service.visit_calendar(subject),
+        "made_from": service.records_of_subject(get_session(), subject),
+    }
 
 
 @blueprint.route("/protocols/subjects/<int:subject_id>", methods=["POST"])

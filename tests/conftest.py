@@ -7,6 +7,7 @@ disposable: the run resets its public schema). Under pytest-xdist each worker
 runs on a database of its own named after it (``<database>_gw0``, ...), created
 on the same server and dropped at the end.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,9 @@ def _real_clock_after_each_test() -> Iterator[None]:
 @contextmanager
 def _postgresql_server(url: URL) -> Iterator[Connection]:
     """A connection to the server's maintenance database, for creating and dropping databases."""
-    server = create_engine_for(url.set(database="postgres").render_as_string(hide_password=False),
-                               isolation_level="AUTOCOMMIT")
+    server = create_engine_for(
+        url.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
     try:
         with server.connect() as connection:
             yield connection
@@ -77,8 +79,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = make_url(configured)
     worker_url = url.set(database=f"{url.database}_{worker}")
     with _postgresql_server(url) as server:
-        exists = server.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                                {"name": worker_url.database}).scalar()
+        exists = server.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": worker_url.database}
+        ).scalar()
         if not exists:
             server.execute(text(f'CREATE DATABASE "{worker_url.database}"'))
     try:
@@ -158,8 +161,9 @@ def facility(db_session: Session) -> Organization:
 
 @pytest.fixture
 def create_organization(db_session: Session) -> Callable[..., Organization]:
-    def make(*, code: str | None = None, name: str | None = None,
-             kind: OrganizationKind = OrganizationKind.CLIENT) -> Organization:
+    def make(
+        *, code: str | None = None, name: str | None = None, kind: OrganizationKind = OrganizationKind.CLIENT
+    ) -> Organization:
         code = code or f"C{uuid.uuid4().hex[:6].upper()}"
         return organizations.create_organization(db_session, code=code, name=name or f"Client {code}", kind=kind)
 
@@ -167,18 +171,31 @@ def create_organization(db_session: Session) -> Callable[..., Organization]:
 
 
 @pytest.fixture
-def create_user(db_session: Session, facility: Organization,
-                create_organization: Callable[..., Organization]) -> Callable[..., User]:
-    def make(*roles: RoleName, username: str | None = None, organization: Organization | None = None,
-             password: str = PASSWORD, must_change_password: bool = False, full_name: str | None = None) -> User:
+def create_user(
+    db_session: Session, facility: Organization, create_organization: Callable[..., Organization]
+) -> Callable[..., User]:
+    def make(
+        *roles: RoleName,
+        username: str | None = None,
+        organization: Organization | None = None,
+        password: str = PASSWORD,
+        must_change_password: bool = False,
+        full_name: str | None = None,
+    ) -> User:
         roles_set = set(roles) or {RoleName.TECHNICIAN}
         if organization is None:
             organization = create_organization() if RoleName.CLIENT in roles_set else facility
         username = username or f"user{uuid.uuid4().hex[:8]}"
         return users.create_user(
-            db_session, username=username, full_name=full_name or f"Test {username}",
-            email=f"{username}@example.org", organization=organization, roles=roles_set, password=password,
-            must_change_password=must_change_password, actor=None,
+            db_session,
+            username=username,
+            full_name=full_name or f"Test {username}",
+            email=f"{username}@example.org",
+            organization=organization,
+            roles=roles_set,
+            password=password,
+            must_change_password=must_change_password,
+            actor=None,
         )
 
     return make
@@ -192,6 +209,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def signed_in(client: FlaskClient, create_user: Callable[..., User], db_session: Session) -> Callable[..., User]:
     """Sign the test client in as a new user with ``roles``; return the user."""
+
     def sign_in(*roles: RoleName, **overrides) -> User:
         user = create_user(*roles, **overrides)
         db_session.commit()

@@ -1,4 +1,5 @@
 """Helpers for driving the app like a browser does."""
+
 from __future__ import annotations
 
 import re

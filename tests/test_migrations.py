@@ -1,7 +1,8 @@
 """Migrations build the schema the models describe, on every engine."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import command
@@ -65,10 +66,20 @@ def test_audit_events_written_before_revision_0008_keep_their_chain_and_fields(f
     texts = ['quote " backslash \\', "line\nbreak\ttab", "µL ≥ 37 °C 漢字 🧬", "separator \u2028", None]
     events, previous = [], GENESIS_HASH
     for sequence, reason in enumerate(texts, start=1):
-        fields = {"sequence": sequence, "recorded_at": datetime(2030, 1, 2, 3, 4, sequence, 5006, tzinfo=timezone.utc),
-                  "user_id": sequence if sequence % 2 else None, "user_name": f"User {sequence}", "action": "update",
-                  "entity_type": "organization", "entity_id": str(sequence), "changes": '{"name":["A","B"]}',
-                  "reason": reason, "request_id": None, "client_address": "10.0.0.1", "prev_hash": previous}
+        fields = {
+            "sequence": sequence,
+            "recorded_at": datetime(2030, 1, 2, 3, 4, sequence, 5006, tzinfo=UTC),
+            "user_id": sequence if sequence % 2 else None,
+            "user_name": f"User {sequence}",
+            "action": "update",
+            "entity_type": "organization",
+            "entity_id": str(sequence),
+            "changes": '{"name":["A","B"]}',
+            "reason": reason,
+            "request_id": None,
+            "client_address": "10.0.0.1",
+            "prev_hash": previous,
+        }
         fields["hash"] = previous = audit_chain.event_hash(audit_chain.canonical_payload(fields))
         events.append(fields)
     columns = [sa.column(name) for name in events[0] if name != "recorded_at"]
@@ -90,13 +101,36 @@ def test_audit_events_written_before_revision_0008_keep_their_chain_and_fields(f
             assert verification.intact and verification.events_checked == len(texts)
             with Session(bind=connection) as session:
                 migrated = session.scalars(sa.select(AuditEvent).order_by(AuditEvent.sequence)).all()
-                assert [event.payload for event in migrated] == [audit_chain.canonical_payload(fields)
-                                                                 for fields in events]
-                assert [(event.recorded_at, event.user_id, event.action, event.entity_type, event.entity_id,
-                         event.user_name, event.reason, event.prev_hash, event.hash) for event in migrated] == [
-                    (fields["recorded_at"], fields["user_id"], fields["action"], fields["entity_type"],
-                     fields["entity_id"], fields["user_name"], fields["reason"], fields["prev_hash"], fields["hash"])
-                    for fields in events], "every field reads back as it was"
+                assert [event.payload for event in migrated] == [
+                    audit_chain.canonical_payload(fields) for fields in events
+                ]
+                assert [
+                    (
+                        event.recorded_at,
+                        event.user_id,
+                        event.action,
+                        event.entity_type,
+                        event.entity_id,
+                        event.user_name,
+                        event.reason,
+                        event.prev_hash,
+                        event.hash,
+                    )
+                    for event in migrated
+                ] == [
+                    (
+                        fields["recorded_at"],
+                        fields["user_id"],
+                        fields["action"],
+                        fields["entity_type"],
+                        fields["entity_id"],
+                        fields["user_name"],
+                        fields["reason"],
+                        fields["prev_hash"],
+                        fields["hash"],
+                    )
+                    for fields in events
+                ], "every field reads back as it was"
         with engine.begin() as connection:
             command.downgrade(schema.alembic_config(connection), "0007")
             assert stored_events(connection) == before

@@ -1,5 +1,6 @@
 """Executed batches as a whole: making one to the effective master record version (frozen copies of its design),
 finding them (by status, client, subject: the chain of identity), and holding one for a change while it is open."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -42,18 +43,31 @@ def get_batch(session: Session, batch_id: int, *, sponsor_id: int | None = None)
     return batch
 
 
-def list_batches(session: Session, *, status: BatchStatus | None = None, sponsor_id: int | None = None,
-                 page: int = 1, per_page: int = 50) -> Page[Batch]:
+def list_batches(
+    session: Session,
+    *,
+    status: BatchStatus | None = None,
+    sponsor_id: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[Batch]:
     """Batches newest first, a page at a time; ``sponsor_id`` keeps a client's own."""
     query = _batches(status, sponsor_id).order_by(Batch.created_at.desc(), Batch.id.desc())
     return paginate(session, query, page=page, per_page=per_page)
 
 
-def batches_after(session: Session, *, status: BatchStatus | None = None, sponsor_id: int | None = None,
-                  after: tuple[datetime, int] | None, limit: int) -> KeysetPage[Batch]:
+def batches_after(
+    session: Session,
+    *,
+    status: BatchStatus | None = None,
+    sponsor_id: int | None = None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> KeysetPage[Batch]:
     """Batches newest first from just after (older than) ``after``, their creation time and id."""
-    return page_after(session, _batches(status, sponsor_id), (Batch.created_at, Batch.id), after=after, limit=limit,
-                      descending=True)
+    return page_after(
+        session, _batches(status, sponsor_id), (Batch.created_at, Batch.id), after=after, limit=limit, descending=True
+    )
 
 
 def _batches(status: BatchStatus | None, sponsor_id: int | None) -> Select[Batch]:
@@ -75,18 +89,29 @@ def batches_of_subject(session: Session, subject: Subject) -> list[Batch]:
     return list(session.scalars(select(Batch).where(Batch.subject_id == subject.id).order_by(Batch.created_at)))
 
 
-def batches_of_subject_after(session: Session, subject: Subject, *, after: tuple[datetime, int] | None,
-                             limit: int) -> KeysetPage[Batch]:
+def batches_of_subject_after(
+    session: Session, subject: Subject, *, after: tuple[datetime, int] | None, limit: int
+) -> KeysetPage[Batch]:
     """A subject's batches oldest first, as :func:`batches_of_subject`, from just after ``after``."""
-    query = select(Batch).where(Batch.subject_id == subject.id).options(
-        selectinload(Batch.subject).selectinload(Subject.protocol))
+    query = (
+        select(Batch)
+        .where(Batch.subject_id == subject.id)
+        .options(selectinload(Batch.subject).selectinload(Subject.protocol))
+    )
     return page_after(session, query, (Batch.created_at, Batch.id), after=after, limit=limit)
 
 
 def batches_as_subject_records(session: Session, subject: Subject) -> list[protocols.SubjectRecord]:
-    return [protocols.SubjectRecord("batch", f"{batch.batch_number} from {batch.starting_material_identity}",
-                                    batch.status.value, "batch_records.batch", (("batch_id", batch.id),))
-            for batch in batches_of_subject(session, subject)]
+    return [
+        protocols.SubjectRecord(
+            "batch",
+            f"{batch.batch_number} from {batch.starting_material_identity}",
+            batch.status.value,
+            "batch_records.batch",
+            (("batch_id", batch.id),),
+        )
+        for batch in batches_of_subject(session, subject)
+    ]
 
 
 def _next_batch_number(session: Session, master: MasterBatchRecord) -> str:
@@ -97,24 +122,37 @@ def _next_batch_number(session: Session, master: MasterBatchRecord) -> str:
     return f"{prefix}{made + 1:04d}"
 
 
-def start_batch(session: Session, version: MbrVersion, *, subject: Subject, starting_material_identity: str,
-                user: User) -> Batch:
+def start_batch(
+    session: Session, version: MbrVersion, *, subject: Subject, starting_material_identity: str, user: User
+) -> Batch:
     """Make a batch to the effective version: its steps, parameters, materials and tests are frozen copies."""
     if version.status != MbrStatus.EFFECTIVE:
-        raise versioning_errors.VersionNotEffective(f"Batches are made to the effective version only; {version.label} is "
-                                             f"{version.status.value}.")
+        raise versioning_errors.VersionNotEffective(
+            f"Batches are made to the effective version only; {version.label} is {version.status.value}."
+        )
     identity_text = starting_material_identity.strip().upper()
     if not identity_text:
-        raise DetailMissing("Enter the identity of the starting material as printed on its label.",
-                            field="starting_material_identity")
+        raise DetailMissing(
+            "Enter the identity of the starting material as printed on its label.", field="starting_material_identity"
+        )
     existing = session.scalar(select(Batch.batch_number).where(Batch.starting_material_identity == identity_text))
     if existing is not None:
-        raise StartingMaterialUsed(f"Starting material {identity_text} is already in batch {existing}; one "
-                                   "starting material makes one batch.", field="starting_material_identity")
-    batch = Batch(batch_number=_next_batch_number(session, version.master), mbr_version=version,
-                  mbr_label=version.label, product=version.master.product, training_subject=version.training_subject,
-                  subject=subject, starting_material_identity=identity_text, status=BatchStatus.IN_PROGRESS,
-                  created_by_id=user.id, created_at=clock.now())
+        raise StartingMaterialUsed(
+            f"Starting material {identity_text} is already in batch {existing}; one starting material makes one batch.",
+            field="starting_material_identity",
+        )
+    batch = Batch(
+        batch_number=_next_batch_number(session, version.master),
+        mbr_version=version,
+        mbr_label=version.label,
+        product=version.master.product,
+        training_subject=version.training_subject,
+        subject=subject,
+        starting_material_identity=identity_text,
+        status=BatchStatus.IN_PROGRESS,
+        created_by_id=user.id,
+        created_at=clock.now(),
+    )
     session.add(batch)
     for source in version.steps:
         step = BatchStep(batch=batch, position=source.position, status=StepStatus.PENDING)
@@ -125,8 +163,9 @@ def start_batch(session: Session, version: MbrVersion, *, subject: Subject, star
         for requirement in source.materials:
             session.add(BatchMaterial(step=step, material_id=requirement.material_id, quantity=requirement.quantity))
     for test in version.release_tests:
-        session.add(BatchReleaseTest(batch=batch, definition=test.definition,
-                                     specification=test.definition.specification))
+        session.add(
+            BatchReleaseTest(batch=batch, definition=test.definition, specification=test.definition.specification)
+        )
     session.flush()
     return batch
 

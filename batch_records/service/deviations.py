@@ -1,5 +1,6 @@
 """Deviations of a batch: raised by hand or by the system (an entry outside its limits, a release result out of
 specification), classified, investigated, and closed by QA with a signature."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,9 +37,17 @@ def list_deviations(session: Session, *, status: DeviationStatus | None = None) 
     return list(session.scalars(query.options(selectinload(Deviation.batch))))
 
 
-def raise_deviation(session: Session, batch: Batch, *, description: str, user: User,
-                    category: DeviationCategory | None = None, step: BatchStep | None = None,
-                    entry: BatchEntry | None = None, test_result: TestResult | None = None) -> Deviation:
+def raise_deviation(
+    session: Session,
+    batch: Batch,
+    *,
+    description: str,
+    user: User,
+    category: DeviationCategory | None = None,
+    step: BatchStep | None = None,
+    entry: BatchEntry | None = None,
+    test_result: TestResult | None = None,
+) -> Deviation:
     """Open a deviation on a batch (and step); those raised by the system are classified by QA later."""
     if not description.strip():
         raise DetailMissing("Describe what deviated.", field="description")
@@ -47,9 +56,18 @@ def raise_deviation(session: Session, batch: Batch, *, description: str, user: U
     serialise_numbering(session, "deviation number")
     year = clock.now().year
     raised = session.scalar(select(func.count(Deviation.id)).where(Deviation.number.like(f"DEV-{year}-%"))) or 0
-    deviation = Deviation(number=f"DEV-{year}-{raised + 1:04d}", category=category, status=DeviationStatus.OPEN,
-                          description=description.strip(), batch=batch, step=step, entry=entry,
-                          test_result=test_result, raised_by_id=user.id, raised_at=clock.now())
+    deviation = Deviation(
+        number=f"DEV-{year}-{raised + 1:04d}",
+        category=category,
+        status=DeviationStatus.OPEN,
+        description=description.strip(),
+        batch=batch,
+        step=step,
+        entry=entry,
+        test_result=test_result,
+        raised_by_id=user.id,
+        raised_at=clock.now(),
+    )
     session.add(deviation)
     session.flush()
     return deviation
@@ -65,8 +83,9 @@ class InvestigationInput:
     capa: str | None
 
 
-def record_investigation(session: Session, deviation: Deviation, findings: InvestigationInput, *,
-                         reason: str) -> Deviation:
+def record_investigation(
+    session: Session, deviation: Deviation, findings: InvestigationInput, *, reason: str
+) -> Deviation:
     """Record the classification, investigation, root cause, batches assessed, conclusion and CAPA so far."""
     if deviation.status == DeviationStatus.CLOSED:
         raise DeviationClosed(f"Deviation {deviation.number} is closed and can no longer change.")
@@ -79,14 +98,18 @@ def record_investigation(session: Session, deviation: Deviation, findings: Inves
 
 
 def missing_for_closure(deviation: Deviation) -> list[str]:
-    labels = {"category": "the category", "investigation": "the investigation", "root_cause": "the root cause",
-              "other_batches_assessed": "the other batches assessed", "conclusion": "the conclusion",
-              "capa": "the CAPA"}
+    labels = {
+        "category": "the category",
+        "investigation": "the investigation",
+        "root_cause": "the root cause",
+        "other_batches_assessed": "the other batches assessed",
+        "conclusion": "the conclusion",
+        "capa": "the CAPA",
+    }
     return [label for name, label in labels.items() if getattr(deviation, name) is None]
 
 
-def check_deviation_closure(_session: Session, deviation: Deviation, _meaning: SignatureMeaning,
-                             _user: User) -> None:
+def check_deviation_closure(_session: Session, deviation: Deviation, _meaning: SignatureMeaning, _user: User) -> None:
     if deviation.status == DeviationStatus.CLOSED:
         raise DeviationClosed(f"Deviation {deviation.number} is already closed.")
     missing = missing_for_closure(deviation)

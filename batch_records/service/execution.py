@@ -1,5 +1,6 @@
 """The work on a batch's steps: in order, entries and their corrections, equipment used, lots consumed, yields,
 skipped steps, the performer's and verifier's signatures and QA's review of hold points."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -76,11 +77,20 @@ def get_entry(session: Session, entry_id: int) -> BatchEntry:
 
 
 def steps_as_consuming_records(session: Session, record_ids: list[str]) -> dict[str, materials.ConsumingRecord]:
-    steps = session.scalars(select(BatchStep).where(BatchStep.id.in_([int(record_id) for record_id in record_ids]))
-                            .options(selectinload(BatchStep.batch)))
-    return {str(step.id): materials.ConsumingRecord(
-        "batch", f"{step.batch.batch_number}, step {step.position} ({step.title})", "batch_records.batch_step",
-        (("step_id", step.id),)) for step in steps}
+    steps = session.scalars(
+        select(BatchStep)
+        .where(BatchStep.id.in_([int(record_id) for record_id in record_ids]))
+        .options(selectinload(BatchStep.batch))
+    )
+    return {
+        str(step.id): materials.ConsumingRecord(
+            "batch",
+            f"{step.batch.batch_number}, step {step.position} ({step.title})",
+            "batch_records.batch_step",
+            (("step_id", step.id),),
+        )
+        for step in steps
+    }
 
 
 def _done(step: BatchStep) -> bool:
@@ -107,13 +117,18 @@ def _require_current(session: Session, step: BatchStep, user: User) -> None:
     """The step is the batch's current one, its predecessors' hold points are released, the user is trained."""
     if _done(step):
         raise StepDone(f"Step {step.position} is {step.status.value}; change its entries by correction.")
-    for earlier in step.batch.steps[:step.position - 1]:
+    for earlier in step.batch.steps[: step.position - 1]:
         if not _done(earlier):
             raise StepOutOfOrder(f"Step {earlier.position} ({earlier.title}) comes first; steps are done in order.")
-        if earlier.hold_point and earlier.status == StepStatus.COMPLETED and not signatures.signers_with_meaning(
-                session, earlier, SignatureMeaning.REVIEWED):
-            raise HoldPointPending(f"Step {earlier.position} ({earlier.title}) is a hold point: QA must review it "
-                                   "before the process goes on.")
+        if (
+            earlier.hold_point
+            and earlier.status == StepStatus.COMPLETED
+            and not signatures.signers_with_meaning(session, earlier, SignatureMeaning.REVIEWED)
+        ):
+            raise HoldPointPending(
+                f"Step {earlier.position} ({earlier.title}) is a hold point: QA must review it "
+                "before the process goes on."
+            )
     training.require_training(session, user, step.batch.training_subject)
 
 
@@ -151,16 +166,31 @@ def _check_observed_at(step: BatchStep, observed_at: datetime | None, late_reaso
     return (late_reason or "").strip() or None
 
 
-def record_entry(session: Session, parameter: BatchParameter, reported: str, *, user: User,
-                 observed_at: datetime | None = None, late_reason: str | None = None) -> BatchEntry:
+def record_entry(
+    session: Session,
+    parameter: BatchParameter,
+    reported: str,
+    *,
+    user: User,
+    observed_at: datetime | None = None,
+    late_reason: str | None = None,
+) -> BatchEntry:
     """Record a parameter's value; one outside its limits is kept and raises a deviation at once."""
-    (entry,) = record_entries(session, parameter.step, {parameter.id: reported}, user=user, observed_at=observed_at,
-                              late_reason=late_reason)
+    (entry,) = record_entries(
+        session, parameter.step, {parameter.id: reported}, user=user, observed_at=observed_at, late_reason=late_reason
+    )
     return entry
 
 
-def record_entries(session: Session, step: BatchStep, reported: Mapping[int, str], *, user: User,
-                   observed_at: datetime | None = None, late_reason: str | None = None) -> list[BatchEntry]:
+def record_entries(
+    session: Session,
+    step: BatchStep,
+    reported: Mapping[int, str],
+    *,
+    user: User,
+    observed_at: datetime | None = None,
+    late_reason: str | None = None,
+) -> list[BatchEntry]:
     """Record the values reported for several of the step's parameters (by parameter id) at one time.
 
     All of them are recorded or, if any is refused, none; each refusal names its parameter. Values outside
@@ -173,8 +203,15 @@ def record_entries(session: Session, step: BatchStep, reported: Mapping[int, str
     accepted: list[tuple[BatchParameter, Measurement, bool]] = []
     refusals: list[LimsError] = []
     for parameter_id, typed in reported.items():
-        parameter = get_child(session, BatchParameter, parameter_id, parent=step, label="parameter",
-                              parent_label=f"Step {step.position} ({step.title})", field=f"parameter-{parameter_id}")
+        parameter = get_child(
+            session,
+            BatchParameter,
+            parameter_id,
+            parent=step,
+            label="parameter",
+            parent_label=f"Step {step.position} ({step.title})",
+            field=f"parameter-{parameter_id}",
+        )
         try:
             accepted.append((parameter, *_accept_entry(session, parameter, typed)))
         except LimsError as refusal:
@@ -186,8 +223,15 @@ def record_entries(session: Session, step: BatchStep, reported: Mapping[int, str
     _start(step)
     entries = []
     for parameter, value, within in accepted:
-        entry = BatchEntry(parameter=parameter, value=value, within_limits=within, entered_by_id=user.id,
-                           entered_at=clock.now(), observed_at=observed_at, late_reason=late_reason)
+        entry = BatchEntry(
+            parameter=parameter,
+            value=value,
+            within_limits=within,
+            entered_by_id=user.id,
+            entered_at=clock.now(),
+            observed_at=observed_at,
+            late_reason=late_reason,
+        )
         session.add(entry)
         session.flush()
         if not within:
@@ -200,17 +244,24 @@ def _accept_entry(session: Session, parameter: BatchParameter, reported: str) ->
     """The value a first entry of ``parameter`` would record, and whether it is within limits; or the refusal."""
     session.expire(parameter, ["entries"])  # as they are now that the batch is held
     if parameter.current_entry is not None:
-        raise AlreadyRecorded(f"{parameter.name} is already recorded; correct it with a reason instead.",
-                              field=f"parameter-{parameter.id}")
+        raise AlreadyRecorded(
+            f"{parameter.name} is already recorded; correct it with a reason instead.",
+            field=f"parameter-{parameter.id}",
+        )
     return _parse_entry(parameter, reported)
 
 
 def _raise_for_entry(session: Session, entry: BatchEntry, user: User) -> Deviation:
     parameter = entry.parameter
     return deviations.raise_deviation(
-        session, parameter.step.batch, user=user, step=parameter.step, entry=entry,
+        session,
+        parameter.step.batch,
+        user=user,
+        step=parameter.step,
+        entry=entry,
         description=f"Step {parameter.step.position} ({parameter.step.title}): {parameter.name} recorded as "
-                    f"{entry.value}, outside its limits {parameter.limit}.")
+        f"{entry.value}, outside its limits {parameter.limit}.",
+    )
 
 
 def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason: str, user: User) -> BatchEntry:
@@ -227,8 +278,15 @@ def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason:
     if entry.replaced_by_id is not None:
         raise EntryReplaced("This entry was already corrected; correct the newest value instead.")
     value, within = _parse_entry(parameter, reported)
-    correction = BatchEntry(parameter=parameter, value=value, within_limits=within, entered_by_id=user.id,
-                            entered_at=clock.now(), replaces_id=entry.id, correction_reason=reason.strip())
+    correction = BatchEntry(
+        parameter=parameter,
+        value=value,
+        within_limits=within,
+        entered_by_id=user.id,
+        entered_at=clock.now(),
+        replaces_id=entry.id,
+        correction_reason=reason.strip(),
+    )
     session.add(correction)
     session.flush()
     with audit_context.reason_for_change(session, reason.strip()):
@@ -240,29 +298,45 @@ def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason:
     return correction
 
 
-def record_equipment_use(session: Session, step: BatchStep, equipment: Equipment, *, user: User,
-                         due_soon_days: int) -> EquipmentUse:
+def record_equipment_use(
+    session: Session, step: BatchStep, equipment: Equipment, *, user: User, due_soon_days: int
+) -> EquipmentUse:
     """Record that the step used an item; the equipment area's one rule refuses unusable equipment."""
     _require_workable(session, step, user)
     if equipment.equipment_type not in step.equipment_types:
-        raise NotCalledFor(f"Step {step.position} does not call for a {equipment.equipment_type.value}.",
-                           field="equipment_id")
+        raise NotCalledFor(
+            f"Step {step.position} does not call for a {equipment.equipment_type.value}.", field="equipment_id"
+        )
     use = equipment_service_use.record_use(
-        session, equipment, user=user, record_type=BATCH_STEP, record_id=step.id, due_soon_days=due_soon_days,
-        purpose=f"Batch {step.batch.batch_number}, step {step.position}: {step.title}")
+        session,
+        equipment,
+        user=user,
+        record_type=BATCH_STEP,
+        record_id=step.id,
+        due_soon_days=due_soon_days,
+        purpose=f"Batch {step.batch.batch_number}, step {step.position}: {step.title}",
+    )
     _start(step)
     return use
 
 
-def record_material_use(session: Session, step: BatchStep, requirement: BatchMaterial, lot: MaterialLot,
-                        quantity: Measurement, *, user: User) -> LotConsumption:
+def record_material_use(
+    session: Session,
+    step: BatchStep,
+    requirement: BatchMaterial,
+    lot: MaterialLot,
+    quantity: Measurement,
+    *,
+    user: User,
+) -> LotConsumption:
     """Take material for the step from a released, unexpired lot of the required material."""
     _require_workable(session, step, user)
     if requirement.step_id != step.id:
         raise NotCalledFor("That material is not required by this step.", field="requirement_id")
     if lot.material_id != requirement.material_id:
-        raise NotCalledFor(f"Lot {lot.lot_number} is {lot.material.name}, not {requirement.material.name}.",
-                           field="lot_id")
+        raise NotCalledFor(
+            f"Lot {lot.lot_number} is {lot.material.name}, not {requirement.material.name}.", field="lot_id"
+        )
     consumption = materials.consume(session, lot, quantity, user=user, record_type=BATCH_STEP, record_id=step.id)
     _start(step)
     return consumption
@@ -275,8 +349,9 @@ def record_yield(session: Session, step: BatchStep, actual: Measurement, *, user
     try:
         actual.to(step.theoretical_yield.unit)
     except IncompatibleUnits as error:
-        raise IncompatibleUnits(f"A yield in {actual.unit} cannot be compared with {step.theoretical_yield}.",
-                                field="actual_yield") from error
+        raise IncompatibleUnits(
+            f"A yield in {actual.unit} cannot be compared with {step.theoretical_yield}.", field="actual_yield"
+        ) from error
     if actual.value < 0:
         raise OutOfRange("A yield cannot be negative.", field="actual_yield")
     reason = "Actual yield recorded" if step.actual_yield is None else "Yield re-entered before the step was completed"
@@ -298,8 +373,9 @@ def yield_within_limits(step: BatchStep) -> bool | None:
     percent = yield_percent(step)
     if percent is None:
         return None
-    return ((step.yield_minimum_percent is None or percent >= step.yield_minimum_percent)
-            and (step.yield_maximum_percent is None or percent <= step.yield_maximum_percent))
+    return (step.yield_minimum_percent is None or percent >= step.yield_minimum_percent) and (
+        step.yield_maximum_percent is None or percent <= step.yield_maximum_percent
+    )
 
 
 def skip_step(session: Session, step: BatchStep, *, reason: str, user: User) -> BatchStep:
@@ -332,31 +408,42 @@ def uses_of_steps(session: Session, steps: Sequence[BatchStep]) -> dict[int, Ste
     equipment: dict[int, list[EquipmentUse]] = defaultdict(list)
     consumed: dict[int, list[LotConsumption]] = defaultdict(list)
     if keys:
-        for use in session.scalars(select(EquipmentUse).where(EquipmentUse.record_type == BATCH_STEP,
-                                                              EquipmentUse.record_id.in_(keys))
-                                   .options(selectinload(EquipmentUse.equipment), selectinload(EquipmentUse.user))
-                                   .order_by(EquipmentUse.used_at)):
+        for use in session.scalars(
+            select(EquipmentUse)
+            .where(EquipmentUse.record_type == BATCH_STEP, EquipmentUse.record_id.in_(keys))
+            .options(selectinload(EquipmentUse.equipment), selectinload(EquipmentUse.user))
+            .order_by(EquipmentUse.used_at)
+        ):
             equipment[int(use.record_id)].append(use)
-        for consumption in session.scalars(select(LotConsumption).where(LotConsumption.record_type == BATCH_STEP,
-                                                                        LotConsumption.record_id.in_(keys))
-                                           .options(selectinload(LotConsumption.lot)
-                                                    .selectinload(MaterialLot.material),
-                                                    selectinload(LotConsumption.user))
-                                           .order_by(LotConsumption.used_at)):
+        for consumption in session.scalars(
+            select(LotConsumption)
+            .where(LotConsumption.record_type == BATCH_STEP, LotConsumption.record_id.in_(keys))
+            .options(
+                selectinload(LotConsumption.lot).selectinload(MaterialLot.material), selectinload(LotConsumption.user)
+            )
+            .order_by(LotConsumption.used_at)
+        ):
             consumed[int(consumption.record_id)].append(consumption)
     return {step.id: StepUses(equipment[step.id], consumed[step.id]) for step in steps}
 
 
 def missing_for_completion(step: BatchStep, uses: StepUses) -> list[str]:
     """What the step still needs before its performer can sign it complete, given what it used so far."""
-    missing = [f"a value for {parameter.name}" for parameter in step.parameters
-               if parameter.required and parameter.current_entry is None]
+    missing = [
+        f"a value for {parameter.name}"
+        for parameter in step.parameters
+        if parameter.required and parameter.current_entry is None
+    ]
     used_types = {use.equipment.equipment_type for use in uses.equipment}
-    missing += [f"the {equipment_type.value} used" for equipment_type in step.equipment_types
-                if equipment_type not in used_types]
+    missing += [
+        f"the {equipment_type.value} used"
+        for equipment_type in step.equipment_types
+        if equipment_type not in used_types
+    ]
     for requirement in step.materials:
-        taken = [consumption for consumption in uses.consumptions
-                 if consumption.lot.material_id == requirement.material_id]
+        taken = [
+            consumption for consumption in uses.consumptions if consumption.lot.material_id == requirement.material_id
+        ]
         if not taken:
             missing.append(f"the lot of {requirement.material.name} used ({requirement.quantity})")
     if step.theoretical_yield is not None and step.actual_yield is None:
@@ -401,8 +488,9 @@ def check_step_signature(session: Session, step: BatchStep, meaning: SignatureMe
         if not performers:
             raise PerformerSignatureMissing(f"Step {step.position}'s performer must sign again before it is verified.")
         entrants = [entry.entered_by_id for parameter in step.parameters for entry in parameter.entries]
-        signatures.require_different_person(user, [*performers, step.performed_by_id, *entrants],
-                                            earlier_role="performed or recorded")
+        signatures.require_different_person(
+            user, [*performers, step.performed_by_id, *entrants], earlier_role="performed or recorded"
+        )
     elif meaning == SignatureMeaning.REVIEWED and not step.hold_point:
         raise NotCalledFor(f"Step {step.position} is not a hold point.")
 
@@ -416,23 +504,37 @@ def after_step_signature(session: Session, step: BatchStep, meaning: SignatureMe
         _advance_batch(step.batch)
 
 
-def steps_awaiting_signature(session: Session, meaning: SignatureMeaning, *,
-                             for_user: User | None = None) -> list[BatchStep]:
+def steps_awaiting_signature(
+    session: Session, meaning: SignatureMeaning, *, for_user: User | None = None
+) -> list[BatchStep]:
     """Completed steps of open batches still waiting for a second person's verification or QA's hold-point review.
 
     With ``for_user``, only the steps that user may sign: not those they performed or recorded values on.
     """
     needs = BatchStep.second_person_verification if meaning == SignatureMeaning.VERIFIED else BatchStep.hold_point
-    steps = list(session.scalars(
-        select(BatchStep).join(BatchStep.batch)
-        .where(BatchStep.status == StepStatus.COMPLETED, needs.is_(True),
-               Batch.status.in_([BatchStatus.IN_PROGRESS, BatchStatus.AWAITING_REVIEW]))
-        .order_by(BatchStep.completed_at)
-        .options(selectinload(BatchStep.batch).selectinload(Batch.subject).selectinload(Subject.protocol),
-                 selectinload(BatchStep.parameters).selectinload(BatchParameter.entries))))
+    steps = list(
+        session.scalars(
+            select(BatchStep)
+            .join(BatchStep.batch)
+            .where(
+                BatchStep.status == StepStatus.COMPLETED,
+                needs.is_(True),
+                Batch.status.in_([BatchStatus.IN_PROGRESS, BatchStatus.AWAITING_REVIEW]),
+            )
+            .order_by(BatchStep.completed_at)
+            .options(
+                selectinload(BatchStep.batch).selectinload(Batch.subject).selectinload(Subject.protocol),
+                selectinload(BatchStep.parameters).selectinload(BatchParameter.entries),
+            )
+        )
+    )
     signed = signatures.signatures_of_many(session, steps)
     waiting = [step for step in steps if not signatures.holding(signed[step.id], meaning)]
     if for_user is not None:
-        waiting = [step for step in waiting if for_user.id != step.performed_by_id and all(
-            entry.entered_by_id != for_user.id for parameter in step.parameters for entry in parameter.entries)]
+        waiting = [
+            step
+            for step in waiting
+            if for_user.id != step.performed_by_id
+            and all(entry.entered_by_id != for_user.id for parameter in step.parameters for entry in parameter.entries)
+        ]
     return waiting

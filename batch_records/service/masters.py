@@ -4,6 +4,7 @@ parameters, materials and equipment, expected yields, the release tests) and its
 draft → in review (the author signs) → approved (QA signs, another person) → effective → retired: the lifecycle
 of every versioned document (``lims.versioning``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -64,8 +65,14 @@ def effective_mbr_version(master: MasterBatchRecord) -> MbrVersion | None:
 
 def effective_mbr_versions(session: Session) -> list[MbrVersion]:
     """The versions batches can be made to now."""
-    return list(session.scalars(select(MbrVersion).join(MbrVersion.master)
-                                .where(MbrVersion.status == MbrStatus.EFFECTIVE).order_by(MasterBatchRecord.code)))
+    return list(
+        session.scalars(
+            select(MbrVersion)
+            .join(MbrVersion.master)
+            .where(MbrVersion.status == MbrStatus.EFFECTIVE)
+            .order_by(MasterBatchRecord.code)
+        )
+    )
 
 
 def create_master(session: Session, *, code: str, product: str, change_summary: str) -> MbrVersion:
@@ -76,8 +83,9 @@ def create_master(session: Session, *, code: str, product: str, change_summary: 
     if not change_summary.strip():
         raise DetailMissing("Say what the first version is for.", field="change_summary")
     master = MasterBatchRecord(code=code, product=product.strip(), created_at=clock.now())
-    version = MbrVersion(master=master, number=1, change_summary=change_summary.strip(), status=MbrStatus.DRAFT,
-                         created_at=clock.now())
+    version = MbrVersion(
+        master=master, number=1, change_summary=change_summary.strip(), status=MbrStatus.DRAFT, created_at=clock.now()
+    )
     session.add_all([master, version])
     session.flush()
     return version
@@ -103,14 +111,16 @@ def _check_step_design(design: StepDesignInput) -> None:
             raise DetailMissing(f"The step needs its {name}.", field=name)
     bounds = (design.yield_minimum_percent, design.yield_maximum_percent)
     if design.theoretical_yield is None and any(bound is not None for bound in bounds):
-        raise YieldDesignRefused("Yield limits need the theoretical yield they are a percentage of.",
-                                 field="theoretical_yield")
+        raise YieldDesignRefused(
+            "Yield limits need the theoretical yield they are a percentage of.", field="theoretical_yield"
+        )
     if design.theoretical_yield is not None:
         if design.theoretical_yield.value <= 0:
             raise YieldDesignRefused("The theoretical yield must be more than zero.", field="theoretical_yield")
         if all(bound is None for bound in bounds):
-            raise YieldDesignRefused("Give the acceptable yield as a percentage of the theoretical yield.",
-                                     field="yield_minimum_percent")
+            raise YieldDesignRefused(
+                "Give the acceptable yield as a percentage of the theoretical yield.", field="yield_minimum_percent"
+            )
         if None not in bounds and bounds[0] > bounds[1]:  # type: ignore[operator]
             raise YieldDesignRefused("The minimum yield is above the maximum.", field="yield_minimum_percent")
 
@@ -156,13 +166,22 @@ def _check_parameter(unit: str, target: Measurement | None, limit: str | None) -
         if limit and limit.strip():
             parse_limit(limit).require_compatible_with(expected.unit)
     except (UnitError, IncompatibleUnits) as error:
-        raise ParameterUnitsDisagree(f"The unit, target and limits must agree: {error.message}",
-                                     field="limit") from error
+        raise ParameterUnitsDisagree(
+            f"The unit, target and limits must agree: {error.message}", field="limit"
+        ) from error
     return expected.unit, limit.strip() if limit and limit.strip() else None
 
 
-def add_parameter(session: Session, step: MbrStep, *, name: str, unit: str, target: Measurement | None = None,
-                  limit: str | None = None, required: bool = True) -> MbrParameter:
+def add_parameter(
+    session: Session,
+    step: MbrStep,
+    *,
+    name: str,
+    unit: str,
+    target: Measurement | None = None,
+    limit: str | None = None,
+    required: bool = True,
+) -> MbrParameter:
     """Add a parameter the operator records; the limit is judged in any compatible unit."""
     versioning.require_draft(step.version)
     if not name.strip():
@@ -170,19 +189,28 @@ def add_parameter(session: Session, step: MbrStep, *, name: str, unit: str, targ
     if any(parameter.name.casefold() == name.strip().casefold() for parameter in step.parameters):
         raise AlreadyExists(f"Step {step.position} already has a parameter {name.strip()}.", field="name")
     unit, limit = _check_parameter(unit, target, limit)
-    parameter = MbrParameter(step=step, position=len(step.parameters) + 1, name=name.strip(), unit=unit,
-                             target=target, limit=limit, required=required)
+    parameter = MbrParameter(
+        step=step,
+        position=len(step.parameters) + 1,
+        name=name.strip(),
+        unit=unit,
+        target=target,
+        limit=limit,
+        required=required,
+    )
     session.add(parameter)
     session.flush()
     return parameter
 
 
-def add_material_requirement(session: Session, step: MbrStep, *, material: Material,
-                             quantity: Measurement) -> MbrMaterial:
+def add_material_requirement(
+    session: Session, step: MbrStep, *, material: Material, quantity: Measurement
+) -> MbrMaterial:
     versioning.require_draft(step.version)
     if not is_amount(quantity) or quantity.value <= 0:
-        raise NotAnAmount(f"{quantity} is not an amount of material: give a volume, a mass or a count.",
-                          field="quantity")
+        raise NotAnAmount(
+            f"{quantity} is not an amount of material: give a volume, a mass or a count.", field="quantity"
+        )
     if any(requirement.material_id == material.id for requirement in step.materials):
         raise AlreadyExists(f"Step {step.position} already uses {material.part_number}.", field="material_id")
     requirement = MbrMaterial(step=step, material=material, quantity=quantity)
@@ -206,8 +234,13 @@ def new_mbr_version(session: Session, master: MasterBatchRecord, *, change_summa
     source = versioning.version_to_amend(master.versions, document=master.code)
     if not change_summary.strip():
         raise DetailMissing("Summarise what the new version changes.", field="change_summary")
-    version = MbrVersion(master=master, number=source.number + 1, change_summary=change_summary.strip(),
-                         status=MbrStatus.DRAFT, created_at=clock.now())
+    version = MbrVersion(
+        master=master,
+        number=source.number + 1,
+        change_summary=change_summary.strip(),
+        status=MbrStatus.DRAFT,
+        created_at=clock.now(),
+    )
     session.add(version)
     for step in source.steps:
         copy = MbrStep(version=version, position=step.position)
@@ -223,8 +256,18 @@ def new_mbr_version(session: Session, master: MasterBatchRecord, *, change_summa
     return version
 
 
-_STEP_DESIGN_FIELDS = ("stage", "title", "instruction", "second_person_verification", "hold_point", "skippable",
-                       "required_equipment", "theoretical_yield", "yield_minimum_percent", "yield_maximum_percent")
+_STEP_DESIGN_FIELDS = (
+    "stage",
+    "title",
+    "instruction",
+    "second_person_verification",
+    "hold_point",
+    "skippable",
+    "required_equipment",
+    "theoretical_yield",
+    "yield_minimum_percent",
+    "yield_maximum_percent",
+)
 
 
 def copy_step_design(source: MbrStep, target: MbrStep | BatchStep) -> None:
@@ -235,8 +278,14 @@ def copy_step_design(source: MbrStep, target: MbrStep | BatchStep) -> None:
 
 def parameter_design(parameter: MbrParameter) -> dict[str, object]:
     """A parameter's design, to make its copy in a new version or a batch from."""
-    return {"position": parameter.position, "name": parameter.name, "unit": parameter.unit,
-            "target": parameter.target, "limit": parameter.limit, "required": parameter.required}
+    return {
+        "position": parameter.position,
+        "name": parameter.name,
+        "unit": parameter.unit,
+        "target": parameter.target,
+        "limit": parameter.limit,
+        "required": parameter.required,
+    }
 
 
 def check_ready_for_review(version: MbrVersion) -> None:

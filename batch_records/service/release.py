@@ -1,5 +1,6 @@
 """Release of a batch: its QC release tests (the rules of results live in ``lims.testing``; a result out of
 specification raises a deviation), QA's review by exception, and QA's disposition with a signature."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,22 +46,29 @@ def get_release_test(session: Session, release_test_id: int) -> BatchReleaseTest
     return get_record(session, BatchReleaseTest, release_test_id, "release test")
 
 
-def record_release_result(session: Session, release_test: BatchReleaseTest, reported: str, *,
-                          user: User) -> TestResult:
+def record_release_result(session: Session, release_test: BatchReleaseTest, reported: str, *, user: User) -> TestResult:
     """Record a release test result against the batch's copy of the specification."""
     batch = release_test.batch
     batches.lock_open_batch(session, batch)
     if any(not result.replaced for result in results_of_test(session, release_test)):
         raise AlreadyRecorded(f"{release_test.definition.name} already has a result; correct it with a reason instead.")
-    result = testing.record_result(session, release_test.definition, tested_type=BATCH, tested_id=batch.id,
-                                   specification=release_test.specification, reported=reported, user=user)
+    result = testing.record_result(
+        session,
+        release_test.definition,
+        tested_type=BATCH,
+        tested_id=batch.id,
+        specification=release_test.specification,
+        reported=reported,
+        user=user,
+    )
     if not result.conforms:
         _raise_for_result(session, batch, result, user)
     return result
 
 
-def correct_release_result(session: Session, result: TestResult, reported: str, *, reason: str,
-                           user: User) -> TestResult:
+def correct_release_result(
+    session: Session, result: TestResult, reported: str, *, reason: str, user: User
+) -> TestResult:
     batch = batches.get_batch(session, int(result.tested_id))
     batches.lock_open_batch(session, batch)
     session.refresh(result)
@@ -72,14 +80,21 @@ def correct_release_result(session: Session, result: TestResult, reported: str, 
 
 def _raise_for_result(session: Session, batch: Batch, result: TestResult, user: User) -> Deviation:
     return deviations.raise_deviation(
-        session, batch, user=user, test_result=result,
+        session,
+        batch,
+        user=user,
+        test_result=result,
         description=f"Release test {result.definition.name} out of specification: {result.reported} "
-                    f"against {result.specification}.")
+        f"against {result.specification}.",
+    )
 
 
 def results_of_test(session: Session, release_test: BatchReleaseTest) -> list[TestResult]:
-    return [result for result in testing.all_results(session, BATCH, release_test.batch_id)
-            if result.definition_id == release_test.definition_id]
+    return [
+        result
+        for result in testing.all_results(session, BATCH, release_test.batch_id)
+        if result.definition_id == release_test.definition_id
+    ]
 
 
 @dataclass(frozen=True)
@@ -172,37 +187,56 @@ class BatchReview:
     @property
     def blockers(self) -> list[str]:
         """Why the batch cannot be released yet; empty when it can."""
-        return ([*self.verification_gaps]
-                + [f"Deviation {deviation.number} is open" for deviation in self.open_deviations]
-                + [problem for state in self.release_tests if (problem := state.problem)])
+        return (
+            [*self.verification_gaps]
+            + [f"Deviation {deviation.number} is open" for deviation in self.open_deviations]
+            + [problem for state in self.release_tests if (problem := state.problem)]
+        )
 
     @property
     def exception_count(self) -> int:
-        return (len(self.open_deviations) + len(self.out_of_limit) + len(self.corrections) + len(self.late_entries)
-                + len(self.verification_gaps) + len(self.yields_outside))
+        return (
+            len(self.open_deviations)
+            + len(self.out_of_limit)
+            + len(self.corrections)
+            + len(self.late_entries)
+            + len(self.verification_gaps)
+            + len(self.yields_outside)
+        )
 
 
 def review(session: Session, batch_id: int) -> BatchReview:
     """Everything about a batch for QA's review, in a bounded number of queries whatever its size."""
-    batch = session.scalar(select(Batch).where(Batch.id == batch_id).options(
-        selectinload(Batch.subject).selectinload(Subject.protocol),
-        selectinload(Batch.steps).selectinload(BatchStep.parameters).selectinload(BatchParameter.entries)
-        .selectinload(BatchEntry.entered_by),
-        selectinload(Batch.steps).selectinload(BatchStep.materials).selectinload(BatchMaterial.material),
-        selectinload(Batch.steps).selectinload(BatchStep.performed_by),
-        selectinload(Batch.release_tests).selectinload(BatchReleaseTest.definition),
-        selectinload(Batch.deviations).selectinload(Deviation.raised_by),
-    ))
+    batch = session.scalar(
+        select(Batch)
+        .where(Batch.id == batch_id)
+        .options(
+            selectinload(Batch.subject).selectinload(Subject.protocol),
+            selectinload(Batch.steps)
+            .selectinload(BatchStep.parameters)
+            .selectinload(BatchParameter.entries)
+            .selectinload(BatchEntry.entered_by),
+            selectinload(Batch.steps).selectinload(BatchStep.materials).selectinload(BatchMaterial.material),
+            selectinload(Batch.steps).selectinload(BatchStep.performed_by),
+            selectinload(Batch.release_tests).selectinload(BatchReleaseTest.definition),
+            selectinload(Batch.deviations).selectinload(Deviation.raised_by),
+        )
+    )
     if batch is None:
         raise RecordNotFound(f"There is no batch with id {batch_id}.")
     signed = signatures.signatures_of_many(session, batch.steps)
     uses = execution.uses_of_steps(session, batch.steps)
     steps = [StepRecord(step, uses[step.id], signed[step.id]) for step in batch.steps]
     results = testing.all_results(session, BATCH, batch.id)
-    outcome = BatchReview(batch=batch, steps=steps, release_tests=release_test_states(session, batch),
-                          results=results, result_signatures=signatures.signatures_of_many(session, results),
-                          deviations=sorted(batch.deviations, key=lambda d: (d.status != DeviationStatus.OPEN, d.id)),
-                          disposition=signatures.signatures_of(session, batch))
+    outcome = BatchReview(
+        batch=batch,
+        steps=steps,
+        release_tests=release_test_states(session, batch),
+        results=results,
+        result_signatures=signatures.signatures_of_many(session, results),
+        deviations=sorted(batch.deviations, key=lambda d: (d.status != DeviationStatus.OPEN, d.id)),
+        disposition=signatures.signatures_of(session, batch),
+    )
     for record in steps:
         for parameter in record.step.parameters:
             for entry in parameter.entries:
@@ -219,12 +253,23 @@ def review(session: Session, batch_id: int) -> BatchReview:
     return outcome
 
 
-DISPOSITIONS = {SignatureMeaning.RELEASED: BatchStatus.RELEASED, SignatureMeaning.REJECTED: BatchStatus.REJECTED,
-                SignatureMeaning.QUARANTINED: BatchStatus.QUARANTINED}
+DISPOSITIONS = {
+    SignatureMeaning.RELEASED: BatchStatus.RELEASED,
+    SignatureMeaning.REJECTED: BatchStatus.REJECTED,
+    SignatureMeaning.QUARANTINED: BatchStatus.QUARANTINED,
+}
 
 
-def dispose(session: Session, batch: Batch, meaning: SignatureMeaning, *, user: User, password: str,
-            reason: str | None = None, client_address: str | None = None) -> ElectronicSignature:
+def dispose(
+    session: Session,
+    batch: Batch,
+    meaning: SignatureMeaning,
+    *,
+    user: User,
+    password: str,
+    reason: str | None = None,
+    client_address: str | None = None,
+) -> ElectronicSignature:
     """QA's disposition of a batch with a signature; rejecting or quarantining states why."""
     if meaning not in DISPOSITIONS:
         raise MeaningNotAllowed(f"{meaning.value} is not a disposition of a batch.", field="meaning")
@@ -237,8 +282,7 @@ def dispose(session: Session, batch: Batch, meaning: SignatureMeaning, *, user: 
         _check_disposition_allowed(session, batch, meaning)
         with audit_context.reason_for_change(session, f"Disposition reason: {reason}"):
             batch.disposition_reason = reason
-    return signatures.sign(session, batch, meaning=meaning, user=user, password=password,
-                           client_address=client_address)
+    return signatures.sign(session, batch, meaning=meaning, user=user, password=password, client_address=client_address)
 
 
 def _check_disposition_allowed(session: Session, batch: Batch, meaning: SignatureMeaning) -> None:
@@ -266,6 +310,10 @@ def apply_batch_disposition(session: Session, batch: Batch, meaning: SignatureMe
 
 
 def batches_awaiting_review(session: Session) -> list[Batch]:
-    return list(session.scalars(select(Batch).where(Batch.status.in_([BatchStatus.AWAITING_REVIEW,
-                                                                      BatchStatus.QUARANTINED]))
-                                .order_by(Batch.created_at)))
+    return list(
+        session.scalars(
+            select(Batch)
+            .where(Batch.status.in_([BatchStatus.AWAITING_REVIEW, BatchStatus.QUARANTINED]))
+            .order_by(Batch.created_at)
+        )
+    )

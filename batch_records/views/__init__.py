@@ -1,4 +1,5 @@
 """The pages of batch records: one blueprint, its routes in a module for each part of the area."""
+
 from __future__ import annotations
 
 from flask import Blueprint

@@ -1,4 +1,5 @@
 """Pages of executed batches: the list, starting one, and a batch's page."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,20 +31,30 @@ def batches() -> Any:
     statuses = {status.value: status for status in BatchStatus}
     if status_text and status_text not in statuses:
         abort(400, f"{status_text!r} is not a batch status.")
-    page = batches_service.list_batches(get_session(), status=statuses.get(status_text),
-                                        page=request.args.get("page", 1, type=int))
-    return render_template("batch_records/batches.html", page=page, status=status_text,
-                           current_steps={batch.id: execution.current_step(batch) for batch in page.items},
-                           status_options=[(status.value, status.value.capitalize()) for status in BatchStatus])
+    page = batches_service.list_batches(
+        get_session(), status=statuses.get(status_text), page=request.args.get("page", 1, type=int)
+    )
+    return render_template(
+        "batch_records/batches.html",
+        page=page,
+        status=status_text,
+        current_steps={batch.id: execution.current_step(batch) for batch in page.items},
+        status_options=[(status.value, status.value.capitalize()) for status in BatchStatus],
+    )
 
 
 def _start_context() -> dict[str, Any]:
     db = get_session()
     subjects = [subject for protocol in protocols.list_protocols(db) for subject in protocols.subjects_of(db, protocol)]
-    return {"versions": [(version.id, f"{version.label} — {version.master.product}")
-                         for version in masters.effective_mbr_versions(db)],
-            "subjects": [(subject.id, f"{subject.code} ({subject.protocol.number}, site {subject.site})")
-                         for subject in subjects]}
+    return {
+        "versions": [
+            (version.id, f"{version.label} — {version.master.product}")
+            for version in masters.effective_mbr_versions(db)
+        ],
+        "subjects": [
+            (subject.id, f"{subject.code} ({subject.protocol.number}, site {subject.site})") for subject in subjects
+        ],
+    }
 
 
 @blueprint.route("/batches/new", methods=["GET", "POST"])
@@ -56,8 +67,13 @@ def new_batch() -> Any:
         data = load_input(schemas.StartBatchSchema())
         version = masters.get_mbr_version(db, data["mbr_version_id"])
         subject = protocols.get_subject(db, data["subject_id"])
-        batch = batches_service.start_batch(db, version, subject=subject, user=current_user,
-                                            starting_material_identity=data["starting_material_identity"])
+        batch = batches_service.start_batch(
+            db,
+            version,
+            subject=subject,
+            user=current_user,
+            starting_material_identity=data["starting_material_identity"],
+        )
     flash(f"Batch {batch.batch_number} is started from {batch.mbr_label}.", "success")
     return redirect(url_for("batch_records.batch", batch_id=batch.id), 303)
 
@@ -66,10 +82,14 @@ def batch_context(batch_id: int) -> dict[str, Any]:
     """What the batch's page shows, but the form and its errors (forms posted from the page show there again)."""
     db = get_session()
     batch = batches_service.get_batch(db, batch_id)
-    return {"batch": batch, "current": execution.current_step(batch),
-            "release_tests": release.release_test_states(db, batch),
-            "signatures": signatures.signatures_of(db, batch), "category_options": CATEGORY_OPTIONS,
-            "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps]}
+    return {
+        "batch": batch,
+        "current": execution.current_step(batch),
+        "release_tests": release.release_test_states(db, batch),
+        "signatures": signatures.signatures_of(db, batch),
+        "category_options": CATEGORY_OPTIONS,
+        "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps],
+    }
 
 
 @blueprint.route("/batches/<int:batch_id>")

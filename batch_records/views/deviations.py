@@ -1,4 +1,5 @@
 """Pages of deviations: the list, raising one on a batch, and a deviation's investigation."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,15 +9,13 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
-from batch_records.models import Deviation, DeviationStatus
+from batch_records.models import BatchStep, Deviation, DeviationStatus
 from batch_records.service import batches
-from batch_records.models import BatchStep
 from batch_records.service import deviations as deviations_service
 from batch_records.views import blueprint
 from batch_records.views.batches import CATEGORY_OPTIONS, batch_context
 from lims.access import STAFF, allow
-from lims.db import get_session
-from lims.db import get_child
+from lims.db import get_child, get_session
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.web import load_input, on_refusal_show
@@ -31,9 +30,11 @@ def deviations() -> Any:
     statuses = {status.value: status for status in DeviationStatus}
     if status_text and status_text not in statuses:
         abort(400, f"{status_text!r} is not a deviation status.")
-    return render_template("batch_records/deviations.html", status=status_text,
-                           deviations=deviations_service.list_deviations(get_session(),
-                                                                         status=statuses.get(status_text)))
+    return render_template(
+        "batch_records/deviations.html",
+        status=status_text,
+        deviations=deviations_service.list_deviations(get_session(), status=statuses.get(status_text)),
+    )
 
 
 @blueprint.route("/batches/<int:batch_id>/deviations", methods=["POST"])
@@ -43,10 +44,22 @@ def raise_deviation(batch_id: int) -> Any:
     batch = batches.get_batch(db, batch_id)
     with on_refusal_show("batch_records/batch.html", lambda: batch_context(batch_id)):
         data = load_input(schemas.DeviationSchema())
-        step = get_child(db, BatchStep, data["step_id"], parent=batch, label="step",
-                         parent_label=f"Batch {batch.batch_number}", field="step_id") if data["step_id"] else None
-        deviation = deviations_service.raise_deviation(db, batch, description=data["description"],
-                                                       category=data["category"], step=step, user=current_user)
+        step = (
+            get_child(
+                db,
+                BatchStep,
+                data["step_id"],
+                parent=batch,
+                label="step",
+                parent_label=f"Batch {batch.batch_number}",
+                field="step_id",
+            )
+            if data["step_id"]
+            else None
+        )
+        deviation = deviations_service.raise_deviation(
+            db, batch, description=data["description"], category=data["category"], step=step, user=current_user
+        )
     flash(f"Deviation {deviation.number} raised.", "success")
     return redirect(url_for("batch_records.deviation", deviation_id=deviation.id), 303)
 
@@ -54,23 +67,33 @@ def raise_deviation(batch_id: int) -> Any:
 def _deviation_context(deviation_id: int) -> dict[str, Any]:
     db = get_session()
     deviation = deviations_service.get_deviation(db, deviation_id)
-    return {"deviation": deviation, "batch": deviation.batch, "signatures": signatures.signatures_of(db, deviation),
-            "missing": deviations_service.missing_for_closure(deviation), "category_options": CATEGORY_OPTIONS}
+    return {
+        "deviation": deviation,
+        "batch": deviation.batch,
+        "signatures": signatures.signatures_of(db, deviation),
+        "missing": deviations_service.missing_for_closure(deviation),
+        "category_options": CATEGORY_OPTIONS,
+    }
 
 
 def _investigation_values(deviation: Deviation) -> MultiDict[str, str]:
     """The investigation as recorded so far, as its form shows it."""
-    return MultiDict({name: getattr(deviation, name) or "" for name in (
-        "investigation", "root_cause", "other_batches_assessed", "conclusion", "capa")} | {
-        "category": deviation.category.value if deviation.category else ""})
+    return MultiDict(
+        {
+            name: getattr(deviation, name) or ""
+            for name in ("investigation", "root_cause", "other_batches_assessed", "conclusion", "capa")
+        }
+        | {"category": deviation.category.value if deviation.category else ""}
+    )
 
 
 @blueprint.route("/deviations/<int:deviation_id>")
 @allow(STAFF)
 def deviation(deviation_id: int) -> Any:
     context = _deviation_context(deviation_id)
-    return render_template("batch_records/deviation.html", errors={}, form=_investigation_values(context["deviation"]),
-                           **context)
+    return render_template(
+        "batch_records/deviation.html", errors={}, form=_investigation_values(context["deviation"]), **context
+    )
 
 
 @blueprint.route("/deviations/<int:deviation_id>/investigation", methods=["POST"])
@@ -81,7 +104,8 @@ def record_investigation(deviation_id: int) -> Any:
     with on_refusal_show("batch_records/deviation.html", lambda: _deviation_context(deviation_id)):
         data = load_input(schemas.InvestigationSchema())
         reason = data.pop("reason")
-        deviations_service.record_investigation(db, deviation, deviations_service.InvestigationInput(**data),
-                                                reason=reason)
+        deviations_service.record_investigation(
+            db, deviation, deviations_service.InvestigationInput(**data), reason=reason
+        )
     flash(f"Investigation of {deviation.number} saved.", "success")
     return redirect(url_for("batch_records.deviation", deviation_id=deviation_id), 303)

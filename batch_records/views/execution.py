@@ -1,5 +1,6 @@
 """Pages of the work on a batch's steps: a step on the floor (entries, corrections, equipment, lots, yield,
 skipping) and the steps waiting for a second person's verification or QA's review of a hold point."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,14 +33,18 @@ def _due_soon_days() -> int:
 @allow(STAFF)
 def steps_to_sign(meaning: str) -> Any:
     """The steps waiting for a second person's verification, or for QA's review of a hold point."""
-    choices = {SignatureMeaning.VERIFIED.value: SignatureMeaning.VERIFIED,
-               SignatureMeaning.REVIEWED.value: SignatureMeaning.REVIEWED}
+    choices = {
+        SignatureMeaning.VERIFIED.value: SignatureMeaning.VERIFIED,
+        SignatureMeaning.REVIEWED.value: SignatureMeaning.REVIEWED,
+    }
     if meaning not in choices:
         abort(404, "Steps wait for verification or for a hold-point review only.")
     # Verification is by someone other than who did the step; a hold point's review is QA's whoever did it.
     waiting = execution.steps_awaiting_signature(
-        get_session(), choices[meaning],
-        for_user=current_user if choices[meaning] == SignatureMeaning.VERIFIED else None)
+        get_session(),
+        choices[meaning],
+        for_user=current_user if choices[meaning] == SignatureMeaning.VERIFIED else None,
+    )
     return render_template("batch_records/steps_to_sign.html", steps=waiting, meaning=choices[meaning])
 
 
@@ -47,17 +52,23 @@ def _step_context(step_id: int) -> dict[str, Any]:
     """What the step's page shows, but the form and its errors (forms posted from the page show there again)."""
     db = get_session()
     step = execution.get_batch_step(db, step_id)
-    record = release.StepRecord(step, execution.uses_of_steps(db, [step])[step.id],
-                                signatures.signatures_of(db, step))
-    workable = (step.status in {StepStatus.PENDING, StepStatus.IN_PROGRESS}
-                and step is execution.current_step(step.batch))
+    record = release.StepRecord(step, execution.uses_of_steps(db, [step])[step.id], signatures.signatures_of(db, step))
+    workable = step.status in {StepStatus.PENDING, StepStatus.IN_PROGRESS} and step is execution.current_step(
+        step.batch
+    )
     return {
-        "step": step, "batch": step.batch, "record": record, "workable": workable,
+        "step": step,
+        "batch": step.batch,
+        "record": record,
+        "workable": workable,
         "missing": execution.missing_for_completion(step, record.uses) if workable else [],
-        "equipment_choices": {equipment_type: equipment_service_use.equipment_choices(
-            db, equipment_type, due_soon_days=_due_soon_days()) for equipment_type in step.equipment_types},
+        "equipment_choices": {
+            equipment_type: equipment_service_use.equipment_choices(db, equipment_type, due_soon_days=_due_soon_days())
+            for equipment_type in step.equipment_types
+        },
         "lot_choices": {requirement.id: materials.lot_choices(requirement.material) for requirement in step.materials},
-        "yield_percent": execution.yield_percent(step), "yield_ok": execution.yield_within_limits(step),
+        "yield_percent": execution.yield_percent(step),
+        "yield_ok": execution.yield_within_limits(step),
     }
 
 
@@ -83,16 +94,28 @@ def record_entries(step_id: int) -> Any:
     """Record the values typed for the step's parameters; a field left empty is a value not reported now."""
     db = get_session()
     step = execution.get_batch_step(db, step_id)
-    typed = {parameter.id: value for parameter in step.parameters
-             if (value := request.form.get(f"parameter-{parameter.id}", "").strip())}
+    typed = {
+        parameter.id: value
+        for parameter in step.parameters
+        if (value := request.form.get(f"parameter-{parameter.id}", "").strip())
+    }
     with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id)):
         late = load_input(schemas.LateEntrySchema())
-        entries = execution.record_entries(db, step, typed, user=current_user, late_reason=late["late_reason"],
-                                           observed_at=_observed_at(late["observed_at"]))
+        entries = execution.record_entries(
+            db,
+            step,
+            typed,
+            user=current_user,
+            late_reason=late["late_reason"],
+            observed_at=_observed_at(late["observed_at"]),
+        )
     outside = [entry for entry in entries if not entry.within_limits]
     if outside:
-        flash(f"{', '.join(entry.parameter.name for entry in outside)} outside limits: a deviation is raised and QA "
-              "is told. Carry on as the instruction says.", "warning")
+        flash(
+            f"{', '.join(entry.parameter.name for entry in outside)} outside limits: a deviation is raised and QA "
+            "is told. Carry on as the instruction says.",
+            "warning",
+        )
     return _back_to_step(step_id, f"{len(entries)} value{'s' if len(entries) != 1 else ''} recorded.")
 
 
@@ -107,8 +130,6 @@ def correct_entry(entry_id: int) -> Any:
         data = correction.load()
         execution.correct_entry(db, entry, data["value"], reason=data["reason"], user=current_user)
     return _back_to_step(step_id, f"{entry.parameter.name} corrected; the original value stays on the record.")
-
-
 
 
 @blueprint.route("/batch-steps/<int:step_id>/equipment", methods=["POST"])
@@ -130,8 +151,15 @@ def record_material(step_id: int) -> Any:
     step = execution.get_batch_step(db, step_id)
     with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id)):
         data = load_input(schemas.MaterialUseSchema())
-        requirement = get_child(db, BatchMaterial, data["requirement_id"], parent=step, label="material requirement",
-                                parent_label=f"Step {step.position}", field="requirement_id")
+        requirement = get_child(
+            db,
+            BatchMaterial,
+            data["requirement_id"],
+            parent=step,
+            label="material requirement",
+            parent_label=f"Step {step.position}",
+            field="requirement_id",
+        )
         lot = materials.get_lot(db, data["lot_id"])
         execution.record_material_use(db, step, requirement, lot, data["quantity"], user=current_user)
     return _back_to_step(step_id, f"{data['quantity']} taken from lot {lot.lot_number}.")

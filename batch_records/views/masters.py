@@ -2,6 +2,7 @@
 
 The routes join the batch records blueprint (``batch_records.views`` imports this module at its end).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,9 +38,12 @@ RELEASERS = frozenset({RoleName.QA, RoleName.MANAGER})
 @allow(STAFF)
 def masters() -> Any:
     db = get_session()
-    return render_template("batch_records/masters.html", masters=masters_service.list_masters(db),
-                           in_review=versioning.versions_in_review(db, MbrVersion),
-                           reviewer=signatures.role_may_sign(current_user, MbrVersion, SignatureMeaning.APPROVED))
+    return render_template(
+        "batch_records/masters.html",
+        masters=masters_service.list_masters(db),
+        in_review=versioning.versions_in_review(db, MbrVersion),
+        reviewer=signatures.role_may_sign(current_user, MbrVersion, SignatureMeaning.APPROVED),
+    )
 
 
 @blueprint.route("/masters/new", methods=["GET", "POST"])
@@ -74,24 +78,34 @@ def _version_context(version_id: int) -> dict[str, Any]:
     master = version.master
     required_tests = {test.definition_id for test in version.release_tests}
     return dict(
-        version=version, master=master, stages=_stages(version), signatures=signatures.signatures_of(db, version),
+        version=version,
+        master=master,
+        stages=_stages(version),
+        signatures=signatures.signatures_of(db, version),
         editable=version.is_draft,
         open_change=versioning.has_unfinished_version(master.versions),
         effective=masters_service.effective_mbr_version(master),
-        stage_options=TYPICAL_STAGES, equipment_options=[(kind.value, kind.value.capitalize()) for kind in EquipmentType],
-        step_options=_step_options(version), nothing=MultiDict(),
-        material_options=[(material.id, f"{material.part_number} {material.name}")
-                          for material in materials.list_materials(db)],
-        test_options=[(definition.id, f"{definition.code} {definition.name}: {definition.specification}")
-                      for definition in testing.list_definitions(db) if definition.id not in required_tests],
+        stage_options=TYPICAL_STAGES,
+        equipment_options=[(kind.value, kind.value.capitalize()) for kind in EquipmentType],
+        step_options=_step_options(version),
+        nothing=MultiDict(),
+        material_options=[
+            (material.id, f"{material.part_number} {material.name}") for material in materials.list_materials(db)
+        ],
+        test_options=[
+            (definition.id, f"{definition.code} {definition.name}: {definition.specification}")
+            for definition in testing.list_definitions(db)
+            if definition.id not in required_tests
+        ],
     )
 
 
 @blueprint.route("/mbr-versions/<int:version_id>")
 @allow(STAFF)
 def mbr_version(version_id: int) -> Any:
-    return render_template("batch_records/mbr_version.html", errors={}, form=request.form,
-                           **_version_context(version_id))
+    return render_template(
+        "batch_records/mbr_version.html", errors={}, form=request.form, **_version_context(version_id)
+    )
 
 
 def _design_change(version_id: int, change: Callable[[Session, MbrVersion], str]) -> Any:
@@ -191,12 +205,16 @@ _STEP_FLAGS = ("second_person_verification", "hold_point", "skippable")
 
 def _step_values(step: MbrStep) -> MultiDict[str, str]:
     """The step's current design as the edit form shows it."""
-    values: MultiDict[str, str] = MultiDict({
-        "stage": step.stage, "title": step.title, "instruction": step.instruction,
-        "theoretical_yield": "" if step.theoretical_yield is None else str(step.theoretical_yield),
-        "yield_minimum_percent": "" if step.yield_minimum_percent is None else str(step.yield_minimum_percent),
-        "yield_maximum_percent": "" if step.yield_maximum_percent is None else str(step.yield_maximum_percent),
-    })
+    values: MultiDict[str, str] = MultiDict(
+        {
+            "stage": step.stage,
+            "title": step.title,
+            "instruction": step.instruction,
+            "theoretical_yield": "" if step.theoretical_yield is None else str(step.theoretical_yield),
+            "yield_minimum_percent": "" if step.yield_minimum_percent is None else str(step.yield_minimum_percent),
+            "yield_maximum_percent": "" if step.yield_maximum_percent is None else str(step.yield_maximum_percent),
+        }
+    )
     for flag in _STEP_FLAGS:
         if getattr(step, flag):
             values[flag] = "on"
@@ -206,9 +224,13 @@ def _step_values(step: MbrStep) -> MultiDict[str, str]:
 
 
 def _step_context(step: MbrStep) -> dict[str, Any]:
-    return {"step": step, "version": step.version, "stage_options": TYPICAL_STAGES,
-            "equipment_options": [(kind.value, kind.value.capitalize()) for kind in EquipmentType],
-            "locked": versioning.locked_reason(step.version)}
+    return {
+        "step": step,
+        "version": step.version,
+        "stage_options": TYPICAL_STAGES,
+        "equipment_options": [(kind.value, kind.value.capitalize()) for kind in EquipmentType],
+        "locked": versioning.locked_reason(step.version),
+    }
 
 
 @blueprint.route("/mbr-steps/<int:step_id>/edit", methods=["GET", "POST"])
@@ -217,8 +239,9 @@ def edit_mbr_step(step_id: int) -> Any:
     db = get_session()
     context = _step_context(masters_service.get_mbr_step(db, step_id))
     if request.method == "GET":
-        return render_template("batch_records/mbr_step_edit.html", errors={}, form=_step_values(context["step"]),
-                               **context)
+        return render_template(
+            "batch_records/mbr_step_edit.html", errors={}, form=_step_values(context["step"]), **context
+        )
     step = context["step"]
     with on_refusal_show("batch_records/mbr_step_edit.html", **context):
         data = load_input(schemas.StepUpdateSchema())

@@ -1,5 +1,6 @@
 """Pages of a batch's release: its release test results, QA's review by exception and disposition, and the
 executed batch record as a PDF."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,15 +37,18 @@ def record_release_result(release_test_id: int) -> Any:
     db = get_session()
     release_test = release.get_release_test(db, release_test_id)
     result_form = RepeatedForm(f"test-{release_test_id}-", schemas.ReleaseResultSchema)
-    with on_refusal_show("batch_records/batch.html", lambda: batch_context(release_test.batch_id),
-                         repeated=result_form):
+    with on_refusal_show(
+        "batch_records/batch.html", lambda: batch_context(release_test.batch_id), repeated=result_form
+    ):
         data = result_form.load()
         result = release.record_release_result(db, release_test, data["result"], user=current_user)
     if result.conforms:
         flash(f"{release_test.definition.name}: {result.reported} recorded; a second person verifies it.", "success")
     else:
-        flash(f"{release_test.definition.name}: {result.reported} is out of specification; a deviation is raised.",
-              "warning")
+        flash(
+            f"{release_test.definition.name}: {result.reported} is out of specification; a deviation is raised.",
+            "warning",
+        )
     return redirect(url_for("batch_records.batch", batch_id=release_test.batch_id), 303)
 
 
@@ -65,9 +69,14 @@ def correct_release_result(result_id: int) -> Any:
 @blueprint.route("/batches/<int:batch_id>/review")
 @allow(RoleName.QA, RoleName.MANAGER)
 def review(batch_id: int) -> Any:
-    return render_template("batch_records/review.html", review=release.review(get_session(), batch_id),
-                           batch_id=batch_id, errors={}, form=MultiDict(),
-                           dispositions=schemas.DISPOSITION_CHOICES)
+    return render_template(
+        "batch_records/review.html",
+        review=release.review(get_session(), batch_id),
+        batch_id=batch_id,
+        errors={},
+        form=MultiDict(),
+        dispositions=schemas.DISPOSITION_CHOICES,
+    )
 
 
 @blueprint.route("/batches/<int:batch_id>/disposition", methods=["POST"])
@@ -75,11 +84,22 @@ def review(batch_id: int) -> Any:
 def dispose(batch_id: int) -> Any:
     db = get_session()
     batch = batches.get_batch(db, batch_id)
-    with on_refusal_show("batch_records/review.html", lambda: {"review": release.review(db, batch_id)},
-                         batch_id=batch_id, dispositions=schemas.DISPOSITION_CHOICES):
+    with on_refusal_show(
+        "batch_records/review.html",
+        lambda: {"review": release.review(db, batch_id)},
+        batch_id=batch_id,
+        dispositions=schemas.DISPOSITION_CHOICES,
+    ):
         data = load_input(schemas.DispositionSchema())
-        release.dispose(db, batch, data["meaning"], user=current_user, password=data["password"],
-                        reason=data["reason"], client_address=request.remote_addr)
+        release.dispose(
+            db,
+            batch,
+            data["meaning"],
+            user=current_user,
+            password=data["password"],
+            reason=data["reason"],
+            client_address=request.remote_addr,
+        )
     flash(f"Batch {batch.batch_number} is {batch.status.value}.", "success")
     return redirect(url_for("batch_records.batch", batch_id=batch_id), 303)
 
@@ -87,7 +107,11 @@ def dispose(batch_id: int) -> Any:
 @blueprint.route("/batches/<int:batch_id>/record.pdf")
 @allow(RoleName.QA, RoleName.MANAGER)
 def record_pdf(batch_id: int) -> Any:
-    report = generate_batch_record_pdf(get_session(), batch_id, user=current_user,
-                                       localtime=current_app.jinja_env.filters["localtime"])
-    return Response(report.data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{report.filename}"'})
+    report = generate_batch_record_pdf(
+        get_session(), batch_id, user=current_user, localtime=current_app.jinja_env.filters["localtime"]
+    )
+    return Response(
+        report.data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{report.filename}"'},
+    )

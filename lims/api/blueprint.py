@@ -1,4 +1,5 @@
 """The blueprint each area declares its API on: who may call an operation, how it reads arguments and record ids."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
@@ -38,12 +39,14 @@ class ArgumentsParser(FlaskParser):
     No text in the database can hold one, and PostgreSQL fails a query that merely compares with one.
     """
 
-    def pre_load(self, location_data: Mapping[str, Any], *, schema: Schema, req: Request,
-                 location: str) -> Mapping[str, Any]:
+    def pre_load(
+        self, location_data: Mapping[str, Any], *, schema: Schema, req: Request, location: str
+    ) -> Mapping[str, Any]:
         refused = sorted({name for name, text in _texts(location_data) if "\x00" in text})
         if refused:
-            raise ValidationError({name: ["Remove the NUL character (0x00): no text here can hold one."]
-                                   for name in refused})
+            raise ValidationError(
+                {name: ["Remove the NUL character (0x00): no text here can hold one."] for name in refused}
+            )
         return location_data
 
 
@@ -78,10 +81,12 @@ class ApiBlueprint(flask_smorest.Blueprint):
         by its organization's API token, staff by their signed-in browser session (reading only).
         """
         allowed: frozenset[RoleName] = frozenset().union(
-            *(role if isinstance(role, frozenset) else {role} for role in roles))
+            *(role if isinstance(role, frozenset) else {role} for role in roles)
+        )
         # Either scheme admits the caller; neither takes scopes.
         schemes = ([API_TOKEN] if RoleName.CLIENT in allowed else []) + (
-            [STAFF_SESSION] if allowed & access.STAFF else [])
+            [STAFF_SESSION] if allowed & access.STAFF else []
+        )
         security: list[dict[str, list[str]]] = [{scheme: []} for scheme in schemes]
 
         def decorate(view: View) -> View:

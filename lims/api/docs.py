@@ -3,6 +3,7 @@
 The page is Swagger UI served from this site (the swagger-ui-bundle package), so it runs under the
 site's Content-Security-Policy, which allows scripts and styles from this site only.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """The one shape of every error the API answers: ``{"code": status, "message": text, "errors": {field: [text]}}``."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -14,9 +15,15 @@ INVALID_ARGUMENTS = "The request's arguments are not valid; see the message of e
 class ErrorSchema(Schema):
     code = fields.Integer(required=True, metadata={"description": "The HTTP status code."})
     message = fields.String(required=True, metadata={"description": "What went wrong, for a person to read."})
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
-                         metadata={"description": "Messages by argument or field; empty when the error is not "
-                                                  "about one. A dotted name points into a nested field."})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        metadata={
+            "description": "Messages by argument or field; empty when the error is not "
+            "about one. A dotted name points into a nested field."
+        },
+    )
 
 
 def error_response(status: int, message: str, errors: Mapping[str, list[str]] | None = None) -> Response:

@@ -1,4 +1,5 @@
 """The API's set-up: one flask-smorest ``Api`` that describes every area's operations in one OpenAPI document."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -63,18 +64,36 @@ def _component_name(schema: type[Schema] | Schema) -> str:
 def create_api(app: Flask) -> LimsApi:
     """Set up the API on ``app``: its description and docs page; each area's blueprint is registered on it."""
     app.url_map.converters["id"] = RecordId
-    api = LimsApi(app, spec_kwargs={"title": "GMP LIMS", "version": API_VERSION, "openapi_version": "3.0.3",
-                                    "info": {"description": DESCRIPTION},
-                                    "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_component_name)})
+    api = LimsApi(
+        app,
+        spec_kwargs={
+            "title": "GMP LIMS",
+            "version": API_VERSION,
+            "openapi_version": "3.0.3",
+            "info": {"description": DESCRIPTION},
+            "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_component_name),
+        },
+    )
     for text_field in (Cursor, MeasurementField, LimitField):
         api.register_field(text_field, "string", None)
-    api.spec.components.security_scheme(API_TOKEN, {
-        "type": "http", "scheme": "bearer",
-        "description": "An API token of a client organization, issued on its users' API tokens page (or by an "
-                       "administrator). It reads that organization's records only."})
-    api.spec.components.security_scheme(STAFF_SESSION, {
-        "type": "apiKey", "in": "cookie", "name": app.config["SESSION_COOKIE_NAME"],
-        "description": "The session of a staff member signed in to the LIMS in a browser; reading (GET) only."})
+    api.spec.components.security_scheme(
+        API_TOKEN,
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token of a client organization, issued on its users' API tokens page (or by an "
+            "administrator). It reads that organization's records only.",
+        },
+    )
+    api.spec.components.security_scheme(
+        STAFF_SESSION,
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": app.config["SESSION_COOKIE_NAME"],
+            "description": "The session of a staff member signed in to the LIMS in a browser; reading (GET) only.",
+        },
+    )
     app.extensions["lims.api"] = api
     app.register_blueprint(docs.blueprint)
     return api

@@ -3,6 +3,7 @@
 A page goes on after the sort key of the last item the previous page showed, so a row added or removed
 meanwhile neither repeats nor skips another, and the database seeks instead of counting an offset.
 """
+
 from __future__ import annotations
 
 import base64
@@ -60,14 +61,32 @@ class Keyset:
 
     def __init__(self, item_schema: type[Schema], *key: fields.Field[Any]) -> None:
         name = item_schema.__name__.removesuffix("Schema").removesuffix("Out")
-        self.arguments: type[Schema] = Schema.from_dict({
-            "cursor": Cursor(*key, metadata={
-                "description": "The next_cursor of the previous page; leave it out for the first page."}),
-            "limit": fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(1, MAX_PAGE_SIZE),
-                                    metadata={"description": "How many items a page holds at most."}),
-        }, name=f"{name}PageArguments")
-        self.page: type[Schema] = Schema.from_dict({
-            "items": fields.List(fields.Nested(item_schema), required=True),
-            "next_cursor": Cursor(*key, attribute="next_key", required=True, allow_none=True, metadata={
-                "description": "Send it as the cursor argument for the next page; null on the last page."}),
-        }, name=f"{name}Page")
+        self.arguments: type[Schema] = Schema.from_dict(
+            {
+                "cursor": Cursor(
+                    *key,
+                    metadata={"description": "The next_cursor of the previous page; leave it out for the first page."},
+                ),
+                "limit": fields.Integer(
+                    load_default=DEFAULT_PAGE_SIZE,
+                    validate=validate.Range(1, MAX_PAGE_SIZE),
+                    metadata={"description": "How many items a page holds at most."},
+                ),
+            },
+            name=f"{name}PageArguments",
+        )
+        self.page: type[Schema] = Schema.from_dict(
+            {
+                "items": fields.List(fields.Nested(item_schema), required=True),
+                "next_cursor": Cursor(
+                    *key,
+                    attribute="next_key",
+                    required=True,
+                    allow_none=True,
+                    metadata={
+                        "description": "Send it as the cursor argument for the next page; null on the last page."
+                    },
+                ),
+            },
+            name=f"{name}Page",
+        )

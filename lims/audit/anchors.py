@@ -1,4 +1,5 @@
 """Checkpoints: the chain's head written to a file outside the database, which a rewritten chain cannot match."""
+
 from __future__ import annotations
 
 import json
@@ -43,12 +44,13 @@ class Anchors:
 
     def disagreeing(self, sequence: int, hash_value: str) -> Checkpoint | None:
         """The first checkpoint that recorded another hash for event ``sequence``, if any."""
-        return next((checkpoint for checkpoint in self._recorded.get(sequence, ()) if checkpoint.hash != hash_value),
-                    None)
+        return next(
+            (checkpoint for checkpoint in self._recorded.get(sequence, ()) if checkpoint.hash != hash_value), None
+        )
 
     def between(self, after: int, last: int) -> list[int]:
         """The anchored sequences in ``after`` < sequence <= ``last``."""
-        return self.sequences[bisect_right(self.sequences, after):bisect_right(self.sequences, last)]
+        return self.sequences[bisect_right(self.sequences, after) : bisect_right(self.sequences, last)]
 
     def beyond(self, head_sequence: int) -> Checkpoint | None:
         """The checkpoint of the furthest event past ``head_sequence``, if one recorded such an event."""
@@ -72,8 +74,9 @@ def write_checkpoint(connection: Connection, path: Path) -> Checkpoint:
     ).first()
     checkpoint = Checkpoint(head.sequence if head else 0, head.hash if head else GENESIS_HASH, clock.now())
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = canonical_json({"sequence": checkpoint.sequence, "hash": checkpoint.hash,
-                           "written_at": stable_value(checkpoint.written_at)})
+    line = canonical_json(
+        {"sequence": checkpoint.sequence, "hash": checkpoint.hash, "written_at": stable_value(checkpoint.written_at)}
+    )
     with path.open("a", encoding="utf-8") as handle:
         handle.write(line + "\n")
         handle.flush()
@@ -84,9 +87,12 @@ def write_checkpoint(connection: Connection, path: Path) -> Checkpoint:
 def _refuse_if_rewritten(connection: Connection, checkpoints: Sequence[Checkpoint]) -> None:
     anchors = Anchors(checkpoints)
     for start in range(0, len(anchors.sequences), _ANCHOR_LOOKUP):
-        wanted = anchors.sequences[start:start + _ANCHOR_LOOKUP]
-        held = dict(connection.execute(select(AuditEvent.sequence, AuditEvent.hash)
-                                       .where(AuditEvent.sequence.in_(wanted))).all())
+        wanted = anchors.sequences[start : start + _ANCHOR_LOOKUP]
+        held = dict(
+            connection.execute(
+                select(AuditEvent.sequence, AuditEvent.hash).where(AuditEvent.sequence.in_(wanted))
+            ).all()
+        )
         for sequence in wanted:
             # A missing event disagrees with every hash recorded for it.
             checkpoint = anchors.disagreeing(sequence, held.get(sequence, ""))
@@ -95,7 +101,8 @@ def _refuse_if_rewritten(connection: Connection, checkpoints: Sequence[Checkpoin
                 raise AnchorRefused(
                     f"No checkpoint written: event {sequence}, anchored by the checkpoint written "
                     f"{checkpoint.written_at.isoformat(timespec='seconds')}, {now}. "
-                    "Run `lims audit verify` and investigate before anchoring the chain again.")
+                    "Run `lims audit verify` and investigate before anchoring the chain again."
+                )
 
 
 def read_checkpoints(path: Path) -> list[Checkpoint]:
@@ -108,9 +115,11 @@ def read_checkpoints(path: Path) -> list[Checkpoint]:
             continue
         try:
             data = json.loads(line)
-            checkpoints.append(Checkpoint(int(data["sequence"]), str(data["hash"]),
-                                          datetime.fromisoformat(data["written_at"])))
+            checkpoints.append(
+                Checkpoint(int(data["sequence"]), str(data["hash"]), datetime.fromisoformat(data["written_at"]))
+            )
         except (ValueError, KeyError, TypeError) as error:
             raise CheckpointUnreadable(
-                f"Line {number} of the checkpoint file {path} is not a checkpoint: {error}") from error
+                f"Line {number} of the checkpoint file {path} is not a checkpoint: {error}"
+            ) from error
     return checkpoints

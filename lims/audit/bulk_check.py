@@ -3,6 +3,7 @@
 A batch that fails is not examined here; ``lims.audit.verification`` walks it event by event to say what is
 wrong and where.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,15 +71,21 @@ class Batch:
 
     def hash_at(self, sequence: int) -> str:
         start = (sequence - self.after - 1) * _FRAME + 2
-        return self.framed_hashes[start:start + 64]
+        return self.framed_hashes[start : start + 64]
 
     @property
     def last_hash(self) -> str:
         return self.hash_at(self.last_sequence)
 
 
-def check_in_bulk(connection: Connection, part: Part, previous_hash: str, anchors: Anchors, batch_size: int,
-                  progress: Callable[[int], None]) -> tuple[int, str, tuple[Batch, str] | None]:
+def check_in_bulk(
+    connection: Connection,
+    part: Part,
+    previous_hash: str,
+    anchors: Anchors,
+    batch_size: int,
+    progress: Callable[[int], None],
+) -> tuple[int, str, tuple[Batch, str] | None]:
     """How far ``part`` holds, batch by batch: the last event and hash of the batches that held, then the first batch
     that did not and the hash before it, if any. Its reading has stopped when this returns."""
     verified_to, head_hash = part.after, previous_hash
@@ -102,7 +109,9 @@ def _read_batches(connection: Connection, part: Part, batch_size: int) -> Genera
                 after = last_sequence
 
 
-def _select_rows(connection: Connection, part: Part, batch_size: int) -> Generator[tuple[int, int, bytes, bytes], None, None]:
+def _select_rows(
+    connection: Connection, part: Part, batch_size: int
+) -> Generator[tuple[int, int, bytes, bytes], None, None]:
     after = part.after
     while after < part.last:
         row = connection.execute(_READ_BATCH_ON_SQLITE, {"after": after, "last": part.last, "size": batch_size}).one()
@@ -112,7 +121,9 @@ def _select_rows(connection: Connection, part: Part, batch_size: int) -> Generat
         after = row.last_sequence
 
 
-def _copy_rows(connection: Connection, part: Part, batch_size: int) -> Generator[tuple[int, int, bytes, bytes], None, None]:
+def _copy_rows(
+    connection: Connection, part: Part, batch_size: int
+) -> Generator[tuple[int, int, bytes, bytes], None, None]:
     if part.last <= part.after:
         return
     # The plan's estimated cost would have it compiled first, which takes longer than running it.
@@ -152,16 +163,21 @@ def _batch_holds(batch: Batch, previous_hash: str, anchors: Anchors) -> bool:
     sha256 = hashlib.sha256
     if ',"' + '"],"'.join([sha256(payload).hexdigest() for payload in payloads]) + '"]' != batch.framed_hashes:
         return False
-    return not any(anchors.disagreeing(sequence, batch.hash_at(sequence))
-                   for sequence in anchors.between(batch.after, batch.last_sequence))
+    return not any(
+        anchors.disagreeing(sequence, batch.hash_at(sequence))
+        for sequence in anchors.between(batch.after, batch.last_sequence)
+    )
 
 
-def _checked_batches(connection: Connection, part: Part, previous_hash: str, anchors: Anchors,
-                     batch_size: int) -> Generator[tuple[Batch, str, bool], None, None]:
+def _checked_batches(
+    connection: Connection, part: Part, previous_hash: str, anchors: Anchors, batch_size: int
+) -> Generator[tuple[Batch, str, bool], None, None]:
     """Each batch of ``part``, the hash before it and whether it holds; hashed while the database reads the next."""
     in_flight: deque[tuple[Batch, str, Future[bool]]] = deque()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as hasher, \
-            closing(_read_batches(connection, part, batch_size)) as batches:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as hasher,
+        closing(_read_batches(connection, part, batch_size)) as batches,
+    ):
         try:
             for batch in chain(batches, [None]):
                 if batch is not None:

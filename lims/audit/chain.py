@@ -3,6 +3,7 @@
 An append leaves state on the connection (the chain's head, the events waiting to be inserted); the connection
 listeners that keep it right are here, and ``lims.audit.hooks`` hangs them on every engine.
 """
+
 from __future__ import annotations
 
 import enum
@@ -10,7 +11,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -45,7 +46,7 @@ def stable_value(value: Any) -> Any:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -140,19 +141,33 @@ def append(
     return row
 
 
-def record(session: Session, action: str, *, entity: Any = None, details: dict[str, Any] | None = None,
-           reason: str | None = None) -> dict[str, Any]:
+def record(
+    session: Session,
+    action: str,
+    *,
+    entity: Any = None,
+    details: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
     """Audit an event that is not a record change (a login, an export, a refusal)."""
-    entity_type, entity_id = (entity_key(entity) if entity is not None else (None, None))
-    return append(session, action, entity_type=entity_type, entity_id=entity_id,
-                  changes=None if details is None else stable_value_map(details), reason=reason)
+    entity_type, entity_id = entity_key(entity) if entity is not None else (None, None)
+    return append(
+        session,
+        action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        changes=None if details is None else stable_value_map(details),
+        reason=reason,
+    )
 
 
 #: The driver's own insert of an event, by dialect: Core's per-statement work would cost more than the insert.
 _EVENT_INSERT = {
     dialect: f"INSERT INTO {_EVENT_TABLE.name} (sequence, payload, hash) VALUES ({placeholders})"
-    for dialect, placeholders in [("postgresql", "%(sequence)s, %(payload)s, %(hash)s"),
-                                  ("sqlite", ":sequence, :payload, :hash")]
+    for dialect, placeholders in [
+        ("postgresql", "%(sequence)s, %(payload)s, %(hash)s"),
+        ("sqlite", ":sequence, :payload, :hash"),
+    ]
 }
 
 

@@ -1,4 +1,5 @@
 """`lims audit`: anchoring and verifying the audit trail's hash chain from the command line."""
+
 from __future__ import annotations
 
 import sys
@@ -33,8 +34,9 @@ def audit_verify() -> None:
     with unit_of_work() as session:
         connection = session.connection()
         checkpoints = audit_anchors.read_checkpoints(path)
-        with click.progressbar(length=audit_verification.count_events(connection), label="Verifying audit events",
-                               file=sys.stderr) as bar:
+        with click.progressbar(
+            length=audit_verification.count_events(connection), label="Verifying audit events", file=sys.stderr
+        ) as bar:
             verification = audit_verification.verify_chain(connection, checkpoints=checkpoints, progress=bar.update)
         audit_chain.record(session, "audit.verified", details={"result": verification.summary()})
     if not verification.intact:

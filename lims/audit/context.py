@@ -1,4 +1,5 @@
 """Who a session's audited changes are attributed to, where they came from, and the reason stated for them."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

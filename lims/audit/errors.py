@@ -1,5 +1,6 @@
 """The audit trail's refusals: a change without its reason, a deletion, an anchor over a rewritten chain,
 and questions about the trail it cannot answer."""
+
 from __future__ import annotations
 
 from lims.errors import Conflict, InvalidInput

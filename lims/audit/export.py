@@ -1,4 +1,5 @@
 """The trail exported as CSV, safe to open in a spreadsheet."""
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,21 @@ from lims.audit import trail as audit_trail
 from lims.audit.chain import stable_value
 from lims.audit.models import AuditEvent
 
-CSV_HEADER = ("sequence", "recorded_at_utc", "user_id", "user_name", "action", "entity_type", "entity_id",
-              "changes", "reason", "request_id", "client_address", "prev_hash", "hash")
+CSV_HEADER = (
+    "sequence",
+    "recorded_at_utc",
+    "user_id",
+    "user_name",
+    "action",
+    "entity_type",
+    "entity_id",
+    "changes",
+    "reason",
+    "request_id",
+    "client_address",
+    "prev_hash",
+    "hash",
+)
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -37,13 +51,32 @@ def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
 
     yield line(CSV_HEADER)
     for item in events:
-        yield line((item.sequence, stable_value(item.recorded_at), item.user_id, item.user_name, item.action,
-                    item.entity_type, item.entity_id, item.changes, item.reason, item.request_id,
-                    item.client_address, item.prev_hash, item.hash))
+        yield line(
+            (
+                item.sequence,
+                stable_value(item.recorded_at),
+                item.user_id,
+                item.user_name,
+                item.action,
+                item.entity_type,
+                item.entity_id,
+                item.changes,
+                item.reason,
+                item.request_id,
+                item.client_address,
+                item.prev_hash,
+                item.hash,
+            )
+        )
 
 
-def export_events(session: Session, criteria: audit_trail.EventFilter, *, filters: Mapping[str, str],
-                  reading_session: Callable[[], Session]) -> Iterator[str]:
+def export_events(
+    session: Session,
+    criteria: audit_trail.EventFilter,
+    *,
+    filters: Mapping[str, str],
+    reading_session: Callable[[], Session],
+) -> Iterator[str]:
     """Record the export of the events matching ``criteria`` (asked for as ``filters``), then give its CSV lines.
 
     The lines are read through ``reading_session()`` only as they are taken: a streamed response takes them after

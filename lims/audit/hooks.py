@@ -3,10 +3,11 @@
 Importing this module changes nothing; ``install`` does, and ``lims.db.create_engine_for`` calls it, so the hooks
 are in place before any session on one of the LIMS's engines flushes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, event, inspect
@@ -21,12 +22,14 @@ from lims.audit.models import Controlled
 REDACTED = "[redacted]"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _columns_of_composites(mapper: Mapper[Any]) -> dict[str, list[str]]:
     """The attribute keys of each composite's columns: a quantity is recorded whole, value with its unit, not as
     the two columns it is kept in. Fixed per mapper, and asked on every audited change."""
-    return {composite.key: [mapper.get_property_by_column(column).key for column in composite.columns]
-            for composite in mapper.composites}
+    return {
+        composite.key: [mapper.get_property_by_column(column).key for column in composite.columns]
+        for composite in mapper.composites
+    }
 
 
 def _composite_history(instance: Controlled, key: str, column_keys: list[str]) -> tuple[Any, Any]:
@@ -57,12 +60,16 @@ def _column_changes(instance: Controlled, *, include_unchanged: bool) -> dict[st
     in_composites = {key for keys in columns_of_composites.values() for key in keys}
     # A new record lists every attribute; on an update only those the unit of
     # work saw modified can have history, so the rest need not be looked at.
-    keys = [*mapper.column_attrs.keys(), *mapper.relationships.keys()] if include_unchanged \
+    keys = (
+        [*mapper.column_attrs.keys(), *mapper.relationships.keys()]
+        if include_unchanged
         else list(state.committed_state)
+    )
     changes: dict[str, list[Any]] = {}
     for composite_key, column_keys in columns_of_composites.items():
         if composite_key not in instance.audit_system_fields and (
-                include_unchanged or any(key in state.committed_state for key in column_keys)):
+            include_unchanged or any(key in state.committed_state for key in column_keys)
+        ):
             old, new = _composite_history(instance, composite_key, column_keys)
             if include_unchanged or old != new:
                 changes[composite_key] = [chain.stable_value(old), chain.stable_value(new)]
@@ -97,8 +104,10 @@ def _refuse_deletes_and_require_reasons(session: Session, _context: UOWTransacti
     """Before a flush: no controlled record is deleted, and none is changed outside ``reason_for_change``."""
     for instance in session.deleted:
         if isinstance(instance, Controlled):
-            raise DeletionRefused(f"This {instance.__tablename__.replace('_', ' ')} is a regulated record and is never "
-                                  "deleted: retire, cancel or void it with a reason instead.")
+            raise DeletionRefused(
+                f"This {instance.__tablename__.replace('_', ' ')} is a regulated record and is never "
+                "deleted: retire, cancel or void it with a reason instead."
+            )
     if stated_reason(session):
         return
     for instance in session.dirty:
@@ -111,8 +120,13 @@ def _audit_flushed_changes(session: Session, _context: UOWTransaction) -> None:
     for instance in list(session.new):
         if isinstance(instance, Controlled):
             entity_type, entity_id = chain.entity_key(instance)
-            chain.append(session, "create", entity_type=entity_type, entity_id=entity_id,
-                         changes=_column_changes(instance, include_unchanged=True))
+            chain.append(
+                session,
+                "create",
+                entity_type=entity_type,
+                entity_id=entity_id,
+                changes=_column_changes(instance, include_unchanged=True),
+            )
     for instance in list(session.dirty):
         if isinstance(instance, Controlled):
             changes = _column_changes(instance, include_unchanged=False)

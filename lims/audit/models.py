@@ -1,4 +1,5 @@
 """The audit event table and the marker for records under GMP control."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,20 @@ def _load_old_values_of_controlled_columns(mapper: Mapper[Any], class_: type) ->
 
 
 #: The fields an event's hash covers, in the order its payload lists them.
-HASHED_FIELDS = ("sequence", "recorded_at", "user_id", "user_name", "action", "entity_type", "entity_id",
-                 "changes", "reason", "request_id", "client_address", "prev_hash")
+HASHED_FIELDS = (
+    "sequence",
+    "recorded_at",
+    "user_id",
+    "user_name",
+    "action",
+    "entity_type",
+    "entity_id",
+    "changes",
+    "reason",
+    "request_id",
+    "client_address",
+    "prev_hash",
+)
 
 
 class PayloadItem(ColumnElement[Any]):
@@ -80,8 +93,9 @@ def _payload_item_on_sqlite(item: PayloadItem, _compiler: Any, **_options: Any) 
     return f"replace(substr({value}, 1, 26), 'T', ' ')" if item.kind == "time" else value
 
 
-_PAYLOAD_NAMES_ITS_SEQUENCE = ("substr(payload, 1, length(CAST(sequence AS TEXT)) + 2) "
-                               "= '[' || CAST(sequence AS TEXT) || ','")
+_PAYLOAD_NAMES_ITS_SEQUENCE = (
+    "substr(payload, 1, length(CAST(sequence AS TEXT)) + 2) = '[' || CAST(sequence AS TEXT) || ','"
+)
 
 
 def _from_payload(field: str, *args: Any, kind: Literal["text", "integer", "time"] = "text") -> Any:

@@ -1,4 +1,5 @@
 """Input of the audit pages: the viewer's filters."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,10 +15,16 @@ _LARGEST_KEY = 2**63 - 1
 class EventFilterSchema(FormSchema):
     entity_type = Trimmed(load_default="")
     entity_id = Trimmed(load_default="", validate=validate.Length(max=64))
-    user_id = fields.Integer(load_default=None, allow_none=True, error_messages={"invalid": "Choose a user from the list."},
-                             validate=validate.Range(min=1, max=_LARGEST_KEY, error="Choose a user from the list."))
+    user_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        error_messages={"invalid": "Choose a user from the list."},
+        validate=validate.Range(min=1, max=_LARGEST_KEY, error="Choose a user from the list."),
+    )
     action = Trimmed(load_default="", validate=validate.Length(max=64))
-    date_from = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+    date_from = fields.Date(
+        load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."}
+    )
     date_to = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
     q = Trimmed(load_default="", validate=validate.Length(max=200))
     #: with a record's type and id: the record's history includes the events of its parts
@@ -33,5 +40,6 @@ class EventFilterSchema(FormSchema):
     @validates_schema
     def _parts_of_one_record(self, data: dict[str, Any], **_kwargs: Any) -> None:
         if data.get("with_parts") and not (data.get("entity_type") and data.get("entity_id")):
-            raise ValidationError("Choose a record type and id to see the history of a record with its parts.",
-                                  field_name="entity_id")
+            raise ValidationError(
+                "Choose a record type and id to see the history of a record with its parts.", field_name="entity_id"
+            )

@@ -1,4 +1,5 @@
 """What the audit trail contributes: its viewer and integrity page, the actions it records, `lims audit`."""
+
 from __future__ import annotations
 
 from lims.audit import models, views  # noqa: F401  (models: the metadata needs the trail's tables)

@@ -1,4 +1,5 @@
 """Reading the trail: filtered pages of events for the viewer, and the controlled records events name."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,14 @@ def _filtered(criteria: EventFilter) -> Select[AuditEvent]:
         ids_by_type: dict[str, list[str]] = {}
         for entity_type, entity_id in criteria.records:
             ids_by_type.setdefault(entity_type, []).append(entity_id)
-        query = query.where(or_(*(and_(AuditEvent.entity_type == entity_type, AuditEvent.entity_id.in_(ids))
-                                  for entity_type, ids in ids_by_type.items())))
+        query = query.where(
+            or_(
+                *(
+                    and_(AuditEvent.entity_type == entity_type, AuditEvent.entity_id.in_(ids))
+                    for entity_type, ids in ids_by_type.items()
+                )
+            )
+        )
     if criteria.user_id is not None:
         query = query.where(AuditEvent.user_id == criteria.user_id)
     if criteria.actions:
@@ -65,13 +72,20 @@ def _filtered(criteria: EventFilter) -> Select[AuditEvent]:
         # The payload holds the text as JSON does, and the changes as JSON within JSON: escaped once or twice.
         escaped_once = json.dumps(criteria.text.lower(), ensure_ascii=False)[1:-1]
         escaped_twice = json.dumps(escaped_once, ensure_ascii=False)[1:-1]
-        query = query.where(or_(*(func.lower(AuditEvent.payload).contains(text_in_payload, autoescape=True)
-                                  for text_in_payload in dict.fromkeys((escaped_once, escaped_twice)))))
+        query = query.where(
+            or_(
+                *(
+                    func.lower(AuditEvent.payload).contains(text_in_payload, autoescape=True)
+                    for text_in_payload in dict.fromkeys((escaped_once, escaped_twice))
+                )
+            )
+        )
     return query
 
 
-def search_events(session: Session, criteria: EventFilter, *, before: int | None = None, after: int | None = None,
-                  limit: int = 50) -> EventPage:
+def search_events(
+    session: Session, criteria: EventFilter, *, before: int | None = None, after: int | None = None, limit: int = 50
+) -> EventPage:
     """A page of the events matching ``criteria``, newest first (keyset pagination).
 
     The newest page; or, with ``before``, the one just older than that sequence; or, with ``after``, the one
@@ -82,17 +96,22 @@ def search_events(session: Session, criteria: EventFilter, *, before: int | None
         raise PagedBothWays("Page towards older or towards newer events, not both at once.", field="after")
     query = _filtered(criteria)
     if after is not None:
-        rows = list(session.scalars(query.where(AuditEvent.sequence > after)
-                                    .order_by(AuditEvent.sequence).limit(limit + 1)))
+        rows = list(
+            session.scalars(query.where(AuditEvent.sequence > after).order_by(AuditEvent.sequence).limit(limit + 1))
+        )
         events = rows[:limit][::-1]
-        return EventPage(events, events[-1].sequence if events else None,
-                         events[0].sequence if len(rows) > limit else None)
+        return EventPage(
+            events, events[-1].sequence if events else None, events[0].sequence if len(rows) > limit else None
+        )
     if before is not None:
         query = query.where(AuditEvent.sequence < before)
     rows = list(session.scalars(query.order_by(AuditEvent.sequence.desc()).limit(limit + 1)))
     events = rows[:limit]
-    return EventPage(events, events[-1].sequence if len(rows) > limit else None,
-                     events[0].sequence if before is not None and events else None)
+    return EventPage(
+        events,
+        events[-1].sequence if len(rows) > limit else None,
+        events[0].sequence if before is not None and events else None,
+    )
 
 
 def matching_events(session: Session, criteria: EventFilter) -> Iterator[AuditEvent]:
@@ -112,8 +131,11 @@ def describe_changes(event_row: AuditEvent) -> list[tuple[str, Any, Any]]:
 
 
 def _controlled_models() -> dict[str, type[Controlled]]:
-    return {mapper.class_.__tablename__: mapper.class_ for mapper in Base.registry.mappers
-            if issubclass(mapper.class_, Controlled)}
+    return {
+        mapper.class_.__tablename__: mapper.class_
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, Controlled)
+    }
 
 
 def controlled_entity_types() -> list[str]:

@@ -1,4 +1,5 @@
 """Verifying the chain: every hash and link recomputed in order, compared with every checkpoint; the first break."""
+
 from __future__ import annotations
 
 import enum
@@ -55,15 +56,19 @@ class Verification:
 
     def summary(self) -> str:
         if self.first_break is not None:
-            return (f"Audit trail broken at event {self.first_break.sequence}: "
-                    f"{self.first_break.kind.value} ({self.first_break.detail}).")
+            return (
+                f"Audit trail broken at event {self.first_break.sequence}: "
+                f"{self.first_break.kind.value} ({self.first_break.detail})."
+            )
         if not self.checkpoints:
             anchored = "; not anchored: no checkpoint written yet, so a rewrite of the whole chain would not show"
         else:
             latest = self.checkpoints[-1]
             compared = "the checkpoint" if len(self.checkpoints) == 1 else f"all {len(self.checkpoints)} checkpoints"
-            anchored = (f"; matches {compared}, the latest of event {latest.sequence} "
-                        f"written {latest.written_at.isoformat(timespec='seconds')}")
+            anchored = (
+                f"; matches {compared}, the latest of event {latest.sequence} "
+                f"written {latest.written_at.isoformat(timespec='seconds')}"
+            )
         head = f"head {self.head_sequence} {self.head_hash[:16]}…"
         return f"Audit trail intact: {self.events_checked} events, {head}{anchored}."
 
@@ -104,6 +109,7 @@ def verify_chain(
     parts = _parts(connection, head, processes)
     hashes_before = _hashes_before(connection, parts)
     with Workers(connection.engine, parts[:-1], hashes_before, anchors, batch_size) as workers:
+
         def report_with_workers(events: int) -> None:
             report(events)
             workers.forward_progress(report)
@@ -112,13 +118,20 @@ def verify_chain(
         for index, part in enumerate(parts[:-1]):
             if workers.part_holds(index, report):
                 continue
-            outcome = _verify_part(connection, part, hashes_before[index], anchors, batch_size,
-                                   _unreported(report, workers.reported[index]))
+            outcome = _verify_part(
+                connection,
+                part,
+                hashes_before[index],
+                anchors,
+                batch_size,
+                _unreported(report, workers.reported[index]),
+            )
             if outcome.first_break is not None:
                 return Verification(outcome.verified_to, outcome.head_hash, checkpoints, outcome.first_break)
             if outcome.verified_to < part.last:
-                return Verification(outcome.verified_to, outcome.head_hash, checkpoints,
-                                    _missing_after(connection, outcome.verified_to))
+                return Verification(
+                    outcome.verified_to, outcome.head_hash, checkpoints, _missing_after(connection, outcome.verified_to)
+                )
     first_break = last_part.first_break or _checkpoint_beyond_head(anchors, last_part.verified_to)
     return Verification(last_part.verified_to, last_part.head_hash, checkpoints, first_break)
 
@@ -146,8 +159,13 @@ def _shared_database(connection: Connection) -> bool:
 
 def _hashes_before(connection: Connection, parts: list[Part]) -> list[str]:
     """The stored hash of the event before each part: the link its first event must hold."""
-    stored = dict(connection.execute(select(AuditEvent.sequence, AuditEvent.hash)
-                                     .where(AuditEvent.sequence.in_([part.after for part in parts[1:]]))).all())
+    stored = dict(
+        connection.execute(
+            select(AuditEvent.sequence, AuditEvent.hash).where(
+                AuditEvent.sequence.in_([part.after for part in parts[1:]])
+            )
+        ).all()
+    )
     # A missing event links nothing; the part before it reports the gap.
     return [GENESIS_HASH] + [stored.get(part.after, "") for part in parts[1:]]
 
@@ -166,12 +184,19 @@ def _unreported(progress: Callable[[int], None], already: int) -> Callable[[int]
     return report
 
 
-def _verify_part(connection: Connection, part: Part, previous_hash: str, anchors: Anchors, batch_size: int,
-                 progress: Callable[[int], None]) -> _Outcome:
+def _verify_part(
+    connection: Connection,
+    part: Part,
+    previous_hash: str,
+    anchors: Anchors,
+    batch_size: int,
+    progress: Callable[[int], None],
+) -> _Outcome:
     verified_to, head_hash = part.after, previous_hash
     while True:
-        verified_to, head_hash, failed = check_in_bulk(connection, Part(verified_to, part.last), head_hash, anchors,
-                                                       batch_size, progress)
+        verified_to, head_hash, failed = check_in_bulk(
+            connection, Part(verified_to, part.last), head_hash, anchors, batch_size, progress
+        )
         if failed is None:
             return _Outcome(verified_to, head_hash)
         # Walked once the reading has stopped: the connection reads one thing at a time.
@@ -183,8 +208,9 @@ def _verify_part(connection: Connection, part: Part, previous_hash: str, anchors
 
 
 def _missing_after(connection: Connection, verified_to: int) -> ChainBreak:
-    following = connection.execute(select(func.min(AuditEvent.sequence))
-                                   .where(AuditEvent.sequence > verified_to)).scalar()
+    following = connection.execute(
+        select(func.min(AuditEvent.sequence)).where(AuditEvent.sequence > verified_to)
+    ).scalar()
     return _break_at(following, verified_to + 1, link_holds=False, hash_holds=False)
 
 
@@ -192,9 +218,12 @@ def _checkpoint_beyond_head(anchors: Anchors, head_sequence: int) -> ChainBreak 
     checkpoint = anchors.beyond(head_sequence)
     if checkpoint is None:
         return None
-    return ChainBreak(head_sequence + 1, BreakKind.CHECKPOINT_MISMATCH,
-                      f"the chain ends at event {head_sequence} but the checkpoint written "
-                      f"{checkpoint.written_at.isoformat(timespec='seconds')} recorded event {checkpoint.sequence}")
+    return ChainBreak(
+        head_sequence + 1,
+        BreakKind.CHECKPOINT_MISMATCH,
+        f"the chain ends at event {head_sequence} but the checkpoint written "
+        f"{checkpoint.written_at.isoformat(timespec='seconds')} recorded event {checkpoint.sequence}",
+    )
 
 
 def _break_at(sequence: int | None, position: int, *, link_holds: bool, hash_holds: bool) -> ChainBreak:
@@ -209,10 +238,14 @@ def _break_at(sequence: int | None, position: int, *, link_holds: bool, hash_hol
     if not link_holds:
         return ChainBreak(sequence, BreakKind.BROKEN_LINK, "its prev_hash is not the hash of the event before it")
     if not hash_holds:
-        return ChainBreak(sequence, BreakKind.HASH_MISMATCH,
-                          "its content does not match its hash: it was altered after it was written")
-    return ChainBreak(sequence, BreakKind.CHECKPOINT_MISMATCH,
-                      "the chain was rewritten since a checkpoint recorded this event")
+        return ChainBreak(
+            sequence,
+            BreakKind.HASH_MISMATCH,
+            "its content does not match its hash: it was altered after it was written",
+        )
+    return ChainBreak(
+        sequence, BreakKind.CHECKPOINT_MISMATCH, "the chain was rewritten since a checkpoint recorded this event"
+    )
 
 
 def _first_break(connection: Connection, batch: Batch, previous_hash: str, anchors: Anchors) -> _Outcome | None:
@@ -220,14 +253,17 @@ def _first_break(connection: Connection, batch: Batch, previous_hash: str, ancho
     position, head_hash = batch.after + 1, previous_hash
     rows = connection.execute(
         select(AuditEvent.sequence, AuditEvent.payload, AuditEvent.hash)
-        .where(AuditEvent.sequence > batch.after).order_by(AuditEvent.sequence).limit(batch.events)
+        .where(AuditEvent.sequence > batch.after)
+        .order_by(AuditEvent.sequence)
+        .limit(batch.events)
     )
     for row in rows:
         # Exactly "its last item is head_hash", as the database holds payloads to valid JSON.
         link_holds = row.payload.endswith(f',"{head_hash}"]')
         hash_holds = event_hash(row.payload) == row.hash
         if row.sequence != position or not link_holds or not hash_holds or anchors.disagreeing(row.sequence, row.hash):
-            return _Outcome(position - 1, head_hash,
-                            _break_at(row.sequence, position, link_holds=link_holds, hash_holds=hash_holds))
+            return _Outcome(
+                position - 1, head_hash, _break_at(row.sequence, position, link_holds=link_holds, hash_holds=hash_holds)
+            )
         position, head_hash = position + 1, row.hash
     return None

@@ -1,7 +1,8 @@
 """The audit trail viewer, its CSV export and the chain-integrity page (QA and admin)."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,13 +42,16 @@ def _criteria(data: dict[str, Any]) -> tuple[audit_trail.EventFilter, Controlled
         if day is None:
             return None
         try:
-            return datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc)
+            return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
         except OverflowError:
             # A bound at the very edge of the calendar (year 1 or 9999) excludes no event.
             return None
 
-    whole_record = (audit_trail.controlled_record(get_session(), data["entity_type"], data["entity_id"])
-                    if data["with_parts"] else None)
+    whole_record = (
+        audit_trail.controlled_record(get_session(), data["entity_type"], data["entity_id"])
+        if data["with_parts"]
+        else None
+    )
     criteria = audit_trail.EventFilter(
         entity_type=None if whole_record else data["entity_type"] or None,
         entity_id=None if whole_record else data["entity_id"] or None,
@@ -55,8 +59,9 @@ def _criteria(data: dict[str, Any]) -> tuple[audit_trail.EventFilter, Controlled
         user_id=data["user_id"],
         actions=_actions_meant_by(data["action"]),
         recorded_from=start_of(data["date_from"]),
-        recorded_until=start_of(data["date_to"] + timedelta(days=1)
-                                if data["date_to"] and data["date_to"] < date.max else None),
+        recorded_until=start_of(
+            data["date_to"] + timedelta(days=1) if data["date_to"] and data["date_to"] < date.max else None
+        ),
         text=data["q"],
     )
     return criteria, whole_record
@@ -91,27 +96,50 @@ def _filter_context() -> dict[str, Any]:
 @blueprint.route("/audit")
 @allow(REVIEWERS)
 def events() -> Any:
-    with on_refusal_show("audit/events.html", _filter_context, page=None, form=request.args,
-                         filter_args=_filter_args(), whole_record=None):
+    with on_refusal_show(
+        "audit/events.html",
+        _filter_context,
+        page=None,
+        form=request.args,
+        filter_args=_filter_args(),
+        whole_record=None,
+    ):
         data = load_input(schemas.EventFilterSchema(), request.args)
         criteria, whole_record = _criteria(data)
         page = audit_trail.search_events(get_session(), criteria, before=data["before"], after=data["after"])
-    return render_template("audit/events.html", page=page, form=request.args, errors={}, filter_args=_filter_args(),
-                           describe=audit_trail.describe_changes, whole_record=whole_record, **_filter_context())
+    return render_template(
+        "audit/events.html",
+        page=page,
+        form=request.args,
+        errors={},
+        filter_args=_filter_args(),
+        describe=audit_trail.describe_changes,
+        whole_record=whole_record,
+        **_filter_context(),
+    )
 
 
 @blueprint.route("/audit/export.csv")
 @allow(REVIEWERS)
 def export() -> Any:
-    with on_refusal_show("audit/events.html", _filter_context, page=None, form=request.args,
-                         filter_args=_filter_args(), whole_record=None):
+    with on_refusal_show(
+        "audit/events.html",
+        _filter_context,
+        page=None,
+        form=request.args,
+        filter_args=_filter_args(),
+        whole_record=None,
+    ):
         data = load_input(schemas.EventFilterSchema(), request.args)
         criteria, _whole_record = _criteria(data)
     # The lines stream after the request's session is finished: get_session() then opens a fresh one.
     lines = audit_export.export_events(get_session(), criteria, filters=_filter_args(), reading_session=get_session)
     filename = f"audit-trail-{clock.now():%Y%m%dT%H%M%SZ}.csv"
-    return Response(stream_with_context(lines), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @blueprint.route("/audit/integrity", methods=["GET", "POST"])

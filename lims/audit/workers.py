@@ -1,4 +1,5 @@
 """Worker processes that check parts of a long chain at once, a core each, and say whether their part holds."""
+
 from __future__ import annotations
 
 import gc
@@ -25,8 +26,9 @@ class Workers:
     nothing it inherited.
     """
 
-    def __init__(self, engine: Engine, parts: list[Part], hashes_before: list[str], anchors: Anchors,
-                 batch_size: int) -> None:
+    def __init__(
+        self, engine: Engine, parts: list[Part], hashes_before: list[str], anchors: Anchors, batch_size: int
+    ) -> None:
         self.engine, self.parts, self.hashes_before, self.anchors = engine, parts, hashes_before, anchors
         self.batch_size = batch_size
         #: events each worker has reported checked
@@ -39,9 +41,12 @@ class Workers:
         context = multiprocessing.get_context("fork")
         for index, part in enumerate(self.parts):
             reader, writer = context.Pipe(duplex=False)
-            process = context.Process(target=_check_part_in_worker, daemon=True, name=f"audit-verify-{index + 1}",
-                                      args=(self.engine, part, self.hashes_before[index], self.anchors,
-                                            self.batch_size, writer))
+            process = context.Process(
+                target=_check_part_in_worker,
+                daemon=True,
+                name=f"audit-verify-{index + 1}",
+                args=(self.engine, part, self.hashes_before[index], self.anchors, self.batch_size, writer),
+            )
             process.start()
             writer.close()
             self._readers.append(reader)
@@ -82,8 +87,14 @@ class Workers:
             self._holds[index] = value
 
 
-def _check_part_in_worker(parent_engine: Engine, part: Part, previous_hash: str, anchors: Anchors, batch_size: int,
-                          results: MultiprocessingConnection) -> None:
+def _check_part_in_worker(
+    parent_engine: Engine,
+    part: Part,
+    previous_hash: str,
+    anchors: Anchors,
+    batch_size: int,
+    results: MultiprocessingConnection,
+) -> None:
     # What the process inherited is the parent's to collect: a connection finalised here would close the parent's.
     gc.freeze()
     holds = False
@@ -92,14 +103,23 @@ def _check_part_in_worker(parent_engine: Engine, part: Part, previous_hash: str,
         try:
             with engine.connect() as connection:
                 verified_to, _head_hash, failed = check_in_bulk(
-                    connection, part, previous_hash, anchors, batch_size,
-                    lambda events: results.send(("checked", events)))
+                    connection,
+                    part,
+                    previous_hash,
+                    anchors,
+                    batch_size,
+                    lambda events: results.send(("checked", events)),
+                )
             holds = failed is None and verified_to == part.last
         finally:
             engine.dispose()
-    except Exception:  # noqa: BLE001 - the calling process checks the part itself
-        logger.warning("A worker could not check audit events %d to %d; the calling process checks them.",
-                       part.after + 1, part.last, exc_info=True)
+    except Exception:
+        logger.warning(
+            "A worker could not check audit events %d to %d; the calling process checks them.",
+            part.after + 1,
+            part.last,
+            exc_info=True,
+        )
     results.send(("holds", holds))
     results.close()
 

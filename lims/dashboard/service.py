@@ -1,4 +1,5 @@
 """Work queues: each area declares the lists of records waiting for someone (``Registry.work_queue``)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

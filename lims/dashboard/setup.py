@@ -1,4 +1,5 @@
 """What the dashboard contributes: the start page (its queues come from the other areas)."""
+
 from __future__ import annotations
 
 from lims.dashboard import views

@@ -1,4 +1,5 @@
 """The dashboard page."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,5 +17,6 @@ blueprint = Blueprint("dashboard", __name__, template_folder="templates")
 @blueprint.route("/")
 @allow(ANY_USER)
 def index() -> Any:
-    return render_template("dashboard/index.html",
-                           queues=work_queues_for(get_session(), current_user, current_app.config))
+    return render_template(
+        "dashboard/index.html", queues=work_queues_for(get_session(), current_user, current_app.config)
+    )

@@ -1,4 +1,5 @@
 """Text for reportlab's paragraph mini-markup. Typed or stored text goes through :func:`text`, and only there."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -27,8 +28,9 @@ def drawable(typed: str) -> str:
     typed = typed.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     undrawable = set(typed) - drawable_characters() - {"\n"}
     if undrawable:
-        typed = typed.translate({ord(character): "" if unicodedata.category(character) == "Cf" else REPLACEMENT
-                                 for character in undrawable})
+        typed = typed.translate(
+            {ord(character): "" if unicodedata.category(character) == "Cf" else REPLACEMENT for character in undrawable}
+        )
     return typed
 
 

@@ -1,5 +1,6 @@
 """The signature manifestation (21 CFR 11.50) in a document: printed name, meaning, date and time, and whether the
 signature still holds. The wording mirrors lims/templates/_signature.html."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,7 +33,13 @@ def signature_block(signed: Signatures, times: Times, *, unsigned: str = "Not si
     in the display time zone and in UTC."""
     if not signed:
         return Paragraph(text(unsigned), BODY)
-    rows = [[text(signature.printed_name), text(signature.meaning.value.capitalize()),
-             "<br/>".join(text(moment) for moment in times.local_and_utc(signature.signed_at)), status_markup(status)]
-            for signature, status in signed]
+    rows = [
+        [
+            text(signature.printed_name),
+            text(signature.meaning.value.capitalize()),
+            "<br/>".join(text(moment) for moment in times.local_and_utc(signature.signed_at)),
+            status_markup(status),
+        ]
+        for signature, status in signed
+    ]
     return grid(["Printed name", "Meaning", "Date and time", "Validity"], rows, [28, 16, 30, 46])

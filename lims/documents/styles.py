@@ -1,4 +1,5 @@
 """The page, the font and the paragraph styles every document uses."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -34,17 +35,26 @@ def _register_fonts() -> None:
     dejavu = Path("/usr/share/fonts/truetype/dejavu")
     vera = Path(reportlab.__file__).parent / "fonts"
     if (dejavu / "DejaVuSans.ttf").exists() and (dejavu / "DejaVuSans-Bold.ttf").exists():
-        files = {"": dejavu / "DejaVuSans.ttf", "-Bold": dejavu / "DejaVuSans-Bold.ttf",
-                 "-Italic": dejavu / "DejaVuSans-Oblique.ttf", "-BoldItalic": dejavu / "DejaVuSans-BoldOblique.ttf"}
+        files = {
+            "": dejavu / "DejaVuSans.ttf",
+            "-Bold": dejavu / "DejaVuSans-Bold.ttf",
+            "-Italic": dejavu / "DejaVuSans-Oblique.ttf",
+            "-BoldItalic": dejavu / "DejaVuSans-BoldOblique.ttf",
+        }
         if not all(path.exists() for path in files.values()):
             files["-Italic"], files["-BoldItalic"] = files[""], files["-Bold"]
     else:
-        files = {"": vera / "Vera.ttf", "-Bold": vera / "VeraBd.ttf", "-Italic": vera / "VeraIt.ttf",
-                 "-BoldItalic": vera / "VeraBI.ttf"}
+        files = {
+            "": vera / "Vera.ttf",
+            "-Bold": vera / "VeraBd.ttf",
+            "-Italic": vera / "VeraIt.ttf",
+            "-BoldItalic": vera / "VeraBI.ttf",
+        }
     for suffix, path in files.items():
         pdfmetrics.registerFont(TTFont(FONT + suffix, str(path)))
-    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD_FONT, italic=f"{FONT}-Italic",
-                                  boldItalic=f"{FONT}-BoldItalic")
+    pdfmetrics.registerFontFamily(
+        FONT, normal=FONT, bold=BOLD_FONT, italic=f"{FONT}-Italic", boldItalic=f"{FONT}-BoldItalic"
+    )
 
 
 @cache
@@ -54,8 +64,7 @@ def drawable_characters() -> frozenset[str]:
     regular, bold = pdfmetrics.getFont(FONT), pdfmetrics.getFont(BOLD_FONT)
     assert isinstance(regular, TTFont) and isinstance(bold, TTFont), "both are registered from TrueType files"
     characters = (chr(code_point) for code_point in regular.face.charToGlyph.keys() & bold.face.charToGlyph.keys())
-    return frozenset(character for character in characters
-                     if unicodedata.category(character) not in {"Cc", "Cf", "Cs"})
+    return frozenset(character for character in characters if unicodedata.category(character) not in {"Cc", "Cf", "Cs"})
 
 
 # The styles below name this family: registered on import, no paragraph can be built before the fonts exist.

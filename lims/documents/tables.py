@@ -6,6 +6,7 @@ perhaps all in bold: such a cell is broken into lines here exactly as a paragrap
 (most of the time a page took). A cell with other markup, or one a paragraph would draw differently (a word too
 long for its column, a line squeezed to fit, runs of spaces), stays a :class:`~reportlab.platypus.Paragraph`.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,8 +45,10 @@ class PlainLines(Flowable):
             return []
         if len(self.lines) <= fitting:
             return [self]
-        return [PlainLines(self.lines[:fitting], self.font, self.size, self.leading),
-                PlainLines(self.lines[fitting:], self.font, self.size, self.leading)]
+        return [
+            PlainLines(self.lines[:fitting], self.font, self.size, self.leading),
+            PlainLines(self.lines[fitting:], self.font, self.size, self.leading),
+        ]
 
     def draw(self) -> None:
         lines = self.canv.beginText(0, self.height - self.size)
@@ -64,8 +67,9 @@ def _cell(markup: str, width: float, *, bold: bool = False) -> Flowable:
     if match := _ALL_BOLD.fullmatch(markup):
         plain, style = match.group(1), CELL_BOLD
     if _PLAIN.fullmatch(plain):
-        lines = _broken([unescape(line) for line in plain.split("<br/>")], style.fontName, style.fontSize,
-                        width - 2 * PADDING)
+        lines = _broken(
+            [unescape(line) for line in plain.split("<br/>")], style.fontName, style.fontSize, width - 2 * PADDING
+        )
         if lines is not None:
             return PlainLines(lines, style.fontName, style.fontSize, style.leading)
     return Paragraph(markup, CELL_BOLD if bold else CELL)
@@ -99,20 +103,27 @@ def _broken(lines: list[str], font: str, size: float, room: float) -> list[str] 
 
 
 def _style(shaded: tuple[tuple[int, int], tuple[int, int]]) -> TableStyle:
-    return TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.4, GRID),
-        ("BACKGROUND", *shaded, SHADE),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-        ("LEFTPADDING", (0, 0), (-1, -1), PADDING), ("RIGHTPADDING", (0, 0), (-1, -1), PADDING),
-    ])
+    return TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+            ("BACKGROUND", *shaded, SHADE),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("TOPPADDING", (0, 0), (-1, -1), 2),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ("LEFTPADDING", (0, 0), (-1, -1), PADDING),
+            ("RIGHTPADDING", (0, 0), (-1, -1), PADDING),
+        ]
+    )
 
 
 def fields(rows: Sequence[tuple[str, str]], *, label_width: float = 38 * mm) -> Table:
     """A two-column table of labels (plain text) and values (markup), split between rows or within a long row."""
     value_width = WIDTH - label_width
-    table = Table([[_cell(text(label), label_width, bold=True), _cell(value, value_width)] for label, value in rows],
-                  colWidths=[label_width, value_width], splitInRow=1)
+    table = Table(
+        [[_cell(text(label), label_width, bold=True), _cell(value, value_width)] for label, value in rows],
+        colWidths=[label_width, value_width],
+        splitInRow=1,
+    )
     table.setStyle(_style(((0, 0), (0, -1))))
     return table
 
@@ -123,8 +134,14 @@ def grid(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[
     ``rows`` are markup; ``widths`` are relative and scaled to the text column."""
     scale = WIDTH / sum(widths)
     column_widths = [width * scale for width in widths]
-    table = Table([[_cell(text(title), width, bold=True) for title, width in zip(header, column_widths, strict=True)],
-                   *[[_cell(cell, width) for cell, width in zip(row, column_widths, strict=True)] for row in rows]],
-                  colWidths=column_widths, repeatRows=1, splitInRow=1)
+    table = Table(
+        [
+            [_cell(text(title), width, bold=True) for title, width in zip(header, column_widths, strict=True)],
+            *[[_cell(cell, width) for cell, width in zip(row, column_widths, strict=True)] for row in rows],
+        ],
+        colWidths=column_widths,
+        repeatRows=1,
+        splitInRow=1,
+    )
     table.setStyle(_style(((0, 0), (-1, 0))))
     return table

@@ -1,4 +1,5 @@
 """JSON API of the equipment area (staff): the registry with derived status."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,8 +15,9 @@ from lims.equipment import schemas
 from lims.equipment.service import inventory
 from lims.pagination import KeysetPage
 
-blueprint = ApiBlueprint("equipment_api", __name__, description="The equipment registry, with each item's status "
-                                                                  "today (staff).")
+blueprint = ApiBlueprint(
+    "equipment_api", __name__, description="The equipment registry, with each item's status today (staff)."
+)
 #: In asset-tag order; a page goes on after the tag of the last item shown.
 EQUIPMENT_PAGES = Keyset(schemas.EquipmentOutSchema, fields.String(validate=validate.Length(min=1, max=32)))
 
@@ -27,9 +29,13 @@ EQUIPMENT_PAGES = Keyset(schemas.EquipmentOutSchema, fields.String(validate=vali
 @blueprint.response(200, EQUIPMENT_PAGES.page)
 def index(criteria: inventory.EquipmentFilter, page: dict[str, Any]) -> KeysetPage[inventory.EquipmentWithStatus]:
     """List the registry, filtered by status (as of today), type, location or text in tag, name or serial number."""
-    return inventory.equipment_after(get_session(), criteria,
-                                     due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"],
-                                     after=page.get("cursor"), limit=page["limit"])
+    return inventory.equipment_after(
+        get_session(),
+        criteria,
+        due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"],
+        after=page.get("cursor"),
+        limit=page["limit"],
+    )
 
 
 @blueprint.route("/equipment/<id:equipment_id>")

@@ -1,4 +1,5 @@
 """The drift chart's geometry: as-found error per point over time, inside its tolerance band."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,9 +56,15 @@ def _point_chart(series: DriftSeries) -> PointChart:
         offset = (day - first).days / span if len(series.values) > 1 else 0.5
         return round(MARGIN_LEFT + plot_width * offset, 1)
 
-    markers = [Marker(x_of(i), y_of(float(value.error)), value.passed,
-                      f"{value.performed_on.isoformat()}: {_signed(value.error)} {series.point.nominal.unit}")
-               for i, value in enumerate(series.values)]
+    markers = [
+        Marker(
+            x_of(i),
+            y_of(float(value.error)),
+            value.passed,
+            f"{value.performed_on.isoformat()}: {_signed(value.error)} {series.point.nominal.unit}",
+        )
+        for i, value in enumerate(series.values)
+    ]
     return PointChart(
         title=f"{series.point.name} (nominal {series.point.nominal}, ± {series.tolerance})",
         unit=series.point.nominal.unit,
@@ -66,8 +73,11 @@ def _point_chart(series: DriftSeries) -> PointChart:
         band_top=y_of(tolerance),
         band_bottom=y_of(-tolerance),
         zero_y=y_of(0.0),
-        y_labels=[(y_of(tolerance), f"+{series.tolerance}"), (y_of(0.0), "0"),
-                  (y_of(-tolerance), f"-{series.tolerance}")],
+        y_labels=[
+            (y_of(tolerance), f"+{series.tolerance}"),
+            (y_of(0.0), "0"),
+            (y_of(-tolerance), f"-{series.tolerance}"),
+        ],
         # The first date reads rightwards from its marker, the last leftwards, so neither leaves the chart.
         x_labels=[(markers[0].x, first.isoformat(), "start" if len(markers) > 1 else "middle")]
         + ([(markers[-1].x, last.isoformat(), "end")] if len(markers) > 1 else []),

@@ -1,5 +1,6 @@
 """Equipment's part of the demo data set: reference standards, and equipment in every status a lab meets (in
 service, due soon, overdue, out of tolerance, under maintenance), with their calibration history."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -33,25 +34,90 @@ REFERENCE_STANDARDS = (
 #: (asset tag, name, type, location, make, model, interval days, [(point, nominal, tolerance)],
 #:  [(days ago, as found per point, as left per point or None)], open maintenance or None)
 EQUIPMENT = (
-    ("INC-001", "CO2 incubator", EquipmentType.INCUBATOR, "Cleanroom B, bench 1", "Thermo Fisher", "Heracell VIOS 160i",
-     180, [("Temperature 37 °C", "37 °C", "0.5 °C"), ("CO2 5 %", "5 %", "0.3 %")],
-     [(240, ["37.2 °C", "5.1 %"], None), (60, ["36.9 °C", "4.9 %"], None)], None),
-    ("BSC-002", "Class II biosafety cabinet", EquipmentType.BIOSAFETY_CABINET, "Cleanroom B, bench 2", "Esco",
-     "Airstream AC2", 365, [("Downflow velocity", "0.35 m/s", "0.05 m/s"), ("Inflow velocity", "0.45 m/s", "0.05 m/s")],
-     [(355, ["0.36 m/s", "0.47 m/s"], None)], None),
-    ("CEN-003", "Refrigerated centrifuge", EquipmentType.CENTRIFUGE, "Processing lab", "Eppendorf", "5810 R",
-     365, [("Speed 1500 rpm", "1500 rpm", "30 rpm"), ("Temperature 4 °C", "4 °C", "1 °C")],
-     [(400, ["1492 rpm", "4.3 °C"], None)], None),
-    ("PIP-004", "Single-channel pipette P200", EquipmentType.PIPETTE, "Processing lab", "Gilson", "Pipetman P200",
-     90, [("100 µL", "100 µL", "0.8 µL"), ("200 µL", "200 µL", "1.6 µL")],
-     [(95, ["100.3 µL", "199.2 µL"], None), (2, ["102.1 µL", "201.9 µL"], None)], None),
-    ("FRZ-005", "Ultra-low freezer", EquipmentType.FREEZER, "Storage room", "Thermo Fisher", "TSX60086V",
-     365, [("Setpoint -80 °C", "-80 °C", "5 °C")], [(120, ["-79.1 °C"], None)], None),
-    ("CNT-006", "Automated cell counter", EquipmentType.CELL_COUNTER, "QC lab", "ChemoMetec", "NucleoCounter NC-202",
-     180, [("Bead standard", "1.0e6 cells/mL", "0.05e6 cells/mL")], [(30, ["0.98e6 cells/mL"], None)],
-     "Fluidics error E-17 during daily check; service engineer booked."),
-    ("BAL-007", "Analytical balance", EquipmentType.BALANCE, "QC lab", "Mettler Toledo", "XPR205",
-     180, [("100 g", "100 g", "0.0005 g")], [(45, ["100.0002 g"], None)], None),
+    (
+        "INC-001",
+        "CO2 incubator",
+        EquipmentType.INCUBATOR,
+        "Cleanroom B, bench 1",
+        "Thermo Fisher",
+        "Heracell VIOS 160i",
+        180,
+        [("Temperature 37 °C", "37 °C", "0.5 °C"), ("CO2 5 %", "5 %", "0.3 %")],
+        [(240, ["37.2 °C", "5.1 %"], None), (60, ["36.9 °C", "4.9 %"], None)],
+        None,
+    ),
+    (
+        "BSC-002",
+        "Class II biosafety cabinet",
+        EquipmentType.BIOSAFETY_CABINET,
+        "Cleanroom B, bench 2",
+        "Esco",
+        "Airstream AC2",
+        365,
+        [("Downflow velocity", "0.35 m/s", "0.05 m/s"), ("Inflow velocity", "0.45 m/s", "0.05 m/s")],
+        [(355, ["0.36 m/s", "0.47 m/s"], None)],
+        None,
+    ),
+    (
+        "CEN-003",
+        "Refrigerated centrifuge",
+        EquipmentType.CENTRIFUGE,
+        "Processing lab",
+        "Eppendorf",
+        "5810 R",
+        365,
+        [("Speed 1500 rpm", "1500 rpm", "30 rpm"), ("Temperature 4 °C", "4 °C", "1 °C")],
+        [(400, ["1492 rpm", "4.3 °C"], None)],
+        None,
+    ),
+    (
+        "PIP-004",
+        "Single-channel pipette P200",
+        EquipmentType.PIPETTE,
+        "Processing lab",
+        "Gilson",
+        "Pipetman P200",
+        90,
+        [("100 µL", "100 µL", "0.8 µL"), ("200 µL", "200 µL", "1.6 µL")],
+        [(95, ["100.3 µL", "199.2 µL"], None), (2, ["102.1 µL", "201.9 µL"], None)],
+        None,
+    ),
+    (
+        "FRZ-005",
+        "Ultra-low freezer",
+        EquipmentType.FREEZER,
+        "Storage room",
+        "Thermo Fisher",
+        "TSX60086V",
+        365,
+        [("Setpoint -80 °C", "-80 °C", "5 °C")],
+        [(120, ["-79.1 °C"], None)],
+        None,
+    ),
+    (
+        "CNT-006",
+        "Automated cell counter",
+        EquipmentType.CELL_COUNTER,
+        "QC lab",
+        "ChemoMetec",
+        "NucleoCounter NC-202",
+        180,
+        [("Bead standard", "1.0e6 cells/mL", "0.05e6 cells/mL")],
+        [(30, ["0.98e6 cells/mL"], None)],
+        "Fluidics error E-17 during daily check; service engineer booked.",
+    ),
+    (
+        "BAL-007",
+        "Analytical balance",
+        EquipmentType.BALANCE,
+        "QC lab",
+        "Mettler Toledo",
+        "XPR205",
+        180,
+        [("100 g", "100 g", "0.0005 g")],
+        [(45, ["100.0002 g"], None)],
+        None,
+    ),
 )
 
 
@@ -64,38 +130,65 @@ def load_equipment(session: Session) -> None:
         for identifier, description, certificate, valid_days in REFERENCE_STANDARDS:
             if identifier not in standards:
                 standards[identifier] = create_reference_standard(
-                    session, identifier=identifier, description=description, certificate_number=certificate,
-                    valid_until=today + timedelta(days=valid_days))
+                    session,
+                    identifier=identifier,
+                    description=description,
+                    certificate_number=certificate,
+                    valid_until=today + timedelta(days=valid_days),
+                )
     known = set(session.scalars(select(Equipment.asset_tag)))
     for tag, name, kind, location, make, model, interval, points, calibrations, maintenance in EQUIPMENT:
         if tag in known:
             continue
         with acting_as(session, manager):
             item = create_equipment(
-                session, asset_tag=tag, name=name, equipment_type=kind, location=location, manufacturer=make,
-                model=model, serial_number=f"SN-{tag}", calibration_interval_days=interval, owner=manager,
+                session,
+                asset_tag=tag,
+                name=name,
+                equipment_type=kind,
+                location=location,
+                manufacturer=make,
+                model=model,
+                serial_number=f"SN-{tag}",
+                calibration_interval_days=interval,
+                owner=manager,
             )
             for point_name, nominal, tolerance in points:
-                add_calibration_point(session, item, name=point_name,
-                                      nominal=parse_measurement(nominal),
-                                      tolerance=parse_measurement(tolerance))
+                add_calibration_point(
+                    session,
+                    item,
+                    name=point_name,
+                    nominal=parse_measurement(nominal),
+                    tolerance=parse_measurement(tolerance),
+                )
         with acting_as(session, technician):
             for days_ago, as_found, as_left in calibrations:
                 record_calibration(
-                    session, item, performed_on=today - timedelta(days=days_ago), recorded_by=technician,
-                    reference_standard_id=_standard_for(standards, kind).id, readings=[
-                        ReadingInput(point.id, parse_measurement(found),
-                                     parse_measurement(as_left[i]) if as_left else None)
-                        for i, (point, found) in enumerate(zip(item.points, as_found))],
+                    session,
+                    item,
+                    performed_on=today - timedelta(days=days_ago),
+                    recorded_by=technician,
+                    reference_standard_id=_standard_for(standards, kind).id,
+                    readings=[
+                        ReadingInput(
+                            point.id, parse_measurement(found), parse_measurement(as_left[i]) if as_left else None
+                        )
+                        for i, (point, found) in enumerate(zip(item.points, as_found, strict=True))
+                    ],
                 )
             if maintenance:
-                start_maintenance(session, item, kind=MaintenanceKind.UNPLANNED,
-                                  description=maintenance, user=technician)
+                start_maintenance(
+                    session, item, kind=MaintenanceKind.UNPLANNED, description=maintenance, user=technician
+                )
 
 
 def _standard_for(standards: dict[str, ReferenceStandard], kind: EquipmentType) -> ReferenceStandard:
-    return standards[{
-        EquipmentType.BIOSAFETY_CABINET: "REF-ANEMO-01", EquipmentType.CENTRIFUGE: "REF-TACHO-01",
-        EquipmentType.PIPETTE: "REF-WEIGHT-01", EquipmentType.BALANCE: "REF-WEIGHT-01",
-        EquipmentType.CELL_COUNTER: "REF-BEADS-01",
-    }.get(kind, "REF-THERM-01")]
+    return standards[
+        {
+            EquipmentType.BIOSAFETY_CABINET: "REF-ANEMO-01",
+            EquipmentType.CENTRIFUGE: "REF-TACHO-01",
+            EquipmentType.PIPETTE: "REF-WEIGHT-01",
+            EquipmentType.BALANCE: "REF-WEIGHT-01",
+            EquipmentType.CELL_COUNTER: "REF-BEADS-01",
+        }.get(kind, "REF-THERM-01")
+    ]

@@ -1,5 +1,6 @@
 """The refusals of equipment: items that must not be used, calibrations that cannot be recorded as given,
 and maintenance and impact assessments that are already open or closed."""
+
 from __future__ import annotations
 
 from lims.errors import Conflict, InvalidInput

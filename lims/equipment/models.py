@@ -1,4 +1,5 @@
 """Equipment, its calibration points and records, reference standards, maintenance, uses and impact."""
+
 from __future__ import annotations
 
 import enum
@@ -196,8 +197,10 @@ class EquipmentUse(Controlled, Base):
     """One use of a piece of equipment, and the record it served."""
 
     __tablename__ = "equipment_use"
-    __table_args__ = (Index("ix_equipment_use_equipment", "equipment_id", "used_at"),
-                      Index("ix_equipment_use_record", "record_type", "record_id"))
+    __table_args__ = (
+        Index("ix_equipment_use_equipment", "equipment_id", "used_at"),
+        Index("ix_equipment_use_record", "record_type", "record_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"))
@@ -229,5 +232,9 @@ class ImpactAssessment(Controlled, ImmutableOnceSigned, Base):
     calibration_record: Mapped[CalibrationRecord] = relationship()
 
     def signed_content(self) -> dict[str, Any]:
-        return {"equipment": self.equipment.asset_tag, "calibration_record": self.calibration_record_id,
-                "uses_since": self.uses_since, "conclusion": self.conclusion}
+        return {
+            "equipment": self.equipment.asset_tag,
+            "calibration_record": self.calibration_record_id,
+            "uses_since": self.uses_since,
+            "conclusion": self.conclusion,
+        }

@@ -1,4 +1,5 @@
 """Input of the equipment area, for forms and the API, and what the API shows."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,46 +19,82 @@ from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
 
 
 class EquipmentFilterSchema(FormSchema):
-    status = fields.Enum(EquipmentStatus, by_value=True, load_default=None, allow_none=True,
-                         error_messages={"unknown": "Choose a status from the list."})
-    equipment_type = fields.Enum(EquipmentType, by_value=True, load_default=None, allow_none=True,
-                                 error_messages={"unknown": "Choose a type from the list."})
+    status = fields.Enum(
+        EquipmentStatus,
+        by_value=True,
+        load_default=None,
+        allow_none=True,
+        error_messages={"unknown": "Choose a status from the list."},
+    )
+    equipment_type = fields.Enum(
+        EquipmentType,
+        by_value=True,
+        load_default=None,
+        allow_none=True,
+        error_messages={"unknown": "Choose a type from the list."},
+    )
     location = Trimmed(load_default="", validate=validate.Length(max=120))
     q = Trimmed(load_default="", validate=validate.Length(max=120))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1), error_messages={"invalid": "Not a page number."})
+    page = fields.Integer(
+        load_default=1, validate=validate.Range(min=1), error_messages={"invalid": "Not a page number."}
+    )
 
 
 class EquipmentQuerySchema(Schema):
     """The API's filters of the registry."""
 
-    status = fields.Enum(EquipmentStatus, by_value=True, metadata={"description": "Its status as of today."},
-                         error_messages={"unknown": "There is no such status; use one of {choices}."})
-    equipment_type = fields.Enum(EquipmentType, by_value=True,
-                                 error_messages={"unknown": "There is no such type; use one of {choices}."})
+    status = fields.Enum(
+        EquipmentStatus,
+        by_value=True,
+        metadata={"description": "Its status as of today."},
+        error_messages={"unknown": "There is no such status; use one of {choices}."},
+    )
+    equipment_type = fields.Enum(
+        EquipmentType, by_value=True, error_messages={"unknown": "There is no such type; use one of {choices}."}
+    )
     location = Trimmed(load_default="", validate=validate.Length(max=120), metadata={"description": "Part of it."})
-    q = Trimmed(load_default="", validate=validate.Length(max=120),
-                metadata={"description": "Part of the asset tag, name or serial number."})
+    q = Trimmed(
+        load_default="",
+        validate=validate.Length(max=120),
+        metadata={"description": "Part of the asset tag, name or serial number."},
+    )
 
     @post_load
     def _criteria(self, data: dict[str, Any], **_kwargs: Any) -> EquipmentFilter:
-        return EquipmentFilter(status=data.get("status"), equipment_type=data.get("equipment_type"),
-                               location=data["location"], text=data["q"])
+        return EquipmentFilter(
+            status=data.get("status"),
+            equipment_type=data.get("equipment_type"),
+            location=data["location"],
+            text=data["q"],
+        )
 
 
 class EquipmentCreateSchema(FormSchema):
-    asset_tag = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{2,32}$",
-                        error="Use 2 to 32 letters, digits, dots, dashes or underscores."),
-                        error_messages={"required": "Enter the asset tag on the label."})
+    asset_tag = Trimmed(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9._-]{2,32}$", error="Use 2 to 32 letters, digits, dots, dashes or underscores."
+        ),
+        error_messages={"required": "Enter the asset tag on the label."},
+    )
     name = required_text("Name the equipment.")
-    equipment_type = fields.Enum(EquipmentType, by_value=True, required=True,
-                                 error_messages={"required": "Choose the type.", "unknown": "Choose a type from the list."})
+    equipment_type = fields.Enum(
+        EquipmentType,
+        by_value=True,
+        required=True,
+        error_messages={"required": "Choose the type.", "unknown": "Choose a type from the list."},
+    )
     location = required_text("Enter where it stands.", 120)
     manufacturer = required_text("Enter the manufacturer.", 120)
     model = required_text("Enter the model.", 120)
     serial_number = required_text("Enter the serial number.", 120)
     calibration_interval_days = fields.Integer(
-        required=True, validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
-        error_messages={"required": "Enter the calibration interval in days.", "invalid": "Enter a whole number of days."},
+        required=True,
+        validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
+        error_messages={
+            "required": "Enter the calibration interval in days.",
+            "invalid": "Enter a whole number of days.",
+        },
     )
 
 
@@ -65,8 +102,12 @@ class EquipmentUpdateSchema(FormSchema):
     name = required_text("Name the equipment.")
     location = required_text("Enter where it stands.", 120)
     calibration_interval_days = fields.Integer(
-        required=True, validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
-        error_messages={"required": "Enter the calibration interval in days.", "invalid": "Enter a whole number of days."},
+        required=True,
+        validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
+        error_messages={
+            "required": "Enter the calibration interval in days.",
+            "invalid": "Enter a whole number of days.",
+        },
     )
     reason = reason_field()
 
@@ -81,19 +122,31 @@ class ReferenceStandardSchema(FormSchema):
     identifier = required_text("Enter the standard's identifier.", 64)
     description = required_text("Describe the standard.")
     certificate_number = required_text("Enter its calibration certificate number.", 120)
-    valid_until = fields.Date(required=True, error_messages={"required": "Enter the date its certificate expires.",
-                                                             "invalid": "Enter a date as YYYY-MM-DD."})
+    valid_until = fields.Date(
+        required=True,
+        error_messages={
+            "required": "Enter the date its certificate expires.",
+            "invalid": "Enter a date as YYYY-MM-DD.",
+        },
+    )
 
 
 class _CalibrationBaseSchema(FormSchema):
-    performed_on = fields.Date(required=True, error_messages={"required": "Enter the date of the calibration.",
-                                                              "invalid": "Enter a date as YYYY-MM-DD."})
-    performed_by = fields.Enum(CalibrationPerformer, by_value=True, load_default=CalibrationPerformer.IN_HOUSE,
-                               error_messages={"unknown": "Choose who performed the calibration."})
+    performed_on = fields.Date(
+        required=True,
+        error_messages={"required": "Enter the date of the calibration.", "invalid": "Enter a date as YYYY-MM-DD."},
+    )
+    performed_by = fields.Enum(
+        CalibrationPerformer,
+        by_value=True,
+        load_default=CalibrationPerformer.IN_HOUSE,
+        error_messages={"unknown": "Choose who performed the calibration."},
+    )
     vendor_name = Trimmed(load_default="", validate=validate.Length(max=200))
     vendor_certificate_number = Trimmed(load_default="", validate=validate.Length(max=120))
-    reference_standard_id = fields.Integer(load_default=None, allow_none=True,
-                                           error_messages={"invalid": "Choose a reference standard from the list."})
+    reference_standard_id = fields.Integer(
+        load_default=None, allow_none=True, error_messages={"invalid": "Choose a reference standard from the list."}
+    )
     notes = Trimmed(load_default="", validate=validate.Length(max=2000))
     corrects_id = fields.Integer(load_default=None, allow_none=True)
     correction_reason = Trimmed(load_default="", validate=validate.Length(max=500))
@@ -109,14 +162,19 @@ def calibration_schema(points: list[CalibrationPoint]) -> Schema:
     readings: dict[str, fields.Field] = {}
     for point in points:
         readings[f"as_found_{point.id}"] = MeasurementField(
-            required=True, error_messages={"required": f"Enter the as-found reading of {point.name}."})
+            required=True, error_messages={"required": f"Enter the as-found reading of {point.name}."}
+        )
         readings[f"as_left_{point.id}"] = MeasurementField(load_default=None, allow_none=True)
     return type("CalibrationSchema", (_CalibrationBaseSchema,), readings)()
 
 
 class MaintenanceStartSchema(FormSchema):
-    kind = fields.Enum(MaintenanceKind, by_value=True, required=True,
-                       error_messages={"required": "Choose planned or unplanned.", "unknown": "Choose planned or unplanned."})
+    kind = fields.Enum(
+        MaintenanceKind,
+        by_value=True,
+        required=True,
+        error_messages={"required": "Choose planned or unplanned.", "unknown": "Choose planned or unplanned."},
+    )
     description = required_text("Describe the maintenance.", 2000)
 
 
@@ -140,8 +198,11 @@ class CalibrationPointOutSchema(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     nominal = MeasurementField(required=True, metadata={"example": "37 °C"})
-    tolerance = fields.Method("_tolerance", required=True, metadata={"type": "string", "example": "0.5 °C",
-                                                                       "description": "± this much around nominal."})
+    tolerance = fields.Method(
+        "_tolerance",
+        required=True,
+        metadata={"type": "string", "example": "0.5 °C", "description": "± this much around nominal."},
+    )
 
     def _tolerance(self, point: CalibrationPoint) -> str:
         return f"{point.tolerance_value} {point.nominal.unit}".rstrip()

@@ -1,4 +1,5 @@
 """Equipment pages: the list, an item with its history and drift, calibration, maintenance, impact."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from lims import clock
 from lims.access import STAFF, allow
-from lims.db import get_session
-from lims.db import get_child
+from lims.db import get_child, get_session
 from lims.equipment import charts, schemas
 from lims.equipment.models import (
     CalibrationRecord,
@@ -57,13 +57,20 @@ def index() -> Any:
         criteria = load_input(schemas.EquipmentFilterSchema(), request.args)
     page_number = criteria.pop("page")
     page = inventory.list_equipment(
-        get_session(), inventory.EquipmentFilter(status=criteria["status"], equipment_type=criteria["equipment_type"],
-                                                 location=criteria["location"], text=criteria["q"]),
-        due_soon_days=_due_soon_days(), page=page_number,
+        get_session(),
+        inventory.EquipmentFilter(
+            status=criteria["status"],
+            equipment_type=criteria["equipment_type"],
+            location=criteria["location"],
+            text=criteria["q"],
+        ),
+        due_soon_days=_due_soon_days(),
+        page=page_number,
     )
     filter_args = {key: value for key, value in request.args.items() if value and key != "page"}
-    return render_template("equipment/index.html", page=page, form=request.args, errors={}, filter_args=filter_args,
-                           **_filter_options())
+    return render_template(
+        "equipment/index.html", page=page, form=request.args, errors={}, filter_args=filter_args, **_filter_options()
+    )
 
 
 @blueprint.route("/equipment/new", methods=["GET", "POST"])
@@ -95,8 +102,12 @@ def _equipment_context(equipment: Equipment) -> dict[str, Any]:
 @blueprint.route("/equipment/<int:equipment_id>")
 @allow(STAFF)
 def show(equipment_id: int) -> Any:
-    return render_template("equipment/show.html", errors={}, form=request.form,
-                           **_equipment_context(inventory.get_equipment(get_session(), equipment_id)))
+    return render_template(
+        "equipment/show.html",
+        errors={},
+        form=request.form,
+        **_equipment_context(inventory.get_equipment(get_session(), equipment_id)),
+    )
 
 
 @blueprint.route("/equipment/<int:equipment_id>/edit", methods=["POST"])
@@ -142,8 +153,13 @@ def _calibration_form(equipment: Equipment, corrects: Any = None) -> dict[str, A
         "equipment": equipment,
         "points": [point for point in equipment.points if point.active],
         "standards": standards,
-        "standard_options": [(standard.id, f"{standard.identifier}: {standard.description} "
-                                           f"(valid until {standard.valid_until.isoformat()})") for standard in standards],
+        "standard_options": [
+            (
+                standard.id,
+                f"{standard.identifier}: {standard.description} (valid until {standard.valid_until.isoformat()})",
+            )
+            for standard in standards
+        ],
         "today": clock.now().date(),
         "corrects": corrects,
     }
@@ -155,8 +171,19 @@ def new_calibration(equipment_id: int) -> Any:
     db = get_session()
     equipment = inventory.get_equipment(db, equipment_id)
     corrects_id = request.values.get("corrects_id", type=int)
-    corrects = get_child(db, CalibrationRecord, corrects_id, parent=equipment, label="calibration",
-                         parent_label=equipment.asset_tag, field="corrects_id") if corrects_id else None
+    corrects = (
+        get_child(
+            db,
+            CalibrationRecord,
+            corrects_id,
+            parent=equipment,
+            label="calibration",
+            parent_label=equipment.asset_tag,
+            field="corrects_id",
+        )
+        if corrects_id
+        else None
+    )
     context = _calibration_form(equipment, corrects)
     if request.method == "GET":
         return render_template("equipment/calibration_new.html", errors={}, form=MultiDict(), **context)
@@ -164,15 +191,28 @@ def new_calibration(equipment_id: int) -> Any:
     with on_refusal_show("equipment/calibration_new.html", **context):
         data = load_input(schemas.calibration_schema(points))
         upload = request.files.get("certificate")
-        certificate = calibrations.Certificate(upload.filename or "certificate", upload.read()) \
-            if upload is not None and upload.filename else None
+        certificate = (
+            calibrations.Certificate(upload.filename or "certificate", upload.read())
+            if upload is not None and upload.filename
+            else None
+        )
         record = calibrations.record_calibration(
-            db, equipment, performed_on=data["performed_on"], recorded_by=current_user,
-            readings=[calibrations.ReadingInput(point.id, data[f"as_found_{point.id}"], data[f"as_left_{point.id}"])
-                      for point in points],
-            performed_by=data["performed_by"], reference_standard_id=data["reference_standard_id"],
-            vendor_name=data["vendor_name"], vendor_certificate_number=data["vendor_certificate_number"],
-            certificate=certificate, notes=data["notes"], corrects=corrects, correction_reason=data["correction_reason"],
+            db,
+            equipment,
+            performed_on=data["performed_on"],
+            recorded_by=current_user,
+            readings=[
+                calibrations.ReadingInput(point.id, data[f"as_found_{point.id}"], data[f"as_left_{point.id}"])
+                for point in points
+            ],
+            performed_by=data["performed_by"],
+            reference_standard_id=data["reference_standard_id"],
+            vendor_name=data["vendor_name"],
+            vendor_certificate_number=data["vendor_certificate_number"],
+            certificate=certificate,
+            notes=data["notes"],
+            corrects=corrects,
+            correction_reason=data["correction_reason"],
         )
     flash("Calibration recorded. Sign it as performed to complete it.", "success")
     return redirect(url_for("equipment.calibration", record_id=record.id), 303)
@@ -183,8 +223,7 @@ def new_calibration(equipment_id: int) -> Any:
 def calibration(record_id: int) -> Any:
     db = get_session()
     record = calibrations.get_calibration(db, record_id)
-    return render_template("equipment/calibration.html", record=record,
-                           signatures=signatures.signatures_of(db, record))
+    return render_template("equipment/calibration.html", record=record, signatures=signatures.signatures_of(db, record))
 
 
 @blueprint.route("/equipment/calibrations/<int:record_id>/certificate")
@@ -192,8 +231,11 @@ def calibration(record_id: int) -> Any:
 def certificate(record_id: int) -> Any:
     db = get_session()
     download = calibrations.export_certificate(db, calibrations.get_calibration(db, record_id))
-    return Response(download.data, mimetype=download.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{download.filename}"'})
+    return Response(
+        download.data,
+        mimetype=download.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
+    )
 
 
 # Maintenance
@@ -206,8 +248,9 @@ def start_maintenance(equipment_id: int) -> Any:
     equipment = inventory.get_equipment(db, equipment_id)
     with on_refusal_show("equipment/show.html", lambda: _equipment_context(equipment)):
         data = load_input(schemas.MaintenanceStartSchema())
-        maintenance.start_maintenance(db, equipment, kind=data["kind"], description=data["description"],
-                                      user=current_user)
+        maintenance.start_maintenance(
+            db, equipment, kind=data["kind"], description=data["description"], user=current_user
+        )
     flash(f"{equipment.asset_tag} is under maintenance and cannot be used until it is closed.", "success")
     return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
 
@@ -219,8 +262,9 @@ def close_maintenance(record_id: int) -> Any:
     record = maintenance.get_maintenance(db, record_id)
     equipment = inventory.get_equipment(db, record.equipment_id)
     with on_refusal_show("equipment/show.html", lambda: _equipment_context(equipment)):
-        maintenance.close_maintenance(db, record, outcome=load_input(schemas.MaintenanceCloseSchema())["outcome"],
-                                      user=current_user)
+        maintenance.close_maintenance(
+            db, record, outcome=load_input(schemas.MaintenanceCloseSchema())["outcome"], user=current_user
+        )
     flash("Maintenance closed.", "success")
     return redirect(url_for("equipment.show", equipment_id=equipment.id), 303)
 
@@ -233,14 +277,23 @@ def close_maintenance(record_id: int) -> Any:
 def impact(assessment_id: int) -> Any:
     db = get_session()
     assessment = impact_assessments.get_impact_assessment(db, assessment_id)
-    context: dict[str, Any] = {"assessment": assessment, "uses": impact_assessments.affected_uses(db, assessment),
-               "signatures": signatures.signatures_of(db, assessment)}
+    context: dict[str, Any] = {
+        "assessment": assessment,
+        "uses": impact_assessments.affected_uses(db, assessment),
+        "signatures": signatures.signatures_of(db, assessment),
+    }
     if request.method == "GET":
         return render_template("equipment/impact.html", errors={}, form=MultiDict(), **context)
     with on_refusal_show("equipment/impact.html", **context):
         data = load_input(schemas.ImpactCloseSchema())
-        impact_assessments.close_impact_assessment(db, assessment, conclusion=data["conclusion"], user=current_user,
-                                                   password=data["password"], client_address=request.remote_addr)
+        impact_assessments.close_impact_assessment(
+            db,
+            assessment,
+            conclusion=data["conclusion"],
+            user=current_user,
+            password=data["password"],
+            client_address=request.remote_addr,
+        )
     flash("Impact assessment closed and signed.", "success")
     return redirect(url_for("equipment.impact", assessment_id=assessment.id), 303)
 
@@ -249,8 +302,11 @@ def impact(assessment_id: int) -> Any:
 @allow(RoleName.QA)
 def review() -> Any:
     db = get_session()
-    return render_template("equipment/review.html", calibrations=calibrations.calibrations_awaiting_review(db),
-                           assessments=impact_assessments.open_impact_assessments(db))
+    return render_template(
+        "equipment/review.html",
+        calibrations=calibrations.calibrations_awaiting_review(db),
+        assessments=impact_assessments.open_impact_assessments(db),
+    )
 
 
 # Reference standards

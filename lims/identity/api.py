@@ -1,4 +1,5 @@
 """JSON API of the identity area, for client systems holding an API token."""
+
 from __future__ import annotations
 
 from lims.access import current_api_token

@@ -1,4 +1,5 @@
 """`lims user`: user accounts from the command line."""
+
 from __future__ import annotations
 
 import click
@@ -20,16 +21,29 @@ def user_group() -> None:
 @click.option("--full-name", required=True, help="Printed on the user's signatures.")
 @click.option("--email", required=True)
 @click.option("--organization", "organization_code", required=True, help="Organization code.")
-@click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice([role.value for role in RoleName]), help="Repeat for several roles.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([role.value for role in RoleName]),
+    help="Repeat for several roles.",
+)
 def user_create(username: str, full_name: str, email: str, organization_code: str, roles: tuple[str, ...]) -> None:
     """Create a user; the password comes from LIMS_USER_PASSWORD or a prompt."""
     password = password_from("LIMS_USER_PASSWORD", f"Password for {username}")
     with unit_of_work() as session:
         organization = identity_organizations.organization_by_code(session, organization_code)
         identity_users.create_user(
-            session, username=username, full_name=full_name, email=email, organization=organization,
-            roles={RoleName(role) for role in roles}, password=password, must_change_password=False, actor=None,
+            session,
+            username=username,
+            full_name=full_name,
+            email=email,
+            organization=organization,
+            roles={RoleName(role) for role in roles},
+            password=password,
+            must_change_password=False,
+            actor=None,
         )
     click.echo(f"Created {username.lower()}.")
 
@@ -40,7 +54,9 @@ def user_create(username: str, full_name: str, email: str, organization_code: st
 def user_deactivate(username: str, reason: str) -> None:
     """Deactivate a user (accounts are never deleted)."""
     with unit_of_work() as session:
-        identity_users.deactivate_user(session, identity_users.user_by_username(session, username), reason=reason, actor=None)
+        identity_users.deactivate_user(
+            session, identity_users.user_by_username(session, username), reason=reason, actor=None
+        )
     click.echo(f"Deactivated {username}.")
 
 

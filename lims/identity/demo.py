@@ -1,4 +1,5 @@
 """Identity's part of the demo data set: the facility, two client start-ups and a user per role (two technicians)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

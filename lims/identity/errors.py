@@ -1,4 +1,5 @@
 """The refusals of identity: signing in, passwords, accounts, roles, organizations and API tokens."""
+
 from __future__ import annotations
 
 from lims.errors import AccessDenied, Conflict, InvalidInput, LimsError

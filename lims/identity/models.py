@@ -1,4 +1,5 @@
 """Organizations, users, roles, login attempts and API tokens."""
+
 from __future__ import annotations
 
 import enum
@@ -33,7 +34,6 @@ class LoginOutcome(enum.StrEnum):
     UNKNOWN_USER = "unknown_user"
     LOCKED = "locked"
     DEACTIVATED = "deactivated"
-
 
 
 user_role = Table(
@@ -103,9 +103,7 @@ class User(Controlled, Base):
     deactivation_reason: Mapped[str | None] = mapped_column(Text)
 
     organization: Mapped[Organization] = relationship(back_populates="users")
-    roles: Mapped[list[Role]] = relationship(
-        secondary=user_role, back_populates="users", order_by="Role.id"
-    )
+    roles: Mapped[list[Role]] = relationship(secondary=user_role, back_populates="users", order_by="Role.id")
 
     @property
     def role_names(self) -> frozenset[RoleName]:

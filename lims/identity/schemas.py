@@ -1,4 +1,5 @@
 """Input of the identity area, for forms and the API alike, and what the API shows."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,7 +35,10 @@ class _UserDetailsSchema(FormSchema):
         validate=validate.Length(max=200),
         error_messages={"required": "Enter the full name as it should appear on signatures."},
     )
-    email = fields.Email(required=True, error_messages={"required": "Enter an e-mail address.", "invalid": "Enter a valid e-mail address."})
+    email = fields.Email(
+        required=True,
+        error_messages={"required": "Enter an e-mail address.", "invalid": "Enter a valid e-mail address."},
+    )
     roles = fields.List(
         fields.Enum(RoleName, by_value=True, error_messages={"unknown": "Unknown role; choose one of {choices}."}),
         required=True,
@@ -53,7 +57,9 @@ class UserCreateSchema(_UserDetailsSchema):
         ),
         error_messages={"required": "Enter a username."},
     )
-    organization_id = fields.Integer(required=True, error_messages={"required": "Choose an organization.", "invalid": "Choose an organization."})
+    organization_id = fields.Integer(
+        required=True, error_messages={"required": "Choose an organization.", "invalid": "Choose an organization."}
+    )
 
 
 class UserUpdateSchema(_UserDetailsSchema):
@@ -66,7 +72,13 @@ class ReasonSchema(FormSchema):
 
 class UserFilterSchema(FormSchema):
     q = Trimmed(load_default="")
-    role = fields.Enum(RoleName, by_value=True, load_default=None, allow_none=True, error_messages={"unknown": "Unknown role; choose one of {choices}."})
+    role = fields.Enum(
+        RoleName,
+        by_value=True,
+        load_default=None,
+        allow_none=True,
+        error_messages={"unknown": "Unknown role; choose one of {choices}."},
+    )
     organization_id = fields.Integer(load_default=None, allow_none=True)
     status = fields.String(load_default="all", validate=validate.OneOf(["all", "active", "deactivated", "locked"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
@@ -78,11 +90,15 @@ class OrganizationCreateSchema(FormSchema):
         validate=validate.Regexp(r"^[A-Za-z0-9-]{2,16}$", error="Use 2 to 16 letters, digits or dashes."),
         error_messages={"required": "Enter a short code, e.g. HELIX."},
     )
-    name = Trimmed(required=True, validate=validate.Length(max=200), error_messages={"required": "Enter the organization's name."})
+    name = Trimmed(
+        required=True, validate=validate.Length(max=200), error_messages={"required": "Enter the organization's name."}
+    )
 
 
 class OrganizationUpdateSchema(FormSchema):
-    name = Trimmed(required=True, validate=validate.Length(max=200), error_messages={"required": "Enter the organization's name."})
+    name = Trimmed(
+        required=True, validate=validate.Length(max=200), error_messages={"required": "Enter the organization's name."}
+    )
     active = fields.Boolean(load_default=False, truthy={"on", "true", "1"}, falsy={"off", "false", "0", ""})
     reason = reason_field()
 
@@ -102,8 +118,10 @@ class AdminApiTokenCreateSchema(ApiTokenCreateSchema):
 
     organization_id = fields.Integer(
         required=True,
-        error_messages={"required": "Choose the client organization the token acts for.",
-                        "invalid": "Choose the client organization the token acts for."},
+        error_messages={
+            "required": "Choose the client organization the token acts for.",
+            "invalid": "Choose the client organization the token acts for.",
+        },
     )
 
 

@@ -1,11 +1,12 @@
 """What identity and access contribute: sign-in, the admin pages, the locked-accounts queue, `lims user`, and the
 demo's organizations and accounts."""
+
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
 from lims.identity import api, demo, models, views
-from lims.identity.service import sign_in
 from lims.identity.cli import user_group
+from lims.identity.service import sign_in
 from lims.registry import Registry
 
 
@@ -17,16 +18,24 @@ def register(registry: Registry) -> None:
     registry.navigation("Organizations", "identity.organizations", order=62)
     registry.navigation("API tokens", "identity.api_tokens", order=63)
     registry.navigation("API tokens", "identity.portal_tokens", order=64)
-    registry.work_queue(WorkQueue(
-        title="Locked accounts",
-        description="Users locked out after repeated failed sign-ins, waiting for an unlock.",
-        roles=frozenset({models.RoleName.ADMIN}),
-        count=lambda session, _user, _settings: sign_in.locked_users_count(session),
-        endpoint="identity.users",
-        arguments=(("status", "locked"),),
-    ))
+    registry.work_queue(
+        WorkQueue(
+            title="Locked accounts",
+            description="Users locked out after repeated failed sign-ins, waiting for an unlock.",
+            roles=frozenset({models.RoleName.ADMIN}),
+            count=lambda session, _user, _settings: sign_in.locked_users_count(session),
+            endpoint="identity.users",
+            arguments=(("status", "locked"),),
+        )
+    )
     # lims.access records the refusals: it enforces the rules of this area's accounts, roles and tokens.
-    registry.audit_actions(*(f"login.{outcome.value}" for outcome in models.LoginOutcome), "login.lockout", "logout",
-                           "user.unlocked", "access.refused", "api.token_refused")
+    registry.audit_actions(
+        *(f"login.{outcome.value}" for outcome in models.LoginOutcome),
+        "login.lockout",
+        "logout",
+        "user.unlocked",
+        "access.refused",
+        "api.token_refused",
+    )
     registry.cli_group(user_group)
     registry.demo_loader(demo.load_accounts)

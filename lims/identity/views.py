@@ -1,4 +1,5 @@
 """Sign-in, one's own password, and the admin pages for users, roles, organizations and tokens."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -93,8 +94,13 @@ def users() -> Any:
     page = user_service.list_users(get_session(), user_service.UserFilter(text=text, **criteria), page=page_number)
     shown = {**criteria, "q": text}
     return render_template(
-        "identity/users.html", page=page, criteria=shown, errors={}, now=clock.now(),
-        filter_args={key: value for key, value in shown.items() if value and value != "all"}, **context,
+        "identity/users.html",
+        page=page,
+        criteria=shown,
+        errors={},
+        now=clock.now(),
+        filter_args={key: value for key, value in shown.items() if value and value != "all"},
+        **context,
     )
 
 
@@ -128,9 +134,15 @@ def new_user() -> Any:
         data = load_input(schemas.UserCreateSchema())
         temporary_password = password_service.generate_temporary_password(data["username"])
         user = user_service.create_user(
-            db, username=data["username"], full_name=data["full_name"], email=data["email"],
-            organization=organization_service.get_organization(db, data["organization_id"]), roles=set(data["roles"]),
-            password=temporary_password, must_change_password=True, actor=current_user,
+            db,
+            username=data["username"],
+            full_name=data["full_name"],
+            email=data["email"],
+            organization=organization_service.get_organization(db, data["organization_id"]),
+            roles=set(data["roles"]),
+            password=temporary_password,
+            must_change_password=True,
+            actor=current_user,
         )
     return render_template("identity/temporary_password.html", user=user, temporary_password=temporary_password), 201
 
@@ -144,8 +156,15 @@ def user(user_id: int) -> Any:
         return render_template("identity/user.html", errors={}, form=None, **_user_page_context(account))
     with on_refusal_show("identity/user.html", lambda: _user_page_context(account)):
         data = load_input(schemas.UserUpdateSchema())
-        user_service.update_user(db, account, full_name=data["full_name"], email=data["email"],
-                                 roles=set(data["roles"]), actor=current_user, reason=data["reason"])
+        user_service.update_user(
+            db,
+            account,
+            full_name=data["full_name"],
+            email=data["email"],
+            roles=set(data["roles"]),
+            actor=current_user,
+            reason=data["reason"],
+        )
     flash(f"{account.username} is updated.", "success")
     return redirect(url_for("identity.user", user_id=account.id), 303)
 
@@ -205,8 +224,9 @@ def roles() -> Any:
 @blueprint.route("/admin/organizations")
 @allow(ADMIN)
 def organizations() -> Any:
-    return render_template("identity/organizations.html",
-                           organizations=organization_service.list_organizations(get_session()))
+    return render_template(
+        "identity/organizations.html", organizations=organization_service.list_organizations(get_session())
+    )
 
 
 @blueprint.route("/admin/organizations/new", methods=["GET", "POST"])
@@ -231,8 +251,9 @@ def organization(organization_id: int) -> Any:
         return render_template("identity/organization.html", errors={}, form=None, **context)
     with on_refusal_show("identity/organization.html", **context):
         data = load_input(schemas.OrganizationUpdateSchema())
-        organization_service.update_organization(db, record, name=data["name"], active=data["active"],
-                                                 reason=data["reason"])
+        organization_service.update_organization(
+            db, record, name=data["name"], active=data["active"], reason=data["reason"]
+        )
     flash(f"{record.name} is updated.", "success")
     return redirect(url_for("identity.organization", organization_id=record.id), 303)
 
@@ -255,10 +276,12 @@ def api_tokens() -> Any:
     with on_refusal_show("identity/api_tokens.html", **context):
         data = load_input(schemas.AdminApiTokenCreateSchema())
         organization = organization_service.get_organization(db, data["organization_id"])
-        token, secret = token_service.issue_api_token(db, organization=organization, name=data["name"],
-                                                      actor=current_user)
-    return render_template("identity/api_token_issued.html", token=token, secret=secret,
-                           back=url_for("identity.api_tokens")), 201
+        token, secret = token_service.issue_api_token(
+            db, organization=organization, name=data["name"], actor=current_user
+        )
+    return render_template(
+        "identity/api_token_issued.html", token=token, secret=secret, back=url_for("identity.api_tokens")
+    ), 201
 
 
 @blueprint.route("/admin/api-tokens/<int:token_id>/revoke", methods=["POST"])
@@ -286,8 +309,9 @@ def portal_tokens() -> Any:
         token, secret = token_service.issue_api_token(
             db, organization=current_user.organization, name=data["name"], actor=current_user
         )
-    return render_template("identity/api_token_issued.html", token=token, secret=secret,
-                           back=url_for("identity.portal_tokens")), 201
+    return render_template(
+        "identity/api_token_issued.html", token=token, secret=secret, back=url_for("identity.portal_tokens")
+    ), 201
 
 
 @blueprint.route("/portal/api-tokens/<int:token_id>/revoke", methods=["POST"])

@@ -1,4 +1,5 @@
 """Materials' part of the demo data set: three materials with released, quarantined and expired lots."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,13 +17,30 @@ from lims.units.parsing import parse_measurement
 #: (part number, name, specification, storage, [(supplier, supplier lot, received days ago, expires in days,
 #:  quantity, disposition: "released" | "quarantine")])
 MATERIALS = (
-    ("MED-001", "TexMACS GMP cell culture medium", "Sterile; endotoxin < 0.5 EU/mL; CoA per lot", "2–8 °C, dark",
-     [("Miltenyi Biotec", "7231104", 40, 140, "1 L", "released"),
-      ("Miltenyi Biotec", "7235518", 2, 200, "1 L", "quarantine")]),
-    ("IL2-001", "IL-2 (proleukin), GMP grade", "≥ 1.8 ×10^7 IU/mg; sterile", "2–8 °C",
-     [("Clinigen", "P22-0871", 200, -3, "22e6 IU", "released")]),
-    ("CS10-001", "CryoStor CS10 freezing medium", "10 % DMSO; sterile; endotoxin < 0.5 EU/mL", "2–8 °C",
-     [("BioLife Solutions", "BLS-44810", 45, 320, "500 mL", "released")]),
+    (
+        "MED-001",
+        "TexMACS GMP cell culture medium",
+        "Sterile; endotoxin < 0.5 EU/mL; CoA per lot",
+        "2–8 °C, dark",
+        [
+            ("Miltenyi Biotec", "7231104", 40, 140, "1 L", "released"),
+            ("Miltenyi Biotec", "7235518", 2, 200, "1 L", "quarantine"),
+        ],
+    ),
+    (
+        "IL2-001",
+        "IL-2 (proleukin), GMP grade",
+        "≥ 1.8 ×10^7 IU/mg; sterile",
+        "2–8 °C",
+        [("Clinigen", "P22-0871", 200, -3, "22e6 IU", "released")],
+    ),
+    (
+        "CS10-001",
+        "CryoStor CS10 freezing medium",
+        "10 % DMSO; sterile; endotoxin < 0.5 EU/mL",
+        "2–8 °C",
+        [("BioLife Solutions", "BLS-44810", 45, 320, "500 mL", "released")],
+    ),
 )
 
 
@@ -34,14 +52,22 @@ def load_materials(session: Session) -> None:
     manager, technician, qa = (demo_user(session, username) for username in ("m.larsen", "t.nguyen", "q.okafor"))
     for part_number, name, specification, storage, lots in MATERIALS:
         with acting_as(session, manager):
-            material = materials.create_material(session, part_number=part_number, name=name,
-                                                 specification=specification, storage_condition=storage)
+            material = materials.create_material(
+                session, part_number=part_number, name=name, specification=specification, storage_condition=storage
+            )
         for supplier, supplier_lot, received_days_ago, expires_in, quantity, disposition in lots:
             received_on = today - timedelta(days=received_days_ago)
             with acting_as(session, technician):
-                lot = materials.receive_lot(session, material, supplier=supplier, supplier_lot=supplier_lot,
-                                            received_on=received_on, expires_on=today + timedelta(days=expires_in),
-                                            quantity=parse_measurement(quantity), user=technician)
+                lot = materials.receive_lot(
+                    session,
+                    material,
+                    supplier=supplier,
+                    supplier_lot=supplier_lot,
+                    received_on=received_on,
+                    expires_on=today + timedelta(days=expires_in),
+                    quantity=parse_measurement(quantity),
+                    user=technician,
+                )
             if disposition == "released":
                 # QA released it the day after receipt, when even the lot now expired was still valid.
                 with clock.frozen(clock.now() - timedelta(days=received_days_ago - 1)):

@@ -1,5 +1,6 @@
 """The refusals of materials and lots: lots that must not be used, quantities that are not amounts,
 and QA's disposition of a lot in quarantine."""
+
 from __future__ import annotations
 
 from lims.errors import Conflict, InvalidInput

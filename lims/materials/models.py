@@ -1,4 +1,5 @@
 """Materials the lab buys, the lots received of them, and what is taken from a lot for which record."""
+
 from __future__ import annotations
 
 import enum
@@ -57,9 +58,15 @@ class MaterialLot(Controlled, Base):
 
     def signed_content(self) -> dict[str, Any]:
         """What QA's disposition of the lot covers."""
-        return {"material": self.material.part_number, "lot": self.lot_number, "supplier": self.supplier,
-                "supplier_lot": self.supplier_lot, "expires_on": self.expires_on,
-                "quantity_received": str(self.quantity_received), "rejection_reason": self.rejection_reason}
+        return {
+            "material": self.material.part_number,
+            "lot": self.lot_number,
+            "supplier": self.supplier,
+            "supplier_lot": self.supplier_lot,
+            "expires_on": self.expires_on,
+            "quantity_received": str(self.quantity_received),
+            "rejection_reason": self.rejection_reason,
+        }
 
 
 class LotConsumption(Controlled, Base):

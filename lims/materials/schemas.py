@@ -1,4 +1,5 @@
 """Input of the materials area, for forms: materials, lot receipt and rejection."""
+
 from __future__ import annotations
 
 from marshmallow import fields, validate
@@ -12,9 +13,13 @@ def _date(message: str) -> fields.Date:
 
 
 class MaterialSchema(FormSchema):
-    part_number = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{2,64}$",
-                          error="Use 2 to 64 letters, digits, dots, dashes or underscores."),
-                          error_messages={"required": "Enter the part number."})
+    part_number = Trimmed(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9._-]{2,64}$", error="Use 2 to 64 letters, digits, dots, dashes or underscores."
+        ),
+        error_messages={"required": "Enter the part number."},
+    )
     name = required_text("Name the material.")
     specification = required_text("Enter the specification the lab accepts it to.", 4000)
     storage_condition = required_text("Enter how it is stored, e.g. 2–8 °C, dark.", 120)
@@ -25,7 +30,9 @@ class LotReceiptSchema(FormSchema):
     supplier_lot = required_text("Enter the supplier's lot number.", 120)
     received_on = _date("Enter the date received.")
     expires_on = _date("Enter the expiry date.")
-    quantity = MeasurementField(required=True, error_messages={"required": "Enter the quantity with its unit, e.g. 500 mL."})
+    quantity = MeasurementField(
+        required=True, error_messages={"required": "Enter the quantity with its unit, e.g. 500 mL."}
+    )
 
 
 class LotRejectionSchema(FormSchema):

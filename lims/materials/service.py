@@ -1,5 +1,6 @@
 """The rules of materials and lots: registration, receipt into quarantine, QA's disposition, expiry and
 units-aware consumption for the records of other areas."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -29,7 +30,6 @@ from lims.signatures.models import SignatureMeaning
 from lims.units.errors import IncompatibleUnits
 from lims.units.measurement import Measurement, is_amount
 
-
 # Materials
 
 
@@ -41,14 +41,20 @@ def get_material(session: Session, material_id: int) -> Material:
     return get_record(session, Material, material_id, "material")
 
 
-def create_material(session: Session, *, part_number: str, name: str, specification: str,
-                    storage_condition: str) -> Material:
+def create_material(
+    session: Session, *, part_number: str, name: str, specification: str, storage_condition: str
+) -> Material:
     """Register a material the lab buys and uses in batches."""
     part_number = part_number.strip().upper()
     if session.scalar(select(Material.id).where(Material.part_number == part_number)) is not None:
         raise AlreadyExists(f"The part number {part_number} is already registered.", field="part_number")
-    material = Material(part_number=part_number, name=name, specification=specification,
-                        storage_condition=storage_condition, created_at=clock.now())
+    material = Material(
+        part_number=part_number,
+        name=name,
+        specification=specification,
+        storage_condition=storage_condition,
+        created_at=clock.now(),
+    )
     session.add(material)
     session.flush()
     return material
@@ -61,25 +67,45 @@ def get_lot(session: Session, lot_id: int) -> MaterialLot:
     return get_record(session, MaterialLot, lot_id, "lot")
 
 
-def receive_lot(session: Session, material: Material, *, supplier: str, supplier_lot: str, received_on: date,
-                expires_on: date, quantity: Measurement, user: User) -> MaterialLot:
+def receive_lot(
+    session: Session,
+    material: Material,
+    *,
+    supplier: str,
+    supplier_lot: str,
+    received_on: date,
+    expires_on: date,
+    quantity: Measurement,
+    user: User,
+) -> MaterialLot:
     """Receive a lot into quarantine under a new internal lot number."""
     if received_on > clock.now().date():
         raise DateInFuture("A lot cannot be received on a future date.", field="received_on")
     if expires_on <= received_on:
         raise DatesOutOfOrder("The lot expires before or on the day it was received.", field="expires_on")
     if not is_amount(quantity):
-        raise NotAnAmount(f"{quantity} is not an amount of material: give a volume, a mass or a count, "
-                          "e.g. 500 mL, 25 g or 20.", field="quantity")
+        raise NotAnAmount(
+            f"{quantity} is not an amount of material: give a volume, a mass or a count, e.g. 500 mL, 25 g or 20.",
+            field="quantity",
+        )
     if quantity.value <= 0:
         raise OutOfRange("The quantity received must be more than zero.", field="quantity")
     serialise_numbering(session, "lot number")
-    sequence = (session.scalar(select(func.count(MaterialLot.id)).where(MaterialLot.material_id == material.id))
-                or 0) + 1
-    lot = MaterialLot(material=material, lot_number=f"{material.part_number}-{received_on:%y%m%d}-{sequence:03d}",
-                      supplier=supplier, supplier_lot=supplier_lot, received_on=received_on, expires_on=expires_on,
-                      quantity_received=quantity, quantity_remaining=quantity, status=LotStatus.QUARANTINE,
-                      received_by_id=user.id)
+    sequence = (
+        session.scalar(select(func.count(MaterialLot.id)).where(MaterialLot.material_id == material.id)) or 0
+    ) + 1
+    lot = MaterialLot(
+        material=material,
+        lot_number=f"{material.part_number}-{received_on:%y%m%d}-{sequence:03d}",
+        supplier=supplier,
+        supplier_lot=supplier_lot,
+        received_on=received_on,
+        expires_on=expires_on,
+        quantity_received=quantity,
+        quantity_remaining=quantity,
+        status=LotStatus.QUARANTINE,
+        received_by_id=user.id,
+    )
     session.add(lot)
     session.flush()
     return lot
@@ -116,8 +142,9 @@ def lot_choices(material: Material) -> list[tuple[MaterialLot, Usability]]:
     return sorted(choices, key=lambda choice: (not choice[1].usable, choice[0].expires_on))
 
 
-def consume(session: Session, lot: MaterialLot, quantity: Measurement, *, user: User, record_type: str,
-            record_id: object) -> LotConsumption:
+def consume(
+    session: Session, lot: MaterialLot, quantity: Measurement, *, user: User, record_type: str, record_id: object
+) -> LotConsumption:
     """Take ``quantity`` from a usable lot, in any compatible unit, for the record it serves."""
     lock_for_update(session, lot)  # two takings from one lot must not both see its old quantity
     state = usability(lot, clock.now().date())
@@ -126,14 +153,21 @@ def consume(session: Session, lot: MaterialLot, quantity: Measurement, *, user: 
     try:
         taken = quantity.to(lot.quantity_remaining.unit)
     except IncompatibleUnits as error:
-        raise IncompatibleUnits(f"{quantity} cannot be taken from a lot counted in {lot.quantity_remaining.unit}.",
-                                field="quantity") from error
+        raise IncompatibleUnits(
+            f"{quantity} cannot be taken from a lot counted in {lot.quantity_remaining.unit}.", field="quantity"
+        ) from error
     if taken.value <= 0:
         raise OutOfRange("The quantity used must be more than zero.", field="quantity")
     if taken.value > lot.quantity_remaining.value:
         raise LotExhausted(f"Lot {lot.lot_number} has only {lot.quantity_remaining} left; {quantity} was asked for.")
-    consumption = LotConsumption(lot_id=lot.id, quantity=quantity, used_at=clock.now(), user_id=user.id,
-                                 record_type=record_type, record_id=str(record_id))
+    consumption = LotConsumption(
+        lot_id=lot.id,
+        quantity=quantity,
+        used_at=clock.now(),
+        user_id=user.id,
+        record_type=record_type,
+        record_id=str(record_id),
+    )
     with audit_context.reason_for_change(session, f"{quantity} used for {record_type} {record_id}"):
         session.add(consumption)
         lot.quantity_remaining = Measurement(lot.quantity_remaining.value - taken.value, lot.quantity_remaining.unit)
@@ -152,21 +186,26 @@ class ConsumingRecord:
 
 def consumptions(session: Session, lot: MaterialLot) -> list[tuple[LotConsumption, ConsumingRecord | None]]:
     """What was taken from a lot, with the record it went into (for tracing a lot to its batches)."""
-    taken = list(session.scalars(select(LotConsumption).where(LotConsumption.lot_id == lot.id)
-                                 .order_by(LotConsumption.used_at)))
+    taken = list(
+        session.scalars(select(LotConsumption).where(LotConsumption.lot_id == lot.id).order_by(LotConsumption.used_at))
+    )
     ids_by_type: dict[str, list[str]] = defaultdict(list)
     for consumption in taken:
         ids_by_type[consumption.record_type].append(consumption.record_id)
     # The areas that take material from lots register how to find their records (lims.registry).
     finders = registry.current().consuming_record_finders
-    found = {(record_type, record_id): record
-             for record_type, record_ids in ids_by_type.items() if record_type in finders
-             for record_id, record in finders[record_type](session, record_ids).items()}
+    found = {
+        (record_type, record_id): record
+        for record_type, record_ids in ids_by_type.items()
+        if record_type in finders
+        for record_id, record in finders[record_type](session, record_ids).items()
+    }
     return [(consumption, found.get((consumption.record_type, consumption.record_id))) for consumption in taken]
 
 
-def reject_lot(session: Session, lot: MaterialLot, *, reason: str, user: User, password: str,
-               client_address: str | None = None) -> MaterialLot:
+def reject_lot(
+    session: Session, lot: MaterialLot, *, reason: str, user: User, password: str, client_address: str | None = None
+) -> MaterialLot:
     """QA rejects a lot in quarantine, stating why, with a signature."""
     if not reason.strip():
         raise ReasonRequired("Give the reason for rejecting the lot.")
@@ -174,19 +213,22 @@ def reject_lot(session: Session, lot: MaterialLot, *, reason: str, user: User, p
         raise LotNotInQuarantine(f"Lot {lot.lot_number} is {lot.status.value}, not in quarantine.")
     # The password is proven before the reason is written: a refused signature
     # must leave the lot as it was, even though its failed attempt is kept.
-    signatures.reauthenticate_to_sign(session, lot, SignatureMeaning.REJECTED, user, password=password,
-                                      client_address=client_address)
+    signatures.reauthenticate_to_sign(
+        session, lot, SignatureMeaning.REJECTED, user, password=password, client_address=client_address
+    )
     with audit_context.reason_for_change(session, "Rejection reason stated"):
         lot.rejection_reason = reason.strip()
-    signatures.sign(session, lot, meaning=SignatureMeaning.REJECTED, user=user, password=password,
-                    client_address=client_address)
+    signatures.sign(
+        session, lot, meaning=SignatureMeaning.REJECTED, user=user, password=password, client_address=client_address
+    )
     return lot
 
 
 def check_lot_disposition(_session: Session, lot: MaterialLot, meaning: SignatureMeaning, _user: User) -> None:
     if lot.status != LotStatus.QUARANTINE:
         raise LotNotInQuarantine(
-            f"Lot {lot.lot_number} is {lot.status.value}; only a lot in quarantine gets a disposition.")
+            f"Lot {lot.lot_number} is {lot.status.value}; only a lot in quarantine gets a disposition."
+        )
     if meaning == SignatureMeaning.RELEASED and lot.expires_on < clock.now().date():
         raise LotExpired(f"Lot {lot.lot_number} expired on {lot.expires_on.isoformat()} and cannot be released.")
     if meaning == SignatureMeaning.REJECTED and not lot.rejection_reason:
@@ -199,5 +241,8 @@ def apply_lot_disposition(session: Session, lot: MaterialLot, meaning: Signature
 
 
 def lots_awaiting_release(session: Session) -> list[MaterialLot]:
-    return list(session.scalars(select(MaterialLot).where(MaterialLot.status == LotStatus.QUARANTINE)
-                                .order_by(MaterialLot.received_on)))
+    return list(
+        session.scalars(
+            select(MaterialLot).where(MaterialLot.status == LotStatus.QUARANTINE).order_by(MaterialLot.received_on)
+        )
+    )

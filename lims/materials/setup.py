@@ -1,5 +1,6 @@
 """What materials contribute: materials and lots, their pages, QA's lot disposition, the quarantine queue and the
 demo's materials."""
+
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
@@ -14,17 +15,21 @@ from lims.signatures.service import SignableType
 def register(registry: Registry) -> None:
     registry.blueprint(views.blueprint)
     registry.navigation("Materials", "materials.index", order=42)
-    registry.signable(SignableType(
-        MaterialLot,
-        {SignatureMeaning.RELEASED: frozenset({RoleName.QA}), SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
-        before_signing=service.check_lot_disposition,
-        after_signing=service.apply_lot_disposition,
-    ))
-    registry.work_queue(WorkQueue(
-        title="Lots in quarantine",
-        description="Received material lots waiting for QA's release or rejection.",
-        roles=frozenset({RoleName.QA}),
-        count=lambda session, _user, _settings: len(service.lots_awaiting_release(session)),
-        endpoint="materials.index",
-    ))
+    registry.signable(
+        SignableType(
+            MaterialLot,
+            {SignatureMeaning.RELEASED: frozenset({RoleName.QA}), SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
+            before_signing=service.check_lot_disposition,
+            after_signing=service.apply_lot_disposition,
+        )
+    )
+    registry.work_queue(
+        WorkQueue(
+            title="Lots in quarantine",
+            description="Received material lots waiting for QA's release or rejection.",
+            roles=frozenset({RoleName.QA}),
+            count=lambda session, _user, _settings: len(service.lots_awaiting_release(session)),
+            endpoint="materials.index",
+        )
+    )
     registry.demo_loader(demo.load_materials)

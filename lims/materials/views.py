@@ -1,4 +1,5 @@
 """Pages of materials and their lots."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,9 @@ RECEIVERS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
 @allow(STAFF)
 def index() -> Any:
     db = get_session()
-    return render_template("materials/index.html", materials=service.list_materials(db),
-                           awaiting=service.lots_awaiting_release(db))
+    return render_template(
+        "materials/index.html", materials=service.list_materials(db), awaiting=service.lots_awaiting_release(db)
+    )
 
 
 @blueprint.route("/materials/new", methods=["GET", "POST"])
@@ -43,8 +45,11 @@ def new() -> Any:
 def _material_context(material_id: int) -> dict[str, Any]:
     material = service.get_material(get_session(), material_id)
     today = clock.now().date()
-    return {"material": material, "lots": [(lot, service.usability(lot, today)) for lot in material.lots],
-            "today": today}
+    return {
+        "material": material,
+        "lots": [(lot, service.usability(lot, today)) for lot in material.lots],
+        "today": today,
+    }
 
 
 @blueprint.route("/materials/<int:material_id>")
@@ -67,8 +72,12 @@ def receive_lot(material_id: int) -> Any:
 def _lot_context(lot_id: int) -> dict[str, Any]:
     db = get_session()
     lot = service.get_lot(db, lot_id)
-    return {"lot": lot, "state": service.usability(lot, clock.now().date()),
-            "consumptions": service.consumptions(db, lot), "signatures": signatures.signatures_of(db, lot)}
+    return {
+        "lot": lot,
+        "state": service.usability(lot, clock.now().date()),
+        "consumptions": service.consumptions(db, lot),
+        "signatures": signatures.signatures_of(db, lot),
+    }
 
 
 @blueprint.route("/materials/lots/<int:lot_id>")
@@ -83,7 +92,13 @@ def reject_lot(lot_id: int) -> Any:
     context = _lot_context(lot_id)
     with on_refusal_show("materials/lot.html", **context):
         data = load_input(schemas.LotRejectionSchema())
-        service.reject_lot(get_session(), context["lot"], reason=data["reason"], user=current_user,
-                           password=data["password"], client_address=request.remote_addr)
+        service.reject_lot(
+            get_session(),
+            context["lot"],
+            reason=data["reason"],
+            user=current_user,
+            password=data["password"],
+            client_address=request.remote_addr,
+        )
     flash(f"Lot {context['lot'].lot_number} is rejected.", "success")
     return redirect(url_for("materials.lot", lot_id=lot_id), 303)

@@ -1,4 +1,5 @@
 """The refusals of electronic signatures: who may sign, with which meaning, and what a signature freezes."""
+
 from __future__ import annotations
 
 from lims.errors import AccessDenied, Conflict, InvalidInput

@@ -1,4 +1,5 @@
 """Applied electronic signatures: append-only, bound to the signed record and its content."""
+
 from __future__ import annotations
 
 import enum

@@ -1,4 +1,5 @@
 """Input of the signing form. The signer is never part of it: it is the signed-in user."""
+
 from __future__ import annotations
 
 from marshmallow import fields

@@ -1,4 +1,5 @@
 """Applying and checking electronic signatures."""
+
 from __future__ import annotations
 
 import enum
@@ -53,16 +54,25 @@ class ApprovalStates:
     approved: enum.Enum
 
 
-def two_person_approval(model: type[Signable], states: ApprovalStates, *, locked: type[Conflict],
-                        describe: Callable[[Any], str], ready_for_review: Callable[[Any], None]) -> SignableType:
+def two_person_approval(
+    model: type[Signable],
+    states: ApprovalStates,
+    *,
+    locked: type[Conflict],
+    describe: Callable[[Any], str],
+    ready_for_review: Callable[[Any], None],
+) -> SignableType:
     """The signing rules of a versioned document that goes to review when its author signs it (a manager or QA),
     and is approved, or rejected back to draft, by QA's signature from a different person.
 
     ``ready_for_review`` refuses a document its author may not yet send (not a draft, incomplete);
     ``describe`` names it in messages and reasons ("Version 2.0").
     """
-    next_status = {SignatureMeaning.AUTHORED: states.in_review, SignatureMeaning.APPROVED: states.approved,
-                   SignatureMeaning.REJECTED: states.draft}
+    next_status = {
+        SignatureMeaning.AUTHORED: states.in_review,
+        SignatureMeaning.APPROVED: states.approved,
+        SignatureMeaning.REJECTED: states.draft,
+    }
 
     def check(session: Session, document: Any, meaning: SignatureMeaning, user: User) -> None:
         if meaning == SignatureMeaning.AUTHORED:
@@ -70,17 +80,24 @@ def two_person_approval(model: type[Signable], states: ApprovalStates, *, locked
             return
         if document.status != states.in_review:
             raise locked(f"{describe(document)} is {document.status.value}, not in review.")
-        require_different_person(user, signers_with_meaning(session, document, SignatureMeaning.AUTHORED),
-                                 earlier_role="authored")
+        require_different_person(
+            user, signers_with_meaning(session, document, SignatureMeaning.AUTHORED), earlier_role="authored"
+        )
 
     def advance(session: Session, document: Any, meaning: SignatureMeaning, _user: User) -> None:
         with audit_context.reason_for_change(session, f"{describe(document)} signed as {meaning.value}"):
             document.status = next_status[meaning]
 
-    return SignableType(model, {SignatureMeaning.AUTHORED: frozenset({RoleName.MANAGER, RoleName.QA}),
-                                SignatureMeaning.APPROVED: frozenset({RoleName.QA}),
-                                SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
-                        before_signing=check, after_signing=advance)
+    return SignableType(
+        model,
+        {
+            SignatureMeaning.AUTHORED: frozenset({RoleName.MANAGER, RoleName.QA}),
+            SignatureMeaning.APPROVED: frozenset({RoleName.QA}),
+            SignatureMeaning.REJECTED: frozenset({RoleName.QA}),
+        },
+        before_signing=check,
+        after_signing=advance,
+    )
 
 
 def role_may_sign(user: User, model: type[Signable], meaning: SignatureMeaning) -> bool:
@@ -105,8 +122,15 @@ def content_hash(record: Signable) -> str:
 
 
 def _binding_hash(signature: ElectronicSignature) -> str:
-    fields = [signature.entity_type, signature.entity_id, signature.meaning.value, signature.signer_id,
-              signature.printed_name, audit_chain.stable_value(signature.signed_at), signature.content_hash]
+    fields = [
+        signature.entity_type,
+        signature.entity_id,
+        signature.meaning.value,
+        signature.signer_id,
+        signature.printed_name,
+        audit_chain.stable_value(signature.signed_at),
+        signature.content_hash,
+    ]
     return hashlib.sha256(audit_chain.canonical_json(fields).encode()).hexdigest()
 
 
@@ -118,8 +142,9 @@ def check_may_sign(session: Session, record: Signable, meaning: SignatureMeaning
     entity_type = record.__tablename__
     signable = registry.current().signables.get(entity_type)
     if signable is None or meaning not in signable.meanings:
-        raise MeaningNotAllowed(f"A {entity_type.replace('_', ' ')} cannot be signed as {meaning.value}.",
-                                field="meaning")
+        raise MeaningNotAllowed(
+            f"A {entity_type.replace('_', ' ')} cannot be signed as {meaning.value}.", field="meaning"
+        )
     if not user.has_any_role(signable.meanings[meaning]):
         raise SignatureRefused(f"Your role may not sign a {entity_type.replace('_', ' ')} as {meaning.value}.")
     if user.must_change_password:
@@ -144,19 +169,38 @@ def may_sign(session: Session, record: Signable, meaning: SignatureMeaning, user
     return True
 
 
-def reauthenticate_to_sign(session: Session, record: Signable, meaning: SignatureMeaning, user: User, *,
-                           password: str, client_address: str | None) -> None:
+def reauthenticate_to_sign(
+    session: Session,
+    record: Signable,
+    meaning: SignatureMeaning,
+    user: User,
+    *,
+    password: str,
+    client_address: str | None,
+) -> None:
     """Prove ``user`` is at the keyboard before signing ``record``; a failure is audited as a refused signature.
 
     Areas that write a signature's reason before signing prove the password first with this, so a wrong one
     leaves the record as it was.
     """
-    reauthenticate(session, user, password=password, client_address=client_address,
-                   purpose=f"signing {record.__tablename__.replace('_', ' ')} {record.id} as {meaning.value}")
+    reauthenticate(
+        session,
+        user,
+        password=password,
+        client_address=client_address,
+        purpose=f"signing {record.__tablename__.replace('_', ' ')} {record.id} as {meaning.value}",
+    )
 
 
-def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user: User, password: str,
-         client_address: str | None = None) -> ElectronicSignature:
+def sign(
+    session: Session,
+    record: Signable,
+    *,
+    meaning: SignatureMeaning,
+    user: User,
+    password: str,
+    client_address: str | None = None,
+) -> ElectronicSignature:
     """Sign ``record`` as ``user`` after they re-enter their password; a wrong one counts toward lockout."""
     check_may_sign(session, record, meaning, user)
     reauthenticate_to_sign(session, record, meaning, user, password=password, client_address=client_address)
@@ -173,9 +217,17 @@ def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user:
     signature.binding_hash = _binding_hash(signature)
     session.add(signature)
     session.flush()
-    audit_chain.record(session, "signature.applied", entity=record,
-                       details={"meaning": meaning, "signer": user.full_name, "content_hash": signature.content_hash,
-                                "signature_id": signature.id})
+    audit_chain.record(
+        session,
+        "signature.applied",
+        entity=record,
+        details={
+            "meaning": meaning,
+            "signer": user.full_name,
+            "content_hash": signature.content_hash,
+            "signature_id": signature.id,
+        },
+    )
     after_signing = registry.current().signables[record.__tablename__].after_signing
     if after_signing is not None:
         after_signing(session, record, meaning, user)
@@ -184,8 +236,9 @@ def sign(session: Session, record: Signable, *, meaning: SignatureMeaning, user:
 
 def signature_status(signature: ElectronicSignature, record: Signable) -> SignatureStatus:
     """Tell whether ``signature`` still holds for ``record`` as it is now."""
-    if (signature.entity_type, signature.entity_id) != (record.__tablename__, str(record.id)) \
-            or _binding_hash(signature) != signature.binding_hash:
+    if (signature.entity_type, signature.entity_id) != (record.__tablename__, str(record.id)) or _binding_hash(
+        signature
+    ) != signature.binding_hash:
         return SignatureStatus.BROKEN
     if content_hash(record) != signature.content_hash:
         return SignatureStatus.INVALIDATED
@@ -197,8 +250,9 @@ def signatures_of(session: Session, record: Signable) -> list[tuple[ElectronicSi
     return signatures_of_many(session, [record])[record.id]
 
 
-def signatures_of_many(session: Session, records: Sequence[Signable]) -> dict[Any, list[tuple[ElectronicSignature,
-                                                                                        SignatureStatus]]]:
+def signatures_of_many(
+    session: Session, records: Sequence[Signable]
+) -> dict[Any, list[tuple[ElectronicSignature, SignatureStatus]]]:
     """The signatures of several records of one type in one query, by record id, oldest first."""
     by_id: dict[Any, list[tuple[ElectronicSignature, SignatureStatus]]] = {record.id: [] for record in records}
     if not records:
@@ -206,8 +260,9 @@ def signatures_of_many(session: Session, records: Sequence[Signable]) -> dict[An
     by_key = {str(record.id): record for record in records}
     found = session.scalars(
         select(ElectronicSignature)
-        .where(ElectronicSignature.entity_type == records[0].__tablename__,
-               ElectronicSignature.entity_id.in_(list(by_key)))
+        .where(
+            ElectronicSignature.entity_type == records[0].__tablename__, ElectronicSignature.entity_id.in_(list(by_key))
+        )
         .order_by(ElectronicSignature.signed_at, ElectronicSignature.id)
     )
     for signature in found:
@@ -219,15 +274,16 @@ def signatures_of_many(session: Session, records: Sequence[Signable]) -> dict[An
 def require_different_person(user: User, earlier_signers: Iterable[int | None], *, earlier_role: str) -> None:
     """Refuse ``user`` if they are one of the people who already acted on the record (four-eyes rule)."""
     if user.id in set(earlier_signers):
-        raise SamePersonRefused(
-            f"A different person than the one who {earlier_role} this record must sign it."
-        )
+        raise SamePersonRefused(f"A different person than the one who {earlier_role} this record must sign it.")
 
 
-def holding(signed: Iterable[tuple[ElectronicSignature, SignatureStatus]],
-            meaning: SignatureMeaning) -> list[ElectronicSignature]:
+def holding(
+    signed: Iterable[tuple[ElectronicSignature, SignatureStatus]], meaning: SignatureMeaning
+) -> list[ElectronicSignature]:
     """Of signatures already read (``signatures_of``), those with ``meaning`` that still hold."""
-    return [signature for signature, status in signed if signature.meaning == meaning and status == SignatureStatus.VALID]
+    return [
+        signature for signature, status in signed if signature.meaning == meaning and status == SignatureStatus.VALID
+    ]
 
 
 def signers_with_meaning(session: Session, record: Signable, meaning: SignatureMeaning) -> list[int]:
@@ -254,7 +310,14 @@ def _refuse_changes_to_signed_records(session: Session, _context: Any, _instance
 
 def _has_signatures(session: Session, record: Any) -> bool:
     with session.no_autoflush:
-        return session.scalar(
-            select(ElectronicSignature.id).where(ElectronicSignature.entity_type == record.__tablename__,
-                                                 ElectronicSignature.entity_id == str(record.id)).limit(1)
-        ) is not None
+        return (
+            session.scalar(
+                select(ElectronicSignature.id)
+                .where(
+                    ElectronicSignature.entity_type == record.__tablename__,
+                    ElectronicSignature.entity_id == str(record.id),
+                )
+                .limit(1)
+            )
+            is not None
+        )

@@ -1,4 +1,5 @@
 """What electronic signatures contribute: the signing page and the action it records."""
+
 from __future__ import annotations
 
 from lims.registry import Registry

@@ -1,4 +1,5 @@
 """The signing page every signable record links to."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,18 +25,33 @@ def sign(entity_type: str, entity_id: int, meaning: str) -> Any:
     record = service.signable_record(db, entity_type, entity_id)
     # Refused before the password is asked for: the error handler answers with the reason alone.
     service.check_may_sign(db, record, SignatureMeaning(meaning), current_user)
-    context: dict[str, Any] = {"record": record, "entity_type": entity_type, "meaning": SignatureMeaning(meaning),
-               "signatures": service.signatures_of(db, record)}
+    context: dict[str, Any] = {
+        "record": record,
+        "entity_type": entity_type,
+        "meaning": SignatureMeaning(meaning),
+        "signatures": service.signatures_of(db, record),
+    }
     if request.method == "GET":
-        return render_template("signatures/sign.html", errors={}, form={"next": request.args.get("next", "")},
-                               **context)
+        return render_template(
+            "signatures/sign.html", errors={}, form={"next": request.args.get("next", "")}, **context
+        )
     with on_refusal_show("signatures/sign.html", **context):
         data = load_input(schemas.SignSchema())
-        service.sign(db, record, meaning=SignatureMeaning(meaning), user=current_user, password=data["password"],
-                     client_address=request.remote_addr)
+        service.sign(
+            db,
+            record,
+            meaning=SignatureMeaning(meaning),
+            user=current_user,
+            password=data["password"],
+            client_address=request.remote_addr,
+        )
     flash(f"Signed as {meaning}.", "success")
-    return redirect(safe_next_url(data["next"], url_for("signatures.sign", entity_type=entity_type,
-                                                        entity_id=entity_id, meaning=meaning)), 303)
+    return redirect(
+        safe_next_url(
+            data["next"], url_for("signatures.sign", entity_type=entity_type, entity_id=entity_id, meaning=meaning)
+        ),
+        303,
+    )
 
 
 def current_user_may_sign(record: Signable, meaning: str) -> bool:

@@ -1,4 +1,5 @@
 """QC testing's part of the demo data set: the release tests of a CAR-T product, defined by the manager."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -11,22 +12,64 @@ from lims.testing.models import ResultKind
 #: (code, name, method, result kind, unit, specification)
 TEST_DEFINITIONS = (
     ("QC-VIAB", "Viability", "7-AAD exclusion by flow cytometry", ResultKind.QUANTITATIVE, "%", "≥ 70 %"),
-    ("QC-TVC", "Total viable cells", "Automated count (AO/DAPI) × final volume", ResultKind.QUANTITATIVE,
-     "cells", "≥ 2 ×10^8 cells"),
+    (
+        "QC-TVC",
+        "Total viable cells",
+        "Automated count (AO/DAPI) × final volume",
+        ResultKind.QUANTITATIVE,
+        "cells",
+        "≥ 2 ×10^8 cells",
+    ),
     ("QC-CD3", "CD3+ T cells", "Flow cytometry, CD45/CD3/7-AAD", ResultKind.QUANTITATIVE, "%", "≥ 80 %"),
-    ("QC-TDX", "Transduction efficiency", "Flow cytometry, anti-CD19 CAR detection reagent on CD3+ cells",
-     ResultKind.QUANTITATIVE, "%", "≥ 15 %"),
-    ("QC-VCN", "Vector copy number", "ddPCR, WPRE against RPP30", ResultKind.QUANTITATIVE, "copies/cell",
-     "≤ 5 copies/cell"),
-    ("QC-STER", "Sterility", "Ph. Eur. 2.6.27, BacT/ALERT aerobic and anaerobic, 7 days", ResultKind.QUALITATIVE,
-     "", "No growth"),
-    ("QC-ENDO", "Endotoxin", "Ph. Eur. 2.6.14, kinetic chromogenic LAL", ResultKind.QUANTITATIVE, "EU/mL",
-     "< 0.5 EU/mL"),
+    (
+        "QC-TDX",
+        "Transduction efficiency",
+        "Flow cytometry, anti-CD19 CAR detection reagent on CD3+ cells",
+        ResultKind.QUANTITATIVE,
+        "%",
+        "≥ 15 %",
+    ),
+    (
+        "QC-VCN",
+        "Vector copy number",
+        "ddPCR, WPRE against RPP30",
+        ResultKind.QUANTITATIVE,
+        "copies/cell",
+        "≤ 5 copies/cell",
+    ),
+    (
+        "QC-STER",
+        "Sterility",
+        "Ph. Eur. 2.6.27, BacT/ALERT aerobic and anaerobic, 7 days",
+        ResultKind.QUALITATIVE,
+        "",
+        "No growth",
+    ),
+    (
+        "QC-ENDO",
+        "Endotoxin",
+        "Ph. Eur. 2.6.14, kinetic chromogenic LAL",
+        ResultKind.QUANTITATIVE,
+        "EU/mL",
+        "< 0.5 EU/mL",
+    ),
     ("QC-MYCO", "Mycoplasma", "Ph. Eur. 2.6.7, validated NAT", ResultKind.QUALITATIVE, "", "Not detected"),
-    ("QC-ID", "Identity", "Anti-CD19 CAR on CD3+ cells by flow cytometry; HLA type matched to the subject",
-     ResultKind.QUALITATIVE, "", "Conforms"),
-    ("QC-POT", "Potency", "Specific lysis of CD19+ NALM-6 target cells at E:T 10:1", ResultKind.QUANTITATIVE, "%",
-     "≥ 20 %"),
+    (
+        "QC-ID",
+        "Identity",
+        "Anti-CD19 CAR on CD3+ cells by flow cytometry; HLA type matched to the subject",
+        ResultKind.QUALITATIVE,
+        "",
+        "Conforms",
+    ),
+    (
+        "QC-POT",
+        "Potency",
+        "Specific lysis of CD19+ NALM-6 target cells at E:T 10:1",
+        ResultKind.QUANTITATIVE,
+        "%",
+        "≥ 20 %",
+    ),
 )
 
 
@@ -36,5 +79,12 @@ def load_test_definitions(session: Session) -> None:
     with on(clock.now().date(), (60, "10:00")), acting_as(session, demo_user(session, "m.larsen")):
         for code, name, method, kind, unit, specification in TEST_DEFINITIONS:
             if code not in existing:
-                testing.create_definition(session, code=code, name=name, method=method, result_kind=kind, unit=unit,
-                                          specification=specification)
+                testing.create_definition(
+                    session,
+                    code=code,
+                    name=name,
+                    method=method,
+                    result_kind=kind,
+                    unit=unit,
+                    specification=specification,
+                )

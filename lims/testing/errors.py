@@ -1,4 +1,5 @@
 """The refusals of testing: results that cannot be read, and results a correction replaced."""
+
 from __future__ import annotations
 
 from lims.errors import Conflict, InvalidInput

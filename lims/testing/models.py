@@ -1,4 +1,5 @@
 """Test definitions (method, unit, specification) and the results recorded against them."""
+
 from __future__ import annotations
 
 import enum
@@ -79,7 +80,14 @@ class TestResult(Controlled, Base):
 
     def signed_content(self) -> dict[str, Any]:
         """What a verifier's signature covers: the result as recorded and the judgement against the spec."""
-        return {"test": self.definition.code, "tested": f"{self.tested_type} {self.tested_id}",
-                "specification": self.specification, "result": self.reported, "conforms": self.conforms,
-                "recorded_by": self.recorded_by_id, "recorded_at": self.recorded_at,
-                "replaces": self.replaces_id, "correction_reason": self.correction_reason}
+        return {
+            "test": self.definition.code,
+            "tested": f"{self.tested_type} {self.tested_id}",
+            "specification": self.specification,
+            "result": self.reported,
+            "conforms": self.conforms,
+            "recorded_by": self.recorded_by_id,
+            "recorded_at": self.recorded_at,
+            "replaces": self.replaces_id,
+            "correction_reason": self.correction_reason,
+        }

@@ -1,4 +1,5 @@
 """Input of test definitions."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,15 +18,24 @@ class TestDefinitionSchema(FormSchema):
 
     __test__ = False  # not a pytest class, whatever its name says
 
-    code = Trimmed(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._-]{2,32}$",
-                   error="Use 2 to 32 letters, digits, dots, dashes or underscores."),
-                   error_messages={"required": "Enter a short code, e.g. VIAB."})
+    code = Trimmed(
+        required=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9._-]{2,32}$", error="Use 2 to 32 letters, digits, dots, dashes or underscores."
+        ),
+        error_messages={"required": "Enter a short code, e.g. VIAB."},
+    )
     name = required_text("Name the test, e.g. Viability.")
     method = required_text("Name the method, e.g. 7-AAD flow cytometry.")
-    result_kind = fields.Enum(ResultKind, by_value=True, required=True,
-                              error_messages={"required": "Choose whether the result is a measured value or an "
-                                                          "observation.",
-                                              "unknown": "Choose quantitative or qualitative."})
+    result_kind = fields.Enum(
+        ResultKind,
+        by_value=True,
+        required=True,
+        error_messages={
+            "required": "Choose whether the result is a measured value or an observation.",
+            "unknown": "Choose quantitative or qualitative.",
+        },
+    )
     unit = Trimmed(load_default="", validate=validate.Length(max=32))
     specification = required_text("State the specification results are judged against.")
 

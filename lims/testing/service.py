@@ -3,6 +3,7 @@
 The batch record area uses it for QC release testing; the sample area will use it too. What happens when a
 result is out of specification (a deviation, an OOS investigation) is the calling area's business.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -47,12 +48,14 @@ def quantitative_limit(definition: TestDefinition | str, unit: str) -> Limit:
     except IncompatibleUnits as error:
         raise IncompatibleUnits(
             f"The specification {specification} is not in units compatible with {unit or 'a number'}.",
-            field="specification") from error
+            field="specification",
+        ) from error
     return limit
 
 
-def create_definition(session: Session, *, code: str, name: str, method: str, result_kind: ResultKind, unit: str,
-                      specification: str) -> TestDefinition:
+def create_definition(
+    session: Session, *, code: str, name: str, method: str, result_kind: ResultKind, unit: str, specification: str
+) -> TestDefinition:
     """Define a test; a quantitative specification must be a limit in units compatible with the result unit."""
     code = code.strip().upper()
     if session.scalar(select(TestDefinition.id).where(TestDefinition.code == code)) is not None:
@@ -65,8 +68,15 @@ def create_definition(session: Session, *, code: str, name: str, method: str, re
         quantitative_limit(specification, unit)
     else:
         unit = ""
-    definition = TestDefinition(code=code, name=name.strip(), method=method.strip(), result_kind=result_kind,
-                                unit=unit, specification=specification, created_at=clock.now())
+    definition = TestDefinition(
+        code=code,
+        name=name.strip(),
+        method=method.strip(),
+        result_kind=result_kind,
+        unit=unit,
+        specification=specification,
+        created_at=clock.now(),
+    )
     session.add(definition)
     session.flush()
     return definition
@@ -83,17 +93,34 @@ def judge(definition: TestDefinition, specification: str, reported: str) -> tupl
         measured = parse_in_unit(reported, definition.unit)
         return measured, None, quantitative_limit(specification, definition.unit).conforms(measured)
     except (UnitError, IncompatibleUnits) as error:
-        raise ResultUnreadable(f"{reported} is not a result in {definition.unit or 'a number'}: {error.message}",
-                               field="result") from error
+        raise ResultUnreadable(
+            f"{reported} is not a result in {definition.unit or 'a number'}: {error.message}", field="result"
+        ) from error
 
 
-def record_result(session: Session, definition: TestDefinition, *, tested_type: str, tested_id: object,
-                  specification: str, reported: str, user: User) -> TestResult:
+def record_result(
+    session: Session,
+    definition: TestDefinition,
+    *,
+    tested_type: str,
+    tested_id: object,
+    specification: str,
+    reported: str,
+    user: User,
+) -> TestResult:
     """Record a result judged against ``specification`` (the tested item's own copy of the test's spec)."""
     measured, observation, conforms = judge(definition, specification, reported)
-    result = TestResult(definition=definition, tested_type=tested_type, tested_id=str(tested_id),
-                        specification=specification, measured=measured, observation=observation, conforms=conforms,
-                        recorded_by_id=user.id, recorded_at=clock.now())
+    result = TestResult(
+        definition=definition,
+        tested_type=tested_type,
+        tested_id=str(tested_id),
+        specification=specification,
+        measured=measured,
+        observation=observation,
+        conforms=conforms,
+        recorded_by_id=user.id,
+        recorded_at=clock.now(),
+    )
     session.add(result)
     session.flush()
     return result
@@ -106,10 +133,19 @@ def correct_result(session: Session, result: TestResult, *, reported: str, reaso
     if result.replaced:
         raise ResultReplaced("This result was already corrected; correct the newest result instead.")
     measured, observation, conforms = judge(result.definition, result.specification, reported)
-    correction = TestResult(definition=result.definition, tested_type=result.tested_type,
-                            tested_id=result.tested_id, specification=result.specification, measured=measured,
-                            observation=observation, conforms=conforms, recorded_by_id=user.id,
-                            recorded_at=clock.now(), replaces_id=result.id, correction_reason=reason.strip())
+    correction = TestResult(
+        definition=result.definition,
+        tested_type=result.tested_type,
+        tested_id=result.tested_id,
+        specification=result.specification,
+        measured=measured,
+        observation=observation,
+        conforms=conforms,
+        recorded_by_id=user.id,
+        recorded_at=clock.now(),
+        replaces_id=result.id,
+        correction_reason=reason.strip(),
+    )
     with audit_context.reason_for_change(session, reason.strip()):
         session.add(correction)
         result.replaced = True
@@ -121,16 +157,28 @@ def current_results(session: Session, tested_type: str, tested_ids: list[object]
     """The results in force (not replaced) for the tested items, oldest first."""
     if not tested_ids:
         return []
-    return list(session.scalars(select(TestResult).where(
-        TestResult.tested_type == tested_type, TestResult.tested_id.in_([str(i) for i in tested_ids]),
-        TestResult.replaced.is_(False)).order_by(TestResult.recorded_at, TestResult.id)))
+    return list(
+        session.scalars(
+            select(TestResult)
+            .where(
+                TestResult.tested_type == tested_type,
+                TestResult.tested_id.in_([str(i) for i in tested_ids]),
+                TestResult.replaced.is_(False),
+            )
+            .order_by(TestResult.recorded_at, TestResult.id)
+        )
+    )
 
 
 def all_results(session: Session, tested_type: str, tested_id: object) -> list[TestResult]:
     """Every result of a tested item, replaced ones included (for the full record)."""
-    return list(session.scalars(select(TestResult).where(
-        TestResult.tested_type == tested_type, TestResult.tested_id == str(tested_id))
-        .order_by(TestResult.recorded_at, TestResult.id)))
+    return list(
+        session.scalars(
+            select(TestResult)
+            .where(TestResult.tested_type == tested_type, TestResult.tested_id == str(tested_id))
+            .order_by(TestResult.recorded_at, TestResult.id)
+        )
+    )
 
 
 def is_verified(session: Session, result: TestResult) -> bool:

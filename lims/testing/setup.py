@@ -1,4 +1,5 @@
 """What QC testing contributes: the test definitions pages, the verification of results and the demo's QC tests."""
+
 from __future__ import annotations
 
 from lims.identity.models import RoleName
@@ -12,9 +13,11 @@ from lims.testing.models import TestResult
 def register(registry: Registry) -> None:
     registry.blueprint(views.blueprint)
     registry.navigation("Test definitions", "testing.definitions", order=50)
-    registry.signable(SignableType(
-        TestResult,
-        {SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA, RoleName.MANAGER})},
-        before_signing=service.check_verification,
-    ))
+    registry.signable(
+        SignableType(
+            TestResult,
+            {SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA, RoleName.MANAGER})},
+            before_signing=service.check_verification,
+        )
+    )
     registry.demo_loader(demo.load_test_definitions)

@@ -1,4 +1,5 @@
 """Pages of test definitions: the tests the lab performs, their methods and specifications."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,12 @@ def definitions() -> Any:
 
 
 def _new_context() -> dict[str, Any]:
-    return {"kind_options": [(ResultKind.QUANTITATIVE.value, "Quantitative: a measured value with a unit"),
-                             (ResultKind.QUALITATIVE.value, "Qualitative: an observation, e.g. No growth")]}
+    return {
+        "kind_options": [
+            (ResultKind.QUANTITATIVE.value, "Quantitative: a measured value with a unit"),
+            (ResultKind.QUALITATIVE.value, "Qualitative: an observation, e.g. No growth"),
+        ]
+    }
 
 
 @blueprint.route("/test-definitions/new", methods=["GET", "POST"])

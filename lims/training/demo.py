@@ -1,5 +1,6 @@
 """Training's part of the demo data set: the technician's training on the QC SOP (training on the master record
 comes with the master record, in batch records' part)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -22,6 +23,11 @@ def load_training(session: Session) -> None:
     today = clock.now().date()
     manager, technician = demo_user(session, "m.larsen"), demo_user(session, "t.nguyen")
     with acting_as(session, manager):
-        training.record_training(session, user=technician, subject=SOP_SUBJECT,
-                                 trained_on=today - timedelta(days=90), expires_on=today + timedelta(days=275),
-                                 recorded_by=manager)
+        training.record_training(
+            session,
+            user=technician,
+            subject=SOP_SUBJECT,
+            trained_on=today - timedelta(days=90),
+            expires_on=today + timedelta(days=275),
+            recorded_by=manager,
+        )

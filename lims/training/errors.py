@@ -1,4 +1,5 @@
 """The training area's one refusal: work on a subject by someone not trained on it."""
+
 from __future__ import annotations
 
 from lims.errors import AccessDenied

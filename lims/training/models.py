@@ -1,4 +1,5 @@
 """Training records."""
+
 from __future__ import annotations
 
 from datetime import date

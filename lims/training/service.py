@@ -1,4 +1,5 @@
 """The rules of training: recording it, and refusing work to whoever has no training in force on it."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -13,15 +14,21 @@ from lims.training.errors import NotTrained
 from lims.training.models import TrainingRecord
 
 
-def record_training(session: Session, *, user: User, subject: str, trained_on: date, expires_on: date | None,
-                    recorded_by: User) -> TrainingRecord:
+def record_training(
+    session: Session, *, user: User, subject: str, trained_on: date, expires_on: date | None, recorded_by: User
+) -> TrainingRecord:
     """Record that ``user`` is trained on ``subject`` (a master batch record version or an SOP)."""
     if trained_on > clock.now().date():
         raise DateInFuture("Training cannot be recorded for a future date.", field="trained_on")
     if expires_on is not None and expires_on <= trained_on:
         raise DatesOutOfOrder("The training expires before or on the day it was given.", field="expires_on")
-    record = TrainingRecord(user_id=user.id, subject=subject.strip(), trained_on=trained_on, expires_on=expires_on,
-                            recorded_by_id=recorded_by.id)
+    record = TrainingRecord(
+        user_id=user.id,
+        subject=subject.strip(),
+        trained_on=trained_on,
+        expires_on=expires_on,
+        recorded_by_id=recorded_by.id,
+    )
     session.add(record)
     session.flush()
     return record
@@ -30,9 +37,16 @@ def record_training(session: Session, *, user: User, subject: str, trained_on: d
 def require_training(session: Session, user: User, subject: str, *, on: date | None = None) -> None:
     """Refuse ``user`` unless a training record on ``subject`` is in force on ``on`` (today by default)."""
     on = on or clock.now().date()
-    in_force = session.scalar(select(TrainingRecord.id).where(
-        TrainingRecord.user_id == user.id, TrainingRecord.subject == subject, TrainingRecord.trained_on <= on,
-        or_(TrainingRecord.expires_on.is_(None), TrainingRecord.expires_on >= on)).limit(1))
+    in_force = session.scalar(
+        select(TrainingRecord.id)
+        .where(
+            TrainingRecord.user_id == user.id,
+            TrainingRecord.subject == subject,
+            TrainingRecord.trained_on <= on,
+            or_(TrainingRecord.expires_on.is_(None), TrainingRecord.expires_on >= on),
+        )
+        .limit(1)
+    )
     if in_force is None:
         raise NotTrained(f"{user.full_name} has no training on {subject} in force on {on.isoformat()}.")
 

@@ -1,4 +1,5 @@
 """Pages of training records."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,11 +23,19 @@ MANAGERS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
 
 def _training_context() -> dict[str, Any]:
     db = get_session()
-    staff = [user for user in identity_users.list_users(db, identity_users.UserFilter(status="active"), page=1, per_page=1000).items
-             if user.is_staff]
-    return {"records": service.training_records(db), "today": clock.now().date(),
-            "required_subjects": service.required_subjects(db),
-            "user_options": [(user.id, f"{user.full_name} ({user.username})") for user in staff]}
+    staff = [
+        user
+        for user in identity_users.list_users(
+            db, identity_users.UserFilter(status="active"), page=1, per_page=1000
+        ).items
+        if user.is_staff
+    ]
+    return {
+        "records": service.training_records(db),
+        "today": clock.now().date(),
+        "required_subjects": service.required_subjects(db),
+        "user_options": [(user.id, f"{user.full_name} ({user.username})") for user in staff],
+    }
 
 
 @blueprint.route("/training")

@@ -1,4 +1,5 @@
 """Measurements in the database: exact decimals on both engines, a value column and a unit column."""
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -1,4 +1,5 @@
 """The ways the LIMS refuses a quantity: text it cannot read, kinds that do not mix, UCUM it does not map."""
+
 from __future__ import annotations
 
 from lims.errors import InvalidInput

@@ -1,4 +1,5 @@
 """Marshmallow fields that load measurements and limits from the text technicians type and dump them the same way."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Specifications: limits a measurement conforms to or not, tolerances around a target, errors from a nominal."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,8 +51,13 @@ class Limit:
         return True
 
     def __str__(self) -> str:
-        if self.minimum is not None and self.maximum is not None and self.minimum_inclusive \
-                and self.maximum_inclusive and self.minimum.unit == self.maximum.unit:
+        if (
+            self.minimum is not None
+            and self.maximum is not None
+            and self.minimum_inclusive
+            and self.maximum_inclusive
+            and self.minimum.unit == self.maximum.unit
+        ):
             return str(MeasurementRange(self.minimum, self.maximum))
         parts = []
         if self.minimum is not None:

@@ -1,4 +1,5 @@
 """A measurement: an exact decimal value with its unit, converted and compared in any compatible unit."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -93,10 +94,19 @@ def format_value(value: Decimal) -> str:
     return f"{mantissa} ×10^{power}" if power else mantissa
 
 
-_AMOUNT_DIMENSIONS = frozenset({
-    "[length] ** 3", "[mass]", "dimensionless", "[cell_count]", "[colony_forming_units]", "[copy_count]",
-    "[vector_genome_count]", "[biological_activity]", "[endotoxin]",
-})
+_AMOUNT_DIMENSIONS = frozenset(
+    {
+        "[length] ** 3",
+        "[mass]",
+        "dimensionless",
+        "[cell_count]",
+        "[colony_forming_units]",
+        "[copy_count]",
+        "[vector_genome_count]",
+        "[biological_activity]",
+        "[endotoxin]",
+    }
+)
 
 
 def is_amount(measurement: Measurement) -> bool:

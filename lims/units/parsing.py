@@ -1,4 +1,5 @@
 """Reading what technicians type: a value with its unit, a range, a limit."""
+
 from __future__ import annotations
 
 import re

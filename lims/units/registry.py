@@ -4,6 +4,7 @@ Magnitudes are exact decimals from input to database. Conversions run in
 pint's Decimal mode and are settled to 20 significant digits, far beyond any
 instrument, so that 37 °C converts to exactly 98.6 °F and compares as equal.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,12 +30,21 @@ for _definition in (
 
 _SETTLE = Context(prec=20)
 _DIMENSION_NAMES = {
-    "[length] ** 3": "volume", "[mass]": "mass", "[temperature]": "temperature", "[time]": "time",
-    "[length]": "length", "dimensionless": "a plain number or percentage", "[cell_count]": "a cell count",
-    "[colony_forming_units]": "colony-forming units", "[endotoxin]": "endotoxin units",
-    "[biological_activity]": "international units", "[copy_count]": "copies",
-    "[vector_genome_count]": "vector genomes", "[mass] / [length] ** 3": "a mass concentration",
-    "[cell_count] / [length] ** 3": "a cell concentration", "[length] / [time] ** 2": "an acceleration",
+    "[length] ** 3": "volume",
+    "[mass]": "mass",
+    "[temperature]": "temperature",
+    "[time]": "time",
+    "[length]": "length",
+    "dimensionless": "a plain number or percentage",
+    "[cell_count]": "a cell count",
+    "[colony_forming_units]": "colony-forming units",
+    "[endotoxin]": "endotoxin units",
+    "[biological_activity]": "international units",
+    "[copy_count]": "copies",
+    "[vector_genome_count]": "vector genomes",
+    "[mass] / [length] ** 3": "a mass concentration",
+    "[cell_count] / [length] ** 3": "a cell concentration",
+    "[length] / [time] ** 2": "an acceleration",
 }
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _SUPERSCRIPT_RUN = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
@@ -89,8 +99,14 @@ def parse_unit(text: str) -> pint.Unit:
         cleaned = "1" + cleaned  # "2.5e6/mL": per millilitre
     try:
         return registry.parse_units(cleaned.replace("µ", "u"))
-    except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, TypeError,
-            ValueError, AssertionError) as error:
+    except (
+        pint.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        AssertionError,
+    ) as error:
         raise UnitError(
             f"Unknown unit {cleaned!r}. Examples of units the LIMS knows: mL, µL, cells/mL, °C, %, "
             "EU/mL, IU, CFU, copies/µg, vg/mL.",

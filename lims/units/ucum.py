@@ -1,4 +1,5 @@
 """Measurements to and from UCUM codes (``10*6/mL``, ``Cel``, ``[degF]``, ``%``, ``[iU]``, ``{cells}``)."""
+
 from __future__ import annotations
 
 import re
@@ -9,17 +10,59 @@ from lims.units.measurement import Measurement
 from lims.units.registry import format_unit, registry, settle
 
 _UCUM_ATOMS = {
-    "m": "meter", "g": "gram", "s": "second", "L": "liter", "l": "liter", "K": "kelvin", "A": "ampere",
-    "C": "coulomb", "mol": "mole", "min": "minute", "h": "hour", "d": "day", "Cel": "degree_Celsius",
-    "[degF]": "degree_Fahrenheit", "%": "percent", "[iU]": "international_unit", "[IU]": "international_unit",
-    "[in_i]": "inch", "[ft_i]": "foot", "[lb_av]": "pound", "[CFU]": "colony_forming_unit", "Hz": "hertz",
-    "Pa": "pascal", "bar": "bar", "J": "joule", "N": "newton", "V": "volt", "W": "watt", "S": "siemens",
+    "m": "meter",
+    "g": "gram",
+    "s": "second",
+    "L": "liter",
+    "l": "liter",
+    "K": "kelvin",
+    "A": "ampere",
+    "C": "coulomb",
+    "mol": "mole",
+    "min": "minute",
+    "h": "hour",
+    "d": "day",
+    "Cel": "degree_Celsius",
+    "[degF]": "degree_Fahrenheit",
+    "%": "percent",
+    "[iU]": "international_unit",
+    "[IU]": "international_unit",
+    "[in_i]": "inch",
+    "[ft_i]": "foot",
+    "[lb_av]": "pound",
+    "[CFU]": "colony_forming_unit",
+    "Hz": "hertz",
+    "Pa": "pascal",
+    "bar": "bar",
+    "J": "joule",
+    "N": "newton",
+    "V": "volt",
+    "W": "watt",
+    "S": "siemens",
     "Ohm": "ohm",
 }
-_UCUM_ANNOTATIONS = {"{cells}": "cell", "{cell}": "cell", "{copies}": "copy", "{vg}": "vector_genome",
-                     "{EU}": "endotoxin_unit"}
-_UCUM_PREFIXES = {"k": "kilo", "h": "hecto", "da": "deca", "d": "deci", "c": "centi", "m": "milli", "u": "micro",
-                  "n": "nano", "p": "pico", "f": "femto", "M": "mega", "G": "giga", "T": "tera"}
+_UCUM_ANNOTATIONS = {
+    "{cells}": "cell",
+    "{cell}": "cell",
+    "{copies}": "copy",
+    "{vg}": "vector_genome",
+    "{EU}": "endotoxin_unit",
+}
+_UCUM_PREFIXES = {
+    "k": "kilo",
+    "h": "hecto",
+    "da": "deca",
+    "d": "deci",
+    "c": "centi",
+    "m": "milli",
+    "u": "micro",
+    "n": "nano",
+    "p": "pico",
+    "f": "femto",
+    "M": "mega",
+    "G": "giga",
+    "T": "tera",
+}
 _UCUM_COMPONENT = re.compile(r"^(?P<atom>\[[^\]]+\]|\{[^}]*\}|%|[A-Za-z]+)(?P<exponent>[+-]?\d+)?$")
 _UCUM_FACTOR = re.compile(r"^(?:10(?:\*|\^)(?P<power>[+-]?\d+)|(?P<number>\d+))$")
 _PI = Decimal("3.14159265358979323846264338327950288")
@@ -31,8 +74,8 @@ def _ucum_atom(symbol: str) -> str:
     if symbol in _UCUM_ANNOTATIONS:
         return _UCUM_ANNOTATIONS[symbol]
     for prefix in sorted(_UCUM_PREFIXES, key=len, reverse=True):
-        if symbol.startswith(prefix) and symbol[len(prefix):] in _UCUM_ATOMS:
-            return _UCUM_PREFIXES[prefix] + _UCUM_ATOMS[symbol[len(prefix):]]
+        if symbol.startswith(prefix) and symbol[len(prefix) :] in _UCUM_ATOMS:
+            return _UCUM_PREFIXES[prefix] + _UCUM_ATOMS[symbol[len(prefix) :]]
     raise UnsupportedUcum(f"The UCUM unit {symbol!r} has no equivalent in the LIMS.")
 
 
@@ -46,7 +89,9 @@ def from_ucum(value: Decimal, code: str) -> Measurement:
         exponent = -1 if operator == "/" else 1
         number = _UCUM_FACTOR.match(component)
         if number:
-            scale = Decimal(10) ** int(number.group("power")) if number.group("power") else Decimal(number.group("number"))
+            scale = (
+                Decimal(10) ** int(number.group("power")) if number.group("power") else Decimal(number.group("number"))
+            )
             factor = factor * scale if exponent > 0 else factor / scale
             continue
         if component == "[pi]":

@@ -1,4 +1,5 @@
 """The refusals of the versioned-document lifecycle (master batch records, protocol versions)."""
+
 from __future__ import annotations
 
 from lims.errors import Conflict

@@ -1,6 +1,7 @@
 """What every version of a controlled document has: a status in the lifecycle, when it was created and when it took
 effect, a number unique within its document, and at most one effective version per document, kept by the database.
 """
+
 from __future__ import annotations
 
 import enum
@@ -59,8 +60,13 @@ class DocumentVersion:
         return (
             UniqueConstraint(cls.document_key, "number", name=f"uq_{cls.__tablename__}_number"),
             # One effective version per document, whatever writes to the table.
-            Index(f"uq_{cls.__tablename__}_effective", cls.document_key, unique=True,
-                  sqlite_where=in_effect, postgresql_where=in_effect),
+            Index(
+                f"uq_{cls.__tablename__}_effective",
+                cls.document_key,
+                unique=True,
+                sqlite_where=in_effect,
+                postgresql_where=in_effect,
+            ),
         )
 
     @property

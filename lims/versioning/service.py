@@ -3,6 +3,7 @@ and ends the one in effect before it.
 
 The signatures that send a version to review and approve it are ``lims.signatures.service.two_person_approval``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -68,8 +69,9 @@ def make_effective(session: Session, version: Version) -> Version:
     """Put an approved version into effect; the version in effect until now is superseded (or retired)."""
     lifecycle = version.lifecycle
     if version.status != lifecycle.approved:
-        raise VersionNotApproved(f"Only an approved version becomes effective; {version.label} is "
-                                 f"{version.status.value}.")
+        raise VersionNotApproved(
+            f"Only an approved version becomes effective; {version.label} is {version.status.value}."
+        )
     now = clock.now()
     previous = effective_version(version.document_versions)
     with audit_context.reason_for_change(session, f"{_sentence(version.label)} made effective"):
@@ -85,8 +87,9 @@ def withdraw(session: Session, version: Version, *, reason: str) -> Version:
     """Take the effective version out of effect without a successor, for the reason given."""
     lifecycle = version.lifecycle
     if version.status != lifecycle.effective:
-        raise VersionNotEffective(f"Only the effective version can be {lifecycle.ended.value}; {version.label} is "
-                                  f"{version.status.value}.")
+        raise VersionNotEffective(
+            f"Only the effective version can be {lifecycle.ended.value}; {version.label} is {version.status.value}."
+        )
     with audit_context.reason_for_change(session, reason):
         _end(version, clock.now())
     return version
@@ -94,5 +97,6 @@ def withdraw(session: Session, version: Version, *, reason: str) -> Version:
 
 def versions_in_review(session: Session, model: type[Version]) -> list[Version]:
     """Versions their author signed, waiting for QA's approval, oldest first."""
-    return list(session.scalars(select(model).where(model.status == model.lifecycle.in_review)
-                                .order_by(model.created_at)))
+    return list(
+        session.scalars(select(model).where(model.status == model.lifecycle.in_review).order_by(model.created_at))
+    )

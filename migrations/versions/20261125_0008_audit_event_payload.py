@@ -10,12 +10,13 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-25 03:05:00
 """
+
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable
-from datetime import timezone
+from datetime import UTC
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,8 +28,20 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-_FIELDS = ("sequence", "recorded_at", "user_id", "user_name", "action", "entity_type", "entity_id",
-           "changes", "reason", "request_id", "client_address", "prev_hash")
+_FIELDS = (
+    "sequence",
+    "recorded_at",
+    "user_id",
+    "user_name",
+    "action",
+    "entity_type",
+    "entity_id",
+    "changes",
+    "reason",
+    "request_id",
+    "client_address",
+    "prev_hash",
+)
 _PREVIOUS_TABLE = "audit_event_0007"
 _INDEXES = {
     "ix_audit_event_action": ["action", "sequence"],
@@ -78,8 +91,8 @@ def _payload(event: sa.Row) -> str:
     values = [getattr(event, field) for field in _FIELDS]
     recorded_at = event.recorded_at
     if recorded_at.tzinfo is None:  # SQLite keeps UTC without an offset
-        recorded_at = recorded_at.replace(tzinfo=timezone.utc)
-    values[_FIELDS.index("recorded_at")] = recorded_at.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        recorded_at = recorded_at.replace(tzinfo=UTC)
+    values[_FIELDS.index("recorded_at")] = recorded_at.astimezone(UTC).isoformat(timespec="microseconds")
     return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -115,22 +128,30 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False),
         *_derived_columns(_postgresql_item if on_postgresql else _sqlite_item),
         sa.PrimaryKeyConstraint("sequence", name="pk_audit_event"),
-        sa.CheckConstraint("substr(payload, 1, length(CAST(sequence AS TEXT)) + 2) = '[' || CAST(sequence AS TEXT) || ','",
-                           name=op.f("ck_audit_event_payload_sequence")),
+        sa.CheckConstraint(
+            "substr(payload, 1, length(CAST(sequence AS TEXT)) + 2) = '[' || CAST(sequence AS TEXT) || ','",
+            name=op.f("ck_audit_event_payload_sequence"),
+        ),
     )
-    previous = sa.table(_PREVIOUS_TABLE, sa.column("hash"), sa.column("recorded_at", sa.DateTime(timezone=True)),
-                        *(sa.column(field) for field in _FIELDS if field != "recorded_at"))
+    previous = sa.table(
+        _PREVIOUS_TABLE,
+        sa.column("hash"),
+        sa.column("recorded_at", sa.DateTime(timezone=True)),
+        *(sa.column(field) for field in _FIELDS if field != "recorded_at"),
+    )
     total = bind.execute(sa.select(sa.func.count()).select_from(previous)).scalar_one()
-    copied = bind.execute(sa.select(previous).order_by(previous.c.sequence)
-                          .execution_options(yield_per=_COPIED_PER_INSERT))
+    copied = bind.execute(
+        sa.select(previous).order_by(previous.c.sequence).execution_options(yield_per=_COPIED_PER_INSERT)
+    )
     done = 0
     for chunk in copied.partitions():
-        bind.execute(sa.insert(events), [{"sequence": event.sequence, "payload": _payload(event), "hash": event.hash}
-                                          for event in chunk])
+        bind.execute(
+            sa.insert(events),
+            [{"sequence": event.sequence, "payload": _payload(event), "hash": event.hash} for event in chunk],
+        )
         done += len(chunk)
         if total > _COPIED_PER_INSERT:  # a trail that takes a while: say how far the copy is
-            print(f"\raudit events carried over: {done:,}/{total:,}", end="" if done < total else "\n",
-                  file=sys.stderr)
+            print(f"\raudit events carried over: {done:,}/{total:,}", end="" if done < total else "\n", file=sys.stderr)
     op.drop_table(_PREVIOUS_TABLE)
     _finish_table()
 
@@ -158,8 +179,10 @@ def downgrade() -> None:
     item = _postgresql_item if bind.dialect.name == "postgresql" else _sqlite_item
     stored = {"sequence", "recorded_at", "user_id", "action", "entity_type", "entity_id"}
     values = [field if field in stored else item(index, "text") for index, field in enumerate(_FIELDS)]
-    op.execute(f"INSERT INTO audit_event ({', '.join(_FIELDS)}, hash) "
-               f"SELECT {', '.join(values)}, hash FROM {_PREVIOUS_TABLE} ORDER BY sequence")
+    op.execute(
+        f"INSERT INTO audit_event ({', '.join(_FIELDS)}, hash) "
+        f"SELECT {', '.join(values)}, hash FROM {_PREVIOUS_TABLE} ORDER BY sequence"
+    )
     op.drop_table(_PREVIOUS_TABLE)
     if bind.dialect.name == "postgresql":
         op.execute("DROP FUNCTION lims_audit_time(text)")

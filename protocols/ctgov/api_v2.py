@@ -1,4 +1,5 @@
 """Read a ClinicalTrials.gov API v2 single-study JSON record, type-checking every value it uses."""
+
 from __future__ import annotations
 
 import json
@@ -197,12 +198,15 @@ def _parse_api_v2(record: _JsonObject) -> ImportedStudy:
         acronym=identification.text("acronym"),
         phase=phase,
         sponsor=required(sponsors.object("leadSponsor").text("name"), "lead sponsor", nct_id),
-        collaborators=tuple(required(collaborator.text("name"), "collaborator name", nct_id)
-                            for collaborator in sponsors.objects("collaborators")),
+        collaborators=tuple(
+            required(collaborator.text("name"), "collaborator name", nct_id)
+            for collaborator in sponsors.objects("collaborators")
+        ),
         conditions=protocol.object("conditionsModule").texts("conditions"),
         arms=tuple(_api_arm(arm, nct_id) for arm in arms_and_interventions.objects("armGroups")),
-        interventions=tuple(_api_intervention(intervention, nct_id)
-                            for intervention in arms_and_interventions.objects("interventions")),
+        interventions=tuple(
+            _api_intervention(intervention, nct_id) for intervention in arms_and_interventions.objects("interventions")
+        ),
         enrollment=enrollment.count("count"),
         enrollment_type=enrollment.text("type"),
         overall_status=protocol.object("statusModule").text("overallStatus"),
@@ -232,8 +236,9 @@ def _api_arm(arm: _JsonObject, nct_id: str) -> ImportedArm:
         label=required(arm.text("label"), "arm label", nct_id),
         arm_type=arm.text("type"),
         description=arm.text("description"),
-        intervention_names=tuple(_API_INTERVENTION_TYPE_PREFIX.sub("", name, count=1)
-                                 for name in arm.texts("interventionNames")),
+        intervention_names=tuple(
+            _API_INTERVENTION_TYPE_PREFIX.sub("", name, count=1) for name in arm.texts("interventionNames")
+        ),
     )
 
 
@@ -251,8 +256,9 @@ def _api_unmapped(record: _JsonObject) -> tuple[str, ...]:
     entries = [entry for module in protocol.unread_keys() for entry in _api_module_unmapped(protocol, module)]
     for section in record.unread_keys(_API_SECTIONS_NOT_LISTED):
         if section == "derivedSection":
-            entries += [_API_DERIVED_MODULES.get(module, _humanized(module))
-                        for module in record.object(section).unread_keys()]
+            entries += [
+                _API_DERIVED_MODULES.get(module, _humanized(module)) for module in record.object(section).unread_keys()
+            ]
         else:
             entries.append(_API_SECTIONS.get(section, _humanized(section)))
     return distinct(entries)
@@ -261,12 +267,16 @@ def _api_unmapped(record: _JsonObject) -> tuple[str, ...]:
 def _api_module_unmapped(protocol: _JsonObject, module_name: str) -> list[str]:
     module = protocol.object(module_name)
     if module_name == "outcomesModule":
-        return [outcome_measures(module.size("primaryOutcomes"), module.size("secondaryOutcomes"),
-                                  module.size("otherOutcomes"))]
+        return [
+            outcome_measures(
+                module.size("primaryOutcomes"), module.size("secondaryOutcomes"), module.size("otherOutcomes")
+            )
+        ]
     if module_name not in _API_READ and module_name not in _API_UNREAD_FIELD_BY_FIELD:
         return [_API_WHOLE_MODULES.get(module_name, _humanized(module_name))]
-    unread_fields = [_api_field_unmapped(module, key)
-                     for key in module.unread_keys(_API_READ.get(module_name, frozenset()))]
+    unread_fields = [
+        _api_field_unmapped(module, key) for key in module.unread_keys(_API_READ.get(module_name, frozenset()))
+    ]
     return unread_fields + _api_unmapped_within_items(module_name, module)
 
 
@@ -312,8 +322,9 @@ def _api_unmapped_within_items(module_name: str, module: _JsonObject) -> list[st
     if module_name == "sponsorCollaboratorsModule" and (sponsor_class := module.object("leadSponsor").text("class")):
         return [valued("lead sponsor class", sponsor_class)]
     if module_name == "armsInterventionsModule" and (
-        other_names := [name for intervention in module.objects("interventions")
-                        for name in intervention.texts("otherNames")]
+        other_names := [
+            name for intervention in module.objects("interventions") for name in intervention.texts("otherNames")
+        ]
     ):
         return [valued(OTHER_INTERVENTION_NAMES, ", ".join(other_names))]
     return []

@@ -1,4 +1,5 @@
 """The ways a ClinicalTrials.gov study record is refused."""
+
 from __future__ import annotations
 
 from lims.errors import InvalidInput

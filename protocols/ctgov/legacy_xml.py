@@ -1,4 +1,5 @@
 """Read a ClinicalTrials.gov legacy ``clinical_study`` XML record, through defusedxml."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -60,10 +61,21 @@ _XML_PHASES = {
 _XML_EARLIER_PHASES = frozenset({"Early Phase 1", "Phase 1", "Phase 1/Phase 2", "Phase 2"})
 _XML_NO_PHASE = "N/A"
 
-_XML_READ = frozenset({
-    "id_info", "brief_title", "official_title", "acronym", "sponsors", "overall_status", "phase", "enrollment",
-    "condition", "arm_group", "intervention",
-})
+_XML_READ = frozenset(
+    {
+        "id_info",
+        "brief_title",
+        "official_title",
+        "acronym",
+        "sponsors",
+        "overall_status",
+        "phase",
+        "enrollment",
+        "condition",
+        "arm_group",
+        "intervention",
+    }
+)
 # number_of_arms only restates how many arm_group elements there are.
 _XML_REDUNDANT = frozenset({"number_of_arms"})
 _XML_OUTCOMES = ("primary_outcome", "secondary_outcome", "other_outcome")
@@ -223,11 +235,16 @@ def _xml_unmapped_within_read(root: ElementTree.Element, tag: str) -> list[str]:
     return entries
 
 
-def _arms_with_interventions_named(arms: Iterable[ImportedArm],
-                                   interventions: tuple[ImportedIntervention, ...]) -> tuple[ImportedArm, ...]:
+def _arms_with_interventions_named(
+    arms: Iterable[ImportedArm], interventions: tuple[ImportedIntervention, ...]
+) -> tuple[ImportedArm, ...]:
     """Arms whose intervention names come from the interventions that list the arm's label."""
     return tuple(
-        ImportedArm(arm.label, arm.arm_type, arm.description,
-                    tuple(intervention.name for intervention in interventions if arm.label in intervention.arm_labels))
+        ImportedArm(
+            arm.label,
+            arm.arm_type,
+            arm.description,
+            tuple(intervention.name for intervention in interventions if arm.label in intervention.arm_labels),
+        )
         for arm in arms
     )

@@ -1,4 +1,5 @@
 """Read one ClinicalTrials.gov study record file, whichever of the two formats it holds."""
+
 from __future__ import annotations
 
 import codecs

@@ -1,4 +1,5 @@
 """What a ClinicalTrials.gov study record maps into for a draft protocol, and the mapping rules both formats share."""
+
 from __future__ import annotations
 
 import re
@@ -73,4 +74,3 @@ def refuse_earlier_phase(nct_id: str, phase_label: str | None, study_type: str |
 def unknown_phase(nct_id: str, phase_label: str) -> CtgovImportError:
     """The refusal of a phase that ClinicalTrials.gov does not use: the record is malformed."""
     return CtgovImportError(f"The record {nct_id} gives phase “{phase_label}”, which ClinicalTrials.gov does not use.")
-

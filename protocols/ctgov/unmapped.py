@@ -1,4 +1,5 @@
 """The entries of the unmapped list that both formats write the same way."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -17,8 +18,9 @@ def valued(label: str, value: str | None) -> str:
 
 
 def outcome_measures(primary: int, secondary: int, other: int) -> str:
-    counts = [f"{count} {kind}" for count, kind in ((primary, "primary"), (secondary, "secondary"), (other, "other"))
-              if count]
+    counts = [
+        f"{count} {kind}" for count, kind in ((primary, "primary"), (secondary, "secondary"), (other, "other")) if count
+    ]
     return valued("outcome measures", ", ".join(counts))
 
 

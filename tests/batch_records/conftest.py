@@ -1,8 +1,9 @@
 """A small CAR-T line: an effective master record, trained operators, calibrated equipment, released lots."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -37,33 +38,54 @@ class Line:
 
 @pytest.fixture(autouse=True)
 def _today():
-    clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 8, tzinfo=timezone.utc))
+    clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 8, tzinfo=UTC))
 
 
-def build_line(session, *, author: User, qa: User, operator: User, second_operator: User, untrained: User,
-               sponsor: Organization) -> Line:
+def build_line(
+    session, *, author: User, qa: User, operator: User, second_operator: User, untrained: User, sponsor: Organization
+) -> Line:
     """Build the compact CAR-T line around the given people, dated from the clock's today (frozen or not)."""
-    built = cart_line.build_line(session, cart_line.Crew(author=author, qa=qa, operators=(operator, second_operator),
-                                                         password=PASSWORD),
-                                 sponsor=sponsor, design=cart_line.COMPACT)
-    return Line(version=built.version, operator=operator, second_operator=second_operator, untrained=untrained, qa=qa,
-                author=author, cabinet=built.equipment[EquipmentType.BIOSAFETY_CABINET],
-                centrifuge=built.equipment[EquipmentType.CENTRIFUGE], medium=built.medium,
-                medium_lot=built.medium_lot, subject=built.subjects[0], subjects=list(built.subjects))
+    built = cart_line.build_line(
+        session,
+        cart_line.Crew(author=author, qa=qa, operators=(operator, second_operator), password=PASSWORD),
+        sponsor=sponsor,
+        design=cart_line.COMPACT,
+    )
+    return Line(
+        version=built.version,
+        operator=operator,
+        second_operator=second_operator,
+        untrained=untrained,
+        qa=qa,
+        author=author,
+        cabinet=built.equipment[EquipmentType.BIOSAFETY_CABINET],
+        centrifuge=built.equipment[EquipmentType.CENTRIFUGE],
+        medium=built.medium,
+        medium_lot=built.medium_lot,
+        subject=built.subjects[0],
+        subjects=list(built.subjects),
+    )
 
 
 @pytest.fixture
 def line(db_session, create_user, create_organization) -> Line:
     return build_line(
-        db_session, author=create_user(RoleName.MANAGER, full_name="Maja Larsen"),
+        db_session,
+        author=create_user(RoleName.MANAGER, full_name="Maja Larsen"),
         qa=create_user(RoleName.QA, full_name="Quinn Okafor"),
         operator=create_user(RoleName.TECHNICIAN, full_name="Tran Nguyen"),
         second_operator=create_user(RoleName.TECHNICIAN, full_name="Sara Lind"),
         untrained=create_user(RoleName.TECHNICIAN, full_name="Noah Berg"),
-        sponsor=create_organization(code="HELIX", name="Helix Cell Therapeutics"))
+        sponsor=create_organization(code="HELIX", name="Helix Cell Therapeutics"),
+    )
 
 
 @pytest.fixture
 def batch(db_session, line) -> Batch:
-    return batches.start_batch(db_session, line.version, subject=line.subject,
-                               starting_material_identity="W1234 26 123456 A", user=line.operator)
+    return batches.start_batch(
+        db_session,
+        line.version,
+        subject=line.subject,
+        starting_material_identity="W1234 26 123456 A",
+        user=line.operator,
+    )

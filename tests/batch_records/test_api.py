@@ -1,4 +1,5 @@
 """The batches API: a client token reads only the batches of its own protocols; staff read all; the rest is refused."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -25,30 +26,52 @@ def other_batch(db_session, line, create_organization):
     """A batch made on the same line for another sponsor's subject."""
     sponsor = create_organization(code="NORD", name="Nordic CAR Bio")
     protocol = protocols.create_protocol(
-        db_session, number="NCB-201", title="NCB-7 in r/r ALL", sponsor=sponsor,
-        phase=protocols.parse_phase("Phase 3"), therapeutic_area="Haematology", investigational_product="NCB-7")
+        db_session,
+        number="NCB-201",
+        title="NCB-7 in r/r ALL",
+        sponsor=sponsor,
+        phase=protocols.parse_phase("Phase 3"),
+        therapeutic_area="Haematology",
+        investigational_product="NCB-7",
+    )
     design = protocol.versions[0]
     arm = protocols.add_arm(db_session, design, code="A", name="NCB-7")
-    protocols.add_visit(db_session, design, code="APH", name="Apheresis",
-                        reference_event=protocols.ReferenceEvent.APHERESIS, day_offset=0)
+    protocols.add_visit(
+        db_session,
+        design,
+        code="APH",
+        name="Apheresis",
+        reference_event=protocols.ReferenceEvent.APHERESIS,
+        day_offset=0,
+    )
     signatures_of_design = ((SignatureMeaning.AUTHORED, line.author), (SignatureMeaning.APPROVED, line.qa))
     for meaning, user in signatures_of_design:
         sign(db_session, design, meaning, user)
     versioning.make_effective(db_session, design)
-    subject = protocols.enrol_subject(db_session, protocol, code="NCB201-SE01-0001", site="SE-01", arm=arm,
-                                      enrolled_on=TODAY - timedelta(days=5), consent_version="1.0")
-    return batches.start_batch(db_session, line.version, subject=subject,
-                               starting_material_identity="W9999 26 000001 B", user=line.operator)
+    subject = protocols.enrol_subject(
+        db_session,
+        protocol,
+        code="NCB201-SE01-0001",
+        site="SE-01",
+        arm=arm,
+        enrolled_on=TODAY - timedelta(days=5),
+        consent_version="1.0",
+    )
+    return batches.start_batch(
+        db_session, line.version, subject=subject, starting_material_identity="W9999 26 000001 B", user=line.operator
+    )
 
 
 @pytest.fixture
 def tokens(db_session, line, other_batch, create_user):
     """A token of the line's sponsor (Helix) and one of the other batch's sponsor."""
     admin = create_user(RoleName.ADMIN)
-    _, helix = api_tokens.issue_api_token(db_session, organization=line.subject.protocol.sponsor, name="helix",
-                                          actor=admin)
-    _, nordic = api_tokens.issue_api_token(db_session, organization=other_batch.subject.protocol.sponsor,
-                                           name="nordic", actor=admin)
+    _, helix = api_tokens.issue_api_token(
+        db_session, organization=line.subject.protocol.sponsor, name="helix", actor=admin
+    )
+    _, nordic = api_tokens.issue_api_token(
+        db_session, organization=other_batch.subject.protocol.sponsor, name="nordic", actor=admin
+    )
     return bearer(helix), bearer(nordic)
 
 
@@ -59,10 +82,14 @@ def test_a_client_token_lists_only_the_batches_of_its_own_protocols(client, db_s
     assert listed.status_code == 200
     assert [item["batch_number"] for item in listed.json["items"]] == [batch.batch_number]
     assert listed.json["items"][0]["chain_of_identity"] == {
-        "subject": "HLX301-DE01-0001", "protocol": "HLX-301", "starting_material": "W1234 26 123456 A"}
+        "subject": "HLX301-DE01-0001",
+        "protocol": "HLX-301",
+        "starting_material": "W1234 26 123456 A",
+    }
     assert listed.json["next_cursor"] is None
     assert [item["batch_number"] for item in client.get("/api/v1/batches", headers=nordic).json["items"]] == [
-        other_batch.batch_number]
+        other_batch.batch_number
+    ]
 
 
 def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(client, db_session, line, batch, tokens):
@@ -70,8 +97,14 @@ def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(client
     viability = batch.release_tests[0]
     result = release.record_release_result(db_session, viability, "91.5", user=line.operator)
     sign(db_session, result, SignatureMeaning.VERIFIED, line.second_operator)
-    deviations.raise_deviation(db_session, batch, description="Bag label smudged", user=line.operator,
-                               category=DeviationCategory.MINOR, step=batch.steps[0])
+    deviations.raise_deviation(
+        db_session,
+        batch,
+        description="Bag label smudged",
+        user=line.operator,
+        category=DeviationCategory.MINOR,
+        step=batch.steps[0],
+    )
     db_session.commit()
     helix, _ = tokens
 
@@ -80,19 +113,29 @@ def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(client
     shown = response.json
     assert shown["batch_number"] == batch.batch_number and shown["mbr"] == "CART-001 v1"
     assert shown["product"] == "HLX-19 autologous anti-CD19 CAR-T" and shown["status"] == "in progress"
-    assert shown["chain_of_identity"] == {"subject": "HLX301-DE01-0001", "protocol": "HLX-301",
-                                          "starting_material": "W1234 26 123456 A"}
+    assert shown["chain_of_identity"] == {
+        "subject": "HLX301-DE01-0001",
+        "protocol": "HLX-301",
+        "starting_material": "W1234 26 123456 A",
+    }
     receipt, selection = shown["steps"][:2]
     assert receipt["status"] == "completed" and receipt["performed_by"] == "Tran Nguyen"
     assert receipt["completed_at"].startswith(TODAY.isoformat())
     assert receipt["entries"] == [
         {"parameter": "Volume", "value": "180", "unit": "mL", "within_limits": True, "corrected": False},
-        {"parameter": "Temperature on receipt", "value": "4.5", "unit": "°C", "within_limits": True,
-         "corrected": False}]
+        {
+            "parameter": "Temperature on receipt",
+            "value": "4.5",
+            "unit": "°C",
+            "within_limits": True,
+            "corrected": False,
+        },
+    ]
     assert selection["status"] == "pending" and selection["performed_by"] is None and selection["entries"] == []
     assert shown["release_tests"] == [
         {"test": "Viability", "specification": "≥ 70 %", "result": "91.5 %", "conforms": True, "verified": True},
-        {"test": "Sterility", "specification": "No growth", "result": None, "conforms": None, "verified": False}]
+        {"test": "Sterility", "specification": "No growth", "result": None, "conforms": None, "verified": False},
+    ]
     assert [(d["category"], d["status"]) for d in shown["deviations"]] == [("minor", "open")]
     assert shown["deviations"][0]["number"].startswith("DEV-")
 
@@ -110,8 +153,13 @@ def test_another_clients_batch_is_answered_as_missing(client, db_session, batch,
 
 
 def test_a_subject_shows_its_batches_to_its_sponsor_only(client, db_session, line, batch, tokens):
-    second = batches.start_batch(db_session, line.version, subject=line.subject,
-                                 starting_material_identity="W1234 26 123457 B", user=line.operator)
+    second = batches.start_batch(
+        db_session,
+        line.version,
+        subject=line.subject,
+        starting_material_identity="W1234 26 123457 B",
+        user=line.operator,
+    )
     db_session.commit()
     helix, nordic = tokens
     subject = client.get(f"/api/v1/subjects/{line.subject.id}", headers=helix)
@@ -120,19 +168,19 @@ def test_a_subject_shows_its_batches_to_its_sponsor_only(client, db_session, lin
     response = client.get(f"/api/v1/subjects/{line.subject.id}/batches", headers=helix)
     assert response.status_code == 200
     # Oldest first: the chain of identity read from the subject's side.
-    assert [(item["batch_number"], item["chain_of_identity"]["starting_material"])
-            for item in response.json["items"]] == [
-        (batch.batch_number, "W1234 26 123456 A"), (second.batch_number, "W1234 26 123457 B")]
+    assert [
+        (item["batch_number"], item["chain_of_identity"]["starting_material"]) for item in response.json["items"]
+    ] == [(batch.batch_number, "W1234 26 123456 A"), (second.batch_number, "W1234 26 123457 B")]
     assert response.json["next_cursor"] is None
     assert client.get(f"/api/v1/subjects/{line.subjects[1].id}/batches", headers=helix).json["items"] == []
 
     for url in (f"/api/v1/subjects/{line.subject.id}", f"/api/v1/subjects/{line.subject.id}/batches"):
         foreign = client.get(url, headers=nordic)
         assert foreign.status_code == 404
-        assert foreign.json == {"code": 404, "message": f"There is no subject with id {line.subject.id}.",
-                                "errors": {}}
+        assert foreign.json == {"code": 404, "message": f"There is no subject with id {line.subject.id}.", "errors": {}}
     assert client.get("/api/v1/subjects/999999/batches", headers=nordic).json["message"] == (
-        "There is no subject with id 999999.")
+        "There is no subject with id 999999."
+    )
 
 
 def test_staff_read_every_batch_from_a_signed_in_session(client, db_session, line, batch, other_batch, signed_in):
@@ -168,32 +216,43 @@ def test_a_write_to_the_api_is_not_allowed(client, db_session, batch, tokens):
 
 
 def test_the_list_filters_by_status_and_goes_on_page_by_page(client, db_session, line, batch, tokens):
-    second = batches.start_batch(db_session, line.version, subject=line.subjects[1],
-                                 starting_material_identity="W1234 26 999999 C", user=line.operator)
+    second = batches.start_batch(
+        db_session,
+        line.version,
+        subject=line.subjects[1],
+        starting_material_identity="W1234 26 999999 C",
+        user=line.operator,
+    )
     db_session.commit()
     helix, _ = tokens
     first_page = client.get("/api/v1/batches?limit=1", headers=helix).json
     assert first_page["next_cursor"]
-    second_page = client.get("/api/v1/batches", query_string={"limit": 1, "cursor": first_page["next_cursor"]},
-                             headers=helix).json
+    second_page = client.get(
+        "/api/v1/batches", query_string={"limit": 1, "cursor": first_page["next_cursor"]}, headers=helix
+    ).json
     assert second_page["next_cursor"] is None
     # Newest first.
     assert [first_page["items"][0]["batch_number"], second_page["items"][0]["batch_number"]] == [
-        second.batch_number, batch.batch_number]
+        second.batch_number,
+        batch.batch_number,
+    ]
 
     in_progress = client.get("/api/v1/batches", query_string={"status": "in progress"}, headers=helix).json
     assert len(in_progress["items"]) == 2
     assert client.get("/api/v1/batches?status=released", headers=helix).json["items"] == []
 
 
-@pytest.mark.parametrize("query, field, message", [
-    ({"status": "done"}, "status", "There is no such batch status"),
-    ({"status": "IN_PROGRESS"}, "status", "There is no such batch status"),
-    ({"limit": "0"}, "limit", "greater than or equal to 1"),
-    ({"limit": "201"}, "limit", "less than or equal to 200"),
-    ({"limit": "two"}, "limit", "Not a valid integer."),
-    ({"cursor": "not-a-cursor"}, "cursor", "This cursor is not one this list gave out"),
-])
+@pytest.mark.parametrize(
+    "query, field, message",
+    [
+        ({"status": "done"}, "status", "There is no such batch status"),
+        ({"status": "IN_PROGRESS"}, "status", "There is no such batch status"),
+        ({"limit": "0"}, "limit", "greater than or equal to 1"),
+        ({"limit": "201"}, "limit", "less than or equal to 200"),
+        ({"limit": "two"}, "limit", "Not a valid integer."),
+        ({"cursor": "not-a-cursor"}, "cursor", "This cursor is not one this list gave out"),
+    ],
+)
 def test_bad_query_arguments_are_refused_with_a_message(client, db_session, batch, tokens, query, field, message):
     db_session.commit()
     helix, _ = tokens

@@ -1,4 +1,5 @@
 """Executing a batch through its pages: what a technician, a second person and QA see and do."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 
 def queue_count(dashboard: str, title: str) -> int:
-    found = re.search(rf'<span class="count">(\d+)</span>\s*<span class="queue-title">{re.escape(title)}</span>', dashboard)
+    found = re.search(
+        rf'<span class="count">(\d+)</span>\s*<span class="queue-title">{re.escape(title)}</span>', dashboard
+    )
     assert found, f"the dashboard has no queue {title!r}"
     return int(found.group(1))
 
@@ -44,8 +47,11 @@ def test_a_technician_starts_a_batch_for_a_subject(app, db_session, line):
     client = signed_in_as(app, db_session, line.operator)
     page = client.get("/batches/new")
     assert "CART-001 v1" in page.text and "HLX301-DE01-0001" in page.text and duplicate_ids(page.text) == []
-    form = {"mbr_version_id": line.version.id, "subject_id": line.subject.id,
-            "starting_material_identity": "w1234 26 123456 a"}
+    form = {
+        "mbr_version_id": line.version.id,
+        "subject_id": line.subject.id,
+        "starting_material_identity": "w1234 26 123456 a",
+    }
     started = submit(client, "/batches/new", form)
     assert started.status_code == 303
     batch_page = client.get(started.headers["Location"]).text
@@ -65,9 +71,16 @@ def test_qa_and_clients_cannot_start_batches(app, db_session, line, create_user)
 def test_the_step_page_offers_only_usable_equipment_and_lots_and_says_why_not(app, db_session, line, batch):
     do_receipt(db_session, batch, line)
     calibrated(db_session, line.centrifuge, due_on=TODAY - timedelta(days=3))
-    quarantined = materials.receive_lot(db_session, line.medium, supplier="Miltenyi", supplier_lot="Q1",
-                                        received_on=TODAY, expires_on=TODAY + timedelta(days=60),
-                                        quantity=parse_measurement("500 mL"), user=line.operator)
+    quarantined = materials.receive_lot(
+        db_session,
+        line.medium,
+        supplier="Miltenyi",
+        supplier_lot="Q1",
+        received_on=TODAY,
+        expires_on=TODAY + timedelta(days=60),
+        quantity=parse_measurement("500 mL"),
+        user=line.operator,
+    )
     client = signed_in_as(app, db_session, line.operator)
     page = client.get(f"/batch-steps/{batch.steps[1].id}").text
     assert duplicate_ids(page) == []
@@ -87,13 +100,21 @@ def test_a_technician_records_a_step_and_a_second_person_verifies_it(app, db_ses
     step_url = f"/batch-steps/{step.id}"
     missing = submit(client, step_url, {}, action=f"{step_url}/entries")
     assert missing.status_code == 422 and "Enter at least one value." in missing.text
-    bad = submit(client, step_url, {f"parameter-{volume.id}": "lots", f"parameter-{temperature.id}": "4"},
-                 action=f"{step_url}/entries")
+    bad = submit(
+        client,
+        step_url,
+        {f"parameter-{volume.id}": "lots", f"parameter-{temperature.id}": "4"},
+        action=f"{step_url}/entries",
+    )
     assert bad.status_code == 422 and f'id="parameter-{volume.id}-error"' in bad.text and "Volume:" in bad.text
     db_session.expire_all()
     assert volume.entries == [] and temperature.entries == []
-    recorded = submit(client, step_url, {f"parameter-{volume.id}": "0.18 L", f"parameter-{temperature.id}": "11"},
-                      action=f"{step_url}/entries")
+    recorded = submit(
+        client,
+        step_url,
+        {f"parameter-{volume.id}": "0.18 L", f"parameter-{temperature.id}": "11"},
+        action=f"{step_url}/entries",
+    )
     assert recorded.status_code == 303
     page = client.get(step_url).text
     assert "0.18 L" in page and "11 °C — outside limits" in page and "Sign step as performed" in page
@@ -119,12 +140,17 @@ def test_one_refused_value_records_none_and_the_page_says_which(app, db_session,
     step = batch.steps[0]
     volume, temperature, _remarks = step.parameters
     step_url = f"/batch-steps/{step.id}"
-    refused = submit(client, step_url, {f"parameter-{volume.id}": "0.18 L", f"parameter-{temperature.id}": "lots"},
-                     action=f"{step_url}/entries")
+    refused = submit(
+        client,
+        step_url,
+        {f"parameter-{volume.id}": "0.18 L", f"parameter-{temperature.id}": "lots"},
+        action=f"{step_url}/entries",
+    )
     assert refused.status_code == 422
     assert f'id="parameter-{temperature.id}-error"' in refused.text, "the message stands at the value it concerns"
-    assert f'name="parameter-{volume.id}" type="text" value="0.18 L"' in refused.text, \
+    assert f'name="parameter-{volume.id}" type="text" value="0.18 L"' in refused.text, (
         "the accepted value is offered again, not shown as recorded"
+    )
     assert 'name="entry-' not in refused.text
     db_session.expire_all()
     assert [parameter.entries for parameter in step.parameters] == [[], [], []]
@@ -133,8 +159,12 @@ def test_one_refused_value_records_none_and_the_page_says_which(app, db_session,
 def test_an_untrained_technician_is_refused_with_the_reason(app, db_session, line, batch):
     client = signed_in_as(app, db_session, line.untrained)
     step = batch.steps[0]
-    refused = submit(client, f"/batch-steps/{step.id}", {f"parameter-{step.parameters[0].id}": "180"},
-                     action=f"/batch-steps/{step.id}/entries")
+    refused = submit(
+        client,
+        f"/batch-steps/{step.id}",
+        {f"parameter-{step.parameters[0].id}": "180"},
+        action=f"/batch-steps/{step.id}/entries",
+    )
     assert refused.status_code == 403 and "no training on MBR CART-001 v1" in refused.text
     db_session.expire_all()
     audited = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "access.refused")).one()
@@ -151,8 +181,12 @@ def test_a_correction_through_the_page_needs_a_reason(app, db_session, line, bat
     assert refused.status_code == 422 and "Give the reason for the correction" in refused.text
     assert f'id="entry-{entry.id}-reason-error"' in refused.text, "the message stands at the field it concerns"
     assert f'href="#entry-{entry.id}-reason"' in refused.text and "<details open>" in refused.text
-    corrected = submit(client, url, {f"entry-{entry.id}-value": "190", f"entry-{entry.id}-reason": "Misread"},
-                       action=f"/batch-entries/{entry.id}/correct")
+    corrected = submit(
+        client,
+        url,
+        {f"entry-{entry.id}-value": "190", f"entry-{entry.id}-reason": "Misread"},
+        action=f"/batch-entries/{entry.id}/correct",
+    )
     assert corrected.status_code == 303
     page = client.get(url).text
     assert "<del>180 mL</del>" in page and "Correction: Misread" in page and "Sign again as performed" in page
@@ -170,8 +204,12 @@ def test_qa_reviews_exceptions_first_and_cannot_release_with_blockers(app, db_se
     assert "Step 1 (Receive apheresis bag): the performer&#39;s signature is missing or invalidated" in exceptions
     assert "Viability: no result" in exceptions
     assert "Harvest and count" in full_record
-    refused = submit(qa, f"/batches/{batch.id}/review", {"meaning": "released", "password": PASSWORD},
-                     action=f"/batches/{batch.id}/disposition")
+    refused = submit(
+        qa,
+        f"/batches/{batch.id}/review",
+        {"meaning": "released", "password": PASSWORD},
+        action=f"/batches/{batch.id}/disposition",
+    )
     assert refused.status_code == 409 and "cannot be released" in refused.text
     db_session.expire_all()
     assert batch.status == BatchStatus.AWAITING_REVIEW
@@ -183,24 +221,38 @@ def test_qa_releases_a_complete_batch_which_then_is_read_only(app, db_session, l
     technician = signed_in_as(app, db_session, line.operator)
     assert technician.get(f"/batches/{batch.id}/review").status_code == 403
     qa = signed_in_as(app, db_session, line.qa)
-    wrong = submit(qa, f"/batches/{batch.id}/review", {"meaning": "released", "password": "not-my-password"},
-                   action=f"/batches/{batch.id}/disposition")
+    wrong = submit(
+        qa,
+        f"/batches/{batch.id}/review",
+        {"meaning": "released", "password": "not-my-password"},
+        action=f"/batches/{batch.id}/disposition",
+    )
     assert wrong.status_code in {401, 403} and batch.status == BatchStatus.AWAITING_REVIEW
-    released = submit(qa, f"/batches/{batch.id}/review", {"meaning": "released", "password": PASSWORD},
-                      action=f"/batches/{batch.id}/disposition")
+    released = submit(
+        qa,
+        f"/batches/{batch.id}/review",
+        {"meaning": "released", "password": PASSWORD},
+        action=f"/batches/{batch.id}/disposition",
+    )
     assert released.status_code == 303
     db_session.expire_all()
     assert batch.status == BatchStatus.RELEASED
     assert "Released" in qa.get(f"/batches/{batch.id}").text
     entry = batch.steps[0].parameters[0].current_entry
-    late = technician.post(f"/batch-entries/{entry.id}/correct",
-                           data={"csrf_token": _token(technician, batch.steps[0].id), f"entry-{entry.id}-value": "1",
-                                 f"entry-{entry.id}-reason": "x"})
+    late = technician.post(
+        f"/batch-entries/{entry.id}/correct",
+        data={
+            "csrf_token": _token(technician, batch.steps[0].id),
+            f"entry-{entry.id}-value": "1",
+            f"entry-{entry.id}-reason": "x",
+        },
+    )
     assert late.status_code == 409 and "released and can no longer change" in late.text
 
 
 def _token(client, step_id):
     from tests.helpers import csrf_token_from
+
     return csrf_token_from(client.get(f"/batch-steps/{step_id}").text)
 
 
@@ -208,10 +260,16 @@ def test_qa_quarantines_with_a_reason(app, db_session, line, batch):
     execute_all_steps(db_session, batch, line)
     qa = signed_in_as(app, db_session, line.qa)
     url = f"/batches/{batch.id}/review"
-    no_reason = submit(qa, url, {"meaning": "quarantined", "password": PASSWORD}, action=f"/batches/{batch.id}/disposition")
+    no_reason = submit(
+        qa, url, {"meaning": "quarantined", "password": PASSWORD}, action=f"/batches/{batch.id}/disposition"
+    )
     assert no_reason.status_code == 422 and "Say why the batch is quarantined" in no_reason.text
-    done = submit(qa, url, {"meaning": "quarantined", "password": PASSWORD, "reason": "Sterility retest pending"},
-                  action=f"/batches/{batch.id}/disposition")
+    done = submit(
+        qa,
+        url,
+        {"meaning": "quarantined", "password": PASSWORD, "reason": "Sterility retest pending"},
+        action=f"/batches/{batch.id}/disposition",
+    )
     assert done.status_code == 303
     db_session.expire_all()
     assert batch.status == BatchStatus.QUARANTINED and batch.disposition_reason == "Sterility retest pending"
@@ -221,8 +279,12 @@ def test_release_results_are_recorded_and_verified_on_the_batch_page(app, db_ses
     viability = batch.release_tests[0]
     client = signed_in_as(app, db_session, line.operator)
     url = f"/batches/{batch.id}"
-    assert submit(client, url, {f"test-{viability.id}-result": "61"},
-                  action=f"/batch-release-tests/{viability.id}/results").status_code == 303
+    assert (
+        submit(
+            client, url, {f"test-{viability.id}-result": "61"}, action=f"/batch-release-tests/{viability.id}/results"
+        ).status_code
+        == 303
+    )
     page = client.get(url).text
     assert "61 % — out of specification" in page and "DEV-2030-0001" in page
     blank = submit(client, url, {}, action=f"/batch-release-tests/{batch.release_tests[1].id}/results")
@@ -237,10 +299,20 @@ def test_a_deviation_is_investigated_and_closed_by_qa(app, db_session, line, bat
     assert "Bag label &lt;smudged&gt;" in manager.get(url).text
     no_reason = submit(manager, url, {"investigation": "Checked"}, action=f"{url}/investigation")
     assert no_reason.status_code == 422
-    saved = submit(manager, url, {"category": "minor", "investigation": "Label checked against COI record",
-                                  "root_cause": "Condensation", "other_batches_assessed": "None",
-                                  "conclusion": "No impact", "capa": "Moisture-proof sleeves",
-                                  "reason": "Investigation completed"}, action=f"{url}/investigation")
+    saved = submit(
+        manager,
+        url,
+        {
+            "category": "minor",
+            "investigation": "Label checked against COI record",
+            "root_cause": "Condensation",
+            "other_batches_assessed": "None",
+            "conclusion": "No impact",
+            "capa": "Moisture-proof sleeves",
+            "reason": "Investigation completed",
+        },
+        action=f"{url}/investigation",
+    )
     assert saved.status_code == 303
     assert "Close with QA signature" not in manager.get(url).text
     assert manager.get(f"/sign/deviation/{deviation.id}/approved").status_code == 403
@@ -260,20 +332,31 @@ def test_the_batch_list_filters_by_status_and_refuses_an_unknown_one(app, db_ses
 
 
 def test_a_step_or_requirement_of_another_batch_is_answered_as_unknown(app, db_session, line, batch):
-    other = batches.start_batch(db_session, line.version, subject=line.subjects[1],
-                                starting_material_identity="W1234 26 654321 B", user=line.operator)
+    other = batches.start_batch(
+        db_session,
+        line.version,
+        subject=line.subjects[1],
+        starting_material_identity="W1234 26 654321 B",
+        user=line.operator,
+    )
     do_receipt(db_session, batch, line)
     client = signed_in_as(app, db_session, line.operator)
     step, foreign_requirement = batch.steps[1], other.steps[1].materials[0]
-    taken = submit(client, f"/batch-steps/{step.id}", {
-        "requirement_id": str(foreign_requirement.id), "lot_id": str(line.medium_lot.id), "quantity": "250 mL"},
-        action=f"/batch-steps/{step.id}/materials")
+    taken = submit(
+        client,
+        f"/batch-steps/{step.id}",
+        {"requirement_id": str(foreign_requirement.id), "lot_id": str(line.medium_lot.id), "quantity": "250 mL"},
+        action=f"/batch-steps/{step.id}/materials",
+    )
     assert taken.status_code == 404
     assert f"Step 2 has no material requirement with id {foreign_requirement.id}." in taken.text
     foreign_step = other.steps[0]
-    raised = submit(client, f"/batches/{batch.id}", {"description": "Bag label smudged",
-                                                    "step_id": str(foreign_step.id)},
-                    action=f"/batches/{batch.id}/deviations")
+    raised = submit(
+        client,
+        f"/batches/{batch.id}",
+        {"description": "Bag label smudged", "step_id": str(foreign_step.id)},
+        action=f"/batches/{batch.id}/deviations",
+    )
     assert raised.status_code == 404
     assert f"Batch {batch.batch_number} has no step with id {foreign_step.id}." in raised.text
     db_session.expire_all()
@@ -288,8 +371,9 @@ def test_the_batch_record_pdf_is_served_and_its_generation_audited(app, db_sessi
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.data.startswith(b"%PDF")
     db_session.expire_all()
-    assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "report.generated",
-                                                       AuditEvent.entity_id == str(batch.id))).one()
+    assert db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "report.generated", AuditEvent.entity_id == str(batch.id))
+    ).one()
     assert signed_in_as(app, db_session, line.operator).get(f"/batches/{batch.id}/record.pdf").status_code == 403
 
 
@@ -318,8 +402,9 @@ def test_the_batch_list_shows_each_batch_at_its_current_step(app, db_session, li
 def test_a_lot_page_traces_the_lot_to_the_batches_it_went_into(app, db_session, line, batch):
     do_receipt(db_session, batch, line)
     step = batch.steps[1]
-    execution.record_material_use(db_session, step, step.materials[0], line.medium_lot, parse_measurement("250 mL"),
-                                  user=line.operator)
+    execution.record_material_use(
+        db_session, step, step.materials[0], line.medium_lot, parse_measurement("250 mL"), user=line.operator
+    )
     page = signed_in_as(app, db_session, line.qa).get(f"/materials/lots/{line.medium_lot.id}").text
     assert f'href="/batch-steps/{step.id}">{batch.batch_number}, step 2 (CD4/CD8 selection)</a>' in page
 
@@ -329,6 +414,7 @@ def test_the_second_person_finds_the_steps_to_verify_from_the_dashboard(app, db_
     for parameter, value in zip(step.parameters[:2], ("180", "5"), strict=True):
         execution.record_entry(db_session, parameter, value, user=line.operator)
     from lims.signatures import service as signatures
+
     signatures.sign(db_session, step, meaning=SignatureMeaning.PERFORMED, user=line.operator, password=PASSWORD)
     verifier = signed_in_as(app, db_session, line.second_operator)
     assert queue_count(verifier.get("/").text, "Steps to verify") == 1
@@ -357,15 +443,16 @@ def test_batch_step_and_deviation_pages_link_to_their_history_for_those_who_read
         assert (link in page.text) is sees_history and (text in page.text) is sees_history, url
 
 
-def test_the_history_of_a_step_and_of_its_batch_includes_the_corrections_of_its_entries(app, db_session, line,
-                                                                                         batch):
+def test_the_history_of_a_step_and_of_its_batch_includes_the_corrections_of_its_entries(app, db_session, line, batch):
     step = do_receipt(db_session, batch, line)
     entry = step.parameters[0].current_entry
     execution.correct_entry(db_session, entry, "190", reason="Misread the scale", user=line.operator)
     other_step_parameter = batch.steps[1].parameters[0]
     client = signed_in_as(app, db_session, line.qa)
-    for page_url, heading in ((f"/batch-steps/{step.id}", f"History of batch step {step.id}"),
-                              (f"/batches/{batch.id}", f"History of batch {batch.id}")):
+    for page_url, heading in (
+        (f"/batch-steps/{step.id}", f"History of batch step {step.id}"),
+        (f"/batches/{batch.id}", f"History of batch {batch.id}"),
+    ):
         history_url = re.search(r'href="(/audit\?[^"]*with_parts=1)"', client.get(page_url).text)[1]
         history = client.get(history_url.replace("&amp;", "&")).text
         assert f"<h1>{heading}</h1>" in history
@@ -377,14 +464,17 @@ def test_the_history_of_a_step_and_of_its_batch_includes_the_corrections_of_its_
     assert "Misread the scale" in exported and f"batch_parameter,{other_step_parameter.id}," not in exported
 
 
-@pytest.mark.parametrize(("query", "status", "message"), [
-    ("with_parts=1", 422, "Choose a record type and id"),
-    ("entity_type=batch_step&entity_id=999999&with_parts=1", 404, "There is no batch step 999999."),
-    ("entity_type=batch_step&entity_id=first&with_parts=1", 422, "is not the id of a batch step"),
-    ("entity_type=audit_event&entity_id=1&with_parts=1", 422, "is not a type of controlled record"),
-    ("entity_type=batch_step&entity_id=99999999999999999999&with_parts=1", 422, "is not the id of a batch step"),
-    ("entity_type=batch_step&entity_id=1-2&with_parts=1", 422, "is not the id of a batch step"),
-])
+@pytest.mark.parametrize(
+    ("query", "status", "message"),
+    [
+        ("with_parts=1", 422, "Choose a record type and id"),
+        ("entity_type=batch_step&entity_id=999999&with_parts=1", 404, "There is no batch step 999999."),
+        ("entity_type=batch_step&entity_id=first&with_parts=1", 422, "is not the id of a batch step"),
+        ("entity_type=audit_event&entity_id=1&with_parts=1", 422, "is not a type of controlled record"),
+        ("entity_type=batch_step&entity_id=99999999999999999999&with_parts=1", 422, "is not the id of a batch step"),
+        ("entity_type=batch_step&entity_id=1-2&with_parts=1", 422, "is not the id of a batch step"),
+    ],
+)
 def test_a_history_with_parts_needs_an_existing_controlled_record(app, db_session, line, query, status, message):
     response = signed_in_as(app, db_session, line.qa).get(f"/audit?{query}")
     assert response.status_code == status and message in response.text
@@ -402,8 +492,10 @@ def verified_viability(db_session, line, batch):
 
 def release_test_sections(client, batch) -> tuple[str, str]:
     """The release tests on the batch page and the results on the QA review page."""
-    return (section(client.get(f"/batches/{batch.id}").text, "Release tests", "Deviations"),
-            section(client.get(f"/batches/{batch.id}/review").text, "Release test results", "Deviations"))
+    return (
+        section(client.get(f"/batches/{batch.id}").text, "Release tests", "Deviations"),
+        section(client.get(f"/batches/{batch.id}/review").text, "Release test results", "Deviations"),
+    )
 
 
 def test_a_verified_result_shows_its_verifier_on_the_batch_and_review_pages(app, db_session, line, batch):

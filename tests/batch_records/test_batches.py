@@ -1,4 +1,5 @@
 """Finding executed batches: a client's view of them is filtered in the query, as if no other batch existed."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ The first writer records and holds its transaction open for a moment before comm
 meanwhile from what it read before the first committed. Without locking on PostgreSQL the second would act
 on stale data: overdraw the lot, or record the same value twice.
 """
+
 from __future__ import annotations
 
 import threading
@@ -38,24 +39,48 @@ def committed_line(fresh_database_url):
     with engine.begin() as connection:
         schema.upgrade(connection)
     with Session(engine) as session:
-        facility = organizations.create_organization(session, code="NBCT", name="Northbridge",
-                                                     kind=OrganizationKind.FACILITY)
+        facility = organizations.create_organization(
+            session, code="NBCT", name="Northbridge", kind=OrganizationKind.FACILITY
+        )
 
         def person(username: str, role: RoleName):
-            return users.create_user(session, username=username, full_name=username, email=f"{username}@x.org",
-                                     organization=facility, roles={role}, password=PASSWORD,
-                                     must_change_password=False, actor=None)
+            return users.create_user(
+                session,
+                username=username,
+                full_name=username,
+                email=f"{username}@x.org",
+                organization=facility,
+                roles={role},
+                password=PASSWORD,
+                must_change_password=False,
+                actor=None,
+            )
 
-        line = build_line(session, author=person("author", RoleName.MANAGER), qa=person("qa", RoleName.QA),
-                          operator=person("first", RoleName.TECHNICIAN),
-                          second_operator=person("second", RoleName.TECHNICIAN),
-                          untrained=person("untrained", RoleName.TECHNICIAN),
-                          sponsor=identity_organizations.create_organization(session, code="HELIX", name="Helix",
-                                                               kind=OrganizationKind.CLIENT))
-        batch = batches.start_batch(session, line.version, subject=line.subject,
-                                    starting_material_identity="W1234 26 123456 A", user=line.operator)
-        ids = {"batch": batch.id, "lot": line.medium_lot.id, "first": line.operator.id,
-               "second": line.second_operator.id, "volume": batch.steps[0].parameters[0].id}
+        line = build_line(
+            session,
+            author=person("author", RoleName.MANAGER),
+            qa=person("qa", RoleName.QA),
+            operator=person("first", RoleName.TECHNICIAN),
+            second_operator=person("second", RoleName.TECHNICIAN),
+            untrained=person("untrained", RoleName.TECHNICIAN),
+            sponsor=identity_organizations.create_organization(
+                session, code="HELIX", name="Helix", kind=OrganizationKind.CLIENT
+            ),
+        )
+        batch = batches.start_batch(
+            session,
+            line.version,
+            subject=line.subject,
+            starting_material_identity="W1234 26 123456 A",
+            user=line.operator,
+        )
+        ids = {
+            "batch": batch.id,
+            "lot": line.medium_lot.id,
+            "first": line.operator.id,
+            "second": line.second_operator.id,
+            "volume": batch.steps[0].parameters[0].id,
+        }
         session.commit()
     yield engine, ids
     engine.dispose()
@@ -125,7 +150,10 @@ def test_two_people_cannot_both_record_the_same_value(committed_line):
             parameter.current_entry  # noqa: B018  (read before the other commits, where the engine allows it)
             if read is not None:
                 read.set()
-            return execution.record_entry(session, parameter, value, user=identity_users.get_user(session, ids[user_key]))
+            return execution.record_entry(
+                session, parameter, value, user=identity_users.get_user(session, ids[user_key])
+            )
+
         return act
 
     first, second = race(engine, record("first", "180"), record("second", "190"))
@@ -142,8 +170,9 @@ def test_deviations_raised_at_once_get_different_numbers(committed_line):
         batch = batches.get_batch(session, ids["batch"])
         if read is not None:
             read.set()
-        return deviations.raise_deviation(session, batch, description="Label smudged",
-                                          user=identity_users.get_user(session, ids["first"])).number
+        return deviations.raise_deviation(
+            session, batch, description="Label smudged", user=identity_users.get_user(session, ids["first"])
+        ).number
 
     first, second = race(engine, raise_one, raise_one)
     assert {first, second} == {"DEV-2030-0001", "DEV-2030-0002"}
@@ -159,9 +188,14 @@ def test_batches_started_at_once_get_different_numbers(committed_line):
             batch = batches.get_batch(session, ids["batch"])
             if read is not None:
                 read.set()
-            return batches.start_batch(session, batch.mbr_version, subject=batch.subject,
-                                       starting_material_identity=identity_text,
-                                       user=users.get_user(session, ids["first"])).batch_number
+            return batches.start_batch(
+                session,
+                batch.mbr_version,
+                subject=batch.subject,
+                starting_material_identity=identity_text,
+                user=users.get_user(session, ids["first"]),
+            ).batch_number
+
         return act
 
     first, second = race(engine, start("W1234 26 000002 B"), start("W1234 26 000003 C"))

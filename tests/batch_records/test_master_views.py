@@ -1,4 +1,5 @@
 """Master batch records through the pages: registration, design, two-person approval, effect, retirement, change."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -29,24 +30,43 @@ from tests.helpers import (
 
 @pytest.fixture
 def medium(db_session):
-    return materials.create_material(db_session, part_number="MED-001", name="TexMACS GMP medium",
-                                     specification="Sterile", storage_condition="2–8 °C")
+    return materials.create_material(
+        db_session,
+        part_number="MED-001",
+        name="TexMACS GMP medium",
+        specification="Sterile",
+        storage_condition="2–8 °C",
+    )
 
 
 @pytest.fixture
 def viability(db_session):
-    return testing.create_definition(db_session, code="VIAB", name="Viability", method="7-AAD flow cytometry",
-                                     result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 70 %")
+    return testing.create_definition(
+        db_session,
+        code="VIAB",
+        name="Viability",
+        method="7-AAD flow cytometry",
+        result_kind=ResultKind.QUANTITATIVE,
+        unit="%",
+        specification="≥ 70 %",
+    )
 
 
 @pytest.fixture
 def draft(db_session, viability) -> MbrVersion:
     """A draft with one step (one parameter) and one release test: ready to be signed by its author."""
-    version = masters.create_master(db_session, code="CART-001", product="HLX-19 autologous anti-CD19 CAR-T",
-                                    change_summary="First issue")
-    step = masters.add_step(db_session, version, masters.StepDesignInput(
-        stage="Starting-material receipt", title="Receive apheresis bag",
-        instruction="Check the label against the chain-of-identity record."))
+    version = masters.create_master(
+        db_session, code="CART-001", product="HLX-19 autologous anti-CD19 CAR-T", change_summary="First issue"
+    )
+    step = masters.add_step(
+        db_session,
+        version,
+        masters.StepDesignInput(
+            stage="Starting-material receipt",
+            title="Receive apheresis bag",
+            instruction="Check the label against the chain-of-identity record.",
+        ),
+    )
     masters.add_parameter(db_session, step, name="Volume", unit="mL", limit="50–300 mL")
     masters.add_release_test(db_session, version, viability)
     return version
@@ -72,37 +92,89 @@ def reload(db_session, model, record_id):
 
 def test_manager_registers_a_master_and_designs_its_draft(client, db_session, medium, viability, signed_in):
     signed_in(RoleName.MANAGER)
-    created = submit(client, "/masters/new", {"code": "cart-001", "product": "HLX-19 autologous anti-CD19 CAR-T",
-                                              "change_summary": "First issue"})
+    created = submit(
+        client,
+        "/masters/new",
+        {"code": "cart-001", "product": "HLX-19 autologous anti-CD19 CAR-T", "change_summary": "First issue"},
+    )
     assert created.status_code == 303
     url = created.headers["Location"]
     version = db_session.scalars(select(MbrVersion)).one()
     assert url == version_url(version) and version.master.code == "CART-001" and version.status == MbrStatus.DRAFT
 
-    step = submit(client, url, {"stage": "Harvest", "title": "Harvest and count",
-                                "instruction": "Harvest the cells.\nCount them twice.",
-                                "second_person_verification": "on", "hold_point": "on",
-                                "equipment_types": ["biosafety cabinet", "cell counter"],
-                                "theoretical_yield": "2e9 cells", "yield_minimum_percent": "50",
-                                "yield_maximum_percent": "150"}, action=url + "/steps")
+    step = submit(
+        client,
+        url,
+        {
+            "stage": "Harvest",
+            "title": "Harvest and count",
+            "instruction": "Harvest the cells.\nCount them twice.",
+            "second_person_verification": "on",
+            "hold_point": "on",
+            "equipment_types": ["biosafety cabinet", "cell counter"],
+            "theoretical_yield": "2e9 cells",
+            "yield_minimum_percent": "50",
+            "yield_maximum_percent": "150",
+        },
+        action=url + "/steps",
+    )
     assert step.status_code == 303, step.text
     step_id = db_session.scalars(select(MbrStep.id)).one()
-    assert submit(client, url, {"step_id": str(step_id), "name": "Viable cell concentration", "unit": "cells/mL",
-                                "target": "2e6", "limit": "≥ 1e6 cells/mL"},
-                  action=url + "/parameters").status_code == 303
-    assert submit(client, url, {"step_id": str(step_id), "name": "Remarks count", "unit": "", "optional": "on"},
-                  action=url + "/parameters").status_code == 303
-    assert submit(client, url, {"step_id": str(step_id), "material_id": str(medium.id), "quantity": "250 mL"},
-                  action=url + "/materials").status_code == 303
+    assert (
+        submit(
+            client,
+            url,
+            {
+                "step_id": str(step_id),
+                "name": "Viable cell concentration",
+                "unit": "cells/mL",
+                "target": "2e6",
+                "limit": "≥ 1e6 cells/mL",
+            },
+            action=url + "/parameters",
+        ).status_code
+        == 303
+    )
+    assert (
+        submit(
+            client,
+            url,
+            {"step_id": str(step_id), "name": "Remarks count", "unit": "", "optional": "on"},
+            action=url + "/parameters",
+        ).status_code
+        == 303
+    )
+    assert (
+        submit(
+            client,
+            url,
+            {"step_id": str(step_id), "material_id": str(medium.id), "quantity": "250 mL"},
+            action=url + "/materials",
+        ).status_code
+        == 303
+    )
     assert submit(client, url, {"definition_id": str(viability.id)}, action=url + "/release-tests").status_code == 303
 
     page = client.get(url).text
     assert duplicate_ids(page) == []
-    for shown in ("Harvest</h3>", "Step 1. Harvest and count", "Harvest the cells.<br>Count them twice.",
-                  "Second-person verification", "Hold point", "biosafety cabinet, cell counter",
-                  "MED-001 TexMACS GMP medium: 250 mL", "Viable cell concentration", "cells/mL",
-                  "≥ 1e6 cells/mL", "Remarks count", "optional", "acceptable 50–150 %", "VIAB", "≥ 70 %",
-                  "Sign as author and send for review"):
+    for shown in (
+        "Harvest</h3>",
+        "Step 1. Harvest and count",
+        "Harvest the cells.<br>Count them twice.",
+        "Second-person verification",
+        "Hold point",
+        "biosafety cabinet, cell counter",
+        "MED-001 TexMACS GMP medium: 250 mL",
+        "Viable cell concentration",
+        "cells/mL",
+        "≥ 1e6 cells/mL",
+        "Remarks count",
+        "optional",
+        "acceptable 50–150 %",
+        "VIAB",
+        "≥ 70 %",
+        "Sign as author and send for review",
+    ):
         assert shown in page, shown
     assert "Skippable</span>" not in page
     stored = reload(db_session, MbrStep, step_id)
@@ -111,14 +183,24 @@ def test_manager_registers_a_master_and_designs_its_draft(client, db_session, me
 
 
 def test_steps_are_shown_by_stage_in_their_order(client, db_session, draft, signed_in):
-    masters.add_step(db_session, draft, masters.StepDesignInput(stage="Expansion", title="Seed the bioreactor",
-                                                                instruction="Seed."))
-    masters.add_step(db_session, draft, masters.StepDesignInput(stage="Expansion", title="Feed",
-                                                                instruction="Feed.", skippable=True))
+    masters.add_step(
+        db_session, draft, masters.StepDesignInput(stage="Expansion", title="Seed the bioreactor", instruction="Seed.")
+    )
+    masters.add_step(
+        db_session, draft, masters.StepDesignInput(stage="Expansion", title="Feed", instruction="Feed.", skippable=True)
+    )
     signed_in(RoleName.TECHNICIAN)
     page = client.get(version_url(draft)).text
-    positions = [page.index(text) for text in ("Starting-material receipt</h3>", "Step 1. Receive apheresis bag",
-                                               "Expansion</h3>", "Step 2. Seed the bioreactor", "Step 3. Feed")]
+    positions = [
+        page.index(text)
+        for text in (
+            "Starting-material receipt</h3>",
+            "Step 1. Receive apheresis bag",
+            "Expansion</h3>",
+            "Step 2. Seed the bioreactor",
+            "Step 3. Feed",
+        )
+    ]
     assert positions == sorted(positions)
     assert page.count("Expansion</h3>") == 1 and "Skippable" in page
 
@@ -127,17 +209,26 @@ def test_a_unit_or_limit_that_does_not_fit_is_refused_at_its_field(client, db_se
     signed_in(RoleName.MANAGER)
     url = version_url(draft)
     step_id = draft.steps[0].id
-    unknown = submit(client, url, {"step_id": str(step_id), "name": "Temperature", "unit": "zorks"},
-                     action=url + "/parameters")
+    unknown = submit(
+        client, url, {"step_id": str(step_id), "name": "Temperature", "unit": "zorks"}, action=url + "/parameters"
+    )
     assert unknown.status_code == 422
     assert 'id="parameter-unit-error"' in unknown.text and "Unknown unit" in unknown.text
     assert 'href="#parameter-unit"' in unknown.text, "the error summary links to the field"
-    mismatched = submit(client, url, {"step_id": str(step_id), "name": "Temperature", "unit": "°C",
-                                      "limit": "≥ 5 mL"}, action=url + "/parameters")
+    mismatched = submit(
+        client,
+        url,
+        {"step_id": str(step_id), "name": "Temperature", "unit": "°C", "limit": "≥ 5 mL"},
+        action=url + "/parameters",
+    )
     assert mismatched.status_code == 422
     assert 'id="parameter-limit-error"' in mismatched.text and "must agree" in mismatched.text
-    not_a_limit = submit(client, url, {"step_id": str(step_id), "name": "Temperature", "unit": "°C",
-                                       "target": "warm"}, action=url + "/parameters")
+    not_a_limit = submit(
+        client,
+        url,
+        {"step_id": str(step_id), "name": "Temperature", "unit": "°C", "target": "warm"},
+        action=url + "/parameters",
+    )
     assert not_a_limit.status_code == 422 and 'id="parameter-target-error"' in not_a_limit.text
     assert [parameter.name for parameter in reload(db_session, MbrStep, step_id).parameters] == ["Volume"]
 
@@ -148,12 +239,25 @@ def test_a_step_is_refused_without_its_instruction_or_with_yield_limits_alone(cl
     missing = submit(client, url, {"stage": "Harvest", "title": "Harvest"}, action=url + "/steps")
     assert missing.status_code == 422 and "Write the instruction the operator follows." in missing.text
     assert 'id="step-instruction-error"' in missing.text
-    limits_alone = submit(client, url, {"stage": "Harvest", "title": "Harvest", "instruction": "Harvest.",
-                                        "yield_minimum_percent": "50"}, action=url + "/steps")
+    limits_alone = submit(
+        client,
+        url,
+        {"stage": "Harvest", "title": "Harvest", "instruction": "Harvest.", "yield_minimum_percent": "50"},
+        action=url + "/steps",
+    )
     assert limits_alone.status_code == 422 and "theoretical yield" in limits_alone.text
-    not_a_number = submit(client, url, {"stage": "Harvest", "title": "Harvest", "instruction": "Harvest.",
-                                        "theoretical_yield": "1e9 cells", "yield_minimum_percent": "half"},
-                          action=url + "/steps")
+    not_a_number = submit(
+        client,
+        url,
+        {
+            "stage": "Harvest",
+            "title": "Harvest",
+            "instruction": "Harvest.",
+            "theoretical_yield": "1e9 cells",
+            "yield_minimum_percent": "half",
+        },
+        action=url + "/steps",
+    )
     assert not_a_number.status_code == 422 and "number of percent" in not_a_number.text
     assert len(reload(db_session, MbrVersion, draft.id).steps) == 1
 
@@ -176,13 +280,15 @@ def test_staff_read_but_only_managers_design(client, db_session, draft, medium, 
     assert 'href="/mbr-steps/' not in page
     assert client.get("/masters/new").status_code == 403
     step_id = draft.steps[0].id
-    for action, data in ((url + "/steps", {"stage": "x", "title": "x", "instruction": "x"}),
-                         (url + "/parameters", {"step_id": str(step_id), "name": "x"}),
-                         (url + "/materials", {"step_id": str(step_id), "material_id": str(medium.id),
-                                               "quantity": "1 mL"}),
-                         (url + "/release-tests", {"definition_id": "1"}),
-                         (url + "/effective", {}), (url + "/retire", {"reason": "x"}),
-                         (url + "/new-version", {"change_summary": "x"})):
+    for action, data in (
+        (url + "/steps", {"stage": "x", "title": "x", "instruction": "x"}),
+        (url + "/parameters", {"step_id": str(step_id), "name": "x"}),
+        (url + "/materials", {"step_id": str(step_id), "material_id": str(medium.id), "quantity": "1 mL"}),
+        (url + "/release-tests", {"definition_id": "1"}),
+        (url + "/effective", {}),
+        (url + "/retire", {"reason": "x"}),
+        (url + "/new-version", {"change_summary": "x"}),
+    ):
         assert submit(client, url, data, action=action).status_code == 403, action
     assert client.get(f"/mbr-steps/{step_id}/edit").status_code == 403
     assert len(reload(db_session, MbrVersion, draft.id).steps) == 1
@@ -194,8 +300,12 @@ def test_editing_a_step_needs_a_reason_which_the_audit_trail_keeps(client, db_se
     url = f"/mbr-steps/{step_id}/edit"
     form = client.get(url).text
     assert 'value="Receive apheresis bag"' in form and duplicate_ids(form) == []
-    changed = {"stage": "Starting-material receipt", "title": "Receive and inspect the apheresis bag",
-               "instruction": "Check the label.", "second_person_verification": "on"}
+    changed = {
+        "stage": "Starting-material receipt",
+        "title": "Receive and inspect the apheresis bag",
+        "instruction": "Check the label.",
+        "second_person_verification": "on",
+    }
     refused = submit(client, url, changed)
     assert refused.status_code == 422 and "Give the reason for this change" in refused.text
     assert reload(db_session, MbrStep, step_id).title == "Receive apheresis bag"
@@ -203,13 +313,15 @@ def test_editing_a_step_needs_a_reason_which_the_audit_trail_keeps(client, db_se
     assert saved.status_code == 303 and saved.headers["Location"] == version_url(draft)
     step = reload(db_session, MbrStep, step_id)
     assert step.title == "Receive and inspect the apheresis bag" and step.second_person_verification
-    event = db_session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "mbr_step",
-                                                        AuditEvent.action == "update")).one()
+    event = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "mbr_step", AuditEvent.action == "update")
+    ).one()
     assert event.reason == "Inspection added after audit finding 12"
 
 
-def test_a_version_in_review_refuses_every_design_change(client, db_session, draft, people, medium, viability,
-                                                        signed_in):
+def test_a_version_in_review_refuses_every_design_change(
+    client, db_session, draft, people, medium, viability, signed_in
+):
     author, _qa = people
     sign(db_session, draft, SignatureMeaning.AUTHORED, author)
     signed_in(RoleName.MANAGER)
@@ -217,16 +329,25 @@ def test_a_version_in_review_refuses_every_design_change(client, db_session, dra
     step_id = draft.steps[0].id
     page = client.get(url).text
     assert "In review" in page and "can no longer change" in page and "Add a step" not in page
-    for action, data in ((url + "/steps", {"stage": "Harvest", "title": "Late", "instruction": "x"}),
-                         (url + "/parameters", {"step_id": str(step_id), "name": "pH", "unit": ""}),
-                         (url + "/materials", {"step_id": str(step_id), "material_id": str(medium.id),
-                                               "quantity": "1 mL"})):
+    for action, data in (
+        (url + "/steps", {"stage": "Harvest", "title": "Late", "instruction": "x"}),
+        (url + "/parameters", {"step_id": str(step_id), "name": "pH", "unit": ""}),
+        (url + "/materials", {"step_id": str(step_id), "material_id": str(medium.id), "quantity": "1 mL"}),
+    ):
         response = submit(client, url, data, action=action)
         assert response.status_code == 409 and "only a draft can change" in response.text, action
     edit_url = f"/mbr-steps/{step_id}/edit"
     assert "only a draft can change" in client.get(edit_url).text
-    refused = client.post(edit_url, data={"csrf_token": csrf_token_from(client.get(url).text), "stage": "x", "title": "Changed",
-                                          "instruction": "x", "reason": "Late change"})
+    refused = client.post(
+        edit_url,
+        data={
+            "csrf_token": csrf_token_from(client.get(url).text),
+            "stage": "x",
+            "title": "Changed",
+            "instruction": "x",
+            "reason": "Late change",
+        },
+    )
     assert refused.status_code == 409 and "only a draft can change" in refused.text
     version = reload(db_session, MbrVersion, draft.id)
     assert len(version.steps) == 1 and version.steps[0].title == "Receive apheresis bag"
@@ -326,8 +447,10 @@ def test_a_step_of_another_version_or_an_unknown_version_is_refused(client, db_s
     signed_in(RoleName.MANAGER)
     url = version_url(other)
     foreign_step = draft.steps[0]
-    for action, form in (("/parameters", {"name": "pH", "unit": ""}),
-                         ("/materials", {"material_id": str(medium.id), "quantity": "250 mL"})):
+    for action, form in (
+        ("/parameters", {"name": "pH", "unit": ""}),
+        ("/materials", {"material_id": str(medium.id), "quantity": "250 mL"}),
+    ):
         response = submit(client, url, {"step_id": str(foreign_step.id), **form}, action=url + action)
         assert response.status_code == 404
         assert f"CART-002 v1 has no step with id {foreign_step.id}." in response.text
@@ -343,10 +466,13 @@ def test_navigation_offers_master_records_to_staff(client, signed_in):
     assert 'href="/masters"' in page and 'href="/test-definitions"' in page
 
 
-@pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.ADMIN, True),
-                                                     (RoleName.TECHNICIAN, False), (RoleName.MANAGER, False)])
-def test_a_version_page_links_to_its_history_for_those_who_read_the_trail(role, sees_history, client, db_session,
-                                                                           draft, signed_in):
+@pytest.mark.parametrize(
+    ("role", "sees_history"),
+    [(RoleName.QA, True), (RoleName.ADMIN, True), (RoleName.TECHNICIAN, False), (RoleName.MANAGER, False)],
+)
+def test_a_version_page_links_to_its_history_for_those_who_read_the_trail(
+    role, sees_history, client, db_session, draft, signed_in
+):
     signed_in(role)
     page = client.get(version_url(draft)).text
     assert "Receive apheresis bag" in page

@@ -1,4 +1,5 @@
 """Every benchmark still runs end to end (at a tiny size; its figures are not judged here)."""
+
 from __future__ import annotations
 
 import pytest

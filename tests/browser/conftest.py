@@ -3,6 +3,7 @@
 Browser tests are skipped where no chromium is installed, except in CI
 (CI=true), where a missing browser is a failure.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,12 @@ from tests.helpers import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -46,17 +51,32 @@ def live_app(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[Flask, s
     with engine.begin() as connection:
         schema.upgrade(connection)
     engine.dispose()
-    app = create_app({"DATABASE_URL": fresh_database_url, "INSTANCE_PATH": str(tmp_path),
-                      "SECRET_KEY": "browser-test", "SECURE_COOKIES": False})
+    app = create_app(
+        {
+            "DATABASE_URL": fresh_database_url,
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": "browser-test",
+            "SECURE_COOKIES": False,
+        }
+    )
 
     def staff(session: Session) -> None:
-        facility = create_organization(session, code="NBCT", name="Northbridge",
-                                       kind=OrganizationKind.FACILITY)
-        for username, full_name, role in (("t.nguyen", "Thi Nguyen", RoleName.TECHNICIAN),
-                                          ("q.okafor", "Quinn Okafor", RoleName.QA)):
-            create_user(session, username=username, full_name=full_name, email=f"{username}@nbct.example",
-                        organization=facility, roles={role}, password=PASSWORD,
-                        must_change_password=False, actor=None)
+        facility = create_organization(session, code="NBCT", name="Northbridge", kind=OrganizationKind.FACILITY)
+        for username, full_name, role in (
+            ("t.nguyen", "Thi Nguyen", RoleName.TECHNICIAN),
+            ("q.okafor", "Quinn Okafor", RoleName.QA),
+        ):
+            create_user(
+                session,
+                username=username,
+                full_name=full_name,
+                email=f"{username}@nbct.example",
+                organization=facility,
+                roles={role},
+                password=PASSWORD,
+                must_change_password=False,
+                actor=None,
+            )
 
     seed(app, staff)
     server = make_server("127.0.0.1", 0, app, threaded=True)

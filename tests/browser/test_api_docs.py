@@ -1,4 +1,5 @@
 """The API's docs page runs under the site's Content-Security-Policy and calls the API with a staff session."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,9 @@ def test_signed_in_staff_browse_the_api_and_try_an_operation(page):
     from playwright.sync_api import expect
 
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console", lambda message: problems.append(message.text) if "Content Security Policy" in message.text else None
+    )
     page.on("pageerror", lambda error: problems.append(str(error)))
     sign_in(page, "q.okafor")
 

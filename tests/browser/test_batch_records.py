@@ -1,4 +1,5 @@
 """On a tablet-sized browser: a technician executes a step, a second person verifies it, QA releases the batch."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,14 +25,22 @@ pytestmark = pytest.mark.browser
 
 def _person(session, username, full_name, role):
     return create_user(
-        session, username=username, full_name=full_name, email=f"{username}@nbct.example",
-        organization=facility(session), roles={role}, password=PASSWORD, must_change_password=False,
-        actor=None)
+        session,
+        username=username,
+        full_name=full_name,
+        email=f"{username}@nbct.example",
+        organization=facility(session),
+        roles={role},
+        password=PASSWORD,
+        must_change_password=False,
+        actor=None,
+    )
 
 
 def _staff(session):
-    return {user.username: user for user in list_users(
-        session, UserFilter(status="active"), page=1, per_page=100).items}
+    return {
+        user.username: user for user in list_users(session, UserFilter(status="active"), page=1, per_page=100).items
+    }
 
 
 def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
@@ -42,13 +51,23 @@ def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
     def arrange(session):
         users = _staff(session)
         line = build_line(
-            session, author=_person(session, "m.larsen", "Maja Larsen", RoleName.MANAGER), qa=users["q.okafor"],
-            operator=users["t.nguyen"], second_operator=_person(session, "s.lind", "Sara Lind", RoleName.TECHNICIAN),
+            session,
+            author=_person(session, "m.larsen", "Maja Larsen", RoleName.MANAGER),
+            qa=users["q.okafor"],
+            operator=users["t.nguyen"],
+            second_operator=_person(session, "s.lind", "Sara Lind", RoleName.TECHNICIAN),
             untrained=_person(session, "n.berg", "Noah Berg", RoleName.TECHNICIAN),
-            sponsor=create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
-                                                 kind=OrganizationKind.CLIENT))
-        batch = batches.start_batch(session, line.version, subject=line.subject,
-                                    starting_material_identity="W1234 26 654321 B", user=line.operator)
+            sponsor=create_organization(
+                session, code="HELIX", name="Helix Cell Therapeutics", kind=OrganizationKind.CLIENT
+            ),
+        )
+        batch = batches.start_batch(
+            session,
+            line.version,
+            subject=line.subject,
+            starting_material_identity="W1234 26 654321 B",
+            user=line.operator,
+        )
         return batch.id, batch.steps[0].id
 
     batch_id, first_step_id = seed(app, arrange)
@@ -80,10 +99,20 @@ def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
         staff = _staff(session)
         equipment = {item.asset_tag: item for item in session.scalars(select(Equipment))}
         lot = session.scalars(select(MaterialLot).where(MaterialLot.status == LotStatus.RELEASED)).one()
-        line = Line(version=batch.mbr_version, operator=staff["t.nguyen"], second_operator=staff["s.lind"],
-                    untrained=staff["n.berg"], qa=staff["q.okafor"], author=staff["m.larsen"],
-                    cabinet=equipment["BSC-01"], centrifuge=equipment["CEN-01"], medium=lot.material, medium_lot=lot,
-                    subject=batch.subject, subjects=[batch.subject])
+        line = Line(
+            version=batch.mbr_version,
+            operator=staff["t.nguyen"],
+            second_operator=staff["s.lind"],
+            untrained=staff["n.berg"],
+            qa=staff["q.okafor"],
+            author=staff["m.larsen"],
+            cabinet=equipment["BSC-01"],
+            centrifuge=equipment["CEN-01"],
+            medium=lot.material,
+            medium_lot=lot,
+            subject=batch.subject,
+            subjects=[batch.subject],
+        )
         do_selection(session, batch, line)
         execution.skip_step(session, batch.steps[2], reason="Count on target", user=line.operator)
         do_harvest(session, batch, line)

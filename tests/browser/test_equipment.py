@@ -1,4 +1,5 @@
 """A technician records a passing calibration in a real browser and sees the status change."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -24,14 +25,32 @@ def test_technician_records_a_passing_calibration_and_sees_the_status_change(liv
     app, _base_url = live_app
 
     def overdue_incubator(session):
-        create_reference_standard(session, identifier="REF-THERM-01", description="Reference thermometer",
-                                  certificate_number="DAkkS-1", valid_until=date(2040, 1, 1))
+        create_reference_standard(
+            session,
+            identifier="REF-THERM-01",
+            description="Reference thermometer",
+            certificate_number="DAkkS-1",
+            valid_until=date(2040, 1, 1),
+        )
         incubator = create_equipment(
-            session, asset_tag="INC-001", name="CO2 incubator", equipment_type=EquipmentType.INCUBATOR,
-            location="Cleanroom B", manufacturer="Thermo", model="Heracell", serial_number="S1",
-            calibration_interval_days=180, owner=None)
-        add_calibration_point(session, incubator, name="Temperature 37 °C", nominal=parse_measurement("37 °C"),
-                              tolerance=parse_measurement("0.5 °C"))
+            session,
+            asset_tag="INC-001",
+            name="CO2 incubator",
+            equipment_type=EquipmentType.INCUBATOR,
+            location="Cleanroom B",
+            manufacturer="Thermo",
+            model="Heracell",
+            serial_number="S1",
+            calibration_interval_days=180,
+            owner=None,
+        )
+        add_calibration_point(
+            session,
+            incubator,
+            name="Temperature 37 °C",
+            nominal=parse_measurement("37 °C"),
+            tolerance=parse_measurement("0.5 °C"),
+        )
         return incubator.id
 
     equipment_id = seed(app, overdue_incubator)
@@ -41,7 +60,9 @@ def test_technician_records_a_passing_calibration_and_sees_the_status_change(liv
     expect(page.locator("[data-status]").first).to_have_text("Calibration overdue")
 
     page.get_by_role("link", name="Record calibration").click()
-    page.get_by_label("Reference standard used").select_option(label="REF-THERM-01: Reference thermometer (valid until 2040-01-01)")
+    page.get_by_label("Reference standard used").select_option(
+        label="REF-THERM-01: Reference thermometer (valid until 2040-01-01)"
+    )
     page.get_by_label("As found").fill("37.2 °C")
     page.get_by_role("button", name="Record calibration").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Calibration")

@@ -1,4 +1,5 @@
 """QA approves a protocol version with an e-signature in a real browser and sees it become effective."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,18 +23,41 @@ def test_qa_approves_a_version_and_makes_it_effective(live_app, page):
     app, _base_url = live_app
 
     def authored_version(session):
-        sponsor = create_organization(session, code="HELIX", name="Helix Cell Therapeutics",
-                                      kind=OrganizationKind.CLIENT)
-        author = create_user(session, username="m.larsen", full_name="Maja Larsen", email="m@nbct.example",
-                             organization=facility(session), roles={RoleName.MANAGER},
-                             password=PASSWORD, must_change_password=False, actor=None)
-        protocol = service.create_protocol(session, number="HLX-301", title="Phase 3 study of HLX-19", sponsor=sponsor,
-                                           phase=ProtocolPhase.PHASE_3, therapeutic_area="Haematology",
-                                           investigational_product="HLX-19 CAR-T")
+        sponsor = create_organization(
+            session, code="HELIX", name="Helix Cell Therapeutics", kind=OrganizationKind.CLIENT
+        )
+        author = create_user(
+            session,
+            username="m.larsen",
+            full_name="Maja Larsen",
+            email="m@nbct.example",
+            organization=facility(session),
+            roles={RoleName.MANAGER},
+            password=PASSWORD,
+            must_change_password=False,
+            actor=None,
+        )
+        protocol = service.create_protocol(
+            session,
+            number="HLX-301",
+            title="Phase 3 study of HLX-19",
+            sponsor=sponsor,
+            phase=ProtocolPhase.PHASE_3,
+            therapeutic_area="Haematology",
+            investigational_product="HLX-19 CAR-T",
+        )
         version = protocol.versions[0]
         service.add_arm(session, version, code="A", name="HLX-19")
-        service.add_visit(session, version, code="D7", name="Day 7", reference_event=ReferenceEvent.INFUSION,
-                          day_offset=7, window_before_days=1, window_after_days=1)
+        service.add_visit(
+            session,
+            version,
+            code="D7",
+            name="Day 7",
+            reference_event=ReferenceEvent.INFUSION,
+            day_offset=7,
+            window_before_days=1,
+            window_after_days=1,
+        )
         signatures.sign(session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
         return version.id
 

@@ -1,4 +1,5 @@
 """A real browser signs in, sees the dashboard and signs out."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Deny by default: every route declares who may use it, and anyone else is refused."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ def every_route(app: Flask) -> list[tuple[str, str, str]]:
     routes = []
     adapter = app.url_map.bind("localhost")
     for rule in app.url_map.iter_rules():
-        values = {name: 1 if isinstance(converter, NumberConverter) else "x"
-                  for name, converter in rule._converters.items()}
+        values = {
+            name: 1 if isinstance(converter, NumberConverter) else "x" for name, converter in rule._converters.items()
+        }
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             routes.append((rule.endpoint, method, adapter.build(rule.endpoint, values, method=method)))
     return routes
@@ -62,7 +64,8 @@ def test_a_client_user_is_refused_on_every_staff_route(app, client, signed_in):
     signed_in(RoleName.CLIENT)
     with app.test_request_context():
         staff_routes = [
-            (e, m, u) for e, m, u in every_route(app)
+            (e, m, u)
+            for e, m, u in every_route(app)
             if declared_access(e) != PUBLIC and RoleName.CLIENT not in declared_access(e)
         ]
     assert staff_routes
@@ -73,13 +76,18 @@ def test_a_client_user_is_refused_on_every_staff_route(app, client, signed_in):
         assert response.status_code in expected, (endpoint, method, url, response.status_code)
 
 
-def test_a_client_api_token_is_refused_on_every_staff_api_route(app, client, create_user, create_organization, db_session):
+def test_a_client_api_token_is_refused_on_every_staff_api_route(
+    app, client, create_user, create_organization, db_session
+):
     admin = create_user(RoleName.ADMIN)
     _, presented = api_tokens.issue_api_token(db_session, organization=create_organization(), name="x", actor=admin)
     db_session.commit()
     with app.test_request_context():
-        staff_api = [(e, m, u) for e, m, u in every_route(app)
-                     if u.startswith("/api/") and declared_access(e) != PUBLIC and RoleName.CLIENT not in declared_access(e)]
+        staff_api = [
+            (e, m, u)
+            for e, m, u in every_route(app)
+            if u.startswith("/api/") and declared_access(e) != PUBLIC and RoleName.CLIENT not in declared_access(e)
+        ]
     for endpoint, method, url in staff_api:
         response = client.open(url, method=method, headers={"Authorization": f"Bearer {presented}"})
         assert response.status_code == 403, (endpoint, method, url)
@@ -99,7 +107,11 @@ def test_navigation_shows_only_what_the_role_may_open(client, signed_in):
 
 
 def test_every_view_function_declares_access_through_the_decorators(app):
-    declared = {getattr(view, ACCESS_ATTRIBUTE, None) is not None for name, view in app.view_functions.items() if name != "static"}
+    declared = {
+        getattr(view, ACCESS_ATTRIBUTE, None) is not None
+        for name, view in app.view_functions.items()
+        if name != "static"
+    }
     assert declared == {True}
 
 

@@ -1,4 +1,5 @@
 """The application shell: security headers, cookies, schema check, error pages."""
+
 from __future__ import annotations
 
 from sqlalchemy import text

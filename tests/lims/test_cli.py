@@ -1,4 +1,5 @@
 """The `lims` command line: first start, users, demo data; bad input exits non-zero and changes nothing."""
+
 from __future__ import annotations
 
 import getpass
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from batch_records.cart_line import CART_HLX19
 from batch_records.models import (
     TYPICAL_STAGES,
     Batch,
@@ -25,7 +27,6 @@ from batch_records.models import (
     MbrStatus,
     StepStatus,
 )
-from batch_records.cart_line import CART_HLX19
 from batch_records.service import deviations, execution, release
 from lims import clock
 from lims.audit import trail as audit_trail
@@ -64,9 +65,20 @@ def count(db_session, model) -> int:
 
 
 def test_init_registers_the_facility_and_first_admin(run, db_session):
-    result = run("init", "--facility-code", "NBCT", "--facility-name", "Northbridge Cell Therapy",
-                 "--admin-username", "root.admin", "--admin-name", "Rita Admin", "--admin-email", "rita@nbct.example",
-                 env={"LIMS_ADMIN_PASSWORD": PASSWORD})
+    result = run(
+        "init",
+        "--facility-code",
+        "NBCT",
+        "--facility-name",
+        "Northbridge Cell Therapy",
+        "--admin-username",
+        "root.admin",
+        "--admin-name",
+        "Rita Admin",
+        "--admin-email",
+        "rita@nbct.example",
+        env={"LIMS_ADMIN_PASSWORD": PASSWORD},
+    )
     assert result.exit_code == 0, result.output
     admin = users.user_by_username(db_session, "root.admin")
     assert admin.role_names == {RoleName.ADMIN} and admin.organization.is_facility
@@ -74,14 +86,30 @@ def test_init_registers_the_facility_and_first_admin(run, db_session):
 
 
 def test_init_twice_is_refused(run, facility):
-    result = run("init", "--facility-name", "Another", "--admin-name", "X", "--admin-email", "x@example.org",
-                 env={"LIMS_ADMIN_PASSWORD": PASSWORD})
+    result = run(
+        "init",
+        "--facility-name",
+        "Another",
+        "--admin-name",
+        "X",
+        "--admin-email",
+        "x@example.org",
+        env={"LIMS_ADMIN_PASSWORD": PASSWORD},
+    )
     assert result.exit_code == 1 and "already registered" in result.output
 
 
 def test_init_with_a_weak_password_exits_non_zero_and_creates_nothing(run, db_session):
-    result = run("init", "--facility-name", "Lab", "--admin-name", "X", "--admin-email", "x@example.org",
-                 env={"LIMS_ADMIN_PASSWORD": "short"})
+    result = run(
+        "init",
+        "--facility-name",
+        "Lab",
+        "--admin-name",
+        "X",
+        "--admin-email",
+        "x@example.org",
+        env={"LIMS_ADMIN_PASSWORD": "short"},
+    )
     assert result.exit_code == 1 and "at least 12 characters" in result.output
     assert count(db_session, Organization) == 0 and count(db_session, User) == 0
 
@@ -93,9 +121,22 @@ def test_without_a_terminal_the_password_must_come_from_the_environment(run, mon
 
 
 def test_user_create_deactivate_and_unlock(run, facility, db_session, create_user):
-    created = run("user", "create", "s.tan", "--full-name", "Sam Tan", "--email", "s.tan@example.org",
-                  "--organization", facility.code, "--role", "qa", "--role", "technician",
-                  env={"LIMS_USER_PASSWORD": PASSWORD})
+    created = run(
+        "user",
+        "create",
+        "s.tan",
+        "--full-name",
+        "Sam Tan",
+        "--email",
+        "s.tan@example.org",
+        "--organization",
+        facility.code,
+        "--role",
+        "qa",
+        "--role",
+        "technician",
+        env={"LIMS_USER_PASSWORD": PASSWORD},
+    )
     assert created.exit_code == 0, created.output
     user = users.user_by_username(db_session, "s.tan")
     assert user.role_names == {RoleName.QA, RoleName.TECHNICIAN}
@@ -119,10 +160,40 @@ def test_user_create_deactivate_and_unlock(run, facility, db_session, create_use
 @pytest.mark.parametrize(
     ("args", "exit_code", "message"),
     [
-        (("user", "create", "x.y", "--full-name", "X", "--email", "x@example.org", "--organization", "NOPE",
-          "--role", "qa"), 1, "no organization with code 'NOPE'"),
-        (("user", "create", "x.y", "--full-name", "X", "--email", "x@example.org", "--organization", "NBCT",
-          "--role", "overlord"), 2, "'overlord' is not one of"),
+        (
+            (
+                "user",
+                "create",
+                "x.y",
+                "--full-name",
+                "X",
+                "--email",
+                "x@example.org",
+                "--organization",
+                "NOPE",
+                "--role",
+                "qa",
+            ),
+            1,
+            "no organization with code 'NOPE'",
+        ),
+        (
+            (
+                "user",
+                "create",
+                "x.y",
+                "--full-name",
+                "X",
+                "--email",
+                "x@example.org",
+                "--organization",
+                "NBCT",
+                "--role",
+                "overlord",
+            ),
+            2,
+            "'overlord' is not one of",
+        ),
         (("user", "deactivate", "nobody"), 2, "Missing option '--reason'"),
         (("user", "deactivate", "nobody", "--reason", "x"), 1, "no user 'nobody'"),
         (("user", "unlock", "nobody"), 1, "no user 'nobody'"),
@@ -141,8 +212,9 @@ def test_demo_loads_every_role_and_can_run_again(run, db_session):
     assert again.exit_code == 0, again.output
     assert count(db_session, User) == len(ACCOUNTS)
     for account in ACCOUNTS:
-        user = sign_in.authenticate(db_session, username=account.username, password=account.password,
-                                    client_address=None)
+        user = sign_in.authenticate(
+            db_session, username=account.username, password=account.password, client_address=None
+        )
         assert account.role in user.role_names
         assert account.username in first.output and account.password in first.output
     assert {account.role for account in ACCOUNTS} == set(RoleName)
@@ -151,8 +223,9 @@ def test_demo_loads_every_role_and_can_run_again(run, db_session):
 def test_demo_equipment_shows_every_status_a_lab_meets(run, db_session):
     assert run("demo").exit_code == 0
     db_session.expire_all()
-    statuses = {item.asset_tag: status_of(db_session, item, due_soon_days=14)
-                for item in db_session.scalars(select(Equipment))}
+    statuses = {
+        item.asset_tag: status_of(db_session, item, due_soon_days=14) for item in db_session.scalars(select(Equipment))
+    }
     assert statuses["INC-001"] == EquipmentStatus.IN_SERVICE
     assert statuses["BSC-002"] == EquipmentStatus.DUE_SOON
     assert statuses["CEN-003"] == EquipmentStatus.OVERDUE
@@ -165,7 +238,9 @@ def test_demo_protocol_has_an_effective_version_one_in_review_and_subjects(run, 
     db_session.expire_all()
     protocol = db_session.scalars(select(Protocol).where(Protocol.number == "HLX-301")).one()
     assert [(version.number, version.status) for version in protocol.versions] == [
-        ("1.0", VersionStatus.EFFECTIVE), ("2.0", VersionStatus.IN_REVIEW)]
+        ("1.0", VersionStatus.EFFECTIVE),
+        ("2.0", VersionStatus.IN_REVIEW),
+    ]
     # three from the protocol's own demo data, two more enrolled for the batches
     assert len(protocol_service.subjects_of(db_session, protocol)) == 5
 
@@ -174,8 +249,10 @@ def test_demo_lots_show_released_quarantined_and_expired(run, db_session):
     assert run("demo").exit_code == 0
     db_session.expire_all()
     today = clock.now().date()
-    states = {lot.material.part_number + " " + lot.supplier_lot: materials.usability(lot, today).reason
-              for lot in db_session.scalars(select(MaterialLot))}
+    states = {
+        lot.material.part_number + " " + lot.supplier_lot: materials.usability(lot, today).reason
+        for lot in db_session.scalars(select(MaterialLot))
+    }
     assert states["MED-001 7231104"] == "released"
     assert states["MED-001 7235518"].startswith("in quarantine")
     assert states["IL2-001 P22-0871"].startswith("expired on")
@@ -185,7 +262,7 @@ def test_demo_master_record_is_effective_with_release_tests_and_trained_operator
     assert run("demo").exit_code == 0
     db_session.expire_all()
     master = db_session.scalars(select(MasterBatchRecord).where(MasterBatchRecord.code == CART_HLX19.code)).one()
-    version, = master.versions
+    (version,) = master.versions
     assert version.status == MbrStatus.EFFECTIVE
     assert 10 <= len(version.steps) <= 14
     assert {step.stage for step in version.steps} == set(TYPICAL_STAGES)
@@ -193,12 +270,14 @@ def test_demo_master_record_is_effective_with_release_tests_and_trained_operator
     assert any(step.second_person_verification for step in version.steps)
     assert any(step.theoretical_yield is not None for step in version.steps)
     assert [test.definition.code for test in version.release_tests] == [row[0] for row in TEST_DEFINITIONS]
-    signers = {(signature.meaning, signature.printed_name) for signature, status in
-               signatures.signatures_of(db_session, version) if status == signatures.SignatureStatus.VALID}
+    signers = {
+        (signature.meaning, signature.printed_name)
+        for signature, status in signatures.signatures_of(db_session, version)
+        if status == signatures.SignatureStatus.VALID
+    }
     assert signers == {(SignatureMeaning.AUTHORED, "Maja Larsen"), (SignatureMeaning.APPROVED, "Quinn Okafor")}
     for username in ("t.nguyen", "s.lind"):
-        training.require_training(db_session, users.user_by_username(db_session, username),
-                                  version.training_subject)
+        training.require_training(db_session, users.user_by_username(db_session, username), version.training_subject)
 
 
 def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_session):
@@ -213,15 +292,16 @@ def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_sessi
     released = release.review(db_session, batches[BatchStatus.RELEASED].id)
     assert released.blockers == [] and released.exception_count == 0
     assert [(signature.meaning, signature.printed_name, status) for signature, status in released.disposition] == [
-        (SignatureMeaning.RELEASED, "Quinn Okafor", signatures.SignatureStatus.VALID)]
+        (SignatureMeaning.RELEASED, "Quinn Okafor", signatures.SignatureStatus.VALID)
+    ]
     assert StepStatus.SKIPPED in {record.step.status for record in released.steps}
 
     # QA sees what needs judgement: the open deviation an out-of-limit entry raised, beside a closed one.
     review = release.review(db_session, batches[BatchStatus.AWAITING_REVIEW].id)
-    open_deviation, = review.open_deviations
+    (open_deviation,) = review.open_deviations
     assert open_deviation.entry is not None and open_deviation.entry in review.out_of_limit
     assert open_deviation.category is None  # QA classifies it
-    closed, = [deviation for deviation in review.deviations if deviation.status == DeviationStatus.CLOSED]
+    (closed,) = [deviation for deviation in review.deviations if deviation.status == DeviationStatus.CLOSED]
     assert closed.category == DeviationCategory.MINOR and deviations.missing_for_closure(closed) == []
     assert review.blockers == [f"Deviation {open_deviation.number} is open"]
     assert all(state.verified and state.result.conforms for state in review.release_tests)
@@ -232,10 +312,10 @@ def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_sessi
     assert current is not None and current.status == StepStatus.IN_PROGRESS
     assert any(parameter.current_entry is not None for parameter in current.parameters)
     assert execution.missing_for_completion(current, execution.uses_of_steps(db_session, [current])[current.id])
-    done = in_progress.steps[:current.position - 1]
+    done = in_progress.steps[: current.position - 1]
     assert len(done) >= 2 and all(step.status == StepStatus.COMPLETED for step in done)
     records = release.review(db_session, in_progress.id).steps
-    assert all(record.verification_gap is None for record in records[:current.position - 1])
+    assert all(record.verification_gap is None for record in records[: current.position - 1])
 
 
 def test_demo_trail_names_the_demo_user_who_did_each_thing(run, db_session):
@@ -247,9 +327,14 @@ def test_demo_trail_names_the_demo_user_who_did_each_thing(run, db_session):
         return list(audit_trail.matching_events(db_session, audit_trail.EventFilter(**criteria)))
 
     # Each record that names who made it is attributed to them in the trail, by id and printed name.
-    for entity_type, maker_column in (("batch_entry", "entered_by_id"), ("calibration_record", "recorded_by_id"),
-                                      ("test_result", "recorded_by_id"), ("deviation", "raised_by_id"),
-                                      ("material_lot", "received_by_id"), ("batch", "created_by_id")):
+    for entity_type, maker_column in (
+        ("batch_entry", "entered_by_id"),
+        ("calibration_record", "recorded_by_id"),
+        ("test_result", "recorded_by_id"),
+        ("deviation", "raised_by_id"),
+        ("material_lot", "received_by_id"),
+        ("batch", "created_by_id"),
+    ):
         creations = events(entity_type=entity_type, actions=("create",))
         assert creations, entity_type
         for event in creations:
@@ -266,13 +351,16 @@ def test_demo_trail_names_the_demo_user_who_did_each_thing(run, db_session):
     # The audit viewer's filter by user finds a technician's work.
     technician = users.user_by_username(db_session, "t.nguyen")
     assert {("create", "batch_entry"), ("create", "calibration_record"), ("signature.applied", "batch_step")} <= {
-        (event.action, event.entity_type) for event in events(user_id=technician.id)}
+        (event.action, event.entity_type) for event in events(user_id=technician.id)
+    }
 
     # Whoever loaded the demo created only what precedes every demo user: the organizations and the accounts.
     by_command_line = [event for event in events() if event.user_id is None]
     assert {event.user_name for event in by_command_line} == {f"command line ({getpass.getuser()})"}
     assert {(event.action, event.entity_type) for event in by_command_line} == {
-        ("create", "organization"), ("create", "user_account")}
+        ("create", "organization"),
+        ("create", "user_account"),
+    }
     accounts_created = events(entity_type="user_account", actions=("create",))
     assert len(accounts_created) == len(ACCOUNTS) and all(event.user_id is None for event in accounts_created)
 
@@ -293,8 +381,13 @@ def test_serve_starts_the_development_server_on_a_migrated_database(tmp_path):
     environment.pop("LIMS_DATABASE_URL", None)
     port = _free_port()
     subprocess.run([lims_command, "db", "upgrade"], env=environment, check=True, capture_output=True)
-    server = subprocess.Popen([lims_command, "serve", "--port", str(port)], env=environment,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [lims_command, "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         status = _wait_for(f"http://127.0.0.1:{port}/login")
         assert status == 200
@@ -310,8 +403,13 @@ def test_serve_refuses_an_outdated_schema(tmp_path):
         pytest.skip(f"the console script is not installed beside {sys.executable}")
     environment = {**os.environ, "LIMS_INSTANCE_PATH": str(tmp_path), "LIMS_SECRET_KEY": "serve-test"}
     environment.pop("LIMS_DATABASE_URL", None)
-    result = subprocess.run([lims_command, "serve", "--port", str(_free_port())], env=environment,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [lims_command, "serve", "--port", str(_free_port())],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1 and "lims db upgrade" in result.stderr
 
 

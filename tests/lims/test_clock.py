@@ -1,13 +1,14 @@
 """The one clock: frozen, advanced, and put back as it was."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from lims import clock
 
-MOMENT = datetime(2030, 1, 1, 12, tzinfo=timezone.utc)
+MOMENT = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
 
 def test_a_frozen_clock_advances_only_when_told():

@@ -1,4 +1,5 @@
 """Configuration from the environment."""
+
 from __future__ import annotations
 
 import stat

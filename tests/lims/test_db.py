@@ -1,4 +1,5 @@
 """Database helpers: a record is found by an id it can have, a child only through its own parent."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,11 +11,23 @@ from protocols.models import Protocol, ProtocolPhase, ReferenceEvent, Visit
 
 
 def _protocol_with_a_visit(session, sponsor, number: str) -> tuple[Protocol, Visit]:
-    protocol = protocols.create_protocol(session, number=number, title="A study", sponsor=sponsor,
-                                         phase=ProtocolPhase.PHASE_3, therapeutic_area="Haematology",
-                                         investigational_product="HLX-19")
-    visit = protocols.add_visit(session, protocol.versions[0], code="SCR", name="Screening",
-                                reference_event=ReferenceEvent.ENROLMENT, day_offset=-28)
+    protocol = protocols.create_protocol(
+        session,
+        number=number,
+        title="A study",
+        sponsor=sponsor,
+        phase=ProtocolPhase.PHASE_3,
+        therapeutic_area="Haematology",
+        investigational_product="HLX-19",
+    )
+    visit = protocols.add_visit(
+        session,
+        protocol.versions[0],
+        code="SCR",
+        name="Screening",
+        reference_event=ReferenceEvent.ENROLMENT,
+        day_offset=-28,
+    )
     return protocol, visit
 
 
@@ -30,8 +43,15 @@ def test_a_child_of_another_parent_is_answered_as_an_unknown_id_naming_the_field
     _theirs, their_visit = _protocol_with_a_visit(db_session, sponsor, "HLX-302")
     for visit_id in (their_visit.id, their_visit.id + 1000):
         with pytest.raises(RecordNotFound) as refused:
-            get_child(db_session, Visit, visit_id, parent=mine.versions[0], label="visit",
-                      parent_label="Version 1.0 of HLX-301", field="visit_id")
+            get_child(
+                db_session,
+                Visit,
+                visit_id,
+                parent=mine.versions[0],
+                label="visit",
+                parent_label="Version 1.0 of HLX-301",
+                field="visit_id",
+            )
         assert refused.value.message == f"Version 1.0 of HLX-301 has no visit with id {visit_id}."
         assert refused.value.field == "visit_id" and refused.value.status_code == 404
 
@@ -46,7 +66,6 @@ def test_a_model_without_a_link_to_the_parent_is_a_programming_error(db_session,
 def test_an_id_no_record_can_have_is_unknown_too(db_session, create_organization, record_id):
     protocol, _visit = _protocol_with_a_visit(db_session, create_organization(), "HLX-301")
     with pytest.raises(RecordNotFound, match=f"Version 1.0 has no visit with id {record_id}."):
-        get_child(db_session, Visit, record_id, parent=protocol.versions[0], label="visit",
-                  parent_label="Version 1.0")
+        get_child(db_session, Visit, record_id, parent=protocol.versions[0], label="visit", parent_label="Version 1.0")
     with pytest.raises(RecordNotFound, match=f"There is no visit with id {record_id}."):
         get_record(db_session, Visit, record_id, "visit")

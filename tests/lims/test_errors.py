@@ -1,5 +1,6 @@
 """Domain errors: each refusal is a named class in its area's errors module, says in its docstring which rule
 refuses, and answers with a 4xx status."""
+
 from __future__ import annotations
 
 import importlib
@@ -53,7 +54,17 @@ def test_a_domain_error_lives_in_an_errors_module(error):
 
 def test_each_area_with_rules_has_its_errors_module():
     assert {cls.__module__ for cls in DOMAIN_ERRORS} == {
-        "lims.errors", "lims.audit.errors", "lims.equipment.errors", "lims.identity.errors",
-        "lims.materials.errors", "lims.signatures.errors", "lims.testing.errors", "lims.training.errors",
-        "lims.units.errors", "lims.versioning.errors", "batch_records.errors", "protocols.errors", "protocols.ctgov.errors",
+        "lims.errors",
+        "lims.audit.errors",
+        "lims.equipment.errors",
+        "lims.identity.errors",
+        "lims.materials.errors",
+        "lims.signatures.errors",
+        "lims.testing.errors",
+        "lims.training.errors",
+        "lims.units.errors",
+        "lims.versioning.errors",
+        "batch_records.errors",
+        "protocols.errors",
+        "protocols.ctgov.errors",
     }

@@ -1,4 +1,5 @@
 """The areas register explicitly and once: importing a module registers nothing; the app shows what they declare."""
+
 from __future__ import annotations
 
 import re
@@ -48,12 +49,36 @@ WORK_QUEUES = [
     "Hold points to review",
     "Batches in progress",
 ]
-SIGNABLES = {"calibration_record", "impact_assessment", "test_result", "protocol_version", "material_lot",
-             "mbr_version", "batch_step", "deviation", "batch"}
+SIGNABLES = {
+    "calibration_record",
+    "impact_assessment",
+    "test_result",
+    "protocol_version",
+    "material_lot",
+    "mbr_version",
+    "batch_step",
+    "deviation",
+    "batch",
+}
 AUDIT_ACTIONS = {
-    "create", "update", "login.success", "login.wrong_password", "login.unknown_user", "login.locked",
-    "login.deactivated", "login.lockout", "logout", "user.unlocked", "access.refused", "api.token_refused",
-    "signature.applied", "report.generated", "export.certificate", "export.odm", "audit.exported", "audit.verified",
+    "create",
+    "update",
+    "login.success",
+    "login.wrong_password",
+    "login.unknown_user",
+    "login.locked",
+    "login.deactivated",
+    "login.lockout",
+    "logout",
+    "user.unlocked",
+    "access.refused",
+    "api.token_refused",
+    "signature.applied",
+    "report.generated",
+    "export.certificate",
+    "export.odm",
+    "audit.exported",
+    "audit.verified",
     "audit.anchor_refused",
 }
 
@@ -76,8 +101,9 @@ else:
 
 
 def test_importing_every_module_registers_nothing():
-    result = subprocess.run([sys.executable, "-c", IMPORT_EVERY_MODULE], cwd=ROOT, capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERY_MODULE], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert result.stdout.startswith("No areas are installed: call lims.areas.install()"), result.stdout
 
 
@@ -105,9 +131,14 @@ def test_the_navigation_is_the_areas_entries_in_their_order():
 def test_each_area_loads_its_part_of_the_demo_after_the_areas_it_builds_on():
     # Each loader acts as the demo users the first creates, and builds on what the loaders before it made.
     assert [loader.__module__ for loader in install().demo_loaders] == [
-        "lims.identity.demo", "lims.equipment.demo", "lims.testing.demo", "protocols.demo", "lims.materials.demo",
+        "lims.identity.demo",
+        "lims.equipment.demo",
+        "lims.testing.demo",
+        "protocols.demo",
+        "lims.materials.demo",
         "lims.training.demo",
-        "batch_records.demo"]
+        "batch_records.demo",
+    ]
 
 
 def test_a_user_with_every_staff_role_sees_every_queue_in_order(client, signed_in):

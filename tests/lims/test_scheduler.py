@@ -1,17 +1,18 @@
 """The compliance scheduler anchors and verifies the audit trail on its own, on the schedule configured."""
+
 from __future__ import annotations
 
 import json
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from lims import schema, scheduler
+from lims import scheduler, schema
 from lims.app import create_app
 from lims.audit import anchors as audit_anchors
 from lims.audit.models import AuditEvent
@@ -26,12 +27,14 @@ def test_the_schedule_comes_from_the_configuration(monkeypatch, tmp_path):
     config = load_config(tmp_path, {"DISPLAY_TIMEZONE": "Europe/Berlin", "SECRET_KEY": "x"})
     checkpoint, verify = scheduler.scheduled_checks(config)
     assert checkpoint.job_id == "audit-checkpoint" and checkpoint.trigger.interval == timedelta(minutes=15)
-    fire = verify.trigger.get_next_fire_time(None, datetime(2030, 1, 10, 12, tzinfo=timezone.utc))
+    fire = verify.trigger.get_next_fire_time(None, datetime(2030, 1, 10, 12, tzinfo=UTC))
     assert (fire.hour, fire.minute, str(fire.tzinfo)) == (3, 30, "Europe/Berlin")
 
 
-@pytest.mark.parametrize(("variable", "value"), [("LIMS_AUDIT_VERIFY_AT", "25:00"), ("LIMS_AUDIT_VERIFY_AT", "2am"),
-                                                 ("LIMS_AUDIT_CHECKPOINT_MINUTES", "0")])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("LIMS_AUDIT_VERIFY_AT", "25:00"), ("LIMS_AUDIT_VERIFY_AT", "2am"), ("LIMS_AUDIT_CHECKPOINT_MINUTES", "0")],
+)
 def test_a_bad_schedule_is_refused_at_start(monkeypatch, tmp_path, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=variable):
@@ -52,12 +55,11 @@ def test_the_checkpoint_check_anchors_the_current_head(app, db_session, create_u
     assert f"event {head.sequence}" in summary
 
 
-def test_the_checkpoint_check_refuses_to_anchor_a_rewritten_chain_and_audits_it(app, db_session, create_user,
-                                                                                caplog):
+def test_the_checkpoint_check_refuses_to_anchor_a_rewritten_chain_and_audits_it(app, db_session, create_user, caplog):
     create_user()
     db_session.commit()
     path = Path(app.config["AUDIT_CHECKPOINT_PATH"])
-    forged = {"sequence": 1, "hash": "f" * 64, "written_at": datetime.now(timezone.utc).isoformat()}
+    forged = {"sequence": 1, "hash": "f" * 64, "written_at": datetime.now(UTC).isoformat()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(forged) + "\n")
     with caplog.at_level(logging.ERROR, logger="lims.scheduler"):
@@ -68,8 +70,9 @@ def test_the_checkpoint_check_refuses_to_anchor_a_rewritten_chain_and_audits_it(
     assert refusal.user_name == "compliance scheduler" and "event 1" in refusal.changes
 
 
-def test_the_verify_check_is_audited_as_the_scheduler_and_logs_a_break_as_an_error(app, db_session, create_user,
-                                                                                  caplog):
+def test_the_verify_check_is_audited_as_the_scheduler_and_logs_a_break_as_an_error(
+    app, db_session, create_user, caplog
+):
     create_user()
     db_session.commit()
     scheduler.run_check(app, check(app, "audit-checkpoint"))
@@ -78,7 +81,7 @@ def test_the_verify_check_is_audited_as_the_scheduler_and_logs_a_break_as_an_err
     assert event.user_name == "compliance scheduler" and event.user_id is None
 
     path = Path(app.config["AUDIT_CHECKPOINT_PATH"])
-    forged = {"sequence": event.sequence, "hash": "0" * 64, "written_at": datetime.now(timezone.utc).isoformat()}
+    forged = {"sequence": event.sequence, "hash": "0" * 64, "written_at": datetime.now(UTC).isoformat()}
     path.write_text(path.read_text() + json.dumps(forged) + "\n")
     with caplog.at_level(logging.ERROR, logger="lims.scheduler"):
         summary = scheduler.run_check(app, check(app, "audit-verify"))
@@ -93,7 +96,7 @@ def test_a_running_scheduler_anchors_the_chain_by_itself(fresh_database_url, tmp
     app = create_app({"DATABASE_URL": fresh_database_url, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
     running = scheduler.build_scheduler(app, BackgroundScheduler())
     assert sorted(job.id for job in running.get_jobs()) == ["audit-checkpoint", "audit-verify"]
-    running.get_job("audit-checkpoint").modify(next_run_time=datetime.now(timezone.utc))
+    running.get_job("audit-checkpoint").modify(next_run_time=datetime.now(UTC))
     running.start()
     try:
         deadline = time.monotonic() + 15

@@ -1,5 +1,6 @@
 """One lifecycle for every versioned document, run through both kinds the LIMS has: master batch records, whose
 versions are retired, and trial protocols, whose versions are superseded."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -30,22 +31,37 @@ Version = MbrVersion | ProtocolVersion
 
 def _first_master_version(session: Session, _sponsor: Organization) -> Version:
     version = masters.create_master(session, code="TCR-9", product="TCR-T", change_summary="First issue")
-    masters.add_step(session, version, masters.StepDesignInput(stage="Harvest", title="Harvest",
-                                                               instruction="Harvest the cells."))
-    definition = testing.create_definition(session, code="STER", name="Sterility", method="Ph. Eur. 2.6.27",
-                                           result_kind=ResultKind.QUALITATIVE, unit="", specification="No growth")
+    masters.add_step(
+        session, version, masters.StepDesignInput(stage="Harvest", title="Harvest", instruction="Harvest the cells.")
+    )
+    definition = testing.create_definition(
+        session,
+        code="STER",
+        name="Sterility",
+        method="Ph. Eur. 2.6.27",
+        result_kind=ResultKind.QUALITATIVE,
+        unit="",
+        specification="No growth",
+    )
     masters.add_release_test(session, version, definition)
     return version
 
 
 def _first_protocol_version(session: Session, sponsor: Organization) -> Version:
     protocol = protocols.create_protocol(
-        session, number="HLX-302", title="HLX-19 in follicular lymphoma", sponsor=sponsor,
-        phase=ProtocolPhase.PHASE_3, therapeutic_area="Haematology", investigational_product="HLX-19")
+        session,
+        number="HLX-302",
+        title="HLX-19 in follicular lymphoma",
+        sponsor=sponsor,
+        phase=ProtocolPhase.PHASE_3,
+        therapeutic_area="Haematology",
+        investigational_product="HLX-19",
+    )
     version = protocol.versions[0]
     protocols.add_arm(session, version, code="A", name="HLX-19")
-    protocols.add_visit(session, version, code="APH", name="Apheresis", reference_event=ReferenceEvent.APHERESIS,
-                        day_offset=0)
+    protocols.add_visit(
+        session, version, code="APH", name="Apheresis", reference_event=ReferenceEvent.APHERESIS, day_offset=0
+    )
     return version
 
 
@@ -68,18 +84,25 @@ class Kind:
 
 KINDS = {
     "master batch record": Kind(
-        MbrVersion, _first_master_version,
+        MbrVersion,
+        _first_master_version,
         lambda session, version: masters.new_mbr_version(session, version.master, change_summary="Longer expansion"),
-        MbrStatus.RETIRED, "retired_at",
+        MbrStatus.RETIRED,
+        "retired_at",
         "TCR-9 v1 is in review; only a draft can change. Start a new version to change it.",
-        "TCR-9 v1 made effective"),
+        "TCR-9 v1 made effective",
+    ),
     "protocol": Kind(
-        ProtocolVersion, _first_protocol_version,
-        lambda session, version: protocols.new_version(session, version.protocol, number="2.0",
-                                                       amendment_summary="Amendment 1"),
-        VersionStatus.SUPERSEDED, "superseded_at",
+        ProtocolVersion,
+        _first_protocol_version,
+        lambda session, version: protocols.new_version(
+            session, version.protocol, number="2.0", amendment_summary="Amendment 1"
+        ),
+        VersionStatus.SUPERSEDED,
+        "superseded_at",
         "Version 1.0 is in review and can no longer change; create a new version for an amendment.",
-        "Version 1.0 made effective"),
+        "Version 1.0 made effective",
+    ),
 }
 
 
@@ -101,8 +124,9 @@ def author_and_qa(create_user) -> tuple[User, User]:
 @pytest.fixture
 def send_for_review(db_session, author_and_qa) -> Callable[[Version], None]:
     def send(version: Version) -> None:
-        signatures.sign(db_session, version, meaning=SignatureMeaning.AUTHORED, user=author_and_qa[0],
-                        password=PASSWORD)
+        signatures.sign(
+            db_session, version, meaning=SignatureMeaning.AUTHORED, user=author_and_qa[0], password=PASSWORD
+        )
 
     return send
 
@@ -111,8 +135,9 @@ def send_for_review(db_session, author_and_qa) -> Callable[[Version], None]:
 def approve(db_session, author_and_qa, send_for_review) -> Callable[[Version], None]:
     def approve_version(version: Version) -> None:
         send_for_review(version)
-        signatures.sign(db_session, version, meaning=SignatureMeaning.APPROVED, user=author_and_qa[1],
-                        password=PASSWORD)
+        signatures.sign(
+            db_session, version, meaning=SignatureMeaning.APPROVED, user=author_and_qa[1], password=PASSWORD
+        )
 
     return approve_version
 
@@ -128,8 +153,10 @@ def test_only_a_draft_changes_and_the_refusal_says_how_to_change_it(first, kind,
 
 
 def test_only_an_approved_version_becomes_effective(db_session, first, send_for_review):
-    with pytest.raises(versioning_errors.VersionNotApproved, match=f"Only an approved version becomes effective; "
-                                                            f"{first.label} is draft"):
+    with pytest.raises(
+        versioning_errors.VersionNotApproved,
+        match=f"Only an approved version becomes effective; {first.label} is draft",
+    ):
         versioning.make_effective(db_session, first)
     send_for_review(first)
     with pytest.raises(versioning_errors.VersionNotApproved, match="is in review"):
@@ -154,13 +181,17 @@ def test_making_a_version_effective_is_audited_with_the_version_named(db_session
     approve(first)
     versioning.make_effective(db_session, first)
     db_session.flush()
-    events = db_session.scalars(select(AuditEvent).where(AuditEvent.entity_type == kind.model.__tablename__,
-                                                         AuditEvent.entity_id == str(first.id)))
+    events = db_session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == kind.model.__tablename__, AuditEvent.entity_id == str(first.id)
+        )
+    )
     assert kind.made_effective_reason in [event.reason for event in events]
 
 
 def test_two_effective_versions_of_a_document_are_impossible_even_in_the_database(
-        db_session, connection, first, kind, approve):
+    db_session, connection, first, kind, approve
+):
     approve(first)
     versioning.make_effective(db_session, first)
     second = kind.amend(db_session, first)
@@ -170,9 +201,10 @@ def test_two_effective_versions_of_a_document_are_impossible_even_in_the_databas
         connection.execute(update(model).where(model.id == second.id).values(status="effective"))
 
 
-def test_one_change_at_a_time_drafted_from_the_newest_version(db_session, first, kind, author_and_qa,
-                                                              send_for_review, approve):
-    with pytest.raises(versioning_errors.UnfinishedVersion, match="^Doc 7 already has a version in draft or review"):
+def test_one_change_at_a_time_drafted_from_the_newest_version(
+    db_session, first, kind, author_and_qa, send_for_review, approve
+):
+    with pytest.raises(versioning_errors.UnfinishedVersion, match=r"^Doc 7 already has a version in draft or review"):
         versioning.version_to_amend(first.document_versions, document="Doc 7")
     send_for_review(first)
     with pytest.raises(versioning_errors.UnfinishedVersion):
@@ -187,8 +219,10 @@ def test_one_change_at_a_time_drafted_from_the_newest_version(db_session, first,
 
 def test_the_effective_version_alone_is_withdrawn(db_session, first, kind, approve):
     approve(first)
-    with pytest.raises(versioning_errors.VersionNotEffective, match=f"Only the effective version can be "
-                                                              f"{kind.ended.value}; {first.label} is approved"):
+    with pytest.raises(
+        versioning_errors.VersionNotEffective,
+        match=f"Only the effective version can be {kind.ended.value}; {first.label} is approved",
+    ):
         versioning.withdraw(db_session, first, reason="Product discontinued")
     versioning.make_effective(db_session, first)
     versioning.withdraw(db_session, first, reason="Product discontinued")
@@ -202,8 +236,10 @@ def test_the_review_queue_holds_the_versions_their_author_signed(db_session, fir
     assert first in versioning.versions_in_review(db_session, kind.model)
 
 
-@pytest.mark.parametrize("status, tone", [("draft", "muted"), ("in review", "warning"), ("approved", "ok"),
-                                          ("effective", "ok"), ("ended", "muted")])
+@pytest.mark.parametrize(
+    "status, tone",
+    [("draft", "muted"), ("in review", "warning"), ("approved", "ok"), ("effective", "ok"), ("ended", "muted")],
+)
 def test_a_status_shows_as_a_badge_of_its_tone(app, first, kind, status, tone):
     first.status = kind.ended if status == "ended" else type(kind.ended)(status)
     with app.test_request_context():

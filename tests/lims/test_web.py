@@ -1,5 +1,6 @@
 """One path for every refused form: undo what it changed (a failed password excepted), answer with the right
 status, and show each message at the input it concerns."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,9 @@ def test_a_refusal_undoes_what_the_action_changed_before_it(app: Flask) -> None:
         assert not changes_kept_despite_refusal()
 
 
-def test_a_wrong_password_is_kept_although_the_form_is_refused(app: Flask, db_session: Session,
-                                                               create_user: Callable[..., User]) -> None:
+def test_a_wrong_password_is_kept_although_the_form_is_refused(
+    app: Flask, db_session: Session, create_user: Callable[..., User]
+) -> None:
     user = create_user()
     db_session.commit()
     with app.test_request_context("/", method="POST"):
@@ -65,14 +67,19 @@ def test_a_wrong_password_is_kept_although_the_form_is_refused(app: Flask, db_se
         assert signer is not None
 
         def sign_with_a_wrong_password() -> None:
-            sign_in.reauthenticate(session, signer, password="not-the-password", client_address=None,
-                                   purpose="a test")
+            sign_in.reauthenticate(session, signer, password="not-the-password", client_address=None, purpose="a test")
 
         status, errors = _answer(_refused(sign_with_a_wrong_password))
         assert status == 401 and errors == {"password": ["The password is wrong; nothing was signed."]}
         assert changes_kept_despite_refusal(), "the failed attempt is committed, so that it counts toward lockout"
-        assert session.scalar(select(func.count(LoginAttempt.id)).where(
-            LoginAttempt.user_id == user.id, LoginAttempt.outcome == LoginOutcome.WRONG_PASSWORD)) == 1
+        assert (
+            session.scalar(
+                select(func.count(LoginAttempt.id)).where(
+                    LoginAttempt.user_id == user.id, LoginAttempt.outcome == LoginOutcome.WRONG_PASSWORD
+                )
+            )
+            == 1
+        )
 
 
 def test_errors_of_a_repeated_form_stand_at_the_inputs_of_the_copy_posted(app: Flask) -> None:
@@ -85,20 +92,25 @@ def test_errors_of_a_repeated_form_stand_at_the_inputs_of_the_copy_posted(app: F
             raise InvalidInput("190 mL is more than the bag holds.", field="value")
 
         assert _answer(_refused(refuse_the_value, correction))[1] == {
-            "entry-7-value": ["190 mL is more than the bag holds."]}
+            "entry-7-value": ["190 mL is more than the bag holds."]
+        }
 
         def refuse_the_whole_form() -> None:
             raise Conflict("The batch is released and can no longer change.")
 
         assert _answer(_refused(refuse_the_whole_form, correction))[1] == {
-            "_form": ["The batch is released and can no longer change."]}
+            "_form": ["The batch is released and can no longer change."]
+        }
 
 
-@pytest.mark.parametrize(("error", "status"), [
-    (ValidationError({"name": ["Enter a name."]}), 422),
-    (InvalidInput("A rule refused the input.", field="name"), 422),
-    (Conflict("Already done."), 409),
-])
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (ValidationError({"name": ["Enter a name."]}), 422),
+        (InvalidInput("A rule refused the input.", field="name"), 422),
+        (Conflict("Already done."), 409),
+    ],
+)
 def test_invalid_input_answers_422_and_a_rule_its_own_status(app: Flask, error: Exception, status: int) -> None:
     def refuse() -> None:
         raise error
@@ -110,16 +122,21 @@ def test_invalid_input_answers_422_and_a_rule_its_own_status(app: Flask, error: 
 
 
 def test_a_refused_form_on_a_page_shows_its_messages_with_the_page_as_stored(
-        client, create_user: Callable[..., User], db_session: Session, signed_in: Callable[..., User]) -> None:
+    client, create_user: Callable[..., User], db_session: Session, signed_in: Callable[..., User]
+) -> None:
     user = create_user(RoleName.TECHNICIAN, full_name="Robin Stored")
     db_session.commit()
     signed_in(RoleName.ADMIN)
     url = f"/admin/users/{user.id}"
-    refused = submit(client, url, {"full_name": "Robin Typed", "email": user.email, "roles": ["client"],
-                                   "reason": "Moves to the sponsor"})
+    refused = submit(
+        client,
+        url,
+        {"full_name": "Robin Typed", "email": user.email, "roles": ["client"], "reason": "Moves to the sponsor"},
+    )
     assert refused.status_code == 422
-    assert 'id="roles-error"' in refused.text and "The client role is for users of a client organization." \
-        in refused.text
+    assert (
+        'id="roles-error"' in refused.text and "The client role is for users of a client organization." in refused.text
+    )
     assert 'value="Robin Typed"' in refused.text, "what was typed is offered again"
     deactivated = submit(client, url, {"reason": "Left"}, action=f"{url}/deactivate")
     assert deactivated.status_code == 303

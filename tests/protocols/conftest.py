@@ -1,4 +1,5 @@
 """A phase 3 autologous CAR-T protocol with a designed draft version."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,27 +18,68 @@ from tests.helpers import PASSWORD
 def car_t_protocol(db_session, create_organization) -> Protocol:
     sponsor = create_organization(code="HELIX", name="Helix Cell Therapeutics")
     protocol = service.create_protocol(
-        db_session, number="HLX-301", title="A Phase 3 study of HLX-19 autologous anti-CD19 CAR-T cells in r/r DLBCL",
-        sponsor=sponsor, phase=ProtocolPhase.PHASE_3, therapeutic_area="Haematology",
-        investigational_product="HLX-19 (autologous anti-CD19 CAR-T)", nct_id="NCT09999999",
+        db_session,
+        number="HLX-301",
+        title="A Phase 3 study of HLX-19 autologous anti-CD19 CAR-T cells in r/r DLBCL",
+        sponsor=sponsor,
+        phase=ProtocolPhase.PHASE_3,
+        therapeutic_area="Haematology",
+        investigational_product="HLX-19 (autologous anti-CD19 CAR-T)",
+        nct_id="NCT09999999",
     )
     version = protocol.versions[0]
     service.add_arm(db_session, version, code="A", name="HLX-19", arm_type="experimental")
     service.add_arm(db_session, version, code="B", name="Standard of care", arm_type="active comparator")
-    screening = service.add_visit(db_session, version, code="SCR", name="Screening",
-                                  reference_event=ReferenceEvent.ENROLMENT, day_offset=-28, window_after_days=7)
-    service.add_sample_requirement(db_session, screening, sample_type="peripheral blood",
-                                   volume=parse_measurement("10 mL"), container="K2EDTA tube",
-                                   handling=parse_range("15–25 °C"), max_hours_to_processing=24)
-    apheresis = service.add_visit(db_session, version, code="APH", name="Apheresis",
-                                  reference_event=ReferenceEvent.APHERESIS, day_offset=0)
-    service.add_sample_requirement(db_session, apheresis, sample_type="leukapheresis product",
-                                   volume=parse_measurement("200 mL"), container="apheresis bag",
-                                   handling=parse_range("2–8 °C"), max_hours_to_processing=48)
-    service.add_visit(db_session, version, code="D7", name="Day 7", reference_event=ReferenceEvent.INFUSION,
-                      day_offset=7, window_before_days=1, window_after_days=1)
-    service.add_visit(db_session, version, code="D28", name="Day 28", reference_event=ReferenceEvent.INFUSION,
-                      day_offset=28, window_before_days=3, window_after_days=3)
+    screening = service.add_visit(
+        db_session,
+        version,
+        code="SCR",
+        name="Screening",
+        reference_event=ReferenceEvent.ENROLMENT,
+        day_offset=-28,
+        window_after_days=7,
+    )
+    service.add_sample_requirement(
+        db_session,
+        screening,
+        sample_type="peripheral blood",
+        volume=parse_measurement("10 mL"),
+        container="K2EDTA tube",
+        handling=parse_range("15–25 °C"),
+        max_hours_to_processing=24,
+    )
+    apheresis = service.add_visit(
+        db_session, version, code="APH", name="Apheresis", reference_event=ReferenceEvent.APHERESIS, day_offset=0
+    )
+    service.add_sample_requirement(
+        db_session,
+        apheresis,
+        sample_type="leukapheresis product",
+        volume=parse_measurement("200 mL"),
+        container="apheresis bag",
+        handling=parse_range("2–8 °C"),
+        max_hours_to_processing=48,
+    )
+    service.add_visit(
+        db_session,
+        version,
+        code="D7",
+        name="Day 7",
+        reference_event=ReferenceEvent.INFUSION,
+        day_offset=7,
+        window_before_days=1,
+        window_after_days=1,
+    )
+    service.add_visit(
+        db_session,
+        version,
+        code="D28",
+        name="Day 28",
+        reference_event=ReferenceEvent.INFUSION,
+        day_offset=28,
+        window_before_days=3,
+        window_after_days=3,
+    )
     return protocol
 
 

@@ -1,4 +1,5 @@
 """The ODM 1.3.2 export of a protocol version's study design, built from transient ORM objects (no database)."""
+
 from __future__ import annotations
 
 import re
@@ -39,9 +40,13 @@ REFERENCE_FILES = ("odm-data-snapshot.xml", "cdash-odm-test.xml")
 # ODM 1.3.2 attributes and child elements the exporter uses that the two reference examples happen not to.
 STANDARD_ATTRIBUTES_BEYOND_EXAMPLES = {"ODM": {"SourceSystem"}, "MetaDataVersion": {"Description"}}
 STANDARD_CHILDREN_BEYOND_EXAMPLES = {"StudyEventDef": {"Description"}}
-REFERENCES = {"StudyEventRef": ("StudyEventOID", "StudyEventDef"), "FormRef": ("FormOID", "FormDef"),
-              "ItemGroupRef": ("ItemGroupOID", "ItemGroupDef"), "ItemRef": ("ItemOID", "ItemDef"),
-              "MeasurementUnitRef": ("MeasurementUnitOID", "MeasurementUnit")}
+REFERENCES = {
+    "StudyEventRef": ("StudyEventOID", "StudyEventDef"),
+    "FormRef": ("FormOID", "FormDef"),
+    "ItemGroupRef": ("ItemGroupOID", "ItemGroupDef"),
+    "ItemRef": ("ItemOID", "ItemDef"),
+    "MeasurementUnitRef": ("MeasurementUnitOID", "MeasurementUnit"),
+}
 
 
 # The design of a phase 3 autologous CAR-T protocol
@@ -50,29 +55,53 @@ REFERENCES = {"StudyEventRef": ("StudyEventOID", "StudyEventDef"), "FormRef": ("
 def _protocol(number: str = "CART-301", title: str | None = None) -> Protocol:
     return Protocol(
         number=number,
-        title=title or ("A phase 3, randomised, open-label study of autologous anti-CD19 CAR-T cells versus "
-                        "standard of care in relapsed or refractory large B-cell lymphoma"),
-        phase=ProtocolPhase.PHASE_3, therapeutic_area="Haematology-oncology",
-        investigational_product="Autologous anti-CD19 CAR-T cells", status=ProtocolStatus.ENROLLING,
+        title=title
+        or (
+            "A phase 3, randomised, open-label study of autologous anti-CD19 CAR-T cells versus "
+            "standard of care in relapsed or refractory large B-cell lymphoma"
+        ),
+        phase=ProtocolPhase.PHASE_3,
+        therapeutic_area="Haematology-oncology",
+        investigational_product="Autologous anti-CD19 CAR-T cells",
+        status=ProtocolStatus.ENROLLING,
     )
 
 
 def _version(protocol: Protocol, amendment_summary: str = AMENDMENT_SUMMARY) -> ProtocolVersion:
-    return ProtocolVersion(protocol=protocol, number="3", amendment_summary=amendment_summary,
-                           status=VersionStatus.EFFECTIVE)
+    return ProtocolVersion(
+        protocol=protocol, number="3", amendment_summary=amendment_summary, status=VersionStatus.EFFECTIVE
+    )
 
 
-def _visit(version: ProtocolVersion, code: str, name: str, reference_event: ReferenceEvent, day_offset: int,
-           window: tuple[int, int] = (0, 0)) -> Visit:
-    return Visit(version=version, code=code, name=name, reference_event=reference_event, day_offset=day_offset,
-                 window_before_days=window[0], window_after_days=window[1])
+def _visit(
+    version: ProtocolVersion,
+    code: str,
+    name: str,
+    reference_event: ReferenceEvent,
+    day_offset: int,
+    window: tuple[int, int] = (0, 0),
+) -> Visit:
+    return Visit(
+        version=version,
+        code=code,
+        name=name,
+        reference_event=reference_event,
+        day_offset=day_offset,
+        window_before_days=window[0],
+        window_after_days=window[1],
+    )
 
 
-def _requirement(visit: Visit, sample_type: str, volume: str, container: str, handling: tuple[str, str],
-                 max_hours_to_processing: int) -> SampleRequirement:
+def _requirement(
+    visit: Visit, sample_type: str, volume: str, container: str, handling: tuple[str, str], max_hours_to_processing: int
+) -> SampleRequirement:
     return SampleRequirement(
-        visit=visit, sample_type=sample_type, volume=parse_measurement(volume), container=container,
-        handling_minimum=parse_measurement(handling[0]), handling_maximum=parse_measurement(handling[1]),
+        visit=visit,
+        sample_type=sample_type,
+        volume=parse_measurement(volume),
+        container=container,
+        handling_minimum=parse_measurement(handling[0]),
+        handling_maximum=parse_measurement(handling[1]),
         max_hours_to_processing=max_hours_to_processing,
     )
 
@@ -180,7 +209,8 @@ def test_study_names_the_protocol_and_its_version(odm: ET.Element) -> None:
     assert study.get("OID") == "ST.CART_301"
     assert study.findtext("odm:GlobalVariables/odm:StudyName", namespaces=NS) == "CART-301"
     assert study.findtext("odm:GlobalVariables/odm:StudyDescription", namespaces=NS).startswith(
-        "A phase 3, randomised, open-label study of autologous anti-CD19 CAR-T cells")
+        "A phase 3, randomised, open-label study of autologous anti-CD19 CAR-T cells"
+    )
     assert study.findtext("odm:GlobalVariables/odm:ProtocolName", namespaces=NS) == "CART-301 version 3"
 
 
@@ -200,7 +230,10 @@ def test_metadata_version_children_follow_the_schema_order(odm: ET.Element) -> N
 
     assert names == sorted(names, key=order.index)
     assert [_local(child.tag) for child in odm.find("odm:Study", NS)] == [
-        "GlobalVariables", "BasicDefinitions", "MetaDataVersion"]
+        "GlobalVariables",
+        "BasicDefinitions",
+        "MetaDataVersion",
+    ]
 
 
 # Visits
@@ -211,11 +244,19 @@ def test_one_scheduled_study_event_per_visit_in_schedule_order(odm: ET.Element) 
     events = _all(odm, "StudyEventDef")
 
     assert [(ref.get("StudyEventOID"), ref.get("OrderNumber"), ref.get("Mandatory")) for ref in references] == [
-        ("SE.SCR", "1", "Yes"), ("SE.APH", "2", "Yes"), ("SE.D7", "3", "Yes"), ("SE.D28", "4", "Yes"),
-        ("SE.M3", "5", "Yes")]
+        ("SE.SCR", "1", "Yes"),
+        ("SE.APH", "2", "Yes"),
+        ("SE.D7", "3", "Yes"),
+        ("SE.D28", "4", "Yes"),
+        ("SE.M3", "5", "Yes"),
+    ]
     assert [(event.get("OID"), event.get("Name")) for event in events] == [
-        ("SE.SCR", "Screening"), ("SE.APH", "Apheresis"), ("SE.D7", "Day 7 post infusion"), ("SE.D28", "Day 28"),
-        ("SE.M3", "Month 3")]
+        ("SE.SCR", "Screening"),
+        ("SE.APH", "Apheresis"),
+        ("SE.D7", "Day 7 post infusion"),
+        ("SE.D28", "Day 28"),
+        ("SE.M3", "Month 3"),
+    ]
     assert {(event.get("Repeating"), event.get("Type")) for event in events} == {("No", "Scheduled")}
 
 
@@ -228,7 +269,8 @@ def test_study_events_describe_day_reference_event_and_window(odm: ET.Element) -
 
 
 def test_each_visit_has_a_sample_form_with_one_item_group_per_requirement(
-        odm: ET.Element, version: ProtocolVersion) -> None:
+    odm: ET.Element, version: ProtocolVersion
+) -> None:
     events, forms = _by_oid(odm, "StudyEventDef"), _by_oid(odm, "FormDef")
 
     for visit in version.visits:
@@ -236,11 +278,17 @@ def test_each_visit_has_a_sample_form_with_one_item_group_per_requirement(
         assert [ref.get("FormOID") for ref in events[f"SE.{visit.code}"].findall("odm:FormRef", NS)] == [form_oid]
         group_refs = forms[form_oid].findall("odm:ItemGroupRef", NS)
         assert [ref.get("ItemGroupOID") for ref in group_refs] == [
-            f"IG.{visit.code}.{number}" for number in range(1, len(visit.requirements) + 1)]
+            f"IG.{visit.code}.{number}" for number in range(1, len(visit.requirements) + 1)
+        ]
     assert forms["F.M3.SAMPLES"].get("Name") == "Month 3: sample collection"
     assert [group.get("Name") for group in _all(odm, "ItemGroupDef")] == [
-        "Peripheral blood", "Leukapheresis product", "Peripheral blood", "Peripheral blood", "Peripheral blood",
-        "Serum"]
+        "Peripheral blood",
+        "Leukapheresis product",
+        "Peripheral blood",
+        "Peripheral blood",
+        "Peripheral blood",
+        "Serum",
+    ]
 
 
 def test_item_groups_record_the_collection(odm: ET.Element) -> None:
@@ -275,8 +323,10 @@ def test_one_measurement_unit_per_unit_used_with_ucum_symbols(odm: ET.Element) -
     units = _units_by_name(odm)
 
     assert len(_all(odm, "MeasurementUnit")) == len(units) == 3
-    assert {name: (unit.get("OID"), unit.findtext("odm:Symbol/odm:TranslatedText", namespaces=NS))
-            for name, unit in units.items()} == {"mL": ("MU.mL", "mL"), "°C": ("MU.Cel", "Cel"), "h": ("MU.h", "h")}
+    assert {
+        name: (unit.get("OID"), unit.findtext("odm:Symbol/odm:TranslatedText", namespaces=NS))
+        for name, unit in units.items()
+    } == {"mL": ("MU.mL", "mL"), "°C": ("MU.Cel", "Cel"), "h": ("MU.h", "h")}
 
 
 def test_volume_temperature_and_processing_time_items_reference_their_units(odm: ET.Element) -> None:
@@ -354,7 +404,7 @@ def test_codes_that_sanitise_alike_get_distinct_oids() -> None:
 
 
 def test_user_text_is_escaped() -> None:
-    title = 'CAR-T <CD19> & "BCMA" study of O\'Brien\'s regimen'
+    title = "CAR-T <CD19> & \"BCMA\" study of O'Brien's regimen"
     summary = "Volume < 10 mL & window > 3 days"
     visit_name = 'Day 7 <post> & "infusion"'
     sample_type = "Blood & <plasma>"
@@ -403,7 +453,8 @@ def test_reference_examples_share_our_namespace(reference_roots: list[ET.Element
 
 
 def test_elements_and_attributes_match_the_reference_examples(
-        odm: ET.Element, reference_roots: list[ET.Element]) -> None:
+    odm: ET.Element, reference_roots: list[ET.Element]
+) -> None:
     reference_attributes: dict[str, set[str]] = defaultdict(set)
     reference_children: dict[str, set[str]] = defaultdict(set)
     for root in reference_roots:
@@ -419,8 +470,17 @@ def test_elements_and_attributes_match_the_reference_examples(
     for name in our_attributes:
         assert our_attributes[name] <= reference_attributes[name], name
         assert our_children[name] <= reference_children[name], name
-    for definition in ("StudyEventDef", "FormDef", "ItemGroupDef", "ItemDef", "MeasurementUnit", "FormRef",
-                       "ItemGroupRef", "ItemRef", "MeasurementUnitRef"):
+    for definition in (
+        "StudyEventDef",
+        "FormDef",
+        "ItemGroupDef",
+        "ItemDef",
+        "MeasurementUnit",
+        "FormRef",
+        "ItemGroupRef",
+        "ItemRef",
+        "MeasurementUnitRef",
+    ):
         assert definition in our_attributes
 
 

@@ -1,4 +1,5 @@
 """Protocol pages through HTTP: registration, design, two-person approval, amendment diff, subjects, ODM."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
@@ -21,26 +22,75 @@ def test_manager_registers_a_protocol_and_designs_its_draft(client, create_organ
     sponsor = create_organization(code="HELIX", name="Helix Cell Therapeutics")
     db_session.commit()
     signed_in(RoleName.MANAGER)
-    created = submit(client, "/protocols/new", {
-        "number": "HLX-301", "title": "Phase 3 study of HLX-19", "sponsor_id": str(sponsor.id), "phase": "phase 3",
-        "therapeutic_area": "Haematology", "investigational_product": "HLX-19 CAR-T", "nct_id": "NCT09999999",
-    })
+    created = submit(
+        client,
+        "/protocols/new",
+        {
+            "number": "HLX-301",
+            "title": "Phase 3 study of HLX-19",
+            "sponsor_id": str(sponsor.id),
+            "phase": "phase 3",
+            "therapeutic_area": "Haematology",
+            "investigational_product": "HLX-19 CAR-T",
+            "nct_id": "NCT09999999",
+        },
+    )
     assert created.status_code == 303
     version_url = created.headers["Location"]
-    assert submit(client, version_url, {"code": "A", "name": "HLX-19", "arm_type": "experimental"},
-                  action=version_url + "/arms").status_code == 303
-    assert submit(client, version_url, {"code": "D7", "name": "Day 7", "reference_event": "infusion",
-                                        "day_offset": "7", "window_before_days": "1", "window_after_days": "1"},
-                  action=version_url + "/visits").status_code == 303
+    assert (
+        submit(
+            client,
+            version_url,
+            {"code": "A", "name": "HLX-19", "arm_type": "experimental"},
+            action=version_url + "/arms",
+        ).status_code
+        == 303
+    )
+    assert (
+        submit(
+            client,
+            version_url,
+            {
+                "code": "D7",
+                "name": "Day 7",
+                "reference_event": "infusion",
+                "day_offset": "7",
+                "window_before_days": "1",
+                "window_after_days": "1",
+            },
+            action=version_url + "/visits",
+        ).status_code
+        == 303
+    )
     protocol = db_session.scalars(select(Protocol)).one()
     visit_id = protocol.versions[0].visits[0].id
-    bad = submit(client, version_url, {"visit_id": str(visit_id), "sample_type": "blood", "volume": "6 g",
-                                       "container": "tube", "handling": "15-25 °C", "max_hours_to_processing": "24"},
-                 action=version_url + "/requirements")
+    bad = submit(
+        client,
+        version_url,
+        {
+            "visit_id": str(visit_id),
+            "sample_type": "blood",
+            "volume": "6 g",
+            "container": "tube",
+            "handling": "15-25 °C",
+            "max_hours_to_processing": "24",
+        },
+        action=version_url + "/requirements",
+    )
     assert bad.status_code == 422 and "must be a volume" in bad.text
-    good = submit(client, version_url, {"visit_id": str(visit_id), "sample_type": "peripheral blood",
-                                        "volume": "6 mL", "container": "K2EDTA tube", "handling": "15-25 °C",
-                                        "max_hours_to_processing": "24"}, action=version_url + "/requirements")
+    good = submit(
+        client,
+        version_url,
+        {
+            "visit_id": str(visit_id),
+            "sample_type": "peripheral blood",
+            "volume": "6 mL",
+            "container": "K2EDTA tube",
+            "handling": "15-25 °C",
+            "max_hours_to_processing": "24",
+        },
+        action=version_url + "/requirements",
+    )
     assert good.status_code == 303
     page = client.get(version_url).text
     assert "peripheral blood: 6 mL in K2EDTA tube" in page and duplicate_ids(page) == []
@@ -50,10 +100,18 @@ def test_an_earlier_phase_is_refused_in_the_form(client, create_organization, db
     sponsor = create_organization()
     db_session.commit()
     signed_in(RoleName.MANAGER)
-    response = submit(client, "/protocols/new", {
-        "number": "EARLY-1", "title": "First in human", "sponsor_id": str(sponsor.id), "phase": "Phase 1",
-        "therapeutic_area": "Oncology", "investigational_product": "X",
-    })
+    response = submit(
+        client,
+        "/protocols/new",
+        {
+            "number": "EARLY-1",
+            "title": "First in human",
+            "sponsor_id": str(sponsor.id),
+            "phase": "Phase 1",
+            "therapeutic_area": "Oncology",
+            "investigational_product": "X",
+        },
+    )
     assert response.status_code == 422 and "after phase II" in response.text
     assert db_session.scalars(select(Protocol)).all() == []
 
@@ -66,8 +124,9 @@ def test_technicians_cannot_register_or_design_protocols(client, car_t_protocol,
     assert client.post(f"/protocols/versions/{version_id}/arms", data={"code": "X", "name": "x"}).status_code == 403
 
 
-def test_qa_approves_by_signature_and_the_version_becomes_effective(app, client, car_t_protocol, author_and_approver,
-                                                                     db_session):
+def test_qa_approves_by_signature_and_the_version_becomes_effective(
+    app, client, car_t_protocol, author_and_approver, db_session
+):
     author, approver = author_and_approver
     db_session.commit()
     version_id = car_t_protocol.versions[0].id
@@ -78,14 +137,17 @@ def test_qa_approves_by_signature_and_the_version_becomes_effective(app, client,
     qa_client = app.test_client()
     login(qa_client, approver)
     assert submit(qa_client, f"/sign/protocol_version/{version_id}/approved", {"password": PASSWORD}).status_code == 303
-    made = submit(qa_client, f"/protocols/versions/{version_id}", {}, action=f"/protocols/versions/{version_id}/effective")
+    made = submit(
+        qa_client, f"/protocols/versions/{version_id}", {}, action=f"/protocols/versions/{version_id}/effective"
+    )
     assert made.status_code == 303
     page = qa_client.get(f"/protocols/versions/{version_id}").text
     assert "Effective" in page and "Quinn Okafor" in page and "Maja Larsen" in page
 
 
-def test_an_approved_version_refuses_design_changes_through_the_page(client, car_t_protocol, approve_version,
-                                                                     db_session, signed_in):
+def test_an_approved_version_refuses_design_changes_through_the_page(
+    client, car_t_protocol, approve_version, db_session, signed_in
+):
     version = car_t_protocol.versions[0]
     approve_version(version)
     db_session.commit()
@@ -100,8 +162,12 @@ def test_amendment_diff_page_lists_the_changes(client, car_t_protocol, approve_v
     approve_version(first, effective=True)
     db_session.commit()
     signed_in(RoleName.MANAGER)
-    drafted = submit(client, f"/protocols/{car_t_protocol.id}", {"number": "2.0", "amendment_summary": "Adds arm C"},
-                     action=f"/protocols/{car_t_protocol.id}/versions")
+    drafted = submit(
+        client,
+        f"/protocols/{car_t_protocol.id}",
+        {"number": "2.0", "amendment_summary": "Adds arm C"},
+        action=f"/protocols/{car_t_protocol.id}/versions",
+    )
     assert drafted.status_code == 303
     second_url = drafted.headers["Location"]
     submit(client, second_url, {"code": "C", "name": "Dose expansion"}, action=second_url + "/arms")
@@ -112,8 +178,9 @@ def test_amendment_diff_page_lists_the_changes(client, car_t_protocol, approve_v
     assert client.get(f"/protocols/{car_t_protocol.id}/diff?old=abc").status_code == 422
 
 
-def test_enrolment_refuses_identifying_codes_and_shows_the_calendar(client, car_t_protocol, approve_version,
-                                                                   db_session, signed_in):
+def test_enrolment_refuses_identifying_codes_and_shows_the_calendar(
+    client, car_t_protocol, approve_version, db_session, signed_in
+):
     version = car_t_protocol.versions[0]
     approve_version(version, effective=True)
     db_session.commit()
@@ -129,33 +196,72 @@ def test_enrolment_refuses_identifying_codes_and_shows_the_calendar(client, car_
     assert "2025-12-08" in calendar, "screening 28 days before enrolment"
 
 
-def test_a_visit_arm_or_version_of_another_protocol_is_answered_as_unknown(client, car_t_protocol, approve_version,
-                                                                           db_session, signed_in):
+def test_a_visit_arm_or_version_of_another_protocol_is_answered_as_unknown(
+    client, car_t_protocol, approve_version, db_session, signed_in
+):
     version = car_t_protocol.versions[0]
     approve_version(version, effective=True)
-    other = service.create_protocol(db_session, number="HLX-302", title="Another study", sponsor=car_t_protocol.sponsor,
-                                    phase=car_t_protocol.phase, therapeutic_area="Haematology",
-                                    investigational_product="HLX-19")
+    other = service.create_protocol(
+        db_session,
+        number="HLX-302",
+        title="Another study",
+        sponsor=car_t_protocol.sponsor,
+        phase=car_t_protocol.phase,
+        therapeutic_area="Haematology",
+        investigational_product="HLX-19",
+    )
     other_version = other.versions[0]
     foreign_arm = service.add_arm(db_session, other_version, code="A", name="HLX-19")
-    foreign_visit = service.add_visit(db_session, other_version, code="SCR", name="Screening",
-                                      reference_event=ReferenceEvent.ENROLMENT, day_offset=-28)
+    foreign_visit = service.add_visit(
+        db_session,
+        other_version,
+        code="SCR",
+        name="Screening",
+        reference_event=ReferenceEvent.ENROLMENT,
+        day_offset=-28,
+    )
     db_session.commit()
     signed_in(RoleName.MANAGER)
-    sample = submit(client, f"/protocols/versions/{other_version.id}", {
-        "visit_id": str(version.visits[0].id), "sample_type": "blood", "volume": "6 mL", "container": "tube",
-        "handling": "15-25 °C", "max_hours_to_processing": "24"},
-        action=f"/protocols/versions/{other_version.id}/requirements")
+    sample = submit(
+        client,
+        f"/protocols/versions/{other_version.id}",
+        {
+            "visit_id": str(version.visits[0].id),
+            "sample_type": "blood",
+            "volume": "6 mL",
+            "container": "tube",
+            "handling": "15-25 °C",
+            "max_hours_to_processing": "24",
+        },
+        action=f"/protocols/versions/{other_version.id}/requirements",
+    )
     assert sample.status_code == 404
     assert f"Version 1.0 has no visit with id {version.visits[0].id}." in sample.text
     url = f"/protocols/{car_t_protocol.id}/subjects"
-    enrolled = submit(client, url, {"code": "HLX301-014-0001", "site": "014", "arm_id": str(foreign_arm.id),
-                                    "enrolled_on": "2026-01-05", "consent_version": "1.0"})
+    enrolled = submit(
+        client,
+        url,
+        {
+            "code": "HLX301-014-0001",
+            "site": "014",
+            "arm_id": str(foreign_arm.id),
+            "enrolled_on": "2026-01-05",
+            "consent_version": "1.0",
+        },
+    )
     assert enrolled.status_code == 404
     assert f"The effective version 1.0 has no arm with id {foreign_arm.id}." in enrolled.text
-    undesigned = submit(client, f"/protocols/{other.id}/subjects", {
-        "code": "HLX302-014-0001", "site": "014", "arm_id": str(foreign_arm.id), "enrolled_on": "2026-01-05",
-        "consent_version": "1.0"})
+    undesigned = submit(
+        client,
+        f"/protocols/{other.id}/subjects",
+        {
+            "code": "HLX302-014-0001",
+            "site": "014",
+            "arm_id": str(foreign_arm.id),
+            "enrolled_on": "2026-01-05",
+            "consent_version": "1.0",
+        },
+    )
     assert undesigned.status_code == 422 and "No version of HLX-302 is effective yet" in undesigned.text
     compared = client.get(f"/protocols/{car_t_protocol.id}/diff?old={version.id}&new={other_version.id}")
     assert compared.status_code == 404 and f"HLX-301 has no version with id {other_version.id}." in compared.text
@@ -184,12 +290,14 @@ def test_protocol_list_and_page(client, car_t_protocol, db_session, signed_in):
     assert car_t_protocol.versions[0].status == VersionStatus.DRAFT
 
 
-def test_api_shows_a_client_only_its_own_protocols(client, car_t_protocol, create_organization, create_user,
-                                                  db_session):
+def test_api_shows_a_client_only_its_own_protocols(
+    client, car_t_protocol, create_organization, create_user, db_session
+):
     admin = create_user(RoleName.ADMIN)
     _, own_token = api_tokens.issue_api_token(db_session, organization=car_t_protocol.sponsor, name="own", actor=admin)
-    _, other_token = api_tokens.issue_api_token(db_session, organization=create_organization(), name="other",
-                                                actor=admin)
+    _, other_token = api_tokens.issue_api_token(
+        db_session, organization=create_organization(), name="other", actor=admin
+    )
     db_session.commit()
     own = client.get("/api/v1/protocols", headers={"Authorization": f"Bearer {own_token}"}).json
     assert [item["number"] for item in own["items"]] == ["HLX-301"]
@@ -205,8 +313,12 @@ def test_protocol_details_change_only_with_a_reason(client, car_t_protocol, db_s
     db_session.commit()
     signed_in(RoleName.MANAGER)
     url = f"/protocols/{car_t_protocol.id}"
-    fields = {"title": car_t_protocol.title, "therapeutic_area": "Haematology", "status": "enrolling",
-              "investigational_product": car_t_protocol.investigational_product}
+    fields = {
+        "title": car_t_protocol.title,
+        "therapeutic_area": "Haematology",
+        "status": "enrolling",
+        "investigational_product": car_t_protocol.investigational_product,
+    }
     refused = submit(client, url, {**fields, "reason": ""}, action=url + "/edit")
     assert refused.status_code == 422 and 'id="edit-reason-error"' in refused.text
     changed = submit(client, url, {**fields, "reason": "First site opened"}, action=url + "/edit")
@@ -216,14 +328,20 @@ def test_protocol_details_change_only_with_a_reason(client, car_t_protocol, db_s
     assert duplicate_ids(client.get(url).text) == []
 
 
-def test_a_draft_visit_can_be_edited_with_a_reason_but_not_once_approved(client, car_t_protocol, approve_version,
-                                                                         db_session, signed_in):
+def test_a_draft_visit_can_be_edited_with_a_reason_but_not_once_approved(
+    client, car_t_protocol, approve_version, db_session, signed_in
+):
     visit = car_t_protocol.versions[0].visits[-1]
     db_session.commit()
     signed_in(RoleName.MANAGER)
     url = f"/protocols/visits/{visit.id}"
-    fields = {"name": "Day 28", "reference_event": "infusion", "day_offset": "28", "window_before_days": "5",
-              "window_after_days": "5"}
+    fields = {
+        "name": "Day 28",
+        "reference_event": "infusion",
+        "day_offset": "28",
+        "window_before_days": "5",
+        "window_after_days": "5",
+    }
     assert submit(client, url, {**fields, "reason": "Sites asked for a wider window"}).status_code == 303
     db_session.expire_all()
     version = db_session.get(Protocol, car_t_protocol.id).versions[0]
@@ -234,12 +352,20 @@ def test_a_draft_visit_can_be_edited_with_a_reason_but_not_once_approved(client,
     assert locked.status_code == 409 and "create a new version" in locked.text
 
 
-def test_recording_apheresis_and_infusion_moves_the_calendar(client, car_t_protocol, approve_version, db_session,
-                                                             signed_in):
+def test_recording_apheresis_and_infusion_moves_the_calendar(
+    client, car_t_protocol, approve_version, db_session, signed_in
+):
     version = car_t_protocol.versions[0]
     approve_version(version, effective=True)
-    subject = service.enrol_subject(db_session, car_t_protocol, code="HLX301-014-0009", site="014",
-                                    arm=version.arms[0], enrolled_on=date(2026, 1, 5), consent_version="1.0")
+    subject = service.enrol_subject(
+        db_session,
+        car_t_protocol,
+        code="HLX301-014-0009",
+        site="014",
+        arm=version.arms[0],
+        enrolled_on=date(2026, 1, 5),
+        consent_version="1.0",
+    )
     db_session.commit()
     signed_in(RoleName.TECHNICIAN)
     url = f"/protocols/subjects/{subject.id}"
@@ -258,22 +384,47 @@ def test_draft_arms_and_samples_are_edited_with_a_reason(client, car_t_protocol,
     arm, requirement = version.arms[0], version.visits[0].requirements[0]
     db_session.commit()
     signed_in(RoleName.MANAGER)
-    assert submit(client, f"/protocols/arms/{arm.id}", {"name": "HLX-19 2 ×10^6/kg", "arm_type": "experimental",
-                                                         "reason": "Dose in the name"}).status_code == 303
-    bad = submit(client, f"/protocols/samples/{requirement.id}", {
-        "sample_type": "peripheral blood", "volume": "10 kg", "container": "K2EDTA tube", "handling": "15–25 °C",
-        "max_hours_to_processing": "24", "reason": "Typo"})
+    assert (
+        submit(
+            client,
+            f"/protocols/arms/{arm.id}",
+            {"name": "HLX-19 2 ×10^6/kg", "arm_type": "experimental", "reason": "Dose in the name"},
+        ).status_code
+        == 303
+    )
+    bad = submit(
+        client,
+        f"/protocols/samples/{requirement.id}",
+        {
+            "sample_type": "peripheral blood",
+            "volume": "10 kg",
+            "container": "K2EDTA tube",
+            "handling": "15–25 °C",
+            "max_hours_to_processing": "24",
+            "reason": "Typo",
+        },
+    )
     assert bad.status_code == 422 and "must be a volume" in bad.text
-    good = submit(client, f"/protocols/samples/{requirement.id}", {
-        "sample_type": "peripheral blood", "volume": "12 mL", "container": "K2EDTA tube", "handling": "15–25 °C",
-        "max_hours_to_processing": "24", "reason": "Lab needs 2 mL more"})
+    good = submit(
+        client,
+        f"/protocols/samples/{requirement.id}",
+        {
+            "sample_type": "peripheral blood",
+            "volume": "12 mL",
+            "container": "K2EDTA tube",
+            "handling": "15–25 °C",
+            "max_hours_to_processing": "24",
+            "reason": "Lab needs 2 mL more",
+        },
+    )
     assert good.status_code == 303
     page = client.get(f"/protocols/versions/{version.id}").text
     assert "HLX-19 2 ×10^6/kg" in page and "peripheral blood: 12 mL" in page
 
 
-def test_the_version_page_offers_only_the_signatures_the_user_may_apply(app, client, car_t_protocol,
-                                                                         author_and_approver, db_session, signed_in):
+def test_the_version_page_offers_only_the_signatures_the_user_may_apply(
+    app, client, car_t_protocol, author_and_approver, db_session, signed_in
+):
     author, approver = author_and_approver
     version = car_t_protocol.versions[0]
     url = f"/protocols/versions/{version.id}"
@@ -300,8 +451,9 @@ def test_the_version_page_offers_only_the_signatures_the_user_may_apply(app, cli
 
 def test_qa_sees_versions_waiting_for_approval(client, car_t_protocol, author_and_approver, db_session, signed_in):
     author, _approver = author_and_approver
-    signatures.sign(db_session, car_t_protocol.versions[0], meaning=SignatureMeaning.AUTHORED, user=author,
-                    password=PASSWORD)
+    signatures.sign(
+        db_session, car_t_protocol.versions[0], meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD
+    )
     db_session.commit()
     signed_in(RoleName.QA)
     dashboard = client.get("/").text
@@ -315,14 +467,24 @@ def test_protocol_version_and_subject_pages_link_to_their_history_for_those_who_
 ):
     version = car_t_protocol.versions[0]
     approve_version(version, effective=True)
-    subject = service.enrol_subject(db_session, car_t_protocol, code="HLX301-014-0009", site="014",
-                                    arm=version.arms[0], enrolled_on=date(2026, 1, 5), consent_version="1.0")
+    subject = service.enrol_subject(
+        db_session,
+        car_t_protocol,
+        code="HLX301-014-0009",
+        site="014",
+        arm=version.arms[0],
+        enrolled_on=date(2026, 1, 5),
+        consent_version="1.0",
+    )
     db_session.commit()
     signed_in(role)
     for url, link, text in (
         (f"/protocols/{car_t_protocol.id}", history_link("protocol", car_t_protocol.id), "History of this protocol"),
-        (f"/protocols/versions/{version.id}", history_link("protocol_version", version.id, with_parts=True),
-         "History of this version"),
+        (
+            f"/protocols/versions/{version.id}",
+            history_link("protocol_version", version.id, with_parts=True),
+            "History of this version",
+        ),
         (f"/protocols/subjects/{subject.id}", history_link("subject", subject.id), "History of this subject"),
     ):
         page = client.get(url)

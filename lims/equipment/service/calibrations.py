@@ -2,11 +2,12 @@
 
 Pass or fail is decided per point through the units; an as-found failure opens an impact assessment.
 """
+
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import String, func, select
@@ -52,12 +53,17 @@ from lims.units.measurement import Measurement
 
 MAX_CERTIFICATE_BYTES = 10 * 1024 * 1024
 #: media type by the bytes a file starts with; the name a user gives it proves nothing
-_CERTIFICATE_SIGNATURES = {b"%PDF-": "application/pdf", b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+_CERTIFICATE_SIGNATURES = {
+    b"%PDF-": "application/pdf",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+}
 _EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
 
 
-def add_calibration_point(session: Session, equipment: Equipment, *, name: str, nominal: Measurement,
-                          tolerance: Measurement) -> CalibrationPoint:
+def add_calibration_point(
+    session: Session, equipment: Equipment, *, name: str, nominal: Measurement, tolerance: Measurement
+) -> CalibrationPoint:
     """Add a point checked at every calibration: ``nominal`` ± ``tolerance``."""
     try:
         tolerance_value = difference_in_unit_of(tolerance, nominal)
@@ -65,8 +71,9 @@ def add_calibration_point(session: Session, equipment: Equipment, *, name: str, 
         raise IncompatibleUnits(error.message, field="tolerance") from error
     if tolerance_value <= 0:
         raise OutOfRange("The tolerance must be greater than zero.", field="tolerance")
-    point = CalibrationPoint(equipment=equipment, name=name, nominal=nominal, tolerance_value=tolerance_value,
-                             active=True)
+    point = CalibrationPoint(
+        equipment=equipment, name=name, nominal=nominal, tolerance_value=tolerance_value, active=True
+    )
     session.add(point)
     session.flush()
     return point
@@ -76,12 +83,14 @@ def list_reference_standards(session: Session) -> list[ReferenceStandard]:
     return list(session.scalars(select(ReferenceStandard).order_by(ReferenceStandard.identifier)))
 
 
-def create_reference_standard(session: Session, *, identifier: str, description: str, certificate_number: str,
-                              valid_until: date) -> ReferenceStandard:
+def create_reference_standard(
+    session: Session, *, identifier: str, description: str, certificate_number: str, valid_until: date
+) -> ReferenceStandard:
     if session.scalar(select(ReferenceStandard.id).where(ReferenceStandard.identifier == identifier)) is not None:
         raise AlreadyExists(f"The reference standard {identifier} is already registered.", field="identifier")
-    standard = ReferenceStandard(identifier=identifier, description=description,
-                                 certificate_number=certificate_number, valid_until=valid_until)
+    standard = ReferenceStandard(
+        identifier=identifier, description=description, certificate_number=certificate_number, valid_until=valid_until
+    )
     session.add(standard)
     session.flush()
     return standard
@@ -105,8 +114,9 @@ def check_certificate(certificate: Certificate) -> str:
     if not certificate.data:
         raise CertificateRefused("The certificate file is empty.", field="certificate")
     if len(certificate.data) > MAX_CERTIFICATE_BYTES:
-        raise CertificateRefused(f"The certificate is larger than {MAX_CERTIFICATE_BYTES // (1024 * 1024)} MB.",
-                                 field="certificate")
+        raise CertificateRefused(
+            f"The certificate is larger than {MAX_CERTIFICATE_BYTES // (1024 * 1024)} MB.", field="certificate"
+        )
     for magic, media_type in _CERTIFICATE_SIGNATURES.items():
         if certificate.data.startswith(magic):
             return media_type
@@ -149,8 +159,11 @@ def record_calibration(
         vendor_name = vendor_certificate_number = None
         if reference_standard_id is None:
             raise DetailMissing("Choose the reference standard used.", field="reference_standard_id")
-    reference_standard = (_reference_standard_valid_on(session, reference_standard_id, performed_on)
-                          if reference_standard_id is not None else None)
+    reference_standard = (
+        _reference_standard_valid_on(session, reference_standard_id, performed_on)
+        if reference_standard_id is not None
+        else None
+    )
     if corrects is not None and corrects.equipment_id != equipment.id:
         raise CorrectsOtherEquipment("A correction must be recorded on the equipment of the calibration it corrects.")
     if corrects is not None and not (correction_reason or "").strip():
@@ -168,13 +181,22 @@ def record_calibration(
 
     previous_pass = _last_passing_calibration(session, equipment)
     record = CalibrationRecord(
-        equipment=equipment, performed_on=performed_on, recorded_at=clock.now(), recorded_by=recorded_by,
-        vendor_name=vendor_name or None, vendor_certificate_number=vendor_certificate_number or None,
-        reference_standard=reference_standard, notes=notes or None, as_found_passed=True, passed=True,
-        certificate_filename=certificate.filename if certificate else None, certificate_media_type=media_type,
+        equipment=equipment,
+        performed_on=performed_on,
+        recorded_at=clock.now(),
+        recorded_by=recorded_by,
+        vendor_name=vendor_name or None,
+        vendor_certificate_number=vendor_certificate_number or None,
+        reference_standard=reference_standard,
+        notes=notes or None,
+        as_found_passed=True,
+        passed=True,
+        certificate_filename=certificate.filename if certificate else None,
+        certificate_media_type=media_type,
         certificate_sha256=hashlib.sha256(certificate.data).hexdigest() if certificate else None,
         certificate=certificate.data if certificate else None,
-        corrects_id=corrects.id if corrects else None, correction_reason=(correction_reason or "").strip() or None,
+        corrects_id=corrects.id if corrects else None,
+        correction_reason=(correction_reason or "").strip() or None,
     )
     for point_id, point in points.items():
         given = by_point[point_id]
@@ -184,10 +206,17 @@ def record_calibration(
             left_ok = limit.conforms(given.as_left) if given.as_left is not None else None
         except IncompatibleUnits as error:
             raise IncompatibleUnits(f"{point.name}: {error.message}", field=f"as_found_{point_id}") from error
-        record.readings.append(CalibrationReading(
-            point=point, nominal=point.nominal, tolerance_value=point.tolerance_value, as_found=given.as_found,
-            as_left=given.as_left, as_found_passed=found_ok, as_left_passed=left_ok,
-        ))
+        record.readings.append(
+            CalibrationReading(
+                point=point,
+                nominal=point.nominal,
+                tolerance_value=point.tolerance_value,
+                as_found=given.as_found,
+                as_left=given.as_left,
+                as_found_passed=found_ok,
+                as_left_passed=left_ok,
+            )
+        )
         record.as_found_passed = record.as_found_passed and found_ok
         record.passed = record.passed and (left_ok if left_ok is not None else found_ok)
     record.next_due_on = performed_on + timedelta(days=equipment.calibration_interval_days) if record.passed else None
@@ -199,9 +228,10 @@ def record_calibration(
             equipment.last_calibrated_on = performed_on
             equipment.calibration_due_on = record.next_due_on
     if not record.as_found_passed:
-        since = datetime.combine(previous_pass.performed_on, time.min, tzinfo=timezone.utc) if previous_pass else None
-        session.add(ImpactAssessment(equipment=equipment, calibration_record=record, uses_since=since,
-                                     opened_at=clock.now()))
+        since = datetime.combine(previous_pass.performed_on, time.min, tzinfo=UTC) if previous_pass else None
+        session.add(
+            ImpactAssessment(equipment=equipment, calibration_record=record, uses_since=since, opened_at=clock.now())
+        )
         session.flush()
     return record
 
@@ -210,19 +240,26 @@ def _reference_standard_valid_on(session: Session, standard_id: int, performed_o
     """The registered reference standard chosen, if its certificate was valid on the day of the calibration."""
     standard = session.get(ReferenceStandard, standard_id) if standard_id in STORABLE_IDS else None
     if standard is None:
-        raise UnknownReferenceStandard(f"The reference standard chosen (id {standard_id}) is not a registered one; "
-                                       "choose one from the list.", field="reference_standard_id")
+        raise UnknownReferenceStandard(
+            f"The reference standard chosen (id {standard_id}) is not a registered one; choose one from the list.",
+            field="reference_standard_id",
+        )
     if standard.valid_until < performed_on:
-        raise ReferenceStandardExpired(f"The reference standard {standard.identifier} was valid until "
-                                       f"{standard.valid_until.isoformat()}, before this calibration.",
-                                       field="reference_standard_id")
+        raise ReferenceStandardExpired(
+            f"The reference standard {standard.identifier} was valid until "
+            f"{standard.valid_until.isoformat()}, before this calibration.",
+            field="reference_standard_id",
+        )
     return standard
 
 
 def _last_passing_calibration(session: Session, equipment: Equipment) -> CalibrationRecord | None:
-    return session.scalar(select(CalibrationRecord)
-                          .where(CalibrationRecord.equipment_id == equipment.id, CalibrationRecord.passed.is_(True))
-                          .order_by(CalibrationRecord.performed_on.desc(), CalibrationRecord.id.desc()).limit(1))
+    return session.scalar(
+        select(CalibrationRecord)
+        .where(CalibrationRecord.equipment_id == equipment.id, CalibrationRecord.passed.is_(True))
+        .order_by(CalibrationRecord.performed_on.desc(), CalibrationRecord.id.desc())
+        .limit(1)
+    )
 
 
 def get_calibration(session: Session, record_id: int) -> CalibrationRecord:
@@ -242,24 +279,38 @@ def export_certificate(session: Session, record: CalibrationRecord) -> Certifica
         raise RecordNotFound("This calibration has no certificate file.")
     audit_chain.record(session, "export.certificate", entity=record, details={"sha256": record.certificate_sha256})
     extension = _EXTENSIONS[record.certificate_media_type]
-    return CertificateFile(f"calibration-{record.id}-{record.equipment.asset_tag}-certificate.{extension}",
-                           record.certificate_media_type, record.certificate)
+    return CertificateFile(
+        f"calibration-{record.id}-{record.equipment.asset_tag}-certificate.{extension}",
+        record.certificate_media_type,
+        record.certificate,
+    )
 
 
 def calibration_history(session: Session, equipment: Equipment) -> list[CalibrationRecord]:
-    return list(session.scalars(select(CalibrationRecord).where(CalibrationRecord.equipment_id == equipment.id)
-                                .order_by(CalibrationRecord.performed_on.desc(), CalibrationRecord.id.desc())))
+    return list(
+        session.scalars(
+            select(CalibrationRecord)
+            .where(CalibrationRecord.equipment_id == equipment.id)
+            .order_by(CalibrationRecord.performed_on.desc(), CalibrationRecord.id.desc())
+        )
+    )
 
 
 def calibrations_awaiting_review(session: Session) -> list[CalibrationRecord]:
     """Calibrations signed as performed and not yet reviewed by QA, oldest first."""
-    signed = select(ElectronicSignature.entity_id).where(ElectronicSignature.entity_type == CalibrationRecord.__tablename__)
+    signed = select(ElectronicSignature.entity_id).where(
+        ElectronicSignature.entity_type == CalibrationRecord.__tablename__
+    )
     performed = signed.where(ElectronicSignature.meaning == SignatureMeaning.PERFORMED)
     reviewed = signed.where(ElectronicSignature.meaning == SignatureMeaning.REVIEWED)
     record_key = func.cast(CalibrationRecord.id, String)
-    return list(session.scalars(select(CalibrationRecord)
-                                .where(record_key.in_(performed), record_key.not_in(reviewed))
-                                .order_by(CalibrationRecord.recorded_at)))
+    return list(
+        session.scalars(
+            select(CalibrationRecord)
+            .where(record_key.in_(performed), record_key.not_in(reviewed))
+            .order_by(CalibrationRecord.recorded_at)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -286,14 +337,18 @@ def drift(session: Session, equipment: Equipment) -> list[DriftSeries]:
     ).all()
     series = []
     for point in equipment.points:
-        values = [DriftPoint(performed_on, error_of(reading.as_found, reading.nominal), reading.as_found_passed)
-                  for reading, performed_on in rows if reading.point_id == point.id]
+        values = [
+            DriftPoint(performed_on, error_of(reading.as_found, reading.nominal), reading.as_found_passed)
+            for reading, performed_on in rows
+            if reading.point_id == point.id
+        ]
         series.append(DriftSeries(point, point.tolerance_value, values))
     return series
 
 
-def check_calibration_signature(session: Session, record: CalibrationRecord, meaning: SignatureMeaning,
-                                user: User) -> None:
+def check_calibration_signature(
+    session: Session, record: CalibrationRecord, meaning: SignatureMeaning, user: User
+) -> None:
     """The calibration's signing rule: its recorder signs it as performed, then QA, someone else, reviews it."""
     if meaning == SignatureMeaning.PERFORMED and user.id != record.recorded_by_id:
         raise SignatureRefused("Only the person who recorded this calibration signs it as performed.")

@@ -1,4 +1,5 @@
 """Out-of-tolerance impact: the uses since the last passing calibration, and QA's signed conclusion on them."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -21,13 +22,21 @@ def get_impact_assessment(session: Session, assessment_id: int) -> ImpactAssessm
 
 
 def impact_assessments(session: Session, equipment: Equipment) -> list[ImpactAssessment]:
-    return list(session.scalars(select(ImpactAssessment).where(ImpactAssessment.equipment_id == equipment.id)
-                                .order_by(ImpactAssessment.opened_at.desc())))
+    return list(
+        session.scalars(
+            select(ImpactAssessment)
+            .where(ImpactAssessment.equipment_id == equipment.id)
+            .order_by(ImpactAssessment.opened_at.desc())
+        )
+    )
 
 
 def open_impact_assessments(session: Session) -> list[ImpactAssessment]:
-    return list(session.scalars(select(ImpactAssessment).where(ImpactAssessment.closed_at.is_(None))
-                                .order_by(ImpactAssessment.opened_at)))
+    return list(
+        session.scalars(
+            select(ImpactAssessment).where(ImpactAssessment.closed_at.is_(None)).order_by(ImpactAssessment.opened_at)
+        )
+    )
 
 
 def open_impact_assessments_count(session: Session) -> int:
@@ -40,8 +49,15 @@ def affected_uses(session: Session, assessment: ImpactAssessment) -> list[Equipm
     return [use for use in uses if use.used_at <= assessment.calibration_record.recorded_at]
 
 
-def close_impact_assessment(session: Session, assessment: ImpactAssessment, *, conclusion: str, user: User,
-                            password: str, client_address: str | None = None) -> ImpactAssessment:
+def close_impact_assessment(
+    session: Session,
+    assessment: ImpactAssessment,
+    *,
+    conclusion: str,
+    user: User,
+    password: str,
+    client_address: str | None = None,
+) -> ImpactAssessment:
     """QA's conclusion on the affected uses, closed with an e-signature."""
     if assessment.closed_at is not None:
         raise AssessmentClosed("This impact assessment is already closed.")
@@ -51,11 +67,18 @@ def close_impact_assessment(session: Session, assessment: ImpactAssessment, *, c
         raise DetailMissing("Write the conclusion of the assessment.", field="conclusion")
     # The password is proven before the conclusion is written: a refused signature
     # must leave the assessment open, even though its failed attempt is kept.
-    signatures.reauthenticate_to_sign(session, assessment, SignatureMeaning.REVIEWED, user, password=password,
-                                      client_address=client_address)
+    signatures.reauthenticate_to_sign(
+        session, assessment, SignatureMeaning.REVIEWED, user, password=password, client_address=client_address
+    )
     with audit_context.reason_for_change(session, "Impact assessment concluded"):
         assessment.conclusion = conclusion.strip()
         assessment.closed_at = clock.now()
-    signatures.sign(session, assessment, meaning=SignatureMeaning.REVIEWED, user=user, password=password,
-                    client_address=client_address)
+    signatures.sign(
+        session,
+        assessment,
+        meaning=SignatureMeaning.REVIEWED,
+        user=user,
+        password=password,
+        client_address=client_address,
+    )
     return assessment

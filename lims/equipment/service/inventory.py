@@ -2,6 +2,7 @@
 
 The status is derived in SQL from the item's own row, so lists filter by it without loading rows.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,16 +30,19 @@ def status_expression(today: date, due_soon_days: int) -> ColumnElement[str]:
         (Equipment.retired_at.is_not(None), EquipmentStatus.RETIRED.value),
         (Equipment.under_maintenance.is_(True), EquipmentStatus.UNDER_MAINTENANCE.value),
         (Equipment.out_of_tolerance.is_(True), EquipmentStatus.OUT_OF_TOLERANCE.value),
-        (or_(Equipment.calibration_due_on.is_(None), Equipment.calibration_due_on < today),
-         EquipmentStatus.OVERDUE.value),
+        (
+            or_(Equipment.calibration_due_on.is_(None), Equipment.calibration_due_on < today),
+            EquipmentStatus.OVERDUE.value,
+        ),
         (Equipment.calibration_due_on <= today + timedelta(days=due_soon_days), EquipmentStatus.DUE_SOON.value),
         else_=EquipmentStatus.IN_SERVICE.value,
     )
 
 
 def status_of(session: Session, equipment: Equipment, *, due_soon_days: int) -> EquipmentStatus:
-    value = session.execute(select(status_expression(clock.now().date(), due_soon_days))
-                            .where(Equipment.id == equipment.id)).scalar_one()
+    value = session.execute(
+        select(status_expression(clock.now().date(), due_soon_days)).where(Equipment.id == equipment.id)
+    ).scalar_one()
     return EquipmentStatus(value)
 
 
@@ -61,14 +65,16 @@ class EquipmentPage:
         return self.number > 1
 
 
-def list_equipment(session: Session, criteria: EquipmentFilter, *, due_soon_days: int, page: int = 1,
-                   per_page: int = 25) -> EquipmentPage:
+def list_equipment(
+    session: Session, criteria: EquipmentFilter, *, due_soon_days: int, page: int = 1, per_page: int = 25
+) -> EquipmentPage:
     """A page of equipment with its status, filtered (status included) by the database."""
     query = _filtered(criteria, due_soon_days).order_by(Equipment.asset_tag)
     # One row more than a page tells whether a next page exists, without counting every match.
     rows = session.execute(query.limit(per_page + 1).offset((max(page, 1) - 1) * per_page)).all()
-    return EquipmentPage([(row[0], EquipmentStatus(row[1])) for row in rows[:per_page]], max(page, 1),
-                         len(rows) > per_page)
+    return EquipmentPage(
+        [(row[0], EquipmentStatus(row[1])) for row in rows[:per_page]], max(page, 1), len(rows) > per_page
+    )
 
 
 @dataclass(frozen=True)
@@ -77,13 +83,21 @@ class EquipmentWithStatus:
     status: EquipmentStatus
 
 
-def equipment_after(session: Session, criteria: EquipmentFilter, *, due_soon_days: int,
-                    after: tuple[str] | None, limit: int) -> KeysetPage[EquipmentWithStatus]:
+def equipment_after(
+    session: Session, criteria: EquipmentFilter, *, due_soon_days: int, after: tuple[str] | None, limit: int
+) -> KeysetPage[EquipmentWithStatus]:
     """Equipment with its status in asset-tag order, filtered like :func:`list_equipment`, after the tag ``after``."""
-    found = page_after(session, _filtered(criteria, due_soon_days), (Equipment.asset_tag,), after=after, limit=limit,
-                       key_of=lambda row: (row[0].asset_tag,))
-    return KeysetPage([EquipmentWithStatus(equipment, EquipmentStatus(status)) for equipment, status in found.items],
-                      found.next_key)
+    found = page_after(
+        session,
+        _filtered(criteria, due_soon_days),
+        (Equipment.asset_tag,),
+        after=after,
+        limit=limit,
+        key_of=lambda row: (row[0].asset_tag,),
+    )
+    return KeysetPage(
+        [EquipmentWithStatus(equipment, EquipmentStatus(status)) for equipment, status in found.items], found.next_key
+    )
 
 
 def _filtered(criteria: EquipmentFilter, due_soon_days: int) -> Select[Equipment, str]:
@@ -97,8 +111,13 @@ def _filtered(criteria: EquipmentFilter, due_soon_days: int) -> Select[Equipment
         query = query.where(func.lower(Equipment.location).like(f"%{criteria.location.lower()}%"))
     if criteria.text:
         pattern = f"%{criteria.text.lower()}%"
-        query = query.where(or_(func.lower(Equipment.asset_tag).like(pattern), func.lower(Equipment.name).like(pattern),
-                                func.lower(Equipment.serial_number).like(pattern)))
+        query = query.where(
+            or_(
+                func.lower(Equipment.asset_tag).like(pattern),
+                func.lower(Equipment.name).like(pattern),
+                func.lower(Equipment.serial_number).like(pattern),
+            )
+        )
     return query
 
 
@@ -111,9 +130,19 @@ def get_equipment(session: Session, equipment_id: int) -> Equipment:
     return get_record(session, Equipment, equipment_id, "equipment")
 
 
-def create_equipment(session: Session, *, asset_tag: str, name: str, equipment_type: EquipmentType, location: str,
-                     manufacturer: str, model: str, serial_number: str, calibration_interval_days: int,
-                     owner: User | None) -> Equipment:
+def create_equipment(
+    session: Session,
+    *,
+    asset_tag: str,
+    name: str,
+    equipment_type: EquipmentType,
+    location: str,
+    manufacturer: str,
+    model: str,
+    serial_number: str,
+    calibration_interval_days: int,
+    owner: User | None,
+) -> Equipment:
     """Register a piece of equipment; it is overdue until its first calibration."""
     asset_tag = asset_tag.strip().upper()
     if session.scalar(select(Equipment.id).where(Equipment.asset_tag == asset_tag)) is not None:
@@ -121,9 +150,16 @@ def create_equipment(session: Session, *, asset_tag: str, name: str, equipment_t
     if calibration_interval_days <= 0:
         raise OutOfRange("The calibration interval must be at least one day.", field="calibration_interval_days")
     equipment = Equipment(
-        asset_tag=asset_tag, name=name, equipment_type=equipment_type, location=location,
-        manufacturer=manufacturer, model=model, serial_number=serial_number,
-        calibration_interval_days=calibration_interval_days, owner=owner, created_at=clock.now(),
+        asset_tag=asset_tag,
+        name=name,
+        equipment_type=equipment_type,
+        location=location,
+        manufacturer=manufacturer,
+        model=model,
+        serial_number=serial_number,
+        calibration_interval_days=calibration_interval_days,
+        owner=owner,
+        created_at=clock.now(),
         out_of_tolerance=False,
     )
     session.add(equipment)
@@ -131,8 +167,9 @@ def create_equipment(session: Session, *, asset_tag: str, name: str, equipment_t
     return equipment
 
 
-def update_equipment(session: Session, equipment: Equipment, *, name: str, location: str,
-                     calibration_interval_days: int, reason: str) -> Equipment:
+def update_equipment(
+    session: Session, equipment: Equipment, *, name: str, location: str, calibration_interval_days: int, reason: str
+) -> Equipment:
     """Change an item's name, location or interval; a new interval moves the due date with it."""
     if calibration_interval_days <= 0:
         raise OutOfRange("The calibration interval must be at least one day.", field="calibration_interval_days")

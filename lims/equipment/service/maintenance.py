@@ -1,4 +1,5 @@
 """Maintenance: an open record takes the equipment out of service until it is closed with its outcome."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -13,13 +14,15 @@ from lims.equipment.service.inventory import get_equipment
 from lims.identity.models import User
 
 
-def start_maintenance(session: Session, equipment: Equipment, *, kind: MaintenanceKind, description: str,
-                      user: User) -> MaintenanceRecord:
+def start_maintenance(
+    session: Session, equipment: Equipment, *, kind: MaintenanceKind, description: str, user: User
+) -> MaintenanceRecord:
     """Open a maintenance record; the equipment is out of service until it is closed."""
     if equipment.under_maintenance:
         raise MaintenanceAlreadyOpen(f"{equipment.asset_tag} already has open maintenance.")
-    record = MaintenanceRecord(equipment_id=equipment.id, kind=kind, description=description,
-                               started_at=clock.now(), started_by_id=user.id)
+    record = MaintenanceRecord(
+        equipment_id=equipment.id, kind=kind, description=description, started_at=clock.now(), started_by_id=user.id
+    )
     session.add(record)
     session.flush()
     with audit_context.reason_for_change(session, f"Maintenance {record.id} started: {description.strip()}"):
@@ -44,5 +47,10 @@ def get_maintenance(session: Session, record_id: int) -> MaintenanceRecord:
 
 
 def maintenance_history(session: Session, equipment: Equipment) -> list[MaintenanceRecord]:
-    return list(session.scalars(select(MaintenanceRecord).where(MaintenanceRecord.equipment_id == equipment.id)
-                                .order_by(MaintenanceRecord.started_at.desc())))
+    return list(
+        session.scalars(
+            select(MaintenanceRecord)
+            .where(MaintenanceRecord.equipment_id == equipment.id)
+            .order_by(MaintenanceRecord.started_at.desc())
+        )
+    )

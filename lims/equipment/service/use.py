@@ -1,4 +1,5 @@
 """Using equipment: the one rule that refuses items that must not be used, and the record of every use."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,12 +27,23 @@ from lims.identity.models import User
 
 #: statuses in which equipment must not be used, and how a use is refused in each
 BLOCKING_STATUSES: dict[EquipmentStatus, type[EquipmentUnusable]] = {
-    EquipmentStatus.OVERDUE: CalibrationOverdue, EquipmentStatus.OUT_OF_TOLERANCE: EquipmentOutOfTolerance,
-    EquipmentStatus.UNDER_MAINTENANCE: EquipmentUnderMaintenance, EquipmentStatus.RETIRED: EquipmentRetired}
+    EquipmentStatus.OVERDUE: CalibrationOverdue,
+    EquipmentStatus.OUT_OF_TOLERANCE: EquipmentOutOfTolerance,
+    EquipmentStatus.UNDER_MAINTENANCE: EquipmentUnderMaintenance,
+    EquipmentStatus.RETIRED: EquipmentRetired,
+}
 
 
-def record_use(session: Session, equipment: Equipment, *, user: User, record_type: str, record_id: object,
-               purpose: str, due_soon_days: int) -> EquipmentUse:
+def record_use(
+    session: Session,
+    equipment: Equipment,
+    *,
+    user: User,
+    record_type: str,
+    record_id: object,
+    purpose: str,
+    due_soon_days: int,
+) -> EquipmentUse:
     """Record that ``user`` used ``equipment`` for a record; refuse equipment that must not be used.
 
     Every area that records equipment use calls this one rule.
@@ -40,8 +52,14 @@ def record_use(session: Session, equipment: Equipment, *, user: User, record_typ
     refusal = _refusal(equipment, status)
     if refusal is not None:
         raise BLOCKING_STATUSES[status](refusal)
-    use = EquipmentUse(equipment_id=equipment.id, used_at=clock.now(), user_id=user.id, record_type=record_type,
-                       record_id=str(record_id), purpose=purpose)
+    use = EquipmentUse(
+        equipment_id=equipment.id,
+        used_at=clock.now(),
+        user_id=user.id,
+        record_type=record_type,
+        record_id=str(record_id),
+        purpose=purpose,
+    )
     session.add(use)
     session.flush()
     return use
@@ -58,10 +76,12 @@ class EquipmentChoice:
 def equipment_choices(session: Session, equipment_type: EquipmentType, *, due_soon_days: int) -> list[EquipmentChoice]:
     """Every item of a type with whether the use-blocking rule lets it be used now, and why not (for pickers)."""
     status = status_expression(clock.now().date(), due_soon_days)
-    rows = session.execute(select(Equipment, status).where(Equipment.equipment_type == equipment_type)
-                           .order_by(Equipment.asset_tag))
-    choices = [EquipmentChoice(item, EquipmentStatus(value), _refusal(item, EquipmentStatus(value)))
-               for item, value in rows]
+    rows = session.execute(
+        select(Equipment, status).where(Equipment.equipment_type == equipment_type).order_by(Equipment.asset_tag)
+    )
+    choices = [
+        EquipmentChoice(item, EquipmentStatus(value), _refusal(item, EquipmentStatus(value))) for item, value in rows
+    ]
     return sorted(choices, key=lambda choice: choice.refusal is not None)
 
 
@@ -71,8 +91,11 @@ def _refusal(equipment: Equipment, status: EquipmentStatus) -> str | None:
         return None
     label = f"{equipment.asset_tag} ({equipment.name})"
     if status == EquipmentStatus.OVERDUE:
-        due = f"was due on {equipment.calibration_due_on.isoformat()}" if equipment.calibration_due_on \
+        due = (
+            f"was due on {equipment.calibration_due_on.isoformat()}"
+            if equipment.calibration_due_on
             else "has never been calibrated"
+        )
         return f"{label} cannot be used: its calibration {due}."
     if status == EquipmentStatus.OUT_OF_TOLERANCE:
         return f"{label} cannot be used: its last calibration found it out of tolerance."
@@ -89,5 +112,11 @@ def uses_since(session: Session, equipment: Equipment, since: datetime | None) -
 
 
 def recent_uses(session: Session, equipment: Equipment, *, limit: int = 20) -> list[EquipmentUse]:
-    return list(session.scalars(select(EquipmentUse).where(EquipmentUse.equipment_id == equipment.id)
-                                .order_by(EquipmentUse.used_at.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(EquipmentUse)
+            .where(EquipmentUse.equipment_id == equipment.id)
+            .order_by(EquipmentUse.used_at.desc())
+            .limit(limit)
+        )
+    )

@@ -1,4 +1,5 @@
 """API tokens of client organizations: issued once in clear, stored as a digest, revoked at once."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,9 +11,8 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import context as audit_context
-from lims.db import get_record
+from lims.db import get_child, get_record
 from lims.identity.errors import ClientOrganizationRequired, NotYourOrganization, OrganizationDeactivated, TokenRevoked
-from lims.db import get_child
 from lims.identity.models import ApiToken, Organization, RoleName, User
 
 API_TOKEN_PREFIX = "lims"
@@ -32,8 +32,12 @@ def issue_api_token(session: Session, *, organization: Organization, name: str, 
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     token = ApiToken(
-        organization=organization, name=name, prefix=prefix, secret_hash=_digest(secret),
-        created_by_id=actor.id, created_at=clock.now(),
+        organization=organization,
+        name=name,
+        prefix=prefix,
+        secret_hash=_digest(secret),
+        created_by_id=actor.id,
+        created_at=clock.now(),
     )
     session.add(token)
     session.flush()
@@ -63,8 +67,9 @@ def get_api_token(session: Session, token_id: int, *, organization: Organization
     """A token by id; with ``organization``, one of that organization's, as if no other existed."""
     if organization is None:
         return get_record(session, ApiToken, token_id, "API token")
-    return get_child(session, ApiToken, token_id, parent=organization, label="API token",
-                     parent_label=organization.name)
+    return get_child(
+        session, ApiToken, token_id, parent=organization, label="API token", parent_label=organization.name
+    )
 
 
 def list_api_tokens(session: Session, *, organization: Organization | None = None) -> list[ApiToken]:

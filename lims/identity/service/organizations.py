@@ -1,4 +1,5 @@
 """Organizations: the one facility and the client companies it serves."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select

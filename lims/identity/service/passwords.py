@@ -1,4 +1,5 @@
 """Passwords: the policy a new one must meet, argon2 hashing, temporary passwords, resets and changes."""
+
 from __future__ import annotations
 
 import secrets
@@ -23,17 +24,14 @@ _hasher = PasswordHasher()
 @cache
 def _common_passwords() -> frozenset[str]:
     text = resources.files("lims.identity").joinpath("common_passwords.txt").read_text()
-    return frozenset(
-        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    )
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 def check_password_policy(password: str, *, username: str) -> None:
     """Refuse a password that breaks the policy, saying which rule it breaks."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordPolicyViolation(
-            f"The password must be at least {MIN_PASSWORD_LENGTH} characters long "
-            f"(this one has {len(password)})."
+            f"The password must be at least {MIN_PASSWORD_LENGTH} characters long (this one has {len(password)})."
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise PasswordPolicyViolation(f"The password must be at most {MAX_PASSWORD_LENGTH} characters long.")

@@ -1,4 +1,5 @@
 """Signing in: checking the password, lockout after repeated failures, the record of attempts, session cookies."""
+
 from __future__ import annotations
 
 import hmac
@@ -55,12 +56,27 @@ def reauthenticate(session: Session, user: User, *, password: str, client_addres
     """
     if not user.active:
         raise LoginFailed("This account is deactivated.")
-    _check_password(session, user, password, clock.now(), client_address,
-                    "The password is wrong; nothing was signed.", purpose=purpose)
+    _check_password(
+        session,
+        user,
+        password,
+        clock.now(),
+        client_address,
+        "The password is wrong; nothing was signed.",
+        purpose=purpose,
+    )
 
 
-def _check_password(session: Session, user: User, password: str, now: datetime, client_address: str | None,
-                    wrong_password_message: str, *, purpose: str | None = None) -> None:
+def _check_password(
+    session: Session,
+    user: User,
+    password: str,
+    now: datetime,
+    client_address: str | None,
+    wrong_password_message: str,
+    *,
+    purpose: str | None = None,
+) -> None:
     if user.is_locked(now):
         _record_attempt(session, user.username, user, LoginOutcome.LOCKED, client_address, purpose)
         raise AccountLocked(_locked_message(user))
@@ -71,8 +87,12 @@ def _check_password(session: Session, user: User, password: str, now: datetime, 
         user.locked_until = now + LOCKOUT_DURATION
         user.failures_counted_since = now
         session.flush()
-        audit_chain.record(session, "login.lockout", entity=user,
-                     details={"failures": FAILURES_BEFORE_LOCKOUT, "locked_until": user.locked_until})
+        audit_chain.record(
+            session,
+            "login.lockout",
+            entity=user,
+            details={"failures": FAILURES_BEFORE_LOCKOUT, "locked_until": user.locked_until},
+        )
         raise AccountLocked(_locked_message(user))
     raise LoginFailed(wrong_password_message, field="password")
 
@@ -88,23 +108,33 @@ def _locked_message(user: User) -> str:
 
 def _count_recent_failures(session: Session, user: User, now: datetime) -> int:
     since = max(now - FAILURE_WINDOW, user.failures_counted_since)
-    return session.scalar(
-        select(func.count(LoginAttempt.id)).where(
-            LoginAttempt.user_id == user.id,
-            LoginAttempt.outcome == LoginOutcome.WRONG_PASSWORD,
-            LoginAttempt.attempted_at > since,
+    return (
+        session.scalar(
+            select(func.count(LoginAttempt.id)).where(
+                LoginAttempt.user_id == user.id,
+                LoginAttempt.outcome == LoginOutcome.WRONG_PASSWORD,
+                LoginAttempt.attempted_at > since,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def _record_attempt(
-    session: Session, username: str, user: User | None, outcome: LoginOutcome, client_address: str | None,
+    session: Session,
+    username: str,
+    user: User | None,
+    outcome: LoginOutcome,
+    client_address: str | None,
     purpose: str | None = None,
 ) -> None:
     session.add(
         LoginAttempt(
-            username=username[:200], user_id=user.id if user else None, outcome=outcome,
-            attempted_at=clock.now(), client_address=client_address,
+            username=username[:200],
+            user_id=user.id if user else None,
+            outcome=outcome,
+            attempted_at=clock.now(),
+            client_address=client_address,
         )
     )
     session.flush()

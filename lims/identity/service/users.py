@@ -1,4 +1,5 @@
 """User accounts and the roles they hold: creation, changes, deactivation and reactivation, listing."""
+
 from __future__ import annotations
 
 import secrets
@@ -66,9 +67,7 @@ def _check_roles_fit_organization(roles: set[RoleName], organization: Organizati
     if organization.is_facility and RoleName.CLIENT in roles:
         raise RolesRefused("The client role is for users of a client organization.", field="roles")
     if not organization.is_facility and roles & STAFF_ROLES:
-        raise RolesRefused(
-            "Users of a client organization can only hold the client role.", field="roles"
-        )
+        raise RolesRefused("Users of a client organization can only hold the client role.", field="roles")
 
 
 @dataclass(frozen=True)

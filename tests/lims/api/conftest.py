@@ -1,4 +1,5 @@
 """Two client organizations with a token each, and records of theirs for the API to serve."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,9 +35,15 @@ class Records:
 
 
 def add_protocol(db_session, sponsor: Organization, number: str) -> Protocol:
-    return protocols.create_protocol(db_session, number=number, title=f"Trial {number}", sponsor=sponsor,
-                                     phase=protocols.parse_phase("Phase 3"), therapeutic_area="Haematology",
-                                     investigational_product="X")
+    return protocols.create_protocol(
+        db_session,
+        number=number,
+        title=f"Trial {number}",
+        sponsor=sponsor,
+        phase=protocols.parse_phase("Phase 3"),
+        therapeutic_area="Haematology",
+        investigational_product="X",
+    )
 
 
 @pytest.fixture
@@ -47,19 +54,29 @@ def clients(db_session, create_user, create_organization) -> Clients:
     _, helix_token = api_tokens.issue_api_token(db_session, organization=helix, name="helix", actor=admin)
     _, nordic_token = api_tokens.issue_api_token(db_session, organization=nordic, name="nordic", actor=admin)
     db_session.commit()
-    return Clients(helix, nordic, {"Authorization": f"Bearer {helix_token}"},
-                   {"Authorization": f"Bearer {nordic_token}"})
+    return Clients(
+        helix, nordic, {"Authorization": f"Bearer {helix_token}"}, {"Authorization": f"Bearer {nordic_token}"}
+    )
 
 
 @pytest.fixture
 def records(db_session, clients, create_user) -> Records:
     line = build_line(
-        db_session, author=create_user(RoleName.MANAGER), qa=create_user(RoleName.QA),
+        db_session,
+        author=create_user(RoleName.MANAGER),
+        qa=create_user(RoleName.QA),
         operator=create_user(RoleName.TECHNICIAN, full_name="Tran Nguyen"),
-        second_operator=create_user(RoleName.TECHNICIAN), untrained=create_user(RoleName.TECHNICIAN),
-        sponsor=clients.helix)
-    batch = batches.start_batch(db_session, line.version, subject=line.subject,
-                                starting_material_identity="W1234 26 123456 A", user=line.operator)
+        second_operator=create_user(RoleName.TECHNICIAN),
+        untrained=create_user(RoleName.TECHNICIAN),
+        sponsor=clients.helix,
+    )
+    batch = batches.start_batch(
+        db_session,
+        line.version,
+        subject=line.subject,
+        starting_material_identity="W1234 26 123456 A",
+        user=line.operator,
+    )
     do_receipt(db_session, batch, line)
     other_protocol = add_protocol(db_session, clients.nordic, "NCB-201")
     db_session.commit()

@@ -1,4 +1,5 @@
 """The API describes itself: an OpenAPI document of every operation, and a docs page served from this site."""
+
 from __future__ import annotations
 
 import re
@@ -19,15 +20,24 @@ def test_the_description_is_openapi_3_with_both_ways_to_authenticate(description
     assert description["openapi"].startswith("3.")
     assert description["info"]["title"] == "GMP LIMS" and description["info"]["version"] == "1.0"
     schemes = description["components"]["securitySchemes"]
-    assert schemes["apiToken"] == {"type": "http", "scheme": "bearer",
-                                   "description": schemes["apiToken"]["description"]}
+    assert schemes["apiToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["apiToken"]["description"],
+    }
     assert (schemes["staffSession"]["type"], schemes["staffSession"]["in"], schemes["staffSession"]["name"]) == (
-        "apiKey", "cookie", "lims_session")
+        "apiKey",
+        "cookie",
+        "lims_session",
+    )
 
 
 def test_every_api_route_is_described_with_its_security_and_responses(app, description):
-    served = {re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
-              if API_ROUTE.match(rule.rule) and not rule.endpoint.startswith("api_docs.")}
+    served = {
+        re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if API_ROUTE.match(rule.rule) and not rule.endpoint.startswith("api_docs.")
+    }
     assert served == set(description["paths"])
     for path, operations in description["paths"].items():
         for method, operation in operations.items():

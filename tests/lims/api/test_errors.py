@@ -1,4 +1,5 @@
 """One error shape for every refusal under /api/: {"code", "message", "errors"}, whatever refused."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,12 +35,23 @@ def test_missing_records_addresses_and_methods_have_the_error_shape(client, clie
 
 def test_invalid_arguments_name_each_argument_refused(client, clients):
     response = client.get("/api/v1/batches", query_string={"cursor": "x", "limit": "0"}, headers=clients.helix_token)
-    assert_error(response, 422, {"cursor": [BAD_CURSOR],
-                                 "limit": ["Must be greater than or equal to 1 and less than or equal to 200."]})
+    assert_error(
+        response,
+        422,
+        {"cursor": [BAD_CURSOR], "limit": ["Must be greater than or equal to 1 and less than or equal to 200."]},
+    )
     assert "arguments are not valid" in response.json["message"]
     status = client.get("/api/v1/batches", query_string={"status": "done"}, headers=clients.helix_token)
-    assert_error(status, 422, {"status": ["There is no such batch status; use one of in progress, awaiting review, "
-                                          "quarantined, released, rejected."]})
+    assert_error(
+        status,
+        422,
+        {
+            "status": [
+                "There is no such batch status; use one of in progress, awaiting review, "
+                "quarantined, released, rejected."
+            ]
+        },
+    )
 
 
 @pytest.mark.parametrize("query", [{"q": "a\x00b"}, {"location": "\x00"}])
@@ -47,8 +59,11 @@ def test_text_with_a_nul_character_is_refused_not_a_server_error(client, signed_
     # PostgreSQL fails any query that compares text with a NUL character.
     signed_in(RoleName.QA)
     (name,) = query
-    assert_error(client.get("/api/v1/equipment", query_string=query), 422,
-                 {name: ["Remove the NUL character (0x00): no text here can hold one."]})
+    assert_error(
+        client.get("/api/v1/equipment", query_string=query),
+        422,
+        {name: ["Remove the NUL character (0x00): no text here can hold one."]},
+    )
 
 
 def test_domain_refusals_csrf_and_server_errors_have_the_error_shape(app, client):

@@ -3,6 +3,7 @@
 No answer may be a server error, and every answer must be one the description names, in its declared
 shape: valid and invalid arguments alike, ids of real records and of none.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,8 +38,12 @@ def caller(request, clients, client, signed_in) -> dict[str, Any]:
 
 
 def test_every_operation_answers_as_its_description_says(app, records, caller):
-    known_ids = {"batch_id": records.batch.id, "subject_id": records.line.subject.id,
-                 "protocol_id": records.line.subject.protocol_id, "equipment_id": records.line.cabinet.id}
+    known_ids = {
+        "batch_id": records.batch.id,
+        "subject_id": records.line.subject.id,
+        "protocol_id": records.line.subject.protocol_id,
+        "equipment_id": records.line.cabinet.id,
+    }
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 9
@@ -47,11 +52,15 @@ def test_every_operation_answers_as_its_description_says(app, records, caller):
         path_names = {parameter.name for parameter in operation.path_parameters}
         strategies = [operation.as_strategy(mode) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
         if path_names:
-            strategies.append(operation.as_strategy(
-                path_parameters={name: known_ids[name] for name in path_names}))
+            strategies.append(operation.as_strategy(path_parameters={name: known_ids[name] for name in path_names}))
 
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=st.one_of(strategies))
         def answers_as_described(case: schemathesis.Case) -> None:
             response = case.call(**caller)

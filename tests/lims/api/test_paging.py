@@ -1,9 +1,10 @@
 """The one page shape: items and the cursor of the next page, followed until it is null."""
+
 from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from marshmallow import ValidationError, fields
@@ -29,8 +30,9 @@ def test_a_list_goes_on_page_by_page_until_the_next_cursor_is_null(client, db_se
     first = client.get("/api/v1/protocols?limit=2", headers=clients.helix_token).json
     assert set(first) == {"items", "next_cursor"}
     assert numbers(first) == ["HLX-301", "HLX-302"] and first["next_cursor"]
-    second = client.get("/api/v1/protocols", query_string={"limit": 2, "cursor": first["next_cursor"]},
-                        headers=clients.helix_token).json
+    second = client.get(
+        "/api/v1/protocols", query_string={"limit": 2, "cursor": first["next_cursor"]}, headers=clients.helix_token
+    ).json
     # The last page says so itself: no empty page is needed to find the end.
     assert second == {"items": second["items"], "next_cursor": None}
     assert numbers(second) == ["HLX-303", "HLX-304"]
@@ -57,18 +59,32 @@ def test_a_client_pages_through_its_own_records_only(client, db_session, clients
     db_session.commit()
     assert numbers(client.get("/api/v1/protocols?limit=1", headers=clients.helix_token).json) == ["HLX-301"]
     nordic_first = client.get("/api/v1/protocols?limit=1", headers=clients.nordic_token).json
-    nordic_second = client.get("/api/v1/protocols", query_string={"limit": 1, "cursor": nordic_first["next_cursor"]},
-                               headers=clients.nordic_token).json
+    nordic_second = client.get(
+        "/api/v1/protocols",
+        query_string={"limit": 1, "cursor": nordic_first["next_cursor"]},
+        headers=clients.nordic_token,
+    ).json
     assert numbers(nordic_first) + numbers(nordic_second) == ["NCB-201", "NCB-202"]
     assert nordic_second["next_cursor"] is None
     signed_in(RoleName.QA)
     assert numbers(client.get("/api/v1/protocols").json) == ["HLX-301", "NCB-201", "NCB-202"]
 
 
-@pytest.mark.parametrize("cursor", [
-    "", "not base64 ~", "bm90IGpzb24", cursor_of(), cursor_of("HLX-301", 2), cursor_of(301), cursor_of(None),
-    cursor_of(""), cursor_of("HLX\u0000301"), cursor_of("x" * 65),
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "not base64 ~",
+        "bm90IGpzb24",
+        cursor_of(),
+        cursor_of("HLX-301", 2),
+        cursor_of(301),
+        cursor_of(None),
+        cursor_of(""),
+        cursor_of("HLX\u0000301"),
+        cursor_of("x" * 65),
+    ],
+)
 def test_a_cursor_the_list_did_not_give_out_is_refused_with_a_message(client, clients, cursor):
     response = client.get("/api/v1/protocols", query_string={"cursor": cursor}, headers=clients.helix_token)
     assert response.status_code == 422
@@ -87,7 +103,7 @@ def test_a_batch_cursor_is_typed_by_creation_time_and_id(client, clients):
 
 def test_a_cursor_carries_its_key_there_and_back():
     cursor = Cursor(fields.AwareDateTime(), fields.Integer())
-    key = (datetime(2030, 4, 10, 8, 30, tzinfo=timezone.utc), 17)
+    key = (datetime(2030, 4, 10, 8, 30, tzinfo=UTC), 17)
     text = cursor._serialize(key, None, None)
     assert "=" not in text and cursor.deserialize(text) == key
     with pytest.raises(ValidationError):

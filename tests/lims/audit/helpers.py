@@ -1,7 +1,8 @@
 """What the audit tests share: the events read back, a moment to freeze the clock at, texts that test exactness."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -9,10 +10,17 @@ from sqlalchemy.orm import Session
 
 from lims.audit.models import AuditEvent
 
-MOMENT = datetime(2030, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
+MOMENT = datetime(2030, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 
-TRICKY_TEXTS = ['quote " backslash \\ slash /', "line\nbreak\ttab\rreturn\b\f", "control \x01\x1f del \x7f",
-                "µL ≥ 37 °C – naïve 漢字 🧬", "line separator \u2028 paragraph \u2029", "</script><b>&amp;</b>", ""]
+TRICKY_TEXTS = [
+    'quote " backslash \\ slash /',
+    "line\nbreak\ttab\rreturn\b\f",
+    "control \x01\x1f del \x7f",
+    "µL ≥ 37 °C – naïve 漢字 🧬",
+    "line separator \u2028 paragraph \u2029",
+    "</script><b>&amp;</b>",
+    "",
+]
 
 
 def events(session: Session, **criteria: Any) -> list[AuditEvent]:

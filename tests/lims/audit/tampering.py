@@ -1,4 +1,5 @@
 """What someone with rights on the database could do to the audit trail, for the tests that must catch it."""
+
 from __future__ import annotations
 
 import json
@@ -29,16 +30,18 @@ def alter_payload(connection: Connection, sequence: int, old: str, new: str) -> 
 
 def alter_action(connection: Connection, sequence: int, action: str) -> None:
     """Make an event say it was another action than the one recorded."""
-    recorded = connection.execute(text("SELECT action FROM audit_event WHERE sequence = :sequence"),
-                                  {"sequence": sequence}).scalar_one()
+    recorded = connection.execute(
+        text("SELECT action FROM audit_event WHERE sequence = :sequence"), {"sequence": sequence}
+    ).scalar_one()
     alter_payload(connection, sequence, f',"{recorded}",', f',"{action}",')
 
 
 def relink_whole_chain(connection: Connection, *, from_sequence: int) -> None:
     """Alter an event and recompute every later hash, so that every link holds again."""
     previous = GENESIS_HASH
-    stored = connection.execute(select(AuditEvent.sequence, AuditEvent.payload, AuditEvent.hash)
-                                .order_by(AuditEvent.sequence)).all()
+    stored = connection.execute(
+        select(AuditEvent.sequence, AuditEvent.payload, AuditEvent.hash).order_by(AuditEvent.sequence)
+    ).all()
     for sequence, payload, hash_value in stored:
         if sequence < from_sequence:
             previous = hash_value
@@ -49,5 +52,6 @@ def relink_whole_chain(connection: Connection, *, from_sequence: int) -> None:
         fields["prev_hash"] = previous
         relinked = audit_chain.canonical_payload(fields)
         previous = audit_chain.event_hash(relinked)
-        connection.execute(update(AuditEvent).where(AuditEvent.sequence == sequence)
-                           .values(payload=relinked, hash=previous))
+        connection.execute(
+            update(AuditEvent).where(AuditEvent.sequence == sequence).values(payload=relinked, hash=previous)
+        )

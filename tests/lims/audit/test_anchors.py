@@ -1,8 +1,9 @@
 """Checkpoints: a chain rewritten with every link recomputed still disagrees with what they recorded."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
@@ -42,8 +43,7 @@ def test_a_relinked_chain_is_not_anchored_again(db_session, connection, create_o
     db_session.flush()
     drop_append_only_triggers(connection)
     relink_whole_chain(connection, from_sequence=2)
-    with pytest.raises(AnchorRefused,
-                       match=f"event {first.sequence}, anchored by the checkpoint written"):
+    with pytest.raises(AnchorRefused, match=f"event {first.sequence}, anchored by the checkpoint written"):
         audit_anchors.write_checkpoint(connection, checkpoint_file)
     assert audit_anchors.read_checkpoints(checkpoint_file) == [first], "a refused checkpoint writes nothing"
 
@@ -60,14 +60,16 @@ def test_every_checkpoint_is_compared_not_only_the_latest(db_session, connection
     create_organization(name="Client 3")
     db_session.flush()
     head = db_session.scalar(select(AuditEvent).order_by(AuditEvent.sequence.desc()).limit(1))
-    forged = {"sequence": head.sequence, "hash": head.hash, "written_at": datetime.now(timezone.utc).isoformat()}
+    forged = {"sequence": head.sequence, "hash": head.hash, "written_at": datetime.now(UTC).isoformat()}
     with checkpoint_file.open("a") as handle:
         handle.write(json.dumps(forged) + "\n")
 
     checkpoints = audit_anchors.read_checkpoints(checkpoint_file)
     verification = audit_verification.verify_chain(connection, checkpoints=checkpoints)
     assert (verification.first_break.kind, verification.first_break.sequence) == (
-        BreakKind.CHECKPOINT_MISMATCH, first.sequence)
+        BreakKind.CHECKPOINT_MISMATCH,
+        first.sequence,
+    )
 
 
 def test_an_intact_chain_matches_all_its_checkpoints(db_session, connection, create_organization, tmp_path):
@@ -92,12 +94,15 @@ def test_a_truncated_chain_disagrees_with_its_checkpoint(db_session, connection,
     connection.execute(text("DELETE FROM audit_event WHERE sequence = :last"), {"last": checkpoint.sequence})
     verification = audit_verification.verify_chain(connection, checkpoints=[checkpoint])
     assert (verification.first_break.kind, verification.first_break.sequence) == (
-        BreakKind.CHECKPOINT_MISMATCH, checkpoint.sequence)
+        BreakKind.CHECKPOINT_MISMATCH,
+        checkpoint.sequence,
+    )
 
 
 def test_a_corrupt_checkpoint_file_is_reported(tmp_path):
     path = tmp_path / "c.jsonl"
-    path.write_text(json.dumps({"sequence": 1, "hash": GENESIS_HASH, "written_at": MOMENT.isoformat()})
-                    + "\n\nnot json\n")
+    path.write_text(
+        json.dumps({"sequence": 1, "hash": GENESIS_HASH, "written_at": MOMENT.isoformat()}) + "\n\nnot json\n"
+    )
     with pytest.raises(CheckpointUnreadable, match="Line 3 of the checkpoint file"):
         audit_anchors.read_checkpoints(path)

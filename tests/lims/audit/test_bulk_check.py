@@ -1,4 +1,5 @@
 """Checking the chain in bulk, batch by batch, and walking only a batch that fails."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,8 +26,9 @@ def test_a_break_is_found_at_its_event_whatever_the_batches(db_session, connecti
     assert (verification.events_checked, verification.head_hash) == (3, events(db_session)[2].hash)
 
 
-def test_an_intact_chain_is_verified_in_bulk_without_walking_it_event_by_event(db_session, connection, monkeypatch,
-                                                                              tmp_path):
+def test_an_intact_chain_is_verified_in_bulk_without_walking_it_event_by_event(
+    db_session, connection, monkeypatch, tmp_path
+):
     for number, tricky in enumerate(TRICKY_TEXTS):
         audit_chain.record(db_session, "test.tricky", details={"text": tricky}, reason=f"{tricky} {number}")
     db_session.flush()
@@ -39,7 +41,8 @@ def test_an_intact_chain_is_verified_in_bulk_without_walking_it_event_by_event(d
 
     monkeypatch.setattr(audit_verification, "_first_break", walk)
     progress: list[int] = []
-    verification = audit_verification.verify_chain(connection, checkpoints=[checkpoint], batch_size=3,
-                                                   progress=progress.append)
+    verification = audit_verification.verify_chain(
+        connection, checkpoints=[checkpoint], batch_size=3, progress=progress.append
+    )
     assert verification.intact and verification.events_checked == checkpoint.sequence + 1
     assert sum(progress) == verification.events_checked and max(progress) == 3

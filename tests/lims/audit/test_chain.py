@@ -1,11 +1,12 @@
 """Appending to the chain: linked from genesis, atomic with the change, stable values, concurrent writers."""
+
 from __future__ import annotations
 
 import itertools
 import json
 import logging
 import threading
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -63,8 +64,10 @@ def test_a_savepoint_rollback_keeps_the_events_written_before_it(db_session, cre
     savepoint.rollback()
     create_organization(name="After the rollback")
     db_session.flush()
-    created = [json.loads(event.changes)["name"][1] for event in events(db_session, action="create",
-                                                                         entity_type="organization")]
+    created = [
+        json.loads(event.changes)["name"][1]
+        for event in events(db_session, action="create", entity_type="organization")
+    ]
     assert created[-2:] == ["Kept", "After the rollback"] and kept.name == "Kept"
     assert audit_verification.verify_chain(db_session.connection()).intact
 
@@ -84,7 +87,7 @@ def test_chain_starts_at_genesis_and_links_every_event(db_session, create_user):
         (Decimal("2.50"), "2.50"),
         (Decimal("1E+3"), "1000"),
         (date(2030, 1, 2), "2030-01-02"),
-        (datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc), "2030-01-02T03:04:05.000000+00:00"),
+        (datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC), "2030-01-02T03:04:05.000000+00:00"),
         (OrganizationKind.CLIENT, "client"),
         (frozenset({"qa", "admin"}), ["admin", "qa"]),
     ],
@@ -98,8 +101,10 @@ def test_each_event_is_also_logged_as_one_line_of_its_fields(db_session, caplog)
         stored = audit_chain.record(db_session, "export.csv", details={"rows": 3}, reason="Inspection request")
     (line,) = [entry for entry in caplog.records if entry.name == "lims.audit"]
     logged = json.loads(line.getMessage())
-    assert logged == {**{field: audit_chain.stable_value(stored[field]) for field in HASHED_FIELDS},
-                      "hash": stored["hash"]}
+    assert logged == {
+        **{field: audit_chain.stable_value(stored[field]) for field in HASHED_FIELDS},
+        "hash": stored["hash"],
+    }
     assert line.audit_event["hash"] == stored["hash"] and "payload" not in logged
 
 
@@ -109,8 +114,12 @@ def test_concurrent_writers_never_fork_the_chain(fresh_database_url):
     with engine.begin() as connection:
         schema.upgrade(connection)
     with Session(engine) as session:
-        ids = [identity_organizations.create_organization(session, code=f"W{n}", name=f"Writer {n}", kind=OrganizationKind.CLIENT).id
-               for n in range(writers)]
+        ids = [
+            identity_organizations.create_organization(
+                session, code=f"W{n}", name=f"Writer {n}", kind=OrganizationKind.CLIENT
+            ).id
+            for n in range(writers)
+        ]
         session.commit()
     failures: list[BaseException] = []
     start = threading.Barrier(writers)

@@ -1,4 +1,5 @@
 """`lims audit checkpoint` and `lims audit verify`."""
+
 from __future__ import annotations
 
 from sqlalchemy import select, text
@@ -33,8 +34,9 @@ def test_verify_exits_non_zero_naming_the_first_broken_event(app, connection, db
     assert "Audit trail broken at event 2: hash mismatch" in result.output
 
 
-def test_verify_from_the_command_line_is_audited_even_when_it_finds_a_break(app, connection, db_session,
-                                                                           create_organization):
+def test_verify_from_the_command_line_is_audited_even_when_it_finds_a_break(
+    app, connection, db_session, create_organization
+):
     create_organization()
     db_session.commit()
     drop_append_only_triggers(connection)
@@ -45,8 +47,9 @@ def test_verify_from_the_command_line_is_audited_even_when_it_finds_a_break(app,
     assert verified.user_name.startswith("command line") and "broken at event 1" in verified.changes
 
 
-def test_checkpoint_is_refused_with_a_non_zero_exit_when_the_chain_was_rewritten(app, connection, db_session,
-                                                                                create_organization):
+def test_checkpoint_is_refused_with_a_non_zero_exit_when_the_chain_was_rewritten(
+    app, connection, db_session, create_organization
+):
     create_organization()
     db_session.commit()
     runner = app.test_cli_runner()

@@ -1,4 +1,5 @@
 """Who changes are attributed to, and the reason stated for a block of changes (and for none made before it)."""
+
 from __future__ import annotations
 
 import pytest
@@ -43,8 +44,9 @@ def test_a_reason_stated_within_another_applies_inside_it_only(db_session, creat
 
 
 def test_a_user_who_proves_who_they_are_keeps_the_request_s_details(db_session):
-    audit_context.act_as(db_session, audit_context.Actor(None, "anonymous", request_id="req-7",
-                                                         client_address="10.0.0.9"))
+    audit_context.act_as(
+        db_session, audit_context.Actor(None, "anonymous", request_id="req-7", client_address="10.0.0.9")
+    )
     audit_context.attribute_to(db_session, 42, "Quinn Okafor")
     recorded = audit_chain.record(db_session, "login.success")
     assert (recorded["user_id"], recorded["user_name"]) == (42, "Quinn Okafor")

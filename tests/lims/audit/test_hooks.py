@@ -1,4 +1,5 @@
 """The flush hooks: controlled records are audited on every create and update, need reasons, are never deleted."""
+
 from __future__ import annotations
 
 import contextlib
@@ -6,7 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -46,15 +47,16 @@ def test_a_controlled_record_is_never_hard_deleted_even_with_a_reason(db_session
 
 def test_update_event_has_exact_old_and_new_values_user_time_and_reason(db_session, create_organization):
     organization = create_organization(code="HELIX", name="Helix")
-    audit_context.act_as(db_session,
-                         audit_context.Actor(42, "Quinn Okafor", request_id="req-1", client_address="10.0.0.7"))
+    audit_context.act_as(
+        db_session, audit_context.Actor(42, "Quinn Okafor", request_id="req-1", client_address="10.0.0.7")
+    )
     clock.freeze(MOMENT)
     with audit_context.reason_for_change(db_session, "  Legal name changed after merger  "):
         organization.name = "Helix Bio"
         organization.active = False
     event = events(db_session, action="update", entity_id=str(organization.id))[0]
     assert (event.entity_type, event.user_id, event.user_name) == ("organization", 42, "Quinn Okafor")
-    assert event.recorded_at == MOMENT and event.recorded_at.tzinfo == timezone.utc
+    assert event.recorded_at == MOMENT and event.recorded_at.tzinfo == UTC
     assert event.reason == "Legal name changed after merger"
     assert (event.request_id, event.client_address) == ("req-1", "10.0.0.7")
     assert json.loads(event.changes) == {"name": ["Helix", "Helix Bio"], "active": [True, False]}
@@ -86,11 +88,23 @@ def test_the_old_value_of_an_expired_attribute_is_recorded_exactly(db_session, c
 
 
 def test_the_old_value_of_an_expired_quantity_is_recorded_exactly(db_session, create_user):
-    material = materials.create_material(db_session, part_number="MED-001", name="Culture medium",
-                                         specification="Sterile, endotoxin < 0.5 EU/mL", storage_condition="2–8 °C")
-    lot = materials.receive_lot(db_session, material, supplier="Acme", supplier_lot="A1",
-                                received_on=clock.now().date(), expires_on=clock.now().date().replace(year=2099),
-                                quantity=parse_measurement("1 L"), user=create_user(RoleName.TECHNICIAN))
+    material = materials.create_material(
+        db_session,
+        part_number="MED-001",
+        name="Culture medium",
+        specification="Sterile, endotoxin < 0.5 EU/mL",
+        storage_condition="2–8 °C",
+    )
+    lot = materials.receive_lot(
+        db_session,
+        material,
+        supplier="Acme",
+        supplier_lot="A1",
+        received_on=clock.now().date(),
+        expires_on=clock.now().date().replace(year=2099),
+        quantity=parse_measurement("1 L"),
+        user=create_user(RoleName.TECHNICIAN),
+    )
     db_session.commit()
     db_session.expire(lot)
     with audit_context.reason_for_change(db_session, "Spill"):
@@ -114,15 +128,26 @@ def listeners_hung():
 
 
 def _run_in_a_fresh_interpreter(script: str) -> str:
-    finished = subprocess.run([sys.executable, "-c", _LISTENERS_HUNG + textwrap.dedent(script)], capture_output=True,
-                              text=True, cwd=Path(__file__).parents[3], timeout=120)
+    finished = subprocess.run(
+        [sys.executable, "-c", _LISTENERS_HUNG + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[3],
+        timeout=120,
+    )
     assert finished.returncode == 0, finished.stderr
     return finished.stdout
 
 
 def _every_hook() -> str:
-    return str(sorted({f"{target.__name__}.{name}"
-                       for target, name, _listener in (*audit_hooks.FLUSH_HOOKS, *audit_hooks.CONNECTION_HOOKS)}))
+    return str(
+        sorted(
+            {
+                f"{target.__name__}.{name}"
+                for target, name, _listener in (*audit_hooks.FLUSH_HOOKS, *audit_hooks.CONNECTION_HOOKS)
+            }
+        )
+    )
 
 
 def test_importing_the_audit_modules_hangs_no_listener_until_install_runs():

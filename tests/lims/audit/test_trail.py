@@ -1,4 +1,5 @@
 """Searching the trail for the viewer."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Verifying the chain: the first altered, unlinked or missing event is reported where it is."""
+
 from __future__ import annotations
 
 from sqlalchemy import select, text, update
@@ -23,8 +24,9 @@ def test_an_altered_event_is_reported_at_its_sequence(db_session, connection, cr
     assert "broken at event 3: hash mismatch" in verification.summary()
 
 
-def test_an_event_altered_and_rehashed_breaks_the_link_of_the_event_after_it(db_session, connection,
-                                                                            create_organization):
+def test_an_event_altered_and_rehashed_breaks_the_link_of_the_event_after_it(
+    db_session, connection, create_organization
+):
     for number in range(4):
         create_organization(name=f"Client {number}")
     db_session.flush()
@@ -47,11 +49,13 @@ def test_a_missing_event_is_reported_as_a_gap(db_session, connection, create_org
     assert (verification.first_break.sequence, verification.first_break.kind) == (2, BreakKind.GAP)
 
 
-def test_a_chain_without_a_checkpoint_is_intact_but_says_it_is_not_anchored(db_session, connection,
-                                                                           create_organization):
+def test_a_chain_without_a_checkpoint_is_intact_but_says_it_is_not_anchored(
+    db_session, connection, create_organization
+):
     create_organization()
     db_session.flush()
     verification = audit_verification.verify_chain(connection)
     assert verification.intact
-    assert verification.summary().endswith("not anchored: no checkpoint written yet, so a rewrite of the whole "
-                                           "chain would not show.")
+    assert verification.summary().endswith(
+        "not anchored: no checkpoint written yet, so a rewrite of the whole chain would not show."
+    )

@@ -1,7 +1,8 @@
 """A chain checked in parts by worker processes: verified whole, every break still found where it is."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
@@ -15,7 +16,6 @@ from lims.audit.models import AuditEvent
 from lims.audit.verification import BreakKind
 from lims.db import create_engine_for
 from tests.lims.audit.tampering import alter_payload, drop_append_only_triggers
-
 
 COMMITTED_EVENTS = 60
 PARTS = 3  # events 1-20 and 21-40 go to worker processes, 41-60 stay with the calling connection
@@ -46,11 +46,14 @@ def test_a_chain_checked_in_parts_by_worker_processes_is_verified_whole(committe
     monkeypatch.setattr(audit_verification, "_verify_part", verify_part_here)
     progress: list[int] = []
     with committed_chain.connect() as connection:
-        verification = audit_verification.verify_chain(connection, processes=PARTS, batch_size=4,
-                                                       progress=progress.append)
+        verification = audit_verification.verify_chain(
+            connection, processes=PARTS, batch_size=4, progress=progress.append
+        )
         head_hash = connection.execute(select(AuditEvent.hash).where(AuditEvent.sequence == COMMITTED_EVENTS)).scalar()
-    assert verification.intact and (verification.events_checked, verification.head_hash) == (COMMITTED_EVENTS,
-                                                                                             head_hash)
+    assert verification.intact and (verification.events_checked, verification.head_hash) == (
+        COMMITTED_EVENTS,
+        head_hash,
+    )
     assert checked_here == [(40, 60)], "the workers vouched for the first two parts"
     assert sum(progress) == COMMITTED_EVENTS, "the workers' progress is passed on, each event once"
 
@@ -79,12 +82,12 @@ def test_events_missing_where_a_worker_s_part_ends_are_a_gap(committed_chain):
 
 
 def test_a_checkpoint_disagreeing_with_a_worker_s_part_is_reported(committed_chain):
-    rewritten = audit_anchors.Checkpoint(10, "f" * 64, datetime(2030, 1, 1, tzinfo=timezone.utc))
+    rewritten = audit_anchors.Checkpoint(10, "f" * 64, datetime(2030, 1, 1, tzinfo=UTC))
     with committed_chain.connect() as connection:
-        verification = audit_verification.verify_chain(connection, checkpoints=[rewritten], processes=PARTS,
-                                                       batch_size=4)
-    assert (verification.first_break.sequence, verification.first_break.kind) == (10,
-                                                                                  BreakKind.CHECKPOINT_MISMATCH)
+        verification = audit_verification.verify_chain(
+            connection, checkpoints=[rewritten], processes=PARTS, batch_size=4
+        )
+    assert (verification.first_break.sequence, verification.first_break.kind) == (10, BreakKind.CHECKPOINT_MISMATCH)
 
 
 def test_parts_the_workers_cannot_see_are_checked_by_the_calling_connection(db_session, connection):

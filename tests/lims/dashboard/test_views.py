@@ -1,4 +1,5 @@
 """The dashboard shows each role its real work queues, and nothing invented."""
+
 from __future__ import annotations
 
 from lims.identity.models import RoleName

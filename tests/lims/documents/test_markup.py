@@ -1,4 +1,5 @@
 """Typed text appears as typed: never read as markup, never breaking the document."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,13 @@ MARKUP = "<b>not bold</b> & <font color='red'>x</font> <br/> &amp;"
 
 
 def test_markup_typed_by_a_user_is_shown_literally_and_in_the_plain_face(render):
-    pdf = render([Paragraph(text(f"Body {MARKUP}"), BODY), fields([("Reason", text(f"Field {MARKUP}"))]),
-                  grid(["Typed"], [[text(f"Cell {MARKUP}")]], [1])])
+    pdf = render(
+        [
+            Paragraph(text(f"Body {MARKUP}"), BODY),
+            fields([("Reason", text(f"Field {MARKUP}"))]),
+            grid(["Typed"], [[text(f"Cell {MARKUP}")]], [1]),
+        ]
+    )
     record = " ".join(pages_of(pdf))
     for where in ("Body", "Field", "Cell"):
         assert f"{where} {MARKUP}" in record
@@ -29,16 +35,22 @@ def test_control_characters_show_as_a_replacement_mark_and_line_breaks_are_kept(
 
 
 def test_a_nul_byte_and_other_control_characters_render_and_read_back_marked(render):
-    record = " ".join(pages_of(render([fields([("Remark", text("before\x00after\x01end"))]),
-                                       Paragraph(text("body\x00text"), BODY)])))
+    record = " ".join(
+        pages_of(render([fields([("Remark", text("before\x00after\x01end"))]), Paragraph(text("body\x00text"), BODY)]))
+    )
     assert "before\ufffdafter\ufffdend" in record and "body\ufffdtext" in record
     assert "\x00" not in record
 
 
 def test_a_ten_thousand_character_word_wraps_within_its_column_across_pages(render):
     word = "q" * 10_000
-    pdf = render([Paragraph(text(word), BODY), fields([("Word", text(word))]),
-                  grid(["Narrow", "Wide"], [[text(word), "short"]], [1, 2])])
+    pdf = render(
+        [
+            Paragraph(text(word), BODY),
+            fields([("Word", text(word))]),
+            grid(["Narrow", "Wide"], [[text(word), "short"]], [1, 2]),
+        ]
+    )
     pages = pages_of(pdf)
     assert len(pages) > 3
     assert "".join(pages).count("q") == 3 * 10_000
@@ -50,8 +62,13 @@ def test_non_latin_text_and_emoji_render(render):
     missing = set(sample) - drawable_characters() - {" "}
     if missing:
         pytest.skip(f"the installed font cannot draw {sorted(missing)}")
-    pdf = render([Paragraph(text(f"{sample} 😀"), BODY), fields([("Name", text(sample))]),
-                  grid(["Name"], [[text(f"{sample} 😀")]], [1])])
+    pdf = render(
+        [
+            Paragraph(text(f"{sample} 😀"), BODY),
+            fields([("Name", text(sample))]),
+            grid(["Name"], [[text(f"{sample} 😀")]], [1]),
+        ]
+    )
     record = " ".join(pages_of(pdf))
     assert record.count(sample) == 3
 

@@ -1,4 +1,5 @@
 """Tables: a header row repeated on every page, cells that wrap, bold where asked, split within long rows."""
+
 from __future__ import annotations
 
 from reportlab.platypus import Paragraph, Table
@@ -12,8 +13,10 @@ HEADER = ["Parameter", "Value", "Entered by"]
 
 
 def rows(count: int) -> list[list[str]]:
-    return [[text(f"Volume of bag {number}"), f"<b>{number} mL</b>", f"{text('Tran Nguyen')}<br/>2030-04-10 10:00"]
-            for number in range(count)]
+    return [
+        [text(f"Volume of bag {number}"), f"<b>{number} mL</b>", f"{text('Tran Nguyen')}<br/>2030-04-10 10:00"]
+        for number in range(count)
+    ]
 
 
 def test_a_table_longer_than_a_page_repeats_its_header_row_on_every_page(render):
@@ -40,8 +43,12 @@ def test_text_wider_than_its_column_wraps_onto_more_lines(render):
 
 
 def test_header_labels_and_cells_marked_bold_are_drawn_bold_and_the_rest_plain(render):
-    pdf = render([grid(HEADER, rows(1), [2, 1, 2]), fields([("Status", warning(text("Outside limits"))),
-                                                            ("Reason", text("Count on target"))])])
+    pdf = render(
+        [
+            grid(HEADER, rows(1), [2, 1, 2]),
+            fields([("Status", warning(text("Outside limits"))), ("Reason", text("Count on target"))]),
+        ]
+    )
     fonts = fonts_of(pdf)
     for bold in ("Parameter", "0 mL", "Status", "Outside limits", "Reason"):
         assert all("Bold" in font for font in fonts[bold]), bold
@@ -61,19 +68,47 @@ def test_plain_cells_skip_the_paragraph_parser_and_other_cells_keep_it():
 
 
 def varied_tables() -> list[Table]:
-    cells = [[text("Volume of the apheresis bag on receipt"), f"<b>{text('180 mL')}</b>", text("50–300 mL"),
-              text("Within limits"), f"{text('Tran Nguyen')}<br/>{text('2030-04-10 10:00:00 CEST')}", ""],
-             [text("Temperature"), f"<b>{text('4.5 °C')}</b>", text("2–8 °C"), warning(text("Outside limits")),
-              text("Sara Lind"), text("Label smudged & re-read <b> twice; the bag was inspected for leaks")]]
-    return [grid(["Parameter", "Value", "Limits", "Judgement", "Entered by", "Notes"], cells, [19, 13, 14, 14, 19, 38]),
-            fields([("Instruction", text("Check the label against the chain-of-identity record; record volume and "
-                                         "temperature before the bag warms up.")),
-                    ("Status", "<b>Completed</b>")])]
+    cells = [
+        [
+            text("Volume of the apheresis bag on receipt"),
+            f"<b>{text('180 mL')}</b>",
+            text("50–300 mL"),
+            text("Within limits"),
+            f"{text('Tran Nguyen')}<br/>{text('2030-04-10 10:00:00 CEST')}",
+            "",
+        ],
+        [
+            text("Temperature"),
+            f"<b>{text('4.5 °C')}</b>",
+            text("2–8 °C"),
+            warning(text("Outside limits")),
+            text("Sara Lind"),
+            text("Label smudged & re-read <b> twice; the bag was inspected for leaks"),
+        ],
+    ]
+    return [
+        grid(["Parameter", "Value", "Limits", "Judgement", "Entered by", "Notes"], cells, [19, 13, 14, 14, 19, 38]),
+        fields(
+            [
+                (
+                    "Instruction",
+                    text(
+                        "Check the label against the chain-of-identity record; record volume and "
+                        "temperature before the bag warms up."
+                    ),
+                ),
+                ("Status", "<b>Completed</b>"),
+            ]
+        ),
+    ]
 
 
 def test_a_plain_cell_is_drawn_exactly_where_and_how_a_paragraph_would_draw_it(render, monkeypatch):
     assert sum(isinstance(cell, PlainLines) for row in varied_tables()[0]._cellvalues for cell in row) >= 10
     plain = placed_text(render(varied_tables()))
-    monkeypatch.setattr(tables, "_cell", lambda markup, width, *, bold=False: Paragraph(
-        markup, tables.CELL_BOLD if bold else tables.CELL))
+    monkeypatch.setattr(
+        tables,
+        "_cell",
+        lambda markup, width, *, bold=False: Paragraph(markup, tables.CELL_BOLD if bold else tables.CELL),
+    )
     assert plain == placed_text(render(varied_tables()))

@@ -1,4 +1,5 @@
 """Factories for equipment, calibration points and reference standards."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,17 +19,34 @@ DUE_SOON_DAYS = 14
 def create_equipment(db_session) -> Callable[..., Equipment]:
     counter = iter(range(1, 10_000))
 
-    def make(*, asset_tag: str | None = None, interval: int = 365, points: tuple[tuple[str, str, str], ...] = (
-            ("37 °C setpoint", "37 °C", "0.5 °C"),), equipment_type: EquipmentType = EquipmentType.INCUBATOR,
-             location: str = "Cleanroom B") -> Equipment:
+    def make(
+        *,
+        asset_tag: str | None = None,
+        interval: int = 365,
+        points: tuple[tuple[str, str, str], ...] = (("37 °C setpoint", "37 °C", "0.5 °C"),),
+        equipment_type: EquipmentType = EquipmentType.INCUBATOR,
+        location: str = "Cleanroom B",
+    ) -> Equipment:
         equipment = inventory.create_equipment(
-            db_session, asset_tag=asset_tag or f"EQ-{next(counter):04d}", name="CO2 incubator",
-            equipment_type=equipment_type, location=location, manufacturer="Thermo", model="Heracell 150i",
-            serial_number=f"SN{next(counter)}", calibration_interval_days=interval, owner=None,
+            db_session,
+            asset_tag=asset_tag or f"EQ-{next(counter):04d}",
+            name="CO2 incubator",
+            equipment_type=equipment_type,
+            location=location,
+            manufacturer="Thermo",
+            model="Heracell 150i",
+            serial_number=f"SN{next(counter)}",
+            calibration_interval_days=interval,
+            owner=None,
         )
         for name, nominal, tolerance in points:
-            calibrations.add_calibration_point(db_session, equipment, name=name, nominal=parse_measurement(nominal),
-                                               tolerance=parse_measurement(tolerance))
+            calibrations.add_calibration_point(
+                db_session,
+                equipment,
+                name=name,
+                nominal=parse_measurement(nominal),
+                tolerance=parse_measurement(tolerance),
+            )
         return equipment
 
     return make
@@ -37,8 +55,11 @@ def create_equipment(db_session) -> Callable[..., Equipment]:
 @pytest.fixture
 def reference_standard(db_session) -> ReferenceStandard:
     return calibrations.create_reference_standard(
-        db_session, identifier="REF-T-01", description="Calibrated reference thermometer",
-        certificate_number="DAkkS-12345", valid_until=date(2040, 12, 31),
+        db_session,
+        identifier="REF-T-01",
+        description="Calibrated reference thermometer",
+        certificate_number="DAkkS-12345",
+        valid_until=date(2040, 12, 31),
     )
 
 
@@ -51,12 +72,17 @@ def calibrate(db_session, reference_standard, create_user):
         inputs = []
         for point, reading in zip(equipment.points, readings, strict=False):
             found, left = (reading, None) if isinstance(reading, str) else reading
-            inputs.append(calibrations.ReadingInput(point.id, parse_measurement(found),
-                                                    parse_measurement(left) if left else None))
+            inputs.append(
+                calibrations.ReadingInput(point.id, parse_measurement(found), parse_measurement(left) if left else None)
+            )
         return calibrations.record_calibration(
-            db_session, equipment, performed_on=performed_on or clock.now().date(),
-            recorded_by=extra.pop("recorded_by", technician), readings=inputs,
-            reference_standard_id=extra.pop("reference_standard_id", reference_standard.id), **extra,
+            db_session,
+            equipment,
+            performed_on=performed_on or clock.now().date(),
+            recorded_by=extra.pop("recorded_by", technician),
+            readings=inputs,
+            reference_standard_id=extra.pop("reference_standard_id", reference_standard.id),
+            **extra,
         )
 
     record.technician = technician

@@ -1,10 +1,11 @@
 """Equipment pages through HTTP: registry, calibration form with upload, maintenance, impact, review."""
+
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -34,19 +35,33 @@ TODAY = date(2030, 6, 15)
 
 
 def freeze_today() -> None:
-    clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 9, tzinfo=timezone.utc))
+    clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 9, tzinfo=UTC))
 
 
 def test_manager_registers_equipment_and_adds_a_point(client, db_session, signed_in):
     signed_in(RoleName.MANAGER)
-    response = submit(client, "/equipment/new", {
-        "asset_tag": "inc-007", "name": "CO2 incubator", "equipment_type": "incubator", "location": "Cleanroom B",
-        "manufacturer": "Thermo", "model": "Heracell", "serial_number": "42", "calibration_interval_days": "180",
-    })
+    response = submit(
+        client,
+        "/equipment/new",
+        {
+            "asset_tag": "inc-007",
+            "name": "CO2 incubator",
+            "equipment_type": "incubator",
+            "location": "Cleanroom B",
+            "manufacturer": "Thermo",
+            "model": "Heracell",
+            "serial_number": "42",
+            "calibration_interval_days": "180",
+        },
+    )
     assert response.status_code == 303
     page_url = response.headers["Location"]
-    added = submit(client, page_url, {"name": "37 °C setpoint", "nominal": "37 °C", "tolerance": "0.5 °C"},
-                   action=page_url + "/points")
+    added = submit(
+        client,
+        page_url,
+        {"name": "37 °C setpoint", "nominal": "37 °C", "tolerance": "0.5 °C"},
+        action=page_url + "/points",
+    )
     assert added.status_code == 303
     page = client.get(page_url).text
     assert "INC-007" in page and "37 °C setpoint" in page and "Calibration overdue" in page
@@ -64,8 +79,12 @@ def test_a_bad_unit_in_a_point_is_refused_with_the_reason(client, create_equipme
     equipment = create_equipment(points=())
     db_session.commit()
     signed_in(RoleName.MANAGER)
-    response = submit(client, f"/equipment/{equipment.id}", {"name": "p", "nominal": "37 °C", "tolerance": "5 mL"},
-                      action=f"/equipment/{equipment.id}/points")
+    response = submit(
+        client,
+        f"/equipment/{equipment.id}",
+        {"name": "p", "nominal": "37 °C", "tolerance": "5 mL"},
+        action=f"/equipment/{equipment.id}/points",
+    )
     assert response.status_code == 422 and "cannot apply to a value in °C" in response.text
 
 
@@ -90,21 +109,31 @@ def test_list_filters_by_derived_status(client, create_equipment, calibrate, db_
 def record_form(client, equipment, readings: dict[str, str], **fields):
     page = client.get(f"/equipment/{equipment.id}/calibrations/new")
     assert page.status_code == 200
-    data = {"csrf_token": csrf_token_from(page.text), "performed_on": TODAY.isoformat(), "performed_by": "internal",
-            **readings, **fields}
+    data = {
+        "csrf_token": csrf_token_from(page.text),
+        "performed_on": TODAY.isoformat(),
+        "performed_by": "internal",
+        **readings,
+        **fields,
+    }
     return client.post(f"/equipment/{equipment.id}/calibrations/new", data=data, content_type="multipart/form-data")
 
 
-def test_technician_records_a_calibration_with_a_certificate(client, create_equipment, reference_standard,
-                                                              db_session, signed_in):
+def test_technician_records_a_calibration_with_a_certificate(
+    client, create_equipment, reference_standard, db_session, signed_in
+):
     freeze_today()
     equipment = create_equipment()
     db_session.commit()
     signed_in(RoleName.TECHNICIAN)
     point = equipment.points[0]
-    response = record_form(client, equipment, {f"as_found_{point.id}": "99.1 °F"},
-                           reference_standard_id=str(reference_standard.id),
-                           certificate=(io.BytesIO(b"%PDF-1.7 cert"), "cert.pdf"))
+    response = record_form(
+        client,
+        equipment,
+        {f"as_found_{point.id}": "99.1 °F"},
+        reference_standard_id=str(reference_standard.id),
+        certificate=(io.BytesIO(b"%PDF-1.7 cert"), "cert.pdf"),
+    )
     assert response.status_code == 303
     record_page = client.get(response.headers["Location"]).text
     assert "Pass" in record_page and "Sign as performed" in record_page and "cert.pdf" in record_page
@@ -120,19 +149,25 @@ def test_technician_records_a_calibration_with_a_certificate(client, create_equi
     assert "In service" in client.get(f"/equipment/{equipment.id}").text
 
 
-def test_malformed_upload_and_bad_readings_change_nothing(client, create_equipment, reference_standard,
-                                                          db_session, signed_in):
+def test_malformed_upload_and_bad_readings_change_nothing(
+    client, create_equipment, reference_standard, db_session, signed_in
+):
     freeze_today()
     equipment = create_equipment()
     db_session.commit()
     signed_in(RoleName.TECHNICIAN)
     point = equipment.points[0]
-    bad_file = record_form(client, equipment, {f"as_found_{point.id}": "37 °C"},
-                           reference_standard_id=str(reference_standard.id),
-                           certificate=(io.BytesIO(b"MZ executable"), "cert.pdf"))
+    bad_file = record_form(
+        client,
+        equipment,
+        {f"as_found_{point.id}": "37 °C"},
+        reference_standard_id=str(reference_standard.id),
+        certificate=(io.BytesIO(b"MZ executable"), "cert.pdf"),
+    )
     assert bad_file.status_code == 422 and "PDF, PNG or JPEG" in bad_file.text
-    bad_unit = record_form(client, equipment, {f"as_found_{point.id}": "37 furlongs"},
-                           reference_standard_id=str(reference_standard.id))
+    bad_unit = record_form(
+        client, equipment, {f"as_found_{point.id}": "37 furlongs"}, reference_standard_id=str(reference_standard.id)
+    )
     assert bad_unit.status_code == 422 and f'id="as_found_{point.id}-error"' in bad_unit.text
     missing = record_form(client, equipment, {}, reference_standard_id=str(reference_standard.id))
     assert missing.status_code == 422 and "Enter the as-found reading" in missing.text
@@ -140,8 +175,9 @@ def test_malformed_upload_and_bad_readings_change_nothing(client, create_equipme
     assert db_session.scalar(select(func.count()).select_from(CalibrationRecord)) == 0
 
 
-def test_an_unregistered_reference_standard_is_refused_at_its_field(client, create_equipment, reference_standard,
-                                                                   db_session, signed_in):
+def test_an_unregistered_reference_standard_is_refused_at_its_field(
+    client, create_equipment, reference_standard, db_session, signed_in
+):
     freeze_today()
     equipment = create_equipment()
     db_session.commit()
@@ -149,17 +185,24 @@ def test_an_unregistered_reference_standard_is_refused_at_its_field(client, crea
     point = equipment.points[0]
     unknown_id = reference_standard.id + 1000
     for performed_by in ("internal", "vendor"):
-        refused = record_form(client, equipment, {f"as_found_{point.id}": "37 °C"}, performed_by=performed_by,
-                              vendor_name="CalibrateCo", vendor_certificate_number="C-77",
-                              reference_standard_id=str(unknown_id))
+        refused = record_form(
+            client,
+            equipment,
+            {f"as_found_{point.id}": "37 °C"},
+            performed_by=performed_by,
+            vendor_name="CalibrateCo",
+            vendor_certificate_number="C-77",
+            reference_standard_id=str(unknown_id),
+        )
         assert refused.status_code == 422 and 'id="reference_standard_id-error"' in refused.text
         assert f"The reference standard chosen (id {unknown_id}) is not a registered one" in refused.text
     db_session.expire_all()
     assert db_session.scalar(select(func.count()).select_from(CalibrationRecord)) == 0
 
 
-def test_a_correction_names_a_calibration_of_the_same_equipment(client, create_equipment, calibrate, db_session,
-                                                                 signed_in):
+def test_a_correction_names_a_calibration_of_the_same_equipment(
+    client, create_equipment, calibrate, db_session, signed_in
+):
     freeze_today()
     equipment, other = create_equipment(), create_equipment()
     foreign = calibrate(other, "37 °C")
@@ -167,18 +210,27 @@ def test_a_correction_names_a_calibration_of_the_same_equipment(client, create_e
     signed_in(RoleName.TECHNICIAN)
     url = f"/equipment/{equipment.id}/calibrations/new"
     token = csrf_token_from(client.get(url).text)
-    for response in (client.get(f"{url}?corrects_id={foreign.id}"),
-                     client.post(url, data={"csrf_token": token, "corrects_id": str(foreign.id),
-                                            f"as_found_{equipment.points[0].id}": "37 °C",
-                                            "correction_reason": "Wrong item"})):
+    for response in (
+        client.get(f"{url}?corrects_id={foreign.id}"),
+        client.post(
+            url,
+            data={
+                "csrf_token": token,
+                "corrects_id": str(foreign.id),
+                f"as_found_{equipment.points[0].id}": "37 °C",
+                "correction_reason": "Wrong item",
+            },
+        ),
+    ):
         assert response.status_code == 404
         assert f"{equipment.asset_tag} has no calibration with id {foreign.id}." in response.text
     db_session.expire_all()
     assert db_session.scalar(select(func.count()).select_from(CalibrationRecord)) == 1
 
 
-def test_performer_signs_then_qa_reviews_from_the_queue(app, client, create_equipment, calibrate, create_user,
-                                                        db_session, signed_in):
+def test_performer_signs_then_qa_reviews_from_the_queue(
+    app, client, create_equipment, calibrate, create_user, db_session, signed_in
+):
     freeze_today()
     technician = signed_in(RoleName.TECHNICIAN)
     equipment = create_equipment()
@@ -192,12 +244,15 @@ def test_performer_signs_then_qa_reviews_from_the_queue(app, client, create_equi
     assert login(qa_client, reviewer).status_code == 302
     queue = qa_client.get("/equipment/review").text
     assert f"/equipment/calibrations/{record.id}" in queue
-    assert submit(qa_client, f"/sign/calibration_record/{record.id}/reviewed", {"password": PASSWORD}).status_code == 303
+    assert (
+        submit(qa_client, f"/sign/calibration_record/{record.id}/reviewed", {"password": PASSWORD}).status_code == 303
+    )
     assert f"/equipment/calibrations/{record.id}" not in qa_client.get("/equipment/review").text
 
 
 def test_the_calibration_page_offers_each_signature_only_to_who_may_apply_it(
-        app, client, create_equipment, calibrate, create_user, db_session, signed_in):
+    app, client, create_equipment, calibrate, create_user, db_session, signed_in
+):
     freeze_today()
     equipment = create_equipment()
     record = calibrate(equipment, "37.2 °C")
@@ -215,8 +270,9 @@ def test_the_calibration_page_offers_each_signature_only_to_who_may_apply_it(
     assert refusal.user_id == colleague.id
     assert "Review and sign" not in qa_client.get(url).text  # the performer signs first
 
-    signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=calibrate.technician,
-                    password=PASSWORD)
+    signatures.sign(
+        db_session, record, meaning=SignatureMeaning.PERFORMED, user=calibrate.technician, password=PASSWORD
+    )
     db_session.commit()
     assert "Review and sign" not in client.get(url).text
     assert "Review and sign" in qa_client.get(url).text
@@ -225,29 +281,45 @@ def test_the_calibration_page_offers_each_signature_only_to_who_may_apply_it(
     assert "<dt>Passed</dt><dd>Yes</dd>" in review and "<dt>Notes</dt><dd>—</dd>" in review
 
 
-def test_maintenance_takes_equipment_out_of_service_until_closed(client, create_equipment, calibrate, db_session,
-                                                                 signed_in):
+def test_maintenance_takes_equipment_out_of_service_until_closed(
+    client, create_equipment, calibrate, db_session, signed_in
+):
     freeze_today()
     equipment = create_equipment()
     calibrate(equipment, "37 °C")
     db_session.commit()
     signed_in(RoleName.TECHNICIAN)
     page = f"/equipment/{equipment.id}"
-    assert submit(client, page, {"kind": "unplanned", "description": "Fan noise"},
-                  action=f"{page}/maintenance").status_code == 303
+    assert (
+        submit(
+            client, page, {"kind": "unplanned", "description": "Fan noise"}, action=f"{page}/maintenance"
+        ).status_code
+        == 303
+    )
     assert "Under maintenance" in client.get(page).text
-    refused = submit(client, page, {"outcome": ""},
-                     action=f"/equipment/maintenance/{_open_maintenance_id(db_session, equipment)}/close")
+    refused = submit(
+        client,
+        page,
+        {"outcome": ""},
+        action=f"/equipment/maintenance/{_open_maintenance_id(db_session, equipment)}/close",
+    )
     assert refused.status_code == 422 and "Describe the outcome" in refused.text
-    closed = submit(client, page, {"outcome": "Fan replaced"},
-                    action=f"/equipment/maintenance/{_open_maintenance_id(db_session, equipment)}/close")
+    closed = submit(
+        client,
+        page,
+        {"outcome": "Fan replaced"},
+        action=f"/equipment/maintenance/{_open_maintenance_id(db_session, equipment)}/close",
+    )
     assert closed.status_code == 303 and "In service" in client.get(page).text
 
 
 def _open_maintenance_id(db_session, equipment: Equipment) -> int:
     db_session.expire_all()
-    return db_session.scalar(select(MaintenanceRecord.id).where(MaintenanceRecord.equipment_id == equipment.id,
-                                                               MaintenanceRecord.closed_at.is_(None)))
+    return db_session.scalar(
+        select(MaintenanceRecord.id).where(
+            MaintenanceRecord.equipment_id == equipment.id, MaintenanceRecord.closed_at.is_(None)
+        )
+    )
 
 
 def test_qa_closes_an_impact_assessment_on_its_page(client, create_equipment, calibrate, db_session, signed_in):
@@ -271,16 +343,15 @@ def test_qa_closes_an_impact_assessment_on_its_page(client, create_equipment, ca
 def test_drift_chart_is_drawn_inline(client, create_equipment, calibrate, db_session, signed_in):
     equipment = create_equipment()
     for days_ago, reading in ((90, "37.1 °C"), (1, "36.9 °C")):
-        clock.freeze(datetime(2030, 6, 15, tzinfo=timezone.utc) - timedelta(days=days_ago))
+        clock.freeze(datetime(2030, 6, 15, tzinfo=UTC) - timedelta(days=days_ago))
         calibrate(equipment, reading)
     db_session.commit()
     signed_in(RoleName.TECHNICIAN)
     page = client.get(f"/equipment/{equipment.id}").text
-    assert "<svg" in page and "<polyline" in page and page.count('<circle') == 2
+    assert "<svg" in page and "<polyline" in page and page.count("<circle") == 2
 
 
-def test_api_lists_equipment_with_status_for_staff_sessions(client, create_equipment, calibrate, db_session,
-                                                            signed_in):
+def test_api_lists_equipment_with_status_for_staff_sessions(client, create_equipment, calibrate, db_session, signed_in):
     freeze_today()
     fine = create_equipment(asset_tag="API-1")
     calibrate(fine, "37 °C")
@@ -304,27 +375,41 @@ def test_api_refuses_anonymous_callers_and_client_tokens(client, create_user, cr
 
 
 def test_manager_moves_equipment_with_a_reason_and_a_new_interval_moves_the_due_date(
-        client, create_equipment, calibrate, db_session, signed_in):
+    client, create_equipment, calibrate, db_session, signed_in
+):
     freeze_today()
     equipment = create_equipment(interval=180)
     calibrate(equipment, "37 °C")
     db_session.commit()
     signed_in(RoleName.MANAGER)
     page = f"/equipment/{equipment.id}"
-    refused = submit(client, page, {"name": equipment.name, "location": "Cleanroom C",
-                                    "calibration_interval_days": "90", "reason": ""}, action=f"{page}/edit")
+    refused = submit(
+        client,
+        page,
+        {"name": equipment.name, "location": "Cleanroom C", "calibration_interval_days": "90", "reason": ""},
+        action=f"{page}/edit",
+    )
     assert refused.status_code == 422 and "Give the reason" in refused.text
-    moved = submit(client, page, {"name": equipment.name, "location": "Cleanroom C",
-                                  "calibration_interval_days": "90", "reason": "Moved for the new suite"},
-                   action=f"{page}/edit")
+    moved = submit(
+        client,
+        page,
+        {
+            "name": equipment.name,
+            "location": "Cleanroom C",
+            "calibration_interval_days": "90",
+            "reason": "Moved for the new suite",
+        },
+        action=f"{page}/edit",
+    )
     assert moved.status_code == 303
     db_session.expire_all()
     stored = db_session.get(Equipment, equipment.id)
     assert (stored.location, stored.calibration_due_on) == ("Cleanroom C", TODAY + timedelta(days=90))
 
 
-def test_the_equipment_page_with_all_its_forms_has_unique_element_ids(client, create_equipment, calibrate,
-                                                                      db_session, signed_in):
+def test_the_equipment_page_with_all_its_forms_has_unique_element_ids(
+    client, create_equipment, calibrate, db_session, signed_in
+):
     freeze_today()
     equipment = create_equipment()
     calibrate(equipment, "37 °C")
@@ -333,8 +418,10 @@ def test_the_equipment_page_with_all_its_forms_has_unique_element_ids(client, cr
     assert duplicate_ids(client.get(f"/equipment/{equipment.id}").text) == []
 
 
-@pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.ADMIN, True),
-                                                     (RoleName.TECHNICIAN, False), (RoleName.MANAGER, False)])
+@pytest.mark.parametrize(
+    ("role", "sees_history"),
+    [(RoleName.QA, True), (RoleName.ADMIN, True), (RoleName.TECHNICIAN, False), (RoleName.MANAGER, False)],
+)
 def test_equipment_calibration_and_impact_pages_link_to_their_history_for_those_who_read_the_trail(
     role, sees_history, client, create_equipment, calibrate, db_session, signed_in
 ):
@@ -345,12 +432,21 @@ def test_equipment_calibration_and_impact_pages_link_to_their_history_for_those_
     assessment = db_session.scalars(select(ImpactAssessment)).one()
     signed_in(role)
     for url, link, text in (
-        (f"/equipment/{equipment.id}", history_link("equipment", equipment.id, with_parts=True),
-         "History of this equipment"),
-        (f"/equipment/calibrations/{record.id}", history_link("calibration_record", record.id, with_parts=True),
-         "History of this calibration"),
-        (f"/equipment/impact/{assessment.id}", history_link("impact_assessment", assessment.id),
-         "History of this impact assessment"),
+        (
+            f"/equipment/{equipment.id}",
+            history_link("equipment", equipment.id, with_parts=True),
+            "History of this equipment",
+        ),
+        (
+            f"/equipment/calibrations/{record.id}",
+            history_link("calibration_record", record.id, with_parts=True),
+            "History of this calibration",
+        ),
+        (
+            f"/equipment/impact/{assessment.id}",
+            history_link("impact_assessment", assessment.id),
+            "History of this impact assessment",
+        ),
     ):
         page = client.get(url)
         assert page.status_code == 200, url

@@ -1,4 +1,5 @@
 """API tokens at the JSON API: own organization only, refused once revoked."""
+
 from __future__ import annotations
 
 from lims.identity.models import RoleName
@@ -37,8 +38,9 @@ def test_token_of_a_deactivated_organization_is_refused(client, create_user, cre
     organization = create_organization()
     admin = create_user(RoleName.ADMIN)
     _, presented = api_tokens.issue_api_token(db_session, organization=organization, name="x", actor=admin)
-    organizations.update_organization(db_session, organization, name=organization.name, active=False,
-                                      reason="Contract ended")
+    organizations.update_organization(
+        db_session, organization, name=organization.name, active=False, reason="Contract ended"
+    )
     db_session.commit()
     assert client.get("/api/v1/me", headers=bearer(presented)).status_code == 401
 

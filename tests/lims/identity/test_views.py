@@ -1,4 +1,5 @@
 """Sign-in, password change and the admin pages, through HTTP like a browser."""
+
 from __future__ import annotations
 
 import re
@@ -33,13 +34,27 @@ def test_login_returns_to_the_page_first_asked_for_but_never_off_site(client, cr
     first = client.get("/admin/roles")
     assert first.status_code == 302 and "next=/admin/roles" in first.headers["Location"]
     page = client.get(first.headers["Location"])
-    response = client.post("/login", data={"csrf_token": csrf_token_from(page.text), "username": user.username,
-                                           "password": PASSWORD, "next": "/admin/roles"})
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token_from(page.text),
+            "username": user.username,
+            "password": PASSWORD,
+            "next": "/admin/roles",
+        },
+    )
     assert response.headers["Location"] == "/admin/roles"
     client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/").text)})
     page = client.get("/login")
-    response = client.post("/login", data={"csrf_token": csrf_token_from(page.text), "username": user.username,
-                                           "password": PASSWORD, "next": "//evil.example/phish"})
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token_from(page.text),
+            "username": user.username,
+            "password": PASSWORD,
+            "next": "//evil.example/phish",
+        },
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -94,8 +109,9 @@ def test_deactivation_signs_the_user_out_at_their_next_request(app, client, crea
     login(client, user)
     admin_client = app.test_client()
     login(admin_client, admin)
-    response = submit(admin_client, f"/admin/users/{user.id}", {"reason": "Left the lab"},
-                      action=f"/admin/users/{user.id}/deactivate")
+    response = submit(
+        admin_client, f"/admin/users/{user.id}", {"reason": "Left the lab"}, action=f"/admin/users/{user.id}/deactivate"
+    )
     assert response.status_code == 303
     assert client.get("/").status_code == 302
 
@@ -155,10 +171,17 @@ def test_logout_ends_the_session(client, signed_in):
 
 def test_admin_creates_a_user_who_must_change_the_temporary_password(app, client, facility, db_session, signed_in):
     signed_in(RoleName.ADMIN)
-    response = submit(client, "/admin/users/new", {
-        "username": "new.tech", "full_name": "New Technician", "email": "new.tech@example.org",
-        "organization_id": str(facility.id), "roles": ["technician"],
-    })
+    response = submit(
+        client,
+        "/admin/users/new",
+        {
+            "username": "new.tech",
+            "full_name": "New Technician",
+            "email": "new.tech@example.org",
+            "organization_id": str(facility.id),
+            "roles": ["technician"],
+        },
+    )
     assert response.status_code == 201
     temporary = response.text.split('<code class="secret">')[1].split("</code>")[0]
 
@@ -166,18 +189,31 @@ def test_admin_creates_a_user_who_must_change_the_temporary_password(app, client
     assert login(newcomer, "new.tech", temporary).status_code == 302
     redirected = newcomer.get("/")
     assert redirected.status_code == 302 and redirected.headers["Location"] == "/account/password"
-    changed = submit(newcomer, "/account/password", {
-        "current_password": temporary, "new_password": "my-own-secret-pipette", "confirm_password": "my-own-secret-pipette",
-    })
+    changed = submit(
+        newcomer,
+        "/account/password",
+        {
+            "current_password": temporary,
+            "new_password": "my-own-secret-pipette",
+            "confirm_password": "my-own-secret-pipette",
+        },
+    )
     assert changed.status_code == 302
     assert newcomer.get("/").status_code == 200
 
 
 def test_user_form_shows_each_error_next_to_its_field(facility, client, signed_in):
     signed_in(RoleName.ADMIN)
-    response = submit(client, "/admin/users/new", {
-        "username": "X", "full_name": "", "email": "not-an-email", "organization_id": str(facility.id),
-    })
+    response = submit(
+        client,
+        "/admin/users/new",
+        {
+            "username": "X",
+            "full_name": "",
+            "email": "not-an-email",
+            "organization_id": str(facility.id),
+        },
+    )
     assert response.status_code == 422
     assert 'id="username-error"' in response.text and "lower-case letters" in response.text
     assert 'id="email-error"' in response.text and "valid e-mail" in response.text
@@ -187,9 +223,15 @@ def test_user_form_shows_each_error_next_to_its_field(facility, client, signed_i
 
 def test_password_change_refusal_gives_the_policy_reason(client, signed_in):
     user = signed_in(RoleName.TECHNICIAN)
-    response = submit(client, "/account/password", {
-        "current_password": PASSWORD, "new_password": f"{user.username}-is-me", "confirm_password": f"{user.username}-is-me",
-    })
+    response = submit(
+        client,
+        "/account/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": f"{user.username}-is-me",
+            "confirm_password": f"{user.username}-is-me",
+        },
+    )
     assert response.status_code == 422 and "must not contain the username" in response.text
 
 
@@ -210,9 +252,16 @@ def test_admin_changes_roles_on_the_user_page(client, create_user, db_session, s
     user = create_user(RoleName.TECHNICIAN)
     db_session.commit()
     signed_in(RoleName.ADMIN)
-    response = submit(client, f"/admin/users/{user.id}", {
-        "full_name": user.full_name, "email": user.email, "roles": ["technician", "qa"], "reason": "Trained for QA",
-    })
+    response = submit(
+        client,
+        f"/admin/users/{user.id}",
+        {
+            "full_name": user.full_name,
+            "email": user.email,
+            "roles": ["technician", "qa"],
+            "reason": "Trained for QA",
+        },
+    )
     assert response.status_code == 303
     db_session.expire_all()
     assert db_session.get(User, user.id).role_names == {RoleName.TECHNICIAN, RoleName.QA}
@@ -252,7 +301,9 @@ def test_client_user_issues_and_revokes_own_tokens_but_not_another_clients(
     assert issued.status_code == 201
     page = client.get("/portal/api-tokens")
     assert "our LIMS bridge" in page.text and "theirs" not in page.text
-    response = client.post(f"/portal/api-tokens/{others_token.id}/revoke", data={"csrf_token": csrf_token_from(page.text)})
+    response = client.post(
+        f"/portal/api-tokens/{others_token.id}/revoke", data={"csrf_token": csrf_token_from(page.text)}
+    )
     assert response.status_code == 404
     assert f"{me.organization.name} has no API token with id {others_token.id}." in response.text
     db_session.expire_all()
@@ -297,8 +348,9 @@ def test_admin_pages_link_each_organization_account_and_token_to_its_history(
 ):
     organization = create_organization()
     account = create_user(RoleName.CLIENT, organization=organization)
-    token, _ = api_tokens.issue_api_token(db_session, organization=organization, name="manifest uploader",
-                                          actor=account)
+    token, _ = api_tokens.issue_api_token(
+        db_session, organization=organization, name="manifest uploader", actor=account
+    )
     db_session.commit()
     signed_in(RoleName.ADMIN)
     organization_page = client.get(f"/admin/organizations/{organization.id}").text

@@ -1,7 +1,8 @@
 """Materials and lots: quarantine and QA disposition, expiry, units-aware consumption for other areas' records."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,8 +32,9 @@ def test_a_received_lot_waits_in_quarantine_until_qa_releases_it(db_session, rec
     lot = receive()
     assert lot.status == LotStatus.QUARANTINE and lot.lot_number == "MED-001-300409-001"
     with pytest.raises(LotNotReleased):
-        service.consume(db_session, lot, parse_measurement("10 mL"), user=receive.technician,
-                        record_type="assay", record_id=1)
+        service.consume(
+            db_session, lot, parse_measurement("10 mL"), user=receive.technician, record_type="assay", record_id=1
+        )
     with pytest.raises(SignatureRefused, match="may not sign"):
         release(db_session, lot, receive.technician)
     release(db_session, lot, create_user(RoleName.QA))
@@ -42,36 +44,42 @@ def test_a_received_lot_waits_in_quarantine_until_qa_releases_it(db_session, rec
 def test_consumption_deducts_in_mixed_units(db_session, receive, create_user):
     lot = receive("1 L")
     release(db_session, lot, create_user(RoleName.QA))
-    service.consume(db_session, lot, parse_measurement("250 mL"), user=receive.technician, record_type="assay",
-                    record_id=7)
-    service.consume(db_session, lot, parse_measurement("0.1 L"), user=receive.technician, record_type="assay",
-                    record_id=8)
+    service.consume(
+        db_session, lot, parse_measurement("250 mL"), user=receive.technician, record_type="assay", record_id=7
+    )
+    service.consume(
+        db_session, lot, parse_measurement("0.1 L"), user=receive.technician, record_type="assay", record_id=8
+    )
     assert lot.quantity_remaining == Measurement(lot.quantity_remaining.value, "L")
     assert lot.quantity_remaining.value == parse_measurement("0.65 L").value
-    with pytest.raises(LotExhausted, match="has only 0.65 L left"):
-        service.consume(db_session, lot, parse_measurement("700 mL"), user=receive.technician,
-                        record_type="assay", record_id=9)
+    with pytest.raises(LotExhausted, match=r"has only 0\.65 L left"):
+        service.consume(
+            db_session, lot, parse_measurement("700 mL"), user=receive.technician, record_type="assay", record_id=9
+        )
     with pytest.raises(IncompatibleUnits, match="cannot be taken from a lot counted in L"):
-        service.consume(db_session, lot, parse_measurement("5 g"), user=receive.technician,
-                        record_type="assay", record_id=9)
+        service.consume(
+            db_session, lot, parse_measurement("5 g"), user=receive.technician, record_type="assay", record_id=9
+        )
     assert [str(taken.quantity) for taken, _record in service.consumptions(db_session, lot)] == ["250 mL", "0.1 L"]
 
 
 def test_an_expired_lot_is_unusable_whatever_its_status_says(db_session, receive, create_user):
     lot = receive(expires_in_days=5)
     release(db_session, lot, create_user(RoleName.QA))
-    clock.freeze(datetime(2030, 4, 16, 8, tzinfo=timezone.utc))
+    clock.freeze(datetime(2030, 4, 16, 8, tzinfo=UTC))
     assert lot.status == LotStatus.RELEASED
     with pytest.raises(LotExpired, match="expired on 2030-04-15"):
-        service.consume(db_session, lot, parse_measurement("1 mL"), user=receive.technician, record_type="assay",
-                        record_id=1)
-    assert [(choice.lot_number, state.usable, state.reason) for choice, state in service.lot_choices(lot.material)] \
-        == [(lot.lot_number, False, "expired on 2030-04-15")]
+        service.consume(
+            db_session, lot, parse_measurement("1 mL"), user=receive.technician, record_type="assay", record_id=1
+        )
+    assert [(choice.lot_number, state.usable, state.reason) for choice, state in service.lot_choices(lot.material)] == [
+        (lot.lot_number, False, "expired on 2030-04-15")
+    ]
 
 
 def test_an_expired_lot_cannot_be_released(db_session, receive, create_user):
     lot = receive(expires_in_days=1)
-    clock.freeze(datetime(2030, 4, 12, 8, tzinfo=timezone.utc))
+    clock.freeze(datetime(2030, 4, 12, 8, tzinfo=UTC))
     with pytest.raises(LotExpired):
         release(db_session, lot, create_user(RoleName.QA))
 
@@ -89,28 +97,47 @@ def test_rejection_needs_a_reason_and_a_signature(db_session, receive, create_us
     assert service.usability(lot, TODAY).reason == "rejected by QA"
 
 
-@pytest.mark.parametrize(("kwargs", "refusal"), [
-    ({"received_on": TODAY + timedelta(days=1)}, DateInFuture),
-    ({"expires_on": TODAY - timedelta(days=1)}, DatesOutOfOrder),
-    ({"quantity": parse_measurement("0 L")}, OutOfRange),
-    ({"quantity": parse_measurement("3 m")}, NotAnAmount),
-    ({"quantity": parse_measurement("4 °C")}, NotAnAmount),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "refusal"),
+    [
+        ({"received_on": TODAY + timedelta(days=1)}, DateInFuture),
+        ({"expires_on": TODAY - timedelta(days=1)}, DatesOutOfOrder),
+        ({"quantity": parse_measurement("0 L")}, OutOfRange),
+        ({"quantity": parse_measurement("3 m")}, NotAnAmount),
+        ({"quantity": parse_measurement("4 °C")}, NotAnAmount),
+    ],
+)
 def test_receipt_input_is_checked(db_session, medium, create_user, kwargs, refusal):
-    fields = {"supplier": "S", "supplier_lot": "L", "received_on": TODAY, "expires_on": TODAY + timedelta(days=30),
-              "quantity": parse_measurement("1 L"), **kwargs}
+    fields = {
+        "supplier": "S",
+        "supplier_lot": "L",
+        "received_on": TODAY,
+        "expires_on": TODAY + timedelta(days=30),
+        "quantity": parse_measurement("1 L"),
+        **kwargs,
+    }
     with pytest.raises(refusal):
         service.receive_lot(db_session, medium, user=create_user(), **fields)
 
 
 def test_a_lot_is_traced_to_the_records_its_material_went_into(db_session, receive, create_user, monkeypatch):
     prepared = service.ConsumingRecord("sample preparation", "SP-0007", "samples.preparation", (("preparation_id", 7),))
-    monkeypatch.setattr(registry.current(), "_consuming_record_finders", {
-        "sample_preparation": lambda _session, ids: {record_id: prepared for record_id in ids if record_id == "7"}})
+    monkeypatch.setattr(
+        registry.current(),
+        "_consuming_record_finders",
+        {"sample_preparation": lambda _session, ids: {record_id: prepared for record_id in ids if record_id == "7"}},
+    )
     lot = receive()
     release(db_session, lot, create_user(RoleName.QA))
     for record_type, record_id in (("sample_preparation", 7), ("sample_preparation", 8), ("stability_pull", 7)):
-        service.consume(db_session, lot, parse_measurement("10 mL"), user=receive.technician, record_type=record_type,
-                        record_id=record_id)
-    assert [(taken.record_type, taken.record_id, record) for taken, record in service.consumptions(db_session, lot)] \
-        == [("sample_preparation", "7", prepared), ("sample_preparation", "8", None), ("stability_pull", "7", None)]
+        service.consume(
+            db_session,
+            lot,
+            parse_measurement("10 mL"),
+            user=receive.technician,
+            record_type=record_type,
+            record_id=record_id,
+        )
+    assert [
+        (taken.record_type, taken.record_id, record) for taken, record in service.consumptions(db_session, lot)
+    ] == [("sample_preparation", "7", prepared), ("sample_preparation", "8", None), ("stability_pull", "7", None)]

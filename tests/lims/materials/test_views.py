@@ -1,4 +1,5 @@
 """Materials and lots through the pages."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -15,17 +16,38 @@ from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 def test_receive_a_lot_and_qa_releases_it(app, client, create_user, db_session, signed_in):
     signed_in(RoleName.MANAGER)
-    created = submit(client, "/materials/new", {"part_number": "MED-001", "name": "TexMACS medium",
-                                                "specification": "Sterile", "storage_condition": "2–8 °C"})
+    created = submit(
+        client,
+        "/materials/new",
+        {"part_number": "MED-001", "name": "TexMACS medium", "specification": "Sterile", "storage_condition": "2–8 °C"},
+    )
     assert created.status_code == 303
     material_url = created.headers["Location"]
-    bad = submit(client, material_url, {"supplier": "Miltenyi", "supplier_lot": "7231", "received_on": "2030-04-09",
-                                        "expires_on": "2030-10-01", "quantity": "1 furlong"},
-                 action=material_url + "/lots")
+    bad = submit(
+        client,
+        material_url,
+        {
+            "supplier": "Miltenyi",
+            "supplier_lot": "7231",
+            "received_on": "2030-04-09",
+            "expires_on": "2030-10-01",
+            "quantity": "1 furlong",
+        },
+        action=material_url + "/lots",
+    )
     assert bad.status_code == 422 and "not an amount of material" in bad.text
-    received = submit(client, material_url, {"supplier": "Miltenyi", "supplier_lot": "7231",
-                                             "received_on": "2030-04-09", "expires_on": "2030-10-01",
-                                             "quantity": "1 L"}, action=material_url + "/lots")
+    received = submit(
+        client,
+        material_url,
+        {
+            "supplier": "Miltenyi",
+            "supplier_lot": "7231",
+            "received_on": "2030-04-09",
+            "expires_on": "2030-10-01",
+            "quantity": "1 L",
+        },
+        action=material_url + "/lots",
+    )
     assert received.status_code == 303
     lot = db_session.scalars(select(MaterialLot)).one()
     manager_page = client.get(f"/materials/lots/{lot.id}").text
@@ -46,10 +68,23 @@ def test_receive_a_lot_and_qa_releases_it(app, client, create_user, db_session, 
 
 
 def test_qa_rejects_a_lot_with_a_reason_and_a_signature(client, create_user, db_session, signed_in):
-    material = service.create_material(db_session, part_number="BAG-01", name="Transfer bag", specification="Sterile",
-                                       storage_condition="room temperature")
-    lot = service.receive_lot(db_session, material, supplier="Fresenius", supplier_lot="B77", received_on=date(2030, 4, 9),
-                              expires_on=date(2031, 4, 9), quantity=parse_measurement("20"), user=create_user())
+    material = service.create_material(
+        db_session,
+        part_number="BAG-01",
+        name="Transfer bag",
+        specification="Sterile",
+        storage_condition="room temperature",
+    )
+    lot = service.receive_lot(
+        db_session,
+        material,
+        supplier="Fresenius",
+        supplier_lot="B77",
+        received_on=date(2030, 4, 9),
+        expires_on=date(2031, 4, 9),
+        quantity=parse_measurement("20"),
+        user=create_user(),
+    )
     db_session.commit()
     signed_in(RoleName.QA)
     url = f"/materials/lots/{lot.id}"
@@ -66,8 +101,9 @@ def test_technicians_cannot_reject_or_register(client, signed_in):
 
 
 @pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.TECHNICIAN, False)])
-def test_material_and_lot_pages_link_to_their_history_for_those_who_read_the_trail(role, sees_history, client, medium,
-                                                                                   receive, db_session, signed_in):
+def test_material_and_lot_pages_link_to_their_history_for_those_who_read_the_trail(
+    role, sees_history, client, medium, receive, db_session, signed_in
+):
     lot = receive()
     db_session.commit()
     signed_in(role)

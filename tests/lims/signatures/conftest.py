@@ -1,4 +1,5 @@
 """A signable record type that exists only in the tests' transaction."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,13 +38,19 @@ def _someone_else_verifies(_session: Any, note: BatchNote, meaning: SignatureMea
 @pytest.fixture
 def create_note(connection, db_session, monkeypatch):
     _TestBase.metadata.create_all(connection)
-    monkeypatch.setitem(registry.current()._signables, BatchNote.__tablename__, service.SignableType(
-        BatchNote,
-        {SignatureMeaning.PERFORMED: frozenset({RoleName.TECHNICIAN}),
-         SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA}),
-         SignatureMeaning.APPROVED: frozenset({RoleName.QA})},
-        before_signing=_someone_else_verifies,
-    ))
+    monkeypatch.setitem(
+        registry.current()._signables,
+        BatchNote.__tablename__,
+        service.SignableType(
+            BatchNote,
+            {
+                SignatureMeaning.PERFORMED: frozenset({RoleName.TECHNICIAN}),
+                SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA}),
+                SignatureMeaning.APPROVED: frozenset({RoleName.QA}),
+            },
+            before_signing=_someone_else_verifies,
+        ),
+    )
 
     def make(text: str = "Harvest: 2.1e9 viable cells", performed_by_id: int | None = None) -> BatchNote:
         note = BatchNote(text=text, performed_by_id=performed_by_id)

@@ -1,8 +1,9 @@
 """Signing: re-authentication, binding to content and record, four-eyes rule."""
+
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
@@ -20,7 +21,7 @@ from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.signatures.service import SignatureStatus
 from tests.helpers import PASSWORD
 
-MOMENT = datetime(2030, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+MOMENT = datetime(2030, 2, 3, 4, 5, 6, tzinfo=UTC)
 
 
 def test_signature_records_printed_name_time_meaning_and_content_hash(db_session, create_user, create_note):
@@ -28,7 +29,11 @@ def test_signature_records_printed_name_time_meaning_and_content_hash(db_session
     note = create_note()
     clock.freeze(MOMENT)
     signature = service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-    assert (signature.printed_name, signature.signed_at, signature.meaning) == ("Quinn Okafor", MOMENT, SignatureMeaning.APPROVED)
+    assert (signature.printed_name, signature.signed_at, signature.meaning) == (
+        "Quinn Okafor",
+        MOMENT,
+        SignatureMeaning.APPROVED,
+    )
     assert signature.content_hash == service.content_hash(note) and len(signature.content_hash) == 64
     assert service.signatures_of(db_session, note) == [(signature, SignatureStatus.VALID)]
     applied = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "signature.applied")).one()
@@ -42,8 +47,9 @@ def test_wrong_password_is_refused_and_counts_toward_lockout(db_session, create_
     for _ in range(4):
         with pytest.raises(LoginFailed, match="nothing was signed"):
             service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password="not-my-password")
-    failures = db_session.scalars(select(LoginAttempt).where(LoginAttempt.user_id == qa.id,
-                                                            LoginAttempt.outcome == LoginOutcome.WRONG_PASSWORD)).all()
+    failures = db_session.scalars(
+        select(LoginAttempt).where(LoginAttempt.user_id == qa.id, LoginAttempt.outcome == LoginOutcome.WRONG_PASSWORD)
+    ).all()
     assert len(failures) == 4
     with pytest.raises(AccountLocked):
         service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password="still-not-it")
@@ -67,9 +73,14 @@ def test_a_signature_copied_to_another_record_fails_verification(db_session, cre
     signed, other = create_note(text="Same content"), create_note(text="Same content")
     original = service.sign(db_session, signed, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
     forged = ElectronicSignature(
-        entity_type=original.entity_type, entity_id=str(other.id), meaning=original.meaning,
-        signer_id=original.signer_id, printed_name=original.printed_name, signed_at=original.signed_at,
-        content_hash=original.content_hash, binding_hash=original.binding_hash,
+        entity_type=original.entity_type,
+        entity_id=str(other.id),
+        meaning=original.meaning,
+        signer_id=original.signer_id,
+        printed_name=original.printed_name,
+        signed_at=original.signed_at,
+        content_hash=original.content_hash,
+        binding_hash=original.binding_hash,
     )
     db_session.add(forged)
     db_session.flush()
@@ -81,8 +92,10 @@ def test_a_signature_row_cannot_be_moved_or_deleted(db_session, connection, crea
     qa = create_user(RoleName.QA)
     note, other = create_note(), create_note()
     signature = service.sign(db_session, note, meaning=SignatureMeaning.APPROVED, user=qa, password=PASSWORD)
-    for statement in (f"UPDATE electronic_signature SET entity_id = '{other.id}' WHERE id = {signature.id}",
-                      f"DELETE FROM electronic_signature WHERE id = {signature.id}"):
+    for statement in (
+        f"UPDATE electronic_signature SET entity_id = '{other.id}' WHERE id = {signature.id}",
+        f"DELETE FROM electronic_signature WHERE id = {signature.id}",
+    ):
         savepoint = connection.begin_nested()
         with pytest.raises(DatabaseError, match="append-only"):
             connection.execute(text(statement))
@@ -140,8 +153,9 @@ def test_may_sign_answers_what_sign_would_refuse_without_the_password(db_session
     service.sign(db_session, note, meaning=SignatureMeaning.VERIFIED, user=colleague, password=PASSWORD)
 
 
-def test_may_sign_leaves_nothing_behind_of_what_the_rule_did_to_decide(db_session, create_user, create_note,
-                                                                        monkeypatch):
+def test_may_sign_leaves_nothing_behind_of_what_the_rule_did_to_decide(
+    db_session, create_user, create_note, monkeypatch
+):
     """An area's rule may lock or write rows to decide; a page that only asks must not keep them."""
     qa = create_user(RoleName.QA)
     note = create_note(text="As recorded")
@@ -151,8 +165,11 @@ def test_may_sign_leaves_nothing_behind_of_what_the_rule_did_to_decide(db_sessio
         with audit_context.reason_for_change(session, "Written while deciding"):
             record.text = "Written while deciding"
 
-    monkeypatch.setitem(registry.current()._signables, note.__tablename__,
-                        dataclasses.replace(signable, before_signing=rule_that_writes))
+    monkeypatch.setitem(
+        registry.current()._signables,
+        note.__tablename__,
+        dataclasses.replace(signable, before_signing=rule_that_writes),
+    )
     assert service.may_sign(db_session, note, SignatureMeaning.APPROVED, qa)
     assert db_session.scalar(select(type(note).text).where(type(note).id == note.id)) == "As recorded"
     assert not db_session.scalars(select(AuditEvent).where(AuditEvent.reason == "Written while deciding")).all()

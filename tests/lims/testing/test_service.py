@@ -1,4 +1,5 @@
 """The rules of testing: definitions, judging results, corrections and verification by someone else."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,14 +21,28 @@ from tests.helpers import PASSWORD
 
 @pytest.fixture
 def viability(db_session):
-    return service.create_definition(db_session, code="viab", name="Viability", method="7-AAD flow cytometry",
-                                     result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 70 %")
+    return service.create_definition(
+        db_session,
+        code="viab",
+        name="Viability",
+        method="7-AAD flow cytometry",
+        result_kind=ResultKind.QUANTITATIVE,
+        unit="%",
+        specification="≥ 70 %",
+    )
 
 
 @pytest.fixture
 def sterility(db_session):
-    return service.create_definition(db_session, code="STER", name="Sterility", method="Ph. Eur. 2.6.27",
-                                     result_kind=ResultKind.QUALITATIVE, unit="mL", specification="No growth")
+    return service.create_definition(
+        db_session,
+        code="STER",
+        name="Sterility",
+        method="Ph. Eur. 2.6.27",
+        result_kind=ResultKind.QUALITATIVE,
+        unit="mL",
+        specification="No growth",
+    )
 
 
 @pytest.fixture
@@ -36,40 +51,74 @@ def analyst(create_user):
 
 
 def record(db_session, definition, reported, user, specification=None):
-    return service.record_result(db_session, definition, tested_type="batch", tested_id=7,
-                                 specification=specification or definition.specification, reported=reported,
-                                 user=user)
+    return service.record_result(
+        db_session,
+        definition,
+        tested_type="batch",
+        tested_id=7,
+        specification=specification or definition.specification,
+        reported=reported,
+        user=user,
+    )
 
 
 def test_a_definition_code_is_unique_whatever_its_case(db_session, viability):
     assert viability.code == "VIAB"
     with pytest.raises(AlreadyExists) as refused:
-        service.create_definition(db_session, code="Viab", name="Viability again", method="x",
-                                  result_kind=ResultKind.QUANTITATIVE, unit="%", specification="≥ 80 %")
+        service.create_definition(
+            db_session,
+            code="Viab",
+            name="Viability again",
+            method="x",
+            result_kind=ResultKind.QUANTITATIVE,
+            unit="%",
+            specification="≥ 80 %",
+        )
     assert refused.value.field == "code"
 
 
 def test_a_quantitative_specification_must_be_a_limit(db_session):
     with pytest.raises(UnitError):
-        service.create_definition(db_session, code="ENDO", name="Endotoxin", method="LAL",
-                                  result_kind=ResultKind.QUANTITATIVE, unit="EU/mL", specification="low")
+        service.create_definition(
+            db_session,
+            code="ENDO",
+            name="Endotoxin",
+            method="LAL",
+            result_kind=ResultKind.QUANTITATIVE,
+            unit="EU/mL",
+            specification="low",
+        )
 
 
 def test_a_quantitative_specification_must_be_in_units_compatible_with_the_result(db_session):
     with pytest.raises(IncompatibleUnits) as refused:
-        service.create_definition(db_session, code="VCC", name="Viable cell count", method="NC-200",
-                                  result_kind=ResultKind.QUANTITATIVE, unit="cells/mL", specification="≥ 5 mL")
+        service.create_definition(
+            db_session,
+            code="VCC",
+            name="Viable cell count",
+            method="NC-200",
+            result_kind=ResultKind.QUANTITATIVE,
+            unit="cells/mL",
+            specification="≥ 5 mL",
+        )
     assert refused.value.field == "specification"
-    converted = service.create_definition(db_session, code="VOL", name="Fill volume", method="Gravimetric",
-                                          result_kind=ResultKind.QUANTITATIVE, unit="mL",
-                                          specification="0.05–0.1 L")
+    converted = service.create_definition(
+        db_session,
+        code="VOL",
+        name="Fill volume",
+        method="Gravimetric",
+        result_kind=ResultKind.QUANTITATIVE,
+        unit="mL",
+        specification="0.05–0.1 L",
+    )
     assert converted.unit == "mL"
 
 
 def test_a_specification_is_required(db_session):
     with pytest.raises(DetailMissing) as refused:
-        service.create_definition(db_session, code="X", name="X", method="X", result_kind=ResultKind.QUALITATIVE,
-                                  unit="", specification="  ")
+        service.create_definition(
+            db_session, code="X", name="X", method="X", result_kind=ResultKind.QUALITATIVE, unit="", specification="  "
+        )
     assert refused.value.field == "specification"
 
 
@@ -101,13 +150,15 @@ def test_a_correction_needs_a_reason_and_keeps_the_original(db_session, viabilit
         service.correct_result(db_session, original, reported="85", reason=" ", user=analyst)
     assert refused.value.field == "reason" and not original.replaced
     corrector = create_user(RoleName.TECHNICIAN)
-    correction = service.correct_result(db_session, original, reported="85", reason="Transcription error",
-                                        user=corrector)
+    correction = service.correct_result(
+        db_session, original, reported="85", reason="Transcription error", user=corrector
+    )
     assert original.replaced and not original.conforms
     assert correction.replaces_id == original.id and correction.conforms
     assert correction.correction_reason == "Transcription error" and correction.recorded_by_id == corrector.id
-    created = db_session.scalars(select(AuditEvent).where(
-        AuditEvent.entity_type == "test_result", AuditEvent.entity_id == str(correction.id))).one()
+    created = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "test_result", AuditEvent.entity_id == str(correction.id))
+    ).one()
     assert created.reason == "Transcription error", "the correction is created with the reason that explains it"
     assert service.current_results(db_session, "batch", [7]) == [correction]
     assert service.all_results(db_session, "batch", 7) == [original, correction]
@@ -124,13 +175,15 @@ def test_a_result_is_verified_by_someone_other_than_who_recorded_it(db_session, 
     signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=reviewer, password=PASSWORD)
     assert service.is_verified(db_session, result)
     with pytest.raises(AlreadySigned):
-        signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=create_user(RoleName.MANAGER),
-                        password=PASSWORD)
+        signatures.sign(
+            db_session, result, meaning=SignatureMeaning.VERIFIED, user=create_user(RoleName.MANAGER), password=PASSWORD
+        )
 
 
 def test_a_replaced_result_cannot_be_verified(db_session, viability, analyst, create_user):
     original = record(db_session, viability, "65", analyst)
     service.correct_result(db_session, original, reported="85", reason="Transcription error", user=analyst)
     with pytest.raises(ResultReplaced):
-        signatures.sign(db_session, original, meaning=SignatureMeaning.VERIFIED, user=create_user(RoleName.QA),
-                        password=PASSWORD)
+        signatures.sign(
+            db_session, original, meaning=SignatureMeaning.VERIFIED, user=create_user(RoleName.QA), password=PASSWORD
+        )

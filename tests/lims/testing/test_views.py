@@ -1,4 +1,5 @@
 """Test definitions through the pages: the list for staff, the form for managers and QA."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,14 @@ from lims.testing import service
 from lims.testing.models import ResultKind, TestDefinition
 from tests.helpers import duplicate_ids, history_link, submit
 
-VIABILITY = {"code": "viab", "name": "Viability", "method": "7-AAD flow cytometry", "result_kind": "quantitative",
-             "unit": "%", "specification": "≥ 70 %"}
+VIABILITY = {
+    "code": "viab",
+    "name": "Viability",
+    "method": "7-AAD flow cytometry",
+    "result_kind": "quantitative",
+    "unit": "%",
+    "specification": "≥ 70 %",
+}
 
 
 def definitions(db_session) -> list[TestDefinition]:
@@ -33,17 +40,33 @@ def test_qa_defines_a_quantitative_test_and_staff_see_it(app, client, db_session
 
 def test_a_qualitative_test_keeps_no_unit(client, db_session, signed_in):
     signed_in(RoleName.MANAGER)
-    created = submit(client, "/test-definitions/new", {"code": "STER", "name": "Sterility",
-                                                       "method": "Ph. Eur. 2.6.27", "result_kind": "qualitative",
-                                                       "unit": "mL", "specification": "No growth"})
+    created = submit(
+        client,
+        "/test-definitions/new",
+        {
+            "code": "STER",
+            "name": "Sterility",
+            "method": "Ph. Eur. 2.6.27",
+            "result_kind": "qualitative",
+            "unit": "mL",
+            "specification": "No growth",
+        },
+    )
     assert created.status_code == 303
     [definition] = definitions(db_session)
     assert definition.unit == "" and definition.specification == "No growth"
 
 
 def test_technicians_read_the_list_but_cannot_define(client, db_session, signed_in):
-    service.create_definition(db_session, code="STER", name="Sterility", method="Ph. Eur. 2.6.27",
-                              result_kind=ResultKind.QUALITATIVE, unit="", specification="No growth")
+    service.create_definition(
+        db_session,
+        code="STER",
+        name="Sterility",
+        method="Ph. Eur. 2.6.27",
+        result_kind=ResultKind.QUALITATIVE,
+        unit="",
+        specification="No growth",
+    )
     signed_in(RoleName.TECHNICIAN)
     listing = client.get("/test-definitions")
     assert listing.status_code == 200 and "Sterility" in listing.text
@@ -85,8 +108,12 @@ def test_missing_fields_and_a_duplicate_code_are_refused(client, db_session, sig
     signed_in(RoleName.QA)
     missing = submit(client, "/test-definitions/new", {"code": "VIAB"})
     assert missing.status_code == 422
-    for message in ("Name the test", "Name the method", "Choose whether the result is a measured value",
-                    "State the specification"):
+    for message in (
+        "Name the test",
+        "Name the method",
+        "Choose whether the result is a measured value",
+        "State the specification",
+    ):
         assert message in missing.text, message
     assert submit(client, "/test-definitions/new", VIABILITY).status_code == 303
     duplicate = submit(client, "/test-definitions/new", VIABILITY)
@@ -94,10 +121,13 @@ def test_missing_fields_and_a_duplicate_code_are_refused(client, db_session, sig
     assert len(definitions(db_session)) == 1
 
 
-@pytest.mark.parametrize(("role", "sees_history"), [(RoleName.QA, True), (RoleName.ADMIN, True),
-                                                     (RoleName.TECHNICIAN, False), (RoleName.MANAGER, False)])
-def test_each_definition_links_to_its_history_for_those_who_read_the_trail(role, sees_history, client, db_session,
-                                                                            signed_in):
+@pytest.mark.parametrize(
+    ("role", "sees_history"),
+    [(RoleName.QA, True), (RoleName.ADMIN, True), (RoleName.TECHNICIAN, False), (RoleName.MANAGER, False)],
+)
+def test_each_definition_links_to_its_history_for_those_who_read_the_trail(
+    role, sees_history, client, db_session, signed_in
+):
     # Definitions have no page of their own: the list is where each is shown.
     definition = service.create_definition(db_session, **{**VIABILITY, "result_kind": ResultKind.QUANTITATIVE})
     db_session.commit()

@@ -1,4 +1,5 @@
 """Measurements keep every digit through the database on both engines."""
+
 from __future__ import annotations
 
 from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composite)
@@ -25,8 +26,9 @@ class _Reading(_TestBase):
     )
 
 
-@pytest.mark.parametrize("typed", ["0.1 mL", "2.50 mL", "123456789012345678.123456789 cells",
-                                   "2.5e6 cells/mL", "-0.000001 °C", "1e-9 g"])
+@pytest.mark.parametrize(
+    "typed", ["0.1 mL", "2.50 mL", "123456789012345678.123456789 cells", "2.5e6 cells/mL", "-0.000001 °C", "1e-9 g"]
+)
 def test_decimals_round_trip_through_the_database_exactly(connection, db_session, typed):
     _TestBase.metadata.create_all(connection)
     measurement = parse_measurement(typed)

@@ -1,4 +1,5 @@
 """The marshmallow fields load and dump measurements and limits as the text technicians type."""
+
 from __future__ import annotations
 
 from decimal import Decimal

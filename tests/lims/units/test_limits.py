@@ -1,4 +1,5 @@
 """Limits decide conformance after converting the measured value to their units."""
+
 from __future__ import annotations
 
 import pytest

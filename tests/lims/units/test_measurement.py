@@ -1,4 +1,5 @@
 """Measurements convert and compare exactly across scaled and offset units, and refuse other kinds."""
+
 from __future__ import annotations
 
 from decimal import Decimal

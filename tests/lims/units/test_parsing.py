@@ -1,4 +1,5 @@
 """Reading what technicians type: values with units, ranges, limits, bare numbers in an expected unit."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -64,8 +65,13 @@ def test_refuses_what_it_cannot_read_with_a_clear_message(typed, message):
 
 @pytest.mark.parametrize(
     ("typed", "low", "high", "unit"),
-    [("2–8 °C", "2", "8", "°C"), ("2-8 degC", "2", "8", "°C"), ("-25 - -15 °C", "-25", "-15", "°C"),
-     ("1–5 ×10^8 cells", "1E+8", "5E+8", "cells"), ("2 to 8 °C", "2", "8", "°C")],
+    [
+        ("2–8 °C", "2", "8", "°C"),
+        ("2-8 degC", "2", "8", "°C"),
+        ("-25 - -15 °C", "-25", "-15", "°C"),
+        ("1–5 ×10^8 cells", "1E+8", "5E+8", "cells"),
+        ("2 to 8 °C", "2", "8", "°C"),
+    ],
 )
 def test_parses_ranges(typed, low, high, unit):
     span = parse_range(typed)
@@ -78,8 +84,10 @@ def test_a_backwards_range_is_refused():
         parse_range("8–2 °C")
 
 
-@pytest.mark.parametrize(("typed", "message"), [("", "Enter a limit"), ("about 5 mL", "is not a limit"),
-                                                ("37 ± -1 °C", "is not a limit|cannot be negative")])
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [("", "Enter a limit"), ("about 5 mL", "is not a limit"), ("37 ± -1 °C", "is not a limit|cannot be negative")],
+)
 def test_unreadable_limits_are_refused(typed, message):
     with pytest.raises(UnitError, match=message):
         parse_limit(typed)
@@ -90,9 +98,16 @@ def test_limit_text_round_trips():
         assert str(parse_limit(str(parse_limit(typed)))) == str(parse_limit(typed))
 
 
-@pytest.mark.parametrize(("typed", "unit", "expected"), [
-    ("37.2", "°C", "37.2 °C"), (" 180 ", "mL", "180 mL"), ("2.5 ×10^6", "cells/mL", "2.5 ×10^6 cells/mL"),
-    ("0.2 L", "mL", "0.2 L"), ("98.6 degF", "°C", "98.6 °F"), ("7.4", "", "7.4"),
-])
+@pytest.mark.parametrize(
+    ("typed", "unit", "expected"),
+    [
+        ("37.2", "°C", "37.2 °C"),
+        (" 180 ", "mL", "180 mL"),
+        ("2.5 ×10^6", "cells/mL", "2.5 ×10^6 cells/mL"),
+        ("0.2 L", "mL", "0.2 L"),
+        ("98.6 degF", "°C", "98.6 °F"),
+        ("7.4", "", "7.4"),
+    ],
+)
 def test_a_bare_number_is_read_in_the_expected_unit_and_a_typed_unit_is_kept(typed, unit, expected):
     assert parse_in_unit(typed, unit) == parse_measurement(expected)

@@ -1,4 +1,5 @@
 """UCUM codes map both ways, and the UCUM functional conversion cases convert as UCUM says."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
@@ -38,11 +39,20 @@ def test_unmapped_ucum_is_refused_clearly():
 
 def _ucum_conversion_cases() -> list:
     if not UCUM_TESTS.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(
-            reason=f"UCUM functional tests not found at {UCUM_TESTS} (../shared/reference-data is absent)"))]
+        return [
+            pytest.param(
+                None,
+                marks=pytest.mark.skip(
+                    reason=f"UCUM functional tests not found at {UCUM_TESTS} (../shared/reference-data is absent)"
+                ),
+            )
+        ]
     root = ElementTree.parse(UCUM_TESTS).getroot()
-    return [pytest.param(case.attrib, id=case.attrib["id"]) for case in root.iter("case")
-            if {"value", "srcUnit", "dstUnit", "outcome"} <= case.attrib.keys()]
+    return [
+        pytest.param(case.attrib, id=case.attrib["id"])
+        for case in root.iter("case")
+        if {"value", "srcUnit", "dstUnit", "outcome"} <= case.attrib.keys()
+    ]
 
 
 def _significant_tolerance(outcome: str) -> Decimal:

@@ -1,4 +1,5 @@
 """Study records for the import tests: the reference records, minimal ones in each format, and refusals."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Reading ClinicalTrials.gov API v2 JSON records: the mapping, the unmapped list, phases, value types."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,10 @@ def test_reads_the_api_v2_json_record():
 
     assert study.source_format == API_V2_JSON
     assert study.nct_id == "NCT02552212"
-    assert study.brief_title == ("Multicenter Study Evaluating Certolizumab Pegol Compared to Placebo in Subjects "
-                                 "With axSpA Without X-ray Evidence of AS")
+    assert study.brief_title == (
+        "Multicenter Study Evaluating Certolizumab Pegol Compared to Placebo in Subjects "
+        "With axSpA Without X-ray Evidence of AS"
+    )
     assert study.official_title == (
         "Phase 3, Multicenter, Randomized, Placebo-Controlled, Double-Blind Study to Evaluate Efficacy and Safety of "
         "Certolizumab Pegol in Subjects With Active Axial Spondyloarthritis (axSpA) Without X-Ray Evidence of "
@@ -30,29 +33,33 @@ def test_reads_the_api_v2_json_record():
     assert study.conditions == ("Axial Spondyloarthritis", "Nonradiographic Axial Spondyloarthritis", "Nr-axSpA")
     assert study.arms == (
         ImportedArm(
-            label="Certolizumab Pegol 200 mg Q2W", arm_type="EXPERIMENTAL",
+            label="Certolizumab Pegol 200 mg Q2W",
+            arm_type="EXPERIMENTAL",
             description="Certolizumab Pegol (CZP) 400 mg subcutaneous (sc) on Weeks 0, 2 and 4, followed by 200 mg "
-                        "CZP sc every 2 weeks (Q2W) from Week 6 onwards.",
+            "CZP sc every 2 weeks (Q2W) from Week 6 onwards.",
             intervention_names=("Certolizumab Pegol",),
         ),
         ImportedArm(
-            label="Placebo", arm_type="PLACEBO_COMPARATOR",
+            label="Placebo",
+            arm_type="PLACEBO_COMPARATOR",
             description="Matching placebo to Certolizumab Pegol (CZP) injections are administered every 2 weeks from "
-                        "Week 0 onwards.",
+            "Week 0 onwards.",
             intervention_names=("Placebo",),
         ),
     )
     assert study.interventions == (
         ImportedIntervention(
-            kind="BIOLOGICAL", name="Certolizumab Pegol",
+            kind="BIOLOGICAL",
+            name="Certolizumab Pegol",
             description="* Active Substance: Certolizumab Pegol\n* Pharmaceutical Form: Prefilled syringe\n"
-                        "* Concentration: 200 mg / ml\n* Route of Administration: Subcutaneous injection",
+            "* Concentration: 200 mg / ml\n* Route of Administration: Subcutaneous injection",
             arm_labels=("Certolizumab Pegol 200 mg Q2W",),
         ),
         ImportedIntervention(
-            kind="OTHER", name="Placebo",
+            kind="OTHER",
+            name="Placebo",
             description="* Active Substance: Placebo\n* Pharmaceutical Form: Prefilled syringe\n"
-                        "* Concentration: 0.9 % saline\n* Route of Administration: Subcutaneous injection",
+            "* Concentration: 0.9 % saline\n* Route of Administration: Subcutaneous injection",
             arm_labels=("Placebo",),
         ),
     )
@@ -122,9 +129,15 @@ def test_refuses_api_v2_studies_before_phase_2_3_or_without_a_phase(design, reas
 
 
 def test_arm_intervention_names_lose_only_a_clinicaltrials_gov_type_prefix():
-    study = parse_study(api_study(armsInterventionsModule={"armGroups": [
-        {"label": "HLX-19", "interventionNames": ["Genetic: HLX-19 CAR-T cells", "Cell product: HLX-19"]},
-    ]}))
+    study = parse_study(
+        api_study(
+            armsInterventionsModule={
+                "armGroups": [
+                    {"label": "HLX-19", "interventionNames": ["Genetic: HLX-19 CAR-T cells", "Cell product: HLX-19"]},
+                ]
+            }
+        )
+    )
 
     assert study.arms[0].intervention_names == ("HLX-19 CAR-T cells", "Cell product: HLX-19")
 
@@ -132,12 +145,18 @@ def test_arm_intervention_names_lose_only_a_clinicaltrials_gov_type_prefix():
 @pytest.mark.parametrize(
     ("modules", "message"),
     [
-        ({"conditionsModule": {"conditions": "Malaria"}},
-         "The record's protocolSection.conditionsModule.conditions should be a list."),
-        ({"armsInterventionsModule": {"armGroups": [{"label": 7}]}},
-         "The record's protocolSection.armsInterventionsModule.armGroups[0].label should be text."),
-        ({"designModule": {"phases": ["PHASE3"], "enrollmentInfo": {"count": 317.5}}},
-         "The record's protocolSection.designModule.enrollmentInfo.count should be a whole number."),
+        (
+            {"conditionsModule": {"conditions": "Malaria"}},
+            "The record's protocolSection.conditionsModule.conditions should be a list.",
+        ),
+        (
+            {"armsInterventionsModule": {"armGroups": [{"label": 7}]}},
+            "The record's protocolSection.armsInterventionsModule.armGroups[0].label should be text.",
+        ),
+        (
+            {"designModule": {"phases": ["PHASE3"], "enrollmentInfo": {"count": 317.5}}},
+            "The record's protocolSection.designModule.enrollmentInfo.count should be a whole number.",
+        ),
         ({"statusModule": []}, "The record's protocolSection.statusModule should be an object."),
     ],
 )

@@ -1,4 +1,5 @@
 """Reading ClinicalTrials.gov legacy XML records: the mapping, the unmapped list, phases, enrollment."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,11 +17,15 @@ def test_reads_the_phase_3_legacy_xml_record():
 
     assert study.source_format == LEGACY_XML
     assert study.nct_id == "NCT01298141"
-    assert study.brief_title == ("A Multicenter Open-Label Treatment Protocol to Observe the Safety of Replagal "
-                                 "(Agalsidase Alfa) Enzyme Replacement Therapy in Canadian Patients With Fabry Disease")
-    assert study.official_title == ("A Multicenter Open-Label Treatment Protocol to Observe the Safety of Replagal® "
-                                    "(Agalsidase Alfa) Enzyme Replacement Therapy in Canadian Patients With Fabry "
-                                    "Disease")
+    assert study.brief_title == (
+        "A Multicenter Open-Label Treatment Protocol to Observe the Safety of Replagal "
+        "(Agalsidase Alfa) Enzyme Replacement Therapy in Canadian Patients With Fabry Disease"
+    )
+    assert study.official_title == (
+        "A Multicenter Open-Label Treatment Protocol to Observe the Safety of Replagal® "
+        "(Agalsidase Alfa) Enzyme Replacement Therapy in Canadian Patients With Fabry "
+        "Disease"
+    )
     assert study.acronym is None
     assert study.phase is ProtocolPhase.PHASE_3
     assert study.sponsor == "Shire"
@@ -28,19 +33,21 @@ def test_reads_the_phase_3_legacy_xml_record():
     assert study.conditions == ("Fabry Disease",)
     assert study.arms == (
         ImportedArm(
-            label="Replagal®", arm_type="Experimental",
+            label="Replagal®",
+            arm_type="Experimental",
             description="All eligible patients may receive Replagal produced by the bioreactor process (AF Replagal) "
-                        "on this treatment plan until AF Replagal is commercially available for the patient, the "
-                        "patient's participation is discontinued, or the study is discontinued, whichever comes first.",
+            "on this treatment plan until AF Replagal is commercially available for the patient, the "
+            "patient's participation is discontinued, or the study is discontinued, whichever comes first.",
             intervention_names=("agalsidase alfa",),
         ),
     )
     assert study.interventions == (
         ImportedIntervention(
-            kind="Biological", name="agalsidase alfa",
+            kind="Biological",
+            name="agalsidase alfa",
             description="Cohort 1: 0.2 mg/kg body weight administered as an intravenous (IV) infusion over 40 minutes "
-                        "every other week (EOW)\nCohort 2: 0.2 mg/kg body weight administered as an intravenous (IV) "
-                        "infusion over 40 minutes weekly",
+            "every other week (EOW)\nCohort 2: 0.2 mg/kg body weight administered as an intravenous (IV) "
+            "infusion over 40 minutes weekly",
             arm_labels=("Replagal®",),
         ),
     )
@@ -76,8 +83,10 @@ def test_reads_the_phase_2_3_legacy_xml_record_and_links_arms_to_their_intervent
     study = parse_study(reference_record("NCT02654730.legacy.xml"))
 
     assert study.nct_id == "NCT02654730"
-    title = ("Evaluation of the Safety of Primaquine in Combination With Dihydroartemisinin-piperaquine in G6PD "
-             "Deficient Males in The Gambia")
+    title = (
+        "Evaluation of the Safety of Primaquine in Combination With Dihydroartemisinin-piperaquine in G6PD "
+        "Deficient Males in The Gambia"
+    )
     assert (study.brief_title, study.official_title, study.acronym) == (title, title, "SAFEPRIM-II")
     assert study.phase is ProtocolPhase.PHASE_2_3
     assert study.sponsor == "London School of Hygiene and Tropical Medicine"
@@ -120,8 +129,10 @@ def test_reads_the_phase_2_3_legacy_xml_record_and_links_arms_to_their_intervent
         "study dates",
         "study type: Interventional",
         "has expanded access: No",
-        ("design: allocation Randomized, intervention model Parallel Assignment, primary purpose Treatment, "
-         "masking None (Open Label)"),
+        (
+            "design: allocation Randomized, intervention model Parallel Assignment, primary purpose Treatment, "
+            "masking None (Open Label)"
+        ),
         "outcome measures: 1 primary, 9 secondary",
         "other intervention names: Eurartesim",
         "eligibility criteria",
@@ -137,8 +148,9 @@ def test_reads_the_phase_2_3_legacy_xml_record_and_links_arms_to_their_intervent
 def test_refuses_the_expanded_access_record_which_has_no_phase():
     refusal = refusal_of(reference_record("NCT01220531.legacy.xml"), EarlierPhaseRefused)
 
-    assert refusal.message == ("The lab serves trials after phase II; NCT01220531 has no phase "
-                               "(Expanded Access study).")
+    assert refusal.message == (
+        "The lab serves trials after phase II; NCT01220531 has no phase (Expanded Access study)."
+    )
 
 
 @pytest.mark.parametrize(
@@ -160,8 +172,10 @@ def test_maps_the_legacy_xml_phases_the_lab_serves(phase, expected):
         ("<phase>Phase 2</phase>", "NCT09999999 is Phase 2."),
         ("<phase>Phase 1</phase>", "NCT09999999 is Phase 1."),
         ("<phase>Early Phase 1</phase>", "NCT09999999 is Early Phase 1."),
-        ("<phase>N/A</phase><study_type>Interventional</study_type>",
-         "NCT09999999 has no phase (Interventional study)."),
+        (
+            "<phase>N/A</phase><study_type>Interventional</study_type>",
+            "NCT09999999 has no phase (Interventional study).",
+        ),
         ("", "NCT09999999 has no phase."),
     ],
 )

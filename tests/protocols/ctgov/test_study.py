@@ -1,4 +1,5 @@
 """The rules both formats share: NCT numbers, required values, unknown phases, the unmapped list."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,11 @@ def test_a_phase_clinicaltrials_gov_does_not_use_is_malformed_not_an_earlier_pha
 def test_a_minimal_record_leaves_nothing_unmapped():
     for data in (api_study(), legacy_study("<phase>Phase 3</phase>")):
         study = parse_study(data)
-        assert (study.nct_id, study.sponsor, study.phase) == ("NCT09999999", "Helix Cell Therapeutics",
-                                                              ProtocolPhase.PHASE_3)
+        assert (study.nct_id, study.sponsor, study.phase) == (
+            "NCT09999999",
+            "Helix Cell Therapeutics",
+            ProtocolPhase.PHASE_3,
+        )
         assert (study.official_title, study.acronym, study.enrollment, study.enrollment_type) == (None,) * 4
         assert (study.arms, study.interventions, study.conditions, study.unmapped) == ((),) * 4
 
@@ -45,8 +49,10 @@ def test_refuses_a_record_without_an_nct_number(data):
 ARABIC_INDIC_DIGITS = "\u0660\u0669\u0669\u0669\u0669\u0669\u0669\u0669"  # digits to str.isdigit, not to an NCT number
 
 
-@pytest.mark.parametrize("nct_id", ["NCT1234567", "NCT123456789", "nct09999999", "NCT0999999X",
-                                    f"NCT{ARABIC_INDIC_DIGITS}", "EudraCT 2015-001894-41"])
+@pytest.mark.parametrize(
+    "nct_id",
+    ["NCT1234567", "NCT123456789", "nct09999999", "NCT0999999X", f"NCT{ARABIC_INDIC_DIGITS}", "EudraCT 2015-001894-41"],
+)
 def test_refuses_an_nct_number_of_the_wrong_format(nct_id):
     expected = f"“{nct_id}” is not an NCT number: expected NCT followed by 8 digits."
 
@@ -56,5 +62,6 @@ def test_refuses_an_nct_number_of_the_wrong_format(nct_id):
 
 def test_refuses_a_record_without_a_title_or_lead_sponsor():
     assert refusal_of(api_study(identificationModule={"nctId": "NCT09999999"})).message == (
-        "The record NCT09999999 has no brief title.")
+        "The record NCT09999999 has no brief title."
+    )
     assert refusal_of(api_study(sponsorCollaboratorsModule={})).message == "The record NCT09999999 has no lead sponsor."

@@ -1,7 +1,8 @@
 """What the equipment service tests share: the day they run on, a moment of a day, an item's status."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from lims.equipment.models import EquipmentStatus
 from lims.equipment.service import inventory
@@ -11,7 +12,7 @@ TODAY = date(2030, 6, 15)
 
 
 def at(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 10, 0, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, 10, 0, tzinfo=UTC)
 
 
 def status(db_session, equipment) -> EquipmentStatus:

@@ -1,4 +1,5 @@
 """Calibration: pass or fail through the units, due dates, signatures, corrections, certificates, drift."""
+
 from __future__ import annotations
 
 import hashlib
@@ -68,7 +69,9 @@ def test_a_signed_calibration_is_immutable_and_corrected_by_a_new_record(db_sess
     clock.freeze(at(TODAY))
     equipment = create_equipment()
     record = calibrate(equipment, "37.1 °C")
-    signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=calibrate.technician, password=PASSWORD)
+    signatures.sign(
+        db_session, record, meaning=SignatureMeaning.PERFORMED, user=calibrate.technician, password=PASSWORD
+    )
     with pytest.raises(RecordSigned, match="record a correction"):
         with audit_context.reason_for_change(db_session, "Typo in notes"):
             record.notes = "edited after signing"
@@ -92,8 +95,15 @@ def test_review_needs_the_performer_first_and_a_different_person(db_session, cre
     with pytest.raises(SignatureRefused, match="Only the person who recorded"):
         signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=other, password=PASSWORD)
     technician = calibrate.technician
-    users.update_user(db_session, technician, full_name=technician.full_name, email=technician.email,
-                      roles={RoleName.TECHNICIAN, RoleName.QA}, actor=qa, reason="Dual role for the test")
+    users.update_user(
+        db_session,
+        technician,
+        full_name=technician.full_name,
+        email=technician.email,
+        roles={RoleName.TECHNICIAN, RoleName.QA},
+        actor=qa,
+        reason="Dual role for the test",
+    )
     signatures.sign(db_session, record, meaning=SignatureMeaning.PERFORMED, user=technician, password=PASSWORD)
     with pytest.raises(SamePersonRefused):
         signatures.sign(db_session, record, meaning=SignatureMeaning.REVIEWED, user=technician, password=PASSWORD)
@@ -105,8 +115,11 @@ def test_review_needs_the_performer_first_and_a_different_person(db_session, cre
     [
         ({"performed_on": TODAY + timedelta(days=1)}, DateInFuture, "performed_on"),
         ({"reference_standard_id": None}, DetailMissing, "reference_standard_id"),
-        ({"performed_by": CalibrationPerformer.VENDOR, "vendor_name": "CalibrateCo"}, DetailMissing,
-         "vendor_certificate_number"),
+        (
+            {"performed_by": CalibrationPerformer.VENDOR, "vendor_name": "CalibrateCo"},
+            DetailMissing,
+            "vendor_certificate_number",
+        ),
     ],
 )
 def test_calibration_input_is_checked(db_session, create_equipment, calibrate, kwargs, refusal, field):
@@ -118,21 +131,33 @@ def test_calibration_input_is_checked(db_session, create_equipment, calibrate, k
 
 def test_an_expired_reference_standard_is_refused(db_session, create_equipment, calibrate):
     clock.freeze(at(TODAY))
-    expired = calibrations.create_reference_standard(db_session, identifier="REF-OLD", description="Old thermometer",
-                                                     certificate_number="X-1", valid_until=TODAY - timedelta(days=1))
+    expired = calibrations.create_reference_standard(
+        db_session,
+        identifier="REF-OLD",
+        description="Old thermometer",
+        certificate_number="X-1",
+        valid_until=TODAY - timedelta(days=1),
+    )
     with pytest.raises(ReferenceStandardExpired, match="REF-OLD was valid until"):
         calibrate(create_equipment(), "37 °C", reference_standard_id=expired.id)
 
 
 @pytest.mark.parametrize("performed_by", list(CalibrationPerformer))
 def test_a_reference_standard_that_is_not_registered_is_refused_and_nothing_recorded(
-        db_session, create_equipment, calibrate, reference_standard, performed_by):
+    db_session, create_equipment, calibrate, reference_standard, performed_by
+):
     clock.freeze(at(TODAY))
     equipment = create_equipment()
     for unknown_id in (reference_standard.id + 1000, 2**64):
         with pytest.raises(UnknownReferenceStandard) as refused:
-            calibrate(equipment, "37 °C", performed_by=performed_by, vendor_name="CalibrateCo",
-                      vendor_certificate_number="C-77", reference_standard_id=unknown_id)
+            calibrate(
+                equipment,
+                "37 °C",
+                performed_by=performed_by,
+                vendor_name="CalibrateCo",
+                vendor_certificate_number="C-77",
+                reference_standard_id=unknown_id,
+            )
         assert refused.value.field == "reference_standard_id"
         assert refused.value.message.startswith(f"The reference standard chosen (id {unknown_id}) is not a registered")
     db_session.flush()
@@ -143,8 +168,9 @@ def test_in_house_needs_a_reference_standard_and_keeps_no_vendor(db_session, cre
     clock.freeze(at(TODAY))
     equipment = create_equipment()
     with pytest.raises(DetailMissing, match="Choose the reference standard used") as refused:
-        calibrate(equipment, "37 °C", reference_standard_id=None, vendor_name="CalibrateCo",
-                  vendor_certificate_number="C-77")
+        calibrate(
+            equipment, "37 °C", reference_standard_id=None, vendor_name="CalibrateCo", vendor_certificate_number="C-77"
+        )
     assert refused.value.field == "reference_standard_id"
     record = calibrate(equipment, "37 °C", vendor_name="Left over in the form", vendor_certificate_number="C-1")
     assert record.reference_standard is not None and record.vendor_name is None
@@ -157,10 +183,19 @@ def test_a_vendor_calibration_needs_the_vendor_and_may_omit_the_standard(db_sess
     with pytest.raises(DetailMissing, match="Name the vendor") as refused:
         calibrate(equipment, "37 °C", performed_by=CalibrationPerformer.VENDOR, reference_standard_id=None)
     assert refused.value.field == "vendor_name"
-    record = calibrate(equipment, "37 °C", performed_by=CalibrationPerformer.VENDOR, reference_standard_id=None,
-                       vendor_name="CalibrateCo", vendor_certificate_number="C-77")
+    record = calibrate(
+        equipment,
+        "37 °C",
+        performed_by=CalibrationPerformer.VENDOR,
+        reference_standard_id=None,
+        vendor_name="CalibrateCo",
+        vendor_certificate_number="C-77",
+    )
     assert (record.vendor_name, record.vendor_certificate_number, record.reference_standard) == (
-        "CalibrateCo", "C-77", None)
+        "CalibrateCo",
+        "C-77",
+        None,
+    )
 
 
 def test_every_point_needs_a_reading_in_a_compatible_unit(db_session, create_equipment, calibrate):
@@ -174,7 +209,11 @@ def test_every_point_needs_a_reading_in_a_compatible_unit(db_session, create_equ
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [(b"", "empty"), (b"MZ\x90\x00 not a pdf", "PDF, PNG or JPEG"), (b"%PDF-" + b"0" * (10 * 1024 * 1024), "larger than 10 MB")],
+    [
+        (b"", "empty"),
+        (b"MZ\x90\x00 not a pdf", "PDF, PNG or JPEG"),
+        (b"%PDF-" + b"0" * (10 * 1024 * 1024), "larger than 10 MB"),
+    ],
 )
 def test_malformed_certificate_uploads_are_refused(db_session, create_equipment, calibrate, data, message):
     clock.freeze(at(TODAY))
@@ -184,9 +223,15 @@ def test_malformed_certificate_uploads_are_refused(db_session, create_equipment,
 
 def test_certificate_is_stored_with_its_sha256(db_session, create_equipment, calibrate):
     clock.freeze(at(TODAY))
-    record = calibrate(create_equipment(), "37 °C", performed_by=CalibrationPerformer.VENDOR, vendor_name="CalibrateCo",
-                       vendor_certificate_number="C-77", reference_standard_id=None,
-                       certificate=calibrations.Certificate("cert.pdf", b"%PDF-1.7 certificate"))
+    record = calibrate(
+        create_equipment(),
+        "37 °C",
+        performed_by=CalibrationPerformer.VENDOR,
+        vendor_name="CalibrateCo",
+        vendor_certificate_number="C-77",
+        reference_standard_id=None,
+        certificate=calibrations.Certificate("cert.pdf", b"%PDF-1.7 certificate"),
+    )
     assert record.certificate_media_type == "application/pdf"
     assert record.certificate_sha256 == hashlib.sha256(b"%PDF-1.7 certificate").hexdigest()
 
@@ -200,7 +245,8 @@ def test_exporting_a_certificate_gives_its_file_and_leaves_one_audit_event(db_se
     record = calibrate(equipment, "37 °C", certificate=calibrations.Certificate("scan.png", b"\x89PNG\r\n\x1a\n.."))
     exported = calibrations.export_certificate(db_session, record)
     assert exported == calibrations.CertificateFile(
-        f"calibration-{record.id}-{equipment.asset_tag}-certificate.png", "image/png", b"\x89PNG\r\n\x1a\n..")
+        f"calibration-{record.id}-{equipment.asset_tag}-certificate.png", "image/png", b"\x89PNG\r\n\x1a\n.."
+    )
     [event] = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "export.certificate")).all()
     assert (event.entity_type, event.entity_id) == ("calibration_record", str(record.id))
 

@@ -1,4 +1,5 @@
 """Out-of-tolerance impact: the affected uses, and QA's signed conclusion."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,22 +21,39 @@ from tests.lims.equipment.conftest import DUE_SOON_DAYS
 from tests.lims.equipment.service.support import TODAY, at
 
 
-def test_out_of_tolerance_lists_uses_since_the_last_passing_calibration(db_session, create_equipment, calibrate,
-                                                                        create_user):
+def test_out_of_tolerance_lists_uses_since_the_last_passing_calibration(
+    db_session, create_equipment, calibrate, create_user
+):
     technician = create_user()
     equipment = create_equipment()
     clock.freeze(at(TODAY - timedelta(days=60)))
     calibrate(equipment, "37 °C")
     clock.freeze(at(TODAY - timedelta(days=59)))
-    before_pass_window = use.record_use(db_session, equipment, user=technician, record_type="batch_step",
-                                        record_id=1, purpose="Old batch", due_soon_days=DUE_SOON_DAYS)
+    before_pass_window = use.record_use(
+        db_session,
+        equipment,
+        user=technician,
+        record_type="batch_step",
+        record_id=1,
+        purpose="Old batch",
+        due_soon_days=DUE_SOON_DAYS,
+    )
     clock.freeze(at(TODAY - timedelta(days=30)))
     calibrate(equipment, "37.2 °C")
     uses = []
     for day in (20, 10, 1):
         clock.freeze(at(TODAY - timedelta(days=day)))
-        uses.append(use.record_use(db_session, equipment, user=technician, record_type="batch_step",
-                                   record_id=day, purpose=f"Batch {day}", due_soon_days=DUE_SOON_DAYS))
+        uses.append(
+            use.record_use(
+                db_session,
+                equipment,
+                user=technician,
+                record_type="batch_step",
+                record_id=day,
+                purpose=f"Batch {day}",
+                due_soon_days=DUE_SOON_DAYS,
+            )
+        )
     clock.freeze(at(TODAY))
     failing = calibrate(equipment, ("38.2 °C", "37.0 °C"))
     assert not failing.as_found_passed and failing.passed, "adjusted back into tolerance, but found out of it"
@@ -51,12 +69,13 @@ def test_qa_closes_the_impact_assessment_with_a_signature(db_session, create_equ
     calibrate(equipment, "39 °C")
     assessment = db_session.scalars(select(ImpactAssessment)).one()
     with pytest.raises(LoginFailed):
-        impact_assessments.close_impact_assessment(db_session, assessment, conclusion="No impact", user=qa,
-                                                   password="wrong-pw-1234")
+        impact_assessments.close_impact_assessment(
+            db_session, assessment, conclusion="No impact", user=qa, password="wrong-pw-1234"
+        )
     assert assessment.conclusion is None and assessment.closed_at is None
-    impact_assessments.close_impact_assessment(db_session, assessment,
-                                               conclusion="Batches 12 and 13 reviewed: no impact.", user=qa,
-                                               password=PASSWORD)
+    impact_assessments.close_impact_assessment(
+        db_session, assessment, conclusion="Batches 12 and 13 reviewed: no impact.", user=qa, password=PASSWORD
+    )
     [(signature, state)] = signatures.signatures_of(db_session, assessment)
     assert signature.meaning == SignatureMeaning.REVIEWED and state == signatures.SignatureStatus.VALID
     with pytest.raises(RecordSigned):
@@ -64,16 +83,19 @@ def test_qa_closes_the_impact_assessment_with_a_signature(db_session, create_equ
             assessment.conclusion = "Batches 12 and 13 affected."
 
 
-def test_only_qa_closes_an_impact_assessment_and_is_refused_before_the_password(db_session, create_equipment,
-                                                                                calibrate, create_user):
+def test_only_qa_closes_an_impact_assessment_and_is_refused_before_the_password(
+    db_session, create_equipment, calibrate, create_user
+):
     clock.freeze(at(TODAY))
     technician = create_user(RoleName.TECHNICIAN)
     equipment = create_equipment()
     calibrate(equipment, "39 °C")
     assessment = db_session.scalars(select(ImpactAssessment)).one()
     with pytest.raises(SignatureRefused, match="may not sign"):
-        impact_assessments.close_impact_assessment(db_session, assessment, conclusion="No impact", user=technician,
-                                                   password="wrong-pw-1234")
+        impact_assessments.close_impact_assessment(
+            db_session, assessment, conclusion="No impact", user=technician, password="wrong-pw-1234"
+        )
     assert assessment.closed_at is None
-    assert not db_session.scalars(select(LoginAttempt).where(LoginAttempt.user_id == technician.id)).all(), \
+    assert not db_session.scalars(select(LoginAttempt).where(LoginAttempt.user_id == technician.id)).all(), (
         "a refused signer's password is never checked, so it counts nothing toward lockout"
+    )

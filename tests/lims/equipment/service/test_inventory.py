@@ -1,4 +1,5 @@
 """The equipment status, derived from the item's own row, at the boundaries of its due date."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,5 @@
 """Organizations: one facility per deployment."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Passwords: the policy, argon2 hashing, temporary passwords that must be changed, changing one's own."""
+
 from __future__ import annotations
 
 import pytest
@@ -48,7 +49,8 @@ def test_password_reset_forces_a_change_before_work(db_session, create_user):
 def test_change_password_needs_the_current_one_and_applies_the_policy(db_session, create_user):
     user = create_user()
     with pytest.raises(WrongCurrentPassword):
-        passwords.change_password(db_session, user, current_password="guess-guess-1",
-                                  new_password="fresh-start-pipette-9")
+        passwords.change_password(
+            db_session, user, current_password="guess-guess-1", new_password="fresh-start-pipette-9"
+        )
     with pytest.raises(PasswordPolicyViolation):
         passwords.change_password(db_session, user, current_password=PASSWORD, new_password="short1")

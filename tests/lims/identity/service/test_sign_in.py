@@ -1,8 +1,9 @@
 """Signing in: the record of attempts, one message for every refusal, lockout and unlocking."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,21 +16,23 @@ from lims.identity.service import sign_in, users
 from tests.helpers import PASSWORD
 
 # After any real creation time, so users made before freezing predate every attempt.
-START = datetime(2030, 3, 4, 9, 0, tzinfo=timezone.utc)
+START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
 
 def fail_login(db_session, user, times: int = 1):
     for _ in range(times):
         with pytest.raises(LoginFailed):
-            sign_in.authenticate(db_session, username=user.username, password="not-the-password",
-                                 client_address="10.1.2.3")
+            sign_in.authenticate(
+                db_session, username=user.username, password="not-the-password", client_address="10.1.2.3"
+            )
 
 
 def test_login_succeeds_with_the_right_password_and_records_it(db_session, create_user):
     clock.freeze(START)
     user = create_user()
-    signed_in = sign_in.authenticate(db_session, username=user.username.upper(), password=PASSWORD,
-                                     client_address="10.0.0.9")
+    signed_in = sign_in.authenticate(
+        db_session, username=user.username.upper(), password=PASSWORD, client_address="10.0.0.9"
+    )
     assert signed_in is user
     assert user.last_login_at == START
     attempt = db_session.scalar(select(LoginAttempt).where(LoginAttempt.user_id == user.id))
@@ -57,7 +60,10 @@ def test_account_locks_at_the_fifth_failure_within_fifteen_minutes(db_session, c
     lockout = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "login.lockout")).one()
     assert (lockout.entity_type, lockout.entity_id) == ("user_account", str(user.id))
     assert lockout.recorded_at == START + timedelta(minutes=14)
-    assert json.loads(lockout.changes) == {"failures": 5, "locked_until": (START + timedelta(minutes=44)).isoformat(timespec="microseconds")}
+    assert json.loads(lockout.changes) == {
+        "failures": 5,
+        "locked_until": (START + timedelta(minutes=44)).isoformat(timespec="microseconds"),
+    }
     failures = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "login.wrong_password")).all()
     assert len(failures) == 5 and all(event.entity_id == str(user.id) for event in failures)
 

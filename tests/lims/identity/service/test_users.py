@@ -1,4 +1,5 @@
 """User accounts: roles that fit the organization, unique usernames, audited changes, deactivation."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,15 @@ def test_roles_must_fit_the_organization(db_session, facility, create_organizati
     organization = facility if kind == OrganizationKind.FACILITY else create_organization()
     with pytest.raises(RolesRefused, match=message):
         users.create_user(
-            db_session, username="newuser", full_name="New User", email="n@example.org", organization=organization,
-            roles=roles, password=PASSWORD, must_change_password=False, actor=None,
+            db_session,
+            username="newuser",
+            full_name="New User",
+            email="n@example.org",
+            organization=organization,
+            roles=roles,
+            password=PASSWORD,
+            must_change_password=False,
+            actor=None,
         )
 
 
@@ -59,24 +67,45 @@ def test_usernames_are_unique_regardless_of_case(db_session, create_user, facili
     create_user(username="jdoe")
     with pytest.raises(AlreadyExists):
         users.create_user(
-            db_session, username="JDoe", full_name="J Doe", email="j@example.org", organization=facility,
-            roles={RoleName.QA}, password=PASSWORD, must_change_password=False, actor=None,
+            db_session,
+            username="JDoe",
+            full_name="J Doe",
+            email="j@example.org",
+            organization=facility,
+            roles={RoleName.QA},
+            password=PASSWORD,
+            must_change_password=False,
+            actor=None,
         )
 
 
 def test_admin_cannot_remove_their_own_admin_role(db_session, create_user):
     admin = create_user(RoleName.ADMIN)
     with pytest.raises(SelfLockoutRefused):
-        users.update_user(db_session, admin, full_name=admin.full_name, email=admin.email,
-                          roles={RoleName.QA}, actor=admin, reason="Moving to QA")
+        users.update_user(
+            db_session,
+            admin,
+            full_name=admin.full_name,
+            email=admin.email,
+            roles={RoleName.QA},
+            actor=admin,
+            reason="Moving to QA",
+        )
 
 
 def test_role_change_is_audited_with_old_and_new_roles_and_the_reason(db_session, create_user):
     admin = create_user(RoleName.ADMIN)
     user = create_user(RoleName.TECHNICIAN)
     audit_context.act_as(db_session, audit_context.Actor(admin.id, admin.full_name))
-    users.update_user(db_session, user, full_name=user.full_name, email=user.email,
-                      roles={RoleName.TECHNICIAN, RoleName.QA}, actor=admin, reason="Trained for QA review")
+    users.update_user(
+        db_session,
+        user,
+        full_name=user.full_name,
+        email=user.email,
+        roles={RoleName.TECHNICIAN, RoleName.QA},
+        actor=admin,
+        reason="Trained for QA review",
+    )
     change = db_session.scalars(
         select(AuditEvent).where(AuditEvent.action == "update", AuditEvent.entity_id == str(user.id))
     ).one()
@@ -88,6 +117,13 @@ def test_user_update_without_reason_is_refused_and_changes_nothing(db_session, c
     admin = create_user(RoleName.ADMIN)
     user = create_user(RoleName.TECHNICIAN, full_name="Old Name")
     with pytest.raises(ReasonRequired):
-        users.update_user(db_session, user, full_name="New Name", email=user.email,
-                          roles={RoleName.TECHNICIAN}, actor=admin, reason="  ")
+        users.update_user(
+            db_session,
+            user,
+            full_name="New Name",
+            email=user.email,
+            roles={RoleName.TECHNICIAN},
+            actor=admin,
+            reason="  ",
+        )
     assert user.full_name == "Old Name"
