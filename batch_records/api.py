@@ -20,7 +20,7 @@ from lims.api.paging import Keyset
 from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.pagination import KeysetPage
-from protocols import service as protocols
+from protocols.service import subjects as subjects_service
 
 blueprint = ApiBlueprint("batch_records_api", __name__, description="Executed batches and their records.")
 READERS = STAFF | {RoleName.CLIENT}
@@ -66,5 +66,5 @@ def show(batch_id: int) -> release.BatchReview:
 def subject_batches(page: dict[str, Any], subject_id: int) -> KeysetPage[Batch]:
     """The batches made from a subject's material, oldest first: the chain of identity from the subject's side."""
     db = get_session()
-    subject = protocols.get_subject(db, subject_id, sponsor_id=client_organization_id())
+    subject = subjects_service.get_subject(db, subject_id, sponsor_id=client_organization_id())
     return batches.batches_of_subject_after(db, subject, after=page.get("cursor"), limit=page["limit"])

@@ -32,8 +32,10 @@ from lims.testing.models import ResultKind, TestDefinition
 from lims.training import service as training
 from lims.units.parsing import parse_measurement
 from lims.versioning import service as versioning
-from protocols import service as protocols
 from protocols.models import ReferenceEvent, Subject
+from protocols.service import design as design_service
+from protocols.service import protocols as protocol_service
+from protocols.service import subjects as subjects_service
 
 PRODUCT = "HLX-19 autologous anti-CD19 CAR-T"
 
@@ -531,25 +533,25 @@ def build_master(
 def _trial_subjects(session: Session, crew: Crew, sponsor: Organization) -> tuple[Subject, ...]:
     """The subjects of an effective protocol with one arm and an apheresis visit, enrolled 20 days ago."""
     today = clock.now().date()
-    protocol = protocols.create_protocol(
+    protocol = protocol_service.create_protocol(
         session,
         number="HLX-301",
         title="HLX-19 in r/r DLBCL",
         sponsor=sponsor,
-        phase=protocols.parse_phase("Phase 3"),
+        phase=protocol_service.parse_phase("Phase 3"),
         therapeutic_area="Haematology",
         investigational_product="HLX-19",
     )
     design = protocol.versions[0]
-    arm = protocols.add_arm(session, design, code="A", name="HLX-19")
-    protocols.add_visit(
+    arm = design_service.add_arm(session, design, code="A", name="HLX-19")
+    design_service.add_visit(
         session, design, code="APH", name="Apheresis", reference_event=ReferenceEvent.APHERESIS, day_offset=0
     )
     signatures.sign(session, design, meaning=SignatureMeaning.AUTHORED, user=crew.author, password=crew.password)
     signatures.sign(session, design, meaning=SignatureMeaning.APPROVED, user=crew.qa, password=crew.password)
     versioning.make_effective(session, design)
     return tuple(
-        protocols.enrol_subject(
+        subjects_service.enrol_subject(
             session,
             protocol,
             code=code,

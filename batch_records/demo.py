@@ -31,9 +31,10 @@ from lims.testing import service as testing
 from lims.training import service as training
 from lims.units.parsing import parse_measurement
 from lims.versioning import service as versioning
-from protocols import service as protocols
 from protocols.demo import PROTOCOL_NUMBER
 from protocols.models import Protocol, Subject
+from protocols.service import protocols as protocol_service
+from protocols.service import subjects as subjects_service
 
 #: The batches in the order they were made; the per-batch values below are indexed by these.
 RELEASED, AWAITING_REVIEW, IN_PROGRESS = 0, 1, 2
@@ -257,15 +258,15 @@ def _load_master_record(session: Session, lots: dict[str, MaterialLot], today: d
 def _batch_subjects(session: Session, today: date) -> list[Subject] | None:
     """The HLX-301 subjects the batches are made for, the manager enrolling those the protocol's demo data lacks."""
     protocol = session.scalar(select(Protocol).where(Protocol.number == PROTOCOL_NUMBER))
-    version = protocols.effective_version(protocol) if protocol is not None else None
+    version = protocol_service.effective_version(protocol) if protocol is not None else None
     if protocol is None or version is None:
         return None
-    enrolled = {subject.code: subject for subject in protocols.subjects_of(session, protocol)}
+    enrolled = {subject.code: subject for subject in subjects_service.subjects_of(session, protocol)}
     subjects = []
     with acting_as(session, demo_user(session, "m.larsen")):
         for code, arm, enrolled_days_ago, apheresis_days_ago, *_ in BATCH_SUBJECTS:
             if code not in enrolled:
-                enrolled[code] = protocols.enrol_subject(
+                enrolled[code] = subjects_service.enrol_subject(
                     session,
                     protocol,
                     code=code,

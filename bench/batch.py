@@ -53,7 +53,7 @@ from lims.identity.service import organizations, passwords, users
 from lims.materials.models import Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from protocols import service as protocols
+from protocols.service import subjects as subjects_service
 
 PASSWORD = "bench-signing-secret-2291"
 CHEAP_ARGON2 = "argon2id time_cost=1, memory_cost=1024 KiB, parallelism=1 (as tests/conftest.py)"
@@ -203,7 +203,7 @@ def _build_line(engine: Engine, *designs: cart_line.MasterDesign) -> Line:
 def _start_batch(engine: Engine, line: Line, version_id: int, starting_material: str) -> int:
     with Session(engine) as session, session.begin():
         version = masters.get_mbr_version(session, version_id)
-        subject = protocols.get_subject(session, line.subject_id)
+        subject = subjects_service.get_subject(session, line.subject_id)
         return batches.start_batch(
             session,
             version,

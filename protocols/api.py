@@ -12,8 +12,10 @@ from lims.api.paging import Keyset
 from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.pagination import KeysetPage
-from protocols import schemas, service
+from protocols import schemas
 from protocols.models import Protocol, Subject
+from protocols.service import protocols as protocol_service
+from protocols.service import subjects as subjects_service
 
 blueprint = ApiBlueprint("protocols_api", __name__, description="Trial protocols with their versions' design.")
 READERS = STAFF | {RoleName.CLIENT}
@@ -27,7 +29,7 @@ PROTOCOL_PAGES = Keyset(schemas.ProtocolOutSchema, fields.String(validate=valida
 @blueprint.response(200, PROTOCOL_PAGES.page)
 def index(page: dict[str, Any]) -> KeysetPage[Protocol]:
     """List protocols in number order."""
-    return service.protocols_after(
+    return protocol_service.protocols_after(
         get_session(), sponsor_id=client_organization_id(), after=page.get("cursor"), limit=page["limit"]
     )
 
@@ -38,7 +40,7 @@ def index(page: dict[str, Any]) -> KeysetPage[Protocol]:
 @blueprint.alt_response(404, response="NOT_FOUND")
 def show(protocol_id: int) -> Protocol:
     """A protocol with every version's arms, visits and the samples each visit requires."""
-    return service.get_protocol(get_session(), protocol_id, sponsor_id=client_organization_id())
+    return protocol_service.get_protocol(get_session(), protocol_id, sponsor_id=client_organization_id())
 
 
 @blueprint.route("/subjects/<id:subject_id>")
@@ -47,4 +49,4 @@ def show(protocol_id: int) -> Protocol:
 @blueprint.alt_response(404, response="NOT_FOUND")
 def subject(subject_id: int) -> Subject:
     """A subject enrolled in a protocol; its batches are at /subjects/{subject_id}/batches."""
-    return service.get_subject(get_session(), subject_id, sponsor_id=client_organization_id())
+    return subjects_service.get_subject(get_session(), subject_id, sponsor_id=client_organization_id())

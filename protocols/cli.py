@@ -8,8 +8,8 @@ import click
 
 from lims.commands import unit_of_work
 from lims.identity.service import organizations as identity_organizations
-from protocols import service as protocols
 from protocols.ctgov.parse import parse_study
+from protocols.service import protocols as protocol_service
 
 
 @click.group("protocol")
@@ -29,7 +29,7 @@ def protocol_import_ctgov(
     """Create a draft protocol from a ClinicalTrials.gov record (API v2 JSON or legacy XML)."""
     with unit_of_work() as session:
         study = parse_study(path.read_bytes(), filename=path.name)
-        protocol = protocols.import_study(
+        protocol = protocol_service.import_study(
             session,
             study,
             sponsor=identity_organizations.organization_by_code(session, sponsor_code),

@@ -14,8 +14,10 @@ from lims.identity.service.organizations import organization_by_code
 from lims.signatures.models import SignatureMeaning
 from lims.units.parsing import parse_measurement, parse_range
 from lims.versioning import service as versioning
-from protocols import service as protocols
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent
+from protocols.service import design as design_service
+from protocols.service import protocols as protocol_service
+from protocols.service import subjects as subjects_service
 
 PROTOCOL_NUMBER = "HLX-301"
 #: the demo client start-up that sponsors the study
@@ -82,7 +84,7 @@ def load_protocol(session: Session) -> None:
     sponsor = organization_by_code(session, SPONSOR_CODE)
     author, approver = demo_user(session, "m.larsen"), demo_user(session, "q.okafor")
     with acting_as(session, author):
-        protocol = protocols.create_protocol(
+        protocol = protocol_service.create_protocol(
             session,
             number=PROTOCOL_NUMBER,
             title="A randomised phase 3 study of HLX-19, autologous anti-CD19 CAR-T cells, versus standard of care "
@@ -95,7 +97,7 @@ def load_protocol(session: Session) -> None:
             target_enrolment=360,
         )
         first = protocol.versions[0]
-        protocols.add_arm(
+        design_service.add_arm(
             session,
             first,
             code="A",
@@ -103,7 +105,7 @@ def load_protocol(session: Session) -> None:
             arm_type="experimental",
             description="Single infusion of 2 ×10^6 CAR-T cells/kg after lymphodepletion",
         )
-        protocols.add_arm(
+        design_service.add_arm(
             session,
             first,
             code="B",
@@ -112,7 +114,7 @@ def load_protocol(session: Session) -> None:
             description="Salvage chemo-immunotherapy then high-dose chemotherapy and ASCT",
         )
         for code, name, event, day, before, after, samples in HLX_301_VISITS:
-            visit = protocols.add_visit(
+            visit = design_service.add_visit(
                 session,
                 first,
                 code=code,
@@ -123,7 +125,7 @@ def load_protocol(session: Session) -> None:
                 window_after_days=after,
             )
             for sample_type, volume, container, handling, hours in samples:
-                protocols.add_sample_requirement(
+                design_service.add_sample_requirement(
                     session,
                     visit,
                     sample_type=sample_type,
@@ -141,7 +143,7 @@ def load_protocol(session: Session) -> None:
         for number, (enrolled_days_ago, arm, apheresis_days_ago, infused_days_ago) in enumerate(
             ((60, "A", 50, 30), (45, "A", 35, 12), (20, "B", None, None)), start=1
         ):
-            protocols.enrol_subject(
+            subjects_service.enrol_subject(
                 session,
                 protocol,
                 code=f"HLX301-014-{number:04d}",
@@ -152,10 +154,10 @@ def load_protocol(session: Session) -> None:
                 apheresis_on=today - timedelta(days=apheresis_days_ago) if apheresis_days_ago else None,
                 infused_on=today - timedelta(days=infused_days_ago) if infused_days_ago else None,
             )
-        second = protocols.new_version(
+        second = design_service.new_version(
             session, protocol, number="2.0", amendment_summary="Amendment 1: adds a month-3 persistence sample"
         )
-        month3 = protocols.add_visit(
+        month3 = design_service.add_visit(
             session,
             second,
             code="M3",
@@ -165,7 +167,7 @@ def load_protocol(session: Session) -> None:
             window_before_days=7,
             window_after_days=7,
         )
-        protocols.add_sample_requirement(
+        design_service.add_sample_requirement(
             session,
             month3,
             sample_type="peripheral blood for CAR-T persistence (qPCR)",

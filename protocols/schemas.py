@@ -12,7 +12,7 @@ from lims.units.fields import MeasurementField
 from lims.units.parsing import parse_range
 from lims.web import FormSchema, Trimmed, reason_field, required_text
 from protocols.models import ProtocolPhase, ProtocolStatus, ProtocolVersion, ReferenceEvent, VersionStatus
-from protocols.service import effective_version, parse_phase
+from protocols.service.protocols import effective_version, parse_phase
 
 
 class PhaseField(fields.String):

@@ -9,9 +9,10 @@ from lims.registry import Registry
 from lims.signatures import service as signatures
 from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
-from protocols import api, demo, service, views
+from protocols import api, demo, views
 from protocols.cli import protocol_group
 from protocols.models import ProtocolVersion, VersionStatus
+from protocols.service import design as design_service
 
 
 def register(registry: Registry) -> None:
@@ -26,7 +27,7 @@ def register(registry: Registry) -> None:
             ),
             locked=versioning_errors.VersionNotInReview,
             describe=lambda version: f"Version {version.number}",
-            ready_for_review=service.check_ready_for_review,
+            ready_for_review=design_service.check_ready_for_review,
         )
     )
     registry.work_queue(

@@ -23,7 +23,7 @@ from lims.identity.service.organizations import get_organization, list_organizat
 from lims.signatures import service as signatures
 from lims.versioning import service as versioning
 from lims.web import load_input, on_refusal_show, refusals_answered, refuse
-from protocols import schemas, service
+from protocols import schemas
 from protocols.ctgov.parse import parse_study
 from protocols.models import (
     Arm,
@@ -35,6 +35,9 @@ from protocols.models import (
     Visit,
 )
 from protocols.odm import export_odm
+from protocols.service import design as design_service
+from protocols.service import protocols as protocol_service
+from protocols.service import subjects as subjects_service
 
 blueprint = Blueprint("protocols", __name__, template_folder="templates")
 
@@ -46,7 +49,7 @@ RELEASERS = frozenset({RoleName.QA, RoleName.MANAGER})
 @blueprint.route("/protocols")
 @allow(STAFF)
 def index() -> Any:
-    return render_template("protocols/index.html", protocols=service.list_protocols(get_session()))
+    return render_template("protocols/index.html", protocols=protocol_service.list_protocols(get_session()))
 
 
 def _new_context() -> dict[str, Any]:
@@ -68,7 +71,7 @@ def new() -> Any:
     with on_refusal_show("protocols/new.html", _new_context):
         data = load_input(schemas.ProtocolCreateSchema())
         sponsor = get_organization(db, data.pop("sponsor_id"))
-        protocol = service.create_protocol(db, sponsor=sponsor, **data)
+        protocol = protocol_service.create_protocol(db, sponsor=sponsor, **data)
     flash(f"{protocol.number} is registered with a draft version 1.0; design it next.", "success")
     return redirect(url_for("protocols.version", version_id=protocol.versions[0].id), 303)
 
@@ -89,7 +92,7 @@ def import_ctgov() -> Any:
         if upload is None or not upload.filename:
             raise InvalidInput("Choose the ClinicalTrials.gov record to import (JSON or XML).", field="file")
         study = parse_study(upload.read(), filename=upload.filename)
-        protocol = service.import_study(
+        protocol = protocol_service.import_study(
             db,
             study,
             sponsor=get_organization(db, data["sponsor_id"]),
@@ -107,11 +110,11 @@ def show(protocol_id: int) -> Any:
 
 def _show_context(protocol_id: int) -> dict[str, Any]:
     db = get_session()
-    protocol = service.get_protocol(db, protocol_id)
+    protocol = protocol_service.get_protocol(db, protocol_id)
     return {
         "protocol": protocol,
-        "effective": service.effective_version(protocol),
-        "subjects": service.subjects_of(db, protocol),
+        "effective": protocol_service.effective_version(protocol),
+        "subjects": subjects_service.subjects_of(db, protocol),
         "status_options": [(status.value, status.value.capitalize()) for status in ProtocolStatus],
     }
 
@@ -120,9 +123,9 @@ def _show_context(protocol_id: int) -> dict[str, Any]:
 @allow(AUTHORS)
 def edit(protocol_id: int) -> Any:
     db = get_session()
-    protocol = service.get_protocol(db, protocol_id)
+    protocol = protocol_service.get_protocol(db, protocol_id)
     with on_refusal_show("protocols/show.html", lambda: _show_context(protocol_id)):
-        service.update_protocol(db, protocol, **load_input(schemas.ProtocolUpdateSchema()))
+        protocol_service.update_protocol(db, protocol, **load_input(schemas.ProtocolUpdateSchema()))
     flash(f"{protocol.number} is updated.", "success")
     return redirect(url_for("protocols.show", protocol_id=protocol.id), 303)
 
@@ -131,9 +134,9 @@ def edit(protocol_id: int) -> Any:
 @allow(AUTHORS)
 def new_version(protocol_id: int) -> Any:
     db = get_session()
-    protocol = service.get_protocol(db, protocol_id)
+    protocol = protocol_service.get_protocol(db, protocol_id)
     with on_refusal_show("protocols/show.html", lambda: _show_context(protocol_id)):
-        version = service.new_version(db, protocol, **load_input(schemas.NewVersionSchema()))
+        version = design_service.new_version(db, protocol, **load_input(schemas.NewVersionSchema()))
     flash(
         f"Version {version.number} is drafted from the previous design; amend it, then sign it for review.", "success"
     )
@@ -142,7 +145,7 @@ def new_version(protocol_id: int) -> Any:
 
 def _version_context(version_id: int) -> dict[str, Any]:
     db = get_session()
-    version = service.get_version(db, version_id)
+    version = protocol_service.get_version(db, version_id)
     return dict(
         version=version,
         protocol=version.protocol,
@@ -162,7 +165,7 @@ def version(version_id: int) -> Any:
 def _design_change(version_id: int, change: Any) -> Any:
     """Apply a design change to a draft version, or show the version again with the errors."""
     db = get_session()
-    version = service.get_version(db, version_id)
+    version = protocol_service.get_version(db, version_id)
     with on_refusal_show("protocols/version.html", lambda: _version_context(version_id)):
         message = change(db, version)
     flash(message, "success")
@@ -173,7 +176,7 @@ def _design_change(version_id: int, change: Any) -> Any:
 @allow(AUTHORS)
 def add_arm(version_id: int) -> Any:
     def change(db: Any, version: Any) -> str:
-        arm = service.add_arm(db, version, **load_input(schemas.ArmSchema()))
+        arm = design_service.add_arm(db, version, **load_input(schemas.ArmSchema()))
         return f"Arm {arm.code} added."
 
     return _design_change(version_id, change)
@@ -183,7 +186,7 @@ def add_arm(version_id: int) -> Any:
 @allow(AUTHORS)
 def add_visit(version_id: int) -> Any:
     def change(db: Any, version: Any) -> str:
-        visit = service.add_visit(db, version, **load_input(schemas.VisitSchema()))
+        visit = design_service.add_visit(db, version, **load_input(schemas.VisitSchema()))
         return f"Visit {visit.code} added."
 
     return _design_change(version_id, change)
@@ -203,7 +206,7 @@ def add_requirement(version_id: int) -> Any:
             parent_label=f"Version {version.number}",
             field="visit_id",
         )
-        service.add_sample_requirement(db, visit, **data)
+        design_service.add_sample_requirement(db, visit, **data)
         return f"Sample requirement added to {visit.code}."
 
     return _design_change(version_id, change)
@@ -221,7 +224,7 @@ def edit_visit(visit_id: int) -> Any:
     if request.method == "GET":
         return render_template("protocols/visit_edit.html", errors={}, form=MultiDict(), **context)
     with on_refusal_show("protocols/visit_edit.html", **context):
-        service.update_visit(db, visit, **load_input(schemas.VisitUpdateSchema()))
+        design_service.update_visit(db, visit, **load_input(schemas.VisitUpdateSchema()))
     flash(f"Visit {visit.code} is updated.", "success")
     return redirect(url_for("protocols.version", version_id=visit.version_id), 303)
 
@@ -234,7 +237,7 @@ def edit_arm(arm_id: int) -> Any:
     if request.method == "GET":
         return render_template("protocols/arm_edit.html", errors={}, form=MultiDict(), arm=arm)
     with on_refusal_show("protocols/arm_edit.html", arm=arm):
-        service.update_arm(db, arm, **load_input(schemas.ArmUpdateSchema()))
+        design_service.update_arm(db, arm, **load_input(schemas.ArmUpdateSchema()))
     flash(f"Arm {arm.code} is updated.", "success")
     return redirect(url_for("protocols.version", version_id=arm.version_id), 303)
 
@@ -247,7 +250,7 @@ def edit_requirement(requirement_id: int) -> Any:
     if request.method == "GET":
         return render_template("protocols/requirement_edit.html", errors={}, form=MultiDict(), requirement=requirement)
     with on_refusal_show("protocols/requirement_edit.html", requirement=requirement):
-        service.update_sample_requirement(db, requirement, **load_input(schemas.SampleRequirementUpdateSchema()))
+        design_service.update_sample_requirement(db, requirement, **load_input(schemas.SampleRequirementUpdateSchema()))
     flash(f"Sample requirement of {requirement.visit.code} is updated.", "success")
     return redirect(url_for("protocols.version", version_id=requirement.visit.version_id), 303)
 
@@ -256,7 +259,7 @@ def edit_requirement(requirement_id: int) -> Any:
 @allow(RELEASERS)
 def make_effective(version_id: int) -> Any:
     db = get_session()
-    version = service.get_version(db, version_id)
+    version = protocol_service.get_version(db, version_id)
     with on_refusal_show("protocols/version.html", lambda: _version_context(version_id)):
         versioning.make_effective(db, version)
     flash(f"Version {version.number} is effective.", "success")
@@ -267,7 +270,7 @@ def make_effective(version_id: int) -> Any:
 @allow(STAFF)
 def odm(version_id: int) -> Any:
     db = get_session()
-    version = service.get_version(db, version_id)
+    version = protocol_service.get_version(db, version_id)
     filename = f"{version.protocol.number}-v{version.number}-odm.xml".replace("/", "_")
     return Response(
         export_odm(db, version),
@@ -280,7 +283,7 @@ def odm(version_id: int) -> Any:
 @allow(STAFF)
 def diff(protocol_id: int) -> Any:
     db = get_session()
-    protocol = service.get_protocol(db, protocol_id)
+    protocol = protocol_service.get_protocol(db, protocol_id)
     refusal = "Choose two versions of this protocol to compare."
     with refusals_answered(lambda errors, status: refuse(status, refusal, errors)):
         data = load_input(schemas.DiffSchema(), request.args)
@@ -297,7 +300,7 @@ def diff(protocol_id: int) -> Any:
             for which in ("old", "new")
         )
     return render_template(
-        "protocols/diff.html", protocol=protocol, old=old, new=new, differences=service.diff_versions(old, new)
+        "protocols/diff.html", protocol=protocol, old=old, new=new, differences=design_service.diff_versions(old, new)
     )
 
 
@@ -306,11 +309,11 @@ def diff(protocol_id: int) -> Any:
 
 def _subjects_context(protocol_id: int) -> dict[str, Any]:
     db = get_session()
-    protocol = service.get_protocol(db, protocol_id)
-    effective = service.effective_version(protocol)
+    protocol = protocol_service.get_protocol(db, protocol_id)
+    effective = protocol_service.effective_version(protocol)
     return dict(
         protocol=protocol,
-        subjects=service.subjects_of(db, protocol),
+        subjects=subjects_service.subjects_of(db, protocol),
         arm_options=[(arm.id, f"{arm.code} {arm.name}") for arm in effective.arms] if effective else [],
         effective=effective,
     )
@@ -326,10 +329,10 @@ def subjects(protocol_id: int) -> Any:
 @allow(ENROLLERS)
 def enrol(protocol_id: int) -> Any:
     db = get_session()
-    protocol = service.get_protocol(db, protocol_id)
+    protocol = protocol_service.get_protocol(db, protocol_id)
     with on_refusal_show("protocols/subjects.html", lambda: _subjects_context(protocol_id)):
         data = load_input(schemas.SubjectSchema())
-        effective = service.enrolling_version(protocol)
+        effective = subjects_service.enrolling_version(protocol)
         arm = get_child(
             db,
             Arm,
@@ -339,7 +342,7 @@ def enrol(protocol_id: int) -> Any:
             parent_label=f"The effective version {effective.number}",
             field="arm_id",
         )
-        subject = service.enrol_subject(db, protocol, arm=arm, **data)
+        subject = subjects_service.enrol_subject(db, protocol, arm=arm, **data)
     flash(f"{subject.code} is enrolled.", "success")
     return redirect(url_for("protocols.subject", subject_id=subject.id), 303)
 
@@ -351,11 +354,11 @@ def subject(subject_id: int) -> Any:
 
 
 def _subject_context(subject_id: int) -> dict[str, Any]:
-    subject = service.get_subject(get_session(), subject_id)
+    subject = subjects_service.get_subject(get_session(), subject_id)
     return {
         "subject": subject,
-        "calendar": service.visit_calendar(subject),
-        "made_from": service.records_of_subject(get_session(), subject),
+        "calendar": subjects_service.visit_calendar(subject),
+        "made_from": subjects_service.records_of_subject(get_session(), subject),
     }
 
 
@@ -363,8 +366,8 @@ def _subject_context(subject_id: int) -> dict[str, Any]:
 @allow(ENROLLERS)
 def update_subject(subject_id: int) -> Any:
     db = get_session()
-    subject = service.get_subject(db, subject_id)
+    subject = subjects_service.get_subject(db, subject_id)
     with on_refusal_show("protocols/subject.html", lambda: _subject_context(subject_id)):
-        service.update_subject(db, subject, **load_input(schemas.SubjectUpdateSchema()))
+        subjects_service.update_subject(db, subject, **load_input(schemas.SubjectUpdateSchema()))
     flash(f"{subject.code} is updated.", "success")
     return redirect(url_for("protocols.subject", subject_id=subject.id), 303)

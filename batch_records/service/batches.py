@@ -29,8 +29,9 @@ from lims.errors import DetailMissing, RecordNotFound
 from lims.identity.models import User
 from lims.pagination import KeysetPage, Page, page_after, paginate
 from lims.versioning import errors as versioning_errors
-from protocols import service as protocols
 from protocols.models import Subject
+from protocols.service import protocols as protocol_service
+from protocols.service import subjects as subjects_service
 
 
 def get_batch(session: Session, batch_id: int, *, sponsor_id: int | None = None) -> Batch:
@@ -81,7 +82,7 @@ def _batches(status: BatchStatus | None, sponsor_id: int | None) -> Select[Batch
 
 def _visible_to(query: Select[Batch], sponsor_id: int) -> Select[Batch]:
     """A batch belongs to the sponsor of its subject's protocol."""
-    return protocols.visible_to(query.join(Batch.subject).join(Subject.protocol), sponsor_id)
+    return protocol_service.visible_to(query.join(Batch.subject).join(Subject.protocol), sponsor_id)
 
 
 def batches_of_subject(session: Session, subject: Subject) -> list[Batch]:
@@ -101,9 +102,9 @@ def batches_of_subject_after(
     return page_after(session, query, (Batch.created_at, Batch.id), after=after, limit=limit)
 
 
-def batches_as_subject_records(session: Session, subject: Subject) -> list[protocols.SubjectRecord]:
+def batches_as_subject_records(session: Session, subject: Subject) -> list[subjects_service.SubjectRecord]:
     return [
-        protocols.SubjectRecord(
+        subjects_service.SubjectRecord(
             "batch",
             f"{batch.batch_number} from {batch.starting_material_identity}",
             batch.status.value,

@@ -18,7 +18,8 @@ from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.web import load_input, on_refusal_show
-from protocols import service as protocols
+from protocols.service import protocols as protocol_service
+from protocols.service import subjects as subjects_service
 
 OPERATORS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
 CATEGORY_OPTIONS = [(category.value, category.value.capitalize()) for category in DeviationCategory]
@@ -45,7 +46,11 @@ def batches() -> Any:
 
 def _start_context() -> dict[str, Any]:
     db = get_session()
-    subjects = [subject for protocol in protocols.list_protocols(db) for subject in protocols.subjects_of(db, protocol)]
+    subjects = [
+        subject
+        for protocol in protocol_service.list_protocols(db)
+        for subject in subjects_service.subjects_of(db, protocol)
+    ]
     return {
         "versions": [
             (version.id, f"{version.label} — {version.master.product}")
@@ -66,7 +71,7 @@ def new_batch() -> Any:
     with on_refusal_show("batch_records/batch_new.html", _start_context):
         data = load_input(schemas.StartBatchSchema())
         version = masters.get_mbr_version(db, data["mbr_version_id"])
-        subject = protocols.get_subject(db, data["subject_id"])
+        subject = subjects_service.get_subject(db, data["subject_id"])
         batch = batches_service.start_batch(
             db,
             version,

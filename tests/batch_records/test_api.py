@@ -12,7 +12,10 @@ from lims.identity.models import RoleName
 from lims.identity.service import api_tokens
 from lims.signatures.models import SignatureMeaning
 from lims.versioning import service as versioning
-from protocols import service as protocols
+from protocols.models import ReferenceEvent
+from protocols.service import design as design_service
+from protocols.service import protocols as protocol_service
+from protocols.service import subjects as subjects_service
 from tests.batch_records.conftest import TODAY
 from tests.batch_records.test_execution import do_receipt, sign
 
@@ -25,30 +28,30 @@ def bearer(token: str) -> dict[str, str]:
 def other_batch(db_session, line, create_organization):
     """A batch made on the same line for another sponsor's subject."""
     sponsor = create_organization(code="NORD", name="Nordic CAR Bio")
-    protocol = protocols.create_protocol(
+    protocol = protocol_service.create_protocol(
         db_session,
         number="NCB-201",
         title="NCB-7 in r/r ALL",
         sponsor=sponsor,
-        phase=protocols.parse_phase("Phase 3"),
+        phase=protocol_service.parse_phase("Phase 3"),
         therapeutic_area="Haematology",
         investigational_product="NCB-7",
     )
     design = protocol.versions[0]
-    arm = protocols.add_arm(db_session, design, code="A", name="NCB-7")
-    protocols.add_visit(
+    arm = design_service.add_arm(db_session, design, code="A", name="NCB-7")
+    design_service.add_visit(
         db_session,
         design,
         code="APH",
         name="Apheresis",
-        reference_event=protocols.ReferenceEvent.APHERESIS,
+        reference_event=ReferenceEvent.APHERESIS,
         day_offset=0,
     )
     signatures_of_design = ((SignatureMeaning.AUTHORED, line.author), (SignatureMeaning.APPROVED, line.qa))
     for meaning, user in signatures_of_design:
         sign(db_session, design, meaning, user)
     versioning.make_effective(db_session, design)
-    subject = protocols.enrol_subject(
+    subject = subjects_service.enrol_subject(
         db_session,
         protocol,
         code="NCB201-SE01-0001",

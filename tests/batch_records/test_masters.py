@@ -23,7 +23,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.units.parsing import parse_measurement
 from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
-from protocols import service as protocols
+from protocols.service import subjects as subjects_service
 from tests.helpers import PASSWORD
 
 
@@ -162,7 +162,7 @@ def test_the_chain_of_identity_reads_both_ways(db_session, line, batch):
         f"Subject HLX301-DE01-0001 (HLX-301) · starting material W1234 26 123456 A · batch {batch.batch_number}"
     )
     assert batches.batches_of_subject(db_session, line.subject) == [batch, second]
-    assert [record.label for record in protocols.records_of_subject(db_session, line.subjects[1])] == [
+    assert [record.label for record in subjects_service.records_of_subject(db_session, line.subjects[1])] == [
         f"{other.batch_number} from W5678 26 000001 D"
     ]
     with pytest.raises(StartingMaterialUsed):

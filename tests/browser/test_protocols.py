@@ -9,8 +9,9 @@ from lims.identity.service.organizations import create_organization, facility
 from lims.identity.service.users import create_user
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from protocols import service
 from protocols.models import ProtocolPhase, ReferenceEvent
+from protocols.service import design as design_service
+from protocols.service import protocols as protocol_service
 from tests.browser.conftest import seed, sign_in
 from tests.helpers import PASSWORD
 
@@ -37,7 +38,7 @@ def test_qa_approves_a_version_and_makes_it_effective(live_app, page):
             must_change_password=False,
             actor=None,
         )
-        protocol = service.create_protocol(
+        protocol = protocol_service.create_protocol(
             session,
             number="HLX-301",
             title="Phase 3 study of HLX-19",
@@ -47,8 +48,8 @@ def test_qa_approves_a_version_and_makes_it_effective(live_app, page):
             investigational_product="HLX-19 CAR-T",
         )
         version = protocol.versions[0]
-        service.add_arm(session, version, code="A", name="HLX-19")
-        service.add_visit(
+        design_service.add_arm(session, version, code="A", name="HLX-19")
+        design_service.add_visit(
             session,
             version,
             code="D7",

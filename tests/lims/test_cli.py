@@ -42,8 +42,8 @@ from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.testing.demo import TEST_DEFINITIONS
 from lims.training import service as training
-from protocols import service as protocol_service
 from protocols.models import Protocol, VersionStatus
+from protocols.service import subjects as subjects_service
 from tests.helpers import PASSWORD
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -242,7 +242,7 @@ def test_demo_protocol_has_an_effective_version_one_in_review_and_subjects(run, 
         ("2.0", VersionStatus.IN_REVIEW),
     ]
     # three from the protocol's own demo data, two more enrolled for the batches
-    assert len(protocol_service.subjects_of(db_session, protocol)) == 5
+    assert len(subjects_service.subjects_of(db_session, protocol)) == 5
 
 
 def test_demo_lots_show_released_quarantined_and_expired(run, db_session):

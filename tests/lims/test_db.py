@@ -6,12 +6,13 @@ import pytest
 
 from lims.db import get_child, get_record
 from lims.errors import RecordNotFound
-from protocols import service as protocols
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent, Visit
+from protocols.service import design as design_service
+from protocols.service import protocols as protocol_service
 
 
 def _protocol_with_a_visit(session, sponsor, number: str) -> tuple[Protocol, Visit]:
-    protocol = protocols.create_protocol(
+    protocol = protocol_service.create_protocol(
         session,
         number=number,
         title="A study",
@@ -20,7 +21,7 @@ def _protocol_with_a_visit(session, sponsor, number: str) -> tuple[Protocol, Vis
         therapeutic_area="Haematology",
         investigational_product="HLX-19",
     )
-    visit = protocols.add_visit(
+    visit = design_service.add_visit(
         session,
         protocol.versions[0],
         code="SCR",

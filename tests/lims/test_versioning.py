@@ -22,8 +22,9 @@ from lims.testing import service as testing
 from lims.testing.models import ResultKind
 from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
-from protocols import service as protocols
 from protocols.models import ProtocolPhase, ProtocolVersion, ReferenceEvent, VersionStatus
+from protocols.service import design as design_service
+from protocols.service import protocols as protocol_service
 from tests.helpers import PASSWORD
 
 Version = MbrVersion | ProtocolVersion
@@ -48,7 +49,7 @@ def _first_master_version(session: Session, _sponsor: Organization) -> Version:
 
 
 def _first_protocol_version(session: Session, sponsor: Organization) -> Version:
-    protocol = protocols.create_protocol(
+    protocol = protocol_service.create_protocol(
         session,
         number="HLX-302",
         title="HLX-19 in follicular lymphoma",
@@ -58,8 +59,8 @@ def _first_protocol_version(session: Session, sponsor: Organization) -> Version:
         investigational_product="HLX-19",
     )
     version = protocol.versions[0]
-    protocols.add_arm(session, version, code="A", name="HLX-19")
-    protocols.add_visit(
+    design_service.add_arm(session, version, code="A", name="HLX-19")
+    design_service.add_visit(
         session, version, code="APH", name="Apheresis", reference_event=ReferenceEvent.APHERESIS, day_offset=0
     )
     return version
@@ -95,7 +96,7 @@ KINDS = {
     "protocol": Kind(
         ProtocolVersion,
         _first_protocol_version,
-        lambda session, version: protocols.new_version(
+        lambda session, version: design_service.new_version(
             session, version.protocol, number="2.0", amendment_summary="Amendment 1"
         ),
         VersionStatus.SUPERSEDED,

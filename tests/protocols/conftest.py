@@ -9,15 +9,16 @@ from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.units.parsing import parse_measurement, parse_range
 from lims.versioning import service as versioning
-from protocols import service
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent
+from protocols.service import design as design_service
+from protocols.service import protocols as protocol_service
 from tests.helpers import PASSWORD
 
 
 @pytest.fixture
 def car_t_protocol(db_session, create_organization) -> Protocol:
     sponsor = create_organization(code="HELIX", name="Helix Cell Therapeutics")
-    protocol = service.create_protocol(
+    protocol = protocol_service.create_protocol(
         db_session,
         number="HLX-301",
         title="A Phase 3 study of HLX-19 autologous anti-CD19 CAR-T cells in r/r DLBCL",
@@ -28,9 +29,9 @@ def car_t_protocol(db_session, create_organization) -> Protocol:
         nct_id="NCT09999999",
     )
     version = protocol.versions[0]
-    service.add_arm(db_session, version, code="A", name="HLX-19", arm_type="experimental")
-    service.add_arm(db_session, version, code="B", name="Standard of care", arm_type="active comparator")
-    screening = service.add_visit(
+    design_service.add_arm(db_session, version, code="A", name="HLX-19", arm_type="experimental")
+    design_service.add_arm(db_session, version, code="B", name="Standard of care", arm_type="active comparator")
+    screening = design_service.add_visit(
         db_session,
         version,
         code="SCR",
@@ -39,7 +40,7 @@ def car_t_protocol(db_session, create_organization) -> Protocol:
         day_offset=-28,
         window_after_days=7,
     )
-    service.add_sample_requirement(
+    design_service.add_sample_requirement(
         db_session,
         screening,
         sample_type="peripheral blood",
@@ -48,10 +49,10 @@ def car_t_protocol(db_session, create_organization) -> Protocol:
         handling=parse_range("15–25 °C"),
         max_hours_to_processing=24,
     )
-    apheresis = service.add_visit(
+    apheresis = design_service.add_visit(
         db_session, version, code="APH", name="Apheresis", reference_event=ReferenceEvent.APHERESIS, day_offset=0
     )
-    service.add_sample_requirement(
+    design_service.add_sample_requirement(
         db_session,
         apheresis,
         sample_type="leukapheresis product",
@@ -60,7 +61,7 @@ def car_t_protocol(db_session, create_organization) -> Protocol:
         handling=parse_range("2–8 °C"),
         max_hours_to_processing=48,
     )
-    service.add_visit(
+    design_service.add_visit(
         db_session,
         version,
         code="D7",
@@ -70,7 +71,7 @@ def car_t_protocol(db_session, create_organization) -> Protocol:
         window_before_days=1,
         window_after_days=1,
     )
-    service.add_visit(
+    design_service.add_visit(
         db_session,
         version,
         code="D28",

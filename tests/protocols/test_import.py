@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from lims.cli import cli
 from lims.identity.models import RoleName
-from protocols import service
 from protocols.ctgov.parse import parse_study
 from protocols.models import Protocol, VersionStatus
+from protocols.service import protocols as protocol_service
 from tests.helpers import csrf_token_from
 
 RECORDS = Path(__file__).resolve().parents[3] / "shared" / "reference-data" / "clinicaltrials-gov"
@@ -25,7 +25,7 @@ needs_records = pytest.mark.skipif(
 def test_import_creates_a_draft_protocol_with_arms_and_interventions(db_session, create_organization):
     sponsor = create_organization(code="UCB", name="UCB Pharma")
     study = parse_study((RECORDS / "NCT02552212.api-v2.json").read_bytes())
-    protocol = service.import_study(db_session, study, sponsor=sponsor)
+    protocol = protocol_service.import_study(db_session, study, sponsor=sponsor)
     version = protocol.versions[0]
     assert (protocol.nct_id, protocol.phase.value, version.status) == ("NCT02552212", "phase 3", VersionStatus.DRAFT)
     assert protocol.target_enrolment == study.enrollment

@@ -17,7 +17,6 @@ from lims.units.errors import IncompatibleUnits
 from lims.units.parsing import parse_measurement, parse_range
 from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
-from protocols import service
 from protocols.errors import (
     EarlierPhase,
     NoEffectiveVersion,
@@ -31,6 +30,9 @@ from protocols.models import (
     ReferenceEvent,
     VersionStatus,
 )
+from protocols.service import design as design_service
+from protocols.service import protocols as protocol_service
+from protocols.service import subjects as subjects_service
 from tests.helpers import PASSWORD
 
 
@@ -45,19 +47,19 @@ from tests.helpers import PASSWORD
     ],
 )
 def test_reads_the_phases_the_lab_serves(typed, phase):
-    assert service.parse_phase(typed) == phase
+    assert protocol_service.parse_phase(typed) == phase
 
 
 @pytest.mark.parametrize("typed", ["Phase 1", "phase 2", "Phase I/II", "Early Phase 1", "Phase 1/Phase 2"])
 def test_earlier_phases_are_refused_with_the_reason(typed):
     with pytest.raises(EarlierPhase, match="after phase II"):
-        service.parse_phase(typed)
+        protocol_service.parse_phase(typed)
 
 
 @pytest.mark.parametrize("nct_id", ["NCT1234567", "nct12345678", "NCT123456789", "12345678"])
 def test_nct_ids_are_validated(db_session, create_organization, nct_id):
     with pytest.raises(NotAnNctId):
-        service.create_protocol(
+        protocol_service.create_protocol(
             db_session,
             number="X-1",
             title="t",
@@ -77,7 +79,7 @@ def test_lifecycle_from_draft_to_effective(db_session, car_t_protocol, author_an
     signatures.sign(db_session, version, meaning=SignatureMeaning.APPROVED, user=approver, password=PASSWORD)
     assert version.status == VersionStatus.APPROVED
     versioning.make_effective(db_session, version)
-    assert version.status == VersionStatus.EFFECTIVE and service.effective_version(car_t_protocol) is version
+    assert version.status == VersionStatus.EFFECTIVE and protocol_service.effective_version(car_t_protocol) is version
 
 
 def test_approving_ones_own_authored_version_is_refused(db_session, car_t_protocol, create_user):
@@ -101,9 +103,9 @@ def test_editing_a_version_past_draft_is_refused(db_session, car_t_protocol, app
     version = car_t_protocol.versions[0]
     approve_version(version)
     with pytest.raises(versioning_errors.VersionNotDraft, match="create a new version"):
-        service.add_arm(db_session, version, code="C", name="Late arm")
+        design_service.add_arm(db_session, version, code="C", name="Late arm")
     with pytest.raises(versioning_errors.VersionNotDraft):
-        service.add_visit(
+        design_service.add_visit(
             db_session, version, code="M3", name="Month 3", reference_event=ReferenceEvent.INFUSION, day_offset=90
         )
 
@@ -116,7 +118,7 @@ def test_a_rejected_version_goes_back_to_draft_and_its_authorship_must_be_signed
     signatures.sign(db_session, version, meaning=SignatureMeaning.AUTHORED, user=author, password=PASSWORD)
     signatures.sign(db_session, version, meaning=SignatureMeaning.REJECTED, user=approver, password=PASSWORD)
     assert version.status == VersionStatus.DRAFT
-    service.add_visit(
+    design_service.add_visit(
         db_session,
         version,
         code="M3",
@@ -136,14 +138,14 @@ def test_a_new_effective_version_supersedes_the_old_one(db_session, car_t_protoc
     first = car_t_protocol.versions[0]
     approve_version(first)
     versioning.make_effective(db_session, first)
-    second = service.new_version(
+    second = design_service.new_version(
         db_session,
         car_t_protocol,
         number="2.0",
         amendment_summary="Adds a month-3 visit with a peripheral blood sample",
     )
     assert [arm.code for arm in second.arms] == ["A", "B"] and len(second.visits) == 4
-    month3 = service.add_visit(
+    month3 = design_service.add_visit(
         db_session,
         second,
         code="M3",
@@ -153,7 +155,7 @@ def test_a_new_effective_version_supersedes_the_old_one(db_session, car_t_protoc
         window_before_days=7,
         window_after_days=7,
     )
-    service.add_sample_requirement(
+    design_service.add_sample_requirement(
         db_session,
         month3,
         sample_type="peripheral blood",
@@ -174,7 +176,7 @@ def test_two_effective_versions_are_impossible_even_in_the_database(
     first = car_t_protocol.versions[0]
     approve_version(first)
     versioning.make_effective(db_session, first)
-    second = service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="Typo fixes")
+    second = design_service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="Typo fixes")
     db_session.flush()
     savepoint = connection.begin_nested()
     with pytest.raises(IntegrityError):
@@ -186,27 +188,27 @@ def test_two_effective_versions_are_impossible_even_in_the_database(
 
 def test_only_one_version_in_draft_or_review_at_a_time(db_session, car_t_protocol):
     with pytest.raises(versioning_errors.UnfinishedVersion, match="already has a version in draft or review"):
-        service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="x")
+        design_service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="x")
 
 
 def test_diff_shows_what_an_amendment_changes(db_session, car_t_protocol, approve_version):
     first = car_t_protocol.versions[0]
     approve_version(first)
     versioning.make_effective(db_session, first)
-    second = service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="Amendment 1")
-    service.add_visit(
+    second = design_service.new_version(db_session, car_t_protocol, number="2.0", amendment_summary="Amendment 1")
+    design_service.add_visit(
         db_session, second, code="M3", name="Month 3", reference_event=ReferenceEvent.INFUSION, day_offset=90
     )
-    service.add_arm(db_session, second, code="C", name="Dose expansion", arm_type="experimental")
+    design_service.add_arm(db_session, second, code="C", name="Dose expansion", arm_type="experimental")
     db_session.flush()
-    changes = {(d.section, d.key, d.change) for d in service.diff_versions(first, second)}
+    changes = {(d.section, d.key, d.change) for d in design_service.diff_versions(first, second)}
     assert changes == {("arm", "C", "added"), ("visit", "M3", "added"), ("samples", "M3", "added")}
 
 
 def test_sample_requirements_check_their_units(db_session, car_t_protocol):
     visit = car_t_protocol.versions[0].visits[0]
     with pytest.raises(IncompatibleUnits, match="must be a volume"):
-        service.add_sample_requirement(
+        design_service.add_sample_requirement(
             db_session,
             visit,
             sample_type="serum",
@@ -216,7 +218,7 @@ def test_sample_requirements_check_their_units(db_session, car_t_protocol):
             max_hours_to_processing=4,
         )
     with pytest.raises(IncompatibleUnits, match="must be temperatures"):
-        service.add_sample_requirement(
+        design_service.add_sample_requirement(
             db_session,
             visit,
             sample_type="serum",
@@ -244,16 +246,16 @@ def test_sample_requirements_check_their_units(db_session, car_t_protocol):
 )
 def test_subject_codes_must_not_identify_the_person(code, reason):
     if reason is None:
-        service.check_subject_code(code)
+        subjects_service.check_subject_code(code)
     else:
         with pytest.raises(SubjectCodeRefused, match=reason):
-            service.check_subject_code(code)
+            subjects_service.check_subject_code(code)
 
 
 def test_subjects_enrol_under_the_effective_version_with_a_unique_code(db_session, car_t_protocol, approve_version):
     version = car_t_protocol.versions[0]
     with pytest.raises(NoEffectiveVersion):
-        service.enrol_subject(
+        subjects_service.enrol_subject(
             db_session,
             car_t_protocol,
             code="HLX301-001",
@@ -264,7 +266,7 @@ def test_subjects_enrol_under_the_effective_version_with_a_unique_code(db_sessio
         )
     approve_version(version)
     versioning.make_effective(db_session, version)
-    subject = service.enrol_subject(
+    subject = subjects_service.enrol_subject(
         db_session,
         car_t_protocol,
         code="HLX301-001",
@@ -275,7 +277,7 @@ def test_subjects_enrol_under_the_effective_version_with_a_unique_code(db_sessio
     )
     assert subject.version is version
     with pytest.raises(AlreadyExists):
-        service.enrol_subject(
+        subjects_service.enrol_subject(
             db_session,
             car_t_protocol,
             code="HLX301-001",
@@ -298,7 +300,7 @@ def test_subjects_enrol_under_the_effective_version_with_a_unique_code(db_sessio
 )
 def test_window_arithmetic_at_the_edges(db_session, car_t_protocol, on, placement):
     day7 = next(visit for visit in car_t_protocol.versions[0].visits if visit.code == "D7")
-    window = service.window_of(day7, date(2026, 3, 2))
+    window = subjects_service.window_of(day7, date(2026, 3, 2))
     assert (window.target, window.earliest, window.latest) == (date(2026, 3, 9), date(2026, 3, 8), date(2026, 3, 10))
     assert window.placement(on) == placement
 
@@ -307,7 +309,7 @@ def test_calendar_waits_for_reference_events_that_have_not_happened(db_session, 
     version = car_t_protocol.versions[0]
     approve_version(version)
     versioning.make_effective(db_session, version)
-    subject = service.enrol_subject(
+    subject = subjects_service.enrol_subject(
         db_session,
         car_t_protocol,
         code="HLX301-002",
@@ -317,7 +319,7 @@ def test_calendar_waits_for_reference_events_that_have_not_happened(db_session, 
         consent_version="1.0",
         apheresis_on=date(2026, 2, 10),
     )
-    calendar = {window.visit.code: window for window in service.visit_calendar(subject)}
+    calendar = {window.visit.code: window for window in subjects_service.visit_calendar(subject)}
     assert calendar["SCR"].target == date(2026, 1, 4) and calendar["SCR"].latest == date(2026, 1, 11)
     assert calendar["APH"].target == date(2026, 2, 10)
     assert calendar["D7"].target is None
@@ -328,7 +330,7 @@ def test_calendar_waits_for_reference_events_that_have_not_happened(db_session, 
 def test_a_client_organization_sees_only_the_protocols_and_subjects_it_sponsors(
     db_session, car_t_protocol, create_organization
 ):
-    other = service.create_protocol(
+    other = protocol_service.create_protocol(
         db_session,
         number="NCB-201",
         title="t",
@@ -338,10 +340,12 @@ def test_a_client_organization_sees_only_the_protocols_and_subjects_it_sponsors(
         investigational_product="p",
     )
     helix = car_t_protocol.sponsor_id
-    assert service.list_protocols(db_session, sponsor_id=helix) == [car_t_protocol]
-    assert service.list_protocols(db_session) == [car_t_protocol, other]
-    assert service.protocols_after(db_session, sponsor_id=helix, after=None, limit=10).items == [car_t_protocol]
-    assert service.get_protocol(db_session, car_t_protocol.id, sponsor_id=helix) is car_t_protocol
+    assert protocol_service.list_protocols(db_session, sponsor_id=helix) == [car_t_protocol]
+    assert protocol_service.list_protocols(db_session) == [car_t_protocol, other]
+    assert protocol_service.protocols_after(db_session, sponsor_id=helix, after=None, limit=10).items == [
+        car_t_protocol
+    ]
+    assert protocol_service.get_protocol(db_session, car_t_protocol.id, sponsor_id=helix) is car_t_protocol
     with pytest.raises(RecordNotFound, match=f"There is no protocol with id {other.id}."):
-        service.get_protocol(db_session, other.id, sponsor_id=helix)
-    assert service.get_protocol(db_session, other.id) is other
+        protocol_service.get_protocol(db_session, other.id, sponsor_id=helix)
+    assert protocol_service.get_protocol(db_session, other.id) is other

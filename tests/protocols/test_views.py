@@ -13,8 +13,10 @@ from lims.identity.models import RoleName
 from lims.identity.service import api_tokens
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from protocols import service
 from protocols.models import Protocol, ReferenceEvent, VersionStatus
+from protocols.service import design as design_service
+from protocols.service import protocols as protocol_service
+from protocols.service import subjects as subjects_service
 from tests.helpers import PASSWORD, duplicate_ids, history_link, login, submit
 
 
@@ -201,7 +203,7 @@ def test_a_visit_arm_or_version_of_another_protocol_is_answered_as_unknown(
 ):
     version = car_t_protocol.versions[0]
     approve_version(version, effective=True)
-    other = service.create_protocol(
+    other = protocol_service.create_protocol(
         db_session,
         number="HLX-302",
         title="Another study",
@@ -211,8 +213,8 @@ def test_a_visit_arm_or_version_of_another_protocol_is_answered_as_unknown(
         investigational_product="HLX-19",
     )
     other_version = other.versions[0]
-    foreign_arm = service.add_arm(db_session, other_version, code="A", name="HLX-19")
-    foreign_visit = service.add_visit(
+    foreign_arm = design_service.add_arm(db_session, other_version, code="A", name="HLX-19")
+    foreign_visit = design_service.add_visit(
         db_session,
         other_version,
         code="SCR",
@@ -266,8 +268,8 @@ def test_a_visit_arm_or_version_of_another_protocol_is_answered_as_unknown(
     compared = client.get(f"/protocols/{car_t_protocol.id}/diff?old={version.id}&new={other_version.id}")
     assert compared.status_code == 404 and f"HLX-301 has no version with id {other_version.id}." in compared.text
     db_session.expire_all()
-    assert foreign_visit.requirements == [] and service.subjects_of(db_session, car_t_protocol) == []
-    assert service.subjects_of(db_session, other) == []
+    assert foreign_visit.requirements == [] and subjects_service.subjects_of(db_session, car_t_protocol) == []
+    assert subjects_service.subjects_of(db_session, other) == []
 
 
 def test_odm_export_downloads_and_is_audited(client, car_t_protocol, db_session, signed_in):
@@ -357,7 +359,7 @@ def test_recording_apheresis_and_infusion_moves_the_calendar(
 ):
     version = car_t_protocol.versions[0]
     approve_version(version, effective=True)
-    subject = service.enrol_subject(
+    subject = subjects_service.enrol_subject(
         db_session,
         car_t_protocol,
         code="HLX301-014-0009",
@@ -467,7 +469,7 @@ def test_protocol_version_and_subject_pages_link_to_their_history_for_those_who_
 ):
     version = car_t_protocol.versions[0]
     approve_version(version, effective=True)
-    subject = service.enrol_subject(
+    subject = subjects_service.enrol_subject(
         db_session,
         car_t_protocol,
         code="HLX301-014-0009",

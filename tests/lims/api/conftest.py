@@ -10,8 +10,8 @@ from batch_records.models import Batch
 from batch_records.service import batches
 from lims.identity.models import Organization, RoleName
 from lims.identity.service import api_tokens
-from protocols import service as protocols
 from protocols.models import Protocol
+from protocols.service import protocols as protocol_service
 from tests.batch_records.conftest import Line, build_line
 from tests.batch_records.test_execution import do_receipt
 
@@ -35,12 +35,12 @@ class Records:
 
 
 def add_protocol(db_session, sponsor: Organization, number: str) -> Protocol:
-    return protocols.create_protocol(
+    return protocol_service.create_protocol(
         db_session,
         number=number,
         title=f"Trial {number}",
         sponsor=sponsor,
-        phase=protocols.parse_phase("Phase 3"),
+        phase=protocol_service.parse_phase("Phase 3"),
         therapeutic_area="Haematology",
         investigational_product="X",
     )

@@ -1,0 +1,222 @@
+"""Protocols: phases, who sees which, creating and editing a protocol, importing a ClinicalTrials.gov record."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from lims import clock
+from lims.audit import context as audit_context
+from lims.db import get_record
+from lims.errors import AlreadyExists, OutOfRange, RecordNotFound
+from lims.identity.errors import ClientOrganizationRequired
+from lims.identity.models import Organization
+from lims.pagination import KeysetPage, page_after
+from lims.versioning import service as versioning
+from protocols.ctgov.study import ImportedStudy
+from protocols.errors import (
+    EarlierPhase,
+    NotAnNctId,
+    UnknownPhase,
+)
+from protocols.models import (
+    Protocol,
+    ProtocolPhase,
+    ProtocolStatus,
+    ProtocolVersion,
+    VersionStatus,
+)
+from protocols.service.design import add_arm
+
+NCT_ID = re.compile(r"^NCT\d{8}$")
+#: Phases a protocol may claim that the lab does not serve, as people write them.
+EARLIER_PHASES = re.compile(r"^\s*(early\s*)?phase\s*(0|1|i|2|ii)(\s*/\s*(phase\s*)?(1|i|2|ii))?\s*$", re.IGNORECASE)
+
+
+def parse_phase(text: str) -> ProtocolPhase:
+    """Read a phase as typed; an earlier phase is refused with the reason."""
+    cleaned = (
+        re.sub(r"\s+", " ", text.strip().lower())
+        .replace("phase ii/iii", "phase 2/3")
+        .replace("phase 2/phase 3", "phase 2/3")
+        .replace("phase iii", "phase 3")
+        .replace("phase iv", "phase 4")
+    )
+    for phase in ProtocolPhase:
+        if cleaned == phase.value:
+            return phase
+    if EARLIER_PHASES.match(text):
+        raise EarlierPhase(text)
+    raise UnknownPhase(f"Unknown phase {text!r}; choose phase 2/3, phase 3, phase 4 or post-marketing.", field="phase")
+
+
+# Protocols
+
+
+def visible_to(query: Select[Any], sponsor_id: int | None) -> Select[Any]:
+    """Keep the rows of ``query`` (which reads Protocol) that a client organization may see: its own protocols'.
+
+    The one rule of tenancy, for protocols and whatever hangs off them (subjects, batches); ``None`` is
+    staff, who see every row. A client never learns that another's record exists.
+    """
+    return query if sponsor_id is None else query.where(Protocol.sponsor_id == sponsor_id)
+
+
+def get_protocol(session: Session, protocol_id: int, *, sponsor_id: int | None = None) -> Protocol:
+    """A protocol by id; with ``sponsor_id``, one of that organization's, as if no other existed."""
+    if sponsor_id is None:
+        return get_record(session, Protocol, protocol_id, "protocol")
+    protocol = session.scalar(visible_to(select(Protocol).where(Protocol.id == protocol_id), sponsor_id))
+    if protocol is None:
+        raise RecordNotFound(f"There is no protocol with id {protocol_id}.")
+    return protocol
+
+
+def get_version(session: Session, version_id: int) -> ProtocolVersion:
+    return get_record(session, ProtocolVersion, version_id, "protocol version")
+
+
+def list_protocols(session: Session, *, sponsor_id: int | None = None) -> list[Protocol]:
+    """Every protocol, or with ``sponsor_id`` one organization's, in number order."""
+    return list(session.scalars(visible_to(select(Protocol), sponsor_id).order_by(Protocol.number)))
+
+
+def protocols_after(
+    session: Session, *, sponsor_id: int | None, after: tuple[str] | None, limit: int
+) -> KeysetPage[Protocol]:
+    """Protocols in number order after the number ``after``, or with ``sponsor_id`` one organization's."""
+    query = visible_to(select(Protocol), sponsor_id).options(
+        selectinload(Protocol.sponsor), selectinload(Protocol.versions)
+    )
+    return page_after(session, query, (Protocol.number,), after=after, limit=limit)
+
+
+def create_protocol(
+    session: Session,
+    *,
+    number: str,
+    title: str,
+    sponsor: Organization,
+    phase: ProtocolPhase,
+    therapeutic_area: str,
+    investigational_product: str,
+    nct_id: str | None = None,
+    conditions: str | None = None,
+    target_enrolment: int | None = None,
+) -> Protocol:
+    """Register a protocol with its first, draft version 1.0."""
+    if sponsor.is_facility:
+        raise ClientOrganizationRequired("The sponsor must be a client organization.", field="sponsor_id")
+    if nct_id is not None and not NCT_ID.match(nct_id):
+        raise NotAnNctId(f"{nct_id!r} is not an NCT number: write NCT and 8 digits, e.g. NCT02552212.", field="nct_id")
+    if session.scalar(select(Protocol.id).where(Protocol.number == number)) is not None:
+        raise AlreadyExists(f"The protocol number {number} is already registered.", field="number")
+    if nct_id is not None and session.scalar(select(Protocol.id).where(Protocol.nct_id == nct_id)) is not None:
+        raise AlreadyExists(f"{nct_id} is already registered under another protocol.", field="nct_id")
+    protocol = Protocol(
+        number=number,
+        title=title,
+        sponsor=sponsor,
+        phase=phase,
+        therapeutic_area=therapeutic_area,
+        investigational_product=investigational_product,
+        nct_id=nct_id,
+        conditions=conditions,
+        target_enrolment=target_enrolment,
+        status=ProtocolStatus.PLANNING,
+        created_at=clock.now(),
+    )
+    session.add(protocol)
+    session.add(
+        ProtocolVersion(
+            protocol=protocol,
+            number="1.0",
+            amendment_summary="Original protocol",
+            status=VersionStatus.DRAFT,
+            created_at=clock.now(),
+        )
+    )
+    session.flush()
+    return protocol
+
+
+def update_protocol(
+    session: Session,
+    protocol: Protocol,
+    *,
+    title: str,
+    therapeutic_area: str,
+    investigational_product: str,
+    status: ProtocolStatus,
+    conditions: str | None,
+    target_enrolment: int | None,
+    reason: str,
+) -> Protocol:
+    """Change a protocol's details or status, for the reason given."""
+    if target_enrolment is not None and target_enrolment <= 0:
+        raise OutOfRange("The target enrolment must be a positive number.", field="target_enrolment")
+    with audit_context.reason_for_change(session, reason):
+        protocol.title = title
+        protocol.therapeutic_area = therapeutic_area
+        protocol.investigational_product = investigational_product
+        protocol.status = status
+        protocol.conditions = conditions
+        protocol.target_enrolment = target_enrolment
+    return protocol
+
+
+def effective_version(protocol: Protocol) -> ProtocolVersion | None:
+    return versioning.effective_version(protocol.versions)
+
+
+def import_study(
+    session: Session,
+    study: ImportedStudy,
+    *,
+    sponsor: Organization,
+    number: str | None = None,
+    therapeutic_area: str | None = None,
+    investigational_product: str | None = None,
+) -> Protocol:
+    """Create a draft protocol from a ClinicalTrials.gov record: its identity, arms and their interventions."""
+    product = investigational_product or ", ".join(intervention.name for intervention in study.interventions)
+    protocol = create_protocol(
+        session,
+        number=number or study.acronym or study.nct_id,
+        title=study.official_title or study.brief_title,
+        sponsor=sponsor,
+        phase=study.phase,
+        therapeutic_area=therapeutic_area or "; ".join(study.conditions[:3]),
+        investigational_product=product[:200] or "not stated in the record",
+        nct_id=study.nct_id,
+        conditions="; ".join(study.conditions) or None,
+        target_enrolment=study.enrollment,
+    )
+    version = protocol.versions[0]
+    with audit_context.reason_for_change(session, f"Imported from {study.source_format} {study.nct_id}"):
+        version.amendment_summary = f"Original protocol, imported from {study.source_format} {study.nct_id}"
+    for index, arm in enumerate(study.arms):
+        interventions = f"Interventions: {', '.join(arm.intervention_names)}." if arm.intervention_names else ""
+        description = " ".join(part for part in (arm.description, interventions) if part) or None
+        add_arm(
+            session,
+            version,
+            code=_arm_code(index),
+            name=arm.label[:200],
+            arm_type=(arm.arm_type or "").replace("_", " ").lower()[:64] or None,
+            description=description,
+        )
+    return protocol
+
+
+def _arm_code(index: int) -> str:
+    """A, B, … Z, AA, AB, …"""
+    code = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        code = chr(ord("A") + remainder) + code
+    return code
