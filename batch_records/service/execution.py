@@ -176,8 +176,8 @@ def record_entry(
     late_reason: str | None = None,
 ) -> BatchEntry:
     """Record a parameter's value; one outside its limits is kept and raises a deviation at once."""
-    (entry,) = record_entries(
-        session, parameter.step, {parameter.id: reported}, user=user, observed_at=observed_at, late_reason=late_reason
+    (entry,) = _record_all_or_none(
+        session, parameter.step, [(parameter, reported)], user=user, observed_at=observed_at, late_reason=late_reason
     )
     return entry
 
@@ -198,20 +198,38 @@ def record_entries(
     """
     if not reported:
         raise DetailMissing("Enter at least one value.")
+    typed = [
+        (
+            get_child(
+                session,
+                BatchParameter,
+                parameter_id,
+                parent=step,
+                label="parameter",
+                parent_label=f"Step {step.position} ({step.title})",
+                field=f"parameter-{parameter_id}",
+            ),
+            value,
+        )
+        for parameter_id, value in reported.items()
+    ]
+    return _record_all_or_none(session, step, typed, user=user, observed_at=observed_at, late_reason=late_reason)
+
+
+def _record_all_or_none(
+    session: Session,
+    step: BatchStep,
+    typed_values: Sequence[tuple[BatchParameter, str]],
+    *,
+    user: User,
+    observed_at: datetime | None,
+    late_reason: str | None,
+) -> list[BatchEntry]:
     _require_workable(session, step, user)
     late_reason = _check_observed_at(step, observed_at, late_reason)
     accepted: list[tuple[BatchParameter, Measurement, bool]] = []
     refusals: list[LimsError] = []
-    for parameter_id, typed in reported.items():
-        parameter = get_child(
-            session,
-            BatchParameter,
-            parameter_id,
-            parent=step,
-            label="parameter",
-            parent_label=f"Step {step.position} ({step.title})",
-            field=f"parameter-{parameter_id}",
-        )
+    for parameter, typed in typed_values:
         try:
             accepted.append((parameter, *_accept_entry(session, parameter, typed)))
         except LimsError as refusal:
