@@ -41,7 +41,7 @@ from batch_records.service import batches, deviations
 from lims import clock
 from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
-from lims.db import get_child, get_record
+from lims.db import get_record
 from lims.equipment.models import Equipment, EquipmentUse
 from lims.equipment.service import use as equipment_service_use
 from lims.errors import (
@@ -50,6 +50,7 @@ from lims.errors import (
     DetailMissing,
     LimsError,
     OutOfRange,
+    RecordNotFound,
 )
 from lims.identity.models import User
 from lims.materials import service as materials
@@ -198,21 +199,16 @@ def record_entries(
     """
     if not reported:
         raise DetailMissing("Enter at least one value.")
-    typed = [
-        (
-            get_child(
-                session,
-                BatchParameter,
-                parameter_id,
-                parent=step,
-                label="parameter",
-                parent_label=f"Step {step.position} ({step.title})",
+    # The step's parameters are loaded already (the entry form lists them): look the ids up there, not one by one.
+    parameters = {parameter.id: parameter for parameter in step.parameters}
+    typed = []
+    for parameter_id, value in reported.items():
+        if parameter_id not in parameters:
+            raise RecordNotFound(
+                f"Step {step.position} ({step.title}) has no parameter with id {parameter_id}.",
                 field=f"parameter-{parameter_id}",
-            ),
-            value,
-        )
-        for parameter_id, value in reported.items()
-    ]
+            )
+        typed.append((parameters[parameter_id], value))
     return _record_all_or_none(session, step, typed, user=user, observed_at=observed_at, late_reason=late_reason)
 
 
