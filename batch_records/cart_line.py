@@ -442,7 +442,7 @@ def calibrated(session: Session, equipment: Equipment, *, due_on: date) -> Equip
     """Set an item's calibration state directly, calibrated a month ago: calibrating is the equipment area's
     business, not the line's."""
     with audit_context.reason_for_change(session, "Arranged for the line: calibrated a month ago"):
-        equipment.last_calibrated_on = clock.now().date() - timedelta(days=30)
+        equipment.last_calibrated_on = clock.today() - timedelta(days=30)
         equipment.calibration_due_on = due_on
     return equipment
 
@@ -453,7 +453,7 @@ def build_line(
     """A released lot of medium, calibrated equipment, the design's release tests, its master record made effective
     with the operators trained on it, and two subjects of an effective protocol of ``sponsor``; dated from the
     clock's today. The design takes no material but the medium (``COMPACT`` and uniform designs)."""
-    today = clock.now().date()
+    today = clock.today()
     operator = crew.operators[0]
     medium = create_material(
         session, part_number="MED-001", name="TexMACS GMP medium", specification="Sterile", storage_condition="2–8 °C"
@@ -513,7 +513,7 @@ def build_master(
     definitions: Mapping[str, TestDefinition],
 ) -> MbrVersion:
     """The master record of ``design``, authored, approved and effective, with the crew's operators trained on it."""
-    today = clock.now().date()
+    today = clock.today()
     version = draft_master(session, design, materials=materials, definitions=definitions)
     signatures.sign(session, version, meaning=SignatureMeaning.AUTHORED, user=crew.author, password=crew.password)
     signatures.sign(session, version, meaning=SignatureMeaning.APPROVED, user=crew.qa, password=crew.password)
@@ -532,7 +532,7 @@ def build_master(
 
 def _trial_subjects(session: Session, crew: Crew, sponsor: Organization) -> tuple[Subject, ...]:
     """The subjects of an effective protocol with one arm and an apheresis visit, enrolled 20 days ago."""
-    today = clock.now().date()
+    today = clock.today()
     protocol = protocol_service.create_protocol(
         session,
         number="HLX-301",

@@ -197,7 +197,7 @@ def load_batches(session: Session) -> None:
     lots = _demo_lots(session)
     if lots is None:
         return  # the database's own materials kept the demo's out: nothing to build a master record on
-    today = clock.now().date()
+    today = clock.today()
     version = _load_master_record(session, lots, today)
     found = {
         kind: session.scalar(select(Equipment).where(Equipment.asset_tag == tag))

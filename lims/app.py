@@ -13,7 +13,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from lims import access, db, schema
+from lims import access, clock, db, schema
 from lims.api.factory import create_api
 from lims.areas import install
 from lims.audit.chain import entity_key
@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask("lims", instance_path=str(instance_path), instance_relative_config=True)
     app.config.update(load_config(instance_path, config))
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    clock.set_facility_zone(ZoneInfo(app.config["FACILITY_TIMEZONE"]))
 
     app.extensions["lims.db"] = db.Database(db.create_engine_for(app.config["DATABASE_URL"]))
     app.extensions["lims.schema_current"] = False

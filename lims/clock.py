@@ -1,16 +1,19 @@
 """The one clock of the LIMS.
 
 Every timestamp the system records comes from :func:`now`, so tests can pin
-time and no code path trusts a client-supplied time.
+time and no code path trusts a client-supplied time. "Today" (expiry, due
+dates, training in force) is the facility's local date from :func:`today`: at
+a site east of Greenwich the UTC date lags the lab's calendar for hours.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 _frozen_at: datetime | None = None
+_facility_zone: tzinfo = UTC
 
 
 def now() -> datetime:
@@ -18,6 +21,22 @@ def now() -> datetime:
     if _frozen_at is not None:
         return _frozen_at
     return datetime.now(UTC)
+
+
+def today() -> date:
+    """Return the facility's local date now: the day expiry and due dates are counted in."""
+    return now().astimezone(_facility_zone).date()
+
+
+def facility_zone() -> tzinfo:
+    """The facility's time zone, which :func:`today` counts days in."""
+    return _facility_zone
+
+
+def set_facility_zone(zone: tzinfo) -> None:
+    """Count days in ``zone`` from now on (the app factory sets it from LIMS_FACILITY_TIMEZONE)."""
+    global _facility_zone
+    _facility_zone = zone
 
 
 def freeze(moment: datetime) -> None:

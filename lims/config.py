@@ -22,6 +22,11 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("LIMS_SESSION_IDLE_MINUTES", "15", "idle minutes before a signed-in session ends"),
     ("LIMS_DISPLAY_TIMEZONE", "UTC", "IANA time zone used to show times (stored in UTC)"),
     (
+        "LIMS_FACILITY_TIMEZONE",
+        "LIMS_DISPLAY_TIMEZONE",
+        "IANA time zone of the facility: its local date decides expiry of lots, training and calibration, and due soon",
+    ),
+    (
         "LIMS_AUDIT_CHECKPOINT_PATH",
         "<instance>/audit-checkpoints.jsonl",
         "file outside the database where `lims audit checkpoint` anchors the audit chain's head",
@@ -88,6 +93,15 @@ def _time_of_day(name: str, default: str) -> tuple[int, int]:
     return int(hours), int(minutes)
 
 
+def _time_zone(name: str, override: str | None, default: str) -> str:
+    zone_name = override or os.environ.get(name) or default
+    try:
+        ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(f"{name} {zone_name!r} is not an IANA time zone") from exc
+    return zone_name
+
+
 def _secret_key(instance_path: Path) -> str:
     from_env = os.environ.get("LIMS_SECRET_KEY")
     if from_env:
@@ -114,11 +128,8 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
     """Build the Flask config from the environment, then apply ``overrides``."""
     overrides = dict(overrides or {})
     instance_path.mkdir(parents=True, exist_ok=True)
-    timezone_name = overrides.get("DISPLAY_TIMEZONE") or os.environ.get("LIMS_DISPLAY_TIMEZONE", "UTC")
-    try:
-        ZoneInfo(timezone_name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigurationError(f"LIMS_DISPLAY_TIMEZONE {timezone_name!r} is not an IANA time zone") from exc
+    timezone_name = _time_zone("LIMS_DISPLAY_TIMEZONE", overrides.get("DISPLAY_TIMEZONE"), "UTC")
+    facility_timezone_name = _time_zone("LIMS_FACILITY_TIMEZONE", overrides.get("FACILITY_TIMEZONE"), timezone_name)
     secure_cookies = overrides.get("SECURE_COOKIES", _flag("LIMS_SECURE_COOKIES", True))
     config: dict[str, Any] = {
         "DATABASE_URL": os.environ.get("LIMS_DATABASE_URL") or f"sqlite:///{instance_path / 'lims.sqlite3'}",
@@ -133,6 +144,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "AUDIT_CHECKPOINT_MINUTES": _positive_int("LIMS_AUDIT_CHECKPOINT_MINUTES", 60),
         "AUDIT_VERIFY_AT": _time_of_day("LIMS_AUDIT_VERIFY_AT", "02:00"),
         "DISPLAY_TIMEZONE": timezone_name,
+        "FACILITY_TIMEZONE": facility_timezone_name,
         "SECURE_COOKIES": secure_cookies,
         "SESSION_COOKIE_NAME": "lims_session",
         "SESSION_COOKIE_HTTPONLY": True,

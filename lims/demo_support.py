@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from lims.identity.service.users import user_by_username
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 
-#: When something happened: (days before today, "HH:MM" UTC). Always a day or more ago, so never in the future.
+#: When something happened: (days before today, "HH:MM" local). Always a day or more ago, so never in the future.
 When = tuple[int, str]
 
 
@@ -57,6 +57,6 @@ def on(today: date, when: When, later: timedelta = timedelta()) -> Iterator[None
     """Run the block with the clock at ``when`` (plus ``later``): the demo's history happened on those days."""
     days_ago, hour_minute = when
     hour, minute = (int(part) for part in hour_minute.split(":"))
-    moment = datetime.combine(today - timedelta(days=days_ago), time(hour, minute), tzinfo=UTC)
+    moment = datetime.combine(today - timedelta(days=days_ago), time(hour, minute), tzinfo=clock.facility_zone())
     with clock.frozen(moment + later):
         yield

@@ -138,7 +138,7 @@ def load_protocol(session: Session) -> None:
     sign(session, first, SignatureMeaning.APPROVED, approver)
     with acting_as(session, approver):
         versioning.make_effective(session, first)
-    today = clock.now().date()
+    today = clock.today()
     with acting_as(session, author):
         for number, (enrolled_days_ago, arm, apheresis_days_ago, infused_days_ago) in enumerate(
             ((60, "A", 50, 30), (45, "A", 35, 12), (20, "B", None, None)), start=1

@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ def _cheap_password_hashing() -> Iterator[None]:
 def _real_clock_after_each_test() -> Iterator[None]:
     yield
     clock.unfreeze()
+    clock.set_facility_zone(UTC)
 
 
 @contextmanager

@@ -117,7 +117,7 @@ def batches_as_subject_records(session: Session, subject: Subject) -> list[subje
 
 def _next_batch_number(session: Session, master: MasterBatchRecord) -> str:
     serialise_numbering(session, "batch number")
-    year = clock.now().year
+    year = clock.today().year
     prefix = f"{master.code}-{year % 100:02d}"
     made = session.scalar(select(func.count(Batch.id)).where(Batch.batch_number.like(f"{prefix}%"))) or 0
     return f"{prefix}{made + 1:04d}"

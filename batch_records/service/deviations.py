@@ -54,7 +54,7 @@ def raise_deviation(
     if step is not None and step.batch_id != batch.id:
         raise NotCalledFor("That step is not part of this batch.", field="step_id")
     serialise_numbering(session, "deviation number")
-    year = clock.now().year
+    year = clock.today().year
     raised = session.scalar(select(func.count(Deviation.id)).where(Deviation.number.like(f"DEV-{year}-%"))) or 0
     deviation = Deviation(
         number=f"DEV-{year}-{raised + 1:04d}",

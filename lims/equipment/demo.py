@@ -123,7 +123,7 @@ EQUIPMENT = (
 
 def load_equipment(session: Session) -> None:
     """The manager, who owns the equipment, registers it and the reference standards; the technician calibrates it."""
-    today = clock.now().date()
+    today = clock.today()
     manager, technician = demo_user(session, "m.larsen"), demo_user(session, "t.nguyen")
     standards = {standard.identifier: standard for standard in list_reference_standards(session)}
     with acting_as(session, manager):

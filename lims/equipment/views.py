@@ -160,7 +160,7 @@ def _calibration_form(equipment: Equipment, corrects: Any = None) -> dict[str, A
             )
             for standard in standards
         ],
-        "today": clock.now().date(),
+        "today": clock.today(),
         "corrects": corrects,
     }
 
@@ -313,7 +313,7 @@ def review() -> Any:
 
 
 def _standards_context() -> dict[str, Any]:
-    return {"standards": calibrations.list_reference_standards(get_session()), "today": clock.now().date()}
+    return {"standards": calibrations.list_reference_standards(get_session()), "today": clock.today()}
 
 
 @blueprint.route("/equipment/standards")

@@ -48,7 +48,7 @@ def load_materials(session: Session) -> None:
     """The manager specifies the materials; the technician receives the lots; QA releases them."""
     if session.scalar(select(Material.id).limit(1)) is not None:
         return
-    today = clock.now().date()
+    today = clock.today()
     manager, technician, qa = (demo_user(session, username) for username in ("m.larsen", "t.nguyen", "q.okafor"))
     for part_number, name, specification, storage, lots in MATERIALS:
         with acting_as(session, manager):

@@ -79,7 +79,7 @@ def receive_lot(
     user: User,
 ) -> MaterialLot:
     """Receive a lot into quarantine under a new internal lot number."""
-    if received_on > clock.now().date():
+    if received_on > clock.today():
         raise DateInFuture("A lot cannot be received on a future date.", field="received_on")
     if expires_on <= received_on:
         raise DatesOutOfOrder("The lot expires before or on the day it was received.", field="expires_on")
@@ -137,7 +137,7 @@ def usability(lot: MaterialLot, on: date) -> Usability:
 
 def lot_choices(material: Material) -> list[tuple[MaterialLot, Usability]]:
     """Every lot of a material with whether it may be used today and why not, usable ones first (for pickers)."""
-    today = clock.now().date()
+    today = clock.today()
     choices = [(lot, usability(lot, today)) for lot in material.lots]
     return sorted(choices, key=lambda choice: (not choice[1].usable, choice[0].expires_on))
 
@@ -147,7 +147,7 @@ def consume(
 ) -> LotConsumption:
     """Take ``quantity`` from a usable lot, in any compatible unit, for the record it serves."""
     lock_for_update(session, lot)  # two takings from one lot must not both see its old quantity
-    state = usability(lot, clock.now().date())
+    state = usability(lot, clock.today())
     if state.refusal is not None:
         raise state.refusal(f"Lot {lot.lot_number} of {lot.material.name} cannot be used: {state.reason}.")
     try:
@@ -229,7 +229,7 @@ def check_lot_disposition(_session: Session, lot: MaterialLot, meaning: Signatur
         raise LotNotInQuarantine(
             f"Lot {lot.lot_number} is {lot.status.value}; only a lot in quarantine gets a disposition."
         )
-    if meaning == SignatureMeaning.RELEASED and lot.expires_on < clock.now().date():
+    if meaning == SignatureMeaning.RELEASED and lot.expires_on < clock.today():
         raise LotExpired(f"Lot {lot.lot_number} expired on {lot.expires_on.isoformat()} and cannot be released.")
     if meaning == SignatureMeaning.REJECTED and not lot.rejection_reason:
         raise ReasonRequired("State the reason for rejecting the lot on its page.")

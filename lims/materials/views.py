@@ -44,7 +44,7 @@ def new() -> Any:
 
 def _material_context(material_id: int) -> dict[str, Any]:
     material = service.get_material(get_session(), material_id)
-    today = clock.now().date()
+    today = clock.today()
     return {
         "material": material,
         "lots": [(lot, service.usability(lot, today)) for lot in material.lots],
@@ -74,7 +74,7 @@ def _lot_context(lot_id: int) -> dict[str, Any]:
     lot = service.get_lot(db, lot_id)
     return {
         "lot": lot,
-        "state": service.usability(lot, clock.now().date()),
+        "state": service.usability(lot, clock.today()),
         "consumptions": service.consumptions(db, lot),
         "signatures": signatures.signatures_of(db, lot),
     }

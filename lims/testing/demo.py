@@ -76,7 +76,7 @@ TEST_DEFINITIONS = (
 def load_test_definitions(session: Session) -> None:
     """Add whichever of the demo's QC tests are missing, defined by the manager two months ago."""
     existing = {definition.code for definition in testing.list_definitions(session)}
-    with on(clock.now().date(), (60, "10:00")), acting_as(session, demo_user(session, "m.larsen")):
+    with on(clock.today(), (60, "10:00")), acting_as(session, demo_user(session, "m.larsen")):
         for code, name, method, kind, unit, specification in TEST_DEFINITIONS:
             if code not in existing:
                 testing.create_definition(

@@ -20,7 +20,7 @@ def load_training(session: Session) -> None:
     """The manager records the technician's training on the QC SOP."""
     if session.scalar(select(TrainingRecord.id).where(TrainingRecord.subject == SOP_SUBJECT).limit(1)) is not None:
         return
-    today = clock.now().date()
+    today = clock.today()
     manager, technician = demo_user(session, "m.larsen"), demo_user(session, "t.nguyen")
     with acting_as(session, manager):
         training.record_training(

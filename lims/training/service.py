@@ -18,7 +18,7 @@ def record_training(
     session: Session, *, user: User, subject: str, trained_on: date, expires_on: date | None, recorded_by: User
 ) -> TrainingRecord:
     """Record that ``user`` is trained on ``subject`` (a master batch record version or an SOP)."""
-    if trained_on > clock.now().date():
+    if trained_on > clock.today():
         raise DateInFuture("Training cannot be recorded for a future date.", field="trained_on")
     if expires_on is not None and expires_on <= trained_on:
         raise DatesOutOfOrder("The training expires before or on the day it was given.", field="expires_on")
@@ -36,7 +36,7 @@ def record_training(
 
 def require_training(session: Session, user: User, subject: str, *, on: date | None = None) -> None:
     """Refuse ``user`` unless a training record on ``subject`` is in force on ``on`` (today by default)."""
-    on = on or clock.now().date()
+    on = on or clock.today()
     in_force = session.scalar(
         select(TrainingRecord.id)
         .where(

@@ -32,7 +32,7 @@ def _training_context() -> dict[str, Any]:
     ]
     return {
         "records": service.training_records(db),
-        "today": clock.now().date(),
+        "today": clock.today(),
         "required_subjects": service.required_subjects(db),
         "user_options": [(user.id, f"{user.full_name} ({user.username})") for user in staff],
     }

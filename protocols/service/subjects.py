@@ -85,7 +85,7 @@ def enrol_subject(
         raise ArmNotInVersion(
             f"Arm {arm.code} is not an arm of the effective version {version.number}.", field="arm_id"
         )
-    if enrolled_on > clock.now().date():
+    if enrolled_on > clock.today():
         raise DateInFuture("The enrolment date cannot be in the future.", field="enrolled_on")
     if session.scalar(select(Subject.id).where(Subject.protocol_id == protocol.id, Subject.code == code)) is not None:
         raise AlreadyExists(f"{code} is already enrolled in {protocol.number}.", field="code")
@@ -116,7 +116,7 @@ def update_subject(
     reason: str,
 ) -> Subject:
     """Record a subject's apheresis and infusion, or correct their site or consent, for the reason given."""
-    today = clock.now().date()
+    today = clock.today()
     for field, value in (("apheresis_on", apheresis_on), ("infused_on", infused_on)):
         if value is not None and value > today:
             raise DateInFuture("A date that has not happened yet cannot be recorded.", field=field)

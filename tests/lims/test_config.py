@@ -41,6 +41,7 @@ def test_default_database_is_a_sqlite_file_in_the_instance_folder(tmp_path, monk
     ("variable", "value", "message"),
     [
         ("LIMS_DISPLAY_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
+        ("LIMS_FACILITY_TIMEZONE", "Mars/Olympus", "LIMS_FACILITY_TIMEZONE 'Mars/Olympus' is not an IANA time zone"),
         ("LIMS_SESSION_IDLE_MINUTES", "0", "positive whole number"),
         ("LIMS_SESSION_IDLE_MINUTES", "ten", "positive whole number"),
         ("LIMS_SECURE_COOKIES", "maybe", "true or false"),

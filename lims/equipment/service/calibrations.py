@@ -145,7 +145,7 @@ def record_calibration(
     vendor's name and certificate number, a reference standard optional. A standard named must be registered
     and valid on the day of the calibration.
     """
-    today = clock.now().date()
+    today = clock.today()
     if performed_on > today:
         raise DateInFuture("A calibration cannot be recorded for a future date.", field="performed_on")
     if equipment.retired_at is not None:

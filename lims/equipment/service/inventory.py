@@ -41,7 +41,7 @@ def status_expression(today: date, due_soon_days: int) -> ColumnElement[str]:
 
 def status_of(session: Session, equipment: Equipment, *, due_soon_days: int) -> EquipmentStatus:
     value = session.execute(
-        select(status_expression(clock.now().date(), due_soon_days)).where(Equipment.id == equipment.id)
+        select(status_expression(clock.today(), due_soon_days)).where(Equipment.id == equipment.id)
     ).scalar_one()
     return EquipmentStatus(value)
 
@@ -101,7 +101,7 @@ def equipment_after(
 
 
 def _filtered(criteria: EquipmentFilter, due_soon_days: int) -> Select[Equipment, str]:
-    status = status_expression(clock.now().date(), due_soon_days)
+    status = status_expression(clock.today(), due_soon_days)
     query = select(Equipment, status)
     if criteria.status is not None:
         query = query.where(status == criteria.status.value)
@@ -122,7 +122,7 @@ def _filtered(criteria: EquipmentFilter, due_soon_days: int) -> Select[Equipment
 
 
 def count_with_status(session: Session, statuses: frozenset[EquipmentStatus], *, due_soon_days: int) -> int:
-    status = status_expression(clock.now().date(), due_soon_days)
+    status = status_expression(clock.today(), due_soon_days)
     return session.scalar(select(func.count(Equipment.id)).where(status.in_([s.value for s in statuses]))) or 0
 
 

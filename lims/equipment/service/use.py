@@ -75,7 +75,7 @@ class EquipmentChoice:
 
 def equipment_choices(session: Session, equipment_type: EquipmentType, *, due_soon_days: int) -> list[EquipmentChoice]:
     """Every item of a type with whether the use-blocking rule lets it be used now, and why not (for pickers)."""
-    status = status_expression(clock.now().date(), due_soon_days)
+    status = status_expression(clock.today(), due_soon_days)
     rows = session.execute(
         select(Equipment, status).where(Equipment.equipment_type == equipment_type).order_by(Equipment.asset_tag)
     )
