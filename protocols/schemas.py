@@ -154,6 +154,9 @@ class VisitUpdateSchema(VisitSchema):
 
 class SubjectUpdateSchema(FormSchema):
     site = required_text("Enter the site number.", 64)
+    enrolled_on = fields.Date(
+        load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."}
+    )
     consent_version = required_text("Enter the consent version signed.", 32)
     apheresis_on = fields.Date(
         load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."}

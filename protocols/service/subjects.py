@@ -58,6 +58,24 @@ def check_subject_code(code: str) -> None:
             )
 
 
+def check_dates_in_order(enrolled_on: date, apheresis_on: date | None, infused_on: date | None) -> None:
+    """Refuse a subject's dates unless they have happened and in the order a therapy allows:
+    enrolment, then apheresis, then infusion (the same day is allowed)."""
+    if enrolled_on > clock.today():
+        raise DateInFuture("The enrolment date cannot be in the future.", field="enrolled_on")
+    for field, value in (("apheresis_on", apheresis_on), ("infused_on", infused_on)):
+        if value is not None and value > clock.today():
+            raise DateInFuture("A date that has not happened yet cannot be recorded.", field=field)
+        if value is not None and value < enrolled_on:
+            raise DatesOutOfOrder(
+                f"This date is before the subject's enrolment on {enrolled_on.isoformat()}.", field=field
+            )
+    if apheresis_on is not None and infused_on is not None and infused_on < apheresis_on:
+        raise DatesOutOfOrder(
+            f"The infusion cannot come before the apheresis on {apheresis_on.isoformat()}.", field="infused_on"
+        )
+
+
 def enrolling_version(protocol: Protocol) -> ProtocolVersion:
     """The effective version, which subjects enrol under."""
     version = effective_version(protocol)
@@ -85,8 +103,7 @@ def enrol_subject(
         raise ArmNotInVersion(
             f"Arm {arm.code} is not an arm of the effective version {version.number}.", field="arm_id"
         )
-    if enrolled_on > clock.today():
-        raise DateInFuture("The enrolment date cannot be in the future.", field="enrolled_on")
+    check_dates_in_order(enrolled_on, apheresis_on, infused_on)
     if session.scalar(select(Subject.id).where(Subject.protocol_id == protocol.id, Subject.code == code)) is not None:
         raise AlreadyExists(f"{code} is already enrolled in {protocol.number}.", field="code")
     subject = Subject(
@@ -114,17 +131,16 @@ def update_subject(
     apheresis_on: date | None,
     infused_on: date | None,
     reason: str,
+    enrolled_on: date | None = None,
 ) -> Subject:
-    """Record a subject's apheresis and infusion, or correct their site or consent, for the reason given."""
-    today = clock.today()
-    for field, value in (("apheresis_on", apheresis_on), ("infused_on", infused_on)):
-        if value is not None and value > today:
-            raise DateInFuture("A date that has not happened yet cannot be recorded.", field=field)
-        if value is not None and value < subject.enrolled_on:
-            raise DatesOutOfOrder("This date is before the subject's enrolment.", field=field)
-    if apheresis_on is not None and infused_on is not None and infused_on < apheresis_on:
-        raise DatesOutOfOrder("The infusion cannot come before the apheresis.", field="infused_on")
+    """Record a subject's apheresis and infusion, or correct their dates, site or consent, for the reason given.
+
+    ``enrolled_on`` None keeps the enrolment date; whatever is given, the dates must stay in order.
+    """
+    enrolled_on = enrolled_on or subject.enrolled_on
+    check_dates_in_order(enrolled_on, apheresis_on, infused_on)
     with audit_context.reason_for_change(session, reason):
+        subject.enrolled_on = enrolled_on
         subject.site = site
         subject.consent_version = consent_version
         subject.apheresis_on = apheresis_on
