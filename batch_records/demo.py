@@ -21,6 +21,7 @@ from lims.demo_support import When, acting_as, demo_user, on, sign
 from lims.equipment.models import Equipment, EquipmentType
 from lims.equipment.service.inventory import status_of
 from lims.equipment.service.use import BLOCKING_STATUSES
+from lims.identifiers import format_din
 from lims.identity.demo import demo_password
 from lims.identity.models import User
 from lims.materials import service as materials
@@ -354,7 +355,7 @@ class _BatchMaker:
                 version,
                 subject=subject,
                 user=performer,
-                starting_material_identity=f"W0386 {apheresis:%y} {118204 + 4417 * index:06d}",
+                starting_material_identity=format_din(f"W0386{apheresis:%y}{118204 + 4417 * index:06d}"),
             )
         # A batch still in progress has done only its first steps: the work lists those.
         for (design, history, when, skipped, complete), step in zip(work, batch.steps, strict=False):

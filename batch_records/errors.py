@@ -24,6 +24,11 @@ class ParameterUnitsDisagree(InvalidInput):
 # Batches
 
 
+class StartingMaterialIdentityRefused(InvalidInput):
+    """Chain of identity: a starting material is named by the lab's identifier rule (an ISBT 128 donation
+    identification number with its check character by default), never by a person's data."""
+
+
 class StartingMaterialUsed(Conflict):
     """Chain of identity: one starting material makes one batch."""
 

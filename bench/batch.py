@@ -277,13 +277,13 @@ def run_execution(steps: int) -> None:
         line = _build_line(engine, cart_line.uniform_design("CART-001", steps=steps, parameters=EXECUTION_PARAMETERS))
         version_id = line.version_ids["CART-001"]
 
-        warm_up = _start_batch(engine, line, version_id, "W1234 26 000000 W")
+        warm_up = _start_batch(engine, line, version_id, "W1234 26 000000 P")
         for position in range(1, min(WARM_UP_STEPS, steps) + 1):
             _execute_step(engine, line, warm_up, position)
         for number in range(WARM_UP_UPDATES):
             _audited_update(engine, line.material_id, f"warm-up {number}")
 
-        batch_id = _start_batch(engine, line, version_id, "W1234 26 123456 A")
+        batch_id = _start_batch(engine, line, version_id, "W1234 26 123456 7")
         events_before = _event_count(engine)
         step_seconds: list[float] = []
         step_statements: list[int] = []
@@ -465,9 +465,9 @@ def run_review(steps: int) -> None:
     small_steps = min(SMALL_BATCH_STEPS, steps)
     with _bench_database() as engine, tempfile.TemporaryDirectory() as tmp:
         line = _build_line(engine, _review_design("CART-L", steps), _review_design("CART-S", small_steps))
-        large = _build_reviewed_batch(engine, line, code="CART-L", steps=steps, starting_material="W1234 26 000001 L")
+        large = _build_reviewed_batch(engine, line, code="CART-L", steps=steps, starting_material="W1234 26 000001 N")
         small = _build_reviewed_batch(
-            engine, line, code="CART-S", steps=small_steps, starting_material="W1234 26 000002 S"
+            engine, line, code="CART-S", steps=small_steps, starting_material="W1234 26 000002 L"
         )
         with Session(engine) as session:
             qa_username = session.get_one(User, line.qa_id).username

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,6 +46,12 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "LIMS_CALIBRATION_DUE_SOON_DAYS",
         "14",
         "days before a calibration falls due from which equipment shows as due soon",
+    ),
+    (
+        "LIMS_STARTING_MATERIAL_ID_PATTERN",
+        "(empty: ISBT 128 DIN)",
+        "regular expression a starting material identity must match instead of an ISBT 128 donation identification "
+        "number with its check character",
     ),
     (
         "LIMS_SECURE_COOKIES",
@@ -102,6 +109,15 @@ def _time_zone(name: str, override: str | None, default: str) -> str:
     return zone_name
 
 
+def _pattern(name: str) -> str:
+    raw = os.environ.get(name, "").strip()
+    try:
+        re.compile(raw)
+    except re.error as exc:
+        raise ConfigurationError(f"{name} {raw!r} is not a regular expression: {exc}") from exc
+    return raw
+
+
 def _secret_key(instance_path: Path) -> str:
     from_env = os.environ.get("LIMS_SECRET_KEY")
     if from_env:
@@ -143,6 +159,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         ),
         "AUDIT_CHECKPOINT_MINUTES": _positive_int("LIMS_AUDIT_CHECKPOINT_MINUTES", 60),
         "AUDIT_VERIFY_AT": _time_of_day("LIMS_AUDIT_VERIFY_AT", "02:00"),
+        "STARTING_MATERIAL_ID_PATTERN": _pattern("LIMS_STARTING_MATERIAL_ID_PATTERN"),
         "DISPLAY_TIMEZONE": timezone_name,
         "FACILITY_TIMEZONE": facility_timezone_name,
         "SECURE_COOKIES": secure_cookies,

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from batch_records.errors import BatchLocked, StartingMaterialUsed
+from batch_records.errors import BatchLocked, StartingMaterialIdentityRefused, StartingMaterialUsed
 from batch_records.models import (
     FINAL_BATCH_STATUSES,
     Batch,
@@ -25,7 +25,8 @@ from batch_records.models import (
 from batch_records.service import masters
 from lims import clock
 from lims.db import get_record, lock_for_update, serialise_numbering
-from lims.errors import DetailMissing, RecordNotFound
+from lims.errors import RecordNotFound
+from lims.identifiers import ISBT_128_DIN, IdentifierRefused, IdentifierRule
 from lims.identity.models import User
 from lims.pagination import KeysetPage, Page, page_after, paginate
 from lims.versioning import errors as versioning_errors
@@ -124,18 +125,26 @@ def _next_batch_number(session: Session, master: MasterBatchRecord) -> str:
 
 
 def start_batch(
-    session: Session, version: MbrVersion, *, subject: Subject, starting_material_identity: str, user: User
+    session: Session,
+    version: MbrVersion,
+    *,
+    subject: Subject,
+    starting_material_identity: str,
+    user: User,
+    identity_rule: IdentifierRule = ISBT_128_DIN,
 ) -> Batch:
-    """Make a batch to the effective version: its steps, parameters, materials and tests are frozen copies."""
+    """Make a batch to the effective version: its steps, parameters, materials and tests are frozen copies.
+
+    The starting material's identity follows ``identity_rule`` (the lab's, LIMS_STARTING_MATERIAL_ID_PATTERN).
+    """
     if version.status != MbrStatus.EFFECTIVE:
         raise versioning_errors.VersionNotEffective(
             f"Batches are made to the effective version only; {version.label} is {version.status.value}."
         )
-    identity_text = starting_material_identity.strip().upper()
-    if not identity_text:
-        raise DetailMissing(
-            "Enter the identity of the starting material as printed on its label.", field="starting_material_identity"
-        )
+    try:
+        identity_text = identity_rule.normalise(starting_material_identity)
+    except IdentifierRefused as refusal:
+        raise StartingMaterialIdentityRefused(refusal.message, field="starting_material_identity") from refusal
     existing = session.scalar(select(Batch.batch_number).where(Batch.starting_material_identity == identity_text))
     if existing is not None:
         raise StartingMaterialUsed(

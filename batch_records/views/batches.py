@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -15,6 +15,7 @@ from batch_records.service import execution, masters, release
 from batch_records.views import blueprint
 from lims.access import STAFF, allow
 from lims.db import get_session
+from lims.identifiers import IdentifierRule
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.web import load_input, on_refusal_show
@@ -59,7 +60,13 @@ def _start_context() -> dict[str, Any]:
         "subjects": [
             (subject.id, f"{subject.code} ({subject.protocol.number}, site {subject.site})") for subject in subjects
         ],
+        "identity_hint": f"As printed on the apheresis bag: {_identity_rule().describes}. Type it or scan its bar "
+        "code; it is checked against every other batch.",
     }
+
+
+def _identity_rule() -> IdentifierRule:
+    return IdentifierRule(current_app.config["STARTING_MATERIAL_ID_PATTERN"])
 
 
 @blueprint.route("/batches/new", methods=["GET", "POST"])
@@ -78,6 +85,7 @@ def new_batch() -> Any:
             subject=subject,
             user=current_user,
             starting_material_identity=data["starting_material_identity"],
+            identity_rule=_identity_rule(),
         )
     flash(f"Batch {batch.batch_number} is started from {batch.mbr_label}.", "success")
     return redirect(url_for("batch_records.batch", batch_id=batch.id), 303)

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lims import clock, registry
+from lims import clock, identifiers, registry
 from lims.audit import context as audit_context
 from lims.db import get_record
 from lims.errors import AlreadyExists, DateInFuture, DatesOutOfOrder, RecordNotFound
@@ -36,8 +36,8 @@ def check_subject_code(code: str) -> None:
     """Refuse a subject code that could identify the person (chain-of-identity rule).
 
     A code is upper-case letters and digits in dash-separated parts, with at least
-    one digit. A part of four or more letters reads like a name, a part of seven or
-    more digits like a medical record number or a date of birth: both are refused.
+    one digit. A part that reads like a person's data (:func:`lims.identifiers.personal_data_in`:
+    a name, a record number, a date of birth) is refused.
     """
     if not SUBJECT_CODE.match(code) or len(code) > 32:
         raise SubjectCodeRefused(
@@ -45,17 +45,9 @@ def check_subject_code(code: str) -> None:
         )
     if not any(character.isdigit() for character in code):
         raise SubjectCodeRefused("A subject code has at least one digit.", field="code")
-    for part in code.split("-"):
-        if part.isalpha() and len(part) >= 4:
-            raise SubjectCodeRefused(
-                f"{part!r} looks like a name; subject codes must not identify the person.", field="code"
-            )
-        if part.isdigit() and len(part) >= 7:
-            raise SubjectCodeRefused(
-                f"{part!r} looks like a medical record number or a date of birth; "
-                "subject codes must not identify the person.",
-                field="code",
-            )
+    personal = identifiers.personal_data_in(code)
+    if personal is not None:
+        raise SubjectCodeRefused(f"{personal}; subject codes must not identify the person.", field="code")
 
 
 def check_dates_in_order(enrolled_on: date, apheresis_on: date | None, infused_on: date | None) -> None:

@@ -86,6 +86,6 @@ def batch(db_session, line) -> Batch:
         db_session,
         line.version,
         subject=line.subject,
-        starting_material_identity="W1234 26 123456 A",
+        starting_material_identity="W1234 26 123456 7",
         user=line.operator,
     )

@@ -87,7 +87,7 @@ def test_a_client_token_lists_only_the_batches_of_its_own_protocols(client, db_s
     assert listed.json["items"][0]["chain_of_identity"] == {
         "subject": "HLX301-DE01-0001",
         "protocol": "HLX-301",
-        "starting_material": "W1234 26 123456 A",
+        "starting_material": "W1234 26 123456 7",
     }
     assert listed.json["next_cursor"] is None
     assert [item["batch_number"] for item in client.get("/api/v1/batches", headers=nordic).json["items"]] == [
@@ -119,7 +119,7 @@ def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(client
     assert shown["chain_of_identity"] == {
         "subject": "HLX301-DE01-0001",
         "protocol": "HLX-301",
-        "starting_material": "W1234 26 123456 A",
+        "starting_material": "W1234 26 123456 7",
     }
     receipt, selection = shown["steps"][:2]
     assert receipt["status"] == "completed" and receipt["performed_by"] == "Tran Nguyen"
@@ -160,7 +160,7 @@ def test_a_subject_shows_its_batches_to_its_sponsor_only(client, db_session, lin
         db_session,
         line.version,
         subject=line.subject,
-        starting_material_identity="W1234 26 123457 B",
+        starting_material_identity="W1234 26 123457 5",
         user=line.operator,
     )
     db_session.commit()
@@ -173,7 +173,7 @@ def test_a_subject_shows_its_batches_to_its_sponsor_only(client, db_session, lin
     # Oldest first: the chain of identity read from the subject's side.
     assert [
         (item["batch_number"], item["chain_of_identity"]["starting_material"]) for item in response.json["items"]
-    ] == [(batch.batch_number, "W1234 26 123456 A"), (second.batch_number, "W1234 26 123457 B")]
+    ] == [(batch.batch_number, "W1234 26 123456 7"), (second.batch_number, "W1234 26 123457 5")]
     assert response.json["next_cursor"] is None
     assert client.get(f"/api/v1/subjects/{line.subjects[1].id}/batches", headers=helix).json["items"] == []
 
@@ -223,7 +223,7 @@ def test_the_list_filters_by_status_and_goes_on_page_by_page(client, db_session,
         db_session,
         line.version,
         subject=line.subjects[1],
-        starting_material_identity="W1234 26 999999 C",
+        starting_material_identity="W1234 26 999999 1",
         user=line.operator,
     )
     db_session.commit()

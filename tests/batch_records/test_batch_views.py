@@ -50,16 +50,16 @@ def test_a_technician_starts_a_batch_for_a_subject(app, db_session, line):
     form = {
         "mbr_version_id": line.version.id,
         "subject_id": line.subject.id,
-        "starting_material_identity": "w1234 26 123456 a",
+        "starting_material_identity": "w1234 26 123456 7",
     }
     started = submit(client, "/batches/new", form)
     assert started.status_code == 303
     batch_page = client.get(started.headers["Location"]).text
-    assert "Chain of identity" in batch_page and "W1234 26 123456 A" in batch_page and "HLX301-DE01-0001" in batch_page
+    assert "Chain of identity" in batch_page and "W1234 26 123456 7" in batch_page and "HLX301-DE01-0001" in batch_page
     again = submit(client, "/batches/new", {**form, "subject_id": line.subjects[1].id})
     assert again.status_code == 409 and "one starting material makes one batch" in again.text
     subject_page = client.get(f"/protocols/subjects/{line.subject.id}").text
-    assert "CART-001-300001 from W1234 26 123456 A" in subject_page
+    assert "CART-001-300001 from W1234 26 123456 7" in subject_page
 
 
 def test_qa_and_clients_cannot_start_batches(app, db_session, line, create_user):
@@ -336,7 +336,7 @@ def test_a_step_or_requirement_of_another_batch_is_answered_as_unknown(app, db_s
         db_session,
         line.version,
         subject=line.subjects[1],
-        starting_material_identity="W1234 26 654321 B",
+        starting_material_identity="W1234 26 654321 C",
         user=line.operator,
     )
     do_receipt(db_session, batch, line)

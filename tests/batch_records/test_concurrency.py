@@ -71,7 +71,7 @@ def committed_line(fresh_database_url):
             session,
             line.version,
             subject=line.subject,
-            starting_material_identity="W1234 26 123456 A",
+            starting_material_identity="W1234 26 123456 7",
             user=line.operator,
         )
         ids = {
@@ -198,5 +198,5 @@ def test_batches_started_at_once_get_different_numbers(committed_line):
 
         return act
 
-    first, second = race(engine, start("W1234 26 000002 B"), start("W1234 26 000003 C"))
+    first, second = race(engine, start("W1234 26 000002 L"), start("W1234 26 000003 J"))
     assert {first, second} == {"CART-001-300002", "CART-001-300003"}

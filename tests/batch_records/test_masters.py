@@ -123,7 +123,11 @@ def test_a_change_to_the_master_record_leaves_a_batch_in_progress_untouched(db_s
     assert [step.describe() for step in batch.steps] == before
     assert batch.mbr_label == "CART-001 v1" and batch.steps[0].title == "Receive apheresis bag"
     new_batch = batches.start_batch(
-        db_session, version, subject=line.subjects[1], starting_material_identity="W2", user=line.operator
+        db_session,
+        version,
+        subject=line.subjects[1],
+        starting_material_identity="W1234 26 000020 H",
+        user=line.operator,
     )
     assert new_batch.steps[0].title == "Receive and inspect apheresis bag"
     assert [parameter.name for parameter in new_batch.steps[0].parameters][-1] == "Bag weight"
@@ -133,12 +137,16 @@ def test_a_batch_is_made_only_to_the_effective_version(db_session, line):
     draft = masters.new_mbr_version(db_session, line.version.master, change_summary="Draft")
     with pytest.raises(versioning_errors.VersionNotEffective, match="effective version only"):
         batches.start_batch(
-            db_session, draft, subject=line.subject, starting_material_identity="W9", user=line.operator
+            db_session, draft, subject=line.subject, starting_material_identity="W1234 26 000090 Q", user=line.operator
         )
     versioning.withdraw(db_session, line.version, reason="Product discontinued")
     with pytest.raises(versioning_errors.VersionNotEffective):
         batches.start_batch(
-            db_session, line.version, subject=line.subject, starting_material_identity="W9", user=line.operator
+            db_session,
+            line.version,
+            subject=line.subject,
+            starting_material_identity="W1234 26 000090 Q",
+            user=line.operator,
         )
 
 
@@ -147,7 +155,7 @@ def test_the_chain_of_identity_reads_both_ways(db_session, line, batch):
         db_session,
         line.version,
         subject=line.subject,
-        starting_material_identity="W1234 26 999999 C",
+        starting_material_identity="W1234 26 999999 1",
         user=line.operator,
     )
     other = batches.start_batch(
@@ -159,7 +167,7 @@ def test_the_chain_of_identity_reads_both_ways(db_session, line, batch):
     )
     assert batch.subject.code == "HLX301-DE01-0001"
     assert batch.chain_of_identity == (
-        f"Subject HLX301-DE01-0001 (HLX-301) · starting material W1234 26 123456 A · batch {batch.batch_number}"
+        f"Subject HLX301-DE01-0001 (HLX-301) · starting material W1234 26 123456 7 · batch {batch.batch_number}"
     )
     assert batches.batches_of_subject(db_session, line.subject) == [batch, second]
     assert [record.label for record in subjects_service.records_of_subject(db_session, line.subjects[1])] == [
@@ -170,6 +178,6 @@ def test_the_chain_of_identity_reads_both_ways(db_session, line, batch):
             db_session,
             line.version,
             subject=line.subjects[1],
-            starting_material_identity="w1234 26 123456 a",
+            starting_material_identity="w1234 26 123456 7",
             user=line.operator,
         )

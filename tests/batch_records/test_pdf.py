@@ -204,7 +204,7 @@ def test_a_sixty_step_batch_has_the_header_on_every_page(db_session, line, local
         db_session,
         version,
         subject=line.subjects[1],
-        starting_material_identity="W1234 26 999999 B",
+        starting_material_identity="W1234 26 999999 1",
         user=line.operator,
     )
     for step in batch.steps[:3]:

@@ -65,7 +65,7 @@ def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
             session,
             line.version,
             subject=line.subject,
-            starting_material_identity="W1234 26 654321 B",
+            starting_material_identity="W1234 26 654321 C",
             user=line.operator,
         )
         return batch.id, batch.steps[0].id
@@ -74,7 +74,7 @@ def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
 
     sign_in(page, "t.nguyen")
     page.goto(f"/batches/{batch_id}")
-    expect(page.get_by_label("Chain of identity")).to_contain_text("W1234 26 654321 B")
+    expect(page.get_by_label("Chain of identity")).to_contain_text("W1234 26 654321 C")
     page.get_by_role("link", name="Go to the current step: 1. Receive apheresis bag").click()
     page.get_by_label("Volume").fill("180")
     page.get_by_label("Temperature on receipt").fill("4.5")

@@ -23,7 +23,9 @@ def test_environment_overrides_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("LIMS_SESSION_IDLE_MINUTES", "5")
     monkeypatch.setenv("LIMS_DISPLAY_TIMEZONE", "Europe/Berlin")
     monkeypatch.setenv("LIMS_SECURE_COOKIES", "false")
+    monkeypatch.setenv("LIMS_STARTING_MATERIAL_ID_PATTERN", r"APH-\d{6}")
     config = load_config(tmp_path)
+    assert config["STARTING_MATERIAL_ID_PATTERN"] == r"APH-\d{6}"
     assert config["SECRET_KEY"] == "from-the-environment"
     assert config["DATABASE_URL"] == "postgresql+psycopg://lims@db/lims"
     assert config["SESSION_IDLE_MINUTES"] == 5
@@ -42,6 +44,7 @@ def test_default_database_is_a_sqlite_file_in_the_instance_folder(tmp_path, monk
     [
         ("LIMS_DISPLAY_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
         ("LIMS_FACILITY_TIMEZONE", "Mars/Olympus", "LIMS_FACILITY_TIMEZONE 'Mars/Olympus' is not an IANA time zone"),
+        ("LIMS_STARTING_MATERIAL_ID_PATTERN", "APH-(\\d{6}", "is not a regular expression"),
         ("LIMS_SESSION_IDLE_MINUTES", "0", "positive whole number"),
         ("LIMS_SESSION_IDLE_MINUTES", "ten", "positive whole number"),
         ("LIMS_SECURE_COOKIES", "maybe", "true or false"),

@@ -239,6 +239,7 @@ def test_sample_requirements_check_their_units(db_session, car_t_protocol):
         ("SMITH01", None),
         ("MRN-1234567", "medical record number"),
         ("19840312", "date of birth"),
+        ("HLX-1984-03-12", "looks like a date of birth"),
         ("hlx-001", "upper-case"),
         ("ABC-DEF", "at least one digit"),
         ("John Smith", "upper-case"),

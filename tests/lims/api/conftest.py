@@ -74,7 +74,7 @@ def records(db_session, clients, create_user) -> Records:
         db_session,
         line.version,
         subject=line.subject,
-        starting_material_identity="W1234 26 123456 A",
+        starting_material_identity="W1234 26 123456 7",
         user=line.operator,
     )
     do_receipt(db_session, batch, line)
