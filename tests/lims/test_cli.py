@@ -30,9 +30,11 @@ from batch_records.models import (
 from batch_records.service import deviations, execution, release
 from lims import clock
 from lims.audit import trail as audit_trail
+from lims.audit.models import AuditEvent
 from lims.cli import cli
 from lims.equipment.models import Equipment, EquipmentStatus
 from lims.equipment.service.inventory import status_of
+from lims.identifiers import ISBT_128_DIN
 from lims.identity.demo import ACCOUNTS
 from lims.identity.models import Organization, RoleName, User
 from lims.identity.service import sign_in, users
@@ -45,6 +47,7 @@ from lims.training import service as training
 from protocols.models import Protocol, VersionStatus
 from protocols.service import subjects as subjects_service
 from tests.helpers import PASSWORD
+from tests.lims.local_dates import JUST_AFTER_MIDNIGHT_EAST, at_facility
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -248,7 +251,7 @@ def test_demo_protocol_has_an_effective_version_one_in_review_and_subjects(run, 
 def test_demo_lots_show_released_quarantined_and_expired(run, db_session):
     assert run("demo").exit_code == 0
     db_session.expire_all()
-    today = clock.now().date()
+    today = clock.today()
     states = {
         lot.material.part_number + " " + lot.supplier_lot: materials.usability(lot, today).reason
         for lot in db_session.scalars(select(MaterialLot))
@@ -256,6 +259,24 @@ def test_demo_lots_show_released_quarantined_and_expired(run, db_session):
     assert states["MED-001 7231104"] == "released"
     assert states["MED-001 7235518"].startswith("in quarantine")
     assert states["IL2-001 P22-0871"].startswith("expired on")
+
+
+def test_demo_at_a_facility_east_of_utc_just_after_midnight_records_nothing_in_the_future(run, db_session):
+    with at_facility(JUST_AFTER_MIDNIGHT_EAST):
+        loaded = run("demo")
+        assert loaded.exit_code == 0, loaded.output
+        db_session.expire_all()
+        latest = db_session.scalar(select(func.max(AuditEvent.recorded_at)))
+        assert latest <= clock.now()
+        assert all(
+            ISBT_128_DIN.normalise(identity) == identity
+            for identity in db_session.scalars(select(Batch.starting_material_identity))
+        )
+        states = {
+            lot.supplier_lot: materials.usability(lot, clock.today()).reason
+            for lot in db_session.scalars(select(MaterialLot))
+        }
+        assert states["7231104"] == "released" and states["P22-0871"].startswith("expired on")
 
 
 def test_demo_master_record_is_effective_with_release_tests_and_trained_operators(run, db_session):
