@@ -45,9 +45,14 @@ def din_check_character(din: str) -> str:
     return _MOD_37_2[din_checksum(din)]
 
 
+def _spaced(din: str) -> str:
+    """Facility, year and sequence apart, as on the label."""
+    return f"{din[:5]} {din[5:7]} {din[7:]}"
+
+
 def format_din(din: str) -> str:
     """A 13-character DIN as the LIMS keeps it: spaced like the label, with its check character."""
-    return f"{din[:5]} {din[5:7]} {din[7:]} {din_check_character(din)}"
+    return f"{_spaced(din)} {din_check_character(din)}"
 
 
 def personal_data_in(identifier: str) -> str | None:
@@ -120,7 +125,7 @@ def _din(typed: str) -> str:
         din = "".join(scanned.group(1, 2, 3))
         flags = int(scanned.group(4))
         if flags in _CHECKSUM_FLAGS and flags - 60 != din_checksum(din):
-            raise IdentifierRefused(f"The bar code of {format_din(din)[:-2]} did not read correctly; scan it again.")
+            raise IdentifierRefused(f"The bar code of {_spaced(din)} did not read correctly; scan it again.")
         return format_din(din)
     match = _TYPED_DIN.fullmatch(compact)
     if match is None:
@@ -135,7 +140,7 @@ def _din(typed: str) -> str:
     expected = din_check_character(din)
     if check != expected:
         raise IdentifierRefused(
-            f"The check character of {format_din(din)[:-2]} is {expected}, not {check}: "
+            f"The check character of {_spaced(din)} is {expected}, not {check}: "
             "the number was mistyped or misread. Type it again from the label."
         )
     return format_din(din)
