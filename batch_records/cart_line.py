@@ -30,6 +30,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind, TestDefinition
 from lims.training import service as training
+from lims.units.kinds import ValueKind
 from lims.units.parsing import parse_measurement
 from lims.versioning import service as versioning
 from protocols.models import ReferenceEvent, Subject
@@ -47,6 +48,8 @@ class ParameterDesign:
     limit: str | None = None
     target: str | None = None
     required: bool = True
+    #: None: the kind the unit suggests (non-negative with a dimension, else signed)
+    kind: ValueKind | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class MasterDesign:
 
 _BSC, _INCUBATOR = EquipmentType.BIOSAFETY_CABINET, EquipmentType.INCUBATOR
 _BALANCE, _FREEZER, _CENTRIFUGE = EquipmentType.BALANCE, EquipmentType.FREEZER, EquipmentType.CENTRIFUGE
+_FRACTION, _NON_NEGATIVE = ValueKind.FRACTION, ValueKind.NON_NEGATIVE
 
 CART_HLX19 = MasterDesign(
     code="CART-HLX19",
@@ -114,8 +118,8 @@ CART_HLX19 = MasterDesign(
             ),
             (
                 ParameterDesign("Total nucleated cells", "cells", "≥ 5 ×10^9 cells"),
-                ParameterDesign("Viability", "%", "≥ 80 %"),
-                ParameterDesign("CD3+ of leukocytes", "%", "≥ 15 %"),
+                ParameterDesign("Viability", "%", "≥ 80 %", kind=_FRACTION),
+                ParameterDesign("CD3+ of leukocytes", "%", "≥ 15 %", kind=_FRACTION),
             ),
         ),
         StepDesign(
@@ -130,7 +134,7 @@ CART_HLX19 = MasterDesign(
                 equipment_types=(_BSC,),
             ),
             (
-                ParameterDesign("CD3+ purity of the positive fraction", "%", "≥ 80 %"),
+                ParameterDesign("CD3+ purity of the positive fraction", "%", "≥ 80 %", kind=_FRACTION),
                 ParameterDesign("Viable cells recovered", "cells", "≥ 5 ×10^8 cells"),
             ),
             materials=(("MED-001", "50 mL"),),
@@ -162,7 +166,7 @@ CART_HLX19 = MasterDesign(
             ),
             (
                 ParameterDesign("Hours after activation", "h", "20–28 h"),
-                ParameterDesign("Multiplicity of infection", "", "4–6", target="5"),
+                ParameterDesign("Multiplicity of infection", "", "4–6", target="5", kind=_NON_NEGATIVE),
                 ParameterDesign("Vector volume added", "mL", "≤ 10 mL"),
             ),
         ),
@@ -177,7 +181,7 @@ CART_HLX19 = MasterDesign(
             ),
             (
                 ParameterDesign("Incubator temperature, day 5", "°C", "36.5–37.5 °C"),
-                ParameterDesign("Incubator CO2, day 5", "%", "4.5–5.5 %"),
+                ParameterDesign("Incubator CO2, day 5", "%", "4.5–5.5 %", kind=_FRACTION),
                 ParameterDesign("Viable cell density, day 5", "cells/mL", "≥ 1 ×10^6 cells/mL"),
             ),
         ),
@@ -225,7 +229,7 @@ CART_HLX19 = MasterDesign(
             ),
             (
                 ParameterDesign("Viable cell concentration", "cells/mL", "≥ 5 ×10^6 cells/mL"),
-                ParameterDesign("Viability at harvest", "%", "≥ 80 %"),
+                ParameterDesign("Viability at harvest", "%", "≥ 80 %", kind=_FRACTION),
             ),
         ),
         StepDesign(
@@ -240,7 +244,7 @@ CART_HLX19 = MasterDesign(
             ),
             (
                 ParameterDesign("Dose, CAR+ viable T cells", "cells", "1–2.5 ×10^8 cells"),
-                ParameterDesign("Bags filled", "", "1–4"),
+                ParameterDesign("Bags filled", "", "1–4", kind=_NON_NEGATIVE),
                 ParameterDesign("Fill volume per bag", "mL", "20–70 mL"),
             ),
             materials=(("CS10-001", "60 mL"),),
@@ -287,7 +291,7 @@ COMPACT = MasterDesign(
             (
                 ParameterDesign("Volume", "mL", "50–300 mL"),
                 ParameterDesign("Temperature on receipt", "°C", "2–8 °C"),
-                ParameterDesign("Remarks count", "", required=False),
+                ParameterDesign("Remarks count", "", required=False, kind=_NON_NEGATIVE),
             ),
         ),
         StepDesign(
@@ -298,7 +302,7 @@ COMPACT = MasterDesign(
                 hold_point=True,
                 equipment_types=(_BSC, _CENTRIFUGE),
             ),
-            (ParameterDesign("CD3+ purity", "%", "≥ 80 %"),),
+            (ParameterDesign("CD3+ purity", "%", "≥ 80 %", kind=_FRACTION),),
             materials=(("MED-001", "250 mL"),),
         ),
         StepDesign(
@@ -388,6 +392,7 @@ def draft_master(
                 limit=parameter.limit,
                 target=parse_measurement(parameter.target) if parameter.target else None,
                 required=parameter.required,
+                value_kind=parameter.kind,
             )
         for part_number, quantity in step_design.materials:
             masters.add_material_requirement(
@@ -429,10 +434,10 @@ LINE_EQUIPMENT = (
     ("BSC-01", "Class II biosafety cabinet", _BSC),
     ("CEN-01", "Sorvall centrifuge", _CENTRIFUGE),
 )
-#: the release tests the designs may name: (code, name, method, result kind, unit, specification)
+#: the release tests the designs may name: (code, name, method, result kind, unit, specification, value kind)
 LINE_TESTS = (
-    ("VIAB", "Viability", "7-AAD flow cytometry", ResultKind.QUANTITATIVE, "%", "≥ 70 %"),
-    ("STER", "Sterility", "Ph. Eur. 2.6.27", ResultKind.QUALITATIVE, "", "No growth"),
+    ("VIAB", "Viability", "7-AAD flow cytometry", ResultKind.QUANTITATIVE, "%", "≥ 70 %", _FRACTION),
+    ("STER", "Sterility", "Ph. Eur. 2.6.27", ResultKind.QUALITATIVE, "", "No growth", None),
 )
 #: the two patients whose material the line is ready to take
 SUBJECT_CODES = ("HLX301-DE01-0001", "HLX301-DE01-0002")
@@ -488,9 +493,16 @@ def build_line(
 
     definitions = {
         code: testing.create_definition(
-            session, code=code, name=name, method=method, result_kind=kind, unit=unit, specification=specification
+            session,
+            code=code,
+            name=name,
+            method=method,
+            result_kind=kind,
+            unit=unit,
+            specification=specification,
+            value_kind=value_kind,
         )
-        for code, name, method, kind, unit, specification in LINE_TESTS
+        for code, name, method, kind, unit, specification, value_kind in LINE_TESTS
         if code in design.release_tests
     }
     version = build_master(session, crew, design, materials={medium.part_number: medium}, definitions=definitions)

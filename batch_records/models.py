@@ -18,6 +18,7 @@ from lims.identity.models import User
 from lims.materials.models import Material
 from lims.testing.models import TestDefinition, TestResult
 from lims.units.columns import ExactDecimal, measurement_column
+from lims.units.kinds import ValueKind
 from lims.units.measurement import Measurement
 from lims.versioning.models import DocumentVersion, VersionLifecycle
 from protocols.models import Subject
@@ -166,13 +167,21 @@ class ParameterDesign:
     required: Mapped[bool] = mapped_column(default=True)
 
     @declared_attr
+    def value_kind(cls) -> Mapped[ValueKind]:
+        """Which values are physically possible: a non-negative quantity, a fraction of a whole, a signed one."""
+        return mapped_column(string_enum(ValueKind, "value_kind"), default=ValueKind.SIGNED)
+
+    @declared_attr
     def target(cls) -> Mapped[Measurement | None]:
         return measurement_column("target", nullable=True)
 
     def __str__(self) -> str:
         target = f" target {self.target}" if self.target is not None else ""
         limit = f" limits {self.limit}" if self.limit else ""
-        return f"{self.name} [{self.unit or 'number'}]{target}{limit}{'' if self.required else ' (optional)'}"
+        # A signed quantity adds nothing, so designs signed before kinds existed read (and hash) as they did.
+        kind = "" if self.value_kind == ValueKind.SIGNED else f" ({self.value_kind.value})"
+        optional = "" if self.required else " (optional)"
+        return f"{self.name} [{self.unit or 'number'}]{kind}{target}{limit}{optional}"
 
 
 class MbrStep(StepDesign, Controlled, Base):

@@ -12,7 +12,7 @@ from batch_records.service.release import BatchReview
 from lims.equipment.models import EquipmentType
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import UnitError
-from lims.units.fields import MeasurementField
+from lims.units.fields import MeasurementField, ValueKindField
 from lims.units.parsing import parse_in_unit
 from lims.units.registry import unit_text
 from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
@@ -92,6 +92,7 @@ class ParameterSchema(FormSchema):
     #: a bare number is taken in the parameter's unit
     target = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=60))
     limit = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=120))
+    value_kind = ValueKindField(load_default=None, allow_none=True)
     optional = _flag()
 
     @post_load

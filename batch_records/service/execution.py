@@ -59,7 +59,8 @@ from lims.signatures import service as signatures
 from lims.signatures.errors import AlreadySigned
 from lims.signatures.models import SignatureMeaning
 from lims.training import service as training
-from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
+from lims.units.kinds import require_possible
 from lims.units.measurement import Measurement
 from lims.units.parsing import parse_in_unit, parse_limit
 from protocols.models import Subject
@@ -147,9 +148,12 @@ def _parse_entry(parameter: BatchParameter, reported: str) -> tuple[Measurement,
     try:
         value = parse_in_unit(reported, parameter.unit)
         value.to(parameter.unit)
+        require_possible(value, parameter.value_kind)
         within = parse_limit(parameter.limit).conforms(value) if parameter.limit else True
     except (UnitError, IncompatibleUnits) as error:
         raise EntryUnreadable(f"{parameter.name}: {error.message}", field=f"parameter-{parameter.id}") from error
+    except PhysicallyImpossible as error:
+        raise PhysicallyImpossible(f"{parameter.name}: {error.message}", field=f"parameter-{parameter.id}") from error
     return value, within
 
 

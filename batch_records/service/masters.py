@@ -37,7 +37,8 @@ from lims.errors import AlreadyExists, DetailMissing
 from lims.materials.errors import NotAnAmount
 from lims.materials.models import Material
 from lims.testing.models import TestDefinition
-from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
+from lims.units.kinds import ValueKind, default_kind, require_kind_fits_unit, require_possible
 from lims.units.measurement import Measurement, is_amount
 from lims.units.parsing import parse_limit, parse_measurement
 from lims.versioning import service as versioning
@@ -181,14 +182,23 @@ def add_parameter(
     target: Measurement | None = None,
     limit: str | None = None,
     required: bool = True,
+    value_kind: ValueKind | None = None,
 ) -> MbrParameter:
-    """Add a parameter the operator records; the limit is judged in any compatible unit."""
+    """Add a parameter the operator records; the limit is judged in any compatible unit. Its value kind says which
+    values are physically possible (by default: non-negative in a unit with a dimension, else signed)."""
     versioning.require_draft(step.version)
     if not name.strip():
         raise DetailMissing("Name the parameter.", field="name")
     if any(parameter.name.casefold() == name.strip().casefold() for parameter in step.parameters):
         raise AlreadyExists(f"Step {step.position} already has a parameter {name.strip()}.", field="name")
     unit, limit = _check_parameter(unit, target, limit)
+    value_kind = value_kind or default_kind(unit)
+    require_kind_fits_unit(value_kind, unit)
+    if target is not None:
+        try:
+            require_possible(target, value_kind)
+        except PhysicallyImpossible as error:
+            raise PhysicallyImpossible(error.message, field="target") from error
     parameter = MbrParameter(
         step=step,
         position=len(step.parameters) + 1,
@@ -197,6 +207,7 @@ def add_parameter(
         target=target,
         limit=limit,
         required=required,
+        value_kind=value_kind,
     )
     session.add(parameter)
     session.flush()
@@ -285,6 +296,7 @@ def parameter_design(parameter: MbrParameter) -> dict[str, object]:
         "target": parameter.target,
         "limit": parameter.limit,
         "required": parameter.required,
+        "value_kind": parameter.value_kind,
     }
 
 

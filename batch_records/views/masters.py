@@ -25,6 +25,7 @@ from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
+from lims.units.kinds import KIND_DESCRIPTIONS
 from lims.versioning import service as versioning
 from lims.web import load_input, on_refusal_show
 
@@ -88,6 +89,7 @@ def _version_context(version_id: int) -> dict[str, Any]:
         stage_options=TYPICAL_STAGES,
         equipment_options=[(kind.value, kind.value.capitalize()) for kind in EquipmentType],
         step_options=_step_options(version),
+        value_kind_options=[(kind.value, description) for kind, description in KIND_DESCRIPTIONS.items()],
         nothing=MultiDict(),
         material_options=[
             (material.id, f"{material.part_number} {material.name}") for material in materials.list_materials(db)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.demo_support import acting_as, demo_user, on
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
+from lims.units.kinds import ValueKind
 
-#: (code, name, method, result kind, unit, specification)
-TEST_DEFINITIONS = (
-    ("QC-VIAB", "Viability", "7-AAD exclusion by flow cytometry", ResultKind.QUANTITATIVE, "%", "≥ 70 %"),
+_FRACTION = ValueKind.FRACTION
+
+#: (code, name, method, result kind, unit, specification[, value kind when the unit does not say it])
+TEST_DEFINITIONS: tuple[tuple[Any, ...], ...] = (
+    ("QC-VIAB", "Viability", "7-AAD exclusion by flow cytometry", ResultKind.QUANTITATIVE, "%", "≥ 70 %", _FRACTION),
     (
         "QC-TVC",
         "Total viable cells",
@@ -20,7 +25,7 @@ TEST_DEFINITIONS = (
         "cells",
         "≥ 2 ×10^8 cells",
     ),
-    ("QC-CD3", "CD3+ T cells", "Flow cytometry, CD45/CD3/7-AAD", ResultKind.QUANTITATIVE, "%", "≥ 80 %"),
+    ("QC-CD3", "CD3+ T cells", "Flow cytometry, CD45/CD3/7-AAD", ResultKind.QUANTITATIVE, "%", "≥ 80 %", _FRACTION),
     (
         "QC-TDX",
         "Transduction efficiency",
@@ -28,6 +33,7 @@ TEST_DEFINITIONS = (
         ResultKind.QUANTITATIVE,
         "%",
         "≥ 15 %",
+        _FRACTION,
     ),
     (
         "QC-VCN",
@@ -69,6 +75,7 @@ TEST_DEFINITIONS = (
         ResultKind.QUANTITATIVE,
         "%",
         "≥ 20 %",
+        _FRACTION,
     ),
 )
 
@@ -77,7 +84,7 @@ def load_test_definitions(session: Session) -> None:
     """Add whichever of the demo's QC tests are missing, defined by the manager two months ago."""
     existing = {definition.code for definition in testing.list_definitions(session)}
     with on(clock.today(), (60, "10:00")), acting_as(session, demo_user(session, "m.larsen")):
-        for code, name, method, kind, unit, specification in TEST_DEFINITIONS:
+        for code, name, method, kind, unit, specification, *value_kind in TEST_DEFINITIONS:
             if code not in existing:
                 testing.create_definition(
                     session,
@@ -87,4 +94,5 @@ def load_test_definitions(session: Session) -> None:
                     result_kind=kind,
                     unit=unit,
                     specification=specification,
+                    value_kind=value_kind[0] if value_kind else None,
                 )

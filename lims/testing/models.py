@@ -14,6 +14,7 @@ from lims.audit.models import Controlled
 from lims.db import Base, string_enum
 from lims.identity.models import User
 from lims.units.columns import measurement_column
+from lims.units.kinds import ValueKind
 from lims.units.measurement import Measurement
 
 
@@ -39,6 +40,8 @@ class TestDefinition(Controlled, Base):
     unit: Mapped[str] = mapped_column(String(32))
     #: a limit for quantitative tests ("≥ 70 %"), the acceptable answer for qualitative ones
     specification: Mapped[str] = mapped_column(String(200))
+    #: which results are physically possible (quantitative tests only)
+    value_kind: Mapped[ValueKind | None] = mapped_column(string_enum(ValueKind, "value_kind"))
     created_at: Mapped[datetime]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from lims.testing.models import ResultKind
 from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.fields import ValueKindField
 from lims.units.parsing import parse_limit
 from lims.units.registry import unit_text
 from lims.web import FormSchema, Trimmed, required_text
@@ -38,6 +39,7 @@ class TestDefinitionSchema(FormSchema):
     )
     unit = Trimmed(load_default="", validate=validate.Length(max=32))
     specification = required_text("State the specification results are judged against.")
+    value_kind = ValueKindField(load_default=None, allow_none=True)
 
     @validates_schema
     def _quantitative_terms(self, data: dict[str, Any], **_kwargs: Any) -> None:

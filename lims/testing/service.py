@@ -20,7 +20,8 @@ from lims.signatures.errors import AlreadySigned
 from lims.signatures.models import SignatureMeaning
 from lims.testing.errors import ResultReplaced, ResultUnreadable
 from lims.testing.models import ResultKind, TestDefinition, TestResult
-from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
+from lims.units.kinds import ValueKind, default_kind, require_kind_fits_unit, require_possible
 from lims.units.limits import Limit
 from lims.units.measurement import Measurement
 from lims.units.parsing import parse_in_unit, parse_limit
@@ -54,9 +55,19 @@ def quantitative_limit(definition: TestDefinition | str, unit: str) -> Limit:
 
 
 def create_definition(
-    session: Session, *, code: str, name: str, method: str, result_kind: ResultKind, unit: str, specification: str
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    method: str,
+    result_kind: ResultKind,
+    unit: str,
+    specification: str,
+    value_kind: ValueKind | None = None,
 ) -> TestDefinition:
-    """Define a test; a quantitative specification must be a limit in units compatible with the result unit."""
+    """Define a test; a quantitative specification must be a limit in units compatible with the result unit, and
+    its value kind (by default: non-negative in a unit with a dimension, else signed) says which results are
+    physically possible."""
     code = code.strip().upper()
     if session.scalar(select(TestDefinition.id).where(TestDefinition.code == code)) is not None:
         raise AlreadyExists(f"A test with the code {code} is already defined.", field="code")
@@ -66,8 +77,10 @@ def create_definition(
     if result_kind == ResultKind.QUANTITATIVE:
         unit = unit_text(unit) if unit.strip() else ""
         quantitative_limit(specification, unit)
+        value_kind = value_kind or default_kind(unit)
+        require_kind_fits_unit(value_kind, unit)
     else:
-        unit = ""
+        unit, value_kind = "", None
     definition = TestDefinition(
         code=code,
         name=name.strip(),
@@ -75,6 +88,7 @@ def create_definition(
         result_kind=result_kind,
         unit=unit,
         specification=specification,
+        value_kind=value_kind,
         created_at=clock.now(),
     )
     session.add(definition)
@@ -91,11 +105,16 @@ def judge(definition: TestDefinition, specification: str, reported: str) -> tupl
         return None, reported, reported.casefold() == specification.strip().casefold()
     try:
         measured = parse_in_unit(reported, definition.unit)
-        return measured, None, quantitative_limit(specification, definition.unit).conforms(measured)
+        conforms = quantitative_limit(specification, definition.unit).conforms(measured)
     except (UnitError, IncompatibleUnits) as error:
         raise ResultUnreadable(
             f"{reported} is not a result in {definition.unit or 'a number'}: {error.message}", field="result"
         ) from error
+    try:
+        require_possible(measured, definition.value_kind or ValueKind.SIGNED)
+    except PhysicallyImpossible as error:
+        raise PhysicallyImpossible(f"{definition.name}: {error.message}", field="result") from error
+    return measured, None, conforms
 
 
 def record_result(

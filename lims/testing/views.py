@@ -12,6 +12,7 @@ from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.testing import schemas, service
 from lims.testing.models import ResultKind
+from lims.units.kinds import KIND_DESCRIPTIONS
 from lims.web import load_input, on_refusal_show
 
 blueprint = Blueprint("testing", __name__, template_folder="templates")
@@ -30,7 +31,8 @@ def _new_context() -> dict[str, Any]:
         "kind_options": [
             (ResultKind.QUANTITATIVE.value, "Quantitative: a measured value with a unit"),
             (ResultKind.QUALITATIVE.value, "Qualitative: an observation, e.g. No growth"),
-        ]
+        ],
+        "value_kind_options": [(kind.value, description) for kind, description in KIND_DESCRIPTIONS.items()],
     }
 
 

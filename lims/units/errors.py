@@ -15,3 +15,8 @@ class IncompatibleUnits(InvalidInput):
 
 class UnsupportedUcum(UnitError):
     """A valid UCUM code whose units the LIMS does not map."""
+
+
+class PhysicallyImpossible(InvalidInput):
+    """A value its kind cannot take: a negative volume, mass, count, concentration or time, or a fraction of a
+    whole outside 0–100 %."""

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields
 
 from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.kinds import ValueKind
 from lims.units.limits import Limit
 from lims.units.measurement import Measurement
 from lims.units.parsing import parse_limit, parse_measurement
@@ -40,3 +41,19 @@ class LimitField(fields.Field):
 
     def _serialize(self, value: Limit | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else str(value)
+
+
+class ValueKindField(fields.Field):
+    """Loads the kind of value a parameter or test reports; blank leaves it to the unit (``default_kind``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> ValueKind | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            return ValueKind(value.strip() if isinstance(value, str) else value)
+        except ValueError as error:
+            choices = ", ".join(kind.value for kind in ValueKind)
+            raise ValidationError(f"Choose the kind of value: {choices}.") from error
+
+    def _serialize(self, value: ValueKind | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.value

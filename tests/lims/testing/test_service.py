@@ -15,7 +15,8 @@ from lims.signatures.models import SignatureMeaning
 from lims.testing import service
 from lims.testing.errors import ResultReplaced, ResultUnreadable
 from lims.testing.models import ResultKind
-from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
+from lims.units.kinds import ValueKind
 from tests.helpers import PASSWORD
 
 
@@ -187,3 +188,58 @@ def test_a_replaced_result_cannot_be_verified(db_session, viability, analyst, cr
         signatures.sign(
             db_session, original, meaning=SignatureMeaning.VERIFIED, user=create_user(RoleName.QA), password=PASSWORD
         )
+
+
+def test_a_fraction_of_a_whole_is_refused_outside_0_to_100_percent(db_session, analyst):
+    cd3 = service.create_definition(
+        db_session,
+        code="CD3",
+        name="CD3+ T cells",
+        method="Flow cytometry",
+        result_kind=ResultKind.QUANTITATIVE,
+        unit="%",
+        specification="≥ 80 %",
+        value_kind=ValueKind.FRACTION,
+    )
+    with pytest.raises(PhysicallyImpossible, match=r"CD3\+ T cells: 100\.1 % is not possible") as refused:
+        record(db_session, cd3, "100.1", analyst)
+    assert refused.value.field == "result"
+    with pytest.raises(PhysicallyImpossible):
+        record(db_session, cd3, "-1 %", analyst)
+    assert record(db_session, cd3, "100 %", analyst).conforms
+    original = record(db_session, cd3, "0", analyst)
+    with pytest.raises(PhysicallyImpossible):
+        service.correct_result(db_session, original, reported="150", reason="Transcribed", user=analyst)
+    assert not original.replaced
+
+
+def test_a_count_cannot_be_negative_and_the_unit_suggests_so(db_session, analyst):
+    count = service.create_definition(
+        db_session,
+        code="TVC",
+        name="Total viable cells",
+        method="AO/DAPI",
+        result_kind=ResultKind.QUANTITATIVE,
+        unit="cells",
+        specification="≥ 2e8 cells",
+    )
+    assert count.value_kind == ValueKind.NON_NEGATIVE
+    with pytest.raises(PhysicallyImpossible, match="a cell count cannot be negative"):
+        record(db_session, count, "-3e8", analyst)
+    assert not record(db_session, count, "0", analyst).conforms
+
+
+def test_a_fraction_test_reports_a_percentage_and_a_qualitative_test_has_no_kind(db_session, sterility):
+    assert sterility.value_kind is None
+    with pytest.raises(PhysicallyImpossible) as refused:
+        service.create_definition(
+            db_session,
+            code="VOL",
+            name="Volume",
+            method="Gravimetric",
+            result_kind=ResultKind.QUANTITATIVE,
+            unit="mL",
+            specification="≤ 10 mL",
+            value_kind=ValueKind.FRACTION,
+        )
+    assert refused.value.field == "value_kind"

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from lims.identity.models import RoleName
 from lims.testing import service
 from lims.testing.models import ResultKind, TestDefinition
+from lims.units.kinds import ValueKind
 from tests.helpers import duplicate_ids, history_link, submit
 
 VIABILITY = {
@@ -136,3 +137,20 @@ def test_each_definition_links_to_its_history_for_those_who_read_the_trail(
     assert "7-AAD flow cytometry" in listing
     assert (history_link("test_definition", definition.id) in listing) is sees_history
     assert ('aria-label="History of test VIAB"' in listing) is sees_history
+
+
+def test_the_definer_states_the_kind_of_value_and_a_fraction_in_ml_is_refused(client, db_session, signed_in):
+    signed_in(RoleName.QA)
+    assert 'id="value_kind"' in client.get("/test-definitions/new").text
+    refused = submit(
+        client,
+        "/test-definitions/new",
+        {**VIABILITY, "unit": "mL", "specification": "≥ 1 mL", "value_kind": "fraction of a whole"},
+    )
+    assert refused.status_code == 422 and 'id="value_kind-error"' in refused.text
+    assert definitions(db_session) == []
+    created = submit(client, "/test-definitions/new", {**VIABILITY, "value_kind": "fraction of a whole"})
+    assert created.status_code == 303
+    assert "fraction of a whole" in client.get("/test-definitions").text
+    [definition] = definitions(db_session)
+    assert definition.value_kind == ValueKind.FRACTION
