@@ -461,7 +461,12 @@ def build_line(
     today = clock.today()
     operator = crew.operators[0]
     medium = create_material(
-        session, part_number="MED-001", name="TexMACS GMP medium", specification="Sterile", storage_condition="2–8 °C"
+        session,
+        part_number="MED-001",
+        name="TexMACS GMP medium",
+        specification="Sterile",
+        storage_condition="2–8 °C",
+        unit="mL",
     )
     medium_lot = receive_lot(
         session,

@@ -14,14 +14,15 @@ from lims.materials.models import Material
 from lims.signatures.models import SignatureMeaning
 from lims.units.parsing import parse_measurement
 
-#: (part number, name, specification, storage, [(supplier, supplier lot, received days ago, expires in days,
-#:  quantity, disposition: "released" | "quarantine")])
+#: (part number, name, specification, storage, unit counted in, [(supplier, supplier lot, received days ago,
+#:  expires in days, quantity, disposition: "released" | "quarantine")])
 MATERIALS = (
     (
         "MED-001",
         "TexMACS GMP cell culture medium",
         "Sterile; endotoxin < 0.5 EU/mL; CoA per lot",
         "2–8 °C, dark",
+        "mL",
         [
             ("Miltenyi Biotec", "7231104", 40, 140, "1 L", "released"),
             ("Miltenyi Biotec", "7235518", 2, 200, "1 L", "quarantine"),
@@ -32,6 +33,7 @@ MATERIALS = (
         "IL-2 (proleukin), GMP grade",
         "≥ 1.8 ×10^7 IU/mg; sterile",
         "2–8 °C",
+        "IU",
         [("Clinigen", "P22-0871", 200, -3, "22e6 IU", "released")],
     ),
     (
@@ -39,6 +41,7 @@ MATERIALS = (
         "CryoStor CS10 freezing medium",
         "10 % DMSO; sterile; endotoxin < 0.5 EU/mL",
         "2–8 °C",
+        "mL",
         [("BioLife Solutions", "BLS-44810", 45, 320, "500 mL", "released")],
     ),
 )
@@ -50,10 +53,15 @@ def load_materials(session: Session) -> None:
         return
     today = clock.today()
     manager, technician, qa = (demo_user(session, username) for username in ("m.larsen", "t.nguyen", "q.okafor"))
-    for part_number, name, specification, storage, lots in MATERIALS:
+    for part_number, name, specification, storage, unit, lots in MATERIALS:
         with acting_as(session, manager):
             material = materials.create_material(
-                session, part_number=part_number, name=name, specification=specification, storage_condition=storage
+                session,
+                part_number=part_number,
+                name=name,
+                specification=specification,
+                storage_condition=storage,
+                unit=unit,
             )
         for supplier, supplier_lot, received_days_ago, expires_in, quantity, disposition in lots:
             received_on = today - timedelta(days=received_days_ago)

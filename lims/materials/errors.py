@@ -28,3 +28,7 @@ class LotNotInQuarantine(Conflict):
 
 class NotAnAmount(InvalidInput):
     """Material is counted in a volume, a mass or a number of items."""
+
+
+class NotInMaterialUnit(InvalidInput):
+    """A lot's quantity is in its material's dimension: a material counted in IU gets no lot in mL or in items."""

@@ -31,6 +31,8 @@ class Material(Controlled, Base):
     name: Mapped[str] = mapped_column(String(200))
     specification: Mapped[str] = mapped_column(Text)
     storage_condition: Mapped[str] = mapped_column(String(120))
+    #: the unit its lots are counted in (mL, g, IU, cells; "" for items): every lot's quantity has its dimension
+    unit: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
     lots: Mapped[list[MaterialLot]] = relationship(back_populates="material", order_by="MaterialLot.expires_on")

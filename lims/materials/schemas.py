@@ -23,6 +23,8 @@ class MaterialSchema(FormSchema):
     name = required_text("Name the material.")
     specification = required_text("Enter the specification the lab accepts it to.", 4000)
     storage_condition = required_text("Enter how it is stored, e.g. 2–8 °C, dark.", 120)
+    #: blank for a material counted in items
+    unit = Trimmed(load_default="", validate=validate.Length(max=32))
 
 
 class LotReceiptSchema(FormSchema):

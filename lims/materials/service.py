@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,12 +24,14 @@ from lims.materials.errors import (
     LotNotReleased,
     LotUnusable,
     NotAnAmount,
+    NotInMaterialUnit,
 )
 from lims.materials.models import LotConsumption, LotStatus, Material, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.units.errors import IncompatibleUnits
+from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.measurement import Measurement, is_amount
+from lims.units.registry import describe_dimension, parse_unit, unit_text
 
 # Materials
 
@@ -42,17 +45,29 @@ def get_material(session: Session, material_id: int) -> Material:
 
 
 def create_material(
-    session: Session, *, part_number: str, name: str, specification: str, storage_condition: str
+    session: Session, *, part_number: str, name: str, specification: str, storage_condition: str, unit: str
 ) -> Material:
-    """Register a material the lab buys and uses in batches."""
+    """Register a material the lab buys and uses in batches, counted in ``unit`` (a volume, a mass or a count;
+    "" for items)."""
     part_number = part_number.strip().upper()
     if session.scalar(select(Material.id).where(Material.part_number == part_number)) is not None:
         raise AlreadyExists(f"The part number {part_number} is already registered.", field="part_number")
+    try:
+        unit = unit_text(unit)
+    except UnitError as error:
+        raise UnitError(error.message, field="unit") from error
+    if not is_amount(Measurement(Decimal(1), unit)):
+        raise NotAnAmount(
+            f"{unit} does not count material: give a unit of volume, mass or count, e.g. mL, g, IU or cells; "
+            "leave it empty for items.",
+            field="unit",
+        )
     material = Material(
         part_number=part_number,
         name=name,
         specification=specification,
         storage_condition=storage_condition,
+        unit=unit,
         created_at=clock.now(),
     )
     session.add(material)
@@ -90,6 +105,7 @@ def receive_lot(
         )
     if quantity.value <= 0:
         raise OutOfRange("The quantity received must be more than zero.", field="quantity")
+    require_in_material_unit(material, quantity)
     serialise_numbering(session, "lot number")
     sequence = (
         session.scalar(select(func.count(MaterialLot.id)).where(MaterialLot.material_id == material.id)) or 0
@@ -109,6 +125,19 @@ def receive_lot(
     session.add(lot)
     session.flush()
     return lot
+
+
+def require_in_material_unit(material: Material, quantity: Measurement) -> None:
+    """Refuse a quantity of another dimension than the material's unit (mL of a material counted in IU)."""
+    try:
+        quantity.to(material.unit)
+    except IncompatibleUnits as error:
+        counted_in = material.unit or "items"
+        raise NotInMaterialUnit(
+            f"{material.part_number} is counted in {counted_in}: {quantity} is "
+            f"{describe_dimension(quantity.quantity.units)}, not {describe_dimension(parse_unit(material.unit))}.",
+            field="quantity",
+        ) from error
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ def medium(db_session):
         name="TexMACS GMP medium",
         specification="Sterile",
         storage_condition="2–8 °C",
+        unit="mL",
     )
 
 

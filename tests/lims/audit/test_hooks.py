@@ -94,6 +94,7 @@ def test_the_old_value_of_an_expired_quantity_is_recorded_exactly(db_session, cr
         name="Culture medium",
         specification="Sterile, endotoxin < 0.5 EU/mL",
         storage_condition="2–8 °C",
+        unit="mL",
     )
     lot = materials.receive_lot(
         db_session,

@@ -27,6 +27,7 @@ def medium(db_session):
         name="TexMACS GMP medium",
         specification="Sterile, endotoxin < 0.5 EU/mL",
         storage_condition="2–8 °C, dark",
+        unit="mL",
     )
 
 

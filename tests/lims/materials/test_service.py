@@ -12,12 +12,12 @@ from lims.errors import DateInFuture, DatesOutOfOrder, OutOfRange
 from lims.identity.errors import LoginFailed
 from lims.identity.models import RoleName
 from lims.materials import service
-from lims.materials.errors import LotExhausted, LotExpired, LotNotReleased, NotAnAmount
+from lims.materials.errors import LotExhausted, LotExpired, LotNotReleased, NotAnAmount, NotInMaterialUnit
 from lims.materials.models import LotStatus
 from lims.signatures import service as signatures
 from lims.signatures.errors import SignatureRefused
 from lims.signatures.models import SignatureMeaning
-from lims.units.errors import IncompatibleUnits
+from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.measurement import Measurement
 from lims.units.parsing import parse_measurement
 from tests.helpers import PASSWORD
@@ -141,3 +141,35 @@ def test_a_lot_is_traced_to_the_records_its_material_went_into(db_session, recei
     assert [
         (taken.record_type, taken.record_id, record) for taken, record in service.consumptions(db_session, lot)
     ] == [("sample_preparation", "7", prepared), ("sample_preparation", "8", None), ("stability_pull", "7", None)]
+
+
+def test_a_lot_is_received_only_in_its_materials_dimension(db_session, medium, create_user):
+    technician = create_user(RoleName.TECHNICIAN)
+    receipt = {
+        "supplier": "Miltenyi",
+        "supplier_lot": "7231",
+        "received_on": TODAY,
+        "expires_on": TODAY + timedelta(days=90),
+        "user": technician,
+    }
+    with pytest.raises(NotInMaterialUnit, match="MED-001 is counted in mL: 25 g is mass, not volume") as refused:
+        service.receive_lot(db_session, medium, quantity=parse_measurement("25 g"), **receipt)
+    assert refused.value.field == "quantity"
+    lot = service.receive_lot(db_session, medium, quantity=parse_measurement("0.5 L"), **receipt)
+    assert lot.quantity_received == parse_measurement("0.5 L"), "a compatible unit is kept as received"
+    bags = service.create_material(
+        db_session, part_number="BAG-01", name="Bag", specification="Sterile", storage_condition="RT", unit=" "
+    )
+    assert bags.unit == ""
+    with pytest.raises(NotInMaterialUnit, match="BAG-01 is counted in items"):
+        service.receive_lot(db_session, bags, quantity=parse_measurement("5 mL"), **receipt)
+    assert service.receive_lot(db_session, bags, quantity=parse_measurement("20"), **receipt).material is bags
+
+
+@pytest.mark.parametrize(("unit", "refusal"), [("°C", NotAnAmount), ("cells/mL", NotAnAmount), ("zorks", UnitError)])
+def test_a_material_is_counted_in_a_volume_mass_or_count(db_session, unit, refusal):
+    with pytest.raises(refusal) as refused:
+        service.create_material(
+            db_session, part_number="X-1", name="X", specification="-", storage_condition="RT", unit=unit
+        )
+    assert refused.value.field == "unit"

@@ -19,7 +19,13 @@ def test_receive_a_lot_and_qa_releases_it(app, client, create_user, db_session, 
     created = submit(
         client,
         "/materials/new",
-        {"part_number": "MED-001", "name": "TexMACS medium", "specification": "Sterile", "storage_condition": "2–8 °C"},
+        {
+            "part_number": "MED-001",
+            "name": "TexMACS medium",
+            "specification": "Sterile",
+            "storage_condition": "2–8 °C",
+            "unit": "mL",
+        },
     )
     assert created.status_code == 303
     material_url = created.headers["Location"]
@@ -74,6 +80,7 @@ def test_qa_rejects_a_lot_with_a_reason_and_a_signature(client, create_user, db_
         name="Transfer bag",
         specification="Sterile",
         storage_condition="room temperature",
+        unit="",
     )
     lot = service.receive_lot(
         db_session,
@@ -114,3 +121,22 @@ def test_material_and_lot_pages_link_to_their_history_for_those_who_read_the_tra
         page = client.get(url)
         assert page.status_code == 200, url
         assert (link in page.text) is sees_history and (text in page.text) is sees_history, url
+
+
+def test_a_material_counted_in_iu_gets_no_lot_in_ml_or_in_items(client, db_session, signed_in):
+    signed_in(RoleName.MANAGER)
+    material = {"part_number": "IL2-001", "name": "IL-2", "specification": "GMP", "storage_condition": "2–8 °C"}
+    not_an_amount = submit(client, "/materials/new", {**material, "unit": "°C"})
+    assert not_an_amount.status_code == 422 and 'id="unit-error"' in not_an_amount.text
+    created = submit(client, "/materials/new", {**material, "unit": "IU"})
+    assert created.status_code == 303
+    material_url = created.headers["Location"]
+    assert "Counted in</dt><dd>IU" in client.get(material_url).text
+    lot = {"supplier": "Clinigen", "supplier_lot": "P22", "received_on": "2030-04-09", "expires_on": "2030-10-01"}
+    for quantity, dimension in (("500 mL", "volume"), ("20", "a plain number or percentage")):
+        refused = submit(client, material_url, {**lot, "quantity": quantity}, action=material_url + "/lots")
+        assert refused.status_code == 422 and 'id="quantity-error"' in refused.text
+        assert f"IL2-001 is counted in IU: {quantity} is {dimension}, not international units." in refused.text
+    assert db_session.scalars(select(MaterialLot)).all() == []
+    received = submit(client, material_url, {**lot, "quantity": "2.2e7 IU"}, action=material_url + "/lots")
+    assert received.status_code == 303
