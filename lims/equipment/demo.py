@@ -22,13 +22,15 @@ from lims.equipment.service.inventory import create_equipment
 from lims.equipment.service.maintenance import start_maintenance
 from lims.units.parsing import parse_measurement
 
-#: (identifier, description, certificate number, valid for days from today)
+#: (identifier, description, certificate number, valid for days from today, the units of what it measures)
 REFERENCE_STANDARDS = (
-    ("REF-THERM-01", "Reference thermometer, PT100, -100 to 150 °C", "DAkkS-K-15012-2026", 300),
-    ("REF-WEIGHT-01", "E2 reference weight set, 1 mg to 200 g", "DAkkS-D-K-19455-2026", 240),
-    ("REF-ANEMO-01", "Thermal anemometer for cabinet airflow", "UKAS-0342-7781", 150),
-    ("REF-TACHO-01", "Optical tachometer", "UKAS-0342-7790", 200),
-    ("REF-BEADS-01", "Counting beads, 1.0 ×10^6 /mL, lot 4471", "COA-4471", 90),
+    ("REF-THERM-01", "Reference thermometer, PT100, -100 to 150 °C", "DAkkS-K-15012-2026", 300, "°C"),
+    ("REF-WEIGHT-01", "E2 reference weight set, 1 mg to 200 g", "DAkkS-D-K-19455-2026", 240, "g"),
+    ("REF-GRAV-01", "Gravimetric pipette calibration station (ISO 8655-6)", "DAkkS-D-K-19455-2027", 240, "µL"),
+    ("REF-ANEMO-01", "Thermal anemometer for cabinet airflow", "UKAS-0342-7781", 150, "m/s"),
+    ("REF-TACHO-01", "Optical tachometer with PT100 contact probe", "UKAS-0342-7790", 200, "rpm, °C"),
+    ("REF-INCU-01", "Incubator validation kit: PT100 probe and NDIR CO2 analyser", "UKAS-0342-7802", 200, "°C, %"),
+    ("REF-BEADS-01", "Counting beads, 1.0 ×10^6 /mL, lot 4471", "COA-4471", 90, "cells/mL"),
 )
 
 #: (asset tag, name, type, location, make, model, interval days, [(point, nominal, tolerance)],
@@ -127,7 +129,7 @@ def load_equipment(session: Session) -> None:
     manager, technician = demo_user(session, "m.larsen"), demo_user(session, "t.nguyen")
     standards = {standard.identifier: standard for standard in list_reference_standards(session)}
     with acting_as(session, manager):
-        for identifier, description, certificate, valid_days in REFERENCE_STANDARDS:
+        for identifier, description, certificate, valid_days, measures in REFERENCE_STANDARDS:
             if identifier not in standards:
                 standards[identifier] = create_reference_standard(
                     session,
@@ -135,6 +137,7 @@ def load_equipment(session: Session) -> None:
                     description=description,
                     certificate_number=certificate,
                     valid_until=today + timedelta(days=valid_days),
+                    measures=measures,
                 )
     known = set(session.scalars(select(Equipment.asset_tag)))
     for tag, name, kind, location, make, model, interval, points, calibrations, maintenance in EQUIPMENT:
@@ -187,7 +190,8 @@ def _standard_for(standards: dict[str, ReferenceStandard], kind: EquipmentType) 
         {
             EquipmentType.BIOSAFETY_CABINET: "REF-ANEMO-01",
             EquipmentType.CENTRIFUGE: "REF-TACHO-01",
-            EquipmentType.PIPETTE: "REF-WEIGHT-01",
+            EquipmentType.INCUBATOR: "REF-INCU-01",
+            EquipmentType.PIPETTE: "REF-GRAV-01",
             EquipmentType.BALANCE: "REF-WEIGHT-01",
             EquipmentType.CELL_COUNTER: "REF-BEADS-01",
         }.get(kind, "REF-THERM-01")

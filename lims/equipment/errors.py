@@ -38,6 +38,11 @@ class UnknownReferenceStandard(InvalidInput):
     """A calibration names a registered reference standard."""
 
 
+class ReferenceStandardMismatch(InvalidInput):
+    """A calibration's reference standard measures the quantity of every point it checks (no thermometer as the
+    standard for a pipette)."""
+
+
 class ReferenceStandardExpired(InvalidInput):
     """A calibration uses a reference standard valid on the day it was performed."""
 

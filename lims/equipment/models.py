@@ -101,6 +101,12 @@ class ReferenceStandard(Controlled, Base):
     description: Mapped[str] = mapped_column(String(200))
     certificate_number: Mapped[str] = mapped_column(String(120))
     valid_until: Mapped[date]
+    #: the units of the quantities it measures ("°C", "rpm, °C"): it calibrates only points of those dimensions
+    measures: Mapped[str] = mapped_column(String(120))
+
+    @property
+    def measured_units(self) -> list[str]:
+        return [unit.strip() for unit in self.measures.split(",") if unit.strip()]
 
 
 class CalibrationPerformer(enum.StrEnum):

@@ -122,6 +122,7 @@ class ReferenceStandardSchema(FormSchema):
     identifier = required_text("Enter the standard's identifier.", 64)
     description = required_text("Describe the standard.")
     certificate_number = required_text("Enter its calibration certificate number.", 120)
+    measures = required_text("Say what the standard measures, as units: e.g. °C, or rpm, °C.", 120)
     valid_until = fields.Date(
         required=True,
         error_messages={

@@ -156,7 +156,8 @@ def _calibration_form(equipment: Equipment, corrects: Any = None) -> dict[str, A
         "standard_options": [
             (
                 standard.id,
-                f"{standard.identifier}: {standard.description} (valid until {standard.valid_until.isoformat()})",
+                f"{standard.identifier}: {standard.description}, measures {standard.measures or 'nothing stated'} "
+                f"(valid until {standard.valid_until.isoformat()})",
             )
             for standard in standards
         ],

@@ -31,6 +31,7 @@ def test_technician_records_a_passing_calibration_and_sees_the_status_change(liv
             description="Reference thermometer",
             certificate_number="DAkkS-1",
             valid_until=date(2040, 1, 1),
+            measures="°C, %",
         )
         incubator = create_equipment(
             session,

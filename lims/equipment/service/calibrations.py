@@ -25,6 +25,7 @@ from lims.equipment.errors import (
     NoCalibrationPoints,
     ReadingsMismatch,
     ReferenceStandardExpired,
+    ReferenceStandardMismatch,
     UnknownReferenceStandard,
 )
 from lims.equipment.models import (
@@ -47,9 +48,10 @@ from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.signatures.errors import SignatureRefused
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
-from lims.units.errors import IncompatibleUnits
+from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.limits import difference_in_unit_of, error_of, limit_with_tolerance
 from lims.units.measurement import Measurement
+from lims.units.registry import describe_dimension, parse_unit, same_quantity, unit_text
 
 MAX_CERTIFICATE_BYTES = 10 * 1024 * 1024
 #: media type by the bytes a file starts with; the name a user gives it proves nothing
@@ -84,16 +86,44 @@ def list_reference_standards(session: Session) -> list[ReferenceStandard]:
 
 
 def create_reference_standard(
-    session: Session, *, identifier: str, description: str, certificate_number: str, valid_until: date
+    session: Session, *, identifier: str, description: str, certificate_number: str, valid_until: date, measures: str
 ) -> ReferenceStandard:
+    """Register a traceable standard and the quantities it measures, as units separated by commas ("rpm, °C")."""
     if session.scalar(select(ReferenceStandard.id).where(ReferenceStandard.identifier == identifier)) is not None:
         raise AlreadyExists(f"The reference standard {identifier} is already registered.", field="identifier")
     standard = ReferenceStandard(
-        identifier=identifier, description=description, certificate_number=certificate_number, valid_until=valid_until
+        identifier=identifier,
+        description=description,
+        certificate_number=certificate_number,
+        valid_until=valid_until,
+        measures=_measured_units(measures),
     )
     session.add(standard)
     session.flush()
     return standard
+
+
+def _measured_units(measures: str) -> str:
+    """The units a standard measures in, as typed ("degC, rpm"), in the LIMS's text ("°C, rpm")."""
+    typed = [unit.strip() for unit in measures.split(",") if unit.strip()]
+    if not typed:
+        raise DetailMissing("Say what the standard measures, as units: e.g. °C, or rpm, °C.", field="measures")
+    try:
+        return ", ".join(dict.fromkeys(unit_text(unit) for unit in typed))
+    except UnitError as error:
+        raise UnitError(error.message, field="measures") from error
+
+
+def _require_standard_measures_points(standard: ReferenceStandard, points: list[CalibrationPoint]) -> None:
+    """Refuse a standard that does not measure the quantity of every point checked (a thermometer for µL)."""
+    for point in points:
+        if not any(same_quantity(point.nominal.unit, unit) for unit in standard.measured_units):
+            measured = " and ".join(describe_dimension(parse_unit(unit)) for unit in standard.measured_units)
+            raise ReferenceStandardMismatch(
+                f"{standard.identifier} measures {measured or 'nothing stated'}; it cannot be the standard for "
+                f"{point.name} ({point.nominal}, {describe_dimension(parse_unit(point.nominal.unit))}).",
+                field="reference_standard_id",
+            )
 
 
 @dataclass(frozen=True)
@@ -172,6 +202,8 @@ def record_calibration(
     points = {point.id: point for point in equipment.points if point.active}
     if not points:
         raise NoCalibrationPoints(f"{equipment.asset_tag} has no calibration points; add them first.")
+    if reference_standard is not None:
+        _require_standard_measures_points(reference_standard, list(points.values()))
     by_point = {reading.point_id: reading for reading in readings}
     missing = [point.name for point_id, point in points.items() if point_id not in by_point]
     if missing:

@@ -57,9 +57,10 @@ def reference_standard(db_session) -> ReferenceStandard:
     return calibrations.create_reference_standard(
         db_session,
         identifier="REF-T-01",
-        description="Calibrated reference thermometer",
+        description="Calibrated reference thermometer and gravimetric volume standard",
         certificate_number="DAkkS-12345",
         valid_until=date(2040, 12, 31),
+        measures="°C, µL",
     )
 
 

@@ -18,6 +18,7 @@ from lims.equipment.models import (
     ImpactAssessment,
     MaintenanceRecord,
 )
+from lims.equipment.service import calibrations
 from lims.identity.models import RoleName
 from lims.identity.service import api_tokens
 from lims.signatures import service as signatures
@@ -451,3 +452,48 @@ def test_equipment_calibration_and_impact_pages_link_to_their_history_for_those_
         page = client.get(url)
         assert page.status_code == 200, url
         assert (link in page.text) is sees_history and (text in page.text) is sees_history, url
+
+
+def test_a_standard_of_another_quantity_is_refused_at_its_field(
+    client, create_equipment, reference_standard, db_session, signed_in
+):
+    freeze_today()
+    balance = calibrations.create_reference_standard(
+        db_session,
+        identifier="REF-WEIGHT",
+        description="E2 weights",
+        certificate_number="W-1",
+        valid_until=TODAY,
+        measures="g",
+    )
+    equipment = create_equipment()
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    point = equipment.points[0]
+    page = client.get(f"/equipment/{equipment.id}/calibrations/new").text
+    assert "REF-WEIGHT: E2 weights, measures g" in page
+    refused = record_form(client, equipment, {f"as_found_{point.id}": "37 °C"}, reference_standard_id=str(balance.id))
+    assert refused.status_code == 422 and 'id="reference_standard_id-error"' in refused.text
+    assert "REF-WEIGHT measures mass; it cannot be the standard for 37 °C setpoint" in refused.text
+    db_session.expire_all()
+    assert db_session.scalar(select(func.count()).select_from(CalibrationRecord)) == 0
+    accepted = record_form(
+        client, equipment, {f"as_found_{point.id}": "37 °C"}, reference_standard_id=str(reference_standard.id)
+    )
+    assert accepted.status_code == 303
+
+
+def test_a_manager_registers_a_standard_with_what_it_measures(client, db_session, signed_in):
+    signed_in(RoleName.MANAGER)
+    standard = {
+        "identifier": "REF-TACHO",
+        "description": "Optical tachometer",
+        "certificate_number": "T-1",
+        "valid_until": "2031-01-01",
+    }
+    missing = submit(client, "/equipment/standards", standard)
+    assert missing.status_code == 422 and 'id="measures-error"' in missing.text
+    unknown = submit(client, "/equipment/standards", {**standard, "measures": "zorks"})
+    assert unknown.status_code == 422 and 'id="measures-error"' in unknown.text and "Unknown unit" in unknown.text
+    assert submit(client, "/equipment/standards", {**standard, "measures": "rpm, degC"}).status_code == 303
+    assert "<td>rpm, °C</td>" in client.get("/equipment/standards").text

@@ -17,9 +17,10 @@ from lims.equipment.errors import (
     CorrectsOtherEquipment,
     ReadingsMismatch,
     ReferenceStandardExpired,
+    ReferenceStandardMismatch,
     UnknownReferenceStandard,
 )
-from lims.equipment.models import CalibrationPerformer, EquipmentStatus
+from lims.equipment.models import CalibrationPerformer, EquipmentStatus, EquipmentType
 from lims.equipment.service import calibrations
 from lims.errors import DateInFuture, DetailMissing, RecordNotFound
 from lims.identity.models import RoleName
@@ -27,7 +28,7 @@ from lims.identity.service import users
 from lims.signatures import service as signatures
 from lims.signatures.errors import RecordSigned, SamePersonRefused, SignatureRefused
 from lims.signatures.models import SignatureMeaning
-from lims.units.errors import IncompatibleUnits
+from lims.units.errors import IncompatibleUnits, UnitError
 from tests.helpers import PASSWORD
 from tests.lims.equipment.service.support import TODAY, at, status
 
@@ -137,6 +138,7 @@ def test_an_expired_reference_standard_is_refused(db_session, create_equipment, 
         description="Old thermometer",
         certificate_number="X-1",
         valid_until=TODAY - timedelta(days=1),
+        measures="°C",
     )
     with pytest.raises(ReferenceStandardExpired, match="REF-OLD was valid until"):
         calibrate(create_equipment(), "37 °C", reference_standard_id=expired.id)
@@ -259,3 +261,51 @@ def test_drift_is_the_as_found_error_per_point_over_time(db_session, create_equi
     [series] = calibrations.drift(db_session, equipment)
     assert [str(value.error) for value in series.values] == ["0.1", "0.3", "-0.2"]
     assert series.tolerance == 0.5
+
+
+def test_a_reference_standard_measures_the_quantity_of_every_point(db_session, create_equipment, calibrate):
+    clock.freeze(at(TODAY))
+    thermometer = calibrations.create_reference_standard(
+        db_session,
+        identifier="REF-THERM",
+        description="PT100 thermometer",
+        certificate_number="X-2",
+        valid_until=TODAY,
+        measures=" degC ",
+    )
+    assert thermometer.measures == "°C"
+    pipette = create_equipment(points=(("100 µL", "100 µL", "1 µL"),), equipment_type=EquipmentType.PIPETTE)
+    with pytest.raises(ReferenceStandardMismatch) as refused:
+        calibrate(pipette, "100.2 µL", reference_standard_id=thermometer.id)
+    assert refused.value.message == (
+        "REF-THERM measures temperature; it cannot be the standard for 100 µL (100 µL, volume)."
+    )
+    assert refused.value.field == "reference_standard_id"
+    assert calibrations.calibration_history(db_session, pipette) == []
+    incubator = create_equipment(points=(("37 °C", "37 °C", "0.5 °C"), ("CO2", "5 %", "0.3 %")))
+    with pytest.raises(ReferenceStandardMismatch, match="cannot be the standard for CO2"):
+        calibrate(incubator, "37 °C", "5 %", reference_standard_id=thermometer.id)
+    gravimetric = calibrations.create_reference_standard(
+        db_session,
+        identifier="REF-GRAV",
+        description="Gravimetric station",
+        certificate_number="X-3",
+        valid_until=TODAY,
+        measures="mL, °C",
+    )
+    record = calibrate(pipette, "100.2 µL", reference_standard_id=gravimetric.id)
+    assert record.passed and record.reference_standard is gravimetric, "µL is measured in mL's dimension"
+
+
+@pytest.mark.parametrize(("measures", "refusal"), [(" , ", DetailMissing), ("°C, zorks", UnitError)])
+def test_a_reference_standard_says_what_it_measures_in_known_units(db_session, measures, refusal):
+    with pytest.raises(refusal) as refused:
+        calibrations.create_reference_standard(
+            db_session,
+            identifier="REF-X",
+            description="X",
+            certificate_number="X",
+            valid_until=TODAY,
+            measures=measures,
+        )
+    assert refused.value.field == "measures"
