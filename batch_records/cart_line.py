@@ -455,9 +455,10 @@ def calibrated(session: Session, equipment: Equipment, *, due_on: date) -> Equip
 def build_line(
     session: Session, crew: Crew, *, sponsor: Organization, design: MasterDesign, medium_quantity: str = "1 L"
 ) -> Line:
-    """A released lot of medium, calibrated equipment, the design's release tests, its master record made effective
-    with the operators trained on it, and two subjects of an effective protocol of ``sponsor``; dated from the
-    clock's today. The design takes no material but the medium (``COMPACT`` and uniform designs)."""
+    """A released lot of medium, calibrated equipment, the design's release tests (the operators and QA trained on
+    their methods), its master record made effective with the operators trained on it, and two subjects of an
+    effective protocol of ``sponsor``; dated from the clock's today. The design takes no material but the medium
+    (``COMPACT`` and uniform designs)."""
     today = clock.today()
     operator = crew.operators[0]
     medium = create_material(
@@ -510,6 +511,16 @@ def build_line(
         for code, name, method, kind, unit, specification, value_kind in LINE_TESTS
         if code in design.release_tests
     }
+    for definition in definitions.values():
+        for analyst in (*crew.operators, crew.qa):
+            training.record_training(
+                session,
+                user=analyst,
+                subject=definition.training_subject,
+                trained_on=today - timedelta(days=10),
+                expires_on=None,
+                recorded_by=crew.author,
+            )
     version = build_master(session, crew, design, materials={medium.part_number: medium}, definitions=definitions)
     return Line(
         version=version,

@@ -18,10 +18,10 @@ AREAS: tuple[str, ...] = (
     "lims.signatures",
     "lims.dashboard",
     "lims.equipment",
-    "lims.testing",
     "protocols",
     "lims.materials",
     "lims.training",
+    "lims.testing",
     "batch_records",
 )
 

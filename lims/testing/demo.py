@@ -1,4 +1,5 @@
-"""QC testing's part of the demo data set: the release tests of a CAR-T product, defined by the manager."""
+"""QC testing's part of the demo data set: the release tests of a CAR-T product, defined by the manager, and the
+analysts' training on their methods."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from lims import clock
 from lims.demo_support import acting_as, demo_user, on
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
+from lims.training import service as training
 from lims.units.kinds import ValueKind
 
 _FRACTION = ValueKind.FRACTION
@@ -80,13 +82,20 @@ TEST_DEFINITIONS: tuple[tuple[Any, ...], ...] = (
 )
 
 
+#: the analysts who record and verify the demo's QC results: trained on every test method the day it was defined
+ANALYSTS = ("t.nguyen", "s.lind", "q.okafor")
+
+
 def load_test_definitions(session: Session) -> None:
-    """Add whichever of the demo's QC tests are missing, defined by the manager two months ago."""
+    """Add whichever of the demo's QC tests are missing, defined by the manager two months ago, who records the
+    analysts' training on each the same day."""
     existing = {definition.code for definition in testing.list_definitions(session)}
-    with on(clock.today(), (60, "10:00")), acting_as(session, demo_user(session, "m.larsen")):
+    manager = demo_user(session, "m.larsen")
+    analysts = [demo_user(session, username) for username in ANALYSTS]
+    with on(clock.today(), (60, "10:00")), acting_as(session, manager):
         for code, name, method, kind, unit, specification, *value_kind in TEST_DEFINITIONS:
             if code not in existing:
-                testing.create_definition(
+                definition = testing.create_definition(
                     session,
                     code=code,
                     name=name,
@@ -96,3 +105,12 @@ def load_test_definitions(session: Session) -> None:
                     specification=specification,
                     value_kind=value_kind[0] if value_kind else None,
                 )
+                for analyst in analysts:
+                    training.record_training(
+                        session,
+                        user=analyst,
+                        subject=definition.training_subject,
+                        trained_on=clock.today(),
+                        expires_on=None,
+                        recorded_by=manager,
+                    )

@@ -47,6 +47,11 @@ class TestDefinition(Controlled, Base):
     def __str__(self) -> str:
         return f"{self.name} ({self.method}): {self.specification}"
 
+    @property
+    def training_subject(self) -> str:
+        """What an analyst must be trained on to record or verify its results (a new method is a new code)."""
+        return f"Test method {self.code}"
+
 
 class TestResult(Controlled, Base):
     """A result of one test on one tested item (a batch, later a sample), with the specification it was judged by.

@@ -20,6 +20,7 @@ from lims.signatures.errors import AlreadySigned
 from lims.signatures.models import SignatureMeaning
 from lims.testing.errors import ResultReplaced, ResultUnreadable
 from lims.testing.models import ResultKind, TestDefinition, TestResult
+from lims.training import service as training
 from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
 from lims.units.kinds import ValueKind, default_kind, require_kind_fits_unit, require_possible
 from lims.units.limits import Limit
@@ -127,7 +128,9 @@ def record_result(
     reported: str,
     user: User,
 ) -> TestResult:
-    """Record a result judged against ``specification`` (the tested item's own copy of the test's spec)."""
+    """Record a result judged against ``specification`` (the tested item's own copy of the test's spec); the
+    analyst has training in force on the test method."""
+    training.require_training(session, user, definition.training_subject)
     measured, observation, conforms = judge(definition, specification, reported)
     result = TestResult(
         definition=definition,
@@ -151,6 +154,7 @@ def correct_result(session: Session, result: TestResult, *, reported: str, reaso
         raise ReasonRequired("Give the reason for the correction.")
     if result.replaced:
         raise ResultReplaced("This result was already corrected; correct the newest result instead.")
+    training.require_training(session, user, result.definition.training_subject)
     measured, observation, conforms = judge(result.definition, result.specification, reported)
     correction = TestResult(
         definition=result.definition,
@@ -205,9 +209,16 @@ def is_verified(session: Session, result: TestResult) -> bool:
 
 
 def check_verification(session: Session, result: TestResult, _meaning: SignatureMeaning, user: User) -> None:
-    """The result's signing rule: verified once, in its latest form, by someone other than who recorded it."""
+    """The result's signing rule: verified once, in its latest form, by someone other than who recorded it and
+    trained on the test method."""
     if result.replaced:
         raise ResultReplaced("This result was replaced by a correction; verify the correction.")
     if is_verified(session, result):
         raise AlreadySigned("This result is already verified.")
     signatures.require_different_person(user, [result.recorded_by_id], earlier_role="recorded")
+    training.require_training(session, user, result.definition.training_subject)
+
+
+def definitions_as_training_subjects(session: Session) -> list[str]:
+    """The test methods an analyst is trained on to record or verify results (for the training form)."""
+    return [definition.training_subject for definition in list_definitions(session)]

@@ -1,4 +1,5 @@
-"""What QC testing contributes: the test definitions pages, the verification of results and the demo's QC tests."""
+"""What QC testing contributes: the test definitions pages, the verification of results, the test methods as
+training subjects and the demo's QC tests with the analysts trained on them."""
 
 from __future__ import annotations
 
@@ -20,4 +21,5 @@ def register(registry: Registry) -> None:
             before_signing=service.check_verification,
         )
     )
+    registry.training_subjects(service.definitions_as_training_subjects)
     registry.demo_loader(demo.load_test_definitions)

@@ -133,10 +133,10 @@ def test_each_area_loads_its_part_of_the_demo_after_the_areas_it_builds_on():
     assert [loader.__module__ for loader in install().demo_loaders] == [
         "lims.identity.demo",
         "lims.equipment.demo",
-        "lims.testing.demo",
         "protocols.demo",
         "lims.materials.demo",
         "lims.training.demo",
+        "lims.testing.demo",
         "batch_records.demo",
     ]
 

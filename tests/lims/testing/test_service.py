@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
+from lims import clock
 from lims.audit.errors import ReasonRequired
 from lims.audit.models import AuditEvent
 from lims.errors import AlreadyExists, DetailMissing
@@ -15,6 +18,8 @@ from lims.signatures.models import SignatureMeaning
 from lims.testing import service
 from lims.testing.errors import ResultReplaced, ResultUnreadable
 from lims.testing.models import ResultKind
+from lims.training import service as training
+from lims.training.errors import NotTrained
 from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
 from lims.units.kinds import ValueKind
 from tests.helpers import PASSWORD
@@ -46,9 +51,23 @@ def sterility(db_session):
     )
 
 
+def trained(db_session, user):
+    """``user`` with training in force on every test method defined so far."""
+    for definition in service.list_definitions(db_session):
+        training.record_training(
+            db_session,
+            user=user,
+            subject=definition.training_subject,
+            trained_on=clock.now().date(),
+            expires_on=None,
+            recorded_by=user,
+        )
+    return user
+
+
 @pytest.fixture
-def analyst(create_user):
-    return create_user(RoleName.TECHNICIAN, full_name="Tran Nguyen")
+def analyst(db_session, create_user, viability, sterility):
+    return trained(db_session, create_user(RoleName.TECHNICIAN, full_name="Tran Nguyen"))
 
 
 def record(db_session, definition, reported, user, specification=None):
@@ -150,7 +169,7 @@ def test_a_correction_needs_a_reason_and_keeps_the_original(db_session, viabilit
     with pytest.raises(ReasonRequired) as refused:
         service.correct_result(db_session, original, reported="85", reason=" ", user=analyst)
     assert refused.value.field == "reason" and not original.replaced
-    corrector = create_user(RoleName.TECHNICIAN)
+    corrector = trained(db_session, create_user(RoleName.TECHNICIAN))
     correction = service.correct_result(
         db_session, original, reported="85", reason="Transcription error", user=corrector
     )
@@ -172,12 +191,16 @@ def test_a_result_is_verified_by_someone_other_than_who_recorded_it(db_session, 
     with pytest.raises(SamePersonRefused):
         signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=analyst, password=PASSWORD)
     assert not service.is_verified(db_session, result)
-    reviewer = create_user(RoleName.QA)
+    reviewer = trained(db_session, create_user(RoleName.QA))
     signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=reviewer, password=PASSWORD)
     assert service.is_verified(db_session, result)
     with pytest.raises(AlreadySigned):
         signatures.sign(
-            db_session, result, meaning=SignatureMeaning.VERIFIED, user=create_user(RoleName.MANAGER), password=PASSWORD
+            db_session,
+            result,
+            meaning=SignatureMeaning.VERIFIED,
+            user=trained(db_session, create_user(RoleName.MANAGER)),
+            password=PASSWORD,
         )
 
 
@@ -201,6 +224,7 @@ def test_a_fraction_of_a_whole_is_refused_outside_0_to_100_percent(db_session, a
         specification="≥ 80 %",
         value_kind=ValueKind.FRACTION,
     )
+    trained(db_session, analyst)
     with pytest.raises(PhysicallyImpossible, match=r"CD3\+ T cells: 100\.1 % is not possible") as refused:
         record(db_session, cd3, "100.1", analyst)
     assert refused.value.field == "result"
@@ -224,6 +248,7 @@ def test_a_count_cannot_be_negative_and_the_unit_suggests_so(db_session, analyst
         specification="≥ 2e8 cells",
     )
     assert count.value_kind == ValueKind.NON_NEGATIVE
+    trained(db_session, analyst)
     with pytest.raises(PhysicallyImpossible, match="a cell count cannot be negative"):
         record(db_session, count, "-3e8", analyst)
     assert not record(db_session, count, "0", analyst).conforms
@@ -243,3 +268,56 @@ def test_a_fraction_test_reports_a_percentage_and_a_qualitative_test_has_no_kind
             value_kind=ValueKind.FRACTION,
         )
     assert refused.value.field == "value_kind"
+
+
+def test_only_an_analyst_trained_on_the_method_records_corrects_or_verifies(db_session, viability, create_user):
+    untrained = create_user(RoleName.TECHNICIAN, full_name="Noah Berg")
+    with pytest.raises(NotTrained, match="Noah Berg has no training on Test method VIAB in force on"):
+        record(db_session, viability, "82", untrained)
+    assert service.all_results(db_session, "batch", 7) == []
+    analyst = trained(db_session, create_user(RoleName.TECHNICIAN))
+    result = record(db_session, viability, "82", analyst)
+    with pytest.raises(NotTrained):
+        service.correct_result(db_session, result, reported="83", reason="Typo", user=untrained)
+    assert not result.replaced
+    with pytest.raises(NotTrained):
+        signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=untrained, password=PASSWORD)
+    assert not service.is_verified(db_session, result)
+
+
+def test_training_on_another_method_or_expired_training_does_not_count(db_session, viability, sterility, create_user):
+    analyst = create_user(RoleName.TECHNICIAN)
+    today = clock.now().date()
+    training.record_training(
+        db_session,
+        user=analyst,
+        subject=sterility.training_subject,
+        trained_on=today,
+        expires_on=None,
+        recorded_by=analyst,
+    )
+    with pytest.raises(NotTrained):
+        record(db_session, viability, "82", analyst)
+    training.record_training(
+        db_session,
+        user=analyst,
+        subject=viability.training_subject,
+        trained_on=today - timedelta(days=365),
+        expires_on=today - timedelta(days=1),
+        recorded_by=analyst,
+    )
+    with pytest.raises(NotTrained):
+        record(db_session, viability, "82", analyst)
+    training.record_training(
+        db_session,
+        user=analyst,
+        subject=viability.training_subject,
+        trained_on=today - timedelta(days=365),
+        expires_on=today,
+        recorded_by=analyst,
+    )
+    assert record(db_session, viability, "82", analyst).conforms, "training in force until the end of its last day"
+
+
+def test_the_training_form_offers_each_test_method(db_session, viability, sterility):
+    assert {"Test method VIAB", "Test method STER"} <= set(training.required_subjects(db_session))
