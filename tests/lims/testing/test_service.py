@@ -58,7 +58,7 @@ def trained(db_session, user):
             db_session,
             user=user,
             subject=definition.training_subject,
-            trained_on=clock.now().date(),
+            trained_on=clock.today(),
             expires_on=None,
             recorded_by=user,
         )
@@ -287,7 +287,7 @@ def test_only_an_analyst_trained_on_the_method_records_corrects_or_verifies(db_s
 
 def test_training_on_another_method_or_expired_training_does_not_count(db_session, viability, sterility, create_user):
     analyst = create_user(RoleName.TECHNICIAN)
-    today = clock.now().date()
+    today = clock.today()
     training.record_training(
         db_session,
         user=analyst,
