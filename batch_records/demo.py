@@ -57,12 +57,15 @@ class StepHistory:
 
 
 _BSC, _INCUBATOR = EquipmentType.BIOSAFETY_CABINET, EquipmentType.INCUBATOR
-#: the demo items a step's equipment types are met with: all usable (CEN-003, PIP-004 and CNT-006 are not)
+#: the demo items a step's equipment types and a release test's instrument are met with: all usable (CEN-003,
+#: PIP-004 and CNT-006 are not)
 BATCH_EQUIPMENT = {
     _BSC: "BSC-002",
     _INCUBATOR: "INC-001",
     EquipmentType.BALANCE: "BAL-007",
     EquipmentType.FREEZER: "FRZ-005",
+    EquipmentType.FLOW_CYTOMETER: "FCM-008",
+    EquipmentType.DIGITAL_PCR: "DPCR-009",
 }
 
 #: step by step, as CART_HLX19 lists them
@@ -445,6 +448,13 @@ class _BatchMaker:
             ready_after, *reported = RELEASE_RESULTS[release_test.definition.code]
             when = (harvested[0] - ready_after, "15:00")
             with on(self.today, when), acting_as(self.session, analyst):
-                result = release.record_release_result(self.session, release_test, reported[index], user=analyst)
+                instrument_type = release_test.definition.instrument_type
+                result = release.record_release_result(
+                    self.session,
+                    release_test,
+                    reported[index],
+                    user=analyst,
+                    instrument_id=self.equipment[instrument_type].id if instrument_type else None,
+                )
             with on(self.today, when, timedelta(minutes=90)):
                 sign(self.session, result, SignatureMeaning.VERIFIED, checker)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
 from batch_records.models import Batch, BatchStatus, BatchStep, DeviationCategory, DeviationStatus, StepStatus
 from batch_records.service.release import BatchReview
@@ -173,6 +173,15 @@ class SkipSchema(FormSchema):
 
 class ReleaseResultSchema(FormSchema):
     result = required_text("Enter the result.", 200)
+    instrument_id = fields.Integer(
+        load_default=None, allow_none=True, error_messages={"invalid": "Choose the instrument from the list."}
+    )
+
+    @pre_load
+    def _no_instrument_chosen(self, data: Any, **_kwargs: Any) -> Any:
+        if hasattr(data, "get") and not (data.get("instrument_id") or "").strip():
+            data = {key: data[key] for key in data if key != "instrument_id"}
+        return data
 
 
 class ResultCorrectionSchema(FormSchema):
@@ -302,6 +311,13 @@ class ReleaseTestOutSchema(Schema):
     specification = fields.String(attribute="test.specification", required=True)
     result = fields.String(attribute="result.reported", required=True, allow_none=True, dump_default=None)
     conforms = fields.Boolean(attribute="result.conforms", required=True, allow_none=True, dump_default=None)
+    instrument = fields.String(
+        attribute="result.instrument.asset_tag",
+        required=True,
+        allow_none=True,
+        dump_default=None,
+        metadata={"description": "The asset tag of the equipment the test ran on, when the result names one."},
+    )
     verified = fields.Boolean(required=True, metadata={"description": "A second person's verification holds."})
 
 

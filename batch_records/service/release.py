@@ -46,8 +46,10 @@ def get_release_test(session: Session, release_test_id: int) -> BatchReleaseTest
     return get_record(session, BatchReleaseTest, release_test_id, "release test")
 
 
-def record_release_result(session: Session, release_test: BatchReleaseTest, reported: str, *, user: User) -> TestResult:
-    """Record a release test result against the batch's copy of the specification."""
+def record_release_result(
+    session: Session, release_test: BatchReleaseTest, reported: str, *, user: User, instrument_id: int | None = None
+) -> TestResult:
+    """Record a release test result against the batch's copy of the specification, on the instrument named."""
     batch = release_test.batch
     batches.lock_open_batch(session, batch)
     if any(not result.replaced for result in results_of_test(session, release_test)):
@@ -60,6 +62,7 @@ def record_release_result(session: Session, release_test: BatchReleaseTest, repo
         specification=release_test.specification,
         reported=reported,
         user=user,
+        instrument_id=instrument_id,
     )
     if not result.conforms:
         _raise_for_result(session, batch, result, user)

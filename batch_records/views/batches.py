@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
@@ -15,6 +16,8 @@ from batch_records.service import execution, masters, release
 from batch_records.views import blueprint
 from lims.access import STAFF, allow
 from lims.db import get_session
+from lims.equipment.models import EquipmentType
+from lims.equipment.service import use as equipment_use
 from lims.identifiers import IdentifierRule
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
@@ -95,13 +98,40 @@ def batch_context(batch_id: int) -> dict[str, Any]:
     """What the batch's page shows, but the form and its errors (forms posted from the page show there again)."""
     db = get_session()
     batch = batches_service.get_batch(db, batch_id)
+    release_tests = release.release_test_states(db, batch)
+    instrument_types = {
+        state.test.definition.instrument_type
+        for state in release_tests
+        if state.test.definition.instrument_type is not None
+    }
     return {
         "batch": batch,
         "current": execution.current_step(batch),
-        "release_tests": release.release_test_states(db, batch),
+        "release_tests": release_tests,
+        **_instrument_choices(db, instrument_types),
         "signatures": signatures.signatures_of(db, batch),
         "category_options": CATEGORY_OPTIONS,
         "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps],
+    }
+
+
+def _instrument_choices(db: Session, kinds: set[EquipmentType]) -> dict[str, Any]:
+    """Per instrument type a release test names: the usable items to choose from, and why the others are not."""
+    due_soon_days = current_app.config["CALIBRATION_DUE_SOON_DAYS"]
+    choices = {kind: equipment_use.equipment_choices(db, kind, due_soon_days=due_soon_days) for kind in kinds}
+    return {
+        "instrument_options": {
+            kind: [
+                (choice.equipment.id, f"{choice.equipment.asset_tag} — {choice.equipment.name}")
+                for choice in offered
+                if choice.refusal is None
+            ]
+            for kind, offered in choices.items()
+        },
+        "instrument_refusals": {
+            kind: [choice.refusal for choice in offered if choice.refusal is not None]
+            for kind, offered in choices.items()
+        },
     }
 
 

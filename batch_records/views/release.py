@@ -41,7 +41,9 @@ def record_release_result(release_test_id: int) -> Any:
         "batch_records/batch.html", lambda: batch_context(release_test.batch_id), repeated=result_form
     ):
         data = result_form.load()
-        result = release.record_release_result(db, release_test, data["result"], user=current_user)
+        result = release.record_release_result(
+            db, release_test, data["result"], user=current_user, instrument_id=data["instrument_id"]
+        )
     if result.conforms:
         flash(f"{release_test.definition.name}: {result.reported} recorded; a second person verifies it.", "success")
     else:

@@ -31,6 +31,7 @@ REFERENCE_STANDARDS = (
     ("REF-TACHO-01", "Optical tachometer with PT100 contact probe", "UKAS-0342-7790", 200, "rpm, °C"),
     ("REF-INCU-01", "Incubator validation kit: PT100 probe and NDIR CO2 analyser", "UKAS-0342-7802", 200, "°C, %"),
     ("REF-BEADS-01", "Counting beads, 1.0 ×10^6 /mL, lot 4471", "COA-4471", 90, "cells/mL"),
+    ("REF-POWER-01", "Laser power meter, 405–640 nm", "UKAS-0342-7815", 250, "mW"),
 )
 
 #: (asset tag, name, type, location, make, model, interval days, [(point, nominal, tolerance)],
@@ -120,6 +121,30 @@ EQUIPMENT = (
         [(45, ["100.0002 g"], None)],
         None,
     ),
+    (
+        "FCM-008",
+        "Flow cytometer",
+        EquipmentType.FLOW_CYTOMETER,
+        "QC lab",
+        "Beckman Coulter",
+        "CytoFLEX LX",
+        180,
+        [("Laser power 488 nm", "50 mW", "5 mW")],
+        [(70, ["49.1 mW"], None)],
+        None,
+    ),
+    (
+        "DPCR-009",
+        "Droplet digital PCR system",
+        EquipmentType.DIGITAL_PCR,
+        "QC lab",
+        "Bio-Rad",
+        "QX600",
+        365,
+        [("Block temperature 95 °C", "95 °C", "0.5 °C")],
+        [(70, ["95.2 °C"], None)],
+        None,
+    ),
 )
 
 
@@ -194,5 +219,6 @@ def _standard_for(standards: dict[str, ReferenceStandard], kind: EquipmentType) 
             EquipmentType.PIPETTE: "REF-GRAV-01",
             EquipmentType.BALANCE: "REF-WEIGHT-01",
             EquipmentType.CELL_COUNTER: "REF-BEADS-01",
+            EquipmentType.FLOW_CYTOMETER: "REF-POWER-01",
         }.get(kind, "REF-THERM-01")
     ]

@@ -27,6 +27,7 @@ class EquipmentType(enum.StrEnum):
     FREEZER = "freezer"
     REFRIGERATOR = "refrigerator"
     FLOW_CYTOMETER = "flow cytometer"
+    DIGITAL_PCR = "digital PCR system"
     CELL_COUNTER = "cell counter"
     THERMOMETER = "thermometer"
     WATER_BATH = "water bath"

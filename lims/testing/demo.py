@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.demo_support import acting_as, demo_user, on
+from lims.equipment.models import EquipmentType
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
 from lims.training import service as training
@@ -82,6 +83,15 @@ TEST_DEFINITIONS: tuple[tuple[Any, ...], ...] = (
 )
 
 
+#: the kind of instrument each test's results name (the others name none)
+INSTRUMENT_TYPES = {
+    "QC-VIAB": EquipmentType.FLOW_CYTOMETER,
+    "QC-CD3": EquipmentType.FLOW_CYTOMETER,
+    "QC-TDX": EquipmentType.FLOW_CYTOMETER,
+    "QC-ID": EquipmentType.FLOW_CYTOMETER,
+    "QC-VCN": EquipmentType.DIGITAL_PCR,
+}
+
 #: the analysts who record and verify the demo's QC results: trained on every test method the day it was defined
 ANALYSTS = ("t.nguyen", "s.lind", "q.okafor")
 
@@ -104,6 +114,7 @@ def load_test_definitions(session: Session) -> None:
                     unit=unit,
                     specification=specification,
                     value_kind=value_kind[0] if value_kind else None,
+                    instrument_type=INSTRUMENT_TYPES.get(code),
                 )
                 for analyst in analysts:
                     training.record_training(

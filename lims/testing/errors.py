@@ -11,3 +11,11 @@ class ResultUnreadable(InvalidInput):
 
 class ResultReplaced(Conflict):
     """A corrected result is history: the correction is what is corrected again or verified."""
+
+
+class UnknownInstrument(InvalidInput):
+    """A result names registered equipment as its instrument."""
+
+
+class WrongInstrument(InvalidInput):
+    """A result of a test that names the kind of its instrument (a flow cytometer) names an item of that kind."""

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.audit.models import Controlled
 from lims.db import Base, string_enum
+from lims.equipment.models import Equipment, EquipmentType
 from lims.identity.models import User
 from lims.units.columns import measurement_column
 from lims.units.kinds import ValueKind
@@ -42,6 +43,8 @@ class TestDefinition(Controlled, Base):
     specification: Mapped[str] = mapped_column(String(200))
     #: which results are physically possible (quantitative tests only)
     value_kind: Mapped[ValueKind | None] = mapped_column(string_enum(ValueKind, "value_kind"))
+    #: the kind of equipment a result must name as its instrument (a flow cytometer), checked as any equipment use
+    instrument_type: Mapped[EquipmentType | None] = mapped_column(string_enum(EquipmentType, "instrument_type"))
     created_at: Mapped[datetime]
 
     def __str__(self) -> str:
@@ -78,9 +81,13 @@ class TestResult(Controlled, Base):
     correction_reason: Mapped[str | None] = mapped_column(Text)
     #: set when a correction replaces this result
     replaced: Mapped[bool] = mapped_column(default=False)
+    #: the equipment the test ran on (its use is recorded through the equipment area's one rule)
+    instrument_id: Mapped[int | None] = mapped_column(ForeignKey("equipment.id"))
 
     definition: Mapped[TestDefinition] = relationship()
     recorded_by: Mapped[User] = relationship()
+    # Loaded with the result: every page and API answer that shows a result names its instrument.
+    instrument: Mapped[Equipment | None] = relationship(lazy="joined")
 
     @property
     def reported(self) -> str:
@@ -98,4 +105,6 @@ class TestResult(Controlled, Base):
             "recorded_at": self.recorded_at,
             "replaces": self.replaces_id,
             "correction_reason": self.correction_reason,
+            # Only when named, so results verified before instruments were recorded keep their content hash.
+            **({"instrument": self.instrument.asset_tag} if self.instrument is not None else {}),
         }

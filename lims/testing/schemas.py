@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
+from lims.equipment.models import EquipmentType
 from lims.testing.models import ResultKind
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.fields import ValueKindField
@@ -40,6 +41,19 @@ class TestDefinitionSchema(FormSchema):
     unit = Trimmed(load_default="", validate=validate.Length(max=32))
     specification = required_text("State the specification results are judged against.")
     value_kind = ValueKindField(load_default=None, allow_none=True)
+    instrument_type = fields.Enum(
+        EquipmentType,
+        by_value=True,
+        load_default=None,
+        allow_none=True,
+        error_messages={"unknown": "Choose the kind of instrument from the list, or none."},
+    )
+
+    @pre_load
+    def _blank_instrument_type_is_none(self, data: Any, **_kwargs: Any) -> Any:
+        if hasattr(data, "get") and not (data.get("instrument_type") or "").strip():
+            data = {key: data[key] for key in data if key != "instrument_type"}
+        return data
 
     @validates_schema
     def _quantitative_terms(self, data: dict[str, Any], **_kwargs: Any) -> None:

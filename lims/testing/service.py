@@ -12,13 +12,16 @@ from sqlalchemy.orm import Session
 from lims import clock
 from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
-from lims.db import get_record
+from lims.db import STORABLE_IDS, get_record
+from lims.equipment.errors import EquipmentUnusable
+from lims.equipment.models import Equipment, EquipmentType
+from lims.equipment.service import use
 from lims.errors import AlreadyExists, DetailMissing
 from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.signatures.errors import AlreadySigned
 from lims.signatures.models import SignatureMeaning
-from lims.testing.errors import ResultReplaced, ResultUnreadable
+from lims.testing.errors import ResultReplaced, ResultUnreadable, UnknownInstrument, WrongInstrument
 from lims.testing.models import ResultKind, TestDefinition, TestResult
 from lims.training import service as training
 from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
@@ -65,10 +68,11 @@ def create_definition(
     unit: str,
     specification: str,
     value_kind: ValueKind | None = None,
+    instrument_type: EquipmentType | None = None,
 ) -> TestDefinition:
     """Define a test; a quantitative specification must be a limit in units compatible with the result unit, and
     its value kind (by default: non-negative in a unit with a dimension, else signed) says which results are
-    physically possible."""
+    physically possible. With an instrument type, every result names an instrument of that type."""
     code = code.strip().upper()
     if session.scalar(select(TestDefinition.id).where(TestDefinition.code == code)) is not None:
         raise AlreadyExists(f"A test with the code {code} is already defined.", field="code")
@@ -90,6 +94,7 @@ def create_definition(
         unit=unit,
         specification=specification,
         value_kind=value_kind,
+        instrument_type=instrument_type,
         created_at=clock.now(),
     )
     session.add(definition)
@@ -127,11 +132,14 @@ def record_result(
     specification: str,
     reported: str,
     user: User,
+    instrument_id: int | None = None,
 ) -> TestResult:
     """Record a result judged against ``specification`` (the tested item's own copy of the test's spec); the
-    analyst has training in force on the test method."""
+    analyst has training in force on the test method, and the instrument named is of the test's instrument type
+    and usable (its use is recorded through the equipment area's one rule)."""
     training.require_training(session, user, definition.training_subject)
     measured, observation, conforms = judge(definition, specification, reported)
+    instrument = _instrument(session, definition, instrument_id)
     result = TestResult(
         definition=definition,
         tested_type=tested_type,
@@ -142,10 +150,53 @@ def record_result(
         conforms=conforms,
         recorded_by_id=user.id,
         recorded_at=clock.now(),
+        instrument=instrument,
     )
     session.add(result)
     session.flush()
+    if instrument is not None:
+        use.record_use(
+            session,
+            instrument,
+            user=user,
+            record_type=TestResult.__tablename__,
+            record_id=result.id,
+            purpose=f"{definition.code} {definition.name}",
+            due_soon_days=_DUE_SOON_DOES_NOT_MATTER,
+        )
     return result
+
+
+#: a use is refused for what blocks it (overdue, out of tolerance...), never for a calibration merely due soon
+_DUE_SOON_DOES_NOT_MATTER = 0
+
+
+def _instrument(session: Session, definition: TestDefinition, instrument_id: int | None) -> Equipment | None:
+    """The instrument a result names: registered, of the test's instrument type, and usable now."""
+    if instrument_id is None:
+        if definition.instrument_type is not None:
+            raise DetailMissing(
+                f"Choose the {definition.instrument_type.value} {definition.name} was measured on.",
+                field="instrument_id",
+            )
+        return None
+    instrument = session.get(Equipment, instrument_id) if instrument_id in STORABLE_IDS else None
+    if instrument is None:
+        raise UnknownInstrument(
+            f"The instrument chosen (id {instrument_id}) is not registered equipment; choose one from the list.",
+            field="instrument_id",
+        )
+    if definition.instrument_type is not None and instrument.equipment_type != definition.instrument_type:
+        raise WrongInstrument(
+            f"{instrument.asset_tag} is a {instrument.equipment_type.value}; {definition.name} is measured on a "
+            f"{definition.instrument_type.value}.",
+            field="instrument_id",
+        )
+    try:
+        use.require_usable(session, instrument, due_soon_days=_DUE_SOON_DOES_NOT_MATTER)
+    except EquipmentUnusable as error:
+        raise type(error)(error.message, field="instrument_id") from error
+    return instrument
 
 
 def correct_result(session: Session, result: TestResult, *, reported: str, reason: str, user: User) -> TestResult:
@@ -168,6 +219,8 @@ def correct_result(session: Session, result: TestResult, *, reported: str, reaso
         recorded_at=clock.now(),
         replaces_id=result.id,
         correction_reason=reason.strip(),
+        # A correction fixes what was written down; the measurement and its instrument stay as they were.
+        instrument_id=result.instrument_id,
     )
     with audit_context.reason_for_change(session, reason.strip()):
         session.add(correction)

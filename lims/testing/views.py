@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from lims.access import STAFF, allow
 from lims.db import get_session
+from lims.equipment.models import EquipmentType
 from lims.identity.models import RoleName
 from lims.testing import schemas, service
 from lims.testing.models import ResultKind
@@ -33,6 +34,7 @@ def _new_context() -> dict[str, Any]:
             (ResultKind.QUALITATIVE.value, "Qualitative: an observation, e.g. No growth"),
         ],
         "value_kind_options": [(kind.value, description) for kind, description in KIND_DESCRIPTIONS.items()],
+        "instrument_options": [(kind.value, kind.value.capitalize()) for kind in EquipmentType],
     }
 
 

@@ -48,10 +48,7 @@ def record_use(
 
     Every area that records equipment use calls this one rule.
     """
-    status = status_of(session, equipment, due_soon_days=due_soon_days)
-    refusal = _refusal(equipment, status)
-    if refusal is not None:
-        raise BLOCKING_STATUSES[status](refusal)
+    require_usable(session, equipment, due_soon_days=due_soon_days)
     use = EquipmentUse(
         equipment_id=equipment.id,
         used_at=clock.now(),
@@ -63,6 +60,15 @@ def record_use(
     session.add(use)
     session.flush()
     return use
+
+
+def require_usable(session: Session, equipment: Equipment, *, due_soon_days: int) -> None:
+    """Refuse equipment that must not be used now, with the use-blocking rule's message (before a record that
+    will name it is made)."""
+    status = status_of(session, equipment, due_soon_days=due_soon_days)
+    refusal = _refusal(equipment, status)
+    if refusal is not None:
+        raise BLOCKING_STATUSES[status](refusal)
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,19 @@ import pytest
 from sqlalchemy import select
 
 from lims import clock
+from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
 from lims.audit.models import AuditEvent
+from lims.equipment.errors import CalibrationOverdue, EquipmentOutOfTolerance
+from lims.equipment.models import EquipmentType, EquipmentUse
+from lims.equipment.service import inventory
 from lims.errors import AlreadyExists, DetailMissing
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.signatures.errors import AlreadySigned, SamePersonRefused
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service
-from lims.testing.errors import ResultReplaced, ResultUnreadable
+from lims.testing.errors import ResultReplaced, ResultUnreadable, UnknownInstrument, WrongInstrument
 from lims.testing.models import ResultKind
 from lims.training import service as training
 from lims.training.errors import NotTrained
@@ -70,7 +74,7 @@ def analyst(db_session, create_user, viability, sterility):
     return trained(db_session, create_user(RoleName.TECHNICIAN, full_name="Tran Nguyen"))
 
 
-def record(db_session, definition, reported, user, specification=None):
+def record(db_session, definition, reported, user, specification=None, instrument_id=None):
     return service.record_result(
         db_session,
         definition,
@@ -79,6 +83,7 @@ def record(db_session, definition, reported, user, specification=None):
         specification=specification or definition.specification,
         reported=reported,
         user=user,
+        instrument_id=instrument_id,
     )
 
 
@@ -321,3 +326,94 @@ def test_training_on_another_method_or_expired_training_does_not_count(db_sessio
 
 def test_the_training_form_offers_each_test_method(db_session, viability, sterility):
     assert {"Test method VIAB", "Test method STER"} <= set(training.required_subjects(db_session))
+
+
+def instrument(db_session, tag, kind=EquipmentType.FLOW_CYTOMETER, *, due_in_days=100, out_of_tolerance=False):
+    """An item whose calibration is due in ``due_in_days`` (arranged directly: calibrating is not tested here)."""
+    item = inventory.create_equipment(
+        db_session,
+        asset_tag=tag,
+        name=kind.value.capitalize(),
+        equipment_type=kind,
+        location="QC lab",
+        manufacturer="Acme",
+        model="X",
+        serial_number=tag,
+        calibration_interval_days=365,
+        owner=None,
+    )
+    with audit_context.reason_for_change(db_session, "Arranged for the test"):
+        item.calibration_due_on = clock.today() + timedelta(days=due_in_days)
+        item.out_of_tolerance = out_of_tolerance
+    db_session.flush()
+    return item
+
+
+@pytest.fixture
+def flow_viability(db_session):
+    return service.create_definition(
+        db_session,
+        code="FVIAB",
+        name="Viability",
+        method="7-AAD flow cytometry",
+        result_kind=ResultKind.QUANTITATIVE,
+        unit="%",
+        specification="≥ 70 %",
+        value_kind=ValueKind.FRACTION,
+        instrument_type=EquipmentType.FLOW_CYTOMETER,
+    )
+
+
+def uses_of_results(db_session):
+    return list(db_session.scalars(select(EquipmentUse).where(EquipmentUse.record_type == "test_result")))
+
+
+def test_a_result_names_an_instrument_of_its_tests_kind(db_session, flow_viability, analyst):
+    trained(db_session, analyst)
+    counter = instrument(db_session, "CNT-01", EquipmentType.CELL_COUNTER)
+    with pytest.raises(DetailMissing, match="Choose the flow cytometer Viability was measured on") as missing:
+        record(db_session, flow_viability, "91", analyst)
+    assert missing.value.field == "instrument_id"
+    with pytest.raises(WrongInstrument, match="CNT-01 is a cell counter; Viability is measured on a flow cytometer"):
+        record(db_session, flow_viability, "91", analyst, instrument_id=counter.id)
+    with pytest.raises(UnknownInstrument) as unknown:
+        record(db_session, flow_viability, "91", analyst, instrument_id=counter.id + 1000)
+    assert unknown.value.field == "instrument_id"
+    assert service.all_results(db_session, "batch", 7) == [] and uses_of_results(db_session) == []
+
+
+def test_an_overdue_or_out_of_tolerance_instrument_is_refused_with_the_equipment_rule(
+    db_session, flow_viability, analyst
+):
+    trained(db_session, analyst)
+    overdue = instrument(db_session, "FCM-OLD", due_in_days=-1)
+    with pytest.raises(CalibrationOverdue) as refused:
+        record(db_session, flow_viability, "91", analyst, instrument_id=overdue.id)
+    assert refused.value.message == (
+        f"FCM-OLD (Flow cytometer) cannot be used: its calibration was due on {overdue.calibration_due_on}."
+    )
+    assert refused.value.field == "instrument_id"
+    failed = instrument(db_session, "FCM-OOT", out_of_tolerance=True)
+    with pytest.raises(EquipmentOutOfTolerance, match="FCM-OOT \\(Flow cytometer\\) cannot be used"):
+        record(db_session, flow_viability, "91", analyst, instrument_id=failed.id)
+    assert service.all_results(db_session, "batch", 7) == [] and uses_of_results(db_session) == []
+
+
+def test_an_instrument_due_today_is_used_and_its_use_recorded(db_session, flow_viability, analyst):
+    trained(db_session, analyst)
+    due_today = instrument(db_session, "FCM-01", due_in_days=0)
+    result = record(db_session, flow_viability, "91", analyst, instrument_id=due_today.id)
+    assert result.instrument is due_today
+    [use] = uses_of_results(db_session)
+    assert (use.equipment_id, use.record_id, use.user_id) == (due_today.id, str(result.id), analyst.id)
+    assert use.purpose == "FVIAB Viability"
+    assert result.signed_content()["instrument"] == "FCM-01"
+    correction = service.correct_result(db_session, result, reported="92", reason="Transcribed", user=analyst)
+    assert correction.instrument is due_today, "a correction fixes the writing, not the measurement"
+    assert len(uses_of_results(db_session)) == 1
+
+
+def test_a_test_without_an_instrument_type_may_name_any_usable_instrument(db_session, viability, analyst):
+    assert "instrument" not in record(db_session, viability, "91", analyst).signed_content()
+    counter = instrument(db_session, "CNT-02", EquipmentType.CELL_COUNTER)
+    assert record(db_session, viability, "91", analyst, instrument_id=counter.id).instrument is counter
