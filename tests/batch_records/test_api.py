@@ -136,8 +136,22 @@ def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(client
     ]
     assert selection["status"] == "pending" and selection["performed_by"] is None and selection["entries"] == []
     assert shown["release_tests"] == [
-        {"test": "Viability", "specification": "≥ 70 %", "result": "91.5 %", "conforms": True, "verified": True},
-        {"test": "Sterility", "specification": "No growth", "result": None, "conforms": None, "verified": False},
+        {
+            "test": "Viability",
+            "specification": "≥ 70 %",
+            "result": "91.5 %",
+            "conforms": True,
+            "instrument": None,
+            "verified": True,
+        },
+        {
+            "test": "Sterility",
+            "specification": "No growth",
+            "result": None,
+            "conforms": None,
+            "instrument": None,
+            "verified": False,
+        },
     ]
     assert [(d["category"], d["status"]) for d in shown["deviations"]] == [("minor", "open")]
     assert shown["deviations"][0]["number"].startswith("DEV-")
