@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, pre_load, va
 from batch_records.models import Batch, BatchStatus, BatchStep, DeviationCategory, DeviationStatus, StepStatus
 from batch_records.service.release import BatchReview
 from lims.equipment.models import EquipmentType
+from lims.inputs import WholeNumber, record_id
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import UnitError
 from lims.units.fields import MeasurementField, ValueKindField
@@ -28,8 +29,8 @@ def _flag() -> fields.Boolean:
     return fields.Boolean(load_default=False, truthy=_TRUTHY, falsy=_FALSY)
 
 
-def _choice(message: str) -> fields.Integer:
-    return fields.Integer(required=True, error_messages={"required": message, "invalid": message})
+def _choice(message: str) -> WholeNumber:
+    return record_id(message, required=True)
 
 
 def _percent(label: str) -> fields.Decimal:
@@ -198,7 +199,7 @@ class DeviationSchema(FormSchema):
         allow_none=True,
         error_messages={"unknown": "Choose minor, major or critical."},
     )
-    step_id = fields.Integer(load_default=None, allow_none=True, error_messages={"invalid": "Choose a step."})
+    step_id = record_id(load_default=None, allow_none=True, error_messages={"invalid": "Choose a step."})
 
 
 class InvestigationSchema(FormSchema):

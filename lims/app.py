@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from lims.audit.chain import entity_key
 from lims.config import instance_path_from_env, load_config
 from lims.errors import LimsError
 from lims.identity.service.sign_in import user_for_session
+from lims.inputs import RecordIdConverter, control_character_errors
 from lims.navigation import navigation_for
 from lims.signatures.views import current_user_may_sign
 from lims.web import refuse
@@ -38,6 +40,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["lims.db"] = db.Database(db.create_engine_for(app.config["DATABASE_URL"]))
     app.extensions["lims.schema_current"] = False
 
+    # Before any route is added: an id beyond what a key holds matches no route, so it is answered 404.
+    app.url_map.converters.update(int=RecordIdConverter, id=RecordIdConverter)
     _register_login(app)
     access.csrf.init_app(app)
 
@@ -57,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.before_request(access.start_audit_context)
     app.before_request(access.enforce_access)
+    app.before_request(_refuse_control_characters)
 
     @app.after_request
     def _finish(response: Any) -> Any:
@@ -90,6 +95,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for group in registry.cli_groups:
         app.cli.add_command(group)
     return app
+
+
+def _refuse_control_characters() -> Any:
+    """Refuse a request whose address, query or form holds a control character, before any view reads it.
+
+    Views and schemas never see such text, whether they load it through a schema or read it as it came.
+    """
+    pairs = chain(
+        ((name, value) for name, value in (request.view_args or {}).items() if isinstance(value, str)),
+        request.args.items(multi=True),
+        request.form.items(multi=True) if request.method in {"POST", "PUT", "PATCH", "DELETE"} else (),
+    )
+    errors = control_character_errors(pairs)
+    if not errors:
+        return None
+    fields = ", ".join(sorted(errors))
+    return refuse(422, f"Remove the invisible control characters from {fields}; no text can hold them.", errors)
 
 
 def _register_login(app: Flask) -> None:

@@ -118,8 +118,8 @@ class Database:
 
 
 Record = TypeVar("Record")
-#: the ids a record can have; one beyond names no record, and a driver would refuse to send it
-STORABLE_IDS = range(1, 2**63)
+#: the ids a record can have (an integer key); one beyond names no record, and the database would refuse it
+STORABLE_IDS = range(1, 2**31)
 
 
 def get_record(session: Session, model: type[Record], record_id: int, label: str) -> Record:

@@ -8,19 +8,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, g, make_response, render_template, request
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 from werkzeug.datastructures import MultiDict
 
 from lims.api.errors import error_response
 from lims.db import get_session, keep_changes_despite_refusal
 from lims.errors import LimsError
+from lims.inputs import refuse_control_characters
 
 
 class FormSchema(Schema):
-    """Base of every input schema: ignores the CSRF token and other extra fields."""
+    """Base of every input schema: ignores the CSRF token and other extra fields; refuses control characters."""
 
     class Meta:
         unknown = EXCLUDE
+
+    @pre_load
+    def _refuse_control_characters(self, data: Any, **_kwargs: Any) -> Any:
+        refuse_control_characters(data)
+        return data
 
 
 class Trimmed(fields.String):

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from lims.errors import InvalidInput
+from lims.inputs import WholeNumber, record_id
 from lims.units.errors import UnitError
 from lims.units.fields import MeasurementField
 from lims.units.parsing import parse_range
@@ -42,7 +43,7 @@ class ProtocolCreateSchema(FormSchema):
         error_messages={"required": "Enter the protocol number."},
     )
     title = required_text("Enter the protocol title.", 2000)
-    sponsor_id = fields.Integer(
+    sponsor_id = record_id(
         required=True, error_messages={"required": "Choose the sponsor.", "invalid": "Choose the sponsor."}
     )
     phase = PhaseField(required=True, error_messages={"required": "Choose the phase."})
@@ -67,23 +68,23 @@ class VisitSchema(FormSchema):
         required=True,
         error_messages={"required": "Choose what the day counts from.", "unknown": "Choose what the day counts from."},
     )
-    day_offset = fields.Integer(
+    day_offset = WholeNumber(
         required=True, error_messages={"required": "Enter the day.", "invalid": "Enter the day as a whole number."}
     )
-    window_before_days = fields.Integer(load_default=0, validate=validate.Range(min=0, error="Cannot be negative."))
-    window_after_days = fields.Integer(load_default=0, validate=validate.Range(min=0, error="Cannot be negative."))
+    window_before_days = WholeNumber(load_default=0, validate=validate.Range(min=0, error="Cannot be negative."))
+    window_after_days = WholeNumber(load_default=0, validate=validate.Range(min=0, error="Cannot be negative."))
     procedures = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
 class SampleRequirementSchema(FormSchema):
-    visit_id = fields.Integer(
+    visit_id = record_id(
         required=True, error_messages={"required": "Choose the visit.", "invalid": "Choose the visit."}
     )
     sample_type = required_text("Enter the sample type, e.g. peripheral blood.", 120)
     volume = MeasurementField(required=True, error_messages={"required": "Enter the volume, e.g. 10 mL."})
     container = required_text("Enter the container, e.g. K2EDTA tube.", 120)
     handling = RangeField(required=True, error_messages={"required": "Enter the handling range, e.g. 2–8 °C."})
-    max_hours_to_processing = fields.Integer(
+    max_hours_to_processing = WholeNumber(
         required=True,
         validate=validate.Range(min=1, error="At least 1 hour."),
         error_messages={"required": "Enter the hours to processing.", "invalid": "Enter whole hours."},
@@ -101,7 +102,7 @@ class NewVersionSchema(FormSchema):
 class SubjectSchema(FormSchema):
     code = required_text("Enter the subject code.", 32)
     site = required_text("Enter the site number.", 64)
-    arm_id = fields.Integer(required=True, error_messages={"required": "Choose the arm.", "invalid": "Choose the arm."})
+    arm_id = record_id(required=True, error_messages={"required": "Choose the arm.", "invalid": "Choose the arm."})
     enrolled_on = fields.Date(
         required=True,
         error_messages={"required": "Enter the enrolment date.", "invalid": "Enter a date as YYYY-MM-DD."},
@@ -116,12 +117,12 @@ class SubjectSchema(FormSchema):
 
 
 class DiffSchema(FormSchema):
-    old = fields.Integer(required=True, error_messages={"required": "Choose the older version."})
-    new = fields.Integer(required=True, error_messages={"required": "Choose the newer version."})
+    old = record_id(required=True, error_messages={"required": "Choose the older version."})
+    new = record_id(required=True, error_messages={"required": "Choose the newer version."})
 
 
 class ImportSchema(FormSchema):
-    sponsor_id = fields.Integer(
+    sponsor_id = record_id(
         required=True, error_messages={"required": "Choose the sponsor.", "invalid": "Choose the sponsor."}
     )
     number = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=64))
@@ -139,7 +140,7 @@ class ProtocolUpdateSchema(FormSchema):
         error_messages={"required": "Choose the status.", "unknown": "Choose a status from the list."},
     )
     conditions = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
-    target_enrolment = fields.Integer(
+    target_enrolment = WholeNumber(
         load_default=None, allow_none=True, error_messages={"invalid": "Enter a whole number of subjects."}
     )
     reason = reason_field()

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 import flask_smorest
 from flask import Request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
-from werkzeug.datastructures import MultiDict
-from werkzeug.routing import IntegerConverter, Map
 
 from lims import access
+from lims.db import STORABLE_IDS
 from lims.identity.models import RoleName
+from lims.inputs import refuse_control_characters
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -23,47 +23,20 @@ API_PREFIX = "/api/v1"
 API_TOKEN = "apiToken"
 STAFF_SESSION = "staffSession"
 #: The largest id a table's integer key holds; a larger one in a path is no record's.
-MAX_RECORD_ID = 2**31 - 1
-
-
-class RecordId(IntegerConverter):
-    """A record id in a path (``<id:batch_id>``): a whole number within the range of the database's keys."""
-
-    def __init__(self, url_map: Map) -> None:
-        super().__init__(url_map, min=1, max=MAX_RECORD_ID)
+MAX_RECORD_ID = STORABLE_IDS[-1]
 
 
 class ArgumentsParser(FlaskParser):
-    """webargs' parser, refusing any text argument that holds a NUL character before a schema reads it.
+    """webargs' parser, refusing any text argument that holds a control character before a schema reads it.
 
-    No text in the database can hold one, and PostgreSQL fails a query that merely compares with one.
+    No text in the database can hold a NUL, and PostgreSQL fails a query that merely compares with one.
     """
 
     def pre_load(
         self, location_data: Mapping[str, Any], *, schema: Schema, req: Request, location: str
     ) -> Mapping[str, Any]:
-        refused = sorted({name for name, text in _texts(location_data) if "\x00" in text})
-        if refused:
-            raise ValidationError(
-                {name: ["Remove the NUL character (0x00): no text here can hold one."] for name in refused}
-            )
+        refuse_control_characters(location_data.data if isinstance(location_data, MultiDictProxy) else location_data)
         return location_data
-
-
-def _texts(data: Any, name: str = "") -> Iterator[tuple[str, str]]:
-    """(dotted name, text) of every string in query arguments or a JSON body."""
-    if isinstance(data, str):
-        yield name, data
-    elif isinstance(data, MultiDictProxy):
-        pairs = data.data.items(multi=True) if isinstance(data.data, MultiDict) else data.data.items()
-        for key, value in pairs:
-            yield from _texts(value, key)
-    elif isinstance(data, Mapping):
-        for key, value in data.items():
-            yield from _texts(value, f"{name}.{key}" if name else str(key))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from _texts(value, f"{name}.{index}" if name else str(index))
 
 
 class ApiBlueprint(flask_smorest.Blueprint):

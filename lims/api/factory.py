@@ -11,7 +11,7 @@ from marshmallow import Schema
 from werkzeug.exceptions import BadRequest, HTTPException, UnprocessableEntity
 
 from lims.api import docs
-from lims.api.blueprint import API_TOKEN, STAFF_SESSION, RecordId
+from lims.api.blueprint import API_TOKEN, STAFF_SESSION
 from lims.api.errors import ErrorSchema, invalid_arguments
 from lims.api.paging import Cursor
 from lims.units.fields import LimitField, MeasurementField
@@ -63,7 +63,6 @@ def _component_name(schema: type[Schema] | Schema) -> str:
 
 def create_api(app: Flask) -> LimsApi:
     """Set up the API on ``app``: its description and docs page; each area's blueprint is registered on it."""
-    app.url_map.converters["id"] = RecordId
     api = LimsApi(
         app,
         spec_kwargs={

@@ -6,21 +6,17 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from lims.inputs import WholeNumber, record_id
 from lims.web import FormSchema, Trimmed
 
-#: The largest key the database holds; a larger number could not name a user or an event.
-_LARGEST_KEY = 2**63 - 1
+#: The sequence numbers an event can have (a big integer key); a larger number could not name an event.
+_SEQUENCES = range(0, 2**63)
 
 
 class EventFilterSchema(FormSchema):
     entity_type = Trimmed(load_default="")
     entity_id = Trimmed(load_default="", validate=validate.Length(max=64))
-    user_id = fields.Integer(
-        load_default=None,
-        allow_none=True,
-        error_messages={"invalid": "Choose a user from the list."},
-        validate=validate.Range(min=1, max=_LARGEST_KEY, error="Choose a user from the list."),
-    )
+    user_id = record_id("Choose a user from the list.", load_default=None, allow_none=True)
     action = Trimmed(load_default="", validate=validate.Length(max=64))
     date_from = fields.Date(
         load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."}
@@ -29,8 +25,8 @@ class EventFilterSchema(FormSchema):
     q = Trimmed(load_default="", validate=validate.Length(max=200))
     #: with a record's type and id: the record's history includes the events of its parts
     with_parts = fields.Boolean(load_default=False)
-    before = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=_LARGEST_KEY))
-    after = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=_LARGEST_KEY))
+    before = WholeNumber(within=_SEQUENCES[1:], load_default=None, allow_none=True)
+    after = WholeNumber(within=_SEQUENCES, load_default=None, allow_none=True)
 
     @validates_schema
     def _range_runs_forward(self, data: dict[str, Any], **_kwargs: Any) -> None:

@@ -14,6 +14,7 @@ from lims.equipment.models import (
     MaintenanceKind,
 )
 from lims.equipment.service.inventory import EquipmentFilter, EquipmentWithStatus
+from lims.inputs import WholeNumber, record_id
 from lims.units.fields import MeasurementField
 from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
 
@@ -35,9 +36,7 @@ class EquipmentFilterSchema(FormSchema):
     )
     location = Trimmed(load_default="", validate=validate.Length(max=120))
     q = Trimmed(load_default="", validate=validate.Length(max=120))
-    page = fields.Integer(
-        load_default=1, validate=validate.Range(min=1), error_messages={"invalid": "Not a page number."}
-    )
+    page = WholeNumber(load_default=1, validate=validate.Range(min=1), error_messages={"invalid": "Not a page number."})
 
 
 class EquipmentQuerySchema(Schema):
@@ -88,7 +87,7 @@ class EquipmentCreateSchema(FormSchema):
     manufacturer = required_text("Enter the manufacturer.", 120)
     model = required_text("Enter the model.", 120)
     serial_number = required_text("Enter the serial number.", 120)
-    calibration_interval_days = fields.Integer(
+    calibration_interval_days = WholeNumber(
         required=True,
         validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
         error_messages={
@@ -101,7 +100,7 @@ class EquipmentCreateSchema(FormSchema):
 class EquipmentUpdateSchema(FormSchema):
     name = required_text("Name the equipment.")
     location = required_text("Enter where it stands.", 120)
-    calibration_interval_days = fields.Integer(
+    calibration_interval_days = WholeNumber(
         required=True,
         validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
         error_messages={
@@ -145,11 +144,11 @@ class _CalibrationBaseSchema(FormSchema):
     )
     vendor_name = Trimmed(load_default="", validate=validate.Length(max=200))
     vendor_certificate_number = Trimmed(load_default="", validate=validate.Length(max=120))
-    reference_standard_id = fields.Integer(
+    reference_standard_id = record_id(
         load_default=None, allow_none=True, error_messages={"invalid": "Choose a reference standard from the list."}
     )
     notes = Trimmed(load_default="", validate=validate.Length(max=2000))
-    corrects_id = fields.Integer(load_default=None, allow_none=True)
+    corrects_id = record_id(load_default=None, allow_none=True)
     correction_reason = Trimmed(load_default="", validate=validate.Length(max=500))
 
     @validates_schema

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from lims.identity.models import ApiToken, RoleName
+from lims.inputs import WholeNumber, record_id
 from lims.web import FormSchema, Secret, Trimmed, reason_field
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
@@ -57,9 +58,7 @@ class UserCreateSchema(_UserDetailsSchema):
         ),
         error_messages={"required": "Enter a username."},
     )
-    organization_id = fields.Integer(
-        required=True, error_messages={"required": "Choose an organization.", "invalid": "Choose an organization."}
-    )
+    organization_id = record_id("Choose an organization.", required=True)
 
 
 class UserUpdateSchema(_UserDetailsSchema):
@@ -79,9 +78,9 @@ class UserFilterSchema(FormSchema):
         allow_none=True,
         error_messages={"unknown": "Unknown role; choose one of {choices}."},
     )
-    organization_id = fields.Integer(load_default=None, allow_none=True)
+    organization_id = record_id("Choose an organization from the list.", load_default=None, allow_none=True)
     status = fields.String(load_default="all", validate=validate.OneOf(["all", "active", "deactivated", "locked"]))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = WholeNumber(load_default=1, validate=validate.Range(min=1))
 
 
 class OrganizationCreateSchema(FormSchema):
@@ -116,13 +115,7 @@ class ApiTokenCreateSchema(FormSchema):
 class AdminApiTokenCreateSchema(ApiTokenCreateSchema):
     """An administrator's token: for the client organization chosen."""
 
-    organization_id = fields.Integer(
-        required=True,
-        error_messages={
-            "required": "Choose the client organization the token acts for.",
-            "invalid": "Choose the client organization the token acts for.",
-        },
-    )
+    organization_id = record_id("Choose the client organization the token acts for.", required=True)
 
 
 # What the API shows

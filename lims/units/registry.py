@@ -8,6 +8,7 @@ instrument, so that 37 °C converts to exactly 98.6 °F and compares as equal.
 from __future__ import annotations
 
 import re
+import tokenize
 from decimal import Context, Decimal
 from functools import lru_cache
 
@@ -27,6 +28,12 @@ for _definition in (
     "vector_genome = [vector_genome_count] = vg",
 ):
     registry.define(_definition)
+
+#: The longest text of a quantity, limit or unit the LIMS reads. Reading takes longer the longer the text,
+#: so a longer one is refused unread; the longest lab quantity (``1.5–2.5 ×10^8 cells/kg``) is far shorter.
+MAX_QUANTITY_TEXT = 120
+#: The highest power a unit takes (``m^3``); a higher one is a slip, and converting it would take long.
+MAX_UNIT_POWER = 9
 
 _SETTLE = Context(prec=20)
 _DIMENSION_NAMES = {
@@ -89,16 +96,23 @@ def format_unit(unit: pint.Unit) -> str:
     return "" if text == "1" else text
 
 
+def refuse_long_text(text: str, what: str = "A value with its unit") -> None:
+    """Refuse, unread, a quantity's text longer than any the lab writes."""
+    if len(text) > MAX_QUANTITY_TEXT:
+        raise UnitError(f"{what} is written in at most {MAX_QUANTITY_TEXT} characters; this text has {len(text)}.")
+
+
 @lru_cache(maxsize=1024)
 def parse_unit(text: str) -> pint.Unit:
     """The registry's unit for a unit's text; UnitError if the LIMS does not know it."""
+    refuse_long_text(text, "A unit")
     cleaned = text.strip()
     if not cleaned:
         return registry.dimensionless
     if cleaned.startswith("/"):
         cleaned = "1" + cleaned  # "2.5e6/mL": per millilitre
     try:
-        return registry.parse_units(cleaned.replace("µ", "u"))
+        unit = registry.parse_units(cleaned.replace("µ", "u"))
     except (
         pint.UndefinedUnitError,
         pint.errors.DefinitionSyntaxError,
@@ -106,11 +120,16 @@ def parse_unit(text: str) -> pint.Unit:
         TypeError,
         ValueError,
         AssertionError,
+        ArithmeticError,  # a power or a quotient the decimals cannot hold: "m**9**9**9", "m/0"
+        tokenize.TokenError,  # a bracket left open: "(m"
     ) as error:
         raise UnitError(
             f"Unknown unit {cleaned!r}. Examples of units the LIMS knows: mL, µL, cells/mL, °C, %, "
             "EU/mL, IU, CFU, copies/µg, vg/mL.",
         ) from error
+    if any(abs(power) > MAX_UNIT_POWER for power in unit._units.values()):
+        raise UnitError(f"{cleaned!r} raises a unit beyond the power {MAX_UNIT_POWER}; no lab unit does.")
+    return unit
 
 
 def normalise_typing(text: str) -> str:

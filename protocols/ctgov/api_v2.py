@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import TypeAlias
 
+from lims.inputs import STORABLE_INTEGERS, control_character_message
 from protocols.ctgov.errors import CtgovImportError
 from protocols.ctgov.study import (
     ImportedArm,
@@ -90,6 +91,7 @@ class _JsonObject:
             return None
         if not isinstance(value, str):
             raise self._wrong_type(key, "text")
+        self._refuse_control_characters(key, value)
         return value.strip() or None
 
     def texts(self, key: str) -> tuple[str, ...]:
@@ -97,6 +99,8 @@ class _JsonObject:
         texts = [value for value in values if isinstance(value, str)]
         if len(texts) != len(values):
             raise self._wrong_type(key, "a list of texts")
+        for text in texts:
+            self._refuse_control_characters(key, text)
         return tuple(text.strip() for text in texts if text.strip())
 
     def count(self, key: str) -> int | None:
@@ -105,7 +109,15 @@ class _JsonObject:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._wrong_type(key, "a whole number")
+        if value not in STORABLE_INTEGERS:
+            raise self._wrong_type(key, f"a whole number up to {STORABLE_INTEGERS[-1]}")
         return value
+
+    def _refuse_control_characters(self, key: str, text: str) -> None:
+        if control_character_message(text):
+            raise CtgovImportError(
+                f"The record's {self._path_to(key)} holds an invisible control character, which no text can keep."
+            )
 
     def _list(self, key: str) -> list[_JsonValue]:
         value = self.fields.get(key, [])

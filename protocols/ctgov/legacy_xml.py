@@ -8,6 +8,7 @@ from xml.etree import ElementTree
 import defusedxml
 import defusedxml.ElementTree as SafeElementTree
 
+from lims.inputs import STORABLE_INTEGERS
 from protocols.ctgov.errors import CtgovImportError
 from protocols.ctgov.study import (
     ImportedArm,
@@ -155,6 +156,8 @@ def _xml_enrollment(root: ElementTree.Element, nct_id: str) -> int | None:
         return None
     if not text.isascii() or not text.isdigit():
         raise CtgovImportError(f"The record {nct_id} gives enrollment “{text}”, which is not a whole number.")
+    if int(text) not in STORABLE_INTEGERS:
+        raise CtgovImportError(f"The record {nct_id} gives enrollment {text}, beyond {STORABLE_INTEGERS[-1]}.")
     return int(text)
 
 

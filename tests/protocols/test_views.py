@@ -492,3 +492,20 @@ def test_protocol_version_and_subject_pages_link_to_their_history_for_those_who_
         page = client.get(url)
         assert page.status_code == 200, url
         assert (link in page.text) is sees_history and (text in page.text) is sees_history, url
+
+
+def test_a_subject_enrols_in_any_arm_of_the_effective_version(
+    client, car_t_protocol, approve_version, db_session, signed_in
+):
+    version = car_t_protocol.versions[0]
+    approve_version(version, effective=True)
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    url = f"/protocols/{car_t_protocol.id}/subjects"
+    for number, arm in enumerate(version.arms, start=1):
+        fields = {"site": "014", "enrolled_on": "2026-01-05", "consent_version": "1.0"}
+        enrolled = submit(client, url, {"code": f"HLX301-014-000{number}", "arm_id": str(arm.id), **fields})
+        assert enrolled.status_code == 303, enrolled.text
+        assert f"{arm.code} {arm.name}" in client.get(enrolled.headers["Location"]).text
+    listed = client.get(url).text
+    assert "HLX301-014-0001" in listed and "HLX301-014-0002" in listed

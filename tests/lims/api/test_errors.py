@@ -9,6 +9,7 @@ from lims.access import public
 from lims.api.paging import BAD_CURSOR
 from lims.errors import Conflict
 from lims.identity.models import RoleName
+from lims.inputs import control_character_message
 
 
 def assert_error(response, status, errors=None):
@@ -62,7 +63,7 @@ def test_text_with_a_nul_character_is_refused_not_a_server_error(client, signed_
     assert_error(
         client.get("/api/v1/equipment", query_string=query),
         422,
-        {name: ["Remove the NUL character (0x00): no text here can hold one."]},
+        {name: [control_character_message("\x00")]},
     )
 
 

@@ -80,7 +80,7 @@ def test_bad_filters_get_messages_next_to_the_fields(client, signed_in):
     [
         ("user_id=99999999999999999999999", "Choose a user from the list."),
         ("user_id=0", "Choose a user from the list."),
-        ("before=99999999999999999999999", "less than or equal to"),
+        ("before=99999999999999999999999", "Enter a whole number from 1 to"),
         ("date_from=2026-11-25&date_to=2026-11-01", "The end date is before the start date."),
     ],
 )
