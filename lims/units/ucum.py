@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+import pint
+
 from lims.units.errors import UnsupportedUcum
 from lims.units.measurement import Measurement
-from lims.units.registry import format_unit, registry, settle
+from lims.units.registry import MAX_UNIT_POWER, format_unit, refuse_long_text, registry, settle
 
 _UCUM_ATOMS = {
     "m": "meter",
@@ -81,8 +83,20 @@ def _ucum_atom(symbol: str) -> str:
 
 def from_ucum(value: Decimal, code: str) -> Measurement:
     """Read a value coded in UCUM (``2.5`` ``10*6/mL``, ``37`` ``Cel``) as a measurement."""
+    refuse_long_text(code, "A UCUM code")
     if "(" in code or " " in code:
         raise UnsupportedUcum(f"The UCUM code {code!r} uses syntax the LIMS does not read (parentheses).")
+    try:
+        factor, unit = _factor_and_unit(code)
+        magnitude = settle(value * factor)
+    except ArithmeticError as error:  # a factor of 0 divided by, or a power of ten no decimal holds
+        raise UnsupportedUcum(f"The UCUM code {code!r} holds a factor the LIMS cannot compute.") from error
+    if any(abs(power) > MAX_UNIT_POWER for power in unit._units.values()):
+        raise UnsupportedUcum(f"The UCUM code {code!r} raises a unit beyond the power {MAX_UNIT_POWER}.")
+    return Measurement(magnitude, format_unit(unit))
+
+
+def _factor_and_unit(code: str) -> tuple[Decimal, pint.Unit]:
     factor = Decimal(1)
     unit = registry.dimensionless
     for operator, component in re.findall(r"(^|[./])([^./]+)", code):
@@ -104,7 +118,7 @@ def from_ucum(value: Decimal, code: str) -> Measurement:
             continue  # other annotations do not change the unit
         power = int(match.group("exponent") or 1) * exponent
         unit = unit * registry.parse_units(_ucum_atom(match.group("atom"))) ** power
-    return Measurement(settle(value * factor), format_unit(unit))
+    return factor, unit
 
 
 _TO_UCUM_BASE = {name: code for code, name in _UCUM_ATOMS.items() if code not in {"l", "[IU]"}}
