@@ -40,3 +40,11 @@ class ArmNotInVersion(InvalidInput):
 
 class VisitNotYetDated(InvalidInput):
     """A visit's window has dates only once its reference event has happened."""
+
+
+class TextTooLong(InvalidInput):
+    """A text is kept whole: one longer than its field holds is refused with both lengths, never cut."""
+
+
+class ControlCharacterInText(InvalidInput):
+    """Text holds no invisible control character (other than tab and line breaks): no export could carry it."""

@@ -53,22 +53,52 @@ class ReferenceEvent(enum.StrEnum):
 
 class Protocol(Controlled, Base):
     __tablename__ = "protocol"
+    audit_parts = ("interventions",)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(Text)
     sponsor_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
     phase: Mapped[ProtocolPhase] = mapped_column(string_enum(ProtocolPhase, "protocol_phase"))
-    therapeutic_area: Mapped[str] = mapped_column(String(200))
-    investigational_product: Mapped[str] = mapped_column(String(200))
+    therapeutic_area: Mapped[str] = mapped_column(Text)
+    investigational_product: Mapped[str] = mapped_column(Text)
     nct_id: Mapped[str | None] = mapped_column(String(11), unique=True)
     conditions: Mapped[str | None] = mapped_column(Text)
     target_enrolment: Mapped[int | None]
     status: Mapped[ProtocolStatus] = mapped_column(string_enum(ProtocolStatus, "protocol_status"))
     created_at: Mapped[datetime]
+    # What the ClinicalTrials.gov record states, kept as the registry words it (the lab's own fields above may differ).
+    registry_brief_title: Mapped[str | None] = mapped_column(Text)
+    registry_acronym: Mapped[str | None] = mapped_column(Text)
+    registry_lead_sponsor: Mapped[str | None] = mapped_column(Text)
+    #: One collaborator a line: a name never holds a line break (the record's texts are single-line).
+    registry_collaborators: Mapped[str | None] = mapped_column(Text)
+    registry_overall_status: Mapped[str | None] = mapped_column(Text)
+    registry_enrolment_type: Mapped[str | None] = mapped_column(Text)
 
     sponsor: Mapped[Organization] = relationship()
     versions: Mapped[list[ProtocolVersion]] = relationship(back_populates="protocol", order_by="ProtocolVersion.id")
+    interventions: Mapped[list[ProtocolIntervention]] = relationship(
+        back_populates="protocol", order_by="ProtocolIntervention.id"
+    )
+
+    @property
+    def registry_collaborator_names(self) -> list[str]:
+        return self.registry_collaborators.splitlines() if self.registry_collaborators else []
+
+
+class ProtocolIntervention(Controlled, Base):
+    """An intervention as the ClinicalTrials.gov record states it: its type, name and description."""
+
+    __tablename__ = "protocol_intervention"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    protocol_id: Mapped[int] = mapped_column(ForeignKey("protocol.id"), index=True)
+    kind: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+
+    protocol: Mapped[Protocol] = relationship(back_populates="interventions")
 
 
 class ProtocolVersion(DocumentVersion, Controlled, Base):

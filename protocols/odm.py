@@ -31,6 +31,11 @@ HOURS = "h"
 
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _NOT_IN_OID = re.compile(r"[^A-Za-z0-9._]")
+# XML 1.0 cannot carry these at all (not even as character references). Input refuses them, but a text stored
+# before that rule may hold one; it is written as its visible Unicode control picture (ESC as ␛), so the file
+# stays readable and the character is shown, not silently dropped.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20)} | {0x7F: 0x2421}
 
 
 def export_odm(session: Session, version: ProtocolVersion) -> bytes:
@@ -240,9 +245,13 @@ def _default_file_oid(version: ProtocolVersion, created_at: datetime) -> str:
 
 
 def _child(parent: ET.Element, name: str, text: str | None = None, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, name, attributes)
-    element.text = text
+    element = ET.SubElement(parent, name, {key: _xml_text(value) for key, value in attributes.items()})
+    element.text = None if text is None else _xml_text(text)
     return element
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_IN_XML.sub(lambda found: chr(_CONTROL_PICTURES[ord(found.group())]), text)
 
 
 def _translated(parent: ET.Element, name: str, text: str) -> None:

@@ -47,9 +47,13 @@ class ProtocolCreateSchema(FormSchema):
         required=True, error_messages={"required": "Choose the sponsor.", "invalid": "Choose the sponsor."}
     )
     phase = PhaseField(required=True, error_messages={"required": "Choose the phase."})
-    therapeutic_area = required_text("Enter the therapeutic area.")
-    investigational_product = required_text("Name the investigational product.")
-    nct_id = Trimmed(load_default=None, allow_none=True)
+    therapeutic_area = required_text("Enter the therapeutic area.", 2000)
+    investigational_product = required_text("Name the investigational product.", 2000)
+    nct_id = Trimmed(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^NCT[0-9]{8}$", error="Write NCT and 8 digits, e.g. NCT02552212."),
+    )
 
 
 class ArmSchema(FormSchema):
@@ -126,13 +130,13 @@ class ImportSchema(FormSchema):
         required=True, error_messages={"required": "Choose the sponsor.", "invalid": "Choose the sponsor."}
     )
     number = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=64))
-    therapeutic_area = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    therapeutic_area = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
 class ProtocolUpdateSchema(FormSchema):
     title = required_text("Enter the protocol title.", 2000)
-    therapeutic_area = required_text("Enter the therapeutic area.")
-    investigational_product = required_text("Name the investigational product.")
+    therapeutic_area = required_text("Enter the therapeutic area.", 2000)
+    investigational_product = required_text("Name the investigational product.", 2000)
     status = fields.Enum(
         ProtocolStatus,
         by_value=True,

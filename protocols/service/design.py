@@ -26,6 +26,7 @@ from protocols.models import (
     VersionStatus,
     Visit,
 )
+from protocols.service.texts import refuse_control_characters
 
 # Design of a draft version
 
@@ -40,6 +41,7 @@ def add_arm(
     description: str | None = None,
 ) -> Arm:
     versioning.require_draft(version)
+    refuse_control_characters(code=code, name=name, arm_type=arm_type, description=description)
     if any(arm.code == code for arm in version.arms):
         raise AlreadyExists(f"Version {version.number} already has an arm {code}.", field="code")
     arm = Arm(version=version, code=code, name=name, arm_type=arm_type, description=description)
@@ -61,6 +63,7 @@ def add_visit(
     procedures: str | None = None,
 ) -> Visit:
     versioning.require_draft(version)
+    refuse_control_characters(code=code, name=name, procedures=procedures)
     _check_window(window_before_days, window_after_days)
     if any(visit.code == code for visit in version.visits):
         raise AlreadyExists(f"Version {version.number} already has a visit {code}.", field="code")
@@ -98,6 +101,7 @@ def update_visit(
 ) -> Visit:
     """Change a visit of a draft version, for the reason given."""
     versioning.require_draft(visit.version)
+    refuse_control_characters(name=name, procedures=procedures, reason=reason)
     _check_window(window_before_days, window_after_days)
     with audit_context.reason_for_change(session, reason):
         visit.name = name
@@ -114,6 +118,7 @@ def update_arm(
 ) -> Arm:
     """Change an arm of a draft version, for the reason given."""
     versioning.require_draft(arm.version)
+    refuse_control_characters(name=name, arm_type=arm_type, description=description, reason=reason)
     with audit_context.reason_for_change(session, reason):
         arm.name = name
         arm.arm_type = arm_type
@@ -152,6 +157,7 @@ def add_sample_requirement(
 ) -> SampleRequirement:
     """Require a sample at a visit: its volume, container, handling temperatures and time to processing."""
     versioning.require_draft(visit.version)
+    refuse_control_characters(sample_type=sample_type, container=container)
     _check_sample(volume, handling, max_hours_to_processing)
     requirement = SampleRequirement(
         visit=visit,
@@ -180,6 +186,7 @@ def update_sample_requirement(
 ) -> SampleRequirement:
     """Change a required sample of a draft version, for the reason given."""
     versioning.require_draft(requirement.visit.version)
+    refuse_control_characters(sample_type=sample_type, container=container, reason=reason)
     _check_sample(volume, handling, max_hours_to_processing)
     with audit_context.reason_for_change(session, reason):
         requirement.sample_type = sample_type
@@ -200,6 +207,7 @@ def new_version(
     planned_effective_on: date | None = None,
 ) -> ProtocolVersion:
     """Start an amendment: a draft copy of the newest version's design."""
+    refuse_control_characters(number=number, amendment_summary=amendment_summary)
     if any(version.number == number for version in protocol.versions):
         raise AlreadyExists(f"{protocol.number} already has a version {number}.", field="number")
     source = versioning.version_to_amend(protocol.versions, document=protocol.number)

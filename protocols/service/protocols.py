@@ -16,22 +16,27 @@ from lims.identity.errors import ClientOrganizationRequired
 from lims.identity.models import Organization
 from lims.pagination import KeysetPage, page_after
 from lims.versioning import service as versioning
-from protocols.ctgov.study import ImportedStudy
+from protocols.ctgov.study import ImportedArm, ImportedStudy
 from protocols.errors import (
     EarlierPhase,
     NotAnNctId,
     UnknownPhase,
 )
 from protocols.models import (
+    Arm,
     Protocol,
+    ProtocolIntervention,
     ProtocolPhase,
     ProtocolStatus,
     ProtocolVersion,
     VersionStatus,
 )
 from protocols.service.design import add_arm
+from protocols.service.texts import refuse_control_characters, refuse_longer_than_column
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
+#: A protocol number as the new-protocol form takes it.
+PROTOCOL_NUMBER = re.compile(r"^[A-Za-z0-9._/-]{2,64}$")
 #: Phases a protocol may claim that the lab does not serve, as people write them.
 EARLIER_PHASES = re.compile(r"^\s*(early\s*)?phase\s*(0|1|i|2|ii)(\s*/\s*(phase\s*)?(1|i|2|ii))?\s*$", re.IGNORECASE)
 
@@ -106,8 +111,17 @@ def create_protocol(
     nct_id: str | None = None,
     conditions: str | None = None,
     target_enrolment: int | None = None,
+    registry_record: ImportedStudy | None = None,
 ) -> Protocol:
-    """Register a protocol with its first, draft version 1.0."""
+    """Register a protocol with its first, draft version 1.0; with ``registry_record``, what that record states."""
+    refuse_control_characters(
+        number=number,
+        title=title,
+        therapeutic_area=therapeutic_area,
+        investigational_product=investigational_product,
+        conditions=conditions,
+    )
+    refuse_longer_than_column(number, Protocol.number, "The protocol number", field="number")
     if sponsor.is_facility:
         raise ClientOrganizationRequired("The sponsor must be a client organization.", field="sponsor_id")
     if nct_id is not None and not NCT_ID.match(nct_id):
@@ -129,6 +143,8 @@ def create_protocol(
         status=ProtocolStatus.PLANNING,
         created_at=clock.now(),
     )
+    if registry_record is not None:
+        _keep_registry_record(protocol, registry_record)
     session.add(protocol)
     session.add(
         ProtocolVersion(
@@ -156,6 +172,13 @@ def update_protocol(
     reason: str,
 ) -> Protocol:
     """Change a protocol's details or status, for the reason given."""
+    refuse_control_characters(
+        title=title,
+        therapeutic_area=therapeutic_area,
+        investigational_product=investigational_product,
+        conditions=conditions,
+        reason=reason,
+    )
     if target_enrolment is not None and target_enrolment <= 0:
         raise OutOfRange("The target enrolment must be a positive number.", field="target_enrolment")
     with audit_context.reason_for_change(session, reason):
@@ -181,35 +204,63 @@ def import_study(
     therapeutic_area: str | None = None,
     investigational_product: str | None = None,
 ) -> Protocol:
-    """Create a draft protocol from a ClinicalTrials.gov record: its identity, arms and their interventions."""
-    product = investigational_product or ", ".join(intervention.name for intervention in study.interventions)
+    """Create a draft protocol from a ClinicalTrials.gov record: its identity, arms and their interventions.
+
+    Every text is kept whole: one longer than the field it goes into is refused with the reason, never cut.
+    """
+    arms = [_imported_arm(index, arm) for index, arm in enumerate(study.arms)]
     protocol = create_protocol(
         session,
-        number=number or study.acronym or study.nct_id,
+        number=number or _number_from(study),
         title=study.official_title or study.brief_title,
         sponsor=sponsor,
         phase=study.phase,
-        therapeutic_area=therapeutic_area or "; ".join(study.conditions[:3]),
-        investigational_product=product[:200] or "not stated in the record",
+        therapeutic_area=therapeutic_area or "; ".join(study.conditions[:3]) or "not stated in the record",
+        investigational_product=investigational_product
+        or ", ".join(intervention.name for intervention in study.interventions)
+        or "not stated in the record",
         nct_id=study.nct_id,
         conditions="; ".join(study.conditions) or None,
         target_enrolment=study.enrollment,
+        registry_record=study,
     )
     version = protocol.versions[0]
     with audit_context.reason_for_change(session, f"Imported from {study.source_format} {study.nct_id}"):
         version.amendment_summary = f"Original protocol, imported from {study.source_format} {study.nct_id}"
-    for index, arm in enumerate(study.arms):
-        interventions = f"Interventions: {', '.join(arm.intervention_names)}." if arm.intervention_names else ""
-        description = " ".join(part for part in (arm.description, interventions) if part) or None
-        add_arm(
-            session,
-            version,
-            code=_arm_code(index),
-            name=arm.label[:200],
-            arm_type=(arm.arm_type or "").replace("_", " ").lower()[:64] or None,
-            description=description,
-        )
+    for arm in arms:
+        add_arm(session, version, code=arm.code, name=arm.name, arm_type=arm.arm_type, description=arm.description)
     return protocol
+
+
+def _number_from(study: ImportedStudy) -> str:
+    """The study's acronym where it can be a protocol number (the acronym is kept either way), else its NCT id."""
+    return study.acronym if study.acronym and PROTOCOL_NUMBER.match(study.acronym) else study.nct_id
+
+
+def _imported_arm(index: int, arm: ImportedArm) -> Arm:
+    """The arm a record's arm group becomes (not yet added), refused if its label or type does not fit."""
+    interventions = f"Interventions: {', '.join(arm.intervention_names)}." if arm.intervention_names else ""
+    arm_type = (arm.arm_type or "").replace("_", " ").lower() or None
+    return Arm(
+        code=_arm_code(index),
+        name=refuse_longer_than_column(arm.label, Arm.name, f"The record's arm label “{arm.label}”", field="file"),
+        arm_type=arm_type
+        and refuse_longer_than_column(arm_type, Arm.arm_type, f"The record's arm type “{arm_type}”", field="file"),
+        description=" ".join(part for part in (arm.description, interventions) if part) or None,
+    )
+
+
+def _keep_registry_record(protocol: Protocol, study: ImportedStudy) -> None:
+    protocol.registry_brief_title = study.brief_title
+    protocol.registry_acronym = study.acronym
+    protocol.registry_lead_sponsor = study.sponsor
+    protocol.registry_collaborators = "\n".join(study.collaborators) or None
+    protocol.registry_overall_status = study.overall_status
+    protocol.registry_enrolment_type = study.enrollment_type
+    protocol.interventions = [
+        ProtocolIntervention(kind=intervention.kind, name=intervention.name, description=intervention.description)
+        for intervention in study.interventions
+    ]
 
 
 def _arm_code(index: int) -> str:

@@ -481,7 +481,11 @@ def test_protocol_version_and_subject_pages_link_to_their_history_for_those_who_
     db_session.commit()
     signed_in(role)
     for url, link, text in (
-        (f"/protocols/{car_t_protocol.id}", history_link("protocol", car_t_protocol.id), "History of this protocol"),
+        (
+            f"/protocols/{car_t_protocol.id}",
+            history_link("protocol", car_t_protocol.id, with_parts=True),
+            "History of this protocol",
+        ),
         (
             f"/protocols/versions/{version.id}",
             history_link("protocol_version", version.id, with_parts=True),
