@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -67,6 +68,39 @@ class Base(DeclarativeBase):
     __table__: ClassVar[Table]
 
 
+#: The PostgreSQL advisory lock ("LIMSAUDT") that a writing transaction takes before its first write or row lock
+#: and holds to its end. Every writer takes the same lock first, so no two writers ever wait on each other's rows
+#: in opposite orders (a deadlock); the audit chain relies on it to append one transaction at a time.
+WRITE_LOCK_KEY = 0x4C494D5341554454
+_WRITE_LOCK_HELD = "lims.db.write_lock_held"
+#: Statements that write or lock rows (the advisory locks a rule takes included): each needs the write lock first.
+_WRITES_OR_LOCKS = re.compile(
+    r"^\s*(?:INSERT|UPDATE|DELETE|MERGE)\b|\bFOR\s+(?:NO\s+KEY\s+|KEY\s+)?(?:UPDATE|SHARE)\b|pg_advisory_xact_lock",
+    re.IGNORECASE,
+)
+
+
+def hold_write_lock(connection: Connection) -> None:
+    """Take the write lock in ``connection``'s transaction unless it holds it already.
+
+    SQLite needs none: its transactions begin IMMEDIATE (see ``create_engine_for``), which serialises writers.
+    """
+    if connection.dialect.name != "postgresql" or connection.info.get(_WRITE_LOCK_HELD):
+        return
+    connection.info[_WRITE_LOCK_HELD] = True
+    connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": WRITE_LOCK_KEY})
+
+
+def _lock_before_writing(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if not connection.info.get(_WRITE_LOCK_HELD) and _WRITES_OR_LOCKS.search(statement):
+        hold_write_lock(connection)
+
+
+def _write_lock_released(connection: Connection, *_args: Any) -> None:
+    # An advisory transaction lock ends with the transaction; rolling back to a savepoint keeps it.
+    connection.info.pop(_WRITE_LOCK_HELD, None)
+
+
 def create_engine_for(url: str, **options: Any) -> Engine:
     """Create an engine with the per-engine settings the LIMS relies on, the audit hooks in place."""
     # Imported here: the audit modules build on this module's Base.
@@ -74,7 +108,11 @@ def create_engine_for(url: str, **options: Any) -> Engine:
 
     audit_hooks.install()
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, **options)
+        engine = create_engine(url, pool_pre_ping=True, **options)
+        event.listen(engine, "before_cursor_execute", _lock_before_writing)
+        for transaction_end in ("begin", "commit", "rollback"):
+            event.listen(engine, transaction_end, _write_lock_released)
+        return engine
     engine = create_engine(url, **options)
 
     @event.listens_for(engine, "connect")
@@ -170,8 +208,9 @@ def _link_to_parent(model: type, parent_model: type) -> Any:
 def lock_for_update(session: Session, record: Any) -> None:
     """Reload ``record`` and hold its row until the transaction ends, so that a rule checked on it holds.
 
-    PostgreSQL locks the row (SELECT … FOR UPDATE): a concurrent writer waits, then sees this one's
-    outcome. SQLite needs nothing: its transactions begin IMMEDIATE, so writers never overlap.
+    PostgreSQL locks the row (SELECT … FOR UPDATE, after the write lock, as every row lock): a concurrent writer
+    waits, then sees this one's outcome. SQLite needs nothing: its transactions begin IMMEDIATE, so writers never
+    overlap.
     """
     session.refresh(record, with_for_update=True)
 

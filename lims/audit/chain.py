@@ -15,21 +15,20 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit.context import current_actor, stated_reason
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
+from lims.db import hold_write_lock
 from lims.units.measurement import Measurement
 
 logger = logging.getLogger("lims.audit")
 
 _HEAD = "lims.audit.head"
 _PENDING = "lims.audit.pending"
-# pg_advisory_xact_lock key that serialises appends ("LIMSAUDT").
-CHAIN_LOCK_KEY = 0x4C494D5341554454
 _EVENT_TABLE = AuditEvent.__table__
 
 
@@ -89,11 +88,9 @@ def entity_key(instance: Any) -> tuple[str, str]:
 def _reserve_next(connection: Connection) -> tuple[int, str]:
     head = connection.info.get(_HEAD)
     if head is None:
-        if connection.dialect.name == "postgresql":
-            # Held to the end of the transaction: no other writer reads the
-            # head until this one's events are committed or rolled back.
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-        # SQLite needs no lock here: its transactions begin IMMEDIATE (see lims.db).
+        # Held to the end of the transaction: no other writer reads the head until this one's events are
+        # committed or rolled back. A transaction that wrote anything holds it already.
+        hold_write_lock(connection)
         latest = connection.execute(
             select(AuditEvent.sequence, AuditEvent.hash).order_by(AuditEvent.sequence.desc()).limit(1)
         ).first()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from batch_records.errors import AlreadyRecorded
@@ -31,6 +31,7 @@ from lims.materials.models import LotConsumption, MaterialLot
 from lims.units.parsing import parse_measurement
 from tests.batch_records.conftest import build_line
 from tests.helpers import PASSWORD
+from tests.lims import lock_waits
 
 
 @pytest.fixture
@@ -200,3 +201,48 @@ def test_batches_started_at_once_get_different_numbers(committed_line):
 
     first, second = race(engine, start("W1234 26 000002 L"), start("W1234 26 000003 J"))
     assert {first, second} == {"CART-001-300002", "CART-001-300003"}
+
+
+def test_an_out_of_limit_entry_and_a_deviation_raised_by_hand_do_not_deadlock(committed_line, fresh_database_url):
+    """The manual deviation draws its number first, then writes; the out-of-limit entry writes first, then draws
+    the deviation's number. Were the write lock taken after the numbering lock, each would hold what the other
+    waits for. Here the manual one stops right after drawing its number until the entry waits on a lock."""
+    lock_waits.postgresql_only(fresh_database_url)
+    engine, ids = committed_line
+    with Session(engine) as session:
+        temperature = session.scalar(
+            select(BatchParameter.id).where(BatchParameter.name == "Temperature on receipt").limit(1)
+        )
+    numbered, entry_waits = threading.Event(), threading.Event()
+
+    def pause_once_numbered(_connection, _cursor, statement, *_args) -> None:
+        if "hashtext" in statement and not numbered.is_set():
+            numbered.set()
+            entry_waits.wait()
+
+    def raise_by_hand() -> str:
+        with Session(engine) as session:
+            event.listen(session.connection(), "after_cursor_execute", pause_once_numbered)
+            batch = batches.get_batch(session, ids["batch"])
+            number = deviations.raise_deviation(
+                session, batch, description="Label smudged", user=identity_users.get_user(session, ids["first"])
+            ).number
+            session.commit()
+            return number
+
+    def record_out_of_limit() -> str:
+        with Session(engine) as session:
+            entry.note_server_process(session)
+            parameter = session.get(BatchParameter, temperature)
+            execution.record_entry(session, parameter, "11 °C", user=identity_users.get_user(session, ids["first"]))
+            session.commit()
+            return parameter.step.batch.deviations[-1].number
+
+    by_hand = lock_waits.Racer(raise_by_hand)
+    by_hand.start()
+    assert numbered.wait(30), "the deviation raised by hand never drew its number"
+    entry = lock_waits.Racer(record_out_of_limit)
+    entry.start()
+    entry.wait_until_waiting_on_a_lock(engine)
+    entry_waits.set()
+    assert (by_hand.result(), entry.result()) == ("DEV-2030-0001", "DEV-2030-0002")

@@ -1,14 +1,24 @@
-"""Database helpers: a record is found by an id it can have, a child only through its own parent."""
+"""Database helpers: a record is found by an id it can have, a child only through its own parent; writers take
+the write lock before any other, so they never deadlock."""
 
 from __future__ import annotations
 
-import pytest
+import threading
 
-from lims.db import get_child, get_record
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims import schema
+from lims.audit.models import AuditEvent
+from lims.db import create_engine_for, get_child, get_record
 from lims.errors import RecordNotFound
+from lims.identity.models import Organization, OrganizationKind
+from lims.identity.service import organizations
 from protocols.models import Protocol, ProtocolPhase, ReferenceEvent, Visit
 from protocols.service import design as design_service
 from protocols.service import protocols as protocol_service
+from tests.lims import lock_waits
 
 
 def _protocol_with_a_visit(session, sponsor, number: str) -> tuple[Protocol, Visit]:
@@ -70,3 +80,55 @@ def test_an_id_no_record_can_have_is_unknown_too(db_session, create_organization
         get_child(db_session, Visit, record_id, parent=protocol.versions[0], label="visit", parent_label="Version 1.0")
     with pytest.raises(RecordNotFound, match=f"There is no visit with id {record_id}."):
         get_record(db_session, Visit, record_id, "visit")
+
+
+@pytest.fixture
+def committed_engine(fresh_database_url):
+    """An engine on a migrated database of its own, where transactions really commit and really wait."""
+    lock_waits.postgresql_only(fresh_database_url)
+    engine = create_engine_for(fresh_database_url)
+    with engine.begin() as connection:
+        schema.upgrade(connection)
+    yield engine
+    engine.dispose()
+
+
+def test_a_writer_of_two_records_and_a_writer_of_the_second_do_not_deadlock(committed_engine):
+    """The first renames A, then B; the second renames only B in between. Were row locks taken before the
+    audit chain's lock, the second would hold B while waiting for the chain, which the first holds while
+    waiting for B."""
+    with Session(committed_engine) as session:
+        first_id, second_id = (
+            organizations.create_organization(session, code=code, name=code, kind=OrganizationKind.CLIENT).id
+            for code in ("A", "B")
+        )
+        session.commit()
+    first_wrote = threading.Event()
+
+    def rename_the_second_only() -> str:
+        with Session(committed_engine) as session:
+            racer.note_server_process(session)
+            first_wrote.wait()
+            organization = session.get(Organization, second_id)
+            organizations.update_organization(session, organization, name="B by the second", active=True, reason="R")
+            session.commit()
+            return organization.name
+
+    racer = lock_waits.Racer(rename_the_second_only)
+    with Session(committed_engine) as session:
+        first, second = session.get(Organization, first_id), session.get(Organization, second_id)
+        organizations.update_organization(session, first, name="A by the first", active=True, reason="R")
+        session.flush()
+        racer.start()
+        first_wrote.set()
+        racer.wait_until_waiting_on_a_lock(committed_engine)
+        organizations.update_organization(session, second, name="B by the first", active=True, reason="R")
+        session.commit()
+    assert racer.result() == "B by the second"
+    with Session(committed_engine) as session:
+        assert session.get(Organization, first_id).name == "A by the first"
+        assert session.get(Organization, second_id).name == "B by the second"
+        renames = session.scalars(
+            select(AuditEvent.entity_id).where(AuditEvent.action == "update").order_by(AuditEvent.sequence)
+        ).all()
+        assert renames == [str(first_id), str(second_id), str(second_id)]
