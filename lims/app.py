@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from lims import access, clock, db, schema
 from lims.api.factory import create_api
 from lims.areas import install
+from lims.audit import anchors as audit_anchors
 from lims.audit.chain import entity_key
 from lims.config import instance_path_from_env, load_config
 from lims.errors import LimsError
@@ -37,7 +38,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
     clock.set_facility_zone(ZoneInfo(app.config["FACILITY_TIMEZONE"]))
 
-    app.extensions["lims.db"] = db.Database(db.create_engine_for(app.config["DATABASE_URL"]))
+    app.extensions["lims.db"] = db.Database(
+        db.create_engine_for(app.config["DATABASE_URL"]),
+        session_info={audit_anchors.CHECKPOINT_PATH: app.config["AUDIT_CHECKPOINT_PATH"]},
+    )
     app.extensions["lims.schema_current"] = False
 
     # Before any route is added: an id beyond what a key holds matches no route, so it is answered 404.

@@ -157,7 +157,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
             or os.environ.get("LIMS_AUDIT_CHECKPOINT_PATH")
             or instance_path / "audit-checkpoints.jsonl"
         ),
-        "AUDIT_CHECKPOINT_MINUTES": _positive_int("LIMS_AUDIT_CHECKPOINT_MINUTES", 60),
+        "AUDIT_CHECKPOINT_MINUTES": _positive_int("LIMS_AUDIT_CHECKPOINT_MINUTES", 5),
         "AUDIT_VERIFY_AT": _time_of_day("LIMS_AUDIT_VERIFY_AT", "02:00"),
         "STARTING_MATERIAL_ID_PATTERN": _pattern("LIMS_STARTING_MATERIAL_ID_PATTERN"),
         "DISPLAY_TIMEZONE": timezone_name,

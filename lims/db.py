@@ -143,15 +143,17 @@ class Database:
     """The engine and session factory one app uses (``app.extensions['lims.db']``)."""
 
     engine: Engine
+    #: what every session starts with in its ``info`` (where the audit trail's checkpoint file is)
+    session_info: dict[str, Any] = field(default_factory=dict)
     session_factory: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False, info=self.session_info)
 
     def bind_to(self, connection: Connection) -> None:
         """Run every session inside ``connection``'s transaction (tests roll it back)."""
         self.session_factory = sessionmaker(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint", info=self.session_info
         )
 
 

@@ -6,7 +6,7 @@ that ``lims.areas.install()`` made current; no module contributes anything by be
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,8 @@ SubjectRecordFinder = Callable[[Session, Any], Sequence[Any]]
 ConsumingRecordFinder = Callable[[Session, list[str]], Mapping[str, Any]]
 #: what an area's work requires training on now (a master record version's training subject, …)
 TrainingSubjectFinder = Callable[[Session], Sequence[str]]
+#: checks records that the audit trail vouches for (signatures) against it: a sentence for each that disagrees
+TrailCheck = Callable[[Session], Iterable[str]]
 
 
 class NoAreasInstalled(RuntimeError):
@@ -62,6 +64,7 @@ class Registry:
         self._subject_record_finders: list[SubjectRecordFinder] = []
         self._consuming_record_finders: dict[str, ConsumingRecordFinder] = {}
         self._training_subject_finders: list[TrainingSubjectFinder] = []
+        self._trail_checks: list[TrailCheck] = []
         self._claimed: set[tuple[str, Hashable]] = set()
 
     def _claim(self, kind: str, key: Hashable, description: str) -> None:
@@ -125,6 +128,11 @@ class Registry:
         self._claim("training subjects", finder, f"The training subject finder {finder.__qualname__}")
         self._training_subject_finders.append(finder)
 
+    def trail_check(self, check: TrailCheck) -> None:
+        """Check records against the audit trail whenever the trail is verified (``lims audit verify``)."""
+        self._claim("trail check", check, f"The trail check {check.__qualname__}")
+        self._trail_checks.append(check)
+
     @property
     def blueprints(self) -> tuple[Blueprint, ...]:
         return tuple(self._blueprints)
@@ -171,6 +179,10 @@ class Registry:
     @property
     def training_subject_finders(self) -> tuple[TrainingSubjectFinder, ...]:
         return tuple(self._training_subject_finders)
+
+    @property
+    def trail_checks(self) -> tuple[TrailCheck, ...]:
+        return tuple(self._trail_checks)
 
 
 _current: Registry | None = None

@@ -41,9 +41,11 @@ class ScheduledCheck:
 
 
 def anchor_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
-    """Write the chain's head to the checkpoint file, so a rewrite of the whole table shows.
+    """Write the chain's head to the checkpoint file, so a rewrite of the whole table shows; nothing is written
+    while the latest checkpoint anchors the head already.
 
-    A refusal (the chain disagrees with an earlier checkpoint) is logged as an error and audited.
+    A refusal (the chain is broken since the latest checkpoint, or disagrees with an earlier one) is logged as an
+    error and audited.
     """
     try:
         checkpoint = audit_anchors.write_checkpoint(session.connection(), config["AUDIT_CHECKPOINT_PATH"])
@@ -55,9 +57,10 @@ def anchor_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
 
 
 def verify_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
-    """Recompute the whole chain against every checkpoint; a break is logged as an error and audited."""
+    """Recompute the whole chain against every checkpoint and check every signature against it; a break or a
+    disagreement is logged as an error and audited."""
     checkpoints = audit_anchors.read_checkpoints(config["AUDIT_CHECKPOINT_PATH"])
-    verification = audit_verification.verify_chain(session.connection(), checkpoints=checkpoints)
+    verification = audit_verification.verify_trail(session, checkpoints=checkpoints)
     audit_chain.record(session, "audit.verified", details={"result": verification.summary()})
     if not verification.intact:
         logger.error("The audit trail is not intact: %s", verification.summary())

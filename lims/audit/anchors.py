@@ -1,22 +1,35 @@
-"""Checkpoints: the chain's head written to a file outside the database, which a rewritten chain cannot match."""
+"""Checkpoints: the chain's head written to a file outside the database, which a rewritten chain cannot match.
+
+The compliance scheduler writes one every few minutes; a commit that signs or exports writes one at once.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from lims import clock
-from lims.audit.chain import canonical_json, stable_value
+from lims.audit.chain import ANCHOR_AT_COMMIT, canonical_json, event_hash, stable_value
 from lims.audit.errors import AnchorRefused, CheckpointUnreadable
 from lims.audit.models import GENESIS_HASH, AuditEvent
+from lims.errors import LimsError
+
+logger = logging.getLogger("lims.audit")
+
+#: Session.info: the checkpoint file a session's anchoring commits write to (``lims.db.Database`` sets it)
+CHECKPOINT_PATH = "lims.audit.checkpoint_path"
 
 
 @dataclass(frozen=True)
@@ -61,18 +74,30 @@ class Anchors:
 
 #: Anchored sequences looked up in one statement when a new checkpoint is written.
 _ANCHOR_LOOKUP = 1000
+#: Bytes read at a time from the end of the checkpoint file for its latest checkpoint.
+_TAIL_READ = 4096
+#: Events read at a time when the events since the latest checkpoint are checked.
+_TAIL_BATCH = 2000
 
 
-def write_checkpoint(connection: Connection, path: Path) -> Checkpoint:
-    """Append the chain's current head to the checkpoint file outside the database.
+def write_checkpoint(connection: Connection, path: Path, *, every_anchor: bool = True) -> Checkpoint:
+    """Append the chain's head to the checkpoint file outside the database, unless the latest checkpoint anchors it.
 
-    Refused while any earlier checkpoint disagrees with the chain: the new one would anchor the rewrite.
+    Refused while the chain is broken as far as anchoring it could tell: the events since the latest checkpoint
+    must each be in place, linked and unaltered, and the earlier checkpoints (``every_anchor``; else only the
+    latest, as after every commit that anchors) must still agree with the chain. A break further back is the
+    full verification's to find.
     """
-    _refuse_if_rewritten(connection, read_checkpoints(path))
+    latest = latest_checkpoint(path)
     head = connection.execute(
         select(AuditEvent.sequence, AuditEvent.hash).order_by(AuditEvent.sequence.desc()).limit(1)
     ).first()
-    checkpoint = Checkpoint(head.sequence if head else 0, head.hash if head else GENESIS_HASH, clock.now())
+    head_sequence, head_hash = (head.sequence, head.hash) if head else (0, GENESIS_HASH)
+    if latest is not None and (latest.sequence, latest.hash) == (head_sequence, head_hash):
+        return latest
+    _refuse_if_rewritten(connection, read_checkpoints(path) if every_anchor else [latest] if latest else [])
+    _refuse_if_broken_since(connection, latest)
+    checkpoint = Checkpoint(head_sequence, head_hash, clock.now())
     path.parent.mkdir(parents=True, exist_ok=True)
     line = canonical_json(
         {"sequence": checkpoint.sequence, "hash": checkpoint.hash, "written_at": stable_value(checkpoint.written_at)}
@@ -82,6 +107,27 @@ def write_checkpoint(connection: Connection, path: Path) -> Checkpoint:
         handle.flush()
         os.fsync(handle.fileno())
     return checkpoint
+
+
+def anchor_after_commit(session: Session) -> None:
+    """After a commit that signed or exported (``chain.anchors_the_head``): anchor the head it left.
+
+    The commit stands whatever happens here, so a refusal or a failure is logged as an error, not raised; the
+    next scheduled checkpoint audits a refusal.
+    """
+    path = session.info.get(CHECKPOINT_PATH)
+    if not session.info.pop(ANCHOR_AT_COMMIT, False) or path is None:
+        return
+    bind = session.get_bind()
+    try:
+        if isinstance(bind, Engine):
+            with bind.connect() as connection:
+                write_checkpoint(connection, path, every_anchor=False)
+        else:
+            # A session joined to a connection's transaction (the tests') reads the head through it.
+            write_checkpoint(bind, path, every_anchor=False)
+    except (LimsError, OSError, SQLAlchemyError) as failure:
+        logger.error("The audit chain was not anchored after a signature or an export: %s", failure)
 
 
 def _refuse_if_rewritten(connection: Connection, checkpoints: Sequence[Checkpoint]) -> None:
@@ -98,28 +144,70 @@ def _refuse_if_rewritten(connection: Connection, checkpoints: Sequence[Checkpoin
             checkpoint = anchors.disagreeing(sequence, held.get(sequence, ""))
             if checkpoint is not None:
                 now = "no longer has the hash it recorded" if sequence in held else "is missing"
-                raise AnchorRefused(
-                    f"No checkpoint written: event {sequence}, anchored by the checkpoint written "
-                    f"{checkpoint.written_at.isoformat(timespec='seconds')}, {now}. "
-                    "Run `lims audit verify` and investigate before anchoring the chain again."
+                _refuse(
+                    f"event {sequence}, anchored by the checkpoint written "
+                    f"{checkpoint.written_at.isoformat(timespec='seconds')}, {now}"
                 )
+
+
+def _refuse_if_broken_since(connection: Connection, latest: Checkpoint | None) -> None:
+    """Refuse unless every event after the latest checkpoint's is in its place, linked to the one before it and
+    unaltered (that checkpoint's own event is compared with it by ``_refuse_if_rewritten``)."""
+    position, previous_hash = (latest.sequence + 1, latest.hash) if latest else (1, GENESIS_HASH)
+    rows = connection.execute(
+        select(AuditEvent.sequence, AuditEvent.payload, AuditEvent.hash)
+        .where(AuditEvent.sequence >= position)
+        .order_by(AuditEvent.sequence)
+        .execution_options(yield_per=_TAIL_BATCH)
+    )
+    for sequence, payload, hash_value in rows:
+        if sequence != position:
+            _refuse(f"events {position} to {sequence - 1} are missing")
+        # An event's payload ends with its prev_hash, the last item of its JSON array.
+        if not payload.endswith(f',"{previous_hash}"]'):
+            _refuse(f"event {sequence} does not link to the event before it")
+        if event_hash(payload) != hash_value:
+            _refuse(f"event {sequence} does not match its hash: it was altered after it was written")
+        position, previous_hash = position + 1, hash_value
+
+
+def _refuse(what_is_wrong: str) -> NoReturn:
+    raise AnchorRefused(
+        f"No checkpoint written: {what_is_wrong}. "
+        "Run `lims audit verify` and investigate before anchoring the chain again."
+    )
+
+
+def latest_checkpoint(path: Path) -> Checkpoint | None:
+    """The last checkpoint written to ``path``, read from the file's end; None if there is none yet."""
+    if not path.exists():
+        return None
+    with path.open("rb") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        tail = b""
+        while end > 0 and len(tail.strip().split(b"\n")) < 2:
+            start = max(0, end - _TAIL_READ)
+            handle.seek(start)
+            tail = handle.read(end - start) + tail
+            end = start
+    lines = tail.strip().split(b"\n")
+    return _parsed(lines[-1].decode("utf-8"), path, "The last line") if lines[-1].strip() else None
 
 
 def read_checkpoints(path: Path) -> list[Checkpoint]:
     """Every checkpoint written to ``path``, oldest first; none if the file does not exist yet."""
     if not path.exists():
         return []
-    checkpoints = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-            checkpoints.append(
-                Checkpoint(int(data["sequence"]), str(data["hash"]), datetime.fromisoformat(data["written_at"]))
-            )
-        except (ValueError, KeyError, TypeError) as error:
-            raise CheckpointUnreadable(
-                f"Line {number} of the checkpoint file {path} is not a checkpoint: {error}"
-            ) from error
-    return checkpoints
+    return [
+        _parsed(line, path, f"Line {number}")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if line.strip()
+    ]
+
+
+def _parsed(line: str, path: Path, which: str) -> Checkpoint:
+    try:
+        data = json.loads(line)
+        return Checkpoint(int(data["sequence"]), str(data["hash"]), datetime.fromisoformat(data["written_at"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointUnreadable(f"{which} of the checkpoint file {path} is not a checkpoint: {error}") from error

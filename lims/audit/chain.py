@@ -29,6 +29,8 @@ logger = logging.getLogger("lims.audit")
 
 _HEAD = "lims.audit.head"
 _PENDING = "lims.audit.pending"
+#: Session.info: the session committed an event that anchors the head (see ``anchors_the_head``)
+ANCHOR_AT_COMMIT = "lims.audit.anchor_at_commit"
 _EVENT_TABLE = AuditEvent.__table__
 
 
@@ -98,6 +100,17 @@ def _reserve_next(connection: Connection) -> tuple[int, str]:
     return head[0] + 1, head[1]
 
 
+#: Actions whose commit anchors the head, besides every export ("export.…", "….exported").
+_ANCHORING_ACTIONS = frozenset({"signature.applied", "report.generated"})
+
+
+def anchors_the_head(action: str) -> bool:
+    """Whether the commit of an event of ``action`` anchors the chain's head at once (``lims.audit.anchors``):
+    a signature (a release or rejection among them), a generated report or an export, which people rely on
+    outside the LIMS, so that none can be rewritten or removed unseen before the next scheduled checkpoint."""
+    return action in _ANCHORING_ACTIONS or action.startswith("export.") or action.endswith(".exported")
+
+
 def append(
     session: Session,
     action: str,
@@ -132,6 +145,8 @@ def append(
     row["hash"] = event_hash(row["payload"])
     _defer_insert(connection, {"sequence": sequence, "payload": row["payload"], "hash": row["hash"]})
     connection.info[_HEAD] = (sequence, row["hash"])
+    if anchors_the_head(action):
+        session.info[ANCHOR_AT_COMMIT] = True
     if logger.isEnabledFor(logging.INFO):
         fields = {field: row[field] for field in (*HASHED_FIELDS, "hash")}
         logger.info(canonical_json(stable_value_map(fields)), extra={"audit_event": fields})

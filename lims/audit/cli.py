@@ -20,7 +20,7 @@ def audit_group() -> None:
 
 @audit_group.command("checkpoint")
 def audit_checkpoint() -> None:
-    """Anchor the chain's head in the checkpoint file outside the database."""
+    """Anchor the chain's head in the checkpoint file outside the database; refused while the chain is broken."""
     path = current_app.config["AUDIT_CHECKPOINT_PATH"]
     with unit_of_work() as session:
         checkpoint = audit_anchors.write_checkpoint(session.connection(), path)
@@ -29,7 +29,7 @@ def audit_checkpoint() -> None:
 
 @audit_group.command("verify")
 def audit_verify() -> None:
-    """Recompute the whole chain; exit 1 naming the first broken event."""
+    """Recompute the whole chain and check every signature against it; exit 1 naming what disagrees."""
     path = current_app.config["AUDIT_CHECKPOINT_PATH"]
     with unit_of_work() as session:
         connection = session.connection()
@@ -37,7 +37,7 @@ def audit_verify() -> None:
         with click.progressbar(
             length=audit_verification.count_events(connection), label="Verifying audit events", file=sys.stderr
         ) as bar:
-            verification = audit_verification.verify_chain(connection, checkpoints=checkpoints, progress=bar.update)
+            verification = audit_verification.verify_trail(session, checkpoints=checkpoints, progress=bar.update)
         audit_chain.record(session, "audit.verified", details={"result": verification.summary()})
     if not verification.intact:
         raise click.ClickException(verification.summary())

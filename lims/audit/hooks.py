@@ -14,7 +14,7 @@ from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import Mapper, Session, UOWTransaction
 from sqlalchemy.orm.attributes import History
 
-from lims.audit import chain
+from lims.audit import anchors, chain
 from lims.audit.context import stated_reason
 from lims.audit.errors import DeletionRefused, ReasonRequired
 from lims.audit.models import Controlled
@@ -135,10 +135,12 @@ def _audit_flushed_changes(session: Session, _context: UOWTransaction) -> None:
                 chain.append(session, "update", entity_type=entity_type, entity_id=entity_id, changes=changes)
 
 
-#: (target, event, listener), in the order they are hung.
+#: (target, event, listener), in the order they are hung: on every Session, a flush's checks and events and the
+#: anchoring after a commit that signed or exported; on every Engine, the chain's state on the connection.
 FLUSH_HOOKS: tuple[tuple[type, str, Callable[..., None]], ...] = (
     (Session, "before_flush", _refuse_deletes_and_require_reasons),
     (Session, "after_flush", _audit_flushed_changes),
+    (Session, "after_commit", anchors.anchor_after_commit),
 )
 CONNECTION_HOOKS: tuple[tuple[type, str, Callable[..., None]], ...] = (
     (Engine, "begin", chain.forget_head_and_pending_events),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 import os
@@ -10,7 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
+from lims import registry
 from lims.audit.anchors import Anchors, Checkpoint
 from lims.audit.bulk_check import VERIFY_BATCH, Batch, Part, check_in_bulk
 from lims.audit.chain import event_hash
@@ -44,17 +47,28 @@ class Verification:
     #: every checkpoint the chain was compared with, in the order they were written
     checkpoints: tuple[Checkpoint, ...]
     first_break: ChainBreak | None
+    #: records the chain vouches for (signatures) that disagree with it, a sentence each (``verify_trail``)
+    disagreements: tuple[str, ...] = ()
 
     @property
     def intact(self) -> bool:
-        return self.first_break is None
+        return self.first_break is None and not self.disagreements
 
     @property
     def head_sequence(self) -> int:
         """The last event verified; the chain is gap-free from 1, so its sequence is the count."""
         return self.events_checked
 
+    @property
+    def unanchored(self) -> int:
+        """The events after the furthest one a checkpoint recorded: those a rewrite or a deletion could still
+        change unseen."""
+        return max(0, self.head_sequence - max((checkpoint.sequence for checkpoint in self.checkpoints), default=0))
+
     def summary(self) -> str:
+        return self._chain_summary() + self._disagreements_summary()
+
+    def _chain_summary(self) -> str:
         if self.first_break is not None:
             return (
                 f"Audit trail broken at event {self.first_break.sequence}: "
@@ -65,12 +79,30 @@ class Verification:
         else:
             latest = self.checkpoints[-1]
             compared = "the checkpoint" if len(self.checkpoints) == 1 else f"all {len(self.checkpoints)} checkpoints"
+            since = (
+                "every event is anchored"
+                if not self.unanchored
+                else f"{self.unanchored} event{'s' if self.unanchored != 1 else ''} since not yet anchored"
+            )
             anchored = (
                 f"; matches {compared}, the latest of event {latest.sequence} "
-                f"written {latest.written_at.isoformat(timespec='seconds')}"
+                f"written {latest.written_at.isoformat(timespec='seconds')}; {since}"
             )
         head = f"head {self.head_sequence} {self.head_hash[:16]}…"
-        return f"Audit trail intact: {self.events_checked} events, {head}{anchored}."
+        state = "holds" if self.disagreements else "intact"
+        return f"Audit trail {state}: {self.events_checked} events, {head}{anchored}."
+
+    def _disagreements_summary(self) -> str:
+        if not self.disagreements:
+            return ""
+        count = len(self.disagreements)
+        listed = " ".join(self.disagreements[:_DISAGREEMENTS_LISTED])
+        more = f" And {count - _DISAGREEMENTS_LISTED} more." if count > _DISAGREEMENTS_LISTED else ""
+        return f" But {count} record{'s disagree' if count != 1 else ' disagrees'} with it: {listed}{more}"
+
+
+#: Disagreements a summary lists (it is stored in the audit event of the verification); the rest are counted.
+_DISAGREEMENTS_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -134,6 +166,16 @@ def verify_chain(
                 )
     first_break = last_part.first_break or _checkpoint_beyond_head(anchors, last_part.verified_to)
     return Verification(last_part.verified_to, last_part.head_hash, checkpoints, first_break)
+
+
+def verify_trail(
+    session: Session, *, checkpoints: Sequence[Checkpoint] = (), progress: Callable[[int], None] | None = None
+) -> Verification:
+    """Verify the chain (``verify_chain``), then every record the areas declared the chain vouches for
+    (``Registry.trail_check``) against it."""
+    verification = verify_chain(session.connection(), checkpoints=checkpoints, progress=progress)
+    disagreements = tuple(finding for check in registry.current().trail_checks for finding in check(session))
+    return dataclasses.replace(verification, disagreements=disagreements)
 
 
 def processes_for(events: int) -> int:

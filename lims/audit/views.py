@@ -146,9 +146,10 @@ def export() -> Any:
 @allow(REVIEWERS)
 def integrity() -> Any:
     checkpoints = audit_anchors.read_checkpoints(current_app.config["AUDIT_CHECKPOINT_PATH"])
+    page = {"checkpoints": checkpoints, "checkpoint_minutes": current_app.config["AUDIT_CHECKPOINT_MINUTES"]}
     if request.method == "GET":
-        return render_template("audit/integrity.html", verification=None, checkpoints=checkpoints)
+        return render_template("audit/integrity.html", verification=None, **page)
     session = get_session()
-    verification = audit_verification.verify_chain(session.connection(), checkpoints=checkpoints)
+    verification = audit_verification.verify_trail(session, checkpoints=checkpoints)
     audit_chain.record(session, "audit.verified", details={"result": verification.summary()})
-    return render_template("audit/integrity.html", verification=verification, checkpoints=checkpoints)
+    return render_template("audit/integrity.html", verification=verification, **page)

@@ -20,6 +20,7 @@ STATUS_TEXT = {
     SignatureStatus.VALID: "Valid",
     SignatureStatus.INVALIDATED: "Invalidated: the record changed after this signature.",
     SignatureStatus.BROKEN: "Not valid for this record: the signature does not match it.",
+    SignatureStatus.UNRECORDED: "Not valid: the audit trail has no record of this signature as it stands.",
 }
 
 

@@ -8,15 +8,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import and_, event, select
 from sqlalchemy.orm import Session
 
 from lims import clock, registry
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
+from lims.audit.models import AuditEvent
 from lims.errors import Conflict, LimsError, RecordNotFound
 from lims.identity.models import RoleName, User
 from lims.identity.service.sign_in import reauthenticate
+from lims.signatures import trail
 from lims.signatures.errors import MeaningNotAllowed, RecordSigned, SamePersonRefused, SignatureRefused
 from lims.signatures.models import ElectronicSignature, Signable, SignatureMeaning
 
@@ -27,6 +29,8 @@ class SignatureStatus(enum.StrEnum):
     INVALIDATED = "invalidated"
     #: the signature row does not belong to this record (copied or altered)
     BROKEN = "broken"
+    #: the audit trail has no record of this signature as it stands: inserted or rewritten outside the LIMS
+    UNRECORDED = "unrecorded"
 
 
 #: an area's own rule, run before a signature is applied (order of signatures, four-eyes, ...)
@@ -217,29 +221,25 @@ def sign(
     signature.binding_hash = _binding_hash(signature)
     session.add(signature)
     session.flush()
-    audit_chain.record(
-        session,
-        "signature.applied",
-        entity=record,
-        details={
-            "meaning": meaning,
-            "signer": user.full_name,
-            "content_hash": signature.content_hash,
-            "signature_id": signature.id,
-        },
-    )
+    # In the signature's transaction: the event vouches for the row (see lims.signatures.trail).
+    audit_chain.record(session, trail.APPLIED, entity=record, details=trail.applied_details(signature))
     after_signing = registry.current().signables[record.__tablename__].after_signing
     if after_signing is not None:
         after_signing(session, record, meaning, user)
     return signature
 
 
-def signature_status(signature: ElectronicSignature, record: Signable) -> SignatureStatus:
-    """Tell whether ``signature`` still holds for ``record`` as it is now."""
+def signature_status(
+    signature: ElectronicSignature, record: Signable, applied_events: list[AuditEvent]
+) -> SignatureStatus:
+    """Tell whether ``signature`` still holds for ``record`` as it is now; ``applied_events`` are the
+    ``signature.applied`` events of ``record``, one of which must record the signature as it stands."""
     if (signature.entity_type, signature.entity_id) != (record.__tablename__, str(record.id)) or _binding_hash(
         signature
     ) != signature.binding_hash:
         return SignatureStatus.BROKEN
+    if not trail.vouched_for(signature, applied_events):
+        return SignatureStatus.UNRECORDED
     if content_hash(record) != signature.content_hash:
         return SignatureStatus.INVALIDATED
     return SignatureStatus.VALID
@@ -258,16 +258,33 @@ def signatures_of_many(
     if not records:
         return by_id
     by_key = {str(record.id): record for record in records}
-    found = session.scalars(
-        select(ElectronicSignature)
+    # Each signature comes with every signature.applied event of its record, in the same statement: a record
+    # has a few signatures, and a page a statement however many records it shows.
+    found = session.execute(
+        select(ElectronicSignature, AuditEvent)
+        .outerjoin(
+            AuditEvent,
+            and_(
+                AuditEvent.entity_type == ElectronicSignature.entity_type,
+                AuditEvent.entity_id == ElectronicSignature.entity_id,
+                AuditEvent.action == trail.APPLIED,
+            ),
+        )
         .where(
             ElectronicSignature.entity_type == records[0].__tablename__, ElectronicSignature.entity_id.in_(list(by_key))
         )
         .order_by(ElectronicSignature.signed_at, ElectronicSignature.id)
     )
-    for signature in found:
+    signed: dict[int, ElectronicSignature] = {}
+    applied_events: dict[int, list[AuditEvent]] = {}
+    for signature, applied in found:
+        signed.setdefault(signature.id, signature)
+        events = applied_events.setdefault(signature.id, [])
+        if applied is not None:
+            events.append(applied)
+    for signature in signed.values():
         record = by_key[signature.entity_id]
-        by_id[record.id].append((signature, signature_status(signature, record)))
+        by_id[record.id].append((signature, signature_status(signature, record, applied_events[signature.id])))
     return by_id
 
 

@@ -130,7 +130,7 @@ def test_a_batch_goes_from_its_first_step_to_qa_release(db_session, line, batch)
 
     signature = release_batch(db_session, batch, line)
     assert batch.status == BatchStatus.RELEASED and signature.meaning == SignatureMeaning.RELEASED
-    assert signatures.signature_status(signature, batch) == signatures.SignatureStatus.VALID
+    assert signatures.signatures_of(db_session, batch)[-1] == (signature, signatures.SignatureStatus.VALID)
 
 
 def test_steps_are_done_in_order_and_only_a_skippable_step_is_skipped(db_session, line, batch):

@@ -111,5 +111,5 @@ def test_a_running_scheduler_anchors_the_chain_by_itself(fresh_database_url, tmp
 def test_the_cli_lists_the_checks(app):
     result = app.test_cli_runner().invoke(cli, ["scheduler", "jobs"])
     assert result.exit_code == 0
-    assert "audit-checkpoint" in result.output and "interval[1:00:00]" in result.output
+    assert "audit-checkpoint" in result.output and "interval[0:05:00]" in result.output
     assert "audit-verify" in result.output and "hour='2', minute='0'" in result.output

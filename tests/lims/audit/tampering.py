@@ -11,12 +11,12 @@ from lims.audit import chain as audit_chain
 from lims.audit.models import GENESIS_HASH, HASHED_FIELDS, AuditEvent
 
 
-def drop_append_only_triggers(connection: Connection) -> None:
+def drop_append_only_triggers(connection: Connection, table: str = "audit_event") -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
+        connection.execute(text(f"DROP TRIGGER {table}_append_only ON {table}"))
     else:
-        connection.execute(text("DROP TRIGGER audit_event_no_update"))
-        connection.execute(text("DROP TRIGGER audit_event_no_delete"))
+        connection.execute(text(f"DROP TRIGGER {table}_no_update"))
+        connection.execute(text(f"DROP TRIGGER {table}_no_delete"))
 
 
 def alter_payload(connection: Connection, sequence: int, old: str, new: str) -> None:

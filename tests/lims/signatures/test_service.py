@@ -85,7 +85,7 @@ def test_a_signature_copied_to_another_record_fails_verification(db_session, cre
     db_session.add(forged)
     db_session.flush()
     assert service.signatures_of(db_session, other) == [(forged, SignatureStatus.BROKEN)]
-    assert service.signature_status(original, other) == SignatureStatus.BROKEN
+    assert service.signature_status(original, other, []) == SignatureStatus.BROKEN
 
 
 def test_a_signature_row_cannot_be_moved_or_deleted(db_session, connection, create_user, create_note):
