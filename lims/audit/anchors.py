@@ -160,15 +160,17 @@ def _refuse_if_broken_since(connection: Connection, latest: Checkpoint | None) -
         .order_by(AuditEvent.sequence)
         .execution_options(yield_per=_TAIL_BATCH)
     )
-    for sequence, payload, hash_value in rows:
-        if sequence != position:
-            _refuse(f"events {position} to {sequence - 1} are missing")
-        # An event's payload ends with its prev_hash, the last item of its JSON array.
-        if not payload.endswith(f',"{previous_hash}"]'):
-            _refuse(f"event {sequence} does not link to the event before it")
-        if event_hash(payload) != hash_value:
-            _refuse(f"event {sequence} does not match its hash: it was altered after it was written")
-        position, previous_hash = position + 1, hash_value
+    # Closed on a refusal too: on PostgreSQL the rows come through a server-side cursor.
+    with rows:
+        for sequence, payload, hash_value in rows:
+            if sequence != position:
+                _refuse(f"events {position} to {sequence - 1} are missing")
+            # An event's payload ends with its prev_hash, the last item of its JSON array.
+            if not payload.endswith(f',"{previous_hash}"]'):
+                _refuse(f"event {sequence} does not link to the event before it")
+            if event_hash(payload) != hash_value:
+                _refuse(f"event {sequence} does not match its hash: it was altered after it was written")
+            position, previous_hash = position + 1, hash_value
 
 
 def _refuse(what_is_wrong: str) -> NoReturn:
