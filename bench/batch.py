@@ -157,6 +157,7 @@ def _build_line(engine: Engine, *designs: cart_line.MasterDesign) -> Line:
                 password=PASSWORD,
                 must_change_password=False,
                 actor=None,
+                reason="Benchmark user",
             )
 
         crew = cart_line.Crew(

@@ -281,6 +281,7 @@ def _create_technician(engine: Engine) -> int:
             password=secrets.token_urlsafe(16),
             must_change_password=False,
             actor=None,
+            reason="Benchmark user",
         ).id
 
 

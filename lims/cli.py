@@ -79,6 +79,8 @@ def init(facility_code: str, facility_name: str, admin_username: str, admin_name
             password=password,
             must_change_password=False,
             actor=None,
+            # No administrator exists yet to name with --as: the first is attributed to the command line.
+            reason="First administrator, created by lims init",
         )
     click.echo(f"Registered {facility_name} and administrator {admin_username}.")
 

@@ -25,18 +25,22 @@ def unit_of_work() -> Iterator[Session]:
         yield session
         session.commit()
     except LimsError as error:
-        session.rollback()
+        # A refusal that must leave its record (a failed password counts toward lockout) is committed all the same.
+        if error.keeps_changes:
+            session.commit()
+        else:
+            session.rollback()
         raise click.ClickException(error.message) from error
     except BaseException:
         session.rollback()
         raise
 
 
-def password_from(variable: str, prompt: str) -> str:
-    """The password in environment ``variable``, else one typed at the terminal (twice, unechoed)."""
+def password_from(variable: str, prompt: str, *, new: bool = True) -> str:
+    """The password in environment ``variable``, else one typed at the terminal, unechoed (a ``new`` one twice)."""
     password = os.environ.get(variable)
     if password:
         return password
     if not sys.stdin.isatty():
         raise click.ClickException(f"No terminal to ask for the password: set {variable}.")
-    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=new)

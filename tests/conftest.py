@@ -198,6 +198,7 @@ def create_user(
             password=password,
             must_change_password=must_change_password,
             actor=None,
+            reason="Test user",
         )
 
     return make

@@ -75,4 +75,5 @@ def load_accounts(session: Session) -> None:
                 password=account.password,
                 must_change_password=False,
                 actor=None,
+                reason="Demo data set",
             )

@@ -39,7 +39,21 @@ class RolesRefused(InvalidInput):
 
 
 class SelfLockoutRefused(InvalidInput):
-    """An administrator does not take away their own admin role or deactivate their own account."""
+    """An administrator does not deactivate their own account."""
+
+
+class OwnRolesRefused(AccessDenied):
+    """Nobody changes their own roles (segregation of duties): another administrator does it."""
+
+    #: the refusal is audited, and its event kept although the change is refused
+    keeps_changes = True
+
+
+class NotAnAdministrator(AccessDenied):
+    """A command that manages users is run as a named, active administrator."""
+
+    #: the refusal is audited, and its event kept although the command is refused
+    keeps_changes = True
 
 
 class AccountAlreadyDeactivated(Conflict):

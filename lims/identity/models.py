@@ -28,6 +28,11 @@ class RoleName(enum.StrEnum):
 STAFF_ROLES = frozenset({RoleName.TECHNICIAN, RoleName.QA, RoleName.MANAGER, RoleName.ADMIN})
 
 
+class RoleChangeKind(enum.StrEnum):
+    GRANTED = "granted"
+    REVOKED = "revoked"
+
+
 class LoginOutcome(enum.StrEnum):
     SUCCESS = "success"
     WRONG_PASSWORD = "wrong_password"
@@ -134,6 +139,34 @@ class User(Controlled, Base):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_nonce}"
+
+
+class RoleChange(Controlled, Base):
+    """One role granted to or revoked from a user, by whom, when and why: what the access-change report lists.
+
+    The user's own audit events hold the same change; this table lets the report filter and page in SQL.
+    """
+
+    __tablename__ = "role_change"
+    __table_args__ = (
+        Index("ix_role_change_changed_at", "changed_at", "id"),
+        Index("ix_role_change_user_changed_at", "user_id", "changed_at", "id"),
+        Index("ix_role_change_changed_by_changed_at", "changed_by_id", "changed_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    role: Mapped[RoleName] = mapped_column(string_enum(RoleName, "role_name"))
+    kind: Mapped[RoleChangeKind] = mapped_column(string_enum(RoleChangeKind, "role_change_kind"))
+    changed_at: Mapped[datetime]
+    #: None when the change was made from the command line without a named administrator (``lims init``, the demo)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: the name the audit trail gives whoever made the change
+    changed_by_name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    changed_by: Mapped[User | None] = relationship(foreign_keys=[changed_by_id])
 
 
 class LoginAttempt(Base):

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from lims.api.paging import Cursor
 from lims.identity.models import ApiToken, RoleName
 from lims.inputs import WholeNumber, record_id
 from lims.web import FormSchema, Secret, Trimmed, reason_field
@@ -59,6 +60,7 @@ class UserCreateSchema(_UserDetailsSchema):
         error_messages={"required": "Enter a username."},
     )
     organization_id = record_id("Choose an organization.", required=True)
+    reason = reason_field("Give the reason for granting these roles; it is kept in the access-change report.")
 
 
 class UserUpdateSchema(_UserDetailsSchema):
@@ -81,6 +83,24 @@ class UserFilterSchema(FormSchema):
     organization_id = record_id("Choose an organization from the list.", load_default=None, allow_none=True)
     status = fields.String(load_default="all", validate=validate.OneOf(["all", "active", "deactivated", "locked"]))
     page = WholeNumber(load_default=1, validate=validate.Range(min=1))
+
+
+class AccessChangeFilterSchema(FormSchema):
+    """The access-change report's filters; the dates are the facility's local dates, both included."""
+
+    user_id = record_id("Choose a user from the list.", load_default=None, allow_none=True)
+    changed_by_id = record_id("Choose a user from the list.", load_default=None, allow_none=True)
+    date_from = fields.Date(
+        load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."}
+    )
+    date_to = fields.Date(load_default=None, allow_none=True, error_messages={"invalid": "Enter a date as YYYY-MM-DD."})
+    #: the sort key (time, id) of the last change the previous page showed
+    cursor = Cursor(fields.AwareDateTime(default_timezone=None), record_id(), load_default=None)
+
+    @validates_schema
+    def _range_runs_forward(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise ValidationError("The end date is before the start date.", field_name="date_to")
 
 
 class OrganizationCreateSchema(FormSchema):

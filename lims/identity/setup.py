@@ -1,5 +1,5 @@
-"""What identity and access contribute: sign-in, the admin pages, the locked-accounts queue, `lims user`, and the
-demo's organizations and accounts."""
+"""What identity and access contribute: sign-in, the admin pages, the access-change report, the locked-accounts
+queue, `lims user`, and the demo's organizations and accounts."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def register(registry: Registry) -> None:
     registry.navigation("Organizations", "identity.organizations", order=62)
     registry.navigation("API tokens", "identity.api_tokens", order=63)
     registry.navigation("API tokens", "identity.portal_tokens", order=64)
+    registry.navigation("Access changes", "identity.access_changes", order=65)
     registry.work_queue(
         WorkQueue(
             title="Locked accounts",
@@ -36,6 +37,8 @@ def register(registry: Registry) -> None:
         "user.unlocked",
         "access.refused",
         "api.token_refused",
+        "command_line.authenticated",
+        "access_changes.exported",
     )
     registry.cli_group(user_group)
     registry.demo_loader(demo.load_accounts)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.datastructures import MultiDict
 
@@ -16,6 +18,7 @@ from lims.identity import schemas
 from lims.identity.models import OrganizationKind, RoleName, User
 
 # Aliased: the views of users, organizations and API tokens have those names.
+from lims.identity.service import access_changes as access_change_service
 from lims.identity.service import api_tokens as token_service
 from lims.identity.service import organizations as organization_service
 from lims.identity.service import passwords as password_service
@@ -26,6 +29,7 @@ from lims.web import load_input, on_refusal_show, safe_next_url
 blueprint = Blueprint("identity", __name__, template_folder="templates")
 
 ADMIN = RoleName.ADMIN
+REVIEWERS = frozenset({RoleName.QA, RoleName.ADMIN})
 
 
 # Signing in and out
@@ -143,6 +147,7 @@ def new_user() -> Any:
             password=temporary_password,
             must_change_password=True,
             actor=current_user,
+            reason=data["reason"],
         )
     return render_template("identity/temporary_password.html", user=user, temporary_password=temporary_password), 201
 
@@ -216,6 +221,85 @@ def reset_password(user_id: int) -> Any:
 @allow(ADMIN)
 def roles() -> Any:
     return render_template("identity/roles.html", roles=user_service.list_roles(get_session()))
+
+
+# The access-change report (QA and admin)
+
+
+def _access_change_criteria(data: dict[str, Any]) -> access_change_service.AccessChangeFilter:
+    """The filter the form asks for: its local dates as UTC bounds, the end date included."""
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+
+    def start_of(day: date | None) -> datetime | None:
+        if day is None:
+            return None
+        try:
+            return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+        except OverflowError:
+            # A bound at the very edge of the calendar (year 1 or 9999) excludes no change.
+            return None
+
+    day_after = data["date_to"] + timedelta(days=1) if data["date_to"] and data["date_to"] < date.max else None
+    return access_change_service.AccessChangeFilter(
+        user_id=data["user_id"],
+        changed_by_id=data["changed_by_id"],
+        changed_from=start_of(data["date_from"]),
+        changed_until=start_of(day_after),
+    )
+
+
+def _access_change_filter_args() -> dict[str, str]:
+    """The filters of this request, to carry over to the next page and the export."""
+    return {key: value for key, value in request.args.items() if value and key != "cursor"}
+
+
+def _access_change_page_context() -> dict[str, Any]:
+    people = user_service.list_users(get_session(), user_service.UserFilter(), page=1, per_page=1000).items
+    return {"user_options": [(person.id, f"{person.full_name} ({person.username})") for person in people]}
+
+
+def _refused_access_change_filters() -> Any:
+    return on_refusal_show(
+        "identity/access_changes.html",
+        _access_change_page_context,
+        page=None,
+        next_cursor=None,
+        form=request.args,
+        filter_args=_access_change_filter_args(),
+    )
+
+
+@blueprint.route("/admin/access-changes")
+@allow(REVIEWERS)
+def access_changes() -> Any:
+    schema = schemas.AccessChangeFilterSchema()
+    with _refused_access_change_filters():
+        data = load_input(schema, request.args)
+        page = access_change_service.list_role_changes(
+            get_session(), _access_change_criteria(data), after=data["cursor"]
+        )
+    return render_template(
+        "identity/access_changes.html",
+        page=page,
+        next_cursor=schema.fields["cursor"].serialize("next_key", page),
+        form=request.args,
+        errors={},
+        filter_args=_access_change_filter_args(),
+        **_access_change_page_context(),
+    )
+
+
+@blueprint.route("/admin/access-changes.csv")
+@allow(REVIEWERS)
+def access_changes_csv() -> Any:
+    with _refused_access_change_filters():
+        data = load_input(schemas.AccessChangeFilterSchema(), request.args)
+        criteria = _access_change_criteria(data)
+    lines = access_change_service.export_role_changes(get_session(), criteria, filters=_access_change_filter_args())
+    filename = f"access-changes-{clock.now():%Y%m%dT%H%M%SZ}.csv"
+    return Response(
+        "".join(lines), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 # Organizations

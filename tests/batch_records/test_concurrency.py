@@ -55,6 +55,7 @@ def committed_line(fresh_database_url):
                 password=PASSWORD,
                 must_change_password=False,
                 actor=None,
+                reason="Test user",
             )
 
         line = build_line(

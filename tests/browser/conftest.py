@@ -76,6 +76,7 @@ def live_app(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[Flask, s
                 password=PASSWORD,
                 must_change_password=False,
                 actor=None,
+                reason="Test user",
             )
 
     seed(app, staff)

@@ -34,6 +34,7 @@ def _person(session, username, full_name, role):
         password=PASSWORD,
         must_change_password=False,
         actor=None,
+        reason="Test user",
     )
 
 

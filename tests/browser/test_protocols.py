@@ -37,6 +37,7 @@ def test_qa_approves_a_version_and_makes_it_effective(live_app, page):
             password=PASSWORD,
             must_change_password=False,
             actor=None,
+            reason="Test user",
         )
         protocol = protocol_service.create_protocol(
             session,

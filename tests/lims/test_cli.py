@@ -1,4 +1,4 @@
-"""The `lims` command line: first start, users, demo data; bad input exits non-zero and changes nothing."""
+"""The `lims` command line: first start, demo data, the server; bad input exits non-zero and changes nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -121,91 +120,6 @@ def test_without_a_terminal_the_password_must_come_from_the_environment(run, mon
     monkeypatch.delenv("LIMS_ADMIN_PASSWORD", raising=False)
     result = run("init", "--facility-name", "Lab", "--admin-name", "X", "--admin-email", "x@example.org")
     assert result.exit_code == 1 and "set LIMS_ADMIN_PASSWORD" in result.output
-
-
-def test_user_create_deactivate_and_unlock(run, facility, db_session, create_user):
-    created = run(
-        "user",
-        "create",
-        "s.tan",
-        "--full-name",
-        "Sam Tan",
-        "--email",
-        "s.tan@example.org",
-        "--organization",
-        facility.code,
-        "--role",
-        "qa",
-        "--role",
-        "technician",
-        env={"LIMS_USER_PASSWORD": PASSWORD},
-    )
-    assert created.exit_code == 0, created.output
-    user = users.user_by_username(db_session, "s.tan")
-    assert user.role_names == {RoleName.QA, RoleName.TECHNICIAN}
-
-    clock.freeze(clock.now() + timedelta(minutes=1))
-    for _ in range(5):
-        with pytest.raises(sign_in.LoginFailed):
-            sign_in.authenticate(db_session, username="s.tan", password="wrong-wrong-wrong", client_address=None)
-    db_session.commit()
-    unlocked = run("user", "unlock", "s.tan")
-    assert unlocked.exit_code == 0, unlocked.output
-    db_session.expire_all()
-    assert not users.user_by_username(db_session, "s.tan").is_locked(clock.now())
-
-    deactivated = run("user", "deactivate", "s.tan", "--reason", "Moved to another site")
-    assert deactivated.exit_code == 0, deactivated.output
-    db_session.expire_all()
-    assert not users.user_by_username(db_session, "s.tan").active
-
-
-@pytest.mark.parametrize(
-    ("args", "exit_code", "message"),
-    [
-        (
-            (
-                "user",
-                "create",
-                "x.y",
-                "--full-name",
-                "X",
-                "--email",
-                "x@example.org",
-                "--organization",
-                "NOPE",
-                "--role",
-                "qa",
-            ),
-            1,
-            "no organization with code 'NOPE'",
-        ),
-        (
-            (
-                "user",
-                "create",
-                "x.y",
-                "--full-name",
-                "X",
-                "--email",
-                "x@example.org",
-                "--organization",
-                "NBCT",
-                "--role",
-                "overlord",
-            ),
-            2,
-            "'overlord' is not one of",
-        ),
-        (("user", "deactivate", "nobody"), 2, "Missing option '--reason'"),
-        (("user", "deactivate", "nobody", "--reason", "x"), 1, "no user 'nobody'"),
-        (("user", "unlock", "nobody"), 1, "no user 'nobody'"),
-    ],
-)
-def test_bad_cli_input_exits_non_zero_with_a_message(run, facility, args, exit_code, message):
-    result = run(*args, env={"LIMS_USER_PASSWORD": PASSWORD})
-    assert result.exit_code == exit_code
-    assert message in result.output
 
 
 def test_demo_loads_every_role_and_can_run_again(run, db_session):
@@ -381,6 +295,7 @@ def test_demo_trail_names_the_demo_user_who_did_each_thing(run, db_session):
     assert {(event.action, event.entity_type) for event in by_command_line} == {
         ("create", "organization"),
         ("create", "user_account"),
+        ("create", "role_change"),
     }
     accounts_created = events(entity_type="user_account", actions=("create",))
     assert len(accounts_created) == len(ACCOUNTS) and all(event.user_id is None for event in accounts_created)

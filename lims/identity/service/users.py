@@ -1,14 +1,20 @@
-"""User accounts and the roles they hold: creation, changes, deactivation and reactivation, listing."""
+"""User accounts and the roles they hold: creation, changes, deactivation and reactivation, listing.
+
+Every role granted or revoked, at creation or later, needs a reason and is recorded as a ``RoleChange`` for the
+access-change report; nobody changes their own roles.
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lims import clock
+from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
 from lims.db import get_record
@@ -17,6 +23,7 @@ from lims.identity.errors import (
     AccountAlreadyActive,
     AccountAlreadyDeactivated,
     OrganizationDeactivated,
+    OwnRolesRefused,
     RolesRefused,
     SelfLockoutRefused,
 )
@@ -24,6 +31,8 @@ from lims.identity.models import (
     STAFF_ROLES,
     Organization,
     Role,
+    RoleChange,
+    RoleChangeKind,
     RoleName,
     User,
     user_role,
@@ -124,8 +133,9 @@ def create_user(
     password: str,
     must_change_password: bool,
     actor: User | None,
+    reason: str,
 ) -> User:
-    """Create a user account; the password must satisfy the policy."""
+    """Create a user account holding ``roles``, granted for ``reason``; the password must satisfy the policy."""
     username = username.lower()
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise AlreadyExists(f"The username {username!r} is taken.", field="username")
@@ -134,38 +144,81 @@ def create_user(
     _check_roles_fit_organization(roles, organization)
     check_password_policy(password, username=username)
     now = clock.now()
-    user = User(
-        username=username,
-        full_name=full_name,
-        email=email,
-        organization=organization,
-        roles=_roles_by_name(session, roles),
-        password_hash=hash_password(password),
-        must_change_password=must_change_password,
-        active=True,
-        created_at=now,
-        password_changed_at=now,
-        failures_counted_since=now,
-        session_nonce=secrets.token_hex(16),
-    )
-    session.add(user)
-    session.flush()
+    with audit_context.reason_for_change(session, reason):
+        user = User(
+            username=username,
+            full_name=full_name,
+            email=email,
+            organization=organization,
+            roles=_roles_by_name(session, roles),
+            password_hash=hash_password(password),
+            must_change_password=must_change_password,
+            active=True,
+            created_at=now,
+            password_changed_at=now,
+            failures_counted_since=now,
+            session_nonce=secrets.token_hex(16),
+        )
+        session.add(user)
+        _record_role_changes(session, user, granted=roles, revoked=())
     return user
 
 
 def update_user(
     session: Session, user: User, *, full_name: str, email: str, roles: set[RoleName], actor: User, reason: str
 ) -> User:
-    """Change a user's name, e-mail or roles, for the reason given."""
+    """Change a user's name, e-mail or roles, for the reason given; nobody changes their own roles."""
+    held = user.role_names
+    if user.id == actor.id and roles != held:
+        _refuse_own_role_change(session, user, roles)
     _check_roles_fit_organization(roles, user.organization)
-    if user.id == actor.id and RoleName.ADMIN in user.role_names and RoleName.ADMIN not in roles:
-        raise SelfLockoutRefused("You cannot remove your own admin role; ask another administrator.", field="roles")
     with audit_context.reason_for_change(session, reason):
         user.full_name = full_name
         user.email = email
-        if user.role_names != roles:
+        if held != roles:
             user.roles = _roles_by_name(session, roles)
+            _record_role_changes(session, user, granted=roles - held, revoked=held - roles)
     return user
+
+
+OWN_ROLES_REFUSAL = "Nobody changes their own roles: ask another administrator to do it."
+
+
+def _refuse_own_role_change(session: Session, user: User, roles: set[RoleName]) -> None:
+    """Audit the attempt, then refuse it: its event is kept though the change is not made."""
+    audit_chain.record(
+        session,
+        "access.refused",
+        entity=user,
+        details={"refusal": OWN_ROLES_REFUSAL, "roles_asked": sorted(roles), "roles_held": sorted(user.role_names)},
+    )
+    raise OwnRolesRefused(OWN_ROLES_REFUSAL, field="roles")
+
+
+def _record_role_changes(
+    session: Session, user: User, *, granted: Iterable[RoleName], revoked: Iterable[RoleName]
+) -> None:
+    """Record each role granted and revoked, attributed as the audit trail attributes the change, with its reason.
+
+    Called inside ``reason_for_change``, whose reason it records.
+    """
+    actor = audit_context.current_actor(session)
+    reason = audit_context.stated_reason(session)
+    assert reason is not None, "role changes are recorded inside reason_for_change"
+    now = clock.now()
+    for kind, roles in ((RoleChangeKind.GRANTED, granted), (RoleChangeKind.REVOKED, revoked)):
+        for role in sorted(roles):
+            session.add(
+                RoleChange(
+                    user=user,
+                    role=role,
+                    kind=kind,
+                    changed_at=now,
+                    changed_by_id=actor.user_id,
+                    changed_by_name=actor.name,
+                    reason=reason,
+                )
+            )
 
 
 def deactivate_user(session: Session, user: User, *, reason: str, actor: User | None) -> User:

@@ -180,6 +180,7 @@ def test_admin_creates_a_user_who_must_change_the_temporary_password(app, client
             "email": "new.tech@example.org",
             "organization_id": str(facility.id),
             "roles": ["technician"],
+            "reason": "New technician, starts Monday",
         },
     )
     assert response.status_code == 201
