@@ -31,6 +31,7 @@ NAVIGATION = [
     ("Organizations", "identity.organizations"),
     ("API tokens", "identity.api_tokens"),
     ("API tokens", "identity.portal_tokens"),
+    ("Access changes", "identity.access_changes"),
     ("Audit trail", "audit.events"),
     ("Chain integrity", "audit.integrity"),
 ]
@@ -73,6 +74,8 @@ AUDIT_ACTIONS = {
     "user.unlocked",
     "access.refused",
     "api.token_refused",
+    "command_line.authenticated",
+    "access_changes.exported",
     "signature.applied",
     "report.generated",
     "export.certificate",

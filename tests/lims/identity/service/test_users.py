@@ -143,9 +143,13 @@ def test_a_new_users_roles_are_granted_for_a_reason_and_recorded(db_session, fac
         (RoleName.TECHNICIAN, RoleChangeKind.GRANTED, admin.id, "Ada Admin", "New QA officer, hired 2026-12-01"),
     ]
     creation = db_session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "create", AuditEvent.entity_id == str(created.id))
-    ).first()
-    assert creation is not None and creation.reason == "New QA officer, hired 2026-12-01"
+        select(AuditEvent).where(
+            AuditEvent.action == "create",
+            AuditEvent.entity_type == "user_account",
+            AuditEvent.entity_id == str(created.id),
+        )
+    ).one()
+    assert creation.reason == "New QA officer, hired 2026-12-01"
 
 
 def test_a_new_user_without_a_reason_for_their_roles_is_refused(db_session, facility):
