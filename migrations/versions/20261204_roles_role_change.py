@@ -3,7 +3,7 @@
 Grants made before this revision are in the audit trail only (the user's create and update events).
 
 Revision ID: roles_role_change
-Revises: 0008
+Revises: limits_standard_measures
 Create Date: 2026-12-04 21:40:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "roles_role_change"
-down_revision = "0008"
+down_revision = "limits_standard_measures"
 branch_labels = None
 depends_on = None
 
