@@ -174,7 +174,7 @@ class SkipSchema(FormSchema):
 
 class ReleaseResultSchema(FormSchema):
     result = required_text("Enter the result.", 200)
-    instrument_id = fields.Integer(
+    instrument_id = record_id(
         load_default=None, allow_none=True, error_messages={"invalid": "Choose the instrument from the list."}
     )
 

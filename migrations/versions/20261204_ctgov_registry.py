@@ -2,7 +2,7 @@
 collaborators, overall status, enrolment type and interventions; product and therapeutic area hold any length.
 
 Revision ID: ctgov_registry
-Revises: limits_standard_measures
+Revises: limits_test_instruments
 Create Date: 2026-12-04 22:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "ctgov_registry"
-down_revision = "limits_standard_measures"
+down_revision = "limits_test_instruments"
 branch_labels = None
 depends_on = None
 
