@@ -3,7 +3,7 @@
 Grants made before this revision are in the audit trail only (the user's create and update events).
 
 Revision ID: roles_role_change
-Revises: ctgov_registry, limits_test_instruments
+Revises: ctgov_registry
 Create Date: 2026-12-04 21:40:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "roles_role_change"
-down_revision = ("ctgov_registry", "limits_test_instruments")
+down_revision = "ctgov_registry"
 branch_labels = None
 depends_on = None
 
