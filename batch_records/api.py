@@ -51,10 +51,14 @@ def index(criteria: dict[str, Any], page: dict[str, Any]) -> KeysetPage[Batch]:
 @blueprint.response(200, schemas.BatchDetailOutSchema)
 @blueprint.alt_response(404, response="NOT_FOUND")
 def show(batch_id: int) -> release.BatchReview:
-    """A batch's record: its steps with the entries that stand, its release tests and deviations."""
+    """A batch's record: its steps with the entries that stand, its release tests and deviations. A client sees
+    release results and deviations once QA has released or rejected the batch (``results_withheld`` until then)."""
     db = get_session()
-    batch = batches.get_batch(db, batch_id, sponsor_id=client_organization_id())
+    sponsor_id = client_organization_id()
+    batch = batches.get_batch(db, batch_id, sponsor_id=sponsor_id)
     # The review loads the whole record in a bounded number of queries, whatever the batch's size.
+    if sponsor_id is not None:
+        return release.record_for_client(db, batch)
     return release.review(db, batch.id)
 
 

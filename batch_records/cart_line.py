@@ -238,8 +238,10 @@ CART_HLX19 = MasterDesign(
                 title="Formulate the dose in CryoStor CS10",
                 instruction="Calculate the dose from the subject's weight (2 ×10^6 CAR+ viable T cells/kg) and the "
                 "transduction efficiency, resuspend in CryoStor CS10 and fill the infusion bags; weigh each "
-                "bag. A second person checks the calculation and the bag labels.",
+                "bag. A second person checks the calculation and the bag labels. Take the QC release samples "
+                "from the formulated product and send them to QC.",
                 second_person_verification=True,
+                qc_sampling=True,
                 equipment_types=(_BSC, _BALANCE),
             ),
             (
@@ -275,7 +277,8 @@ CART_HLX19 = MasterDesign(
     ),
 )
 
-#: One step of each kind: second-person verification, a hold point with equipment and a material, skippable, a yield.
+#: One step of each kind: second-person verification, a hold point with equipment and a material, skippable, a yield
+#: (where QC samples are taken).
 COMPACT = MasterDesign(
     code="CART-001",
     change_summary="First issue",
@@ -317,8 +320,9 @@ COMPACT = MasterDesign(
             masters.StepDesignInput(
                 stage="Harvest",
                 title="Harvest and count",
-                instruction="Harvest the cells and count them.",
+                instruction="Harvest the cells and count them; take the QC release samples.",
                 second_person_verification=True,
+                qc_sampling=True,
                 theoretical_yield=parse_measurement("2 ×10^9 cells"),
                 yield_minimum_percent=Decimal(50),
                 yield_maximum_percent=Decimal(150),
@@ -342,7 +346,7 @@ UNIFORM_MEDIUM = ("MED-001", "10 mL")
 def uniform_design(code: str, *, steps: int, parameters: int) -> MasterDesign:
     """``steps`` steps spread over the typical stages, each verified by a second person and with ``parameters``
     parameters; every third step needs a piece of equipment and every fourth the medium, so the steps repeat every
-    twelve. The batch is released on its viability."""
+    twelve. QC samples are taken at the last step and the batch is released on its viability."""
     designs = []
     for position in range(1, steps + 1):
         equipment = (UNIFORM_EQUIPMENT[position // 3 % len(UNIFORM_EQUIPMENT)],) if position % 3 == 0 else ()
@@ -353,6 +357,7 @@ def uniform_design(code: str, *, steps: int, parameters: int) -> MasterDesign:
                     title=f"Operation {position}",
                     instruction=f"Carry out operation {position} as the SOP describes; record what it asks for.",
                     second_person_verification=True,
+                    qc_sampling=position == steps,
                     equipment_types=equipment,
                 ),
                 tuple(

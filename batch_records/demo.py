@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from batch_records.cart_line import CART_HLX19, StepDesign, draft_master
 from batch_records.models import Batch, BatchStep, DeviationCategory, MasterBatchRecord, MbrVersion
-from batch_records.service import batches, deviations, execution, release
+from batch_records.service import batches, deviations, execution, release, step_signatures
 from lims import clock
 from lims.demo_support import When, acting_as, demo_user, on, sign
 from lims.equipment.models import Equipment, EquipmentType
@@ -364,7 +364,13 @@ class _BatchMaker:
         for (design, history, when, skipped, complete), step in zip(work, batch.steps, strict=False):
             if skipped:
                 with on(self.today, when), acting_as(self.session, performer):
-                    execution.skip_step(self.session, step, reason=SKIP_REASON, user=performer)
+                    step_signatures.skip_step(
+                        self.session,
+                        step,
+                        reason=SKIP_REASON,
+                        user=performer,
+                        password=demo_password(performer.username),
+                    )
                 continue
             with on(self.today, when), acting_as(self.session, performer):
                 self._perform(design, history, step, index, performer, complete)

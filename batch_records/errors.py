@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lims.audit.errors import ReasonRequired
 from lims.errors import Conflict, InvalidInput
+from lims.signatures.errors import SamePersonRefused
 
 # Master batch records
 
@@ -43,6 +44,15 @@ class AlreadyInQuarantine(Conflict):
 
 class ReleaseRefused(Conflict):
     """A batch is released only when its review by exception finds nothing open."""
+
+
+class DispositionByContributor(SamePersonRefused):
+    """Segregation of duties: whoever performed, recorded on or verified a step or a release result of a batch
+    does not sign its release or rejection, whatever their roles."""
+
+
+class QcSamplesNotTaken(Conflict):
+    """Release results are entered once the step where the master record says QC samples are taken is completed."""
 
 
 # Steps

@@ -120,6 +120,8 @@ class StepDesign:
     #: the process stops after this step until QA has reviewed it
     hold_point: Mapped[bool] = mapped_column(default=False)
     skippable: Mapped[bool] = mapped_column(default=False)
+    #: QC takes the release samples at this step: release results are entered once it is completed
+    qc_sampling: Mapped[bool] = mapped_column(default=False)
     #: comma-separated equipment types the step needs one of each of
     required_equipment: Mapped[str] = mapped_column(String(400), default="")
     yield_minimum_percent: Mapped[Decimal | None] = mapped_column(ExactDecimal())
@@ -147,6 +149,7 @@ class StepDesign:
             "second_person_verification": self.second_person_verification,
             "hold_point": self.hold_point,
             "skippable": self.skippable,
+            "qc_sampling": self.qc_sampling,
             "equipment": self.required_equipment,
             "yield": None
             if self.theoretical_yield is None

@@ -175,6 +175,7 @@ class _Record:
                 (step.second_person_verification, "second-person verification"),
                 (step.hold_point, "QA hold point"),
                 (step.skippable, "skippable"),
+                (step.qc_sampling, "QC release samples"),
             )
             if flag
         ]

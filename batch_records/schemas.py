@@ -61,6 +61,7 @@ class StepSchema(FormSchema):
     second_person_verification = _flag()
     hold_point = _flag()
     skippable = _flag()
+    qc_sampling = _flag()
     equipment_types = fields.List(
         fields.Enum(EquipmentType, by_value=True, error_messages={"unknown": "Choose equipment types from the list."}),
         load_default=list,
@@ -170,6 +171,7 @@ class YieldSchema(FormSchema):
 
 class SkipSchema(FormSchema):
     reason = required_text("Say why the step is skipped.", 2000)
+    password = Secret(required=True, error_messages={"required": "Enter your password to sign the skipped step."})
 
 
 class ReleaseResultSchema(FormSchema):
@@ -337,8 +339,16 @@ class BatchDetailOutSchema(BatchOutSchema):
     steps = fields.List(fields.Nested(StepOutSchema), required=True)
     release_tests = fields.List(fields.Nested(ReleaseTestOutSchema), required=True)
     deviations = fields.List(fields.Nested(DeviationOutSchema), required=True)
+    results_withheld = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Release results and deviations are not shown to a client until QA has released or "
+            "rejected the batch."
+        },
+    )
 
     def get_attribute(self, obj: BatchReview, attr: str, default: Any) -> Any:  # type: ignore[override]
-        if attr == "release_tests":
-            return obj.release_tests  # their current results and verifications, which the review works out
+        if attr in ("release_tests", "deviations", "results_withheld"):
+            # what the review works out: current results and verifications, and what a client may see
+            return getattr(obj, attr)
         return super().get_attribute(obj.batch, attr, default)

@@ -13,7 +13,7 @@ from batch_records.models import (
     MbrStatus,
     MbrVersion,
 )
-from batch_records.service import batches, deviations, execution, masters, release
+from batch_records.service import batches, deviations, execution, impact, masters, release, step_signatures
 from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import Registry
@@ -35,6 +35,7 @@ def register(registry: Registry) -> None:
     registry.subject_records(batches.batches_as_subject_records)
     registry.consuming_records(execution.BATCH_STEP, execution.steps_as_consuming_records)
     registry.training_subjects(masters.effective_versions_as_training_subjects)
+    registry.impacted_records(impact.IMPACTED_BATCHES)
     registry.audit_actions("report.generated")
     # Comes after the other areas' demo loaders: the batches are made with their users, equipment, lots and subjects.
     registry.demo_loader(demo.load_batches)
@@ -57,11 +58,12 @@ def _register_signables(registry: Registry) -> None:
             BatchStep,
             {
                 SignatureMeaning.PERFORMED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
+                SignatureMeaning.SKIPPED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER}),
                 SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}),
                 SignatureMeaning.REVIEWED: frozenset({RoleName.QA}),
             },
-            before_signing=execution.check_step_signature,
-            after_signing=execution.after_step_signature,
+            before_signing=step_signatures.check_step_signature,
+            after_signing=step_signatures.after_step_signature,
         )
     )
     registry.signable(
@@ -117,7 +119,7 @@ def _register_work_queues(registry: Registry) -> None:
             description="Completed steps waiting for a second person's verification, other than your own.",
             roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}),
             count=lambda session, user, _settings: len(
-                execution.steps_awaiting_signature(session, SignatureMeaning.VERIFIED, for_user=user)
+                step_signatures.steps_awaiting_signature(session, SignatureMeaning.VERIFIED, for_user=user)
             ),
             endpoint="batch_records.steps_to_sign",
             arguments=(("meaning", SignatureMeaning.VERIFIED.value),),
@@ -129,7 +131,7 @@ def _register_work_queues(registry: Registry) -> None:
             description="Batches stopped at a hold point until QA has reviewed the step.",
             roles=frozenset({RoleName.QA}),
             count=lambda session, _user, _settings: len(
-                execution.steps_awaiting_signature(session, SignatureMeaning.REVIEWED)
+                step_signatures.steps_awaiting_signature(session, SignatureMeaning.REVIEWED)
             ),
             endpoint="batch_records.steps_to_sign",
             arguments=(("meaning", SignatureMeaning.REVIEWED.value),),

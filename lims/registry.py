@@ -32,6 +32,31 @@ TrainingSubjectFinder = Callable[[Session], Sequence[str]]
 TrailCheck = Callable[[Session], Iterable[str]]
 
 
+@dataclass(frozen=True)
+class ImpactedRecord:
+    """A record that equipment uses served (a batch), as the area that owns it names it."""
+
+    #: the declaration's ``kind``
+    kind: str
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ImpactedRecords:
+    """How an out-of-tolerance impact assessment finds an area's records among the equipment's uses, and what a
+    verdict of impact does to one of them."""
+
+    #: what the records are called ("batch"); a verdict names its record by kind and key
+    kind: str
+    #: the ``record_type`` the area records its equipment uses against ("batch_step")
+    use_record_type: str
+    #: the record each use served, given the uses' ``record_id`` values: record id -> the record
+    find: Callable[[Session, list[str]], Mapping[str, ImpactedRecord]]
+    #: acts on a verdict of impact: (session, record key, what the impact is, the user closing the assessment)
+    on_impact: Callable[[Session, str, str, Any], None]
+
+
 class NoAreasInstalled(RuntimeError):
     """Something asked for what the areas contribute before any were installed."""
 
@@ -65,6 +90,7 @@ class Registry:
         self._consuming_record_finders: dict[str, ConsumingRecordFinder] = {}
         self._training_subject_finders: list[TrainingSubjectFinder] = []
         self._trail_checks: list[TrailCheck] = []
+        self._impacted_records: list[ImpactedRecords] = []
         self._claimed: set[tuple[str, Hashable]] = set()
 
     def _claim(self, kind: str, key: Hashable, description: str) -> None:
@@ -133,6 +159,17 @@ class Registry:
         self._claim("trail check", check, f"The trail check {check.__qualname__}")
         self._trail_checks.append(check)
 
+    def impacted_records(self, declaration: ImpactedRecords) -> None:
+        """Let out-of-tolerance impact assessments list the area's records its equipment uses served, and ask QA
+        for a verdict on each when they are closed."""
+        self._claim("impacted records", declaration.kind, f"The impacted records of kind {declaration.kind!r}")
+        self._claim(
+            "impacted use records",
+            declaration.use_record_type,
+            f"The impacted records of equipment uses of type {declaration.use_record_type!r}",
+        )
+        self._impacted_records.append(declaration)
+
     @property
     def blueprints(self) -> tuple[Blueprint, ...]:
         return tuple(self._blueprints)
@@ -183,6 +220,10 @@ class Registry:
     @property
     def trail_checks(self) -> tuple[TrailCheck, ...]:
         return tuple(self._trail_checks)
+
+    @property
+    def impacted_record_declarations(self) -> tuple[ImpactedRecords, ...]:
+        return tuple(self._impacted_records)
 
 
 _current: Registry | None = None

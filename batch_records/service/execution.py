@@ -20,11 +20,7 @@ from batch_records.errors import (
     HoldPointPending,
     LateEntryWithoutReason,
     NotCalledFor,
-    PerformerSignatureMissing,
     StepDone,
-    StepIncomplete,
-    StepNotCompleted,
-    StepNotSkippable,
     StepOutOfOrder,
 )
 from batch_records.models import (
@@ -56,14 +52,12 @@ from lims.identity.models import User
 from lims.materials import service as materials
 from lims.materials.models import LotConsumption, MaterialLot
 from lims.signatures import service as signatures
-from lims.signatures.errors import AlreadySigned
 from lims.signatures.models import SignatureMeaning
 from lims.training import service as training
 from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
 from lims.units.kinds import require_possible
 from lims.units.measurement import Measurement
 from lims.units.parsing import parse_in_unit, parse_limit
-from protocols.models import Subject
 
 #: an entry whose observation the operator states happened this much earlier than its recording is a late entry
 LATE_ENTRY_AFTER = timedelta(minutes=30)
@@ -95,32 +89,32 @@ def steps_as_consuming_records(session: Session, record_ids: list[str]) -> dict[
     }
 
 
-def _done(step: BatchStep) -> bool:
+def is_done(step: BatchStep) -> bool:
     return step.status in {StepStatus.COMPLETED, StepStatus.SKIPPED}
 
 
 def current_step(batch: Batch) -> BatchStep | None:
     """The step to work on now: the first one not completed or skipped."""
-    return next((step for step in batch.steps if not _done(step)), None)
+    return next((step for step in batch.steps if not is_done(step)), None)
 
 
-def _hold_step(session: Session, step: BatchStep) -> None:
+def hold_step(session: Session, step: BatchStep) -> None:
     """Hold the step's batch for this transaction and read the step as it is now."""
     batches.lock_open_batch(session, step.batch)
     session.refresh(step)
 
 
-def _require_workable(session: Session, step: BatchStep, user: User) -> None:
-    _hold_step(session, step)
-    _require_current(session, step, user)
+def require_workable(session: Session, step: BatchStep, user: User) -> None:
+    hold_step(session, step)
+    require_current(session, step, user)
 
 
-def _require_current(session: Session, step: BatchStep, user: User) -> None:
+def require_current(session: Session, step: BatchStep, user: User) -> None:
     """The step is the batch's current one, its predecessors' hold points are released, the user is trained."""
-    if _done(step):
+    if is_done(step):
         raise StepDone(f"Step {step.position} is {step.status.value}; change its entries by correction.")
     for earlier in step.batch.steps[: step.position - 1]:
-        if not _done(earlier):
+        if not is_done(earlier):
             raise StepOutOfOrder(f"Step {earlier.position} ({earlier.title}) comes first; steps are done in order.")
         if (
             earlier.hold_point
@@ -225,7 +219,7 @@ def _record_all_or_none(
     observed_at: datetime | None,
     late_reason: str | None,
 ) -> list[BatchEntry]:
-    _require_workable(session, step, user)
+    require_workable(session, step, user)
     late_reason = _check_observed_at(step, observed_at, late_reason)
     accepted: list[tuple[BatchParameter, Measurement, bool]] = []
     refusals: list[LimsError] = []
@@ -320,7 +314,7 @@ def record_equipment_use(
     session: Session, step: BatchStep, equipment: Equipment, *, user: User, due_soon_days: int
 ) -> EquipmentUse:
     """Record that the step used an item; the equipment area's one rule refuses unusable equipment."""
-    _require_workable(session, step, user)
+    require_workable(session, step, user)
     if equipment.equipment_type not in step.equipment_types:
         raise NotCalledFor(
             f"Step {step.position} does not call for a {equipment.equipment_type.value}.", field="equipment_id"
@@ -348,7 +342,7 @@ def record_material_use(
     user: User,
 ) -> LotConsumption:
     """Take material for the step from a released, unexpired lot of the required material."""
-    _require_workable(session, step, user)
+    require_workable(session, step, user)
     if requirement.step_id != step.id:
         raise NotCalledFor("That material is not required by this step.", field="requirement_id")
     if lot.material_id != requirement.material_id:
@@ -361,7 +355,7 @@ def record_material_use(
 
 
 def record_yield(session: Session, step: BatchStep, actual: Measurement, *, user: User) -> BatchStep:
-    _require_workable(session, step, user)
+    require_workable(session, step, user)
     if step.theoretical_yield is None:
         raise NotCalledFor(f"Step {step.position} has no expected yield.", field="actual_yield")
     try:
@@ -394,22 +388,6 @@ def yield_within_limits(step: BatchStep) -> bool | None:
     return (step.yield_minimum_percent is None or percent >= step.yield_minimum_percent) and (
         step.yield_maximum_percent is None or percent <= step.yield_maximum_percent
     )
-
-
-def skip_step(session: Session, step: BatchStep, *, reason: str, user: User) -> BatchStep:
-    """Skip a step the master record allows to be skipped, saying why."""
-    _require_workable(session, step, user)
-    if not step.skippable:
-        raise StepNotSkippable(f"Step {step.position} ({step.title}) cannot be skipped: the master record requires it.")
-    if not reason.strip():
-        raise ReasonRequired("Say why the step is skipped.")
-    with audit_context.reason_for_change(session, reason.strip()):
-        step.status = StepStatus.SKIPPED
-        step.skip_reason = reason.strip()
-        step.performed_by_id = user.id
-        step.completed_at = clock.now()
-    _advance_batch(step.batch)
-    return step
 
 
 @dataclass(frozen=True)
@@ -469,8 +447,8 @@ def missing_for_completion(step: BatchStep, uses: StepUses) -> list[str]:
     return missing
 
 
-def _advance_batch(batch: Batch) -> None:
-    if batch.status == BatchStatus.IN_PROGRESS and all(_done(step) for step in batch.steps):
+def advance_batch(batch: Batch) -> None:
+    if batch.status == BatchStatus.IN_PROGRESS and all(is_done(step) for step in batch.steps):
         with audit_context.reason_for_change(_session_of(batch), "Every step is done"):
             batch.status = BatchStatus.AWAITING_REVIEW
 
@@ -479,80 +457,3 @@ def _session_of(record: object) -> Session:
     session = Session.object_session(record)
     assert session is not None  # records handled by the service are always attached
     return session
-
-
-def check_step_signature(session: Session, step: BatchStep, meaning: SignatureMeaning, user: User) -> None:
-    _hold_step(session, step)
-    valid = signatures.signers_with_meaning(session, step, meaning)
-    if meaning == SignatureMeaning.PERFORMED:
-        if step.status == StepStatus.COMPLETED and valid:
-            raise AlreadySigned(f"Step {step.position} is already signed as performed.")
-        if step.status != StepStatus.COMPLETED:
-            _require_current(session, step, user)
-        else:
-            training.require_training(session, user, step.batch.training_subject)
-        missing = missing_for_completion(step, uses_of_steps(session, [step])[step.id])
-        if missing:
-            raise StepIncomplete(f"Step {step.position} still needs {', '.join(missing)}.")
-        return
-    if step.status != StepStatus.COMPLETED:
-        raise StepNotCompleted(f"Step {step.position} is {step.status.value}; it is checked once it is completed.")
-    if valid:
-        raise AlreadySigned(f"Step {step.position} is already signed as {meaning.value}.")
-    if meaning == SignatureMeaning.VERIFIED:
-        if not step.second_person_verification:
-            raise NotCalledFor(f"Step {step.position} does not call for a second person's verification.")
-        performers = signatures.signers_with_meaning(session, step, SignatureMeaning.PERFORMED)
-        if not performers:
-            raise PerformerSignatureMissing(f"Step {step.position}'s performer must sign again before it is verified.")
-        entrants = [entry.entered_by_id for parameter in step.parameters for entry in parameter.entries]
-        signatures.require_different_person(
-            user, [*performers, step.performed_by_id, *entrants], earlier_role="performed or recorded"
-        )
-    elif meaning == SignatureMeaning.REVIEWED and not step.hold_point:
-        raise NotCalledFor(f"Step {step.position} is not a hold point.")
-
-
-def after_step_signature(session: Session, step: BatchStep, meaning: SignatureMeaning, user: User) -> None:
-    if meaning == SignatureMeaning.PERFORMED and step.status != StepStatus.COMPLETED:
-        with audit_context.reason_for_change(session, f"Step {step.position} signed as performed"):
-            step.status = StepStatus.COMPLETED
-            step.completed_at = clock.now()
-            step.performed_by_id = user.id
-        _advance_batch(step.batch)
-
-
-def steps_awaiting_signature(
-    session: Session, meaning: SignatureMeaning, *, for_user: User | None = None
-) -> list[BatchStep]:
-    """Completed steps of open batches still waiting for a second person's verification or QA's hold-point review.
-
-    With ``for_user``, only the steps that user may sign: not those they performed or recorded values on.
-    """
-    needs = BatchStep.second_person_verification if meaning == SignatureMeaning.VERIFIED else BatchStep.hold_point
-    steps = list(
-        session.scalars(
-            select(BatchStep)
-            .join(BatchStep.batch)
-            .where(
-                BatchStep.status == StepStatus.COMPLETED,
-                needs.is_(True),
-                Batch.status.in_([BatchStatus.IN_PROGRESS, BatchStatus.AWAITING_REVIEW]),
-            )
-            .order_by(BatchStep.completed_at)
-            .options(
-                selectinload(BatchStep.batch).selectinload(Batch.subject).selectinload(Subject.protocol),
-                selectinload(BatchStep.parameters).selectinload(BatchParameter.entries),
-            )
-        )
-    )
-    signed = signatures.signatures_of_many(session, steps)
-    waiting = [step for step in steps if not signatures.holding(signed[step.id], meaning)]
-    if for_user is not None:
-        waiting = [
-            step
-            for step in waiting
-            if for_user.id != step.performed_by_id
-            and all(entry.entered_by_id != for_user.id for parameter in step.parameters for entry in parameter.entries)
-        ]
-    return waiting

@@ -100,6 +100,7 @@ class StepDesignInput:
     second_person_verification: bool = False
     hold_point: bool = False
     skippable: bool = False
+    qc_sampling: bool = False
     equipment_types: Sequence[EquipmentType] = ()
     theoretical_yield: Measurement | None = None
     yield_minimum_percent: Decimal | None = None
@@ -133,6 +134,7 @@ def _apply_step_design(step: MbrStep, design: StepDesignInput) -> None:
     step.second_person_verification = design.second_person_verification
     step.hold_point = design.hold_point
     step.skippable = design.skippable
+    step.qc_sampling = design.qc_sampling
     step.required_equipment = ",".join(sorted({equipment_type.value for equipment_type in design.equipment_types}))
     step.theoretical_yield = design.theoretical_yield
     step.yield_minimum_percent = design.yield_minimum_percent
@@ -274,6 +276,7 @@ _STEP_DESIGN_FIELDS = (
     "second_person_verification",
     "hold_point",
     "skippable",
+    "qc_sampling",
     "required_equipment",
     "theoretical_yield",
     "yield_minimum_percent",
@@ -306,6 +309,10 @@ def check_ready_for_review(version: MbrVersion) -> None:
         raise MbrIncomplete(f"{version.label} has no steps yet.")
     if not version.release_tests:
         raise MbrIncomplete(f"{version.label} names no release tests; a batch could never be released.")
+    if not any(step.qc_sampling for step in version.steps):
+        raise MbrIncomplete(
+            f"{version.label} names no step where QC samples are taken; release results could never be entered."
+        )
 
 
 def effective_versions_as_training_subjects(session: Session) -> list[str]:

@@ -3,12 +3,19 @@ specification raises a deviation), QA's review by exception, and QA's dispositio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from batch_records.errors import AlreadyInQuarantine, AlreadyRecorded, BatchLocked, ReleaseRefused
+from batch_records.errors import (
+    AlreadyInQuarantine,
+    AlreadyRecorded,
+    BatchLocked,
+    DispositionByContributor,
+    QcSamplesNotTaken,
+    ReleaseRefused,
+)
 from batch_records.models import (
     FINAL_BATCH_STATUSES,
     Batch,
@@ -22,11 +29,12 @@ from batch_records.models import (
     DeviationStatus,
     StepStatus,
 )
-from batch_records.service import batches, deviations, execution
+from batch_records.service import batches, deviations, execution, impact
 from lims import clock
 from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
 from lims.db import get_record, lock_for_update
+from lims.equipment.models import ImpactAssessment
 from lims.errors import RecordNotFound
 from lims.identity.models import User
 from lims.signatures import service as signatures
@@ -49,9 +57,11 @@ def get_release_test(session: Session, release_test_id: int) -> BatchReleaseTest
 def record_release_result(
     session: Session, release_test: BatchReleaseTest, reported: str, *, user: User, instrument_id: int | None = None
 ) -> TestResult:
-    """Record a release test result against the batch's copy of the specification, on the instrument named."""
+    """Record a release test result against the batch's copy of the specification, on the instrument named, once
+    QC has its samples."""
     batch = release_test.batch
     batches.lock_open_batch(session, batch)
+    require_qc_samples(batch)
     if any(not result.replaced for result in results_of_test(session, release_test)):
         raise AlreadyRecorded(f"{release_test.definition.name} already has a result; correct it with a reason instead.")
     result = testing.record_result(
@@ -79,6 +89,31 @@ def correct_release_result(
     if not correction.conforms:
         _raise_for_result(session, batch, correction, user)
     return correction
+
+
+def qc_sampling_step(batch: Batch) -> BatchStep | None:
+    """The step at which the master record says QC takes the release samples."""
+    return next((step for step in batch.steps if step.qc_sampling), None)
+
+
+def qc_samples_taken(batch: Batch) -> bool:
+    step = qc_sampling_step(batch)
+    return step is not None and step.status == StepStatus.COMPLETED
+
+
+def require_qc_samples(batch: Batch) -> None:
+    """Release results exist only once QC has samples: from the completion of the master's QC sampling step."""
+    step = qc_sampling_step(batch)
+    if step is None:
+        raise QcSamplesNotTaken(
+            f"The master record {batch.mbr_label} names no step where QC samples are taken; "
+            "no release result can be entered."
+        )
+    if step.status != StepStatus.COMPLETED:
+        raise QcSamplesNotTaken(
+            f"QC samples are taken at step {step.position} ({step.title}), which is {step.status.value}; "
+            "release results are entered once it is completed."
+        )
 
 
 def _raise_for_result(session: Session, batch: Batch, result: TestResult, user: User) -> Deviation:
@@ -152,6 +187,8 @@ class StepRecord:
     def verification_gap(self) -> str | None:
         step = self.step
         if step.status == StepStatus.SKIPPED:
+            if not self.valid_signers(SignatureMeaning.SKIPPED):
+                return f"Step {step.position} ({step.title}): the skipping signature is missing or invalidated"
             return None
         if step.status != StepStatus.COMPLETED:
             return f"Step {step.position} ({step.title}) is {step.status.value}"
@@ -181,7 +218,12 @@ class BatchReview:
     late_entries: list[BatchEntry] = field(default_factory=list)
     verification_gaps: list[str] = field(default_factory=list)
     yields_outside: list[BatchStep] = field(default_factory=list)
+    skipped: list[StepRecord] = field(default_factory=list)
+    #: open out-of-tolerance impact assessments that list a use of equipment in this batch
+    open_impact_assessments: list[ImpactAssessment] = field(default_factory=list)
     disposition: list[tuple[ElectronicSignature, signatures.SignatureStatus]] = field(default_factory=list)
+    #: release results and deviations are left out: a client sees them once QA has released or rejected the batch
+    results_withheld: bool = False
 
     @property
     def open_deviations(self) -> list[Deviation]:
@@ -193,6 +235,7 @@ class BatchReview:
         return (
             [*self.verification_gaps]
             + [f"Deviation {deviation.number} is open" for deviation in self.open_deviations]
+            + [impact.describe_blocker(assessment) for assessment in self.open_impact_assessments]
             + [problem for state in self.release_tests if (problem := state.problem)]
         )
 
@@ -205,7 +248,52 @@ class BatchReview:
             + len(self.late_entries)
             + len(self.verification_gaps)
             + len(self.yields_outside)
+            + len(self.skipped)
+            + len(self.open_impact_assessments)
         )
+
+    def work_of(self, user: User) -> list[str]:
+        """What ``user`` did on the batch that bars them from signing its disposition: performing, skipping,
+        recording on or verifying a step, recording or verifying a release result."""
+        done: dict[str, None] = {}
+        for record in self.steps:
+            step = record.step
+            signed = {signature.meaning for signature, _status in record.signatures if signature.signer_id == user.id}
+            if SignatureMeaning.SKIPPED in signed or (
+                step.status == StepStatus.SKIPPED and step.performed_by_id == user.id
+            ):
+                done[f"skipped step {step.position}"] = None
+            if SignatureMeaning.PERFORMED in signed or (
+                step.status == StepStatus.COMPLETED and step.performed_by_id == user.id
+            ):
+                done[f"performed step {step.position}"] = None
+            if any(entry.entered_by_id == user.id for parameter in step.parameters for entry in parameter.entries):
+                done[f"recorded a value on step {step.position}"] = None
+            if SignatureMeaning.VERIFIED in signed:
+                done[f"verified step {step.position}"] = None
+        for result in self.results:
+            if result.recorded_by_id == user.id:
+                done[f"recorded the {result.definition.name} result"] = None
+            if any(
+                signature.signer_id == user.id and signature.meaning == SignatureMeaning.VERIFIED
+                for signature, _status in self.result_signatures[result.id]
+            ):
+                done[f"verified the {result.definition.name} result"] = None
+        return list(done)
+
+    def disposition_barred(self, user: User) -> str | None:
+        """Why ``user`` may not release or reject the batch though QA (segregation of duties); None if they may."""
+        work = self.work_of(user)
+        if not work:
+            return None
+        return (
+            f"You {_listed(work)} of batch {self.batch.batch_number}: its release or rejection is signed by "
+            "someone who did not work on it."
+        )
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def review(session: Session, batch_id: int) -> BatchReview:
@@ -253,7 +341,28 @@ def review(session: Session, batch_id: int) -> BatchReview:
             outcome.verification_gaps.append(gap)
         if execution.yield_within_limits(record.step) is False:
             outcome.yields_outside.append(record.step)
+        if record.step.status == StepStatus.SKIPPED:
+            outcome.skipped.append(record)
+    outcome.open_impact_assessments = impact.open_assessments_of_uses(
+        session, [use for record in steps for use in record.uses.equipment]
+    )
     return outcome
+
+
+def record_for_client(session: Session, batch: Batch) -> BatchReview:
+    """A batch's record as its sponsor sees it: release results and deviation numbers only once QA has released
+    or rejected the batch, so a client never acts on results QA has not judged."""
+    outcome = review(session, batch.id)
+    if outcome.batch.status in FINAL_BATCH_STATUSES:
+        return outcome
+    return replace(
+        outcome,
+        release_tests=[ReleaseTestState(state.test, None, []) for state in outcome.release_tests],
+        results=[],
+        result_signatures={},
+        deviations=[],
+        results_withheld=True,
+    )
 
 
 DISPOSITIONS = {
@@ -282,26 +391,33 @@ def dispose(
     # The password is proven before the reason is written: a refused signature leaves the batch as it was.
     signatures.reauthenticate_to_sign(session, batch, meaning, user, password=password, client_address=client_address)
     if reason:
-        _check_disposition_allowed(session, batch, meaning)
+        _check_disposition_allowed(session, batch, meaning, user)
         with audit_context.reason_for_change(session, f"Disposition reason: {reason}"):
             batch.disposition_reason = reason
     return signatures.sign(session, batch, meaning=meaning, user=user, password=password, client_address=client_address)
 
 
-def _check_disposition_allowed(session: Session, batch: Batch, meaning: SignatureMeaning) -> None:
+#: the dispositions that decide a batch's fate, which nobody who worked on the batch signs
+FINAL_DISPOSITIONS = frozenset({SignatureMeaning.RELEASED, SignatureMeaning.REJECTED})
+
+
+def _check_disposition_allowed(session: Session, batch: Batch, meaning: SignatureMeaning, user: User) -> None:
     lock_for_update(session, batch)
     if batch.status in FINAL_BATCH_STATUSES:
         raise BatchLocked(f"Batch {batch.batch_number} is already {batch.status.value}.")
     if meaning == SignatureMeaning.QUARANTINED and batch.status == BatchStatus.QUARANTINED:
         raise AlreadyInQuarantine(f"Batch {batch.batch_number} is already in quarantine.")
-    if meaning == SignatureMeaning.RELEASED:
-        blockers = review(session, batch.id).blockers
-        if blockers:
-            raise ReleaseRefused(f"Batch {batch.batch_number} cannot be released: {'; '.join(blockers)}.")
+    if meaning not in FINAL_DISPOSITIONS:
+        return
+    outcome = review(session, batch.id)
+    if (barred := outcome.disposition_barred(user)) is not None:
+        raise DispositionByContributor(barred)
+    if meaning == SignatureMeaning.RELEASED and outcome.blockers:
+        raise ReleaseRefused(f"Batch {batch.batch_number} cannot be released: {'; '.join(outcome.blockers)}.")
 
 
-def check_batch_signature(session: Session, batch: Batch, meaning: SignatureMeaning, _user: User) -> None:
-    _check_disposition_allowed(session, batch, meaning)
+def check_batch_signature(session: Session, batch: Batch, meaning: SignatureMeaning, user: User) -> None:
+    _check_disposition_allowed(session, batch, meaning, user)
     if meaning != SignatureMeaning.RELEASED and not batch.disposition_reason:
         raise ReasonRequired(f"Say why the batch is {meaning.value}.")
 

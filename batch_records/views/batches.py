@@ -109,6 +109,8 @@ def batch_context(batch_id: int) -> dict[str, Any]:
         "current": execution.current_step(batch),
         "release_tests": release_tests,
         **_instrument_choices(db, instrument_types),
+        "qc_sampling_step": release.qc_sampling_step(batch),
+        "qc_samples_taken": release.qc_samples_taken(batch),
         "signatures": signatures.signatures_of(db, batch),
         "category_options": CATEGORY_OPTIONS,
         "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps],

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
 from batch_records.models import BatchMaterial, StepStatus
-from batch_records.service import execution, release
+from batch_records.service import execution, release, step_signatures
 from batch_records.views import blueprint
 from batch_records.views.batches import OPERATORS
 from lims.access import STAFF, allow
@@ -40,7 +40,7 @@ def steps_to_sign(meaning: str) -> Any:
     if meaning not in choices:
         abort(404, "Steps wait for verification or for a hold-point review only.")
     # Verification is by someone other than who did the step; a hold point's review is QA's whoever did it.
-    waiting = execution.steps_awaiting_signature(
+    waiting = step_signatures.steps_awaiting_signature(
         get_session(),
         choices[meaning],
         for_user=current_user if choices[meaning] == SignatureMeaning.VERIFIED else None,
@@ -181,6 +181,14 @@ def skip_step(step_id: int) -> Any:
     db = get_session()
     step = execution.get_batch_step(db, step_id)
     with on_refusal_show("batch_records/batch_step.html", lambda: _step_context(step_id)):
-        execution.skip_step(db, step, reason=load_input(schemas.SkipSchema())["reason"], user=current_user)
-    flash(f"Step {step.position} skipped.", "success")
+        data = load_input(schemas.SkipSchema())
+        step_signatures.skip_step(
+            db,
+            step,
+            reason=data["reason"],
+            user=current_user,
+            password=data["password"],
+            client_address=request.remote_addr,
+        )
+    flash(f"Step {step.position} skipped and signed.", "success")
     return redirect(url_for("batch_records.batch", batch_id=step.batch_id), 303)

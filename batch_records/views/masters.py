@@ -202,7 +202,7 @@ def new_mbr_version(version_id: int) -> Any:
     return redirect(url_for("batch_records.mbr_version", version_id=created.id), 303)
 
 
-_STEP_FLAGS = ("second_person_verification", "hold_point", "skippable")
+_STEP_FLAGS = ("second_person_verification", "hold_point", "skippable", "qc_sampling")
 
 
 def _step_values(step: MbrStep) -> MultiDict[str, str]:

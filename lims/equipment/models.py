@@ -237,6 +237,7 @@ class ImpactAssessment(Controlled, ImmutableOnceSigned, Base):
 
     equipment: Mapped[Equipment] = relationship()
     calibration_record: Mapped[CalibrationRecord] = relationship()
+    verdicts: Mapped[list[ImpactVerdict]] = relationship(back_populates="assessment", order_by="ImpactVerdict.id")
 
     def signed_content(self) -> dict[str, Any]:
         return {
@@ -244,4 +245,30 @@ class ImpactAssessment(Controlled, ImmutableOnceSigned, Base):
             "calibration_record": self.calibration_record_id,
             "uses_since": self.uses_since,
             "conclusion": self.conclusion,
+            "verdicts": [
+                f"{verdict.label}: {verdict.verdict.value} {verdict.comment or ''}" for verdict in self.verdicts
+            ],
         }
+
+
+class Verdict(enum.StrEnum):
+    NO_IMPACT = "no impact"
+    IMPACT = "impact"
+
+
+class ImpactVerdict(Controlled, Base):
+    """QA's verdict, when closing an assessment, on one record its uses served (a batch, for batch records)."""
+
+    __tablename__ = "impact_verdict"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("impact_assessment.id"), index=True)
+    #: the kind of record, as the area that declared it names it (``lims.registry.ImpactedRecords``)
+    record_kind: Mapped[str] = mapped_column(String(64))
+    record_key: Mapped[str] = mapped_column(String(64))
+    #: what the record was called when the verdict was given, e.g. "Batch CART-001-300001"
+    label: Mapped[str] = mapped_column(String(200))
+    verdict: Mapped[Verdict] = mapped_column(string_enum(Verdict, "impact_verdict"))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    assessment: Mapped[ImpactAssessment] = relationship(back_populates="verdicts")

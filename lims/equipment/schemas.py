@@ -12,6 +12,7 @@ from lims.equipment.models import (
     EquipmentStatus,
     EquipmentType,
     MaintenanceKind,
+    Verdict,
 )
 from lims.equipment.service.inventory import EquipmentFilter, EquipmentWithStatus
 from lims.inputs import WholeNumber, record_id
@@ -185,6 +186,18 @@ class MaintenanceCloseSchema(FormSchema):
 class ImpactCloseSchema(FormSchema):
     conclusion = required_text("Write the conclusion of the assessment.", 4000)
     password = Secret(required=True, error_messages={"required": "Enter your password to sign."})
+
+
+class ImpactVerdictSchema(FormSchema):
+    """The verdict on one record the affected uses served (its fields carry the record's prefix on the form)."""
+
+    verdict = fields.Enum(
+        Verdict,
+        by_value=True,
+        load_default=None,
+        error_messages={"unknown": "Choose no impact or impact."},
+    )
+    comment = Trimmed(load_default="", validate=validate.Length(max=2000))
 
 
 class RetireSchema(FormSchema):

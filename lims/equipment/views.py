@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from lims import clock
@@ -27,11 +28,13 @@ from lims.equipment.models import (
     EquipmentStatus,
     EquipmentType,
     MaintenanceKind,
+    Verdict,
 )
 from lims.equipment.service import calibrations, impact_assessments, inventory, maintenance, use
 from lims.identity.models import RoleName
+from lims.registry import ImpactedRecord
 from lims.signatures import service as signatures
-from lims.web import load_input, on_refusal_show
+from lims.web import RepeatedForm, field_errors, load_input, on_refusal_show
 
 blueprint = Blueprint("equipment", __name__, template_folder="templates")
 
@@ -278,9 +281,13 @@ def close_maintenance(record_id: int) -> Any:
 def impact(assessment_id: int) -> Any:
     db = get_session()
     assessment = impact_assessments.get_impact_assessment(db, assessment_id)
+    uses = impact_assessments.affected_uses(db, assessment)
+    records = impact_assessments.records_of_uses(db, uses)
     context: dict[str, Any] = {
         "assessment": assessment,
-        "uses": impact_assessments.affected_uses(db, assessment),
+        "uses": uses,
+        "records": [(record, impact_assessments.verdict_prefix(record)) for record in records],
+        "verdicts": Verdict,
         "signatures": signatures.signatures_of(db, assessment),
     }
     if request.method == "GET":
@@ -291,12 +298,27 @@ def impact(assessment_id: int) -> Any:
             db,
             assessment,
             conclusion=data["conclusion"],
+            verdicts=_posted_verdicts(records),
             user=current_user,
             password=data["password"],
             client_address=request.remote_addr,
         )
     flash("Impact assessment closed and signed.", "success")
     return redirect(url_for("equipment.impact", assessment_id=assessment.id), 303)
+
+
+def _posted_verdicts(records: list[ImpactedRecord]) -> dict[str, impact_assessments.VerdictInput]:
+    """The verdict posted for each record, by its prefix; every field's message at once if any is unreadable."""
+    verdicts, errors = {}, {}
+    for record in records:
+        form = RepeatedForm(impact_assessments.verdict_prefix(record), schemas.ImpactVerdictSchema)
+        try:
+            verdicts[form.prefix] = impact_assessments.VerdictInput(**form.load())
+        except ValidationError as refusal:
+            errors.update(form.errors_on_page(field_errors(refusal)))
+    if errors:
+        raise ValidationError(errors)
+    return verdicts
 
 
 @blueprint.route("/equipment/review")

@@ -23,6 +23,8 @@ class SignatureMeaning(enum.StrEnum):
     REJECTED = "rejected"
     #: a disposition: the batch is held until a decision can be made
     QUARANTINED = "quarantined"
+    #: a step the master record allows to be skipped was not done, for the reason it states
+    SKIPPED = "skipped"
 
 
 class Signable(Protocol):

@@ -17,7 +17,14 @@ from protocols.service import design as design_service
 from protocols.service import protocols as protocol_service
 from protocols.service import subjects as subjects_service
 from tests.batch_records.conftest import TODAY
-from tests.batch_records.test_execution import do_receipt, sign
+from tests.batch_records.test_execution import (
+    do_receipt,
+    execute_all_steps,
+    pass_release_tests,
+    release_batch,
+    sign,
+)
+from tests.helpers import PASSWORD, login
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -95,11 +102,8 @@ def test_a_client_token_lists_only_the_batches_of_its_own_protocols(client, db_s
     ]
 
 
-def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(client, db_session, line, batch, tokens):
+def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(app, client, db_session, line, batch, tokens):
     do_receipt(db_session, batch, line)
-    viability = batch.release_tests[0]
-    result = release.record_release_result(db_session, viability, "91.5", user=line.operator)
-    sign(db_session, result, SignatureMeaning.VERIFIED, line.second_operator)
     deviations.raise_deviation(
         db_session,
         batch,
@@ -135,14 +139,15 @@ def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(client
         },
     ]
     assert selection["status"] == "pending" and selection["performed_by"] is None and selection["entries"] == []
+    # The batch is not disposed of by QA: its sponsor sees the tests it needs, not its deviations.
     assert shown["release_tests"] == [
         {
             "test": "Viability",
             "specification": "≥ 70 %",
-            "result": "91.5 %",
-            "conforms": True,
+            "result": None,
+            "conforms": None,
             "instrument": None,
-            "verified": True,
+            "verified": False,
         },
         {
             "test": "Sterility",
@@ -153,8 +158,74 @@ def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(client
             "verified": False,
         },
     ]
-    assert [(d["category"], d["status"]) for d in shown["deviations"]] == [("minor", "open")]
-    assert shown["deviations"][0]["number"].startswith("DEV-")
+    assert shown["deviations"] == [] and shown["results_withheld"] is True
+
+    qa = app.test_client()
+    login(qa, line.qa)
+    staff = qa.get(f"/api/v1/batches/{batch.id}").json
+    assert [(d["category"], d["status"]) for d in staff["deviations"]] == [("minor", "open")]
+    assert staff["deviations"][0]["number"].startswith("DEV-") and staff["results_withheld"] is False
+
+
+def test_a_client_sees_results_and_deviations_only_once_qa_has_rejected_the_batch(
+    app, client, db_session, line, batch, tokens
+):
+    execute_all_steps(db_session, batch, line)
+    viability, sterility = batch.release_tests
+    release.record_release_result(db_session, viability, "62", user=line.operator)
+    sterility_result = release.record_release_result(db_session, sterility, "No growth", user=line.operator)
+    sign(db_session, sterility_result, SignatureMeaning.VERIFIED, line.second_operator)
+    (deviation,) = batch.deviations
+    db_session.commit()
+    helix, _ = tokens
+    qa = app.test_client()
+    login(qa, line.qa)
+    staff = qa.get(f"/api/v1/batches/{batch.id}").json
+    assert staff["release_tests"][0]["result"] == "62 %" and staff["deviations"][0]["number"] == deviation.number
+
+    def seen() -> dict:
+        response = client.get(f"/api/v1/batches/{batch.id}", headers=helix)
+        assert response.status_code == 200
+        return response.json
+
+    before = client.get(f"/api/v1/batches/{batch.id}", headers=helix)
+    assert before.json["release_tests"][0]["result"] is None and before.json["deviations"] == []
+    assert deviation.number not in before.text and "62" not in before.text
+    release.dispose(
+        db_session, batch, SignatureMeaning.QUARANTINED, user=line.qa, password=PASSWORD, reason="OOS viability"
+    )
+    db_session.commit()
+    assert seen()["status"] == "quarantined" and seen()["results_withheld"] is True
+    assert seen()["release_tests"][1]["result"] is None
+    release.dispose(
+        db_session, batch, SignatureMeaning.REJECTED, user=line.qa, password=PASSWORD, reason="OOS viability"
+    )
+    db_session.commit()
+    shown = seen()
+    assert shown["status"] == "rejected" and shown["results_withheld"] is False
+    assert shown["release_tests"][0] == {
+        "test": "Viability",
+        "specification": "≥ 70 %",
+        "result": "62 %",
+        "conforms": False,
+        "instrument": None,
+        "verified": False,
+    }
+    assert [item["number"] for item in shown["deviations"]] == [deviation.number]
+
+
+def test_a_client_sees_the_results_of_a_released_batch(client, db_session, line, batch, tokens):
+    execute_all_steps(db_session, batch, line)
+    pass_release_tests(db_session, batch, line)
+    release_batch(db_session, batch, line)
+    db_session.commit()
+    helix, _ = tokens
+    shown = client.get(f"/api/v1/batches/{batch.id}", headers=helix).json
+    assert shown["status"] == "released" and shown["results_withheld"] is False
+    assert [(test["result"], test["verified"]) for test in shown["release_tests"]] == [
+        ("91.5 %", True),
+        ("No growth", True),
+    ]
 
 
 def test_another_clients_batch_is_answered_as_missing(client, db_session, batch, other_batch, tokens):

@@ -276,6 +276,7 @@ def test_qa_quarantines_with_a_reason(app, db_session, line, batch):
 
 
 def test_release_results_are_recorded_and_verified_on_the_batch_page(app, db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
     viability = batch.release_tests[0]
     client = signed_in_as(app, db_session, line.operator)
     url = f"/batches/{batch.id}"
@@ -485,6 +486,7 @@ def section(page: str, heading: str, next_heading: str) -> str:
 
 
 def verified_viability(db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
     result = release.record_release_result(db_session, batch.release_tests[0], "91.5", user=line.operator)
     sign(db_session, result, SignatureMeaning.VERIFIED, line.second_operator)
     return result

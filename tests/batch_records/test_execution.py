@@ -29,7 +29,7 @@ from batch_records.models import (
     DeviationStatus,
     StepStatus,
 )
-from batch_records.service import deviations, execution, release
+from batch_records.service import deviations, execution, release, step_signatures
 from lims import clock
 from lims.audit.errors import ReasonRequired
 from lims.audit.models import AuditEvent
@@ -92,7 +92,9 @@ def do_harvest(session, batch, line, *, count: str = "2.4 ×10^6 cells/mL"):
 def execute_all_steps(session, batch, line):
     do_receipt(session, batch, line)
     do_selection(session, batch, line)
-    execution.skip_step(session, batch.steps[2], reason="Count on target; no top-up needed", user=line.operator)
+    step_signatures.skip_step(
+        session, batch.steps[2], reason="Count on target; no top-up needed", user=line.operator, password=PASSWORD
+    )
     do_harvest(session, batch, line)
 
 
@@ -126,7 +128,8 @@ def test_a_batch_goes_from_its_first_step_to_qa_release(db_session, line, batch)
         release_batch(db_session, batch, line)
     pass_release_tests(db_session, batch, line)
     review = release.review(db_session, batch.id)
-    assert review.blockers == [] and review.exception_count == 0
+    assert review.blockers == [] and review.exception_count == 1
+    assert [record.step for record in review.skipped] == [batch.steps[2]]
 
     signature = release_batch(db_session, batch, line)
     assert batch.status == BatchStatus.RELEASED and signature.meaning == SignatureMeaning.RELEASED
@@ -138,10 +141,12 @@ def test_steps_are_done_in_order_and_only_a_skippable_step_is_skipped(db_session
     with pytest.raises(StepOutOfOrder):
         enter(db_session, second, {"CD3+ purity": "90"}, line.operator)
     with pytest.raises(StepOutOfOrder):
-        execution.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator)
+        step_signatures.skip_step(
+            db_session, batch.steps[2], reason="not needed", user=line.operator, password=PASSWORD
+        )
     do_receipt(db_session, batch, line)
     with pytest.raises(StepNotSkippable):
-        execution.skip_step(db_session, second, reason="in a hurry", user=line.operator)
+        step_signatures.skip_step(db_session, second, reason="in a hurry", user=line.operator, password=PASSWORD)
     assert second.status == StepStatus.PENDING
 
 
@@ -156,11 +161,13 @@ def test_a_hold_point_stops_the_process_until_qa_reviews_it(db_session, line, ba
     enter(db_session, step, {"CD3+ purity": "92.4"}, line.operator)
     sign(db_session, step, SignatureMeaning.PERFORMED, line.operator)
     with pytest.raises(HoldPointPending):
-        execution.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator)
+        step_signatures.skip_step(
+            db_session, batch.steps[2], reason="not needed", user=line.operator, password=PASSWORD
+        )
     with pytest.raises(SignatureRefused):
         sign(db_session, step, SignatureMeaning.REVIEWED, line.second_operator)
     sign(db_session, step, SignatureMeaning.REVIEWED, line.qa)
-    execution.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator)
+    step_signatures.skip_step(db_session, batch.steps[2], reason="not needed", user=line.operator, password=PASSWORD)
 
 
 def test_a_step_is_signed_complete_only_with_every_required_value_equipment_lot_and_yield(db_session, line, batch):
@@ -458,6 +465,7 @@ def test_an_out_of_specification_result_raises_a_deviation_and_blocks_release(db
 
 
 def test_a_release_test_result_is_verified_by_someone_other_than_who_recorded_it(db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
     result = release.record_release_result(db_session, batch.release_tests[0], "88", user=line.operator)
     with pytest.raises(SamePersonRefused):
         sign(db_session, result, SignatureMeaning.VERIFIED, line.operator)
@@ -503,7 +511,7 @@ def test_qa_rejects_or_quarantines_a_batch_with_a_reason_and_a_signature(db_sess
     )
     assert batch.status == BatchStatus.QUARANTINED
     with pytest.raises(BatchLocked, match="quarantine"):
-        execution.skip_step(db_session, batch.steps[2], reason="x", user=line.operator)
+        step_signatures.skip_step(db_session, batch.steps[2], reason="x", user=line.operator, password=PASSWORD)
     release.dispose(
         db_session,
         batch,
@@ -527,9 +535,9 @@ def test_a_wrong_password_leaves_the_batch_undisposed(db_session, line, batch):
 def test_steps_waiting_for_a_second_person_or_for_qa_are_listed_for_whoever_may_sign(db_session, line, batch):
     step = batch.steps[0]
     enter(db_session, step, {"Volume": "180", "Temperature on receipt": "5"}, line.operator)
-    assert execution.steps_awaiting_signature(db_session, SignatureMeaning.VERIFIED) == []
+    assert step_signatures.steps_awaiting_signature(db_session, SignatureMeaning.VERIFIED) == []
     sign(db_session, step, SignatureMeaning.PERFORMED, line.operator)
-    waiting = execution.steps_awaiting_signature
+    waiting = step_signatures.steps_awaiting_signature
     assert waiting(db_session, SignatureMeaning.VERIFIED, for_user=line.second_operator) == [step]
     assert waiting(db_session, SignatureMeaning.VERIFIED, for_user=line.operator) == []
     sign(db_session, step, SignatureMeaning.VERIFIED, line.second_operator)
@@ -551,7 +559,9 @@ def test_steps_waiting_for_a_second_person_or_for_qa_are_listed_for_whoever_may_
 def test_the_review_lists_out_of_limit_values_and_a_yield_outside_its_limits_first(db_session, line, batch):
     do_receipt(db_session, batch, line)
     do_selection(db_session, batch, line)
-    execution.skip_step(db_session, batch.steps[2], reason="Count on target", user=line.operator)
+    step_signatures.skip_step(
+        db_session, batch.steps[2], reason="Count on target", user=line.operator, password=PASSWORD
+    )
     harvest = batch.steps[3]
     (low,) = enter(db_session, harvest, {"Viable cell concentration": "0.8 ×10^6 cells/mL"}, line.operator)
     execution.record_yield(db_session, harvest, parse_measurement("0.9 ×10^9 cells"), user=line.operator)
@@ -559,4 +569,5 @@ def test_the_review_lists_out_of_limit_values_and_a_yield_outside_its_limits_fir
     assert review.out_of_limit == [low]
     assert review.yields_outside == [harvest] and execution.yield_percent(harvest) == parse_measurement("45.0").value
     assert review.verification_gaps == ["Step 4 (Harvest and count) is in progress"]
-    assert review.exception_count == 4  # the value, the deviation it raised, the yield and the unfinished step
+    # the value, the deviation it raised, the yield, the unfinished step and the skipped one
+    assert review.exception_count == 5

@@ -66,6 +66,7 @@ def draft(db_session, viability) -> MbrVersion:
             stage="Starting-material receipt",
             title="Receive apheresis bag",
             instruction="Check the label against the chain-of-identity record.",
+            qc_sampling=True,
         ),
     )
     masters.add_parameter(db_session, step, name="Volume", unit="mL", limit="50–300 mL")
@@ -112,6 +113,7 @@ def test_manager_registers_a_master_and_designs_its_draft(client, db_session, me
             "instruction": "Harvest the cells.\nCount them twice.",
             "second_person_verification": "on",
             "hold_point": "on",
+            "qc_sampling": "on",
             "equipment_types": ["biosafety cabinet", "cell counter"],
             "theoretical_yield": "2e9 cells",
             "yield_minimum_percent": "50",
@@ -164,6 +166,7 @@ def test_manager_registers_a_master_and_designs_its_draft(client, db_session, me
         "Harvest the cells.<br>Count them twice.",
         "Second-person verification",
         "Hold point",
+        "QC release samples",
         "biosafety cabinet, cell counter",
         "MED-001 TexMACS GMP medium: 250 mL",
         "Viable cell concentration",
@@ -381,6 +384,22 @@ def test_author_signs_qa_approves_and_the_version_goes_into_effect(app, client, 
     page = qa_client.get(url).text
     assert "Effective" in page and "Maja Larsen" in page and "Quinn Okafor" in page and "Retire this version" in page
     assert reload(db_session, MbrVersion, draft.id).status == MbrStatus.EFFECTIVE
+
+
+def test_signing_a_draft_without_a_qc_sampling_step_is_refused_with_the_reason(client, db_session, draft, people):
+    author, _qa = people
+    (step,) = draft.steps
+    masters.update_step(
+        db_session,
+        step,
+        masters.StepDesignInput(stage=step.stage, title=step.title, instruction=step.instruction),
+        reason="QC samples moved",
+    )
+    db_session.commit()
+    login(client, author)
+    refused = client.get(f"/sign/mbr_version/{draft.id}/authored")
+    assert refused.status_code == 422 and "names no step where QC samples are taken" in refused.text
+    assert reload(db_session, MbrVersion, draft.id).status == MbrStatus.DRAFT
 
 
 def test_qa_rejects_a_version_back_to_draft(app, client, db_session, draft, people):

@@ -59,6 +59,24 @@ def test_a_version_without_release_tests_cannot_go_to_review(db_session, line):
     assert version.master.code == "TCR-002" and version.status == MbrStatus.DRAFT
 
 
+def test_a_version_naming_no_step_where_qc_samples_are_taken_cannot_go_to_review(db_session, line):
+    version = masters.create_master(db_session, code="tcr-003", product="TCR-T", change_summary="First")
+    step = masters.add_step(
+        db_session, version, masters.StepDesignInput(stage="Harvest", title="Harvest", instruction="Harvest.")
+    )
+    masters.add_release_test(db_session, version, line.version.release_tests[0].definition)
+    with pytest.raises(MbrIncomplete, match="names no step where QC samples are taken"):
+        sign(db_session, version, SignatureMeaning.AUTHORED, line.author)
+    masters.update_step(
+        db_session,
+        step,
+        masters.StepDesignInput(stage="Harvest", title="Harvest", instruction="Harvest.", qc_sampling=True),
+        reason="QC samples at harvest",
+    )
+    sign(db_session, version, SignatureMeaning.AUTHORED, line.author)
+    assert version.status == MbrStatus.IN_REVIEW
+
+
 def test_step_and_parameter_designs_are_checked(db_session, line):
     version = masters.create_master(db_session, code="TCR-003", product="TCR-T", change_summary="First")
     with pytest.raises(YieldDesignRefused, match="need the theoretical yield"):

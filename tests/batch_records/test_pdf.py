@@ -185,6 +185,7 @@ def test_a_sixty_step_batch_has_the_header_on_every_page(db_session, line, local
                 title=f"Feed day {position}",
                 instruction=f"Feed the culture per SOP-EXP-{position:03d}; inspect the bag for leaks and "
                 "record the viable cell count and the volume.",
+                qc_sampling=position == 60,
             ),
         )
         masters.add_parameter(db_session, step, name="Volume", unit="mL", limit="50–300 mL")
