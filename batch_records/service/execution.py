@@ -1,5 +1,5 @@
-"""The work on a batch's steps: in order, entries and their corrections, equipment used, lots consumed, yields,
-skipped steps, the performer's and verifier's signatures and QA's review of hold points."""
+"""The work on a batch's steps: in order, entries and their corrections, equipment used, lots consumed, yields, and
+what a step still needs before it is signed (the signatures themselves: ``step_signatures``)."""
 
 from __future__ import annotations
 

@@ -204,6 +204,7 @@ def test_demo_master_record_is_effective_with_release_tests_and_trained_operator
     assert any(step.hold_point for step in version.steps) and any(step.skippable for step in version.steps)
     assert any(step.second_person_verification for step in version.steps)
     assert any(step.theoretical_yield is not None for step in version.steps)
+    assert [step.title for step in version.steps if step.qc_sampling] == ["Formulate the dose in CryoStor CS10"]
     assert [test.definition.code for test in version.release_tests] == [row[0] for row in TEST_DEFINITIONS]
     signers = {
         (signature.meaning, signature.printed_name)
@@ -225,11 +226,13 @@ def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_sessi
     assert {batch.subject.protocol.number for batch in batches.values()} == {"HLX-301"}
 
     released = release.review(db_session, batches[BatchStatus.RELEASED].id)
-    assert released.blockers == [] and released.exception_count == 0
+    assert released.blockers == [] and released.exception_count == 1  # the skipped step, listed for review
     assert [(signature.meaning, signature.printed_name, status) for signature, status in released.disposition] == [
         (SignatureMeaning.RELEASED, "Quinn Okafor", signatures.SignatureStatus.VALID)
     ]
-    assert StepStatus.SKIPPED in {record.step.status for record in released.steps}
+    assert released.work_of(users.user_by_username(db_session, "q.okafor")) == []
+    (skipped,) = released.skipped
+    assert [signature.printed_name for signature in skipped.valid_signers(SignatureMeaning.SKIPPED)] == ["Thi Nguyen"]
 
     # QA sees what needs judgement: the open deviation an out-of-limit entry raised, beside a closed one.
     review = release.review(db_session, batches[BatchStatus.AWAITING_REVIEW].id)
@@ -251,6 +254,7 @@ def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_sessi
     assert len(done) >= 2 and all(step.status == StepStatus.COMPLETED for step in done)
     records = release.review(db_session, in_progress.id).steps
     assert all(record.verification_gap is None for record in records[: current.position - 1])
+    assert not release.qc_samples_taken(in_progress)
 
 
 def test_demo_trail_names_the_demo_user_who_did_each_thing(run, db_session):

@@ -175,3 +175,12 @@ def test_the_command_line_offers_the_areas_command_groups(app):
     assert result.exit_code == 0, result.output
     for group in ("user", "audit", "protocol", "db", "demo", "scheduler"):
         assert re.search(rf"^\s+{group}\s", result.output, re.MULTILINE), result.output
+
+
+def test_batch_records_declares_the_batches_an_impact_assessment_judges():
+    (declaration,) = install().impacted_record_declarations
+    assert (declaration.kind, declaration.use_record_type) == ("batch", "batch_step")
+    fresh = registry.Registry()
+    fresh.impacted_records(declaration)
+    with pytest.raises(registry.DeclaredTwice, match="impacted records of kind 'batch' is declared twice"):
+        fresh.impacted_records(declaration)

@@ -89,12 +89,11 @@ def records_of_uses(session: Session, uses: Sequence[EquipmentUse]) -> list[Impa
         declaration = declarations.get(record_type)
         if declaration is None:
             continue
-        for record_id, record in declaration.find(session, sorted(set(ids))).items():
-            by_use[(record_type, record_id)] = record
+        for record_id, served in declaration.find(session, sorted(set(ids))).items():
+            by_use[(record_type, record_id)] = served
     found: dict[tuple[str, str], ImpactedRecord] = {}
     for use in uses:
-        record = by_use.get((use.record_type, use.record_id))
-        if record is not None:
+        if (record := by_use.get((use.record_type, use.record_id))) is not None:
             found.setdefault((record.kind, record.key), record)
     return list(found.values())
 

@@ -99,3 +99,32 @@ def test_only_qa_closes_an_impact_assessment_and_is_refused_before_the_password(
     assert not db_session.scalars(select(LoginAttempt).where(LoginAttempt.user_id == technician.id)).all(), (
         "a refused signer's password is never checked, so it counts nothing toward lockout"
     )
+
+
+def test_uses_of_records_no_area_declared_are_listed_but_ask_no_verdict(
+    db_session, create_equipment, calibrate, create_user
+):
+    clock.freeze(at(TODAY - timedelta(days=1)))
+    qa, technician = create_user(RoleName.QA), create_user()
+    equipment = create_equipment()
+    calibrate(equipment, "37 °C")
+    served = use.record_use(
+        db_session,
+        equipment,
+        user=technician,
+        record_type="development_run",
+        record_id="77",
+        purpose="Process development",
+        due_soon_days=DUE_SOON_DAYS,
+    )
+    clock.freeze(at(TODAY))
+    calibrate(equipment, "39 °C")
+    assessment = db_session.scalars(select(ImpactAssessment)).one()
+    assert impact_assessments.affected_uses(db_session, assessment) == [served]
+    assert impact_assessments.affected_records(db_session, assessment) == []
+    assert impact_assessments.open_assessments_listing(db_session, [served]) == [assessment]
+    impact_assessments.close_impact_assessment(
+        db_session, assessment, conclusion="Development only: no GMP record.", user=qa, password=PASSWORD
+    )
+    assert assessment.verdicts == []
+    assert impact_assessments.open_assessments_listing(db_session, [served]) == []
