@@ -33,7 +33,9 @@ Version = MbrVersion | ProtocolVersion
 def _first_master_version(session: Session, _sponsor: Organization) -> Version:
     version = masters.create_master(session, code="TCR-9", product="TCR-T", change_summary="First issue")
     masters.add_step(
-        session, version, masters.StepDesignInput(stage="Harvest", title="Harvest", instruction="Harvest the cells.")
+        session,
+        version,
+        masters.StepDesignInput(stage="Harvest", title="Harvest", instruction="Harvest the cells.", qc_sampling=True),
     )
     definition = testing.create_definition(
         session,
