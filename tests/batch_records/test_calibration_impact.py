@@ -39,6 +39,7 @@ def found_out_of_tolerance(db_session, line) -> ImpactAssessment:
         description="Thermal anemometer",
         certificate_number="UKAS-0042",
         valid_until=date(2040, 1, 1),
+        measures="m/s",
     )
     clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 15, tzinfo=UTC))
     calibrations.record_calibration(

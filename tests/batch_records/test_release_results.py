@@ -13,10 +13,12 @@ from lims.equipment.service import inventory
 from lims.training import service as training
 from tests.batch_records.conftest import TODAY
 from tests.batch_records.test_batch_views import signed_in_as
+from tests.batch_records.test_execution import execute_all_steps
 from tests.helpers import PASSWORD, duplicate_ids, submit
 
 
 def test_an_analyst_untrained_on_the_method_cannot_record_a_result(app, db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
     viability = batch.release_tests[0]
     client = signed_in_as(app, db_session, line.untrained)
     url, action = f"/batches/{batch.id}", f"/batch-release-tests/{viability.id}/results"
@@ -37,6 +39,7 @@ def test_an_analyst_untrained_on_the_method_cannot_record_a_result(app, db_sessi
 
 
 def test_an_untrained_verifier_is_refused_on_the_signing_page(app, db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
     result = release.record_release_result(db_session, batch.release_tests[0], "91.5", user=line.operator)
     client = signed_in_as(app, db_session, line.untrained)
     url = f"/sign/test_result/{result.id}/verified"

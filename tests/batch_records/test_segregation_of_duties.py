@@ -27,16 +27,16 @@ from tests.helpers import PASSWORD, submit
 
 @pytest.fixture
 def technician_and_qa(db_session, line, create_user):
-    """Someone holding both roles, trained on the master record."""
+    """Someone holding both roles, trained on the master record and on its release test methods."""
     both = create_user(RoleName.TECHNICIAN, RoleName.QA, full_name="Robin Both")
-    training.record_training(
-        db_session,
-        user=both,
-        subject=line.version.training_subject,
-        trained_on=TODAY,
-        expires_on=None,
-        recorded_by=line.author,
-    )
+    subjects = [
+        line.version.training_subject,
+        *(test.definition.training_subject for test in line.version.release_tests),
+    ]
+    for subject in subjects:
+        training.record_training(
+            db_session, user=both, subject=subject, trained_on=TODAY, expires_on=None, recorded_by=line.author
+        )
     return both
 
 

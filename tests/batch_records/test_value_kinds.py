@@ -13,6 +13,7 @@ from lims.units.errors import PhysicallyImpossible
 from lims.units.kinds import ValueKind
 from lims.units.parsing import parse_measurement
 from tests.batch_records.test_batch_views import signed_in_as
+from tests.batch_records.test_execution import execute_all_steps
 from tests.batch_records.test_master_views import draft, version_url, viability  # noqa: F401  (fixtures)
 from tests.helpers import submit
 
@@ -67,6 +68,7 @@ def test_the_step_page_shows_the_refusal_beside_the_value(app, db_session, line,
 
 
 def test_a_viability_above_100_percent_is_refused_and_100_is_recorded(db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
     viability_test = batch.release_tests[0]
     with pytest.raises(PhysicallyImpossible, match="150 % is not possible: a fraction of a whole") as refused:
         release.record_release_result(db_session, viability_test, "150", user=line.operator)
@@ -77,6 +79,7 @@ def test_a_viability_above_100_percent_is_refused_and_100_is_recorded(db_session
 
 
 def test_the_batch_page_refuses_150_percent_viability_beside_the_result(app, db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
     viability_test = batch.release_tests[0]
     client = signed_in_as(app, db_session, line.operator)
     url, action = f"/batches/{batch.id}", f"/batch-release-tests/{viability_test.id}/results"
