@@ -68,6 +68,7 @@ def flow_cytometer(db_session, tag, *, due_on):
 
 
 def test_the_result_form_offers_usable_instruments_and_refuses_an_overdue_one(app, db_session, line, batch):
+    execute_all_steps(db_session, batch, line)
     viability = batch.release_tests[0]
     with audit_context.reason_for_change(db_session, "Arranged: viability measured on a flow cytometer"):
         viability.definition.instrument_type = EquipmentType.FLOW_CYTOMETER
