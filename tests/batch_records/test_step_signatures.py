@@ -71,7 +71,7 @@ def test_a_skipped_step_is_signed_by_whoever_skips_it_with_the_reason(db_session
     )
     assert step.status == StepStatus.SKIPPED and step.skip_reason == "Count on target"
     assert signature.meaning == SignatureMeaning.SKIPPED and signature.signer_id == line.second_operator.id
-    assert signatures.signature_status(signature, step) == signatures.SignatureStatus.VALID
+    assert signatures.signatures_of(db_session, step)[-1] == (signature, signatures.SignatureStatus.VALID)
     assert step.signed_content()["skip_reason"] == "Count on target"
     review = release.review(db_session, batch.id)
     assert [record.step for record in review.skipped] == [step]
