@@ -4,7 +4,7 @@ Existing steps take no QC samples: a master record approved before this revision
 in a new version.
 
 Revision ID: batchgmp_gmp
-Revises: ctgov_registry, limits_test_instruments
+Revises: roles_role_change
 Create Date: 2026-12-04 21:40:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from migrations.append_only import make_append_only
 
 revision = "batchgmp_gmp"
-down_revision = ("ctgov_registry", "limits_test_instruments")
+down_revision = "roles_role_change"
 branch_labels = None
 depends_on = None
 
