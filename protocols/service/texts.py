@@ -6,25 +6,21 @@ A text is kept whole or refused with the reason: it must fit its column and hold
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy.orm import InstrumentedAttribute
 
+from lims.inputs import control_character_message
 from protocols.errors import ControlCharacterInText, TextTooLong
-
-# Tab, line feed and carriage return are typed in multi-line text; every other C0 control (and DEL) is not text.
-_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def refuse_control_characters(**texts: str | None) -> None:
-    """Refuse the first of ``texts`` (field name → text) that holds a control character, at its field."""
+    """Refuse the first of ``texts`` (field name → text) that holds a control character, at its field.
+
+    Forms and the API refuse them already (``lims.web.FormSchema``); this holds the rule for the command line, a
+    ClinicalTrials.gov file and any other caller of the protocol rules.
+    """
     for field, text in texts.items():
-        if text is not None and (found := _CONTROL_CHARACTER.search(text)):
-            raise ControlCharacterInText(
-                f"Remove the invisible control character (0x{ord(found.group()):02X}) from this text; "
-                "text can hold letters, digits, punctuation, tabs and line breaks.",
-                field=field,
-            )
+        if text is not None and (message := control_character_message(text)):
+            raise ControlCharacterInText(message, field=field)
 
 
 def refuse_longer_than_column(text: str, column: InstrumentedAttribute[str | None], what: str, *, field: str) -> str:
