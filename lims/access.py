@@ -3,12 +3,15 @@
 A view without a declaration is refused to everyone. Web routes authenticate
 through the session cookie (anonymous users go to the login page); routes
 under ``/api/`` authenticate with a bearer token (anonymous callers get 401).
+The cookie carries only the token of a session kept on the server
+(``lims.identity.service.sessions``), looked up on every request.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Final, Literal, TypeVar
 
 from flask import current_app, flash, g, redirect, request, session, url_for
@@ -22,8 +25,10 @@ from lims.db import (
     changes_kept_despite_refusal,
     get_session,
     keep_changes_despite_refusal,
+    record_at_request_end,
 )
-from lims.identity.models import STAFF_ROLES, ApiToken, RoleName
+from lims.identity.models import STAFF_ROLES, ApiToken, RoleName, SessionEndCause, User, UserSession
+from lims.identity.service import sessions as session_service
 from lims.web import REFUSAL_MESSAGE, refuse
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -35,6 +40,11 @@ ANY_USER: frozenset[RoleName] = frozenset(RoleName)
 STAFF: frozenset[RoleName] = STAFF_ROLES
 #: Pages a user who must change their password may still reach.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"identity.change_password", "identity.logout"})
+
+#: Where the Flask session keeps the token of the server-side session.
+SESSION_TOKEN: Final = "session_token"
+_USER_SESSION = "user_session"
+_ENDED_IDLE = "session_ended_idle"
 
 csrf = CSRFProtect()
 
@@ -97,7 +107,68 @@ def start_audit_context() -> None:
 
 
 def _act_as(user_id: int | None, name: str) -> None:
-    audit_context.act_as(get_session(), audit_context.Actor(user_id, name, g.request_id, request.remote_addr))
+    audit_context.act_as(get_session(), audit_context.Actor(user_id, name, g.get("request_id"), request.remote_addr))
+
+
+def idle_time() -> timedelta:
+    return timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+
+
+def load_signed_in_user() -> User | None:
+    """The user whose open server-side session the cookie names (Flask-Login's loader), or None.
+
+    A session idle beyond the idle time is ended here and audited as its user's sign-out, whatever the
+    request; the request goes on as anonymous. Otherwise the request counts as the session's activity,
+    recorded at the end of the request even if it is refused.
+    """
+    token = session.get(SESSION_TOKEN)
+    if not isinstance(token, str):
+        return None
+    db_session = get_session()
+    user_session = session_service.find_open_session(db_session, token)
+    if user_session is None:
+        session.pop(SESSION_TOKEN)
+        return None
+    now = clock.now()
+    if session_service.is_idle(user_session, idle_time=idle_time(), at=now):
+        user = user_session.user
+        _act_as(user.id, user.full_name)
+        session_service.end_session(db_session, user_session, SessionEndCause.IDLE, idle_time=idle_time())
+        keep_changes_despite_refusal()  # an API call answers this with 401, which would roll the event back
+        _act_as(None, "anonymous")
+        session.pop(SESSION_TOKEN)
+        g.setdefault(_ENDED_IDLE, True)
+        return None
+    # The id is read now: a refused request's rollback expires the row before its activity is recorded.
+    user_session_id = user_session.id
+    record_at_request_end(lambda request_session: session_service.note_activity(request_session, user_session_id, now))
+    setattr(g, _USER_SESSION, user_session)
+    return user_session.user
+
+
+def current_user_session() -> UserSession:
+    """The server-side session of the signed-in user making this request (on routes that admit signed-in users)."""
+    return g.get(_USER_SESSION)
+
+
+def keep_signed_in(token: str) -> None:
+    """Make the browser's cookie carry ``token``, naming the server-side session just opened for it."""
+    session.clear()
+    session[SESSION_TOKEN] = token
+    session.permanent = True
+
+
+def forget_signed_in() -> None:
+    """Clear the browser's cookie and this request's user, once its server-side session has ended."""
+    logout_user()
+    session.clear()
+
+
+def _ended_idle_message() -> str:
+    return (
+        f"You were signed out after {current_app.config['SESSION_IDLE_MINUTES']} minutes without activity. "
+        "Please sign in again."
+    )
 
 
 def _refusal_details() -> dict[str, str]:
@@ -145,16 +216,12 @@ def enforce_access() -> Any:
 
 def _enforce_web(allowed: frozenset[RoleName]) -> Any:
     if not current_user.is_authenticated:
+        if g.get(_ENDED_IDLE):
+            flash(_ended_idle_message(), "info")
+            return redirect(url_for("identity.login"))
         return redirect(
             url_for("identity.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
         )
-    if not _session_still_active():
-        flash(
-            f"You were signed out after {current_app.config['SESSION_IDLE_MINUTES']} minutes without activity. "
-            "Please sign in again.",
-            "info",
-        )
-        return redirect(url_for("identity.login"))
     _act_as(current_user.id, current_user.full_name)
     if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         flash("Choose a new password before you continue.", "info")
@@ -163,27 +230,6 @@ def _enforce_web(allowed: frozenset[RoleName]) -> Any:
         return _refuse_audited(403, "Your role does not give access to this page.")
     csrf.protect()
     return None
-
-
-def _session_still_active() -> bool:
-    """End a signed-in session that was idle too long; otherwise note this request's activity."""
-    now = clock.now().timestamp()
-    last_seen = session.get("last_seen")
-    if last_seen is None or now - last_seen > current_app.config["SESSION_IDLE_MINUTES"] * 60:
-        _act_as(current_user.id, current_user.full_name)
-        idle_minutes = current_app.config["SESSION_IDLE_MINUTES"]
-        audit_chain.record(
-            get_session(),
-            "logout",
-            entity=current_user,
-            details={"cause": f"idle for more than {idle_minutes} minutes"},
-        )
-        keep_changes_despite_refusal()  # an API call answers this with 401, which would roll the event back
-        logout_user()
-        session.clear()
-        return False
-    session["last_seen"] = now
-    return True
 
 
 def _enforce_api(allowed: frozenset[RoleName]) -> Any:
@@ -197,10 +243,10 @@ def _enforce_api(allowed: frozenset[RoleName]) -> Any:
     ):
         # Staff read the API from a signed-in browser session; reading changes
         # nothing, so no CSRF token is needed, and writing always needs one.
-        if not _session_still_active():
-            return refuse(401, "Your session ended after a period without activity; sign in again.")
         _act_as(current_user.id, current_user.full_name)
         return None
+    if "Authorization" not in request.headers and g.get(_ENDED_IDLE):
+        return refuse(401, "Your session ended after a period without activity; sign in again.")
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         return refuse(401, "Send an API token in the header 'Authorization: Bearer <token>'.")

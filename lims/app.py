@@ -21,11 +21,14 @@ from lims.audit import anchors as audit_anchors
 from lims.audit.chain import entity_key
 from lims.config import instance_path_from_env, load_config
 from lims.errors import LimsError
-from lims.identity.service.sign_in import user_for_session
 from lims.inputs import RecordIdConverter, control_character_errors
 from lims.navigation import navigation_for
 from lims.signatures.views import current_user_may_sign
 from lims.web import refuse
+
+#: The cookie outlives the idle time, so that a browser coming back late still presents it: the LIMS ends the
+#: session itself, from the server-side record of its activity, and audits the idle sign-out.
+COOKIE_LIFETIME_BEYOND_IDLE = timedelta(hours=12)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -35,7 +38,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Named for the package: templates, static files and the logger are the package's.
     app = Flask("lims", instance_path=str(instance_path), instance_relative_config=True)
     app.config.update(load_config(instance_path, config))
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    app.config["PERMANENT_SESSION_LIFETIME"] = (
+        timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]) + COOKIE_LIFETIME_BEYOND_IDLE
+    )
     clock.set_facility_zone(ZoneInfo(app.config["FACILITY_TIMEZONE"]))
 
     app.extensions["lims.db"] = db.Database(
@@ -120,12 +125,9 @@ def _refuse_control_characters() -> Any:
 
 def _register_login(app: Flask) -> None:
     login_manager = LoginManager()
-    login_manager.session_protection = None  # the session nonce does this job
+    login_manager.session_protection = None  # the server-side session does this job
     login_manager.init_app(app)
-
-    @login_manager.user_loader
-    def _load_user(session_id: str) -> Any:
-        return user_for_session(db.get_session(), session_id)
+    login_manager.request_loader(lambda _request: access.load_signed_in_user())
 
 
 def _register_templating(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -246,16 +247,27 @@ def changes_kept_despite_refusal() -> bool:
     return bool(g.get("keep_changes_on_refusal"))
 
 
+def record_at_request_end(work: Callable[[Session], None]) -> None:
+    """Have ``work`` run as the request ends, and commit it whether the request's own changes are kept or not.
+
+    What a request notes about itself (the activity of a signed-in session) holds even when it is refused;
+    done last, its writes hold their rows for an instant only.
+    """
+    g.setdefault("request_end_work", []).append(work)
+
+
 def finish_request_session(status_code: int) -> None:
-    """Commit a successful request's work; roll back a refused one."""
+    """Commit a successful request's work; roll back a refused one. Then commit what it records at its end."""
     db_session: Session | None = g.pop("db_session", None)
+    end_work: list[Callable[[Session], None]] = g.pop("request_end_work", [])
     if db_session is None:
         return
     try:
-        if status_code < 400 or g.pop("keep_changes_on_refusal", False):
-            db_session.commit()
-        else:
+        if not (status_code < 400 or g.pop("keep_changes_on_refusal", False)):
             db_session.rollback()
+        for work in end_work:
+            work(db_session)
+        db_session.commit()
     finally:
         db_session.close()
 

@@ -33,6 +33,9 @@ class PasswordPolicyViolation(InvalidInput):
 class WrongCurrentPassword(InvalidInput):
     """Changing one's password starts by proving the current one."""
 
+    #: the failed attempt is kept although the change is refused: it counts toward lockout
+    keeps_changes = True
+
 
 class RolesRefused(InvalidInput):
     """A user holds at least one known role, and the roles fit the user's organization."""
@@ -78,6 +81,10 @@ class FacilityDeactivationRefused(InvalidInput):
 
 class NotYourOrganization(AccessDenied):
     """A client manages the API tokens of their own organization only."""
+
+
+class NoSessionToEnd(Conflict):
+    """An administrator ends a user's sessions only while the user has one open."""
 
 
 class TokenRevoked(Conflict):

@@ -1,4 +1,4 @@
-"""Organizations, users, roles, login attempts and API tokens."""
+"""Organizations, users, roles, login attempts, signed-in sessions and API tokens."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ class User(Controlled, Base):
     # "user" is reserved on PostgreSQL.
     __tablename__ = "user_account"
     # Sign-ins and lockouts move these; they are audited as events of their own.
-    audit_system_fields = frozenset({"last_login_at", "locked_until", "failures_counted_since", "session_nonce"})
+    audit_system_fields = frozenset({"last_login_at", "locked_until", "failures_counted_since"})
     audit_redacted_fields = frozenset({"password_hash"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,8 +102,6 @@ class User(Controlled, Base):
     # Failed logins before this moment no longer count toward a lockout: it
     # moves on every success, unlock and lock.
     failures_counted_since: Mapped[datetime]
-    # Part of the session cookie's identity: changing it signs the user out everywhere.
-    session_nonce: Mapped[str] = mapped_column(String(32))
     deactivated_at: Mapped[datetime | None]
     deactivation_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -136,9 +134,6 @@ class User(Controlled, Base):
     @property
     def is_anonymous(self) -> bool:
         return False
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
 
 
 class RoleChange(Controlled, Base):
@@ -179,6 +174,39 @@ class LoginAttempt(Base):
     outcome: Mapped[LoginOutcome] = mapped_column(string_enum(LoginOutcome, "login_outcome"))
     attempted_at: Mapped[datetime]
     client_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class SessionEndCause(enum.StrEnum):
+    SIGNED_OUT = "signed_out"
+    IDLE = "idle"
+    DEACTIVATED = "deactivated"
+    LOCKED = "locked"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    ENDED_BY_ADMINISTRATOR = "ended_by_administrator"
+
+
+class UserSession(Base):
+    """A signed-in browser session, kept on the server: the cookie holds only a token naming it.
+
+    Not a controlled record: its activity changes on every request. Its start and end are audit events.
+    """
+
+    __tablename__ = "user_session"
+    __table_args__ = (Index("ix_user_session_user_open", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # SHA-256 of the cookie's token: a copy of the table lets no one take over a session.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    ended_at: Mapped[datetime | None]
+    end_cause: Mapped[SessionEndCause | None] = mapped_column(string_enum(SessionEndCause, "session_end_cause"))
+
+    user: Mapped[User] = relationship()
 
 
 class ApiToken(Controlled, Base):

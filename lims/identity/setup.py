@@ -34,6 +34,7 @@ def register(registry: Registry) -> None:
         *(f"login.{outcome.value}" for outcome in models.LoginOutcome),
         "login.lockout",
         "logout",
+        "session.ended",
         "user.unlocked",
         "access.refused",
         "api.token_refused",

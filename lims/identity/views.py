@@ -6,22 +6,31 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from lims import clock
-from lims.access import ANY_USER, allow, public
-from lims.audit import chain as audit_chain
+from lims.access import (
+    ANY_USER,
+    allow,
+    current_user_session,
+    forget_signed_in,
+    idle_time,
+    keep_signed_in,
+    public,
+)
 from lims.db import get_session
 from lims.identity import schemas
-from lims.identity.models import OrganizationKind, RoleName, User
+from lims.identity.errors import AccountLocked
+from lims.identity.models import OrganizationKind, RoleName, SessionEndCause, User
 
 # Aliased: the views of users, organizations and API tokens have those names.
 from lims.identity.service import access_changes as access_change_service
 from lims.identity.service import api_tokens as token_service
 from lims.identity.service import organizations as organization_service
 from lims.identity.service import passwords as password_service
+from lims.identity.service import sessions as session_service
 from lims.identity.service import sign_in as sign_in_service
 from lims.identity.service import users as user_service
 from lims.web import load_input, on_refusal_show, safe_next_url
@@ -42,24 +51,27 @@ def login() -> Any:
         if current_user.is_authenticated:
             return redirect(url_for("dashboard.index"))
         return render_template("identity/login.html", errors={}, form={"next": request.args.get("next", "")})
+    db = get_session()
     with on_refusal_show("identity/login.html"):
         data = load_input(schemas.LoginSchema())
         user = sign_in_service.authenticate(
-            get_session(), username=data["username"], password=data["password"], client_address=request.remote_addr
+            db, username=data["username"], password=data["password"], client_address=request.remote_addr
         )
-    session.clear()
-    login_user(user)
-    session.permanent = True
-    session["last_seen"] = clock.now().timestamp()
+    keep_signed_in(_open_session(user))
     return redirect(safe_next_url(data["next"], url_for("dashboard.index")))
+
+
+def _open_session(user: User) -> str:
+    return session_service.open_session(
+        get_session(), user, client_address=request.remote_addr, user_agent=request.user_agent.string
+    )
 
 
 @blueprint.route("/logout", methods=["POST"])
 @allow(ANY_USER)
 def logout() -> Any:
-    audit_chain.record(get_session(), "logout", entity=current_user)
-    logout_user()
-    session.clear()
+    session_service.end_session(get_session(), current_user_session(), SessionEndCause.SIGNED_OUT)
+    forget_signed_in()
     flash("You are signed out.", "info")
     return redirect(url_for("identity.login"))
 
@@ -71,11 +83,21 @@ def change_password() -> Any:
         return render_template("identity/change_password.html", errors={}, form=MultiDict())
     with on_refusal_show("identity/change_password.html"):
         data = load_input(schemas.PasswordChangeSchema())
-        user = password_service.change_password(
-            get_session(), current_user, current_password=data["current_password"], new_password=data["new_password"]
-        )
-    # The nonce changed with the password; keep this session, end all others.
-    login_user(user)
+        try:
+            user = password_service.change_password(
+                get_session(),
+                current_user,
+                current_password=data["current_password"],
+                new_password=data["new_password"],
+                client_address=request.remote_addr,
+            )
+        except AccountLocked as locked:
+            # The lockout ended every session of the user, this one included.
+            forget_signed_in()
+            flash(locked.message, "error")
+            return redirect(url_for("identity.login"))
+    # Every session of the user ended with the old password; this browser goes on in a new one.
+    keep_signed_in(_open_session(user))
     flash("Your password is changed.", "success")
     return redirect(url_for("dashboard.index"))
 
@@ -215,6 +237,33 @@ def reset_password(user_id: int) -> Any:
     account = user_service.get_user(db, user_id)
     temporary_password = password_service.reset_password(db, account, actor=current_user)
     return render_template("identity/temporary_password.html", user=account, temporary_password=temporary_password)
+
+
+def _sessions_page_context(account: User) -> dict[str, Any]:
+    return {
+        "account": account,
+        "sessions": session_service.active_sessions(get_session(), account, idle_time=idle_time()),
+        "idle_minutes": int(idle_time().total_seconds() // 60),
+    }
+
+
+@blueprint.route("/admin/users/<int:user_id>/sessions")
+@allow(ADMIN)
+def user_sessions(user_id: int) -> Any:
+    account = user_service.get_user(get_session(), user_id)
+    return render_template("identity/sessions.html", errors={}, form=MultiDict(), **_sessions_page_context(account))
+
+
+@blueprint.route("/admin/users/<int:user_id>/sessions/end", methods=["POST"])
+@allow(ADMIN)
+def end_user_sessions(user_id: int) -> Any:
+    db = get_session()
+    account = user_service.get_user(db, user_id)
+    with on_refusal_show("identity/sessions.html", lambda: _sessions_page_context(account)):
+        data = load_input(schemas.ReasonSchema())
+        ended = session_service.end_sessions_by_administrator(db, account, reason=data["reason"])
+    flash(f"{ended} session{'s' if ended != 1 else ''} of {account.username} ended.", "success")
+    return redirect(url_for("identity.user_sessions", user_id=account.id), 303)
 
 
 @blueprint.route("/admin/roles")

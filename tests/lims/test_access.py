@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
+from werkzeug.http import parse_date
 from werkzeug.routing.converters import NumberConverter
 
 from lims import clock
 from lims.access import ACCESS_ATTRIBUTE, PUBLIC, declared_access
 from lims.audit.models import AuditEvent
-from lims.identity.models import RoleName
+from lims.identity.models import RoleName, SessionEndCause, UserSession
 from lims.identity.service import api_tokens
 from tests.helpers import login
 
@@ -130,4 +131,46 @@ def test_a_session_ended_by_the_idle_timeout_is_audited_as_a_logout(app, client,
     db_session.expire_all()
     logout = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "logout")).one()
     assert (logout.user_id, logout.entity_id) == (user.id, str(user.id))
-    assert json.loads(logout.changes) == {"cause": f"idle for more than {app.config['SESSION_IDLE_MINUTES']} minutes"}
+    details = json.loads(logout.changes)
+    assert details["cause"] == f"idle for more than {app.config['SESSION_IDLE_MINUTES']} minutes"
+    ended = db_session.get(UserSession, details["session"])
+    assert (ended.user_id, ended.end_cause) == (user.id, SessionEndCause.IDLE)
+
+
+def test_the_idle_check_uses_the_servers_record_of_activity_not_the_cookies_lifetime(
+    app, client, create_user, db_session
+):
+    user = create_user()
+    db_session.commit()
+    clock.freeze(clock.now())
+    signed_in_at = clock.now()
+    response = login(client, user)
+    cookie_expires = parse_date(response.headers["Set-Cookie"].split("Expires=")[1].split(";")[0])
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    # The browser still presents the cookie after the idle time: the LIMS ends the session and audits it.
+    assert cookie_expires > datetime.now(UTC) + idle
+    clock.freeze(signed_in_at + idle - timedelta(seconds=1))
+    assert client.get("/").status_code == 200
+    clock.freeze(signed_in_at + 2 * idle - timedelta(seconds=2))
+    assert client.get("/").status_code == 200, "activity is recorded on the server, request by request"
+    clock.freeze(signed_in_at + 3 * idle)
+    assert client.get("/").headers["Location"] == "/login"
+    db_session.expire_all()
+    assert len(db_session.scalars(select(AuditEvent).where(AuditEvent.action == "logout")).all()) == 1
+
+
+def test_a_signed_in_request_reads_its_session_once_and_writes_its_activity_once(client, connection, signed_in):
+    signed_in(RoleName.TECHNICIAN)
+    statements: list[str] = []
+
+    def remember(_conn, _cursor, statement, *_args):
+        if "user_session" in statement:
+            statements.append(statement.split()[0].upper())
+
+    event.listen(connection, "before_cursor_execute", remember)
+    try:
+        assert client.get("/").status_code == 200
+        assert client.get("/no-such-page").status_code == 404
+    finally:
+        event.remove(connection, "before_cursor_execute", remember)
+    assert statements == ["SELECT", "UPDATE"] * 2

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from lims import clock
 from lims.audit import context as audit_context
 from lims.identity.errors import PasswordPolicyViolation, WrongCurrentPassword
-from lims.identity.models import User
+from lims.identity.models import SessionEndCause, User
+from lims.identity.service.lockout import count_wrong_password
+from lims.identity.service.sessions import end_sessions
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
@@ -75,13 +77,17 @@ def reset_password(session: Session, user: User, *, actor: User) -> str:
         user.password_hash = hash_password(temporary)
         user.must_change_password = True
         user.password_changed_at = clock.now()
-        user.session_nonce = secrets.token_hex(16)
+    end_sessions(session, user, SessionEndCause.PASSWORD_RESET)
     return temporary
 
 
-def change_password(session: Session, user: User, *, current_password: str, new_password: str) -> User:
-    """Change one's own password after proving the current one."""
+def change_password(
+    session: Session, user: User, *, current_password: str, new_password: str, client_address: str | None = None
+) -> User:
+    """Change one's own password after proving the current one (a wrong one counts toward lockout); end every
+    session of the user, the one in use included: the caller opens a new one if it is to go on."""
     if not password_matches(user, current_password):
+        count_wrong_password(session, user, client_address, "changing their password")
         raise WrongCurrentPassword("The current password is wrong.", field="current_password")
     if current_password == new_password:
         raise PasswordPolicyViolation("The new password must differ from the current one.")
@@ -90,5 +96,5 @@ def change_password(session: Session, user: User, *, current_password: str, new_
         user.password_hash = hash_password(new_password)
         user.must_change_password = False
         user.password_changed_at = clock.now()
-        user.session_nonce = secrets.token_hex(16)
+    end_sessions(session, user, SessionEndCause.PASSWORD_CHANGED)
     return user

@@ -6,7 +6,6 @@ access-change report; nobody changes their own roles.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -34,11 +33,13 @@ from lims.identity.models import (
     RoleChange,
     RoleChangeKind,
     RoleName,
+    SessionEndCause,
     User,
     user_role,
 )
 from lims.identity.service.api_tokens import revoke_tokens_created_by
 from lims.identity.service.passwords import check_password_policy, hash_password
+from lims.identity.service.sessions import end_sessions
 from lims.pagination import Page, paginate
 
 ROLE_DESCRIPTIONS: dict[RoleName, str] = {
@@ -157,7 +158,6 @@ def create_user(
             created_at=now,
             password_changed_at=now,
             failures_counted_since=now,
-            session_nonce=secrets.token_hex(16),
         )
         session.add(user)
         _record_role_changes(session, user, granted=roles, revoked=())
@@ -233,8 +233,8 @@ def deactivate_user(session: Session, user: User, *, reason: str, actor: User | 
         user.active = False
         user.deactivated_at = clock.now()
         user.deactivation_reason = reason.strip()
-        user.session_nonce = secrets.token_hex(16)
         revoke_tokens_created_by(session, user)
+    end_sessions(session, user, SessionEndCause.DEACTIVATED, reason=reason.strip())
     return user
 
 

@@ -14,7 +14,7 @@ from lims.audit.models import AuditEvent
 from lims.errors import AlreadyExists
 from lims.identity.errors import OwnRolesRefused, RolesRefused, SelfLockoutRefused
 from lims.identity.models import OrganizationKind, RoleChange, RoleChangeKind, RoleName, User
-from lims.identity.service import sign_in, users
+from lims.identity.service import sessions, users
 from tests.helpers import PASSWORD
 
 
@@ -27,10 +27,10 @@ def test_deactivation_needs_a_reason_and_changes_nothing_without_one(db_session,
 
 def test_deactivation_ends_the_users_sessions(db_session, create_user):
     user = create_user()
-    session_id = user.get_id()
-    assert sign_in.user_for_session(db_session, session_id) is user
+    token = sessions.open_session(db_session, user, client_address=None, user_agent=None)
+    assert sessions.find_open_session(db_session, token).user is user
     users.deactivate_user(db_session, user, reason="Left", actor=None)
-    assert sign_in.user_for_session(db_session, session_id) is None
+    assert sessions.find_open_session(db_session, token) is None
 
 
 def test_an_admin_cannot_deactivate_themselves(db_session, create_user):
