@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from lims.audit import context as audit_context
 from lims.audit import verification as audit_verification
 from lims.audit.errors import AnchorRefused
 from lims.db import get_session
+from lims.identity.service import sessions as identity_sessions
 
 logger = logging.getLogger("lims.scheduler")
 
@@ -67,6 +69,12 @@ def verify_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
     return verification.summary()
 
 
+def end_idle_sessions(session: Session, config: Mapping[str, Any]) -> str:
+    """End and audit the signed-in sessions left idle beyond the idle time whose browsers never came back."""
+    ended = identity_sessions.end_idle_sessions(session, idle_time=timedelta(minutes=config["SESSION_IDLE_MINUTES"]))
+    return f"{ended} idle session{'' if ended == 1 else 's'} ended"
+
+
 def scheduled_checks(config: Mapping[str, Any]) -> list[ScheduledCheck]:
     hour, minute = config["AUDIT_VERIFY_AT"]
     return [
@@ -81,6 +89,12 @@ def scheduled_checks(config: Mapping[str, Any]) -> list[ScheduledCheck]:
             "Verify the whole audit chain against every checkpoint",
             CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(config["DISPLAY_TIMEZONE"])),
             verify_audit_chain,
+        ),
+        ScheduledCheck(
+            "idle-sessions",
+            "End the signed-in sessions left idle, and audit each as a sign-out",
+            IntervalTrigger(minutes=1),
+            end_idle_sessions,
         ),
     ]
 

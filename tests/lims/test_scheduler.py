@@ -12,20 +12,21 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from lims import scheduler, schema
+from lims import clock, scheduler, schema
 from lims.app import create_app
 from lims.audit import anchors as audit_anchors
 from lims.audit.models import AuditEvent
 from lims.cli import cli
 from lims.config import ConfigurationError, load_config
 from lims.db import create_engine_for
+from lims.identity.models import RoleName
 
 
 def test_the_schedule_comes_from_the_configuration(monkeypatch, tmp_path):
     monkeypatch.setenv("LIMS_AUDIT_CHECKPOINT_MINUTES", "15")
     monkeypatch.setenv("LIMS_AUDIT_VERIFY_AT", "03:30")
     config = load_config(tmp_path, {"DISPLAY_TIMEZONE": "Europe/Berlin", "SECRET_KEY": "x"})
-    checkpoint, verify = scheduler.scheduled_checks(config)
+    checkpoint, verify, _idle_sessions = scheduler.scheduled_checks(config)
     assert checkpoint.job_id == "audit-checkpoint" and checkpoint.trigger.interval == timedelta(minutes=15)
     fire = verify.trigger.get_next_fire_time(None, datetime(2030, 1, 10, 12, tzinfo=UTC))
     assert (fire.hour, fire.minute, str(fire.tzinfo)) == (3, 30, "Europe/Berlin")
@@ -95,7 +96,7 @@ def test_a_running_scheduler_anchors_the_chain_by_itself(fresh_database_url, tmp
     engine.dispose()
     app = create_app({"DATABASE_URL": fresh_database_url, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
     running = scheduler.build_scheduler(app, BackgroundScheduler())
-    assert sorted(job.id for job in running.get_jobs()) == ["audit-checkpoint", "audit-verify"]
+    assert sorted(job.id for job in running.get_jobs()) == ["audit-checkpoint", "audit-verify", "idle-sessions"]
     running.get_job("audit-checkpoint").modify(next_run_time=datetime.now(UTC))
     running.start()
     try:
@@ -106,6 +107,20 @@ def test_a_running_scheduler_anchors_the_chain_by_itself(fresh_database_url, tmp
         running.shutdown(wait=True)
         app.extensions["lims.db"].engine.dispose()
     assert audit_anchors.read_checkpoints(app.config["AUDIT_CHECKPOINT_PATH"])
+
+
+def test_the_idle_sessions_check_ends_and_audits_sessions_whose_browser_never_came_back(
+    app, client, db_session, signed_in
+):
+    user = signed_in(RoleName.TECHNICIAN)
+    clock.freeze(clock.now() + timedelta(minutes=app.config["SESSION_IDLE_MINUTES"], seconds=1))
+    assert scheduler.run_check(app, check(app, "idle-sessions")) == "1 idle session ended"
+    db_session.expire_all()
+    logout = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "logout")).one()
+    assert (logout.entity_id, logout.user_name) == (str(user.id), "compliance scheduler")
+    assert json.loads(logout.changes)["cause"] == f"idle for more than {app.config['SESSION_IDLE_MINUTES']} minutes"
+    assert client.get("/").headers["Location"].startswith("/login")
+    assert scheduler.run_check(app, check(app, "idle-sessions")) == "0 idle sessions ended"
 
 
 def test_the_cli_lists_the_checks(app):
