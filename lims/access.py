@@ -137,7 +137,7 @@ def load_signed_in_user() -> User | None:
         keep_changes_despite_refusal()  # an API call answers this with 401, which would roll the event back
         _act_as(None, "anonymous")
         session.pop(SESSION_TOKEN)
-        g.setdefault(_ENDED_IDLE, True)
+        setattr(g, _ENDED_IDLE, True)
         return None
     # The id is read now: a refused request's rollback expires the row before its activity is recorded.
     user_session_id = user_session.id
