@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 from flask import Flask, render_template
 from flask.testing import FlaskClient
-from flask_login import login_user
 
 from lims import registry, schema
+from lims.access import keep_signed_in
 from lims.app import create_app
 from lims.dashboard.service import QueueSummary, work_queues_for
 from lims.db import get_session
 from lims.identity.demo import ACCOUNTS, DemoAccount
 from lims.identity.models import RoleName
+from lims.identity.service.sessions import open_session
 from lims.identity.service.users import user_by_username
 from lims.navigation import navigation_for
 
@@ -114,7 +115,7 @@ def _dashboard_values(app: Flask, account: DemoAccount, csrf_token: str) -> Dash
         session = get_session()
         user = user_by_username(session, account.username)
         # navigation_for() asks the access rules about whoever is signed in.
-        login_user(user)
+        keep_signed_in(open_session(session, user, client_address=None, user_agent=None))
         return DashboardValues(
             user=StandInUser(
                 full_name=user.full_name,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from lims.audit.models import AuditEvent
 from lims.identity.models import LoginAttempt, LoginOutcome, RoleName
 from lims.signatures.models import ElectronicSignature
-from tests.helpers import PASSWORD, csrf_token_from, submit
+from tests.helpers import PASSWORD, csrf_token_from, login, submit
 from tests.lims.signatures.conftest import BatchNote
 
 
@@ -61,14 +61,16 @@ def test_wrong_password_on_the_page_is_refused_and_counted(client, create_note, 
 def test_wrong_passwords_on_the_signing_page_lock_the_account(client, create_note, db_session, signed_in):
     note = create_note()
     db_session.commit()
-    signed_in(RoleName.QA)
+    signer = signed_in(RoleName.QA)
     url = f"/sign/test_batch_note/{note.id}/approved"
     for _attempt in range(4):
         wrong = submit(client, url, {"password": "wrong-password-x"})
         assert wrong.status_code == 401 and 'id="password-error"' in wrong.text
     locked = submit(client, url, {"password": "wrong-password-x"})
     assert locked.status_code == 423 and "locked after 5 failed sign-in attempts" in locked.text
-    assert submit(client, url, {"password": PASSWORD}).status_code == 423
+    after = client.get(url)
+    assert after.status_code == 302 and after.headers["Location"].startswith("/login"), "locking ended the session"
+    assert login(client, signer).status_code == 423
     db_session.expire_all()
     assert db_session.scalars(select(ElectronicSignature)).all() == []
 
