@@ -51,11 +51,10 @@ def login() -> Any:
         if current_user.is_authenticated:
             return redirect(url_for("dashboard.index"))
         return render_template("identity/login.html", errors={}, form={"next": request.args.get("next", "")})
-    db = get_session()
     with on_refusal_show("identity/login.html"):
         data = load_input(schemas.LoginSchema())
         user = sign_in_service.authenticate(
-            db, username=data["username"], password=data["password"], client_address=request.remote_addr
+            get_session(), username=data["username"], password=data["password"], client_address=request.remote_addr
         )
     keep_signed_in(_open_session(user))
     return redirect(safe_next_url(data["next"], url_for("dashboard.index")))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from lims import clock
@@ -98,17 +99,28 @@ def end_session(
     *,
     reason: str | None = None,
     idle_time: timedelta | None = None,
-) -> None:
-    """End one session for ``cause`` and audit it; the cookie that names it opens nothing any more."""
-    user_session.ended_at = clock.now()
-    user_session.end_cause = cause
-    session.flush()
+) -> bool:
+    """End one session for ``cause`` and audit it; the cookie that names it opens nothing any more.
+
+    Return False, auditing nothing, if a concurrent request ended it first (two tabs finding it idle).
+    """
+    ended = cast(
+        CursorResult[Any],
+        session.execute(
+            update(UserSession)
+            .where(UserSession.id == user_session.id, UserSession.ended_at.is_(None))
+            .values(ended_at=clock.now(), end_cause=cause)
+        ),
+    )
+    if ended.rowcount == 0:
+        return False
     details: dict[str, object] = {"session": user_session.id, "cause": CAUSE_TEXT[cause]}
     if cause is SessionEndCause.IDLE and idle_time is not None:
         details["cause"] = f"idle for more than {int(idle_time.total_seconds() // 60)} minutes"
         details["last_seen_at"] = user_session.last_seen_at
     action = "logout" if cause in _SIGN_OUTS else "session.ended"
     audit_chain.record(session, action, entity=user_session.user, details=details, reason=reason)
+    return True
 
 
 def open_sessions(session: Session, user: User) -> list[UserSession]:
@@ -124,10 +136,9 @@ def open_sessions(session: Session, user: User) -> list[UserSession]:
 
 def end_sessions(session: Session, user: User, cause: SessionEndCause, *, reason: str | None = None) -> int:
     """End every open session of ``user`` for ``cause``; return how many ended."""
-    user_sessions = open_sessions(session, user)
-    for user_session in user_sessions:
-        end_session(session, user_session, cause, reason=reason)
-    return len(user_sessions)
+    return sum(
+        end_session(session, user_session, cause, reason=reason) for user_session in open_sessions(session, user)
+    )
 
 
 def end_idle_sessions(session: Session, *, idle_time: timedelta) -> int:
@@ -140,9 +151,7 @@ def end_idle_sessions(session: Session, *, idle_time: timedelta) -> int:
             .order_by(UserSession.id)
         )
     )
-    for user_session in idle:
-        end_session(session, user_session, SessionEndCause.IDLE, idle_time=idle_time)
-    return len(idle)
+    return sum(end_session(session, user_session, SessionEndCause.IDLE, idle_time=idle_time) for user_session in idle)
 
 
 def active_sessions(session: Session, user: User, *, idle_time: timedelta) -> list[UserSession]:

@@ -123,3 +123,12 @@ def test_an_administrator_ends_sessions_only_with_a_reason_and_only_open_ones(db
     assert (ended.reason, json.loads(ended.changes)["cause"]) == ("Tablet reported stolen", "ended by an administrator")
     with pytest.raises(NoSessionToEnd):
         sessions.end_sessions_by_administrator(db_session, user, reason="Again")
+
+
+def test_a_session_ended_twice_at_once_is_audited_once(db_session, create_user):
+    user = create_user()
+    found = sessions.find_open_session(db_session, open_for(db_session, user))
+    assert sessions.end_session(db_session, found, SessionEndCause.SIGNED_OUT)
+    # A second tab's request, which found the session open a moment before, ends it too late.
+    assert not sessions.end_session(db_session, found, SessionEndCause.IDLE, idle_time=IDLE)
+    assert causes(db_session, "logout") == ["signed out"]
