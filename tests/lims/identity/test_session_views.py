@@ -110,13 +110,6 @@ def test_a_copied_cookie_opens_nothing_once_its_session_ends(
     assert [json.loads(event.changes)["cause"] for event in ended] == [cause]
 
 
-def test_the_signed_out_browser_itself_is_sent_to_the_login_page(client, signed_in):
-    signed_in(RoleName.TECHNICIAN)
-    sign_out(client)
-    page = client.get("/")
-    assert page.status_code == 302 and page.headers["Location"].startswith("/login")
-
-
 def test_an_administrator_lists_a_users_sessions_and_ends_them_with_a_reason(app, client, create_user, db_session):
     user = create_user(RoleName.TECHNICIAN)
     admin = create_user(RoleName.ADMIN)
