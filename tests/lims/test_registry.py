@@ -71,6 +71,7 @@ AUDIT_ACTIONS = {
     "login.deactivated",
     "login.lockout",
     "logout",
+    "session.ended",
     "user.unlocked",
     "access.refused",
     "api.token_refused",
