@@ -139,9 +139,12 @@ def load_signed_in_user() -> User | None:
         session.pop(SESSION_TOKEN)
         setattr(g, _ENDED_IDLE, True)
         return None
-    # The id is read now: a refused request's rollback expires the row before its activity is recorded.
-    user_session_id = user_session.id
-    record_at_request_end(lambda request_session: session_service.note_activity(request_session, user_session_id, now))
+    if session_service.activity_is_due(user_session, idle_time=idle_time(), at=now):
+        # The id is read now: a refused request's rollback expires the row before its activity is recorded.
+        user_session_id = user_session.id
+        record_at_request_end(
+            lambda request_session: session_service.note_activity(request_session, user_session_id, now)
+        )
     setattr(g, _USER_SESSION, user_session)
     return user_session.user
 

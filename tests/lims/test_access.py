@@ -159,7 +159,7 @@ def test_the_idle_check_uses_the_servers_record_of_activity_not_the_cookies_life
     assert len(db_session.scalars(select(AuditEvent).where(AuditEvent.action == "logout")).all()) == 1
 
 
-def test_a_signed_in_request_reads_its_session_once_and_writes_its_activity_once(client, connection, signed_in):
+def test_a_signed_in_request_reads_its_session_once_and_writes_its_activity_once(app, client, connection, signed_in):
     signed_in(RoleName.TECHNICIAN)
     statements: list[str] = []
 
@@ -167,10 +167,15 @@ def test_a_signed_in_request_reads_its_session_once_and_writes_its_activity_once
         if "user_session" in statement:
             statements.append(statement.split()[0].upper())
 
+    a_thirtieth_of_the_idle_time = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"]) / 30
+    start = clock.now()
     event.listen(connection, "before_cursor_execute", remember)
     try:
+        clock.freeze(start + a_thirtieth_of_the_idle_time)
         assert client.get("/").status_code == 200
-        assert client.get("/no-such-page").status_code == 404
+        clock.freeze(start + 2 * a_thirtieth_of_the_idle_time)
+        assert client.get("/no-such-page").status_code == 404, "a refused request is activity too"
+        assert client.get("/").status_code == 200, "activity just recorded is not written again"
     finally:
         event.remove(connection, "before_cursor_execute", remember)
-    assert statements == ["SELECT", "UPDATE"] * 2
+    assert statements == ["SELECT", "UPDATE", "SELECT", "UPDATE", "SELECT"]
