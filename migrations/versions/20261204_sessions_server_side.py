@@ -4,7 +4,7 @@ The per-user session nonce is dropped: ending the rows ends the sessions. Cookie
 revision name no row, so everyone signs in again.
 
 Revision ID: sessions_server_side
-Revises: roles_role_change
+Revises: batchgmp_gmp
 Create Date: 2026-12-04 21:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "sessions_server_side"
-down_revision = "roles_role_change"
+down_revision = "batchgmp_gmp"
 branch_labels = None
 depends_on = None
 
