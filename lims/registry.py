@@ -49,10 +49,9 @@ class ImpactedRecords:
 
     #: what the records are called ("batch"); a verdict names its record by kind and key
     kind: str
-    #: the ``record_type`` the area records its equipment uses against ("batch_step")
-    use_record_type: str
-    #: the record each use served, given the uses' ``record_id`` values: record id -> the record
-    find: Callable[[Session, list[str]], Mapping[str, ImpactedRecord]]
+    #: by the ``record_type`` of the uses that serve the area's records ("batch_step", "test_result"), the record
+    #: each use served, given the uses' ``record_id`` values (one query): record id -> the record
+    finders: Mapping[str, Callable[[Session, list[str]], Mapping[str, ImpactedRecord]]]
     #: acts on a verdict of impact: (session, record key, what the impact is, the user closing the assessment)
     on_impact: Callable[[Session, str, str, Any], None]
 
@@ -163,11 +162,12 @@ class Registry:
         """Let out-of-tolerance impact assessments list the area's records its equipment uses served, and ask QA
         for a verdict on each when they are closed."""
         self._claim("impacted records", declaration.kind, f"The impacted records of kind {declaration.kind!r}")
-        self._claim(
-            "impacted use records",
-            declaration.use_record_type,
-            f"The impacted records of equipment uses of type {declaration.use_record_type!r}",
-        )
+        for use_record_type in declaration.finders:
+            self._claim(
+                "impacted use records",
+                use_record_type,
+                f"The impacted records of equipment uses of type {use_record_type!r}",
+            )
         self._impacted_records.append(declaration)
 
     @property

@@ -46,8 +46,9 @@ from protocols.models import Subject
 
 # QC release tests
 
-#: the kind of record the release results of a batch are recorded against in lims.testing
-BATCH = "batch"
+#: the kind of record the release results of a batch are recorded against in lims.testing (the kind an impact
+#: assessment judges too, so it finds the batch of a result's instrument use)
+BATCH = impact.BATCH
 
 
 def get_release_test(session: Session, release_test_id: int) -> BatchReleaseTest:
@@ -344,7 +345,8 @@ def review(session: Session, batch_id: int) -> BatchReview:
         if record.step.status == StepStatus.SKIPPED:
             outcome.skipped.append(record)
     outcome.open_impact_assessments = impact.open_assessments_of_uses(
-        session, [use for record in steps for use in record.uses.equipment]
+        session,
+        [use for record in steps for use in record.uses.equipment] + testing.instrument_uses(session, results),
     )
     return outcome
 

@@ -6,6 +6,8 @@ result is out of specification (a deviation, an OOS investigation) is the callin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,7 +16,7 @@ from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
 from lims.db import STORABLE_IDS, get_record
 from lims.equipment.errors import EquipmentUnusable
-from lims.equipment.models import Equipment, EquipmentType
+from lims.equipment.models import Equipment, EquipmentType, EquipmentUse
 from lims.equipment.service import use
 from lims.errors import AlreadyExists, DetailMissing
 from lims.identity.models import User
@@ -159,13 +161,16 @@ def record_result(
             session,
             instrument,
             user=user,
-            record_type=TestResult.__tablename__,
+            record_type=INSTRUMENT_USE_RECORD_TYPE,
             record_id=result.id,
             purpose=f"{definition.code} {definition.name}",
             due_soon_days=_DUE_SOON_DOES_NOT_MATTER,
         )
     return result
 
+
+#: the ``record_type`` of the equipment use a result records for its instrument (its ``record_id`` is the result's id)
+INSTRUMENT_USE_RECORD_TYPE = TestResult.__tablename__
 
 #: a use is refused for what blocks it (overdue, out of tolerance...), never for a calibration merely due soon
 _DUE_SOON_DOES_NOT_MATTER = 0
@@ -253,6 +258,22 @@ def all_results(session: Session, tested_type: str, tested_id: object) -> list[T
             select(TestResult)
             .where(TestResult.tested_type == tested_type, TestResult.tested_id == str(tested_id))
             .order_by(TestResult.recorded_at, TestResult.id)
+        )
+    )
+
+
+def instrument_uses(session: Session, results: Sequence[TestResult]) -> list[EquipmentUse]:
+    """The equipment uses the results recorded for their instruments, oldest first (one query)."""
+    if not results:
+        return []
+    return list(
+        session.scalars(
+            select(EquipmentUse)
+            .where(
+                EquipmentUse.record_type == INSTRUMENT_USE_RECORD_TYPE,
+                EquipmentUse.record_id.in_([str(result.id) for result in results]),
+            )
+            .order_by(EquipmentUse.used_at, EquipmentUse.id)
         )
     )
 

@@ -4,18 +4,28 @@ release, and QA closes it with a verdict on each batch; a verdict of impact rais
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from batch_records.cart_line import calibrated
 from batch_records.errors import ReleaseRefused
-from batch_records.models import BatchStatus, DeviationStatus
+from batch_records.models import BatchReleaseTest, BatchStatus, DeviationStatus
 from batch_records.service import release
 from lims import clock
-from lims.equipment.models import ImpactAssessment, Verdict
-from lims.equipment.service import calibrations, impact_assessments
+from lims.audit import context as audit_context
+from lims.equipment.models import EquipmentType, EquipmentUse, ImpactAssessment, Verdict
+from lims.equipment.service import calibrations, impact_assessments, inventory
 from lims.errors import DetailMissing
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
+from lims.testing import service as testing
+from lims.testing.models import ResultKind
+from lims.training import service as training
+from lims.units.kinds import ValueKind
 from lims.units.parsing import parse_measurement
 from tests.batch_records.conftest import TODAY
 from tests.batch_records.test_batch_views import signed_in_as
@@ -166,3 +176,198 @@ def test_the_review_page_links_the_open_assessment_and_its_page_takes_a_verdict_
     assert f"Batch {batch.batch_number}: <strong>impact</strong> — Selection &lt;done&gt; under reduced inflow" in page
     db_session.expire_all()
     assert [deviation.status for deviation in batch.deviations] == [DeviationStatus.OPEN]
+
+
+# A QC instrument found out of tolerance reaches the batches whose release results it measured
+
+
+@pytest.fixture
+def cd3_on_flow_cytometer(db_session, line, batch) -> ImpactAssessment:
+    """The batch's CD3+ release result measured on FCM-008 (as in the demo), which the afternoon's calibration
+    finds out of tolerance; its processing equipment stays in tolerance."""
+    cytometer = calibrated(
+        db_session,
+        inventory.create_equipment(
+            db_session,
+            asset_tag="FCM-008",
+            name="Flow cytometer",
+            equipment_type=EquipmentType.FLOW_CYTOMETER,
+            location="QC lab",
+            manufacturer="Beckman Coulter",
+            model="CytoFLEX LX",
+            serial_number="FCM-008",
+            calibration_interval_days=180,
+            owner=None,
+        ),
+        due_on=TODAY + timedelta(days=100),
+    )
+    cd3 = testing.create_definition(
+        db_session,
+        code="QC-CD3",
+        name="CD3+ T cells",
+        method="Flow cytometry",
+        result_kind=ResultKind.QUANTITATIVE,
+        unit="%",
+        specification="≥ 80 %",
+        value_kind=ValueKind.FRACTION,
+        instrument_type=EquipmentType.FLOW_CYTOMETER,
+    )
+    for analyst in (line.operator, line.second_operator):
+        training.record_training(
+            db_session,
+            user=analyst,
+            subject=cd3.training_subject,
+            trained_on=TODAY,
+            expires_on=None,
+            recorded_by=line.author,
+        )
+    execute_all_steps(db_session, batch, line)
+    pass_release_tests(db_session, batch, line)
+    with audit_context.reason_for_change(db_session, "Arranged: the batch is also released on its CD3+ content"):
+        batch.release_tests.append(BatchReleaseTest(definition=cd3, specification=cd3.specification))
+    result = release.record_release_result(
+        db_session, batch.release_tests[-1], "93.4", user=line.operator, instrument_id=cytometer.id
+    )
+    signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=line.second_operator, password=PASSWORD)
+    assert release.review(db_session, batch.id).blockers == [], "released but for the instrument"
+    point = calibrations.add_calibration_point(
+        db_session,
+        cytometer,
+        name="Laser power 488 nm",
+        nominal=parse_measurement("50 mW"),
+        tolerance=parse_measurement("5 mW"),
+    )
+    standard = calibrations.create_reference_standard(
+        db_session,
+        identifier="POWER-01",
+        description="Optical power meter",
+        certificate_number="UKAS-0077",
+        valid_until=date(2040, 1, 1),
+        measures="mW",
+    )
+    clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 15, tzinfo=UTC))
+    calibrations.record_calibration(
+        db_session,
+        cytometer,
+        performed_on=TODAY,
+        recorded_by=line.author,
+        readings=[calibrations.ReadingInput(point.id, parse_measurement("41.0 mW"), None)],
+        reference_standard_id=standard.id,
+    )
+    return db_session.scalars(select(ImpactAssessment)).one()
+
+
+CYTOMETER_BLOCKER = (
+    "The out-of-tolerance impact assessment of FCM-008 (Flow cytometer) lists a use in this batch and is open"
+)
+
+
+def test_an_open_assessment_of_the_instrument_a_release_result_used_blocks_release(
+    db_session, line, batch, cd3_on_flow_cytometer
+):
+    records = impact_assessments.affected_records(db_session, cd3_on_flow_cytometer)
+    assert [(record.kind, record.key, record.label) for record in records] == [
+        ("batch", str(batch.id), f"Batch {batch.batch_number}")
+    ]
+    review = release.review(db_session, batch.id)
+    assert review.open_impact_assessments == [cd3_on_flow_cytometer]
+    assert review.blockers == [CYTOMETER_BLOCKER]
+    with pytest.raises(ReleaseRefused, match="FCM-008 \\(Flow cytometer\\) lists a use in this batch"):
+        release_batch(db_session, batch, line)
+    assert batch.status == BatchStatus.AWAITING_REVIEW
+
+
+def test_no_impact_on_the_results_batch_unblocks_its_release(db_session, line, batch, cd3_on_flow_cytometer):
+    with pytest.raises(DetailMissing, match=f"Give the verdict on Batch {batch.batch_number}"):
+        impact_assessments.close_impact_assessment(
+            db_session, cd3_on_flow_cytometer, conclusion="Reviewed", verdicts={}, user=line.qa, password=PASSWORD
+        )
+    impact_assessments.close_impact_assessment(
+        db_session,
+        cd3_on_flow_cytometer,
+        conclusion="CD3+ gate set on the bead control of that run; laser power does not shift it.",
+        verdicts=verdict(batch, Verdict.NO_IMPACT),
+        user=line.qa,
+        password=PASSWORD,
+    )
+    assert [given.label for given in cd3_on_flow_cytometer.verdicts] == [f"Batch {batch.batch_number}"]
+    assert release.review(db_session, batch.id).blockers == [] and batch.deviations == []
+    release_batch(db_session, batch, line)
+    assert batch.status == BatchStatus.RELEASED
+
+
+def test_impact_on_the_results_batch_raises_a_deviation_on_it(db_session, line, batch, cd3_on_flow_cytometer):
+    impact_assessments.close_impact_assessment(
+        db_session,
+        cd3_on_flow_cytometer,
+        conclusion="Laser power low enough to under-count dim CD3+ events.",
+        verdicts=verdict(batch, Verdict.IMPACT, "CD3+ result to be repeated on a calibrated cytometer."),
+        user=line.qa,
+        password=PASSWORD,
+    )
+    (deviation,) = batch.deviations
+    assert deviation.status == DeviationStatus.OPEN
+    assert deviation.description == (
+        "Out-of-tolerance impact assessment of FCM-008 (Flow cytometer): impact on Batch "
+        f"{batch.batch_number}. CD3+ result to be repeated on a calibrated cytometer."
+    )
+    assert release.review(db_session, batch.id).blockers == [f"Deviation {deviation.number} is open"]
+
+
+def test_the_review_page_shows_the_instruments_assessment_and_its_page_asks_a_verdict_on_the_batch(
+    app, db_session, line, batch, cd3_on_flow_cytometer
+):
+    qa = signed_in_as(app, db_session, line.qa)
+    url = f"/equipment/impact/{cd3_on_flow_cytometer.id}"
+    review = qa.get(f"/batches/{batch.id}/review").text
+    assert f'href="{url}"' in review and "FCM-008" in review and "lists a use in this batch" in review
+    prefix = f"impact-batch-{batch.id}-"
+    assert f'name="{prefix}verdict" value="no impact"' in qa.get(url).text
+    closed = submit(qa, url, {"conclusion": "Reviewed", "password": PASSWORD, f"{prefix}verdict": "no impact"})
+    assert closed.status_code == 303
+    review = qa.get(f"/batches/{batch.id}/review").text
+    assert "Open out-of-tolerance impact assessments" not in review and f'href="{url}"' not in review
+    db_session.expire_all()
+    assert release.review(db_session, batch.id).blockers == []
+
+
+@contextmanager
+def counted_statements(db_session) -> Iterator[list[str]]:
+    statements: list[str] = []
+    engine = db_session.get_bind()
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_finding_the_batches_of_instrument_uses_takes_as_many_statements_for_many_uses_as_for_one(
+    db_session, line, batch, cd3_on_flow_cytometer
+):
+    def statements_to_review_and_assess() -> int:
+        db_session.expire_all()
+        with counted_statements(db_session) as statements:
+            assert release.review(db_session, batch.id).open_impact_assessments == [cd3_on_flow_cytometer]
+            assert len(impact_assessments.affected_records(db_session, cd3_on_flow_cytometer)) == 1
+        return len(statements)
+
+    with_one_use = statements_to_review_and_assess()
+    (result_use,) = testing.instrument_uses(db_session, release.review(db_session, batch.id).results)
+    for minutes in (1, 2, 3):
+        db_session.add(
+            EquipmentUse(
+                equipment_id=result_use.equipment_id,
+                used_at=result_use.used_at + timedelta(minutes=minutes),
+                user_id=line.operator.id,
+                record_type=result_use.record_type,
+                record_id=result_use.record_id,
+                purpose="Repeat acquisition",
+            )
+        )
+    db_session.flush()
+    assert statements_to_review_and_assess() == with_one_use

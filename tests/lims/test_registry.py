@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -180,8 +181,11 @@ def test_the_command_line_offers_the_areas_command_groups(app):
 
 def test_batch_records_declares_the_batches_an_impact_assessment_judges():
     (declaration,) = install().impacted_record_declarations
-    assert (declaration.kind, declaration.use_record_type) == ("batch", "batch_step")
+    assert (declaration.kind, sorted(declaration.finders)) == ("batch", ["batch_step", "test_result"])
     fresh = registry.Registry()
     fresh.impacted_records(declaration)
     with pytest.raises(registry.DeclaredTwice, match="impacted records of kind 'batch' is declared twice"):
         fresh.impacted_records(declaration)
+    lots = dataclasses.replace(declaration, kind="lot", finders={"test_result": declaration.finders["test_result"]})
+    with pytest.raises(registry.DeclaredTwice, match="equipment uses of type 'test_result' is declared twice"):
+        fresh.impacted_records(lots)

@@ -83,13 +83,17 @@ def records_of_uses(session: Session, uses: Sequence[EquipmentUse]) -> list[Impa
     record_ids: dict[str, list[str]] = defaultdict(list)
     for use in uses:
         record_ids[use.record_type].append(use.record_id)
-    declarations = {item.use_record_type: item for item in registry.current().impacted_record_declarations}
+    finders = {
+        record_type: find
+        for declaration in registry.current().impacted_record_declarations
+        for record_type, find in declaration.finders.items()
+    }
     by_use: dict[tuple[str, str], ImpactedRecord] = {}
     for record_type, ids in record_ids.items():
-        declaration = declarations.get(record_type)
-        if declaration is None:
+        find = finders.get(record_type)
+        if find is None:
             continue
-        for record_id, served in declaration.find(session, sorted(set(ids))).items():
+        for record_id, served in find(session, sorted(set(ids))).items():
             by_use[(record_type, record_id)] = served
     found: dict[tuple[str, str], ImpactedRecord] = {}
     for use in uses:
