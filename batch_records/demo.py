@@ -22,7 +22,7 @@ from lims.equipment.models import Equipment, EquipmentType
 from lims.equipment.service.inventory import status_of
 from lims.equipment.service.use import BLOCKING_STATUSES
 from lims.identifiers import format_din
-from lims.identity.demo import demo_password
+from lims.identity.demo_accounts import demo_password
 from lims.identity.models import User
 from lims.materials import service as materials
 from lims.materials.demo import MATERIALS

@@ -21,7 +21,7 @@ from lims.access import keep_signed_in
 from lims.app import create_app
 from lims.dashboard.service import QueueSummary, work_queues_for
 from lims.db import get_session
-from lims.identity.demo import ACCOUNTS, DemoAccount
+from lims.identity.demo_accounts import ACCOUNTS, DemoAccount
 from lims.identity.models import RoleName
 from lims.identity.service.sessions import open_session
 from lims.identity.service.users import user_by_username

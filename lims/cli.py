@@ -18,7 +18,7 @@ from lims import log_setup, registry, scheduler, schema
 from lims.app import create_app
 from lims.commands import password_from, unit_of_work
 from lims.db import get_session
-from lims.identity.demo import ACCOUNTS
+from lims.identity.demo_accounts import ACCOUNTS
 from lims.identity.models import OrganizationKind, RoleName
 from lims.identity.service.organizations import create_organization
 from lims.identity.service.users import create_user
@@ -81,6 +81,7 @@ def init(facility_code: str, facility_name: str, admin_username: str, admin_name
             actor=None,
             # No administrator exists yet to name with --as: the first is attributed to the command line.
             reason="First administrator, created by lims init",
+            minimum_score=current_app.config["PASSWORD_MIN_SCORE"],
         )
     click.echo(f"Registered {facility_name} and administrator {admin_username}.")
 

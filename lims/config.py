@@ -54,6 +54,16 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "number with its check character",
     ),
     (
+        "LIMS_PASSWORD_MIN_SCORE",
+        "3",
+        "least strength (zxcvbn score, 1 to 4) a password chosen by a user must reach",
+    ),
+    (
+        "LIMS_PASSWORD_MAX_AGE_DAYS",
+        "unset (no maximum)",
+        "days after which a user must change their password at the next sign-in",
+    ),
+    (
         "LIMS_SECURE_COOKIES",
         "true",
         "send cookies over HTTPS only; `lims serve` turns this off for plain-HTTP development",
@@ -90,6 +100,21 @@ def _positive_int(name: str, default: int) -> int:
     if value <= 0:
         raise ConfigurationError(f"{name} must be a positive whole number, not {raw!r}")
     return value
+
+
+def _optional_positive_int(name: str) -> int | None:
+    if os.environ.get(name) is None:
+        return None
+    return _positive_int(name, 0)
+
+
+def _score(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw not in {"1", "2", "3", "4"}:
+        raise ConfigurationError(f"{name} must be a score from 1 to 4, not {raw!r}")
+    return int(raw)
 
 
 def _time_of_day(name: str, default: str) -> tuple[int, int]:
@@ -152,6 +177,8 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(instance_path),
         "SESSION_IDLE_MINUTES": _positive_int("LIMS_SESSION_IDLE_MINUTES", 15),
         "CALIBRATION_DUE_SOON_DAYS": _positive_int("LIMS_CALIBRATION_DUE_SOON_DAYS", 14),
+        "PASSWORD_MIN_SCORE": _score("LIMS_PASSWORD_MIN_SCORE", 3),
+        "PASSWORD_MAX_AGE_DAYS": _optional_positive_int("LIMS_PASSWORD_MAX_AGE_DAYS"),
         "AUDIT_CHECKPOINT_PATH": Path(
             overrides.get("AUDIT_CHECKPOINT_PATH")
             or os.environ.get("LIMS_AUDIT_CHECKPOINT_PATH")

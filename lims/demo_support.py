@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import context as audit_context
-from lims.identity.demo import demo_password
+from lims.identity.demo_accounts import demo_password
 from lims.identity.models import User
 from lims.identity.service.users import user_by_username
 from lims.signatures import service as signatures

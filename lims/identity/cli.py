@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from lims.commands import password_from, unit_of_work
@@ -94,6 +95,7 @@ def user_create(
             must_change_password=False,
             actor=administrator,
             reason=reason,
+            minimum_score=current_app.config["PASSWORD_MIN_SCORE"],
         )
     click.echo(f"Created {username.lower()}.")
 

@@ -24,10 +24,10 @@ class AccountNotLocked(Conflict):
 
 
 class PasswordPolicyViolation(InvalidInput):
-    """A new password breaks the password policy (length, username, commonly used, unchanged)."""
+    """A new password breaks the password policy (length, too easy to guess, built on names, used recently)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, field="password")
+    def __init__(self, message: str, *, field: str = "password") -> None:
+        super().__init__(message, field=field)
 
 
 class WrongCurrentPassword(InvalidInput):

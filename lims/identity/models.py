@@ -233,3 +233,24 @@ class ApiToken(Controlled, Base):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class PasswordHistory(Base):
+    """A password a user had before: its argon2 hash, so that a new password cannot be an old one again."""
+
+    __tablename__ = "password_history"
+    __table_args__ = (Index("ix_password_history_user_replaced", "user_id", "replaced_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    replaced_at: Mapped[datetime]
+
+
+class DemoDatabaseMark(Base):
+    """Written by `lims demo`: this database holds the demo data set, whose published passwords it accepts."""
+
+    __tablename__ = "demo_database_mark"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    marked_at: Mapped[datetime]

@@ -56,7 +56,11 @@ def login() -> Any:
         user = sign_in_service.authenticate(
             get_session(), username=data["username"], password=data["password"], client_address=request.remote_addr
         )
+    max_age_days = current_app.config["PASSWORD_MAX_AGE_DAYS"]
+    expired = password_service.require_change_if_too_old(get_session(), user, max_age_days=max_age_days)
     keep_signed_in(_open_session(user))
+    if expired:
+        flash(f"Your password is more than {max_age_days} days old: choose a new one before you continue.", "warning")
     return redirect(safe_next_url(data["next"], url_for("dashboard.index")))
 
 
@@ -89,6 +93,7 @@ def change_password() -> Any:
                 current_password=data["current_password"],
                 new_password=data["new_password"],
                 client_address=request.remote_addr,
+                minimum_score=current_app.config["PASSWORD_MIN_SCORE"],
             )
         except AccountLocked as locked:
             # The lockout ended every session of the user, this one included.

@@ -54,3 +54,26 @@ def test_bad_settings_stop_the_start_with_a_clear_message(tmp_path, monkeypatch,
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=message):
         load_config(tmp_path)
+
+
+def test_password_policy_settings(tmp_path, monkeypatch):
+    config = load_config(tmp_path)
+    assert (config["PASSWORD_MIN_SCORE"], config["PASSWORD_MAX_AGE_DAYS"]) == (3, None)
+    monkeypatch.setenv("LIMS_PASSWORD_MIN_SCORE", "4")
+    monkeypatch.setenv("LIMS_PASSWORD_MAX_AGE_DAYS", "90")
+    config = load_config(tmp_path)
+    assert (config["PASSWORD_MIN_SCORE"], config["PASSWORD_MAX_AGE_DAYS"]) == (4, 90)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LIMS_PASSWORD_MIN_SCORE", "0", "LIMS_PASSWORD_MIN_SCORE must be a score from 1 to 4"),
+        ("LIMS_PASSWORD_MIN_SCORE", "strong", "LIMS_PASSWORD_MIN_SCORE must be a score from 1 to 4"),
+        ("LIMS_PASSWORD_MAX_AGE_DAYS", "-5", "LIMS_PASSWORD_MAX_AGE_DAYS must be a positive whole number"),
+    ],
+)
+def test_bad_password_policy_settings_stop_the_start(tmp_path, monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=message):
+        load_config(tmp_path)

@@ -38,7 +38,8 @@ from lims.identity.models import (
     user_role,
 )
 from lims.identity.service.api_tokens import revoke_tokens_created_by
-from lims.identity.service.passwords import check_password_policy, hash_password
+from lims.identity.service.password_policy import DEFAULT_MINIMUM_SCORE, check_password_policy
+from lims.identity.service.passwords import hash_password, password_context
 from lims.identity.service.sessions import end_sessions
 from lims.pagination import Page, paginate
 
@@ -135,6 +136,7 @@ def create_user(
     must_change_password: bool,
     actor: User | None,
     reason: str,
+    minimum_score: int = DEFAULT_MINIMUM_SCORE,
 ) -> User:
     """Create a user account holding ``roles``, granted for ``reason``; the password must satisfy the policy."""
     username = username.lower()
@@ -143,7 +145,10 @@ def create_user(
     if not organization.active:
         raise OrganizationDeactivated(f"{organization.name} is deactivated.", field="organization_id")
     _check_roles_fit_organization(roles, organization)
-    check_password_policy(password, username=username)
+    check_password_policy(
+        password,
+        password_context(session, username=username, full_name=full_name, email=email, minimum_score=minimum_score),
+    )
     now = clock.now()
     with audit_context.reason_for_change(session, reason):
         user = User(

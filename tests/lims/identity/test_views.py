@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from lims import clock
@@ -234,6 +235,64 @@ def test_password_change_refusal_gives_the_policy_reason(client, signed_in):
         },
     )
     assert response.status_code == 422 and "must not contain the username" in response.text
+
+
+def _change_password(client, current: str, new: str):
+    return submit(
+        client, "/account/password", {"current_password": current, "new_password": new, "confirm_password": new}
+    )
+
+
+@pytest.mark.parametrize(
+    ("new_password", "reason"),
+    [
+        ("aaaaaaaaaaaa", "it repeats the same character"),
+        (" " * 12, "it repeats the same character"),
+        ("qwertyuiopas", "it is a commonly used password"),
+        ("abcabcabcabc", "it repeats the same group of characters"),
+        ("Northbridge2026", "it is built on the facility&#39;s name or code"),
+        ("demo-admin-2026", "one of the demo passwords published with the LIMS"),
+        ("Priya.Raman.2026", "it is built on your name, username or e-mail address"),
+    ],
+)
+def test_a_weak_new_password_is_refused_beside_its_field(client, signed_in, db_session, new_password, reason):
+    user = signed_in(RoleName.TECHNICIAN, full_name="Priya Raman")
+    response = _change_password(client, PASSWORD, new_password)
+    assert response.status_code == 422
+    beside_field = re.search(r'id="new_password-error"[^>]*>([^<]*)<', response.text)
+    assert beside_field and reason in beside_field.group(1)
+    db_session.expire_all()
+    assert sign_in.authenticate(db_session, username=user.username, password=PASSWORD, client_address=None) is user
+
+
+def test_a_recent_password_cannot_come_back_through_the_form(client, signed_in):
+    signed_in(RoleName.QA)
+    assert _change_password(client, PASSWORD, "violet-ferry-lantern-4").status_code == 302
+    response = _change_password(client, "violet-ferry-lantern-4", PASSWORD)
+    assert response.status_code == 422
+    assert "You have used this password recently: it must differ from your last 5 passwords." in response.text
+
+
+def test_a_password_past_the_maximum_age_must_be_changed_at_sign_in(app, client, create_user, db_session):
+    app.config["PASSWORD_MAX_AGE_DAYS"] = 60
+    user = create_user(RoleName.TECHNICIAN)
+    db_session.commit()
+    with clock.frozen(user.password_changed_at + timedelta(days=61)):
+        assert login(client, user).status_code == 302
+        page = client.get("/", follow_redirects=True)
+        assert page.request.path == "/account/password"
+        assert "Your password is more than 60 days old: choose a new one before you continue." in page.text
+        assert _change_password(client, PASSWORD, "violet-ferry-lantern-4").status_code == 302
+        assert client.get("/").status_code == 200
+
+
+def test_a_password_within_the_maximum_age_opens_the_dashboard(app, client, create_user, db_session):
+    app.config["PASSWORD_MAX_AGE_DAYS"] = 60
+    user = create_user(RoleName.TECHNICIAN)
+    db_session.commit()
+    with clock.frozen(user.password_changed_at + timedelta(days=59)):
+        assert login(client, user).status_code == 302
+        assert client.get("/").status_code == 200
 
 
 def test_users_list_filters_and_paginates(client, create_user, db_session, signed_in):
