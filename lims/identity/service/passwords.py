@@ -1,4 +1,4 @@
-"""Passwords: the policy a new one must meet, argon2 hashing, temporary passwords, resets and changes."""
+"""Passwords: the policy in context, argon2 hashing, temporary passwords, resets, changes, history and maximum age."""
 
 from __future__ import annotations
 
