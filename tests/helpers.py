@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from lims.identity.models import User
 
 #: Satisfies the password policy; used by every factory-made user.
-PASSWORD = "correct-horse-battery-42"
+PASSWORD = "tundra-piano-83"
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
