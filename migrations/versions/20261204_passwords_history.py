@@ -1,7 +1,7 @@
 """Password history (the hashes of a user's previous passwords) and the mark of a demo database.
 
 Revision ID: passwords_history
-Revises: ctgov_registry, limits_test_instruments
+Revises: batchgmp_gmp
 Create Date: 2026-12-04 21:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "passwords_history"
-down_revision = ("ctgov_registry", "limits_test_instruments")
+down_revision = "batchgmp_gmp"
 branch_labels = None
 depends_on = None
 

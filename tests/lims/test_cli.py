@@ -142,33 +142,6 @@ def test_init_refuses_a_guessable_password_saying_why(run, db_session, password,
     assert count(db_session, Organization) == 0 and count(db_session, User) == 0
 
 
-def test_user_create_takes_the_minimum_score_from_the_configuration(app, run, facility):
-    args = ("user", "create", "s.tan", "--full-name", "Sam Tan", "--email", "s.tan@example.org")
-    args += ("--organization", facility.code, "--role", "qa")
-    app.config["PASSWORD_MIN_SCORE"] = 4
-    refused = run(*args, env={"LIMS_USER_PASSWORD": "bluefish-2019"})
-    assert refused.exit_code == 1 and "too easy to guess" in refused.output
-    app.config["PASSWORD_MIN_SCORE"] = 3
-    assert run(*args, env={"LIMS_USER_PASSWORD": "bluefish-2019"}).exit_code == 0
-
-
-def test_the_demo_passwords_are_refused_outside_a_demo_database(run, facility):
-    args = ("user", "create", "j.ruiz", "--full-name", "Jo Ruiz", "--email", "j.ruiz@example.org")
-    result = run(
-        *args, "--organization", facility.code, "--role", "qa", env={"LIMS_USER_PASSWORD": "demo-qa-officer-2026"}
-    )
-    assert result.exit_code == 1
-    assert "This is one of the demo passwords published with the LIMS" in result.output
-
-
-def test_a_database_the_demo_loaded_accepts_the_demo_passwords(run, db_session):
-    assert run("demo").exit_code == 0
-    args = ("user", "create", "j.ruiz", "--full-name", "Jo Ruiz", "--email", "j.ruiz@example.org")
-    args += ("--organization", "NBCT", "--role", "qa")
-    result = run(*args, env={"LIMS_USER_PASSWORD": "demo-qa-officer-2026"})
-    assert result.exit_code == 0, result.output
-
-
 def test_without_a_terminal_the_password_must_come_from_the_environment(run, monkeypatch):
     monkeypatch.delenv("LIMS_ADMIN_PASSWORD", raising=False)
     result = run("init", "--facility-name", "Lab", "--admin-name", "X", "--admin-email", "x@example.org")
