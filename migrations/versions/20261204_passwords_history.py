@@ -1,7 +1,7 @@
 """Password history (the hashes of a user's previous passwords) and the mark of a demo database.
 
 Revision ID: passwords_history
-Revises: batchgmp_gmp
+Revises: sessions_server_side
 Create Date: 2026-12-04 21:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "passwords_history"
-down_revision = "batchgmp_gmp"
+down_revision = "sessions_server_side"
 branch_labels = None
 depends_on = None
 
