@@ -13,7 +13,16 @@ from batch_records.models import (
     MbrStatus,
     MbrVersion,
 )
-from batch_records.service import batches, deviations, execution, impact, masters, release, step_signatures
+from batch_records.service import (
+    batches,
+    deviations,
+    execution,
+    impact,
+    masters,
+    record_names,
+    release,
+    step_signatures,
+)
 from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import Registry
@@ -37,6 +46,8 @@ def register(registry: Registry) -> None:
     registry.training_subjects(masters.effective_versions_as_training_subjects)
     registry.impacted_records(impact.IMPACTED_BATCHES)
     registry.audit_actions("report.generated")
+    for names in (record_names.BATCHES, record_names.STEPS, record_names.PARAMETERS, record_names.DEVIATIONS):
+        registry.record_names(names)
     # Comes after the other areas' demo loaders: the batches are made with their users, equipment, lots and subjects.
     registry.demo_loader(demo.load_batches)
 

@@ -28,6 +28,10 @@ SubjectRecordFinder = Callable[[Session, Any], Sequence[Any]]
 ConsumingRecordFinder = Callable[[Session, list[str]], Mapping[str, Any]]
 #: what an area's work requires training on now (a master record version's training subject, …)
 TrainingSubjectFinder = Callable[[Session], Sequence[str]]
+#: what people call records of one type, given their ids (one query): id -> name ("CART-HLX19-260002")
+RecordNamer = Callable[[Session, list[str]], Mapping[str, "RecordName"]]
+#: the id of the record of one type that people know by a business identifier (a batch number), or None
+RecordFinder = Callable[[Session, str], "str | None"]
 #: checks records that the audit trail vouches for (signatures) against it: a sentence for each that disagrees
 TrailCheck = Callable[[Session], Iterable[str]]
 
@@ -54,6 +58,30 @@ class ImpactedRecords:
     finders: Mapping[str, Callable[[Session, list[str]], Mapping[str, ImpactedRecord]]]
     #: acts on a verdict of impact: (session, record key, what the impact is, the user closing the assessment)
     on_impact: Callable[[Session, str, str, Any], None]
+
+
+@dataclass(frozen=True)
+class RecordName:
+    """A record as people call it: ``identifier`` after its kind ("q.okafor" of a user), and ``referent`` where
+    another record refers to it ("Thi Nguyen" entered an entry)."""
+
+    identifier: str
+    referent: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordNames:
+    """How the audit trail names an area's records of one type, and finds one by what people call it."""
+
+    #: the table of the records ("batch")
+    entity_type: str
+    #: what one is called ("batch", "step", "lot")
+    kind: str
+    name: RecordNamer
+    #: for the trail's filter: the record a business identifier (batch number, lot number) names
+    find: RecordFinder | None = None
+    #: what to type in the filter, for a refusal ("a batch number")
+    identifier_hint: str = ""
 
 
 class NoAreasInstalled(RuntimeError):
@@ -90,6 +118,7 @@ class Registry:
         self._training_subject_finders: list[TrainingSubjectFinder] = []
         self._trail_checks: list[TrailCheck] = []
         self._impacted_records: list[ImpactedRecords] = []
+        self._record_names: dict[str, RecordNames] = {}
         self._claimed: set[tuple[str, Hashable]] = set()
 
     def _claim(self, kind: str, key: Hashable, description: str) -> None:
@@ -170,6 +199,13 @@ class Registry:
             )
         self._impacted_records.append(declaration)
 
+    def record_names(self, declaration: RecordNames) -> None:
+        """Let the audit trail name the records of a type as people do, and filter by their business identifier."""
+        self._claim(
+            "record names", declaration.entity_type, f"The names of records of type {declaration.entity_type!r}"
+        )
+        self._record_names[declaration.entity_type] = declaration
+
     @property
     def blueprints(self) -> tuple[Blueprint, ...]:
         return tuple(self._blueprints)
@@ -243,3 +279,8 @@ def current() -> Registry:
             "factory, the command line and the migrations do)."
         )
     return _current
+
+
+def record_names_of(entity_type: str) -> RecordNames | None:
+    """How the installed areas name records of ``entity_type``, if one declared it."""
+    return current()._record_names.get(entity_type)

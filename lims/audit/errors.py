@@ -35,3 +35,11 @@ class UnknownRecordType(InvalidInput):
 
 class NotARecordId(InvalidInput):
     """A controlled record's id is its primary key: positive whole numbers joined by dashes."""
+
+
+class NoRecordCalled(InvalidInput):
+    """The trail's filter names a record by what people call it (a batch number); no record is called that."""
+
+
+class RecordTypeNeeded(InvalidInput):
+    """A record is named within its type: a batch number and a lot number may look alike."""

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import Select, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
+from lims import registry
 from lims.audit.chain import entity_key
-from lims.audit.errors import NotARecordId, PagedBothWays, UnknownRecordType
+from lims.audit.errors import NoRecordCalled, NotARecordId, PagedBothWays, RecordTypeNeeded, UnknownRecordType
 from lims.audit.models import AuditEvent, Controlled
 from lims.db import Base
 from lims.errors import RecordNotFound
@@ -143,11 +144,32 @@ def controlled_entity_types() -> list[str]:
     return sorted(_controlled_models())
 
 
-def controlled_record(session: Session, entity_type: str, entity_id: str) -> Controlled:
-    """The controlled record an audit event names."""
+def record_filter(session: Session, entity_type: str, typed: str) -> tuple[str, str]:
+    """The (type, id) of the record the filter names: by its business identifier (batch number, lot number)
+    where its area declares one, else by its id (the links from record pages carry ids)."""
+    if not entity_type:
+        if typed:
+            raise RecordTypeNeeded("Choose the type of the record you name.", field="entity_type")
+        return "", ""
     model = _controlled_models().get(entity_type)
     if model is None:
         raise UnknownRecordType(f"{entity_type!r} is not a type of controlled record.", field="entity_type")
+    if not typed:
+        return entity_type, ""
+    names = registry.record_names_of(entity_type)
+    if names is not None and names.find is not None:
+        found = names.find(session, typed)
+        if found is not None:
+            return entity_type, found
+        if not (typed.isascii() and typed.isdigit()) or not 0 < int(typed) < 2**63 or session.get(model, int(typed)) is None:
+            hint = f" Enter {names.identifier_hint}." if names.identifier_hint else ""
+            raise NoRecordCalled(f"There is no {names.kind} called {typed!r}.{hint}", field="entity_id")
+        return entity_type, typed
+    _primary_key(model, entity_type, typed)
+    return entity_type, typed
+
+
+def _primary_key(model: type[Controlled], entity_type: str, entity_id: str) -> list[int]:
     not_an_id = NotARecordId(f"{entity_id!r} is not the id of a {entity_type.replace('_', ' ')}.", field="entity_id")
     try:
         primary_key = [int(part) for part in entity_id.split("-")]
@@ -155,6 +177,15 @@ def controlled_record(session: Session, entity_type: str, entity_id: str) -> Con
         raise not_an_id from None
     if len(primary_key) != len(inspect(model).primary_key) or not all(0 < part < 2**63 for part in primary_key):
         raise not_an_id
+    return primary_key
+
+
+def controlled_record(session: Session, entity_type: str, entity_id: str) -> Controlled:
+    """The controlled record an audit event names."""
+    model = _controlled_models().get(entity_type)
+    if model is None:
+        raise UnknownRecordType(f"{entity_type!r} is not a type of controlled record.", field="entity_type")
+    primary_key = _primary_key(model, entity_type, entity_id)
     record = session.get(model, primary_key if len(primary_key) > 1 else primary_key[0])
     if record is None:
         raise RecordNotFound(f"There is no {entity_type.replace('_', ' ')} {entity_id}.")

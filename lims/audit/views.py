@@ -20,6 +20,7 @@ from lims.access import allow
 from lims.audit import anchors as audit_anchors
 from lims.audit import chain as audit_chain
 from lims.audit import export as audit_export
+from lims.audit import naming as audit_naming
 from lims.audit import schemas
 from lims.audit import trail as audit_trail
 from lims.audit import verification as audit_verification
@@ -47,14 +48,11 @@ def _criteria(data: dict[str, Any]) -> tuple[audit_trail.EventFilter, Controlled
             # A bound at the very edge of the calendar (year 1 or 9999) excludes no event.
             return None
 
-    whole_record = (
-        audit_trail.controlled_record(get_session(), data["entity_type"], data["entity_id"])
-        if data["with_parts"]
-        else None
-    )
+    entity_type, entity_id = audit_trail.record_filter(get_session(), data["entity_type"], data["entity_id"])
+    whole_record = audit_trail.controlled_record(get_session(), entity_type, entity_id) if data["with_parts"] else None
     criteria = audit_trail.EventFilter(
-        entity_type=None if whole_record else data["entity_type"] or None,
-        entity_id=None if whole_record else data["entity_id"] or None,
+        entity_type=None if whole_record else entity_type or None,
+        entity_id=None if whole_record else entity_id or None,
         records=tuple(audit_trail.record_and_parts(whole_record)) if whole_record else (),
         user_id=data["user_id"],
         actions=_actions_meant_by(data["action"]),
@@ -93,6 +91,19 @@ def _filter_context() -> dict[str, Any]:
     }
 
 
+def _history_of(
+    criteria: audit_trail.EventFilter,
+    whole_record: Controlled | None,
+    names: dict[audit_naming.RecordKey, Any],
+) -> str | None:
+    """The record whose history the page shows, as people call it."""
+    if whole_record is not None:
+        return audit_naming.record_label(*audit_chain.entity_key(whole_record), names)
+    if criteria.entity_type and criteria.entity_id:
+        return audit_naming.record_label(criteria.entity_type, criteria.entity_id, names)
+    return None
+
+
 @blueprint.route("/audit")
 @allow(REVIEWERS)
 def events() -> Any:
@@ -103,10 +114,17 @@ def events() -> Any:
         form=request.args,
         filter_args=_filter_args(),
         whole_record=None,
+        history_of=None,
     ):
         data = load_input(schemas.EventFilterSchema(), request.args)
         criteria, whole_record = _criteria(data)
         page = audit_trail.search_events(get_session(), criteria, before=data["before"], after=data["after"])
+    named = [(event.entity_type, event.entity_id) for event in page.events if event.entity_type and event.entity_id]
+    if criteria.entity_type and criteria.entity_id:
+        named.append((criteria.entity_type, criteria.entity_id))
+    if whole_record is not None:
+        named.append(audit_chain.entity_key(whole_record))
+    names = audit_naming.name_records(get_session(), named)
     return render_template(
         "audit/events.html",
         page=page,
@@ -115,6 +133,9 @@ def events() -> Any:
         filter_args=_filter_args(),
         describe=audit_trail.describe_changes,
         whole_record=whole_record,
+        history_of=_history_of(criteria, whole_record, names),
+        record_label=lambda entity_type, entity_id: audit_naming.record_label(entity_type, entity_id, names),
+        filter_value=lambda entity_type, entity_id: audit_naming.filter_value(entity_type, entity_id, names),
         **_filter_context(),
     )
 

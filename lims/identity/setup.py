@@ -3,6 +3,7 @@ queue, `lims user`, and the demo's organizations and accounts."""
 
 from __future__ import annotations
 
+from lims.audit.naming import named_by_column
 from lims.dashboard.service import WorkQueue
 from lims.identity import api, demo, models, views
 from lims.identity.cli import user_group
@@ -42,4 +43,9 @@ def register(registry: Registry) -> None:
         "access_changes.exported",
     )
     registry.cli_group(user_group)
+    registry.record_names(
+        named_by_column(
+            models.User, "user", models.User.username, referent=models.User.full_name, identifier_hint="a username"
+        )
+    )
     registry.demo_loader(demo.load_accounts)

@@ -3,10 +3,11 @@ demo's materials."""
 
 from __future__ import annotations
 
+from lims.audit.naming import named_by_column
 from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.materials import demo, service, views
-from lims.materials.models import MaterialLot
+from lims.materials.models import Material, MaterialLot
 from lims.registry import Registry
 from lims.signatures.models import SignatureMeaning
 from lims.signatures.service import SignableType
@@ -30,6 +31,12 @@ def register(registry: Registry) -> None:
             roles=frozenset({RoleName.QA}),
             count=lambda session, _user, _settings: len(service.lots_awaiting_release(session)),
             endpoint="materials.index",
+        )
+    )
+    registry.record_names(named_by_column(MaterialLot, "lot", MaterialLot.lot_number, identifier_hint="a lot number"))
+    registry.record_names(
+        named_by_column(
+            Material, "material", Material.part_number, referent=Material.name, identifier_hint="a part number"
         )
     )
     registry.demo_loader(demo.load_materials)

@@ -451,8 +451,8 @@ def test_the_history_of_a_step_and_of_its_batch_includes_the_corrections_of_its_
     other_step_parameter = batch.steps[1].parameters[0]
     client = signed_in_as(app, db_session, line.qa)
     for page_url, heading in (
-        (f"/batch-steps/{step.id}", f"History of batch step {step.id}"),
-        (f"/batches/{batch.id}", f"History of batch {batch.id}"),
+        (f"/batch-steps/{step.id}", f"History of step 1. {step.title} ({batch.batch_number})"),
+        (f"/batches/{batch.id}", f"History of batch {batch.batch_number}"),
     ):
         history_url = re.search(r'href="(/audit\?[^"]*with_parts=1)"', client.get(page_url).text)[1]
         history = client.get(history_url.replace("&amp;", "&")).text

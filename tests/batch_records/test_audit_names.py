@@ -1,0 +1,101 @@
+"""The audit trail names batch records, lots and users as people call them, and is filtered by those names."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from batch_records.service import batches
+from tests.batch_records.test_batch_views import signed_in_as
+from tests.batch_records.test_execution import do_receipt
+
+
+def results(client, url: str) -> str:
+    """The result table of an audit page, without the filter form."""
+    return client.get(url).text.split("<tbody>")[1].split("</tbody>")[0]
+
+
+def test_records_are_named_by_batch_number_step_title_lot_number_and_username(app, db_session, line, batch):
+    step = do_receipt(db_session, batch, line)
+    client = signed_in_as(app, db_session, line.qa)
+    trail = results(client, "/audit")
+    assert f">batch {batch.batch_number}</a>" in trail
+    assert f">step 1. {step.title} ({batch.batch_number})</a>" in trail
+    assert f"batch {batch.id}<" not in trail
+    lots = results(client, "/audit?entity_type=material_lot")
+    assert f">lot {line.medium_lot.lot_number}</a>" in lots and f"material lot {line.medium_lot.id}<" not in lots
+    assert f">user {line.operator.username}</a>" in results(client, "/audit?entity_type=user_account")
+
+
+def test_the_trail_is_filtered_by_batch_number_and_lot_number(app, db_session, line, batch):
+    other = batches.start_batch(
+        db_session,
+        line.version,
+        subject=line.subjects[1],
+        starting_material_identity="W1234 26 999999 1",
+        user=line.operator,
+    )
+    client = signed_in_as(app, db_session, line.qa)
+    page = client.get(f"/audit?entity_type=batch&entity_id={batch.batch_number}")
+    assert page.status_code == 200
+    assert f"<h1>History of batch {batch.batch_number}</h1>" in page.text
+    listed = page.text.split("<tbody>")[1]
+    assert f"batch {batch.batch_number}<" in listed and other.batch_number not in listed
+    lot = results(client, f"/audit?entity_type=material_lot&entity_id={line.medium_lot.lot_number}")
+    assert f"lot {line.medium_lot.lot_number}<" in lot and "batch " not in lot
+    assert f'href="/audit?entity_type=batch&amp;entity_id={batch.batch_number}"' in results(client, "/audit")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "entity_type=batch&entity_id=CART-NOPE-000000",
+            "There is no batch called &#39;CART-NOPE-000000&#39;. Enter a batch number.",
+        ),
+        (
+            "entity_type=material_lot&entity_id=no-such-lot",
+            "There is no lot called &#39;no-such-lot&#39;. Enter a lot number.",
+        ),
+        ("entity_type=batch&entity_id=%C2%B2", "There is no batch called &#39;²&#39;."),
+        ("entity_type=spaceship&entity_id=1", "&#39;spaceship&#39; is not a type of controlled record."),
+        ("entity_type=batch_entry&entity_id=first", "&#39;first&#39; is not the id of a batch entry."),
+        ("entity_id=CART-HLX19-260002", "Choose the type of the record you name."),
+    ],
+)
+@pytest.mark.parametrize("url", ["/audit", "/audit/export.csv"])
+def test_a_record_filter_that_names_no_record_is_refused(app, db_session, line, batch, url, query, message):
+    response = signed_in_as(app, db_session, line.qa).get(f"{url}?{query}")
+    assert response.status_code == 422 and message in response.text
+
+
+@contextmanager
+def counted_statements(db_session):
+    statements: list[str] = []
+    engine = db_session.get_bind()
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_naming_the_records_of_a_page_takes_as_many_statements_for_many_events_as_for_one(app, db_session, line, batch):
+    client = signed_in_as(app, db_session, line.qa)
+
+    def statements_for(url: str) -> tuple[int, int]:
+        with counted_statements(db_session) as statements:
+            page = client.get(url)
+        assert page.status_code == 200
+        return len(statements), page.text.count(f"({batch.batch_number})</a>")
+
+    one_step = statements_for(f"/audit?entity_type=batch_step&entity_id={batch.steps[0].id}")
+    every_step = statements_for("/audit?entity_type=batch_step")
+    assert one_step[1] == 1 and every_step[1] == len(batch.steps) > 1
+    assert every_step[0] == one_step[0]
