@@ -161,7 +161,11 @@ def record_filter(session: Session, entity_type: str, typed: str) -> tuple[str, 
         found = names.find(session, typed)
         if found is not None:
             return entity_type, found
-        if not (typed.isascii() and typed.isdigit()) or not 0 < int(typed) < 2**63 or session.get(model, int(typed)) is None:
+        if (
+            not (typed.isascii() and typed.isdigit())
+            or not 0 < int(typed) < 2**63
+            or session.get(model, int(typed)) is None
+        ):
             hint = f" Enter {names.identifier_hint}." if names.identifier_hint else ""
             raise NoRecordCalled(f"There is no {names.kind} called {typed!r}.{hint}", field="entity_id")
         return entity_type, typed
