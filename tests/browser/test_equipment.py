@@ -62,7 +62,7 @@ def test_technician_records_a_passing_calibration_and_sees_the_status_change(liv
 
     page.get_by_role("link", name="Record calibration").click()
     page.get_by_label("Reference standard used").select_option(
-        label="REF-THERM-01: Reference thermometer (valid until 2040-01-01)"
+        label="REF-THERM-01: Reference thermometer, measures °C, % (valid until 2040-01-01)"
     )
     page.get_by_label("As found").fill("37.2 °C")
     page.get_by_role("button", name="Record calibration").click()
