@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pint
+from pint.facets.plain import PlainUnit
 
 from lims.units.errors import IncompatibleUnits
 from lims.units.registry import (
@@ -16,6 +17,23 @@ from lims.units.registry import (
     registry,
     settle,
 )
+
+_SPEED_AND_FORCE = frozenset({"1 / [time]", "[length] / [time] ** 2"})
+
+
+def _unit_in_words(unit: pint.Unit) -> str:
+    """A unit for a message: its text, or "a plain number" for the unit that has none."""
+    return format_unit(unit) or "a plain number"
+
+
+def _why_not(unit: PlainUnit, other: PlainUnit) -> str:
+    """Why values in two units do not mix, in the lab's words."""
+    if {str(unit.dimensionality), str(other.dimensionality)} == _SPEED_AND_FORCE:
+        return (
+            "a centrifuge's speed (rpm) and its relative centrifugal force (× g) convert only with the rotor "
+            "radius; enter the value in the unit the method states."
+        )
+    return f"{describe_dimension(unit)} cannot be compared with {describe_dimension(other)}."
 
 
 @dataclass(frozen=True)
@@ -41,8 +59,7 @@ class Measurement:
             converted = self.quantity.to(target)
         except pint.DimensionalityError as error:
             raise IncompatibleUnits(
-                f"Cannot convert {self} to {format_unit(target)}: {describe_dimension(self.quantity.units)} "
-                f"is not {describe_dimension(target)}."
+                f"Cannot convert {self} to {_unit_in_words(target)}: {_why_not(self.quantity.units, target)}"
             ) from error
         return Measurement(settle(Decimal(converted.magnitude)), format_unit(target))
 
@@ -52,8 +69,7 @@ class Measurement:
             theirs = other.to(self.unit).value
         except IncompatibleUnits as error:
             raise IncompatibleUnits(
-                f"Cannot compare {self} with {other}: {describe_dimension(self.quantity.units)} "
-                f"is not {describe_dimension(other.quantity.units)}."
+                f"Cannot compare {self} with {other}: {_why_not(self.quantity.units, other.quantity.units)}"
             ) from error
         mine = settle(self.value)
         return (mine > theirs) - (mine < theirs)

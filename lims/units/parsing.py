@@ -15,7 +15,8 @@ _SINGLE = re.compile(rf"^\s*(?P<number>{_NUMBER})(?P<rest>.*)$")
 _RANGE = re.compile(rf"^\s*(?P<low>{_NUMBER})\s*(?:-|–|—|to|\.\.)\s*(?P<high>{_NUMBER})(?P<rest>.*)$")
 _TOLERANCE = re.compile(rf"^\s*(?P<target>{_NUMBER})\s*(?:±|\+/-|\+-)\s*(?P<tolerance>{_NUMBER})(?P<rest>.*)$")
 _BOUND = re.compile(r"^\s*(?P<operator>≥|>=|≤|<=|>|<)\s*(?P<rest>.*)$")
-_POWER_OF_TEN = re.compile(r"^\s*(?:[x×*·]\s*)?10\s*(?:\^|\*\*)\s*(?P<exponent>[+-]?\d+)(?P<unit>.*)$")
+# "×10^6", "x 10**6" as labs type it; "10*6" as UCUM writes it.
+_POWER_OF_TEN = re.compile(r"^\s*(?:[x×*·]\s*)?10\s*(?:\^|\*\*|\*)\s*(?P<exponent>[+-]?\d+)(?P<unit>.*)$")
 
 
 #: The longest unit text a measurement's unit column holds.

@@ -42,6 +42,10 @@ _UCUM_ATOMS = {
     "W": "watt",
     "S": "siemens",
     "Ohm": "ohm",
+    "U": "enzyme_unit",
+    "Gy": "gray",
+    "eq": "equivalent",
+    "[g]": "relative_centrifugal_force",
 }
 _UCUM_ANNOTATIONS = {
     "{cells}": "cell",
@@ -124,6 +128,21 @@ def _factor_and_unit(code: str) -> tuple[Decimal, pint.Unit]:
 _TO_UCUM_BASE = {name: code for code, name in _UCUM_ATOMS.items() if code not in {"l", "[IU]"}}
 _TO_UCUM_BASE.update({name: code for code, name in _UCUM_ANNOTATIONS.items() if code != "{cell}"})
 _TO_UCUM_PREFIX = {name: code for code, name in _UCUM_PREFIXES.items()}
+#: Lab units that UCUM writes as other atoms: the terms (code, power) of one of them.
+_TO_UCUM_TERMS = {
+    "cubic_centimeter": (("cm", 3),),
+    "revolutions_per_minute": (("{rev}", 1), ("min", -1)),
+    "revolutions_per_second": (("{rev}", 1), ("s", -1)),
+}
+
+
+def _ucum_terms(name: str, unit: str) -> tuple[tuple[str, int], ...]:
+    if name in _TO_UCUM_TERMS:
+        return _TO_UCUM_TERMS[name]
+    prefix, base, _suffix = registry.parse_unit_name(name)[0]
+    if base not in _TO_UCUM_BASE or (prefix and prefix not in _TO_UCUM_PREFIX):
+        raise UnsupportedUcum(f"The unit {unit!r} has no UCUM code in the LIMS.")
+    return ((_TO_UCUM_PREFIX.get(prefix, "") + _TO_UCUM_BASE[base], 1),)
 
 
 def to_ucum(measurement: Measurement) -> tuple[Decimal, str]:
@@ -132,13 +151,10 @@ def to_ucum(measurement: Measurement) -> tuple[Decimal, str]:
     denominator: list[str] = []
     for name, exponent in measurement.quantity.units._units.items():
         assert not isinstance(exponent, complex), "a unit's exponents are real"
-        prefix, base, _suffix = registry.parse_unit_name(name)[0]
-        if base not in _TO_UCUM_BASE or (prefix and prefix not in _TO_UCUM_PREFIX):
-            raise UnsupportedUcum(f"The unit {measurement.unit!r} has no UCUM code in the LIMS.")
-        code = _TO_UCUM_PREFIX.get(prefix, "") + _TO_UCUM_BASE[base]
-        power = abs(exponent)
-        term = code if power == 1 else f"{code}{power}"
-        (numerator if exponent > 0 else denominator).append(term)
+        for code, power in _ucum_terms(name, measurement.unit):
+            size = abs(power * exponent)
+            term = code if size == 1 else f"{code}{size}"
+            (numerator if power * exponent > 0 else denominator).append(term)
     text = ".".join(numerator) or "1"
     for term in denominator:
         text += "/" + term

@@ -13,6 +13,7 @@ from lims.units.parsing import (
     parse_measurement,
     parse_range,
 )
+from lims.units.registry import unit_text
 
 
 @pytest.mark.parametrize(
@@ -56,6 +57,8 @@ def test_parses_what_technicians_type(typed, value, unit):
         ("cells", "Start with a number"),
         ("2,5 mL", "Use a dot as the decimal separator"),
         ("2-8 °C", "is a range; enter one value"),
+        ("5 A^0", "Unknown unit"),
+        ("5 A0", "Unknown unit"),
     ],
 )
 def test_refuses_what_it_cannot_read_with_a_clear_message(typed, message):
@@ -111,3 +114,56 @@ def test_limit_text_round_trips():
 )
 def test_a_bare_number_is_read_in_the_expected_unit_and_a_typed_unit_is_kept(typed, unit, expected):
     assert parse_in_unit(typed, unit) == parse_measurement(expected)
+
+
+@pytest.mark.parametrize(
+    ("typed", "value", "unit"),
+    [
+        ("3000 rpm", "3000", "rpm"),
+        ("400 × g", "400", "× g"),
+        ("400 ×g", "400", "× g"),
+        ("400 x g", "400", "× g"),
+        ("400 xg", "400", "× g"),
+        ("400 RCF", "400", "× g"),
+        ("400 g", "400", "g"),
+        ("2.5 x 10^6 cells/mL", "2500000", "cells/mL"),
+    ],
+)
+def test_rotational_speed_and_centrifugal_force_are_read_as_the_lab_types_them(typed, value, unit):
+    measurement = parse_measurement(typed)
+    assert (measurement.value, measurement.unit) == (Decimal(value), unit)
+    assert parse_measurement(str(measurement)) == measurement
+
+
+@pytest.mark.parametrize(
+    ("typed", "as_the_lab_writes"),
+    [
+        ("5 10*3{cells}/uL", "5 ×10^3 cells/µL"),
+        ("3 {copies}/ug", "3 copies/µg"),
+        ("1.2 10*6/uL", "1.2 ×10^6 /µL"),
+        ("4 10*3{RBC}/uL", "4000 /µL"),
+        ("2 mg{creat}/kg", "2 mg/kg"),
+        ("5 [iU]/mL", "5 IU/mL"),
+        ("2 mg.kg-1", "2 mg/kg"),
+        ("140 meq/L", "140 mEq/L"),
+        ("140 mEq/L", "140 mEq/L"),
+        ("35 U/L", "35 U/L"),
+        ("25 Gy", "25 Gy"),
+        ("5 cm3", "5 cm^3"),
+    ],
+)
+def test_ucum_input_is_read_where_labs_use_it(typed, as_the_lab_writes):
+    measurement = parse_measurement(typed)
+    expected = parse_measurement(as_the_lab_writes)
+    assert measurement.compare(expected) == 0 and measurement.unit == expected.unit
+    assert parse_measurement(str(measurement)) == measurement
+
+
+def test_cc_is_kept_as_typed_and_is_a_cubic_centimetre():
+    assert parse_measurement("5 cc").unit == "cc"
+    assert parse_measurement("5 cc").compare(parse_measurement("5 mL")) == 0
+
+
+def test_a_power_of_ten_in_a_unit_alone_is_refused_with_where_it_belongs():
+    with pytest.raises(UnitError, match="put it with the value"):
+        unit_text("10*3/uL")

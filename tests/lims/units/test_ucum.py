@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ElementTree
 from decimal import Decimal
 from pathlib import Path
@@ -73,3 +74,44 @@ def test_ucum_functional_conversion_case(case):
     converted = source.to(one_target.unit).value / one_target.value
     expected = Decimal(case["outcome"])
     assert abs(converted - expected) <= _significant_tolerance(case["outcome"]), (case, converted)
+
+
+UCUM_ESSENCE = UCUM_TESTS.with_name("ucum-essence.xml")
+#: Every unit the LIMS shows or exports in its forms, demo data and reports, each spelled as labs type it.
+LAB_UNITS = (
+    "mL", "µL", "L", "cc", "cm^3", "g", "mg", "µg", "kg", "cells", "cells/mL", "cells/µL", "cells/kg", "%", "°C",
+    "°F", "K", "EU/mL", "IU", "IU/mL", "CFU", "CFU/mL", "copies/µg", "copies/cell", "vg/mL", "vg/kg", "h", "min",
+    "s", "d", "rpm", "Hz", "× g", "mEq/L", "mmol/L", "U/L", "Gy", "ng/mL", "mg/kg", "m/s^2", "µm", "bar", "Pa",
+)  # fmt: skip
+
+
+def _ucum_atoms_and_prefixes() -> tuple[set[str], set[str]]:
+    root = ElementTree.parse(UCUM_ESSENCE).getroot()
+    namespace = "{http://unitsofmeasure.org/ucum-essence}"
+    atoms = {unit.attrib["Code"] for tag in ("base-unit", "unit") for unit in root.iter(namespace + tag)}
+    return atoms, {prefix.attrib["Code"] for prefix in root.iter(namespace + "prefix")}
+
+
+def _is_valid_ucum(code: str, atoms: set[str], prefixes: set[str]) -> bool:
+    for term in re.split(r"[./]", code):
+        symbol = re.sub(r"\{[^}]*\}", "", re.sub(r"[+-]?\d+$", "", term))
+        if not symbol or symbol in atoms:
+            continue
+        if not any(symbol.startswith(prefix) and symbol[len(prefix) :] in atoms for prefix in prefixes):
+            return False
+    return bool(code)
+
+
+@pytest.mark.skipif(not UCUM_ESSENCE.exists(), reason=f"UCUM essence not found at {UCUM_ESSENCE}")
+@pytest.mark.parametrize("unit", LAB_UNITS)
+def test_every_lab_unit_has_a_valid_ucum_code_that_reads_back_to_the_same_quantity(unit):
+    measurement = parse_measurement(f"2.5 {unit}")
+    value, code = to_ucum(measurement)
+    assert _is_valid_ucum(code, *_ucum_atoms_and_prefixes()), code
+    assert from_ucum(value, code).compare(measurement) == 0
+
+
+@pytest.mark.parametrize(("typed", "code"), [("5 cc", "cm3"), ("3000 rpm", "{rev}/min"), ("400 × g", "[g]"),
+    ("140 mEq/L", "meq/L"), ("35 U/L", "U/L"), ("2 Gy", "Gy")])  # fmt: skip
+def test_lab_spellings_export_as_ucum_never_as_the_labs_text(typed, code):
+    assert to_ucum(parse_measurement(typed))[1] == code
