@@ -46,6 +46,27 @@ _UCUM_ATOMS = {
     "Gy": "gray",
     "eq": "equivalent",
     "[g]": "relative_centrifugal_force",
+    "kat": "katal",
+    "Bq": "becquerel",
+    "Sv": "sievert",
+    "eV": "electron_volt",
+    "t": "metric_ton",
+    "lm": "lumen",
+    "lx": "lux",
+    "cd": "candela",
+    "Wb": "weber",
+    "T": "tesla",
+    "H": "henry",
+    "F": "farad",
+    "rad": "radian",
+    "sr": "steradian",
+    "[ppm]": "ppm",
+    "[ppth]": "permille",
+    "a": "julian_year",
+    "wk": "week",
+    "deg": "degree",
+    "cal": "calorie",
+    "dyn": "dyne",
 }
 _UCUM_ANNOTATIONS = {
     "{cells}": "cell",
@@ -68,8 +89,15 @@ _UCUM_PREFIXES = {
     "M": "mega",
     "G": "giga",
     "T": "tera",
+    "P": "peta",
+    "E": "exa",
+    "a": "atto",
 }
-_UCUM_COMPONENT = re.compile(r"^(?P<atom>\[[^\]]+\]|\{[^}]*\}|%|[A-Za-z]+)(?P<exponent>[+-]?\d+)?$")
+_UCUM_COMPONENT = re.compile(r"^(?P<atom>[A-Za-z]*\[[^\]]+\]|\{[^}]*\}|%|[A-Za-z]+)(?P<exponent>[+-]?\d+)?$")
+_ANNOTATION = re.compile(r"\{[^{}]*\}")
+# An operator with no term on one side, or an exponent on an annotation: invalid UCUM, not a unit to guess at.
+_MALFORMED = re.compile(r"^\.|[./]$|[./][./]|\}[+-]?\d|\(\)")
+_GROUP = re.compile(r"\(([^()]*)\)")
 _UCUM_FACTOR = re.compile(r"^(?:10(?:\*|\^)(?P<power>[+-]?\d+)|(?P<number>\d+))$")
 _PI = Decimal("3.14159265358979323846264338327950288")
 
@@ -88,10 +116,13 @@ def _ucum_atom(symbol: str) -> str:
 def from_ucum(value: Decimal, code: str) -> Measurement:
     """Read a value coded in UCUM (``2.5`` ``10*6/mL``, ``37`` ``Cel``) as a measurement."""
     refuse_long_text(code, "A UCUM code")
-    if "(" in code or " " in code:
-        raise UnsupportedUcum(f"The UCUM code {code!r} uses syntax the LIMS does not read (parentheses).")
+    if not code or not code.isascii() or not code.isprintable() or " " in code or _MALFORMED.search(code):
+        raise UnsupportedUcum(
+            f"{code!r} is not a valid UCUM code: UCUM codes are plain ASCII without spaces, and every . and / "
+            "joins two terms."
+        )
     try:
-        factor, unit = _factor_and_unit(code)
+        factor, unit = _factor_and_unit(_without_labels(code))
         magnitude = settle(value * factor)
     except ArithmeticError as error:  # a factor of 0 divided by, or a power of ten no decimal holds
         raise UnsupportedUcum(f"The UCUM code {code!r} holds a factor the LIMS cannot compute.") from error
@@ -100,11 +131,44 @@ def from_ucum(value: Decimal, code: str) -> Measurement:
     return Measurement(magnitude, format_unit(unit))
 
 
+def _without_labels(code: str) -> str:
+    """The code with annotations that only label (``g{creat}``, ``{RBC}``) worth 1, as UCUM says; a count the LIMS
+    keeps (``10*3{cells}``) becomes a term of its own."""
+
+    def label(match: re.Match[str]) -> str:
+        before = code[match.start() - 1] if match.start() else ""
+        attached = before not in {"", ".", "/", "("}
+        if match.group(0) in _UCUM_ANNOTATIONS:
+            return "." + match.group(0) if attached else match.group(0)
+        return "" if attached else "1"
+
+    return _ANNOTATION.sub(label, code)
+
+
 def _factor_and_unit(code: str) -> tuple[Decimal, pint.Unit]:
+    """The factor and unit of a code, its parenthesised groups read first (``mg/(kg.h)``)."""
+    groups: list[tuple[Decimal, pint.Unit]] = []
+    while "(" in code:
+        group = _GROUP.search(code)
+        if group is None:
+            raise UnsupportedUcum(f"The UCUM code {code!r} leaves a parenthesis open.")
+        groups.append(_terms(group.group(1), groups, code))
+        code = f"{code[: group.start()]}§{len(groups) - 1}{code[group.end() :]}"
+    if ")" in code:
+        raise UnsupportedUcum(f"The UCUM code {code!r} closes a parenthesis it never opened.")
+    return _terms(code, groups, code)
+
+
+def _terms(text: str, groups: list[tuple[Decimal, pint.Unit]], code: str) -> tuple[Decimal, pint.Unit]:
     factor = Decimal(1)
     unit = registry.dimensionless
-    for operator, component in re.findall(r"(^|[./])([^./]+)", code):
+    for operator, component in re.findall(r"(^|[./])([^./]+)", text):
         exponent = -1 if operator == "/" else 1
+        if component.startswith("§"):
+            group_factor, group_unit = groups[int(component[1:])]
+            factor = factor * group_factor if exponent > 0 else factor / group_factor
+            unit = unit * group_unit**exponent
+            continue
         number = _UCUM_FACTOR.match(component)
         if number:
             scale = (

@@ -38,22 +38,71 @@ def test_unmapped_ucum_is_refused_clearly():
         from_ucum(Decimal(1), "[smoot]")
 
 
-def _ucum_conversion_cases() -> list:
+def _ucum_cases(section: str, *extra: str, **attributes: str) -> list:
+    """The cases of one section of the UCUM functional tests that have ``attributes`` (each with the ``extra``
+    arguments), or one stated skip when the file is absent."""
     if not UCUM_TESTS.exists():
         return [
             pytest.param(
                 None,
+                *extra,
                 marks=pytest.mark.skip(
                     reason=f"UCUM functional tests not found at {UCUM_TESTS} (../shared/reference-data is absent)"
                 ),
             )
         ]
     root = ElementTree.parse(UCUM_TESTS).getroot()
+    element = root.find(section)
+    assert element is not None, f"the UCUM functional tests have no {section} section"
     return [
-        pytest.param(case.attrib, id=case.attrib["id"])
-        for case in root.iter("case")
-        if {"value", "srcUnit", "dstUnit", "outcome"} <= case.attrib.keys()
+        pytest.param(case.attrib, *extra, id=f"{section}-{case.attrib['id']}")
+        for case in element.iter("case")
+        if all(case.attrib.get(name) == value for name, value in attributes.items())
     ]
+
+
+def _read_or_skip(case: dict, value: str, code: str):
+    try:
+        return from_ucum(Decimal(value), code)
+    except UnsupportedUcum as error:
+        pytest.skip(f"UCUM case {case['id']} uses units the LIMS does not map: {error.message}")
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in _ucum_cases("validation") if c.values[0] is None or c.values[0]["valid"] == "true"]
+)
+def test_ucum_functional_valid_code_is_read(case):
+    measurement = _read_or_skip(case, "1", case["unit"])
+    assert parse_measurement(str(measurement)) == measurement, "what a UCUM code reads as is a unit the LIMS shows"
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in _ucum_cases("validation") if c.values[0] is None or c.values[0]["valid"] == "false"]
+)
+def test_ucum_functional_invalid_code_is_refused(case):
+    with pytest.raises(UnsupportedUcum):
+        from_ucum(Decimal(1), case["unit"])
+
+
+@pytest.mark.parametrize("case", _ucum_cases("displayNameGeneration"))
+def test_ucum_functional_display_name_case(case):
+    pytest.skip(
+        f"UCUM case {case['id']} ({case['unit']!r} displayed as {case['display']!r}) is not the LIMS's: it shows units "
+        "as labs write them (mL, °C, cells/mL), not UCUM display names"
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "operation"),
+    _ucum_cases("multiplication", "multiplication") + _ucum_cases("division", "division"),
+)
+def test_ucum_functional_multiplication_and_division_case(case, operation):
+    first = _read_or_skip(case, case["v1"], case["u1"]).quantity
+    second = _read_or_skip(case, case["v2"], case["u2"]).quantity
+    result = first * second if operation == "multiplication" else first / second
+    expected = _read_or_skip(case, case["vRes"], case["uRes"])
+    converted = Decimal(result.to(expected.quantity.units).magnitude)
+    assert abs(converted - expected.value) <= _significant_tolerance(case["vRes"]), (case, converted)
 
 
 def _significant_tolerance(outcome: str) -> Decimal:
@@ -64,13 +113,10 @@ def _significant_tolerance(outcome: str) -> Decimal:
     return max(Decimal(5).scaleb(exponent - 1), abs(expected) * Decimal("1E-19"))
 
 
-@pytest.mark.parametrize("case", _ucum_conversion_cases())
+@pytest.mark.parametrize("case", _ucum_cases("conversion"))
 def test_ucum_functional_conversion_case(case):
-    try:
-        source = from_ucum(Decimal(case["value"]), case["srcUnit"])
-        one_target = from_ucum(Decimal(1), case["dstUnit"])
-    except UnsupportedUcum as error:
-        pytest.skip(f"UCUM case {case['id']} uses units the LIMS does not map: {error.message}")
+    source = _read_or_skip(case, case["value"], case["srcUnit"])
+    one_target = _read_or_skip(case, "1", case["dstUnit"])
     converted = source.to(one_target.unit).value / one_target.value
     expected = Decimal(case["outcome"])
     assert abs(converted - expected) <= _significant_tolerance(case["outcome"]), (case, converted)
@@ -115,3 +161,27 @@ def test_every_lab_unit_has_a_valid_ucum_code_that_reads_back_to_the_same_quanti
     ("140 mEq/L", "meq/L"), ("35 U/L", "U/L"), ("2 Gy", "Gy")])  # fmt: skip
 def test_lab_spellings_export_as_ucum_never_as_the_labs_text(typed, code):
     assert to_ucum(parse_measurement(typed))[1] == code
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "as_the_lab_writes"),
+    [
+        ("2", "mg/(kg.h)", "2 mg/(kg*h)"),
+        ("16", "mmol/(8.h)", "2 mmol/h"),
+        ("5", "g{creat}", "5 g"),
+        ("5", "10*3{RBC}/uL", "5000 /µL"),
+        ("5", "10*3{cells}/uL", "5000 cells/µL"),
+        ("20", "m[iU]/mL", "20 mIU/mL"),
+        ("140", "meq/L", "140 mEq/L"),
+    ],
+)
+def test_ucum_codes_labs_use_read_as_the_lab_writes_them(value, code, as_the_lab_writes):
+    measurement = from_ucum(Decimal(value), code)
+    assert measurement.compare(parse_measurement(as_the_lab_writes)) == 0
+    assert measurement.unit == parse_measurement(as_the_lab_writes).unit
+
+
+@pytest.mark.parametrize("code", ["m/", "/", ".m", "m//s", "{|}1", "mL(", "mL)", "µL", "m L"])
+def test_malformed_ucum_is_refused_not_guessed(code):
+    with pytest.raises(UnsupportedUcum):
+        from_ucum(Decimal(1), code)
