@@ -131,7 +131,7 @@ def describe_changes(event_row: AuditEvent) -> list[tuple[str, Any, Any]]:
     return [(field, None, value) for field, value in data.items()]
 
 
-def _controlled_models() -> dict[str, type[Controlled]]:
+def controlled_models() -> dict[str, type[Controlled]]:
     return {
         mapper.class_.__tablename__: mapper.class_
         for mapper in Base.registry.mappers
@@ -141,7 +141,7 @@ def _controlled_models() -> dict[str, type[Controlled]]:
 
 def controlled_entity_types() -> list[str]:
     """Table names of every model under GMP control."""
-    return sorted(_controlled_models())
+    return sorted(controlled_models())
 
 
 def record_filter(session: Session, entity_type: str, typed: str) -> tuple[str, str]:
@@ -151,7 +151,7 @@ def record_filter(session: Session, entity_type: str, typed: str) -> tuple[str, 
         if typed:
             raise RecordTypeNeeded("Choose the type of the record you name.", field="entity_type")
         return "", ""
-    model = _controlled_models().get(entity_type)
+    model = controlled_models().get(entity_type)
     if model is None:
         raise UnknownRecordType(f"{entity_type!r} is not a type of controlled record.", field="entity_type")
     if not typed:
@@ -186,7 +186,7 @@ def _primary_key(model: type[Controlled], entity_type: str, entity_id: str) -> l
 
 def controlled_record(session: Session, entity_type: str, entity_id: str) -> Controlled:
     """The controlled record an audit event names."""
-    model = _controlled_models().get(entity_type)
+    model = controlled_models().get(entity_type)
     if model is None:
         raise UnknownRecordType(f"{entity_type!r} is not a type of controlled record.", field="entity_type")
     primary_key = _primary_key(model, entity_type, entity_id)

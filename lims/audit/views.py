@@ -19,6 +19,7 @@ from lims import clock, registry
 from lims.access import allow
 from lims.audit import anchors as audit_anchors
 from lims.audit import chain as audit_chain
+from lims.audit import display as audit_display
 from lims.audit import export as audit_export
 from lims.audit import naming as audit_naming
 from lims.audit import schemas
@@ -122,16 +123,16 @@ def events() -> Any:
     named = [(event.entity_type, event.entity_id) for event in page.events if event.entity_type and event.entity_id]
     if criteria.entity_type and criteria.entity_id:
         named.append((criteria.entity_type, criteria.entity_id))
-    if whole_record is not None:
-        named.append(audit_chain.entity_key(whole_record))
-    names = audit_naming.name_records(get_session(), named)
+    groups = audit_display.part_groups(whole_record) if whole_record is not None and whole_record.audit_parts else {}
+    names = audit_naming.name_records(get_session(), [*named, *groups.values(), *audit_display.references(page.events)])
     return render_template(
         "audit/events.html",
         page=page,
         form=request.args,
         errors={},
         filter_args=_filter_args(),
-        describe=audit_trail.describe_changes,
+        describe=lambda event: audit_display.changes(event, names),
+        grouped_events=audit_display.grouped(page.events, groups),
         whole_record=whole_record,
         history_of=_history_of(criteria, whole_record, names),
         record_label=lambda entity_type, entity_id: audit_naming.record_label(entity_type, entity_id, names),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event
 
-from batch_records.service import batches
+from batch_records.service import batches, execution
 from tests.batch_records.test_batch_views import signed_in_as
 from tests.batch_records.test_execution import do_receipt
 
@@ -99,3 +100,50 @@ def test_naming_the_records_of_a_page_takes_as_many_statements_for_many_events_a
     every_step = statements_for("/audit?entity_type=batch_step")
     assert one_step[1] == 1 and every_step[1] == len(batch.steps) > 1
     assert every_step[0] == one_step[0]
+
+
+def test_a_batch_history_groups_its_events_by_step_and_names_what_changes_refer_to(app, db_session, line, batch):
+    step = do_receipt(db_session, batch, line)
+    client = signed_in_as(app, db_session, line.qa)
+    history = results(client, f"/audit?entity_type=batch&entity_id={batch.batch_number}&with_parts=1")
+    batch_heading = f'scope="rowgroup">batch {batch.batch_number}</th>'
+    step_heading = f'scope="rowgroup">step 1. {step.title} ({batch.batch_number})</th>'
+    assert history.index(batch_heading) < history.index(step_heading)
+    in_step = history.split(step_heading)[1]
+    assert '<strong>parameter</strong>: <ins><span title="batch parameter' in in_step
+    assert ">Volume</span></ins>" in in_step and ">Temperature on receipt</span></ins>" in in_step
+    assert (
+        f'<strong>entered by</strong>: <ins><span title="user account {line.operator.id}">Tran Nguyen</span>' in in_step
+    )
+    assert "<strong>entered_at</strong>: <ins>2030-04-10 08:00:00 UTC</ins>" in in_step
+    assert "+00:00" not in history
+
+
+def test_long_hashes_are_shortened_with_the_full_value_on_demand(app, db_session, line, batch):
+    do_receipt(db_session, batch, line)
+    client = signed_in_as(app, db_session, line.qa)
+    history = results(client, f"/audit?entity_type=batch&entity_id={batch.batch_number}&with_parts=1")
+    full = re.search(r'<strong>content_hash</strong>: <ins><span title="([0-9a-f]{64})">([0-9a-f]+)…</span>', history)
+    assert full and full[1].startswith(full[2]) and len(full[2]) == 12
+    assert f">{full[1]}<" not in history
+
+
+def test_a_batch_history_takes_as_many_statements_for_more_events_of_its_steps(app, db_session, line, batch):
+    step = do_receipt(db_session, batch, line)
+    client = signed_in_as(app, db_session, line.qa)
+    url = f"/audit?entity_type=batch&entity_id={batch.batch_number}&with_parts=1"
+
+    def statements() -> int:
+        db_session.expire_all()
+        with counted_statements(db_session) as counted:
+            assert client.get(url).status_code == 200
+        return len(counted)
+
+    before = statements()
+    for value in ("181", "182", "183"):
+        execution.correct_entry(
+            db_session, step.parameters[0].current_entry, value, reason="Misread the scale", user=line.operator
+        )
+    db_session.commit()
+    assert client.get(url).text.count("Misread the scale") >= 3
+    assert statements() == before
