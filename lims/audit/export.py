@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +10,7 @@ from lims.audit import chain as audit_chain
 from lims.audit import trail as audit_trail
 from lims.audit.chain import stable_value
 from lims.audit.models import AuditEvent
+from lims.csv_export import csv_lines as export_lines
 
 CSV_HEADER = (
     "sequence",
@@ -29,29 +27,13 @@ CSV_HEADER = (
     "prev_hash",
     "hash",
 )
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: Any) -> str:
-    """Render a cell so that no spreadsheet evaluates it as a formula."""
-    cell = "" if value is None else str(value)
-    return f"'{cell}" if cell.startswith(_FORMULA_TRIGGERS) else cell
 
 
 def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
     """The CSV export, header first, one line per event."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(cells: Iterable[Any]) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([spreadsheet_safe(cell) for cell in cells])
-        return buffer.getvalue()
-
-    yield line(CSV_HEADER)
-    for item in events:
-        yield line(
+    return export_lines(
+        CSV_HEADER,
+        (
             (
                 item.sequence,
                 stable_value(item.recorded_at),
@@ -67,7 +49,9 @@ def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
                 item.prev_hash,
                 item.hash,
             )
-        )
+            for item in events
+        ),
+    )
 
 
 def export_events(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from lims.audit import chain as audit_chain
 from lims.audit.chain import stable_value
-from lims.audit.export import spreadsheet_safe
+from lims.csv_export import csv_lines as export_lines
 from lims.identity.models import RoleChange
 from lims.pagination import KeysetPage, page_after
 
@@ -74,18 +72,9 @@ def export_role_changes(session: Session, criteria: AccessChangeFilter, *, filte
 
 def csv_lines(changes: Iterable[RoleChange]) -> Iterator[str]:
     """The CSV export, header first; no cell starts like a spreadsheet formula."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(cells: Iterable[object]) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([spreadsheet_safe(cell) for cell in cells])
-        return buffer.getvalue()
-
-    yield line(CSV_HEADER)
-    for change in changes:
-        yield line(
+    return export_lines(
+        CSV_HEADER,
+        (
             (
                 stable_value(change.changed_at),
                 change.user.username,
@@ -96,4 +85,6 @@ def csv_lines(changes: Iterable[RoleChange]) -> Iterator[str]:
                 change.changed_by_id,
                 change.reason,
             )
-        )
+            for change in changes
+        ),
+    )

@@ -9,6 +9,7 @@ from lims import clock
 from lims.audit import chain as audit_chain
 from lims.audit import export as audit_export
 from lims.audit import trail as audit_trail
+from lims.csv_export import spreadsheet_safe
 from tests.lims.audit.helpers import MOMENT, events
 
 
@@ -39,8 +40,8 @@ def test_each_event_is_a_line_with_its_time_in_utc_and_its_hashes(db_session):
 
 def test_spreadsheet_safe_prefixes_every_formula_trigger():
     for dangerous in ("=1+1", "+1", "-1", "@x", "\tx", "\rx"):
-        assert audit_export.spreadsheet_safe(dangerous) == "'" + dangerous
-    assert audit_export.spreadsheet_safe("plain") == "plain" and audit_export.spreadsheet_safe(None) == ""
+        assert spreadsheet_safe(dangerous) == "'" + dangerous
+    assert spreadsheet_safe("plain") == "plain" and spreadsheet_safe(None) == ""
 
 
 def test_an_export_is_audited_once_before_its_lines_are_read(db_session):
