@@ -88,7 +88,9 @@ def _visible_to(query: Select[Batch], sponsor_id: int) -> Select[Batch]:
 
 def batches_of_subject(session: Session, subject: Subject) -> list[Batch]:
     """Every batch made from a subject's material: the chain of identity read from the subject's side."""
-    return list(session.scalars(select(Batch).where(Batch.subject_id == subject.id).order_by(Batch.created_at)))
+    return list(
+        session.scalars(select(Batch).where(Batch.subject_id == subject.id).order_by(Batch.created_at, Batch.id))
+    )
 
 
 def batches_of_subject_after(

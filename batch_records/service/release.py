@@ -435,6 +435,6 @@ def batches_awaiting_review(session: Session) -> list[Batch]:
         session.scalars(
             select(Batch)
             .where(Batch.status.in_([BatchStatus.AWAITING_REVIEW, BatchStatus.QUARANTINED]))
-            .order_by(Batch.created_at)
+            .order_by(Batch.created_at, Batch.id)
         )
     )
