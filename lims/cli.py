@@ -6,6 +6,7 @@ The areas' own command groups (`lims user`, `lims protocol`, ...) come from the 
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import click
@@ -121,15 +122,23 @@ def scheduler_run(run_now: bool) -> None:
 @cli.command()
 def demo() -> None:
     """Migrate and load the demo data set (safe to run again)."""
+    loaders = registry.current().demo_loaders
     with unit_of_work() as session:
+        click.echo("Bringing the database schema up to date…")
         schema.upgrade(session.connection())
-        for load in registry.current().demo_loaders:
+        for number, load in enumerate(loaders, start=1):
+            click.echo(f"[{number}/{len(loaders)}] {_area_of(load)} demo data…")
             load(session)
     click.echo("Demo data loaded. Sign in with:")
     for account in ACCOUNTS:
         click.echo(
             f"  {account.role.value:<11} {account.username:<10} {account.password:<26} {account.organization_code}"
         )
+
+
+def _area_of(loader: Callable[..., object]) -> str:
+    """The area a demo loader belongs to, as its package names it ("equipment" for lims.equipment.demo)."""
+    return loader.__module__.removesuffix(".demo").rpartition(".")[2].replace("_", " ")
 
 
 @cli.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -151,6 +152,13 @@ def test_without_a_terminal_the_password_must_come_from_the_environment(run, mon
 def test_demo_loads_every_role_and_can_run_again(run, db_session):
     first = run("demo")
     assert first.exit_code == 0, first.output
+    # Loading takes a while: each area's part is announced as it starts, in order.
+    assert re.findall(r"\[(\d)/7\] ([a-z ]+) demo data", first.output) == [
+        (str(number), area)
+        for number, area in enumerate(
+            ["identity", "equipment", "protocols", "materials", "training", "testing", "batch records"], start=1
+        )
+    ]
     again = run("demo")
     assert again.exit_code == 0, again.output
     assert count(db_session, User) == len(ACCOUNTS)
