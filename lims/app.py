@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, redirect, request, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -96,6 +96,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return refuse(error.code or 500, error.description or error.name)
 
     _register_templating(app)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     for blueprint in registry.blueprints:
         app.register_blueprint(blueprint)
     api = create_api(app)
@@ -104,6 +105,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for group in registry.cli_groups:
         app.cli.add_command(group)
     return app
+
+
+@access.public
+def _favicon() -> Any:
+    # Browsers ask for /favicon.ico wherever no page names an icon (a PDF, the API's JSON).
+    return redirect(url_for("static", filename="favicon.svg"), 301)
 
 
 def _refuse_control_characters() -> Any:

@@ -62,3 +62,13 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path):
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     engine.dispose()
+
+
+def test_every_page_names_the_lims_icon_and_browsers_asking_for_favicon_ico_find_it(client):
+    login_page = client.get("/login").text
+    assert 'rel="icon" type="image/svg+xml" href="/static/favicon.svg"' in login_page
+
+    asked = client.get("/favicon.ico")
+    assert asked.status_code == 301 and asked.headers["Location"].endswith("/static/favicon.svg")
+    with client.get("/static/favicon.svg") as icon:
+        assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
