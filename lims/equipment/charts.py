@@ -17,6 +17,18 @@ class Marker:
     y: float
     passed: bool
     label: str
+    #: where a written label beside the marker starts, and which way it reads, so it stays inside the chart
+    label_x: float
+    label_anchor: str
+
+    @property
+    def cross(self) -> str:
+        """An out-of-tolerance reading is drawn as a cross, not a dot: told apart without its colour."""
+        size = 6
+        return (
+            f"M{self.x - size},{self.y - size} L{self.x + size},{self.y + size} "
+            f"M{self.x - size},{self.y + size} L{self.x + size},{self.y - size}"
+        )
 
 
 @dataclass(frozen=True)
@@ -56,15 +68,21 @@ def _point_chart(series: DriftSeries) -> PointChart:
         offset = (day - first).days / span if len(series.values) > 1 else 0.5
         return round(MARGIN_LEFT + plot_width * offset, 1)
 
-    markers = [
-        Marker(
-            x_of(i),
-            y_of(float(value.error)),
-            value.passed,
-            f"{value.performed_on.isoformat()}: {_signed(value.error)} {series.point.nominal.unit}",
+    markers = []
+    for i, value in enumerate(series.values):
+        x = x_of(i)
+        # A label past the middle reads leftwards from its marker, so it never leaves the chart.
+        leftwards = x > MARGIN_LEFT + plot_width / 2
+        markers.append(
+            Marker(
+                x,
+                y_of(float(value.error)),
+                value.passed,
+                f"{value.performed_on.isoformat()}: {_signed(value.error)} {series.point.nominal.unit}",
+                label_x=x - 10 if leftwards else x + 10,
+                label_anchor="end" if leftwards else "start",
+            )
         )
-        for i, value in enumerate(series.values)
-    ]
     return PointChart(
         title=f"{series.point.name} (nominal {series.point.nominal}, ± {series.tolerance})",
         unit=series.point.nominal.unit,

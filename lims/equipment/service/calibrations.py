@@ -51,7 +51,8 @@ from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.limits import difference_in_unit_of, error_of, limit_with_tolerance
 from lims.units.measurement import Measurement
-from lims.units.registry import describe_dimension, parse_unit, same_quantity, unit_text
+from lims.units.parsing import unit_text
+from lims.units.registry import describe_dimension, parse_unit, same_quantity
 
 MAX_CERTIFICATE_BYTES = 10 * 1024 * 1024
 #: media type by the bytes a file starts with; the name a user gives it proves nothing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -350,6 +351,26 @@ def test_drift_chart_is_drawn_inline(client, create_equipment, calibrate, db_ses
     signed_in(RoleName.TECHNICIAN)
     page = client.get(f"/equipment/{equipment.id}").text
     assert "<svg" in page and "<polyline" in page and page.count("<circle") == 2
+
+
+def test_drift_chart_marks_an_out_of_tolerance_reading_with_a_cross_and_written_words(
+    client, create_equipment, calibrate, db_session, signed_in
+):
+    equipment = create_equipment()
+    for days_ago, reading in ((90, "37.1 °C"), (30, ("38.2 °C", "37.0 °C")), (1, "36.9 °C")):
+        clock.freeze(datetime(2030, 6, 15, tzinfo=UTC) - timedelta(days=days_ago))
+        calibrate(equipment, reading)
+    db_session.commit()
+    signed_in(RoleName.TECHNICIAN)
+    page = client.get(f"/equipment/{equipment.id}").text
+    chart = page[page.index("<svg") : page.index("</figure>")]
+    # Two readings within tolerance stay dots; the one out of it is a cross, not a dot of another colour.
+    assert chart.count("<circle") == 2 and chart.count('class="fail"') == 1
+    # Its words are drawn on the chart and listed below it, not only in a tooltip.
+    outside_tooltips = re.sub(r"<title>.*?</title>", "", chart)
+    assert "out of tolerance 2030-05-16: +1.2 °C" in outside_tooltips
+    assert "Out of tolerance as found: 2030-05-16: +1.2 °C" in outside_tooltips
+    assert "2030-03-17" not in re.sub(r"<text[^>]*>\d{4}-\d\d-\d\d</text>", "", outside_tooltips)
 
 
 def test_api_lists_equipment_with_status_for_staff_sessions(client, create_equipment, calibrate, db_session, signed_in):
