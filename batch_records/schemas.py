@@ -14,8 +14,7 @@ from lims.inputs import WholeNumber, record_id
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import UnitError
 from lims.units.fields import MeasurementField, ValueKindField
-from lims.units.parsing import parse_in_unit
-from lims.units.registry import unit_text
+from lims.units.parsing import parse_in_unit, unit_text
 from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
 
 # Master batch records

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import chain as audit_chain
-from lims.units.errors import UnsupportedUcum
+from lims.units.errors import NoUcumCode, UnsupportedUcum
 from lims.units.measurement import Measurement
 from lims.units.ucum import to_ucum
 from protocols.models import ProtocolVersion, SampleRequirement, Visit
@@ -143,7 +143,7 @@ def _add_measurement_units(study: ET.Element, units: list[str]) -> dict[str, str
     if not units:
         return {}
     definitions = _child(study, "BasicDefinitions")
-    symbols = [_ucum_or_lims_symbol(unit) for unit in units]
+    symbols = [_ucum_symbol(unit) for unit in units]
     unit_oids = {unit: f"MU.{key}" for unit, key in zip(units, _unique_oid_keys(symbols), strict=True)}
     for unit, symbol in zip(units, symbols, strict=True):
         measurement_unit = _child(definitions, "MeasurementUnit", OID=unit_oids[unit], Name=unit)
@@ -151,11 +151,15 @@ def _add_measurement_units(study: ET.Element, units: list[str]) -> dict[str, str
     return unit_oids
 
 
-def _ucum_or_lims_symbol(unit: str) -> str:
+def _ucum_symbol(unit: str) -> str:
+    """A unit's UCUM code; a unit kept before every unit had one is refused by name, never exported as typed."""
     try:
         return to_ucum(Measurement(Decimal(1), unit))[1]
-    except UnsupportedUcum:
-        return unit
+    except UnsupportedUcum as error:
+        raise NoUcumCode(
+            f"The unit {unit!r} has no UCUM code, so the ODM export cannot name it: correct the sample "
+            "requirement that uses it."
+        ) from error
 
 
 # Study design

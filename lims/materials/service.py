@@ -31,7 +31,8 @@ from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.measurement import Measurement, is_amount
-from lims.units.registry import describe_dimension, parse_unit, unit_text
+from lims.units.parsing import unit_text
+from lims.units.registry import describe_dimension, parse_unit
 
 # Materials
 

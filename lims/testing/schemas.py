@@ -10,8 +10,7 @@ from lims.equipment.models import EquipmentType
 from lims.testing.models import ResultKind
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.fields import ValueKindField
-from lims.units.parsing import parse_limit
-from lims.units.registry import unit_text
+from lims.units.parsing import parse_limit, unit_text
 from lims.web import FormSchema, Trimmed, required_text
 
 

@@ -30,8 +30,7 @@ from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
 from lims.units.kinds import ValueKind, default_kind, require_kind_fits_unit, require_possible
 from lims.units.limits import Limit
 from lims.units.measurement import Measurement
-from lims.units.parsing import parse_in_unit, parse_limit
-from lims.units.registry import unit_text
+from lims.units.parsing import parse_in_unit, parse_limit, unit_text
 
 
 def list_definitions(session: Session) -> list[TestDefinition]:

@@ -17,6 +17,10 @@ class UnsupportedUcum(UnitError):
     """A valid UCUM code whose units the LIMS does not map."""
 
 
+class NoUcumCode(UnitError):
+    """A unit the LIMS keeps has a UCUM code, so that every export names it in UCUM; one without is refused."""
+
+
 class PhysicallyImpossible(InvalidInput):
     """A value its kind cannot take: a negative volume, mass, count, concentration or time, or a fraction of a
     whole outside 0–100 %."""

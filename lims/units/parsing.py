@@ -9,6 +9,7 @@ from lims.units.errors import UnitError
 from lims.units.limits import Limit, limit_with_tolerance
 from lims.units.measurement import Measurement, MeasurementRange
 from lims.units.registry import format_unit, normalise_typing, parse_unit, refuse_long_text
+from lims.units.ucum import require_ucum_code
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _SINGLE = re.compile(rf"^\s*(?P<number>{_NUMBER})(?P<rest>.*)$")
@@ -42,11 +43,18 @@ def _decimal(text: str, exponent: int = 0) -> Decimal:
 
 
 def _unit(text: str) -> str:
-    """The LIMS's text for the unit typed, refused if longer than a unit column holds."""
-    unit = format_unit(parse_unit(text))
+    """The LIMS's text for the unit typed, refused if longer than a unit column holds or without a UCUM code."""
+    parsed = parse_unit(text)
+    unit = format_unit(parsed)
     if len(unit) > MAX_UNIT_TEXT:
         raise UnitError(f"The unit {unit!r} is longer than the {MAX_UNIT_TEXT} characters a unit is kept in.")
+    require_ucum_code(parsed)
     return unit
+
+
+def unit_text(text: str) -> str:
+    """Normalise a unit as typed (``cells / ml``) to the LIMS's text (``cells/mL``)."""
+    return _unit(normalise_typing(text))
 
 
 def _scale_and_unit(rest: str) -> tuple[int, str]:

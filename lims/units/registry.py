@@ -246,11 +246,6 @@ def normalise_typing(text: str) -> str:
     return _SUPERSCRIPT_RUN.sub(lambda run: "^" + run.group(0).translate(_SUPERSCRIPTS), text)
 
 
-def unit_text(text: str) -> str:
-    """Normalise a unit as typed (``cells / ml``) to the LIMS's text (``cells/mL``)."""
-    return format_unit(parse_unit(normalise_typing(text)))
-
-
 def same_quantity(unit: str, other: str) -> bool:
     """True when two units measure the same quantity (µL and mL; not µL and g, nor °C and K differences)."""
     return parse_unit(unit).dimensionality == parse_unit(other).dimensionality

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pint
 
-from lims.units.errors import UnsupportedUcum
+from lims.units.errors import NoUcumCode, UnsupportedUcum
 from lims.units.measurement import Measurement
-from lims.units.registry import MAX_UNIT_POWER, format_unit, refuse_long_text, registry, settle
+from lims.units.registry import MAX_UNIT_POWER, format_unit, parse_unit, refuse_long_text, registry, settle
 
 _UCUM_ATOMS = {
     "m": "meter",
@@ -128,6 +128,9 @@ def from_ucum(value: Decimal, code: str) -> Measurement:
         raise UnsupportedUcum(f"The UCUM code {code!r} holds a factor the LIMS cannot compute.") from error
     if any(abs(power) > MAX_UNIT_POWER for power in unit._units.values()):
         raise UnsupportedUcum(f"The UCUM code {code!r} raises a unit beyond the power {MAX_UNIT_POWER}.")
+    if parse_unit(format_unit(unit)) != unit:
+        # UCUM's pt is a picotonne; the LIMS writes it "pt", which labs read as a pint.
+        raise UnsupportedUcum(f"The UCUM code {code!r} has no text in the LIMS that reads back as the same unit.")
     return Measurement(magnitude, format_unit(unit))
 
 
@@ -195,6 +198,7 @@ _TO_UCUM_PREFIX = {name: code for code, name in _UCUM_PREFIXES.items()}
 #: Lab units that UCUM writes as other atoms: the terms (code, power) of one of them.
 _TO_UCUM_TERMS = {
     "cubic_centimeter": (("cm", 3),),
+    "year": (("a", 1),),  # pint's year is the Julian year, UCUM's a
     "revolutions_per_minute": (("{rev}", 1), ("min", -1)),
     "revolutions_per_second": (("{rev}", 1), ("s", -1)),
 }
@@ -207,6 +211,19 @@ def _ucum_terms(name: str, unit: str) -> tuple[tuple[str, int], ...]:
     if base not in _TO_UCUM_BASE or (prefix and prefix not in _TO_UCUM_PREFIX):
         raise UnsupportedUcum(f"The unit {unit!r} has no UCUM code in the LIMS.")
     return ((_TO_UCUM_PREFIX.get(prefix, "") + _TO_UCUM_BASE[base], 1),)
+
+
+def require_ucum_code(unit: pint.Unit) -> None:
+    """Refuse a unit with no UCUM code (``gal``, ``psi``): what the LIMS shows, it exports in UCUM."""
+    text = format_unit(unit)
+    for name in unit._units:
+        try:
+            _ucum_terms(name, text)
+        except UnsupportedUcum as error:
+            raise NoUcumCode(
+                f"The unit {text!r} has no UCUM code, so exports could not name it: use a unit labs exchange, "
+                "e.g. mL, µL, g, °C, cells/mL, IU, rpm or × g."
+            ) from error
 
 
 def to_ucum(measurement: Measurement) -> tuple[Decimal, str]:

@@ -6,6 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from sqlalchemy import select
 from lims import clock
 from lims.areas import install
 from lims.audit.models import AuditEvent
+from lims.units.errors import NoUcumCode
+from lims.units.measurement import Measurement
 from lims.units.parsing import parse_measurement
 from protocols.models import (
     Arm,
@@ -340,16 +343,31 @@ def test_volume_temperature_and_processing_time_items_reference_their_units(odm:
         assert _unit_oid(items[f"IT.{visit_code}.1.CONTAINER"]) is None
 
 
-def test_a_unit_without_ucum_code_keeps_the_lims_text() -> None:
+def test_cc_is_exported_as_its_ucum_code_cm3_never_as_the_labs_text() -> None:
     version = _version(_protocol())
     visit = _visit(version, "SCR", "Screening", ReferenceEvent.ENROLMENT, -28)
-    _requirement(visit, "Peripheral blood", "0.5 floz", "Bottle", ("15 °C", "25 °C"), 24)
+    _requirement(visit, "Peripheral blood", "5 cc", "Syringe", ("15 °C", "25 °C"), 24)
 
     odm = ET.fromstring(export_version(version, created_at=CREATED_AT))
 
-    unit = _units_by_name(odm)["floz"]
-    assert unit.findtext("odm:Symbol/odm:TranslatedText", namespaces=NS) == "floz"
-    assert _unit_oid(_by_oid(odm, "ItemDef")["IT.SCR.1.VOLUME"]) == unit.get("OID") == "MU.floz"
+    unit = _units_by_name(odm)["cc"]
+    assert unit.findtext("odm:Symbol/odm:TranslatedText", namespaces=NS) == "cm3"
+    assert _unit_oid(_by_oid(odm, "ItemDef")["IT.SCR.1.VOLUME"]) == unit.get("OID") == "MU.cm3"
+
+
+def test_a_unit_without_ucum_code_is_refused_where_it_is_typed() -> None:
+    with pytest.raises(NoUcumCode, match="'floz' has no UCUM code"):
+        parse_measurement("0.5 floz")
+
+
+def test_a_stored_unit_without_ucum_code_stops_the_export_by_name_instead_of_exporting_its_text() -> None:
+    version = _version(_protocol())
+    visit = _visit(version, "SCR", "Screening", ReferenceEvent.ENROLMENT, -28)
+    requirement = _requirement(visit, "Peripheral blood", "10 mL", "Bottle", ("15 °C", "25 °C"), 24)
+    requirement.volume = Measurement(Decimal("0.5"), "floz")  # kept before every unit needed a UCUM code
+
+    with pytest.raises(NoUcumCode, match="'floz' has no UCUM code, so the ODM export cannot name it"):
+        export_version(version, created_at=CREATED_AT)
 
 
 def test_a_handling_range_typed_in_two_units_is_stated_in_the_minimums() -> None:

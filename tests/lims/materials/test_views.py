@@ -37,7 +37,7 @@ def test_receive_a_lot_and_qa_releases_it(app, client, create_user, db_session, 
             "supplier_lot": "7231",
             "received_on": "2030-04-09",
             "expires_on": "2030-10-01",
-            "quantity": "1 furlong",
+            "quantity": "1 m",
         },
         action=material_url + "/lots",
     )

@@ -12,8 +12,8 @@ from lims.units.parsing import (
     parse_limit,
     parse_measurement,
     parse_range,
+    unit_text,
 )
-from lims.units.registry import unit_text
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lims.errors import LimsError
-from lims.units.parsing import parse_in_unit, parse_limit, parse_measurement, parse_range
-from lims.units.registry import MAX_QUANTITY_TEXT, unit_text
+from lims.units.parsing import parse_in_unit, parse_limit, parse_measurement, parse_range, unit_text
+from lims.units.registry import MAX_QUANTITY_TEXT
 from lims.units.ucum import from_ucum
 
 #: what quantities are made of, so that the examples reach past the first refusal into the unit parser

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lims.units.errors import UnsupportedUcum
-from lims.units.parsing import parse_measurement
+from lims.units.errors import NoUcumCode, UnsupportedUcum
+from lims.units.parsing import parse_measurement, unit_text
 from lims.units.ucum import from_ucum, to_ucum
 
 UCUM_TESTS = Path(__file__).resolve().parents[4] / "shared" / "reference-data" / "ucum" / "UcumFunctionalTests.xml"
@@ -185,3 +185,18 @@ def test_ucum_codes_labs_use_read_as_the_lab_writes_them(value, code, as_the_lab
 def test_malformed_ucum_is_refused_not_guessed(code):
     with pytest.raises(UnsupportedUcum):
         from_ucum(Decimal(1), code)
+
+
+@pytest.mark.parametrize("typed", ["1 gal", "14.7 psi", "2 floz", "760 mmHg", "3 furlong"])
+def test_a_unit_with_no_ucum_code_is_refused_where_it_is_typed_so_nothing_shown_lacks_one(typed):
+    with pytest.raises(NoUcumCode, match="has no UCUM code"):
+        parse_measurement(typed)
+    with pytest.raises(NoUcumCode):
+        unit_text(typed.split()[1])
+
+
+def test_a_ucum_code_whose_lims_text_reads_back_as_another_unit_is_refused():
+    # UCUM's pt is a picotonne; shown as "pt" it would read back as a pint.
+    with pytest.raises(UnsupportedUcum, match="reads back as the same unit"):
+        from_ucum(Decimal(1), "pt")
+    assert from_ucum(Decimal(2), "a").compare(parse_measurement("730.5 d")) == 0
