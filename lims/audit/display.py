@@ -76,6 +76,19 @@ def _shown(value: Any, target: str | None, names: Mapping[RecordKey, RecordName]
     return Shown(text)
 
 
+def written_out(shown: Shown | None) -> str | None:
+    """A value in full, for an export: a reference by name with the record it names, a time in UTC, a whole hash."""
+    if shown is None:
+        return None
+    if shown.moment is not None:
+        return shown.moment.isoformat()
+    if shown.full is None:
+        return shown.text
+    if shown.text.endswith("…") and shown.full.startswith(shown.text[:-1]):
+        return shown.full
+    return f"{shown.text} ({shown.full})"
+
+
 def changes(event: AuditEvent, names: Mapping[RecordKey, RecordName]) -> list[Change]:
     """The event's changes as shown: a reference field ("parameter_id") by what it refers to ("parameter")."""
     shown = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from contextlib import contextmanager
 
@@ -147,3 +149,41 @@ def test_a_batch_history_takes_as_many_statements_for_more_events_of_its_steps(a
     db_session.commit()
     assert client.get(url).text.count("Misread the scale") >= 3
     assert statements() == before
+
+
+def test_the_csv_export_names_records_and_references_as_the_viewer_does(app, db_session, line, batch):
+    step = do_receipt(db_session, batch, line)
+    client = signed_in_as(app, db_session, line.qa)
+    exported = client.get(f"/audit/export.csv?entity_type=batch&entity_id={batch.batch_number}&with_parts=1")
+    assert exported.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    created_step_entries = [row for row in rows if row["entity_type"] == "batch_entry" and row["action"] == "create"]
+    assert {row["record"] for row in rows if row["entity_type"] == "batch"} == {f"batch {batch.batch_number}"}
+    assert f"step 1. {step.title} ({batch.batch_number})" in {row["record"] for row in rows}
+    entry = created_step_entries[0]
+    assert f"entered by: Tran Nguyen (user account {line.operator.id})" in entry["changes_named"]
+    assert (
+        "parameter: Volume (batch parameter" in entry["changes_named"]
+        or "parameter: Temperature on receipt" in (entry["changes_named"])
+    )
+    # The chain's own fields stay as it holds them, for whoever recomputes the hashes.
+    assert f'"entered_by_id":[null,{line.operator.id}]' in entry["changes"]
+
+
+def test_naming_the_records_of_an_export_takes_as_many_statements_for_many_events_as_for_one(
+    app, db_session, line, batch
+):
+    client = signed_in_as(app, db_session, line.qa)
+
+    def statements_for(url: str) -> tuple[int, int]:
+        with counted_statements(db_session) as statements:
+            exported = client.get(url)
+        assert exported.status_code == 200
+        # The export's own event and its anchoring read the chain's head as often for any export: count the rest.
+        naming = [sql for sql in statements if "audit_event" not in sql and "SAVEPOINT" not in sql]
+        return len(naming), exported.text.count(f"({batch.batch_number}),")
+
+    one_step = statements_for(f"/audit/export.csv?entity_type=batch_step&entity_id={batch.steps[0].id}")
+    every_step = statements_for("/audit/export.csv?entity_type=batch_step")
+    assert one_step[1] == 1 and every_step[1] == len(batch.steps) > 1
+    assert every_step[0] == one_step[0]

@@ -17,7 +17,7 @@ def test_each_event_is_a_line_with_its_time_in_utc_and_its_hashes(db_session):
     with clock.frozen(MOMENT):
         recorded = audit_chain.record(db_session, "test.exported", details={"rows": 3}, reason="Inspection")
     db_session.flush()
-    exported = "".join(audit_export.csv_lines(events(db_session, action="test.exported")))
+    exported = "".join(audit_export.csv_lines(events(db_session, action="test.exported"), db_session))
     rows = list(csv.DictReader(io.StringIO(exported)))
     assert rows == [
         {
@@ -28,7 +28,9 @@ def test_each_event_is_a_line_with_its_time_in_utc_and_its_hashes(db_session):
             "action": "test.exported",
             "entity_type": "",
             "entity_id": "",
+            "record": "",
             "changes": '{"rows":3}',
+            "changes_named": "rows: 3",
             "reason": "Inspection",
             "request_id": "",
             "client_address": "",
