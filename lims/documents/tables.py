@@ -4,7 +4,8 @@ Cells are markup (typed text through :func:`lims.documents.markup.text`). Most c
 perhaps all in bold: such a cell is broken into lines here exactly as a paragraph would break it and drawn as
 :class:`PlainLines`, which looks the same as the paragraph but skips reportlab's markup parser and line breaker
 (most of the time a page took). A cell with other markup, or one a paragraph would draw differently (a word too
-long for its column, a line squeezed to fit, runs of spaces), stays a :class:`~reportlab.platypus.Paragraph`.
+long for its column, a line squeezed to fit, runs of spaces), stays a paragraph (:class:`CellParagraph`, which
+breaks its lines once however often the table measures it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from xml.sax.saxutils import unescape
 
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
 
 from lims.documents.markup import text
@@ -50,12 +52,21 @@ class PlainLines(Flowable):
             PlainLines(self.lines[fitting:], self.font, self.size, self.leading),
         ]
 
+    def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:  # noqa: N802, N803 (reportlab's)
+        # Drawn in place: a flowable's usual save, move and restore of the graphics state, for each of a table's many
+        # cells, cost more than the text. Nothing drawn later relies on what the text sets: the kit's fonts are
+        # TrueType, and a text in a TrueType font always names its font first.
+        self._draw_at(canvas, x, y)
+
     def draw(self) -> None:
-        lines = self.canv.beginText(0, self.height - self.size)
+        self._draw_at(self.canv, 0, 0)
+
+    def _draw_at(self, canvas: Canvas, x: float, y: float) -> None:
+        lines = canvas.beginText(x, y + self.height - self.size)
         lines.setFont(self.font, self.size, self.leading)
         for line in self.lines:
             lines.textLine(line)
-        self.canv.drawText(lines)
+        canvas.drawText(lines)
 
 
 def _cell(markup: str, width: float, *, bold: bool = False) -> Flowable:
@@ -72,7 +83,22 @@ def _cell(markup: str, width: float, *, bold: bool = False) -> Flowable:
         )
         if lines is not None:
             return PlainLines(lines, style.fontName, style.fontSize, style.leading)
-    return Paragraph(markup, CELL_BOLD if bold else CELL)
+    return CellParagraph(markup, CELL_BOLD if bold else CELL)
+
+
+class CellParagraph(Paragraph):
+    """A paragraph that breaks its lines once per width: a table wraps each cell again when it measures its rows,
+    splits across a page and draws, always at the column's width, and breaking the lines is a paragraph's cost."""
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 (reportlab's names)
+        broken = self.__dict__.get("_broken_at")
+        if broken is not None and broken[0] == availWidth:
+            _, self.blPara, self._wrapWidths, self.height = broken
+            self.width = availWidth
+            return self.width, self.height
+        width, height = super().wrap(availWidth, availHeight)
+        self._broken_at = (availWidth, self.blPara, self._wrapWidths, height)
+        return width, height
 
 
 def _broken(lines: list[str], font: str, size: float, room: float) -> list[str] | None:

@@ -112,3 +112,19 @@ def test_a_plain_cell_is_drawn_exactly_where_and_how_a_paragraph_would_draw_it(r
         lambda markup, width, *, bold=False: Paragraph(markup, tables.CELL_BOLD if bold else tables.CELL),
     )
     assert plain == placed_text(render(varied_tables()))
+
+
+def test_a_paragraph_cell_breaks_its_lines_once_however_often_its_table_measures_and_splits(render, monkeypatch):
+    broken: list[str] = []
+    break_lines = Paragraph.breakLines
+
+    def counted(paragraph: Paragraph, width: float):
+        broken.append(paragraph.text)
+        return break_lines(paragraph, width)
+
+    monkeypatch.setattr(Paragraph, "breakLines", counted)
+    judgements = [[text(f"Bag {number}"), warning(text(f"Outside limits {number}"))] for number in range(200)]
+    pages = pages_of(render([grid(["Bag", "Judgement"], judgements, [1, 1])]))
+    assert len(pages) >= 3 and "Outside limits 199" in pages[-1]
+    cells = [paragraph for paragraph in broken if "Outside limits" in paragraph]
+    assert sorted(cells) == sorted(judgement for _, judgement in judgements)
