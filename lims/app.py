@@ -14,7 +14,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from lims import access, clock, db, schema
+from lims import access, clock, db, document_signing, schema
 from lims.api.factory import create_api
 from lims.areas import install
 from lims.audit import anchors as audit_anchors
@@ -45,7 +45,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.extensions["lims.db"] = db.Database(
         db.create_engine_for(app.config["DATABASE_URL"]),
-        session_info={audit_anchors.CHECKPOINT_PATH: app.config["AUDIT_CHECKPOINT_PATH"]},
+        session_info={
+            audit_anchors.CHECKPOINT_PATH: app.config["AUDIT_CHECKPOINT_PATH"],
+            document_signing.SESSION_INFO_KEY: document_signing.SigningSettings.from_config(app.config),
+        },
     )
     app.extensions["lims.schema_current"] = False
 

@@ -23,6 +23,7 @@ AREAS: tuple[str, ...] = (
     "lims.training",
     "lims.testing",
     "batch_records",
+    "lims.certificates",
 )
 
 

@@ -15,7 +15,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
-from lims import log_setup, registry, scheduler, schema
+from lims import document_signing, log_setup, registry, scheduler, schema
 from lims.app import create_app
 from lims.commands import password_from, unit_of_work
 from lims.db import get_session
@@ -85,6 +85,14 @@ def init(facility_code: str, facility_name: str, admin_username: str, admin_name
             minimum_score=current_app.config["PASSWORD_MIN_SCORE"],
         )
     click.echo(f"Registered {facility_name} and administrator {admin_username}.")
+    signing = document_signing.SigningSettings.from_config(current_app.config)
+    if signing.configured:
+        click.echo(f"Documents are signed with the facility's own key {signing.key_path}.")
+    elif document_signing.create_self_signed(signing, facility_name=facility_name, facility_code=facility_code):
+        click.echo(
+            f"Created a self-signed document-signing key and certificate in {signing.key_path}; "
+            "set LIMS_SIGNING_KEY to use a CA-issued one."
+        )
 
 
 @cli.group("scheduler")

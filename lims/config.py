@@ -64,6 +64,24 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "days after which a user must change their password at the next sign-in",
     ),
     (
+        "LIMS_SIGNING_KEY",
+        "<instance>/document-signing.p12",
+        "the facility's document-signing key: a PKCS#12 file (.p12/.pfx: key, certificate and chain) or a PEM "
+        "private key; a self-signed one is created there when none exists",
+    ),
+    ("LIMS_SIGNING_CERTIFICATE", "(empty)", "PEM file of the certificate (then its CA chain) of a PEM signing key"),
+    ("LIMS_SIGNING_KEY_PASSPHRASE", "(empty)", "passphrase of the signing key file"),
+    (
+        "LIMS_PUBLIC_URL",
+        "http://127.0.0.1:5000",
+        "address the LIMS is reached at by readers of its documents: certificates' QR codes and verification links",
+    ),
+    (
+        "LIMS_VERIFY_LIMIT_PER_MINUTE",
+        "30",
+        "requests a client address may make to the public certificate verification pages in a minute",
+    ),
+    (
         "LIMS_SECURE_COOKIES",
         "true",
         "send cookies over HTTPS only; `lims serve` turns this off for plain-HTTP development",
@@ -143,6 +161,15 @@ def _pattern(name: str) -> str:
     return raw
 
 
+def _public_url(name: str, default: str) -> str:
+    raw = os.environ.get(name, default).strip().rstrip("/")
+    if re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", raw) is None:
+        raise ConfigurationError(
+            f"{name} must be an http or https address such as https://lims.example.org, not {raw!r}"
+        )
+    return raw
+
+
 def _secret_key(instance_path: Path) -> str:
     from_env = os.environ.get("LIMS_SECRET_KEY")
     if from_env:
@@ -187,6 +214,14 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "AUDIT_CHECKPOINT_MINUTES": _positive_int("LIMS_AUDIT_CHECKPOINT_MINUTES", 5),
         "AUDIT_VERIFY_AT": _time_of_day("LIMS_AUDIT_VERIFY_AT", "02:00"),
         "STARTING_MATERIAL_ID_PATTERN": _pattern("LIMS_STARTING_MATERIAL_ID_PATTERN"),
+        "SIGNING_KEY_PATH": Path(os.environ.get("LIMS_SIGNING_KEY") or instance_path / "document-signing.p12"),
+        "SIGNING_KEY_CONFIGURED": bool(os.environ.get("LIMS_SIGNING_KEY")),
+        "SIGNING_CERTIFICATE_PATH": Path(certificate)
+        if (certificate := os.environ.get("LIMS_SIGNING_CERTIFICATE"))
+        else None,
+        "SIGNING_KEY_PASSPHRASE": os.environ.get("LIMS_SIGNING_KEY_PASSPHRASE") or None,
+        "PUBLIC_URL": _public_url("LIMS_PUBLIC_URL", "http://127.0.0.1:5000"),
+        "VERIFY_LIMIT_PER_MINUTE": _positive_int("LIMS_VERIFY_LIMIT_PER_MINUTE", 30),
         "DISPLAY_TIMEZONE": timezone_name,
         "FACILITY_TIMEZONE": facility_timezone_name,
         "SECURE_COOKIES": secure_cookies,

@@ -144,3 +144,24 @@ def _din(typed: str) -> str:
             "the number was mistyped or misread. Type it again from the label."
         )
     return format_din(din)
+
+
+def din_of(identity: str) -> str | None:
+    """The 13-character DIN of a starting material identity kept as :func:`format_din` writes it, or None when the
+    identity follows the lab's own pattern."""
+    match = re.fullmatch(r"([A-Z0-9]\d{4}) (\d{2}) (\d{6}) ([0-9A-Z*])", identity)
+    if match is None:
+        return None
+    din = "".join(match.group(1, 2, 3))
+    return din if din_check_character(din) == match.group(4) else None
+
+
+def gtin_check_digit(digits: str) -> str:
+    """The GS1 mod-10 check digit of a GTIN's other digits (weights 3 and 1 from the right)."""
+    total = sum(int(digit) * (3 if position % 2 == 0 else 1) for position, digit in enumerate(reversed(digits)))
+    return str((10 - total % 10) % 10)
+
+
+def gtin_is_valid(gtin: str) -> bool:
+    """Whether ``gtin`` is 8, 12, 13 or 14 digits ending in its GS1 check digit."""
+    return len(gtin) in (8, 12, 13, 14) and gtin.isdigit() and gtin_check_digit(gtin[:-1]) == gtin[-1]

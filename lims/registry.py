@@ -34,6 +34,9 @@ RecordNamer = Callable[[Session, list[str]], Mapping[str, "RecordName"]]
 RecordFinder = Callable[[Session, str], "str | None"]
 #: checks records that the audit trail vouches for (signatures) against it: a sentence for each that disagrees
 TrailCheck = Callable[[Session], Iterable[str]]
+#: what an area does when a record of another area is signed (a certificate issued on a batch's release), in the
+#: signature's transaction: (session, record, signer)
+SignatureFollower = Callable[[Session, Any, Any], None]
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class Registry:
         self._trail_checks: list[TrailCheck] = []
         self._impacted_records: list[ImpactedRecords] = []
         self._record_names: dict[str, RecordNames] = {}
+        self._signature_followers: dict[tuple[str, str], list[SignatureFollower]] = {}
         self._claimed: set[tuple[str, Hashable]] = set()
 
     def _claim(self, kind: str, key: Hashable, description: str) -> None:
@@ -205,6 +209,17 @@ class Registry:
             "record names", declaration.entity_type, f"The names of records of type {declaration.entity_type!r}"
         )
         self._record_names[declaration.entity_type] = declaration
+
+    def when_signed(self, model: type, meaning: str, follower: SignatureFollower) -> None:
+        """Run ``follower`` whenever a record of ``model`` is signed with ``meaning``, after the signing area's own
+        rules, in the same transaction: a refusal undoes the signature."""
+        table = model.__tablename__  # type: ignore[attr-defined]
+        self._claim("signature follower", (table, meaning, follower), f"The follower {follower.__qualname__}")
+        self._signature_followers.setdefault((table, str(meaning)), []).append(follower)
+
+    def signature_followers(self, table: str, meaning: str) -> tuple[SignatureFollower, ...]:
+        """What other areas do when a record of ``table`` is signed with ``meaning``."""
+        return tuple(self._signature_followers.get((table, str(meaning)), ()))
 
     @property
     def blueprints(self) -> tuple[Blueprint, ...]:

@@ -226,6 +226,8 @@ def sign(
     after_signing = registry.current().signables[record.__tablename__].after_signing
     if after_signing is not None:
         after_signing(session, record, meaning, user)
+    for follower in registry.current().signature_followers(record.__tablename__, meaning.value):
+        follower(session, record, user)
     return signature
 
 

@@ -28,9 +28,10 @@ from batch_records.models import (
     StepStatus,
 )
 from batch_records.service import deviations, execution, release
-from lims import clock
+from lims import clock, document_signing
 from lims.audit import trail as audit_trail
 from lims.audit.models import AuditEvent
+from lims.certificates.service import batch_certificate
 from lims.cli import cli
 from lims.equipment.models import Equipment, EquipmentStatus
 from lims.equipment.service.inventory import status_of
@@ -86,6 +87,27 @@ def test_init_registers_the_facility_and_first_admin(run, db_session):
     admin = users.user_by_username(db_session, "root.admin")
     assert admin.role_names == {RoleName.ADMIN} and admin.organization.is_facility
     assert sign_in.authenticate(db_session, username="root.admin", password=PASSWORD, client_address=None) is admin
+    assert "Created a self-signed document-signing key" in result.output
+
+
+def test_init_creates_the_facility_signing_key_and_certificate(run, app):
+    key_path = app.config["SIGNING_KEY_PATH"]
+    result = run(
+        "init",
+        "--facility-code",
+        "NBCT",
+        "--facility-name",
+        "Northbridge Cell Therapy",
+        "--admin-name",
+        "Rita Admin",
+        "--admin-email",
+        "rita@nbct.example",
+        env={"LIMS_ADMIN_PASSWORD": PASSWORD},
+    )
+    assert result.exit_code == 0, result.output
+    assert key_path.stat().st_mode & 0o777 == 0o600
+    signer = document_signing.load_signer(document_signing.SigningSettings.from_config(app.config))
+    assert "Northbridge Cell Therapy" in signer.subject and "NBCT document signing" in signer.subject
 
 
 def test_init_twice_is_refused(run, facility):
@@ -153,10 +175,11 @@ def test_demo_loads_every_role_and_can_run_again(run, db_session):
     first = run("demo")
     assert first.exit_code == 0, first.output
     # Loading takes a while: each area's part is announced as it starts, in order.
-    assert re.findall(r"\[(\d)/7\] ([a-z ]+) demo data", first.output) == [
+    assert re.findall(r"\[(\d)/8\] ([a-z ]+) demo data", first.output) == [
         (str(number), area)
         for number, area in enumerate(
-            ["identity", "equipment", "protocols", "materials", "training", "testing", "batch records"], start=1
+            ["identity", "equipment", "protocols", "materials", "training", "testing", "batch records", "certificates"],
+            start=1,
         )
     ]
     again = run("demo")
@@ -225,6 +248,17 @@ def test_demo_at_a_facility_east_of_utc_just_after_midnight_records_nothing_in_t
             for lot in db_session.scalars(select(MaterialLot))
         }
         assert states["7231104"] == "released" and states["P22-0871"].startswith("expired on")
+
+
+def test_demo_released_batches_have_their_certificates(run, db_session):
+    assert run("demo").exit_code == 0
+    assert run("demo").exit_code == 0
+    db_session.expire_all()
+    released = db_session.scalars(select(Batch).where(Batch.status == BatchStatus.RELEASED)).all()
+    assert released
+    for batch in released:
+        [certificate] = batch_certificate.certificates_of(db_session, batch)
+        assert certificate.reference == batch.batch_number and certificate.pdf.startswith(b"%PDF-")
 
 
 def test_demo_master_record_is_effective_with_release_tests_and_trained_operators(run, db_session):

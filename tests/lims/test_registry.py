@@ -26,6 +26,7 @@ NAVIGATION = [
     ("Deviations", "batch_records.deviations"),
     ("Materials", "materials.index"),
     ("Master records", "batch_records.masters"),
+    ("Certificates", "certificates.index"),
     ("Test definitions", "testing.definitions"),
     ("Users", "identity.users"),
     ("Roles", "identity.roles"),
@@ -61,6 +62,8 @@ SIGNABLES = {
     "batch_step",
     "deviation",
     "batch",
+    "issued_document",
+    "document_revocation",
 }
 AUDIT_ACTIONS = {
     "create",
@@ -85,6 +88,8 @@ AUDIT_ACTIONS = {
     "audit.exported",
     "audit.verified",
     "audit.anchor_refused",
+    "document.downloaded",
+    "label.printed",
 }
 
 IMPORT_EVERY_MODULE = """
@@ -143,6 +148,7 @@ def test_each_area_loads_its_part_of_the_demo_after_the_areas_it_builds_on():
         "lims.training.demo",
         "lims.testing.demo",
         "batch_records.demo",
+        "lims.certificates.demo",
     ]
 
 

@@ -1,0 +1,115 @@
+"""Final-product bag labels: ISBT 128 data structures for a released batch's bag.
+
+The bag keeps the donation identification number (DIN) of its starting material through processing, as ISBT 128
+allows for cellular therapy products; a batch whose starting material follows the lab's own pattern gets no
+ISBT 128 label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from batch_records.models import Batch
+from lims import clock
+from lims.audit import chain as audit_chain
+from lims.certificates.errors import LabelRefused
+from lims.certificates.service import batch_certificate, documents
+from lims.identifiers import din_check_character, din_of, format_din, gtin_is_valid
+
+#: ISBT 128 flag characters "00": no flag is used
+NO_FLAGS = "00"
+
+
+@dataclass(frozen=True)
+class BagLabel:
+    """What a final-product bag label carries."""
+
+    din: str
+    product_code: str
+    product: str
+    batch_number: str
+    expires_at: datetime
+    storage: str
+    autologous: bool
+    subject_code: str
+    facility_name: str
+    gtin: str | None = None
+
+    @property
+    def check_character(self) -> str:
+        """The keyboard check character (ISO/IEC 7064 MOD 37-2), printed boxed after the DIN."""
+        return din_check_character(self.din)
+
+    @property
+    def din_printed(self) -> str:
+        return format_din(self.din)
+
+    @property
+    def din_data(self) -> str:
+        """ISBT 128 data structure 001, Donation Identification Number: "=", the DIN, the flag characters."""
+        return f"={self.din}{NO_FLAGS}"
+
+    @property
+    def product_data(self) -> str:
+        """Data structure 003, Product Code: "=<" and the code's eight characters (product, type of donation,
+        division)."""
+        return f"=<{self.product_code}"
+
+    @property
+    def expiry_data(self) -> str:
+        """Data structure 005, Expiration Date and Time: "&>" then cyyjjjhhmm in the facility's local time (c is
+        the century, 0 for 2000–2099)."""
+        local = self.expires_at.astimezone(clock.facility_zone())
+        return f"&>{local.year - 2000:03d}{local.timetuple().tm_yday:03d}{local:%H%M}"
+
+    @property
+    def datamatrix_data(self) -> str:
+        """The three data structures in one DataMatrix symbol, in the order they are printed."""
+        return self.din_data + self.product_data + self.expiry_data
+
+
+def bag_label(
+    session: Session,
+    batch: Batch,
+    *,
+    product_code: str,
+    expires_at: datetime,
+    storage: str,
+    gtin: str | None = None,
+) -> BagLabel:
+    """The label of a released batch's bag; its printing is audited."""
+    batch_certificate.release_signature(session, batch)
+    din = din_of(batch.starting_material_identity)
+    if din is None:
+        raise LabelRefused(
+            f"The starting material of batch {batch.batch_number} is {batch.starting_material_identity}, not an "
+            "ISBT 128 donation identification number: its bag gets no ISBT 128 label."
+        )
+    if expires_at <= clock.now():
+        raise LabelRefused(
+            "The expiry must be after now: no label is printed for an expired product.", field="expires_at"
+        )
+    if gtin and not gtin_is_valid(gtin):
+        raise LabelRefused(f"{gtin} is not a GTIN: its last digit is not its GS1 check digit.", field="gtin")
+    label = BagLabel(
+        din=din,
+        product_code=product_code,
+        product=batch.product,
+        batch_number=batch.batch_number,
+        expires_at=expires_at,
+        storage=storage,
+        autologous=True,
+        subject_code=batch.subject.code,
+        facility_name=documents.facility(session).name,
+        gtin=gtin or None,
+    )
+    audit_chain.record(
+        session,
+        "label.printed",
+        entity=batch,
+        details={"din": label.din_printed, "product_code": product_code, "expires_at": expires_at, "storage": storage},
+    )
+    return label

@@ -1,0 +1,37 @@
+"""What certificates contribute: batch certificates issued on QA's release, their pages and API, the public
+verification pages, QA's approval of corrections and revocations, bag labels, and `lims certificate`."""
+
+from __future__ import annotations
+
+from batch_records.models import Batch
+from lims.certificates import api, cli, demo, views
+from lims.certificates.models import DocumentRevocation, IssuedDocument
+from lims.certificates.service import batch_certificate, documents
+from lims.identity.models import RoleName
+from lims.registry import Registry
+from lims.signatures.models import SignatureMeaning
+from lims.signatures.service import SignableType
+
+
+def register(registry: Registry) -> None:
+    registry.blueprint(views.blueprint)
+    registry.api_blueprint(api.blueprint)
+    registry.navigation("Certificates", "certificates.index", order=44)
+    registry.when_signed(Batch, SignatureMeaning.RELEASED.value, batch_certificate.issue_on_release)
+    registry.signable(
+        SignableType(
+            IssuedDocument,
+            {documents.APPROVAL: frozenset({RoleName.QA})},
+            before_signing=documents.check_correction_signature,
+        )
+    )
+    registry.signable(
+        SignableType(
+            DocumentRevocation,
+            {documents.APPROVAL: frozenset({RoleName.QA})},
+            before_signing=documents.check_revocation_signature,
+        )
+    )
+    registry.audit_actions("document.downloaded", "label.printed")
+    registry.cli_group(cli.certificate_group)
+    registry.demo_loader(demo.load_certificates)

@@ -1,0 +1,124 @@
+"""Final-product bag labels: the ISBT 128 DIN with its check character against the reference cases, GS1 check
+digits, and the label PDF of a released batch."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lims.certificates.service.labels import BagLabel
+from lims.identifiers import gtin_check_digit, gtin_is_valid
+from lims.identity.models import RoleName
+from tests.helpers import csrf_token_from, login
+from tests.lims.certificates.conftest import pdf_text
+
+REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference-data" / "isbt128"
+
+
+def reference_rows(name: str) -> list[dict[str, str]]:
+    path = REFERENCE / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared reference data is not beside the repository")
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def label_for(din: str) -> BagLabel:
+    return BagLabel(
+        din=din,
+        product_code="S1234V00",
+        product="HLX-19 autologous anti-CD19 CAR-T",
+        batch_number="CART-HLX19-260002",
+        expires_at=datetime(2030, 4, 12, 23, 59, tzinfo=UTC),
+        storage="at or below -150 °C",
+        autologous=True,
+        subject_code="HLX301-0001",
+        facility_name="Northbridge Cell Therapy Facility",
+    )
+
+
+def test_every_isbt_128_reference_din_gets_its_check_character_on_the_label():
+    rows = reference_rows("din_check_characters.csv")
+    assert rows
+    for row in rows:
+        label = label_for(row["din_without_flag"])
+        assert label.check_character == row["check_char"], row["source"]
+        assert label.din_data == f"={row['din_without_flag']}00"
+        assert label.din_printed.endswith(f" {row['check_char']}")
+
+
+def test_every_gs1_reference_gtin_gets_its_check_digit_and_a_wrong_one_is_refused():
+    rows = reference_rows("gs1_gtin_check_digits.csv")
+    assert rows
+    for row in rows:
+        assert gtin_check_digit(row["gtin_without_check"]) == row["check_digit"], row["source"]
+        assert gtin_is_valid(row["gtin_without_check"] + row["check_digit"])
+    assert not gtin_is_valid("7501031311308")
+
+
+def test_the_isbt_128_data_structures_of_a_label():
+    label = label_for("G123417654321")
+    assert label.product_data == "=<S1234V00"
+    assert label.expiry_data == "&>0301022359"  # 2030, day 102, 23:59
+    assert label.datamatrix_data == "=G12341765432100=<S1234V00&>0301022359"
+
+
+def test_qa_prints_the_bag_label_of_a_released_batch(client, db_session, line, released):
+    db_session.commit()
+    login(client, line.qa)
+    form = client.get(f"/batches/{released.id}/label")
+    assert form.status_code == 200
+    printed = client.post(
+        f"/batches/{released.id}/label",
+        data={
+            "csrf_token": csrf_token_from(form.text),
+            "product_code": "S1234V00",
+            "expires_at": "2030-04-20T12:00",
+            "storage": "at or below -150 °C, vapour phase of liquid nitrogen",
+            "gtin": "6291041500213",
+        },
+    )
+    assert printed.status_code == 200 and printed.mimetype == "application/pdf"
+    text = pdf_text(printed.data)
+    for expected in ("W1234 26 123456", "Product code S1234V00", "FOR AUTOLOGOUS USE ONLY", released.subject.code):
+        assert expected in text, expected
+    assert "7" in text and "Expires 2030-04-20 12:00" in text and "(01) 6291041500213" in text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("product_code", "12345678", "An ISBT 128 product code is eight characters"),
+        ("expires_at", "2020-01-01T00:00", "The expiry must be after now"),
+        ("gtin", "7501031311308", "is not a GTIN"),
+    ],
+)
+def test_a_wrong_label_input_is_refused_with_a_message(client, db_session, line, released, field, value, message):
+    db_session.commit()
+    login(client, line.qa)
+    form = client.get(f"/batches/{released.id}/label")
+    data = {"product_code": "S1234V00", "expires_at": "2030-04-20T12:00", "storage": "-150 °C", field: value}
+    refused = client.post(f"/batches/{released.id}/label", data={"csrf_token": csrf_token_from(form.text), **data})
+    assert refused.status_code == 422 and message in refused.text
+
+
+def test_an_unreleased_batch_gets_no_label_and_a_technician_none_at_all(client, db_session, line, batch, signed_in):
+    db_session.commit()
+    login(client, line.qa)
+    form = client.get(f"/batches/{batch.id}/label")
+    refused = client.post(
+        f"/batches/{batch.id}/label",
+        data={
+            "csrf_token": csrf_token_from(form.text),
+            "product_code": "S1234V00",
+            "expires_at": "2030-04-20T12:00",
+            "storage": "-150 °C",
+        },
+    )
+    assert refused.status_code == 409 and "is not released" in refused.text
+    client.post("/logout", data={"csrf_token": csrf_token_from(form.text)})
+    signed_in(RoleName.TECHNICIAN)
+    assert client.get(f"/batches/{batch.id}/label").status_code == 403

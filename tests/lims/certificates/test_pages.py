@@ -1,0 +1,172 @@
+"""The public verification pages, a client's certificates in the portal and by API, and `lims certificate verify`."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from lims.certificates.service import batch_certificate, documents
+from lims.cli import cli
+from lims.identity.models import RoleName
+from lims.identity.service import api_tokens
+from tests.helpers import PASSWORD, csrf_token_from, login
+
+
+def upload(client, address, data, *, page=None):
+    form = client.get(page or address)
+    return client.post(
+        address,
+        data={"csrf_token": csrf_token_from(form.text), "file": (io.BytesIO(data), "certificate.pdf")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_the_verification_page_shows_only_status_product_batch_issue_date_and_hash(
+    client, db_session, line, certificate
+):
+    db_session.commit()
+    page = client.get(f"/verify/{certificate.number}")
+    assert page.status_code == 200
+    shown = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text.split('<main id="main"')[1].split("</main>")[0]))
+    for expected in ("Valid", certificate.product, certificate.reference, certificate.file_sha256, "Issue date"):
+        assert expected in shown
+    terms = re.findall(r"<dt>([^<]+)</dt>", page.text)
+    assert terms == ["Status", "Product", "Batch number", "Issue date", "Hash"]
+    for private in (
+        line.subject.code,
+        "W1234 26 123456 7",
+        line.qa.full_name,
+        line.subject.protocol.sponsor.name,
+        "91.5",
+        "Viability",
+    ):
+        assert private not in page.text, private
+
+
+def test_an_unknown_number_is_no_page(client, db_session, certificate):
+    db_session.commit()
+    assert client.get("/verify/COA-NO-SUCH").status_code == 404
+    assert client.get(f"/verify/{certificate.number}?version=7").status_code == 404
+    assert client.get(f"/verify/{certificate.number}?version=x").status_code == 422
+
+
+def test_the_verification_pages_refuse_beyond_their_rate_limit(app, client, db_session, certificate):
+    db_session.commit()
+    app.config["VERIFY_LIMIT_PER_MINUTE"] = 3
+    for _ in range(3):
+        assert client.get(f"/verify/{certificate.number}").status_code == 200
+    refused = client.get(f"/verify/{certificate.number}")
+    assert refused.status_code == 429
+    assert "Too many verification requests from your address: at most 3 a minute" in refused.text
+    # Another address is counted on its own.
+    elsewhere = client.get(f"/verify/{certificate.number}", environ_overrides={"REMOTE_ADDR": "203.0.113.9"})
+    assert elsewhere.status_code == 200
+
+
+def test_an_uploaded_copy_is_valid_and_a_changed_byte_makes_it_altered(client, db_session, certificate):
+    db_session.commit()
+    address = f"/verify/{certificate.number}"
+    valid = upload(client, address, certificate.pdf)
+    assert valid.status_code == 200 and "Valid: this file is the current version, exactly as issued." in valid.text
+    assert "digital signature is intact" in valid.text
+
+    altered = bytearray(certificate.pdf)
+    altered[certificate.pdf.index(b"GMP LIMS")] = ord("X")
+    checked = upload(client, address, bytes(altered))
+    assert "Altered: this file is not any version of the document as issued." in checked.text
+    assert "The digital signature is broken" in checked.text
+
+    unknown = upload(client, "/verify", b"%PDF-1.4\n%%EOF\n")
+    assert "Unknown: this file is not a document issued by this facility." in unknown.text
+    not_a_pdf = upload(client, "/verify", b"hello")
+    assert not_a_pdf.status_code == 422 and "PDF file" in not_a_pdf.text
+
+
+def test_lims_certificate_verify_says_what_a_file_is(app, db_session, line, certificate, tmp_path):
+    db_session.commit()
+    issued = tmp_path / "issued.pdf"
+    issued.write_bytes(certificate.pdf)
+    result = app.test_cli_runner().invoke(cli, ["certificate", "verify", str(issued)])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output and certificate.file_sha256 in result.output
+
+    documents.revoke(db_session, certificate, reason="Recalled", user=line.qa, password=PASSWORD)
+    db_session.commit()
+    revoked = app.test_cli_runner().invoke(cli, ["certificate", "verify", str(issued)])
+    assert revoked.exit_code == 1 and "revoked" in revoked.output
+
+    altered = tmp_path / "altered.pdf"
+    altered.write_bytes(certificate.pdf.replace(b"GMP LIMS", b"GMP LIMZ", 1))
+    result = app.test_cli_runner().invoke(cli, ["certificate", "verify", str(altered)])
+    assert result.exit_code == 1 and "altered" in result.output
+
+
+def test_a_client_lists_and_downloads_its_own_certificates_only(client, db_session, line, certificate, create_user):
+    own = create_user(RoleName.CLIENT, organization=line.subject.protocol.sponsor)
+    stranger = create_user(RoleName.CLIENT)
+    db_session.commit()
+    login(client, own)
+    listed = client.get("/certificates")
+    assert listed.status_code == 200 and certificate.number in listed.text
+    download = client.get(f"/certificates/{certificate.id}/file.pdf")
+    assert download.status_code == 200 and download.data == certificate.pdf
+    assert download.mimetype == "application/pdf"
+    client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/certificates").text)})
+
+    login(client, stranger)
+    assert certificate.number not in client.get("/certificates").text
+    assert client.get(f"/certificates/{certificate.id}").status_code == 404
+    assert client.get(f"/certificates/{certificate.id}/file.pdf").status_code == 404
+
+
+def test_the_api_serves_a_client_its_own_certificates_only(
+    client, db_session, line, certificate, create_user, create_organization
+):
+    admin = create_user(RoleName.ADMIN)
+    _, own = api_tokens.issue_api_token(db_session, organization=line.subject.protocol.sponsor, name="own", actor=admin)
+    _, other = api_tokens.issue_api_token(db_session, organization=create_organization(), name="other", actor=admin)
+    db_session.commit()
+    own_header, other_header = ({"Authorization": f"Bearer {token}"} for token in (own, other))
+
+    listed = client.get("/api/v1/certificates", headers=own_header).json
+    assert [(item["number"], item["status"]) for item in listed["items"]] == [(certificate.number, "valid")]
+    assert listed["items"][0]["file_sha256"] == certificate.file_sha256
+    file = client.get(f"/api/v1/certificates/{certificate.id}/file", headers=own_header)
+    assert file.status_code == 200 and file.data == certificate.pdf
+
+    assert client.get("/api/v1/certificates", headers=other_header).json["items"] == []
+    for address in (f"/api/v1/certificates/{certificate.id}", f"/api/v1/certificates/{certificate.id}/file"):
+        refused = client.get(address, headers=other_header)
+        assert refused.status_code == 404 and refused.json["code"] == 404
+
+
+@pytest.mark.parametrize("role", [RoleName.TECHNICIAN, RoleName.MANAGER])
+def test_only_qa_corrects_or_revokes_from_the_page(client, db_session, certificate, signed_in, role):
+    signed_in(role)
+    page = client.get(f"/certificates/{certificate.id}")
+    assert page.status_code == 200 and "Sign and revoke" not in page.text
+    refused = client.post(
+        f"/certificates/{certificate.id}/revoke",
+        data={"csrf_token": csrf_token_from(page.text), "reason": "x", "password": PASSWORD},
+    )
+    assert refused.status_code == 403
+    assert documents.revocation_of(db_session, certificate) is None
+
+
+def test_qa_revokes_from_the_page_with_a_reason_and_signature(client, db_session, certificate, line):
+    db_session.commit()
+    login(client, line.qa)
+    page = client.get(f"/certificates/{certificate.id}")
+    token = csrf_token_from(page.text)
+    missing = client.post(f"/certificates/{certificate.id}/revoke", data={"csrf_token": token, "password": PASSWORD})
+    assert missing.status_code == 422 and "Say why" in missing.text
+    done = client.post(
+        f"/certificates/{certificate.id}/revoke",
+        data={"csrf_token": token, "reason": "Recalled <script>", "password": PASSWORD},
+    )
+    assert done.status_code == 303
+    shown = client.get(f"/certificates/{certificate.id}").text
+    assert "Revoked" in shown and "Recalled &lt;script&gt;" in shown
+    assert "Revoked" in client.get(f"/verify/{certificate.number}").text
