@@ -19,7 +19,7 @@ from lims.certificates.models import DocumentStatus
 from lims.certificates.service import batch_certificate, documents, verification
 from lims.document_signing import PdfSignatureState, check_pdf_signature
 from tests.batch_records.test_execution import execute_all_steps, pass_release_tests, release_batch
-from tests.lims.certificates.conftest import page_texts, pdf_text
+from tests.lims.certificates.conftest import page_texts
 
 
 def test_releasing_a_batch_issues_its_certificate_with_every_field(db_session, line, batch):

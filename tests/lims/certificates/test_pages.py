@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from lims.certificates.service import batch_certificate, documents
+from lims.certificates.service import documents
 from lims.cli import cli
 from lims.identity.models import RoleName
 from lims.identity.service import api_tokens
