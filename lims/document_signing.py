@@ -37,7 +37,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from sqlalchemy.orm import Session
 
-from lims.errors import Conflict
+from lims.errors import SigningKeyUnavailable
 
 #: where a session's ``info`` holds the :class:`SigningSettings`
 SESSION_INFO_KEY = "lims.document_signing"
@@ -45,10 +45,6 @@ SESSION_INFO_KEY = "lims.document_signing"
 SIGNATURE_FIELD = "FacilitySignature"
 #: a self-signed certificate's life; a CA-issued one has its own
 SELF_SIGNED_YEARS = 10
-
-
-class SigningKeyUnavailable(Conflict):
-    """A document cannot be signed without the facility's key: the configured file must exist and open."""
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,7 @@ class DateInFuture(InvalidInput):
 
 class DatesOutOfOrder(InvalidInput):
     """Two dates of a record are in an order that cannot happen (an expiry before the receipt, say)."""
+
+
+class SigningKeyUnavailable(Conflict):
+    """A document is issued signed with the facility's key: the configured key file must exist and open."""

@@ -24,7 +24,7 @@ blueprint = ApiBlueprint("certificates_api", __name__, description="Certificates
 READERS = STAFF | {RoleName.CLIENT}
 #: newest first; a page goes on after the issue time and id of the last certificate shown
 CERTIFICATE_PAGES = Keyset(
-    schemas.DocumentOutSchema, fields.AwareDateTime(), fields.Integer(validate=validate.Range(1, MAX_RECORD_ID))
+    schemas.CertificateOutSchema, fields.AwareDateTime(), fields.Integer(validate=validate.Range(1, MAX_RECORD_ID))
 )
 
 
@@ -71,7 +71,7 @@ def index(page: dict[str, Any]) -> KeysetPage[Any]:
 
 @blueprint.route("/certificates/<id:document_id>")
 @blueprint.allow(READERS)
-@blueprint.response(200, schemas.DocumentOutSchema)
+@blueprint.response(200, schemas.CertificateOutSchema)
 @blueprint.alt_response(404, response="NOT_FOUND")
 def show(document_id: int) -> dict[str, Any]:
     """A certificate version and its status."""

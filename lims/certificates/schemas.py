@@ -51,7 +51,7 @@ class LabelSchema(FormSchema):
         )
 
 
-class DocumentOutSchema(Schema):
+class CertificateOutSchema(Schema):
     """An issued document version, as the API lists it."""
 
     id = fields.Integer()

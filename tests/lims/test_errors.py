@@ -65,6 +65,7 @@ def test_each_area_with_rules_has_its_errors_module():
         "lims.units.errors",
         "lims.versioning.errors",
         "batch_records.errors",
+        "lims.certificates.errors",
         "protocols.errors",
         "protocols.ctgov.errors",
     }

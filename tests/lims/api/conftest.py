@@ -8,12 +8,14 @@ import pytest
 
 from batch_records.models import Batch
 from batch_records.service import batches
+from lims.certificates.models import IssuedDocument
+from lims.certificates.service import batch_certificate
 from lims.identity.models import Organization, RoleName
 from lims.identity.service import api_tokens
 from protocols.models import Protocol
 from protocols.service import protocols as protocol_service
 from tests.batch_records.conftest import Line, build_line
-from tests.batch_records.test_execution import do_receipt
+from tests.batch_records.test_execution import do_receipt, execute_all_steps, pass_release_tests, release_batch
 
 
 @dataclass
@@ -81,3 +83,22 @@ def records(db_session, clients, create_user) -> Records:
     other_protocol = add_protocol(db_session, clients.nordic, "NCB-201")
     db_session.commit()
     return Records(line=line, batch=batch, other_protocol=other_protocol)
+
+
+@pytest.fixture
+def certified(db_session, records) -> IssuedDocument:
+    """The certificate of a second batch of Helix's line, released."""
+    line = records.line
+    batch = batches.start_batch(
+        db_session,
+        line.version,
+        subject=line.subjects[1],
+        starting_material_identity="W1234 26 123457 5",
+        user=line.operator,
+    )
+    execute_all_steps(db_session, batch, line)
+    pass_release_tests(db_session, batch, line)
+    release_batch(db_session, batch, line)
+    db_session.commit()
+    [certificate] = batch_certificate.certificates_of(db_session, batch)
+    return certificate

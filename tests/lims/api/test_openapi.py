@@ -37,8 +37,9 @@ def caller(request, clients, client, signed_in) -> dict[str, Any]:
     return {"cookies": {cookie.key: cookie.value}}
 
 
-def test_every_operation_answers_as_its_description_says(app, records, caller):
+def test_every_operation_answers_as_its_description_says(app, records, certified, caller):
     known_ids = {
+        "document_id": certified.id,
         "batch_id": records.batch.id,
         "subject_id": records.line.subject.id,
         "protocol_id": records.line.subject.protocol_id,
