@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import audit, batch, dashboard, equipment, pdf, units
+from bench import audit, batch, certificates, dashboard, equipment, pdf, units
 from lims.areas import install
 
 
@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "batch-execution": Benchmark(batch.run_execution, "steps of the master record and the batch", 60),
     "batch-review": Benchmark(batch.run_review, "steps of the larger batch (1,000 entries at 60 steps)", 60),
     "batch-pdf": Benchmark(pdf.run, "steps of the batch (1,000 entries at 60 steps)", 60),
+    "certificates": Benchmark(certificates.run, "batch certificates drawn (and signed, timed apart)", 1_000),
 }
 
 
