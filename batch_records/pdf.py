@@ -1,13 +1,19 @@
 """The executed batch record as a PDF: the document an inspector reads.
 
 Everything shown comes from :func:`batch_records.service.release.review` (plus one query each for the
-signatures of the test results and of the deviations). The page furniture (the chain of identity on every page,
-"page X of Y", who generated the document and when), the tables, the signature blocks and the escaping of typed
-text come from :mod:`lims.documents`; this module supplies the batch record's content.
+signatures of the test results and of the deviations, and the audit trail's). The page furniture (the chain of
+identity on every page, "page X of Y", who generated the document and when, "NOT RELEASED" across every page of a
+batch not released), the tables, the signature blocks, the content digest, the audit trail section and the escaping
+of typed text come from :mod:`lims.documents`; this module supplies the batch record's content.
+
+A PDF cannot print the SHA-256 of its own bytes. The record prints the digest of its content (the text of its
+sections, the same whenever the unchanged record is rendered) and the audit chain's head when it was generated; the
+SHA-256 of the file itself is recorded with its generation in the audit trail and sent with the download.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,58 +22,99 @@ from typing import Any
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Table
 from sqlalchemy.orm import Session
 
+from batch_records import pdf_closing as closing
 from batch_records.models import (
     FINAL_BATCH_STATUSES,
     BatchEntry,
     BatchMaterial,
     BatchParameter,
+    BatchStatus,
     DeviationStatus,
     StepStatus,
 )
 from batch_records.service import execution, release
 from lims import clock
 from lims.audit import chain as audit_chain
+from lims.documents.digest import content_digest
 from lims.documents.markup import text, warning
 from lims.documents.signatures import Signatures, signature_block, status_markup
-from lims.documents.styles import BODY, END, H2, H3, LABEL, TITLE
+from lims.documents.styles import BODY, H2, H3, LABEL, TITLE
 from lims.documents.tables import fields, grid
 from lims.documents.template import Document
 from lims.documents.times import LocalTime, Times
+from lims.documents.trail import ChainHead, chain_head
 from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.testing.models import TestResult
 
 
 @dataclass(frozen=True)
+class RenderedRecord:
+    data: bytes
+    #: the SHA-256 of the text of the record's sections, printed in it (:func:`lims.documents.digest.content_digest`)
+    content_digest: str
+    #: the newest audit event when it was generated; its audit trail section runs to it
+    chain_head: ChainHead
+
+
+@dataclass(frozen=True)
 class BatchRecordPdf:
     filename: str
     data: bytes
+    #: the SHA-256 of ``data`` (hexadecimal), recorded with the generation in the audit trail
+    sha256: str
+    content_digest: str
+    chain_head: ChainHead
 
 
 def generate_batch_record_pdf(session: Session, batch_id: int, *, user: User, localtime: LocalTime) -> BatchRecordPdf:
-    """The executed batch record of a batch as it stands now, as PDF, its generation recorded in the audit trail."""
+    """The executed batch record of a batch as it stands now, as PDF, its generation recorded in the audit trail with
+    the file's SHA-256, the content digest it prints and the audit chain's head it shows."""
     review = release.review(session, batch_id)
-    document = batch_record_pdf(review, generated_by=user, generated_at=clock.now(), localtime=localtime)
+    rendered = render_batch_record(review, generated_by=user, generated_at=clock.now(), localtime=localtime)
+    sha256 = hashlib.sha256(rendered.data).hexdigest()
     audit_chain.record(
         session,
         "report.generated",
         entity=review.batch,
-        details={"report": "executed batch record (PDF)", "bytes": len(document)},
+        details={
+            "report": "executed batch record (PDF)",
+            "bytes": len(rendered.data),
+            "sha256": sha256,
+            "content_digest": rendered.content_digest,
+            "audit_chain_head": rendered.chain_head.sequence,
+        },
     )
-    return BatchRecordPdf(f"batch-record-{review.batch.batch_number}.pdf", document)
+    return BatchRecordPdf(
+        f"batch-record-{review.batch.batch_number}.pdf",
+        rendered.data,
+        sha256,
+        rendered.content_digest,
+        rendered.chain_head,
+    )
 
 
 def batch_record_pdf(
     review: release.BatchReview, *, generated_by: User, generated_at: datetime, localtime: LocalTime
 ) -> bytes:
-    """The executed batch record of ``review.batch`` as PDF bytes.
+    """The executed batch record of ``review.batch`` as PDF bytes (see :func:`render_batch_record`)."""
+    return render_batch_record(review, generated_by=generated_by, generated_at=generated_at, localtime=localtime).data
+
+
+def render_batch_record(
+    review: release.BatchReview, *, generated_by: User, generated_at: datetime, localtime: LocalTime
+) -> RenderedRecord:
+    """The executed batch record of ``review.batch`` as PDF, with the content digest and the audit chain head it
+    prints.
 
     ``localtime`` is the app's ``localtime`` template filter (``current_app.jinja_env.filters["localtime"]``),
     so times appear in the configured display time zone exactly as on the pages.
     """
     batch = review.batch
     session = Session.object_session(batch)
-    deviation_signatures = signatures.signatures_of_many(session, review.deviations) if session is not None else {}
+    if session is None:
+        raise ValueError("the batch under review must belong to a session: its audit trail is read through it")
+    deviation_signatures = signatures.signatures_of_many(session, review.deviations)
     times = Times(localtime)
     record = _Record(times)
 
@@ -87,13 +134,10 @@ def batch_record_pdf(
         flowables += record.deviation(deviation, deviation_signatures.get(deviation.id, []))
     flowables.append(Paragraph("Disposition", H2))
     flowables += record.disposition(review)
-    flowables.append(
-        Paragraph(
-            f"End of the executed batch record of batch {text(batch.batch_number)}. This document is a rendering of "
-            "the electronic record, which remains the original.",
-            END,
-        )
-    )
+
+    digest = content_digest(flowables)
+    head = chain_head(session)
+    flowables += closing.closing_sections(session, review, times, digest=digest, head=head)
 
     document = Document(
         title=f"Executed batch record · Batch {batch.batch_number}",
@@ -101,8 +145,9 @@ def batch_record_pdf(
         generated_by=generated_by.full_name,
         generated_at=generated_at,
         times=times,
+        marking=None if batch.status == BatchStatus.RELEASED else f"NOT RELEASED — {batch.status.value}",
     )
-    return document.render(flowables)
+    return RenderedRecord(document.render(flowables), digest, head)
 
 
 def _material_required(required: BatchMaterial) -> str:
@@ -227,18 +272,20 @@ class _Record:
             flowables.append(Paragraph("Material lots consumed", LABEL))
             flowables.append(
                 grid(
-                    ["Lot", "Material", "Quantity", "Used by", "Used at"],
+                    ["Lot", "Material", "Supplier lot", "Expires", "Quantity", "Used by", "Used at"],
                     [
                         [
                             text(use.lot.lot_number),
                             f"{text(use.lot.material.part_number)} {text(use.lot.material.name)}",
+                            f"{text(use.lot.supplier_lot)} ({text(use.lot.supplier)})",
+                            text(use.lot.expires_on.isoformat()),
                             text(use.quantity),
                             text(use.user.full_name),
                             self.when(use.used_at),
                         ]
                         for use in record.uses.consumptions
                     ],
-                    [22, 33, 13, 16, 18],
+                    [36, 26, 26, 21, 19, 24, 28],
                 )
                 if record.uses.consumptions
                 else Paragraph("None recorded.", BODY)
@@ -390,20 +437,22 @@ class _Record:
                 + ("" if status == signatures.SignatureStatus.VALID else f" {status_markup(status)}")
                 for signature, status in signed.get(result.id, [])
             ]
+            instrument = result.instrument
             rows.append(
                 [
                     reported,
                     text(result.specification),
                     "Conforms" if result.conforms else warning("Does not conform"),
+                    f"{text(instrument.asset_tag)}<br/>{text(instrument.name)}" if instrument else "None recorded",
                     self.by_at(result.recorded_by, result.recorded_at),
                     "<br/>".join(notes) or "Current",
                     "<br/>".join(verifications) or "Not verified",
                 ]
             )
         return grid(
-            ["Result", "Specification", "Conformity", "Recorded by", "Status", "Verification"],
+            ["Result", "Specification", "Conformity", "Instrument", "Recorded by", "Status", "Verification"],
             rows,
-            [12, 15, 14, 19, 20, 23],
+            [22, 25, 22, 24, 27, 30, 30],
         )
 
     # Deviations and disposition

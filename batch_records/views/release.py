@@ -3,6 +3,7 @@ executed batch record as a PDF."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from flask import (
@@ -115,5 +116,10 @@ def record_pdf(batch_id: int) -> Any:
     return Response(
         report.data,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{report.filename}"'},
+        headers={
+            "Content-Disposition": f'inline; filename="{report.filename}"',
+            # The file's digest as RFC 9530 states it, and as sha256sum prints it and the audit trail records it.
+            "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(report.sha256)).decode()}:",
+            "X-Content-SHA256": report.sha256,
+        },
     )

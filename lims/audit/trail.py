@@ -32,6 +32,8 @@ class EventFilter:
     #: exclusive upper bound
     recorded_until: datetime | None = None
     text: str = ""
+    #: the newest event to include (a document shows the trail as it stood when it was generated)
+    through_sequence: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ def _filtered(criteria: EventFilter) -> Select[AuditEvent]:
         query = query.where(AuditEvent.recorded_at >= criteria.recorded_from)
     if criteria.recorded_until is not None:
         query = query.where(AuditEvent.recorded_at < criteria.recorded_until)
+    if criteria.through_sequence is not None:
+        query = query.where(AuditEvent.sequence <= criteria.through_sequence)
     if criteria.text:
         # The payload holds the text as JSON does, and the changes as JSON within JSON: escaped once or twice.
         escaped_once = json.dumps(criteria.text.lower(), ensure_ascii=False)[1:-1]

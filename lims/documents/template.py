@@ -4,25 +4,44 @@ when, and "page X of Y" in its footer. A document type supplies only its content
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
+from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate
 
-from lims.documents.markup import drawable, text
-from lims.documents.styles import GRID, HEADER_TITLE, MARGIN, PAGE_HEIGHT, PAGE_WIDTH, SMALL, SMALL_RIGHT, WIDTH
+from lims.documents.markup import drawable, text, warning
+from lims.documents.styles import (
+    BOLD_FONT,
+    GRID,
+    HEADER_TITLE,
+    MARGIN,
+    PAGE_HEIGHT,
+    PAGE_WIDTH,
+    SMALL,
+    SMALL_RIGHT,
+    WARNING_HEX,
+    WIDTH,
+)
 from lims.documents.times import Times
 
 #: reportlab's frame pads its content by 6 pt: the document's margins are pulled in by as much
 FRAME_PADDING = 6
 EDGE = 10 * mm
 PAGE_NUMBER_WIDTH = 35 * mm
+WATERMARK_SIZE = 54
+WATERMARK_ALPHA = 0.12
+#: the watermark spans at most this much of the page's diagonal
+WATERMARK_LENGTH = 0.8 * math.hypot(PAGE_WIDTH, PAGE_HEIGHT)
+WARNING = colors.HexColor(WARNING_HEX)
 #: what each page's header and footer are drawn by: ``furniture(canvas, page, pages)``
 Furniture = Callable[[Canvas, int, int], None]
 
@@ -32,18 +51,21 @@ class Document:
     """What every page of a document shows, apart from its content.
 
     ``title`` and the ``identity`` label/value pairs are plain text, each pair a line of the header under the title;
-    ``generated_at`` is from :mod:`lims.clock`."""
+    ``generated_at`` is from :mod:`lims.clock`. A ``marking`` (plain text, e.g. "NOT RELEASED — in progress") is
+    printed in the warning colour under the title and across every page, faintly, behind nothing a reader needs."""
 
     title: str
     identity: Sequence[tuple[str, str]]
     generated_by: str
     generated_at: datetime
     times: Times
+    marking: str | None = None
 
     def render(self, content: Sequence[Flowable]) -> bytes:
         """The document with ``content`` (flowables) as PDF bytes."""
         header = [
             Paragraph(text(self.title), HEADER_TITLE),
+            *([Paragraph(warning(text(self.marking)), HEADER_TITLE)] if self.marking else []),
             *[Paragraph(f"<b>{text(label)}:</b> {text(value)}", SMALL) for label, value in self.identity],
         ]
         moments = self.times.local_and_utc(self.generated_at)
@@ -54,6 +76,8 @@ class Document:
 
         def furniture(canvas: Canvas, page: int, pages: int) -> None:
             canvas.saveState()
+            if self.marking:
+                _watermark(canvas, drawable(self.marking))
             top = PAGE_HEIGHT - EDGE
             for paragraph in header:
                 paragraph.drawOn(canvas, MARGIN, top - paragraph.height)
@@ -84,6 +108,19 @@ class Document:
         )
         template.build(list(content), canvasmaker=partial(_NumberedCanvas, furniture=furniture))
         return buffer.getvalue()
+
+
+def _watermark(canvas: Canvas, marking: str) -> None:
+    """``marking`` across the page's diagonal, large and faint enough to read the content through it."""
+    size = min(WATERMARK_SIZE, WATERMARK_SIZE * WATERMARK_LENGTH / stringWidth(marking, BOLD_FONT, WATERMARK_SIZE))
+    canvas.saveState()
+    canvas.setFillColor(WARNING)
+    canvas.setFillAlpha(WATERMARK_ALPHA)
+    canvas.translate(PAGE_WIDTH / 2, PAGE_HEIGHT / 2)
+    canvas.rotate(math.degrees(math.atan2(PAGE_HEIGHT, PAGE_WIDTH)))
+    canvas.setFont(BOLD_FONT, size)
+    canvas.drawCentredString(0, -size / 3, marking)
+    canvas.restoreState()
 
 
 class _NumberedCanvas(Canvas):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from datetime import timedelta
@@ -371,10 +373,14 @@ def test_the_batch_record_pdf_is_served_and_its_generation_audited(app, db_sessi
     response = qa.get(f"/batches/{batch.id}/record.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.data.startswith(b"%PDF")
+    sha256 = hashlib.sha256(response.data)
+    assert response.headers["X-Content-SHA256"] == sha256.hexdigest()
+    assert response.headers["Repr-Digest"] == f"sha-256=:{base64.b64encode(sha256.digest()).decode()}:"
     db_session.expire_all()
-    assert db_session.scalars(
+    generated = db_session.scalars(
         select(AuditEvent).where(AuditEvent.action == "report.generated", AuditEvent.entity_id == str(batch.id))
     ).one()
+    assert json.loads(generated.changes)["sha256"] == sha256.hexdigest()
     assert signed_in_as(app, db_session, line.operator).get(f"/batches/{batch.id}/record.pdf").status_code == 403
 
 

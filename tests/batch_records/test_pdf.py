@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 from datetime import timedelta
 
@@ -10,17 +12,26 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from batch_records.models import DeviationCategory
-from batch_records.pdf import batch_record_pdf, generate_batch_record_pdf
+from batch_records.cart_line import calibrated
+from batch_records.models import BatchReleaseTest, DeviationCategory
+from batch_records.pdf import batch_record_pdf, generate_batch_record_pdf, render_batch_record
 from batch_records.service import batches, deviations, execution, masters, release
 from lims import clock
 from lims.app import create_app
+from lims.audit import context as audit_context
 from lims.audit.models import AuditEvent
+from lims.equipment.models import EquipmentType
+from lims.equipment.service import inventory
 from lims.signatures.models import SignatureMeaning
+from lims.testing import service as testing
+from lims.testing.models import ResultKind, TestResult
 from lims.training import service as training
+from lims.units.kinds import ValueKind
 from lims.versioning import service as versioning
 from tests.batch_records.conftest import TODAY
 from tests.batch_records.test_execution import (
+    do_receipt,
+    do_selection,
     enter,
     execute_all_steps,
     pass_release_tests,
@@ -132,8 +143,9 @@ def test_a_released_batch_record_shows_entries_corrections_deviations_and_the_re
     assert re.search(r"Verified by a second person", record)
     assert f"{line.second_operator.full_name}, Verified" in record
 
-    disposition = record[record.rindex("Disposition") :]
+    disposition = record[record.index("QA disposition signatures") :]
     assert line.qa.full_name in disposition and "Released" in disposition
+    assert "NOT RELEASED" not in record
 
 
 def test_user_markup_appears_literally_wherever_it_is_typed(db_session, line, batch, localtime):
@@ -169,6 +181,7 @@ def test_a_rejected_batch_states_the_reason_and_a_long_text_wraps_across_pages(d
     pages = render(db_session, batch, line.qa, localtime)
     assert len(pages) > 2
     assert_furniture_on_every_page(pages, batch, line.qa)
+    assert all("NOT RELEASED — rejected" in page for page in pages)
     record = " ".join(pages)
     assert f"Sterility {MARKUP}" in record and "Rejected" in record
     assert "word0 " in record and "word2499" in record
@@ -243,3 +256,163 @@ def test_generating_the_pdf_for_a_reader_leaves_one_audit_event(db_session, line
     [event] = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "report.generated")).all()
     assert (event.entity_type, event.entity_id) == ("batch", str(batch.id))
     assert f'"bytes":{len(report.data)}' in event.changes
+
+
+def test_every_page_of_a_batch_not_released_says_so_with_the_batch_state(db_session, line, batch, localtime):
+    pages = render(db_session, batch, line.qa, localtime)
+    assert len(pages) >= 2 and all("NOT RELEASED — in progress" in page for page in pages)
+    execute_all_steps(db_session, batch, line)
+    pages = render(db_session, batch, line.qa, localtime)
+    assert all("NOT RELEASED — awaiting review" in page for page in pages)
+    assert not any("NOT RELEASED — in progress" in page for page in pages)
+    release.dispose(db_session, batch, SignatureMeaning.QUARANTINED, user=line.qa, password=PASSWORD, reason="Hold")
+    assert all("NOT RELEASED — quarantined" in page for page in render(db_session, batch, line.qa, localtime))
+
+
+def qc_result_on_a_flow_cytometer(db_session, line, batch) -> TestResult:
+    """A CD3+ release result measured on the flow cytometer FCM-008, as in the demo."""
+    cytometer = calibrated(
+        db_session,
+        inventory.create_equipment(
+            db_session,
+            asset_tag="FCM-008",
+            name="Flow cytometer <CytoFLEX>",
+            equipment_type=EquipmentType.FLOW_CYTOMETER,
+            location="QC lab",
+            manufacturer="Beckman Coulter",
+            model="CytoFLEX LX",
+            serial_number="FCM-008",
+            calibration_interval_days=180,
+            owner=None,
+        ),
+        due_on=TODAY + timedelta(days=100),
+    )
+    cd3 = testing.create_definition(
+        db_session,
+        code="QC-CD3",
+        name="CD3+ T cells",
+        method="Flow cytometry",
+        result_kind=ResultKind.QUANTITATIVE,
+        unit="%",
+        specification="≥ 80 %",
+        value_kind=ValueKind.FRACTION,
+        instrument_type=EquipmentType.FLOW_CYTOMETER,
+    )
+    training.record_training(
+        db_session,
+        user=line.operator,
+        subject=cd3.training_subject,
+        trained_on=TODAY,
+        expires_on=None,
+        recorded_by=line.author,
+    )
+    with audit_context.reason_for_change(db_session, "Arranged: the batch is also released on its CD3+ content"):
+        batch.release_tests.append(BatchReleaseTest(definition=cd3, specification=cd3.specification))
+    return release.record_release_result(
+        db_session, batch.release_tests[-1], "93.4", user=line.operator, instrument_id=cytometer.id
+    )
+
+
+def test_each_lot_shows_its_supplier_lot_and_expiry_and_each_qc_result_its_instrument(
+    db_session, line, batch, localtime
+):
+    execute_all_steps(db_session, batch, line)
+    pass_release_tests(db_session, batch, line)
+    qc_result_on_a_flow_cytometer(db_session, line, batch)
+    record = " ".join(render(db_session, batch, line.qa, localtime))
+
+    lot = line.medium_lot
+    assert re.search(
+        re.escape(lot.lot_number)
+        + r".{0,80}"
+        + re.escape(f"{lot.supplier_lot} ({lot.supplier})")
+        + r".{0,30}"
+        + re.escape(lot.expires_on.isoformat())
+        + r".{0,20}250 mL",
+        record,
+    ), "the lot consumed, with its supplier's lot and its expiry"
+    assert "Supplier lot Expires" in record
+    assert re.search(r"93\.4 % .{0,40}Conforms FCM-008 Flow cytometer <CytoFLEX>", record)
+    assert re.search(r"91\.5 % .{0,40}Conforms None recorded", record), "a result measured on no instrument"
+
+
+def printed(record: str, label: str) -> str:
+    """The 64 hexadecimal digits printed after ``label``."""
+    match = re.search(re.escape(label) + r" ([0-9a-f]{64})", record)
+    assert match, f"no {label} printed"
+    return match.group(1)
+
+
+def test_the_record_prints_its_content_digest_and_the_audit_chain_head_it_was_generated_at(
+    db_session, line, batch, localtime
+):
+    do_receipt(db_session, batch, line)
+    first = render_batch_record(
+        release.review(db_session, batch.id), generated_by=line.qa, generated_at=clock.now(), localtime=localtime
+    )
+    newest = db_session.scalars(select(AuditEvent).order_by(AuditEvent.sequence.desc()).limit(1)).one()
+    assert (first.chain_head.sequence, first.chain_head.hash) == (newest.sequence, newest.hash)
+    record = " ".join(pdf_pages(first.data))
+    assert printed(record, "Content digest (SHA-256)") == first.content_digest
+    assert f"Audit trail head Event {newest.sequence}, hash {newest.hash}" in record
+    assert "A file cannot contain its own digest." in record
+
+    clock.advance(timedelta(hours=1))
+    again = render_batch_record(
+        release.review(db_session, batch.id), generated_by=line.operator, generated_at=clock.now(), localtime=localtime
+    )
+    assert again.content_digest == first.content_digest, "the unchanged record, generated later by someone else"
+    enter(db_session, batch.steps[1], {"CD3+ purity": "92.4"}, line.operator)
+    changed = render_batch_record(
+        release.review(db_session, batch.id), generated_by=line.qa, generated_at=clock.now(), localtime=localtime
+    )
+    assert changed.content_digest != first.content_digest
+    assert changed.chain_head.sequence > first.chain_head.sequence
+
+
+def pdf_pages(pdf: bytes) -> list[str]:
+    return [re.sub(r"\s+", " ", page.extract_text()) for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_the_closing_section_is_the_batch_audit_trail_named_as_the_audit_viewer_names_records(
+    db_session, line, batch, localtime
+):
+    step = do_receipt(db_session, batch, line)
+    volume = step.parameters[0].current_entry
+    execution.correct_entry(db_session, volume, "190", reason=f"Misread the scale {MARKUP}", user=line.operator)
+    sign(db_session, step, SignatureMeaning.PERFORMED, line.operator)
+    sign(db_session, step, SignatureMeaning.VERIFIED, line.second_operator)
+    deviation = deviations.raise_deviation(
+        db_session, batch, description="Label smudged", user=line.operator, step=step
+    )
+    do_selection(db_session, batch, line)
+    first = generate_batch_record_pdf(db_session, batch.id, user=line.qa, localtime=localtime)
+    second = generate_batch_record_pdf(db_session, batch.id, user=line.qa, localtime=localtime)
+
+    trail = " ".join(pdf_pages(second.data)).split("Audit trail Every event of batch")[1]
+    assert "Event When, by whom Record Changes Reason" in trail
+    assert f"batch {batch.batch_number}" in trail
+    assert f"step 1. {step.title} ({batch.batch_number})" in trail, "a step heads its group, named as the viewer does"
+    assert f"parameter: {volume.parameter.name}" in trail and f"entered by: {line.operator.full_name}" in trail
+    assert f"Misread the scale {MARKUP}" in trail
+    assert re.search(
+        r"\d+ signature\.applied 2030-04-10 08:00:00 UTC .{0,400}signer: " + line.second_operator.full_name, trail
+    )
+    assert f"deviation {deviation.number}" in trail
+    assert "lot consumption" in trail and "equipment use" in trail, "the uses of a step join its group"
+    # Its hashes are printed whole, over as many lines as they take.
+    assert f"sha256:{first.sha256}" in re.sub(r"\s", "", trail[trail.index("report.generated") :])
+    assert second.sha256 not in trail, "no document shows its own generation"
+    assert trail.index(f"step 1. {step.title}") < trail.index(f"step 2. {batch.steps[1].title}")
+    first_trail = " ".join(pdf_pages(first.data)).split("Audit trail Every event of batch")[1]
+    assert "report.generated" not in first_trail
+
+
+def test_the_generation_records_the_file_sha256_with_the_digest_and_head_it_prints(db_session, line, batch, localtime):
+    report = generate_batch_record_pdf(db_session, batch.id, user=line.qa, localtime=localtime)
+    assert report.sha256 == hashlib.sha256(report.data).hexdigest()
+    [event] = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "report.generated")).all()
+    details = json.loads(event.changes)
+    assert details["sha256"] == report.sha256
+    assert details["content_digest"] == report.content_digest
+    assert details["audit_chain_head"] == report.chain_head.sequence == event.sequence - 1

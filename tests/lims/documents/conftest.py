@@ -80,9 +80,15 @@ def render() -> Callable[..., bytes]:
         times: Times = BERLIN,
         identity: Sequence[tuple[str, str]] = IDENTITY,
         generated_by: str = "Quinn Okafor",
+        marking: str | None = None,
     ) -> bytes:
         return Document(
-            title=title, identity=identity, generated_by=generated_by, generated_at=GENERATED_AT, times=times
+            title=title,
+            identity=identity,
+            generated_by=generated_by,
+            generated_at=GENERATED_AT,
+            times=times,
+            marking=marking,
         ).render(content)
 
     return render_document

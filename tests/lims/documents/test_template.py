@@ -9,7 +9,7 @@ from reportlab.platypus import Paragraph
 
 from lims.documents.styles import BODY
 from lims.documents.times import Times
-from tests.lims.documents.conftest import IDENTITY, localtime_in, pages_of
+from tests.lims.documents.conftest import IDENTITY, fonts_of, localtime_in, pages_of, placed_text
 
 
 def long_content(paragraphs: int = 150) -> list[Paragraph]:
@@ -56,3 +56,21 @@ def test_the_pdf_metadata_names_the_document_and_its_author(render):
     assert info.title == "QA report\ufffd 2030"
     assert info.author == "Quinn Okafor"
     assert IDENTITY[0][1] in info.subject
+
+
+def test_a_marking_is_printed_on_every_page_under_the_title_in_the_warning_colour(render):
+    pdf = render(long_content(), marking="NOT RELEASED — in progress <draft> & co")
+    pages = pages_of(pdf)
+    assert len(pages) >= 3
+    for page in pages:
+        assert "Test document NOT RELEASED — in progress <draft> & co Chain of identity" in page
+    fonts = fonts_of(pdf)
+    assert all("Bold" in font for font in fonts["NOT RELEASED — in progress <draft> & co"])
+    # and once more across the page, turned along its diagonal
+    assert all(page.count("NOT RELEASED — in progress <draft> & co") == 2 for page in pages)
+    turned = [placed for placed in placed_text(pdf) if placed[1] == "NOT RELEASED — in progress <draft> & co"]
+    assert len({(x, y) for _page, _text, x, y, _font in turned}) == 2
+
+
+def test_without_a_marking_no_page_carries_one(render):
+    assert all("NOT RELEASED" not in page for page in pages_of(render(long_content(3))))
