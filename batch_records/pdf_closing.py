@@ -29,7 +29,7 @@ def closing_sections(
             f"Every event of batch {text(batch.batch_number)}, its steps, parameters, entries, materials and release "
             "tests (the audit trail's history of the batch with its parts), of its deviations and QC results, and of "
             f"the equipment uses and lot consumptions of its steps, up to event {head.sequence}: oldest first, "
-            "grouped by the part they belong to.",
+            "grouped by the part they belong to. A record's creation lists the fields it was given a value.",
             BODY,
         ),
         *audit_trail_section(session, batch, times, through=head.sequence, also=_trail_records(review)),

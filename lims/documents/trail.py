@@ -3,7 +3,9 @@
 The events are those of the viewer's history of the record with its parts (``lims.audit.trail.record_and_parts``),
 plus the records the caller adds (a batch's deviations, its QC results), each grouped with the part it belongs to;
 oldest first within each group, the groups in the order of the record's parts; and only up to the event the caller
-names (the chain's head when the document was generated), so the section shows the trail as it stood then.
+names (the chain's head when the document was generated), so the section shows the trail as it stood then. The
+changes read as in the viewer, but a record's creation lists only the fields given a value, and long hashes are
+printed whole (paper cannot show them on demand).
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ def _row(event: AuditEvent, names: Mapping[RecordKey, RecordName], times: Times)
         + (f"{_shown(change.old, times)} → " if event.action in {"update", "delete"} else "")
         + _shown(change.new, times)
         for change in display.changes(event, names)
+        # A record created lists the fields it was given: its empty ones would fill pages saying nothing.
+        if not (event.action == "create" and change.new is None)
     ]
     return [
         f"{text(event.sequence)}<br/>{text(event.action)}",

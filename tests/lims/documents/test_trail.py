@@ -27,6 +27,8 @@ def test_the_section_shows_a_records_events_up_to_the_head_named_and_nothing_aft
     assert f"user {user.username}" in trail, "named as the audit viewer names a user"
     assert "full_name: Tran <Nguyen> & Co → Tran Lind Married: new name <b>" in trail
     assert "after the head" not in trail and "report.generated" not in trail
+    created = trail[trail.index("create") : trail.index("full_name: Tran <Nguyen> & Co →")]
+    assert f"username: {user.username}" in created and ": —" not in created, "an empty field at creation is left out"
 
 
 def test_a_record_without_events_up_to_the_head_says_so(db_session, create_user, render):
