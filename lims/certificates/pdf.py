@@ -103,19 +103,18 @@ def certificate_pdf(facts: CertificateFacts, issuance: Issuance, release_signatu
     if facts.release_tests:
         flowables.append(
             grid(
-                ["Test", "Method", "Specification", "Result", "Unit", "Conformance"],
+                ["Test", "Method", "Specification", "Result (with its unit)", "Conformance"],
                 [
                     [
                         f"{text(line.test)} ({text(line.code)})",
                         text(line.method),
                         text(line.specification),
                         f"<b>{text(line.result)}</b>",
-                        text(line.unit or "—"),
                         "Conforms" if line.conforms else warning("Does not conform"),
                     ]
                     for line in facts.release_tests
                 ],
-                [22, 20, 17, 14, 12, 15],
+                [24, 24, 19, 18, 15],
             )
         )
     else:
@@ -123,13 +122,17 @@ def certificate_pdf(facts: CertificateFacts, issuance: Issuance, release_signatu
     flowables.append(Paragraph("Deviations", H2))
     flowables += _deviations(facts)
     flowables += [
-        Paragraph("QA release", H2),
-        Paragraph(
-            f"Batch {text(facts.batch_number)} was released by QA with an electronic signature (printed name, "
-            "meaning, date and time in the facility's time zone and in UTC):",
-            BODY,
+        KeepTogether(
+            [
+                Paragraph("QA release", H2),
+                Paragraph(
+                    f"Batch {text(facts.batch_number)} was released by QA with an electronic signature (printed "
+                    "name, meaning, date and time in the facility's time zone and in UTC):",
+                    BODY,
+                ),
+                signature_block([(release_signature, SignatureStatus.VALID)], TIMES),
+            ]
         ),
-        KeepTogether([signature_block([(release_signature, SignatureStatus.VALID)], TIMES)]),
         Paragraph("Verification", H2),
         _verification(issuance),
         Paragraph(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lims.certificates.labels import DataMatrix
 from lims.certificates.service.labels import BagLabel
 from lims.identifiers import gtin_check_digit, gtin_is_valid
 from lims.identity.models import RoleName
@@ -122,3 +123,50 @@ def test_an_unreleased_batch_gets_no_label_and_a_technician_none_at_all(client, 
     client.post("/logout", data={"csrf_token": csrf_token_from(form.text)})
     signed_in(RoleName.TECHNICIAN)
     assert client.get(f"/batches/{batch.id}/label").status_code == 403
+
+
+def read_c40(codewords: list[int]) -> str:
+    """What a DataMatrix reader makes of the data codewords: C40 triplets after the latch (230) up to the unlatch
+    (254), then ASCII up to the first pad (129), as ISO/IEC 16022 decodes them."""
+    text, position = [], 0
+    if codewords[0] == 230:
+        values: list[int] = []
+        position = 1
+        while codewords[position] != 254:
+            packed = codewords[position] * 256 + codewords[position + 1] - 1
+            values += [packed // 1600, packed // 40 % 40, packed % 40]
+            position += 2
+        position += 1
+        shift = None
+        for value in values:
+            if shift == 1:
+                text.append(chr(value))
+            elif shift == 2:
+                text.append(chr(value + (33 if value <= 14 else 43 if value <= 21 else 69)))
+            elif shift == 3:
+                text.append(chr(value + 96))
+            elif value <= 2:
+                shift = value + 1
+                continue
+            else:
+                text.append(" " if value == 3 else chr(value + 44) if value <= 13 else chr(value + 51))
+            shift = None
+    while codewords[position] != 129:
+        text.append(chr(codewords[position] - 1))
+        position += 1
+    return "".join(text)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        label_for("G123417654321").datamatrix_data,
+        label_for("A999917345628").datamatrix_data,
+        "=<&>:;?@[\\]^_!/",
+        "A",
+        "AB",
+        "ABCD=",
+    ],
+)
+def test_the_datamatrix_symbol_reads_back_as_the_data_structures(value):
+    assert read_c40(DataMatrix(value=value)._encode_c40(value)) == value
