@@ -43,7 +43,7 @@ def content_text(flowables: Iterable[Flowable]) -> Iterator[str]:
         elif isinstance(flowable, KeepTogether):
             yield from content_text(flowable._content)  # type: ignore[attr-defined]
         elif isinstance(flowable, PlainLines):
-            yield _folded(" ".join(flowable.lines))
+            yield _folded(flowable.shown)
         elif isinstance(flowable, Paragraph):
             yield _folded(unescape(_TAG.sub("", _LINE_BREAK.sub(" ", flowable.text))))
 

@@ -1,11 +1,11 @@
 """Tables: label/value fields and grids whose header row repeats on every page they run onto.
 
 Cells are markup (typed text through :func:`lims.documents.markup.text`). Most cells are only text and line breaks,
-perhaps all in bold: such a cell is broken into lines here exactly as a paragraph would break it and drawn as
-:class:`PlainLines`, which looks the same as the paragraph but skips reportlab's markup parser and line breaker
-(most of the time a page took). A cell with other markup, or one a paragraph would draw differently (a word too
-long for its column, a line squeezed to fit, runs of spaces), stays a paragraph (:class:`CellParagraph`, which
-breaks its lines once however often the table measures it).
+perhaps all in bold: such a cell is broken into lines here exactly as a paragraph would break it (a word too long for
+its column cut where a paragraph cuts it) and drawn as :class:`PlainLines`, which looks the same as the paragraph but
+skips reportlab's markup parser and line breaker (most of the time a page took). A cell with other markup, or one a
+paragraph would draw differently (a line squeezed to fit, runs of spaces), stays a paragraph
+(:class:`CellParagraph`, which breaks its lines once however often the table measures it).
 """
 
 from __future__ import annotations
@@ -30,11 +30,15 @@ _ALL_BOLD = re.compile(r"<b>((?:[^<&]|&(?:amp|lt|gt);|<br/>)*)</b>")
 
 
 class PlainLines(Flowable):
-    """Lines of text already broken to fit, drawn in a paragraph style where a paragraph would draw them."""
+    """Lines of text already broken to fit, drawn in a paragraph style where a paragraph would draw them.
 
-    def __init__(self, lines: list[str], font: str, size: float, leading: float) -> None:
+    ``shown`` is the text as it was before it was broken (a word cut at the column's edge whole again), where it
+    differs from the lines joined by spaces."""
+
+    def __init__(self, lines: list[str], font: str, size: float, leading: float, *, shown: str | None = None) -> None:
         super().__init__()
         self.lines, self.font, self.size, self.leading = lines, font, size, leading
+        self.shown = " ".join(lines) if shown is None else shown
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 (reportlab's names)
         self.width, self.height = availWidth, len(self.lines) * self.leading
@@ -78,11 +82,10 @@ def _cell(markup: str, width: float, *, bold: bool = False) -> Flowable:
     if match := _ALL_BOLD.fullmatch(markup):
         plain, style = match.group(1), CELL_BOLD
     if _PLAIN.fullmatch(plain):
-        lines = _broken(
-            [unescape(line) for line in plain.split("<br/>")], style.fontName, style.fontSize, width - 2 * PADDING
-        )
+        shown = [unescape(line) for line in plain.split("<br/>")]
+        lines = _broken(shown, style.fontName, style.fontSize, width - 2 * PADDING)
         if lines is not None:
-            return PlainLines(lines, style.fontName, style.fontSize, style.leading)
+            return PlainLines(lines, style.fontName, style.fontSize, style.leading, shown="\n".join(shown))
     return CellParagraph(markup, CELL_BOLD if bold else CELL)
 
 
@@ -101,10 +104,16 @@ class CellParagraph(Paragraph):
         return width, height
 
 
+class _Piece(str):
+    """A piece of a word too long for its column, cut at the column's edge: never cut again."""
+
+
 def _broken(lines: list[str], font: str, size: float, room: float) -> list[str] | None:
     """``lines`` broken to ``room`` as a paragraph breaks them, or ``None`` where a paragraph would draw them
-    otherwise: where it squeezes the spaces of a line to fit one more word, splits a word too long for the
-    column, folds runs of spaces or other white space into one space, or drops an empty line."""
+    otherwise: where it lets a line run over by squeezing its spaces to fit one more word, folds runs of spaces or
+    other white space into one space, or drops an empty line. A word too long for the column is cut where it
+    reaches the edge, as a paragraph cuts it (``splitLongWords``): from where the line has got to, then a line a
+    piece."""
     space = stringWidth(" ", font, size)
     squeeze = CELL.spaceShrinkage * space
     broken: list[str] = []
@@ -114,18 +123,44 @@ def _broken(lines: list[str], font: str, size: float, room: float) -> list[str] 
             return None
         current: list[str] = []
         used = -space
-        for word in words:
-            wider = used + space + stringWidth(word, font, size)
-            if current and wider > room + squeeze * len(current):
+        pending = words[::-1]
+        while pending:
+            word = pending.pop()
+            if isinstance(word, _Piece) and not word:
+                # Not one character of the long word fitted after the line's words: the line ends there.
                 broken.append(" ".join(current))
                 current, used = [], -space
-                wider = stringWidth(word, font, size)
+                continue
+            width = stringWidth(word, font, size)
+            wider = used + space + width
+            if wider > room + squeeze * len(current):
+                if width > room and not isinstance(word, _Piece):
+                    pending += [_Piece(piece) for piece in reversed(_cut(word, used + space, room, font, size))]
+                    continue
+                if current:
+                    broken.append(" ".join(current))
+                    current, used = [], -space
+                    wider = width
             if wider > room:
                 return None
             current.append(word)
             used = wider
         broken.append(" ".join(current))
     return broken
+
+
+def _cut(word: str, start: float, room: float, font: str, size: float) -> list[str]:
+    """``word`` cut into pieces: the first fills the line from ``start``, each other a line of ``room``."""
+    pieces: list[str] = []
+    piece, used = "", start
+    for character in word:
+        width = stringWidth(character, font, size)
+        if used + width > room and (piece or width <= room):
+            pieces.append(piece)
+            piece, used = "", 0
+        piece += character
+        used += width
+    return [*pieces, piece]
 
 
 def _style(shaded: tuple[tuple[int, int], tuple[int, int]]) -> TableStyle:

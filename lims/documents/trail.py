@@ -30,7 +30,7 @@ from lims.registry import RecordName
 
 HEADER = ["Event", "When, by whom", "Record", "Changes", "Reason"]
 #: in millimetres of the text column's 180: wide enough for an action, a batch number, a field name unbroken
-WIDTHS = [36, 34, 40, 48, 22]
+WIDTHS = [30, 34, 40, 48, 28]
 
 
 @dataclass(frozen=True)
