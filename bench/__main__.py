@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import audit, batch, certificates, dashboard, equipment, pdf, units
+from bench import audit, batch, certificates, dashboard, equipment, pdf, reports, units
 from lims.areas import install
 
 
@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "batch-review": Benchmark(batch.run_review, "steps of the larger batch (1,000 entries at 60 steps)", 60),
     "batch-pdf": Benchmark(pdf.run, "steps of the batch (1,000 entries at 60 steps)", 60),
     "certificates": Benchmark(certificates.run, "batch certificates drawn (and signed, timed apart)", 1_000),
+    "reports": Benchmark(reports.run, "pages of the large audit trail report (at least)", 1_500),
 }
 
 

@@ -117,7 +117,7 @@ class EventChain:
 
 
 @contextmanager
-def _event_chain_database(events: int) -> Iterator[EventChain]:
+def event_chain_database(events: int) -> Iterator[EventChain]:
     with _migrated_database() as engine:
         yield EventChain(engine, events, _fill_event_chain(engine, events))
 
@@ -147,7 +147,7 @@ def _event_chain(events: int) -> Iterator[EventChain]:
     """A database holding a chain of ``events`` events: the shared one if it still stands, else a new one."""
     global _shared_chain
     if _shared_chains is None:
-        with _event_chain_database(events) as chain:
+        with event_chain_database(events) as chain:
             yield chain
         return
     # The head check notices a PostgreSQL database another benchmark has reset since.
@@ -156,7 +156,7 @@ def _event_chain(events: int) -> Iterator[EventChain]:
         or _shared_chain.events != events
         or _head_hash(_shared_chain.engine) != _shared_chain.head_hash
     ):
-        _shared_chain = _shared_chains.enter_context(_event_chain_database(events))
+        _shared_chain = _shared_chains.enter_context(event_chain_database(events))
     yield _shared_chain
 
 

@@ -24,6 +24,7 @@ AREAS: tuple[str, ...] = (
     "lims.testing",
     "batch_records",
     "lims.certificates",
+    "lims.reports",
 )
 
 

@@ -36,6 +36,7 @@ NAVIGATION = [
     ("Access changes", "identity.access_changes"),
     ("Audit trail", "audit.events"),
     ("Chain integrity", "audit.integrity"),
+    ("Reports", "reports.index"),
 ]
 WORK_QUEUES = [
     "Locked accounts",

@@ -1,0 +1,1 @@
+"""The reports: each module one report (what it asks for, its columns, its rows); ``generation`` what they share."""

@@ -1,0 +1,12 @@
+"""What the reports area contributes: the reports page, under QA's menu."""
+
+from __future__ import annotations
+
+from lims.registry import Registry
+from lims.reports import views
+
+
+def register(registry: Registry) -> None:
+    registry.blueprint(views.blueprint)
+    registry.navigation("Reports", "reports.index", order=72)
+    registry.audit_actions("report.generated")
