@@ -16,6 +16,7 @@ from lims.db import Base, string_enum
 from lims.equipment.models import EquipmentType
 from lims.identity.models import User
 from lims.materials.models import Material
+from lims.signatures.service import content_hash
 from lims.testing.models import TestDefinition, TestResult
 from lims.units.columns import ExactDecimal, measurement_column
 from lims.units.kinds import ValueKind
@@ -316,6 +317,7 @@ class BatchStep(StepDesign, Controlled, Base):
 
     __tablename__ = "batch_step"
     audit_parts = ("parameters", "materials")
+    audit_system_fields = frozenset({"content_hash"})
     __table_args__ = (UniqueConstraint("batch_id", "position", name="uq_batch_step_position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -327,6 +329,9 @@ class BatchStep(StepDesign, Controlled, Base):
     performed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     actual_yield: Mapped[Measurement | None] = measurement_column("actual_yield", nullable=True)
     skip_reason: Mapped[str | None] = mapped_column(Text)
+    #: SHA-256 of the signed content as it stands now (``refresh_content_hash`` after every change to it): a
+    #: signature holds while its own content hash equals it, which lets work queues find what waits in SQL
+    content_hash: Mapped[str] = mapped_column(String(64))
 
     batch: Mapped[Batch] = relationship(back_populates="steps")
     performed_by: Mapped[User | None] = relationship()
@@ -348,6 +353,10 @@ class BatchStep(StepDesign, Controlled, Base):
                 if entry.replaced_by_id is None
             ],
         }
+
+    def refresh_content_hash(self) -> None:
+        """Keep ``content_hash`` up to date once the signed content changed (an entry, the yield, a skip reason)."""
+        self.content_hash = content_hash(self)
 
 
 class BatchParameter(ParameterDesign, Controlled, Base):

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, pre_load, va
 
 from batch_records.models import Batch, BatchStatus, BatchStep, DeviationCategory, DeviationStatus, StepStatus
 from batch_records.service.release import BatchReview
+from lims.api.paging import Cursor
 from lims.equipment.models import EquipmentType
 from lims.inputs import WholeNumber, record_id
 from lims.signatures.models import SignatureMeaning
@@ -137,6 +138,12 @@ class StartBatchSchema(FormSchema):
     mbr_version_id = _choice("Choose the master batch record to make the batch to.")
     subject_id = _choice("Choose the subject whose material this batch is made from.")
     starting_material_identity = required_text("Enter the starting material's identity as printed on its label.", 64)
+
+
+class StepsToSignSchema(FormSchema):
+    """A page of the steps waiting for a signature: after the (completed at, id) the previous page ended with."""
+
+    cursor = Cursor(fields.AwareDateTime(default_timezone=None), record_id(), load_default=None)
 
 
 class LateEntrySchema(FormSchema):

@@ -101,7 +101,7 @@ def _register_work_queues(registry: Registry) -> None:
             title="Master batch records in review",
             description="Master batch record versions waiting for QA's approval.",
             roles=frozenset({RoleName.QA}),
-            count=lambda session, _user, _settings: len(versioning.versions_in_review(session, MbrVersion)),
+            count=lambda session, _user, _settings: versioning.count_in_review(session, MbrVersion),
             endpoint="batch_records.masters",
         )
     )
@@ -110,7 +110,7 @@ def _register_work_queues(registry: Registry) -> None:
             title="Batches awaiting QA disposition",
             description="Batches with every step done, or held in quarantine, waiting for QA's review and disposition.",
             roles=frozenset({RoleName.QA}),
-            count=lambda session, _user, _settings: len(release.batches_awaiting_review(session)),
+            count=lambda session, _user, _settings: release.count_awaiting_review(session),
             endpoint="batch_records.batches",
             arguments=(("status", BatchStatus.AWAITING_REVIEW.value),),
         )
@@ -129,8 +129,8 @@ def _register_work_queues(registry: Registry) -> None:
             title="Steps to verify",
             description="Completed steps waiting for a second person's verification, other than your own.",
             roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}),
-            count=lambda session, user, _settings: len(
-                step_signatures.steps_awaiting_signature(session, SignatureMeaning.VERIFIED, for_user=user)
+            count=lambda session, user, _settings: step_signatures.count_steps_awaiting_signature(
+                session, SignatureMeaning.VERIFIED, for_user=user
             ),
             endpoint="batch_records.steps_to_sign",
             arguments=(("meaning", SignatureMeaning.VERIFIED.value),),
@@ -141,8 +141,8 @@ def _register_work_queues(registry: Registry) -> None:
             title="Hold points to review",
             description="Batches stopped at a hold point until QA has reviewed the step.",
             roles=frozenset({RoleName.QA}),
-            count=lambda session, _user, _settings: len(
-                step_signatures.steps_awaiting_signature(session, SignatureMeaning.REVIEWED)
+            count=lambda session, _user, _settings: step_signatures.count_steps_awaiting_signature(
+                session, SignatureMeaning.REVIEWED
             ),
             endpoint="batch_records.steps_to_sign",
             arguments=(("meaning", SignatureMeaning.REVIEWED.value),),

@@ -35,7 +35,7 @@ def register(registry: Registry) -> None:
             title="Protocol versions to approve",
             description="Versions signed by their author, waiting for QA's approval or rejection.",
             roles=frozenset({RoleName.QA}),
-            count=lambda session, _user, _settings: len(versioning.versions_in_review(session, ProtocolVersion)),
+            count=lambda session, _user, _settings: versioning.count_in_review(session, ProtocolVersion),
             endpoint="protocols.index",
         )
     )

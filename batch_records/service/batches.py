@@ -166,14 +166,19 @@ def start_batch(
         created_at=clock.now(),
     )
     session.add(batch)
-    for source in version.steps:
-        step = BatchStep(batch=batch, position=source.position, status=StepStatus.PENDING)
-        masters.copy_step_design(source, step)
-        session.add(step)
-        for parameter in source.parameters:
-            session.add(BatchParameter(step=step, **masters.parameter_design(parameter)))
-        for requirement in source.materials:
-            session.add(BatchMaterial(step=step, material_id=requirement.material_id, quantity=requirement.quantity))
+    # Reading the master's steps must not flush a copy before its content hash is known.
+    with session.no_autoflush:
+        for source in version.steps:
+            step = BatchStep(batch=batch, position=source.position, status=StepStatus.PENDING)
+            masters.copy_step_design(source, step)
+            session.add(step)
+            for parameter in source.parameters:
+                session.add(BatchParameter(step=step, **masters.parameter_design(parameter)))
+            for requirement in source.materials:
+                session.add(
+                    BatchMaterial(step=step, material_id=requirement.material_id, quantity=requirement.quantity)
+                )
+            step.refresh_content_hash()
     for test in version.release_tests:
         session.add(
             BatchReleaseTest(batch=batch, definition=test.definition, specification=test.definition.specification)

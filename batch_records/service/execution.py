@@ -249,6 +249,7 @@ def _record_all_or_none(
         if not within:
             _raise_for_entry(session, entry, user)
         entries.append(entry)
+    step.refresh_content_hash()
     return entries
 
 
@@ -305,6 +306,7 @@ def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason:
         entry.replaced_by_id = correction.id
     session.flush()
     session.expire(parameter, ["entries"])
+    parameter.step.refresh_content_hash()
     if not within:
         _raise_for_entry(session, correction, user)
     return correction
@@ -370,6 +372,7 @@ def record_yield(session: Session, step: BatchStep, actual: Measurement, *, user
     with audit_context.reason_for_change(session, reason):
         step.actual_yield = actual
         _start(step)
+    step.refresh_content_hash()
     return step
 
 

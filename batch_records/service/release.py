@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from batch_records.errors import (
@@ -430,11 +430,11 @@ def apply_batch_disposition(session: Session, batch: Batch, meaning: SignatureMe
         batch.disposition_at = clock.now()
 
 
-def batches_awaiting_review(session: Session) -> list[Batch]:
-    return list(
-        session.scalars(
-            select(Batch)
-            .where(Batch.status.in_([BatchStatus.AWAITING_REVIEW, BatchStatus.QUARANTINED]))
-            .order_by(Batch.created_at, Batch.id)
+def count_awaiting_review(session: Session) -> int:
+    """How many batches wait for QA's review and disposition: every step done, or held in quarantine."""
+    return (
+        session.scalar(
+            select(func.count(Batch.id)).where(Batch.status.in_([BatchStatus.AWAITING_REVIEW, BatchStatus.QUARANTINED]))
         )
+        or 0
     )

@@ -3,7 +3,10 @@ and the signature of whoever skips a step the master record allows to be skipped
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Exists, Select, String, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from batch_records.errors import (
@@ -13,7 +16,7 @@ from batch_records.errors import (
     StepNotCompleted,
     StepNotSkippable,
 )
-from batch_records.models import Batch, BatchParameter, BatchStatus, BatchStep, StepStatus
+from batch_records.models import Batch, BatchEntry, BatchParameter, BatchStatus, BatchStep, StepStatus
 from batch_records.service.execution import (
     advance_batch,
     hold_step,
@@ -26,11 +29,14 @@ from lims import clock
 from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
 from lims.identity.models import User
+from lims.pagination import KeysetPage, page_after
 from lims.signatures import service as signatures
 from lims.signatures.errors import AlreadySigned, SignatureRefused
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.training import service as training
 from protocols.models import Subject
+
+STEPS_PER_PAGE = 50
 
 
 def skip_step(
@@ -57,6 +63,7 @@ def skip_step(
     with audit_context.reason_for_change(session, f"Step {step.position} skipped: {reason}"):
         step.skip_reason = reason
         session.flush()
+    step.refresh_content_hash()
     return signatures.sign(
         session, step, meaning=SignatureMeaning.SKIPPED, user=user, password=password, client_address=client_address
     )
@@ -121,37 +128,81 @@ def after_step_signature(session: Session, step: BatchStep, meaning: SignatureMe
         advance_batch(step.batch)
 
 
-def steps_awaiting_signature(
-    session: Session, meaning: SignatureMeaning, *, for_user: User | None = None
-) -> list[BatchStep]:
-    """Completed steps of open batches still waiting for a second person's verification or QA's hold-point review.
+#: the open batches whose steps wait for signatures (a quarantined batch waits for QA's decision first)
+_SIGNING_OPEN = (BatchStatus.IN_PROGRESS, BatchStatus.AWAITING_REVIEW)
 
-    With ``for_user``, only the steps that user may sign: not those they performed or recorded values on.
+
+def _holds(meaning: SignatureMeaning, *, signer: User | None = None) -> Exists:
+    """The condition that a step has a signature with ``meaning`` (by ``signer``) covering its content as it is.
+
+    Compares the content hashes the signature and the step keep (``BatchStep.content_hash``): whether a signature
+    was tampered with outside the LIMS is the trail check's business (``lims audit verify``), not a list's.
     """
+    query = select(ElectronicSignature.id).where(
+        ElectronicSignature.entity_type == BatchStep.__tablename__,
+        ElectronicSignature.entity_id == cast(BatchStep.id, String),
+        ElectronicSignature.meaning == meaning,
+        ElectronicSignature.content_hash == BatchStep.content_hash,
+    )
+    if signer is not None:
+        query = query.where(ElectronicSignature.signer_id == signer.id)
+    return exists(query)
+
+
+def _awaiting(columns: Any, meaning: SignatureMeaning, for_user: User | None) -> Select[Any]:
     needs = BatchStep.second_person_verification if meaning == SignatureMeaning.VERIFIED else BatchStep.hold_point
-    steps = list(
-        session.scalars(
-            select(BatchStep)
-            .join(BatchStep.batch)
-            .where(
-                BatchStep.status == StepStatus.COMPLETED,
-                needs.is_(True),
-                Batch.status.in_([BatchStatus.IN_PROGRESS, BatchStatus.AWAITING_REVIEW]),
-            )
-            .order_by(BatchStep.completed_at)
-            .options(
-                selectinload(BatchStep.batch).selectinload(Batch.subject).selectinload(Subject.protocol),
-                selectinload(BatchStep.parameters).selectinload(BatchParameter.entries),
-            )
+    query = (
+        select(columns)
+        .select_from(BatchStep)
+        .join(BatchStep.batch)
+        .where(
+            BatchStep.status == StepStatus.COMPLETED,
+            needs.is_(True),
+            Batch.status.in_(_SIGNING_OPEN),
+            ~_holds(meaning),
         )
     )
-    signed = signatures.signatures_of_many(session, steps)
-    waiting = [step for step in steps if not signatures.holding(signed[step.id], meaning)]
-    if for_user is not None:
-        waiting = [
-            step
-            for step in waiting
-            if for_user.id != step.performed_by_id
-            and all(entry.entered_by_id != for_user.id for parameter in step.parameters for entry in parameter.entries)
-        ]
-    return waiting
+    if meaning != SignatureMeaning.VERIFIED:
+        return query
+    # A step whose performer's signature no longer holds waits for the performer to sign again, not for a verifier.
+    query = query.where(_holds(SignatureMeaning.PERFORMED))
+    if for_user is None:
+        return query
+    recorded_by_user = (
+        select(BatchEntry.id)
+        .join(BatchEntry.parameter)
+        .where(BatchParameter.step_id == BatchStep.id, BatchEntry.entered_by_id == for_user.id)
+    )
+    return query.where(
+        or_(BatchStep.performed_by_id.is_(None), BatchStep.performed_by_id != for_user.id),
+        ~_holds(SignatureMeaning.PERFORMED, signer=for_user),
+        ~exists(recorded_by_user),
+        training.in_force(for_user, Batch.training_subject),
+    )
+
+
+def count_steps_awaiting_signature(session: Session, meaning: SignatureMeaning, *, for_user: User | None = None) -> int:
+    """How many steps ``steps_awaiting_signature`` would list, in one statement."""
+    return session.scalar(_awaiting(func.count(BatchStep.id), meaning, for_user)) or 0
+
+
+def steps_awaiting_signature(
+    session: Session,
+    meaning: SignatureMeaning,
+    *,
+    for_user: User | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = STEPS_PER_PAGE,
+) -> KeysetPage[BatchStep]:
+    """Completed steps of open batches still waiting for a second person's verification or QA's hold-point review,
+    in the order they were completed, a page after the (completed at, id) of ``after``.
+
+    A step waits for verification once its performer's signature holds. With ``for_user``, only the steps that
+    user may verify: trained on the batch's master record, and not the one who performed it or recorded values on
+    it.
+    """
+    query = _awaiting(BatchStep, meaning, for_user).options(
+        selectinload(BatchStep.batch).selectinload(Batch.subject).selectinload(Subject.protocol),
+        selectinload(BatchStep.performed_by),
+    )
+    return page_after(session, query, (BatchStep.completed_at, BatchStep.id), after=after, limit=limit)

@@ -22,7 +22,7 @@ from lims.equipment.service import use as equipment_service_use
 from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from lims.web import RepeatedForm, load_input, on_refusal_show
+from lims.web import RepeatedForm, load_input, on_refusal_show, refusals_answered, refuse
 
 
 def _due_soon_days() -> int:
@@ -39,13 +39,23 @@ def steps_to_sign(meaning: str) -> Any:
     }
     if meaning not in choices:
         abort(404, "Steps wait for verification or for a hold-point review only.")
+    schema = schemas.StepsToSignSchema()
+    with refusals_answered(lambda errors, status: refuse(status, "This list cannot go on from there.", errors)):
+        data = load_input(schema, request.args)
     # Verification is by someone other than who did the step; a hold point's review is QA's whoever did it.
     waiting = step_signatures.steps_awaiting_signature(
         get_session(),
         choices[meaning],
         for_user=current_user if choices[meaning] == SignatureMeaning.VERIFIED else None,
+        after=data["cursor"],
     )
-    return render_template("batch_records/steps_to_sign.html", steps=waiting, meaning=choices[meaning])
+    return render_template(
+        "batch_records/steps_to_sign.html",
+        steps=waiting.items,
+        meaning=choices[meaning],
+        first_page=data["cursor"] is None,
+        next_cursor=schema.fields["cursor"].serialize("next_key", waiting),
+    )
 
 
 def _step_context(step_id: int) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def register(registry: Registry) -> None:
             title="Calibrations to review",
             description="Calibrations signed by their performer, waiting for QA review.",
             roles=frozenset({RoleName.QA}),
-            count=lambda session, _user, _settings: len(calibrations.calibrations_awaiting_review(session)),
+            count=lambda session, _user, _settings: calibrations.count_awaiting_review(session),
             endpoint="equipment.review",
         )
     )

@@ -270,6 +270,11 @@ def apply_lot_disposition(session: Session, lot: MaterialLot, meaning: Signature
         lot.status = LotStatus.RELEASED if meaning == SignatureMeaning.RELEASED else LotStatus.REJECTED
 
 
+def count_awaiting_release(session: Session) -> int:
+    """How many lots wait in quarantine for QA's release or rejection, in one statement."""
+    return session.scalar(select(func.count(MaterialLot.id)).where(MaterialLot.status == LotStatus.QUARANTINE)) or 0
+
+
 def lots_awaiting_release(session: Session) -> list[MaterialLot]:
     return list(
         session.scalars(

@@ -29,7 +29,7 @@ def register(registry: Registry) -> None:
             title="Lots in quarantine",
             description="Received material lots waiting for QA's release or rejection.",
             roles=frozenset({RoleName.QA}),
-            count=lambda session, _user, _settings: len(service.lots_awaiting_release(session)),
+            count=lambda session, _user, _settings: service.count_awaiting_release(session),
             endpoint="materials.index",
         )
     )

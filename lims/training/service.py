@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import Exists, SQLColumnExpression, exists, or_, select
 from sqlalchemy.orm import Session
 
 from lims import clock, registry
@@ -34,20 +34,24 @@ def record_training(
     return record
 
 
-def require_training(session: Session, user: User, subject: str, *, on: date | None = None) -> None:
-    """Refuse ``user`` unless a training record on ``subject`` is in force on ``on`` (today by default)."""
+def in_force(user: User, subject: str | SQLColumnExpression[str], *, on: date | None = None) -> Exists:
+    """The condition that a training record of ``user`` on ``subject`` (a subject, or a column naming one per row:
+    a list of work filters on it) is in force on ``on`` (today by default)."""
     on = on or clock.today()
-    in_force = session.scalar(
-        select(TrainingRecord.id)
-        .where(
+    return exists(
+        select(TrainingRecord.id).where(
             TrainingRecord.user_id == user.id,
             TrainingRecord.subject == subject,
             TrainingRecord.trained_on <= on,
             or_(TrainingRecord.expires_on.is_(None), TrainingRecord.expires_on >= on),
         )
-        .limit(1)
     )
-    if in_force is None:
+
+
+def require_training(session: Session, user: User, subject: str, *, on: date | None = None) -> None:
+    """Refuse ``user`` unless a training record on ``subject`` is in force on ``on`` (today by default)."""
+    on = on or clock.today()
+    if not session.scalar(select(in_force(user, subject, on=on))):
         raise NotTrained(f"{user.full_name} has no training on {subject} in force on {on.isoformat()}.")
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lims import clock
@@ -93,6 +93,11 @@ def withdraw(session: Session, version: Version, *, reason: str) -> Version:
     with audit_context.reason_for_change(session, reason):
         _end(version, clock.now())
     return version
+
+
+def count_in_review(session: Session, model: type[Version]) -> int:
+    """How many versions of ``model`` wait for QA's approval (``versions_in_review``), in one statement."""
+    return session.scalar(select(func.count()).select_from(model).where(model.status == model.lifecycle.in_review)) or 0
 
 
 def versions_in_review(session: Session, model: type[Version]) -> list[Version]:

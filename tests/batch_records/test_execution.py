@@ -535,9 +535,12 @@ def test_a_wrong_password_leaves_the_batch_undisposed(db_session, line, batch):
 def test_steps_waiting_for_a_second_person_or_for_qa_are_listed_for_whoever_may_sign(db_session, line, batch):
     step = batch.steps[0]
     enter(db_session, step, {"Volume": "180", "Temperature on receipt": "5"}, line.operator)
-    assert step_signatures.steps_awaiting_signature(db_session, SignatureMeaning.VERIFIED) == []
+    assert step_signatures.steps_awaiting_signature(db_session, SignatureMeaning.VERIFIED).items == []
     sign(db_session, step, SignatureMeaning.PERFORMED, line.operator)
-    waiting = step_signatures.steps_awaiting_signature
+
+    def waiting(*args, **kwargs) -> list:
+        return step_signatures.steps_awaiting_signature(*args, **kwargs).items
+
     assert waiting(db_session, SignatureMeaning.VERIFIED, for_user=line.second_operator) == [step]
     assert waiting(db_session, SignatureMeaning.VERIFIED, for_user=line.operator) == []
     sign(db_session, step, SignatureMeaning.VERIFIED, line.second_operator)

@@ -9,8 +9,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import String, func, select
+from sqlalchemy import Select, String, func, select
 from sqlalchemy.orm import Session
 
 from lims import clock
@@ -329,21 +330,24 @@ def calibration_history(session: Session, equipment: Equipment) -> list[Calibrat
     )
 
 
-def calibrations_awaiting_review(session: Session) -> list[CalibrationRecord]:
-    """Calibrations signed as performed and not yet reviewed by QA, oldest first."""
+def _awaiting_review(columns: Any) -> Select[Any]:
     signed = select(ElectronicSignature.entity_id).where(
         ElectronicSignature.entity_type == CalibrationRecord.__tablename__
     )
     performed = signed.where(ElectronicSignature.meaning == SignatureMeaning.PERFORMED)
     reviewed = signed.where(ElectronicSignature.meaning == SignatureMeaning.REVIEWED)
     record_key = func.cast(CalibrationRecord.id, String)
-    return list(
-        session.scalars(
-            select(CalibrationRecord)
-            .where(record_key.in_(performed), record_key.not_in(reviewed))
-            .order_by(CalibrationRecord.recorded_at)
-        )
-    )
+    return select(columns).select_from(CalibrationRecord).where(record_key.in_(performed), record_key.not_in(reviewed))
+
+
+def calibrations_awaiting_review(session: Session) -> list[CalibrationRecord]:
+    """Calibrations signed as performed and not yet reviewed by QA, oldest first."""
+    return list(session.scalars(_awaiting_review(CalibrationRecord).order_by(CalibrationRecord.recorded_at)))
+
+
+def count_awaiting_review(session: Session) -> int:
+    """How many calibrations ``calibrations_awaiting_review`` lists, in one statement."""
+    return session.scalar(_awaiting_review(func.count(CalibrationRecord.id))) or 0
 
 
 @dataclass(frozen=True)
