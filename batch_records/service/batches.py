@@ -45,6 +45,26 @@ def get_batch(session: Session, batch_id: int, *, sponsor_id: int | None = None)
     return batch
 
 
+def get_batch_for_page(session: Session, batch_id: int) -> Batch:
+    """A batch with what its page shows and what its signatures cover loaded in a fixed number of statements: its
+    steps with their performers, parameters and entries, its release tests, deviations, subject and maker."""
+    batch = session.scalar(
+        select(Batch)
+        .where(Batch.id == batch_id)
+        .options(
+            selectinload(Batch.subject).selectinload(Subject.protocol),
+            selectinload(Batch.created_by),
+            selectinload(Batch.steps).selectinload(BatchStep.performed_by),
+            selectinload(Batch.steps).selectinload(BatchStep.parameters).selectinload(BatchParameter.entries),
+            selectinload(Batch.release_tests).selectinload(BatchReleaseTest.definition),
+            selectinload(Batch.deviations),
+        )
+    )
+    if batch is None:
+        raise RecordNotFound(f"There is no batch with id {batch_id}.")
+    return batch
+
+
 def list_batches(
     session: Session,
     *,

@@ -68,6 +68,24 @@ def get_batch_step(session: Session, step_id: int) -> BatchStep:
     return get_record(session, BatchStep, step_id, "batch step")
 
 
+def get_batch_step_for_page(session: Session, step_id: int) -> BatchStep:
+    """A step with what its page shows and its signatures cover, in a fixed number of statements: its parameters
+    with every entry and who made it, the materials it takes, its batch and performer."""
+    step = session.scalar(
+        select(BatchStep)
+        .where(BatchStep.id == step_id)
+        .options(
+            selectinload(BatchStep.parameters).selectinload(BatchParameter.entries).selectinload(BatchEntry.entered_by),
+            selectinload(BatchStep.materials).selectinload(BatchMaterial.material),
+            selectinload(BatchStep.batch),
+            selectinload(BatchStep.performed_by),
+        )
+    )
+    if step is None:
+        raise RecordNotFound(f"There is no batch step with id {step_id}.")
+    return step
+
+
 def get_entry(session: Session, entry_id: int) -> BatchEntry:
     return get_record(session, BatchEntry, entry_id, "batch entry")
 
@@ -99,9 +117,15 @@ def current_step(batch: Batch) -> BatchStep | None:
 
 
 def hold_step(session: Session, step: BatchStep) -> None:
-    """Hold the step's batch for this transaction and read the step as it is now."""
+    """Hold the step's batch for this transaction and read the step as it is now, with its entries (the rules read
+    them all: three statements however many there are)."""
     batches.lock_open_batch(session, step.batch)
-    session.refresh(step)
+    session.execute(
+        select(BatchStep)
+        .where(BatchStep.id == step.id)
+        .options(selectinload(BatchStep.parameters).selectinload(BatchParameter.entries))
+        .execution_options(populate_existing=True)
+    )
 
 
 def require_workable(session: Session, step: BatchStep, user: User) -> None:

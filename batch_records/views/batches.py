@@ -21,6 +21,7 @@ from lims.equipment.service import use as equipment_use
 from lims.identifiers import IdentifierRule
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
+from lims.testing import service as testing
 from lims.web import load_input, on_refusal_show
 from protocols.service import protocols as protocol_service
 from protocols.service import subjects as subjects_service
@@ -97,8 +98,9 @@ def new_batch() -> Any:
 def batch_context(batch_id: int) -> dict[str, Any]:
     """What the batch's page shows, but the form and its errors (forms posted from the page show there again)."""
     db = get_session()
-    batch = batches_service.get_batch(db, batch_id)
+    batch = batches_service.get_batch_for_page(db, batch_id)
     release_tests = release.release_test_states(db, batch)
+    results = {state.result.id: state for state in release_tests if state.result is not None}
     instrument_types = {
         state.test.definition.instrument_type
         for state in release_tests
@@ -108,6 +110,13 @@ def batch_context(batch_id: int) -> dict[str, Any]:
         "batch": batch,
         "current": execution.current_step(batch),
         "release_tests": release_tests,
+        # Asked for every result at once: the page offers each result's verification to whoever may sign it.
+        "verifiable_results": testing.verifiable_results(
+            db,
+            [state.result for state in results.values() if state.result is not None],
+            current_user,
+            {result_id: state.signatures for result_id, state in results.items()},
+        ),
         **_instrument_choices(db, instrument_types),
         "qc_sampling_step": release.qc_sampling_step(batch),
         "qc_samples_taken": release.qc_samples_taken(batch),

@@ -61,7 +61,7 @@ def steps_to_sign(meaning: str) -> Any:
 def _step_context(step_id: int) -> dict[str, Any]:
     """What the step's page shows, but the form and its errors (forms posted from the page show there again)."""
     db = get_session()
-    step = execution.get_batch_step(db, step_id)
+    step = execution.get_batch_step_for_page(db, step_id)
     record = release.StepRecord(step, execution.uses_of_steps(db, [step])[step.id], signatures.signatures_of(db, step))
     workable = step.status in {StepStatus.PENDING, StepStatus.IN_PROGRESS} and step is execution.current_step(
         step.batch

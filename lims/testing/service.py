@@ -6,7 +6,7 @@ result is out of specification (a deviation, an OOS investigation) is the callin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from lims.errors import AlreadyExists, DetailMissing
 from lims.identity.models import User
 from lims.signatures import service as signatures
 from lims.signatures.errors import AlreadySigned
-from lims.signatures.models import SignatureMeaning
+from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.testing.errors import ResultReplaced, ResultUnreadable, UnknownInstrument, WrongInstrument
 from lims.testing.models import ResultKind, TestDefinition, TestResult
 from lims.training import service as training
@@ -290,6 +290,28 @@ def check_verification(session: Session, result: TestResult, _meaning: Signature
         raise AlreadySigned("This result is already verified.")
     signatures.require_different_person(user, [result.recorded_by_id], earlier_role="recorded")
     training.require_training(session, user, result.definition.training_subject)
+
+
+def verifiable_results(
+    session: Session,
+    results: Sequence[TestResult],
+    user: User,
+    signed: Mapping[int, list[tuple[ElectronicSignature, signatures.SignatureStatus]]],
+) -> set[int]:
+    """The ids of ``results`` that ``user`` may verify now, by ``check_verification``'s rules and the signing roles:
+    for a page that offers each result's verification, in one statement however many results it shows. ``signed``
+    holds each result's signatures by its id (``signatures.signatures_of_many``)."""
+    if user.must_change_password or not signatures.role_may_sign(user, TestResult, SignatureMeaning.VERIFIED):
+        return set()
+    candidates = [
+        result
+        for result in results
+        if not result.replaced
+        and not signatures.holding(signed[result.id], SignatureMeaning.VERIFIED)
+        and result.recorded_by_id != user.id
+    ]
+    trained = training.subjects_in_force(session, user, {result.definition.training_subject for result in candidates})
+    return {result.id for result in candidates if result.definition.training_subject in trained}
 
 
 def definitions_as_training_subjects(session: Session) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from sqlalchemy import Exists, SQLColumnExpression, exists, or_, select
@@ -44,6 +45,23 @@ def in_force(user: User, subject: str | SQLColumnExpression[str], *, on: date | 
             TrainingRecord.subject == subject,
             TrainingRecord.trained_on <= on,
             or_(TrainingRecord.expires_on.is_(None), TrainingRecord.expires_on >= on),
+        )
+    )
+
+
+def subjects_in_force(session: Session, user: User, subjects: Collection[str], *, on: date | None = None) -> set[str]:
+    """Which of ``subjects`` ``user`` has training in force on, on ``on`` (today by default), in one statement."""
+    on = on or clock.today()
+    return set(
+        session.scalars(
+            select(TrainingRecord.subject)
+            .distinct()
+            .where(
+                TrainingRecord.user_id == user.id,
+                TrainingRecord.subject.in_(list(subjects)),
+                TrainingRecord.trained_on <= on,
+                or_(TrainingRecord.expires_on.is_(None), TrainingRecord.expires_on >= on),
+            )
         )
     )
 
