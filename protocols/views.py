@@ -145,7 +145,7 @@ def new_version(protocol_id: int) -> Any:
 
 def _version_context(version_id: int) -> dict[str, Any]:
     db = get_session()
-    version = protocol_service.get_version(db, version_id)
+    version = protocol_service.get_version_for_page(db, version_id)
     return dict(
         version=version,
         protocol=version.protocol,

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from lims import clock, registry
 from lims.audit import context as audit_context
@@ -217,7 +217,12 @@ class ConsumingRecord:
 def consumptions(session: Session, lot: MaterialLot) -> list[tuple[LotConsumption, ConsumingRecord | None]]:
     """What was taken from a lot, with the record it went into (for tracing a lot to its batches)."""
     taken = list(
-        session.scalars(select(LotConsumption).where(LotConsumption.lot_id == lot.id).order_by(LotConsumption.used_at))
+        session.scalars(
+            select(LotConsumption)
+            .where(LotConsumption.lot_id == lot.id)
+            .order_by(LotConsumption.used_at)
+            .options(selectinload(LotConsumption.user))
+        )
     )
     ids_by_type: dict[str, list[str]] = defaultdict(list)
     for consumption in taken:

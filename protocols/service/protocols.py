@@ -30,6 +30,7 @@ from protocols.models import (
     ProtocolStatus,
     ProtocolVersion,
     VersionStatus,
+    Visit,
 )
 from protocols.service.design import add_arm
 from protocols.service.texts import refuse_control_characters, refuse_longer_than_column
@@ -82,6 +83,22 @@ def get_protocol(session: Session, protocol_id: int, *, sponsor_id: int | None =
 
 def get_version(session: Session, version_id: int) -> ProtocolVersion:
     return get_record(session, ProtocolVersion, version_id, "protocol version")
+
+
+def get_version_for_page(session: Session, version_id: int) -> ProtocolVersion:
+    """A version with its design (arms, visits and their samples) and protocol, in a fixed number of statements."""
+    version = session.scalar(
+        select(ProtocolVersion)
+        .where(ProtocolVersion.id == version_id)
+        .options(
+            selectinload(ProtocolVersion.protocol),
+            selectinload(ProtocolVersion.arms),
+            selectinload(ProtocolVersion.visits).selectinload(Visit.requirements),
+        )
+    )
+    if version is None:
+        raise RecordNotFound(f"There is no protocol version with id {version_id}.")
+    return version
 
 
 def list_protocols(session: Session, *, sponsor_id: int | None = None) -> list[Protocol]:

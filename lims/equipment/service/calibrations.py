@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, String, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from lims import clock
 from lims.audit import chain as audit_chain
@@ -326,6 +326,7 @@ def calibration_history(session: Session, equipment: Equipment) -> list[Calibrat
             select(CalibrationRecord)
             .where(CalibrationRecord.equipment_id == equipment.id)
             .order_by(CalibrationRecord.performed_on.desc(), CalibrationRecord.id.desc())
+            .options(selectinload(CalibrationRecord.recorded_by))
         )
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from lims import clock
 from lims.audit import context as audit_context
@@ -52,5 +52,6 @@ def maintenance_history(session: Session, equipment: Equipment) -> list[Maintena
             select(MaintenanceRecord)
             .where(MaintenanceRecord.equipment_id == equipment.id)
             .order_by(MaintenanceRecord.started_at.desc())
+            .options(selectinload(MaintenanceRecord.started_by), selectinload(MaintenanceRecord.closed_by))
         )
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from lims import clock
 from lims.equipment.errors import (
@@ -124,5 +124,6 @@ def recent_uses(session: Session, equipment: Equipment, *, limit: int = 20) -> l
             .where(EquipmentUse.equipment_id == equipment.id)
             .order_by(EquipmentUse.used_at.desc())
             .limit(limit)
+            .options(selectinload(EquipmentUse.user))
         )
     )
