@@ -140,8 +140,9 @@ class StartBatchSchema(FormSchema):
     starting_material_identity = required_text("Enter the starting material's identity as printed on its label.", 64)
 
 
-class StepsToSignSchema(FormSchema):
-    """A page of the steps waiting for a signature: after the (completed at, id) the previous page ended with."""
+class ListPageSchema(FormSchema):
+    """A page of a list ordered by a time and an id (steps to sign, deviations, batches): it goes on after the
+    (time, id) the previous page ended with."""
 
     cursor = Cursor(fields.AwareDateTime(default_timezone=None), record_id(), load_default=None)
 

@@ -28,7 +28,7 @@ from lims.db import get_record, lock_for_update, serialise_numbering
 from lims.errors import RecordNotFound
 from lims.identifiers import ISBT_128_DIN, IdentifierRefused, IdentifierRule
 from lims.identity.models import User
-from lims.pagination import KeysetPage, Page, page_after, paginate
+from lims.pagination import KeysetPage, page_after
 from lims.versioning import errors as versioning_errors
 from protocols.models import Subject
 from protocols.service import protocols as protocol_service
@@ -63,19 +63,6 @@ def get_batch_for_page(session: Session, batch_id: int) -> Batch:
     if batch is None:
         raise RecordNotFound(f"There is no batch with id {batch_id}.")
     return batch
-
-
-def list_batches(
-    session: Session,
-    *,
-    status: BatchStatus | None = None,
-    sponsor_id: int | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> Page[Batch]:
-    """Batches newest first, a page at a time; ``sponsor_id`` keeps a client's own."""
-    query = _batches(status, sponsor_id).order_by(Batch.created_at.desc(), Batch.id.desc())
-    return paginate(session, query, page=page, per_page=per_page)
 
 
 def batches_after(

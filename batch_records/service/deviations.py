@@ -4,6 +4,7 @@ specification), classified, investigated, and closed by QA with a signature."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -22,19 +23,29 @@ from lims.audit import context as audit_context
 from lims.db import get_record, serialise_numbering
 from lims.errors import DetailMissing
 from lims.identity.models import User
+from lims.pagination import KeysetPage, page_after
 from lims.signatures.models import SignatureMeaning
 from lims.testing.models import TestResult
+
+DEVIATIONS_PER_PAGE = 50
 
 
 def get_deviation(session: Session, deviation_id: int) -> Deviation:
     return get_record(session, Deviation, deviation_id, "deviation")
 
 
-def list_deviations(session: Session, *, status: DeviationStatus | None = None) -> list[Deviation]:
-    query = select(Deviation).order_by(Deviation.raised_at.desc(), Deviation.id.desc())
+def deviations_after(
+    session: Session,
+    *,
+    status: DeviationStatus | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = DEVIATIONS_PER_PAGE,
+) -> KeysetPage[Deviation]:
+    """Deviations newest first, a page older than ``after`` (when raised, id)."""
+    query = select(Deviation).options(selectinload(Deviation.batch))
     if status is not None:
         query = query.where(Deviation.status == status)
-    return list(session.scalars(query.options(selectinload(Deviation.batch))))
+    return page_after(session, query, (Deviation.raised_at, Deviation.id), after=after, limit=limit, descending=True)
 
 
 def raise_deviation(

@@ -22,11 +22,12 @@ from lims.identifiers import IdentifierRule
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.testing import service as testing
-from lims.web import load_input, on_refusal_show
+from lims.web import load_input, on_refusal_show, refusals_answered, refuse
 from protocols.service import protocols as protocol_service
 from protocols.service import subjects as subjects_service
 
 OPERATORS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
+BATCHES_PER_PAGE = 50
 CATEGORY_OPTIONS = [(category.value, category.value.capitalize()) for category in DeviationCategory]
 
 
@@ -37,12 +38,17 @@ def batches() -> Any:
     statuses = {status.value: status for status in BatchStatus}
     if status_text and status_text not in statuses:
         abort(400, f"{status_text!r} is not a batch status.")
-    page = batches_service.list_batches(
-        get_session(), status=statuses.get(status_text), page=request.args.get("page", 1, type=int)
+    schema = schemas.ListPageSchema()
+    with refusals_answered(lambda errors, status: refuse(status, "This list cannot go on from there.", errors)):
+        data = load_input(schema, request.args)
+    page = batches_service.batches_after(
+        get_session(), status=statuses.get(status_text), after=data["cursor"], limit=BATCHES_PER_PAGE
     )
     return render_template(
         "batch_records/batches.html",
         page=page,
+        first_page=data["cursor"] is None,
+        next_cursor=schema.fields["cursor"].serialize("next_key", page),
         status=status_text,
         current_steps={batch.id: execution.current_step(batch) for batch in page.items},
         status_options=[(status.value, status.value.capitalize()) for status in BatchStatus],

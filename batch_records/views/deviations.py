@@ -18,7 +18,7 @@ from lims.access import STAFF, allow
 from lims.db import get_child, get_session
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
-from lims.web import load_input, on_refusal_show
+from lims.web import load_input, on_refusal_show, refusals_answered, refuse
 
 INVESTIGATORS = frozenset({RoleName.QA, RoleName.MANAGER})
 
@@ -30,10 +30,16 @@ def deviations() -> Any:
     statuses = {status.value: status for status in DeviationStatus}
     if status_text and status_text not in statuses:
         abort(400, f"{status_text!r} is not a deviation status.")
+    schema = schemas.ListPageSchema()
+    with refusals_answered(lambda errors, status: refuse(status, "This list cannot go on from there.", errors)):
+        data = load_input(schema, request.args)
+    page = deviations_service.deviations_after(get_session(), status=statuses.get(status_text), after=data["cursor"])
     return render_template(
         "batch_records/deviations.html",
         status=status_text,
-        deviations=deviations_service.list_deviations(get_session(), status=statuses.get(status_text)),
+        deviations=page.items,
+        first_page=data["cursor"] is None,
+        next_cursor=schema.fields["cursor"].serialize("next_key", page),
     )
 
 

@@ -39,7 +39,7 @@ def steps_to_sign(meaning: str) -> Any:
     }
     if meaning not in choices:
         abort(404, "Steps wait for verification or for a hold-point review only.")
-    schema = schemas.StepsToSignSchema()
+    schema = schemas.ListPageSchema()
     with refusals_answered(lambda errors, status: refuse(status, "This list cannot go on from there.", errors)):
         data = load_input(schema, request.args)
     # Verification is by someone other than who did the step; a hold point's review is QA's whoever did it.

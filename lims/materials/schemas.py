@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from lims.api.paging import Cursor
+from lims.inputs import record_id
 from lims.units.fields import MeasurementField
 from lims.web import FormSchema, Secret, Trimmed, required_text
 
@@ -40,3 +42,9 @@ class LotReceiptSchema(FormSchema):
 class LotRejectionSchema(FormSchema):
     reason = required_text("Give the reason for rejecting the lot.", 2000)
     password = Secret(required=True, error_messages={"required": "Enter your password to sign."})
+
+
+class QuarantinePageSchema(FormSchema):
+    """A page of the lots in quarantine: after the (received on, id) the previous page ended with."""
+
+    cursor = Cursor(fields.Date(), record_id(), load_default=None)

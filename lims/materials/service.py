@@ -27,12 +27,16 @@ from lims.materials.errors import (
     NotInMaterialUnit,
 )
 from lims.materials.models import LotConsumption, LotStatus, Material, MaterialLot
+from lims.pagination import KeysetPage, page_after
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.measurement import Measurement, is_amount
 from lims.units.parsing import unit_text
 from lims.units.registry import describe_dimension, parse_unit
+
+#: lots in quarantine listed a page at a time
+LOTS_PER_PAGE = 50
 
 # Materials
 
@@ -280,9 +284,21 @@ def count_awaiting_release(session: Session) -> int:
     return session.scalar(select(func.count(MaterialLot.id)).where(MaterialLot.status == LotStatus.QUARANTINE)) or 0
 
 
-def lots_awaiting_release(session: Session) -> list[MaterialLot]:
-    return list(
-        session.scalars(
-            select(MaterialLot).where(MaterialLot.status == LotStatus.QUARANTINE).order_by(MaterialLot.received_on)
-        )
+def lots_awaiting_release(
+    session: Session, *, after: tuple[date, int] | None = None, limit: int = LOTS_PER_PAGE
+) -> KeysetPage[MaterialLot]:
+    """Lots in quarantine, first received first, a page after ``after`` (received on, id)."""
+    query = (
+        select(MaterialLot)
+        .where(MaterialLot.status == LotStatus.QUARANTINE)
+        .options(selectinload(MaterialLot.material))
     )
+    return page_after(session, query, (MaterialLot.received_on, MaterialLot.id), after=after, limit=limit)
+
+
+def lot_counts(session: Session) -> dict[int, int]:
+    """How many lots of each material were received, by material id, in one statement."""
+    counted = session.execute(
+        select(MaterialLot.material_id, func.count(MaterialLot.id)).group_by(MaterialLot.material_id)
+    )
+    return {material_id: count for material_id, count in counted}

@@ -14,7 +14,7 @@ from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.materials import schemas, service
 from lims.signatures import service as signatures
-from lims.web import load_input, on_refusal_show
+from lims.web import load_input, on_refusal_show, refusals_answered, refuse
 
 blueprint = Blueprint("materials", __name__, template_folder="templates")
 
@@ -26,8 +26,17 @@ RECEIVERS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
 @allow(STAFF)
 def index() -> Any:
     db = get_session()
+    schema = schemas.QuarantinePageSchema()
+    with refusals_answered(lambda errors, status: refuse(status, "This list cannot go on from there.", errors)):
+        data = load_input(schema, request.args)
+    awaiting = service.lots_awaiting_release(db, after=data["cursor"])
     return render_template(
-        "materials/index.html", materials=service.list_materials(db), awaiting=service.lots_awaiting_release(db)
+        "materials/index.html",
+        materials=service.list_materials(db),
+        lot_counts=service.lot_counts(db),
+        awaiting=awaiting.items,
+        first_page=data["cursor"] is None,
+        next_cursor=schema.fields["cursor"].serialize("next_key", awaiting),
     )
 
 
