@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from lims.api.paging import Cursor
 from lims.equipment.models import (
     CalibrationPerformer,
     CalibrationPoint,
@@ -240,3 +241,10 @@ class EquipmentOutSchema(Schema):
 
     def get_attribute(self, obj: EquipmentWithStatus, attr: str, default: Any) -> Any:
         return obj.status if attr == "status" else super().get_attribute(obj.equipment, attr, default)
+
+
+class ReviewPageSchema(FormSchema):
+    """QA's equipment review: each of its two lists goes on after the (time, id) its previous page ended with."""
+
+    calibrations = Cursor(fields.AwareDateTime(default_timezone=None), record_id(), load_default=None)
+    assessments = Cursor(fields.AwareDateTime(default_timezone=None), record_id(), load_default=None)

@@ -34,7 +34,7 @@ from lims.equipment.service import calibrations, impact_assessments, inventory, 
 from lims.identity.models import RoleName
 from lims.registry import ImpactedRecord
 from lims.signatures import service as signatures
-from lims.web import RepeatedForm, field_errors, load_input, on_refusal_show
+from lims.web import RepeatedForm, field_errors, load_input, on_refusal_show, refusals_answered, refuse
 
 blueprint = Blueprint("equipment", __name__, template_folder="templates")
 
@@ -325,10 +325,18 @@ def _posted_verdicts(records: list[ImpactedRecord]) -> dict[str, impact_assessme
 @allow(RoleName.QA)
 def review() -> Any:
     db = get_session()
+    schema = schemas.ReviewPageSchema()
+    with refusals_answered(lambda errors, status: refuse(status, "This list cannot go on from there.", errors)):
+        data = load_input(schema, request.args)
+    waiting = calibrations.calibrations_awaiting_review(db, after=data["calibrations"])
+    assessments = impact_assessments.open_impact_assessments(db, after=data["assessments"])
     return render_template(
         "equipment/review.html",
-        calibrations=calibrations.calibrations_awaiting_review(db),
-        assessments=impact_assessments.open_impact_assessments(db),
+        calibrations=waiting.items,
+        assessments=assessments.items,
+        cursors={name: request.args[name] for name in ("calibrations", "assessments") if request.args.get(name)},
+        next_calibrations=schema.fields["calibrations"].serialize("next_key", waiting),
+        next_assessments=schema.fields["assessments"].serialize("next_key", assessments),
     )
 
 

@@ -46,6 +46,7 @@ from lims.errors import (
     RecordNotFound,
 )
 from lims.identity.models import User
+from lims.pagination import KeysetPage, page_after
 from lims.signatures import service as signatures
 from lims.signatures.errors import SignatureRefused
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
@@ -56,6 +57,8 @@ from lims.units.parsing import unit_text
 from lims.units.registry import describe_dimension, parse_unit, same_quantity
 
 MAX_CERTIFICATE_BYTES = 10 * 1024 * 1024
+#: calibrations listed for QA's review a page at a time
+REVIEW_PAGE = 50
 #: media type by the bytes a file starts with; the name a user gives it proves nothing
 _CERTIFICATE_SIGNATURES = {
     b"%PDF-": "application/pdf",
@@ -341,9 +344,15 @@ def _awaiting_review(columns: Any) -> Select[Any]:
     return select(columns).select_from(CalibrationRecord).where(record_key.in_(performed), record_key.not_in(reviewed))
 
 
-def calibrations_awaiting_review(session: Session) -> list[CalibrationRecord]:
-    """Calibrations signed as performed and not yet reviewed by QA, oldest first."""
-    return list(session.scalars(_awaiting_review(CalibrationRecord).order_by(CalibrationRecord.recorded_at)))
+def calibrations_awaiting_review(
+    session: Session, *, after: tuple[datetime, int] | None = None, limit: int = REVIEW_PAGE
+) -> KeysetPage[CalibrationRecord]:
+    """Calibrations signed as performed and not yet reviewed by QA, oldest first, a page after ``after`` (recorded
+    at, id)."""
+    query = _awaiting_review(CalibrationRecord).options(
+        selectinload(CalibrationRecord.equipment), selectinload(CalibrationRecord.recorded_by)
+    )
+    return page_after(session, query, (CalibrationRecord.recorded_at, CalibrationRecord.id), after=after, limit=limit)
 
 
 def count_awaiting_review(session: Session) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -18,6 +19,7 @@ from lims.equipment.models import Equipment, EquipmentUse, ImpactAssessment, Imp
 from lims.equipment.service.use import uses_since
 from lims.errors import DetailMissing
 from lims.identity.models import User
+from lims.pagination import KeysetPage, page_after
 from lims.registry import ImpactedRecord
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
@@ -37,12 +39,16 @@ def impact_assessments(session: Session, equipment: Equipment) -> list[ImpactAss
     )
 
 
-def open_impact_assessments(session: Session) -> list[ImpactAssessment]:
-    return list(
-        session.scalars(
-            select(ImpactAssessment).where(ImpactAssessment.closed_at.is_(None)).order_by(ImpactAssessment.opened_at)
-        )
+def open_impact_assessments(
+    session: Session, *, after: tuple[datetime, int] | None = None, limit: int = 50
+) -> KeysetPage[ImpactAssessment]:
+    """Assessments waiting for QA's conclusion, oldest first, a page after ``after`` (opened at, id)."""
+    query = (
+        select(ImpactAssessment)
+        .where(ImpactAssessment.closed_at.is_(None))
+        .options(selectinload(ImpactAssessment.equipment))
     )
+    return page_after(session, query, (ImpactAssessment.opened_at, ImpactAssessment.id), after=after, limit=limit)
 
 
 def open_impact_assessments_count(session: Session) -> int:
