@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from batch_records.errors import (
     MbrIncomplete,
@@ -36,6 +37,7 @@ from lims.equipment.models import EquipmentType
 from lims.errors import AlreadyExists, DetailMissing
 from lims.materials.errors import NotAnAmount
 from lims.materials.models import Material
+from lims.pagination import KeysetPage, page_after
 from lims.testing.models import TestDefinition
 from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
 from lims.units.kinds import ValueKind, default_kind, require_kind_fits_unit, require_possible
@@ -43,9 +45,25 @@ from lims.units.measurement import Measurement, is_amount
 from lims.units.parsing import parse_limit, parse_measurement
 from lims.versioning import service as versioning
 
+#: versions waiting for QA listed a page at a time
+VERSIONS_PER_PAGE = 50
+
 
 def list_masters(session: Session) -> list[MasterBatchRecord]:
-    return list(session.scalars(select(MasterBatchRecord).order_by(MasterBatchRecord.code)))
+    return list(
+        session.scalars(
+            select(MasterBatchRecord).order_by(MasterBatchRecord.code).options(selectinload(MasterBatchRecord.versions))
+        )
+    )
+
+
+def versions_in_review(
+    session: Session, *, after: tuple[datetime, int] | None = None, limit: int = VERSIONS_PER_PAGE
+) -> KeysetPage[MbrVersion]:
+    """Master record versions their author signed, waiting for QA's approval, oldest first, a page after ``after``
+    (created at, id)."""
+    query = select(MbrVersion).where(MbrVersion.status == MbrStatus.IN_REVIEW).options(selectinload(MbrVersion.master))
+    return page_after(session, query, (MbrVersion.created_at, MbrVersion.id), after=after, limit=limit)
 
 
 def get_master(session: Session, master_id: int) -> MasterBatchRecord:

@@ -27,7 +27,7 @@ from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.units.kinds import KIND_DESCRIPTIONS
 from lims.versioning import service as versioning
-from lims.web import load_input, on_refusal_show
+from lims.web import load_input, on_refusal_show, refusals_answered, refuse
 
 #: who designs master records (as protocols: the lab's managers, and admins)
 AUTHORS = frozenset({RoleName.MANAGER, RoleName.ADMIN})
@@ -39,10 +39,17 @@ RELEASERS = frozenset({RoleName.QA, RoleName.MANAGER})
 @allow(STAFF)
 def masters() -> Any:
     db = get_session()
+    schema = schemas.ListPageSchema()
+    with refusals_answered(lambda errors, status: refuse(status, "This list cannot go on from there.", errors)):
+        data = load_input(schema, request.args)
+    in_review = masters_service.versions_in_review(db, after=data["cursor"])
     return render_template(
         "batch_records/masters.html",
         masters=masters_service.list_masters(db),
-        in_review=versioning.versions_in_review(db, MbrVersion),
+        in_review=in_review.items,
+        in_review_count=versioning.count_in_review(db, MbrVersion),
+        first_page=data["cursor"] is None,
+        next_cursor=schema.fields["cursor"].serialize("next_key", in_review),
         reviewer=signatures.role_may_sign(current_user, MbrVersion, SignatureMeaning.APPROVED),
     )
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from batch_records.models import BatchStatus, DeviationStatus
-from batch_records.service import batches, deviations
+from batch_records.service import batches, deviations, masters
+from lims.signatures import service as signatures
+from lims.signatures.models import SignatureMeaning
 from tests.batch_records.test_batch_views import signed_in_as
+from tests.helpers import PASSWORD
 
 
 def test_open_deviations_come_newest_first_a_page_at_a_time(app, db_session, line, batch):
@@ -43,3 +46,17 @@ def test_batches_by_status_come_newest_first_a_page_at_a_time(app, db_session, l
     assert batch.batch_number in page and second.batch_number in page and 'rel="next"' not in page
     assert client.get("/batches?cursor=%00").status_code == 422
     assert client.get("/batches?cursor=AAAA").status_code == 422
+
+
+def test_master_versions_in_review_come_oldest_first_a_page_at_a_time(app, db_session, line):
+    draft = masters.new_mbr_version(db_session, line.version.master, change_summary="Longer expansion")
+    assert masters.versions_in_review(db_session).items == []
+    signatures.sign(db_session, draft, meaning=SignatureMeaning.AUTHORED, user=line.author, password=PASSWORD)
+    page = masters.versions_in_review(db_session, limit=1)
+    assert page.items == [draft] and page.next_key is None
+    drafts = [draft]
+
+    client = signed_in_as(app, db_session, line.qa)
+    listed = client.get("/masters").text
+    assert "Waiting for QA approval (1)" in listed and drafts[0].label in listed and 'rel="next"' not in listed
+    assert client.get("/masters?cursor=AAAA").status_code == 422
