@@ -19,6 +19,7 @@ from lims import document_signing, log_setup, registry, scheduler, schema
 from lims.app import create_app
 from lims.commands import password_from, unit_of_work
 from lims.db import get_session
+from lims.errors import LimsError
 from lims.identity.demo_accounts import ACCOUNTS
 from lims.identity.models import OrganizationKind, RoleName
 from lims.identity.service.organizations import create_organization
@@ -87,7 +88,13 @@ def init(facility_code: str, facility_name: str, admin_username: str, admin_name
     click.echo(f"Registered {facility_name} and administrator {admin_username}.")
     signing = document_signing.SigningSettings.from_config(current_app.config)
     if signing.configured:
-        click.echo(f"Documents are signed with the facility's own key {signing.key_path}.")
+        try:
+            signer = document_signing.load_signer(signing)
+        except LimsError as error:
+            raise click.ClickException(
+                f"Facility registered, but documents cannot be signed: {error.message}"
+            ) from error
+        click.echo(f"Documents are signed with the facility's own key {signing.key_path} ({signer.subject}).")
     elif document_signing.create_self_signed(signing, facility_name=facility_name, facility_code=facility_code):
         click.echo(
             f"Created a self-signed document-signing key and certificate in {signing.key_path}; "

@@ -40,10 +40,16 @@ def _organization_scope() -> int | None:
 @allow(READERS)
 def index() -> Any:
     db = get_session()
+    batch_number = request.args.get("batch", "").strip().upper()[:64]
     page = paginate(
-        db, documents.listed(_organization_scope()), page=request.args.get("page", 1, type=int), per_page=PER_PAGE
+        db,
+        documents.listed(_organization_scope(), reference=batch_number),
+        page=request.args.get("page", 1, type=int),
+        per_page=PER_PAGE,
     )
-    return render_template("certificates/index.html", page=page, statuses=documents.statuses(db, page.items))
+    return render_template(
+        "certificates/index.html", page=page, statuses=documents.statuses(db, page.items), batch=batch_number
+    )
 
 
 def _document_context(document_id: int) -> dict[str, Any]:

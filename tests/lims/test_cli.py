@@ -90,6 +90,23 @@ def test_init_registers_the_facility_and_first_admin(run, db_session):
     assert "Created a self-signed document-signing key" in result.output
 
 
+def test_init_with_a_configured_key_that_does_not_open_says_so(run, app, tmp_path):
+    app.config.update(SIGNING_KEY_PATH=tmp_path / "absent.p12", SIGNING_KEY_CONFIGURED=True)
+    result = run(
+        "init",
+        "--facility-name",
+        "Northbridge Cell Therapy",
+        "--admin-name",
+        "Rita Admin",
+        "--admin-email",
+        "rita@nbct.example",
+        env={"LIMS_ADMIN_PASSWORD": PASSWORD},
+    )
+    assert result.exit_code == 1
+    assert "documents cannot be signed" in result.output and "absent.p12" in result.output
+    assert not (tmp_path / "absent.p12").exists()
+
+
 def test_init_creates_the_facility_signing_key_and_certificate(run, app):
     key_path = app.config["SIGNING_KEY_PATH"]
     result = run(

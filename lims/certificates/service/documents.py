@@ -193,11 +193,14 @@ def status_of(session: Session, document: IssuedDocument) -> DocumentStatus:
     return statuses(session, [document])[document.id]
 
 
-def listed(organization_id: int | None) -> Select[IssuedDocument]:
-    """Every document version newest first; only ``organization_id``'s when given."""
+def listed(organization_id: int | None, *, reference: str | None = None) -> Select[IssuedDocument]:
+    """Every document version newest first; only ``organization_id``'s when given, only those about the batch
+    (or other reference) ``reference`` when given."""
     query = select(IssuedDocument).order_by(IssuedDocument.issued_at.desc(), IssuedDocument.id.desc())
     if organization_id is not None:
         query = query.where(IssuedDocument.organization_id == organization_id)
+    if reference:
+        query = query.where(IssuedDocument.reference == reference)
     return query
 
 

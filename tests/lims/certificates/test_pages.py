@@ -170,3 +170,14 @@ def test_qa_revokes_from_the_page_with_a_reason_and_signature(client, db_session
     shown = client.get(f"/certificates/{certificate.id}").text
     assert "Revoked" in shown and "Recalled &lt;script&gt;" in shown
     assert "Revoked" in client.get(f"/verify/{certificate.number}").text
+
+
+def test_staff_find_a_batchs_certificate_by_its_batch_number(client, db_session, certificate, signed_in):
+    signed_in(RoleName.QA)
+    found = client.get(f"/certificates?batch={certificate.reference.lower()}")
+    assert found.status_code == 200 and f"/certificates/{certificate.id}" in found.text
+    missing = client.get("/certificates?batch=CART-NONE-1")
+    assert (
+        f'/certificates/{certificate.id}"' not in missing.text
+        and "No certificate for batch CART-NONE-1" in missing.text
+    )
