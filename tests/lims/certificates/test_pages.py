@@ -147,6 +147,7 @@ def test_only_qa_corrects_or_revokes_from_the_page(client, db_session, certifica
     signed_in(role)
     page = client.get(f"/certificates/{certificate.id}")
     assert page.status_code == 200 and "Sign and revoke" not in page.text
+    assert ("Print the bag label" in page.text) == (role == RoleName.MANAGER)
     refused = client.post(
         f"/certificates/{certificate.id}/revoke",
         data={"csrf_token": csrf_token_from(page.text), "reason": "x", "password": PASSWORD},
@@ -159,6 +160,7 @@ def test_qa_revokes_from_the_page_with_a_reason_and_signature(client, db_session
     db_session.commit()
     login(client, line.qa)
     page = client.get(f"/certificates/{certificate.id}")
+    assert f'href="/batches/{certificate.subject_id}/label"' in page.text  # QA prints the bag label from here
     token = csrf_token_from(page.text)
     missing = client.post(f"/certificates/{certificate.id}/revoke", data={"csrf_token": token, "password": PASSWORD})
     assert missing.status_code == 422 and "Say why" in missing.text
