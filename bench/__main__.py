@@ -1,4 +1,5 @@
-"""Run the registered benchmarks: ``python -m bench [name] [--size N]``."""
+"""Run the registered benchmarks: ``python -m bench [name] [--size N]``; or fill a database with a lab's worth of
+records: ``python -m bench generate --database-url URL [--scale S]``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench import audit, batch, certificates, dashboard, equipment, pdf, reports, units
+from bench.lab import generate
 from lims.areas import install
 
 
@@ -37,13 +39,16 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["generate"]:
+        return generate.main(arguments[1:])
     sizes = "; ".join(
         f"{name}: {benchmark.size_counts}, default {benchmark.default_size:,}" for name, benchmark in BENCHMARKS.items()
     )
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("name", nargs="?", help=f"one benchmark to run: {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument("--size", type=int, help=f"the size of each benchmark's job instead of its default ({sizes})")
-    options = parser.parse_args(argv)
+    options = parser.parse_args(arguments)
     if options.size is not None and options.size <= 0:
         parser.error("--size must be a positive whole number")
     if options.name is None:
