@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from lims.audit.models import Controlled
@@ -267,6 +267,11 @@ class Batch(Controlled, Base):
 
     __tablename__ = "batch"
     audit_parts = ("steps", "release_tests")
+    # The batch list goes newest first, all of them or those in one status.
+    __table_args__ = (
+        Index("ix_batch_created_at", "created_at", "id"),
+        Index("ix_batch_status_created_at", "status", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_number: Mapped[str] = mapped_column(String(32), unique=True)

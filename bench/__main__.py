@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import audit, batch, certificates, dashboard, equipment, pdf, reports, units
+from bench import audit, batch, certificates, dashboard, equipment, pages, pdf, reports, units
 from bench.lab import generate
 from lims.areas import install
 
@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "batch-pdf": Benchmark(pdf.run, "steps of the batch (1,000 entries at 60 steps)", 60),
     "certificates": Benchmark(certificates.run, "batch certificates drawn (and signed, timed apart)", 1_000),
     "reports": Benchmark(reports.run, "pages of the large audit trail report (at least)", 1_500),
+    "pages": Benchmark(pages.run, "timed requests per page in each lab", 100),
 }
 
 

@@ -49,7 +49,12 @@ RELEASERS = frozenset({RoleName.QA, RoleName.MANAGER})
 @blueprint.route("/protocols")
 @allow(STAFF)
 def index() -> Any:
-    return render_template("protocols/index.html", protocols=protocol_service.list_protocols(get_session()))
+    db = get_session()
+    return render_template(
+        "protocols/index.html",
+        page=protocol_service.protocols_page(db, page=request.args.get("page", 1, type=int)),
+        in_review=protocol_service.versions_in_review(db),
+    )
 
 
 def _new_context() -> dict[str, Any]:

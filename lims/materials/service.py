@@ -27,7 +27,7 @@ from lims.materials.errors import (
     NotInMaterialUnit,
 )
 from lims.materials.models import LotConsumption, LotStatus, Material, MaterialLot
-from lims.pagination import KeysetPage, page_after
+from lims.pagination import KeysetPage, Page, page_after, paginate
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import IncompatibleUnits, UnitError
@@ -167,6 +167,16 @@ def usability(lot: MaterialLot, on: date) -> Usability:
     if lot.quantity_remaining.value <= 0:
         return Usability("used up", LotExhausted)
     return Usability("released")
+
+
+def lots_page(session: Session, material: Material, *, page: int, per_page: int = LOTS_PER_PAGE) -> Page[MaterialLot]:
+    """A page of the material's lots, those expiring last first: the lots in use come before years of used ones."""
+    query = (
+        select(MaterialLot)
+        .where(MaterialLot.material_id == material.id)
+        .order_by(MaterialLot.expires_on.desc(), MaterialLot.id.desc())
+    )
+    return paginate(session, query, page=page, per_page=per_page)
 
 
 def lot_choices(material: Material) -> list[tuple[MaterialLot, Usability]]:

@@ -52,11 +52,14 @@ def new() -> Any:
 
 
 def _material_context(material_id: int) -> dict[str, Any]:
-    material = service.get_material(get_session(), material_id)
+    db = get_session()
+    material = service.get_material(db, material_id)
     today = clock.today()
+    page = service.lots_page(db, material, page=request.args.get("page", 1, type=int))
     return {
         "material": material,
-        "lots": [(lot, service.usability(lot, today)) for lot in material.lots],
+        "page": page,
+        "lots": [(lot, service.usability(lot, today)) for lot in page.items],
         "today": today,
     }
 

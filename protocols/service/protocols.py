@@ -14,7 +14,7 @@ from lims.db import get_record
 from lims.errors import AlreadyExists, OutOfRange, RecordNotFound
 from lims.identity.errors import ClientOrganizationRequired
 from lims.identity.models import Organization
-from lims.pagination import KeysetPage, page_after
+from lims.pagination import KeysetPage, Page, page_after, paginate
 from lims.versioning import service as versioning
 from protocols.ctgov.study import ImportedArm, ImportedStudy
 from protocols.errors import (
@@ -36,6 +36,8 @@ from protocols.service.design import add_arm
 from protocols.service.texts import refuse_control_characters, refuse_longer_than_column
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
+#: Protocols a page of the list shows.
+PROTOCOLS_PER_PAGE = 50
 #: A protocol number as the new-protocol form takes it.
 PROTOCOL_NUMBER = re.compile(r"^[A-Za-z0-9._/-]{2,64}$")
 #: Phases a protocol may claim that the lab does not serve, as people write them.
@@ -104,6 +106,24 @@ def get_version_for_page(session: Session, version_id: int) -> ProtocolVersion:
 def list_protocols(session: Session, *, sponsor_id: int | None = None) -> list[Protocol]:
     """Every protocol, or with ``sponsor_id`` one organization's, in number order."""
     return list(session.scalars(visible_to(select(Protocol), sponsor_id).order_by(Protocol.number)))
+
+
+def protocols_page(session: Session, *, page: int, per_page: int = PROTOCOLS_PER_PAGE) -> Page[Protocol]:
+    """A page of every protocol in number order, with its sponsor and versions loaded in a statement each."""
+    query = select(Protocol).options(selectinload(Protocol.sponsor), selectinload(Protocol.versions))
+    return paginate(session, query.order_by(Protocol.number), page=page, per_page=per_page)
+
+
+def versions_in_review(session: Session) -> list[ProtocolVersion]:
+    """Protocol versions waiting for QA's approval, oldest first, each with its protocol."""
+    return list(
+        session.scalars(
+            select(ProtocolVersion)
+            .where(ProtocolVersion.status == VersionStatus.IN_REVIEW)
+            .options(selectinload(ProtocolVersion.protocol))
+            .order_by(ProtocolVersion.created_at)
+        )
+    )
 
 
 def protocols_after(

@@ -6,14 +6,14 @@ import xml.etree.ElementTree as ElementTree
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
 from lims.identity.service import api_tokens
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
-from protocols.models import Protocol, ReferenceEvent, VersionStatus
+from protocols.models import Protocol, ProtocolPhase, ReferenceEvent, VersionStatus
 from protocols.service import design as design_service
 from protocols.service import protocols as protocol_service
 from protocols.service import subjects as subjects_service
@@ -513,3 +513,45 @@ def test_a_subject_enrols_in_any_arm_of_the_effective_version(
         assert f"{arm.code} {arm.name}" in client.get(enrolled.headers["Location"]).text
     listed = client.get(url).text
     assert "HLX301-014-0001" in listed and "HLX301-014-0002" in listed
+
+
+def _statements_of(db_session, client, url: str) -> tuple[int, str]:
+    statements: list[str] = []
+
+    def count(_connection, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    engine = db_session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert page.status_code == 200
+    return len(statements), page.text
+
+
+def test_the_protocol_list_shows_a_page_at_a_time_in_as_many_statements_for_many_protocols_as_for_one(
+    client, car_t_protocol, db_session, signed_in
+):
+    signed_in(RoleName.QA)
+    db_session.commit()
+    client.get("/protocols")
+    one, _page = _statements_of(db_session, client, "/protocols")
+    for number in range(protocol_service.PROTOCOLS_PER_PAGE):
+        protocol_service.create_protocol(
+            db_session,
+            number=f"NBX-{number:03d}",
+            title=f"Follow-up study {number}",
+            sponsor=car_t_protocol.sponsor,
+            phase=ProtocolPhase.PHASE_4,
+            therapeutic_area="Haematology",
+            investigational_product="HLX-19",
+        )
+    db_session.commit()
+    many, first_page = _statements_of(db_session, client, "/protocols")
+    assert many == one
+    assert "NBX-000" in first_page and "NBX-048" in first_page and "NBX-049" not in first_page
+    assert f"Page 1 of 2 ({protocol_service.PROTOCOLS_PER_PAGE + 1} in all)" in first_page
+    second_page = client.get("/protocols?page=2").text
+    assert "NBX-049" in second_page and "NBX-000" not in second_page

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from lims.identity.models import RoleName
 from lims.materials import service
@@ -140,3 +140,37 @@ def test_a_material_counted_in_iu_gets_no_lot_in_ml_or_in_items(client, db_sessi
     assert db_session.scalars(select(MaterialLot)).all() == []
     received = submit(client, material_url, {**lot, "quantity": "2.2e7 IU"}, action=material_url + "/lots")
     assert received.status_code == 303
+
+
+def test_a_materials_lots_show_a_page_at_a_time_latest_expiry_first_in_as_many_statements_as_for_one_lot(
+    client, db_session, medium, receive, signed_in
+):
+    signed_in(RoleName.QA)
+    first = receive(expires_in_days=10)
+    db_session.commit()
+    client.get(f"/materials/{medium.id}")
+    one = _statements_of(db_session, client, f"/materials/{medium.id}")
+    lots = [first, *(receive(expires_in_days=10 + day) for day in range(1, service.LOTS_PER_PAGE + 1))]
+    db_session.commit()
+    many = _statements_of(db_session, client, f"/materials/{medium.id}")
+    assert many[0] == one[0]
+    page_one, page_two = many[1], client.get(f"/materials/{medium.id}?page=2").text
+    assert lots[-1].lot_number in page_one and first.lot_number not in page_one
+    assert f"Page 1 of 2 ({service.LOTS_PER_PAGE + 1} in all)" in page_one
+    assert first.lot_number in page_two and lots[-1].lot_number not in page_two
+
+
+def _statements_of(db_session, client, url: str) -> tuple[int, str]:
+    statements: list[str] = []
+
+    def count(_connection, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    engine = db_session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert page.status_code == 200
+    return len(statements), page.text
