@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bench import audit, batch, certificates, dashboard, equipment, pages, pdf, reports, units
 from bench.lab import generate
+from bench.load import run as load
 from lims.areas import install
 
 
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "certificates": Benchmark(certificates.run, "batch certificates drawn (and signed, timed apart)", 1_000),
     "reports": Benchmark(reports.run, "pages of the large audit trail report (at least)", 1_500),
     "pages": Benchmark(pages.run, "timed requests per page in each lab", 100),
+    "load": Benchmark(load.run, "seconds of load on the LIMS and on the baseline", 60),
 }
 
 
