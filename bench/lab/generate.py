@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from datetime import time as day_time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, inspect, select, text
@@ -33,7 +35,7 @@ from bench.equipment import STATUS_MIX, _maintenance_history, _realistic_equipme
 from bench.lab.clone import Copy, Ids, SignedContent, Template, collect, copy
 from bench.lab.tables import Row, defer_foreign_keys, read_rows, reset_id_sequences, table, write_rows
 from bench.lab.trail import Trail
-from lims import clock, registry, schema
+from lims import clock, document_signing, registry, schema
 from lims.areas import install
 from lims.db import Base, create_engine_for
 from lims.equipment.models import EquipmentStatus
@@ -132,7 +134,16 @@ def generate(url: str, size: LabSize, *, reset: bool = False) -> Generated:
                 schema.upgrade(connection)
             # The demo signs some hundred times; each re-enters a password, at argon2's full cost. Its accounts
             # get hashes at full cost afterwards, so signing in to the lab costs what it costs in production.
-            with _cheap_password_hashing(), Session(engine) as session, session.begin():
+            with (
+                _cheap_password_hashing(),
+                tempfile.TemporaryDirectory() as signing_key_folder,
+                Session(engine) as session,
+                session.begin(),
+            ):
+                # The demo's release issues a signed certificate; its key is made for the generation and dropped.
+                session.info[document_signing.SESSION_INFO_KEY] = document_signing.SigningSettings(
+                    key_path=Path(signing_key_folder) / "signing-key.p12"
+                )
                 for load in registry.current().demo_loaders:
                     load(session)
             with engine.begin() as connection:
