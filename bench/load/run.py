@@ -170,7 +170,7 @@ def _load_test(
 ) -> Outcome:
     port = _free_port()
     env = {**os.environ, **environment}
-    with _served(application, port, env):
+    with _served(application, port, env, directory / f"{name}_gunicorn.log"):
         if "LIMS_LOAD_PLAN" in environment:
             _sign_in_beforehand(port, Path(environment["LIMS_LOAD_PLAN"]))
         subprocess.run(
@@ -208,29 +208,33 @@ def _load_test(
 
 
 @contextmanager
-def _served(application: str, port: int, env: dict[str, str]) -> Iterator[None]:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(WORKERS),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            application,
-        ],
-        env=env,
-        cwd=REPOSITORY,
-    )
-    try:
-        _wait_until_up(port, server, "/login" if application == "wsgi:app" else "/")
-        yield
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+def _served(application: str, port: int, env: dict[str, str], log: Path) -> Iterator[None]:
+    """gunicorn serving ``application``; what it and the app log (the audit events among it) goes to ``log``."""
+    with log.open("ab") as output:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(WORKERS),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                application,
+            ],
+            env=env,
+            cwd=REPOSITORY,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_up(port, server, "/login" if application == "wsgi:app" else "/")
+            yield
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
 
 
 def _wait_until_up(port: int, server: subprocess.Popen[Any], ready_path: str) -> None:
