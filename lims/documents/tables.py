@@ -27,18 +27,33 @@ PADDING = 6
 _PLAIN = re.compile(r"(?:[^<&]|&(?:amp|lt|gt);|<br/>)*")
 #: all of a cell in bold, e.g. an entered value
 _ALL_BOLD = re.compile(r"<b>((?:[^<&]|&(?:amp|lt|gt);|<br/>)*)</b>")
+#: the markup of a cell that mixes bold and regular text ("<b>Correction</b> replacing …")
+_RUN_TOKEN = re.compile(r"<b>|</b>|<br/>|(?:[^<&]|&(?:amp|lt|gt);)+")
+#: a line's pieces of text, each with its font
+Runs = list[tuple[str, str]]
 
 
 class PlainLines(Flowable):
     """Lines of text already broken to fit, drawn in a paragraph style where a paragraph would draw them.
 
     ``shown`` is the text as it was before it was broken (a word cut at the column's edge whole again), where it
-    differs from the lines joined by spaces."""
+    differs from the lines joined by spaces. ``runs``, where a line mixes bold and regular text, are each line's
+    pieces and their fonts (``lines`` then hold their text)."""
 
-    def __init__(self, lines: list[str], font: str, size: float, leading: float, *, shown: str | None = None) -> None:
+    def __init__(
+        self,
+        lines: list[str],
+        font: str,
+        size: float,
+        leading: float,
+        *,
+        shown: str | None = None,
+        runs: list[Runs] | None = None,
+    ) -> None:
         super().__init__()
         self.lines, self.font, self.size, self.leading = lines, font, size, leading
         self.shown = " ".join(lines) if shown is None else shown
+        self.runs = runs
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 (reportlab's names)
         self.width, self.height = availWidth, len(self.lines) * self.leading
@@ -52,8 +67,12 @@ class PlainLines(Flowable):
         if len(self.lines) <= fitting:
             return [self]
         return [
-            PlainLines(self.lines[:fitting], self.font, self.size, self.leading),
-            PlainLines(self.lines[fitting:], self.font, self.size, self.leading),
+            PlainLines(
+                self.lines[:fitting], self.font, self.size, self.leading, runs=self.runs and self.runs[:fitting]
+            ),
+            PlainLines(
+                self.lines[fitting:], self.font, self.size, self.leading, runs=self.runs and self.runs[fitting:]
+            ),
         ]
 
     def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:  # noqa: N802, N803 (reportlab's)
@@ -68,8 +87,17 @@ class PlainLines(Flowable):
     def _draw_at(self, canvas: Canvas, x: float, y: float) -> None:
         lines = canvas.beginText(x, y + self.height - self.size)
         lines.setFont(self.font, self.size, self.leading)
-        for line in self.lines:
-            lines.textLine(line)
+        if self.runs is None:
+            for line in self.lines:
+                lines.textLine(line)
+        else:
+            for runs in self.runs:
+                for number, (piece, font) in enumerate(runs, start=1):
+                    lines.setFont(font, self.size, self.leading)
+                    if number < len(runs):
+                        lines.textOut(piece)
+                    else:
+                        lines.textLine(piece)
         canvas.drawText(lines)
 
 
@@ -86,7 +114,89 @@ def _cell(markup: str, width: float, *, bold: bool = False) -> Flowable:
         lines = _broken(shown, style.fontName, style.fontSize, width - 2 * PADDING)
         if lines is not None:
             return PlainLines(lines, style.fontName, style.fontSize, style.leading, shown="\n".join(shown))
+    if not bold and (fragments := _bold_and_regular(markup)) is not None:
+        broken = _broken_runs(fragments, width - 2 * PADDING)
+        if broken is not None:
+            text_lines, runs = broken
+            return PlainLines(
+                text_lines,
+                CELL.fontName,
+                CELL.fontSize,
+                CELL.leading,
+                shown="\n".join("".join(text for text, _ in line) for line in fragments),
+                runs=runs,
+            )
     return CellParagraph(markup, CELL_BOLD if bold else CELL)
+
+
+def _bold_and_regular(markup: str) -> list[list[tuple[str, bool]]] | None:
+    """The lines of ``markup`` that holds only text, line breaks and (unnested) bold, each as its pieces of text
+    and whether they are bold; ``None`` for other markup."""
+    lines: list[list[tuple[str, bool]]] = [[]]
+    bold, at = False, 0
+    for token in _RUN_TOKEN.finditer(markup):
+        if token.start() != at:
+            return None
+        at = token.end()
+        tag = token.group()
+        if tag == "<br/>":
+            lines.append([])
+        elif tag in ("<b>", "</b>"):
+            if bold == (tag == "<b>"):
+                return None
+            bold = not bold
+        else:
+            lines[-1].append((unescape(tag), bold))
+    return None if bold or at != len(markup) else lines
+
+
+def _broken_runs(lines: list[list[tuple[str, bool]]], room: float) -> tuple[list[str], list[Runs]] | None:
+    """Lines mixing bold and regular text broken to ``room`` as a paragraph of several fragments breaks them
+    (reportlab's ``breakLines``: a space measured in its own font, the squeeze allowed by the spaces already on the
+    line) and drawn as it draws them (a space with the text it was typed in), or ``None`` where a paragraph would
+    draw them otherwise (see :func:`_broken`; a word too long for the column is left to the paragraph)."""
+    size, fonts = CELL.fontSize, {False: CELL.fontName, True: CELL_BOLD.fontName}
+    texts: list[str] = []
+    broken: list[Runs] = []
+    for fragments in lines:
+        whole = "".join(text for text, _ in fragments)
+        words = whole.split(" ")
+        if "" in words or len(whole.split()) != len(words):
+            return None
+        font_of = [fonts[bold] for text, bold in fragments for _ in text]
+        runs: Runs = []
+        used = spaced = space = 0.0
+        start = 0
+        for word in words:
+            pieces: Runs = []
+            for character, font in zip(word, font_of[start : start + len(word)], strict=True):
+                _add(pieces, character, font)
+            width = sum(stringWidth(piece, font, size) for piece, font in pieces)
+            wider = used + space + width
+            if runs and wider > room + CELL.spaceShrinkage * (space + spaced):
+                texts.append("".join(piece for piece, _ in runs))
+                broken.append(runs)
+                runs, spaced, wider = [], 0.0, width
+            elif runs:
+                _add(runs, " ", font_of[start - 1])
+                spaced += space
+            if wider > room:
+                return None
+            for piece, font in pieces:
+                _add(runs, piece, font)
+            used = wider
+            start += len(word) + 1
+            space = stringWidth(" ", font_of[start - 1], size) if start <= len(font_of) else 0.0
+        texts.append("".join(piece for piece, _ in runs))
+        broken.append(runs)
+    return texts, broken
+
+
+def _add(runs: Runs, text: str, font: str) -> None:
+    if runs and runs[-1][1] == font:
+        runs[-1] = (runs[-1][0] + text, font)
+    else:
+        runs.append((text, font))
 
 
 class CellParagraph(Paragraph):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+from pypdf import PdfReader
 from reportlab.platypus import Paragraph, Table
 
 from lims.documents import tables
@@ -62,6 +65,10 @@ def test_plain_cells_skip_the_paragraph_parser_and_other_cells_keep_it():
     assert isinstance(tables._cell(f"<b>{text('180 mL')}</b>", width), PlainLines)
     assert isinstance(tables._cell(f"{text('Tran Nguyen')}<br/>{text('2030-04-10')}", width), PlainLines)
     assert isinstance(tables._cell(warning(text("Outside limits")), width), Paragraph)
+    mixed = tables._cell(f"<b>Correction</b> replacing {text('180 mL')}", width)
+    assert isinstance(mixed, PlainLines) and mixed.runs is not None
+    assert isinstance(tables._cell("<b>nested <b>bold</b></b>", width), Paragraph)
+    assert isinstance(tables._cell("<i>italic</i> and <b>bold</b>", width), Paragraph)
     assert isinstance(tables._cell(text("w" * 200), width), PlainLines)  # cut where a paragraph cuts it
     assert isinstance(tables._cell(text("two  spaces"), width), Paragraph)  # a paragraph folds them
     assert isinstance(tables._cell(text("thin\u2009space"), width), Paragraph)  # and draws it as a space
@@ -84,6 +91,25 @@ def varied_tables() -> list[Table]:
             text("a" + "b" * 60 + "\nsigner_id: 3"),
             text("signed_at: 2030-04-10 08:00:00 UTC " + "x" * 90),
             text("Transcription error: value re-read from the display"),
+        ],
+        [
+            text("Notes"),
+            "Verified by <b>Sara Lind</b>",
+            "<b>Replaced</b> by the correction below; kept on the record.<br/><b>Late entry</b>: observed at "
+            "2030-04-10 09:00:00 UTC. Reason: Tablet flat",
+            "<b>A</b> b",
+            "<b>Correction</b> replacing 4.5 °C<br/>Observed at 2030-04-10 07:00:00 UTC",
+            f"<b>Correction</b> replacing {text('180 mL')} (entered by Tran Nguyen on 2030-04-10 08:00:00 UTC). "
+            f"Reason: {text('Transcription error: value re-read from the display <b> & co')}",
+        ],
+        [
+            text("More notes"),
+            "",
+            "",
+            "",
+            "",
+            "Step<b>4</b> done, <b>several bold words in</b> the middle of a line long enough to wrap, and "
+            "<b>Replaced</b> by the correction below; kept on the record: a line of text as long as three",
         ],
         [
             text("Temperature"),
@@ -112,14 +138,30 @@ def varied_tables() -> list[Table]:
 
 
 def test_a_plain_cell_is_drawn_exactly_where_and_how_a_paragraph_would_draw_it(render, monkeypatch):
-    assert sum(isinstance(cell, PlainLines) for row in varied_tables()[0]._cellvalues for cell in row) >= 16
-    plain = placed_text(render(varied_tables()))
+    plain = [cell for row in varied_tables()[0]._cellvalues for cell in row if isinstance(cell, PlainLines)]
+    assert len(plain) >= 22 and sum(cell.runs is not None for cell in plain) == 6, "the bold and regular cells too"
+    plain_pdf = render(varied_tables())
+    plain = placed_text(plain_pdf)
     monkeypatch.setattr(
         tables,
         "_cell",
         lambda markup, width, *, bold=False: Paragraph(markup, tables.CELL_BOLD if bold else tables.CELL),
     )
-    assert plain == placed_text(render(varied_tables()))
+    pdf = render(varied_tables())
+    assert plain == placed_text(pdf)
+    assert shown_pieces(plain_pdf) == shown_pieces(pdf), "each piece of text, spaces included, in the same font"
+
+
+def shown_pieces(pdf: bytes) -> list[tuple[str, str]]:
+    """Each piece of text as drawn (white space kept), in drawing order, with its font."""
+    pieces: list[tuple[str, str]] = []
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        page.extract_text(
+            visitor_text=lambda text, _cm, _tm, font, _size: (
+                pieces.append((text, str(font["/BaseFont"]))) if text.strip() and font is not None else None
+            )
+        )
+    return pieces
 
 
 def test_a_paragraph_cell_breaks_its_lines_once_however_often_its_table_measures_and_splits(render, monkeypatch):
