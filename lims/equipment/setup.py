@@ -67,8 +67,15 @@ def register(registry: Registry) -> None:
                 SignatureMeaning.REVIEWED: frozenset({RoleName.QA}),
             },
             before_signing=calibrations.check_calibration_signature,
+            name=lambda record: f"the calibration of {record.equipment.asset_tag} on {record.performed_on.isoformat()}",
         )
     )
-    registry.signable(SignableType(ImpactAssessment, {SignatureMeaning.REVIEWED: frozenset({RoleName.QA})}))
+    registry.signable(
+        SignableType(
+            ImpactAssessment,
+            {SignatureMeaning.REVIEWED: frozenset({RoleName.QA})},
+            name=lambda assessment: f"the impact assessment of {assessment.equipment.asset_tag} out of tolerance",
+        )
+    )
     registry.audit_actions("export.certificate")
     registry.demo_loader(demo.load_equipment)

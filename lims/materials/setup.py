@@ -22,6 +22,7 @@ def register(registry: Registry) -> None:
             {SignatureMeaning.RELEASED: frozenset({RoleName.QA}), SignatureMeaning.REJECTED: frozenset({RoleName.QA})},
             before_signing=service.check_lot_disposition,
             after_signing=service.apply_lot_disposition,
+            name=lambda lot: f"lot {lot.lot_number} of {lot.material.name}",
         )
     )
     registry.work_queue(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,11 @@ class SignableType:
     before_signing: SigningRule | None = None
     #: what a signature does to the record (a lifecycle step), in the same transaction
     after_signing: SigningRule | None = None
+    #: what people call a record, for the signing page ("step 4. Activation of batch CART-HLX19-260003")
+    name: Callable[[Any], str] | None = None
+    #: what a signer attests beside the signed content, by heading: records kept with it that never change once
+    #: made ("Equipment used": ["CEN-01 Sorvall centrifuge"]), shown on the signing page
+    attests: Callable[[Session, Any], Mapping[str, Sequence[str]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ def two_person_approval(
         },
         before_signing=check,
         after_signing=advance,
+        name=describe,
     )
 
 
@@ -117,6 +123,18 @@ def signable_record(session: Session, entity_type: str, entity_id: int) -> Signa
     if record is None:
         raise RecordNotFound(f"There is no signable {entity_type.replace('_', ' ')} with id {entity_id}.")
     return record
+
+
+def name_of(record: Signable) -> str:
+    """What people call a signable record, as its area declares; else its type and id."""
+    signable = registry.current().signables[record.__tablename__]
+    return signable.name(record) if signable.name else f"{record.__tablename__.replace('_', ' ')} {record.id}"
+
+
+def attested_with(session: Session, record: Signable) -> Mapping[str, Sequence[str]]:
+    """What a signer of ``record`` attests beside its signed content (equipment used, lots taken), by heading."""
+    signable = registry.current().signables[record.__tablename__]
+    return signable.attests(session, record) if signable.attests else {}
 
 
 def content_hash(record: Signable) -> str:

@@ -27,6 +27,8 @@ def sign(entity_type: str, entity_id: int, meaning: str) -> Any:
     service.check_may_sign(db, record, SignatureMeaning(meaning), current_user)
     context: dict[str, Any] = {
         "record": record,
+        "record_name": service.name_of(record),
+        "attested": service.attested_with(db, record),
         "entity_type": entity_type,
         "meaning": SignatureMeaning(meaning),
         "signatures": service.signatures_of(db, record),
@@ -45,7 +47,7 @@ def sign(entity_type: str, entity_id: int, meaning: str) -> Any:
             password=data["password"],
             client_address=request.remote_addr,
         )
-    flash(f"Signed as {meaning}.", "success")
+    flash(f"{service.name_of(record)[:1].upper()}{service.name_of(record)[1:]} signed as {meaning}.", "success")
     return redirect(
         safe_next_url(
             data["next"], url_for("signatures.sign", entity_type=entity_type, entity_id=entity_id, meaning=meaning)

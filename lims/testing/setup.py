@@ -19,6 +19,7 @@ def register(registry: Registry) -> None:
             TestResult,
             {SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA, RoleName.MANAGER})},
             before_signing=service.check_verification,
+            name=lambda result: f"the {result.definition.name} result {result.reported}",
         )
     )
     registry.training_subjects(service.definitions_as_training_subjects)
