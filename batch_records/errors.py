@@ -103,7 +103,8 @@ class LateEntryWithoutReason(ReasonRequired):
 
 
 class AlreadyRecorded(Conflict):
-    """A value or result is recorded once; changing it is a correction with a reason."""
+    """A value or result, or the item of an equipment type a step needs, is recorded once; changing a value is a
+    correction with a reason."""
 
 
 class EntryReplaced(Conflict):

@@ -22,8 +22,9 @@ from batch_records.service import (
     record_names,
     release,
     step_signatures,
+    waiting,
 )
-from lims.dashboard.service import WorkQueue
+from lims.dashboard.service import HeldRecords, WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import Registry
 from lims.signatures import service as signatures
@@ -41,6 +42,9 @@ def register(registry: Registry) -> None:
     registry.navigation("Master records", "batch_records.masters", order=43)
     _register_signables(registry)
     _register_work_queues(registry)
+    registry.held_records(
+        HeldRecords(roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}), find=waiting.held_batches)
+    )
     registry.subject_records(batches.batches_as_subject_records)
     registry.consuming_records(execution.BATCH_STEP, execution.steps_as_consuming_records)
     registry.training_subjects(masters.effective_versions_as_training_subjects)
@@ -75,6 +79,8 @@ def _register_signables(registry: Registry) -> None:
             },
             before_signing=step_signatures.check_step_signature,
             after_signing=step_signatures.after_step_signature,
+            name=lambda step: f"step {step.position}. {step.title} of batch {step.batch.batch_number}",
+            attests=execution.attested_with_step,
         )
     )
     registry.signable(
@@ -83,6 +89,7 @@ def _register_signables(registry: Registry) -> None:
             {SignatureMeaning.APPROVED: frozenset({RoleName.QA})},
             before_signing=deviations.check_deviation_closure,
             after_signing=deviations.close_deviation,
+            name=lambda deviation: f"deviation {deviation.number}",
         )
     )
     registry.signable(
@@ -91,6 +98,7 @@ def _register_signables(registry: Registry) -> None:
             {meaning: frozenset({RoleName.QA}) for meaning in release.DISPOSITIONS},
             before_signing=release.check_batch_signature,
             after_signing=release.apply_batch_disposition,
+            name=lambda batch: f"batch {batch.batch_number}",
         )
     )
 

@@ -345,6 +345,17 @@ def record_equipment_use(
         raise NotCalledFor(
             f"Step {step.position} does not call for a {equipment.equipment_type.value}.", field="equipment_id"
         )
+    recorded = [
+        use.equipment
+        for use in uses_of_steps(session, [step])[step.id].equipment
+        if use.equipment.equipment_type == equipment.equipment_type
+    ]
+    if recorded:
+        raise AlreadyRecorded(
+            f"Step {step.position} needs one {equipment.equipment_type.value}, and {recorded[0].asset_tag} is "
+            "recorded already.",
+            field="equipment_id",
+        )
     use = equipment_service_use.record_use(
         session,
         equipment,
@@ -448,6 +459,42 @@ def uses_of_steps(session: Session, steps: Sequence[BatchStep]) -> dict[int, Ste
         ):
             consumed[int(consumption.record_id)].append(consumption)
     return {step.id: StepUses(equipment[step.id], consumed[step.id]) for step in steps}
+
+
+def taken_for(requirement: BatchMaterial, uses: StepUses) -> Measurement:
+    """How much of the requirement's material the step took so far, in the requirement's unit."""
+    unit = requirement.quantity.unit
+    total = sum(
+        (
+            consumption.quantity.to(unit).value
+            for consumption in uses.consumptions
+            if consumption.lot.material_id == requirement.material_id
+        ),
+        Decimal(0),
+    )
+    return Measurement(total, unit)
+
+
+def rest_of(requirement: BatchMaterial, uses: StepUses) -> Measurement:
+    """What the step still has to take to meet the requirement (none once met)."""
+    rest = requirement.quantity.value - taken_for(requirement, uses).value
+    return Measurement(max(rest, Decimal(0)), requirement.quantity.unit)
+
+
+def attested_with_step(session: Session, step: BatchStep) -> dict[str, list[str]]:
+    """What a step's signer attests beside its entries: the equipment it used and the lots it took from."""
+    uses = uses_of_steps(session, [step])[step.id]
+    return {
+        "Equipment used": [
+            f"{use.equipment.asset_tag} {use.equipment.name} ({use.equipment.equipment_type.value})"
+            for use in uses.equipment
+        ],
+        "Lots taken from": [
+            f"{consumption.quantity} of {consumption.lot.material.name} from lot {consumption.lot.lot_number} "
+            f"(supplier lot {consumption.lot.supplier_lot}, expires {consumption.lot.expires_on.isoformat()})"
+            for consumption in uses.consumptions
+        ],
+    }
 
 
 def missing_for_completion(step: BatchStep, uses: StepUses) -> list[str]:

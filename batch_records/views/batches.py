@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from batch_records import schemas
 from batch_records.models import BatchStatus, DeviationCategory
 from batch_records.service import batches as batches_service
-from batch_records.service import execution, masters, release
+from batch_records.service import execution, masters, release, waiting
 from batch_records.views import blueprint
 from lims.access import STAFF, allow
 from lims.db import get_session
@@ -51,6 +51,11 @@ def batches() -> Any:
         next_cursor=schema.fields["cursor"].serialize("next_key", page),
         status=status_text,
         current_steps={batch.id: execution.current_step(batch) for batch in page.items},
+        waiting=waiting.waiting_batches(
+            get_session(),
+            batch_ids=[batch.id for batch in page.items],
+            due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"],
+        ),
         status_options=[(status.value, status.value.capitalize()) for status in BatchStatus],
     )
 
@@ -115,6 +120,9 @@ def batch_context(batch_id: int) -> dict[str, Any]:
     return {
         "batch": batch,
         "current": execution.current_step(batch),
+        "waiting": waiting.waiting_batches(
+            db, batch_ids=[batch.id], due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"]
+        ).get(batch.id, []),
         "release_tests": release_tests,
         # Asked for every result at once: the page offers each result's verification to whoever may sign it.
         "verifiable_results": testing.verifiable_results(

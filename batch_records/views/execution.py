@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
 from batch_records.models import BatchMaterial, StepStatus
-from batch_records.service import execution, release, step_signatures
+from batch_records.service import execution, release, step_signatures, waiting
 from batch_records.views import blueprint
 from batch_records.views.batches import OPERATORS
 from lims.access import STAFF, allow
@@ -72,14 +72,40 @@ def _step_context(step_id: int) -> dict[str, Any]:
         "record": record,
         "workable": workable,
         "missing": execution.missing_for_completion(step, record.uses) if workable else [],
-        "equipment_choices": {
-            equipment_type: equipment_service_use.equipment_choices(db, equipment_type, due_soon_days=_due_soon_days())
-            for equipment_type in step.equipment_types
-        },
+        "equipment_choices": _in_step_order(
+            step.equipment_types,
+            equipment_service_use.equipment_choices_by_type(db, step.equipment_types, due_soon_days=_due_soon_days()),
+        ),
         "lot_choices": {requirement.id: materials.lot_choices(requirement.material) for requirement in step.materials},
+        "material_taken": {
+            requirement.id: execution.taken_for(requirement, record.uses) for requirement in step.materials
+        },
+        "material_rest": {
+            requirement.id: execution.rest_of(requirement, record.uses) for requirement in step.materials
+        },
+        "waiting": [
+            wait
+            for wait in waiting.waiting_batches(db, batch_ids=[step.batch_id], due_soon_days=_due_soon_days()).get(
+                step.batch_id, []
+            )
+            if wait.step is step
+        ]
+        if workable
+        else [],
+        "next_step": execution.current_step(step.batch) if execution.is_done(step) else None,
+        "awaiting_verification": step.status == StepStatus.COMPLETED
+        and step.second_person_verification
+        and not signatures.holding(record.signatures, SignatureMeaning.VERIFIED),
+        "awaiting_review": step.status == StepStatus.COMPLETED
+        and step.hold_point
+        and not signatures.holding(record.signatures, SignatureMeaning.REVIEWED),
         "yield_percent": execution.yield_percent(step),
         "yield_ok": execution.yield_within_limits(step),
     }
+
+
+def _in_step_order(kinds: list[Any], choices: dict[Any, Any]) -> dict[Any, Any]:
+    return {kind: choices[kind] for kind in kinds}
 
 
 @blueprint.route("/batch-steps/<int:step_id>")

@@ -4,6 +4,7 @@ units-aware consumption for the records of other areas."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -184,6 +185,52 @@ def lot_choices(material: Material) -> list[tuple[MaterialLot, Usability]]:
     today = clock.today()
     choices = [(lot, usability(lot, today)) for lot in material.lots]
     return sorted(choices, key=lambda choice: (not choice[1].usable, choice[0].expires_on))
+
+
+def materials_with_a_usable_lot(session: Session, material_ids: Iterable[int]) -> set[int]:
+    """Which of the materials have a lot usable today, in one query over their released, unexpired lots."""
+    wanted = set(material_ids)
+    if not wanted:
+        return set()
+    today = clock.today()
+    candidates = session.scalars(
+        select(MaterialLot).where(
+            MaterialLot.material_id.in_(wanted),
+            MaterialLot.status == LotStatus.RELEASED,
+            MaterialLot.expires_on >= today,
+        )
+    )
+    return {lot.material_id for lot in candidates if usability(lot, today).usable}
+
+
+def lots_to_explain(
+    session: Session, material_ids: Iterable[int], *, per_material: int = 3
+) -> dict[int, list[MaterialLot]]:
+    """Per material, its newest lots (by expiry), in one query: what a material without a usable lot has instead."""
+    wanted = set(material_ids)
+    found: dict[int, list[MaterialLot]] = {material_id: [] for material_id in wanted}
+    if not wanted:
+        return found
+    newest = (
+        select(
+            MaterialLot.id,
+            func.row_number()
+            .over(partition_by=MaterialLot.material_id, order_by=(MaterialLot.expires_on.desc(), MaterialLot.id.desc()))
+            .label("rank"),
+        )
+        .where(MaterialLot.material_id.in_(wanted))
+        .subquery()
+    )
+    lots = session.scalars(
+        select(MaterialLot)
+        .join(newest, newest.c.id == MaterialLot.id)
+        .where(newest.c.rank <= per_material)
+        .options(selectinload(MaterialLot.material))
+        .order_by(MaterialLot.expires_on.desc(), MaterialLot.id.desc())
+    )
+    for lot in lots:
+        found[lot.material_id].append(lot)
+    return found
 
 
 def consume(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,14 +82,29 @@ class EquipmentChoice:
 
 def equipment_choices(session: Session, equipment_type: EquipmentType, *, due_soon_days: int) -> list[EquipmentChoice]:
     """Every item of a type with whether the use-blocking rule lets it be used now, and why not (for pickers)."""
+    return equipment_choices_by_type(session, [equipment_type], due_soon_days=due_soon_days)[equipment_type]
+
+
+def equipment_choices_by_type(
+    session: Session, equipment_types: Iterable[EquipmentType], *, due_soon_days: int
+) -> dict[EquipmentType, list[EquipmentChoice]]:
+    """The choices of several types at once (one query), usable items first, for each type asked."""
+    wanted = set(equipment_types)
+    choices: dict[EquipmentType, list[EquipmentChoice]] = {equipment_type: [] for equipment_type in wanted}
+    if not wanted:
+        return choices
     status = status_expression(clock.today(), due_soon_days)
     rows = session.execute(
-        select(Equipment, status).where(Equipment.equipment_type == equipment_type).order_by(Equipment.asset_tag)
+        select(Equipment, status).where(Equipment.equipment_type.in_(wanted)).order_by(Equipment.asset_tag)
     )
-    choices = [
-        EquipmentChoice(item, EquipmentStatus(value), _refusal(item, EquipmentStatus(value))) for item, value in rows
-    ]
-    return sorted(choices, key=lambda choice: choice.refusal is not None)
+    for item, value in rows:
+        choices[item.equipment_type].append(
+            EquipmentChoice(item, EquipmentStatus(value), _refusal(item, EquipmentStatus(value)))
+        )
+    return {
+        equipment_type: sorted(offered, key=lambda choice: choice.refusal is not None)
+        for equipment_type, offered in choices.items()
+    }
 
 
 def _refusal(equipment: Equipment, status: EquipmentStatus) -> str | None:
