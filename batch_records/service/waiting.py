@@ -7,7 +7,7 @@ Found for any number of batches in a fixed number of queries, for the dashboard,
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +112,7 @@ def _unreviewed_hold_points(session: Session, batch_ids: Collection[int] | None)
 
 
 def _materials_waiting(
-    session: Session, steps: Sequence[BatchStep] | Collection[BatchStep], uses: dict[int, execution.StepUses]
+    session: Session, steps: Collection[BatchStep], uses: dict[int, execution.StepUses]
 ) -> list[Waiting]:
     """A requirement not yet met whose material has no usable lot."""
     open_requirements = [
@@ -149,7 +149,7 @@ def _why_no_lot(requirement: BatchMaterial, lots: list[MaterialLot]) -> tuple[st
 
 def _equipment_waiting(
     session: Session,
-    steps: Sequence[BatchStep] | Collection[BatchStep],
+    steps: Collection[BatchStep],
     uses: dict[int, execution.StepUses],
     due_soon_days: int,
 ) -> list[Waiting]:
@@ -180,5 +180,5 @@ def _why_no_item(equipment_type: EquipmentType, choices: list[equipment_use.Equi
         unblocked_by = "a technician or manager (close the maintenance)"
     else:
         unblocked_by = "a technician or manager (calibrate it)"
-    refusals = "; ".join(choice.refusal or "" for choice in choices)
+    refusals = "; ".join((choice.refusal or "").rstrip(".") for choice in choices)
     return f"no usable {equipment_type.value} ({refusals})", unblocked_by

@@ -54,7 +54,7 @@ def test_the_service_names_every_reason_and_who_can_unblock_it(db_session, line,
         ),
         (
             2,
-            "no usable centrifuge (CEN-01 (Sorvall centrifuge) cannot be used: its calibration was due on 2030-04-07.)",
+            "no usable centrifuge (CEN-01 (Sorvall centrifuge) cannot be used: its calibration was due on 2030-04-07)",
             "a technician or manager (calibrate it)",
         ),
     }
