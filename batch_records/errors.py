@@ -98,6 +98,10 @@ class EntryUnreadable(InvalidInput):
     """An entry is a value in its parameter's unit, or in a unit of the same kind."""
 
 
+class NeedsRotorRadius(InvalidInput):
+    """rpm and × g convert only through the rotor radius of the centrifuge the step used, as its record states."""
+
+
 class LateEntryWithoutReason(ReasonRequired):
     """An entry recorded well after what it observes says why it is recorded only now."""
 

@@ -19,6 +19,7 @@ from batch_records.errors import (
     EntryUnreadable,
     HoldPointPending,
     LateEntryWithoutReason,
+    NeedsRotorRadius,
     NotCalledFor,
     StepDone,
     StepOutOfOrder,
@@ -38,7 +39,7 @@ from lims import clock
 from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired
 from lims.db import get_record
-from lims.equipment.models import Equipment, EquipmentUse
+from lims.equipment.models import Equipment, EquipmentType, EquipmentUse
 from lims.equipment.service import use as equipment_service_use
 from lims.errors import (
     DateInFuture,
@@ -54,6 +55,7 @@ from lims.materials.models import LotConsumption, MaterialLot
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.training import service as training
+from lims.units.centrifugation import convert_with_rotor_radius, is_speed_to_force
 from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
 from lims.units.kinds import require_possible
 from lims.units.measurement import Measurement
@@ -159,15 +161,49 @@ def _start(step: BatchStep) -> None:
             step.started_at = clock.now()
 
 
-def _parse_entry(parameter: BatchParameter, reported: str) -> tuple[Measurement, bool]:
+def _centrifuge_used(session: Session, step: BatchStep) -> Equipment | None:
+    """The centrifuge the step recorded, whose rotor radius converts its rpm and × g."""
+    return next(
+        (
+            use.equipment
+            for use in uses_of_steps(session, [step])[step.id].equipment
+            if use.equipment.equipment_type == EquipmentType.CENTRIFUGE
+        ),
+        None,
+    )
+
+
+def _in_parameter_unit(value: Measurement, parameter: BatchParameter, centrifuge: Equipment | None) -> Measurement:
+    """The value in the parameter's unit; rpm and × g convert through the rotor radius of the step's centrifuge."""
+    if not is_speed_to_force(value, parameter.unit):
+        return value.to(parameter.unit)
+    if centrifuge is None:
+        raise NeedsRotorRadius(
+            f"{value} converts to {parameter.unit} only through the rotor radius of the centrifuge used: record the "
+            f"centrifuge first, or enter the value in {parameter.unit}."
+        )
+    if centrifuge.rotor_radius is None:
+        raise NeedsRotorRadius(
+            f"{value} converts to {parameter.unit} only through the rotor radius, and the equipment record of "
+            f"{centrifuge.asset_tag} states none: enter the value in {parameter.unit}, or have a manager record the "
+            "rotor radius on its page."
+        )
+    return convert_with_rotor_radius(value, parameter.unit, centrifuge.rotor_radius)
+
+
+def _parse_entry(
+    parameter: BatchParameter, reported: str, centrifuge: Equipment | None = None
+) -> tuple[Measurement, bool]:
     reported = reported.strip()
     if not reported:
         raise DetailMissing(f"Enter a value for {parameter.name}.", field=f"parameter-{parameter.id}")
     try:
         value = parse_in_unit(reported, parameter.unit)
-        value.to(parameter.unit)
+        comparable = _in_parameter_unit(value, parameter, centrifuge)
         require_possible(value, parameter.value_kind)
-        within = parse_limit(parameter.limit).conforms(value) if parameter.limit else True
+        within = parse_limit(parameter.limit).conforms(comparable) if parameter.limit else True
+    except NeedsRotorRadius as error:
+        raise NeedsRotorRadius(f"{parameter.name}: {error.message}", field=f"parameter-{parameter.id}") from error
     except (UnitError, IncompatibleUnits) as error:
         raise EntryUnreadable(f"{parameter.name}: {error.message}", field=f"parameter-{parameter.id}") from error
     except PhysicallyImpossible as error:
@@ -247,9 +283,10 @@ def _record_all_or_none(
     late_reason = _check_observed_at(step, observed_at, late_reason)
     accepted: list[tuple[BatchParameter, Measurement, bool]] = []
     refusals: list[LimsError] = []
+    centrifuge = _centrifuge_used(session, step)
     for parameter, typed in typed_values:
         try:
-            accepted.append((parameter, *_accept_entry(session, parameter, typed)))
+            accepted.append((parameter, *_accept_entry(session, parameter, typed, centrifuge)))
         except LimsError as refusal:
             refusals.append(refusal)
     if len(refusals) == 1:
@@ -277,7 +314,9 @@ def _record_all_or_none(
     return entries
 
 
-def _accept_entry(session: Session, parameter: BatchParameter, reported: str) -> tuple[Measurement, bool]:
+def _accept_entry(
+    session: Session, parameter: BatchParameter, reported: str, centrifuge: Equipment | None
+) -> tuple[Measurement, bool]:
     """The value a first entry of ``parameter`` would record, and whether it is within limits; or the refusal."""
     session.expire(parameter, ["entries"])  # as they are now that the batch is held
     if parameter.current_entry is not None:
@@ -285,7 +324,7 @@ def _accept_entry(session: Session, parameter: BatchParameter, reported: str) ->
             f"{parameter.name} is already recorded; correct it with a reason instead.",
             field=f"parameter-{parameter.id}",
         )
-    return _parse_entry(parameter, reported)
+    return _parse_entry(parameter, reported, centrifuge)
 
 
 def _raise_for_entry(session: Session, entry: BatchEntry, user: User) -> Deviation:
@@ -314,7 +353,7 @@ def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason:
     training.require_training(session, user, parameter.step.batch.training_subject)
     if entry.replaced_by_id is not None:
         raise EntryReplaced("This entry was already corrected; correct the newest value instead.")
-    value, within = _parse_entry(parameter, reported)
+    value, within = _parse_entry(parameter, reported, _centrifuge_used(session, parameter.step))
     correction = BatchEntry(
         parameter=parameter,
         value=value,

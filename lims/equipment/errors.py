@@ -65,3 +65,7 @@ class MaintenanceClosed(Conflict):
 
 class AssessmentClosed(Conflict):
     """A closed impact assessment stays as QA concluded and signed it."""
+
+
+class NotACentrifuge(InvalidInput):
+    """Only a centrifuge states a rotor radius."""

@@ -71,6 +71,8 @@ class Equipment(Controlled, Base):
     under_maintenance: Mapped[bool] = mapped_column(default=False)
     retired_at: Mapped[datetime | None]
     retirement_reason: Mapped[str | None] = mapped_column(Text)
+    #: a centrifuge's rotor radius (to the sample), through which its rpm and × g convert; None where not stated
+    rotor_radius: Mapped[Measurement | None] = measurement_column("rotor_radius", nullable=True)
 
     owner: Mapped[User | None] = relationship()
     points: Mapped[list[CalibrationPoint]] = relationship(back_populates="equipment", order_by="CalibrationPoint.id")

@@ -89,6 +89,7 @@ class EquipmentCreateSchema(FormSchema):
     manufacturer = required_text("Enter the manufacturer.", 120)
     model = required_text("Enter the model.", 120)
     serial_number = required_text("Enter the serial number.", 120)
+    rotor_radius = MeasurementField(load_default=None, allow_none=True)
     calibration_interval_days = WholeNumber(
         required=True,
         validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
@@ -102,6 +103,7 @@ class EquipmentCreateSchema(FormSchema):
 class EquipmentUpdateSchema(FormSchema):
     name = required_text("Name the equipment.")
     location = required_text("Enter where it stands.", 120)
+    rotor_radius = MeasurementField(load_default=None, allow_none=True)
     calibration_interval_days = WholeNumber(
         required=True,
         validate=validate.Range(min=1, max=3650, error="Between 1 and 3650 days."),
@@ -237,6 +239,9 @@ class EquipmentOutSchema(Schema):
     calibration_interval_days = fields.Integer(required=True)
     last_calibrated_on = fields.Date(required=True, allow_none=True)
     calibration_due_on = fields.Date(required=True, allow_none=True)
+    rotor_radius = MeasurementField(
+        required=True, allow_none=True, metadata={"description": "a centrifuge's rotor radius"}
+    )
     points = fields.List(fields.Nested(CalibrationPointOutSchema), required=True)
 
     def get_attribute(self, obj: EquipmentWithStatus, attr: str, default: Any) -> Any:

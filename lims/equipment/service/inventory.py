@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -14,11 +15,13 @@ from sqlalchemy.orm import Session
 from lims import clock
 from lims.audit import context as audit_context
 from lims.db import get_record
-from lims.equipment.errors import EquipmentRetired
+from lims.equipment.errors import EquipmentRetired, NotACentrifuge
 from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType
 from lims.errors import AlreadyExists, OutOfRange
 from lims.identity.models import User
 from lims.pagination import KeysetPage, page_after
+from lims.units.errors import IncompatibleUnits
+from lims.units.measurement import Measurement
 
 
 def status_expression(today: date, due_soon_days: int) -> ColumnElement[str]:
@@ -142,6 +145,7 @@ def create_equipment(
     serial_number: str,
     calibration_interval_days: int,
     owner: User | None,
+    rotor_radius: Measurement | None = None,
 ) -> Equipment:
     """Register a piece of equipment; it is overdue until its first calibration."""
     asset_tag = asset_tag.strip().upper()
@@ -149,6 +153,7 @@ def create_equipment(
         raise AlreadyExists(f"The asset tag {asset_tag} is already registered.", field="asset_tag")
     if calibration_interval_days <= 0:
         raise OutOfRange("The calibration interval must be at least one day.", field="calibration_interval_days")
+    require_rotor_radius_fits(equipment_type, rotor_radius)
     equipment = Equipment(
         asset_tag=asset_tag,
         name=name,
@@ -161,6 +166,7 @@ def create_equipment(
         owner=owner,
         created_at=clock.now(),
         out_of_tolerance=False,
+        rotor_radius=rotor_radius,
     )
     session.add(equipment)
     session.flush()
@@ -168,18 +174,53 @@ def create_equipment(
 
 
 def update_equipment(
-    session: Session, equipment: Equipment, *, name: str, location: str, calibration_interval_days: int, reason: str
+    session: Session,
+    equipment: Equipment,
+    *,
+    name: str,
+    location: str,
+    calibration_interval_days: int,
+    reason: str,
+    rotor_radius: Measurement | None = None,
 ) -> Equipment:
-    """Change an item's name, location or interval; a new interval moves the due date with it."""
+    """Change an item's name, location, interval or rotor radius; a new interval moves the due date with it."""
     if calibration_interval_days <= 0:
         raise OutOfRange("The calibration interval must be at least one day.", field="calibration_interval_days")
+    require_rotor_radius_fits(equipment.equipment_type, rotor_radius)
     with audit_context.reason_for_change(session, reason):
         equipment.name = name
         equipment.location = location
+        equipment.rotor_radius = rotor_radius
         equipment.calibration_interval_days = calibration_interval_days
         if equipment.last_calibrated_on is not None and not equipment.out_of_tolerance:
             equipment.calibration_due_on = equipment.last_calibrated_on + timedelta(days=calibration_interval_days)
     return equipment
+
+
+#: the rotor radii centrifuges have, from a microcentrifuge's to a large floor model's
+_ROTOR_RADII_CM = (Decimal(1), Decimal(100))
+
+
+def require_rotor_radius_fits(equipment_type: EquipmentType, rotor_radius: Measurement | None) -> None:
+    """A rotor radius is a centrifuge's, and a length a rotor has (1 to 100 cm)."""
+    if rotor_radius is None:
+        return
+    if equipment_type != EquipmentType.CENTRIFUGE:
+        raise NotACentrifuge(
+            f"Only a centrifuge has a rotor radius; leave it empty for equipment of type {equipment_type.value}.",
+            field="rotor_radius",
+        )
+    try:
+        centimetres = rotor_radius.to("cm").value
+    except IncompatibleUnits as error:
+        raise IncompatibleUnits(
+            f"A rotor radius is a length, e.g. 15.3 cm; {rotor_radius} is not.", field="rotor_radius"
+        ) from error
+    low, high = _ROTOR_RADII_CM
+    if not low <= centimetres <= high:
+        raise OutOfRange(
+            f"A rotor radius lies between {low} and {high} cm; {rotor_radius} does not.", field="rotor_radius"
+        )
 
 
 def retire_equipment(session: Session, equipment: Equipment, *, reason: str) -> Equipment:

@@ -518,3 +518,47 @@ def test_a_manager_registers_a_standard_with_what_it_measures(client, db_session
     assert unknown.status_code == 422 and 'id="measures-error"' in unknown.text and "Unknown unit" in unknown.text
     assert submit(client, "/equipment/standards", {**standard, "measures": "rpm, degC"}).status_code == 303
     assert "<td>rpm, °C</td>" in client.get("/equipment/standards").text
+
+
+def test_a_centrifuge_states_its_rotor_radius_and_other_equipment_cannot(client, db_session, signed_in):
+    signed_in(RoleName.MANAGER)
+    form = {
+        "asset_tag": "CEN-77",
+        "name": "Refrigerated centrifuge",
+        "equipment_type": "centrifuge",
+        "location": "Processing lab",
+        "manufacturer": "Eppendorf",
+        "model": "5810 R",
+        "serial_number": "5810-1",
+        "calibration_interval_days": "365",
+    }
+    for radius, message in (
+        ("5 g", "A rotor radius is a length, e.g. 15.3 cm; 5 g is not."),
+        ("5 m", "A rotor radius lies between 1 and 100 cm; 5 m does not."),
+    ):
+        refused = submit(client, "/equipment/new", {**form, "rotor_radius": radius})
+        assert refused.status_code == 422 and message in refused.text
+    incubator = {**form, "asset_tag": "INC-77", "equipment_type": "incubator", "rotor_radius": "16 cm"}
+    refused = submit(client, "/equipment/new", incubator)
+    assert refused.status_code == 422
+    assert "Only a centrifuge has a rotor radius; leave it empty for equipment of type incubator." in refused.text
+    created = submit(client, "/equipment/new", {**form, "rotor_radius": "164 mm"})
+    assert created.status_code == 303
+    page = client.get(created.headers["Location"]).text
+    assert "<dt>Rotor radius</dt><dd>164 mm (rpm and × g convert for it)</dd>" in page
+    centrifuge = db_session.scalars(select(Equipment).where(Equipment.asset_tag == "CEN-77")).one()
+    edited = submit(
+        client,
+        created.headers["Location"],
+        {"name": "Refrigerated centrifuge", "location": "Processing lab", "calibration_interval_days": "365",
+         "rotor_radius": "18 cm", "reason": "Swing-bucket rotor fitted"},
+        action=f"/equipment/{centrifuge.id}/edit",
+    )  # fmt: skip
+    assert edited.status_code == 303
+    db_session.expire_all()
+    assert str(centrifuge.rotor_radius) == "18 cm"
+    change = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "equipment", AuditEvent.action == "update")
+    ).all()[-1]
+    assert change.changes == '{"rotor_radius":["164 mm","18 cm"]}' and change.reason == "Swing-bucket rotor fitted"
+    assert client.get(f"/api/v1/equipment/{centrifuge.id}").json["rotor_radius"] == "18 cm"
