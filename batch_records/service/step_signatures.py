@@ -3,6 +3,7 @@ and the signature of whoever skips a step the master record allows to be skipped
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -179,6 +180,14 @@ def _awaiting(columns: Any, meaning: SignatureMeaning, for_user: User | None) ->
         ~exists(recorded_by_user),
         training.in_force(for_user, Batch.training_subject),
     )
+
+
+def hold_points_awaiting_review(session: Session, batch_ids: Collection[int] | None = None) -> list[BatchStep]:
+    """The hold points of open batches (of ``batch_ids``, or all) that QA has not reviewed, in one statement."""
+    query = _awaiting(BatchStep, SignatureMeaning.REVIEWED, None)
+    if batch_ids is not None:
+        query = query.where(BatchStep.batch_id.in_(batch_ids))
+    return list(session.scalars(query))
 
 
 def count_steps_awaiting_signature(session: Session, meaning: SignatureMeaning, *, for_user: User | None = None) -> int:

@@ -22,7 +22,6 @@ from lims.equipment.models import EquipmentStatus, EquipmentType
 from lims.equipment.service import use as equipment_use
 from lims.materials import service as materials
 from lims.materials.models import LotStatus, MaterialLot
-from lims.signatures.models import SignatureMeaning
 
 RECEIVE_THEN_RELEASE = "a technician or manager (receive a new lot), then QA (release it)"
 
@@ -49,7 +48,7 @@ def waiting_batches(
         return {}
     current = _current_steps(session, batch_ids)
     waits: dict[int, list[Waiting]] = defaultdict(list)
-    for hold_point in _unreviewed_hold_points(session, batch_ids):
+    for hold_point in step_signatures.hold_points_awaiting_review(session, batch_ids):
         step = current.get(hold_point.batch_id)
         if step is not None and hold_point.position < step.position:
             waits[step.batch_id].append(
@@ -104,11 +103,6 @@ def _current_steps(session: Session, batch_ids: Collection[int] | None) -> dict[
 
 
 _DONE = (StepStatus.COMPLETED, StepStatus.SKIPPED)
-
-
-def _unreviewed_hold_points(session: Session, batch_ids: Collection[int] | None) -> list[BatchStep]:
-    waiting = step_signatures.steps_awaiting_signature(session, SignatureMeaning.REVIEWED)
-    return [step for step in waiting if batch_ids is None or step.batch_id in batch_ids]
 
 
 def _materials_waiting(
