@@ -22,9 +22,8 @@ from batch_records.service import (
     record_names,
     release,
     step_signatures,
-    waiting,
 )
-from lims.dashboard.service import HeldRecords, WorkQueue
+from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import Registry
 from lims.signatures import service as signatures
@@ -42,9 +41,6 @@ def register(registry: Registry) -> None:
     registry.navigation("Master records", "batch_records.masters", order=43)
     _register_signables(registry)
     _register_work_queues(registry)
-    registry.held_records(
-        HeldRecords(roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}), find=waiting.held_batches)
-    )
     registry.subject_records(batches.batches_as_subject_records)
     registry.consuming_records(execution.BATCH_STEP, execution.steps_as_consuming_records)
     registry.training_subjects(masters.effective_versions_as_training_subjects)

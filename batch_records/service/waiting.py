@@ -1,15 +1,14 @@
 """What holds a batch up on the floor, and who can unblock it: a hold point QA has not reviewed, a material of the
 current step with no usable lot, equipment of the current step with no usable item.
 
-Found for any number of batches in a fixed number of queries, for the dashboard, the batch list and the batch page.
+Found for the batches a page shows in a fixed number of queries (the batch list, the batch and step pages).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -17,7 +16,6 @@ from sqlalchemy.orm import Session, selectinload
 from batch_records.models import Batch, BatchMaterial, BatchStatus, BatchStep, StepStatus
 from batch_records.service import execution, step_signatures
 from lims import clock
-from lims.dashboard.service import HeldRecord
 from lims.equipment.models import EquipmentStatus, EquipmentType
 from lims.equipment.service import use as equipment_use
 from lims.materials import service as materials
@@ -65,16 +63,6 @@ def waiting_batches(
     ):
         waits[wait.batch.id].append(wait)
     return dict(waits)
-
-
-def held_batches(session: Session, settings: Mapping[str, Any]) -> list[HeldRecord]:
-    """The batches held up, for the dashboard, in order of batch number."""
-    waits = waiting_batches(session, due_soon_days=settings["CALIBRATION_DUE_SOON_DAYS"])
-    return [
-        HeldRecord(wait.label, wait.reason, wait.unblocked_by, "batch_records.batch", (("batch_id", wait.batch.id),))
-        for batch_waits in sorted(waits.values(), key=lambda found: found[0].batch.batch_number)
-        for wait in batch_waits
-    ]
 
 
 def _current_steps(session: Session, batch_ids: Collection[int] | None) -> dict[int, BatchStep]:

@@ -1,9 +1,8 @@
-"""Work queues: each area declares the lists of records waiting for someone (``Registry.work_queue``), and the
-records held up until someone acts (``Registry.held_records``)."""
+"""Work queues: each area declares the lists of records waiting for someone (``Registry.work_queue``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,37 +36,4 @@ def work_queues_for(session: Session, user: User, settings: Mapping[str, Any]) -
         QueueSummary(queue=queue, count=queue.count(session, user, settings))
         for queue in registry.current().work_queues
         if user.has_any_role(queue.roles)
-    ]
-
-
-@dataclass(frozen=True)
-class HeldRecord:
-    """A record that cannot go on until someone acts: what it waits for, and who can unblock it."""
-
-    #: the record as people call it, e.g. "Batch CART-HLX19-260003, step 4. Activation"
-    label: str
-    #: what it waits for, e.g. "no usable lot of IL-2 (lot IL2-001-260518-001 expired on 2026-11-30)"
-    waiting_for: str
-    #: who can unblock it, by role, e.g. "QA (release lot …)"
-    unblocked_by: str
-    endpoint: str
-    arguments: tuple[tuple[str, int], ...]
-
-
-@dataclass(frozen=True)
-class HeldRecords:
-    """An area's records held up, for the dashboards of ``roles``: ``find`` asks a fixed number of queries however
-    many records there are."""
-
-    roles: frozenset[RoleName]
-    find: Callable[[Session, Mapping[str, Any]], Sequence[HeldRecord]]
-
-
-def held_records_for(session: Session, user: User, settings: Mapping[str, Any]) -> list[HeldRecord]:
-    """The held records of the areas whose declarations name one of ``user``'s roles."""
-    return [
-        held
-        for declaration in registry.current().held_record_declarations
-        if user.has_any_role(declaration.roles)
-        for held in declaration.find(session, settings)
     ]

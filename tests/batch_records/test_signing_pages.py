@@ -74,6 +74,7 @@ def test_after_signing_the_step_page_offers_the_next_step_and_says_who_signs_nex
     assert "the batch goes on once QA has reviewed it" in shown
     next_step = batch.steps[2]
     assert f'href="/batch-steps/{next_step.id}">Next: step 3. {next_step.title}</a>' in page
+    db_session.expire_all()  # the page signed in its own session
     sign(db_session, step, SignatureMeaning.REVIEWED, line.qa)
     db_session.commit()
     assert "the batch goes on once QA has reviewed it" not in text_of(client.get(step_url).text)

@@ -100,14 +100,8 @@ def test_a_hold_point_waits_for_qa_and_a_batch_with_what_it_needs_waits_for_noth
     assert waiting.waiting_batches(db_session, due_soon_days=DUE_SOON) == {}
 
 
-def test_dashboard_batch_list_batch_page_and_step_page_say_what_the_batch_waits_for(app, db_session, line, held):
+def test_batch_list_batch_page_and_step_page_say_what_the_batch_waits_for(app, db_session, line, held):
     lot = line.medium_lot.lot_number
-    for user in (line.operator, line.qa):
-        dashboard = text_of(signed_in_as(app, db_session, user).get("/").text)
-        assert f"Batch {held.batch_number}, step 2. CD4/CD8 selection" in dashboard
-        assert MEDIUM_WAIT.format(lot=lot) in dashboard
-        assert "Who can unblock it: a technician or manager (receive a new lot), then QA (release it)" in dashboard
-        assert CENTRIFUGE_WAIT in dashboard
     client = signed_in_as(app, db_session, line.operator)
     listed = text_of(client.get("/batches").text.split("<tbody>")[1])
     assert MEDIUM_WAIT.format(lot=lot) in listed and CENTRIFUGE_WAIT in listed
@@ -125,11 +119,10 @@ def test_dashboard_batch_list_batch_page_and_step_page_say_what_the_batch_waits_
 
 def test_a_batch_that_waits_for_nothing_shows_no_notice(app, db_session, line, batch):
     client = signed_in_as(app, db_session, line.operator)
-    assert "waiting:" not in client.get("/").text
     assert "waiting:" not in client.get("/batches").text and "waiting:" not in client.get(f"/batches/{batch.id}").text
 
 
-def test_the_batch_list_and_dashboard_find_what_batches_wait_for_in_as_many_statements_for_many_as_for_one(
+def test_the_batch_list_finds_what_batches_wait_for_in_as_many_statements_for_many_as_for_one(
     app, db_session, line, held
 ):
     client = signed_in_as(app, db_session, line.operator)
@@ -140,15 +133,15 @@ def test_the_batch_list_and_dashboard_find_what_batches_wait_for_in_as_many_stat
         assert page.status_code == 200
         return len(statements)
 
-    one = (statements_for("/batches"), statements_for("/"))
+    one = statements_for("/batches")
     for identity in ("W1234 26 000002 L", "W1234 26 000003 J"):
         other = batches.start_batch(
             db_session, line.version, subject=line.subject, starting_material_identity=identity, user=line.operator
         )
         do_receipt(db_session, other, line)
     db_session.commit()
-    assert text_of(client.get("/").text).count("waiting: no usable lot of TexMACS GMP medium") == 3
-    assert (statements_for("/batches"), statements_for("/")) == one
+    assert text_of(client.get("/batches").text).count("waiting: no usable lot of TexMACS GMP medium") == 3
+    assert statements_for("/batches") == one
 
 
 def test_a_step_page_offers_no_form_for_what_is_recorded_and_the_rest_of_a_partly_taken_material(
