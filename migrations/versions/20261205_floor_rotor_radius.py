@@ -1,7 +1,7 @@
 """Equipment states the rotor radius of a centrifuge, so rpm and × g convert for it.
 
 Revision ID: 20261205_floor_rotor_radius
-Revises: 20261205_speed_step_hash
+Revises: 20261205_scale_batch_list
 Create Date: 2026-12-05 01:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261205_floor_rotor_radius"
-down_revision = "20261205_speed_step_hash"
+down_revision = "20261205_scale_batch_list"
 branch_labels = None
 depends_on = None
 
