@@ -25,6 +25,7 @@ AREAS: tuple[str, ...] = (
     "batch_records",
     "lims.certificates",
     "lims.reports",
+    "lims.samples",
 )
 
 

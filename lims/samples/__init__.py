@@ -1,0 +1,1 @@
+"""Samples: client start-ups' submissions (manifests), accessioning, and what a client follows of them."""

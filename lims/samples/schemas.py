@@ -1,0 +1,345 @@
+"""Input of the samples area (manifest rows, receipts, cancellations, webhooks) and what its API shows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from lims import clock
+from lims.errors import LimsError
+from lims.inputs import WholeNumber
+from lims.units.errors import IncompatibleUnits, UnitError
+from lims.units.fields import MeasurementField
+from lims.units.measurement import Measurement, is_amount
+from lims.units.parsing import parse_limit, parse_measurement
+from lims.web import FormSchema, Trimmed, required_text
+
+#: The columns of a manifest, in the order of the template; a file names them in its first row.
+MANIFEST_COLUMNS = (
+    "client_sample_id",
+    "sample_type",
+    "protocol",
+    "subject",
+    "visit",
+    "collected_at",
+    "quantity",
+    "container",
+    "storage_requirement",
+    "requested_tests",
+)
+CLIENT_SAMPLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+_TEST_CODES = re.compile(r"[\s,;]+")
+_LOCAL_TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
+
+
+class LocalDateTime(fields.Field):
+    """A moment typed in the facility's local time (``2026-12-01 08:30``), or with its offset in ISO 8601; a
+    spreadsheet's date-time cell counts as local time. Loaded as an aware UTC time."""
+
+    default_error_messages = {  # noqa: RUF012 (marshmallow's own class attribute)
+        "invalid": "Enter the date and time as YYYY-MM-DD HH:MM (the lab's local time)."
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment: datetime | None = None
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, date):
+            moment = datetime.combine(value, time())
+        elif isinstance(value, str):
+            moment = _read_moment(value.strip())
+        if moment is None:
+            raise self.make_error("invalid")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=clock.facility_zone())
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("invalid") from None
+
+
+def _read_moment(text: str) -> datetime | None:
+    for pattern in _LOCAL_TIME_FORMATS:
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class StorageRequirement:
+    """How a sample must be kept, as written, and the temperatures it allows (a single value allows only itself)."""
+
+    text: str
+    minimum: Measurement | None
+    maximum: Measurement | None
+
+
+class StorageRequirementField(fields.Field):
+    """A storage temperature: ``-80 °C``, a range ``2–8 °C`` or a bound ``≤ -60 °C``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> StorageRequirement:
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            raise ValidationError("State how the sample is stored, e.g. -80 °C or 2–8 °C.")
+        try:
+            try:
+                limit = parse_limit(text)
+                minimum, maximum = limit.minimum, limit.maximum
+            except UnitError:
+                minimum = maximum = parse_measurement(text)
+            for bound in (minimum, maximum):
+                if bound is not None:
+                    bound.to("degC")
+        except IncompatibleUnits:
+            raise ValidationError(f"{text!r} is not a temperature; write e.g. -80 °C or 2–8 °C.") from None
+        except UnitError as error:
+            raise ValidationError(error.message) from None
+        if minimum is None and maximum is None:
+            raise ValidationError(f"{text!r} names no temperature; write e.g. -80 °C or 2–8 °C.")
+        return StorageRequirement(text, minimum, maximum)
+
+
+class AmountField(MeasurementField):
+    """A quantity of material: a volume, a mass or a count, with its unit."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Measurement:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValidationError(f"Give the unit with the quantity, e.g. {value} mL.")
+        quantity = super()._deserialize(value, attr, data, **kwargs)
+        if not is_amount(quantity):
+            raise ValidationError(f"{quantity} is not an amount of material; give a volume, a mass or a count.")
+        if quantity.value <= 0:
+            raise ValidationError("A quantity sent is more than zero.")
+        return quantity
+
+
+class TestCodesField(fields.Field):
+    """Test definition codes separated by commas, semicolons or spaces: ``VIAB, STER``."""
+
+    __test__ = False
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        codes = [code.upper() for code in _TEST_CODES.split(str(value or "").strip()) if code]
+        if len(", ".join(codes)) > 500:
+            raise ValidationError("List at most 500 characters of test codes.")
+        return list(dict.fromkeys(codes))
+
+
+def _text_cell(value: Any) -> Any:
+    """A spreadsheet's number or date as the text it shows; other values as they are."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+class ManifestRowSchema(FormSchema):
+    """One sample on a manifest, from a form, a file's row or the API; each field is a manifest column."""
+
+    client_sample_id = Trimmed(
+        required=True,
+        validate=validate.Regexp(
+            CLIENT_SAMPLE_ID, error="Use 1 to 64 letters, digits, dots, dashes, slashes or underscores."
+        ),
+        error_messages={"required": "Enter the client's sample id."},
+    )
+    sample_type = required_text("Enter the sample type, e.g. peripheral blood.", 120)
+    protocol = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    subject = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    visit = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=16))
+    collected_at = LocalDateTime(required=True, error_messages={"required": "Enter when the sample was collected."})
+    quantity = AmountField(required=True, error_messages={"required": "Enter the quantity with its unit, e.g. 10 mL."})
+    container = required_text("Enter the container, e.g. K2EDTA tube.", 120)
+    storage_requirement = StorageRequirementField(
+        required=True, error_messages={"required": "State how the sample is stored, e.g. -80 °C or 2–8 °C."}
+    )
+    requested_tests = TestCodesField(load_default=list)
+
+    @validates_schema
+    def _subject_and_visit_need_a_protocol(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if (data.get("subject") or data.get("visit")) and not data.get("protocol"):
+            field = "subject" if data.get("subject") else "visit"
+            raise ValidationError("Name the protocol the subject and visit belong to.", field_name=field)
+        if data.get("visit") and not data.get("subject"):
+            raise ValidationError("Name the subject the visit is of.", field_name="visit")
+
+
+def load_manifest_row(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """A row loaded (or None) and its messages by column; a blank cell counts as not given."""
+    cells = {key: _text_cell(value) for key, value in raw.items() if value is not None and value != ""}
+    cells = {key: value for key, value in cells.items() if not (isinstance(value, str) and not value.strip())}
+    try:
+        return ManifestRowSchema().load(cells), {}
+    except ValidationError as error:
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        return None, {
+            column: [str(m) for m in (value if isinstance(value, list) else [value])]
+            for column, value in messages.items()
+        }
+
+
+class SubmissionSchema(FormSchema):
+    reference = required_text("Give the shipment a name you will recognise, e.g. Week 49 PBMC.", 120)
+
+
+class CancellationSchema(FormSchema):
+    reason = required_text("Give the reason for cancelling; it is kept in the audit trail.", 2000)
+
+
+class ReceiptSchema(FormSchema):
+    """A sample's receipt: when it arrived, its condition, and whether the lab accepts it."""
+
+    received_at = LocalDateTime(load_default=None)
+    arrival_temperature = MeasurementField(
+        required=True, error_messages={"required": "Enter the temperature on arrival, e.g. -78 °C."}
+    )
+    container_intact = fields.Boolean(load_default=False, truthy={"on", "true", "1", "yes"}, falsy={"", "false", "0"})
+    received_volume = MeasurementField(load_default=None, allow_none=True)
+    decision = fields.String(
+        required=True,
+        validate=validate.OneOf(("accept", "reject"), error="Choose whether the sample is accepted or rejected."),
+        error_messages={"required": "Choose whether the sample is accepted or rejected."},
+    )
+    rejection_reason = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    note = Trimmed(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class UnexpectedSampleSchema(ReceiptSchema):
+    """A sample that arrived without being on the manifest: what its label says, and its receipt."""
+
+    client_sample_id = Trimmed(
+        required=True,
+        validate=validate.Regexp(
+            CLIENT_SAMPLE_ID, error="Use 1 to 64 letters, digits, dots, dashes, slashes or underscores."
+        ),
+        error_messages={"required": "Enter the id on the sample's label."},
+    )
+    sample_type = required_text("Enter the sample type.", 120)
+    container = required_text("Enter the container.", 120)
+
+
+class WebhookSchema(FormSchema):
+    url = required_text("Enter the address that receives the events.", 500)
+    secret = Trimmed(
+        required=True,
+        validate=validate.Length(min=16, max=128, error="Use a secret of 16 to 128 characters."),
+        error_messages={"required": "Enter the secret the signatures are made with (16 characters or more)."},
+    )
+
+
+def error_of(error: LimsError) -> dict[str, list[str]]:
+    return {error.field or "_form": [error.message]}
+
+
+# What the API shows
+
+
+class SampleOutSchema(Schema):
+    id = fields.String(attribute="public_id", required=True)
+    submission_id = fields.String(attribute="submission.public_id", required=True)
+    line = fields.Integer(required=True)
+    client_sample_id = fields.String(required=True)
+    sample_type = fields.String(required=True)
+    collected_at = fields.DateTime(allow_none=True)
+    quantity = MeasurementField(allow_none=True)
+    container = fields.String(required=True)
+    storage_requirement = fields.String(required=True)
+    requested_tests = fields.List(fields.String(), attribute="requested_test_codes", required=True)
+    status = fields.String(required=True)
+    on_manifest = fields.Boolean(required=True)
+    accession_number = fields.String(allow_none=True)
+    received_at = fields.DateTime(allow_none=True)
+    arrival_temperature = MeasurementField(allow_none=True)
+    container_intact = fields.Boolean(allow_none=True)
+    received_volume = MeasurementField(allow_none=True)
+    rejection_reason = fields.String(allow_none=True)
+
+
+class SubmissionOutSchema(Schema):
+    id = fields.String(attribute="public_id", required=True)
+    reference = fields.String(required=True)
+    status = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    received_at = fields.DateTime(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+    cancellation_reason = fields.String(allow_none=True)
+
+
+class SubmissionDetailOutSchema(SubmissionOutSchema):
+    samples = fields.List(fields.Nested(SampleOutSchema), required=True)
+
+
+class ManifestInSchema(Schema):
+    """A manifest sent as JSON: its name, its rows (each a manifest row's columns), and whether to submit it."""
+
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    samples = fields.List(
+        fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True)),
+        required=True,
+        metadata={"description": f"One object per sample with the columns {', '.join(MANIFEST_COLUMNS)}."},
+    )
+    submit = fields.Boolean(load_default=False, metadata={"description": "Submit it at once (else it stays a draft)."})
+
+
+class CancelInSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class EventOutSchema(Schema):
+    id = fields.String(attribute="public_id", required=True)
+    cursor = fields.String(required=True, metadata={"description": "Send it as `after` to read what follows."})
+    kind = fields.String(required=True)
+    occurred_at = fields.DateTime(required=True)
+    submission_id = fields.String(attribute="submission_public_id", required=True)
+    sample_id = fields.String(attribute="sample_public_id", allow_none=True)
+    status = fields.String(required=True)
+    data = fields.Dict(required=True)
+
+
+class EventPageOutSchema(Schema):
+    items = fields.List(fields.Nested(EventOutSchema), required=True)
+    next_cursor = fields.String(
+        required=True, metadata={"description": "Send it as `after` next time: the feed goes on from here."}
+    )
+
+
+class EventArgumentsSchema(Schema):
+    after = fields.String(
+        load_default=None, metadata={"description": "The next_cursor of the previous read; leave out to start."}
+    )
+    limit = WholeNumber(load_default=100, validate=validate.Range(1, 500))
+
+
+class WebhookInSchema(Schema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    secret = fields.String(required=True, validate=validate.Length(min=16, max=128))
+
+
+class WebhookOutSchema(Schema):
+    id = fields.String(attribute="public_id", required=True)
+    url = fields.String(required=True)
+    active = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class DeliveryOutSchema(Schema):
+    event_id = fields.String(attribute="event.public_id", required=True)
+    kind = fields.String(attribute="event.kind", required=True)
+    status = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    last_attempt_at = fields.DateTime(allow_none=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    next_attempt_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)

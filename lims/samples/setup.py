@@ -1,0 +1,40 @@
+"""What samples contribute: the client's manifests and portal, receiving at the lab, the receiving queue, the
+change feed's API and webhooks, and the demo's submissions."""
+
+from __future__ import annotations
+
+from lims.audit.naming import named_by_column
+from lims.dashboard.service import WorkQueue
+from lims.identity.models import RoleName
+from lims.registry import Registry
+from lims.samples import models, views
+from lims.samples.service import accessioning
+
+
+def register(registry: Registry) -> None:
+    registry.blueprint(views.blueprint)
+    registry.navigation("Portal", "samples.portal_home", order=5)
+    registry.navigation("Submissions", "samples.index", order=24)
+    registry.navigation("Receiving", "samples.receiving", order=25)
+    registry.work_queue(
+        WorkQueue(
+            title="Submissions to receive",
+            description="Submitted manifests whose samples the lab still expects.",
+            roles=frozenset({RoleName.TECHNICIAN}),
+            count=lambda session, _user, _settings: accessioning.count_awaiting_receipt(session),
+            endpoint="samples.receiving",
+        )
+    )
+    registry.audit_actions("samples.exported")
+    registry.record_names(
+        named_by_column(models.Submission, "submission", models.Submission.public_id, identifier_hint="a submission id")
+    )
+    registry.record_names(
+        named_by_column(
+            models.Sample,
+            "sample",
+            models.Sample.public_id,
+            referent=models.Sample.client_sample_id,
+            identifier_hint="a sample id",
+        )
+    )
