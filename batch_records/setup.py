@@ -25,7 +25,7 @@ from batch_records.service import (
 )
 from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
-from lims.registry import Registry
+from lims.registry import PortalSection, Registry
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.signatures.service import SignableType
@@ -42,6 +42,7 @@ def register(registry: Registry) -> None:
     _register_signables(registry)
     _register_work_queues(registry)
     registry.subject_records(batches.batches_as_subject_records)
+    registry.portal_section(PortalSection("Your batches", "Batch", batches.batches_as_portal_rows))
     registry.consuming_records(execution.BATCH_STEP, execution.steps_as_consuming_records)
     registry.training_subjects(masters.effective_versions_as_training_subjects)
     registry.impacted_records(impact.IMPACTED_BATCHES)

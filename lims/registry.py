@@ -64,6 +64,34 @@ class ImpactedRecords:
 
 
 @dataclass(frozen=True)
+class AreaJob:
+    """Work an area has the compliance scheduler do at an interval (the delivery of webhooks, say)."""
+
+    job_id: str
+    title: str
+    every_seconds: int
+    #: does the work in the given session (one transaction) and says what it did
+    run: Callable[[Session, Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class PortalRow:
+    label: str
+    status: str
+
+
+@dataclass(frozen=True)
+class PortalSection:
+    """Records of an area that a client's portal lists, with their status (its batches, say)."""
+
+    title: str
+    #: the heading of the records' column ("Batch")
+    record_heading: str
+    #: the organization's records, given the session and the organization's id (a bounded number of queries)
+    rows: Callable[[Session, int], Sequence[PortalRow]]
+
+
+@dataclass(frozen=True)
 class RecordName:
     """A record as people call it: ``identifier`` after its kind ("q.okafor" of a user), and ``referent`` where
     another record refers to it ("Thi Nguyen" entered an entry)."""
@@ -123,6 +151,8 @@ class Registry:
         self._impacted_records: list[ImpactedRecords] = []
         self._record_names: dict[str, RecordNames] = {}
         self._signature_followers: dict[tuple[str, str], list[SignatureFollower]] = {}
+        self._area_jobs: list[AreaJob] = []
+        self._portal_sections: list[PortalSection] = []
         self._claimed: set[tuple[str, Hashable]] = set()
 
     def _claim(self, kind: str, key: Hashable, description: str) -> None:
@@ -220,6 +250,24 @@ class Registry:
     def signature_followers(self, table: str, meaning: str) -> tuple[SignatureFollower, ...]:
         """What other areas do when a record of ``table`` is signed with ``meaning``."""
         return tuple(self._signature_followers.get((table, str(meaning)), ()))
+
+    def area_job(self, job: AreaJob) -> None:
+        """Have the compliance scheduler run ``job`` every ``job.every_seconds``."""
+        self._claim("area job", job.job_id, f"The scheduled job {job.job_id!r}")
+        self._area_jobs.append(job)
+
+    def portal_section(self, section: PortalSection) -> None:
+        """List the organization's records of an area on a client's portal."""
+        self._claim("portal section", section.title, f"The portal section {section.title!r}")
+        self._portal_sections.append(section)
+
+    @property
+    def area_jobs(self) -> tuple[AreaJob, ...]:
+        return tuple(self._area_jobs)
+
+    @property
+    def portal_sections(self) -> tuple[PortalSection, ...]:
+        return tuple(self._portal_sections)
 
     @property
     def blueprints(self) -> tuple[Blueprint, ...]:

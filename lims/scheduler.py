@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from lims import registry
 from lims.audit import anchors as audit_anchors
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
@@ -95,6 +96,10 @@ def scheduled_checks(config: Mapping[str, Any]) -> list[ScheduledCheck]:
             "End the signed-in sessions left idle, and audit each as a sign-out",
             IntervalTrigger(minutes=1),
             end_idle_sessions,
+        ),
+        *(
+            ScheduledCheck(job.job_id, job.title, IntervalTrigger(seconds=job.every_seconds), job.run)
+            for job in registry.current().area_jobs
         ),
     ]
 

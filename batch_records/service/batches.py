@@ -29,6 +29,7 @@ from lims.errors import RecordNotFound
 from lims.identifiers import ISBT_128_DIN, IdentifierRefused, IdentifierRule
 from lims.identity.models import User
 from lims.pagination import KeysetPage, page_after
+from lims.registry import PortalRow
 from lims.versioning import errors as versioning_errors
 from protocols.models import Subject
 from protocols.service import protocols as protocol_service
@@ -77,6 +78,25 @@ def batches_after(
     return page_after(
         session, _batches(status, sponsor_id), (Batch.created_at, Batch.id), after=after, limit=limit, descending=True
     )
+
+
+#: how many of a client's newest batches its portal lists
+PORTAL_BATCHES = 20
+
+
+def batches_as_portal_rows(session: Session, organization_id: int) -> list[PortalRow]:
+    """A client's newest batches with their status, for its portal (one query with their subjects)."""
+    page = page_after(
+        session,
+        _batches(None, organization_id).options(selectinload(Batch.subject)),
+        (Batch.created_at, Batch.id),
+        after=None,
+        limit=PORTAL_BATCHES,
+        descending=True,
+    )
+    return [
+        PortalRow(f"{batch.batch_number} (subject {batch.subject.code})", batch.status.value) for batch in page.items
+    ]
 
 
 def _batches(status: BatchStatus | None, sponsor_id: int | None) -> Select[Batch]:

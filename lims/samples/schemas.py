@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -174,15 +175,17 @@ class ManifestRowSchema(FormSchema):
             raise ValidationError("Name the subject the visit is of.", field_name="visit")
 
 
-def load_manifest_row(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-    """A row loaded (or None) and its messages by column; a blank cell counts as not given."""
+def load_manifest_row(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A row's cells loaded (those that are right, when some are not) and its messages by column; a blank cell
+    counts as not given."""
     cells = {key: _text_cell(value) for key, value in raw.items() if value is not None and value != ""}
     cells = {key: value for key, value in cells.items() if not (isinstance(value, str) and not value.strip())}
     try:
         return ManifestRowSchema().load(cells), {}
     except ValidationError as error:
         messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-        return None, {
+        valid = error.valid_data if isinstance(error.valid_data, dict) else {}
+        return {key: value for key, value in valid.items() if key not in messages}, {
             column: [str(m) for m in (value if isinstance(value, list) else [value])]
             for column, value in messages.items()
         }
@@ -292,22 +295,35 @@ class ManifestInSchema(Schema):
     submit = fields.Boolean(load_default=False, metadata={"description": "Submit it at once (else it stays a draft)."})
 
 
+class CsvManifestArgumentsSchema(Schema):
+    reference = fields.String(
+        required=True, validate=validate.Length(min=1, max=120), metadata={"description": "The shipment's name."}
+    )
+    submit = fields.Boolean(load_default=False, metadata={"description": "Submit it at once (else it stays a draft)."})
+
+
 class CancelInSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class EventOutSchema(Schema):
     id = fields.String(attribute="public_id", required=True)
-    cursor = fields.String(required=True, metadata={"description": "Send it as `after` to read what follows."})
+    cursor = fields.Function(
+        lambda event: str(event.id),
+        required=True,
+        metadata={"type": "string", "description": "Send it as `after` to read what follows."},
+    )
     kind = fields.String(required=True)
     occurred_at = fields.DateTime(required=True)
     submission_id = fields.String(attribute="submission_public_id", required=True)
     sample_id = fields.String(attribute="sample_public_id", allow_none=True)
     status = fields.String(required=True)
-    data = fields.Dict(required=True)
+    data = fields.Function(lambda event: json.loads(event.data), required=True, metadata={"type": "object"})
 
 
-class EventPageOutSchema(Schema):
+class EventFeedOutSchema(Schema):
+    """A read of the change feed: what happened after the cursor sent, and where the next read goes on."""
+
     items = fields.List(fields.Nested(EventOutSchema), required=True)
     next_cursor = fields.String(
         required=True, metadata={"description": "Send it as `after` next time: the feed goes on from here."}

@@ -6,13 +6,17 @@ from __future__ import annotations
 from lims.audit.naming import named_by_column
 from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
-from lims.registry import Registry
-from lims.samples import models, views
-from lims.samples.service import accessioning
+from lims.registry import AreaJob, Registry
+from lims.samples import api, models, views
+from lims.samples.service import accessioning, events
+
+#: how often the scheduler sends the webhook deliveries that are due
+WEBHOOK_EVERY_SECONDS = 15
 
 
 def register(registry: Registry) -> None:
     registry.blueprint(views.blueprint)
+    registry.api_blueprint(api.blueprint)
     registry.navigation("Portal", "samples.portal_home", order=5)
     registry.navigation("Submissions", "samples.index", order=24)
     registry.navigation("Receiving", "samples.receiving", order=25)
@@ -25,7 +29,15 @@ def register(registry: Registry) -> None:
             endpoint="samples.receiving",
         )
     )
-    registry.audit_actions("samples.exported")
+    registry.audit_actions("samples.exported", "report.generated")
+    registry.area_job(
+        AreaJob(
+            "webhook-deliveries",
+            "Deliver the clients' events to their webhooks, retrying those that failed",
+            WEBHOOK_EVERY_SECONDS,
+            lambda session, _config: events.deliver_due(session),
+        )
+    )
     registry.record_names(
         named_by_column(models.Submission, "submission", models.Submission.public_id, identifier_hint="a submission id")
     )

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from lims import clock, scheduler, schema
 from lims.app import create_app
+from lims.areas import install
 from lims.audit import anchors as audit_anchors
 from lims.audit.models import AuditEvent
 from lims.cli import cli
@@ -26,7 +27,8 @@ def test_the_schedule_comes_from_the_configuration(monkeypatch, tmp_path):
     monkeypatch.setenv("LIMS_AUDIT_CHECKPOINT_MINUTES", "15")
     monkeypatch.setenv("LIMS_AUDIT_VERIFY_AT", "03:30")
     config = load_config(tmp_path, {"DISPLAY_TIMEZONE": "Europe/Berlin", "SECRET_KEY": "x"})
-    checkpoint, verify, _idle_sessions = scheduler.scheduled_checks(config)
+    install()
+    checkpoint, verify, _idle_sessions, *_areas_jobs = scheduler.scheduled_checks(config)
     assert checkpoint.job_id == "audit-checkpoint" and checkpoint.trigger.interval == timedelta(minutes=15)
     fire = verify.trigger.get_next_fire_time(None, datetime(2030, 1, 10, 12, tzinfo=UTC))
     assert (fire.hour, fire.minute, str(fire.tzinfo)) == (3, 30, "Europe/Berlin")

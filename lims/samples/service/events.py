@@ -26,6 +26,7 @@ from lims import clock
 from lims.audit import context as audit_context
 from lims.audit.chain import canonical_json
 from lims.errors import RecordNotFound
+from lims.pagination import KeysetPage, page_after
 from lims.samples.errors import BadCursor, WebhookRefused
 from lims.samples.models import (
     PUBLIC_ID_LENGTH,
@@ -216,6 +217,25 @@ def get_webhook(session: Session, public_id: str, *, organization_id: int) -> We
     if webhook is None:
         raise RecordNotFound("There is no such webhook.")
     return webhook
+
+
+def webhooks_after(
+    session: Session, organization_id: int, *, after: tuple[Any, ...] | None, limit: int
+) -> KeysetPage[Webhook]:
+    query = select(Webhook).where(Webhook.organization_id == organization_id)
+    return page_after(session, query, (Webhook.id,), after=after, limit=limit)
+
+
+def deliveries_after(
+    session: Session, webhook: Webhook, *, after: tuple[Any, ...] | None, limit: int
+) -> KeysetPage[WebhookDelivery]:
+    """The webhook's delivery log, newest first, a page at a time."""
+    query = (
+        select(WebhookDelivery)
+        .options(joinedload(WebhookDelivery.event))
+        .where(WebhookDelivery.webhook_id == webhook.id)
+    )
+    return page_after(session, query, (WebhookDelivery.id,), after=after, limit=limit, descending=True)
 
 
 def deliveries_of(session: Session, webhook: Webhook, *, limit: int = 100) -> list[WebhookDelivery]:

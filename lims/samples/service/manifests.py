@@ -78,8 +78,8 @@ def check_rows(
         errors += [RowError(number, column[:64], "This is not a manifest column.") for column in unknown]
         row, messages = load_manifest_row({key: value for key, value in raw.items() if key in MANIFEST_COLUMNS})
         errors += [RowError(number, column, text) for column, texts in messages.items() for text in texts]
-        if row is not None:
-            loaded.append((number, row))
+        # What the row refers to is checked too where its cells are right, so every wrong cell is listed at once.
+        loaded.append((number, row))
     references = _References.of(session, organization_id, [row for _number, row in loaded])
     checked = [references.check(number, row, errors) for number, row in loaded]
     if errors:
@@ -140,9 +140,9 @@ class _References:
             for version in effective.values()
             for visit in version.visits
         }
-        wanted_tests = {code for row in rows for code in row["requested_tests"]}
+        wanted_tests = {code for row in rows for code in row.get("requested_tests", [])}
         tests = set(session.scalars(select(TestDefinition.code).where(TestDefinition.code.in_(wanted_tests))))
-        client_ids = [row["client_sample_id"] for row in rows]
+        client_ids = [row["client_sample_id"] for row in rows if "client_sample_id" in row]
         taken = set(
             session.scalars(
                 select(Sample.client_sample_id).where(
@@ -155,20 +155,37 @@ class _References:
         return cls(protocols, effective, subjects, visits, tests, taken)
 
     def check(self, number: int, row: dict[str, Any], errors: list[RowError]) -> ManifestRow | None:
-        found = len(errors)
+        """What the row's right cells refer to; the row itself if nothing at all is wrong with it."""
+        refused = {error.column for error in errors if error.row == number}
 
         def refuse(column: str, message: str) -> None:
+            refused.add(column)
             errors.append(RowError(number, column, message))
 
-        client_id = row["client_sample_id"]
+        client_id = row.get("client_sample_id")
         if client_id in self.taken:
             refuse("client_sample_id", f"{client_id} is already on one of your manifests; each sample has its own id.")
-        self.taken.add(client_id)
-        if row["collected_at"] > clock.now():
+        if client_id:
+            self.taken.add(client_id)
+        if "collected_at" in row and row["collected_at"] > clock.now():
             refuse("collected_at", "The collection time is in the future.")
-        unknown_tests = [code for code in row["requested_tests"] if code not in self.tests]
+        unknown_tests = [code for code in row.get("requested_tests", []) if code not in self.tests]
         if unknown_tests:
             refuse("requested_tests", f"The lab has no test {', '.join(unknown_tests)}; use the codes it publishes.")
+        protocol, subject, visit = self._study(row, refuse)
+        if visit is not None:
+            _check_against_requirements(visit, row, refuse)
+        if refused:
+            return None
+        return ManifestRow(
+            values=row,
+            protocol_id=None if protocol is None else protocol.id,
+            subject_id=None if subject is None else subject.id,
+            visit_id=None if visit is None else visit.id,
+        )
+
+    def _study(self, row: dict[str, Any], refuse: Any) -> tuple[Protocol | None, Subject | None, Visit | None]:
+        """The protocol, subject and visit a row names, each refused if the client has no such one."""
         protocol = subject = visit = None
         if row.get("protocol"):
             protocol = self.protocols.get(row["protocol"].upper())
@@ -185,30 +202,24 @@ class _References:
             if visit is None:
                 version = self.effective[protocol.id]
                 refuse("visit", f"{protocol.number} version {version.number} has no visit {row['visit']}.")
-            else:
-                _check_against_requirements(visit, row, refuse)
-        if len(errors) > found:
-            return None
-        return ManifestRow(
-            values=row,
-            protocol_id=None if protocol is None else protocol.id,
-            subject_id=None if subject is None else subject.id,
-            visit_id=None if visit is None else visit.id,
-        )
+        return protocol, subject, visit
 
 
 def _check_against_requirements(visit: Visit, row: dict[str, Any], refuse: Any) -> None:
     """A sample sent for a visit is one the visit calls for, in its container and an amount of its kind."""
     called_for = {requirement.sample_type.lower(): requirement for requirement in visit.requirements}
+    if "sample_type" not in row:
+        return
     requirement = called_for.get(row["sample_type"].lower())
     if requirement is None:
         wanted = ", ".join(r.sample_type for r in visit.requirements) or "no samples"
         refuse("sample_type", f"Visit {visit.code} calls for {wanted}, not {row['sample_type']}.")
         return
-    if row["container"].lower() != requirement.container.lower():
+    if "container" in row and row["container"].lower() != requirement.container.lower():
         refuse("container", f"Visit {visit.code} takes {requirement.sample_type} in a {requirement.container}.")
     try:
-        row["quantity"].to(requirement.volume.unit)
+        if "quantity" in row:
+            row["quantity"].to(requirement.volume.unit)
     except IncompatibleUnits:
         refuse("quantity", f"Visit {visit.code} calls for {requirement.volume} of {requirement.sample_type}.")
 

@@ -9,6 +9,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
+from lims import registry
 from lims.access import allow
 from lims.db import get_session
 from lims.samples import schemas
@@ -34,6 +35,9 @@ def portal_home() -> Any:
         samples=submissions_service.samples_after(db, organization_id=organization_id, after=None, limit=RECENT),
         subjects=portal.subjects_expected_and_received(db, organization_id),
         feed_cursor=events.latest_cursor(db, organization_id),
+        portal_sections=[
+            (section, section.rows(db, organization_id)) for section in registry.current().portal_sections
+        ],
     )
 
 

@@ -21,6 +21,38 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from lims.identity.models import RoleName
+from lims.samples.service import events, submissions
+
+
+@pytest.fixture
+def helix_submission(db_session, clients) -> dict[str, str]:
+    """The public ids of a submitted Helix manifest, its sample and a webhook of Helix's."""
+    submission = submissions.create_draft(db_session, clients.helix, reference="Week 49", user=None)
+    (sample,) = submissions.add_rows(
+        db_session,
+        submission,
+        [
+            {
+                "client_sample_id": "HLX-1",
+                "sample_type": "serum",
+                "collected_at": "2026-01-05 08:00",
+                "quantity": "2 mL",
+                "container": "SST tube",
+                "storage_requirement": "-20 °C",
+            }
+        ],
+    )
+    submissions.submit(db_session, submission)
+    webhook = events.register_webhook(
+        db_session,
+        organization_id=clients.helix.id,
+        url="https://hooks.example.org/lims",
+        secret="x" * 20,
+        user_id=None,
+    )
+    db_session.commit()
+    return {"submission_id": submission.public_id, "sample_id": sample.public_id, "webhook_id": webhook.public_id}
+
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 #: Enough to try each argument and path in a few ways; the whole run stays within seconds.
@@ -37,13 +69,14 @@ def caller(request, clients, client, signed_in) -> dict[str, Any]:
     return {"cookies": {cookie.key: cookie.value}}
 
 
-def test_every_operation_answers_as_its_description_says(app, records, certified, caller):
+def test_every_operation_answers_as_its_description_says(app, records, certified, helix_submission, caller):
     known_ids = {
         "document_id": certified.id,
         "batch_id": records.batch.id,
         "subject_id": records.line.subject.id,
         "protocol_id": records.line.subject.protocol_id,
         "equipment_id": records.line.cabinet.id,
+        **helix_submission,
     }
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
