@@ -7,7 +7,7 @@ from lims.audit.naming import named_by_column
 from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import AreaJob, Registry
-from lims.samples import api, models, views
+from lims.samples import api, demo, models, views
 from lims.samples.service import accessioning, events
 
 #: how often the scheduler sends the webhook deliveries that are due
@@ -30,6 +30,7 @@ def register(registry: Registry) -> None:
         )
     )
     registry.audit_actions("samples.exported", "report.generated")
+    registry.demo_loader(demo.load_submissions)
     registry.area_job(
         AreaJob(
             "webhook-deliveries",

@@ -1,0 +1,120 @@
+"""Tenant isolation: every samples page and API operation, called by another client with Helix's ids, answers
+as if they did not exist, and changes nothing."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import func, select
+
+from lims.audit.models import AuditEvent
+from lims.samples.models import ClientEvent, Sample, Submission, Webhook, WebhookDelivery
+from lims.samples.service import accessioning, events
+from tests.helpers import csrf_token_from, login
+from tests.lims.samples.conftest import accept, row, submitted
+
+SAMPLES_ENDPOINTS = ("samples.", "samples_api.")
+
+
+def _helix_records(db_session, clients) -> dict[str, str]:
+    submission = submitted(db_session, clients, row("A"), row("B"))
+    accessioning.receive_sample(db_session, submission.samples[0], accept(), user=clients.technician)
+    webhook = events.register_webhook(
+        db_session, organization_id=clients.helix.id, url="https://hooks.example.org/x", secret="y" * 20, user_id=None
+    )
+    db_session.commit()
+    return {
+        "submission": submission.public_id,
+        "sample": submission.samples[1].public_id,
+        "webhook": webhook.public_id,
+    }
+
+
+def _address(rule, ids: dict[str, str]) -> str:
+    """The rule's address with Helix's id of the kind each argument names."""
+    address = rule.rule
+    for argument in rule.arguments:
+        if argument == "public_id":
+            kind = (
+                "sample"
+                if address.startswith("/samples/")
+                else "webhook"
+                if address.startswith("/portal/webhooks")
+                else "submission"
+            )
+        else:
+            kind = argument.removesuffix("_id")
+        address = address.replace(f"<{argument}>", ids[kind])
+    return address
+
+
+def _state(db_session) -> tuple:
+    db_session.expire_all()
+    return (
+        db_session.execute(select(Submission.public_id, Submission.status).order_by(Submission.id)).all(),
+        db_session.execute(select(Sample.public_id, Sample.status, Sample.accession_number).order_by(Sample.id)).all(),
+        db_session.execute(select(Webhook.public_id, Webhook.active)).all(),
+        db_session.scalar(select(func.count()).select_from(ClientEvent)),
+        db_session.scalar(select(func.count()).select_from(WebhookDelivery)),
+        db_session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.entity_type.in_(["submission", "sample"]))
+        ),
+    )
+
+
+def _routes_with_ids(app) -> list:
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(SAMPLES_ENDPOINTS) and rule.arguments]
+
+
+def test_another_clients_user_reaches_none_of_helixs_records_on_any_page(app, client, clients, db_session):
+    ids = _helix_records(db_session, clients)
+    before = _state(db_session)
+    login(client, clients.nordic_user)
+    token = csrf_token_from(client.get("/portal/webhooks").text)
+    form = {**row("N-1"), "csrf_token": token, "reason": "Because", "file": (io.BytesIO(b"a,b\n1,2\n"), "m.csv")}
+    swept = []
+    for rule in _routes_with_ids(app):
+        if rule.rule.startswith("/api/"):
+            continue
+        address = _address(rule, ids)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            data = dict(form, file=(io.BytesIO(b"a,b\n1,2\n"), "m.csv")) if method == "POST" else None
+            response = client.open(address, method=method, data=data)
+            # A page for staff only is refused for the role; every other answers as for an id never used.
+            assert response.status_code in {403, 404}, (method, address, response.status_code)
+            if response.status_code == 403:
+                assert "role" in response.text, (method, address)
+            swept.append((method, address))
+    assert len(swept) >= 15
+    assert _state(db_session) == before
+
+
+def test_another_clients_token_reaches_none_of_helixs_records_in_the_api(app, client, clients, db_session):
+    ids = _helix_records(db_session, clients)
+    before = _state(db_session)
+    swept = []
+    for rule in _routes_with_ids(app):
+        if not rule.rule.startswith("/api/"):
+            continue
+        address = _address(rule, ids)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            body = {"reason": "Because"} if method == "POST" else None
+            response = client.open(address, method=method, json=body, headers=clients.nordic_token)
+            assert response.status_code == 404, (method, address, response.status_code, response.json)
+            assert response.json["message"].startswith("There is no such")
+            swept.append((method, address))
+    assert len(swept) >= 6
+    assert _state(db_session) == before
+    # Helix's own token reaches them: the sweep used real ids.
+    assert client.get(f"/api/v1/submissions/{ids['submission']}", headers=clients.helix_token).status_code == 200
+
+
+def test_lists_and_feeds_show_only_the_callers_own(client, clients, db_session):
+    _helix_records(db_session, clients)
+    assert client.get("/api/v1/submissions", headers=clients.nordic_token).json["items"] == []
+    assert client.get("/api/v1/webhooks", headers=clients.nordic_token).json["items"] == []
+    assert client.get("/api/v1/events", headers=clients.nordic_token).json["items"] == []
+    login(client, clients.nordic_user)
+    assert "Week 49" not in client.get("/submissions").text
+    assert "Week 49" not in client.get("/portal").text
+    assert client.get("/portal/changes").json["items"] == []
