@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -91,32 +92,54 @@ class StorageRequirementField(fields.Field):
         text = str(value).strip() if value is not None else ""
         if not text:
             raise ValidationError("State how the sample is stored, e.g. -80 °C or 2–8 °C.")
+        return _read_storage(text)
+
+
+@lru_cache(maxsize=512)
+def _read_storage(text: str) -> StorageRequirement:
+    """A storage requirement as typed; like quantities, a manifest repeats a few on many rows, each read once."""
+    try:
         try:
-            try:
-                limit = parse_limit(text)
-                minimum, maximum = limit.minimum, limit.maximum
-            except UnitError:
-                minimum = maximum = parse_measurement(text)
-            for bound in (minimum, maximum):
-                if bound is not None:
-                    bound.to("degC")
-        except IncompatibleUnits:
-            raise ValidationError(f"{text!r} is not a temperature; write e.g. -80 °C or 2–8 °C.") from None
-        except UnitError as error:
-            raise ValidationError(error.message) from None
-        if minimum is None and maximum is None:
-            raise ValidationError(f"{text!r} names no temperature; write e.g. -80 °C or 2–8 °C.")
-        return StorageRequirement(text, minimum, maximum)
+            limit = parse_limit(text)
+            minimum, maximum = limit.minimum, limit.maximum
+        except UnitError:
+            minimum = maximum = parse_measurement(text)
+        for bound in (minimum, maximum):
+            if bound is not None:
+                bound.to("degC")
+    except IncompatibleUnits:
+        raise ValidationError(f"{text!r} is not a temperature; write e.g. -80 °C or 2–8 °C.") from None
+    except UnitError as error:
+        raise ValidationError(error.message) from None
+    if minimum is None and maximum is None:
+        raise ValidationError(f"{text!r} names no temperature; write e.g. -80 °C or 2–8 °C.")
+    return StorageRequirement(text, minimum, maximum)
 
 
-class AmountField(MeasurementField):
+@lru_cache(maxsize=512)
+def _read_quantity(text: str) -> Measurement:
+    """A quantity as typed; a manifest repeats the same few ("10 mL") on many rows, so each is read once."""
+    return parse_measurement(text)
+
+
+@lru_cache(maxsize=512)
+def _is_amount(quantity: Measurement) -> bool:
+    return is_amount(quantity)
+
+
+class AmountField(fields.Field):
     """A quantity of material: a volume, a mass or a count, with its unit."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Measurement:
         if isinstance(value, int | float) and not isinstance(value, bool):
             raise ValidationError(f"Give the unit with the quantity, e.g. {value} mL.")
-        quantity = super()._deserialize(value, attr, data, **kwargs)
-        if not is_amount(quantity):
+        if not isinstance(value, str):
+            raise ValidationError("Enter the value and its unit as text, e.g. 10 mL.")
+        try:
+            quantity = _read_quantity(value)
+        except UnitError as error:
+            raise ValidationError(error.message) from error
+        if not _is_amount(quantity):
             raise ValidationError(f"{quantity} is not an amount of material; give a volume, a mass or a count.")
         if quantity.value <= 0:
             raise ValidationError("A quantity sent is more than zero.")
@@ -175,13 +198,15 @@ class ManifestRowSchema(FormSchema):
             raise ValidationError("Name the subject the visit is of.", field_name="visit")
 
 
-def load_manifest_row(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def load_manifest_row(
+    raw: dict[str, Any], schema: ManifestRowSchema | None = None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """A row's cells loaded (those that are right, when some are not) and its messages by column; a blank cell
     counts as not given."""
     cells = {key: _text_cell(value) for key, value in raw.items() if value is not None and value != ""}
     cells = {key: value for key, value in cells.items() if not (isinstance(value, str) and not value.strip())}
     try:
-        return ManifestRowSchema().load(cells), {}
+        return (schema or ManifestRowSchema()).load(cells), {}
     except ValidationError as error:
         messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
         valid = error.valid_data if isinstance(error.valid_data, dict) else {}
