@@ -98,7 +98,12 @@ def test_a_running_scheduler_anchors_the_chain_by_itself(fresh_database_url, tmp
     engine.dispose()
     app = create_app({"DATABASE_URL": fresh_database_url, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
     running = scheduler.build_scheduler(app, BackgroundScheduler())
-    assert sorted(job.id for job in running.get_jobs()) == ["audit-checkpoint", "audit-verify", "idle-sessions"]
+    assert sorted(job.id for job in running.get_jobs()) == [
+        "audit-checkpoint",
+        "audit-verify",
+        "idle-sessions",
+        "webhook-deliveries",
+    ]
     running.get_job("audit-checkpoint").modify(next_run_time=datetime.now(UTC))
     running.start()
     try:
