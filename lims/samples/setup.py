@@ -17,7 +17,7 @@ WEBHOOK_EVERY_SECONDS = 15
 def register(registry: Registry) -> None:
     registry.blueprint(views.blueprint)
     registry.api_blueprint(api.blueprint)
-    registry.navigation("Portal", "samples.portal_home", order=5)
+    registry.navigation("Portal", "samples.portal_home", order=11)
     registry.navigation("Submissions", "samples.index", order=24)
     registry.navigation("Receiving", "samples.receiving", order=25)
     registry.work_queue(

@@ -66,6 +66,7 @@ def test_each_area_with_rules_has_its_errors_module():
         "lims.versioning.errors",
         "batch_records.errors",
         "lims.certificates.errors",
+        "lims.samples.errors",
         "protocols.errors",
         "protocols.ctgov.errors",
     }

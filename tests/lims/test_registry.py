@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 NAVIGATION = [
     ("Dashboard", "dashboard.index"),
+    ("Portal", "samples.portal_home"),
     ("Protocols", "protocols.index"),
+    ("Submissions", "samples.index"),
+    ("Receiving", "samples.receiving"),
     ("Equipment", "equipment.index"),
     ("Batches", "batch_records.batches"),
     ("Deviations", "batch_records.deviations"),
@@ -52,6 +55,7 @@ WORK_QUEUES = [
     "Steps to verify",
     "Hold points to review",
     "Batches in progress",
+    "Submissions to receive",
 ]
 SIGNABLES = {
     "calibration_record",
@@ -91,6 +95,7 @@ AUDIT_ACTIONS = {
     "audit.anchor_refused",
     "document.downloaded",
     "label.printed",
+    "samples.exported",
 }
 
 IMPORT_EVERY_MODULE = """
@@ -150,6 +155,7 @@ def test_each_area_loads_its_part_of_the_demo_after_the_areas_it_builds_on():
         "lims.testing.demo",
         "batch_records.demo",
         "lims.certificates.demo",
+        "lims.samples.demo",
     ]
 
 
@@ -164,8 +170,10 @@ def test_an_admin_sees_the_navigation_of_every_area_they_may_open(client, signed
     signed_in(RoleName.ADMIN, RoleName.QA, RoleName.MANAGER)
     nav = client.get("/").text.split('<nav aria-label="Main">')[1].split("</nav>")[0]
     labels = re.findall(r">([^<]+)</a></li>", nav)
-    # Clients alone manage their own organization's API tokens.
-    assert labels == [label for label, endpoint in NAVIGATION if endpoint != "identity.portal_tokens"]
+    # Clients alone manage their own organization's API tokens and have a portal.
+    assert labels == [
+        label for label, endpoint in NAVIGATION if endpoint not in {"identity.portal_tokens", "samples.portal_home"}
+    ]
 
 
 def test_every_signable_record_type_is_declared():
