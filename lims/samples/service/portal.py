@@ -39,7 +39,7 @@ def subjects_expected_and_received(session: Session, organization_id: int, *, li
             .join(SampleRequirement, SampleRequirement.visit_id == Visit.id)
             .where(Visit.version_id.in_(version_ids))
             .group_by(Visit.version_id)
-        )
+        ).all()
     )
     received = dict(
         session.execute(
@@ -50,7 +50,7 @@ def subjects_expected_and_received(session: Session, organization_id: int, *, li
                 Sample.status.in_(ARRIVED),
             )
             .group_by(Sample.subject_id)
-        )
+        ).all()
     )
     return [
         SubjectSamples(subject, expected.get(subject.version_id, 0), received.get(subject.id, 0))

@@ -7,9 +7,10 @@ import io
 from openpyxl import Workbook
 
 from lims.samples.models import SampleStatus, Submission, SubmissionStatus
+from lims.samples.service import accessioning
 from lims.samples.service import submissions as service
 from tests.helpers import csrf_token_from, login, submit
-from tests.lims.samples.conftest import row, submitted
+from tests.lims.samples.conftest import accept, row, submitted
 
 
 def _draft(client, clients) -> str:
@@ -138,3 +139,15 @@ def test_a_client_cannot_receive_and_a_technician_cannot_draft(client, clients, 
         service.get_submission(db_session, submission.public_id, organization_id=None).status
         == SubmissionStatus.SUBMITTED
     )
+
+
+def test_the_portal_shows_the_clients_submissions_samples_and_subjects(client, clients, db_session):
+    submission = submitted(db_session, clients, row("A"))
+    accessioning.receive_sample(db_session, submission.samples[0], accept(), user=clients.technician)
+    db_session.commit()
+    login(client, clients.helix_user)
+    page = client.get("/portal").text
+    assert "Week 49" in page and submission.samples[0].accession_number in page
+    # HLX301-014-0007's screening visit calls for one sample, and it arrived.
+    assert "<td>HLX-301</td><td>HLX301-014-0007</td><td>1</td><td>1</td>" in page
+    assert 'data-live-feed="/portal/changes"' in page
