@@ -6,7 +6,7 @@ are in place before any session on one of the LIMS's engines flushes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -97,6 +97,28 @@ def _column_changes(instance: Controlled, *, include_unchanged: bool) -> dict[st
                     sorted(kept + [_label(item) for item in history.deleted]),
                     sorted(kept + [_label(item) for item in history.added]),
                 ]
+    return changes
+
+
+def creation_changes(model: type[Controlled], values: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """What the trail records of a ``model`` record created with ``values`` (by attribute; a quantity whole), exactly
+    as the flush hook records an insert: every column and quantity, its old value None.
+
+    For an area that inserts many records at once outside the unit of work and appends their events itself.
+    """
+    mapper: Mapper[Any] = inspect(model)
+    columns_of_composites = _columns_of_composites(mapper)
+    in_composites = {key for keys in columns_of_composites.values() for key in keys}
+    changes: dict[str, list[Any]] = {}
+    for composite_key in columns_of_composites:
+        if composite_key not in model.audit_system_fields:
+            changes[composite_key] = [None, chain.stable_value(values.get(composite_key))]
+    for column in mapper.column_attrs:
+        key = column.key
+        if key in model.audit_system_fields or key in in_composites:
+            continue
+        new = REDACTED if key in model.audit_redacted_fields else values.get(key)
+        changes[key] = [None, chain.stable_value(new)]
     return changes
 
 
