@@ -1,7 +1,7 @@
 """The samples area: submissions and their samples, accession counters, the clients' change feed and webhooks.
 
 Revision ID: 20261205_samples_area
-Revises: 20261205_scale_batch_list
+Revises: 20261205_floor_rotor_radius
 Create Date: 2026-12-05 00:24:49.228738
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261205_samples_area"
-down_revision = "20261205_scale_batch_list"
+down_revision = "20261205_floor_rotor_radius"
 branch_labels = None
 depends_on = None
 
