@@ -37,7 +37,8 @@ _SIGNATURES = "electronic_signature"
 #: what no signed content reads, so no ORM object is built of it
 _NOT_SIGNED_CONTENT = frozenset({_SIGNATURES, "equipment_use", "lot_consumption"})
 #: the audit trail is written apart (bench.lab.trail)
-_NEVER_COPIED = frozenset({"audit_event"})
+# A lab's client submissions and their feed are not part of the batch line a lab is cloned from.
+_NEVER_COPIED = frozenset({"audit_event", "submission", "sample", "client_event", "webhook", "webhook_delivery"})
 
 
 @dataclass

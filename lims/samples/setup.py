@@ -18,7 +18,6 @@ def register(registry: Registry) -> None:
     registry.blueprint(views.blueprint)
     registry.api_blueprint(api.blueprint)
     registry.navigation("Portal", "samples.portal_home", order=11)
-    registry.navigation("Submissions", "samples.index", order=24)
     registry.navigation("Receiving", "samples.receiving", order=25)
     registry.work_queue(
         WorkQueue(

@@ -22,7 +22,6 @@ NAVIGATION = [
     ("Dashboard", "dashboard.index"),
     ("Portal", "samples.portal_home"),
     ("Protocols", "protocols.index"),
-    ("Submissions", "samples.index"),
     ("Receiving", "samples.receiving"),
     ("Equipment", "equipment.index"),
     ("Batches", "batch_records.batches"),

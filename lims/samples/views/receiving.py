@@ -22,7 +22,7 @@ from lims.web import RepeatedForm, load_input, on_refusal_show
 
 
 @blueprint.route("/receiving")
-@allow(STAFF)
+@allow(RECEIVERS)
 def receiving() -> Any:
     return render_template("samples/receiving.html", submissions=accessioning.awaiting_receipt(get_session()))
 
