@@ -266,7 +266,8 @@ class Batch(Controlled, Base):
     """A batch made to an effective master record version, for one subject from one starting material."""
 
     __tablename__ = "batch"
-    audit_parts = ("steps", "release_tests")
+    # A batch's history is the batch with all its parts: its deviations belong to it as much as its steps.
+    audit_parts = ("steps", "release_tests", "deviations")
     # The batch list goes newest first, all of them or those in one status.
     __table_args__ = (
         Index("ix_batch_created_at", "created_at", "id"),

@@ -1,5 +1,5 @@
-"""The audit trail report: the events of a record with all its parts (a batch with its steps and entries), of a
-user, or of a range of days, oldest first, each with its changes as the viewer shows them."""
+"""The audit trail report: the events of a record with all its parts (a batch with its steps, entries and
+deviations), of a user, or of a range of days, oldest first, each with its changes as the viewer shows them."""
 
 from __future__ import annotations
 
@@ -92,8 +92,8 @@ def _rows(session: Session, events: list[AuditEvent], setting: Setting) -> Itera
 REPORT = ReportType(
     key="audit-trail",
     title="Audit trail report",
-    purpose="Every recorded event of a record with all its parts (a batch with its steps, entries and release "
-    "tests), of a user, or of a range of days, oldest first.",
+    purpose="Every recorded event of a record with all its parts (a batch with its steps, entries, release tests "
+    "and deviations), of a user, or of a range of days, oldest first.",
     columns=(
         Column("Event", 50),
         Column("Recorded", 60),

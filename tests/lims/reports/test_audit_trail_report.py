@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from batch_records.models import DeviationCategory
+from batch_records.service import batches, deviations
 from lims import clock
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
@@ -55,3 +57,28 @@ def test_days_are_the_display_time_zones(db_session, create_user):
     assert "test.late_on_the_8th_utc" not in in_utc and "test.evening_of_the_9th_utc" in in_utc
     [late] = [row for row in rows(db_session, BERLIN, user_id=user.id) if row[3] == "test.late_on_the_8th_utc"]
     assert late[1] == "2030-04-09 01:30:00 CEST"
+
+
+def test_a_batchs_report_holds_its_deviations_and_their_events(db_session, line, batch):
+    deviation = deviations.raise_deviation(db_session, batch, description="Bag seal found loose", user=line.operator)
+    deviations.record_investigation(
+        db_session,
+        deviation,
+        deviations.InvestigationInput(DeviationCategory.MINOR, "Seal re-checked", None, None, None, None),
+        reason="First findings",
+    )
+    listed = rows(db_session, entity_type="batch", entity_id=batch.batch_number)
+    on_the_deviation = [row for row in listed if row[4] == f"deviation {deviation.number}"]
+    assert [row[3] for row in on_the_deviation] == ["create", "update"]
+    assert "description: Bag seal found loose" in on_the_deviation[0][5]
+    assert on_the_deviation[1][6] == "First findings"
+    # Another batch's deviation stays out of it.
+    other = batches.start_batch(
+        db_session,
+        line.version,
+        subject=line.subjects[1],
+        starting_material_identity="W1234 26 123457 5",
+        user=line.operator,
+    )
+    deviations.raise_deviation(db_session, other, description="Not this batch's", user=line.operator)
+    assert "Not this batch's" not in str(rows(db_session, entity_type="batch", entity_id=batch.batch_number))
