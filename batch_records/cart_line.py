@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from batch_records.models import TYPICAL_STAGES, MbrVersion
+from batch_records.models import TYPICAL_STAGES, DonorType, MbrVersion
 from batch_records.service import masters
 from lims import clock
 from lims.audit import context as audit_context
@@ -68,6 +68,7 @@ class MasterDesign:
     #: the codes of the QC tests whose results release a batch
     release_tests: tuple[str, ...]
     product: str = PRODUCT
+    donor_type: DonorType = DonorType.AUTOLOGOUS
 
 
 _BSC, _INCUBATOR = EquipmentType.BIOSAFETY_CABINET, EquipmentType.INCUBATOR
@@ -384,7 +385,11 @@ def draft_master(
 ) -> MbrVersion:
     """A draft master record of ``design``, taking ``materials`` by part number and ``definitions`` by code."""
     version = masters.create_master(
-        session, code=design.code, product=design.product, change_summary=design.change_summary
+        session,
+        code=design.code,
+        product=design.product,
+        change_summary=design.change_summary,
+        donor_type=design.donor_type,
     )
     for step_design in design.steps:
         step = masters.add_step(session, version, step_design.step)

@@ -48,6 +48,14 @@ TYPICAL_STAGES = (
 )
 
 
+class DonorType(enum.StrEnum):
+    """Whose cells a product is made of, and for whom: a subject's own, for that subject alone (autologous), or a
+    donor's, for others (allogeneic)."""
+
+    AUTOLOGOUS = "autologous"
+    ALLOGENEIC = "allogeneic"
+
+
 class MasterBatchRecord(Controlled, Base):
     """The master record of how a product is made; its content lives in versions."""
 
@@ -81,6 +89,9 @@ class MbrVersion(DocumentVersion, Controlled, Base):
     number: Mapped[int]
     change_summary: Mapped[str] = mapped_column(Text)
     retired_at: Mapped[datetime | None]
+    #: part of the approved design: an autologous product's certificate and bag label say "For autologous use only"
+    #: and name the subject; an allogeneic product's label names no subject
+    donor_type: Mapped[DonorType] = mapped_column(string_enum(DonorType, "donor_type"), default=DonorType.AUTOLOGOUS)
 
     master: Mapped[MasterBatchRecord] = relationship(back_populates="versions")
     steps: Mapped[list[MbrStep]] = relationship(back_populates="version", order_by="MbrStep.position")
@@ -105,6 +116,8 @@ class MbrVersion(DocumentVersion, Controlled, Base):
             "master": self.master.code,
             "product": self.master.product,
             "version": self.number,
+            # An autologous design adds nothing, so versions signed before the donor type existed hash as they did.
+            **({} if self.donor_type == DonorType.AUTOLOGOUS else {"donor_type": self.donor_type.value}),
             "change_summary": self.change_summary,
             "steps": [step.describe() for step in self.steps],
             "release_tests": [str(test.definition) for test in self.release_tests],
@@ -296,6 +309,11 @@ class Batch(Controlled, Base):
     steps: Mapped[list[BatchStep]] = relationship(back_populates="batch", order_by="BatchStep.position")
     release_tests: Mapped[list[BatchReleaseTest]] = relationship(back_populates="batch", order_by="BatchReleaseTest.id")
     deviations: Mapped[list[Deviation]] = relationship(back_populates="batch", order_by="Deviation.id")
+
+    @property
+    def donor_type(self) -> DonorType:
+        """As the master record version the batch was made to says (no version changes once effective)."""
+        return self.mbr_version.donor_type
 
     @property
     def chain_of_identity(self) -> str:

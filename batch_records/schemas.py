@@ -7,7 +7,15 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
-from batch_records.models import Batch, BatchStatus, BatchStep, DeviationCategory, DeviationStatus, StepStatus
+from batch_records.models import (
+    Batch,
+    BatchStatus,
+    BatchStep,
+    DeviationCategory,
+    DeviationStatus,
+    DonorType,
+    StepStatus,
+)
 from batch_records.service.release import BatchReview
 from lims.api.paging import Cursor
 from lims.equipment.models import EquipmentType
@@ -42,6 +50,18 @@ def _percent(label: str) -> fields.Decimal:
     )
 
 
+def _donor_type() -> fields.Enum:
+    return fields.Enum(
+        DonorType,
+        by_value=True,
+        required=True,
+        error_messages={
+            "required": "Say whether the product is autologous or allogeneic.",
+            "unknown": "Choose autologous or allogeneic.",
+        },
+    )
+
+
 class MasterCreateSchema(FormSchema):
     code = Trimmed(
         required=True,
@@ -51,7 +71,13 @@ class MasterCreateSchema(FormSchema):
         error_messages={"required": "Enter the master record code, e.g. CART-001."},
     )
     product = required_text("Name the product the record makes.")
+    donor_type = _donor_type()
     change_summary = required_text("Say what the first version is for, e.g. First issue.", 4000)
+
+
+class DonorTypeSchema(FormSchema):
+    donor_type = _donor_type()
+    reason = reason_field()
 
 
 class StepSchema(FormSchema):

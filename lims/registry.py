@@ -34,6 +34,8 @@ RecordNamer = Callable[[Session, list[str]], Mapping[str, "RecordName"]]
 RecordFinder = Callable[[Session, str], "str | None"]
 #: checks records that the audit trail vouches for (signatures) against it: a sentence for each that disagrees
 TrailCheck = Callable[[Session], Iterable[str]]
+#: the documents an area issued about one record of a type, given the record's id (a bounded number of queries)
+IssuedDocumentFinder = Callable[[Session, str], Sequence["IssuedDocumentLink"]]
 #: what an area does when a record of another area is signed (a certificate issued on a batch's release), in the
 #: signature's transaction: (session, record, signer)
 SignatureFollower = Callable[[Session, Any, Any], None]
@@ -89,6 +91,17 @@ class PortalSection:
     record_heading: str
     #: the organization's records, given the session and the organization's id (a bounded number of queries)
     rows: Callable[[Session, int], Sequence[PortalRow]]
+
+
+@dataclass(frozen=True)
+class IssuedDocumentLink:
+    """A document issued about a record (a batch's certificate, each version), as the record's page links to it."""
+
+    label: str
+    #: "valid", "superseded" or "revoked"
+    status: str
+    endpoint: str
+    arguments: tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,7 @@ class Registry:
         self._signature_followers: dict[tuple[str, str], list[SignatureFollower]] = {}
         self._area_jobs: list[AreaJob] = []
         self._portal_sections: list[PortalSection] = []
+        self._issued_document_finders: dict[str, list[IssuedDocumentFinder]] = {}
         self._claimed: set[tuple[str, Hashable]] = set()
 
     def _claim(self, kind: str, key: Hashable, description: str) -> None:
@@ -260,6 +274,17 @@ class Registry:
         """List the organization's records of an area on a client's portal."""
         self._claim("portal section", section.title, f"The portal section {section.title!r}")
         self._portal_sections.append(section)
+
+    def issued_documents(self, record_type: str, finder: IssuedDocumentFinder) -> None:
+        """Let the page of a record of ``record_type`` link to the documents ``finder`` finds issued about it."""
+        self._claim("issued documents", (record_type, finder), f"The issued document finder {finder.__qualname__}")
+        self._issued_document_finders.setdefault(record_type, []).append(finder)
+
+    def documents_issued_about(self, session: Session, record_type: str, record_id: str) -> list[IssuedDocumentLink]:
+        """Every document the areas issued about a record, as each area lists them."""
+        return [
+            link for finder in self._issued_document_finders.get(record_type, ()) for link in finder(session, record_id)
+        ]
 
     @property
     def area_jobs(self) -> tuple[AreaJob, ...]:

@@ -22,6 +22,7 @@ from batch_records.errors import (
 )
 from batch_records.models import (
     BatchStep,
+    DonorType,
     MasterBatchRecord,
     MbrMaterial,
     MbrParameter,
@@ -94,8 +95,15 @@ def effective_mbr_versions(session: Session) -> list[MbrVersion]:
     )
 
 
-def create_master(session: Session, *, code: str, product: str, change_summary: str) -> MbrVersion:
-    """Register a master batch record for a product; its first version is a draft."""
+def create_master(
+    session: Session,
+    *,
+    code: str,
+    product: str,
+    change_summary: str,
+    donor_type: DonorType = DonorType.AUTOLOGOUS,
+) -> MbrVersion:
+    """Register a master batch record for a product, autologous or allogeneic; its first version is a draft."""
     code = code.strip().upper()
     if session.scalar(select(MasterBatchRecord.id).where(MasterBatchRecord.code == code)) is not None:
         raise AlreadyExists(f"A master batch record {code} already exists.", field="code")
@@ -103,10 +111,23 @@ def create_master(session: Session, *, code: str, product: str, change_summary: 
         raise DetailMissing("Say what the first version is for.", field="change_summary")
     master = MasterBatchRecord(code=code, product=product.strip(), created_at=clock.now())
     version = MbrVersion(
-        master=master, number=1, change_summary=change_summary.strip(), status=MbrStatus.DRAFT, created_at=clock.now()
+        master=master,
+        number=1,
+        change_summary=change_summary.strip(),
+        donor_type=donor_type,
+        status=MbrStatus.DRAFT,
+        created_at=clock.now(),
     )
     session.add_all([master, version])
     session.flush()
+    return version
+
+
+def set_donor_type(session: Session, version: MbrVersion, donor_type: DonorType, *, reason: str) -> MbrVersion:
+    """Say whether a draft version's product is autologous or allogeneic; the version's approval then covers it."""
+    versioning.require_draft(version)
+    with audit_context.reason_for_change(session, reason):
+        version.donor_type = donor_type
     return version
 
 
@@ -269,6 +290,7 @@ def new_mbr_version(session: Session, master: MasterBatchRecord, *, change_summa
         master=master,
         number=source.number + 1,
         change_summary=change_summary.strip(),
+        donor_type=source.donor_type,
         status=MbrStatus.DRAFT,
         created_at=clock.now(),
     )

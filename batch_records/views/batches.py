@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
-from batch_records.models import BatchStatus, DeviationCategory
+from batch_records.models import Batch, BatchStatus, DeviationCategory
 from batch_records.service import batches as batches_service
 from batch_records.service import execution, masters, release, waiting
 from batch_records.views import blueprint
-from lims.access import STAFF, allow
+from lims import registry
+from lims.access import STAFF, allow, may_use
 from lims.db import get_session
 from lims.equipment.models import EquipmentType
 from lims.equipment.service import use as equipment_use
@@ -135,6 +136,12 @@ def batch_context(batch_id: int) -> dict[str, Any]:
         "qc_sampling_step": release.qc_sampling_step(batch),
         "qc_samples_taken": release.qc_samples_taken(batch),
         "signatures": signatures.signatures_of(db, batch),
+        # Documents other areas issued about the batch (its certificate's versions), for those who may open them.
+        "issued_documents": [
+            link
+            for link in registry.current().documents_issued_about(db, Batch.__tablename__, str(batch.id))
+            if may_use(link.endpoint)
+        ],
         "category_options": CATEGORY_OPTIONS,
         "step_options": [(step.id, f"{step.position}. {step.title}") for step in batch.steps],
     }

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
-from batch_records.models import TYPICAL_STAGES, MbrStep, MbrVersion
+from batch_records.models import TYPICAL_STAGES, DonorType, MbrStep, MbrVersion
 from batch_records.service import masters as masters_service
 from batch_records.views import blueprint
 from lims.access import STAFF, allow
@@ -54,12 +54,21 @@ def masters() -> Any:
     )
 
 
+#: the choice of a product's donor type, as the forms offer it
+DONOR_TYPE_OPTIONS = [
+    (DonorType.AUTOLOGOUS.value, "Autologous: made from a subject's own cells, for that subject only"),
+    (DonorType.ALLOGENEIC.value, "Allogeneic: made from a donor's cells, for other people"),
+]
+
+
 @blueprint.route("/masters/new", methods=["GET", "POST"])
 @allow(AUTHORS)
 def new_master() -> Any:
     if request.method == "GET":
-        return render_template("batch_records/master_new.html", errors={}, form=MultiDict())
-    with on_refusal_show("batch_records/master_new.html"):
+        return render_template(
+            "batch_records/master_new.html", errors={}, form=MultiDict(), donor_type_options=DONOR_TYPE_OPTIONS
+        )
+    with on_refusal_show("batch_records/master_new.html", donor_type_options=DONOR_TYPE_OPTIONS):
         version = masters_service.create_master(get_session(), **load_input(schemas.MasterCreateSchema()))
     flash(f"{version.master.code} is registered with a draft version 1; design its steps next.", "success")
     return redirect(url_for("batch_records.mbr_version", version_id=version.id), 303)
@@ -93,6 +102,7 @@ def _version_context(version_id: int) -> dict[str, Any]:
         editable=version.is_draft,
         open_change=versioning.has_unfinished_version(master.versions),
         effective=masters_service.effective_mbr_version(master),
+        donor_type_options=DONOR_TYPE_OPTIONS,
         stage_options=TYPICAL_STAGES,
         equipment_options=[(kind.value, kind.value.capitalize()) for kind in EquipmentType],
         step_options=_step_options(version),
@@ -129,6 +139,17 @@ def _design_change(version_id: int, change: Callable[[Session, MbrVersion], str]
 
 def _step_of(db: Session, version: MbrVersion, step_id: int) -> MbrStep:
     return get_child(db, MbrStep, step_id, parent=version, label="step", parent_label=version.label, field="step_id")
+
+
+@blueprint.route("/mbr-versions/<int:version_id>/donor-type", methods=["POST"])
+@allow(AUTHORS)
+def set_mbr_donor_type(version_id: int) -> Any:
+    def change(db: Session, version: MbrVersion) -> str:
+        data = load_input(schemas.DonorTypeSchema())
+        masters_service.set_donor_type(db, version, data["donor_type"], reason=data["reason"])
+        return f"{version.label} makes an {version.donor_type.value} product."
+
+    return _design_change(version_id, change)
 
 
 @blueprint.route("/mbr-versions/<int:version_id>/steps", methods=["POST"])

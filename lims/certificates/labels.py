@@ -1,6 +1,7 @@
 """The bag label as a PDF page of label size (100 mm square, the ISBT 128 base label): the DIN with its boxed
 check character, product code, expiry and storage, each with its Code 128 bar code, a DataMatrix symbol holding
-all three, and for an autologous product the marking and the subject's code."""
+all three, and for an autologous product the marking and the subject's code (an allogeneic product's label names no
+subject)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def label_pdf(label: BagLabel) -> bytes:
     canvas.drawString(EDGE, line, drawable(label.product)[:60])
     canvas.setFont(FONT, 8)
     canvas.drawString(EDGE, line - 4 * mm, f"Batch {drawable(label.batch_number)} · {drawable(label.facility_name)}")
-    if label.autologous:
+    if label.autologous and label.subject_code:
         canvas.setFillColor(WARNING_HEX)
         canvas.setFont(BOLD_FONT, 11)
         canvas.drawString(EDGE, line - 10 * mm, AUTOLOGOUS.upper())

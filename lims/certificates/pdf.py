@@ -24,6 +24,7 @@ from lims.signatures.service import SignatureStatus
 
 QR_SIZE = 32 * mm
 AUTOLOGOUS = "For autologous use only"
+ALLOGENEIC = "Allogeneic product"
 
 
 def facility_time(moment: datetime | None, with_seconds: bool = True) -> str:
@@ -87,7 +88,7 @@ def certificate_pdf(facts: CertificateFacts, issuance: Issuance, release_signatu
         ("Issued", _when(issuance.issued_at)),
         ("Facility", f"{text(facts.facility_name)} ({text(facts.facility_code)})"),
         ("Issued to", text(facts.issued_to)),
-        ("Product", text(facts.product)),
+        ("Product", text(facts.product) + ("" if facts.autologous else f" ({ALLOGENEIC})")),
         ("Batch number", f"<b>{text(facts.batch_number)}</b>"),
         ("Subject", text(facts.subject_code)),
         ("Protocol", text(facts.protocol_number)),
@@ -150,7 +151,7 @@ def certificate_pdf(facts: CertificateFacts, issuance: Issuance, release_signatu
                 f"Subject {facts.subject_code} ({facts.protocol_number}) · starting material "
                 f"{facts.starting_material_identity} · batch {facts.batch_number}",
             ),
-            ("Product", facts.product + (f" · {AUTOLOGOUS}" if facts.autologous else "")),
+            ("Product", f"{facts.product} · {AUTOLOGOUS if facts.autologous else ALLOGENEIC}"),
         ],
         generated_by=facts.facility_name,
         generated_at=issuance.issued_at,

@@ -8,7 +8,7 @@ from lims.certificates import api, cli, demo, views
 from lims.certificates.models import DocumentRevocation, IssuedDocument
 from lims.certificates.service import batch_certificate, documents
 from lims.identity.models import RoleName
-from lims.registry import Registry
+from lims.registry import PortalSection, Registry
 from lims.signatures.models import SignatureMeaning
 from lims.signatures.service import SignableType
 
@@ -17,7 +17,9 @@ def register(registry: Registry) -> None:
     registry.blueprint(views.blueprint)
     registry.api_blueprint(api.blueprint)
     registry.navigation("Certificates", "certificates.index", order=44)
+    registry.portal_section(PortalSection("Your certificates", "Certificate", documents.portal_rows))
     registry.when_signed(Batch, SignatureMeaning.RELEASED.value, batch_certificate.issue_on_release)
+    registry.issued_documents(Batch.__tablename__, views.batch_certificate_links)
     registry.signable(
         SignableType(
             IssuedDocument,

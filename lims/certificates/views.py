@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from batch_records.service import batches
@@ -21,6 +22,7 @@ from lims.db import get_session
 from lims.document_signing import STATE_TEXT
 from lims.identity.models import RoleName
 from lims.pagination import paginate
+from lims.registry import IssuedDocumentLink
 from lims.signatures import service as signatures
 from lims.web import load_input, on_refusal_show
 
@@ -29,6 +31,21 @@ blueprint = Blueprint("certificates", __name__, template_folder="templates")
 READERS = STAFF | {RoleName.CLIENT}
 LABEL_PRINTERS = frozenset({RoleName.QA, RoleName.MANAGER})
 PER_PAGE = 25
+
+
+def batch_certificate_links(session: Session, batch_id: str) -> list[IssuedDocumentLink]:
+    """A batch's certificate versions, newest first with their status, for the batch's page (two queries)."""
+    issued = documents.documents_of(session, batch_certificate.BATCH, batch_id)
+    statuses = documents.statuses(session, issued)
+    return [
+        IssuedDocumentLink(
+            f"Certificate {document.label}",
+            statuses[document.id].value,
+            "certificates.show",
+            (("document_id", document.id),),
+        )
+        for document in reversed(issued)
+    ]
 
 
 def _organization_scope() -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -42,14 +43,23 @@ def _today():
 
 
 def build_line(
-    session, *, author: User, qa: User, operator: User, second_operator: User, untrained: User, sponsor: Organization
+    session,
+    *,
+    author: User,
+    qa: User,
+    operator: User,
+    second_operator: User,
+    untrained: User,
+    sponsor: Organization,
+    design: cart_line.MasterDesign = cart_line.COMPACT,
 ) -> Line:
-    """Build the compact CAR-T line around the given people, dated from the clock's today (frozen or not)."""
+    """Build the compact CAR-T line (or ``design``'s) around the given people, dated from the clock's today (frozen
+    or not)."""
     built = cart_line.build_line(
         session,
         cart_line.Crew(author=author, qa=qa, operators=(operator, second_operator), password=PASSWORD),
         sponsor=sponsor,
-        design=cart_line.COMPACT,
+        design=design,
     )
     return Line(
         version=built.version,
@@ -68,16 +78,27 @@ def build_line(
 
 
 @pytest.fixture
-def line(db_session, create_user, create_organization) -> Line:
-    return build_line(
-        db_session,
-        author=create_user(RoleName.MANAGER, full_name="Maja Larsen"),
-        qa=create_user(RoleName.QA, full_name="Quinn Okafor"),
-        operator=create_user(RoleName.TECHNICIAN, full_name="Tran Nguyen"),
-        second_operator=create_user(RoleName.TECHNICIAN, full_name="Sara Lind"),
-        untrained=create_user(RoleName.TECHNICIAN, full_name="Noah Berg"),
-        sponsor=create_organization(code="HELIX", name="Helix Cell Therapeutics"),
-    )
+def make_line(db_session, create_user, create_organization) -> Callable[..., Line]:
+    """Builds the line of ``design`` (the compact one unless told) for Helix, with its people."""
+
+    def make(design: cart_line.MasterDesign = cart_line.COMPACT) -> Line:
+        return build_line(
+            db_session,
+            author=create_user(RoleName.MANAGER, full_name="Maja Larsen"),
+            qa=create_user(RoleName.QA, full_name="Quinn Okafor"),
+            operator=create_user(RoleName.TECHNICIAN, full_name="Tran Nguyen"),
+            second_operator=create_user(RoleName.TECHNICIAN, full_name="Sara Lind"),
+            untrained=create_user(RoleName.TECHNICIAN, full_name="Noah Berg"),
+            sponsor=create_organization(code="HELIX", name="Helix Cell Therapeutics"),
+            design=design,
+        )
+
+    return make
+
+
+@pytest.fixture
+def line(make_line) -> Line:
+    return make_line()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from batch_records.models import MasterBatchRecord, MbrStatus, MbrStep, MbrVersion
+from batch_records.models import DonorType, MasterBatchRecord, MbrStatus, MbrStep, MbrVersion
 from batch_records.service import masters
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
@@ -97,7 +97,12 @@ def test_manager_registers_a_master_and_designs_its_draft(client, db_session, me
     created = submit(
         client,
         "/masters/new",
-        {"code": "cart-001", "product": "HLX-19 autologous anti-CD19 CAR-T", "change_summary": "First issue"},
+        {
+            "code": "cart-001",
+            "product": "HLX-19 autologous anti-CD19 CAR-T",
+            "donor_type": "autologous",
+            "change_summary": "First issue",
+        },
     )
     assert created.status_code == 303
     url = created.headers["Location"]
@@ -268,9 +273,13 @@ def test_a_step_is_refused_without_its_instruction_or_with_yield_limits_alone(cl
 
 def test_a_duplicate_code_or_a_missing_summary_is_refused(client, db_session, draft, signed_in):
     signed_in(RoleName.MANAGER)
-    duplicate = submit(client, "/masters/new", {"code": "CART-001", "product": "Other", "change_summary": "x"})
+    duplicate = submit(
+        client,
+        "/masters/new",
+        {"code": "CART-001", "product": "Other", "donor_type": "autologous", "change_summary": "x"},
+    )
     assert duplicate.status_code == 409 and "already exists" in duplicate.text
-    missing = submit(client, "/masters/new", {"code": "CART-002", "product": "Other"})
+    missing = submit(client, "/masters/new", {"code": "CART-002", "product": "Other", "donor_type": "allogeneic"})
     assert missing.status_code == 422 and "Say what the first version is for" in missing.text
     assert len(db_session.scalars(select(MasterBatchRecord)).all()) == 1
 
@@ -292,6 +301,7 @@ def test_staff_read_but_only_managers_design(client, db_session, draft, medium, 
         (url + "/effective", {}),
         (url + "/retire", {"reason": "x"}),
         (url + "/new-version", {"change_summary": "x"}),
+        (url + "/donor-type", {"donor_type": "allogeneic", "reason": "x"}),
     ):
         assert submit(client, url, data, action=action).status_code == 403, action
     assert client.get(f"/mbr-steps/{step_id}/edit").status_code == 403
@@ -337,6 +347,7 @@ def test_a_version_in_review_refuses_every_design_change(
         (url + "/steps", {"stage": "Harvest", "title": "Late", "instruction": "x"}),
         (url + "/parameters", {"step_id": str(step_id), "name": "pH", "unit": ""}),
         (url + "/materials", {"step_id": str(step_id), "material_id": str(medium.id), "quantity": "1 mL"}),
+        (url + "/donor-type", {"donor_type": "allogeneic", "reason": "Late change"}),
     ):
         response = submit(client, url, data, action=action)
         assert response.status_code == 409 and "only a draft can change" in response.text, action
@@ -357,6 +368,7 @@ def test_a_version_in_review_refuses_every_design_change(
     assert len(version.steps) == 1 and version.steps[0].title == "Receive apheresis bag"
     assert [parameter.name for parameter in version.steps[0].parameters] == ["Volume"]
     assert version.steps[0].materials == []
+    assert version.donor_type == DonorType.AUTOLOGOUS
     assert signatures.signers_with_meaning(db_session, version, SignatureMeaning.AUTHORED) == [author.id]
 
 
@@ -498,3 +510,58 @@ def test_a_version_page_links_to_its_history_for_those_who_read_the_trail(
     assert "Receive apheresis bag" in page
     assert (history_link("mbr_version", draft.id, with_parts=True) in page) is sees_history
     assert ("History of this version: who changed what, when and why" in page) is sees_history
+
+
+def test_a_product_is_registered_autologous_or_allogeneic_and_nothing_else(client, db_session, signed_in):
+    signed_in(RoleName.MANAGER)
+    form = client.get("/masters/new").text
+    assert 'name="donor_type"' in form and "Allogeneic: made from a donor" in form and duplicate_ids(form) == []
+    fields = {"code": "ALLO-01", "product": "Off-the-shelf anti-CD19 CAR-NK", "change_summary": "First issue"}
+    for donor_type, message in (
+        (None, "Say whether the product is autologous or allogeneic."),
+        ("xenogeneic", "Choose autologous or allogeneic."),
+        ("", "Choose autologous or allogeneic."),
+    ):
+        data = fields if donor_type is None else {**fields, "donor_type": donor_type}
+        refused = submit(client, "/masters/new", data)
+        assert refused.status_code == 422 and message in refused.text, donor_type
+    assert db_session.scalars(select(MasterBatchRecord)).all() == []
+
+    created = submit(client, "/masters/new", {**fields, "donor_type": "allogeneic"})
+    assert created.status_code == 303
+    version = db_session.scalars(select(MbrVersion)).one()
+    assert version.donor_type == DonorType.ALLOGENEIC
+    assert "Off-the-shelf anti-CD19 CAR-NK (allogeneic)" in client.get(created.headers["Location"]).text
+
+
+def test_a_drafts_donor_type_changes_with_a_reason_and_its_signatures_cover_it(
+    client, db_session, draft, people, signed_in
+):
+    signed_in(RoleName.MANAGER)
+    url = version_url(draft)
+    page = client.get(url).text
+    assert "HLX-19 autologous anti-CD19 CAR-T (autologous)" in page and duplicate_ids(page) == []
+    unhashed = signatures.content_hash(draft)
+    no_reason = submit(client, url, {"donor_type": "allogeneic", "reason": " "}, action=url + "/donor-type")
+    assert no_reason.status_code == 422 and "Give the reason for this change" in no_reason.text
+    assert 'href="#donor-reason"' in no_reason.text
+    assert reload(db_session, MbrVersion, draft.id).donor_type == DonorType.AUTOLOGOUS
+    changed = submit(
+        client, url, {"donor_type": "allogeneic", "reason": "Donor-derived line"}, action=url + "/donor-type"
+    )
+    assert changed.status_code == 303
+    version = reload(db_session, MbrVersion, draft.id)
+    assert version.donor_type == DonorType.ALLOGENEIC
+    [event] = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "mbr_version", AuditEvent.action == "update")
+    ).all()
+    assert event.reason == "Donor-derived line" and "allogeneic" in event.changes
+    # The approval covers it; an autologous design hashes as before the donor type existed.
+    assert signatures.content_hash(version) != unhashed
+
+    author, qa = people
+    sign(db_session, version, SignatureMeaning.AUTHORED, author)
+    sign(db_session, version, SignatureMeaning.APPROVED, qa)
+    versioning.make_effective(db_session, version)
+    second = masters.new_mbr_version(db_session, version.master, change_summary="Adds a wash step")
+    assert second.donor_type == DonorType.ALLOGENEIC

@@ -1,9 +1,10 @@
 """The batch certificate (certificate of analysis and release): issued when QA releases a batch, stating what the
 release rested on, and corrected by a new version with a reason.
 
-Every batch in the LIMS is made from one trial subject's own starting material for that subject (the chain of
-identity runs subject → starting material → batch), so every batch product is autologous: its certificate and
-its label say "For autologous use only" and name the subject by code (never by personal data).
+The chain of identity (subject → starting material → batch) heads every certificate. Whether the product is
+autologous or allogeneic is part of the master record version the batch was made to: an autologous product's
+certificate says "For autologous use only" beside the subject's code (never personal data); an allogeneic one's
+does not.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
-from batch_records.models import Batch, BatchStatus
+from batch_records.models import Batch, BatchStatus, DonorType
 from batch_records.service import batches, release
 from lims.certificates.errors import AlreadyIssued, NotReleased
 from lims.certificates.models import DocumentKind, IssuedDocument
@@ -127,7 +128,7 @@ def facts_of(session: Session, batch: Batch) -> CertificateFacts:
         subject_code=batch.subject.code,
         protocol_number=batch.subject.protocol.number,
         starting_material_identity=batch.starting_material_identity,
-        autologous=True,
+        autologous=batch.donor_type == DonorType.AUTOLOGOUS,
         master_batch_record=batch.mbr_label,
         manufacturing_started=min(started, default=batch.created_at),
         manufacturing_completed=max(completed, default=None),

@@ -27,12 +27,15 @@ from lims.db import lock_for_update
 from lims.document_signing import FacilitySigner, create_self_signed, load_signer, settings_of, sign_pdf
 from lims.errors import RecordNotFound
 from lims.identity.models import Organization, OrganizationKind, User
+from lims.registry import PortalRow
 from lims.signatures import service as signatures
 from lims.signatures.errors import SignatureRefused
 from lims.signatures.models import SignatureMeaning
 
 #: QA approves a corrected version and a revocation with this meaning
 APPROVAL = SignatureMeaning.APPROVED
+#: how many of an organization's newest document versions its portal lists (the Certificates page has them all)
+PORTAL_DOCUMENTS = 10
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,15 @@ def listed(organization_id: int | None, *, reference: str | None = None) -> Sele
     if reference:
         query = query.where(IssuedDocument.reference == reference)
     return query
+
+
+def portal_rows(session: Session, organization_id: int) -> list[PortalRow]:
+    """An organization's newest document versions with their status, for its portal (two queries)."""
+    newest = list(session.scalars(listed(organization_id).limit(PORTAL_DOCUMENTS)))
+    found = statuses(session, newest)
+    return [
+        PortalRow(f"{document.label} (batch {document.reference})", found[document.id].value) for document in newest
+    ]
 
 
 def statuses(session: Session, shown: list[IssuedDocument]) -> dict[int, DocumentStatus]:

@@ -2,7 +2,9 @@
 
 The bag keeps the donation identification number (DIN) of its starting material through processing, as ISBT 128
 allows for cellular therapy products; a batch whose starting material follows the lab's own pattern gets no
-ISBT 128 label.
+ISBT 128 label. An autologous product's label says "For autologous use only" and names the subject it is for; an
+allogeneic product is for other people, so its label names no subject: the DIN and the batch number carry its
+chain of identity.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from batch_records.models import Batch
+from batch_records.models import Batch, DonorType
 from lims import clock
 from lims.audit import chain as audit_chain
 from lims.certificates.errors import LabelRefused
@@ -34,7 +36,8 @@ class BagLabel:
     expires_at: datetime
     storage: str
     autologous: bool
-    subject_code: str
+    #: the subject an autologous product is for; None on an allogeneic product's label
+    subject_code: str | None
     facility_name: str
     gtin: str | None = None
 
@@ -94,6 +97,7 @@ def bag_label(
         )
     if gtin and not gtin_is_valid(gtin):
         raise LabelRefused(f"{gtin} is not a GTIN: its last digit is not its GS1 check digit.", field="gtin")
+    autologous = batch.donor_type == DonorType.AUTOLOGOUS
     label = BagLabel(
         din=din,
         product_code=product_code,
@@ -101,8 +105,8 @@ def bag_label(
         batch_number=batch.batch_number,
         expires_at=expires_at,
         storage=storage,
-        autologous=True,
-        subject_code=batch.subject.code,
+        autologous=autologous,
+        subject_code=batch.subject.code if autologous else None,
         facility_name=documents.facility(session).name,
         gtin=gtin or None,
     )

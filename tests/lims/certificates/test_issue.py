@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -127,3 +128,16 @@ def certificate_batch(db_session, certificate):
     from batch_records.service import batches
 
     return batches.get_batch(db_session, int(certificate.subject_id))
+
+
+def test_an_allogeneic_products_certificate_keeps_the_chain_of_identity_but_is_not_for_autologous_use(
+    db_session, released_allogeneic
+):
+    [certificate] = batch_certificate.certificates_of(db_session, released_allogeneic)
+    pages = page_texts(certificate.pdf)
+    whole = " ".join(pages)
+    assert "autologous" not in whole.lower()
+    for page in pages:
+        assert "HLX-40 allogeneic anti-CD19 CAR-NK · Allogeneic product" in page
+        assert released_allogeneic.starting_material_identity in page and released_allogeneic.subject.code in page
+    assert json.loads(certificate.content)["autologous"] is False

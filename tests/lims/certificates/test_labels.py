@@ -89,6 +89,29 @@ def test_qa_prints_the_bag_label_of_a_released_batch(client, db_session, line, r
     assert "7" in text and "Expires 2030-04-20 12:00" in text and "(01) 6291041500213" in text
 
 
+def test_an_allogeneic_products_label_is_not_for_autologous_use_and_names_no_subject(
+    client, db_session, allogeneic_line, released_allogeneic
+):
+    db_session.commit()
+    login(client, allogeneic_line.qa)
+    form = client.get(f"/batches/{released_allogeneic.id}/label")
+    printed = client.post(
+        f"/batches/{released_allogeneic.id}/label",
+        data={
+            "csrf_token": csrf_token_from(form.text),
+            "product_code": "S1234V00",
+            "expires_at": "2030-04-20T12:00",
+            "storage": "at or below -150 °C",
+        },
+    )
+    assert printed.status_code == 200 and printed.mimetype == "application/pdf"
+    text = pdf_text(printed.data)
+    for expected in ("W1234 26 123456", "Product code S1234V00", "HLX-40 allogeneic anti-CD19 CAR-NK"):
+        assert expected in text, expected
+    assert f"Batch {released_allogeneic.batch_number}" in text
+    assert "AUTOLOGOUS" not in text and "Subject" not in text and released_allogeneic.subject.code not in text
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

@@ -7,11 +7,12 @@ import re
 
 import pytest
 
-from lims.certificates.service import documents
+from batch_records.service import batches
+from lims.certificates.service import batch_certificate, documents
 from lims.cli import cli
 from lims.identity.models import RoleName
 from lims.identity.service import api_tokens
-from tests.helpers import PASSWORD, csrf_token_from, login
+from tests.helpers import PASSWORD, csrf_token_from, duplicate_ids, login
 
 
 def upload(client, address, data, *, page=None):
@@ -183,3 +184,50 @@ def test_staff_find_a_batchs_certificate_by_its_batch_number(client, db_session,
         f'/certificates/{certificate.id}"' not in missing.text
         and "No certificate for batch CART-NONE-1" in missing.text
     )
+
+
+def test_the_batch_page_links_to_each_certificate_version_newest_first_the_superseded_marked(
+    client, db_session, line, certificate, batch, signed_in
+):
+    corrected = batch_certificate.correct_certificate(
+        db_session, certificate, reason="Product name misspelt", user=line.qa, password=PASSWORD
+    )
+    unreleased = batches.start_batch(
+        db_session,
+        line.version,
+        subject=line.subjects[1],
+        starting_material_identity="W1234 26 123457 5",
+        user=line.operator,
+    )
+    db_session.commit()
+    for role in (RoleName.QA, RoleName.TECHNICIAN):
+        signed_in(role)
+        page = client.get(f"/batches/{certificate.subject_id}").text
+        listed = page.split('id="issued-documents"')[1].split("</ul>")[0]
+        items = re.findall(
+            r'<a href="/certificates/(\d+)">([^<]+)</a>\s*<span class="badge [^"]+">(\w+)</span>', listed
+        )
+        assert items == [
+            (str(corrected.id), f"Certificate {certificate.number} version 2", "Valid"),
+            (str(certificate.id), f"Certificate {certificate.number} version 1", "Superseded"),
+        ], role
+        assert duplicate_ids(page) == []
+        assert "Issued documents" not in client.get(f"/batches/{unreleased.id}").text
+        client.post("/logout", data={"csrf_token": csrf_token_from(page)})
+
+
+def test_a_client_sees_its_own_certificates_in_its_portal(client, db_session, line, certificate, create_user):
+    own = create_user(RoleName.CLIENT, organization=line.subject.protocol.sponsor)
+    stranger = create_user(RoleName.CLIENT)
+    documents.revoke(db_session, certificate, reason="Recalled", user=line.qa, password=PASSWORD)
+    db_session.commit()
+    login(client, own)
+    portal = re.sub(r"\s+", " ", client.get("/portal").text)
+    assert "Your certificates" in portal
+    assert f"<td>{certificate.label} (batch {certificate.reference})</td><td>revoked</td>" in portal
+    assert 'href="/certificates"' in portal  # the Certificates page lists and downloads them
+    client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/portal").text)})
+
+    login(client, stranger)
+    portal = client.get("/portal").text
+    assert "Your certificates" in portal and certificate.number not in portal
