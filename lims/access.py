@@ -35,6 +35,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 ACCESS_ATTRIBUTE = "lims_allowed_roles"
 PUBLIC: Final = "public"
+OWN_RECORDS_ATTRIBUTE = "lims_own_records_of_signed_in_user"
 #: Every signed-in user, staff or client.
 ANY_USER: frozenset[RoleName] = frozenset(RoleName)
 STAFF: frozenset[RoleName] = STAFF_ROLES
@@ -62,6 +63,16 @@ def allow(*roles: RoleName | frozenset[RoleName]) -> Callable[[View], View]:
         return view
 
     return decorate
+
+
+def own_records_of_signed_in_user(view: View) -> View:
+    """Declare an API operation about the signed-in person's own records (their inbox).
+
+    Any user its roles admit calls it from their signed-in browser session, writing with the page's CSRF token in
+    the ``X-CSRFToken`` header; an API token acts for an organization, not a person, and is refused.
+    """
+    setattr(view, OWN_RECORDS_ATTRIBUTE, True)
+    return view
 
 
 def public(view: View) -> View:
@@ -212,6 +223,8 @@ def enforce_access() -> Any:
         if not is_api:
             csrf.protect()
         return None
+    if is_api and getattr(current_app.view_functions[request.endpoint], OWN_RECORDS_ATTRIBUTE, False):
+        return _enforce_own_records(allowed)
     if is_api:
         return _enforce_api(allowed)
     return _enforce_web(allowed)
@@ -232,6 +245,21 @@ def _enforce_web(allowed: frozenset[RoleName]) -> Any:
     if not current_user.has_any_role(allowed):
         return _refuse_audited(403, "Your role does not give access to this page.")
     csrf.protect()
+    return None
+
+
+def _enforce_own_records(allowed: frozenset[RoleName]) -> Any:
+    if not current_user.is_authenticated:
+        if g.get(_ENDED_IDLE):
+            return refuse(401, "Your session ended after a period without activity; sign in again.")
+        return refuse(401, "Sign in: this operation reads and changes the signed-in person's own records.")
+    _act_as(current_user.id, current_user.full_name)
+    if current_user.must_change_password:
+        return _refuse_audited(403, "Choose a new password before you continue.")
+    if not current_user.has_any_role(allowed):
+        return _refuse_audited(403, "Your role does not give access to this resource.")
+    if request.method != "GET":
+        csrf.protect()
     return None
 
 

@@ -22,7 +22,8 @@ from lims.audit.chain import entity_key
 from lims.config import instance_path_from_env, load_config
 from lims.errors import LimsError
 from lims.inputs import RecordIdConverter, control_character_errors
-from lims.navigation import navigation_for
+from lims.navigation import header_links_for, navigation_for
+from lims.notifications import service as notifications
 from lims.signatures.views import current_user_may_sign
 from lims.web import refuse
 
@@ -48,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         session_info={
             audit_anchors.CHECKPOINT_PATH: app.config["AUDIT_CHECKPOINT_PATH"],
             document_signing.SESSION_INFO_KEY: document_signing.SigningSettings.from_config(app.config),
+            notifications.EMAIL_ENABLED: bool(app.config["SMTP_HOST"]),
         },
     )
     app.extensions["lims.schema_current"] = False
@@ -154,6 +156,7 @@ def _register_templating(app: Flask) -> None:
     def _globals() -> dict[str, Any]:
         return {
             "navigation": navigation_for,
+            "header_links": header_links_for,
             "may_use": access.may_use,
             "may_sign": current_user_may_sign,
             "audit_entity": entity_key,

@@ -17,6 +17,7 @@ AREAS: tuple[str, ...] = (
     "lims.audit",
     "lims.signatures",
     "lims.dashboard",
+    "lims.notifications",
     "lims.equipment",
     "protocols",
     "lims.materials",

@@ -86,6 +86,12 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "true",
         "send cookies over HTTPS only; `lims serve` turns this off for plain-HTTP development",
     ),
+    ("LIMS_SMTP_HOST", "(empty: no e-mail)", "SMTP server that notifications are e-mailed through"),
+    ("LIMS_SMTP_PORT", "587", "its port"),
+    ("LIMS_SMTP_USER", "(empty: no login)", "user name to log in to the SMTP server with"),
+    ("LIMS_SMTP_PASSWORD", "(empty)", "password of that user"),
+    ("LIMS_SMTP_FROM", "(required with LIMS_SMTP_HOST)", "sender address of the notification e-mails"),
+    ("LIMS_SMTP_STARTTLS", "true", "switch the connection to TLS (STARTTLS) before logging in and sending"),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -170,6 +176,31 @@ def _public_url(name: str, default: str) -> str:
     return raw
 
 
+def _port(name: str, default: int) -> int:
+    port = _positive_int(name, default)
+    if port > 65535:
+        raise ConfigurationError(f"{name} must be a port number from 1 to 65535, not {port}")
+    return port
+
+
+def _smtp_settings() -> dict[str, Any]:
+    host = os.environ.get("LIMS_SMTP_HOST", "").strip()
+    sender = os.environ.get("LIMS_SMTP_FROM", "").strip()
+    if host and re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", sender) is None:
+        raise ConfigurationError(
+            f"LIMS_SMTP_FROM must be the sender's e-mail address (such as lims@example.org) when LIMS_SMTP_HOST is "
+            f"set, not {sender!r}"
+        )
+    return {
+        "SMTP_HOST": host or None,
+        "SMTP_PORT": _port("LIMS_SMTP_PORT", 587),
+        "SMTP_USER": os.environ.get("LIMS_SMTP_USER") or None,
+        "SMTP_PASSWORD": os.environ.get("LIMS_SMTP_PASSWORD") or None,
+        "SMTP_FROM": sender or None,
+        "SMTP_STARTTLS": _flag("LIMS_SMTP_STARTTLS", True),
+    }
+
+
 def _secret_key(instance_path: Path) -> str:
     from_env = os.environ.get("LIMS_SECRET_KEY")
     if from_env:
@@ -233,6 +264,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        **_smtp_settings(),
     }
     config.update(overrides)
     return config

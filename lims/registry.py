@@ -77,6 +77,18 @@ class AreaJob:
 
 
 @dataclass(frozen=True)
+class HeaderLink:
+    """A link every signed-in page shows in its header, with a count beside it (the unread messages, say)."""
+
+    label: str
+    endpoint: str
+    #: the count for the signed-in user, given the session and the user: one statement, whatever the data
+    count: Callable[[Session, Any], int]
+    #: the largest count shown as it is; more show as "<count_limit - 1>+"
+    count_limit: int = 100
+
+
+@dataclass(frozen=True)
 class PortalRow:
     label: str
     status: str
@@ -167,6 +179,7 @@ class Registry:
         self._area_jobs: list[AreaJob] = []
         self._portal_sections: list[PortalSection] = []
         self._issued_document_finders: dict[str, list[IssuedDocumentFinder]] = {}
+        self._header_links: list[HeaderLink] = []
         self._claimed: set[tuple[str, Hashable]] = set()
 
     def _claim(self, kind: str, key: Hashable, description: str) -> None:
@@ -285,6 +298,15 @@ class Registry:
         return [
             link for finder in self._issued_document_finders.get(record_type, ()) for link in finder(session, record_id)
         ]
+
+    def header_link(self, link: HeaderLink) -> None:
+        """Show ``link`` with its count in the header of every page, to whoever its route admits."""
+        self._claim("header link", link.endpoint, f"The header link to {link.endpoint!r}")
+        self._header_links.append(link)
+
+    @property
+    def header_links(self) -> tuple[HeaderLink, ...]:
+        return tuple(self._header_links)
 
     @property
     def area_jobs(self) -> tuple[AreaJob, ...]:

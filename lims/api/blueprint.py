@@ -22,6 +22,7 @@ API_PREFIX = "/api/v1"
 #: The names of the two ways to authenticate, as the OpenAPI description's security schemes call them.
 API_TOKEN = "apiToken"
 STAFF_SESSION = "staffSession"
+USER_SESSION = "userSession"
 #: The largest id a table's integer key holds; a larger one in a path is no record's.
 MAX_RECORD_ID = STORABLE_IDS[-1]
 
@@ -67,6 +68,19 @@ class ApiBlueprint(flask_smorest.Blueprint):
             documented = self.alt_response(401, response="UNAUTHORIZED")(documented)
             if RoleName.CLIENT not in allowed:
                 documented = self.alt_response(403, response="FORBIDDEN")(documented)
+            return cast(View, documented)
+
+        return decorate
+
+    def allow_signed_in(self, *roles: RoleName | frozenset[RoleName]) -> Callable[[View], View]:
+        """Declare an operation on the signed-in person's own records (their inbox), for the roles given, called
+        from their browser session (see :func:`lims.access.own_records_of_signed_in_user`)."""
+
+        def decorate(view: View) -> View:
+            admitted = access.own_records_of_signed_in_user(access.allow(*roles)(view))
+            documented = self.doc(security=[{USER_SESSION: []}])(admitted)
+            for status, name in ((400, "BAD_REQUEST"), (401, "UNAUTHORIZED"), (403, "FORBIDDEN")):
+                documented = self.alt_response(status, response=name)(documented)
             return cast(View, documented)
 
         return decorate

@@ -11,7 +11,7 @@ from marshmallow import Schema
 from werkzeug.exceptions import BadRequest, HTTPException, UnprocessableEntity
 
 from lims.api import docs
-from lims.api.blueprint import API_TOKEN, STAFF_SESSION
+from lims.api.blueprint import API_TOKEN, STAFF_SESSION, USER_SESSION
 from lims.api.errors import ErrorSchema, invalid_arguments
 from lims.api.paging import Cursor
 from lims.units.fields import LimitField, MeasurementField
@@ -91,6 +91,16 @@ def create_api(app: Flask) -> LimsApi:
             "in": "cookie",
             "name": app.config["SESSION_COOKIE_NAME"],
             "description": "The session of a staff member signed in to the LIMS in a browser; reading (GET) only.",
+        },
+    )
+    api.spec.components.security_scheme(
+        USER_SESSION,
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": app.config["SESSION_COOKIE_NAME"],
+            "description": "The session of anyone signed in to the LIMS in a browser, for operations on their own "
+            "records (their inbox); writing sends the page's CSRF token in the X-CSRFToken header.",
         },
     )
     app.extensions["lims.api"] = api

@@ -48,6 +48,8 @@ def test_default_database_is_a_sqlite_file_in_the_instance_folder(tmp_path, monk
         ("LIMS_SESSION_IDLE_MINUTES", "0", "positive whole number"),
         ("LIMS_SESSION_IDLE_MINUTES", "ten", "positive whole number"),
         ("LIMS_SECURE_COOKIES", "maybe", "true or false"),
+        ("LIMS_SMTP_PORT", "70000", "port number from 1 to 65535"),
+        ("LIMS_SMTP_STARTTLS", "sometimes", "true or false"),
     ],
 )
 def test_bad_settings_stop_the_start_with_a_clear_message(tmp_path, monkeypatch, variable, value, message):
@@ -77,3 +79,19 @@ def test_bad_password_policy_settings_stop_the_start(tmp_path, monkeypatch, vari
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=message):
         load_config(tmp_path)
+
+
+def test_smtp_settings_name_a_server_and_a_sender(tmp_path, monkeypatch):
+    assert load_config(tmp_path)["SMTP_HOST"] is None
+    monkeypatch.setenv("LIMS_SMTP_HOST", "smtp.example.org")
+    with pytest.raises(ConfigurationError, match="LIMS_SMTP_FROM must be the sender's e-mail address"):
+        load_config(tmp_path)
+    monkeypatch.setenv("LIMS_SMTP_FROM", "lims@example.org")
+    monkeypatch.setenv("LIMS_SMTP_USER", "lims")
+    config = load_config(tmp_path)
+    assert (config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_USER"], config["SMTP_STARTTLS"]) == (
+        "smtp.example.org",
+        587,
+        "lims",
+        True,
+    )

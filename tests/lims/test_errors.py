@@ -59,6 +59,7 @@ def test_each_area_with_rules_has_its_errors_module():
         "lims.equipment.errors",
         "lims.identity.errors",
         "lims.materials.errors",
+        "lims.notifications.errors",
         "lims.signatures.errors",
         "lims.testing.errors",
         "lims.training.errors",

@@ -102,6 +102,7 @@ def test_a_running_scheduler_anchors_the_chain_by_itself(fresh_database_url, tmp
         "audit-checkpoint",
         "audit-verify",
         "idle-sessions",
+        "notification-emails",
         "webhook-deliveries",
     ]
     running.get_job("audit-checkpoint").modify(next_run_time=datetime.now(UTC))

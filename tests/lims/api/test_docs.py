@@ -81,6 +81,7 @@ def test_every_list_has_the_one_page_shape(description):
         "SubmissionPage",
         "WebhookPage",
         "DeliveryPage",
+        "NotificationPage",
     }
     for schema in pages.values():
         assert set(schema["properties"]) == {"items", "next_cursor"}

@@ -19,8 +19,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import select
 
 from lims.identity.models import RoleName
+from lims.notifications import service as notifications
+from lims.notifications.models import Notification
 from lims.samples.service import events, submissions
 
 
@@ -69,8 +72,20 @@ def caller(request, clients, client, signed_in) -> dict[str, Any]:
     return {"cookies": {cookie.key: cookie.value}}
 
 
-def test_every_operation_answers_as_its_description_says(app, records, certified, helix_submission, caller):
+@pytest.fixture
+def notification_id(db_session, create_user) -> int:
+    """A message to a QA officer (not the caller: the caller's answer for it is 404)."""
+    officer = create_user(RoleName.QA)
+    notifications.notify(db_session, key="test", subject="Test", body="Test", link="/inbox", users=[officer.id])
+    db_session.commit()
+    return db_session.scalars(select(Notification.id)).one()
+
+
+def test_every_operation_answers_as_its_description_says(
+    app, records, certified, helix_submission, notification_id, caller
+):
     known_ids = {
+        "notification_id": notification_id,
         "document_id": certified.id,
         "batch_id": records.batch.id,
         "subject_id": records.line.subject.id,
