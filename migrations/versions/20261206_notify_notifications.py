@@ -1,7 +1,7 @@
 """Notifications: messages to users (one per key and user), their e-mails with each attempt, e-mail choices.
 
 Revision ID: 20261206_notify_notifications
-Revises: 20261205_samples_area
+Revises: 20261206_certs_donor_type
 Create Date: 2026-12-05 22:13:33.888228
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261206_notify_notifications"
-down_revision = "20261205_samples_area"
+down_revision = "20261206_certs_donor_type"
 branch_labels = None
 depends_on = None
 
