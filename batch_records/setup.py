@@ -4,7 +4,7 @@ and the demo's master record and batches."""
 
 from __future__ import annotations
 
-from batch_records import api, demo, views
+from batch_records import api, compliance, demo, views
 from batch_records.models import (
     Batch,
     BatchStatus,
@@ -34,6 +34,8 @@ from lims.versioning import service as versioning
 
 
 def register(registry: Registry) -> None:
+    for check in compliance.CHECKS:
+        registry.compliance_check(check)
     registry.blueprint(views.blueprint)
     registry.api_blueprint(api.blueprint)
     registry.navigation("Batches", "batch_records.batches", order=40)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
 from itertools import chain
@@ -19,6 +21,7 @@ from lims.api.factory import create_api
 from lims.areas import install
 from lims.audit import anchors as audit_anchors
 from lims.audit.chain import entity_key
+from lims.compliance.scheduling import LeasedScheduler
 from lims.config import instance_path_from_env, load_config
 from lims.errors import LimsError
 from lims.inputs import RecordIdConverter, control_character_errors
@@ -100,6 +103,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def _http_error(error: HTTPException) -> Any:
         return refuse(error.code or 500, error.description or error.name)
 
+    if app.config["SCHEDULER"] == "embedded":
+        _run_the_scheduler_embedded(app)
     _register_templating(app)
     app.add_url_rule("/favicon.ico", "favicon", _favicon)
     for blueprint in registry.blueprints:
@@ -110,6 +115,28 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for group in registry.cli_groups:
         app.cli.add_command(group)
     return app
+
+
+def _run_the_scheduler_embedded(app: Flask) -> None:
+    """Start the compliance scheduler in this web process with the first request it serves (not for the `lims`
+    commands, which build the app too); of several workers, the one holding the lease runs the jobs."""
+    started = threading.Lock()
+
+    @app.before_request
+    def _start_scheduler() -> None:
+        if "lims.scheduler" in app.extensions:
+            return
+        with started:
+            if "lims.scheduler" not in app.extensions:
+                app.extensions["lims.scheduler"] = start_embedded_scheduler(app)
+
+
+def start_embedded_scheduler(app: Flask) -> LeasedScheduler:
+    """Start the scheduler inside this process and stop it (giving the lease up) when the process exits."""
+    running = LeasedScheduler(app)
+    running.start()
+    atexit.register(running.stop)
+    return running
 
 
 @access.public

@@ -27,6 +27,7 @@ AREAS: tuple[str, ...] = (
     "lims.certificates",
     "lims.reports",
     "lims.samples",
+    "lims.compliance",
 )
 
 

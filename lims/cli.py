@@ -5,19 +5,21 @@ The areas' own command groups (`lims user`, `lims protocol`, ...) come from the 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import click
-from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import current_app
 from flask.cli import FlaskGroup
 from werkzeug.serving import run_simple
 
-from lims import document_signing, log_setup, registry, scheduler, schema
-from lims.app import create_app
+from lims import document_signing, log_setup, registry, schema
+from lims.app import create_app, start_embedded_scheduler
 from lims.commands import password_from, unit_of_work
+from lims.compliance import scheduling
 from lims.db import get_session
 from lims.errors import LimsError
 from lims.identity.demo_accounts import ACCOUNTS
@@ -109,29 +111,29 @@ def scheduler_group() -> None:
 
 @scheduler_group.command("jobs")
 def scheduler_jobs() -> None:
-    """List the checks the scheduler runs and when."""
-    for check in scheduler.scheduled_checks(current_app.config):
-        click.echo(f"{check.job_id:<18} {check.title} ({check.trigger})")
+    """List the jobs the scheduler runs and when: the integrity jobs, the areas' jobs and the compliance checks."""
+    for job in scheduling.declared_jobs(current_app._get_current_object()):  # type: ignore[attr-defined]
+        click.echo(f"{job.job_id:<18} {job.title} ({job.schedule})")
 
 
 @scheduler_group.command("run")
-@click.option("--now", "run_now", is_flag=True, help="Run every check once at start, then keep the schedule.")
+@click.option("--now", "run_now", is_flag=True, help="Run every job once at start, then keep the schedule.")
 def scheduler_run(run_now: bool) -> None:
-    """Run the checks on their schedule until stopped (one such process per installation)."""
+    """Run the jobs on their schedule until stopped. Start as many as you like: one per database runs the jobs
+    (the holder of the lease), the others take over if it stops."""
     log_setup.log_to_stderr()
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # jobs run outside this context
-    running = scheduler.build_scheduler(app, BlockingScheduler())
-    if run_now:
-        for job in running.get_jobs():
-            job.modify(next_run_time=datetime.now(UTC))
-    for check in scheduler.scheduled_checks(app.config):
-        click.echo(f"Scheduled: {check.title} ({check.trigger}).")
-    # A service manager stops the process with SIGTERM: let a running check finish first.
-    signal.signal(signal.SIGTERM, lambda *_: running.shutdown(wait=False))
-    try:
-        running.start()
-    except KeyboardInterrupt:
-        running.shutdown(wait=False)
+    running = scheduling.LeasedScheduler(app, run_now=run_now)
+    for job in scheduling.declared_jobs(app):
+        click.echo(f"Scheduled: {job.title} ({job.schedule}).")
+    stopping = threading.Event()
+    # A service manager stops the process with SIGTERM: let a running job finish first.
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    running.start()
+    click.echo(f"Running the jobs while this process ({running.holder}) holds the scheduler's lease.")
+    with contextlib.suppress(KeyboardInterrupt):
+        stopping.wait()
+    running.stop()
 
 
 @cli.command()
@@ -168,7 +170,12 @@ def serve(host: str, port: int) -> None:
         except schema.SchemaBehind as error:
             raise click.ClickException(error.message) from error
     log_setup.log_to_stderr()
-    app = create_app({**_instance_override(), "SECURE_COOKIES": False})
+    # The development server runs the compliance scheduler itself unless LIMS_SCHEDULER says another process does.
+    mode = os.environ.get("LIMS_SCHEDULER") or "embedded"
+    app = create_app({**_instance_override(), "SECURE_COOKIES": False, "SCHEDULER": mode})
+    if mode == "embedded":
+        app.extensions["lims.scheduler"] = start_embedded_scheduler(app)
+        click.echo("Compliance scheduler running in this process (set LIMS_SCHEDULER=external to run it apart).")
     click.echo(f"LIMS at http://{host}:{port}/ (development server; stop with Ctrl+C)")
     # app.run() refuses to start inside a `flask` CLI command; serve directly.
     run_simple(host, port, app, threaded=True)

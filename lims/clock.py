@@ -28,6 +28,11 @@ def today() -> date:
     return now().astimezone(_facility_zone).date()
 
 
+def facility_date(moment: datetime) -> date:
+    """The facility's local date at ``moment`` (a check's "today" at the time it runs)."""
+    return moment.astimezone(_facility_zone).date()
+
+
 def facility_zone() -> tzinfo:
     """The facility's time zone, which :func:`today` counts days in."""
     return _facility_zone

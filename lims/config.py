@@ -38,6 +38,12 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "how often the compliance scheduler anchors the audit chain's head in the checkpoint file",
     ),
     (
+        "LIMS_SCHEDULER",
+        "external",
+        "embedded: the web process runs the compliance scheduler itself (one per database, by a lease); external: "
+        "`lims scheduler run` does",
+    ),
+    (
         "LIMS_AUDIT_VERIFY_AT",
         "02:00",
         "time of day (display time zone) at which the compliance scheduler verifies the whole audit chain",
@@ -94,6 +100,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("LIMS_SMTP_STARTTLS", "true", "switch the connection to TLS (STARTTLS) before logging in and sending"),
 )
 
+#: where the compliance scheduler runs: in a process of its own (the default), or inside the web process
+SCHEDULER_MODES = ("external", "embedded")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -111,6 +119,13 @@ def _flag(name: str, default: bool) -> bool:
     if raw.lower() in _FALSE:
         return False
     raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def _choice(name: str, override: Any, choices: tuple[str, ...]) -> str:
+    raw = str(override or os.environ.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -244,6 +259,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         ),
         "AUDIT_CHECKPOINT_MINUTES": _positive_int("LIMS_AUDIT_CHECKPOINT_MINUTES", 5),
         "AUDIT_VERIFY_AT": _time_of_day("LIMS_AUDIT_VERIFY_AT", "02:00"),
+        "SCHEDULER": _choice("LIMS_SCHEDULER", overrides.get("SCHEDULER"), SCHEDULER_MODES),
         "STARTING_MATERIAL_ID_PATTERN": _pattern("LIMS_STARTING_MATERIAL_ID_PATTERN"),
         "SIGNING_KEY_PATH": Path(os.environ.get("LIMS_SIGNING_KEY") or instance_path / "document-signing.p12"),
         "SIGNING_KEY_CONFIGURED": bool(os.environ.get("LIMS_SIGNING_KEY")),

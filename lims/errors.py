@@ -71,3 +71,8 @@ class DatesOutOfOrder(InvalidInput):
 
 class SigningKeyUnavailable(Conflict):
     """A document is issued signed with the facility's key: the configured key file must exist and open."""
+
+
+class AlreadySettled(Conflict):
+    """A record that is settled already (closed, resolved, acknowledged) is not settled again: the action offered
+    for it has been taken, perhaps by someone else in the meantime."""

@@ -7,7 +7,8 @@ that ``lims.areas.install()`` made current; no module contributes anything by be
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -67,13 +68,73 @@ class ImpactedRecords:
 
 @dataclass(frozen=True)
 class AreaJob:
-    """Work an area has the compliance scheduler do at an interval (the delivery of webhooks, say)."""
+    """Work an area has the compliance scheduler do on a schedule (the delivery of webhooks, say): every
+    ``every_seconds``, or as ``schedule`` says ("every 24h", "cron 30 1 * * *"; give one of the two)."""
 
     job_id: str
     title: str
-    every_seconds: int
+    every_seconds: int | None
     #: does the work in the given session (one transaction) and says what it did
     run: Callable[[Session, Mapping[str, Any]], str]
+    schedule: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.every_seconds is None) == (self.schedule is None):
+            raise ValueError(f"The scheduled job {self.job_id!r} needs either every_seconds or a schedule.")
+
+    @property
+    def schedule_text(self) -> str:
+        """The job's schedule in the checks' form ("every 15s")."""
+        return self.schedule or f"every {self.every_seconds}s"
+
+
+#: how grave a finding is, gravest first
+SEVERITIES: tuple[str, ...] = ("critical", "major", "minor")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One open non-compliant condition a check found: it becomes (or keeps open) one finding keyed by
+    (check_id, record_type, record_id)."""
+
+    #: the audit trail's entity type: "equipment", "lot", "batch", "user", "sample" ...
+    record_type: str
+    record_id: str
+    #: what people call it: "centrifuge CF-004", "lot IL2-001-260518-001"
+    record_label: str
+    #: the lab's words: "calibration 4 days overdue (due 2026-12-01)"
+    detail: str
+    #: the record's page path, e.g. "/equipment/17"
+    link: str | None = None
+    #: overrides the check's severity (escalation): "critical" | "major" | "minor"
+    severity: str | None = None
+
+
+#: (session, now, parameters) -> the open conditions; a bounded number of set-based queries
+CheckFunction = Callable[[Session, datetime, Mapping[str, int]], Iterable[Condition]]
+
+
+@dataclass(frozen=True)
+class ComplianceCheck:
+    """A compliance check an area declares: a plain function of (session, now, parameters) that the compliance
+    scheduler calls on ``schedule``, each condition it returns kept as one finding until it clears."""
+
+    #: "equipment.calibration-overdue"
+    check_id: str
+    title: str
+    #: the area that owns the records: "equipment"
+    area: str
+    #: "critical" | "major" | "minor"
+    severity: str
+    #: "every 1h" / "every 15m" / "cron 0 2 * * *" (crontab, in the facility's time zone)
+    schedule: str
+    run: CheckFunction
+    #: editable parameters with their defaults, e.g. {"days": 30}
+    parameters: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"The check {self.check_id!r} has severity {self.severity!r}, not one of {SEVERITIES}.")
 
 
 @dataclass(frozen=True)
@@ -180,6 +241,7 @@ class Registry:
         self._portal_sections: list[PortalSection] = []
         self._issued_document_finders: dict[str, list[IssuedDocumentFinder]] = {}
         self._header_links: list[HeaderLink] = []
+        self._compliance_checks: dict[str, ComplianceCheck] = {}
         self._claimed: set[tuple[str, Hashable]] = set()
 
     def _claim(self, kind: str, key: Hashable, description: str) -> None:
@@ -278,8 +340,18 @@ class Registry:
         """What other areas do when a record of ``table`` is signed with ``meaning``."""
         return tuple(self._signature_followers.get((table, str(meaning)), ()))
 
+    def compliance_check(self, check: ComplianceCheck) -> None:
+        """Have the compliance scheduler run ``check`` on its schedule and keep what it finds as findings."""
+        self._claim("compliance check", check.check_id, f"The compliance check {check.check_id!r}")
+        self._compliance_checks[check.check_id] = check
+
+    @property
+    def compliance_checks(self) -> Mapping[str, ComplianceCheck]:
+        """The compliance checks by id, in the order the areas declared them."""
+        return MappingProxyType(self._compliance_checks)
+
     def area_job(self, job: AreaJob) -> None:
-        """Have the compliance scheduler run ``job`` every ``job.every_seconds``."""
+        """Have the compliance scheduler run ``job`` on its schedule."""
         self._claim("area job", job.job_id, f"The scheduled job {job.job_id!r}")
         self._area_jobs.append(job)
 

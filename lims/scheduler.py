@@ -7,9 +7,10 @@ check runs in its own transaction, attributed in the audit trail to the schedule
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from lims import registry
+from lims import clock, registry
 from lims.audit import anchors as audit_anchors
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
@@ -32,6 +33,30 @@ from lims.identity.service import sessions as identity_sessions
 logger = logging.getLogger("lims.scheduler")
 
 SCHEDULER = audit_context.Actor(None, "compliance scheduler")
+
+_INTERVAL = re.compile(r"every\s+(\d+)\s*([smhd])")
+_INTERVAL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class ScheduleNotUnderstood(ValueError):
+    """A schedule is "every <n><s|m|h|d>" or "cron <minute> <hour> <day> <month> <weekday>"."""
+
+
+def schedule_trigger(schedule: str, zone: tzinfo | None = None) -> BaseTrigger:
+    """The trigger of a schedule written as checks and area jobs write it: "every 15m", "cron 0 2 * * *" (a crontab
+    line, in ``zone``, the facility's time zone unless given)."""
+    text = " ".join(schedule.strip().lower().split())
+    interval = _INTERVAL.fullmatch(text)
+    if interval is not None and int(interval[1]) > 0:
+        return IntervalTrigger(**{_INTERVAL_UNITS[interval[2]]: int(interval[1])})
+    if text.startswith("cron "):
+        try:
+            return CronTrigger.from_crontab(text.removeprefix("cron "), timezone=zone or clock.facility_zone())
+        except ValueError as error:
+            raise ScheduleNotUnderstood(f"The schedule {schedule!r} is not a crontab line: {error}.") from error
+    raise ScheduleNotUnderstood(
+        f'The schedule {schedule!r} is neither "every <number><s, m, h or d>" nor "cron <crontab line>".'
+    )
 
 
 @dataclass(frozen=True)
@@ -62,9 +87,7 @@ def anchor_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
 def verify_audit_chain(session: Session, config: Mapping[str, Any]) -> str:
     """Recompute the whole chain against every checkpoint and check every signature against it; a break or a
     disagreement is logged as an error and audited."""
-    checkpoints = audit_anchors.read_checkpoints(config["AUDIT_CHECKPOINT_PATH"])
-    verification = audit_verification.verify_trail(session, checkpoints=checkpoints)
-    audit_chain.record(session, "audit.verified", details={"result": verification.summary()})
+    verification = audit_verification.verify_and_record(session, config["AUDIT_CHECKPOINT_PATH"])
     if not verification.intact:
         logger.error("The audit trail is not intact: %s", verification.summary())
     return verification.summary()
@@ -98,7 +121,7 @@ def scheduled_checks(config: Mapping[str, Any]) -> list[ScheduledCheck]:
             end_idle_sessions,
         ),
         *(
-            ScheduledCheck(job.job_id, job.title, IntervalTrigger(seconds=job.every_seconds), job.run)
+            ScheduledCheck(job.job_id, job.title, schedule_trigger(job.schedule_text), job.run)
             for job in registry.current().area_jobs
         ),
     ]

@@ -9,13 +9,15 @@ from lims.registry import Registry
 from lims.signatures import service as signatures
 from lims.versioning import errors as versioning_errors
 from lims.versioning import service as versioning
-from protocols import api, demo, views
+from protocols import api, compliance, demo, views
 from protocols.cli import protocol_group
 from protocols.models import ProtocolVersion, VersionStatus
 from protocols.service import design as design_service
 
 
 def register(registry: Registry) -> None:
+    for check in compliance.CHECKS:
+        registry.compliance_check(check)
     registry.blueprint(views.blueprint)
     registry.api_blueprint(api.blueprint)
     registry.navigation("Protocols", "protocols.index", order=20)

@@ -130,6 +130,18 @@ def anchor_after_commit(session: Session) -> None:
         logger.error("The audit chain was not anchored after a signature or an export: %s", failure)
 
 
+def tail_break(connection: Connection, path: Path) -> str | None:
+    """What is wrong with the events after the latest checkpoint (missing, unlinked, altered) or with that
+    checkpoint's own event, as anchoring would refuse it; None while they hold."""
+    latest = latest_checkpoint(path)
+    try:
+        _refuse_if_rewritten(connection, [latest] if latest else [])
+        _refuse_if_broken_since(connection, latest)
+    except AnchorRefused as refusal:
+        return refusal.message
+    return None
+
+
 def _refuse_if_rewritten(connection: Connection, checkpoints: Sequence[Checkpoint]) -> None:
     anchors = Anchors(checkpoints)
     for start in range(0, len(anchors.sequences), _ANCHOR_LOOKUP):

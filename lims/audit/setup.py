@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from lims.audit import models, views  # noqa: F401  (models: the metadata needs the trail's tables)
+from lims.audit import compliance, models, views  # noqa: F401  (models: the metadata needs the trail's tables)
 from lims.audit.cli import audit_group
 from lims.registry import Registry
 
 
 def register(registry: Registry) -> None:
+    for check in compliance.CHECKS:
+        registry.compliance_check(check)
     registry.blueprint(views.blueprint)
     registry.navigation("Audit trail", "audit.events", order=70)
     registry.navigation("Chain integrity", "audit.integrity", order=71)

@@ -8,15 +8,16 @@ import itertools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from lims import registry
-from lims.audit.anchors import Anchors, Checkpoint
+from lims.audit.anchors import Anchors, Checkpoint, read_checkpoints
 from lims.audit.bulk_check import VERIFY_BATCH, Batch, Part, check_in_bulk
-from lims.audit.chain import event_hash
+from lims.audit.chain import event_hash, record
 from lims.audit.models import GENESIS_HASH, AuditEvent
 from lims.audit.workers import Workers
 
@@ -176,6 +177,14 @@ def verify_trail(
     verification = verify_chain(session.connection(), checkpoints=checkpoints, progress=progress)
     disagreements = tuple(finding for check in registry.current().trail_checks for finding in check(session))
     return dataclasses.replace(verification, disagreements=disagreements)
+
+
+def verify_and_record(session: Session, checkpoint_path: Path) -> Verification:
+    """Verify the whole trail against every checkpoint in ``checkpoint_path`` (``verify_trail``) and audit the
+    outcome as an ``audit.verified`` event."""
+    verification = verify_trail(session, checkpoints=read_checkpoints(checkpoint_path))
+    record(session, "audit.verified", details={"result": verification.summary()})
+    return verification
 
 
 def processes_for(events: int) -> int:

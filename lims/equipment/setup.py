@@ -4,7 +4,7 @@ demo's equipment."""
 from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
-from lims.equipment import api, demo, views
+from lims.equipment import api, compliance, demo, views
 from lims.equipment.models import CalibrationRecord, EquipmentStatus, ImpactAssessment
 from lims.equipment.service import calibrations, impact_assessments, inventory
 from lims.identity.models import RoleName
@@ -14,6 +14,8 @@ from lims.signatures.service import SignableType
 
 
 def register(registry: Registry) -> None:
+    for check in compliance.CHECKS:
+        registry.compliance_check(check)
     registry.blueprint(views.blueprint)
     registry.api_blueprint(api.blueprint)
     registry.navigation("Equipment", "equipment.index", order=30)

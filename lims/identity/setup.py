@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from lims.audit.naming import named_by_column
 from lims.dashboard.service import WorkQueue
-from lims.identity import api, demo, models, views
+from lims.identity import api, compliance, demo, models, views
 from lims.identity.cli import user_group
 from lims.identity.service import sign_in
 from lims.registry import Registry
 
 
 def register(registry: Registry) -> None:
+    for check in compliance.CHECKS:
+        registry.compliance_check(check)
     registry.blueprint(views.blueprint)
     registry.api_blueprint(api.blueprint)
     registry.navigation("Users", "identity.users", order=60)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from lims.audit.naming import named_by_column
 from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
-from lims.materials import demo, service, views
+from lims.materials import compliance, demo, service, views
 from lims.materials.models import Material, MaterialLot
 from lims.registry import Registry
 from lims.signatures.models import SignatureMeaning
@@ -14,6 +14,8 @@ from lims.signatures.service import SignableType
 
 
 def register(registry: Registry) -> None:
+    for check in compliance.CHECKS:
+        registry.compliance_check(check)
     registry.blueprint(views.blueprint)
     registry.navigation("Materials", "materials.index", order=42)
     registry.signable(

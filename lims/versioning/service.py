@@ -10,11 +10,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit import context as audit_context
+from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from lims.versioning.errors import (
     UnfinishedVersion,
     VersionNotApproved,
@@ -104,4 +105,18 @@ def versions_in_review(session: Session, model: type[Version]) -> list[Version]:
     """Versions their author signed, waiting for QA's approval, oldest first."""
     return list(
         session.scalars(select(model).where(model.status == model.lifecycle.in_review).order_by(model.created_at))
+    )
+
+
+def sent_to_review(model: type[DocumentVersion]) -> Subquery:
+    """When each version of ``model`` was last sent to review (its author's signature): version id (as text, as
+    signatures name records) and ``since``; join it to the versions in review to age them in one query."""
+    return (
+        select(ElectronicSignature.entity_id, func.max(ElectronicSignature.signed_at).label("since"))
+        .where(
+            ElectronicSignature.entity_type == model.__tablename__,
+            ElectronicSignature.meaning == SignatureMeaning.AUTHORED,
+        )
+        .group_by(ElectronicSignature.entity_id)
+        .subquery()
     )

@@ -1,0 +1,102 @@
+"""One scheduler per database: of two started on one database only the holder of the lease runs the jobs, and the
+other takes over when the holder's lease lapses; a run missed while none ran happens once when one starts. On
+PostgreSQL (LIMS_TEST_DATABASE_URL) and SQLite alike: the lease is a row both engines update the same way."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+from sqlalchemy import func, select
+
+from lims import schema
+from lims.app import create_app
+from lims.compliance.models import CheckRun, SchedulerLease
+from lims.compliance.scheduling import LEASE_NAME, LeasedScheduler
+from lims.db import create_engine_for
+
+
+@pytest.fixture
+def apps_on_one_database(fresh_database_url, tmp_path) -> Iterator[Callable[[str], Flask]]:
+    engine = create_engine_for(fresh_database_url)
+    with engine.begin() as connection:
+        schema.upgrade(connection)
+    engine.dispose()
+    made: list[Flask] = []
+
+    def make(name: str) -> Flask:
+        app = create_app({"DATABASE_URL": fresh_database_url, "INSTANCE_PATH": str(tmp_path / name), "SECRET_KEY": "x"})
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["lims.db"].engine.dispose()
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _count(app: Flask, query) -> int:
+    with app.extensions["lims.db"].engine.connect() as connection:
+        return connection.execute(query).scalar_one()
+
+
+def test_only_the_lease_holder_runs_jobs_and_another_takes_over_when_its_lease_lapses(apps_on_one_database):
+    first = LeasedScheduler(apps_on_one_database("first"), holder="first", lease_seconds=2, renew_seconds=0.2)
+    second = LeasedScheduler(
+        apps_on_one_database("second"), holder="second", lease_seconds=2, renew_seconds=0.2, run_now=True
+    )
+    first.start()
+    second.start()
+    try:
+        time.sleep(1)  # several renewals: the holder keeps the lease, the other keeps waiting
+        assert first.holds_lease and not second.holds_lease
+        assert "equipment.calibration-due" in {job.id for job in first.running_jobs.get_jobs()}
+        # Every job is new to the database: the holder runs each at once (each check records its run).
+        runs = select(func.count()).select_from(CheckRun)
+        assert _wait_for(lambda: _count(first.app, runs) >= 15)
+        first.stop(release=False)  # dies without giving its lease up
+        before_takeover = _count(second.app, runs)
+        assert _wait_for(lambda: second.holds_lease, seconds=10)
+        holder = _count(second.app, select(SchedulerLease.holder).where(SchedulerLease.name == LEASE_NAME))
+        assert holder == "second" and not first.holds_lease
+        # The one that took over runs the jobs: every check again (run_now) records its run.
+        assert _wait_for(lambda: _count(second.app, runs) >= before_takeover + 15)
+    finally:
+        second.stop()
+        first.stop()
+
+
+def test_a_run_missed_while_no_scheduler_ran_happens_once_when_one_starts(apps_on_one_database):
+    app = apps_on_one_database("only")
+    earlier = LeasedScheduler(app, holder="earlier", lease_seconds=5, renew_seconds=1)
+    earlier.start()  # runs every job, new to the database, once at start
+    runs = select(func.count()).select_from(CheckRun).where(CheckRun.check_id == "identity.performer-and-releaser")
+    assert _wait_for(lambda: _count(app, runs) == 1)
+    earlier.stop()
+    # No scheduler ran for five hours: the stored job's next run was due four hours ago and has been missed since.
+    store = SQLAlchemyJobStore(engine=app.extensions["lims.db"].engine, tablename="apscheduler_jobs")
+    store.start(BackgroundScheduler(), "default")
+    job = store.lookup_job("identity.performer-and-releaser")
+    job._modify(next_run_time=datetime.now(UTC) - timedelta(hours=4))
+    store.update_job(job)
+    restarted = LeasedScheduler(app, holder="later", lease_seconds=5, renew_seconds=1)
+    restarted.start()
+    try:
+        assert _wait_for(lambda: _count(app, runs) >= 2)
+        time.sleep(1)
+        assert _count(app, runs) == 2
+    finally:
+        restarted.stop()
