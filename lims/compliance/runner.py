@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy.orm import Session
 
 from lims import clock
+from lims.compliance import notices
 from lims.compliance.models import CheckRun
 from lims.compliance.service import findings, settings
 from lims.compliance.service.settings import CheckInForce
@@ -27,6 +28,7 @@ def run_check(session: Session, in_force: CheckInForce) -> CheckRun:
     try:
         conditions = list(check.run(session, started, in_force.parameters))
         changes = findings.keep_findings(session, check, conditions, now=started)
+        notices.tell_of_changes(session, check, changes)
         run = findings.record_run(session, check.check_id, started_at=started, finished_at=clock.now(), changes=changes)
         session.commit()
     except Exception as error:

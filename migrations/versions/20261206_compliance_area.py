@@ -2,7 +2,7 @@
 APScheduler's job store.
 
 Revision ID: 20261206_compliance_area
-Revises: 20261206_certs_donor_type
+Revises: 20261206_notify_notifications
 Create Date: 2026-12-06 00:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261206_compliance_area"
-down_revision = "20261206_certs_donor_type"
+down_revision = "20261206_notify_notifications"
 branch_labels = None
 depends_on = None
 
