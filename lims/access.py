@@ -270,11 +270,13 @@ def _enforce_api(allowed: frozenset[RoleName]) -> Any:
         "Authorization" not in request.headers
         and request.method == "GET"
         and current_user.is_authenticated
-        and current_user.has_any_role(allowed & STAFF)
+        and current_user.is_staff
     ):
         # Staff read the API from a signed-in browser session; reading changes
         # nothing, so no CSRF token is needed, and writing always needs one.
         _act_as(current_user.id, current_user.full_name)
+        if not current_user.has_any_role(allowed & STAFF):
+            return _refuse_audited(403, "Your role does not give access to this operation.")
         return None
     if "Authorization" not in request.headers and g.get(_ENDED_IDLE):
         return refuse(401, "Your session ended after a period without activity; sign in again.")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from batch_records.models import BatchStatus, DeviationCategory
 from lims.inputs import WholeNumber, record_id
+from lims.reports.service import audit_trail, batch_reviews, calibration, deviations, releases, training
 from lims.reports.service.deviations import UNCLASSIFIED
-from lims.reports.service.generation import Format
+from lims.reports.service.generation import Format, ReportType
 from lims.signatures.models import SignatureMeaning
 from lims.web import FormSchema, Trimmed
 
@@ -35,12 +37,20 @@ def _days(message: str) -> WholeNumber:
     )
 
 
+def _format(offered: tuple[Format, ...], message: str) -> fields.Enum:
+    return fields.Enum(
+        Format,
+        by_value=True,
+        load_default=Format.PDF,
+        validate=validate.OneOf(offered, error=message),
+        error_messages={"unknown": message},
+    )
+
+
 class ReportSchema(FormSchema):
     """What every report asks: PDF or CSV."""
 
-    format = fields.Enum(
-        Format, by_value=True, load_default=Format.PDF, error_messages={"unknown": "Choose PDF or CSV."}
-    )
+    format = _format((Format.PDF, Format.CSV), "Choose PDF or CSV.")
 
 
 class DayRangeSchema(ReportSchema):
@@ -110,4 +120,63 @@ class BatchReviewSummarySchema(DayRangeSchema):
         load_default=None,
         allow_none=True,
         error_messages={"unknown": "Choose a status from the list."},
+    )
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    """A report and the schema of its parameters, as its form on the reports page and its API operation read them."""
+
+    report: ReportType
+    schema: type[ReportSchema]
+
+    @property
+    def view_name(self) -> str:
+        """The name of its page's view and of its API operation."""
+        return self.report.key.replace("-", "_")
+
+
+FORMS = (
+    ReportForm(audit_trail.REPORT, AuditTrailReportSchema),
+    ReportForm(calibration.REPORT, CalibrationReportSchema),
+    ReportForm(deviations.REPORT, OpenDeviationsReportSchema),
+    ReportForm(releases.REPORT, ReleaseRegisterSchema),
+    ReportForm(training.REPORT, TrainingMatrixSchema),
+    ReportForm(batch_reviews.REPORT, BatchReviewSummarySchema),
+)
+
+
+def api_arguments(schema: type[ReportSchema]) -> type[ReportSchema]:
+    """A report's parameters as the API reads them from the query: the same, and the report as PDF, CSV or its
+    rows as JSON."""
+    name = schema.__name__.removesuffix("Schema") + "ArgumentsSchema"
+    return cast(
+        type[ReportSchema],
+        type(
+            name, (schema,), {"format": _format(tuple(Format), "Choose pdf, csv or json."), "__doc__": schema.__doc__}
+        ),
+    )
+
+
+class ChainHeadOutSchema(Schema):
+    sequence = fields.Integer(required=True, metadata={"description": "The report's own report.generated event."})
+    hash = fields.String(required=True, metadata={"description": "Its SHA-256."})
+
+
+class ReportOutSchema(Schema):
+    """A report as JSON: what it states, as the PDF and CSV state it, then its columns and rows."""
+
+    report = fields.String(required=True, metadata={"description": "The report's title."})
+    parameters = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "The parameters as the report states them, by label."},
+    )
+    generated_by = fields.String(required=True)
+    generated_at = fields.DateTime(required=True)
+    audit_chain_head = fields.Nested(ChainHeadOutSchema, required=True)
+    columns = fields.List(fields.String(), required=True)
+    rows = fields.List(
+        fields.List(fields.String()), required=True, metadata={"description": "Each row its cells, as text."}
     )

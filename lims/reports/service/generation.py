@@ -9,6 +9,7 @@ them after the request's transaction, with the generation event, is committed.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -36,6 +37,8 @@ ROWS_PER_TABLE = 30
 class Format(enum.StrEnum):
     PDF = "pdf"
     CSV = "csv"
+    #: the report's rows as JSON (the API's)
+    JSON = "json"
 
 
 @dataclass(frozen=True)
@@ -196,3 +199,20 @@ def csv_report(generation: Generation, session: Session) -> Iterator[str]:
             generation.content.rows(session),
         ),
     )
+
+
+def json_report(generation: Generation, session: Session) -> Iterator[str]:
+    """The report as JSON, written a row at a time (a long report is never held whole): what it states, as the CSV's
+    first lines do, then its columns' titles and its rows, read through ``session`` as they are written."""
+    stated = {
+        "report": generation.report.title,
+        "parameters": dict(generation.content.parameters),
+        "generated_by": generation.generated_by,
+        "generated_at": Times.utc(generation.generated_at),
+        "audit_chain_head": {"sequence": generation.head_sequence, "hash": generation.head_hash},
+        "columns": [column.title for column in generation.report.columns],
+    }
+    yield json.dumps(stated, ensure_ascii=False).removesuffix("}") + ', "rows": ['
+    for number, row in enumerate(generation.content.rows(session)):
+        yield ("," if number else "") + json.dumps(list(row), ensure_ascii=False)
+    yield "]}"

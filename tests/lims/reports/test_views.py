@@ -127,6 +127,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(client, db_sessi
         ("/reports/release-register?decision=quarantined", "decision", "Choose released or rejected."),
         ("/reports/release-register?date_from=yesterday", "date_from", "Enter a date as YYYY-MM-DD."),
         ("/reports/training-matrix?format=docx", "format", "Choose PDF or CSV."),
+        ("/reports/training-matrix?format=json", "format", "Choose PDF or CSV."),
         ("/reports/batch-review?status=lost", "status", "Choose a status from the list."),
     ],
 )
