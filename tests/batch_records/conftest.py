@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from batch_records import cart_line
-from batch_records.models import Batch, MbrVersion
-from batch_records.service import batches
+from batch_records.models import Batch, BatchReleaseTest, MbrVersion
+from batch_records.service import batches, release
 from lims import clock
+from lims.audit import context as audit_context
 from lims.equipment.models import Equipment, EquipmentType
+from lims.equipment.service import inventory
 from lims.identity.models import Organization, RoleName, User
 from lims.materials.models import Material, MaterialLot
+from lims.testing import service as testing
+from lims.testing.models import ResultKind, TestResult
+from lims.training import service as training
+from lims.units.kinds import ValueKind
 from protocols.models import Subject
 from tests.helpers import PASSWORD
 
@@ -109,4 +115,52 @@ def batch(db_session, line) -> Batch:
         subject=line.subject,
         starting_material_identity="W1234 26 123456 7",
         user=line.operator,
+    )
+
+
+def cd3_result_on_a_flow_cytometer(
+    session, line: Line, batch: Batch, *, cytometer_name: str = "Flow cytometer", analysts: Sequence[User] = ()
+) -> TestResult:
+    """A CD3+ release result of ``batch`` measured on the flow cytometer FCM-008, as in the demo: the test is added to
+    the batch's release tests, and the operator (and ``analysts``) trained on its method."""
+    cytometer = cart_line.calibrated(
+        session,
+        inventory.create_equipment(
+            session,
+            asset_tag="FCM-008",
+            name=cytometer_name,
+            equipment_type=EquipmentType.FLOW_CYTOMETER,
+            location="QC lab",
+            manufacturer="Beckman Coulter",
+            model="CytoFLEX LX",
+            serial_number="FCM-008",
+            calibration_interval_days=180,
+            owner=None,
+        ),
+        due_on=TODAY + timedelta(days=100),
+    )
+    cd3 = testing.create_definition(
+        session,
+        code="QC-CD3",
+        name="CD3+ T cells",
+        method="Flow cytometry",
+        result_kind=ResultKind.QUANTITATIVE,
+        unit="%",
+        specification="≥ 80 %",
+        value_kind=ValueKind.FRACTION,
+        instrument_type=EquipmentType.FLOW_CYTOMETER,
+    )
+    for analyst in (line.operator, *analysts):
+        training.record_training(
+            session,
+            user=analyst,
+            subject=cd3.training_subject,
+            trained_on=TODAY,
+            expires_on=None,
+            recorded_by=line.author,
+        )
+    with audit_context.reason_for_change(session, "Arranged: the batch is also released on its CD3+ content"):
+        batch.release_tests.append(BatchReleaseTest(definition=cd3, specification=cd3.specification))
+    return release.record_release_result(
+        session, batch.release_tests[-1], "93.4", user=line.operator, instrument_id=cytometer.id
     )

@@ -6,61 +6,80 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select
 
-from batch_records.cart_line import calibrated
 from batch_records.errors import ReleaseRefused
-from batch_records.models import BatchReleaseTest, BatchStatus, DeviationStatus
+from batch_records.models import BatchStatus, DeviationStatus
 from batch_records.service import release
 from lims import clock
-from lims.audit import context as audit_context
-from lims.equipment.models import EquipmentType, EquipmentUse, ImpactAssessment, Verdict
-from lims.equipment.service import calibrations, impact_assessments, inventory
+from lims.equipment.models import Equipment, EquipmentUse, ImpactAssessment, Verdict
+from lims.equipment.service import calibrations, impact_assessments
 from lims.errors import DetailMissing
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
-from lims.testing.models import ResultKind
-from lims.training import service as training
-from lims.units.kinds import ValueKind
 from lims.units.parsing import parse_measurement
-from tests.batch_records.conftest import TODAY
+from tests.batch_records.conftest import TODAY, cd3_result_on_a_flow_cytometer
 from tests.batch_records.test_batch_views import signed_in_as
 from tests.batch_records.test_execution import execute_all_steps, pass_release_tests, release_batch
 from tests.helpers import PASSWORD, submit
 
 
-def found_out_of_tolerance(db_session, line) -> ImpactAssessment:
-    """The cabinet the batch used, found out of tolerance by a calibration that afternoon."""
-    cabinet = line.cabinet
-    point = calibrations.add_calibration_point(
-        db_session,
-        cabinet,
-        name="Inflow velocity",
-        nominal=parse_measurement("0.50 m/s"),
-        tolerance=parse_measurement("0.05 m/s"),
+@dataclass(frozen=True)
+class Standard:
+    identifier: str
+    description: str
+    certificate_number: str
+    measures: str
+
+
+ANEMOMETER = Standard("ANEMO-01", "Thermal anemometer", "UKAS-0042", "m/s")
+POWER_METER = Standard("POWER-01", "Optical power meter", "UKAS-0077", "mW")
+
+
+def found_out_of_tolerance(
+    db_session, line, item: Equipment, *, point: str, nominal: str, tolerance: str, standard: Standard, reading: str
+) -> ImpactAssessment:
+    """``item`` found out of tolerance by a calibration that afternoon: its ``point`` read ``reading`` as found."""
+    calibration_point = calibrations.add_calibration_point(
+        db_session, item, name=point, nominal=parse_measurement(nominal), tolerance=parse_measurement(tolerance)
     )
-    standard = calibrations.create_reference_standard(
+    reference = calibrations.create_reference_standard(
         db_session,
-        identifier="ANEMO-01",
-        description="Thermal anemometer",
-        certificate_number="UKAS-0042",
+        identifier=standard.identifier,
+        description=standard.description,
+        certificate_number=standard.certificate_number,
         valid_until=date(2040, 1, 1),
-        measures="m/s",
+        measures=standard.measures,
     )
     clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 15, tzinfo=UTC))
     calibrations.record_calibration(
         db_session,
-        cabinet,
+        item,
         performed_on=TODAY,
         recorded_by=line.author,
-        readings=[calibrations.ReadingInput(point.id, parse_measurement("0.62 m/s"), None)],
-        reference_standard_id=standard.id,
+        readings=[calibrations.ReadingInput(calibration_point.id, parse_measurement(reading), None)],
+        reference_standard_id=reference.id,
     )
     return db_session.scalars(select(ImpactAssessment)).one()
+
+
+def cabinet_found_out_of_tolerance(db_session, line) -> ImpactAssessment:
+    """The cabinet the batch used, found out of tolerance by a calibration that afternoon."""
+    return found_out_of_tolerance(
+        db_session,
+        line,
+        line.cabinet,
+        point="Inflow velocity",
+        nominal="0.50 m/s",
+        tolerance="0.05 m/s",
+        standard=ANEMOMETER,
+        reading="0.62 m/s",
+    )
 
 
 def verdict(batch, given: Verdict, comment: str = "") -> dict[str, impact_assessments.VerdictInput]:
@@ -71,7 +90,7 @@ def verdict(batch, given: Verdict, comment: str = "") -> dict[str, impact_assess
 def assessed(db_session, line, batch) -> ImpactAssessment:
     execute_all_steps(db_session, batch, line)
     pass_release_tests(db_session, batch, line)
-    return found_out_of_tolerance(db_session, line)
+    return cabinet_found_out_of_tolerance(db_session, line)
 
 
 def test_an_open_assessment_listing_a_use_in_the_batch_blocks_its_release(db_session, line, batch, assessed):
@@ -185,76 +204,21 @@ def test_the_review_page_links_the_open_assessment_and_its_page_takes_a_verdict_
 def cd3_on_flow_cytometer(db_session, line, batch) -> ImpactAssessment:
     """The batch's CD3+ release result measured on FCM-008 (as in the demo), which the afternoon's calibration
     finds out of tolerance; its processing equipment stays in tolerance."""
-    cytometer = calibrated(
-        db_session,
-        inventory.create_equipment(
-            db_session,
-            asset_tag="FCM-008",
-            name="Flow cytometer",
-            equipment_type=EquipmentType.FLOW_CYTOMETER,
-            location="QC lab",
-            manufacturer="Beckman Coulter",
-            model="CytoFLEX LX",
-            serial_number="FCM-008",
-            calibration_interval_days=180,
-            owner=None,
-        ),
-        due_on=TODAY + timedelta(days=100),
-    )
-    cd3 = testing.create_definition(
-        db_session,
-        code="QC-CD3",
-        name="CD3+ T cells",
-        method="Flow cytometry",
-        result_kind=ResultKind.QUANTITATIVE,
-        unit="%",
-        specification="≥ 80 %",
-        value_kind=ValueKind.FRACTION,
-        instrument_type=EquipmentType.FLOW_CYTOMETER,
-    )
-    for analyst in (line.operator, line.second_operator):
-        training.record_training(
-            db_session,
-            user=analyst,
-            subject=cd3.training_subject,
-            trained_on=TODAY,
-            expires_on=None,
-            recorded_by=line.author,
-        )
     execute_all_steps(db_session, batch, line)
     pass_release_tests(db_session, batch, line)
-    with audit_context.reason_for_change(db_session, "Arranged: the batch is also released on its CD3+ content"):
-        batch.release_tests.append(BatchReleaseTest(definition=cd3, specification=cd3.specification))
-    result = release.record_release_result(
-        db_session, batch.release_tests[-1], "93.4", user=line.operator, instrument_id=cytometer.id
-    )
+    result = cd3_result_on_a_flow_cytometer(db_session, line, batch, analysts=(line.second_operator,))
     signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=line.second_operator, password=PASSWORD)
     assert release.review(db_session, batch.id).blockers == [], "released but for the instrument"
-    point = calibrations.add_calibration_point(
+    return found_out_of_tolerance(
         db_session,
-        cytometer,
-        name="Laser power 488 nm",
-        nominal=parse_measurement("50 mW"),
-        tolerance=parse_measurement("5 mW"),
+        line,
+        result.instrument,
+        point="Laser power 488 nm",
+        nominal="50 mW",
+        tolerance="5 mW",
+        standard=POWER_METER,
+        reading="41.0 mW",
     )
-    standard = calibrations.create_reference_standard(
-        db_session,
-        identifier="POWER-01",
-        description="Optical power meter",
-        certificate_number="UKAS-0077",
-        valid_until=date(2040, 1, 1),
-        measures="mW",
-    )
-    clock.freeze(datetime(TODAY.year, TODAY.month, TODAY.day, 15, tzinfo=UTC))
-    calibrations.record_calibration(
-        db_session,
-        cytometer,
-        performed_on=TODAY,
-        recorded_by=line.author,
-        readings=[calibrations.ReadingInput(point.id, parse_measurement("41.0 mW"), None)],
-        reference_standard_id=standard.id,
-    )
-    return db_session.scalars(select(ImpactAssessment)).one()
 
 
 CYTOMETER_BLOCKER = (

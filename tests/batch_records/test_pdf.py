@@ -12,23 +12,16 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from batch_records.cart_line import calibrated
-from batch_records.models import BatchReleaseTest, DeviationCategory
+from batch_records.models import DeviationCategory
 from batch_records.pdf import batch_record_pdf, generate_batch_record_pdf, render_batch_record
 from batch_records.service import batches, deviations, execution, masters, release
 from lims import clock
 from lims.app import create_app
-from lims.audit import context as audit_context
 from lims.audit.models import AuditEvent
-from lims.equipment.models import EquipmentType
-from lims.equipment.service import inventory
 from lims.signatures.models import SignatureMeaning
-from lims.testing import service as testing
-from lims.testing.models import ResultKind, TestResult
 from lims.training import service as training
-from lims.units.kinds import ValueKind
 from lims.versioning import service as versioning
-from tests.batch_records.conftest import TODAY
+from tests.batch_records.conftest import TODAY, cd3_result_on_a_flow_cytometer
 from tests.batch_records.test_execution import (
     do_receipt,
     do_selection,
@@ -269,56 +262,12 @@ def test_every_page_of_a_batch_not_released_says_so_with_the_batch_state(db_sess
     assert all("NOT RELEASED — quarantined" in page for page in render(db_session, batch, line.qa, localtime))
 
 
-def qc_result_on_a_flow_cytometer(db_session, line, batch) -> TestResult:
-    """A CD3+ release result measured on the flow cytometer FCM-008, as in the demo."""
-    cytometer = calibrated(
-        db_session,
-        inventory.create_equipment(
-            db_session,
-            asset_tag="FCM-008",
-            name="Flow cytometer <CytoFLEX>",
-            equipment_type=EquipmentType.FLOW_CYTOMETER,
-            location="QC lab",
-            manufacturer="Beckman Coulter",
-            model="CytoFLEX LX",
-            serial_number="FCM-008",
-            calibration_interval_days=180,
-            owner=None,
-        ),
-        due_on=TODAY + timedelta(days=100),
-    )
-    cd3 = testing.create_definition(
-        db_session,
-        code="QC-CD3",
-        name="CD3+ T cells",
-        method="Flow cytometry",
-        result_kind=ResultKind.QUANTITATIVE,
-        unit="%",
-        specification="≥ 80 %",
-        value_kind=ValueKind.FRACTION,
-        instrument_type=EquipmentType.FLOW_CYTOMETER,
-    )
-    training.record_training(
-        db_session,
-        user=line.operator,
-        subject=cd3.training_subject,
-        trained_on=TODAY,
-        expires_on=None,
-        recorded_by=line.author,
-    )
-    with audit_context.reason_for_change(db_session, "Arranged: the batch is also released on its CD3+ content"):
-        batch.release_tests.append(BatchReleaseTest(definition=cd3, specification=cd3.specification))
-    return release.record_release_result(
-        db_session, batch.release_tests[-1], "93.4", user=line.operator, instrument_id=cytometer.id
-    )
-
-
 def test_each_lot_shows_its_supplier_lot_and_expiry_and_each_qc_result_its_instrument(
     db_session, line, batch, localtime
 ):
     execute_all_steps(db_session, batch, line)
     pass_release_tests(db_session, batch, line)
-    qc_result_on_a_flow_cytometer(db_session, line, batch)
+    cd3_result_on_a_flow_cytometer(db_session, line, batch, cytometer_name="Flow cytometer <CytoFLEX>")
     record = " ".join(render(db_session, batch, line.qa, localtime))
 
     lot = line.medium_lot
