@@ -166,11 +166,24 @@ class StartBatchSchema(FormSchema):
     starting_material_identity = required_text("Enter the starting material's identity as printed on its label.", 64)
 
 
+class ChosenSubjectSchema(FormSchema):
+    """The subject a refused start form had chosen, to offer it again."""
+
+    subject_id = record_id(load_default=None)
+
+
 class ListPageSchema(FormSchema):
     """A page of a list ordered by a time and an id (steps to sign, deviations, batches): it goes on after the
     (time, id) the previous page ended with."""
 
     cursor = Cursor(fields.AwareDateTime(default_timezone=None), record_id(), load_default=None)
+
+
+#: where an equipment (or instrument) picker's matches go on from: an asset tag; a lot picker's: a lot's expiry and id
+EQUIPMENT_PICKER_CURSOR = Cursor(fields.String(validate=validate.Length(max=32)))
+LOT_PICKER_CURSOR = Cursor(fields.Date(), record_id())
+#: where the subject picker's matches go on from: a subject's code and id
+SUBJECT_PICKER_CURSOR = Cursor(fields.String(validate=validate.Length(max=32)), record_id())
 
 
 class LateEntrySchema(FormSchema):

@@ -12,6 +12,12 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
 
+#: how many matches a picker (``lims.pickers``) offers at a time: enough to choose from on a tablet, bounded at any
+#: size of the table it picks from
+PICKER_SIZE = 20
+#: how many matching records that may not be chosen a picker names, each with why
+REFUSED_SHOWN = 5
+
 
 @dataclass(frozen=True)
 class Page(Generic[T]):

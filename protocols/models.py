@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.audit.models import Controlled
@@ -217,7 +217,11 @@ class SampleRequirement(Controlled, Base):
 
 class Subject(Controlled, Base):
     __tablename__ = "subject"
-    __table_args__ = (UniqueConstraint("protocol_id", "code", name="uq_subject_protocol_code"),)
+    # The subject picker lists subjects by code.
+    __table_args__ = (
+        UniqueConstraint("protocol_id", "code", name="uq_subject_protocol_code"),
+        Index("ix_subject_code", "code", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     protocol_id: Mapped[int] = mapped_column(ForeignKey("protocol.id"), index=True)

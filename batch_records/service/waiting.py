@@ -142,25 +142,27 @@ def _equipment_waiting(
         for equipment_type in step.equipment_types
         if all(use.equipment.equipment_type != equipment_type for use in uses[step.id].equipment)
     ]
-    choices = equipment_use.equipment_choices_by_type(
+    lacking = equipment_use.types_without_usable_item(
         session, {equipment_type for _step, equipment_type in open_needs}, due_soon_days=due_soon_days
     )
+    examples = equipment_use.unusable_by_type(session, lacking, due_soon_days=due_soon_days)
     return [
-        Waiting(step.batch, step, *_why_no_item(equipment_type, choices[equipment_type]))
+        Waiting(step.batch, step, *_why_no_item(equipment_type, lacking[equipment_type], examples[equipment_type]))
         for step, equipment_type in open_needs
-        if all(choice.refusal is not None for choice in choices[equipment_type])
+        if equipment_type in lacking
     ]
 
 
-def _why_no_item(equipment_type: EquipmentType, choices: list[equipment_use.EquipmentChoice]) -> tuple[str, str]:
-    if not choices:
+def _why_no_item(
+    equipment_type: EquipmentType, statuses: set[EquipmentStatus], examples: list[equipment_use.EquipmentChoice]
+) -> tuple[str, str]:
+    if not statuses:
         return f"no {equipment_type.value} registered", "a manager (register one)"
-    statuses = {choice.status for choice in choices}
     if statuses <= {EquipmentStatus.RETIRED}:
         unblocked_by = "a manager (register a usable one)"
-    elif EquipmentStatus.UNDER_MAINTENANCE in statuses and len(statuses) == 1:
+    elif statuses == {EquipmentStatus.UNDER_MAINTENANCE}:
         unblocked_by = "a technician or manager (close the maintenance)"
     else:
         unblocked_by = "a technician or manager (calibrate it)"
-    refusals = "; ".join((choice.refusal or "").rstrip(".") for choice in choices)
+    refusals = "; ".join((example.refusal or "").rstrip(".") for example in examples)
     return f"no usable {equipment_type.value} ({refusals})", unblocked_by

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
@@ -14,17 +15,17 @@ from batch_records.models import Batch, BatchStatus, DeviationCategory
 from batch_records.service import batches as batches_service
 from batch_records.service import execution, masters, release, waiting
 from batch_records.views import blueprint
-from lims import registry
+from lims import pickers, registry
 from lims.access import STAFF, allow, may_use
 from lims.db import get_session
-from lims.equipment.models import EquipmentType
+from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType
 from lims.equipment.service import use as equipment_use
 from lims.identifiers import IdentifierRule
 from lims.identity.models import RoleName
 from lims.signatures import service as signatures
 from lims.testing import service as testing
 from lims.web import load_input, on_refusal_show, refusals_answered, refuse
-from protocols.service import protocols as protocol_service
+from protocols.models import Subject
 from protocols.service import subjects as subjects_service
 
 OPERATORS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER})
@@ -63,22 +64,39 @@ def batches() -> Any:
 
 def _start_context() -> dict[str, Any]:
     db = get_session()
-    subjects = [
-        subject
-        for protocol in protocol_service.list_protocols(db)
-        for subject in subjects_service.subjects_of(db, protocol)
-    ]
+
+    def described(subject: Subject) -> tuple[int, str]:
+        return subject.id, f"{subject.code} ({subject.protocol.number}, site {subject.site})"
+
+    posted = _chosen_subject(db) if request.method == "POST" else None
+    subjects = pickers.picker(
+        "subject",
+        pickers.picker_search(),
+        schemas.SUBJECT_PICKER_CURSOR,
+        lambda text, after: subjects_service.find_subjects(db, text=text, after=after),
+        described,
+        label="Subject (patient or donor)",
+        searched_in="subject code or protocol number",
+        name="subject_id",
+        none_text="No subject",
+    ).keeping(described(posted) if posted else None)
     return {
         "versions": [
             (version.id, f"{version.label} — {version.master.product}")
             for version in masters.effective_mbr_versions(db)
         ],
-        "subjects": [
-            (subject.id, f"{subject.code} ({subject.protocol.number}, site {subject.site})") for subject in subjects
-        ],
+        "subject_picker": subjects,
         "identity_hint": f"As printed on the apheresis bag: {_identity_rule().describes}. Type it or scan its bar "
         "code; it is checked against every other batch.",
     }
+
+
+def _chosen_subject(db: Session) -> Subject | None:
+    try:
+        chosen = load_input(schemas.ChosenSubjectSchema())["subject_id"]
+    except ValidationError:
+        return None
+    return None if chosen is None else db.get(Subject, chosen)
 
 
 def _identity_rule() -> IdentifierRule:
@@ -132,7 +150,7 @@ def batch_context(batch_id: int) -> dict[str, Any]:
             current_user,
             {result_id: state.signatures for result_id, state in results.items()},
         ),
-        **_instrument_choices(db, instrument_types),
+        "instrument_pickers": _instrument_pickers(instrument_types),
         "qc_sampling_step": release.qc_sampling_step(batch),
         "qc_samples_taken": release.qc_samples_taken(batch),
         "signatures": signatures.signatures_of(db, batch),
@@ -147,24 +165,47 @@ def batch_context(batch_id: int) -> dict[str, Any]:
     }
 
 
-def _instrument_choices(db: Session, kinds: set[EquipmentType]) -> dict[str, Any]:
-    """Per instrument type a release test names: the usable items to choose from, and why the others are not."""
-    due_soon_days = current_app.config["CALIBRATION_DUE_SOON_DAYS"]
-    choices = {kind: equipment_use.equipment_choices(db, kind, due_soon_days=due_soon_days) for kind in kinds}
+def _instrument_pickers(kinds: set[EquipmentType]) -> dict[EquipmentType, pickers.Picker]:
+    """Per instrument type a release test names: the usable items to choose from, and why others are not."""
+    search = pickers.picker_search()
     return {
-        "instrument_options": {
-            kind: [
-                (choice.equipment.id, f"{choice.equipment.asset_tag} — {choice.equipment.name}")
-                for choice in offered
-                if choice.refusal is None
-            ]
-            for kind, offered in choices.items()
-        },
-        "instrument_refusals": {
-            kind: [choice.refusal for choice in offered if choice.refusal is not None]
-            for kind, offered in choices.items()
-        },
+        kind: equipment_picker(
+            f"instrument-{kind.name.lower()}", kind, search, label=f"Instrument ({kind.value})", name="instrument_id"
+        )
+        for kind in kinds
     }
+
+
+def equipment_picker(
+    key: str, equipment_type: EquipmentType, search: pickers.PickerSearch, *, label: str, name: str
+) -> pickers.Picker:
+    """The items of a type that may be used now, searched by asset tag or name; the others named with why."""
+    db = get_session()
+
+    def option(row: tuple[Equipment, EquipmentStatus]) -> tuple[int, str]:
+        item, status = row
+        due = "" if status == EquipmentStatus.IN_SERVICE else f" ({status.value})"
+        return item.id, f"{item.asset_tag} — {item.name}{due}"
+
+    return pickers.picker(
+        key,
+        search,
+        schemas.EQUIPMENT_PICKER_CURSOR,
+        lambda text, after: equipment_use.usable_items(
+            db, equipment_type, due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"], text=text, after=after
+        ),
+        option,
+        refused=lambda text: [
+            choice.refusal or ""
+            for choice in equipment_use.unusable_items(
+                db, equipment_type, due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"], text=text
+            )
+        ],
+        label=label,
+        searched_in="asset tag or name",
+        name=name,
+        none_text=f"No usable {equipment_type.value}",
+    )
 
 
 @blueprint.route("/batches/<int:batch_id>")

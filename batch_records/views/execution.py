@@ -11,14 +11,15 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
-from batch_records.models import BatchMaterial, StepStatus
+from batch_records.models import BatchMaterial, BatchStep, StepStatus
 from batch_records.service import execution, release, step_signatures, waiting
+from batch_records.views import batches as batches_views
 from batch_records.views import blueprint
 from batch_records.views.batches import OPERATORS
+from lims import pickers
 from lims.access import STAFF, allow
 from lims.db import get_child, get_session
 from lims.equipment.service import inventory as equipment_service_inventory
-from lims.equipment.service import use as equipment_service_use
 from lims.materials import service as materials
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
@@ -72,11 +73,7 @@ def _step_context(step_id: int) -> dict[str, Any]:
         "record": record,
         "workable": workable,
         "missing": execution.missing_for_completion(step, record.uses) if workable else [],
-        "equipment_choices": _in_step_order(
-            step.equipment_types,
-            equipment_service_use.equipment_choices_by_type(db, step.equipment_types, due_soon_days=_due_soon_days()),
-        ),
-        "lot_choices": {requirement.id: materials.lot_choices(requirement.material) for requirement in step.materials},
+        **(_pickers(step, record) if workable else {"equipment_pickers": {}, "lot_pickers": {}}),
         "material_taken": {
             requirement.id: execution.taken_for(requirement, record.uses) for requirement in step.materials
         },
@@ -104,8 +101,48 @@ def _step_context(step_id: int) -> dict[str, Any]:
     }
 
 
-def _in_step_order(kinds: list[Any], choices: dict[Any, Any]) -> dict[Any, Any]:
-    return {kind: choices[kind] for kind in kinds}
+def _pickers(step: BatchStep, record: release.StepRecord) -> dict[str, Any]:
+    """A picker for each equipment type the step still needs and each material not yet taken in full."""
+    search = pickers.picker_search()
+    used_types = {use.equipment.equipment_type for use in record.uses.equipment}
+    return {
+        "equipment_pickers": {
+            equipment_type: batches_views.equipment_picker(
+                f"equipment-{equipment_type.name.lower()}",
+                equipment_type,
+                search,
+                label=f"{equipment_type.value.capitalize()} used",
+                name="equipment_id",
+            )
+            for equipment_type in step.equipment_types
+            if equipment_type not in used_types
+        },
+        "lot_pickers": {
+            requirement.id: _lot_picker(requirement, search)
+            for requirement in step.materials
+            if execution.taken_for(requirement, record.uses).value < requirement.quantity.value
+        },
+    }
+
+
+def _lot_picker(requirement: BatchMaterial, search: pickers.PickerSearch) -> pickers.Picker:
+    """The material's lots usable today, first to expire first, searched by lot number; the others named with why."""
+    db = get_session()
+    return pickers.picker(
+        f"lot-{requirement.id}",
+        search,
+        schemas.LOT_PICKER_CURSOR,
+        lambda text, after: materials.usable_lots(db, requirement.material, text=text, after=after),
+        lambda lot: (lot.id, f"{lot.lot_number} — {lot.quantity_remaining} left, expires {lot.expires_on.isoformat()}"),
+        refused=lambda text: [
+            f"{lot.lot_number}: {state.reason}"
+            for lot, state in materials.unusable_lots(db, requirement.material, text=text)
+        ],
+        label="Lot",
+        searched_in="lot or supplier lot number",
+        name="lot_id",
+        none_text="No usable lot",
+    )
 
 
 @blueprint.route("/batch-steps/<int:step_id>")

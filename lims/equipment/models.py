@@ -51,7 +51,11 @@ class MaintenanceKind(enum.StrEnum):
 class Equipment(Controlled, Base):
     __tablename__ = "equipment"
     audit_parts = ("points",)
-    __table_args__ = (Index("ix_equipment_due", "retired_at", "calibration_due_on"),)
+    # Pickers list a type's items by asset tag.
+    __table_args__ = (
+        Index("ix_equipment_due", "retired_at", "calibration_due_on"),
+        Index("ix_equipment_type_asset_tag", "equipment_type", "asset_tag"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     asset_tag: Mapped[str] = mapped_column(String(32), unique=True)

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Numeric, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from lims import clock, registry
@@ -28,7 +29,7 @@ from lims.materials.errors import (
     NotInMaterialUnit,
 )
 from lims.materials.models import LotConsumption, LotStatus, Material, MaterialLot
-from lims.pagination import KeysetPage, Page, page_after, paginate
+from lims.pagination import PICKER_SIZE, REFUSED_SHOWN, KeysetPage, Page, page_after, paginate
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.units.errors import IncompatibleUnits, UnitError
@@ -180,27 +181,69 @@ def lots_page(session: Session, material: Material, *, page: int, per_page: int 
     return paginate(session, query, page=page, per_page=per_page)
 
 
-def lot_choices(material: Material) -> list[tuple[MaterialLot, Usability]]:
-    """Every lot of a material with whether it may be used today and why not, usable ones first (for pickers)."""
+def _usable_on(today: date) -> list[ColumnElement[bool]]:
+    """The SQL of ``usability``'s usable lot: released, not expired on ``today``, something left."""
+    return [
+        MaterialLot.status == LotStatus.RELEASED,
+        MaterialLot.expires_on >= today,
+        cast(MaterialLot.__table__.c.quantity_remaining_value, Numeric) > 0,
+    ]
+
+
+def _matching(text: str) -> list[ColumnElement[bool]]:
+    if not text:
+        return []
+    return [
+        or_(
+            MaterialLot.lot_number.icontains(text, autoescape=True),
+            MaterialLot.supplier_lot.icontains(text, autoescape=True),
+        )
+    ]
+
+
+def usable_lots(
+    session: Session,
+    material: Material,
+    *,
+    text: str = "",
+    after: tuple[Any, ...] | None = None,
+    limit: int = PICKER_SIZE,
+) -> KeysetPage[MaterialLot]:
+    """The material's lots usable today matching ``text`` (lot or supplier lot number), first to expire first, from
+    just after the (expiry, id) ``after``: a picker's page, filtered and limited in SQL."""
+    query = select(MaterialLot).where(
+        MaterialLot.material_id == material.id, *_usable_on(clock.today()), *_matching(text)
+    )
+    return page_after(session, query, (MaterialLot.expires_on, MaterialLot.id), after=after, limit=limit)
+
+
+def unusable_lots(
+    session: Session, material: Material, *, text: str = "", limit: int = REFUSED_SHOWN
+) -> list[tuple[MaterialLot, Usability]]:
+    """The material's lots matching ``text`` that may not be used today, latest expiry first, each with why (what a
+    picker names but does not offer)."""
     today = clock.today()
-    choices = [(lot, usability(lot, today)) for lot in material.lots]
-    return sorted(choices, key=lambda choice: (not choice[1].usable, choice[0].expires_on))
+    lots = session.scalars(
+        select(MaterialLot)
+        .where(MaterialLot.material_id == material.id, ~and_(*_usable_on(today)), *_matching(text))
+        .order_by(MaterialLot.expires_on.desc(), MaterialLot.id.desc())
+        .limit(limit)
+    )
+    return [(lot, usability(lot, today)) for lot in lots]
 
 
 def materials_with_a_usable_lot(session: Session, material_ids: Iterable[int]) -> set[int]:
-    """Which of the materials have a lot usable today, in one query over their released, unexpired lots."""
+    """Which of the materials have a lot usable today, in one query."""
     wanted = set(material_ids)
     if not wanted:
         return set()
-    today = clock.today()
-    candidates = session.scalars(
-        select(MaterialLot).where(
-            MaterialLot.material_id.in_(wanted),
-            MaterialLot.status == LotStatus.RELEASED,
-            MaterialLot.expires_on >= today,
+    return set(
+        session.scalars(
+            select(MaterialLot.material_id)
+            .where(MaterialLot.material_id.in_(wanted), *_usable_on(clock.today()))
+            .distinct()
         )
     )
-    return {lot.material_id for lot in candidates if usability(lot, today).usable}
 
 
 def lots_to_explain(

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, contains_eager
 
 from lims import clock, identifiers, registry
 from lims.audit import context as audit_context
 from lims.db import get_record
 from lims.errors import AlreadyExists, DateInFuture, DatesOutOfOrder, RecordNotFound
+from lims.pagination import PICKER_SIZE, KeysetPage, page_after
 from protocols.errors import (
     ArmNotInVersion,
     NoEffectiveVersion,
@@ -150,6 +152,19 @@ def get_subject(session: Session, subject_id: int, *, sponsor_id: int | None = N
     if subject is None:
         raise RecordNotFound(f"There is no subject with id {subject_id}.")
     return subject
+
+
+def find_subjects(
+    session: Session, *, text: str = "", after: tuple[Any, ...] | None = None, limit: int = PICKER_SIZE
+) -> KeysetPage[Subject]:
+    """Subjects whose code or protocol number holds ``text``, by code, from just after the (code, id) ``after``: a
+    picker's page, filtered and limited in SQL, each with its protocol."""
+    query = select(Subject).join(Subject.protocol).options(contains_eager(Subject.protocol))
+    if text:
+        query = query.where(
+            or_(Subject.code.icontains(text, autoescape=True), Protocol.number.icontains(text, autoescape=True))
+        )
+    return page_after(session, query, (Subject.code, Subject.id), after=after, limit=limit)
 
 
 def subjects_of(session: Session, protocol: Protocol) -> list[Subject]:

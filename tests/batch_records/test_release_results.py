@@ -77,7 +77,8 @@ def test_the_result_form_offers_usable_instruments_and_refuses_an_overdue_one(ap
     client = signed_in_as(app, db_session, line.operator)
     url, action = f"/batches/{batch.id}", f"/batch-release-tests/{viability.id}/results"
     page = client.get(url).text
-    assert f'<option value="{usable.id}" >FCM-01 — Flow cytometer</option>' in page and "FCM-02 — " not in page
+    offered = f'<option value="{usable.id}">FCM-01 — Flow cytometer (calibration due soon)</option>'
+    assert offered in page and "FCM-02 — " not in page
     assert "FCM-02 (Flow cytometer) cannot be used: its calibration was due on 2030-04-09." in page
     assert duplicate_ids(page) == []
     missing = submit(client, url, {f"test-{viability.id}-result": "91.5"}, action=action)

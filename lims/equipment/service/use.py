@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from lims import clock
@@ -25,6 +26,7 @@ from lims.equipment.models import (
 )
 from lims.equipment.service.inventory import status_expression, status_of
 from lims.identity.models import User
+from lims.pagination import PICKER_SIZE, REFUSED_SHOWN, KeysetPage, page_after
 
 #: statuses in which equipment must not be used, and how a use is refused in each
 BLOCKING_STATUSES: dict[EquipmentStatus, type[EquipmentUnusable]] = {
@@ -33,6 +35,7 @@ BLOCKING_STATUSES: dict[EquipmentStatus, type[EquipmentUnusable]] = {
     EquipmentStatus.UNDER_MAINTENANCE: EquipmentUnderMaintenance,
     EquipmentStatus.RETIRED: EquipmentRetired,
 }
+_BLOCKING_VALUES = [status.value for status in BLOCKING_STATUSES]
 
 
 def record_use(
@@ -80,31 +83,114 @@ class EquipmentChoice:
     refusal: str | None
 
 
-def equipment_choices(session: Session, equipment_type: EquipmentType, *, due_soon_days: int) -> list[EquipmentChoice]:
-    """Every item of a type with whether the use-blocking rule lets it be used now, and why not (for pickers)."""
-    return equipment_choices_by_type(session, [equipment_type], due_soon_days=due_soon_days)[equipment_type]
+def usable_items(
+    session: Session,
+    equipment_type: EquipmentType,
+    *,
+    due_soon_days: int,
+    text: str = "",
+    after: tuple[Any, ...] | None = None,
+    limit: int = PICKER_SIZE,
+) -> KeysetPage[tuple[Equipment, EquipmentStatus]]:
+    """The items of a type the use-blocking rule lets be used now, with their status, matching ``text`` (asset tag
+    or name), by asset tag from just after ``after``: a picker's page, filtered and limited in SQL."""
+    status = status_expression(clock.today(), due_soon_days)
+    query = select(Equipment, status).where(
+        Equipment.equipment_type == equipment_type, status.not_in(_BLOCKING_VALUES), *_matching(text)
+    )
+    found = page_after(
+        session, query, (Equipment.asset_tag,), after=after, limit=limit, key_of=lambda row: (row[0].asset_tag,)
+    )
+    return KeysetPage([(item, EquipmentStatus(value)) for item, value in found.items], found.next_key)
 
 
-def equipment_choices_by_type(
-    session: Session, equipment_types: Iterable[EquipmentType], *, due_soon_days: int
-) -> dict[EquipmentType, list[EquipmentChoice]]:
-    """The choices of several types at once (one query), usable items first, for each type asked."""
-    wanted = set(equipment_types)
-    choices: dict[EquipmentType, list[EquipmentChoice]] = {equipment_type: [] for equipment_type in wanted}
-    if not wanted:
-        return choices
+def unusable_items(
+    session: Session, equipment_type: EquipmentType, *, due_soon_days: int, text: str = "", limit: int = REFUSED_SHOWN
+) -> list[EquipmentChoice]:
+    """The first items of a type matching ``text`` that must not be used now, each with why (what a picker names
+    but does not offer)."""
     status = status_expression(clock.today(), due_soon_days)
     rows = session.execute(
-        select(Equipment, status).where(Equipment.equipment_type.in_(wanted)).order_by(Equipment.asset_tag)
+        select(Equipment, status)
+        .where(Equipment.equipment_type == equipment_type, status.in_(_BLOCKING_VALUES), *_matching(text))
+        .order_by(Equipment.asset_tag)
+        .limit(limit)
+    )
+    return [_choice(item, EquipmentStatus(value)) for item, value in rows]
+
+
+def types_without_usable_item(
+    session: Session, equipment_types: Iterable[EquipmentType], *, due_soon_days: int
+) -> dict[EquipmentType, set[EquipmentStatus]]:
+    """Of the types, those of which no item may be used now, with the statuses their items are in (none for a type
+    without items): one query that stops at each type's first usable item, and one over the types found lacking."""
+    wanted = sorted(set(equipment_types))
+    if not wanted:
+        return {}
+    status = status_expression(clock.today(), due_soon_days)
+    usable = set(
+        session.scalars(
+            union_all(
+                *(
+                    select(literal(equipment_type.value)).where(
+                        exists().where(Equipment.equipment_type == equipment_type, status.not_in(_BLOCKING_VALUES))
+                    )
+                    for equipment_type in wanted
+                )
+            )
+        )
+    )
+    lacking: dict[EquipmentType, set[EquipmentStatus]] = {
+        equipment_type: set() for equipment_type in wanted if equipment_type.value not in usable
+    }
+    if lacking:
+        for equipment_type, value in session.execute(
+            select(Equipment.equipment_type, status)
+            .where(Equipment.equipment_type.in_(lacking))
+            .group_by(Equipment.equipment_type, status)
+        ):
+            lacking[equipment_type].add(EquipmentStatus(value))
+    return lacking
+
+
+def unusable_by_type(
+    session: Session, equipment_types: Iterable[EquipmentType], *, due_soon_days: int, per_type: int = 3
+) -> dict[EquipmentType, list[EquipmentChoice]]:
+    """Per type, its first items (by asset tag) that must not be used now, with why, in one query: what a type
+    without a usable item has instead."""
+    wanted = set(equipment_types)
+    found: dict[EquipmentType, list[EquipmentChoice]] = {equipment_type: [] for equipment_type in wanted}
+    if not wanted:
+        return found
+    status = status_expression(clock.today(), due_soon_days)
+    first = (
+        select(
+            Equipment.id,
+            status.label("status"),
+            func.row_number().over(partition_by=Equipment.equipment_type, order_by=Equipment.asset_tag).label("rank"),
+        )
+        .where(Equipment.equipment_type.in_(wanted), status.in_(_BLOCKING_VALUES))
+        .subquery()
+    )
+    rows = session.execute(
+        select(Equipment, first.c.status)
+        .join(first, first.c.id == Equipment.id)
+        .where(first.c.rank <= per_type)
+        .order_by(Equipment.asset_tag)
     )
     for item, value in rows:
-        choices[item.equipment_type].append(
-            EquipmentChoice(item, EquipmentStatus(value), _refusal(item, EquipmentStatus(value)))
-        )
-    return {
-        equipment_type: sorted(offered, key=lambda choice: choice.refusal is not None)
-        for equipment_type, offered in choices.items()
-    }
+        found[item.equipment_type].append(_choice(item, EquipmentStatus(value)))
+    return found
+
+
+def _matching(text: str) -> list[ColumnElement[bool]]:
+    if not text:
+        return []
+    return [or_(Equipment.asset_tag.icontains(text, autoescape=True), Equipment.name.icontains(text, autoescape=True))]
+
+
+def _choice(item: Equipment, status: EquipmentStatus) -> EquipmentChoice:
+    return EquipmentChoice(item, status, _refusal(item, status))
 
 
 def _refusal(equipment: Equipment, status: EquipmentStatus) -> str | None:

@@ -33,13 +33,16 @@ def test_a_lot_that_expired_yesterday_local_time_is_refused_from_local_midnight(
     with at_facility(JUST_AFTER_MIDNIGHT_EAST), pytest.raises(LotExpired, match="expired on 2030-04-15"):
         take_a_millilitre(db_session, lot_expiring, receive.technician)
     with at_facility(JUST_AFTER_MIDNIGHT_EAST):
-        assert [state.reason for _lot, state in service.lot_choices(lot_expiring.material)] == ["expired on 2030-04-15"]
+        assert service.usable_lots(db_session, lot_expiring.material).items == []
+        assert [state.reason for _lot, state in service.unusable_lots(db_session, lot_expiring.material)] == [
+            "expired on 2030-04-15"
+        ]
 
 
 def test_a_lot_is_usable_until_the_end_of_its_expiry_day_local_time(db_session, lot_expiring, receive):
     with at_facility(JUST_BEFORE_MIDNIGHT_WEST):
         take_a_millilitre(db_session, lot_expiring, receive.technician)
-        assert [state.usable for _lot, state in service.lot_choices(lot_expiring.material)] == [True]
+        assert service.usable_lots(db_session, lot_expiring.material).items == [lot_expiring]
 
 
 def test_qa_release_counts_expiry_in_local_days(db_session, receive, create_user):

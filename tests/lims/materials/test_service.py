@@ -72,9 +72,11 @@ def test_an_expired_lot_is_unusable_whatever_its_status_says(db_session, receive
         service.consume(
             db_session, lot, parse_measurement("1 mL"), user=receive.technician, record_type="assay", record_id=1
         )
-    assert [(choice.lot_number, state.usable, state.reason) for choice, state in service.lot_choices(lot.material)] == [
-        (lot.lot_number, False, "expired on 2030-04-15")
-    ]
+    assert service.usable_lots(db_session, lot.material).items == []
+    assert [
+        (choice.lot_number, state.usable, state.reason)
+        for choice, state in service.unusable_lots(db_session, lot.material)
+    ] == [(lot.lot_number, False, "expired on 2030-04-15")]
 
 
 def test_an_expired_lot_cannot_be_released(db_session, receive, create_user):
