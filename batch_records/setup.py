@@ -22,8 +22,9 @@ from batch_records.service import (
     record_names,
     release,
     step_signatures,
+    waiting,
 )
-from lims.dashboard.service import WorkQueue
+from lims.dashboard.service import HeldRecords, WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import PortalSection, Registry
 from lims.signatures import service as signatures
@@ -43,6 +44,11 @@ def register(registry: Registry) -> None:
     registry.navigation("Master records", "batch_records.masters", order=43)
     _register_signables(registry)
     _register_work_queues(registry)
+    registry.held_records(
+        HeldRecords(
+            roles=frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA}), find=waiting.held_for_dashboard
+        )
+    )
     registry.subject_records(batches.batches_as_subject_records)
     registry.portal_section(PortalSection("Your batches", "Batch", batches.batches_as_portal_rows))
     registry.consuming_records(execution.BATCH_STEP, execution.steps_as_consuming_records)

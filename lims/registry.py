@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from lims.api.blueprint import ApiBlueprint
-    from lims.dashboard.service import WorkQueue
+    from lims.dashboard.service import HeldRecords, WorkQueue
     from lims.signatures.service import SignableType
 
 #: fills a session with an area's part of the demo data set (adding only what is missing)
@@ -226,6 +226,7 @@ class Registry:
         self._api_blueprints: list[ApiBlueprint] = []
         self._navigation: list[NavigationEntry] = []
         self._work_queues: list[WorkQueue] = []
+        self._held_records: list[HeldRecords] = []
         self._signables: dict[str, SignableType] = {}
         self._audit_actions: dict[str, None] = {}
         self._cli_groups: list[click.Group] = []
@@ -268,6 +269,10 @@ class Registry:
         """Show ``queue`` on the dashboards of its roles."""
         self._claim("work queue", queue.title, f"The work queue {queue.title!r}")
         self._work_queues.append(queue)
+
+    def held_records(self, declaration: HeldRecords) -> None:
+        """Show, on the dashboards of its roles, the records held up until someone acts, and who can unblock them."""
+        self._held_records.append(declaration)
 
     def signable(self, signable_type: SignableType) -> None:
         """Let records of the type be signed under its rules."""
@@ -404,6 +409,10 @@ class Registry:
     @property
     def work_queues(self) -> tuple[WorkQueue, ...]:
         return tuple(self._work_queues)
+
+    @property
+    def held_record_declarations(self) -> tuple[HeldRecords, ...]:
+        return tuple(self._held_records)
 
     @property
     def signables(self) -> Mapping[str, SignableType]:

@@ -182,6 +182,16 @@ def _awaiting(columns: Any, meaning: SignatureMeaning, for_user: User | None) ->
     )
 
 
+def hold_point_unreviewed_before(step: Any) -> Exists:
+    """The condition that a hold point before ``step`` (the model or an alias of it) in its batch waits for QA's
+    review."""
+    return exists(
+        _awaiting(BatchStep.id, SignatureMeaning.REVIEWED, None).where(
+            BatchStep.batch_id == step.batch_id, BatchStep.position < step.position
+        )
+    )
+
+
 def hold_points_awaiting_review(session: Session, batch_ids: Collection[int] | None = None) -> list[BatchStep]:
     """The hold points of open batches (of ``batch_ids``, or all) that QA has not reviewed, in one statement."""
     query = _awaiting(BatchStep, SignatureMeaning.REVIEWED, None)

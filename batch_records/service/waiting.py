@@ -1,27 +1,32 @@
 """What holds a batch up on the floor, and who can unblock it: a hold point QA has not reviewed, a material of the
 current step with no usable lot, equipment of the current step with no usable item.
 
-Found for the batches a page shows in a fixed number of queries (the batch list, the batch and step pages).
+Found for the batches a page shows in a fixed number of queries (the batch list, the batch and step pages), and for
+the dashboard, which counts the held batches in SQL and names the first few.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from batch_records.models import Batch, BatchMaterial, BatchStatus, BatchStep, StepStatus
 from batch_records.service import execution, step_signatures
 from lims import clock
-from lims.equipment.models import EquipmentStatus, EquipmentType
+from lims.dashboard.service import HeldRecord, HeldSummary
+from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType, EquipmentUse
 from lims.equipment.service import use as equipment_use
 from lims.materials import service as materials
-from lims.materials.models import LotStatus, MaterialLot
+from lims.materials.models import LotConsumption, LotStatus, MaterialLot
 
 RECEIVE_THEN_RELEASE = "a technician or manager (receive a new lot), then QA (release it)"
+#: how many held batches the dashboard names (it counts them all)
+HELD_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,101 @@ def waiting_batches(
     return dict(waits)
 
 
-def _current_steps(session: Session, batch_ids: Collection[int] | None) -> dict[int, BatchStep]:
-    """The current step of each batch in progress: its first step neither completed nor skipped."""
+@dataclass(frozen=True)
+class HeldBatches:
+    """The first held batches by batch number, each with every reason it waits, and how many are held in all."""
+
+    waits: list[list[Waiting]]
+    total: int
+
+
+def held_batches(session: Session, *, due_soon_days: int, limit: int = HELD_SHOWN) -> HeldBatches:
+    """The batches in progress held up: counted in SQL, the first ``limit`` by batch number named with every
+    reason, in a fixed number of queries however many batches are open (for the dashboard)."""
+    held = aliased(Batch)
+    rows = session.execute(
+        select(held.id, func.count().over())
+        .where(held.id.in_(_held_batch_ids(session, due_soon_days)))
+        .order_by(held.batch_number)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return HeldBatches([], 0)
+    waits = waiting_batches(session, batch_ids=[batch_id for batch_id, _total in rows], due_soon_days=due_soon_days)
+    return HeldBatches([waits[batch_id] for batch_id, _total in rows if batch_id in waits], rows[0][1])
+
+
+def held_for_dashboard(session: Session, settings: Mapping[str, Any]) -> HeldSummary:
+    """The batches held up, counted, the first few named with what they wait for and who can unblock them."""
+    held = held_batches(session, due_soon_days=settings["CALIBRATION_DUE_SOON_DAYS"])
+    return HeldSummary(
+        total=held.total,
+        what="batch held up" if held.total == 1 else "batches held up",
+        records=[
+            HeldRecord(
+                wait.label, wait.reason, wait.unblocked_by, "batch_records.batch", (("batch_id", wait.batch.id),)
+            )
+            for batch_waits in held.waits
+            for wait in batch_waits
+        ],
+        shown=len(held.waits),
+        endpoint="batch_records.batches",
+        arguments=(("status", BatchStatus.IN_PROGRESS.value),),
+    )
+
+
+def _held_batch_ids(session: Session, due_soon_days: int) -> Select[int]:
+    """The ids of the batches in progress whose current step cannot go on: ``waiting_batches``'s reasons in SQL,
+    given the materials without a usable lot and the equipment types without a usable item (a query each)."""
+    first_open = _first_open_positions(None).subquery()
+    current = aliased(BatchStep, name="current_step")
+    reasons: list[ColumnElement[bool]] = [step_signatures.hold_point_unreviewed_before(current)]
+    lacking_materials = materials.materials_without_usable_lot(session)
+    if lacking_materials:
+        taken = (
+            select(LotConsumption.id)
+            .join(LotConsumption.lot)
+            .where(
+                LotConsumption.record_type == execution.BATCH_STEP,
+                LotConsumption.record_id == cast(current.id, String),
+                MaterialLot.material_id == BatchMaterial.material_id,
+            )
+            .correlate(current, BatchMaterial)  # two levels up: the current step; one: its requirement
+        )
+        reasons.append(
+            exists(
+                select(BatchMaterial.id).where(
+                    BatchMaterial.step_id == current.id,
+                    BatchMaterial.material_id.in_(lacking_materials),
+                    ~exists(taken),
+                )
+            )
+        )
+    lacking_types = equipment_use.types_without_usable_item(session, EquipmentType, due_soon_days=due_soon_days)
+    for equipment_type in lacking_types:
+        recorded = (
+            select(EquipmentUse.id)
+            .join(EquipmentUse.equipment)
+            .where(
+                EquipmentUse.record_type == execution.BATCH_STEP,
+                EquipmentUse.record_id == cast(current.id, String),
+                Equipment.equipment_type == equipment_type,
+            )
+        )
+        needed = literal(",").concat(current.required_equipment).concat(",").contains(f",{equipment_type.value},")
+        reasons.append(and_(needed, ~exists(recorded)))
+    return (
+        select(current.batch_id)
+        .join(
+            first_open,
+            and_(current.batch_id == first_open.c.batch_id, current.position == first_open.c.position),
+        )
+        .where(or_(*reasons))
+    )
+
+
+def _first_open_positions(batch_ids: Collection[int] | None) -> Select[int, int]:
+    """Per batch in progress, the position of its first step neither completed nor skipped."""
     open_steps = (
         select(BatchStep.batch_id, func.min(BatchStep.position).label("position"))
         .join(BatchStep.batch)
@@ -75,7 +173,12 @@ def _current_steps(session: Session, batch_ids: Collection[int] | None) -> dict[
     )
     if batch_ids is not None:
         open_steps = open_steps.where(BatchStep.batch_id.in_(batch_ids))
-    first_open = open_steps.subquery()
+    return open_steps
+
+
+def _current_steps(session: Session, batch_ids: Collection[int] | None) -> dict[int, BatchStep]:
+    """The current step of each batch in progress: its first step neither completed nor skipped."""
+    first_open = _first_open_positions(batch_ids).subquery()
     steps = session.scalars(
         select(BatchStep)
         .join(

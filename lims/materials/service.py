@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Numeric, and_, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from lims import clock, registry
@@ -230,6 +230,12 @@ def unusable_lots(
         .limit(limit)
     )
     return [(lot, usability(lot, today)) for lot in lots]
+
+
+def materials_without_usable_lot(session: Session) -> set[int]:
+    """The materials no lot of which may be used today, in one query."""
+    usable = select(MaterialLot.id).where(MaterialLot.material_id == Material.id, *_usable_on(clock.today()))
+    return set(session.scalars(select(Material.id).where(~exists(usable))))
 
 
 def materials_with_a_usable_lot(session: Session, material_ids: Iterable[int]) -> set[int]:

@@ -12,6 +12,8 @@ from batch_records.cart_line import calibrated
 from batch_records.errors import AlreadyRecorded
 from batch_records.service import batches, execution, waiting
 from lims.audit import context as audit_context
+from lims.identifiers import IdentifierRule
+from lims.identity.models import RoleName
 from lims.materials import service as materials
 from lims.signatures.models import SignatureMeaning
 from lims.units.parsing import parse_measurement
@@ -119,7 +121,78 @@ def test_batch_list_batch_page_and_step_page_say_what_the_batch_waits_for(app, d
 
 def test_a_batch_that_waits_for_nothing_shows_no_notice(app, db_session, line, batch):
     client = signed_in_as(app, db_session, line.operator)
+    assert "waiting:" not in client.get("/").text
     assert "waiting:" not in client.get("/batches").text and "waiting:" not in client.get(f"/batches/{batch.id}").text
+
+
+def test_the_dashboard_names_the_held_batch_what_it_waits_for_and_who_can_unblock_it(
+    app, db_session, line, held, create_user
+):
+    lot = line.medium_lot.lot_number
+    for user in (line.operator, line.qa):
+        dashboard = text_of(signed_in_as(app, db_session, user).get("/").text)
+        assert "Waiting for someone 1 batch held up" in dashboard
+        assert f"Batch {held.batch_number}, step 2. CD4/CD8 selection" in dashboard
+        assert MEDIUM_WAIT.format(lot=lot) in dashboard
+        assert "Who can unblock it: a technician or manager (receive a new lot), then QA (release it)" in dashboard
+        assert CENTRIFUGE_WAIT in dashboard
+        assert "Who can unblock it: a technician or manager (calibrate it)" in dashboard
+    admin = create_user(RoleName.ADMIN)
+    db_session.commit()
+    assert "Waiting for someone" not in signed_in_as(app, db_session, admin).get("/").text
+
+
+def test_the_dashboard_finds_a_wait_for_equipment_alone_and_for_a_hold_point(app, db_session, line, batch):
+    do_receipt(db_session, batch, line)
+    calibrated(db_session, line.centrifuge, due_on=TODAY - timedelta(days=3))
+    db_session.commit()
+    client = signed_in_as(app, db_session, line.operator)
+    dashboard = text_of(client.get("/").text)
+    assert CENTRIFUGE_WAIT in dashboard and "TexMACS" not in dashboard
+    calibrated(db_session, line.centrifuge, due_on=TODAY + timedelta(days=100))
+    step = batch.steps[1]
+    execution.record_equipment_use(db_session, step, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
+    execution.record_equipment_use(db_session, step, line.centrifuge, user=line.operator, due_soon_days=DUE_SOON)
+    execution.record_material_use(
+        db_session, step, step.materials[0], line.medium_lot, parse_measurement("250 mL"), user=line.operator
+    )
+    execution.record_entries(db_session, step, {step.parameters[0].id: "92.4"}, user=line.operator)
+    sign(db_session, step, SignatureMeaning.PERFORMED, line.operator)
+    db_session.commit()
+    dashboard = text_of(client.get("/").text)
+    assert f"waiting: QA's review of the hold point at step 2 ({step.title})" in dashboard
+    assert "Who can unblock it: QA (review the hold point)" in dashboard
+
+
+def test_the_dashboard_counts_every_held_batch_and_names_the_first_in_as_many_statements_for_many_as_for_one(
+    app, db_session, line, held
+):
+    client = signed_in_as(app, db_session, line.operator)
+
+    def dashboard() -> tuple[int, str]:
+        db_session.expire_all()
+        with counted_statements(db_session) as statements:
+            page = client.get("/")
+        assert page.status_code == 200
+        return len(statements), text_of(page.text)
+
+    one, shown = dashboard()
+    assert "1 batch held up" in shown
+    for number in range(2, waiting.HELD_SHOWN + 4):
+        other = batches.start_batch(
+            db_session,
+            line.version,
+            subject=line.subject,
+            starting_material_identity=f"SM{number:04d}",
+            user=line.operator,
+            identity_rule=IdentifierRule(r"SM\d+"),
+        )
+        do_receipt(db_session, other, line)
+    db_session.commit()
+    many, shown = dashboard()
+    assert many == one
+    assert f"{waiting.HELD_SHOWN + 3} batches held up" in shown and "(3 more not named here)" in shown
+    assert shown.count("waiting: no usable lot of TexMACS GMP medium") == waiting.HELD_SHOWN
 
 
 def test_the_batch_list_finds_what_batches_wait_for_in_as_many_statements_for_many_as_for_one(
