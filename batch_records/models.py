@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -336,13 +337,21 @@ class Batch(Controlled, Base):
         }
 
 
+#: a new step's equipment and lots before any use is recorded: its signatures bind that it used none
+NOTHING_USED = json.dumps({"equipment": [], "lots": []})
+
+
 class BatchStep(StepDesign, Controlled, Base):
     """A step of a batch: the master's step frozen when the batch was made, and what was done."""
 
     __tablename__ = "batch_step"
     audit_parts = ("parameters", "materials")
-    audit_system_fields = frozenset({"content_hash"})
-    __table_args__ = (UniqueConstraint("batch_id", "position", name="uq_batch_step_position"),)
+    audit_system_fields = frozenset({"content_hash", "bound_uses"})
+    # A batch's current step (its first neither completed nor skipped) is read from the index alone.
+    __table_args__ = (
+        UniqueConstraint("batch_id", "position", name="uq_batch_step_position"),
+        Index("ix_batch_step_position_status", "batch_id", "position", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("batch.id"), index=True)
@@ -356,6 +365,10 @@ class BatchStep(StepDesign, Controlled, Base):
     #: SHA-256 of the signed content as it stands now (``refresh_content_hash`` after every change to it): a
     #: signature holds while its own content hash equals it, which lets work queues find what waits in SQL
     content_hash: Mapped[str] = mapped_column(String(64))
+    #: the equipment used and the lots taken from, as the signatures cover them (JSON: {"equipment": [...],
+    #: "lots": [...]}), kept with every use recorded; NULL for steps made before signatures covered them, whose
+    #: signed content (and so their signatures) stays as it was
+    bound_uses: Mapped[str | None] = mapped_column(Text)
 
     batch: Mapped[Batch] = relationship(back_populates="steps")
     performed_by: Mapped[User | None] = relationship()
@@ -363,7 +376,8 @@ class BatchStep(StepDesign, Controlled, Base):
     materials: Mapped[list[BatchMaterial]] = relationship(back_populates="step", order_by="BatchMaterial.id")
 
     def signed_content(self) -> dict[str, Any]:
-        """What the performer's and verifier's signatures cover: every current entry and the yield."""
+        """What the performer's and verifier's signatures cover: every current entry, the yield, and (for steps made
+        since signatures cover them) the equipment used and the lots taken from."""
         return {
             "batch": self.batch.batch_number,
             "position": self.position,
@@ -376,6 +390,7 @@ class BatchStep(StepDesign, Controlled, Base):
                 for entry in parameter.entries
                 if entry.replaced_by_id is None
             ],
+            **({} if self.bound_uses is None else json.loads(self.bound_uses)),
         }
 
     def refresh_content_hash(self) -> None:
@@ -418,9 +433,11 @@ class BatchEntry(Controlled, Base):
     """A value recorded for a parameter. Never edited: a correction is a new entry replacing it, with a reason."""
 
     __tablename__ = "batch_entry"
+    # Who recorded a step's values (a verifier may not be one of them) is read from the index alone.
+    __table_args__ = (Index("ix_batch_entry_parameter_entered_by", "parameter_id", "entered_by_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    parameter_id: Mapped[int] = mapped_column(ForeignKey("batch_parameter.id"), index=True)
+    parameter_id: Mapped[int] = mapped_column(ForeignKey("batch_parameter.id"))
     value: Mapped[Measurement] = measurement_column("value")
     within_limits: Mapped[bool]
     entered_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))

@@ -86,6 +86,7 @@ def _register_signables(registry: Registry) -> None:
             after_signing=step_signatures.after_step_signature,
             name=lambda step: f"step {step.position}. {step.title} of batch {step.batch.batch_number}",
             attests=execution.attested_with_step,
+            next_step=step_signatures.next_after_step_signature,
         )
     )
     registry.signable(
@@ -95,6 +96,7 @@ def _register_signables(registry: Registry) -> None:
             before_signing=deviations.check_deviation_closure,
             after_signing=deviations.close_deviation,
             name=lambda deviation: f"deviation {deviation.number}",
+            next_step=deviations.next_after_closure,
         )
     )
     registry.signable(
@@ -104,6 +106,7 @@ def _register_signables(registry: Registry) -> None:
             before_signing=release.check_batch_signature,
             after_signing=release.apply_batch_disposition,
             name=lambda batch: f"batch {batch.batch_number}",
+            next_step=release.next_after_disposition,
         )
     )
 

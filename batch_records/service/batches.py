@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from batch_records.errors import BatchLocked, StartingMaterialIdentityRefused, StartingMaterialUsed
 from batch_records.models import (
     FINAL_BATCH_STATUSES,
+    NOTHING_USED,
     Batch,
     BatchMaterial,
     BatchParameter,
@@ -100,7 +101,7 @@ def batches_as_portal_rows(session: Session, organization_id: int) -> list[Porta
 
 
 def _batches(status: BatchStatus | None, sponsor_id: int | None) -> Select[Batch]:
-    query = select(Batch).options(selectinload(Batch.subject).selectinload(Subject.protocol), selectinload(Batch.steps))
+    query = select(Batch).options(selectinload(Batch.subject).selectinload(Subject.protocol))
     if status is not None:
         query = query.where(Batch.status == status)
     if sponsor_id is not None:
@@ -196,7 +197,7 @@ def start_batch(
     # Reading the master's steps must not flush a copy before its content hash is known.
     with session.no_autoflush:
         for source in version.steps:
-            step = BatchStep(batch=batch, position=source.position, status=StepStatus.PENDING)
+            step = BatchStep(batch=batch, position=source.position, status=StepStatus.PENDING, bound_uses=NOTHING_USED)
             masters.copy_step_design(source, step)
             session.add(step)
             for parameter in source.parameters:

@@ -13,6 +13,7 @@ from batch_records.errors import DeviationClosed, DeviationIncomplete, NotCalled
 from batch_records.models import (
     Batch,
     BatchEntry,
+    BatchStatus,
     BatchStep,
     Deviation,
     DeviationCategory,
@@ -24,6 +25,7 @@ from lims.db import get_record, serialise_numbering
 from lims.errors import DetailMissing
 from lims.identity.models import User
 from lims.pagination import KeysetPage, page_after
+from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing.models import TestResult
 
@@ -132,6 +134,27 @@ def close_deviation(session: Session, deviation: Deviation, _meaning: SignatureM
     with audit_context.reason_for_change(session, f"Deviation {deviation.number} closed by QA"):
         deviation.status = DeviationStatus.CLOSED
         deviation.closed_at = clock.now()
+
+
+def next_after_closure(
+    _session: Session, deviation: Deviation, _meaning: SignatureMeaning, _user: User
+) -> signatures.NextStep:
+    """After QA closes a deviation: its batch, reviewed once no deviation of it is open."""
+    batch = deviation.batch
+    if batch.status == BatchStatus.AWAITING_REVIEW:
+        return signatures.NextStep(
+            f"Deviation {deviation.number} is closed: batch {batch.batch_number} is reviewed once none of its "
+            "deviations is open.",
+            f"Review batch {batch.batch_number}",
+            "batch_records.review",
+            (("batch_id", batch.id),),
+        )
+    return signatures.NextStep(
+        f"Deviation {deviation.number} is closed.",
+        f"Batch {batch.batch_number}",
+        "batch_records.batch",
+        (("batch_id", batch.id),),
+    )
 
 
 def open_deviation_count(session: Session) -> int:

@@ -3,13 +3,14 @@ what a step still needs before it is signed (the signatures themselves: ``step_s
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from batch_records.errors import (
@@ -109,8 +110,36 @@ def steps_as_consuming_records(session: Session, record_ids: list[str]) -> dict[
     }
 
 
+DONE = (StepStatus.COMPLETED, StepStatus.SKIPPED)
+
+
 def is_done(step: BatchStep) -> bool:
-    return step.status in {StepStatus.COMPLETED, StepStatus.SKIPPED}
+    return step.status in DONE
+
+
+def current_steps_of(session: Session, batch_ids: Collection[int]) -> dict[int, BatchStep]:
+    """The current step of each of the batches (none for a batch whose steps are all done), with its batch and the
+    materials it takes, in three queries rather than loading every step of every batch (the batch list)."""
+    if not batch_ids:
+        return {}
+    first_open = (
+        select(BatchStep.batch_id, func.min(BatchStep.position).label("position"))
+        .where(BatchStep.batch_id.in_(batch_ids), BatchStep.status.not_in(DONE))
+        .group_by(BatchStep.batch_id)
+        .subquery()
+    )
+    steps = session.scalars(
+        select(BatchStep)
+        .join(
+            first_open,
+            and_(BatchStep.batch_id == first_open.c.batch_id, BatchStep.position == first_open.c.position),
+        )
+        .options(
+            selectinload(BatchStep.batch),
+            selectinload(BatchStep.materials).selectinload(BatchMaterial.material),
+        )
+    )
+    return {step.batch_id: step for step in steps}
 
 
 def current_step(batch: Batch) -> BatchStep | None:
@@ -405,6 +434,7 @@ def record_equipment_use(
         purpose=f"Batch {step.batch.batch_number}, step {step.position}: {step.title}",
     )
     _start(step)
+    bind_uses(session, step)
     return use
 
 
@@ -427,6 +457,7 @@ def record_material_use(
         )
     consumption = materials.consume(session, lot, quantity, user=user, record_type=BATCH_STEP, record_id=step.id)
     _start(step)
+    bind_uses(session, step)
     return consumption
 
 
@@ -520,20 +551,33 @@ def rest_of(requirement: BatchMaterial, uses: StepUses) -> Measurement:
     return Measurement(max(rest, Decimal(0)), requirement.quantity.unit)
 
 
-def attested_with_step(session: Session, step: BatchStep) -> dict[str, list[str]]:
-    """What a step's signer attests beside its entries: the equipment it used and the lots it took from."""
-    uses = uses_of_steps(session, [step])[step.id]
+def bind_uses(session: Session, step: BatchStep) -> None:
+    """Make the equipment and lots the step used part of its signed content (and so of its content hash)."""
+    step.bound_uses = json.dumps(_described_uses(uses_of_steps(session, [step])[step.id]))
+    step.refresh_content_hash()
+
+
+def _described_uses(uses: StepUses) -> dict[str, list[str]]:
     return {
-        "Equipment used": [
+        "equipment": [
             f"{use.equipment.asset_tag} {use.equipment.name} ({use.equipment.equipment_type.value})"
             for use in uses.equipment
         ],
-        "Lots taken from": [
+        "lots": [
             f"{consumption.quantity} of {consumption.lot.material.name} from lot {consumption.lot.lot_number} "
             f"(supplier lot {consumption.lot.supplier_lot}, expires {consumption.lot.expires_on.isoformat()})"
             for consumption in uses.consumptions
         ],
     }
+
+
+def attested_with_step(session: Session, step: BatchStep) -> dict[str, list[str]]:
+    """What the signer of a step made before signatures covered its equipment and lots attests beside its signed
+    content: the equipment it used and the lots it took from (a newer step's signed content holds them)."""
+    if step.bound_uses is not None:
+        return {}
+    described = _described_uses(uses_of_steps(session, [step])[step.id])
+    return {"Equipment used": described["equipment"], "Lots taken from": described["lots"]}
 
 
 def missing_for_completion(step: BatchStep, uses: StepUses) -> list[str]:

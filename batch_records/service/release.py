@@ -430,6 +430,20 @@ def apply_batch_disposition(session: Session, batch: Batch, meaning: SignatureMe
         batch.disposition_at = clock.now()
 
 
+def next_after_disposition(
+    _session: Session, batch: Batch, meaning: SignatureMeaning, _user: User
+) -> signatures.NextStep:
+    """After QA's disposition of a batch: what it means, and the batches still waiting for review."""
+    done = {
+        SignatureMeaning.RELEASED: f"Batch {batch.batch_number} is released and its certificate issued.",
+        SignatureMeaning.REJECTED: f"Batch {batch.batch_number} is rejected.",
+        SignatureMeaning.QUARANTINED: f"Batch {batch.batch_number} is held in quarantine until QA decides.",
+    }[meaning]
+    return signatures.NextStep(
+        done, "Batches awaiting review", "batch_records.batches", (("status", BatchStatus.AWAITING_REVIEW.value),)
+    )
+
+
 def count_awaiting_review(session: Session) -> int:
     """How many batches wait for QA's review and disposition: every step done, or held in quarantine."""
     return (

@@ -20,6 +20,7 @@ from batch_records.errors import (
 from batch_records.models import Batch, BatchEntry, BatchParameter, BatchStatus, BatchStep, StepStatus
 from batch_records.service.execution import (
     advance_batch,
+    current_step,
     hold_step,
     missing_for_completion,
     require_current,
@@ -225,3 +226,40 @@ def steps_awaiting_signature(
         selectinload(BatchStep.performed_by),
     )
     return page_after(session, query, (BatchStep.completed_at, BatchStep.id), after=after, limit=limit)
+
+
+def next_after_step_signature(
+    session: Session, step: BatchStep, _meaning: SignatureMeaning, user: User
+) -> signatures.NextStep:
+    """After a step's signature: who signs it next, if anyone, and the step to work on now (or the batch's review)."""
+    waits = []
+    if step.second_person_verification and not signatures.signers_with_meaning(
+        session, step, SignatureMeaning.VERIFIED
+    ):
+        waits.append(
+            f"Step {step.position} waits for a second person's verification (anyone trained but who performed it "
+            "or recorded its values)."
+        )
+    held = step.hold_point and not signatures.signers_with_meaning(session, step, SignatureMeaning.REVIEWED)
+    if held:
+        waits.append("The batch goes on once QA has reviewed this hold point.")
+    text = " ".join(waits) or f"Step {step.position} is signed."
+    if held and signatures.may_sign(session, step, SignatureMeaning.REVIEWED, user):
+        arguments = (("entity_type", BatchStep.__tablename__), ("entity_id", step.id), ("meaning", "reviewed"))
+        return signatures.NextStep(text, "Review the hold point", "signatures.sign", arguments)
+    following = current_step(step.batch)
+    if following is not None and not held:
+        return signatures.NextStep(
+            text,
+            f"Next: step {following.position}. {following.title}",
+            "batch_records.batch_step",
+            (("step_id", following.id),),
+        )
+    if step.batch.status == BatchStatus.AWAITING_REVIEW:
+        return signatures.NextStep(
+            f"{text} Every step is done: the batch waits for QA's review and disposition.",
+            f"Batch {step.batch.batch_number}: release tests",
+            "batch_records.batch",
+            (("batch_id", step.batch_id),),
+        )
+    return signatures.NextStep(text)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from batch_records.models import Batch, BatchMaterial, BatchStatus, BatchStep, StepStatus
+from batch_records.models import Batch, BatchMaterial, BatchStatus, BatchStep
 from batch_records.service import execution, step_signatures
 from lims import clock
 from lims.dashboard.service import HeldRecord, HeldSummary
@@ -44,12 +44,25 @@ class Waiting:
 
 
 def waiting_batches(
-    session: Session, *, due_soon_days: int, batch_ids: Collection[int] | None = None
+    session: Session,
+    *,
+    due_soon_days: int,
+    batch_ids: Collection[int] | None = None,
+    current_steps: Mapping[int, BatchStep] | None = None,
 ) -> dict[int, list[Waiting]]:
-    """The batches in progress that cannot go on (of ``batch_ids``, or all), by batch id, with every reason."""
+    """The batches in progress that cannot go on (of ``batch_ids``, or all), by batch id, with every reason.
+
+    ``current_steps`` are the batches' current steps when the caller has them (``execution.current_steps_of``).
+    """
     if batch_ids is not None and not batch_ids:
         return {}
-    current = _current_steps(session, batch_ids)
+    current = (
+        _current_steps(session, batch_ids)
+        if current_steps is None
+        else {
+            batch_id: step for batch_id, step in current_steps.items() if step.batch.status == BatchStatus.IN_PROGRESS
+        }
+    )
     waits: dict[int, list[Waiting]] = defaultdict(list)
     for hold_point in step_signatures.hold_points_awaiting_review(session, batch_ids):
         step = current.get(hold_point.batch_id)
@@ -62,9 +75,9 @@ def waiting_batches(
                     "QA (review the hold point)",
                 )
             )
-    uses = execution.uses_of_steps(session, list(current.values()))
-    for wait in _materials_waiting(session, current.values(), uses) + _equipment_waiting(
-        session, current.values(), uses, due_soon_days
+    taken = _taken(session, current.values())
+    for wait in _materials_waiting(session, current.values(), taken) + _equipment_waiting(
+        session, current.values(), taken, due_soon_days
     ):
         waits[wait.batch.id].append(wait)
     return dict(waits)
@@ -82,9 +95,14 @@ def held_batches(session: Session, *, due_soon_days: int, limit: int = HELD_SHOW
     """The batches in progress held up: counted in SQL, the first ``limit`` by batch number named with every
     reason, in a fixed number of queries however many batches are open (for the dashboard)."""
     held = aliased(Batch)
+    current = aliased(BatchStep, name="current_step")
+    first_open = _first_open_positions(None).subquery()
     rows = session.execute(
         select(held.id, func.count().over())
-        .where(held.id.in_(_held_batch_ids(session, due_soon_days)))
+        .select_from(current)
+        .join(first_open, and_(current.batch_id == first_open.c.batch_id, current.position == first_open.c.position))
+        .join(held, held.id == current.batch_id)
+        .where(or_(*_held_reasons(session, current, due_soon_days)))
         .order_by(held.batch_number)
         .limit(limit)
     ).all()
@@ -113,11 +131,9 @@ def held_for_dashboard(session: Session, settings: Mapping[str, Any]) -> HeldSum
     )
 
 
-def _held_batch_ids(session: Session, due_soon_days: int) -> Select[int]:
-    """The ids of the batches in progress whose current step cannot go on: ``waiting_batches``'s reasons in SQL,
+def _held_reasons(session: Session, current: Any, due_soon_days: int) -> list[ColumnElement[bool]]:
+    """The conditions that a batch's ``current`` step (an alias) cannot go on: ``waiting_batches``'s reasons in SQL,
     given the materials without a usable lot and the equipment types without a usable item (a query each)."""
-    first_open = _first_open_positions(None).subquery()
-    current = aliased(BatchStep, name="current_step")
     reasons: list[ColumnElement[bool]] = [step_signatures.hold_point_unreviewed_before(current)]
     lacking_materials = materials.materials_without_usable_lot(session)
     if lacking_materials:
@@ -153,14 +169,7 @@ def _held_batch_ids(session: Session, due_soon_days: int) -> Select[int]:
         )
         needed = literal(",").concat(current.required_equipment).concat(",").contains(f",{equipment_type.value},")
         reasons.append(and_(needed, ~exists(recorded)))
-    return (
-        select(current.batch_id)
-        .join(
-            first_open,
-            and_(current.batch_id == first_open.c.batch_id, current.position == first_open.c.position),
-        )
-        .where(or_(*reasons))
-    )
+    return reasons
 
 
 def _first_open_positions(batch_ids: Collection[int] | None) -> Select[int, int]:
@@ -168,7 +177,7 @@ def _first_open_positions(batch_ids: Collection[int] | None) -> Select[int, int]
     open_steps = (
         select(BatchStep.batch_id, func.min(BatchStep.position).label("position"))
         .join(BatchStep.batch)
-        .where(Batch.status == BatchStatus.IN_PROGRESS, BatchStep.status.not_in(_DONE))
+        .where(Batch.status == BatchStatus.IN_PROGRESS, BatchStep.status.not_in(execution.DONE))
         .group_by(BatchStep.batch_id)
     )
     if batch_ids is not None:
@@ -193,18 +202,42 @@ def _current_steps(session: Session, batch_ids: Collection[int] | None) -> dict[
     return {step.batch_id: step for step in steps}
 
 
-_DONE = (StepStatus.COMPLETED, StepStatus.SKIPPED)
+@dataclass(frozen=True)
+class _Taken:
+    """What the steps took so far: (step id, material id) of each lot taken from, (step id, type) of each item used."""
+
+    materials: set[tuple[int, int]]
+    equipment: set[tuple[int, EquipmentType]]
 
 
-def _materials_waiting(
-    session: Session, steps: Collection[BatchStep], uses: dict[int, execution.StepUses]
-) -> list[Waiting]:
+def _taken(session: Session, steps: Collection[BatchStep]) -> _Taken:
+    """The materials and equipment types the steps took, in two queries reading only those columns."""
+    keys = [str(step.id) for step in steps]
+    if not keys:
+        return _Taken(set(), set())
+    consumed = session.execute(
+        select(LotConsumption.record_id, MaterialLot.material_id)
+        .join(LotConsumption.lot)
+        .where(LotConsumption.record_type == execution.BATCH_STEP, LotConsumption.record_id.in_(keys))
+    )
+    used = session.execute(
+        select(EquipmentUse.record_id, Equipment.equipment_type)
+        .join(EquipmentUse.equipment)
+        .where(EquipmentUse.record_type == execution.BATCH_STEP, EquipmentUse.record_id.in_(keys))
+    )
+    return _Taken(
+        {(int(step_id), material_id) for step_id, material_id in consumed},
+        {(int(step_id), equipment_type) for step_id, equipment_type in used},
+    )
+
+
+def _materials_waiting(session: Session, steps: Collection[BatchStep], taken: _Taken) -> list[Waiting]:
     """A requirement not yet met whose material has no usable lot."""
     open_requirements = [
         (step, requirement)
         for step in steps
         for requirement in step.materials
-        if not any(taken.lot.material_id == requirement.material_id for taken in uses[step.id].consumptions)
+        if (step.id, requirement.material_id) not in taken.materials
     ]
     material_ids = {requirement.material_id for _step, requirement in open_requirements}
     usable = materials.materials_with_a_usable_lot(session, material_ids)
@@ -233,17 +266,14 @@ def _why_no_lot(requirement: BatchMaterial, lots: list[MaterialLot]) -> tuple[st
 
 
 def _equipment_waiting(
-    session: Session,
-    steps: Collection[BatchStep],
-    uses: dict[int, execution.StepUses],
-    due_soon_days: int,
+    session: Session, steps: Collection[BatchStep], taken: _Taken, due_soon_days: int
 ) -> list[Waiting]:
     """An equipment type a step needs, not yet recorded, of which no item may be used."""
     open_needs = [
         (step, equipment_type)
         for step in steps
         for equipment_type in step.equipment_types
-        if all(use.equipment.equipment_type != equipment_type for use in uses[step.id].equipment)
+        if (step.id, equipment_type) not in taken.equipment
     ]
     lacking = equipment_use.types_without_usable_item(
         session, {equipment_type for _step, equipment_type in open_needs}, due_soon_days=due_soon_days

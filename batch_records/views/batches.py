@@ -46,16 +46,18 @@ def batches() -> Any:
     page = batches_service.batches_after(
         get_session(), status=statuses.get(status_text), after=data["cursor"], limit=BATCHES_PER_PAGE
     )
+    current_steps = execution.current_steps_of(get_session(), [batch.id for batch in page.items])
     return render_template(
         "batch_records/batches.html",
         page=page,
         first_page=data["cursor"] is None,
         next_cursor=schema.fields["cursor"].serialize("next_key", page),
         status=status_text,
-        current_steps={batch.id: execution.current_step(batch) for batch in page.items},
+        current_steps=current_steps,
         waiting=waiting.waiting_batches(
             get_session(),
             batch_ids=[batch.id for batch in page.items],
+            current_steps=current_steps,
             due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"],
         ),
         status_options=[(status.value, status.value.capitalize()) for status in BatchStatus],

@@ -10,7 +10,7 @@ from lims.certificates.service import batch_certificate, documents
 from lims.identity.models import RoleName
 from lims.registry import PortalSection, Registry
 from lims.signatures.models import SignatureMeaning
-from lims.signatures.service import SignableType
+from lims.signatures.service import NextStep, SignableType
 
 
 def register(registry: Registry) -> None:
@@ -25,6 +25,13 @@ def register(registry: Registry) -> None:
             IssuedDocument,
             {documents.APPROVAL: frozenset({RoleName.QA})},
             before_signing=documents.check_correction_signature,
+            name=lambda document: f"certificate {document.number} version {document.version}",
+            next_step=lambda _session, document, _meaning, _user: NextStep(
+                f"Certificate {document.number} version {document.version} is issued; the version before it is "
+                "superseded.",
+                "Certificates",
+                "certificates.index",
+            ),
         )
     )
     registry.signable(
@@ -32,6 +39,14 @@ def register(registry: Registry) -> None:
             DocumentRevocation,
             {documents.APPROVAL: frozenset({RoleName.QA})},
             before_signing=documents.check_revocation_signature,
+            name=lambda revocation: (
+                f"the revocation of certificate {revocation.document.number} version {revocation.document.version}"
+            ),
+            next_step=lambda _session, revocation, _meaning, _user: NextStep(
+                f"Certificate {revocation.document.number} is revoked: its verification page says so.",
+                "Certificates",
+                "certificates.index",
+            ),
         )
     )
     registry.audit_actions("document.downloaded", "label.printed")

@@ -51,10 +51,17 @@ class MaintenanceKind(enum.StrEnum):
 class Equipment(Controlled, Base):
     __tablename__ = "equipment"
     audit_parts = ("points",)
-    # Pickers list a type's items by asset tag.
+    # Pickers list a type's items by asset tag; work queues count the items in a calibration state from an index.
     __table_args__ = (
         Index("ix_equipment_due", "retired_at", "calibration_due_on"),
         Index("ix_equipment_type_asset_tag", "equipment_type", "asset_tag"),
+        Index(
+            "ix_equipment_calibration_state",
+            "retired_at",
+            "under_maintenance",
+            "out_of_tolerance",
+            "calibration_due_on",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,7 @@ from lims.equipment.service import calibrations, impact_assessments, inventory
 from lims.identity.models import RoleName
 from lims.registry import Registry
 from lims.signatures.models import SignatureMeaning
-from lims.signatures.service import SignableType
+from lims.signatures.service import NextStep, SignableType
 
 
 def register(registry: Registry) -> None:
@@ -70,6 +70,13 @@ def register(registry: Registry) -> None:
             },
             before_signing=calibrations.check_calibration_signature,
             name=lambda record: f"the calibration of {record.equipment.asset_tag} on {record.performed_on.isoformat()}",
+            next_step=lambda _session, _record, meaning, _user: (
+                NextStep(
+                    "QA reviews the calibration next (Calibrations to review); the item's status follows its result."
+                )
+                if meaning == SignatureMeaning.PERFORMED
+                else NextStep("The calibration is reviewed.", "Calibrations to review", "equipment.review")
+            ),
         )
     )
     registry.signable(
@@ -77,6 +84,11 @@ def register(registry: Registry) -> None:
             ImpactAssessment,
             {SignatureMeaning.REVIEWED: frozenset({RoleName.QA})},
             name=lambda assessment: f"the impact assessment of {assessment.equipment.asset_tag} out of tolerance",
+            next_step=lambda _session, _assessment, _meaning, _user: NextStep(
+                "The impact assessment is concluded: each batch judged impacted has a deviation raised.",
+                "Equipment to review",
+                "equipment.review",
+            ),
         )
     )
     registry.audit_actions("export.certificate")

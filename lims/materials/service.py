@@ -408,3 +408,15 @@ def lot_counts(session: Session) -> dict[int, int]:
         select(MaterialLot.material_id, func.count(MaterialLot.id)).group_by(MaterialLot.material_id)
     )
     return {material_id: count for material_id, count in counted}
+
+
+def next_after_lot_disposition(
+    _session: Session, lot: MaterialLot, meaning: SignatureMeaning, _user: User
+) -> signatures.NextStep:
+    """After QA's disposition of a lot: what it means for its use, and the next lot waiting in quarantine."""
+    done = (
+        f"Lot {lot.lot_number} can be taken for batches until it expires on {lot.expires_on.isoformat()}."
+        if meaning == SignatureMeaning.RELEASED
+        else f"Lot {lot.lot_number} is rejected: it is never offered for use."
+    )
+    return signatures.NextStep(done, "Lots in quarantine", "materials.index")

@@ -25,6 +25,7 @@ def register(registry: Registry) -> None:
             before_signing=service.check_lot_disposition,
             after_signing=service.apply_lot_disposition,
             name=lambda lot: f"lot {lot.lot_number} of {lot.material.name}",
+            next_step=service.next_after_lot_disposition,
         )
     )
     registry.work_queue(

@@ -39,7 +39,11 @@ class Signable(Protocol):
 
 class ElectronicSignature(Base):
     __tablename__ = "electronic_signature"
-    __table_args__ = (Index("ix_electronic_signature_entity", "entity_type", "entity_id"),)
+    # Work queues ask whether a record holds a signature of a meaning over its content as it stands: the index
+    # answers that alone, without reading the signature rows.
+    __table_args__ = (
+        Index("ix_electronic_signature_entity_content", "entity_type", "entity_id", "meaning", "content_hash"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entity_type: Mapped[str] = mapped_column(String(64))

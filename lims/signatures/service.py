@@ -38,6 +38,21 @@ SigningRule = Callable[[Session, Any, SignatureMeaning, User], None]
 
 
 @dataclass(frozen=True)
+class NextStep:
+    """What comes after a signature, for whoever signed: what happens now, and the next thing they can do (a link to
+    ``endpoint`` with ``arguments``, labelled ``label``), if there is one."""
+
+    text: str
+    label: str | None = None
+    endpoint: str | None = None
+    arguments: tuple[tuple[str, Any], ...] = ()
+
+
+#: what comes after a signature of a record with a meaning, for the user who signed, once it is applied
+NextStepRule = Callable[[Session, Any, SignatureMeaning, User], NextStep]
+
+
+@dataclass(frozen=True)
 class SignableType:
     """Who may sign records of ``model`` with which meaning, and the area's rules (``Registry.signable``)."""
 
@@ -52,6 +67,8 @@ class SignableType:
     #: what a signer attests beside the signed content, by heading: records kept with it that never change once
     #: made ("Equipment used": ["CEN-01 Sorvall centrifuge"]), shown on the signing page
     attests: Callable[[Session, Any], Mapping[str, Sequence[str]]] | None = None
+    #: what comes after a signature, for whoever signed (offered on the page the signing page returns to)
+    next_step: NextStepRule | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,16 @@ def two_person_approval(
         before_signing=check,
         after_signing=advance,
         name=describe,
+        next_step=lambda _session, document, meaning, _user: NextStep(
+            {
+                SignatureMeaning.AUTHORED: f"{describe(document)} is in review: QA approves it, or sends it back to "
+                "draft with the reason.",
+                SignatureMeaning.APPROVED: f"{describe(document)} is approved: it can be put into effect from its "
+                "page.",
+                SignatureMeaning.REJECTED: f"{describe(document)} is back to draft: its author revises it and signs "
+                "it again.",
+            }[meaning]
+        ),
     )
 
 
@@ -129,6 +156,16 @@ def name_of(record: Signable) -> str:
     """What people call a signable record, as its area declares; else its type and id."""
     signable = registry.current().signables[record.__tablename__]
     return signable.name(record) if signable.name else f"{record.__tablename__.replace('_', ' ')} {record.id}"
+
+
+def next_step_after(session: Session, record: Signable, meaning: SignatureMeaning, user: User) -> NextStep:
+    """What comes after ``user`` signed ``record`` with ``meaning``, as its area declares; at least that it is
+    signed."""
+    signable = registry.current().signables[record.__tablename__]
+    if signable.next_step is not None:
+        return signable.next_step(session, record, meaning, user)
+    name = name_of(record)
+    return NextStep(f"{name[:1].upper()}{name[1:]} is signed as {meaning.value}.")
 
 
 def attested_with(session: Session, record: Signable) -> Mapping[str, Sequence[str]]:

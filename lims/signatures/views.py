@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from lims.access import STAFF, allow
 from lims.db import get_session
@@ -14,6 +15,8 @@ from lims.signatures.models import Signable, SignatureMeaning
 from lims.web import load_input, on_refusal_show, safe_next_url
 
 blueprint = Blueprint("signatures", __name__, template_folder="templates")
+#: the flash category of what comes after a signature (``base.html`` draws it with its link)
+NEXT_STEP = "next-step"
 
 
 @blueprint.route("/sign/<entity_type>/<int:entity_id>/<meaning>", methods=["GET", "POST"])
@@ -48,6 +51,16 @@ def sign(entity_type: str, entity_id: int, meaning: str) -> Any:
             client_address=request.remote_addr,
         )
     flash(f"{service.name_of(record)[:1].upper()}{service.name_of(record)[1:]} signed as {meaning}.", "success")
+    following = service.next_step_after(db, record, SignatureMeaning(meaning), current_user)
+    # Markup survives the session cookie (Flask tags it), so the link is drawn as a link; the texts are escaped here.
+    offered = (
+        Markup(' <a class="button" href="{}">{}</a>').format(
+            url_for(following.endpoint, **dict(following.arguments)), following.label
+        )
+        if following.endpoint
+        else Markup("")
+    )
+    flash(Markup("{}{}").format(following.text, offered), NEXT_STEP)
     return redirect(
         safe_next_url(
             data["next"], url_for("signatures.sign", entity_type=entity_type, entity_id=entity_id, meaning=meaning)

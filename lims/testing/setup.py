@@ -6,7 +6,7 @@ from __future__ import annotations
 from lims.identity.models import RoleName
 from lims.registry import Registry
 from lims.signatures.models import SignatureMeaning
-from lims.signatures.service import SignableType
+from lims.signatures.service import NextStep, SignableType
 from lims.testing import demo, service, views
 from lims.testing.models import TestResult
 
@@ -20,6 +20,10 @@ def register(registry: Registry) -> None:
             {SignatureMeaning.VERIFIED: frozenset({RoleName.TECHNICIAN, RoleName.QA, RoleName.MANAGER})},
             before_signing=service.check_verification,
             name=lambda result: f"the {result.definition.name} result {result.reported}",
+            next_step=lambda _session, result, _meaning, _user: NextStep(
+                f"The {result.definition.name} result is verified: a batch is released once every release result "
+                "is verified."
+            ),
         )
     )
     registry.training_subjects(service.definitions_as_training_subjects)

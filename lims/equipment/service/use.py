@@ -24,7 +24,7 @@ from lims.equipment.models import (
     EquipmentType,
     EquipmentUse,
 )
-from lims.equipment.service.inventory import status_expression, status_of
+from lims.equipment.service.inventory import status_condition, status_expression, status_of
 from lims.identity.models import User
 from lims.pagination import PICKER_SIZE, REFUSED_SHOWN, KeysetPage, page_after
 
@@ -35,7 +35,7 @@ BLOCKING_STATUSES: dict[EquipmentStatus, type[EquipmentUnusable]] = {
     EquipmentStatus.UNDER_MAINTENANCE: EquipmentUnderMaintenance,
     EquipmentStatus.RETIRED: EquipmentRetired,
 }
-_BLOCKING_VALUES = [status.value for status in BLOCKING_STATUSES]
+_USABLE = [status for status in EquipmentStatus if status not in BLOCKING_STATUSES]
 
 
 def record_use(
@@ -96,7 +96,7 @@ def usable_items(
     or name), by asset tag from just after ``after``: a picker's page, filtered and limited in SQL."""
     status = status_expression(clock.today(), due_soon_days)
     query = select(Equipment, status).where(
-        Equipment.equipment_type == equipment_type, status.not_in(_BLOCKING_VALUES), *_matching(text)
+        Equipment.equipment_type == equipment_type, _usable(due_soon_days), *_matching(text)
     )
     found = page_after(
         session, query, (Equipment.asset_tag,), after=after, limit=limit, key_of=lambda row: (row[0].asset_tag,)
@@ -112,7 +112,7 @@ def unusable_items(
     status = status_expression(clock.today(), due_soon_days)
     rows = session.execute(
         select(Equipment, status)
-        .where(Equipment.equipment_type == equipment_type, status.in_(_BLOCKING_VALUES), *_matching(text))
+        .where(Equipment.equipment_type == equipment_type, _unusable(due_soon_days), *_matching(text))
         .order_by(Equipment.asset_tag)
         .limit(limit)
     )
@@ -133,7 +133,7 @@ def types_without_usable_item(
             union_all(
                 *(
                     select(literal(equipment_type.value)).where(
-                        exists().where(Equipment.equipment_type == equipment_type, status.not_in(_BLOCKING_VALUES))
+                        exists().where(Equipment.equipment_type == equipment_type, _usable(due_soon_days))
                     )
                     for equipment_type in wanted
                 )
@@ -169,7 +169,7 @@ def unusable_by_type(
             status.label("status"),
             func.row_number().over(partition_by=Equipment.equipment_type, order_by=Equipment.asset_tag).label("rank"),
         )
-        .where(Equipment.equipment_type.in_(wanted), status.in_(_BLOCKING_VALUES))
+        .where(Equipment.equipment_type.in_(wanted), _unusable(due_soon_days))
         .subquery()
     )
     rows = session.execute(
@@ -181,6 +181,15 @@ def unusable_by_type(
     for item, value in rows:
         found[item.equipment_type].append(_choice(item, EquipmentStatus(value)))
     return found
+
+
+def _usable(due_soon_days: int) -> ColumnElement[bool]:
+    return status_condition(_USABLE, clock.today(), due_soon_days)
+
+
+def _unusable(due_soon_days: int) -> ColumnElement[bool]:
+    # Spelt out rather than negated: a never calibrated item's comparisons are NULL, and NOT NULL selects nothing.
+    return status_condition(BLOCKING_STATUSES, clock.today(), due_soon_days)
 
 
 def _matching(text: str) -> list[ColumnElement[bool]]:
