@@ -1,7 +1,9 @@
 """Everyday pages at lab scale against the same pages in an almost empty lab, through the full app.
 
 Each page is requested through the Flask test client, signed in as the role that works with it: the dashboard
-as each role, the batch, equipment, lot, deviation, protocol and audit lists, a batch page and QA's review page.
+as each role, the batch, equipment, lot, deviation, protocol and audit lists, a batch page, QA's review page, the
+step page of a batch in progress (its equipment and lot pickers) and the page that starts a batch (its subject
+picker).
 The lab is a database ``python -m bench generate`` filled (10,000 batches, 100,000 equipment items and lots,
 1,000,000 audit events at scale 1), the baseline one it filled at a tiny scale; both hold the demo's records,
 so the batch and review pages show the same batch in both. Requests alternate between the two, so both see the
@@ -47,7 +49,7 @@ CSRF_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 class PageToMeasure:
     label: str
     username: str
-    #: the path, with {released}, {awaiting} and {material} for the demo's records
+    #: the path, with {released}, {awaiting}, {material} and {step} for the demo's records
     path: str
     #: a list page or the dashboard, which the p95 target applies to
     listing: bool = True
@@ -67,6 +69,8 @@ PAGES = (
     PageToMeasure("audit trail", "q.okafor", "/audit"),
     PageToMeasure("batch page (released)", "q.okafor", "/batches/{released}", listing=False),
     PageToMeasure("review page (awaiting review)", "q.okafor", "/batches/{awaiting}/review", listing=False),
+    PageToMeasure("step page (in progress)", "t.nguyen", "/batch-steps/{step}", listing=False),
+    PageToMeasure("start a batch", "t.nguyen", "/batches/new", listing=False),
 )
 
 
@@ -187,6 +191,14 @@ def _served(url: str, stack: ExitStack) -> Iterator[Lab]:
                 "released": _first(connection, "SELECT min(id) FROM batch WHERE status = 'released'"),
                 "awaiting": _first(connection, "SELECT min(id) FROM batch WHERE status = 'awaiting review'"),
                 "material": _first(connection, "SELECT min(id) FROM material"),
+                # The current step of the demo's batch in progress: its pickers list equipment and lots.
+                "step": _first(
+                    connection,
+                    "SELECT min(s.id) FROM batch_step s WHERE s.batch_id = "
+                    "(SELECT min(id) FROM batch WHERE status = 'in progress') AND s.status NOT IN ('completed', "
+                    "'skipped') AND s.position = (SELECT min(o.position) FROM batch_step o WHERE o.batch_id = "
+                    "s.batch_id AND o.status NOT IN ('completed', 'skipped'))",
+                ),
             }
         clients = {page.username: _signed_in(app, page.username) for page in PAGES}
         yield Lab(app, clients, paths, statements)

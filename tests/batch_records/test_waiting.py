@@ -117,6 +117,11 @@ def test_batch_list_batch_page_and_step_page_say_what_the_batch_waits_for(app, d
         r'<button type="submit" class="secondary" disabled aria-disabled="true">Take from lot</button>', step_page
     )
     assert text_of(client.get(f"/batch-steps/{held.steps[0].id}").text).count("waiting:") == 0
+    # ... and looks it: the stylesheet greys out every disabled button, whatever its kind, with a dashed border.
+    with client.get("/static/lims.css") as response:
+        stylesheet = response.text
+    [disabled_rule] = re.findall(r'button:disabled, button\[aria-disabled="true"\][^{]*\{([^}]*)\}', stylesheet)
+    assert "cursor: not-allowed" in disabled_rule and "border-style: dashed" in disabled_rule
 
 
 def test_a_batch_that_waits_for_nothing_shows_no_notice(app, db_session, line, batch):

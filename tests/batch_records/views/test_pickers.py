@@ -32,7 +32,7 @@ def options_of(page: str, select_id: str) -> list[str]:
     return [text.strip() for text in re.findall(r"<option[^>]*>([^<]*)</option>", select)]
 
 
-def add_centrifuges(session, line, count: int, *, first: int = 100) -> list[Equipment]:
+def add_centrifuges(session, count: int, *, first: int = 100, due_on=None) -> list[Equipment]:
     """``count`` more usable centrifuges, CEN-<first>..., beside the line's CEN-01."""
     made = []
     for number in range(first, first + count):
@@ -49,7 +49,7 @@ def add_centrifuges(session, line, count: int, *, first: int = 100) -> list[Equi
             created_at=clock.now(),
         )
         session.add(item)
-        made.append(calibrated(session, item, due_on=TODAY + timedelta(days=200)))
+        made.append(calibrated(session, item, due_on=due_on or TODAY + timedelta(days=200)))
     session.flush()
     return made
 
@@ -97,10 +97,10 @@ def test_the_step_page_sends_as_many_statements_and_shows_as_many_options_for_20
         assert page.status_code == 200
         return len(traffic.statements), len(options_of(page.text, CENTRIFUGES)), len(options_of(page.text, lot_select))
 
-    add_centrifuges(db_session, line, 25)
+    add_centrifuges(db_session, 25)
     add_lots(db_session, line, 25)
     few = measured()
-    add_centrifuges(db_session, line, 175, first=200)
+    add_centrifuges(db_session, 175, first=200)
     add_lots(db_session, line, 175, first=200)
     many = measured()
     assert few == many
@@ -108,7 +108,7 @@ def test_the_step_page_sends_as_many_statements_and_shows_as_many_options_for_20
 
 
 def test_a_search_finds_an_item_beyond_the_first_matches_and_the_next_page_goes_on(app, db_session, line, at_selection):
-    add_centrifuges(db_session, line, 60)
+    add_centrifuges(db_session, 60)
     lots = add_lots(db_session, line, 60)
     client = signed_in_as(app, db_session, line.operator)
     url = f"/batch-steps/{at_selection.id}"
@@ -141,7 +141,7 @@ def test_a_search_names_a_matching_item_that_may_not_be_used_with_why(app, db_se
 def test_an_overdue_centrifuge_or_an_expired_lot_posted_anyway_is_refused_and_nothing_recorded(
     app, db_session, line, at_selection
 ):
-    overdue = add_centrifuges(db_session, line, 1)[0]
+    overdue = add_centrifuges(db_session, 1)[0]
     calibrated(db_session, overdue, due_on=TODAY - timedelta(days=1))
     expired = add_lots(db_session, line, 1)[0]
     with audit_context.reason_for_change(db_session, "Expired for the test"):
@@ -181,7 +181,7 @@ def test_a_hostile_search_is_refused_with_a_message(app, db_session, line, at_se
 
 
 def test_a_search_with_like_wildcards_takes_them_literally(app, db_session, line, at_selection):
-    add_centrifuges(db_session, line, 3)
+    add_centrifuges(db_session, 3)
     client = signed_in_as(app, db_session, line.operator)
     page = client.get(f"/batch-steps/{at_selection.id}?picker=equipment-centrifuge&find=%25").text
     assert options_of(page, CENTRIFUGES) == ["No usable centrifuge matching “%”"]
