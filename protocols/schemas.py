@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from lims.api.paging import Cursor
 from lims.errors import InvalidInput
 from lims.inputs import WholeNumber, record_id
 from lims.units.errors import UnitError
@@ -260,3 +261,9 @@ class ProtocolDetailOutSchema(ProtocolOutSchema):
 
 def _number_or_none(version: ProtocolVersion | None) -> str | None:
     return None if version is None else version.number
+
+
+class ReviewListSchema(FormSchema):
+    """Where the list of versions waiting for approval goes on from: the (created at, id) its last page ended with."""
+
+    cursor = Cursor(fields.AwareDateTime(default_timezone=None), record_id(), load_default=None)

@@ -50,10 +50,17 @@ RELEASERS = frozenset({RoleName.QA, RoleName.MANAGER})
 @allow(STAFF)
 def index() -> Any:
     db = get_session()
+    schema = schemas.ReviewListSchema()
+    with refusals_answered(lambda errors, status: refuse(status, "This list cannot go on from there.", errors)):
+        data = load_input(schema, request.args)
+    in_review = protocol_service.versions_in_review(db, after=data["cursor"])
     return render_template(
         "protocols/index.html",
         page=protocol_service.protocols_page(db, page=request.args.get("page", 1, type=int)),
-        in_review=protocol_service.versions_in_review(db),
+        in_review=in_review.items,
+        in_review_count=versioning.count_in_review(db, ProtocolVersion),
+        first_review_page=data["cursor"] is None,
+        next_review_cursor=schema.fields["cursor"].serialize("next_key", in_review),
     )
 
 

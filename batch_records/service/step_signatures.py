@@ -170,6 +170,15 @@ def _awaiting(columns: Any, meaning: SignatureMeaning, for_user: User | None) ->
     query = query.where(_holds(SignatureMeaning.PERFORMED))
     if for_user is None:
         return query
+    # The steps waiting for anyone's verification are few of the open ones: found first (materialized, so the
+    # database does not interleave the checks), then the user's own conditions apply to those alone.
+    waiting = _awaiting(BatchStep.id.label("id"), meaning, None).cte("waiting_for_verification")
+    query = (
+        select(columns)
+        .select_from(BatchStep)
+        .join(BatchStep.batch)
+        .where(BatchStep.id.in_(select(waiting.prefix_with("MATERIALIZED").c.id)))
+    )
     recorded_by_user = (
         select(BatchEntry.id)
         .join(BatchEntry.parameter)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -114,16 +115,21 @@ def protocols_page(session: Session, *, page: int, per_page: int = PROTOCOLS_PER
     return paginate(session, query.order_by(Protocol.number), page=page, per_page=per_page)
 
 
-def versions_in_review(session: Session) -> list[ProtocolVersion]:
-    """Protocol versions waiting for QA's approval, oldest first, each with its protocol."""
-    return list(
-        session.scalars(
-            select(ProtocolVersion)
-            .where(ProtocolVersion.status == VersionStatus.IN_REVIEW)
-            .options(selectinload(ProtocolVersion.protocol))
-            .order_by(ProtocolVersion.created_at)
-        )
+#: protocol versions waiting for approval listed a page at a time above the protocol list
+VERSIONS_IN_REVIEW_PER_PAGE = 10
+
+
+def versions_in_review(
+    session: Session, *, after: tuple[datetime, int] | None = None, limit: int = VERSIONS_IN_REVIEW_PER_PAGE
+) -> KeysetPage[ProtocolVersion]:
+    """Protocol versions waiting for QA's approval, oldest first, each with its protocol, a page after the
+    (created at, id) ``after``."""
+    query = (
+        select(ProtocolVersion)
+        .where(ProtocolVersion.status == VersionStatus.IN_REVIEW)
+        .options(selectinload(ProtocolVersion.protocol))
     )
+    return page_after(session, query, (ProtocolVersion.created_at, ProtocolVersion.id), after=after, limit=limit)
 
 
 def protocols_after(

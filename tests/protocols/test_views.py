@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import event, select
 
+from lims.audit import context as audit_context
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
 from lims.identity.service import api_tokens
@@ -555,3 +556,42 @@ def test_the_protocol_list_shows_a_page_at_a_time_in_as_many_statements_for_many
     assert f"Page 1 of 2 ({protocol_service.PROTOCOLS_PER_PAGE + 1} in all)" in first_page
     second_page = client.get("/protocols?page=2").text
     assert "NBX-049" in second_page and "NBX-000" not in second_page
+
+
+def test_the_versions_waiting_for_approval_are_counted_and_listed_oldest_first_ten_at_a_time(
+    client, car_t_protocol, db_session, signed_in
+):
+    signed_in(RoleName.QA)
+
+    def in_review(number: int) -> None:
+        protocol = protocol_service.create_protocol(
+            db_session,
+            number=f"REV-{number:03d}",
+            title=f"Follow-up study {number}",
+            sponsor=car_t_protocol.sponsor,
+            phase=ProtocolPhase.PHASE_4,
+            therapeutic_area="Haematology",
+            investigational_product="HLX-19",
+        )
+        with audit_context.reason_for_change(db_session, "Arranged: sent for review"):
+            protocol.versions[0].status = VersionStatus.IN_REVIEW
+        db_session.commit()
+
+    in_review(0)
+    client.get("/protocols")
+    one, page = _statements_of(db_session, client, "/protocols")
+    assert "Waiting for approval (1)" in page and "REV-000 version 1.0" in page
+    for number in range(1, protocol_service.VERSIONS_IN_REVIEW_PER_PAGE + 2):
+        in_review(number)
+    many, page = _statements_of(db_session, client, "/protocols")
+    assert many == one
+    assert f"Waiting for approval ({protocol_service.VERSIONS_IN_REVIEW_PER_PAGE + 2})" in page
+    listed = page.split("Waiting for approval")[1].split("</ul>")[0]
+    assert "REV-009 version 1.0" in listed and "REV-010 version" not in listed
+    later = (
+        client.get("/protocols?cursor=" + page.split('rel="next" href="/protocols?cursor=')[1].split('"')[0])
+        .text.split("Waiting for approval")[1]
+        .split("</ul>")[0]
+    )
+    assert "REV-010 version 1.0" in later and "REV-011 version 1.0" in later and "REV-000" not in later
+    assert client.get("/protocols?cursor=garbage").status_code == 422
