@@ -111,7 +111,7 @@ def picker(
         options=[option(item) for item in found.items],
         text=asked.text,
         continued=after is not None,
-        next_after=cursor._serialize(found.next_key, None, None),
+        next_after=cursor.serialize("next_key", found),
         refused=refused(asked.text) if refused else [],
         **presentation,
     )
