@@ -1,7 +1,7 @@
 """Pickers read their first matches from an index: an equipment type's items by asset tag, subjects by code.
 
 Revision ID: 20261206_floor_picker_indexes
-Revises: 20261206_notify_notifications
+Revises: 20261206_compliance_area
 Create Date: 2026-12-06 22:40:00
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "20261206_floor_picker_indexes"
-down_revision = "20261206_notify_notifications"
+down_revision = "20261206_compliance_area"
 branch_labels = None
 depends_on = None
 
