@@ -82,6 +82,7 @@ def test_every_list_has_the_one_page_shape(description):
         "WebhookPage",
         "DeliveryPage",
         "NotificationPage",
+        "FindingPage",
     }
     for schema in pages.values():
         assert set(schema["properties"]) == {"items", "next_cursor"}

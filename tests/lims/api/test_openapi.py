@@ -21,9 +21,13 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import select
 
+from lims import clock
+from lims.compliance.models import Finding
+from lims.compliance.service import findings
 from lims.identity.models import RoleName
 from lims.notifications import service as notifications
 from lims.notifications.models import Notification
+from lims.registry import ComplianceCheck, Condition
 from lims.samples.service import events, submissions
 
 
@@ -81,11 +85,22 @@ def notification_id(db_session, create_user) -> int:
     return db_session.scalars(select(Notification.id)).one()
 
 
+@pytest.fixture
+def finding_id(db_session, records) -> int:
+    """An open finding on the line's cabinet."""
+    condition = Condition("equipment", str(records.line.cabinet.id), "cabinet", "calibration 1 day overdue")
+    check = ComplianceCheck("test.overdue", "Overdue", "equipment", "major", "every 1h", lambda *_: [condition])
+    findings.keep_findings(db_session, check, [condition], now=clock.now())
+    db_session.commit()
+    return db_session.scalars(select(Finding.id)).one()
+
+
 def test_every_operation_answers_as_its_description_says(
-    app, records, certified, helix_submission, notification_id, caller
+    app, records, certified, helix_submission, notification_id, finding_id, caller
 ):
     known_ids = {
         "notification_id": notification_id,
+        "finding_id": finding_id,
         "document_id": certified.id,
         "batch_id": records.batch.id,
         "subject_id": records.line.subject.id,
