@@ -20,10 +20,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from lims import clock
 from lims.notifications.models import AttemptOutcome, EmailAttempt, EmailStatus, Notification, OutgoingEmail
+from lims.pagination import KeysetPage, page_after
 
 #: attempts before an e-mail is given up (the last about a day after the first)
 MAX_ATTEMPTS = 8
@@ -287,3 +288,15 @@ def _note(email: OutgoingEmail, outcome: Outcome, at: datetime, attempt: EmailAt
     email.next_attempt_at = at + pause_after(email.attempts) if final == AttemptOutcome.RETRY else None
     if final == AttemptOutcome.SENT:
         email.sent_at = at
+
+
+def outbox(
+    session: Session, *, after: tuple[Any, ...] | None, limit: int, status: EmailStatus | None = None
+) -> KeysetPage[OutgoingEmail]:
+    """The e-mails newest first, each with its message, recipient and attempts (three statements a page)."""
+    query = select(OutgoingEmail).options(
+        joinedload(OutgoingEmail.notification).joinedload(Notification.user), selectinload(OutgoingEmail.attempt_log)
+    )
+    if status is not None:
+        query = query.where(OutgoingEmail.status == status)
+    return page_after(session, query, (OutgoingEmail.id,), after=after, limit=limit, descending=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, pre_load, validate
 
 from lims.api.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor, Keyset
 from lims.inputs import WholeNumber, record_id
+from lims.notifications.models import EmailStatus
 from lims.web import FormSchema
 
 
@@ -14,6 +17,23 @@ class InboxFilterSchema(FormSchema):
 
     unread = fields.Boolean(load_default=False, truthy={"1", "true", "on"}, falsy={"0", "false", "off", ""})
     cursor = Cursor(record_id(), load_default=None)
+
+
+class OutboxFilterSchema(FormSchema):
+    """The e-mail log's arguments: which status, and where the page goes on from."""
+
+    status = fields.Enum(
+        EmailStatus,
+        by_value=True,
+        load_default=None,
+        allow_none=True,
+        error_messages={"unknown": "Choose a status from the list."},
+    )
+    cursor = Cursor(record_id(), load_default=None)
+
+    @pre_load
+    def _blank_is_any(self, data: Any, **_kwargs: Any) -> Any:
+        return {key: value for key, value in data.items() if not (key == "status" and value == "")}
 
 
 class MarkAllReadSchema(FormSchema):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from lims.access import ANY_USER, allow
 from lims.db import get_session
-from lims.notifications import schemas, service
+from lims.identity.models import RoleName
+from lims.notifications import delivery, schemas, service
+from lims.notifications.models import EmailStatus
 from lims.web import load_input, on_refusal_show, safe_next_url
 
 blueprint = Blueprint("notifications", __name__, template_folder="templates")
@@ -70,4 +72,24 @@ def settings() -> Any:
         return redirect(url_for("notifications.settings"))
     return render_template(
         "notifications/settings.html", errors={}, form={}, email_enabled=service.email_enabled(db, current_user.id)
+    )
+
+
+@blueprint.route("/admin/emails")
+@allow(RoleName.ADMIN)
+def outbox() -> Any:
+    schema = schemas.OutboxFilterSchema()
+    with on_refusal_show(
+        "notifications/outbox.html", form=request.args, page=None, next_cursor=None, statuses=list(EmailStatus)
+    ):
+        data = load_input(schema, request.args)
+    page = delivery.outbox(get_session(), after=data["cursor"], limit=PER_PAGE, status=data["status"])
+    return render_template(
+        "notifications/outbox.html",
+        errors={},
+        form=request.args,
+        page=page,
+        next_cursor=schema.fields["cursor"].serialize("next_key", page),
+        statuses=list(EmailStatus),
+        configured=current_app.config["SMTP_HOST"] is not None,
     )

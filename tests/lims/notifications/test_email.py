@@ -15,9 +15,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from lims import clock
+from lims.identity.models import RoleName
 from lims.notifications import delivery
 from lims.notifications.delivery import SmtpSettings
 from lims.notifications.models import AttemptOutcome, EmailAttempt, EmailStatus, OutgoingEmail
+from tests.helpers import counted_statements
 from tests.lims.notifications.conftest import QA
 
 PUBLIC_URL = "https://lims.example.org"
@@ -215,3 +217,45 @@ def test_the_scheduled_job_sends_with_the_sites_settings(emailing, queued, mailb
     }
     assert delivery.deliver_from_config(emailing, config) == "1 of 1 e-mails sent"
     assert len(mailbox.received) == 1
+
+
+def test_administrators_read_every_attempt_in_the_email_log(emailing, queued, settings, mailbox, client, signed_in):
+    mailbox.refusals.append("451 4.3.0 Mailbox busy, try again later")
+    deliver(emailing, settings)
+    clock.freeze(START + timedelta(minutes=1))
+    deliver(emailing, settings)
+    emailing.commit()
+    clock.unfreeze()
+    signed_in(RoleName.ADMIN)
+
+    page = client.get("/admin/emails").text
+    assert "Calibration overdue: centrifuge CF-004" in page and "Quinn Okafor" in page
+    assert "retry — The server refused it: 451 4.3.0 Mailbox busy" in page
+    assert "sent — 250 Message accepted for delivery" in page
+    assert "Calibration overdue" not in client.get("/admin/emails?status=failed").text
+    assert client.get("/admin/emails?status=lost").status_code == 422
+
+
+def test_only_administrators_read_the_email_log(client, signed_in):
+    signed_in(QA)
+    assert client.get("/admin/emails").status_code == 403
+
+
+def test_the_email_log_reads_as_many_statements_for_many_emails_as_for_one(
+    emailing, send, create_user, client, signed_in, connection
+):
+    signed_in(RoleName.ADMIN)
+    create_user(QA)
+    send("finding:0:opened", roles=[QA])
+    emailing.commit()
+    client.get("/admin/emails")
+    with counted_statements(connection) as one:
+        client.get("/admin/emails")
+    for number in range(1, 12):
+        create_user(QA)
+        send(f"finding:{number}:opened", roles=[QA])
+    emailing.commit()
+    with counted_statements(connection) as many:
+        page = client.get("/admin/emails").text
+    assert page.count("Calibration overdue") >= 12
+    assert len(many.statements) == len(one.statements)
