@@ -39,7 +39,6 @@ def _find_settings(session: Session, username: str) -> str | None:
 def register(registry: Registry) -> None:
     registry.blueprint(views.blueprint)
     registry.api_blueprint(api.blueprint)
-    registry.navigation("E-mails", "notifications.outbox", order=66)
     registry.header_link(
         HeaderLink(
             "Inbox",

@@ -239,6 +239,7 @@ def test_administrators_read_every_attempt_in_the_email_log(emailing, queued, se
 def test_only_administrators_read_the_email_log(client, signed_in):
     signed_in(QA)
     assert client.get("/admin/emails").status_code == 403
+    assert "E-mail log" not in client.get("/inbox").text
 
 
 def test_the_email_log_reads_as_many_statements_for_many_emails_as_for_one(
@@ -259,3 +260,8 @@ def test_the_email_log_reads_as_many_statements_for_many_emails_as_for_one(
         page = client.get("/admin/emails").text
     assert page.count("Calibration overdue") >= 12
     assert len(many.statements) == len(one.statements)
+
+
+def test_administrators_find_the_log_from_their_inbox(client, signed_in):
+    signed_in(RoleName.ADMIN)
+    assert '<a href="/admin/emails">E-mail log</a>' in client.get("/inbox").text
