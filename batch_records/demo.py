@@ -382,6 +382,13 @@ class _BatchMaker:
             self._release_tests(batch, index, performer, verifier)
         if index == RELEASED:
             with on(self.today, RELEASED_ON), acting_as(self.session, self.qa):
+                release.review_trail(
+                    self.session,
+                    batch,
+                    comment="Read with the batch record: every change carries its reason; nothing to report.",
+                    user=self.qa,
+                    password=demo_password(self.qa.username),
+                )
                 release.dispose(
                     self.session,
                     batch,

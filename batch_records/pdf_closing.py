@@ -8,8 +8,6 @@ from sqlalchemy.orm import Session
 
 from batch_records.models import Batch
 from batch_records.service import release
-from lims.audit.chain import entity_key
-from lims.audit.naming import RecordKey
 from lims.documents.markup import text
 from lims.documents.styles import BODY, END, H2
 from lims.documents.tables import fields
@@ -32,7 +30,7 @@ def closing_sections(
             "grouped by the part they belong to. A record's creation lists the fields it was given a value.",
             BODY,
         ),
-        *audit_trail_section(session, batch, times, through=head.sequence, also=_trail_records(review)),
+        *audit_trail_section(session, batch, times, through=head.sequence, also=review.trail),
         Paragraph(
             f"End of the executed batch record of batch {text(batch.batch_number)}. This document is a rendering of "
             "the electronic record, which remains the original.",
@@ -64,18 +62,3 @@ def _this_document(batch: Batch, digest: str, head: ChainHead) -> list[Flowable]
         ),
     ]
     return [Paragraph("This document", H2), fields(rows)]
-
-
-def _trail_records(review: release.BatchReview) -> dict[RecordKey, RecordKey]:
-    """The records besides the batch's parts whose events the audit trail section shows, each to the part whose
-    group it joins: a QC result to its release test, an equipment use or lot consumption to its step."""
-    batch_key = entity_key(review.batch)
-    release_tests = {test.definition_id: entity_key(test) for test in review.batch.release_tests}
-    records = {entity_key(deviation): entity_key(deviation) for deviation in review.deviations}
-    records.update(
-        {entity_key(result): release_tests.get(result.definition_id, batch_key) for result in review.results}
-    )
-    for step_record in review.steps:
-        for use in [*step_record.uses.equipment, *step_record.uses.consumptions]:
-            records[entity_key(use)] = entity_key(step_record.step)
-    return records

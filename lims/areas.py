@@ -27,6 +27,8 @@ AREAS: tuple[str, ...] = (
     "lims.certificates",
     "lims.reports",
     "lims.samples",
+    # After the areas whose demo history its audit-trail review covers.
+    "lims.review",
     "lims.compliance",
 )
 

@@ -88,6 +88,21 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
         "requests a client address may make to the public certificate verification pages in a minute",
     ),
     (
+        "LIMS_ACCESS_REVIEW_DAYS",
+        "90",
+        "days between periodic access reviews: a review falls due this long after the last",
+    ),
+    (
+        "LIMS_AUDIT_TRAIL_REVIEW_DAYS",
+        "30",
+        "days between QA's periodic audit-trail reviews: a review falls due this long after the last",
+    ),
+    (
+        "LIMS_BACKUP_DIR",
+        "<instance>/backups",
+        "folder `lims backup` and the scheduler write backups to, and the restore verification reads them from",
+    ),
+    (
         "LIMS_SECURE_COOKIES",
         "true",
         "send cookies over HTTPS only; `lims serve` turns this off for plain-HTTP development",
@@ -269,6 +284,11 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None)
         "SIGNING_KEY_PASSPHRASE": os.environ.get("LIMS_SIGNING_KEY_PASSPHRASE") or None,
         "PUBLIC_URL": _public_url("LIMS_PUBLIC_URL", "http://127.0.0.1:5000"),
         "VERIFY_LIMIT_PER_MINUTE": _positive_int("LIMS_VERIFY_LIMIT_PER_MINUTE", 30),
+        "ACCESS_REVIEW_DAYS": _positive_int("LIMS_ACCESS_REVIEW_DAYS", 90),
+        "AUDIT_TRAIL_REVIEW_DAYS": _positive_int("LIMS_AUDIT_TRAIL_REVIEW_DAYS", 30),
+        "BACKUP_DIR": Path(
+            overrides.get("BACKUP_DIR") or os.environ.get("LIMS_BACKUP_DIR") or instance_path / "backups"
+        ),
         "DISPLAY_TIMEZONE": timezone_name,
         "FACILITY_TIMEZONE": facility_timezone_name,
         "SECURE_COOKIES": secure_cookies,

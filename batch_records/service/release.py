@@ -32,11 +32,16 @@ from batch_records.models import (
 from batch_records.service import batches, deviations, execution, impact
 from lims import clock
 from lims.audit import context as audit_context
+from lims.audit.chain import entity_key
 from lims.audit.errors import ReasonRequired
+from lims.audit.naming import RecordKey
+from lims.audit.trail import record_and_parts
 from lims.db import get_record, lock_for_update
 from lims.equipment.models import ImpactAssessment
 from lims.errors import RecordNotFound
 from lims.identity.models import User
+from lims.review.models import TrailReview
+from lims.review.service import trail as trail_reviews
 from lims.signatures import service as signatures
 from lims.signatures.errors import MeaningNotAllowed
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
@@ -223,6 +228,11 @@ class BatchReview:
     #: open out-of-tolerance impact assessments that list a use of equipment in this batch
     open_impact_assessments: list[ImpactAssessment] = field(default_factory=list)
     disposition: list[tuple[ElectronicSignature, signatures.SignatureStatus]] = field(default_factory=list)
+    #: the records besides the batch's parts whose events its audit trail holds, each to the part whose group it
+    #: joins (``trail_records``)
+    trail: dict[RecordKey, RecordKey] = field(default_factory=dict)
+    #: QA's review of the batch's audit trail: the newest signed one, and the events since
+    trail_review: trail_reviews.RecordTrailState = field(default_factory=trail_reviews.RecordTrailState)
     #: release results and deviations are left out: a client sees them once QA has released or rejected the batch
     results_withheld: bool = False
 
@@ -239,6 +249,13 @@ class BatchReview:
             + [impact.describe_blocker(assessment) for assessment in self.open_impact_assessments]
             + [problem for state in self.release_tests if (problem := state.problem)]
         )
+
+    @property
+    def release_blockers(self) -> list[str]:
+        """Why the batch cannot be released yet, its audit trail's review included (QA reviews the trail once the
+        record is otherwise ready); empty when it can."""
+        trail_problem = self.trail_review.problem(f"batch {self.batch.batch_number}")
+        return [*self.blockers, *([trail_problem] if trail_problem else [])]
 
     @property
     def exception_count(self) -> int:
@@ -348,7 +365,52 @@ def review(session: Session, batch_id: int) -> BatchReview:
         session,
         [use for record in steps for use in record.uses.equipment] + testing.instrument_uses(session, results),
     )
+    outcome.trail = trail_records(outcome)
+    outcome.trail_review = trail_reviews.record_trail_state(session, entity_key(batch), trail_of(outcome))
     return outcome
+
+
+def trail_records(outcome: BatchReview) -> dict[RecordKey, RecordKey]:
+    """The records besides the batch's parts whose events its audit trail holds, each to the part whose group it
+    joins: a deviation to itself, a QC result to its release test, an equipment use or lot consumption to its step."""
+    batch_key = entity_key(outcome.batch)
+    release_tests = {test.definition_id: entity_key(test) for test in outcome.batch.release_tests}
+    records = {entity_key(deviation): entity_key(deviation) for deviation in outcome.deviations}
+    records.update(
+        {entity_key(result): release_tests.get(result.definition_id, batch_key) for result in outcome.results}
+    )
+    for step_record in outcome.steps:
+        for use in [*step_record.uses.equipment, *step_record.uses.consumptions]:
+            records[entity_key(use)] = entity_key(step_record.step)
+    return records
+
+
+def trail_of(outcome: BatchReview) -> list[RecordKey]:
+    """Every record whose events make up the batch's audit trail: the batch, its parts and ``trail_records``."""
+    return [*record_and_parts(outcome.batch), *outcome.trail]
+
+
+def review_trail(
+    session: Session,
+    batch: Batch,
+    *,
+    comment: str,
+    user: User,
+    password: str,
+    client_address: str | None = None,
+) -> TrailReview:
+    """Sign QA's review of the batch's audit trail as it stands; its release needs one that nothing came after."""
+    outcome = review(session, batch.id)
+    return trail_reviews.review_record(
+        session,
+        entity_key(batch),
+        label=f"batch {batch.batch_number}",
+        trail=trail_of(outcome),
+        comment=comment,
+        user=user,
+        password=password,
+        client_address=client_address,
+    )
 
 
 def record_for_client(session: Session, batch: Batch) -> BatchReview:
@@ -414,8 +476,8 @@ def _check_disposition_allowed(session: Session, batch: Batch, meaning: Signatur
     outcome = review(session, batch.id)
     if (barred := outcome.disposition_barred(user)) is not None:
         raise DispositionByContributor(barred)
-    if meaning == SignatureMeaning.RELEASED and outcome.blockers:
-        raise ReleaseRefused(f"Batch {batch.batch_number} cannot be released: {'; '.join(outcome.blockers)}.")
+    if meaning == SignatureMeaning.RELEASED and outcome.release_blockers:
+        raise ReleaseRefused(f"Batch {batch.batch_number} cannot be released: {'; '.join(outcome.release_blockers)}.")
 
 
 def check_batch_signature(session: Session, batch: Batch, meaning: SignatureMeaning, user: User) -> None:

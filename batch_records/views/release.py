@@ -26,6 +26,7 @@ from batch_records.views.batches import batch_context
 from lims.access import allow
 from lims.db import get_session
 from lims.identity.models import RoleName
+from lims.review import schemas as review_schemas
 from lims.testing import service as testing
 from lims.web import RepeatedForm, load_input, on_refusal_show
 
@@ -79,6 +80,7 @@ def review(batch_id: int) -> Any:
         errors={},
         form=MultiDict(),
         dispositions=schemas.DISPOSITION_CHOICES,
+        action=None,
     )
 
 
@@ -92,6 +94,7 @@ def dispose(batch_id: int) -> Any:
         lambda: {"review": release.review(db, batch_id)},
         batch_id=batch_id,
         dispositions=schemas.DISPOSITION_CHOICES,
+        action="disposition",
     ):
         data = load_input(schemas.DispositionSchema())
         release.dispose(
@@ -105,6 +108,34 @@ def dispose(batch_id: int) -> Any:
         )
     flash(f"Batch {batch.batch_number} is {batch.status.value}.", "success")
     return redirect(url_for("batch_records.batch", batch_id=batch_id), 303)
+
+
+@blueprint.route("/batches/<int:batch_id>/trail-review", methods=["POST"])
+@allow(RoleName.QA)
+def review_trail(batch_id: int) -> Any:
+    db = get_session()
+    batch = batches.get_batch(db, batch_id)
+    with on_refusal_show(
+        "batch_records/review.html",
+        lambda: {"review": release.review(db, batch_id)},
+        batch_id=batch_id,
+        dispositions=schemas.DISPOSITION_CHOICES,
+        action="trail",
+    ):
+        data = load_input(review_schemas.TrailReviewSchema())
+        trail_review = release.review_trail(
+            db,
+            batch,
+            comment=data["comment"],
+            user=current_user,
+            password=data["password"],
+            client_address=request.remote_addr,
+        )
+    flash(
+        f"Review of the audit trail of batch {batch.batch_number} signed ({trail_review.events_reviewed} events).",
+        "success",
+    )
+    return redirect(url_for("batch_records.review", batch_id=batch_id), 303)
 
 
 @blueprint.route("/batches/<int:batch_id>/record.pdf")

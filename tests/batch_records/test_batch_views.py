@@ -230,6 +230,23 @@ def test_qa_releases_a_complete_batch_which_then_is_read_only(app, db_session, l
         action=f"/batches/{batch.id}/disposition",
     )
     assert wrong.status_code in {401, 403} and batch.status == BatchStatus.AWAITING_REVIEW
+    page = qa.get(f"/batches/{batch.id}/review").text
+    assert f"QA has not reviewed the audit trail of batch {batch.batch_number}" in page
+    assert 'value="released"  disabled' in page
+    unsigned = submit(
+        qa, f"/batches/{batch.id}/review", {"comment": "Read it all."}, action=f"/batches/{batch.id}/trail-review"
+    )
+    assert unsigned.status_code == 422 and "Enter your password to sign." in unsigned.text
+    reviewed = submit(
+        qa,
+        f"/batches/{batch.id}/review",
+        {"comment": "Every change has its reason.", "password": PASSWORD},
+        action=f"/batches/{batch.id}/trail-review",
+    )
+    assert reviewed.status_code == 303
+    page = qa.get(f"/batches/{batch.id}/review").text
+    assert "Reviewed by Quinn Okafor" in page and "Every change has its reason." in page
+    assert "cannot be released yet" not in page
     released = submit(
         qa,
         f"/batches/{batch.id}/review",

@@ -192,7 +192,7 @@ def test_demo_loads_every_role_and_can_run_again(run, db_session):
     first = run("demo")
     assert first.exit_code == 0, first.output
     # Loading takes a while: each area's part is announced as it starts, in order.
-    assert re.findall(r"\[(\d)/9\] ([a-z ]+) demo data", first.output) == [
+    assert re.findall(r"\[(\d+)/10\] ([a-z ]+) demo data", first.output) == [
         (str(number), area)
         for number, area in enumerate(
             [
@@ -205,6 +205,7 @@ def test_demo_loads_every_role_and_can_run_again(run, db_session):
                 "batch records",
                 "certificates",
                 "samples",
+                "review",
             ],
             start=1,
         )

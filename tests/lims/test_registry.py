@@ -55,6 +55,8 @@ WORK_QUEUES = [
     "Hold points to review",
     "Batches in progress",
     "Submissions to receive",
+    "Access review due",
+    "Audit-trail review due",
 ]
 SIGNABLES = {
     "calibration_record",
@@ -68,6 +70,8 @@ SIGNABLES = {
     "batch",
     "issued_document",
     "document_revocation",
+    "access_review",
+    "audit_trail_review",
 }
 AUDIT_ACTIONS = {
     "create",
@@ -155,6 +159,7 @@ def test_each_area_loads_its_part_of_the_demo_after_the_areas_it_builds_on():
         "batch_records.demo",
         "lims.certificates.demo",
         "lims.samples.demo",
+        "lims.review.demo",
     ]
 
 

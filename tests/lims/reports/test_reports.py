@@ -6,16 +6,14 @@ from datetime import timedelta
 
 from batch_records.cart_line import calibrated
 from batch_records.models import BatchStatus, DeviationCategory
-from batch_records.service import batches, deviations, release
+from batch_records.service import batches, deviations
 from lims import clock
 from lims.equipment.models import EquipmentType
 from lims.equipment.service import inventory
 from lims.reports.service import audit_trail, batch_reviews, calibration, releases, training
 from lims.reports.service import deviations as open_deviations
-from lims.signatures.models import SignatureMeaning
 from lims.training import service as training_records
-from tests.batch_records.test_execution import execute_all_steps, pass_release_tests
-from tests.helpers import PASSWORD
+from tests.batch_records.test_execution import execute_all_steps, pass_release_tests, release_batch
 from tests.lims.reports.conftest import TODAY, rows_of
 
 
@@ -80,7 +78,7 @@ def test_open_deviations_show_their_age_and_category_oldest_first(db_session, li
 def test_the_release_register_names_who_released_or_rejected_what_under_which_master_record(db_session, line, batch):
     execute_all_steps(db_session, batch, line)
     pass_release_tests(db_session, batch, line)
-    release.dispose(db_session, batch, SignatureMeaning.RELEASED, user=line.qa, password=PASSWORD)
+    release_batch(db_session, batch, line)
 
     rows = rows_of(db_session, releases.REPORT)
     assert rows == [

@@ -1,0 +1,43 @@
+"""The demo's periodic reviews: an access review signed by the manager six weeks ago, and QA's review of the
+audit trail of the month before last week."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims import clock
+from lims.demo_support import acting_as, demo_user, on
+from lims.identity.demo_accounts import demo_password
+from lims.review.models import AccessReview, TrailReview
+from lims.review.service import access, trail
+
+
+def load_reviews(session: Session) -> None:
+    today = clock.today()
+    if session.scalar(select(AccessReview.id).limit(1)) is None:
+        manager = demo_user(session, "m.larsen")
+        with on(today, (42, "10:15")), acting_as(session, manager):
+            people = access.users_to_review(session)
+            access.review_access(
+                session,
+                decisions={person.id: set(person.role_names) for person in people},
+                listed={person.id: access.role_text(person.role_names) for person in people},
+                change_reason=None,
+                comment="Every account is in use by its owner; roles match their jobs.",
+                user=manager,
+                password=demo_password(manager.username),
+            )
+    if session.scalar(select(TrailReview.id).limit(1)) is None:
+        qa = demo_user(session, "q.okafor")
+        with on(today, (9, "16:40")), acting_as(session, qa):
+            trail.review_period(
+                session,
+                start=today - timedelta(days=40),
+                end=today - timedelta(days=10),
+                comment="Nothing to report: changes carry reasons, refusals were followed up.",
+                user=qa,
+                password=demo_password(qa.username),
+            )
