@@ -27,6 +27,7 @@ AREAS: tuple[str, ...] = (
     "lims.certificates",
     "lims.reports",
     "lims.samples",
+    "lims.backups",
     # After the areas whose demo history its audit-trail review covers.
     "lims.review",
     "lims.compliance",

@@ -18,6 +18,7 @@ from werkzeug.serving import run_simple
 
 from lims import document_signing, log_setup, registry, schema
 from lims.app import create_app, start_embedded_scheduler
+from lims.backups.cli import backup_command, restore_command
 from lims.commands import password_from, unit_of_work
 from lims.compliance import scheduling
 from lims.db import get_session
@@ -31,6 +32,10 @@ from lims.identity.service.users import create_user
 @click.group(cls=FlaskGroup, create_app=create_app, load_dotenv=False)
 def cli() -> None:
     """Run and administer the GMP LIMS."""
+
+
+cli.add_command(backup_command)
+cli.add_command(restore_command)
 
 
 @cli.group()

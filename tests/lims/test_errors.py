@@ -68,6 +68,7 @@ def test_each_area_with_rules_has_its_errors_module():
         "batch_records.errors",
         "lims.certificates.errors",
         "lims.samples.errors",
+        "lims.backups.errors",
         "lims.review.errors",
         "protocols.errors",
         "protocols.ctgov.errors",

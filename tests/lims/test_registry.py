@@ -70,6 +70,7 @@ SIGNABLES = {
     "batch",
     "issued_document",
     "document_revocation",
+    "restore_verification",
     "access_review",
     "audit_trail_review",
 }

@@ -101,8 +101,10 @@ def test_a_running_scheduler_anchors_the_chain_by_itself(fresh_database_url, tmp
     assert sorted(job.id for job in running.get_jobs()) == [
         "audit-checkpoint",
         "audit-verify",
+        "backup",
         "idle-sessions",
         "notification-emails",
+        "restore-verify",
         "webhook-deliveries",
     ]
     running.get_job("audit-checkpoint").modify(next_run_time=datetime.now(UTC))
