@@ -14,6 +14,10 @@ from lims.identity.demo_accounts import demo_password
 from lims.review.models import AccessReview, TrailReview
 from lims.review.service import access, trail
 
+#: the defaults of LIMS_ACCESS_REVIEW_DAYS and LIMS_AUDIT_TRAIL_REVIEW_DAYS (a demo loader reads no settings)
+DEMO_ACCESS_REVIEW_DAYS = 90
+DEMO_TRAIL_REVIEW_DAYS = 30
+
 
 def load_reviews(session: Session) -> None:
     today = clock.today()
@@ -27,6 +31,7 @@ def load_reviews(session: Session) -> None:
                 listed={person.id: access.role_text(person.role_names) for person in people},
                 change_reason=None,
                 comment="Every account is in use by its owner; roles match their jobs.",
+                interval_days=DEMO_ACCESS_REVIEW_DAYS,
                 user=manager,
                 password=demo_password(manager.username),
             )
@@ -38,6 +43,7 @@ def load_reviews(session: Session) -> None:
                 start=today - timedelta(days=40),
                 end=today - timedelta(days=10),
                 comment="Nothing to report: changes carry reasons, refusals were followed up.",
+                interval_days=DEMO_TRAIL_REVIEW_DAYS,
                 user=qa,
                 password=demo_password(qa.username),
             )

@@ -29,6 +29,8 @@ class AccessReview(Controlled, ImmutableOnceSigned, Base):
     #: why roles were changed, when any were (kept with each role change too)
     change_reason: Mapped[str | None] = mapped_column(Text)
     comment: Mapped[str | None] = mapped_column(Text)
+    #: the facility's date the next review is due: the interval in force when this one was signed, from its day
+    next_due_on: Mapped[date]
 
     reviewed_by: Mapped[User] = relationship()
     entries: Mapped[list[AccessReviewEntry]] = relationship(
@@ -44,6 +46,7 @@ class AccessReview(Controlled, ImmutableOnceSigned, Base):
             "reviewed_at": self.reviewed_at,
             "change_reason": self.change_reason,
             "comment": self.comment,
+            "next_due_on": self.next_due_on,
             "entries": [[entry.user_id, entry.roles_before, entry.roles_after] for entry in self.entries],
         }
 
@@ -101,6 +104,8 @@ class TrailReview(Controlled, ImmutableOnceSigned, Base):
     comment: Mapped[str] = mapped_column(Text)
     reviewed_at: Mapped[datetime]
     reviewed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    #: of a period review: the facility's date the next one is due (the interval in force when it was signed)
+    next_due_on: Mapped[date | None]
 
     reviewed_by: Mapped[User] = relationship()
 
@@ -119,4 +124,5 @@ class TrailReview(Controlled, ImmutableOnceSigned, Base):
             "through_sequence": self.through_sequence,
             "events_reviewed": self.events_reviewed,
             "comment": self.comment,
+            "next_due_on": self.next_due_on,
         }

@@ -19,7 +19,7 @@ def register(registry: Registry) -> None:
             title="Access review due",
             description="Every user's roles, confirmed or changed by a manager, at the set interval.",
             roles=access.REVIEWERS,
-            count=lambda session, _user, settings: int(access.due(session, settings["ACCESS_REVIEW_DAYS"]).is_due()),
+            count=lambda session, _user, _settings: int(access.due(session).is_due()),
             endpoint="review.access_review",
         )
     )
@@ -28,9 +28,7 @@ def register(registry: Registry) -> None:
             title="Audit-trail review due",
             description="QA's review of the audit trail of the period since the last one.",
             roles=trail.REVIEWERS,
-            count=lambda session, _user, settings: int(
-                trail.due(session, settings["AUDIT_TRAIL_REVIEW_DAYS"]).is_due()
-            ),
+            count=lambda session, _user, _settings: int(trail.due(session).is_due()),
             endpoint="review.trail_reviews",
         )
     )

@@ -39,13 +39,12 @@ def _intervals() -> dict[str, int]:
 @allow(READERS)
 def index() -> Any:
     db = get_session()
-    intervals = _intervals()
     return render_template(
         "review/index.html",
         today=clock.today(),
-        intervals=intervals,
-        access_due=access.due(db, intervals["access"]),
-        trail_due=trail.due(db, intervals["trail"]),
+        intervals=_intervals(),
+        access_due=access.due(db),
+        trail_due=trail.due(db),
     )
 
 
@@ -66,7 +65,7 @@ def _access_context() -> dict[str, Any]:
         "page": page,
         "next_cursor": schema.fields["cursor"].serialize("next_key", page),
         "on_first_page": data["cursor"] is None,
-        "due": access.due(db, _intervals()["access"]),
+        "due": access.due(db),
         "today": clock.today(),
     }
 
@@ -103,6 +102,7 @@ def access_review() -> Any:
             listed=listed,
             change_reason=data["change_reason"],
             comment=data["comment"],
+            interval_days=_intervals()["access"],
             user=current_user,
             password=data["password"],
             client_address=request.remote_addr,
@@ -133,15 +133,14 @@ def _trail_context() -> dict[str, Any]:
     schema = schemas.ReviewListSchema()
     data = _list_arguments(schema)
     page = trail.list_reviews(db, after=data["cursor"])
-    last = trail.last_period_reviewed_at(db)
-    last_review = trail.get_review(db, last[0]) if last else None
+    last_review = trail.last_period_review(db)
     today = clock.today()
     return {
         "page": page,
         "next_cursor": schema.fields["cursor"].serialize("next_key", page),
         "on_first_page": data["cursor"] is None,
         "may_review": _may(trail.check_may_review),
-        "due": trail.due(db, _intervals()["trail"]),
+        "due": trail.due(db),
         "today": today,
         "suggested_start": last_review.period_end + timedelta(days=1)
         if last_review and last_review.period_end
@@ -163,6 +162,7 @@ def trail_reviews() -> Any:
             start=data["period_start"],
             end=data["period_end"],
             comment=data["comment"],
+            interval_days=_intervals()["trail"],
             user=current_user,
             password=data["password"],
             client_address=request.remote_addr,

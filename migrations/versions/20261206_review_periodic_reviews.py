@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("reviewed_by_id", sa.Integer(), nullable=False),
         sa.Column("change_reason", sa.Text(), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("next_due_on", sa.Date(), nullable=False),
         sa.ForeignKeyConstraint(
             ["reviewed_by_id"], ["user_account.id"], name=op.f("fk_access_review_reviewed_by_id_user_account")
         ),
@@ -50,6 +51,7 @@ def upgrade() -> None:
         sa.Column("comment", sa.Text(), nullable=False),
         sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reviewed_by_id", sa.Integer(), nullable=False),
+        sa.Column("next_due_on", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(
             ["reviewed_by_id"], ["user_account.id"], name=op.f("fk_audit_trail_review_reviewed_by_id_user_account")
         ),

@@ -7,7 +7,7 @@ shows it), the review with a line per user, and the manager's signature. A wrong
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -21,7 +21,7 @@ from lims.identity.service.sign_in import reauthenticate
 from lims.pagination import KeysetPage, page_after
 from lims.review.errors import ChangeReasonMissing, ListOutdated
 from lims.review.models import AccessReview, AccessReviewEntry
-from lims.review.service.intervals import DueState, due_state
+from lims.review.service.intervals import DueState, due_state, next_due_on
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 
@@ -61,6 +61,7 @@ def review_access(
     listed: Mapping[int, str],
     change_reason: str | None,
     comment: str | None,
+    interval_days: int,
     user: User,
     password: str,
     client_address: str | None = None,
@@ -77,8 +78,10 @@ def review_access(
         raise ChangeReasonMissing(
             "Say why the roles are changed; the reason is kept with each change.", field="change_reason"
         )
+    now = clock.now()
     review = AccessReview(
-        reviewed_at=clock.now(),
+        reviewed_at=now,
+        next_due_on=next_due_on(now, interval_days),
         reviewed_by_id=user.id,
         change_reason=reason or None,
         comment=(comment or "").strip() or None,
@@ -136,14 +139,17 @@ def list_reviews(
     return page_after(session, query, SORT_KEY, after=after, limit=limit, descending=True)
 
 
-def last_reviewed_at(session: Session) -> tuple[int, datetime] | None:
-    """The id and time of the newest signed access review."""
+def last_review(session: Session) -> tuple[int, datetime, date] | None:
+    """The id, time and next due date of the newest signed access review."""
     row = session.execute(
-        select(AccessReview.id, AccessReview.reviewed_at).order_by(*(column.desc() for column in SORT_KEY)).limit(1)
+        select(AccessReview.id, AccessReview.reviewed_at, AccessReview.next_due_on)
+        .order_by(*(column.desc() for column in SORT_KEY))
+        .limit(1)
     ).first()
-    return None if row is None else (row.id, row.reviewed_at)
+    return None if row is None else (row.id, row.reviewed_at, row.next_due_on)
 
 
-def due(session: Session, interval_days: int) -> DueState:
-    last = last_reviewed_at(session)
-    return due_state(last[1] if last else None, interval_days)
+def due(session: Session) -> DueState:
+    """Where the access review stands: due on the date the last one set, or at once if none was signed."""
+    last = last_review(session)
+    return due_state(last[1], last[2]) if last else due_state(None, None)

@@ -39,9 +39,17 @@ class DueState:
         return f"{what} {overdue} day{'s' if overdue != 1 else ''} overdue (due {self.due_on.isoformat()})"
 
 
-def due_state(last_signed_at: datetime | None, interval_days: int) -> DueState:
-    """The due date ``interval_days`` after the local date of the last signed review."""
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(clock.facility_zone()).date()
+
+
+def next_due_on(signed_at: datetime, interval_days: int) -> date:
+    """The date the next review is due: ``interval_days`` after the facility's date of the one signed now."""
+    return local_date(signed_at) + timedelta(days=interval_days)
+
+
+def due_state(last_signed_at: datetime | None, due_on: date | None) -> DueState:
+    """Where a review stands, given the last one signed and the due date it set."""
     if last_signed_at is None:
         return DueState(None, None)
-    reviewed_on = last_signed_at.astimezone(clock.facility_zone()).date()
-    return DueState(reviewed_on, reviewed_on + timedelta(days=interval_days))
+    return DueState(local_date(last_signed_at), due_on)

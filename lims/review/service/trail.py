@@ -24,7 +24,7 @@ from lims.identity.service.sign_in import reauthenticate
 from lims.pagination import KeysetPage, page_after
 from lims.review.errors import PeriodRefused
 from lims.review.models import TrailReview, TrailScope
-from lims.review.service.intervals import DueState, due_state
+from lims.review.service.intervals import DueState, due_state, next_due_on
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 
@@ -81,6 +81,7 @@ def review_period(
     start: date,
     end: date,
     comment: str,
+    interval_days: int,
     user: User,
     password: str,
     client_address: str | None = None,
@@ -104,14 +105,16 @@ def review_period(
             AuditEvent.recorded_at >= _start_of(start), AuditEvent.recorded_at < _start_of(end + timedelta(days=1))
         )
     ).one()
+    now = clock.now()
     review = TrailReview(
         scope=TrailScope.PERIOD,
+        next_due_on=next_due_on(now, interval_days),
         period_start=start,
         period_end=end,
         through_sequence=newest or _head(session),
         events_reviewed=count,
         comment=comment.strip(),
-        reviewed_at=clock.now(),
+        reviewed_at=now,
         reviewed_by_id=user.id,
     )
     return _sign(session, review, user=user, password=password, client_address=client_address)
@@ -213,17 +216,17 @@ def list_reviews(
     return page_after(session, query, SORT_KEY, after=after, limit=limit, descending=True)
 
 
-def last_period_reviewed_at(session: Session) -> tuple[int, datetime] | None:
-    """The id and time of the newest signed review of a period's trail."""
-    row = session.execute(
-        select(TrailReview.id, TrailReview.reviewed_at)
+def last_period_review(session: Session) -> TrailReview | None:
+    """The newest signed review of a period's trail."""
+    return session.scalars(
+        select(TrailReview)
         .where(TrailReview.scope == TrailScope.PERIOD)
         .order_by(*(column.desc() for column in SORT_KEY))
         .limit(1)
     ).first()
-    return None if row is None else (row.id, row.reviewed_at)
 
 
-def due(session: Session, interval_days: int) -> DueState:
-    last = last_period_reviewed_at(session)
-    return due_state(last[1] if last else None, interval_days)
+def due(session: Session) -> DueState:
+    """Where the periodic audit-trail review stands: due on the date the last one set, or at once if none was."""
+    last = last_period_review(session)
+    return due_state(last.reviewed_at, last.next_due_on) if last else due_state(None, None)

@@ -45,6 +45,7 @@ def review(session, manager, decisions=None, listed=None, **overrides):
         listed=listed if listed is not None else seen,
         change_reason=overrides.pop("change_reason", None),
         comment=overrides.pop("comment", "All as expected."),
+        interval_days=90,
         user=manager,
         password=overrides.pop("password", PASSWORD),
     )

@@ -31,6 +31,7 @@ def access_review_signed(db_session, create_user):
             listed={person.id: access.role_text(person.role_names) for person in people},
             change_reason=None,
             comment=None,
+            interval_days=90,
             user=manager,
             password=PASSWORD,
         )
@@ -44,6 +45,7 @@ def trail_review_signed(db_session, create_user):
             start=date(2026, 8, 1),
             end=date(2026, 8, 31),
             comment="Nothing to report.",
+            interval_days=30,
             user=create_user(RoleName.QA),
             password=PASSWORD,
         )
@@ -51,8 +53,8 @@ def trail_review_signed(db_session, create_user):
 
 def test_with_no_review_ever_signed_both_are_due_at_once(db_session):
     today = date(2026, 9, 1)
-    assert access.due(db_session, 90).describe(today, "access review") == "no access review signed yet"
-    assert trail.due(db_session, 30).days_overdue(today) == 0
+    assert access.due(db_session).describe(today, "access review") == "no access review signed yet"
+    assert trail.due(db_session).days_overdue(today) == 0
 
 
 @pytest.mark.parametrize(
@@ -68,7 +70,7 @@ def test_the_access_review_falls_due_its_interval_after_the_last(
 ):
     today = SIGNED_AT.date() + timedelta(days=days_after)
     with clock.frozen(at_local_noon(today)):
-        state = access.due(db_session, 90)
+        state = access.due(db_session)
     assert state.last_reviewed_on == SIGNED_AT.date()
     assert state.days_overdue(today) == overdue
     assert state.describe(today, "access review") == described
@@ -79,4 +81,4 @@ def test_the_audit_trail_review_falls_due_its_interval_after_the_last(
     db_session, trail_review_signed, days_after, overdue
 ):
     today = SIGNED_AT.date() + timedelta(days=days_after)
-    assert trail.due(db_session, 30).days_overdue(today) == overdue
+    assert trail.due(db_session).days_overdue(today) == overdue

@@ -41,6 +41,7 @@ def review_period(session, user, start, end, **overrides):
         start=start,
         end=end,
         comment=overrides.pop("comment", "Nothing to report."),
+        interval_days=30,
         user=user,
         password=overrides.pop("password", PASSWORD),
     )
