@@ -3,13 +3,11 @@ and weekly restore verification. `lims backup` and `lims restore` are top-level 
 
 from __future__ import annotations
 
-from lims.backups import views
+from lims.backups import compliance, views
 from lims.backups.models import RestoreVerification
 from lims.backups.service import jobs, restore
 from lims.registry import AreaJob, Registry
 from lims.signatures.service import SignableType
-
-DAY = 24 * 60 * 60
 
 
 def register(registry: Registry) -> None:
@@ -22,12 +20,18 @@ def register(registry: Registry) -> None:
             name=lambda verification: f"the restore verification of {verification.file_name}",
         )
     )
-    registry.area_job(AreaJob("backup", "Back up the database with its manifest", DAY, jobs.back_up))
+    # Daily in the night's quiet hour; proven each Sunday morning (crontab, the facility's time zone).
+    registry.area_job(
+        AreaJob("backup", "Back up the database with its manifest", None, jobs.back_up, schedule="cron 30 1 * * *")
+    )
     registry.area_job(
         AreaJob(
             "restore-verify",
             "Prove the newest backup by restoring it into a scratch database",
-            7 * DAY,
+            None,
             jobs.verify_newest_backup,
+            schedule="cron 30 3 * * 0",
         )
     )
+    registry.compliance_check(compliance.BACKUP_OVERDUE)
+    registry.compliance_check(compliance.RESTORE_UNPROVEN)

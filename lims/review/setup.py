@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lims.dashboard.service import WorkQueue
 from lims.registry import Registry
-from lims.review import demo, views
+from lims.review import compliance, demo, views
 from lims.review.models import AccessReview, TrailReview
 from lims.review.service import access, signing, trail
 from lims.signatures.service import SignableType
@@ -48,4 +48,6 @@ def register(registry: Registry) -> None:
             name=lambda review: f"the review of the {review.label}",
         )
     )
+    registry.compliance_check(compliance.ACCESS_REVIEW_DUE)
+    registry.compliance_check(compliance.AUDIT_TRAIL_REVIEW_DUE)
     registry.demo_loader(demo.load_reviews)

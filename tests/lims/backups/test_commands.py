@@ -102,3 +102,8 @@ def test_the_backups_page_lists_them_for_qa_and_offers_the_signature(app, run, d
     outsider = app.test_client()
     login(outsider, technician)
     assert outsider.get("/backups").status_code == 403
+
+
+def test_a_backup_that_is_not_there_is_refused_by_name(run, tmp_path):
+    refused = run("restore", "--verify", str(tmp_path / "lims-missing.sqlite3"))
+    assert refused.exit_code == 1 and "There is no backup file" in refused.output
