@@ -1,7 +1,7 @@
 """Periodic reviews: the access review with a line per user, and QA's audit-trail reviews of periods and records.
 
 Revision ID: 20261206_review_periodic_reviews
-Revises: 20261206_compliance_area
+Revises: 20261206_floor_step_binds_uses
 Create Date: 2026-12-06 00:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261206_review_periodic_reviews"
-down_revision = "20261206_compliance_area"
+down_revision = "20261206_floor_step_binds_uses"
 branch_labels = None
 depends_on = None
 
