@@ -7,7 +7,7 @@ from lims.backups import compliance, views
 from lims.backups.models import RestoreVerification
 from lims.backups.service import jobs, restore
 from lims.registry import AreaJob, Registry
-from lims.signatures.service import SignableType
+from lims.signatures.service import NextStep, SignableType
 
 
 def register(registry: Registry) -> None:
@@ -18,6 +18,9 @@ def register(registry: Registry) -> None:
             {restore.MEANING: restore.SIGNERS},
             before_signing=restore.check_signed_once,
             name=lambda verification: f"the restore verification of {verification.file_name}",
+            next_step=lambda _session, verification, _meaning, _user: NextStep(
+                f"The restore verification of {verification.file_name} is signed.", "Backups", "backups.index"
+            ),
         )
     )
     # Daily in the night's quiet hour; proven each Sunday morning (crontab, the facility's time zone).

@@ -8,7 +8,7 @@ from lims.registry import Registry
 from lims.review import compliance, demo, views
 from lims.review.models import AccessReview, TrailReview
 from lims.review.service import access, signing, trail
-from lims.signatures.service import SignableType
+from lims.signatures.service import NextStep, SignableType
 
 
 def register(registry: Registry) -> None:
@@ -38,6 +38,11 @@ def register(registry: Registry) -> None:
             {access.MEANING: access.REVIEWERS},
             before_signing=signing.check_signed_once,
             name=lambda review: "the access review",
+            next_step=lambda _session, review, _meaning, _user: NextStep(
+                f"The access review is signed; the next is due on {review.next_due_on}.",
+                "Access reviews",
+                "review.access_review",
+            ),
         )
     )
     registry.signable(
@@ -46,6 +51,9 @@ def register(registry: Registry) -> None:
             {trail.MEANING: trail.REVIEWERS},
             before_signing=signing.check_signed_once,
             name=lambda review: f"the review of the {review.label}",
+            next_step=lambda _session, review, _meaning, _user: NextStep(
+                f"The review of the {review.label} is signed.", "Audit-trail reviews", "review.trail_reviews"
+            ),
         )
     )
     registry.compliance_check(compliance.ACCESS_REVIEW_DUE)
