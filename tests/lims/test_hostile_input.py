@@ -202,7 +202,8 @@ def _changes(db_session) -> list[str]:
 
 def _send(client, form: Form, values: dict[str, str]):
     if form.method == "GET":
-        response = client.get(f"{form.action}?{urlencode(values)}")
+        # The query goes before the fragment a form's action may end with ("#picker-…"), or the server never sees it.
+        response = client.get(urlsplit(form.action)._replace(query=urlencode(values), fragment="").geturl())
     else:
         response = client.post(form.action, data=values)
     response.get_data()

@@ -184,8 +184,8 @@ def test_every_page_and_form_refuses_the_wrong_role(client, db_session, signed_i
         if method == "get"
         else client.post(url, data={"csrf_token": token, "comment": "x", "reason": "x"})
     )
-    # A page refuses the role (403; a client is sent to its portal), the API a session without one (401).
-    assert answer.status_code in ({401} if url.startswith("/api/") else {302, 403})
+    # A page or the API refuses the role (403); a client is sent to its portal.
+    assert answer.status_code in ({403} if url.startswith("/api/") else {302, 403})
     if answer.status_code == 302:
         assert "/login" not in answer.headers["Location"]
     db_session.expire_all()
