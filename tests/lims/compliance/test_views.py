@@ -239,3 +239,16 @@ def test_a_setting_without_a_reason_or_out_of_range_is_refused_and_nothing_chang
 def test_an_unknown_check_is_not_found(client, signed_in):
     signed_in(RoleName.ADMIN)
     assert client.get("/compliance/checks/no.such-check").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("role", "findings_link", "settings_link"),
+    [(RoleName.QA, True, False), (RoleName.ADMIN, False, True), (RoleName.TECHNICIAN, False, False)],
+)
+def test_the_dashboard_leads_qa_to_the_findings_and_administrators_to_the_settings(
+    client, signed_in, role, findings_link, settings_link
+):
+    signed_in(role)
+    page = client.get("/").text
+    assert ('href="/compliance"' in page) is findings_link
+    assert ('href="/compliance/checks"' in page) is settings_link
