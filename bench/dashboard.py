@@ -17,7 +17,7 @@ from flask import Flask, render_template
 from flask.testing import FlaskClient
 
 from lims import registry, schema
-from lims.access import keep_signed_in
+from lims.access import keep_signed_in, may_use
 from lims.app import create_app
 from lims.dashboard.service import QueueSummary, work_queues_for
 from lims.db import get_session
@@ -25,7 +25,7 @@ from lims.identity.demo_accounts import ACCOUNTS, DemoAccount
 from lims.identity.models import RoleName
 from lims.identity.service.sessions import open_session
 from lims.identity.service.users import user_by_username
-from lims.navigation import navigation_for
+from lims.navigation import ShownHeaderLink, header_links_for, navigation_for
 
 WARM_UP_REQUESTS = 50
 CSRF_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -52,6 +52,9 @@ class DashboardValues:
 
     user: StandInUser
     navigation: list[tuple[str, str]]
+    header_links: list[ShownHeaderLink]
+    #: the endpoints the technician may use, as the real app's access rules answer
+    usable_endpoints: frozenset[str]
     queues: list[QueueSummary]
     csrf_token: str
 
@@ -123,6 +126,8 @@ def _dashboard_values(app: Flask, account: DemoAccount, csrf_token: str) -> Dash
                 role_names=user.role_names,
             ),
             navigation=navigation_for(),
+            header_links=header_links_for(),
+            usable_endpoints=frozenset(rule.endpoint for rule in app.url_map.iter_rules() if may_use(rule.endpoint)),
             queues=work_queues_for(session, user, app.config),
             csrf_token=csrf_token,
         )
@@ -147,6 +152,8 @@ def _bare_dashboard_app(app: Flask, values: DashboardValues) -> Flask:
         return {
             "current_user": values.user,
             "navigation": lambda: values.navigation,
+            "header_links": lambda: values.header_links,
+            "may_use": lambda endpoint: endpoint in values.usable_endpoints,
             "csrf_token": lambda: values.csrf_token,
             "display_timezone": app.config["DISPLAY_TIMEZONE"],
         }
