@@ -15,10 +15,11 @@ from lims.api.blueprint import MAX_RECORD_ID, ApiBlueprint
 from lims.api.paging import Keyset
 from lims.certificates import schemas
 from lims.certificates.models import IssuedDocument
-from lims.certificates.service import documents
+from lims.certificates.service import documents, results_report
 from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.pagination import KeysetPage, page_after
+from lims.samples.service import submissions
 
 blueprint = ApiBlueprint("certificates_api", __name__, description="Certificates of analysis and release.")
 READERS = STAFF | {RoleName.CLIENT}
@@ -95,6 +96,31 @@ def download(document_id: int) -> Response:
     """The certificate's PDF file as issued."""
     db = get_session()
     document = documents.get_document(db, document_id, organization_id=client_organization_id())
+    documents.record_download(db, document)
+    return Response(
+        document.pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{document.filename}"'},
+    )
+
+
+@blueprint.route("/submissions/<submission_id>/report")
+@blueprint.allow(READERS)
+@blueprint.doc(
+    responses={
+        "200": {
+            "description": "The valid version of the submission's results report, signed by the facility (PAdES).",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+)
+@blueprint.alt_response(404, response="NOT_FOUND")
+@blueprint.alt_response(409, response="CONFLICT")
+def results_report_file(submission_id: str) -> Response:
+    """The signed results report of a submission whose results QA released (409 before the release)."""
+    db = get_session()
+    submission = submissions.get_submission(db, submission_id, organization_id=client_organization_id())
+    document = results_report.current_report(db, submission)
     documents.record_download(db, document)
     return Response(
         document.pdf,

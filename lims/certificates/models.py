@@ -21,10 +21,11 @@ from lims.identity.models import Organization, User
 
 class DocumentKind(enum.StrEnum):
     BATCH_CERTIFICATE = "batch certificate"
+    RESULTS_REPORT = "results report"
 
 
 #: what the verification page calls the reference of each kind of document
-REFERENCE_LABELS = {DocumentKind.BATCH_CERTIFICATE: "Batch number"}
+REFERENCE_LABELS = {DocumentKind.BATCH_CERTIFICATE: "Batch number", DocumentKind.RESULTS_REPORT: "Submission"}
 
 
 class DocumentStatus(enum.StrEnum):

@@ -135,7 +135,7 @@ def certificate_pdf(facts: CertificateFacts, issuance: Issuance, release_signatu
             ]
         ),
         Paragraph("Verification", H2),
-        _verification(issuance),
+        verification_block(issuance),
         Paragraph(
             f"End of certificate {text(number)} for batch {text(facts.batch_number)}. It was issued from the "
             "electronic batch record, which remains the original.",
@@ -188,14 +188,13 @@ def _deviations(facts: CertificateFacts) -> list[Flowable]:
     ]
 
 
-def _verification(issuance: Issuance) -> Table:
+def verification_block(issuance: Issuance, what: str = "certificate") -> Table:
+    """The QR code to the verification page beside the printed content hash and what it means."""
     explanation = [
-        Paragraph(
-            f"Verify this certificate at <b>{text(issuance.verification_url)}</b> (the QR code leads there).", BODY
-        ),
+        Paragraph(f"Verify this {what} at <b>{text(issuance.verification_url)}</b> (the QR code leads there).", BODY),
         Paragraph(f"Content SHA-256: <b>{text(issuance.content_sha256)}</b>", BODY),
         Paragraph(
-            "The printed SHA-256 is the hash of the certificate's canonical content (every field above, as the LIMS "
+            f"The printed SHA-256 is the hash of the {what}'s canonical content (every field above, as the LIMS "
             "keeps it); a file cannot print its own hash. The verification page shows the SHA-256 of this PDF file "
             "as issued, which an uploaded copy is checked against. The file also carries the facility's digital "
             "signature (PAdES): a PDF reader shows whether it was changed after issue.",

@@ -6,9 +6,10 @@ from __future__ import annotations
 from batch_records.models import Batch
 from lims.certificates import api, cli, demo, views
 from lims.certificates.models import DocumentRevocation, IssuedDocument
-from lims.certificates.service import batch_certificate, documents
+from lims.certificates.service import batch_certificate, documents, results_report
 from lims.identity.models import RoleName
 from lims.registry import PortalSection, Registry
+from lims.samples.models import ResultRelease
 from lims.signatures.models import SignatureMeaning
 from lims.signatures.service import NextStep, SignableType
 
@@ -20,6 +21,7 @@ def register(registry: Registry) -> None:
     registry.portal_section(PortalSection("Your certificates", "Certificate", documents.portal_rows))
     registry.when_signed(Batch, SignatureMeaning.RELEASED.value, batch_certificate.issue_on_release)
     registry.issued_documents(Batch.__tablename__, views.batch_certificate_links)
+    registry.when_signed(ResultRelease, SignatureMeaning.RELEASED.value, results_report.issue_on_release)
     registry.signable(
         SignableType(
             IssuedDocument,

@@ -17,12 +17,14 @@ from lims.access import STAFF, allow, public
 from lims.certificates import labels as label_pdf
 from lims.certificates import schemas
 from lims.certificates.errors import NotAPdf
-from lims.certificates.service import batch_certificate, documents, labels, verification
+from lims.certificates.models import DocumentKind
+from lims.certificates.service import batch_certificate, documents, labels, results_report, verification
 from lims.db import get_session
 from lims.document_signing import STATE_TEXT
 from lims.identity.models import RoleName
 from lims.pagination import paginate
 from lims.registry import IssuedDocumentLink
+from lims.samples.service import submissions
 from lims.signatures import service as signatures
 from lims.web import load_input, on_refusal_show
 
@@ -112,7 +114,12 @@ def correct(document_id: int) -> Any:
     document = documents.get_document(db, document_id)
     with on_refusal_show("certificates/show.html", lambda: _document_context(document_id), action="correct"):
         data = load_input(schemas.SignedReasonSchema())
-        corrected = batch_certificate.correct_certificate(
+        corrector = (
+            results_report.correct_report
+            if document.kind == DocumentKind.RESULTS_REPORT
+            else batch_certificate.correct_certificate
+        )
+        corrected = corrector(
             db,
             document,
             reason=data["reason"],
@@ -141,6 +148,21 @@ def revoke(document_id: int) -> Any:
         )
     flash(f"{document.label} is revoked; its verification page says so.", "success")
     return redirect(url_for("certificates.show", document_id=document_id), 303)
+
+
+@blueprint.route("/submissions/<public_id>/report.pdf")
+@allow(READERS)
+def results_report_file(public_id: str) -> Any:
+    """The valid version of a submission's signed results report (a client's own submissions only)."""
+    db = get_session()
+    submission = submissions.get_submission(db, public_id, organization_id=_organization_scope())
+    document = results_report.current_report(db, submission)
+    documents.record_download(db, document)
+    return Response(
+        document.pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{document.filename}"'},
+    )
 
 
 # Public verification

@@ -19,10 +19,10 @@ from lims.api.paging import Keyset
 from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.pagination import KeysetPage
-from lims.samples import schemas
+from lims.samples import result_schemas, schemas
 from lims.samples.errors import ManifestRefused
 from lims.samples.models import Sample, Submission, Webhook, WebhookDelivery
-from lims.samples.service import events, manifests
+from lims.samples.service import events, manifests, release
 from lims.samples.service import submissions as service
 from lims.web import refuse
 
@@ -200,3 +200,21 @@ def deliveries(page: dict[str, Any], webhook_id: str) -> KeysetPage[WebhookDeliv
     db = get_session()
     webhook = events.get_webhook(db, webhook_id, organization_id=current_api_token().organization_id)
     return events.deliveries_after(db, webhook, after=page.get("cursor"), limit=page["limit"])
+
+
+@blueprint.route("/submissions/<submission_id>/results")
+@blueprint.allow(READERS)
+@blueprint.response(200, result_schemas.ReleasedResultsOutSchema)
+@blueprint.alt_response(404, response="NOT_FOUND")
+def released_results(submission_id: str) -> dict[str, Any]:
+    """The submission's results released by QA (none before the release), each with its specification and
+    conformance; the signed results report is the certificate of kind `results report` for the submission."""
+    db = get_session()
+    submission = service.get_submission(db, submission_id, organization_id=client_organization_id())
+    found = release.released_results(db, submission)
+    return {
+        "submission_id": submission.public_id,
+        "status": submission.status.value,
+        "released_at": found[0].released_at if found else None,
+        "items": found,
+    }

@@ -76,3 +76,20 @@ class NotInLifecycle(Conflict):
 
 class NotPrintable(Conflict):
     """A chain-of-custody form travels with a submitted manifest; labels are printed for received samples."""
+
+
+class NotTestable(Conflict):
+    """Tests are assigned to, and results entered for, an accepted sample whose results are not yet released."""
+
+
+class AlreadyAssigned(Conflict):
+    """A sample has each test once; a result that needs changing is corrected, with a reason."""
+
+
+class ResultAlreadyRecorded(Conflict):
+    """A test has one result in force: a second is a correction of the first, with a reason."""
+
+
+class NotReleasable(Conflict):
+    """QA releases a submission's results once every accepted sample has its tests' results, each verified by a
+    second person, and no sample is still expected."""

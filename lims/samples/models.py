@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lims.audit.models import Controlled
 from lims.db import Base, string_enum
 from lims.identity.models import Organization, User
+from lims.testing.models import TestDefinition, TestResult
 from lims.units.columns import measurement_column
 from lims.units.measurement import Measurement
 from protocols.models import Protocol, Subject, Visit
@@ -225,3 +227,59 @@ class WebhookDelivery(Base):
 
     webhook: Mapped[Webhook] = relationship()
     event: Mapped[ClientEvent] = relationship()
+
+
+class SampleTest(Controlled, Base):
+    """A test the lab runs on a sample, from the shared test definitions: asked for on the manifest or assigned by
+    a technician. Its results are testing's results (``tested_type`` "sample_test", ``tested_id`` its id); the one
+    in force is named here, so that lists of results are one join whatever their history."""
+
+    __tablename__ = "sample_test"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "definition_id", name="uq_sample_test_sample_definition"),
+        Index("ix_sample_test_submission", "submission_id", "id"),
+        Index("ix_sample_test_organization", "organization_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("sample.id"))
+    #: the sample's submission and organization, kept here so that a client's results are scoped in one condition
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("test_definition.id"))
+    #: the definition's specification when the test was assigned: what its results are judged against
+    specification: Mapped[str] = mapped_column(String(200))
+    #: True when the client asked for it on the manifest, False when the lab added it
+    requested: Mapped[bool]
+    assigned_at: Mapped[datetime]
+    assigned_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    #: the result in force (the latest correction), None until one is recorded
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("test_result.id"), unique=True)
+    #: whether the result in force is out of specification (kept with it so QA's queue is one indexed count)
+    out_of_specification: Mapped[bool] = mapped_column(default=False, index=True)
+
+    sample: Mapped[Sample] = relationship()
+    definition: Mapped[TestDefinition] = relationship()
+    assigned_by: Mapped[User] = relationship(foreign_keys=[assigned_by_id])
+    result: Mapped[TestResult | None] = relationship()
+
+
+class ResultRelease(Controlled, Base):
+    """QA's release of a submission's results to the client, signed ("released"): from then on the client reads
+    them, and the signed results report is issued. What it released is kept with it, as the signature covers it."""
+
+    __tablename__ = "result_release"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), unique=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    released_at: Mapped[datetime]
+    released_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    #: the results released, as canonical JSON (sample, test, specification, result, conformance, result id)
+    results: Mapped[str] = mapped_column(Text)
+
+    submission: Mapped[Submission] = relationship()
+    released_by: Mapped[User] = relationship()
+
+    def signed_content(self) -> dict[str, Any]:
+        return {"submission": self.submission.public_id, "results": self.results}

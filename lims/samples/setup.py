@@ -8,7 +8,8 @@ from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import AreaJob, Registry
 from lims.samples import api, demo, models, views
-from lims.samples.service import accessioning, events
+from lims.samples.service import accessioning, events, release, results
+from lims.signatures.service import SignableType
 
 #: how often the scheduler sends the webhook deliveries that are due
 WEBHOOK_EVERY_SECONDS = 15
@@ -26,6 +27,24 @@ def register(registry: Registry) -> None:
             roles=frozenset({RoleName.TECHNICIAN}),
             count=lambda session, _user, _settings: accessioning.count_awaiting_receipt(session),
             endpoint="samples.receiving",
+        )
+    )
+    registry.work_queue(
+        WorkQueue(
+            title="Sample results out of specification",
+            description="Client samples' results that miss their specification, before their release.",
+            roles=frozenset({RoleName.QA}),
+            count=lambda session, _user, _settings: results.count_out_of_specification(session),
+            endpoint="samples.out_of_specification",
+        )
+    )
+    registry.signable(
+        SignableType(
+            models.ResultRelease,
+            {release.RELEASED: release.RELEASERS},
+            before_signing=release.check_release_signature,
+            after_signing=release.after_release_signed,
+            name=lambda found: f"the release of the results of submission {found.submission.reference}",
         )
     )
     registry.audit_actions("samples.exported", "report.generated")

@@ -24,7 +24,7 @@ from lims.errors import RecordNotFound
 
 WINDOW = timedelta(minutes=1)
 #: how a document names itself in its PDF's metadata (the kit writes the header's identity into the subject)
-_NAMED = re.compile(r"Certificate: (\S+) version (\d+)")
+_NAMED = re.compile(r"(?:Certificate|Results report): (\S+) version (\d+)")
 
 
 class Outcome(enum.StrEnum):

@@ -4,35 +4,49 @@ as if they did not exist, and changes nothing."""
 from __future__ import annotations
 
 import io
+import re
 
 from sqlalchemy import func, select
 
 from lims.audit.models import AuditEvent
-from lims.samples.models import ClientEvent, Sample, Submission, Webhook, WebhookDelivery
-from lims.samples.service import accessioning, events
+from lims.certificates.models import IssuedDocument
+from lims.samples.models import ClientEvent, ResultRelease, Sample, SampleTest, Submission, Webhook, WebhookDelivery
+from lims.samples.service import accessioning, events, results
 from tests.helpers import csrf_token_from, login
 from tests.lims.samples.conftest import accept, row, submitted
+from tests.lims.samples.results_support import lab, released  # noqa: F401  (fixture)
 
-SAMPLES_ENDPOINTS = ("samples.", "samples_api.")
+SAMPLES_ENDPOINTS = (
+    "samples.",
+    "samples_api.",
+    "certificates.results_report_file",
+    "certificates_api.results_report_file",
+)
 
 
-def _helix_records(db_session, clients) -> dict[str, str]:
+def _helix_records(db_session, lab) -> dict[str, str]:  # noqa: F811
+    clients = lab.clients
     submission = submitted(db_session, clients, row("A"), row("B"))
     accessioning.receive_sample(db_session, submission.samples[0], accept(), user=clients.technician)
     webhook = events.register_webhook(
         db_session, organization_id=clients.helix.id, url="https://hooks.example.org/x", secret="y" * 20, user_id=None
     )
     db_session.commit()
+    done = released(db_session, lab)
+    sample = done.samples[0]
     return {
         "submission": submission.public_id,
         "sample": submission.samples[1].public_id,
         "webhook": webhook.public_id,
+        "released": done.public_id,
+        "test": str(results.tests_of(db_session, [sample])[sample.id][0].id),
     }
 
 
 def _address(rule, ids: dict[str, str]) -> str:
-    """The rule's address with Helix's id of the kind each argument names."""
-    address = rule.rule
+    """The rule's address with Helix's id of the kind each argument names (a released submission's where the
+    route reads results or their report)."""
+    address = re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", rule.rule)
     for argument in rule.arguments:
         if argument == "public_id":
             kind = (
@@ -44,6 +58,8 @@ def _address(rule, ids: dict[str, str]) -> str:
             )
         else:
             kind = argument.removesuffix("_id")
+        if kind == "submission" and re.search(r"/(results|report)", address):
+            kind = "released"
         address = address.replace(f"<{argument}>", ids[kind])
     return address
 
@@ -57,8 +73,13 @@ def _state(db_session) -> tuple:
         db_session.scalar(select(func.count()).select_from(ClientEvent)),
         db_session.scalar(select(func.count()).select_from(WebhookDelivery)),
         db_session.scalar(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.entity_type.in_(["submission", "sample"]))
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.entity_type.in_(["submission", "sample", "sample_test", "issued_document"]))
         ),
+        db_session.execute(select(SampleTest.id, SampleTest.result_id).order_by(SampleTest.id)).all(),
+        db_session.scalar(select(func.count()).select_from(ResultRelease)),
+        db_session.scalar(select(func.count()).select_from(IssuedDocument)),
     )
 
 
@@ -66,8 +87,9 @@ def _routes_with_ids(app) -> list:
     return [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(SAMPLES_ENDPOINTS) and rule.arguments]
 
 
-def test_another_clients_user_reaches_none_of_helixs_records_on_any_page(app, client, clients, db_session):
-    ids = _helix_records(db_session, clients)
+def test_another_clients_user_reaches_none_of_helixs_records_on_any_page(app, client, lab, db_session):  # noqa: F811
+    clients = lab.clients
+    ids = _helix_records(db_session, lab)
     before = _state(db_session)
     login(client, clients.nordic_user)
     token = csrf_token_from(client.get("/portal/webhooks").text)
@@ -86,11 +108,16 @@ def test_another_clients_user_reaches_none_of_helixs_records_on_any_page(app, cl
                 assert "role" in response.text, (method, address)
             swept.append((method, address))
     assert len(swept) >= 15
+    reached = {address for _, address in swept}
+    for own in ("/tests", "/release", "/results", "/results.csv", "/report.pdf"):
+        assert any(address.endswith(own) for address in reached), own
+    assert any(address.startswith("/sample-tests/") for address in reached)
     assert _state(db_session) == before
 
 
-def test_another_clients_token_reaches_none_of_helixs_records_in_the_api(app, client, clients, db_session):
-    ids = _helix_records(db_session, clients)
+def test_another_clients_token_reaches_none_of_helixs_records_in_the_api(app, client, lab, db_session):  # noqa: F811
+    clients = lab.clients
+    ids = _helix_records(db_session, lab)
     before = _state(db_session)
     swept = []
     for rule in _routes_with_ids(app):
@@ -104,16 +131,19 @@ def test_another_clients_token_reaches_none_of_helixs_records_in_the_api(app, cl
             assert response.json["message"].startswith("There is no such")
             swept.append((method, address))
     assert len(swept) >= 6
+    assert {f"/api/v1/submissions/{ids['released']}/{what}" for what in ("results", "report")} <= {a for _, a in swept}
     assert _state(db_session) == before
     # Helix's own token reaches them: the sweep used real ids.
     assert client.get(f"/api/v1/submissions/{ids['submission']}", headers=clients.helix_token).status_code == 200
 
 
-def test_lists_and_feeds_show_only_the_callers_own(client, clients, db_session):
-    _helix_records(db_session, clients)
+def test_lists_and_feeds_show_only_the_callers_own(client, lab, db_session):  # noqa: F811
+    clients = lab.clients
+    _helix_records(db_session, lab)
     assert client.get("/api/v1/submissions", headers=clients.nordic_token).json["items"] == []
     assert client.get("/api/v1/webhooks", headers=clients.nordic_token).json["items"] == []
     assert client.get("/api/v1/events", headers=clients.nordic_token).json["items"] == []
+    assert client.get("/api/v1/certificates", headers=clients.nordic_token).json["items"] == []
     login(client, clients.nordic_user)
     assert "Week 49" not in client.get("/submissions").text
     assert "Week 49" not in client.get("/portal").text
