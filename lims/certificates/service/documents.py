@@ -22,7 +22,13 @@ from lims import clock
 from lims.audit import chain as audit_chain
 from lims.audit.errors import ReasonRequired
 from lims.certificates.errors import AlreadyRevoked, NotCurrent
-from lims.certificates.models import DocumentKind, DocumentRevocation, DocumentStatus, IssuedDocument
+from lims.certificates.models import (
+    REFERENCE_LABELS,
+    DocumentKind,
+    DocumentRevocation,
+    DocumentStatus,
+    IssuedDocument,
+)
 from lims.db import lock_for_update
 from lims.document_signing import FacilitySigner, create_self_signed, load_signer, settings_of, sign_pdf
 from lims.errors import RecordNotFound
@@ -212,7 +218,11 @@ def portal_rows(session: Session, organization_id: int) -> list[PortalRow]:
     newest = list(session.scalars(listed(organization_id).limit(PORTAL_DOCUMENTS)))
     found = statuses(session, newest)
     return [
-        PortalRow(f"{document.label} (batch {document.reference})", found[document.id].value) for document in newest
+        PortalRow(
+            f"{document.label} ({REFERENCE_LABELS[document.kind].lower()} {document.reference})",
+            found[document.id].value,
+        )
+        for document in newest
     ]
 
 

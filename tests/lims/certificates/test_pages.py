@@ -224,7 +224,7 @@ def test_a_client_sees_its_own_certificates_in_its_portal(client, db_session, li
     login(client, own)
     portal = re.sub(r"\s+", " ", client.get("/portal").text)
     assert "Your certificates" in portal
-    assert f"<td>{certificate.label} (batch {certificate.reference})</td><td>revoked</td>" in portal
+    assert f"<td>{certificate.label} (batch number {certificate.reference})</td><td>revoked</td>" in portal
     assert 'href="/certificates"' in portal  # the Certificates page lists and downloads them
     client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/portal").text)})
 
