@@ -55,6 +55,7 @@ WORK_QUEUES = [
     "Hold points to review",
     "Batches in progress",
     "Submissions to receive",
+    "Sample results out of specification",
     "Access review due",
     "Audit-trail review due",
 ]
@@ -70,6 +71,7 @@ SIGNABLES = {
     "batch",
     "issued_document",
     "document_revocation",
+    "result_release",
     "restore_verification",
     "access_review",
     "audit_trail_review",
