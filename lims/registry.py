@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,8 @@ TrainingSubjectFinder = Callable[[Session], Sequence[str]]
 RecordNamer = Callable[[Session, list[str]], Mapping[str, "RecordName"]]
 #: the id of the record of one type that people know by a business identifier (a batch number), or None
 RecordFinder = Callable[[Session, str], "str | None"]
+#: the samples an area holds of a trial subject's visits, given the session and the subject (one query)
+VisitSampleFinder = Callable[[Session, Any], Sequence["VisitSample"]]
 #: checks records that the audit trail vouches for (signatures) against it: a sentence for each that disagrees
 TrailCheck = Callable[[Session], Iterable[str]]
 #: the documents an area issued about one record of a type, given the record's id (a bounded number of queries)
@@ -64,6 +66,22 @@ class ImpactedRecords:
     finders: Mapping[str, Callable[[Session, list[str]], Mapping[str, ImpactedRecord]]]
     #: acts on a verdict of impact: (session, record key, what the impact is, the user closing the assessment)
     on_impact: Callable[[Session, str, str, Any], None]
+
+
+@dataclass(frozen=True)
+class VisitSample:
+    """A sample of a trial subject's visit that an area holds (a client's sample on a manifest), for the subject's
+    calendar: expected against received, and collected in or outside the visit's window."""
+
+    visit_id: int
+    label: str
+    status: str
+    #: whether it has arrived at the lab
+    received: bool
+    #: the facility's local date it was collected on, where the client gave it
+    collected_on: date | None
+    endpoint: str
+    arguments: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -232,6 +250,7 @@ class Registry:
         self._cli_groups: list[click.Group] = []
         self._demo_loaders: list[DemoLoader] = []
         self._subject_record_finders: list[SubjectRecordFinder] = []
+        self._visit_sample_finders: list[VisitSampleFinder] = []
         self._consuming_record_finders: dict[str, ConsumingRecordFinder] = {}
         self._training_subject_finders: list[TrainingSubjectFinder] = []
         self._trail_checks: list[TrailCheck] = []
@@ -299,6 +318,11 @@ class Registry:
         """List what ``finder`` finds among the records made from a trial subject's material."""
         self._claim("subject records", finder, f"The subject record finder {finder.__qualname__}")
         self._subject_record_finders.append(finder)
+
+    def visit_samples(self, finder: VisitSampleFinder) -> None:
+        """Show what ``finder`` finds against each visit of a subject's calendar."""
+        self._claim("visit samples", finder, f"The visit sample finder {finder.__qualname__}")
+        self._visit_sample_finders.append(finder)
 
     def consuming_records(self, record_type: str, finder: ConsumingRecordFinder) -> None:
         """Let a lot's page link to the records of ``record_type`` that took its material, found by ``finder``."""
@@ -434,6 +458,10 @@ class Registry:
     @property
     def subject_record_finders(self) -> tuple[SubjectRecordFinder, ...]:
         return tuple(self._subject_record_finders)
+
+    @property
+    def visit_sample_finders(self) -> tuple[VisitSampleFinder, ...]:
+        return tuple(self._visit_sample_finders)
 
     @property
     def consuming_record_finders(self) -> Mapping[str, ConsumingRecordFinder]:

@@ -369,7 +369,7 @@ def _subject_context(subject_id: int) -> dict[str, Any]:
     subject = subjects_service.get_subject(get_session(), subject_id)
     return {
         "subject": subject,
-        "calendar": subjects_service.visit_calendar(subject),
+        "calendar": subjects_service.sample_calendar(get_session(), subject),
         "made_from": subjects_service.records_of_subject(get_session(), subject),
     }
 

@@ -10,12 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims import clock
-from lims.demo_support import acting_as, demo_user, on
+from lims.demo_support import acting_as, demo_user, on, sign
+from lims.equipment.models import Equipment
+from lims.identity.demo_accounts import demo_password
 from lims.identity.models import User
 from lims.identity.service.organizations import organization_by_code
 from lims.samples.models import Sample, SampleStatus, Submission, SubmissionStatus
-from lims.samples.service import accessioning
+from lims.samples.service import accessioning, release, results
 from lims.samples.service import submissions as service
+from lims.signatures.models import SignatureMeaning
 from lims.units.parsing import parse_measurement
 
 TECHNICIAN = "t.nguyen"
@@ -150,11 +153,56 @@ def _carry_on(session: Session, submission: Submission, planned: DemoSubmission,
             )
     accepted = [sample for sample in arriving if sample.status == SampleStatus.RECEIVED]
     if planned.becomes in (SubmissionStatus.IN_TESTING, SubmissionStatus.RESULTS_RELEASED):
-        with on(today, (planned.days_ago - 2, "08:45")), acting_as(session, technician):
-            service.move_samples(session, accepted, SampleStatus.IN_TESTING, reason="Testing started")
-    if planned.becomes == SubmissionStatus.RESULTS_RELEASED:
-        with on(today, (planned.days_ago - 4, "16:00")), acting_as(session, demo_user(session, "q.okafor")):
-            service.move_samples(session, accepted, SampleStatus.RESULTS_RELEASED, reason="Results released by QA")
+        _test(session, submission, accepted, planned, technician, today)
+
+
+#: the demo's results by test code: within specification, and the one out of it that waits on QA's queue
+RESULTS = {"QC-VIAB": "92.4 %", "QC-CD3": "86.1 %", "QC-ENDO": "0.12 EU/mL", "QC-MYCO": "Not detected"}
+OUT_OF_SPECIFICATION = {"QC-VIAB": "64.0 %", "QC-CD3": "71.8 %", "QC-ENDO": "0.9 EU/mL", "QC-MYCO": "Detected"}
+VERIFIER = "s.lind"
+#: the flow cytometer the demo's flow cytometry results are measured on
+CYTOMETER = "FCM-008"
+
+
+def _test(
+    session: Session,
+    submission: Submission,
+    accepted: list[Sample],
+    planned: DemoSubmission,
+    technician: User,
+    today: date,
+) -> None:
+    """Assign the requested tests and enter their results, verified by a second technician: all of them, then
+    released by QA, for a submission whose results are released; for one in testing, the first sample's (its
+    last result out of specification, on QA's queue) with the other sample's still to enter."""
+    releasing = planned.becomes == SubmissionStatus.RESULTS_RELEASED
+    with on(today, (planned.days_ago - 2, "08:45")), acting_as(session, technician):
+        tests = [
+            test for sample in accepted for test in results.assign_requested_tests(session, sample, user=technician)
+        ]
+    entered = tests if releasing else [test for test in tests if test.sample_id == accepted[0].id]
+    cytometer = session.scalar(select(Equipment.id).where(Equipment.asset_tag == CYTOMETER))
+    with on(today, (planned.days_ago - 3, "11:30")), acting_as(session, technician):
+        recorded = [
+            results.record_result(
+                session,
+                test,
+                OUT_OF_SPECIFICATION[test.definition.code]
+                if not releasing and test is entered[-1]
+                else RESULTS[test.definition.code],
+                user=technician,
+                instrument_id=cytometer if test.definition.instrument_type is not None else None,
+            )
+            for test in entered
+        ]
+    verifier = demo_user(session, VERIFIER)
+    with on(today, (planned.days_ago - 3, "15:10")):
+        for result in recorded:
+            sign(session, result, SignatureMeaning.VERIFIED, verifier)
+    if releasing:
+        qa = demo_user(session, "q.okafor")
+        with on(today, (planned.days_ago - 4, "16:00")), acting_as(session, qa):
+            release.release_results(session, submission, user=qa, password=demo_password(qa.username))
 
 
 def _frozen(sample: Sample) -> bool:

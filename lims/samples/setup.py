@@ -8,7 +8,7 @@ from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import AreaJob, Registry
 from lims.samples import api, demo, models, views
-from lims.samples.service import accessioning, events, release, results
+from lims.samples.service import accessioning, events, portal, release, results
 from lims.signatures.service import SignableType
 
 #: how often the scheduler sends the webhook deliveries that are due
@@ -47,6 +47,7 @@ def register(registry: Registry) -> None:
             name=lambda found: f"the release of the results of submission {found.submission.reference}",
         )
     )
+    registry.visit_samples(portal.visit_samples)
     registry.audit_actions("samples.exported", "report.generated")
     registry.demo_loader(demo.load_submissions)
     registry.area_job(

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from lims import clock, identifiers, registry
 from lims.audit import context as audit_context
@@ -26,6 +26,7 @@ from protocols.models import (
     Protocol,
     ProtocolVersion,
     ReferenceEvent,
+    SampleRequirement,
     Subject,
     Visit,
 )
@@ -215,11 +216,65 @@ def records_of_subject(session: Session, subject: Subject) -> list[SubjectRecord
     return [record for finder in registry.current().subject_record_finders for record in finder(session, subject)]
 
 
-def visit_calendar(subject: Subject) -> list[VisitWindow]:
-    """The subject's expected visits under the version they were enrolled under."""
-    reference_dates = {
+def _reference_dates(subject: Subject) -> dict[ReferenceEvent, date | None]:
+    return {
         ReferenceEvent.ENROLMENT: subject.enrolled_on,
         ReferenceEvent.APHERESIS: subject.apheresis_on,
         ReferenceEvent.INFUSION: subject.infused_on,
     }
+
+
+def visit_calendar(subject: Subject) -> list[VisitWindow]:
+    """The subject's expected visits under the version they were enrolled under."""
+    reference_dates = _reference_dates(subject)
     return [window_of(visit, reference_dates[visit.reference_event]) for visit in subject.version.visits]
+
+
+@dataclass(frozen=True)
+class CalendarVisit:
+    """A visit of a subject's calendar: the samples it calls for, and those the lab holds of it, each placed
+    against the visit's window ('early', 'in window', 'late'; None while either date is unknown)."""
+
+    window: VisitWindow
+    requirements: list[SampleRequirement]
+    samples: list[tuple[registry.VisitSample, str | None]]
+
+    @property
+    def expected(self) -> int:
+        return len(self.requirements)
+
+    @property
+    def received(self) -> int:
+        return sum(1 for sample, _ in self.samples if sample.received)
+
+    @property
+    def outside_window(self) -> int:
+        return sum(1 for _, placement in self.samples if placement in ("early", "late"))
+
+
+def sample_calendar(session: Session, subject: Subject) -> list[CalendarVisit]:
+    """The subject's visits with the samples each calls for and those the lab holds, flagging each collected
+    outside its visit's window: the same few queries however many visits and samples there are."""
+    visits = session.scalars(
+        select(Visit)
+        .options(selectinload(Visit.requirements))
+        .where(Visit.version_id == subject.version_id)
+        .order_by(Visit.day_offset, Visit.code)
+    )
+    held: dict[int, list[registry.VisitSample]] = {}
+    for finder in registry.current().visit_sample_finders:
+        for sample in finder(session, subject):
+            held.setdefault(sample.visit_id, []).append(sample)
+    reference_dates = _reference_dates(subject)
+    calendar = []
+    for visit in visits:
+        window = window_of(visit, reference_dates[visit.reference_event])
+        placed = [(sample, _placement(window, sample.collected_on)) for sample in held.get(visit.id, [])]
+        calendar.append(CalendarVisit(window, list(visit.requirements), placed))
+    return calendar
+
+
+def _placement(window: VisitWindow, collected_on: date | None) -> str | None:
+    if collected_on is None or window.earliest is None:
+        return None
+    return window.placement(collected_on)

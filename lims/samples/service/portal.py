@@ -1,5 +1,6 @@
 """What a client's portal shows beyond its submissions: each of its protocols' subjects with the samples their
-visits call for against those received. Every figure is counted in SQL, a fixed number of queries per page."""
+visits call for against those received, and the samples of a subject's visits that fill its calendar (the
+protocols area's, through the registry). Every figure is counted in SQL, a fixed number of queries per page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from lims.samples.models import ARRIVED, Sample
+from lims import clock
+from lims.registry import VisitSample
+from lims.samples.models import ARRIVED, Sample, SampleStatus
 from protocols.models import Protocol, SampleRequirement, Subject, Visit
 
 
@@ -55,4 +58,35 @@ def subjects_expected_and_received(session: Session, organization_id: int, *, li
     return [
         SubjectSamples(subject, expected.get(subject.version_id, 0), received.get(subject.id, 0))
         for subject in subjects
+    ]
+
+
+def visit_samples(session: Session, subject: Subject) -> list[VisitSample]:
+    """The samples of the subject's visits that its protocol's sponsor sent or will send (one query); cancelled
+    ones are left out."""
+    samples = session.scalars(
+        select(Sample)
+        .join(Protocol, Protocol.id == Sample.protocol_id)
+        .where(
+            Sample.subject_id == subject.id,
+            Sample.visit_id.is_not(None),
+            Sample.organization_id == Protocol.sponsor_id,
+            Sample.status != SampleStatus.CANCELLED,
+        )
+        .order_by(Sample.collected_at, Sample.id)
+    )
+    return [
+        VisitSample(
+            visit_id=sample.visit_id,
+            label=sample.accession_number or sample.client_sample_id,
+            status=sample.status.value,
+            received=sample.status in ARRIVED,
+            collected_on=None
+            if sample.collected_at is None
+            else sample.collected_at.astimezone(clock.facility_zone()).date(),
+            endpoint="samples.sample",
+            arguments=(("public_id", sample.public_id),),
+        )
+        for sample in samples
+        if sample.visit_id is not None
     ]

@@ -17,6 +17,7 @@ from lims.samples.service import events, portal
 from lims.samples.service import submissions as submissions_service
 from lims.samples.views import CLIENT, blueprint
 from lims.web import load_input, on_refusal_show
+from protocols.service import subjects as subjects_service
 
 #: how many of the newest records the portal's front page shows (the lists page on from there)
 RECENT = 10
@@ -38,6 +39,18 @@ def portal_home() -> Any:
         portal_sections=[
             (section, section.rows(db, organization_id)) for section in registry.current().portal_sections
         ],
+    )
+
+
+@blueprint.route("/portal/subjects/<int:subject_id>")
+@allow(CLIENT)
+def portal_subject(subject_id: int) -> Any:
+    """A subject of one of the client's protocols: each visit's samples expected and received, and those
+    collected outside the visit's window."""
+    db = get_session()
+    subject = subjects_service.get_subject(db, subject_id, sponsor_id=current_user.organization_id)
+    return render_template(
+        "samples/portal_subject.html", subject=subject, calendar=subjects_service.sample_calendar(db, subject)
     )
 
 

@@ -40,6 +40,7 @@ def _helix_records(db_session, lab) -> dict[str, str]:  # noqa: F811
         "webhook": webhook.public_id,
         "released": done.public_id,
         "test": str(results.tests_of(db_session, [sample])[sample.id][0].id),
+        "subject": str(clients.subject.id),
     }
 
 
@@ -112,6 +113,7 @@ def test_another_clients_user_reaches_none_of_helixs_records_on_any_page(app, cl
     for own in ("/tests", "/release", "/results", "/results.csv", "/report.pdf"):
         assert any(address.endswith(own) for address in reached), own
     assert any(address.startswith("/sample-tests/") for address in reached)
+    assert f"/portal/subjects/{ids['subject']}" in reached
     assert _state(db_session) == before
 
 
