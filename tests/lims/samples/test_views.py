@@ -149,5 +149,6 @@ def test_the_portal_shows_the_clients_submissions_samples_and_subjects(client, c
     page = client.get("/portal").text
     assert "Week 49" in page and submission.samples[0].accession_number in page
     # HLX301-014-0007's screening visit calls for one sample, and it arrived.
-    assert "<td>HLX-301</td><td>HLX301-014-0007</td><td>1</td><td>1</td>" in page
+    subject = f'<a href="/portal/subjects/{clients.subject.id}">HLX301-014-0007</a>'
+    assert f"{subject}</td><td>1</td><td>1</td>" in page and "HLX-301 <span" in page
     assert 'data-live-feed="/portal/changes"' in page
