@@ -61,18 +61,15 @@ def tests_context(public_id: str) -> dict[str, Any]:
 
 
 def _instrument_choices(db: Any, kinds: set[Any]) -> dict[str, Any]:
-    """Per instrument type the tests name: the usable items to choose from."""
-    choices = equipment_use.equipment_choices_by_type(
-        db, kinds, due_soon_days=current_app.config["CALIBRATION_DUE_SOON_DAYS"]
-    )
+    """Per instrument type the tests name (a few at most): the usable items to choose from."""
+    due_soon_days = current_app.config["CALIBRATION_DUE_SOON_DAYS"]
     return {
         "instrument_options": {
             kind: [
-                (choice.equipment.id, f"{choice.equipment.asset_tag} — {choice.equipment.name}")
-                for choice in offered
-                if choice.refusal is None
+                (item.id, f"{item.asset_tag} — {item.name}")
+                for item, _status in equipment_use.usable_items(db, kind, due_soon_days=due_soon_days).items
             ]
-            for kind, offered in choices.items()
+            for kind in kinds
         }
     }
 
