@@ -2,7 +2,7 @@
 report as a new kind of issued document.
 
 Revision ID: 20261206_results_sample_tests
-Revises: 20261206_floor_step_binds_uses
+Revises: 20261206_review_backups
 Create Date: 2026-12-06 00:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from migrations.append_only import make_append_only
 
 revision = "20261206_results_sample_tests"
-down_revision = "20261206_floor_step_binds_uses"
+down_revision = "20261206_review_backups"
 branch_labels = None
 depends_on = None
 
