@@ -9,7 +9,7 @@ from lims.identity.models import RoleName
 from lims.registry import AreaJob, Registry
 from lims.samples import api, demo, models, views
 from lims.samples.service import accessioning, events, portal, release, results
-from lims.signatures.service import SignableType
+from lims.signatures.service import NextStep, SignableType
 
 #: how often the scheduler sends the webhook deliveries that are due
 WEBHOOK_EVERY_SECONDS = 15
@@ -45,6 +45,12 @@ def register(registry: Registry) -> None:
             before_signing=release.check_release_signature,
             after_signing=release.after_release_signed,
             name=lambda found: f"the release of the results of submission {found.submission.reference}",
+            next_step=lambda _session, found, _meaning, _user: NextStep(
+                f"The results of submission {found.submission.reference} are released to the client, with their "
+                "signed results report.",
+                "Sample results out of specification",
+                "samples.out_of_specification",
+            ),
         )
     )
     registry.visit_samples(portal.visit_samples)
