@@ -17,11 +17,13 @@ from batch_records.service import execution, masters, release, waiting
 from batch_records.views import blueprint
 from lims import pickers, registry
 from lims.access import STAFF, allow, may_use
+from lims.audit.chain import entity_key
 from lims.db import get_session
 from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType
 from lims.equipment.service import use as equipment_use
 from lims.identifiers import IdentifierRule
 from lims.identity.models import RoleName
+from lims.review.service import trail as trail_reviews
 from lims.signatures import service as signatures
 from lims.testing import service as testing
 from lims.web import load_input, on_refusal_show, refusals_answered, refuse
@@ -156,6 +158,7 @@ def batch_context(batch_id: int) -> dict[str, Any]:
         "qc_sampling_step": release.qc_sampling_step(batch),
         "qc_samples_taken": release.qc_samples_taken(batch),
         "signatures": signatures.signatures_of(db, batch),
+        "trail_review": trail_reviews.latest_record_review(db, entity_key(batch)),
         # Documents other areas issued about the batch (its certificate's versions), for those who may open them.
         "issued_documents": [
             link

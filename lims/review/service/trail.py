@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from lims import clock
 from lims.audit import context as audit_context
@@ -199,6 +199,19 @@ def record_trail_state(session: Session, record: RecordKey, trail: Sequence[Reco
         )
     ).scalar_one()
     return RecordTrailState(holding, count)
+
+
+def latest_record_review(session: Session, record: RecordKey) -> TrailReview | None:
+    """The newest review of ``record``'s trail with its reviewer, in one statement: where a record's page says
+    whether and by whom its trail was reviewed (a review is written with its signature, and cannot change after).
+    Whether the trail changed since is the full reading of ``record_trail_state``."""
+    return session.scalars(
+        select(TrailReview)
+        .where(TrailReview.entity_type == record[0], TrailReview.entity_id == record[1])
+        .options(joinedload(TrailReview.reviewed_by))
+        .order_by(TrailReview.id.desc())
+        .limit(1)
+    ).first()
 
 
 def get_review(session: Session, review_id: int) -> TrailReview:
