@@ -4,6 +4,7 @@ actions QA's handling of findings records."""
 from __future__ import annotations
 
 from lims.compliance import api, cli, models, views  # noqa: F401  (models: the metadata needs the compliance tables)
+from lims.compliance.service import findings
 from lims.registry import Registry
 
 
@@ -11,3 +12,4 @@ def register(registry: Registry) -> None:
     registry.blueprint(views.blueprint)
     registry.api_blueprint(api.blueprint)
     registry.cli_group(cli.compliance_group)
+    registry.audit_actions(findings.ACKNOWLEDGED, findings.CLOSED)

@@ -102,6 +102,8 @@ AUDIT_ACTIONS = {
     "document.downloaded",
     "label.printed",
     "samples.exported",
+    "compliance.finding_acknowledged",
+    "compliance.finding_closed",
 }
 
 IMPORT_EVERY_MODULE = """

@@ -39,6 +39,11 @@ class RunChanges:
     unsettled: int = 0
 
 
+#: the audit actions of QA's handling of a finding
+ACKNOWLEDGED = "compliance.finding_acknowledged"
+CLOSED = "compliance.finding_closed"
+
+
 def _severity_of(check: ComplianceCheck, condition: Condition) -> Severity:
     return Severity(condition.severity or check.severity)
 
@@ -184,9 +189,7 @@ def acknowledge(session: Session, finding: Finding, *, user: User, comment: str,
     finding.status = FindingStatus.ACKNOWLEDGED
     finding.acknowledged_at, finding.acknowledged_by_id, finding.acknowledgement = now, user.id, comment
     session.flush()
-    audit_chain.record(
-        session, "compliance.finding_acknowledged", entity=finding, details=_audited(finding), reason=comment
-    )
+    audit_chain.record(session, ACKNOWLEDGED, entity=finding, details=_audited(finding), reason=comment)
     return finding
 
 
@@ -197,7 +200,7 @@ def close(session: Session, finding: Finding, *, user: User, comment: str, now: 
     finding.status = FindingStatus.CLOSED
     finding.closed_at, finding.closed_by_id, finding.closing_comment = now, user.id, comment
     session.flush()
-    audit_chain.record(session, "compliance.finding_closed", entity=finding, details=_audited(finding), reason=comment)
+    audit_chain.record(session, CLOSED, entity=finding, details=_audited(finding), reason=comment)
     return finding
 
 
