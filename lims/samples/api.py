@@ -19,10 +19,10 @@ from lims.api.paging import Keyset
 from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.pagination import KeysetPage
-from lims.samples import result_schemas, schemas
+from lims.samples import list_schemas, result_schemas, schemas
 from lims.samples.errors import ManifestRefused
 from lims.samples.models import Sample, Submission, Webhook, WebhookDelivery
-from lims.samples.service import events, manifests, release
+from lims.samples.service import events, manifests, release, sample_list
 from lims.samples.service import submissions as service
 from lims.web import refuse
 
@@ -34,6 +34,8 @@ READERS = STAFF | {RoleName.CLIENT}
 SUBMISSION_PAGES = Keyset(
     schemas.SubmissionOutSchema, fields.AwareDateTime(), fields.Integer(validate=validate.Range(1, MAX_RECORD_ID))
 )
+#: newest first, by id
+SAMPLE_PAGES = Keyset(schemas.SampleOutSchema, fields.Integer(validate=validate.Range(1, MAX_RECORD_ID)))
 #: oldest first, by id
 WEBHOOK_PAGES = Keyset(schemas.WebhookOutSchema, fields.Integer(validate=validate.Range(1, MAX_RECORD_ID)))
 #: newest first, by id
@@ -128,6 +130,23 @@ def cancel(cancellation: dict[str, Any], submission_id: str) -> Submission:
     db = get_session()
     submission = service.get_submission(db, submission_id, organization_id=client_organization_id())
     return service.cancel(db, submission, reason=cancellation["reason"])
+
+
+@blueprint.route("/samples")
+@blueprint.allow(READERS)
+@blueprint.arguments(list_schemas.SampleFilterSchema, location="query")
+@blueprint.arguments(SAMPLE_PAGES.arguments, location="query")
+@blueprint.response(200, SAMPLE_PAGES.page)
+def samples(criteria: dict[str, Any], page: dict[str, Any]) -> KeysetPage[Sample]:
+    """List samples newest first, filtered by status, sample type, client, received date and past their stability
+    window (accepted, not yet processed, deadline passed); a client's token lists its own organization's only."""
+    return sample_list.samples_after(
+        get_session(),
+        sample_list.SampleFilter(**criteria),
+        organization_id=client_organization_id(),
+        after=page.get("cursor"),
+        limit=page["limit"],
+    )
 
 
 @blueprint.route("/samples/<sample_id>")

@@ -51,6 +51,10 @@ ARRIVED = frozenset(
     {SampleStatus.RECEIVED, SampleStatus.REJECTED, SampleStatus.IN_TESTING, SampleStatus.RESULTS_RELEASED}
 )
 
+#: the statuses of a sample accepted at receipt and not yet processed (its testing not started): the ones whose
+#: stability window still matters
+AWAITING_PROCESSING = frozenset({SampleStatus.RECEIVED})
+
 
 class Submission(Controlled, Base):
     """A client's manifest: the samples it sends (or will send) to the lab in one shipment."""
@@ -91,6 +95,12 @@ class Sample(Controlled, Base):
         Index("ix_sample_organization_status", "organization_id", "status", "id"),
         Index("ix_sample_organization_client_id", "organization_id", "client_sample_id"),
         Index("ix_sample_subject_visit", "subject_id", "visit_id"),
+        # The work list's filters, each with the list's order (newest first, by id) so a page is an index range.
+        Index("ix_sample_organization_id", "organization_id", "id"),
+        Index("ix_sample_status_id", "status", "id"),
+        Index("ix_sample_type_id", "sample_type", "id"),
+        Index("ix_sample_received_at", "received_at", "id"),
+        Index("ix_sample_status_stability_deadline", "status", "stability_deadline"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,6 +137,9 @@ class Sample(Controlled, Base):
     received_volume: Mapped[Measurement | None] = measurement_column("received_volume", nullable=True)
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     receipt_note: Mapped[str | None] = mapped_column(Text)
+    #: when it must be processed by: collection time plus the stricter of its type's and its visit's limits, set at
+    #: receipt (None when no limit applies or the collection time is unknown)
+    stability_deadline: Mapped[datetime | None]
 
     submission: Mapped[Submission] = relationship(back_populates="samples")
     received_by: Mapped[User | None] = relationship()
@@ -134,9 +147,30 @@ class Sample(Controlled, Base):
     subject: Mapped[Subject | None] = relationship()
     visit: Mapped[Visit | None] = relationship()
 
+    def past_stability_window(self, moment: datetime) -> bool:
+        """Whether it waits for processing after its deadline (at the deadline itself it is still within it)."""
+        deadline = self.stability_deadline
+        return self.status in AWAITING_PROCESSING and deadline is not None and moment > deadline
+
     @property
     def requested_test_codes(self) -> list[str]:
         return [code for code in self.requested_tests.split(", ") if code]
+
+
+class SampleTypeStability(Controlled, Base):
+    """The lab's longest time from collection to processing for a sample type (matched without regard to case)."""
+
+    __tablename__ = "sample_type_stability"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_type: Mapped[str] = mapped_column(String(120))
+    #: the sample type in lower case: what a sample's type is matched on, once per type
+    type_key: Mapped[str] = mapped_column(String(120), unique=True)
+    max_hours: Mapped[int]
+    updated_at: Mapped[datetime]
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+
+    updated_by: Mapped[User] = relationship()
 
 
 class AccessionCounter(Base):

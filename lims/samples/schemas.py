@@ -291,6 +291,10 @@ class SampleOutSchema(Schema):
     container_intact = fields.Boolean(allow_none=True)
     received_volume = MeasurementField(allow_none=True)
     rejection_reason = fields.String(allow_none=True)
+    stability_deadline = fields.DateTime(allow_none=True, metadata={"description": "Process it by then."})
+    past_stability_window = fields.Function(
+        lambda sample: sample.past_stability_window(clock.now()), required=True, metadata={"type": "boolean"}
+    )
 
 
 class SubmissionOutSchema(Schema):

@@ -7,7 +7,7 @@ from lims.audit.naming import named_by_column
 from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import AreaJob, Registry
-from lims.samples import api, demo, models, views
+from lims.samples import api, compliance, demo, models, views
 from lims.samples.service import accessioning, events, portal, release, results
 from lims.signatures.service import NextStep, SignableType
 
@@ -20,6 +20,9 @@ def register(registry: Registry) -> None:
     registry.api_blueprint(api.blueprint)
     registry.navigation("Portal", "samples.portal_home", order=11)
     registry.navigation("Receiving", "samples.receiving", order=25)
+    registry.navigation("Samples", "samples.sample_index", order=26)
+    for check in compliance.CHECKS:
+        registry.compliance_check(check)
     registry.work_queue(
         WorkQueue(
             title="Submissions to receive",

@@ -23,6 +23,7 @@ NAVIGATION = [
     ("Portal", "samples.portal_home"),
     ("Protocols", "protocols.index"),
     ("Receiving", "samples.receiving"),
+    ("Samples", "samples.sample_index"),
     ("Equipment", "equipment.index"),
     ("Batches", "batch_records.batches"),
     ("Deviations", "batch_records.deviations"),

@@ -22,7 +22,7 @@ from lims.errors import DateInFuture, DetailMissing
 from lims.identity.models import User
 from lims.samples.errors import NotReceivable, ReceiptRefused
 from lims.samples.models import AccessionCounter, Sample, SampleStatus, Submission, SubmissionStatus
-from lims.samples.service import events
+from lims.samples.service import events, stability
 from lims.samples.service.submissions import RECEIVABLE, settle_submission_status
 from lims.units.errors import IncompatibleUnits
 from lims.units.measurement import Measurement, is_amount
@@ -58,7 +58,8 @@ class Receipt:
 
 
 def receive_sample(session: Session, sample: Sample, receipt: Receipt, *, user: User) -> Sample:
-    """Receive one sample of a submitted manifest: its accession number, its condition, accepted or rejected."""
+    """Receive one sample of a submitted manifest: its accession number, its condition, accepted or rejected, and
+    the deadline of its processing (``stability``)."""
     submission = sample.submission
     _require_receivable(submission)
     lock_for_update(session, submission)
@@ -134,6 +135,7 @@ def _record_receipt(session: Session, sample: Sample, receipt: Receipt, *, user:
     accession_number = next_accession_number(session)
     status = SampleStatus.RECEIVED if receipt.accepted else SampleStatus.REJECTED
     reason = "Received at the lab" if receipt.accepted else f"Rejected at receipt: {receipt.rejection_reason}"
+    deadline = stability.deadline_of(session, sample)
     with audit_context.reason_for_change(session, reason):
         sample.accession_number = accession_number
         sample.status = status
@@ -144,6 +146,7 @@ def _record_receipt(session: Session, sample: Sample, receipt: Receipt, *, user:
         sample.received_volume = receipt.received_volume
         sample.rejection_reason = None if receipt.accepted else (receipt.rejection_reason or "").strip()
         sample.receipt_note = receipt.note
+        sample.stability_deadline = deadline
     events.record_event(
         session,
         "sample.received" if receipt.accepted else "sample.rejected",

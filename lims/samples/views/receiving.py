@@ -9,13 +9,14 @@ from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
+from lims import clock
 from lims.access import STAFF, allow
 from lims.db import get_session
 from lims.errors import RecordNotFound
 from lims.samples import documents, schemas
 from lims.samples.errors import NotPrintable
 from lims.samples.models import Sample, SampleStatus
-from lims.samples.service import accessioning
+from lims.samples.service import accessioning, stability
 from lims.samples.service import submissions as submissions_service
 from lims.samples.views import RECEIVERS, blueprint
 from lims.web import RepeatedForm, load_input, on_refusal_show
@@ -30,7 +31,15 @@ def receiving() -> Any:
 def receive_context(public_id: str) -> dict[str, Any]:
     db = get_session()
     submission = submissions_service.get_submission(db, public_id, organization_id=None)
-    return {"submission": submission, "samples": submissions_service.samples_of(db, submission)}
+    samples = submissions_service.samples_of(db, submission)
+    # What the deadline will be at receipt, for the samples still expected: a late one is flagged before it is taken.
+    expected = [sample for sample in samples if sample.status == SampleStatus.EXPECTED]
+    return {
+        "submission": submission,
+        "samples": samples,
+        "deadlines": stability.deadlines(db, expected),
+        "now": clock.now(),
+    }
 
 
 def receipt_form(sample: Sample) -> RepeatedForm:
@@ -72,6 +81,8 @@ def receive_sample(public_id: str, sample_id: str) -> Any:
         received = accessioning.receive_sample(db, sample, _receipt(form.load()), user=current_user)
     verdict = "accepted" if received.status == SampleStatus.RECEIVED else "rejected"
     flash(f"{received.client_sample_id} is {received.accession_number}, {verdict}.", "success")
+    if received.received_at and stability.is_past(received.stability_deadline, received.received_at):
+        flash(f"{received.accession_number} arrived past its stability window: {_late(received)}.", "warning")
     return redirect(url_for("samples.receive", public_id=public_id, _anchor=f"sample-{sample.public_id}"), 303)
 
 
@@ -93,6 +104,13 @@ def receive_unexpected(public_id: str) -> Any:
         )
     flash(f"{sample.client_sample_id} was not on the manifest; recorded as {sample.accession_number}.", "warning")
     return redirect(url_for("samples.receive", public_id=public_id), 303)
+
+
+def _late(sample: Sample) -> str:
+    deadline = sample.stability_deadline
+    assert deadline is not None
+    local = deadline.astimezone(clock.facility_zone()).strftime("%Y-%m-%d %H:%M")
+    return f"it was to be processed by {local}"
 
 
 def _labels(samples: list[Sample], about: Any, filename: str) -> Response:

@@ -11,6 +11,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from lims import clock
 from lims.access import STAFF, allow
 from lims.db import get_session
 from lims.samples import documents, schemas
@@ -202,4 +203,4 @@ def _pdf(data: bytes, filename: str) -> Response:
 def sample(public_id: str) -> Any:
     db = get_session()
     found = service.get_sample(db, public_id, organization_id=organization_scope())
-    return render_template("samples/sample.html", sample=found)
+    return render_template("samples/sample.html", sample=found, now=clock.now())
