@@ -79,6 +79,7 @@ def test_every_list_has_the_one_page_shape(description):
         "BatchPage",
         "CertificatePage",
         "SubmissionPage",
+        "SamplePage",
         "WebhookPage",
         "DeliveryPage",
         "NotificationPage",
