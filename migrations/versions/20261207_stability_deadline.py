@@ -1,7 +1,7 @@
 """Stability: the lab's longest time from collection to processing per sample type, each sample's deadline set at
 receipt, and the indexes of the samples work list's filters.
 
-Revision ID: 20261207_stability_sample_stability
+Revision ID: 20261207_stability_deadline
 Revises: 20261206_results_sample_tests
 Create Date: 2026-12-07 00:00:00
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "20261207_stability_sample_stability"
+revision = "20261207_stability_deadline"
 down_revision = "20261206_results_sample_tests"
 branch_labels = None
 depends_on = None
