@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from lims.audit.models import Controlled
@@ -17,7 +17,7 @@ from lims.db import Base, string_enum
 from lims.equipment.models import EquipmentType
 from lims.identity.models import User
 from lims.materials.models import Material
-from lims.signatures.service import content_hash
+from lims.signatures.models import KeepsSignatureState, SignatureMeaning
 from lims.testing.models import TestDefinition, TestResult
 from lims.units.columns import ExactDecimal, measurement_column
 from lims.units.kinds import ValueKind
@@ -341,16 +341,49 @@ class Batch(Controlled, Base):
 NOTHING_USED = json.dumps({"equipment": [], "lots": []})
 
 
-class BatchStep(StepDesign, Controlled, Base):
+#: the steps waiting for a second person's verification, and hold points waiting for QA's review, as each engine
+#: writes the work queues' conditions: the partial indexes hold those steps alone, a few of all the steps
+AWAITING_VERIFICATION = {
+    "postgresql": "second_person_verification AND performed_signed AND NOT verified_signed",
+    "sqlite": "second_person_verification = 1 AND performed_signed = 1 AND verified_signed = 0",
+}
+AWAITING_REVIEW = {
+    "postgresql": "hold_point AND NOT reviewed_signed",
+    "sqlite": "hold_point = 1 AND reviewed_signed = 0",
+}
+
+
+class BatchStep(StepDesign, KeepsSignatureState, Controlled, Base):
     """A step of a batch: the master's step frozen when the batch was made, and what was done."""
 
     __tablename__ = "batch_step"
     audit_parts = ("parameters", "materials")
-    audit_system_fields = frozenset({"content_hash", "bound_uses"})
+    audit_system_fields = frozenset(
+        {"content_hash", "bound_uses", "performed_signed", "verified_signed", "reviewed_signed"}
+    )
+    signature_state: ClassVar[Mapping[SignatureMeaning, str]] = {
+        SignatureMeaning.PERFORMED: "performed_signed",
+        SignatureMeaning.VERIFIED: "verified_signed",
+        SignatureMeaning.REVIEWED: "reviewed_signed",
+    }
     # A batch's current step (its first neither completed nor skipped) is read from the index alone.
     __table_args__ = (
         UniqueConstraint("batch_id", "position", name="uq_batch_step_position"),
         Index("ix_batch_step_position_status", "batch_id", "position", "status"),
+        Index(
+            "ix_batch_step_awaiting_verification",
+            "completed_at",
+            "id",
+            postgresql_where=text(AWAITING_VERIFICATION["postgresql"]),
+            sqlite_where=text(AWAITING_VERIFICATION["sqlite"]),
+        ),
+        Index(
+            "ix_batch_step_awaiting_review",
+            "batch_id",
+            "position",
+            postgresql_where=text(AWAITING_REVIEW["postgresql"]),
+            sqlite_where=text(AWAITING_REVIEW["sqlite"]),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -362,9 +395,11 @@ class BatchStep(StepDesign, Controlled, Base):
     performed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     actual_yield: Mapped[Measurement | None] = measurement_column("actual_yield", nullable=True)
     skip_reason: Mapped[str | None] = mapped_column(Text)
-    #: SHA-256 of the signed content as it stands now (``refresh_content_hash`` after every change to it): a
-    #: signature holds while its own content hash equals it, which lets work queues find what waits in SQL
-    content_hash: Mapped[str] = mapped_column(String(64))
+    #: whether a signature of each meaning covers the content as it stands (``signature_state``), kept with the
+    #: content hash: the work queues count the steps waiting for a signature from these columns alone
+    performed_signed: Mapped[bool] = mapped_column(default=False)
+    verified_signed: Mapped[bool] = mapped_column(default=False)
+    reviewed_signed: Mapped[bool] = mapped_column(default=False)
     #: the equipment used and the lots taken from, as the signatures cover them (JSON: {"equipment": [...],
     #: "lots": [...]}), kept with every use recorded; NULL for steps made before signatures covered them, whose
     #: signed content (and so their signatures) stays as it was
@@ -392,10 +427,6 @@ class BatchStep(StepDesign, Controlled, Base):
             ],
             **({} if self.bound_uses is None else json.loads(self.bound_uses)),
         }
-
-    def refresh_content_hash(self) -> None:
-        """Keep ``content_hash`` up to date once the signed content changed (an entry, the yield, a skip reason)."""
-        self.content_hash = content_hash(self)
 
 
 class BatchParameter(ParameterDesign, Controlled, Base):

@@ -31,6 +31,7 @@ from lims.identifiers import ISBT_128_DIN, IdentifierRefused, IdentifierRule
 from lims.identity.models import User
 from lims.pagination import KeysetPage, page_after
 from lims.registry import PortalRow
+from lims.signatures import service as signatures
 from lims.versioning import errors as versioning_errors
 from protocols.models import Subject
 from protocols.service import protocols as protocol_service
@@ -206,7 +207,7 @@ def start_batch(
                 session.add(
                     BatchMaterial(step=step, material_id=requirement.material_id, quantity=requirement.quantity)
                 )
-            step.refresh_content_hash()
+            signatures.refresh_signature_state(session, step)
     for test in version.release_tests:
         session.add(
             BatchReleaseTest(batch=batch, definition=test.definition, specification=test.definition.specification)

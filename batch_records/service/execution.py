@@ -339,7 +339,7 @@ def _record_all_or_none(
         if not within:
             _raise_for_entry(session, entry, user)
         entries.append(entry)
-    step.refresh_content_hash()
+    signatures.refresh_signature_state(session, step)
     return entries
 
 
@@ -398,7 +398,7 @@ def correct_entry(session: Session, entry: BatchEntry, reported: str, *, reason:
         entry.replaced_by_id = correction.id
     session.flush()
     session.expire(parameter, ["entries"])
-    parameter.step.refresh_content_hash()
+    signatures.refresh_signature_state(session, parameter.step)
     if not within:
         _raise_for_entry(session, correction, user)
     return correction
@@ -477,7 +477,7 @@ def record_yield(session: Session, step: BatchStep, actual: Measurement, *, user
     with audit_context.reason_for_change(session, reason):
         step.actual_yield = actual
         _start(step)
-    step.refresh_content_hash()
+    signatures.refresh_signature_state(session, step)
     return step
 
 
@@ -554,7 +554,7 @@ def rest_of(requirement: BatchMaterial, uses: StepUses) -> Measurement:
 def bind_uses(session: Session, step: BatchStep) -> None:
     """Make the equipment and lots the step used part of its signed content (and so of its content hash)."""
     step.bound_uses = json.dumps(_described_uses(uses_of_steps(session, [step])[step.id]))
-    step.refresh_content_hash()
+    signatures.refresh_signature_state(session, step)
 
 
 def _described_uses(uses: StepUses) -> dict[str, list[str]]:

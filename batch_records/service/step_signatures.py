@@ -65,7 +65,7 @@ def skip_step(
     with audit_context.reason_for_change(session, f"Step {step.position} skipped: {reason}"):
         step.skip_reason = reason
         session.flush()
-    step.refresh_content_hash()
+    signatures.refresh_signature_state(session, step)
     return signatures.sign(
         session, step, meaning=SignatureMeaning.SKIPPED, user=user, password=password, client_address=client_address
     )
@@ -134,51 +134,36 @@ def after_step_signature(session: Session, step: BatchStep, meaning: SignatureMe
 _SIGNING_OPEN = (BatchStatus.IN_PROGRESS, BatchStatus.AWAITING_REVIEW)
 
 
-def _holds(meaning: SignatureMeaning, *, signer: User | None = None) -> Exists:
-    """The condition that a step has a signature with ``meaning`` (by ``signer``) covering its content as it is.
-
-    Compares the content hashes the signature and the step keep (``BatchStep.content_hash``): whether a signature
-    was tampered with outside the LIMS is the trail check's business (``lims audit verify``), not a list's.
-    """
-    query = select(ElectronicSignature.id).where(
-        ElectronicSignature.entity_type == BatchStep.__tablename__,
-        ElectronicSignature.entity_id == cast(BatchStep.id, String),
-        ElectronicSignature.meaning == meaning,
-        ElectronicSignature.content_hash == BatchStep.content_hash,
+def _holds(meaning: SignatureMeaning, *, signer: User) -> Exists:
+    """The condition that a step has a signature with ``meaning`` by ``signer`` covering its content as it is."""
+    return exists(
+        select(ElectronicSignature.id).where(
+            ElectronicSignature.entity_type == BatchStep.__tablename__,
+            ElectronicSignature.entity_id == cast(BatchStep.id, String),
+            ElectronicSignature.meaning == meaning,
+            ElectronicSignature.content_hash == BatchStep.content_hash,
+            ElectronicSignature.signer_id == signer.id,
+        )
     )
-    if signer is not None:
-        query = query.where(ElectronicSignature.signer_id == signer.id)
-    return exists(query)
 
 
 def _awaiting(columns: Any, meaning: SignatureMeaning, for_user: User | None) -> Select[Any]:
-    needs = BatchStep.second_person_verification if meaning == SignatureMeaning.VERIFIED else BatchStep.hold_point
+    """The completed steps of open batches waiting for a signature with ``meaning``, from the signature state the
+    steps keep (written as the partial indexes ``AWAITING_VERIFICATION`` and ``AWAITING_REVIEW`` are, which hold
+    them alone)."""
+    if meaning == SignatureMeaning.VERIFIED:
+        # A step whose performer's signature no longer holds waits for the performer to sign again, not a verifier.
+        waiting = [BatchStep.second_person_verification, BatchStep.performed_signed, ~BatchStep.verified_signed]
+    else:
+        waiting = [BatchStep.hold_point, ~BatchStep.reviewed_signed]
     query = (
         select(columns)
         .select_from(BatchStep)
         .join(BatchStep.batch)
-        .where(
-            BatchStep.status == StepStatus.COMPLETED,
-            needs.is_(True),
-            Batch.status.in_(_SIGNING_OPEN),
-            ~_holds(meaning),
-        )
+        .where(*waiting, BatchStep.status == StepStatus.COMPLETED, Batch.status.in_(_SIGNING_OPEN))
     )
-    if meaning != SignatureMeaning.VERIFIED:
+    if meaning != SignatureMeaning.VERIFIED or for_user is None:
         return query
-    # A step whose performer's signature no longer holds waits for the performer to sign again, not for a verifier.
-    query = query.where(_holds(SignatureMeaning.PERFORMED))
-    if for_user is None:
-        return query
-    # The steps waiting for anyone's verification are few of the open ones: found first (materialized, so the
-    # database does not interleave the checks), then the user's own conditions apply to those alone.
-    waiting = _awaiting(BatchStep.id.label("id"), meaning, None).cte("waiting_for_verification")
-    query = (
-        select(columns)
-        .select_from(BatchStep)
-        .join(BatchStep.batch)
-        .where(BatchStep.id.in_(select(waiting.prefix_with("MATERIALIZED").c.id)))
-    )
     recorded_by_user = (
         select(BatchEntry.id)
         .join(BatchEntry.parameter)

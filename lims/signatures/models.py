@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -35,6 +36,25 @@ class Signable(Protocol):
 
     def signed_content(self) -> dict[str, Any]:
         """The fields whose change after signing invalidates a signature."""
+
+
+class KeepsSignatureState:
+    """Marks a signable model that stores whether its signatures hold, so lists and work queues ask the record's own
+    columns in SQL instead of recomputing hashes: ``content_hash`` is the SHA-256 of its signed content as it
+    stands, and ``signature_state`` names, by meaning, the boolean column that says whether a signature of that
+    meaning covers that content. Only ``lims.signatures.service`` writes them: ``sign``, and
+    ``refresh_signature_state`` after every change to the signed content (which invalidates the signatures over the
+    content as it was)."""
+
+    signature_state: ClassVar[Mapping[SignatureMeaning, str]]
+    if TYPE_CHECKING:
+        __tablename__: str
+        id: Any
+
+        def signed_content(self) -> dict[str, Any]: ...
+
+    #: SHA-256 of the signed content as it stands now: a signature holds while its own content hash equals it
+    content_hash: Mapped[str] = mapped_column(String(64))
 
 
 class ElectronicSignature(Base):

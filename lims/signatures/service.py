@@ -20,7 +20,7 @@ from lims.identity.models import RoleName, User
 from lims.identity.service.sign_in import reauthenticate
 from lims.signatures import trail
 from lims.signatures.errors import MeaningNotAllowed, RecordSigned, SamePersonRefused, SignatureRefused
-from lims.signatures.models import ElectronicSignature, Signable, SignatureMeaning
+from lims.signatures.models import ElectronicSignature, KeepsSignatureState, Signable, SignatureMeaning
 
 
 class SignatureStatus(enum.StrEnum):
@@ -276,6 +276,8 @@ def sign(
     signature.binding_hash = _binding_hash(signature)
     session.add(signature)
     session.flush()
+    if isinstance(record, KeepsSignatureState):
+        _note_signature(session, record, signature)
     # In the signature's transaction: the event vouches for the row (see lims.signatures.trail).
     audit_chain.record(session, trail.APPLIED, entity=record, details=trail.applied_details(signature))
     after_signing = registry.current().signables[record.__tablename__].after_signing
@@ -284,6 +286,44 @@ def sign(
     for follower in registry.current().signature_followers(record.__tablename__, meaning.value):
         follower(session, record, user)
     return signature
+
+
+def refresh_signature_state(session: Session, record: KeepsSignatureState) -> None:
+    """Store ``record``'s content hash as its signed content now stands and, by meaning, whether a signature covers
+    it: call after every change to the signed content. A change invalidates the signatures over the content as it
+    was; a change back to content once signed makes those signatures hold again, as ``signature_status`` finds."""
+    current = content_hash(record)
+    if current != record.content_hash:
+        _store_signature_state(session, record, current)
+
+
+def _note_signature(session: Session, record: KeepsSignatureState, signature: ElectronicSignature) -> None:
+    """The record's stored state once ``signature`` covers it (read afresh if its stored hash was not current)."""
+    if signature.content_hash != record.content_hash:
+        _store_signature_state(session, record, signature.content_hash)
+        return
+    column = record.signature_state.get(signature.meaning)
+    if column is not None:
+        setattr(record, column, True)
+
+
+def _store_signature_state(session: Session, record: KeepsSignatureState, current: str) -> None:
+    record.content_hash = current
+    holding_meanings: set[SignatureMeaning] = set()
+    if record.id is not None:
+        with session.no_autoflush:
+            holding_meanings = set(
+                session.scalars(
+                    select(ElectronicSignature.meaning).where(
+                        ElectronicSignature.entity_type == record.__tablename__,
+                        ElectronicSignature.entity_id == str(record.id),
+                        ElectronicSignature.content_hash == current,
+                    )
+                )
+            )
+    for meaning, column in record.signature_state.items():
+        if getattr(record, column) != (meaning in holding_meanings):
+            setattr(record, column, meaning in holding_meanings)
 
 
 def signature_status(

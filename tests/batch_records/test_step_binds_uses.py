@@ -51,7 +51,7 @@ def test_a_step_signed_before_signatures_bound_its_uses_keeps_a_valid_signature_
     # A step made before the migration: no bound uses (the column it added is NULL), its hash over the rest.
     db_session.execute(text("UPDATE batch_step SET bound_uses = NULL WHERE id = :id"), {"id": step.id})
     db_session.expire(step)
-    step.refresh_content_hash()
+    signatures.refresh_signature_state(db_session, step)
     sign(db_session, step, SignatureMeaning.PERFORMED, line.operator)
     db_session.commit()
     assert "equipment" not in step.signed_content() and "lots" not in step.signed_content()

@@ -133,7 +133,7 @@ def test_the_migration_gives_existing_steps_the_hash_of_their_content(db_session
     execution.correct_entry(db_session, entry, "190", reason="Misread the scale", user=line.operator)
     for each in batch.steps:  # as steps were when the migration ran: before their signatures bound equipment and lots
         each.bound_uses = None
-        each.refresh_content_hash()
+        each.content_hash = signatures.content_hash(each)
     db_session.flush()
     expected = {each.id: each.content_hash for each in batch.steps}
     connection = db_session.connection()
