@@ -17,6 +17,8 @@ from flask import Blueprint
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
+
     from lims.api.blueprint import ApiBlueprint
     from lims.dashboard.service import HeldRecords, WorkQueue
     from lims.signatures.service import SignableType
@@ -29,8 +31,9 @@ SubjectRecordFinder = Callable[[Session, Any], Sequence[Any]]
 ConsumingRecordFinder = Callable[[Session, list[str]], Mapping[str, Any]]
 #: what an area's work requires training on now (a master record version's training subject, …)
 TrainingSubjectFinder = Callable[[Session], Sequence[str]]
-#: what people call records of one type, given their ids (one query): id -> name ("CART-HLX19-260002")
-RecordNamer = Callable[[Session, list[str]], Mapping[str, "RecordName"]]
+#: the query naming records of one type, given their ids: rows of (id, identifier, referent or NULL), e.g.
+#: (4, "CART-HLX19-260002", NULL); the trail names every type a page shows in one statement, a union of these
+RecordNamer = Callable[[list[int]], "Select[*tuple[Any, ...]]"]
 #: the id of the record of one type that people know by a business identifier (a batch number), or None
 RecordFinder = Callable[[Session, str], "str | None"]
 #: the samples an area holds of a trial subject's visits, given the session and the subject (one query)

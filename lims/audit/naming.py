@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, String, cast, literal, null, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from lims import registry
@@ -33,10 +33,8 @@ def named_by_column(
 ) -> RecordNames:
     """Records known by a unique column (a batch number), found by it in the trail's filter."""
 
-    def name(session: Session, ids: list[str]) -> Mapping[str, RecordName]:
-        columns = [model.id, identifier] + ([referent] if referent is not None else [])
-        rows = session.execute(select(*columns).where(model.id.in_(record_ids(ids))))
-        return {str(row[0]): RecordName(row[1], row[2] if referent is not None else None) for row in rows}
+    def name(ids: list[int]) -> Select[*tuple[Any, ...]]:
+        return select(model.id, identifier, referent if referent is not None else null()).where(model.id.in_(ids))
 
     def find(session: Session, typed: str) -> str | None:
         found = session.scalar(select(model.id).where(identifier == typed))
@@ -50,18 +48,34 @@ def _declaration(entity_type: str) -> RecordNames | None:
 
 
 def name_records(session: Session, keys: Iterable[RecordKey]) -> dict[RecordKey, RecordName]:
-    """The names of the records, one query per type; records of undeclared types or gone are left out."""
+    """The names of the records in one statement however many types they are of (a union of each type's query);
+    records of undeclared types or gone are left out."""
     ids_by_type: dict[str, set[str]] = {}
     for entity_type, entity_id in keys:
         ids_by_type.setdefault(entity_type, set()).add(entity_id)
-    names: dict[RecordKey, RecordName] = {}
-    for entity_type, ids in ids_by_type.items():
+    queries = []
+    for entity_type, ids in sorted(ids_by_type.items()):
         declaration = _declaration(entity_type)
-        if declaration is None:
+        wanted = record_ids(ids)
+        if declaration is None or not wanted:
             continue
-        for entity_id, name in declaration.name(session, sorted(ids)).items():
-            names[(entity_type, entity_id)] = name
-    return names
+        named = declaration.name(sorted(wanted)).subquery()
+        record_id, identifier, referent = named.c
+        queries.append(
+            select(
+                literal(entity_type, String).label("entity_type"),
+                cast(record_id, String).label("entity_id"),
+                cast(identifier, String).label("identifier"),
+                cast(referent, String).label("referent"),
+            )
+        )
+    if not queries:
+        return {}
+    rows = session.execute(union_all(*queries) if len(queries) > 1 else queries[0])
+    return {
+        (entity_type, entity_id): RecordName(identifier, referent)
+        for entity_type, entity_id, identifier, referent in rows
+    }
 
 
 def record_label(entity_type: str, entity_id: str, names: Mapping[RecordKey, RecordName]) -> str:

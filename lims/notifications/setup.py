@@ -3,28 +3,26 @@ e-mail delivery."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, null, select
 from sqlalchemy.orm import Session
 
-from lims.audit.naming import record_ids
 from lims.identity.models import User
 from lims.notifications import api, delivery, service, views
 from lims.notifications.models import NotificationPreference
-from lims.registry import AreaJob, HeaderLink, RecordName, RecordNames, Registry
+from lims.registry import AreaJob, HeaderLink, RecordNames, Registry
 
 #: how often the scheduler hands the e-mails that are due to the SMTP server
 EMAIL_EVERY_SECONDS = 60
 
 
-def _name_settings(session: Session, ids: list[str]) -> Mapping[str, RecordName]:
-    rows = session.execute(
-        select(NotificationPreference.user_id, User.username)
+def _name_settings(ids: list[int]) -> Select[*tuple[Any, ...]]:
+    return (
+        select(NotificationPreference.user_id, User.username, null())
         .join(User, User.id == NotificationPreference.user_id)
-        .where(NotificationPreference.user_id.in_(record_ids(ids)))
+        .where(NotificationPreference.user_id.in_(ids))
     )
-    return {str(user_id): RecordName(username) for user_id, username in rows}
 
 
 def _find_settings(session: Session, username: str) -> str | None:

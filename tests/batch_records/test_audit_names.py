@@ -104,6 +104,27 @@ def test_naming_the_records_of_a_page_takes_as_many_statements_for_many_events_a
     assert every_step[0] == one_step[0]
 
 
+def test_a_page_of_records_of_many_types_is_named_in_as_many_statements_as_a_page_of_one_type(
+    app, db_session, line, batch
+):
+    do_receipt(db_session, batch, line)
+    client = signed_in_as(app, db_session, line.qa)
+
+    def statements_for(url: str) -> tuple[int, str]:
+        with counted_statements(db_session) as statements:
+            page = client.get(url)
+        assert page.status_code == 200
+        return len(statements), page.text.split("<tbody>")[1]
+
+    one_type, batches_only = statements_for("/audit?entity_type=batch")
+    many_types, everything = statements_for("/audit")
+    assert f">batch {batch.batch_number}</a>" in batches_only and ">step " not in batches_only
+    assert ">lot " not in batches_only
+    kinds = ("batch ", "step 1.", "user ")
+    assert all(f">{kind}" in everything for kind in kinds), [kind for kind in kinds if f">{kind}" not in everything]
+    assert many_types == one_type
+
+
 def test_a_batch_history_groups_its_events_by_step_and_names_what_changes_refer_to(app, db_session, line, batch):
     step = do_receipt(db_session, batch, line)
     client = signed_in_as(app, db_session, line.qa)
