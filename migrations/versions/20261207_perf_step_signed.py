@@ -6,7 +6,7 @@ Existing steps get the state their signatures give now: a signature of the meani
 step's (the comparison the work queues made until this revision).
 
 Revision ID: 20261207_perf_step_signed
-Revises: 20261206_results_sample_tests
+Revises: 20261207_stability_deadline
 Create Date: 2026-12-07 01:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_perf_step_signed"
-down_revision = "20261206_results_sample_tests"
+down_revision = "20261207_stability_deadline"
 branch_labels = None
 depends_on = None
 
