@@ -18,7 +18,9 @@ from werkzeug.serving import run_simple
 
 from lims import document_signing, log_setup, registry, schema
 from lims.app import create_app, start_embedded_scheduler
+from lims.backups import demo as backups_demo
 from lims.backups.cli import backup_command, restore_command
+from lims.backups.models import RestoreOutcome
 from lims.commands import password_from, unit_of_work
 from lims.compliance import scheduling
 from lims.db import get_session
@@ -151,6 +153,15 @@ def demo() -> None:
         for number, load in enumerate(loaders, start=1):
             click.echo(f"[{number}/{len(loaders)}] {_area_of(load)} demo data…")
             load(session)
+    # Once the demo data is committed: a backup holds only what is.
+    with unit_of_work() as session:
+        click.echo("Backing up the demo data and proving the backup by a restore…")
+        proven = backups_demo.prove_demo_backup(session, current_app.config)
+        failed = proven.detail if proven is not None and proven.outcome != RestoreOutcome.PASSED else None
+        proven_text = "A restore has proven a backup already." if proven is None else f"{proven.file_name} proven."
+    if failed is not None:
+        raise click.ClickException(f"The demo's backup was not proven by its restore: {failed}")
+    click.echo(proven_text)
     click.echo("Demo data loaded. Sign in with:")
     for account in ACCOUNTS:
         click.echo(

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from lims import scheduler
 from lims.backups.models import Backup, RestoreOutcome, RestoreVerification
-from lims.cli import cli
 from lims.identity.models import LoginAttempt, RoleName
 from lims.signatures import service as signatures
 from tests.helpers import PASSWORD, login
-
-
-@pytest.fixture
-def run(app):
-    runner = app.test_cli_runner()
-
-    def invoke(*args: str, env: dict[str, str] | None = None):
-        return runner.invoke(cli, list(args), env=env)
-
-    return invoke
 
 
 def count(db_session, model) -> int:
