@@ -68,12 +68,30 @@ def texts_in(data: Any, name: str = "") -> Iterator[tuple[str, str]]:
             yield from texts_in(value, _dotted(name, index))
 
 
+def _flat_texts(data: Any) -> list[str] | None:
+    """The names and texts of a flat mapping (a form's fields, a manifest's row), for one search of them all when
+    nothing is wrong, as is usual; None for anything nested, which is walked field by field."""
+    if not isinstance(data, dict) or isinstance(data, MultiDict):  # a MultiDict's items() hides repeated values
+        return None
+    texts: list[str] = []
+    for key, value in data.items():
+        if not isinstance(key, str) or isinstance(value, Mapping | list | tuple):
+            return None
+        texts.append(key)
+        if isinstance(value, str):
+            texts.append(value)
+    return texts
+
+
 def _dotted(name: str, key: Any) -> str:
     return f"{name}.{key}" if name else str(key)
 
 
 def refuse_control_characters(data: Any) -> None:
     """Raise a ValidationError naming each field of ``data`` whose text holds a control character."""
+    flat = _flat_texts(data)
+    if flat is not None and _CONTROL_CHARACTER.search("\n".join(flat)) is None:
+        return
     errors = control_character_errors(texts_in(data))
     if errors:
         raise ValidationError(errors)

@@ -104,22 +104,42 @@ def creation_changes(model: type[Controlled], values: Mapping[str, Any]) -> dict
     """What the trail records of a ``model`` record created with ``values`` (by attribute; a quantity whole), exactly
     as the flush hook records an insert: every column and quantity, its old value None.
 
-    For an area that inserts many records at once outside the unit of work and appends their events itself.
+    For an area that inserts many records at once outside the unit of work and appends their events itself
+    (``lims.audit.chain.append_creations``).
     """
+    stable = chain.stable_value
+    return {
+        key: [None, REDACTED if redacted else _PLAIN_VALUE.get(type(values.get(key)), stable)(values.get(key))]
+        for key, redacted in _creation_keys(model)
+    }
+
+
+_CREATION_KEYS: dict[type[Controlled], tuple[tuple[str, bool], ...]] = {}
+
+
+def _creation_keys(model: type[Controlled]) -> tuple[tuple[str, bool], ...]:
+    """(attribute, redacted) of what a creation records, composites first then columns: fixed per model."""
+    if model in _CREATION_KEYS:
+        return _CREATION_KEYS[model]
     mapper: Mapper[Any] = inspect(model)
     columns_of_composites = _columns_of_composites(mapper)
     in_composites = {key for keys in columns_of_composites.values() for key in keys}
-    changes: dict[str, list[Any]] = {}
-    for composite_key in columns_of_composites:
-        if composite_key not in model.audit_system_fields:
-            changes[composite_key] = [None, chain.stable_value(values.get(composite_key))]
-    for column in mapper.column_attrs:
-        key = column.key
-        if key in model.audit_system_fields or key in in_composites:
-            continue
-        new = REDACTED if key in model.audit_redacted_fields else values.get(key)
-        changes[key] = [None, chain.stable_value(new)]
-    return changes
+    keys = [(key, False) for key in columns_of_composites if key not in model.audit_system_fields]
+    keys += [
+        (column.key, column.key in model.audit_redacted_fields)
+        for column in mapper.column_attrs
+        if column.key not in model.audit_system_fields and column.key not in in_composites
+    ]
+    _CREATION_KEYS[model] = tuple(keys)
+    return _CREATION_KEYS[model]
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+#: the value types ``chain.stable_value`` keeps as they are, skipped on the hot path of a bulk creation
+_PLAIN_VALUE = {type(None): _as_is, bool: _as_is, int: _as_is, str: _as_is}
 
 
 def _refuse_deletes_and_require_reasons(session: Session, _context: UOWTransaction, _instances: Any) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from functools import lru_cache
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from lims import clock
 from lims.errors import LimsError
@@ -48,20 +49,38 @@ class LocalDateTime(fields.Field):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         moment: datetime | None = None
+        if isinstance(value, str):
+            # A manifest repeats collection times (a visit's samples are drawn together): each text is read once.
+            found = _read_local_text(value.strip(), clock.facility_zone())
+            if found is None:
+                raise self.make_error("invalid")
+            return found
         if isinstance(value, datetime):
             moment = value
         elif isinstance(value, date):
             moment = datetime.combine(value, time())
-        elif isinstance(value, str):
-            moment = _read_moment(value.strip())
         if moment is None:
             raise self.make_error("invalid")
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=clock.facility_zone())
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:
-            raise self.make_error("invalid") from None
+        found = _in_utc(moment, clock.facility_zone())
+        if found is None:
+            raise self.make_error("invalid")
+        return found
+
+
+def _in_utc(moment: datetime, zone: tzinfo) -> datetime | None:
+    """``moment`` in UTC, read in ``zone`` when it has no offset of its own; None when it cannot be."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _read_local_text(text: str, zone: tzinfo) -> datetime | None:
+    moment = _read_moment(text)
+    return None if moment is None else _in_utc(moment, zone)
 
 
 def _read_moment(text: str) -> datetime | None:
@@ -196,6 +215,46 @@ class ManifestRowSchema(FormSchema):
             raise ValidationError("Name the protocol the subject and visit belong to.", field_name=field)
         if data.get("visit") and not data.get("subject"):
             raise ValidationError("Name the subject the visit is of.", field_name="visit")
+
+
+class _RememberedCells:
+    """A field's ``deserialize`` that reads each distinct cell once: a manifest repeats the same sample types,
+    containers, quantities, storage texts, tests and collection times on many rows. The field's own rules decide
+    every outcome, kept with the cell's text (a refusal is raised again with the same messages)."""
+
+    def __init__(self, deserialize: Any) -> None:
+        self._deserialize = deserialize
+        self._outcomes: dict[tuple[type, Any], tuple[bool, Any]] = {}
+
+    def __call__(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any) -> Any:
+        try:
+            key = (type(value), value)
+            known = self._outcomes.get(key)
+        except TypeError:  # an unhashable cell (a JSON list or object) is read each time
+            return self._deserialize(value, attr, data, **kwargs)
+        if value is missing or known is None:
+            try:
+                outcome: tuple[bool, Any] = (True, self._deserialize(value, attr, data, **kwargs))
+            except ValidationError as refusal:
+                outcome = (False, refusal.messages)
+            if value is missing:
+                known = outcome
+            else:
+                known = self._outcomes[key] = outcome
+        loaded, result = known
+        if not loaded:
+            raise ValidationError(copy.deepcopy(result))
+        return list(result) if isinstance(result, list) else result
+
+
+def manifest_row_schema() -> ManifestRowSchema:
+    """A row schema for the rows of one manifest: each column but the client's sample id (unique on every row)
+    reads each distinct cell once. Made per manifest, so what it remembers lasts as long as one import."""
+    schema = ManifestRowSchema()
+    for name, field in schema.load_fields.items():
+        if name != "client_sample_id":
+            field.deserialize = _RememberedCells(field.deserialize)  # type: ignore[method-assign]
+    return schema
 
 
 def load_manifest_row(

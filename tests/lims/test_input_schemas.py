@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields
+from werkzeug.datastructures import MultiDict
 
 from lims.areas import AREAS
 from lims.errors import LimsError
-from lims.inputs import WholeNumber
+from lims.inputs import WholeNumber, refuse_control_characters
 
 
 def _input_schemas_of_every_area() -> list[type[Schema]]:
@@ -76,3 +77,22 @@ def test_every_whole_number_a_schema_loads_is_bounded_to_what_a_column_holds(sch
         if isinstance(field, fields.Integer) and not isinstance(field, WholeNumber)
     ]
     assert not unbounded, f"{schema_class.__name__} loads {unbounded} as plain fields.Integer; use lims.inputs"
+
+
+def test_flat_input_without_control_characters_passes():
+    refuse_control_characters({"name": "plain", "note": "tab\tand\nline", "count": 3})
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (MultiDict([("name", "plain"), ("name", "hidden\x00second")]), "name"),
+        ({"name": "plain", "rows": [{"id": "nested\x07"}]}, "rows.0.id"),
+        ({"name": "ring\x07"}, "name"),
+        ({"name\x1b": "a control character in the field's name"}, "name?"),
+    ],
+)
+def test_control_characters_are_found_in_flat_nested_and_repeated_values(data, field):
+    with pytest.raises(ValidationError) as refused:
+        refuse_control_characters(data)
+    assert list(refused.value.messages) == [field]

@@ -19,7 +19,7 @@ from lims import clock
 from lims.csv_export import csv_lines, spreadsheet_safe
 from lims.samples.errors import ManifestRefused, RowError, UploadRefused
 from lims.samples.models import Sample, SampleStatus
-from lims.samples.schemas import MANIFEST_COLUMNS, ManifestRowSchema, StorageRequirement, load_manifest_row
+from lims.samples.schemas import MANIFEST_COLUMNS, StorageRequirement, load_manifest_row, manifest_row_schema
 from lims.testing.models import TestDefinition
 from lims.units.errors import IncompatibleUnits
 from protocols.models import Protocol, ProtocolVersion, Subject, VersionStatus, Visit
@@ -73,7 +73,7 @@ def check_rows(
         )
     errors: list[RowError] = []
     loaded: list[tuple[int, dict[str, Any]]] = []
-    schema = ManifestRowSchema()
+    schema = manifest_row_schema()
     for number, raw in enumerate(raw_rows, start=first_row):
         unknown = sorted(str(key) for key in raw if key not in MANIFEST_COLUMNS)
         errors += [RowError(number, column[:64], "This is not a manifest column.") for column in unknown]
@@ -82,7 +82,11 @@ def check_rows(
         # What the row refers to is checked too where its cells are right, so every wrong cell is listed at once.
         loaded.append((number, row))
     references = _References.of(session, organization_id, [row for _number, row in loaded])
-    checked = [references.check(number, row, errors) for number, row in loaded]
+    # The columns already refused, by row: each row's check starts from its own, not from a scan of every error.
+    refused: dict[int, set[str]] = {}
+    for error in errors:
+        refused.setdefault(error.row, set()).add(error.column)
+    checked = [references.check(number, row, errors, refused.get(number, set())) for number, row in loaded]
     if errors:
         raise ManifestRefused(sorted(errors, key=lambda error: (error.row, _column_order(error.column))))
     return [row for row in checked if row is not None]
@@ -155,9 +159,9 @@ class _References:
         )
         return cls(protocols, effective, subjects, visits, tests, taken)
 
-    def check(self, number: int, row: dict[str, Any], errors: list[RowError]) -> ManifestRow | None:
-        """What the row's right cells refer to; the row itself if nothing at all is wrong with it."""
-        refused = {error.column for error in errors if error.row == number}
+    def check(self, number: int, row: dict[str, Any], errors: list[RowError], refused: set[str]) -> ManifestRow | None:
+        """What the row's right cells refer to; the row itself if nothing at all is wrong with it (``refused``: the
+        row's columns already refused, to which this adds)."""
 
         def refuse(column: str, message: str) -> None:
             refused.add(column)

@@ -7,8 +7,9 @@ see every organization's): another organization's submission or sample is answer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from itertools import count
+from typing import Any, overload
 
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session, selectinload
@@ -127,7 +128,7 @@ def create_draft(session: Session, organization: Organization, *, reference: str
     return submission
 
 
-def add_rows(session: Session, submission: Submission, raw_rows: Sequence[dict[str, Any]]) -> list[Sample]:
+def add_rows(session: Session, submission: Submission, raw_rows: Sequence[dict[str, Any]]) -> Sequence[Sample]:
     """Add rows to a draft, all of them or none: ManifestRefused lists every error by row and column."""
     _require_draft(submission)
     lock_for_update(session, submission)
@@ -138,16 +139,19 @@ def add_rows(session: Session, submission: Submission, raw_rows: Sequence[dict[s
 
 def insert_samples(
     session: Session, submission: Submission, rows: Sequence[manifests.ManifestRow], *, first_line: int
-) -> list[Sample]:
-    """Put checked rows on a manifest, from ``first_line``, each sample's creation audited as the flush hook would.
+) -> Sequence[Sample]:
+    """Put checked rows on a manifest, from ``first_line``, each sample's creation audited as the flush hook would;
+    the samples added, read when first looked at.
 
-    A manifest may hold 10,000 rows: they go in as one multi-row insert, and their audit events are appended from
-    the very values inserted (``lims.audit.hooks.creation_changes``), not through an object each in the unit of
-    work, which would cost several times as much.
+    A manifest may hold 10,000 rows: they go in as one executemany (no RETURNING, which some drivers can only
+    answer a row at a time), their ids are read back in one query, and their audit events are appended together
+    from the very values inserted (``lims.audit.hooks.creation_changes``, ``lims.audit.chain.append_creations``),
+    not through an object each in the unit of work, which would cost several times as much.
     """
+    public_ids = events.new_public_ids(len(rows))
     values = [
         {
-            "public_id": events.new_public_id(),
+            "public_id": public_id,
             "submission_id": submission.id,
             "organization_id": submission.organization_id,
             "line": line,
@@ -166,20 +170,51 @@ def insert_samples(
             "status": SampleStatus.EXPECTED,
             "on_manifest": True,
         }
-        for line, row in enumerate(rows, start=first_line)
+        for line, row, public_id in zip(count(first_line), rows, public_ids, strict=False)
     ]
     table = Sample.__table__
-    inserted = session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), [_columns(sample) for sample in values]
+    session.execute(insert(table), [_columns(sample) for sample in values])
+    ids = dict(
+        session.execute(
+            select(Sample.line, Sample.id).where(Sample.submission_id == submission.id, Sample.line >= first_line)
+        ).all()
     )
-    for sample, (sample_id,) in zip(values, inserted.all(), strict=True):
-        changes = creation_changes(Sample, {**sample, "id": sample_id})
-        audit_chain.append(session, "create", entity_type=Sample.__tablename__, entity_id=sample_id, changes=changes)
-    return list(
-        session.scalars(
-            select(Sample).where(Sample.submission_id == submission.id, Sample.line >= first_line).order_by(Sample.line)
+    audit_chain.append_creations(
+        session,
+        Sample.__tablename__,
+        ((ids[sample["line"]], creation_changes(Sample, {**sample, "id": ids[sample["line"]]})) for sample in values),
+    )
+    return _AddedSamples(session, submission.id, first_line)
+
+
+class _AddedSamples(Sequence[Sample]):
+    """The samples a manifest's rows added, in line order, read on first use: an import through the API or a
+    file never looks at them, and reading 10,000 records back would cost a third as much as the import."""
+
+    def __init__(self, session: Session, submission_id: int, first_line: int) -> None:
+        self._query = (
+            select(Sample).where(Sample.submission_id == submission_id, Sample.line >= first_line).order_by(Sample.line)
         )
-    )
+        self._session = session
+        self._samples: list[Sample] | None = None
+
+    def _read(self) -> list[Sample]:
+        if self._samples is None:
+            self._samples = list(self._session.scalars(self._query))
+        return self._samples
+
+    @overload
+    def __getitem__(self, index: int) -> Sample: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Sample]: ...
+    def __getitem__(self, index: int | slice) -> Sample | Sequence[Sample]:
+        return self._read()[index]
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self._read())
 
 
 def _columns(sample: dict[str, Any]) -> dict[str, Any]:

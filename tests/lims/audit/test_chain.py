@@ -81,6 +81,42 @@ def test_chain_starts_at_genesis_and_links_every_event(db_session, create_user):
     assert audit_verification.verify_chain(db_session.connection()).intact
 
 
+def test_creations_appended_together_are_the_events_appended_one_by_one_in_one_chain(db_session):
+    created = [(17, {"name": [None, "Helix"]}), (18, {"name": [None, "Nordic"]})]
+    with audit_context.reason_for_change(db_session, "Manifest imported"):
+        audit_chain.record(db_session, "export.csv", details={"rows": 1})
+        assert audit_chain.append_creations(db_session, "organization", iter(created)) == 2
+        one_by_one = [
+            audit_chain.append(db_session, "create", entity_type="organization", entity_id=entity_id, changes=changes)
+            for entity_id, changes in created
+        ]
+    chain = events(db_session)
+    together, alone = chain[-4:-2], chain[-2:]
+    for bulk, single in zip(together, alone, strict=True):
+        assert (bulk.action, bulk.entity_type, bulk.entity_id, bulk.changes, bulk.reason) == (
+            single.action,
+            single.entity_type,
+            single.entity_id,
+            single.changes,
+            single.reason,
+        )
+    assert [event.hash for event in alone] == [row["hash"] for row in one_by_one]
+    for earlier, later in itertools.pairwise(chain):
+        assert later.sequence == earlier.sequence + 1 and later.prev_hash == earlier.hash
+    assert audit_verification.verify_chain(db_session.connection()).intact
+
+
+def test_many_events_written_at_once_keep_the_chain_intact(db_session):
+    # Past a few hundred waiting events PostgreSQL takes them by COPY rather than a statement each.
+    before = len(events(db_session))
+    with audit_context.reason_for_change(db_session, "Manifest imported"):
+        audit_chain.append_creations(db_session, "sample", ((n, {"line": [None, n]}) for n in range(1, 451)))
+    db_session.commit()
+    chain = events(db_session)
+    assert len(chain) == before + 450 and chain[-1].entity_id == "450" and chain[-1].reason == "Manifest imported"
+    assert audit_verification.verify_chain(db_session.connection()).intact
+
+
 @pytest.mark.parametrize(
     ("value", "text_form"),
     [

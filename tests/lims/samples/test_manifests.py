@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -101,3 +103,22 @@ def test_a_manifest_whose_samples_arrived_is_not_the_clients_to_cancel(db_sessio
     assert submission.status == SubmissionStatus.PARTLY_RECEIVED
     with pytest.raises(NotCancellable):
         service.cancel(db_session, submission, reason="Changed our mind")
+
+
+def test_a_manifest_of_many_bad_rows_lists_each_rows_errors_once(db_session, clients):
+    submission = draft(db_session, clients)
+    rows = [row(f"HLX-{n}", requested_tests="NOPE", quantity="ten" if n % 2 else "10 mL") for n in range(300)]
+    with pytest.raises(ManifestRefused) as refused:
+        service.add_rows(db_session, submission, rows)
+    cells = [(e.row, e.column) for e in refused.value.errors]
+    assert len(cells) == len(set(cells)) == 300 + 150
+    assert cells[:3] == [(1, "requested_tests"), (2, "quantity"), (2, "requested_tests")]
+
+
+def test_samples_added_together_each_get_a_random_public_id(db_session, clients):
+    submission = draft(db_session, clients)
+    added = service.add_rows(db_session, submission, [row(f"HLX-{n}") for n in range(40)])
+    public_ids = [sample.public_id for sample in added]
+    assert len(set(public_ids)) == 40
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{16}", public_id) for public_id in public_ids)
+    assert [sample.line for sample in added] == list(range(1, 41))
