@@ -2,7 +2,8 @@
 
 At scale 1: 10,000 batches of the demo's CAR-T process (500 of them open: in progress at every step, and awaiting
 QA's review, with their deviations), 100,000 pieces of equipment in the equipment-list benchmark's mix of statuses,
-100,000 material lots, 200 protocols and 1,000,000 audit events in one valid chain. ``--scale`` multiplies every
+100,000 material lots, 200 protocols, 1,000,000 client samples on 50,000 submissions of 20 clients
+(``bench.lab.samples``) and 1,000,000 audit events in one valid chain. ``--scale`` multiplies every
 count (0.001 makes an almost empty lab of the same shape).
 
 The schema is built by the migrations, then the demo data set is loaded through the services. Every batch, lot and
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 from bench.batch import _cheap_password_hashing
 from bench.equipment import STATUS_MIX, _maintenance_history, _realistic_equipment
 from bench.lab.clone import Copy, Ids, SignedContent, Template, collect, copy
+from bench.lab.samples import SampleMaker
 from bench.lab.tables import Row, defer_foreign_keys, read_rows, reset_id_sequences, table, write_rows
 from bench.lab.trail import Trail
 from lims import clock, document_signing, registry, schema
@@ -68,6 +70,8 @@ class LabSize:
     lots: int
     protocols: int
     audit_events: int
+    samples: int
+    clients: int
 
     @classmethod
     def at(cls, scale: float) -> LabSize:
@@ -80,11 +84,20 @@ class LabSize:
 
 
 FULL_SCALE = LabSize(
-    batches=10_000, open_batches=500, equipment=100_000, lots=100_000, protocols=200, audit_events=1_000_000
+    batches=10_000,
+    open_batches=500,
+    equipment=100_000,
+    lots=100_000,
+    protocols=200,
+    audit_events=1_000_000,
+    samples=1_000_000,
+    clients=20,
 )
 #: However small the scale: more than a page of each list (50 rows), open batches at every step and awaiting
 #: review, so that the page benchmark compares pages showing as many rows in an almost empty lab as in a full one.
-LEAST = LabSize(batches=120, open_batches=100, equipment=60, lots=60, protocols=60, audit_events=1)
+LEAST = LabSize(
+    batches=120, open_batches=100, equipment=60, lots=60, protocols=60, audit_events=1, samples=60, clients=2
+)
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"lab: {generated.size.batches:,} batches ({generated.size.open_batches:,} open), "
         f"{generated.size.equipment:,} equipment items, {generated.size.lots:,} lots, "
-        f"{generated.size.protocols:,} protocols, {generated.audit_events:,} audit events "
+        f"{generated.size.protocols:,} protocols, {generated.size.samples:,} samples of "
+        f"{generated.size.clients:,} clients, {generated.audit_events:,} audit events "
         f"in {generated.seconds:.0f} s"
     )
     return 0
@@ -236,6 +250,7 @@ class _Lab:
         self.lots()
         self.protocols()
         self.batches()
+        self.samples()
         self._write()
         made = len(self.trail.events)
         existing = self.connection.execute(select(func.count()).select_from(table("audit_event"))).scalar_one()
@@ -417,6 +432,22 @@ class _Lab:
                 self.trail.created("batch", row, at=made_at, user_id=row["created_by_id"])
                 self._add(made.rows)
                 tick(number + 1)
+
+    # Client samples
+
+    def samples(self) -> None:
+        count = self._beyond_the_demo("sample", self.size.samples)
+        maker = SampleMaker(
+            self.connection,
+            self.ids,
+            self.random,
+            self.trail,
+            self._add,
+            manager_id=self.user_by_role[RoleName.MANAGER],
+            technician_id=self.user_by_role[RoleName.TECHNICIAN],
+        )
+        with _counting("generating samples", count) as tick:
+            maker.make(count, self.size.clients, tick)
 
 
 class _BatchPlans:

@@ -12,12 +12,15 @@ from sqlalchemy.orm import Session
 from batch_records.models import Batch, BatchStatus, BatchStep, StepStatus
 from bench.__main__ import main
 from bench.lab.generate import LabSize
-from lims import registry
+from lims import clock, registry
 from lims.audit.models import AuditEvent
 from lims.audit.verification import verify_trail
 from lims.db import create_engine_for
 from lims.equipment.models import Equipment
+from lims.identity.models import Organization, OrganizationKind
 from lims.materials.models import LotStatus, MaterialLot
+from lims.samples.models import AccessionCounter, Sample, SampleStatus, Submission
+from lims.samples.service import stability
 from lims.signatures.models import ElectronicSignature
 from lims.signatures.service import signatures_of_many
 from protocols.models import Protocol
@@ -86,6 +89,27 @@ def test_the_signatures_of_the_copies_hold_for_what_the_copies_say(lab):
             statuses.update(status.value for _signature, status in signed)
     assert set(statuses) == {"valid"}
     assert statuses["valid"] > size_of_the_demo_signatures()
+
+
+def test_the_samples_come_in_every_status_from_every_client_with_some_past_their_stability_window(lab):
+    size = LabSize.at(SCALE)
+    assert lab.scalar(select(func.count()).select_from(Sample)) == size.samples
+    assert set(lab.scalars(select(Sample.status).distinct())) == set(SampleStatus)
+    assert lab.scalar(select(func.count()).where(Organization.kind == OrganizationKind.CLIENT)) == size.clients
+    by_client = Counter(lab.scalars(select(Sample.organization_id)))
+    assert len(by_client) == size.clients and max(by_client.values()) > 2 * min(by_client.values())
+    assert len(set(lab.scalars(select(Sample.sample_type)))) >= 5
+    assert lab.scalar(select(func.count()).where(stability.past_window(clock.now()))) > 0
+    # Every generated sample received has the stability deadline its receipt would set, and samples are numbered
+    # without gaps or repeats after the demo's: the year's counter is where the next receipt goes on.
+    generated = Sample.submission.has(Submission.reference.like("Shipment %"))
+    assert lab.scalar(select(func.count()).where(generated, Sample.received_at.is_not(None))) > 0
+    assert not lab.scalar(
+        select(func.count()).where(generated, Sample.received_at.is_not(None), Sample.stability_deadline.is_(None))
+    )
+    for counter in lab.scalars(select(AccessionCounter)):
+        numbers = lab.scalars(select(Sample.accession_number).where(Sample.accession_number.like(f"S{counter.year}-%")))
+        assert sorted(int(number.rsplit("-", 1)[1]) for number in numbers) == list(range(1, counter.last_number + 1))
 
 
 def size_of_the_demo_signatures() -> int:
