@@ -237,3 +237,7 @@ def released_results(submission_id: str) -> dict[str, Any]:
         "released_at": found[0].released_at if found else None,
         "items": found,
     }
+
+
+# Storage and custody join the blueprint when their module is imported.
+from lims.samples import storage_api  # noqa: E402,F401

@@ -58,6 +58,34 @@ class NotReceivable(Conflict):
     """Samples are received against a submitted manifest, each once."""
 
 
+class StorageRefused(InvalidInput):
+    """A storage unit holds a range of temperatures (lowest first); a box has 1 to 26 rows and columns; a position
+    is one of its box's, written as its row letter and column number (B4)."""
+
+
+class UnsuitableStorage(Conflict):
+    """A sample is stored only where the unit's temperatures meet its storage requirement: a −80 °C sample is not
+    put in a 4 °C fridge."""
+
+
+class PositionOccupied(Conflict):
+    """A box position holds one sample at most."""
+
+
+class CustodyRefused(Conflict):
+    """A sample is in one place at a time: a stored sample is moved, not stored again; a sample out for testing is
+    returned before it is stored; a shipped or disposed sample is no longer the lab's to store or move."""
+
+
+class CustodyOutOfOrder(InvalidInput):
+    """A custody event happens after the sample's previous one, and not in the future."""
+
+
+class AliquotRefused(InvalidInput):
+    """Aliquots are split from an accepted sample with a recorded volume; each is a volume, and together they take
+    no more than what remains of the parent."""
+
+
 class ReceiptRefused(InvalidInput):
     """A receipt states when it arrived (not in the future), the temperature on arrival, and a reason to reject."""
 

@@ -7,7 +7,7 @@ from lims.audit.naming import named_by_column
 from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import AreaJob, Registry
-from lims.samples import api, compliance, demo, models, views
+from lims.samples import api, compliance, demo, models, storage_models, views
 from lims.samples.service import accessioning, events, portal, release, results
 from lims.signatures.service import NextStep, SignableType
 
@@ -21,6 +21,7 @@ def register(registry: Registry) -> None:
     registry.navigation("Portal", "samples.portal_home", order=11)
     registry.navigation("Receiving", "samples.receiving", order=25)
     registry.navigation("Samples", "samples.sample_index", order=26)
+    registry.navigation("Storage", "samples.storage_units", order=27)
     for check in compliance.CHECKS:
         registry.compliance_check(check)
     registry.work_queue(
@@ -77,5 +78,13 @@ def register(registry: Registry) -> None:
             models.Sample.public_id,
             referent=models.Sample.client_sample_id,
             identifier_hint="a sample id",
+        )
+    )
+    registry.record_names(
+        named_by_column(
+            storage_models.StorageUnit,
+            "storage unit",
+            storage_models.StorageUnit.name,
+            identifier_hint="a storage unit's name",
         )
     )

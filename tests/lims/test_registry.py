@@ -24,6 +24,7 @@ NAVIGATION = [
     ("Protocols", "protocols.index"),
     ("Receiving", "samples.receiving"),
     ("Samples", "samples.sample_index"),
+    ("Storage", "samples.storage_units"),
     ("Equipment", "equipment.index"),
     ("Batches", "batch_records.batches"),
     ("Deviations", "batch_records.deviations"),

@@ -22,7 +22,7 @@ from lims.errors import DateInFuture, DetailMissing
 from lims.identity.models import User
 from lims.samples.errors import NotReceivable, ReceiptRefused
 from lims.samples.models import AccessionCounter, Sample, SampleStatus, Submission, SubmissionStatus
-from lims.samples.service import events, stability
+from lims.samples.service import custody, events, stability
 from lims.samples.service.submissions import RECEIVABLE, settle_submission_status
 from lims.units.errors import IncompatibleUnits
 from lims.units.measurement import Measurement, is_amount
@@ -160,6 +160,7 @@ def _record_receipt(session: Session, sample: Sample, receipt: Receipt, *, user:
             **({} if receipt.accepted else {"rejection_reason": sample.rejection_reason}),
         },
     )
+    custody.record_receipt(session, sample, user=user)
     settle_submission_status(session, sample.submission)
     return sample
 

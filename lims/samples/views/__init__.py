@@ -20,4 +20,4 @@ def organization_scope() -> int | None:
 
 
 # The routes join the blueprint when their modules are imported.
-from lims.samples.views import portal, receiving, results, sample_list, submissions  # noqa: E402,F401
+from lims.samples.views import portal, receiving, results, sample_list, storage, submissions  # noqa: E402,F401

@@ -84,6 +84,8 @@ def test_every_list_has_the_one_page_shape(description):
         "DeliveryPage",
         "NotificationPage",
         "FindingPage",
+        "StorageUnitPage",
+        "CustodyEventPage",
     }
     for schema in pages.values():
         assert set(schema["properties"]) == {"items", "next_cursor"}

@@ -28,7 +28,9 @@ from lims.identity.models import RoleName
 from lims.notifications import service as notifications
 from lims.notifications.models import Notification
 from lims.registry import ComplianceCheck, Condition
-from lims.samples.service import events, submissions
+from lims.samples.service import events, storage, submissions
+from lims.samples.storage_models import StorageKind
+from lims.units.parsing import parse_measurement
 
 
 @pytest.fixture
@@ -59,6 +61,25 @@ def helix_submission(db_session, clients) -> dict[str, str]:
     )
     db_session.commit()
     return {"submission_id": submission.public_id, "sample_id": sample.public_id, "webhook_id": webhook.public_id}
+
+
+@pytest.fixture
+def storage_ids(db_session, create_user) -> dict[str, int]:
+    """A fridge with a rack and a box."""
+    fridge = storage.create_unit(
+        db_session,
+        name="Fridge R-01",
+        kind=StorageKind.FRIDGE,
+        location="Room 2.14",
+        minimum_temperature=parse_measurement("2 °C"),
+        maximum_temperature=parse_measurement("8 °C"),
+        user=create_user(RoleName.MANAGER),
+    )
+    box = storage.add_box(
+        db_session, storage.add_rack(db_session, fridge, name="Shelf 1"), name="Box 1", rows=2, columns=2
+    )
+    db_session.commit()
+    return {"unit_id": fridge.id, "box_id": box.id}
 
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -96,7 +117,7 @@ def finding_id(db_session, records) -> int:
 
 
 def test_every_operation_answers_as_its_description_says(
-    app, records, certified, helix_submission, notification_id, finding_id, caller
+    app, records, certified, helix_submission, notification_id, finding_id, storage_ids, caller
 ):
     known_ids = {
         "notification_id": notification_id,
@@ -107,6 +128,7 @@ def test_every_operation_answers_as_its_description_says(
         "protocol_id": records.line.subject.protocol_id,
         "equipment_id": records.line.cabinet.id,
         **helix_submission,
+        **storage_ids,
     }
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -143,3 +143,7 @@ def accept(**overrides: Any) -> accessioning.Receipt:
         "accepted": True,
     }
     return accessioning.Receipt(**(values | overrides))
+
+
+# The storage tests' fixture, which builds on the ones above.
+from tests.lims.samples.storage_support import cold_room  # noqa: E402,F401

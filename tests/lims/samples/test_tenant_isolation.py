@@ -8,10 +8,14 @@ import re
 
 from sqlalchemy import func, select
 
+from lims.access import ACCESS_ATTRIBUTE
 from lims.audit.models import AuditEvent
 from lims.certificates.models import IssuedDocument
+from lims.identity.models import RoleName
 from lims.samples.models import ClientEvent, ResultRelease, Sample, SampleTest, Submission, Webhook, WebhookDelivery
-from lims.samples.service import accessioning, events, results
+from lims.samples.service import accessioning, events, results, storage
+from lims.samples.storage_models import CustodyEvent, SampleLocation, StorageKind
+from lims.units.parsing import parse_measurement
 from tests.helpers import csrf_token_from, login
 from tests.lims.samples.conftest import accept, row, submitted
 from tests.lims.samples.results_support import lab, released  # noqa: F401  (fixture)
@@ -32,9 +36,25 @@ def _helix_records(db_session, lab) -> dict[str, str]:  # noqa: F811
         db_session, organization_id=clients.helix.id, url="https://hooks.example.org/x", secret="y" * 20, user_id=None
     )
     db_session.commit()
+    cabinet = storage.create_unit(
+        db_session,
+        name="Cabinet C-01",
+        kind=StorageKind.FRIDGE,
+        location="Room 2.14",
+        minimum_temperature=parse_measurement("18 °C"),
+        maximum_temperature=parse_measurement("22 °C"),
+        user=clients.technician,
+    )
+    rack = storage.add_rack(db_session, cabinet, name="Shelf 1")
+    box = storage.add_box(db_session, rack, name="Box 1", rows=2, columns=2)
+    storage.store(db_session, submission.samples[0], box, (1, 1), user=clients.technician)
+    db_session.commit()
     done = released(db_session, lab)
     sample = done.samples[0]
     return {
+        "unit": str(cabinet.id),
+        "rack": str(rack.id),
+        "box": str(box.id),
         "submission": submission.public_id,
         "sample": submission.samples[1].public_id,
         "webhook": webhook.public_id,
@@ -81,7 +101,13 @@ def _state(db_session) -> tuple:
         db_session.execute(select(SampleTest.id, SampleTest.result_id).order_by(SampleTest.id)).all(),
         db_session.scalar(select(func.count()).select_from(ResultRelease)),
         db_session.scalar(select(func.count()).select_from(IssuedDocument)),
+        db_session.scalar(select(func.count()).select_from(CustodyEvent)),
+        db_session.execute(select(SampleLocation.sample_id, SampleLocation.box_id).order_by(SampleLocation.id)).all(),
     )
+
+
+def access_rule(app, endpoint: str) -> frozenset:
+    return getattr(app.view_functions[endpoint], ACCESS_ATTRIBUTE)
 
 
 def _routes_with_ids(app) -> list:
@@ -114,6 +140,7 @@ def test_another_clients_user_reaches_none_of_helixs_records_on_any_page(app, cl
         assert any(address.endswith(own) for address in reached), own
     assert any(address.startswith("/sample-tests/") for address in reached)
     assert f"/portal/subjects/{ids['subject']}" in reached
+    assert {f"/samples/{ids['sample']}/custody", f"/storage/boxes/{ids['box']}/store"} <= reached
     assert _state(db_session) == before
 
 
@@ -126,14 +153,20 @@ def test_another_clients_token_reaches_none_of_helixs_records_in_the_api(app, cl
         if not rule.rule.startswith("/api/"):
             continue
         address = _address(rule, ids)
+        admits_clients = RoleName.CLIENT in access_rule(app, rule.endpoint)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             body = {"reason": "Because"} if method == "POST" else None
             response = client.open(address, method=method, json=body, headers=clients.nordic_token)
+            if not admits_clients:
+                # The lab's own operations (storage) refuse a client's token before reading any id.
+                assert response.status_code in {401, 403}, (method, address, response.status_code)
+                continue
             assert response.status_code == 404, (method, address, response.status_code, response.json)
             assert response.json["message"].startswith("There is no such")
             swept.append((method, address))
     assert len(swept) >= 6
     assert {f"/api/v1/submissions/{ids['released']}/{what}" for what in ("results", "report")} <= {a for _, a in swept}
+    assert f"/api/v1/samples/{ids['sample']}/custody" in {a for _, a in swept}
     assert _state(db_session) == before
     # Helix's own token reaches them: the sweep used real ids.
     assert client.get(f"/api/v1/submissions/{ids['submission']}", headers=clients.helix_token).status_code == 200
