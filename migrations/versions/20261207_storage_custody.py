@@ -1,7 +1,7 @@
 """Sample storage (units, racks, boxes and each received sample's place), the chain of custody, and aliquots.
 
 Revision ID: 20261207_storage_custody
-Revises: 20261207_stability_deadline
+Revises: 20261207_perf_step_signed
 Create Date: 2026-12-06 01:12:45.630371
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_storage_custody"
-down_revision = "20261207_stability_deadline"
+down_revision = "20261207_perf_step_signed"
 branch_labels = None
 depends_on = None
 
