@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Exists, Select, String, cast, exists, func, or_, select
+from sqlalchemy import Exists, Select, SQLColumnExpression, String, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from batch_records.errors import (
@@ -147,20 +147,43 @@ def _holds(meaning: SignatureMeaning, *, signer: User) -> Exists:
     )
 
 
-def _awaiting(columns: Any, meaning: SignatureMeaning, for_user: User | None) -> Select[Any]:
-    """The completed steps of open batches waiting for a signature with ``meaning``, from the signature state the
-    steps keep (written as the partial indexes ``AWAITING_VERIFICATION`` and ``AWAITING_REVIEW`` are, which hold
-    them alone)."""
+def _waiting(meaning: SignatureMeaning) -> list[SQLColumnExpression[bool]]:
+    """The conditions that a step waits for a signature with ``meaning``, on the step's own columns: its stored
+    signature state, written as the partial indexes ``AWAITING_VERIFICATION`` and ``AWAITING_REVIEW`` are."""
     if meaning == SignatureMeaning.VERIFIED:
         # A step whose performer's signature no longer holds waits for the performer to sign again, not a verifier.
-        waiting = [BatchStep.second_person_verification, BatchStep.performed_signed, ~BatchStep.verified_signed]
+        waiting: list[SQLColumnExpression[bool]] = [
+            BatchStep.second_person_verification,
+            BatchStep.performed_signed,
+            ~BatchStep.verified_signed,
+        ]
     else:
         waiting = [BatchStep.hold_point, ~BatchStep.reviewed_signed]
+    return [*waiting, BatchStep.status == StepStatus.COMPLETED]
+
+
+def _awaiting(columns: Any, meaning: SignatureMeaning) -> Select[Any]:
+    """The completed steps of open batches waiting for a signature with ``meaning``."""
+    return (
+        select(columns)
+        .select_from(BatchStep)
+        .join(BatchStep.batch)
+        .where(*_waiting(meaning), Batch.status.in_(_SIGNING_OPEN))
+    )
+
+
+def _queue(columns: Any, meaning: SignatureMeaning, for_user: User | None) -> Select[Any]:
+    """``_awaiting``, for a work queue: with ``for_user``, only the steps that user may verify.
+
+    The waiting steps are few of all (a partial index holds them alone) but the database cannot know how few: they
+    are read first, materialized, so it does not start from every step of the open batches instead.
+    """
+    waiting = select(BatchStep.id.label("id")).where(*_waiting(meaning)).cte(f"waiting_for_{meaning.value}")
     query = (
         select(columns)
         .select_from(BatchStep)
         .join(BatchStep.batch)
-        .where(*waiting, BatchStep.status == StepStatus.COMPLETED, Batch.status.in_(_SIGNING_OPEN))
+        .where(BatchStep.id.in_(select(waiting.prefix_with("MATERIALIZED").c.id)), Batch.status.in_(_SIGNING_OPEN))
     )
     if meaning != SignatureMeaning.VERIFIED or for_user is None:
         return query
@@ -181,7 +204,7 @@ def hold_point_unreviewed_before(step: Any) -> Exists:
     """The condition that a hold point before ``step`` (the model or an alias of it) in its batch waits for QA's
     review."""
     return exists(
-        _awaiting(BatchStep.id, SignatureMeaning.REVIEWED, None).where(
+        _awaiting(BatchStep.id, SignatureMeaning.REVIEWED).where(
             BatchStep.batch_id == step.batch_id, BatchStep.position < step.position
         )
     )
@@ -189,7 +212,7 @@ def hold_point_unreviewed_before(step: Any) -> Exists:
 
 def hold_points_awaiting_review(session: Session, batch_ids: Collection[int] | None = None) -> list[BatchStep]:
     """The hold points of open batches (of ``batch_ids``, or all) that QA has not reviewed, in one statement."""
-    query = _awaiting(BatchStep, SignatureMeaning.REVIEWED, None)
+    query = _awaiting(BatchStep, SignatureMeaning.REVIEWED)
     if batch_ids is not None:
         query = query.where(BatchStep.batch_id.in_(batch_ids))
     return list(session.scalars(query))
@@ -197,7 +220,7 @@ def hold_points_awaiting_review(session: Session, batch_ids: Collection[int] | N
 
 def count_steps_awaiting_signature(session: Session, meaning: SignatureMeaning, *, for_user: User | None = None) -> int:
     """How many steps ``steps_awaiting_signature`` would list, in one statement."""
-    return session.scalar(_awaiting(func.count(BatchStep.id), meaning, for_user)) or 0
+    return session.scalar(_queue(func.count(BatchStep.id), meaning, for_user)) or 0
 
 
 def steps_awaiting_signature(
@@ -215,7 +238,7 @@ def steps_awaiting_signature(
     user may verify: trained on the batch's master record, and not the one who performed it or recorded values on
     it.
     """
-    query = _awaiting(BatchStep, meaning, for_user).options(
+    query = _queue(BatchStep, meaning, for_user).options(
         selectinload(BatchStep.batch).selectinload(Batch.subject).selectinload(Subject.protocol),
         selectinload(BatchStep.performed_by),
     )
