@@ -21,7 +21,8 @@ from lims.identity.models import RoleName
 from lims.pagination import KeysetPage
 from lims.samples import storage_schemas
 from lims.samples.api import READERS, blueprint
-from lims.samples.service import custody, storage
+from lims.samples.models import Sample
+from lims.samples.service import aliquots, custody, storage
 from lims.samples.service import submissions as samples_service
 from lims.samples.storage_models import CustodyEvent
 
@@ -150,3 +151,40 @@ def sample_custody(page: dict[str, Any], sample_id: str) -> KeysetPage[CustodyEv
     db = get_session()
     sample = samples_service.get_sample(db, sample_id, organization_id=client_organization_id())
     return custody.events_after(db, sample, after=page.get("cursor"), limit=page["limit"])
+
+
+@blueprint.route("/samples/<sample_id>/aliquots", methods=["POST"])
+@blueprint.allow_signed_in(STORERS)
+@blueprint.arguments(storage_schemas.AliquotSplitSchema)
+@blueprint.response(201, storage_schemas.SplitOutSchema)
+@blueprint.alt_response(404, response="NOT_FOUND")
+@blueprint.alt_response(409, response="CONFLICT")
+@blueprint.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def split_sample(arguments: dict[str, Any], sample_id: str) -> dict[str, list[Sample]]:
+    """Split an accepted sample into aliquots of the `volumes` given (each with its unit, e.g. `["500 µL",
+    "0.75 mL"]`); refused (422) if together they exceed what remains of it."""
+    db = get_session()
+    sample = samples_service.get_sample(db, sample_id, organization_id=None)
+    children = aliquots.split(
+        db, sample, arguments["volumes"], user=current_user, at=arguments["occurred_at"], note=arguments["note"]
+    )
+    return {"aliquots": children}
+
+
+@blueprint.route("/samples/<sample_id>/lineage")
+@blueprint.allow(READERS)
+@blueprint.response(200, storage_schemas.LineageOutSchema)
+@blueprint.alt_response(404, response="NOT_FOUND")
+def sample_lineage(sample_id: str) -> dict[str, Any]:
+    """The sample it was split from (if it is an aliquot), the aliquots split from it, and what remains of it."""
+    db = get_session()
+    sample = samples_service.get_sample(db, sample_id, organization_id=client_organization_id())
+    found = aliquots.lineage(db, sample)
+    parent = found.parent.parent if found.parent else None
+    return {
+        "parent": None
+        if parent is None
+        else {"sample_id": parent.public_id, "accession_number": parent.accession_number},
+        "children": found.children,
+        "remaining": found.remaining,
+    }

@@ -8,16 +8,19 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from lims.inputs import WholeNumber
-from lims.samples.schemas import LocalDateTime
+from lims.samples.schemas import LocalDateTime, SampleOutSchema
+from lims.samples.service.aliquots import MAX_ALIQUOTS
 from lims.samples.service.custody import MANUAL_ACTIONS
 from lims.samples.storage_models import MAX_BOX_SIDE, StorageKind
+from lims.units.errors import UnitError
 from lims.units.fields import MeasurementField
+from lims.units.measurement import Measurement
+from lims.units.parsing import parse_measurement
 from lims.web import FormSchema, Trimmed, required_text
 
 ACCESSION_NUMBER = re.compile(r"^[Ss]\d{4}-\d{1,9}$")
-#: the most aliquots one split makes (a box row's worth, twice over)
-MAX_ALIQUOTS = 48
 _KIND = "Choose a freezer, a fridge or an LN2 tank."
+_VOLUME_SEPARATORS = re.compile(r"[;\n]|,\s")
 
 
 class UnitSchema(FormSchema):
@@ -98,6 +101,32 @@ class CustodyActionSchema(CustodyDetailsSchema):
     )
 
 
+class VolumesField(fields.Field):
+    """Aliquot volumes, each with its unit: one per line or separated by semicolons (``500 µL; 0.75 mL``), or a
+    list of texts (the API)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Measurement]:
+        if isinstance(value, str):
+            texts = [text.strip() for text in _VOLUME_SEPARATORS.split(value) if text.strip()]
+        elif isinstance(value, list) and all(isinstance(text, str) for text in value):
+            texts = [text.strip() for text in value]
+        else:
+            raise ValidationError("Give the aliquots' volumes as text, e.g. 500 µL; 0.75 mL.")
+        if not 1 <= len(texts) <= MAX_ALIQUOTS:
+            raise ValidationError(f"Give the volumes of 1 to {MAX_ALIQUOTS} aliquots, e.g. 500 µL; 0.75 mL.")
+        volumes = []
+        for number, text in enumerate(texts, start=1):
+            try:
+                volumes.append(parse_measurement(text))
+            except UnitError as error:
+                raise ValidationError(f"Aliquot {number}: {error.message}") from None
+        return volumes
+
+
+class AliquotSplitSchema(CustodyDetailsSchema):
+    volumes = VolumesField(required=True, error_messages={"required": "Give each aliquot's volume, e.g. 500 µL."})
+
+
 class ApiStoreSchema(CustodyDetailsSchema):
     """A sample put into a box position through the API."""
 
@@ -159,6 +188,24 @@ class CustodyEventOutSchema(Schema):
     to_location = fields.String(allow_none=True)
     temperature = MeasurementField(allow_none=True)
     note = fields.String(allow_none=True)
+
+
+class AliquotOutSchema(Schema):
+    sample_id = fields.Function(lambda aliquot: aliquot.child.public_id)
+    accession_number = fields.Function(lambda aliquot: aliquot.child.accession_number)
+    volume = MeasurementField()
+
+
+class LineageOutSchema(Schema):
+    parent = fields.Dict(
+        allow_none=True, metadata={"description": "The sample it was split from (sample_id, accession_number)."}
+    )
+    children = fields.List(fields.Nested(AliquotOutSchema), metadata={"description": "The aliquots split from it."})
+    remaining = MeasurementField(allow_none=True, metadata={"description": "What is left after its aliquots."})
+
+
+class SplitOutSchema(Schema):
+    aliquots = fields.List(fields.Nested(SampleOutSchema), metadata={"description": "The new samples, in order."})
 
 
 def box_out(box: Any, stored: int) -> dict[str, Any]:

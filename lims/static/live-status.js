@@ -20,6 +20,11 @@
   function apply(event) {
     if (event.sample_id) {
       show(event.sample_id, event.status);
+      if (event.kind === "sample.custody" && event.data) {
+        document.querySelectorAll('[data-custody-of="' + event.sample_id + '"]').forEach(function (cell) {
+          cell.textContent = event.data.action + (event.data.location ? ": " + event.data.location : "");
+        });
+      }
       if (event.data && event.data.accession_number) {
         document.querySelectorAll('[data-accession-of="' + event.sample_id + '"]').forEach(function (cell) {
           cell.textContent = event.data.accession_number;

@@ -274,13 +274,17 @@ def events_after(session: Session, sample: Sample, *, after: tuple[int] | None, 
     return page_after(session, query, (CustodyEvent.id,), after=after, limit=limit)
 
 
-def latest_events(session: Session, samples: Sequence[Sample]) -> dict[int, CustodyEvent]:
-    """Each sample's latest custody event (the client's summary of where it is), in one query."""
+def latest_events(session: Session, samples: Sequence[Sample], *, organization_id: int) -> dict[int, CustodyEvent]:
+    """Each of an organization's samples' latest custody event (its client's summary of where it is), in one
+    query."""
     if not samples:
         return {}
     newest = (
         select(func.max(CustodyEvent.id))
-        .where(CustodyEvent.sample_id.in_([sample.id for sample in samples]))
+        .where(
+            CustodyEvent.organization_id == organization_id,
+            CustodyEvent.sample_id.in_([sample.id for sample in samples]),
+        )
         .group_by(CustodyEvent.sample_id)
     )
     found = session.scalars(select(CustodyEvent).where(CustodyEvent.id.in_(newest)))

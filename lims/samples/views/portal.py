@@ -13,7 +13,7 @@ from lims import registry
 from lims.access import allow
 from lims.db import get_session
 from lims.samples import schemas
-from lims.samples.service import events, portal
+from lims.samples.service import custody, events, portal
 from lims.samples.service import submissions as submissions_service
 from lims.samples.views import CLIENT, blueprint
 from lims.web import load_input, on_refusal_show
@@ -28,12 +28,14 @@ RECENT = 10
 def portal_home() -> Any:
     db = get_session()
     organization_id = current_user.organization_id
+    samples = submissions_service.samples_after(db, organization_id=organization_id, after=None, limit=RECENT)
     return render_template(
         "samples/portal.html",
         submissions=submissions_service.submissions_after(
             db, organization_id=organization_id, after=None, limit=RECENT
         ),
-        samples=submissions_service.samples_after(db, organization_id=organization_id, after=None, limit=RECENT),
+        samples=samples,
+        custody_of=custody.latest_events(db, samples.items, organization_id=organization_id),
         subjects=portal.subjects_expected_and_received(db, organization_id),
         feed_cursor=events.latest_cursor(db, organization_id),
         portal_sections=[

@@ -13,7 +13,7 @@ from lims.access import STAFF, allow
 from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.samples import storage_schemas
-from lims.samples.service import custody, storage
+from lims.samples.service import aliquots, custody, storage
 from lims.samples.service import submissions as submissions_service
 from lims.samples.storage_models import CustodyAction, StorageBox, StorageKind
 from lims.samples.views import RECEIVERS, blueprint, organization_scope
@@ -153,6 +153,7 @@ def _custody_context(public_id: str) -> dict[str, Any]:
         "sample": sample,
         "events": custody.timeline(db, sample),
         "place": None if location is None else custody.place_text(location),
+        "lineage": aliquots.lineage(db, sample),
         "actions": [(action.value, action.value.capitalize()) for action in custody.MANUAL_ACTIONS],
     }
 
@@ -181,3 +182,18 @@ def record_custody(public_id: str) -> Any:
         )
     flash(f"{custody.name_of(sample)}: {event.action.value} recorded.", "success")
     return redirect(url_for("samples.sample_custody", public_id=public_id), 303)
+
+
+@blueprint.route("/samples/<public_id>/aliquots", methods=["POST"])
+@allow(STORERS)
+def split_sample(public_id: str) -> Any:
+    db = get_session()
+    sample = submissions_service.get_sample(db, public_id, organization_id=None)
+    with on_refusal_show("samples/custody.html", lambda: _custody_context(public_id)):
+        data = load_input(storage_schemas.AliquotSplitSchema())
+        children = aliquots.split(
+            db, sample, data["volumes"], user=current_user, at=data["occurred_at"], note=data["note"]
+        )
+    numbers = ", ".join(child.accession_number or "" for child in children)
+    flash(f"{custody.name_of(sample)} is split into {numbers}: label and store them.", "success")
+    return redirect(url_for("samples.sample_custody", public_id=public_id, _anchor="lineage"), 303)

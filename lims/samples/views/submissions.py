@@ -17,7 +17,7 @@ from lims.db import get_session
 from lims.samples import documents, schemas
 from lims.samples.errors import ManifestRefused, NotPrintable
 from lims.samples.models import Sample, SubmissionStatus
-from lims.samples.service import events, manifests
+from lims.samples.service import aliquots, events, manifests
 from lims.samples.service import submissions as service
 from lims.samples.views import CLIENT, blueprint, organization_scope
 from lims.web import load_input, on_refusal_show
@@ -203,4 +203,4 @@ def _pdf(data: bytes, filename: str) -> Response:
 def sample(public_id: str) -> Any:
     db = get_session()
     found = service.get_sample(db, public_id, organization_id=organization_scope())
-    return render_template("samples/sample.html", sample=found, now=clock.now())
+    return render_template("samples/sample.html", sample=found, now=clock.now(), lineage=aliquots.lineage(db, found))

@@ -111,6 +111,8 @@ def test_the_timeline_page_and_the_clients_view_of_it(client, db_session, cold_r
     assert f'/samples/{sample.public_id}/custody"' in client.get(f"/samples/{sample.public_id}").text
     page = client.get(f"/samples/{sample.public_id}/custody").text
     assert "Freezer F-01 / Rack A / Box 1 / C4" in page and "Thi Nguyen" in page and "Record a move" not in page
+    portal = client.get("/portal").text
+    assert f'data-custody-of="{sample.public_id}">stored: Freezer F-01 / Rack A / Box 1 / C4, ' in portal
     feed = client.get("/portal/changes").json["items"]
     assert feed[-1]["kind"] == "sample.custody" and feed[-1]["data"]["action"] == "stored"
     api = client.get(f"/api/v1/samples/{sample.public_id}/custody", headers=clients.helix_token).json
