@@ -9,7 +9,20 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import audit, batch, certificates, compliance, dashboard, equipment, pages, pdf, reports, samples, units
+from bench import (
+    audit,
+    batch,
+    certificates,
+    compliance,
+    dashboard,
+    equipment,
+    pages,
+    pdf,
+    reports,
+    sample_list,
+    samples,
+    units,
+)
 from bench.lab import generate
 from bench.load import run as load
 from lims.areas import install
@@ -39,6 +52,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "pages": Benchmark(pages.run, "timed requests per page in each lab", 100),
     "load": Benchmark(load.run, "seconds of load on the LIMS and on the baseline", 60),
     "manifest-import": Benchmark(samples.run_import, "rows of the manifest", 10_000),
+    "sample-list": Benchmark(sample_list.run, "timed requests per page in each lab", 100),
     "compliance": Benchmark(compliance.run, "nothing: the two labs' sizes decide", 1),
 }
 

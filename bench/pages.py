@@ -80,7 +80,7 @@ class Lab:
 
     app: Flask
     clients: dict[str, FlaskClient]
-    paths: dict[str, int]
+    paths: dict[str, int | str]
     statements: list[int]
 
     def get(self, username: str, path: str) -> tuple[float, int]:
@@ -187,7 +187,7 @@ def _served(url: str, stack: ExitStack) -> Iterator[Lab]:
     event.listen(engine, "before_cursor_execute", count)
     try:
         with engine.connect() as connection:
-            paths = {
+            paths: dict[str, int | str] = {
                 "released": _first(connection, "SELECT min(id) FROM batch WHERE status = 'released'"),
                 "awaiting": _first(connection, "SELECT min(id) FROM batch WHERE status = 'awaiting review'"),
                 "material": _first(connection, "SELECT min(id) FROM material"),

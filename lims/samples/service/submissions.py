@@ -184,16 +184,18 @@ def insert_samples(
         Sample.__tablename__,
         ((ids[sample["line"]], creation_changes(Sample, {**sample, "id": ids[sample["line"]]})) for sample in values),
     )
-    return _AddedSamples(session, submission.id, first_line)
+    return _AddedSamples(session, submission.id, range(first_line, first_line + len(values)))
 
 
 class _AddedSamples(Sequence[Sample]):
     """The samples a manifest's rows added, in line order, read on first use: an import through the API or a
     file never looks at them, and reading 10,000 records back would cost a third as much as the import."""
 
-    def __init__(self, session: Session, submission_id: int, first_line: int) -> None:
+    def __init__(self, session: Session, submission_id: int, lines: range) -> None:
         self._query = (
-            select(Sample).where(Sample.submission_id == submission_id, Sample.line >= first_line).order_by(Sample.line)
+            select(Sample)
+            .where(Sample.submission_id == submission_id, Sample.line.between(lines.start, lines.stop - 1))
+            .order_by(Sample.line)
         )
         self._session = session
         self._samples: list[Sample] | None = None
