@@ -92,7 +92,9 @@ def _measure(url: str) -> LabMeasured:
         started = time.perf_counter()
         runs = runner.run_checks(session)
         full_run = time.perf_counter() - started
-    return LabMeasured(measured, full_run, [run.check_id for run in runs if run.outcome == RunOutcome.FAILED])
+        # Read while the session is open: its records of the runs are gone with it.
+        failed = [run.check_id for run in runs if run.outcome == RunOutcome.FAILED]
+    return LabMeasured(measured, full_run, failed)
 
 
 @contextmanager
