@@ -75,11 +75,13 @@ def _flat_texts(data: Any) -> list[str] | None:
         return None
     texts: list[str] = []
     for key, value in data.items():
-        if not isinstance(key, str) or isinstance(value, Mapping | list | tuple):
+        if not isinstance(key, str):
             return None
         texts.append(key)
         if isinstance(value, str):
             texts.append(value)
+        elif isinstance(value, Mapping | list | tuple):
+            return None
     return texts
 
 

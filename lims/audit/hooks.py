@@ -6,7 +6,7 @@ are in place before any session on one of the LIMS's engines flushes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -114,6 +114,34 @@ def creation_changes(model: type[Controlled], values: Mapping[str, Any]) -> dict
     }
 
 
+def creation_changes_many(model: type[Controlled], rows: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, list[Any]]]:
+    """``creation_changes`` of each of ``rows``, in order, for records inserted together.
+
+    A set of rows shares most of its values (a manifest's sample type, container, quantity, collection time): each
+    value object is made stable text once, remembered by identity, which holds while ``rows`` keeps them all alive
+    (equal values of different objects, ``Decimal("1.5")`` and ``Decimal("1.50")``, are never taken for each
+    other).
+    """
+    keys = _creation_keys(model)
+    stable = chain.stable_value
+    made: dict[int, Any] = {}
+    for values in rows:
+        changes: dict[str, list[Any]] = {}
+        for key, redacted in keys:
+            value = values.get(key)
+            if redacted:
+                changes[key] = [None, REDACTED]
+            elif type(value) in _PLAIN_VALUE:
+                changes[key] = [None, value]
+            else:
+                known = made.get(id(value), _UNKNOWN)
+                if known is _UNKNOWN:
+                    known = made[id(value)] = stable(value)
+                changes[key] = [None, known]
+        yield changes
+
+
+_UNKNOWN = object()
 _CREATION_KEYS: dict[type[Controlled], tuple[tuple[str, bool], ...]] = {}
 
 

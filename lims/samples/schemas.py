@@ -262,8 +262,13 @@ def load_manifest_row(
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """A row's cells loaded (those that are right, when some are not) and its messages by column; a blank cell
     counts as not given."""
-    cells = {key: _text_cell(value) for key, value in raw.items() if value is not None and value != ""}
-    cells = {key: value for key, value in cells.items() if not (isinstance(value, str) and not value.strip())}
+    cells = {}
+    for key, value in raw.items():
+        if isinstance(value, str):
+            if value.strip():
+                cells[key] = value
+        elif value is not None:
+            cells[key] = _text_cell(value)
     try:
         return (schema or ManifestRowSchema()).load(cells), {}
     except ValidationError as error:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from lims import clock
 from lims.audit import chain as audit_chain
 from lims.audit import context as audit_context
-from lims.audit.hooks import creation_changes
+from lims.audit.hooks import creation_changes_many
 from lims.db import lock_for_update
 from lims.errors import RecordNotFound
 from lims.identity.errors import ClientOrganizationRequired, OrganizationDeactivated
@@ -145,7 +145,7 @@ def insert_samples(
 
     A manifest may hold 10,000 rows: they go in as one executemany (no RETURNING, which some drivers can only
     answer a row at a time), their ids are read back in one query, and their audit events are appended together
-    from the very values inserted (``lims.audit.hooks.creation_changes``, ``lims.audit.chain.append_creations``),
+    from the very values inserted (``lims.audit.hooks.creation_changes_many``, ``lims.audit.chain.append_creations``),
     not through an object each in the unit of work, which would cost several times as much.
     """
     public_ids = events.new_public_ids(len(rows))
@@ -179,10 +179,11 @@ def insert_samples(
             select(Sample.line, Sample.id).where(Sample.submission_id == submission.id, Sample.line >= first_line)
         ).all()
     )
+    created = [{**sample, "id": ids[sample["line"]]} for sample in values]
     audit_chain.append_creations(
         session,
         Sample.__tablename__,
-        ((ids[sample["line"]], creation_changes(Sample, {**sample, "id": ids[sample["line"]]})) for sample in values),
+        zip((sample["id"] for sample in created), creation_changes_many(Sample, created), strict=True),
     )
     return _AddedSamples(session, submission.id, range(first_line, first_line + len(values)))
 

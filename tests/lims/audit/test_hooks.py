@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from datetime import UTC
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from lims.audit.errors import DeletionRefused, ReasonRequired
 from lims.audit.models import AuditEvent
 from lims.identity.models import Organization, RoleName
 from lims.materials import service as materials
+from lims.samples.models import Sample, SampleStatus
+from lims.units.measurement import Measurement
 from lims.units.parsing import parse_measurement
 from tests.lims.audit.helpers import MOMENT, events
 
@@ -181,3 +184,17 @@ def test_installing_the_hooks_again_audits_each_change_once(db_session, create_o
     with audit_context.reason_for_change(db_session, "Renamed"):
         organization.name = "Helix Bio"
     assert len(events(db_session, entity_type="organization", entity_id=str(organization.id))) == 2
+
+
+def test_creations_made_together_record_each_value_as_one_made_alone():
+    shared = Measurement(Decimal("1.5"), "mL")
+    rows = [
+        {"id": 1, "line": 1, "quantity": shared, "status": SampleStatus.EXPECTED, "client_sample_id": "A"},
+        {"id": 2, "line": 2, "quantity": shared, "status": SampleStatus.EXPECTED, "client_sample_id": "B"},
+        # Equal to the one above, written otherwise: recorded as written, never taken for it.
+        {"id": 3, "line": 3, "quantity": Measurement(Decimal("1.50"), "mL"), "client_sample_id": "C"},
+    ]
+    together = list(audit_hooks.creation_changes_many(Sample, rows))
+    assert together == [audit_hooks.creation_changes(Sample, row) for row in rows]
+    assert [changes["quantity"][1] for changes in together] == ["1.5 mL", "1.5 mL", "1.50 mL"]
+    assert together[0]["status"] == [None, "expected"] and together[2]["status"] == [None, None]
