@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from lims import clock
 from lims.audit import context as audit_context
@@ -26,7 +26,13 @@ def type_key(sample_type: str) -> str:
 
 def limits(session: Session) -> list[SampleTypeStability]:
     """The lab's limits, by sample type."""
-    return list(session.scalars(select(SampleTypeStability).order_by(SampleTypeStability.type_key)))
+    return list(
+        session.scalars(
+            select(SampleTypeStability)
+            .options(joinedload(SampleTypeStability.updated_by))
+            .order_by(SampleTypeStability.type_key)
+        )
+    )
 
 
 def set_limit(
