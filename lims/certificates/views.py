@@ -17,7 +17,6 @@ from lims.access import STAFF, allow, public
 from lims.certificates import labels as label_pdf
 from lims.certificates import schemas
 from lims.certificates.errors import NotAPdf
-from lims.certificates.models import DocumentKind
 from lims.certificates.service import batch_certificate, documents, labels, results_report, verification
 from lims.db import get_session
 from lims.document_signing import STATE_TEXT
@@ -114,12 +113,7 @@ def correct(document_id: int) -> Any:
     document = documents.get_document(db, document_id)
     with on_refusal_show("certificates/show.html", lambda: _document_context(document_id), action="correct"):
         data = load_input(schemas.SignedReasonSchema())
-        corrector = (
-            results_report.correct_report
-            if document.kind == DocumentKind.RESULTS_REPORT
-            else batch_certificate.correct_certificate
-        )
-        corrected = corrector(
+        corrected = documents.correct_document(
             db,
             document,
             reason=data["reason"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from batch_records.models import Batch, BatchStatus, DonorType
@@ -175,35 +175,11 @@ def issue_on_release(session: Session, batch: Batch, user: User) -> None:
     issue_certificate(session, batch, user)
 
 
-def correct_certificate(
-    session: Session,
-    document: IssuedDocument,
-    *,
-    reason: str | None,
-    user: User,
-    password: str,
-    client_address: str | None = None,
-) -> IssuedDocument:
-    """A corrected version of a batch certificate, drawn from the batch's record as it stands."""
-    batch = batches.get_batch(session, int(document.subject_id))
-    return documents.correct(
-        session,
-        document,
-        draft_for(session, batch),
-        reason=reason,
-        user=user,
-        password=password,
-        client_address=client_address,
-    )
-
-
 def released_batches_without_certificate(session: Session) -> list[Batch]:
-    certified = select(IssuedDocument.subject_id).where(IssuedDocument.subject_type == BATCH)
-    return list(
-        session.scalars(
-            select(Batch)
-            .where(Batch.status == BatchStatus.RELEASED)
-            .where(cast(Batch.id, String(64)).not_in(certified))
-            .order_by(Batch.id)
-        )
-    )
+    released = select(Batch).where(Batch.status == BatchStatus.RELEASED)
+    return list(session.scalars(documents.without_document(released, BATCH, Batch.id)))
+
+
+SUBJECT = documents.DocumentSubject(
+    BATCH, lambda session, batch_id: draft_for(session, batches.get_batch(session, int(batch_id)))
+)

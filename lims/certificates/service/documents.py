@@ -13,10 +13,10 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, String, cast, exists, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from lims import clock
 from lims.audit import chain as audit_chain
@@ -73,6 +73,31 @@ class DocumentDraft:
     #: what the document states; its canonical JSON is kept and hashed
     content: dict[str, Any]
     render: Callable[[Issuance], bytes]
+
+
+@dataclass(frozen=True)
+class DocumentSubject:
+    """A kind of record documents are issued about (a batch, a submission): how the document about one is drafted
+    from the record as it stands, given the record's id."""
+
+    subject_type: str
+    draft: Callable[[Session, str], DocumentDraft]
+
+
+def _subjects() -> dict[str, DocumentSubject]:
+    # Imported here: each kind of document builds on this module, which finds them by the record they are about.
+    from lims.certificates.service import batch_certificate, results_report
+
+    return {subject.subject_type: subject for subject in (batch_certificate.SUBJECT, results_report.SUBJECT)}
+
+
+Owed = TypeVar("Owed")
+
+
+def without_document(query: Select[Owed], subject_type: str, id_column: InstrumentedAttribute[int]) -> Select[Owed]:
+    """``query``'s records (released ones) that no document of ``subject_type`` is issued about yet, by id."""
+    issued = select(IssuedDocument.subject_id).where(IssuedDocument.subject_type == subject_type)
+    return query.where(cast(id_column, String(64)).not_in(issued)).order_by(id_column)
 
 
 def facility(session: Session) -> Organization:
@@ -263,17 +288,18 @@ def _stated(reason: str | None, what: str) -> str:
     return reason
 
 
-def correct(
+def correct_document(
     session: Session,
     document: IssuedDocument,
-    draft: DocumentDraft,
     *,
     reason: str | None,
     user: User,
     password: str,
     client_address: str | None = None,
 ) -> IssuedDocument:
-    """Issue ``draft`` as a new version superseding ``document``, for ``reason``, approved by QA's signature."""
+    """Issue a new version superseding ``document`` (of any kind), drawn from the record it is about as that stands
+    now, for ``reason``, approved by QA's signature."""
+    draft = _subjects()[document.subject_type].draft(session, document.subject_id)
     reason = _stated(reason, "corrected")
     require_current(session, document)
     # The password is proven before anything is written: a refused signature leaves no new version behind.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.certificates.errors import AlreadyIssued, NotReleased
@@ -162,35 +162,11 @@ def issue_on_release(session: Session, found: ResultRelease, user: User) -> None
     issue_report(session, found.submission, user)
 
 
-def correct_report(
-    session: Session,
-    document: IssuedDocument,
-    *,
-    reason: str | None,
-    user: User,
-    password: str,
-    client_address: str | None = None,
-) -> IssuedDocument:
-    """A corrected version of a results report, drawn from the released results as they stand."""
-    submission = session.get_one(Submission, int(document.subject_id))
-    return documents.correct(
-        session,
-        document,
-        draft_for(session, submission),
-        reason=reason,
-        user=user,
-        password=password,
-        client_address=client_address,
-    )
-
-
 def released_without_report(session: Session) -> list[Submission]:
-    reported = select(IssuedDocument.subject_id).where(IssuedDocument.subject_type == SUBMISSION)
-    return list(
-        session.scalars(
-            select(Submission)
-            .join(ResultRelease, ResultRelease.submission_id == Submission.id)
-            .where(cast(Submission.id, String(64)).not_in(reported))
-            .order_by(Submission.id)
-        )
-    )
+    released = select(Submission).join(ResultRelease, ResultRelease.submission_id == Submission.id)
+    return list(session.scalars(documents.without_document(released, SUBMISSION, Submission.id)))
+
+
+SUBJECT = documents.DocumentSubject(
+    SUBMISSION, lambda session, submission_id: draft_for(session, session.get_one(Submission, int(submission_id)))
+)

@@ -19,7 +19,7 @@ from tests.lims.certificates.conftest import pdf_text
 
 
 def correct(db_session, document, user, reason="Product name misspelt on version 1", password=PASSWORD):
-    return batch_certificate.correct_certificate(db_session, document, reason=reason, user=user, password=password)
+    return documents.correct_document(db_session, document, reason=reason, user=user, password=password)
 
 
 def test_a_correction_supersedes_the_old_version_with_its_reason_and_qas_signature(db_session, line, certificate):

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from batch_records.service import batches
-from lims.certificates.service import batch_certificate, documents
+from lims.certificates.models import DocumentStatus
+from lims.certificates.service import documents
 from lims.cli import cli
 from lims.identity.models import RoleName
 from lims.identity.service import api_tokens
@@ -175,6 +176,29 @@ def test_qa_revokes_from_the_page_with_a_reason_and_signature(client, db_session
     assert "Revoked" in client.get(f"/verify/{certificate.number}").text
 
 
+def corrected_from_the_page(client, document, reason: str) -> str:
+    """QA posts a correction of ``document`` from its page: the page it is sent to."""
+    token = csrf_token_from(client.get(f"/certificates/{document.id}").text)
+    missing = client.post(f"/certificates/{document.id}/correct", data={"csrf_token": token, "password": PASSWORD})
+    assert missing.status_code == 422 and "Say why" in missing.text
+    done = client.post(
+        f"/certificates/{document.id}/correct", data={"csrf_token": token, "reason": reason, "password": PASSWORD}
+    )
+    assert done.status_code == 303
+    return done.headers["Location"]
+
+
+def test_qa_corrects_a_certificate_from_its_page_with_a_reason_and_signature(client, db_session, certificate, line):
+    db_session.commit()
+    login(client, line.qa)
+    shown = client.get(corrected_from_the_page(client, certificate, "Product name <b>misspelt</b>")).text
+    assert f"{certificate.number}" in shown and "Version 1: Product name &lt;b&gt;misspelt&lt;/b&gt;" in shown
+    db_session.expire_all()
+    [second] = documents.versions_of_number(db_session, certificate.number)[1:]
+    assert (second.version, second.kind, second.supersedes_id) == (2, certificate.kind, certificate.id)
+    assert documents.status_of(db_session, certificate) == DocumentStatus.SUPERSEDED
+
+
 def test_staff_find_a_batchs_certificate_by_its_batch_number(client, db_session, certificate, signed_in):
     signed_in(RoleName.QA)
     found = client.get(f"/certificates?batch={certificate.reference.lower()}")
@@ -189,7 +213,7 @@ def test_staff_find_a_batchs_certificate_by_its_batch_number(client, db_session,
 def test_the_batch_page_links_to_each_certificate_version_newest_first_the_superseded_marked(
     client, db_session, line, certificate, batch, signed_in
 ):
-    corrected = batch_certificate.correct_certificate(
+    corrected = documents.correct_document(
         db_session, certificate, reason="Product name misspelt", user=line.qa, password=PASSWORD
     )
     unreleased = batches.start_batch(

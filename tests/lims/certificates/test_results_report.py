@@ -13,8 +13,9 @@ from pyhanko_certvalidator import ValidationContext
 from lims.certificates.models import DocumentKind, DocumentStatus
 from lims.certificates.service import documents, results_report, verification
 from lims.document_signing import PdfSignatureState, check_pdf_signature
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, login
 from tests.lims.certificates.conftest import pdf_text
+from tests.lims.certificates.test_pages import corrected_from_the_page
 from tests.lims.samples.conftest import clients  # noqa: F401  (fixture)
 from tests.lims.samples.results_support import lab, released  # noqa: F401  (fixture)
 
@@ -74,9 +75,21 @@ def test_the_report_verifies_and_one_changed_byte_breaks_it(client, db_session, 
 def test_a_corrected_report_supersedes_the_first_with_its_reason(db_session, lab):  # noqa: F811
     submission = released(db_session, lab)
     first = results_report.current_report(db_session, submission)
-    corrected = results_report.correct_report(
+    corrected = documents.correct_document(
         db_session, first, reason="Client name misspelt", user=lab.qa, password=PASSWORD
     )
     assert corrected.version == 2 and documents.status_of(db_session, first) == DocumentStatus.SUPERSEDED
     assert "Client name misspelt" in pdf_text(corrected.pdf)
     assert results_report.current_report(db_session, submission).id == corrected.id
+
+
+def test_qa_corrects_a_report_from_its_page_as_a_batch_certificate(client, db_session, lab):  # noqa: F811
+    submission = released(db_session, lab)
+    first = results_report.current_report(db_session, submission)
+    login(client, lab.qa)
+    shown = client.get(corrected_from_the_page(client, first, "Sample ID misspelt")).text
+    assert f"{first.number}" in shown and "Version 1: Sample ID misspelt" in shown
+    db_session.expire_all()
+    current = results_report.current_report(db_session, submission)
+    assert (current.version, current.kind, current.supersedes_id) == (2, DocumentKind.RESULTS_REPORT, first.id)
+    assert "Sample ID misspelt" in pdf_text(current.pdf)
