@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from batch_records.models import (
     Batch,
@@ -218,24 +218,6 @@ class YieldSchema(FormSchema):
 class SkipSchema(FormSchema):
     reason = required_text("Say why the step is skipped.", 2000)
     password = Secret(required=True, error_messages={"required": "Enter your password to sign the skipped step."})
-
-
-class ReleaseResultSchema(FormSchema):
-    result = required_text("Enter the result.", 200)
-    instrument_id = record_id(
-        load_default=None, allow_none=True, error_messages={"invalid": "Choose the instrument from the list."}
-    )
-
-    @pre_load
-    def _no_instrument_chosen(self, data: Any, **_kwargs: Any) -> Any:
-        if hasattr(data, "get") and not (data.get("instrument_id") or "").strip():
-            data = {key: data[key] for key in data if key != "instrument_id"}
-        return data
-
-
-class ResultCorrectionSchema(FormSchema):
-    result = required_text("Enter the corrected result.", 200)
-    reason = reason_field("Give the reason for the correction; it is kept in the audit trail.")
 
 
 class DeviationSchema(FormSchema):

@@ -27,6 +27,7 @@ from lims.access import allow
 from lims.db import get_session
 from lims.identity.models import RoleName
 from lims.review import schemas as review_schemas
+from lims.testing import schemas as testing_schemas
 from lims.testing import service as testing
 from lims.web import RepeatedForm, load_input, on_refusal_show
 
@@ -38,7 +39,7 @@ TESTERS = frozenset({RoleName.TECHNICIAN, RoleName.MANAGER, RoleName.QA})
 def record_release_result(release_test_id: int) -> Any:
     db = get_session()
     release_test = release.get_release_test(db, release_test_id)
-    result_form = RepeatedForm(f"test-{release_test_id}-", schemas.ReleaseResultSchema)
+    result_form = RepeatedForm(f"test-{release_test_id}-", testing_schemas.ResultEntrySchema)
     with on_refusal_show(
         "batch_records/batch.html", lambda: batch_context(release_test.batch_id), repeated=result_form
     ):
@@ -62,7 +63,7 @@ def correct_release_result(result_id: int) -> Any:
     db = get_session()
     result = testing.get_result(db, result_id)
     batch_id = int(result.tested_id)
-    correction = RepeatedForm(f"result-{result_id}-", schemas.ResultCorrectionSchema)
+    correction = RepeatedForm(f"result-{result_id}-", testing_schemas.ResultCorrectionSchema)
     with on_refusal_show("batch_records/batch.html", lambda: batch_context(batch_id), repeated=correction):
         data = correction.load()
         release.correct_release_result(db, result, data["result"], reason=data["reason"], user=current_user)

@@ -3,34 +3,20 @@ shows of released results."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from marshmallow import Schema, fields, pre_load
+from marshmallow import Schema, fields
 
 from lims.inputs import record_id
-from lims.web import FormSchema, Secret, reason_field, required_text
+from lims.testing.schemas import ResultCorrectionSchema, ResultEntrySchema
+from lims.web import FormSchema, Secret
 
 
 class AssignTestSchema(FormSchema):
     definition_id = record_id("Choose the test to assign from the list.")
 
 
-class SampleResultSchema(FormSchema):
-    result = required_text("Enter the result.", 200)
-    instrument_id = record_id(
-        load_default=None, allow_none=True, error_messages={"invalid": "Choose the instrument from the list."}
-    )
-
-    @pre_load
-    def _no_instrument_chosen(self, data: Any, **_kwargs: Any) -> Any:
-        if hasattr(data, "get") and not (data.get("instrument_id") or "").strip():
-            data = {key: data[key] for key in data if key != "instrument_id"}
-        return data
-
-
-class SampleResultCorrectionSchema(FormSchema):
-    result = required_text("Enter the corrected result.", 200)
-    reason = reason_field("Give the reason for the correction; it is kept in the audit trail.")
+# A sample's result is entered and corrected as any QC result is: the results pages name the shared schemas so.
+SampleResultSchema = ResultEntrySchema
+SampleResultCorrectionSchema = ResultCorrectionSchema
 
 
 class ReleaseSchema(FormSchema):

@@ -1,4 +1,4 @@
-"""Input of test definitions."""
+"""Input of test definitions, and of a QC result as any area's results form enters or corrects it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from typing import Any
 from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
 from lims.equipment.models import EquipmentType
+from lims.inputs import record_id
 from lims.testing.models import ResultKind
 from lims.units.errors import IncompatibleUnits, UnitError
 from lims.units.fields import ValueKindField
 from lims.units.parsing import parse_limit, unit_text
-from lims.web import FormSchema, Trimmed, required_text
+from lims.web import FormSchema, Trimmed, reason_field, required_text
 
 
 class TestDefinitionSchema(FormSchema):
@@ -70,3 +71,26 @@ class TestDefinitionSchema(FormSchema):
                 errors["specification"] = [error.message]
         if errors:
             raise ValidationError(errors)
+
+
+class ResultEntrySchema(FormSchema):
+    """A result as the analyst enters it (a batch's release test, a sample's test), with the instrument it was
+    read on when the test names a type of one."""
+
+    result = required_text("Enter the result.", 200)
+    instrument_id = record_id(
+        load_default=None, allow_none=True, error_messages={"invalid": "Choose the instrument from the list."}
+    )
+
+    @pre_load
+    def _no_instrument_chosen(self, data: Any, **_kwargs: Any) -> Any:
+        if hasattr(data, "get") and not (data.get("instrument_id") or "").strip():
+            data = {key: data[key] for key in data if key != "instrument_id"}
+        return data
+
+
+class ResultCorrectionSchema(FormSchema):
+    """A result corrected, with the reason the audit trail keeps."""
+
+    result = required_text("Enter the corrected result.", 200)
+    reason = reason_field("Give the reason for the correction; it is kept in the audit trail.")
