@@ -15,6 +15,7 @@ from lims.equipment.models import Equipment
 from lims.identity.demo_accounts import demo_password
 from lims.identity.models import User
 from lims.identity.service.organizations import organization_by_code
+from lims.samples import storage_demo
 from lims.samples.models import Sample, SampleStatus, Submission, SubmissionStatus
 from lims.samples.service import accessioning, release, results
 from lims.samples.service import submissions as service
@@ -95,7 +96,7 @@ CLIENTS = (
 
 
 def load_submissions(session: Session) -> None:
-    """Add whichever of the demo's submissions are missing."""
+    """Add whichever of the demo's submissions are missing, then the lab's storage and the samples stored in it."""
     today = clock.today()
     technician = demo_user(session, TECHNICIAN)
     for demo_client in CLIENTS:
@@ -115,6 +116,7 @@ def load_submissions(session: Session) -> None:
                 if planned.becomes == SubmissionStatus.CANCELLED:
                     service.cancel(session, submission, reason="The courier could not collect before the weekend.")
             _carry_on(session, submission, planned, technician, today)
+    storage_demo.load_storage(session)
 
 
 def _rows(demo_client: DemoClient, number: int, count: int) -> list[dict[str, str]]:

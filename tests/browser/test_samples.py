@@ -1,13 +1,19 @@
 """A client uploads a manifest with a bad row, sees the row's error, fixes it and submits; a technician receives a
-sample; the client's page shows it received without a reload (storing it comes with the storage area)."""
+sample and stores it in a freezer box; the client's page shows it received without a reload."""
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from lims.identity.models import OrganizationKind, RoleName
+import pytest
+from sqlalchemy import select
+
+from lims.identity.models import OrganizationKind, RoleName, User
 from lims.identity.service.organizations import create_organization
 from lims.identity.service.users import create_user
+from lims.samples.service import storage
+from lims.samples.storage_models import StorageKind
+from lims.units.parsing import parse_measurement
 from tests.browser.conftest import seed, sign_in
 from tests.helpers import PASSWORD
 
@@ -41,7 +47,22 @@ def test_a_client_fixes_a_refused_row_submits_and_sees_the_receipt_live(live_app
             reason="Test user",
         )
 
+    def freezer_box(session) -> int:
+        technician = session.scalar(select(User).where(User.username == "t.nguyen"))
+        freezer = storage.create_unit(
+            session,
+            name="Freezer F-20",
+            kind=StorageKind.FREEZER,
+            location="Room 2.14",
+            minimum_temperature=parse_measurement("-25 °C"),
+            maximum_temperature=parse_measurement("-15 °C"),
+            user=technician,
+        )
+        rack = storage.add_rack(session, freezer, name="Rack A")
+        return storage.add_box(session, rack, name="Box 1", rows=2, columns=3).id
+
     seed(app, client_user)
+    box_id = seed(app, freezer_box)
     sign_in(page, "c.patel")
     page.goto("/submissions/new")
     page.get_by_label("Name of the shipment").fill("Week 49 serum")
@@ -68,6 +89,9 @@ def test_a_client_fixes_a_refused_row_submits_and_sees_the_receipt_live(live_app
 
     submission_page = page.url.split("#")[0]
     public_id = submission_page.rstrip("/").rsplit("/", 1)[-1]
+    # The client also keeps the portal open, where each sample's latest custody event shows.
+    portal = page.context.new_page()
+    portal.goto("/portal")
     technician_context = page.context.browser.new_context(viewport={"width": 1024, "height": 768}, base_url=base_url)
     try:
         technician = technician_context.new_page()
@@ -77,6 +101,18 @@ def test_a_client_fixes_a_refused_row_submits_and_sees_the_receipt_live(live_app
         first.get_by_label("Temperature on arrival").fill("-19 °C")
         first.get_by_role("button", name="Receive HLX-1").click()
         expect(technician.get_by_role("status")).to_contain_text("accepted")
+        accession = re.search(r"S\d{4}-\d{6}", technician.get_by_role("status").inner_text()).group(0)
+
+        # The technician stores it: a free position of the box's grid, the accession number as scanned.
+        technician.goto(f"/storage/boxes/{box_id}")
+        technician.get_by_label("B2").check()
+        technician.get_by_label("Accession number").fill(accession)
+        technician.get_by_role("button", name="Store here").click()
+        expect(technician.get_by_role("status")).to_contain_text(
+            f"{accession} is stored in Freezer F-20 / Rack A / Box 1 / B2."
+        )
+        expect(technician.locator('td[data-position="B2"]')).to_have_text(accession)
+        expect(technician.locator("td.free")).to_have_count(5)
     finally:
         technician_context.close()
 
@@ -84,3 +120,6 @@ def test_a_client_fixes_a_refused_row_submits_and_sees_the_receipt_live(live_app
     expect(page.locator("tbody [data-status-of]").first).to_have_text("received", timeout=15_000)
     expect(page.locator(".facts [data-status-of]")).to_have_text("partly received")
     expect(page.locator("[data-accession-of]").first).to_contain_text("S20")
+    expect(portal.locator("tr", has_text="HLX-1").locator("[data-custody-of]")).to_have_text(
+        "stored: Freezer F-20 / Rack A / Box 1 / B2", timeout=15_000
+    )

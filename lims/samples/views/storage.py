@@ -129,7 +129,7 @@ def _put(box_id: int, *, move: bool) -> Any:
             temperature=data["temperature"],
             note=data["note"],
         )
-    flash(f"{custody.name_of(sample)} is {event.action.value} to {event.to_location}.", "success")
+    flash(f"{custody.name_of(sample)} is {'moved to' if move else 'stored in'} {event.to_location}.", "success")
     return redirect(url_for("samples.storage_box", box_id=box_id), 303)
 
 

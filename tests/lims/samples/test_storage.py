@@ -174,7 +174,7 @@ def test_a_technician_stores_a_sample_from_the_box_page_and_sees_it_in_the_grid(
     assert response.status_code == 303
     shown = client.get(page).text
     assert f'data-position="B2"><a href="/samples/{sample.public_id}/custody"' in shown
-    assert f"{sample.accession_number} is stored to Freezer F-01 / Rack A / Box 1 / B2." in shown
+    assert f"{sample.accession_number} is stored in Freezer F-01 / Rack A / Box 1 / B2." in shown
     response = submit(client, page, {"sample": sample.accession_number, "position": "B3"}, action=f"{page}/store")
     assert response.status_code == 409 and "move it instead" in response.text
     response = submit(client, page, {"sample": sample.accession_number, "position": "B3"}, action=f"{page}/move")
