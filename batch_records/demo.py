@@ -13,7 +13,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from batch_records.cart_line import CART_HLX19, StepDesign, draft_master
+from batch_records.cart_designs import CART_HLX19, StepDesign
+from batch_records.cart_line import draft_master
 from batch_records.models import Batch, BatchStep, DeviationCategory, MasterBatchRecord, MbrVersion
 from batch_records.service import batches, deviations, execution, release, step_signatures
 from lims import clock

@@ -16,12 +16,12 @@ from batch_records.models import (
 from batch_records.service import (
     batches,
     deviations,
-    execution,
     impact,
     masters,
     record_names,
     release,
     step_signatures,
+    step_uses,
     waiting,
 )
 from lims.dashboard.service import HeldRecords, WorkQueue
@@ -51,7 +51,7 @@ def register(registry: Registry) -> None:
     )
     registry.subject_records(batches.batches_as_subject_records)
     registry.portal_section(PortalSection("Your batches", "Batch", batches.batches_as_portal_rows))
-    registry.consuming_records(execution.BATCH_STEP, execution.steps_as_consuming_records)
+    registry.consuming_records(step_uses.BATCH_STEP, step_uses.steps_as_consuming_records)
     registry.training_subjects(masters.effective_versions_as_training_subjects)
     registry.impacted_records(impact.IMPACTED_BATCHES)
     registry.audit_actions("report.generated")
@@ -85,7 +85,7 @@ def _register_signables(registry: Registry) -> None:
             before_signing=step_signatures.check_step_signature,
             after_signing=step_signatures.after_step_signature,
             name=lambda step: f"step {step.position}. {step.title} of batch {step.batch.batch_number}",
-            attests=execution.attested_with_step,
+            attests=step_uses.attested_with_step,
             next_step=step_signatures.next_after_step_signature,
         )
     )

@@ -40,9 +40,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
-from batch_records import cart_line
+from batch_records import cart_designs, cart_line
 from batch_records.models import Batch, BatchEntry, StepStatus
-from batch_records.service import batches, execution, masters, release
+from batch_records.service import batches, execution, masters, release, step_uses
 from bench.audit import Target, _event_count, _migrated_database, _print_ratio
 from lims import clock
 from lims.app import create_app
@@ -139,7 +139,7 @@ class Line:
     version_ids: dict[str, int]
 
 
-def _build_line(engine: Engine, *designs: cart_line.MasterDesign) -> Line:
+def _build_line(engine: Engine, *designs: cart_designs.MasterDesign) -> Line:
     """The CAR-T line with an effective master record of each design, made through the services with auditing on."""
     with Session(engine) as session, session.begin():
         facility = organizations.create_organization(
@@ -275,7 +275,9 @@ def _audited_update(engine: Engine, material_id: int, revision: str) -> float:
 
 def run_execution(steps: int) -> None:
     with _bench_database() as engine:
-        line = _build_line(engine, cart_line.uniform_design("CART-001", steps=steps, parameters=EXECUTION_PARAMETERS))
+        line = _build_line(
+            engine, cart_designs.uniform_design("CART-001", steps=steps, parameters=EXECUTION_PARAMETERS)
+        )
         version_id = line.version_ids["CART-001"]
 
         warm_up = _start_batch(engine, line, version_id, "W1234 26 000000 P")
@@ -305,7 +307,7 @@ def run_execution(steps: int) -> None:
             batch = session.get_one(Batch, batch_id)
             status = batch.status.value
             entries = sum(len(parameter.entries) for step in batch.steps for parameter in step.parameters)
-            uses = execution.uses_of_steps(session, batch.steps).values()
+            uses = step_uses.uses_of_steps(session, batch.steps).values()
             equipment_uses = sum(len(used.equipment) for used in uses)
             consumptions = sum(len(used.consumptions) for used in uses)
     if status != "awaiting review":
@@ -361,8 +363,8 @@ class ReviewedBatch:
     corrections: int
 
 
-def _review_design(code: str, steps: int) -> cart_line.MasterDesign:
-    return cart_line.uniform_design(code, steps=steps, parameters=REVIEW_PARAMETERS)
+def _review_design(code: str, steps: int) -> cart_designs.MasterDesign:
+    return cart_designs.uniform_design(code, steps=steps, parameters=REVIEW_PARAMETERS)
 
 
 def _build_reviewed_batch(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from batch_records.models import Batch, BatchStep
 from batch_records.service import batches, deviations
-from batch_records.service.execution import BATCH_STEP
+from batch_records.service.step_uses import BATCH_STEP
 from lims.equipment.models import EquipmentUse, ImpactAssessment
 from lims.equipment.service import impact_assessments
 from lims.identity.models import User

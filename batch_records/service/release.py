@@ -29,7 +29,7 @@ from batch_records.models import (
     DeviationStatus,
     StepStatus,
 )
-from batch_records.service import batches, deviations, execution, impact
+from batch_records.service import batches, deviations, execution, impact, step_uses
 from lims import clock
 from lims.audit import context as audit_context
 from lims.audit.chain import entity_key
@@ -183,7 +183,7 @@ class StepRecord:
     """A step as the reviewer and the PDF see it: entries, uses and signatures, loaded for the whole batch at once."""
 
     step: BatchStep
-    uses: execution.StepUses
+    uses: step_uses.StepUses
     signatures: list[tuple[ElectronicSignature, signatures.SignatureStatus]]
 
     def valid_signers(self, meaning: SignatureMeaning) -> list[ElectronicSignature]:
@@ -334,7 +334,7 @@ def review(session: Session, batch_id: int) -> BatchReview:
     if batch is None:
         raise RecordNotFound(f"There is no batch with id {batch_id}.")
     signed = signatures.signatures_of_many(session, batch.steps)
-    uses = execution.uses_of_steps(session, batch.steps)
+    uses = step_uses.uses_of_steps(session, batch.steps)
     steps = [StepRecord(step, uses[step.id], signed[step.id]) for step in batch.steps]
     results = testing.all_results(session, BATCH, batch.id)
     outcome = BatchReview(

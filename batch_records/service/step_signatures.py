@@ -22,11 +22,10 @@ from batch_records.service.execution import (
     advance_batch,
     current_step,
     hold_step,
-    missing_for_completion,
     require_current,
     require_workable,
-    uses_of_steps,
 )
+from batch_records.service.step_uses import missing_for_completion, uses_of_steps
 from lims import clock
 from lims.audit import context as audit_context
 from lims.audit.errors import ReasonRequired

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, 
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from batch_records.models import Batch, BatchMaterial, BatchStatus, BatchStep
-from batch_records.service import execution, step_signatures
+from batch_records.service import execution, step_signatures, step_uses
 from lims import clock
 from lims.dashboard.service import HeldRecord, HeldSummary
 from lims.equipment.models import Equipment, EquipmentStatus, EquipmentType, EquipmentUse
@@ -141,7 +141,7 @@ def _held_reasons(session: Session, current: Any, due_soon_days: int) -> list[Co
             select(LotConsumption.id)
             .join(LotConsumption.lot)
             .where(
-                LotConsumption.record_type == execution.BATCH_STEP,
+                LotConsumption.record_type == step_uses.BATCH_STEP,
                 LotConsumption.record_id == cast(current.id, String),
                 MaterialLot.material_id == BatchMaterial.material_id,
             )
@@ -162,7 +162,7 @@ def _held_reasons(session: Session, current: Any, due_soon_days: int) -> list[Co
             select(EquipmentUse.id)
             .join(EquipmentUse.equipment)
             .where(
-                EquipmentUse.record_type == execution.BATCH_STEP,
+                EquipmentUse.record_type == step_uses.BATCH_STEP,
                 EquipmentUse.record_id == cast(current.id, String),
                 Equipment.equipment_type == equipment_type,
             )
@@ -218,12 +218,12 @@ def _taken(session: Session, steps: Collection[BatchStep]) -> _Taken:
     consumed = session.execute(
         select(LotConsumption.record_id, MaterialLot.material_id)
         .join(LotConsumption.lot)
-        .where(LotConsumption.record_type == execution.BATCH_STEP, LotConsumption.record_id.in_(keys))
+        .where(LotConsumption.record_type == step_uses.BATCH_STEP, LotConsumption.record_id.in_(keys))
     )
     used = session.execute(
         select(EquipmentUse.record_id, Equipment.equipment_type)
         .join(EquipmentUse.equipment)
-        .where(EquipmentUse.record_type == execution.BATCH_STEP, EquipmentUse.record_id.in_(keys))
+        .where(EquipmentUse.record_type == step_uses.BATCH_STEP, EquipmentUse.record_id.in_(keys))
     )
     return _Taken(
         {(int(step_id), material_id) for step_id, material_id in consumed},

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
 from batch_records.models import BatchMaterial, BatchStep, StepStatus
-from batch_records.service import execution, release, step_signatures, waiting
+from batch_records.service import execution, release, step_signatures, step_uses, waiting
 from batch_records.views import batches as batches_views
 from batch_records.views import blueprint
 from batch_records.views.batches import OPERATORS
@@ -63,7 +63,7 @@ def _step_context(step_id: int) -> dict[str, Any]:
     """What the step's page shows, but the form and its errors (forms posted from the page show there again)."""
     db = get_session()
     step = execution.get_batch_step_for_page(db, step_id)
-    record = release.StepRecord(step, execution.uses_of_steps(db, [step])[step.id], signatures.signatures_of(db, step))
+    record = release.StepRecord(step, step_uses.uses_of_steps(db, [step])[step.id], signatures.signatures_of(db, step))
     workable = step.status in {StepStatus.PENDING, StepStatus.IN_PROGRESS} and step is execution.current_step(
         step.batch
     )
@@ -72,13 +72,13 @@ def _step_context(step_id: int) -> dict[str, Any]:
         "batch": step.batch,
         "record": record,
         "workable": workable,
-        "missing": execution.missing_for_completion(step, record.uses) if workable else [],
+        "missing": step_uses.missing_for_completion(step, record.uses) if workable else [],
         **(_pickers(step, record) if workable else {"equipment_pickers": {}, "lot_pickers": {}}),
         "material_taken": {
-            requirement.id: execution.taken_for(requirement, record.uses) for requirement in step.materials
+            requirement.id: step_uses.taken_for(requirement, record.uses) for requirement in step.materials
         },
         "material_rest": {
-            requirement.id: execution.rest_of(requirement, record.uses) for requirement in step.materials
+            requirement.id: step_uses.rest_of(requirement, record.uses) for requirement in step.materials
         },
         "waiting": [
             wait
@@ -120,7 +120,7 @@ def _pickers(step: BatchStep, record: release.StepRecord) -> dict[str, Any]:
         "lot_pickers": {
             requirement.id: _lot_picker(requirement, search)
             for requirement in step.materials
-            if execution.taken_for(requirement, record.uses).value < requirement.quantity.value
+            if step_uses.taken_for(requirement, record.uses).value < requirement.quantity.value
         },
     }
 

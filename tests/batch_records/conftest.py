@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from batch_records import cart_line
+from batch_records import cart_designs, cart_line
 from batch_records.models import Batch, BatchReleaseTest, MbrVersion
 from batch_records.service import batches, release
 from lims import clock
@@ -57,7 +57,7 @@ def build_line(
     second_operator: User,
     untrained: User,
     sponsor: Organization,
-    design: cart_line.MasterDesign = cart_line.COMPACT,
+    design: cart_designs.MasterDesign = cart_designs.COMPACT,
 ) -> Line:
     """Build the compact CAR-T line (or ``design``'s) around the given people, dated from the clock's today (frozen
     or not)."""
@@ -87,7 +87,7 @@ def build_line(
 def make_line(db_session, create_user, create_organization) -> Callable[..., Line]:
     """Builds the line of ``design`` (the compact one unless told) for Helix, with its people."""
 
-    def make(design: cart_line.MasterDesign = cart_line.COMPACT) -> Line:
+    def make(design: cart_designs.MasterDesign = cart_designs.COMPACT) -> Line:
         return build_line(
             db_session,
             author=create_user(RoleName.MANAGER, full_name="Maja Larsen"),

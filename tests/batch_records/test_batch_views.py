@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from batch_records.cart_line import calibrated
 from batch_records.models import BatchStatus, Deviation, DeviationStatus, StepStatus
-from batch_records.service import batches, deviations, execution, release
+from batch_records.service import batches, deviations, execution, release, step_uses
 from lims.audit import context as audit_context
 from lims.audit.models import AuditEvent
 from lims.identity.models import RoleName
@@ -380,7 +380,7 @@ def test_a_step_or_requirement_of_another_batch_is_answered_as_unknown(app, db_s
     assert raised.status_code == 404
     assert f"Batch {batch.batch_number} has no step with id {foreign_step.id}." in raised.text
     db_session.expire_all()
-    assert execution.uses_of_steps(db_session, [step])[step.id].consumptions == []
+    assert step_uses.uses_of_steps(db_session, [step])[step.id].consumptions == []
     assert db_session.scalars(select(Deviation)).all() == []
 
 

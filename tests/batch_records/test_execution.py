@@ -29,7 +29,7 @@ from batch_records.models import (
     DeviationStatus,
     StepStatus,
 )
-from batch_records.service import deviations, execution, release, step_signatures
+from batch_records.service import deviations, execution, release, step_signatures, step_uses
 from lims import clock
 from lims.audit.errors import ReasonRequired
 from lims.audit.models import AuditEvent
@@ -232,7 +232,7 @@ def test_overdue_equipment_is_refused_and_its_use_not_recorded(db_session, line,
     step = batch.steps[1]
     with pytest.raises(CalibrationOverdue, match=r"BSC-01 .* calibration was due on 2030-04-09"):
         execution.record_equipment_use(db_session, step, line.cabinet, user=line.operator, due_soon_days=DUE_SOON)
-    assert execution.uses_of_steps(db_session, [step])[step.id].equipment == []
+    assert step_uses.uses_of_steps(db_session, [step])[step.id].equipment == []
 
 
 def test_equipment_of_a_type_the_step_does_not_call_for_is_refused(db_session, line, batch):

@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import text
 
-from batch_records.service import execution
+from batch_records.service import step_uses
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.signatures.service import SignatureStatus
@@ -58,4 +58,4 @@ def test_a_step_signed_before_signatures_bound_its_uses_keeps_a_valid_signature_
     assert statuses(db_session, step) == [SignatureStatus.VALID]
     page = text_of(signed_in_as(app, db_session, line.qa).get(f"/sign/batch_step/{step.id}/reviewed").text)
     assert "Recorded with it" in page and "Equipment used BSC-01" in page
-    assert execution.attested_with_step(db_session, step)["Lots taken from"]
+    assert step_uses.attested_with_step(db_session, step)["Lots taken from"]

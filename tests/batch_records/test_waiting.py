@@ -10,7 +10,7 @@ import pytest
 
 from batch_records.cart_line import calibrated
 from batch_records.errors import AlreadyRecorded
-from batch_records.service import batches, execution, waiting
+from batch_records.service import batches, execution, step_uses, waiting
 from lims.audit import context as audit_context
 from lims.identifiers import IdentifierRule
 from lims.identity.models import RoleName
@@ -253,4 +253,4 @@ def test_a_second_item_of_a_type_the_step_has_recorded_is_refused(db_session, li
     execution.record_equipment_use(db_session, step, line.centrifuge, user=line.operator, due_soon_days=DUE_SOON)
     with pytest.raises(AlreadyRecorded, match="needs one centrifuge, and CEN-01 is recorded already"):
         execution.record_equipment_use(db_session, step, line.centrifuge, user=line.operator, due_soon_days=DUE_SOON)
-    assert len(execution.uses_of_steps(db_session, [step])[step.id].equipment) == 1
+    assert len(step_uses.uses_of_steps(db_session, [step])[step.id].equipment) == 1

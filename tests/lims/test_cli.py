@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from batch_records.cart_line import CART_HLX19
+from batch_records.cart_designs import CART_HLX19
 from batch_records.models import (
     TYPICAL_STAGES,
     Batch,
@@ -27,7 +27,7 @@ from batch_records.models import (
     MbrStatus,
     StepStatus,
 )
-from batch_records.service import deviations, execution, release
+from batch_records.service import deviations, execution, release, step_uses
 from lims import clock, document_signing
 from lims.audit import trail as audit_trail
 from lims.audit.models import AuditEvent
@@ -345,7 +345,7 @@ def test_demo_batches_are_released_awaiting_review_and_in_progress(run, db_sessi
     current = execution.current_step(in_progress)
     assert current is not None and current.status == StepStatus.IN_PROGRESS
     assert any(parameter.current_entry is not None for parameter in current.parameters)
-    assert execution.missing_for_completion(current, execution.uses_of_steps(db_session, [current])[current.id])
+    assert step_uses.missing_for_completion(current, step_uses.uses_of_steps(db_session, [current])[current.id])
     done = in_progress.steps[: current.position - 1]
     assert len(done) >= 2 and all(step.status == StepStatus.COMPLETED for step in done)
     records = release.review(db_session, in_progress.id).steps

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from batch_records.cart_line import calibrated
-from batch_records.service import execution
+from batch_records.service import step_uses
 from lims import clock
 from lims.audit import context as audit_context
 from lims.equipment.models import Equipment, EquipmentType
@@ -162,7 +162,7 @@ def test_an_overdue_centrifuge_or_an_expired_lot_posted_anyway_is_refused_and_no
     )
     assert taken.status_code == 409 and f"Lot {expired.lot_number} of TexMACS GMP medium cannot be used" in taken.text
     db_session.expire_all()
-    uses = execution.uses_of_steps(db_session, [at_selection])[at_selection.id]
+    uses = step_uses.uses_of_steps(db_session, [at_selection])[at_selection.id]
     assert uses.equipment == [] and uses.consumptions == []
 
 

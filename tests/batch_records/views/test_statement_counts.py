@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from batch_records import cart_line
+from batch_records import cart_designs, cart_line
 from batch_records.models import Batch, BatchStep
 from batch_records.service import batches, execution, release
 from lims import clock
@@ -81,7 +81,7 @@ def _execute(session, line: Line, step: BatchStep) -> None:
 def made_batch(session, line: Line, definitions: dict, *, steps: int, parameters: int, tests: tuple[str, ...]) -> Batch:
     """A batch of a uniform design, every step done and signed by two, every release result recorded and verified."""
     code = f"U{steps}"
-    design = replace(cart_line.uniform_design(code, steps=steps, parameters=parameters), release_tests=tests)
+    design = replace(cart_designs.uniform_design(code, steps=steps, parameters=parameters), release_tests=tests)
     version = cart_line.build_master(
         session, _crew(line), design, materials={line.medium.part_number: line.medium}, definitions=definitions
     )

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from pypdf import PdfReader
 
-from batch_records import cart_line
+from batch_records import cart_designs
 from batch_records.models import DonorType
 from batch_records.service import batches
 from lims.certificates.service import batch_certificate
@@ -33,7 +33,7 @@ def released(db_session, line, batch):  # noqa: F811
 def allogeneic_line(make_line) -> Line:  # noqa: F811
     """The compact line making an allogeneic product: a donor's cells, for other people."""
     return make_line(
-        replace(cart_line.COMPACT, product="HLX-40 allogeneic anti-CD19 CAR-NK", donor_type=DonorType.ALLOGENEIC)
+        replace(cart_designs.COMPACT, product="HLX-40 allogeneic anti-CD19 CAR-NK", donor_type=DonorType.ALLOGENEIC)
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from batch_records.service import batches, execution
+from batch_records.service import batches, step_uses
 from lims import clock
 from lims.identity.models import RoleName
 from lims.materials import service
@@ -56,7 +56,7 @@ def test_a_lots_page_sends_as_many_statements_for_many_takings_as_for_one(
         once,
         parse_measurement("10 mL"),
         user=line.operator,
-        record_type=execution.BATCH_STEP,
+        record_type=step_uses.BATCH_STEP,
         record_id=batch.steps[0].id,
     )
     for taking in range(10):
@@ -65,7 +65,7 @@ def test_a_lots_page_sends_as_many_statements_for_many_takings_as_for_one(
             ten_times,
             parse_measurement("10 mL"),
             user=takers[taking % len(takers)],
-            record_type=execution.BATCH_STEP,
+            record_type=step_uses.BATCH_STEP,
             record_id=batch.steps[taking % len(batch.steps)].id,
         )
     db_session.commit()
