@@ -8,7 +8,7 @@ from lims.dashboard.service import WorkQueue
 from lims.identity.models import RoleName
 from lims.registry import AreaJob, Registry
 from lims.samples import api, compliance, demo, models, storage_models, views
-from lims.samples.service import accessioning, events, portal, release, results
+from lims.samples.service import accessioning, events, portal, release, results, stability
 from lims.signatures.service import NextStep, SignableType
 
 #: how often the scheduler sends the webhook deliveries that are due
@@ -31,6 +31,16 @@ def register(registry: Registry) -> None:
             roles=frozenset({RoleName.TECHNICIAN}),
             count=lambda session, _user, _settings: accessioning.count_awaiting_receipt(session),
             endpoint="samples.receiving",
+        )
+    )
+    registry.work_queue(
+        WorkQueue(
+            title="Samples past their stability window",
+            description="Accepted samples not yet processed whose time from collection to processing has run out.",
+            roles=frozenset({RoleName.TECHNICIAN, RoleName.QA}),
+            count=lambda session, _user, _settings: stability.count_past_window(session),
+            endpoint="samples.sample_index",
+            arguments=(("past_stability_window", "on"),),
         )
     )
     registry.work_queue(

@@ -57,6 +57,7 @@ WORK_QUEUES = [
     "Hold points to review",
     "Batches in progress",
     "Submissions to receive",
+    "Samples past their stability window",
     "Sample results out of specification",
     "Access review due",
     "Audit-trail review due",

@@ -183,3 +183,19 @@ def test_the_check_leaves_out_processed_and_rejected_samples(db_session, clients
     assert set(conditions) == {str(waiting.id)}
     assert conditions[str(waiting.id)].detail.startswith("plasma not processed 4 hours after")
     assert rejected.stability_deadline is not None
+
+
+def test_the_technicians_dashboard_counts_samples_past_their_window_and_leads_to_them(
+    client, db_session, clients, manager
+):
+    stability.set_limit(db_session, sample_type="plasma", max_hours=1, user=manager)
+    received(
+        db_session, clients, plasma("P-LATE", collected_at=hours_ago(5)), plasma("P-LATE-2", collected_at=hours_ago(5))
+    )
+    received(db_session, clients, plasma("P-FRESH", collected_at=hours_ago(0.5)))
+    login(client, clients.technician)
+    page = client.get("/").text
+    queue = page.split('href="/samples?past_stability_window=on">')[1].split("</a>")[0]
+    assert '<span class="count">2</span>' in queue and "Samples past their stability window" in queue
+    listed = client.get("/samples?past_stability_window=on").text
+    assert "P-LATE" in listed and "P-FRESH" not in listed
