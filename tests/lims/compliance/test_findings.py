@@ -3,10 +3,12 @@ clears, reopened when it comes back; QA acknowledges and closes findings with a 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from lims import clock
 from lims.audit.models import AuditEvent
@@ -15,30 +17,64 @@ from lims.compliance.models import CheckRun, Finding, FindingStatus, RunOutcome,
 from lims.compliance.service import findings
 from lims.compliance.service.settings import CheckInForce
 from lims.errors import AlreadySettled
-from lims.identity.models import RoleName
+from lims.identity.models import RoleName, User
+from lims.registry import ComplianceCheck, Condition
 from tests.lims.compliance.conftest import condition
 
 START = datetime(2026, 12, 1, 8, tzinfo=UTC)
 
 
-def run(db_session, check):
-    return runner.run_check(db_session, CheckInForce(check, True, {}))
+@dataclass
+class Watched:
+    """A made-up check, the conditions it finds (the test changes them), and a QA officer who settles findings."""
+
+    session: Session
+    check: ComplianceCheck
+    current: list[Condition]
+    qa: User
+
+    def run(self) -> CheckRun:
+        return runner.run_check(self.session, CheckInForce(self.check, True, {}))
+
+    def findings(self) -> list[Finding]:
+        self.session.expire_all()
+        return list(
+            self.session.scalars(select(Finding).where(Finding.check_id == self.check.check_id).order_by(Finding.id))
+        )
+
+    def only_finding(self) -> Finding:
+        [finding] = self.findings()
+        return finding
+
+    def acknowledge(self, finding: Finding, comment: str) -> None:
+        findings.acknowledge(self.session, finding, user=self.qa, comment=comment, now=clock.now())
+
+    def close(self, finding: Finding, comment: str) -> None:
+        findings.close(self.session, finding, user=self.qa, comment=comment, now=clock.now())
 
 
-def findings_of(db_session, check):
-    db_session.expire_all()
-    return list(db_session.scalars(select(Finding).where(Finding.check_id == check.check_id).order_by(Finding.id)))
-
-
-def test_a_condition_found_again_keeps_its_one_finding_up_to_date(app, db_session, made_up_check):
+@pytest.fixture
+def watched(app, db_session, made_up_check, create_user) -> Watched:
     check, current = made_up_check()
+    return Watched(db_session, check, current, create_user(RoleName.QA))
+
+
+@pytest.fixture
+def found(watched) -> Finding:
+    """The one finding a run opened for the condition of record 4."""
+    watched.current.append(condition("4"))
+    watched.run()
+    return watched.only_finding()
+
+
+def test_a_condition_found_again_keeps_its_one_finding_up_to_date(watched):
     clock.freeze(START)
-    current.append(condition("4", "calibration 1 day overdue"))
-    first = run(db_session, check)
+    watched.current.append(condition("4", "calibration 1 day overdue"))
+    first = watched.run()
     clock.advance(timedelta(days=1))
-    current[0] = condition("4", "calibration 2 days overdue")
-    second = run(db_session, check)
-    [finding] = findings_of(db_session, check)
+    watched.current[0] = condition("4", "calibration 2 days overdue")
+    second = watched.run()
+    finding = watched.only_finding()
     assert (finding.status, finding.detail, finding.record_label) == (
         FindingStatus.OPEN,
         "calibration 2 days overdue",
@@ -48,32 +84,25 @@ def test_a_condition_found_again_keeps_its_one_finding_up_to_date(app, db_sessio
     assert (first.findings_opened, second.findings_opened, second.findings_open) == (1, 0, 1)
 
 
-def test_a_check_returning_the_same_record_twice_opens_one_finding(app, db_session, made_up_check):
-    check, current = made_up_check()
-    current.extend([condition("4"), condition("4", "calibration 2 days overdue")])
-    assert run(db_session, check).findings_opened == 1
-    assert len(findings_of(db_session, check)) == 1
+def test_a_check_returning_the_same_record_twice_opens_one_finding(watched):
+    watched.current.extend([condition("4"), condition("4", "calibration 2 days overdue")])
+    assert watched.run().findings_opened == 1
+    assert len(watched.findings()) == 1
 
 
-def test_a_finding_resolves_itself_when_its_condition_clears_and_reopens_when_it_returns(
-    app, db_session, made_up_check
-):
-    check, current = made_up_check()
+def test_a_finding_resolves_itself_when_its_condition_clears_and_reopens_when_it_returns(watched):
     clock.freeze(START)
-    current.extend([condition("4"), condition("5")])
-    run(db_session, check)
-    current.pop()
+    watched.current.extend([condition("4"), condition("5")])
+    watched.run()
+    watched.current.pop()
     clock.advance(timedelta(hours=1))
-    cleared = run(db_session, check)
+    cleared = watched.run()
     assert (cleared.findings_resolved, cleared.findings_open) == (1, 1)
-    assert [finding.status for finding in findings_of(db_session, check)] == [
-        FindingStatus.OPEN,
-        FindingStatus.RESOLVED,
-    ]
-    current.append(condition("5", "calibration 3 days overdue"))
+    assert [finding.status for finding in watched.findings()] == [FindingStatus.OPEN, FindingStatus.RESOLVED]
+    watched.current.append(condition("5", "calibration 3 days overdue"))
     clock.advance(timedelta(hours=1))
-    back = run(db_session, check)
-    _four, five = findings_of(db_session, check)
+    back = watched.run()
+    _four, five = watched.findings()
     assert (five.status, five.times_reopened, five.reopened_at, five.resolved_at) == (
         FindingStatus.OPEN,
         1,
@@ -83,16 +112,11 @@ def test_a_finding_resolves_itself_when_its_condition_clears_and_reopens_when_it
     assert (back.findings_opened, back.findings_open) == (1, 2)
 
 
-def test_a_closed_finding_whose_condition_persists_reopens_at_the_next_run(app, db_session, made_up_check, create_user):
-    check, current = made_up_check()
-    qa = create_user(RoleName.QA)
-    current.append(condition("4"))
-    run(db_session, check)
-    [finding] = findings_of(db_session, check)
-    findings.close(db_session, finding, user=qa, comment="Recalibrated today", now=clock.now())
+def test_a_closed_finding_whose_condition_persists_reopens_at_the_next_run(watched, found, db_session):
+    watched.close(found, "Recalibrated today")
     db_session.commit()
-    run(db_session, check)
-    [finding] = findings_of(db_session, check)
+    watched.run()
+    finding = watched.only_finding()
     assert (finding.status, finding.times_reopened, finding.closing_comment) == (
         FindingStatus.OPEN,
         1,
@@ -100,48 +124,31 @@ def test_a_closed_finding_whose_condition_persists_reopens_at_the_next_run(app, 
     )
 
 
-def test_a_closed_finding_whose_condition_cleared_stays_closed(app, db_session, made_up_check, create_user):
-    check, current = made_up_check()
-    qa = create_user(RoleName.QA)
-    current.append(condition("4"))
-    run(db_session, check)
-    [finding] = findings_of(db_session, check)
-    findings.close(db_session, finding, user=qa, comment="Recalibrated today", now=clock.now())
+def test_a_closed_finding_whose_condition_cleared_stays_closed(watched, found, db_session):
+    watched.close(found, "Recalibrated today")
     db_session.commit()
-    current.clear()
-    assert run(db_session, check).findings_resolved == 0
-    assert findings_of(db_session, check)[0].status == FindingStatus.CLOSED
+    watched.current.clear()
+    assert watched.run().findings_resolved == 0
+    assert watched.findings()[0].status == FindingStatus.CLOSED
 
 
-def test_an_acknowledged_finding_stays_acknowledged_while_its_condition_holds(
-    app, db_session, made_up_check, create_user
-):
-    check, current = made_up_check()
-    qa = create_user(RoleName.QA)
-    current.append(condition("4"))
-    run(db_session, check)
-    [finding] = findings_of(db_session, check)
-    findings.acknowledge(db_session, finding, user=qa, comment="Vendor booked for Monday", now=clock.now())
+def test_an_acknowledged_finding_stays_acknowledged_while_its_condition_holds(watched, found, db_session):
+    watched.acknowledge(found, "Vendor booked for Monday")
     db_session.commit()
-    run(db_session, check)
-    assert findings_of(db_session, check)[0].status == FindingStatus.ACKNOWLEDGED
-    current.clear()
-    run(db_session, check)
-    assert findings_of(db_session, check)[0].status == FindingStatus.RESOLVED
+    watched.run()
+    assert watched.findings()[0].status == FindingStatus.ACKNOWLEDGED
+    watched.current.clear()
+    watched.run()
+    assert watched.findings()[0].status == FindingStatus.RESOLVED
 
 
-def test_acknowledging_and_closing_are_audited_with_the_comment(app, db_session, made_up_check, create_user):
-    check, current = made_up_check()
-    qa = create_user(RoleName.QA)
-    current.append(condition("4"))
-    run(db_session, check)
-    [finding] = findings_of(db_session, check)
-    findings.acknowledge(db_session, finding, user=qa, comment="Vendor booked for Monday", now=clock.now())
-    findings.close(db_session, finding, user=qa, comment="Recalibrated, certificate filed", now=clock.now())
+def test_acknowledging_and_closing_are_audited_with_the_comment(watched, found, db_session):
+    watched.acknowledge(found, "Vendor booked for Monday")
+    watched.close(found, "Recalibrated, certificate filed")
     db_session.flush()
     events = db_session.scalars(
         select(AuditEvent)
-        .where(AuditEvent.entity_type == "compliance_finding", AuditEvent.entity_id == str(finding.id))
+        .where(AuditEvent.entity_type == "compliance_finding", AuditEvent.entity_id == str(found.id))
         .order_by(AuditEvent.sequence)
     ).all()
     assert [(event.action, event.reason) for event in events] == [
@@ -150,27 +157,23 @@ def test_acknowledging_and_closing_are_audited_with_the_comment(app, db_session,
     ]
 
 
-def test_a_settled_finding_is_refused_further_acknowledgement_or_closing(app, db_session, made_up_check, create_user):
-    check, current = made_up_check()
-    qa = create_user(RoleName.QA)
-    current.append(condition("4"))
-    run(db_session, check)
-    [finding] = findings_of(db_session, check)
-    findings.acknowledge(db_session, finding, user=qa, comment="Seen", now=clock.now())
+def test_a_settled_finding_is_refused_further_acknowledgement_or_closing(watched, found):
+    watched.acknowledge(found, "Seen")
     with pytest.raises(AlreadySettled, match="acknowledged already"):
-        findings.acknowledge(db_session, finding, user=qa, comment="Seen again", now=clock.now())
-    findings.close(db_session, finding, user=qa, comment="Done", now=clock.now())
+        watched.acknowledge(found, "Seen again")
+    watched.close(found, "Done")
     with pytest.raises(AlreadySettled, match="closed already"):
-        findings.close(db_session, finding, user=qa, comment="Done again", now=clock.now())
+        watched.close(found, "Done again")
 
 
-def test_a_graver_condition_escalates_the_finding(app, db_session, made_up_check):
+def test_a_graver_condition_escalates_the_finding(app, db_session, made_up_check, create_user):
     check, current = made_up_check(severity="minor")
+    minor = Watched(db_session, check, current, create_user(RoleName.QA))
     current.append(condition("4"))
-    run(db_session, check)
+    minor.run()
     current[0] = condition("4", "calibration 40 days overdue", severity="critical")
     changes = findings.keep_findings(db_session, check, current, now=clock.now())
-    [finding] = findings_of(db_session, check)
+    finding = minor.only_finding()
     assert changes.escalated == [(finding.id, Severity.CRITICAL)]
     assert (finding.severity, finding.severity_rank) == (Severity.CRITICAL, 3)
 
@@ -194,4 +197,4 @@ def test_a_raising_check_is_recorded_with_its_error_and_the_others_still_run(
     assert "ZeroDivisionError: division by zero in the made-up check" in runs[0].error
     db_session.expire_all()
     assert db_session.scalar(select(func.count()).select_from(CheckRun)) == 2
-    assert len(findings_of(db_session, working)) == 1
+    assert len(db_session.scalars(select(Finding).where(Finding.check_id == working.check_id)).all()) == 1

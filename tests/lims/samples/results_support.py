@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session
 
-from lims import clock
 from lims.identity.models import RoleName, User
 from lims.samples.models import Sample, SampleTest, Submission
 from lims.samples.service import accessioning, release, results
@@ -16,9 +15,9 @@ from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
 from lims.testing import service as testing
 from lims.testing.models import ResultKind
-from lims.training import service as training
 from tests.helpers import PASSWORD
 from tests.lims.samples.conftest import Clients, accept, row, submitted
+from tests.lims.testing.helpers import trained
 
 
 @dataclass
@@ -27,19 +26,6 @@ class Lab:
     analyst: User
     verifier: User
     qa: User
-
-
-def trained(db_session: Session, user: User) -> User:
-    for definition in testing.list_definitions(db_session):
-        training.record_training(
-            db_session,
-            user=user,
-            subject=definition.training_subject,
-            trained_on=clock.today(),
-            expires_on=None,
-            recorded_by=user,
-        )
-    return user
 
 
 @pytest.fixture

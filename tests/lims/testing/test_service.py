@@ -27,6 +27,7 @@ from lims.training.errors import NotTrained
 from lims.units.errors import IncompatibleUnits, PhysicallyImpossible, UnitError
 from lims.units.kinds import ValueKind
 from tests.helpers import PASSWORD
+from tests.lims.testing.helpers import trained
 
 
 @pytest.fixture
@@ -53,20 +54,6 @@ def sterility(db_session):
         unit="mL",
         specification="No growth",
     )
-
-
-def trained(db_session, user):
-    """``user`` with training in force on every test method defined so far."""
-    for definition in service.list_definitions(db_session):
-        training.record_training(
-            db_session,
-            user=user,
-            subject=definition.training_subject,
-            trained_on=clock.today(),
-            expires_on=None,
-            recorded_by=user,
-        )
-    return user
 
 
 @pytest.fixture
