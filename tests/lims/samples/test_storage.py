@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 from lims.errors import AlreadyExists
 from lims.identity.models import RoleName
 from lims.samples.errors import CustodyRefused, PositionOccupied, StorageRefused, UnsuitableStorage
+from lims.samples.models import SampleStatus
 from lims.samples.service import custody, storage
 from lims.samples.storage_models import CustodyEvent, CustodyState, SampleLocation, StorageKind
 from tests.helpers import counted_statements, csrf_token_from, login, submit
+from tests.lims.samples.conftest import row, submitted
 from tests.lims.samples.storage_support import received, unit
 
 
@@ -102,10 +104,28 @@ def test_units_racks_and_boxes_refuse_what_cannot_be(db_session, cold_room):
 
 
 def test_a_rejected_or_unreceived_sample_is_not_stored(db_session, cold_room):
+    expected = submitted(db_session, cold_room.clients, row("HLX-9", storage_requirement="-80 °C")).samples[0]
+    with pytest.raises(CustodyRefused, match="has not arrived at the lab; it is expected"):
+        _store(db_session, cold_room, expected, cold_room.box, "A1")
     (sample,) = received(db_session, cold_room.clients)
-    sample.status = sample.status.__class__("rejected")
+    sample.status = SampleStatus.REJECTED
     with pytest.raises(CustodyRefused, match="rejected at receipt"):
         _store(db_session, cold_room, sample, cold_room.box, "A1")
+
+
+def test_the_storage_list_costs_the_same_statements_for_three_units_or_twelve(client, db_session, cold_room):
+    login(client, cold_room.clients.technician)
+    with counted_statements(db_session.get_bind()) as few:
+        assert client.get("/storage").text.count("/storage/units/") == 3
+    for number in range(9):
+        added = unit(db_session, cold_room.manager, f"Freezer F-1{number}", StorageKind.FREEZER, "-86 °C", "-70 °C")
+        storage.add_box(db_session, storage.add_rack(db_session, added, name="Rack A"), name="Box 1", rows=9, columns=9)
+    db_session.commit()
+    with counted_statements(db_session.get_bind()) as many:
+        assert client.get("/storage").text.count("/storage/units/") == 12
+    with counted_statements(db_session.get_bind()) as unit_page:
+        client.get(f"/storage/units/{cold_room.freezer.id}")
+    assert len(many.statements) == len(few.statements) and len(unit_page.statements) < 15
 
 
 # Pages
