@@ -12,8 +12,12 @@ from lims.db import get_session
 
 
 def navigation_for() -> list[tuple[str, str]]:
-    """Return the (label, endpoint) entries the signed-in user may open, in display order."""
-    return [(entry.label, entry.endpoint) for entry in registry.current().navigation_entries if may_use(entry.endpoint)]
+    """Return the (label, endpoint) entries the signed-in user may open and whose menu shows them, in order."""
+    return [
+        (entry.label, entry.endpoint)
+        for entry in registry.current().navigation_entries
+        if may_use(entry.endpoint) and (entry.shown_to is None or current_user.has_any_role(entry.shown_to))
+    ]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from lims.api.blueprint import ApiBlueprint
     from lims.dashboard.service import HeldRecords, WorkQueue
+    from lims.identity.models import RoleName
     from lims.signatures.service import SignableType
 
 #: fills a session with an area's part of the demo data set (adding only what is missing)
@@ -236,6 +237,8 @@ class NavigationEntry:
     endpoint: str
     #: position in the main navigation, smallest first
     order: int
+    #: the roles whose menu shows the entry (others its route admits reach the page from where they work); None: all
+    shown_to: frozenset[RoleName] | None = None
 
 
 class Registry:
@@ -282,10 +285,11 @@ class Registry:
         self._claim("blueprint", blueprint.name, f"Blueprint {blueprint.name!r}")
         self._api_blueprints.append(blueprint)
 
-    def navigation(self, label: str, endpoint: str, *, order: int) -> None:
-        """Offer ``endpoint`` in the main navigation, at ``order``, to whoever its route admits."""
+    def navigation(self, label: str, endpoint: str, *, order: int, shown_to: frozenset[RoleName] | None = None) -> None:
+        """Offer ``endpoint`` in the main navigation, at ``order``, to whoever its route admits, or only to those
+        of them holding one of ``shown_to``: a page some roles work in daily and others only look into."""
         self._claim("navigation", endpoint, f"The navigation entry for {endpoint!r}")
-        self._navigation.append(NavigationEntry(label, endpoint, order))
+        self._navigation.append(NavigationEntry(label, endpoint, order, shown_to))
 
     def work_queue(self, queue: WorkQueue) -> None:
         """Show ``queue`` on the dashboards of its roles."""

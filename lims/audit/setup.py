@@ -12,7 +12,6 @@ def register(registry: Registry) -> None:
         registry.compliance_check(check)
     registry.blueprint(views.blueprint)
     registry.navigation("Audit trail", "audit.events", order=70)
-    registry.navigation("Chain integrity", "audit.integrity", order=71)
     # "create" and "update" are recorded for every controlled record, whichever area it belongs to.
     registry.audit_actions("create", "update", "audit.exported", "audit.verified", "audit.anchor_refused")
     registry.cli_group(audit_group)

@@ -39,7 +39,6 @@ NAVIGATION = [
     ("API tokens", "identity.portal_tokens"),
     ("Access changes", "identity.access_changes"),
     ("Audit trail", "audit.events"),
-    ("Chain integrity", "audit.integrity"),
     ("Reports", "reports.index"),
 ]
 WORK_QUEUES = [
@@ -186,6 +185,21 @@ def test_an_admin_sees_the_navigation_of_every_area_they_may_open(client, signed
     assert labels == [
         label for label, endpoint in NAVIGATION if endpoint not in {"identity.portal_tokens", "samples.portal_home"}
     ]
+
+
+def _menu(client) -> list[str]:
+    nav = client.get("/").text.split('<nav aria-label="Main">')[1].split("</nav>")[0]
+    return re.findall(r">([^<]+)</a></li>", nav)
+
+
+@pytest.mark.parametrize(
+    ("role", "in_menu"), [(RoleName.TECHNICIAN, True), (RoleName.MANAGER, True), (RoleName.QA, False)]
+)
+def test_storage_is_in_the_menus_of_those_who_work_in_it_and_open_to_qa(client, signed_in, role, in_menu):
+    signed_in(role)
+    assert ("Storage" in _menu(client)) is in_menu
+    assert "Samples" in _menu(client)
+    assert client.get("/storage").status_code == 200
 
 
 def test_every_signable_record_type_is_declared():

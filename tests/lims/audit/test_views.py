@@ -31,6 +31,11 @@ def test_only_qa_and_admin_read_the_trail(client, signed_in, role):
         assert client.get(url).status_code == 403
 
 
+def test_the_trail_leads_to_the_chain_integrity_page(client, signed_in):
+    signed_in(RoleName.QA)
+    assert 'href="/audit/integrity">Chain integrity</a>' in client.get("/audit").text
+
+
 def test_record_history_shows_who_changed_what_when_and_why(client, create_organization, db_session, signed_in):
     qa = signed_in(RoleName.QA)
     organization = create_organization(name="Helix")
