@@ -191,6 +191,9 @@ def corrected_from_the_page(client, document, reason: str) -> str:
 def test_qa_corrects_a_certificate_from_its_page_with_a_reason_and_signature(client, db_session, certificate, line):
     db_session.commit()
     login(client, line.qa)
+    offered = client.get(f"/certificates/{certificate.id}").text
+    assert "drawn from the batch record as it stands" in offered
+    assert "a revocation withdraws the batch certificate" in offered
     shown = client.get(corrected_from_the_page(client, certificate, "Product name <b>misspelt</b>")).text
     assert f"{certificate.number}" in shown and "Version 1: Product name &lt;b&gt;misspelt&lt;/b&gt;" in shown
     db_session.expire_all()

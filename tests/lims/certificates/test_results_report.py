@@ -87,6 +87,9 @@ def test_qa_corrects_a_report_from_its_page_as_a_batch_certificate(client, db_se
     submission = released(db_session, lab)
     first = results_report.current_report(db_session, submission)
     login(client, lab.qa)
+    offered = client.get(f"/certificates/{first.id}").text
+    assert "drawn from the released results as they stand" in offered and "batch record" not in offered
+    assert "a revocation withdraws the results report" in offered
     shown = client.get(corrected_from_the_page(client, first, "Sample ID misspelt")).text
     assert f"{first.number}" in shown and "Version 1: Sample ID misspelt" in shown
     db_session.expire_all()
