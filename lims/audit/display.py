@@ -3,6 +3,7 @@ hashes shortened (the full value on demand); and a record's history grouped by i
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class Change:
     new: Shown | None
 
 
+# A page asks this for every field of every event shown; the mapped models are fixed once the areas are installed.
+@functools.cache
 def _reference_target(entity_type: str, field: str) -> str | None:
     model = trail.controlled_models().get(entity_type)
     if model is None:
