@@ -36,6 +36,10 @@ class ReleasedResultOutSchema(Schema):
     unit = fields.String(required=True)
     conforms = fields.Boolean(required=True)
     released_at = fields.DateTime(required=True)
+    aliquot_of = fields.String(
+        allow_none=True,
+        metadata={"description": "The accession number of the manifest sample this aliquot was split from."},
+    )
 
 
 class ReleasedResultsOutSchema(Schema):

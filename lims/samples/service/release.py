@@ -1,11 +1,12 @@
 """QA's release of a submission's results to the client, with an electronic signature, and what the client then
 reads of them (page, CSV, API): released results only, its own organization's only.
 
-A submission's results are releasable once no sample is still expected and every accepted sample has its tests,
-each with a result in force verified by a second person. Out-of-specification results are released as they are,
-judged "does not conform": QA's release is the decision on them. The signature moves the samples to "results
-released" (announced to the client), and other areas follow it (the certificates area issues the signed results
-report in the same transaction).
+A submission's results are releasable once no sample is still expected, every accepted sample on the manifest has
+a test on itself or on an aliquot split from it (however many splits deep), and every test in that family has a
+result in force verified by a second person. An aliquot without tests is retention material and blocks nothing.
+Out-of-specification results are released as they are, judged "does not conform": QA's release is the decision on
+them. The signature moves the samples, aliquots included, to "results released" (announced to the client), and
+other areas follow it (the certificates area issues the signed results report in the same transaction).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lims.identity.service.sign_in import reauthenticate
 from lims.samples.errors import NotReleasable
 from lims.samples.models import ResultRelease, Sample, SampleStatus, SampleTest, Submission, SubmissionStatus
 from lims.samples.service import results, submissions
+from lims.samples.storage_models import Aliquot
 from lims.signatures import service as signatures
 from lims.signatures.errors import SignatureRefused
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
@@ -42,8 +44,10 @@ class ReleaseReview:
     """What QA reviews before releasing a submission's results."""
 
     submission: Submission
-    #: the accepted samples (rejected ones have no results), in manifest order
+    #: the accepted samples (rejected ones have no results), in manifest order, each followed by its aliquots
     samples: list[Sample]
+    #: the manifest sample each accepted aliquot descends from (by id)
+    manifest_sample_of: dict[int, Sample]
     tests: dict[int, list[SampleTest]]
     #: the signatures on each result in force, by result id
     verifications: dict[int, list[tuple[ElectronicSignature, signatures.SignatureStatus]]]
@@ -52,29 +56,73 @@ class ReleaseReview:
     problems: list[str]
 
 
+@dataclass(frozen=True)
+class ManifestSample:
+    """The manifest sample a sample descends from, as the client knows it."""
+
+    id: int
+    line: int
+    accession_number: str | None
+    client_sample_id: str
+
+
+def manifest_roots(session: Session, submission: Submission) -> dict[int, ManifestSample]:
+    """Each of the submission's samples (by id): the manifest sample it descends from (itself, for a sample that
+    arrived as it is), however many splits deep. One query."""
+    rows = session.execute(
+        select(Sample.id, Sample.line, Sample.accession_number, Sample.client_sample_id, Aliquot.parent_id)
+        .outerjoin(Aliquot, Aliquot.child_id == Sample.id)
+        .where(Sample.submission_id == submission.id)
+    ).all()
+    parent_of = {row.id: row.parent_id for row in rows if row.parent_id is not None}
+    found = {row.id: ManifestSample(row.id, row.line, row.accession_number, row.client_sample_id) for row in rows}
+    roots = {}
+    for sample_id in found:
+        root = sample_id
+        # A child is made after its parent and never re-parented, so the walk up ends at a sample with no parent.
+        while root in parent_of:
+            root = parent_of[root]
+        roots[sample_id] = found[root]
+    return roots
+
+
 def review(session: Session, submission: Submission) -> ReleaseReview:
     """The submission's accepted samples, their tests and verifications, and what stops their release."""
-    samples = [
+    roots = manifest_roots(session, submission)
+    accepted = [
         sample
         for sample in submissions.samples_of(session, submission)
         if sample.status in (SampleStatus.RECEIVED, SampleStatus.IN_TESTING, SampleStatus.RESULTS_RELEASED)
     ]
+    samples = sorted(accepted, key=lambda sample: (roots[sample.id].line, sample.line))
+    by_id = {sample.id: sample for sample in samples}
+    manifest_sample_of = {
+        sample.id: by_id[roots[sample.id].id]
+        for sample in samples
+        if roots[sample.id].id != sample.id and roots[sample.id].id in by_id
+    }
     tests = results.tests_of(session, samples)
     verifications = results.verifications_of(session, [test for found in tests.values() for test in found])
     release = release_of(session, submission)
     return ReleaseReview(
         submission,
         samples,
+        manifest_sample_of,
         tests,
         verifications,
         release,
-        _problems(submission, samples, tests, verifications, release),
+        _problems(submission, samples, manifest_sample_of, tests, verifications, release),
     )
+
+
+def _name(sample: Sample) -> str:
+    return sample.accession_number or sample.client_sample_id
 
 
 def _problems(
     submission: Submission,
     samples: list[Sample],
+    manifest_sample_of: dict[int, Sample],
     tests: dict[int, list[SampleTest]],
     verifications: dict[int, list[tuple[ElectronicSignature, signatures.SignatureStatus]]],
     release: ResultRelease | None,
@@ -83,11 +131,13 @@ def _problems(
         return [f"The results were released on {release.released_at:%Y-%m-%d %H:%M} UTC."]
     if submission.status not in _RELEASABLE:
         return [f"The submission is {submission.status.value}: its results are released once every sample is in."]
+    tested_families = {manifest_sample_of.get(sample.id, sample).id for sample in samples if tests[sample.id]}
     problems = []
     for sample in samples:
-        name = sample.accession_number or sample.client_sample_id
-        if not tests[sample.id]:
-            problems.append(f"{name} has no test assigned.")
+        parent = manifest_sample_of.get(sample.id)
+        if parent is None and sample.id not in tested_families:
+            problems.append(f"{_name(sample)} has no test assigned, neither on itself nor on an aliquot of it.")
+        name = _name(sample) if parent is None else f"{_name(sample)} (aliquot of {_name(parent)})"
         for test in tests[sample.id]:
             if test.result is None:
                 problems.append(f"{name}: {test.definition.name} has no result.")
@@ -180,7 +230,9 @@ class ReleasedResult:
     """A released result as the client reads it."""
 
     sample_id: str
+    #: the manifest sample's, as the client named it (for an aliquot: the sample it was split from)
     client_sample_id: str
+    #: the sample tested (for an aliquot: the aliquot's own)
     accession_number: str | None
     sample_type: str
     test_code: str
@@ -192,6 +244,8 @@ class ReleasedResult:
     conforms: bool
     recorded_at: datetime
     released_at: datetime
+    #: the manifest sample's accession number when the sample tested is an aliquot of it
+    aliquot_of: str | None = None
 
     @property
     def conformance(self) -> str:
@@ -199,7 +253,8 @@ class ReleasedResult:
 
 
 def released_results(session: Session, submission: Submission) -> list[ReleasedResult]:
-    """The submission's released results in manifest order (one query); none before QA's release.
+    """The submission's released results in manifest order, an aliquot's under the sample it was split from (two
+    queries); none before QA's release.
 
     Scoping to the client's organization is the caller's ``get_submission``; only samples whose results are
     released are read, whatever else the submission holds.
@@ -213,10 +268,13 @@ def released_results(session: Session, submission: Submission) -> list[ReleasedR
         .where(SampleTest.submission_id == submission.id, Sample.status == SampleStatus.RESULTS_RELEASED)
         .order_by(Sample.line, SampleTest.id)
     ).all()
+    if not rows:
+        return []
+    roots = manifest_roots(session, submission)
     return [
         ReleasedResult(
             sample_id=sample.public_id,
-            client_sample_id=sample.client_sample_id,
+            client_sample_id=roots[sample.id].client_sample_id,
             accession_number=sample.accession_number,
             sample_type=sample.sample_type,
             test_code=test.definition.code,
@@ -228,8 +286,9 @@ def released_results(session: Session, submission: Submission) -> list[ReleasedR
             conforms=result.conforms,
             recorded_at=result.recorded_at,
             released_at=released_at,
+            aliquot_of=roots[sample.id].accession_number if roots[sample.id].id != sample.id else None,
         )
-        for test, sample, result, released_at in rows
+        for test, sample, result, released_at in sorted(rows, key=lambda row: roots[row[1].id].line)
     ]
 
 
@@ -245,6 +304,7 @@ CSV_HEADER = (
     "unit",
     "conformance",
     "released_at",
+    "aliquot_of",
 )
 
 
@@ -262,4 +322,5 @@ def csv_rows(found: list[ReleasedResult]) -> Iterator[list[Any]]:
             line.unit,
             line.conformance,
             line.released_at.isoformat(),
+            line.aliquot_of,
         ]
