@@ -17,6 +17,9 @@ from lims.notifications.service import notify
 from lims.registry import ComplianceCheck
 
 MESSAGES_PER_RUN = 50
+#: finding ids a query names at most: a backlog of tens of thousands would pass the engines' limits of bound
+#: parameters (PostgreSQL's 65,535 a statement)
+IDS_PER_QUERY = 10_000
 #: who hears of a finding of each severity: QA always, managers of critical ones too
 RECIPIENTS = {
     Severity.CRITICAL: (RoleName.QA, RoleName.MANAGER),
@@ -32,12 +35,7 @@ def tell_of_changes(session: Session, check: ComplianceCheck, changes: RunChange
     why.update({finding_id: "escalated" for finding_id, _severity in changes.escalated})
     if not why:
         return
-    told = session.scalars(
-        select(Finding)
-        .where(Finding.id.in_(list(why)))
-        .order_by(Finding.severity_rank.desc(), Finding.id)
-        .limit(MESSAGES_PER_RUN)
-    ).all()
+    told = _gravest(session, list(why))
     for finding in told:
         _tell(session, check, finding, why[finding.id])
     untold = len(why) - len(told)
@@ -51,6 +49,21 @@ def tell_of_changes(session: Session, check: ComplianceCheck, changes: RunChange
             link=f"/compliance?area={check.area}",
             roles=RECIPIENTS[Severity(check.severity)],
         )
+
+
+def _gravest(session: Session, finding_ids: list[int]) -> list[Finding]:
+    """The gravest :data:`MESSAGES_PER_RUN` of the findings, oldest first among equals: each part's gravest, merged."""
+    candidates: list[Finding] = []
+    for start in range(0, len(finding_ids), IDS_PER_QUERY):
+        candidates.extend(
+            session.scalars(
+                select(Finding)
+                .where(Finding.id.in_(finding_ids[start : start + IDS_PER_QUERY]))
+                .order_by(Finding.severity_rank.desc(), Finding.id)
+                .limit(MESSAGES_PER_RUN)
+            )
+        )
+    return sorted(candidates, key=lambda finding: (-finding.severity_rank, finding.id))[:MESSAGES_PER_RUN]
 
 
 def _tell(session: Session, check: ComplianceCheck, finding: Finding, why: str) -> None:

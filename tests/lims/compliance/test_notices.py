@@ -3,6 +3,7 @@ finds it again sends nothing, and a run opening a backlog sends the gravest ones
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from lims.compliance import notices, runner
@@ -47,14 +48,21 @@ def test_qa_hears_once_of_an_opened_escalated_and_reopened_finding(db_session, c
     assert _inbox(db_session, technician) == []
 
 
+@pytest.mark.parametrize("ids_per_query", [notices.IDS_PER_QUERY, 2])
 def test_a_run_opening_a_backlog_sends_the_gravest_and_a_count_of_the_others(
-    db_session, create_user, made_up_check, monkeypatch
+    db_session, create_user, made_up_check, monkeypatch, ids_per_query
 ):
+    # Read in parts of 2, the gravest of the backlog is in a later part than the first three findings.
     monkeypatch.setattr(notices, "MESSAGES_PER_RUN", 3)
+    monkeypatch.setattr(notices, "IDS_PER_QUERY", ids_per_query)
     qa = create_user(RoleName.QA)
     check, current = made_up_check()
     current.extend(condition(str(number), severity="critical" if number == 5 else None) for number in range(1, 8))
     runner.run_check(db_session, CheckInForce(check, True, {}))
     subjects = [subject for subject, _link in _inbox(db_session, qa)]
-    assert subjects[0] == "Critical finding opened: centrifuge CF-5"
+    assert subjects[:3] == [
+        "Critical finding opened: centrifuge CF-5",
+        "Major finding opened: centrifuge CF-1",
+        "Major finding opened: centrifuge CF-2",
+    ]
     assert len(subjects) == 4 and subjects[-1] == "4 more findings of “A made-up check”"
