@@ -3,75 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from batch_records.service import batches, step_signatures
-from lims.equipment.models import Equipment
-from lims.identity.models import OrganizationKind, RoleName
-from lims.identity.service.organizations import create_organization, facility
-from lims.identity.service.users import UserFilter, create_user, list_users
-from lims.materials.models import LotStatus, MaterialLot
-from tests.batch_records.conftest import Line, build_line
 from tests.batch_records.test_execution import (
     do_harvest,
     do_selection,
     pass_release_tests,
 )
-from tests.browser.conftest import seed, sign_in
+from tests.browser.conftest import line_of, seed, sign_in
 from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 
-def _person(session, username, full_name, role):
-    return create_user(
-        session,
-        username=username,
-        full_name=full_name,
-        email=f"{username}@nbct.example",
-        organization=facility(session),
-        roles={role},
-        password=PASSWORD,
-        must_change_password=False,
-        actor=None,
-        reason="Test user",
-    )
-
-
-def _staff(session):
-    return {
-        user.username: user for user in list_users(session, UserFilter(status="active"), page=1, per_page=100).items
-    }
-
-
-def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
+def test_a_step_is_executed_verified_and_the_batch_released(live_app, page, started_batch):
     from playwright.sync_api import expect
 
     app, _base_url = live_app
-
-    def arrange(session):
-        users = _staff(session)
-        line = build_line(
-            session,
-            author=_person(session, "m.larsen", "Maja Larsen", RoleName.MANAGER),
-            qa=users["q.okafor"],
-            operator=users["t.nguyen"],
-            second_operator=_person(session, "s.lind", "Sara Lind", RoleName.TECHNICIAN),
-            untrained=_person(session, "n.berg", "Noah Berg", RoleName.TECHNICIAN),
-            sponsor=create_organization(
-                session, code="HELIX", name="Helix Cell Therapeutics", kind=OrganizationKind.CLIENT
-            ),
-        )
-        batch = batches.start_batch(
-            session,
-            line.version,
-            subject=line.subject,
-            starting_material_identity="W1234 26 654321 C",
-            user=line.operator,
-        )
-        return batch.id, batch.steps[0].id
-
-    batch_id, first_step_id = seed(app, arrange)
+    batch_id, first_step_id = started_batch.batch_id, started_batch.step_ids[0]
 
     sign_in(page, "t.nguyen")
     page.goto(f"/batches/{batch_id}")
@@ -97,23 +46,7 @@ def test_a_step_is_executed_verified_and_the_batch_released(live_app, page):
 
     def finish_batch(session):
         batch = batches.get_batch(session, batch_id)
-        staff = _staff(session)
-        equipment = {item.asset_tag: item for item in session.scalars(select(Equipment))}
-        lot = session.scalars(select(MaterialLot).where(MaterialLot.status == LotStatus.RELEASED)).one()
-        line = Line(
-            version=batch.mbr_version,
-            operator=staff["t.nguyen"],
-            second_operator=staff["s.lind"],
-            untrained=staff["n.berg"],
-            qa=staff["q.okafor"],
-            author=staff["m.larsen"],
-            cabinet=equipment["BSC-01"],
-            centrifuge=equipment["CEN-01"],
-            medium=lot.material,
-            medium_lot=lot,
-            subject=batch.subject,
-            subjects=[batch.subject],
-        )
+        line = line_of(session, batch)
         do_selection(session, batch, line)
         step_signatures.skip_step(
             session, batch.steps[2], reason="Count on target", user=line.operator, password=PASSWORD

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from batch_records.service import batches
-from lims.identity.models import OrganizationKind, RoleName
-from lims.identity.service.organizations import create_organization
-from tests.batch_records.conftest import build_line
-from tests.browser.conftest import seed, sign_in
-from tests.browser.test_batch_records import _person, _staff
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -21,24 +16,6 @@ LINES_OF_IDENTIFIERS = """() => Array.from(document.querySelectorAll('.ident')).
   const tops = new Set(Array.from(range.getClientRects()).map(box => Math.round(box.top)));
   return [element.textContent.trim(), tops.size];
 })"""
-
-
-def _a_batch(session) -> None:
-    users = _staff(session)
-    line = build_line(
-        session,
-        author=_person(session, "m.larsen", "Maja Larsen", RoleName.MANAGER),
-        qa=users["q.okafor"],
-        operator=users["t.nguyen"],
-        second_operator=_person(session, "s.lind", "Sara Lind", RoleName.TECHNICIAN),
-        untrained=_person(session, "n.berg", "Noah Berg", RoleName.TECHNICIAN),
-        sponsor=create_organization(
-            session, code="HELIX", name="Helix Cell Therapeutics", kind=OrganizationKind.CLIENT
-        ),
-    )
-    batches.start_batch(
-        session, line.version, subject=line.subject, starting_material_identity="W1234 26 654321 C", user=line.operator
-    )
 
 
 def _layout(page) -> dict:
@@ -56,9 +33,8 @@ def _layout(page) -> dict:
     )
 
 
-def test_qa_menu_is_one_line_at_1280_and_the_header_compact_at_820(live_app, page):
-    app, _base_url = live_app
-    seed(app, _a_batch)
+@pytest.mark.usefixtures("started_batch")
+def test_qa_menu_is_one_line_at_1280_and_the_header_compact_at_820(page):
     page.set_viewport_size({"width": 1280, "height": 800})
     sign_in(page, "q.okafor")
     page.goto("/batches")
@@ -73,9 +49,8 @@ def test_qa_menu_is_one_line_at_1280_and_the_header_compact_at_820(live_app, pag
 
 
 @pytest.mark.parametrize("width", [1280, 820, 600])
-def test_identifiers_in_tables_do_not_break_at_their_hyphens(live_app, page, width):
-    app, _base_url = live_app
-    seed(app, _a_batch)
+@pytest.mark.usefixtures("started_batch")
+def test_identifiers_in_tables_do_not_break_at_their_hyphens(page, width):
     page.set_viewport_size({"width": width, "height": 900})
     sign_in(page, "q.okafor")
     page.goto("/batches")

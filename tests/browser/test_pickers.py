@@ -8,43 +8,21 @@ import pytest
 
 from batch_records.service import batches
 from lims import clock
-from lims.identity.models import OrganizationKind, RoleName
-from lims.identity.service.organizations import create_organization
-from tests.batch_records.conftest import build_line
 from tests.batch_records.test_execution import do_receipt
 from tests.batch_records.views.test_pickers import add_centrifuges
-from tests.browser.conftest import seed, sign_in
-from tests.browser.test_batch_records import _person, _staff
+from tests.browser.conftest import line_of, seed, sign_in
 
 pytestmark = pytest.mark.browser
 
 
-def test_typing_in_a_pickers_search_narrows_its_list_in_place(live_app, page):
+def test_typing_in_a_pickers_search_narrows_its_list_in_place(live_app, page, started_batch):
     from playwright.sync_api import expect
 
     app, _base_url = live_app
 
     def arrange(session):
-        users = _staff(session)
-        line = build_line(
-            session,
-            author=_person(session, "m.larsen", "Maja Larsen", RoleName.MANAGER),
-            qa=users["q.okafor"],
-            operator=users["t.nguyen"],
-            second_operator=_person(session, "s.lind", "Sara Lind", RoleName.TECHNICIAN),
-            untrained=_person(session, "n.berg", "Noah Berg", RoleName.TECHNICIAN),
-            sponsor=create_organization(
-                session, code="HELIX", name="Helix Cell Therapeutics", kind=OrganizationKind.CLIENT
-            ),
-        )
-        batch = batches.start_batch(
-            session,
-            line.version,
-            subject=line.subject,
-            starting_material_identity="W1234 26 654321 C",
-            user=line.operator,
-        )
-        do_receipt(session, batch, line)
+        batch = batches.get_batch(session, started_batch.batch_id)
+        do_receipt(session, batch, line_of(session, batch))
         add_centrifuges(session, 40, due_on=clock.today() + timedelta(days=200))
         return batch.steps[1].id
 
