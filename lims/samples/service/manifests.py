@@ -5,8 +5,10 @@ XLSX uploads within their limits, the template, and the manifest exported spread
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,6 +92,25 @@ def check_rows(
     if errors:
         raise ManifestRefused(sorted(errors, key=lambda error: (error.row, _column_order(error.column))))
     return [row for row in checked if row is not None]
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector held off while a manifest is checked and inserted, then let run as before.
+
+    A manifest of 10,000 rows keeps some 100,000 containers alive to its end (cells, loaded rows, the values
+    inserted, the audit events waiting for the commit): that many survivors set off a full collection, which walks
+    every object of the process (the app's modules, mappers and unit registry too), a sixth of the import's time
+    for nothing (the import makes no cycles to collect). What the import leaves is collected as usual afterwards;
+    the pause is bounded by ``MAX_ROWS``. A collector already off (a caller's choice) is left off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _column_order(column: str) -> int:

@@ -133,8 +133,9 @@ def add_rows(session: Session, submission: Submission, raw_rows: Sequence[dict[s
     _require_draft(submission)
     lock_for_update(session, submission)
     lines = session.scalar(select(func.count()).where(Sample.submission_id == submission.id)) or 0
-    rows = manifests.check_rows(session, submission.organization_id, raw_rows, first_row=1)
-    return insert_samples(session, submission, rows, first_line=lines + 1)
+    with manifests.collector_paused():
+        rows = manifests.check_rows(session, submission.organization_id, raw_rows, first_row=1)
+        return insert_samples(session, submission, rows, first_line=lines + 1)
 
 
 def insert_samples(
