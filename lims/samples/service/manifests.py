@@ -21,7 +21,7 @@ from lims import clock
 from lims.csv_export import csv_lines, spreadsheet_safe
 from lims.samples.errors import ManifestRefused, RowError, UploadRefused
 from lims.samples.models import Sample, SampleStatus
-from lims.samples.schemas import MANIFEST_COLUMNS, StorageRequirement, load_manifest_row, manifest_row_schema
+from lims.samples.schemas import MANIFEST_COLUMNS, ManifestRowReader, StorageRequirement
 from lims.testing.models import TestDefinition
 from lims.units.errors import IncompatibleUnits
 from protocols.models import Protocol, ProtocolVersion, Subject, VersionStatus, Visit
@@ -75,11 +75,11 @@ def check_rows(
         )
     errors: list[RowError] = []
     loaded: list[tuple[int, dict[str, Any]]] = []
-    schema = manifest_row_schema()
+    reader = ManifestRowReader()
     for number, raw in enumerate(raw_rows, start=first_row):
         unknown = sorted(str(key) for key in raw if key not in MANIFEST_COLUMNS)
         errors += [RowError(number, column[:64], "This is not a manifest column.") for column in unknown]
-        row, messages = load_manifest_row({key: value for key, value in raw.items() if key in MANIFEST_COLUMNS}, schema)
+        row, messages = reader.load({key: value for key, value in raw.items() if key in MANIFEST_COLUMNS})
         errors += [RowError(number, column, text) for column, texts in messages.items() for text in texts]
         # What the row refers to is checked too where its cells are right, so every wrong cell is listed at once.
         loaded.append((number, row))
