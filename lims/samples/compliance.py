@@ -24,7 +24,8 @@ def _hours(seconds: float) -> str:
 
 
 def past_stability_window(session: Session, now: datetime, _parameters: Mapping[str, int]) -> Iterator[Condition]:
-    """Samples accepted at receipt, not yet processed, whose deadline from collection to processing has passed."""
+    """Samples accepted at receipt, not yet processed (neither tested nor split into aliquots, nor an aliquot
+    themselves), whose deadline from collection to processing has passed."""
     rows = session.execute(
         select(
             Sample.id,

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal  # noqa: F401  (resolves Measurement's field types for the composites)
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.audit.models import Controlled
@@ -51,8 +51,8 @@ ARRIVED = frozenset(
     {SampleStatus.RECEIVED, SampleStatus.REJECTED, SampleStatus.IN_TESTING, SampleStatus.RESULTS_RELEASED}
 )
 
-#: the statuses of a sample accepted at receipt and not yet processed (its testing not started): the ones whose
-#: stability window still matters
+#: the statuses of a sample accepted at receipt whose testing has not started: it awaits processing unless it was
+#: split into aliquots or is an aliquot (``Sample.processed_at``), and only then does its stability window matter
 AWAITING_PROCESSING = frozenset({SampleStatus.RECEIVED})
 
 
@@ -140,6 +140,9 @@ class Sample(Controlled, Base):
     #: when it must be processed by: collection time plus the stricter of its type's and its visit's limits, set at
     #: receipt (None when no limit applies or the collection time is unknown)
     stability_deadline: Mapped[datetime | None]
+    #: when processing began: its split into aliquots (for an aliquot: the split that made it) or its testing,
+    #: whichever came first; kept so a sample processed after its deadline still shows it once it no longer waits
+    processed_at: Mapped[datetime | None]
 
     submission: Mapped[Submission] = relationship(back_populates="samples")
     received_by: Mapped[User | None] = relationship()
@@ -147,10 +150,27 @@ class Sample(Controlled, Base):
     subject: Mapped[Subject | None] = relationship()
     visit: Mapped[Visit | None] = relationship()
 
+    # The one definition of "awaiting processing past its deadline", in Python for a loaded sample (its page, a
+    # list row) and beside it in SQL for the work list's filter and the compliance check; tests pin one boundary.
     def past_stability_window(self, moment: datetime) -> bool:
         """Whether it waits for processing after its deadline (at the deadline itself it is still within it)."""
         deadline = self.stability_deadline
-        return self.status in AWAITING_PROCESSING and deadline is not None and moment > deadline
+        return (
+            self.status in AWAITING_PROCESSING
+            and self.processed_at is None
+            and deadline is not None
+            and moment > deadline
+        )
+
+    @classmethod
+    def past_stability_window_sql(cls, moment: datetime) -> ColumnElement[bool]:
+        return and_(cls.status.in_(AWAITING_PROCESSING), cls.processed_at.is_(None), cls.stability_deadline < moment)
+
+    @property
+    def processed_late(self) -> bool:
+        """Whether its processing began after its stability deadline: history, shown once it no longer waits."""
+        deadline = self.stability_deadline
+        return self.processed_at is not None and deadline is not None and self.processed_at > deadline
 
     @property
     def requested_test_codes(self) -> list[str]:

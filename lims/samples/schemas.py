@@ -416,6 +416,10 @@ class SampleOutSchema(Schema):
     past_stability_window = fields.Function(
         lambda sample: sample.past_stability_window(clock.now()), required=True, metadata={"type": "boolean"}
     )
+    processed_at = fields.DateTime(
+        allow_none=True, metadata={"description": "When processing began: its split into aliquots or its testing."}
+    )
+    processed_after_deadline = fields.Boolean(attribute="processed_late", required=True)
 
 
 class SubmissionOutSchema(Schema):

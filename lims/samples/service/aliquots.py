@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from lims.audit import context as audit_context
 from lims.db import lock_for_update
 from lims.identity.models import User
 from lims.samples.errors import AliquotRefused, CustodyRefused
@@ -99,6 +100,10 @@ def split(
         )
     moment = custody.occurred(session, parent, at)
     place = custody.place_text(location)
+    if parent.processed_at is None or parent.processed_at > moment:
+        # Splitting is processing: the parent no longer waits, and whether it was split in time stays on record.
+        with audit_context.reason_for_change(session, "Split into aliquots"):
+            parent.processed_at = moment
     children = _children(session, parent, volumes, user=user, at=moment)
     listed = ", ".join(f"{child.accession_number} ({child.received_volume})" for child in children)
     custody.record(
@@ -160,6 +165,7 @@ def _children(
             received_volume=volume,
             receipt_note=f"Aliquot of {custody.name_of(parent)}",
             stability_deadline=parent.stability_deadline,
+            processed_at=at,
         )
         session.add(child)
         session.flush()

@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from lims import clock
 from lims.audit import context as audit_context
 from lims.errors import DetailMissing
 from lims.identity.models import User
-from lims.samples.models import AWAITING_PROCESSING, Sample, SampleTypeStability
+from lims.samples.models import Sample, SampleTypeStability
 from protocols.models import SampleRequirement
 
 
@@ -111,8 +111,9 @@ def is_past(deadline: datetime | None, moment: datetime) -> bool:
 
 
 def past_window(now: datetime) -> ColumnElement[bool]:
-    """In SQL: accepted samples not yet processed whose deadline has passed."""
-    return and_(Sample.status.in_(AWAITING_PROCESSING), Sample.stability_deadline < now)
+    """In SQL: accepted samples not yet processed (neither tested nor split into aliquots, nor aliquots themselves)
+    whose deadline has passed."""
+    return Sample.past_stability_window_sql(now)
 
 
 def count_past_window(session: Session) -> int:

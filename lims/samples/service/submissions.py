@@ -333,6 +333,8 @@ def move_samples(session: Session, samples: Sequence[Sample], status: SampleStat
     with audit_context.reason_for_change(session, reason):
         for sample in samples:
             sample.status = status
+            if status == SampleStatus.IN_TESTING and sample.processed_at is None:
+                sample.processed_at = clock.now()
             submissions[sample.submission_id] = sample.submission
     for sample in samples:
         events.record_event(
