@@ -4,17 +4,20 @@ after the stability deadline stays on record, to the second (the clock is pinned
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 
 from lims import clock
 from lims.identity.models import RoleName
 from lims.samples.models import Sample, SampleStatus
-from lims.samples.service import aliquots, stability
+from lims.samples.service import aliquots, results, stability
 from lims.samples.service import submissions as service
 from lims.samples.service.sample_list import SampleFilter, filtered
+from lims.testing.models import TestDefinition
 from lims.units.parsing import parse_measurement
 from tests.helpers import login
 from tests.lims.compliance.checking import found
@@ -107,3 +110,43 @@ def test_testing_started_late_stays_on_record_once_it_no_longer_waits(db_session
     assert sample.processed_at == NOW and sample.processed_late
     stored = db_session.scalar(select(Sample.processed_at).where(Sample.id == sample.id))
     assert stored == NOW
+
+
+def _migration():
+    path = Path(__file__).parents[3] / "migrations" / "versions" / "20261207_aliquotrules_processed.py"
+    spec = importlib.util.spec_from_file_location("processed_at_migration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_migration_dates_the_processing_of_samples_split_or_tested_before_it(db_session, clients, manager):
+    stability.set_limit(db_session, sample_type="plasma", max_hours=1, user=manager)
+    parent, tested, waiting = received(
+        db_session,
+        clients,
+        plasma("P-SPLIT", collected_at=hours_ago(5)),
+        plasma("P-TESTED", collected_at=hours_ago(5)),
+        plasma("P-WAIT", collected_at=hours_ago(5)),
+    )
+    clock.freeze(NOW + timedelta(minutes=30))
+    (child,) = aliquots.split(db_session, parent, [parse_measurement("0.5 mL")], user=clients.technician)
+    clock.freeze(NOW + timedelta(hours=1))
+    viab = db_session.scalar(select(TestDefinition).where(TestDefinition.code == "VIAB"))
+    results.assign_tests(db_session, tested, [viab], user=clients.technician, requested=True)
+    db_session.flush()
+    # as the samples stood before the column existed: dated from their splits and tests only
+    db_session.execute(update(Sample).values(processed_at=None))
+    migration = _migration()
+    db_session.execute(text(migration._FROM_SPLITS))
+    db_session.execute(text(migration._FROM_TESTS))
+    db_session.expire_all()
+    dated = dict(db_session.execute(select(Sample.client_sample_id, Sample.processed_at)).all())
+    assert dated == {
+        "P-SPLIT": NOW + timedelta(minutes=30),
+        child.client_sample_id: NOW + timedelta(minutes=30),
+        "P-TESTED": NOW + timedelta(hours=1),
+        "P-WAIT": None,
+    }
+    assert set(found(db_session, CHECK, at=NOW + timedelta(hours=2))) == {str(waiting.id)}

@@ -1,7 +1,7 @@
 """Samples: when processing began (a split into aliquots, or testing), so aliquoted parents and their aliquots no
 longer count as waiting past their stability window, and a late start stays on record.
 
-Revision ID: 20261207_aliquotrules_processed_at
+Revision ID: 20261207_aliquotrules_processed
 Revises: 20261207_storage_custody
 Create Date: 2026-12-07 00:00:00
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "20261207_aliquotrules_processed_at"
+revision = "20261207_aliquotrules_processed"
 down_revision = "20261207_storage_custody"
 branch_labels = None
 depends_on = None
