@@ -1,6 +1,6 @@
 """Running checks: each in its own transaction, its run recorded whether it succeeds or raises.
 
-The scheduler, `lims compliance run` and the demo all run checks through :func:`run_check`, so a check that raises
+The scheduler and `lims compliance run` both run checks through :func:`run_check`, so a check that raises
 is recorded as failed and the others still run.
 """
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.certificates.errors import AlreadyIssued, NotReleased
@@ -160,11 +159,6 @@ def issue_report(session: Session, submission: Submission, user: User) -> Issued
 def issue_on_release(session: Session, found: ResultRelease, user: User) -> None:
     """QA's release signature issues the results report in the same transaction."""
     issue_report(session, found.submission, user)
-
-
-def released_without_report(session: Session) -> list[Submission]:
-    released = select(Submission).join(ResultRelease, ResultRelease.submission_id == Submission.id)
-    return list(session.scalars(documents.without_document(released, SUBMISSION, Submission.id)))
 
 
 SUBJECT = documents.DocumentSubject(
