@@ -37,17 +37,19 @@ _TYPES = (
 )
 
 
-def manifest_rows(count: int, prefix: str = "BENCH") -> list[dict[str, str]]:
-    """A client's manifest of ``count`` rows as an upload's cells: text, as typed."""
-    collected = (clock.now() - timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+def manifest_rows(count: int, prefix: str = "BENCH", *, own_times: bool = False) -> list[dict[str, str]]:
+    """A client's manifest of ``count`` rows as an upload's cells: text, as typed; with ``own_times``, each sample
+    collected a minute before the one above it, so that no row repeats another but for its id."""
+    yesterday = clock.now() - timedelta(days=1)
     rows = []
     for number in range(count):
         sample_type, quantity, container, storage = _TYPES[number % len(_TYPES)]
+        collected = yesterday - timedelta(minutes=number if own_times else 0)
         rows.append(
             {
                 "client_sample_id": f"{prefix}-{number:06d}",
                 "sample_type": sample_type,
-                "collected_at": collected,
+                "collected_at": collected.strftime("%Y-%m-%d %H:%M"),
                 "quantity": quantity,
                 "container": container,
                 "storage_requirement": storage,
@@ -64,6 +66,19 @@ def run_import(count: int) -> None:
         rows = manifest_rows(count)
         import_seconds, submission_id, events_written = _import(engine, organization_id, rows, "bench")
         raw_seconds = _raw_insert(engine, submission_id)
+        own_times = manifest_rows(count, "OWN", own_times=True)
+        own_import_seconds, own_submission_id, own_events_written = _import(
+            engine, organization_id, own_times, "own times"
+        )
+        own_raw_seconds = _raw_insert(engine, own_submission_id)
+    _print_import("runs of samples repeating every cell but the id", count, import_seconds, raw_seconds, events_written)
+    _print_import(
+        "every sample its own collection time", count, own_import_seconds, own_raw_seconds, own_events_written
+    )
+
+
+def _print_import(manifest: str, count: int, import_seconds: float, raw_seconds: float, events_written: int) -> None:
+    print(f"manifest-import: a manifest of {manifest}")
     rate = count / import_seconds
     print(
         f"manifest-import: service {rate:10,.0f} rows/s ({count:,} rows checked and inserted in one transaction, "
