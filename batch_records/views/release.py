@@ -4,6 +4,7 @@ executed batch record as a PDF."""
 from __future__ import annotations
 
 import base64
+from contextlib import AbstractContextManager
 from typing import Any
 
 from flask import (
@@ -16,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from batch_records import schemas
@@ -85,18 +87,23 @@ def review(batch_id: int) -> Any:
     )
 
 
+def _refusal_shown_on_review_page(db: Session, batch_id: int, *, action: str) -> AbstractContextManager[None]:
+    """A refused signature on QA's review page shows the page again with the form's errors under ``action``."""
+    return on_refusal_show(
+        "batch_records/review.html",
+        lambda: {"review": release.review(db, batch_id)},
+        batch_id=batch_id,
+        dispositions=schemas.DISPOSITION_CHOICES,
+        action=action,
+    )
+
+
 @blueprint.route("/batches/<int:batch_id>/disposition", methods=["POST"])
 @allow(RoleName.QA)
 def dispose(batch_id: int) -> Any:
     db = get_session()
     batch = batches.get_batch(db, batch_id)
-    with on_refusal_show(
-        "batch_records/review.html",
-        lambda: {"review": release.review(db, batch_id)},
-        batch_id=batch_id,
-        dispositions=schemas.DISPOSITION_CHOICES,
-        action="disposition",
-    ):
+    with _refusal_shown_on_review_page(db, batch_id, action="disposition"):
         data = load_input(schemas.DispositionSchema())
         release.dispose(
             db,
@@ -116,13 +123,7 @@ def dispose(batch_id: int) -> Any:
 def review_trail(batch_id: int) -> Any:
     db = get_session()
     batch = batches.get_batch(db, batch_id)
-    with on_refusal_show(
-        "batch_records/review.html",
-        lambda: {"review": release.review(db, batch_id)},
-        batch_id=batch_id,
-        dispositions=schemas.DISPOSITION_CHOICES,
-        action="trail",
-    ):
+    with _refusal_shown_on_review_page(db, batch_id, action="trail"):
         data = load_input(review_schemas.TrailReviewSchema())
         trail_review = release.review_trail(
             db,
