@@ -163,15 +163,22 @@ def _summary(milliseconds: list[float], statements: list[int]) -> Measured:
     return Measured(statistics.median(milliseconds), quantiles[18], statistics.mode(statements))
 
 
-def _databases(stack: ExitStack) -> tuple[str, str]:
-    lab_url, empty_url = os.environ.get(LAB_URL_VARIABLE), os.environ.get(EMPTY_LAB_URL_VARIABLE)
-    if lab_url and empty_url:
-        return lab_url, empty_url
+def _databases(
+    stack: ExitStack,
+    *,
+    small_lab_variable: str = EMPTY_LAB_URL_VARIABLE,
+    scales: tuple[float, float] = (LAB_SCALE, EMPTY_LAB_SCALE),
+) -> tuple[str, str]:
+    """The URLs of the lab (``LAB_URL_VARIABLE``) and of the smaller lab it is compared with, or, unless both are
+    set, two labs generated at ``scales`` into temporary SQLite files that ``stack`` removes."""
+    lab_url, small_url = os.environ.get(LAB_URL_VARIABLE), os.environ.get(small_lab_variable)
+    if lab_url and small_url:
+        return lab_url, small_url
     directory = stack.enter_context(tempfile.TemporaryDirectory())
-    lab_url, empty_url = f"sqlite:///{directory}/lab.sqlite3", f"sqlite:///{directory}/empty.sqlite3"
-    generate(lab_url, LabSize.at(LAB_SCALE))
-    generate(empty_url, LabSize.at(EMPTY_LAB_SCALE))
-    return lab_url, empty_url
+    lab_url, small_url = f"sqlite:///{directory}/lab.sqlite3", f"sqlite:///{directory}/small.sqlite3"
+    generate(lab_url, LabSize.at(scales[0]))
+    generate(small_url, LabSize.at(scales[1]))
+    return lab_url, small_url
 
 
 @contextmanager

@@ -12,8 +12,6 @@ generated into temporary SQLite files at scales 0.02 and 0.002 (a quick look, no
 
 from __future__ import annotations
 
-import os
-import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,8 +19,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 
 from bench.audit import Target, _print_ratio
-from bench.lab.generate import LabSize, generate
-from bench.pages import LAB_URL_VARIABLE, Lab, Measured, PageToMeasure, _measure, _served
+from bench.pages import Lab, Measured, PageToMeasure, _databases, _measure, _served
 from lims import clock
 
 SMALL_LAB_URL_VARIABLE = "LIMS_BENCH_SAMPLES_SMALL_LAB_URL"
@@ -57,7 +54,9 @@ PAGES = (
 
 def run(requests: int) -> None:
     with ExitStack() as stack:
-        large_url, small_url = _databases(stack)
+        large_url, small_url = _databases(
+            stack, small_lab_variable=SMALL_LAB_URL_VARIABLE, scales=(LARGE_SCALE, SMALL_SCALE)
+        )
         large = stack.enter_context(_served(large_url, stack))
         small = stack.enter_context(_served(small_url, stack))
         for lab in (large, small):
@@ -91,17 +90,6 @@ def run(requests: int) -> None:
         worst_large.p50_ms / worst_small.p50_ms,
         RATIO_TARGET,
     )
-
-
-def _databases(stack: ExitStack) -> tuple[str, str]:
-    large_url, small_url = os.environ.get(LAB_URL_VARIABLE), os.environ.get(SMALL_LAB_URL_VARIABLE)
-    if large_url and small_url:
-        return large_url, small_url
-    directory = stack.enter_context(tempfile.TemporaryDirectory())
-    large_url, small_url = f"sqlite:///{directory}/large.sqlite3", f"sqlite:///{directory}/small.sqlite3"
-    generate(large_url, LabSize.at(LARGE_SCALE))
-    generate(small_url, LabSize.at(SMALL_SCALE))
-    return large_url, small_url
 
 
 def _paths(lab: Lab) -> dict[str, str]:
