@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lims import schema
 from lims.audit.models import AuditEvent
-from lims.db import create_engine_for, get_child, get_record
+from lims.db import create_engine_for, get_child, get_record, writes_or_locks
 from lims.errors import RecordNotFound
 from lims.identity.models import Organization, OrganizationKind
 from lims.identity.service import organizations
@@ -132,3 +132,46 @@ def test_a_writer_of_two_records_and_a_writer_of_the_second_do_not_deadlock(comm
             select(AuditEvent.entity_id).where(AuditEvent.action == "update").order_by(AuditEvent.sequence)
         ).all()
         assert renames == [str(first_id), str(second_id), str(second_id)]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO organization (code) VALUES (%(code)s)",
+        "\n  update organization SET name = 'x'",
+        "DELETE FROM user_session WHERE id = 1",
+        "MERGE INTO sample USING src ON true WHEN MATCHED THEN DO NOTHING",
+        "SELECT batch.id FROM batch WHERE batch.id = %(id)s FOR UPDATE",
+        "SELECT batch.id FROM batch WHERE batch.id = %(id)s\nFOR NO KEY UPDATE OF batch NOWAIT",
+        "SELECT id FROM storage_box FOR SHARE",
+        "select id from storage_box for key share",
+        "SELECT pg_advisory_xact_lock(%(key)s)",
+    ],
+)
+def test_a_statement_that_writes_or_locks_rows_takes_the_write_lock(statement):
+    assert writes_or_locks(statement)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT batch_step.performed_signed, batch_step.id FROM batch_step WHERE batch_step.status = %(status)s",
+        "WITH waiting_for_reviewed AS MATERIALIZED (SELECT id FROM batch_step) SELECT count(*) FROM batch_step",
+        "SELECT deleted_at, updated_by_id FROM sample_test",
+    ],
+)
+def test_a_statement_that_only_reads_does_not(statement):
+    assert not writes_or_locks(statement)
+
+
+def test_postgresql_plans_each_statement_for_its_own_values(fresh_database_url):
+    """A generic plan of a prepared statement, which PostgreSQL uses after a statement's fifth run on a
+    connection, cannot weigh how common a status is nor use a partial index; each statement is planned afresh."""
+    if not fresh_database_url.startswith("postgresql"):
+        pytest.skip("SQLite plans every statement as it runs: it keeps no plans to reuse")
+    engine = create_engine_for(fresh_database_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+    finally:
+        engine.dispose()
