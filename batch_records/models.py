@@ -351,6 +351,8 @@ AWAITING_REVIEW = {
     "postgresql": "hold_point AND NOT reviewed_signed",
     "sqlite": "hold_point = 1 AND reviewed_signed = 0",
 }
+#: a step still to do, neither completed nor skipped: a batch's current step is its first such step
+STEP_OPEN = "status NOT IN ('completed', 'skipped')"
 
 
 class BatchStep(StepDesign, KeepsSignatureState, Controlled, Base):
@@ -383,6 +385,9 @@ class BatchStep(StepDesign, KeepsSignatureState, Controlled, Base):
             "position",
             postgresql_where=text(AWAITING_REVIEW["postgresql"]),
             sqlite_where=text(AWAITING_REVIEW["sqlite"]),
+        ),
+        Index(
+            "ix_batch_step_open", "batch_id", "position", postgresql_where=text(STEP_OPEN), sqlite_where=text(STEP_OPEN)
         ),
     )
 

@@ -7,8 +7,8 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, ScalarSelect, SQLColumnExpression, and_, func, literal_column, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from batch_records.errors import (
     AlreadyRecorded,
@@ -97,23 +97,34 @@ def is_done(step: BatchStep) -> bool:
     return step.status in DONE
 
 
+def first_open_position(batch_id: SQLColumnExpression[int]) -> ScalarSelect[int]:
+    """The position of the first step neither completed nor skipped of the batch ``batch_id`` (a column of the
+    enclosing query): one entry of the partial index ``ix_batch_step_open`` however many steps the batch has."""
+    step = aliased(BatchStep, name="open_step")
+    # In literals, as the index's condition is written: with bound values the planner cannot prove the index applies.
+    done: list[ColumnElement[str]] = [literal_column(f"'{status.value}'") for status in DONE]
+    return select(func.min(step.position)).where(step.batch_id == batch_id, step.status.not_in(done)).scalar_subquery()
+
+
 def current_steps_of(session: Session, batch_ids: Collection[int]) -> dict[int, BatchStep]:
     """The current step of each of the batches (none for a batch whose steps are all done), with its batch and the
     materials it takes, in three queries rather than loading every step of every batch (the batch list)."""
     if not batch_ids:
         return {}
-    first_open = (
-        select(BatchStep.batch_id, func.min(BatchStep.position).label("position"))
-        .where(BatchStep.batch_id.in_(batch_ids), BatchStep.status.not_in(DONE))
-        .group_by(BatchStep.batch_id)
-        .subquery()
-    )
+    return _current_steps(session, Batch.id.in_(batch_ids))
+
+
+def current_steps_in_progress(session: Session, batch_ids: Collection[int] | None = None) -> dict[int, BatchStep]:
+    """The current step of each batch in progress (of ``batch_ids``, or all), as ``current_steps_of``."""
+    condition = Batch.status == BatchStatus.IN_PROGRESS
+    return _current_steps(session, condition if batch_ids is None else and_(condition, Batch.id.in_(batch_ids)))
+
+
+def _current_steps(session: Session, batches_wanted: ColumnElement[bool]) -> dict[int, BatchStep]:
     steps = session.scalars(
         select(BatchStep)
-        .join(
-            first_open,
-            and_(BatchStep.batch_id == first_open.c.batch_id, BatchStep.position == first_open.c.position),
-        )
+        .join(Batch, and_(BatchStep.batch_id == Batch.id, BatchStep.position == first_open_position(Batch.id)))
+        .where(batches_wanted)
         .options(
             selectinload(BatchStep.batch),
             selectinload(BatchStep.materials).selectinload(BatchMaterial.material),

@@ -7,13 +7,14 @@ the dashboard, which counts the held batches in SQL and names the first few.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy import ColumnElement, Select, String, and_, bindparam, cast, exists, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from batch_records.models import Batch, BatchMaterial, BatchStatus, BatchStep
 from batch_records.service import execution, step_signatures, step_uses
@@ -57,7 +58,7 @@ def waiting_batches(
     if batch_ids is not None and not batch_ids:
         return {}
     current = (
-        _current_steps(session, batch_ids)
+        execution.current_steps_in_progress(session, batch_ids)
         if current_steps is None
         else {
             batch_id: step for batch_id, step in current_steps.items() if step.batch.status == BatchStatus.IN_PROGRESS
@@ -94,17 +95,11 @@ class HeldBatches:
 def held_batches(session: Session, *, due_soon_days: int, limit: int = HELD_SHOWN) -> HeldBatches:
     """The batches in progress held up: counted in SQL, the first ``limit`` by batch number named with every
     reason, in a fixed number of queries however many batches are open (for the dashboard)."""
-    held = aliased(Batch)
-    current = aliased(BatchStep, name="current_step")
-    first_open = _first_open_positions(None).subquery()
+    lacking_materials = materials.materials_without_usable_lot(session)
+    lacking_types = equipment_use.types_without_usable_item(session, EquipmentType, due_soon_days=due_soon_days)
     rows = session.execute(
-        select(held.id, func.count().over())
-        .select_from(current)
-        .join(first_open, and_(current.batch_id == first_open.c.batch_id, current.position == first_open.c.position))
-        .join(held, held.id == current.batch_id)
-        .where(or_(*_held_reasons(session, current, due_soon_days)))
-        .order_by(held.batch_number)
-        .limit(limit)
+        _held_query(bool(lacking_materials), tuple(sorted(lacking_types))),
+        {"lacking_materials": lacking_materials, "shown": limit},
     ).all()
     if not rows:
         return HeldBatches([], 0)
@@ -131,12 +126,31 @@ def held_for_dashboard(session: Session, settings: Mapping[str, Any]) -> HeldSum
     )
 
 
-def _held_reasons(session: Session, current: Any, due_soon_days: int) -> list[ColumnElement[bool]]:
-    """The conditions that a batch's ``current`` step (an alias) cannot go on: ``waiting_batches``'s reasons in SQL,
-    given the materials without a usable lot and the equipment types without a usable item (a query each)."""
+@functools.lru_cache(maxsize=64)
+def _held_query(materials_lacking: bool, types_lacking: tuple[EquipmentType, ...]) -> Select[int, int]:
+    """The ids of the first held batches (parameter ``shown``) by batch number, each with the count of all, given
+    whether some materials have no usable lot (parameter ``lacking_materials``) and which types of equipment have
+    no usable item: built once for each, as building it cost more than running it."""
+    held = aliased(Batch)
+    current = aliased(BatchStep, name="current_step")
+    return (
+        select(held.id, func.count().over())
+        .join(
+            current,
+            and_(current.batch_id == held.id, current.position == execution.first_open_position(held.id)),
+        )
+        .where(held.status == BatchStatus.IN_PROGRESS, or_(*_held_reasons(current, materials_lacking, types_lacking)))
+        .order_by(held.batch_number)
+        .limit(bindparam("shown"))
+    )
+
+
+def _held_reasons(
+    current: Any, materials_lacking: bool, types_lacking: tuple[EquipmentType, ...]
+) -> list[ColumnElement[bool]]:
+    """The conditions that a batch's ``current`` step (an alias) cannot go on: ``waiting_batches``'s reasons in SQL."""
     reasons: list[ColumnElement[bool]] = [step_signatures.hold_point_unreviewed_before(current)]
-    lacking_materials = materials.materials_without_usable_lot(session)
-    if lacking_materials:
+    if materials_lacking:
         taken = (
             select(LotConsumption.id)
             .join(LotConsumption.lot)
@@ -151,13 +165,12 @@ def _held_reasons(session: Session, current: Any, due_soon_days: int) -> list[Co
             exists(
                 select(BatchMaterial.id).where(
                     BatchMaterial.step_id == current.id,
-                    BatchMaterial.material_id.in_(lacking_materials),
+                    BatchMaterial.material_id.in_(bindparam("lacking_materials", expanding=True)),
                     ~exists(taken),
                 )
             )
         )
-    lacking_types = equipment_use.types_without_usable_item(session, EquipmentType, due_soon_days=due_soon_days)
-    for equipment_type in lacking_types:
+    for equipment_type in types_lacking:
         recorded = (
             select(EquipmentUse.id)
             .join(EquipmentUse.equipment)
@@ -170,36 +183,6 @@ def _held_reasons(session: Session, current: Any, due_soon_days: int) -> list[Co
         needed = literal(",").concat(current.required_equipment).concat(",").contains(f",{equipment_type.value},")
         reasons.append(and_(needed, ~exists(recorded)))
     return reasons
-
-
-def _first_open_positions(batch_ids: Collection[int] | None) -> Select[int, int]:
-    """Per batch in progress, the position of its first step neither completed nor skipped."""
-    open_steps = (
-        select(BatchStep.batch_id, func.min(BatchStep.position).label("position"))
-        .join(BatchStep.batch)
-        .where(Batch.status == BatchStatus.IN_PROGRESS, BatchStep.status.not_in(execution.DONE))
-        .group_by(BatchStep.batch_id)
-    )
-    if batch_ids is not None:
-        open_steps = open_steps.where(BatchStep.batch_id.in_(batch_ids))
-    return open_steps
-
-
-def _current_steps(session: Session, batch_ids: Collection[int] | None) -> dict[int, BatchStep]:
-    """The current step of each batch in progress: its first step neither completed nor skipped."""
-    first_open = _first_open_positions(batch_ids).subquery()
-    steps = session.scalars(
-        select(BatchStep)
-        .join(
-            first_open,
-            (BatchStep.batch_id == first_open.c.batch_id) & (BatchStep.position == first_open.c.position),
-        )
-        .options(
-            selectinload(BatchStep.batch),
-            selectinload(BatchStep.materials).selectinload(BatchMaterial.material),
-        )
-    )
-    return {step.batch_id: step for step in steps}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, case, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from lims import clock
@@ -46,17 +46,35 @@ def status_expression(today: date, due_soon_days: int) -> ColumnElement[str]:
 def status_condition(statuses: Iterable[EquipmentStatus], today: date, due_soon_days: int) -> ColumnElement[bool]:
     """The condition that an item is in one of ``statuses`` on ``today``: ``status_expression`` spelt as plain
     comparisons of its columns, which the database answers from an index instead of computing every row's status."""
-    return or_(*_status_parts(statuses, today, due_soon_days))
+    return or_(*_status_parts(statuses, today, today + timedelta(days=due_soon_days)))
 
 
-def _status_parts(statuses: Iterable[EquipmentStatus], today: date, due_soon_days: int) -> list[ColumnElement[bool]]:
+#: the day and the last day of the due-soon window of a statement built once and run on any day (``status_on``)
+_TODAY = bindparam("equipment_status_today", type_=Date)
+_DUE_SOON_UNTIL = bindparam("equipment_status_due_soon_until", type_=Date)
+
+
+def status_condition_any_day(statuses: Iterable[EquipmentStatus]) -> ColumnElement[bool]:
+    """``status_condition`` for a statement built once and kept: the day comes as parameters, ``status_on``'s."""
+    return or_(*_status_parts(statuses, _TODAY, _DUE_SOON_UNTIL))
+
+
+def status_on(today: date, due_soon_days: int) -> dict[str, date]:
+    """The parameters of a statement with a ``status_condition_any_day`` for the status on ``today``."""
+    return {_TODAY.key: today, _DUE_SOON_UNTIL.key: today + timedelta(days=due_soon_days)}
+
+
+def _status_parts(
+    statuses: Iterable[EquipmentStatus],
+    today: date | ColumnElement[date],
+    due_soon_until: date | ColumnElement[date],
+) -> list[ColumnElement[bool]]:
     """``status_condition`` as conditions no two items share, each a plain conjunction an index range answers."""
     active: tuple[ColumnElement[bool], ...] = (
         Equipment.retired_at.is_(None),
         Equipment.under_maintenance == false(),
         Equipment.out_of_tolerance == false(),
     )
-    due_soon_until = today + timedelta(days=due_soon_days)
     parts: dict[EquipmentStatus, list[ColumnElement[bool]]] = {
         EquipmentStatus.RETIRED: [Equipment.retired_at.is_not(None)],
         EquipmentStatus.UNDER_MAINTENANCE: [
@@ -166,9 +184,10 @@ def _filtered(criteria: EquipmentFilter, due_soon_days: int) -> Select[Equipment
 def count_with_status(session: Session, statuses: frozenset[EquipmentStatus], *, due_soon_days: int) -> int:
     """How many items are in ``statuses``, in one statement: a count of each disjoint part of the condition, each
     answered from the calibration-state index alone."""
+    today = clock.today()
     counts = [
         select(func.count()).select_from(Equipment).where(part).scalar_subquery()
-        for part in _status_parts(statuses, clock.today(), due_soon_days)
+        for part in _status_parts(statuses, today, today + timedelta(days=due_soon_days))
     ]
     return session.scalar(select(sum(counts[1:], counts[0]))) or 0
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, CompoundSelect, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from lims import clock
@@ -24,7 +25,13 @@ from lims.equipment.models import (
     EquipmentType,
     EquipmentUse,
 )
-from lims.equipment.service.inventory import status_condition, status_expression, status_of
+from lims.equipment.service.inventory import (
+    status_condition,
+    status_condition_any_day,
+    status_expression,
+    status_of,
+    status_on,
+)
 from lims.identity.models import User
 from lims.pagination import PICKER_SIZE, REFUSED_SHOWN, KeysetPage, page_after
 
@@ -124,28 +131,16 @@ def types_without_usable_item(
 ) -> dict[EquipmentType, set[EquipmentStatus]]:
     """Of the types, those of which no item may be used now, with the statuses their items are in (none for a type
     without items): one query that stops at each type's first usable item, and one over the types found lacking."""
-    wanted = sorted(set(equipment_types))
+    wanted = tuple(sorted(set(equipment_types)))
     if not wanted:
         return {}
-    status = status_expression(clock.today(), due_soon_days)
-    # One condition shared by every type's part: building it is most of the statement's cost in Python.
-    usable_now = _usable(due_soon_days)
-    usable = set(
-        session.scalars(
-            union_all(
-                *(
-                    select(literal(equipment_type.value)).where(
-                        exists().where(Equipment.equipment_type == equipment_type, usable_now)
-                    )
-                    for equipment_type in wanted
-                )
-            )
-        )
-    )
+    today = clock.today()
+    usable = set(session.scalars(_types_with_a_usable_item(wanted), status_on(today, due_soon_days)))
     lacking: dict[EquipmentType, set[EquipmentStatus]] = {
         equipment_type: set() for equipment_type in wanted if equipment_type.value not in usable
     }
     if lacking:
+        status = status_expression(today, due_soon_days)
         for equipment_type, value in session.execute(
             select(Equipment.equipment_type, status)
             .where(Equipment.equipment_type.in_(lacking))
@@ -153,6 +148,21 @@ def types_without_usable_item(
         ):
             lacking[equipment_type].add(EquipmentStatus(value))
     return lacking
+
+
+@functools.lru_cache(maxsize=64)
+def _types_with_a_usable_item(wanted: tuple[EquipmentType, ...]) -> CompoundSelect:
+    """The statement naming which of the types have a usable item, stopping at each type's first: built once per set
+    of types, as building it cost more than running it (the day comes as parameters, ``status_on``)."""
+    usable_now = status_condition_any_day(_USABLE)
+    return union_all(
+        *(
+            select(literal(equipment_type.value)).where(
+                exists().where(Equipment.equipment_type == equipment_type, usable_now)
+            )
+            for equipment_type in wanted
+        )
+    )
 
 
 def unusable_by_type(
