@@ -1,9 +1,10 @@
 """The samples area's record pages send as many SQL statements for a big record as for a small one: a sample with
 one test, one aliquot and a short chain of custody or with several of each, corrected results among them; a
-submission of 2 samples or 20 as the client and the lab read and receive it; the results of 2 samples or 6 as QA
-reviews and releases them and the client reads them; a client's portal and a subject's calendar with one sample or
-many. Each page is fetched once before it is counted, so that what only a first request loads does not count
-against one size; each count comes with what the user sees growing, so that an empty page cannot pass."""
+submission of 2 samples or 20 as the client and the lab read and receive it; the results of 2 samples or of 6 and
+two aliquots as QA reviews and releases them and the client reads them; a client's portal and a subject's calendar
+with one sample or many. Each page is fetched once before it is counted, so that what only a first request loads
+does not count against one size; each count comes with what the user sees growing, so that an empty page cannot
+pass."""
 
 from __future__ import annotations
 
@@ -166,27 +167,36 @@ def _in_testing(db_session: Session, lab: Lab, prefix: str, size: int) -> Submis
     return submission
 
 
-def test_reviewing_releasing_and_reading_results_cost_the_same_for_2_samples_or_6(
+def test_reviewing_releasing_and_reading_results_cost_the_same_for_2_samples_or_6_and_aliquots(
     app,
     db_session,
     lab,  # noqa: F811
 ):
     sizes = {2: _in_testing(db_session, lab, "TWO", 2), 6: _in_testing(db_session, lab, "SIX", 6)}
+    # The bigger one's first sample is also split into two aliquots, each tested: their results go under it.
+    split_from = sizes[6].samples[0]
+    _split(db_session, split_from, lab.analyst, "1 mL", "1 mL")
+    for aliquot in aliquots.children_of(db_session, split_from):
+        (viability,) = _assign(db_session, lab, aliquot.child, "VIAB")
+        _result(db_session, viability, "conforms", by=lab.analyst, verifier=lab.verifier)
+    db_session.commit()
+    results_shown = {2: 4, 6: 14}
     qa = _signed_in(app, lab.qa)
     helix = _signed_in(app, lab.clients.helix_user)
     before, after, read = {}, {}, {}
     for size, submission in sizes.items():
         before[size], (review,) = _costs(qa, db_session, f"/submissions/{submission.public_id}/release")
-        assert review.count('<span class="signature-meaning">Verified</span>') == 2 * size
+        assert review.count('<span class="signature-meaning">Verified</span>') == results_shown[size]
         assert "Sign and release" in review
     for size, submission in sizes.items():
         release.release_results(db_session, submission, user=lab.qa, password=PASSWORD)
         db_session.commit()
         after[size], (released,) = _costs(qa, db_session, f"/submissions/{submission.public_id}/release")
-        assert released.count('<span class="signature-meaning">Verified</span>') == 2 * size
+        assert released.count('<span class="signature-meaning">Verified</span>') == results_shown[size]
         assert released.count('<span class="signature-meaning">Released</span>') == 1
         read[size], (shown,) = _costs(helix, db_session, f"/submissions/{submission.public_id}/results")
-        assert shown.count("Conforms</td>") == 2 * size
+        assert shown.count("Conforms</td>") == results_shown[size]
+        assert shown.count(f"aliquot of {split_from.accession_number}") == (2 if size == 6 else 0)
     assert before[6] == before[2] and after[6] == after[2] and read[6] == read[2]
 
 
