@@ -82,10 +82,9 @@ def _step_context(step_id: int) -> dict[str, Any]:
         },
         "waiting": [
             wait
-            for wait in waiting.waiting_batches(db, batch_ids=[step.batch_id], due_soon_days=_due_soon_days()).get(
-                step.batch_id, []
-            )
-            if wait.step is step
+            for wait in waiting.waiting_batches(
+                db, batch_ids=[step.batch_id], due_soon_days=_due_soon_days(), current_steps={step.batch_id: step}
+            ).get(step.batch_id, [])
         ]
         if workable
         else [],
