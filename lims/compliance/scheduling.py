@@ -21,6 +21,7 @@ from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.base import BaseTrigger
 from flask import Flask
 from sqlalchemy import Engine, case, insert, or_, select, update
@@ -101,6 +102,31 @@ def run_job(job_id: str) -> None:
         logger.warning("Job %s is not declared in this process; not run", job_id)
         return
     job.run(app)
+
+
+class _JobScheduler(BackgroundScheduler):
+    def _process_jobs(self) -> float | None:
+        # APScheduler's thread can wake for a due job just as shutdown() begins. shutdown() marks the scheduler
+        # stopped, then shuts the executor down under the job stores' lock; the thread does not look at the state
+        # again, so it would hand the job to the executor that was shut down, which refuses it, and still store the
+        # job's next run: the job would be recorded as run without running, and its run lost. Looking at the state
+        # under that lock closes the gap: a job handed over before shutdown takes the lock runs (shutdown waits for
+        # it), and one not handed over stays due in the database and runs when a scheduler next starts.
+        with self._jobstores_lock:
+            if self.state == STATE_STOPPED:
+                return None
+            wait_seconds: float | None = super()._process_jobs()
+            return wait_seconds
+
+
+def job_scheduler(engine: Engine) -> BackgroundScheduler:
+    """The APScheduler that runs the jobs kept in the database of ``engine``, not yet started."""
+    return _JobScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=scheduler_jobs.name)},
+        # A run missed while no process held the lease runs once when one does, however many were missed.
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone=UTC,
+    )
 
 
 class LeasedScheduler:
@@ -214,12 +240,7 @@ class LeasedScheduler:
     def _start_jobs(self) -> None:
         jobs = {job.job_id: job for job in declared_jobs(self.app)}
         _running.update(app=self.app, jobs=jobs)
-        running = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=scheduler_jobs.name)},
-            # A run missed while no process held the lease runs once when one does, however many were missed.
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            timezone=UTC,
-        )
+        running = job_scheduler(self.engine)
         running.start(paused=True)
         for stored in running.get_jobs():
             if stored.id not in jobs:

@@ -1,23 +1,28 @@
 """One scheduler per database: of two started on one database only the holder of the lease runs the jobs, and the
-other takes over when the holder's lease lapses; a run missed while none ran happens once when one starts. On
+other takes over when the holder's lease lapses; a run missed while none ran happens once when one starts, and so does
+one that fell due as the scheduler shut down. On
 PostgreSQL (LIMS_TEST_DATABASE_URL) and SQLite alike: the lease is a row both engines update the same way."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from lims import schema
 from lims.app import create_app
+from lims.compliance import scheduling
 from lims.compliance.models import CheckRun, SchedulerLease
-from lims.compliance.scheduling import LEASE_NAME, LeasedScheduler
+from lims.compliance.scheduling import LEASE_NAME, Job, LeasedScheduler
 from lims.db import create_engine_for
 
 
@@ -51,6 +56,12 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 20) -> bool:
 def _count(app: Flask, query) -> int:
     with app.extensions["lims.db"].engine.connect() as connection:
         return connection.execute(query).scalar_one()
+
+
+def _stored_next_run(engine: Engine, job_id: str) -> datetime:
+    store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")
+    store.start(BackgroundScheduler(), "default")
+    return store.lookup_job(job_id).next_run_time
 
 
 def test_only_the_lease_holder_runs_jobs_and_another_takes_over_when_its_lease_lapses(apps_on_one_database):
@@ -100,3 +111,42 @@ def test_a_run_missed_while_no_scheduler_ran_happens_once_when_one_starts(apps_o
         assert _count(app, runs) == 2
     finally:
         restarted.stop()
+
+
+def test_a_job_due_as_its_scheduler_shuts_down_is_not_recorded_as_run_and_runs_at_the_next_start(
+    apps_on_one_database, monkeypatch
+):
+    app = apps_on_one_database("only")
+    engine = app.extensions["lims.db"].engine
+    ran = threading.Event()
+    probe = Job("probe", "Probe", "every 1h", IntervalTrigger(hours=1), lambda _app: ran.set())
+    monkeypatch.setattr(scheduling, "_running", {"app": app, "jobs": {"probe": probe}})
+    due = datetime.now(UTC) - timedelta(seconds=1)
+    stopping = scheduling.job_scheduler(engine)
+    stopping.start(paused=True)
+    stopping.add_job(scheduling.run_job, probe.trigger, args=("probe",), id="probe", next_run_time=due)
+    # The scheduler's thread wakes for the due job, and the scheduler is shut down (its executor and job store
+    # with it) before the thread looks for the jobs that are due.
+    woke, shut_down = threading.Event(), threading.Event()
+    look_for_due_jobs = stopping._process_jobs
+
+    def wake_as_the_scheduler_shuts_down() -> float | None:
+        woke.set()
+        shut_down.wait()
+        return look_for_due_jobs()
+
+    stopping._process_jobs = wake_as_the_scheduler_shuts_down
+    stopping.add_listener(lambda _event: shut_down.set(), EVENT_SCHEDULER_SHUTDOWN)
+    stopping.resume()
+    assert woke.wait(20)
+    stopping.shutdown(wait=True)
+    assert not ran.is_set()
+    assert _stored_next_run(engine, "probe") == due  # still due: not recorded as run
+
+    restarted = scheduling.job_scheduler(engine)
+    restarted.start()
+    try:
+        assert ran.wait(20)
+    finally:
+        restarted.shutdown(wait=True)
+    assert _stored_next_run(engine, "probe") > datetime.now(UTC)
