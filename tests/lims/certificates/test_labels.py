@@ -30,7 +30,7 @@ def reference_rows(name: str) -> list[dict[str, str]]:
 def label_for(din: str) -> BagLabel:
     return BagLabel(
         din=din,
-        product_code="S1234V00",
+        product_code="S1234100",  # ISBT 128 type of collection (sixth character) "1": for autologous use only
         product="HLX-19 autologous anti-CD19 CAR-T",
         batch_number="CART-HLX19-260002",
         expires_at=datetime(2030, 4, 12, 23, 59, tzinfo=UTC),
@@ -62,9 +62,9 @@ def test_every_gs1_reference_gtin_gets_its_check_digit_and_a_wrong_one_is_refuse
 
 def test_the_isbt_128_data_structures_of_a_label():
     label = label_for("G123417654321")
-    assert label.product_data == "=<S1234V00"
+    assert label.product_data == "=<S1234100"
     assert label.expiry_data == "&>0301022359"  # 2030, day 102, 23:59
-    assert label.datamatrix_data == "=G12341765432100=<S1234V00&>0301022359"
+    assert label.datamatrix_data == "=G12341765432100=<S1234100&>0301022359"
 
 
 def test_qa_prints_the_bag_label_of_a_released_batch(client, db_session, line, released):
@@ -76,7 +76,7 @@ def test_qa_prints_the_bag_label_of_a_released_batch(client, db_session, line, r
         f"/batches/{released.id}/label",
         data={
             "csrf_token": csrf_token_from(form.text),
-            "product_code": "S1234V00",
+            "product_code": "S1234100",
             "expires_at": "2030-04-20T12:00",
             "storage": "at or below -150 °C, vapour phase of liquid nitrogen",
             "gtin": "6291041500213",
@@ -84,7 +84,7 @@ def test_qa_prints_the_bag_label_of_a_released_batch(client, db_session, line, r
     )
     assert printed.status_code == 200 and printed.mimetype == "application/pdf"
     text = pdf_text(printed.data)
-    for expected in ("W1234 26 123456", "Product code S1234V00", "FOR AUTOLOGOUS USE ONLY", released.subject.code):
+    for expected in ("W1234 26 123456", "Product code S1234100", "FOR AUTOLOGOUS USE ONLY", released.subject.code):
         assert expected in text, expected
     assert "7" in text and "Expires 2030-04-20 12:00" in text and "(01) 6291041500213" in text
 
@@ -99,6 +99,7 @@ def test_an_allogeneic_products_label_is_not_for_autologous_use_and_names_no_sub
         f"/batches/{released_allogeneic.id}/label",
         data={
             "csrf_token": csrf_token_from(form.text),
+            # ISBT 128 type of collection "V": volunteer allogeneic
             "product_code": "S1234V00",
             "expires_at": "2030-04-20T12:00",
             "storage": "at or below -150 °C",
@@ -124,7 +125,7 @@ def test_a_wrong_label_input_is_refused_with_a_message(client, db_session, line,
     db_session.commit()
     login(client, line.qa)
     form = client.get(f"/batches/{released.id}/label")
-    data = {"product_code": "S1234V00", "expires_at": "2030-04-20T12:00", "storage": "-150 °C", field: value}
+    data = {"product_code": "S1234100", "expires_at": "2030-04-20T12:00", "storage": "-150 °C", field: value}
     refused = client.post(f"/batches/{released.id}/label", data={"csrf_token": csrf_token_from(form.text), **data})
     assert refused.status_code == 422 and message in refused.text
 
@@ -137,7 +138,7 @@ def test_an_unreleased_batch_gets_no_label_and_a_technician_none_at_all(client, 
         f"/batches/{batch.id}/label",
         data={
             "csrf_token": csrf_token_from(form.text),
-            "product_code": "S1234V00",
+            "product_code": "S1234100",
             "expires_at": "2030-04-20T12:00",
             "storage": "-150 °C",
         },
