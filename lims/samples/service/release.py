@@ -5,8 +5,11 @@ A submission's results are releasable once no sample is still expected, every ac
 a test on itself or on an aliquot split from it (however many splits deep), and every test in that family has a
 result in force verified by a second person. An aliquot without tests is retention material and blocks nothing.
 Out-of-specification results are released as they are, judged "does not conform": QA's release is the decision on
-them. The signature moves the samples, aliquots included, to "results released" (announced to the client), and
-other areas follow it (the certificates area issues the signed results report in the same transaction).
+them. The signature moves the samples whose results it releases to "results released" (announced to the client):
+every manifest sample, and each aliquot that was tested or has a tested aliquot of its own. An untested retention
+aliquot has no results: it keeps its status (its place is its chain of custody's), so neither the client nor an
+inspector reads "results released" for a tube that was never tested. Other areas follow the signature (the
+certificates area issues the signed results report in the same transaction).
 """
 
 from __future__ import annotations
@@ -205,13 +208,35 @@ def check_release_signature(session: Session, release: ResultRelease, _meaning: 
 
 
 def after_release_signed(session: Session, release: ResultRelease, _meaning: Any, _user: User) -> None:
-    """The signed release moves the accepted samples to "results released", announced to the client."""
+    """The signed release moves the accepted samples whose results it releases to "results released", announced to
+    the client; untested retention aliquots keep their status."""
+    bearing = _bearing_results(session, release.submission)
     accepted = [
         sample
         for sample in submissions.samples_of(session, release.submission)
-        if sample.status in (SampleStatus.RECEIVED, SampleStatus.IN_TESTING)
+        if sample.status in (SampleStatus.RECEIVED, SampleStatus.IN_TESTING) and sample.id in bearing
     ]
     submissions.move_samples(session, accepted, SampleStatus.RESULTS_RELEASED, reason="Results released by QA")
+
+
+def _bearing_results(session: Session, submission: Submission) -> set[int]:
+    """The submission's samples (by id) that have results: tested themselves, or the sample (however many splits
+    up) of a tested aliquot; every manifest sample is one once its results are releasable. One query."""
+    tested = select(SampleTest.id).where(SampleTest.sample_id == Sample.id).exists()
+    rows = session.execute(
+        select(Sample.id, Aliquot.parent_id, tested)
+        .outerjoin(Aliquot, Aliquot.child_id == Sample.id)
+        .where(Sample.submission_id == submission.id)
+    ).all()
+    parent_of = {sample_id: parent_id for sample_id, parent_id, _tested in rows if parent_id is not None}
+    bearing: set[int] = set()
+    for sample_id, _parent_id, has_tests in rows:
+        walked: int | None = sample_id if has_tests else None
+        # The walk up stops at a sample already marked: its ancestors are marked with it.
+        while walked is not None and walked not in bearing:
+            bearing.add(walked)
+            walked = parent_of.get(walked)
+    return bearing
 
 
 def release_signature(session: Session, release: ResultRelease) -> ElectronicSignature:

@@ -22,7 +22,7 @@ from lims.errors import RecordNotFound
 from lims.identity.models import User
 from lims.pagination import KeysetPage, page_after
 from lims.samples.errors import AlreadyAssigned, NotTestable, ResultAlreadyRecorded
-from lims.samples.models import Sample, SampleStatus, SampleTest, Submission
+from lims.samples.models import Sample, SampleStatus, SampleTest, Submission, SubmissionStatus
 from lims.samples.service import submissions
 from lims.signatures import service as signatures
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
@@ -67,12 +67,27 @@ def tests_of(session: Session, samples: Sequence[Sample]) -> dict[int, list[Samp
     return found
 
 
+def is_testable(sample: Sample) -> bool:
+    """Whether tests may be assigned to the sample and its results entered: accepted, its results not released."""
+    if sample.status == SampleStatus.RECEIVED:
+        # An untested retention aliquot keeps "received" through its submission's release, which was its last.
+        return sample.submission.status != SubmissionStatus.RESULTS_RELEASED
+    return sample.status in TESTABLE
+
+
 def _require_testable(sample: Sample) -> None:
-    if sample.status not in TESTABLE:
+    if is_testable(sample):
+        return
+    name = sample.accession_number or sample.client_sample_id
+    if sample.status == SampleStatus.RECEIVED:
         raise NotTestable(
-            f"Sample {sample.accession_number or sample.client_sample_id} is {sample.status.value}: tests and "
-            "results are for accepted samples whose results are not yet released."
+            f"Sample {name} was kept untested when its submission's results were released: tests and results are "
+            "for accepted samples whose results are not yet released."
         )
+    raise NotTestable(
+        f"Sample {name} is {sample.status.value}: tests and results are for accepted samples whose results are not "
+        "yet released."
+    )
 
 
 def assign_tests(

@@ -282,17 +282,16 @@ def settle_submission_status(session: Session, submission: Submission) -> None:
     """Derive the submission's status from its samples' after one of them changed, announcing a change.
 
     Partly received while samples on the manifest are still expected, received when none is; in testing once
-    one is; results released when every sample that arrived and was accepted has its results released.
+    one is; results released once QA released them. QA releases a submission's results once, all together, so a
+    sample with results released says the release happened; the untested retention aliquots it leaves as they were
+    do not hold the submission back.
     """
     counts = status_counts(session, submission)
     arrived = sum(counts.get(status, 0) for status in ARRIVED)
     if not arrived:
         return
     expected = counts.get(SampleStatus.EXPECTED, 0)
-    accepted = sum(
-        counts.get(s, 0) for s in (SampleStatus.RECEIVED, SampleStatus.IN_TESTING, SampleStatus.RESULTS_RELEASED)
-    )
-    if not expected and accepted and counts.get(SampleStatus.RESULTS_RELEASED, 0) == accepted:
+    if not expected and counts.get(SampleStatus.RESULTS_RELEASED, 0):
         status = SubmissionStatus.RESULTS_RELEASED
     elif counts.get(SampleStatus.IN_TESTING, 0) or counts.get(SampleStatus.RESULTS_RELEASED, 0):
         status = SubmissionStatus.IN_TESTING

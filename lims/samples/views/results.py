@@ -47,7 +47,7 @@ def tests_context(public_id: str) -> dict[str, Any]:
         "history": results.history_of(db, tests),
         "verifications": verifications,
         "verifiable": testing.verifiable_results(db, in_force, current_user, verifications),
-        "testable": sample.status in results.TESTABLE,
+        "testable": results.is_testable(sample),
         "definition_options": [
             (definition.id, f"{definition.code} — {definition.name} ({definition.specification})")
             for definition in testing.list_definitions(db)

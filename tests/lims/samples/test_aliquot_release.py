@@ -10,8 +10,9 @@ import io
 import pytest
 from sqlalchemy import select
 
-from lims.samples.errors import NotReleasable
-from lims.samples.models import SampleStatus, SubmissionStatus
+from lims.audit.models import AuditEvent
+from lims.samples.errors import NotReleasable, NotTestable
+from lims.samples.models import ClientEvent, SampleStatus, SubmissionStatus
 from lims.samples.service import aliquots, release, results
 from lims.signatures import service as signatures
 from lims.signatures.models import SignatureMeaning
@@ -29,10 +30,15 @@ def _split(db_session, lab: Lab, sample, *volumes: str):  # noqa: F811
     return children
 
 
+def _definition(db_session, code: str) -> TestDefinition:
+    return db_session.scalar(select(TestDefinition).where(TestDefinition.code == code))
+
+
 def _tested(db_session, lab: Lab, sample, *, verify: bool = True):  # noqa: F811
     """VIAB assigned to the sample and a conforming result entered (verified by a second person unless not)."""
-    definition = db_session.scalar(select(TestDefinition).where(TestDefinition.code == "VIAB"))
-    (test,) = results.assign_tests(db_session, sample, [definition], user=lab.analyst, requested=False)
+    (test,) = results.assign_tests(
+        db_session, sample, [_definition(db_session, "VIAB")], user=lab.analyst, requested=False
+    )
     result = results.record_result(db_session, test, "conforms", user=lab.analyst)
     if verify:
         signatures.sign(db_session, result, meaning=SignatureMeaning.VERIFIED, user=lab.verifier, password=PASSWORD)
@@ -58,9 +64,9 @@ def test_tests_on_an_aliquot_only_release_the_manifest_sample(app, client, db_se
     _release(db_session, lab, submission)
     db_session.refresh(submission)
     assert submission.status == SubmissionStatus.RESULTS_RELEASED
-    assert {sample.status for sample in (first, second, tested, retained, grandchild, deeper)} == {
-        SampleStatus.RESULTS_RELEASED
-    }
+    # the grandchild's results are released through the aliquot split from it; the untested retention aliquot has none
+    assert {sample.status for sample in (first, second, tested, grandchild, deeper)} == {SampleStatus.RESULTS_RELEASED}
+    assert retained.status == SampleStatus.RECEIVED
 
     lines = release.released_results(db_session, submission)
     assert [(line.client_sample_id, line.accession_number, line.aliquot_of) for line in lines] == [
@@ -91,7 +97,12 @@ def test_tests_on_an_aliquot_only_release_the_manifest_sample(app, client, db_se
     assert nordic.get(f"/submissions/{submission.public_id}/results.csv").status_code == 404
 
 
-def test_tests_on_the_parent_only_with_an_untested_retention_aliquot(db_session, lab):  # noqa: F811
+def test_an_untested_retention_aliquot_keeps_its_status_when_its_family_is_released(
+    app,
+    client,
+    db_session,
+    lab,  # noqa: F811
+):
     submission = received(db_session, lab)
     (parent,) = submission.samples
     (retained,) = _split(db_session, lab, parent, "1 mL")
@@ -105,7 +116,39 @@ def test_tests_on_the_parent_only_with_an_untested_retention_aliquot(db_session,
     ]
     db_session.refresh(submission)
     assert submission.status == SubmissionStatus.RESULTS_RELEASED
-    assert retained.status == SampleStatus.RESULTS_RELEASED
+    assert parent.status == SampleStatus.RESULTS_RELEASED
+    assert retained.status == SampleStatus.RECEIVED
+
+    # the audit trail and the client's feed (what its webhooks receive) say the parent's results were released
+    updates = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "sample", AuditEvent.action == "update")
+    ).all()
+    released_by_qa = [event.entity_id for event in updates if event.reason == "Results released by QA"]
+    assert released_by_qa == [str(parent.id)]
+    announced = db_session.scalars(
+        select(ClientEvent.sample_public_id).where(ClientEvent.kind == "sample.results_released")
+    ).all()
+    assert announced == [parent.public_id]
+
+    api = client.get(f"/api/v1/samples/{retained.public_id}", headers=lab.clients.helix_token)
+    assert api.status_code == 200 and api.json["status"] == "received"
+    assert client.get(f"/api/v1/samples/{parent.public_id}", headers=lab.clients.helix_token).json["status"] == (
+        "results released"
+    )
+    login(client, lab.clients.helix_user)
+    portal = client.get("/portal").text
+    assert f'data-status-of="{retained.public_id}">received<' in portal
+    assert f'data-status-of="{parent.public_id}">results released<' in portal
+    assert f'data-status-of="{submission.public_id}">results released<' in portal
+
+    # its family's release was the last: the kept tube is not tested for it afterwards
+    with pytest.raises(NotTestable, match="kept untested when its submission's results were released"):
+        results.assign_tests(db_session, retained, [_definition(db_session, "VIAB")], user=lab.analyst, requested=False)
+    db_session.rollback()
+    assert results.tests_of(db_session, [retained])[retained.id] == []
+    technician = app.test_client()
+    login(technician, lab.analyst)
+    assert "Assign tests" not in technician.get(f"/samples/{retained.public_id}/tests").text
 
 
 def test_an_unverified_aliquot_test_blocks_the_release(db_session, lab):  # noqa: F811
