@@ -295,6 +295,16 @@ class BatchOutSchema(Schema):
         metadata={"description": "The master batch record version it was made to."},
     )
     status = fields.Enum(BatchStatus, by_value=True, required=True)
+    donor_type = fields.Enum(
+        DonorType,
+        by_value=True,
+        required=True,
+        metadata={
+            "description": "Whose cells the product is made of, and for whom, as the master batch record version "
+            "says: autologous, the subject's own cells for that subject alone; allogeneic, a donor's cells for other "
+            "people."
+        },
+    )
     created_at = fields.DateTime(required=True)
     chain_of_identity = fields.Nested(ChainOfIdentityOutSchema, required=True)
 

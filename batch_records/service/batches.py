@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from batch_records.errors import BatchLocked, StartingMaterialIdentityRefused, StartingMaterialUsed
 from batch_records.models import (
@@ -76,9 +76,15 @@ def batches_after(
     after: tuple[datetime, int] | None,
     limit: int,
 ) -> KeysetPage[Batch]:
-    """Batches newest first from just after (older than) ``after``, their creation time and id."""
+    """Batches newest first from just after (older than) ``after``, their creation time and id, each with the master
+    record version that says whether its product is autologous or allogeneic."""
     return page_after(
-        session, _batches(status, sponsor_id), (Batch.created_at, Batch.id), after=after, limit=limit, descending=True
+        session,
+        _batches(status, sponsor_id).options(_WITH_VERSION),
+        (Batch.created_at, Batch.id),
+        after=after,
+        limit=limit,
+        descending=True,
     )
 
 
@@ -99,6 +105,10 @@ def batches_as_portal_rows(session: Session, organization_id: int) -> list[Porta
     return [
         PortalRow(f"{batch.batch_number} (subject {batch.subject.code})", batch.status.value) for batch in page.items
     ]
+
+
+#: a batch's master record version in the same statement as the batch (one version a batch)
+_WITH_VERSION = joinedload(Batch.mbr_version, innerjoin=True)
 
 
 def _batches(status: BatchStatus | None, sponsor_id: int | None) -> Select[Batch]:
@@ -125,11 +135,12 @@ def batches_of_subject(session: Session, subject: Subject) -> list[Batch]:
 def batches_of_subject_after(
     session: Session, subject: Subject, *, after: tuple[datetime, int] | None, limit: int
 ) -> KeysetPage[Batch]:
-    """A subject's batches oldest first, as :func:`batches_of_subject`, from just after ``after``."""
+    """A subject's batches oldest first, as :func:`batches_of_subject`, from just after ``after``, each with its
+    master record version as :func:`batches_after`."""
     query = (
         select(Batch)
         .where(Batch.subject_id == subject.id)
-        .options(selectinload(Batch.subject).selectinload(Subject.protocol))
+        .options(selectinload(Batch.subject).selectinload(Subject.protocol), _WITH_VERSION)
     )
     return page_after(session, query, (Batch.created_at, Batch.id), after=after, limit=limit)
 

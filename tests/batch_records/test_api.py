@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from batch_records.models import DeviationCategory
-from batch_records.service import batches, deviations, release
+from batch_records import cart_designs
+from batch_records.models import DeviationCategory, DonorType
+from batch_records.service import batches, deviations, masters, release
 from lims.identity.models import RoleName
 from lims.identity.service import api_tokens
 from lims.signatures.models import SignatureMeaning
@@ -24,7 +26,7 @@ from tests.batch_records.test_execution import (
     release_batch,
     sign,
 )
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, counted_statements, login
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -165,6 +167,65 @@ def test_the_batch_shows_its_chain_of_identity_steps_tests_and_deviations(app, c
     staff = qa.get(f"/api/v1/batches/{batch.id}").json
     assert [(d["category"], d["status"]) for d in staff["deviations"]] == [("minor", "open")]
     assert staff["deviations"][0]["number"].startswith("DEV-") and staff["results_withheld"] is False
+
+
+@pytest.mark.parametrize(
+    ("donor_type", "product"),
+    [
+        (DonorType.AUTOLOGOUS, "HLX-19 autologous anti-CD19 CAR-T"),
+        (DonorType.ALLOGENEIC, "HLX-40 allogeneic anti-CD19 CAR-NK"),
+    ],
+)
+def test_a_client_reads_whether_its_batchs_product_is_autologous_or_allogeneic(
+    app, client, db_session, make_line, create_user, donor_type, product
+):
+    line = make_line(replace(cart_designs.COMPACT, product=product, donor_type=donor_type))
+    made = batches.start_batch(
+        db_session,
+        line.version,
+        subject=line.subject,
+        starting_material_identity="W1234 26 123456 7",
+        user=line.operator,
+    )
+    _, token = api_tokens.issue_api_token(
+        db_session, organization=line.subject.protocol.sponsor, name="helix", actor=create_user(RoleName.ADMIN)
+    )
+    db_session.commit()
+    helix = bearer(token)
+    listed = client.get("/api/v1/batches", headers=helix).json["items"]
+    of_subject = client.get(f"/api/v1/subjects/{line.subject.id}/batches", headers=helix).json["items"]
+    shown = client.get(f"/api/v1/batches/{made.id}", headers=helix).json
+    assert [(item["batch_number"], item["donor_type"]) for item in listed] == [(made.batch_number, donor_type.value)]
+    assert [item["donor_type"] for item in of_subject] == [shown["donor_type"]] == [donor_type.value]
+    # The description tells a client system what to expect.
+    described = client.get("/api/v1/openapi.json").json["components"]["schemas"]["Batch"]["properties"]["donor_type"]
+    assert described["enum"] == ["autologous", "allogeneic"] and "autologous" in described["description"]
+
+
+def test_the_batch_lists_read_the_product_types_without_a_statement_a_batch(client, db_session, line, batch, tokens):
+    helix, _ = tokens
+    db_session.commit()
+
+    def cost(url: str) -> int:
+        assert client.get(url, headers=helix).status_code == 200
+        with counted_statements(db_session.get_bind()) as traffic:
+            items = client.get(url, headers=helix).json["items"]
+        assert {item["donor_type"] for item in items} == {"autologous"}
+        return len(traffic.statements)
+
+    urls = ("/api/v1/batches", f"/api/v1/subjects/{line.subject.id}/batches")
+    for_one = [cost(url) for url in urls]
+    # Each batch made to a version of its own: the version read for one batch is not there for the next.
+    for number, starting_material in enumerate(("W1234 26 123457 5", "W1234 26 999999 1"), start=2):
+        version = masters.new_mbr_version(db_session, line.version.master, change_summary=f"Version {number}")
+        sign(db_session, version, SignatureMeaning.AUTHORED, line.author)
+        sign(db_session, version, SignatureMeaning.APPROVED, line.qa)
+        versioning.make_effective(db_session, version)
+        batches.start_batch(
+            db_session, version, subject=line.subject, starting_material_identity=starting_material, user=line.operator
+        )
+    db_session.commit()
+    assert [cost(url) for url in urls] == for_one
 
 
 def test_a_client_sees_results_and_deviations_only_once_qa_has_rejected_the_batch(
