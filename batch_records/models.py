@@ -215,6 +215,9 @@ class MbrStep(StepDesign, Controlled, Base):
     parameters: Mapped[list[MbrParameter]] = relationship(back_populates="step", order_by="MbrParameter.position")
     materials: Mapped[list[MbrMaterial]] = relationship(back_populates="step", order_by="MbrMaterial.id")
 
+    def part_label(self) -> str:
+        return f"step {self.position}. {self.title}"
+
 
 class MbrParameter(ParameterDesign, Controlled, Base):
     __tablename__ = "mbr_parameter"
@@ -224,6 +227,9 @@ class MbrParameter(ParameterDesign, Controlled, Base):
     position: Mapped[int]
 
     step: Mapped[MbrStep] = relationship(back_populates="parameters")
+
+    def part_label(self) -> str:
+        return f"parameter {self.name}"
 
 
 class MbrMaterial(Controlled, Base):
@@ -239,6 +245,9 @@ class MbrMaterial(Controlled, Base):
     step: Mapped[MbrStep] = relationship(back_populates="materials")
     material: Mapped[Material] = relationship()
 
+    def part_label(self) -> str:
+        return f"material {self.material.part_number}"
+
 
 class MbrReleaseTest(Controlled, Base):
     """A test a batch made to the version must pass before QA can release it."""
@@ -252,6 +261,9 @@ class MbrReleaseTest(Controlled, Base):
 
     version: Mapped[MbrVersion] = relationship(back_populates="release_tests")
     definition: Mapped[TestDefinition] = relationship()
+
+    def part_label(self) -> str:
+        return f"release test {self.definition}"
 
 
 # Executed batches
@@ -415,6 +427,9 @@ class BatchStep(StepDesign, KeepsSignatureState, Controlled, Base):
     parameters: Mapped[list[BatchParameter]] = relationship(back_populates="step", order_by="BatchParameter.position")
     materials: Mapped[list[BatchMaterial]] = relationship(back_populates="step", order_by="BatchMaterial.id")
 
+    def part_label(self) -> str:
+        return f"step {self.position}. {self.title}"
+
     def signed_content(self) -> dict[str, Any]:
         """What the performer's and verifier's signatures cover: every current entry, the yield, and (for steps made
         since signatures cover them) the equipment used and the lots taken from."""
@@ -445,6 +460,9 @@ class BatchParameter(ParameterDesign, Controlled, Base):
     step: Mapped[BatchStep] = relationship(back_populates="parameters")
     entries: Mapped[list[BatchEntry]] = relationship(back_populates="parameter", order_by="BatchEntry.id")
 
+    def part_label(self) -> str:
+        return f"parameter {self.name}"
+
     @property
     def current_entry(self) -> BatchEntry | None:
         current = [entry for entry in self.entries if entry.replaced_by_id is None]
@@ -463,6 +481,9 @@ class BatchMaterial(Controlled, Base):
 
     step: Mapped[BatchStep] = relationship(back_populates="materials")
     material: Mapped[Material] = relationship()
+
+    def part_label(self) -> str:
+        return f"material {self.material.part_number}"
 
 
 class BatchEntry(Controlled, Base):
@@ -488,6 +509,9 @@ class BatchEntry(Controlled, Base):
     parameter: Mapped[BatchParameter] = relationship(back_populates="entries")
     entered_by: Mapped[User] = relationship()
 
+    def part_label(self) -> str:
+        return f"the entry {self.value}"
+
 
 class BatchReleaseTest(Controlled, Base):
     """A release test a batch needs, frozen from the master version with the specification of that day."""
@@ -502,6 +526,9 @@ class BatchReleaseTest(Controlled, Base):
 
     batch: Mapped[Batch] = relationship(back_populates="release_tests")
     definition: Mapped[TestDefinition] = relationship()
+
+    def part_label(self) -> str:
+        return f"release test {self.definition}"
 
 
 # Deviations
@@ -545,6 +572,9 @@ class Deviation(Controlled, Base):
     entry: Mapped[BatchEntry | None] = relationship()
     test_result: Mapped[TestResult | None] = relationship()
     raised_by: Mapped[User] = relationship()
+
+    def part_label(self) -> str:
+        return f"deviation {self.number}"
 
     def signed_content(self) -> dict[str, Any]:
         """What QA's closing signature covers."""

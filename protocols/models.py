@@ -163,6 +163,9 @@ class Arm(Controlled, Base):
 
     version: Mapped[ProtocolVersion] = relationship(back_populates="arms")
 
+    def part_label(self) -> str:
+        return f"arm {self.code}"
+
 
 class Visit(Controlled, Base):
     __tablename__ = "visit"
@@ -183,6 +186,9 @@ class Visit(Controlled, Base):
     requirements: Mapped[list[SampleRequirement]] = relationship(
         back_populates="visit", order_by="SampleRequirement.id"
     )
+
+    def part_label(self) -> str:
+        return f"visit {self.code}"
 
     def __str__(self) -> str:
         samples = "; ".join(str(requirement) for requirement in self.requirements)
@@ -207,6 +213,9 @@ class SampleRequirement(Controlled, Base):
     max_hours_to_processing: Mapped[int]
 
     visit: Mapped[Visit] = relationship(back_populates="requirements")
+
+    def part_label(self) -> str:
+        return f"the {self.sample_type} sample"
 
     def __str__(self) -> str:
         return (

@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Computed, Index, String, Tex
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from lims.db import Base
 
@@ -34,6 +35,11 @@ class Controlled:
     #: Relationships to the records a record is made of (a batch step's parameters, say), whose changes are
     #: part of its history: the record's page links to the events of the record and all its parts.
     audit_parts: ClassVar[tuple[str, ...]] = ()
+
+    def part_label(self) -> str | None:
+        """What people call this record among the parts of the record it belongs to ("step 3. Activation"), for
+        messages about the whole record; None where it has no such name (its type and id stand in for it)."""
+        return None
 
 
 @event.listens_for(Mapper, "before_mapper_configured")
@@ -91,6 +97,35 @@ def _payload_item_on_sqlite(item: PayloadItem, _compiler: Any, **_options: Any) 
     value = f"json_extract(payload, '$[{item.index}]')"
     # SQLite keeps times as text in the form SQLAlchemy writes them: UTC, a space for the T, no offset.
     return f"replace(substr({value}, 1, 26), 'T', ' ')" if item.kind == "time" else value
+
+
+class RecordedValue(ColumnElement[Any]):
+    """As text, the old or the new value of one field among an event's recorded changes (``changes``), read by the
+    database: where a record's row is gone, its events alone tell what it belonged to."""
+
+    # The field and the value asked for are the statement's own: they key its compiled form too.
+    _traverse_internals = [  # noqa: RUF012 (typed by SQLAlchemy's base, a list)
+        ("field", InternalTraversal.dp_string),
+        ("position", InternalTraversal.dp_plain_obj),
+    ]
+    inherit_cache = True
+    type = String()
+
+    def __init__(self, field: str, which: Literal["old", "new"]) -> None:
+        self.field = field
+        self.position = 0 if which == "old" else 1
+
+
+@compiles(RecordedValue, "postgresql")
+def _recorded_value_on_postgresql(value: RecordedValue, _compiler: Any, **_options: Any) -> str:
+    changes = f"((payload)::jsonb ->> {HASHED_FIELDS.index('changes')})::jsonb"
+    return f"({changes} -> '{value.field}' ->> {value.position})"
+
+
+@compiles(RecordedValue, "sqlite")
+def _recorded_value_on_sqlite(value: RecordedValue, _compiler: Any, **_options: Any) -> str:
+    changes = f"json_extract(payload, '$[{HASHED_FIELDS.index('changes')}]')"
+    return f"CAST(json_extract({changes}, '$.\"{value.field}\"[{value.position}]') AS TEXT)"
 
 
 _PAYLOAD_NAMES_ITS_SEQUENCE = (

@@ -190,6 +190,9 @@ class CalibrationReading(Controlled, Base):
     record: Mapped[CalibrationRecord] = relationship(back_populates="readings")
     point: Mapped[CalibrationPoint] = relationship()
 
+    def part_label(self) -> str:
+        return f"the reading at {self.point.name}"
+
     def __str__(self) -> str:
         left = f", as left {self.as_left}" if self.as_left is not None else ""
         return f"{self.point.name}: nominal {self.nominal} ± {self.tolerance_value}, as found {self.as_found}{left}"

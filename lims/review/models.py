@@ -67,6 +67,9 @@ class AccessReviewEntry(Controlled, Base):
     review: Mapped[AccessReview] = relationship(back_populates="entries")
     user: Mapped[User] = relationship()
 
+    def part_label(self) -> str:
+        return f"the roles of {self.user.username}"
+
     @property
     def changed(self) -> bool:
         return self.roles_before != self.roles_after

@@ -1,18 +1,22 @@
 """The batch records' compliance checks at their boundaries: deviations open beyond their category's days,
-batches waiting for QA's review beyond N days, master record versions in review beyond N days."""
+batches waiting for QA's review beyond N days, master record versions in review beyond N days; and the signatures'
+check over batch records' parts: a master record's step changed after its approval, an entry corrected after its
+step was signed."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from batch_records.models import BatchStatus, DeviationCategory, DeviationStatus, MbrStatus
-from batch_records.service import deviations
+from batch_records.service import deviations, execution
 from lims import clock
 from lims.audit import context as audit_context
 from lims.signatures.models import ElectronicSignature, SignatureMeaning
 from tests.batch_records.conftest import TODAY
+from tests.batch_records.test_execution import do_receipt, sign
 from tests.lims.compliance.checking import found
 
 NOW = datetime(TODAY.year, TODAY.month, TODAY.day, 8, tzinfo=UTC)
@@ -90,3 +94,45 @@ def test_a_master_version_in_review_beyond_the_days_set_is_found(db_session, lin
         assert (
             conditions[str(version.id)].record_label == f"master batch record {version.master.code} v{version.number}"
         )
+
+
+def test_a_step_of_an_approved_master_record_changed_after_its_approval_is_found_in_the_labs_words(db_session, line):
+    version = line.version
+    step = next(step for step in version.steps if step.position > 1 and step.parameters)
+    clock.advance(timedelta(hours=1))
+    with audit_context.reason_for_change(db_session, "Instruction reworded"):
+        step.instruction = "Activate with half the beads."
+        step.parameters[0].limit = "≥ 50 %"
+    db_session.flush()
+    approval = db_session.scalar(
+        select(ElectronicSignature).where(
+            ElectronicSignature.entity_type == "mbr_version",
+            ElectronicSignature.entity_id == str(version.id),
+            ElectronicSignature.meaning == SignatureMeaning.APPROVED,
+        )
+    )
+    condition = found(db_session, "signatures.invalidated-not-resigned", at=clock.now())[str(approval.id)]
+    assert condition.record_label == f"approved signature of {version.master.code} v{version.number}"
+    where = f"step {step.position}. {step.title} of {version.master.code} v{version.number}"
+    assert condition.detail == (
+        f"{where} changed; parameter {step.parameters[0].name} of {where} changed after Quinn Okafor signed it as "
+        f"approved on {TODAY.isoformat()}; it has not been signed again"
+    )
+
+
+def test_an_entry_corrected_after_its_step_was_signed_is_found_until_the_step_is_signed_again(db_session, line, batch):
+    step = do_receipt(db_session, batch, line)
+    volume = step.parameters[0].current_entry
+    clock.advance(timedelta(hours=1))
+    correction = execution.correct_entry(db_session, volume, "190", reason="Misread the scale", user=line.operator)
+    conditions = found(db_session, "signatures.invalidated-not-resigned", at=clock.now())
+    where = f"parameter Volume of step 1. {step.title} of batch {batch.batch_number}"
+    assert sorted(condition.detail for condition in conditions.values()) == [
+        f"the entry {volume.value} of {where} changed; the entry {correction.value} of {where} added after "
+        f"{signer} signed it as {meaning} on {TODAY.isoformat()}; it has not been signed again"
+        for signer, meaning in [("Sara Lind", "verified"), ("Tran Nguyen", "performed")]
+    ]
+    clock.advance(timedelta(minutes=5))
+    sign(db_session, step, SignatureMeaning.PERFORMED, line.operator)
+    sign(db_session, step, SignatureMeaning.VERIFIED, line.second_operator)
+    assert not found(db_session, "signatures.invalidated-not-resigned", at=clock.now())
