@@ -16,9 +16,12 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.executors.base import run_job as run_job_in_executor
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.job import Job as ApschedulerJob
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
@@ -119,9 +122,23 @@ class _JobScheduler(BackgroundScheduler):
             return wait_seconds
 
 
+class _Executor(ThreadPoolExecutor):
+    def _do_submit_job(self, job: ApschedulerJob, run_times: list[datetime]) -> None:
+        try:
+            super()._do_submit_job(job, run_times)
+        except RuntimeError:
+            # Python's thread pools take no more work once the interpreter begins to exit, before the atexit handler
+            # that stops an embedded scheduler has run; APScheduler would store the refused job's next run all the
+            # same. The job runs here instead, in the scheduler's thread, before its next run is stored.
+            logger.info("The thread pool takes no more work: %s runs in the scheduler's thread", job.id)
+            for event in run_job_in_executor(job, job._jobstore_alias, run_times, self._logger.name):
+                self._scheduler._dispatch_event(event)
+
+
 def job_scheduler(engine: Engine) -> BackgroundScheduler:
     """The APScheduler that runs the jobs kept in the database of ``engine``, not yet started."""
     return _JobScheduler(
+        executors={"default": _Executor()},
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=scheduler_jobs.name)},
         # A run missed while no process held the lease runs once when one does, however many were missed.
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},

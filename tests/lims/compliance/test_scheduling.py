@@ -150,3 +150,25 @@ def test_a_job_due_as_its_scheduler_shuts_down_is_not_recorded_as_run_and_runs_a
     finally:
         restarted.shutdown(wait=True)
     assert _stored_next_run(engine, "probe") > datetime.now(UTC)
+
+
+def test_a_job_due_once_the_thread_pool_takes_no_more_work_runs_before_it_is_recorded_as_run(
+    apps_on_one_database, monkeypatch
+):
+    app = apps_on_one_database("only")
+    engine = app.extensions["lims.db"].engine
+    ran = threading.Event()
+    probe = Job("probe", "Probe", "every 1h", IntervalTrigger(hours=1), lambda _app: ran.set())
+    monkeypatch.setattr(scheduling, "_running", {"app": app, "jobs": {"probe": probe}})
+    running = scheduling.job_scheduler(engine)
+    running.start(paused=True)
+    running.add_job(scheduling.run_job, probe.trigger, args=("probe",), id="probe", next_run_time=datetime.now(UTC))
+    # As when the interpreter has begun to exit: its thread pools refuse work before the process's atexit handlers
+    # stop the scheduler.
+    running._lookup_executor("default")._pool.shutdown(wait=True)
+    running.resume()
+    try:
+        assert ran.wait(20)
+    finally:
+        running.shutdown(wait=True)
+    assert _stored_next_run(engine, "probe") > datetime.now(UTC)
