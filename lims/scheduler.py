@@ -14,7 +14,6 @@ from datetime import timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -141,20 +140,3 @@ def run_check(app: Flask, check: ScheduledCheck) -> str:
             raise
     logger.info("%s: %s", check.title, summary)
     return summary
-
-
-def build_scheduler(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
-    """Add every compliance check to ``scheduler`` (a blocking one for the CLI, a background one in tests)."""
-    for check in scheduled_checks(app.config):
-        # A check missed while the process was down runs once on start, not once per missed slot.
-        scheduler.add_job(
-            run_check,
-            check.trigger,
-            args=(app, check),
-            id=check.job_id,
-            name=check.title,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=None,
-        )
-    return scheduler
