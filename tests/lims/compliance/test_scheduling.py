@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
@@ -53,7 +54,7 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 20) -> bool:
     return True
 
 
-def _count(app: Flask, query) -> int:
+def _read(app: Flask, query) -> Any:
     with app.extensions["lims.db"].engine.connect() as connection:
         return connection.execute(query).scalar_one()
 
@@ -72,19 +73,22 @@ def test_only_the_lease_holder_runs_jobs_and_another_takes_over_when_its_lease_l
     first.start()
     second.start()
     try:
-        time.sleep(1)  # several renewals: the holder keeps the lease, the other keeps waiting
+        # Several renewals later the holder keeps the lease and the other keeps waiting.
+        renewed = select(SchedulerLease.renewed_at).where(SchedulerLease.name == LEASE_NAME)
+        first_seen = _read(first.app, renewed)
+        assert _wait_for(lambda: _read(first.app, renewed) >= first_seen + timedelta(seconds=0.5))
         assert first.holds_lease and not second.holds_lease
         assert "equipment.calibration-due" in {job.id for job in first.running_jobs.get_jobs()}
         # Every job is new to the database: the holder runs each at once (each check records its run).
         runs = select(func.count()).select_from(CheckRun)
-        assert _wait_for(lambda: _count(first.app, runs) >= 15)
+        assert _wait_for(lambda: _read(first.app, runs) >= 15)
         first.stop(release=False)  # dies without giving its lease up
-        before_takeover = _count(second.app, runs)
+        before_takeover = _read(second.app, runs)
         assert _wait_for(lambda: second.holds_lease, seconds=10)
-        holder = _count(second.app, select(SchedulerLease.holder).where(SchedulerLease.name == LEASE_NAME))
+        holder = _read(second.app, select(SchedulerLease.holder).where(SchedulerLease.name == LEASE_NAME))
         assert holder == "second" and not first.holds_lease
         # The one that took over runs the jobs: every check again (run_now) records its run.
-        assert _wait_for(lambda: _count(second.app, runs) >= before_takeover + 15)
+        assert _wait_for(lambda: _read(second.app, runs) >= before_takeover + 15)
     finally:
         second.stop()
         first.stop()
@@ -95,7 +99,7 @@ def test_a_run_missed_while_no_scheduler_ran_happens_once_when_one_starts(apps_o
     earlier = LeasedScheduler(app, holder="earlier", lease_seconds=5, renew_seconds=1)
     earlier.start()  # runs every job, new to the database, once at start
     runs = select(func.count()).select_from(CheckRun).where(CheckRun.check_id == "identity.performer-and-releaser")
-    assert _wait_for(lambda: _count(app, runs) == 1)
+    assert _wait_for(lambda: _read(app, runs) == 1)
     earlier.stop()
     # No scheduler ran for five hours: the stored job's next run was due four hours ago and has been missed since.
     store = SQLAlchemyJobStore(engine=app.extensions["lims.db"].engine, tablename="apscheduler_jobs")
@@ -106,11 +110,10 @@ def test_a_run_missed_while_no_scheduler_ran_happens_once_when_one_starts(apps_o
     restarted = LeasedScheduler(app, holder="later", lease_seconds=5, renew_seconds=1)
     restarted.start()
     try:
-        assert _wait_for(lambda: _count(app, runs) >= 2)
-        time.sleep(1)
-        assert _count(app, runs) == 2
+        assert _wait_for(lambda: _read(app, runs) >= 2)
     finally:
-        restarted.stop()
+        restarted.stop()  # waits for the job to finish: every run of the missed slots it was given has happened
+    assert _read(app, runs) == 2
 
 
 def test_a_job_due_as_its_scheduler_shuts_down_is_not_recorded_as_run_and_runs_at_the_next_start(
