@@ -116,18 +116,26 @@ def test_a_run_missed_while_no_scheduler_ran_happens_once_when_one_starts(apps_o
     assert _read(app, runs) == 2
 
 
-def test_a_job_due_as_its_scheduler_shuts_down_is_not_recorded_as_run_and_runs_at_the_next_start(
-    apps_on_one_database, monkeypatch
-):
+def _scheduler_with_a_probe_due(
+    apps_on_one_database: Callable[[str], Flask], monkeypatch: pytest.MonkeyPatch, due: datetime
+) -> tuple[Engine, BackgroundScheduler, threading.Event]:
+    """A job scheduler, started paused, with one stored job falling due at ``due``, and the event its run sets."""
     app = apps_on_one_database("only")
     engine = app.extensions["lims.db"].engine
     ran = threading.Event()
     probe = Job("probe", "Probe", "every 1h", IntervalTrigger(hours=1), lambda _app: ran.set())
     monkeypatch.setattr(scheduling, "_running", {"app": app, "jobs": {"probe": probe}})
+    scheduler = scheduling.job_scheduler(engine)
+    scheduler.start(paused=True)
+    scheduler.add_job(scheduling.run_job, probe.trigger, args=("probe",), id="probe", next_run_time=due)
+    return engine, scheduler, ran
+
+
+def test_a_job_due_as_its_scheduler_shuts_down_is_not_recorded_as_run_and_runs_at_the_next_start(
+    apps_on_one_database, monkeypatch
+):
     due = datetime.now(UTC) - timedelta(seconds=1)
-    stopping = scheduling.job_scheduler(engine)
-    stopping.start(paused=True)
-    stopping.add_job(scheduling.run_job, probe.trigger, args=("probe",), id="probe", next_run_time=due)
+    engine, stopping, ran = _scheduler_with_a_probe_due(apps_on_one_database, monkeypatch, due)
     # The scheduler's thread wakes for the due job, and the scheduler is shut down (its executor and job store
     # with it) before the thread looks for the jobs that are due.
     woke, shut_down = threading.Event(), threading.Event()
@@ -158,14 +166,7 @@ def test_a_job_due_as_its_scheduler_shuts_down_is_not_recorded_as_run_and_runs_a
 def test_a_job_due_once_the_thread_pool_takes_no_more_work_runs_before_it_is_recorded_as_run(
     apps_on_one_database, monkeypatch
 ):
-    app = apps_on_one_database("only")
-    engine = app.extensions["lims.db"].engine
-    ran = threading.Event()
-    probe = Job("probe", "Probe", "every 1h", IntervalTrigger(hours=1), lambda _app: ran.set())
-    monkeypatch.setattr(scheduling, "_running", {"app": app, "jobs": {"probe": probe}})
-    running = scheduling.job_scheduler(engine)
-    running.start(paused=True)
-    running.add_job(scheduling.run_job, probe.trigger, args=("probe",), id="probe", next_run_time=datetime.now(UTC))
+    engine, running, ran = _scheduler_with_a_probe_due(apps_on_one_database, monkeypatch, datetime.now(UTC))
     # As when the interpreter has begun to exit: its thread pools refuse work before the process's atexit handlers
     # stop the scheduler.
     running._lookup_executor("default")._pool.shutdown(wait=True)
