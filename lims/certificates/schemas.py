@@ -10,7 +10,7 @@ from lims.certificates.models import DocumentKind
 from lims.inputs import WholeNumber
 from lims.web import FormSchema, Secret, Trimmed, reason_field, required_text
 
-#: ISBT 128 product code: product description code (a letter, four digits), type of donation, division
+#: ISBT 128 product code: product description code (a letter, four digits), type of collection, division
 PRODUCT_CODE = r"[A-Z]\d{4}[A-Z0-9][A-Z0-9]{2}"
 
 
@@ -46,7 +46,8 @@ class LabelSchema(FormSchema):
             validate.Regexp(
                 PRODUCT_CODE,
                 error="An ISBT 128 product code is eight characters: a letter and four digits (the product), then "
-                "the type of donation and the two-character division, e.g. S1234V00.",
+                "the type of collection and the two-character division, e.g. S1234100 for an autologous product, "
+                "S1234V00 for an allogeneic one.",
             )
         )
 

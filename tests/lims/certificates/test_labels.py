@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from lims.audit.models import AuditEvent
 from lims.certificates.labels import DataMatrix
 from lims.certificates.service.labels import BagLabel
 from lims.identifiers import gtin_check_digit, gtin_is_valid
@@ -72,6 +74,7 @@ def test_qa_prints_the_bag_label_of_a_released_batch(client, db_session, line, r
     login(client, line.qa)
     form = client.get(f"/batches/{released.id}/label")
     assert form.status_code == 200
+    assert "e.g. S1234100" in form.text and "S1234V00" not in form.text
     printed = client.post(
         f"/batches/{released.id}/label",
         data={
@@ -95,6 +98,8 @@ def test_an_allogeneic_products_label_is_not_for_autologous_use_and_names_no_sub
     db_session.commit()
     login(client, allogeneic_line.qa)
     form = client.get(f"/batches/{released_allogeneic.id}/label")
+    assert "e.g. S1234V00" in form.text and "S1234100" not in form.text
+    assert "autologous use only" not in form.text and released_allogeneic.subject.code not in form.text
     printed = client.post(
         f"/batches/{released_allogeneic.id}/label",
         data={
@@ -128,6 +133,91 @@ def test_a_wrong_label_input_is_refused_with_a_message(client, db_session, line,
     data = {"product_code": "S1234100", "expires_at": "2030-04-20T12:00", "storage": "-150 °C", field: value}
     refused = client.post(f"/batches/{released.id}/label", data={"csrf_token": csrf_token_from(form.text), **data})
     assert refused.status_code == 422 and message in refused.text
+
+
+#: the batch fixture and the line whose QA prints its label
+AUTOLOGOUS = ("released", "line")
+ALLOGENEIC = ("released_allogeneic", "allogeneic_line")
+
+
+def label_page(client, request, which):
+    """The QA of the line signed in, the released batch and its label form."""
+    batch_fixture, line_fixture = which
+    batch = request.getfixturevalue(batch_fixture)
+    request.getfixturevalue("db_session").commit()
+    login(client, request.getfixturevalue(line_fixture).qa)
+    return batch, client.get(f"/batches/{batch.id}/label")
+
+
+def print_label(client, batch, form, product_code):
+    return client.post(
+        f"/batches/{batch.id}/label",
+        data={
+            "csrf_token": csrf_token_from(form.text),
+            "product_code": product_code,
+            "expires_at": "2030-04-20T12:00",
+            "storage": "-150 °C",
+        },
+    )
+
+
+# The sixth character of an ISBT 128 cellular therapy product code is its type of collection (ICCBBA ST-001, Table 7).
+@pytest.mark.parametrize(
+    ("which", "product_code", "refusal"),
+    [
+        (
+            AUTOLOGOUS,
+            "S1234V00",
+            "is autologous, for its own subject only, but product code S1234V00 has type of "
+            "collection V (its sixth character), which does not say for autologous use only",
+        ),
+        # autologous, eligible for crossover: the product may go to someone else
+        (AUTOLOGOUS, "S1234A00", "but product code S1234A00 has type of collection A"),
+        (AUTOLOGOUS, "S1234D00", "but product code S1234D00 has type of collection D"),
+        (
+            ALLOGENEIC,
+            "S1234100",
+            "is allogeneic, made from a donor for other people, but product code S1234100 has "
+            "type of collection 1 (its sixth character), an autologous collection",
+        ),
+        (ALLOGENEIC, "S1234X00", "but product code S1234X00 has type of collection X"),
+        (ALLOGENEIC, "S1234800", "but product code S1234800 has type of collection 8"),
+        (ALLOGENEIC, "S1234A00", "but product code S1234A00 has type of collection A"),
+    ],
+)
+def test_a_product_code_whose_type_of_collection_contradicts_the_donor_type_is_refused_and_nothing_printed(
+    client, db_session, request, which, product_code, refusal
+):
+    batch, form = label_page(client, request, which)
+    events = db_session.scalar(select(func.count()).select_from(AuditEvent))
+    refused = print_label(client, batch, form, product_code)
+    assert refused.status_code == 422 and refused.mimetype == "text/html"
+    assert refusal in refused.text and f'value="{product_code}"' in refused.text
+    assert db_session.scalar(select(func.count()).select_from(AuditEvent)) == events
+
+
+@pytest.mark.parametrize(
+    ("which", "product_code"),
+    [
+        (AUTOLOGOUS, "S1234X00"),  # for autologous use only, biohazard
+        (AUTOLOGOUS, "S1234800"),  # for autologous use, contains allogeneic material
+        (AUTOLOGOUS, "S1234000"),  # not specified: the label's marking says autologous use only
+        (ALLOGENEIC, "S1234000"),
+        (ALLOGENEIC, "S1234P00"),  # paid allogeneic donor
+        # a facility's own code: its sixth character means what the facility's code assignment says
+        (ALLOGENEIC, "D1234100"),
+    ],
+)
+def test_a_product_code_whose_type_of_collection_fits_the_donor_type_is_printed(
+    client, db_session, request, which, product_code
+):
+    batch, form = label_page(client, request, which)
+    printed = print_label(client, batch, form, product_code)
+    assert printed.status_code == 200 and printed.mimetype == "application/pdf"
+    assert f"Product code {product_code}" in pdf_text(printed.data)
+    assert db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "label.printed", AuditEvent.entity_id == str(batch.id))
+    ).one()
 
 
 def test_an_unreleased_batch_gets_no_label_and_a_technician_none_at_all(client, db_session, line, batch, signed_in):
