@@ -131,6 +131,17 @@ def _scheduler_with_a_probe_due(
     return engine, scheduler, ran
 
 
+def _assert_the_probe_runs_then_waits_for_its_next_slot(
+    running: BackgroundScheduler, engine: Engine, ran: threading.Event
+) -> None:
+    """The running scheduler runs the probe job; once shut down, the job's stored next run is in the future."""
+    try:
+        assert ran.wait(20)
+    finally:
+        running.shutdown(wait=True)
+    assert _stored_next_run(engine, "probe") > datetime.now(UTC)
+
+
 def test_a_job_due_as_its_scheduler_shuts_down_is_not_recorded_as_run_and_runs_at_the_next_start(
     apps_on_one_database, monkeypatch
 ):
@@ -156,11 +167,7 @@ def test_a_job_due_as_its_scheduler_shuts_down_is_not_recorded_as_run_and_runs_a
 
     restarted = scheduling.job_scheduler(engine)
     restarted.start()
-    try:
-        assert ran.wait(20)
-    finally:
-        restarted.shutdown(wait=True)
-    assert _stored_next_run(engine, "probe") > datetime.now(UTC)
+    _assert_the_probe_runs_then_waits_for_its_next_slot(restarted, engine, ran)
 
 
 def test_a_job_due_once_the_thread_pool_takes_no_more_work_runs_before_it_is_recorded_as_run(
@@ -171,8 +178,4 @@ def test_a_job_due_once_the_thread_pool_takes_no_more_work_runs_before_it_is_rec
     # stop the scheduler.
     running._lookup_executor("default")._pool.shutdown(wait=True)
     running.resume()
-    try:
-        assert ran.wait(20)
-    finally:
-        running.shutdown(wait=True)
-    assert _stored_next_run(engine, "probe") > datetime.now(UTC)
+    _assert_the_probe_runs_then_waits_for_its_next_slot(running, engine, ran)
